@@ -1,0 +1,226 @@
+#include <stdio.h>
+
+#include "arena.h"
+
+struct wasp_arena_block {
+	struct wasp_arena_block *next;
+	size_t size; /* usable bytes in data[] */
+	size_t used;
+	_Alignas(WASP_ARENA_ALIGN) unsigned char data[];
+};
+
+struct wasp_arena_big {
+	struct wasp_arena_big *next;
+	_Alignas(WASP_ARENA_ALIGN) unsigned char data[];
+};
+
+struct wasp_arena_cleanup {
+	struct wasp_arena_cleanup *next;
+	wasp_arena_cleanup_fn fn;
+	void *data;
+};
+
+static struct wasp_arena_block *
+block_new(size_t size)
+{
+	struct wasp_arena_block *b = malloc(sizeof(*b) + size);
+
+	if (!b)
+		return NULL;
+	b->next = NULL;
+	b->size = size;
+	b->used = 0;
+	return b;
+}
+
+struct wasp_arena *
+wasp_arena_new(void)
+{
+	struct wasp_arena *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	a->blocks = block_new(WASP_ARENA_BLOCK_SIZE - sizeof(struct wasp_arena_block));
+	if (!a->blocks) {
+		free(a);
+		return NULL;
+	}
+	return a;
+}
+
+static void
+run_cleanups(struct wasp_arena *a)
+{
+	while (a->cleanups) {
+		struct wasp_arena_cleanup *c = a->cleanups;
+		a->cleanups = c->next;
+		c->fn(c->data);
+	}
+}
+
+static void
+free_big(struct wasp_arena *a)
+{
+	while (a->big) {
+		struct wasp_arena_big *b = a->big;
+		a->big = b->next;
+		free(b);
+	}
+}
+
+void
+wasp_arena_reset(struct wasp_arena *a)
+{
+	struct wasp_arena_block *keep;
+
+	run_cleanups(a);
+	free_big(a);
+	/* Keep the last block in the chain: it is the original, standard one. */
+	keep = a->blocks;
+	while (keep->next) {
+		struct wasp_arena_block *n = keep->next;
+		free(keep);
+		keep = n;
+	}
+	keep->used = 0;
+	a->blocks = keep;
+	a->total = 0;
+}
+
+struct wasp_arena *
+wasp_arena_free(struct wasp_arena *a)
+{
+	if (!a)
+		return NULL;
+	run_cleanups(a);
+	free_big(a);
+	while (a->blocks) {
+		struct wasp_arena_block *b = a->blocks;
+		a->blocks = b->next;
+		free(b);
+	}
+	free(a);
+	return NULL;
+}
+
+void *
+wasp_arena_alloc(struct wasp_arena *a, size_t size)
+{
+	struct wasp_arena_block *b = a->blocks;
+	size_t off;
+
+	if (size == 0)
+		size = 1;
+	if (size > (WASP_ARENA_BLOCK_SIZE / 4)) {
+		struct wasp_arena_big *big;
+		if (size > SIZE_MAX - sizeof(*big))
+			return NULL;
+		big = malloc(sizeof(*big) + size);
+		if (!big)
+			return NULL;
+		big->next = a->big;
+		a->big = big;
+		a->total += size;
+		return big->data;
+	}
+	off = (b->used + WASP_ARENA_ALIGN - 1) & ~(size_t)(WASP_ARENA_ALIGN - 1);
+	if (off + size > b->size) {
+		struct wasp_arena_block *nb =
+			block_new(WASP_ARENA_BLOCK_SIZE - sizeof(struct wasp_arena_block));
+		if (!nb)
+			return NULL;
+		nb->next = b;
+		a->blocks = nb;
+		b = nb;
+		off = 0;
+	}
+	b->used = off + size;
+	a->total += size;
+	return b->data + off;
+}
+
+void *
+wasp_arena_zalloc(struct wasp_arena *a, size_t size)
+{
+	void *p = wasp_arena_alloc(a, size);
+
+	if (p)
+		memset(p, 0, size);
+	return p;
+}
+
+void *
+wasp_arena_memdup(struct wasp_arena *a, const void *src, size_t n)
+{
+	void *p = wasp_arena_alloc(a, n);
+
+	if (p && n)
+		memcpy(p, src, n);
+	return p;
+}
+
+char *
+wasp_arena_strndup(struct wasp_arena *a, const char *s, size_t n)
+{
+	char *p = wasp_arena_alloc(a, n + 1);
+
+	if (!p)
+		return NULL;
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *
+wasp_arena_strdup(struct wasp_arena *a, const char *s)
+{
+	return wasp_arena_strndup(a, s, strlen(s));
+}
+
+char *
+wasp_arena_printf(struct wasp_arena *a, const char *fmt, ...)
+{
+	va_list ap, ap2;
+	char *p;
+	int n;
+
+	va_start(ap, fmt);
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		va_end(ap2);
+		return NULL;
+	}
+	p = wasp_arena_alloc(a, (size_t)n + 1);
+	if (p)
+		(void)vsnprintf(p, (size_t)n + 1, fmt, ap2);
+	va_end(ap2);
+	return p;
+}
+
+int
+wasp_arena_add_cleanup(struct wasp_arena *a, wasp_arena_cleanup_fn fn, void *data)
+{
+	struct wasp_arena_cleanup *c = wasp_arena_alloc(a, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	c->fn = fn;
+	c->data = data;
+	c->next = a->cleanups;
+	a->cleanups = c;
+	return 0;
+}
+
+static void
+close_fd_cleanup(void *data)
+{
+	(void)close((int)(intptr_t)data);
+}
+
+int
+wasp_arena_add_fd(struct wasp_arena *a, int fd)
+{
+	return wasp_arena_add_cleanup(a, close_fd_cleanup, (void *)(intptr_t)fd);
+}

@@ -1,0 +1,115 @@
+/* Small helpers shared by every part of wasp: cleanup attributes, ownership
+ * transfer, -errno wrappers. Header only. */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#define _unused_ __attribute__((unused))
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _likely_(x) __builtin_expect(!!(x), 1)
+#define _unlikely_(x) __builtin_expect(!!(x), 0)
+
+static inline void
+freep(void *p)
+{
+	free(*(void **)p);
+}
+
+static inline void
+closep(int *fd)
+{
+	if (*fd >= 0) {
+		int saved = errno;
+		(void)close(*fd);
+		errno = saved;
+	}
+}
+
+#define _cleanup_free_ _cleanup_(freep)
+#define _cleanup_close_ _cleanup_(closep)
+
+/* Hand ownership out of a cleanup-managed local. */
+#define TAKE_PTR(p)                                                          \
+	({                                                                   \
+		__typeof__(p) _ptr_ = (p);                                   \
+		(p) = NULL;                                                  \
+		_ptr_;                                                       \
+	})
+#define TAKE_FD(fd)                                                          \
+	({                                                                   \
+		int _fd_ = (fd);                                             \
+		(fd) = -1;                                                   \
+		_fd_;                                                        \
+	})
+
+/* Turn a libc -1/errno result into -errno (0 or the value on success). */
+static inline int
+neg_errno_int(int r)
+{
+	return r < 0 ? -errno : r;
+}
+#define neg_errno(expr) neg_errno_int(expr)
+
+static inline int
+safe_close(int fd)
+{
+	if (fd >= 0) {
+		int saved = errno;
+		(void)close(fd);
+		errno = saved;
+	}
+	return -1;
+}
+
+static inline bool
+streq(const char *a, const char *b)
+{
+	return strcmp(a, b) == 0;
+}
+
+static inline bool
+streq_ptr(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+static inline bool
+strcaseeq(const char *a, const char *b)
+{
+	return strcasecmp(a, b) == 0;
+}
+
+static inline const char *
+strempty(const char *s)
+{
+	return s ? s : "";
+}
+
+static inline const char *
+startswith(const char *s, const char *prefix)
+{
+	size_t l = strlen(prefix);
+	return strncmp(s, prefix, l) == 0 ? s + l : NULL;
+}
+
+/* Parse a decimal unsigned integer that must fill the whole string.
+ * Returns 0, -EINVAL (not a number) or -ERANGE (over max). */
+int wasp_parse_u64(const char *s, uint64_t max, uint64_t *ret);
+
+/* Monotonic clock in microseconds. */
+uint64_t wasp_now_usec(void);
+/* Realtime clock in microseconds. */
+uint64_t wasp_realtime_usec(void);

@@ -1,0 +1,90 @@
+#include <fcntl.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "testutil.h"
+
+START_TEST(test_alloc_aligned)
+{
+	struct wasp_arena *a = wasp_arena_new();
+
+	ck_assert_ptr_nonnull(a);
+	for (int i = 1; i < 5000; i += 7) {
+		char *p = wasp_arena_alloc(a, (size_t)i);
+		ck_assert_ptr_nonnull(p);
+		ck_assert_uint_eq((uintptr_t)p % WASP_ARENA_ALIGN, 0);
+		memset(p, 0xab, (size_t)i);
+	}
+	a = wasp_arena_free(a);
+	ck_assert_ptr_null(a);
+}
+END_TEST
+
+START_TEST(test_big_and_strings)
+{
+	struct wasp_arena *a = wasp_arena_new();
+	char *big = wasp_arena_zalloc(a, 1 << 20);
+
+	ck_assert_ptr_nonnull(big);
+	ck_assert_int_eq(big[(1 << 20) - 1], 0);
+	ck_assert_str_eq(wasp_arena_strdup(a, "hello"), "hello");
+	ck_assert_str_eq(wasp_arena_strndup(a, "hello", 3), "hel");
+	ck_assert_str_eq(wasp_arena_printf(a, "%s-%d", "x", 42), "x-42");
+	wasp_arena_free(a);
+}
+END_TEST
+
+static int cleanup_order[4];
+static int cleanup_n;
+
+static void
+record(void *data)
+{
+	cleanup_order[cleanup_n++] = (int)(intptr_t)data;
+}
+
+START_TEST(test_cleanups_and_fds)
+{
+	struct wasp_arena *a = wasp_arena_new();
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	cleanup_n = 0;
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(wasp_arena_add_fd(a, fd), 0);
+	ck_assert_int_eq(wasp_arena_add_cleanup(a, record, (void *)1), 0);
+	ck_assert_int_eq(wasp_arena_add_cleanup(a, record, (void *)2), 0);
+	wasp_arena_reset(a);
+	ck_assert_int_eq(cleanup_n, 2);
+	ck_assert_int_eq(cleanup_order[0], 2);
+	ck_assert_int_eq(cleanup_order[1], 1);
+	ck_assert_int_eq(fcntl(fd, F_GETFD), -1);
+	/* Reusable after reset; cleanups registered afterwards run on free. */
+	for (int i = 0; i < 100; i++)
+		ck_assert_ptr_nonnull(wasp_arena_alloc(a, 1000));
+	ck_assert_int_eq(wasp_arena_add_cleanup(a, record, (void *)3), 0);
+	wasp_arena_free(a);
+	ck_assert_int_eq(cleanup_n, 3);
+	ck_assert_ptr_null(wasp_arena_free(NULL));
+}
+END_TEST
+
+static Suite *
+arena_suite(void)
+{
+	Suite *s = suite_create("arena");
+	TCase *tc = tcase_create("alloc");
+
+	tcase_add_checked_fixture(tc, testutil_fd_setup, testutil_fd_teardown);
+	tcase_add_test(tc, test_alloc_aligned);
+	tcase_add_test(tc, test_big_and_strings);
+	tcase_add_test(tc, test_cleanups_and_fds);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return testutil_run(arena_suite());
+}
