@@ -1,0 +1,171 @@
+/* The IPC channel every wasp process uses to talk to the others: AF_UNIX
+ * SOCK_SEQPACKET socketpairs carrying messages with a fixed 16-byte header,
+ * at most one fd per message (SCM_RIGHTS), checked decoding, a HELLO with the
+ * protocol version first on every channel, table dispatch. This file (ipc.c)
+ * is the only code in wasp that calls sendmsg/recvmsg on these channels.
+ * See docs/design.md "IPC" and msg.h for the message catalogue. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "msg.h"
+
+struct event_base;
+
+#define WASP_IPC_HDR_SIZE 16
+#define WASP_IPC_MAX_MSG 65536 /* header included; bigger payloads go as a sealed memfd */
+#define WASP_IPC_MAX_PAYLOAD (WASP_IPC_MAX_MSG - WASP_IPC_HDR_SIZE)
+#define WASP_IPC_MAX_QUEUE 4096 /* messages queued on one channel before it is cut off */
+
+/* Header flags. */
+#define WASP_IPC_F_HAS_FD 0x01 /* an fd travels with this message */
+#define WASP_IPC_F_LAST 0x02   /* last message of a multi-part reply */
+
+/* Wire header, host byte order (both ends are on the same host). */
+struct wasp_ipc_hdr {
+	uint32_t len; /* whole message, header included */
+	uint16_t type;
+	uint8_t version;
+	uint8_t flags;
+	uint32_t seq; /* correlates a request and its reply */
+	uint32_t pid; /* sender's pid */
+};
+
+/* A received message. payload points into the receive buffer (valid until
+ * the next receive); fd is -1 or an fd the handler now owns (it must close
+ * it or hand it on). */
+struct wasp_ipc_msg {
+	struct wasp_ipc_hdr hdr;
+	const uint8_t *payload;
+	size_t len;
+	int fd;
+};
+
+/* SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC pair. 0 or -errno. */
+int wasp_ipc_socketpair(int ret_fds[2]);
+/* Same, blocking (for synchronous tools such as waspctl or tests). */
+int wasp_ipc_socketpair_blocking(int ret_fds[2]);
+
+/* Send one message (fd < 0: none). Does not close fd. Returns 0, -EAGAIN
+ * when the socket is full (nothing sent), -EMSGSIZE, or another -errno. */
+int wasp_ipc_send(int sock, uint16_t type, uint32_t seq, uint8_t flags, const void *payload,
+		  size_t len, int fd);
+
+/* Receive and validate one message into buf (size >= WASP_IPC_MAX_MSG).
+ * Returns 1 with *ret filled, 0 on EOF, -EAGAIN, or -EBADMSG for a protocol
+ * error: short or oversized message, length field not matching the bytes
+ * read, wrong version, MSG_CTRUNC, more than one fd, an fd without HAS_FD or
+ * HAS_FD without an fd. On error any fd that arrived is closed. */
+int wasp_ipc_recv(int sock, void *buf, size_t size, struct wasp_ipc_msg *ret);
+
+/* Checked payload reader: every get checks bounds; after the first failure
+ * r->error is set and gets return 0/NULL. Strings are u16 length + bytes
+ * (no NUL on the wire, none allowed inside); get_str copies into the reader's
+ * caller-supplied scratch via get_strbuf, or returns a NUL-terminated copy
+ * from the arena-less helper below. */
+struct wasp_ipc_reader {
+	const uint8_t *p;
+	size_t left;
+	bool error;
+};
+
+void wasp_ipc_reader_init(struct wasp_ipc_reader *r, const void *data, size_t len);
+uint8_t wasp_ipc_get_u8(struct wasp_ipc_reader *r);
+uint16_t wasp_ipc_get_u16(struct wasp_ipc_reader *r);
+uint32_t wasp_ipc_get_u32(struct wasp_ipc_reader *r);
+uint64_t wasp_ipc_get_u64(struct wasp_ipc_reader *r);
+/* Points into the payload; NULL (and error) when fewer than n bytes are left. */
+const void *wasp_ipc_get_bytes(struct wasp_ipc_reader *r, size_t n);
+/* Copies a u16-length-prefixed string into buf (NUL-terminated). Error when
+ * it does not fit, contains a NUL, or runs past the payload. Returns buf or NULL. */
+char *wasp_ipc_get_str(struct wasp_ipc_reader *r, char *buf, size_t size);
+/* True when no error occurred and every byte was consumed. */
+bool wasp_ipc_reader_done(const struct wasp_ipc_reader *r);
+
+/* Payload writer into a caller buffer; error set on overflow. */
+struct wasp_ipc_writer {
+	uint8_t *buf;
+	size_t size;
+	size_t len;
+	bool error;
+};
+
+void wasp_ipc_writer_init(struct wasp_ipc_writer *w, void *buf, size_t size);
+void wasp_ipc_put_u8(struct wasp_ipc_writer *w, uint8_t v);
+void wasp_ipc_put_u16(struct wasp_ipc_writer *w, uint16_t v);
+void wasp_ipc_put_u32(struct wasp_ipc_writer *w, uint32_t v);
+void wasp_ipc_put_u64(struct wasp_ipc_writer *w, uint64_t v);
+void wasp_ipc_put_bytes(struct wasp_ipc_writer *w, const void *p, size_t n);
+void wasp_ipc_put_str(struct wasp_ipc_writer *w, const char *s); /* u16 len + bytes */
+
+/* Sealed memfds for payloads over WASP_IPC_MAX_PAYLOAD (config generations).
+ * create: returns an fd (F_SEAL_SHRINK|GROW|WRITE|SEAL applied) or -errno.
+ * read: checks the seals and size <= max, returns 0 with a malloc'd copy
+ * (NUL-terminated for convenience; *ret_len excludes the NUL) or -errno. */
+int wasp_memfd_create_sealed(const char *name, const void *data, size_t len);
+int wasp_memfd_read(int fd, size_t max, char **ret, size_t *ret_len);
+
+/* --- Channel: a libevent-driven endpoint with an output queue --- */
+
+struct wasp_ipc_channel;
+
+/* Handler for one message type. The fd in msg (if any) belongs to the handler.
+ * Return 0, or < 0 to cut the peer off (the channel then reports
+ * closed with that error). */
+typedef int (*wasp_ipc_handler_fn)(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg,
+				   void *userdata);
+/* Called once when the channel closes: peer EOF (err 0), protocol error
+ * (-EBADMSG/-EPROTO), version or role mismatch (-EPROTONOSUPPORT), queue
+ * overflow (-ENOBUFS) or a handler's error. The owner frees the channel
+ * (it may do so inside this callback). */
+typedef void (*wasp_ipc_close_fn)(struct wasp_ipc_channel *ch, int err, void *userdata);
+
+struct wasp_ipc_handler {
+	uint16_t type;
+	uint32_t min_len; /* payload bytes */
+	uint32_t max_len;
+	bool needs_fd; /* true: an fd is required; false: an fd is a protocol error */
+	wasp_ipc_handler_fn fn;
+};
+
+struct wasp_ipc_channel_ops {
+	enum wasp_ipc_role role;      /* ours, sent in HELLO */
+	enum wasp_ipc_role peer_role; /* the one we accept in the peer's HELLO */
+	const struct wasp_ipc_handler *handlers;
+	size_t n_handlers;
+	wasp_ipc_close_fn on_close;
+	/* Optional: called after the peer's HELLO was accepted. */
+	void (*on_hello)(struct wasp_ipc_channel *ch, const struct wasp_msg_hello *hello,
+			 void *userdata);
+};
+
+/* Take ownership of sock (non-blocking SEQPACKET), send our HELLO, and start
+ * reading. Messages other than HELLO before the peer's HELLO are a protocol
+ * error; an unknown type is a protocol error. NULL on OOM (sock is closed). */
+struct wasp_ipc_channel *wasp_ipc_channel_new(struct event_base *base, int sock,
+					      const struct wasp_ipc_channel_ops *ops,
+					      void *userdata);
+/* Stop events, close the socket and any queued fds. NULL-safe; returns NULL. */
+struct wasp_ipc_channel *wasp_ipc_channel_free(struct wasp_ipc_channel *ch);
+
+/* Flag for wasp_ipc_channel_send: the channel owns fd and closes it once the
+ * message is on the wire (or when the channel is freed). Without it the fd
+ * is dup'ed when the message must be queued. */
+#define WASP_IPC_SEND_CLOSE_FD 0x100
+
+/* Send now, or queue when the socket is full (write interest re-armed only
+ * while the queue is non-empty). Returns 0 or -errno; on -ENOBUFS (queue
+ * full) the channel is closed asynchronously. */
+int wasp_ipc_channel_send(struct wasp_ipc_channel *ch, uint16_t type, uint32_t seq,
+			  const void *payload, size_t len, int fd, unsigned flags);
+
+/* The peer's pid from its HELLO (0 before), SO_PEERCRED credentials, and the
+ * next sequence number for a request. */
+pid_t wasp_ipc_channel_peer_pid(const struct wasp_ipc_channel *ch);
+uint32_t wasp_ipc_channel_next_seq(struct wasp_ipc_channel *ch);
+int wasp_ipc_channel_fd(const struct wasp_ipc_channel *ch);
+size_t wasp_ipc_channel_queued(const struct wasp_ipc_channel *ch);
+void wasp_ipc_channel_set_userdata(struct wasp_ipc_channel *ch, void *userdata);

@@ -1,0 +1,143 @@
+/* Typed view of system.applicationHost (applicationPools and sites) built
+ * from a loaded configuration, with applicationPoolDefaults, siteDefaults,
+ * applicationDefaults and virtualDirectoryDefaults applied as IIS applies
+ * them. This is what waspd, the routing table and waspctl use. Everything
+ * here lives in the arena passed to wasp_apphost_build(). Times are usec. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct wasp_arena;
+struct wasp_config;
+struct wasp_diag_list;
+
+enum wasp_start_mode { WASP_START_ON_DEMAND, WASP_START_ALWAYS_RUNNING };
+enum wasp_identity_type {
+	WASP_IDENTITY_APPLICATION_POOL_IDENTITY, /* a dedicated uid/gid per pool */
+	WASP_IDENTITY_LOCAL_SYSTEM,              /* root */
+	WASP_IDENTITY_LOCAL_SERVICE,
+	WASP_IDENTITY_NETWORK_SERVICE,
+	WASP_IDENTITY_SPECIFIC_USER, /* processModel userName */
+};
+enum wasp_idle_action { WASP_IDLE_TERMINATE, WASP_IDLE_SUSPEND };
+enum wasp_lb_caps { WASP_LB_HTTP_LEVEL, WASP_LB_TCP_LEVEL };
+
+struct wasp_apppool {
+	const char *name;
+	uint32_t id; /* index in wasp_apphost.pools */
+	bool auto_start;
+	enum wasp_start_mode start_mode;
+	uint32_t queue_length;
+	const char *managed_runtime_version; /* kept for IIS files; unused */
+	struct {
+		enum wasp_identity_type identity_type;
+		const char *user_name; /* NULL unless set */
+		uint32_t max_processes;
+		uint64_t idle_timeout; /* 0 = never */
+		enum wasp_idle_action idle_timeout_action;
+		uint64_t startup_time_limit;
+		uint64_t shutdown_time_limit;
+		bool pinging_enabled;
+		uint64_t ping_interval;
+		uint64_t ping_response_time;
+	} process_model;
+	struct {
+		bool disallow_overlapping_rotation;
+		bool disallow_rotation_on_config_change;
+		uint64_t time;           /* periodicRestart time, 0 = off */
+		uint64_t requests;       /* 0 = off */
+		uint64_t memory_kb;      /* virtual memory, 0 = off */
+		uint64_t private_memory_kb; /* 0 = off */
+		const uint64_t *schedule; /* times of day, usec since midnight, sorted */
+		size_t n_schedule;
+	} recycling;
+	struct {
+		enum wasp_lb_caps load_balancer_capabilities;
+		bool orphan_worker_process;
+		bool rapid_fail_protection;
+		uint64_t rapid_fail_protection_interval;
+		uint32_t rapid_fail_protection_max_crashes;
+	} failure;
+	struct {
+		uint32_t limit; /* 1/1000ths of a percent, as IIS; 0 = none */
+		const char *action;
+	} cpu;
+	const char *file; /* where it was defined, for messages */
+	int line;
+};
+
+struct wasp_binding {
+	const char *protocol;            /* "http", "https", "net.tcp", ... */
+	const char *binding_information; /* as written: "IP:port:host" for http */
+	const char *ip;   /* "*" for any, else a literal IPv4 or IPv6 address (no brackets) */
+	uint16_t port;    /* 0 when the protocol's binding has no port */
+	const char *host; /* "" = any host */
+	const char *file;
+	int line;
+};
+
+struct wasp_virtual_directory {
+	const char *path;          /* "/" or "/images" */
+	const char *physical_path; /* expanded, '\' turned into '/' */
+	bool physical_path_exists;
+	const char *file;
+	int line;
+};
+
+struct wasp_application {
+	const char *path; /* "/" or "/app" */
+	const char *application_pool;
+	uint32_t pool_id; /* resolved index, UINT32_MAX when the pool does not exist */
+	const char *enabled_protocols;
+	struct wasp_virtual_directory *vdirs;
+	size_t n_vdirs;
+	const char *file;
+	int line;
+};
+
+struct wasp_site {
+	const char *name;
+	uint32_t id; /* the configured site id */
+	bool server_auto_start;
+	struct wasp_binding *bindings;
+	size_t n_bindings;
+	struct wasp_application *apps; /* "/" first, the rest in file order */
+	size_t n_apps;
+	struct {
+		uint64_t connection_timeout; /* limits connectionTimeout */
+		uint32_t max_connections;    /* 0 = unlimited */
+		uint32_t max_bandwidth;
+	} limits;
+	struct {
+		bool enabled;
+		const char *directory; /* expanded */
+		const char *log_format; /* "W3C" */
+		const char *period;     /* "Daily", ... */
+		uint32_t log_ext_file_flags; /* bit set, IIS flag values */
+	} log_file;
+	const char *file;
+	int line;
+};
+
+struct wasp_apphost {
+	struct wasp_apppool *pools;
+	size_t n_pools;
+	struct wasp_site *sites;
+	size_t n_sites;
+};
+
+/* Build the typed view. Problems (an application naming a pool that does not
+ * exist, a binding that cannot be parsed, duplicate site ids or names) are
+ * added to diags as errors or warnings with file and line. Returns 0, or
+ * -EINVAL when an error was recorded, -ENOMEM. */
+int wasp_apphost_build(const struct wasp_config *cfg, struct wasp_arena *arena,
+		       struct wasp_apphost **ret, struct wasp_diag_list *diags);
+
+const struct wasp_apppool *wasp_apphost_find_pool(const struct wasp_apphost *ah, const char *name);
+const struct wasp_site *wasp_apphost_find_site(const struct wasp_apphost *ah, const char *name);
+const struct wasp_site *wasp_apphost_find_site_id(const struct wasp_apphost *ah, uint32_t id);
+/* Longest application path that prefixes url_path on a segment boundary. */
+const struct wasp_application *wasp_site_match_app(const struct wasp_site *site,
+						    const char *url_path);
