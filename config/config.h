@@ -1,0 +1,219 @@
+/* The IIS configuration system: applicationHost.config and web.config files
+ * in IIS's own format, checked against wasp's schema (config/schema/*.xml),
+ * merged along <location> paths and web.config files into the effective
+ * section for a (site, URL path).
+ *
+ * One loaded applicationHost.config is a "generation" (struct wasp_config):
+ * everything it owns lives in its arena and goes with wasp_config_free().
+ * Library code: nothing here logs; problems go into a struct wasp_diag_list
+ * with file, line and attribute. Not thread-safe: one generation is used by
+ * one thread (the activator's or a worker's event loop). */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct json_t;
+struct wasp_arena;
+
+/* ---- diagnostics -------------------------------------------------------- */
+
+enum wasp_diag_severity {
+	WASP_DIAG_ERROR,
+	WASP_DIAG_WARNING,
+	WASP_DIAG__COUNT,
+	WASP_DIAG_INVALID = -EINVAL,
+};
+
+struct wasp_diag {
+	enum wasp_diag_severity severity;
+	char *file;      /* never NULL ("<buffer>" when unnamed) */
+	int line;        /* 0 when unknown */
+	char *attribute; /* NULL when the problem is not about one attribute */
+	char *message;
+};
+
+/* A growing list of diagnostics; zero-initialise it (or use
+ * WASP_DIAG_LIST_INIT), release with wasp_diag_list_done(). */
+struct wasp_diag_list {
+	struct wasp_diag *items;
+	size_t n, n_alloc;
+	size_t n_errors, n_warnings;
+};
+#define WASP_DIAG_LIST_INIT { 0 }
+
+void wasp_diag_list_done(struct wasp_diag_list *l);
+/* Append one entry (the strings are copied). Returns 0 or -ENOMEM. */
+int wasp_diag_add(struct wasp_diag_list *l, enum wasp_diag_severity sev, const char *file,
+		  int line, const char *attribute, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+/* "FILE:LINE: error: attribute 'X': message\n" (": attribute 'X'" only when
+ * set, ":LINE" only when known). Returns what fprintf returns. */
+int wasp_diag_print(const struct wasp_diag *d, FILE *f);
+/* Print every entry of at most min_severity's importance (WASP_DIAG_WARNING
+ * prints all, WASP_DIAG_ERROR only errors). */
+void wasp_diag_list_print(const struct wasp_diag_list *l, FILE *f,
+			  enum wasp_diag_severity min_severity);
+
+/* ---- typed values and elements ------------------------------------------ */
+
+enum wasp_attr_type {
+	WASP_ATTR_STRING,
+	WASP_ATTR_BOOL,
+	WASP_ATTR_UINT,     /* uint in the schema; 64-bit here (IIS has uint and int64) */
+	WASP_ATTR_INT,
+	WASP_ATTR_ENUM,     /* u = the IIS numeric value; text = the canonical name */
+	WASP_ATTR_FLAGS,    /* u = the OR of the named bits; text = "A,B" canonical */
+	WASP_ATTR_TIMESPAN, /* u = microseconds */
+	WASP_ATTR_TYPE__COUNT,
+	WASP_ATTR_TYPE_INVALID = -EINVAL,
+};
+
+struct wasp_value {
+	enum wasp_attr_type type;
+	/* The value as text: what was written (after %VAR% expansion and, for
+	 * enums/flags, canonicalised), or the schema default. Never NULL. */
+	const char *text;
+	union {
+		bool b;
+		uint64_t u; /* UINT, ENUM, FLAGS, TIMESPAN (usec) */
+		int64_t i;  /* INT */
+	};
+};
+
+struct wasp_attr {
+	const char *name;
+	struct wasp_value value;
+	bool is_set;      /* written in some file, not the schema default */
+	const char *file; /* where it was set (NULL for a default) */
+	int line;
+};
+
+/* One element of an effective section: its attributes (every attribute the
+ * schema declares, defaults included, in schema order; plus none the schema
+ * does not know), its child elements, and, when the schema gives it a
+ * collection, the merged collection items (add/remove/clear applied). */
+struct wasp_element {
+	const char *name; /* element name: "defaultDocument", "add", "site" */
+	struct wasp_attr *attrs;
+	size_t n_attrs;
+	struct wasp_element **children; /* declared child elements, schema order */
+	size_t n_children;
+	struct wasp_element **items;    /* collection items, effective order */
+	size_t n_items;
+	bool has_collection;
+	const char *file; /* where the element was last written (NULL if only defaults) */
+	int line;
+};
+
+/* Child element by name; "requestLimits/headerLimits" walks down. NULL if
+ * the schema declares no such child. */
+const struct wasp_element *wasp_element_child(const struct wasp_element *e, const char *path);
+/* Attribute by name (ASCII case-insensitive, as IIS). NULL if not declared. */
+const struct wasp_attr *wasp_element_attr(const struct wasp_element *e, const char *name);
+const struct wasp_value *wasp_element_value(const struct wasp_element *e, const char *name);
+/* Convenience getters: the value, or def when the attribute is not declared. */
+const char *wasp_element_get_str(const struct wasp_element *e, const char *name, const char *def);
+bool wasp_element_get_bool(const struct wasp_element *e, const char *name, bool def);
+uint64_t wasp_element_get_uint(const struct wasp_element *e, const char *name, uint64_t def);
+int64_t wasp_element_get_int(const struct wasp_element *e, const char *name, int64_t def);
+/* Collection item whose key attribute(s) equal key (for a single-key
+ * collection; case-insensitive as IIS compares keys). NULL if none. */
+const struct wasp_element *wasp_element_find_item(const struct wasp_element *e, const char *key);
+
+/* JSON view (jansson): an object of attribute name -> value (bool, integer
+ * or string; enums, flags and timeSpans as IIS text), child elements as
+ * nested objects under their names, the element's own collection as an
+ * array of objects under "collection"; a child element that has nothing but
+ * a collection is that array directly ("files": [{"value": ...}]).
+ * New reference, or NULL on OOM. */
+struct json_t *wasp_element_to_json(const struct wasp_element *e);
+/* appcmd-like XML view of an element, indented by indent levels. */
+void wasp_element_print_xml(const struct wasp_element *e, FILE *f, int indent);
+
+/* ---- loading ------------------------------------------------------------ */
+
+struct wasp_config_opts {
+	/* Directory of schema XML files. NULL: built-in search (the source
+	 * tree's config/schema when running from a build dir, then
+	 * $datadir/wasp/schema, or $WASP_SCHEMA_DIR when set). */
+	const char *schema_dir;
+	/* How often wasp_config_effective_section() re-stats the web.config
+	 * files an effective section came from; 0 = on every call. */
+	uint64_t revalidate_usec;
+	/* Do not expand %VAR% from the environment (fuzzing, tests). */
+	bool no_env_expansion;
+};
+
+/* One generation. Opaque. */
+struct wasp_config;
+
+/* Load applicationHost.config from path (or from buf/len, named filename in
+ * messages; relative physicalPath values then resolve against filename's
+ * directory). Warnings and errors go to diags. On success (no error
+ * recorded) *ret is a new generation and 0 is returned. With errors:
+ * -EINVAL, and *ret is still set when the file could be parsed at all (so
+ * --test-config can show what it understood); the caller frees it.
+ * -ENOMEM, -errno from reading the file. */
+int wasp_config_load_file(const char *path, const struct wasp_config_opts *opts,
+			  struct wasp_config **ret, struct wasp_diag_list *diags);
+int wasp_config_load_buffer(const char *buf, size_t len, const char *filename,
+			    const struct wasp_config_opts *opts, struct wasp_config **ret,
+			    struct wasp_diag_list *diags);
+
+/* NULL-safe; returns NULL. Every element handed out by this generation goes. */
+struct wasp_config *wasp_config_free(struct wasp_config *cfg);
+
+/* The file it was loaded from (as given), and its directory. */
+const char *wasp_config_file(const struct wasp_config *cfg);
+const char *wasp_config_dir(const struct wasp_config *cfg);
+/* The generation's arena (for wasp_apphost_build and friends). */
+struct wasp_arena *wasp_config_arena(struct wasp_config *cfg);
+
+/* applicationHost.config's own section (outside any <location>, or in
+ * <location path="">), defaults applied. section is the full path,
+ * "system.applicationHost/sites". NULL when the schema does not know it;
+ * a section the file does not contain comes back with its defaults. */
+const struct wasp_element *wasp_config_section(struct wasp_config *cfg, const char *section);
+
+/* THE effective section for a site and URL path: applicationHost.config's
+ * section, then its <location> paths from least to most specific, then
+ * web.config files in the physical directories along the URL path (through
+ * the site's applications and virtual directories), honouring
+ * overrideMode/overrideModeDefault, allowDefinition and the locks.
+ *
+ * site_path is "Site Name/url/path" (the site name up to the first '/');
+ * the _at variant takes them apart. Results are cached per (site, path,
+ * section) and recomputed when a web.config involved changes (mtime, size,
+ * appears or disappears). The returned element belongs to cfg and stays
+ * valid until wasp_config_free().
+ *
+ * Returns 0; -ENOENT (no such site, or the schema has no such section);
+ * -EINVAL when a file along the way has an error (lock violation, bad value:
+ * in diags; *ret is then still set to the section as merged without the
+ * offending files' parts, which is what IIS would serve as a 500.19 ...
+ * the caller decides); -ENOMEM. */
+int wasp_config_effective_section(struct wasp_config *cfg, const char *site_path,
+				  const char *section, const struct wasp_element **ret,
+				  struct wasp_diag_list *diags);
+int wasp_config_effective_section_at(struct wasp_config *cfg, const char *site,
+				     const char *url_path, const char *section,
+				     const struct wasp_element **ret,
+				     struct wasp_diag_list *diags);
+
+/* ---- handing a generation to a worker ----------------------------------- */
+
+/* Serialize the generation (the schema, the section declarations and
+ * applicationHost.config's sections with %VAR% already expanded, every
+ * attribute named "password" removed) so a worker can rebuild it without
+ * reading applicationHost.config. *ret_buf is malloc'd. 0 or -ENOMEM. */
+int wasp_config_serialize(const struct wasp_config *cfg, char **ret_buf, size_t *ret_len);
+/* The same into a sealed memfd. Returns the fd or -errno. */
+int wasp_config_serialize_memfd(const struct wasp_config *cfg);
+/* Rebuild a generation from wasp_config_serialize() output. opts->schema_dir
+ * is ignored (the schema travels along). -EBADMSG for a malformed buffer. */
+int wasp_config_deserialize(const char *buf, size_t len, const struct wasp_config_opts *opts,
+			    struct wasp_config **ret, struct wasp_diag_list *diags);
