@@ -1,5 +1,5 @@
 /* The IIS configuration system: applicationHost.config and web.config files
- * in IIS's own format, checked against wasp's schema (config/schema/*.xml),
+ * in IIS's own format, checked against wasp's schema (XML files in config/schema/),
  * merged along <location> paths and web.config files into the effective
  * section for a (site, URL path).
  *
