@@ -1,0 +1,306 @@
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "route.h"
+#include "testutil.h"
+
+/* Socket 0: *:8080; socket 1: 127.0.0.2:9090; socket 2: another protocol.
+ * Sites: 1 "any" (*:8080:, apps / and /app), 2 "named" (*:8080:example.com,
+ * apps / /app /app/deep), 3 "ip" (127.0.0.1:8080:), 4 "ip+host"
+ * (127.0.0.1:8080:example.com), 5 "other" (127.0.0.2:9090:only.test). */
+static const char table_json[] =
+	"{ \"generation\": 7,"
+	"  \"sockets\": [ { \"id\": 0, \"protocol\": \"http\", \"address\": \"*\", \"port\": 8080 },"
+	"                 { \"id\": 1, \"protocol\": \"http\", \"address\": \"127.0.0.2\", \"port\": 9090 },"
+	"                 { \"id\": 2, \"protocol\": \"net.tcp\", \"address\": \"*\", \"port\": 808 } ],"
+	"  \"pools\": [ { \"id\": 0, \"name\": \"p0\", \"state\": \"Started\", \"queueLength\": 5 },"
+	"               { \"id\": 1, \"name\": \"p1\", \"state\": \"Stopped\","
+	"                 \"loadBalancerCapabilities\": \"TcpLevel\" },"
+	"               { \"id\": 2, \"name\": \"p2\" } ],"
+	"  \"sites\": ["
+	"    { \"id\": 1, \"name\": \"any\","
+	"      \"bindings\": [ { \"protocol\": \"http\", \"address\": \"*\", \"port\": 8080, \"host\": \"\" } ],"
+	"      \"apps\": [ { \"path\": \"/\", \"pool\": 0 }, { \"path\": \"/app/\", \"pool\": 1 } ] },"
+	"    { \"id\": 2, \"name\": \"named\","
+	"      \"bindings\": [ { \"protocol\": \"http\", \"address\": \"*\", \"port\": 8080, \"host\": \"Example.COM\" } ],"
+	"      \"apps\": [ { \"path\": \"/\", \"pool\": 2 }, { \"path\": \"/app\", \"pool\": 1 },"
+	"                  { \"path\": \"/app/deep\", \"pool\": 0 } ] },"
+	"    { \"id\": 3, \"name\": \"ip\","
+	"      \"bindings\": [ { \"protocol\": \"http\", \"address\": \"127.0.0.1\", \"port\": 8080, \"host\": \"\" } ],"
+	"      \"apps\": [ { \"path\": \"/\", \"pool\": 2 } ] },"
+	"    { \"id\": 4, \"name\": \"ip+host\","
+	"      \"bindings\": [ { \"protocol\": \"http\", \"address\": \"127.0.0.1\", \"port\": 8080, \"host\": \"example.com\" },"
+	"                      { \"protocol\": \"net.tcp\", \"address\": \"*\", \"port\": 808, \"host\": \"\" } ],"
+	"      \"apps\": [ { \"path\": \"/\", \"pool\": 0 } ] },"
+	"    { \"id\": 5, \"name\": \"other\","
+	"      \"bindings\": [ { \"protocol\": \"http\", \"address\": \"127.0.0.2\", \"port\": 9090, \"host\": \"only.test\" } ],"
+	"      \"apps\": [ { \"path\": \"/x\", \"pool\": 0 } ] }"
+	"  ] }";
+
+static struct wasp_route_table *table;
+
+static void
+table_setup(void)
+{
+	char err[256];
+	int r = wasp_route_table_parse(table_json, strlen(table_json), "http", &table, err,
+				       sizeof(err));
+
+	ck_assert_msg(r == 0, "parse: %d %s", r, err);
+}
+
+static void
+table_teardown(void)
+{
+	table = wasp_route_table_free(table);
+}
+
+static struct sockaddr_in
+sin_of(const char *ip, int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+
+	ck_assert_int_eq(inet_pton(AF_INET, ip, &a.sin_addr), 1);
+	return a;
+}
+
+/* Route and return the site id (0 when not routed), the app path and pool name. */
+static int
+route(const char *ip, int port, const char *host, const char *path, const char **ret_app,
+      const char **ret_pool)
+{
+	struct sockaddr_in a = sin_of(ip, port);
+	struct wasp_route_result res;
+	int r = wasp_route_lookup_conn(table, (struct sockaddr *)&a, sizeof(a), host,
+				       host ? strlen(host) : 0, path, strlen(path), &res);
+
+	if (r < 0)
+		return r;
+	if (ret_app)
+		*ret_app = res.app->path;
+	if (ret_pool)
+		*ret_pool = res.pool->name;
+	return (int)res.site->id;
+}
+
+START_TEST(test_parse_fields)
+{
+	ck_assert_uint_eq(table->generation, 7);
+	ck_assert_uint_eq(table->n_pools, 3);
+	ck_assert_uint_eq(table->n_sites, 5);
+	ck_assert_uint_eq(table->n_sockets, 3);
+	ck_assert_uint_eq(table->pools[0].queue_length, 5);
+	ck_assert_uint_eq(table->pools[0].state, WASP_ROUTE_POOL_STARTED);
+	ck_assert_uint_eq(table->pools[1].state, WASP_ROUTE_POOL_STOPPED);
+	ck_assert_int_eq(table->pools[1].lb, WASP_ROUTE_LB_TCP);
+	ck_assert_uint_eq(table->pools[2].queue_length, 1000);
+	ck_assert_uint_eq(table->pools[2].startup_time_limit_ms, 90000);
+	ck_assert_str_eq(wasp_route_pool_by_name(table, "p2")->name, "p2");
+	ck_assert_ptr_null(wasp_route_pool_by_name(table, "nope"));
+	ck_assert_str_eq(wasp_route_site_by_id(table, 4)->name, "ip+host");
+	ck_assert_uint_eq(wasp_route_site_by_id(table, 1)->connection_timeout_ms, 120000);
+	/* socket 0 is "*" with a binding naming 127.0.0.1: needs getsockname */
+	ck_assert(table->sockets[0].needs_local_addr);
+	ck_assert(!table->sockets[1].needs_local_addr);
+}
+END_TEST
+
+START_TEST(test_wildcards_and_hosts)
+{
+	/* Any address, no Host match: the "*:8080:" site. */
+	ck_assert_int_eq(route("10.1.2.3", 8080, "nothing.test", "/", NULL, NULL), 1);
+	ck_assert_int_eq(route("10.1.2.3", 8080, NULL, "/", NULL, NULL), 1);
+	/* Host match is case-insensitive and ignores the port and a trailing dot. */
+	ck_assert_int_eq(route("10.1.2.3", 8080, "example.com", "/", NULL, NULL), 2);
+	ck_assert_int_eq(route("10.1.2.3", 8080, "EXAMPLE.com:8080", "/", NULL, NULL), 2);
+	ck_assert_int_eq(route("10.1.2.3", 8080, "example.com.", "/", NULL, NULL), 2);
+	ck_assert_int_eq(route("10.1.2.3", 8080, "example.comx", "/", NULL, NULL), 1);
+	/* The specific address beats "*": for the same host and for the empty host. */
+	ck_assert_int_eq(route("127.0.0.1", 8080, "example.com", "/", NULL, NULL), 4);
+	ck_assert_int_eq(route("127.0.0.1", 8080, "Example.Com:80", "/", NULL, NULL), 4);
+	ck_assert_int_eq(route("127.0.0.1", 8080, "other.test", "/", NULL, NULL), 3);
+	ck_assert_int_eq(route("127.0.0.1", 8080, "", "/", NULL, NULL), 3);
+	/* IPv4-mapped IPv6 local address counts as IPv4. */
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(8080) };
+	struct wasp_route_result res;
+	ck_assert_int_eq(inet_pton(AF_INET6, "::ffff:127.0.0.1", &a6.sin6_addr), 1);
+	ck_assert_int_eq(wasp_route_lookup_conn(table, (struct sockaddr *)&a6, sizeof(a6), "x", 1,
+						"/", 1, &res),
+			 0);
+	ck_assert_uint_eq(res.site->id, 3);
+}
+END_TEST
+
+START_TEST(test_no_binding)
+{
+	/* Socket 1 has only a binding for only.test. */
+	ck_assert_int_eq(route("127.0.0.2", 9090, "only.test", "/x", NULL, NULL), 5);
+	ck_assert_int_eq(route("127.0.0.2", 9090, "ONLY.TEST:9090", "/x/y", NULL, NULL), 5);
+	ck_assert_int_eq(route("127.0.0.2", 9090, "example.com", "/x", NULL, NULL), -ENOENT);
+	ck_assert_int_eq(route("127.0.0.2", 9090, NULL, "/x", NULL, NULL), -ENOENT);
+	/* No socket on that port at all. */
+	ck_assert_int_eq(route("127.0.0.2", 1234, "only.test", "/x", NULL, NULL), -ENOENT);
+	/* A host longer than any binding can be. */
+	char longhost[400];
+	memset(longhost, 'a', sizeof(longhost) - 1);
+	longhost[sizeof(longhost) - 1] = 0;
+	ck_assert_int_eq(route("127.0.0.2", 9090, longhost, "/x", NULL, NULL), -ENOENT);
+	/* Binding found, no application for the path. */
+	ck_assert_int_eq(route("127.0.0.2", 9090, "only.test", "/", NULL, NULL), -ENXIO);
+	ck_assert_int_eq(route("127.0.0.2", 9090, "only.test", "/xy", NULL, NULL), -ENXIO);
+	/* Another protocol's bindings are not this adapter's. */
+	ck_assert_int_eq(route("10.0.0.1", 808, NULL, "/", NULL, NULL), -ENOENT);
+}
+END_TEST
+
+START_TEST(test_longest_app_path)
+{
+	const char *app, *pool;
+
+	ck_assert_int_eq(route("10.0.0.1", 8080, "example.com", "/", &app, &pool), 2);
+	ck_assert_str_eq(app, "/");
+	ck_assert_str_eq(pool, "p2");
+	ck_assert_int_eq(route("10.0.0.1", 8080, "example.com", "/app", &app, &pool), 2);
+	ck_assert_str_eq(app, "/app");
+	ck_assert_str_eq(pool, "p1");
+	ck_assert_int_eq(route("10.0.0.1", 8080, "example.com", "/app/deep/x?q=1", &app, &pool), 2);
+	ck_assert_str_eq(app, "/app/deep");
+	ck_assert_str_eq(pool, "p0");
+	ck_assert_int_eq(route("10.0.0.1", 8080, "example.com", "/app/deeper", &app, &pool), 2);
+	ck_assert_str_eq(app, "/app");
+	/* Case-insensitive, %XX decoded, query and fragment ignored. */
+	ck_assert_int_eq(route("10.0.0.1", 8080, "example.com", "/APP/Deep", &app, NULL), 2);
+	ck_assert_str_eq(app, "/app/deep");
+	ck_assert_int_eq(route("10.0.0.1", 8080, "example.com", "/%61pp/deep", &app, NULL), 2);
+	ck_assert_str_eq(app, "/app/deep");
+	ck_assert_int_eq(route("10.0.0.1", 8080, "example.com", "/app?x=/app/deep", &app, NULL), 2);
+	ck_assert_str_eq(app, "/app");
+	ck_assert_int_eq(route("10.0.0.1", 8080, "example.com", "/app#deep", &app, NULL), 2);
+	ck_assert_str_eq(app, "/app");
+	/* Absolute form. */
+	ck_assert_int_eq(route("10.0.0.1", 8080, "example.com", "http://example.com/app/deep/",
+			       &app, NULL),
+			 2);
+	ck_assert_str_eq(app, "/app/deep");
+	/* A trailing slash in the configured path ("/app/") is normalised. */
+	ck_assert_int_eq(route("10.0.0.1", 8080, NULL, "/app/x", &app, &pool), 1);
+	ck_assert_str_eq(app, "/app");
+	ck_assert_str_eq(pool, "p1");
+}
+END_TEST
+
+START_TEST(test_segment_boundary)
+{
+	const char *app;
+
+	ck_assert_int_eq(route("10.0.0.1", 8080, NULL, "/application", &app, NULL), 1);
+	ck_assert_str_eq(app, "/");
+	ck_assert_int_eq(route("10.0.0.1", 8080, NULL, "/app", &app, NULL), 1);
+	ck_assert_str_eq(app, "/app");
+	ck_assert_int_eq(route("10.0.0.1", 8080, NULL, "/app/", &app, NULL), 1);
+	ck_assert_str_eq(app, "/app");
+	ck_assert_int_eq(route("10.0.0.1", 8080, NULL, "/ap", &app, NULL), 1);
+	ck_assert_str_eq(app, "/");
+	ck_assert_int_eq(route("10.0.0.1", 8080, NULL, "/app.html", &app, NULL), 1);
+	ck_assert_str_eq(app, "/");
+	ck_assert_int_eq(route("10.0.0.1", 8080, "example.com", "/app/deepx", &app, NULL), 2);
+	ck_assert_str_eq(app, "/app");
+}
+END_TEST
+
+START_TEST(test_parse_errors)
+{
+	static const char *const bad[] = {
+		"",
+		"[]",
+		"{ \"pools\": [], \"sites\": [] }",
+		"{ \"sockets\": [], \"pools\": [ { \"id\": 1, \"name\": \"x\" } ], \"sites\": [] }",
+		"{ \"sockets\": [], \"pools\": [ { \"id\": 0, \"name\": \"x\", \"state\": \"Odd\" } ],"
+		" \"sites\": [] }",
+		"{ \"sockets\": [], \"pools\": [], \"sites\": [ { \"id\": 1, \"bindings\": [],"
+		" \"apps\": [ { \"path\": \"/\", \"pool\": 0 } ] } ] }",
+		"{ \"sockets\": [], \"pools\": [ { \"id\": 0, \"name\": \"x\" } ], \"sites\": ["
+		" { \"id\": 1, \"bindings\": [ { \"address\": \"nope\", \"port\": 1 } ],"
+		" \"apps\": [ { \"path\": \"/\", \"pool\": 0 } ] } ] }",
+		"{ \"sockets\": [], \"pools\": [ { \"id\": 0, \"name\": \"x\" } ], \"sites\": ["
+		" { \"id\": 1, \"bindings\": [], \"apps\": [ { \"path\": \"x\", \"pool\": 0 } ] } ] }",
+		"{ \"sockets\": [ { \"id\": 0, \"port\": 70000 } ], \"pools\": [], \"sites\": [] }",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct wasp_route_table *t = NULL;
+		char err[256];
+		int r = wasp_route_table_parse(bad[i], strlen(bad[i]), NULL, &t, err, sizeof(err));
+		ck_assert_msg(r == -EINVAL, "case %zu: %d", i, r);
+		ck_assert_ptr_null(t);
+		ck_assert_msg(err[0] != 0, "case %zu: no message", i);
+	}
+}
+END_TEST
+
+START_TEST(test_many_hosts)
+{
+	/* 2000 name-based sites on one socket: the hash finds each. */
+	size_t cap = 2000 * 160 + 512, n = 0;
+	char *json = malloc(cap);
+	struct wasp_route_table *t;
+	char err[256];
+
+	ck_assert_ptr_nonnull(json);
+	n += (size_t)snprintf(json + n, cap - n,
+			      "{ \"sockets\": [ { \"id\": 0, \"address\": \"*\", \"port\": 80 } ],"
+			      " \"pools\": [ { \"id\": 0, \"name\": \"p\" } ], \"sites\": [");
+	for (int i = 0; i < 2000; i++)
+		n += (size_t)snprintf(json + n, cap - n,
+				      "%s{ \"id\": %d, \"bindings\": [ { \"port\": 80, \"host\": "
+				      "\"site%d.test\" } ], \"apps\": [ { \"path\": \"/\", \"pool\": 0 } ] }",
+				      i ? "," : "", i + 1, i);
+	n += (size_t)snprintf(json + n, cap - n, "] }");
+	ck_assert_int_eq(wasp_route_table_parse(json, n, "http", &t, err, sizeof(err)), 0);
+	for (int i = 0; i < 2000; i++) {
+		char host[64];
+		struct wasp_route_result res;
+		int hl = snprintf(host, sizeof(host), "SITE%d.test:80", i);
+		ck_assert_int_eq(wasp_route_lookup(&t->sockets[0], NULL, host, (size_t)hl, "/", 1,
+						   &res),
+				 0);
+		ck_assert_uint_eq(res.site->id, (unsigned)i + 1);
+	}
+	struct wasp_route_result res;
+	ck_assert_int_eq(wasp_route_lookup(&t->sockets[0], NULL, "site2000.test", 13, "/", 1, &res),
+			 -ENOENT);
+	wasp_route_table_free(t);
+	free(json);
+}
+END_TEST
+
+static Suite *
+route_suite(void)
+{
+	Suite *s = suite_create("route");
+	TCase *tc = tcase_create("lookup");
+	TCase *tp = tcase_create("parse");
+
+	tcase_add_checked_fixture(tc, testutil_fd_setup, testutil_fd_teardown);
+	tcase_add_checked_fixture(tc, table_setup, table_teardown);
+	tcase_add_test(tc, test_parse_fields);
+	tcase_add_test(tc, test_wildcards_and_hosts);
+	tcase_add_test(tc, test_no_binding);
+	tcase_add_test(tc, test_longest_app_path);
+	tcase_add_test(tc, test_segment_boundary);
+	suite_add_tcase(s, tc);
+	tcase_add_checked_fixture(tp, testutil_fd_setup, testutil_fd_teardown);
+	tcase_add_test(tp, test_parse_errors);
+	tcase_add_test(tp, test_many_hosts);
+	suite_add_tcase(s, tp);
+	return s;
+}
+
+int
+main(void)
+{
+	return testutil_run(route_suite());
+}
