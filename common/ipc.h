@@ -14,6 +14,7 @@
 #include "msg.h"
 
 struct event_base;
+struct ucred;
 
 #define WASP_IPC_HDR_SIZE 16
 #define WASP_IPC_MAX_MSG 65536 /* header included; bigger payloads go as a sealed memfd */
@@ -153,7 +154,9 @@ struct wasp_ipc_channel *wasp_ipc_channel_free(struct wasp_ipc_channel *ch);
 
 /* Flag for wasp_ipc_channel_send: the channel owns fd and closes it once the
  * message is on the wire (or when the channel is freed). Without it the fd
- * is dup'ed when the message must be queued. */
+ * is dup'ed when the message must be queued. With it, the channel takes the
+ * fd even when the send fails (it is closed then), so the caller never
+ * closes it. */
 #define WASP_IPC_SEND_CLOSE_FD 0x100
 
 /* Send now, or queue when the socket is full (write interest re-armed only
@@ -169,3 +172,11 @@ uint32_t wasp_ipc_channel_next_seq(struct wasp_ipc_channel *ch);
 int wasp_ipc_channel_fd(const struct wasp_ipc_channel *ch);
 size_t wasp_ipc_channel_queued(const struct wasp_ipc_channel *ch);
 void wasp_ipc_channel_set_userdata(struct wasp_ipc_channel *ch, void *userdata);
+/* SO_PEERCRED of the socket as read at creation: 0, or -ENODATA. For a
+ * socketpair these name the process that created the pair (the activator
+ * makes the handoff pairs for two other processes), so they need not match
+ * the HELLO pid. */
+int wasp_ipc_channel_peer_cred(const struct wasp_ipc_channel *ch, struct ucred *ret);
+/* True when the peer's HELLO pid equals the SO_PEERCRED pid: the kernel
+ * vouches for it (an accept()ed connection, or a pair made by the peer). */
+bool wasp_ipc_channel_peer_verified(const struct wasp_ipc_channel *ch);

@@ -1,0 +1,951 @@
+/* The IPC channel: framing, fd passing, checked decoding, sealed memfds and
+ * the libevent-driven channel. The only code in wasp that calls
+ * sendmsg/recvmsg on the internal channels (STYLE.md section 5). */
+#include <assert.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "ipc.h"
+#include "log.h"
+#include "util.h"
+
+/* util.h's TAKE_FD is a statement expression, which -Wpedantic rejects. */
+static inline int
+take_fd(int *fd)
+{
+	int r = *fd;
+
+	*fd = -1;
+	return r;
+}
+
+/* Messages read per wakeup: enough to amortise the wakeup, few enough that
+ * one chatty peer cannot starve the others on the same event base. */
+#define IPC_READ_BATCH 64
+
+/* Room for exactly one SCM_RIGHTS fd. */
+union ipc_control {
+	struct cmsghdr align;
+	char buf[CMSG_SPACE(sizeof(int))];
+};
+
+static int
+ipc_socketpair(int type, int ret_fds[2])
+{
+	int fds[2];
+
+	assert(ret_fds);
+	if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds) < 0)
+		return -errno;
+	ret_fds[0] = fds[0];
+	ret_fds[1] = fds[1];
+	return 0;
+}
+
+int
+wasp_ipc_socketpair(int ret_fds[2])
+{
+	return ipc_socketpair(SOCK_SEQPACKET | SOCK_NONBLOCK, ret_fds);
+}
+
+int
+wasp_ipc_socketpair_blocking(int ret_fds[2])
+{
+	return ipc_socketpair(SOCK_SEQPACKET, ret_fds);
+}
+
+/* wasp_ipc_send with the sender pid given (a channel caches its own). */
+static int
+ipc_send(int sock, pid_t pid, uint16_t type, uint32_t seq, uint8_t flags, const void *payload,
+	 size_t len, int fd)
+{
+	struct wasp_ipc_hdr hdr;
+	struct iovec iov[2];
+	union ipc_control control;
+	struct msghdr mh = {
+		.msg_iov = iov,
+		.msg_iovlen = 1,
+	};
+	ssize_t n;
+
+	if (len > WASP_IPC_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	if (len > 0 && !payload)
+		return -EINVAL;
+
+	hdr = (struct wasp_ipc_hdr){
+		.len = (uint32_t)(WASP_IPC_HDR_SIZE + len),
+		.type = type,
+		.version = WASP_IPC_VERSION,
+		.flags = (uint8_t)((flags & ~WASP_IPC_F_HAS_FD) | (fd >= 0 ? WASP_IPC_F_HAS_FD : 0)),
+		.seq = seq,
+		.pid = (uint32_t)pid,
+	};
+	iov[0] = (struct iovec){ .iov_base = &hdr, .iov_len = sizeof(hdr) };
+	if (len > 0) {
+		/* sendmsg does not write through iov_base; the cast only drops const. */
+		iov[1] = (struct iovec){ .iov_base = (void *)(uintptr_t)payload, .iov_len = len };
+		mh.msg_iovlen = 2;
+	}
+	if (fd >= 0) {
+		struct cmsghdr *cmsg;
+
+		memset(&control, 0, sizeof(control));
+		mh.msg_control = &control;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int));
+		cmsg = CMSG_FIRSTHDR(&mh);
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_RIGHTS;
+		cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+	}
+
+	do
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	/* SOCK_SEQPACKET sends a record whole or not at all. */
+	if ((size_t)n != WASP_IPC_HDR_SIZE + len)
+		return -EIO;
+	return 0;
+}
+
+int
+wasp_ipc_send(int sock, uint16_t type, uint32_t seq, uint8_t flags, const void *payload,
+	      size_t len, int fd)
+{
+	return ipc_send(sock, getpid(), type, seq, flags, payload, len, fd);
+}
+
+/* wasp_ipc_recv; *ret_bad_version tells a channel that the peer speaks
+ * another protocol version (reported as -EPROTONOSUPPORT before HELLO). */
+static int
+ipc_recv(int sock, void *buf, size_t size, struct wasp_ipc_msg *ret, bool *ret_bad_version)
+{
+	union ipc_control control;
+	struct iovec iov = { .iov_base = buf, .iov_len = size };
+	struct msghdr mh = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = &control,
+		/* CMSG_LEN, not CMSG_SPACE: on LP64 the padding of CMSG_SPACE(4)
+		 * would leave room for a second fd, which must instead show up
+		 * as MSG_CTRUNC. */
+		.msg_controllen = CMSG_LEN(sizeof(int)),
+	};
+	_cleanup_close_ int fd = -1;
+	bool bad_cmsg = false;
+	struct wasp_ipc_hdr hdr;
+	ssize_t n;
+
+	assert(buf);
+	assert(ret);
+	if (size < WASP_IPC_MAX_MSG)
+		return -EINVAL;
+
+	do
+		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+
+	/* Take every fd that arrived before judging the message, so that all
+	 * of them are closed on any error below. */
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+		    c->cmsg_len < CMSG_LEN(0)) {
+			bad_cmsg = true;
+			continue;
+		}
+		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+			int x;
+
+			memcpy(&x, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (fd < 0) {
+				fd = x;
+			} else {
+				(void)safe_close(x);
+				bad_cmsg = true; /* more than one fd */
+			}
+		}
+	}
+
+	if (mh.msg_flags & (MSG_CTRUNC | MSG_TRUNC))
+		return -EBADMSG;
+	if (bad_cmsg)
+		return -EBADMSG;
+	if (n == 0)
+		return fd >= 0 ? -EBADMSG : 0; /* EOF; an fd cannot come with it */
+	if ((size_t)n < WASP_IPC_HDR_SIZE)
+		return -EBADMSG;
+	memcpy(&hdr, buf, sizeof(hdr));
+	if (hdr.version != WASP_IPC_VERSION) {
+		if (ret_bad_version)
+			*ret_bad_version = true;
+		return -EBADMSG;
+	}
+	if (hdr.len != (size_t)n || (size_t)n > WASP_IPC_MAX_MSG)
+		return -EBADMSG;
+	if (!!(hdr.flags & WASP_IPC_F_HAS_FD) != (fd >= 0))
+		return -EBADMSG;
+
+	*ret = (struct wasp_ipc_msg){
+		.hdr = hdr,
+		.payload = (const uint8_t *)buf + WASP_IPC_HDR_SIZE,
+		.len = (size_t)n - WASP_IPC_HDR_SIZE,
+		.fd = take_fd(&fd),
+	};
+	return 1;
+}
+
+int
+wasp_ipc_recv(int sock, void *buf, size_t size, struct wasp_ipc_msg *ret)
+{
+	return ipc_recv(sock, buf, size, ret, NULL);
+}
+
+/* --- Reader --- */
+
+void
+wasp_ipc_reader_init(struct wasp_ipc_reader *r, const void *data, size_t len)
+{
+	assert(r);
+	assert(data || len == 0);
+	*r = (struct wasp_ipc_reader){ .p = data, .left = len };
+}
+
+/* Consume n bytes; NULL (and the error latched) when they are not there. */
+static const uint8_t *
+reader_take(struct wasp_ipc_reader *r, size_t n)
+{
+	static const uint8_t empty[1];
+	const uint8_t *p;
+
+	if (r->error || n > r->left) {
+		r->error = true;
+		return NULL;
+	}
+	p = r->p ? r->p : empty;
+	r->p = p + n;
+	r->left -= n;
+	return p;
+}
+
+uint8_t
+wasp_ipc_get_u8(struct wasp_ipc_reader *r)
+{
+	const uint8_t *p = reader_take(r, 1);
+
+	return p ? *p : 0;
+}
+
+uint16_t
+wasp_ipc_get_u16(struct wasp_ipc_reader *r)
+{
+	const uint8_t *p = reader_take(r, sizeof(uint16_t));
+	uint16_t v = 0;
+
+	if (p)
+		memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+uint32_t
+wasp_ipc_get_u32(struct wasp_ipc_reader *r)
+{
+	const uint8_t *p = reader_take(r, sizeof(uint32_t));
+	uint32_t v = 0;
+
+	if (p)
+		memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+uint64_t
+wasp_ipc_get_u64(struct wasp_ipc_reader *r)
+{
+	const uint8_t *p = reader_take(r, sizeof(uint64_t));
+	uint64_t v = 0;
+
+	if (p)
+		memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+const void *
+wasp_ipc_get_bytes(struct wasp_ipc_reader *r, size_t n)
+{
+	return reader_take(r, n);
+}
+
+char *
+wasp_ipc_get_str(struct wasp_ipc_reader *r, char *buf, size_t size)
+{
+	uint16_t n = wasp_ipc_get_u16(r);
+	const uint8_t *p;
+
+	assert(buf || size == 0);
+	if (r->error)
+		goto fail;
+	if ((size_t)n >= size || n > r->left || memchr(r->p, 0, n)) {
+		r->error = true;
+		goto fail;
+	}
+	p = reader_take(r, n);
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	return buf;
+fail:
+	if (size > 0)
+		buf[0] = '\0';
+	return NULL;
+}
+
+bool
+wasp_ipc_reader_done(const struct wasp_ipc_reader *r)
+{
+	return !r->error && r->left == 0;
+}
+
+/* --- Writer --- */
+
+void
+wasp_ipc_writer_init(struct wasp_ipc_writer *w, void *buf, size_t size)
+{
+	assert(w);
+	assert(buf || size == 0);
+	*w = (struct wasp_ipc_writer){ .buf = buf, .size = size };
+}
+
+void
+wasp_ipc_put_bytes(struct wasp_ipc_writer *w, const void *p, size_t n)
+{
+	if (w->error || n > w->size - w->len) {
+		w->error = true;
+		return;
+	}
+	if (n > 0)
+		memcpy(w->buf + w->len, p, n);
+	w->len += n;
+}
+
+void
+wasp_ipc_put_u8(struct wasp_ipc_writer *w, uint8_t v)
+{
+	wasp_ipc_put_bytes(w, &v, sizeof(v));
+}
+
+void
+wasp_ipc_put_u16(struct wasp_ipc_writer *w, uint16_t v)
+{
+	wasp_ipc_put_bytes(w, &v, sizeof(v));
+}
+
+void
+wasp_ipc_put_u32(struct wasp_ipc_writer *w, uint32_t v)
+{
+	wasp_ipc_put_bytes(w, &v, sizeof(v));
+}
+
+void
+wasp_ipc_put_u64(struct wasp_ipc_writer *w, uint64_t v)
+{
+	wasp_ipc_put_bytes(w, &v, sizeof(v));
+}
+
+void
+wasp_ipc_put_str(struct wasp_ipc_writer *w, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n > UINT16_MAX || n + sizeof(uint16_t) > w->size - w->len) {
+		w->error = true;
+		return;
+	}
+	wasp_ipc_put_u16(w, (uint16_t)n);
+	wasp_ipc_put_bytes(w, s, n);
+}
+
+/* --- Sealed memfds --- */
+
+#define IPC_SEALS_REQUIRED (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
+
+int
+wasp_memfd_create_sealed(const char *name, const void *data, size_t len)
+{
+	_cleanup_close_ int fd = -1;
+	size_t done = 0;
+
+	assert(name);
+	assert(data || len == 0);
+	fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	while (done < len) {
+		ssize_t n = pwrite(fd, (const char *)data + done, len - done, (off_t)done);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		done += (size_t)n;
+	}
+	if (fcntl(fd, F_ADD_SEALS, IPC_SEALS_REQUIRED | F_SEAL_SEAL) < 0)
+		return -errno;
+	return take_fd(&fd);
+}
+
+int
+wasp_memfd_read(int fd, size_t max, char **ret, size_t *ret_len)
+{
+	_cleanup_free_ char *buf = NULL;
+	struct stat st;
+	size_t done = 0;
+	int seals;
+
+	assert(ret);
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0)
+		return -errno;
+	/* Without these seals the sender could change the data under us. */
+	if ((seals & IPC_SEALS_REQUIRED) != IPC_SEALS_REQUIRED)
+		return -EPERM;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EBADFD;
+	if (st.st_size < 0 || (uint64_t)st.st_size > max)
+		return -EFBIG;
+
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		return -ENOMEM;
+	while (done < (size_t)st.st_size) {
+		ssize_t n = pread(fd, buf + done, (size_t)st.st_size - done, (off_t)done);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO; /* cannot shrink while sealed */
+		done += (size_t)n;
+	}
+	buf[done] = '\0';
+	if (ret_len)
+		*ret_len = done;
+	*ret = buf;
+	buf = NULL;
+	return 0;
+}
+
+/* --- Channel --- */
+
+struct ipc_qmsg {
+	struct ipc_qmsg *next;
+	int fd; /* owned by the queue, or -1 */
+	uint16_t type;
+	uint8_t flags;
+	uint32_t seq;
+	size_t len;
+	uint8_t data[];
+};
+
+struct wasp_ipc_channel {
+	struct event_base *base;
+	int fd;
+	pid_t pid; /* ours, cached for the header */
+	struct wasp_ipc_channel_ops ops;
+	void *userdata;
+
+	struct event *ev_read;  /* persistent while open */
+	struct event *ev_write; /* added only while the queue is non-empty */
+	struct event *ev_close; /* made active to close from the loop */
+
+	struct ipc_qmsg *q_head, *q_tail;
+	size_t q_len;
+
+	uint8_t *rbuf; /* WASP_IPC_MAX_MSG bytes; messages point into it */
+
+	pid_t peer_pid; /* from HELLO, 0 before */
+	struct ucred cred;
+	bool have_cred;
+	bool peer_verified;
+	bool hello_received;
+
+	uint32_t next_seq;
+	int close_err;
+
+	/* Life cycle. A channel may be freed by its owner from inside its own
+	 * callbacks (on_close, on_hello, a handler): free then only tears
+	 * down (events off, socket and queued fds closed) and the memory is
+	 * released when the outermost callback unwinds (busy drops to 0). */
+	unsigned busy;      /* callbacks of this channel on the stack */
+	bool peer_gone;     /* EPIPE seen: send nothing more, EOF will follow */
+	bool failed;        /* no more I/O; on_close called or scheduled */
+	bool closed;        /* on_close called (or must never be: freed) */
+	bool freed;         /* wasp_ipc_channel_free() was called */
+};
+
+static void
+queue_drop(struct wasp_ipc_channel *ch)
+{
+	while (ch->q_head) {
+		struct ipc_qmsg *q = ch->q_head;
+
+		ch->q_head = q->next;
+		(void)safe_close(q->fd);
+		free(q);
+	}
+	ch->q_tail = NULL;
+	ch->q_len = 0;
+}
+
+static void
+channel_events_off(struct wasp_ipc_channel *ch)
+{
+	if (ch->ev_read)
+		(void)event_del(ch->ev_read);
+	if (ch->ev_write)
+		(void)event_del(ch->ev_write);
+}
+
+static void
+channel_release(struct wasp_ipc_channel *ch)
+{
+	if (ch->ev_read)
+		event_free(ch->ev_read);
+	if (ch->ev_write)
+		event_free(ch->ev_write);
+	if (ch->ev_close)
+		event_free(ch->ev_close);
+	queue_drop(ch);
+	(void)safe_close(ch->fd);
+	free(ch->rbuf);
+	free(ch);
+}
+
+/* Enter and leave one of the channel's callbacks; leave releases the
+ * memory of a channel freed meanwhile. */
+static void
+channel_enter(struct wasp_ipc_channel *ch)
+{
+	ch->busy++;
+}
+
+static void
+channel_leave(struct wasp_ipc_channel *ch)
+{
+	assert(ch->busy > 0);
+	if (--ch->busy == 0 && ch->freed)
+		channel_release(ch);
+}
+
+/* Close from inside a callback: stop all I/O and report once. */
+static void
+channel_close_now(struct wasp_ipc_channel *ch, int err)
+{
+	if (ch->closed)
+		return;
+	ch->failed = ch->closed = true;
+	channel_events_off(ch);
+	(void)event_del(ch->ev_close);
+	queue_drop(ch);
+	log_debug_errno(err, "ipc channel %d closed", ch->fd);
+	ch->ops.on_close(ch, err, ch->userdata);
+}
+
+/* Close from outside the channel's callbacks (a send): stop I/O now and
+ * report from the event loop, so on_close never runs inside the caller's
+ * wasp_ipc_channel_send(). */
+static void
+channel_fail_async(struct wasp_ipc_channel *ch, int err)
+{
+	if (ch->failed)
+		return;
+	ch->failed = true;
+	ch->close_err = err;
+	channel_events_off(ch);
+	queue_drop(ch);
+	event_active(ch->ev_close, EV_TIMEOUT, 0);
+}
+
+static void
+channel_on_close_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct wasp_ipc_channel *ch = arg;
+
+	channel_enter(ch);
+	channel_close_now(ch, ch->close_err);
+	channel_leave(ch);
+}
+
+/* A send failed with something other than -EAGAIN. */
+static void
+channel_send_failed(struct wasp_ipc_channel *ch, int r)
+{
+	if (r == -EPIPE || r == -ECONNRESET) {
+		/* The peer is gone. Do not close yet: what it sent before it
+		 * went (a handback with a connection, say) is still to be
+		 * read, and the read side then sees EOF and closes. */
+		ch->peer_gone = true;
+		(void)event_del(ch->ev_write);
+		queue_drop(ch);
+		return;
+	}
+	channel_fail_async(ch, r);
+}
+
+/* Write queued messages until the queue is empty or the socket is full. */
+static int
+channel_flush(struct wasp_ipc_channel *ch)
+{
+	while (ch->q_head) {
+		struct ipc_qmsg *q = ch->q_head;
+		int r;
+
+		r = ipc_send(ch->fd, ch->pid, q->type, q->seq, q->flags, q->data, q->len, q->fd);
+		if (r < 0)
+			return r;
+		ch->q_head = q->next;
+		if (!ch->q_head)
+			ch->q_tail = NULL;
+		ch->q_len--;
+		/* On the wire: the peer has its own reference now. */
+		(void)safe_close(q->fd);
+		free(q);
+	}
+	(void)event_del(ch->ev_write);
+	return 0;
+}
+
+static void
+channel_on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct wasp_ipc_channel *ch = arg;
+	int r;
+
+	channel_enter(ch);
+	r = channel_flush(ch);
+	if (r < 0 && r != -EAGAIN) {
+		if (r == -EPIPE || r == -ECONNRESET)
+			channel_send_failed(ch, r);
+		else
+			channel_close_now(ch, r);
+	}
+	channel_leave(ch);
+}
+
+static int
+channel_on_hello(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg)
+{
+	struct wasp_msg_hello hello;
+
+	if (msg->hdr.type != WASP_MSG_HELLO || msg->len != sizeof(hello) || msg->fd >= 0)
+		return -EBADMSG;
+	memcpy(&hello, msg->payload, sizeof(hello));
+	if (hello.version != WASP_IPC_VERSION || hello.role != (uint32_t)ch->ops.peer_role)
+		return -EPROTONOSUPPORT;
+	if (hello.pid == 0 || hello.pid > INT32_MAX)
+		return -EBADMSG;
+
+	ch->hello_received = true;
+	ch->peer_pid = (pid_t)hello.pid;
+	/* SO_PEERCRED names the process that created a socketpair, and
+	 * handoff channels are pairs made by the activator for two other
+	 * processes, so a mismatch is not an error; when the kernel's pid
+	 * agrees with the HELLO, the owner may rely on it. */
+	ch->peer_verified = ch->have_cred && ch->cred.pid == ch->peer_pid;
+	if (!ch->peer_verified)
+		log_debug("ipc channel %d: peer says pid %u, SO_PEERCRED says %d", ch->fd,
+			  hello.pid, ch->have_cred ? (int)ch->cred.pid : -1);
+	if (ch->ops.on_hello)
+		ch->ops.on_hello(ch, &hello, ch->userdata);
+	return 0;
+}
+
+static const struct wasp_ipc_handler *
+channel_find_handler(const struct wasp_ipc_channel *ch, uint16_t type)
+{
+	for (size_t i = 0; i < ch->ops.n_handlers; i++)
+		if (ch->ops.handlers[i].type == type)
+			return &ch->ops.handlers[i];
+	return NULL;
+}
+
+/* Check one message against the HELLO rule and the handler table and pass
+ * it on. Consumes msg->fd. */
+static int
+channel_dispatch(struct wasp_ipc_channel *ch, struct wasp_ipc_msg *msg)
+{
+	_cleanup_close_ int fd = take_fd(&msg->fd);
+	const struct wasp_ipc_handler *h;
+
+	if (!ch->hello_received) {
+		if (fd >= 0)
+			return -EBADMSG;
+		return channel_on_hello(ch, msg);
+	}
+	if (msg->hdr.type == WASP_MSG_HELLO)
+		return -EBADMSG;
+	h = channel_find_handler(ch, msg->hdr.type);
+	if (!h) {
+		log_debug("ipc channel %d: unknown message type %u", ch->fd, msg->hdr.type);
+		return -EBADMSG;
+	}
+	if (msg->len < h->min_len || msg->len > h->max_len || h->needs_fd != (fd >= 0)) {
+		log_debug("ipc channel %d: bad message type %u (%zu bytes, fd %s)", ch->fd,
+			  msg->hdr.type, msg->len, fd >= 0 ? "yes" : "no");
+		return -EBADMSG;
+	}
+	msg->fd = take_fd(&fd);
+	return h->fn(ch, msg, ch->userdata);
+}
+
+static void
+channel_on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct wasp_ipc_channel *ch = arg;
+
+	channel_enter(ch);
+	for (unsigned i = 0; i < IPC_READ_BATCH && !ch->failed; i++) {
+		struct wasp_ipc_msg msg;
+		bool bad_version = false;
+		int r;
+
+		r = ipc_recv(ch->fd, ch->rbuf, WASP_IPC_MAX_MSG, &msg, &bad_version);
+		if (r == -EAGAIN)
+			break;
+		if (r == 0) {
+			channel_close_now(ch, 0);
+			break;
+		}
+		if (r < 0) {
+			if (bad_version && !ch->hello_received)
+				r = -EPROTONOSUPPORT;
+			channel_close_now(ch, r);
+			break;
+		}
+		r = channel_dispatch(ch, &msg);
+		/* A handler may have freed the channel (closed is then set,
+		 * no on_close) or failed it asynchronously; its own error
+		 * wins over a pending asynchronous one. */
+		if (r < 0 && !ch->closed)
+			channel_close_now(ch, r);
+	}
+	channel_leave(ch);
+}
+
+static int
+channel_queue(struct wasp_ipc_channel *ch, uint16_t type, uint32_t seq, uint8_t flags,
+	      const void *payload, size_t len, int *fd, bool owned)
+{
+	struct ipc_qmsg *q;
+
+	if (ch->q_len >= WASP_IPC_MAX_QUEUE) {
+		log_debug("ipc channel %d: output queue full", ch->fd);
+		channel_fail_async(ch, -ENOBUFS);
+		return -ENOBUFS;
+	}
+	q = malloc(sizeof(*q) + len);
+	if (!q)
+		return -ENOMEM;
+	*q = (struct ipc_qmsg){ .fd = -1, .type = type, .flags = flags, .seq = seq, .len = len };
+	if (len > 0)
+		memcpy(q->data, payload, len);
+	if (*fd >= 0) {
+		if (owned) {
+			q->fd = take_fd(fd);
+		} else {
+			q->fd = fcntl(*fd, F_DUPFD_CLOEXEC, 3);
+			if (q->fd < 0) {
+				int r = -errno;
+
+				free(q);
+				return r;
+			}
+		}
+	}
+	if (ch->q_tail)
+		ch->q_tail->next = q;
+	else
+		ch->q_head = q;
+	ch->q_tail = q;
+	if (ch->q_len++ == 0 && event_add(ch->ev_write, NULL) < 0) {
+		channel_fail_async(ch, -ENOMEM);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int
+wasp_ipc_channel_send(struct wasp_ipc_channel *ch, uint16_t type, uint32_t seq,
+		      const void *payload, size_t len, int fd, unsigned flags)
+{
+	bool owned = flags & WASP_IPC_SEND_CLOSE_FD;
+	_cleanup_close_ int owned_fd = owned ? fd : -1;
+	uint8_t hflags = (uint8_t)(flags & 0xff);
+	int r;
+
+	assert(ch);
+	assert((flags & ~(0xffu | WASP_IPC_SEND_CLOSE_FD)) == 0);
+	if (ch->failed || ch->freed)
+		return -ENOTCONN;
+	if (ch->peer_gone)
+		return -EPIPE;
+	if (len > WASP_IPC_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	if (len > 0 && !payload)
+		return -EINVAL;
+
+	if (!ch->q_head) {
+		r = ipc_send(ch->fd, ch->pid, type, seq, hflags, payload, len, fd);
+		if (r == 0)
+			return 0; /* owned_fd is closed on return */
+		if (r != -EAGAIN) {
+			channel_send_failed(ch, r);
+			return r;
+		}
+	}
+	return channel_queue(ch, type, seq, hflags, payload, len, owned ? &owned_fd : &fd, owned);
+}
+
+struct wasp_ipc_channel *
+wasp_ipc_channel_new(struct event_base *base, int sock, const struct wasp_ipc_channel_ops *ops,
+		     void *userdata)
+{
+	_cleanup_close_ int fd = sock;
+	struct wasp_ipc_channel *ch;
+	struct wasp_msg_hello hello;
+	socklen_t sl;
+	int fl;
+
+	assert(base);
+	assert(sock >= 0);
+	assert(ops);
+	assert(ops->on_close);
+	for (size_t i = 0; i < ops->n_handlers; i++) {
+		assert(ops->handlers[i].fn);
+		assert(ops->handlers[i].type != WASP_MSG_HELLO);
+		assert(ops->handlers[i].min_len <= ops->handlers[i].max_len);
+	}
+
+	ch = calloc(1, sizeof(*ch));
+	if (!ch)
+		return NULL;
+	ch->fd = -1;
+	ch->base = base;
+	ch->ops = *ops;
+	ch->userdata = userdata;
+	ch->pid = getpid();
+	ch->next_seq = 1;
+	ch->rbuf = malloc(WASP_IPC_MAX_MSG);
+	ch->ev_read = event_new(base, sock, EV_READ | EV_PERSIST, channel_on_read, ch);
+	ch->ev_write = event_new(base, sock, EV_WRITE | EV_PERSIST, channel_on_write, ch);
+	ch->ev_close = event_new(base, -1, 0, channel_on_close_event, ch);
+	if (!ch->rbuf || !ch->ev_read || !ch->ev_write || !ch->ev_close) {
+		channel_release(ch);
+		return NULL;
+	}
+	ch->fd = take_fd(&fd);
+
+	/* The channel never blocks, whatever the socket it was given. */
+	fl = fcntl(ch->fd, F_GETFL);
+	if (fl >= 0 && !(fl & O_NONBLOCK))
+		(void)fcntl(ch->fd, F_SETFL, fl | O_NONBLOCK);
+
+	sl = sizeof(ch->cred);
+	ch->have_cred = getsockopt(ch->fd, SOL_SOCKET, SO_PEERCRED, &ch->cred, &sl) == 0 &&
+			sl == sizeof(ch->cred) && ch->cred.pid > 0;
+
+	if (event_add(ch->ev_read, NULL) < 0) {
+		channel_fail_async(ch, -ENOMEM);
+		return ch;
+	}
+	hello = (struct wasp_msg_hello){
+		.version = WASP_IPC_VERSION,
+		.role = (uint32_t)ops->role,
+		.pid = (uint32_t)ch->pid,
+	};
+	/* Errors are reported through on_close from the loop. */
+	(void)wasp_ipc_channel_send(ch, WASP_MSG_HELLO, 0, &hello, sizeof(hello), -1, 0);
+	return ch;
+}
+
+struct wasp_ipc_channel *
+wasp_ipc_channel_free(struct wasp_ipc_channel *ch)
+{
+	if (!ch || ch->freed)
+		return NULL;
+	ch->freed = ch->failed = ch->closed = true;
+	if (ch->busy > 0) {
+		/* Inside one of our callbacks: tear down now, release the
+		 * memory when the callback unwinds. */
+		channel_events_off(ch);
+		(void)event_del(ch->ev_close);
+		queue_drop(ch);
+		ch->fd = safe_close(ch->fd);
+		return NULL;
+	}
+	channel_release(ch);
+	return NULL;
+}
+
+pid_t
+wasp_ipc_channel_peer_pid(const struct wasp_ipc_channel *ch)
+{
+	return ch->peer_pid;
+}
+
+int
+wasp_ipc_channel_peer_cred(const struct wasp_ipc_channel *ch, struct ucred *ret)
+{
+	assert(ret);
+	if (!ch->have_cred)
+		return -ENODATA;
+	*ret = ch->cred;
+	return 0;
+}
+
+bool
+wasp_ipc_channel_peer_verified(const struct wasp_ipc_channel *ch)
+{
+	return ch->peer_verified;
+}
+
+uint32_t
+wasp_ipc_channel_next_seq(struct wasp_ipc_channel *ch)
+{
+	uint32_t seq = ch->next_seq++;
+
+	if (ch->next_seq == 0)
+		ch->next_seq = 1; /* 0 means "not a reply" */
+	return seq;
+}
+
+int
+wasp_ipc_channel_fd(const struct wasp_ipc_channel *ch)
+{
+	return ch->fd;
+}
+
+size_t
+wasp_ipc_channel_queued(const struct wasp_ipc_channel *ch)
+{
+	return ch->q_len;
+}
+
+void
+wasp_ipc_channel_set_userdata(struct wasp_ipc_channel *ch, void *userdata)
+{
+	ch->userdata = userdata;
+}

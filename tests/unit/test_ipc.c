@@ -1,0 +1,1435 @@
+/* Unit tests for common/ipc.c: framing and fd passing, every malformed-input
+ * class, the checked reader/writer, sealed memfds and the libevent channel.
+ * Both ends run in this process over a socketpair; malformed messages are
+ * written raw with sendmsg on the far end. */
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "ipc.h"
+#include "msg.h"
+#include "testutil.h"
+#include "util.h"
+
+/* --- helpers --- */
+
+/* A receive buffer per test process (tests fork). */
+static uint8_t rbuf[WASP_IPC_MAX_MSG];
+
+static void
+pair(int fds[2])
+{
+	ck_assert_int_eq(wasp_ipc_socketpair(fds), 0);
+}
+
+static void
+close_pair(int fds[2])
+{
+	fds[0] = safe_close(fds[0]);
+	fds[1] = safe_close(fds[1]);
+}
+
+/* Build a header (with arbitrary, possibly lying, fields) into buf. */
+static size_t
+mk(void *buf, uint16_t type, uint8_t version, uint8_t flags, uint32_t len_field,
+   const void *payload, size_t payload_len)
+{
+	struct wasp_ipc_hdr h = {
+		.len = len_field,
+		.type = type,
+		.version = version,
+		.flags = flags,
+		.seq = 1,
+		.pid = (uint32_t)getpid(),
+	};
+
+	memcpy(buf, &h, sizeof(h));
+	if (payload_len)
+		memcpy((uint8_t *)buf + sizeof(h), payload, payload_len);
+	return sizeof(h) + payload_len;
+}
+
+/* Write raw bytes as one record, with up to two fds. */
+static void
+raw_send(int sock, const void *data, size_t len, const int *fds, size_t nfds)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+	} control;
+	struct iovec iov = { .iov_base = (void *)(uintptr_t)data, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	ck_assert_uint_le(nfds, 2);
+	if (nfds > 0) {
+		struct cmsghdr *c;
+
+		memset(&control, 0, sizeof(control));
+		mh.msg_control = &control;
+		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+	}
+	ck_assert_int_eq(sendmsg(sock, &mh, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+/* A valid header with a payload and optionally fds, sent raw. */
+static void
+raw_msg(int sock, uint16_t type, uint8_t flags, const void *payload, size_t len, const int *fds,
+	size_t nfds)
+{
+	uint8_t buf[256];
+	size_t n;
+
+	ck_assert_uint_le(len, sizeof(buf) - WASP_IPC_HDR_SIZE);
+	n = mk(buf, type, WASP_IPC_VERSION, flags, (uint32_t)(WASP_IPC_HDR_SIZE + len), payload,
+	       len);
+	raw_send(sock, buf, n, fds, nfds);
+}
+
+static int
+open_null(void)
+{
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	ck_assert_int_ge(fd, 0);
+	return fd;
+}
+
+static void
+assert_same_file(int a, int b)
+{
+	struct stat sa, sb;
+
+	ck_assert_int_eq(fstat(a, &sa), 0);
+	ck_assert_int_eq(fstat(b, &sb), 0);
+	ck_assert_uint_eq(sa.st_ino, sb.st_ino);
+	ck_assert_uint_eq(sa.st_dev, sb.st_dev);
+}
+
+static void
+send_hello(int sock, enum wasp_ipc_role role)
+{
+	struct wasp_msg_hello h = {
+		.version = WASP_IPC_VERSION,
+		.role = (uint32_t)role,
+		.pid = (uint32_t)getpid(),
+	};
+
+	ck_assert_int_eq(wasp_ipc_send(sock, WASP_MSG_HELLO, 0, 0, &h, sizeof(h), -1), 0);
+}
+
+static void
+expect_hello(int sock, enum wasp_ipc_role role)
+{
+	struct wasp_ipc_msg m;
+	struct wasp_msg_hello h;
+
+	ck_assert_int_eq(wasp_ipc_recv(sock, rbuf, sizeof(rbuf), &m), 1);
+	ck_assert_uint_eq(m.hdr.type, WASP_MSG_HELLO);
+	ck_assert_uint_eq(m.len, sizeof(h));
+	ck_assert_int_eq(m.fd, -1);
+	memcpy(&h, m.payload, sizeof(h));
+	ck_assert_uint_eq(h.version, WASP_IPC_VERSION);
+	ck_assert_uint_eq(h.role, (uint32_t)role);
+	ck_assert_uint_eq(h.pid, (uint32_t)getpid());
+}
+
+/* --- send / recv --- */
+
+START_TEST(test_roundtrip_no_fd)
+{
+	int fds[2];
+	struct wasp_msg_ping ping = { .token = 0x1122334455667788ull }, got;
+	struct wasp_ipc_msg m;
+
+	pair(fds);
+	ck_assert_int_eq(wasp_ipc_send(fds[0], WASP_MSG_PING, 42, WASP_IPC_F_LAST, &ping,
+				       sizeof(ping), -1),
+			 0);
+	ck_assert_int_eq(wasp_ipc_recv(fds[1], rbuf, sizeof(rbuf), &m), 1);
+	ck_assert_uint_eq(m.hdr.len, WASP_IPC_HDR_SIZE + sizeof(ping));
+	ck_assert_uint_eq(m.hdr.type, WASP_MSG_PING);
+	ck_assert_uint_eq(m.hdr.version, WASP_IPC_VERSION);
+	ck_assert_uint_eq(m.hdr.flags, WASP_IPC_F_LAST);
+	ck_assert_uint_eq(m.hdr.seq, 42);
+	ck_assert_uint_eq(m.hdr.pid, (uint32_t)getpid());
+	ck_assert_uint_eq(m.len, sizeof(ping));
+	ck_assert_int_eq(m.fd, -1);
+	memcpy(&got, m.payload, sizeof(got));
+	ck_assert_uint_eq(got.token, ping.token);
+
+	/* Empty payload; a HAS_FD flag without an fd is not put on the wire. */
+	ck_assert_int_eq(wasp_ipc_send(fds[1], WASP_MSG_DRAIN, 0, WASP_IPC_F_HAS_FD, NULL, 0, -1),
+			 0);
+	ck_assert_int_eq(wasp_ipc_recv(fds[0], rbuf, sizeof(rbuf), &m), 1);
+	ck_assert_uint_eq(m.hdr.type, WASP_MSG_DRAIN);
+	ck_assert_uint_eq(m.hdr.flags, 0);
+	ck_assert_uint_eq(m.len, 0);
+
+	/* Nothing left: -EAGAIN; the peer gone: EOF. */
+	ck_assert_int_eq(wasp_ipc_recv(fds[1], rbuf, sizeof(rbuf), &m), -EAGAIN);
+	fds[0] = safe_close(fds[0]);
+	ck_assert_int_eq(wasp_ipc_recv(fds[1], rbuf, sizeof(rbuf), &m), 0);
+	close_pair(fds);
+}
+END_TEST
+
+START_TEST(test_roundtrip_fd)
+{
+	int fds[2];
+	int pipefd[2];
+	struct wasp_ipc_msg m;
+	const char hi[] = "through the pipe";
+	char got[sizeof(hi)];
+
+	pair(fds);
+	ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
+	ck_assert_int_eq(wasp_ipc_send(fds[0], WASP_MSG_HANDOFF_CHANNEL, 7, 0, "x", 1, pipefd[1]),
+			 0);
+	ck_assert_int_eq(wasp_ipc_recv(fds[1], rbuf, sizeof(rbuf), &m), 1);
+	ck_assert_uint_eq(m.hdr.flags, WASP_IPC_F_HAS_FD);
+	ck_assert_uint_eq(m.len, 1);
+	ck_assert_int_ge(m.fd, 0);
+	ck_assert_int_ne(m.fd, pipefd[1]);
+	assert_same_file(m.fd, pipefd[1]);
+	ck_assert_int_eq(fcntl(m.fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	/* It really is the pipe's write end. */
+	ck_assert_int_eq(write(m.fd, hi, sizeof(hi)), (ssize_t)sizeof(hi));
+	ck_assert_int_eq(read(pipefd[0], got, sizeof(got)), (ssize_t)sizeof(got));
+	ck_assert_str_eq(got, hi);
+	(void)safe_close(m.fd);
+	(void)safe_close(pipefd[0]);
+	(void)safe_close(pipefd[1]);
+	close_pair(fds);
+}
+END_TEST
+
+START_TEST(test_max_payload)
+{
+	int fds[2];
+	struct wasp_ipc_msg m;
+	uint8_t *big = malloc(WASP_IPC_MAX_PAYLOAD + 1);
+
+	ck_assert_ptr_nonnull(big);
+	for (size_t i = 0; i <= WASP_IPC_MAX_PAYLOAD; i++)
+		big[i] = (uint8_t)(i * 7);
+	pair(fds);
+	ck_assert_int_eq(wasp_ipc_send(fds[0], WASP_MSG_ROUTE_TABLE, 1, 0, big,
+				       WASP_IPC_MAX_PAYLOAD + 1, -1),
+			 -EMSGSIZE);
+	ck_assert_int_eq(wasp_ipc_send(fds[0], WASP_MSG_ROUTE_TABLE, 1, 0, big,
+				       WASP_IPC_MAX_PAYLOAD, -1),
+			 0);
+	ck_assert_int_eq(wasp_ipc_recv(fds[1], rbuf, sizeof(rbuf), &m), 1);
+	ck_assert_uint_eq(m.hdr.len, WASP_IPC_MAX_MSG);
+	ck_assert_uint_eq(m.len, WASP_IPC_MAX_PAYLOAD);
+	ck_assert_int_eq(memcmp(m.payload, big, WASP_IPC_MAX_PAYLOAD), 0);
+	/* A buffer smaller than the largest message is refused. */
+	ck_assert_int_eq(wasp_ipc_recv(fds[1], rbuf, WASP_IPC_MAX_MSG - 1, &m), -EINVAL);
+	free(big);
+	close_pair(fds);
+}
+END_TEST
+
+START_TEST(test_send_full)
+{
+	int fds[2];
+	uint8_t payload[1024] = { 0 };
+	int r, n = 0;
+	struct wasp_ipc_msg m;
+
+	pair(fds);
+	while ((r = wasp_ipc_send(fds[0], WASP_MSG_PING, 0, 0, payload, sizeof(payload), -1)) == 0)
+		n++;
+	ck_assert_int_eq(r, -EAGAIN);
+	ck_assert_int_gt(n, 0);
+	/* Nothing half-sent: every message that was accepted reads back whole. */
+	for (int i = 0; i < n; i++) {
+		ck_assert_int_eq(wasp_ipc_recv(fds[1], rbuf, sizeof(rbuf), &m), 1);
+		ck_assert_uint_eq(m.len, sizeof(payload));
+	}
+	ck_assert_int_eq(wasp_ipc_recv(fds[1], rbuf, sizeof(rbuf), &m), -EAGAIN);
+	close_pair(fds);
+}
+END_TEST
+
+START_TEST(test_blocking_pair)
+{
+	int fds[2];
+	struct wasp_ipc_msg m;
+
+	ck_assert_int_eq(wasp_ipc_socketpair_blocking(fds), 0);
+	ck_assert_int_eq(fcntl(fds[0], F_GETFL) & O_NONBLOCK, 0);
+	ck_assert_int_eq(fcntl(fds[0], F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	ck_assert_int_eq(wasp_ipc_send(fds[0], WASP_MSG_WORKER_READY, 3, 0, NULL, 0, -1), 0);
+	ck_assert_int_eq(wasp_ipc_recv(fds[1], rbuf, sizeof(rbuf), &m), 1);
+	ck_assert_uint_eq(m.hdr.seq, 3);
+	close_pair(fds);
+
+	ck_assert_int_eq(wasp_ipc_socketpair(fds), 0);
+	ck_assert_int_eq(fcntl(fds[1], F_GETFL) & O_NONBLOCK, O_NONBLOCK);
+	ck_assert_int_eq(fcntl(fds[1], F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	close_pair(fds);
+}
+END_TEST
+
+/* --- malformed input: one loop test per class; each must give -EBADMSG,
+ * leave no fd behind, and not stop the next good message from reading --- */
+
+enum bad_case {
+	BAD_SHORT_HEADER,
+	BAD_LEN_TOO_BIG,
+	BAD_LEN_TOO_SMALL,
+	BAD_OVERSIZE,
+	BAD_OVERSIZE_BIG_BUFFER,
+	BAD_VERSION,
+	BAD_FD_WITHOUT_FLAG,
+	BAD_FLAG_WITHOUT_FD,
+	BAD_TWO_FDS,
+	BAD_TWO_FDS_NO_FLAG,
+	BAD_EMPTY_WITH_FD,
+	BAD__COUNT,
+};
+
+static void
+send_bad(int sock, enum bad_case c)
+{
+	uint8_t small[64];
+	uint8_t payload[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	int two[2];
+	int one;
+	size_t n;
+	uint8_t *big;
+
+	switch (c) {
+	case BAD_SHORT_HEADER:
+		n = mk(small, WASP_MSG_PING, WASP_IPC_VERSION, 0, 10, NULL, 0);
+		raw_send(sock, small, 10, NULL, 0);
+		(void)n;
+		break;
+	case BAD_LEN_TOO_BIG:
+		n = mk(small, WASP_MSG_PING, WASP_IPC_VERSION, 0, 16 + 9, payload, 8);
+		raw_send(sock, small, n, NULL, 0);
+		break;
+	case BAD_LEN_TOO_SMALL:
+		n = mk(small, WASP_MSG_PING, WASP_IPC_VERSION, 0, 16, payload, 8);
+		raw_send(sock, small, n, NULL, 0);
+		break;
+	case BAD_OVERSIZE:
+	case BAD_OVERSIZE_BIG_BUFFER:
+		big = calloc(1, WASP_IPC_MAX_MSG + 64);
+		ck_assert_ptr_nonnull(big);
+		n = mk(big, WASP_MSG_PING, WASP_IPC_VERSION, 0, WASP_IPC_MAX_MSG + 64, NULL, 0);
+		raw_send(sock, big, WASP_IPC_MAX_MSG + 64, NULL, 0);
+		free(big);
+		break;
+	case BAD_VERSION:
+		n = mk(small, WASP_MSG_PING, WASP_IPC_VERSION + 1, 0, 16 + 8, payload, 8);
+		raw_send(sock, small, n, NULL, 0);
+		break;
+	case BAD_FD_WITHOUT_FLAG:
+		one = open_null();
+		n = mk(small, WASP_MSG_PING, WASP_IPC_VERSION, 0, 16 + 8, payload, 8);
+		raw_send(sock, small, n, &one, 1);
+		(void)safe_close(one);
+		break;
+	case BAD_FLAG_WITHOUT_FD:
+		n = mk(small, WASP_MSG_PING, WASP_IPC_VERSION, WASP_IPC_F_HAS_FD, 16 + 8, payload,
+		       8);
+		raw_send(sock, small, n, NULL, 0);
+		break;
+	case BAD_TWO_FDS:
+	case BAD_TWO_FDS_NO_FLAG:
+		two[0] = open_null();
+		two[1] = open_null();
+		n = mk(small, WASP_MSG_PING, WASP_IPC_VERSION,
+		       c == BAD_TWO_FDS ? WASP_IPC_F_HAS_FD : 0, 16 + 8, payload, 8);
+		raw_send(sock, small, n, two, 2);
+		(void)safe_close(two[0]);
+		(void)safe_close(two[1]);
+		break;
+	case BAD_EMPTY_WITH_FD:
+		one = open_null();
+		raw_send(sock, small, 0, &one, 1);
+		(void)safe_close(one);
+		break;
+	case BAD__COUNT:
+		ck_abort();
+	}
+}
+
+START_TEST(test_recv_malformed)
+{
+	int fds[2];
+	struct wasp_ipc_msg m = { .fd = -1 };
+	uint8_t *buf = rbuf;
+	size_t size = sizeof(rbuf);
+	int before;
+
+	pair(fds);
+	send_bad(fds[0], (enum bad_case)_i);
+	/* Every fd that travelled has been closed by the sender by now; the
+	 * only references left are in flight, and must not land. */
+	before = testutil_count_fds();
+	if (_i == BAD_OVERSIZE_BIG_BUFFER) {
+		size = 2 * WASP_IPC_MAX_MSG;
+		buf = malloc(size);
+		ck_assert_ptr_nonnull(buf);
+	}
+	ck_assert_int_eq(wasp_ipc_recv(fds[1], buf, size, &m), -EBADMSG);
+	ck_assert_int_eq(testutil_count_fds(), before);
+	if (buf != rbuf)
+		free(buf);
+
+	/* The channel's framing is intact: the next message reads fine. */
+	ck_assert_int_eq(wasp_ipc_send(fds[0], WASP_MSG_WORKER_READY, 9, 0, NULL, 0, -1), 0);
+	ck_assert_int_eq(wasp_ipc_recv(fds[1], rbuf, sizeof(rbuf), &m), 1);
+	ck_assert_uint_eq(m.hdr.type, WASP_MSG_WORKER_READY);
+	close_pair(fds);
+}
+END_TEST
+
+/* --- reader / writer --- */
+
+START_TEST(test_reader_writer_roundtrip)
+{
+	uint8_t buf[128];
+	char s[32];
+	struct wasp_ipc_writer w;
+	struct wasp_ipc_reader r;
+	const uint8_t *b;
+
+	wasp_ipc_writer_init(&w, buf, sizeof(buf));
+	wasp_ipc_put_u8(&w, 0xab);
+	wasp_ipc_put_u16(&w, 0xbeef);
+	wasp_ipc_put_u32(&w, 0xdeadbeef);
+	wasp_ipc_put_u64(&w, 0x0123456789abcdefull);
+	wasp_ipc_put_str(&w, "DefaultAppPool");
+	wasp_ipc_put_str(&w, "");
+	wasp_ipc_put_bytes(&w, "xyz", 3);
+	ck_assert(!w.error);
+	ck_assert_uint_eq(w.len, 1 + 2 + 4 + 8 + 2 + 14 + 2 + 3);
+
+	wasp_ipc_reader_init(&r, buf, w.len);
+	ck_assert_uint_eq(wasp_ipc_get_u8(&r), 0xab);
+	ck_assert_uint_eq(wasp_ipc_get_u16(&r), 0xbeef);
+	ck_assert_uint_eq(wasp_ipc_get_u32(&r), 0xdeadbeef);
+	ck_assert_uint_eq(wasp_ipc_get_u64(&r), 0x0123456789abcdefull);
+	ck_assert_ptr_eq(wasp_ipc_get_str(&r, s, sizeof(s)), s);
+	ck_assert_str_eq(s, "DefaultAppPool");
+	ck_assert_ptr_eq(wasp_ipc_get_str(&r, s, sizeof(s)), s);
+	ck_assert_str_eq(s, "");
+	ck_assert(!wasp_ipc_reader_done(&r));
+	b = wasp_ipc_get_bytes(&r, 3);
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_eq(memcmp(b, "xyz", 3), 0);
+	ck_assert(wasp_ipc_reader_done(&r));
+
+	/* Zero bytes from an empty payload is fine and not NULL. */
+	wasp_ipc_reader_init(&r, NULL, 0);
+	ck_assert_ptr_nonnull(wasp_ipc_get_bytes(&r, 0));
+	ck_assert(wasp_ipc_reader_done(&r));
+}
+END_TEST
+
+START_TEST(test_reader_truncated)
+{
+	const uint8_t three[3] = { 1, 2, 3 };
+	struct wasp_ipc_reader r;
+
+	wasp_ipc_reader_init(&r, three, sizeof(three));
+	ck_assert_uint_eq(wasp_ipc_get_u32(&r), 0);
+	ck_assert(r.error);
+	/* The error sticks, even for reads that would fit. */
+	ck_assert_uint_eq(wasp_ipc_get_u8(&r), 0);
+	ck_assert_ptr_null(wasp_ipc_get_bytes(&r, 0));
+	ck_assert(!wasp_ipc_reader_done(&r));
+
+	wasp_ipc_reader_init(&r, three, sizeof(three));
+	ck_assert_uint_eq(wasp_ipc_get_u16(&r), 0x0201);
+	ck_assert_uint_eq(wasp_ipc_get_u16(&r), 0);
+	ck_assert(r.error);
+
+	wasp_ipc_reader_init(&r, three, sizeof(three));
+	ck_assert_uint_eq(wasp_ipc_get_u64(&r), 0);
+	ck_assert(r.error);
+
+	wasp_ipc_reader_init(&r, three, sizeof(three));
+	ck_assert_ptr_null(wasp_ipc_get_bytes(&r, 4));
+	ck_assert(r.error);
+
+	/* Leftover bytes: not done. */
+	wasp_ipc_reader_init(&r, three, sizeof(three));
+	(void)wasp_ipc_get_u16(&r);
+	ck_assert(!r.error);
+	ck_assert(!wasp_ipc_reader_done(&r));
+}
+END_TEST
+
+START_TEST(test_reader_bad_strings)
+{
+	uint8_t buf[64];
+	char s[8] = "junk";
+	struct wasp_ipc_writer w;
+	struct wasp_ipc_reader r;
+	uint16_t n;
+
+	/* Length runs past the payload. */
+	n = 10;
+	memcpy(buf, &n, 2);
+	memcpy(buf + 2, "abcde", 5);
+	wasp_ipc_reader_init(&r, buf, 7);
+	ck_assert_ptr_null(wasp_ipc_get_str(&r, s, sizeof(s)));
+	ck_assert(r.error);
+	ck_assert_str_eq(s, "");
+
+	/* A NUL inside. */
+	n = 3;
+	memcpy(buf, &n, 2);
+	memcpy(buf + 2, "a\0b", 3);
+	wasp_ipc_reader_init(&r, buf, 5);
+	ck_assert_ptr_null(wasp_ipc_get_str(&r, s, sizeof(s)));
+	ck_assert(r.error);
+
+	/* Does not fit the caller's buffer (needs room for the NUL). */
+	wasp_ipc_writer_init(&w, buf, sizeof(buf));
+	wasp_ipc_put_str(&w, "12345678");
+	ck_assert(!w.error);
+	wasp_ipc_reader_init(&r, buf, w.len);
+	ck_assert_ptr_null(wasp_ipc_get_str(&r, s, sizeof(s)));
+	ck_assert(r.error);
+	{
+		char s9[9];
+
+		wasp_ipc_reader_init(&r, buf, w.len);
+		ck_assert_ptr_eq(wasp_ipc_get_str(&r, s9, sizeof(s9)), s9);
+		ck_assert_str_eq(s9, "12345678");
+		ck_assert(wasp_ipc_reader_done(&r));
+	}
+
+	/* The length prefix itself truncated. */
+	wasp_ipc_reader_init(&r, buf, 1);
+	ck_assert_ptr_null(wasp_ipc_get_str(&r, s, sizeof(s)));
+	ck_assert(r.error);
+}
+END_TEST
+
+START_TEST(test_writer_overflow)
+{
+	uint8_t buf[5];
+	struct wasp_ipc_writer w;
+	char *huge;
+
+	wasp_ipc_writer_init(&w, buf, sizeof(buf));
+	wasp_ipc_put_u32(&w, 1);
+	ck_assert(!w.error);
+	wasp_ipc_put_u16(&w, 2);
+	ck_assert(w.error);
+	ck_assert_uint_eq(w.len, 4);
+	/* Sticky: a byte would fit, but the payload is already broken. */
+	wasp_ipc_put_u8(&w, 3);
+	ck_assert_uint_eq(w.len, 4);
+
+	wasp_ipc_writer_init(&w, buf, sizeof(buf));
+	wasp_ipc_put_str(&w, "abcd"); /* 2 + 4 > 5 */
+	ck_assert(w.error);
+	ck_assert_uint_eq(w.len, 0);
+
+	wasp_ipc_writer_init(&w, buf, sizeof(buf));
+	wasp_ipc_put_u64(&w, 1);
+	ck_assert(w.error);
+
+	/* A string longer than a u16 can say. */
+	huge = malloc(UINT16_MAX + 2);
+	ck_assert_ptr_nonnull(huge);
+	memset(huge, 'a', UINT16_MAX + 1);
+	huge[UINT16_MAX + 1] = '\0';
+	{
+		uint8_t *big = malloc(2 * UINT16_MAX + 16);
+
+		ck_assert_ptr_nonnull(big);
+		wasp_ipc_writer_init(&w, big, 2 * UINT16_MAX + 16);
+		wasp_ipc_put_str(&w, huge);
+		ck_assert(w.error);
+		huge[UINT16_MAX] = '\0';
+		wasp_ipc_writer_init(&w, big, 2 * UINT16_MAX + 16);
+		wasp_ipc_put_str(&w, huge);
+		ck_assert(!w.error);
+		ck_assert_uint_eq(w.len, 2 + UINT16_MAX);
+		free(big);
+	}
+	free(huge);
+}
+END_TEST
+
+/* --- sealed memfds --- */
+
+START_TEST(test_memfd_sealed)
+{
+	const char data[] = "{\"generation\": 1}";
+	int fd, seals;
+	char *got = NULL;
+	size_t len = 0;
+
+	fd = wasp_memfd_create_sealed("wasp-test", data, strlen(data));
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	seals = fcntl(fd, F_GET_SEALS);
+	ck_assert_int_eq(seals & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL),
+			 F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+	/* Sealed means sealed. */
+	ck_assert_int_eq(write(fd, "x", 1), -1);
+	ck_assert_int_eq(ftruncate(fd, 1), -1);
+
+	ck_assert_int_eq(wasp_memfd_read(fd, 1024, &got, &len), 0);
+	ck_assert_uint_eq(len, strlen(data));
+	ck_assert_str_eq(got, data);
+	free(got);
+	got = NULL;
+	ck_assert_int_eq(wasp_memfd_read(fd, strlen(data), &got, NULL), 0);
+	free(got);
+	got = NULL;
+	ck_assert_int_eq(wasp_memfd_read(fd, strlen(data) - 1, &got, &len), -EFBIG);
+	ck_assert_ptr_null(got);
+	(void)safe_close(fd);
+
+	/* Empty is allowed. */
+	fd = wasp_memfd_create_sealed("wasp-empty", NULL, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(wasp_memfd_read(fd, 0, &got, &len), 0);
+	ck_assert_uint_eq(len, 0);
+	ck_assert_str_eq(got, "");
+	free(got);
+	(void)safe_close(fd);
+}
+END_TEST
+
+START_TEST(test_memfd_unsealed_rejected)
+{
+	char *got = NULL;
+	size_t len = 7;
+	int fd;
+
+	/* No sealing at all. */
+	fd = memfd_create("wasp-unsealed", MFD_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "abc", 3), 3);
+	ck_assert_int_eq(wasp_memfd_read(fd, 1024, &got, &len), -EPERM);
+	ck_assert_ptr_null(got);
+	ck_assert_uint_eq(len, 7);
+	(void)safe_close(fd);
+
+	/* Sealable, but still writable. */
+	fd = memfd_create("wasp-half", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "abc", 3), 3);
+	ck_assert_int_eq(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
+	ck_assert_int_eq(wasp_memfd_read(fd, 1024, &got, &len), -EPERM);
+	ck_assert_ptr_null(got);
+	(void)safe_close(fd);
+
+	/* Not a memfd. */
+	fd = open_null();
+	ck_assert_int_lt(wasp_memfd_read(fd, 1024, &got, &len), 0);
+	ck_assert_ptr_null(got);
+	(void)safe_close(fd);
+}
+END_TEST
+
+START_TEST(test_memfd_over_ipc)
+{
+	int fds[2];
+	struct wasp_ipc_msg m;
+	size_t big_len = 3 * WASP_IPC_MAX_MSG;
+	char *big = malloc(big_len), *got = NULL;
+	size_t len;
+	int mfd;
+
+	ck_assert_ptr_nonnull(big);
+	for (size_t i = 0; i < big_len; i++)
+		big[i] = (char)('a' + i % 26);
+	mfd = wasp_memfd_create_sealed("wasp-config", big, big_len);
+	ck_assert_int_ge(mfd, 0);
+	pair(fds);
+	ck_assert_int_eq(wasp_ipc_send(fds[0], WASP_MSG_WORKER_CONFIG, 1, 0, NULL, 0, mfd), 0);
+	(void)safe_close(mfd);
+	ck_assert_int_eq(wasp_ipc_recv(fds[1], rbuf, sizeof(rbuf), &m), 1);
+	ck_assert_int_ge(m.fd, 0);
+	ck_assert_int_eq(wasp_memfd_read(m.fd, big_len, &got, &len), 0);
+	ck_assert_uint_eq(len, big_len);
+	ck_assert_int_eq(memcmp(got, big, big_len), 0);
+	free(got);
+	free(big);
+	(void)safe_close(m.fd);
+	close_pair(fds);
+}
+END_TEST
+
+/* --- channel --- */
+
+struct side {
+	struct event_base *base;
+	struct wasp_ipc_channel *ch;
+	int closes;
+	int close_err;
+	int hellos;
+	int pings;
+	int pongs;
+	int configs;
+	uint64_t last_token;
+	uint32_t last_seq;
+	/* behaviour switches */
+	bool free_in_close;
+	bool free_in_hello;
+	bool free_in_ping;
+	int ping_ret; /* returned by the PING handler */
+	bool reply_pong;
+};
+
+static void
+side_on_close(struct wasp_ipc_channel *ch, int err, void *userdata)
+{
+	struct side *s = userdata;
+
+	ck_assert_ptr_eq(ch, s->ch);
+	s->closes++;
+	s->close_err = err;
+	if (s->free_in_close)
+		s->ch = wasp_ipc_channel_free(ch);
+}
+
+static void
+side_on_hello(struct wasp_ipc_channel *ch, const struct wasp_msg_hello *hello, void *userdata)
+{
+	struct side *s = userdata;
+
+	ck_assert_uint_eq(hello->pid, (uint32_t)getpid());
+	ck_assert_int_eq(wasp_ipc_channel_peer_pid(ch), getpid());
+	s->hellos++;
+	if (s->free_in_hello)
+		s->ch = wasp_ipc_channel_free(ch);
+}
+
+static int
+side_on_ping(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
+{
+	struct side *s = userdata;
+	struct wasp_msg_ping ping;
+
+	ck_assert_int_eq(msg->fd, -1);
+	ck_assert_uint_eq(msg->len, sizeof(ping));
+	memcpy(&ping, msg->payload, sizeof(ping));
+	s->pings++;
+	s->last_token = ping.token;
+	s->last_seq = msg->hdr.seq;
+	if (s->reply_pong)
+		ck_assert_int_eq(wasp_ipc_channel_send(ch, WASP_MSG_PONG, msg->hdr.seq, &ping,
+						       sizeof(ping), -1, 0),
+				 0);
+	if (s->free_in_ping)
+		s->ch = wasp_ipc_channel_free(ch);
+	return s->ping_ret;
+}
+
+static int
+side_on_pong(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
+{
+	struct side *s = userdata;
+	struct wasp_msg_ping ping;
+
+	memcpy(&ping, msg->payload, sizeof(ping));
+	s->pongs++;
+	s->last_token = ping.token;
+	s->last_seq = msg->hdr.seq;
+	return 0;
+}
+
+static int
+side_on_config(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
+{
+	struct side *s = userdata;
+	_cleanup_free_ char *data = NULL;
+	struct wasp_msg_worker_config cfg;
+	int r;
+
+	ck_assert_int_ge(msg->fd, 0);
+	memcpy(&cfg, msg->payload, sizeof(cfg));
+	r = wasp_memfd_read(msg->fd, 1 << 20, &data, NULL);
+	(void)safe_close(msg->fd);
+	if (r < 0)
+		return r;
+	ck_assert_str_eq(data, "config-generation");
+	ck_assert_uint_eq(cfg.generation, 5);
+	s->configs++;
+	return 0;
+}
+
+static const struct wasp_ipc_handler worker_handlers[] = {
+	{ WASP_MSG_PING, sizeof(struct wasp_msg_ping), sizeof(struct wasp_msg_ping), false,
+	  side_on_ping },
+	{ WASP_MSG_WORKER_CONFIG, sizeof(struct wasp_msg_worker_config),
+	  sizeof(struct wasp_msg_worker_config), true, side_on_config },
+};
+
+static const struct wasp_ipc_handler activator_handlers[] = {
+	{ WASP_MSG_PONG, sizeof(struct wasp_msg_ping), sizeof(struct wasp_msg_ping), false,
+	  side_on_pong },
+};
+
+/* The worker end: speaks WORKER, expects an ACTIVATOR. */
+static const struct wasp_ipc_channel_ops worker_ops = {
+	.role = WASP_ROLE_WORKER,
+	.peer_role = WASP_ROLE_ACTIVATOR,
+	.handlers = worker_handlers,
+	.n_handlers = ELEMENTSOF(worker_handlers),
+	.on_close = side_on_close,
+	.on_hello = side_on_hello,
+};
+
+static const struct wasp_ipc_channel_ops activator_ops = {
+	.role = WASP_ROLE_ACTIVATOR,
+	.peer_role = WASP_ROLE_WORKER,
+	.handlers = activator_handlers,
+	.n_handlers = ELEMENTSOF(activator_handlers),
+	.on_close = side_on_close,
+	.on_hello = side_on_hello,
+};
+
+/* Run the loop until *counter reaches target (a hang fails on Check's timeout). */
+static void
+run_until(struct event_base *base, const int *counter, int target)
+{
+	for (int i = 0; *counter < target; i++) {
+		ck_assert_int_lt(i, 100000);
+		ck_assert_int_eq(event_base_loop(base, EVLOOP_ONCE), 0);
+	}
+}
+
+/* Run whatever is ready now, without blocking. */
+static void
+run_pending(struct event_base *base)
+{
+	for (int i = 0; i < 8; i++)
+		(void)event_base_loop(base, EVLOOP_NONBLOCK);
+}
+
+static struct wasp_ipc_channel *
+side_open(struct side *s, struct event_base *base, int fd, const struct wasp_ipc_channel_ops *ops)
+{
+	memset(s, 0, sizeof(*s));
+	s->base = base;
+	s->ch = wasp_ipc_channel_new(base, fd, ops, s);
+	ck_assert_ptr_nonnull(s->ch);
+	return s->ch;
+}
+
+static struct event_base *
+base_new(void)
+{
+	struct event_base *base = event_base_new();
+
+	ck_assert_ptr_nonnull(base);
+	return base;
+}
+
+START_TEST(test_channel_hello_and_dispatch)
+{
+	struct event_base *base = base_new();
+	struct side act, wrk;
+	struct wasp_msg_ping ping = { .token = 77 };
+	struct wasp_msg_worker_config cfg = { .generation = 5 };
+	struct ucred cred;
+	uint32_t seq;
+	int fds[2], mfd;
+
+	pair(fds);
+	side_open(&act, base, fds[0], &activator_ops);
+	side_open(&wrk, base, fds[1], &worker_ops);
+	wrk.reply_pong = true;
+	ck_assert_int_eq(wasp_ipc_channel_peer_pid(act.ch), 0);
+	ck_assert_int_eq(wasp_ipc_channel_fd(act.ch), fds[0]);
+
+	run_until(base, &act.hellos, 1);
+	run_until(base, &wrk.hellos, 1);
+	ck_assert_int_eq(wasp_ipc_channel_peer_pid(act.ch), getpid());
+	ck_assert_int_eq(wasp_ipc_channel_peer_cred(act.ch, &cred), 0);
+	ck_assert_int_eq(cred.pid, getpid());
+	ck_assert_uint_eq(cred.uid, getuid());
+	ck_assert(wasp_ipc_channel_peer_verified(act.ch));
+	ck_assert(wasp_ipc_channel_peer_verified(wrk.ch));
+
+	/* Request and reply correlated by seq. */
+	seq = wasp_ipc_channel_next_seq(act.ch);
+	ck_assert_uint_eq(seq, 1);
+	ck_assert_uint_eq(wasp_ipc_channel_next_seq(act.ch), 2);
+	ck_assert_int_eq(wasp_ipc_channel_send(act.ch, WASP_MSG_PING, seq, &ping, sizeof(ping), -1,
+					       0),
+			 0);
+	run_until(base, &act.pongs, 1);
+	ck_assert_int_eq(wrk.pings, 1);
+	ck_assert_uint_eq(act.last_token, 77);
+	ck_assert_uint_eq(act.last_seq, seq);
+
+	/* An fd-carrying message; the channel closes its copy (CLOSE_FD). */
+	mfd = wasp_memfd_create_sealed("cfg", "config-generation", 17);
+	ck_assert_int_ge(mfd, 0);
+	ck_assert_int_eq(wasp_ipc_channel_send(act.ch, WASP_MSG_WORKER_CONFIG, 0, &cfg,
+					       sizeof(cfg), mfd, WASP_IPC_SEND_CLOSE_FD),
+			 0);
+	ck_assert_int_eq(fcntl(mfd, F_GETFD), -1);
+	run_until(base, &wrk.configs, 1);
+
+	/* Over-long payloads are refused before anything is sent; with
+	 * CLOSE_FD the fd is consumed even then. */
+	mfd = open_null();
+	ck_assert_int_eq(wasp_ipc_channel_send(act.ch, WASP_MSG_PING, 0, rbuf,
+					       WASP_IPC_MAX_PAYLOAD + 1, mfd,
+					       WASP_IPC_SEND_CLOSE_FD),
+			 -EMSGSIZE);
+	ck_assert_int_eq(fcntl(mfd, F_GETFD), -1);
+
+	ck_assert_int_eq(act.closes + wrk.closes, 0);
+	wasp_ipc_channel_free(act.ch);
+	run_until(base, &wrk.closes, 1);
+	ck_assert_int_eq(wrk.close_err, 0);
+	wasp_ipc_channel_free(wrk.ch);
+	ck_assert_ptr_null(wasp_ipc_channel_free(NULL));
+	event_base_free(base);
+}
+END_TEST
+
+START_TEST(test_channel_eof)
+{
+	struct event_base *base = base_new();
+	struct side s;
+	int fds[2];
+
+	pair(fds);
+	side_open(&s, base, fds[0], &worker_ops);
+	/* Our HELLO is the first thing on the wire. */
+	expect_hello(fds[1], WASP_ROLE_WORKER);
+	send_hello(fds[1], WASP_ROLE_ACTIVATOR);
+	run_until(base, &s.hellos, 1);
+	fds[1] = safe_close(fds[1]);
+	run_until(base, &s.closes, 1);
+	ck_assert_int_eq(s.close_err, 0);
+	/* After close, sends fail and nothing more is reported. */
+	ck_assert_int_eq(wasp_ipc_channel_send(s.ch, WASP_MSG_PONG, 0, NULL, 0, -1, 0),
+			 -ENOTCONN);
+	run_pending(base);
+	ck_assert_int_eq(s.closes, 1);
+	wasp_ipc_channel_free(s.ch);
+	event_base_free(base);
+}
+END_TEST
+
+/* Peer behaviours that must close the channel, and with which error. */
+enum chan_case {
+	CH_MSG_BEFORE_HELLO,
+	CH_HELLO_WRONG_ROLE,
+	CH_HELLO_WRONG_VERSION,
+	CH_HDR_WRONG_VERSION_FIRST,
+	CH_HELLO_SHORT,
+	CH_HELLO_WITH_FD,
+	CH_UNKNOWN_TYPE,
+	CH_SECOND_HELLO,
+	CH_FD_NOT_EXPECTED,
+	CH_FD_MISSING,
+	CH_PAYLOAD_TOO_SHORT,
+	CH_PAYLOAD_TOO_LONG,
+	CH_LEN_MISMATCH,
+	CH_TWO_FDS,
+	CH_HDR_WRONG_VERSION_LATER,
+	CH_HANDLER_ERROR,
+	CH__COUNT,
+};
+
+static const int chan_case_err[CH__COUNT] = {
+	[CH_MSG_BEFORE_HELLO] = -EBADMSG,
+	[CH_HELLO_WRONG_ROLE] = -EPROTONOSUPPORT,
+	[CH_HELLO_WRONG_VERSION] = -EPROTONOSUPPORT,
+	[CH_HDR_WRONG_VERSION_FIRST] = -EPROTONOSUPPORT,
+	[CH_HELLO_SHORT] = -EBADMSG,
+	[CH_HELLO_WITH_FD] = -EBADMSG,
+	[CH_UNKNOWN_TYPE] = -EBADMSG,
+	[CH_SECOND_HELLO] = -EBADMSG,
+	[CH_FD_NOT_EXPECTED] = -EBADMSG,
+	[CH_FD_MISSING] = -EBADMSG,
+	[CH_PAYLOAD_TOO_SHORT] = -EBADMSG,
+	[CH_PAYLOAD_TOO_LONG] = -EBADMSG,
+	[CH_LEN_MISMATCH] = -EBADMSG,
+	[CH_TWO_FDS] = -EBADMSG,
+	[CH_HDR_WRONG_VERSION_LATER] = -EBADMSG,
+	[CH_HANDLER_ERROR] = -EPROTO,
+};
+
+static void
+send_chan_case(int sock, enum chan_case c, struct side *s)
+{
+	struct wasp_msg_ping ping = { .token = 1 };
+	struct wasp_msg_hello h = {
+		.version = WASP_IPC_VERSION,
+		.role = WASP_ROLE_ACTIVATOR,
+		.pid = (uint32_t)getpid(),
+	};
+	uint8_t buf[64];
+	int two[2];
+	int one;
+	size_t n;
+
+	switch (c) {
+	case CH_MSG_BEFORE_HELLO:
+		raw_msg(sock, WASP_MSG_PING, 0, &ping, sizeof(ping), NULL, 0);
+		return;
+	case CH_HELLO_WRONG_ROLE:
+		h.role = WASP_ROLE_ADAPTER;
+		raw_msg(sock, WASP_MSG_HELLO, 0, &h, sizeof(h), NULL, 0);
+		return;
+	case CH_HELLO_WRONG_VERSION:
+		h.version = WASP_IPC_VERSION + 1;
+		raw_msg(sock, WASP_MSG_HELLO, 0, &h, sizeof(h), NULL, 0);
+		return;
+	case CH_HDR_WRONG_VERSION_FIRST:
+		n = mk(buf, WASP_MSG_HELLO, WASP_IPC_VERSION + 1, 0, 16 + sizeof(h), &h, sizeof(h));
+		raw_send(sock, buf, n, NULL, 0);
+		return;
+	case CH_HELLO_SHORT:
+		raw_msg(sock, WASP_MSG_HELLO, 0, &h, sizeof(h) - 4, NULL, 0);
+		return;
+	case CH_HELLO_WITH_FD:
+		one = open_null();
+		raw_msg(sock, WASP_MSG_HELLO, WASP_IPC_F_HAS_FD, &h, sizeof(h), &one, 1);
+		(void)safe_close(one);
+		return;
+	default:
+		break;
+	}
+
+	/* The rest come after a good HELLO. */
+	send_hello(sock, WASP_ROLE_ACTIVATOR);
+	switch (c) {
+	case CH_UNKNOWN_TYPE:
+		raw_msg(sock, WASP_MSG_HANDOFF, 0, &ping, sizeof(ping), NULL, 0);
+		break;
+	case CH_SECOND_HELLO:
+		send_hello(sock, WASP_ROLE_ACTIVATOR);
+		break;
+	case CH_FD_NOT_EXPECTED:
+		one = open_null();
+		raw_msg(sock, WASP_MSG_PING, WASP_IPC_F_HAS_FD, &ping, sizeof(ping), &one, 1);
+		(void)safe_close(one);
+		break;
+	case CH_FD_MISSING: {
+		struct wasp_msg_worker_config cfg = { 0 };
+
+		raw_msg(sock, WASP_MSG_WORKER_CONFIG, 0, &cfg, sizeof(cfg), NULL, 0);
+		break;
+	}
+	case CH_PAYLOAD_TOO_SHORT:
+		raw_msg(sock, WASP_MSG_PING, 0, &ping, sizeof(ping) - 1, NULL, 0);
+		break;
+	case CH_PAYLOAD_TOO_LONG:
+		n = mk(buf, WASP_MSG_PING, WASP_IPC_VERSION, 0, 16 + 9, &ping, sizeof(ping));
+		buf[n++] = 0;
+		raw_send(sock, buf, n, NULL, 0);
+		break;
+	case CH_LEN_MISMATCH:
+		n = mk(buf, WASP_MSG_PING, WASP_IPC_VERSION, 0, 16 + 4, &ping, sizeof(ping));
+		raw_send(sock, buf, n, NULL, 0);
+		break;
+	case CH_TWO_FDS:
+		two[0] = open_null();
+		two[1] = open_null();
+		raw_msg(sock, WASP_MSG_PING, WASP_IPC_F_HAS_FD, &ping, sizeof(ping), two, 2);
+		(void)safe_close(two[0]);
+		(void)safe_close(two[1]);
+		break;
+	case CH_HDR_WRONG_VERSION_LATER:
+		n = mk(buf, WASP_MSG_PING, WASP_IPC_VERSION + 1, 0, 16 + sizeof(ping), &ping,
+		       sizeof(ping));
+		raw_send(sock, buf, n, NULL, 0);
+		break;
+	case CH_HANDLER_ERROR:
+		s->ping_ret = -EPROTO;
+		raw_msg(sock, WASP_MSG_PING, 0, &ping, sizeof(ping), NULL, 0);
+		break;
+	default:
+		ck_abort();
+	}
+	/* Anything after the bad message must never be dispatched. */
+	raw_msg(sock, WASP_MSG_PING, 0, &ping, sizeof(ping), NULL, 0);
+}
+
+START_TEST(test_channel_protocol_errors)
+{
+	struct event_base *base = base_new();
+	struct side s;
+	int fds[2];
+
+	pair(fds);
+	side_open(&s, base, fds[0], &worker_ops);
+	send_chan_case(fds[1], (enum chan_case)_i, &s);
+	run_until(base, &s.closes, 1);
+	ck_assert_int_eq(s.close_err, chan_case_err[_i]);
+	ck_assert_int_eq(s.pings, _i == CH_HANDLER_ERROR ? 1 : 0);
+	ck_assert_int_eq(s.hellos, _i < CH_UNKNOWN_TYPE ? 0 : 1);
+
+	/* More from the peer, then EOF: still exactly one close. */
+	raw_msg(fds[1], WASP_MSG_PING, 0, rbuf, sizeof(struct wasp_msg_ping), NULL, 0);
+	fds[1] = safe_close(fds[1]);
+	run_pending(base);
+	ck_assert_int_eq(s.closes, 1);
+	ck_assert_int_eq(s.pings, _i == CH_HANDLER_ERROR ? 1 : 0);
+	wasp_ipc_channel_free(s.ch);
+	event_base_free(base);
+}
+END_TEST
+
+/* The owner frees the channel inside on_close: after EOF, and after a
+ * protocol error with more messages still queued in the socket. */
+START_TEST(test_channel_free_in_close)
+{
+	struct event_base *base = base_new();
+	struct side s;
+	struct wasp_msg_ping ping = { .token = 3 };
+	int fds[2];
+
+	pair(fds);
+	side_open(&s, base, fds[0], &worker_ops);
+	s.free_in_close = true;
+	send_hello(fds[1], WASP_ROLE_ACTIVATOR);
+	fds[1] = safe_close(fds[1]);
+	run_until(base, &s.closes, 1);
+	ck_assert_ptr_null(s.ch);
+	run_pending(base);
+	ck_assert_int_eq(s.closes, 1);
+
+	pair(fds);
+	side_open(&s, base, fds[0], &worker_ops);
+	s.free_in_close = true;
+	send_hello(fds[1], WASP_ROLE_ACTIVATOR);
+	raw_msg(fds[1], WASP_MSG_HANDOFF, 0, NULL, 0, NULL, 0); /* unknown here */
+	for (int i = 0; i < 10; i++)
+		raw_msg(fds[1], WASP_MSG_PING, 0, &ping, sizeof(ping), NULL, 0);
+	run_until(base, &s.closes, 1);
+	ck_assert_int_eq(s.close_err, -EBADMSG);
+	ck_assert_ptr_null(s.ch);
+	ck_assert_int_eq(s.pings, 0);
+	run_pending(base);
+	fds[1] = safe_close(fds[1]);
+	event_base_free(base);
+}
+END_TEST
+
+/* The owner frees the channel inside a handler: no more dispatch, no
+ * on_close (the owner already knows), nothing touched afterwards. */
+START_TEST(test_channel_free_in_handler)
+{
+	struct event_base *base = base_new();
+	struct side s;
+	struct wasp_msg_ping ping = { .token = 5 };
+	int fds[2], one;
+
+	pair(fds);
+	side_open(&s, base, fds[0], &worker_ops);
+	s.free_in_ping = true;
+	s.ping_ret = _i ? -EPROTO : 0; /* returning an error after free changes nothing */
+	send_hello(fds[1], WASP_ROLE_ACTIVATOR);
+	for (int i = 0; i < 5; i++)
+		raw_msg(fds[1], WASP_MSG_PING, 0, &ping, sizeof(ping), NULL, 0);
+	/* An fd still in flight when the socket is closed must not leak. */
+	one = open_null();
+	raw_msg(fds[1], WASP_MSG_PING, WASP_IPC_F_HAS_FD, &ping, sizeof(ping), &one, 1);
+	(void)safe_close(one);
+	run_until(base, &s.pings, 1);
+	ck_assert_ptr_null(s.ch);
+	run_pending(base);
+	ck_assert_int_eq(s.pings, 1);
+	ck_assert_int_eq(s.closes, 0);
+	fds[1] = safe_close(fds[1]);
+	event_base_free(base);
+}
+END_TEST
+
+START_TEST(test_channel_free_in_hello)
+{
+	struct event_base *base = base_new();
+	struct side s;
+	struct wasp_msg_ping ping = { .token = 5 };
+	int fds[2];
+
+	pair(fds);
+	side_open(&s, base, fds[0], &worker_ops);
+	s.free_in_hello = true;
+	send_hello(fds[1], WASP_ROLE_ACTIVATOR);
+	raw_msg(fds[1], WASP_MSG_PING, 0, &ping, sizeof(ping), NULL, 0);
+	run_until(base, &s.hellos, 1);
+	ck_assert_ptr_null(s.ch);
+	run_pending(base);
+	ck_assert_int_eq(s.pings, 0);
+	ck_assert_int_eq(s.closes, 0);
+	fds[1] = safe_close(fds[1]);
+	event_base_free(base);
+}
+END_TEST
+
+/* A peer that does not read: the queue takes the excess, up to
+ * WASP_IPC_MAX_QUEUE, then the channel is cut off with -ENOBUFS from the
+ * loop (never inside the send). */
+START_TEST(test_channel_queue_overflow)
+{
+	struct event_base *base = base_new();
+	struct side s;
+	struct wasp_msg_ping ping = { .token = 9 };
+	size_t sent_direct = 0;
+	int fds[2], r;
+
+	pair(fds);
+	side_open(&s, base, fds[0], &worker_ops);
+	while (wasp_ipc_channel_queued(s.ch) == 0) {
+		ck_assert_int_eq(wasp_ipc_channel_send(s.ch, WASP_MSG_PONG, 0, &ping, sizeof(ping),
+						       -1, 0),
+				 0);
+		sent_direct++;
+	}
+	ck_assert_uint_gt(sent_direct, 1);
+	while (wasp_ipc_channel_queued(s.ch) < WASP_IPC_MAX_QUEUE)
+		ck_assert_int_eq(wasp_ipc_channel_send(s.ch, WASP_MSG_PONG, 0, &ping, sizeof(ping),
+						       -1, 0),
+				 0);
+	/* The loop runs meanwhile: the peer still reads nothing, nothing moves. */
+	run_pending(base);
+	ck_assert_uint_eq(wasp_ipc_channel_queued(s.ch), WASP_IPC_MAX_QUEUE);
+	ck_assert_int_eq(s.closes, 0);
+
+	r = wasp_ipc_channel_send(s.ch, WASP_MSG_PONG, 0, &ping, sizeof(ping), -1, 0);
+	ck_assert_int_eq(r, -ENOBUFS);
+	ck_assert_int_eq(s.closes, 0);
+	ck_assert_uint_eq(wasp_ipc_channel_queued(s.ch), 0);
+	ck_assert_int_eq(wasp_ipc_channel_send(s.ch, WASP_MSG_PONG, 0, &ping, sizeof(ping), -1, 0),
+			 -ENOTCONN);
+	run_until(base, &s.closes, 1);
+	ck_assert_int_eq(s.close_err, -ENOBUFS);
+	run_pending(base);
+	ck_assert_int_eq(s.closes, 1);
+	wasp_ipc_channel_free(s.ch);
+	fds[1] = safe_close(fds[1]);
+	event_base_free(base);
+}
+END_TEST
+
+/* Backpressure with fds: queued fds are the queue's (dup'ed or taken with
+ * CLOSE_FD), arrive in order once the peer reads, and are closed once on
+ * the wire. */
+START_TEST(test_channel_queue_fds)
+{
+	struct event_base *base = base_new();
+	struct side s;
+	struct wasp_msg_ping ping = { .token = 0 };
+	struct wasp_ipc_msg m;
+	uint32_t seq = 0, expect = 0;
+	int fds[2], keep, give, base_fds, got_fds = 0, r;
+
+	pair(fds);
+	side_open(&s, base, fds[0], &worker_ops);
+	expect_hello(fds[1], WASP_ROLE_WORKER);
+	while (wasp_ipc_channel_queued(s.ch) == 0)
+		ck_assert_int_eq(wasp_ipc_channel_send(s.ch, WASP_MSG_PONG, ++seq, &ping,
+						       sizeof(ping), -1, 0),
+				 0);
+
+	keep = open_null();
+	give = open_null();
+	base_fds = testutil_count_fds();
+	/* Without CLOSE_FD the queue holds a dup; with it, the fd itself. */
+	ck_assert_int_eq(wasp_ipc_channel_send(s.ch, WASP_MSG_PONG, ++seq, &ping, sizeof(ping),
+					       keep, 0),
+			 0);
+	ck_assert_int_eq(testutil_count_fds(), base_fds + 1);
+	ck_assert_int_eq(wasp_ipc_channel_send(s.ch, WASP_MSG_PONG, ++seq, &ping, sizeof(ping),
+					       give, WASP_IPC_SEND_CLOSE_FD),
+			 0);
+	ck_assert_int_eq(testutil_count_fds(), base_fds + 1);
+	ck_assert_int_eq(wasp_ipc_channel_send(s.ch, WASP_MSG_PONG, ++seq, &ping, sizeof(ping),
+					       -1, WASP_IPC_F_LAST),
+			 0);
+	ck_assert_uint_eq(wasp_ipc_channel_queued(s.ch), 4);
+
+	/* Drain: the peer reads what is there, the loop writes more. */
+	while (expect < seq) {
+		while ((r = wasp_ipc_recv(fds[1], rbuf, sizeof(rbuf), &m)) == 1) {
+			ck_assert_uint_eq(m.hdr.type, WASP_MSG_PONG);
+			ck_assert_uint_eq(m.hdr.seq, ++expect);
+			if (m.fd >= 0) {
+				assert_same_file(m.fd, keep);
+				(void)safe_close(m.fd);
+				got_fds++;
+			}
+			if (m.hdr.seq == seq)
+				ck_assert_uint_eq(m.hdr.flags, WASP_IPC_F_LAST);
+		}
+		ck_assert_int_eq(r, -EAGAIN);
+		if (expect < seq)
+			ck_assert_int_eq(event_base_loop(base, EVLOOP_ONCE), 0);
+	}
+	ck_assert_int_eq(got_fds, 2);
+	ck_assert_uint_eq(wasp_ipc_channel_queued(s.ch), 0);
+	/* Both queue copies are closed; the caller's own fd is untouched. */
+	ck_assert_int_eq(testutil_count_fds(), base_fds - 1);
+	ck_assert_int_ge(fcntl(keep, F_GETFD), 0);
+	(void)safe_close(keep);
+
+	/* Write interest is off again: the loop has nothing to do. */
+	ck_assert_int_eq(event_base_loop(base, EVLOOP_NONBLOCK), 0);
+	ck_assert_int_eq(s.closes, 0);
+	wasp_ipc_channel_free(s.ch);
+	fds[1] = safe_close(fds[1]);
+	event_base_free(base);
+}
+END_TEST
+
+/* Freeing a channel with fds still queued closes them (checked by the
+ * fixture). */
+START_TEST(test_channel_free_with_queue)
+{
+	struct event_base *base = base_new();
+	struct side s;
+	struct wasp_msg_ping ping = { .token = 0 };
+	int fds[2], fd;
+
+	pair(fds);
+	side_open(&s, base, fds[0], &worker_ops);
+	while (wasp_ipc_channel_queued(s.ch) == 0)
+		ck_assert_int_eq(wasp_ipc_channel_send(s.ch, WASP_MSG_PONG, 0, &ping, sizeof(ping),
+						       -1, 0),
+				 0);
+	for (int i = 0; i < 3; i++) {
+		fd = open_null();
+		ck_assert_int_eq(wasp_ipc_channel_send(s.ch, WASP_MSG_PONG, 0, &ping, sizeof(ping),
+						       fd, WASP_IPC_SEND_CLOSE_FD),
+				 0);
+	}
+	fd = open_null();
+	ck_assert_int_eq(wasp_ipc_channel_send(s.ch, WASP_MSG_PONG, 0, &ping, sizeof(ping), fd, 0),
+			 0);
+	(void)safe_close(fd);
+	ck_assert_uint_eq(wasp_ipc_channel_queued(s.ch), 5);
+	wasp_ipc_channel_free(s.ch);
+	fds[1] = safe_close(fds[1]);
+	event_base_free(base);
+}
+END_TEST
+
+/* The peer went away while we still send: the sends fail with -EPIPE and
+ * what the peer sent before it went is still dispatched before on_close(0). */
+START_TEST(test_channel_peer_gone)
+{
+	struct event_base *base = base_new();
+	struct side s;
+	struct wasp_msg_ping ping = { .token = 11 };
+	int fds[2], r;
+
+	pair(fds);
+	side_open(&s, base, fds[0], &worker_ops);
+	send_hello(fds[1], WASP_ROLE_ACTIVATOR);
+	raw_msg(fds[1], WASP_MSG_PING, 0, &ping, sizeof(ping), NULL, 0);
+	fds[1] = safe_close(fds[1]);
+	/* -ECONNRESET when the peer left our HELLO unread, else -EPIPE. */
+	r = wasp_ipc_channel_send(s.ch, WASP_MSG_PONG, 0, &ping, sizeof(ping), -1, 0);
+	ck_assert(r == -EPIPE || r == -ECONNRESET);
+	ck_assert_int_eq(wasp_ipc_channel_send(s.ch, WASP_MSG_PONG, 0, &ping, sizeof(ping), -1, 0),
+			 -EPIPE);
+	run_until(base, &s.closes, 1);
+	ck_assert_int_eq(s.pings, 1);
+	ck_assert_uint_eq(s.last_token, 11);
+	ck_assert_int_eq(s.close_err, 0);
+	wasp_ipc_channel_free(s.ch);
+	event_base_free(base);
+}
+END_TEST
+
+/* One wakeup reads a bounded batch, so one peer cannot starve the others. */
+START_TEST(test_channel_read_batch)
+{
+	struct event_base *base = base_new();
+	struct side s;
+	struct wasp_msg_ping ping = { .token = 1 };
+	int fds[2];
+
+	pair(fds);
+	side_open(&s, base, fds[0], &worker_ops);
+	send_hello(fds[1], WASP_ROLE_ACTIVATOR);
+	for (int i = 0; i < 100; i++)
+		raw_msg(fds[1], WASP_MSG_PING, 0, &ping, sizeof(ping), NULL, 0);
+	ck_assert_int_eq(event_base_loop(base, EVLOOP_ONCE), 0);
+	ck_assert_int_eq(s.hellos, 1);
+	ck_assert_int_eq(s.pings, 63);
+	run_until(base, &s.pings, 100);
+	ck_assert_int_eq(s.closes, 0);
+	wasp_ipc_channel_free(s.ch);
+	fds[1] = safe_close(fds[1]);
+	event_base_free(base);
+}
+END_TEST
+
+static Suite *
+ipc_suite(void)
+{
+	Suite *s = suite_create("ipc");
+	TCase *tc;
+
+	tc = tcase_create("send_recv");
+	tcase_add_checked_fixture(tc, testutil_fd_setup, testutil_fd_teardown);
+	tcase_add_test(tc, test_roundtrip_no_fd);
+	tcase_add_test(tc, test_roundtrip_fd);
+	tcase_add_test(tc, test_max_payload);
+	tcase_add_test(tc, test_send_full);
+	tcase_add_test(tc, test_blocking_pair);
+	tcase_add_loop_test(tc, test_recv_malformed, 0, BAD__COUNT);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("reader_writer");
+	tcase_add_test(tc, test_reader_writer_roundtrip);
+	tcase_add_test(tc, test_reader_truncated);
+	tcase_add_test(tc, test_reader_bad_strings);
+	tcase_add_test(tc, test_writer_overflow);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("memfd");
+	tcase_add_checked_fixture(tc, testutil_fd_setup, testutil_fd_teardown);
+	tcase_add_test(tc, test_memfd_sealed);
+	tcase_add_test(tc, test_memfd_unsealed_rejected);
+	tcase_add_test(tc, test_memfd_over_ipc);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("channel");
+	tcase_add_checked_fixture(tc, testutil_fd_setup, testutil_fd_teardown);
+	tcase_add_test(tc, test_channel_hello_and_dispatch);
+	tcase_add_test(tc, test_channel_eof);
+	tcase_add_loop_test(tc, test_channel_protocol_errors, 0, CH__COUNT);
+	tcase_add_test(tc, test_channel_free_in_close);
+	tcase_add_loop_test(tc, test_channel_free_in_handler, 0, 2);
+	tcase_add_test(tc, test_channel_free_in_hello);
+	tcase_add_test(tc, test_channel_queue_overflow);
+	tcase_add_test(tc, test_channel_queue_fds);
+	tcase_add_test(tc, test_channel_free_with_queue);
+	tcase_add_test(tc, test_channel_peer_gone);
+	tcase_add_test(tc, test_channel_read_batch);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return testutil_run(ipc_suite());
+}
