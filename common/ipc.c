@@ -150,11 +150,22 @@ ipc_recv(int sock, void *buf, size_t size, struct wasp_ipc_msg *ret, bool *ret_b
 	if (size < WASP_IPC_MAX_MSG)
 		return -EINVAL;
 
-	do
+	for (bool reset_seen = false;;) {
 		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
+		if (n >= 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		/* A peer that closed with our messages unread leaves a one-shot
+		 * ECONNRESET in front of what it sent before it went; read on:
+		 * its last messages (a handback with a connection, say) must
+		 * not be lost, and EOF follows them. */
+		if (errno == ECONNRESET && !reset_seen) {
+			reset_seen = true;
+			continue;
+		}
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	}
 
 	/* Take every fd that arrived before judging the message, so that all
 	 * of them are closed on any error below. */

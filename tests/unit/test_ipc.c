@@ -183,6 +183,26 @@ START_TEST(test_roundtrip_no_fd)
 }
 END_TEST
 
+/* A peer that dies with our message unread: its own messages still come,
+ * then EOF (the kernel's one-shot ECONNRESET is not an error here). */
+START_TEST(test_recv_after_peer_died)
+{
+	int fds[2];
+	struct wasp_ipc_msg m;
+
+	pair(fds);
+	ck_assert_int_eq(wasp_ipc_send(fds[0], WASP_MSG_PING, 1, 0, "12345678", 8, -1), 0);
+	ck_assert_int_eq(wasp_ipc_send(fds[1], WASP_MSG_PONG, 2, 0, "87654321", 8, -1), 0);
+	fds[1] = safe_close(fds[1]);
+	ck_assert_int_eq(wasp_ipc_recv(fds[0], rbuf, sizeof(rbuf), &m), 1);
+	ck_assert_uint_eq(m.hdr.type, WASP_MSG_PONG);
+	ck_assert_uint_eq(m.hdr.seq, 2);
+	ck_assert_int_eq(wasp_ipc_recv(fds[0], rbuf, sizeof(rbuf), &m), 0);
+	ck_assert_int_eq(wasp_ipc_recv(fds[0], rbuf, sizeof(rbuf), &m), 0);
+	close_pair(fds);
+}
+END_TEST
+
 START_TEST(test_roundtrip_fd)
 {
 	int fds[2];
@@ -1195,6 +1215,7 @@ START_TEST(test_channel_queue_overflow)
 
 	pair(fds);
 	side_open(&s, base, fds[0], &worker_ops);
+	s.free_in_close = _i; /* 1: the owner frees the channel inside on_close */
 	while (wasp_ipc_channel_queued(s.ch) == 0) {
 		ck_assert_int_eq(wasp_ipc_channel_send(s.ch, WASP_MSG_PONG, 0, &ping, sizeof(ping),
 						       -1, 0),
@@ -1219,6 +1240,7 @@ START_TEST(test_channel_queue_overflow)
 			 -ENOTCONN);
 	run_until(base, &s.closes, 1);
 	ck_assert_int_eq(s.close_err, -ENOBUFS);
+	ck_assert(_i ? s.ch == NULL : s.ch != NULL);
 	run_pending(base);
 	ck_assert_int_eq(s.closes, 1);
 	wasp_ipc_channel_free(s.ch);
@@ -1357,6 +1379,31 @@ START_TEST(test_channel_peer_gone)
 }
 END_TEST
 
+/* The peer sends, then dies without reading what we sent it (the kernel
+ * then reports ECONNRESET once): its last messages still reach the
+ * handlers, and the close is a plain EOF. */
+START_TEST(test_channel_peer_died_unread)
+{
+	struct event_base *base = base_new();
+	struct side s;
+	struct wasp_msg_ping ping = { .token = 12 };
+	int fds[2];
+
+	pair(fds);
+	side_open(&s, base, fds[0], &worker_ops);
+	send_hello(fds[1], WASP_ROLE_ACTIVATOR);
+	raw_msg(fds[1], WASP_MSG_PING, 0, &ping, sizeof(ping), NULL, 0);
+	raw_msg(fds[1], WASP_MSG_PING, 0, &ping, sizeof(ping), NULL, 0);
+	fds[1] = safe_close(fds[1]);
+	run_until(base, &s.closes, 1);
+	ck_assert_int_eq(s.hellos, 1);
+	ck_assert_int_eq(s.pings, 2);
+	ck_assert_int_eq(s.close_err, 0);
+	wasp_ipc_channel_free(s.ch);
+	event_base_free(base);
+}
+END_TEST
+
 /* One wakeup reads a bounded batch, so one peer cannot starve the others. */
 START_TEST(test_channel_read_batch)
 {
@@ -1390,6 +1437,7 @@ ipc_suite(void)
 	tc = tcase_create("send_recv");
 	tcase_add_checked_fixture(tc, testutil_fd_setup, testutil_fd_teardown);
 	tcase_add_test(tc, test_roundtrip_no_fd);
+	tcase_add_test(tc, test_recv_after_peer_died);
 	tcase_add_test(tc, test_roundtrip_fd);
 	tcase_add_test(tc, test_max_payload);
 	tcase_add_test(tc, test_send_full);
@@ -1419,10 +1467,11 @@ ipc_suite(void)
 	tcase_add_test(tc, test_channel_free_in_close);
 	tcase_add_loop_test(tc, test_channel_free_in_handler, 0, 2);
 	tcase_add_test(tc, test_channel_free_in_hello);
-	tcase_add_test(tc, test_channel_queue_overflow);
+	tcase_add_loop_test(tc, test_channel_queue_overflow, 0, 2);
 	tcase_add_test(tc, test_channel_queue_fds);
 	tcase_add_test(tc, test_channel_free_with_queue);
 	tcase_add_test(tc, test_channel_peer_gone);
+	tcase_add_test(tc, test_channel_peer_died_unread);
 	tcase_add_test(tc, test_channel_read_batch);
 	suite_add_tcase(s, tc);
 	return s;
