@@ -166,6 +166,7 @@ struct wasp_http_request {
 	uint32_t p_te_count;   /* codings seen in Transfer-Encoding */
 	bool p_te_seen;
 	bool p_te_last_chunked;
+	bool p_te_other;       /* a known coding other than chunked */
 	bool p_conn_keep_alive;
 	bool p_has_upgrade_field;
 	const char *p_base; /* buffer of the previous call, to rebase slices */
@@ -261,7 +262,7 @@ int wasp_http_chunked_decode_inplace(struct wasp_http_chunked *c, char *buf, siz
 #define WASP_HTTP_URL_TRAILING_SLASH 0x10u /* result ends in '/' */
 
 /* Decode %XX once and normalise a raw origin-form path (req->path) for safe
- * file mapping. out must hold len + 2 bytes; the result is NUL-terminated,
+ * file mapping. out must hold len + 1 bytes; the result is NUL-terminated,
  * starts with '/', and never contains "//", "/./", "/../", '\' or NUL.
  * '//' runs collapse to one '/'; '.' segments vanish and '..' removes the
  * previous segment; a trailing '/' (also after "." or "..") is kept.
