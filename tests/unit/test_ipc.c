@@ -927,6 +927,33 @@ START_TEST(test_channel_hello_and_dispatch)
 }
 END_TEST
 
+/* Messages sent right after creation travel behind our HELLO and are
+ * dispatched once the peer's HELLO has been accepted. */
+START_TEST(test_channel_send_before_hello)
+{
+	struct event_base *base = base_new();
+	struct side act, wrk;
+	struct wasp_msg_ping ping = { .token = 21 };
+	int fds[2];
+
+	pair(fds);
+	side_open(&act, base, fds[0], &activator_ops);
+	side_open(&wrk, base, fds[1], &worker_ops);
+	wrk.reply_pong = true;
+	for (uint32_t i = 1; i <= 3; i++)
+		ck_assert_int_eq(wasp_ipc_channel_send(act.ch, WASP_MSG_PING, i, &ping,
+						       sizeof(ping), -1, 0),
+				 0);
+	run_until(base, &act.pongs, 3);
+	ck_assert_int_eq(wrk.hellos, 1);
+	ck_assert_int_eq(act.hellos, 1);
+	ck_assert_uint_eq(act.last_seq, 3);
+	wasp_ipc_channel_free(wrk.ch);
+	wasp_ipc_channel_free(act.ch);
+	event_base_free(base);
+}
+END_TEST
+
 START_TEST(test_channel_eof)
 {
 	struct event_base *base = base_new();
@@ -1462,6 +1489,7 @@ ipc_suite(void)
 	tc = tcase_create("channel");
 	tcase_add_checked_fixture(tc, testutil_fd_setup, testutil_fd_teardown);
 	tcase_add_test(tc, test_channel_hello_and_dispatch);
+	tcase_add_test(tc, test_channel_send_before_hello);
 	tcase_add_test(tc, test_channel_eof);
 	tcase_add_loop_test(tc, test_channel_protocol_errors, 0, CH__COUNT);
 	tcase_add_test(tc, test_channel_free_in_close);
