@@ -661,7 +661,7 @@ channel_on_hello(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg)
 {
 	struct wasp_msg_hello hello;
 
-	if (msg->hdr.type != WASP_MSG_HELLO || msg->len != sizeof(hello) || msg->fd >= 0)
+	if (msg->hdr.type != WASP_MSG_HELLO || msg->len != sizeof(hello))
 		return -EBADMSG;
 	memcpy(&hello, msg->payload, sizeof(hello));
 	if (hello.version != WASP_IPC_VERSION || hello.role != (uint32_t)ch->ops.peer_role)
