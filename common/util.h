@@ -41,13 +41,13 @@ closep(int *fd)
 
 /* Hand ownership out of a cleanup-managed local. */
 #define TAKE_PTR(p)                                                          \
-	({                                                                   \
+	__extension__({                                                     \
 		__typeof__(p) _ptr_ = (p);                                   \
 		(p) = NULL;                                                  \
 		_ptr_;                                                       \
 	})
 #define TAKE_FD(fd)                                                          \
-	({                                                                   \
+	__extension__({                                                     \
 		int _fd_ = (fd);                                             \
 		(fd) = -1;                                                   \
 		_fd_;                                                        \
