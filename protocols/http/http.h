@@ -37,7 +37,7 @@
  * - Method: 1*tchar, at most WASP_HTTP_MAX_METHOD bytes, else 400. Unknown
  *   methods are accepted as WASP_HTTP_METHOD_OTHER (501 is the caller's call).
  * - Request target: RFC 3986 characters only (unreserved, sub-delims,
- *   ":@/?" and %XX with two hex digits); CTL, SP, DEL, '#', and
+ *   ":@/?[]" and %XX with two hex digits); CTL, SP, DEL, '#', and
  *   `"<>\^{|}` are 400. Raw bytes >= 0x80 are accepted in the target (some
  *   clients send raw UTF-8) and validated as UTF-8 by wasp_http_url_normalize.
  *   Forms: origin ("/..."), absolute ("http[s]://authority[/path][?query]"),
