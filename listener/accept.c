@@ -1,0 +1,147 @@
+/* Accepting connections: accept4 in batches on every listening socket,
+ * pausing all of them on EMFILE/ENFILE (a short timer, never a sleep) and
+ * while the listener holds its maximum number of connections. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "lsn.h"
+#include "util.h"
+
+#define ACCEPT_BATCH 64
+
+static void
+accept_set_all(struct lsn_env *env, bool on)
+{
+	for (size_t i = 0; i < env->n_sockets; i++) {
+		struct lsn_socket *s = &env->sockets[i];
+		if (!s->ev)
+			continue;
+		if (on)
+			(void)event_add(s->ev, NULL);
+		else
+			(void)event_del(s->ev);
+	}
+}
+
+static void
+accept_on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct lsn_env *env = arg;
+
+	env->accept_paused = false;
+	if (!env->accept_full)
+		accept_set_all(env, true);
+}
+
+/* Out of fds: stop accepting for a moment; the pending connections wait in
+ * the kernel's backlog meanwhile. */
+static void
+accept_pause(struct lsn_env *env)
+{
+	struct timeval tv = { .tv_sec = 0, .tv_usec = WASP_LISTENER_ACCEPT_PAUSE_MS * 1000 };
+
+	if (env->accept_paused)
+		return;
+	env->accept_paused = true;
+	accept_set_all(env, false);
+	(void)event_add(env->ev_accept_resume, &tv);
+}
+
+void
+accept_check(struct lsn_env *env)
+{
+	if (env->accept_full && env->n_conns < env->max_conns) {
+		env->accept_full = false;
+		if (!env->accept_paused)
+			accept_set_all(env, true);
+	}
+}
+
+static void
+accept_on_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct lsn_socket *s = arg;
+	struct lsn_env *env = s->env;
+
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		struct lsn_conn *c;
+		int cfd;
+
+		if (env->n_conns >= env->max_conns) {
+			if (!env->accept_full)
+				log_warning("%u connections held: not accepting until one is "
+					    "handed off or closed",
+					    env->n_conns);
+			env->accept_full = true;
+			accept_set_all(env, false);
+			return;
+		}
+		cfd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd < 0) {
+			int r = -errno;
+			if (r == -EAGAIN || r == -EWOULDBLOCK)
+				return;
+			if (r == -EINTR || r == -ECONNABORTED || r == -EPROTO || r == -EPERM)
+				continue;
+			if (r == -EMFILE || r == -ENFILE || r == -ENOBUFS || r == -ENOMEM) {
+				log_warning_errno(r, "accept: pausing for %d ms",
+						  WASP_LISTENER_ACCEPT_PAUSE_MS);
+				accept_pause(env);
+				return;
+			}
+			log_warning_errno(r, "accept on socket %u, ignoring", s->id);
+			return;
+		}
+		c = conn_new(env, cfd);
+		if (!c) {
+			log_warning("no memory for a connection, closed it");
+			continue;
+		}
+		env->stats.accepted++;
+		c->sock_id = s->id;
+		c->sock_gen = env->table ? env->table->rt->generation : 0;
+		/* The client usually sent its head with the handshake's ACK
+		 * (and with TCP_DEFER_ACCEPT it certainly did): read now. */
+		conn_read(env, c);
+	}
+}
+
+int
+accept_start(struct lsn_env *env, struct lsn_socket *s)
+{
+	s->env = env;
+	if (env->ops->client_speaks_first) {
+		/* Wake us only when the request is there: saves a wakeup and a
+		 * read per connection. Seconds; the kernel accepts after it
+		 * anyway. */
+		int secs = (int)(env->header_timeout.tv_sec > 0 ? env->header_timeout.tv_sec : 1);
+		(void)setsockopt(s->fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof(secs));
+	}
+	s->ev = event_new(env->base, s->fd, EV_READ | EV_PERSIST, accept_on_ready, s);
+	if (!s->ev)
+		return -ENOMEM;
+	if (!env->accept_paused && !env->accept_full && event_add(s->ev, NULL) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+void
+accept_stop(struct lsn_socket *s)
+{
+	if (s->ev)
+		event_free(s->ev);
+	s->ev = NULL;
+	s->fd = safe_close(s->fd);
+}
+
+int
+accept_init(struct lsn_env *env)
+{
+	env->ev_accept_resume = evtimer_new(env->base, accept_on_resume, env);
+	return env->ev_accept_resume ? 0 : -ENOMEM;
+}

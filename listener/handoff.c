@@ -1,0 +1,278 @@
+/* Worker channels: HANDOFF a connection (fd + site id + application path +
+ * the bytes read) to the least busy worker of its pool in one message, keep
+ * our copy of the fd until HANDOFF_ACK, route again what comes back with
+ * HANDBACK, and what was not acknowledged when a channel closes. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "lsn.h"
+#include "util.h"
+
+static struct lsn_worker *
+pick_worker(struct lsn_pool *p)
+{
+	struct lsn_worker *w, *best = NULL;
+	uint64_t best_load = UINT64_MAX;
+
+	TAILQ_FOREACH(w, &p->workers, link) {
+		uint64_t load = w->n_inflight + w->owned;
+		if (!w->gone && load < best_load) {
+			best = w;
+			best_load = load;
+		}
+	}
+	return best;
+}
+
+/* 0: the connection is taken care of (handed off, or rejected because it
+ * cannot travel); -ENOENT: no usable worker, the caller queues it. */
+int
+handoff_send(struct lsn_env *env, struct lsn_pool *p, struct lsn_conn *c)
+{
+	struct wasp_msg_handoff h;
+	size_t plen = c->app->path_len, len;
+	struct lsn_worker *w;
+
+	len = sizeof(h) + plen + c->len;
+	if (len > WASP_IPC_MAX_PAYLOAD) {
+		conn_reject(env, c, 431, "request too large to hand off");
+		return 0;
+	}
+	h = (struct wasp_msg_handoff){
+		.conn_id = c->id,
+		.site_id = c->site->id,
+		.app_path_len = (uint32_t)plen,
+		.data_len = c->len,
+		.generation = c->table->rt->generation,
+	};
+	memcpy(env->scratch, &h, sizeof(h));
+	memcpy(env->scratch + sizeof(h), c->app->path, plen);
+	memcpy(env->scratch + sizeof(h) + plen, c->buf, c->len);
+
+	while ((w = pick_worker(p))) {
+		/* Not WASP_IPC_SEND_CLOSE_FD: we keep our copy until the ACK. */
+		int r = wasp_ipc_channel_send(w->ch, WASP_MSG_HANDOFF, c->id, env->scratch, len,
+					      c->fd, 0);
+		if (r == 0) {
+			c->state = LSN_CONN_INFLIGHT;
+			c->worker = w;
+			TAILQ_INSERT_TAIL(&w->inflight, c, link);
+			w->n_inflight++;
+			env->stats.handed_off++;
+			return 0;
+		}
+		log_debug_errno(r, "handoff to worker %u (pid %u) failed", w->worker_id, w->pid);
+		handoff_worker_gone(env, w);
+	}
+	return -ENOENT;
+}
+
+struct lsn_worker *
+handoff_find_worker(struct lsn_env *env, uint32_t worker_id)
+{
+	struct lsn_pool *p;
+	struct lsn_worker *w;
+
+	TAILQ_FOREACH(p, &env->pools, link)
+		TAILQ_FOREACH(w, &p->workers, link)
+			if (w->worker_id == worker_id)
+				return w;
+	return NULL;
+}
+
+void
+handoff_worker_gone(struct lsn_env *env, struct lsn_worker *w)
+{
+	if (w->gone)
+		return;
+	w->gone = true;
+	w->pool->n_workers--;
+	log_debug("worker %u (pid %u) of '%s': no new connections", w->worker_id, w->pid,
+		  w->pool->name);
+}
+
+/* Take c out of w's in-flight list (it stays READING, routed). */
+static void
+inflight_remove(struct lsn_worker *w, struct lsn_conn *c)
+{
+	TAILQ_REMOVE(&w->inflight, c, link);
+	w->n_inflight--;
+	c->worker = NULL;
+	c->state = LSN_CONN_READING;
+}
+
+void
+handoff_worker_free(struct lsn_env *env, struct lsn_worker *w)
+{
+	struct lsn_conn_list again = TAILQ_HEAD_INITIALIZER(again);
+	struct lsn_conn *c;
+	unsigned n = 0;
+
+	handoff_worker_gone(env, w);
+	while ((c = TAILQ_FIRST(&w->inflight))) {
+		inflight_remove(w, c);
+		TAILQ_INSERT_TAIL(&again, c, link);
+		n++;
+	}
+	TAILQ_REMOVE(&w->pool->workers, w, link);
+	w->ch = wasp_ipc_channel_free(w->ch);
+	free(w);
+	if (n > 0 && !env->exiting)
+		log_info("%u connection(s) not acknowledged by a closed worker: routing them again",
+			 n);
+	while ((c = TAILQ_FIRST(&again))) {
+		TAILQ_REMOVE(&again, c, link);
+		if (env->exiting)
+			conn_free(env, c);
+		else
+			conn_route(env, c);
+	}
+}
+
+static void
+worker_on_close(struct wasp_ipc_channel *ch, int err, void *userdata)
+{
+	struct lsn_worker *w = userdata;
+
+	if (err < 0)
+		log_warning_errno(err, "handoff channel of worker %u (pid %u) failed", w->worker_id,
+				  w->pid);
+	else
+		log_debug("handoff channel of worker %u (pid %u) closed", w->worker_id, w->pid);
+	handoff_worker_free(w->pool->env, w);
+}
+
+static int
+worker_on_ack(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
+{
+	struct lsn_worker *w = userdata;
+	struct lsn_env *env = w->pool->env;
+	struct wasp_msg_conn_ref ref;
+	struct lsn_conn *c;
+
+	memcpy(&ref, msg->payload, sizeof(ref));
+	c = conn_by_id(env, ref.conn_id);
+	if (!c || c->state != LSN_CONN_INFLIGHT || c->worker != w) {
+		log_debug("worker %u acknowledged unknown connection %u, ignoring", w->worker_id,
+			  ref.conn_id);
+		return 0;
+	}
+	inflight_remove(w, c);
+	w->owned++;
+	conn_free(env, c); /* closes our copy: the worker has its own */
+	return 0;
+}
+
+static int
+worker_on_handback(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
+{
+	struct lsn_worker *w = userdata;
+	struct lsn_env *env = w->pool->env;
+	struct wasp_msg_handback hb;
+	struct lsn_conn *c = NULL;
+	int fd = msg->fd;
+
+	memcpy(&hb, msg->payload, sizeof(hb));
+	if (hb.data_len != msg->len - sizeof(hb)) {
+		(void)safe_close(fd);
+		log_warning("worker %u (pid %u): HANDBACK with a wrong length", w->worker_id,
+			    w->pid);
+		return -EBADMSG;
+	}
+	if (hb.conn_id != 0) {
+		/* Not acknowledged: we still hold it. Take the worker's fd (the
+		 * same connection) and bytes, drop our copy. */
+		c = conn_by_id(env, hb.conn_id);
+		if (c && c->state == LSN_CONN_INFLIGHT && c->worker == w) {
+			inflight_remove(w, c);
+			(void)safe_close(c->fd);
+			c->fd = fd;
+		} else {
+			c = NULL;
+		}
+	} else if (w->owned > 0) {
+		w->owned--;
+	}
+	if (!c) {
+		c = conn_new(env, fd);
+		if (!c) {
+			log_warning("no room for a handed back connection: closed it");
+			return 0;
+		}
+	}
+	if (hb.data_len > c->cap) {
+		char *b = realloc(c->buf, hb.data_len);
+		if (!b) {
+			conn_free(env, c);
+			return 0;
+		}
+		c->buf = b;
+		c->cap = hb.data_len;
+	}
+	memcpy(c->buf, msg->payload + sizeof(hb), hb.data_len);
+	c->len = hb.data_len;
+	c->sock_id = UINT32_MAX;
+	c->t_start = wasp_now_usec();
+	log_debug("connection %u handed back by worker %u with %u bytes", c->id, w->worker_id,
+		  c->len);
+	/* The bytes may hold a complete request already: route before reading. */
+	conn_route(env, c);
+	return 0;
+}
+
+static const struct wasp_ipc_handler worker_handlers[] = {
+	{ WASP_MSG_HANDOFF_ACK, sizeof(struct wasp_msg_conn_ref), sizeof(struct wasp_msg_conn_ref),
+	  false, worker_on_ack },
+	{ WASP_MSG_HANDBACK, sizeof(struct wasp_msg_handback), WASP_IPC_MAX_PAYLOAD, true,
+	  worker_on_handback },
+};
+
+static const struct wasp_ipc_channel_ops worker_ops = {
+	.role = WASP_ROLE_ADAPTER,
+	.peer_role = WASP_ROLE_WORKER,
+	.handlers = worker_handlers,
+	.n_handlers = ELEMENTSOF(worker_handlers),
+	.on_close = worker_on_close,
+};
+
+int
+handoff_add_worker(struct lsn_env *env, struct lsn_pool *p, const struct wasp_msg_worker_ref *ref,
+		   int fd)
+{
+	struct lsn_worker *w, *o;
+	uint64_t min_owned = UINT64_MAX;
+
+	if (handoff_find_worker(env, ref->worker_id)) {
+		log_warning("worker %u announced twice, ignoring", ref->worker_id);
+		(void)safe_close(fd);
+		return 0;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		(void)safe_close(fd);
+		return -ENOMEM;
+	}
+	w->worker_id = ref->worker_id;
+	w->pid = ref->pid;
+	w->pool = p;
+	TAILQ_INIT(&w->inflight);
+	w->ch = wasp_ipc_channel_new(env->base, fd, &worker_ops, w);
+	if (!w->ch) {
+		free(w);
+		return -ENOMEM;
+	}
+	/* We never learn when a worker closes a connection; a newcomer starts
+	 * level with the least loaded one so it does not take every new
+	 * connection until its count caught up. */
+	TAILQ_FOREACH(o, &p->workers, link)
+		if (!o->gone && o->owned < min_owned)
+			min_owned = o->owned;
+	w->owned = min_owned == UINT64_MAX ? 0 : min_owned;
+	TAILQ_INSERT_TAIL(&p->workers, w, link);
+	p->n_workers++;
+	p->demand_sent = false;
+	log_debug("worker %u (pid %u) of '%s' ready", w->worker_id, w->pid, p->name);
+	pool_drain(env, p);
+	return 0;
+}

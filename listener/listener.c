@@ -1,0 +1,466 @@
+/* The listener core's process: connection objects (from a free list, with
+ * their head buffer), reading the head, routing, rejecting, and
+ * wasp_listener_main(). */
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "lsn.h"
+#include "util.h"
+
+/* ---- connections --------------------------------------------------------- */
+
+struct lsn_conn *
+conn_by_id(struct lsn_env *env, uint32_t id)
+{
+	uint32_t slot = (id & LSN_CONN_MAX) - 1;
+	struct lsn_conn *c;
+
+	if (id == 0 || slot >= env->n_slots)
+		return NULL;
+	c = env->slots[slot];
+	return c && c->id == id && c->state != LSN_CONN_FREE ? c : NULL;
+}
+
+/* A connection object for fd (taken over), or NULL at the limit or on OOM
+ * (fd is closed then). */
+struct lsn_conn *
+conn_new(struct lsn_env *env, int fd)
+{
+	struct lsn_conn *c = TAILQ_FIRST(&env->free_conns);
+
+	if (c) {
+		TAILQ_REMOVE(&env->free_conns, c, link);
+	} else {
+		if (env->n_slots >= env->max_conns)
+			goto fail;
+		c = calloc(1, sizeof(*c));
+		if (!c)
+			goto fail;
+		c->cap = (uint32_t)env->max_head;
+		c->buf = malloc(c->cap);
+		if (!c->buf) {
+			free(c);
+			goto fail;
+		}
+		c->env = env;
+		env->slots[env->n_slots] = c;
+		c->id = ++env->n_slots; /* slot + 1, reuse 0 */
+	}
+	/* A new id for the slot: an old ACK cannot match the new connection. */
+	c->id = (c->id & LSN_CONN_MAX) |
+		((((c->id >> LSN_CONN_SLOT_BITS) + 1) & 0xfff) << LSN_CONN_SLOT_BITS);
+	c->state = LSN_CONN_READING;
+	c->fd = fd;
+	c->len = 0;
+	c->sock_id = UINT32_MAX;
+	c->sock_gen = 0;
+	c->ev_set = false;
+	c->table = NULL;
+	c->site = NULL;
+	c->app = NULL;
+	c->pool = NULL;
+	c->worker = NULL;
+	c->qe.queued = false;
+	c->t_start = wasp_now_usec();
+	env->n_conns++;
+	return c;
+fail:
+	(void)safe_close(fd);
+	return NULL;
+}
+
+static void
+conn_unroute(struct lsn_env *env, struct lsn_conn *c)
+{
+	if (c->table) {
+		if (c->site && c->table->site_conns[c->site->index] > 0)
+			c->table->site_conns[c->site->index]--;
+		table_unref(c->table);
+	}
+	c->table = NULL;
+	c->site = NULL;
+	c->app = NULL;
+	c->pool = NULL;
+}
+
+/* Release the object (closing our fd; the connection itself lives on if a
+ * worker has its own copy). */
+void
+conn_free(struct lsn_env *env, struct lsn_conn *c)
+{
+	if (!c || c->state == LSN_CONN_FREE)
+		return;
+	if (c->ev_set)
+		(void)event_del(&c->ev);
+	c->ev_set = false;
+	if (c->state == LSN_CONN_INFLIGHT && c->worker) {
+		TAILQ_REMOVE(&c->worker->inflight, c, link);
+		c->worker->n_inflight--;
+		c->worker = NULL;
+	}
+	if (c->state == LSN_CONN_QUEUED && c->pool) {
+		wasp_queue_remove(&c->pool->queue, &c->qe);
+		pool_rearm(env, c->pool);
+	}
+	conn_unroute(env, c);
+	c->fd = safe_close(c->fd);
+	c->state = LSN_CONN_FREE;
+	/* Big handback buffers go back to the normal size. */
+	if (c->cap > env->max_head) {
+		char *b = realloc(c->buf, env->max_head);
+		if (b) {
+			c->buf = b;
+			c->cap = (uint32_t)env->max_head;
+		}
+	}
+	TAILQ_INSERT_HEAD(&env->free_conns, c, link);
+	env->n_conns--;
+	accept_check(env);
+}
+
+/* Answer an error (or reset for a TcpLevel pool's 503) and close. */
+void
+conn_reject(struct lsn_env *env, struct lsn_conn *c, unsigned status, const char *reason)
+{
+	if (status == 503)
+		env->stats.rejected_503++;
+	else if (status >= 400 && status < 500)
+		env->stats.rejected_400++;
+	log_debug("connection %u: %u %s%s%s", c->id, status, strempty(reason),
+		  c->pool ? " pool " : "", c->pool ? c->pool->name : "");
+	if (status == 503 && c->pool && c->pool->rp && c->pool->rp->lb == WASP_ROUTE_LB_TCP) {
+		struct linger l = { .l_onoff = 1, .l_linger = 0 };
+		(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	} else if (status > 0) {
+		env->ops->write_error(env->userdata, c->fd, status, reason,
+				      status == 503 ? WASP_LISTENER_RETRY_AFTER_S : 0);
+		/* FIN after the response: the client reads it before it sees EOF. */
+		(void)shutdown(c->fd, SHUT_WR);
+	}
+	conn_free(env, c);
+}
+
+static void
+conn_on_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct lsn_conn *c = arg;
+	struct lsn_env *env = c->env;
+
+	(void)fd;
+	c->ev_set = false;
+	if (what & EV_TIMEOUT) {
+		log_debug("connection %u: no complete head within the header timeout", c->id);
+		conn_free(env, c);
+		return;
+	}
+	conn_read(env, c);
+}
+
+/* Read what is there and decide; re-arm the read event when incomplete. */
+void
+conn_read(struct lsn_env *env, struct lsn_conn *c)
+{
+	for (;;) {
+		ssize_t n = c->len < c->cap ? read(c->fd, c->buf + c->len, c->cap - c->len) : 0;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (!c->ev_set) {
+				event_assign(&c->ev, env->base, c->fd, EV_READ, conn_on_event, c);
+				/* The header timeout counts from accept (or handback). */
+				if (event_add(&c->ev, &env->header_timeout) < 0) {
+					conn_free(env, c);
+					return;
+				}
+				c->ev_set = true;
+			}
+			return;
+		}
+		if (n <= 0) {
+			/* EOF or error before a complete head: nothing to answer. */
+			log_debug("connection %u: closed by the client after %u bytes", c->id,
+				  c->len);
+			conn_free(env, c);
+			return;
+		}
+		c->len += (uint32_t)n;
+		conn_route(env, c);
+		return;
+	}
+}
+
+static void
+conn_drop_event(struct lsn_conn *c)
+{
+	if (c->ev_set)
+		(void)event_del(&c->ev);
+	c->ev_set = false;
+}
+
+/* Peek at the bytes, route, and hand off, queue or reject. */
+void
+conn_route(struct lsn_env *env, struct lsn_conn *c)
+{
+	struct wasp_peek_key key = { 0 };
+	struct wasp_route_result res;
+	struct lsn_table *t = env->table;
+	struct lsn_pool *p;
+	enum wasp_peek_result pr;
+	int r;
+
+	pr = env->ops->peek(env->userdata, c->buf, c->len, c->len >= env->max_head, &key);
+	if (pr == WASP_PEEK_NEED_MORE) {
+		if (c->len >= env->max_head) {
+			conn_drop_event(c);
+			conn_reject(env, c, 431, "request head too large");
+			return;
+		}
+		conn_read(env, c);
+		return;
+	}
+	conn_drop_event(c);
+	if (pr == WASP_PEEK_ERROR) {
+		conn_reject(env, c, key.status ? key.status : 400, key.reason);
+		return;
+	}
+	if (!t) {
+		conn_reject(env, c, 503, "no routing table yet");
+		return;
+	}
+	{
+		const struct wasp_route_socket *rs = NULL;
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		bool have_local = false;
+
+		if (c->sock_id < t->rt->n_sockets && c->sock_gen == t->rt->generation)
+			rs = &t->rt->sockets[c->sock_id];
+		/* After a handback, a new generation, or on a socket bound to any
+		 * address with bindings naming one: ask the kernel. */
+		if (!rs || rs->needs_local_addr) {
+			if (getsockname(c->fd, (struct sockaddr *)&ss, &sl) < 0) {
+				conn_free(env, c);
+				return;
+			}
+			have_local = true;
+			if (!rs)
+				rs = wasp_route_find_socket(t->rt, (struct sockaddr *)&ss, sl);
+		}
+		r = rs ? wasp_route_lookup(rs, have_local ? (struct sockaddr *)&ss : NULL, key.host,
+					   key.host_len, key.path, key.path_len, &res)
+		       : -ENOENT;
+	}
+	conn_unroute(env, c);
+	if (r == -ENOENT) {
+		conn_reject(env, c, 400, "Invalid Hostname");
+		return;
+	}
+	if (r < 0) {
+		conn_reject(env, c, 404, "no application");
+		return;
+	}
+	c->table = t;
+	t->refs++;
+	c->site = res.site;
+	c->app = res.app;
+	p = env->pool_by_id[res.pool->id];
+	c->pool = p;
+	if (res.site->max_connections > 0 &&
+	    t->site_conns[res.site->index] >= res.site->max_connections) {
+		c->site = NULL; /* not counted */
+		conn_reject(env, c, 503, "site maxConnections reached");
+		return;
+	}
+	t->site_conns[res.site->index]++;
+	if (p->state == WASP_POOL_STOPPED || p->state == WASP_POOL_STOPPING) {
+		conn_reject(env, c, 503, "application pool stopped");
+		return;
+	}
+	if (p->n_workers > 0 && wasp_queue_len(&p->queue) == 0 && handoff_send(env, p, c) == 0)
+		return;
+	pool_enqueue(env, p, c);
+}
+
+void
+table_unref(struct lsn_table *t)
+{
+	if (!t || --t->refs > 0)
+		return;
+	wasp_route_table_free(t->rt);
+	free(t->site_conns);
+	free(t);
+}
+
+/* ---- process ------------------------------------------------------------- */
+
+static void
+on_sigterm(evutil_socket_t sig, short what, void *arg)
+{
+	struct lsn_env *env = arg;
+
+	log_info("SIGTERM: exiting");
+	env->exit_status = 0;
+	(void)event_base_loopexit(env->base, NULL);
+}
+
+static void
+on_stats(evutil_socket_t fd, short what, void *arg)
+{
+	channel_send_stats(arg);
+}
+
+static int
+parse_u32_arg(const char *name, const char *s, uint32_t min, uint32_t max, uint32_t *ret)
+{
+	uint64_t v;
+
+	if (wasp_parse_u64(s, max, &v) < 0 || v < min) {
+		log_error("%s: '%s' is not a number in %u..%u", name, s, min, max);
+		return -EINVAL;
+	}
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+static void
+env_done(struct lsn_env *env)
+{
+	struct lsn_pool *p;
+
+	env->exiting = true;
+	channel_done(env);
+	while ((p = TAILQ_FIRST(&env->pools)))
+		pool_free(env, p);
+	for (uint32_t i = 0; i < env->n_slots; i++) {
+		struct lsn_conn *c = env->slots[i];
+		if (c->state != LSN_CONN_FREE)
+			conn_free(env, c);
+	}
+	for (uint32_t i = 0; i < env->n_slots; i++) {
+		free(env->slots[i]->buf);
+		free(env->slots[i]);
+	}
+	free(env->slots);
+	free(env->pool_by_id);
+	table_unref(env->table);
+	free(env->scratch);
+	if (env->ev_stats)
+		event_free(env->ev_stats);
+	if (env->ev_term)
+		event_free(env->ev_term);
+	if (env->ev_accept_resume)
+		event_free(env->ev_accept_resume);
+	if (env->base)
+		event_base_free(env->base);
+}
+
+int
+wasp_listener_main(const struct wasp_listener_ops *ops, void *userdata, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "max-connections", required_argument, NULL, 'm' },
+		{ "header-timeout", required_argument, NULL, 't' },
+		{ "channel-fd", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct lsn_env env = { .ops = ops, .userdata = userdata, .exit_status = 1 };
+	uint32_t max_conns = WASP_LISTENER_MAX_CONNECTIONS;
+	uint32_t header_ms = ops->header_timeout_ms ? ops->header_timeout_ms
+						    : WASP_LISTENER_HEADER_TIMEOUT_MS;
+	uint32_t chan_fd = 3;
+	const char *e;
+	struct event_config *cfg;
+	struct timeval tv;
+	int o;
+
+	wasp_log_init(argv[0] && strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : "wasp-listener",
+		      LOG_INFO);
+	if ((e = getenv("WASP_CHANNEL_FD")) && parse_u32_arg("WASP_CHANNEL_FD", e, 0, 65535,
+							     &chan_fd) < 0)
+		return 1;
+	while ((o = getopt_long(argc, argv, "m:t:f:h", options, NULL)) >= 0) {
+		switch (o) {
+		case 'm':
+			if (parse_u32_arg("--max-connections", optarg, 1, LSN_CONN_MAX,
+					  &max_conns) < 0)
+				return 1;
+			break;
+		case 't':
+			if (parse_u32_arg("--header-timeout", optarg, 1, 3600000, &header_ms) < 0)
+				return 1;
+			break;
+		case 'f':
+			if (parse_u32_arg("--channel-fd", optarg, 0, 65535, &chan_fd) < 0)
+				return 1;
+			break;
+		case 'h':
+			printf("%s [--max-connections N] [--header-timeout MS] [--channel-fd FD]\n"
+			       "A wasp protocol adapter (%s); started by waspd.\n",
+			       argv[0], ops->name);
+			return 0;
+		default:
+			return 1;
+		}
+	}
+
+	(void)signal(SIGPIPE, SIG_IGN);
+	env.max_head = ops->max_head ? ops->max_head : WASP_LISTENER_MAX_HEAD;
+	env.max_conns = max_conns;
+	TAILQ_INIT(&env.pools);
+	TAILQ_INIT(&env.free_conns);
+	env.slots = calloc(max_conns, sizeof(*env.slots));
+	env.scratch = malloc(WASP_IPC_MAX_PAYLOAD);
+	cfg = event_config_new();
+	if (cfg) {
+		(void)event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
+		env.base = event_base_new_with_config(cfg);
+		event_config_free(cfg);
+	}
+	if (!env.slots || !env.scratch || !env.base) {
+		log_error("out of memory");
+		goto out;
+	}
+	tv = (struct timeval){ .tv_sec = header_ms / 1000, .tv_usec = (header_ms % 1000) * 1000 };
+	{
+		const struct timeval *ct = event_base_init_common_timeout(env.base, &tv);
+		env.header_timeout = ct ? *ct : tv;
+	}
+	env.ev_term = evsignal_new(env.base, SIGTERM, on_sigterm, &env);
+	env.ev_stats = event_new(env.base, -1, EV_PERSIST, on_stats, &env);
+	tv = (struct timeval){ .tv_sec = WASP_LISTENER_STATS_INTERVAL_MS / 1000,
+			       .tv_usec = (WASP_LISTENER_STATS_INTERVAL_MS % 1000) * 1000 };
+	if (!env.ev_term || !env.ev_stats || event_add(env.ev_term, NULL) < 0 ||
+	    event_add(env.ev_stats, &tv) < 0 || accept_init(&env) < 0) {
+		log_error("out of memory");
+		goto out;
+	}
+	if (fcntl((int)chan_fd, F_GETFD) < 0) {
+		log_error("no activator channel on fd %u: %s is started by waspd", chan_fd,
+			  argv[0]);
+		goto out;
+	}
+	(void)fcntl((int)chan_fd, F_SETFD, FD_CLOEXEC);
+	if (channel_start(&env, (int)chan_fd) < 0)
+		goto out;
+	log_debug("%s adapter started (max %u connections, header timeout %u ms)", ops->name,
+		  max_conns, header_ms);
+	env.exit_status = 0;
+	if (event_base_dispatch(env.base) < 0) {
+		log_error("event loop failed");
+		env.exit_status = 1;
+	}
+out:
+	env_done(&env);
+	return env.exit_status;
+}

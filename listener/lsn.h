@@ -1,0 +1,190 @@
+/* Internal to the listener core: the process state (struct lsn_env), the
+ * objects it manages, and the functions the files of listener/ call in each
+ * other. Adapters include listener.h only. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "ipc.h"
+#include "listener.h"
+#include "msg.h"
+#include "queue.h"
+#include "route.h"
+
+struct lsn_env;
+struct lsn_pool;
+struct lsn_worker;
+
+/* A routing table generation with a reference count: connections that
+ * routed with it (queued, in flight) keep it, so their site and application
+ * path stay valid after a new generation arrived. */
+struct lsn_table {
+	struct wasp_route_table *rt;
+	unsigned refs;
+	uint32_t *site_conns; /* per site index: connections held (maxConnections) */
+};
+
+enum lsn_conn_state {
+	LSN_CONN_FREE,
+	LSN_CONN_READING, /* waiting for the head; ev armed */
+	LSN_CONN_QUEUED,  /* in pool->queue */
+	LSN_CONN_INFLIGHT, /* handed to worker, not yet acknowledged */
+};
+
+struct lsn_conn {
+	uint32_t id; /* slot + 1 | reuse << LSN_CONN_SLOT_BITS; never 0 */
+	enum lsn_conn_state state;
+	int fd;
+	struct lsn_env *env;
+	uint32_t sock_id;  /* accepted on this socket of generation sock_gen; */
+	uint32_t sock_gen; /* UINT32_MAX after a handback */
+	struct event ev;      /* read + header timeout (embedded: no malloc) */
+	bool ev_set;
+	char *buf;            /* bytes read so far, kept until the ACK */
+	uint32_t len, cap;
+	uint64_t t_start;     /* usec: accept, or handback */
+	struct wasp_queue_entry qe; /* in a pool queue (enqueue time) */
+	/* route */
+	struct lsn_table *table; /* ref held while routed */
+	const struct wasp_route_site *site;
+	const struct wasp_route_app *app;
+	struct lsn_pool *pool;
+	struct lsn_worker *worker; /* INFLIGHT */
+	TAILQ_ENTRY(lsn_conn) link; /* worker->inflight, or the free list */
+};
+
+TAILQ_HEAD(lsn_conn_list, lsn_conn);
+
+#define LSN_CONN_SLOT_BITS 20
+#define LSN_CONN_MAX ((1u << LSN_CONN_SLOT_BITS) - 1)
+
+struct lsn_worker {
+	uint32_t worker_id;
+	uint32_t pid;
+	struct lsn_pool *pool;
+	struct wasp_ipc_channel *ch;
+	struct lsn_conn_list inflight; /* handed, not acknowledged */
+	uint32_t n_inflight;
+	uint64_t owned; /* acknowledged minus handed back: our estimate of its load */
+	bool gone;      /* WORKER_GONE: no new connections */
+	TAILQ_ENTRY(lsn_worker) link; /* pool->workers */
+};
+
+TAILQ_HEAD(lsn_worker_list, lsn_worker);
+
+struct lsn_pool {
+	char *name;
+	uint32_t id;              /* in the current table; UINT32_MAX: removed */
+	const struct wasp_route_pool *rp; /* current table's entry, NULL if removed */
+	uint32_t state;           /* WASP_POOL_* (table, then POOL_STATE) */
+	struct wasp_queue queue;
+	struct event *ev_expire;  /* the queue head's startupTimeLimit */
+	struct lsn_worker_list workers;
+	uint32_t n_workers;       /* not gone */
+	bool demand_sent;
+	uint64_t demand_time;
+	struct lsn_env *env;
+	TAILQ_ENTRY(lsn_pool) link;
+};
+
+TAILQ_HEAD(lsn_pool_list, lsn_pool);
+
+struct lsn_socket {
+	int fd;
+	uint32_t id;
+	struct event *ev;
+	struct lsn_env *env;
+};
+
+/* A LISTEN_SOCKET received for a generation whose ROUTE_TABLE is still to come. */
+struct lsn_pending_socket {
+	int fd;
+	uint32_t id;
+	uint32_t generation;
+};
+
+struct lsn_env {
+	struct event_base *base;
+	const struct wasp_listener_ops *ops;
+	void *userdata;
+	size_t max_head;
+	struct timeval header_timeout; /* a libevent common timeout */
+
+	struct wasp_ipc_channel *act; /* the activator channel */
+	bool registered;
+
+	struct lsn_table *table; /* current generation, NULL before the first */
+	struct lsn_socket *sockets;
+	size_t n_sockets;
+	struct lsn_pending_socket *pending;
+	size_t n_pending, n_pending_alloc;
+
+	struct lsn_pool_list pools; /* every pool, current or removed-with-workers */
+	struct lsn_pool **pool_by_id; /* current table's ids */
+	size_t n_pool_by_id;
+
+	/* connections */
+	struct lsn_conn **slots; /* by slot; NULL = never allocated */
+	uint32_t n_slots;        /* allocated so far (<= max_conns) */
+	uint32_t max_conns;
+	uint32_t n_conns;        /* held now */
+	struct lsn_conn_list free_conns;
+
+	/* accept */
+	bool accept_paused;      /* EMFILE: timer running */
+	bool accept_full;        /* at max_conns */
+	struct event *ev_accept_resume;
+
+	uint8_t *scratch; /* WASP_IPC_MAX_PAYLOAD bytes for building HANDOFFs */
+
+	struct event *ev_stats;
+	struct event *ev_term;
+	struct wasp_msg_adapter_stats stats, stats_sent;
+	int exit_status;
+	bool exiting; /* tearing down: drop connections, route nothing */
+};
+
+/* listener.c: connection life cycle and routing */
+struct lsn_conn *conn_new(struct lsn_env *env, int fd);
+void conn_free(struct lsn_env *env, struct lsn_conn *c);
+void conn_read(struct lsn_env *env, struct lsn_conn *c);
+void conn_route(struct lsn_env *env, struct lsn_conn *c);
+void conn_reject(struct lsn_env *env, struct lsn_conn *c, unsigned status, const char *reason);
+struct lsn_conn *conn_by_id(struct lsn_env *env, uint32_t id);
+void table_unref(struct lsn_table *t);
+
+/* accept.c */
+int accept_start(struct lsn_env *env, struct lsn_socket *s);
+void accept_stop(struct lsn_socket *s);
+void accept_check(struct lsn_env *env); /* resume after a connection was released */
+int accept_init(struct lsn_env *env);
+
+/* pool.c (in handoff.c): pools, queues and demand */
+void pool_enqueue(struct lsn_env *env, struct lsn_pool *p, struct lsn_conn *c);
+void pool_flush(struct lsn_env *env, struct lsn_pool *p, unsigned status, const char *reason);
+void pool_drain(struct lsn_env *env, struct lsn_pool *p);
+void pool_set_state(struct lsn_env *env, struct lsn_pool *p, uint32_t state, uint32_t reason);
+struct lsn_pool *pool_get(struct lsn_env *env, const char *name);
+void pool_free(struct lsn_env *env, struct lsn_pool *p);
+void pool_rearm(struct lsn_env *env, struct lsn_pool *p);
+
+/* handoff.c: worker channels */
+int handoff_send(struct lsn_env *env, struct lsn_pool *p, struct lsn_conn *c);
+int handoff_add_worker(struct lsn_env *env, struct lsn_pool *p, const struct wasp_msg_worker_ref *ref,
+		       int fd);
+struct lsn_worker *handoff_find_worker(struct lsn_env *env, uint32_t worker_id);
+void handoff_worker_gone(struct lsn_env *env, struct lsn_worker *w);
+/* Close the channel and forget the worker; its unacknowledged connections
+ * are routed again. */
+void handoff_worker_free(struct lsn_env *env, struct lsn_worker *w);
+
+/* channel.c: the activator channel */
+int channel_start(struct lsn_env *env, int fd);
+void channel_demand(struct lsn_env *env, struct lsn_pool *p);
+void channel_send_stats(struct lsn_env *env);
+void channel_done(struct lsn_env *env);

@@ -1,0 +1,185 @@
+/* Application pools as the listener sees them: the queue of connections
+ * waiting for a worker (bounded by queueLength, each waiting at most
+ * startupTimeLimit), the pool's state, and on-demand activation requests. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "lsn.h"
+#include "util.h"
+
+#define conn_of_qe(e) ((struct lsn_conn *)((char *)(e)-offsetof(struct lsn_conn, qe)))
+
+static uint64_t
+pool_startup_limit_usec(const struct lsn_pool *p)
+{
+	uint32_t ms = p->rp ? p->rp->startup_time_limit_ms : 90000;
+
+	return (uint64_t)(ms ? ms : 90000) * 1000;
+}
+
+static void
+pool_on_expire(evutil_socket_t fd, short what, void *arg)
+{
+	struct lsn_pool *p = arg;
+	struct lsn_env *env = p->env;
+	uint64_t now = wasp_now_usec(), limit = pool_startup_limit_usec(p);
+	struct wasp_queue_entry *e;
+	unsigned n = 0;
+
+	while ((e = wasp_queue_pop_expired(&p->queue, now, limit))) {
+		struct lsn_conn *c = conn_of_qe(e);
+		c->state = LSN_CONN_READING;
+		conn_reject(env, c, 503, "startupTimeLimit passed waiting for a worker");
+		n++;
+	}
+	if (n > 0) {
+		log_info("application pool '%s': %u connection(s) waited startupTimeLimit for a "
+			 "worker: 503",
+			 p->name, n);
+		/* Ask again for the next one: the activator may have given up. */
+		p->demand_sent = false;
+		if (wasp_queue_len(&p->queue) > 0 && p->n_workers == 0)
+			channel_demand(env, p);
+	}
+	pool_rearm(env, p);
+}
+
+void
+pool_rearm(struct lsn_env *env, struct lsn_pool *p)
+{
+	uint64_t deadline = wasp_queue_deadline(&p->queue, pool_startup_limit_usec(p)), now, d;
+	struct timeval tv;
+
+	if (deadline == 0) {
+		(void)event_del(p->ev_expire);
+		return;
+	}
+	now = wasp_now_usec();
+	d = deadline > now ? deadline - now : 0;
+	tv = (struct timeval){ .tv_sec = (time_t)(d / 1000000), .tv_usec = (suseconds_t)(d % 1000000) };
+	(void)event_add(p->ev_expire, &tv);
+}
+
+struct lsn_pool *
+pool_get(struct lsn_env *env, const char *name)
+{
+	struct lsn_pool *p;
+
+	TAILQ_FOREACH(p, &env->pools, link)
+		if (streq(p->name, name))
+			return p;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->name = strdup(name);
+	p->ev_expire = evtimer_new(env->base, pool_on_expire, p);
+	if (!p->name || !p->ev_expire) {
+		if (p->ev_expire)
+			event_free(p->ev_expire);
+		free(p->name);
+		free(p);
+		return NULL;
+	}
+	p->env = env;
+	p->id = UINT32_MAX;
+	p->state = WASP_POOL_STARTED;
+	wasp_queue_init(&p->queue, 0);
+	TAILQ_INIT(&p->workers);
+	TAILQ_INSERT_TAIL(&env->pools, p, link);
+	return p;
+}
+
+void
+pool_free(struct lsn_env *env, struct lsn_pool *p)
+{
+	struct lsn_worker *w;
+
+	pool_flush(env, p, 503, "application pool removed");
+	while ((w = TAILQ_FIRST(&p->workers)))
+		handoff_worker_free(env, w);
+	TAILQ_REMOVE(&env->pools, p, link);
+	event_free(p->ev_expire);
+	free(p->name);
+	free(p);
+}
+
+void
+pool_flush(struct lsn_env *env, struct lsn_pool *p, unsigned status, const char *reason)
+{
+	struct wasp_queue_entry *e;
+
+	while ((e = wasp_queue_pop(&p->queue))) {
+		struct lsn_conn *c = conn_of_qe(e);
+		c->state = LSN_CONN_READING;
+		conn_reject(env, c, status, reason);
+	}
+	(void)event_del(p->ev_expire);
+}
+
+void
+pool_enqueue(struct lsn_env *env, struct lsn_pool *p, struct lsn_conn *c)
+{
+	if (wasp_queue_push(&p->queue, &c->qe, wasp_now_usec()) < 0) {
+		conn_reject(env, c, 503, "application pool queue full");
+		return;
+	}
+	c->state = LSN_CONN_QUEUED;
+	if (wasp_queue_len(&p->queue) == 1)
+		pool_rearm(env, p);
+	if (p->n_workers == 0)
+		channel_demand(env, p);
+	else
+		pool_drain(env, p);
+}
+
+/* Hand queued connections to the pool's workers, oldest first. */
+void
+pool_drain(struct lsn_env *env, struct lsn_pool *p)
+{
+	struct wasp_queue_entry *e;
+
+	while (p->n_workers > 0 && (e = wasp_queue_pop(&p->queue))) {
+		struct lsn_conn *c = conn_of_qe(e);
+		c->state = LSN_CONN_READING;
+		if (handoff_send(env, p, c) < 0) {
+			/* No usable worker after all: back to the head. */
+			wasp_queue_push_head(&p->queue, &c->qe);
+			c->state = LSN_CONN_QUEUED;
+			break;
+		}
+	}
+	pool_rearm(env, p);
+	if (wasp_queue_len(&p->queue) > 0 && p->n_workers == 0)
+		channel_demand(env, p);
+}
+
+void
+pool_set_state(struct lsn_env *env, struct lsn_pool *p, uint32_t state, uint32_t reason)
+{
+	static const char *const names[] = { "Starting", "Started", "Stopping", "Stopped" };
+	uint32_t old = p->state;
+
+	if (state >= WASP_POOL_STATE__COUNT)
+		return;
+	p->state = state;
+	if (old != state)
+		log_debug("application pool '%s': %s", p->name, names[state]);
+	if (state == WASP_POOL_STOPPED || state == WASP_POOL_STOPPING) {
+		pool_flush(env, p,  503, reason == WASP_POOL_REASON_RAPID_FAIL
+					    ? "application pool stopped (rapid-fail protection)"
+					    : "application pool stopped");
+		p->demand_sent = false;
+		return;
+	}
+	if (old != state)
+		p->demand_sent = false;
+	if (wasp_queue_len(&p->queue) > 0) {
+		if (p->n_workers > 0)
+			pool_drain(env, p);
+		else
+			channel_demand(env, p);
+	}
+}
