@@ -1,0 +1,774 @@
+/* A client connection handed to this worker: HTTP/1.1 framing around the
+ * pipeline. One request at a time per connection (so pipelined responses go
+ * out in order): read and parse a head, route it (another pool's request
+ * hands the connection back), read and discard a body, run the pipeline,
+ * write the response (head + memory body in one sendmsg, or head with
+ * MSG_MORE then sendfile), then the next request from the same buffer.
+ *
+ * One edge-triggered libevent event per connection watches read and write
+ * for its whole life (one epoll_ctl per connection, none per request);
+ * `readable`/`writable` remember whether the kernel may have more for us.
+ * One timer per connection enforces a deadline that moves lazily: moving it
+ * costs nothing; the timer re-arms itself when it fires early. */
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "listener/route.h"
+#include "log.h"
+#include "util.h"
+#include "worker.h"
+
+enum conn_state {
+	CS_IDLE,   /* waiting for the first byte of a request */
+	CS_HEAD,   /* part of a head is in */
+	CS_BODY,   /* reading (and discarding) the request body */
+	CS_RUN,    /* in the pipeline */
+	CS_WRITE,  /* writing the response */
+	CS_POST,   /* LogRequest, EndRequest */
+	CS_LINGER, /* closing: our side shut, reading what the client still sends */
+};
+
+struct conn {
+	struct conn *next, *prev;
+	struct wasp_env *env;
+	int fd;
+	struct event *ev;
+	struct event *timer;
+	uint64_t deadline; /* UINT64_MAX: none */
+	uint64_t timer_at; /* when the timer fires, 0 when not armed */
+	struct wchan *chan;
+	enum conn_state state;
+	bool readable, writable, rdhup;
+	bool first;       /* the first request: routed by the adapter */
+	bool body_chunked;
+	bool close_after; /* close once this response is out */
+	bool linger;      /* unread input may be left: linger when closing */
+	bool in_callback;
+	bool dead; /* closed inside a callback: free on the way out */
+
+	uint32_t site_id; /* from the HANDOFF, for the first request */
+	char *app_path;
+
+	struct sockaddr_storage local;
+	socklen_t local_len;
+	const struct wasp_route_socket *rsock;
+	unsigned rsock_gen;
+	const struct wasp_route_app *last_rapp;
+	struct wapp *app; /* of the last request */
+
+	struct wasp_arena *arena;     /* the connection's own */
+	struct wasp_arena *req_arena; /* reset after each request */
+	char *in;
+	size_t in_start, in_end; /* unconsumed input: in[in_start..in_end) */
+	uint64_t body_left;
+	struct wasp_http_chunked chunked;
+	struct wasp_http_request *http;
+
+	struct wasp_request req;
+	bool req_active;
+	struct iovec iov[2];
+	size_t iov_n;
+	off_t file_off;
+	uint64_t file_left;
+};
+
+static void conn_process(struct conn *c);
+
+static uint64_t
+conn_timeout(const struct conn *c)
+{
+	return c->app && c->app->connection_timeout_usec ? c->app->connection_timeout_usec
+							 : WORKER_DEFAULT_CONN_TIMEOUT_USEC;
+}
+
+static void
+conn_set_deadline(struct conn *c, uint64_t usec_from_now)
+{
+	uint64_t now;
+	struct timeval tv;
+
+	if (usec_from_now == UINT64_MAX) {
+		c->deadline = UINT64_MAX;
+		return;
+	}
+	now = wasp_now_usec();
+	c->deadline = now + usec_from_now;
+	if (c->timer_at && c->timer_at <= c->deadline)
+		return; /* fires first; re-arms then */
+	tv.tv_sec = (time_t)(usec_from_now / 1000000);
+	tv.tv_usec = (suseconds_t)(usec_from_now % 1000000);
+	(void)event_add(c->timer, &tv);
+	c->timer_at = c->deadline;
+}
+
+static void
+conn_free(struct conn *c)
+{
+	struct wasp_env *env = c->env;
+
+	if (c->req_active) {
+		env->n_busy--;
+		c->req_active = false;
+	}
+	if (c->in_callback) {
+		/* still on the stack: stop everything, free on the way out */
+		c->dead = true;
+		event_del(c->ev);
+		event_del(c->timer);
+		c->fd = safe_close(c->fd);
+		return;
+	}
+	event_free(c->ev);
+	event_free(c->timer);
+	safe_close(c->fd);
+	wasp_arena_free(c->req_arena);
+	wasp_arena_free(c->arena);
+	if (c->chan)
+		wchan_unref(c->chan);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		env->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	env->n_conns--;
+	free(c);
+	env_check_drained(env);
+}
+
+/* Close now, or shut our side and read what the client still sends (so a
+ * close with unread input does not turn into a reset that destroys the
+ * response on its way). */
+static void
+conn_close(struct conn *c)
+{
+	if (c->linger && c->fd >= 0 && shutdown(c->fd, SHUT_WR) == 0) {
+		c->state = CS_LINGER;
+		c->linger = false;
+		conn_set_deadline(c, WORKER_LINGER_USEC);
+		conn_process(c);
+		return;
+	}
+	conn_free(c);
+}
+
+/* Read more into the input buffer. > 0 bytes read, 0 EOF, -EAGAIN, -errno. */
+static ssize_t
+conn_read(struct conn *c)
+{
+	size_t space;
+	ssize_t n;
+
+	if (!c->readable)
+		return -EAGAIN;
+	if (c->in_start == c->in_end) {
+		c->in_start = c->in_end = 0;
+	} else if (c->in_start > 0) { /* the parser allows the head to move */
+		memmove(c->in, c->in + c->in_start, c->in_end - c->in_start);
+		c->in_end -= c->in_start;
+		c->in_start = 0;
+	}
+	space = WORKER_INBUF_SIZE - c->in_end;
+	if (space == 0)
+		return -ENOBUFS;
+	do
+		n = read(c->fd, c->in + c->in_end, space);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		if (errno == EAGAIN) {
+			c->readable = false;
+			return -EAGAIN;
+		}
+		return -errno;
+	}
+	if ((size_t)n < space && !c->rdhup)
+		c->readable = false; /* drained; the next edge says when there is more */
+	c->in_end += (size_t)n;
+	return n;
+}
+
+static void
+start_error(struct conn *c, unsigned status)
+{
+	struct wasp_request *req = &c->req;
+
+	if (!c->req_active) {
+		request_init(req, c->env, c, c->req_arena, NULL);
+		c->req_active = true;
+		c->env->n_busy++;
+	}
+	request_set_error(req, status, 0);
+	c->close_after = true;
+	c->linger = true;
+	pipeline_skip_to_send(req);
+	c->state = CS_RUN;
+}
+
+/* Hand the connection back to the adapter with everything not yet served
+ * (this request's bytes included). The connection is gone afterwards. */
+static void
+conn_handback(struct conn *c)
+{
+	int fd = TAKE_FD(c->fd);
+	int r;
+
+	if (!c->chan) {
+		safe_close(fd);
+		conn_free(c);
+		return;
+	}
+	r = wchan_handback(c->chan, fd, 0, c->in + c->in_start, c->in_end - c->in_start);
+	if (r < 0)
+		log_warning_errno(r, "hand back connection, dropping it");
+	conn_free(c);
+}
+
+/* Decide who serves the request whose head is at in_start: this worker's
+ * application (returned), or nobody here (NULL: hand back). */
+static struct wapp *
+conn_route(struct conn *c, bool *ret_handback)
+{
+	struct wasp_env *env = c->env;
+	const struct wasp_http_request *h = c->http;
+	struct wasp_route_result rr;
+	struct wapp *app;
+	int r;
+
+	*ret_handback = false;
+	if (c->first) {
+		c->first = false;
+		app = env_find_app(env, c->site_id, c->app_path);
+		if (app)
+			return app;
+	} else if (!env->routes) {
+		return c->app;
+	}
+	if (!env->routes)
+		return NULL;
+	if (c->rsock_gen != env->routes_gen || !c->rsock) {
+		c->rsock = wasp_route_find_socket(env->routes, (struct sockaddr *)&c->local,
+						  c->local_len);
+		c->rsock_gen = env->routes_gen;
+		c->last_rapp = NULL;
+	}
+	if (!c->rsock) {
+		*ret_handback = true;
+		return NULL;
+	}
+	r = wasp_route_lookup(c->rsock, (struct sockaddr *)&c->local, h->host.ptr, h->host.len,
+			      h->path.ptr, h->path.len, &rr);
+	if (r < 0 || rr.pool != env->route_pool) {
+		*ret_handback = true;
+		return NULL;
+	}
+	if (rr.app == c->last_rapp && c->app)
+		return c->app;
+	app = env_find_app(env, rr.site->id, rr.app->path);
+	c->last_rapp = app ? rr.app : NULL;
+	return app;
+}
+
+/* A complete head of head_len bytes is at in_start. Returns false when the
+ * connection went away (handed back). */
+static bool
+start_request(struct conn *c, size_t head_len)
+{
+	struct wasp_env *env = c->env;
+	const struct wasp_http_request *h = c->http;
+	struct wasp_request *req = &c->req;
+	bool handback;
+	struct wapp *app;
+	char *path;
+	int n;
+
+	app = conn_route(c, &handback);
+	if (handback) {
+		conn_handback(c);
+		return false;
+	}
+	c->in_start += head_len;
+	request_init(req, env, c, c->req_arena, h);
+	c->req_active = true;
+	env->n_busy++;
+	c->state = CS_RUN;
+	if (!app) {
+		log_warning("no application of pool '%s' for site %u, path '%.*s'",
+			    strempty(env->pool_name), c->site_id, (int)h->path.len, h->path.ptr);
+		start_error(c, 500);
+		return true;
+	}
+	c->app = app;
+	req->app = app;
+	req->method = h->method != WASP_HTTP_METHOD_OTHER
+			      ? wasp_http_method_name(h->method)
+			      : wasp_arena_strndup(c->req_arena, h->method_str.ptr, h->method_str.len);
+	req->head = h->method == WASP_HTTP_METHOD_HEAD;
+	if (h->query.ptr)
+		req->query = wasp_arena_strndup(c->req_arena, h->query.ptr, h->query.len);
+	path = wasp_arena_alloc(c->req_arena, h->path.len + 2);
+	if (!req->method || !req->query || !path) {
+		start_error(c, 500);
+		return true;
+	}
+	n = wasp_http_url_normalize(h->path.ptr, h->path.len, path, h->path.len + 2,
+				    &req->path_flags);
+	if (n < 0) {
+		log_debug("bad URL path: %s", wasp_http_url_strerror(n));
+		start_error(c, 400);
+		return true;
+	}
+	req->path = path;
+	req->vdir = vdir_match(app, path, &req->rel);
+
+	/* the body: read and discard it before the pipeline runs */
+	if (h->chunked) {
+		struct wasp_http_limits lim = env->limits;
+		lim.body = WORKER_MAX_DISCARD_BODY;
+		wasp_http_chunked_init(&c->chunked, &lim);
+		c->body_chunked = true;
+		c->state = CS_BODY;
+	} else if (h->has_content_length && h->content_length > 0) {
+		if (h->content_length > WORKER_MAX_DISCARD_BODY) {
+			start_error(c, 413);
+			return true;
+		}
+		c->body_chunked = false;
+		c->body_left = h->content_length;
+		c->state = CS_BODY;
+	}
+	if (c->state == CS_BODY && h->expect_continue && c->in_start == c->in_end) {
+		static const char cont[] = WASP_HTTP_100_CONTINUE;
+		ssize_t w = send(c->fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL);
+		if (w != (ssize_t)sizeof(cont) - 1) { /* an empty socket takes 25 bytes */
+			c->close_after = true;
+			start_error(c, 500);
+		}
+	}
+	return true;
+}
+
+/* Consume body bytes from the buffer. 1 when the body is complete, 0 when
+ * more is needed, or an HTTP status to answer (then close). */
+static int
+body_consume(struct conn *c)
+{
+	size_t avail = c->in_end - c->in_start;
+
+	if (!c->body_chunked) {
+		size_t n = (size_t)MIN((uint64_t)avail, c->body_left);
+		c->in_start += n;
+		c->body_left -= n;
+		return c->body_left == 0;
+	}
+	while (c->in_start < c->in_end) {
+		struct wasp_http_str data;
+		size_t used = 0;
+		int r = wasp_http_chunked_decode(&c->chunked, c->in + c->in_start,
+						 c->in_end - c->in_start, &used, &data);
+		if (r < 0)
+			return c->chunked.err_status ? c->chunked.err_status : 400;
+		c->in_start += used;
+		if (r == WASP_HTTP_CHUNK_DONE)
+			return 1;
+	}
+	return 0;
+}
+
+/* Prepare the response for writing. false: failed (connection closed). */
+static bool
+prepare_write(struct conn *c)
+{
+	struct wasp_request *req = &c->req;
+	struct wasp_env *env = c->env;
+	bool bodyless = req->head || req->status < 200 || req->status == 204 || req->status == 304;
+	int64_t clen = req->file_fd >= 0 ? (int64_t)req->file_len : (int64_t)req->body_len;
+	char *head;
+	int n;
+
+	req->keep_alive = req->http && req->http->keep_alive && !c->close_after &&
+			  !env->draining && wasp_http_response_can_keep_alive(req->http, clen);
+	n = request_build_head(req, &head);
+	if (n < 0) {
+		log_errno(n, "build response head");
+		return false;
+	}
+	c->iov[0] = (struct iovec){ head, (size_t)n };
+	c->iov_n = 1;
+	c->file_left = 0;
+	if (!bodyless) {
+		if (req->file_fd >= 0) {
+			c->file_off = req->file_off;
+			c->file_left = req->file_len;
+		} else if (req->body_len) {
+			c->iov[1] = (struct iovec){ req->body, req->body_len };
+			c->iov_n = 2;
+		}
+	}
+	return true;
+}
+
+/* Write what is left of the response. 1 done, -EAGAIN, -errno. */
+static int
+conn_write(struct conn *c)
+{
+	struct wasp_request *req = &c->req;
+
+	if (!c->writable)
+		return -EAGAIN;
+	while (c->iov_n > 0) {
+		struct msghdr mh = { .msg_iov = c->iov, .msg_iovlen = c->iov_n };
+		ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | (c->file_left ? MSG_MORE : 0));
+		size_t left;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				c->writable = false;
+				return -EAGAIN;
+			}
+			return -errno;
+		}
+		left = (size_t)n;
+		while (c->iov_n > 0 && left >= c->iov[0].iov_len) {
+			left -= c->iov[0].iov_len;
+			c->iov[0] = c->iov[1];
+			c->iov_n--;
+		}
+		if (c->iov_n > 0) {
+			c->iov[0].iov_base = (char *)c->iov[0].iov_base + left;
+			c->iov[0].iov_len -= left;
+		}
+	}
+	while (c->file_left > 0) {
+		size_t chunk = (size_t)MIN(c->file_left, (uint64_t)(1 << 30));
+		ssize_t n = sendfile(c->fd, req->file_fd, &c->file_off, chunk);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				c->writable = false;
+				return -EAGAIN;
+			}
+			return -errno;
+		}
+		if (n == 0) /* the file shrank under us: the framing is broken */
+			return -EIO;
+		c->file_left -= (uint64_t)n;
+	}
+	return 1;
+}
+
+/* The request is over: account, free its memory, decide about the next. */
+static void
+request_end(struct conn *c)
+{
+	struct wasp_env *env = c->env;
+	bool keep = c->req.keep_alive;
+
+	env->n_requests++;
+	env->n_busy--;
+	c->req_active = false;
+	wasp_arena_reset(c->req_arena);
+	c->close_after = false;
+	if (!keep || env->draining) {
+		if (c->in_end > c->in_start)
+			c->linger = true;
+		c->state = CS_IDLE; /* so conn_close does not see a request */
+		c->close_after = true;
+		return;
+	}
+	wasp_http_request_init(c->http);
+	c->state = CS_IDLE;
+}
+
+static void
+conn_process(struct conn *c)
+{
+	struct wasp_env *env = c->env;
+
+	for (;;) {
+		ssize_t n;
+		int r;
+
+		switch (c->state) {
+		case CS_IDLE:
+		case CS_HEAD:
+			if (c->in_end > c->in_start) {
+				r = wasp_http_parse_head(c->in + c->in_start, c->in_end - c->in_start,
+							 &env->limits, c->http);
+				if (r > 0) {
+					if (!start_request(c, (size_t)r))
+						return;
+					continue;
+				}
+				if (r < 0) {
+					log_debug("bad request: %s", strempty(c->http->err_reason));
+					start_error(c, c->http->err_status ? c->http->err_status : 400);
+					continue;
+				}
+				if (c->state == CS_IDLE) {
+					/* first bytes of a request: the head has a deadline */
+					c->state = CS_HEAD;
+					conn_set_deadline(c, MIN(WORKER_HEADER_TIMEOUT_USEC,
+								 conn_timeout(c)));
+				}
+			}
+			if (env->draining && c->state == CS_IDLE) {
+				conn_free(c);
+				return;
+			}
+			n = conn_read(c);
+			if (n == -EAGAIN) {
+				if (c->state == CS_IDLE)
+					conn_set_deadline(c, conn_timeout(c));
+				return;
+			}
+			if (n <= 0) { /* EOF, error, or a head that does not fit */
+				conn_free(c);
+				return;
+			}
+			continue;
+		case CS_BODY:
+			r = body_consume(c);
+			if (r == 1) {
+				c->state = CS_RUN;
+				continue;
+			}
+			if (r > 1) {
+				start_error(c, (unsigned)r);
+				continue;
+			}
+			n = conn_read(c);
+			if (n == -EAGAIN) {
+				conn_set_deadline(c, conn_timeout(c));
+				return;
+			}
+			if (n <= 0) {
+				conn_free(c);
+				return;
+			}
+			continue;
+		case CS_RUN:
+			switch (pipeline_run(&c->req)) {
+			case PIPELINE_PENDING:
+				conn_set_deadline(c, UINT64_MAX);
+				return;
+			case PIPELINE_SEND:
+				if (!prepare_write(c)) {
+					conn_free(c);
+					return;
+				}
+				c->state = CS_WRITE;
+				continue;
+			case PIPELINE_END:
+				c->state = CS_POST;
+				continue;
+			}
+			continue;
+		case CS_WRITE:
+			r = conn_write(c);
+			if (r == -EAGAIN) {
+				conn_set_deadline(c, conn_timeout(c));
+				return;
+			}
+			if (r < 0) {
+				log_debug_errno(r, "write response");
+				conn_free(c);
+				return;
+			}
+			c->state = CS_POST;
+			continue;
+		case CS_POST:
+			if (pipeline_run(&c->req) == PIPELINE_PENDING) {
+				conn_set_deadline(c, UINT64_MAX);
+				return;
+			}
+			request_end(c);
+			if (c->close_after) {
+				conn_close(c);
+				return;
+			}
+			continue;
+		case CS_LINGER:
+			c->in_start = c->in_end = 0;
+			n = conn_read(c);
+			if (n == -EAGAIN)
+				return;
+			if (n <= 0) {
+				conn_free(c);
+				return;
+			}
+			continue;
+		}
+	}
+}
+
+static void
+conn_enter(struct conn *c)
+{
+	c->in_callback = true;
+	conn_process(c);
+	c->in_callback = false;
+	if (c->dead)
+		conn_free(c);
+}
+
+static void
+conn_on_io(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (what & (EV_READ | EV_CLOSED))
+		c->readable = true;
+	if (what & EV_CLOSED)
+		c->rdhup = true;
+	if (what & EV_WRITE)
+		c->writable = true;
+	switch (c->state) {
+	case CS_IDLE:
+	case CS_HEAD:
+	case CS_BODY:
+	case CS_LINGER:
+		if (c->readable)
+			conn_enter(c);
+		break;
+	case CS_WRITE:
+		if (c->writable)
+			conn_enter(c);
+		break;
+	default:
+		break; /* the pipeline has it; the flags are remembered */
+	}
+}
+
+static void
+conn_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	uint64_t now = wasp_now_usec();
+
+	c->timer_at = 0;
+	if (c->deadline == UINT64_MAX)
+		return;
+	if (now < c->deadline) {
+		uint64_t d = c->deadline - now;
+		struct timeval tv = { (time_t)(d / 1000000), (suseconds_t)(d % 1000000) };
+		(void)event_add(c->timer, &tv);
+		c->timer_at = c->deadline;
+		return;
+	}
+	c->deadline = UINT64_MAX;
+	if (c->state == CS_HEAD) {
+		start_error(c, 408);
+		conn_enter(c);
+		return;
+	}
+	log_debug("connection timed out");
+	if (c->state == CS_IDLE || c->state == CS_LINGER || c->state == CS_BODY ||
+	    c->state == CS_WRITE)
+		conn_free(c);
+}
+
+void
+conn_resume(struct conn *c)
+{
+	if (c->state == CS_RUN || c->state == CS_POST)
+		conn_enter(c);
+}
+
+int
+conn_new(struct wasp_env *env, int fd, struct wchan *chan, uint32_t site_id,
+	 const char *app_path, const void *data, size_t len)
+{
+	struct conn *c;
+	int flags;
+
+	if (len > WORKER_INBUF_SIZE) {
+		safe_close(fd);
+		return -EMSGSIZE;
+	}
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)) {
+		int r = -errno;
+		safe_close(fd);
+		return r;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		safe_close(fd);
+		return -ENOMEM;
+	}
+	c->env = env;
+	c->fd = fd;
+	c->first = true;
+	c->site_id = site_id;
+	c->readable = c->writable = true;
+	c->deadline = UINT64_MAX;
+	c->arena = wasp_arena_new();
+	c->req_arena = wasp_arena_new();
+	if (c->arena) {
+		c->in = wasp_arena_alloc(c->arena, WORKER_INBUF_SIZE);
+		c->http = wasp_arena_alloc(c->arena, sizeof(*c->http));
+		c->app_path = wasp_arena_strdup(c->arena, app_path ? app_path : "/");
+	}
+	c->ev = event_new(env->base, fd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST,
+			  conn_on_io, c);
+	c->timer = evtimer_new(env->base, conn_on_timer, c);
+	/* linked first so that conn_free can unlink on any failure below */
+	c->next = env->conns;
+	if (env->conns)
+		env->conns->prev = c;
+	env->conns = c;
+	env->n_conns++;
+	if (chan) {
+		wchan_ref(chan);
+		c->chan = chan;
+	}
+	if (!c->req_arena || !c->in || !c->http || !c->app_path || !c->ev || !c->timer ||
+	    event_add(c->ev, NULL) < 0) {
+		conn_free(c);
+		return -ENOMEM;
+	}
+	if (env->routes) {
+		c->local_len = sizeof(c->local);
+		if (getsockname(fd, (struct sockaddr *)&c->local, &c->local_len) < 0)
+			c->local_len = 0;
+	}
+	wasp_http_request_init(c->http);
+	memcpy(c->in, data, len);
+	c->in_end = len;
+	conn_enter(c);
+	return 0;
+}
+
+void
+conn_drain_all(struct wasp_env *env)
+{
+	struct conn *c = env->conns;
+
+	while (c) {
+		struct conn *next = c->next;
+		if (c->state == CS_IDLE && c->in_start == c->in_end)
+			conn_free(c);
+		c = next;
+	}
+}
+
+void
+conn_free_all(struct wasp_env *env)
+{
+	while (env->conns) {
+		env->conns->in_callback = false;
+		conn_free(env->conns);
+	}
+}

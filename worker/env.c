@@ -1,0 +1,199 @@
+/* The worker's process state: set-up, this pool's applications and their
+ * virtual directories (from the typed apphost view), and the drained check. */
+#include <errno.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "apphost.h"
+#include "arena.h"
+#include "listener/route.h"
+#include "log.h"
+#include "util.h"
+#include "worker.h"
+
+int
+env_init(struct wasp_env *env, struct event_base *base)
+{
+	if (!(event_base_get_features(base) & EV_FEATURE_ET))
+		return log_errno(-EOPNOTSUPP, "the event loop backend '%s' has no edge triggering",
+				 event_base_get_method(base));
+	env->base = base;
+	env->server.env = env;
+	env->pid = getpid();
+	env->limits = wasp_http_default_limits;
+	return 0;
+}
+
+int
+env_load_modules(struct wasp_env *env, uint32_t flags)
+{
+	int r;
+
+	env->flags = flags;
+	env->hooks = hooks_new();
+	if (!env->hooks)
+		return -ENOMEM;
+	r = modules_init(&env->server, env->hooks, flags & WASP_WORKER_F_TEST_HEADERS);
+	if (r < 0)
+		return r;
+	hooks_seal(env->hooks);
+	return 0;
+}
+
+static void
+apps_free(struct wasp_env *env)
+{
+	for (size_t i = 0; i < env->n_apps; i++)
+		for (size_t j = 0; j < env->apps[i].n_vdirs; j++)
+			vdir_close(&env->apps[i].vdirs[j]);
+	env->apps = NULL;
+	env->n_apps = 0;
+	env->apps_arena = wasp_arena_free(env->apps_arena);
+}
+
+void
+env_done(struct wasp_env *env)
+{
+	conn_free_all(env);
+	wchan_close_all(env);
+	if (env->exit_timer)
+		event_free(env->exit_timer);
+	if (env->stats_timer)
+		event_free(env->stats_timer);
+	env->exit_timer = env->stats_timer = NULL;
+	if (env->hooks)
+		modules_exit(&env->server);
+	env->hooks = hooks_free(env->hooks);
+	apps_free(env);
+	env->routes = wasp_route_table_free(env->routes);
+	free(env->pool_name);
+	env->pool_name = NULL;
+}
+
+static int
+vdir_cmp(const void *a, const void *b)
+{
+	const struct wvdir *x = a, *y = b;
+
+	return x->url_len > y->url_len ? -1 : x->url_len < y->url_len;
+}
+
+/* "/" + "/img" -> "/img"; "/app" + "/" -> "/app"; "/app" + "/img" -> "/app/img". */
+static char *
+vdir_url(struct wasp_arena *a, const char *app_path, const char *vdir_path)
+{
+	size_t n;
+	char *s;
+
+	if (streq(app_path, "/"))
+		s = wasp_arena_strdup(a, vdir_path);
+	else if (streq(vdir_path, "/"))
+		s = wasp_arena_strdup(a, app_path);
+	else
+		s = wasp_arena_printf(a, "%s%s", app_path, vdir_path);
+	if (!s)
+		return NULL;
+	n = strlen(s);
+	while (n > 1 && s[n - 1] == '/')
+		s[--n] = '\0';
+	return s;
+}
+
+int
+env_build_apps(struct wasp_env *env)
+{
+	const struct wasp_apphost *ah = env->apphost;
+	struct wasp_arena *a;
+	size_t n = 0, k = 0;
+
+	apps_free(env);
+	if (!ah || !env->pool_name)
+		return 0;
+	for (size_t i = 0; i < ah->n_sites; i++)
+		for (size_t j = 0; j < ah->sites[i].n_apps; j++)
+			if (strcaseeq(strempty(ah->sites[i].apps[j].application_pool), env->pool_name))
+				n++;
+	a = env->apps_arena = wasp_arena_new();
+	if (!a)
+		return -ENOMEM;
+	env->apps = wasp_arena_zalloc(a, MAX(n, (size_t)1) * sizeof(struct wapp));
+	if (!env->apps)
+		return -ENOMEM;
+	for (size_t i = 0; i < ah->n_sites; i++) {
+		const struct wasp_site *site = &ah->sites[i];
+
+		for (size_t j = 0; j < site->n_apps; j++) {
+			const struct wasp_application *app = &site->apps[j];
+			struct wapp *w;
+
+			if (!strcaseeq(strempty(app->application_pool), env->pool_name))
+				continue;
+			w = &env->apps[k++];
+			w->site_id = site->id;
+			w->site_name = site->name;
+			w->path = app->path;
+			w->path_len = strlen(app->path);
+			w->connection_timeout_usec = site->limits.connection_timeout;
+			w->vdirs = wasp_arena_zalloc(a, MAX(app->n_vdirs, (size_t)1) *
+								sizeof(struct wvdir));
+			if (!w->vdirs)
+				return -ENOMEM;
+			for (size_t v = 0; v < app->n_vdirs; v++) {
+				struct wvdir *d = &w->vdirs[w->n_vdirs];
+				char *phys;
+				size_t len;
+
+				d->url = vdir_url(a, app->path, app->vdirs[v].path);
+				phys = wasp_arena_strdup(a, app->vdirs[v].physical_path);
+				if (!d->url || !phys)
+					return -ENOMEM;
+				len = strlen(phys);
+				while (len > 1 && phys[len - 1] == '/')
+					phys[--len] = '\0';
+				d->url_len = strlen(d->url);
+				d->physical_path = phys;
+				d->root_fd = -1;
+				w->n_vdirs++;
+			}
+			qsort(w->vdirs, w->n_vdirs, sizeof(struct wvdir), vdir_cmp);
+		}
+	}
+	env->n_apps = k;
+	return 0;
+}
+
+struct wapp *
+env_find_app(struct wasp_env *env, uint32_t site_id, const char *path)
+{
+	for (size_t i = 0; i < env->n_apps; i++) {
+		struct wapp *w = &env->apps[i];
+		if (w->site_id == site_id && strcaseeq(w->path, path))
+			return w;
+	}
+	return NULL;
+}
+
+static void
+env_on_exit_timer(evutil_socket_t fd, short what, void *arg)
+{
+	env_check_drained(arg);
+}
+
+void
+env_check_drained(struct wasp_env *env)
+{
+	if (!env->draining || env->n_conns > 0)
+		return;
+	if (wchan_queued(env) > 0) {
+		/* a HANDBACK still waits for room on its channel: look again soon */
+		struct timeval tv = { 0, 10000 };
+		if (!env->exit_timer)
+			env->exit_timer = evtimer_new(env->base, env_on_exit_timer, env);
+		if (env->exit_timer && evtimer_add(env->exit_timer, &tv) == 0)
+			return;
+	}
+	log_debug("drained, exiting");
+	event_base_loopbreak(env->base);
+}

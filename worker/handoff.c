@@ -1,0 +1,177 @@
+/* Handoff channels: this worker's ends of the channels with protocol
+ * adapters (one per adapter). HANDOFF brings a connection with the bytes the
+ * adapter already read and its route; the worker acknowledges it at once and
+ * serves it, or, when draining, returns it unacknowledged with HANDBACK.
+ * HANDBACK also returns a keep-alive connection whose next request belongs
+ * to another pool. A channel struct outlives its socket while connections
+ * that came through it still refer to it. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ipc.h"
+#include "log.h"
+#include "util.h"
+#include "worker.h"
+
+struct wchan {
+	struct wchan *next, *prev; /* env->chans, while open */
+	struct wasp_env *env;
+	struct wasp_ipc_channel *ch; /* NULL once closed */
+	uint32_t adapter_id;
+	unsigned refs; /* the list's (while open) + one per connection */
+};
+
+void
+wchan_ref(struct wchan *c)
+{
+	c->refs++;
+}
+
+void
+wchan_unref(struct wchan *c)
+{
+	if (--c->refs == 0)
+		free(c);
+}
+
+static void
+wchan_close(struct wchan *c)
+{
+	struct wasp_env *env = c->env;
+
+	if (!c->ch)
+		return;
+	c->ch = wasp_ipc_channel_free(c->ch);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		env->chans = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	wchan_unref(c);
+}
+
+int
+wchan_handback(struct wchan *c, int fd, uint32_t conn_id, const void *data, size_t len)
+{
+	struct wasp_msg_handback hb = { .conn_id = conn_id, .data_len = (uint32_t)len };
+	uint8_t buf[WASP_IPC_MAX_PAYLOAD];
+
+	if (!c->ch || sizeof(hb) + len > sizeof(buf)) {
+		safe_close(fd);
+		return c->ch ? -EMSGSIZE : -ENOTCONN;
+	}
+	memcpy(buf, &hb, sizeof(hb));
+	if (len)
+		memcpy(buf + sizeof(hb), data, len);
+	return wasp_ipc_channel_send(c->ch, WASP_MSG_HANDBACK, 0, buf, sizeof(hb) + len, fd,
+				     WASP_IPC_SEND_CLOSE_FD);
+}
+
+static int
+wchan_on_handoff(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
+{
+	struct wchan *c = userdata;
+	struct wasp_env *env = c->env;
+	struct wasp_msg_handoff ho;
+	struct wasp_msg_conn_ref ack = { 0 };
+	char app_path[WASP_APP_PATH_MAX + 1];
+	const uint8_t *data;
+	int fd = msg->fd, r;
+
+	memcpy(&ho, msg->payload, sizeof(ho));
+	if ((uint64_t)ho.app_path_len + ho.data_len != msg->len - sizeof(ho) ||
+	    ho.app_path_len == 0 || ho.app_path_len > WASP_APP_PATH_MAX ||
+	    memchr(msg->payload + sizeof(ho), '\0', ho.app_path_len)) {
+		safe_close(fd);
+		return log_errno(-EBADMSG, "malformed HANDOFF, closing the channel");
+	}
+	memcpy(app_path, msg->payload + sizeof(ho), ho.app_path_len);
+	app_path[ho.app_path_len] = '\0';
+	data = msg->payload + sizeof(ho) + ho.app_path_len;
+
+	if (env->draining || !env->ready) {
+		/* not ours to take: back, unacknowledged, with its conn id */
+		r = wchan_handback(c, fd, ho.conn_id, data, ho.data_len);
+		if (r < 0)
+			log_warning_errno(r, "hand back connection %u", ho.conn_id);
+		return 0;
+	}
+	ack.conn_id = ho.conn_id;
+	r = wasp_ipc_channel_send(ch, WASP_MSG_HANDOFF_ACK, msg->hdr.seq, &ack, sizeof(ack), -1, 0);
+	if (r < 0) {
+		safe_close(fd);
+		return r;
+	}
+	r = conn_new(env, fd, c, ho.site_id, app_path, data, ho.data_len);
+	if (r < 0)
+		log_warning_errno(r, "take connection %u", ho.conn_id);
+	return 0;
+}
+
+static void
+wchan_on_close(struct wasp_ipc_channel *ch, int err, void *userdata)
+{
+	struct wchan *c = userdata;
+
+	if (err < 0)
+		log_warning_errno(err, "handoff channel of adapter %u closed", c->adapter_id);
+	else
+		log_debug("handoff channel of adapter %u closed", c->adapter_id);
+	wchan_close(c);
+}
+
+static const struct wasp_ipc_handler wchan_handlers[] = {
+	{ WASP_MSG_HANDOFF, sizeof(struct wasp_msg_handoff), WASP_IPC_MAX_PAYLOAD, true,
+	  wchan_on_handoff },
+};
+
+static const struct wasp_ipc_channel_ops wchan_ops = {
+	.role = WASP_ROLE_WORKER,
+	.peer_role = WASP_ROLE_ADAPTER,
+	.handlers = wchan_handlers,
+	.n_handlers = ELEMENTSOF(wchan_handlers),
+	.on_close = wchan_on_close,
+};
+
+int
+wchan_add(struct wasp_env *env, int sock, uint32_t adapter_id)
+{
+	struct wchan *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		safe_close(sock);
+		return -ENOMEM;
+	}
+	c->env = env;
+	c->adapter_id = adapter_id;
+	c->refs = 1;
+	c->ch = wasp_ipc_channel_new(env->base, sock, &wchan_ops, c);
+	if (!c->ch) {
+		free(c);
+		return -ENOMEM;
+	}
+	c->next = env->chans;
+	if (env->chans)
+		env->chans->prev = c;
+	env->chans = c;
+	return 0;
+}
+
+size_t
+wchan_queued(struct wasp_env *env)
+{
+	size_t n = 0;
+
+	for (struct wchan *c = env->chans; c; c = c->next)
+		n += wasp_ipc_channel_queued(c->ch);
+	return n;
+}
+
+void
+wchan_close_all(struct wasp_env *env)
+{
+	while (env->chans)
+		wchan_close(env->chans);
+}

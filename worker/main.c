@@ -1,0 +1,311 @@
+/* wasp-worker: the w3wp of wasp. Started by waspd with its activator channel
+ * as fd 3 (WASP_CHANNEL_FD); gets its configuration (a sealed memfd), the
+ * routing table and its handoff channels, reports READY, then serves the
+ * connections adapters hand it through the integrated pipeline. Answers
+ * PING from the event loop (so a hung loop stops answering), reports stats
+ * every second, drains on DRAIN, and exits when waspd goes away. */
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "apphost.h"
+#include "arena.h"
+#include "config.h"
+#include "ipc.h"
+#include "listener/route.h"
+#include "log.h"
+#include "util.h"
+#include "worker.h"
+
+#define CONFIG_MAX_BYTES (256u << 20)
+#define ROUTES_MAX_BYTES (64u << 20)
+
+static void
+maybe_ready(struct wasp_env *env)
+{
+	const char *hang;
+	int r;
+
+	if (env->ready || !env->config || !env->routes)
+		return;
+	if (!env->pool_name) {
+		if (!env->apphost || env->pool_id >= env->apphost->n_pools) {
+			log_error("pool id %u is not in the configuration", env->pool_id);
+			exit(EXIT_FAILURE);
+		}
+		env->pool_name = strdup(env->apphost->pools[env->pool_id].name);
+		if (!env->pool_name)
+			wasp_fatal("out of memory");
+		r = env_build_apps(env);
+		if (r < 0)
+			wasp_fatal("applications of pool '%s': %s", env->pool_name, strerror(-r));
+	}
+	env->route_pool = wasp_route_pool_by_name(env->routes, env->pool_name);
+	hang = getenv("WASP_TEST_HANG_STARTUP");
+	if (hang && streq(hang, env->pool_name)) {
+		log_notice("WASP_TEST_HANG_STARTUP: pool '%s' never reports ready", env->pool_name);
+		return;
+	}
+	r = wasp_ipc_channel_send(env->activator, WASP_MSG_WORKER_READY, 0, NULL, 0, -1, 0);
+	if (r < 0)
+		wasp_fatal("send READY: %s", strerror(-r));
+	env->ready = true;
+	log_debug("pool '%s': worker %u ready with %zu application(s)", env->pool_name,
+		  env->worker_id, env->n_apps);
+}
+
+static int
+on_worker_config(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
+{
+	struct wasp_env *env = userdata;
+	_cleanup_close_ int fd = msg->fd;
+	_cleanup_free_ char *buf = NULL;
+	struct wasp_diag_list diags = WASP_DIAG_LIST_INIT;
+	struct wasp_msg_worker_config wc;
+	struct wasp_config_opts opts = { 0 };
+	struct wasp_config *cfg = NULL;
+	struct wasp_apphost *ah = NULL;
+	size_t len;
+	int r;
+
+	if (env->config) {
+		log_warning("a second WORKER_CONFIG, ignoring");
+		return 0;
+	}
+	memcpy(&wc, msg->payload, sizeof(wc));
+	r = wasp_memfd_read(fd, CONFIG_MAX_BYTES, &buf, &len);
+	if (r < 0)
+		wasp_fatal("read the configuration memfd: %s", strerror(-r));
+	r = wasp_config_deserialize(buf, len, &opts, &cfg, &diags);
+	if (r >= 0)
+		r = wasp_apphost_build(cfg, wasp_config_arena(cfg), &ah, &diags);
+	if (r < 0) {
+		wasp_diag_list_print(&diags, stderr, WASP_DIAG_ERROR);
+		wasp_fatal("load the configuration: %s", strerror(-r));
+	}
+	wasp_diag_list_done(&diags);
+	env->config = cfg;
+	env->apphost = ah;
+	env->pool_id = wc.pool_id;
+	env->worker_id = wc.worker_id;
+	env->generation = wc.generation;
+	r = env_load_modules(env, wc.flags);
+	if (r < 0)
+		wasp_fatal("modules: %s", strerror(-r));
+	maybe_ready(env);
+	return 0;
+}
+
+static int
+on_route_table(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
+{
+	struct wasp_env *env = userdata;
+	_cleanup_close_ int fd = msg->fd;
+	_cleanup_free_ char *buf = NULL;
+	struct wasp_route_table *t = NULL;
+	char err[256] = "";
+	size_t len;
+	int r;
+
+	r = wasp_memfd_read(fd, ROUTES_MAX_BYTES, &buf, &len);
+	if (r >= 0)
+		r = wasp_route_table_parse(buf, len, NULL, &t, err, sizeof(err));
+	if (r < 0) {
+		if (!env->routes)
+			wasp_fatal("routing table: %s %s", strerror(-r), err);
+		log_warning_errno(r, "routing table %s, keeping the previous one", err);
+		return 0;
+	}
+	wasp_route_table_free(env->routes);
+	env->routes = t;
+	env->routes_gen++;
+	if (env->pool_name)
+		env->route_pool = wasp_route_pool_by_name(t, env->pool_name);
+	maybe_ready(env);
+	return 0;
+}
+
+static int
+on_handoff_channel(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
+{
+	struct wasp_env *env = userdata;
+	struct wasp_msg_handoff_channel hc;
+	int r;
+
+	memcpy(&hc, msg->payload, sizeof(hc));
+	if (env->draining) {
+		safe_close(msg->fd);
+		return 0;
+	}
+	r = wchan_add(env, msg->fd, hc.adapter_id);
+	if (r < 0)
+		log_errno(r, "handoff channel of adapter %u", hc.adapter_id);
+	return 0;
+}
+
+static int
+on_ping(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
+{
+	return wasp_ipc_channel_send(ch, WASP_MSG_PONG, msg->hdr.seq, msg->payload, msg->len, -1, 0);
+}
+
+static int
+on_drain(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
+{
+	struct wasp_env *env = userdata;
+
+	if (env->draining)
+		return 0;
+	log_debug("draining: %u connection(s)", env->n_conns);
+	env->draining = true;
+	conn_drain_all(env);
+	env_check_drained(env);
+	return 0;
+}
+
+static void
+on_activator_close(struct wasp_ipc_channel *ch, int err, void *userdata)
+{
+	struct wasp_env *env = userdata;
+
+	if (err < 0)
+		log_error("activator channel: %s, exiting", strerror(-err));
+	else
+		log_debug("activator went away, exiting");
+	env->activator = wasp_ipc_channel_free(env->activator);
+	event_base_loopbreak(env->base);
+}
+
+static const struct wasp_ipc_handler activator_handlers[] = {
+	{ WASP_MSG_WORKER_CONFIG, sizeof(struct wasp_msg_worker_config),
+	  sizeof(struct wasp_msg_worker_config), true, on_worker_config },
+	{ WASP_MSG_ROUTE_TABLE, sizeof(uint32_t), sizeof(uint32_t), true, on_route_table },
+	{ WASP_MSG_HANDOFF_CHANNEL, sizeof(struct wasp_msg_handoff_channel),
+	  sizeof(struct wasp_msg_handoff_channel), true, on_handoff_channel },
+	{ WASP_MSG_PING, sizeof(struct wasp_msg_ping), sizeof(struct wasp_msg_ping), false,
+	  on_ping },
+	{ WASP_MSG_DRAIN, 0, 0, false, on_drain },
+};
+
+static const struct wasp_ipc_channel_ops activator_ops = {
+	.role = WASP_ROLE_WORKER,
+	.peer_role = WASP_ROLE_ACTIVATOR,
+	.handlers = activator_handlers,
+	.n_handlers = ELEMENTSOF(activator_handlers),
+	.on_close = on_activator_close,
+};
+
+/* Private (Private_Clean + Private_Dirty) and resident memory in KiB, from
+ * smaps_rollup, else statm (private approximated as resident - shared). */
+static void
+read_memory(uint64_t *ret_private_kb, uint64_t *ret_rss_kb)
+{
+	char buf[4096];
+	uint64_t priv = 0, rss = 0;
+	ssize_t n;
+	int fd;
+
+	*ret_private_kb = *ret_rss_kb = 0;
+	fd = open("/proc/self/smaps_rollup", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		safe_close(fd);
+		if (n > 0) {
+			buf[n] = '\0';
+			for (char *line = buf; line && *line; line = strchr(line, '\n')) {
+				unsigned long long v;
+
+				if (*line == '\n')
+					line++;
+				if (sscanf(line, "Rss: %llu kB", &v) == 1)
+					rss = v;
+				else if (sscanf(line, "Private_Clean: %llu kB", &v) == 1 ||
+					 sscanf(line, "Private_Dirty: %llu kB", &v) == 1)
+					priv += v;
+			}
+			*ret_private_kb = priv;
+			*ret_rss_kb = rss;
+			return;
+		}
+	}
+	fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		unsigned long long size, res, shared;
+		long page_kb = sysconf(_SC_PAGESIZE) / 1024;
+
+		n = read(fd, buf, sizeof(buf) - 1);
+		safe_close(fd);
+		if (n > 0) {
+			buf[n] = '\0';
+			if (sscanf(buf, "%llu %llu %llu", &size, &res, &shared) == 3) {
+				*ret_rss_kb = res * (uint64_t)page_kb;
+				*ret_private_kb = (res - MIN(res, shared)) * (uint64_t)page_kb;
+			}
+		}
+	}
+}
+
+static void
+on_stats_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct wasp_env *env = arg;
+	struct wasp_msg_worker_stats st = {
+		.requests = env->n_requests,
+		.connections = env->n_conns,
+		.busy = env->n_busy,
+	};
+
+	if (!env->activator || !env->ready)
+		return;
+	read_memory(&st.private_kb, &st.rss_kb);
+	(void)wasp_ipc_channel_send(env->activator, WASP_MSG_WORKER_STATS, 0, &st, sizeof(st), -1,
+				    0);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct wasp_env env = { 0 };
+	struct event_base *base;
+	const char *s;
+	uint64_t chfd;
+	struct timeval tv = { WORKER_STATS_INTERVAL_USEC / 1000000,
+			      WORKER_STATS_INTERVAL_USEC % 1000000 };
+	int r;
+
+	wasp_log_init("wasp-worker", LOG_INFO);
+	s = getenv("WASP_CHANNEL_FD");
+	if (!s || wasp_parse_u64(s, INT32_MAX, &chfd) < 0)
+		wasp_fatal("WASP_CHANNEL_FD is not set: wasp-worker is started by waspd");
+	if (fcntl((int)chfd, F_SETFD, FD_CLOEXEC) < 0)
+		wasp_fatal("activator channel fd %d: %s", (int)chfd, strerror(errno));
+	(void)unsetenv("WASP_CHANNEL_FD");
+	(void)signal(SIGPIPE, SIG_IGN);
+
+	base = event_base_new();
+	if (!base)
+		wasp_fatal("event loop: out of memory");
+	r = env_init(&env, base);
+	if (r < 0)
+		wasp_fatal("start: %s", strerror(-r));
+	env.activator = wasp_ipc_channel_new(base, (int)chfd, &activator_ops, &env);
+	if (!env.activator)
+		wasp_fatal("activator channel: out of memory");
+	env.stats_timer = event_new(base, -1, EV_PERSIST, on_stats_timer, &env);
+	if (!env.stats_timer || event_add(env.stats_timer, &tv) < 0)
+		wasp_fatal("stats timer: out of memory");
+
+	r = event_base_dispatch(base);
+	if (r < 0)
+		log_error("event loop failed");
+	env.activator = wasp_ipc_channel_free(env.activator);
+	env_done(&env);
+	env.config = wasp_config_free(env.config);
+	event_base_free(base);
+	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,133 @@
+/* Test switches, registered only when WORKER_CONFIG carries
+ * WASP_WORKER_F_TEST_HEADERS (integration tests turn it on; never on
+ * otherwise): every response names the pool and pid that served it
+ * (X-Wasp-Pool, X-Wasp-Pid), and three URLs misbehave on purpose:
+ *   /__wasp_test/hang        blocks the event loop forever (pings go unanswered)
+ *   /__wasp_test/sleep?ms=N  answers 200 after N ms, from a timer (not blocking)
+ *   /__wasp_test/crash       abort() */
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+#include "worker.h"
+
+#define TEST_PREFIX "/__wasp_test/"
+#define TEST_SLEEP_MAX_MS 600000
+
+struct test_sleep {
+	struct wasp_request *req;
+	struct event *ev;
+	uint64_t ms;
+};
+
+static void
+test_sleep_free(void *data)
+{
+	struct test_sleep *s = data;
+
+	if (s->ev)
+		event_free(s->ev);
+	s->ev = NULL;
+}
+
+static void
+test_sleep_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct test_sleep *s = arg;
+	char body[64];
+	int n = snprintf(body, sizeof(body), "slept %llu ms\n", (unsigned long long)s->ms);
+
+	wasp_response_set_status(s->req, 200, 0);
+	(void)wasp_response_add_header(s->req, "Content-Type", "text/plain");
+	(void)wasp_response_write(s->req, body, (size_t)n);
+	wasp_request_resume(s->req, WASP_DONE);
+}
+
+static enum wasp_status
+test_sleep_start(struct wasp_request *req)
+{
+	const char *q = wasp_request_query(req);
+	const char *p = strstr(q, "ms=");
+	char num[24] = "";
+	struct test_sleep *s;
+	struct timeval tv;
+	uint64_t ms;
+
+	if (p && (p == q || p[-1] == '&')) {
+		size_t n = strcspn(p + 3, "&");
+		if (n < sizeof(num)) {
+			memcpy(num, p + 3, n);
+			num[n] = '\0';
+		}
+	}
+	if (wasp_parse_u64(num, TEST_SLEEP_MAX_MS, &ms) < 0) {
+		wasp_response_set_status(req, 400, 0);
+		return WASP_DONE;
+	}
+	s = wasp_request_alloc(req, sizeof(*s));
+	if (!s)
+		return WASP_ERROR;
+	*s = (struct test_sleep){ .req = req, .ms = ms };
+	s->ev = evtimer_new(wasp_server_event_base(wasp_request_server(req)), test_sleep_on_timer,
+			    s);
+	if (!s->ev || wasp_request_on_cleanup(req, test_sleep_free, s) < 0) {
+		if (s->ev)
+			event_free(s->ev);
+		return WASP_ERROR;
+	}
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000 * 1000);
+	if (evtimer_add(s->ev, &tv) < 0)
+		return WASP_ERROR;
+	return WASP_AGAIN;
+}
+
+static enum wasp_status
+test_on_begin(struct wasp_request *req, void *userdata)
+{
+	const char *what = startswith(wasp_request_path(req), TEST_PREFIX);
+
+	if (!what)
+		return WASP_OK;
+	if (streq(what, "hang"))
+		for (;;)
+			pause(); /* the point: the loop stops */
+	if (streq(what, "crash"))
+		abort();
+	if (streq(what, "sleep"))
+		return test_sleep_start(req);
+	return WASP_OK;
+}
+
+static enum wasp_status
+test_on_send(struct wasp_request *req, void *userdata)
+{
+	struct wasp_server *srv = wasp_request_server(req);
+	char pid[16];
+
+	(void)snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	if (wasp_response_add_header(req, "X-Wasp-Pool", wasp_server_pool_name(srv)) < 0 ||
+	    wasp_response_add_header(req, "X-Wasp-Pid", pid) < 0)
+		return WASP_ERROR;
+	return WASP_OK;
+}
+
+static int
+test_register_hooks(struct wasp_hooks *hooks)
+{
+	int r = wasp_hooks_add(hooks, WASP_STAGE_BEGIN_REQUEST, WASP_PRIORITY_FIRST, test_on_begin,
+			       NULL);
+	if (r < 0)
+		return r;
+	return wasp_hooks_add(hooks, WASP_STAGE_SEND_RESPONSE, WASP_PRIORITY_LAST, test_on_send,
+			      NULL);
+}
+
+const struct wasp_module mod_test = {
+	.abi = WASP_MODULE_ABI,
+	.name = "WaspTestModule",
+	.register_hooks = test_register_hooks,
+};

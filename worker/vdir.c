@@ -1,0 +1,164 @@
+/* Virtual directory mapping and the one safe way to open content: every file
+ * the worker serves is opened relative to its virtual directory's root
+ * directory fd, with the kernel refusing any resolution that leaves it
+ * (openat2 RESOLVE_BENEATH), or, on kernels without openat2, by walking the
+ * path one component at a time with O_NOFOLLOW (every symbolic link refused). */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "util.h"
+#include "worker.h"
+
+#define ROOT_REVALIDATE_USEC 1000000
+
+struct wvdir *
+vdir_match(const struct wapp *app, const char *path, const char **ret_rel)
+{
+	for (size_t i = 0; i < app->n_vdirs; i++) {
+		struct wvdir *v = &app->vdirs[i];
+		const char *rest;
+
+		if (v->url_len == 1) { /* "/" covers everything */
+			rest = path;
+		} else {
+			if (strncasecmp(path, v->url, v->url_len) != 0)
+				continue;
+			rest = path + v->url_len;
+			if (*rest != '\0' && *rest != '/')
+				continue;
+		}
+		while (*rest == '/')
+			rest++;
+		*ret_rel = rest;
+		return v;
+	}
+	return NULL;
+}
+
+void
+vdir_close(struct wvdir *v)
+{
+	v->root_fd = safe_close(v->root_fd);
+}
+
+/* The root directory fd, opened on first use and re-opened when the path
+ * now names another directory (a deployment swapped it), checked at most
+ * once a second. */
+static int
+root_get(struct wvdir *v, uint64_t now_usec)
+{
+	struct stat st;
+	int fd;
+
+	if (v->root_fd >= 0) {
+		if (now_usec - v->root_checked_usec < ROOT_REVALIDATE_USEC)
+			return v->root_fd;
+		if (stat(v->physical_path, &st) == 0 && st.st_dev == v->root_dev &&
+		    st.st_ino == v->root_ino) {
+			v->root_checked_usec = now_usec;
+			return v->root_fd;
+		}
+		vdir_close(v);
+	}
+	fd = open(v->physical_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOTDIR ? -ENOENT : -errno;
+	if (fstat(fd, &st) < 0) {
+		int r = -errno;
+		safe_close(fd);
+		return r;
+	}
+	v->root_fd = fd;
+	v->root_dev = st.st_dev;
+	v->root_ino = st.st_ino;
+	v->root_checked_usec = now_usec;
+	return fd;
+}
+
+/* Without openat2: one component at a time, no symbolic links at all. */
+static int
+open_walk(int root, const char *rel, int flags)
+{
+	_cleanup_close_ int dir = -1;
+	int cur = root;
+	const char *p = rel;
+
+	for (;;) {
+		const char *slash = strchr(p, '/');
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+		char comp[256];
+		int fd;
+
+		if (n >= sizeof(comp))
+			return -ENAMETOOLONG;
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		if (!slash || slash[1] == '\0') {
+			fd = openat(cur, n ? comp : ".", flags | O_NOFOLLOW);
+			if (fd < 0)
+				return errno == ELOOP ? -ENOENT : -errno;
+			return fd;
+		}
+		if (n == 0) {
+			p = slash + 1;
+			continue;
+		}
+		fd = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return (errno == ELOOP || errno == ENOTDIR) ? -ENOENT : -errno;
+		safe_close(dir);
+		dir = cur = fd;
+		p = slash + 1;
+	}
+}
+
+/* A ".." component, which normalisation has already removed: refused here
+ * too, so that this function is safe on its own. */
+static bool
+has_dotdot(const char *rel)
+{
+	for (const char *p = rel; (p = strstr(p, "..")); p += 2)
+		if ((p == rel || p[-1] == '/') && (p[2] == '\0' || p[2] == '/'))
+			return true;
+	return false;
+}
+
+int
+vdir_open(struct wvdir *v, const char *rel, int flags, uint64_t now_usec)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK),
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	};
+	int root, fd;
+
+	if (rel[0] == '/' || has_dotdot(rel) || strchr(rel, '\\'))
+		return -ENOENT;
+	root = root_get(v, now_usec);
+	if (root < 0)
+		return root;
+	if (!v->no_openat2) {
+		fd = (int)syscall(SYS_openat2, root, rel[0] ? rel : ".", &how, sizeof(how));
+		if (fd >= 0)
+			return fd;
+		switch (errno) {
+		case ENOSYS:
+		case E2BIG:
+			v->no_openat2 = true;
+			break;
+		case EXDEV: /* resolution would leave the root */
+		case ELOOP:
+		case ENOTDIR:
+			return -ENOENT;
+		default:
+			return -errno;
+		}
+	}
+	return open_walk(root, rel, (int)how.flags);
+}

@@ -1,0 +1,253 @@
+/* wasp-worker internals: the process state (struct wasp_env), connections,
+ * requests, the pipeline engine, virtual directory mapping. Shared by the
+ * files of worker/ only; modules see wasp/module.h. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "http/http.h"
+#include "msg.h"
+#include "wasp/module.h"
+
+struct event;
+struct event_base;
+struct wasp_apphost;
+struct wasp_arena;
+struct wasp_config;
+struct wasp_ipc_channel;
+struct wasp_route_app;
+struct wasp_route_pool;
+struct wasp_route_socket;
+struct wasp_route_table;
+
+/* ---- limits (named constants, one place) ---- */
+#define WORKER_INBUF_SIZE 32768 /* per connection: a head (16 KiB) plus pipelined bytes;
+				   all of it must fit in one HANDBACK message */
+#define WORKER_HEADER_TIMEOUT_USEC (30ULL * 1000000) /* first byte to end of head */
+#define WORKER_LINGER_USEC (2ULL * 1000000) /* read-and-discard after an error response */
+#define WORKER_MAX_DISCARD_BODY 30000000ULL /* IIS maxAllowedContentLength default */
+#define WORKER_STATS_INTERVAL_USEC 1000000
+#define WORKER_DEFAULT_CONN_TIMEOUT_USEC (120ULL * 1000000) /* IIS connectionTimeout */
+#define WORKER_SERVER_HEADER "wasp/" WASP_VERSION
+
+/* ---- virtual directories and applications of this worker's pool ---- */
+
+struct wvdir {
+	const char *url;  /* app path + vdir path: "/", "/app", "/app/img" (no trailing '/') */
+	size_t url_len;
+	const char *physical_path; /* from the config, no trailing '/' (except "/") */
+	int root_fd;               /* O_PATH directory fd, -1 until first use */
+	dev_t root_dev;
+	ino_t root_ino;
+	uint64_t root_checked_usec; /* revalidated at most once a second */
+	bool no_openat2; /* the kernel has none: walk components instead */
+};
+
+struct wapp {
+	uint32_t site_id;
+	const char *site_name;
+	const char *path; /* "/" or "/app" */
+	size_t path_len;
+	struct wvdir *vdirs; /* longest url first */
+	size_t n_vdirs;
+	uint64_t connection_timeout_usec;
+};
+
+/* The first vdir whose url prefixes path on a segment boundary (ASCII case-
+ * insensitive, as IIS) and the rest of path after it, without leading '/'
+ * (a pointer into path). NULL when none covers it. */
+struct wvdir *vdir_match(const struct wapp *app, const char *path, const char **ret_rel);
+/* Open rel (relative, may be "") under v's physical path, never leaving it:
+ * openat2(RESOLVE_BENEATH) when the kernel has it, else a component walk that
+ * refuses every symbolic link. flags: open(2) flags. Returns an fd (with
+ * O_CLOEXEC) or -ENOENT (missing or unsafe), -EACCES, -errno. */
+int vdir_open(struct wvdir *v, const char *rel, int flags, uint64_t now_usec);
+void vdir_close(struct wvdir *v);
+
+/* MIME type for a file name by its extension; "application/octet-stream" if unknown. */
+const char *mime_lookup(const char *name);
+
+/* ---- pipeline ---- */
+
+struct whook {
+	wasp_handler_fn fn;
+	void *userdata;
+	enum wasp_priority prio;
+	unsigned order; /* registration order, for ties */
+};
+
+struct wasp_hooks {
+	struct whook *stage[WASP_STAGE__COUNT];
+	size_t n[WASP_STAGE__COUNT];
+	size_t n_alloc[WASP_STAGE__COUNT];
+	unsigned order;
+};
+
+struct wasp_hooks *hooks_new(void);
+struct wasp_hooks *hooks_free(struct wasp_hooks *h);
+/* Sort each stage by priority (stable); call once after registration. */
+void hooks_seal(struct wasp_hooks *h);
+
+enum pipeline_result {
+	PIPELINE_PENDING, /* a handler returned WASP_AGAIN: wait for wasp_request_resume() */
+	PIPELINE_SEND,    /* the response is ready to be written */
+	PIPELINE_END,     /* LogRequest and EndRequest ran: the request is over */
+};
+
+/* Run the request from where it stands. */
+enum pipeline_result pipeline_run(struct wasp_request *req);
+
+/* ---- modules ---- */
+
+/* Register the built-in modules (and the test module when test_hooks) into
+ * hooks and run their init_process. 0 or -errno (logged, naming the module). */
+int modules_init(struct wasp_server *srv, struct wasp_hooks *hooks, bool test_hooks);
+void modules_exit(struct wasp_server *srv);
+extern const struct wasp_module mod_static;
+extern const struct wasp_module mod_test;
+
+/* ---- process state ---- */
+
+struct wchan; /* a handoff channel with an adapter (handoff.c) */
+struct conn;
+
+struct wasp_server {
+	struct wasp_env *env;
+};
+
+struct wasp_env {
+	struct event_base *base;
+	struct wasp_server server;
+	pid_t pid;
+
+	/* identity, from WORKER_CONFIG */
+	uint32_t pool_id, worker_id, generation, flags;
+	char *pool_name; /* NULL until config and route table are in */
+
+	/* configuration */
+	struct wasp_config *config;
+	const struct wasp_apphost *apphost;
+	struct wasp_arena *apps_arena;
+	struct wapp *apps; /* this pool's applications */
+	size_t n_apps;
+	struct wasp_route_table *routes;
+	const struct wasp_route_pool *route_pool; /* ours in routes */
+	unsigned routes_gen; /* bumped on every table swap */
+
+	struct wasp_hooks *hooks;
+
+	/* channels */
+	struct wasp_ipc_channel *activator;
+	struct wchan *chans;
+
+	/* connections */
+	struct conn *conns;
+	uint32_t n_conns;
+	uint32_t n_busy;
+	uint64_t n_requests;
+
+	bool ready, draining;
+	struct event *stats_timer;
+	struct event *exit_timer;
+	struct wasp_http_date_cache date;
+	struct wasp_http_limits limits;
+};
+
+/* Set up the process state on base (which must do edge triggering). 0 or -errno. */
+int env_init(struct wasp_env *env, struct event_base *base);
+/* Register the modules (the test module too with WASP_WORKER_F_TEST_HEADERS)
+ * and run their init_process; once, before the first connection. 0 or -errno. */
+int env_load_modules(struct wasp_env *env, uint32_t flags);
+void env_done(struct wasp_env *env);
+/* Build env->apps from env->apphost for env->pool_name. 0 or -errno. */
+int env_build_apps(struct wasp_env *env);
+/* This pool's application by site id and path (case-insensitive), or NULL. */
+struct wapp *env_find_app(struct wasp_env *env, uint32_t site_id, const char *path);
+/* Called whenever a connection went away or the worker started draining:
+ * exits the loop once draining and nothing is left. */
+void env_check_drained(struct wasp_env *env);
+
+/* ---- handoff channels (handoff.c) ---- */
+
+/* Take sock (this worker's end of a handoff channel). 0 or -errno. */
+int wchan_add(struct wasp_env *env, int sock, uint32_t adapter_id);
+void wchan_ref(struct wchan *c);
+void wchan_unref(struct wchan *c);
+/* Send HANDBACK (fd is closed once sent, also on failure) with data. 0 or -errno. */
+int wchan_handback(struct wchan *c, int fd, uint32_t conn_id, const void *data, size_t len);
+/* Messages still queued on the handoff channels (a HANDBACK not yet on the wire). */
+size_t wchan_queued(struct wasp_env *env);
+void wchan_close_all(struct wasp_env *env);
+
+/* ---- connections (conn.c) ---- */
+
+/* Serve fd: data is what the adapter already read; the first request routes
+ * to (site_id, app_path). chan may be NULL (tests): no hand back then. Takes
+ * fd (closed on failure). 0 or -errno. */
+int conn_new(struct wasp_env *env, int fd, struct wchan *chan, uint32_t site_id,
+	     const char *app_path, const void *data, size_t len);
+/* Draining: close idle connections now, the others after their request. */
+void conn_drain_all(struct wasp_env *env);
+void conn_free_all(struct wasp_env *env);
+/* Continue a connection whose request was pending (from wasp_request_resume). */
+void conn_resume(struct conn *c);
+
+/* ---- requests (request.c) ---- */
+
+struct resp_header {
+	const char *name;
+	const char *value;
+};
+
+struct wasp_request {
+	struct wasp_env *env;
+	struct conn *conn;
+	struct wasp_arena *arena;
+	const struct wasp_http_request *http; /* the parsed head (conn's) */
+
+	const char *method;
+	const char *path;  /* normalised */
+	unsigned path_flags; /* WASP_HTTP_URL_* */
+	const char *query; /* "" when none */
+	bool head;         /* HEAD: no body on the wire */
+
+	struct wapp *app;
+	struct wvdir *vdir; /* NULL: no vdir covers the path */
+	const char *rel;    /* path under the vdir */
+	const char *physical_path; /* built on demand */
+
+	/* pipeline position */
+	unsigned step;
+	size_t hook;
+	bool in_handler;
+	bool resumed;
+	enum wasp_status resume_status;
+	bool handled; /* a handler in ExecuteRequestHandler returned WASP_DONE */
+
+	/* response */
+	unsigned status, substatus;
+	struct resp_header *headers;
+	size_t n_headers, n_headers_alloc;
+	char *body;
+	size_t body_len, body_alloc;
+	int file_fd;
+	off_t file_off;
+	uint64_t file_len;
+	bool keep_alive;
+};
+
+/* Initialise req for a request on conn (arena already reset). */
+void request_init(struct wasp_request *req, struct wasp_env *env, struct conn *c,
+		  struct wasp_arena *arena, const struct wasp_http_request *http);
+/* Set an error status with the default body (replacing any body). */
+void request_set_error(struct wasp_request *req, unsigned status, unsigned substatus);
+/* Build the response head into the arena. Returns its length and sets
+ * *ret_head, or -errno. */
+int request_build_head(struct wasp_request *req, char **ret_head);
+/* Jump the pipeline straight to SendResponse (parser errors). */
+void pipeline_skip_to_send(struct wasp_request *req);
