@@ -188,6 +188,7 @@ START_TEST(test_reject_chunk_line_too_long)
 {
 	size_t n = WASP_HTTP_MAX_CHUNK_LINE + 64;
 	char *s = malloc(n + 32);
+	ck_assert_ptr_nonnull(s);
 
 	strcpy(s, "5;x=");
 	memset(s + 4, 'a', n - 4);
@@ -239,6 +240,7 @@ START_TEST(test_reject_trailer_too_large)
 {
 	size_t n = WASP_HTTP_MAX_TRAILER + 64;
 	char *s = malloc(n + 32);
+	ck_assert_ptr_nonnull(s);
 
 	strcpy(s, "0\r\nX: ");
 	memset(s + 6, 'a', n - 6);

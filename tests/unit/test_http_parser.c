@@ -226,6 +226,7 @@ START_TEST(test_incremental_bytewise)
 	wasp_http_request_init(&req);
 	for (size_t i = 1; i <= strlen(s) && r == 0; i++) {
 		char *copy = malloc(i);
+		ck_assert_ptr_nonnull(copy);
 		memcpy(copy, s, i);
 		r = wasp_http_parse_head(copy, i, NULL, &req);
 		if (r == 0) {
@@ -540,6 +541,7 @@ START_TEST(test_limit_request_line)
 {
 	size_t n = WASP_HTTP_MAX_REQUEST_LINE + 100;
 	char *s = malloc(n + 64);
+	ck_assert_ptr_nonnull(s);
 
 	/* exactly at the limit: accepted (line incl. CRLF = 8192 bytes) */
 	size_t path_len = WASP_HTTP_MAX_REQUEST_LINE - strlen("GET  HTTP/1.1\r\n");
@@ -574,6 +576,7 @@ START_TEST(test_limit_head_bytes)
 {
 	size_t n = WASP_HTTP_MAX_HEAD + 100;
 	char *s = malloc(n + 1024);
+	ck_assert_ptr_nonnull(s);
 	size_t off = (size_t)sprintf(s, "GET / HTTP/1.1\r\nHost: h\r\n");
 
 	while (off < n) {
@@ -607,6 +610,7 @@ END_TEST
 START_TEST(test_limit_field_count)
 {
 	char *s = malloc(64 * 1024);
+	ck_assert_ptr_nonnull(s);
 	size_t off = (size_t)sprintf(s, "GET / HTTP/1.1\r\nHost: h\r\n");
 
 	for (int i = 1; i < WASP_HTTP_MAX_FIELDS; i++)
