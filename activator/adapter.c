@@ -1,0 +1,455 @@
+/* Protocol adapters (the HTTP listener wasp-http is one): waspd starts them
+ * with fd 3 = their activator channel, answers ADAPTER_REGISTER with the
+ * listening sockets of that protocol and the routing table, gives them a
+ * handoff channel to every ready worker, takes their POOL_DEMANDs, and
+ * restarts them when they die. The listening sockets stay open in waspd, so
+ * a restart never closes one. docs/adapter-protocol.md has the message order. */
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "ipc.h"
+#include "log.h"
+#include "waspd.h"
+
+#define USEC_PER_SEC 1000000ULL
+#define ADAPTER_FAST_EXIT_USEC USEC_PER_SEC
+#define ADAPTER_RESTART_MAX_USEC (10 * USEC_PER_SEC)
+#define ADAPTER_KILL_USEC (5 * USEC_PER_SEC)
+
+static int adapter_spawn(struct adapter *a);
+
+static struct timeval
+tv_from_usec(uint64_t usec)
+{
+	return (struct timeval){ .tv_sec = (time_t)(usec / USEC_PER_SEC),
+				 .tv_usec = (suseconds_t)(usec % USEC_PER_SEC) };
+}
+
+struct adapter *
+adapter_by_pid(struct wasp_env *env, pid_t pid)
+{
+	for (struct adapter *a = env->adapters; a; a = a->next)
+		if (a->pid == pid)
+			return a;
+	return NULL;
+}
+
+static struct adapter *
+adapter_by_id(struct wasp_env *env, uint32_t id)
+{
+	for (struct adapter *a = env->adapters; a; a = a->next)
+		if (a->id == id)
+			return a;
+	return NULL;
+}
+
+bool
+adapters_running(const struct wasp_env *env)
+{
+	for (const struct adapter *a = env->adapters; a; a = a->next)
+		if (a->pid > 0)
+			return true;
+	return false;
+}
+
+void
+adapters_send(struct wasp_env *env, uint16_t type, const void *payload, size_t len)
+{
+	for (struct adapter *a = env->adapters; a; a = a->next) {
+		if (!a->ch || !a->registered)
+			continue;
+		int r = wasp_ipc_channel_send(a->ch, type, 0, payload, len, -1, 0);
+		if (r < 0)
+			log_warning_errno(r, "adapter '%s' (pid %d): send message %u, ignoring",
+					  a->protocol, (int)a->pid, type);
+	}
+}
+
+/* Send one worker's handoff channel end to one adapter. Takes fd. */
+static void
+adapter_send_worker_channel(struct adapter *a, struct worker *w, int fd)
+{
+	struct wasp_msg_worker_ref ref = {
+		.pool_id = w->pool->id,
+		.worker_id = w->id,
+		.pid = (uint32_t)w->pid,
+		.generation = a->env->generation,
+	};
+	int r = wasp_ipc_channel_send(a->ch, WASP_MSG_WORKER_CHANNEL, 0, &ref, sizeof(ref), fd,
+				      WASP_IPC_SEND_CLOSE_FD);
+	if (r < 0)
+		log_warning_errno(r, "adapter '%s': send worker %u's channel, ignoring",
+				  a->protocol, w->id);
+	else
+		log_debug("adapter '%s' (pid %d): handoff channel to worker %u (pid %d)",
+			  a->protocol, (int)a->pid, w->id, (int)w->pid);
+}
+
+/* Make a handoff channel between adapter a and worker w: the worker's end
+ * goes to the worker now, the adapter's end when the worker is ready. */
+static int
+adapter_pair_one(struct adapter *a, struct worker *w)
+{
+	struct wasp_msg_handoff_channel hc = { .adapter_id = a->id };
+	struct handoff_pair *p;
+	int fds[2], r;
+
+	if (!w->ch)
+		return 0;
+	r = wasp_ipc_socketpair(fds);
+	if (r < 0)
+		return log_errno(r, "handoff channel for worker %u", w->id);
+	r = wasp_ipc_channel_send(w->ch, WASP_MSG_HANDOFF_CHANNEL, 0, &hc, sizeof(hc), fds[1],
+				  WASP_IPC_SEND_CLOSE_FD);
+	if (r < 0) {
+		safe_close(fds[0]);
+		return log_errno(r, "send handoff channel to worker %u", w->id);
+	}
+	if (w->state == WORKER_READY) {
+		adapter_send_worker_channel(a, w, fds[0]);
+		return 0;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		safe_close(fds[0]);
+		return -ENOMEM;
+	}
+	p->adapter_id = a->id;
+	p->adapter_fd = fds[0];
+	p->next = w->pairs;
+	w->pairs = p;
+	return 0;
+}
+
+int
+adapters_pair_worker(struct wasp_env *env, struct worker *w)
+{
+	for (struct adapter *a = env->adapters; a; a = a->next) {
+		if (!a->ch || !a->registered)
+			continue;
+		int r = adapter_pair_one(a, w);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+void
+adapters_announce_worker(struct wasp_env *env, struct worker *w)
+{
+	struct handoff_pair *p;
+
+	while ((p = w->pairs)) {
+		struct adapter *a = adapter_by_id(env, p->adapter_id);
+		w->pairs = p->next;
+		if (a && a->ch && a->registered)
+			adapter_send_worker_channel(a, w, p->adapter_fd);
+		else
+			safe_close(p->adapter_fd); /* that adapter died meanwhile */
+		free(p);
+	}
+	w->announced = true;
+}
+
+/* ---- messages from the adapter ------------------------------------------ */
+
+static int
+adapter_on_register(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
+{
+	struct adapter *a = userdata;
+	struct wasp_env *env = a->env;
+	struct wasp_msg_adapter_register reg;
+	struct wasp_msg_listen_socket ls = { .generation = env->generation };
+	uint32_t gen = env->generation;
+	int fd, r;
+
+	memcpy(&reg, msg->payload, sizeof(reg));
+	if (!memchr(reg.protocol, 0, sizeof(reg.protocol)) || !reg.protocol[0]) {
+		log_error("adapter (pid %d): ADAPTER_REGISTER with a malformed protocol name",
+			  (int)a->pid);
+		return -EBADMSG;
+	}
+	if (a->registered) {
+		log_error("adapter '%s' (pid %d): registered twice", a->protocol, (int)a->pid);
+		return -EPROTO;
+	}
+	memcpy(a->protocol, reg.protocol, sizeof(a->protocol));
+	a->registered = true;
+	log_info("adapter '%s' (pid %d) registered", a->protocol, (int)a->pid);
+
+	/* 1. the listening sockets of its protocol */
+	for (size_t i = 0; i < env->n_socks; i++) {
+		if (!strcaseeq(env->socks[i].protocol, a->protocol))
+			continue;
+		ls.socket_id = env->socks[i].id;
+		r = wasp_ipc_channel_send(ch, WASP_MSG_LISTEN_SOCKET, 0, &ls, sizeof(ls),
+					  env->socks[i].fd, 0);
+		if (r < 0)
+			return log_errno(r, "adapter '%s': send listening socket", a->protocol);
+	}
+	/* 2. the routing table */
+	fd = routes_memfd(env);
+	if (fd < 0)
+		return log_errno(fd, "routing table");
+	r = wasp_ipc_channel_send(ch, WASP_MSG_ROUTE_TABLE, 0, &gen, sizeof(gen), fd,
+				  WASP_IPC_SEND_CLOSE_FD);
+	if (r < 0)
+		return log_errno(r, "adapter '%s': send routing table", a->protocol);
+	/* 3. a handoff channel to every live worker (ready ones now) */
+	for (size_t i = 0; i < env->n_pools; i++)
+		for (struct worker *w = env->pools[i].workers; w; w = w->next)
+			if (w->state == WORKER_READY || w->state == WORKER_STARTING)
+				(void)adapter_pair_one(a, w);
+	return 0;
+}
+
+static int
+adapter_on_pool_demand(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg,
+		       void *userdata)
+{
+	struct adapter *a = userdata;
+	struct wasp_msg_pool_ref ref;
+
+	memcpy(&ref, msg->payload, sizeof(ref));
+	if (!a->registered)
+		return -EPROTO;
+	if (ref.pool_id >= a->env->n_pools) {
+		log_warning("adapter '%s' (pid %d): demand for unknown pool %u, ignoring",
+			    a->protocol, (int)a->pid, ref.pool_id);
+		return 0;
+	}
+	pool_on_demand(&a->env->pools[ref.pool_id]);
+	return 0;
+}
+
+static int
+adapter_on_stats(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
+{
+	struct adapter *a = userdata;
+
+	memcpy(&a->stats, msg->payload, sizeof(a->stats));
+	return 0;
+}
+
+static void
+adapter_on_close(struct wasp_ipc_channel *ch, int err, void *userdata)
+{
+	struct adapter *a = userdata;
+
+	if (err < 0 && err != -ECONNRESET && err != -EPIPE) {
+		log_errno(err, "adapter '%s' (pid %d): channel error, killing it",
+			  a->registered ? a->protocol : a->protocol_hint, (int)a->pid);
+		if (a->pid > 0)
+			(void)kill(a->pid, SIGKILL);
+	} else if (a->pid > 0 && !a->env->stopping) {
+		log_warning("adapter '%s' (pid %d) closed its channel",
+			    a->registered ? a->protocol : a->protocol_hint, (int)a->pid);
+		/* It is exiting; if it does not, make sure. */
+		if (a->kill_timer) {
+			struct timeval tv = tv_from_usec(ADAPTER_KILL_USEC);
+			event_add(a->kill_timer, &tv);
+		}
+	}
+	a->registered = false;
+	a->ch = wasp_ipc_channel_free(a->ch);
+}
+
+static const struct wasp_ipc_handler adapter_handlers[] = {
+	{ WASP_MSG_ADAPTER_REGISTER, sizeof(struct wasp_msg_adapter_register),
+	  sizeof(struct wasp_msg_adapter_register), false, adapter_on_register },
+	{ WASP_MSG_POOL_DEMAND, sizeof(struct wasp_msg_pool_ref), sizeof(struct wasp_msg_pool_ref),
+	  false, adapter_on_pool_demand },
+	{ WASP_MSG_ADAPTER_STATS, sizeof(struct wasp_msg_adapter_stats),
+	  sizeof(struct wasp_msg_adapter_stats), false, adapter_on_stats },
+};
+
+static const struct wasp_ipc_channel_ops adapter_ops = {
+	.role = WASP_ROLE_ACTIVATOR,
+	.peer_role = WASP_ROLE_ADAPTER,
+	.handlers = adapter_handlers,
+	.n_handlers = ELEMENTSOF(adapter_handlers),
+	.on_close = adapter_on_close,
+};
+
+/* ---- process ------------------------------------------------------------- */
+
+static void
+adapter_on_restart_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct adapter *a = arg;
+
+	if (a->env->stopping || a->pid > 0)
+		return;
+	(void)adapter_spawn(a);
+}
+
+static void
+adapter_on_kill_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct adapter *a = arg;
+
+	if (a->pid > 0) {
+		log_warning("adapter '%s' (pid %d) did not exit, killing it", a->protocol_hint,
+			    (int)a->pid);
+		(void)kill(a->pid, SIGKILL);
+	}
+}
+
+static int
+adapter_spawn(struct adapter *a)
+{
+	struct wasp_env *env = a->env;
+	_cleanup_free_ char *path = spawn_program_path(env, a->program);
+	char *argv[] = { path, NULL };
+	struct spawn_opts o = { .path = path, .argv = argv, .ident = &env->listener_ident };
+	int fds[2], r;
+	pid_t pid;
+
+	if (!path)
+		return -ENOMEM;
+	r = wasp_ipc_socketpair(fds);
+	if (r < 0)
+		return log_errno(r, "adapter channel");
+	o.channel_fd = fds[1];
+	r = spawn_child(&o, &pid);
+	safe_close(fds[1]);
+	if (r < 0) {
+		safe_close(fds[0]);
+		log_errno(r, "cannot start %s", path);
+		/* Try again later: a missing binary may be being rebuilt. */
+		a->fast_exits++;
+		adapter_on_exit(a, -1);
+		return r;
+	}
+	a->pid = pid;
+	a->started_mono = wasp_now_usec();
+	a->registered = false;
+	a->ch = wasp_ipc_channel_new(env->base, fds[0], &adapter_ops, a);
+	if (!a->ch) {
+		(void)kill(pid, SIGKILL);
+		return log_errno(-ENOMEM, "adapter channel");
+	}
+	log_info("started %s (pid %d) as %s", a->program, (int)pid,
+		 env->listener_ident.change ? env->listener_ident.name : "the daemon's user");
+	return 0;
+}
+
+void
+adapter_on_exit(struct adapter *a, int status)
+{
+	struct wasp_env *env = a->env;
+	uint64_t now = wasp_now_usec(), delay = 0;
+
+	if (status >= 0) {
+		if (WIFSIGNALED(status))
+			log_full_errno(env->stopping ? LOG_INFO : LOG_ERR, 0,
+				       "%s (pid %d) killed by signal %d", a->program, (int)a->pid,
+				       WTERMSIG(status));
+		else
+			log_full_errno(env->stopping ? LOG_INFO : LOG_ERR, 0,
+				       "%s (pid %d) exited with status %d", a->program,
+				       (int)a->pid, WEXITSTATUS(status));
+		if (now - a->started_mono < ADAPTER_FAST_EXIT_USEC)
+			a->fast_exits++;
+		else
+			a->fast_exits = 0;
+	}
+	a->pid = 0;
+	a->registered = false;
+	a->ch = wasp_ipc_channel_free(a->ch);
+	event_del(a->kill_timer);
+	if (env->stopping) {
+		daemon_check_shutdown(env);
+		return;
+	}
+	/* Restart at once; back off when it keeps dying right after start. */
+	if (a->fast_exits > 0)
+		delay = MIN(100000ULL << MIN(a->fast_exits, 10U), ADAPTER_RESTART_MAX_USEC);
+	log_info("restarting %s in %llu ms", a->program, (unsigned long long)(delay / 1000));
+	struct timeval tv = tv_from_usec(delay);
+	event_add(a->restart_timer, &tv);
+}
+
+static struct adapter *
+adapter_new(struct wasp_env *env, const char *program, const char *protocol)
+{
+	struct adapter *a = calloc(1, sizeof(*a));
+
+	if (!a)
+		return NULL;
+	a->env = env;
+	a->id = ++env->next_adapter_id;
+	a->program = program;
+	a->protocol_hint = protocol;
+	a->restart_timer = evtimer_new(env->base, adapter_on_restart_timer, a);
+	a->kill_timer = evtimer_new(env->base, adapter_on_kill_timer, a);
+	if (!a->restart_timer || !a->kill_timer) {
+		if (a->restart_timer)
+			event_free(a->restart_timer);
+		if (a->kill_timer)
+			event_free(a->kill_timer);
+		free(a);
+		return NULL;
+	}
+	a->next = env->adapters;
+	env->adapters = a;
+	return a;
+}
+
+int
+adapters_start(struct wasp_env *env)
+{
+	/* The adapters waspd starts itself, by protocol. */
+	static const struct {
+		const char *protocol, *program;
+	} builtin[] = {
+		{ "http", "wasp-http" },
+	};
+
+	for (size_t i = 0; i < ELEMENTSOF(builtin); i++) {
+		bool needed = false;
+		for (size_t j = 0; j < env->n_socks; j++)
+			needed |= strcaseeq(env->socks[j].protocol, builtin[i].protocol);
+		if (!needed)
+			continue;
+		struct adapter *a = adapter_new(env, builtin[i].program, builtin[i].protocol);
+		if (!a)
+			return log_errno(-ENOMEM, "adapter");
+		(void)adapter_spawn(a);
+	}
+	return 0;
+}
+
+void
+adapters_stop(struct wasp_env *env)
+{
+	for (struct adapter *a = env->adapters; a; a = a->next) {
+		event_del(a->restart_timer);
+		if (a->pid > 0) {
+			log_info("stopping %s (pid %d)", a->program, (int)a->pid);
+			(void)kill(a->pid, SIGTERM);
+			struct timeval tv = tv_from_usec(ADAPTER_KILL_USEC);
+			event_add(a->kill_timer, &tv);
+		}
+	}
+}
+
+void
+adapters_free(struct wasp_env *env)
+{
+	struct adapter *a;
+
+	while ((a = env->adapters)) {
+		env->adapters = a->next;
+		if (a->pid > 0)
+			(void)kill(a->pid, SIGKILL);
+		wasp_ipc_channel_free(a->ch);
+		event_free(a->restart_timer);
+		event_free(a->kill_timer);
+		free(a);
+	}
+}

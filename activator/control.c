@@ -1,0 +1,465 @@
+/* The control socket: control.sock in the runtime directory, SOCK_STREAM,
+ * one JSON object per line each way (jansson). The caller must be root or
+ * waspd's own user (SO_PEERCRED). Every field of a request is checked and an
+ * error comes back as {"ok": false, "error": "<what to do about it>"}.
+ *
+ * Requests (docs/design.md "Control"):
+ *   {"verb": "list", "object": "apppool"}   -> {"ok": true, "apppools": [...]}
+ *   {"verb": "list", "object": "wp"}        -> {"ok": true, "workers": [...]}
+ *   {"verb": "start"|"stop"|"recycle", "object": "apppool", "name": "NAME"}
+ *                                           -> {"ok": true, "message": "..."} */
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+
+#include "apphost.h"
+#include "log.h"
+#include "waspd.h"
+
+#define CONTROL_MAX_LINE 65536
+#define CONTROL_MAX_CLIENTS 64
+#define CONTROL_TIMEOUT_SEC 30
+
+struct control_client {
+	struct control_client *next;
+	struct control *ctl;
+	struct bufferevent *bev;
+	uid_t uid;
+	pid_t pid;
+	bool closing;
+};
+
+struct control {
+	struct wasp_env *env;
+	int fd;
+	struct event *ev;
+	char *path;
+	struct control_client *clients;
+	size_t n_clients;
+};
+
+static void
+client_free(struct control_client *c)
+{
+	struct control *ctl = c->ctl;
+
+	for (struct control_client **pp = &ctl->clients; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	ctl->n_clients--;
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+static void
+client_reply(struct control_client *c, json_t *reply)
+{
+	char *s = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+
+	if (!s) {
+		static const char oom[] = "{\"ok\":false,\"error\":\"out of memory\"}\n";
+		(void)bufferevent_write(c->bev, oom, sizeof(oom) - 1);
+	} else {
+		(void)bufferevent_write(c->bev, s, strlen(s));
+		(void)bufferevent_write(c->bev, "\n", 1);
+	}
+	free(s);
+	json_decref(reply);
+}
+
+static json_t *
+error_reply(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static json_t *
+error_reply(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+}
+
+static const char *
+stop_reason_name(enum wasp_pool_stop_reason r)
+{
+	switch (r) {
+	case WASP_POOL_REASON_OPERATOR:
+		return "operator";
+	case WASP_POOL_REASON_RAPID_FAIL:
+		return "rapidFailProtection";
+	case WASP_POOL_REASON_STARTUP_FAILED:
+		return "startupFailed";
+	default:
+		return "";
+	}
+}
+
+static const char *
+identity_type_name(enum wasp_identity_type t)
+{
+	switch (t) {
+	case WASP_IDENTITY_LOCAL_SYSTEM:
+		return "LocalSystem";
+	case WASP_IDENTITY_LOCAL_SERVICE:
+		return "LocalService";
+	case WASP_IDENTITY_NETWORK_SERVICE:
+		return "NetworkService";
+	case WASP_IDENTITY_SPECIFIC_USER:
+		return "SpecificUser";
+	default:
+		return "ApplicationPoolIdentity";
+	}
+}
+
+static json_t *
+list_apppools(struct wasp_env *env)
+{
+	json_t *arr = json_array();
+
+	if (!arr)
+		return NULL;
+	for (size_t i = 0; i < env->n_pools; i++) {
+		const struct pool *p = &env->pools[i];
+		const struct wasp_apppool *c = p->cfg;
+		json_t *o = json_pack(
+			"{s:s, s:I, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, "
+			"s:I, s:I, s:I}",
+			"name", p->name, "id", (json_int_t)p->id, "state", pool_state_name(p->state),
+			"stopReason", p->state == WASP_POOL_STARTED ? "" : stop_reason_name(p->reason),
+			"startMode",
+			c->start_mode == WASP_START_ALWAYS_RUNNING ? "AlwaysRunning" : "OnDemand",
+			"autoStart", c->auto_start, "workers",
+			(json_int_t)(pool_count_workers(p, WORKER_STARTING) +
+				     pool_count_workers(p, WORKER_READY)),
+			"workersDraining", (json_int_t)pool_count_workers(p, WORKER_DRAINING),
+			"maxProcesses", (json_int_t)c->process_model.max_processes, "failures",
+			(json_int_t)p->failures, "recentFailures", (json_int_t)p->n_fail, "recycles",
+			(json_int_t)p->recycles, "recycleFailures", (json_int_t)p->recycle_failures,
+			"identityType", identity_type_name(c->process_model.identity_type), "uid",
+			(json_int_t)p->ident.uid, "queueLength", (json_int_t)c->queue_length,
+			"idleTimeoutMs", (json_int_t)(c->process_model.idle_timeout / 1000));
+		if (!o || json_array_append_new(arr, o) < 0) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return json_pack("{s:b, s:o}", "ok", 1, "apppools", arr);
+}
+
+static json_t *
+list_workers(struct wasp_env *env)
+{
+	json_t *arr = json_array();
+
+	if (!arr)
+		return NULL;
+	for (size_t i = 0; i < env->n_pools; i++) {
+		const struct pool *p = &env->pools[i];
+		for (const struct worker *w = p->workers; w; w = w->next) {
+			char started[64];
+			time_t t = (time_t)(w->started_real / 1000000);
+			struct tm tm;
+			if (!gmtime_r(&t, &tm) ||
+			    !strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", &tm))
+				started[0] = 0;
+			json_t *o = json_pack(
+				"{s:I, s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:I, "
+				"s:b}",
+				"pid", (json_int_t)w->pid, "id", (json_int_t)w->id, "pool", p->name,
+				"state", worker_state_name(w->state), "requests",
+				(json_int_t)w->requests, "connections", (json_int_t)w->connections,
+				"busy", (json_int_t)w->busy, "privateKB", (json_int_t)w->private_kb,
+				"rssKB", (json_int_t)w->rss_kb, "vmKB", (json_int_t)w->vm_kb,
+				"started", started, "startedUsec", (json_int_t)w->started_real,
+				"uid", (json_int_t)p->ident.uid, "recycling", w->recycling);
+			if (!o || json_array_append_new(arr, o) < 0) {
+				json_decref(arr);
+				return NULL;
+			}
+		}
+	}
+	return json_pack("{s:b, s:o}", "ok", 1, "workers", arr);
+}
+
+static json_t *
+control_handle(struct control_client *c, json_t *req)
+{
+	struct wasp_env *env = c->ctl->env;
+	const char *verb = NULL, *object = NULL, *name = NULL, *key;
+	json_t *v;
+	struct pool *p;
+	int r;
+
+	if (!json_is_object(req))
+		return error_reply("a request is one JSON object per line, "
+				   "like {\"verb\": \"list\", \"object\": \"apppool\"}");
+	json_object_foreach(req, key, v) {
+		if (!streq(key, "verb") && !streq(key, "object") && !streq(key, "name"))
+			return error_reply("unknown field '%s' (known: verb, object, name)", key);
+		if (!json_is_string(v))
+			return error_reply("field '%s' must be a string", key);
+	}
+	verb = json_string_value(json_object_get(req, "verb"));
+	object = json_string_value(json_object_get(req, "object"));
+	name = json_string_value(json_object_get(req, "name"));
+	if (!verb)
+		return error_reply("missing field 'verb' (list, start, stop, recycle)");
+	if (!object)
+		return error_reply("missing field 'object' (apppool, wp)");
+
+	if (streq(verb, "list")) {
+		if (name)
+			return error_reply("'list' takes no name");
+		if (streq(object, "apppool"))
+			return list_apppools(env);
+		if (streq(object, "wp"))
+			return list_workers(env);
+		return error_reply("cannot list '%s' (this waspd lists: apppool, wp)", object);
+	}
+	if (!streq(verb, "start") && !streq(verb, "stop") && !streq(verb, "recycle"))
+		return error_reply("unknown verb '%s' (list, start, stop, recycle)", verb);
+	if (!streq(object, "apppool"))
+		return error_reply("cannot %s '%s' (this waspd can %s: apppool)", verb, object, verb);
+	if (!name || !*name)
+		return error_reply("%s apppool needs the pool's name", verb);
+	if (strlen(name) >= WASP_POOL_NAME_MAX)
+		return error_reply("application pool name too long (at most %d bytes)",
+				   WASP_POOL_NAME_MAX - 1);
+	p = pool_by_name(env, name);
+	if (!p)
+		return error_reply("no application pool named '%s' "
+				   "('waspctl list apppool' shows the configured pools)",
+				   name);
+	if (env->stopping)
+		return error_reply("waspd is shutting down");
+
+	log_notice("control: %s apppool '%s' (uid %u, pid %d)", verb, p->name, (unsigned)c->uid,
+		   (int)c->pid);
+	if (streq(verb, "start")) {
+		const char *why = NULL;
+		r = pool_start(p, &why);
+		if (r < 0)
+			return error_reply("cannot start application pool '%s': %s", p->name,
+					   why ? why : strerror(-r));
+		return json_pack("{s:b, s:s, s:s}", "ok", 1, "message",
+				 "application pool started", "state", pool_state_name(p->state));
+	}
+	if (streq(verb, "stop")) {
+		r = pool_stop(p, WASP_POOL_REASON_OPERATOR, "stopped by the operator");
+		if (r == -EALREADY)
+			return error_reply("application pool '%s' is already %s", p->name,
+					   p->state == WASP_POOL_STOPPING ? "stopping" : "stopped");
+		if (r < 0)
+			return error_reply("cannot stop application pool '%s': %s", p->name,
+					   strerror(-r));
+		return json_pack("{s:b, s:s, s:s}", "ok", 1, "message",
+				 "application pool stopping", "state", pool_state_name(p->state));
+	}
+	r = pool_recycle(p, "recycled by the operator");
+	if (r < 0)
+		return error_reply("cannot recycle application pool '%s': it is %s "
+				   "('waspctl start apppool \"%s\"' first)",
+				   p->name, pool_state_name(p->state), p->name);
+	return json_pack("{s:b, s:s, s:s}", "ok", 1, "message", "application pool recycled",
+			 "state", pool_state_name(p->state));
+}
+
+static void
+client_on_event(struct bufferevent *bev, short what, void *arg)
+{
+	client_free(arg);
+}
+
+static void
+client_on_write(struct bufferevent *bev, void *arg)
+{
+	struct control_client *c = arg;
+
+	if (c->closing)
+		client_free(c);
+}
+
+static void
+client_on_read(struct bufferevent *bev, void *arg)
+{
+	struct control_client *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char *line;
+	size_t n;
+
+	if (c->closing)
+		return;
+	while ((line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF))) {
+		json_error_t jerr;
+		json_t *req = json_loadb(line, n, JSON_REJECT_DUPLICATES, &jerr);
+		json_t *reply;
+
+		if (!req)
+			reply = error_reply("malformed JSON at column %d: %s", jerr.column,
+					    jerr.text);
+		else
+			reply = control_handle(c, req);
+		json_decref(req);
+		free(line);
+		client_reply(c, reply);
+	}
+	if (evbuffer_get_length(in) > CONTROL_MAX_LINE) {
+		client_reply(c, error_reply("request longer than %d bytes", CONTROL_MAX_LINE));
+		c->closing = true;
+		bufferevent_disable(bev, EV_READ);
+	}
+}
+
+static void
+control_on_accept(evutil_socket_t fd, short what, void *arg)
+{
+	struct control *ctl = arg;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct control_client *c;
+	int cfd;
+
+	cfd = accept4(ctl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (cfd < 0) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			log_warning_errno(-errno, "control: accept, ignoring");
+		return;
+	}
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		safe_close(cfd);
+		return;
+	}
+	if (cred.uid != 0 && cred.uid != geteuid()) {
+		char msg[256];
+		int n = snprintf(msg, sizeof(msg),
+				 "{\"ok\":false,\"error\":\"permission denied: uid %u may not "
+				 "control waspd (root or uid %u only)\"}\n",
+				 (unsigned)cred.uid, (unsigned)geteuid());
+		log_warning("control: refused uid %u (pid %d)", (unsigned)cred.uid, (int)cred.pid);
+		(void)!write(cfd, msg, (size_t)MAX(n, 0));
+		safe_close(cfd);
+		return;
+	}
+	if (ctl->n_clients >= CONTROL_MAX_CLIENTS) {
+		static const char busy[] = "{\"ok\":false,\"error\":\"too many control "
+					   "connections, try again\"}\n";
+		(void)!write(cfd, busy, sizeof(busy) - 1);
+		safe_close(cfd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		safe_close(cfd);
+		return;
+	}
+	c->ctl = ctl;
+	c->uid = cred.uid;
+	c->pid = cred.pid;
+	c->bev = bufferevent_socket_new(ctl->env->base, cfd, BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev) {
+		safe_close(cfd);
+		free(c);
+		return;
+	}
+	struct timeval tv = { .tv_sec = CONTROL_TIMEOUT_SEC };
+	bufferevent_set_timeouts(c->bev, &tv, &tv);
+	bufferevent_setcb(c->bev, client_on_read, client_on_write, client_on_event, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	c->next = ctl->clients;
+	ctl->clients = c;
+	ctl->n_clients++;
+}
+
+/* Is another waspd answering on this socket? */
+static bool
+control_in_use(const struct sockaddr_un *sa)
+{
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return false;
+	return connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0;
+}
+
+int
+control_open(struct wasp_env *env)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	_cleanup_close_ int fd = -1;
+	struct control *ctl;
+	char *path;
+
+	if (asprintf(&path, "%s/control.sock", env->runtime_dir) < 0)
+		return -ENOMEM;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		log_error("control socket path '%s' is too long (at most %zu bytes)", path,
+			  sizeof(sa.sun_path) - 1);
+		free(path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	if (control_in_use(&sa)) {
+		log_error("another waspd answers on %s; stop it or use another --runtime-dir",
+			  path);
+		free(path);
+		return -EADDRINUSE;
+	}
+	(void)unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(path, 0600) < 0 || listen(fd, 64) < 0) {
+		int r = log_errno(-errno, "control socket %s", path);
+		free(path);
+		return r;
+	}
+	ctl = calloc(1, sizeof(*ctl));
+	if (!ctl) {
+		free(path);
+		return -ENOMEM;
+	}
+	ctl->env = env;
+	ctl->path = path;
+	ctl->ev = event_new(env->base, fd, EV_READ | EV_PERSIST, control_on_accept, ctl);
+	if (!ctl->ev || event_add(ctl->ev, NULL) < 0) {
+		free(ctl->path);
+		if (ctl->ev)
+			event_free(ctl->ev);
+		free(ctl);
+		return -ENOMEM;
+	}
+	ctl->fd = TAKE_FD(fd);
+	env->control = ctl;
+	log_info("control socket %s", path);
+	return 0;
+}
+
+void
+control_close(struct wasp_env *env)
+{
+	struct control *ctl = env->control;
+
+	if (!ctl)
+		return;
+	while (ctl->clients)
+		client_free(ctl->clients);
+	event_free(ctl->ev);
+	safe_close(ctl->fd);
+	(void)unlink(ctl->path);
+	free(ctl->path);
+	free(ctl);
+	env->control = NULL;
+}

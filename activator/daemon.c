@@ -1,0 +1,413 @@
+/* waspd, the activation service (the WAS role): loads applicationHost.config,
+ * binds every binding's socket, starts the protocol adapters (wasp-http) and
+ * the application pools' workers, serves the control socket, and runs until
+ * SIGTERM, when it drains every worker (bounded by shutdownTimeLimit), stops
+ * the adapters and exits. Stays in the foreground; logs to stderr. */
+#include <event2/event.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "apphost.h"
+#include "config.h"
+#include "ipc.h"
+#include "log.h"
+#include "waspd.h"
+#include "wasp-build.h"
+
+#define USEC_PER_SEC 1000000ULL
+#define SHUTDOWN_GRACE_USEC (5 * USEC_PER_SEC)
+#define DEFAULT_UID_FIRST 60000
+#define DEFAULT_UID_LAST 64999
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: waspd -c FILE [OPTIONS]\n"
+		"Runs the wasp activation service in the foreground.\n\n"
+		"  -c, --config FILE         applicationHost.config to serve\n"
+		"  -r, --runtime-dir DIR     where control.sock goes (default $RUNTIME_DIRECTORY,\n"
+		"                            else /run/wasp)\n"
+		"      --listener-user USER  user the listener runs as when started as root\n"
+		"                            (default www-data, else nobody)\n"
+		"      --pool-uid-range A-B  uids for ApplicationPoolIdentity pools (default %d-%d)\n"
+		"      --test-hooks          enable the workers' test switches (tests only)\n"
+		"      --test-config         check the configuration and exit\n"
+		"  -h, --help                this text\n"
+		"      --version             print the version\n",
+		DEFAULT_UID_FIRST, DEFAULT_UID_LAST);
+}
+
+enum {
+	OPT_LISTENER_USER = 0x100,
+	OPT_UID_RANGE,
+	OPT_TEST_HOOKS,
+	OPT_TEST_CONFIG,
+	OPT_VERSION,
+};
+
+static int
+parse_uid_range(const char *s, uint32_t *first, uint32_t *last)
+{
+	_cleanup_free_ char *a = strdup(s);
+	char *dash;
+	uint64_t x, y;
+
+	if (!a)
+		return -ENOMEM;
+	dash = strchr(a, '-');
+	if (!dash)
+		return -EINVAL;
+	*dash = 0;
+	if (wasp_parse_u64(a, UINT32_MAX - 2, &x) < 0 ||
+	    wasp_parse_u64(dash + 1, UINT32_MAX - 2, &y) < 0 || x == 0 || y < x)
+		return -EINVAL;
+	*first = (uint32_t)x;
+	*last = (uint32_t)y;
+	return 0;
+}
+
+static int
+parse_args(struct wasp_env *env, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "runtime-dir", required_argument, NULL, 'r' },
+		{ "listener-user", required_argument, NULL, OPT_LISTENER_USER },
+		{ "pool-uid-range", required_argument, NULL, OPT_UID_RANGE },
+		{ "test-hooks", no_argument, NULL, OPT_TEST_HOOKS },
+		{ "test-config", no_argument, NULL, OPT_TEST_CONFIG },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ 0 },
+	};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:r:h", opts, NULL)) >= 0) {
+		switch (c) {
+		case 'c':
+			env->config_path = optarg;
+			break;
+		case 'r':
+			free(env->runtime_dir);
+			env->runtime_dir = strdup(optarg);
+			if (!env->runtime_dir)
+				return -ENOMEM;
+			break;
+		case OPT_LISTENER_USER:
+			env->listener_user = optarg;
+			break;
+		case OPT_UID_RANGE:
+			if (parse_uid_range(optarg, &env->uid_first, &env->uid_last) < 0) {
+				log_error("--pool-uid-range '%s': expected FIRST-LAST, like 60000-64999",
+					  optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_TEST_HOOKS:
+			env->test_hooks = true;
+			break;
+		case OPT_TEST_CONFIG:
+			log_error("--test-config is handled before the daemon starts");
+			return -EINVAL;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case OPT_VERSION:
+			printf("waspd %s\n", WASP_VERSION);
+			return 1;
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		log_error("unexpected argument '%s'", argv[optind]);
+		return -EINVAL;
+	}
+	if (!env->config_path) {
+		log_error("no configuration file: waspd -c applicationHost.config");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Where wasp-http and wasp-worker are: the build tree when waspd runs from
+ * it, else the installed libexec directory. */
+static int
+find_programs(struct wasp_env *env)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	const char *root = WASP_BUILD_ROOT;
+	size_t rl = strlen(root);
+
+	if (n > 0) {
+		exe[n] = 0;
+		if (strncmp(exe, root, rl) == 0 && exe[rl] == '/') {
+			env->build_root = strdup(root);
+			if (!env->build_root)
+				return -ENOMEM;
+			log_debug("running from the build tree %s", root);
+		}
+	}
+	env->program_dir = strdup(WASP_LIBEXECDIR);
+	return env->program_dir ? 0 : -ENOMEM;
+}
+
+static int
+mkdir_p(const char *path, mode_t mode)
+{
+	_cleanup_free_ char *p = strdup(path);
+
+	if (!p)
+		return -ENOMEM;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = 0;
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int
+setup_runtime_dir(struct wasp_env *env)
+{
+	int r;
+
+	if (!env->runtime_dir) {
+		const char *rd = getenv("RUNTIME_DIRECTORY");
+		if (rd && *rd) {
+			/* systemd may list several, separated by ':'; the first is ours. */
+			env->runtime_dir = strndup(rd, strcspn(rd, ":"));
+		} else {
+			env->runtime_dir = strdup("/run/wasp");
+		}
+		if (!env->runtime_dir)
+			return -ENOMEM;
+	}
+	r = mkdir_p(env->runtime_dir, 0755);
+	if (r < 0)
+		return log_errno(r, "runtime directory %s (use --runtime-dir DIR)",
+				 env->runtime_dir);
+	return 0;
+}
+
+static int
+load_config(struct wasp_env *env)
+{
+	struct wasp_diag_list diags = WASP_DIAG_LIST_INIT;
+	struct wasp_config_opts opts = { 0 };
+	int r;
+
+	r = wasp_config_load_file(env->config_path, &opts, &env->cfg, &diags);
+	if (r >= 0 && env->cfg)
+		r = wasp_apphost_build(env->cfg, wasp_config_arena(env->cfg), &env->ah, &diags);
+	wasp_diag_list_print(&diags, stderr, WASP_DIAG_WARNING);
+	if (r < 0) {
+		if (diags.n_errors)
+			log_error("%s: %zu error(s), not starting", env->config_path,
+				  diags.n_errors);
+		else
+			log_errno(r, "cannot load %s", env->config_path);
+	}
+	wasp_diag_list_done(&diags);
+	return r;
+}
+
+void
+daemon_check_shutdown(struct wasp_env *env)
+{
+	if (!env->stopping)
+		return;
+	if (pools_count_workers(env) > 0)
+		return;
+	if (adapters_running(env)) {
+		adapters_stop(env); /* idempotent: SIGTERM, kill timer */
+		return;
+	}
+	log_info("every worker and adapter has exited");
+	event_base_loopexit(env->base, NULL);
+}
+
+static void
+daemon_on_shutdown_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct wasp_env *env = arg;
+
+	log_warning("shutdown: processes still running after the drain deadline, killing them");
+	pools_kill_all(env, SIGKILL);
+	for (struct adapter *a = env->adapters; a; a = a->next)
+		if (a->pid > 0)
+			(void)kill(a->pid, SIGKILL);
+}
+
+static void
+daemon_on_sigterm(evutil_socket_t sig, short what, void *arg)
+{
+	struct wasp_env *env = arg;
+	uint64_t limit = 0;
+
+	if (env->stopping) {
+		log_notice("signal %d again: killing every child now", (int)sig);
+		daemon_on_shutdown_timeout(-1, 0, env);
+		return;
+	}
+	log_notice("signal %d: shutting down (draining workers)", (int)sig);
+	(void)sd_notify(0, "STOPPING=1\nSTATUS=draining workers");
+	env->stopping = true;
+	for (size_t i = 0; i < env->n_pools; i++)
+		limit = MAX(limit, env->pools[i].cfg->process_model.shutdown_time_limit);
+	limit += SHUTDOWN_GRACE_USEC;
+	struct timeval tv = { .tv_sec = (time_t)(limit / USEC_PER_SEC),
+			      .tv_usec = (suseconds_t)(limit % USEC_PER_SEC) };
+	env->shutdown_timer = evtimer_new(env->base, daemon_on_shutdown_timeout, env);
+	if (env->shutdown_timer)
+		event_add(env->shutdown_timer, &tv);
+	pools_shutdown(env);
+	daemon_check_shutdown(env);
+}
+
+static void
+daemon_on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	log_warning("SIGHUP: configuration reload is not implemented yet, ignoring");
+}
+
+static int
+setup_signals(struct wasp_env *env)
+{
+	(void)signal(SIGPIPE, SIG_IGN);
+	env->sig_chld = evsignal_new(env->base, SIGCHLD, reap_on_sigchld, env);
+	env->sig_term = evsignal_new(env->base, SIGTERM, daemon_on_sigterm, env);
+	env->sig_int = evsignal_new(env->base, SIGINT, daemon_on_sigterm, env);
+	env->sig_hup = evsignal_new(env->base, SIGHUP, daemon_on_sighup, env);
+	if (!env->sig_chld || !env->sig_term || !env->sig_int || !env->sig_hup)
+		return -ENOMEM;
+	if (event_add(env->sig_chld, NULL) < 0 || event_add(env->sig_term, NULL) < 0 ||
+	    event_add(env->sig_int, NULL) < 0 || event_add(env->sig_hup, NULL) < 0)
+		return -EIO;
+	return 0;
+}
+
+static void
+env_done(struct wasp_env *env)
+{
+	control_close(env);
+	adapters_free(env);
+	pools_free(env);
+	sockets_close(env);
+	identity_done(&env->listener_ident);
+	if (env->sig_chld)
+		event_free(env->sig_chld);
+	if (env->sig_term)
+		event_free(env->sig_term);
+	if (env->sig_int)
+		event_free(env->sig_int);
+	if (env->sig_hup)
+		event_free(env->sig_hup);
+	if (env->shutdown_timer)
+		event_free(env->shutdown_timer);
+	if (env->base)
+		event_base_free(env->base);
+	wasp_config_free(env->cfg);
+	free(env->runtime_dir);
+	free(env->build_root);
+	free(env->program_dir);
+}
+
+int
+daemon_main(int argc, char **argv)
+{
+	struct wasp_env env = {
+		.uid_first = DEFAULT_UID_FIRST,
+		.uid_last = DEFAULT_UID_LAST,
+		.generation = 1,
+	};
+	int r;
+
+	wasp_log_init("waspd", LOG_INFO);
+	r = parse_args(&env, argc, argv);
+	if (r != 0) {
+		env_done(&env);
+		return r > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	}
+	env.is_root = geteuid() == 0;
+
+	r = load_config(&env);
+	if (r < 0)
+		goto fail;
+	r = find_programs(&env);
+	if (r < 0)
+		goto fail;
+	if (!env.is_root)
+		log_warning("not running as root: the listener and every application pool run "
+			    "as uid %u (development mode)",
+			    (unsigned)geteuid());
+	r = identity_listener(&env, &env.listener_ident);
+	if (r < 0) {
+		log_errno(r, "listener user '%s'",
+			  env.listener_user ? env.listener_user : "www-data/nobody");
+		goto fail;
+	}
+
+	env.base = event_base_new();
+	if (!env.base) {
+		r = log_errno(-ENOMEM, "event loop");
+		goto fail;
+	}
+	r = setup_signals(&env);
+	if (r < 0) {
+		log_errno(r, "signals");
+		goto fail;
+	}
+	r = sockets_bind(&env);
+	if (r < 0)
+		goto fail;
+	r = setup_runtime_dir(&env);
+	if (r < 0)
+		goto fail;
+	r = control_open(&env);
+	if (r < 0)
+		goto fail;
+	r = pools_init(&env);
+	if (r < 0) {
+		log_errno(r, "application pools");
+		goto fail;
+	}
+	r = adapters_start(&env);
+	if (r < 0)
+		goto fail;
+	pools_autostart(&env);
+
+	log_notice("waspd %s serving %s: %zu pool(s), %zu site(s), %zu listening socket(s)",
+		   WASP_VERSION, env.config_path, env.n_pools, env.ah->n_sites, env.n_socks);
+	(void)sd_notify(0, "READY=1\nSTATUS=serving");
+
+	if (event_base_dispatch(env.base) < 0) {
+		r = log_errno(-EIO, "event loop");
+		goto fail;
+	}
+	log_notice("waspd stopped");
+	env_done(&env);
+	return EXIT_SUCCESS;
+
+fail:
+	/* Children started before the failure must not outlive us. */
+	pools_kill_all(&env, SIGKILL);
+	env_done(&env);
+	return EXIT_FAILURE;
+}

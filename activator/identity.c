@@ -1,0 +1,188 @@
+/* Who the listener and each pool's workers run as.
+ *
+ * As root: the listener runs as an unprivileged user (--listener-user,
+ * default "www-data" when it exists, else "nobody"); a pool's workers run as
+ *  - SpecificUser: processModel userName (a passwd user),
+ *  - ApplicationPoolIdentity: a dedicated uid/gid for the pool, taken from
+ *    the range --pool-uid-range (default 60000-64999): FNV-1a hash of the
+ *    pool name (case-folded, as IIS pool names are case-insensitive) modulo
+ *    the range size, probing forward past a uid another pool of the same
+ *    configuration already took, or one that belongs to a passwd user. The
+ *    uid does not move when pools are added or reordered unless two names
+ *    collide,
+ *  - LocalService / NetworkService: the listener's unprivileged user,
+ *  - LocalSystem: root.
+ * As an ordinary user, everything keeps the daemon's credentials. */
+#include <ctype.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apphost.h"
+#include "log.h"
+#include "waspd.h"
+
+void
+identity_done(struct wasp_identity *id)
+{
+	free(id->groups);
+	free(id->name);
+	free(id->home);
+	*id = (struct wasp_identity){ 0 };
+}
+
+int
+identity_from_user(const char *user, struct wasp_identity *ret)
+{
+	struct passwd pwbuf, *pw = NULL;
+	_cleanup_free_ char *buf = NULL;
+	_cleanup_free_ gid_t *groups = NULL;
+	long sz = sysconf(_SC_GETPW_R_SIZE_MAX);
+	int ngroups = 64, r;
+
+	if (sz < 16384)
+		sz = 16384;
+	buf = malloc((size_t)sz);
+	if (!buf)
+		return -ENOMEM;
+	r = getpwnam_r(user, &pwbuf, buf, (size_t)sz, &pw);
+	if (r > 0)
+		return -r;
+	if (!pw) {
+		uint64_t u;
+		if (wasp_parse_u64(user, UINT32_MAX - 1, &u) < 0)
+			return -ENOENT;
+		r = getpwuid_r((uid_t)u, &pwbuf, buf, (size_t)sz, &pw);
+		if (r > 0)
+			return -r;
+		if (!pw)
+			return -ENOENT;
+	}
+	for (;;) {
+		int n = ngroups;
+		gid_t *g = realloc(groups, sizeof(gid_t) * (size_t)n);
+		if (!g)
+			return -ENOMEM;
+		groups = g;
+		if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) >= 0) {
+			ngroups = n;
+			break;
+		}
+		if (n <= ngroups)
+			n = ngroups * 2;
+		ngroups = n;
+	}
+	*ret = (struct wasp_identity){
+		.change = true,
+		.uid = pw->pw_uid,
+		.gid = pw->pw_gid,
+		.n_groups = (size_t)ngroups,
+		.name = strdup(pw->pw_name),
+		.home = strdup(pw->pw_dir ? pw->pw_dir : "/"),
+	};
+	ret->groups = TAKE_PTR(groups);
+	if (!ret->name || !ret->home) {
+		identity_done(ret);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int
+identity_self(struct wasp_identity *ret)
+{
+	*ret = (struct wasp_identity){ .change = false, .uid = getuid(), .gid = getgid() };
+	return 0;
+}
+
+int
+identity_listener(struct wasp_env *env, struct wasp_identity *ret)
+{
+	int r;
+
+	if (!env->is_root)
+		return identity_self(ret);
+	if (env->listener_user)
+		return identity_from_user(env->listener_user, ret);
+	r = identity_from_user("www-data", ret);
+	if (r == -ENOENT)
+		r = identity_from_user("nobody", ret);
+	return r;
+}
+
+static uint32_t
+pool_name_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++) {
+		h ^= (uint8_t)tolower((unsigned char)*s);
+		h *= 16777619u;
+	}
+	return h;
+}
+
+static bool
+uid_taken(struct wasp_env *env, const struct pool *self, uid_t uid)
+{
+	for (size_t i = 0; i < env->n_pools; i++) {
+		const struct pool *p = &env->pools[i];
+		if (p == self)
+			break; /* pools are resolved in order: only earlier ones count */
+		if (p->ident.change && p->ident.uid == uid &&
+		    p->cfg->process_model.identity_type == WASP_IDENTITY_APPLICATION_POOL_IDENTITY)
+			return true;
+	}
+	return getpwuid(uid) != NULL;
+}
+
+static int
+identity_app_pool(struct wasp_env *env, const struct pool *pool, struct wasp_identity *ret)
+{
+	uint32_t range = env->uid_last - env->uid_first + 1;
+	uint32_t start = pool_name_hash(pool->name) % range;
+	char *name;
+
+	for (uint32_t k = 0; k < range; k++) {
+		uid_t uid = env->uid_first + (start + k) % range;
+		if (uid_taken(env, pool, uid))
+			continue;
+		if (asprintf(&name, "pool:%s", pool->name) < 0)
+			return -ENOMEM;
+		*ret = (struct wasp_identity){
+			.change = true, .uid = uid, .gid = (gid_t)uid, .name = name,
+			.home = strdup("/"),
+		};
+		if (!ret->home) {
+			identity_done(ret);
+			return -ENOMEM;
+		}
+		return 0;
+	}
+	return -EUSERS; /* the range is full */
+}
+
+int
+identity_pool(struct wasp_env *env, const struct pool *pool, struct wasp_identity *ret)
+{
+	const struct wasp_apppool *c = pool->cfg;
+
+	if (!env->is_root)
+		return identity_self(ret);
+	switch (c->process_model.identity_type) {
+	case WASP_IDENTITY_SPECIFIC_USER:
+		if (!c->process_model.user_name || !*c->process_model.user_name)
+			return -EINVAL;
+		return identity_from_user(c->process_model.user_name, ret);
+	case WASP_IDENTITY_LOCAL_SYSTEM:
+		return identity_self(ret);
+	case WASP_IDENTITY_LOCAL_SERVICE:
+	case WASP_IDENTITY_NETWORK_SERVICE:
+		return identity_listener(env, ret);
+	case WASP_IDENTITY_APPLICATION_POOL_IDENTITY:
+	default:
+		return identity_app_pool(env, pool, ret);
+	}
+}

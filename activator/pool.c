@@ -1,0 +1,1038 @@
+/* Application pools and their worker processes, with WAS semantics:
+ * on-demand and AlwaysRunning start, startupTimeLimit, pinging (hung
+ * workers killed and replaced, or orphaned), idleTimeout, periodicRestart
+ * (time, requests, memory, privateMemory, schedule), manual recycle with
+ * overlapped rotation, shutdownTimeLimit, and rapid-fail protection.
+ *
+ * Pool states: Started -> (stop) -> Stopping -> (last worker gone) ->
+ * Stopped -> (start) -> Started. Every change goes to the adapters as
+ * POOL_STATE and to the log with the pool's name and the reason.
+ *
+ * Worker states: Starting -> (READY) -> Ready -> (WORKER_GONE + DRAIN) ->
+ * Draining -> exit; or killed (Dead) -> reaped. docs/design.md draws it. */
+#include <event2/event.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "apphost.h"
+#include "config.h"
+#include "ipc.h"
+#include "log.h"
+#include "timespan.h"
+#include "waspd.h"
+
+#define USEC_PER_SEC UINT64_C(1000000)
+#define USEC_PER_MSEC UINT64_C(1000)
+
+enum failure_kind {
+	FAILURE_CRASH,
+	FAILURE_STARTUP,
+	FAILURE_PING,
+	FAILURE_SPAWN,
+};
+
+static const char *const failure_names[] = {
+	[FAILURE_CRASH] = "crash",
+	[FAILURE_STARTUP] = "startup timeout",
+	[FAILURE_PING] = "ping timeout",
+	[FAILURE_SPAWN] = "start failure",
+};
+
+static struct worker *worker_spawn(struct pool *p, struct worker *replaces, const char *why);
+static void worker_drain(struct worker *w, const char *why);
+static void pool_after_worker_loss(struct pool *p, bool failure, enum failure_kind kind,
+				   bool replace);
+
+const char *
+pool_state_name(enum wasp_pool_state s)
+{
+	switch (s) {
+	case WASP_POOL_STARTING:
+		return "Starting";
+	case WASP_POOL_STARTED:
+		return "Started";
+	case WASP_POOL_STOPPING:
+		return "Stopping";
+	case WASP_POOL_STOPPED:
+		return "Stopped";
+	default:
+		return "Unknown";
+	}
+}
+
+const char *
+worker_state_name(enum worker_state s)
+{
+	switch (s) {
+	case WORKER_STARTING:
+		return "Starting";
+	case WORKER_READY:
+		return "Ready";
+	case WORKER_DRAINING:
+		return "Draining";
+	case WORKER_DEAD:
+		return "Dead";
+	default:
+		return "Unknown";
+	}
+}
+
+static const char *
+fmt_span(uint64_t usec, char buf[static 32])
+{
+	uint64_t s = usec / USEC_PER_SEC, ms = (usec % USEC_PER_SEC) / USEC_PER_MSEC;
+
+	if (ms)
+		snprintf(buf, 32, "%02" PRIu64 ":%02" PRIu64 ":%02" PRIu64 ".%03" PRIu64,
+			 s / 3600, (s / 60) % 60, s % 60, ms);
+	else
+		snprintf(buf, 32, "%02" PRIu64 ":%02" PRIu64 ":%02" PRIu64, s / 3600,
+			 (s / 60) % 60, s % 60);
+	return buf;
+}
+
+static struct timeval
+tv_from_usec(uint64_t usec)
+{
+	return (struct timeval){ .tv_sec = (time_t)(usec / USEC_PER_SEC),
+				 .tv_usec = (suseconds_t)(usec % USEC_PER_SEC) };
+}
+
+/* Arm (creating if needed) a one-shot timer. */
+static int
+timer_arm(struct event_base *base, struct event **ev, event_callback_fn cb, void *arg,
+	  uint64_t usec)
+{
+	struct timeval tv = tv_from_usec(usec);
+
+	if (!*ev) {
+		*ev = evtimer_new(base, cb, arg);
+		if (!*ev)
+			return -ENOMEM;
+	}
+	return event_add(*ev, &tv) < 0 ? -EIO : 0;
+}
+
+static void
+timer_stop(struct event *ev)
+{
+	if (ev)
+		event_del(ev);
+}
+
+static void
+timer_free(struct event **ev)
+{
+	if (*ev)
+		event_free(*ev);
+	*ev = NULL;
+}
+
+/* ---- lookups and counts -------------------------------------------------- */
+
+struct pool *
+pool_by_name(struct wasp_env *env, const char *name)
+{
+	for (size_t i = 0; i < env->n_pools; i++)
+		if (strcaseeq(env->pools[i].name, name)) /* IIS: case-insensitive */
+			return &env->pools[i];
+	return NULL;
+}
+
+struct worker *
+worker_by_pid(struct wasp_env *env, pid_t pid)
+{
+	for (size_t i = 0; i < env->n_pools; i++)
+		for (struct worker *w = env->pools[i].workers; w; w = w->next)
+			if (w->pid == pid)
+				return w;
+	return NULL;
+}
+
+size_t
+pool_count_workers(const struct pool *p, int state)
+{
+	size_t n = 0;
+
+	for (const struct worker *w = p->workers; w; w = w->next)
+		if (state < 0 || (int)w->state == state)
+			n++;
+	return n;
+}
+
+size_t
+pools_count_workers(const struct wasp_env *env)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < env->n_pools; i++)
+		n += pool_count_workers(&env->pools[i], -1);
+	return n;
+}
+
+/* ---- pool state ---------------------------------------------------------- */
+
+static void
+pool_set_state(struct pool *p, enum wasp_pool_state state, enum wasp_pool_stop_reason reason,
+	       const char *why)
+{
+	struct wasp_msg_pool_state m = {
+		.pool_id = p->id,
+		.state = (uint32_t)state,
+		.reason = (uint32_t)reason,
+		.generation = p->env->generation,
+	};
+
+	if (p->state == state && p->reason == reason)
+		return;
+	log_full_errno(reason == WASP_POOL_REASON_RAPID_FAIL ? LOG_ERR : LOG_NOTICE, 0,
+		       "pool '%s': %s -> %s (%s)", p->name, pool_state_name(p->state),
+		       pool_state_name(state), why);
+	p->state = state;
+	p->reason = reason;
+	adapters_send(p->env, WASP_MSG_POOL_STATE, &m, sizeof(m));
+}
+
+/* Record a worker failure; true when rapid-fail protection stopped the pool. */
+static bool
+pool_count_failure(struct pool *p, enum failure_kind kind)
+{
+	const struct wasp_apppool *c = p->cfg;
+	uint64_t now = wasp_now_usec(), interval = c->failure.rapid_fail_protection_interval;
+	uint32_t max = c->failure.rapid_fail_protection_max_crashes;
+	char buf[32];
+	size_t k = 0;
+
+	p->failures++;
+	if (!c->failure.rapid_fail_protection || max == 0)
+		return false;
+	for (size_t i = 0; i < p->n_fail; i++)
+		if (now - p->fail_times[i] < interval)
+			p->fail_times[k++] = p->fail_times[i];
+	p->n_fail = k;
+	if (p->n_fail < max)
+		p->fail_times[p->n_fail++] = now;
+	log_warning("pool '%s': worker failure (%s), %zu of %u within %s", p->name,
+		    failure_names[kind], p->n_fail, max, fmt_span(interval, buf));
+	if (p->n_fail < max || p->state != WASP_POOL_STARTED)
+		return false;
+	char why[160];
+	snprintf(why, sizeof(why),
+		 "rapid-fail protection: %u failures within rapidFailProtectionInterval %s", max,
+		 buf);
+	(void)pool_stop(p, WASP_POOL_REASON_RAPID_FAIL, why);
+	return true;
+}
+
+/* ---- worker records ------------------------------------------------------ */
+
+static void
+worker_stop_timers(struct worker *w)
+{
+	timer_stop(w->limit_timer);
+	timer_stop(w->ping_timer);
+	timer_stop(w->pong_timer);
+	timer_stop(w->idle_timer);
+	timer_stop(w->recycle_timer);
+	w->ping_outstanding = false;
+}
+
+static void
+worker_send_gone(struct worker *w)
+{
+	struct wasp_msg_worker_ref ref = {
+		.pool_id = w->pool->id,
+		.worker_id = w->id,
+		.pid = (uint32_t)w->pid,
+		.generation = w->pool->env->generation,
+	};
+
+	if (!w->announced)
+		return;
+	w->announced = false;
+	adapters_send(w->pool->env, WASP_MSG_WORKER_GONE, &ref, sizeof(ref));
+}
+
+static void
+worker_free(struct worker *w)
+{
+	struct pool *p = w->pool;
+	struct handoff_pair *hp;
+
+	for (struct worker **pp = &p->workers; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	/* Overlapped recycling links: whoever pointed at w forgets it. */
+	for (struct worker *o = p->workers; o; o = o->next)
+		if (o->replaces == w)
+			o->replaces = NULL;
+	if (w->replaces)
+		w->replaces->recycling = false;
+	while ((hp = w->pairs)) {
+		w->pairs = hp->next;
+		safe_close(hp->adapter_fd);
+		free(hp);
+	}
+	timer_free(&w->limit_timer);
+	timer_free(&w->ping_timer);
+	timer_free(&w->pong_timer);
+	timer_free(&w->idle_timer);
+	timer_free(&w->recycle_timer);
+	wasp_ipc_channel_free(w->ch);
+	free(w);
+}
+
+/* Kill a worker now (SIGKILL; it is reaped later). */
+static void
+worker_kill(struct worker *w, const char *why)
+{
+	worker_send_gone(w);
+	worker_stop_timers(w);
+	w->stop_reason = why;
+	w->state = WORKER_DEAD;
+	w->ch = wasp_ipc_channel_free(w->ch);
+	if (w->pid > 0)
+		(void)kill(w->pid, SIGKILL);
+}
+
+/* ---- worker timers ------------------------------------------------------- */
+
+static void
+worker_on_startup_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct pool *p = w->pool;
+	char buf[32];
+
+	if (w->state != WORKER_STARTING)
+		return;
+	log_error("pool '%s': worker %u (pid %d) did not report ready within startupTimeLimit "
+		  "%s, killing it",
+		  p->name, w->id, (int)w->pid, fmt_span(p->cfg->process_model.startup_time_limit, buf));
+	if (w->replaces) {
+		log_error("pool '%s': recycle of worker %u failed, it keeps serving", p->name,
+			  w->replaces->id);
+		p->recycle_failures++;
+		w->replaces->recycling = false;
+		w->replaces = NULL;
+	}
+	/* The adapter gave its waiting connections 503 at the same deadline. */
+	p->demand = false;
+	w->failed = true;
+	worker_kill(w, "startupTimeLimit");
+	(void)pool_count_failure(p, FAILURE_STARTUP);
+}
+
+static void
+worker_on_shutdown_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	char buf[32];
+
+	if (w->state != WORKER_DRAINING)
+		return;
+	log_warning("pool '%s': worker %u (pid %d) still running shutdownTimeLimit %s after "
+		    "DRAIN, killing it",
+		    w->pool->name, w->id, (int)w->pid,
+		    fmt_span(w->pool->cfg->process_model.shutdown_time_limit, buf));
+	worker_kill(w, "shutdownTimeLimit");
+}
+
+static void
+worker_on_pong_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct pool *p = w->pool;
+	char buf[32];
+
+	if (w->state != WORKER_READY || !w->ping_outstanding)
+		return;
+	log_error("pool '%s': worker %u (pid %d) did not answer a ping within pingResponseTime "
+		  "%s: hung",
+		  p->name, w->id, (int)w->pid, fmt_span(p->cfg->process_model.ping_response_time, buf));
+	w->failed = true;
+	if (p->cfg->failure.orphan_worker_process) {
+		worker_send_gone(w);
+		worker_stop_timers(w);
+		(void)kill(w->pid, SIGSTOP);
+		log_error("pool '%s': orphanWorkerProcess: worker pid %d left stopped (SIGSTOP) "
+			  "for debugging; waspd forgets it",
+			  p->name, (int)w->pid);
+		worker_free(w);
+	} else {
+		worker_kill(w, "ping timeout");
+	}
+	if (!pool_count_failure(p, FAILURE_PING))
+		pool_after_worker_loss(p, false, FAILURE_PING, true);
+}
+
+static void
+worker_on_ping_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	const struct wasp_apppool *c = w->pool->cfg;
+	struct wasp_msg_ping ping;
+	int r;
+
+	if (w->state != WORKER_READY || !w->ch)
+		return;
+	if (!w->ping_outstanding) {
+		ping.token = ++w->ping_token;
+		r = wasp_ipc_channel_send(w->ch, WASP_MSG_PING, 0, &ping, sizeof(ping), -1, 0);
+		if (r < 0)
+			log_warning_errno(r, "pool '%s': ping worker %u", w->pool->name, w->id);
+		w->ping_outstanding = true;
+		(void)timer_arm(w->pool->env->base, &w->pong_timer, worker_on_pong_timeout, w,
+				c->process_model.ping_response_time);
+	}
+	(void)timer_arm(w->pool->env->base, &w->ping_timer, worker_on_ping_timer, w,
+			c->process_model.ping_interval);
+}
+
+static void
+worker_on_idle_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	uint64_t limit = w->pool->cfg->process_model.idle_timeout, now = wasp_now_usec();
+	char buf[32];
+
+	if (w->state != WORKER_READY || !w->idle_since)
+		return;
+	if (now - w->idle_since < limit) {
+		(void)timer_arm(w->pool->env->base, &w->idle_timer, worker_on_idle_timer, w,
+				limit - (now - w->idle_since));
+		return;
+	}
+	log_notice("pool '%s': worker %u (pid %d) idle for idleTimeout %s, stopping it",
+		   w->pool->name, w->id, (int)w->pid, fmt_span(limit, buf));
+	worker_drain(w, "idleTimeout");
+}
+
+static void
+worker_recycle(struct worker *w, const char *why)
+{
+	struct pool *p = w->pool;
+
+	if (w->state != WORKER_READY || w->recycling)
+		return;
+	log_notice("pool '%s': recycling worker %u (pid %d): %s", p->name, w->id, (int)w->pid,
+		   why);
+	if (p->cfg->recycling.disallow_overlapping_rotation) {
+		p->recycles++;
+		worker_drain(w, why);
+		/* The replacement starts on demand, or now for AlwaysRunning. */
+		if (p->cfg->start_mode == WASP_START_ALWAYS_RUNNING && p->state == WASP_POOL_STARTED)
+			(void)worker_spawn(p, NULL, "recycle (disallowOverlappingRotation)");
+		return;
+	}
+	/* Overlapped: the old one serves until the new one is ready. */
+	w->recycling = true;
+	if (!worker_spawn(p, w, why)) {
+		w->recycling = false;
+		p->recycle_failures++;
+		log_error("pool '%s': recycle of worker %u failed: no replacement could be "
+			  "started; it keeps serving",
+			  p->name, w->id);
+	}
+}
+
+static void
+worker_on_recycle_timer(evutil_socket_t fd, short what, void *arg)
+{
+	worker_recycle(arg, "periodicRestart time");
+}
+
+/* ---- worker messages ----------------------------------------------------- */
+
+static int
+worker_on_ready(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
+{
+	struct worker *w = userdata;
+	struct pool *p = w->pool;
+	const struct wasp_apppool *c = p->cfg;
+	struct wasp_env *env = p->env;
+	uint64_t now = wasp_now_usec();
+
+	if (w->state != WORKER_STARTING) {
+		log_warning("pool '%s': worker %u (pid %d) reported ready twice, ignoring", p->name,
+			    w->id, (int)w->pid);
+		return 0;
+	}
+	w->state = WORKER_READY;
+	w->ready_mono = now;
+	timer_stop(w->limit_timer);
+	log_notice("pool '%s': worker %u (pid %d) ready in %" PRIu64 " ms", p->name, w->id,
+		   (int)w->pid, (now - w->started_mono) / USEC_PER_MSEC);
+
+	if (p->state != WASP_POOL_STARTED) {
+		/* Stopped while it started: it never takes work. */
+		worker_drain(w, "pool not started");
+		return 0;
+	}
+	adapters_announce_worker(env, w);
+	p->demand = false;
+
+	if (c->process_model.pinging_enabled && c->process_model.ping_interval > 0)
+		(void)timer_arm(env->base, &w->ping_timer, worker_on_ping_timer, w,
+				c->process_model.ping_interval);
+	if (c->process_model.idle_timeout > 0 && c->start_mode != WASP_START_ALWAYS_RUNNING) {
+		w->idle_since = now;
+		(void)timer_arm(env->base, &w->idle_timer, worker_on_idle_timer, w,
+				c->process_model.idle_timeout);
+	}
+	if (c->recycling.time > 0)
+		(void)timer_arm(env->base, &w->recycle_timer, worker_on_recycle_timer, w,
+				c->recycling.time);
+
+	if (w->replaces) {
+		struct worker *old = w->replaces;
+		w->replaces = NULL;
+		old->recycling = false;
+		p->recycles++;
+		log_notice("pool '%s': worker %u (pid %d) replaces worker %u (pid %d)", p->name,
+			   w->id, (int)w->pid, old->id, (int)old->pid);
+		worker_drain(old, "recycled");
+	}
+	return 0;
+}
+
+static int
+worker_on_pong(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
+{
+	struct worker *w = userdata;
+	struct wasp_msg_ping pong;
+
+	memcpy(&pong, msg->payload, sizeof(pong));
+	if (w->ping_outstanding && pong.token == w->ping_token) {
+		w->ping_outstanding = false;
+		timer_stop(w->pong_timer);
+	}
+	return 0;
+}
+
+static uint64_t
+proc_vm_kb(pid_t pid)
+{
+	char path[64];
+	unsigned long pages = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fscanf(f, "%lu", &pages) != 1)
+		pages = 0;
+	fclose(f);
+	return (uint64_t)pages * ((uint64_t)sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static int
+worker_on_stats(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
+{
+	struct worker *w = userdata;
+	struct pool *p = w->pool;
+	const struct wasp_apppool *c = p->cfg;
+	struct wasp_msg_worker_stats st;
+	bool active;
+
+	memcpy(&st, msg->payload, sizeof(st));
+	active = st.connections > 0 || st.busy > 0 || (w->have_stats && st.requests != w->requests) ||
+		 (!w->have_stats && st.requests > 0);
+	w->requests = st.requests;
+	w->private_kb = st.private_kb;
+	w->rss_kb = st.rss_kb;
+	w->connections = st.connections;
+	w->busy = st.busy;
+	w->have_stats = true;
+	w->vm_kb = proc_vm_kb(w->pid);
+	if (w->state != WORKER_READY)
+		return 0;
+
+	if (c->process_model.idle_timeout > 0 && c->start_mode != WASP_START_ALWAYS_RUNNING) {
+		if (active) {
+			w->idle_since = 0;
+			timer_stop(w->idle_timer);
+		} else if (!w->idle_since) {
+			w->idle_since = wasp_now_usec();
+			(void)timer_arm(p->env->base, &w->idle_timer, worker_on_idle_timer, w,
+					c->process_model.idle_timeout);
+		}
+	}
+	if (c->recycling.requests > 0 && w->requests >= c->recycling.requests)
+		worker_recycle(w, "periodicRestart requests");
+	else if (c->recycling.memory_kb > 0 && w->vm_kb >= c->recycling.memory_kb)
+		worker_recycle(w, "periodicRestart memory");
+	else if (c->recycling.private_memory_kb > 0 && w->private_kb >= c->recycling.private_memory_kb)
+		worker_recycle(w, "periodicRestart privateMemory");
+	return 0;
+}
+
+static void
+worker_on_channel_close(struct wasp_ipc_channel *ch, int err, void *userdata)
+{
+	struct worker *w = userdata;
+
+	w->ch = wasp_ipc_channel_free(w->ch);
+	if (err < 0 && err != -ECONNRESET && err != -EPIPE) {
+		log_errno(err, "pool '%s': worker %u (pid %d) broke the protocol, killing it",
+			  w->pool->name, w->id, (int)w->pid);
+		if (w->pid > 0)
+			(void)kill(w->pid, SIGKILL);
+	} else {
+		log_debug("pool '%s': worker %u (pid %d) closed its channel", w->pool->name, w->id,
+			  (int)w->pid);
+	}
+	/* The exit itself arrives as SIGCHLD; a worker that closed its channel
+	 * takes no new connections. */
+	worker_send_gone(w);
+	if (w->state == WORKER_DRAINING || w->state == WORKER_DEAD)
+		return;
+	worker_stop_timers(w);
+	if (w->state == WORKER_READY && w->pid > 0)
+		(void)timer_arm(w->pool->env->base, &w->limit_timer, worker_on_shutdown_timeout, w,
+				w->pool->cfg->process_model.shutdown_time_limit);
+	w->state = WORKER_DRAINING;
+	w->stop_reason = "closed its channel";
+}
+
+static const struct wasp_ipc_handler worker_handlers[] = {
+	{ WASP_MSG_WORKER_READY, 0, 0, false, worker_on_ready },
+	{ WASP_MSG_PONG, sizeof(struct wasp_msg_ping), sizeof(struct wasp_msg_ping), false,
+	  worker_on_pong },
+	{ WASP_MSG_WORKER_STATS, sizeof(struct wasp_msg_worker_stats),
+	  sizeof(struct wasp_msg_worker_stats), false, worker_on_stats },
+};
+
+static const struct wasp_ipc_channel_ops worker_ops = {
+	.role = WASP_ROLE_ACTIVATOR,
+	.peer_role = WASP_ROLE_WORKER,
+	.handlers = worker_handlers,
+	.n_handlers = ELEMENTSOF(worker_handlers),
+	.on_close = worker_on_channel_close,
+};
+
+/* ---- starting and stopping workers --------------------------------------- */
+
+static int
+worker_send_config(struct worker *w)
+{
+	struct wasp_env *env = w->pool->env;
+	struct wasp_msg_worker_config wc = {
+		.pool_id = w->pool->id,
+		.worker_id = w->id,
+		.generation = env->generation,
+		.flags = env->test_hooks ? WASP_WORKER_F_TEST_HEADERS : 0,
+	};
+	uint32_t gen = env->generation;
+	int fd, r;
+
+	fd = wasp_config_serialize_memfd(env->cfg);
+	if (fd < 0)
+		return log_errno(fd, "serialize the configuration for worker %u", w->id);
+	r = wasp_ipc_channel_send(w->ch, WASP_MSG_WORKER_CONFIG, 0, &wc, sizeof(wc), fd,
+				  WASP_IPC_SEND_CLOSE_FD);
+	if (r < 0)
+		return log_errno(r, "send configuration to worker %u", w->id);
+	fd = routes_memfd(env);
+	if (fd < 0)
+		return log_errno(fd, "routing table for worker %u", w->id);
+	r = wasp_ipc_channel_send(w->ch, WASP_MSG_ROUTE_TABLE, 0, &gen, sizeof(gen), fd,
+				  WASP_IPC_SEND_CLOSE_FD);
+	if (r < 0)
+		return log_errno(r, "send routing table to worker %u", w->id);
+	return adapters_pair_worker(env, w);
+}
+
+/* Start one worker for p (replacing `replaces` when overlapped recycling).
+ * NULL when it could not be started (logged, counted as a failure). */
+static struct worker *
+worker_spawn(struct pool *p, struct worker *replaces, const char *why)
+{
+	struct wasp_env *env = p->env;
+	_cleanup_free_ char *path = spawn_program_path(env, "wasp-worker");
+	char *argv[] = { path, NULL };
+	struct spawn_opts o = { .path = path, .argv = argv, .ident = &p->ident };
+	struct worker *w;
+	int fds[2], r;
+	pid_t pid;
+	char buf[32];
+
+	if (!path)
+		return NULL;
+	if (p->ident_error < 0) {
+		log_errno(p->ident_error, "pool '%s': cannot start a worker: identity '%s'",
+			  p->name, strempty(p->cfg->process_model.user_name));
+		(void)pool_count_failure(p, FAILURE_SPAWN);
+		return NULL;
+	}
+	r = wasp_ipc_socketpair(fds);
+	if (r < 0) {
+		log_errno(r, "pool '%s': worker channel", p->name);
+		return NULL;
+	}
+	o.channel_fd = fds[1];
+	r = spawn_child(&o, &pid);
+	safe_close(fds[1]);
+	if (r < 0) {
+		safe_close(fds[0]);
+		log_errno(r, "pool '%s': cannot start %s as %s", p->name, path,
+			  p->ident.change ? p->ident.name : "the daemon's user");
+		(void)pool_count_failure(p, FAILURE_SPAWN);
+		return NULL;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		safe_close(fds[0]);
+		(void)kill(pid, SIGKILL);
+		log_errno(-ENOMEM, "pool '%s': worker", p->name);
+		return NULL;
+	}
+	w->pool = p;
+	w->id = ++env->next_worker_id;
+	w->pid = pid;
+	w->state = WORKER_STARTING;
+	w->started_mono = wasp_now_usec();
+	w->started_real = wasp_realtime_usec();
+	w->replaces = replaces;
+	w->next = p->workers;
+	p->workers = w;
+	w->ch = wasp_ipc_channel_new(env->base, fds[0], &worker_ops, w);
+	if (!w->ch || worker_send_config(w) < 0) {
+		log_error("pool '%s': worker %u (pid %d) could not be set up, killing it", p->name,
+			  w->id, (int)pid);
+		w->replaces = NULL;
+		worker_kill(w, "setup failed");
+		return NULL;
+	}
+	(void)timer_arm(env->base, &w->limit_timer, worker_on_startup_timeout, w,
+			p->cfg->process_model.startup_time_limit);
+	log_notice("pool '%s': starting worker %u (pid %d) as %s: %s (startupTimeLimit %s)",
+		   p->name, w->id, (int)pid, p->ident.change ? p->ident.name : "the daemon's user",
+		   why, fmt_span(p->cfg->process_model.startup_time_limit, buf));
+	return w;
+}
+
+/* Stop giving w work and ask it to finish: WORKER_GONE to the adapters
+ * first, then DRAIN; shutdownTimeLimit bounds the wait. */
+static void
+worker_drain(struct worker *w, const char *why)
+{
+	struct pool *p = w->pool;
+	int r;
+
+	if (w->state == WORKER_DRAINING || w->state == WORKER_DEAD)
+		return;
+	if (w->replaces) {
+		w->replaces->recycling = false;
+		w->replaces = NULL;
+	}
+	if (w->state == WORKER_STARTING || !w->ch) {
+		log_notice("pool '%s': stopping worker %u (pid %d) before it was ready: %s",
+			   p->name, w->id, (int)w->pid, why);
+		worker_kill(w, why);
+		return;
+	}
+	worker_send_gone(w);
+	worker_stop_timers(w);
+	w->state = WORKER_DRAINING;
+	w->stop_reason = why;
+	r = wasp_ipc_channel_send(w->ch, WASP_MSG_DRAIN, 0, NULL, 0, -1, 0);
+	if (r < 0) {
+		log_warning_errno(r, "pool '%s': DRAIN to worker %u, killing it", p->name, w->id);
+		worker_kill(w, why);
+		return;
+	}
+	log_notice("pool '%s': draining worker %u (pid %d): %s", p->name, w->id, (int)w->pid, why);
+	(void)timer_arm(p->env->base, &w->limit_timer, worker_on_shutdown_timeout, w,
+			p->cfg->process_model.shutdown_time_limit);
+}
+
+static size_t
+pool_live_workers(const struct pool *p)
+{
+	return pool_count_workers(p, WORKER_STARTING) + pool_count_workers(p, WORKER_READY);
+}
+
+/* After a worker died or was killed: stop-completion, rapid-fail, restart. */
+static void
+pool_after_worker_loss(struct pool *p, bool failure, enum failure_kind kind, bool replace)
+{
+	if (failure && pool_count_failure(p, kind))
+		replace = false; /* rapid-fail stopped the pool */
+	if (p->state == WASP_POOL_STOPPING && pool_count_workers(p, -1) == 0)
+		pool_set_state(p, WASP_POOL_STOPPED, p->reason,
+			       p->reason == WASP_POOL_REASON_RAPID_FAIL ? "rapid-fail protection"
+									: "last worker exited");
+	if (p->state != WASP_POOL_STARTED || p->env->stopping)
+		return;
+	if (pool_live_workers(p) > 0)
+		return;
+	if (p->cfg->start_mode == WASP_START_ALWAYS_RUNNING)
+		(void)worker_spawn(p, NULL, "AlwaysRunning");
+	else if (p->demand)
+		(void)worker_spawn(p, NULL, "requests are waiting");
+	else if (replace)
+		(void)worker_spawn(p, NULL, "replacing a hung worker");
+}
+
+void
+worker_on_exit(struct worker *w, int status)
+{
+	struct pool *p = w->pool;
+	struct wasp_env *env = p->env;
+	enum worker_state was = w->state;
+	bool failure = false;
+	char how[64];
+
+	if (WIFSIGNALED(status))
+		snprintf(how, sizeof(how), "killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(status));
+
+	if (was == WORKER_DRAINING || was == WORKER_DEAD) {
+		log_info("pool '%s': worker %u (pid %d) %s (%s)", p->name, w->id, (int)w->pid, how,
+			 strempty(w->stop_reason));
+	} else {
+		/* Nobody asked it to go: a crash (IIS counts any such exit). */
+		failure = !w->failed;
+		log_error("pool '%s': worker %u (pid %d) crashed: %s while %s", p->name, w->id,
+			  (int)w->pid, how, was == WORKER_STARTING ? "starting" : "ready");
+		if (w->replaces) {
+			log_error("pool '%s': recycle of worker %u failed (its replacement "
+				  "crashed); it keeps serving",
+				  p->name, w->replaces->id);
+			p->recycle_failures++;
+		}
+	}
+	worker_send_gone(w);
+	w->pid = 0;
+	worker_free(w);
+	pool_after_worker_loss(p, failure, FAILURE_CRASH, false);
+	daemon_check_shutdown(env);
+}
+
+void
+pool_on_demand(struct pool *p)
+{
+	size_t starting = pool_count_workers(p, WORKER_STARTING);
+	size_t ready = pool_count_workers(p, WORKER_READY);
+	uint32_t max = p->cfg->process_model.max_processes;
+
+	if (p->state != WASP_POOL_STARTED || p->env->stopping) {
+		log_debug("pool '%s': demand while %s, ignoring", p->name, pool_state_name(p->state));
+		return;
+	}
+	if (max == 0)
+		max = 1;
+	p->demand = true;
+	if (starting > 0)
+		return;
+	if (ready == 0)
+		(void)worker_spawn(p, NULL, "on demand");
+	else if (ready < max)
+		(void)worker_spawn(p, NULL, "on demand (web garden)");
+}
+
+/* ---- pool verbs ---------------------------------------------------------- */
+
+int
+pool_start(struct pool *p, const char **ret_msg)
+{
+	if (p->state == WASP_POOL_STARTED) {
+		*ret_msg = "the application pool is already started";
+		return -EALREADY;
+	}
+	if (p->ident_error < 0) {
+		*ret_msg = "the application pool's identity cannot be resolved (see the log)";
+		return p->ident_error;
+	}
+	p->n_fail = 0;
+	p->demand = false;
+	pool_set_state(p, WASP_POOL_STARTED, WASP_POOL_REASON_NONE, "started by the operator");
+	if (p->cfg->start_mode == WASP_START_ALWAYS_RUNNING && pool_live_workers(p) == 0)
+		(void)worker_spawn(p, NULL, "AlwaysRunning");
+	return 0;
+}
+
+int
+pool_stop(struct pool *p, enum wasp_pool_stop_reason reason, const char *why)
+{
+	struct worker *w, *next;
+
+	if (p->state == WASP_POOL_STOPPED || p->state == WASP_POOL_STOPPING)
+		return -EALREADY;
+	p->demand = false;
+	pool_set_state(p, pool_count_workers(p, -1) ? WASP_POOL_STOPPING : WASP_POOL_STOPPED,
+		       reason, why);
+	for (w = p->workers; w; w = next) {
+		next = w->next;
+		worker_drain(w, why);
+	}
+	if (p->state == WASP_POOL_STOPPING && pool_count_workers(p, -1) == 0)
+		pool_set_state(p, WASP_POOL_STOPPED, reason, why);
+	return 0;
+}
+
+int
+pool_recycle(struct pool *p, const char *why)
+{
+	struct worker *w, *next;
+
+	if (p->state != WASP_POOL_STARTED)
+		return -ESRCH;
+	for (w = p->workers; w; w = next) {
+		next = w->next;
+		if (w->state == WORKER_READY && !w->replaces)
+			worker_recycle(w, why);
+	}
+	return 0;
+}
+
+void
+pools_shutdown(struct wasp_env *env)
+{
+	for (size_t i = 0; i < env->n_pools; i++) {
+		struct pool *p = &env->pools[i];
+		struct worker *w, *next;
+
+		p->demand = false;
+		if (p->state != WASP_POOL_STOPPED)
+			pool_set_state(p, WASP_POOL_STOPPING, WASP_POOL_REASON_OPERATOR,
+				       "waspd is shutting down");
+		for (w = p->workers; w; w = next) {
+			next = w->next;
+			worker_drain(w, "waspd is shutting down");
+		}
+	}
+}
+
+void
+pools_kill_all(struct wasp_env *env, int sig)
+{
+	for (size_t i = 0; i < env->n_pools; i++)
+		for (struct worker *w = env->pools[i].workers; w; w = w->next)
+			if (w->pid > 0)
+				(void)kill(w->pid, sig);
+}
+
+/* ---- schedule ------------------------------------------------------------ */
+
+static void pool_on_schedule(evutil_socket_t fd, short what, void *arg);
+
+static void
+pool_arm_schedule(struct pool *p)
+{
+	const struct wasp_apppool *c = p->cfg;
+	uint64_t now_real = wasp_realtime_usec(), tod, next = UINT64_MAX;
+	time_t t = (time_t)(now_real / USEC_PER_SEC);
+	struct tm tm;
+
+	if (c->recycling.n_schedule == 0 || !localtime_r(&t, &tm))
+		return;
+	tod = ((uint64_t)tm.tm_hour * 3600 + (uint64_t)tm.tm_min * 60 + (uint64_t)tm.tm_sec) *
+		      USEC_PER_SEC +
+	      now_real % USEC_PER_SEC;
+	for (size_t i = 0; i < c->recycling.n_schedule; i++) {
+		uint64_t s = c->recycling.schedule[i] % (86400 * USEC_PER_SEC);
+		uint64_t d = s > tod ? s - tod : s + 86400 * USEC_PER_SEC - tod;
+		next = MIN(next, d);
+	}
+	(void)timer_arm(p->env->base, &p->schedule_timer, pool_on_schedule, p, next);
+}
+
+static void
+pool_on_schedule(evutil_socket_t fd, short what, void *arg)
+{
+	struct pool *p = arg;
+
+	(void)pool_recycle(p, "periodicRestart schedule");
+	pool_arm_schedule(p);
+}
+
+/* ---- setup --------------------------------------------------------------- */
+
+int
+pools_init(struct wasp_env *env)
+{
+	const struct wasp_apphost *ah = env->ah;
+	int r;
+
+	env->pools = calloc(ah->n_pools ? ah->n_pools : 1, sizeof(struct pool));
+	if (!env->pools)
+		return -ENOMEM;
+	env->n_pools = ah->n_pools;
+	for (size_t i = 0; i < ah->n_pools; i++) {
+		struct pool *p = &env->pools[i];
+		const struct wasp_apppool *c = &ah->pools[i];
+
+		p->env = env;
+		p->cfg = c;
+		p->name = c->name;
+		p->id = (uint32_t)i;
+		p->state = c->auto_start ? WASP_POOL_STARTED : WASP_POOL_STOPPED;
+		p->reason = c->auto_start ? WASP_POOL_REASON_NONE : WASP_POOL_REASON_OPERATOR;
+		p->fail_times = calloc(MAX(c->failure.rapid_fail_protection_max_crashes, 1u),
+				       sizeof(uint64_t));
+		if (!p->fail_times)
+			return -ENOMEM;
+		r = identity_pool(env, p, &p->ident);
+		if (r < 0) {
+			p->ident_error = r;
+			log_errno(r, "%s:%d: application pool '%s': cannot resolve its identity "
+				  "(identityType %d, userName '%s'); its workers cannot start",
+				  strempty(c->file), c->line, p->name,
+				  (int)c->process_model.identity_type,
+				  strempty(c->process_model.user_name));
+		} else if (p->ident.change) {
+			log_info("pool '%s' runs as %s (uid %u, gid %u)", p->name, p->ident.name,
+				 (unsigned)p->ident.uid, (unsigned)p->ident.gid);
+		}
+		if (c->process_model.idle_timeout_action == WASP_IDLE_SUSPEND)
+			log_warning("%s:%d: application pool '%s': idleTimeoutAction Suspend is "
+				    "not supported, workers are terminated instead",
+				    strempty(c->file), c->line, p->name);
+		log_info("pool '%s': %s (%s, autoStart %s)", p->name, pool_state_name(p->state),
+			 c->start_mode == WASP_START_ALWAYS_RUNNING ? "AlwaysRunning" : "OnDemand",
+			 c->auto_start ? "true" : "false");
+	}
+	return 0;
+}
+
+void
+pools_autostart(struct wasp_env *env)
+{
+	for (size_t i = 0; i < env->n_pools; i++) {
+		struct pool *p = &env->pools[i];
+		pool_arm_schedule(p);
+		if (p->state == WASP_POOL_STARTED &&
+		    p->cfg->start_mode == WASP_START_ALWAYS_RUNNING)
+			(void)worker_spawn(p, NULL, "AlwaysRunning");
+	}
+}
+
+void
+pools_free(struct wasp_env *env)
+{
+	for (size_t i = 0; i < env->n_pools; i++) {
+		struct pool *p = &env->pools[i];
+		while (p->workers) {
+			if (p->workers->pid > 0)
+				(void)kill(p->workers->pid, SIGKILL);
+			worker_free(p->workers);
+		}
+		timer_free(&p->schedule_timer);
+		free(p->fail_times);
+		identity_done(&p->ident);
+	}
+	free(env->pools);
+	env->pools = NULL;
+	env->n_pools = 0;
+}

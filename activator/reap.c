@@ -1,0 +1,43 @@
+/* SIGCHLD, delivered through the event loop: collect every exited child
+ * with waitpid(WNOHANG) until none is left, and hand each to its owner (a
+ * worker record or an adapter). Children waspd no longer tracks (orphaned
+ * hung workers, a child that failed before exec) are only logged. */
+#include <event2/event.h>
+#include <sys/wait.h>
+
+#include "log.h"
+#include "waspd.h"
+
+void
+reap_on_sigchld(evutil_socket_t fd, short what, void *arg)
+{
+	struct wasp_env *env = arg;
+	int status;
+	pid_t pid;
+
+	for (;;) {
+		pid = waitpid(-1, &status, WNOHANG);
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid <= 0)
+			break; /* 0: none exited; ECHILD: no children */
+
+		struct worker *w = worker_by_pid(env, pid);
+		if (w) {
+			worker_on_exit(w, status);
+			continue;
+		}
+		struct adapter *a = adapter_by_pid(env, pid);
+		if (a) {
+			adapter_on_exit(a, status);
+			continue;
+		}
+		if (WIFSIGNALED(status))
+			log_debug("untracked child %d killed by signal %d", (int)pid,
+				  WTERMSIG(status));
+		else
+			log_debug("untracked child %d exited with status %d", (int)pid,
+				  WEXITSTATUS(status));
+	}
+	daemon_check_shutdown(env);
+}

@@ -1,0 +1,115 @@
+/* The routing table (docs/adapter-protocol.md): sockets, pools (with their
+ * current state) and sites with bindings and applications, as JSON in a
+ * sealed memfd. Adapters route connections with it; workers use it to tell
+ * whether a request on a keep-alive connection belongs to their pool. */
+#include <jansson.h>
+#include <stdlib.h>
+
+#include "apphost.h"
+#include "ipc.h"
+#include "log.h"
+#include "waspd.h"
+
+#define USEC_PER_MSEC 1000ULL
+
+static json_t *
+routes_build(struct wasp_env *env)
+{
+	json_t *root = json_object(), *socks = json_array(), *pools = json_array(),
+	       *sites = json_array();
+	int r = 0;
+
+	if (!root || !socks || !pools || !sites)
+		goto oom;
+	r |= json_object_set_new(root, "generation", json_integer(env->generation));
+	r |= json_object_set(root, "sockets", socks);
+	r |= json_object_set(root, "pools", pools);
+	r |= json_object_set(root, "sites", sites);
+
+	for (size_t i = 0; i < env->n_socks; i++) {
+		const struct listen_sock *s = &env->socks[i];
+		r |= json_array_append_new(socks,
+					   json_pack("{s:I, s:s, s:s, s:i}", "id", (json_int_t)s->id,
+						     "protocol", s->protocol, "address",
+						     s->address, "port", (int)s->port));
+	}
+	for (size_t i = 0; i < env->n_pools; i++) {
+		const struct pool *p = &env->pools[i];
+		const struct wasp_apppool *c = p->cfg;
+		r |= json_array_append_new(
+			pools,
+			json_pack("{s:I, s:s, s:s, s:I, s:s, s:I, s:I}", "id", (json_int_t)p->id,
+				  "name", p->name, "state", pool_state_name(p->state),
+				  "queueLength", (json_int_t)c->queue_length,
+				  "loadBalancerCapabilities",
+				  c->failure.load_balancer_capabilities == WASP_LB_TCP_LEVEL
+					  ? "TcpLevel"
+					  : "HttpLevel",
+				  "startupTimeLimitMs",
+				  (json_int_t)(c->process_model.startup_time_limit / USEC_PER_MSEC),
+				  "maxProcesses", (json_int_t)c->process_model.max_processes));
+	}
+	for (size_t i = 0; i < env->ah->n_sites; i++) {
+		const struct wasp_site *site = &env->ah->sites[i];
+		json_t *bindings = json_array(), *apps = json_array(), *js;
+
+		js = json_pack("{s:I, s:s, s:o, s:o, s:I, s:I}", "id", (json_int_t)site->id,
+			       "name", site->name, "bindings", bindings, "apps", apps,
+			       "connectionTimeoutMs",
+			       (json_int_t)(site->limits.connection_timeout / USEC_PER_MSEC),
+			       "maxConnections", (json_int_t)site->limits.max_connections);
+		if (!js)
+			goto oom;
+		r |= json_array_append_new(sites, js);
+		for (size_t j = 0; j < site->n_bindings; j++) {
+			const struct wasp_binding *b = &site->bindings[j];
+			r |= json_array_append_new(bindings,
+						   json_pack("{s:s, s:s, s:i, s:s}", "protocol",
+							     b->protocol, "address", b->ip, "port",
+							     (int)b->port, "host", strempty(b->host)));
+		}
+		for (size_t j = 0; j < site->n_apps; j++) {
+			const struct wasp_application *a = &site->apps[j];
+			if (a->pool_id == UINT32_MAX || a->pool_id >= env->n_pools)
+				continue; /* reported when the configuration was loaded */
+			r |= json_array_append_new(apps, json_pack("{s:s, s:I}", "path", a->path,
+								   "pool", (json_int_t)a->pool_id));
+		}
+	}
+	json_decref(socks);
+	json_decref(pools);
+	json_decref(sites);
+	if (r)
+		goto oom_root;
+	return root;
+oom:
+	json_decref(socks);
+	json_decref(pools);
+	json_decref(sites);
+oom_root:
+	json_decref(root);
+	return NULL;
+}
+
+char *
+routes_json(struct wasp_env *env)
+{
+	json_t *j = routes_build(env);
+	char *s;
+
+	if (!j)
+		return NULL;
+	s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	return s;
+}
+
+int
+routes_memfd(struct wasp_env *env)
+{
+	_cleanup_free_ char *s = routes_json(env);
+
+	if (!s)
+		return -ENOMEM;
+	return wasp_memfd_create_sealed("wasp-routes", s, strlen(s));
+}

@@ -1,0 +1,201 @@
+/* The listening sockets: one per distinct address:port among the bindings of
+ * the protocols waspd has an adapter for. waspd binds them once and keeps
+ * them open for its whole life, so an adapter that dies and is restarted
+ * never closes a listening socket (connections wait in the backlog).
+ *
+ * "*" binds the wildcard: 0.0.0.0 and, when the host has IPv6, [::] with
+ * IPV6_V6ONLY. Linux does not let a wildcard and a specific address listen
+ * on the same port, so a port with a "*" binding gets only the wildcard
+ * sockets; the adapter routes by the accepted connection's local address. */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "apphost.h"
+#include "log.h"
+#include "waspd.h"
+
+#define LISTEN_BACKLOG 4096
+
+/* Protocols with an adapter waspd starts, and so sockets to bind. */
+static bool
+protocol_has_adapter(const char *proto)
+{
+	return strcaseeq(proto, "http");
+}
+
+static int
+sock_add(struct wasp_env *env, const char *proto, const char *address, uint16_t port,
+	 int family)
+{
+	struct listen_sock *s;
+
+	for (size_t i = 0; i < env->n_socks; i++) {
+		s = &env->socks[i];
+		if (s->port == port && streq(s->address, address) && s->family == family)
+			return 0;
+	}
+	s = realloc(env->socks, sizeof(*s) * (env->n_socks + 1));
+	if (!s)
+		return -ENOMEM;
+	env->socks = s;
+	s = &env->socks[env->n_socks];
+	*s = (struct listen_sock){
+		.id = (uint32_t)env->n_socks,
+		.protocol = strdup(proto),
+		.address = strdup(address),
+		.port = port,
+		.family = family,
+		.fd = -1,
+	};
+	if (!s->protocol || !s->address) {
+		free(s->protocol);
+		free(s->address);
+		return -ENOMEM;
+	}
+	env->n_socks++;
+	return 0;
+}
+
+static bool
+port_has_wildcard(const struct wasp_apphost *ah, uint16_t port)
+{
+	for (size_t i = 0; i < ah->n_sites; i++)
+		for (size_t j = 0; j < ah->sites[i].n_bindings; j++) {
+			const struct wasp_binding *b = &ah->sites[i].bindings[j];
+			if (protocol_has_adapter(b->protocol) && b->port == port &&
+			    streq(b->ip, "*"))
+				return true;
+		}
+	return false;
+}
+
+static int
+sock_open(struct listen_sock *s)
+{
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in4;
+		struct sockaddr_in6 in6;
+	} addr = { 0 };
+	socklen_t alen;
+	_cleanup_close_ int fd = -1;
+	int one = 1;
+
+	if (s->family == AF_INET) {
+		addr.in4.sin_family = AF_INET;
+		addr.in4.sin_port = htons(s->port);
+		if (!streq(s->address, "*") &&
+		    inet_pton(AF_INET, s->address, &addr.in4.sin_addr) != 1)
+			return -EINVAL;
+		alen = sizeof(addr.in4);
+	} else {
+		addr.in6.sin6_family = AF_INET6;
+		addr.in6.sin6_port = htons(s->port);
+		if (!streq(s->address, "*") &&
+		    inet_pton(AF_INET6, s->address, &addr.in6.sin6_addr) != 1)
+			return -EINVAL;
+		alen = sizeof(addr.in6);
+	}
+	fd = socket(s->family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+		return -errno;
+	if (s->family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+		return -errno;
+	if (bind(fd, &addr.sa, alen) < 0)
+		return -errno;
+	if (listen(fd, LISTEN_BACKLOG) < 0)
+		return -errno;
+	s->fd = TAKE_FD(fd);
+	return 0;
+}
+
+int
+sockets_bind(struct wasp_env *env)
+{
+	const struct wasp_apphost *ah = env->ah;
+	int r;
+
+	for (size_t i = 0; i < ah->n_sites; i++) {
+		const struct wasp_site *site = &ah->sites[i];
+		for (size_t j = 0; j < site->n_bindings; j++) {
+			const struct wasp_binding *b = &site->bindings[j];
+			if (!protocol_has_adapter(b->protocol)) {
+				log_warning("%s:%d: site '%s': no adapter for protocol '%s' "
+					    "(binding '%s'), ignoring",
+					    strempty(b->file), b->line, site->name, b->protocol,
+					    strempty(b->binding_information));
+				continue;
+			}
+			if (b->port == 0) {
+				log_warning("%s:%d: site '%s': binding '%s' has no port, ignoring",
+					    strempty(b->file), b->line, site->name,
+					    strempty(b->binding_information));
+				continue;
+			}
+			if (streq(b->ip, "*")) {
+				r = sock_add(env, b->protocol, "*", b->port, AF_INET);
+				if (r >= 0)
+					r = sock_add(env, b->protocol, "*", b->port, AF_INET6);
+			} else if (port_has_wildcard(ah, b->port)) {
+				continue;
+			} else {
+				r = sock_add(env, b->protocol, b->ip, b->port,
+					     strchr(b->ip, ':') ? AF_INET6 : AF_INET);
+			}
+			if (r < 0)
+				return log_errno(r, "listening sockets");
+		}
+	}
+
+	for (size_t i = 0; i < env->n_socks; i++) {
+		struct listen_sock *s = &env->socks[i];
+		r = sock_open(s);
+		if (r < 0 && s->family == AF_INET6 && streq(s->address, "*") &&
+		    (r == -EAFNOSUPPORT || r == -EADDRNOTAVAIL)) {
+			log_debug("no IPv6 on this host: '*:%u' listens on IPv4 only", s->port);
+			continue;
+		}
+		if (r < 0)
+			return log_errno(r, "cannot listen on %s%s%s:%u (%s)",
+					 s->family == AF_INET6 ? "[" : "", s->address,
+					 s->family == AF_INET6 ? "]" : "", s->port, s->protocol);
+		log_info("listening on %s%s%s:%u (%s)", s->family == AF_INET6 ? "[" : "",
+			 s->address, s->family == AF_INET6 ? "]" : "", s->port, s->protocol);
+	}
+
+	/* Drop what could not be opened: socket ids index the routing table. */
+	size_t k = 0;
+	for (size_t i = 0; i < env->n_socks; i++) {
+		if (env->socks[i].fd < 0) {
+			free(env->socks[i].protocol);
+			free(env->socks[i].address);
+			continue;
+		}
+		env->socks[k] = env->socks[i];
+		env->socks[k].id = (uint32_t)k;
+		k++;
+	}
+	env->n_socks = k;
+	return 0;
+}
+
+void
+sockets_close(struct wasp_env *env)
+{
+	for (size_t i = 0; i < env->n_socks; i++) {
+		safe_close(env->socks[i].fd);
+		free(env->socks[i].protocol);
+		free(env->socks[i].address);
+	}
+	free(env->socks);
+	env->socks = NULL;
+	env->n_socks = 0;
+}

@@ -1,0 +1,230 @@
+/* Starting child processes (the listener and workers): fd 3 = the child's
+ * activator channel (WASP_CHANNEL_FD=3), every other descriptor but
+ * stdin/stdout/stderr closed, default signal dispositions and an empty
+ * signal mask, the target identity (setgroups, setresgid, setresuid),
+ * PR_SET_NO_NEW_PRIVS, and PR_SET_PDEATHSIG so no child outlives a waspd
+ * that was killed. A failure in the child before exec travels back over a
+ * CLOEXEC pipe, so the caller gets -errno instead of a mysterious exit. */
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "waspd.h"
+
+extern char **environ;
+
+/* Variables a child must not inherit: systemd's (they address waspd) and
+ * our own channel variable. */
+static bool
+env_dropped(const char *kv)
+{
+	static const char *const drop[] = {
+		"NOTIFY_SOCKET=", "LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES=",
+		"WATCHDOG_USEC=", "WATCHDOG_PID=", "WASP_CHANNEL_FD=", "RUNTIME_DIRECTORY=",
+	};
+	for (size_t i = 0; i < ELEMENTSOF(drop); i++)
+		if (startswith(kv, drop[i]))
+			return true;
+	return false;
+}
+
+static bool
+env_overridden(const char *kv, const char *const *extra)
+{
+	const char *eq = strchr(kv, '=');
+	size_t n = eq ? (size_t)(eq - kv) + 1 : strlen(kv);
+
+	for (; extra && *extra; extra++)
+		if (strncmp(kv, *extra, n) == 0)
+			return true;
+	return false;
+}
+
+/* Build the child's environment before fork (no allocation after fork). */
+static char **
+spawn_env(const struct spawn_opts *o, char *ret_bufs[static 4])
+{
+	size_t n = 0, k = 0;
+	char **envp;
+
+	for (char **e = environ; *e; e++)
+		n++;
+	for (const char *const *x = o->extra_env; x && *x; x++)
+		n++;
+	envp = calloc(n + 5, sizeof(char *));
+	if (!envp)
+		return NULL;
+	for (char **e = environ; *e; e++) {
+		if (env_dropped(*e) || env_overridden(*e, o->extra_env))
+			continue;
+		if (o->ident && o->ident->change &&
+		    (startswith(*e, "HOME=") || startswith(*e, "USER=") ||
+		     startswith(*e, "LOGNAME=")))
+			continue;
+		envp[k++] = *e;
+	}
+	for (const char *const *x = o->extra_env; x && *x; x++)
+		envp[k++] = (char *)(uintptr_t)*x;
+	envp[k++] = (char *)"WASP_CHANNEL_FD=3";
+	if (o->ident && o->ident->change) {
+		if (asprintf(&ret_bufs[0], "HOME=%s", strempty(o->ident->home)) >= 0)
+			envp[k++] = ret_bufs[0];
+		if (asprintf(&ret_bufs[1], "USER=%s", strempty(o->ident->name)) >= 0)
+			envp[k++] = ret_bufs[1];
+	}
+	envp[k] = NULL;
+	return envp;
+}
+
+/* In the child: report errno over the pipe and exit. */
+_Noreturn static void
+child_fail(int pipe_fd, int err)
+{
+	(void)!write(pipe_fd, &err, sizeof(err));
+	_exit(127);
+}
+
+static void
+close_all_from(int first)
+{
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, (unsigned)first, ~0U, 0) == 0)
+		return;
+#endif
+	for (int fd = first; fd < 65536; fd++)
+		(void)close(fd);
+}
+
+int
+spawn_child(const struct spawn_opts *o, pid_t *ret_pid)
+{
+	char *bufs[4] = { 0 };
+	_cleanup_free_ char **envp = NULL;
+	int pipefd[2] = { -1, -1 };
+	int err = 0, r;
+	ssize_t n;
+	pid_t pid;
+
+	envp = spawn_env(o, bufs);
+	if (!envp)
+		return -ENOMEM;
+	r = neg_errno(pipe2(pipefd, O_CLOEXEC));
+	if (r < 0)
+		goto out;
+
+	pid = fork();
+	if (pid < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (pid == 0) {
+		sigset_t all;
+		int wfd = pipefd[1];
+
+		(void)close(pipefd[0]);
+		for (int sig = 1; sig < NSIG; sig++)
+			(void)signal(sig, SIG_DFL);
+		sigemptyset(&all);
+		(void)sigprocmask(SIG_SETMASK, &all, NULL);
+
+		/* The pipe must not land on fd 3. */
+		if (wfd == 3) {
+			wfd = fcntl(3, F_DUPFD_CLOEXEC, 4);
+			if (wfd < 0)
+				_exit(127);
+		}
+		if (o->channel_fd == 3) {
+			int fl = fcntl(3, F_GETFD);
+			if (fl < 0 || fcntl(3, F_SETFD, fl & ~FD_CLOEXEC) < 0)
+				child_fail(wfd, errno);
+		} else if (dup2(o->channel_fd, 3) < 0) {
+			child_fail(wfd, errno);
+		}
+		/* Keep 0-3 and the error pipe; close everything else. */
+		if (wfd != 4) {
+			if (dup3(wfd, 4, O_CLOEXEC) < 0)
+				child_fail(wfd, errno);
+			wfd = 4;
+		}
+		close_all_from(5);
+
+		if (o->ident && o->ident->change) {
+			if (setgroups(o->ident->n_groups, o->ident->groups) < 0)
+				child_fail(wfd, errno);
+			if (setresgid(o->ident->gid, o->ident->gid, o->ident->gid) < 0)
+				child_fail(wfd, errno);
+			if (setresuid(o->ident->uid, o->ident->uid, o->ident->uid) < 0)
+				child_fail(wfd, errno);
+		}
+		/* After the credential change: it would clear the setting. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+			child_fail(wfd, errno);
+		if (getppid() == 1)
+			_exit(127); /* waspd died already */
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+			child_fail(wfd, errno);
+		(void)umask(022);
+		if (chdir("/") < 0)
+			child_fail(wfd, errno);
+		execve(o->path, o->argv, envp);
+		child_fail(wfd, errno);
+	}
+
+	/* Parent: the pipe reads EOF once the child exec'd (CLOEXEC). This
+	 * waits for fork+exec only, never for the child's own work. */
+	(void)close(pipefd[1]);
+	pipefd[1] = -1;
+	do
+		n = read(pipefd[0], &err, sizeof(err));
+	while (n < 0 && errno == EINTR);
+	if (n == sizeof(err)) {
+		/* The child failed and exits 127; reap.c collects it. */
+		r = -(err > 0 ? err : EIO);
+		goto out;
+	}
+	*ret_pid = pid;
+	r = 0;
+out:
+	safe_close(pipefd[0]);
+	safe_close(pipefd[1]);
+	for (size_t i = 0; i < ELEMENTSOF(bufs); i++)
+		free(bufs[i]);
+	return r;
+}
+
+char *
+spawn_program_path(const struct wasp_env *env, const char *name)
+{
+	/* Where meson builds each program, relative to the build root. */
+	static const struct {
+		const char *name, *build_path;
+	} build_layout[] = {
+		{ "wasp-http", "protocols/http/wasp-http" },
+		{ "wasp-worker", "worker/wasp-worker" },
+		{ "wasp-tcp", "protocols/tcp/wasp-tcp" },
+	};
+	char *p;
+
+	if (env->build_root) {
+		for (size_t i = 0; i < ELEMENTSOF(build_layout); i++)
+			if (streq(build_layout[i].name, name)) {
+				if (asprintf(&p, "%s/%s", env->build_root,
+					     build_layout[i].build_path) < 0)
+					return NULL;
+				return p;
+			}
+	}
+	if (asprintf(&p, "%s/%s", env->program_dir, name) < 0)
+		return NULL;
+	return p;
+}

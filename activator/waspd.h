@@ -1,0 +1,239 @@
+/* waspd's internal types: the one struct wasp_env, application pools, worker
+ * records, protocol adapters, listening sockets and identities. Shared by
+ * the daemon's files only (daemon.c, pool.c, adapter.c, spawn.c, reap.c,
+ * sockets.c, routes.c, identity.c, control.c). See docs/design.md. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "msg.h"
+
+struct event;
+struct event_base;
+struct wasp_apphost;
+struct wasp_apppool;
+struct wasp_config;
+struct wasp_ipc_channel;
+struct control;
+
+/* Credentials a child runs with. change=false keeps the daemon's own
+ * (development mode, or LocalSystem as root). */
+struct wasp_identity {
+	bool change;
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups; /* supplementary groups (malloc'd) */
+	size_t n_groups;
+	char *name; /* user name (or "pool:<name>") for messages and $USER */
+	char *home;
+};
+
+/* One listening socket: one per distinct protocol address:port. */
+struct listen_sock {
+	uint32_t id; /* index in env->socks, the routing table's socket id */
+	char *protocol;
+	char *address; /* "*" or a literal IPv4/IPv6 address */
+	uint16_t port;
+	int family;
+	int fd;
+};
+
+enum worker_state {
+	WORKER_STARTING, /* spawned, no READY yet (startupTimeLimit running) */
+	WORKER_READY,    /* taking connections */
+	WORKER_DRAINING, /* WORKER_GONE sent, DRAIN sent (shutdownTimeLimit running) */
+	WORKER_DEAD,     /* killed, waiting to be reaped */
+	WORKER_STATE__COUNT,
+	WORKER_STATE_INVALID = -22,
+};
+
+/* The adapter's end of a handoff channel to one worker, kept until the
+ * worker is ready (then it goes to the adapter as WORKER_CHANNEL). */
+struct handoff_pair {
+	struct handoff_pair *next;
+	uint32_t adapter_id;
+	int adapter_fd;
+};
+
+struct pool;
+
+struct worker {
+	struct worker *next; /* pool->workers */
+	struct pool *pool;
+	uint32_t id; /* unique for the daemon's lifetime */
+	pid_t pid;
+	enum worker_state state;
+	struct wasp_ipc_channel *ch;
+	uint64_t started_mono; /* usec */
+	uint64_t started_real;
+	uint64_t ready_mono;
+	struct event *limit_timer; /* startupTimeLimit, then shutdownTimeLimit */
+	struct event *ping_timer;  /* next PING */
+	struct event *pong_timer;  /* pingResponseTime for the outstanding PING */
+	struct event *idle_timer;
+	struct event *recycle_timer; /* periodicRestart time */
+	uint64_t ping_token;
+	bool ping_outstanding;
+	/* From the worker's last WORKER_STATS (vm_kb from /proc). */
+	uint64_t requests, private_kb, rss_kb, vm_kb;
+	uint32_t connections, busy;
+	bool have_stats;
+	uint64_t idle_since; /* monotonic usec; 0 = busy */
+	bool announced;      /* WORKER_CHANNEL went to the adapters */
+	bool recycling;      /* a replacement is starting */
+	struct worker *replaces; /* overlapped recycle: the worker this one replaces */
+	const char *stop_reason; /* why it drains or was killed */
+	bool failed;             /* counted as a failure already */
+	struct handoff_pair *pairs;
+};
+
+struct pool {
+	struct wasp_env *env;
+	const struct wasp_apppool *cfg;
+	const char *name;
+	uint32_t id;
+	enum wasp_pool_state state;
+	enum wasp_pool_stop_reason reason;
+	struct worker *workers;
+	struct wasp_identity ident;
+	int ident_error; /* < 0: the identity could not be resolved */
+	uint64_t *fail_times; /* failure times (monotonic usec), oldest first */
+	size_t n_fail;
+	uint64_t failures; /* since the daemon started */
+	uint64_t recycles;
+	uint64_t recycle_failures;
+	bool demand; /* an adapter asked for a worker and none is ready yet */
+	struct event *schedule_timer;
+};
+
+struct adapter {
+	struct adapter *next;
+	struct wasp_env *env;
+	uint32_t id; /* unique for the daemon's lifetime, like worker ids */
+	pid_t pid;
+	const char *program; /* file name next to waspd or in libexecdir */
+	const char *protocol_hint; /* the protocol it is started for */
+	char protocol[WASP_PROTOCOL_NAME_MAX];
+	bool registered;
+	struct wasp_ipc_channel *ch;
+	uint64_t started_mono;
+	unsigned fast_exits; /* consecutive exits within a second of starting */
+	struct event *restart_timer;
+	struct event *kill_timer;
+	struct wasp_msg_adapter_stats stats;
+};
+
+struct wasp_env {
+	struct event_base *base;
+	const char *config_path;
+	char *runtime_dir;
+	bool test_hooks;
+	bool is_root;
+	struct wasp_config *cfg;
+	struct wasp_apphost *ah;
+	uint32_t generation;
+	char *build_root;  /* running from the build tree: its root, else NULL */
+	char *program_dir; /* installed: WASP_LIBEXECDIR */
+	const char *listener_user; /* NULL: default */
+	uint32_t uid_first, uid_last; /* ApplicationPoolIdentity range */
+	struct wasp_identity listener_ident;
+	struct listen_sock *socks;
+	size_t n_socks;
+	struct pool *pools;
+	size_t n_pools;
+	struct adapter *adapters;
+	uint32_t next_worker_id;
+	uint32_t next_adapter_id;
+	struct control *control;
+	struct event *sig_chld, *sig_term, *sig_int, *sig_hup, *sig_pipe;
+	struct event *shutdown_timer;
+	bool stopping;
+	int exit_status;
+};
+
+/* daemon.c */
+int daemon_main(int argc, char **argv);
+/* Called whenever something that shutdown waits for went away. */
+void daemon_check_shutdown(struct wasp_env *env);
+
+/* identity.c */
+void identity_done(struct wasp_identity *id);
+/* Look up a passwd user (name or numeric uid) with its groups. 0, -ENOENT, -errno. */
+int identity_from_user(const char *user, struct wasp_identity *ret);
+/* The listener's identity: as root the configured user, else "www-data"
+ * when it exists, else "nobody"; otherwise unchanged. */
+int identity_listener(struct wasp_env *env, struct wasp_identity *ret);
+/* A pool's identity from its processModel (see docs/design.md "Identities"). */
+int identity_pool(struct wasp_env *env, const struct pool *pool, struct wasp_identity *ret);
+
+/* spawn.c */
+struct spawn_opts {
+	const char *path;
+	char *const *argv;
+	int channel_fd;                    /* becomes fd 3 */
+	const struct wasp_identity *ident; /* NULL or !change: keep credentials */
+	const char *const *extra_env;      /* NULL-terminated "K=V" (may be NULL) */
+};
+/* fork + exec with fd 3 = channel_fd, every other fd but 0-2 closed,
+ * credentials dropped, no_new_privs. Returns 0 with *ret_pid, or -errno
+ * (including the child's failure before exec). */
+int spawn_child(const struct spawn_opts *o, pid_t *ret_pid);
+/* Full path of one of wasp's programs, malloc'd. */
+char *spawn_program_path(const struct wasp_env *env, const char *name);
+
+/* sockets.c */
+int sockets_bind(struct wasp_env *env);
+void sockets_close(struct wasp_env *env);
+
+/* routes.c */
+/* The routing table JSON (docs/adapter-protocol.md) in a sealed memfd. */
+int routes_memfd(struct wasp_env *env);
+/* malloc'd JSON text, for tests and debugging. */
+char *routes_json(struct wasp_env *env);
+
+/* adapter.c */
+int adapters_start(struct wasp_env *env);
+void adapters_stop(struct wasp_env *env);
+void adapters_free(struct wasp_env *env);
+/* Send to every registered adapter. */
+void adapters_send(struct wasp_env *env, uint16_t type, const void *payload, size_t len);
+/* Give a ready worker's handoff channels to the adapters. */
+void adapters_announce_worker(struct wasp_env *env, struct worker *w);
+/* Create a handoff channel per registered adapter for a new worker. */
+int adapters_pair_worker(struct wasp_env *env, struct worker *w);
+struct adapter *adapter_by_pid(struct wasp_env *env, pid_t pid);
+void adapter_on_exit(struct adapter *a, int status);
+bool adapters_running(const struct wasp_env *env);
+
+/* pool.c */
+int pools_init(struct wasp_env *env);
+void pools_free(struct wasp_env *env);
+/* Start AlwaysRunning pools' workers (after the adapters were started). */
+void pools_autostart(struct wasp_env *env);
+struct pool *pool_by_name(struct wasp_env *env, const char *name);
+void pool_on_demand(struct pool *p);
+/* Operator verbs: 0 or -errno with *ret_msg (static) telling why not. */
+int pool_start(struct pool *p, const char **ret_msg);
+int pool_stop(struct pool *p, enum wasp_pool_stop_reason reason, const char *why);
+int pool_recycle(struct pool *p, const char *why);
+/* Drain every worker of every pool (shutdown). */
+void pools_shutdown(struct wasp_env *env);
+size_t pools_count_workers(const struct wasp_env *env);
+size_t pool_count_workers(const struct pool *p, int state);
+struct worker *worker_by_pid(struct wasp_env *env, pid_t pid);
+void worker_on_exit(struct worker *w, int status);
+void pools_kill_all(struct wasp_env *env, int sig);
+const char *pool_state_name(enum wasp_pool_state s);
+const char *worker_state_name(enum worker_state s);
+/* Send a worker its handoff channel's far end (adapter registered later). */
+void pools_send_pool_states(struct wasp_env *env);
+
+/* reap.c */
+void reap_on_sigchld(int fd, short what, void *arg); /* evutil_socket_t is int on Linux */
+
+/* control.c */
+int control_open(struct wasp_env *env);
+void control_close(struct wasp_env *env);
