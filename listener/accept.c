@@ -2,6 +2,7 @@
  * pausing all of them on EMFILE/ENFILE (a short timer, never a sleep) and
  * while the listener holds its maximum number of connections. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -114,7 +115,13 @@ accept_on_ready(evutil_socket_t fd, short what, void *arg)
 int
 accept_start(struct lsn_env *env, struct lsn_socket *s)
 {
+	int fl;
+
 	s->env = env;
+	/* accept4 must never block the loop, whatever the socket we were given. */
+	fl = fcntl(s->fd, F_GETFL);
+	if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(s->fd, F_SETFL, fl | O_NONBLOCK) < 0))
+		return log_errno(-errno, "listening socket %u", s->id);
 	if (env->ops->client_speaks_first) {
 		/* Wake us only when the request is there: saves a wakeup and a
 		 * read per connection. Seconds; the kernel accepts after it

@@ -1,0 +1,236 @@
+"""wasp-http against a fake activator and fake workers (no waspd): the
+adapter protocol of docs/adapter-protocol.md, message by message.
+
+Routing (400 for no binding), HANDOFF contents (site, application path, the
+bytes read, the fd), 503 for a stopped pool and a full queue, a reset for a
+TcpLevel pool, POOL_DEMAND once until a worker arrives, the queue drained to
+a new worker, an unacknowledged handoff routed again when its worker's
+channel closes, HANDBACK routed again without reading more, WORKER_GONE,
+POOL_STATE, startupTimeLimitMs, a new generation, and exit when the
+activator channel closes."""
+import socket
+import struct
+import sys
+import time
+
+import wasptest
+from wasptest import check, wait_until, TIME_SCALE
+import lsnfake
+from lsnfake import STARTED, STOPPED
+
+
+def table(port, **over):
+    pools = [
+        {"id": 0, "name": "A", "state": "Started", "queueLength": 2,
+         "startupTimeLimitMs": 60000},
+        {"id": 1, "name": "B", "state": "Started"},
+        {"id": 2, "name": "C", "state": "Stopped"},
+        {"id": 3, "name": "D", "state": "Stopped", "loadBalancerCapabilities": "TcpLevel"},
+        {"id": 4, "name": "E", "state": "Started", "startupTimeLimitMs": 1000},
+    ]
+    sites = [
+        {"id": 1, "name": "a", "bindings": [{"protocol": "http", "address": "127.0.0.1",
+                                             "port": port, "host": "a.test"}],
+         "apps": [{"path": "/", "pool": 0}, {"path": "/b", "pool": 1}]},
+        {"id": 2, "name": "c", "bindings": [{"protocol": "http", "address": "*",
+                                             "port": port, "host": "c.test"}],
+         "apps": [{"path": "/", "pool": 2}]},
+        {"id": 3, "name": "d", "bindings": [{"protocol": "http", "address": "*",
+                                             "port": port, "host": "d.test"}],
+         "apps": [{"path": "/", "pool": 3}]},
+        {"id": 4, "name": "e", "bindings": [{"protocol": "http", "address": "*",
+                                             "port": port, "host": "e.test"}],
+         "apps": [{"path": "/", "pool": 4}]},
+    ]
+    t = {"sockets": [{"id": 0, "protocol": "http", "address": "127.0.0.1", "port": port}],
+         "pools": pools, "sites": sites}
+    t.update(over)
+    return t
+
+
+def req(host, path="/", extra=b""):
+    return b"GET %s HTTP/1.1\r\nHost: %s\r\n\r\n%s" % (path.encode(), host.encode(), extra)
+
+
+def client(port, data):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10 * TIME_SCALE)
+    s.sendall(data)
+    return s
+
+
+def read_all(s):
+    chunks = []
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            chunks.append(b)
+    except ConnectionResetError:
+        chunks.append(b"<RST>")
+    s.close()
+    return b"".join(chunks)
+
+
+def status_of(raw):
+    return wasptest.parse_status(raw)
+
+
+def run(t, act):
+    port = act.port
+    act.handshake()
+    act.send_table(table(port))
+
+    # No binding for the Host: 400 (HTTP.sys's "Invalid Hostname").
+    raw = read_all(client(port, req("nothing.test")))
+    check(status_of(raw) == 400 and b"Invalid Hostname" in raw, "no binding: %r" % raw[:200])
+    # Malformed request: 400 from the parser.
+    raw = read_all(client(port, b"GET / HTTP/1.1\r\nHost: a.test\r\nBad Header\r\n\r\n"))
+    check(status_of(raw) == 400, "malformed: %r" % raw[:200])
+    # Stopped pool (HttpLevel): 503 with Retry-After.
+    raw = read_all(client(port, req("c.test")))
+    check(status_of(raw) == 503 and b"Retry-After:" in raw, "stopped pool: %r" % raw[:300])
+    # Stopped pool (TcpLevel): reset, no response.
+    raw = read_all(client(port, req("d.test")))
+    check(raw in (b"", b"<RST>"), "TcpLevel stopped pool answered %r" % raw[:200])
+
+    # Pool A has no worker: the first connection waits and the adapter asks
+    # for a worker once; the queue holds 2, the third gets 503.
+    c1 = client(port, req("a.test", "/one"))
+    act.wait_demand(0)
+    c2 = client(port, req("a.test", "/two"))
+    raw = read_all(client(port, req("a.test", "/three")))
+    check(status_of(raw) == 503, "over queueLength: %r" % raw[:200])
+    act.poll(0.3)
+    check(len([d for d in act.demands if d[0] == 0]) == 1,
+          "POOL_DEMAND sent %d times" % len(act.demands))
+    # A head in two parts (the second after a while) is read to the end.
+    c3 = client(port, b"GET /x HTTP/1.1\r\nHo")
+
+    # A worker arrives: the queue drains to it, oldest first.
+    w1 = act.add_worker(0)
+    h1 = w1.handoff()
+    check(h1["site_id"] == 1 and h1["app_path"] == "/" and h1["data"] == req("a.test", "/one"),
+          "first handoff %r" % h1)
+    h2 = w1.handoff()
+    check(h2["data"] == req("a.test", "/two"), "second handoff %r" % h2)
+    w1.ack(h1)
+    w1.ack(h2)
+    lsnfake.respond(h1, b"one")
+    lsnfake.respond(h2, b"two")
+    check(read_all(c1).endswith(b"one"), "c1")
+    check(read_all(c2).endswith(b"two"), "c2")
+    c3.sendall(b"st: a.test\r\n\r\n")
+    h3 = w1.handoff()
+    check(h3["data"] == b"GET /x HTTP/1.1\r\nHost: a.test\r\n\r\n", "split head %r" % h3)
+    w1.ack(h3)
+    lsnfake.respond(h3, b"three")
+    check(read_all(c3).endswith(b"three"), "c3")
+
+    # Longest application path: /b/... goes to pool B (no worker: demand).
+    c4 = client(port, req("a.test", "/b/page"))
+    act.wait_demand(1)
+    wb = act.add_worker(1)
+    h4 = wb.handoff()
+    check(h4["app_path"] == "/b" and h4["site_id"] == 1, "app /b %r" % h4)
+    wb.ack(h4)
+
+    # HANDBACK with a complete request for another pool: routed at once
+    # (nothing more is read), to pool A's worker with exactly those bytes.
+    wb.handback(h4["sock"], req("a.test", "/back"))
+    h4["sock"].close()
+    h5 = w1.handoff()
+    check(h5["data"] == req("a.test", "/back") and h5["app_path"] == "/", "handback %r" % h5)
+    w1.ack(h5)
+    lsnfake.respond(h5, b"back")
+    check(read_all(c4).endswith(b"back"), "c4 after handback")
+
+    # A handoff the worker never acknowledged is routed again when its
+    # channel closes: to the next worker of the pool.
+    w2 = act.add_worker(0)
+    # A newcomer starts level with the least loaded worker; ties go to the
+    # older one, and an unacknowledged handoff counts: c5 to w1, c5b to w2.
+    c5 = client(port, req("a.test", "/five"))
+    h6 = w1.handoff()
+    check(h6["data"] == req("a.test", "/five"), "first of two %r" % h6)
+    c5b = client(port, req("a.test", "/five-b"))
+    h6b = w2.handoff()
+    check(h6b["data"] == req("a.test", "/five-b"), "least busy worker %r" % h6b)
+    h6b["sock"].close()
+    w2.close()  # dies without ACK
+    h7 = w1.handoff()
+    check(h7["data"] == req("a.test", "/five-b"), "re-routed %r" % h7)
+    w1.ack(h6)
+    w1.ack(h7)
+    lsnfake.respond(h6, b"five")
+    lsnfake.respond(h7, b"five-b")
+    check(read_all(c5).endswith(b"five"), "c5")
+    check(read_all(c5b).endswith(b"five-b"), "c5b after re-route")
+
+    # WORKER_GONE: no new connections to it; the pool needs a new worker.
+    act.worker_gone(w1, 0)
+    act.demands.clear()
+    c6 = client(port, req("a.test", "/six"))
+    act.wait_demand(0)
+    w1.expect_nothing()
+    w3 = act.add_worker(0)
+    h8 = w3.handoff()
+    w3.ack(h8)
+    lsnfake.respond(h8, b"six")
+    check(read_all(c6).endswith(b"six"), "c6")
+
+    # POOL_STATE Stopped: 503 at once; Started again: served.
+    act.pool_state(1, STOPPED, 1)
+    wait_until(lambda: status_of(read_all(client(port, req("a.test", "/b/")))) == 503,
+               what="503 from the stopped pool")
+    act.pool_state(1, STARTED)
+    c7 = client(port, req("a.test", "/b/"))
+    h9 = wb.handoff()
+    wb.ack(h9)
+    lsnfake.respond(h9, b"b")
+    check(read_all(c7).endswith(b"b"), "c7")
+
+    # startupTimeLimitMs: a queued connection gets 503 when it passed.
+    t0 = time.monotonic()
+    raw = read_all(client(port, req("e.test")))
+    el = time.monotonic() - t0
+    check(status_of(raw) == 503, "startup time limit: %r" % raw[:200])
+    check(el >= 0.9, "503 after %.2fs, before startupTimeLimitMs" % el)
+
+    # A new generation (same socket, no LISTEN_SOCKET): pool ids change,
+    # the workers stay with their pool (by name).
+    tb = table(port)
+    tb["pools"] = [dict(p, id=(p["id"] + 1) % 5) for p in tb["pools"]]
+    for s in tb["sites"]:
+        for a in s["apps"]:
+            a["pool"] = (a["pool"] + 1) % 5
+    tb["sites"].append({"id": 9, "name": "new", "bindings": [
+        {"protocol": "http", "address": "*", "port": port, "host": "new.test"}],
+        "apps": [{"path": "/", "pool": 1}]})
+    act.send_table(tb, sockets=False)
+    c8 = client(port, req("new.test"))
+    h10 = w3.handoff()
+    check(h10["site_id"] == 9 and h10["generation"] == act.generation, "new generation %r" % h10)
+    w3.ack(h10)
+    lsnfake.respond(h10, b"new")
+    check(read_all(c8).endswith(b"new"), "c8")
+
+    # The activator goes away: the adapter exits.
+    act.close()
+    try:
+        act.proc.wait(10 * TIME_SCALE)
+    except Exception:  # noqa: BLE001
+        check(False, "adapter did not exit when the activator channel closed")
+    check(act.proc.returncode == 0, "adapter exit status %s" % act.proc.returncode)
+
+
+def test(t):
+    act = lsnfake.FakeActivator(t)
+    try:
+        run(t, act)
+    except BaseException:
+        sys.stderr.write("----- adapter log -----\n%s----- end -----\n" % act.read_log()[-20000:])
+        raise
+
+
+wasptest.main(test)
