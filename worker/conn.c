@@ -519,7 +519,7 @@ conn_process(struct conn *c)
 				if (c->state == CS_IDLE) {
 					/* first bytes of a request: the head has a deadline */
 					c->state = CS_HEAD;
-					conn_set_deadline(c, MIN(WORKER_HEADER_TIMEOUT_USEC,
+					conn_set_deadline(c, MIN(env->header_timeout_usec,
 								 conn_timeout(c)));
 				}
 			}

@@ -23,6 +23,7 @@ env_init(struct wasp_env *env, struct event_base *base)
 	env->server.env = env;
 	env->pid = getpid();
 	env->limits = wasp_http_default_limits;
+	env->header_timeout_usec = WORKER_HEADER_TIMEOUT_USEC;
 	return 0;
 }
 

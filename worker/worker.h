@@ -156,6 +156,7 @@ struct wasp_env {
 	struct event *exit_timer;
 	struct wasp_http_date_cache date;
 	struct wasp_http_limits limits;
+	uint64_t header_timeout_usec; /* WORKER_HEADER_TIMEOUT_USEC (tests shorten it) */
 };
 
 /* Set up the process state on base (which must do edge triggering). 0 or -errno. */

@@ -1,0 +1,416 @@
+/* worker/conn.c, request.c, pipeline.c and mod_static: whole connections
+ * served over a socketpair in-process, with a temporary content directory.
+ * The client side writes its requests (often all at once: pipelining),
+ * the event loop runs until the worker closed its end, then the client
+ * reads everything the worker wrote. */
+#include <event2/event.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "util.h"
+#include "worker.h"
+
+static char *top, *root;
+static struct event_base *base;
+static struct wasp_env env;
+static struct wvdir vdirs[1];
+static struct wapp app;
+
+static void
+setup(void)
+{
+	char p[PATH_MAX];
+
+	(void)signal(SIGPIPE, SIG_IGN);
+	testutil_fd_setup();
+	top = testutil_mkdtemp();
+	snprintf(p, sizeof(p), "%s/secret.txt", top);
+	testutil_write_file(p, "secret\n");
+	root = malloc(PATH_MAX);
+	snprintf(root, PATH_MAX, "%s/www", top);
+	ck_assert_int_eq(mkdir(root, 0755), 0);
+	snprintf(p, sizeof(p), "%s/a.txt", root);
+	testutil_write_file(p, "aaa\n");
+	snprintf(p, sizeof(p), "%s/b.html", root);
+	testutil_write_file(p, "<b>bb</b>\n");
+	snprintf(p, sizeof(p), "%s/sub", root);
+	ck_assert_int_eq(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/sub/index.html", root);
+	testutil_write_file(p, "index of sub\n");
+	snprintf(p, sizeof(p), "%s/empty", root);
+	ck_assert_int_eq(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/out", root);
+	ck_assert_int_eq(symlink("../secret.txt", p), 0);
+	snprintf(p, sizeof(p), "%s/outdir", root);
+	ck_assert_int_eq(symlink("..", p), 0);
+
+	base = event_base_new();
+	ck_assert_ptr_nonnull(base);
+	memset(&env, 0, sizeof(env));
+	ck_assert_int_eq(env_init(&env, base), 0);
+	ck_assert_int_eq(env_load_modules(&env, WASP_WORKER_F_TEST_HEADERS), 0);
+	env.pool_name = strdup("TestPool");
+	vdirs[0] = (struct wvdir){ .url = "/", .url_len = 1, .physical_path = root, .root_fd = -1 };
+	app = (struct wapp){ .site_id = 1, .site_name = "Site", .path = "/", .path_len = 1,
+			     .vdirs = vdirs, .n_vdirs = 1,
+			     .connection_timeout_usec = 120ULL * 1000000 };
+	env.apps = &app;
+	env.n_apps = 1;
+}
+
+static void
+teardown(void)
+{
+	env_done(&env);
+	event_base_free(base);
+	testutil_rmtree(top);
+	free(top);
+	free(root);
+	testutil_fd_teardown();
+}
+
+/* Serve one connection: send `req` (then shut the write side unless
+ * keep_open), run the loop until the worker is done, return all it wrote. */
+static char *
+serve(const char *req, bool keep_open)
+{
+	int sv[2];
+	size_t cap = 1 << 20, len = 0;
+	char *out = malloc(cap + 1);
+	ssize_t n;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(conn_new(&env, sv[0], NULL, 1, "/", NULL, 0), 0);
+	ck_assert_int_eq(write(sv[1], req, strlen(req)), (ssize_t)strlen(req));
+	if (!keep_open)
+		ck_assert_int_eq(shutdown(sv[1], SHUT_WR), 0);
+	ck_assert_int_ge(event_base_dispatch(base), 0);
+	ck_assert_uint_eq(env.n_conns, 0);
+	while ((n = read(sv[1], out + len, cap - len)) > 0)
+		len += (size_t)n;
+	out[len] = '\0';
+	close(sv[1]);
+	return out;
+}
+
+static int
+count(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+START_TEST(test_get)
+{
+	_cleanup_free_ char *out = serve("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", false);
+
+	ck_assert_msg(startswith(out, "HTTP/1.1 200 OK\r\n"), "%s", out);
+	ck_assert_ptr_nonnull(strstr(out, "\r\nContent-Length: 4\r\n"));
+	ck_assert_ptr_nonnull(strstr(out, "\r\nContent-Type: text/plain\r\n"));
+	ck_assert_ptr_nonnull(strstr(out, "\r\nDate: "));
+	ck_assert_ptr_nonnull(strstr(out, "\r\nServer: wasp/"));
+	ck_assert_ptr_nonnull(strstr(out, "\r\nX-Wasp-Pool: TestPool\r\n"));
+	ck_assert_ptr_nonnull(strstr(out, "\r\nX-Wasp-Pid: "));
+	ck_assert_msg(strstr(out, "\r\n\r\naaa\n") && out[strlen(out) - 1] == '\n', "%s", out);
+	ck_assert_uint_eq(env.n_requests, 1);
+	ck_assert_uint_eq(env.n_busy, 0);
+}
+END_TEST
+
+START_TEST(test_pipelined_in_order)
+{
+	_cleanup_free_ char *out =
+		serve("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+		      "GET /b.html HTTP/1.1\r\nHost: x\r\n\r\n"
+		      "HEAD /a.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+		      "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+		      "GET /sub/ HTTP/1.1\r\nHost: x\r\n\r\n",
+		      false);
+	const char *a = strstr(out, "aaa\n"), *b = strstr(out, "<b>bb</b>");
+	const char *nf = strstr(out, "HTTP/1.1 404"), *sub = strstr(out, "index of sub");
+
+	ck_assert_int_eq(count(out, "HTTP/1.1 "), 5);
+	ck_assert_msg(a && b && nf && sub && a < b && b < nf && nf < sub, "%s", out);
+	ck_assert_int_eq(count(out, "aaa\n"), 1); /* HEAD: no body */
+	ck_assert_ptr_nonnull(strstr(out, "Content-Type: text/html"));
+	ck_assert_ptr_null(strstr(out, "Connection: close"));
+	ck_assert_uint_eq(env.n_requests, 5);
+}
+END_TEST
+
+START_TEST(test_bodies_discarded)
+{
+	_cleanup_free_ char *out =
+		serve("GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+		      "POST /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+		      "3;ext=1\r\nGET\r\n10\r\n /b.html HTTP/1.\r\n0\r\nTrailer: x\r\n\r\n"
+		      "GET /b.html HTTP/1.1\r\nHost: x\r\n\r\n",
+		      false);
+
+	ck_assert_int_eq(count(out, "HTTP/1.1 "), 3);
+	ck_assert_msg(strstr(out, "aaa\n") && strstr(out, "HTTP/1.1 405") &&
+			      strstr(out, "Allow: GET, HEAD") && strstr(out, "<b>bb</b>"),
+		      "%s", out);
+}
+END_TEST
+
+START_TEST(test_bad_chunked_body)
+{
+	_cleanup_free_ char *out =
+		serve("POST /a.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+		      "zz\r\nabc\r\n0\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+		      false);
+
+	ck_assert_msg(startswith(out, "HTTP/1.1 400 "), "%s", out);
+	ck_assert_ptr_nonnull(strstr(out, "Connection: close"));
+	ck_assert_int_eq(count(out, "HTTP/1.1 "), 1);
+}
+END_TEST
+
+START_TEST(test_body_too_large)
+{
+	_cleanup_free_ char *out =
+		serve("PUT /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n\r\n", false);
+
+	ck_assert_msg(startswith(out, "HTTP/1.1 413 "), "%s", out);
+}
+END_TEST
+
+START_TEST(test_parse_error_closes)
+{
+	_cleanup_free_ char *out = serve("GET /a.txt HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n"
+					 "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+					 false);
+
+	ck_assert_msg(startswith(out, "HTTP/1.1 400 "), "%s", out);
+	ck_assert_ptr_nonnull(strstr(out, "Connection: close"));
+	ck_assert_ptr_nonnull(strstr(out, "X-Wasp-Pool: TestPool"));
+	ck_assert_int_eq(count(out, "HTTP/1.1 "), 1);
+}
+END_TEST
+
+START_TEST(test_http10)
+{
+	_cleanup_free_ char *out = serve("GET /a.txt HTTP/1.0\r\n\r\n"
+					 "GET /a.txt HTTP/1.0\r\n\r\n",
+					 true); /* the worker closes: no EOF needed */
+
+	ck_assert_msg(startswith(out, "HTTP/1.0 200 OK\r\n") || startswith(out, "HTTP/1.1 200 OK\r\n"),
+		      "%s", out);
+	ck_assert_int_eq(count(out, "aaa\n"), 1);
+	ck_assert_ptr_null(strstr(out, "Connection: keep-alive"));
+}
+END_TEST
+
+START_TEST(test_http10_keep_alive)
+{
+	_cleanup_free_ char *out = serve("GET /a.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+					 "GET /a.txt HTTP/1.0\r\n\r\n",
+					 true);
+
+	ck_assert_int_eq(count(out, "aaa\n"), 2);
+	ck_assert_int_eq(count(out, "Connection: keep-alive"), 1);
+}
+END_TEST
+
+START_TEST(test_connection_close)
+{
+	_cleanup_free_ char *out = serve("GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+					 "GET /b.html HTTP/1.1\r\nHost: x\r\n\r\n",
+					 true);
+
+	ck_assert_int_eq(count(out, "HTTP/1.1 "), 1);
+	ck_assert_ptr_nonnull(strstr(out, "Connection: close"));
+}
+END_TEST
+
+START_TEST(test_traversal)
+{
+	_cleanup_free_ char *out = serve("GET /../secret.txt HTTP/1.1\r\nHost: x\r\n\r\n", false);
+	_cleanup_free_ char *out2 = serve("GET /%2e%2e/secret.txt HTTP/1.1\r\nHost: x\r\n\r\n", false);
+	_cleanup_free_ char *out3 = serve("GET /sub%2f..%2f..%2fsecret.txt HTTP/1.1\r\nHost: x\r\n\r\n", false);
+	_cleanup_free_ char *out4 = serve("GET /out HTTP/1.1\r\nHost: x\r\n\r\n"
+					  "GET /outdir/secret.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+					  "GET /sub/..%5c..%5csecret.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+					  false);
+
+	ck_assert_msg(startswith(out, "HTTP/1.1 400 "), "%s", out);
+	ck_assert_msg(startswith(out2, "HTTP/1.1 400 "), "%s", out2);
+	ck_assert_msg(startswith(out3, "HTTP/1.1 400 "), "%s", out3);
+	ck_assert_msg(startswith(out4, "HTTP/1.1 404 "), "%s", out4);
+	ck_assert_int_eq(count(out4, "HTTP/1.1 404 "), 2);
+	ck_assert_ptr_null(strstr(out, "secret\n"));
+	ck_assert_ptr_null(strstr(out2, "secret\n"));
+	ck_assert_ptr_null(strstr(out3, "secret\n"));
+	ck_assert_ptr_null(strstr(out4, "secret\n"));
+}
+END_TEST
+
+START_TEST(test_directories)
+{
+	_cleanup_free_ char *out = serve("GET /sub?x=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+					 "GET /empty/ HTTP/1.1\r\nHost: x\r\n\r\n",
+					 false);
+
+	ck_assert_msg(startswith(out, "HTTP/1.1 301 "), "%s", out);
+	ck_assert_ptr_nonnull(strstr(out, "\r\nLocation: /sub/?x=1\r\n"));
+	ck_assert_ptr_nonnull(strstr(out, "HTTP/1.1 404 "));
+}
+END_TEST
+
+START_TEST(test_expect_continue)
+{
+	static const char head[] = "PUT /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+				   "Expect: 100-continue\r\n\r\n";
+	char buf[4096];
+	ssize_t n;
+	int sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(conn_new(&env, sv[0], NULL, 1, "/", head, sizeof(head) - 1), 0);
+	n = recv(sv[1], buf, sizeof(buf) - 1, MSG_DONTWAIT);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_str_eq(buf, "HTTP/1.1 100 Continue\r\n\r\n");
+	ck_assert_int_eq(write(sv[1], "body", 4), 4);
+	ck_assert_int_eq(shutdown(sv[1], SHUT_WR), 0);
+	ck_assert_int_ge(event_base_dispatch(base), 0);
+	n = read(sv[1], buf, sizeof(buf) - 1);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_msg(startswith(buf, "HTTP/1.1 405 "), "%s", buf);
+	close(sv[1]);
+}
+END_TEST
+
+START_TEST(test_pending_handler_keeps_order)
+{
+	_cleanup_free_ char *out = serve("GET /__wasp_test/sleep?ms=30 HTTP/1.1\r\nHost: x\r\n\r\n"
+					 "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+					 false);
+	const char *s = strstr(out, "slept 30 ms"), *a = strstr(out, "aaa\n");
+
+	ck_assert_msg(s && a && s < a, "%s", out);
+}
+END_TEST
+
+START_TEST(test_idle_timeout)
+{
+	_cleanup_free_ char *out = NULL;
+
+	app.connection_timeout_usec = 50000;
+	out = serve("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", true);
+	ck_assert_msg(startswith(out, "HTTP/1.1 200 OK\r\n"), "%s", out);
+}
+END_TEST
+
+START_TEST(test_header_timeout)
+{
+	_cleanup_free_ char *out = NULL;
+
+	env.header_timeout_usec = 50000;
+	out = serve("GET /a.txt HTTP/1.1\r\nHost: x\r\n", true);
+	ck_assert_msg(startswith(out, "HTTP/1.1 408 "), "%s", out);
+}
+END_TEST
+
+static char trace[64];
+
+static enum wasp_status
+hook_trace(struct wasp_request *req, void *userdata)
+{
+	strcat(trace, userdata);
+	return WASP_OK;
+}
+
+static enum wasp_status
+hook_deny(struct wasp_request *req, void *userdata)
+{
+	strcat(trace, userdata);
+	if (startswith(wasp_request_path(req), "/deny")) {
+		wasp_response_set_status(req, 401, 2);
+		return WASP_DONE;
+	}
+	return WASP_OK;
+}
+
+START_TEST(test_stages_and_priorities)
+{
+	_cleanup_free_ char *out = NULL;
+
+	ck_assert_int_eq(wasp_hooks_add(env.hooks, WASP_STAGE_END_REQUEST, WASP_PRIORITY_MEDIUM,
+					hook_trace, "E"), 0);
+	ck_assert_int_eq(wasp_hooks_add(env.hooks, WASP_STAGE_BEGIN_REQUEST, WASP_PRIORITY_LOW,
+					hook_trace, "b"), 0);
+	ck_assert_int_eq(wasp_hooks_add(env.hooks, WASP_STAGE_BEGIN_REQUEST, WASP_PRIORITY_HIGH,
+					hook_trace, "B"), 0);
+	ck_assert_int_eq(wasp_hooks_add(env.hooks, WASP_STAGE_AUTHENTICATE_REQUEST,
+					WASP_PRIORITY_MEDIUM, hook_deny, "A"), 0);
+	ck_assert_int_eq(wasp_hooks_add(env.hooks, WASP_STAGE_AUTHORIZE_REQUEST,
+					WASP_PRIORITY_MEDIUM, hook_trace, "Z"), 0);
+	ck_assert_int_eq(wasp_hooks_add(env.hooks, WASP_STAGE_LOG_REQUEST, WASP_PRIORITY_MEDIUM,
+					hook_trace, "L"), 0);
+	ck_assert_int_eq(wasp_hooks_add(env.hooks, WASP_STAGE__COUNT, WASP_PRIORITY_MEDIUM,
+					hook_trace, "?"), -EINVAL);
+	hooks_seal(env.hooks);
+
+	trace[0] = '\0';
+	out = serve("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", false);
+	ck_assert_str_eq(trace, "BbAZLE");
+	free(out);
+
+	/* finishing in AuthenticateRequest skips to SendResponse, then Log, End */
+	trace[0] = '\0';
+	out = serve("GET /deny HTTP/1.1\r\nHost: x\r\n\r\n", false);
+	ck_assert_str_eq(trace, "BbALE");
+	ck_assert_msg(startswith(out, "HTTP/1.1 401 "), "%s", out);
+}
+END_TEST
+
+static Suite *
+worker_conn_suite(void)
+{
+	Suite *s = suite_create("worker_conn");
+	TCase *tc = tcase_create("http");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_get);
+	tcase_add_test(tc, test_pipelined_in_order);
+	tcase_add_test(tc, test_bodies_discarded);
+	tcase_add_test(tc, test_bad_chunked_body);
+	tcase_add_test(tc, test_body_too_large);
+	tcase_add_test(tc, test_parse_error_closes);
+	tcase_add_test(tc, test_http10);
+	tcase_add_test(tc, test_http10_keep_alive);
+	tcase_add_test(tc, test_connection_close);
+	tcase_add_test(tc, test_traversal);
+	tcase_add_test(tc, test_directories);
+	tcase_add_test(tc, test_expect_continue);
+	tcase_add_test(tc, test_idle_timeout);
+	tcase_add_test(tc, test_header_timeout);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("pipeline");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_pending_handler_keeps_order);
+	tcase_add_test(tc, test_stages_and_priorities);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return testutil_run(worker_conn_suite());
+}
