@@ -745,7 +745,8 @@ conn_new(struct wasp_env *env, int fd, struct wchan *chan, uint32_t site_id,
 			c->local_len = 0;
 	}
 	wasp_http_request_init(c->http);
-	memcpy(c->in, data, len);
+	if (len)
+		memcpy(c->in, data, len);
 	c->in_end = len;
 	conn_enter(c);
 	return 0;
