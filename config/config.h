@@ -105,6 +105,9 @@ struct wasp_element {
 	struct wasp_element **items;    /* collection items, effective order */
 	size_t n_items;
 	bool has_collection;
+	/* Collection items: the unique key's value ("a|b" for a combined key);
+	 * NULL for other elements and keyless collections. */
+	const char *key;
 	const char *file; /* where the element was last written (NULL if only defaults) */
 	int line;
 };

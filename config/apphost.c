@@ -1,0 +1,451 @@
+/* The typed view of system.applicationHost (apphost.h), built from the
+ * effective applicationPools and sites sections, which already carry the
+ * *Defaults elements' values. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "apphost.h"
+#include "internal.h"
+#include "timespan.h"
+
+#define SEC_POOLS "system.applicationHost/applicationPools"
+#define SEC_SITES "system.applicationHost/sites"
+
+struct actx {
+	struct wasp_arena *arena;
+	struct wasp_diag_list *diags;
+	const char *file; /* applicationHost.config, for elements from defaults */
+	int errors;
+};
+
+static const char *
+efile(struct actx *c, const struct wasp_element *e)
+{
+	return e && e->file ? e->file : c->file;
+}
+
+static const char *
+str_or_null(const struct wasp_element *e, const char *name)
+{
+	const char *s = wasp_element_get_str(e, name, NULL);
+
+	return s && *s ? s : NULL;
+}
+
+static uint64_t
+tsv(const struct wasp_element *e, const char *name, uint64_t def)
+{
+	return wasp_element_get_uint(e, name, def);
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int
+build_pool(struct actx *c, const struct wasp_element *e, struct wasp_apppool *p, uint32_t id)
+{
+	const struct wasp_element *pm = wasp_element_child(e, "processModel");
+	const struct wasp_element *rec = wasp_element_child(e, "recycling");
+	const struct wasp_element *pr = wasp_element_child(rec, "periodicRestart");
+	const struct wasp_element *sched = wasp_element_child(pr, "schedule");
+	const struct wasp_element *fail = wasp_element_child(e, "failure");
+	const struct wasp_element *cpu = wasp_element_child(e, "cpu");
+	uint64_t *times;
+
+	p->name = wasp_element_get_str(e, "name", "");
+	p->id = id;
+	p->auto_start = wasp_element_get_bool(e, "autoStart", true);
+	p->start_mode = wasp_element_get_uint(e, "startMode", 0) == 1 ? WASP_START_ALWAYS_RUNNING
+								     : WASP_START_ON_DEMAND;
+	p->queue_length = (uint32_t)wasp_element_get_uint(e, "queueLength", 1000);
+	p->managed_runtime_version = wasp_element_get_str(e, "managedRuntimeVersion", "");
+
+	switch (wasp_element_get_uint(pm, "identityType", 4)) {
+	case 0:
+		p->process_model.identity_type = WASP_IDENTITY_LOCAL_SYSTEM;
+		break;
+	case 1:
+		p->process_model.identity_type = WASP_IDENTITY_LOCAL_SERVICE;
+		break;
+	case 2:
+		p->process_model.identity_type = WASP_IDENTITY_NETWORK_SERVICE;
+		break;
+	case 3:
+		p->process_model.identity_type = WASP_IDENTITY_SPECIFIC_USER;
+		break;
+	default:
+		p->process_model.identity_type = WASP_IDENTITY_APPLICATION_POOL_IDENTITY;
+		break;
+	}
+	p->process_model.user_name = str_or_null(pm, "userName");
+	if (p->process_model.identity_type == WASP_IDENTITY_SPECIFIC_USER &&
+	    !p->process_model.user_name) {
+		(void)wasp_diag_add(c->diags, WASP_DIAG_ERROR, efile(c, pm), pm ? pm->line : e->line,
+				    "userName",
+				    "application pool '%s': identityType=\"SpecificUser\" needs a userName",
+				    p->name);
+		c->errors++;
+	}
+	p->process_model.max_processes = (uint32_t)wasp_element_get_uint(pm, "maxProcesses", 1);
+	p->process_model.idle_timeout = tsv(pm, "idleTimeout", 20 * 60 * WASP_USEC_PER_SEC);
+	p->process_model.idle_timeout_action =
+		wasp_element_get_uint(pm, "idleTimeoutAction", 0) == 1 ? WASP_IDLE_SUSPEND
+								       : WASP_IDLE_TERMINATE;
+	p->process_model.startup_time_limit = tsv(pm, "startupTimeLimit", 90 * WASP_USEC_PER_SEC);
+	p->process_model.shutdown_time_limit = tsv(pm, "shutdownTimeLimit", 90 * WASP_USEC_PER_SEC);
+	p->process_model.pinging_enabled = wasp_element_get_bool(pm, "pingingEnabled", true);
+	p->process_model.ping_interval = tsv(pm, "pingInterval", 30 * WASP_USEC_PER_SEC);
+	p->process_model.ping_response_time = tsv(pm, "pingResponseTime", 90 * WASP_USEC_PER_SEC);
+
+	p->recycling.disallow_overlapping_rotation =
+		wasp_element_get_bool(rec, "disallowOverlappingRotation", false);
+	p->recycling.disallow_rotation_on_config_change =
+		wasp_element_get_bool(rec, "disallowRotationOnConfigChange", false);
+	p->recycling.time = tsv(pr, "time", 29 * 3600 * WASP_USEC_PER_SEC);
+	p->recycling.requests = wasp_element_get_uint(pr, "requests", 0);
+	p->recycling.memory_kb = wasp_element_get_uint(pr, "memory", 0);
+	p->recycling.private_memory_kb = wasp_element_get_uint(pr, "privateMemory", 0);
+	times = wasp_arena_zalloc(c->arena, ((sched ? sched->n_items : 0) + 1) * sizeof(*times));
+	if (!times)
+		return -ENOMEM;
+	for (size_t i = 0; sched && i < sched->n_items; i++) {
+		uint64_t t = wasp_element_get_uint(sched->items[i], "value", 0);
+
+		if (t >= 24 * 3600 * WASP_USEC_PER_SEC) {
+			(void)wasp_diag_add(c->diags, WASP_DIAG_ERROR, efile(c, sched->items[i]),
+					    sched->items[i]->line, "value",
+					    "a recycling schedule time must be a time of day "
+					    "(00:00:00 to 23:59:59)");
+			c->errors++;
+			continue;
+		}
+		times[p->recycling.n_schedule++] = t;
+	}
+	qsort(times, p->recycling.n_schedule, sizeof(*times), cmp_u64);
+	p->recycling.schedule = times;
+
+	p->failure.load_balancer_capabilities =
+		wasp_element_get_uint(fail, "loadBalancerCapabilities", 2) == 1 ? WASP_LB_TCP_LEVEL
+										 : WASP_LB_HTTP_LEVEL;
+	p->failure.orphan_worker_process = wasp_element_get_bool(fail, "orphanWorkerProcess", false);
+	p->failure.rapid_fail_protection = wasp_element_get_bool(fail, "rapidFailProtection", true);
+	p->failure.rapid_fail_protection_interval =
+		tsv(fail, "rapidFailProtectionInterval", 5 * 60 * WASP_USEC_PER_SEC);
+	p->failure.rapid_fail_protection_max_crashes =
+		(uint32_t)wasp_element_get_uint(fail, "rapidFailProtectionMaxCrashes", 5);
+	p->cpu.limit = (uint32_t)wasp_element_get_uint(cpu, "limit", 0);
+	p->cpu.action = wasp_element_get_str(cpu, "action", "NoAction");
+	p->file = efile(c, e);
+	p->line = e->line;
+	return 0;
+}
+
+/* "IP:port:host" for http/https/ftp; IPv6 addresses in brackets. */
+static int
+parse_binding(struct actx *c, const struct wasp_element *e, struct wasp_binding *b)
+{
+	const char *info = b->binding_information;
+	const char *ipend, *portend;
+	char *ip;
+	uint64_t port;
+	_cleanup_free_ char *portstr = NULL;
+
+	b->ip = "*";
+	b->host = "";
+	if (!strcaseeq(b->protocol, "http") && !strcaseeq(b->protocol, "https") &&
+	    !strcaseeq(b->protocol, "ftp")) {
+		/* net.tcp "808:*", net.pipe "*": the adapter reads
+		 * bindingInformation itself; take a leading port if any. */
+		const char *colon = strchr(info, ':');
+
+		portstr = strndup(info, colon ? (size_t)(colon - info) : strlen(info));
+		if (!portstr)
+			return -ENOMEM;
+		if (wasp_parse_u64(portstr, 65535, &port) == 0)
+			b->port = (uint16_t)port;
+		return 0;
+	}
+	if (info[0] == '[') {
+		ipend = strchr(info, ']');
+		if (!ipend || ipend[1] != ':')
+			goto bad;
+		ip = wasp_arena_strndup(c->arena, info + 1, (size_t)(ipend - info - 1));
+		ipend++;
+	} else {
+		ipend = strchr(info, ':');
+		if (!ipend)
+			goto bad;
+		ip = wasp_arena_strndup(c->arena, info, (size_t)(ipend - info));
+	}
+	if (!ip)
+		return -ENOMEM;
+	portend = strchr(ipend + 1, ':');
+	if (!portend)
+		goto bad;
+	portstr = strndup(ipend + 1, (size_t)(portend - ipend - 1));
+	if (!portstr)
+		return -ENOMEM;
+	if (wasp_parse_u64(portstr, 65535, &port) < 0 || port == 0)
+		goto bad;
+	if (!*ip)
+		ip = "*";
+	if (!streq(ip, "*")) {
+		unsigned char buf[16];
+
+		if (inet_pton(AF_INET, ip, buf) != 1 && inet_pton(AF_INET6, ip, buf) != 1)
+			goto bad;
+	}
+	b->ip = ip;
+	b->port = (uint16_t)port;
+	b->host = portend + 1;
+	return 0;
+bad:
+	(void)wasp_diag_add(c->diags, WASP_DIAG_ERROR, efile(c, e), e->line, "bindingInformation",
+			    "'%s' is not IP:port:host (IP '*' or an address, IPv6 in [])", info);
+	c->errors++;
+	return -EINVAL;
+}
+
+static int
+build_site(struct actx *c, const struct wasp_apphost *ah, const struct wasp_element *e,
+	   struct wasp_site *s)
+{
+	const struct wasp_element *bindings = wasp_element_child(e, "bindings");
+	const struct wasp_element *limits = wasp_element_child(e, "limits");
+	const struct wasp_element *lf = wasp_element_child(e, "logFile");
+	size_t n_apps = 0;
+
+	s->name = wasp_element_get_str(e, "name", "");
+	s->id = (uint32_t)wasp_element_get_uint(e, "id", 0);
+	s->server_auto_start = wasp_element_get_bool(e, "serverAutoStart", true);
+	s->file = efile(c, e);
+	s->line = e->line;
+
+	s->bindings = wasp_arena_zalloc(c->arena,
+					((bindings ? bindings->n_items : 0) + 1) * sizeof(*s->bindings));
+	if (!s->bindings)
+		return -ENOMEM;
+	for (size_t i = 0; bindings && i < bindings->n_items; i++) {
+		const struct wasp_element *be = bindings->items[i];
+		struct wasp_binding *b = &s->bindings[s->n_bindings];
+		int r;
+
+		b->protocol = wasp_element_get_str(be, "protocol", "http");
+		b->binding_information = wasp_element_get_str(be, "bindingInformation", "");
+		b->file = efile(c, be);
+		b->line = be->line;
+		r = parse_binding(c, be, b);
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0)
+			continue;
+		s->n_bindings++;
+	}
+
+	s->limits.connection_timeout =
+		wasp_element_get_uint(limits, "connectionTimeout", 120 * WASP_USEC_PER_SEC);
+	s->limits.max_connections = (uint32_t)wasp_element_get_uint(limits, "maxConnections", 0);
+	s->limits.max_bandwidth = (uint32_t)wasp_element_get_uint(limits, "maxBandwidth", 0);
+	if (s->limits.max_connections == UINT32_MAX)
+		s->limits.max_connections = 0;
+	s->log_file.enabled = wasp_element_get_bool(lf, "enabled", true);
+	s->log_file.directory = wasp_element_get_str(lf, "directory", "");
+	s->log_file.log_format = wasp_element_get_str(lf, "logFormat", "W3C");
+	s->log_file.period = wasp_element_get_str(lf, "period", "Daily");
+	s->log_file.log_ext_file_flags = (uint32_t)wasp_element_get_uint(lf, "logExtFileFlags", 0);
+
+	s->apps = wasp_arena_zalloc(c->arena, (e->n_items + 1) * sizeof(*s->apps));
+	if (!s->apps)
+		return -ENOMEM;
+	for (size_t i = 0; i < e->n_items; i++) {
+		const struct wasp_element *ae = e->items[i];
+		struct wasp_application *a = &s->apps[n_apps];
+		const struct wasp_apppool *pool;
+
+		a->path = wasp_element_get_str(ae, "path", "/");
+		a->application_pool = wasp_element_get_str(ae, "applicationPool", "");
+		if (!*a->application_pool)
+			a->application_pool = "DefaultAppPool";
+		a->enabled_protocols = wasp_element_get_str(ae, "enabledProtocols", "http");
+		a->file = efile(c, ae);
+		a->line = ae->line;
+		pool = wasp_apphost_find_pool(ah, a->application_pool);
+		a->pool_id = pool ? pool->id : UINT32_MAX;
+		if (!pool)
+			(void)wasp_diag_add(c->diags, WASP_DIAG_WARNING, a->file, a->line,
+					    "applicationPool",
+					    "site '%s' application '%s': no application pool '%s'; "
+					    "requests to it will get 503",
+					    s->name, a->path, a->application_pool);
+		a->vdirs = wasp_arena_zalloc(c->arena, (ae->n_items + 1) * sizeof(*a->vdirs));
+		if (!a->vdirs)
+			return -ENOMEM;
+		for (size_t j = 0; j < ae->n_items; j++) {
+			const struct wasp_element *ve = ae->items[j];
+			struct wasp_virtual_directory *v = &a->vdirs[a->n_vdirs++];
+			struct stat st;
+
+			v->path = wasp_element_get_str(ve, "path", "/");
+			v->physical_path = wasp_element_get_str(ve, "physicalPath", "");
+			v->physical_path_exists = *v->physical_path && stat(v->physical_path, &st) == 0;
+			v->file = efile(c, ve);
+			v->line = ve->line;
+		}
+		if (a->n_vdirs == 0 || !streq(a->vdirs[0].path, "/")) {
+			bool root = false;
+
+			for (size_t j = 0; j < a->n_vdirs; j++)
+				root = root || streq(a->vdirs[j].path, "/");
+			if (!root)
+				(void)wasp_diag_add(c->diags, WASP_DIAG_WARNING, a->file, a->line, NULL,
+						    "site '%s' application '%s' has no root "
+						    "virtual directory (path=\"/\")",
+						    s->name, a->path);
+		}
+		/* The root application first. */
+		if (streq(a->path, "/") && n_apps > 0) {
+			struct wasp_application tmp = *a;
+
+			memmove(&s->apps[1], &s->apps[0], n_apps * sizeof(*s->apps));
+			s->apps[0] = tmp;
+		}
+		n_apps++;
+	}
+	s->n_apps = n_apps;
+	if (n_apps == 0 || !streq(s->apps[0].path, "/"))
+		(void)wasp_diag_add(c->diags, WASP_DIAG_WARNING, s->file, s->line, NULL,
+				    "site '%s' has no root application (path=\"/\")", s->name);
+	return 0;
+}
+
+int
+wasp_apphost_build(const struct wasp_config *ccfg, struct wasp_arena *arena,
+		   struct wasp_apphost **ret, struct wasp_diag_list *diags)
+{
+	/* Effective sections are computed lazily and cached in the generation;
+	 * that is not a visible change, so the view takes a const config. */
+	struct wasp_config *cfg = (struct wasp_config *)(uintptr_t)ccfg;
+	const struct wasp_element *pools = wasp_config_section(cfg, SEC_POOLS);
+	const struct wasp_element *sites = wasp_config_section(cfg, SEC_SITES);
+	struct actx c = { .arena = arena, .diags = diags, .file = wasp_config_file(cfg) };
+	struct wasp_apphost *ah;
+	int r;
+
+	if (!pools || !sites)
+		return -ENOMEM;
+	ah = wasp_arena_zalloc(arena, sizeof(*ah));
+	if (!ah)
+		return -ENOMEM;
+	ah->pools = wasp_arena_zalloc(arena, (pools->n_items + 1) * sizeof(*ah->pools));
+	ah->sites = wasp_arena_zalloc(arena, (sites->n_items + 1) * sizeof(*ah->sites));
+	if (!ah->pools || !ah->sites)
+		return -ENOMEM;
+	for (size_t i = 0; i < pools->n_items; i++) {
+		r = build_pool(&c, pools->items[i], &ah->pools[ah->n_pools], (uint32_t)ah->n_pools);
+		if (r < 0)
+			return r;
+		ah->n_pools++;
+	}
+	for (size_t i = 0; i < sites->n_items; i++) {
+		struct wasp_site *s = &ah->sites[ah->n_sites];
+
+		r = build_site(&c, ah, sites->items[i], s);
+		if (r < 0)
+			return r;
+		for (size_t j = 0; j < ah->n_sites; j++)
+			if (ah->sites[j].id == s->id) {
+				(void)wasp_diag_add(diags, WASP_DIAG_ERROR, s->file, s->line, "id",
+						    "site '%s' has the same id %u as site '%s' (%s:%d)",
+						    s->name, s->id, ah->sites[j].name,
+						    ah->sites[j].file, ah->sites[j].line);
+				c.errors++;
+			}
+		ah->n_sites++;
+	}
+	/* The same IP:port:host twice: the second one never gets a request. */
+	for (size_t i = 0; i < ah->n_sites; i++)
+		for (size_t k = 0; k < ah->sites[i].n_bindings; k++) {
+			const struct wasp_binding *b = &ah->sites[i].bindings[k];
+
+			for (size_t j = 0; j <= i; j++)
+				for (size_t l = 0; l < ah->sites[j].n_bindings; l++) {
+					const struct wasp_binding *o = &ah->sites[j].bindings[l];
+
+					if (j == i && l >= k)
+						break;
+					if (strcaseeq(o->protocol, b->protocol) &&
+					    strcaseeq(o->binding_information, b->binding_information))
+						(void)wasp_diag_add(
+							diags, WASP_DIAG_WARNING, b->file, b->line,
+							"bindingInformation",
+							"binding %s '%s' of site '%s' is also a binding of "
+							"site '%s' (%s:%d); the first one gets the requests",
+							b->protocol, b->binding_information,
+							ah->sites[i].name, ah->sites[j].name, o->file,
+							o->line);
+				}
+		}
+	if (c.errors)
+		return -EINVAL;
+	*ret = ah;
+	return 0;
+}
+
+const struct wasp_apppool *
+wasp_apphost_find_pool(const struct wasp_apphost *ah, const char *name)
+{
+	for (size_t i = 0; i < ah->n_pools; i++)
+		if (strcaseeq(ah->pools[i].name, name))
+			return &ah->pools[i];
+	return NULL;
+}
+
+const struct wasp_site *
+wasp_apphost_find_site(const struct wasp_apphost *ah, const char *name)
+{
+	for (size_t i = 0; i < ah->n_sites; i++)
+		if (strcaseeq(ah->sites[i].name, name))
+			return &ah->sites[i];
+	return NULL;
+}
+
+const struct wasp_site *
+wasp_apphost_find_site_id(const struct wasp_apphost *ah, uint32_t id)
+{
+	for (size_t i = 0; i < ah->n_sites; i++)
+		if (ah->sites[i].id == id)
+			return &ah->sites[i];
+	return NULL;
+}
+
+const struct wasp_application *
+wasp_site_match_app(const struct wasp_site *site, const char *url_path)
+{
+	const struct wasp_application *best = NULL;
+	size_t best_len = 0;
+
+	for (size_t i = 0; i < site->n_apps; i++) {
+		const char *p = site->apps[i].path;
+		size_t l = strlen(p);
+
+		while (l > 0 && p[l - 1] == '/')
+			l--; /* "/" -> "", "/app/" -> "/app" */
+		if (strncasecmp(p, url_path, l) != 0)
+			continue;
+		if (url_path[l] != '\0' && url_path[l] != '/' && url_path[l] != '?')
+			continue;
+		if (!best || l > best_len) {
+			best = &site->apps[i];
+			best_len = l;
+		}
+	}
+	return best;
+}

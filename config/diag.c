@@ -1,0 +1,86 @@
+/* Diagnostics: the list of errors and warnings a load produces, each with
+ * file, line and attribute, and their one-line format. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "util.h"
+
+void
+wasp_diag_list_done(struct wasp_diag_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->items[i].file);
+		free(l->items[i].attribute);
+		free(l->items[i].message);
+	}
+	free(l->items);
+	*l = (struct wasp_diag_list)WASP_DIAG_LIST_INIT;
+}
+
+int
+wasp_diag_add(struct wasp_diag_list *l, enum wasp_diag_severity sev, const char *file, int line,
+	      const char *attribute, const char *fmt, ...)
+{
+	struct wasp_diag d = { .severity = sev, .line = line };
+	va_list ap;
+	int r;
+
+	if (!l)
+		return 0;
+	if (l->n == l->n_alloc) {
+		size_t n = l->n_alloc ? l->n_alloc * 2 : 16;
+		struct wasp_diag *p = realloc(l->items, n * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		l->items = p;
+		l->n_alloc = n;
+	}
+	va_start(ap, fmt);
+	r = vasprintf(&d.message, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -ENOMEM;
+	d.file = strdup(file ? file : "<buffer>");
+	d.attribute = attribute ? strdup(attribute) : NULL;
+	if (!d.file || (attribute && !d.attribute)) {
+		free(d.message);
+		free(d.file);
+		free(d.attribute);
+		return -ENOMEM;
+	}
+	l->items[l->n++] = d;
+	if (sev == WASP_DIAG_ERROR)
+		l->n_errors++;
+	else
+		l->n_warnings++;
+	return 0;
+}
+
+int
+wasp_diag_print(const struct wasp_diag *d, FILE *f)
+{
+	char line[32] = "";
+
+	if (d->line > 0)
+		(void)snprintf(line, sizeof(line), ":%d", d->line);
+	if (d->attribute)
+		return fprintf(f, "%s%s: %s: attribute '%s': %s\n", d->file, line,
+			       d->severity == WASP_DIAG_ERROR ? "error" : "warning", d->attribute,
+			       d->message);
+	return fprintf(f, "%s%s: %s: %s\n", d->file, line,
+		       d->severity == WASP_DIAG_ERROR ? "error" : "warning", d->message);
+}
+
+void
+wasp_diag_list_print(const struct wasp_diag_list *l, FILE *f, enum wasp_diag_severity min_severity)
+{
+	for (size_t i = 0; l && i < l->n; i++)
+		if (l->items[i].severity <= min_severity)
+			(void)wasp_diag_print(&l->items[i], f);
+}

@@ -1,0 +1,276 @@
+/* Internals of the configuration system shared by its files (schema.c,
+ * load.c, merge.c, element.c, serialize.c, apphost.c). Not for other parts
+ * of wasp: they use config.h and apphost.h. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "arena.h"
+#include "config.h"
+
+struct _xmlNode;
+
+/* ---- schema ------------------------------------------------------------- */
+
+enum cfg_allow_def {
+	CFG_ALLOW_EVERYWHERE,
+	CFG_ALLOW_MACHINE_TO_APPLICATION,
+	CFG_ALLOW_APPHOST_ONLY,
+	CFG_ALLOW_MACHINE_ONLY, /* also MachineToWebRoot: the top level only */
+	CFG_ALLOW__COUNT,
+	CFG_ALLOW_INVALID = -EINVAL,
+};
+
+enum cfg_override {
+	CFG_OVERRIDE_INHERIT,
+	CFG_OVERRIDE_ALLOW,
+	CFG_OVERRIDE_DENY,
+	CFG_OVERRIDE__COUNT,
+	CFG_OVERRIDE_INVALID = -EINVAL,
+};
+
+enum cfg_path_kind {
+	CFG_PATH_NONE,
+	CFG_PATH_FILE,     /* '\' -> '/', relative to the config file's directory */
+	CFG_PATH_PHYSICAL, /* the same, and a warning when it does not exist */
+};
+
+struct schema_enum {
+	const char *name;
+	uint64_t value;
+};
+
+struct schema_attr {
+	const char *name;
+	enum wasp_attr_type type;
+	const char *type_name; /* as written in the schema: uint, int64, ... */
+	struct wasp_value def;
+	bool required;
+	bool key;
+	bool non_empty;
+	bool has_min, has_max;
+	uint64_t umin, umax; /* UINT, TIMESPAN */
+	int64_t imin, imax;  /* INT */
+	enum cfg_path_kind path;
+	struct schema_enum *enums; /* ENUM and FLAGS */
+	size_t n_enums;
+};
+
+struct schema_coll;
+
+struct schema_elem {
+	const char *name;
+	struct schema_attr *attrs;
+	size_t n_attrs;
+	struct schema_elem **children;
+	size_t n_children;
+	struct schema_coll *coll;
+	const char *defaults_for; /* a *Defaults element: the item name it serves */
+	bool allow_unknown_attrs;
+};
+
+struct schema_coll {
+	const char *add_name, *remove_name, *clear_name;
+	bool merge_append;
+	const char *default_element; /* name of the *Defaults element, or NULL */
+	struct schema_elem *item;
+};
+
+struct schema_section {
+	const char *name; /* "system.webServer/defaultDocument" */
+	struct schema_elem *root;
+	enum cfg_allow_def allow_definition;  /* when configSections does not say */
+	enum cfg_override override_default;
+	const char *source; /* schema file, for messages */
+};
+
+struct cfg_schema {
+	struct wasp_arena *arena;
+	struct schema_section **sections;
+	size_t n_sections;
+	/* The schema files' text, kept for serialization. */
+	struct cfg_schema_text {
+		const char *name;
+		const char *text;
+		size_t len;
+	} *texts;
+	size_t n_texts;
+};
+
+/* Load every *.xml in dir (sorted by name). Problems go into diags. */
+int cfg_schema_load_dir(const char *dir, struct wasp_arena *arena, struct cfg_schema **ret,
+			struct wasp_diag_list *diags);
+/* Load from in-memory texts (deserialization). */
+int cfg_schema_load_texts(const struct cfg_schema_text *texts, size_t n,
+			  struct wasp_arena *arena, struct cfg_schema **ret,
+			  struct wasp_diag_list *diags);
+const struct schema_section *cfg_schema_find(const struct cfg_schema *s, const char *name);
+/* True when some section's name starts with group + "/". */
+bool cfg_schema_has_group(const struct cfg_schema *s, const char *group);
+const struct schema_attr *schema_elem_attr(const struct schema_elem *e, const char *name);
+const struct schema_elem *schema_elem_child(const struct schema_elem *e, const char *name);
+/* The directory to load the schema from when opts does not say. */
+const char *cfg_schema_default_dir(void);
+
+/* Parse text as a value of attribute a. On failure, returns -EINVAL/-ERANGE
+ * and sets *ret_msg (static or arena text) for the diagnostic. */
+int cfg_value_parse(struct wasp_arena *arena, const struct schema_attr *a, const char *text,
+		    struct wasp_value *ret, const char **ret_msg);
+
+const char *cfg_allow_def_to_string(enum cfg_allow_def d);
+enum cfg_allow_def cfg_allow_def_from_string(const char *s);
+const char *cfg_override_to_string(enum cfg_override o);
+
+/* ---- parsed files ------------------------------------------------------- */
+
+enum cfg_node_kind { CFG_NODE_ELEMENT, CFG_NODE_ADD, CFG_NODE_REMOVE, CFG_NODE_CLEAR };
+
+struct cfg_nattr {
+	const char *name;
+	const struct schema_attr *schema;
+	struct wasp_value value;
+	int line;
+};
+
+/* A comma separated lock list, split. */
+struct cfg_names {
+	const char **v;
+	size_t n;
+};
+
+/* One element as written in one file, validated against the schema. */
+struct cfg_node {
+	enum cfg_node_kind kind;
+	const char *name;
+	const struct schema_elem *schema; /* ELEMENT: the element; ADD/REMOVE: the item */
+	int line;
+	struct cfg_nattr *attrs;
+	size_t n_attrs;
+	struct cfg_node **kids; /* document order */
+	size_t n_kids;
+	/* Locks written on this element. */
+	struct cfg_names lock_attrs, lock_all_attrs_except, lock_elements,
+		lock_all_elements_except;
+	bool has_lock_all_attrs_except, has_lock_all_elements_except;
+	bool lock_item;
+};
+
+/* One section as it appears in one file: at the top level or in a <location>. */
+struct cfg_inst {
+	const struct schema_section *section;
+	const char *location; /* normalised location path ("" for none) */
+	bool in_location;     /* written inside a <location> element */
+	enum cfg_override mode;
+	int mode_line;
+	struct cfg_node *root;
+	struct cfg_file *file;
+	size_t index; /* order in the file */
+};
+
+/* configSections declaration. */
+struct cfg_decl {
+	const char *name;
+	enum cfg_allow_def allow_definition;
+	enum cfg_override override_default;
+	bool known; /* the schema has it */
+	const char *file;
+	int line;
+};
+
+struct cfg_file {
+	const char *path; /* as given */
+	const char *dir;  /* directory, for relative paths */
+	bool is_apphost;
+	const char *url_dir; /* web.config: "/" or "/a/b" (the config path under the site) */
+	struct cfg_inst **insts;
+	size_t n_insts;
+	struct cfg_decl *decls; /* apphost only */
+	size_t n_decls;
+	/* web.config: what the file looked like when parsed. */
+	bool exists;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	int64_t mtime_nsec;
+	int parse_result; /* 0 or -EINVAL when it had errors */
+};
+
+struct cfg_cache;
+
+struct wasp_config {
+	struct wasp_arena *arena;
+	struct wasp_config_opts opts;
+	struct cfg_schema *schema;
+	struct cfg_file *apphost;
+	struct cfg_cache *cache;        /* effective sections */
+	struct cfg_cache *files;        /* parsed web.config files by path */
+	struct cfg_cache *apphost_sections; /* wasp_config_section() results */
+};
+
+/* Parse one file's XML into f (allocated in arena). is_apphost selects the
+ * rules (configSections, locations with site paths). apphost is the
+ * applicationHost.config file for a web.config (its declarations). */
+int cfg_parse_file(struct wasp_config *cfg, const char *buf, size_t len, const char *filename,
+		   bool is_apphost, const char *url_dir, struct cfg_file **ret,
+		   struct wasp_diag_list *diags);
+const struct cfg_decl *cfg_find_decl(const struct cfg_file *apphost, const char *name);
+
+/* Expand %VAR% from the environment (unknown names stay as written). */
+const char *cfg_expand_env(struct wasp_arena *arena, const char *s);
+/* Resolve a path written the Windows way: '\' -> '/', relative to dir. */
+char *cfg_resolve_path(struct wasp_arena *arena, const char *dir, const char *s);
+/* "C:" or "C:/..." */
+bool cfg_is_drive_path(const char *s);
+
+/* Normalise a location/URL path: no leading/trailing '/', single '/'. */
+char *cfg_normalize_path(struct wasp_arena *arena, const char *p);
+/* Segment-wise case-insensitive prefix test ("" is a prefix of all). */
+bool cfg_path_is_prefix(const char *prefix, const char *path);
+size_t cfg_path_depth(const char *p);
+
+/* ---- merging ------------------------------------------------------------ */
+
+static inline void
+cfg_arena_freep(struct wasp_arena **a)
+{
+	wasp_arena_free(*a);
+}
+
+/* Merge what applicationHost.config says at its own level and at each of
+ * its <location> paths, so duplicate entries and lock violations inside it
+ * are reported at load. -EINVAL when an error was added to diags. */
+int cfg_validate_apphost(struct wasp_config *cfg, struct wasp_diag_list *diags);
+
+/* Build the default element for a schema element (all defaults, no items). */
+struct wasp_element *cfg_element_default(struct wasp_arena *arena, const struct schema_elem *s);
+
+/* ---- a small string-keyed hash table ------------------------------------ */
+
+struct cfg_cache *cfg_cache_new(void);
+struct cfg_cache *cfg_cache_free(struct cfg_cache *c);
+void *cfg_cache_get(struct cfg_cache *c, const char *key);
+/* key is copied; value replaces any previous one. 0 or -ENOMEM. */
+int cfg_cache_put(struct cfg_cache *c, const char *key, void *value);
+
+/* Shared constructor for load and deserialize. */
+int cfg_config_new(const struct wasp_config_opts *opts, struct wasp_config **ret);
+
+/* Grow an arena array so that it holds at least n + 1 elements of size;
+ * returns the (possibly moved) array or NULL on OOM. */
+void *cfg_grow(struct wasp_arena *a, void *v, size_t n, size_t *n_alloc, size_t size);
+#define CFG_PUSH(arena, arr, n, n_alloc)                                              \
+	__extension__({                                                                         \
+		__typeof__(arr) _p_ = cfg_grow((arena), (arr), (n), &(n_alloc),       \
+					       sizeof(*(arr)));                       \
+		if (_p_)                                                              \
+			(arr) = _p_;                                                  \
+		_p_ ? &(arr)[(n)++] : NULL;                                           \
+	})
+
+/* libxml2 helpers: an attribute's value (entities decoded) copied into the
+ * arena, or NULL when absent or on OOM. */
+char *cfg_xml_prop(struct wasp_arena *a, struct _xmlNode *node, const char *name);
+int cfg_xml_line(const struct _xmlNode *node);

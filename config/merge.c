@@ -1,0 +1,1105 @@
+/* Effective sections: applicationHost.config's section, its <location>
+ * paths from least to most specific, then the web.config files along the
+ * URL path, merged with IIS's rules (overrideMode, allowDefinition, locks,
+ * collections with add/remove/clear, *Defaults elements), and cached. */
+#include <assert.h>
+#include <ctype.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+
+/* Where a lock was set. */
+struct lock {
+	const struct level *level;
+	const char *file;
+	int line;
+	const char *kind; /* "lockAttributes", ... for messages */
+};
+
+/* A merge level: one file at one configuration path. Locks set at a level
+ * bind every later level, never the level itself. */
+struct level {
+	const char *file;
+	const char *path;
+};
+
+struct mel {
+	const struct schema_elem *schema;
+	const char *name;
+	struct wasp_attr *attrs; /* schema->n_attrs */
+	struct lock **attr_locks;
+	struct mel **children; /* schema->n_children */
+	struct mel **items;
+	size_t n_items, n_items_alloc;
+	const char *file;
+	int line;
+	const struct lock *all_attrs_except;
+	struct cfg_names all_attrs_except_names;
+	/* lockElements: names and where */
+	struct locked_elem {
+		const char *name;
+		const struct lock *lock;
+	} *locked_elems;
+	size_t n_locked_elems, n_locked_elems_alloc;
+	const struct lock *all_elems_except;
+	struct cfg_names all_elems_except_names;
+	const struct lock *item_lock; /* lockItem on this collection entry */
+	const struct level *added_at;
+};
+
+struct mctx {
+	struct wasp_config *cfg;
+	struct wasp_arena *tmp;
+	struct wasp_diag_list *diags;
+	int errors;
+};
+
+static void
+merr(struct mctx *m, const char *file, int line, const char *attr, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static void
+merr(struct mctx *m, const char *file, int line, const char *attr, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	(void)wasp_diag_add(m->diags, WASP_DIAG_ERROR, file, line, attr, "%s", msg ? msg : "(OOM)");
+	free(msg);
+	m->errors++;
+}
+
+static bool
+same_level(const struct level *a, const struct level *b)
+{
+	return a == b || (a && b && a->file == b->file && strcaseeq(a->path, b->path));
+}
+
+static bool
+names_has(const struct cfg_names *n, const char *name)
+{
+	for (size_t i = 0; i < n->n; i++)
+		if (strcaseeq(n->v[i], name))
+			return true;
+	return false;
+}
+
+static struct mel *
+mel_default(struct wasp_arena *a, const struct schema_elem *s, const char *name)
+{
+	struct mel *e = wasp_arena_zalloc(a, sizeof(*e));
+
+	if (!e)
+		return NULL;
+	e->schema = s;
+	e->name = name ? name : s->name;
+	e->attrs = wasp_arena_zalloc(a, (s->n_attrs + 1) * sizeof(*e->attrs));
+	e->attr_locks = wasp_arena_zalloc(a, (s->n_attrs + 1) * sizeof(*e->attr_locks));
+	e->children = wasp_arena_zalloc(a, (s->n_children + 1) * sizeof(*e->children));
+	if (!e->attrs || !e->attr_locks || !e->children)
+		return NULL;
+	for (size_t i = 0; i < s->n_attrs; i++)
+		e->attrs[i] = (struct wasp_attr){ .name = s->attrs[i].name, .value = s->attrs[i].def };
+	for (size_t i = 0; i < s->n_children; i++)
+		if (!(e->children[i] = mel_default(a, s->children[i], NULL)))
+			return NULL;
+	return e;
+}
+
+static const char *
+lock_desc(struct wasp_arena *a, const struct lock *l)
+{
+	return wasp_arena_printf(a, "%s in %s:%d", l->kind, l->file, l->line);
+}
+
+static int
+elem_allowed(struct mctx *m, struct mel *dst, const char *name, const struct level *lv,
+	     const char *file, int line)
+{
+	for (size_t i = 0; i < dst->n_locked_elems; i++)
+		if (strcaseeq(dst->locked_elems[i].name, name) &&
+		    !same_level(dst->locked_elems[i].lock->level, lv)) {
+			merr(m, file, line, NULL, "<%s> in <%s> is locked (%s)", name, dst->name,
+			     lock_desc(m->tmp, dst->locked_elems[i].lock));
+			return false;
+		}
+	if (dst->all_elems_except && !same_level(dst->all_elems_except->level, lv) &&
+	    !names_has(&dst->all_elems_except_names, name)) {
+		merr(m, file, line, NULL, "<%s> in <%s> is locked (%s)", name, dst->name,
+		     lock_desc(m->tmp, dst->all_elems_except));
+		return false;
+	}
+	return true;
+}
+
+static struct lock *
+new_lock(struct mctx *m, const struct level *lv, const char *file, int line, const char *kind)
+{
+	struct lock *l = wasp_arena_zalloc(m->tmp, sizeof(*l));
+
+	if (l)
+		*l = (struct lock){ .level = lv, .file = file, .line = line, .kind = kind };
+	return l;
+}
+
+static int
+record_locks(struct mctx *m, struct mel *dst, const struct cfg_node *src, const struct level *lv,
+	     const char *file)
+{
+	for (size_t i = 0; i < src->lock_attrs.n; i++) {
+		const struct schema_attr *sa = schema_elem_attr(dst->schema, src->lock_attrs.v[i]);
+		size_t idx;
+
+		if (!sa) {
+			(void)wasp_diag_add(m->diags, WASP_DIAG_WARNING, file, src->line,
+					    "lockAttributes",
+					    "<%s> has no attribute '%s' to lock, ignoring", src->name,
+					    src->lock_attrs.v[i]);
+			continue;
+		}
+		idx = (size_t)(sa - dst->schema->attrs);
+		if (!dst->attr_locks[idx] &&
+		    !(dst->attr_locks[idx] = new_lock(m, lv, file, src->line, "lockAttributes")))
+			return -ENOMEM;
+	}
+	if (src->has_lock_all_attrs_except && !dst->all_attrs_except) {
+		if (!(dst->all_attrs_except =
+			      new_lock(m, lv, file, src->line, "lockAllAttributesExcept")))
+			return -ENOMEM;
+		dst->all_attrs_except_names = src->lock_all_attrs_except;
+	}
+	for (size_t i = 0; i < src->lock_elements.n; i++) {
+		struct locked_elem *le = CFG_PUSH(m->tmp, dst->locked_elems, dst->n_locked_elems,
+						  dst->n_locked_elems_alloc);
+
+		if (!le)
+			return -ENOMEM;
+		le->name = src->lock_elements.v[i];
+		le->lock = new_lock(m, lv, file, src->line, "lockElements");
+		if (!le->lock)
+			return -ENOMEM;
+	}
+	if (src->has_lock_all_elements_except && !dst->all_elems_except) {
+		if (!(dst->all_elems_except =
+			      new_lock(m, lv, file, src->line, "lockAllElementsExcept")))
+			return -ENOMEM;
+		dst->all_elems_except_names = src->lock_all_elements_except;
+	}
+	return 0;
+}
+
+/* Key of a collection entry as text for messages and comparison. */
+static bool
+keys_equal(const struct mel *item, const struct cfg_node *src)
+{
+	const struct schema_elem *s = item->schema;
+	bool any = false;
+
+	for (size_t i = 0; i < s->n_attrs; i++) {
+		const char *want = s->attrs[i].def.text;
+
+		if (!s->attrs[i].key)
+			continue;
+		any = true;
+		for (size_t j = 0; j < src->n_attrs; j++)
+			if (src->attrs[j].schema == &s->attrs[i])
+				want = src->attrs[j].value.text;
+		if (!strcaseeq(item->attrs[i].value.text, want))
+			return false;
+	}
+	return any;
+}
+
+static const char *
+key_desc(struct wasp_arena *a, const struct cfg_node *src)
+{
+	const char *s = "";
+
+	for (size_t j = 0; j < src->n_attrs; j++)
+		if (src->attrs[j].schema->key)
+			s = wasp_arena_printf(a, "%s%s'%s' set to '%s'", s, *s ? " and " : "",
+					      src->attrs[j].name, src->attrs[j].value.text);
+	return s;
+}
+
+static int merge_node(struct mctx *m, struct mel *dst, const struct cfg_node *src,
+		      const struct level *lv, const char *file);
+
+static int
+merge_add(struct mctx *m, struct mel *dst, const struct cfg_node *k, const struct level *lv,
+	  const char *file, size_t *insert_at)
+{
+	const struct schema_coll *coll = dst->schema->coll;
+	struct mel *item;
+	int r;
+
+	for (size_t i = 0; i < dst->n_items; i++)
+		if (keys_equal(dst->items[i], k)) {
+			merr(m, file, k->line, NULL,
+			     "cannot add duplicate collection entry of type '%s' with unique key "
+			     "attribute %s (first added in %s:%d)",
+			     k->name, key_desc(m->tmp, k), dst->items[i]->file,
+			     dst->items[i]->line);
+			return 0;
+		}
+	item = mel_default(m->tmp, coll->item, k->name);
+	if (!item)
+		return -ENOMEM;
+	item->added_at = lv;
+	r = merge_node(m, item, k, lv, file);
+	if (r < 0)
+		return r;
+	if (k->lock_item && !(item->item_lock = new_lock(m, lv, file, k->line, "lockItem")))
+		return -ENOMEM;
+	if (!CFG_PUSH(m->tmp, dst->items, dst->n_items, dst->n_items_alloc))
+		return -ENOMEM;
+	if (coll->merge_append)
+		dst->items[dst->n_items - 1] = item;
+	else {
+		/* mergeAppend="false": a deeper level's entries go before the
+		 * inherited ones, in their own order. */
+		memmove(&dst->items[*insert_at + 1], &dst->items[*insert_at],
+			(dst->n_items - 1 - *insert_at) * sizeof(*dst->items));
+		dst->items[(*insert_at)++] = item;
+	}
+	return 0;
+}
+
+static void
+remove_item(struct mel *dst, size_t i, size_t *insert_at)
+{
+	memmove(&dst->items[i], &dst->items[i + 1], (dst->n_items - i - 1) * sizeof(*dst->items));
+	dst->n_items--;
+	if (*insert_at > i)
+		(*insert_at)--;
+}
+
+static int
+merge_node(struct mctx *m, struct mel *dst, const struct cfg_node *src, const struct level *lv,
+	   const char *file)
+{
+	size_t insert_at = 0;
+	int r;
+
+	assert(src->schema == dst->schema);
+	dst->file = file;
+	dst->line = src->line;
+	for (size_t i = 0; i < src->n_attrs; i++) {
+		const struct cfg_nattr *na = &src->attrs[i];
+		size_t idx = (size_t)(na->schema - dst->schema->attrs);
+		const struct lock *l = dst->attr_locks[idx];
+
+		if (idx >= dst->schema->n_attrs)
+			continue;
+		if (l && !same_level(l->level, lv)) {
+			merr(m, file, na->line, na->name, "is locked (%s)", lock_desc(m->tmp, l));
+			continue;
+		}
+		l = dst->all_attrs_except;
+		if (l && !same_level(l->level, lv) &&
+		    !names_has(&dst->all_attrs_except_names, na->name)) {
+			merr(m, file, na->line, na->name, "is locked (%s)", lock_desc(m->tmp, l));
+			continue;
+		}
+		dst->attrs[idx].value = na->value;
+		dst->attrs[idx].is_set = true;
+		dst->attrs[idx].file = file;
+		dst->attrs[idx].line = na->line;
+	}
+	r = record_locks(m, dst, src, lv, file);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < src->n_kids; i++) {
+		const struct cfg_node *k = src->kids[i];
+
+		if (!elem_allowed(m, dst, k->name, lv, file, k->line))
+			continue;
+		switch (k->kind) {
+		case CFG_NODE_ELEMENT:
+			for (size_t c = 0; c < dst->schema->n_children; c++)
+				if (dst->schema->children[c] == k->schema) {
+					r = merge_node(m, dst->children[c], k, lv, file);
+					if (r < 0)
+						return r;
+				}
+			break;
+		case CFG_NODE_ADD:
+			r = merge_add(m, dst, k, lv, file, &insert_at);
+			if (r < 0)
+				return r;
+			break;
+		case CFG_NODE_REMOVE:
+			for (size_t j = 0; j < dst->n_items; j++) {
+				const struct lock *il = dst->items[j]->item_lock;
+
+				if (!keys_equal(dst->items[j], k))
+					continue;
+				if (il && !same_level(il->level, lv))
+					merr(m, file, k->line, NULL,
+					     "cannot remove the entry with %s: it is locked (%s)",
+					     key_desc(m->tmp, k), lock_desc(m->tmp, il));
+				else
+					remove_item(dst, j, &insert_at);
+				break;
+			}
+			break;
+		case CFG_NODE_CLEAR: {
+			const struct lock *il = NULL;
+
+			for (size_t j = 0; j < dst->n_items && !il; j++)
+				if (dst->items[j]->item_lock &&
+				    !same_level(dst->items[j]->item_lock->level, lv))
+					il = dst->items[j]->item_lock;
+			if (il) {
+				merr(m, file, k->line, NULL,
+				     "cannot <%s> the collection: an entry is locked (%s)", k->name,
+				     lock_desc(m->tmp, il));
+				break;
+			}
+			dst->n_items = 0;
+			insert_at = 0;
+			break;
+		}
+		}
+	}
+	return 0;
+}
+
+/* ---- *Defaults elements --------------------------------------------------- */
+
+static ssize_t
+child_index(const struct schema_elem *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_children; i++)
+		if (streq(s->children[i]->name, name))
+			return (ssize_t)i;
+	return -1;
+}
+
+static void
+fill_from(struct mel *item, struct mel **defs, size_t n_defs, struct wasp_arena *a)
+{
+	for (size_t i = 0; i < item->schema->n_attrs; i++) {
+		if (item->attrs[i].is_set)
+			continue;
+		for (size_t d = 0; d < n_defs; d++)
+			if (defs[d]->schema->n_attrs == item->schema->n_attrs &&
+			    defs[d]->attrs[i].is_set) {
+				item->attrs[i] = defs[d]->attrs[i];
+				break;
+			}
+	}
+	for (size_t c = 0; c < item->schema->n_children; c++) {
+		struct mel *sub[8];
+		size_t n = 0;
+
+		for (size_t d = 0; d < n_defs && n < ELEMENTSOF(sub); d++)
+			if (defs[d]->schema->n_children == item->schema->n_children &&
+			    defs[d]->schema->children[c] == item->schema->children[c])
+				sub[n++] = defs[d]->children[c];
+		if (n)
+			fill_from(item->children[c], sub, n, a);
+	}
+}
+
+static void
+apply_defaults(struct mel *e, struct mel **anc, size_t n_anc, struct wasp_arena *a)
+{
+	struct mel *stack[16];
+
+	if (n_anc >= ELEMENTSOF(stack) - 1)
+		return;
+	memcpy(stack, anc, n_anc * sizeof(*anc));
+	stack[n_anc++] = e;
+	if (e->schema->coll && e->schema->coll->default_element) {
+		struct mel *defs[16];
+		size_t n_defs = 0;
+
+		for (size_t i = n_anc; i-- > 0;) {
+			ssize_t ci = child_index(stack[i]->schema, e->schema->coll->default_element);
+
+			if (ci >= 0)
+				defs[n_defs++] = stack[i]->children[ci];
+		}
+		for (size_t j = 0; j < e->n_items; j++)
+			fill_from(e->items[j], defs, n_defs, a);
+	}
+	for (size_t c = 0; c < e->schema->n_children; c++)
+		apply_defaults(e->children[c], stack, n_anc, a);
+	for (size_t j = 0; j < e->n_items; j++)
+		apply_defaults(e->items[j], stack, n_anc, a);
+}
+
+/* ---- freezing into the generation's arena --------------------------------- */
+
+static struct wasp_element *
+freeze(struct wasp_arena *a, const struct mel *m)
+{
+	struct wasp_element *e = wasp_arena_zalloc(a, sizeof(*e));
+
+	if (!e)
+		return NULL;
+	e->name = m->name;
+	e->file = m->file;
+	e->line = m->line;
+	e->n_attrs = m->schema->n_attrs;
+	e->attrs = wasp_arena_memdup(a, m->attrs, (e->n_attrs + 1) * sizeof(*e->attrs));
+	e->n_children = m->schema->n_children;
+	e->children = wasp_arena_zalloc(a, (e->n_children + 1) * sizeof(*e->children));
+	e->has_collection = m->schema->coll != NULL;
+	e->n_items = m->n_items;
+	e->items = wasp_arena_zalloc(a, (e->n_items + 1) * sizeof(*e->items));
+	if (!e->attrs || !e->children || !e->items)
+		return NULL;
+	for (size_t i = 0; i < e->n_attrs; i++) {
+		if (!m->schema->attrs[i].key)
+			continue;
+		e->key = e->key ? wasp_arena_printf(a, "%s|%s", e->key, m->attrs[i].value.text)
+				: m->attrs[i].value.text;
+		if (!e->key)
+			return NULL;
+	}
+	for (size_t i = 0; i < e->n_children; i++)
+		if (!(e->children[i] = freeze(a, m->children[i])))
+			return NULL;
+	for (size_t i = 0; i < e->n_items; i++)
+		if (!(e->items[i] = freeze(a, m->items[i])))
+			return NULL;
+	return e;
+}
+
+struct wasp_element *
+cfg_element_default(struct wasp_arena *a, const struct schema_elem *s)
+{
+	_cleanup_(cfg_arena_freep) struct wasp_arena *tmp = wasp_arena_new();
+	struct mel *m;
+
+	if (!tmp)
+		return NULL;
+	m = mel_default(tmp, s, NULL);
+	return m ? freeze(a, m) : NULL;
+}
+
+/* ---- collecting what applies ---------------------------------------------- */
+
+struct applied {
+	const struct cfg_inst *inst;
+	const char *path; /* full configuration path: "Site/a/b" */
+	size_t depth;
+	size_t file_depth;
+	bool app_root; /* web.config at an application root */
+	struct level level;
+};
+
+static int
+cmp_applied(const void *x, const void *y)
+{
+	const struct applied *a = x, *b = y;
+
+	if (a->depth != b->depth)
+		return a->depth < b->depth ? -1 : 1;
+	if (a->file_depth != b->file_depth)
+		return a->file_depth < b->file_depth ? -1 : 1;
+	if (a->inst->index != b->inst->index)
+		return a->inst->index < b->inst->index ? -1 : 1;
+	return 0;
+}
+
+struct dep {
+	const char *path;
+	bool exists;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	int64_t mtime_nsec;
+};
+
+struct entry {
+	const struct wasp_element *elem;
+	int result;
+	struct dep *deps;
+	size_t n_deps;
+	uint64_t checked_at;
+};
+
+static void
+stat_dep(const char *path, struct dep *d)
+{
+	struct stat st;
+
+	d->path = path;
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+		d->exists = false;
+		d->dev = 0;
+		d->ino = 0;
+		d->size = 0;
+		d->mtime_nsec = 0;
+		return;
+	}
+	d->exists = true;
+	d->dev = st.st_dev;
+	d->ino = st.st_ino;
+	d->size = st.st_size;
+	d->mtime_nsec = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+static bool
+dep_same(const struct dep *a, const struct dep *b)
+{
+	return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino &&
+	       a->size == b->size && a->mtime_nsec == b->mtime_nsec;
+}
+
+static int
+read_all(const char *path, char **ret, size_t *ret_len)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t k;
+
+		if (len + 1 >= cap) {
+			char *n;
+
+			cap = cap ? cap * 2 : 16384;
+			if (cap > 64 * 1024 * 1024)
+				return -EFBIG;
+			n = realloc(buf, cap);
+			if (!n)
+				return -ENOMEM;
+			buf = n;
+		}
+		k = read(fd, buf + len, cap - len - 1);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			break;
+		len += (size_t)k;
+	}
+	buf[len] = '\0';
+	*ret = TAKE_PTR(buf);
+	*ret_len = len;
+	return 0;
+}
+
+/* The parsed web.config at path, re-read when it changed. NULL when absent. */
+static int
+get_web_config(struct mctx *m, const char *path, struct dep *dep, struct cfg_file **ret)
+{
+	struct wasp_config *cfg = m->cfg;
+	struct cfg_file *f = cfg_cache_get(cfg->files, path);
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	stat_dep(path, dep);
+	if (f && f->exists == dep->exists && f->dev == dep->dev && f->ino == dep->ino &&
+	    f->size == dep->size && f->mtime_nsec == dep->mtime_nsec) {
+		*ret = f->exists ? f : NULL;
+		return 0;
+	}
+	if (!dep->exists) {
+		f = wasp_arena_zalloc(cfg->arena, sizeof(*f));
+		if (!f)
+			return -ENOMEM;
+		f->path = dep->path;
+	} else {
+		r = read_all(path, &buf, &len);
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0) {
+			(void)wasp_diag_add(m->diags, WASP_DIAG_ERROR, path, 0, NULL,
+					    "cannot read: %s", strerror(-r));
+			m->errors++;
+			*ret = NULL;
+			return 0;
+		}
+		f = NULL;
+		r = cfg_parse_file(cfg, buf, len, path, false, NULL, &f, m->diags);
+		if (r == -ENOMEM)
+			return r;
+		if (!f) {
+			m->errors++;
+			*ret = NULL;
+			return 0;
+		}
+		f->parse_result = r;
+	}
+	f->exists = dep->exists;
+	f->dev = dep->dev;
+	f->ino = dep->ino;
+	f->size = dep->size;
+	f->mtime_nsec = dep->mtime_nsec;
+	r = cfg_cache_put(cfg->files, path, f);
+	if (r < 0)
+		return r;
+	if (f->parse_result < 0)
+		m->errors++;
+	*ret = f->exists ? f : NULL;
+	return 0;
+}
+
+static const struct wasp_element *
+find_site(struct wasp_config *cfg, const char *name)
+{
+	const struct wasp_element *sites = wasp_config_section(cfg, "system.applicationHost/sites");
+
+	for (size_t i = 0; sites && i < sites->n_items; i++)
+		if (strcaseeq(wasp_element_get_str(sites->items[i], "name", ""), name))
+			return sites->items[i];
+	return NULL;
+}
+
+/* The physical directory of URL directory url ("" or "a/b", normalised) in
+ * site, and whether it is an application root. NULL when unmapped. */
+static char *
+map_url_dir(struct wasp_arena *a, const struct wasp_element *site, const char *url, bool *app_root)
+{
+	const struct wasp_element *best_app = NULL, *best_vd = NULL;
+	size_t best_app_len = 0, best_vd_len = 0;
+	const char *app_path = NULL, *rest;
+
+	*app_root = false;
+	for (size_t i = 0; i < site->n_items; i++) {
+		const char *p = cfg_normalize_path(a, wasp_element_get_str(site->items[i], "path", "/"));
+		size_t l = p ? strlen(p) : 0;
+
+		if (p && cfg_path_is_prefix(p, url) && (!best_app || l > best_app_len)) {
+			best_app = site->items[i];
+			best_app_len = l;
+			app_path = p;
+		}
+	}
+	if (!best_app)
+		return NULL;
+	*app_root = strlen(url) == best_app_len;
+	rest = url + best_app_len;
+	if (*rest == '/')
+		rest++;
+	for (size_t i = 0; i < best_app->n_items; i++) {
+		const char *p = cfg_normalize_path(a, wasp_element_get_str(best_app->items[i], "path", "/"));
+		size_t l = p ? strlen(p) : 0;
+
+		if (p && cfg_path_is_prefix(p, rest) && (!best_vd || l > best_vd_len)) {
+			best_vd = best_app->items[i];
+			best_vd_len = l;
+		}
+	}
+	(void)app_path;
+	if (!best_vd)
+		return NULL;
+	rest += best_vd_len;
+	if (*rest == '/')
+		rest++;
+	{
+		const char *phys = wasp_element_get_str(best_vd, "physicalPath", "");
+
+		if (!*phys)
+			return NULL;
+		return *rest ? wasp_arena_printf(a, "%s/%s", phys, rest) : wasp_arena_strdup(a, phys);
+	}
+}
+
+static enum cfg_override
+decl_override(struct wasp_config *cfg, const struct schema_section *ss, const char **file, int *line)
+{
+	const struct cfg_decl *d = cfg_find_decl(cfg->apphost, ss->name);
+
+	if (d) {
+		*file = d->file;
+		*line = d->line;
+		return d->override_default;
+	}
+	*file = ss->source;
+	*line = 0;
+	return ss->override_default;
+}
+
+static enum cfg_allow_def
+decl_allow(struct wasp_config *cfg, const struct schema_section *ss, const char **file, int *line)
+{
+	const struct cfg_decl *d = cfg_find_decl(cfg->apphost, ss->name);
+
+	if (d) {
+		*file = d->file;
+		*line = d->line;
+		return d->allow_definition;
+	}
+	*file = ss->source;
+	*line = 0;
+	return ss->allow_definition;
+}
+
+static int
+add_applied(struct mctx *m, struct applied **v, size_t *n, size_t *n_alloc, const struct cfg_inst *inst,
+	    const char *path, size_t file_depth, bool app_root)
+{
+	struct applied *a = CFG_PUSH(m->tmp, *v, *n, *n_alloc);
+
+	if (!a)
+		return -ENOMEM;
+	*a = (struct applied){
+		.inst = inst,
+		.path = path,
+		.depth = cfg_path_depth(path),
+		.file_depth = file_depth,
+		.app_root = app_root,
+		.level = { .file = inst->file->path, .path = path },
+	};
+	return 0;
+}
+
+struct compute_req {
+	const struct schema_section *ss;
+	const char *site;   /* NULL: applicationHost.config's own level only */
+	const char *target; /* "Site/a/b" normalised */
+	const char *url;    /* "a/b" normalised */
+	bool web_configs;   /* read web.config files */
+};
+
+static int
+compute(struct mctx *m, const struct compute_req *q, struct mel **ret, struct dep **ret_deps,
+	size_t *ret_n_deps)
+{
+	struct wasp_config *cfg = m->cfg;
+	struct applied *v = NULL;
+	size_t n = 0, n_alloc = 0, n_deps = 0, deps_alloc = 0;
+	struct dep *deps = NULL;
+	struct mel *root;
+	int r;
+
+	for (size_t i = 0; i < cfg->apphost->n_insts; i++) {
+		const struct cfg_inst *inst = cfg->apphost->insts[i];
+
+		if (inst->section != q->ss)
+			continue;
+		if (q->site ? !cfg_path_is_prefix(inst->location, q->target) : *inst->location)
+			continue;
+		r = add_applied(m, &v, &n, &n_alloc, inst, inst->location, 0, false);
+		if (r < 0)
+			return r;
+	}
+	if (q->site && q->web_configs) {
+		const struct wasp_element *site = find_site(cfg, q->site);
+		size_t ul = strlen(q->url);
+
+		/* "" then each prefix of the URL path, on segment boundaries. */
+		for (size_t end = 0; site && end <= ul; end++) {
+			char *url_dir, *phys, *wc;
+			bool app_root;
+			struct cfg_file *f = NULL;
+			struct dep *dep;
+
+			if (end != ul && q->url[end] != '/')
+				continue;
+			url_dir = wasp_arena_strndup(m->tmp, q->url, end);
+			if (!url_dir)
+				return -ENOMEM;
+			phys = map_url_dir(m->tmp, site, url_dir, &app_root);
+			if (!phys)
+				continue;
+			wc = wasp_arena_printf(cfg->arena, "%s/web.config", phys);
+			dep = CFG_PUSH(m->tmp, deps, n_deps, deps_alloc);
+			if (!wc || !dep)
+				return -ENOMEM;
+			r = get_web_config(m, wc, dep, &f);
+			if (r < 0)
+				return r;
+			if (!f)
+				continue;
+			for (size_t i = 0; i < f->n_insts; i++) {
+				const struct cfg_inst *inst = f->insts[i];
+				char *full;
+
+				if (inst->section != q->ss)
+					continue;
+				full = wasp_arena_printf(m->tmp, "%s%s%s%s%s", q->site,
+							 *url_dir ? "/" : "", url_dir,
+							 *inst->location ? "/" : "", inst->location);
+				if (!full)
+					return -ENOMEM;
+				if (!cfg_path_is_prefix(full, q->target))
+					continue;
+				r = add_applied(m, &v, &n, &n_alloc, inst, full,
+						1 + cfg_path_depth(url_dir),
+						app_root || !*url_dir);
+				if (r < 0)
+					return r;
+			}
+			if (end == ul)
+				break;
+		}
+	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_applied);
+
+	root = mel_default(m->tmp, q->ss->root, NULL);
+	if (!root)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const struct applied *a = &v[i];
+		const struct cfg_inst *inst = a->inst;
+		const char *file = inst->file->path;
+
+		if (!inst->file->is_apphost) {
+			const char *dfile, *mfile = NULL;
+			int dline, mline = 0;
+			enum cfg_override mode = decl_override(cfg, q->ss, &dfile, &dline);
+			enum cfg_allow_def ad = decl_allow(cfg, q->ss, &dfile, &dline);
+			bool from_location = false;
+
+			for (size_t j = 0; j < i; j++)
+				if (v[j].file_depth < a->file_depth &&
+				    v[j].inst->mode != CFG_OVERRIDE_INHERIT) {
+					mode = v[j].inst->mode;
+					mfile = v[j].inst->file->path;
+					mline = v[j].inst->mode_line;
+					from_location = true;
+				}
+			if (mode == CFG_OVERRIDE_DENY) {
+				if (from_location)
+					merr(m, file, inst->root->line, NULL,
+					     "section '%s' is locked: overrideMode=\"Deny\" in %s:%d",
+					     q->ss->name, mfile, mline);
+				else {
+					decl_override(cfg, q->ss, &dfile, &dline);
+					merr(m, file, inst->root->line, NULL,
+					     "section '%s' is locked: overrideModeDefault=\"Deny\" in "
+					     "%s:%d; unlock it with <location path=\"...\" "
+					     "overrideMode=\"Allow\">",
+					     q->ss->name, dfile, dline);
+				}
+				continue;
+			}
+			if (ad == CFG_ALLOW_MACHINE_TO_APPLICATION && !a->app_root) {
+				merr(m, file, inst->root->line, NULL,
+				     "section '%s' may only be set at an application root "
+				     "(allowDefinition=\"MachineToApplication\" in %s:%d)",
+				     q->ss->name, dfile, dline);
+				continue;
+			}
+		}
+		r = merge_node(m, root, inst->root, &a->level, file);
+		if (r < 0)
+			return r;
+	}
+	apply_defaults(root, NULL, 0, m->tmp);
+	*ret = root;
+	if (ret_deps) {
+		*ret_deps = deps;
+		*ret_n_deps = n_deps;
+	}
+	return 0;
+}
+
+/* ---- public --------------------------------------------------------------- */
+
+static const struct wasp_element *
+section_at_apphost(struct wasp_config *cfg, const struct schema_section *ss,
+		   struct wasp_diag_list *diags, int *ret_errors)
+{
+	_cleanup_(cfg_arena_freep) struct wasp_arena *tmp = NULL;
+	struct wasp_element *e = cfg_cache_get(cfg->apphost_sections, ss->name);
+	struct mctx m = { .cfg = cfg, .diags = diags };
+	struct compute_req q = { .ss = ss };
+	struct mel *root;
+
+	if (e)
+		return e;
+	tmp = wasp_arena_new();
+	if (!tmp)
+		return NULL;
+	m.tmp = tmp;
+	if (compute(&m, &q, &root, NULL, NULL) < 0)
+		return NULL;
+	e = freeze(cfg->arena, root);
+	if (!e || cfg_cache_put(cfg->apphost_sections, ss->name, e) < 0)
+		return NULL;
+	if (ret_errors)
+		*ret_errors = m.errors;
+	return e;
+}
+
+const struct wasp_element *
+wasp_config_section(struct wasp_config *cfg, const char *section)
+{
+	const struct schema_section *ss = cfg_schema_find(cfg->schema, section);
+
+	if (!ss || !cfg->apphost)
+		return NULL;
+	return section_at_apphost(cfg, ss, NULL, NULL);
+}
+
+int
+cfg_validate_apphost(struct wasp_config *cfg, struct wasp_diag_list *diags)
+{
+	int errors = 0;
+
+	/* applicationHost.config's own level, every section it has, so that
+	 * duplicate entries and the like are reported at load. */
+	for (size_t i = 0; i < cfg->apphost->n_insts; i++) {
+		const struct cfg_inst *inst = cfg->apphost->insts[i];
+		int e = 0;
+
+		if (*inst->location || cfg_cache_get(cfg->apphost_sections, inst->section->name))
+			continue;
+		if (!section_at_apphost(cfg, inst->section, diags, &e))
+			return -ENOMEM;
+		errors += e;
+	}
+	/* Each <location> path, applicationHost.config alone. */
+	for (size_t i = 0; i < cfg->apphost->n_insts; i++) {
+		const struct cfg_inst *inst = cfg->apphost->insts[i];
+		_cleanup_(cfg_arena_freep) struct wasp_arena *tmp = NULL;
+		struct compute_req q = { .ss = inst->section, .target = inst->location };
+		struct wasp_diag_list local = WASP_DIAG_LIST_INIT;
+		struct mctx m = { .cfg = cfg, .diags = &local };
+		struct mel *root;
+		const char *slash;
+		int r;
+
+		if (!*inst->location)
+			continue;
+		tmp = wasp_arena_new();
+		if (!tmp)
+			return -ENOMEM;
+		m.tmp = tmp;
+		slash = strchr(inst->location, '/');
+		q.site = slash ? wasp_arena_strndup(tmp, inst->location,
+						     (size_t)(slash - inst->location))
+			       : inst->location;
+		q.url = slash ? slash + 1 : "";
+		if (!q.site)
+			return -ENOMEM;
+		r = compute(&m, &q, &root, NULL, NULL);
+		/* The top level's problems were reported above already. */
+		for (size_t j = 0; r >= 0 && j < local.n; j++) {
+			const struct wasp_diag *d = &local.items[j];
+			bool seen = false;
+
+			for (size_t k = 0; diags && k < diags->n && !seen; k++)
+				seen = diags->items[k].line == d->line &&
+				       streq(diags->items[k].file, d->file) &&
+				       streq(diags->items[k].message, d->message);
+			if (seen)
+				continue;
+			r = wasp_diag_add(diags, d->severity, d->file, d->line, d->attribute, "%s",
+					  d->message);
+			if (d->severity == WASP_DIAG_ERROR)
+				errors++;
+		}
+		wasp_diag_list_done(&local);
+		if (r < 0)
+			return r;
+	}
+	return errors ? -EINVAL : 0;
+}
+
+int
+wasp_config_effective_section_at(struct wasp_config *cfg, const char *site, const char *url_path,
+				 const char *section, const struct wasp_element **ret,
+				 struct wasp_diag_list *diags)
+{
+	_cleanup_(cfg_arena_freep) struct wasp_arena *tmp = NULL;
+	const struct schema_section *ss;
+	struct mctx m = { .cfg = cfg, .diags = diags };
+	struct compute_req q = { .web_configs = true };
+	struct entry *ent;
+	struct mel *root;
+	struct dep *deps = NULL;
+	size_t n_deps = 0;
+	char *key, *url;
+	int r;
+
+	if (!cfg->apphost)
+		return -ENOENT;
+	ss = cfg_schema_find(cfg->schema, section);
+	if (!ss)
+		return -ENOENT;
+	tmp = wasp_arena_new();
+	if (!tmp)
+		return -ENOMEM;
+	url = cfg_normalize_path(tmp, url_path ? url_path : "");
+	key = wasp_arena_printf(tmp, "%s\n%s\n%s", site, url ? url : "", ss->name);
+	if (!url || !key)
+		return -ENOMEM;
+	for (char *p = key; *p && *p != '\n'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	ent = cfg_cache_get(cfg->cache, key);
+	if (ent) {
+		bool same = true;
+		uint64_t now = wasp_now_usec();
+
+		if (cfg->opts.revalidate_usec && now - ent->checked_at < cfg->opts.revalidate_usec) {
+			*ret = ent->elem;
+			return ent->result;
+		}
+		for (size_t i = 0; i < ent->n_deps && same; i++) {
+			struct dep d;
+
+			stat_dep(ent->deps[i].path, &d);
+			same = dep_same(&d, &ent->deps[i]);
+		}
+		if (same) {
+			ent->checked_at = now;
+			*ret = ent->elem;
+			return ent->result;
+		}
+	}
+	if (!find_site(cfg, site))
+		return -ENOENT;
+	m.tmp = tmp;
+	q.ss = ss;
+	q.site = site;
+	q.url = url;
+	q.target = *url ? wasp_arena_printf(tmp, "%s/%s", site, url) : site;
+	if (!q.target)
+		return -ENOMEM;
+	r = compute(&m, &q, &root, &deps, &n_deps);
+	if (r < 0)
+		return r;
+	ent = wasp_arena_zalloc(cfg->arena, sizeof(*ent));
+	if (!ent)
+		return -ENOMEM;
+	ent->elem = freeze(cfg->arena, root);
+	ent->deps = wasp_arena_memdup(cfg->arena, deps, (n_deps + 1) * sizeof(*deps));
+	if (!ent->elem || !ent->deps)
+		return -ENOMEM;
+	ent->n_deps = n_deps;
+	ent->result = m.errors ? -EINVAL : 0;
+	ent->checked_at = wasp_now_usec();
+	r = cfg_cache_put(cfg->cache, key, ent);
+	if (r < 0)
+		return r;
+	*ret = ent->elem;
+	return ent->result;
+}
+
+int
+wasp_config_effective_section(struct wasp_config *cfg, const char *site_path, const char *section,
+			      const struct wasp_element **ret, struct wasp_diag_list *diags)
+{
+	const char *slash = strchr(site_path, '/');
+	_cleanup_free_ char *site = NULL;
+
+	if (!slash)
+		return wasp_config_effective_section_at(cfg, site_path, "", section, ret, diags);
+	site = strndup(site_path, (size_t)(slash - site_path));
+	if (!site)
+		return -ENOMEM;
+	return wasp_config_effective_section_at(cfg, site, slash, section, ret, diags);
+}

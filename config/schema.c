@@ -1,0 +1,896 @@
+/* wasp's configuration schema: the XML files in config/schema/, in a format close to
+ * IIS's own schema files (sectionSchema, attribute, element, collection,
+ * enum, flag), plus typed value parsing against it. */
+#include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+#include "internal.h"
+#include "timespan.h"
+#include "wasp-build.h"
+
+static const char *const allow_def_names[CFG_ALLOW__COUNT] = {
+	[CFG_ALLOW_EVERYWHERE] = "Everywhere",
+	[CFG_ALLOW_MACHINE_TO_APPLICATION] = "MachineToApplication",
+	[CFG_ALLOW_APPHOST_ONLY] = "AppHostOnly",
+	[CFG_ALLOW_MACHINE_ONLY] = "MachineOnly",
+};
+
+const char *
+cfg_allow_def_to_string(enum cfg_allow_def d)
+{
+	return d >= 0 && d < CFG_ALLOW__COUNT ? allow_def_names[d] : "?";
+}
+
+enum cfg_allow_def
+cfg_allow_def_from_string(const char *s)
+{
+	if (!s)
+		return CFG_ALLOW_INVALID;
+	for (int i = 0; i < CFG_ALLOW__COUNT; i++)
+		if (strcaseeq(s, allow_def_names[i]))
+			return (enum cfg_allow_def)i;
+	if (strcaseeq(s, "MachineToWebRoot"))
+		return CFG_ALLOW_MACHINE_ONLY;
+	return CFG_ALLOW_INVALID;
+}
+
+const char *
+cfg_override_to_string(enum cfg_override o)
+{
+	switch (o) {
+	case CFG_OVERRIDE_ALLOW:
+		return "Allow";
+	case CFG_OVERRIDE_DENY:
+		return "Deny";
+	default:
+		return "Inherit";
+	}
+}
+
+char *
+cfg_xml_prop(struct wasp_arena *a, struct _xmlNode *node, const char *name)
+{
+	xmlChar *v = xmlGetNoNsProp(node, (const xmlChar *)name);
+	char *s;
+
+	if (!v)
+		return NULL;
+	s = wasp_arena_strdup(a, (const char *)v);
+	xmlFree(v);
+	return s;
+}
+
+int
+cfg_xml_line(const struct _xmlNode *node)
+{
+	long l = xmlGetLineNo(node);
+
+	return l > 0 && l < INT32_MAX ? (int)l : 0;
+}
+
+/* ---- value parsing ------------------------------------------------------ */
+
+static bool
+parse_bool(const char *s, bool *ret)
+{
+	if (strcaseeq(s, "true")) {
+		*ret = true;
+		return true;
+	}
+	if (strcaseeq(s, "false")) {
+		*ret = false;
+		return true;
+	}
+	return false;
+}
+
+static char *
+trim(struct wasp_arena *a, const char *s)
+{
+	size_t n;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	n = strlen(s);
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		n--;
+	return wasp_arena_strndup(a, s, n);
+}
+
+static int
+parse_int64(const char *s, int64_t *ret)
+{
+	uint64_t u;
+	bool neg = false;
+	int r;
+
+	if (*s == '-' || *s == '+') {
+		neg = *s == '-';
+		s++;
+	}
+	r = wasp_parse_u64(s, neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX, &u);
+	if (r < 0)
+		return r;
+	*ret = neg ? (int64_t)(0 - u) : (int64_t)u;
+	return 0;
+}
+
+static const struct schema_enum *
+find_enum(const struct schema_attr *a, const char *name)
+{
+	for (size_t i = 0; i < a->n_enums; i++)
+		if (strcaseeq(a->enums[i].name, name))
+			return &a->enums[i];
+	return NULL;
+}
+
+static char *
+enum_names(struct wasp_arena *arena, const struct schema_attr *a)
+{
+	char *s = wasp_arena_strdup(arena, "");
+
+	for (size_t i = 0; s && i < a->n_enums; i++)
+		s = wasp_arena_printf(arena, "%s%s%s", s, i ? ", " : "", a->enums[i].name);
+	return s;
+}
+
+int
+cfg_value_parse(struct wasp_arena *arena, const struct schema_attr *a, const char *text,
+		struct wasp_value *ret, const char **ret_msg)
+{
+	struct wasp_value v = { .type = a->type, .text = text };
+	char tsmin[WASP_TIMESPAN_MAX], tsmax[WASP_TIMESPAN_MAX];
+	char *t;
+	int r;
+
+	switch (a->type) {
+	case WASP_ATTR_STRING:
+		if (a->non_empty && !*text) {
+			*ret_msg = "must not be empty";
+			return -EINVAL;
+		}
+		break;
+	case WASP_ATTR_BOOL:
+		t = trim(arena, text);
+		if (!t || !parse_bool(t, &v.b)) {
+			*ret_msg = wasp_arena_printf(arena, "'%s' is not a bool (true or false)", text);
+			return -EINVAL;
+		}
+		v.text = v.b ? "true" : "false";
+		break;
+	case WASP_ATTR_UINT:
+		t = trim(arena, text);
+		if (!t)
+			return -ENOMEM;
+		r = wasp_parse_u64(t, UINT64_MAX, &v.u);
+		if (r == -EINVAL) {
+			*ret_msg = wasp_arena_printf(arena, "'%s' is not an unsigned integer (%s)",
+						     text, a->type_name);
+			return r;
+		}
+		if (r < 0 || (a->has_max && v.u > a->umax) || (a->has_min && v.u < a->umin)) {
+			*ret_msg = wasp_arena_printf(arena,
+						     "%s is out of range (%" PRIu64 "-%" PRIu64 ")",
+						     text, a->umin, a->umax);
+			return -ERANGE;
+		}
+		v.text = t;
+		break;
+	case WASP_ATTR_INT:
+		t = trim(arena, text);
+		if (!t)
+			return -ENOMEM;
+		r = parse_int64(t, &v.i);
+		if (r == -EINVAL) {
+			*ret_msg = wasp_arena_printf(arena, "'%s' is not an integer (%s)", text,
+						     a->type_name);
+			return r;
+		}
+		if (r < 0 || (a->has_max && v.i > a->imax) || (a->has_min && v.i < a->imin)) {
+			*ret_msg = wasp_arena_printf(arena,
+						     "%s is out of range (%" PRId64 " to %" PRId64 ")",
+						     text, a->imin, a->imax);
+			return -ERANGE;
+		}
+		v.text = t;
+		break;
+	case WASP_ATTR_ENUM: {
+		const struct schema_enum *e;
+
+		t = trim(arena, text);
+		if (!t)
+			return -ENOMEM;
+		e = find_enum(a, t);
+		if (!e) {
+			/* IIS also takes the numeric value. */
+			uint64_t u;
+
+			if (wasp_parse_u64(t, UINT64_MAX, &u) == 0)
+				for (size_t i = 0; i < a->n_enums && !e; i++)
+					if (a->enums[i].value == u)
+						e = &a->enums[i];
+		}
+		if (!e) {
+			*ret_msg = wasp_arena_printf(arena, "'%s' is not one of: %s", text,
+						     enum_names(arena, a));
+			return -EINVAL;
+		}
+		v.u = e->value;
+		v.text = e->name;
+		break;
+	}
+	case WASP_ATTR_FLAGS: {
+		char *copy = wasp_arena_strdup(arena, text), *tok, *save = NULL;
+		char *canon = wasp_arena_strdup(arena, "");
+
+		if (!copy || !canon)
+			return -ENOMEM;
+		v.u = 0;
+		for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			const struct schema_enum *e;
+			uint64_t u;
+
+			t = trim(arena, tok);
+			if (!t)
+				return -ENOMEM;
+			if (!*t)
+				continue;
+			e = find_enum(a, t);
+			if (e) {
+				v.u |= e->value;
+				continue;
+			}
+			if (wasp_parse_u64(t, UINT64_MAX, &u) == 0) {
+				v.u |= u;
+				continue;
+			}
+			*ret_msg = wasp_arena_printf(arena, "'%s' is not one of: %s", t,
+						     enum_names(arena, a));
+			return -EINVAL;
+		}
+		/* Canonical text: the names of the bits set, in schema order. */
+		for (size_t i = 0; i < a->n_enums; i++) {
+			const struct schema_enum *e = &a->enums[i];
+
+			if ((e->value == 0 && v.u == 0) ||
+			    (e->value != 0 && (v.u & e->value) == e->value))
+				canon = wasp_arena_printf(arena, "%s%s%s", canon, *canon ? "," : "",
+							  e->name);
+			if (!canon)
+				return -ENOMEM;
+		}
+		v.text = canon;
+		break;
+	}
+	case WASP_ATTR_TIMESPAN:
+		t = trim(arena, text);
+		if (!t)
+			return -ENOMEM;
+		r = wasp_timespan_parse(t, &v.u);
+		if (r == -EINVAL) {
+			*ret_msg = wasp_arena_printf(arena,
+						     "'%s' is not a timeSpan ([d.]hh:mm:ss[.fffffff])",
+						     text);
+			return r;
+		}
+		if (r < 0 || (a->has_max && v.u > a->umax) || (a->has_min && v.u < a->umin)) {
+			*ret_msg = wasp_arena_printf(
+				arena, "%s is out of range (%s to %s)", text,
+				wasp_timespan_format(a->umin, tsmin, sizeof(tsmin)),
+				a->has_max ? wasp_timespan_format(a->umax, tsmax, sizeof(tsmax))
+					   : "10675199.02:48:05");
+			return -ERANGE;
+		}
+		v.text = t;
+		break;
+	default:
+		*ret_msg = "unknown type";
+		return -EINVAL;
+	}
+	*ret = v;
+	return 0;
+}
+
+/* ---- schema files ------------------------------------------------------- */
+
+struct schema_ctx {
+	struct wasp_arena *arena;
+	const char *file;
+	struct wasp_diag_list *diags;
+	int errors;
+};
+
+static void
+schema_error(struct schema_ctx *c, xmlNode *n, const char *attr, const char *msg)
+{
+	(void)wasp_diag_add(c->diags, WASP_DIAG_ERROR, c->file, cfg_xml_line(n), attr, "schema: %s",
+			    msg);
+	c->errors++;
+}
+
+static bool
+is_elem(xmlNode *n, const char *name)
+{
+	return n->type == XML_ELEMENT_NODE && streq((const char *)n->name, name);
+}
+
+static bool
+prop_bool(struct schema_ctx *c, xmlNode *n, const char *name, bool def)
+{
+	char *s = cfg_xml_prop(c->arena, n, name);
+	bool b = def;
+
+	if (s && !parse_bool(s, &b))
+		schema_error(c, n, name, "not a bool");
+	return b;
+}
+
+static const struct {
+	const char *name;
+	enum wasp_attr_type type;
+	bool is_signed;
+	uint64_t umax;
+	int64_t imin, imax;
+} type_table[] = {
+	{ "string", WASP_ATTR_STRING, false, 0, 0, 0 },
+	{ "bool", WASP_ATTR_BOOL, false, 0, 0, 0 },
+	{ "uint", WASP_ATTR_UINT, false, UINT32_MAX, 0, 0 },
+	{ "uint64", WASP_ATTR_UINT, false, UINT64_MAX, 0, 0 },
+	{ "int", WASP_ATTR_INT, true, 0, INT32_MIN, INT32_MAX },
+	{ "int64", WASP_ATTR_INT, true, 0, INT64_MIN, INT64_MAX },
+	{ "enum", WASP_ATTR_ENUM, false, 0, 0, 0 },
+	{ "flags", WASP_ATTR_FLAGS, false, 0, 0, 0 },
+	{ "timeSpan", WASP_ATTR_TIMESPAN, false, UINT64_MAX, 0, 0 },
+};
+
+static int
+parse_attribute(struct schema_ctx *c, xmlNode *n, struct schema_attr *a)
+{
+	char *type, *s;
+	const char *dv;
+	size_t n_enums = 0, n_alloc = 0;
+	bool found = false;
+	const char *msg = NULL;
+
+	*a = (struct schema_attr){ 0 };
+	a->name = cfg_xml_prop(c->arena, n, "name");
+	type = cfg_xml_prop(c->arena, n, "type");
+	if (!a->name || !*a->name) {
+		schema_error(c, n, "name", "attribute without a name");
+		return -EINVAL;
+	}
+	if (!type)
+		type = "string";
+	for (size_t i = 0; i < ELEMENTSOF(type_table); i++)
+		if (streq(type, type_table[i].name)) {
+			a->type = type_table[i].type;
+			a->type_name = type_table[i].name;
+			a->umax = type_table[i].umax;
+			a->imin = type_table[i].imin;
+			a->imax = type_table[i].imax;
+			found = true;
+		}
+	if (!found) {
+		schema_error(c, n, "type", "unknown type");
+		return -EINVAL;
+	}
+	a->has_max = a->type == WASP_ATTR_UINT || a->type == WASP_ATTR_INT;
+	a->has_min = a->type == WASP_ATTR_INT;
+	a->required = prop_bool(c, n, "required", false);
+	a->key = prop_bool(c, n, "isUniqueKey", false) || prop_bool(c, n, "isCombinedKey", false);
+	s = cfg_xml_prop(c->arena, n, "validationType");
+	a->non_empty = s && streq(s, "nonEmptyString");
+	s = cfg_xml_prop(c->arena, n, "pathType");
+	if (s && streq(s, "physical"))
+		a->path = CFG_PATH_PHYSICAL;
+	else if (s && streq(s, "file"))
+		a->path = CFG_PATH_FILE;
+	else if (s)
+		schema_error(c, n, "pathType", "must be physical or file");
+
+	for (xmlNode *k = n->children; k; k = k->next) {
+		struct schema_enum *e;
+		char *v;
+
+		if (!is_elem(k, "enum") && !is_elem(k, "flag"))
+			continue;
+		e = CFG_PUSH(c->arena, a->enums, n_enums, n_alloc);
+		if (!e)
+			return -ENOMEM;
+		e->name = cfg_xml_prop(c->arena, k, "name");
+		v = cfg_xml_prop(c->arena, k, "value");
+		if (!e->name || !v || wasp_parse_u64(v, UINT64_MAX, &e->value) < 0) {
+			schema_error(c, k, "value", "enum/flag needs a name and a numeric value");
+			n_enums--;
+		}
+	}
+	a->n_enums = n_enums;
+	if ((a->type == WASP_ATTR_ENUM || a->type == WASP_ATTR_FLAGS) && n_enums == 0) {
+		schema_error(c, n, "type", "enum or flags without values");
+		return -EINVAL;
+	}
+
+	/* Ranges: min/max in the attribute's own syntax. */
+	for (int which = 0; which < 2; which++) {
+		const char *name = which ? "max" : "min";
+
+		s = cfg_xml_prop(c->arena, n, name);
+		if (!s)
+			continue;
+		if (a->type == WASP_ATTR_UINT) {
+			uint64_t u;
+
+			if (wasp_parse_u64(s, UINT64_MAX, &u) < 0)
+				schema_error(c, n, name, "not a number");
+			else if (which)
+				a->umax = u;
+			else
+				a->umin = u;
+		} else if (a->type == WASP_ATTR_INT) {
+			int64_t i;
+
+			if (parse_int64(s, &i) < 0)
+				schema_error(c, n, name, "not a number");
+			else if (which)
+				a->imax = i;
+			else
+				a->imin = i;
+		} else if (a->type == WASP_ATTR_TIMESPAN) {
+			uint64_t u;
+
+			if (wasp_timespan_parse(s, &u) < 0)
+				schema_error(c, n, name, "not a timeSpan");
+			else if (which)
+				a->umax = u;
+			else
+				a->umin = u;
+		} else
+			schema_error(c, n, name, "min/max only for numbers and timeSpans");
+		if (which)
+			a->has_max = true;
+		else
+			a->has_min = true;
+	}
+
+	dv = cfg_xml_prop(c->arena, n, "defaultValue");
+	if (!dv) {
+		switch (a->type) {
+		case WASP_ATTR_BOOL:
+			dv = "false";
+			break;
+		case WASP_ATTR_UINT:
+		case WASP_ATTR_INT:
+			dv = "0";
+			break;
+		case WASP_ATTR_TIMESPAN:
+			dv = "00:00:00";
+			break;
+		case WASP_ATTR_ENUM:
+			dv = a->enums[0].name;
+			break;
+		default:
+			dv = "";
+			break;
+		}
+	}
+	/* A default is not checked against min/max or non-empty: IIS has
+	 * defaults (an empty name, a 0 limit) the user may not write. */
+	{
+		struct schema_attr relaxed = *a;
+
+		relaxed.has_min = relaxed.has_max = false;
+		relaxed.non_empty = false;
+		if (cfg_value_parse(c->arena, &relaxed, dv, &a->def, &msg) < 0) {
+			schema_error(c, n, "defaultValue", msg ? msg : "bad default");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int parse_elem(struct schema_ctx *c, xmlNode *n, struct schema_elem *e);
+
+static int
+parse_collection(struct schema_ctx *c, xmlNode *n, struct schema_coll **ret)
+{
+	struct schema_coll *coll = wasp_arena_zalloc(c->arena, sizeof(*coll));
+
+	if (!coll)
+		return -ENOMEM;
+	coll->add_name = cfg_xml_prop(c->arena, n, "addElement");
+	coll->remove_name = cfg_xml_prop(c->arena, n, "removeElement");
+	coll->clear_name = cfg_xml_prop(c->arena, n, "clearElement");
+	coll->default_element = cfg_xml_prop(c->arena, n, "defaultElement");
+	coll->merge_append = prop_bool(c, n, "mergeAppend", true);
+	if (!coll->add_name) {
+		schema_error(c, n, "addElement", "collection without addElement");
+		return -EINVAL;
+	}
+	coll->item = wasp_arena_zalloc(c->arena, sizeof(*coll->item));
+	if (!coll->item)
+		return -ENOMEM;
+	coll->item->name = coll->add_name;
+	*ret = coll;
+	return parse_elem(c, n, coll->item);
+}
+
+static int
+parse_elem(struct schema_ctx *c, xmlNode *n, struct schema_elem *e)
+{
+	size_t n_attrs = 0, a_alloc = 0, n_kids = 0, k_alloc = 0;
+	int r;
+
+	e->allow_unknown_attrs = prop_bool(c, n, "allowUnrecognizedAttributes", false);
+	if (!e->defaults_for)
+		e->defaults_for = cfg_xml_prop(c->arena, n, "defaultsFor");
+	for (xmlNode *k = n->children; k; k = k->next) {
+		if (is_elem(k, "attribute")) {
+			struct schema_attr *a = CFG_PUSH(c->arena, e->attrs, n_attrs, a_alloc);
+
+			if (!a)
+				return -ENOMEM;
+			r = parse_attribute(c, k, a);
+			if (r == -ENOMEM)
+				return r;
+			if (r < 0)
+				n_attrs--;
+		} else if (is_elem(k, "element")) {
+			struct schema_elem **slot = CFG_PUSH(c->arena, e->children, n_kids, k_alloc);
+
+			if (!slot)
+				return -ENOMEM;
+			*slot = wasp_arena_zalloc(c->arena, sizeof(**slot));
+			if (!*slot)
+				return -ENOMEM;
+			(*slot)->name = cfg_xml_prop(c->arena, k, "name");
+			if (!(*slot)->name) {
+				schema_error(c, k, "name", "element without a name");
+				n_kids--;
+				continue;
+			}
+			r = parse_elem(c, k, *slot);
+			if (r == -ENOMEM)
+				return r;
+		} else if (is_elem(k, "collection")) {
+			if (e->coll) {
+				schema_error(c, k, NULL, "more than one collection in an element");
+				continue;
+			}
+			r = parse_collection(c, k, &e->coll);
+			if (r == -ENOMEM)
+				return r;
+		}
+	}
+	e->n_attrs = n_attrs;
+	e->n_children = n_kids;
+	return 0;
+}
+
+static struct schema_elem *
+find_item(struct schema_elem *e, const char *name, int depth)
+{
+	struct schema_elem *r;
+
+	if (depth > 16 || !e)
+		return NULL;
+	if (e->coll && streq(e->coll->add_name, name))
+		return e->coll->item;
+	if (e->coll && (r = find_item(e->coll->item, name, depth + 1)))
+		return r;
+	for (size_t i = 0; i < e->n_children; i++)
+		if ((r = find_item(e->children[i], name, depth + 1)))
+			return r;
+	return NULL;
+}
+
+/* A *Defaults element takes the attributes and child elements of the item it
+ * serves (without key/required flags), so it needs no schema of its own. */
+static int
+resolve_defaults(struct schema_ctx *c, struct schema_elem *root, struct schema_elem *e, int depth)
+{
+	int r;
+
+	if (depth > 16)
+		return 0;
+	if (e->defaults_for && e->n_attrs == 0) {
+		struct schema_elem *item = find_item(root, e->defaults_for, 0);
+
+		if (!item) {
+			(void)wasp_diag_add(c->diags, WASP_DIAG_ERROR, c->file, 0, NULL,
+					    "schema: defaultsFor '%s': no such collection item",
+					    e->defaults_for);
+			c->errors++;
+		} else {
+			e->attrs = wasp_arena_memdup(c->arena, item->attrs,
+						     item->n_attrs * sizeof(*item->attrs));
+			if (item->n_attrs && !e->attrs)
+				return -ENOMEM;
+			e->n_attrs = item->n_attrs;
+			for (size_t i = 0; i < e->n_attrs; i++)
+				e->attrs[i].required = e->attrs[i].key = false;
+			e->children = item->children;
+			e->n_children = item->n_children;
+			e->allow_unknown_attrs = item->allow_unknown_attrs;
+		}
+	}
+	for (size_t i = 0; i < e->n_children; i++)
+		if ((r = resolve_defaults(c, root, e->children[i], depth + 1)) < 0)
+			return r;
+	if (e->coll && (r = resolve_defaults(c, root, e->coll->item, depth + 1)) < 0)
+		return r;
+	return 0;
+}
+
+static int
+add_section(struct cfg_schema *s, size_t *n_alloc, struct schema_section *sec)
+{
+	struct schema_section **slot = CFG_PUSH(s->arena, s->sections, s->n_sections, *n_alloc);
+
+	if (!slot)
+		return -ENOMEM;
+	*slot = sec;
+	return 0;
+}
+
+static int
+parse_schema_text(struct cfg_schema *s, size_t *n_alloc, const char *name, const char *text,
+		  size_t len, struct wasp_diag_list *diags)
+{
+	struct schema_ctx c = { .arena = s->arena, .file = name, .diags = diags };
+	xmlDoc *doc;
+	xmlNode *root;
+	int r = 0;
+
+	doc = xmlReadMemory(text, (int)len, name, NULL,
+			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+				    XML_PARSE_BIG_LINES);
+	if (!doc) {
+		const xmlError *err = xmlGetLastError();
+
+		(void)wasp_diag_add(diags, WASP_DIAG_ERROR, name, err ? err->line : 0, NULL,
+				    "schema: not well-formed XML: %s",
+				    err && err->message ? err->message : "parse error");
+		return -EINVAL;
+	}
+	root = xmlDocGetRootElement(doc);
+	if (!root || !is_elem(root, "configSchema")) {
+		schema_error(&c, root ? root : (xmlNode *)doc, NULL, "root element must be <configSchema>");
+		xmlFreeDoc(doc);
+		return -EINVAL;
+	}
+	for (xmlNode *n = root->children; n; n = n->next) {
+		struct schema_section *sec;
+		char *v;
+
+		if (!is_elem(n, "sectionSchema"))
+			continue;
+		sec = wasp_arena_zalloc(s->arena, sizeof(*sec));
+		if (!sec || !(sec->root = wasp_arena_zalloc(s->arena, sizeof(*sec->root)))) {
+			r = -ENOMEM;
+			break;
+		}
+		sec->name = cfg_xml_prop(s->arena, n, "name");
+		sec->source = name;
+		if (!sec->name || !strchr(sec->name, '/')) {
+			schema_error(&c, n, "name", "sectionSchema needs a name like group/section");
+			continue;
+		}
+		if (cfg_schema_find(s, sec->name)) {
+			schema_error(&c, n, "name", "section declared twice");
+			continue;
+		}
+		sec->root->name = strrchr(sec->name, '/') + 1;
+		v = cfg_xml_prop(s->arena, n, "allowDefinition");
+		sec->allow_definition = v ? cfg_allow_def_from_string(v) : CFG_ALLOW_EVERYWHERE;
+		if (sec->allow_definition < 0) {
+			schema_error(&c, n, "allowDefinition", "unknown value");
+			sec->allow_definition = CFG_ALLOW_EVERYWHERE;
+		}
+		v = cfg_xml_prop(s->arena, n, "overrideModeDefault");
+		sec->override_default =
+			v && strcaseeq(v, "Deny") ? CFG_OVERRIDE_DENY : CFG_OVERRIDE_ALLOW;
+		r = parse_elem(&c, n, sec->root);
+		if (r < 0)
+			break;
+		r = resolve_defaults(&c, sec->root, sec->root, 0);
+		if (r < 0)
+			break;
+		r = add_section(s, n_alloc, sec);
+		if (r < 0)
+			break;
+	}
+	xmlFreeDoc(doc);
+	if (r < 0)
+		return r;
+	return c.errors ? -EINVAL : 0;
+}
+
+int
+cfg_schema_load_texts(const struct cfg_schema_text *texts, size_t n, struct wasp_arena *arena,
+		      struct cfg_schema **ret, struct wasp_diag_list *diags)
+{
+	struct cfg_schema *s = wasp_arena_zalloc(arena, sizeof(*s));
+	size_t n_alloc = 0;
+	int r, result = 0;
+
+	if (!s)
+		return -ENOMEM;
+	s->arena = arena;
+	s->texts = wasp_arena_zalloc(arena, (n ? n : 1) * sizeof(*s->texts));
+	if (!s->texts)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct cfg_schema_text *t = &s->texts[s->n_texts++];
+
+		t->name = wasp_arena_strdup(arena, texts[i].name);
+		t->text = wasp_arena_strndup(arena, texts[i].text, texts[i].len);
+		t->len = texts[i].len;
+		if (!t->name || !t->text)
+			return -ENOMEM;
+		r = parse_schema_text(s, &n_alloc, t->name, t->text, t->len, diags);
+		if (r == -ENOMEM)
+			return r;
+		if (r < 0)
+			result = r;
+	}
+	if (result < 0)
+		return result;
+	*ret = s;
+	return 0;
+}
+
+static int
+read_file(const char *path, struct wasp_arena *arena, char **ret, size_t *ret_len)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	char *buf;
+	size_t got = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_size > 16 * 1024 * 1024)
+		return -EFBIG;
+	buf = wasp_arena_alloc(arena, (size_t)st.st_size + 1);
+	if (!buf)
+		return -ENOMEM;
+	while (got < (size_t)st.st_size) {
+		ssize_t k = read(fd, buf + got, (size_t)st.st_size - got);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			break;
+		got += (size_t)k;
+	}
+	buf[got] = '\0';
+	*ret = buf;
+	*ret_len = got;
+	return 0;
+}
+
+static int
+filter_xml(const struct dirent *de)
+{
+	size_t l = strlen(de->d_name);
+
+	return de->d_name[0] != '.' && l > 4 && streq(de->d_name + l - 4, ".xml");
+}
+
+int
+cfg_schema_load_dir(const char *dir, struct wasp_arena *arena, struct cfg_schema **ret,
+		    struct wasp_diag_list *diags)
+{
+	struct dirent **list = NULL;
+	struct cfg_schema_text *texts;
+	int n, r = 0;
+
+	n = scandir(dir, &list, filter_xml, alphasort);
+	if (n < 0) {
+		r = -errno;
+		(void)wasp_diag_add(diags, WASP_DIAG_ERROR, dir, 0, NULL,
+				    "cannot read the schema directory: %s", strerror(-r));
+		return r;
+	}
+	if (n == 0) {
+		free(list);
+		(void)wasp_diag_add(diags, WASP_DIAG_ERROR, dir, 0, NULL,
+				    "no schema files (*.xml) in the schema directory");
+		return -ENOENT;
+	}
+	texts = wasp_arena_zalloc(arena, (size_t)n * sizeof(*texts));
+	for (int i = 0; i < n; i++) {
+		char *path = wasp_arena_printf(arena, "%s/%s", dir, list[i]->d_name);
+		char *buf = NULL;
+		size_t len = 0;
+
+		if (!texts || !path) {
+			r = -ENOMEM;
+			continue;
+		}
+		if (r < 0)
+			continue;
+		r = read_file(path, arena, &buf, &len);
+		if (r < 0) {
+			(void)wasp_diag_add(diags, WASP_DIAG_ERROR, path, 0, NULL, "cannot read: %s",
+					    strerror(-r));
+			continue;
+		}
+		texts[i] = (struct cfg_schema_text){ .name = path, .text = buf, .len = len };
+	}
+	for (int i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+	if (r < 0)
+		return r;
+	return cfg_schema_load_texts(texts, (size_t)n, arena, ret, diags);
+}
+
+const char *
+cfg_schema_default_dir(void)
+{
+	const char *env = getenv("WASP_SCHEMA_DIR");
+	struct stat st;
+
+	if (env && *env)
+		return env;
+	if (stat(WASP_SCHEMA_BUILD_DIR, &st) == 0 && S_ISDIR(st.st_mode))
+		return WASP_SCHEMA_BUILD_DIR;
+	return WASP_DATADIR "/schema";
+}
+
+const struct schema_section *
+cfg_schema_find(const struct cfg_schema *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_sections; i++)
+		if (strcaseeq(s->sections[i]->name, name))
+			return s->sections[i];
+	return NULL;
+}
+
+bool
+cfg_schema_has_group(const struct cfg_schema *s, const char *group)
+{
+	size_t l = strlen(group);
+
+	for (size_t i = 0; i < s->n_sections; i++)
+		if (strncasecmp(s->sections[i]->name, group, l) == 0 &&
+		    s->sections[i]->name[l] == '/')
+			return true;
+	return false;
+}
+
+const struct schema_attr *
+schema_elem_attr(const struct schema_elem *e, const char *name)
+{
+	for (size_t i = 0; i < e->n_attrs; i++)
+		if (streq(e->attrs[i].name, name))
+			return &e->attrs[i];
+	for (size_t i = 0; i < e->n_attrs; i++)
+		if (strcaseeq(e->attrs[i].name, name))
+			return &e->attrs[i];
+	return NULL;
+}
+
+const struct schema_elem *
+schema_elem_child(const struct schema_elem *e, const char *name)
+{
+	for (size_t i = 0; i < e->n_children; i++)
+		if (streq(e->children[i]->name, name))
+			return e->children[i];
+	return NULL;
+}
