@@ -134,13 +134,17 @@ static void
 worker_on_close(struct wasp_ipc_channel *ch, int err, void *userdata)
 {
 	struct lsn_worker *w = userdata;
+	struct lsn_pool *p = w->pool;
 
 	if (err < 0)
 		log_warning_errno(err, "handoff channel of worker %u (pid %u) failed", w->worker_id,
 				  w->pid);
 	else
 		log_debug("handoff channel of worker %u (pid %u) closed", w->worker_id, w->pid);
-	handoff_worker_free(w->pool->env, w);
+	handoff_worker_free(p->env, w);
+	/* A pool removed by a new generation goes with its last worker. */
+	if (p->id == UINT32_MAX && TAILQ_EMPTY(&p->workers) && wasp_queue_len(&p->queue) == 0)
+		pool_free(p->env, p);
 }
 
 static int

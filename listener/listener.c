@@ -127,6 +127,63 @@ conn_free(struct lsn_env *env, struct lsn_conn *c)
 	accept_check(env);
 }
 
+static void
+conn_on_linger(evutil_socket_t fd, short what, void *arg)
+{
+	struct lsn_conn *c = arg;
+	struct lsn_env *env = c->env;
+	uint64_t now, left;
+	struct timeval tv;
+
+	c->ev_set = false;
+	if (what & EV_READ) {
+		for (int i = 0; i < 4; i++) {
+			ssize_t n = read(c->fd, c->buf, c->cap);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+				goto again;
+			break; /* EOF, error, or a client that keeps sending */
+		}
+	}
+	conn_free(env, c);
+	return;
+again:
+	now = wasp_now_usec();
+	if (now >= c->t_start + LSN_LINGER_USEC) {
+		conn_free(env, c);
+		return;
+	}
+	left = c->t_start + LSN_LINGER_USEC - now;
+	tv = (struct timeval){ .tv_sec = (time_t)(left / 1000000),
+			       .tv_usec = (suseconds_t)(left % 1000000) };
+	if (event_add(&c->ev, &tv) < 0) {
+		conn_free(env, c);
+		return;
+	}
+	c->ev_set = true;
+}
+
+static void
+conn_linger(struct lsn_env *env, struct lsn_conn *c)
+{
+	struct timeval tv = { .tv_sec = LSN_LINGER_USEC / 1000000,
+			      .tv_usec = LSN_LINGER_USEC % 1000000 };
+
+	if (c->ev_set)
+		(void)event_del(&c->ev);
+	c->ev_set = false;
+	conn_unroute(env, c);
+	c->state = LSN_CONN_LINGER;
+	c->t_start = wasp_now_usec();
+	event_assign(&c->ev, env->base, c->fd, EV_READ, conn_on_linger, c);
+	if (event_add(&c->ev, &tv) < 0) {
+		conn_free(env, c);
+		return;
+	}
+	c->ev_set = true;
+}
+
 /* Answer an error (or reset for a TcpLevel pool's 503) and close. */
 void
 conn_reject(struct lsn_env *env, struct lsn_conn *c, unsigned status, const char *reason)
@@ -143,8 +200,13 @@ conn_reject(struct lsn_env *env, struct lsn_conn *c, unsigned status, const char
 	} else if (status > 0) {
 		env->ops->write_error(env->userdata, c->fd, status, reason,
 				      status == 503 ? WASP_LISTENER_RETRY_AFTER_S : 0);
-		/* FIN after the response: the client reads it before it sees EOF. */
-		(void)shutdown(c->fd, SHUT_WR);
+		/* FIN after the response, then read and drop what the client
+		 * still sends for a moment: closing with unread bytes would send
+		 * a RST that can destroy the response before it is read. */
+		if (!env->exiting && shutdown(c->fd, SHUT_WR) == 0) {
+			conn_linger(env, c);
+			return;
+		}
 	}
 	conn_free(env, c);
 }
@@ -165,6 +227,30 @@ conn_on_event(evutil_socket_t fd, short what, void *arg)
 	conn_read(env, c);
 }
 
+/* Wait for more of the head. The header timeout counts from accept (or
+ * handback), not from the last read: a client trickling bytes does not get
+ * more time. The first wait uses the common timeout (O(1) in libevent). */
+static int
+conn_wait(struct lsn_env *env, struct lsn_conn *c)
+{
+	struct timeval tv;
+
+	event_assign(&c->ev, env->base, c->fd, EV_READ, conn_on_event, c);
+	if (c->len == 0) {
+		tv = env->header_timeout;
+	} else {
+		uint64_t now = wasp_now_usec(), deadline = c->t_start + env->header_timeout_usec;
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		tv = (struct timeval){ .tv_sec = (time_t)((deadline - now) / 1000000),
+				       .tv_usec = (suseconds_t)((deadline - now) % 1000000) };
+	}
+	if (event_add(&c->ev, &tv) < 0)
+		return -ENOMEM;
+	c->ev_set = true;
+	return 0;
+}
+
 /* Read what is there and decide; re-arm the read event when incomplete. */
 void
 conn_read(struct lsn_env *env, struct lsn_conn *c)
@@ -175,15 +261,8 @@ conn_read(struct lsn_env *env, struct lsn_conn *c)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (!c->ev_set) {
-				event_assign(&c->ev, env->base, c->fd, EV_READ, conn_on_event, c);
-				/* The header timeout counts from accept (or handback). */
-				if (event_add(&c->ev, &env->header_timeout) < 0) {
-					conn_free(env, c);
-					return;
-				}
-				c->ev_set = true;
-			}
+			if (!c->ev_set && conn_wait(env, c) < 0)
+				conn_free(env, c);
 			return;
 		}
 		if (n <= 0) {
@@ -432,6 +511,7 @@ wasp_listener_main(const struct wasp_listener_ops *ops, void *userdata, int argc
 		goto out;
 	}
 	tv = (struct timeval){ .tv_sec = header_ms / 1000, .tv_usec = (header_ms % 1000) * 1000 };
+	env.header_timeout_usec = (uint64_t)header_ms * 1000;
 	{
 		const struct timeval *ct = event_base_init_common_timeout(env.base, &tv);
 		env.header_timeout = ct ? *ct : tv;

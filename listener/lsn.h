@@ -34,6 +34,7 @@ enum lsn_conn_state {
 	LSN_CONN_READING, /* waiting for the head; ev armed */
 	LSN_CONN_QUEUED,  /* in pool->queue */
 	LSN_CONN_INFLIGHT, /* handed to worker, not yet acknowledged */
+	LSN_CONN_LINGER,   /* error answered; draining the client's bytes until EOF */
 };
 
 struct lsn_conn {
@@ -60,6 +61,7 @@ struct lsn_conn {
 
 TAILQ_HEAD(lsn_conn_list, lsn_conn);
 
+#define LSN_LINGER_USEC 2000000 /* at most this long after an error response */
 #define LSN_CONN_SLOT_BITS 20
 #define LSN_CONN_MAX ((1u << LSN_CONN_SLOT_BITS) - 1)
 
@@ -114,6 +116,7 @@ struct lsn_env {
 	void *userdata;
 	size_t max_head;
 	struct timeval header_timeout; /* a libevent common timeout */
+	uint64_t header_timeout_usec;
 
 	struct wasp_ipc_channel *act; /* the activator channel */
 	bool registered;

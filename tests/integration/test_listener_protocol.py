@@ -215,6 +215,19 @@ def run(t, act):
     lsnfake.respond(h10, b"new")
     check(read_all(c8).endswith(b"new"), "c8")
 
+    # Header timeout: counted from accept, not from the last byte; the
+    # connection is closed without an answer.
+    t0 = time.monotonic()
+    s = client(port, b"GET / HTTP/1.1\r\n")
+    s.sendall(b"Host: a")
+    raw = read_all(s)
+    el = time.monotonic() - t0
+    check(raw in (b"", b"<RST>") and 1.2 <= el <= 5 * TIME_SCALE,
+          "header timeout: %r after %.2fs" % (raw[:100], el))
+    # A head over 16 KiB: 431.
+    raw = read_all(client(port, b"GET / HTTP/1.1\r\nHost: a.test\r\nX: " + b"x" * 17000))
+    check(status_of(raw) == 431, "huge head: %r" % raw[:100])
+
     # The activator goes away: the adapter exits.
     act.close()
     try:
@@ -225,7 +238,7 @@ def run(t, act):
 
 
 def test(t):
-    act = lsnfake.FakeActivator(t)
+    act = lsnfake.FakeActivator(t, args=["--header-timeout", "1500"])
     try:
         run(t, act)
     except BaseException:
