@@ -326,6 +326,7 @@ adapter_spawn(struct adapter *a)
 		return r;
 	}
 	a->pid = pid;
+	a->stop_sent = false;
 	a->started_mono = wasp_now_usec();
 	a->registered = false;
 	a->ch = wasp_ipc_channel_new(env->base, fds[0], &adapter_ops, a);
@@ -429,7 +430,8 @@ adapters_stop(struct wasp_env *env)
 {
 	for (struct adapter *a = env->adapters; a; a = a->next) {
 		event_del(a->restart_timer);
-		if (a->pid > 0) {
+		if (a->pid > 0 && !a->stop_sent) {
+			a->stop_sent = true;
 			log_info("stopping %s (pid %d)", a->program, (int)a->pid);
 			(void)kill(a->pid, SIGTERM);
 			struct timeval tv = tv_from_usec(ADAPTER_KILL_USEC);

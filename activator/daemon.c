@@ -239,6 +239,9 @@ daemon_check_shutdown(struct wasp_env *env)
 		adapters_stop(env); /* idempotent: SIGTERM, kill timer */
 		return;
 	}
+	if (env->exiting)
+		return;
+	env->exiting = true;
 	log_info("every worker and adapter has exited");
 	event_base_loopexit(env->base, NULL);
 }

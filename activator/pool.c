@@ -576,6 +576,23 @@ worker_on_stats(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, voi
 }
 
 static void
+worker_on_channel_gone_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	if (w->state == WORKER_DEAD || w->pid <= 0)
+		return;
+	log_warning("pool '%s': worker %u (pid %d) closed its channel but did not exit, "
+		    "killing it",
+		    w->pool->name, w->id, (int)w->pid);
+	w->failed = true;
+	(void)kill(w->pid, SIGKILL);
+	w->state = WORKER_DEAD;
+	w->stop_reason = "closed its channel";
+	(void)pool_count_failure(w->pool, FAILURE_CRASH);
+}
+
+static void
 worker_on_channel_close(struct wasp_ipc_channel *ch, int err, void *userdata)
 {
 	struct worker *w = userdata;
@@ -590,17 +607,15 @@ worker_on_channel_close(struct wasp_ipc_channel *ch, int err, void *userdata)
 		log_debug("pool '%s': worker %u (pid %d) closed its channel", w->pool->name, w->id,
 			  (int)w->pid);
 	}
-	/* The exit itself arrives as SIGCHLD; a worker that closed its channel
-	 * takes no new connections. */
+	/* The exit itself arrives as SIGCHLD and is judged by the state the
+	 * worker was in (an exit nobody asked for is a crash). It takes no new
+	 * connections; if it does not exit, it is killed. */
 	worker_send_gone(w);
 	if (w->state == WORKER_DRAINING || w->state == WORKER_DEAD)
 		return;
 	worker_stop_timers(w);
-	if (w->state == WORKER_READY && w->pid > 0)
-		(void)timer_arm(w->pool->env->base, &w->limit_timer, worker_on_shutdown_timeout, w,
-				w->pool->cfg->process_model.shutdown_time_limit);
-	w->state = WORKER_DRAINING;
-	w->stop_reason = "closed its channel";
+	(void)timer_arm(w->pool->env->base, &w->limit_timer, worker_on_channel_gone_timeout, w,
+			w->pool->cfg->process_model.shutdown_time_limit);
 }
 
 static const struct wasp_ipc_handler worker_handlers[] = {

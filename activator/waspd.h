@@ -121,6 +121,7 @@ struct adapter {
 	struct wasp_ipc_channel *ch;
 	uint64_t started_mono;
 	unsigned fast_exits; /* consecutive exits within a second of starting */
+	bool stop_sent;      /* SIGTERM sent at shutdown */
 	struct event *restart_timer;
 	struct event *kill_timer;
 	struct wasp_msg_adapter_stats stats;
@@ -151,6 +152,7 @@ struct wasp_env {
 	struct event *sig_chld, *sig_term, *sig_int, *sig_hup, *sig_pipe;
 	struct event *shutdown_timer;
 	bool stopping;
+	bool exiting;
 	int exit_status;
 };
 
