@@ -67,7 +67,8 @@ struct wasp_http_limits {
 	uint32_t fields;       /* 431; values over WASP_HTTP_MAX_FIELDS are clamped */
 	uint32_t chunk_line;   /* 400 */
 	uint32_t trailer;      /* 431 */
-	uint64_t body;         /* chunked body bytes, over: 413; 0 = unlimited */
+	uint64_t body;         /* body bytes (Content-Length in the head, or decoded
+	                        * chunked), over: 413; 0 = unlimited */
 	bool allow_bare_lf;    /* accept LF as a line terminator (default: 400) */
 };
 
@@ -151,7 +152,7 @@ struct wasp_http_request {
 	bool connection_close; /* Connection: close was sent */
 	uint32_t head_len;     /* bytes of the head incl. the final empty line */
 
-	/* On error: the status to answer (400, 414, 431, 501, 505) and a short
+	/* On error: the status to answer (400, 413, 414, 431, 501, 505) and a short
 	 * static reason for logs ("invalid character in field name"). */
 	uint16_t err_status;
 	const char *err_reason;
@@ -170,6 +171,7 @@ struct wasp_http_request {
 	bool p_conn_keep_alive;
 	bool p_has_upgrade_field;
 	const char *p_base; /* buffer of the previous call, to rebase slices */
+	uint64_t p_max_body;
 
 	struct wasp_http_header headers[WASP_HTTP_MAX_FIELDS];
 };
@@ -185,8 +187,10 @@ void wasp_http_request_init(struct wasp_http_request *req);
  *   > 0  the head is complete; that many bytes are the head (the body or the
  *        next pipelined request starts at buf + return value),
  *   0    need more bytes (no limit exceeded yet),
- *   -EBADMSG  the request is invalid: answer req->err_status (400, 414, 431,
- *        501, 505) and close the connection; req->err_reason says why. */
+ *   -EBADMSG  the request is invalid: answer req->err_status (400, 413 for a
+ *        Content-Length over limits->body, 414, 431, 501, 505) and close the
+ *        connection; req->err_reason says why. Once complete or failed,
+ *        further calls return the same result. */
 int wasp_http_parse_head(const char *buf, size_t len, const struct wasp_http_limits *limits,
 		struct wasp_http_request *req);
 

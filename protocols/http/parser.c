@@ -518,6 +518,8 @@ finish_head(struct wasp_http_request *req, uint32_t head_len)
 			return fail(req, 501, "unsupported transfer coding");
 		req->chunked = true;
 	}
+	if (req->has_content_length && req->p_max_body && req->content_length > req->p_max_body)
+		return fail(req, 413, "request body too large");
 	if (req->version == WASP_HTTP_1_1)
 		req->keep_alive = !req->connection_close;
 	else
@@ -565,13 +567,15 @@ wasp_http_parse_head(const char *buf, size_t len, const struct wasp_http_limits 
 								  : WASP_HTTP_MAX_FIELDS;
 	int r;
 
-	if (req->p_state == PS_DONE)
-		return (int)req->head_len;
+	req->p_max_body = lim->body;
+
 	if (req->p_state == PS_ERROR)
 		return -EBADMSG;
 	if (req->p_base && req->p_base != buf)
 		rebase(req, buf);
 	req->p_base = buf;
+	if (req->p_state == PS_DONE)
+		return (int)req->head_len;
 	if (len > lim->head + (size_t)1)
 		len = lim->head + (size_t)1; /* never look further than the limit */
 
@@ -590,14 +594,15 @@ wasp_http_parse_head(const char *buf, size_t len, const struct wasp_http_limits 
 
 		size_t next = (size_t)(lf - buf) + 1;
 		size_t end = next - 1; /* line content is buf[pos..end) */
-		if (end > pos && buf[end - 1] == '\r')
-			end--;
-		else if (!lim->allow_bare_lf)
-			return fail(req, 400, "bare LF line ending");
+		/* limits first, so the status does not depend on how bytes arrived */
 		if (req->p_state == PS_REQUEST_LINE && next - pos > lim->request_line)
 			return fail(req, 414, "request line too long");
 		if (next > lim->head)
 			return fail(req, 431, "request header fields too large");
+		if (end > pos && buf[end - 1] == '\r')
+			end--;
+		else if (!lim->allow_bare_lf)
+			return fail(req, 400, "bare LF line ending");
 		req->p_pos = req->p_scan = (uint32_t)next;
 
 		const char *s = buf + pos;

@@ -569,6 +569,9 @@ START_TEST(test_limit_request_line)
 	lim.request_line = 16;
 	const char *r = "GET /0123456789 HTTP/1.1\r\nHost: h\r\n\r\n";
 	expect_status_n(r, strlen(r), &lim, 414);
+	/* the limit wins over a bad line ending, however the bytes arrive */
+	r = "GET /0123456789 HTTP/1.1\nHost: h\r\n\r\n";
+	expect_status_n(r, strlen(r), &lim, 414);
 }
 END_TEST
 
@@ -628,6 +631,20 @@ START_TEST(test_limit_field_count)
 	const char *h = "GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\n\r\n";
 	expect_status_n(h, strlen(h), &lim, 431);
 	free(s);
+}
+END_TEST
+
+START_TEST(test_limit_content_length)
+{
+	struct wasp_http_limits lim = wasp_http_default_limits;
+	const char *ok = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\n";
+	const char *big = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 101\r\n\r\n";
+
+	lim.body = 100;
+	ck_assert_int_eq(parse_n(ok, strlen(ok), &lim), (int)strlen(ok));
+	expect_status_n(big, strlen(big), &lim, 413);
+	/* unlimited by default */
+	expect_ok(big);
 }
 END_TEST
 
@@ -691,6 +708,7 @@ http_parser_suite(void)
 	tcase_add_test(tc, test_limit_request_line);
 	tcase_add_test(tc, test_limit_head_bytes);
 	tcase_add_test(tc, test_limit_field_count);
+	tcase_add_test(tc, test_limit_content_length);
 	suite_add_tcase(s, tc);
 	return s;
 }
