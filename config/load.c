@@ -833,6 +833,18 @@ cfg_parse_file(struct wasp_config *cfg, const char *buf, size_t len, const char 
 		f->dir = "/";
 	else
 		f->dir = wasp_arena_strndup(cfg->arena, f->path, (size_t)(slash - f->path));
+	if (f->dir[0] != '/') {
+		/* Relative physical paths must not depend on the cwd of
+		 * whoever uses the generation later (a worker). */
+		char cwd[PATH_MAX];
+
+		if (getcwd(cwd, sizeof(cwd))) {
+			f->dir = streq(f->dir, ".") ? wasp_arena_strdup(cfg->arena, cwd)
+						    : wasp_arena_printf(cfg->arena, "%s/%s", cwd, f->dir);
+			if (!f->dir)
+				return -ENOMEM;
+		}
+	}
 	f->is_apphost = is_apphost;
 	f->url_dir = url_dir ? wasp_arena_strdup(cfg->arena, url_dir) : "";
 	f->exists = true;
@@ -850,8 +862,8 @@ cfg_parse_file(struct wasp_config *cfg, const char *buf, size_t len, const char 
 		const xmlError *err = xmlGetLastError();
 		char *msg = err && err->message ? wasp_arena_strdup(cfg->arena, err->message) : NULL;
 
-		if (msg && *msg && msg[strlen(msg) - 1] == '\n')
-			msg[strlen(msg) - 1] = '\0';
+		if (msg)
+			msg[strcspn(msg, "\n")] = '\0'; /* libxml2 adds the context on more lines */
 		diag(&c, WASP_DIAG_ERROR, err ? err->line : 0, NULL, "not well-formed XML: %s",
 		     msg ? msg : "parse error");
 		return -EINVAL;

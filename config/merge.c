@@ -804,7 +804,7 @@ compute(struct mctx *m, const struct compute_req *q, struct mel **ret, struct de
 			struct cfg_file *f = NULL;
 			struct dep *dep;
 
-			if (end != ul && q->url[end] != '/')
+			if (end != 0 && end != ul && q->url[end] != '/')
 				continue;
 			url_dir = wasp_arena_strndup(m->tmp, q->url, end);
 			if (!url_dir)
