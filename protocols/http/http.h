@@ -37,12 +37,16 @@
  * - Method: 1*tchar, at most WASP_HTTP_MAX_METHOD bytes, else 400. Unknown
  *   methods are accepted as WASP_HTTP_METHOD_OTHER (501 is the caller's call).
  * - Request target: RFC 3986 characters only (unreserved, sub-delims,
- *   ":@/?[]" and %XX with two hex digits); CTL, SP, DEL, '#', and
- *   `"<>\^{|}` are 400. Raw bytes >= 0x80 are accepted in the target (some
+ *   ":@/?[]" and %XX with two hex digits); CTL, SP, DEL, '#', the backtick
+ *   and "<>\^{|} are 400. Raw bytes >= 0x80 are accepted in the target (some
  *   clients send raw UTF-8) and validated as UTF-8 by wasp_http_url_normalize.
  *   Forms: origin ("/..."), absolute ("http[s]://authority[/path][?query]"),
  *   authority (CONNECT only) and asterisk ("*", OPTIONS only); anything else
  *   (or a form not allowed for the method): 400.
+ * - Limits are checked on each line before its syntax, so the status never
+ *   depends on how the bytes were split across reads: a request-line longer
+ *   than limits.request_line is 414 (even before its LF arrives), a head
+ *   longer than limits.head or with more than limits.fields field lines 431.
  */
 #pragma once
 
@@ -335,10 +339,11 @@ struct wasp_http_response_head {
 };
 
 /* Build the status line and fields, ending with the empty line, into
- * buf[0..size). Returns the length written, -ENOBUFS when it does not fit,
- * or -EINVAL for a bad status or a CR/LF/NUL in any name or value (response
- * splitting). Nothing past the returned length is touched... except on
- * -ENOBUFS, where buf's contents are unspecified. */
+ * buf[0..size) (not NUL-terminated). Field order: Date, Server, framing,
+ * Connection, then extra. Returns the length written, -ENOBUFS when it does
+ * not fit (buf's contents are then unspecified), or -EINVAL for a status
+ * outside 100..999, a ':' in an extra name, or a CR/LF/NUL in any name or
+ * value (response splitting). */
 int wasp_http_response_head_build(const struct wasp_http_response_head *h, char *buf,
 		size_t size);
 
