@@ -194,7 +194,8 @@ void wasp_http_request_init(struct wasp_http_request *req);
  *   -EBADMSG  the request is invalid: answer req->err_status (400, 413 for a
  *        Content-Length over limits->body, 414, 431, 501, 505) and close the
  *        connection; req->err_reason says why. Once complete or failed,
- *        further calls return the same result. */
+ *        further calls return the same result.
+ *   -EINVAL  len is shorter than in an earlier call for this request. */
 int wasp_http_parse_head(const char *buf, size_t len, const struct wasp_http_limits *limits,
 		struct wasp_http_request *req);
 

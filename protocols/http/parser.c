@@ -578,6 +578,8 @@ wasp_http_parse_head(const char *buf, size_t len, const struct wasp_http_limits 
 		return (int)req->head_len;
 	if (len > lim->head + (size_t)1)
 		len = lim->head + (size_t)1; /* never look further than the limit */
+	if (len < req->p_scan)
+		return -EINVAL; /* the caller lost bytes it had already given us */
 
 	for (;;) {
 		size_t pos = req->p_pos;

@@ -256,6 +256,16 @@ START_TEST(test_incremental_bytewise)
 }
 END_TEST
 
+START_TEST(test_shrinking_input)
+{
+	const char *s = "GET / HTTP/1.1\r\nHost: h\r\n";
+
+	ck_assert_int_eq(parse(s), 0);
+	ck_assert_int_eq(wasp_http_parse_head(s, 5, NULL, &req), -EINVAL);
+	ck_assert_int_eq(wasp_http_parse_head(s, strlen(s), NULL, &req), 0);
+}
+END_TEST
+
 START_TEST(test_keep_alive_rules)
 {
 	expect_ok("GET / HTTP/1.0\r\n\r\n");
@@ -676,6 +686,7 @@ http_parser_suite(void)
 	tcase_add_test(tc, test_methods);
 	tcase_add_test(tc, test_pipelined);
 	tcase_add_test(tc, test_incremental_bytewise);
+	tcase_add_test(tc, test_shrinking_input);
 	tcase_add_test(tc, test_keep_alive_rules);
 	tcase_add_test(tc, test_expect_upgrade);
 	tcase_add_test(tc, test_host_forms);
