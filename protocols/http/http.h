@@ -150,8 +150,10 @@ struct wasp_http_request {
 	bool chunked;         /* Transfer-Encoding: chunked: use the chunked decoder */
 	bool keep_alive;      /* 1.1: unless "Connection: close"; 1.0: only with
 	                       * "Connection: keep-alive" and no "close" */
-	bool expect_continue; /* Expect: 100-continue (other expectations ignored) */
-	bool upgrade;         /* Upgrade field present and "upgrade" in Connection */
+	bool expect_continue; /* Expect: 100-continue in HTTP/1.1 (other
+	                       * expectations, and any in 1.0, are ignored) */
+	bool upgrade;         /* HTTP/1.1, Upgrade field present and "upgrade" in
+	                       * Connection */
 	struct wasp_http_str upgrade_value; /* the Upgrade field value if upgrade */
 	bool connection_close; /* Connection: close was sent */
 	uint32_t head_len;     /* bytes of the head incl. the final empty line */

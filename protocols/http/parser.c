@@ -524,7 +524,10 @@ finish_head(struct wasp_http_request *req, uint32_t head_len)
 		req->keep_alive = !req->connection_close;
 	else
 		req->keep_alive = req->p_conn_keep_alive && !req->connection_close;
-	req->upgrade = req->upgrade && req->p_has_upgrade_field;
+	/* both are ignored in HTTP/1.0 requests (RFC 9110 10.1.1, 7.8) */
+	if (req->version == WASP_HTTP_1_0)
+		req->expect_continue = false;
+	req->upgrade = req->upgrade && req->p_has_upgrade_field && req->version != WASP_HTTP_1_0;
 	if (!req->upgrade)
 		req->upgrade_value = (struct wasp_http_str){ NULL, 0 };
 	req->head_len = head_len;

@@ -311,6 +311,11 @@ START_TEST(test_expect_upgrade)
 	expect_ok("GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\r\n");
 	ck_assert(!req.upgrade);
 	ck_assert_ptr_null(req.upgrade_value.ptr);
+	/* HTTP/1.0: both ignored */
+	expect_ok("PUT /f HTTP/1.0\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n");
+	ck_assert(!req.expect_continue);
+	expect_ok("GET /ws HTTP/1.0\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+	ck_assert(!req.upgrade);
 }
 END_TEST
 
