@@ -9,6 +9,7 @@ host byte order, at most one fd per message (SCM_RIGHTS)."""
 import fcntl
 import json
 import os
+import resource
 import select
 import socket
 import struct
@@ -153,7 +154,7 @@ def respond(h, body=b"ok\n", status=200):
 class FakeActivator:
     """Starts the adapter program with one end of a SEQPACKET pair."""
 
-    def __init__(self, test, program="protocols/http/wasp-http", args=()):
+    def __init__(self, test, program="protocols/http/wasp-http", args=(), max_fds=None):
         wasptest.require_programs(program)
         self.test = test
         self.port = wasptest.free_port()
@@ -167,10 +168,13 @@ class FakeActivator:
         env = dict(os.environ)
         env.setdefault("WASP_LOG_LEVEL", "debug")
         env.pop("WASP_CHANNEL_FD", None)
+        def limit():
+            if max_fds:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (max_fds, max_fds))
         self.proc = subprocess.Popen(
             [wasptest.program(program), "--channel-fd", str(theirs.fileno())] + list(args),
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=self.logf,
-            stderr=self.logf, env=env, start_new_session=True)
+            stderr=self.logf, env=env, start_new_session=True, preexec_fn=limit)
         test._register_group(self.proc.pid)
         theirs.close()
         self.generation = 0
@@ -242,6 +246,12 @@ class FakeActivator:
             self.poll(0.05)
             return len([d for d in self.demands if d[0] == pool_id]) >= count
         wasptest.wait_until(have, timeout, what="POOL_DEMAND for pool %d" % pool_id)
+
+    def cpu_seconds(self):
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            st = f.read()
+        f = st[st.rindex(")") + 2:].split()
+        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 
     def read_log(self):
         with open(self.log_path, "rb") as f:
