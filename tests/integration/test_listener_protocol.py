@@ -27,6 +27,7 @@ def table(port, **over):
         {"id": 2, "name": "C", "state": "Stopped"},
         {"id": 3, "name": "D", "state": "Stopped", "loadBalancerCapabilities": "TcpLevel"},
         {"id": 4, "name": "E", "state": "Started", "startupTimeLimitMs": 1000},
+        {"id": 5, "name": "F", "state": "Started"},
     ]
     sites = [
         {"id": 1, "name": "a", "bindings": [{"protocol": "http", "address": "127.0.0.1",
@@ -41,6 +42,9 @@ def table(port, **over):
         {"id": 4, "name": "e", "bindings": [{"protocol": "http", "address": "*",
                                              "port": port, "host": "e.test"}],
          "apps": [{"path": "/", "pool": 4}]},
+        {"id": 6, "name": "f", "bindings": [{"protocol": "http", "address": "*",
+                                             "port": port, "host": "f.test"}],
+         "apps": [{"path": "/", "pool": 5}], "maxConnections": 1},
     ]
     t = {"sockets": [{"id": 0, "protocol": "http", "address": "127.0.0.1", "port": port}],
          "pools": pools, "sites": sites}
@@ -179,6 +183,29 @@ def run(t, act):
     lsnfake.respond(h8, b"six")
     check(read_all(c6).endswith(b"six"), "c6")
 
+    # A worker hands back a connection it had not acknowledged (draining):
+    # the adapter drops its own copy and routes the returned one.
+    c6b = client(port, req("a.test", "/six-b"))
+    h8b = w3.handoff()
+    w3.handback(h8b["sock"], h8b["data"], conn_id=h8b["conn_id"])
+    h8b["sock"].close()
+    h8c = w3.handoff()
+    check(h8c["data"] == req("a.test", "/six-b"), "unacknowledged handback %r" % h8c)
+    w3.ack(h8c)
+    lsnfake.respond(h8c, b"six-b")
+    check(read_all(c6b).endswith(b"six-b"), "c6b")
+
+    # A site's maxConnections counts the connections the adapter holds.
+    f1 = client(port, req("f.test"))
+    act.wait_demand(5)
+    raw = read_all(client(port, req("f.test")))
+    check(status_of(raw) == 503, "over the site's maxConnections: %r" % raw[:200])
+
+    # POOL_STATE Stopped: queued connections and new ones get 503.
+    act.pool_state(5, STOPPED, 1)
+    raw = read_all(f1)
+    check(status_of(raw) == 503, "queued connection of a stopped pool: %r" % raw[:200])
+
     # POOL_STATE Stopped: 503 at once; Started again: served.
     act.pool_state(1, STOPPED, 1)
     wait_until(lambda: status_of(read_all(client(port, req("a.test", "/b/")))) == 503,
@@ -200,10 +227,12 @@ def run(t, act):
     # A new generation (same socket, no LISTEN_SOCKET): pool ids change,
     # the workers stay with their pool (by name).
     tb = table(port)
-    tb["pools"] = [dict(p, id=(p["id"] + 1) % 5) for p in tb["pools"]]
+    n = len(tb["pools"])
+    tb["pools"] = [dict(p, id=(p["id"] + 1) % n) for p in tb["pools"]]
+    tb["pools"].sort(key=lambda p: p["id"])
     for s in tb["sites"]:
         for a in s["apps"]:
-            a["pool"] = (a["pool"] + 1) % 5
+            a["pool"] = (a["pool"] + 1) % n
     tb["sites"].append({"id": 9, "name": "new", "bindings": [
         {"protocol": "http", "address": "*", "port": port, "host": "new.test"}],
         "apps": [{"path": "/", "pool": 1}]})
