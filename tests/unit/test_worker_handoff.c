@@ -1,0 +1,313 @@
+/* worker/handoff.c with conn.c: a fake adapter on the other end of a handoff
+ * channel hands the worker real TCP connections (loopback). The worker
+ * acknowledges them, serves its own pool's requests, hands a connection back
+ * (with the unread bytes) when a request belongs to another pool, and when
+ * draining returns new connections unacknowledged with their conn id. */
+#include <arpa/inet.h>
+#include <event2/event.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ipc.h"
+#include "listener/route.h"
+#include "testutil.h"
+#include "util.h"
+#include "worker.h"
+
+static char *top;
+static struct event_base *base;
+static struct wasp_env env;
+static struct wvdir vdirs[1];
+static struct wapp app;
+static int lsock = -1, adapter = -1;
+static uint16_t port;
+static uint8_t rbuf[WASP_IPC_MAX_MSG];
+
+static void
+setup(void)
+{
+	char p[PATH_MAX], json[2048], err[256];
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	int fds[2];
+
+	(void)signal(SIGPIPE, SIG_IGN);
+	testutil_fd_setup();
+	top = testutil_mkdtemp();
+	snprintf(p, sizeof(p), "%s/index.html", top);
+	testutil_write_file(p, "pool A\n");
+
+	lsock = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(lsock, 0);
+	ck_assert_int_eq(bind(lsock, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(lsock, 16), 0);
+	ck_assert_int_eq(getsockname(lsock, (struct sockaddr *)&sa, &sl), 0);
+	port = ntohs(sa.sin_port);
+
+	base = event_base_new();
+	memset(&env, 0, sizeof(env));
+	ck_assert_int_eq(env_init(&env, base), 0);
+	ck_assert_int_eq(env_load_modules(&env, WASP_WORKER_F_TEST_HEADERS), 0);
+	env.pool_name = strdup("A");
+	vdirs[0] = (struct wvdir){ .url = "/", .url_len = 1, .physical_path = top, .root_fd = -1 };
+	app = (struct wapp){ .site_id = 1, .path = "/", .path_len = 1, .vdirs = vdirs,
+			     .n_vdirs = 1, .connection_timeout_usec = 120ULL * 1000000 };
+	env.apps = &app;
+	env.n_apps = 1;
+	snprintf(json, sizeof(json),
+		 "{ \"generation\": 1,"
+		 "  \"sockets\": [ { \"id\": 0, \"protocol\": \"http\", \"address\": \"127.0.0.1\","
+		 "                   \"port\": %u } ],"
+		 "  \"pools\": [ { \"id\": 0, \"name\": \"A\" }, { \"id\": 1, \"name\": \"B\" } ],"
+		 "  \"sites\": [ { \"id\": 1, \"name\": \"S\","
+		 "    \"bindings\": [ { \"protocol\": \"http\", \"address\": \"*\", \"port\": %u,"
+		 "                      \"host\": \"\" } ],"
+		 "    \"apps\": [ { \"path\": \"/\", \"pool\": 0 }, { \"path\": \"/b\", \"pool\": 1 } ] } ] }",
+		 port, port);
+	ck_assert_int_eq(wasp_route_table_parse(json, strlen(json), NULL, &env.routes, err,
+						sizeof(err)), 0);
+	env.route_pool = wasp_route_pool_by_name(env.routes, "A");
+	ck_assert_ptr_nonnull(env.route_pool);
+	env.routes_gen++;
+	env.ready = true;
+
+	ck_assert_int_eq(wasp_ipc_socketpair(fds), 0);
+	ck_assert_int_eq(wchan_add(&env, fds[0], 7), 0);
+	adapter = fds[1];
+}
+
+static void
+teardown(void)
+{
+	env_done(&env);
+	event_base_free(base);
+	adapter = safe_close(adapter);
+	lsock = safe_close(lsock);
+	testutil_rmtree(top);
+	free(top);
+	testutil_fd_teardown();
+}
+
+/* The next message for the adapter, running the worker's loop meanwhile. */
+static int
+adapter_recv(struct wasp_ipc_msg *m)
+{
+	for (int i = 0; i < 500; i++) {
+		struct pollfd pfd = { .fd = adapter, .events = POLLIN };
+		int r;
+
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		r = wasp_ipc_recv(adapter, rbuf, sizeof(rbuf), m);
+		if (r != -EAGAIN)
+			return r;
+		(void)poll(&pfd, 1, 10);
+	}
+	return -ETIMEDOUT;
+}
+
+static void
+adapter_hello(void)
+{
+	struct wasp_msg_hello h = { .version = WASP_IPC_VERSION, .role = WASP_ROLE_ADAPTER,
+				    .pid = (uint32_t)getpid() };
+	struct wasp_ipc_msg m;
+
+	ck_assert_int_eq(wasp_ipc_send(adapter, WASP_MSG_HELLO, 0, 0, &h, sizeof(h), -1), 0);
+	ck_assert_int_eq(adapter_recv(&m), 1);
+	ck_assert_uint_eq(m.hdr.type, WASP_MSG_HELLO);
+}
+
+/* A fresh loopback connection: returns the client end; *ret_server the end
+ * the "adapter" accepted. */
+static int
+tcp_pair(int *ret_server)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(c, 0);
+	ck_assert_int_eq(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	*ret_server = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
+	ck_assert_int_ge(*ret_server, 0);
+	return c;
+}
+
+static void
+send_handoff(uint32_t conn_id, int fd, const char *app_path, const char *data)
+{
+	uint8_t buf[4096];
+	struct wasp_msg_handoff ho = { .conn_id = conn_id, .site_id = 1,
+				       .app_path_len = (uint32_t)strlen(app_path),
+				       .data_len = (uint32_t)strlen(data) };
+	size_t n = 0;
+
+	memcpy(buf, &ho, sizeof(ho));
+	n += sizeof(ho);
+	memcpy(buf + n, app_path, ho.app_path_len);
+	n += ho.app_path_len;
+	memcpy(buf + n, data, ho.data_len);
+	n += ho.data_len;
+	ck_assert_int_eq(wasp_ipc_send(adapter, WASP_MSG_HANDOFF, 9, WASP_IPC_F_HAS_FD, buf, n, fd),
+			 0);
+	close(fd);
+}
+
+static size_t
+client_read(int c, char *buf, size_t size, const char *until)
+{
+	size_t len = 0;
+
+	for (;;) {
+		struct pollfd pfd = { .fd = c, .events = POLLIN };
+		ssize_t n;
+
+		buf[len] = '\0';
+		if (strstr(buf, until))
+			return len;
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		ck_assert_int_eq(poll(&pfd, 1, 2000), 1);
+		n = recv(c, buf + len, size - 1 - len, MSG_DONTWAIT);
+		ck_assert_int_gt(n, 0);
+		len += (size_t)n;
+	}
+}
+
+START_TEST(test_ack_serve_handback)
+{
+	static const char first[] = "GET /index.html HTTP/1.1\r\nHost: s.test\r\n\r\n";
+	static const char second[] = "GET /b/x.html HTTP/1.1\r\nHost: s.test\r\n\r\nGET /";
+	struct sockaddr_in a1, a2;
+	socklen_t l1 = sizeof(a1), l2 = sizeof(a2);
+	struct wasp_msg_conn_ref ack;
+	struct wasp_msg_handback hb;
+	struct wasp_ipc_msg m;
+	char buf[4096];
+	int srv, c;
+
+	adapter_hello();
+	c = tcp_pair(&srv);
+	ck_assert_int_eq(getsockname(c, (struct sockaddr *)&a1, &l1), 0);
+	send_handoff(5, srv, "/", first);
+
+	ck_assert_int_eq(adapter_recv(&m), 1);
+	ck_assert_uint_eq(m.hdr.type, WASP_MSG_HANDOFF_ACK);
+	ck_assert_uint_eq(m.hdr.seq, 9);
+	memcpy(&ack, m.payload, sizeof(ack));
+	ck_assert_uint_eq(ack.conn_id, 5);
+
+	client_read(c, buf, sizeof(buf), "pool A\n");
+	ck_assert_msg(startswith(buf, "HTTP/1.1 200 OK\r\n"), "%s", buf);
+	ck_assert_uint_eq(env.n_conns, 1);
+
+	/* the next request belongs to pool B: back to the adapter, unread bytes and all */
+	ck_assert_int_eq(write(c, second, strlen(second)), (ssize_t)strlen(second));
+	ck_assert_int_eq(adapter_recv(&m), 1);
+	ck_assert_uint_eq(m.hdr.type, WASP_MSG_HANDBACK);
+	ck_assert_int_ge(m.fd, 0);
+	memcpy(&hb, m.payload, sizeof(hb));
+	ck_assert_uint_eq(hb.conn_id, 0);
+	ck_assert_uint_eq(hb.data_len, strlen(second));
+	ck_assert_int_eq(memcmp(m.payload + sizeof(hb), second, strlen(second)), 0);
+	/* the same connection came back */
+	ck_assert_int_eq(getpeername(m.fd, (struct sockaddr *)&a2, &l2), 0);
+	ck_assert_uint_eq(a1.sin_port, a2.sin_port);
+	close(m.fd);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	ck_assert_uint_eq(env.n_conns, 0);
+	close(c);
+}
+END_TEST
+
+START_TEST(test_first_request_elsewhere)
+{
+	/* the adapter routed by an older table: the worker still checks */
+	static const char req[] = "GET /b/ HTTP/1.1\r\nHost: s.test\r\n\r\n";
+	struct wasp_msg_handback hb;
+	struct wasp_ipc_msg m;
+	int srv, c;
+
+	adapter_hello();
+	c = tcp_pair(&srv);
+	send_handoff(6, srv, "/b", req);
+	ck_assert_int_eq(adapter_recv(&m), 1);
+	ck_assert_uint_eq(m.hdr.type, WASP_MSG_HANDOFF_ACK);
+	ck_assert_int_eq(adapter_recv(&m), 1);
+	ck_assert_uint_eq(m.hdr.type, WASP_MSG_HANDBACK);
+	memcpy(&hb, m.payload, sizeof(hb));
+	ck_assert_uint_eq(hb.data_len, strlen(req));
+	close(m.fd);
+	close(c);
+}
+END_TEST
+
+START_TEST(test_draining_returns_unacked)
+{
+	static const char req[] = "GET /index.html HTTP/1.1\r\nHost: s.test\r\n\r\n";
+	struct wasp_msg_handback hb;
+	struct wasp_ipc_msg m;
+	int srv, c;
+
+	adapter_hello();
+	env.draining = true;
+	c = tcp_pair(&srv);
+	send_handoff(42, srv, "/", req);
+	ck_assert_int_eq(adapter_recv(&m), 1);
+	ck_assert_uint_eq(m.hdr.type, WASP_MSG_HANDBACK); /* no ACK before it */
+	memcpy(&hb, m.payload, sizeof(hb));
+	ck_assert_uint_eq(hb.conn_id, 42);
+	ck_assert_uint_eq(hb.data_len, strlen(req));
+	ck_assert_int_eq(memcmp(m.payload + sizeof(hb), req, strlen(req)), 0);
+	ck_assert_int_ge(m.fd, 0);
+	close(m.fd);
+	ck_assert_uint_eq(env.n_conns, 0);
+	close(c);
+}
+END_TEST
+
+START_TEST(test_malformed_handoff_closes_channel)
+{
+	struct wasp_msg_handoff ho = { .conn_id = 1, .site_id = 1, .app_path_len = 50,
+				       .data_len = 0 };
+	struct wasp_ipc_msg m;
+	int srv, c;
+
+	adapter_hello();
+	c = tcp_pair(&srv);
+	ck_assert_int_eq(wasp_ipc_send(adapter, WASP_MSG_HANDOFF, 1, WASP_IPC_F_HAS_FD, &ho,
+				       sizeof(ho), srv), 0);
+	close(srv);
+	ck_assert_int_eq(adapter_recv(&m), 0); /* EOF: the worker dropped the channel */
+	ck_assert_ptr_null(env.chans);
+	close(c);
+}
+END_TEST
+
+static Suite *
+worker_handoff_suite(void)
+{
+	Suite *s = suite_create("worker_handoff");
+	TCase *tc = tcase_create("handoff");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_ack_serve_handback);
+	tcase_add_test(tc, test_first_request_elsewhere);
+	tcase_add_test(tc, test_draining_returns_unacked);
+	tcase_add_test(tc, test_malformed_handoff_closes_channel);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return testutil_run(worker_handoff_suite());
+}
