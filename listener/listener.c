@@ -365,8 +365,14 @@ conn_route(struct lsn_env *env, struct lsn_conn *c)
 		conn_reject(env, c, 503, "application pool stopped");
 		return;
 	}
-	if (p->n_workers > 0 && wasp_queue_len(&p->queue) == 0 && handoff_send(env, p, c) == 0)
+	if (p->n_workers > 0 && wasp_queue_len(&p->queue) == 0 && handoff_send(env, p, c) == 0) {
+		/* Web garden: like WAS, start another worker on a request
+		 * while the pool has fewer than maxProcesses (asked once until
+		 * one arrives). */
+		if (p->rp && p->n_workers < p->rp->max_processes)
+			channel_demand(env, p);
 		return;
+	}
 	pool_enqueue(env, p, c);
 }
 

@@ -23,7 +23,7 @@ def table(port, **over):
     pools = [
         {"id": 0, "name": "A", "state": "Started", "queueLength": 2,
          "startupTimeLimitMs": 60000},
-        {"id": 1, "name": "B", "state": "Started"},
+        {"id": 1, "name": "B", "state": "Started", "maxProcesses": 2},
         {"id": 2, "name": "C", "state": "Stopped"},
         {"id": 3, "name": "D", "state": "Stopped", "loadBalancerCapabilities": "TcpLevel"},
         {"id": 4, "name": "E", "state": "Started", "startupTimeLimitMs": 1000},
@@ -138,6 +138,14 @@ def run(t, act):
     h4 = wb.handoff()
     check(h4["app_path"] == "/b" and h4["site_id"] == 1, "app /b %r" % h4)
     wb.ack(h4)
+    # maxProcesses 2 and one worker: the next connection is handed to it at
+    # once, and the adapter asks for a second worker (web garden).
+    c4b = client(port, req("a.test", "/b/two"))
+    h4b = wb.handoff()
+    wb.ack(h4b)
+    lsnfake.respond(h4b, b"b2")
+    check(read_all(c4b).endswith(b"b2"), "c4b")
+    act.wait_demand(1, count=2)
 
     # HANDBACK with a complete request for another pool: routed at once
     # (nothing more is read), to pool A's worker with exactly those bytes.
