@@ -1,0 +1,62 @@
+"""DRAIN (here from a recycle): the worker stops taking connections, closes
+its idle keep-alive connections, finishes the request in progress with
+"Connection: close", and exits 0 once no connection is left. Also checks
+the stats it reports (requests served, busy, memory)."""
+import socket
+import wasptest
+from wasptest import check, wait_until, pid_alive, TIME_SCALE
+
+
+def recv_all(s):
+    got = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            return got
+        got += b
+
+
+def test(t):
+    srv = t.server(pools={"A": {}}).start()
+    host = srv.host("A").encode()
+
+    # an idle keep-alive connection owned by the worker
+    idle = socket.create_connection(("127.0.0.1", srv.port), timeout=10 * TIME_SCALE)
+    idle.sendall(b"GET /index.html HTTP/1.1\r\nHost: %s\r\n\r\n" % host)
+    first = b""
+    while b"pool A\n" not in first:
+        b = idle.recv(65536)
+        check(b, "idle connection closed early: %r" % first)
+        first += b
+    pid = int(first.split(b"X-Wasp-Pid: ")[1].split(b"\r\n")[0])
+
+    # a request in progress: the worker answers it after 3 s, from a timer
+    busy = socket.create_connection(("127.0.0.1", srv.port), timeout=20 * TIME_SCALE)
+    busy.sendall(b"GET /__wasp_test/sleep?ms=3000 HTTP/1.1\r\nHost: %s\r\n\r\n" % host)
+
+    def stats():
+        w = [w for w in srv.workers("A") if w["pid"] == pid]
+        return w and w[0]["busy"] == 1 and w[0]["requests"] >= 1 and w[0]["connections"] == 2 \
+            and w[0].get("privateKB", 1) > 0 and w
+    wait_until(stats, timeout=10, what="stats: 1 busy, 2 connections")
+
+    srv.waspctl("recycle", "apppool", "A")
+
+    # the idle connection is closed, without a response
+    check(recv_all(idle) == b"", "idle keep-alive connection got data")
+    idle.close()
+    # the request in progress completes, with Connection: close, then EOF
+    data = recv_all(busy)
+    busy.close()
+    check(data.startswith(b"HTTP/1.1 200 ") and b"slept 3000 ms" in data,
+          "in-flight request: %r" % data)
+    check(b"\r\nConnection: close\r\n" in data, "no Connection: close: %r" % data)
+    check(b"X-Wasp-Pid: %d\r\n" % pid in data, "answered by another worker: %r" % data)
+
+    wait_until(lambda: not pid_alive(pid), timeout=10, what="drained worker to exit")
+    srv.wait_log("(pid %d) exited with status 0" % pid)
+    r = srv.get(pool="A")
+    check(r.status == 200 and r.pid != pid, "after the recycle %r" % r)
+
+
+wasptest.main(test)
