@@ -421,9 +421,17 @@ parse_node(struct parse_ctx *c, xmlNode *xn, const struct schema_elem *schema,
 		diag(c, WASP_DIAG_ERROR, node->line, NULL, "elements nested too deep");
 		return -EINVAL;
 	}
-	r = parse_attrs(c, xn, node, depth == 0);
-	if (r < 0)
-		return r;
+	{
+		int errors = c->errors;
+
+		r = parse_attrs(c, xn, node, depth == 0);
+		if (r < 0)
+			return r;
+		/* A collection entry with a bad value is left out whole, not
+		 * added with a default in place of what was meant. */
+		if (c->errors > errors && (kind == CFG_NODE_ADD || kind == CFG_NODE_REMOVE))
+			return -EINVAL;
+	}
 	if (kind == CFG_NODE_REMOVE || kind == CFG_NODE_CLEAR) {
 		*ret = node;
 		return 0;

@@ -1,0 +1,951 @@
+/* Loading applicationHost.config: diagnostics, defaults, every type's
+ * parsing and range errors, %VAR% expansion, Windows paths, error
+ * positions, real IIS files, the apphost view and serialization. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <unistd.h>
+
+#include "apphost.h"
+#include "arena.h"
+#include "config.h"
+#include "test_config_util.h"
+#include "testutil.h"
+#include "timespan.h"
+
+#define MIN_USEC (60 * WASP_USEC_PER_SEC)
+
+/* ---- diagnostics ------------------------------------------------------------ */
+
+START_TEST(test_diag_format)
+{
+	struct wasp_diag_list d = WASP_DIAG_LIST_INIT;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	ck_assert_int_eq(wasp_diag_add(&d, WASP_DIAG_ERROR, "a.config", 12, "idleTimeout",
+				       "'x' is not a timeSpan"),
+			 0);
+	ck_assert_int_eq(wasp_diag_add(&d, WASP_DIAG_WARNING, "b.config", 0, NULL, "%s %d", "n", 1),
+			 0);
+	ck_assert_uint_eq(d.n_errors, 1);
+	ck_assert_uint_eq(d.n_warnings, 1);
+	f = open_memstream(&buf, &len);
+	wasp_diag_list_print(&d, f, WASP_DIAG_WARNING);
+	fclose(f);
+	ck_assert_str_eq(buf, "a.config:12: error: attribute 'idleTimeout': 'x' is not a timeSpan\n"
+			      "b.config: warning: n 1\n");
+	free(buf);
+	f = open_memstream(&buf, &len);
+	wasp_diag_list_print(&d, f, WASP_DIAG_ERROR);
+	fclose(f);
+	ck_assert_ptr_null(strstr(buf, "warning"));
+	free(buf);
+	wasp_diag_list_done(&d);
+	ck_assert_uint_eq(d.n, 0);
+}
+END_TEST
+
+/* ---- defaults ----------------------------------------------------------------- */
+
+START_TEST(test_defaults_pool)
+{
+	struct tc t;
+	const struct wasp_element *pools, *p, *pm;
+	struct wasp_apphost *ah = NULL;
+	const struct wasp_apppool *ap;
+
+	tc_setup(&t, TC_APPHOST_MIN);
+	ck_assert_int_eq(t.load_result, 0);
+	tc_expect_clean(&t.diags);
+	pools = wasp_config_section(t.cfg, "system.applicationHost/applicationPools");
+	ck_assert_ptr_nonnull(pools);
+	ck_assert_uint_eq(pools->n_items, 1);
+	p = pools->items[0];
+	ck_assert_str_eq(p->key, "P");
+	ck_assert_uint_eq(wasp_element_get_uint(p, "queueLength", 0), 1000);
+	ck_assert(wasp_element_get_bool(p, "autoStart", false));
+	ck_assert_str_eq(wasp_element_get_str(p, "startMode", ""), "OnDemand");
+	ck_assert_str_eq(wasp_element_get_str(p, "managedPipelineMode", ""), "Integrated");
+	pm = wasp_element_child(p, "processModel");
+	ck_assert_uint_eq(wasp_element_get_uint(pm, "idleTimeout", 0), 20 * MIN_USEC);
+	ck_assert_uint_eq(wasp_element_get_uint(pm, "maxProcesses", 0), 1);
+	ck_assert(wasp_element_get_bool(pm, "pingingEnabled", false));
+	ck_assert(!wasp_element_attr(pm, "idleTimeout")->is_set);
+	ck_assert_uint_eq(wasp_element_get_uint(wasp_element_child(p, "recycling/periodicRestart"),
+						 "time", 0),
+			  29 * 60 * MIN_USEC);
+
+	ck_assert_int_eq(wasp_apphost_build(t.cfg, wasp_config_arena(t.cfg), &ah, &t.diags), 0);
+	ap = wasp_apphost_find_pool(ah, "p");
+	ck_assert_ptr_nonnull(ap);
+	ck_assert_int_eq(ap->start_mode, WASP_START_ON_DEMAND);
+	ck_assert_int_eq(ap->process_model.identity_type, WASP_IDENTITY_APPLICATION_POOL_IDENTITY);
+	ck_assert_uint_eq(ap->process_model.idle_timeout, 20 * MIN_USEC);
+	ck_assert_uint_eq(ap->process_model.startup_time_limit, 90 * WASP_USEC_PER_SEC);
+	ck_assert_uint_eq(ap->process_model.shutdown_time_limit, 90 * WASP_USEC_PER_SEC);
+	ck_assert_uint_eq(ap->process_model.ping_interval, 30 * WASP_USEC_PER_SEC);
+	ck_assert_uint_eq(ap->process_model.ping_response_time, 90 * WASP_USEC_PER_SEC);
+	ck_assert_uint_eq(ap->recycling.time, 29 * 60 * MIN_USEC);
+	ck_assert(ap->failure.rapid_fail_protection);
+	ck_assert_uint_eq(ap->failure.rapid_fail_protection_interval, 5 * MIN_USEC);
+	ck_assert_uint_eq(ap->failure.rapid_fail_protection_max_crashes, 5);
+	ck_assert_int_eq(ap->failure.load_balancer_capabilities, WASP_LB_HTTP_LEVEL);
+	ck_assert_uint_eq(ap->queue_length, 1000);
+	tc_done(&t);
+}
+END_TEST
+
+START_TEST(test_defaults_elements)
+{
+	struct tc t;
+	struct wasp_apphost *ah = NULL;
+	const struct wasp_site *s;
+	const struct wasp_apppool *a, *b;
+
+	tc_setup(&t, "<system.applicationHost>\n"
+		     " <applicationPools>\n"
+		     "  <add name=\"A\" />\n"
+		     "  <add name=\"B\" queueLength=\"50\"><processModel idleTimeout=\"00:00:30\" /></add>\n"
+		     "  <applicationPoolDefaults queueLength=\"4000\" startMode=\"AlwaysRunning\">\n"
+		     "   <processModel idleTimeout=\"00:05:00\" maxProcesses=\"2\" />\n"
+		     "  </applicationPoolDefaults>\n"
+		     " </applicationPools>\n"
+		     " <sites>\n"
+		     "  <site name=\"S\" id=\"7\">\n"
+		     "   <applicationDefaults applicationPool=\"B\" />\n"
+		     "   <application path=\"/\"><virtualDirectory path=\"/\" physicalPath=\"www\" /></application>\n"
+		     "   <application path=\"/x\" applicationPool=\"A\"><virtualDirectory path=\"/\" /></application>\n"
+		     "   <bindings><binding protocol=\"http\" bindingInformation=\"*:80:\" /></bindings>\n"
+		     "  </site>\n"
+		     "  <site name=\"T\" id=\"8\" serverAutoStart=\"false\">\n"
+		     "   <application path=\"/\"><virtualDirectory path=\"/\" /></application>\n"
+		     "   <limits connectionTimeout=\"00:00:10\" />\n"
+		     "  </site>\n"
+		     "  <siteDefaults><limits connectionTimeout=\"00:00:42\" maxConnections=\"9\" />"
+		     "<logFile directory=\"logs\" period=\"Hourly\" /></siteDefaults>\n"
+		     "  <applicationDefaults applicationPool=\"A\" />\n"
+		     "  <virtualDirectoryDefaults physicalPath=\"www-app\" />\n"
+		     " </sites>\n"
+		     "</system.applicationHost>\n");
+	tc_expect_clean(&t.diags);
+	ck_assert_int_eq(wasp_apphost_build(t.cfg, wasp_config_arena(t.cfg), &ah, &t.diags), 0);
+	a = wasp_apphost_find_pool(ah, "A");
+	b = wasp_apphost_find_pool(ah, "B");
+	ck_assert_uint_eq(a->queue_length, 4000);
+	ck_assert_uint_eq(b->queue_length, 50);
+	ck_assert_int_eq(a->start_mode, WASP_START_ALWAYS_RUNNING);
+	ck_assert_uint_eq(a->process_model.idle_timeout, 5 * MIN_USEC);
+	ck_assert_uint_eq(b->process_model.idle_timeout, 30 * WASP_USEC_PER_SEC);
+	ck_assert_uint_eq(b->process_model.max_processes, 2);
+
+	s = wasp_apphost_find_site(ah, "S");
+	ck_assert_uint_eq(s->id, 7);
+	/* The site's own applicationDefaults wins over the sites level. */
+	ck_assert_str_eq(s->apps[0].application_pool, "B");
+	ck_assert_str_eq(s->apps[1].application_pool, "A");
+	ck_assert_uint_eq(s->apps[1].pool_id, a->id);
+	/* virtualDirectoryDefaults fills physicalPath where unset. */
+	ck_assert_ptr_nonnull(strstr(s->apps[1].vdirs[0].physical_path, "/www-app"));
+	ck_assert(s->apps[1].vdirs[0].physical_path_exists);
+	ck_assert_ptr_nonnull(strstr(s->apps[0].vdirs[0].physical_path, "/www"));
+	ck_assert_uint_eq(s->limits.connection_timeout, 42 * WASP_USEC_PER_SEC);
+	ck_assert_uint_eq(s->limits.max_connections, 9);
+	ck_assert_str_eq(s->log_file.period, "Hourly");
+	ck_assert_ptr_nonnull(strstr(s->log_file.directory, "/logs"));
+	ck_assert(s->server_auto_start);
+	s = wasp_apphost_find_site_id(ah, 8);
+	ck_assert(!s->server_auto_start);
+	ck_assert_uint_eq(s->limits.connection_timeout, 10 * WASP_USEC_PER_SEC);
+	ck_assert_uint_eq(s->limits.max_connections, 9);
+	tc_done(&t);
+}
+END_TEST
+
+START_TEST(test_defaults_webserver)
+{
+	struct tc t;
+	const struct wasp_element *e;
+
+	tc_setup(&t, TC_APPHOST_MIN);
+	e = tc_eff(&t, "S/", "system.webServer/security/requestFiltering", NULL);
+	ck_assert_uint_eq(wasp_element_get_uint(wasp_element_child(e, "requestLimits"),
+						 "maxAllowedContentLength", 0),
+			  30000000);
+	ck_assert_uint_eq(wasp_element_get_uint(wasp_element_child(e, "requestLimits"), "maxUrl", 0),
+			  4096);
+	ck_assert(wasp_element_get_bool(wasp_element_child(e, "fileExtensions"), "allowUnlisted",
+					false));
+	e = tc_eff(&t, "S/", "system.webServer/directoryBrowse", NULL);
+	ck_assert(!wasp_element_get_bool(e, "enabled", true));
+	ck_assert_str_eq(wasp_element_get_str(e, "showFlags", ""), "Date,Time,Size,Extension");
+	e = tc_eff(&t, "S/", "system.webServer/httpErrors", NULL);
+	ck_assert_str_eq(wasp_element_get_str(e, "errorMode", ""), "DetailedLocalOnly");
+	e = tc_eff(&t, "S/", "system.webServer/handlers", NULL);
+	ck_assert_str_eq(wasp_element_get_str(e, "accessPolicy", ""), "Read");
+	ck_assert_uint_eq(wasp_element_get_uint(e, "accessPolicy", 0), 1);
+	tc_done(&t);
+}
+END_TEST
+
+/* ---- types -------------------------------------------------------------------- */
+
+static void
+pool_attr_case(const char *attrs, const char *pm_attrs, const char *want_attr, const char *want_msg)
+{
+	struct tc t;
+	char *body;
+	const struct wasp_diag *d;
+
+	ck_assert_int_gt(asprintf(&body,
+				  "<system.applicationHost><applicationPools>\n"
+				  "<add name=\"P\" %s><processModel %s /></add>\n"
+				  "</applicationPools></system.applicationHost>\n",
+				  attrs, pm_attrs),
+			 0);
+	tc_setup(&t, body);
+	free(body);
+	if (!want_msg) {
+		tc_expect_clean(&t.diags);
+		ck_assert_int_eq(t.load_result, 0);
+	} else {
+		ck_assert_int_eq(t.load_result, -EINVAL);
+		d = tc_expect(&t.diags, WASP_DIAG_ERROR, want_msg);
+		ck_assert_str_eq(d->attribute, want_attr);
+		ck_assert_int_eq(d->line, tc_line_of(t.apphost, "<add name=\"P\""));
+		ck_assert_str_eq(d->file, t.apphost);
+	}
+	tc_done(&t);
+}
+
+START_TEST(test_type_bool)
+{
+	pool_attr_case("autoStart=\"False\"", "pingingEnabled=\"TRUE\"", NULL, NULL);
+	pool_attr_case("autoStart=\"yes\"", "", "autoStart", "is not a bool");
+	pool_attr_case("", "pingingEnabled=\"1\"", "pingingEnabled", "is not a bool");
+}
+END_TEST
+
+START_TEST(test_type_uint)
+{
+	pool_attr_case("queueLength=\"65535\"", "maxProcesses=\"0\"", NULL, NULL);
+	pool_attr_case("queueLength=\"9\"", "", "queueLength", "out of range (10-65535)");
+	pool_attr_case("queueLength=\"70000\"", "", "queueLength", "out of range");
+	pool_attr_case("queueLength=\"-1\"", "", "queueLength", "not an unsigned integer");
+	pool_attr_case("queueLength=\"12abc\"", "", "queueLength", "not an unsigned integer");
+	pool_attr_case("", "maxProcesses=\"99999999999\"", "maxProcesses", "out of range");
+}
+END_TEST
+
+START_TEST(test_type_int)
+{
+	struct tc t;
+	const struct wasp_diag *d;
+
+	tc_setup(&t, TC_APPHOST_MIN
+		 "<system.webServer><httpErrors>\n"
+		 "<error statusCode=\"404\" subStatusCode=\"-1\" path=\"a.htm\" />\n"
+		 "<error statusCode=\"404\" subStatusCode=\"2\" path=\"b.htm\" />\n"
+		 "<error statusCode=\"500\" subStatusCode=\"-2\" path=\"c.htm\" />\n"
+		 "<error statusCode=\"500\" subStatusCode=\"x\" path=\"c.htm\" />\n"
+		 "<error statusCode=\"399\" path=\"c.htm\" />\n"
+		 "</httpErrors></system.webServer>\n");
+	d = tc_expect(&t.diags, WASP_DIAG_ERROR, "-2 is out of range (-1 to 999)");
+	ck_assert_str_eq(d->attribute, "subStatusCode");
+	d = tc_expect(&t.diags, WASP_DIAG_ERROR, "'x' is not an integer");
+	ck_assert_int_eq(d->line, tc_line_of(t.apphost, "subStatusCode=\"x\""));
+	d = tc_expect(&t.diags, WASP_DIAG_ERROR, "399 is out of range (400-999)");
+	ck_assert_str_eq(d->attribute, "statusCode");
+	{
+		const struct wasp_element *e = wasp_config_section(t.cfg, "system.webServer/httpErrors");
+
+		/* Combined key: 404/-1 and 404/2 are two entries. */
+		ck_assert_uint_eq(e->n_items, 2);
+		ck_assert_int_eq(wasp_element_get_int(e->items[1], "subStatusCode", 0), 2);
+		ck_assert_str_eq(e->items[1]->key, "404|2");
+	}
+	tc_done(&t);
+}
+END_TEST
+
+START_TEST(test_type_enum)
+{
+	pool_attr_case("startMode=\"alwaysrunning\" managedPipelineMode=\"1\"", "", NULL, NULL);
+	pool_attr_case("startMode=\"Sometimes\"", "", "startMode",
+		       "'Sometimes' is not one of: OnDemand, AlwaysRunning");
+	pool_attr_case("", "identityType=\"Root\"", "identityType", "is not one of");
+}
+END_TEST
+
+START_TEST(test_type_flags)
+{
+	struct tc t;
+	const struct wasp_element *e;
+	const struct wasp_diag *d;
+
+	tc_setup(&t, TC_APPHOST_MIN "<system.webServer>\n"
+				    "<directoryBrowse showFlags=\" size ,Date,LongDate\" />\n"
+				    "<handlers accessPolicy=\"Read, Bogus\" />\n"
+				    "</system.webServer>\n");
+	e = wasp_config_section(t.cfg, "system.webServer/directoryBrowse");
+	ck_assert_uint_eq(wasp_element_get_uint(e, "showFlags", 0), 2 | 8 | 32);
+	ck_assert_str_eq(wasp_element_get_str(e, "showFlags", ""), "Date,Size,LongDate");
+	d = tc_expect(&t.diags, WASP_DIAG_ERROR, "'Bogus' is not one of: None, Read");
+	ck_assert_str_eq(d->attribute, "accessPolicy");
+	tc_done(&t);
+}
+END_TEST
+
+START_TEST(test_type_timespan)
+{
+	struct tc t;
+	const struct wasp_element *pm;
+
+	/* Seconds where IIS wants whole minutes, and days. */
+	pool_attr_case("", "idleTimeout=\"00:00:05\" shutdownTimeLimit=\"00:00:01\"", NULL, NULL);
+	pool_attr_case("", "idleTimeout=\"1.00:00:00\"", NULL, NULL);
+	pool_attr_case("", "idleTimeout=\"31.00:00:00\"", "idleTimeout",
+		       "out of range (00:00:00 to 30.00:00:00)");
+	pool_attr_case("", "idleTimeout=\"20 minutes\"", "idleTimeout", "is not a timeSpan");
+	pool_attr_case("", "pingInterval=\"00:61:00\"", "pingInterval", "out of range");
+	pool_attr_case("", "startupTimeLimit=\"00:00:00\"", "startupTimeLimit", "out of range");
+
+	tc_setup(&t, "<system.applicationHost><applicationPools>\n"
+		     "<add name=\"P\"><processModel idleTimeout=\"00:00:05\" />"
+		     "<recycling><periodicRestart time=\"00:00:30\" /></recycling></add>\n"
+		     "</applicationPools></system.applicationHost>\n");
+	pm = wasp_element_child(
+		wasp_config_section(t.cfg, "system.applicationHost/applicationPools")->items[0],
+		"processModel");
+	ck_assert_uint_eq(wasp_element_get_uint(pm, "idleTimeout", 0), 5 * WASP_USEC_PER_SEC);
+	ck_assert_str_eq(wasp_element_get_str(pm, "idleTimeout", ""), "00:00:05");
+	tc_done(&t);
+}
+END_TEST
+
+START_TEST(test_type_string_required)
+{
+	struct tc t;
+	const struct wasp_diag *d;
+
+	tc_setup(&t, "<system.applicationHost><applicationPools>\n"
+		     "<add queueLength=\"100\" />\n"
+		     "<add name=\"\" />\n"
+		     "</applicationPools></system.applicationHost>\n");
+	d = tc_expect(&t.diags, WASP_DIAG_ERROR, "required attribute missing on <add>");
+	ck_assert_str_eq(d->attribute, "name");
+	ck_assert_int_eq(d->line, tc_line_of(t.apphost, "queueLength=\"100\""));
+	d = tc_expect(&t.diags, WASP_DIAG_ERROR, "must not be empty");
+	ck_assert_str_eq(d->attribute, "name");
+	tc_done(&t);
+}
+END_TEST
+
+/* ---- unknown things, declarations ------------------------------------------------ */
+
+START_TEST(test_unknown_warnings)
+{
+	struct tc t;
+	const struct wasp_diag *d;
+
+	tc_setup(&t, TC_APPHOST_MIN
+		 "<system.webServer>\n"
+		 " <defaultDocument enabled=\"true\" color=\"blue\">\n"
+		 "  <files><add value=\"a.html\" /></files>\n"
+		 "  <extra />\n"
+		 " </defaultDocument>\n"
+		 " <rewrite><rules /></rewrite>\n"
+		 "</system.webServer>\n"
+		 "<system.web><compilation debug=\"true\" /></system.web>\n");
+	ck_assert_int_eq(t.load_result, 0);
+	tc_expect_clean(&t.diags);
+	d = tc_expect(&t.diags, WASP_DIAG_WARNING, "unknown attribute on <defaultDocument>");
+	ck_assert_str_eq(d->attribute, "color");
+	ck_assert_int_eq(d->line, tc_line_of(t.apphost, "color="));
+	d = tc_expect(&t.diags, WASP_DIAG_WARNING, "unknown element <extra>");
+	ck_assert_int_eq(d->line, tc_line_of(t.apphost, "<extra"));
+	tc_expect(&t.diags, WASP_DIAG_WARNING, "unknown section 'system.webServer/rewrite'");
+	tc_expect(&t.diags, WASP_DIAG_WARNING, "<system.web> is not implemented by wasp");
+	tc_done(&t);
+}
+END_TEST
+
+START_TEST(test_config_sections)
+{
+	struct wasp_diag_list d = WASP_DIAG_LIST_INIT;
+	struct wasp_config *cfg = NULL;
+	const char *xml =
+		"<configuration>\n"
+		"<configSections>\n"
+		" <sectionGroup name=\"system.webServer\">\n"
+		"  <section name=\"defaultDocument\" overrideModeDefault=\"Sometimes\" />\n"
+		"  <section name=\"asp\" overrideModeDefault=\"Deny\" />\n"
+		" </sectionGroup>\n"
+		"</configSections>\n"
+		"<system.webServer>\n"
+		" <asp scriptErrorSentToBrowser=\"true\" />\n"
+		" <asp />\n"
+		" <directoryBrowse enabled=\"true\" />\n"
+		"</system.webServer>\n"
+		"</configuration>\n";
+	const struct wasp_diag *x;
+	int n = 0;
+
+	ck_assert_int_eq(wasp_config_load_buffer(xml, strlen(xml), "/nonexistent/a.config", NULL,
+						 &cfg, &d),
+			 -EINVAL);
+	x = tc_expect(&d, WASP_DIAG_ERROR, "'Sometimes' is not Allow or Deny");
+	ck_assert_int_eq(x->line, 4);
+	ck_assert_str_eq(x->attribute, "overrideModeDefault");
+	/* Declared but not implemented: one warning, at the declaration. */
+	for (size_t i = 0; i < d.n; i++)
+		n += strstr(d.items[i].message, "system.webServer/asp") != NULL;
+	ck_assert_int_eq(n, 1);
+	x = tc_expect(&d, WASP_DIAG_WARNING, "section 'system.webServer/asp' is not implemented");
+	ck_assert_int_eq(x->line, 5);
+	/* Used but never declared. */
+	x = tc_expect(&d, WASP_DIAG_WARNING,
+		      "section 'system.webServer/directoryBrowse' is not declared in configSections");
+	ck_assert_int_eq(x->line, 11);
+	ck_assert(wasp_element_get_bool(wasp_config_section(cfg, "system.webServer/directoryBrowse"),
+					"enabled", false));
+	wasp_config_free(cfg);
+	wasp_diag_list_done(&d);
+}
+END_TEST
+
+START_TEST(test_not_xml)
+{
+	struct wasp_diag_list d = WASP_DIAG_LIST_INIT;
+	struct wasp_config *cfg = NULL;
+	const char *bad = "<configuration>\n<system.webServer>\n</configuration>\n";
+	const char *notcfg = "<?xml version=\"1.0\"?>\n<foo/>\n";
+	const struct wasp_diag *x;
+
+	ck_assert_int_eq(wasp_config_load_buffer(bad, strlen(bad), "x.config", NULL, &cfg, &d),
+			 -EINVAL);
+	ck_assert_ptr_null(cfg);
+	x = tc_expect(&d, WASP_DIAG_ERROR, "not well-formed XML");
+	ck_assert_int_ge(x->line, 3); /* where libxml2 noticed */
+	ck_assert_ptr_null(strchr(x->message, '\n'));
+	wasp_diag_list_done(&d);
+	ck_assert_int_eq(wasp_config_load_buffer(notcfg, strlen(notcfg), "y.config", NULL, &cfg, &d),
+			 -EINVAL);
+	x = tc_expect(&d, WASP_DIAG_ERROR, "root element must be <configuration>");
+	ck_assert_int_eq(x->line, 2);
+	wasp_config_free(cfg);
+	wasp_diag_list_done(&d);
+	ck_assert_int_eq(wasp_config_load_buffer("", 0, "z.config", NULL, &cfg, &d), -EINVAL);
+	wasp_diag_list_done(&d);
+	ck_assert_int_eq(wasp_config_load_file("/nonexistent/applicationHost.config", NULL, &cfg, &d),
+			 -ENOENT);
+	tc_expect(&d, WASP_DIAG_ERROR, "cannot open");
+	wasp_diag_list_done(&d);
+}
+END_TEST
+
+/* ---- %VAR% and paths ------------------------------------------------------------ */
+
+START_TEST(test_env_expansion)
+{
+	struct tc t;
+	struct wasp_apphost *ah = NULL;
+	const struct wasp_site *s;
+	const struct wasp_element *e;
+
+	setenv("WASP_TEST_ROOT", "/srv/wasp-test", 1);
+	setenv("WASP_TEST_PORT", "8123", 1);
+	unsetenv("WASP_TEST_UNSET");
+	tc_setup(&t, "<system.applicationHost>\n"
+		     " <applicationPools><add name=\"P\" queueLength=\"%WASP_TEST_PORT%\" /></applicationPools>\n"
+		     " <sites><site name=\"S\" id=\"1\">\n"
+		     "  <application path=\"/\" applicationPool=\"P\">\n"
+		     "   <virtualDirectory path=\"/\" physicalPath=\"%WASP_TEST_ROOT%\\www\" />\n"
+		     "   <virtualDirectory path=\"/u\" physicalPath=\"%WASP_TEST_UNSET%\\x\" />\n"
+		     "  </application>\n"
+		     "  <bindings><binding protocol=\"http\" bindingInformation=\"*:%WASP_TEST_PORT%:\" /></bindings>\n"
+		     " </site></sites>\n"
+		     "</system.applicationHost>\n"
+		     "<system.webServer><httpProtocol><customHeaders>\n"
+		     " <add name=\"X\" value=\"100%% %WASP_TEST_UNSET% %WASP_TEST_PORT%%WASP_TEST_PORT%\" />\n"
+		     "</customHeaders></httpProtocol></system.webServer>\n");
+	tc_expect_clean(&t.diags);
+	ck_assert_int_eq(wasp_apphost_build(t.cfg, wasp_config_arena(t.cfg), &ah, &t.diags), 0);
+	s = wasp_apphost_find_site(ah, "S");
+	ck_assert_str_eq(s->apps[0].vdirs[0].physical_path, "/srv/wasp-test/www");
+	ck_assert_str_eq(s->apps[0].vdirs[1].physical_path, "%WASP_TEST_UNSET%/x");
+	ck_assert_uint_eq(s->bindings[0].port, 8123);
+	ck_assert_uint_eq(ah->pools[0].queue_length, 8123);
+	e = wasp_config_section(t.cfg, "system.webServer/httpProtocol");
+	ck_assert_str_eq(wasp_element_get_str(wasp_element_child(e, "customHeaders")->items[0],
+					      "value", ""),
+			 "100%% %WASP_TEST_UNSET% 81238123");
+	tc_expect(&t.diags, WASP_DIAG_WARNING, "'/srv/wasp-test/www' does not exist");
+	tc_done(&t);
+
+	/* no_env_expansion leaves the text alone. */
+	{
+		struct wasp_diag_list d = WASP_DIAG_LIST_INIT;
+		struct wasp_config_opts o = { .no_env_expansion = true };
+		struct wasp_config *cfg = NULL;
+		const char *xml = "<configuration><system.webServer><httpProtocol><customHeaders>"
+				  "<add name=\"X\" value=\"%WASP_TEST_PORT%\" /></customHeaders>"
+				  "</httpProtocol></system.webServer></configuration>";
+
+		wasp_config_load_buffer(xml, strlen(xml), "/tmp/x.config", &o, &cfg, &d);
+		ck_assert_str_eq(
+			wasp_element_get_str(wasp_element_child(wasp_config_section(cfg, "system.webServer/httpProtocol"),
+								"customHeaders")
+						     ->items[0],
+					     "value", ""),
+			"%WASP_TEST_PORT%");
+		wasp_config_free(cfg);
+		wasp_diag_list_done(&d);
+	}
+}
+END_TEST
+
+START_TEST(test_windows_paths)
+{
+	struct tc t;
+	struct wasp_apphost *ah = NULL;
+	const struct wasp_site *s;
+	const struct wasp_diag *d;
+	char *want;
+
+	tc_setup(&t, "<system.applicationHost>\n"
+		     " <applicationPools><add name=\"P\" /></applicationPools>\n"
+		     " <sites><site name=\"S\" id=\"1\">\n"
+		     "  <application path=\"/\" applicationPool=\"P\">\n"
+		     "   <virtualDirectory path=\"/\" physicalPath=\".\\www-app\" />\n"
+		     "   <virtualDirectory path=\"/c\" physicalPath=\"C:\\inetpub\\wwwroot\" />\n"
+		     "  </application>\n"
+		     " </site></sites>\n"
+		     "</system.applicationHost>\n");
+	tc_expect_clean(&t.diags);
+	d = tc_expect(&t.diags, WASP_DIAG_WARNING,
+		      "'C:/inetpub/wwwroot' is a Windows drive path that does not exist here");
+	ck_assert_str_eq(d->attribute, "physicalPath");
+	ck_assert_int_eq(d->line, tc_line_of(t.apphost, "C:\\inetpub"));
+	ck_assert_int_eq(wasp_apphost_build(t.cfg, wasp_config_arena(t.cfg), &ah, &t.diags), 0);
+	s = wasp_apphost_find_site(ah, "S");
+	want = tc_path(&t, "www-app");
+	ck_assert_str_eq(s->apps[0].vdirs[0].physical_path, want);
+	ck_assert(s->apps[0].vdirs[0].physical_path_exists);
+	ck_assert_str_eq(s->apps[0].vdirs[1].physical_path, "C:/inetpub/wwwroot");
+	ck_assert(!s->apps[0].vdirs[1].physical_path_exists);
+	free(want);
+	tc_done(&t);
+}
+END_TEST
+
+/* ---- the apphost view -------------------------------------------------------------- */
+
+START_TEST(test_apphost_bindings)
+{
+	struct tc t;
+	struct wasp_apphost *ah = NULL;
+	const struct wasp_site *s;
+	const struct wasp_diag *d;
+
+	tc_setup(&t, "<system.applicationHost>\n"
+		     " <applicationPools><add name=\"P\" /></applicationPools>\n"
+		     " <sites>\n"
+		     "  <site name=\"S\" id=\"1\">\n"
+		     "   <application path=\"/\" applicationPool=\"P\"><virtualDirectory path=\"/\" physicalPath=\"www\" /></application>\n"
+		     "   <application path=\"/app\" applicationPool=\"Missing\"><virtualDirectory path=\"/\" physicalPath=\"www\" /></application>\n"
+		     "   <application path=\"/app/sub\" applicationPool=\"P\"><virtualDirectory path=\"/\" physicalPath=\"www\" /></application>\n"
+		     "   <bindings>\n"
+		     "    <binding protocol=\"http\" bindingInformation=\"*:80:example.com\" />\n"
+		     "    <binding protocol=\"https\" bindingInformation=\"127.0.0.1:443:\" />\n"
+		     "    <binding protocol=\"http\" bindingInformation=\"[::1]:8080:v6\" />\n"
+		     "    <binding protocol=\"http\" bindingInformation=\":8081:\" />\n"
+		     "    <binding protocol=\"net.tcp\" bindingInformation=\"808:*\" />\n"
+		     "    <binding protocol=\"http\" bindingInformation=\"nonsense\" />\n"
+		     "   </bindings>\n"
+		     "  </site>\n"
+		     "  <site name=\"T\" id=\"1\"><bindings><binding protocol=\"http\" bindingInformation=\"*:80:example.com\" /></bindings></site>\n"
+		     " </sites>\n"
+		     "</system.applicationHost>\n");
+	tc_expect_clean(&t.diags);
+	ck_assert_int_eq(wasp_apphost_build(t.cfg, wasp_config_arena(t.cfg), &ah, &t.diags), -EINVAL);
+	d = tc_expect(&t.diags, WASP_DIAG_ERROR, "'nonsense' is not IP:port:host");
+	ck_assert_str_eq(d->attribute, "bindingInformation");
+	ck_assert_int_eq(d->line, tc_line_of(t.apphost, "nonsense"));
+	tc_expect(&t.diags, WASP_DIAG_ERROR, "has the same id 1 as site 'S'");
+	tc_expect(&t.diags, WASP_DIAG_WARNING, "no application pool 'Missing'");
+	tc_expect(&t.diags, WASP_DIAG_WARNING, "is also a binding of site 'S'");
+	tc_done(&t);
+
+	tc_setup(&t, "<system.applicationHost>\n"
+		     " <applicationPools><add name=\"P\" /></applicationPools>\n"
+		     " <sites>\n"
+		     "  <site name=\"S\" id=\"3\">\n"
+		     "   <application path=\"/app\" applicationPool=\"P\"><virtualDirectory path=\"/\" physicalPath=\"www\" /></application>\n"
+		     "   <application path=\"/\" applicationPool=\"P\"><virtualDirectory path=\"/\" physicalPath=\"www\" /></application>\n"
+		     "   <application path=\"/app/sub\" applicationPool=\"P\"><virtualDirectory path=\"/\" physicalPath=\"www\" /></application>\n"
+		     "   <bindings>\n"
+		     "    <binding protocol=\"http\" bindingInformation=\"*:80:example.com\" />\n"
+		     "    <binding protocol=\"https\" bindingInformation=\"127.0.0.1:443:\" />\n"
+		     "    <binding protocol=\"http\" bindingInformation=\"[::1]:8080:v6\" />\n"
+		     "    <binding protocol=\"http\" bindingInformation=\":8081:\" />\n"
+		     "    <binding protocol=\"net.tcp\" bindingInformation=\"808:*\" />\n"
+		     "   </bindings>\n"
+		     "  </site>\n"
+		     " </sites>\n"
+		     "</system.applicationHost>\n");
+	ck_assert_int_eq(wasp_apphost_build(t.cfg, wasp_config_arena(t.cfg), &ah, &t.diags), 0);
+	s = wasp_apphost_find_site_id(ah, 3);
+	ck_assert_uint_eq(s->n_bindings, 5);
+	ck_assert_str_eq(s->bindings[0].ip, "*");
+	ck_assert_uint_eq(s->bindings[0].port, 80);
+	ck_assert_str_eq(s->bindings[0].host, "example.com");
+	ck_assert_str_eq(s->bindings[1].protocol, "https");
+	ck_assert_str_eq(s->bindings[1].ip, "127.0.0.1");
+	ck_assert_str_eq(s->bindings[1].host, "");
+	ck_assert_str_eq(s->bindings[2].ip, "::1");
+	ck_assert_uint_eq(s->bindings[2].port, 8080);
+	ck_assert_str_eq(s->bindings[3].ip, "*");
+	ck_assert_uint_eq(s->bindings[4].port, 808);
+	ck_assert_str_eq(s->bindings[4].binding_information, "808:*");
+	/* Root application first; longest match on segment boundaries. */
+	ck_assert_str_eq(s->apps[0].path, "/");
+	ck_assert_str_eq(wasp_site_match_app(s, "/app/sub/x.html")->path, "/app/sub");
+	ck_assert_str_eq(wasp_site_match_app(s, "/app")->path, "/app");
+	ck_assert_str_eq(wasp_site_match_app(s, "/APP/y")->path, "/app");
+	ck_assert_str_eq(wasp_site_match_app(s, "/apple")->path, "/");
+	ck_assert_str_eq(wasp_site_match_app(s, "/")->path, "/");
+	ck_assert_ptr_null(wasp_apphost_find_site(ah, "nope"));
+	tc_done(&t);
+}
+END_TEST
+
+/* ---- real files -------------------------------------------------------------------- */
+
+START_TEST(test_iisexpress_style)
+{
+	struct wasp_diag_list d = WASP_DIAG_LIST_INIT;
+	struct wasp_config *cfg = NULL;
+	struct wasp_apphost *ah = NULL;
+	const struct wasp_element *e;
+	const char *path = WASP_CONFIG_TEST_DATA "/iisexpress-applicationhost.config";
+
+	ck_assert_int_eq(wasp_config_load_file(path, NULL, &cfg, &d), 0);
+	ck_assert_int_eq(wasp_apphost_build(cfg, wasp_config_arena(cfg), &ah, &d), 0);
+	tc_expect_clean(&d);
+	ck_assert_uint_gt(d.n_warnings, 20);
+	tc_expect(&d, WASP_DIAG_WARNING, "section 'system.webServer/asp' is not implemented");
+	ck_assert_uint_eq(ah->n_pools, 5);
+	ck_assert_uint_eq(ah->n_sites, 2);
+	ck_assert_uint_eq(wasp_apphost_find_pool(ah, "IISExpressAppPool")->process_model.idle_timeout,
+			  30 * WASP_USEC_PER_SEC);
+	ck_assert_uint_eq(wasp_apphost_find_pool(ah, "IISExpressAppPool")->recycling.n_schedule, 1);
+	ck_assert_uint_eq(wasp_apphost_find_pool(ah, "IISExpressAppPool")->recycling.schedule[0],
+			  3 * 60 * MIN_USEC);
+	ck_assert_str_eq(wasp_apphost_find_site(ah, "MyApp")->apps[1].application_pool,
+			 "IISExpressAppPool");
+	ck_assert_str_eq(wasp_apphost_find_site(ah, "WebSite1")->apps[0].application_pool,
+			 "Clr4IntegratedAppPool");
+	/* location path="" is the server level. */
+	e = wasp_config_section(cfg, "system.webServer/modules");
+	ck_assert_uint_eq(e->n_items, 9);
+	e = wasp_config_section(cfg, "system.webServer/handlers");
+	ck_assert_str_eq(wasp_element_get_str(e, "accessPolicy", ""), "Read,Script");
+	wasp_diag_list_done(&d);
+	ck_assert_int_eq(wasp_config_effective_section(cfg, "MyApp/api/v1",
+						       "system.webServer/httpProtocol", &e, &d),
+			 0);
+	tc_assert_items(wasp_element_child(e, "customHeaders"), "name", "X-Api");
+	wasp_config_free(cfg);
+	wasp_diag_list_done(&d);
+}
+END_TEST
+
+static bool
+has_suffix_ci(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+
+	return a >= b && strcasecmp(s + a - b, suffix) == 0;
+}
+
+START_TEST(test_iis_samples)
+{
+	DIR *dir = opendir(WASP_IIS_SAMPLES_DIR);
+	struct dirent *de;
+	int n_apphost = 0, n_web = 0;
+	static const char *const sections[] = {
+		"system.webServer/defaultDocument", "system.webServer/directoryBrowse",
+		"system.webServer/staticContent",   "system.webServer/httpErrors",
+		"system.webServer/handlers",        "system.webServer/modules",
+		"system.webServer/httpProtocol",    "system.webServer/security/requestFiltering",
+	};
+
+	if (!dir) {
+		fprintf(stderr, "test_iis_samples: %s is absent, skipping\n", WASP_IIS_SAMPLES_DIR);
+		return;
+	}
+	while ((de = readdir(dir))) {
+		struct wasp_diag_list d = WASP_DIAG_LIST_INIT;
+		struct wasp_config *cfg = NULL;
+		struct wasp_apphost *ah = NULL;
+		char *path;
+		int r;
+
+		if (de->d_name[0] == '.' || !has_suffix_ci(de->d_name, ".config"))
+			continue;
+		ck_assert_int_gt(asprintf(&path, "%s/%s", WASP_IIS_SAMPLES_DIR, de->d_name), 0);
+		if (has_suffix_ci(de->d_name, "web.config")) {
+			/* A web.config: put it at the root of a site and
+			 * compute every section wasp has for a path under it
+			 * (the same file twice would add its entries twice). */
+			struct tc t;
+			char *content = NULL;
+			size_t len = 0;
+			FILE *f = fopen(path, "re");
+
+			ck_assert_ptr_nonnull(f);
+			ck_assert_int_eq(getdelim(&content, &len, '\0', f) > 0, 1);
+			fclose(f);
+			/* As in a stock IIS applicationHost.config. */
+			tc_setup(&t, TC_APPHOST_MIN
+				 "<location path=\"\" overrideMode=\"Allow\"><system.webServer>"
+				 "<modules /><handlers /></system.webServer></location>\n");
+			tc_write(&t, "www/web.config", content);
+			tc_mkdir(&t, "www/sub");
+			free(content);
+			for (size_t i = 0; i < ELEMENTSOF(sections); i++) {
+				(void)tc_eff(&t, "S/sub/page", sections[i], &r);
+				if (r != 0 || t.diags.n_errors) {
+					fprintf(stderr, "%s:\n", de->d_name);
+					tc_dump(&t.diags);
+				}
+				ck_assert_int_eq(t.diags.n_errors, 0);
+			}
+			tc_done(&t);
+			n_web++;
+		} else {
+			r = wasp_config_load_file(path, NULL, &cfg, &d);
+			if (r == 0)
+				r = wasp_apphost_build(cfg, wasp_config_arena(cfg), &ah, &d);
+			if (r != 0 || d.n_errors)
+				tc_dump(&d);
+			ck_assert_msg(r == 0, "%s: %d", de->d_name, r);
+			ck_assert_uint_eq(d.n_errors, 0);
+			n_apphost++;
+		}
+		wasp_config_free(cfg);
+		wasp_diag_list_done(&d);
+		free(path);
+	}
+	closedir(dir);
+	ck_assert_int_gt(n_apphost + n_web, 0);
+}
+END_TEST
+
+START_TEST(test_example_config)
+{
+	struct wasp_diag_list d = WASP_DIAG_LIST_INIT;
+	struct wasp_config *cfg = NULL;
+	struct wasp_apphost *ah = NULL;
+	const struct wasp_element *e;
+
+	ck_assert_int_eq(wasp_config_load_file(WASP_EXAMPLES_DIR "/applicationHost.config", NULL,
+					       &cfg, &d),
+			 0);
+	ck_assert_int_eq(wasp_apphost_build(cfg, wasp_config_arena(cfg), &ah, &d), 0);
+	if (d.n)
+		tc_dump(&d);
+	ck_assert_uint_eq(d.n, 0);
+	ck_assert_uint_eq(ah->n_sites, 2);
+	ck_assert_uint_eq(ah->n_pools, 2);
+	for (size_t i = 0; i < ah->n_sites; i++)
+		ck_assert(ah->sites[i].apps[0].vdirs[0].physical_path_exists);
+	ck_assert_int_eq(wasp_config_effective_section(cfg, "Example Site/docs",
+						       "system.webServer/defaultDocument", &e, &d),
+			 0);
+	tc_assert_items(wasp_element_child(e, "files"), "value", "home.html,index.html,index.htm");
+	wasp_config_free(cfg);
+	wasp_diag_list_done(&d);
+}
+END_TEST
+
+/* ---- serialization ------------------------------------------------------------------ */
+
+static char *
+section_json(struct wasp_config *cfg, const char *site_path, const char *section)
+{
+	const struct wasp_element *e = NULL;
+	json_t *j;
+	char *s;
+
+	if (site_path) {
+		int r = wasp_config_effective_section(cfg, site_path, section, &e, NULL);
+
+		ck_assert(r == 0 || r == -EINVAL);
+	}
+	else
+		e = wasp_config_section(cfg, section);
+	ck_assert_ptr_nonnull(e);
+	j = wasp_element_to_json(e);
+	ck_assert_ptr_nonnull(j);
+	s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	return s;
+}
+
+START_TEST(test_serialize_roundtrip)
+{
+	struct tc t;
+	struct wasp_config *copy = NULL;
+	struct wasp_diag_list d = WASP_DIAG_LIST_INIT;
+	static const char *const secs[] = {
+		"system.applicationHost/applicationPools", "system.applicationHost/sites",
+		"system.webServer/defaultDocument",        "system.webServer/staticContent",
+		"system.webServer/security/requestFiltering",
+	};
+	char *buf = NULL;
+	size_t len = 0;
+	int fd;
+
+	tc_setup(&t, "<system.applicationHost>\n"
+		     " <applicationPools>\n"
+		     "  <add name=\"P\"><processModel identityType=\"SpecificUser\" userName=\"u\" password=\"secret\" idleTimeout=\"00:00:07\" /></add>\n"
+		     "  <applicationPoolDefaults queueLength=\"77\" />\n"
+		     " </applicationPools>\n"
+		     " <sites><site name=\"S\" id=\"1\">\n"
+		     "  <application path=\"/\" applicationPool=\"P\"><virtualDirectory path=\"/\" physicalPath=\"www\" password=\"pw2\" /></application>\n"
+		     "  <bindings><binding protocol=\"http\" bindingInformation=\"*:80:\" /></bindings>\n"
+		     " </site></sites>\n"
+		     "</system.applicationHost>\n"
+		     "<system.webServer>\n"
+		     " <defaultDocument><files lockElements=\"clear\"><add value=\"a.html\" lockItem=\"true\" /></files></defaultDocument>\n"
+		     " <staticContent><mimeMap fileExtension=\".x\" mimeType=\"text/x\" /></staticContent>\n"
+		     "</system.webServer>\n"
+		     "<location path=\"S/sub\"><system.webServer><defaultDocument><files><add value=\"b.html\" /></files></defaultDocument></system.webServer></location>\n");
+	tc_expect_clean(&t.diags);
+	tc_write(&t, "www/web.config",
+		 "<configuration><system.webServer><defaultDocument><files><clear />"
+		 "</files></defaultDocument></system.webServer></configuration>");
+
+	ck_assert_int_eq(wasp_config_serialize(t.cfg, &buf, &len), 0);
+	ck_assert_ptr_null(strstr(buf, "secret"));
+	ck_assert_ptr_null(strstr(buf, "pw2"));
+	ck_assert_int_eq(wasp_config_deserialize(buf, len, NULL, &copy, &d), 0);
+	free(buf);
+	for (size_t i = 0; i < ELEMENTSOF(secs); i++) {
+		char *a = section_json(t.cfg, NULL, secs[i]), *b = section_json(copy, NULL, secs[i]);
+
+		if (strstr(secs[i], "applicationPools")) {
+			/* Only the password differs. */
+			ck_assert_ptr_nonnull(strstr(a, "\"password\":\"secret\""));
+			ck_assert_ptr_nonnull(strstr(b, "\"password\":\"\""));
+		} else if (strstr(secs[i], "sites")) {
+			ck_assert_ptr_nonnull(strstr(b, "\"password\":\"\""));
+		} else
+			ck_assert_str_eq(a, b);
+		free(a);
+		free(b);
+	}
+	{
+		char *a = section_json(t.cfg, "S/sub/x", "system.webServer/defaultDocument");
+		char *b = section_json(copy, "S/sub/x", "system.webServer/defaultDocument");
+
+		ck_assert_str_eq(a, b);
+		free(a);
+		free(b);
+	}
+	/* Locks travel too: the web.config's <clear/> is refused in both. */
+	wasp_diag_list_done(&d);
+	{
+		const struct wasp_element *e;
+
+		ck_assert_int_eq(wasp_config_effective_section(copy, "S/", "system.webServer/defaultDocument",
+							       &e, &d),
+				 -EINVAL);
+		tc_expect(&d, WASP_DIAG_ERROR, "<clear> in <files> is locked");
+	}
+	copy = wasp_config_free(copy);
+	wasp_diag_list_done(&d);
+
+	fd = wasp_config_serialize_memfd(t.cfg);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_lt(write(fd, "x", 1), 0); /* sealed */
+	close(fd);
+
+	ck_assert_int_eq(wasp_config_deserialize("{\"x\":1}", 7, NULL, &copy, &d), -EBADMSG);
+	ck_assert_int_eq(wasp_config_deserialize("nope", 4, NULL, &copy, &d), -EBADMSG);
+	ck_assert_ptr_null(copy);
+	wasp_diag_list_done(&d);
+	tc_done(&t);
+}
+END_TEST
+
+static Suite *
+config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc;
+
+	tc = tcase_create("diag");
+	tcase_add_checked_fixture(tc, testutil_fd_setup, testutil_fd_teardown);
+	tcase_add_test(tc, test_diag_format);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("defaults");
+	tcase_add_checked_fixture(tc, testutil_fd_setup, testutil_fd_teardown);
+	tcase_add_test(tc, test_defaults_pool);
+	tcase_add_test(tc, test_defaults_elements);
+	tcase_add_test(tc, test_defaults_webserver);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("types");
+	tcase_add_checked_fixture(tc, testutil_fd_setup, testutil_fd_teardown);
+	tcase_add_test(tc, test_type_bool);
+	tcase_add_test(tc, test_type_uint);
+	tcase_add_test(tc, test_type_int);
+	tcase_add_test(tc, test_type_enum);
+	tcase_add_test(tc, test_type_flags);
+	tcase_add_test(tc, test_type_timespan);
+	tcase_add_test(tc, test_type_string_required);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("declarations");
+	tcase_add_checked_fixture(tc, testutil_fd_setup, testutil_fd_teardown);
+	tcase_add_test(tc, test_unknown_warnings);
+	tcase_add_test(tc, test_config_sections);
+	tcase_add_test(tc, test_not_xml);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("env_and_paths");
+	tcase_add_checked_fixture(tc, testutil_fd_setup, testutil_fd_teardown);
+	tcase_add_test(tc, test_env_expansion);
+	tcase_add_test(tc, test_windows_paths);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("apphost");
+	tcase_add_checked_fixture(tc, testutil_fd_setup, testutil_fd_teardown);
+	tcase_add_test(tc, test_apphost_bindings);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("real_files");
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, testutil_fd_setup, testutil_fd_teardown);
+	tcase_add_test(tc, test_iisexpress_style);
+	tcase_add_test(tc, test_iis_samples);
+	tcase_add_test(tc, test_example_config);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("serialize");
+	tcase_add_checked_fixture(tc, testutil_fd_setup, testutil_fd_teardown);
+	tcase_add_test(tc, test_serialize_roundtrip);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return testutil_run(config_suite());
+}
