@@ -331,6 +331,9 @@ class Server:
         self.env = dict(env or {})
         self.test_hooks = test_hooks
         self.args = list(args)
+        # Cleanup fails the test when waspd does not exit 0 on SIGTERM;
+        # a test that kills waspd on purpose sets this to False.
+        self.expect_clean_exit = True
         self.pool_names = list(pools.keys())
         pool_list = []
         for name, attrs in pools.items():
@@ -717,16 +720,28 @@ class Test:
         _groups.add(pgid)
 
     def cleanup(self, failed):
+        """Stop every server; returns problems found on the way: waspd not
+        exiting 0 on SIGTERM (a leak report under LeakSanitizer, a crash),
+        sanitizer reports in the log."""
+        problems = []
         for s in self.servers:
             if s.alive():
                 try:
                     s.proc.send_signal(signal.SIGTERM)
-                    s.proc.wait(5 * TIME_SCALE)
-                except Exception:  # noqa: BLE001
-                    pass
+                    rc = s.proc.wait(30 * TIME_SCALE)
+                    if rc != 0 and s.expect_clean_exit:
+                        problems.append("waspd exited with status %r on SIGTERM" % rc)
+                except Exception as e:  # noqa: BLE001
+                    problems.append("waspd did not stop on SIGTERM: %r" % (e,))
             s.kill()
             _groups.discard(s.pgid)
-        if failed or os.environ.get("WASP_TEST_VERBOSE"):
+            text = s.read_log()
+            for marker in SANITIZER_MARKERS:
+                if marker in text:
+                    problems.append("sanitizer report in %s: %r"
+                                    % (s.log_path, _line_with(text, marker)))
+                    break
+        if failed or problems or os.environ.get("WASP_TEST_VERBOSE"):
             for s in self.servers:
                 sys.stderr.write("----- %s -----\n%s----- end of log -----\n"
                                  % (s.log_path, s.read_log()[-20000:]))
@@ -734,6 +749,18 @@ class Test:
             log("kept %s" % self.dir)
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
+        return problems
+
+
+SANITIZER_MARKERS = ("runtime error:", "ERROR: AddressSanitizer",
+                     "ERROR: LeakSanitizer", "ERROR: UndefinedBehaviorSanitizer")
+
+
+def _line_with(text, marker):
+    for line in text.splitlines():
+        if marker in line:
+            return line
+    return marker
 
 
 def main(fn, name=None):
@@ -756,7 +783,15 @@ def main(fn, name=None):
         status = EXIT_FAIL
     finally:
         if t is not None:
-            t.cleanup(status == EXIT_FAIL)
+            try:
+                problems = t.cleanup(status == EXIT_FAIL)
+            except Exception:  # noqa: BLE001
+                traceback.print_exc()
+                problems = ["cleanup failed"]
+            if problems and status != EXIT_SKIP:
+                for p in problems:
+                    log("FAIL: %s" % p)
+                status = EXIT_FAIL
         _cleanup_all()
     log("%s %s" % ({0: "PASS", 77: "SKIP"}.get(status, "FAIL"), name))
     sys.stdout.flush()
