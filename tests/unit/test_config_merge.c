@@ -1,0 +1,573 @@
+/* Effective sections: collections merged with add/remove/clear, <location>
+ * paths, web.config files along the URL path, every lock kind,
+ * overrideMode, allowDefinition, and the cache. */
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "test_config_util.h"
+#include "testutil.h"
+
+#define DD "system.webServer/defaultDocument"
+#define SC "system.webServer/staticContent"
+#define HP "system.webServer/httpProtocol"
+#define RF "system.webServer/security/requestFiltering"
+
+#define WEBCFG(body) "<configuration><system.webServer>" body "</system.webServer></configuration>\n"
+
+/* ---- collections ------------------------------------------------------------- */
+
+START_TEST(test_collection_add_remove_clear)
+{
+	struct tc t;
+	const struct wasp_element *e;
+	int r;
+
+	tc_setup(&t, TC_APPHOST_MIN
+		 "<system.webServer>\n"
+		 " <httpProtocol><customHeaders>\n"
+		 "  <add name=\"A\" value=\"1\" /><add name=\"B\" value=\"2\" /><add name=\"C\" value=\"3\" />\n"
+		 " </customHeaders></httpProtocol>\n"
+		 " <defaultDocument><files><add value=\"a.html\" /><add value=\"b.html\" /></files></defaultDocument>\n"
+		 "</system.webServer>\n");
+	tc_expect_clean(&t.diags);
+	tc_write(&t, "www/web.config",
+		 WEBCFG("<httpProtocol><customHeaders><remove name=\"b\" /><add name=\"D\" value=\"4\" />"
+			"<remove name=\"nothere\" /></customHeaders></httpProtocol>"
+			"<defaultDocument><files><add value=\"c.html\" /><add value=\"d.html\" /></files></defaultDocument>"));
+	tc_write(&t, "www/sub/web.config",
+		 WEBCFG("<httpProtocol><customHeaders><clear /><add name=\"E\" value=\"5\" /></customHeaders></httpProtocol>"
+			"<defaultDocument><files><remove value=\"a.html\" /><add value=\"e.html\" /></files></defaultDocument>"));
+
+	e = tc_eff(&t, "S", HP, &r);
+	ck_assert_int_eq(r, 0);
+	tc_assert_items(wasp_element_child(e, "customHeaders"), "name", "A,C,D");
+	e = tc_eff(&t, "S/sub/x.html", HP, &r);
+	ck_assert_int_eq(r, 0);
+	tc_assert_items(wasp_element_child(e, "customHeaders"), "name", "E");
+	ck_assert_ptr_nonnull(wasp_element_find_item(wasp_element_child(e, "customHeaders"), "e"));
+	ck_assert_ptr_null(wasp_element_find_item(wasp_element_child(e, "customHeaders"), "A"));
+
+	/* defaultDocument's files are mergeAppend="false": a deeper level's
+	 * entries come first. */
+	e = tc_eff(&t, "S/", DD, &r);
+	tc_assert_items(wasp_element_child(e, "files"), "value", "c.html,d.html,a.html,b.html");
+	e = tc_eff(&t, "S/sub/", DD, &r);
+	tc_assert_items(wasp_element_child(e, "files"), "value", "e.html,c.html,d.html,b.html");
+	tc_expect_clean(&t.diags);
+	tc_done(&t);
+}
+END_TEST
+
+START_TEST(test_collection_duplicate)
+{
+	struct tc t;
+	const struct wasp_element *e;
+	const struct wasp_diag *d;
+	char *wc;
+	int r;
+
+	tc_setup(&t, TC_APPHOST_MIN
+		 "<system.webServer><staticContent>\n"
+		 " <mimeMap fileExtension=\".txt\" mimeType=\"text/plain\" />\n"
+		 " <mimeMap fileExtension=\".TXT\" mimeType=\"text/other\" />\n"
+		 "</staticContent></system.webServer>\n");
+	/* At load: the same key twice in one file. */
+	ck_assert_int_eq(t.load_result, -EINVAL);
+	d = tc_expect(&t.diags, WASP_DIAG_ERROR,
+		      "cannot add duplicate collection entry of type 'mimeMap' with unique key "
+		      "attribute 'fileExtension' set to '.TXT'");
+	ck_assert_int_eq(d->line, tc_line_of(t.apphost, "text/other"));
+	ck_assert_ptr_nonnull(strstr(d->message, t.apphost));
+	tc_done(&t);
+
+	/* Across files: named both. */
+	tc_setup(&t, TC_APPHOST_MIN
+		 "<system.webServer><staticContent>\n"
+		 " <mimeMap fileExtension=\".txt\" mimeType=\"text/plain\" />\n"
+		 "</staticContent></system.webServer>\n");
+	tc_expect_clean(&t.diags);
+	tc_write(&t, "www/web.config",
+		 WEBCFG("<staticContent><mimeMap fileExtension=\".txt\" mimeType=\"x/y\" /></staticContent>"));
+	e = tc_eff(&t, "S/", SC, &r);
+	ck_assert_int_eq(r, -EINVAL);
+	d = tc_expect(&t.diags, WASP_DIAG_ERROR, "cannot add duplicate collection entry");
+	wc = tc_path(&t, "www/web.config");
+	ck_assert_str_eq(d->file, wc);
+	ck_assert_ptr_nonnull(strstr(d->message, t.apphost));
+	free(wc);
+	tc_assert_items(e, "mimeType", "text/plain");
+	/* The cached answer keeps the result. */
+	ck_assert_int_eq(wasp_config_effective_section(t.cfg, "S/", SC, &e, NULL), -EINVAL);
+	tc_done(&t);
+}
+END_TEST
+
+/* ---- locations and web.config files along the path ------------------------------ */
+
+START_TEST(test_location_paths)
+{
+	struct tc t;
+	const struct wasp_element *e;
+
+	/* Written most specific first: the order of the file must not matter. */
+	tc_setup(&t, TC_APPHOST_MIN
+		 "<location path=\"S/app/deep\"><system.webServer><directoryBrowse showFlags=\"Date\" />"
+		 "<httpRedirect destination=\"/deep\" /></system.webServer></location>\n"
+		 "<location path=\"S/app\"><system.webServer><directoryBrowse enabled=\"true\" showFlags=\"Time\" />"
+		 "<httpRedirect destination=\"/app\" /></system.webServer></location>\n"
+		 "<location path=\"S\"><system.webServer><httpRedirect enabled=\"true\" destination=\"/s\" />"
+		 "</system.webServer></location>\n"
+		 "<location path=\"Other\"><system.webServer><directoryBrowse enabled=\"true\" /></system.webServer></location>\n"
+		 "<location path=\"S/apple\"><system.webServer><directoryBrowse enabled=\"true\" /></system.webServer></location>\n"
+		 "<location path=\"\"><system.webServer><httpRedirect childOnly=\"true\" /></system.webServer></location>\n"
+		 "<system.webServer><httpRedirect exactDestination=\"true\" /></system.webServer>\n");
+	tc_expect_clean(&t.diags);
+	e = tc_eff(&t, "S/app/deep/x", "system.webServer/directoryBrowse", NULL);
+	ck_assert(wasp_element_get_bool(e, "enabled", false));
+	ck_assert_str_eq(wasp_element_get_str(e, "showFlags", ""), "Date");
+	e = tc_eff(&t, "S/app/deeper", "system.webServer/directoryBrowse", NULL);
+	ck_assert_str_eq(wasp_element_get_str(e, "showFlags", ""), "Time");
+	e = tc_eff(&t, "S/APP", "system.webServer/directoryBrowse", NULL);
+	ck_assert(wasp_element_get_bool(e, "enabled", false));
+	e = tc_eff(&t, "S/ap", "system.webServer/directoryBrowse", NULL);
+	ck_assert(!wasp_element_get_bool(e, "enabled", true));
+	e = tc_eff(&t, "S/app/deep", "system.webServer/httpRedirect", NULL);
+	ck_assert_str_eq(wasp_element_get_str(e, "destination", ""), "/deep");
+	ck_assert(wasp_element_get_bool(e, "enabled", false));
+	ck_assert(wasp_element_get_bool(e, "childOnly", false));
+	ck_assert(wasp_element_get_bool(e, "exactDestination", false));
+	e = wasp_config_section(t.cfg, "system.webServer/httpRedirect");
+	ck_assert_str_eq(wasp_element_get_str(e, "destination", "x"), "");
+	ck_assert(wasp_element_get_bool(e, "childOnly", false));
+	/* The (site, path) form is the same thing. */
+	{
+		const struct wasp_element *a = NULL;
+
+		ck_assert_int_eq(wasp_config_effective_section_at(t.cfg, "S", "/app/deep",
+								  "system.webServer/httpRedirect", &a,
+								  NULL),
+				 0);
+		ck_assert_str_eq(wasp_element_get_str(a, "destination", ""), "/deep");
+	}
+	ck_assert_int_eq(wasp_config_effective_section(t.cfg, "Nope/x", DD, &e, NULL), -ENOENT);
+	ck_assert_int_eq(wasp_config_effective_section(t.cfg, "S/x", "system.web/compilation", &e,
+						       NULL),
+			 -ENOENT);
+	tc_done(&t);
+}
+END_TEST
+
+START_TEST(test_web_config_hierarchy)
+{
+	struct tc t;
+	const struct wasp_element *e;
+
+	tc_setup(&t, TC_APPHOST_MIN
+		 "<location path=\"S/a\"><system.webServer><httpRedirect destination=\"apphost-a\" />"
+		 "</system.webServer></location>\n");
+	/* Site root web.config, with a location of its own. */
+	tc_write(&t, "www/web.config",
+		 "<configuration>"
+		 "<system.webServer><httpRedirect destination=\"root\" httpResponseStatus=\"Permanent\" /></system.webServer>"
+		 "<location path=\"a/b\"><system.webServer><httpRedirect destination=\"root-loc-ab\" /></system.webServer></location>"
+		 "</configuration>");
+	tc_write(&t, "www/a/b/web.config", WEBCFG("<httpRedirect childOnly=\"true\" />"));
+	/* The application /app has its own directory. */
+	tc_write(&t, "www-app/web.config", WEBCFG("<httpRedirect destination=\"app\" />"));
+	tc_write(&t, "www/app/web.config", WEBCFG("<httpRedirect destination=\"not-mapped\" />"));
+
+	e = tc_eff(&t, "S/", "system.webServer/httpRedirect", NULL);
+	ck_assert_str_eq(wasp_element_get_str(e, "destination", ""), "root");
+	ck_assert_int_eq(wasp_element_get_uint(e, "httpResponseStatus", 0), 301);
+	/* apphost's location S/a comes after the site root's web.config. */
+	e = tc_eff(&t, "S/a", "system.webServer/httpRedirect", NULL);
+	ck_assert_str_eq(wasp_element_get_str(e, "destination", ""), "apphost-a");
+	e = tc_eff(&t, "S/a/b/c.html", "system.webServer/httpRedirect", NULL);
+	ck_assert_str_eq(wasp_element_get_str(e, "destination", ""), "root-loc-ab");
+	ck_assert(wasp_element_get_bool(e, "childOnly", false));
+	ck_assert_str_eq(wasp_element_get_str(e, "httpResponseStatus", ""), "Permanent");
+	{
+		char *wc = tc_path(&t, "www/a/b/web.config");
+
+		ck_assert_str_eq(wasp_element_attr(e, "childOnly")->file, wc);
+		free(wc);
+	}
+	e = tc_eff(&t, "S/app/x", "system.webServer/httpRedirect", NULL);
+	ck_assert_str_eq(wasp_element_get_str(e, "destination", ""), "app");
+	tc_expect_clean(&t.diags);
+	tc_done(&t);
+}
+END_TEST
+
+/* ---- locks --------------------------------------------------------------------- */
+
+static void
+lock_case(const char *apphost_extra, const char *webcfg, const char *section, const char *want,
+	  const char *want_attr)
+{
+	struct tc t;
+	const struct wasp_element *e;
+	const struct wasp_diag *d;
+	char *body, *wc;
+	int r;
+
+	ck_assert_int_gt(asprintf(&body, "%s%s", TC_APPHOST_MIN, apphost_extra), 0);
+	tc_setup(&t, body);
+	free(body);
+	tc_expect_clean(&t.diags);
+	tc_write(&t, "www/web.config", webcfg);
+	e = tc_eff(&t, "S/page", section, &r);
+	(void)e;
+	if (!want) {
+		tc_expect_clean(&t.diags);
+		ck_assert_int_eq(r, 0);
+		tc_done(&t);
+		return;
+	}
+	ck_assert_int_eq(r, -EINVAL);
+	d = tc_expect(&t.diags, WASP_DIAG_ERROR, want);
+	/* Named both: violated here, locked there. */
+	wc = tc_path(&t, "www/web.config");
+	ck_assert_str_eq(d->file, wc);
+	ck_assert_ptr_nonnull(strstr(d->message, t.apphost));
+	if (want_attr)
+		ck_assert_str_eq(d->attribute, want_attr);
+	free(wc);
+	tc_done(&t);
+}
+
+START_TEST(test_lock_attributes)
+{
+	const char *ah = "<system.webServer><directoryBrowse lockAttributes=\"enabled\" /></system.webServer>\n";
+
+	lock_case(ah, WEBCFG("<directoryBrowse enabled=\"true\" />"), "system.webServer/directoryBrowse",
+		  "is locked (lockAttributes in", "enabled");
+	lock_case(ah, WEBCFG("<directoryBrowse showFlags=\"Date\" />"), "system.webServer/directoryBrowse",
+		  NULL, NULL);
+}
+END_TEST
+
+START_TEST(test_lock_all_attributes_except)
+{
+	const char *ah = "<system.webServer><directoryBrowse lockAllAttributesExcept=\"showFlags\" /></system.webServer>\n";
+
+	lock_case(ah, WEBCFG("<directoryBrowse enabled=\"true\" />"), "system.webServer/directoryBrowse",
+		  "is locked (lockAllAttributesExcept in", "enabled");
+	lock_case(ah, WEBCFG("<directoryBrowse showFlags=\"Date\" />"), "system.webServer/directoryBrowse",
+		  NULL, NULL);
+}
+END_TEST
+
+START_TEST(test_lock_elements)
+{
+	const char *ah = "<system.webServer><security><requestFiltering lockElements=\"hiddenSegments\">"
+			 "<hiddenSegments><add segment=\"bin\" /></hiddenSegments>"
+			 "</requestFiltering></security></system.webServer>\n";
+
+	lock_case(ah, WEBCFG("<security><requestFiltering><hiddenSegments><remove segment=\"bin\" />"
+			     "</hiddenSegments></requestFiltering></security>"),
+		  RF, "<hiddenSegments> in <requestFiltering> is locked (lockElements in", NULL);
+	lock_case(ah, WEBCFG("<security><requestFiltering><verbs allowUnlisted=\"false\" />"
+			     "</requestFiltering></security>"),
+		  RF, NULL, NULL);
+	/* lockElements naming a collection directive. */
+	lock_case("<system.webServer><defaultDocument><files lockElements=\"clear,remove\">"
+		  "<add value=\"a.html\" /></files></defaultDocument></system.webServer>\n",
+		  WEBCFG("<defaultDocument><files><clear /></files></defaultDocument>"), DD,
+		  "<clear> in <files> is locked", NULL);
+}
+END_TEST
+
+START_TEST(test_lock_all_elements_except)
+{
+	const char *ah = "<system.webServer><security><requestFiltering lockAllElementsExcept=\"verbs\" />"
+			 "</security></system.webServer>\n";
+
+	lock_case(ah, WEBCFG("<security><requestFiltering><hiddenSegments><add segment=\"x\" />"
+			     "</hiddenSegments></requestFiltering></security>"),
+		  RF, "is locked (lockAllElementsExcept in", NULL);
+	lock_case(ah, WEBCFG("<security><requestFiltering><verbs><add verb=\"TRACE\" allowed=\"false\" />"
+			     "</verbs></requestFiltering></security>"),
+		  RF, NULL, NULL);
+}
+END_TEST
+
+START_TEST(test_lock_item)
+{
+	const char *ah = "<system.webServer><httpProtocol><customHeaders>"
+			 "<add name=\"X-Locked\" value=\"1\" lockItem=\"true\" /><add name=\"X-Free\" value=\"2\" />"
+			 "</customHeaders></httpProtocol></system.webServer>\n";
+
+	lock_case(ah, WEBCFG("<httpProtocol><customHeaders><remove name=\"x-locked\" /></customHeaders></httpProtocol>"),
+		  HP, "cannot remove the entry with 'name' set to 'x-locked': it is locked (lockItem in", NULL);
+	lock_case(ah, WEBCFG("<httpProtocol><customHeaders><clear /></customHeaders></httpProtocol>"),
+		  HP, "cannot <clear> the collection: an entry is locked (lockItem in", NULL);
+	lock_case(ah, WEBCFG("<httpProtocol><customHeaders><remove name=\"X-Free\" /></customHeaders></httpProtocol>"),
+		  HP, NULL, NULL);
+}
+END_TEST
+
+START_TEST(test_lock_same_file_level)
+{
+	struct tc t;
+	const struct wasp_element *e;
+
+	/* Locks bind later levels, not the element that sets them. */
+	tc_setup(&t, TC_APPHOST_MIN
+		 "<system.webServer><directoryBrowse enabled=\"true\" lockAttributes=\"enabled\" /></system.webServer>\n"
+		 "<location path=\"S/app\"><system.webServer><directoryBrowse enabled=\"false\" /></system.webServer></location>\n");
+	/* A location at a deeper path in the same file is a later level. */
+	ck_assert_int_eq(t.load_result, -EINVAL);
+	tc_expect(&t.diags, WASP_DIAG_ERROR, "is locked (lockAttributes in");
+	e = wasp_config_section(t.cfg, "system.webServer/directoryBrowse");
+	ck_assert(wasp_element_get_bool(e, "enabled", false));
+	tc_done(&t);
+}
+END_TEST
+
+START_TEST(test_override_mode)
+{
+	/* overrideModeDefault="Deny" from configSections. */
+	lock_case("", WEBCFG("<handlers><clear /></handlers>"), "system.webServer/handlers",
+		  "section 'system.webServer/handlers' is locked: overrideModeDefault=\"Deny\" in", NULL);
+	/* ... unlocked for one site by a location. */
+	lock_case("<location path=\"S\" overrideMode=\"Allow\"><system.webServer><handlers /></system.webServer></location>\n",
+		  WEBCFG("<handlers><clear /></handlers>"), "system.webServer/handlers", NULL, NULL);
+	/* overrideMode="Deny" on a location locks an Allow section. */
+	lock_case("<location path=\"S\" overrideMode=\"Deny\"><system.webServer><defaultDocument /></system.webServer></location>\n",
+		  WEBCFG("<defaultDocument enabled=\"false\" />"), DD,
+		  "section 'system.webServer/defaultDocument' is locked: overrideMode=\"Deny\" in", NULL);
+	/* The legacy allowOverride="false". */
+	lock_case("<location path=\"\" allowOverride=\"false\"><system.webServer><defaultDocument /></system.webServer></location>\n",
+		  WEBCFG("<defaultDocument enabled=\"false\" />"), DD, "is locked: overrideMode=\"Deny\"", NULL);
+	/* A location for another path does not lock this one. */
+	lock_case("<location path=\"S/other\" overrideMode=\"Deny\"><system.webServer><defaultDocument /></system.webServer></location>\n",
+		  WEBCFG("<defaultDocument enabled=\"false\" />"), DD, NULL, NULL);
+}
+END_TEST
+
+START_TEST(test_override_mode_result)
+{
+	struct tc t;
+	const struct wasp_element *e;
+	int r;
+
+	/* The locked web.config's part is left out; the rest still merges. */
+	tc_setup(&t, TC_APPHOST_MIN
+		 "<location path=\"S/a\" overrideMode=\"Deny\"><system.webServer><defaultDocument enabled=\"false\" />"
+		 "</system.webServer></location>\n");
+	tc_write(&t, "www/web.config", WEBCFG("<defaultDocument><files><add value=\"root.html\" /></files></defaultDocument>"));
+	tc_write(&t, "www/a/web.config", WEBCFG("<defaultDocument enabled=\"true\" />"));
+	e = tc_eff(&t, "S/a/", DD, &r);
+	ck_assert_int_eq(r, -EINVAL);
+	ck_assert(!wasp_element_get_bool(e, "enabled", true));
+	tc_assert_items(wasp_element_child(e, "files"), "value", "root.html");
+	e = tc_eff(&t, "S/", DD, &r);
+	ck_assert_int_eq(r, 0);
+	tc_done(&t);
+}
+END_TEST
+
+/* ---- allowDefinition ------------------------------------------------------------ */
+
+START_TEST(test_allow_definition)
+{
+	struct tc t;
+	const struct wasp_diag *d;
+	int r;
+
+	/* AppHostOnly in a web.config. */
+	tc_setup(&t, TC_APPHOST_MIN);
+	tc_write(&t, "www/web.config",
+		 WEBCFG("<globalModules><add name=\"M\" image=\"m.so\" /></globalModules>"));
+	(void)tc_eff(&t, "S/", "system.webServer/globalModules", &r);
+	ck_assert_int_eq(r, -EINVAL);
+	d = tc_expect(&t.diags, WASP_DIAG_ERROR,
+		      "section 'system.webServer/globalModules' may only be set in applicationHost.config "
+		      "(allowDefinition=\"AppHostOnly\" in");
+	ck_assert_ptr_nonnull(strstr(d->message, t.apphost));
+	tc_done(&t);
+
+	/* AppHostOnly in a location path of applicationHost.config. */
+	tc_setup(&t, TC_APPHOST_MIN
+		 "<location path=\"S\"><system.applicationHost><sites /></system.applicationHost></location>\n");
+	ck_assert_int_eq(t.load_result, -EINVAL);
+	d = tc_expect(&t.diags, WASP_DIAG_ERROR, "may only be set in applicationHost.config outside a <location> path");
+	ck_assert_int_eq(d->line, tc_line_of(t.apphost, "<location path=\"S\">"));
+	tc_done(&t);
+
+	/* MachineToApplication: an application root yes, a subdirectory no. */
+	tc_setup(&t, TC_APPHOST_MIN
+		 "<location path=\"\" overrideMode=\"Allow\"><system.webServer><modules /></system.webServer></location>\n");
+	tc_write(&t, "www-app/web.config", WEBCFG("<modules><add name=\"AppMod\" /></modules>"));
+	tc_write(&t, "www-app/sub/web.config", WEBCFG("<modules><add name=\"SubMod\" /></modules>"));
+	tc_write(&t, "www/web.config", WEBCFG("<modules><add name=\"RootMod\" /></modules>"));
+	(void)tc_eff(&t, "S/app/", "system.webServer/modules", &r);
+	ck_assert_int_eq(r, 0);
+	tc_expect_clean(&t.diags);
+	{
+		const struct wasp_element *e = tc_eff(&t, "S/app/sub/x", "system.webServer/modules", &r);
+
+		ck_assert_int_eq(r, -EINVAL);
+		tc_assert_items(e, "name", "RootMod,AppMod");
+	}
+	tc_expect(&t.diags, WASP_DIAG_ERROR,
+		  "may only be set at an application root (allowDefinition=\"MachineToApplication\"");
+	tc_done(&t);
+}
+END_TEST
+
+/* ---- the cache ------------------------------------------------------------------- */
+
+static void
+touch_later(const char *path)
+{
+	struct timespec ts[2];
+
+	clock_gettime(CLOCK_REALTIME, &ts[0]);
+	ts[0].tv_sec += 5;
+	ts[1] = ts[0];
+	ck_assert_int_eq(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+START_TEST(test_cache_invalidation)
+{
+	struct tc t;
+	const struct wasp_element *e, *e2;
+	char *wc;
+
+	tc_setup(&t, TC_APPHOST_MIN);
+	tc_mkdir(&t, "www/sub");
+	wc = tc_path(&t, "www/sub/web.config");
+
+	e = tc_eff(&t, "S/sub/x", "system.webServer/directoryBrowse", NULL);
+	ck_assert(!wasp_element_get_bool(e, "enabled", true));
+	e2 = tc_eff(&t, "S/sub/x", "system.webServer/directoryBrowse", NULL);
+	ck_assert_ptr_eq(e, e2); /* cached */
+
+	/* Appears. */
+	testutil_write_file(wc, WEBCFG("<directoryBrowse enabled=\"true\" />"));
+	e = tc_eff(&t, "S/sub/x", "system.webServer/directoryBrowse", NULL);
+	ck_assert(wasp_element_get_bool(e, "enabled", false));
+
+	/* Changes (same size: only the mtime tells). */
+	testutil_write_file(wc, WEBCFG("<directoryBrowse enabled=\"false\"/>"));
+	touch_later(wc);
+	e = tc_eff(&t, "S/sub/x", "system.webServer/directoryBrowse", NULL);
+	ck_assert(!wasp_element_get_bool(e, "enabled", true));
+	/* An old answer stays valid memory until the generation goes. */
+	ck_assert(wasp_element_get_bool(e2, "enabled", true) == false);
+
+	/* Disappears. */
+	ck_assert_int_eq(unlink(wc), 0);
+	testutil_write_file(wc, WEBCFG("<directoryBrowse enabled=\"true\" showFlags=\"Date\" />"));
+	touch_later(wc);
+	e = tc_eff(&t, "S/sub/x", "system.webServer/directoryBrowse", NULL);
+	ck_assert_str_eq(wasp_element_get_str(e, "showFlags", ""), "Date");
+	ck_assert_int_eq(unlink(wc), 0);
+	e = tc_eff(&t, "S/sub/x", "system.webServer/directoryBrowse", NULL);
+	ck_assert(!wasp_element_get_bool(e, "enabled", true));
+	tc_expect_clean(&t.diags);
+	free(wc);
+	tc_done(&t);
+}
+END_TEST
+
+START_TEST(test_cache_revalidate_interval)
+{
+	struct tc t;
+	struct wasp_config_opts o = { .revalidate_usec = 3600 * 1000000ULL };
+	struct wasp_diag_list d = WASP_DIAG_LIST_INIT;
+	struct wasp_config *cfg = NULL;
+	const struct wasp_element *e;
+
+	tc_setup(&t, TC_APPHOST_MIN);
+	ck_assert_int_eq(wasp_config_load_file(t.apphost, &o, &cfg, &d), 0);
+	ck_assert_int_eq(wasp_config_effective_section(cfg, "S/", "system.webServer/directoryBrowse", &e, &d), 0);
+	ck_assert(!wasp_element_get_bool(e, "enabled", true));
+	tc_write(&t, "www/web.config", WEBCFG("<directoryBrowse enabled=\"true\" />"));
+	/* Within the interval the cached answer stands. */
+	ck_assert_int_eq(wasp_config_effective_section(cfg, "S/", "system.webServer/directoryBrowse", &e, &d), 0);
+	ck_assert(!wasp_element_get_bool(e, "enabled", true));
+	wasp_config_free(cfg);
+	wasp_diag_list_done(&d);
+	tc_done(&t);
+}
+END_TEST
+
+START_TEST(test_web_config_errors)
+{
+	struct tc t;
+	const struct wasp_diag *d;
+	int r;
+
+	tc_setup(&t, TC_APPHOST_MIN);
+	tc_write(&t, "www/web.config", "<configuration><system.webServer>\n"
+				       "<directoryBrowse enabled=\"maybe\" />\n"
+				       "</system.webServer></configuration>\n");
+	tc_write(&t, "www/bad/web.config", "<configuration><oops></configuration>");
+	(void)tc_eff(&t, "S/x", "system.webServer/directoryBrowse", &r);
+	ck_assert_int_eq(r, -EINVAL);
+	d = tc_expect(&t.diags, WASP_DIAG_ERROR, "'maybe' is not a bool");
+	ck_assert_int_eq(d->line, 2);
+	ck_assert_str_eq(d->attribute, "enabled");
+	wasp_diag_list_done(&t.diags);
+	(void)tc_eff(&t, "S/bad/x", "system.webServer/directoryBrowse", &r);
+	ck_assert_int_eq(r, -EINVAL);
+	tc_expect(&t.diags, WASP_DIAG_ERROR, "not well-formed XML");
+	tc_done(&t);
+}
+END_TEST
+
+static Suite *
+config_merge_suite(void)
+{
+	Suite *s = suite_create("config_merge");
+	TCase *tc;
+
+	tc = tcase_create("collections");
+	tcase_add_checked_fixture(tc, testutil_fd_setup, testutil_fd_teardown);
+	tcase_add_test(tc, test_collection_add_remove_clear);
+	tcase_add_test(tc, test_collection_duplicate);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("locations");
+	tcase_add_checked_fixture(tc, testutil_fd_setup, testutil_fd_teardown);
+	tcase_add_test(tc, test_location_paths);
+	tcase_add_test(tc, test_web_config_hierarchy);
+	tcase_add_test(tc, test_web_config_errors);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("locks");
+	tcase_add_checked_fixture(tc, testutil_fd_setup, testutil_fd_teardown);
+	tcase_add_test(tc, test_lock_attributes);
+	tcase_add_test(tc, test_lock_all_attributes_except);
+	tcase_add_test(tc, test_lock_elements);
+	tcase_add_test(tc, test_lock_all_elements_except);
+	tcase_add_test(tc, test_lock_item);
+	tcase_add_test(tc, test_lock_same_file_level);
+	tcase_add_test(tc, test_override_mode);
+	tcase_add_test(tc, test_override_mode_result);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("allow_definition");
+	tcase_add_checked_fixture(tc, testutil_fd_setup, testutil_fd_teardown);
+	tcase_add_test(tc, test_allow_definition);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("cache");
+	tcase_add_checked_fixture(tc, testutil_fd_setup, testutil_fd_teardown);
+	tcase_add_test(tc, test_cache_invalidation);
+	tcase_add_test(tc, test_cache_revalidate_interval);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return testutil_run(config_merge_suite());
+}
