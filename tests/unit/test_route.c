@@ -277,6 +277,52 @@ START_TEST(test_many_hosts)
 }
 END_TEST
 
+START_TEST(test_ipv6)
+{
+	static const char json[] =
+		"{ \"sockets\": [ { \"id\": 0, \"address\": \"::\", \"port\": 80 },"
+		"                 { \"id\": 1, \"address\": \"[::1]\", \"port\": 81 } ],"
+		"  \"pools\": [ { \"id\": 0, \"name\": \"p\" } ],"
+		"  \"sites\": ["
+		"    { \"id\": 1, \"bindings\": [ { \"address\": \"[::1]\", \"port\": 80 } ],"
+		"      \"apps\": [ { \"path\": \"/\", \"pool\": 0 } ] },"
+		"    { \"id\": 2, \"bindings\": [ { \"address\": \"*\", \"port\": 80 },"
+		"                                  { \"address\": \"::1\", \"port\": 81,"
+		"                                    \"host\": \"[::1]\" } ],"
+		"      \"apps\": [ { \"path\": \"/\", \"pool\": 0 } ] } ] }";
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(80) };
+	struct wasp_route_result res;
+	struct wasp_route_table *t;
+	char err[256];
+
+	ck_assert_int_eq(wasp_route_table_parse(json, strlen(json), "http", &t, err, sizeof(err)),
+			 0);
+	ck_assert(t->sockets[0].needs_local_addr);
+	ck_assert(!t->sockets[1].needs_local_addr);
+	ck_assert_int_eq(inet_pton(AF_INET6, "::1", &a6.sin6_addr), 1);
+	ck_assert_int_eq(wasp_route_lookup_conn(t, (struct sockaddr *)&a6, sizeof(a6), "x", 1, "/", 1,
+						&res),
+			 0);
+	ck_assert_uint_eq(res.site->id, 1);
+	ck_assert_int_eq(inet_pton(AF_INET6, "2001:db8::1", &a6.sin6_addr), 1);
+	ck_assert_int_eq(wasp_route_lookup_conn(t, (struct sockaddr *)&a6, sizeof(a6), "x", 1, "/", 1,
+						&res),
+			 0);
+	ck_assert_uint_eq(res.site->id, 2);
+	/* An IPv6 literal Host with a port. */
+	a6.sin6_port = htons(81);
+	ck_assert_int_eq(inet_pton(AF_INET6, "::1", &a6.sin6_addr), 1);
+	ck_assert_int_eq(wasp_route_lookup_conn(t, (struct sockaddr *)&a6, sizeof(a6), "[::1]:81", 8,
+						"/", 1, &res),
+			 0);
+	ck_assert_uint_eq(res.site->id, 2);
+	ck_assert_int_eq(wasp_route_lookup_conn(t, (struct sockaddr *)&a6, sizeof(a6), "[::2]:81", 8,
+						"/", 1, &res),
+			 -ENOENT);
+	wasp_route_table_free(t);
+}
+END_TEST
+
 static Suite *
 route_suite(void)
 {
@@ -295,6 +341,7 @@ route_suite(void)
 	tcase_add_checked_fixture(tp, testutil_fd_setup, testutil_fd_teardown);
 	tcase_add_test(tp, test_parse_errors);
 	tcase_add_test(tp, test_many_hosts);
+	tcase_add_test(tp, test_ipv6);
 	suite_add_tcase(s, tp);
 	return s;
 }
