@@ -534,6 +534,30 @@ proc_vm_kb(pid_t pid)
 	return (uint64_t)pages * ((uint64_t)sysconf(_SC_PAGESIZE) / 1024);
 }
 
+/* Web garden (maxProcesses > 1): the listener asks for a worker only when
+ * a pool has none, so the garden grows here: when every ready worker holds
+ * connections (per its last stats) and none is starting, start another, up
+ * to maxProcesses. */
+static void
+pool_grow_garden(struct pool *p)
+{
+	uint32_t max = p->cfg->process_model.max_processes;
+	size_t ready = 0;
+
+	if (max <= 1 || p->state != WASP_POOL_STARTED || p->env->stopping ||
+	    pool_count_workers(p, WORKER_STARTING) > 0)
+		return;
+	for (const struct worker *o = p->workers; o; o = o->next) {
+		if (o->state != WORKER_READY)
+			continue;
+		if (!o->have_stats || (o->connections == 0 && o->busy == 0))
+			return;
+		ready++;
+	}
+	if (ready > 0 && ready < max)
+		(void)worker_spawn(p, NULL, "web garden: every worker is busy");
+}
+
 static int
 worker_on_stats(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
 {
@@ -566,6 +590,7 @@ worker_on_stats(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, voi
 					c->process_model.idle_timeout);
 		}
 	}
+	pool_grow_garden(p);
 	if (c->recycling.requests > 0 && w->requests >= c->recycling.requests)
 		worker_recycle(w, "periodicRestart requests");
 	else if (c->recycling.memory_kb > 0 && w->vm_kb >= c->recycling.memory_kb)

@@ -104,6 +104,19 @@ def wait_until(cond, timeout=10.0, interval=0.02, what=None):
         time.sleep(interval)
 
 
+def stays(cond, duration, interval=0.05, what=None):
+    """Check that cond() holds throughout duration seconds (polling): the
+    way to assert that something does NOT happen, e.g. a pool not growing
+    past maxProcesses over two stats periods. Raises Failure otherwise."""
+    deadline = time.monotonic() + duration * TIME_SCALE
+    while True:
+        if not cond():
+            raise Failure("%s stopped holding" % (what or getattr(cond, "__name__", "condition")))
+        if time.monotonic() >= deadline:
+            return True
+        time.sleep(interval)
+
+
 def free_port():
     """A TCP port on 127.0.0.1 nobody listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
