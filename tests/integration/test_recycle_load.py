@@ -21,7 +21,9 @@ def test(t):
                        and not set(srv.worker_processes()) & set(before),
                        timeout=20, what="recycle %d to finish" % (i + 1))
             seen |= set(srv.worker_pids("A"))
-            log("recycle %d done at %d requests" % (i + 1, load.count()))
+            at = load.count()
+            log("recycle %d done at %d requests" % (i + 1, at))
+        check(at < TOTAL, "the load ended before the last recycle: the test proves nothing")
         wait_until(load.done, timeout=120, what="%d requests" % TOTAL)
     finally:
         load.stop()
