@@ -4,6 +4,9 @@
  * hands the connection back), read and discard a body, run the pipeline,
  * write the response (head + memory body in one sendmsg, or head with
  * MSG_MORE then sendfile), then the next request from the same buffer.
+ * Draining, a connection between requests goes back to the adapter (with
+ * whatever it had buffered) rather than being closed, so a keep-alive
+ * client never sees its connection drop because a pool recycled.
  *
  * One edge-triggered libevent event per connection watches read and write
  * for its whole life (one epoll_ctl per connection, none per request);
@@ -253,6 +256,12 @@ conn_route(struct conn *c, bool *ret_handback)
 	}
 	if (!env->routes)
 		return NULL;
+	if (c->local_len == 0) { /* only connections that keep alive need it */
+		c->local_len = sizeof(c->local);
+		if (getsockname(c->fd, (struct sockaddr *)&c->local, &c->local_len) < 0)
+			c->local_len = 0;
+		c->rsock = NULL;
+	}
 	if (c->rsock_gen != env->routes_gen || !c->rsock) {
 		c->rsock = wasp_route_find_socket(env->routes, (struct sockaddr *)&c->local,
 						  c->local_len);
@@ -347,9 +356,11 @@ start_request(struct conn *c, size_t head_len)
 	if (c->state == CS_BODY && h->expect_continue && c->in_start == c->in_end) {
 		static const char cont[] = WASP_HTTP_100_CONTINUE;
 		ssize_t w = send(c->fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL);
-		if (w != (ssize_t)sizeof(cont) - 1) { /* an empty socket takes 25 bytes */
-			c->close_after = true;
-			start_error(c, 500);
+		if (w != (ssize_t)sizeof(cont) - 1) {
+			/* nothing of ours is in flight, so an empty socket takes
+			 * 25 bytes: a client that does not read gets closed */
+			conn_free(c);
+			return false;
 		}
 	}
 	return true;
@@ -480,7 +491,7 @@ request_end(struct conn *c)
 	c->req_active = false;
 	wasp_arena_reset(c->req_arena);
 	c->close_after = false;
-	if (!keep || env->draining) {
+	if (!keep) {
 		if (c->in_end > c->in_start)
 			c->linger = true;
 		c->state = CS_IDLE; /* so conn_close does not see a request */
@@ -503,6 +514,11 @@ conn_process(struct conn *c)
 		switch (c->state) {
 		case CS_IDLE:
 		case CS_HEAD:
+			if (env->draining) {
+				/* no new requests here: the listener routes them */
+				conn_handback(c);
+				return;
+			}
 			if (c->in_end > c->in_start) {
 				r = wasp_http_parse_head(c->in + c->in_start, c->in_end - c->in_start,
 							 &env->limits, c->http);
@@ -522,10 +538,6 @@ conn_process(struct conn *c)
 					conn_set_deadline(c, MIN(env->header_timeout_usec,
 								 conn_timeout(c)));
 				}
-			}
-			if (env->draining && c->state == CS_IDLE) {
-				conn_free(c);
-				return;
 			}
 			n = conn_read(c);
 			if (n == -EAGAIN) {
@@ -616,10 +628,12 @@ conn_process(struct conn *c)
 static void
 conn_enter(struct conn *c)
 {
+	bool outer = c->in_callback;
+
 	c->in_callback = true;
 	conn_process(c);
-	c->in_callback = false;
-	if (c->dead)
+	c->in_callback = outer;
+	if (!outer && c->dead)
 		conn_free(c);
 }
 
@@ -739,11 +753,6 @@ conn_new(struct wasp_env *env, int fd, struct wchan *chan, uint32_t site_id,
 		conn_free(c);
 		return -ENOMEM;
 	}
-	if (env->routes) {
-		c->local_len = sizeof(c->local);
-		if (getsockname(fd, (struct sockaddr *)&c->local, &c->local_len) < 0)
-			c->local_len = 0;
-	}
 	wasp_http_request_init(c->http);
 	if (len)
 		memcpy(c->in, data, len);
@@ -759,8 +768,8 @@ conn_drain_all(struct wasp_env *env)
 
 	while (c) {
 		struct conn *next = c->next;
-		if (c->state == CS_IDLE && c->in_start == c->in_end)
-			conn_free(c);
+		if (c->state == CS_IDLE || c->state == CS_HEAD)
+			conn_handback(c);
 		c = next;
 	}
 }

@@ -168,6 +168,16 @@ on_drain(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *user
 	return 0;
 }
 
+/* SIGTERM (someone other than waspd stopping us, e.g. systemd stopping the
+ * unit's cgroup): drain like DRAIN. */
+static void
+on_sigterm(evutil_socket_t sig, short what, void *arg)
+{
+	struct wasp_env *env = arg;
+
+	(void)on_drain(env->activator, NULL, env);
+}
+
 static void
 on_activator_close(struct wasp_ipc_channel *ch, int err, void *userdata)
 {
@@ -272,6 +282,7 @@ main(int argc, char **argv)
 {
 	struct wasp_env env = { 0 };
 	struct event_base *base;
+	struct event *sigterm;
 	const char *s;
 	uint64_t chfd;
 	struct timeval tv = { WORKER_STATS_INTERVAL_USEC / 1000000,
@@ -296,6 +307,9 @@ main(int argc, char **argv)
 	env.activator = wasp_ipc_channel_new(base, (int)chfd, &activator_ops, &env);
 	if (!env.activator)
 		wasp_fatal("activator channel: out of memory");
+	sigterm = evsignal_new(base, SIGTERM, on_sigterm, &env);
+	if (!sigterm || event_add(sigterm, NULL) < 0)
+		wasp_fatal("SIGTERM handler: out of memory");
 	env.stats_timer = event_new(base, -1, EV_PERSIST, on_stats_timer, &env);
 	if (!env.stats_timer || event_add(env.stats_timer, &tv) < 0)
 		wasp_fatal("stats timer: out of memory");
@@ -306,6 +320,7 @@ main(int argc, char **argv)
 	env.activator = wasp_ipc_channel_free(env.activator);
 	env_done(&env);
 	env.config = wasp_config_free(env.config);
+	event_free(sigterm);
 	event_base_free(base);
 	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

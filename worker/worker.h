@@ -192,7 +192,9 @@ void wchan_close_all(struct wasp_env *env);
  * fd (closed on failure). 0 or -errno. */
 int conn_new(struct wasp_env *env, int fd, struct wchan *chan, uint32_t site_id,
 	     const char *app_path, const void *data, size_t len);
-/* Draining: close idle connections now, the others after their request. */
+/* Draining: hand connections that are between requests back to their
+ * adapter now, the others once their response is out (those whose response
+ * head was built after DRAIN say Connection: close and are closed). */
 void conn_drain_all(struct wasp_env *env);
 void conn_free_all(struct wasp_env *env);
 /* Continue a connection whose request was pending (from wasp_request_resume). */

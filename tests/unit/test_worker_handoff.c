@@ -273,6 +273,37 @@ START_TEST(test_draining_returns_unacked)
 }
 END_TEST
 
+START_TEST(test_drain_hands_back_idle)
+{
+	static const char req[] = "GET /index.html HTTP/1.1\r\nHost: s.test\r\n\r\n";
+	struct wasp_msg_handback hb;
+	struct wasp_ipc_msg m;
+	char buf[4096];
+	int srv, c;
+
+	adapter_hello();
+	c = tcp_pair(&srv);
+	send_handoff(8, srv, "/", req);
+	ck_assert_int_eq(adapter_recv(&m), 1);
+	ck_assert_uint_eq(m.hdr.type, WASP_MSG_HANDOFF_ACK);
+	client_read(c, buf, sizeof(buf), "pool A\n");
+	ck_assert_uint_eq(env.n_conns, 1);
+
+	/* between requests when DRAIN comes: back to the adapter, not closed */
+	env.draining = true;
+	conn_drain_all(&env);
+	ck_assert_uint_eq(env.n_conns, 0);
+	ck_assert_int_eq(adapter_recv(&m), 1);
+	ck_assert_uint_eq(m.hdr.type, WASP_MSG_HANDBACK);
+	memcpy(&hb, m.payload, sizeof(hb));
+	ck_assert_uint_eq(hb.conn_id, 0);
+	ck_assert_uint_eq(hb.data_len, 0);
+	ck_assert_int_ge(m.fd, 0);
+	close(m.fd);
+	close(c);
+}
+END_TEST
+
 START_TEST(test_malformed_handoff_closes_channel)
 {
 	struct wasp_msg_handoff ho = { .conn_id = 1, .site_id = 1, .app_path_len = 50,
@@ -301,6 +332,7 @@ worker_handoff_suite(void)
 	tcase_add_test(tc, test_ack_serve_handback);
 	tcase_add_test(tc, test_first_request_elsewhere);
 	tcase_add_test(tc, test_draining_returns_unacked);
+	tcase_add_test(tc, test_drain_hands_back_idle);
 	tcase_add_test(tc, test_malformed_handoff_closes_channel);
 	suite_add_tcase(s, tc);
 	return s;
