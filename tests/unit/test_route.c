@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <strings.h>
 
 #include "route.h"
 #include "testutil.h"
@@ -323,6 +324,129 @@ START_TEST(test_ipv6)
 }
 END_TEST
 
+/* Reference implementations of route.h's rules, written the slow way. */
+static size_t
+ref_decode(const char *p, size_t n, char *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && p[i] != '?' && p[i] != '#'; i++) {
+		const char *hex = "0123456789abcdef", *h1, *h2;
+		if (p[i] == '%' && i + 2 < n && p[i + 1] && p[i + 2] &&
+		    (h1 = strchr(hex, p[i + 1] | 0x20)) && (h2 = strchr(hex, p[i + 2] | 0x20))) {
+			int hi = (int)(h1 - hex), lo = (int)(h2 - hex);
+			out[o++] = (char)(hi * 16 + lo);
+			i += 2;
+		} else {
+			out[o++] = p[i];
+		}
+	}
+	return o;
+}
+
+static const char *
+ref_app(const char *const *apps, size_t n_apps, const char *path, size_t len)
+{
+	char d[64];
+	size_t dl = ref_decode(path, len, d);
+	const char *best = NULL;
+
+	for (size_t i = 0; i < n_apps; i++) {
+		size_t al = strlen(apps[i]);
+		bool ok = al == 1 || (dl >= al && strncasecmp(d, apps[i], al) == 0 &&
+				      (dl == al || d[al] == '/'));
+		if (ok && (!best || al > strlen(best)))
+			best = apps[i];
+	}
+	return best;
+}
+
+START_TEST(test_random_against_reference)
+{
+	static const char *const apps[] = { "/", "/app", "/a", "/app/x", "/B/c" };
+	static const char palpha[] = "/aApPxXbBc%6123fF?#";
+	static const char halpha[] = "aAbB.:1[]";
+	static const char json[] =
+		"{ \"sockets\": [ { \"id\": 0, \"address\": \"*\", \"port\": 80 } ],"
+		"  \"pools\": [ { \"id\": 0, \"name\": \"p\" } ],"
+		"  \"sites\": ["
+		"    { \"id\": 1, \"bindings\": [ { \"port\": 80, \"host\": \"ab\" } ],"
+		"      \"apps\": [ { \"path\": \"/\", \"pool\": 0 }, { \"path\": \"/app\", \"pool\": 0 },"
+		"                { \"path\": \"/a\", \"pool\": 0 }, { \"path\": \"/app/x\", \"pool\": 0 },"
+		"                { \"path\": \"/B/c\", \"pool\": 0 } ] },"
+		"    { \"id\": 2, \"bindings\": [ { \"port\": 80, \"host\": \"a.b\" } ],"
+		"      \"apps\": [ { \"path\": \"/\", \"pool\": 0 } ] } ] }";
+	struct wasp_route_table *t;
+	unsigned seed = 12345;
+	char err[256];
+
+	ck_assert_int_eq(wasp_route_table_parse(json, strlen(json), "http", &t, err, sizeof(err)),
+			 0);
+	for (int iter = 0; iter < 200000; iter++) {
+		char path[24], host[12], hl_buf[12];
+		size_t pl = (size_t)(rand_r(&seed) % 20), hl = (size_t)(rand_r(&seed) % 8), k = 0;
+		struct wasp_route_result res;
+		int r, want_site = 0;
+
+		for (size_t i = 0; i < pl; i++)
+			path[i] = palpha[rand_r(&seed) % (sizeof(palpha) - 1)];
+		if (pl > 0 && rand_r(&seed) % 2)
+			path[0] = '/';
+		if (rand_r(&seed) % 2) {
+			/* Start with an application path, maybe in another case. */
+			const char *a = apps[rand_r(&seed) % 5];
+			size_t al = strlen(a);
+			memcpy(path, a, al);
+			if (rand_r(&seed) % 2)
+				path[al - 1] = (char)(path[al - 1] ^ 0x20);
+			if (pl < al)
+				pl = al;
+		}
+		for (size_t i = 0; i < hl; i++)
+			host[i] = halpha[rand_r(&seed) % (sizeof(halpha) - 1)];
+		/* Exact-size heap copies: ASan sees any read past the end. */
+		char *ph = malloc(pl ? pl : 1), *hh = malloc(hl ? hl : 1);
+		memcpy(ph, path, pl);
+		memcpy(hh, host, hl);
+		r = wasp_route_lookup(&t->sockets[0], NULL, hh, hl, ph, pl, &res);
+		/* Reference host: strip ":port" (after "]" when it starts with
+		 * "["), one trailing dot, compare case-insensitively. */
+		size_t n = hl;
+		if (hl > 0 && host[0] == '[') {
+			char *e = memchr(host, ']', hl);
+			n = e ? (size_t)(e - host) + 1 : hl;
+		} else {
+			char *e = memchr(host, ':', hl);
+			if (e)
+				n = (size_t)(e - host);
+		}
+		if (n > 0 && host[n - 1] == '.')
+			n--;
+		for (k = 0; k < n; k++)
+			hl_buf[k] = (char)(host[k] | 0x20);
+		if (n == 2 && memcmp(hl_buf, "ab", 2) == 0)
+			want_site = 1;
+		else if (n == 3 && memcmp(hl_buf, "a.b", 3) == 0)
+			want_site = 2;
+		if (want_site == 0) {
+			ck_assert_int_eq(r, -ENOENT);
+		} else {
+			ck_assert_int_eq(r, 0);
+			ck_assert_uint_eq(res.site->id, (unsigned)want_site);
+			if (want_site == 1) {
+				const char *want = ref_app(apps, 5, path, pl);
+				ck_assert_msg(strcasecmp(res.app->path, want) == 0,
+					      "path '%.*s': got %s, want %s", (int)pl, path,
+					      res.app->path, want);
+			}
+		}
+		free(ph);
+		free(hh);
+	}
+	wasp_route_table_free(t);
+}
+END_TEST
+
 static Suite *
 route_suite(void)
 {
@@ -342,6 +466,7 @@ route_suite(void)
 	tcase_add_test(tp, test_parse_errors);
 	tcase_add_test(tp, test_many_hosts);
 	tcase_add_test(tp, test_ipv6);
+	tcase_add_test(tp, test_random_against_reference);
 	suite_add_tcase(s, tp);
 	return s;
 }
