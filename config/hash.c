@@ -141,3 +141,24 @@ cfg_grow(struct wasp_arena *a, void *v, size_t n, size_t *n_alloc, size_t size)
 	*n_alloc = na;
 	return p;
 }
+
+size_t
+cfg_cache_count(const struct cfg_cache *c)
+{
+	return c->n;
+}
+
+void
+cfg_cache_clear(struct cfg_cache *c, void (*free_value)(void *))
+{
+	for (size_t i = 0; i < c->n_buckets; i++) {
+		for (struct cfg_cache_entry *e = c->buckets[i], *next; e; e = next) {
+			next = e->next;
+			if (free_value)
+				free_value(e->value);
+			free(e);
+		}
+		c->buckets[i] = NULL;
+	}
+	c->n = 0;
+}

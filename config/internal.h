@@ -205,7 +205,8 @@ struct wasp_config {
 	struct wasp_config_opts opts;
 	struct cfg_schema *schema;
 	struct cfg_file *apphost;
-	struct cfg_cache *cache;        /* effective sections */
+	struct cfg_cache *cache;        /* (site, path, section) -> malloc'd entry */
+	struct cfg_cache *shared;       /* merged results by what was merged */
 	struct cfg_cache *files;        /* parsed web.config files by path */
 	struct cfg_cache *apphost_sections; /* wasp_config_section() results */
 };
@@ -227,6 +228,8 @@ bool cfg_is_drive_path(const char *s);
 
 /* Normalise a location/URL path: no leading/trailing '/', single '/'. */
 char *cfg_normalize_path(struct wasp_arena *arena, const char *p);
+/* The same into out, which has room for strlen(p) + 1 bytes. */
+void cfg_normalize_path_into(char *out, const char *p);
 /* Segment-wise case-insensitive prefix test ("" is a prefix of all). */
 bool cfg_path_is_prefix(const char *prefix, const char *path);
 size_t cfg_path_depth(const char *p);
@@ -254,6 +257,9 @@ struct cfg_cache *cfg_cache_free(struct cfg_cache *c);
 void *cfg_cache_get(struct cfg_cache *c, const char *key);
 /* key is copied; value replaces any previous one. 0 or -ENOMEM. */
 int cfg_cache_put(struct cfg_cache *c, const char *key, void *value);
+size_t cfg_cache_count(const struct cfg_cache *c);
+/* Drop every entry, calling free_value (may be NULL) on each value. */
+void cfg_cache_clear(struct cfg_cache *c, void (*free_value)(void *));
 
 /* Shared constructor for load and deserialize. */
 int cfg_config_new(const struct wasp_config_opts *opts, struct wasp_config **ret);

@@ -160,10 +160,19 @@ cfg_resolve_path(struct wasp_arena *arena, const char *dir, const char *s)
 char *
 cfg_normalize_path(struct wasp_arena *arena, const char *p)
 {
-	char *out = wasp_arena_alloc(arena, strlen(p) + 1), *o = out;
+	char *out = wasp_arena_alloc(arena, strlen(p) + 1);
 
 	if (!out)
 		return NULL;
+	cfg_normalize_path_into(out, p);
+	return out;
+}
+
+void
+cfg_normalize_path_into(char *out, const char *p)
+{
+	char *o = out;
+
 	while (*p) {
 		while (*p == '/' || *p == '\\')
 			p++;
@@ -179,7 +188,6 @@ cfg_normalize_path(struct wasp_arena *arena, const char *p)
 			*o++ = *p++;
 	}
 	*o = '\0';
-	return out;
 }
 
 bool
@@ -911,9 +919,10 @@ cfg_config_new(const struct wasp_config_opts *opts, struct wasp_config **ret)
 		return -ENOMEM;
 	cfg->arena = wasp_arena_new();
 	cfg->cache = cfg_cache_new();
+	cfg->shared = cfg_cache_new();
 	cfg->files = cfg_cache_new();
 	cfg->apphost_sections = cfg_cache_new();
-	if (!cfg->arena || !cfg->cache || !cfg->files || !cfg->apphost_sections) {
+	if (!cfg->arena || !cfg->cache || !cfg->shared || !cfg->files || !cfg->apphost_sections) {
 		wasp_config_free(cfg);
 		return -ENOMEM;
 	}
@@ -931,7 +940,10 @@ wasp_config_free(struct wasp_config *cfg)
 {
 	if (!cfg)
 		return NULL;
+	if (cfg->cache)
+		cfg_cache_clear(cfg->cache, free);
 	cfg_cache_free(cfg->cache);
+	cfg_cache_free(cfg->shared);
 	cfg_cache_free(cfg->files);
 	cfg_cache_free(cfg->apphost_sections);
 	wasp_arena_free(cfg->arena);

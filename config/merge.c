@@ -417,7 +417,8 @@ apply_defaults(struct mel *e, struct mel **anc, size_t n_anc, struct wasp_arena 
 
 	if (n_anc >= ELEMENTSOF(stack) - 1)
 		return;
-	memcpy(stack, anc, n_anc * sizeof(*anc));
+	if (n_anc)
+		memcpy(stack, anc, n_anc * sizeof(*anc));
 	stack[n_anc++] = e;
 	if (e->schema->coll && e->schema->coll->default_element) {
 		struct mel *defs[16];
@@ -522,13 +523,25 @@ struct dep {
 	int64_t mtime_nsec;
 };
 
-struct entry {
+/* A merged result, shared by every path the same instances apply to, so
+ * that the generation grows with the configuration, not with the number of
+ * URLs asked about. Lives in the generation's arena. */
+struct shared {
 	const struct wasp_element *elem;
 	int result;
-	struct dep *deps;
-	size_t n_deps;
-	uint64_t checked_at;
 };
+
+/* One (site, path, section) looked up: its result and the web.config files
+ * it depends on. malloc'd (one block with the paths), dropped wholesale
+ * when there are too many. */
+struct entry {
+	const struct shared *res;
+	uint64_t checked_at;
+	size_t n_deps;
+	struct dep deps[];
+};
+
+#define CFG_MAX_CACHED_PATHS 8192
 
 static void
 stat_dep(const char *path, struct dep *d)
@@ -607,35 +620,36 @@ get_web_config(struct mctx *m, const char *path, struct dep *dep, struct cfg_fil
 	int r;
 
 	stat_dep(path, dep);
-	if (f && f->exists == dep->exists && f->dev == dep->dev && f->ino == dep->ino &&
-	    f->size == dep->size && f->mtime_nsec == dep->mtime_nsec) {
-		*ret = f->exists ? f : NULL;
+	/* Absent files leave no record: a client asking for random paths
+	 * must not grow the generation. */
+	if (!dep->exists) {
+		*ret = NULL;
 		return 0;
 	}
-	if (!dep->exists) {
-		f = wasp_arena_zalloc(cfg->arena, sizeof(*f));
-		if (!f)
-			return -ENOMEM;
-		f->path = dep->path;
-	} else {
-		r = read_all(path, &buf, &len);
-		if (r == -ENOMEM)
-			return r;
-		if (r < 0) {
-			(void)wasp_diag_add(m->diags, WASP_DIAG_ERROR, path, 0, NULL,
-					    "cannot read: %s", strerror(-r));
-			m->errors++;
-			*ret = NULL;
-			return 0;
-		}
-		f = NULL;
+	if (f && f->exists && f->dev == dep->dev && f->ino == dep->ino &&
+	    f->size == dep->size && f->mtime_nsec == dep->mtime_nsec) {
+		*ret = f;
+		return 0;
+	}
+	r = read_all(path, &buf, &len);
+	if (r == -ENOMEM)
+		return r;
+	f = NULL;
+	if (r < 0)
+		(void)wasp_diag_add(m->diags, WASP_DIAG_ERROR, path, 0, NULL, "cannot read: %s",
+				    strerror(-r));
+	else
 		r = cfg_parse_file(cfg, buf, len, path, false, NULL, &f, m->diags);
-		if (r == -ENOMEM)
-			return r;
+	if (r == -ENOMEM)
+		return r;
+	{
 		if (!f) {
-			m->errors++;
-			*ret = NULL;
-			return 0;
+			/* Not XML: remembered as a file with an error, so it
+			 * is not parsed again until it changes. */
+			f = wasp_arena_zalloc(cfg->arena, sizeof(*f));
+			if (!f || !(f->path = wasp_arena_strdup(cfg->arena, path)))
+				return -ENOMEM;
+			r = r < 0 ? r : -EINVAL;
 		}
 		f->parse_result = r;
 	}
@@ -647,9 +661,7 @@ get_web_config(struct mctx *m, const char *path, struct dep *dep, struct cfg_fil
 	r = cfg_cache_put(cfg->files, path, f);
 	if (r < 0)
 		return r;
-	if (f->parse_result < 0)
-		m->errors++;
-	*ret = f->exists ? f : NULL;
+	*ret = f;
 	return 0;
 }
 
@@ -771,15 +783,27 @@ struct compute_req {
 	bool web_configs;   /* read web.config files */
 };
 
+struct collected {
+	struct applied *v;
+	size_t n;
+	struct dep *deps; /* every web.config looked at, present or not */
+	size_t n_deps;
+	/* web.config files that failed to parse (they add no instances but
+	 * make the result an error) */
+	const struct cfg_file **bad;
+	size_t n_bad;
+};
+
+/* What applies to q: applicationHost.config's instances, and the web.config
+ * files' along the URL path, sorted into merge order. */
 static int
-compute(struct mctx *m, const struct compute_req *q, struct mel **ret, struct dep **ret_deps,
-	size_t *ret_n_deps)
+collect(struct mctx *m, const struct compute_req *q, struct collected *c)
 {
 	struct wasp_config *cfg = m->cfg;
 	struct applied *v = NULL;
-	size_t n = 0, n_alloc = 0, n_deps = 0, deps_alloc = 0;
+	size_t n = 0, n_alloc = 0, n_deps = 0, deps_alloc = 0, n_bad = 0, bad_alloc = 0;
 	struct dep *deps = NULL;
-	struct mel *root;
+	const struct cfg_file **bad = NULL;
 	int r;
 
 	for (size_t i = 0; i < cfg->apphost->n_insts; i++) {
@@ -812,7 +836,7 @@ compute(struct mctx *m, const struct compute_req *q, struct mel **ret, struct de
 			phys = map_url_dir(m->tmp, site, url_dir, &app_root);
 			if (!phys)
 				continue;
-			wc = wasp_arena_printf(cfg->arena, "%s/web.config", phys);
+			wc = wasp_arena_printf(m->tmp, "%s/web.config", phys);
 			dep = CFG_PUSH(m->tmp, deps, n_deps, deps_alloc);
 			if (!wc || !dep)
 				return -ENOMEM;
@@ -821,6 +845,13 @@ compute(struct mctx *m, const struct compute_req *q, struct mel **ret, struct de
 				return r;
 			if (!f)
 				continue;
+			if (f->parse_result < 0) {
+				const struct cfg_file **slot = CFG_PUSH(m->tmp, bad, n_bad, bad_alloc);
+
+				if (!slot)
+					return -ENOMEM;
+				*slot = f;
+			}
 			for (size_t i = 0; i < f->n_insts; i++) {
 				const struct cfg_inst *inst = f->insts[i];
 				char *full;
@@ -846,7 +877,23 @@ compute(struct mctx *m, const struct compute_req *q, struct mel **ret, struct de
 	}
 	if (n > 1)
 		qsort(v, n, sizeof(*v), cmp_applied);
+	*c = (struct collected){ .v = v, .n = n, .deps = deps, .n_deps = n_deps, .bad = bad,
+				 .n_bad = n_bad };
+	return 0;
+}
 
+/* Merge what collect() found, checking overrideMode and allowDefinition. */
+static int
+merge_collected(struct mctx *m, const struct compute_req *q, const struct collected *c,
+		struct mel **ret)
+{
+	struct wasp_config *cfg = m->cfg;
+	const struct applied *v = c->v;
+	size_t n = c->n;
+	struct mel *root;
+	int r;
+
+	m->errors += (int)c->n_bad;
 	root = mel_default(m->tmp, q->ss->root, NULL);
 	if (!root)
 		return -ENOMEM;
@@ -899,11 +946,16 @@ compute(struct mctx *m, const struct compute_req *q, struct mel **ret, struct de
 	}
 	apply_defaults(root, NULL, 0, m->tmp);
 	*ret = root;
-	if (ret_deps) {
-		*ret_deps = deps;
-		*ret_n_deps = n_deps;
-	}
 	return 0;
+}
+
+static int
+compute(struct mctx *m, const struct compute_req *q, struct mel **ret)
+{
+	struct collected c;
+	int r = collect(m, q, &c);
+
+	return r < 0 ? r : merge_collected(m, q, &c, ret);
 }
 
 /* ---- public --------------------------------------------------------------- */
@@ -924,7 +976,7 @@ section_at_apphost(struct wasp_config *cfg, const struct schema_section *ss,
 	if (!tmp)
 		return NULL;
 	m.tmp = tmp;
-	if (compute(&m, &q, &root, NULL, NULL) < 0)
+	if (compute(&m, &q, &root) < 0)
 		return NULL;
 	e = freeze(cfg->arena, root);
 	if (!e || cfg_cache_put(cfg->apphost_sections, ss->name, e) < 0)
@@ -985,7 +1037,7 @@ cfg_validate_apphost(struct wasp_config *cfg, struct wasp_diag_list *diags)
 		q.url = slash ? slash + 1 : "";
 		if (!q.site)
 			return -ENOMEM;
-		r = compute(&m, &q, &root, NULL, NULL);
+		r = compute(&m, &q, &root);
 		/* The top level's problems were reported above already. */
 		for (size_t j = 0; r >= 0 && j < local.n; j++) {
 			const struct wasp_diag *d = &local.items[j];
@@ -1009,20 +1061,89 @@ cfg_validate_apphost(struct wasp_config *cfg, struct wasp_diag_list *diags)
 	return errors ? -EINVAL : 0;
 }
 
+/* The merged result for what c found: from the shared table when the same
+ * instances (at the same levels) were merged before, else merged now. */
+static int
+shared_result(struct mctx *m, const struct compute_req *q, const struct collected *c,
+	      const struct shared **ret)
+{
+	struct wasp_config *cfg = m->cfg;
+	struct shared *res;
+	struct mel *root;
+	char *sig;
+	int r;
+
+	sig = wasp_arena_printf(m->tmp, "%s", q->ss->name);
+	for (size_t i = 0; sig && i < c->n; i++)
+		sig = wasp_arena_printf(m->tmp, "%s\n%p %d %s", sig, (const void *)c->v[i].inst,
+					c->v[i].app_root, c->v[i].path);
+	for (size_t i = 0; sig && i < c->n_bad; i++)
+		sig = wasp_arena_printf(m->tmp, "%s\nbad %p", sig, (const void *)c->bad[i]);
+	if (!sig)
+		return -ENOMEM;
+	res = cfg_cache_get(cfg->shared, sig);
+	if (res) {
+		*ret = res;
+		return 0;
+	}
+	r = merge_collected(m, q, c, &root);
+	if (r < 0)
+		return r;
+	res = wasp_arena_zalloc(cfg->arena, sizeof(*res));
+	if (!res || !(res->elem = freeze(cfg->arena, root)))
+		return -ENOMEM;
+	res->result = m->errors ? -EINVAL : 0;
+	r = cfg_cache_put(cfg->shared, sig, res);
+	if (r < 0)
+		return r;
+	*ret = res;
+	return 0;
+}
+
+static int
+entry_new(const char *key, const struct shared *res, const struct dep *deps, size_t n_deps,
+	  struct entry **ret)
+{
+	size_t size = sizeof(struct entry) + n_deps * sizeof(struct dep), off;
+	struct entry *e;
+
+	(void)key;
+	for (size_t i = 0; i < n_deps; i++)
+		size += strlen(deps[i].path) + 1;
+	e = malloc(size);
+	if (!e)
+		return -ENOMEM;
+	e->res = res;
+	e->checked_at = wasp_now_usec();
+	e->n_deps = n_deps;
+	off = sizeof(struct entry) + n_deps * sizeof(struct dep);
+	for (size_t i = 0; i < n_deps; i++) {
+		char *p = (char *)e + off;
+
+		e->deps[i] = deps[i];
+		strcpy(p, deps[i].path);
+		e->deps[i].path = p;
+		off += strlen(p) + 1;
+	}
+	*ret = e;
+	return 0;
+}
+
 int
 wasp_config_effective_section_at(struct wasp_config *cfg, const char *site, const char *url_path,
 				 const char *section, const struct wasp_element **ret,
 				 struct wasp_diag_list *diags)
 {
 	_cleanup_(cfg_arena_freep) struct wasp_arena *tmp = NULL;
+	_cleanup_free_ char *heap = NULL;
 	const struct schema_section *ss;
 	struct mctx m = { .cfg = cfg, .diags = diags };
 	struct compute_req q = { .web_configs = true };
+	const struct shared *res;
+	struct collected c;
 	struct entry *ent;
-	struct mel *root;
-	struct dep *deps = NULL;
-	size_t n_deps = 0;
-	char *key, *url;
+	size_t ls, lu, need;
+	char buf[512], *key, *url;
 	int r;
 
 	if (!cfg->apphost)
@@ -1030,23 +1151,32 @@ wasp_config_effective_section_at(struct wasp_config *cfg, const char *site, cons
 	ss = cfg_schema_find(cfg->schema, section);
 	if (!ss)
 		return -ENOENT;
-	tmp = wasp_arena_new();
-	if (!tmp)
+	/* The cache key, "site\nurl\nsection", without allocating on a hit
+	 * (this runs for every request). */
+	if (!url_path)
+		url_path = "";
+	ls = strlen(site);
+	lu = strlen(url_path);
+	need = ls + lu + strlen(ss->name) + 3;
+	key = need <= sizeof(buf) ? buf : (heap = malloc(need));
+	if (!key)
 		return -ENOMEM;
-	url = cfg_normalize_path(tmp, url_path ? url_path : "");
-	key = wasp_arena_printf(tmp, "%s\n%s\n%s", site, url ? url : "", ss->name);
-	if (!url || !key)
-		return -ENOMEM;
-	for (char *p = key; *p && *p != '\n'; p++)
-		*p = (char)tolower((unsigned char)*p);
+	for (size_t i = 0; i < ls; i++)
+		key[i] = (char)tolower((unsigned char)site[i]);
+	key[ls] = '\n';
+	url = key + ls + 1;
+	cfg_normalize_path_into(url, url_path);
+	lu = strlen(url);
+	url[lu] = '\n';
+	strcpy(url + lu + 1, ss->name);
 	ent = cfg_cache_get(cfg->cache, key);
 	if (ent) {
 		bool same = true;
 		uint64_t now = wasp_now_usec();
 
 		if (cfg->opts.revalidate_usec && now - ent->checked_at < cfg->opts.revalidate_usec) {
-			*ret = ent->elem;
-			return ent->result;
+			*ret = ent->res->elem;
+			return ent->res->result;
 		}
 		for (size_t i = 0; i < ent->n_deps && same; i++) {
 			struct dep d;
@@ -1056,10 +1186,16 @@ wasp_config_effective_section_at(struct wasp_config *cfg, const char *site, cons
 		}
 		if (same) {
 			ent->checked_at = now;
-			*ret = ent->elem;
-			return ent->result;
+			*ret = ent->res->elem;
+			return ent->res->result;
 		}
 	}
+	tmp = wasp_arena_new();
+	if (!tmp)
+		return -ENOMEM;
+	url = wasp_arena_strndup(tmp, url, lu);
+	if (!url)
+		return -ENOMEM;
 	if (!find_site(cfg, site))
 		return -ENOENT;
 	m.tmp = tmp;
@@ -1069,24 +1205,24 @@ wasp_config_effective_section_at(struct wasp_config *cfg, const char *site, cons
 	q.target = *url ? wasp_arena_printf(tmp, "%s/%s", site, url) : site;
 	if (!q.target)
 		return -ENOMEM;
-	r = compute(&m, &q, &root, &deps, &n_deps);
+	r = collect(&m, &q, &c);
 	if (r < 0)
 		return r;
-	ent = wasp_arena_zalloc(cfg->arena, sizeof(*ent));
-	if (!ent)
-		return -ENOMEM;
-	ent->elem = freeze(cfg->arena, root);
-	ent->deps = wasp_arena_memdup(cfg->arena, deps, (n_deps + 1) * sizeof(*deps));
-	if (!ent->elem || !ent->deps)
-		return -ENOMEM;
-	ent->n_deps = n_deps;
-	ent->result = m.errors ? -EINVAL : 0;
-	ent->checked_at = wasp_now_usec();
+	r = shared_result(&m, &q, &c, &res);
+	if (r < 0)
+		return r;
+	r = entry_new(key, res, c.deps, c.n_deps, &ent);
+	if (r < 0)
+		return r;
+	if (cfg_cache_count(cfg->cache) >= CFG_MAX_CACHED_PATHS)
+		cfg_cache_clear(cfg->cache, free);
 	r = cfg_cache_put(cfg->cache, key, ent);
-	if (r < 0)
+	if (r < 0) {
+		free(ent);
 		return r;
-	*ret = ent->elem;
-	return ent->result;
+	}
+	*ret = res->elem;
+	return res->result;
 }
 
 int

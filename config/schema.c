@@ -610,10 +610,12 @@ resolve_defaults(struct schema_ctx *c, struct schema_elem *root, struct schema_e
 					    e->defaults_for);
 			c->errors++;
 		} else {
-			e->attrs = wasp_arena_memdup(c->arena, item->attrs,
-						     item->n_attrs * sizeof(*item->attrs));
-			if (item->n_attrs && !e->attrs)
+			e->attrs = wasp_arena_zalloc(c->arena,
+						     (item->n_attrs + 1) * sizeof(*item->attrs));
+			if (!e->attrs)
 				return -ENOMEM;
+			if (item->n_attrs)
+				memcpy(e->attrs, item->attrs, item->n_attrs * sizeof(*item->attrs));
 			e->n_attrs = item->n_attrs;
 			for (size_t i = 0; i < e->n_attrs; i++)
 				e->attrs[i].required = e->attrs[i].key = false;

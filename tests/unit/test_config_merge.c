@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arena.h"
 #include "config.h"
 #include "test_config_util.h"
 #include "testutil.h"
@@ -522,6 +523,34 @@ START_TEST(test_web_config_errors)
 }
 END_TEST
 
+START_TEST(test_cache_bounded)
+{
+	struct tc t;
+	const struct wasp_element *first = NULL;
+	size_t before;
+
+	/* Paths a client makes up must not grow the generation: the merged
+	 * result is shared by every path the same files apply to. */
+	tc_setup(&t, TC_APPHOST_MIN);
+	tc_write(&t, "www/web.config", WEBCFG("<staticContent><mimeMap fileExtension=\".q\" mimeType=\"q/q\" /></staticContent>"));
+	(void)tc_eff(&t, "S/warmup", SC, NULL);
+	before = wasp_config_arena(t.cfg)->total;
+	for (int i = 0; i < 20000; i++) {
+		char path[64];
+		const struct wasp_element *e;
+
+		snprintf(path, sizeof(path), "S/no/such/%d/file%d.html", i, i * 7);
+		e = tc_eff(&t, path, SC, NULL);
+		if (!first)
+			first = e;
+		ck_assert_ptr_eq(e, first);
+	}
+	ck_assert_uint_lt(wasp_config_arena(t.cfg)->total - before, 4096);
+	tc_expect_clean(&t.diags);
+	tc_done(&t);
+}
+END_TEST
+
 static Suite *
 config_merge_suite(void)
 {
@@ -562,6 +591,7 @@ config_merge_suite(void)
 	tcase_add_checked_fixture(tc, testutil_fd_setup, testutil_fd_teardown);
 	tcase_add_test(tc, test_cache_invalidation);
 	tcase_add_test(tc, test_cache_revalidate_interval);
+	tcase_add_test(tc, test_cache_bounded);
 	suite_add_tcase(s, tc);
 	return s;
 }
