@@ -1141,7 +1141,7 @@ wasp_config_effective_section_at(struct wasp_config *cfg, const char *site, cons
 	struct compute_req q = { .web_configs = true };
 	const struct shared *res;
 	struct collected c;
-	struct entry *ent;
+	struct entry *ent, *old;
 	size_t ls, lu, need;
 	char buf[512], *key, *url;
 	int r;
@@ -1211,16 +1211,18 @@ wasp_config_effective_section_at(struct wasp_config *cfg, const char *site, cons
 	r = shared_result(&m, &q, &c, &res);
 	if (r < 0)
 		return r;
+	old = ent;
 	r = entry_new(key, res, c.deps, c.n_deps, &ent);
 	if (r < 0)
 		return r;
-	if (cfg_cache_count(cfg->cache) >= CFG_MAX_CACHED_PATHS)
+	if (!old && cfg_cache_count(cfg->cache) >= CFG_MAX_CACHED_PATHS)
 		cfg_cache_clear(cfg->cache, free);
 	r = cfg_cache_put(cfg->cache, key, ent);
 	if (r < 0) {
 		free(ent);
 		return r;
 	}
+	free(old); /* the stale entry it replaced */
 	*ret = res->elem;
 	return res->result;
 }
