@@ -278,12 +278,46 @@ conn_read(struct lsn_env *env, struct lsn_conn *c)
 	}
 }
 
-static void
+void
 conn_drop_event(struct lsn_conn *c)
 {
 	if (c->ev_set)
 		(void)event_del(&c->ev);
 	c->ev_set = false;
+}
+
+/* A queued connection: notice when the client gives up (EOF), so that it
+ * leaves the queue instead of holding a place until a worker comes; keep
+ * what else it sends (it travels with the HANDOFF), up to the buffer. */
+static void
+conn_on_queued(evutil_socket_t fd, short what, void *arg)
+{
+	struct lsn_conn *c = arg;
+	struct lsn_env *env = c->env;
+	ssize_t n;
+
+	c->ev_set = false;
+	do
+		n = read(c->fd, c->buf + c->len, c->cap - c->len);
+	while (n < 0 && errno == EINTR);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+		log_debug("connection %u: closed by the client while queued", c->id);
+		conn_free(env, c);
+		return;
+	}
+	if (n > 0)
+		c->len += (uint32_t)n;
+	conn_watch_queued(env, c);
+}
+
+void
+conn_watch_queued(struct lsn_env *env, struct lsn_conn *c)
+{
+	if (c->ev_set || c->len >= c->cap)
+		return;
+	event_assign(&c->ev, env->base, c->fd, EV_READ, conn_on_queued, c);
+	if (event_add(&c->ev, NULL) == 0)
+		c->ev_set = true;
 }
 
 /* Peek at the bytes, route, and hand off, queue or reject. */

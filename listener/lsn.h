@@ -157,6 +157,8 @@ struct lsn_conn *conn_new(struct lsn_env *env, int fd);
 void conn_free(struct lsn_env *env, struct lsn_conn *c);
 void conn_read(struct lsn_env *env, struct lsn_conn *c);
 void conn_route(struct lsn_env *env, struct lsn_conn *c);
+void conn_drop_event(struct lsn_conn *c);
+void conn_watch_queued(struct lsn_env *env, struct lsn_conn *c);
 void conn_reject(struct lsn_env *env, struct lsn_conn *c, unsigned status, const char *reason);
 struct lsn_conn *conn_by_id(struct lsn_env *env, uint32_t id);
 void table_unref(struct lsn_table *t);

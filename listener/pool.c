@@ -127,6 +127,7 @@ pool_enqueue(struct lsn_env *env, struct lsn_pool *p, struct lsn_conn *c)
 		return;
 	}
 	c->state = LSN_CONN_QUEUED;
+	conn_watch_queued(env, c);
 	if (wasp_queue_len(&p->queue) == 1)
 		pool_rearm(env, p);
 	if (p->n_workers == 0)
@@ -143,11 +144,13 @@ pool_drain(struct lsn_env *env, struct lsn_pool *p)
 
 	while (p->n_workers > 0 && (e = wasp_queue_pop(&p->queue))) {
 		struct lsn_conn *c = conn_of_qe(e);
+		conn_drop_event(c);
 		c->state = LSN_CONN_READING;
 		if (handoff_send(env, p, c) < 0) {
 			/* No usable worker after all: back to the head. */
 			wasp_queue_push_head(&p->queue, &c->qe);
 			c->state = LSN_CONN_QUEUED;
+			conn_watch_queued(env, c);
 			break;
 		}
 	}

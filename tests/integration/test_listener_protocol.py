@@ -102,6 +102,11 @@ def run(t, act):
     # for a worker once; the queue holds 2, the third gets 503.
     c1 = client(port, req("a.test", "/one"))
     act.wait_demand(0)
+    # A client that gives up while queued leaves the queue.
+    x = client(port, req("a.test", "/gone"))
+    x.close()
+    wait_until(lambda: "closed by the client while queued" in act.read_log(),
+               what="the adapter to notice a queued client leaving")
     c2 = client(port, req("a.test", "/two"))
     raw = read_all(client(port, req("a.test", "/three")))
     check(status_of(raw) == 503, "over queueLength: %r" % raw[:200])
