@@ -163,6 +163,7 @@ struct cfg_inst {
 	const struct schema_section *section;
 	const char *location; /* normalised location path ("" for none) */
 	bool in_location;     /* written inside a <location> element */
+	bool no_child_apps;   /* inheritInChildApplications="false" */
 	enum cfg_override mode;
 	int mode_line;
 	struct cfg_node *root;

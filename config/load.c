@@ -629,6 +629,7 @@ parse_config_sections(struct parse_ctx *c, xmlNode *xn, const char *prefix, int 
 struct loc {
 	const char *path; /* normalised */
 	bool in_location;
+	bool no_child_apps; /* inheritInChildApplications="false" */
 	enum cfg_override mode;
 	int line;
 };
@@ -685,6 +686,7 @@ add_instance(struct parse_ctx *c, const struct schema_section *ss, const struct 
 	inst->section = ss;
 	inst->location = loc->path;
 	inst->in_location = loc->in_location;
+	inst->no_child_apps = loc->no_child_apps;
 	inst->mode = loc->mode;
 	inst->mode_line = loc->line;
 	inst->file = c->file;
@@ -810,10 +812,11 @@ parse_location(struct parse_ctx *c, xmlNode *xn)
 				diag(c, WASP_DIAG_ERROR, loc.line, name,
 				     "'%s' is not a bool (true or false)", v);
 		} else if (streq(name, "inheritInChildApplications")) {
-			if (!strcaseeq(v, "true"))
-				diag(c, WASP_DIAG_WARNING, loc.line, name,
-				     "not supported: the location's settings also apply to "
-				     "child applications");
+			if (strcaseeq(v, "false"))
+				loc.no_child_apps = true;
+			else if (!strcaseeq(v, "true"))
+				diag(c, WASP_DIAG_ERROR, loc.line, name,
+				     "'%s' is not a bool (true or false)", v);
 		} else
 			diag(c, WASP_DIAG_WARNING, loc.line, name,
 			     "unknown attribute on <location>, ignoring");

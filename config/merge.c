@@ -676,54 +676,85 @@ find_site(struct wasp_config *cfg, const char *name)
 	return NULL;
 }
 
-/* The physical directory of URL directory url ("" or "a/b", normalised) in
- * site, and whether it is an application root. NULL when unmapped. */
-static char *
-map_url_dir(struct wasp_arena *a, const struct wasp_element *site, const char *url, bool *app_root)
+/* The application of URL path url ("" or "a/b", normalised) in site, and
+ * its normalised path ("" for the root application). */
+static const struct wasp_element *
+find_app(struct wasp_arena *a, const struct wasp_element *site, const char *url,
+	 const char **ret_path)
 {
-	const struct wasp_element *best_app = NULL, *best_vd = NULL;
-	size_t best_app_len = 0, best_vd_len = 0;
-	const char *app_path = NULL, *rest;
+	const struct wasp_element *best = NULL;
+	size_t best_len = 0;
 
-	*app_root = false;
+	*ret_path = "";
 	for (size_t i = 0; i < site->n_items; i++) {
 		const char *p = cfg_normalize_path(a, wasp_element_get_str(site->items[i], "path", "/"));
 		size_t l = p ? strlen(p) : 0;
 
-		if (p && cfg_path_is_prefix(p, url) && (!best_app || l > best_app_len)) {
-			best_app = site->items[i];
-			best_app_len = l;
-			app_path = p;
+		if (p && cfg_path_is_prefix(p, url) && (!best || l > best_len)) {
+			best = site->items[i];
+			best_len = l;
+			*ret_path = p;
 		}
 	}
-	if (!best_app)
+	return best;
+}
+
+/* The physical directory of URL directory url ("" or "a/b", normalised) in
+ * site, and whether it is an application root. NULL when unmapped, or when
+ * its virtual directory says allowSubDirConfig="false" and url is below the
+ * virtual directory's root (no web.config is read there). */
+static char *
+map_url_dir(struct wasp_arena *a, const struct wasp_element *site, const char *url, bool *app_root)
+{
+	const struct wasp_element *app, *best_vd = NULL;
+	size_t best_vd_len = 0;
+	const char *app_path, *rest, *phys;
+
+	*app_root = false;
+	app = find_app(a, site, url, &app_path);
+	if (!app)
 		return NULL;
-	*app_root = strlen(url) == best_app_len;
-	rest = url + best_app_len;
+	*app_root = streq(url, app_path) || strlen(url) == strlen(app_path);
+	rest = url + strlen(app_path);
 	if (*rest == '/')
 		rest++;
-	for (size_t i = 0; i < best_app->n_items; i++) {
-		const char *p = cfg_normalize_path(a, wasp_element_get_str(best_app->items[i], "path", "/"));
+	for (size_t i = 0; i < app->n_items; i++) {
+		const char *p = cfg_normalize_path(a, wasp_element_get_str(app->items[i], "path", "/"));
 		size_t l = p ? strlen(p) : 0;
 
 		if (p && cfg_path_is_prefix(p, rest) && (!best_vd || l > best_vd_len)) {
-			best_vd = best_app->items[i];
+			best_vd = app->items[i];
 			best_vd_len = l;
 		}
 	}
-	(void)app_path;
 	if (!best_vd)
 		return NULL;
 	rest += best_vd_len;
 	if (*rest == '/')
 		rest++;
-	{
-		const char *phys = wasp_element_get_str(best_vd, "physicalPath", "");
+	if (*rest && !wasp_element_get_bool(best_vd, "allowSubDirConfig", true))
+		return NULL;
+	phys = wasp_element_get_str(best_vd, "physicalPath", "");
+	if (!*phys)
+		return NULL;
+	return *rest ? wasp_arena_printf(a, "%s/%s", phys, rest) : wasp_arena_strdup(a, phys);
+}
 
-		if (!*phys)
-			return NULL;
-		return *rest ? wasp_arena_printf(a, "%s/%s", phys, rest) : wasp_arena_strdup(a, phys);
-	}
+/* inheritInChildApplications="false": an instance written for path (a
+ * configuration path "Site/a/b") does not reach into another application
+ * below it. */
+static bool
+reaches(struct wasp_arena *a, const struct wasp_element *site, const struct cfg_inst *inst,
+	const char *path, const char *target_url)
+{
+	const char *slash, *loc_app, *target_app;
+
+	if (!inst->no_child_apps || !site)
+		return true;
+	slash = strchr(path, '/');
+	(void)find_app(a, site, slash ? slash + 1 : "", &loc_app);
+	(void)find_app(a, site, target_url, &target_app);
+	return strcaseeq(loc_app, target_app);
 }
 
 static enum cfg_override
@@ -806,6 +837,8 @@ collect(struct mctx *m, const struct compute_req *q, struct collected *c)
 	const struct cfg_file **bad = NULL;
 	int r;
 
+	const struct wasp_element *site = q->site ? find_site(cfg, q->site) : NULL;
+
 	for (size_t i = 0; i < cfg->apphost->n_insts; i++) {
 		const struct cfg_inst *inst = cfg->apphost->insts[i];
 
@@ -813,12 +846,13 @@ collect(struct mctx *m, const struct compute_req *q, struct collected *c)
 			continue;
 		if (q->site ? !cfg_path_is_prefix(inst->location, q->target) : *inst->location)
 			continue;
+		if (q->site && *inst->location && !reaches(m->tmp, site, inst, inst->location, q->url))
+			continue;
 		r = add_applied(m, &v, &n, &n_alloc, inst, inst->location, 0, false);
 		if (r < 0)
 			return r;
 	}
 	if (q->site && q->web_configs) {
-		const struct wasp_element *site = find_site(cfg, q->site);
 		size_t ul = strlen(q->url);
 
 		/* "" then each prefix of the URL path, on segment boundaries. */
@@ -863,7 +897,8 @@ collect(struct mctx *m, const struct compute_req *q, struct collected *c)
 							 *inst->location ? "/" : "", inst->location);
 				if (!full)
 					return -ENOMEM;
-				if (!cfg_path_is_prefix(full, q->target))
+				if (!cfg_path_is_prefix(full, q->target) ||
+				    !reaches(m->tmp, site, inst, full, q->url))
 					continue;
 				r = add_applied(m, &v, &n, &n_alloc, inst, full,
 						1 + cfg_path_depth(url_dir),

@@ -103,11 +103,11 @@ config_json(const struct wasp_config *cfg)
 
 		if (!root ||
 		    json_array_append_new(insts,
-					  json_pack("{s:s, s:s, s:b, s:i, s:i, s:o}", "section",
+					  json_pack("{s:s, s:s, s:b, s:b, s:i, s:i, s:o}", "section",
 						    in->section->name, "location", in->location,
-						    "in_location", in->in_location, "mode",
-						    (int)in->mode, "mode_line", in->mode_line, "root",
-						    root)) < 0)
+						    "in_location", in->in_location, "nic",
+						    in->no_child_apps, "mode", (int)in->mode,
+						    "mode_line", in->mode_line, "root", root)) < 0)
 			goto fail;
 	}
 	return o;
@@ -346,15 +346,15 @@ config_from(struct dctx *d, json_t *o)
 	}
 	json_array_foreach(insts, i, v) {
 		const char *section, *location;
-		int in_location, mode, mode_line;
+		int in_location, nic, mode, mode_line;
 		json_t *root;
 		struct cfg_inst *in = wasp_arena_zalloc(a, sizeof(*in));
 
 		if (!in)
 			return -ENOMEM;
-		if (json_unpack(v, "{s:s, s:s, s:b, s:i, s:i, s:o}", "section", &section,
-				"location", &location, "in_location", &in_location, "mode", &mode,
-				"mode_line", &mode_line, "root", &root) < 0 ||
+		if (json_unpack(v, "{s:s, s:s, s:b, s:b, s:i, s:i, s:o}", "section", &section,
+				"location", &location, "in_location", &in_location, "nic", &nic,
+				"mode", &mode, "mode_line", &mode_line, "root", &root) < 0 ||
 		    mode < 0 || mode >= CFG_OVERRIDE__COUNT)
 			return bad(d, "malformed section");
 		in->section = cfg_schema_find(cfg->schema, section);
@@ -364,6 +364,7 @@ config_from(struct dctx *d, json_t *o)
 		if (!in->location)
 			return -ENOMEM;
 		in->in_location = in_location;
+		in->no_child_apps = nic;
 		in->mode = (enum cfg_override)mode;
 		in->mode_line = mode_line;
 		in->file = f;

@@ -203,6 +203,56 @@ START_TEST(test_web_config_hierarchy)
 }
 END_TEST
 
+START_TEST(test_child_apps_and_subdirs)
+{
+	struct tc t;
+	const struct wasp_element *e;
+
+	/* inheritInChildApplications="false", as ASP.NET Core's web.config
+	 * writes it; allowSubDirConfig="false" on a virtual directory. */
+	tc_setup(&t, "<system.applicationHost>\n"
+		     " <applicationPools><add name=\"P\" /></applicationPools>\n"
+		     " <sites><site name=\"S\" id=\"1\">\n"
+		     "  <application path=\"/\" applicationPool=\"P\">\n"
+		     "   <virtualDirectory path=\"/\" physicalPath=\"www\" />\n"
+		     "   <virtualDirectory path=\"/locked\" physicalPath=\"www-app\" allowSubDirConfig=\"false\" />\n"
+		     "  </application>\n"
+		     "  <application path=\"/child\" applicationPool=\"P\">\n"
+		     "   <virtualDirectory path=\"/\" physicalPath=\"www/child\" />\n"
+		     "  </application>\n"
+		     " </site></sites>\n"
+		     "</system.applicationHost>\n"
+		     "<location path=\"S\" inheritInChildApplications=\"false\"><system.webServer>"
+		     "<httpRedirect destination=\"apphost\" /></system.webServer></location>\n");
+	tc_expect_clean(&t.diags);
+	tc_write(&t, "www/web.config",
+		 "<configuration><location path=\".\" inheritInChildApplications=\"false\">"
+		 "<system.webServer><directoryBrowse enabled=\"true\" /></system.webServer></location>"
+		 "</configuration>");
+	tc_write(&t, "www/child/web.config", WEBCFG("<httpProtocol allowKeepAlive=\"false\" />"));
+	tc_write(&t, "www-app/web.config", WEBCFG("<httpRedirect childOnly=\"true\" />"));
+	tc_write(&t, "www-app/deeper/web.config", WEBCFG("<httpRedirect exactDestination=\"true\" />"));
+
+	e = tc_eff(&t, "S/x", "system.webServer/directoryBrowse", NULL);
+	ck_assert(wasp_element_get_bool(e, "enabled", false));
+	e = tc_eff(&t, "S/child/x", "system.webServer/directoryBrowse", NULL);
+	ck_assert(!wasp_element_get_bool(e, "enabled", true));
+	e = tc_eff(&t, "S/x", "system.webServer/httpRedirect", NULL);
+	ck_assert_str_eq(wasp_element_get_str(e, "destination", ""), "apphost");
+	e = tc_eff(&t, "S/child", "system.webServer/httpRedirect", NULL);
+	ck_assert_str_eq(wasp_element_get_str(e, "destination", "x"), "");
+	e = tc_eff(&t, "S/child/y", "system.webServer/httpProtocol", NULL);
+	ck_assert(!wasp_element_get_bool(e, "allowKeepAlive", true));
+
+	/* The virtual directory's own web.config counts, deeper ones do not. */
+	e = tc_eff(&t, "S/locked/deeper/z", "system.webServer/httpRedirect", NULL);
+	ck_assert(wasp_element_get_bool(e, "childOnly", false));
+	ck_assert(!wasp_element_get_bool(e, "exactDestination", true));
+	tc_expect_clean(&t.diags);
+	tc_done(&t);
+}
+END_TEST
+
 /* ---- locks --------------------------------------------------------------------- */
 
 static void
@@ -568,6 +618,7 @@ config_merge_suite(void)
 	tcase_add_test(tc, test_location_paths);
 	tcase_add_test(tc, test_web_config_hierarchy);
 	tcase_add_test(tc, test_web_config_errors);
+	tcase_add_test(tc, test_child_apps_and_subdirs);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("locks");
