@@ -14,12 +14,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <systemd/sd-daemon.h>
 
 #include "apphost.h"
 #include "log.h"
 #include "waspd.h"
 
 #define LISTEN_BACKLOG 4096
+
+union sockaddr_any {
+	struct sockaddr sa;
+	struct sockaddr_in in4;
+	struct sockaddr_in6 in6;
+	struct sockaddr_storage ss;
+};
 
 /* Protocols with an adapter waspd starts, and so sockets to bind. */
 static bool
@@ -77,11 +85,7 @@ port_has_wildcard(const struct wasp_apphost *ah, uint16_t port)
 static int
 sock_open(struct listen_sock *s)
 {
-	union {
-		struct sockaddr sa;
-		struct sockaddr_in in4;
-		struct sockaddr_in6 in6;
-	} addr = { 0 };
+	union sockaddr_any addr = { 0 };
 	socklen_t alen;
 	_cleanup_close_ int fd = -1;
 	int one = 1;
@@ -115,6 +119,81 @@ sock_open(struct listen_sock *s)
 		return -errno;
 	s->fd = TAKE_FD(fd);
 	return 0;
+}
+
+static bool
+sock_matches(const struct listen_sock *s, const union sockaddr_any *a)
+{
+	if (a->sa.sa_family != s->family)
+		return false;
+	if (s->family == AF_INET) {
+		struct in_addr want = { .s_addr = htonl(INADDR_ANY) };
+		if (ntohs(a->in4.sin_port) != s->port)
+			return false;
+		if (!streq(s->address, "*") && inet_pton(AF_INET, s->address, &want) != 1)
+			return false;
+		return a->in4.sin_addr.s_addr == want.s_addr;
+	}
+	struct in6_addr want6 = in6addr_any;
+	if (ntohs(a->in6.sin6_port) != s->port)
+		return false;
+	if (!streq(s->address, "*") && inet_pton(AF_INET6, s->address, &want6) != 1)
+		return false;
+	return memcmp(&a->in6.sin6_addr, &want6, sizeof(want6)) == 0;
+}
+
+/* Take the listening sockets systemd passed (socket activation). */
+static void
+sockets_adopt(struct wasp_env *env)
+{
+	int n = sd_listen_fds(1);
+
+	if (n <= 0)
+		return;
+	for (int i = 0; i < n; i++) {
+		int fd = SD_LISTEN_FDS_START + i, one_v6only = 0;
+		union sockaddr_any a = { 0 };
+		socklen_t len = sizeof(a);
+		socklen_t ol = sizeof(one_v6only);
+		bool used = false;
+
+		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0 ||
+		    getsockname(fd, &a.sa, &len) < 0) {
+			log_warning("socket activation: fd %d is not a listening stream socket, "
+				    "ignoring",
+				    fd);
+			continue;
+		}
+		for (size_t j = 0; j < env->n_socks && !used; j++) {
+			struct listen_sock *s = &env->socks[j];
+			if (s->fd >= 0 || !sock_matches(s, &a))
+				continue;
+			s->fd = fd;
+			used = true;
+			log_info("socket activation: using fd %d for %s:%u", fd, s->address,
+				 s->port);
+			/* A dual-stack [::] covers the port's IPv4 wildcard too. */
+			if (s->family == AF_INET6 && streq(s->address, "*") &&
+			    getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one_v6only, &ol) == 0 &&
+			    !one_v6only)
+				for (size_t k = 0; k < env->n_socks; k++)
+					if (env->socks[k].family == AF_INET &&
+					    env->socks[k].port == s->port &&
+					    streq(env->socks[k].address, "*"))
+						env->socks[k].covered = true;
+		}
+		if (!used) {
+			log_warning("socket activation: fd %d matches no binding of the "
+				    "configuration, closing it",
+				    fd);
+			(void)close(fd);
+			continue;
+		}
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+		int fl = fcntl(fd, F_GETFL);
+		if (fl >= 0)
+			(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	}
 }
 
 int
@@ -155,8 +234,11 @@ sockets_bind(struct wasp_env *env)
 		}
 	}
 
+	sockets_adopt(env);
 	for (size_t i = 0; i < env->n_socks; i++) {
 		struct listen_sock *s = &env->socks[i];
+		if (s->fd >= 0 || s->covered)
+			continue;
 		r = sock_open(s);
 		if (r < 0 && s->family == AF_INET6 && streq(s->address, "*") &&
 		    (r == -EAFNOSUPPORT || r == -EADDRNOTAVAIL)) {

@@ -113,7 +113,8 @@ spawn_child(const struct spawn_opts *o, pid_t *ret_pid)
 	int pipefd[2] = { -1, -1 };
 	int err = 0, r;
 	ssize_t n;
-	pid_t pid;
+	pid_t pid, parent = getpid();
+	sigset_t all, saved;
 
 	envp = spawn_env(o, bufs);
 	if (!envp)
@@ -122,13 +123,17 @@ spawn_child(const struct spawn_opts *o, pid_t *ret_pid)
 	if (r < 0)
 		goto out;
 
+	/* No signal handler of waspd's (libevent's writes to its own
+	 * notification socket) may run in the child before exec. */
+	sigfillset(&all);
+	(void)sigprocmask(SIG_SETMASK, &all, &saved);
 	pid = fork();
 	if (pid < 0) {
 		r = -errno;
+		(void)sigprocmask(SIG_SETMASK, &saved, NULL);
 		goto out;
 	}
 	if (pid == 0) {
-		sigset_t all;
 		int wfd = pipefd[1];
 
 		(void)close(pipefd[0]);
@@ -169,7 +174,7 @@ spawn_child(const struct spawn_opts *o, pid_t *ret_pid)
 		/* After the credential change: it would clear the setting. */
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 			child_fail(wfd, errno);
-		if (getppid() == 1)
+		if (getppid() != parent)
 			_exit(127); /* waspd died already */
 		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 			child_fail(wfd, errno);
@@ -182,6 +187,7 @@ spawn_child(const struct spawn_opts *o, pid_t *ret_pid)
 
 	/* Parent: the pipe reads EOF once the child exec'd (CLOEXEC). This
 	 * waits for fork+exec only, never for the child's own work. */
+	(void)sigprocmask(SIG_SETMASK, &saved, NULL);
 	(void)close(pipefd[1]);
 	pipefd[1] = -1;
 	do

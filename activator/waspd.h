@@ -39,6 +39,7 @@ struct listen_sock {
 	uint16_t port;
 	int family;
 	int fd;
+	bool covered; /* a passed dual-stack [::] socket serves it */
 };
 
 enum worker_state {

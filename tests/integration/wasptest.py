@@ -332,7 +332,7 @@ class Server:
     ("pool <name>\\n") and big.bin (64 KiB)."""
 
     def __init__(self, test, pools, sites=None, pool_defaults=None,
-                 web_server_xml="", env=None, test_hooks=True, args=()):
+                 web_server_xml="", env=None, test_hooks=True, args=(), wrapper=()):
         self.test = test
         self.dir = test.dir
         self.port = free_port()
@@ -344,6 +344,9 @@ class Server:
         self.env = dict(env or {})
         self.test_hooks = test_hooks
         self.args = list(args)
+        # A command waspd runs under (it must exec waspd in the same
+        # process, like systemd-socket-activate); "{port}" is replaced.
+        self.wrapper = [w.replace("{port}", str(self.port)) for w in wrapper]
         # Cleanup fails the test when waspd does not exit 0 on SIGTERM;
         # a test that kills waspd on purpose sets this to False.
         self.expect_clean_exit = True
@@ -407,6 +410,7 @@ class Server:
         if self.test_hooks:
             cmd.append("--test-hooks")
         cmd += self.args
+        cmd = self.wrapper + cmd
         env = dict(os.environ)
         env.pop("NOTIFY_SOCKET", None)
         env.pop("LISTEN_FDS", None)
