@@ -700,6 +700,8 @@ worker_spawn(struct pool *p, struct worker *replaces, const char *why)
 	_cleanup_free_ char *path = spawn_program_path(env, "wasp-worker");
 	char *argv[] = { path, NULL };
 	struct spawn_opts o = { .path = path, .argv = argv, .ident = &p->ident };
+	_cleanup_free_ char *hang = NULL;
+	const char *extra_env[2] = { NULL, NULL };
 	struct worker *w;
 	int fds[2], r;
 	pid_t pid;
@@ -707,6 +709,24 @@ worker_spawn(struct pool *p, struct worker *replaces, const char *why)
 
 	if (!path)
 		return NULL;
+	p->spawned++;
+	/* Test hook (--test-hooks only): WASP_TEST_HANG_STARTUP_FROM=POOL:N makes
+	 * that pool's workers from the Nth one on never report ready (through
+	 * the worker's own WASP_TEST_HANG_STARTUP switch), so a test can make a
+	 * recycle's replacement fail while the first worker serves. */
+	if (env->test_hooks) {
+		const char *from = getenv("WASP_TEST_HANG_STARTUP_FROM");
+		const char *colon = from ? strrchr(from, ':') : NULL;
+		uint64_t nth;
+		if (colon && (size_t)(colon - from) == strlen(p->name) &&
+		    strncmp(from, p->name, (size_t)(colon - from)) == 0 &&
+		    wasp_parse_u64(colon + 1, UINT32_MAX, &nth) >= 0 && p->spawned >= nth) {
+			if (asprintf(&hang, "WASP_TEST_HANG_STARTUP=%s", p->name) < 0)
+				return NULL;
+			extra_env[0] = hang;
+			o.extra_env = extra_env;
+		}
+	}
 	if (p->ident_error < 0) {
 		log_errno(p->ident_error, "pool '%s': cannot start a worker: identity '%s'",
 			  p->name, strempty(p->cfg->process_model.user_name));

@@ -106,6 +106,7 @@ struct pool {
 	uint64_t failures; /* since the daemon started */
 	uint64_t recycles;
 	uint64_t recycle_failures;
+	uint64_t spawned; /* workers started, ever */
 	bool demand; /* an adapter asked for a worker and none is ready yet */
 	struct event *schedule_timer;
 };
