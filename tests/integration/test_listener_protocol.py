@@ -8,6 +8,7 @@ a new worker, an unacknowledged handoff routed again when its worker's
 channel closes, HANDBACK routed again without reading more, WORKER_GONE,
 POOL_STATE, startupTimeLimitMs, a new generation, and exit when the
 activator channel closes."""
+import os
 import socket
 import struct
 import sys
@@ -74,6 +75,14 @@ def read_all(s):
         chunks.append(b"<RST>")
     s.close()
     return b"".join(chunks)
+
+
+def wait_log(act, text):
+    """The adapter handles its activator channel and its listening socket
+    in the same loop, in whatever order epoll reports them: before a
+    client connects to test the effect of a message, wait until the
+    adapter logged that it handled it."""
+    wait_until(lambda: text in act.read_log(), what="adapter log %r" % text)
 
 
 def status_of(raw):
@@ -186,6 +195,7 @@ def run(t, act):
 
     # WORKER_GONE: no new connections to it; the pool needs a new worker.
     act.worker_gone(w1, 0)
+    wait_log(act, "worker %d (pid %d) of 'A': no new connections" % (w1.worker_id, os.getpid()))
     act.demands.clear()
     c6 = client(port, req("a.test", "/six"))
     act.wait_demand(0)
@@ -221,9 +231,11 @@ def run(t, act):
 
     # POOL_STATE Stopped: 503 at once; Started again: served.
     act.pool_state(1, STOPPED, 1)
-    wait_until(lambda: status_of(read_all(client(port, req("a.test", "/b/")))) == 503,
-               what="503 from the stopped pool")
+    wait_log(act, "application pool 'B': Stopped")
+    raw = read_all(client(port, req("a.test", "/b/")))
+    check(status_of(raw) == 503, "stopped pool B: %r" % raw[:200])
     act.pool_state(1, STARTED)
+    wait_log(act, "application pool 'B': Started")
     c7 = client(port, req("a.test", "/b/"))
     h9 = wb.handoff()
     wb.ack(h9)
@@ -250,6 +262,7 @@ def run(t, act):
         {"protocol": "http", "address": "*", "port": port, "host": "new.test"}],
         "apps": [{"path": "/", "pool": 1}]})
     act.send_table(tb, sockets=False)
+    wait_log(act, "routing table %d:" % act.generation)
     c8 = client(port, req("new.test"))
     h10 = w3.handoff()
     check(h10["site_id"] == 9 and h10["generation"] == act.generation, "new generation %r" % h10)
