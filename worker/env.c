@@ -24,6 +24,9 @@ env_init(struct wasp_env *env, struct event_base *base)
 	env->pid = getpid();
 	env->limits = wasp_http_default_limits;
 	env->header_timeout_usec = WORKER_HEADER_TIMEOUT_USEC;
+	env->fcache = fcache_new(0);
+	if (!env->fcache)
+		return -ENOMEM;
 	return 0;
 }
 
@@ -64,6 +67,7 @@ env_done(struct wasp_env *env)
 	if (env->stats_timer)
 		event_free(env->stats_timer);
 	env->exit_timer = env->stats_timer = NULL;
+	env->fcache = fcache_free(env->fcache);
 	if (env->hooks)
 		modules_exit(&env->server);
 	env->hooks = hooks_free(env->hooks);

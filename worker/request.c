@@ -121,6 +121,12 @@ wasp_request_physical_path(const struct wasp_request *req)
 	return r->physical_path;
 }
 
+static void
+fcache_unref_cb(void *e)
+{
+	fcache_unref(e);
+}
+
 int
 wasp_request_open(struct wasp_request *req, const char *sub, int flags, int *ret_fd,
 		  struct stat *ret_st)
@@ -139,6 +145,22 @@ wasp_request_open(struct wasp_request *req, const char *sub, int flags, int *ret
 					(n == 0 || rel[n - 1] == '/') ? "" : "/", sub);
 		if (!rel)
 			return -ENOMEM;
+	}
+	if (flags == O_RDONLY && req->env->fcache) {
+		struct fcache_entry *e;
+
+		r = fcache_open(req->env->fcache, req->vdir, rel, wasp_now_usec(), &e);
+		if (r < 0)
+			return r;
+		r = wasp_arena_add_cleanup(req->arena, fcache_unref_cb, e);
+		if (r < 0) {
+			fcache_unref(e);
+			return r;
+		}
+		*ret_fd = fcache_entry_fd(e);
+		if (ret_st)
+			*ret_st = *fcache_entry_stat(e);
+		return 0;
 	}
 	fd = vdir_open(req->vdir, rel, flags, wasp_now_usec());
 	if (fd < 0)

@@ -69,6 +69,27 @@ struct wvdir *vdir_match(const struct wapp *app, const char *path, const char **
 int vdir_open(struct wvdir *v, const char *rel, int flags, uint64_t now_usec);
 void vdir_close(struct wvdir *v);
 
+/* ---- open file cache (fcache.c) ---- */
+
+#define FCACHE_MAX 1024 /* entries (open fds) per worker */
+
+struct fcache;
+struct fcache_entry;
+
+/* A cache of at most max entries (0: FCACHE_MAX). NULL on OOM. */
+struct fcache *fcache_new(size_t max);
+/* Closes every entry nobody uses; entries in use go with their last unref. */
+struct fcache *fcache_free(struct fcache *fc);
+/* The file rel under v (O_RDONLY, opened with vdir_open), from the cache when
+ * it was checked less than a second ago. On success *ret holds a reference:
+ * drop it with fcache_unref(). Returns 0 or vdir_open's -errno. */
+int fcache_open(struct fcache *fc, struct wvdir *v, const char *rel, uint64_t now_usec,
+		struct fcache_entry **ret);
+void fcache_unref(struct fcache_entry *e);
+int fcache_entry_fd(const struct fcache_entry *e);
+const struct stat *fcache_entry_stat(const struct fcache_entry *e);
+size_t fcache_size(const struct fcache *fc);
+
 /* MIME type for a file name by its extension; "application/octet-stream" if unknown. */
 const char *mime_lookup(const char *name);
 
@@ -140,6 +161,7 @@ struct wasp_env {
 	unsigned routes_gen; /* bumped on every table swap */
 
 	struct wasp_hooks *hooks;
+	struct fcache *fcache;
 
 	/* channels */
 	struct wasp_ipc_channel *activator;

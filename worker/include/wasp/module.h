@@ -134,7 +134,10 @@ const char *wasp_request_physical_path(const struct wasp_request *req);
  * more path component: "index.html") under its virtual directory's physical
  * path, never outside it: no "..", no symbolic link that leaves the root.
  * flags are open(2) flags (O_CLOEXEC is added). On success *ret_fd is an fd
- * the request owns (closed when it ends) and *ret_st its fstat. Returns 0,
+ * that stays valid until the request ends (do not close it) and *ret_st its
+ * fstat. With flags O_RDONLY the fd may come from the worker's open file
+ * cache and be shared with other requests: read it with pread() or
+ * sendfile() at an offset, never by moving its file position. Returns 0,
  * -ENOENT (nothing there, or not reachable safely: treat as 404),
  * -EACCES, or another -errno. */
 int wasp_request_open(struct wasp_request *req, const char *sub, int flags, int *ret_fd,
