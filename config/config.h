@@ -140,9 +140,9 @@ void wasp_element_print_xml(const struct wasp_element *e, FILE *f, int indent);
 /* ---- loading ------------------------------------------------------------ */
 
 struct wasp_config_opts {
-	/* Directory of schema XML files. NULL: built-in search (the source
-	 * tree's config/schema when running from a build dir, then
-	 * $datadir/wasp/schema, or $WASP_SCHEMA_DIR when set). */
+	/* Directory of schema XML files. NULL: $WASP_SCHEMA_DIR when set,
+	 * else the source tree's config/schema when the program runs from
+	 * the build tree, else $datadir/wasp/schema (meson install). */
 	const char *schema_dir;
 	/* How often wasp_config_effective_section() re-stats the web.config
 	 * files an effective section came from; 0 = on every call. */

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -842,6 +843,22 @@ cfg_schema_load_dir(const char *dir, struct wasp_arena *arena, struct cfg_schema
 	return cfg_schema_load_texts(texts, (size_t)n, arena, ret, diags);
 }
 
+/* True when the running program is inside the build tree (the tests, or
+ * waspd run from build/): then the source tree's schema is the right one,
+ * not whatever an older installation left in $datadir. */
+static bool
+running_from_build_tree(void)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	size_t l = strlen(WASP_BUILD_ROOT);
+
+	if (n <= 0)
+		return false;
+	exe[n] = '\0';
+	return strncmp(exe, WASP_BUILD_ROOT, l) == 0 && exe[l] == '/';
+}
+
 const char *
 cfg_schema_default_dir(void)
 {
@@ -850,7 +867,8 @@ cfg_schema_default_dir(void)
 
 	if (env && *env)
 		return env;
-	if (stat(WASP_SCHEMA_BUILD_DIR, &st) == 0 && S_ISDIR(st.st_mode))
+	if (running_from_build_tree() && stat(WASP_SCHEMA_BUILD_DIR, &st) == 0 &&
+	    S_ISDIR(st.st_mode))
 		return WASP_SCHEMA_BUILD_DIR;
 	return WASP_DATADIR "/schema";
 }
