@@ -1,6 +1,8 @@
-"""Out of file descriptors (EMFILE): wasp-http pauses accepting (a timer,
-no busy loop), the clients that connect meanwhile wait in the kernel's
-backlog, and once descriptors are free again they are all served."""
+"""Resource limits of wasp-http. Out of file descriptors (EMFILE): it
+pauses accepting (a timer, no busy loop), the clients that connect
+meanwhile wait in the kernel's backlog, and once descriptors are free again
+they are all served. At --max-connections it stops accepting until a
+connection it holds is released."""
 import socket
 import sys
 import time
@@ -13,23 +15,53 @@ MAX_FDS = 32
 
 
 def test(t):
-    act = lsnfake.FakeActivator(t, max_fds=MAX_FDS)
-    try:
-        run(t, act)
-    except BaseException:
-        sys.stderr.write("----- adapter log -----\n%s----- end -----\n" % act.read_log()[-20000:])
-        raise
+    for fn, kw in ((run, {"max_fds": MAX_FDS}),
+                   (run_max_conns, {"args": ["--max-connections", "4"]})):
+        act = lsnfake.FakeActivator(t, **kw)
+        try:
+            fn(t, act)
+        except BaseException:
+            sys.stderr.write("----- adapter log -----\n%s----- end -----\n"
+                             % act.read_log()[-20000:])
+            raise
+
+
+def send_table(act):
+    act.send_table({
+        "sockets": [{"id": 0, "protocol": "http", "address": "127.0.0.1", "port": act.port}],
+        "pools": [{"id": 0, "name": "A"}],
+        "sites": [{"id": 1, "name": "a", "bindings": [
+            {"protocol": "http", "address": "*", "port": act.port, "host": "a.test"}],
+            "apps": [{"path": "/", "pool": 0}]}]})
+
+
+def run_max_conns(t, act):
+    port = act.port
+    act.handshake()
+    send_table(act)
+    holders = []
+    for _ in range(4):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10 * TIME_SCALE)
+        s.sendall(b"GET / HTTP/1.1\r\n")
+        holders.append(s)
+    wait_until(lambda: "not accepting until" in act.read_log(), 10,
+               what="the adapter to stop accepting at --max-connections")
+    s = socket.create_connection(("127.0.0.1", port), timeout=10 * TIME_SCALE)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: nobody.test\r\n\r\n")
+    holders[0].close()
+    raw = s.recv(65536)
+    check(wasptest.parse_status(raw) == 400, "after a slot was free: %r" % raw[:100])
+    s.close()
+    for h in holders[1:]:
+        h.close()
+    act.close()
+    act.proc.wait(10 * TIME_SCALE)
 
 
 def run(t, act):
     port = act.port
     act.handshake()
-    act.send_table({
-        "sockets": [{"id": 0, "protocol": "http", "address": "127.0.0.1", "port": port}],
-        "pools": [{"id": 0, "name": "A"}],
-        "sites": [{"id": 1, "name": "a", "bindings": [
-            {"protocol": "http", "address": "*", "port": port, "host": "a.test"}],
-            "apps": [{"path": "/", "pool": 0}]}]})
+    send_table(act)
     # Incomplete heads hold a descriptor each until the adapter runs out.
     holders = []
     for _ in range(MAX_FDS):
