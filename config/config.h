@@ -189,7 +189,9 @@ const struct wasp_element *wasp_config_section(struct wasp_config *cfg, const ch
  * overrideMode/overrideModeDefault, allowDefinition and the locks.
  *
  * site_path is "Site Name/url/path" (the site name up to the first '/');
- * the _at variant takes them apart. Results are cached per (site, path,
+ * the _at variant takes them apart. The URL path is the decoded path
+ * without the query; a ".." segment in it is refused (-EINVAL, nothing
+ * added to diags): resolve dot segments first. Results are cached per (site, path,
  * section) and recomputed when a web.config involved changes (mtime, size,
  * appears or disappears). The returned element belongs to cfg and stays
  * valid until wasp_config_free().

@@ -1202,6 +1202,11 @@ wasp_config_effective_section_at(struct wasp_config *cfg, const char *site, cons
 	url = key + ls + 1;
 	cfg_normalize_path_into(url, url_path);
 	lu = strlen(url);
+	/* The caller resolves dot segments; one left here would map outside
+	 * the site's directories. */
+	for (const char *p = url; *p; p = strchr(p, '/') ? strchr(p, '/') + 1 : p + strlen(p))
+		if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || p[2] == '\0'))
+			return -EINVAL;
 	url[lu] = '\n';
 	strcpy(url + lu + 1, ss->name);
 	ent = cfg_cache_get(cfg->cache, key);

@@ -154,6 +154,9 @@ START_TEST(test_location_paths)
 		ck_assert_str_eq(wasp_element_get_str(a, "destination", ""), "/deep");
 	}
 	ck_assert_int_eq(wasp_config_effective_section(t.cfg, "Nope/x", DD, &e, NULL), -ENOENT);
+	ck_assert_int_eq(wasp_config_effective_section(t.cfg, "S/a/../../x", DD, &e, NULL), -EINVAL);
+	ck_assert_int_eq(wasp_config_effective_section(t.cfg, "S/..", DD, &e, NULL), -EINVAL);
+	ck_assert_int_eq(wasp_config_effective_section(t.cfg, "S/a/..b/./c", DD, &e, NULL), 0);
 	ck_assert_int_eq(wasp_config_effective_section(t.cfg, "S/x", "system.web/compilation", &e,
 						       NULL),
 			 -ENOENT);
