@@ -118,7 +118,8 @@ env_build_apps(struct wasp_env *env)
 		return 0;
 	for (size_t i = 0; i < ah->n_sites; i++)
 		for (size_t j = 0; j < ah->sites[i].n_apps; j++)
-			if (strcaseeq(strempty(ah->sites[i].apps[j].application_pool), env->pool_name))
+			if (strcaseeq(strempty(ah->sites[i].apps[j].application_pool),
+				      env->pool_name))
 				n++;
 	a = env->apps_arena = wasp_arena_new();
 	if (!a)

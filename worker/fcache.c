@@ -21,7 +21,7 @@
 #define FCACHE_VALID_USEC 1000000
 
 struct fcache_entry {
-	struct fcache_entry *hnext;      /* hash chain */
+	struct fcache_entry *hnext;       /* hash chain */
 	struct fcache_entry *prev, *next; /* LRU list, most recent first */
 	const struct wvdir *vdir;
 	char *rel;

@@ -151,7 +151,8 @@ on_handoff_channel(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, 
 static int
 on_ping(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
 {
-	return wasp_ipc_channel_send(ch, WASP_MSG_PONG, msg->hdr.seq, msg->payload, msg->len, -1, 0);
+	return wasp_ipc_channel_send(ch, WASP_MSG_PONG, msg->hdr.seq, msg->payload, msg->len, -1,
+				     0);
 }
 
 static int

@@ -65,9 +65,8 @@ wasp_hooks_add(struct wasp_hooks *h, enum wasp_stage stage, enum wasp_priority p
 		h->stage[stage] = a;
 		h->n_alloc[stage] = n;
 	}
-	h->stage[stage][h->n[stage]++] = (struct whook){
-		.fn = fn, .userdata = userdata, .prio = prio, .order = h->order++
-	};
+	h->stage[stage][h->n[stage]++] =
+		(struct whook){ .fn = fn, .userdata = userdata, .prio = prio, .order = h->order++ };
 	return 0;
 }
 
@@ -175,7 +174,8 @@ pipeline_run(struct wasp_request *req)
 			req->hook++;
 		}
 	next_step:
-		if (stage == WASP_STAGE_EXECUTE_REQUEST_HANDLER && !req->handled && req->status == 0)
+		if (stage == WASP_STAGE_EXECUTE_REQUEST_HANDLER && !req->handled &&
+		    req->status == 0)
 			request_set_error(req, 404, 0);
 		req->step++;
 		req->hook = 0;

@@ -115,9 +115,9 @@ wasp_request_physical_path(const struct wasp_request *req)
 	if (!req->vdir)
 		return NULL;
 	if (!r->physical_path)
-		r->physical_path = wasp_arena_printf(r->arena, "%s%s%s", req->vdir->physical_path,
-						     streq(req->vdir->physical_path, "/") ? "" : "/",
-						     req->rel);
+		r->physical_path = wasp_arena_printf(
+			r->arena, "%s%s%s", req->vdir->physical_path,
+			streq(req->vdir->physical_path, "/") ? "" : "/", req->rel);
 	return r->physical_path;
 }
 
@@ -322,7 +322,8 @@ request_build_head(struct wasp_request *req, char **ret_head)
 		.version = req->http ? req->http->version : WASP_HTTP_1_1,
 		.date = wasp_http_date_get(&req->env->date, time(NULL)),
 		.server = WORKER_SERVER_HEADER,
-		.content_length = req->file_fd >= 0 ? (int64_t)req->file_len : (int64_t)req->body_len,
+		.content_length =
+			req->file_fd >= 0 ? (int64_t)req->file_len : (int64_t)req->body_len,
 		.keep_alive = req->keep_alive,
 		.extra = extra,
 		.n_extra = req->n_headers,

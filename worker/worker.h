@@ -26,26 +26,28 @@ struct wasp_route_socket;
 struct wasp_route_table;
 
 /* ---- limits (named constants, one place) ---- */
-#define WORKER_INBUF_SIZE 32768 /* per connection: a head (16 KiB) plus pipelined bytes;
-				   all of it must fit in one HANDBACK message */
+/* Input buffer per connection: a head (16 KiB) plus pipelined bytes; all of
+ * it must fit in one HANDBACK message. */
+#define WORKER_INBUF_SIZE 32768
 #define WORKER_HEADER_TIMEOUT_USEC (30ULL * 1000000) /* first byte to end of head */
-#define WORKER_LINGER_USEC (2ULL * 1000000) /* read-and-discard after an error response */
-#define WORKER_MAX_DISCARD_BODY 30000000ULL /* IIS maxAllowedContentLength default */
+#define WORKER_LINGER_USEC (2ULL * 1000000)          /* read-and-discard after an error response */
+#define WORKER_MAX_DISCARD_BODY 30000000ULL          /* IIS maxAllowedContentLength default */
 #define WORKER_STATS_INTERVAL_USEC 1000000
+#define WORKER_CORK_MIN 65536 /* file bodies over this: TCP_CORK rather than MSG_MORE */
 #define WORKER_DEFAULT_CONN_TIMEOUT_USEC (120ULL * 1000000) /* IIS connectionTimeout */
 #define WORKER_SERVER_HEADER "wasp/" WASP_VERSION
 
 /* ---- virtual directories and applications of this worker's pool ---- */
 
 struct wvdir {
-	const char *url;  /* app path + vdir path: "/", "/app", "/app/img" (no trailing '/') */
+	const char *url; /* app path + vdir path: "/", "/app", "/app/img" (no trailing '/') */
 	size_t url_len;
 	const char *physical_path; /* from the config, no trailing '/' (except "/") */
 	int root_fd;               /* O_PATH directory fd, -1 until first use */
 	dev_t root_dev;
 	ino_t root_ino;
 	uint64_t root_checked_usec; /* revalidated at most once a second */
-	bool no_openat2; /* the kernel has none: walk components instead */
+	bool no_openat2;            /* the kernel has none: walk components instead */
 };
 
 struct wapp {
@@ -158,7 +160,7 @@ struct wasp_env {
 	size_t n_apps;
 	struct wasp_route_table *routes;
 	const struct wasp_route_pool *route_pool; /* ours in routes */
-	unsigned routes_gen; /* bumped on every table swap */
+	unsigned routes_gen;                      /* bumped on every table swap */
 
 	struct wasp_hooks *hooks;
 	struct fcache *fcache;
@@ -236,14 +238,14 @@ struct wasp_request {
 	const struct wasp_http_request *http; /* the parsed head (conn's) */
 
 	const char *method;
-	const char *path;  /* normalised */
+	const char *path;    /* normalised */
 	unsigned path_flags; /* WASP_HTTP_URL_* */
-	const char *query; /* "" when none */
-	bool head;         /* HEAD: no body on the wire */
+	const char *query;   /* "" when none */
+	bool head;           /* HEAD: no body on the wire */
 
 	struct wapp *app;
-	struct wvdir *vdir; /* NULL: no vdir covers the path */
-	const char *rel;    /* path under the vdir */
+	struct wvdir *vdir;        /* NULL: no vdir covers the path */
+	const char *rel;           /* path under the vdir */
 	const char *physical_path; /* built on demand */
 
 	/* pipeline position */

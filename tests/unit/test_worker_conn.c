@@ -59,8 +59,12 @@ setup(void)
 	ck_assert_int_eq(env_load_modules(&env, WASP_WORKER_F_TEST_HEADERS), 0);
 	env.pool_name = strdup("TestPool");
 	vdirs[0] = (struct wvdir){ .url = "/", .url_len = 1, .physical_path = root, .root_fd = -1 };
-	app = (struct wapp){ .site_id = 1, .site_name = "Site", .path = "/", .path_len = 1,
-			     .vdirs = vdirs, .n_vdirs = 1,
+	app = (struct wapp){ .site_id = 1,
+			     .site_name = "Site",
+			     .path = "/",
+			     .path_len = 1,
+			     .vdirs = vdirs,
+			     .n_vdirs = 1,
 			     .connection_timeout_usec = 120ULL * 1000000 };
 	env.apps = &app;
 	env.n_apps = 1;
@@ -130,13 +134,12 @@ END_TEST
 
 START_TEST(test_pipelined_in_order)
 {
-	_cleanup_free_ char *out =
-		serve("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n"
-		      "GET /b.html HTTP/1.1\r\nHost: x\r\n\r\n"
-		      "HEAD /a.txt HTTP/1.1\r\nHost: x\r\n\r\n"
-		      "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
-		      "GET /sub/ HTTP/1.1\r\nHost: x\r\n\r\n",
-		      false);
+	_cleanup_free_ char *out = serve("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+					 "GET /b.html HTTP/1.1\r\nHost: x\r\n\r\n"
+					 "HEAD /a.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+					 "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+					 "GET /sub/ HTTP/1.1\r\nHost: x\r\n\r\n",
+					 false);
 	const char *a = strstr(out, "aaa\n"), *b = strstr(out, "<b>bb</b>");
 	const char *nf = strstr(out, "HTTP/1.1 404"), *sub = strstr(out, "index of sub");
 
@@ -180,8 +183,8 @@ END_TEST
 
 START_TEST(test_body_too_large)
 {
-	_cleanup_free_ char *out =
-		serve("PUT /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n\r\n", false);
+	_cleanup_free_ char *out = serve(
+		"PUT /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n\r\n", false);
 
 	ck_assert_msg(startswith(out, "HTTP/1.1 413 "), "%s", out);
 }
@@ -206,7 +209,8 @@ START_TEST(test_http10)
 					 "GET /a.txt HTTP/1.0\r\n\r\n",
 					 true); /* the worker closes: no EOF needed */
 
-	ck_assert_msg(startswith(out, "HTTP/1.0 200 OK\r\n") || startswith(out, "HTTP/1.1 200 OK\r\n"),
+	ck_assert_msg(startswith(out, "HTTP/1.0 200 OK\r\n") ||
+			      startswith(out, "HTTP/1.1 200 OK\r\n"),
 		      "%s", out);
 	ck_assert_int_eq(count(out, "aaa\n"), 1);
 	ck_assert_ptr_null(strstr(out, "Connection: keep-alive"));
@@ -226,9 +230,10 @@ END_TEST
 
 START_TEST(test_connection_close)
 {
-	_cleanup_free_ char *out = serve("GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-					 "GET /b.html HTTP/1.1\r\nHost: x\r\n\r\n",
-					 true);
+	_cleanup_free_ char *out =
+		serve("GET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+		      "GET /b.html HTTP/1.1\r\nHost: x\r\n\r\n",
+		      true);
 
 	ck_assert_int_eq(count(out, "HTTP/1.1 "), 1);
 	ck_assert_ptr_nonnull(strstr(out, "Connection: close"));
@@ -238,12 +243,15 @@ END_TEST
 START_TEST(test_traversal)
 {
 	_cleanup_free_ char *out = serve("GET /../secret.txt HTTP/1.1\r\nHost: x\r\n\r\n", false);
-	_cleanup_free_ char *out2 = serve("GET /%2e%2e/secret.txt HTTP/1.1\r\nHost: x\r\n\r\n", false);
-	_cleanup_free_ char *out3 = serve("GET /sub%2f..%2f..%2fsecret.txt HTTP/1.1\r\nHost: x\r\n\r\n", false);
-	_cleanup_free_ char *out4 = serve("GET /out HTTP/1.1\r\nHost: x\r\n\r\n"
-					  "GET /outdir/secret.txt HTTP/1.1\r\nHost: x\r\n\r\n"
-					  "GET /sub/..%5c..%5csecret.txt HTTP/1.1\r\nHost: x\r\n\r\n",
-					  false);
+	_cleanup_free_ char *out2 =
+		serve("GET /%2e%2e/secret.txt HTTP/1.1\r\nHost: x\r\n\r\n", false);
+	_cleanup_free_ char *out3 =
+		serve("GET /sub%2f..%2f..%2fsecret.txt HTTP/1.1\r\nHost: x\r\n\r\n", false);
+	_cleanup_free_ char *out4 =
+		serve("GET /out HTTP/1.1\r\nHost: x\r\n\r\n"
+		      "GET /outdir/secret.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+		      "GET /sub/..%5c..%5csecret.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+		      false);
 
 	ck_assert_msg(startswith(out, "HTTP/1.1 400 "), "%s", out);
 	ck_assert_msg(startswith(out2, "HTTP/1.1 400 "), "%s", out2);
@@ -350,19 +358,26 @@ START_TEST(test_stages_and_priorities)
 	_cleanup_free_ char *out = NULL;
 
 	ck_assert_int_eq(wasp_hooks_add(env.hooks, WASP_STAGE_END_REQUEST, WASP_PRIORITY_MEDIUM,
-					hook_trace, "E"), 0);
+					hook_trace, "E"),
+			 0);
 	ck_assert_int_eq(wasp_hooks_add(env.hooks, WASP_STAGE_BEGIN_REQUEST, WASP_PRIORITY_LOW,
-					hook_trace, "b"), 0);
+					hook_trace, "b"),
+			 0);
 	ck_assert_int_eq(wasp_hooks_add(env.hooks, WASP_STAGE_BEGIN_REQUEST, WASP_PRIORITY_HIGH,
-					hook_trace, "B"), 0);
+					hook_trace, "B"),
+			 0);
 	ck_assert_int_eq(wasp_hooks_add(env.hooks, WASP_STAGE_AUTHENTICATE_REQUEST,
-					WASP_PRIORITY_MEDIUM, hook_deny, "A"), 0);
+					WASP_PRIORITY_MEDIUM, hook_deny, "A"),
+			 0);
 	ck_assert_int_eq(wasp_hooks_add(env.hooks, WASP_STAGE_AUTHORIZE_REQUEST,
-					WASP_PRIORITY_MEDIUM, hook_trace, "Z"), 0);
+					WASP_PRIORITY_MEDIUM, hook_trace, "Z"),
+			 0);
 	ck_assert_int_eq(wasp_hooks_add(env.hooks, WASP_STAGE_LOG_REQUEST, WASP_PRIORITY_MEDIUM,
-					hook_trace, "L"), 0);
-	ck_assert_int_eq(wasp_hooks_add(env.hooks, WASP_STAGE__COUNT, WASP_PRIORITY_MEDIUM,
-					hook_trace, "?"), -EINVAL);
+					hook_trace, "L"),
+			 0);
+	ck_assert_int_eq(
+		wasp_hooks_add(env.hooks, WASP_STAGE__COUNT, WASP_PRIORITY_MEDIUM, hook_trace, "?"),
+		-EINVAL);
 	hooks_seal(env.hooks);
 
 	trace[0] = '\0';

@@ -35,7 +35,8 @@ static void
 setup(void)
 {
 	char p[PATH_MAX], json[2048], err[256];
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t sl = sizeof(sa);
 	int fds[2];
 
@@ -58,8 +59,12 @@ setup(void)
 	ck_assert_int_eq(env_load_modules(&env, WASP_WORKER_F_TEST_HEADERS), 0);
 	env.pool_name = strdup("A");
 	vdirs[0] = (struct wvdir){ .url = "/", .url_len = 1, .physical_path = top, .root_fd = -1 };
-	app = (struct wapp){ .site_id = 1, .path = "/", .path_len = 1, .vdirs = vdirs,
-			     .n_vdirs = 1, .connection_timeout_usec = 120ULL * 1000000 };
+	app = (struct wapp){ .site_id = 1,
+			     .path = "/",
+			     .path_len = 1,
+			     .vdirs = vdirs,
+			     .n_vdirs = 1,
+			     .connection_timeout_usec = 120ULL * 1000000 };
 	env.apps = &app;
 	env.n_apps = 1;
 	snprintf(json, sizeof(json),
@@ -70,10 +75,11 @@ setup(void)
 		 "  \"sites\": [ { \"id\": 1, \"name\": \"S\","
 		 "    \"bindings\": [ { \"protocol\": \"http\", \"address\": \"*\", \"port\": %u,"
 		 "                      \"host\": \"\" } ],"
-		 "    \"apps\": [ { \"path\": \"/\", \"pool\": 0 }, { \"path\": \"/b\", \"pool\": 1 } ] } ] }",
+		 "    \"apps\": [ { \"path\": \"/\", \"pool\": 0 }, { \"path\": \"/b\", \"pool\": "
+		 "1 } ] } ] }",
 		 port, port);
-	ck_assert_int_eq(wasp_route_table_parse(json, strlen(json), NULL, &env.routes, err,
-						sizeof(err)), 0);
+	ck_assert_int_eq(
+		wasp_route_table_parse(json, strlen(json), NULL, &env.routes, err, sizeof(err)), 0);
 	env.route_pool = wasp_route_pool_by_name(env.routes, "A");
 	ck_assert_ptr_nonnull(env.route_pool);
 	env.routes_gen++;
@@ -116,7 +122,8 @@ adapter_recv(struct wasp_ipc_msg *m)
 static void
 adapter_hello(void)
 {
-	struct wasp_msg_hello h = { .version = WASP_IPC_VERSION, .role = WASP_ROLE_ADAPTER,
+	struct wasp_msg_hello h = { .version = WASP_IPC_VERSION,
+				    .role = WASP_ROLE_ADAPTER,
 				    .pid = (uint32_t)getpid() };
 	struct wasp_ipc_msg m;
 
@@ -130,7 +137,8 @@ adapter_hello(void)
 static int
 tcp_pair(int *ret_server)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_port = htons(port),
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
@@ -145,7 +153,8 @@ static void
 send_handoff(uint32_t conn_id, int fd, const char *app_path, const char *data)
 {
 	uint8_t buf[4096];
-	struct wasp_msg_handoff ho = { .conn_id = conn_id, .site_id = 1,
+	struct wasp_msg_handoff ho = { .conn_id = conn_id,
+				       .site_id = 1,
 				       .app_path_len = (uint32_t)strlen(app_path),
 				       .data_len = (uint32_t)strlen(data) };
 	size_t n = 0;
@@ -306,15 +315,17 @@ END_TEST
 
 START_TEST(test_malformed_handoff_closes_channel)
 {
-	struct wasp_msg_handoff ho = { .conn_id = 1, .site_id = 1, .app_path_len = 50,
-				       .data_len = 0 };
+	struct wasp_msg_handoff ho = {
+		.conn_id = 1, .site_id = 1, .app_path_len = 50, .data_len = 0
+	};
 	struct wasp_ipc_msg m;
 	int srv, c;
 
 	adapter_hello();
 	c = tcp_pair(&srv);
 	ck_assert_int_eq(wasp_ipc_send(adapter, WASP_MSG_HANDOFF, 1, WASP_IPC_F_HAS_FD, &ho,
-				       sizeof(ho), srv), 0);
+				       sizeof(ho), srv),
+			 0);
 	close(srv);
 	ck_assert_int_eq(adapter_recv(&m), 0); /* EOF: the worker dropped the channel */
 	ck_assert_ptr_null(env.chans);

@@ -12,8 +12,8 @@
 #include "util.h"
 #include "worker.h"
 
-static char *root;   /* the vdir's physical path */
-static char *top;    /* its parent, holding a secret outside the root */
+static char *root; /* the vdir's physical path */
+static char *top;  /* its parent, holding a secret outside the root */
 
 static void
 tree_setup(void)
@@ -56,8 +56,9 @@ tree_teardown(void)
 static struct wvdir
 make_vdir(const char *url, const char *phys)
 {
-	return (struct wvdir){ .url = url, .url_len = strlen(url), .physical_path = phys,
-			       .root_fd = -1 };
+	return (struct wvdir){
+		.url = url, .url_len = strlen(url), .physical_path = phys, .root_fd = -1
+	};
 }
 
 static int
@@ -70,7 +71,8 @@ read_fd(int fd, char *buf, size_t size)
 
 START_TEST(test_match)
 {
-	struct wvdir v[] = { /* longest first, as env_build_apps sorts them */
+	struct wvdir v[] = {
+		/* longest first, as env_build_apps sorts them */
 		make_vdir("/app/images/big", "/x3"),
 		make_vdir("/app/images", "/x2"),
 		make_vdir("/app", "/x1"),

@@ -84,7 +84,7 @@ enum wasp_priority {
 typedef enum wasp_status (*wasp_handler_fn)(struct wasp_request *req, void *userdata);
 
 struct wasp_module {
-	uint32_t abi; /* WASP_MODULE_ABI */
+	uint32_t abi;     /* WASP_MODULE_ABI */
 	const char *name; /* "StaticFileModule": the IIS name where there is one */
 	/* Once per worker process, before any request; 0 or -errno (the
 	 * worker then refuses to start, naming the module). Optional. */
