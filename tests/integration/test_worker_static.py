@@ -53,17 +53,30 @@ def test(t):
     with open(os.path.join(content, "sub", "index.html"), "w") as f:
         f.write("sub index\n")
     os.makedirs(os.path.join(content, "empty"))
+    with open(os.path.join(content, "web.config"), "w") as f:
+        f.write("<configuration><!-- secret --></configuration>\n")
+    os.makedirs(os.path.join(content, "bin"))
+    with open(os.path.join(content, "bin", "app.dll"), "w") as f:
+        f.write("MZ\n")
     secret = os.path.join(t.dir, "secret.txt")
     with open(secret, "w") as f:
         f.write("TOP SECRET\n")
     os.symlink(secret, os.path.join(content, "escape"))
     os.symlink("..", os.path.join(content, "updir"))
-    for p in (content, os.path.join(content, "sub"), os.path.join(content, "empty")):
+    for p in (content, os.path.join(content, "sub"), os.path.join(content, "empty"),
+              os.path.join(content, "bin")):
         os.chmod(p, 0o755)
-    for p in (os.path.join(content, "a.txt"), os.path.join(content, "sub", "index.html")):
+    for p in (os.path.join(content, "a.txt"), os.path.join(content, "sub", "index.html"),
+              os.path.join(content, "web.config"), os.path.join(content, "bin", "app.dll")):
         os.chmod(p, 0o644)
     srv.start()
     host = srv.host("A")
+
+    # never web.config or bin/ (IIS hiddenSegments), whatever the case
+    for p in ("/web.config", "/Web.Config", "/bin/app.dll", "/BIN/"):
+        r = srv.get(p, pool="A")
+        check(r.status == 404 and b"<configuration" not in r.body and b"MZ" not in r.body,
+              "%s: %r" % (p, r))
 
     # GET and HEAD
     r = srv.get("/index.html", pool="A")

@@ -45,6 +45,14 @@ setup(void)
 	ck_assert_int_eq(mkdir(p, 0755), 0);
 	snprintf(p, sizeof(p), "%s/sub/index.html", root);
 	testutil_write_file(p, "index of sub\n");
+	snprintf(p, sizeof(p), "%s/web.config", root);
+	testutil_write_file(p, "<configuration/>\n");
+	snprintf(p, sizeof(p), "%s/bin", root);
+	ck_assert_int_eq(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/bin/app.dll", root);
+	testutil_write_file(p, "MZ\n");
+	snprintf(p, sizeof(p), "%s/binx.txt", root);
+	testutil_write_file(p, "binx\n");
 	snprintf(p, sizeof(p), "%s/empty", root);
 	ck_assert_int_eq(mkdir(p, 0755), 0);
 	snprintf(p, sizeof(p), "%s/out", root);
@@ -265,6 +273,22 @@ START_TEST(test_traversal)
 }
 END_TEST
 
+START_TEST(test_hidden_segments)
+{
+	_cleanup_free_ char *out = serve("GET /web.config HTTP/1.1\r\nHost: x\r\n\r\n"
+					 "GET /WEB.CONFIG HTTP/1.1\r\nHost: x\r\n\r\n"
+					 "GET /bin/app.dll HTTP/1.1\r\nHost: x\r\n\r\n"
+					 "GET /Bin/ HTTP/1.1\r\nHost: x\r\n\r\n"
+					 "GET /binx.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+					 false);
+
+	ck_assert_int_eq(count(out, "HTTP/1.1 404 "), 4);
+	ck_assert_ptr_null(strstr(out, "<configuration"));
+	ck_assert_ptr_null(strstr(out, "MZ\n"));
+	ck_assert_ptr_nonnull(strstr(out, "binx\n"));
+}
+END_TEST
+
 START_TEST(test_directories)
 {
 	_cleanup_free_ char *out = serve("GET /sub?x=1 HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -411,6 +435,7 @@ worker_conn_suite(void)
 	tcase_add_test(tc, test_connection_close);
 	tcase_add_test(tc, test_traversal);
 	tcase_add_test(tc, test_directories);
+	tcase_add_test(tc, test_hidden_segments);
 	tcase_add_test(tc, test_expect_continue);
 	tcase_add_test(tc, test_idle_timeout);
 	tcase_add_test(tc, test_header_timeout);

@@ -2,14 +2,51 @@
  * virtual directory, sent with sendfile; a directory URL serves its
  * index.html (the DefaultDocument module replaces this), a directory URL
  * without its trailing slash is redirected to it. Content-Type from the
- * built-in table until the staticContent mimeMap lands. */
+ * built-in table until the staticContent mimeMap lands. Until the
+ * RequestFilteringModule lands, IIS's default hiddenSegments (web.config,
+ * bin, App_Data, ...) are refused here with 404.8, so that no web.config
+ * is ever served as content. */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "util.h"
 #include "worker.h"
+
+static const struct {
+	const char *name;
+	size_t len;
+} hidden_segments[] = {
+	{ "web.config", 10 },
+	{ "bin", 3 },
+	{ "App_code", 8 },
+	{ "App_GlobalResources", 19 },
+	{ "App_LocalResources", 18 },
+	{ "App_WebReferences", 17 },
+	{ "App_Data", 8 },
+	{ "App_Browsers", 12 },
+};
+
+/* Does a segment of path equal a hidden segment (case-insensitively, as IIS)? */
+static bool
+has_hidden_segment(const char *path)
+{
+	for (const char *p = path; *p;) {
+		size_t n;
+
+		while (*p == '/')
+			p++;
+		n = strcspn(p, "/");
+		for (size_t i = 0; n && i < ELEMENTSOF(hidden_segments); i++)
+			if (n == hidden_segments[i].len &&
+			    strncasecmp(p, hidden_segments[i].name, n) == 0)
+				return true;
+		p += n;
+	}
+	return false;
+}
 
 static enum wasp_status
 static_on_execute(struct wasp_request *req, void *userdata)
@@ -24,18 +61,23 @@ static_on_execute(struct wasp_request *req, void *userdata)
 		(void)wasp_response_add_header(req, "Allow", "GET, HEAD");
 		return WASP_DONE;
 	}
+	if (has_hidden_segment(name)) {
+		wasp_response_set_status(req, 404, 8);
+		return WASP_DONE;
+	}
 	r = wasp_request_open(req, NULL, O_RDONLY, &fd, &st);
 	if (r >= 0 && S_ISDIR(st.st_mode)) {
 		size_t n = strlen(name);
 
 		if (n == 0 || name[n - 1] != '/') {
 			const char *q = wasp_request_query(req);
-			char *loc = wasp_request_alloc(req, strlen(wasp_request_raw_path(req)) +
-								    strlen(q) + 3);
+			const char *raw = wasp_request_raw_path(req);
+			char *loc =
+				raw ? wasp_request_alloc(req, strlen(raw) + strlen(q) + 3) : NULL;
 
 			if (!loc)
 				return WASP_ERROR;
-			strcpy(loc, wasp_request_raw_path(req));
+			strcpy(loc, raw);
 			strcat(loc, "/");
 			if (*q) {
 				strcat(loc, "?");
