@@ -195,6 +195,7 @@ pool_set_state(struct pool *p, enum wasp_pool_state state, enum wasp_pool_stop_r
 		       pool_state_name(state), why);
 	p->state = state;
 	p->reason = reason;
+	routes_invalidate(p->env);
 	adapters_send(p->env, WASP_MSG_POOL_STATE, &m, sizeof(m));
 }
 
@@ -674,7 +675,7 @@ worker_send_config(struct worker *w)
 	uint32_t gen = env->generation;
 	int fd, r;
 
-	fd = wasp_config_serialize_memfd(env->cfg);
+	fd = config_memfd(env);
 	if (fd < 0)
 		return log_errno(fd, "serialize the configuration for worker %u", w->id);
 	r = wasp_ipc_channel_send(w->ch, WASP_MSG_WORKER_CONFIG, 0, &wc, sizeof(wc), fd,

@@ -2,10 +2,12 @@
  * current state) and sites with bindings and applications, as JSON in a
  * sealed memfd. Adapters route connections with it; workers use it to tell
  * whether a request on a keep-alive connection belongs to their pool. */
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdlib.h>
 
 #include "apphost.h"
+#include "config.h"
 #include "ipc.h"
 #include "log.h"
 #include "waspd.h"
@@ -104,12 +106,45 @@ routes_json(struct wasp_env *env)
 	return s;
 }
 
+/* The table only changes with a pool's state (and, later, a reload), so
+ * one sealed memfd serves every worker and adapter until then; each gets
+ * its own descriptor of it (receivers read it with pread, so the shared
+ * file offset does not matter). */
 int
 routes_memfd(struct wasp_env *env)
 {
-	_cleanup_free_ char *s = routes_json(env);
+	int fd;
 
-	if (!s)
-		return -ENOMEM;
-	return wasp_memfd_create_sealed("wasp-routes", s, strlen(s));
+	if (env->routes_fd < 0) {
+		_cleanup_free_ char *s = routes_json(env);
+		if (!s)
+			return -ENOMEM;
+		fd = wasp_memfd_create_sealed("wasp-routes", s, strlen(s));
+		if (fd < 0)
+			return fd;
+		env->routes_fd = fd;
+	}
+	fd = fcntl(env->routes_fd, F_DUPFD_CLOEXEC, 3);
+	return fd < 0 ? -errno : fd;
+}
+
+void
+routes_invalidate(struct wasp_env *env)
+{
+	env->routes_fd = safe_close(env->routes_fd);
+}
+
+int
+config_memfd(struct wasp_env *env)
+{
+	int fd;
+
+	if (env->config_fd < 0) {
+		fd = wasp_config_serialize_memfd(env->cfg);
+		if (fd < 0)
+			return fd;
+		env->config_fd = fd;
+	}
+	fd = fcntl(env->config_fd, F_DUPFD_CLOEXEC, 3);
+	return fd < 0 ? -errno : fd;
 }

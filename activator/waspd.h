@@ -138,6 +138,8 @@ struct wasp_env {
 	struct wasp_config *cfg;
 	struct wasp_apphost *ah;
 	uint32_t generation;
+	int config_fd; /* cached serialized generation (sealed memfd), -1 = none */
+	int routes_fd; /* cached routing table (sealed memfd), -1 = none */
 	char *build_root;  /* running from the build tree: its root, else NULL */
 	char *program_dir; /* installed: WASP_LIBEXECDIR */
 	const char *listener_user; /* NULL: default */
@@ -197,6 +199,11 @@ void sockets_close(struct wasp_env *env);
 int routes_memfd(struct wasp_env *env);
 /* malloc'd JSON text, for tests and debugging. */
 char *routes_json(struct wasp_env *env);
+/* The table changed (a pool's state): the next routes_memfd() rebuilds it. */
+void routes_invalidate(struct wasp_env *env);
+/* The serialized configuration generation in a sealed memfd (a new
+ * descriptor of one cached memfd). */
+int config_memfd(struct wasp_env *env);
 
 /* adapter.c */
 int adapters_start(struct wasp_env *env);
