@@ -6,7 +6,7 @@ from wasptest import check, wait_until, pid_alive, skip
 
 
 def test(t):
-    at = time.time() + 3
+    at = time.time() + 5
     lt = time.localtime(at)
     if lt.tm_hour == 0 and lt.tm_min == 0 and lt.tm_sec < 10:
         skip("too close to midnight")
@@ -15,7 +15,8 @@ def test(t):
         "schedule": [{"value": value}]}}}}).start()
     r = srv.get(pool="A")
     check(r.status == 200, "first %r" % r)
-    check(time.time() < at - 0.5, "too slow to start before the scheduled time")
+    if time.time() > at - 1.5:
+        skip("waspd took too long to start to test a schedule %s ahead" % value)
     wait_until(lambda: not pid_alive(r.pid), timeout=15, what="scheduled recycle at %s" % value)
     check(time.time() >= at - 1.0, "recycled before the scheduled time %s" % value)
     srv.wait_log("periodicRestart schedule")
