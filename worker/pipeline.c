@@ -119,13 +119,14 @@ apply_status(struct wasp_request *req, unsigned stage, enum wasp_status st)
 		return stage == WASP_STAGE_SEND_RESPONSE;
 	case WASP_ERROR:
 	default:
-		if (req->step < STEP_SEND_RESPONSE) {
+		if (req->step <= STEP_SEND_RESPONSE) { /* nothing is on the wire yet */
 			if (req->status < 400)
 				request_set_error(req, 500, 0);
-			req->step = STEP_SEND_RESPONSE - 1;
+			if (req->step < STEP_SEND_RESPONSE)
+				req->step = STEP_SEND_RESPONSE - 1;
 			return true;
 		}
-		return stage == WASP_STAGE_SEND_RESPONSE;
+		return false; /* after the response: the remaining stages still run */
 	}
 }
 
