@@ -1,5 +1,6 @@
 """Recycle under load: a client loop of a few thousand requests while the
 pool is recycled several times: zero failed requests."""
+import os
 import wasptest
 from wasptest import check, wait_until, log
 
@@ -10,6 +11,7 @@ RECYCLES = 5
 def test(t):
     srv = t.server(pools={"A": {}}).start()
     check(srv.get(pool="A").status == 200, "warm-up")
+    fds_before = len(os.listdir("/proc/%d/fd" % srv.proc.pid))
     load = wasptest.Load(srv, pool="A", threads=4, max_requests=TOTAL).start()
     seen = set(srv.worker_pids("A"))
     try:
@@ -32,6 +34,11 @@ def test(t):
     check(load.ok >= TOTAL, "only %d requests" % load.ok)
     check(len(seen) >= RECYCLES + 1, "workers seen %r" % seen)
     check(len(load.pids) >= 2, "responses came from %r" % load.pids)
+    # waspd holds no descriptor of the workers that went away.
+    wait_until(lambda: len(srv.worker_processes()) == 1, what="one worker left")
+    fds_after = len(os.listdir("/proc/%d/fd" % srv.proc.pid))
+    check(fds_after <= fds_before, "waspd leaks descriptors: %d before, %d after %d recycles"
+          % (fds_before, fds_after, RECYCLES))
 
 
 wasptest.main(test)
