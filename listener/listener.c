@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -451,6 +452,39 @@ parse_u32_arg(const char *name, const char *s, uint32_t min, uint32_t max, uint3
 	return 0;
 }
 
+/* Every connection the listener holds is an fd, and fds also arrive on its
+ * channels (a worker channel, a HANDBACK): if those hit RLIMIT_NOFILE the
+ * kernel drops them (MSG_CTRUNC) and the channel is cut. So raise the soft
+ * limit as far as needed and allowed, and keep max_conns under it with a
+ * reserve, unless the operator set --max-connections (then only warn). */
+static uint32_t
+fit_fd_limit(uint32_t max_conns, bool explicit)
+{
+	struct rlimit rl;
+	rlim_t need, reserve;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return max_conns;
+	need = (rlim_t)max_conns + 256;
+	if (rl.rlim_cur < need && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = MIN(need, rl.rlim_max);
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+		return max_conns;
+	reserve = MIN((rlim_t)256, rl.rlim_cur / 2);
+	if (explicit) {
+		log_warning("--max-connections %u with a descriptor limit of %llu: accepting will "
+			    "pause when descriptors run out",
+			    max_conns, (unsigned long long)rl.rlim_cur);
+		return max_conns;
+	}
+	log_warning("descriptor limit %llu: holding at most %llu connections",
+		    (unsigned long long)rl.rlim_cur, (unsigned long long)(rl.rlim_cur - reserve));
+	return (uint32_t)MAX(rl.rlim_cur - reserve, (rlim_t)1);
+}
+
 static void
 env_done(struct lsn_env *env)
 {
@@ -498,6 +532,7 @@ wasp_listener_main(const struct wasp_listener_ops *ops, void *userdata, int argc
 	uint32_t header_ms = ops->header_timeout_ms ? ops->header_timeout_ms
 						    : WASP_LISTENER_HEADER_TIMEOUT_MS;
 	uint32_t chan_fd = 3;
+	bool max_conns_set = false;
 	const char *e;
 	struct event_config *cfg;
 	struct timeval tv;
@@ -514,6 +549,7 @@ wasp_listener_main(const struct wasp_listener_ops *ops, void *userdata, int argc
 			if (parse_u32_arg("--max-connections", optarg, 1, LSN_CONN_MAX,
 					  &max_conns) < 0)
 				return 1;
+			max_conns_set = true;
 			break;
 		case 't':
 			if (parse_u32_arg("--header-timeout", optarg, 1, 3600000, &header_ms) < 0)
@@ -534,6 +570,7 @@ wasp_listener_main(const struct wasp_listener_ops *ops, void *userdata, int argc
 	}
 
 	(void)signal(SIGPIPE, SIG_IGN);
+	max_conns = fit_fd_limit(max_conns, max_conns_set);
 	env.max_head = ops->max_head ? ops->max_head : WASP_LISTENER_MAX_HEAD;
 	env.max_conns = max_conns;
 	TAILQ_INIT(&env.pools);

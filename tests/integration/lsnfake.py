@@ -163,7 +163,10 @@ class FakeActivator:
         self.listen.bind(("127.0.0.1", self.port))
         self.listen.listen(128)
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.log_path = os.path.join(test.dir, "adapter.log")
+        n = 0
+        while os.path.exists(os.path.join(test.dir, "adapter-%d.log" % n)):
+            n += 1
+        self.log_path = os.path.join(test.dir, "adapter-%d.log" % n)
         self.logf = open(self.log_path, "ab")
         env = dict(os.environ)
         env.setdefault("WASP_LOG_LEVEL", "debug")

@@ -15,7 +15,9 @@ MAX_FDS = 32
 
 
 def test(t):
-    for fn, kw in ((run, {"max_fds": MAX_FDS}),
+    # --max-connections over the descriptor limit: EMFILE is what stops it.
+    for fn, kw in ((run, {"max_fds": MAX_FDS, "args": ["--max-connections", "1000"]}),
+                   (run_fd_limit, {"max_fds": MAX_FDS}),
                    (run_max_conns, {"args": ["--max-connections", "4"]})):
         act = lsnfake.FakeActivator(t, **kw)
         try:
@@ -33,6 +35,27 @@ def send_table(act):
         "sites": [{"id": 1, "name": "a", "bindings": [
             {"protocol": "http", "address": "*", "port": act.port, "host": "a.test"}],
             "apps": [{"path": "/", "pool": 0}]}]})
+
+
+def run_fd_limit(t, act):
+    """Without --max-connections the adapter keeps its connections under
+    the descriptor limit by itself (and never runs out)."""
+    act.handshake()
+    send_table(act)
+    wait_until(lambda: "descriptor limit %d: holding at most" % MAX_FDS in act.read_log(),
+               what="the adapter to fit max connections to the descriptor limit")
+    holders = []
+    for _ in range(MAX_FDS):
+        s = socket.create_connection(("127.0.0.1", act.port), timeout=10 * TIME_SCALE)
+        s.sendall(b"GET / HTTP/1.1\r\n")
+        holders.append(s)
+    wait_until(lambda: "not accepting until" in act.read_log(), 10,
+               what="the adapter to stop accepting at its limit")
+    check("pausing" not in act.read_log(), "ran out of descriptors")
+    for h in holders:
+        h.close()
+    act.close()
+    act.proc.wait(10 * TIME_SCALE)
 
 
 def run_max_conns(t, act):
