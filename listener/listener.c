@@ -62,6 +62,7 @@ conn_new(struct lsn_env *env, int fd)
 	c->state = LSN_CONN_READING;
 	c->fd = fd;
 	c->len = 0;
+	c->peek_flags = 0;
 	c->sock_id = UINT32_MAX;
 	c->sock_gen = 0;
 	c->ev_set = false;
@@ -200,7 +201,7 @@ conn_reject(struct lsn_env *env, struct lsn_conn *c, unsigned status, const char
 		(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 	} else if (status > 0) {
 		env->ops->write_error(env->userdata, c->fd, status, reason,
-				      status == 503 ? WASP_LISTENER_RETRY_AFTER_S : 0);
+				      status == 503 ? WASP_LISTENER_RETRY_AFTER_S : 0, c->peek_flags);
 		/* FIN after the response, then read and drop what the client
 		 * still sends for a moment: closing with unread bytes would send
 		 * a RST that can destroy the response before it is read. */
@@ -333,6 +334,7 @@ conn_route(struct lsn_env *env, struct lsn_conn *c)
 	int r;
 
 	pr = env->ops->peek(env->userdata, c->buf, c->len, c->len >= env->max_head, &key);
+	c->peek_flags = key.flags;
 	if (pr == WASP_PEEK_NEED_MORE) {
 		if (c->len >= env->max_head) {
 			conn_drop_event(c);

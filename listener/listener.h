@@ -31,6 +31,9 @@ enum wasp_peek_result {
 	WASP_PEEK_ERROR = 2,     /* key->status is the error to answer */
 };
 
+/* An error response must not carry a body (HTTP: a HEAD request). */
+#define WASP_PEEK_F_NO_BODY 0x1
+
 /* The route key: slices of the buffer given to peek() (valid until the next
  * peek() call). host may be NULL (no Host: only bindings with an empty host
  * match); path is the raw request path (see wasp_route_lookup()). */
@@ -39,6 +42,7 @@ struct wasp_peek_key {
 	size_t host_len;
 	const char *path;
 	size_t path_len;
+	unsigned flags;     /* WASP_PEEK_F_*: kept with the connection for write_error() */
 	unsigned status;    /* WASP_PEEK_ERROR: 400, 414, 431, 501, 505 ... */
 	const char *reason; /* WASP_PEEK_ERROR: a short static text for the log */
 };
@@ -52,9 +56,10 @@ struct wasp_listener_ops {
 	/* Answer an error on a connection the core closes afterwards: one
 	 * non-blocking write, best effort. status: 400 (malformed, or reason
 	 * "Invalid Hostname" when no binding matched), 404 (no application),
-	 * 431, 503 (retry_after_s > 0: say so), or what peek() returned. */
+	 * 431, 503 (retry_after_s > 0: say so), or what peek() returned.
+	 * peek_flags: what the last peek() on this connection set. */
 	void (*write_error)(void *userdata, int fd, unsigned status, const char *reason,
-			    unsigned retry_after_s);
+			    unsigned retry_after_s, unsigned peek_flags);
 	/* The client speaks first (HTTP): accept only once data arrived
 	 * (TCP_DEFER_ACCEPT on the listening sockets). */
 	bool client_speaks_first;

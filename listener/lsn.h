@@ -48,6 +48,7 @@ struct lsn_conn {
 	bool ev_set;
 	char *buf;            /* bytes read so far, kept until the ACK */
 	uint32_t len, cap;
+	unsigned peek_flags;  /* from the last peek() */
 	uint64_t t_start;     /* usec: accept, or handback */
 	struct wasp_queue_entry qe; /* in a pool queue (enqueue time) */
 	/* route */

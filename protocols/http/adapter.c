@@ -40,6 +40,8 @@ http_peek(void *userdata, const char *buf, size_t len, bool full, struct wasp_pe
 		ret->reason = req->err_reason;
 		return WASP_PEEK_ERROR;
 	}
+	if (req->method == WASP_HTTP_METHOD_HEAD)
+		ret->flags |= WASP_PEEK_F_NO_BODY;
 	ret->host = req->host_name.ptr;
 	ret->host_len = req->host_name.len;
 	ret->path = req->path.ptr;
@@ -49,7 +51,7 @@ http_peek(void *userdata, const char *buf, size_t len, bool full, struct wasp_pe
 
 static void
 http_write_error(void *userdata, int fd, unsigned status, const char *reason,
-		 unsigned retry_after_s)
+		 unsigned retry_after_s, unsigned peek_flags)
 {
 	const char *phrase = wasp_http_reason(status);
 	char body[256], head[512], retry[64] = "";
@@ -80,8 +82,10 @@ http_write_error(void *userdata, int fd, unsigned status, const char *reason,
 	if (hl < 0 || (size_t)hl >= sizeof(head))
 		return;
 	{
+		/* HEAD: the same head (Content-Length included), no body. */
 		struct iovec iov[2] = { { head, (size_t)hl }, { body, (size_t)bl } };
-		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+		struct msghdr mh = { .msg_iov = iov,
+				     .msg_iovlen = (peek_flags & WASP_PEEK_F_NO_BODY) ? 1 : 2 };
 		/* Best effort: a fresh socket's send buffer takes this at once. */
 		(void)sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 	}

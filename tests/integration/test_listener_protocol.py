@@ -103,6 +103,10 @@ def run(t, act):
     # Stopped pool (HttpLevel): 503 with Retry-After.
     raw = read_all(client(port, req("c.test")))
     check(status_of(raw) == 503 and b"Retry-After:" in raw, "stopped pool: %r" % raw[:300])
+    # HEAD: the same head, no body.
+    raw = read_all(client(port, b"HEAD / HTTP/1.1\r\nHost: c.test\r\n\r\n"))
+    check(status_of(raw) == 503 and raw.endswith(b"\r\n\r\n") and b"Content-Length" in raw,
+          "HEAD to a stopped pool: %r" % raw[:300])
     # Stopped pool (TcpLevel): reset, no response.
     raw = read_all(client(port, req("d.test")))
     check(raw in (b"", b"<RST>"), "TcpLevel stopped pool answered %r" % raw[:200])
