@@ -114,6 +114,12 @@ timer_arm(struct event_base *base, struct event **ev, event_callback_fn cb, void
 		*ev = evtimer_new(base, cb, arg);
 		if (!*ev)
 			return -ENOMEM;
+	} else if (event_get_callback(*ev) != cb || event_get_callback_arg(*ev) != arg) {
+		/* One timer slot, several meanings (limit_timer: startup, then
+		 * shutdown): re-point it. */
+		event_del(*ev);
+		if (event_assign(*ev, base, -1, 0, cb, arg) < 0)
+			return -EINVAL;
 	}
 	return event_add(*ev, &tv) < 0 ? -EIO : 0;
 }
