@@ -1053,8 +1053,10 @@ pools_init(struct wasp_env *env)
 		r = identity_pool(env, p, &p->ident);
 		if (r < 0) {
 			p->ident_error = r;
+			p->state = WASP_POOL_STOPPED;
+			p->reason = WASP_POOL_REASON_STARTUP_FAILED;
 			log_errno(r, "%s:%d: application pool '%s': cannot resolve its identity "
-				  "(identityType %d, userName '%s'); its workers cannot start",
+				  "(identityType %d, userName '%s'); the pool stays stopped",
 				  strempty(c->file), c->line, p->name,
 				  (int)c->process_model.identity_type,
 				  strempty(c->process_model.user_name));

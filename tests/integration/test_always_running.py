@@ -1,5 +1,7 @@
 """startMode=AlwaysRunning (autoStart) starts a worker with no request;
 autoStart=false leaves an OnDemand pool stopped until started."""
+import os
+import signal
 import wasptest
 from wasptest import check, wait_until
 
@@ -15,6 +17,10 @@ def test(t):
     check(srv.worker_processes() == pids, "processes %r" % srv.worker_processes())
     r = srv.get(pool="A")
     check(r.status == 200 and r.pid == pids[0], "A request %r" % r)
+    # A crashed AlwaysRunning worker is replaced at once, without a request.
+    os.kill(pids[0], signal.SIGKILL)
+    wait_until(lambda: [p for p in srv.worker_pids("A", state="Ready") if p != pids[0]],
+               what="a replacement for the killed AlwaysRunning worker")
 
     check(srv.pool_state("B") == "Stopped", "B state %r" % srv.pool_state("B"))
     r = srv.get(pool="B")
