@@ -285,6 +285,32 @@ daemon_on_sigterm(evutil_socket_t sig, short what, void *arg)
 }
 
 static void
+daemon_on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	(void)sd_notify(0, "WATCHDOG=1");
+}
+
+/* systemd's watchdog (WatchdogSec=): ping at half the interval from the
+ * event loop, so a wedged loop stops the pings. */
+static int
+setup_watchdog(struct wasp_env *env)
+{
+	uint64_t usec = 0;
+	struct timeval tv;
+
+	if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)
+		return 0;
+	usec /= 2;
+	tv = (struct timeval){ .tv_sec = (time_t)(usec / USEC_PER_SEC),
+			       .tv_usec = (suseconds_t)(usec % USEC_PER_SEC) };
+	env->watchdog = event_new(env->base, -1, EV_PERSIST, daemon_on_watchdog, env);
+	if (!env->watchdog || event_add(env->watchdog, &tv) < 0)
+		return -ENOMEM;
+	log_info("systemd watchdog: pinging every %llu ms", (unsigned long long)(usec / 1000));
+	return 0;
+}
+
+static void
 daemon_on_sighup(evutil_socket_t sig, short what, void *arg)
 {
 	log_warning("SIGHUP: configuration reload is not implemented yet, ignoring");
@@ -324,6 +350,8 @@ env_done(struct wasp_env *env)
 		event_free(env->sig_hup);
 	if (env->shutdown_timer)
 		event_free(env->shutdown_timer);
+	if (env->watchdog)
+		event_free(env->watchdog);
 	if (env->base)
 		event_base_free(env->base);
 	safe_close(env->config_fd);
@@ -399,6 +427,11 @@ daemon_main(int argc, char **argv)
 	if (r < 0)
 		goto fail;
 	pools_autostart(&env);
+	r = setup_watchdog(&env);
+	if (r < 0) {
+		log_errno(r, "watchdog");
+		goto fail;
+	}
 
 	log_notice("waspd %s serving %s: %zu pool(s), %zu site(s), %zu listening socket(s)",
 		   WASP_VERSION, env.config_path, env.n_pools, env.ah->n_sites, env.n_socks);

@@ -155,6 +155,7 @@ struct wasp_env {
 	struct control *control;
 	struct event *sig_chld, *sig_term, *sig_int, *sig_hup, *sig_pipe;
 	struct event *shutdown_timer;
+	struct event *watchdog;
 	bool stopping;
 	bool exiting;
 	int exit_status;
