@@ -371,11 +371,17 @@ parse_attrs(struct parse_ctx *c, xmlNode *xn, struct cfg_node *node, bool is_sec
 			     "<%s> only needs the key attributes, ignoring this one", node->name);
 			continue;
 		}
-		for (size_t i = 0; i < n; i++)
-			if (node->attrs[i].schema == sa) {
+		{
+			bool twice = false;
+
+			for (size_t i = 0; i < n && !twice; i++)
+				twice = node->attrs[i].schema == sa;
+			if (twice) {
+				/* "enabled" and "Enabled": XML allows it, IIS not. */
 				diag(c, WASP_DIAG_ERROR, line, name, "set twice");
 				continue;
 			}
+		}
 		na = CFG_PUSH(c->arena, node->attrs, n, n_alloc);
 		if (!na)
 			return -ENOMEM;

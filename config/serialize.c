@@ -1,8 +1,10 @@
-/* A generation as JSON, for handing it to a worker in a sealed memfd: the
- * schema files' text, the configSections declarations and
- * applicationHost.config's sections as parsed (values already expanded and
- * resolved, "password" attributes left out). The worker rebuilds the same
- * generation from it without reading applicationHost.config. */
+/* A generation serialized for handing it to a worker in a sealed memfd: the
+ * schema files' text as it is, then JSON with the configSections
+ * declarations and applicationHost.config's sections as parsed (values
+ * already expanded and resolved, "password" attributes left out). The
+ * worker rebuilds the same generation from it without reading
+ * applicationHost.config. The framing is described at
+ * wasp_config_serialize(). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +14,7 @@
 #include "internal.h"
 #include "ipc.h"
 
-#define CFG_SERIAL_VERSION 1
+#define CFG_SERIAL_VERSION 2
 #define CFG_SERIAL_MAX (64 * 1024 * 1024)
 
 static json_t *
@@ -28,15 +30,27 @@ names_json(const struct cfg_names *n)
 	return a;
 }
 
+/* A node is an array, the cheapest thing jansson reads back:
+ *   [kind, name, line, lock_item, [attr name, text, line, ...],
+ *    [child nodes], lockAttributes, lockAllAttributesExcept, lockElements,
+ *    lockAllElementsExcept]
+ * the lock lists being arrays of names, or null. */
+static json_t *
+lock_json(bool present, const struct cfg_names *n)
+{
+	return present ? names_json(n) : json_null();
+}
+
 static json_t *
 node_json(const struct cfg_node *n)
 {
-	json_t *o, *attrs, *kids;
+	json_t *o, *attrs = json_array(), *kids = json_array();
 
-	attrs = json_array();
-	kids = json_array();
-	o = json_pack("{s:i, s:s, s:i, s:o, s:o, s:b}", "k", (int)n->kind, "n", n->name, "l",
-		      n->line, "a", attrs, "c", kids, "li", n->lock_item);
+	o = json_pack("[i, s, i, b, o, o, o, o, o, o]", (int)n->kind, n->name, n->line,
+		      n->lock_item, attrs, kids, lock_json(n->lock_attrs.n > 0, &n->lock_attrs),
+		      lock_json(n->has_lock_all_attrs_except, &n->lock_all_attrs_except),
+		      lock_json(n->lock_elements.n > 0, &n->lock_elements),
+		      lock_json(n->has_lock_all_elements_except, &n->lock_all_elements_except));
 	if (!o)
 		return NULL;
 	for (size_t i = 0; i < n->n_attrs; i++) {
@@ -44,8 +58,9 @@ node_json(const struct cfg_node *n)
 
 		if (strcaseeq(a->name, "password"))
 			continue;
-		if (json_array_append_new(attrs, json_pack("[s, s, i]", a->name, a->value.text,
-							   a->line)) < 0)
+		if (json_array_append_new(attrs, json_string(a->name)) < 0 ||
+		    json_array_append_new(attrs, json_string(a->value.text)) < 0 ||
+		    json_array_append_new(attrs, json_integer(a->line)) < 0)
 			goto fail;
 	}
 	for (size_t i = 0; i < n->n_kids; i++) {
@@ -54,16 +69,6 @@ node_json(const struct cfg_node *n)
 		if (!k || json_array_append_new(kids, k) < 0)
 			goto fail;
 	}
-	if (n->lock_attrs.n && json_object_set_new(o, "la", names_json(&n->lock_attrs)) < 0)
-		goto fail;
-	if (n->has_lock_all_attrs_except &&
-	    json_object_set_new(o, "lae", names_json(&n->lock_all_attrs_except)) < 0)
-		goto fail;
-	if (n->lock_elements.n && json_object_set_new(o, "le", names_json(&n->lock_elements)) < 0)
-		goto fail;
-	if (n->has_lock_all_elements_except &&
-	    json_object_set_new(o, "lee", names_json(&n->lock_all_elements_except)) < 0)
-		goto fail;
 	return o;
 fail:
 	json_decref(o);
@@ -74,19 +79,12 @@ static json_t *
 config_json(const struct wasp_config *cfg)
 {
 	const struct cfg_file *f = cfg->apphost;
-	json_t *schema = json_array(), *decls = json_array(), *insts = json_array(), *o;
+	json_t *decls = json_array(), *insts = json_array(), *o;
 
-	o = json_pack("{s:i, s:s, s:s, s:o, s:o, s:o}", "wasp_config", CFG_SERIAL_VERSION, "file",
-		      f->path, "dir", f->dir, "schema", schema, "decls", decls, "insts", insts);
+	o = json_pack("{s:i, s:s, s:s, s:o, s:o}", "wasp_config", CFG_SERIAL_VERSION, "file",
+		      f->path, "dir", f->dir, "decls", decls, "insts", insts);
 	if (!o)
 		return NULL;
-	for (size_t i = 0; i < cfg->schema->n_texts; i++) {
-		const struct cfg_schema_text *t = &cfg->schema->texts[i];
-
-		if (json_array_append_new(schema, json_pack("{s:s, s:s%}", "name", t->name, "text",
-							    t->text, t->len)) < 0)
-			goto fail;
-	}
 	for (size_t i = 0; i < f->n_decls; i++) {
 		const struct cfg_decl *d = &f->decls[i];
 
@@ -116,23 +114,54 @@ fail:
 	return NULL;
 }
 
+/* The buffer: the schema files' text as they are (jansson's string lexer is
+ * slow, and a worker must start in a few milliseconds), then the JSON:
+ *
+ *   "wasp-config 2\n"
+ *   "schema N\n"  then N times: "NAMELEN TEXTLEN\n" NAME TEXT "\n"
+ *   "json LEN\n" JSON
+ */
+#define CFG_SERIAL_MAGIC "wasp-config 2\n"
+
 int
 wasp_config_serialize(const struct wasp_config *cfg, char **ret_buf, size_t *ret_len)
 {
+	_cleanup_free_ char *js = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
 	json_t *o;
-	char *s;
 
 	if (!cfg->apphost)
 		return -EINVAL;
 	o = config_json(cfg);
 	if (!o)
 		return -ENOMEM;
-	s = json_dumps(o, JSON_COMPACT);
+	js = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
-	if (!s)
+	if (!js)
 		return -ENOMEM;
-	*ret_len = strlen(s);
-	*ret_buf = s;
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return -ENOMEM;
+	fputs(CFG_SERIAL_MAGIC, f);
+	fprintf(f, "schema %zu\n", cfg->schema->n_texts);
+	for (size_t i = 0; i < cfg->schema->n_texts; i++) {
+		const struct cfg_schema_text *t = &cfg->schema->texts[i];
+
+		fprintf(f, "%zu %zu\n", strlen(t->name), t->len);
+		fwrite(t->name, 1, strlen(t->name), f);
+		fwrite(t->text, 1, t->len, f);
+		fputc('\n', f);
+	}
+	fprintf(f, "json %zu\n", strlen(js));
+	fputs(js, f);
+	if (ferror(f) || fclose(f) != 0) {
+		free(buf);
+		return -ENOMEM;
+	}
+	*ret_buf = buf;
+	*ret_len = len;
 	return 0;
 }
 
@@ -193,82 +222,93 @@ node_from(struct dctx *d, json_t *o, const struct schema_elem *schema, int depth
 {
 	struct wasp_arena *a = d->cfg->arena;
 	struct cfg_node *n = wasp_arena_zalloc(a, sizeof(*n));
-	json_t *attrs = NULL, *kids = NULL, *v;
-	const char *name = NULL;
-	int kind = 0, line = 0, li = 0, r;
-	size_t i;
+	json_t *attrs, *kids, *v;
+	json_int_t kind;
+	size_t na;
+	int r;
 
 	if (!n)
 		return -ENOMEM;
 	if (depth > 64)
 		return bad(d, "nested too deep");
-	if (json_unpack(o, "{s:i, s:s, s:i, s:o, s:o, s:b}", "k", &kind, "n", &name, "l", &line,
-			"a", &attrs, "c", &kids, "li", &li) < 0 ||
-	    !json_is_array(attrs) || !json_is_array(kids) || kind < CFG_NODE_ELEMENT ||
-	    kind > CFG_NODE_CLEAR)
+	if (!json_is_array(o) || json_array_size(o) != 10 ||
+	    !json_is_integer(json_array_get(o, 0)) || !json_is_string(json_array_get(o, 1)) ||
+	    !json_is_integer(json_array_get(o, 2)) || !json_is_boolean(json_array_get(o, 3)) ||
+	    !json_is_array(attrs = json_array_get(o, 4)) ||
+	    !json_is_array(kids = json_array_get(o, 5)))
+		return bad(d, "malformed element");
+	kind = json_integer_value(json_array_get(o, 0));
+	if (kind < CFG_NODE_ELEMENT || kind > CFG_NODE_CLEAR)
 		return bad(d, "malformed element");
 	n->kind = (enum cfg_node_kind)kind;
-	n->name = wasp_arena_strdup(a, name);
-	n->line = line;
+	n->name = wasp_arena_strdup(a, json_string_value(json_array_get(o, 1)));
+	n->line = (int)json_integer_value(json_array_get(o, 2));
+	n->lock_item = json_is_true(json_array_get(o, 3));
 	n->schema = schema;
-	n->lock_item = li;
 	if (!n->name)
 		return -ENOMEM;
-	n->attrs = wasp_arena_zalloc(a, (json_array_size(attrs) + 1) * sizeof(*n->attrs));
+	na = json_array_size(attrs);
+	if (na % 3)
+		return bad(d, "malformed attributes");
+	n->attrs = wasp_arena_zalloc(a, (na / 3 + 1) * sizeof(*n->attrs));
 	n->kids = wasp_arena_zalloc(a, (json_array_size(kids) + 1) * sizeof(*n->kids));
 	if (!n->attrs || !n->kids)
 		return -ENOMEM;
-	json_array_foreach(attrs, i, v) {
-		const char *an, *text, *msg = NULL;
-		int al;
+	for (size_t i = 0; i < na; i += 3) {
+		json_t *jn = json_array_get(attrs, i), *jt = json_array_get(attrs, i + 1),
+		       *jl = json_array_get(attrs, i + 2);
+		struct cfg_nattr *nat = &n->attrs[n->n_attrs];
 		const struct schema_attr *sa;
-		struct cfg_nattr *na = &n->attrs[n->n_attrs];
+		const char *msg = NULL;
+		char *text;
 
-		if (json_unpack(v, "[s, s, i]", &an, &text, &al) < 0)
+		if (!json_is_string(jn) || !json_is_string(jt) || !json_is_integer(jl))
 			return bad(d, "malformed attribute");
-		sa = schema_elem_attr(schema, an);
+		sa = schema_elem_attr(schema, json_string_value(jn));
 		if (!sa)
 			return bad(d, "attribute the schema does not have");
-		text = wasp_arena_strdup(a, text);
+		text = wasp_arena_strndup(a, json_string_value(jt), json_string_length(jt));
 		if (!text)
 			return -ENOMEM;
-		r = cfg_value_parse(a, sa, text, &na->value, &msg);
+		r = cfg_value_parse(a, sa, text, &nat->value, &msg);
 		if (r == -ENOMEM)
 			return r;
 		if (r < 0)
 			return bad(d, msg ? msg : "bad value");
-		na->name = sa->name;
-		na->schema = sa;
-		na->line = al;
+		nat->name = sa->name;
+		nat->schema = sa;
+		nat->line = (int)json_integer_value(jl);
 		n->n_attrs++;
 	}
-	json_array_foreach(kids, i, v) {
+	for (size_t i = 0; i < json_array_size(kids); i++) {
 		const struct schema_elem *ks;
-		int kk;
+		json_t *k = json_array_get(kids, i);
+		json_t *jk = json_array_get(k, 0), *jname = json_array_get(k, 1);
 
-		if (json_unpack(v, "{s:i, s:s}", "k", &kk, "n", &name) < 0)
+		if (!json_is_integer(jk) || !json_is_string(jname))
 			return bad(d, "malformed child");
-		if (kk == CFG_NODE_ELEMENT)
-			ks = schema_elem_child(schema, name);
+		if (json_integer_value(jk) == CFG_NODE_ELEMENT)
+			ks = schema_elem_child(schema, json_string_value(jname));
 		else
 			ks = schema->coll ? schema->coll->item : NULL;
 		if (!ks)
 			return bad(d, "element the schema does not have");
-		r = node_from(d, v, ks, depth + 1, &n->kids[n->n_kids]);
+		r = node_from(d, k, ks, depth + 1, &n->kids[n->n_kids]);
 		if (r < 0)
 			return r;
 		n->n_kids++;
 	}
-	if ((v = json_object_get(o, "la")) && (r = names_from(d, v, &n->lock_attrs)) < 0)
+	if (!json_is_null(v = json_array_get(o, 6)) && (r = names_from(d, v, &n->lock_attrs)) < 0)
 		return r;
-	if ((v = json_object_get(o, "lae"))) {
+	if (!json_is_null(v = json_array_get(o, 7))) {
 		n->has_lock_all_attrs_except = true;
 		if ((r = names_from(d, v, &n->lock_all_attrs_except)) < 0)
 			return r;
 	}
-	if ((v = json_object_get(o, "le")) && (r = names_from(d, v, &n->lock_elements)) < 0)
+	if (!json_is_null(v = json_array_get(o, 8)) &&
+	    (r = names_from(d, v, &n->lock_elements)) < 0)
 		return r;
-	if ((v = json_object_get(o, "lee"))) {
+	if (!json_is_null(v = json_array_get(o, 9))) {
 		n->has_lock_all_elements_except = true;
 		if ((r = names_from(d, v, &n->lock_all_elements_except)) < 0)
 			return r;
@@ -282,34 +322,18 @@ config_from(struct dctx *d, json_t *o)
 {
 	struct wasp_config *cfg = d->cfg;
 	struct wasp_arena *a = cfg->arena;
-	json_t *schema, *decls, *insts, *v;
-	struct cfg_schema_text *texts;
+	json_t *decls, *insts, *v;
 	const char *file, *dir;
 	struct cfg_file *f;
 	int version, r;
 	size_t i;
 
-	if (json_unpack(o, "{s:i, s:s, s:s, s:o, s:o, s:o}", "wasp_config", &version, "file",
-			&file, "dir", &dir, "schema", &schema, "decls", &decls, "insts",
-			&insts) < 0 ||
-	    !json_is_array(schema) || !json_is_array(decls) || !json_is_array(insts))
+	if (json_unpack(o, "{s:i, s:s, s:s, s:o, s:o}", "wasp_config", &version, "file", &file,
+			"dir", &dir, "decls", &decls, "insts", &insts) < 0 ||
+	    !json_is_array(decls) || !json_is_array(insts))
 		return bad(d, "not a wasp configuration");
 	if (version != CFG_SERIAL_VERSION)
 		return bad(d, "unsupported version");
-	texts = wasp_arena_zalloc(a, (json_array_size(schema) + 1) * sizeof(*texts));
-	if (!texts)
-		return -ENOMEM;
-	json_array_foreach(schema, i, v) {
-		const char *name, *text;
-		size_t len;
-
-		if (json_unpack(v, "{s:s, s:s%}", "name", &name, "text", &text, &len) < 0)
-			return bad(d, "malformed schema entry");
-		texts[i] = (struct cfg_schema_text){ .name = name, .text = text, .len = len };
-	}
-	r = cfg_schema_load_texts(texts, json_array_size(schema), a, &cfg->schema, d->diags);
-	if (r < 0)
-		return r;
 
 	f = wasp_arena_zalloc(a, sizeof(*f));
 	if (!f)
@@ -378,30 +402,109 @@ config_from(struct dctx *d, json_t *o)
 	return 0;
 }
 
+/* Decimal digits at *p ending with the byte stop (within end): the number,
+ * advancing *p past stop. */
+static bool
+read_uint(const char **p, const char *end, char stop, size_t *ret)
+{
+	const char *q = *p;
+	uint64_t v = 0;
+
+	if (q >= end || *q < '0' || *q > '9')
+		return false;
+	while (q < end && *q >= '0' && *q <= '9') {
+		v = v * 10 + (uint64_t)(*q++ - '0');
+		if (v > CFG_SERIAL_MAX)
+			return false;
+	}
+	if (q >= end || *q != stop)
+		return false;
+	*p = q + 1;
+	*ret = (size_t)v;
+	return true;
+}
+
+/* "WORD N\n" at *p: N. */
+static bool
+read_count(const char **p, const char *end, const char *word, size_t *ret)
+{
+	size_t wl = strlen(word);
+
+	if ((size_t)(end - *p) < wl + 1 || memcmp(*p, word, wl) != 0 || (*p)[wl] != ' ')
+		return false;
+	*p += wl + 1;
+	return read_uint(p, end, '\n', ret);
+}
+
 int
 wasp_config_deserialize(const char *buf, size_t len, const struct wasp_config_opts *opts,
 			struct wasp_config **ret, struct wasp_diag_list *diags)
 {
 	struct wasp_config *cfg = NULL;
 	struct dctx d = { .diags = diags, .file = "<serialized>" };
+	const char *p = buf, *end = buf + len;
+	struct cfg_schema_text *texts;
+	size_t n_texts, json_len;
 	json_error_t err;
 	json_t *o;
 	int r;
 
 	if (len > CFG_SERIAL_MAX)
 		return -EFBIG;
-	o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);
+	if (len < strlen(CFG_SERIAL_MAGIC) || memcmp(buf, CFG_SERIAL_MAGIC, strlen(CFG_SERIAL_MAGIC)))
+		return bad(&d, "not a wasp configuration (or another version)");
+	p += strlen(CFG_SERIAL_MAGIC);
+	if (!read_count(&p, end, "schema", &n_texts) || n_texts > 1024)
+		return bad(&d, "malformed schema list");
+	r = cfg_config_new(opts, &cfg);
+	if (r < 0)
+		return r;
+	d.cfg = cfg;
+	texts = wasp_arena_zalloc(cfg->arena, (n_texts + 1) * sizeof(*texts));
+	if (!texts) {
+		wasp_config_free(cfg);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n_texts; i++) {
+		size_t nl, tl;
+
+		/* "NAMELEN TEXTLEN\n" NAME TEXT "\n" */
+		if (!read_uint(&p, end, ' ', &nl) || !read_uint(&p, end, '\n', &tl)) {
+			wasp_config_free(cfg);
+			return bad(&d, "malformed schema entry");
+		}
+		if (nl > (size_t)(end - p) || tl > (size_t)(end - p) - nl ||
+		    (size_t)(end - p) - nl - tl < 1 || p[nl + tl] != '\n') {
+			wasp_config_free(cfg);
+			return bad(&d, "truncated schema entry");
+		}
+		texts[i] = (struct cfg_schema_text){
+			.name = wasp_arena_strndup(cfg->arena, p, nl),
+			.text = p + nl,
+			.len = tl,
+		};
+		if (!texts[i].name) {
+			wasp_config_free(cfg);
+			return -ENOMEM;
+		}
+		p += nl + tl + 1;
+	}
+	if (!read_count(&p, end, "json", &json_len) || json_len != (size_t)(end - p)) {
+		wasp_config_free(cfg);
+		return bad(&d, "malformed JSON part");
+	}
+	r = cfg_schema_load_texts(texts, n_texts, cfg->arena, &cfg->schema, diags);
+	if (r < 0) {
+		wasp_config_free(cfg);
+		return r == -ENOMEM ? r : -EBADMSG;
+	}
+	o = json_loadb(p, json_len, JSON_REJECT_DUPLICATES, &err);
 	if (!o) {
 		(void)wasp_diag_add(diags, WASP_DIAG_ERROR, d.file, err.line, NULL,
 				    "serialized configuration is not JSON: %s", err.text);
+		wasp_config_free(cfg);
 		return -EBADMSG;
 	}
-	r = cfg_config_new(opts, &cfg);
-	if (r < 0) {
-		json_decref(o);
-		return r;
-	}
-	d.cfg = cfg;
 	r = config_from(&d, o);
 	json_decref(o);
 	if (r < 0) {
