@@ -248,8 +248,6 @@ cfg_arena_freep(struct wasp_arena **a)
  * are reported at load. -EINVAL when an error was added to diags. */
 int cfg_validate_apphost(struct wasp_config *cfg, struct wasp_diag_list *diags);
 
-/* Build the default element for a schema element (all defaults, no items). */
-struct wasp_element *cfg_element_default(struct wasp_arena *arena, const struct schema_elem *s);
 
 /* ---- a small string-keyed hash table ------------------------------------ */
 

@@ -477,18 +477,6 @@ freeze(struct wasp_arena *a, const struct mel *m)
 	return e;
 }
 
-struct wasp_element *
-cfg_element_default(struct wasp_arena *a, const struct schema_elem *s)
-{
-	_cleanup_(cfg_arena_freep) struct wasp_arena *tmp = wasp_arena_new();
-	struct mel *m;
-
-	if (!tmp)
-		return NULL;
-	m = mel_default(tmp, s, NULL);
-	return m ? freeze(a, m) : NULL;
-}
-
 /* ---- collecting what applies ---------------------------------------------- */
 
 struct applied {
