@@ -264,9 +264,6 @@ parse_lock(struct parse_ctx *c, struct cfg_node *node, const char *name, const c
 		else if (!strcaseeq(value, "false"))
 			diag(c, WASP_DIAG_ERROR, line, name, "'%s' is not a bool (true or false)",
 			     value);
-		else if (node->kind != CFG_NODE_ADD)
-			diag(c, WASP_DIAG_WARNING, line, name,
-			     "lockItem only applies to collection items, ignoring");
 		return 0;
 	}
 	if (streq(name, "lockAttributes"))

@@ -170,6 +170,22 @@ record_locks(struct mctx *m, struct mel *dst, const struct cfg_node *src, const 
 		    !(dst->attr_locks[idx] = new_lock(m, lv, file, src->line, "lockAttributes")))
 			return -ENOMEM;
 	}
+	/* lockItem on an element that is not a collection entry locks the
+	 * whole element: no attribute, no child element below. */
+	if (src->kind == CFG_NODE_ELEMENT && src->lock_item) {
+		struct lock *l = new_lock(m, lv, file, src->line, "lockItem");
+
+		if (!l)
+			return -ENOMEM;
+		if (!dst->all_attrs_except) {
+			dst->all_attrs_except = l;
+			dst->all_attrs_except_names = (struct cfg_names){ 0 };
+		}
+		if (!dst->all_elems_except) {
+			dst->all_elems_except = l;
+			dst->all_elems_except_names = (struct cfg_names){ 0 };
+		}
+	}
 	if (src->has_lock_all_attrs_except && !dst->all_attrs_except) {
 		if (!(dst->all_attrs_except =
 			      new_lock(m, lv, file, src->line, "lockAllAttributesExcept")))

@@ -361,6 +361,13 @@ START_TEST(test_lock_item)
 		  HP, "cannot <clear> the collection: an entry is locked (lockItem in", NULL);
 	lock_case(ah, WEBCFG("<httpProtocol><customHeaders><remove name=\"X-Free\" /></customHeaders></httpProtocol>"),
 		  HP, NULL, NULL);
+	/* lockItem on an element (here the section) locks all of it. */
+	lock_case("<system.webServer><directoryBrowse lockItem=\"true\" /></system.webServer>\n",
+		  WEBCFG("<directoryBrowse showFlags=\"Date\" />"), "system.webServer/directoryBrowse",
+		  "is locked (lockItem in", "showFlags");
+	lock_case("<system.webServer><httpProtocol><customHeaders lockItem=\"true\" /></httpProtocol></system.webServer>\n",
+		  WEBCFG("<httpProtocol allowKeepAlive=\"false\"><customHeaders><add name=\"A\" /></customHeaders></httpProtocol>"),
+		  HP, "<add> in <customHeaders> is locked (lockItem in", NULL);
 }
 END_TEST
 
