@@ -381,6 +381,10 @@ conn_route(struct lsn_env *env, struct lsn_conn *c)
 		conn_reject(env, c, 400, "Invalid Hostname");
 		return;
 	}
+	if (r == -ENAMETOOLONG) {
+		conn_reject(env, c, 414, "request path too long to route");
+		return;
+	}
 	if (r < 0) {
 		conn_reject(env, c, 404, "no application");
 		return;

@@ -729,21 +729,60 @@ path_next(const char *p, size_t n, size_t *i)
 	return ch;
 }
 
-static bool
-app_matches(const struct wasp_route_app *a, const char *path, size_t n)
+/* The request path as the routing rules see it, into out: %XX decoded once,
+ * up to '?' or '#', "//" collapsed, "." and ".." segments resolved (never
+ * above the root), no trailing '/': "" is the root. This is what IIS routes
+ * on, so "/x/../app/" belongs to "/app"; a worker that maps the path to a
+ * file normalises it the same way (wasp_http_url_normalize). A path not
+ * starting with '/' ("*", an authority) is the root. */
+static int
+path_normalize(const char *p, size_t n, char *out, size_t size, size_t *ret_len)
 {
-	size_t i = 0;
+	size_t i = 0, o = 0;
 	int ch;
 
+	if (n == 0 || p[0] != '/') {
+		*ret_len = 0;
+		return 0;
+	}
+	(void)path_next(p, n, &i); /* the leading '/' */
+	for (;;) {
+		size_t seg = o, sl;
+
+		if (o >= size)
+			return -ENAMETOOLONG;
+		out[o++] = '/';
+		while ((ch = path_next(p, n, &i)) >= 0 && ch != '/') {
+			if (o >= size)
+				return -ENAMETOOLONG;
+			out[o++] = (char)ch;
+		}
+		sl = o - seg - 1;
+		if (sl == 0 || (sl == 1 && out[seg + 1] == '.')) {
+			o = seg;
+		} else if (sl == 2 && out[seg + 1] == '.' && out[seg + 2] == '.') {
+			o = seg;
+			while (o > 0 && out[--o] != '/')
+				;
+		}
+		if (ch < 0)
+			break;
+	}
+	*ret_len = o;
+	return 0;
+}
+
+static bool
+app_matches(const struct wasp_route_app *a, const char *norm, size_t n)
+{
 	if (a->path_len == 1)
 		return true; /* "/" */
-	for (size_t k = 0; k < a->path_len; k++) {
-		ch = path_next(path, n, &i);
-		if (ch < 0 || lower((unsigned char)ch) != lower((unsigned char)a->path[k]))
+	if (n < a->path_len || (n > a->path_len && norm[a->path_len] != '/'))
+		return false;
+	for (size_t k = 0; k < a->path_len; k++)
+		if (lower((unsigned char)norm[k]) != lower((unsigned char)a->path[k]))
 			return false;
-	}
-	ch = path_next(path, n, &i);
-	return ch < 0 || ch == '/';
+	return true;
 }
 
 int
@@ -755,6 +794,8 @@ wasp_route_lookup(const struct wasp_route_socket *s, const struct sockaddr *loca
 	const struct wasp_route_site *site = NULL;
 	struct wasp_route_addr la;
 	const struct wasp_route_addr *lap = NULL;
+	char norm[WASP_ROUTE_PATH_MAX];
+	size_t norm_len;
 	uint16_t port;
 
 	if (!set)
@@ -805,8 +846,13 @@ wasp_route_lookup(const struct wasp_route_socket *s, const struct sockaddr *loca
 			path_len -= skip;
 		}
 	}
+	{
+		int r = path_normalize(path, path_len, norm, sizeof(norm), &norm_len);
+		if (r < 0)
+			return r;
+	}
 	for (size_t i = 0; i < site->n_apps; i++) {
-		if (app_matches(&site->apps[i], path, path_len)) {
+		if (app_matches(&site->apps[i], norm, norm_len)) {
 			ret->site = site;
 			ret->app = &site->apps[i];
 			ret->pool = site->apps[i].pool;

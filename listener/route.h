@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #define WASP_ROUTE_HOST_MAX 255 /* longest Host (port stripped) that can match a binding */
+#define WASP_ROUTE_PATH_MAX 8192 /* longest request path (decoded) a lookup takes */
 
 /* Values of wasp_route_pool.state: the same numbers as enum wasp_pool_state
  * in common/msg.h (Starting, Started, Stopping, Stopped). */
@@ -110,14 +111,18 @@ const struct wasp_route_socket *wasp_route_find_socket(const struct wasp_route_t
  * address (may be NULL unless s->needs_local_addr), host the Host header
  * value as sent (a ":port" suffix and one trailing dot are ignored, case is
  * not significant; NULL or "" matches only bindings with an empty host), and
- * path the request target (the path ends at '?' or '#'; %XX escapes compare
- * as the byte they encode). Binding precedence: a binding naming the host
- * beats one with an empty host; among those, one naming the local address
- * beats "*". Then the application with the longest path that is a prefix of
- * the request path on a segment boundary ("/app" matches "/app", "/app/x",
- * not "/application"); application paths compare case-insensitively, as in
- * IIS. Allocates nothing. Returns 0 with *ret filled, -ENOENT when no binding
- * matches (HTTP 400), -ENXIO when the site has no application for the path. */
+ * path the raw request target (origin or absolute form). The path is
+ * routed the way IIS does after canonicalising it: it ends at '?' or '#',
+ * %XX escapes are decoded once, "//" collapses, "." and ".." segments are
+ * resolved (never above the root). Binding precedence: a binding naming the
+ * host beats one with an empty host; among those, one naming the local
+ * address beats "*". Then the application with the longest path that is a
+ * prefix of the request path on a segment boundary ("/app" matches "/app",
+ * "/app/x", "/x/../app", not "/application"); application paths compare
+ * case-insensitively, as in IIS. Allocates nothing (a WASP_ROUTE_PATH_MAX
+ * buffer on the stack). Returns 0 with *ret filled, -ENOENT when no binding
+ * matches (HTTP 400), -ENXIO when the site has no application for the path,
+ * -ENAMETOOLONG when the decoded path is over WASP_ROUTE_PATH_MAX (414). */
 int wasp_route_lookup(const struct wasp_route_socket *s, const struct sockaddr *local,
 		      const char *host, size_t host_len, const char *path, size_t path_len,
 		      struct wasp_route_result *ret);

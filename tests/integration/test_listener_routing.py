@@ -1,7 +1,9 @@
 """Routing in wasp-http on the real stack: a Host no binding matches gets
-400 (Invalid Hostname); a wildcard binding takes any other Host; the host
-match ignores case and the port; the longest application path wins on a
-segment boundary ("/app" vs "/application")."""
+400 (Invalid Hostname), so does a request without Host; a malformed head
+gets 400; the host match ignores case and the port; the longest application
+path wins on a segment boundary ("/app" vs "/application"), on the
+canonical path (dot segments, %XX decoded), also for the next request on a
+keep-alive connection (the worker hands it back)."""
 import wasptest
 from wasptest import check
 
@@ -27,6 +29,19 @@ def test(t):
     check(r.status == 200 and r.pool == "B", "/app %r" % r)
     r = srv.get("/application", host="a.test")
     check(r.pool == "A", "/application must stay in the root app: %r" % r)
+    # The path is canonicalised before routing, as IIS does.
+    r = srv.get("/x/../app/index.html", host="a.test")
+    check(r.status == 200 and r.pool == "B" and r.body == b"pool B\n",
+          "dot segments into /app: %r %r" % (r, r.body[:100]))
+    r = srv.get("/%61pp/index.html", host="a.test")
+    check(r.status == 200 and r.pool == "B", "%%-escaped /app: %r" % r)
+    # Keep-alive: the next request on the connection belongs to another pool.
+    with srv.keepalive(host="a.test") as ka:
+        r1 = ka.get("/index.html")
+        r2 = ka.get("/app/../app/index.html")
+        r3 = ka.get("/app/../index.html")
+        check((r1.pool, r2.pool, r3.pool) == ("A", "B", "A"),
+              "keep-alive across pools: %r %r %r" % (r1, r2, r3))
 
     r = srv.get("/index.html", host="nosuch.test")
     check(r.status == 400, "no binding: %r" % r)

@@ -210,6 +210,30 @@ START_TEST(test_segment_boundary)
 	ck_assert_str_eq(app, "/");
 	ck_assert_int_eq(route("10.0.0.1", 8080, "example.com", "/app/deepx", &app, NULL), 2);
 	ck_assert_str_eq(app, "/app");
+	/* Routed as IIS does after canonicalisation: dot segments, "//", %2e. */
+	ck_assert_int_eq(route("10.0.0.1", 8080, "example.com", "/x/../app/deep/f", &app, NULL), 2);
+	ck_assert_str_eq(app, "/app/deep");
+	ck_assert_int_eq(route("10.0.0.1", 8080, "example.com", "/app/deep/../f", &app, NULL), 2);
+	ck_assert_str_eq(app, "/app");
+	ck_assert_int_eq(route("10.0.0.1", 8080, "example.com", "/app/%2e%2e/f", &app, NULL), 2);
+	ck_assert_str_eq(app, "/");
+	ck_assert_int_eq(route("10.0.0.1", 8080, "example.com", "//app//./deep", &app, NULL), 2);
+	ck_assert_str_eq(app, "/app/deep");
+	ck_assert_int_eq(route("10.0.0.1", 8080, "example.com", "/../../app", &app, NULL), 2);
+	ck_assert_str_eq(app, "/app");
+	ck_assert_int_eq(route("10.0.0.1", 8080, "example.com", "/app/.", &app, NULL), 2);
+	ck_assert_str_eq(app, "/app");
+	ck_assert_int_eq(route("10.0.0.1", 8080, "example.com", "/app..", &app, NULL), 2);
+	ck_assert_str_eq(app, "/");
+	/* Too long to route. */
+	size_t n = WASP_ROUTE_PATH_MAX + 10;
+	char *longpath = malloc(n + 1);
+	memset(longpath, 'a', n);
+	longpath[0] = '/';
+	longpath[n] = 0;
+	ck_assert_int_eq(route("10.0.0.1", 8080, "example.com", longpath, &app, NULL),
+			 -ENAMETOOLONG);
+	free(longpath);
 }
 END_TEST
 
@@ -344,11 +368,43 @@ ref_decode(const char *p, size_t n, char *out)
 	return o;
 }
 
+/* Split on '/', drop "" and ".", ".." pops; join as "/a/b" ("" = root). */
+static size_t
+ref_resolve(const char *d, size_t dl, char *out)
+{
+	char segs[64][64];
+	size_t n = 0, o = 0, i = 0;
+
+	if (dl == 0 || d[0] != '/')
+		return 0;
+	while (i < dl) {
+		size_t j = i + 1, sl;
+		while (j < dl && d[j] != '/')
+			j++;
+		sl = j - i - 1;
+		if (sl == 2 && d[i + 1] == '.' && d[i + 2] == '.') {
+			if (n > 0)
+				n--;
+		} else if (sl > 0 && !(sl == 1 && d[i + 1] == '.')) {
+			memcpy(segs[n], d + i + 1, sl);
+			segs[n++][sl] = 0;
+		}
+		i = j;
+	}
+	for (size_t k = 0; k < n; k++) {
+		out[o++] = '/';
+		memcpy(out + o, segs[k], strlen(segs[k]));
+		o += strlen(segs[k]);
+	}
+	return o;
+}
+
 static const char *
 ref_app(const char *const *apps, size_t n_apps, const char *path, size_t len)
 {
-	char d[64];
-	size_t dl = ref_decode(path, len, d);
+	char dd[64], d[64];
+	/* Only a raw '/' starts a path (origin form); else the root. */
+	size_t dl = len > 0 && path[0] == '/' ? ref_resolve(dd, ref_decode(path, len, dd), d) : 0;
 	const char *best = NULL;
 
 	for (size_t i = 0; i < n_apps; i++) {
@@ -364,7 +420,7 @@ ref_app(const char *const *apps, size_t n_apps, const char *path, size_t len)
 START_TEST(test_random_against_reference)
 {
 	static const char *const apps[] = { "/", "/app", "/a", "/app/x", "/B/c" };
-	static const char palpha[] = "/aApPxXbBc%6123fF?#";
+	static const char palpha[] = "/aApPxXbBc%6123fF?#..";
 	static const char halpha[] = "aAbB.:1[]";
 	static const char json[] =
 		"{ \"sockets\": [ { \"id\": 0, \"address\": \"*\", \"port\": 80 } ],"
@@ -382,7 +438,7 @@ START_TEST(test_random_against_reference)
 
 	ck_assert_int_eq(wasp_route_table_parse(json, strlen(json), "http", &t, err, sizeof(err)),
 			 0);
-	for (int iter = 0; iter < 200000; iter++) {
+	for (int iter = 0; iter < 400000; iter++) {
 		char path[24], host[12], hl_buf[12];
 		size_t pl = (size_t)(rand_r(&seed) % 20), hl = (size_t)(rand_r(&seed) % 8), k = 0;
 		struct wasp_route_result res;
@@ -404,6 +460,10 @@ START_TEST(test_random_against_reference)
 		}
 		for (size_t i = 0; i < hl; i++)
 			host[i] = halpha[rand_r(&seed) % (sizeof(halpha) - 1)];
+		if (rand_r(&seed) % 2) {
+			memcpy(host, "aB", 2); /* exercise the paths of site 1 often */
+			hl = 2;
+		}
 		/* Exact-size heap copies: ASan sees any read past the end. */
 		char *ph = malloc(pl ? pl : 1), *hh = malloc(hl ? hl : 1);
 		memcpy(ph, path, pl);
