@@ -10,6 +10,12 @@
  * whatever it had buffered) rather than being closed, so a keep-alive
  * client never sees its connection drop because a pool recycled.
  *
+ * Memory: a connection between requests holds no buffer: its input buffer
+ * and request arena (which holds the parser state) go back to the worker's
+ * spare pools when it waits with nothing buffered, and come back when bytes
+ * arrive, so an idle keep-alive connection costs a few hundred bytes and a
+ * busy one allocates nothing per request.
+ *
  * One edge-triggered libevent event per connection watches read and write
  * for its whole life (one epoll_ctl per connection, none per request);
  * `readable`/`writable` remember whether the kernel may have more for us.
@@ -41,6 +47,7 @@ enum conn_state {
 	CS_WRITE,  /* writing the response */
 	CS_POST,   /* LogRequest, EndRequest */
 	CS_LINGER, /* closing: our side shut, reading what the client still sends */
+	CS_CLOSE,  /* close now */
 };
 
 struct conn {
@@ -62,8 +69,8 @@ struct conn {
 	bool dead;   /* closed inside a callback: free on the way out */
 	bool corked; /* TCP_CORK set for this response */
 
-	uint32_t site_id; /* from the HANDOFF, for the first request */
-	char *app_path;
+	uint32_t site_id;       /* from the HANDOFF, for the first request */
+	struct wapp *first_app; /* NULL: not one of ours; route it */
 
 	struct sockaddr_storage local;
 	socklen_t local_len;
@@ -72,13 +79,12 @@ struct conn {
 	const struct wasp_route_app *last_rapp;
 	struct wapp *app; /* of the last request */
 
-	struct wasp_arena *arena;     /* the connection's own */
-	struct wasp_arena *req_arena; /* reset after each request */
-	char *in;
-	size_t in_start, in_end; /* unconsumed input: in[in_start..in_end) */
+	struct wasp_arena *req_arena; /* reset after each request; NULL while idle */
+	char *in;                     /* WORKER_INBUF_SIZE bytes; NULL while idle */
+	size_t in_start, in_end;      /* unconsumed input: in[in_start..in_end) */
 	uint64_t body_left;
 	struct wasp_http_chunked chunked;
-	struct wasp_http_request *http;
+	struct wasp_http_request *http; /* in req_arena; NULL between requests */
 
 	struct wasp_request req;
 	bool req_active;
@@ -117,6 +123,75 @@ conn_set_deadline(struct conn *c, uint64_t usec_from_now)
 	c->timer_at = c->deadline;
 }
 
+static char *
+inbuf_get(struct wasp_env *env)
+{
+	return env->n_spare_bufs ? env->spare_bufs[--env->n_spare_bufs] : malloc(WORKER_INBUF_SIZE);
+}
+
+static void
+inbuf_put(struct wasp_env *env, char *b)
+{
+	if (env->n_spare_bufs < WORKER_SPARE_MAX)
+		env->spare_bufs[env->n_spare_bufs++] = b;
+	else
+		free(b);
+}
+
+static struct wasp_arena *
+arena_get(struct wasp_env *env)
+{
+	return env->n_spare_arenas ? env->spare_arenas[--env->n_spare_arenas] : wasp_arena_new();
+}
+
+/* Runs the arena's cleanups (fds, timers of the request) and keeps it. */
+static void
+arena_put(struct wasp_env *env, struct wasp_arena *a)
+{
+	if (env->n_spare_arenas < WORKER_SPARE_MAX) {
+		wasp_arena_reset(a);
+		env->spare_arenas[env->n_spare_arenas++] = a;
+	} else {
+		wasp_arena_free(a);
+	}
+}
+
+/* Nothing buffered and no request: give the memory back until bytes come. */
+static void
+conn_release_buffers(struct conn *c)
+{
+	if (c->in_start != c->in_end || c->req_active)
+		return;
+	if (c->in) {
+		inbuf_put(c->env, c->in);
+		c->in = NULL;
+		c->in_start = c->in_end = 0;
+	}
+	if (c->req_arena) {
+		arena_put(c->env, c->req_arena);
+		c->req_arena = NULL;
+		c->http = NULL;
+	}
+}
+
+/* The parser state for the next request (in the request arena). */
+static bool
+conn_ensure_http(struct conn *c)
+{
+	if (!c->req_arena) {
+		c->req_arena = arena_get(c->env);
+		if (!c->req_arena)
+			return false;
+	}
+	if (!c->http) {
+		c->http = wasp_arena_alloc(c->req_arena, sizeof(*c->http));
+		if (!c->http)
+			return false;
+		wasp_http_request_init(c->http);
+	}
+	return true;
+}
+
 static void
 conn_free(struct conn *c)
 {
@@ -134,11 +209,15 @@ conn_free(struct conn *c)
 		c->fd = safe_close(c->fd);
 		return;
 	}
-	event_free(c->ev);
-	event_free(c->timer);
+	if (c->ev)
+		event_free(c->ev);
+	if (c->timer)
+		event_free(c->timer);
 	safe_close(c->fd);
-	wasp_arena_free(c->req_arena);
-	wasp_arena_free(c->arena);
+	if (c->req_arena)
+		arena_put(env, c->req_arena);
+	if (c->in)
+		inbuf_put(env, c->in);
 	if (c->chan)
 		wchan_unref(c->chan);
 	if (c->prev)
@@ -177,6 +256,12 @@ conn_read(struct conn *c)
 
 	if (!c->readable)
 		return -EAGAIN;
+	if (!c->in) {
+		c->in = inbuf_get(c->env);
+		if (!c->in)
+			return -ENOMEM;
+		c->in_start = c->in_end = 0;
+	}
 	if (c->in_start == c->in_end) {
 		c->in_start = c->in_end = 0;
 	} else if (c->in_start > 0) { /* the parser allows the head to move */
@@ -209,6 +294,12 @@ start_error(struct conn *c, unsigned status)
 	struct wasp_request *req = &c->req;
 
 	if (!c->req_active) {
+		if (!c->req_arena)
+			c->req_arena = arena_get(c->env);
+		if (!c->req_arena) { /* no memory for an error page: just close */
+			c->state = CS_CLOSE;
+			return;
+		}
 		request_init(req, c->env, c, c->req_arena, NULL);
 		c->req_active = true;
 		c->env->n_busy++;
@@ -253,9 +344,8 @@ conn_route(struct conn *c, bool *ret_handback)
 	*ret_handback = false;
 	if (c->first) {
 		c->first = false;
-		app = env_find_app(env, c->site_id, c->app_path);
-		if (app)
-			return app;
+		if (c->first_app)
+			return c->first_app;
 	} else if (!env->routes) {
 		return c->app;
 	}
@@ -507,6 +597,7 @@ request_end(struct conn *c)
 	env->n_busy--;
 	c->req_active = false;
 	wasp_arena_reset(c->req_arena);
+	c->http = NULL; /* it was in the arena */
 	c->close_after = false;
 	if (!keep) {
 		if (c->in_end > c->in_start)
@@ -515,7 +606,6 @@ request_end(struct conn *c)
 		c->close_after = true;
 		return;
 	}
-	wasp_http_request_init(c->http);
 	c->state = CS_IDLE;
 }
 
@@ -537,6 +627,10 @@ conn_process(struct conn *c)
 				return;
 			}
 			if (c->in_end > c->in_start) {
+				if (!conn_ensure_http(c)) {
+					conn_free(c);
+					return;
+				}
 				r = wasp_http_parse_head(c->in + c->in_start,
 							 c->in_end - c->in_start, &env->limits,
 							 c->http);
@@ -560,8 +654,10 @@ conn_process(struct conn *c)
 			}
 			n = conn_read(c);
 			if (n == -EAGAIN) {
-				if (c->state == CS_IDLE)
+				if (c->state == CS_IDLE) {
+					conn_release_buffers(c);
 					conn_set_deadline(c, conn_timeout(c));
+				}
 				return;
 			}
 			if (n <= 0) { /* EOF, error, or a head that does not fit */
@@ -630,6 +726,9 @@ conn_process(struct conn *c)
 				return;
 			}
 			continue;
+		case CS_CLOSE:
+			conn_free(c);
+			return;
 		case CS_LINGER:
 			c->in_start = c->in_end = 0;
 			n = conn_read(c);
@@ -747,12 +846,13 @@ conn_new(struct wasp_env *env, int fd, struct wchan *chan, uint32_t site_id, con
 	c->site_id = site_id;
 	c->readable = c->writable = true;
 	c->deadline = UINT64_MAX;
-	c->arena = wasp_arena_new();
-	c->req_arena = wasp_arena_new();
-	if (c->arena) {
-		c->in = wasp_arena_alloc(c->arena, WORKER_INBUF_SIZE);
-		c->http = wasp_arena_alloc(c->arena, sizeof(*c->http));
-		c->app_path = wasp_arena_strdup(c->arena, app_path ? app_path : "/");
+	c->first_app = env_find_app(env, site_id, app_path ? app_path : "/");
+	if (len) {
+		c->in = inbuf_get(env);
+		if (c->in) {
+			memcpy(c->in, data, len);
+			c->in_end = len;
+		}
 	}
 	c->ev = event_new(env->base, fd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST,
 			  conn_on_io, c);
@@ -767,15 +867,10 @@ conn_new(struct wasp_env *env, int fd, struct wchan *chan, uint32_t site_id, con
 		wchan_ref(chan);
 		c->chan = chan;
 	}
-	if (!c->req_arena || !c->in || !c->http || !c->app_path || !c->ev || !c->timer ||
-	    event_add(c->ev, NULL) < 0) {
+	if ((len && !c->in) || !c->ev || !c->timer || event_add(c->ev, NULL) < 0) {
 		conn_free(c);
 		return -ENOMEM;
 	}
-	wasp_http_request_init(c->http);
-	if (len)
-		memcpy(c->in, data, len);
-	c->in_end = len;
 	conn_enter(c);
 	return 0;
 }

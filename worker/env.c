@@ -67,6 +67,10 @@ env_done(struct wasp_env *env)
 	if (env->stats_timer)
 		event_free(env->stats_timer);
 	env->exit_timer = env->stats_timer = NULL;
+	while (env->n_spare_bufs > 0)
+		free(env->spare_bufs[--env->n_spare_bufs]);
+	while (env->n_spare_arenas > 0)
+		wasp_arena_free(env->spare_arenas[--env->n_spare_arenas]);
 	env->fcache = fcache_free(env->fcache);
 	if (env->hooks)
 		modules_exit(&env->server);

@@ -33,6 +33,7 @@ struct wasp_route_table;
 #define WORKER_LINGER_USEC (2ULL * 1000000)          /* read-and-discard after an error response */
 #define WORKER_MAX_DISCARD_BODY 30000000ULL          /* IIS maxAllowedContentLength default */
 #define WORKER_STATS_INTERVAL_USEC 1000000
+#define WORKER_SPARE_MAX 64   /* input buffers and request arenas kept for reuse */
 #define WORKER_CORK_MIN 65536 /* file bodies over this: TCP_CORK rather than MSG_MORE */
 #define WORKER_DEFAULT_CONN_TIMEOUT_USEC (120ULL * 1000000) /* IIS connectionTimeout */
 #define WORKER_SERVER_HEADER "wasp/" WASP_VERSION
@@ -164,6 +165,11 @@ struct wasp_env {
 
 	struct wasp_hooks *hooks;
 	struct fcache *fcache;
+	/* memory of connections between requests, for the next busy one */
+	char *spare_bufs[WORKER_SPARE_MAX];
+	size_t n_spare_bufs;
+	struct wasp_arena *spare_arenas[WORKER_SPARE_MAX];
+	size_t n_spare_arenas;
 
 	/* channels */
 	struct wasp_ipc_channel *activator;

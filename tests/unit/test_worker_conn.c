@@ -337,6 +337,53 @@ START_TEST(test_pending_handler_keeps_order)
 }
 END_TEST
 
+/* Run the loop until the client end has a response ending in tail. */
+static void
+client_wait(int fd, const char *tail, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < 1000 && !strstr(buf, tail); i++) {
+		ssize_t n;
+
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		n = recv(fd, buf + len, size - 1 - len, MSG_DONTWAIT);
+		if (n > 0)
+			len += (size_t)n;
+		buf[len] = '\0';
+	}
+	ck_assert_msg(strstr(buf, tail), "%s", buf);
+}
+
+START_TEST(test_idle_connection_holds_no_buffers)
+{
+	static const char req[] = "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+	char buf[4096];
+	int sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(conn_new(&env, sv[0], NULL, 1, "/", req, sizeof(req) - 1), 0);
+	client_wait(sv[1], "aaa\n", buf, sizeof(buf));
+	/* waiting for the next request: buffer and arena are back in the pools */
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	ck_assert_uint_eq(env.n_conns, 1);
+	ck_assert_uint_eq(env.n_spare_bufs, 1);
+	ck_assert_uint_eq(env.n_spare_arenas, 1);
+
+	/* the next request takes them again, and gives them back */
+	ck_assert_int_eq(write(sv[1], req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
+	client_wait(sv[1], "aaa\n", buf, sizeof(buf));
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	ck_assert_uint_eq(env.n_spare_bufs, 1);
+	ck_assert_uint_eq(env.n_spare_arenas, 1);
+	ck_assert_uint_eq(env.n_requests, 2);
+	close(sv[1]);
+	ck_assert_int_ge(event_base_dispatch(base), 0);
+	ck_assert_uint_eq(env.n_conns, 0);
+}
+END_TEST
+
 START_TEST(test_idle_timeout)
 {
 	_cleanup_free_ char *out = NULL;
@@ -438,6 +485,7 @@ worker_conn_suite(void)
 	tcase_add_test(tc, test_hidden_segments);
 	tcase_add_test(tc, test_expect_continue);
 	tcase_add_test(tc, test_idle_timeout);
+	tcase_add_test(tc, test_idle_connection_holds_no_buffers);
 	tcase_add_test(tc, test_header_timeout);
 	suite_add_tcase(s, tc);
 
