@@ -583,7 +583,8 @@ worker_on_stats(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, voi
 	w->connections = st.connections;
 	w->busy = st.busy;
 	w->have_stats = true;
-	w->vm_kb = proc_vm_kb(w->pid);
+	if (c->recycling.memory_kb > 0)
+		w->vm_kb = proc_vm_kb(w->pid); /* only when a limit needs it */
 	if (w->state != WORKER_READY)
 		return 0;
 
