@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "http/http.h"
+#include "ipc.h"
 #include "msg.h"
 #include "wasp/module.h"
 
@@ -26,9 +27,10 @@ struct wasp_route_socket;
 struct wasp_route_table;
 
 /* ---- limits (named constants, one place) ---- */
-/* Input buffer per connection: a head (16 KiB) plus pipelined bytes; all of
- * it must fit in one HANDBACK message. */
-#define WORKER_INBUF_SIZE 32768
+/* Input buffer of a busy connection: a head (at most 16 KiB) plus pipelined
+ * bytes. Exactly what one HANDBACK can carry, which is also more than any
+ * HANDOFF brings, so both always fit. */
+#define WORKER_INBUF_SIZE (WASP_IPC_MAX_PAYLOAD - sizeof(struct wasp_msg_handback))
 #define WORKER_HEADER_TIMEOUT_USEC (30ULL * 1000000) /* first byte to end of head */
 #define WORKER_LINGER_USEC (2ULL * 1000000)          /* read-and-discard after an error response */
 #define WORKER_MAX_DISCARD_BODY 30000000ULL          /* IIS maxAllowedContentLength default */

@@ -152,7 +152,7 @@ tcp_pair(int *ret_server)
 static void
 send_handoff(uint32_t conn_id, int fd, const char *app_path, const char *data)
 {
-	uint8_t buf[4096];
+	static uint8_t buf[WASP_IPC_MAX_PAYLOAD];
 	struct wasp_msg_handoff ho = { .conn_id = conn_id,
 				       .site_id = 1,
 				       .app_path_len = (uint32_t)strlen(app_path),
@@ -233,6 +233,42 @@ START_TEST(test_ack_serve_handback)
 	event_base_loop(base, EVLOOP_NONBLOCK);
 	ck_assert_uint_eq(env.n_conns, 0);
 	close(c);
+}
+END_TEST
+
+START_TEST(test_big_pipelined_handback)
+{
+	static const char first[] = "GET /index.html HTTP/1.1\r\nHost: s.test\r\n\r\n";
+	static const char other[] = "GET /b/x.html HTTP/1.1\r\nHost: s.test\r\n\r\n";
+	size_t cap = WASP_IPC_MAX_PAYLOAD - sizeof(struct wasp_msg_handoff) - 1, len = 0;
+	char *data = malloc(cap + 1), buf[4096];
+	struct wasp_msg_handback hb;
+	struct wasp_ipc_msg m;
+	int srv, c;
+
+	/* as much as one HANDOFF can carry: the first request, then another
+	 * pool's requests; all of them come back in one HANDBACK */
+	memcpy(data, first, sizeof(first) - 1);
+	len = sizeof(first) - 1;
+	while (len + sizeof(other) - 1 <= cap) {
+		memcpy(data + len, other, sizeof(other) - 1);
+		len += sizeof(other) - 1;
+	}
+	data[len] = '\0';
+	adapter_hello();
+	c = tcp_pair(&srv);
+	send_handoff(11, srv, "/", data);
+	ck_assert_int_eq(adapter_recv(&m), 1);
+	ck_assert_uint_eq(m.hdr.type, WASP_MSG_HANDOFF_ACK);
+	client_read(c, buf, sizeof(buf), "pool A\n");
+	ck_assert_int_eq(adapter_recv(&m), 1);
+	ck_assert_uint_eq(m.hdr.type, WASP_MSG_HANDBACK);
+	memcpy(&hb, m.payload, sizeof(hb));
+	ck_assert_uint_eq(hb.data_len, len - (sizeof(first) - 1));
+	ck_assert_int_eq(memcmp(m.payload + sizeof(hb), data + sizeof(first) - 1, hb.data_len), 0);
+	close(m.fd);
+	close(c);
+	free(data);
 }
 END_TEST
 
@@ -342,6 +378,7 @@ worker_handoff_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_ack_serve_handback);
 	tcase_add_test(tc, test_first_request_elsewhere);
+	tcase_add_test(tc, test_big_pipelined_handback);
 	tcase_add_test(tc, test_draining_returns_unacked);
 	tcase_add_test(tc, test_drain_hands_back_idle);
 	tcase_add_test(tc, test_malformed_handoff_closes_channel);
