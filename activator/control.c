@@ -418,11 +418,22 @@ control_open(struct wasp_env *env)
 		free(path);
 		return -EADDRINUSE;
 	}
-	(void)unlink(path);
+	/* Bind and listen under a temporary name, then rename: the socket
+	 * appears only once it accepts (no ECONNREFUSED window for clients
+	 * that wait for the file). */
+	struct sockaddr_un tmp = sa;
+	if ((size_t)snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s.tmp", path) >=
+	    sizeof(tmp.sun_path)) {
+		free(path);
+		return -ENAMETOOLONG;
+	}
+	(void)unlink(tmp.sun_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    chmod(path, 0600) < 0 || listen(fd, 64) < 0) {
+	if (fd < 0 || bind(fd, (struct sockaddr *)&tmp, sizeof(tmp)) < 0 ||
+	    chmod(tmp.sun_path, 0600) < 0 || listen(fd, 64) < 0 ||
+	    rename(tmp.sun_path, path) < 0) {
 		int r = log_errno(-errno, "control socket %s", path);
+		(void)unlink(tmp.sun_path);
 		free(path);
 		return r;
 	}

@@ -336,9 +336,12 @@ class Server:
         self.test = test
         self.dir = test.dir
         self.port = free_port()
-        self.runtime_dir = os.path.join(self.dir, "run")
-        self.config_path = os.path.join(self.dir, "applicationHost.config")
-        self.log_path = os.path.join(self.dir, "waspd.log")
+        # A second server of the same test gets its own files.
+        n = len(test.servers)
+        sfx = "" if n == 0 else "-%d" % n
+        self.runtime_dir = os.path.join(self.dir, "run" + sfx)
+        self.config_path = os.path.join(self.dir, "applicationHost%s.config" % sfx)
+        self.log_path = os.path.join(self.dir, "waspd%s.log" % sfx)
         self.proc = None
         self.pgid = None
         self.env = dict(env or {})
@@ -439,7 +442,9 @@ class Server:
                               % self.proc.returncode)
             if not os.path.exists(os.path.join(self.runtime_dir, "control.sock")):
                 return False
-            self.waspctl("list", "apppool")
+            rc, _, _ = self.waspctl("list", "apppool", check_status=False)
+            if rc != 0:
+                return False
             with socket.create_connection(("127.0.0.1", self.port), timeout=1):
                 pass
             return True
