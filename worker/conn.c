@@ -324,7 +324,8 @@ conn_handback(struct conn *c)
 		conn_free(c);
 		return;
 	}
-	r = wchan_handback(c->chan, fd, 0, c->in + c->in_start, c->in_end - c->in_start);
+	r = wchan_handback(c->chan, fd, 0, c->in ? c->in + c->in_start : NULL,
+			   c->in_end - c->in_start);
 	if (r < 0)
 		log_warning_errno(r, "hand back connection, dropping it");
 	conn_free(c);

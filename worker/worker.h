@@ -20,7 +20,6 @@ struct event_base;
 struct wasp_apphost;
 struct wasp_arena;
 struct wasp_config;
-struct wasp_ipc_channel;
 struct wasp_route_app;
 struct wasp_route_pool;
 struct wasp_route_socket;
