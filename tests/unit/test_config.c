@@ -882,6 +882,64 @@ START_TEST(test_serialize_roundtrip)
 }
 END_TEST
 
+/* ---- views --------------------------------------------------------------------- */
+
+START_TEST(test_json_and_xml_views)
+{
+	struct tc t;
+	const struct wasp_element *e;
+	json_t *j, *files, *coll;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	tc_setup(&t, TC_APPHOST_MIN
+		 "<system.webServer>\n"
+		 " <defaultDocument><files><add value=\"a&amp;b.html\" /></files></defaultDocument>\n"
+		 " <staticContent><clientCache cacheControlMode=\"UseMaxAge\" cacheControlMaxAge=\"01:00:00\" />"
+		 "<mimeMap fileExtension=\".x\" mimeType=\"text/x\" /></staticContent>\n"
+		 "</system.webServer>\n");
+	tc_expect_clean(&t.diags);
+	e = tc_eff(&t, "S/", "system.webServer/defaultDocument", NULL);
+	j = wasp_element_to_json(e);
+	ck_assert(json_is_true(json_object_get(j, "enabled")));
+	files = json_object_get(j, "files");
+	ck_assert(json_is_array(files)); /* a child that is only a collection */
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(files, 0), "value")),
+			 "a&b.html");
+	json_decref(j);
+
+	e = tc_eff(&t, "S/", "system.webServer/staticContent", NULL);
+	j = wasp_element_to_json(e);
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "clientCache"),
+							   "cacheControlMaxAge")),
+			 "01:00:00");
+	ck_assert(json_is_false(json_object_get(j, "enableDocFooter")));
+	coll = json_object_get(j, "collection");
+	ck_assert_uint_eq(json_array_size(coll), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(coll, 0), "mimeType")),
+			 "text/x");
+	json_decref(j);
+	j = wasp_element_to_json(wasp_config_section(t.cfg, "system.applicationHost/applicationPools"));
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(json_object_get(j, "collection"), 0),
+							    "queueLength")),
+			 1000);
+	json_decref(j);
+
+	e = tc_eff(&t, "S/", "system.webServer/defaultDocument", NULL);
+	f = open_memstream(&buf, &len);
+	wasp_element_print_xml(e, f, 0);
+	fclose(f);
+	ck_assert_str_eq(buf, "<defaultDocument enabled=\"true\">\n"
+			      "    <files>\n"
+			      "        <add value=\"a&amp;b.html\" />\n"
+			      "    </files>\n"
+			      "</defaultDocument>\n");
+	free(buf);
+	tc_done(&t);
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -935,6 +993,11 @@ config_suite(void)
 	tcase_add_test(tc, test_iisexpress_style);
 	tcase_add_test(tc, test_iis_samples);
 	tcase_add_test(tc, test_example_config);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("views");
+	tcase_add_checked_fixture(tc, testutil_fd_setup, testutil_fd_teardown);
+	tcase_add_test(tc, test_json_and_xml_views);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("serialize");
