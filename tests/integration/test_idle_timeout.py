@@ -23,7 +23,7 @@ def test(t):
     wait_until(lambda: not pid_alive(ra.pid), timeout=15,
                what="idle worker %d to exit" % ra.pid)
     check(time.monotonic() - t1 >= 1.0, "stopped before idleTimeout")
-    check(srv.worker_pids("A") == [], "waspctl still lists A workers")
+    wait_until(lambda: srv.worker_pids("A") == [], what="waspd to forget A's worker")
     check(pid_alive(rb.pid), "B's worker stopped too")
     srv.wait_log("idle")
     r = srv.get(pool="A")

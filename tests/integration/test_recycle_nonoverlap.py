@@ -23,8 +23,10 @@ def test(t):
     try:
         srv.waspctl("recycle", "apppool", "A")
         wait_until(lambda: not pid_alive(old), what="the old worker to exit")
-        check(srv.worker_pids("A") == [], "a new worker started before a request: %r"
-              % srv.worker_pids("A"))
+        # Once waspd reaped it, no worker at all: the new one waits for a request.
+        wait_until(lambda: srv.worker_pids("A") == [], what="no worker listed")
+        wasptest.stays(lambda: srv.worker_pids("A") == [], 0.5,
+                       what="no worker before a request")
         r = srv.get(pool="A")
         check(r.status == 200 and r.pid != old, "after recycle %r" % r)
     finally:

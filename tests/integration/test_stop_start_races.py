@@ -39,7 +39,8 @@ def test(t):
     check(result.get("r") is not None and result["r"].status == 200,
           "the draining worker's request: %r" % result.get("r"))
     wait_until(lambda: not pid_alive(old), what="the old worker to finish and exit")
-    check(srv.worker_pids("A") == [r2.pid], "workers %r" % srv.worker_pids("A"))
+    wait_until(lambda: srv.worker_pids("A") == [r2.pid],
+               what="waspd to list only the new worker %d" % r2.pid)
 
 
 def _try(srv, pool, path):
