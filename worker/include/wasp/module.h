@@ -1,7 +1,8 @@
 /* The native module API of wasp-worker: the IIS 7 integrated pipeline.
  *
- * A module is a `const struct wasp_module` (built in, or exported as the
- * symbol `wasp_module` by a .so listed in <globalModules>). Its
+ * A module is a `const struct wasp_module` (built in for now; modules
+ * loaded from .so files listed in <globalModules> come with the Worker
+ * pipeline issue and will use this same header). Its
  * register_hooks() puts handlers on the pipeline's stages with a priority;
  * the worker runs every request through the stages in order:
  *
@@ -14,12 +15,15 @@
  * A handler returns:
  *   WASP_OK, WASP_DECLINED  continue with the next handler;
  *   WASP_DONE               finish the request: the remaining stages up to
- *                           SendResponse are skipped (a handler in
- *                           ExecuteRequestHandler that produced the
- *                           response returns this);
+ *                           SendResponse are skipped; in
+ *                           ExecuteRequestHandler it means "I produced the
+ *                           response": the stage's other handlers are
+ *                           skipped, ReleaseRequestState and
+ *                           UpdateRequestCache still run;
  *   WASP_AGAIN              pending: the module completes it later from the
  *                           event loop with wasp_request_resume();
- *   WASP_ERROR              500 and finish.
+ *   WASP_ERROR              500 (unless a status >= 400 is set) and finish;
+ *                           after the response is out it changes nothing.
  * ExecuteRequestHandler without a handler returning WASP_DONE and without a
  * status set: 404.
  *
@@ -155,8 +159,8 @@ void wasp_request_resume(struct wasp_request *req, enum wasp_status status);
 void wasp_response_set_status(struct wasp_request *req, unsigned status, unsigned substatus);
 unsigned wasp_response_status(const struct wasp_request *req);
 /* Add a header (both strings copied). 0 or -ENOMEM; -EINVAL for a name or
- * value with CR, LF or NUL, or a header the worker writes itself
- * (Content-Length, Transfer-Encoding, Connection, Date). */
+ * value with CR or LF, a name with ':', or a header the worker writes itself
+ * (Content-Length, Transfer-Encoding, Connection, Date, Keep-Alive, Upgrade). */
 int wasp_response_add_header(struct wasp_request *req, const char *name, const char *value);
 /* Append bytes to the body (copied). 0 or -ENOMEM. */
 int wasp_response_write(struct wasp_request *req, const void *data, size_t len);
