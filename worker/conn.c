@@ -72,8 +72,9 @@ struct conn {
 	uint32_t site_id;       /* from the HANDOFF, for the first request */
 	struct wapp *first_app; /* NULL: not one of ours; route it */
 
-	struct sockaddr_storage local;
-	socklen_t local_len;
+	struct sockaddr_storage local, peer;
+	socklen_t local_len, peer_len;
+	bool peer_done;
 	const struct wasp_route_socket *rsock;
 	unsigned rsock_gen;
 	const struct wasp_route_app *last_rapp;
@@ -812,6 +813,34 @@ conn_on_timer(evutil_socket_t fd, short what, void *arg)
 		conn_free(c);
 }
 
+bool
+conn_local_addr(struct conn *c, const struct sockaddr_storage **ret, socklen_t *ret_len)
+{
+	if (c->local_len == 0) {
+		c->local_len = sizeof(c->local);
+		if (getsockname(c->fd, (struct sockaddr *)&c->local, &c->local_len) < 0)
+			c->local_len = 0;
+		c->rsock = NULL;
+	}
+	*ret = &c->local;
+	*ret_len = c->local_len;
+	return c->local_len > 0 && (c->local.ss_family == AF_INET || c->local.ss_family == AF_INET6);
+}
+
+bool
+conn_peer_addr(struct conn *c, const struct sockaddr_storage **ret, socklen_t *ret_len)
+{
+	if (!c->peer_done) {
+		c->peer_done = true;
+		c->peer_len = sizeof(c->peer);
+		if (getpeername(c->fd, (struct sockaddr *)&c->peer, &c->peer_len) < 0)
+			c->peer_len = 0;
+	}
+	*ret = &c->peer;
+	*ret_len = c->peer_len;
+	return c->peer_len > 0 && (c->peer.ss_family == AF_INET || c->peer.ss_family == AF_INET6);
+}
+
 void
 conn_resume(struct conn *c)
 {
@@ -896,4 +925,29 @@ conn_free_all(struct wasp_env *env)
 		env->conns->in_callback = false;
 		conn_free(env->conns);
 	}
+}
+
+/* ---- the request body (module API) ---- */
+
+int64_t
+wasp_request_body_length(const struct wasp_request *req)
+{
+	if (!req->http)
+		return 0;
+	if (req->http->chunked)
+		return -1;
+	return req->http->has_content_length ? (int64_t)req->http->content_length : 0;
+}
+
+ssize_t
+wasp_request_read_body(struct wasp_request *req, void *buf, size_t len)
+{
+	return -EOPNOTSUPP; /* the body is still read and discarded first */
+}
+
+int
+wasp_request_wait_body(struct wasp_request *req, void (*fn)(struct wasp_request *req, void *userdata),
+		       void *userdata)
+{
+	return -EOPNOTSUPP;
 }

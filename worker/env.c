@@ -72,6 +72,7 @@ env_done(struct wasp_env *env)
 	while (env->n_spare_arenas > 0)
 		wasp_arena_free(env->spare_arenas[--env->n_spare_arenas]);
 	env->fcache = fcache_free(env->fcache);
+	config_states_free(env);
 	if (env->hooks)
 		modules_exit(&env->server);
 	env->hooks = hooks_free(env->hooks);

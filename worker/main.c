@@ -67,7 +67,9 @@ on_worker_config(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, vo
 	_cleanup_free_ char *buf = NULL;
 	struct wasp_diag_list diags = WASP_DIAG_LIST_INIT;
 	struct wasp_msg_worker_config wc;
-	struct wasp_config_opts opts = { 0 };
+	/* a request's effective section is a cache hit; the web.config files it
+	 * came from are re-stat'ed at most once a second */
+	struct wasp_config_opts opts = { .revalidate_usec = WORKER_CONFIG_REVALIDATE_USEC };
 	struct wasp_config *cfg = NULL;
 	struct wasp_apphost *ah = NULL;
 	size_t len;

@@ -191,3 +191,11 @@ wasp_request_resume(struct wasp_request *req, enum wasp_status status)
 	if (!req->in_handler)
 		conn_resume(req->conn);
 }
+
+int
+wasp_request_set_handler_name(struct wasp_request *req, const char *name)
+{
+	/* the handlers mapping (next commit) validates the name */
+	req->handler_name = wasp_request_strdup(req, name);
+	return req->handler_name ? 0 : -ENOMEM;
+}

@@ -1,6 +1,8 @@
 /* The request and response side of the module API (wasp/module.h): request
  * fields, the per-request arena, the response status, headers and body, and
  * the response head. Everything lives in the request's arena. */
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -9,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "arena.h"
+#include "config.h"
 #include "log.h"
 #include "util.h"
 #include "wasp-build.h"
@@ -336,4 +339,373 @@ request_build_head(struct wasp_request *req, char **ret_head)
 		return n;
 	*ret_head = buf;
 	return n;
+}
+
+/* ---- more of the request ---- */
+
+const char *
+wasp_request_site_name(const struct wasp_request *req)
+{
+	return req->app ? req->app->site_name : "";
+}
+
+unsigned
+wasp_response_substatus(const struct wasp_request *req)
+{
+	return req->substatus;
+}
+
+const struct wasp_element *
+wasp_request_config(struct wasp_request *req, const char *section)
+{
+	struct wasp_diag_list diags = WASP_DIAG_LIST_INIT;
+	const struct wasp_element *e = NULL;
+	int r;
+
+	if (!req->app || !req->env->config || !section)
+		return NULL;
+	r = wasp_config_effective_section_at(req->env->config, req->app->site_name, req->path,
+					     section, &e, &diags);
+	/* diagnostics come only when the section was merged (not from the
+	 * cache): each problem is logged once per change of its file */
+	for (size_t i = 0; i < diags.n; i++) {
+		const struct wasp_diag *d = &diags.items[i];
+		wasp_log_internal(d->severity == WASP_DIAG_ERROR ? LOG_ERR : LOG_WARNING, 0,
+				  "%s:%d: %s%s%s%s", d->file, d->line,
+				  d->attribute ? "attribute '" : "", strempty(d->attribute),
+				  d->attribute ? "': " : "", d->message);
+	}
+	wasp_diag_list_done(&diags);
+	if (r < 0 && r != -EINVAL) {
+		if (r != -ENOENT)
+			log_warning_errno(r, "configuration section '%s' for '%s'", section,
+					  req->path);
+		return NULL;
+	}
+	return e; /* with -EINVAL: merged without the offending files' parts */
+}
+
+const char *
+wasp_request_handler_name(const struct wasp_request *req)
+{
+	return req->handler_name;
+}
+
+void *
+wasp_request_module_context(const struct wasp_request *req, const struct wasp_module *m)
+{
+	for (const struct req_ctx *x = req->module_ctx; x; x = x->next)
+		if (x->module == m)
+			return x->ctx;
+	return NULL;
+}
+
+int
+wasp_request_set_module_context(struct wasp_request *req, const struct wasp_module *m, void *ctx)
+{
+	struct req_ctx *x;
+
+	for (x = req->module_ctx; x; x = x->next)
+		if (x->module == m) {
+			x->ctx = ctx;
+			return 0;
+		}
+	x = wasp_arena_alloc(req->arena, sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	*x = (struct req_ctx){ .next = req->module_ctx, .module = m, .ctx = ctx };
+	req->module_ctx = x;
+	return 0;
+}
+
+uint64_t
+wasp_request_bytes_received(const struct wasp_request *req)
+{
+	return req->bytes_in;
+}
+
+uint64_t
+wasp_response_bytes_sent(const struct wasp_request *req)
+{
+	return req->bytes_out;
+}
+
+uint64_t
+wasp_request_elapsed_usec(const struct wasp_request *req)
+{
+	uint64_t now = wasp_now_usec();
+
+	return req->start_usec && now > req->start_usec ? now - req->start_usec : 0;
+}
+
+/* ---- server variables ---- */
+
+static const char *
+addr_text(struct wasp_request *req, const struct sockaddr_storage *ss, bool port)
+{
+	char buf[INET6_ADDRSTRLEN];
+	const char *s;
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+		if (port)
+			return wasp_arena_printf(req->arena, "%u", ntohs(in->sin_port));
+		s = inet_ntop(AF_INET, &in->sin_addr, buf, sizeof(buf));
+	} else {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+		if (port)
+			return wasp_arena_printf(req->arena, "%u", ntohs(in6->sin6_port));
+		s = inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof(buf));
+		if (s && IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+			s += strlen("::ffff:"); /* as IIS shows an IPv4 client */
+	}
+	return s ? wasp_arena_strdup(req->arena, s) : "";
+}
+
+static const char *
+var_addr(struct wasp_request *req, bool peer, bool port)
+{
+	const struct sockaddr_storage *ss;
+	socklen_t len;
+	bool ok;
+
+	if (!req->conn)
+		return "";
+	ok = peer ? conn_peer_addr(req->conn, &ss, &len) : conn_local_addr(req->conn, &ss, &len);
+	if (!ok)
+		return peer ? "" : (port ? "0" : "");
+	return addr_text(req, ss, port);
+}
+
+/* The application's root physical path with a trailing '/' (IIS ends it
+ * with its separator). */
+static const char *
+var_appl_physical_path(struct wasp_request *req)
+{
+	const struct wapp *a = req->app;
+
+	if (!a)
+		return "";
+	for (size_t i = 0; i < a->n_vdirs; i++)
+		if (streq(a->vdirs[i].url, streq(a->path, "/") ? "/" : a->path)) {
+			const char *p = a->vdirs[i].physical_path;
+			size_t n = strlen(p);
+			return wasp_arena_printf(req->arena, "%s%s", p,
+						 n && p[n - 1] == '/' ? "" : "/");
+		}
+	return "";
+}
+
+/* HTTP_ACCEPT_LANGUAGE -> the Accept-Language header ('_' matches '-'). */
+static const char *
+var_http_header(struct wasp_request *req, const char *name)
+{
+	const struct wasp_http_request *h = req->http;
+	size_t n = strlen(name);
+
+	if (!h)
+		return NULL;
+	for (uint32_t i = 0; i < h->n_headers; i++) {
+		const struct wasp_http_header *x = &h->headers[i];
+		size_t k;
+
+		if (x->name.len != n)
+			continue;
+		for (k = 0; k < n; k++) {
+			char a = (char)toupper((unsigned char)x->name.ptr[k]);
+			if (a == '-')
+				a = '_';
+			if (a != (char)toupper((unsigned char)name[k]))
+				break;
+		}
+		if (k == n)
+			return wasp_arena_strndup(req->arena, x->value.ptr ? x->value.ptr : "",
+						  x->value.len);
+	}
+	return NULL;
+}
+
+static const char *
+var_all_raw(struct wasp_request *req)
+{
+	const struct wasp_http_request *h = req->http;
+	size_t size = 1;
+	char *s, *p;
+
+	if (!h)
+		return "";
+	for (uint32_t i = 0; i < h->n_headers; i++)
+		size += h->headers[i].name.len + h->headers[i].value.len + 4;
+	p = s = wasp_arena_alloc(req->arena, size);
+	if (!s)
+		return NULL;
+	for (uint32_t i = 0; i < h->n_headers; i++) {
+		const struct wasp_http_header *x = &h->headers[i];
+		memcpy(p, x->name.ptr, x->name.len);
+		p += x->name.len;
+		*p++ = ':';
+		*p++ = ' ';
+		if (x->value.len)
+			memcpy(p, x->value.ptr, x->value.len);
+		p += x->value.len;
+		*p++ = '\r';
+		*p++ = '\n';
+	}
+	*p = '\0';
+	return s;
+}
+
+static const char *
+var_server_name(struct wasp_request *req)
+{
+	const struct wasp_http_request *h = req->http;
+
+	if (h && h->host_name.ptr && h->host_name.len)
+		return wasp_arena_strndup(req->arena, h->host_name.ptr, h->host_name.len);
+	return var_addr(req, false, false);
+}
+
+static const char *
+var_unencoded_url(struct wasp_request *req)
+{
+	const char *raw = wasp_request_raw_path(req);
+
+	if (!raw || !req->http || !req->http->query.ptr)
+		return raw;
+	return wasp_arena_printf(req->arena, "%s?%s", raw, req->query);
+}
+
+const char *
+wasp_request_server_variable(struct wasp_request *req, const char *name)
+{
+	const struct wasp_http_request *h = req->http;
+	const char *s;
+
+	if (!name)
+		return NULL;
+	if ((s = startswith(name, "HTTP_")) && *s) {
+		if (streq(s, "URL"))
+			return var_unencoded_url(req);
+		if (streq(s, "METHOD"))
+			return req->method;
+		if (streq(s, "VERSION"))
+			return h && h->version == WASP_HTTP_1_0 ? "HTTP/1.0" : "HTTP/1.1";
+		return var_http_header(req, s);
+	}
+	if (streq(name, "REMOTE_ADDR") || streq(name, "REMOTE_HOST"))
+		return var_addr(req, true, false);
+	if (streq(name, "REMOTE_PORT"))
+		return var_addr(req, true, true);
+	if (streq(name, "LOCAL_ADDR"))
+		return var_addr(req, false, false);
+	if (streq(name, "SERVER_PORT"))
+		return var_addr(req, false, true);
+	if (streq(name, "SERVER_NAME"))
+		return var_server_name(req);
+	if (streq(name, "SERVER_PROTOCOL"))
+		return h && h->version == WASP_HTTP_1_0 ? "HTTP/1.0" : "HTTP/1.1";
+	if (streq(name, "SERVER_SOFTWARE"))
+		return WORKER_SERVER_HEADER;
+	if (streq(name, "GATEWAY_INTERFACE"))
+		return "CGI/1.1";
+	if (streq(name, "REQUEST_METHOD"))
+		return req->method;
+	if (streq(name, "URL") || streq(name, "SCRIPT_NAME") || streq(name, "PATH_INFO"))
+		return req->path;
+	if (streq(name, "QUERY_STRING"))
+		return req->query;
+	if (streq(name, "UNENCODED_URL"))
+		return var_unencoded_url(req);
+	if (streq(name, "PATH_TRANSLATED"))
+		return strempty(wasp_request_physical_path(req));
+	if (streq(name, "APPL_PHYSICAL_PATH"))
+		return var_appl_physical_path(req);
+	if (streq(name, "APPL_MD_PATH"))
+		return wasp_arena_printf(req->arena, "/LM/W3SVC/%u/ROOT%s",
+					 wasp_request_site_id(req),
+					 req->app && !streq(req->app->path, "/") ? req->app->path
+										  : "");
+	if (streq(name, "INSTANCE_ID"))
+		return wasp_arena_printf(req->arena, "%u", wasp_request_site_id(req));
+	if (streq(name, "INSTANCE_NAME"))
+		return wasp_request_site_name(req);
+	if (streq(name, "APP_POOL_ID"))
+		return strempty(req->env->pool_name);
+	if (streq(name, "HTTPS"))
+		return "off";
+	if (streq(name, "SERVER_PORT_SECURE"))
+		return "0";
+	if (streq(name, "CONTENT_LENGTH"))
+		return h && h->has_content_length
+			       ? wasp_arena_printf(req->arena, "%llu",
+						   (unsigned long long)h->content_length)
+			       : "0";
+	if (streq(name, "CONTENT_TYPE"))
+		return strempty(var_http_header(req, "CONTENT_TYPE"));
+	if (streq(name, "ALL_RAW"))
+		return var_all_raw(req);
+	if (streq(name, "AUTH_TYPE") || streq(name, "LOGON_USER") || streq(name, "REMOTE_USER") ||
+	    streq(name, "AUTH_USER"))
+		return "";
+	return NULL;
+}
+
+/* ---- response headers and body ---- */
+
+int
+wasp_response_set_header(struct wasp_request *req, const char *name, const char *value)
+{
+	(void)wasp_response_remove_header(req, name);
+	return wasp_response_add_header(req, name, value);
+}
+
+int
+wasp_response_remove_header(struct wasp_request *req, const char *name)
+{
+	size_t j = 0;
+	bool found = false;
+
+	for (size_t i = 0; i < req->n_headers; i++) {
+		if (strcaseeq(req->headers[i].name, name)) {
+			found = true;
+			continue;
+		}
+		req->headers[j++] = req->headers[i];
+	}
+	req->n_headers = j;
+	return found ? 0 : -ENOENT;
+}
+
+const char *
+wasp_response_header(const struct wasp_request *req, const char *name)
+{
+	for (size_t i = 0; i < req->n_headers; i++)
+		if (strcaseeq(req->headers[i].name, name))
+			return req->headers[i].value;
+	return NULL;
+}
+
+bool
+wasp_response_header_at(const struct wasp_request *req, size_t i, const char **ret_name,
+			const char **ret_value)
+{
+	if (i >= req->n_headers)
+		return false;
+	*ret_name = req->headers[i].name;
+	*ret_value = req->headers[i].value;
+	return true;
+}
+
+bool
+wasp_response_has_body(const struct wasp_request *req)
+{
+	return req->body_len > 0 || req->file_fd >= 0;
+}
+
+void
+wasp_response_clear_body(struct wasp_request *req)
+{
+	req->body_len = 0;
+	req->file_fd = -1; /* owned by the arena or the module, not us */
+	req->file_len = 0;
 }

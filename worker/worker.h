@@ -20,6 +20,7 @@ struct event_base;
 struct wasp_apphost;
 struct wasp_arena;
 struct wasp_config;
+struct wasp_env;
 struct wasp_route_app;
 struct wasp_route_pool;
 struct wasp_route_socket;
@@ -37,6 +38,7 @@ struct wasp_route_table;
 #define WORKER_SPARE_MAX 64   /* input buffers and request arenas kept for reuse */
 #define WORKER_CORK_MIN 65536 /* file bodies over this: TCP_CORK rather than MSG_MORE */
 #define WORKER_DEFAULT_CONN_TIMEOUT_USEC (120ULL * 1000000) /* IIS connectionTimeout */
+#define WORKER_CONFIG_REVALIDATE_USEC 1000000 /* web.config files re-stat'ed at most this often */
 #define WORKER_SERVER_HEADER "wasp/" WASP_VERSION
 
 /* ---- virtual directories and applications of this worker's pool ---- */
@@ -133,6 +135,8 @@ enum pipeline_result pipeline_run(struct wasp_request *req);
  * hooks and run their init_process. 0 or -errno (logged, naming the module). */
 int modules_init(struct wasp_server *srv, struct wasp_hooks *hooks, bool test_hooks);
 void modules_exit(struct wasp_server *srv);
+/* Free the module-owned configuration state (wasp_request_config_state). */
+void config_states_free(struct wasp_env *env);
 extern const struct wasp_module mod_static;
 extern const struct wasp_module mod_test;
 
@@ -165,6 +169,8 @@ struct wasp_env {
 	unsigned routes_gen;                      /* bumped on every table swap */
 
 	struct wasp_hooks *hooks;
+	struct cstate *cstates; /* wasp_request_config_state(): open addressing */
+	size_t n_cstates, n_cstates_alloc;
 	struct fcache *fcache;
 	/* memory of connections between requests, for the next busy one */
 	char *spare_bufs[WORKER_SPARE_MAX];
@@ -233,6 +239,12 @@ void conn_resume(struct conn *c);
 
 /* ---- requests (request.c) ---- */
 
+struct req_ctx {
+	struct req_ctx *next;
+	const struct wasp_module *module;
+	void *ctx;
+};
+
 struct resp_header {
 	const char *name;
 	const char *value;
@@ -262,6 +274,10 @@ struct wasp_request {
 	bool resumed;
 	enum wasp_status resume_status;
 	bool handled; /* a handler in ExecuteRequestHandler returned WASP_DONE */
+	const char *handler_name;    /* the <handlers> entry chosen, NULL before */
+	struct req_ctx *module_ctx;  /* per-module pointers (wasp_request_set_module_context) */
+	uint64_t start_usec;         /* head complete */
+	uint64_t bytes_in, bytes_out;
 
 	/* response */
 	unsigned status, substatus;
@@ -274,6 +290,11 @@ struct wasp_request {
 	uint64_t file_len;
 	bool keep_alive;
 };
+
+/* The connection's addresses (getsockname/getpeername once per connection).
+ * false when unknown (a socketpair in tests). */
+bool conn_local_addr(struct conn *c, const struct sockaddr_storage **ret, socklen_t *ret_len);
+bool conn_peer_addr(struct conn *c, const struct sockaddr_storage **ret, socklen_t *ret_len);
 
 /* Initialise req for a request on conn (arena already reset). */
 void request_init(struct wasp_request *req, struct wasp_env *env, struct conn *c,

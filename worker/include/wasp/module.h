@@ -1,16 +1,28 @@
 /* The native module API of wasp-worker: the IIS 7 integrated pipeline.
  *
- * A module is a `const struct wasp_module` (built in for now; modules
- * loaded from .so files listed in <globalModules> come with the Worker
- * pipeline issue and will use this same header). Its
+ * A module is a `const struct wasp_module`: built into wasp-worker, or
+ * loaded with dlopen() from a .so file listed in
+ * system.webServer/globalModules (<add name="..." image="/path/mod.so"/>),
+ * which exports it as the symbol `wasp_module` (see docs/modules.md). Both
+ * kinds use exactly this header. <modules> enables modules per application
+ * (no <modules> section at all: every module is enabled). Its
  * register_hooks() puts handlers on the pipeline's stages with a priority;
- * the worker runs every request through the stages in order:
+ * within one priority, handlers run in the application's <modules> order.
+ * The worker runs every request through the stages in order:
  *
  *   BeginRequest, AuthenticateRequest, AuthorizeRequest, ResolveRequestCache,
  *   MapRequestHandler, AcquireRequestState, PreExecuteRequestHandler,
  *   ExecuteRequestHandler, ReleaseRequestState, UpdateRequestCache,
  *   then SendResponse (just before the response head is written),
  *   then LogRequest and EndRequest (after the response went out).
+ *
+ * At MapRequestHandler the worker picks the request's handler: the first
+ * system.webServer/handlers entry whose path, verb, resourceType and
+ * requireAccess fit; only the ExecuteRequestHandler hooks of the modules
+ * that entry names (modules="A,B") run. No entry fits: 404.4; the path
+ * fits but not the verb: 405; the access policy denies it: 403.1/.2/.3.
+ * With no handlers configured at all, every enabled module's
+ * ExecuteRequestHandler hooks run.
  *
  * A handler returns:
  *   WASP_OK, WASP_DECLINED  continue with the next handler;
@@ -30,9 +42,11 @@
  * Memory: everything a module allocates for a request comes from the
  * request's arena (wasp_request_alloc) and goes when the request ends.
  * Handlers run on the worker's single event loop thread and must not block.
+ * Strings returned by the request functions live until the request ends.
  *
- * This header depends only on libc. The API grows with the Worker pipeline
- * issue; WASP_MODULE_ABI changes whenever a layout here does. */
+ * This header depends only on libc; <wasp/config.h> (installed alongside)
+ * reads the configuration elements wasp_request_config() returns.
+ * WASP_MODULE_ABI changes whenever a layout or a signature here does. */
 #pragma once
 
 #include <stdbool.h>
@@ -40,10 +54,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define WASP_MODULE_ABI 1
+#define WASP_MODULE_ABI 2
 
 struct event_base;
 struct stat;
+struct wasp_element;
 struct wasp_request;
 struct wasp_hooks;
 struct wasp_server;
@@ -74,7 +89,8 @@ enum wasp_stage {
 	WASP_STAGE_INVALID = -22,
 };
 
-/* Order of handlers within a stage; ties keep module registration order. */
+/* Order of handlers within a stage; ties run in the application's <modules>
+ * order, then in registration order. */
 enum wasp_priority {
 	WASP_PRIORITY_FIRST,
 	WASP_PRIORITY_HIGH,
@@ -99,7 +115,8 @@ struct wasp_module {
 	void (*exit_process)(struct wasp_server *srv);
 };
 
-/* Add fn(req, userdata) to stage at prio. 0, -EINVAL, -ENOMEM. */
+/* Add fn(req, userdata) to stage at prio, for the module whose
+ * register_hooks() is running. 0, -EINVAL, -ENOMEM. */
 int wasp_hooks_add(struct wasp_hooks *hooks, enum wasp_stage stage, enum wasp_priority prio,
 		   wasp_handler_fn fn, void *userdata);
 
@@ -107,6 +124,21 @@ int wasp_hooks_add(struct wasp_hooks *hooks, enum wasp_stage stage, enum wasp_pr
 
 const char *wasp_server_pool_name(const struct wasp_server *srv);
 struct event_base *wasp_server_event_base(struct wasp_server *srv);
+/* applicationHost.config's own section (no <location>, no web.config), for
+ * settings a module reads once (init_process). NULL when unknown. */
+const struct wasp_element *wasp_server_config(struct wasp_server *srv, const char *section);
+
+/* ---- logging ---- */
+
+/* syslog(3) priorities. */
+#define WASP_LOG_ERR 3
+#define WASP_LOG_WARNING 4
+#define WASP_LOG_NOTICE 5
+#define WASP_LOG_INFO 6
+#define WASP_LOG_DEBUG 7
+
+/* One line to the worker's log (stderr, journald), like the worker's own. */
+void wasp_log(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- the request ---- */
 
@@ -131,6 +163,7 @@ const char *wasp_request_header(const struct wasp_request *req, const char *name
  * maps to through the application's virtual directories (NULL when no
  * virtual directory covers it). */
 uint32_t wasp_request_site_id(const struct wasp_request *req);
+const char *wasp_request_site_name(const struct wasp_request *req);
 const char *wasp_request_app_path(const struct wasp_request *req);
 const char *wasp_request_physical_path(const struct wasp_request *req);
 
@@ -147,6 +180,68 @@ const char *wasp_request_physical_path(const struct wasp_request *req);
 int wasp_request_open(struct wasp_request *req, const char *sub, int flags, int *ret_fd,
 		      struct stat *ret_st);
 
+/* The effective configuration section ("system.webServer/staticContent")
+ * for this request's site and URL path: applicationHost.config, its
+ * <location>s and the web.config files along the path, merged once and
+ * cached (an edited web.config is seen by the next request, within a
+ * second). Read it with <wasp/config.h>'s wasp_element_* accessors. NULL
+ * when the schema has no such section; errors in a file are logged once. */
+const struct wasp_element *wasp_request_config(struct wasp_request *req, const char *section);
+
+/* State a module derives from a configuration section (parsed lists,
+ * compiled patterns): build(section, userdata) runs once per distinct
+ * effective section and its result is kept (freed with free_fn at worker
+ * exit), so a request pays a cache lookup. NULL when the section is
+ * unknown or build returned NULL. */
+typedef void *(*wasp_config_build_fn)(const struct wasp_element *section, void *userdata);
+const void *wasp_request_config_state(struct wasp_request *req, const char *section,
+				      wasp_config_build_fn build, void (*free_fn)(void *),
+				      void *userdata);
+
+/* A server variable by its IIS name: REMOTE_ADDR, REMOTE_PORT, LOCAL_ADDR,
+ * SERVER_NAME, SERVER_PORT, SERVER_PROTOCOL, SERVER_SOFTWARE, REQUEST_METHOD,
+ * URL, SCRIPT_NAME, PATH_INFO, QUERY_STRING, UNENCODED_URL, HTTP_URL,
+ * PATH_TRANSLATED, APPL_PHYSICAL_PATH, APPL_MD_PATH, INSTANCE_ID,
+ * INSTANCE_NAME, APP_POOL_ID, HTTPS, SERVER_PORT_SECURE, CONTENT_LENGTH,
+ * CONTENT_TYPE, HTTP_<NAME> (the request header NAME, '_' for '-'),
+ * ALL_RAW, AUTH_TYPE, LOGON_USER, REMOTE_USER, GATEWAY_INTERFACE. NULL when
+ * unknown or (HTTP_*) absent. */
+const char *wasp_request_server_variable(struct wasp_request *req, const char *name);
+
+/* The name of the system.webServer/handlers entry serving the request,
+ * chosen at MapRequestHandler; NULL before, or when none was chosen. */
+const char *wasp_request_handler_name(const struct wasp_request *req);
+/* Serve the request with the handlers entry called name instead (from a
+ * MapRequestHandler or earlier hook). 0, or -ENOENT when there is none. */
+int wasp_request_set_handler_name(struct wasp_request *req, const char *name);
+
+/* A module's own per-request pointer (m is the module's struct). NULL until set. */
+void *wasp_request_module_context(const struct wasp_request *req, const struct wasp_module *m);
+int wasp_request_set_module_context(struct wasp_request *req, const struct wasp_module *m,
+				    void *ctx);
+
+/* The request body: Content-Length, -1 for chunked, 0 when none. */
+int64_t wasp_request_body_length(const struct wasp_request *req);
+/* Copy up to len body bytes (chunked framing removed) into buf. Returns the
+ * number (> 0), 0 at the end of the body, -EAGAIN when none are in yet (see
+ * wasp_request_wait_body), -EBADMSG for a malformed body, -EMSGSIZE when it
+ * is over the limit, -ECONNRESET when the client went away. A body no module
+ * read is discarded after the response. */
+ssize_t wasp_request_read_body(struct wasp_request *req, void *buf, size_t len);
+/* After -EAGAIN: call fn(req, userdata) once from the event loop when
+ * wasp_request_read_body() has something new to say (bytes, end, error).
+ * The handler returns WASP_AGAIN; fn reads on and finally calls
+ * wasp_request_resume(). 0 or -errno. */
+int wasp_request_wait_body(struct wasp_request *req,
+			   void (*fn)(struct wasp_request *req, void *userdata), void *userdata);
+
+/* Bytes of the request received (head and body so far), bytes of the
+ * response sent (head and body; final in LogRequest), and microseconds
+ * since the request's head was complete. */
+uint64_t wasp_request_bytes_received(const struct wasp_request *req);
+uint64_t wasp_response_bytes_sent(const struct wasp_request *req);
+uint64_t wasp_request_elapsed_usec(const struct wasp_request *req);
+
 /* Continue a request whose handler returned WASP_AGAIN, as if the handler
  * had returned status now. Call it from the event loop, not from inside the
  * handler. */
@@ -158,13 +253,27 @@ void wasp_request_resume(struct wasp_request *req, enum wasp_status status);
  * of 400 or more without a body gets the worker's error page. */
 void wasp_response_set_status(struct wasp_request *req, unsigned status, unsigned substatus);
 unsigned wasp_response_status(const struct wasp_request *req);
+unsigned wasp_response_substatus(const struct wasp_request *req);
 /* Add a header (both strings copied). 0 or -ENOMEM; -EINVAL for a name or
  * value with CR or LF, a name with ':', or a header the worker writes itself
  * (Content-Length, Transfer-Encoding, Connection, Date, Keep-Alive, Upgrade). */
 int wasp_response_add_header(struct wasp_request *req, const char *name, const char *value);
+/* Replace every header called name with one (or add it); same errors. */
+int wasp_response_set_header(struct wasp_request *req, const char *name, const char *value);
+/* Remove every header called name (case-insensitive). 0, or -ENOENT when none. */
+int wasp_response_remove_header(struct wasp_request *req, const char *name);
+/* The first response header called name, or NULL. */
+const char *wasp_response_header(const struct wasp_request *req, const char *name);
+/* Iterate the response headers: i from 0 until it returns false. */
+bool wasp_response_header_at(const struct wasp_request *req, size_t i, const char **ret_name,
+			     const char **ret_value);
 /* Append bytes to the body (copied). 0 or -ENOMEM. */
 int wasp_response_write(struct wasp_request *req, const void *data, size_t len);
 /* Send len bytes of fd from offset as the body (with sendfile). fd must stay
  * open until the request ends: one from wasp_request_open() (the request
  * owns it), or one registered with wasp_request_on_cleanup(). 0 or -errno. */
 int wasp_response_send_file(struct wasp_request *req, int fd, off_t offset, uint64_t len);
+/* Is there a body (bytes written or a file set)? */
+bool wasp_response_has_body(const struct wasp_request *req);
+/* Drop the body (bytes and file); status and headers stay. */
+void wasp_response_clear_body(struct wasp_request *req);
