@@ -302,6 +302,7 @@ start_error(struct conn *c, unsigned status)
 			return;
 		}
 		request_init(req, c->env, c, c->req_arena, NULL);
+		req->start_usec = wasp_now_usec();
 		c->req_active = true;
 		c->env->n_busy++;
 	}
@@ -402,6 +403,8 @@ start_request(struct conn *c, size_t head_len)
 	}
 	c->in_start += head_len;
 	request_init(req, env, c, c->req_arena, h);
+	req->start_usec = wasp_now_usec();
+	req->bytes_in = head_len;
 	c->req_active = true;
 	env->n_busy++;
 	c->state = CS_RUN;
@@ -474,6 +477,7 @@ body_consume(struct conn *c)
 	if (!c->body_chunked) {
 		size_t n = (size_t)MIN((uint64_t)avail, c->body_left);
 		c->in_start += n;
+		c->req.bytes_in += n;
 		c->body_left -= n;
 		return c->body_left == 0;
 	}
@@ -485,6 +489,7 @@ body_consume(struct conn *c)
 		if (r < 0)
 			return c->chunked.err_status ? c->chunked.err_status : 400;
 		c->in_start += used;
+		c->req.bytes_in += used;
 		if (r == WASP_HTTP_CHUNK_DONE)
 			return 1;
 	}
@@ -553,6 +558,7 @@ conn_write(struct conn *c)
 			return -errno;
 		}
 		left = (size_t)n;
+		req->bytes_out += (uint64_t)n;
 		while (c->iov_n > 0 && left >= c->iov[0].iov_len) {
 			left -= c->iov[0].iov_len;
 			c->iov[0] = c->iov[1];
@@ -579,6 +585,7 @@ conn_write(struct conn *c)
 		if (n == 0) /* the file shrank under us: the framing is broken */
 			return -EIO;
 		c->file_left -= (uint64_t)n;
+		req->bytes_out += (uint64_t)n;
 	}
 	if (c->corked) {
 		int zero = 0;
