@@ -18,7 +18,10 @@
  *             control, activator);
  *      bit 3: close the peer end after the records (the channel sees EOF);
  *      bit 4: free the channel inside on_close;
- *      bit 5: skip the channel part (recv and readers only).
+ *      bit 5: skip the channel part (recv and readers only);
+ *      bit 6: with bit 3, close the peer end entirely (the channel's
+ *             replies then fail with EPIPE while the peer's last messages
+ *             are still to be read).
  *
  * Every record is first received with wasp_ipc_recv, whose result must be
  * what the documented rules predict from the bytes and fds sent; then the
@@ -570,6 +573,7 @@ h_burst(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userd
 		if (wasp_ipc_channel_send(ch, WASP_MSG_POOL_STATE, i, msg->payload, msg->len, -1,
 					  0) < 0)
 			break;
+	CHECK(wasp_ipc_channel_queued(ch) <= WASP_IPC_MAX_QUEUE);
 	return 0;
 }
 
@@ -637,7 +641,12 @@ on_hello(struct wasp_ipc_channel *ch, const struct wasp_msg_hello *hello, void *
 	CHECK(hello->role == (uint32_t)st->peer_role && hello->version == WASP_IPC_VERSION);
 	CHECK(hello->pid > 0);
 	CHECK(wasp_ipc_channel_peer_pid(ch) == (pid_t)hello->pid);
-	/* Our own socketpair: SO_PEERCRED names us. */
+	{
+		struct ucred cred;
+
+		/* Our own socketpair: SO_PEERCRED is there and names us. */
+		CHECK(wasp_ipc_channel_peer_cred(ch, &cred) == 0 && cred.pid == getpid());
+	}
 	CHECK(wasp_ipc_channel_peer_verified(ch) == (hello->pid == (uint32_t)getpid()));
 	st->hello_seen = true;
 }
@@ -723,10 +732,16 @@ fuzz_channel(const uint8_t *data, size_t size)
 		if (r.ctl & 0x40)
 			run_loop(sp[1], &n_seen);
 	}
-	if (flags & 0x08)
-		(void)shutdown(sp[1], SHUT_WR);
-	for (int i = 0; i < 256 && st.ch && st.n_close == 0; i++)
-		run_loop(sp[1], &n_seen);
+	if ((flags & 0x48) == 0x48) {
+		sp[1] = safe_close(sp[1]);
+		for (int i = 0; i < 1024 && st.ch && st.n_close == 0; i++)
+			CHECK(event_base_loop(base, EVLOOP_NONBLOCK) >= 0);
+	} else {
+		if (flags & 0x08)
+			(void)shutdown(sp[1], SHUT_WR);
+		for (int i = 0; i < 256 && st.ch && st.n_close == 0; i++)
+			run_loop(sp[1], &n_seen);
+	}
 	/* After EOF the channel must have reported its close (unless a
 	 * handler freed it). */
 	if (flags & 0x08)
