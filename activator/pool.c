@@ -47,6 +47,8 @@ static struct worker *worker_spawn(struct pool *p, struct worker *replaces, cons
 static void worker_drain(struct worker *w, const char *why);
 static void pool_after_worker_loss(struct pool *p, bool failure, enum failure_kind kind,
 				   bool replace);
+static void pool_respawn(struct pool *p, bool replace, bool from_timer);
+static size_t pool_live_workers(const struct pool *p);
 
 const char *
 pool_state_name(enum wasp_pool_state s)
@@ -332,6 +334,7 @@ worker_on_startup_timeout(evutil_socket_t fd, short what, void *arg)
 	}
 	/* The adapter gave its waiting connections 503 at the same deadline. */
 	p->demand = false;
+	p->start_failures++;
 	w->failed = true;
 	worker_kill(w, "startupTimeLimit");
 	(void)pool_count_failure(p, FAILURE_STARTUP);
@@ -474,6 +477,7 @@ worker_on_ready(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, voi
 	}
 	w->state = WORKER_READY;
 	w->ready_mono = now;
+	p->start_failures = 0;
 	timer_stop(w->limit_timer);
 	log_notice("pool '%s': worker %u (pid %d) ready in %" PRIu64 " ms", p->name, w->id,
 		   (int)w->pid, (now - w->started_mono) / USEC_PER_MSEC);
@@ -718,6 +722,22 @@ worker_spawn(struct pool *p, struct worker *replaces, const char *why)
 	if (!path)
 		return NULL;
 	p->spawned++;
+	/* Test hook (--test-hooks only): WASP_TEST_WORKER_PROGRAM=POOL:PATH runs
+	 * PATH instead of wasp-worker for that pool: a fake worker that breaks
+	 * the protocol, to test that waspd survives it. */
+	if (env->test_hooks) {
+		const char *prog = getenv("WASP_TEST_WORKER_PROGRAM");
+		const char *colon = prog ? strchr(prog, ':') : NULL;
+		if (colon && (size_t)(colon - prog) == strlen(p->name) &&
+		    strncmp(prog, p->name, (size_t)(colon - prog)) == 0) {
+			free(path);
+			path = strdup(colon + 1);
+			if (!path)
+				return NULL;
+			argv[0] = path;
+			o.path = path;
+		}
+	}
 	/* Test hook (--test-hooks only): WASP_TEST_HANG_STARTUP_FROM=POOL:N makes
 	 * that pool's workers from the Nth one on never report ready (through
 	 * the worker's own WASP_TEST_HANG_STARTUP switch), so a test can make a
@@ -753,7 +773,9 @@ worker_spawn(struct pool *p, struct worker *replaces, const char *why)
 		safe_close(fds[0]);
 		log_errno(r, "pool '%s': cannot start %s as %s", p->name, path,
 			  p->ident.change ? p->ident.name : "the daemon's user");
-		(void)pool_count_failure(p, FAILURE_SPAWN);
+		p->start_failures++;
+		if (!pool_count_failure(p, FAILURE_SPAWN))
+			pool_respawn(p, false, false);
 		return NULL;
 	}
 	w = calloc(1, sizeof(*w));
@@ -829,6 +851,64 @@ pool_live_workers(const struct pool *p)
 	return pool_count_workers(p, WORKER_STARTING) + pool_count_workers(p, WORKER_READY);
 }
 
+/* Demand is fresh while the adapter's waiting connections can still be
+ * served: it answers them 503 after startupTimeLimit and asks again. */
+static bool
+pool_has_demand(const struct pool *p)
+{
+	return p->demand &&
+	       wasp_now_usec() - p->demand_time < p->cfg->process_model.startup_time_limit;
+}
+
+static void
+pool_on_respawn_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct pool *p = arg;
+
+	pool_respawn(p, p->respawn_replace, true);
+}
+
+/* Start a worker when the pool needs one and has none: AlwaysRunning, fresh
+ * demand, or a hung worker to replace. After consecutive start failures
+ * (crash before READY, startupTimeLimit, exec failure) the next attempt
+ * waits 100 ms, doubling up to 10 s, so a worker that cannot start does not
+ * make waspd spin even with rapid-fail protection off. */
+static void
+pool_respawn(struct pool *p, bool replace, bool from_timer)
+{
+	const char *why;
+	uint64_t delay = 0;
+
+	if (p->state != WASP_POOL_STARTED || p->env->stopping || pool_live_workers(p) > 0)
+		return;
+	if (p->cfg->start_mode == WASP_START_ALWAYS_RUNNING)
+		why = "AlwaysRunning";
+	else if (pool_has_demand(p))
+		why = "requests are waiting";
+	else if (replace || (from_timer && p->respawn_replace))
+		why = "replacing a hung worker";
+	else
+		return;
+	if (!from_timer) {
+		if (p->respawn_timer && evtimer_pending(p->respawn_timer, NULL)) {
+			p->respawn_replace |= replace;
+			return; /* a start is already scheduled */
+		}
+		if (p->start_failures >= 2)
+			delay = MIN(UINT64_C(100000) << MIN(p->start_failures - 2, 10u),
+				    10 * USEC_PER_SEC);
+	}
+	if (delay == 0) {
+		p->respawn_replace = false;
+		(void)worker_spawn(p, NULL, why);
+		return;
+	}
+	p->respawn_replace = replace;
+	log_notice("pool '%s': %u consecutive start failures, next start in %" PRIu64 " ms",
+		   p->name, p->start_failures, delay / USEC_PER_MSEC);
+	(void)timer_arm(p->env->base, &p->respawn_timer, pool_on_respawn_timer, p, delay);
+}
+
 /* After a worker died or was killed: stop-completion, rapid-fail, restart. */
 static void
 pool_after_worker_loss(struct pool *p, bool failure, enum failure_kind kind, bool replace)
@@ -839,16 +919,7 @@ pool_after_worker_loss(struct pool *p, bool failure, enum failure_kind kind, boo
 		pool_set_state(p, WASP_POOL_STOPPED, p->reason,
 			       p->reason == WASP_POOL_REASON_RAPID_FAIL ? "rapid-fail protection"
 									: "last worker exited");
-	if (p->state != WASP_POOL_STARTED || p->env->stopping)
-		return;
-	if (pool_live_workers(p) > 0)
-		return;
-	if (p->cfg->start_mode == WASP_START_ALWAYS_RUNNING)
-		(void)worker_spawn(p, NULL, "AlwaysRunning");
-	else if (p->demand)
-		(void)worker_spawn(p, NULL, "requests are waiting");
-	else if (replace)
-		(void)worker_spawn(p, NULL, "replacing a hung worker");
+	pool_respawn(p, replace, false);
 }
 
 void
@@ -871,6 +942,8 @@ worker_on_exit(struct worker *w, int status)
 	} else {
 		/* Nobody asked it to go: a crash (IIS counts any such exit). */
 		failure = !w->failed;
+		if (was == WORKER_STARTING)
+			p->start_failures++;
 		log_error("pool '%s': worker %u (pid %d) crashed: %s while %s", p->name, w->id,
 			  (int)w->pid, how, was == WORKER_STARTING ? "starting" : "ready");
 		if (w->replaces) {
@@ -901,8 +974,11 @@ pool_on_demand(struct pool *p)
 	if (max == 0)
 		max = 1;
 	p->demand = true;
+	p->demand_time = wasp_now_usec();
 	if (starting > 0)
 		return;
+	if (ready == 0 && p->respawn_timer && evtimer_pending(p->respawn_timer, NULL))
+		return; /* backing off after start failures; the timer starts one */
 	if (ready == 0)
 		(void)worker_spawn(p, NULL, "on demand");
 	else if (ready < max)
@@ -924,6 +1000,7 @@ pool_start(struct pool *p, const char **ret_msg)
 	}
 	p->n_fail = 0;
 	p->demand = false;
+	p->start_failures = 0;
 	pool_set_state(p, WASP_POOL_STARTED, WASP_POOL_REASON_NONE, "started by the operator");
 	if (p->cfg->start_mode == WASP_START_ALWAYS_RUNNING && pool_live_workers(p) == 0)
 		(void)worker_spawn(p, NULL, "AlwaysRunning");
@@ -938,6 +1015,7 @@ pool_stop(struct pool *p, enum wasp_pool_stop_reason reason, const char *why)
 	if (p->state == WASP_POOL_STOPPED || p->state == WASP_POOL_STOPPING)
 		return -EALREADY;
 	p->demand = false;
+	timer_stop(p->respawn_timer);
 	pool_set_state(p, pool_count_workers(p, -1) ? WASP_POOL_STOPPING : WASP_POOL_STOPPED,
 		       reason, why);
 	for (w = p->workers; w; w = next) {
@@ -1099,6 +1177,7 @@ pools_free(struct wasp_env *env)
 			worker_free(p->workers);
 		}
 		timer_free(&p->schedule_timer);
+		timer_free(&p->respawn_timer);
 		free(p->fail_times);
 		identity_done(&p->ident);
 	}

@@ -108,6 +108,10 @@ struct pool {
 	uint64_t recycle_failures;
 	uint64_t spawned; /* workers started, ever */
 	bool demand; /* an adapter asked for a worker and none is ready yet */
+	uint64_t demand_time; /* when it last asked (monotonic usec) */
+	unsigned start_failures; /* consecutive workers that failed before READY */
+	struct event *respawn_timer; /* backoff after start failures */
+	bool respawn_replace;
 	struct event *schedule_timer;
 };
 

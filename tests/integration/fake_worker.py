@@ -1,0 +1,57 @@
+"""A fake wasp-worker that breaks the activator protocol on purpose, for
+test_peer_protocol.py (run through waspd's --test-hooks switch
+WASP_TEST_WORKER_PROGRAM=POOL:PATH). The mode comes from argv[1] (the
+wrapper script the test writes passes it):
+  garbage   3 bytes that are no message
+  badtype   a correct HELLO, then a message of an unknown type
+  badlen    a correct HELLO, then WORKER_STATS with a wrong payload size
+  badver    a HELLO with the wrong protocol version
+  fdspam    a correct HELLO, then READY carrying an fd it must not carry
+Then it waits for waspd to close the channel or kill it."""
+import os
+import socket
+import struct
+import sys
+
+HDR = struct.Struct("=IHBBII")  # len, type, version, flags, seq, pid
+VERSION = 1
+HELLO, READY, STATS = 1, 301, 304
+ROLE_WORKER = 3
+
+
+def msg(mtype, payload=b"", version=VERSION, flags=0):
+    return HDR.pack(HDR.size + len(payload), mtype, version, flags, 0, os.getpid()) + payload
+
+
+def hello(version=VERSION):
+    return msg(HELLO, struct.pack("=IIII", version, ROLE_WORKER, os.getpid(), 0), version=version)
+
+
+def main():
+    mode = sys.argv[1] if len(sys.argv) > 1 else "garbage"
+    fd = int(os.environ.get("WASP_CHANNEL_FD", "3"))
+    s = socket.socket(fileno=fd)
+    if mode == "garbage":
+        s.send(b"\x01\x02\x03")
+    elif mode == "badtype":
+        s.send(hello())
+        s.send(msg(9999, b"x" * 8))
+    elif mode == "badlen":
+        s.send(hello())
+        s.send(msg(STATS, b"\0" * 5))
+    elif mode == "badver":
+        s.send(hello(version=VERSION + 100))
+    elif mode == "fdspam":
+        s.send(hello())
+        r, w = os.pipe()
+        s.sendmsg([msg(READY, flags=0x01)], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                               struct.pack("i", r))])
+    # Wait until waspd cuts us off (EOF) or kills us.
+    try:
+        while s.recv(65536):
+            pass
+    except OSError:
+        pass
+
+
+main()
