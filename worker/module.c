@@ -10,8 +10,10 @@
 #include "util.h"
 #include "worker.h"
 
+extern const struct wasp_module mod_httplog;
 static const struct wasp_module *const builtin_modules[] = {
 	&mod_static,
+	&mod_httplog,
 };
 
 static int

@@ -1,0 +1,558 @@
+/* The W3C extended log format (IIS's fields, order and escaping) and a
+ * batching, append-only writer for one site's log directory. See
+ * logwriter.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "logwriter.h"
+#include "util.h"
+#include "wasp-build.h"
+
+#define LOGWRITER_BUF_SIZE (64 * 1024) /* flushed when full */
+#define LOGWRITER_TAIL_SCAN (64 * 1024) /* where a reopened file's last #Fields is looked for */
+
+/* ---- format ------------------------------------------------------------ */
+
+/* The fields in IIS's order. */
+static const struct {
+	uint32_t flag;
+	const char *name;
+} fields[] = {
+	{ W3C_F_DATE, "date" },
+	{ W3C_F_TIME, "time" },
+	{ W3C_F_SITE_NAME, "s-sitename" },
+	{ W3C_F_COMPUTER_NAME, "s-computername" },
+	{ W3C_F_SERVER_IP, "s-ip" },
+	{ W3C_F_METHOD, "cs-method" },
+	{ W3C_F_URI_STEM, "cs-uri-stem" },
+	{ W3C_F_URI_QUERY, "cs-uri-query" },
+	{ W3C_F_SERVER_PORT, "s-port" },
+	{ W3C_F_USER_NAME, "cs-username" },
+	{ W3C_F_CLIENT_IP, "c-ip" },
+	{ W3C_F_PROTOCOL_VERSION, "cs-version" },
+	{ W3C_F_USER_AGENT, "cs(User-Agent)" },
+	{ W3C_F_COOKIE, "cs(Cookie)" },
+	{ W3C_F_REFERER, "cs(Referer)" },
+	{ W3C_F_HOST, "cs-host" },
+	{ W3C_F_HTTP_STATUS, "sc-status" },
+	{ W3C_F_HTTP_SUB_STATUS, "sc-substatus" },
+	{ W3C_F_WIN32_STATUS, "sc-win32-status" },
+	{ W3C_F_BYTES_SENT, "sc-bytes" },
+	{ W3C_F_BYTES_RECV, "cs-bytes" },
+	{ W3C_F_TIME_TAKEN, "time-taken" },
+};
+
+size_t
+w3c_fields(uint32_t flags, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	if (size)
+		buf[0] = '\0';
+	for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
+		int n;
+
+		if (!(flags & fields[i].flag))
+			continue;
+		n = snprintf(buf + MIN(len, size), size - MIN(len, size), "%s%s", len ? " " : "",
+			     fields[i].name);
+		len += (size_t)n;
+	}
+	return len;
+}
+
+int
+w3c_format_header(uint32_t flags, time_t now, char *buf, size_t size)
+{
+	char f[512];
+	struct tm tm;
+	int n;
+
+	if (!gmtime_r(&now, &tm))
+		return -EINVAL;
+	if (w3c_fields(flags, f, sizeof(f)) >= sizeof(f))
+		return -ENOBUFS;
+	n = snprintf(buf, size,
+		     "#Software: wasp " WASP_VERSION "\n"
+		     "#Version: 1.0\n"
+		     "#Date: %04d-%02d-%02d %02d:%02d:%02d\n"
+		     "#Fields: %s\n",
+		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, f);
+	if (n < 0 || (size_t)n >= size)
+		return -ENOBUFS;
+	return n;
+}
+
+/* Append one value: '-' when empty; ' ' -> '+' (as IIS), other control
+ * bytes and DEL -> %XX, so a value never breaks the line or the columns.
+ * A '#' that would start the line becomes %23 (it would read as a
+ * directive). */
+static char *
+put_str(char *p, const char *s, bool first)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	if (!s || !*s) {
+		*p++ = '-';
+		return p;
+	}
+	for (const unsigned char *u = (const unsigned char *)s; *u; u++) {
+		if (*u == ' ') {
+			*p++ = '+';
+		} else if (*u < 0x20 || *u == 0x7f || (first && u == (const unsigned char *)s && *u == '#')) {
+			*p++ = '%';
+			*p++ = hex[*u >> 4];
+			*p++ = hex[*u & 15];
+		} else {
+			*p++ = (char)*u;
+		}
+	}
+	return p;
+}
+
+static size_t
+str_size(const char *s)
+{
+	return s ? 3 * strlen(s) + 1 : 1;
+}
+
+size_t
+w3c_line_size(uint32_t flags, const struct w3c_entry *e)
+{
+	(void)flags;
+	/* numbers, date and time: at most 20 characters each, 22 fields */
+	return 22 * 21 + 2 + str_size(e->site_name) + str_size(e->computer_name) +
+	       str_size(e->server_ip) + str_size(e->method) + str_size(e->uri_stem) +
+	       str_size(e->uri_query) + str_size(e->user_name) + str_size(e->client_ip) +
+	       str_size(e->version) + str_size(e->user_agent) + str_size(e->cookie) +
+	       str_size(e->referer) + str_size(e->host);
+}
+
+int
+w3c_format_line(uint32_t flags, const struct w3c_entry *e, char *buf, size_t size)
+{
+	struct tm tm;
+	char *p = buf;
+	bool first = true;
+
+	if (size < w3c_line_size(flags, e))
+		return -ENOBUFS;
+	if ((flags & (W3C_F_DATE | W3C_F_TIME)) && !gmtime_r(&e->time, &tm))
+		return -EINVAL;
+	for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
+		uint32_t f = fields[i].flag;
+
+		if (!(flags & f))
+			continue;
+		if (!first)
+			*p++ = ' ';
+		switch (f) {
+		case W3C_F_DATE:
+			p += sprintf(p, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+			break;
+		case W3C_F_TIME:
+			p += sprintf(p, "%02d:%02d:%02d", tm.tm_hour, tm.tm_min, tm.tm_sec);
+			break;
+		case W3C_F_SITE_NAME:
+			p = put_str(p, e->site_name, first);
+			break;
+		case W3C_F_COMPUTER_NAME:
+			p = put_str(p, e->computer_name, first);
+			break;
+		case W3C_F_SERVER_IP:
+			p = put_str(p, e->server_ip, first);
+			break;
+		case W3C_F_METHOD:
+			p = put_str(p, e->method, first);
+			break;
+		case W3C_F_URI_STEM:
+			p = put_str(p, e->uri_stem, first);
+			break;
+		case W3C_F_URI_QUERY:
+			p = put_str(p, e->uri_query, first);
+			break;
+		case W3C_F_SERVER_PORT:
+			p += sprintf(p, "%u", e->server_port);
+			break;
+		case W3C_F_USER_NAME:
+			p = put_str(p, e->user_name, first);
+			break;
+		case W3C_F_CLIENT_IP:
+			p = put_str(p, e->client_ip, first);
+			break;
+		case W3C_F_PROTOCOL_VERSION:
+			p = put_str(p, e->version, first);
+			break;
+		case W3C_F_USER_AGENT:
+			p = put_str(p, e->user_agent, first);
+			break;
+		case W3C_F_COOKIE:
+			p = put_str(p, e->cookie, first);
+			break;
+		case W3C_F_REFERER:
+			p = put_str(p, e->referer, first);
+			break;
+		case W3C_F_HOST:
+			p = put_str(p, e->host, first);
+			break;
+		case W3C_F_HTTP_STATUS:
+			p += sprintf(p, "%u", e->status);
+			break;
+		case W3C_F_HTTP_SUB_STATUS:
+			p += sprintf(p, "%u", e->substatus);
+			break;
+		case W3C_F_WIN32_STATUS:
+			p += sprintf(p, "%u", e->win32_status);
+			break;
+		case W3C_F_BYTES_SENT:
+			p += sprintf(p, "%" PRIu64, e->bytes_sent);
+			break;
+		case W3C_F_BYTES_RECV:
+			p += sprintf(p, "%" PRIu64, e->bytes_received);
+			break;
+		case W3C_F_TIME_TAKEN:
+			p += sprintf(p, "%" PRIu64, e->time_taken_ms);
+			break;
+		}
+		first = false;
+	}
+	*p++ = '\n';
+	*p = '\0';
+	return (int)(p - buf);
+}
+
+/* Two digits (years as IIS names them: 26 for 2026). */
+#define D2(v) ((unsigned)(v) % 100u)
+
+void
+w3c_file_name(enum w3c_period period, time_t t, char buf[32], time_t *ret_start, time_t *ret_end)
+{
+	struct tm tm, s;
+	time_t start, end;
+
+	if (!gmtime_r(&t, &tm))
+		tm = (struct tm){ .tm_year = 70, .tm_mday = 1 };
+	s = (struct tm){ .tm_year = tm.tm_year, .tm_mon = tm.tm_mon, .tm_mday = tm.tm_mday };
+	switch (period) {
+	case W3C_PERIOD_HOURLY:
+		s.tm_hour = tm.tm_hour;
+		start = timegm(&s);
+		end = start + 3600;
+		snprintf(buf, 32, "u_ex%02u%02u%02u%02u.log", D2(tm.tm_year), D2(tm.tm_mon + 1),
+			 D2(tm.tm_mday), D2(tm.tm_hour));
+		break;
+	case W3C_PERIOD_MONTHLY:
+		s.tm_mday = 1;
+		start = timegm(&s);
+		s.tm_mon++;
+		end = timegm(&s);
+		snprintf(buf, 32, "u_ex%02u%02u.log", D2(tm.tm_year), D2(tm.tm_mon + 1));
+		break;
+	case W3C_PERIOD_WEEKLY: {
+		/* weeks of the month, starting on Sunday; the 1st is in week 1 */
+		int first_wday = ((tm.tm_wday - (tm.tm_mday - 1)) % 7 + 7) % 7;
+		int week = (tm.tm_mday - 1 + first_wday) / 7 + 1;
+		time_t next_month;
+
+		start = timegm(&s) - (time_t)tm.tm_wday * 86400;
+		s.tm_mday = 1;
+		if (start < timegm(&s))
+			start = timegm(&s);
+		s.tm_mon++;
+		next_month = timegm(&s);
+		s = (struct tm){ .tm_year = tm.tm_year, .tm_mon = tm.tm_mon, .tm_mday = tm.tm_mday };
+		end = timegm(&s) + (time_t)(7 - tm.tm_wday) * 86400;
+		if (end > next_month)
+			end = next_month;
+		snprintf(buf, 32, "u_ex%02u%02u%02u.log", D2(tm.tm_year), D2(tm.tm_mon + 1), D2(week));
+		break;
+	}
+	case W3C_PERIOD_MAX_SIZE:
+	case W3C_PERIOD_DAILY:
+	default:
+		start = timegm(&s);
+		end = start + 86400;
+		snprintf(buf, 32, "u_ex%02u%02u%02u.log", D2(tm.tm_year), D2(tm.tm_mon + 1),
+			 D2(tm.tm_mday));
+		break;
+	}
+	if (ret_start)
+		*ret_start = start;
+	if (ret_end)
+		*ret_end = end;
+}
+
+/* ---- the writer --------------------------------------------------------- */
+
+struct logwriter {
+	char *dir;
+	enum w3c_period period;
+	uint32_t flags;
+	char *buf;
+	size_t len;
+	/* the file the buffered lines belong to */
+	char name[32];
+	time_t start, end;
+	/* the open file */
+	int fd;
+	char fd_name[32];
+	int last_err; /* the last open/write error logged, so it is logged once */
+};
+
+struct logwriter *
+logwriter_new(const char *dir, enum w3c_period period, uint32_t flags)
+{
+	struct logwriter *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->dir = strdup(dir);
+	w->buf = malloc(LOGWRITER_BUF_SIZE);
+	if (!w->dir || !w->buf) {
+		free(w->dir);
+		free(w->buf);
+		free(w);
+		return NULL;
+	}
+	w->period = period;
+	w->flags = flags;
+	w->fd = -1;
+	return w;
+}
+
+struct logwriter *
+logwriter_free(struct logwriter *w)
+{
+	if (!w)
+		return NULL;
+	(void)logwriter_flush(w);
+	safe_close(w->fd);
+	free(w->dir);
+	free(w->buf);
+	free(w);
+	return NULL;
+}
+
+const char *
+logwriter_dir(const struct logwriter *w)
+{
+	return w->dir;
+}
+
+bool
+logwriter_pending(const struct logwriter *w)
+{
+	return w->len > 0;
+}
+
+/* mkdir -p: the last component 0750, parents 0755. */
+static int
+mkdir_p(const char *dir)
+{
+	char p[PATH_MAX];
+	size_t n = strlen(dir);
+
+	if (n == 0 || n >= sizeof(p))
+		return -ENAMETOOLONG;
+	memcpy(p, dir, n + 1);
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	if (mkdir(p, 0750) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int
+write_all(int fd, const char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Is the last "#Fields:" line within the file's last LOGWRITER_TAIL_SCAN
+ * bytes the same as ours? (Then the lines we append read right without a
+ * header block of our own.) */
+static bool
+tail_has_fields(int fd, const char *fields_line)
+{
+	struct stat st;
+	char *buf;
+	off_t off;
+	ssize_t n;
+	bool same = false;
+
+	if (fstat(fd, &st) < 0 || st.st_size == 0)
+		return false;
+	buf = malloc(LOGWRITER_TAIL_SCAN + 1);
+	if (!buf)
+		return false;
+	off = st.st_size > LOGWRITER_TAIL_SCAN ? st.st_size - LOGWRITER_TAIL_SCAN : 0;
+	n = pread(fd, buf, LOGWRITER_TAIL_SCAN, off);
+	if (n > 0) {
+		char *last = NULL;
+
+		buf[n] = '\0';
+		for (char *p = buf; (p = strstr(p, "#Fields:")) != NULL; p++)
+			if (p == buf ? off == 0 : p[-1] == '\n')
+				last = p;
+		if (last) {
+			size_t l = strcspn(last, "\n");
+			same = l == strlen(fields_line) - 1 && memcmp(last, fields_line, l) == 0 &&
+			       last[l] == '\n';
+		}
+	}
+	free(buf);
+	return same;
+}
+
+/* Open w->name in w->dir for appending. A new file appears with its header
+ * already in it; an existing one gets a header block unless its last one
+ * has our fields. Returns the fd or -errno. */
+static int
+open_log(struct logwriter *w)
+{
+	char path[PATH_MAX], tmp[PATH_MAX], hdr[1024];
+	int fd, r, h;
+
+	if (snprintf(path, sizeof(path), "%s/%s", w->dir, w->name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	h = w3c_format_header(w->flags, time(NULL), hdr, sizeof(hdr));
+	if (h < 0)
+		return h;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		/* read-write: its tail tells whether it needs our header */
+		fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0 && errno == EACCES)
+			fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+		if (fd >= 0) {
+			const char *fl = strstr(hdr, "#Fields:");
+			if (!tail_has_fields(fd, fl) && (r = write_all(fd, hdr, (size_t)h)) < 0) {
+				safe_close(fd);
+				return r;
+			}
+			return fd;
+		}
+		if (errno != ENOENT)
+			return -errno;
+		r = mkdir_p(w->dir);
+		if (r < 0)
+			return r;
+		/* a new file: header first, under a temporary name, then
+		 * linked in place (never a moment without its header) */
+		if (snprintf(tmp, sizeof(tmp), "%s/.%s.%d.tmp", w->dir, w->name, (int)getpid()) >=
+		    (int)sizeof(tmp))
+			return -ENAMETOOLONG;
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+		if (fd < 0)
+			return -errno;
+		r = write_all(fd, hdr, (size_t)h);
+		if (r == 0 && link(tmp, path) < 0)
+			r = -errno;
+		(void)unlink(tmp);
+		if (r == -EEXIST) { /* another process made it first: append to theirs */
+			safe_close(fd);
+			continue;
+		}
+		if (r < 0) {
+			safe_close(fd);
+			return r;
+		}
+		if (fcntl(fd, F_SETFL, O_APPEND) < 0) {
+			r = -errno;
+			safe_close(fd);
+			return r;
+		}
+		return fd;
+	}
+	return -EEXIST;
+}
+
+int
+logwriter_flush(struct logwriter *w)
+{
+	int r;
+
+	if (w->len == 0)
+		return 0;
+	if (w->fd < 0 || !streq(w->fd_name, w->name)) {
+		w->fd = safe_close(w->fd);
+		r = open_log(w);
+		if (r < 0)
+			goto fail;
+		w->fd = r;
+		memcpy(w->fd_name, w->name, sizeof(w->name));
+	}
+	r = write_all(w->fd, w->buf, w->len);
+	if (r < 0) {
+		w->fd = safe_close(w->fd);
+		goto fail;
+	}
+	w->len = 0;
+	w->last_err = 0;
+	return 0;
+fail:
+	if (r != w->last_err)
+		log_warning_errno(r, "log file %s/%s: %zu bytes of log lines dropped", w->dir,
+				  w->name, w->len);
+	w->last_err = r;
+	w->len = 0;
+	return r;
+}
+
+int
+logwriter_append(struct logwriter *w, time_t t, const char *line, size_t len)
+{
+	int r = 0;
+
+	if (t < w->start || t >= w->end || !w->name[0]) {
+		char name[32];
+		time_t start, end;
+
+		w3c_file_name(w->period, t, name, &start, &end);
+		if (!streq(name, w->name)) {
+			r = logwriter_flush(w); /* the old file's lines go to the old file */
+			memcpy(w->name, name, sizeof(name));
+		}
+		w->start = start;
+		w->end = end;
+	}
+	if (w->len + len > LOGWRITER_BUF_SIZE) {
+		int q = logwriter_flush(w);
+		if (q < 0)
+			r = q;
+	}
+	if (len > LOGWRITER_BUF_SIZE) { /* cannot happen with maxLogLineLength; be safe */
+		len = LOGWRITER_BUF_SIZE;
+		memcpy(w->buf, line, len - 1);
+		w->buf[len - 1] = '\n';
+		w->len = len;
+		return r;
+	}
+	memcpy(w->buf + w->len, line, len);
+	w->len += len;
+	return r;
+}

@@ -1,0 +1,242 @@
+/* HttpLoggingModule: the W3C extended log of each site, as IIS writes it:
+ * <logFile directory>/W3SVC<site id>/u_exYYMMDD.log (UTC; Hourly, Weekly
+ * and Monthly periods name their files u_exYYMMDDHH, u_exYYMMWW, u_exYYMM),
+ * a #Software/#Version/#Date/#Fields header block whenever a file starts,
+ * the fields logExtFileFlags selects in IIS's order. system.webServer/
+ * httpLogging dontLog and selectiveLogging (LogAll, LogSuccessful: status
+ * below 400, LogError: 400 and up) apply per URL.
+ *
+ * Nothing here waits for the disk on a request: LogRequest formats the
+ * line into the site's per-process buffer (logwriter.c); a one-second timer
+ * (armed when a buffer gets its first line), a full buffer, a new file
+ * period and the end of the process write it out. */
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "logwriter.h"
+#include "util.h"
+#include "wasp/module.h"
+
+#define HTTPLOG_FLUSH_USEC 1000000 /* lines reach the file within a second */
+
+struct logsite {
+	struct logsite *next;
+	uint32_t id;
+	char site_name[24]; /* "W3SVC1" */
+	uint32_t flags;
+	struct logwriter *w; /* NULL: this site does not log */
+};
+
+static struct {
+	struct wasp_server *srv;
+	struct event *timer;
+	bool timer_armed;
+	struct logsite *sites;
+	char computer_name[256];
+} hl;
+
+/* The site's logFile element from applicationHost.config, or NULL. */
+static const struct wasp_element *
+site_log_file(uint32_t site_id)
+{
+	const struct wasp_element *sites =
+		wasp_server_config(hl.srv, "system.applicationHost/sites");
+
+	for (size_t i = 0; sites && i < sites->n_items; i++)
+		if (wasp_element_get_uint(sites->items[i], "id", 0) == site_id)
+			return wasp_element_child(sites->items[i], "logFile");
+	return NULL;
+}
+
+/* Set up the log of site id from its logFile settings (once per process). */
+static struct logsite *
+site_get(uint32_t id)
+{
+	const struct wasp_element *lf;
+	struct logsite *s;
+	const char *dir, *fmt;
+	enum w3c_period period;
+	char *path;
+
+	for (s = hl.sites; s; s = s->next)
+		if (s->id == id)
+			return s;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->id = id;
+	snprintf(s->site_name, sizeof(s->site_name), "W3SVC%u", id);
+	s->next = hl.sites;
+	hl.sites = s;
+
+	lf = site_log_file(id);
+	if (!lf || !wasp_element_get_bool(lf, "enabled", true))
+		return s;
+	fmt = wasp_element_get_str(lf, "logFormat", "W3C");
+	if (!strcaseeq(fmt, "W3C")) {
+		log_warning("site %u: logFormat %s is not supported (only W3C); not logging", id,
+			    fmt);
+		return s;
+	}
+	if (!(wasp_element_get_uint(lf, "logTargetW3C", 1) & 1))
+		return s; /* ETW only */
+	dir = wasp_element_get_str(lf, "directory", "");
+	if (!*dir || strchr(dir, '%')) {
+		log_warning("site %u: log directory '%s' %s; not logging", id, dir,
+			    *dir ? "names an environment variable that is not set"
+				 : "is empty");
+		return s;
+	}
+	period = (enum w3c_period)wasp_element_get_uint(lf, "period", W3C_PERIOD_DAILY);
+	if (period == W3C_PERIOD_MAX_SIZE || period > W3C_PERIOD_HOURLY) {
+		log_warning("site %u: log period MaxSize is not supported; rolling over daily", id);
+		period = W3C_PERIOD_DAILY;
+	}
+	s->flags = (uint32_t)wasp_element_get_uint(lf, "logExtFileFlags", W3C_F_DEFAULT);
+	if (asprintf(&path, "%s%sW3SVC%u", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", id) < 0)
+		return s;
+	s->w = logwriter_new(path, period, s->flags);
+	free(path);
+	return s;
+}
+
+static void
+flush_all(void)
+{
+	for (struct logsite *s = hl.sites; s; s = s->next)
+		if (s->w)
+			(void)logwriter_flush(s->w);
+}
+
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	hl.timer_armed = false;
+	flush_all();
+}
+
+static unsigned
+parse_port(const char *s)
+{
+	uint64_t v;
+
+	return s && wasp_parse_u64(s, 65535, &v) == 0 ? (unsigned)v : 0;
+}
+
+static enum wasp_status
+httplog_on_log(struct wasp_request *req, void *userdata)
+{
+	const struct wasp_element *cfg;
+	struct logsite *s;
+	struct w3c_entry e;
+	unsigned status = wasp_response_status(req);
+	uint64_t sel;
+	size_t size;
+	char *line;
+	int n;
+
+	(void)userdata;
+	if (wasp_request_site_id(req) == 0)
+		return WASP_OK; /* refused before it reached a site */
+	s = site_get(wasp_request_site_id(req));
+	if (!s || !s->w)
+		return WASP_OK;
+	cfg = wasp_request_config(req, "system.webServer/httpLogging");
+	if (cfg) {
+		if (wasp_element_get_bool(cfg, "dontLog", false))
+			return WASP_OK;
+		sel = wasp_element_get_uint(cfg, "selectiveLogging", 0);
+		if ((sel == 1 && status >= 400) || (sel == 2 && status < 400))
+			return WASP_OK;
+	}
+	e = (struct w3c_entry){
+		.time = (time_t)(wasp_realtime_usec() / 1000000),
+		.site_name = s->site_name,
+		.computer_name = hl.computer_name,
+		.server_ip = wasp_request_server_variable(req, "LOCAL_ADDR"),
+		.method = wasp_request_method(req),
+		.uri_stem = wasp_request_path(req),
+		.uri_query = wasp_request_query(req),
+		.server_port = parse_port(wasp_request_server_variable(req, "SERVER_PORT")),
+		.user_name = wasp_request_server_variable(req, "LOGON_USER"),
+		.client_ip = wasp_request_server_variable(req, "REMOTE_ADDR"),
+		.version = wasp_request_server_variable(req, "SERVER_PROTOCOL"),
+		.user_agent = (s->flags & W3C_F_USER_AGENT) ? wasp_request_header(req, "User-Agent")
+							    : NULL,
+		.cookie = (s->flags & W3C_F_COOKIE) ? wasp_request_header(req, "Cookie") : NULL,
+		.referer = (s->flags & W3C_F_REFERER) ? wasp_request_header(req, "Referer") : NULL,
+		.host = (s->flags & W3C_F_HOST) ? wasp_request_header(req, "Host") : NULL,
+		.status = status,
+		.substatus = wasp_response_substatus(req),
+		.bytes_sent = wasp_response_bytes_sent(req),
+		.bytes_received = wasp_request_bytes_received(req),
+		.time_taken_ms = wasp_request_elapsed_usec(req) / 1000,
+	};
+	size = w3c_line_size(s->flags, &e);
+	line = wasp_request_alloc(req, size);
+	if (!line)
+		return WASP_OK;
+	n = w3c_format_line(s->flags, &e, line, size);
+	if (n < 0)
+		return WASP_OK;
+	(void)logwriter_append(s->w, e.time, line, (size_t)n);
+	if (!hl.timer_armed && hl.timer) {
+		struct timeval tv = { HTTPLOG_FLUSH_USEC / 1000000, HTTPLOG_FLUSH_USEC % 1000000 };
+
+		if (event_add(hl.timer, &tv) == 0)
+			hl.timer_armed = true;
+	}
+	return WASP_OK;
+}
+
+static int
+httplog_init_process(struct wasp_server *srv)
+{
+	hl.srv = srv;
+	if (gethostname(hl.computer_name, sizeof(hl.computer_name) - 1) < 0)
+		strcpy(hl.computer_name, "-");
+	hl.timer = evtimer_new(wasp_server_event_base(srv), on_timer, NULL);
+	if (!hl.timer)
+		return -ENOMEM;
+	return 0;
+}
+
+static void
+httplog_exit_process(struct wasp_server *srv)
+{
+	(void)srv;
+	while (hl.sites) {
+		struct logsite *s = hl.sites;
+		hl.sites = s->next;
+		logwriter_free(s->w); /* flushes */
+		free(s);
+	}
+	if (hl.timer)
+		event_free(hl.timer);
+	hl.timer = NULL;
+	hl.timer_armed = false;
+}
+
+static int
+httplog_register_hooks(struct wasp_hooks *hooks)
+{
+	return wasp_hooks_add(hooks, WASP_STAGE_LOG_REQUEST, WASP_PRIORITY_MEDIUM, httplog_on_log,
+			      NULL);
+}
+
+const struct wasp_module mod_httplog = {
+	.abi = WASP_MODULE_ABI,
+	.name = "HttpLoggingModule",
+	.init_process = httplog_init_process,
+	.register_hooks = httplog_register_hooks,
+	.exit_process = httplog_exit_process,
+};
