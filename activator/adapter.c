@@ -311,6 +311,16 @@ adapter_spawn(struct adapter *a)
 
 	if (!path)
 		return -ENOMEM;
+	/* Test hook (--test-hooks only): run a fake adapter that breaks the
+	 * protocol, to test that waspd survives it. */
+	if (env->test_hooks && getenv("WASP_TEST_ADAPTER_PROGRAM")) {
+		free(path);
+		path = strdup(getenv("WASP_TEST_ADAPTER_PROGRAM"));
+		if (!path)
+			return -ENOMEM;
+		argv[0] = path;
+		o.path = path;
+	}
 	r = wasp_ipc_socketpair(fds);
 	if (r < 0)
 		return log_errno(r, "adapter channel");

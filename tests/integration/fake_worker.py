@@ -7,6 +7,8 @@ wrapper script the test writes passes it):
   badlen    a correct HELLO, then WORKER_STATS with a wrong payload size
   badver    a HELLO with the wrong protocol version
   fdspam    a correct HELLO, then READY carrying an fd it must not carry
+  register2 (as an adapter) a correct HELLO and ADAPTER_REGISTER, twice
+argv[2] "adapter" makes it say it is an adapter in its HELLO.
 Then it waits for waspd to close the channel or kill it."""
 import os
 import socket
@@ -17,6 +19,9 @@ HDR = struct.Struct("=IHBBII")  # len, type, version, flags, seq, pid
 VERSION = 1
 HELLO, READY, STATS = 1, 301, 304
 ROLE_WORKER = 3
+ROLE_ADAPTER = 2
+REGISTER = 200
+ROLE = ROLE_ADAPTER if len(sys.argv) > 2 and sys.argv[2] == "adapter" else ROLE_WORKER
 
 
 def msg(mtype, payload=b"", version=VERSION, flags=0):
@@ -24,7 +29,7 @@ def msg(mtype, payload=b"", version=VERSION, flags=0):
 
 
 def hello(version=VERSION):
-    return msg(HELLO, struct.pack("=IIII", version, ROLE_WORKER, os.getpid(), 0), version=version)
+    return msg(HELLO, struct.pack("=IIII", version, ROLE, os.getpid(), 0), version=version)
 
 
 def main():
@@ -46,6 +51,10 @@ def main():
         r, w = os.pipe()
         s.sendmsg([msg(READY, flags=0x01)], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
                                                struct.pack("i", r))])
+    elif mode == "register2":
+        s.send(hello())
+        s.send(msg(REGISTER, b"http".ljust(32, b"\0")))
+        s.send(msg(REGISTER, b"http".ljust(32, b"\0")))
     # Wait until waspd cuts us off (EOF) or kills us.
     try:
         while s.recv(65536):

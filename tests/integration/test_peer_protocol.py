@@ -7,20 +7,11 @@ The broken worker is tests/integration/fake_worker.py, run for pool F in
 place of wasp-worker through waspd's --test-hooks switch
 WASP_TEST_WORKER_PROGRAM=POOL:PATH."""
 import os
-import sys
 import wasptest
 from wasptest import check, wait_until
+from test_peer_protocol_util import python_for_children
 
 MODES = ["garbage", "badtype", "badlen", "badver", "fdspam"]
-
-
-def python_for_workers():
-    # Workers run as the pool's uid (as root): they need an interpreter
-    # outside root's home.
-    for p in ("/usr/bin/python3", "/usr/local/bin/python3", sys.executable):
-        if os.access(p, os.X_OK):
-            return p
-    return sys.executable
 
 
 def test(t):
@@ -32,7 +23,7 @@ def test(t):
     for mode in MODES:
         wrapper = os.path.join(t.dir, "fake-%s" % mode)
         with open(wrapper, "w") as f:
-            f.write("#!/bin/sh\nexec %s %s %s\n" % (python_for_workers(), fake, mode))
+            f.write("#!/bin/sh\nexec %s %s %s\n" % (python_for_children(), fake, mode))
         os.chmod(wrapper, 0o755)
         srv = t.server(pools={"F": {"processModel": {"startupTimeLimit": "00:00:03"},
                                     "failure": {"rapidFailProtection": False}},
