@@ -508,6 +508,7 @@ prepare_write(struct conn *c)
 	int n;
 
 	req->keep_alive = req->http && req->http->keep_alive && !c->close_after && !env->draining &&
+			  !req->no_keep_alive &&
 			  wasp_http_response_can_keep_alive(req->http, clen);
 	n = request_build_head(req, &head);
 	if (n < 0) {

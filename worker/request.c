@@ -98,6 +98,36 @@ wasp_request_header(const struct wasp_request *req, const char *name)
 	return wasp_arena_strndup(req->arena, h->value.ptr ? h->value.ptr : "", h->value.len);
 }
 
+size_t
+wasp_request_header_size(const struct wasp_request *req, const char *name)
+{
+	size_t size = 0;
+	bool any = false;
+
+	if (!req->http)
+		return 0;
+	for (uint32_t i = 0; i < req->http->n_headers; i++) {
+		const struct wasp_http_header *h = &req->http->headers[i];
+
+		if (!wasp_http_str_eq_ci(h->name, name))
+			continue;
+		size += (any ? 2 : 0) + h->value.len;
+		any = true;
+	}
+	return size;
+}
+
+_Static_assert(WASP_URL_DOUBLE_ESCAPED == WASP_HTTP_URL_DOUBLE_ESCAPED &&
+		       WASP_URL_HIGH_BIT == WASP_HTTP_URL_HIGH_BIT &&
+		       WASP_URL_PLUS == WASP_HTTP_URL_PLUS,
+	       "wasp/module.h URL flags follow http.h");
+
+unsigned
+wasp_request_url_flags(const struct wasp_request *req)
+{
+	return req->path_flags & (WASP_URL_DOUBLE_ESCAPED | WASP_URL_HIGH_BIT | WASP_URL_PLUS);
+}
+
 uint32_t
 wasp_request_site_id(const struct wasp_request *req)
 {
@@ -358,13 +388,19 @@ wasp_response_substatus(const struct wasp_request *req)
 const struct wasp_element *
 wasp_request_config(struct wasp_request *req, const char *section)
 {
+	return wasp_request_config_at(req, req->path, section);
+}
+
+const struct wasp_element *
+wasp_request_config_at(struct wasp_request *req, const char *url_path, const char *section)
+{
 	struct wasp_diag_list diags = WASP_DIAG_LIST_INIT;
 	const struct wasp_element *e = NULL;
 	int r;
 
-	if (!req->app || !req->env->config || !section)
+	if (!req->app || !req->env->config || !section || !url_path)
 		return NULL;
-	r = wasp_config_effective_section_at(req->env->config, req->app->site_name, req->path,
+	r = wasp_config_effective_section_at(req->env->config, req->app->site_name, url_path,
 					     section, &e, &diags);
 	/* diagnostics come only when the section was merged (not from the
 	 * cache): each problem is logged once per change of its file */
@@ -379,7 +415,7 @@ wasp_request_config(struct wasp_request *req, const char *section)
 	if (r < 0 && r != -EINVAL) {
 		if (r != -ENOENT)
 			log_warning_errno(r, "configuration section '%s' for '%s'", section,
-					  req->path);
+					  url_path);
 		return NULL;
 	}
 	return e; /* with -EINVAL: merged without the offending files' parts */
@@ -700,6 +736,12 @@ bool
 wasp_response_has_body(const struct wasp_request *req)
 {
 	return req->body_len > 0 || req->file_fd >= 0;
+}
+
+void
+wasp_response_disable_keep_alive(struct wasp_request *req)
+{
+	req->no_keep_alive = true;
 }
 
 void

@@ -289,6 +289,7 @@ struct wasp_request {
 	off_t file_off;
 	uint64_t file_len;
 	bool keep_alive;
+	bool no_keep_alive; /* wasp_response_disable_keep_alive() */
 };
 
 /* The connection's addresses (getsockname/getpeername once per connection).

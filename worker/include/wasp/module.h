@@ -159,6 +159,16 @@ const char *wasp_request_raw_path(const struct wasp_request *req);
 const char *wasp_request_query(const struct wasp_request *req);
 /* A request header's value (the first, case-insensitive name), or NULL. */
 const char *wasp_request_header(const struct wasp_request *req, const char *name);
+/* The size of header name's value as IIS measures it for headerLimits:
+ * every field line of that name joined with ", " (0 when absent). */
+size_t wasp_request_header_size(const struct wasp_request *req, const char *name);
+
+/* What decoding the URL path found (wasp_request_url_flags), for request
+ * filtering; the path itself is always safe to map to files. */
+#define WASP_URL_DOUBLE_ESCAPED 0x1u /* the decoded path still holds %XX */
+#define WASP_URL_HIGH_BIT 0x2u       /* bytes >= 0x80 (UTF-8) in the path */
+#define WASP_URL_PLUS 0x4u           /* '+' in the path */
+unsigned wasp_request_url_flags(const struct wasp_request *req);
 /* Site id, application path ("/" or "/app"), and the physical path the URL
  * maps to through the application's virtual directories (NULL when no
  * virtual directory covers it). */
@@ -187,6 +197,10 @@ int wasp_request_open(struct wasp_request *req, const char *sub, int flags, int 
  * second). Read it with <wasp/config.h>'s wasp_element_* accessors. NULL
  * when the schema has no such section; errors in a file are logged once. */
 const struct wasp_element *wasp_request_config(struct wasp_request *req, const char *section);
+/* The same for another URL path of the request's site (decoded, dot
+ * segments resolved: "/app/dir"), e.g. a parent directory's. NULL as above. */
+const struct wasp_element *wasp_request_config_at(struct wasp_request *req, const char *url_path,
+						  const char *section);
 
 /* State a module derives from a configuration section (parsed lists,
  * compiled patterns): build(section, userdata) runs once per distinct
@@ -277,3 +291,5 @@ int wasp_response_send_file(struct wasp_request *req, int fd, off_t offset, uint
 bool wasp_response_has_body(const struct wasp_request *req);
 /* Drop the body (bytes and file); status and headers stay. */
 void wasp_response_clear_body(struct wasp_request *req);
+/* This response says Connection: close and the connection closes after it. */
+void wasp_response_disable_keep_alive(struct wasp_request *req);
