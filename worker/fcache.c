@@ -16,6 +16,7 @@
 
 #include "util.h"
 #include "worker.h"
+#include "modules/mod_static.h"
 
 #define FCACHE_BUCKETS 1024 /* power of two */
 #define FCACHE_VALID_USEC 1000000
@@ -26,6 +27,7 @@ struct fcache_entry {
 	const struct wvdir *vdir;
 	char *rel;
 	uint32_t hash;
+	unsigned flags; /* FCACHE_*: part of the key */
 	int fd;
 	struct stat st;
 	uint64_t checked_usec;
@@ -50,9 +52,9 @@ fcache_new(size_t max)
 }
 
 static uint32_t
-fcache_hash(const struct wvdir *v, const char *rel)
+fcache_hash(const struct wvdir *v, const char *rel, unsigned flags)
 {
-	uint64_t h = 1469598103934665603ULL ^ (uint64_t)(uintptr_t)v;
+	uint64_t h = 1469598103934665603ULL ^ (uint64_t)(uintptr_t)v ^ ((uint64_t)flags << 56);
 
 	for (const unsigned char *p = (const unsigned char *)rel; *p; p++)
 		h = (h ^ *p) * 1099511628211ULL;
@@ -137,9 +139,10 @@ same_file(const struct stat *a, const struct stat *b)
 
 /* Open and fstat rel safely. Returns the fd or -errno. */
 static int
-open_stat(struct wvdir *v, const char *rel, uint64_t now_usec, struct stat *ret_st)
+open_stat(struct wvdir *v, const char *rel, unsigned flags, uint64_t now_usec,
+	  struct stat *ret_st)
 {
-	int fd = vdir_open(v, rel, O_RDONLY, now_usec);
+	int fd = vdir_open_ex(v, rel, O_RDONLY, flags & FCACHE_LINKS_OUTSIDE_ROOT, now_usec);
 
 	if (fd < 0)
 		return fd;
@@ -155,13 +158,20 @@ int
 fcache_open(struct fcache *fc, struct wvdir *v, const char *rel, uint64_t now_usec,
 	    struct fcache_entry **ret)
 {
-	uint32_t h = fcache_hash(v, rel);
+	return fcache_open_ex(fc, v, rel, 0, now_usec, ret);
+}
+
+int
+fcache_open_ex(struct fcache *fc, struct wvdir *v, const char *rel, unsigned flags,
+	       uint64_t now_usec, struct fcache_entry **ret)
+{
+	uint32_t h = fcache_hash(v, rel, flags);
 	struct fcache_entry *e;
 	struct stat st;
 	int fd;
 
 	for (e = fc->buckets[h & (FCACHE_BUCKETS - 1)]; e; e = e->hnext)
-		if (e->hash == h && e->vdir == v && streq(e->rel, rel))
+		if (e->hash == h && e->vdir == v && e->flags == flags && streq(e->rel, rel))
 			break;
 	if (e && now_usec - e->checked_usec < FCACHE_VALID_USEC) {
 		lru_unlink(fc, e);
@@ -171,7 +181,7 @@ fcache_open(struct fcache *fc, struct wvdir *v, const char *rel, uint64_t now_us
 		return 0;
 	}
 
-	fd = open_stat(v, rel, now_usec, &st);
+	fd = open_stat(v, rel, flags, now_usec, &st);
 	if (e) {
 		if (fd >= 0 && same_file(&st, &e->st)) {
 			safe_close(fd);
@@ -197,6 +207,7 @@ fcache_open(struct fcache *fc, struct wvdir *v, const char *rel, uint64_t now_us
 	}
 	e->vdir = v;
 	e->hash = h;
+	e->flags = flags;
 	e->fd = fd;
 	e->st = st;
 	e->checked_usec = now_usec;

@@ -11,9 +11,13 @@
 #include "worker.h"
 
 extern const struct wasp_module mod_httplog;
+extern const struct wasp_module mod_defaultdoc;
+extern const struct wasp_module mod_dirlist;
 static const struct wasp_module *const builtin_modules[] = {
 	&mod_static,
 	&mod_httplog,
+	&mod_defaultdoc,
+	&mod_dirlist,
 };
 
 static int

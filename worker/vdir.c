@@ -14,6 +14,7 @@
 
 #include "util.h"
 #include "worker.h"
+#include "modules/mod_static.h"
 
 #define ROOT_REVALIDATE_USEC 1000000
 
@@ -132,6 +133,13 @@ has_dotdot(const char *rel)
 int
 vdir_open(struct wvdir *v, const char *rel, int flags, uint64_t now_usec)
 {
+	return vdir_open_ex(v, rel, flags, false, now_usec);
+}
+
+int
+vdir_open_ex(struct wvdir *v, const char *rel, int flags, bool links_outside_root,
+	     uint64_t now_usec)
+{
 	struct open_how how = {
 		.flags = (uint64_t)(flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK),
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
@@ -143,6 +151,10 @@ vdir_open(struct wvdir *v, const char *rel, int flags, uint64_t now_usec)
 	root = root_get(v, now_usec);
 	if (root < 0)
 		return root;
+	/* The configuration may allow symbolic links to leave the root
+	 * (rel itself still has no ".." and no leading '/'). */
+	if (links_outside_root)
+		how.resolve = RESOLVE_NO_MAGICLINKS;
 	if (!v->no_openat2) {
 		fd = (int)syscall(SYS_openat2, root, rel[0] ? rel : ".", &how, sizeof(how));
 		if (fd >= 0)
@@ -159,6 +171,12 @@ vdir_open(struct wvdir *v, const char *rel, int flags, uint64_t now_usec)
 		default:
 			return -errno;
 		}
+	}
+	if (links_outside_root) {
+		fd = openat(root, rel[0] ? rel : ".", (int)how.flags);
+		if (fd < 0)
+			return (errno == ELOOP || errno == ENOTDIR) ? -ENOENT : -errno;
+		return fd;
 	}
 	return open_walk(root, rel, (int)how.flags);
 }

@@ -1,19 +1,45 @@
-/* StaticFileModule (first cut): GET and HEAD of files under the request's
- * virtual directory, sent with sendfile; a directory URL serves its
- * index.html (the DefaultDocument module replaces this), a directory URL
- * without its trailing slash is redirected to it. Content-Type from the
- * built-in table until the staticContent mimeMap lands. Until the
- * RequestFilteringModule lands, IIS's default hiddenSegments (web.config,
- * bin, App_Data, ...) are refused here with 404.8, so that no web.config
- * is ever served as content. */
+/* StaticFileModule: GET and HEAD of regular files under the request's
+ * virtual directory, as IIS's static file handler serves them.
+ *
+ * - Content-Type from the effective staticContent mimeMap (built-in IIS
+ *   defaults when none is configured); an extension it does not list: 404.3.
+ * - Validators: Last-Modified (mtime) and, unless clientCache/@setEtag is
+ *   false, a strong ETag in IIS's shape ("<hex>:<hex>": mtime in ns, then
+ *   size and inode). Preconditions in RFC 9110 order: If-Match (412),
+ *   If-Unmodified-Since (412), If-None-Match (304; it wins over
+ *   If-Modified-Since), If-Modified-Since (304).
+ * - Range (GET only) with If-Range: one range -> 206 sent with sendfile;
+ *   several -> 206 multipart/byteranges (at most STATIC_MAX_RANGES ranges
+ *   and STATIC_MAX_MULTIPART bytes, else the whole file with 200, which RFC
+ *   9110 allows); none satisfiable -> 416 with Content-Range: bytes * /len.
+ * - clientCache: Cache-Control (no-cache, max-age=N, cacheControlCustom)
+ *   and Expires (UseExpires with httpExpires).
+ * - Directories are left to DefaultDocumentModule and DirectoryListingModule
+ *   (WASP_DECLINED); other methods: 405.
+ *
+ * Per request this costs one open-file-cache lookup (wasp_request_open),
+ * one cached config lookup, a hash lookup for the type, and a few header
+ * strings in the request's arena; the body goes out with sendfile.
+ *
+ * Until the RequestFilteringModule lands, IIS's default hiddenSegments
+ * (web.config, bin, App_Data, ...) are refused here with 404.8, so that no
+ * web.config is ever served as content. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "arena.h"
+#include "config.h"
 #include "util.h"
 #include "worker.h"
+#include "mod_static.h"
 
 static const struct {
 	const char *name;
@@ -29,6 +55,15 @@ static const struct {
 	{ "App_Browsers", 12 },
 };
 
+bool
+static_is_hidden_name(const char *name, size_t n)
+{
+	for (size_t i = 0; n && i < ELEMENTSOF(hidden_segments); i++)
+		if (n == hidden_segments[i].len && strncasecmp(name, hidden_segments[i].name, n) == 0)
+			return true;
+	return false;
+}
+
 /* Does a segment of path equal a hidden segment (case-insensitively, as IIS)? */
 static bool
 has_hidden_segment(const char *path)
@@ -39,57 +74,656 @@ has_hidden_segment(const char *path)
 		while (*p == '/')
 			p++;
 		n = strcspn(p, "/");
-		for (size_t i = 0; n && i < ELEMENTSOF(hidden_segments); i++)
-			if (n == hidden_segments[i].len &&
-			    strncasecmp(p, hidden_segments[i].name, n) == 0)
-				return true;
+		if (static_is_hidden_name(p, n))
+			return true;
 		p += n;
 	}
 	return false;
 }
 
+/* ---- staticContent, derived once per distinct effective section ---- */
+
+static void
+conf_free(void *p)
+{
+	struct static_conf *c = p;
+
+	if (!c)
+		return;
+	mime_map_free(c->own_mime);
+	free(c->cache_control);
+	free(c->expires);
+	free(c);
+}
+
+/* cacheControlCustom may hold several directives separated by CRLF (IIS):
+ * one header value, the directives joined with ", ". */
+static char *
+join_directives(const char *custom, const char *mode)
+{
+	size_t n = strlen(custom) * 2 + strlen(mode) + 3, o = 0;
+	char *s = malloc(n + 1);
+
+	if (!s)
+		return NULL;
+	for (const char *p = custom; *p;) {
+		size_t k;
+
+		while (*p == '\r' || *p == '\n' || *p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		k = strcspn(p, "\r\n");
+		while (k && (p[k - 1] == ' ' || p[k - 1] == '\t' || p[k - 1] == ','))
+			k--;
+		if (k) {
+			if (o)
+				o += (size_t)sprintf(s + o, ", ");
+			memcpy(s + o, p, k);
+			o += k;
+		}
+		p += strcspn(p, "\r\n");
+	}
+	if (*mode) {
+		if (o)
+			o += (size_t)sprintf(s + o, ", ");
+		o += (size_t)sprintf(s + o, "%s", mode);
+	}
+	s[o] = '\0';
+	if (o == 0) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void *
+conf_build(const struct wasp_element *sec, void *userdata)
+{
+	const char *apphost = userdata;
+	const struct wasp_element *cc = wasp_element_child(sec, "clientCache");
+	const struct wasp_value *mode = wasp_element_value(cc, "cacheControlMode");
+	const struct wasp_attr *links = wasp_element_attr(sec, "allowSymbolicLinksOutsideRoot");
+	struct static_conf *c = calloc(1, sizeof(*c));
+	char directive[64] = "";
+
+	if (!c)
+		return NULL;
+	if (sec->n_items > 0) {
+		struct mime_pair *pairs = calloc(sec->n_items, sizeof(*pairs));
+		size_t n = 0;
+
+		if (!pairs)
+			goto fail;
+		for (size_t i = 0; i < sec->n_items; i++) {
+			const char *ext = wasp_element_get_str(sec->items[i], "fileExtension", "");
+			const char *type = wasp_element_get_str(sec->items[i], "mimeType", "");
+
+			if (*ext && *type && !strpbrk(type, "\r\n"))
+				pairs[n++] = (struct mime_pair){ ext, type };
+		}
+		c->own_mime = mime_map_new(pairs, n);
+		free(pairs);
+		if (!c->own_mime)
+			goto fail;
+		c->mime = c->own_mime;
+	} else {
+		c->mime = mime_map_builtin();
+		if (!c->mime)
+			goto fail;
+	}
+
+	c->set_etag = wasp_element_get_bool(cc, "setEtag", true);
+	switch (mode ? mode->u : 0) {
+	case 1: /* DisableCache */
+		snprintf(directive, sizeof(directive), "no-cache");
+		break;
+	case 2: /* UseMaxAge: cacheControlMaxAge is a timeSpan (usec) */
+		snprintf(directive, sizeof(directive), "max-age=%" PRIu64,
+			 wasp_element_get_uint(cc, "cacheControlMaxAge", 86400000000ULL) / 1000000);
+		break;
+	case 3: { /* UseExpires */
+		const char *exp = wasp_element_get_str(cc, "httpExpires", "");
+
+		if (*exp && !strpbrk(exp, "\r\n")) {
+			c->expires = strdup(exp);
+			if (!c->expires)
+				goto fail;
+		}
+		break;
+	}
+	default: /* NoControl */
+		break;
+	}
+	c->cache_control =
+		join_directives(wasp_element_get_str(cc, "cacheControlCustom", ""), directive);
+	if (!c->cache_control && (*directive || *wasp_element_get_str(cc, "cacheControlCustom", "")))
+		goto fail;
+
+	/* Only applicationHost.config (its own sections or its <location>s)
+	 * may let symbolic links leave a virtual directory: a web.config lies
+	 * in the content it would widen. */
+	c->links_outside_root = links && links->value.type == WASP_ATTR_BOOL && links->value.b &&
+				links->is_set && links->file && apphost && streq(links->file, apphost);
+	return c;
+fail:
+	conf_free(c);
+	return NULL;
+}
+
+const struct static_conf *
+static_conf_get(struct wasp_request *req)
+{
+	static struct static_conf fallback = { .set_etag = true };
+	const struct static_conf *c;
+	const char *apphost = req->env->config ? wasp_config_file(req->env->config) : NULL;
+
+	c = wasp_request_config_state(req, STATIC_SECTION, conf_build, conf_free, (void *)(uintptr_t)apphost);
+	if (c)
+		return c;
+	/* no application or no such section (tests without a configuration) */
+	if (!fallback.mime)
+		fallback.mime = mime_map_builtin();
+	return fallback.mime ? &fallback : NULL;
+}
+
+/* ---- opening ---- */
+
+static void
+fcache_unref_cb(void *e)
+{
+	fcache_unref(e);
+}
+
+int
+static_open(struct wasp_request *req, const char *sub, int *ret_fd, struct stat *ret_st)
+{
+	const struct static_conf *c = static_conf_get(req);
+	struct fcache_entry *e;
+	const char *rel;
+	int r;
+
+	if (!c || !c->links_outside_root || !req->vdir || !req->env->fcache)
+		return wasp_request_open(req, sub, O_RDONLY, ret_fd, ret_st);
+
+	/* as wasp_request_open(), with symbolic links allowed to leave the root */
+	rel = req->rel;
+	if (sub) {
+		size_t n = strlen(rel);
+
+		if (!*sub || strchr(sub, '/') || streq(sub, ".") || streq(sub, ".."))
+			return -EINVAL;
+		rel = wasp_arena_printf(req->arena, "%s%s%s", rel,
+					(n == 0 || rel[n - 1] == '/') ? "" : "/", sub);
+		if (!rel)
+			return -ENOMEM;
+	}
+	r = fcache_open_ex(req->env->fcache, req->vdir, rel, FCACHE_LINKS_OUTSIDE_ROOT,
+			   wasp_now_usec(), &e);
+	if (r < 0)
+		return r;
+	r = wasp_arena_add_cleanup(req->arena, fcache_unref_cb, e);
+	if (r < 0) {
+		fcache_unref(e);
+		return r;
+	}
+	*ret_fd = fcache_entry_fd(e);
+	if (ret_st)
+		*ret_st = *fcache_entry_stat(e);
+	return 0;
+}
+
+/* ---- URLs ---- */
+
+static bool
+url_safe(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       strchr("-._~/!$()*+,;=:@", c);
+}
+
+char *
+static_url_encode(struct wasp_request *req, const char *path, const char *suffix)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(path), m = suffix ? strlen(suffix) : 0;
+	char *out = wasp_request_alloc(req, (n + m) * 3 + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (size_t k = 0; k < 2; k++)
+		for (const unsigned char *p = (const unsigned char *)(k ? suffix : path); p && *p;
+		     p++) {
+			if (*p && url_safe(*p)) {
+				*o++ = (char)*p;
+			} else {
+				*o++ = '%';
+				*o++ = hex[*p >> 4];
+				*o++ = hex[*p & 15];
+			}
+		}
+	*o = '\0';
+	return out;
+}
+
+bool
+static_path_has_slash(const struct wasp_request *req)
+{
+	const char *p = wasp_request_path(req);
+	size_t n = strlen(p);
+
+	return n > 0 && p[n - 1] == '/';
+}
+
+enum wasp_status
+static_redirect_slash(struct wasp_request *req)
+{
+	const char *q = wasp_request_query(req);
+	char *loc = static_url_encode(req, wasp_request_path(req), "/");
+
+	if (!loc)
+		return WASP_ERROR;
+	if (*q) {
+		loc = wasp_arena_printf(req->arena, "%s?%s", loc, q);
+		if (!loc)
+			return WASP_ERROR;
+	}
+	wasp_response_set_status(req, 301, 0);
+	if (wasp_response_add_header(req, "Location", loc) < 0)
+		return WASP_ERROR;
+	return WASP_DONE;
+}
+
+/* ---- validators and preconditions ---- */
+
+static char *
+put_hex(char *o, uint64_t v)
+{
+	static const char hex[] = "0123456789abcdef";
+	char tmp[16];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = hex[v & 15];
+		v >>= 4;
+	} while (v);
+	while (n)
+		*o++ = tmp[--n];
+	return o;
+}
+
+/* "<mtime ns>:<size>:<inode>" in hex, quoted: out needs 54 bytes. */
+size_t
+static_etag(const struct stat *st, char *out)
+{
+	char *o = out;
+	uint64_t ns = (uint64_t)st->st_mtim.tv_sec * 1000000000ULL + (uint64_t)st->st_mtim.tv_nsec;
+
+	*o++ = '"';
+	o = put_hex(o, ns);
+	*o++ = ':';
+	o = put_hex(o, (uint64_t)st->st_size);
+	*o++ = ':';
+	o = put_hex(o, (uint64_t)st->st_ino);
+	*o++ = '"';
+	*o = '\0';
+	return (size_t)(o - out);
+}
+
+bool
+static_etag_list_match(const char *v, size_t len, const char *etag, size_t etag_len, bool weak)
+{
+	const char *p = v, *end = v + len;
+
+	while (p < end) {
+		bool w = false;
+		const char *q;
+
+		while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+			p++;
+		if (p == end)
+			break;
+		if (*p == '*')
+			return true;
+		if (end - p >= 2 && p[0] == 'W' && p[1] == '/') {
+			w = true;
+			p += 2;
+		}
+		if (p == end || *p != '"')
+			return false; /* not an entity-tag: nothing matches */
+		q = memchr(p + 1, '"', (size_t)(end - p - 1));
+		if (!q)
+			return false;
+		q++;
+		if ((weak || !w) && (size_t)(q - p) == etag_len && memcmp(p, etag, etag_len) == 0)
+			return true;
+		p = q;
+	}
+	return false;
+}
+
+struct conds {
+	struct wasp_http_str if_match, if_none_match, if_modified_since, if_unmodified_since,
+		range, if_range;
+};
+
+/* One pass over the request's fields for the six that matter here. */
+static void
+scan_conds(const struct wasp_request *req, struct conds *c)
+{
+	*c = (struct conds){ 0 };
+	if (!req->http)
+		return;
+	for (uint32_t i = 0; i < req->http->n_headers; i++) {
+		const struct wasp_http_header *h = &req->http->headers[i];
+		struct wasp_http_str *dst = NULL;
+		const char *n = h->name.ptr;
+
+		if (!n || (n[0] | 0x20) == 'r') {
+			if (n && h->name.len == 5 && strncasecmp(n, "range", 5) == 0)
+				dst = &c->range;
+		} else if ((n[0] | 0x20) == 'i' && h->name.len >= 8 && (n[1] | 0x20) == 'f' &&
+			   n[2] == '-') {
+			switch (h->name.len) {
+			case 8:
+				if (strncasecmp(n, "if-match", 8) == 0)
+					dst = &c->if_match;
+				else if (strncasecmp(n, "if-range", 8) == 0)
+					dst = &c->if_range;
+				break;
+			case 13:
+				if (strncasecmp(n, "if-none-match", 13) == 0)
+					dst = &c->if_none_match;
+				break;
+			case 17:
+				if (strncasecmp(n, "if-modified-since", 17) == 0)
+					dst = &c->if_modified_since;
+				break;
+			case 19:
+				if (strncasecmp(n, "if-unmodified-since", 19) == 0)
+					dst = &c->if_unmodified_since;
+				break;
+			}
+		}
+		if (dst && !dst->ptr)
+			*dst = (struct wasp_http_str){ h->value.ptr ? h->value.ptr : "", h->value.len };
+	}
+}
+
+static bool
+parse_date(struct wasp_http_str s, time_t *ret)
+{
+	return s.ptr && wasp_http_date_parse(s.ptr, s.len, ret) == 0;
+}
+
+/* ---- ranges ---- */
+
+static const char *
+skip_ows(const char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	return s;
+}
+
+static const char *
+parse_u64(const char *s, uint64_t *ret, bool *ret_any)
+{
+	uint64_t v = 0;
+
+	*ret_any = false;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		*ret_any = true;
+		v = v > (UINT64_MAX - 9) / 10 ? UINT64_MAX : v * 10 + (uint64_t)(*s - '0');
+	}
+	*ret = v;
+	return s;
+}
+
+int
+static_parse_ranges(const char *s, uint64_t size, struct static_range *out, size_t max,
+		    size_t *ret_n)
+{
+	size_t n = 0, specs = 0;
+
+	if (strncasecmp(s, "bytes", 5) != 0)
+		return 0;
+	s = skip_ows(s + 5);
+	if (*s++ != '=')
+		return 0;
+	for (;;) {
+		uint64_t a, b;
+		bool has_a, has_b;
+
+		s = skip_ows(s);
+		if (*s == ',') {
+			s++;
+			continue;
+		}
+		if (*s == '\0')
+			break;
+		s = parse_u64(s, &a, &has_a);
+		if (*s++ != '-')
+			return 0;
+		s = parse_u64(s, &b, &has_b);
+		s = skip_ows(s);
+		if ((*s != ',' && *s != '\0') || (!has_a && !has_b) || (has_a && has_b && b < a))
+			return 0; /* invalid: the field is ignored */
+		if (++specs > max)
+			return 0; /* too many to bother: the whole file */
+		if (has_a) {
+			if (a < size)
+				out[n++] = (struct static_range){ a, has_b && b < size ? b : size - 1 };
+		} else if (b > 0 && size > 0) { /* the last b bytes */
+			out[n++] = (struct static_range){ b >= size ? 0 : size - b, size - 1 };
+		}
+	}
+	if (specs == 0)
+		return 0;
+	if (n == 0)
+		return -ERANGE;
+	*ret_n = n;
+	return 1;
+}
+
+/* If-Range: the representation is unchanged (a strong ETag match, or the
+ * exact Last-Modified date): the Range applies. */
+static bool
+if_range_holds(struct wasp_http_str v, const char *etag, size_t etag_len, bool set_etag,
+	       time_t mtime)
+{
+	time_t t;
+
+	if (v.len > 0 && (v.ptr[0] == '"' || v.ptr[0] == 'W'))
+		return set_etag && v.len == etag_len && memcmp(v.ptr, etag, etag_len) == 0;
+	return parse_date(v, &t) && t == mtime;
+}
+
+static enum wasp_status
+serve_multipart(struct wasp_request *req, const char *type, int fd, const struct stat *st,
+		const struct static_range *r, size_t n, bool *ret_too_big)
+{
+	uint64_t size = (uint64_t)st->st_size, total = 0;
+	char boundary[24], *buf, *o;
+	uint64_t x = wasp_now_usec() ^ ((uint64_t)st->st_ino << 20) ^ (uint64_t)(uintptr_t)req;
+
+	/* the boundary only has to be unlikely in the data */
+	x ^= x >> 31;
+	x *= 0x9e3779b97f4a7c15ULL;
+	x ^= x >> 29;
+	snprintf(boundary, sizeof(boundary), "%016" PRIx64, x);
+	for (size_t i = 0; i < n; i++)
+		total += 128 + strlen(type) + (r[i].last - r[i].first + 1);
+	total += 32;
+	if (total > STATIC_MAX_MULTIPART) {
+		*ret_too_big = true;
+		return WASP_DECLINED;
+	}
+	buf = wasp_request_alloc(req, (size_t)total);
+	if (!buf)
+		return WASP_ERROR;
+	o = buf;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = (size_t)(r[i].last - r[i].first + 1);
+		ssize_t k;
+
+		o += sprintf(o,
+			     "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %" PRIu64
+			     "-%" PRIu64 "/%" PRIu64 "\r\n\r\n",
+			     boundary, type, r[i].first, r[i].last, size);
+		k = pread(fd, o, len, (off_t)r[i].first);
+		if (k != (ssize_t)len)
+			return WASP_ERROR; /* the file changed under us */
+		o += len;
+	}
+	o += sprintf(o, "\r\n--%s--\r\n", boundary);
+	wasp_response_set_status(req, 206, 0);
+	if (wasp_response_add_header(req, "Content-Type",
+				     wasp_arena_printf(req->arena,
+						       "multipart/byteranges; boundary=%s",
+						       boundary)) < 0 ||
+	    wasp_response_write(req, buf, (size_t)(o - buf)) < 0)
+		return WASP_ERROR;
+	return WASP_DONE;
+}
+
+static int
+add_validators(struct wasp_request *req, const struct static_conf *c, const char *etag,
+	       const char *lm)
+{
+	int r = wasp_response_add_header(req, "Last-Modified", lm);
+
+	if (r >= 0 && c->set_etag)
+		r = wasp_response_add_header(req, "ETag", etag);
+	if (r >= 0 && c->cache_control)
+		r = wasp_response_add_header(req, "Cache-Control", c->cache_control);
+	if (r >= 0 && c->expires)
+		r = wasp_response_add_header(req, "Expires", c->expires);
+	return r;
+}
+
+enum wasp_status
+static_serve_file(struct wasp_request *req, const char *name, int fd, const struct stat *st)
+{
+	const struct static_conf *c = static_conf_get(req);
+	bool get = streq(wasp_request_method(req), "GET");
+	uint64_t size = (uint64_t)st->st_size;
+	char etag[64], lm[WASP_HTTP_DATE_LEN + 1];
+	size_t etag_len;
+	const char *type;
+	struct conds k;
+	time_t t;
+
+	if (!c)
+		return WASP_ERROR;
+	type = mime_map_lookup(c->mime, name);
+	if (!type) {
+		wasp_response_set_status(req, 404, 3); /* no MIME map entry */
+		return WASP_DONE;
+	}
+	etag_len = static_etag(st, etag);
+	wasp_http_date_format(st->st_mtim.tv_sec, lm);
+	scan_conds(req, &k);
+
+	/* RFC 9110 13.2.2: If-Match, If-Unmodified-Since, If-None-Match,
+	 * If-Modified-Since, then If-Range */
+	if (k.if_match.ptr) {
+		if (!static_etag_list_match(k.if_match.ptr, k.if_match.len, etag, etag_len, false)) {
+			wasp_response_set_status(req, 412, 0);
+			return WASP_DONE;
+		}
+	} else if (parse_date(k.if_unmodified_since, &t) && st->st_mtim.tv_sec > t) {
+		wasp_response_set_status(req, 412, 0);
+		return WASP_DONE;
+	}
+	if (k.if_none_match.ptr ?
+		    static_etag_list_match(k.if_none_match.ptr, k.if_none_match.len, etag, etag_len,
+					   true) :
+		    (parse_date(k.if_modified_since, &t) && st->st_mtim.tv_sec <= t &&
+		     t <= time(NULL))) {
+		wasp_response_set_status(req, 304, 0);
+		return add_validators(req, c, etag, lm) < 0 ? WASP_ERROR : WASP_DONE;
+	}
+
+	if (add_validators(req, c, etag, lm) < 0 ||
+	    wasp_response_add_header(req, "Accept-Ranges", "bytes") < 0)
+		return WASP_ERROR;
+
+	if (get && k.range.ptr &&
+	    (!k.if_range.ptr ||
+	     if_range_holds(k.if_range, etag, etag_len, c->set_etag, st->st_mtim.tv_sec))) {
+		struct static_range rs[STATIC_MAX_RANGES];
+		char *spec = wasp_arena_strndup(req->arena, k.range.ptr, k.range.len);
+		size_t n = 0;
+		int r;
+
+		if (!spec)
+			return WASP_ERROR;
+		r = static_parse_ranges(spec, size, rs, ELEMENTSOF(rs), &n);
+		if (r < 0) {
+			wasp_response_set_status(req, 416, 0);
+			if (wasp_response_add_header(req, "Content-Range",
+						     wasp_arena_printf(req->arena,
+								       "bytes */%" PRIu64,
+								       size)) < 0)
+				return WASP_ERROR;
+			return WASP_DONE;
+		}
+		if (r > 0 && n == 1) {
+			wasp_response_set_status(req, 206, 0);
+			if (wasp_response_add_header(req, "Content-Type", type) < 0 ||
+			    wasp_response_add_header(
+				    req, "Content-Range",
+				    wasp_arena_printf(req->arena,
+						      "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64,
+						      rs[0].first, rs[0].last, size)) < 0 ||
+			    wasp_response_send_file(req, fd, (off_t)rs[0].first,
+						    rs[0].last - rs[0].first + 1) < 0)
+				return WASP_ERROR;
+			return WASP_DONE;
+		}
+		if (r > 0) {
+			bool too_big = false;
+			enum wasp_status s = serve_multipart(req, type, fd, st, rs, n, &too_big);
+
+			if (!too_big)
+				return s;
+		}
+	}
+
+	wasp_response_set_status(req, 200, 0);
+	if (wasp_response_add_header(req, "Content-Type", type) < 0 ||
+	    wasp_response_send_file(req, fd, 0, size) < 0)
+		return WASP_ERROR;
+	return WASP_DONE;
+}
+
+static bool
+is_get_or_head(const struct wasp_request *req)
+{
+	const char *m = wasp_request_method(req);
+
+	return streq(m, "GET") || streq(m, "HEAD");
+}
+
 static enum wasp_status
 static_on_execute(struct wasp_request *req, void *userdata)
 {
-	const char *method = wasp_request_method(req);
-	const char *name = wasp_request_path(req);
+	const char *path = wasp_request_path(req);
 	struct stat st;
 	int fd, r;
 
-	if (!streq(method, "GET") && !streq(method, "HEAD")) {
+	(void)userdata;
+	if (!is_get_or_head(req)) {
 		wasp_response_set_status(req, 405, 0);
 		(void)wasp_response_add_header(req, "Allow", "GET, HEAD");
 		return WASP_DONE;
 	}
-	if (has_hidden_segment(name)) {
+	if (has_hidden_segment(path)) {
 		wasp_response_set_status(req, 404, 8);
 		return WASP_DONE;
 	}
-	r = wasp_request_open(req, NULL, O_RDONLY, &fd, &st);
-	if (r >= 0 && S_ISDIR(st.st_mode)) {
-		size_t n = strlen(name);
-
-		if (n == 0 || name[n - 1] != '/') {
-			const char *q = wasp_request_query(req);
-			const char *raw = wasp_request_raw_path(req);
-			char *loc =
-				raw ? wasp_request_alloc(req, strlen(raw) + strlen(q) + 3) : NULL;
-
-			if (!loc)
-				return WASP_ERROR;
-			strcpy(loc, raw);
-			strcat(loc, "/");
-			if (*q) {
-				strcat(loc, "?");
-				strcat(loc, q);
-			}
-			wasp_response_set_status(req, 301, 0);
-			(void)wasp_response_add_header(req, "Location", loc);
-			return WASP_DONE;
-		}
-		r = wasp_request_open(req, "index.html", O_RDONLY, &fd, &st);
-		name = "index.html";
-	}
+	r = static_open(req, NULL, &fd, &st);
+	if (r >= 0 && S_ISDIR(st.st_mode))
+		return WASP_DECLINED; /* DefaultDocumentModule, DirectoryListingModule */
 	if (r == -EACCES) {
 		wasp_response_set_status(req, 403, 0);
 		return WASP_DONE;
@@ -100,17 +734,15 @@ static_on_execute(struct wasp_request *req, void *userdata)
 		wasp_response_set_status(req, 404, 0);
 		return WASP_DONE;
 	}
-	wasp_response_set_status(req, 200, 0);
-	if (wasp_response_add_header(req, "Content-Type", mime_lookup(name)) < 0 ||
-	    wasp_response_send_file(req, fd, 0, (uint64_t)st.st_size) < 0)
-		return WASP_ERROR;
-	return WASP_DONE;
+	return static_serve_file(req, path, fd, &st);
 }
 
 static int
 static_register_hooks(struct wasp_hooks *hooks)
 {
-	return wasp_hooks_add(hooks, WASP_STAGE_EXECUTE_REQUEST_HANDLER, WASP_PRIORITY_LAST,
+	/* before DefaultDocumentModule (LOW) and DirectoryListingModule (LAST):
+	 * a file is served at once, a directory is left to them */
+	return wasp_hooks_add(hooks, WASP_STAGE_EXECUTE_REQUEST_HANDLER, WASP_PRIORITY_MEDIUM,
 			      static_on_execute, NULL);
 }
 

@@ -1,0 +1,3 @@
+"""DefaultDocumentModule (placeholder until its scenario is written)."""
+import wasptest
+wasptest.main(lambda t: wasptest.skip("not written yet"))
