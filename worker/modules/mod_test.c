@@ -1,7 +1,8 @@
 /* Test switches, registered only when WORKER_CONFIG carries
  * WASP_WORKER_F_TEST_HEADERS (integration tests turn it on; never on
  * otherwise): every response names the pool and pid that served it
- * (X-Wasp-Pool, X-Wasp-Pid), and three URLs misbehave on purpose:
+ * (X-Wasp-Pool, X-Wasp-Pid), and its IIS substatus when it has one
+ * (X-Wasp-Substatus: 13 for a 404.13), and three URLs misbehave on purpose:
  *   /__wasp_test/hang        blocks the event loop forever (pings go unanswered)
  *   /__wasp_test/sleep?ms=N  answers 200 after N ms, from a timer (not blocking)
  *   /__wasp_test/crash       abort() */
@@ -106,11 +107,15 @@ static enum wasp_status
 test_on_send(struct wasp_request *req, void *userdata)
 {
 	struct wasp_server *srv = wasp_request_server(req);
-	char pid[16];
+	unsigned sub = wasp_response_substatus(req);
+	char pid[16], substatus[16];
 
 	(void)snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	if (wasp_response_add_header(req, "X-Wasp-Pool", wasp_server_pool_name(srv)) < 0 ||
 	    wasp_response_add_header(req, "X-Wasp-Pid", pid) < 0)
+		return WASP_ERROR;
+	(void)snprintf(substatus, sizeof(substatus), "%u", sub);
+	if (sub && wasp_response_add_header(req, "X-Wasp-Substatus", substatus) < 0)
 		return WASP_ERROR;
 	return WASP_OK;
 }
