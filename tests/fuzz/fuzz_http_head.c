@@ -149,6 +149,72 @@ use_head(const struct wasp_http_request *req, const char *buf, size_t head_len)
 	}
 }
 
+/* What the derived fields must say, recomputed from the field lines. */
+static void
+check_derived(const struct wasp_http_request *req)
+{
+	const struct wasp_http_header *host = NULL;
+	unsigned n_host = 0, n_cl = 0, n_te = 0;
+	bool close = false, keep = false, expect = false;
+
+	for (uint32_t i = 0; i < req->n_headers; i++) {
+		const struct wasp_http_header *h = &req->headers[i];
+
+		if (wasp_http_str_eq_ci(h->name, "host")) {
+			n_host++;
+			host = h;
+		} else if (wasp_http_str_eq_ci(h->name, "content-length")) {
+			/* Every element of every line is the one value. */
+			const char *p = h->value.ptr, *end = p + h->value.len;
+
+			n_cl++;
+			while (p < end) {
+				uint64_t v = 0;
+
+				while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+					p++;
+				if (p == end)
+					break;
+				for (; p < end && *p >= '0' && *p <= '9'; p++)
+					v = v * 10 + (uint64_t)(*p - '0');
+				CHECK(v == req->content_length);
+				while (p < end && (*p == ' ' || *p == '\t'))
+					p++;
+				CHECK(p == end || *p == ',');
+			}
+		} else if (wasp_http_str_eq_ci(h->name, "transfer-encoding")) {
+			n_te++;
+		} else if (wasp_http_str_eq_ci(h->name, "connection")) {
+			close |= wasp_http_list_has_token(h->value, "close");
+			keep |= wasp_http_list_has_token(h->value, "keep-alive");
+		} else if (wasp_http_str_eq_ci(h->name, "expect")) {
+			expect |= wasp_http_list_has_token(h->value, "100-continue");
+		}
+	}
+	CHECK(n_host <= 1);
+	CHECK(req->version == WASP_HTTP_1_0 || n_host == 1);
+	CHECK(req->has_content_length == (n_cl > 0));
+	CHECK(!(n_cl && n_te));
+	CHECK(req->chunked == (n_te > 0));
+	CHECK(!req->chunked || req->version == WASP_HTTP_1_1);
+	CHECK(req->connection_close == close);
+	CHECK(req->keep_alive == (req->version == WASP_HTTP_1_1 ? !close : keep && !close));
+	CHECK(req->expect_continue == (expect && req->version == WASP_HTTP_1_1));
+	if (req->form == WASP_HTTP_FORM_ORIGIN || req->form == WASP_HTTP_FORM_ASTERISK) {
+		CHECK(host ? req->host.ptr == host->value.ptr && req->host.len == host->value.len
+			   : !req->host.ptr);
+	} else {
+		/* The target's authority wins over the Host field. */
+		CHECK(req->host.ptr && req->host.ptr >= req->target.ptr &&
+		      req->host.ptr + req->host.len <= req->target.ptr + req->target.len);
+	}
+	if (req->host.ptr) {
+		CHECK(req->host_name.ptr == req->host.ptr && req->host_name.len <= req->host.len);
+		CHECK(req->host_name.len == req->host.len ||
+		      req->host.ptr[req->host_name.len] == ':');
+	}
+}
+
 /* The body after a head: a chunked body, or skip Content-Length bytes.
  * Returns the bytes used, or 0 to stop. */
 static size_t
@@ -269,6 +335,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		compare(&one, &inc);
+		check_derived(&one);
 		use_head(&one, buf, (size_t)r);
 		use_head(&inc, ibuf, (size_t)r);
 		body = use_body(&one, buf + r, len - (size_t)r, &lim);
