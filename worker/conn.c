@@ -42,7 +42,7 @@
 enum conn_state {
 	CS_IDLE,   /* waiting for the first byte of a request */
 	CS_HEAD,   /* part of a head is in */
-	CS_BODY,   /* reading (and discarding) the request body */
+	CS_BODY,   /* after the response: discarding the body no module read */
 	CS_RUN,    /* in the pipeline */
 	CS_WRITE,  /* writing the response */
 	CS_POST,   /* LogRequest, EndRequest */
@@ -83,8 +83,18 @@ struct conn {
 	struct wasp_arena *req_arena; /* reset after each request; NULL while idle */
 	char *in;                     /* WORKER_INBUF_SIZE bytes; NULL while idle */
 	size_t in_start, in_end;      /* unconsumed input: in[in_start..in_end) */
-	uint64_t body_left;
+	/* the request body, read on demand (wasp_request_read_body) */
+	bool body_open;          /* bytes of it may still come */
+	bool continue_sent;      /* 100 Continue went out (or was not asked for) */
+	int body_err;            /* 0, or what reading it ran into (-EBADMSG, ...) */
+	uint64_t body_left;      /* Content-Length bodies */
+	uint64_t body_read;      /* decoded bytes so far */
+	uint64_t body_limit;     /* 0: none (wasp_request_set_body_limit) */
+	unsigned body_limit_status, body_limit_substatus;
+	size_t pend_off, pend_len; /* decoded chunk bytes not yet taken (before in_start) */
 	struct wasp_http_chunked chunked;
+	void (*body_wait_fn)(struct wasp_request *req, void *userdata);
+	void *body_wait_userdata;
 	struct wasp_http_request *http; /* in req_arena; NULL between requests */
 
 	struct wasp_request req;
@@ -438,62 +448,110 @@ start_request(struct conn *c, size_t head_len)
 	req->path = path;
 	req->vdir = vdir_match(app, path, &req->rel);
 
-	/* the body: read and discard it before the pipeline runs */
+	/* the body: read on demand by a module, or discarded after the response */
+	c->body_open = false;
+	c->body_err = 0;
+	c->body_read = c->body_left = c->body_limit = 0;
+	c->pend_len = 0;
+	c->body_wait_fn = NULL;
+	c->continue_sent = !h->expect_continue;
 	if (h->chunked) {
-		struct wasp_http_limits lim = env->limits;
-		lim.body = WORKER_MAX_DISCARD_BODY;
-		wasp_http_chunked_init(&c->chunked, &lim);
+		wasp_http_chunked_init(&c->chunked, &env->limits);
 		c->body_chunked = true;
-		c->state = CS_BODY;
+		c->body_open = true;
 	} else if (h->has_content_length && h->content_length > 0) {
-		if (h->content_length > WORKER_MAX_DISCARD_BODY) {
-			start_error(c, 413);
-			return true;
-		}
 		c->body_chunked = false;
 		c->body_left = h->content_length;
-		c->state = CS_BODY;
-	}
-	if (c->state == CS_BODY && h->expect_continue && c->in_start == c->in_end) {
-		static const char cont[] = WASP_HTTP_100_CONTINUE;
-		ssize_t w = send(c->fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL);
-		if (w != (ssize_t)sizeof(cont) - 1) {
-			/* nothing of ours is in flight, so an empty socket takes
-			 * 25 bytes: a client that does not read gets closed */
-			conn_free(c);
-			return false;
-		}
+		c->body_open = true;
 	}
 	return true;
 }
 
-/* Consume body bytes from the buffer. 1 when the body is complete, 0 when
- * more is needed, or an HTTP status to answer (then close). */
-static int
-body_consume(struct conn *c)
+/* Take up to len decoded body bytes into buf (NULL: drop them). Returns the
+ * number taken (> 0), 0 at the end of the body, -EAGAIN when nothing is
+ * buffered, or c->body_err. Never reads the socket. */
+static ssize_t
+body_take(struct conn *c, void *buf, size_t len)
 {
-	size_t avail = c->in_end - c->in_start;
+	size_t avail;
 
-	if (!c->body_chunked) {
-		size_t n = (size_t)MIN((uint64_t)avail, c->body_left);
-		c->in_start += n;
-		c->req.bytes_in += n;
-		c->body_left -= n;
-		return c->body_left == 0;
+	if (c->body_err)
+		return c->body_err;
+	if (c->pend_len) {
+		size_t n = MIN(len, c->pend_len);
+		if (buf)
+			memcpy(buf, c->in + c->pend_off, n);
+		c->pend_off += n;
+		c->pend_len -= n;
+		return (ssize_t)n;
 	}
-	while (c->in_start < c->in_end) {
+	if (!c->body_open)
+		return 0;
+	while ((avail = c->in_end - c->in_start) > 0) {
 		struct wasp_http_str data;
-		size_t used = 0;
-		int r = wasp_http_chunked_decode(&c->chunked, c->in + c->in_start,
-						 c->in_end - c->in_start, &used, &data);
+		size_t used = 0, n;
+		int r;
+
+		if (!c->body_chunked) {
+			n = (size_t)MIN(MIN((uint64_t)avail, c->body_left), (uint64_t)len);
+			if (buf)
+				memcpy(buf, c->in + c->in_start, n);
+			c->in_start += n;
+			c->body_left -= n;
+			c->body_read += n;
+			c->req.bytes_in += n;
+			if (c->body_left == 0)
+				c->body_open = false;
+			return (ssize_t)n;
+		}
+		r = wasp_http_chunked_decode(&c->chunked, c->in + c->in_start, avail, &used, &data);
 		if (r < 0)
-			return c->chunked.err_status ? c->chunked.err_status : 400;
+			return c->body_err = c->chunked.err_status == 413 ? -EMSGSIZE : -EBADMSG;
 		c->in_start += used;
 		c->req.bytes_in += used;
-		if (r == WASP_HTTP_CHUNK_DONE)
-			return 1;
+		if (r == WASP_HTTP_CHUNK_DONE) {
+			c->body_open = false;
+			return 0;
+		}
+		if (r == WASP_HTTP_CHUNK_DATA && data.len > 0) {
+			n = MIN(len, data.len);
+			if (buf)
+				memcpy(buf, data.ptr, n);
+			/* the rest of the slice stays where it is, before in_start;
+			 * nothing moves the buffer until it is taken */
+			c->pend_off = (size_t)(data.ptr - c->in) + n;
+			c->pend_len = data.len - n;
+			c->body_read += data.len;
+			return (ssize_t)n;
+		}
 	}
-	return 0;
+	return -EAGAIN;
+}
+
+/* Over the module's limit (wasp_request_set_body_limit)? */
+static bool
+body_over_limit(struct conn *c)
+{
+	return c->body_limit && c->body_read > c->body_limit;
+}
+
+/* Discard the rest of the body after the response. 1 when it is all in,
+ * 0 when more is needed, -errno (close). */
+static int
+body_discard(struct conn *c)
+{
+	for (;;) {
+		ssize_t n = body_take(c, NULL, SIZE_MAX);
+
+		if (n == 0)
+			return 1;
+		if (n == -EAGAIN)
+			return 0;
+		if (n < 0)
+			return (int)n;
+		if (c->body_read > WORKER_MAX_DISCARD_BODY)
+			return -EMSGSIZE;
+	}
 }
 
 /* Prepare the response for writing. false: failed (connection closed). */
@@ -507,6 +565,14 @@ prepare_write(struct conn *c)
 	char *head;
 	int n;
 
+	if (c->body_open || c->pend_len) {
+		/* the body is not all read: discard it after the response, unless
+		 * the client waits for a 100 Continue it will not get, the body
+		 * is broken, or it is too big to be worth reading */
+		if (!c->continue_sent || c->body_err ||
+		    (!c->body_chunked && c->body_left > WORKER_MAX_DISCARD_BODY))
+			c->close_after = true;
+	}
 	req->keep_alive = req->http && req->http->keep_alive && !c->close_after && !env->draining &&
 			  !req->no_keep_alive &&
 			  wasp_http_response_can_keep_alive(req->http, clen);
@@ -616,7 +682,7 @@ request_end(struct conn *c)
 		c->close_after = true;
 		return;
 	}
-	c->state = CS_IDLE;
+	c->state = c->body_open || c->pend_len ? CS_BODY : CS_IDLE;
 }
 
 static void
@@ -676,14 +742,16 @@ conn_process(struct conn *c)
 			}
 			continue;
 		case CS_BODY:
-			r = body_consume(c);
+			r = body_discard(c);
 			if (r == 1) {
-				c->state = CS_RUN;
+				c->pend_len = 0;
+				c->state = CS_IDLE;
 				continue;
 			}
-			if (r > 1) {
-				start_error(c, (unsigned)r);
-				continue;
+			if (r < 0) {
+				log_debug_errno(r, "discard request body");
+				conn_free(c);
+				return;
 			}
 			n = conn_read(c);
 			if (n == -EAGAIN) {
@@ -698,7 +766,9 @@ conn_process(struct conn *c)
 		case CS_RUN:
 			switch (pipeline_run(&c->req)) {
 			case PIPELINE_PENDING:
-				conn_set_deadline(c, UINT64_MAX);
+				/* waiting for body bytes is bounded by connectionTimeout;
+				 * other pending work by its module */
+				conn_set_deadline(c, c->body_wait_fn ? conn_timeout(c) : UINT64_MAX);
 				return;
 			case PIPELINE_SEND:
 				if (!prepare_write(c)) {
@@ -765,6 +835,21 @@ conn_enter(struct conn *c)
 		conn_free(c);
 }
 
+/* A module waits for body bytes (wasp_request_wait_body): tell it once. */
+static void
+conn_body_notify(struct conn *c)
+{
+	void (*fn)(struct wasp_request *req, void *userdata) = c->body_wait_fn;
+	bool outer = c->in_callback;
+
+	c->body_wait_fn = NULL;
+	c->in_callback = true;
+	fn(&c->req, c->body_wait_userdata);
+	c->in_callback = outer;
+	if (!outer && c->dead)
+		conn_free(c);
+}
+
 static void
 conn_on_io(evutil_socket_t fd, short what, void *arg)
 {
@@ -787,6 +872,10 @@ conn_on_io(evutil_socket_t fd, short what, void *arg)
 	case CS_WRITE:
 		if (c->writable)
 			conn_enter(c);
+		break;
+	case CS_RUN:
+		if (c->body_wait_fn && c->readable)
+			conn_body_notify(c);
 		break;
 	default:
 		break; /* the pipeline has it; the flags are remembered */
@@ -813,6 +902,13 @@ conn_on_timer(evutil_socket_t fd, short what, void *arg)
 	if (c->state == CS_HEAD) {
 		start_error(c, 408);
 		conn_enter(c);
+		return;
+	}
+	if (c->state == CS_RUN && c->body_wait_fn) {
+		/* the body stalled: the module hears it from read_body */
+		c->body_err = -ETIMEDOUT;
+		c->close_after = true;
+		conn_body_notify(c);
 		return;
 	}
 	log_debug("connection timed out");
@@ -950,12 +1046,79 @@ wasp_request_body_length(const struct wasp_request *req)
 ssize_t
 wasp_request_read_body(struct wasp_request *req, void *buf, size_t len)
 {
-	return -EOPNOTSUPP; /* the body is still read and discarded first */
+	struct conn *c = req->conn;
+
+	if (!c || !req->http || len == 0)
+		return 0;
+	for (;;) {
+		ssize_t n = body_take(c, buf, len);
+
+		if (n != -EAGAIN) {
+			if (n > 0 && body_over_limit(c)) {
+				c->body_err = -EMSGSIZE;
+				c->pend_len = 0;
+				n = -EMSGSIZE;
+			}
+			if (n == -EMSGSIZE || n == -EBADMSG) {
+				/* the connection cannot go on after this request */
+				c->close_after = true;
+				if (req->status < 400)
+					request_set_error(req,
+							  n == -EBADMSG ? 400
+							  : c->body_limit_status ? c->body_limit_status
+										 : 413,
+							  n == -EBADMSG ? 0 : c->body_limit_substatus);
+			}
+			return n;
+		}
+		if (!c->continue_sent) {
+			/* the client waits for this before it sends the body */
+			static const char cont[] = WASP_HTTP_100_CONTINUE;
+			ssize_t w = send(c->fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL);
+
+			c->continue_sent = true;
+			if (w != (ssize_t)sizeof(cont) - 1) {
+				/* nothing of ours is in flight, so an empty socket
+				 * takes 25 bytes: a client that does not read gets
+				 * closed */
+				c->close_after = true;
+				return c->body_err = -ECONNRESET;
+			}
+		}
+		n = conn_read(c);
+		if (n == -EAGAIN)
+			return -EAGAIN;
+		if (n <= 0) {
+			c->close_after = true;
+			return c->body_err = n == 0 ? -ECONNRESET : (int)n;
+		}
+	}
 }
 
 int
 wasp_request_wait_body(struct wasp_request *req, void (*fn)(struct wasp_request *req, void *userdata),
 		       void *userdata)
 {
-	return -EOPNOTSUPP;
+	struct conn *c = req->conn;
+
+	if (!c || !fn)
+		return -EINVAL;
+	c->body_wait_fn = fn;
+	c->body_wait_userdata = userdata;
+	if (c->readable) /* more may be there already: look from the loop */
+		event_active(c->ev, EV_READ, 0);
+	return 0;
+}
+
+void
+wasp_request_set_body_limit(struct wasp_request *req, uint64_t max, unsigned status,
+			    unsigned substatus)
+{
+	struct conn *c = req->conn;
+
+	if (!c)
+		return;
+	c->body_limit = max;
+	c->body_limit_status = status;
+	c->body_limit_substatus = substatus;
 }

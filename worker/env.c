@@ -39,7 +39,7 @@ env_load_modules(struct wasp_env *env, uint32_t flags)
 	env->hooks = hooks_new();
 	if (!env->hooks)
 		return -ENOMEM;
-	r = modules_init(&env->server, env->hooks, flags & WASP_WORKER_F_TEST_HEADERS);
+	r = modules_init(env, flags & WASP_WORKER_F_TEST_HEADERS);
 	if (r < 0)
 		return r;
 	hooks_seal(env->hooks);
@@ -49,9 +49,12 @@ env_load_modules(struct wasp_env *env, uint32_t flags)
 static void
 apps_free(struct wasp_env *env)
 {
-	for (size_t i = 0; i < env->n_apps; i++)
+	for (size_t i = 0; i < env->n_apps; i++) {
 		for (size_t j = 0; j < env->apps[i].n_vdirs; j++)
 			vdir_close(&env->apps[i].vdirs[j]);
+		pipe_unref(env->apps[i].pipe);
+		env->apps[i].pipe = NULL;
+	}
 	env->apps = NULL;
 	env->n_apps = 0;
 	env->apps_arena = wasp_arena_free(env->apps_arena);
@@ -74,7 +77,7 @@ env_done(struct wasp_env *env)
 	env->fcache = fcache_free(env->fcache);
 	config_states_free(env);
 	if (env->hooks)
-		modules_exit(&env->server);
+		modules_exit(env);
 	env->hooks = hooks_free(env->hooks);
 	apps_free(env);
 	env->routes = wasp_route_table_free(env->routes);

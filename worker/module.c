@@ -1,70 +1,193 @@
-/* The built-in module table and the process-level module calls. Built-in
- * modules register through exactly the API (wasp/module.h) that modules
- * loaded from .so files will use. */
+/* The module registry: the built-in module table, the modules loaded from
+ * .so files listed in system.webServer/globalModules, and the process-level
+ * module calls. Built-in modules register through exactly the API
+ * (wasp/module.h) that loaded modules use. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 #include "config.h"
 #include "log.h"
 #include "util.h"
 #include "worker.h"
 
-extern const struct wasp_module mod_httplog;
+/* The built-in modules, each always available by name and enabled per
+ * application by <modules>. One line each; append new ones at the end. */
+extern const struct wasp_module mod_static;
 extern const struct wasp_module mod_defaultdoc;
 extern const struct wasp_module mod_dirlist;
+extern const struct wasp_module mod_httplog;
+
 static const struct wasp_module *const builtin_modules[] = {
 	&mod_static,
-	&mod_httplog,
 	&mod_defaultdoc,
 	&mod_dirlist,
+	&mod_httplog,
 };
 
-static int
-module_load(const struct wasp_module *m, struct wasp_server *srv, struct wasp_hooks *hooks)
+#define GLOBAL_MODULES_SECTION "system.webServer/globalModules"
+#define MODULE_SYMBOL "wasp_module"
+
+static bool
+is_builtin_name(const char *name)
 {
+	for (size_t i = 0; i < ELEMENTSOF(builtin_modules); i++)
+		if (strcaseeq(builtin_modules[i]->name, name))
+			return true;
+	return false;
+}
+
+int
+module_find(const struct wasp_env *env, const char *name, size_t len)
+{
+	for (size_t i = 0; i < env->n_modules; i++)
+		if (strlen(env->modules[i].name) == len &&
+		    strncasecmp(env->modules[i].name, name, len) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int
+module_add(struct wasp_env *env, const struct wasp_module *m, const char *name, const char *image,
+	   void *dl, bool core)
+{
+	if (env->n_modules == WORKER_MAX_MODULES)
+		return log_errno(-E2BIG, "module '%s': more than %d modules", name,
+				 WORKER_MAX_MODULES);
+	if (module_find(env, name, strlen(name)) >= 0)
+		return log_errno(-EEXIST, "module '%s' is listed twice", name);
+	env->modules[env->n_modules++] =
+		(struct wmodule){ .m = m, .name = name, .image = image, .dl = dl, .core = core };
+	return 0;
+}
+
+/* dlopen image and add the module it exports. An error names the file. */
+static int
+module_load_image(struct wasp_env *env, const char *name, const char *image)
+{
+	const struct wasp_module *m;
+	void *dl;
 	int r;
 
-	if (m->abi != WASP_MODULE_ABI)
-		return log_errno(-EPROTO, "module '%s': ABI %u, this worker has %u", m->name,
-				 m->abi, WASP_MODULE_ABI);
-	if (m->init_process) {
-		r = m->init_process(srv);
-		if (r < 0)
-			return log_errno(r, "module '%s': init_process", m->name);
+	if (*image != '/')
+		return log_errno(-EINVAL,
+				 "module '%s': image '%s' is not an absolute path", name, image);
+	dl = dlopen(image, RTLD_NOW | RTLD_LOCAL);
+	if (!dl)
+		return log_errno(-ELIBBAD, "module '%s': cannot load '%s': %s", name, image,
+				 dlerror());
+	m = dlsym(dl, MODULE_SYMBOL);
+	if (!m) {
+		log_error("module '%s': '%s' exports no '" MODULE_SYMBOL "'", name, image);
+		dlclose(dl);
+		return -ELIBBAD;
 	}
-	r = m->register_hooks ? m->register_hooks(hooks) : 0;
+	if (m->abi != WASP_MODULE_ABI) {
+		log_error("module '%s': '%s' was built for module ABI %u, this worker has %u", name,
+			  image, m->abi, WASP_MODULE_ABI);
+		dlclose(dl);
+		return -ELIBBAD;
+	}
+	r = module_add(env, m, name, image, dl, false);
 	if (r < 0)
-		return log_errno(r, "module '%s': register_hooks", m->name);
+		dlclose(dl);
+	return r;
+}
+
+/* globalModules: a built-in's name (whatever its image: "builtin", or an
+ * IIS .dll path) is the built-in; a Windows .dll is skipped with a warning
+ * (a real IIS file loads as it is); anything else is dlopen'ed. */
+static int
+modules_load_global(struct wasp_env *env)
+{
+	const struct wasp_element *sec;
+
+	if (!env->config)
+		return 0;
+	sec = wasp_config_section(env->config, GLOBAL_MODULES_SECTION);
+	if (!sec)
+		return 0;
+	for (size_t i = 0; i < sec->n_items; i++) {
+		const struct wasp_element *it = sec->items[i];
+		const char *name = wasp_element_get_str(it, "name", "");
+		const char *image = wasp_element_get_str(it, "image", "");
+		size_t n = strlen(image);
+		int r;
+
+		if (!*name || is_builtin_name(name))
+			continue;
+		if (streq(image, "builtin")) {
+			log_warning("globalModules: no built-in module '%s', ignored", name);
+			continue;
+		}
+		if (n >= 4 && strcaseeq(image + n - 4, ".dll")) {
+			log_debug("globalModules: '%s' (%s) is a Windows module, ignored", name,
+				  image);
+			continue;
+		}
+		r = module_load_image(env, name, image);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
 int
-modules_init(struct wasp_server *srv, struct wasp_hooks *hooks, bool test_hooks)
+modules_init(struct wasp_env *env, bool test_hooks)
 {
+	struct wasp_hooks *hooks = env->hooks;
 	int r;
 
 	if (test_hooks) {
-		r = module_load(&mod_test, srv, hooks);
+		r = module_add(env, &mod_test, mod_test.name, NULL, NULL, true);
 		if (r < 0)
 			return r;
 	}
 	for (size_t i = 0; i < ELEMENTSOF(builtin_modules); i++) {
-		r = module_load(builtin_modules[i], srv, hooks);
+		r = module_add(env, builtin_modules[i], builtin_modules[i]->name, NULL, NULL, false);
 		if (r < 0)
 			return r;
+	}
+	r = modules_load_global(env);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < env->n_modules; i++) {
+		const struct wmodule *w = &env->modules[i];
+		const char *what = w->image ? w->image : "built in";
+
+		if (w->m->abi != WASP_MODULE_ABI)
+			return log_errno(-EPROTO, "module '%s' (%s): ABI %u, this worker has %u",
+					 w->name, what, w->m->abi, WASP_MODULE_ABI);
+		if (w->m->init_process) {
+			r = w->m->init_process(&env->server);
+			if (r < 0)
+				return log_errno(r, "module '%s' (%s): init_process", w->name,
+						 what);
+		}
+		hooks->cur_module = (uint32_t)i;
+		r = w->m->register_hooks ? w->m->register_hooks(hooks) : 0;
+		hooks->cur_module = WHOOK_CORE;
+		if (r < 0)
+			return log_errno(r, "module '%s' (%s): register_hooks", w->name, what);
 	}
 	return 0;
 }
 
 void
-modules_exit(struct wasp_server *srv)
+modules_exit(struct wasp_env *env)
 {
-	for (size_t i = ELEMENTSOF(builtin_modules); i-- > 0;)
-		if (builtin_modules[i]->exit_process)
-			builtin_modules[i]->exit_process(srv);
-	if ((srv->env->flags & WASP_WORKER_F_TEST_HEADERS) && mod_test.exit_process)
-		mod_test.exit_process(srv);
+	for (size_t i = env->n_modules; i-- > 0;) {
+		struct wmodule *w = &env->modules[i];
+
+		if (w->m->exit_process)
+			w->m->exit_process(&env->server);
+		/* a loaded module's code stays mapped: hooks and state may still
+		 * point into it until the process ends */
+	}
+	env->n_modules = 0;
 }
 
 const char *

@@ -3,8 +3,15 @@
  * loop over a fixed step list, so a pending handler (WASP_AGAIN) just leaves
  * the request's position behind; wasp_request_resume() continues from it. */
 #include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <sys/stat.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
+#include "arena.h"
+#include "config.h"
 #include "log.h"
 #include "util.h"
 #include "worker.h"
@@ -30,6 +37,7 @@ static const unsigned steps[] = {
 };
 
 enum {
+	STEP_MAP = 4,            /* index of WASP_STAGE_MAP_REQUEST_HANDLER in steps[] */
 	STEP_SEND_RESPONSE = 10, /* index of WASP_STAGE_SEND_RESPONSE in steps[] */
 	STEP_AFTER_WRITE = 12,
 };
@@ -37,7 +45,13 @@ enum {
 struct wasp_hooks *
 hooks_new(void)
 {
-	return calloc(1, sizeof(struct wasp_hooks));
+	struct wasp_hooks *h = calloc(1, sizeof(struct wasp_hooks));
+
+	if (h) {
+		h->cur_module = WHOOK_CORE;
+		h->all.enabled = WMODSET_ALL;
+	}
+	return h;
 }
 
 struct wasp_hooks *
@@ -46,7 +60,7 @@ hooks_free(struct wasp_hooks *h)
 	if (!h)
 		return NULL;
 	for (size_t i = 0; i < WASP_STAGE__COUNT; i++)
-		free(h->stage[i]);
+		free(h->all.stage[i]);
 	free(h);
 	return NULL;
 }
@@ -55,21 +69,30 @@ int
 wasp_hooks_add(struct wasp_hooks *h, enum wasp_stage stage, enum wasp_priority prio,
 	       wasp_handler_fn fn, void *userdata)
 {
-	if ((unsigned)stage >= WASP_STAGE__COUNT || (unsigned)prio >= WASP_PRIORITY__COUNT || !fn)
+	struct wpipe *p = &h->all;
+
+	if (!h || (unsigned)stage >= WASP_STAGE__COUNT || (unsigned)prio >= WASP_PRIORITY__COUNT ||
+	    !fn)
 		return -EINVAL;
-	if (h->n[stage] == h->n_alloc[stage]) {
+	if (p->n[stage] == h->n_alloc[stage]) {
 		size_t n = h->n_alloc[stage] ? h->n_alloc[stage] * 2 : 4;
-		struct whook *a = reallocarray(h->stage[stage], n, sizeof(*a));
+		struct whook *a = reallocarray(p->stage[stage], n, sizeof(*a));
 		if (!a)
 			return -ENOMEM;
-		h->stage[stage] = a;
+		p->stage[stage] = a;
 		h->n_alloc[stage] = n;
 	}
-	h->stage[stage][h->n[stage]++] =
-		(struct whook){ .fn = fn, .userdata = userdata, .prio = prio, .order = h->order++ };
+	p->stage[stage][p->n[stage]++] = (struct whook){
+		.fn = fn,
+		.userdata = userdata,
+		.prio = prio,
+		.module = h->cur_module,
+		.order = h->order++,
+	};
 	return 0;
 }
 
+/* priority, then the module's place in <modules>, then registration order */
 static int
 hook_cmp(const void *a, const void *b)
 {
@@ -77,6 +100,8 @@ hook_cmp(const void *a, const void *b)
 
 	if (x->prio != y->prio)
 		return x->prio < y->prio ? -1 : 1;
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
@@ -84,8 +109,123 @@ void
 hooks_seal(struct wasp_hooks *h)
 {
 	for (size_t i = 0; i < WASP_STAGE__COUNT; i++)
-		if (h->n[i] > 1)
-			qsort(h->stage[i], h->n[i], sizeof(struct whook), hook_cmp);
+		if (h->all.n[i] > 1)
+			qsort(h->all.stage[i], h->all.n[i], sizeof(struct whook), hook_cmp);
+}
+
+/* ---- per-application pipelines (<modules>) ---- */
+
+#define MODULES_SECTION "system.webServer/modules"
+
+void
+pipe_unref(struct wpipe *p)
+{
+	if (!p || p->refs == 0 || --p->refs > 0)
+		return;
+	for (size_t i = 0; i < WASP_STAGE__COUNT; i++)
+		free(p->stage[i]);
+	free(p);
+}
+
+static void
+pipe_unref_cb(void *p)
+{
+	pipe_unref(p);
+}
+
+/* The pipeline for the modules element e: the enabled modules' hooks, ranked
+ * by their place in e. Unknown names are logged (once: this runs once per
+ * distinct element). NULL on OOM. */
+static struct wpipe *
+pipe_build(struct wasp_env *env, const struct wasp_element *e)
+{
+	struct wasp_hooks *h = env->hooks;
+	unsigned rank[WORKER_MAX_MODULES];
+	struct wpipe *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->refs = 1;
+	p->key = e;
+	for (size_t i = 0; i < env->n_modules; i++) {
+		rank[i] = 0;
+		if (env->modules[i].core)
+			p->enabled |= (wmodset)1 << i;
+	}
+	for (size_t i = 0; i < e->n_items; i++) {
+		const char *name = wasp_element_get_str(e->items[i], "name", "");
+		const char *type = wasp_element_get_str(e->items[i], "type", "");
+		int m = module_find(env, name, strlen(name));
+
+		if (m < 0) {
+			if (*type) /* a managed (.NET) module: nothing to run here */
+				log_debug("modules: '%s' (%s) is a managed module, ignored", name,
+					  type);
+			else
+				log_warning("%s:%d: modules: no module '%s' is loaded "
+					    "(built in, or in globalModules), ignored",
+					    strempty(e->items[i]->file), e->items[i]->line, name);
+			continue;
+		}
+		if (!(p->enabled & ((wmodset)1 << m))) {
+			p->enabled |= (wmodset)1 << m;
+			rank[m] = (unsigned)i + 1;
+		}
+	}
+	for (size_t s = 0; s < WASP_STAGE__COUNT; s++) {
+		size_t n = 0;
+
+		p->stage[s] = calloc(MAX(h->all.n[s], (size_t)1), sizeof(struct whook));
+		if (!p->stage[s]) {
+			pipe_unref(p);
+			return NULL;
+		}
+		for (size_t i = 0; i < h->all.n[s]; i++) {
+			struct whook k = h->all.stage[s][i];
+
+			if (k.module != WHOOK_CORE && !(p->enabled & ((wmodset)1 << k.module)))
+				continue;
+			k.rank = k.module == WHOOK_CORE ? 0 : rank[k.module];
+			p->stage[s][n++] = k;
+		}
+		p->n[s] = n;
+		if (n > 1)
+			qsort(p->stage[s], n, sizeof(struct whook), hook_cmp);
+	}
+	return p;
+}
+
+struct wpipe *
+pipe_for_request(struct wasp_request *req)
+{
+	struct wasp_env *env = req->env;
+	struct wapp *app = req->app;
+	const struct wasp_element *e = NULL;
+	struct wasp_diag_list diags = WASP_DIAG_LIST_INIT;
+	struct wpipe *p;
+	int r;
+
+	if (!env->config || !app)
+		return &env->hooks->all;
+	/* the application's <modules>: a cache hit unless a web.config changed */
+	r = wasp_config_effective_section_at(env->config, app->site_name, app->path,
+					     MODULES_SECTION, &e, &diags);
+	wasp_diag_list_done(&diags); /* wasp_request_config() reports them */
+	if ((r < 0 && r != -EINVAL) || !e || (e->n_items == 0 && !e->file))
+		return &env->hooks->all; /* no <modules> anywhere: every module */
+	if (app->pipe && app->pipe->key == e)
+		p = app->pipe;
+	else {
+		p = pipe_build(env, e);
+		if (!p)
+			return NULL;
+		pipe_unref(app->pipe);
+		app->pipe = p;
+	}
+	if (wasp_arena_add_cleanup(req->arena, pipe_unref_cb, p) < 0)
+		return NULL;
+	p->refs++;
+	return p;
 }
 
 void
@@ -130,12 +270,31 @@ apply_status(struct wasp_request *req, unsigned stage, enum wasp_status st)
 	}
 }
 
+/* Does hook k run for req at stage? In ExecuteRequestHandler only the
+ * modules of the chosen handler's entry (and core hooks) do. */
+static inline bool
+hook_runs(const struct wasp_request *req, unsigned stage, const struct whook *k)
+{
+	return stage != WASP_STAGE_EXECUTE_REQUEST_HANDLER || k->module == WHOOK_CORE ||
+	       (req->handler_modules & ((wmodset)1 << k->module));
+}
+
 enum pipeline_result
 pipeline_run(struct wasp_request *req)
 {
-	struct wasp_hooks *h = req->env->hooks;
+	const struct wpipe *h;
 	unsigned stage;
 
+	if (!req->pipe) {
+		req->pipe = pipe_for_request(req);
+		req->handler_modules = WMODSET_ALL;
+		if (!req->pipe) { /* out of memory: the bare pipeline, a 500 */
+			req->pipe = &req->env->hooks->all;
+			request_set_error(req, 500, 0);
+			pipeline_skip_to_send(req);
+		}
+	}
+	h = req->pipe;
 	if (req->resumed) {
 		/* the handler at req->hook returned WASP_AGAIN earlier */
 		stage = steps[req->step];
@@ -148,10 +307,11 @@ pipeline_run(struct wasp_request *req)
 		if (req->step >= ELEMENTSOF(steps))
 			return PIPELINE_END;
 		stage = steps[req->step];
-		if (req->step == STEP_SEND_RESPONSE && req->hook == 0 && req->status >= 400 &&
-		    req->body_len == 0 && req->file_fd < 0)
-			request_set_error(req, req->status, req->substatus); /* the error page */
 		if (stage == STEP_WRITE) {
+			/* a status >= 400 nobody gave a body gets the worker's page
+			 * (after SendResponse, so CustomErrorModule can give one) */
+			if (req->status >= 400 && !wasp_response_has_body(req))
+				request_error_page(req);
 			req->step = STEP_AFTER_WRITE;
 			req->hook = 0;
 			return PIPELINE_SEND;
@@ -160,6 +320,10 @@ pipeline_run(struct wasp_request *req)
 			const struct whook *k = &h->stage[stage][req->hook];
 			enum wasp_status st;
 
+			if (!hook_runs(req, stage, k)) {
+				req->hook++;
+				continue;
+			}
 			req->in_handler = true;
 			st = k->fn(req, k->userdata);
 			req->in_handler = false;
@@ -175,6 +339,11 @@ pipeline_run(struct wasp_request *req)
 			req->hook++;
 		}
 	next_step:
+		if (req->step == STEP_MAP && !req->mapped && !handlers_map(req)) {
+			req->step = STEP_SEND_RESPONSE;
+			req->hook = 0;
+			continue;
+		}
 		if (stage == WASP_STAGE_EXECUTE_REQUEST_HANDLER && !req->handled &&
 		    req->status == 0)
 			request_set_error(req, 404, 0);
@@ -192,10 +361,218 @@ wasp_request_resume(struct wasp_request *req, enum wasp_status status)
 		conn_resume(req->conn);
 }
 
+/* ---- <handlers> ---- */
+
+#define HANDLERS_SECTION "system.webServer/handlers"
+
+enum { RT_FILE, RT_DIRECTORY, RT_EITHER, RT_UNSPECIFIED };
+enum { RA_NONE, RA_READ, RA_WRITE, RA_SCRIPT, RA_EXECUTE };
+/* accessPolicy flag bits (the schema's values) */
+#define AP_READ 1u
+#define AP_WRITE 2u
+#define AP_EXECUTE 4u
+#define AP_SCRIPT 512u
+
+struct hentry {
+	const char *name;
+	const char *path;  /* pattern: '*' and '?' wildcards, case-insensitive */
+	bool path_full;    /* has a '/': matched against the whole URL path */
+	const char *verbs; /* "GET,HEAD" (exact tokens); NULL for "*" */
+	wmodset modules;
+	unsigned resource_type, require_access;
+};
+
+/* The compiled <handlers> of one effective section (module-owned config
+ * state: built once per distinct section). */
+struct hlist {
+	uint64_t access_policy;
+	size_t n;
+	struct hentry e[];
+};
+
+static wmodset
+modules_of(const struct wasp_env *env, const char *list)
+{
+	wmodset set = 0;
+
+	for (const char *p = list; *p;) {
+		size_t n;
+		int m;
+
+		p += strspn(p, ", \t");
+		n = strcspn(p, ",");
+		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (n > 0 && (m = module_find(env, p, n)) >= 0)
+			set |= (wmodset)1 << m;
+		p += strcspn(p, ",");
+	}
+	return set;
+}
+
+static void *
+hlist_build(const struct wasp_element *sec, void *userdata)
+{
+	const struct wasp_env *env = userdata;
+	struct hlist *l = calloc(1, sizeof(*l) + sec->n_items * sizeof(struct hentry));
+
+	if (!l)
+		return NULL;
+	l->access_policy = wasp_element_get_uint(sec, "accessPolicy", AP_READ | AP_SCRIPT);
+	for (size_t i = 0; i < sec->n_items; i++) {
+		const struct wasp_element *it = sec->items[i];
+		struct hentry *h = &l->e[l->n++];
+		const char *verb = wasp_element_get_str(it, "verb", "*");
+
+		h->name = wasp_element_get_str(it, "name", "");
+		h->path = wasp_element_get_str(it, "path", "*");
+		h->path_full = strchr(h->path, '/') != NULL;
+		h->verbs = streq(verb, "*") ? NULL : verb;
+		h->modules = modules_of(env, wasp_element_get_str(it, "modules", ""));
+		h->resource_type =
+			(unsigned)wasp_element_get_uint(it, "resourceType", RT_UNSPECIFIED);
+		h->require_access = (unsigned)wasp_element_get_uint(it, "requireAccess", RA_SCRIPT);
+	}
+	return l;
+}
+
+static const struct hlist *
+hlist_get(struct wasp_request *req)
+{
+	return wasp_request_config_state(req, HANDLERS_SECTION, hlist_build, free, req->env);
+}
+
+static bool
+verb_ok(const char *verbs, const char *method)
+{
+	size_t m = strlen(method);
+
+	if (!verbs)
+		return true;
+	for (const char *p = verbs; *p;) {
+		size_t n;
+
+		p += strspn(p, ", \t");
+		n = strcspn(p, ", \t");
+		if (n == m && memcmp(p, method, n) == 0)
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+static bool
+path_ok(const struct hentry *h, const char *path)
+{
+	const char *name = path;
+
+	if (!h->path_full) {
+		const char *slash = strrchr(path, '/');
+		name = slash ? slash + 1 : path;
+	}
+	return fnmatch(h->path, name, FNM_CASEFOLD) == 0;
+}
+
+static bool
+access_ok(const struct hentry *h, uint64_t policy)
+{
+	switch (h->require_access) {
+	case RA_NONE:
+		return true;
+	case RA_READ:
+		return policy & AP_READ;
+	case RA_WRITE:
+		return policy & AP_WRITE;
+	case RA_SCRIPT:
+		return policy & (AP_SCRIPT | AP_EXECUTE);
+	case RA_EXECUTE:
+	default:
+		return policy & AP_EXECUTE;
+	}
+}
+
+/* 403.1 execute (script too), 403.2 read, 403.3 write: as IIS */
+static unsigned
+access_substatus(const struct hentry *h)
+{
+	return h->require_access == RA_READ ? 2 : h->require_access == RA_WRITE ? 3 : 1;
+}
+
+static void
+handler_choose(struct wasp_request *req, const struct hentry *h)
+{
+	req->handler_name = h->name;
+	req->handler_modules = h->modules;
+	req->mapped = true;
+}
+
+bool
+handlers_map(struct wasp_request *req)
+{
+	const struct hlist *l = req->env->config ? hlist_get(req) : NULL;
+	const struct hentry *denied = NULL;
+	bool verb_mismatch = false, missing = false;
+	int stat_result = 1; /* 1: not looked yet; 0 found; -errno */
+	struct stat st;
+
+	req->mapped = true;
+	if (!l || l->n == 0) { /* no handlers configured: every module's hooks */
+		req->handler_modules = WMODSET_ALL;
+		return true;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		const struct hentry *h = &l->e[i];
+
+		if (!path_ok(h, req->path))
+			continue;
+		if (!verb_ok(h->verbs, req->method)) {
+			verb_mismatch = true;
+			continue;
+		}
+		if (h->resource_type != RT_UNSPECIFIED) {
+			if (stat_result == 1) {
+				int fd;
+				stat_result = wasp_request_open(req, NULL, O_RDONLY, &fd, &st);
+				if (stat_result > 0)
+					stat_result = 0;
+			}
+			if (stat_result < 0) {
+				missing = true;
+				continue;
+			}
+			if ((h->resource_type == RT_FILE && !S_ISREG(st.st_mode)) ||
+			    (h->resource_type == RT_DIRECTORY && !S_ISDIR(st.st_mode)))
+				continue;
+		}
+		if (!access_ok(h, l->access_policy)) {
+			if (!denied)
+				denied = h;
+			continue;
+		}
+		handler_choose(req, h);
+		return true;
+	}
+	req->handler_modules = 0;
+	if (denied)
+		request_set_error(req, 403, access_substatus(denied));
+	else if (missing)
+		request_set_error(req, 404, 0);
+	else if (verb_mismatch)
+		request_set_error(req, 405, 0);
+	else
+		request_set_error(req, 404, 4);
+	return false;
+}
+
 int
 wasp_request_set_handler_name(struct wasp_request *req, const char *name)
 {
-	/* the handlers mapping (next commit) validates the name */
-	req->handler_name = wasp_request_strdup(req, name);
-	return req->handler_name ? 0 : -ENOMEM;
+	const struct hlist *l = req->env->config ? hlist_get(req) : NULL;
+
+	for (size_t i = 0; l && i < l->n; i++)
+		if (strcaseeq(l->e[i].name, name)) {
+			handler_choose(req, &l->e[i]);
+			return 0;
+		}
+	return -ENOENT;
 }

@@ -313,18 +313,22 @@ wasp_response_send_file(struct wasp_request *req, int fd, off_t offset, uint64_t
 void
 request_set_error(struct wasp_request *req, unsigned status, unsigned substatus)
 {
-	const char *reason = wasp_http_reason(status);
+	req->status = status;
+	req->substatus = substatus;
+	wasp_response_clear_body(req);
+}
+
+void
+request_error_page(struct wasp_request *req)
+{
+	const char *reason = wasp_http_reason(req->status);
 	char page[512];
 	int n;
 
-	req->status = status;
-	req->substatus = substatus;
-	req->file_fd = -1; /* a file set before stays owned by the arena */
-	req->body_len = 0;
 	n = snprintf(page, sizeof(page),
 		     "<!DOCTYPE html>\n<html><head><title>%u - %s</title></head>\n"
 		     "<body><h1>%u - %s</h1></body></html>\n",
-		     status, reason, status, reason);
+		     req->status, reason, req->status, reason);
 	(void)set_header(req, "Content-Type", "text/html; charset=utf-8");
 	(void)wasp_response_write(req, page, (size_t)n);
 }

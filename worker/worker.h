@@ -62,6 +62,7 @@ struct wapp {
 	struct wvdir *vdirs; /* longest url first */
 	size_t n_vdirs;
 	uint64_t connection_timeout_usec;
+	struct wpipe *pipe; /* for pipe->key; NULL until the first request */
 };
 
 /* The first vdir whose url prefixes path on a segment boundary (ASCII case-
@@ -101,24 +102,48 @@ const char *mime_lookup(const char *name);
 
 /* ---- pipeline ---- */
 
+#define WORKER_MAX_MODULES 64 /* built-in and loaded, per worker (a bit each) */
+#define WHOOK_CORE UINT32_MAX /* a hook added outside register_hooks (tests): always runs */
+
+typedef uint64_t wmodset; /* a set of module indexes (bit i: env->modules[i]) */
+#define WMODSET_ALL UINT64_MAX
+
 struct whook {
 	wasp_handler_fn fn;
 	void *userdata;
 	enum wasp_priority prio;
-	unsigned order; /* registration order, for ties */
+	uint32_t module; /* index in env->modules, or WHOOK_CORE */
+	unsigned order;  /* registration order, for ties */
+	unsigned rank;   /* the module's place in <modules>, for ties (per pipeline) */
+};
+
+/* The hooks one request walks: per stage, sorted. */
+struct wpipe {
+	unsigned refs; /* 0: static (never freed) */
+	const struct wasp_element *key; /* the <modules> element it was built for */
+	wmodset enabled;
+	struct whook *stage[WASP_STAGE__COUNT];
+	size_t n[WASP_STAGE__COUNT];
 };
 
 struct wasp_hooks {
-	struct whook *stage[WASP_STAGE__COUNT];
-	size_t n[WASP_STAGE__COUNT];
+	struct wpipe all; /* every module's hooks in registration order: the master list */
 	size_t n_alloc[WASP_STAGE__COUNT];
 	unsigned order;
+	uint32_t cur_module; /* whose register_hooks() runs; WHOOK_CORE otherwise */
 };
 
 struct wasp_hooks *hooks_new(void);
 struct wasp_hooks *hooks_free(struct wasp_hooks *h);
 /* Sort each stage by priority (stable); call once after registration. */
 void hooks_seal(struct wasp_hooks *h);
+
+/* The pipeline of an application: the hooks of the modules its effective
+ * <modules> enables, in <modules> order for ties. Cached per application;
+ * rebuilt when that section changes (a web.config edit). The request holds
+ * a reference until its arena is reset. */
+struct wpipe *pipe_for_request(struct wasp_request *req);
+void pipe_unref(struct wpipe *p);
 
 enum pipeline_result {
 	PIPELINE_PENDING, /* a handler returned WASP_AGAIN: wait for wasp_request_resume() */
@@ -129,12 +154,29 @@ enum pipeline_result {
 /* Run the request from where it stands. */
 enum pipeline_result pipeline_run(struct wasp_request *req);
 
+/* The <handlers> mapping (handlers.c): choose req's handler. Returns true
+ * when one was chosen (or no handlers are configured: all run); false after
+ * setting the error status (404.4, 405, 403.x, 404). */
+bool handlers_map(struct wasp_request *req);
+
 /* ---- modules ---- */
 
-/* Register the built-in modules (and the test module when test_hooks) into
- * hooks and run their init_process. 0 or -errno (logged, naming the module). */
-int modules_init(struct wasp_server *srv, struct wasp_hooks *hooks, bool test_hooks);
-void modules_exit(struct wasp_server *srv);
+struct wmodule {
+	const struct wasp_module *m;
+	const char *name;  /* the name <modules> and handlers use */
+	const char *image; /* the .so file, NULL for built-ins */
+	void *dl;          /* dlopen handle */
+	bool core;         /* always enabled (the test module) */
+};
+
+/* Register the built-in modules (and the test module when test_hooks), the
+ * .so modules of globalModules (from env->config, when there is one), run
+ * their init_process, and register their hooks into env->hooks.
+ * 0 or -errno (logged, naming the module or its file). */
+int modules_init(struct wasp_env *env, bool test_hooks);
+void modules_exit(struct wasp_env *env);
+/* Index of the module called name (ASCII case-insensitive), or -1. */
+int module_find(const struct wasp_env *env, const char *name, size_t len);
 /* Free the module-owned configuration state (wasp_request_config_state). */
 void config_states_free(struct wasp_env *env);
 extern const struct wasp_module mod_static;
@@ -169,6 +211,8 @@ struct wasp_env {
 	unsigned routes_gen;                      /* bumped on every table swap */
 
 	struct wasp_hooks *hooks;
+	struct wmodule modules[WORKER_MAX_MODULES];
+	size_t n_modules;
 	struct cstate *cstates; /* wasp_request_config_state(): open addressing */
 	size_t n_cstates, n_cstates_alloc;
 	struct fcache *fcache;
@@ -274,6 +318,9 @@ struct wasp_request {
 	bool resumed;
 	enum wasp_status resume_status;
 	bool handled; /* a handler in ExecuteRequestHandler returned WASP_DONE */
+	struct wpipe *pipe;          /* the hooks it walks (a reference) */
+	wmodset handler_modules;     /* whose ExecuteRequestHandler hooks run */
+	bool mapped;                 /* handlers_map() ran (or a module chose) */
 	const char *handler_name;    /* the <handlers> entry chosen, NULL before */
 	struct req_ctx *module_ctx;  /* per-module pointers (wasp_request_set_module_context) */
 	uint64_t start_usec;         /* head complete */
@@ -300,8 +347,11 @@ bool conn_peer_addr(struct conn *c, const struct sockaddr_storage **ret, socklen
 /* Initialise req for a request on conn (arena already reset). */
 void request_init(struct wasp_request *req, struct wasp_env *env, struct conn *c,
 		  struct wasp_arena *arena, const struct wasp_http_request *http);
-/* Set an error status with the default body (replacing any body). */
+/* Set an error status and drop any body: the worker's error page is added
+ * after SendResponse unless a module (CustomErrorModule) gives one. */
 void request_set_error(struct wasp_request *req, unsigned status, unsigned substatus);
+/* The worker's error page for req's status as the body. */
+void request_error_page(struct wasp_request *req);
 /* Build the response head into the arena. Returns its length and sets
  * *ret_head, or -errno. */
 int request_build_head(struct wasp_request *req, char **ret_head);

@@ -183,8 +183,10 @@ START_TEST(test_bad_chunked_body)
 		      "zz\r\nabc\r\n0\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n",
 		      false);
 
-	ck_assert_msg(startswith(out, "HTTP/1.1 400 "), "%s", out);
-	ck_assert_ptr_nonnull(strstr(out, "Connection: close"));
+	/* nobody reads the body: the response goes out, then discarding it
+	 * runs into the bad chunk and the connection closes (no second
+	 * response) */
+	ck_assert_msg(startswith(out, "HTTP/1.1 405 "), "%s", out);
 	ck_assert_int_eq(count(out, "HTTP/1.1 "), 1);
 }
 END_TEST
@@ -194,7 +196,9 @@ START_TEST(test_body_too_large)
 	_cleanup_free_ char *out = serve(
 		"PUT /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n\r\n", false);
 
-	ck_assert_msg(startswith(out, "HTTP/1.1 413 "), "%s", out);
+	/* too big to discard: answered, then closed */
+	ck_assert_msg(startswith(out, "HTTP/1.1 405 "), "%s", out);
+	ck_assert_ptr_nonnull(strstr(out, "Connection: close"));
 }
 END_TEST
 
@@ -301,14 +305,170 @@ START_TEST(test_directories)
 }
 END_TEST
 
+/* ---- reading the request body (wasp_request_read_body) ---- */
+
+/* /echo: reads the body (asynchronously when it is not all in) and answers
+ * "N:<body>"; with ?limit=N it sets a body limit of N bytes first. */
+struct echo {
+	char buf[256];
+	size_t len;
+};
+
+static enum wasp_status echo_read(struct wasp_request *req, struct echo *e);
+
+static void
+echo_on_body(struct wasp_request *req, void *userdata)
+{
+	enum wasp_status st = echo_read(req, userdata);
+
+	if (st != WASP_AGAIN)
+		wasp_request_resume(req, st);
+}
+
+static enum wasp_status
+echo_read(struct wasp_request *req, struct echo *e)
+{
+	for (;;) {
+		/* small reads: a chunk's data comes out in several pieces */
+		ssize_t n = wasp_request_read_body(req, e->buf + e->len,
+						   MIN((size_t)3, sizeof(e->buf) - e->len));
+		char head[32];
+
+		if (n > 0) {
+			e->len += (size_t)n;
+			continue;
+		}
+		if (n == -EAGAIN)
+			return wasp_request_wait_body(req, echo_on_body, e) < 0 ? WASP_ERROR
+										 : WASP_AGAIN;
+		if (n < 0)
+			return WASP_ERROR;
+		wasp_response_set_status(req, 200, 0);
+		snprintf(head, sizeof(head), "%zu:", e->len);
+		(void)wasp_response_write(req, head, strlen(head));
+		(void)wasp_response_write(req, e->buf, e->len);
+		return WASP_DONE;
+	}
+}
+
+static enum wasp_status
+hook_echo(struct wasp_request *req, void *userdata)
+{
+	struct echo *e;
+
+	if (!streq(wasp_request_path(req), "/echo"))
+		return WASP_OK;
+	if (startswith(wasp_request_query(req), "limit="))
+		wasp_request_set_body_limit(req, strtoull(wasp_request_query(req) + 6, NULL, 10),
+					    404, 13);
+	e = wasp_request_alloc(req, sizeof(*e));
+	if (!e)
+		return WASP_ERROR;
+	e->len = 0;
+	return echo_read(req, e);
+}
+
+static void
+add_echo(void)
+{
+	ck_assert_int_eq(wasp_hooks_add(env.hooks, WASP_STAGE_EXECUTE_REQUEST_HANDLER,
+					WASP_PRIORITY_FIRST, hook_echo, NULL),
+			 0);
+	hooks_seal(env.hooks);
+}
+
+START_TEST(test_read_body)
+{
+	_cleanup_free_ char *out = NULL;
+
+	add_echo();
+	out = serve("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+		    "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+		    "3;ext=1\r\nabc\r\n8\r\ndefghijk\r\n0\r\nTrailer: x\r\n\r\n"
+		    "GET /echo HTTP/1.1\r\nHost: x\r\n\r\n"
+		    "GET /b.html HTTP/1.1\r\nHost: x\r\n\r\n",
+		    false);
+	ck_assert_int_eq(count(out, "HTTP/1.1 200 "), 4);
+	ck_assert_msg(strstr(out, "\r\n\r\n5:hello") && strstr(out, "\r\n\r\n11:abcdefghijk") &&
+			      strstr(out, "\r\n\r\n0:") && strstr(out, "<b>bb</b>"),
+		      "%s", out);
+}
+END_TEST
+
+START_TEST(test_read_body_limit)
+{
+	_cleanup_free_ char *out = NULL;
+
+	add_echo();
+	out = serve("POST /echo?limit=4 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+		    "3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n"
+		    "GET /b.html HTTP/1.1\r\nHost: x\r\n\r\n",
+		    false);
+	/* over the limit: the module's status, and the connection closes */
+	ck_assert_msg(startswith(out, "HTTP/1.1 404 "), "%s", out);
+	ck_assert_ptr_nonnull(strstr(out, "Connection: close"));
+	ck_assert_int_eq(count(out, "HTTP/1.1 "), 1);
+}
+END_TEST
+
+/* Run the loop until nothing is left to do right now. */
+static void
+loop_once(void)
+{
+	ck_assert_int_ge(event_base_loop(base, EVLOOP_NONBLOCK), 0);
+}
+
+static char *
+read_all(int fd)
+{
+	size_t cap = 1 << 16, len = 0;
+	char *out = malloc(cap + 1);
+	ssize_t n;
+
+	while ((n = read(fd, out + len, cap - len)) > 0)
+		len += (size_t)n;
+	out[len] = '\0';
+	return out;
+}
+
+/* The body arrives after the head, in pieces: the module waits for it. */
+START_TEST(test_read_body_async)
+{
+	static const char head[] = "PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n"
+				   "Connection: close\r\n\r\n";
+	_cleanup_free_ char *out = NULL;
+	char buf[256];
+	int sv[2];
+
+	add_echo();
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(conn_new(&env, sv[0], NULL, 1, "/", head, sizeof(head) - 1), 0);
+	loop_once();
+	ck_assert_int_eq(recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT), -1); /* nothing yet */
+	ck_assert_int_eq(write(sv[1], "ab", 2), 2);
+	loop_once();
+	ck_assert_int_eq(recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT), -1);
+	ck_assert_int_eq(write(sv[1], "cdef", 4), 4);
+	ck_assert_int_ge(event_base_dispatch(base), 0);
+	out = read_all(sv[1]);
+	close(sv[1]);
+	ck_assert_msg(startswith(out, "HTTP/1.1 200 ") && strstr(out, "\r\n\r\n6:abcdef"), "%s",
+		      out);
+}
+END_TEST
+
+/* Expect: 100-continue: the 100 goes out when a module reads the body; a
+ * response that does not read it closes the connection instead. */
 START_TEST(test_expect_continue)
 {
-	static const char head[] = "PUT /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+	static const char head[] = "PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
 				   "Expect: 100-continue\r\n\r\n";
+	_cleanup_free_ char *out = NULL;
 	char buf[4096];
 	ssize_t n;
 	int sv[2];
 
+	add_echo();
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	ck_assert_int_eq(conn_new(&env, sv[0], NULL, 1, "/", head, sizeof(head) - 1), 0);
 	n = recv(sv[1], buf, sizeof(buf) - 1, MSG_DONTWAIT);
@@ -318,11 +478,17 @@ START_TEST(test_expect_continue)
 	ck_assert_int_eq(write(sv[1], "body", 4), 4);
 	ck_assert_int_eq(shutdown(sv[1], SHUT_WR), 0);
 	ck_assert_int_ge(event_base_dispatch(base), 0);
-	n = read(sv[1], buf, sizeof(buf) - 1);
-	ck_assert_int_gt(n, 0);
-	buf[n] = '\0';
-	ck_assert_msg(startswith(buf, "HTTP/1.1 405 "), "%s", buf);
+	out = read_all(sv[1]);
 	close(sv[1]);
+	ck_assert_msg(startswith(out, "HTTP/1.1 200 ") && strstr(out, "4:body"), "%s", out);
+	free(out);
+
+	out = serve("PUT /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+		    "Expect: 100-continue\r\n\r\n",
+		    true);
+	ck_assert_msg(startswith(out, "HTTP/1.1 405 "), "%s", out);
+	ck_assert_ptr_nonnull(strstr(out, "Connection: close"));
+	ck_assert_ptr_null(strstr(out, "100 Continue"));
 }
 END_TEST
 
@@ -484,6 +650,9 @@ worker_conn_suite(void)
 	tcase_add_test(tc, test_directories);
 	tcase_add_test(tc, test_hidden_segments);
 	tcase_add_test(tc, test_expect_continue);
+	tcase_add_test(tc, test_read_body);
+	tcase_add_test(tc, test_read_body_limit);
+	tcase_add_test(tc, test_read_body_async);
 	tcase_add_test(tc, test_idle_timeout);
 	tcase_add_test(tc, test_idle_connection_holds_no_buffers);
 	tcase_add_test(tc, test_header_timeout);

@@ -248,6 +248,11 @@ ssize_t wasp_request_read_body(struct wasp_request *req, void *buf, size_t len);
  * wasp_request_resume(). 0 or -errno. */
 int wasp_request_wait_body(struct wasp_request *req,
 			   void (*fn)(struct wasp_request *req, void *userdata), void *userdata);
+/* Limit the body to max bytes (decoded): reading more fails with -EMSGSIZE
+ * and sets status.substatus (RequestFilteringModule: 404.13); a body nobody
+ * read is still discarded after the response (or the connection closed). */
+void wasp_request_set_body_limit(struct wasp_request *req, uint64_t max, unsigned status,
+				 unsigned substatus);
 
 /* Bytes of the request received (head and body so far), bytes of the
  * response sent (head and body; final in LogRequest), and microseconds

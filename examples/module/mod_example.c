@@ -1,0 +1,173 @@
+/* An example external module for wasp-worker: built as its own .so against
+ * nothing but the installed header <wasp/module.h>, loaded by listing it in
+ * applicationHost.config:
+ *
+ *   <system.webServer>
+ *     <globalModules>
+ *       <add name="ExampleModule" image="/usr/lib/wasp/modules/mod_example.so" />
+ *     </globalModules>
+ *     <modules>
+ *       <add name="ExampleModule" />
+ *     </modules>
+ *   </system.webServer>
+ *
+ * What it does:
+ * - counts the requests this worker process ran it for and says so in a
+ *   response header on every response: X-Example-Count: N (SendResponse);
+ * - as a handler (a <handlers> entry with modules="ExampleModule") it
+ *   answers the request itself with a short text (ExecuteRequestHandler):
+ *   "example N: METHOD URL from REMOTE_ADDR", the request body's length
+ *   appended for requests that have one (read with wasp_request_read_body,
+ *   asynchronously when it has not all arrived yet).
+ * An external module reads configuration sections the schema declares with
+ * wasp_request_config(), exactly as built-in modules do.
+ *
+ * Everything per request lives in the request's arena; the counter is the
+ * module's only global state (a worker runs one event loop thread). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <wasp/module.h>
+
+static uint64_t n_requests;
+
+/* Per request: the number this request got, and the body read so far. */
+struct example_req {
+	uint64_t n;
+	uint64_t body_bytes;
+};
+
+extern const struct wasp_module wasp_module;
+
+static struct example_req *
+example_ctx(struct wasp_request *req)
+{
+	struct example_req *x = wasp_request_module_context(req, &wasp_module);
+
+	if (x)
+		return x;
+	x = wasp_request_alloc(req, sizeof(*x));
+	if (!x || wasp_request_set_module_context(req, &wasp_module, x) < 0)
+		return NULL;
+	x->n = ++n_requests;
+	x->body_bytes = 0;
+	return x;
+}
+
+static enum wasp_status
+example_begin(struct wasp_request *req, void *userdata)
+{
+	return example_ctx(req) ? WASP_OK : WASP_ERROR;
+}
+
+static enum wasp_status
+example_send(struct wasp_request *req, void *userdata)
+{
+	struct example_req *x = example_ctx(req);
+	char v[24];
+
+	if (!x)
+		return WASP_ERROR;
+	(void)snprintf(v, sizeof(v), "%" PRIu64, x->n);
+	return wasp_response_set_header(req, "X-Example-Count", v) < 0 ? WASP_ERROR : WASP_OK;
+}
+
+/* The answer, once the body (if any) is all read. */
+static enum wasp_status
+example_respond(struct wasp_request *req, struct example_req *x)
+{
+	char text[512];
+	int n;
+
+	n = snprintf(text, sizeof(text), "example %" PRIu64 ": %s %s from %s", x->n,
+		     wasp_request_method(req), wasp_request_path(req),
+		     wasp_request_server_variable(req, "REMOTE_ADDR"));
+	if (wasp_request_body_length(req) != 0 && n > 0 && (size_t)n < sizeof(text))
+		n += snprintf(text + n, sizeof(text) - (size_t)n, ", body %" PRIu64 " bytes",
+			      x->body_bytes);
+	if (n < 0 || (size_t)n >= sizeof(text) - 1)
+		return WASP_ERROR;
+	text[n++] = '\n';
+	wasp_response_set_status(req, 200, 0);
+	if (wasp_response_set_header(req, "Content-Type", "text/plain") < 0 ||
+	    wasp_response_write(req, text, (size_t)n) < 0)
+		return WASP_ERROR;
+	return WASP_DONE;
+}
+
+/* Read what is there. WASP_AGAIN: wait for more (a callback is set). */
+static enum wasp_status example_read(struct wasp_request *req, struct example_req *x);
+
+static void
+example_on_body(struct wasp_request *req, void *userdata)
+{
+	enum wasp_status st = example_read(req, userdata);
+
+	if (st != WASP_AGAIN)
+		wasp_request_resume(req, st);
+}
+
+static enum wasp_status
+example_read(struct wasp_request *req, struct example_req *x)
+{
+	char buf[4096];
+
+	for (;;) {
+		ssize_t n = wasp_request_read_body(req, buf, sizeof(buf));
+
+		if (n > 0) {
+			x->body_bytes += (uint64_t)n;
+			continue;
+		}
+		if (n == 0)
+			return example_respond(req, x);
+		if (n == -EAGAIN)
+			return wasp_request_wait_body(req, example_on_body, x) < 0 ? WASP_ERROR
+										    : WASP_AGAIN;
+		wasp_log(WASP_LOG_INFO, "ExampleModule: reading the body: %s", strerror((int)-n));
+		return WASP_ERROR;
+	}
+}
+
+static enum wasp_status
+example_execute(struct wasp_request *req, void *userdata)
+{
+	struct example_req *x = example_ctx(req);
+
+	if (!x)
+		return WASP_ERROR;
+	return example_read(req, x);
+}
+
+static int
+example_register(struct wasp_hooks *hooks)
+{
+	int r;
+
+	r = wasp_hooks_add(hooks, WASP_STAGE_BEGIN_REQUEST, WASP_PRIORITY_MEDIUM, example_begin,
+			   NULL);
+	if (r >= 0)
+		r = wasp_hooks_add(hooks, WASP_STAGE_EXECUTE_REQUEST_HANDLER, WASP_PRIORITY_MEDIUM,
+				   example_execute, NULL);
+	if (r >= 0)
+		r = wasp_hooks_add(hooks, WASP_STAGE_SEND_RESPONSE, WASP_PRIORITY_MEDIUM,
+				   example_send, NULL);
+	return r;
+}
+
+static int
+example_init(struct wasp_server *srv)
+{
+	wasp_log(WASP_LOG_INFO, "ExampleModule: loaded in pool '%s'", wasp_server_pool_name(srv));
+	return 0;
+}
+
+/* The symbol wasp-worker looks up after dlopen(). */
+const struct wasp_module wasp_module = {
+	.abi = WASP_MODULE_ABI,
+	.name = "ExampleModule",
+	.init_process = example_init,
+	.register_hooks = example_register,
+};
