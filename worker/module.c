@@ -20,12 +20,14 @@ extern const struct wasp_module mod_static;
 extern const struct wasp_module mod_defaultdoc;
 extern const struct wasp_module mod_dirlist;
 extern const struct wasp_module mod_httplog;
+extern const struct wasp_module mod_requestfilter;
 
 static const struct wasp_module *const builtin_modules[] = {
 	&mod_static,
 	&mod_defaultdoc,
 	&mod_dirlist,
 	&mod_httplog,
+	&mod_requestfilter,
 };
 
 #define GLOBAL_MODULES_SECTION "system.webServer/globalModules"
