@@ -137,6 +137,8 @@ def test(t):
     # where <hiddenSegments> is written, it is the list (IIS semantics)
     expect(get("/open/private/p.txt"), 404, 8, "/open/private/p.txt")
     expect(get("/open/PRIVATE/p.txt"), 404, 8, "/open/PRIVATE/p.txt")
+    r = get("/open/bin/b.txt")
+    check(r.status == 200 and r.body == b"b\n", "a written list replaces IIS's %r" % r)
 
     # 404.7 file extensions
     expect(get("/x.secret"), 404, 7, "/x.secret")

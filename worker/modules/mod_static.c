@@ -21,9 +21,9 @@
  * one cached config lookup, a hash lookup for the type, and a few header
  * strings in the request's arena; the body goes out with sendfile.
  *
- * Until the RequestFilteringModule lands, IIS's default hiddenSegments
- * (web.config, bin, App_Data, ...) are refused here with 404.8, so that no
- * web.config is ever served as content. */
+ * Hidden segments (web.config, bin, App_Data, ...: 404.8) are the
+ * RequestFilteringModule's; static_is_hidden_name() only keeps IIS's
+ * default list out of directory listings. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -61,23 +61,6 @@ static_is_hidden_name(const char *name, size_t n)
 	for (size_t i = 0; n && i < ELEMENTSOF(hidden_segments); i++)
 		if (n == hidden_segments[i].len && strncasecmp(name, hidden_segments[i].name, n) == 0)
 			return true;
-	return false;
-}
-
-/* Does a segment of path equal a hidden segment (case-insensitively, as IIS)? */
-static bool
-has_hidden_segment(const char *path)
-{
-	for (const char *p = path; *p;) {
-		size_t n;
-
-		while (*p == '/')
-			p++;
-		n = strcspn(p, "/");
-		if (static_is_hidden_name(p, n))
-			return true;
-		p += n;
-	}
 	return false;
 }
 
@@ -715,10 +698,6 @@ static_on_execute(struct wasp_request *req, void *userdata)
 	if (!is_get_or_head(req)) {
 		wasp_response_set_status(req, 405, 0);
 		(void)wasp_response_add_header(req, "Allow", "GET, HEAD");
-		return WASP_DONE;
-	}
-	if (has_hidden_segment(path)) {
-		wasp_response_set_status(req, 404, 8);
 		return WASP_DONE;
 	}
 	r = static_open(req, NULL, &fd, &st);
