@@ -20,6 +20,7 @@ extern const struct wasp_module mod_static;
 extern const struct wasp_module mod_defaultdoc;
 extern const struct wasp_module mod_dirlist;
 extern const struct wasp_module mod_httplog;
+extern const struct wasp_module mod_customerror;
 extern const struct wasp_module mod_requestfilter;
 
 static const struct wasp_module *const builtin_modules[] = {
@@ -27,6 +28,7 @@ static const struct wasp_module *const builtin_modules[] = {
 	&mod_defaultdoc,
 	&mod_dirlist,
 	&mod_httplog,
+	&mod_customerror,
 	&mod_requestfilter,
 };
 
