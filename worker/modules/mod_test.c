@@ -5,7 +5,10 @@
  * (X-Wasp-Substatus: 13 for a 404.13), and three URLs misbehave on purpose:
  *   /__wasp_test/hang        blocks the event loop forever (pings go unanswered)
  *   /__wasp_test/sleep?ms=N  answers 200 after N ms, from a timer (not blocking)
- *   /__wasp_test/crash       abort() */
+ *   /__wasp_test/crash       abort()
+ * and one answers with a module's own error body:
+ *   /__wasp_test/error[/...][?skip]  500 with the body "module error body",
+ *                            asking CustomErrorModule to keep it with ?skip */
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,6 +103,17 @@ test_on_begin(struct wasp_request *req, void *userdata)
 		abort();
 	if (streq(what, "sleep"))
 		return test_sleep_start(req);
+	if (streq(what, "error") || startswith(what, "error/")) {
+		static const char body[] = "module error body\n";
+
+		wasp_response_set_status(req, 500, 0);
+		if (wasp_response_set_header(req, "Content-Type", "text/plain") < 0 ||
+		    wasp_response_write(req, body, sizeof(body) - 1) < 0)
+			return WASP_ERROR;
+		if (streq(wasp_request_query(req), "skip"))
+			wasp_response_set_try_skip_custom_errors(req, true);
+		return WASP_DONE;
+	}
 	return WASP_OK;
 }
 
