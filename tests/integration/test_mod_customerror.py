@@ -6,7 +6,8 @@ the error status, Redirect with 302, the short page when nothing is
 configured, never a server path in any of them), Detailed (status,
 substatus, explanation, the physical path, everything HTML-escaped),
 DetailedLocalOnly (detailed for a loopback client, custom for a client
-on another address), existingResponse PassThrough on a blank response."""
+on another address), existingResponse (Auto, Replace, PassThrough) with a module's own error
+body and with a blank response."""
 import os
 import socket
 import wasptest
@@ -79,6 +80,9 @@ def test(t):
         location("A/detailed", "<httpErrors errorMode=\"Detailed\" />"),
         location("A/local", "<httpErrors errorMode=\"DetailedLocalOnly\" />"),
         location("A/pass", "<httpErrors errorMode=\"Custom\" existingResponse=\"PassThrough\" />"),
+        location("A/__wasp_test/error/auto", "<httpErrors errorMode=\"Custom\" existingResponse=\"Auto\" />"),
+        location("A/__wasp_test/error/replace", "<httpErrors errorMode=\"Custom\" existingResponse=\"Replace\" />"),
+        location("A/__wasp_test/error/pass", "<httpErrors errorMode=\"Custom\" existingResponse=\"PassThrough\" />"),
     ]) + "</configuration>")
     srv.start()
 
@@ -124,6 +128,22 @@ def test(t):
     # PassThrough on a blank response: still the custom page
     r = get("/pass/missing.html")
     check(r.status == 404 and r.body == b"<p>english 404</p>\n", "pass %r %r" % (r, r.body))
+
+    # a module's own error body (the test module's 500): Auto keeps it only
+    # when the module asked (fTrySkipCustomErrors), Replace never,
+    # PassThrough always
+    mod_body = b"module error body\n"
+    for path, keep in (("auto", False), ("auto?skip", True), ("replace", False),
+                       ("replace?skip", False), ("pass", True), ("pass?skip", True)):
+        r = get("/__wasp_test/error/" + path)
+        check(r.status == 500, "%s: %r" % (path, r))
+        if keep:
+            check(r.body == mod_body, "%s: the module's body was replaced: %r" % (path, r.body))
+        else:
+            check(r.body != mod_body and b"500" in r.body and
+                  r.header("Content-Type", "").startswith("text/html"),
+                  "%s: the module's body was kept: %r %r" % (path, r.body, r.headers))
+            no_paths(r, path)
 
     # Detailed: status.substatus, the explanation, the physical path, escaped
     r = get("/detailed/%3Cscript%3Ex%26y.html")
