@@ -22,6 +22,7 @@ extern const struct wasp_module mod_dirlist;
 extern const struct wasp_module mod_httplog;
 extern const struct wasp_module mod_customerror;
 extern const struct wasp_module mod_requestfilter;
+extern const struct wasp_module mod_protocol;
 
 static const struct wasp_module *const builtin_modules[] = {
 	&mod_static,
@@ -30,6 +31,7 @@ static const struct wasp_module *const builtin_modules[] = {
 	&mod_httplog,
 	&mod_customerror,
 	&mod_requestfilter,
+	&mod_protocol,
 };
 
 #define GLOBAL_MODULES_SECTION "system.webServer/globalModules"
