@@ -91,13 +91,15 @@ def test(t):
     r = srv.get("/own/")
     check(r.status == 200 and r.body == b"start\n", "web.config entry first %r" % r)
     r = srv.get("/none/")
-    check(r.status == 403 and b"not a default" not in r.body, "no document %r" % r)
+    check(r.status == 403 and b"not a default" not in r.body and
+          r.header("X-Wasp-Substatus") == "14", "no document: 403.14 %r %r" % (r, r.headers))
     r = srv.get("/off/")
     check(r.status == 403 and b"off index" not in r.body, "enabled=false %r" % r)
     r = srv.get("/off/index.html")
     check(r.status == 200, "the file itself %r" % r)
     r = srv.get("/odd/")
-    check(r.status == 404 and b"unmapped" not in r.body, "unmapped document %r" % r)
+    check(r.status == 404 and b"unmapped" not in r.body and r.header("X-Wasp-Substatus") == "3",
+          "unmapped document %r" % r)
     r = srv.get("/dirdoc/")
     check(r.status == 200 and r.body == b"the file\n", "a directory is no document %r" % r)
 

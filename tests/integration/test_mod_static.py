@@ -81,7 +81,8 @@ def test(t):
     check(r.header("Content-Type") == "text/plain", "type %r" % r.headers)
     check(r.header("Accept-Ranges") == "bytes", "Accept-Ranges %r" % r.headers)
     r = srv.get("/page.xyz")
-    check(r.status == 404 and b"unmapped" not in r.body, "unmapped extension %r" % r)
+    check(r.status == 404 and b"unmapped" not in r.body and r.header("X-Wasp-Substatus") == "3",
+          "unmapped extension: 404.3 %r %r" % (r, r.headers))
     r = srv.get("/README")
     check(r.status == 200 and r.header("Content-Type") == "text/x-noext",
           "'.' maps a name without extension %r %r" % (r, r.headers))
@@ -89,7 +90,10 @@ def test(t):
     check(r.status == 200 and r.header("Content-Type") == "application/x-xyz",
           "web.config adds .xyz %r %r" % (r, r.headers))
     r = srv.get("/sub/a.txt")
-    check(r.status == 404 and b"removed" not in r.body, "web.config removes .txt %r" % r)
+    check(r.status == 404 and b"removed" not in r.body and r.header("X-Wasp-Substatus") == "3",
+          "web.config removes .txt %r" % r)
+    r = srv.get("/missing.txt")
+    check(r.status == 404 and r.header("X-Wasp-Substatus") is None, "plain 404 %r" % r.headers)
     r = srv.get("/f.bin")
     check(r.status == 200 and r.body == BODY, "f.bin %r" % r)
 

@@ -216,10 +216,11 @@ fcache_unref_cb(void *e)
 	fcache_unref(e);
 }
 
-int
-static_open(struct wasp_request *req, const char *sub, int *ret_fd, struct stat *ret_st)
+/* static_open() with the request's settings already looked up */
+static int
+open_conf(struct wasp_request *req, const struct static_conf *c, const char *sub, int *ret_fd,
+	  struct stat *ret_st)
 {
-	const struct static_conf *c = static_conf_get(req);
 	struct fcache_entry *e;
 	const char *rel;
 	int r;
@@ -252,6 +253,12 @@ static_open(struct wasp_request *req, const char *sub, int *ret_fd, struct stat 
 	if (ret_st)
 		*ret_st = *fcache_entry_stat(e);
 	return 0;
+}
+
+int
+static_open(struct wasp_request *req, const char *sub, int *ret_fd, struct stat *ret_st)
+{
+	return open_conf(req, static_conf_get(req), sub, ret_fd, ret_st);
 }
 
 /* ---- URLs ---- */
@@ -583,10 +590,10 @@ add_validators(struct wasp_request *req, const struct static_conf *c, const char
 	return r;
 }
 
-enum wasp_status
-static_serve_file(struct wasp_request *req, const char *name, int fd, const struct stat *st)
+static enum wasp_status
+serve_conf(struct wasp_request *req, const struct static_conf *c, const char *name, int fd,
+	   const struct stat *st)
 {
-	const struct static_conf *c = static_conf_get(req);
 	bool get = streq(wasp_request_method(req), "GET");
 	uint64_t size = (uint64_t)st->st_size;
 	char etag[64], lm[WASP_HTTP_DATE_LEN + 1];
@@ -642,11 +649,22 @@ static_serve_file(struct wasp_request *req, const char *name, int fd, const stru
 			return WASP_ERROR;
 		r = static_parse_ranges(spec, size, rs, ELEMENTSOF(rs), &n);
 		if (r < 0) {
+			static const char page[] = "<!DOCTYPE html>\n<html><head><title>416 - "
+						   "Range Not Satisfiable</title></head>\n<body>"
+						   "<h1>416 - Range Not Satisfiable</h1></body>"
+						   "</html>\n";
+
+			/* Content-Range describes the file, not this page: a
+			 * custom error page (existingResponse Auto) would drop it */
 			wasp_response_set_status(req, 416, 0);
+			wasp_response_set_try_skip_custom_errors(req, true);
 			if (wasp_response_add_header(req, "Content-Range",
 						     wasp_arena_printf(req->arena,
 								       "bytes */%" PRIu64,
-								       size)) < 0)
+								       size)) < 0 ||
+			    wasp_response_add_header(req, "Content-Type",
+						     "text/html; charset=utf-8") < 0 ||
+			    wasp_response_write(req, page, sizeof(page) - 1) < 0)
 				return WASP_ERROR;
 			return WASP_DONE;
 		}
@@ -679,6 +697,12 @@ static_serve_file(struct wasp_request *req, const char *name, int fd, const stru
 	return WASP_DONE;
 }
 
+enum wasp_status
+static_serve_file(struct wasp_request *req, const char *name, int fd, const struct stat *st)
+{
+	return serve_conf(req, static_conf_get(req), name, fd, st);
+}
+
 static bool
 is_get_or_head(const struct wasp_request *req)
 {
@@ -691,6 +715,7 @@ static enum wasp_status
 static_on_execute(struct wasp_request *req, void *userdata)
 {
 	const char *path = wasp_request_path(req);
+	const struct static_conf *c;
 	struct stat st;
 	int fd, r;
 
@@ -700,7 +725,8 @@ static_on_execute(struct wasp_request *req, void *userdata)
 		(void)wasp_response_add_header(req, "Allow", "GET, HEAD");
 		return WASP_DONE;
 	}
-	r = static_open(req, NULL, &fd, &st);
+	c = static_conf_get(req); /* once: open and serve share it */
+	r = open_conf(req, c, NULL, &fd, &st);
 	if (r >= 0 && S_ISDIR(st.st_mode))
 		return WASP_DECLINED; /* DefaultDocumentModule, DirectoryListingModule */
 	if (r == -EACCES) {
@@ -713,7 +739,7 @@ static_on_execute(struct wasp_request *req, void *userdata)
 		wasp_response_set_status(req, 404, 0);
 		return WASP_DONE;
 	}
-	return static_serve_file(req, path, fd, &st);
+	return serve_conf(req, c, path, fd, &st);
 }
 
 static int
