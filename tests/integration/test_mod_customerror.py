@@ -59,11 +59,16 @@ def test(t):
     write(os.path.join(custerr, "de-DE", "404.htm"), "<p>deutsch 404</p>\n")
     hidden_page = os.path.join(pages, "hidden.htm")
     write(hidden_page, "<p>hidden segment page</p>\n")
+    # relative to the directory of applicationHost.config (t.dir)
+    write(os.path.join(pages, "nomime.htm"), "<p>no mime map page</p>\n")
+    secret = os.path.join(pages, "secret.htm")
+    write(secret, "TOP SECRET\n")
 
     web = ("<httpErrors errorMode=\"Custom\" existingResponse=\"Replace\">\n"
            "      <error statusCode=\"404\" prefixLanguageFilePath=%s path=\"404.htm\" />\n"
            "      <error statusCode=\"404\" subStatusCode=\"8\" path=%s responseMode=\"File\" />\n"
            "      <error statusCode=\"405\" path=\"/exec/notallowed.html\" responseMode=\"ExecuteURL\" />\n"
+           "      <error statusCode=\"404\" subStatusCode=\"3\" path=\"pages/nomime.htm\" />\n"
            "    </httpErrors>" % (quoteattr(custerr), quoteattr(hidden_page)))
     srv = t.server(pools={"A": {}},
                    sites=[{"name": "A", "id": 1, "bindings": ["*:{port}:"],
@@ -72,10 +77,21 @@ def test(t):
                    web_server_xml=web)
     content = srv.content_dir("A")
     write(os.path.join(content, "exec", "notallowed.html"), "<p>executed url page</p>\n")
+    write(os.path.join(content, "file.nomimetype"), "data\n")
+    # a web.config may name only files beside it, relatively and without ".."
+    write(os.path.join(content, "deleg", "err", "404.htm"), "<p>delegated 404</p>\n")
+    write(os.path.join(content, "deleg", "web.config"),
+          "<configuration><system.webServer><httpErrors errorMode=\"Custom\"><clear />"
+          "<error statusCode=\"404\" path=\"err\\404.htm\" />"
+          "<error statusCode=\"404\" subStatusCode=\"8\" path=%s />"
+          "<error statusCode=\"405\" path=\"../../../pages/secret.htm\" />"
+          "</httpErrors></system.webServer></configuration>\n" % quoteattr(secret))
     srv.config_text = srv.config_text.replace("</configuration>", "".join([
         location("A/redir", "<httpErrors errorMode=\"Custom\"><clear />"
                  "<error statusCode=\"404\" path=\"http://elsewhere.test/oops?x=1\" "
                  "responseMode=\"Redirect\" /></httpErrors>"),
+        "  <location path=\"A/deleg\" overrideMode=\"Allow\">\n    <system.webServer>\n"
+        "      <httpErrors />\n    </system.webServer>\n  </location>\n",
         location("A/short", "<httpErrors errorMode=\"Custom\"><clear /></httpErrors>"),
         location("A/detailed", "<httpErrors errorMode=\"Detailed\" />"),
         location("A/local", "<httpErrors errorMode=\"DetailedLocalOnly\" />"),
@@ -112,6 +128,19 @@ def test(t):
     # HEAD: the status and headers, no body
     r = get("/nope.html", method="HEAD")
     check(r.status == 404 and r.body == b"", "HEAD %r" % r)
+
+    # File relative to the configuration file that names it
+    r = get("/file.nomimetype")
+    check(r.status == 404 and r.body == b"<p>no mime map page</p>\n", "404.3 %r %r" % (r, r.body))
+    # from a web.config: relative to it ('\\' as '/'); not absolute, not ".."
+    r = get("/deleg/missing.html")
+    check(r.status == 404 and r.body == b"<p>delegated 404</p>\n", "web.config 404 %r %r" % (r, r.body))
+    for what, kw in (("absolute", {"path": "/deleg/web.config"}),
+                     ("dot-dot", {"path": "/deleg/x.html", "method": "DELETE"})):
+        r = get(kw.pop("path"), **kw)
+        check(r.status in (404, 405) and b"SECRET" not in r.body and b"<h1>" in r.body,
+              "web.config %s path served: %r %r" % (what, r, r.body))
+        no_paths(r, what)
 
     # Redirect
     r = get("/redir/missing.html")
