@@ -18,7 +18,8 @@
  *   answers the request itself with a short text (ExecuteRequestHandler):
  *   "example N: METHOD URL from REMOTE_ADDR", the request body's length
  *   appended for requests that have one (read with wasp_request_read_body,
- *   asynchronously when it has not all arrived yet).
+ *   asynchronously when it has not all arrived yet), then, for
+ *   ?vars=NAME,NAME, one "NAME=value" line per server variable.
  * An external module reads configuration sections the schema declares with
  * wasp_request_config(), exactly as built-in modules do.
  *
@@ -30,6 +31,8 @@
 #include <string.h>
 
 #include <wasp/module.h>
+
+#define MIN_SIZE(a, b) ((a) < (b) ? (a) : (b))
 
 static uint64_t n_requests;
 
@@ -78,7 +81,8 @@ example_send(struct wasp_request *req, void *userdata)
 static enum wasp_status
 example_respond(struct wasp_request *req, struct example_req *x)
 {
-	char text[512];
+	const char *q = strstr(wasp_request_query(req), "vars=");
+	char text[512], *vars;
 	int n;
 
 	n = snprintf(text, sizeof(text), "example %" PRIu64 ": %s %s from %s", x->n,
@@ -91,8 +95,23 @@ example_respond(struct wasp_request *req, struct example_req *x)
 		return WASP_ERROR;
 	text[n++] = '\n';
 	wasp_response_set_status(req, 200, 0);
-	if (wasp_response_set_header(req, "Content-Type", "text/plain") < 0 ||
-	    wasp_response_write(req, text, (size_t)n) < 0)
+	if (wasp_response_write(req, text, (size_t)n) < 0)
+		return WASP_ERROR;
+	/* ?vars=A,B: one "NAME=value" line each (the server variable API) */
+	if (q) {
+		vars = wasp_request_strdup(req, q + 5);
+		for (char *save = NULL, *v = vars ? strtok_r(vars, ",&", &save) : NULL; v;
+		     v = strtok_r(NULL, ",&", &save)) {
+			const char *val = wasp_request_server_variable(req, v);
+			if (strchr(v, '=')) /* the next query parameter */
+				break;
+			n = snprintf(text, sizeof(text), "%s=%s\n", v, val ? val : "(null)");
+			if (n < 0 || wasp_response_write(req, text, MIN_SIZE((size_t)n,
+									    sizeof(text) - 1)) < 0)
+				return WASP_ERROR;
+		}
+	}
+	if (wasp_response_set_header(req, "Content-Type", "text/plain") < 0)
 		return WASP_ERROR;
 	return WASP_DONE;
 }

@@ -1,0 +1,81 @@
+"""web.config files take effect per request path, and an edited, new or
+deleted web.config is seen by the next requests without a restart (the
+worker's config cache re-checks the files at most once a second), in the
+same worker process. A web.config with an error is logged once, not on
+every request."""
+import os
+import time
+import wasptest
+from wasptest import check, wait_until
+
+
+def write(path, text):
+    # a new inode and an mtime that differs even within one second
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.chmod(tmp, 0o644)
+    os.rename(tmp, path)
+
+
+def default_doc(name):
+    return ("<configuration><system.webServer><defaultDocument enabled=\"true\"><files>"
+            "<clear /><add value=\"%s\" /></files></defaultDocument>"
+            "</system.webServer></configuration>\n" % name)
+
+
+def test(t):
+    srv = t.server(pools={"A": {}})
+    content = srv.content_dir("A")
+    sub = os.path.join(content, "sub")
+    os.makedirs(sub)
+    os.chmod(sub, 0o755)
+    for d in (content, sub):
+        for name in ("a.html", "b.html"):
+            write(os.path.join(d, name), "%s in %s\n" % (name, os.path.basename(d)))
+    write(os.path.join(content, "web.config"), default_doc("a.html"))
+    srv.start()
+
+    r = srv.get("/", pool="A")
+    check(r.status == 200 and r.body == b"a.html in A\n", "first %r %r" % (r, r.body))
+    pid = r.pid
+    # the sub directory inherits the root's web.config
+    r = srv.get("/sub/", pool="A")
+    check(r.body == b"a.html in sub\n", "inherited %r %r" % (r, r.body))
+
+    # edit the root's web.config: seen within a second or so
+    start = time.monotonic()
+    write(os.path.join(content, "web.config"), default_doc("b.html"))
+    wait_until(lambda: srv.get("/", pool="A").body == b"b.html in A\n", 10,
+               what="the edited web.config to take effect")
+    took = time.monotonic() - start
+    check(took < 3 * wasptest.TIME_SCALE, "took %.1fs" % took)
+    r = srv.get("/sub/", pool="A")
+    check(r.body == b"b.html in sub\n" and r.pid == pid, "sub after edit %r %r" % (r, r.body))
+
+    # a new web.config in the sub directory overrides the root's there only
+    write(os.path.join(sub, "web.config"), default_doc("a.html"))
+    wait_until(lambda: srv.get("/sub/", pool="A").body == b"a.html in sub\n", 10,
+               what="the new web.config to take effect")
+    check(srv.get("/", pool="A").body == b"b.html in A\n", "the root changed too")
+
+    # deleted: the root's applies again
+    os.unlink(os.path.join(sub, "web.config"))
+    wait_until(lambda: srv.get("/sub/", pool="A").body == b"b.html in sub\n", 10,
+               what="the deleted web.config to stop applying")
+
+    # a broken web.config: logged once, however many requests see it
+    write(os.path.join(sub, "web.config"),
+          "<configuration><system.webServer><directoryBrowse enabled=\"maybe\" />"
+          "</system.webServer></configuration>\n")
+    marker = os.path.join(sub, "web.config") + ":"
+    wait_until(lambda: srv.get("/sub/", pool="A") and marker in srv.read_log(), 10,
+               what="the broken web.config to be reported")
+    for _ in range(5):
+        srv.get("/sub/", pool="A")
+    n = srv.read_log().count(marker)
+    check(n == 1, "the broken web.config was reported %d times" % n)
+    check(srv.get("/", pool="A").pid == pid, "the worker was replaced")
+
+
+wasptest.main(test)
