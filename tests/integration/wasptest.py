@@ -290,6 +290,15 @@ def config_xml(pools, sites, pool_defaults=None, web_server_xml=""):
         "apps": [{"path": "/", "pool": "A", "physicalPath": DIR}, ...]}
     """
     out = ['<?xml version="1.0" encoding="UTF-8"?>\n', "<configuration>\n",
+           # As IIS writes it; the same settings wasp assumes for these two.
+           "  <configSections>\n",
+           '    <sectionGroup name="system.applicationHost">\n',
+           '      <section name="applicationPools" allowDefinition="AppHostOnly" '
+           'overrideModeDefault="Deny" />\n',
+           '      <section name="sites" allowDefinition="AppHostOnly" '
+           'overrideModeDefault="Deny" />\n',
+           "    </sectionGroup>\n",
+           "  </configSections>\n",
            "  <system.applicationHost>\n", "    <applicationPools>\n"]
     for p in pools:
         out.append(_xml_element("add", p, 3))
