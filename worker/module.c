@@ -23,6 +23,7 @@ extern const struct wasp_module mod_httplog;
 extern const struct wasp_module mod_customerror;
 extern const struct wasp_module mod_requestfilter;
 extern const struct wasp_module mod_protocol;
+extern const struct wasp_module mod_redirect;
 
 static const struct wasp_module *const builtin_modules[] = {
 	&mod_static,
@@ -32,6 +33,7 @@ static const struct wasp_module *const builtin_modules[] = {
 	&mod_customerror,
 	&mod_requestfilter,
 	&mod_protocol,
+	&mod_redirect,
 };
 
 #define GLOBAL_MODULES_SECTION "system.webServer/globalModules"
