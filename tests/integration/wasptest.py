@@ -432,9 +432,15 @@ class Server:
         env.update(self.env)
         log("starting %s (port %d)" % (" ".join(cmd), self.port))
         self.logf = open(self.log_path, "ab")
+        # If this script is killed outright (SIGKILL: no handler, no
+        # atexit), waspd must still go: it gets SIGKILL when we die, and its
+        # own children follow it (they carry the same setting). Only from
+        # the main thread: the signal follows the thread that forked.
+        pdeath = _set_pdeathsig if threading.current_thread() is threading.main_thread() else None
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                      stdout=self.logf, stderr=self.logf,
-                                     env=env, start_new_session=True)
+                                     env=env, start_new_session=True,
+                                     preexec_fn=pdeath)
         self.pgid = self.proc.pid  # session leader: its pid is the pgid
         self.test._register_group(self.pgid)
         if wait:
@@ -591,6 +597,16 @@ class Server:
             if st["pgrp"] == self.pgid and st["state"] != "Z":
                 out.append(pid)
         return sorted(out)
+
+
+def _set_pdeathsig():
+    """In the child before exec: PR_SET_PDEATHSIG = SIGKILL."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - best effort
+        pass
 
 
 def _pids():
