@@ -136,16 +136,34 @@ w3c_line_size(uint32_t flags, const struct w3c_entry *e)
 	       str_size(e->referer) + str_size(e->host);
 }
 
+/* gmtime_r, once a second (lines of one second share it). */
+static bool
+utc_tm(time_t t, struct tm *ret)
+{
+	static time_t cached_t = (time_t)-1;
+	static struct tm cached;
+
+	if (t != cached_t) {
+		if (!gmtime_r(&t, &cached)) {
+			cached_t = (time_t)-1;
+			return false;
+		}
+		cached_t = t;
+	}
+	*ret = cached;
+	return true;
+}
+
 int
 w3c_format_line(uint32_t flags, const struct w3c_entry *e, char *buf, size_t size)
 {
-	struct tm tm;
+	struct tm tm = { 0 };
 	char *p = buf;
 	bool first = true;
 
 	if (size < w3c_line_size(flags, e))
 		return -ENOBUFS;
-	if ((flags & (W3C_F_DATE | W3C_F_TIME)) && !gmtime_r(&e->time, &tm))
+	if ((flags & (W3C_F_DATE | W3C_F_TIME)) && !utc_tm(e->time, &tm))
 		return -EINVAL;
 	for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
 		uint32_t f = fields[i].flag;
