@@ -12,6 +12,7 @@
 #include "testutil.h"
 #include "util.h"
 #include "worker.h"
+#include "modules/mod_static.h"
 
 #define SEC 1000000ULL
 
@@ -135,6 +136,33 @@ START_TEST(test_bounded)
 }
 END_TEST
 
+/* FCACHE_LINKS_OUTSIDE_ROOT: a link out of the root opens, and is a
+ * different entry from the same name opened without it */
+START_TEST(test_links_outside_root)
+{
+	struct fcache *fc = fcache_new(0);
+	struct fcache_entry *a, *b;
+
+	ck_assert_ptr_nonnull(fc);
+	ck_assert_int_eq(fcache_open(fc, &v, "out", SEC, &a), -ENOENT);
+	ck_assert_int_eq(fcache_open_ex(fc, &v, "out", FCACHE_LINKS_OUTSIDE_ROOT, SEC, &a), 0);
+	ck_assert_int_eq(fcache_entry_stat(a)->st_size, 7); /* "secret\n" */
+	ck_assert_int_eq(fcache_open(fc, &v, "out", SEC, &b), -ENOENT); /* not that entry */
+	ck_assert_int_eq(fcache_open_ex(fc, &v, "out", FCACHE_LINKS_OUTSIDE_ROOT, SEC, &b), 0);
+	ck_assert_ptr_eq(a, b);
+	fcache_unref(b);
+	/* no ".." even so */
+	ck_assert_int_eq(fcache_open_ex(fc, &v, "../secret.txt", FCACHE_LINKS_OUTSIDE_ROOT, SEC, &b),
+			 -ENOENT);
+	ck_assert_int_eq(fcache_open(fc, &v, "f0.txt", SEC, &b), 0);
+	ck_assert_ptr_ne(a, b);
+	fcache_unref(a);
+	fcache_unref(b);
+	ck_assert_uint_eq(fcache_size(fc), 2);
+	fcache_free(fc);
+}
+END_TEST
+
 static Suite *
 worker_fcache_suite(void)
 {
@@ -145,6 +173,7 @@ worker_fcache_suite(void)
 	tcase_add_test(tc, test_hit_and_revalidate);
 	tcase_add_test(tc, test_deleted_and_unsafe);
 	tcase_add_test(tc, test_bounded);
+	tcase_add_test(tc, test_links_outside_root);
 	suite_add_tcase(s, tc);
 	return s;
 }
