@@ -7,8 +7,10 @@ bit characters, 404.13 Content-Length over maxAllowedContentLength, 404.14
 URL too long, 404.15 query string too long, 404.18 query string sequence;
 settings merge per <location> path."""
 import os
+import shutil
+import socket
 import wasptest
-from wasptest import check
+from wasptest import check, TIME_SCALE
 
 WEB_SERVER = """
     <security>
@@ -203,11 +205,85 @@ def test(t):
     expect(get("/a.txt", method="POST", body=b"x" * 101), 404, 13, "body over the limit")
     r = get("/open/a+b.txt", method="POST", body=b"x" * 500)
     check(r.status == 405, "a location's larger limit %r" % r)
+    # ... answered before the body is read: the client sends only the head
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10 * TIME_SCALE) as s:
+        s.sendall(b"PUT /a.txt HTTP/1.1\r\nHost: %s\r\nContent-Length: 1000000\r\n\r\n"
+                  % host.encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            b = s.recv(65536)
+            check(b, "closed without an answer: %r" % data)
+            data += b
+        check(data.startswith(b"HTTP/1.1 404") and b"X-Wasp-Substatus: 13" in data,
+              "Content-Length over the limit, body not sent: %r" % data[:300])
+        check(b"Connection: close" in data, "the unread body: close %r" % data[:300])
+
     # keep-alive across refusals: a refused request does not end the connection
     with srv.keepalive(pool="A") as ka:
         expect(ka.get("/x.secret"), 404, 7, "keep-alive refusal")
         r = ka.get("/a.txt")
         check(r.status == 200 and r.body == b"a\n", "after a refusal %r" % r)
+
+    chunked_body_limit(t)
+
+
+EXAMPLE_XML = """
+    <globalModules>
+      <add name="ExampleModule" image="%s" />
+    </globalModules>
+    <handlers accessPolicy="Read, Script">
+      <add name="Example" path="*.example" verb="*" modules="ExampleModule" />
+      <add name="StaticFile" path="*" verb="GET,HEAD" modules="StaticFileModule"
+           resourceType="Either" requireAccess="Read" />
+    </handlers>
+    <security>
+      <requestFiltering>
+        <requestLimits maxAllowedContentLength="1000" />
+      </requestFiltering>
+    </security>"""
+
+
+def chunked(body, size=300):
+    out = b""
+    for i in range(0, len(body), size):
+        part = body[i:i + size]
+        out += b"%x\r\n%s\r\n" % (len(part), part)
+    return out + b"0\r\n\r\n"
+
+
+def chunked_body_limit(t):
+    """A chunked body is refused (404.13) when it grows over the limit while
+    a handler reads it: the example module (examples/module) reads bodies."""
+    src = wasptest.program("examples/module/mod_example.so")
+    if not os.path.exists(src):
+        wasptest.log("%s is not built: no chunked body scenario" % src)
+        return
+    d = os.path.join(t.dir, "modules")
+    os.makedirs(d, exist_ok=True)
+    os.chmod(d, 0o755)
+    image = os.path.join(d, "mod_example.so")
+    shutil.copy(src, image)
+    os.chmod(image, 0o755)
+    srv = t.server(pools={"B": {}}, web_server_xml=EXAMPLE_XML % image)
+    srv.content_dir("B")
+    srv.start()
+    host = srv.host("B").encode()
+
+    def post(body):
+        data = srv.raw(b"POST /up.example HTTP/1.1\r\nHost: %s\r\nTransfer-Encoding: chunked\r\n"
+                       b"Connection: close\r\n\r\n%s" % (host, chunked(body)))
+        return data
+
+    data = post(b"x" * 1000)
+    check(data.startswith(b"HTTP/1.1 200") and b"body 1000 bytes" in data,
+          "chunked body at the limit: %r" % data[:400])
+    data = post(b"x" * 1001)
+    check(data.startswith(b"HTTP/1.1 404") and b"X-Wasp-Substatus: 13" in data,
+          "chunked body over the limit: %r" % data[:400])
+    r = srv.get("/up.example", pool="B", method="POST", body=b"y" * 1000)
+    check(r.status == 200 and b"body 1000 bytes" in r.body, "Content-Length at the limit %r" % r)
+    r = srv.get("/up.example", pool="B", method="POST", body=b"y" * 1001)
+    check(r.status == 404 and r.header("X-Wasp-Substatus") == "13", "Content-Length over %r" % r)
 
 
 wasptest.main(test)

@@ -11,7 +11,8 @@
  *   404.11  allowDoubleEscaping="false": the decoded path still holds %XX, or '+'
  *   404.12  allowHighBitCharacters="false": non-ASCII bytes in the path
  *   404.13  requestLimits maxAllowedContentLength: Content-Length over it
- *           (before the body is read), or a chunked body growing over it
+ *           (answered before the body is read; the connection then closes),
+ *           or a chunked body growing over it while a handler reads it
  *   404.14  requestLimits maxUrl: the URL path as sent, in bytes
  *   404.15  requestLimits maxQueryString: the query string as sent, in bytes
  *   404.18  denyQueryStringSequences: a sequence in the query string, as sent
@@ -280,6 +281,8 @@ rf_on_begin_request(struct wasp_request *req, void *userdata)
 		wasp_response_disable_keep_alive(req); /* the body stays unread */
 		return deny(req, 13);
 	}
+	if (body < 0) /* chunked: refused as it grows over the limit, when read */
+		wasp_request_set_body_limit(req, st->max_content_length, 404, 13);
 	raw = wasp_request_raw_path(req);
 	query = wasp_request_query(req);
 	if (strlen(raw) > st->max_url)
