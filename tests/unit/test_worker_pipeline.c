@@ -1,0 +1,410 @@
+/* worker/pipeline.c and module.c with a real configuration: <modules>
+ * enabling modules per application and ordering ties, the handler results
+ * (continue, finish, pending, error), <handlers> gating
+ * ExecuteRequestHandler, module-owned configuration state built once per
+ * effective section, per-module request context, response headers. The
+ * connections are socketpairs served in-process (as in test_worker_conn). */
+#include <event2/event.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "apphost.h"
+#include "arena.h"
+#include "test_config_util.h"
+#include "testutil.h"
+#include "util.h"
+#include "worker.h"
+
+static struct tc tc;
+static struct event_base *base;
+static struct wasp_env env;
+static struct wasp_arena *ah_arena;
+static char trace[128];
+
+static void
+env_setup(const char *web_server)
+{
+	struct wasp_diag_list diags = WASP_DIAG_LIST_INIT;
+	struct wasp_apphost *ah = NULL;
+	char *body;
+
+	(void)signal(SIGPIPE, SIG_IGN);
+	ck_assert_int_gt(asprintf(&body, TC_APPHOST_MIN "<system.webServer>%s</system.webServer>\n"
+					 "<location path=\"S/app\"><system.webServer>"
+					 "<modules><clear /><add name=\"ModA\" /><add name=\"ModB\" />"
+					 "</modules>"
+					 "<directoryBrowse showFlags=\"Date\" />"
+					 "</system.webServer></location>\n",
+				 web_server),
+			 0);
+	tc_setup(&tc, body);
+	free(body);
+	if (tc.load_result < 0)
+		tc_dump(&tc.diags);
+	ck_assert_int_eq(tc.load_result, 0);
+	tc_write(&tc, "www/a.txt", "aaa\n");
+	tc_write(&tc, "www/x.mod", "x\n");
+	tc_write(&tc, "www-app/a.txt", "app aaa\n");
+	ah_arena = wasp_arena_new();
+	ck_assert_int_eq(wasp_apphost_build(tc.cfg, ah_arena, &ah, &diags), 0);
+	wasp_diag_list_done(&diags);
+
+	base = event_base_new();
+	ck_assert_ptr_nonnull(base);
+	memset(&env, 0, sizeof(env));
+	ck_assert_int_eq(env_init(&env, base), 0);
+	env.config = tc.cfg;
+	env.apphost = ah;
+	env.pool_name = strdup("P");
+	ck_assert_int_eq(env_build_apps(&env), 0);
+	ck_assert_uint_eq(env.n_apps, 2);
+	ck_assert_int_eq(env_load_modules(&env, WASP_WORKER_F_TEST_HEADERS), 0);
+	trace[0] = '\0';
+}
+
+static void
+env_teardown(void)
+{
+	env_done(&env);
+	event_base_free(base);
+	ah_arena = wasp_arena_free(ah_arena);
+	tc_done(&tc);
+}
+
+/* Serve one request on a new connection to the application at app_path. */
+static char *
+serve(const char *app_path, const char *req)
+{
+	size_t cap = 1 << 16, len = 0;
+	char *out = malloc(cap + 1);
+	ssize_t n;
+	int sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(conn_new(&env, sv[0], NULL, 1, app_path, NULL, 0), 0);
+	ck_assert_int_eq(write(sv[1], req, strlen(req)), (ssize_t)strlen(req));
+	ck_assert_int_eq(shutdown(sv[1], SHUT_WR), 0);
+	ck_assert_int_ge(event_base_dispatch(base), 0);
+	while ((n = read(sv[1], out + len, cap - len)) > 0)
+		len += (size_t)n;
+	out[len] = '\0';
+	close(sv[1]);
+	return out;
+}
+
+/* ---- fake modules, registered as if they were built in ---- */
+
+static enum wasp_status
+hook_trace(struct wasp_request *req, void *userdata)
+{
+	strcat(trace, userdata);
+	return WASP_OK;
+}
+
+/* ExecuteRequestHandler: answer with its letter. */
+static enum wasp_status
+hook_answer(struct wasp_request *req, void *userdata)
+{
+	strcat(trace, userdata);
+	wasp_response_set_status(req, 200, 0);
+	(void)wasp_response_write(req, userdata, strlen(userdata));
+	return WASP_DONE;
+}
+
+static int
+reg_a(struct wasp_hooks *h)
+{
+	ck_assert_int_eq(wasp_hooks_add(h, WASP_STAGE_BEGIN_REQUEST, WASP_PRIORITY_MEDIUM,
+					hook_trace, "A"),
+			 0);
+	ck_assert_int_eq(wasp_hooks_add(h, WASP_STAGE_BEGIN_REQUEST, WASP_PRIORITY_HIGH,
+					hook_trace, "a"),
+			 0);
+	return wasp_hooks_add(h, WASP_STAGE_EXECUTE_REQUEST_HANDLER, WASP_PRIORITY_HIGH,
+			      hook_answer, "XA");
+}
+
+static int
+reg_b(struct wasp_hooks *h)
+{
+	ck_assert_int_eq(wasp_hooks_add(h, WASP_STAGE_BEGIN_REQUEST, WASP_PRIORITY_MEDIUM,
+					hook_trace, "B"),
+			 0);
+	return wasp_hooks_add(h, WASP_STAGE_EXECUTE_REQUEST_HANDLER, WASP_PRIORITY_HIGH,
+			      hook_answer, "XB");
+}
+
+static int
+reg_c(struct wasp_hooks *h)
+{
+	return wasp_hooks_add(h, WASP_STAGE_BEGIN_REQUEST, WASP_PRIORITY_FIRST, hook_trace, "C");
+}
+
+static const struct wasp_module mod_a = { .abi = WASP_MODULE_ABI, .name = "ModA",
+					  .register_hooks = reg_a };
+static const struct wasp_module mod_b = { .abi = WASP_MODULE_ABI, .name = "ModB",
+					  .register_hooks = reg_b };
+static const struct wasp_module mod_c = { .abi = WASP_MODULE_ABI, .name = "ModC",
+					  .register_hooks = reg_c };
+
+static void
+add_module(const struct wasp_module *m)
+{
+	size_t i = env.n_modules++;
+
+	env.modules[i] = (struct wmodule){ .m = m, .name = m->name };
+	env.hooks->cur_module = (uint32_t)i;
+	ck_assert_int_eq(m->register_hooks(env.hooks), 0);
+	env.hooks->cur_module = WHOOK_CORE;
+}
+
+static void
+add_fake_modules(void)
+{
+	add_module(&mod_a);
+	add_module(&mod_b);
+	add_module(&mod_c);
+	hooks_seal(env.hooks);
+}
+
+/* ---- <modules> ---- */
+
+START_TEST(test_modules_order_and_enabling)
+{
+	_cleanup_free_ char *out = NULL;
+
+	env_setup("<modules><add name=\"StaticFileModule\" /><add name=\"ModB\" />"
+		  "<add name=\"ModA\" /><add name=\"NoSuchModule\" /></modules>");
+	add_fake_modules();
+
+	/* the root: B before A (the <modules> order breaks the tie), a (HIGH)
+	 * first; in ExecuteRequestHandler B answers first; ModC is not in
+	 * <modules>: never runs */
+	out = serve("/", "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+	ck_assert_str_eq(trace, "aBAXB");
+	ck_assert_msg(startswith(out, "HTTP/1.1 200 ") && strstr(out, "\r\n\r\nXB"), "%s", out);
+	free(out);
+
+	/* /app: A before B */
+	trace[0] = '\0';
+	out = serve("/app", "GET /app/a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+	ck_assert_str_eq(trace, "aABXA");
+	ck_assert_msg(strstr(out, "\r\n\r\nXA"), "%s", out);
+	env_teardown();
+}
+END_TEST
+
+START_TEST(test_no_modules_section_enables_all)
+{
+	_cleanup_free_ char *out = NULL;
+
+	env_setup("");
+	add_fake_modules();
+	out = serve("/", "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+	/* registration order for ties; with no <handlers>, every module's
+	 * ExecuteRequestHandler may run: ModA's answers first */
+	ck_assert_str_eq(trace, "CaABXA");
+	ck_assert_msg(strstr(out, "\r\n\r\nXA"), "%s", out);
+	env_teardown();
+}
+END_TEST
+
+/* ---- <handlers> gate ExecuteRequestHandler ---- */
+
+START_TEST(test_handler_runs_only_its_modules)
+{
+	_cleanup_free_ char *out = NULL;
+
+	env_setup("<handlers accessPolicy=\"Read\">"
+		  "<add name=\"Mod\" path=\"*.mod\" verb=\"GET\" modules=\"ModB\" "
+		  "requireAccess=\"Read\" />"
+		  "<add name=\"StaticFile\" path=\"*\" verb=\"GET,HEAD\" modules=\"StaticFileModule\" "
+		  "resourceType=\"Either\" requireAccess=\"Read\" />"
+		  "</handlers>");
+	add_fake_modules();
+	out = serve("/", "GET /x.mod HTTP/1.1\r\nHost: x\r\n\r\n");
+	ck_assert_msg(strstr(out, "\r\n\r\nXB") && !strstr(trace, "XA"), "%s %s", trace, out);
+	free(out);
+	trace[0] = '\0';
+	out = serve("/", "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+	ck_assert_msg(strstr(out, "\r\n\r\naaa\n") && !strstr(trace, "X"), "%s %s", trace, out);
+	free(out);
+	out = serve("/", "POST /x.mod HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+	ck_assert_msg(startswith(out, "HTTP/1.1 405 "), "%s", out);
+	free(out);
+	out = serve("/", "GET /nothing.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+	/* StaticFile's file is missing: 404.0, not 404.4 */
+	ck_assert_msg(startswith(out, "HTTP/1.1 404 ") && !strstr(out, "X-Wasp-Substatus"), "%s",
+		      out);
+	free(out);
+	out = serve("/", "GET /dir/ HTTP/1.1\r\nHost: x\r\n\r\n");
+	ck_assert_msg(startswith(out, "HTTP/1.1 404 "), "%s", out);
+	env_teardown();
+}
+END_TEST
+
+/* ---- handler results ---- */
+
+static enum wasp_status
+hook_result(struct wasp_request *req, void *userdata)
+{
+	const char *path = wasp_request_path(req);
+
+	strcat(trace, userdata);
+	if (streq(path, "/error"))
+		return WASP_ERROR;
+	if (streq(path, "/done"))
+		return WASP_DONE;
+	return WASP_OK;
+}
+
+START_TEST(test_results)
+{
+	_cleanup_free_ char *out = NULL;
+
+	env_setup("");
+	ck_assert_int_eq(wasp_hooks_add(env.hooks, WASP_STAGE_AUTHORIZE_REQUEST,
+					WASP_PRIORITY_MEDIUM, hook_result, "Z"),
+			 0);
+	ck_assert_int_eq(wasp_hooks_add(env.hooks, WASP_STAGE_RESOLVE_REQUEST_CACHE,
+					WASP_PRIORITY_MEDIUM, hook_trace, "R"),
+			 0);
+	ck_assert_int_eq(wasp_hooks_add(env.hooks, WASP_STAGE_SEND_RESPONSE, WASP_PRIORITY_MEDIUM,
+					hook_trace, "S"),
+			 0);
+	ck_assert_int_eq(wasp_hooks_add(env.hooks, WASP_STAGE_END_REQUEST, WASP_PRIORITY_MEDIUM,
+					hook_trace, "E"),
+			 0);
+	hooks_seal(env.hooks);
+
+	out = serve("/", "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+	ck_assert_str_eq(trace, "ZRSE"); /* continue */
+	free(out);
+	trace[0] = '\0';
+	out = serve("/", "GET /done HTTP/1.1\r\nHost: x\r\n\r\n");
+	ck_assert_str_eq(trace, "ZSE"); /* finish: on to SendResponse */
+	ck_assert_msg(startswith(out, "HTTP/1.1 200 "), "%s", out);
+	free(out);
+	trace[0] = '\0';
+	out = serve("/", "GET /error HTTP/1.1\r\nHost: x\r\n\r\n");
+	ck_assert_str_eq(trace, "ZSE");
+	ck_assert_msg(startswith(out, "HTTP/1.1 500 ") && strstr(out, "500 - "), "%s", out);
+	env_teardown();
+}
+END_TEST
+
+/* ---- module-owned config state, module context, response headers ---- */
+
+static int n_builds;
+
+static void *
+build_flags(const struct wasp_element *sec, void *userdata)
+{
+	char *s;
+
+	n_builds++;
+	s = strdup(wasp_element_get_str(sec, "showFlags", "?"));
+	return s;
+}
+
+static enum wasp_status
+hook_state(struct wasp_request *req, void *userdata)
+{
+	const char *flags = wasp_request_config_state(req, "system.webServer/directoryBrowse",
+						      build_flags, free, NULL);
+	const struct wasp_element *e =
+		wasp_request_config(req, "system.webServer/directoryBrowse");
+	const char *name, *value;
+
+	ck_assert_ptr_nonnull(flags);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_str_eq(flags, wasp_element_get_str(e, "showFlags", ""));
+	ck_assert_ptr_null(wasp_request_config(req, "system.webServer/noSuchSection"));
+
+	/* per-module context */
+	ck_assert_ptr_null(wasp_request_module_context(req, &mod_a));
+	ck_assert_int_eq(wasp_request_set_module_context(req, &mod_a, &n_builds), 0);
+	ck_assert_int_eq(wasp_request_set_module_context(req, &mod_b, trace), 0);
+	ck_assert_ptr_eq(wasp_request_module_context(req, &mod_a), &n_builds);
+	ck_assert_ptr_eq(wasp_request_module_context(req, &mod_b), trace);
+
+	/* response headers */
+	ck_assert_int_eq(wasp_response_add_header(req, "X-One", "1"), 0);
+	ck_assert_int_eq(wasp_response_add_header(req, "x-one", "2"), 0);
+	ck_assert_int_eq(wasp_response_add_header(req, "X-Two", "2"), 0);
+	ck_assert_str_eq(wasp_response_header(req, "X-ONE"), "1");
+	ck_assert_int_eq(wasp_response_set_header(req, "X-One", "3"), 0);
+	ck_assert_str_eq(wasp_response_header(req, "X-One"), "3");
+	ck_assert_int_eq(wasp_response_remove_header(req, "X-Two"), 0);
+	ck_assert_int_eq(wasp_response_remove_header(req, "X-Two"), -ENOENT);
+	ck_assert_int_eq(wasp_response_set_header(req, "Content-Length", "1"), -EINVAL);
+	ck_assert(wasp_response_header_at(req, 0, &name, &value));
+	ck_assert_str_eq(name, "X-One");
+	ck_assert(!wasp_response_header_at(req, 1, &name, &value));
+
+	/* server variables that need no socket */
+	ck_assert_str_eq(wasp_request_server_variable(req, "URL"), wasp_request_path(req));
+	ck_assert_str_eq(wasp_request_server_variable(req, "REQUEST_METHOD"), "GET");
+	ck_assert_str_eq(wasp_request_server_variable(req, "HTTP_X_ASK"), "me");
+	ck_assert_str_eq(wasp_request_server_variable(req, "SERVER_NAME"), "host.test");
+	ck_assert_str_eq(wasp_request_server_variable(req, "INSTANCE_ID"), "1");
+	ck_assert_str_eq(wasp_request_server_variable(req, "APP_POOL_ID"), "P");
+	ck_assert_ptr_null(wasp_request_server_variable(req, "HTTP_X_NOT_SENT"));
+	ck_assert_ptr_null(wasp_request_server_variable(req, "NO_SUCH_VARIABLE"));
+	wasp_response_set_status(req, 200, 0);
+	(void)wasp_response_write(req, flags, strlen(flags));
+	return WASP_DONE;
+}
+
+START_TEST(test_state_context_headers)
+{
+	static const char req[] = "GET /a.txt HTTP/1.1\r\nHost: host.test\r\nX-Ask: me\r\n\r\n";
+	static const char app_req[] = "GET /app/a.txt HTTP/1.1\r\nHost: host.test\r\nX-Ask: me\r\n\r\n";
+	_cleanup_free_ char *out = NULL;
+
+	env_setup("<directoryBrowse showFlags=\"Time,Size\" />");
+	ck_assert_int_eq(wasp_hooks_add(env.hooks, WASP_STAGE_EXECUTE_REQUEST_HANDLER,
+					WASP_PRIORITY_FIRST, hook_state, NULL),
+			 0);
+	hooks_seal(env.hooks);
+	n_builds = 0;
+	out = serve("/", req);
+	ck_assert_msg(strstr(out, "\r\nX-One: 3\r\n") && !strstr(out, "X-Two") &&
+			      strstr(out, "\r\n\r\nTime,Size"),
+		      "%s", out);
+	free(out);
+	out = serve("/", req);
+	ck_assert_int_eq(n_builds, 1); /* the same effective section: built once */
+	free(out);
+	out = serve("/app", app_req);
+	ck_assert_msg(strstr(out, "\r\n\r\nDate"), "%s", out);
+	ck_assert_int_eq(n_builds, 2); /* another one */
+	env_teardown();
+}
+END_TEST
+
+static Suite *
+worker_pipeline_suite(void)
+{
+	Suite *s = suite_create("worker_pipeline");
+	TCase *tc_ = tcase_create("pipeline");
+
+	tcase_add_test(tc_, test_modules_order_and_enabling);
+	tcase_add_test(tc_, test_no_modules_section_enables_all);
+	tcase_add_test(tc_, test_handler_runs_only_its_modules);
+	tcase_add_test(tc_, test_results);
+	tcase_add_test(tc_, test_state_context_headers);
+	suite_add_tcase(s, tc_);
+	return s;
+}
+
+int
+main(void)
+{
+	return testutil_run(worker_pipeline_suite());
+}
