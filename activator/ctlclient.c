@@ -158,12 +158,18 @@ print_apppools(json_t *reply)
 	size_t i, w = 4;
 
 	json_array_foreach(arr, i, p) w = MAX(w, strlen(jstr(p, "name")));
-	printf("%-*s  %-8s  %-13s  %7s  %8s  %8s  %s\n", (int)w, "NAME", "STATE", "START MODE",
+	printf("%-*s  %-30s  %-13s  %7s  %8s  %8s  %s\n", (int)w, "NAME", "STATE", "START MODE",
 	       "WORKERS", "FAILURES", "RECYCLES", "IDENTITY");
 	json_array_foreach(arr, i, p) {
-		printf("%-*s  %-8s  %-13s  %7lld  %8lld  %8lld  %s\n", (int)w, jstr(p, "name"),
-		       jstr(p, "state"), jstr(p, "startMode"), jint(p, "workers"),
-		       jint(p, "failures"), jint(p, "recycles"), jstr(p, "identityType"));
+		char state[64];
+		const char *why = jstr(p, "stopReason");
+		if (*why)
+			snprintf(state, sizeof(state), "%s (%s)", jstr(p, "state"), why);
+		else
+			snprintf(state, sizeof(state), "%s", jstr(p, "state"));
+		printf("%-*s  %-30s  %-13s  %7lld  %8lld  %8lld  %s\n", (int)w, jstr(p, "name"),
+		       state, jstr(p, "startMode"), jint(p, "workers"), jint(p, "failures"),
+		       jint(p, "recycles"), jstr(p, "identityType"));
 	}
 }
 

@@ -30,6 +30,9 @@ def test(t):
     check(srv.worker_pids("A") == [], "stopped pool has workers")
     rb = srv.get(pool="B")
     check(rb.status == 200 and rb.pool == "B", "pool B %r" % rb)
+    check(srv.pools()["A"]["stopReason"] == "rapidFailProtection", "%r" % srv.pools()["A"])
+    table = srv.waspctl("list", "apppool", json_output=False)
+    check("Stopped (rapidFailProtection)" in table, "table:\n" + table)
 
     srv.waspctl("start", "apppool", "A")
     wait_until(lambda: srv.pool_state("A") == "Started", what="A started again")
