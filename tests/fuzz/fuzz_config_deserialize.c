@@ -1,0 +1,105 @@
+/* libFuzzer target for wasp_config_deserialize (config/serialize.c): what a
+ * worker does with the sealed memfd the activator sends in WORKER_CONFIG.
+ * The buffer carries the schema files' text (so this also fuzzes the schema
+ * loader) and JSON with the declarations and sections. A malformed buffer
+ * must be refused, never crash; a generation that loads must give every
+ * section, and serialize to bytes that load back and serialize the same.
+ * The input is an exact-size copy, not NUL-terminated. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(cond)                                                                    \
+	do {                                                                           \
+		if (!(cond)) {                                                         \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
+				#cond);                                                \
+			abort();                                                       \
+		}                                                                      \
+	} while (0)
+
+static const char *const sections[] = {
+	"system.applicationHost/applicationPools",
+	"system.applicationHost/sites",
+	"system.webServer/defaultDocument",
+	"system.webServer/directoryBrowse",
+	"system.webServer/handlers",
+	"system.webServer/httpErrors",
+	"system.webServer/modules",
+	"system.webServer/staticContent",
+	"system.webServer/security/requestFiltering",
+};
+
+static void
+walk(const struct wasp_element *e, int depth)
+{
+	CHECK(e->name);
+	for (size_t i = 0; i < e->n_attrs; i++) {
+		CHECK(e->attrs[i].name && e->attrs[i].value.text);
+		CHECK(wasp_element_attr(e, e->attrs[i].name));
+	}
+	for (size_t i = 0; i < e->n_children && depth < 16; i++)
+		walk(e->children[i], depth + 1);
+	for (size_t i = 0; i < e->n_items && depth < 16; i++)
+		walk(e->items[i], depth + 1);
+}
+
+static struct wasp_config *
+deserialize(const char *buf, size_t len, int *ret_r)
+{
+	struct wasp_config_opts opts = { .no_env_expansion = true };
+	struct wasp_diag_list diags = WASP_DIAG_LIST_INIT;
+	struct wasp_config *cfg = NULL;
+	char *copy = malloc(len ? len : 1);
+
+	CHECK(copy);
+	memcpy(copy, buf, len);
+	*ret_r = wasp_config_deserialize(copy, len, &opts, &cfg, &diags);
+	CHECK(*ret_r == 0 || *ret_r == -EBADMSG || *ret_r == -EINVAL || *ret_r == -EFBIG);
+	CHECK(*ret_r == 0 || diags.n > 0 || *ret_r == -EFBIG);
+	wasp_diag_list_done(&diags);
+	free(copy);
+	if (*ret_r != 0)
+		cfg = wasp_config_free(cfg);
+	return cfg;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct wasp_config *cfg, *cfg2;
+	char *s1 = NULL, *s2 = NULL;
+	size_t l1 = 0, l2 = 0;
+	int r;
+
+	cfg = deserialize((const char *)data, size, &r);
+	if (!cfg)
+		return 0;
+	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+		const struct wasp_element *e = wasp_config_section(cfg, sections[i]);
+
+		if (e)
+			walk(e, 0);
+	}
+	CHECK(wasp_config_serialize(cfg, &s1, &l1) == 0);
+	cfg2 = deserialize(s1, l1, &r);
+	if (!cfg2) {
+		fprintf(stderr, "a deserialized generation serializes to bytes that do not load: %d\n",
+			r);
+		abort();
+	}
+	CHECK(wasp_config_serialize(cfg2, &s2, &l2) == 0);
+	if (l1 != l2 || memcmp(s1, s2, l1) != 0) {
+		fprintf(stderr, "serialization does not round-trip (%zu vs %zu bytes)\n", l1, l2);
+		abort();
+	}
+	wasp_config_free(cfg);
+	wasp_config_free(cfg2);
+	free(s1);
+	free(s2);
+	return 0;
+}
