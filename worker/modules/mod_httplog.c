@@ -164,7 +164,8 @@ httplog_on_log(struct wasp_request *req, void *userdata)
 		.computer_name = hl.computer_name,
 		.server_ip = wasp_request_server_variable(req, "LOCAL_ADDR"),
 		.method = wasp_request_method(req),
-		.uri_stem = wasp_request_path(req),
+		.uri_stem = *wasp_request_path(req) ? wasp_request_path(req)
+						    : wasp_request_raw_path(req), /* refused URL */
 		.uri_query = wasp_request_query(req),
 		.server_port = parse_port(wasp_request_server_variable(req, "SERVER_PORT")),
 		.user_name = wasp_request_server_variable(req, "LOGON_USER"),
