@@ -2,7 +2,8 @@
 W3C parser as a log analyser would: <directory>/W3SVC<id>/u_exYYMMDD.log
 (UTC), the #Software/#Version/#Date/#Fields header block before the first
 entry, the fields logExtFileFlags selects in IIS's order, '+' for spaces,
-'-' for empty values, sc-substatus (404.8 from a hidden segment), exact
+'-' for empty values, sc-substatus (404.8 from a hidden segment, 404.3
+from an extension without a MIME type), exact
 sc-bytes and cs-bytes, time-taken; httpLogging dontLog and
 selectiveLogging per URL (<location>); logFile enabled="false"; a
 directory that cannot be created is a warning, not a failure; lines
@@ -114,6 +115,11 @@ def test(t):
     check(r.status == 404, "nope %r" % r)
     r = srv.get("/web.config", pool="A")
     check(r.status == 404, "web.config %r" % r)
+    with open(os.path.join(content, "data.nomimetype"), "w") as f:
+        f.write("x\n")
+    os.chmod(os.path.join(content, "data.nomimetype"), 0o644)
+    r = srv.get("/data.nomimetype", pool="A")
+    check(r.status == 404, "no mime type %r" % r)
     r = srv.get("/a%20b.txt", pool="A")
     check(r.status == 200 and r.body == b"spaced\n", "space %r" % r)
     r = srv.get("/__wasp_test/sleep?ms=300", pool="A")
@@ -184,6 +190,8 @@ def test(t):
     check((e["sc-status"], e["sc-substatus"]) == ("404", "0"), "404.0 %r" % e)
     e = by_stem[("/web.config", "-")][0]
     check((e["sc-status"], e["sc-substatus"]) == ("404", "8"), "404.8 %r" % e)
+    e = by_stem[("/data.nomimetype", "-")][0]
+    check((e["sc-status"], e["sc-substatus"]) == ("404", "3"), "404.3 %r" % e)
     check(by_stem[("/a+b.txt", "-")][0]["sc-status"] == "200", "space in the stem")
     e = by_stem[("/__wasp_test/sleep", "ms=300")][0]
     check(int(e["time-taken"]) >= 300, "time-taken %s for a 300 ms request" % e["time-taken"])
