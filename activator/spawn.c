@@ -2,6 +2,7 @@
  * activator channel (WASP_CHANNEL_FD=3), every other descriptor but
  * stdin/stdout/stderr closed, default signal dispositions and an empty
  * signal mask, the target identity (setgroups, setresgid, setresuid),
+ * SIGINT ignored (Ctrl-C is waspd's to handle),
  * PR_SET_NO_NEW_PRIVS, and PR_SET_PDEATHSIG so no child outlives a waspd
  * that was killed. A failure in the child before exec travels back over a
  * CLOEXEC pipe, so the caller gets -errno instead of a mysterious exit. */
@@ -139,6 +140,10 @@ spawn_child(const struct spawn_opts *o, pid_t *ret_pid)
 		(void)close(pipefd[0]);
 		for (int sig = 1; sig < NSIG; sig++)
 			(void)signal(sig, SIG_DFL);
+		/* Ctrl-C in a terminal signals the whole foreground process
+		 * group: only waspd acts on it (a graceful drain); children
+		 * stop when waspd tells them. */
+		(void)signal(SIGINT, SIG_IGN);
 		sigemptyset(&all);
 		(void)sigprocmask(SIG_SETMASK, &all, NULL);
 
