@@ -104,7 +104,8 @@ compare(const char *what, const struct outcome *a, const struct outcome *b)
 		       (a->body_len == 0 || memcmp(a->body, b->body, a->body_len) == 0);
 	if (!same) {
 		fprintf(stderr,
-			"chunked %s differs: %d/%u consumed %zu body %zu vs %d/%u consumed %zu body %zu\n",
+			"chunked %s differs: %d/%u consumed %zu body %zu"
+			" vs %d/%u consumed %zu body %zu\n",
 			what, a->r, a->status, a->consumed, a->body_len, b->r, b->status,
 			b->consumed, b->body_len);
 		abort();

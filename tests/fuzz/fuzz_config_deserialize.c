@@ -88,8 +88,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(wasp_config_serialize(cfg, &s1, &l1) == 0);
 	cfg2 = deserialize(s1, l1, &r);
 	if (!cfg2) {
-		fprintf(stderr, "a deserialized generation serializes to bytes that do not load: %d\n",
-			r);
+		fprintf(stderr,
+			"a deserialized generation serializes to bytes that do not load: %d\n", r);
 		abort();
 	}
 	CHECK(wasp_config_serialize(cfg2, &s2, &l2) == 0);

@@ -379,7 +379,8 @@ exercise_reader(const uint8_t *payload, size_t len)
 
 			if (!err && len - pos >= 2) {
 				memcpy(&n, payload + pos, 2);
-				ok = n < size && len - pos - 2 >= n && !memchr(payload + pos + 2, 0, n);
+				ok = n < size && len - pos - 2 >= n &&
+				     !memchr(payload + pos + 2, 0, n);
 			}
 			if (ok) {
 				CHECK(s == sbuf);
@@ -453,8 +454,9 @@ fuzz_recv(const uint8_t *data, size_t size)
 		expect = predict_recv(len, (unsigned)nfds);
 		k = wasp_ipc_recv(sp[0], rbuf, sizeof(rbuf), &msg);
 		if (k != expect) {
-			fprintf(stderr, "wasp_ipc_recv returned %d, expected %d (%zu bytes, %d fds)\n",
-				k, expect, len, nfds);
+			fprintf(stderr,
+				"wasp_ipc_recv returned %d, expected %d (%zu bytes, %d fds)\n", k,
+				expect, len, nfds);
 			abort();
 		}
 		if (k == 1) {
@@ -606,7 +608,8 @@ h_any(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdat
 
 static const struct wasp_ipc_handler handlers[] = {
 	{ WASP_MSG_ROUTE_TABLE, 4, 4, true, h_route_table },
-	{ WASP_MSG_PING, sizeof(struct wasp_msg_ping), sizeof(struct wasp_msg_ping), false, h_ping },
+	{ WASP_MSG_PING, sizeof(struct wasp_msg_ping), sizeof(struct wasp_msg_ping), false,
+	  h_ping },
 	{ WASP_MSG_HANDOFF, sizeof(struct wasp_msg_handoff), WASP_IPC_MAX_PAYLOAD, true,
 	  h_handoff },
 	{ WASP_MSG_HANDOFF_CHANNEL, 0, 64, true, h_handoff_channel },

@@ -219,7 +219,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = wasp_http_url_normalize(raw, len, out, len + 1, &flags);
 	rr = ref_normalize((const unsigned char *)raw, len, ref, &rflags);
 	if (r != rr || (r >= 0 && (memcmp(out, ref, (size_t)r + 1) != 0 || flags != rflags))) {
-		fprintf(stderr, "url_normalize: got %d '%s' flags %#x, reference %d '%s' flags %#x\n",
+		fprintf(stderr,
+			"url_normalize: got %d '%s' flags %#x, reference %d '%s' flags %#x\n",
 			r, r >= 0 ? out : "", r >= 0 ? flags : 0, rr, rr >= 0 ? ref : "",
 			rr >= 0 ? rflags : 0);
 		abort();
