@@ -358,7 +358,7 @@ request_build_head(struct wasp_request *req, char **ret_head)
 		.status = req->status,
 		.version = req->http ? req->http->version : WASP_HTTP_1_1,
 		.date = wasp_http_date_get(&req->env->date, time(NULL)),
-		.server = WORKER_SERVER_HEADER,
+		.server = req->no_server_header ? NULL : WORKER_SERVER_HEADER,
 		.content_length =
 			req->file_fd >= 0 ? (int64_t)req->file_len : (int64_t)req->body_len,
 		.keep_alive = req->keep_alive,
@@ -746,6 +746,12 @@ void
 wasp_response_disable_keep_alive(struct wasp_request *req)
 {
 	req->no_keep_alive = true;
+}
+
+void
+wasp_response_omit_server_header(struct wasp_request *req)
+{
+	req->no_server_header = true;
 }
 
 void

@@ -337,6 +337,7 @@ struct wasp_request {
 	uint64_t file_len;
 	bool keep_alive;
 	bool no_keep_alive; /* wasp_response_disable_keep_alive() */
+	bool no_server_header; /* wasp_response_omit_server_header() */
 };
 
 /* The connection's addresses (getsockname/getpeername once per connection).

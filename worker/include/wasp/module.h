@@ -298,6 +298,9 @@ bool wasp_response_has_body(const struct wasp_request *req);
 void wasp_response_clear_body(struct wasp_request *req);
 /* This response says Connection: close and the connection closes after it. */
 void wasp_response_disable_keep_alive(struct wasp_request *req);
+/* This response goes out without the Server header (requestFiltering's
+ * removeServerHeader). */
+void wasp_response_omit_server_header(struct wasp_request *req);
 /* Ask CustomErrorModule to leave this error response's body alone under
  * httpErrors existingResponse="Auto" (IIS's fTrySkipCustomErrors). */
 void wasp_response_set_try_skip_custom_errors(struct wasp_request *req, bool skip);
