@@ -5,7 +5,7 @@ the test module adds): 404.5 URL sequence, 404.6 verb, 404.7 file extension,
 none), 404.10 header too long, 404.11 double escaping and '+', 404.12 high
 bit characters, 404.13 Content-Length over maxAllowedContentLength, 404.14
 URL too long, 404.15 query string too long, 404.18 query string sequence;
-settings merge per <location> path."""
+removeServerHeader; settings merge per <location> path."""
 import os
 import shutil
 import socket
@@ -54,7 +54,8 @@ WEB_SERVER = """
   <location path="A/open">
     <system.webServer>
       <security>
-        <requestFiltering allowDoubleEscaping="true" allowHighBitCharacters="true">
+        <requestFiltering allowDoubleEscaping="true" allowHighBitCharacters="true"
+                          removeServerHeader="true">
           <hiddenSegments>
             <add segment="private" />
           </hiddenSegments>
@@ -126,6 +127,11 @@ def test(t):
     # the file is served when nothing objects
     r = get("/a.txt")
     check(r.status == 200 and r.body == b"a\n", "plain file %r" % r)
+    check(r.header("Server", "").startswith("wasp/"), "Server header %r" % r.headers)
+    # removeServerHeader, also on an error response
+    for p in ("/open/a+b.txt", "/open/private/p.txt"):
+        r = get(p)
+        check(r.header("Server") is None and r.header("Date"), "%s: %r" % (p, r.headers))
 
     # 404.8 hidden segments: nobody wrote <hiddenSegments>, so IIS's
     # shipped list applies (whole segments, any case)

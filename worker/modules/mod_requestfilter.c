@@ -20,7 +20,8 @@
  *
  * alwaysAllowedUrls (an exact URL path) and alwaysAllowedQueryStrings (an
  * exact query string) exempt a request from the sequence rules (404.5 and
- * 404.18 respectively), as in IIS. applyToWebDAV and removeServerHeader are
+ * 404.18 respectively), as in IIS. removeServerHeader="true" (IIS 10)
+ * sends the request's response without the Server header. applyToWebDAV is
  * accepted and ignored (there is no WebDAV module).
  *
  * One difference from IIS, for safety: when no configuration file writes a
@@ -58,6 +59,7 @@ struct rf_state {
 	bool allow_double_escaping;
 	bool allow_high_bit;
 	bool unescape_query;
+	bool remove_server_header;
 	uint64_t max_content_length;
 	uint64_t max_url;
 	uint64_t max_query;
@@ -144,6 +146,7 @@ rf_build(const struct wasp_element *sec, void *userdata)
 	st->allow_double_escaping = wasp_element_get_bool(sec, "allowDoubleEscaping", false);
 	st->allow_high_bit = wasp_element_get_bool(sec, "allowHighBitCharacters", true);
 	st->unescape_query = wasp_element_get_bool(sec, "unescapeQueryString", true);
+	st->remove_server_header = wasp_element_get_bool(sec, "removeServerHeader", false);
 	st->max_content_length =
 		wasp_element_get_uint(limits, "maxAllowedContentLength", 30000000);
 	st->max_url = wasp_element_get_uint(limits, "maxUrl", 4096);
@@ -274,6 +277,9 @@ rf_on_begin_request(struct wasp_request *req, void *userdata)
 	st = wasp_request_config_state(req, RF_SECTION, rf_build, free, NULL);
 	if (!st)
 		return WASP_DECLINED; /* not in the schema, or OOM building it */
+
+	if (st->remove_server_header)
+		wasp_response_omit_server_header(req);
 
 	/* requestLimits */
 	body = wasp_request_body_length(req);
