@@ -2,7 +2,10 @@
  * the worker serves is opened relative to its virtual directory's root
  * directory fd, with the kernel refusing any resolution that leaves it
  * (openat2 RESOLVE_BENEATH), or, on kernels without openat2, by walking the
- * path one component at a time with O_NOFOLLOW (every symbolic link refused). */
+ * path one component at a time with O_NOFOLLOW (every symbolic link refused).
+ * vdir_open_ex() can let symbolic links resolve outside the root, for the
+ * places where applicationHost.config sets staticContent's
+ * allowSymbolicLinksOutsideRoot; a path with ".." is refused even then. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
