@@ -42,7 +42,8 @@
 enum conn_state {
 	CS_IDLE,   /* waiting for the first byte of a request */
 	CS_HEAD,   /* part of a head is in */
-	CS_BODY,   /* after the response: discarding the body no module read */
+	CS_DRAIN,  /* before the response: discarding the body no module read */
+	CS_BODY,   /* after the response: discarding the rest of a body (unused) */
 	CS_RUN,    /* in the pipeline */
 	CS_WRITE,  /* writing the response */
 	CS_POST,   /* LogRequest, EndRequest */
@@ -456,7 +457,11 @@ start_request(struct conn *c, size_t head_len)
 	c->body_wait_fn = NULL;
 	c->continue_sent = !h->expect_continue;
 	if (h->chunked) {
-		wasp_http_chunked_init(&c->chunked, &env->limits);
+		/* a declared chunk over the limit fails at once (413); a module
+		 * can set its own limit (wasp_request_set_body_limit) */
+		struct wasp_http_limits lim = env->limits;
+		lim.body = WORKER_MAX_DISCARD_BODY;
+		wasp_http_chunked_init(&c->chunked, &lim);
 		c->body_chunked = true;
 		c->body_open = true;
 	} else if (h->has_content_length && h->content_length > 0) {
@@ -554,6 +559,53 @@ body_discard(struct conn *c)
 	}
 }
 
+/* The response is ready but a body is unread. Decide: discard the body
+ * first (true: CS_DRAIN; its errors then replace the response, so a broken
+ * or oversized body is answered as if it had been read up front), or
+ * answer now and close (false). */
+static bool
+drain_decide(struct conn *c)
+{
+	struct wasp_request *req = &c->req;
+
+	if (!(c->body_open || c->pend_len) || c->body_err)
+		return false;
+	if (!c->continue_sent)
+		return false; /* the client waits for a 100 Continue it will not get */
+	if (!c->body_chunked && c->body_read + c->body_left > WORKER_MAX_DISCARD_BODY) {
+		/* not worth reading: too big */
+		request_set_error(req, 413, 0);
+		request_error_page(req);
+		return false;
+	}
+	/* a module that refused the request and asked for the connection to
+	 * end (a body over its limit) is answered at once; otherwise the body
+	 * is read first, also when the client closes after this request, so a
+	 * broken body gets its 400 as if it had been read up front */
+	if (c->close_after || req->no_keep_alive || !req->http)
+		return false;
+	return true;
+}
+
+/* CS_DRAIN: discard the unread body. 1 done, 0 more needed, -errno (the
+ * response is replaced with the error, or the connection closes). */
+static int
+drain_body(struct conn *c)
+{
+	for (;;) {
+		ssize_t n = body_take(c, NULL, SIZE_MAX);
+
+		if (n == 0)
+			return 1;
+		if (n == -EAGAIN)
+			return 0;
+		if (n < 0)
+			return (int)n;
+		if (c->body_read > WORKER_MAX_DISCARD_BODY)
+			return c->body_err = -EMSGSIZE;
+	}
+}
+
 /* Prepare the response for writing. false: failed (connection closed). */
 static bool
 prepare_write(struct conn *c)
@@ -565,14 +617,8 @@ prepare_write(struct conn *c)
 	char *head;
 	int n;
 
-	if (c->body_open || c->pend_len) {
-		/* the body is not all read: discard it after the response, unless
-		 * the client waits for a 100 Continue it will not get, the body
-		 * is broken, or it is too big to be worth reading */
-		if (!c->continue_sent || c->body_err ||
-		    (!c->body_chunked && c->body_left > WORKER_MAX_DISCARD_BODY))
-			c->close_after = true;
-	}
+	if (c->body_open || c->pend_len)
+		c->close_after = true; /* drain_decide() chose not to read it */
 	req->keep_alive = req->http && req->http->keep_alive && !c->close_after && !env->draining &&
 			  !req->no_keep_alive &&
 			  wasp_http_response_can_keep_alive(req->http, clen);
@@ -771,6 +817,10 @@ conn_process(struct conn *c)
 				conn_set_deadline(c, c->body_wait_fn ? conn_timeout(c) : UINT64_MAX);
 				return;
 			case PIPELINE_SEND:
+				if (drain_decide(c)) {
+					c->state = CS_DRAIN;
+					continue;
+				}
 				if (!prepare_write(c)) {
 					conn_free(c);
 					return;
@@ -780,6 +830,46 @@ conn_process(struct conn *c)
 			case PIPELINE_END:
 				c->state = CS_POST;
 				continue;
+			}
+			continue;
+		case CS_DRAIN:
+			r = drain_body(c);
+			if (r < 0) {
+				if (r == -EMSGSIZE || r == -EBADMSG) {
+					if (r == -EBADMSG)
+						request_set_error(&c->req,
+								  c->chunked.err_status
+									  ? c->chunked.err_status
+									  : 400,
+								  0);
+					else /* a module's limit is its business when it
+					      * reads; a body nobody reads is the worker's */
+						request_set_error(&c->req, 413, 0);
+					request_error_page(&c->req);
+					c->linger = true;
+				} else {
+					log_debug_errno(r, "discard request body");
+					conn_free(c);
+					return;
+				}
+			}
+			if (r != 0) {
+				c->pend_len = 0;
+				if (!prepare_write(c)) {
+					conn_free(c);
+					return;
+				}
+				c->state = CS_WRITE;
+				continue;
+			}
+			n = conn_read(c);
+			if (n == -EAGAIN) {
+				conn_set_deadline(c, conn_timeout(c));
+				return;
+			}
+			if (n <= 0) {
+				conn_free(c);
+				return;
 			}
 			continue;
 		case CS_WRITE:
@@ -865,6 +955,7 @@ conn_on_io(evutil_socket_t fd, short what, void *arg)
 	case CS_IDLE:
 	case CS_HEAD:
 	case CS_BODY:
+	case CS_DRAIN:
 	case CS_LINGER:
 		if (c->readable)
 			conn_enter(c);
@@ -913,6 +1004,7 @@ conn_on_timer(evutil_socket_t fd, short what, void *arg)
 	}
 	log_debug("connection timed out");
 	if (c->state == CS_IDLE || c->state == CS_LINGER || c->state == CS_BODY ||
+	    c->state == CS_DRAIN ||
 	    c->state == CS_WRITE)
 		conn_free(c);
 }
@@ -1121,4 +1213,5 @@ wasp_request_set_body_limit(struct wasp_request *req, uint64_t max, unsigned sta
 	c->body_limit = max;
 	c->body_limit_status = status;
 	c->body_limit_substatus = substatus;
+	c->chunked.p_max_body = max; /* declared chunk sizes are checked against it */
 }
