@@ -3,7 +3,6 @@
  * logwriter.h. */
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,34 +135,63 @@ w3c_line_size(uint32_t flags, const struct w3c_entry *e)
 	       str_size(e->referer) + str_size(e->host);
 }
 
-/* gmtime_r, once a second (lines of one second share it). */
+/* "YYYY-MM-DD" and "HH:MM:SS" of t, formatted once a second (the lines of
+ * one second share them). false when t cannot be represented. */
 static bool
-utc_tm(time_t t, struct tm *ret)
+utc_date_time(time_t t, const char **ret_date, const char **ret_time)
 {
 	static time_t cached_t = (time_t)-1;
-	static struct tm cached;
+	static char date[32], tod[32];
+	struct tm tm;
 
 	if (t != cached_t) {
-		if (!gmtime_r(&t, &cached)) {
-			cached_t = (time_t)-1;
+		if (!gmtime_r(&t, &tm) || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0)
 			return false;
-		}
+		snprintf(date, sizeof(date), "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+			 tm.tm_mday);
+		snprintf(tod, sizeof(tod), "%02d:%02d:%02d", tm.tm_hour, tm.tm_min, tm.tm_sec);
 		cached_t = t;
 	}
-	*ret = cached;
+	*ret_date = date;
+	*ret_time = tod;
 	return true;
+}
+
+/* Append v in decimal. */
+static char *
+put_u64(char *p, uint64_t v)
+{
+	char tmp[24];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+static char *
+put_raw(char *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(p, s, n);
+	return p + n;
 }
 
 int
 w3c_format_line(uint32_t flags, const struct w3c_entry *e, char *buf, size_t size)
 {
-	struct tm tm = { 0 };
+	const char *date = NULL, *tod = NULL;
 	char *p = buf;
 	bool first = true;
 
 	if (size < w3c_line_size(flags, e))
 		return -ENOBUFS;
-	if ((flags & (W3C_F_DATE | W3C_F_TIME)) && !utc_tm(e->time, &tm))
+	if ((flags & (W3C_F_DATE | W3C_F_TIME)) && !utc_date_time(e->time, &date, &tod))
 		return -EINVAL;
 	for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
 		uint32_t f = fields[i].flag;
@@ -174,10 +202,10 @@ w3c_format_line(uint32_t flags, const struct w3c_entry *e, char *buf, size_t siz
 			*p++ = ' ';
 		switch (f) {
 		case W3C_F_DATE:
-			p += sprintf(p, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+			p = put_raw(p, date);
 			break;
 		case W3C_F_TIME:
-			p += sprintf(p, "%02d:%02d:%02d", tm.tm_hour, tm.tm_min, tm.tm_sec);
+			p = put_raw(p, tod);
 			break;
 		case W3C_F_SITE_NAME:
 			p = put_str(p, e->site_name, first);
@@ -198,7 +226,7 @@ w3c_format_line(uint32_t flags, const struct w3c_entry *e, char *buf, size_t siz
 			p = put_str(p, e->uri_query, first);
 			break;
 		case W3C_F_SERVER_PORT:
-			p += sprintf(p, "%u", e->server_port);
+			p = put_u64(p, e->server_port);
 			break;
 		case W3C_F_USER_NAME:
 			p = put_str(p, e->user_name, first);
@@ -222,22 +250,22 @@ w3c_format_line(uint32_t flags, const struct w3c_entry *e, char *buf, size_t siz
 			p = put_str(p, e->host, first);
 			break;
 		case W3C_F_HTTP_STATUS:
-			p += sprintf(p, "%u", e->status);
+			p = put_u64(p, e->status);
 			break;
 		case W3C_F_HTTP_SUB_STATUS:
-			p += sprintf(p, "%u", e->substatus);
+			p = put_u64(p, e->substatus);
 			break;
 		case W3C_F_WIN32_STATUS:
-			p += sprintf(p, "%u", e->win32_status);
+			p = put_u64(p, e->win32_status);
 			break;
 		case W3C_F_BYTES_SENT:
-			p += sprintf(p, "%" PRIu64, e->bytes_sent);
+			p = put_u64(p, e->bytes_sent);
 			break;
 		case W3C_F_BYTES_RECV:
-			p += sprintf(p, "%" PRIu64, e->bytes_received);
+			p = put_u64(p, e->bytes_received);
 			break;
 		case W3C_F_TIME_TAKEN:
-			p += sprintf(p, "%" PRIu64, e->time_taken_ms);
+			p = put_u64(p, e->time_taken_ms);
 			break;
 		}
 		first = false;

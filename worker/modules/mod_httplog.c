@@ -140,6 +140,7 @@ httplog_on_log(struct wasp_request *req, void *userdata)
 	struct w3c_entry e;
 	unsigned status = wasp_response_status(req);
 	uint64_t sel;
+	uint32_t f;
 	size_t size;
 	char *line;
 	int n;
@@ -158,30 +159,44 @@ httplog_on_log(struct wasp_request *req, void *userdata)
 		if ((sel == 1 && status >= 400) || (sel == 2 && status < 400))
 			return WASP_OK;
 	}
+	/* only what the fields need: every lookup costs */
 	e = (struct w3c_entry){
-		.time = (time_t)(wasp_realtime_usec() / 1000000),
+		.time = time(NULL),
 		.site_name = s->site_name,
 		.computer_name = hl.computer_name,
-		.server_ip = wasp_request_server_variable(req, "LOCAL_ADDR"),
 		.method = wasp_request_method(req),
-		.uri_stem = *wasp_request_path(req) ? wasp_request_path(req)
-						    : wasp_request_raw_path(req), /* refused URL */
 		.uri_query = wasp_request_query(req),
-		.server_port = parse_port(wasp_request_server_variable(req, "SERVER_PORT")),
-		.user_name = wasp_request_server_variable(req, "LOGON_USER"),
-		.client_ip = wasp_request_server_variable(req, "REMOTE_ADDR"),
-		.version = wasp_request_server_variable(req, "SERVER_PROTOCOL"),
-		.user_agent = (s->flags & W3C_F_USER_AGENT) ? wasp_request_header(req, "User-Agent")
-							    : NULL,
-		.cookie = (s->flags & W3C_F_COOKIE) ? wasp_request_header(req, "Cookie") : NULL,
-		.referer = (s->flags & W3C_F_REFERER) ? wasp_request_header(req, "Referer") : NULL,
-		.host = (s->flags & W3C_F_HOST) ? wasp_request_header(req, "Host") : NULL,
 		.status = status,
 		.substatus = wasp_response_substatus(req),
-		.bytes_sent = wasp_response_bytes_sent(req),
-		.bytes_received = wasp_request_bytes_received(req),
-		.time_taken_ms = wasp_request_elapsed_usec(req) / 1000,
 	};
+	f = s->flags;
+	if (f & W3C_F_URI_STEM)
+		e.uri_stem = *wasp_request_path(req) ? wasp_request_path(req)
+						     : wasp_request_raw_path(req); /* refused URL */
+	if (f & W3C_F_SERVER_IP)
+		e.server_ip = wasp_request_server_variable(req, "LOCAL_ADDR");
+	if (f & W3C_F_SERVER_PORT)
+		e.server_port = parse_port(wasp_request_server_variable(req, "SERVER_PORT"));
+	if (f & W3C_F_USER_NAME)
+		e.user_name = wasp_request_server_variable(req, "LOGON_USER");
+	if (f & W3C_F_CLIENT_IP)
+		e.client_ip = wasp_request_server_variable(req, "REMOTE_ADDR");
+	if (f & W3C_F_PROTOCOL_VERSION)
+		e.version = wasp_request_server_variable(req, "SERVER_PROTOCOL");
+	if (f & W3C_F_USER_AGENT)
+		e.user_agent = wasp_request_header(req, "User-Agent");
+	if (f & W3C_F_COOKIE)
+		e.cookie = wasp_request_header(req, "Cookie");
+	if (f & W3C_F_REFERER)
+		e.referer = wasp_request_header(req, "Referer");
+	if (f & W3C_F_HOST)
+		e.host = wasp_request_header(req, "Host");
+	if (f & W3C_F_BYTES_SENT)
+		e.bytes_sent = wasp_response_bytes_sent(req);
+	if (f & W3C_F_BYTES_RECV)
+		e.bytes_received = wasp_request_bytes_received(req);
+	if (f & W3C_F_TIME_TAKEN)
+		e.time_taken_ms = wasp_request_elapsed_usec(req) / 1000;
 	size = w3c_line_size(s->flags, &e);
 	line = wasp_request_alloc(req, size);
 	if (!line)
