@@ -52,6 +52,7 @@ WEB_SERVER = """
       </httpRedirect>
     </system.webServer>
   </location>
+  <location path="A/one"><system.webServer><httpRedirect enabled="true" destination="/x" /></system.webServer></location><location path="A/one/two"><system.webServer><httpRedirect destination="/y" /></system.webServer></location>
   <location path="A/self">
     <system.webServer>
       <httpRedirect enabled="true" destination="/self/" exactDestination="true" />
@@ -123,6 +124,10 @@ def test(t):
     redirected("/wild/x/y.php", 302, "http://%s/default.htm" % host)
     redirected("/wild/docs/a/b/c.txt", 302, "http://%s/documents/c-a/b.text" % host)
     served("/wild/other.txt")
+
+    # two settings on one line: each one's base is where it applies
+    redirected("/one/f.htm", 302, "http://%s/x/f.htm" % host)
+    redirected("/one/two/f.htm", 302, "http://%s/y/f.htm" % host)
 
     # a redirect to the URL itself is not sent
     served("/self/")

@@ -118,13 +118,14 @@ same_origin(const char *file_a, int line_a, const char *file_b, int line_b)
 }
 
 /* Is the destination of sec (the effective section at some prefix) the one
- * of st (written in the same file on the same line)? */
+ * of st (the same value, written in the same file on the same line)? */
 static bool
 has_destination(const struct wasp_element *sec, const void *what)
 {
 	const struct wasp_attr *want = what, *a = wasp_element_attr(sec, "destination");
 
-	return a && a->is_set && same_origin(a->file, a->line, want->file, want->line);
+	return a && a->is_set && same_origin(a->file, a->line, want->file, want->line) &&
+	       streq(a->value.text, want->value.text);
 }
 
 static bool
@@ -133,7 +134,8 @@ has_rule(const struct wasp_element *sec, const void *what)
 	const struct hr_rule *want = what;
 	const struct wasp_element *it = wasp_element_find_item(sec, want->wildcard);
 
-	return it && same_origin(it->file, it->line, want->item->file, want->item->line);
+	return it && same_origin(it->file, it->line, want->item->file, want->item->line) &&
+	       streq(wasp_element_get_str(it, "destination", ""), want->destination);
 }
 
 /* The shortest prefix of the request's path (at a segment boundary) whose
