@@ -278,56 +278,58 @@ w3c_format_line(uint32_t flags, const struct w3c_entry *e, char *buf, size_t siz
 /* Two digits (years as IIS names them: 26 for 2026). */
 #define D2(v) ((unsigned)(v) % 100u)
 
+/* Midnight (or hour:00) of a broken-down date, in UTC or local time. */
+static time_t
+mk(int year, int mon, int mday, int hour, bool local)
+{
+	struct tm s = { .tm_year = year, .tm_mon = mon, .tm_mday = mday, .tm_hour = hour };
+
+	if (!local)
+		return timegm(&s);
+	s.tm_isdst = -1;
+	return mktime(&s);
+}
+
 void
 w3c_file_name(enum w3c_period period, time_t t, char buf[32], time_t *ret_start, time_t *ret_end)
 {
-	struct tm tm, s;
+	bool local = period & W3C_PERIOD_LOCAL_TIME;
+	struct tm tm;
 	time_t start, end;
+	int y, m, d;
 
-	if (!gmtime_r(&t, &tm))
+	if (!(local ? localtime_r(&t, &tm) : gmtime_r(&t, &tm)))
 		tm = (struct tm){ .tm_year = 70, .tm_mday = 1 };
-	s = (struct tm){ .tm_year = tm.tm_year, .tm_mon = tm.tm_mon, .tm_mday = tm.tm_mday };
-	switch (period) {
+	y = tm.tm_year, m = tm.tm_mon, d = tm.tm_mday;
+	switch ((enum w3c_period)(period & ~W3C_PERIOD_LOCAL_TIME)) {
 	case W3C_PERIOD_HOURLY:
-		s.tm_hour = tm.tm_hour;
-		start = timegm(&s);
-		end = start + 3600;
-		snprintf(buf, 32, "u_ex%02u%02u%02u%02u.log", D2(tm.tm_year), D2(tm.tm_mon + 1),
-			 D2(tm.tm_mday), D2(tm.tm_hour));
+		start = mk(y, m, d, tm.tm_hour, local);
+		end = mk(y, m, d, tm.tm_hour + 1, local);
+		snprintf(buf, 32, "u_ex%02u%02u%02u%02u.log", D2(y), D2(m + 1), D2(d),
+			 D2(tm.tm_hour));
 		break;
 	case W3C_PERIOD_MONTHLY:
-		s.tm_mday = 1;
-		start = timegm(&s);
-		s.tm_mon++;
-		end = timegm(&s);
-		snprintf(buf, 32, "u_ex%02u%02u.log", D2(tm.tm_year), D2(tm.tm_mon + 1));
+		start = mk(y, m, 1, 0, local);
+		end = mk(y, m + 1, 1, 0, local);
+		snprintf(buf, 32, "u_ex%02u%02u.log", D2(y), D2(m + 1));
 		break;
 	case W3C_PERIOD_WEEKLY: {
 		/* weeks of the month, starting on Sunday; the 1st is in week 1 */
-		int first_wday = ((tm.tm_wday - (tm.tm_mday - 1)) % 7 + 7) % 7;
-		int week = (tm.tm_mday - 1 + first_wday) / 7 + 1;
-		time_t next_month;
+		int first_wday = ((tm.tm_wday - (d - 1)) % 7 + 7) % 7;
+		int week = (d - 1 + first_wday) / 7 + 1;
+		int sunday = d - tm.tm_wday, next_sunday = sunday + 7;
 
-		start = timegm(&s) - (time_t)tm.tm_wday * 86400;
-		s.tm_mday = 1;
-		if (start < timegm(&s))
-			start = timegm(&s);
-		s.tm_mon++;
-		next_month = timegm(&s);
-		s = (struct tm){ .tm_year = tm.tm_year, .tm_mon = tm.tm_mon, .tm_mday = tm.tm_mday };
-		end = timegm(&s) + (time_t)(7 - tm.tm_wday) * 86400;
-		if (end > next_month)
-			end = next_month;
-		snprintf(buf, 32, "u_ex%02u%02u%02u.log", D2(tm.tm_year), D2(tm.tm_mon + 1), D2(week));
+		start = mk(y, m, MAX(sunday, 1), 0, local);
+		end = MIN(mk(y, m, next_sunday, 0, local), mk(y, m + 1, 1, 0, local));
+		snprintf(buf, 32, "u_ex%02u%02u%02u.log", D2(y), D2(m + 1), D2(week));
 		break;
 	}
 	case W3C_PERIOD_MAX_SIZE:
 	case W3C_PERIOD_DAILY:
 	default:
-		start = timegm(&s);
-		end = start + 86400;
-		snprintf(buf, 32, "u_ex%02u%02u%02u.log", D2(tm.tm_year), D2(tm.tm_mon + 1),
-			 D2(tm.tm_mday));
+		start = mk(y, m, d, 0, local);
+		end = mk(y, m, d + 1, 0, local);
+		snprintf(buf, 32, "u_ex%02u%02u%02u.log", D2(y), D2(m + 1), D2(d));
 		break;
 	}
 	if (ret_start)

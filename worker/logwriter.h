@@ -55,6 +55,9 @@ enum w3c_period {
 	W3C_PERIOD_WEEKLY = 2,
 	W3C_PERIOD_MONTHLY = 3,
 	W3C_PERIOD_HOURLY = 4,
+	/* OR'd in: name files and roll over by local time (localTimeRollover);
+	 * the date and time fields stay UTC, as in IIS */
+	W3C_PERIOD_LOCAL_TIME = 0x100,
 };
 
 /* One request as the log sees it. NULL or "" strings are logged as '-'. */
@@ -94,8 +97,9 @@ int w3c_format_line(uint32_t flags, const struct w3c_entry *e, char *buf, size_t
 size_t w3c_line_size(uint32_t flags, const struct w3c_entry *e);
 /* The file name of the period t falls in: u_exYYMMDD.log (Daily),
  * u_exYYMMDDHH.log (Hourly), u_exYYMMWW.log (Weekly: week of the month,
- * weeks start on Sunday), u_exYYMM.log (Monthly); UTC. Returns the start
- * of that period and of the next one in *ret_start and *ret_end. */
+ * weeks start on Sunday), u_exYYMM.log (Monthly); UTC unless period has
+ * W3C_PERIOD_LOCAL_TIME. Returns the start of that period and of the next
+ * one in *ret_start and *ret_end. */
 void w3c_file_name(enum w3c_period period, time_t t, char buf[32], time_t *ret_start,
 		   time_t *ret_end);
 

@@ -211,6 +211,20 @@ START_TEST(file_names)
 	ck_assert_int_eq(e - s, 7 * 86400);
 	w3c_file_name(W3C_PERIOD_WEEKLY, T_SAT_2359 + 1, name, NULL, NULL);
 	ck_assert_str_eq(name, "u_ex261104.log");
+	/* localTimeRollover: the files follow local time (UTC-5 here) */
+	setenv("TZ", "EST5", 1);
+	tzset();
+	w3c_file_name(W3C_PERIOD_DAILY | W3C_PERIOD_LOCAL_TIME, T_SAT_2359, name, &s, &e);
+	ck_assert_str_eq(name, "u_ex261121.log");
+	ck_assert_int_eq(e, T_SAT_2359 + 1 + 5 * 3600);
+	ck_assert_int_eq(e - s, 86400);
+	w3c_file_name(W3C_PERIOD_DAILY | W3C_PERIOD_LOCAL_TIME, T_SAT_2359 + 1 + 5 * 3600, name,
+		      NULL, NULL);
+	ck_assert_str_eq(name, "u_ex261122.log");
+	w3c_file_name(W3C_PERIOD_HOURLY | W3C_PERIOD_LOCAL_TIME, T_SAT_2359, name, NULL, NULL);
+	ck_assert_str_eq(name, "u_ex26112118.log");
+	unsetenv("TZ");
+	tzset();
 	/* the last week of November ends with the month (Monday the 30th) */
 	w3c_file_name(W3C_PERIOD_WEEKLY, T_SAT_2359 + 1 + 8 * 86400, name, &s, &e);
 	ck_assert_str_eq(name, "u_ex261105.log");

@@ -1,6 +1,7 @@
 /* HttpLoggingModule: the W3C extended log of each site, as IIS writes it:
  * <logFile directory>/W3SVC<site id>/u_exYYMMDD.log (UTC; Hourly, Weekly
  * and Monthly periods name their files u_exYYMMDDHH, u_exYYMMWW, u_exYYMM),
+ * or by local time with localTimeRollover,
  * a #Software/#Version/#Date/#Fields header block whenever a file starts,
  * the fields logExtFileFlags selects in IIS's order. system.webServer/
  * httpLogging dontLog and selectiveLogging (LogAll, LogSuccessful: status
@@ -98,6 +99,8 @@ site_get(uint32_t id)
 		log_warning("site %u: log period MaxSize is not supported; rolling over daily", id);
 		period = W3C_PERIOD_DAILY;
 	}
+	if (wasp_element_get_bool(lf, "localTimeRollover", false))
+		period |= W3C_PERIOD_LOCAL_TIME;
 	s->flags = (uint32_t)wasp_element_get_uint(lf, "logExtFileFlags", W3C_F_DEFAULT);
 	if (asprintf(&path, "%s%sW3SVC%u", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", id) < 0)
 		return s;
