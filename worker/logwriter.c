@@ -564,8 +564,9 @@ logwriter_flush(struct logwriter *w)
 	return 0;
 fail:
 	if (r != w->last_err)
-		log_warning_errno(r, "log file %s/%s: %zu bytes of log lines dropped", w->dir,
-				  w->name, w->len);
+		log_warning_errno(r, "log file %s/%s (as uid %u; the directory must be writable "
+				     "by the pool's identity): %zu bytes of log lines dropped",
+				  w->dir, w->name, (unsigned)geteuid(), w->len);
 	w->last_err = r;
 	w->len = 0;
 	return r;
