@@ -842,8 +842,10 @@ conn_process(struct conn *c)
 									  ? c->chunked.err_status
 									  : 400,
 								  0);
-					else /* a module's limit is its business when it
-					      * reads; a body nobody reads is the worker's */
+					else if (c->body_limit_status) /* a module's limit */
+						request_set_error(&c->req, c->body_limit_status,
+								  c->body_limit_substatus);
+					else
 						request_set_error(&c->req, 413, 0);
 					request_error_page(&c->req);
 					c->linger = true;
