@@ -814,7 +814,8 @@ conn_process(struct conn *c)
 			case PIPELINE_PENDING:
 				/* waiting for body bytes is bounded by connectionTimeout;
 				 * other pending work by its module */
-				conn_set_deadline(c, c->body_wait_fn ? conn_timeout(c) : UINT64_MAX);
+				conn_set_deadline(c,
+						  c->body_wait_fn ? conn_timeout(c) : UINT64_MAX);
 				return;
 			case PIPELINE_SEND:
 				if (drain_decide(c)) {
@@ -1022,7 +1023,8 @@ conn_local_addr(struct conn *c, const struct sockaddr_storage **ret, socklen_t *
 	}
 	*ret = &c->local;
 	*ret_len = c->local_len;
-	return c->local_len > 0 && (c->local.ss_family == AF_INET || c->local.ss_family == AF_INET6);
+	return c->local_len > 0 &&
+	       (c->local.ss_family == AF_INET || c->local.ss_family == AF_INET6);
 }
 
 bool
@@ -1156,12 +1158,15 @@ wasp_request_read_body(struct wasp_request *req, void *buf, size_t len)
 			if (n == -EMSGSIZE || n == -EBADMSG) {
 				/* the connection cannot go on after this request */
 				c->close_after = true;
-				if (req->status < 400)
-					request_set_error(req,
-							  n == -EBADMSG ? 400
-							  : c->body_limit_status ? c->body_limit_status
-										 : 413,
-							  n == -EBADMSG ? 0 : c->body_limit_substatus);
+				if (req->status >= 400) /* keep an error already set */
+					return n;
+				if (n == -EBADMSG)
+					request_set_error(req, 400, 0);
+				else if (c->body_limit_status)
+					request_set_error(req, c->body_limit_status,
+							  c->body_limit_substatus);
+				else
+					request_set_error(req, 413, 0);
 			}
 			return n;
 		}
@@ -1190,8 +1195,8 @@ wasp_request_read_body(struct wasp_request *req, void *buf, size_t len)
 }
 
 int
-wasp_request_wait_body(struct wasp_request *req, void (*fn)(struct wasp_request *req, void *userdata),
-		       void *userdata)
+wasp_request_wait_body(struct wasp_request *req,
+		       void (*fn)(struct wasp_request *req, void *userdata), void *userdata)
 {
 	struct conn *c = req->conn;
 

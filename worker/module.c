@@ -155,7 +155,9 @@ modules_init(struct wasp_env *env, bool test_hooks)
 			return r;
 	}
 	for (size_t i = 0; i < ELEMENTSOF(builtin_modules); i++) {
-		r = module_add(env, builtin_modules[i], builtin_modules[i]->name, NULL, NULL, false);
+		const struct wasp_module *m = builtin_modules[i];
+
+		r = module_add(env, m, m->name, NULL, NULL, false);
 		if (r < 0)
 			return r;
 	}

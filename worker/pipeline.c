@@ -69,11 +69,12 @@ int
 wasp_hooks_add(struct wasp_hooks *h, enum wasp_stage stage, enum wasp_priority prio,
 	       wasp_handler_fn fn, void *userdata)
 {
-	struct wpipe *p = &h->all;
+	struct wpipe *p;
 
 	if (!h || (unsigned)stage >= WASP_STAGE__COUNT || (unsigned)prio >= WASP_PRIORITY__COUNT ||
 	    !fn)
 		return -EINVAL;
+	p = &h->all;
 	if (p->n[stage] == h->n_alloc[stage]) {
 		size_t n = h->n_alloc[stage] ? h->n_alloc[stage] * 2 : 4;
 		struct whook *a = reallocarray(p->stage[stage], n, sizeof(*a));

@@ -36,7 +36,8 @@ env_setup(const char *web_server)
 	(void)signal(SIGPIPE, SIG_IGN);
 	ck_assert_int_gt(asprintf(&body, TC_APPHOST_MIN "<system.webServer>%s</system.webServer>\n"
 					 "<location path=\"S/app\"><system.webServer>"
-					 "<modules><clear /><add name=\"ModA\" /><add name=\"ModB\" />"
+					 "<modules><clear /><add name=\"ModA\" />"
+					 "<add name=\"ModB\" />"
 					 "</modules>"
 					 "<directoryBrowse showFlags=\"Date\" />"
 					 "</system.webServer></location>\n",
@@ -223,7 +224,8 @@ START_TEST(test_handler_runs_only_its_modules)
 	env_setup("<handlers accessPolicy=\"Read\">"
 		  "<add name=\"Mod\" path=\"*.mod\" verb=\"GET\" modules=\"ModB\" "
 		  "requireAccess=\"Read\" />"
-		  "<add name=\"StaticFile\" path=\"*\" verb=\"GET,HEAD\" modules=\"StaticFileModule\" "
+		  "<add name=\"StaticFile\" path=\"*\" verb=\"GET,HEAD\" "
+		  "modules=\"StaticFileModule\" "
 		  "resourceType=\"Either\" requireAccess=\"Read\" />"
 		  "</handlers>");
 	add_fake_modules();
@@ -364,7 +366,8 @@ hook_state(struct wasp_request *req, void *userdata)
 START_TEST(test_state_context_headers)
 {
 	static const char req[] = "GET /a.txt HTTP/1.1\r\nHost: host.test\r\nX-Ask: me\r\n\r\n";
-	static const char app_req[] = "GET /app/a.txt HTTP/1.1\r\nHost: host.test\r\nX-Ask: me\r\n\r\n";
+	static const char app_req[] =
+		"GET /app/a.txt HTTP/1.1\r\nHost: host.test\r\nX-Ask: me\r\n\r\n";
 	_cleanup_free_ char *out = NULL;
 
 	env_setup("<directoryBrowse showFlags=\"Time,Size\" />");
