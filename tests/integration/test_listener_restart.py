@@ -50,6 +50,12 @@ def test(t):
     wait_until(lambda: n_ok() >= 20, what="requests before the kill")
     t_kill = time.monotonic()
     os.kill(old[0], signal.SIGKILL)
+    # A connection made once the old listener is dead can only be accepted
+    # by its successor: the socket stayed open in waspd, so the client waits
+    # in the backlog and is served (not refused, not lost).
+    wait_until(lambda: not wasptest.pid_alive(old[0]), 10, what="the old listener to die")
+    probe = srv.get(pool="A", timeout=20)
+    check(probe.status == 200, "request sent after the old listener died: %r" % probe)
     wait_until(lambda: srv.listener_pids() and srv.listener_pids() != old, 20,
                what="a new listener process")
     t_new = time.monotonic()
@@ -67,7 +73,6 @@ def test(t):
     check(len(early) <= THREADS, "%d requests in flight at the kill failed: %r"
           % (len(early), [d[3] for d in early[:5]]))
     during = [d for d in done if d[2] and t_kill < d[0] < t_new]
-    check(during, "no request was started while the listener was down")
     wasptest.log("%d requests started while the listener was down were served; "
                  "%d in flight at the kill were lost" % (len(during), len(early)))
     check(srv.alive(), "waspd died")
