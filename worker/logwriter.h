@@ -41,6 +41,8 @@ enum {
 	W3C_F_HTTP_SUB_STATUS = 2097152,
 };
 
+#define W3C_F_ALL 0x3fffffU
+
 /* IIS's default logExtFileFlags. */
 #define W3C_F_DEFAULT                                                                    \
 	(W3C_F_DATE | W3C_F_TIME | W3C_F_CLIENT_IP | W3C_F_USER_NAME | W3C_F_SERVER_IP |     \

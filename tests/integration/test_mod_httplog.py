@@ -5,8 +5,8 @@ entry, the fields logExtFileFlags selects in IIS's order, '+' for spaces,
 '-' for empty values, sc-substatus (404.8 from a hidden segment, 404.3
 from an extension without a MIME type), exact
 sc-bytes and cs-bytes, time-taken; httpLogging dontLog and
-selectiveLogging per URL (<location>); logFile enabled="false"; a
-directory that cannot be created is a warning, not a failure; lines
+selectiveLogging per URL (<location>); logFile enabled="false"; no field
+selected; a directory that cannot be created is a warning, not a failure; lines
 still buffered when the server stops reach the file."""
 import calendar
 import glob
@@ -69,7 +69,7 @@ def test(t):
     with open(notadir, "w") as f:
         f.write("x\n")
 
-    srv = t.server(pools={"A": {}, "B": {}, "C": {}})
+    srv = t.server(pools={"A": {}, "B": {}, "C": {}, "D": {}})
     content = srv.content_dir("A")
     for sub in ("quiet", "errs"):
         os.makedirs(os.path.join(content, sub))
@@ -82,17 +82,20 @@ def test(t):
     os.chmod(os.path.join(content, "a b.txt"), 0o644)
     srv.content_dir("B")
     srv.content_dir("C")
+    srv.content_dir("D")
     cfg = srv.config_text
-    # site A logs every field; B has logging off; C cannot create its directory
+    # site A logs every field; B has logging off; C cannot create its
+    # directory; D selects no field
     cfg = cfg.replace("    </sites>",
                       "      <siteDefaults>\n        <logFile directory=%s logExtFileFlags=\"%s\" />\n"
                       "      </siteDefaults>\n    </sites>" % (wasptest.quoteattr(logdir), ALL_FLAGS))
     parts = cfg.split("</bindings>\n")
-    check(len(parts) == 4, "three sites expected")
+    check(len(parts) == 5, "four sites expected")
     cfg = (parts[0] + "</bindings>\n" +
            parts[1] + "</bindings>\n        <logFile enabled=\"false\" />\n" +
            parts[2] + "</bindings>\n        <logFile directory=%s />\n"
-           % wasptest.quoteattr(os.path.join(notadir, "logs")) + parts[3])
+           % wasptest.quoteattr(os.path.join(notadir, "logs")) +
+           parts[3] + "</bindings>\n        <logFile logExtFileFlags=\"\" />\n" + parts[4])
     cfg = cfg.replace("</configuration>",
                       "  <location path=\"A/quiet\">\n    <system.webServer>\n"
                       "      <httpLogging dontLog=\"true\" />\n    </system.webServer>\n"
@@ -131,7 +134,7 @@ def test(t):
     check(srv.get("/errs/missing.html", pool="A").status == 404, "errs 404")
     # the last one, so that every line before it is in once it is
     check(srv.get("/index.html?marker", pool="A").status == 200, "marker")
-    for p in ("B", "C"):
+    for p in ("B", "C", "D"):
         check(srv.get("/index.html", pool=p).status == 200, "site %s" % p)
 
     site_dir = os.path.join(logdir, "W3SVC1")
@@ -201,6 +204,7 @@ def test(t):
 
     # site C: its directory cannot be created; a warning, requests fine
     srv.wait_log("W3SVC3")
+    srv.wait_log("site 4: logExtFileFlags selects no field")
     # a last line still in the buffer when the server stops reaches the file
     check(srv.get("/index.html?at-stop", pool="A").status == 200, "at-stop")
     check(srv.stop() == 0, "waspd exit status")
@@ -208,6 +212,7 @@ def test(t):
               for n in os.listdir(site_dir)), "the last line was lost at stop")
     # site B: logFile enabled="false"
     check(not os.path.exists(os.path.join(logdir, "W3SVC2")), "site 2 logged")
+    check(not os.path.exists(os.path.join(logdir, "W3SVC4")), "site 4 logged")
 
 
 wasptest.main(test)

@@ -102,6 +102,10 @@ site_get(uint32_t id)
 	if (wasp_element_get_bool(lf, "localTimeRollover", false))
 		period |= W3C_PERIOD_LOCAL_TIME;
 	s->flags = (uint32_t)wasp_element_get_uint(lf, "logExtFileFlags", W3C_F_DEFAULT);
+	if (!(s->flags & W3C_F_ALL)) {
+		log_warning("site %u: logExtFileFlags selects no field; not logging", id);
+		return s;
+	}
 	if (asprintf(&path, "%s%sW3SVC%u", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", id) < 0)
 		return s;
 	s->w = logwriter_new(path, period, s->flags);
