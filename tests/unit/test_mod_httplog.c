@@ -319,20 +319,21 @@ END_TEST
 
 START_TEST(writer_unwritable_dir_drops_lines)
 {
-	char dir[PATH_MAX], ro[PATH_MAX];
+	char dir[PATH_MAX], file[PATH_MAX];
 	struct logwriter *w;
 
-	if (geteuid() == 0)
-		return; /* root writes anywhere */
-	ck_assert_int_lt(snprintf(ro, sizeof(ro), "%s/ro", top), (int)sizeof(ro));
-	ck_assert_int_eq(mkdir(ro, 0555), 0);
-	ck_assert_int_lt(snprintf(dir, sizeof(dir), "%s/W3SVC1", ro), (int)sizeof(dir));
+	/* a directory under a regular file: nobody, root included, creates it */
+	ck_assert_int_lt(snprintf(file, sizeof(file), "%s/plain", top), (int)sizeof(file));
+	testutil_write_file(file, "x\n");
+	ck_assert_int_lt(snprintf(dir, sizeof(dir), "%s/logs/W3SVC1", file), (int)sizeof(dir));
 	w = logwriter_new(dir, W3C_PERIOD_DAILY, W3C_F_METHOD);
 	ck_assert_int_eq(logwriter_append(w, T_SAT_2359, "A\n", 2), 0);
 	ck_assert_int_lt(logwriter_flush(w), 0);
 	ck_assert(!logwriter_pending(w));
+	/* the next line is tried again (and dropped again), nothing leaks */
+	ck_assert_int_eq(logwriter_append(w, T_SAT_2359, "B\n", 2), 0);
+	ck_assert_int_lt(logwriter_flush(w), 0);
 	logwriter_free(w);
-	chmod(ro, 0755);
 }
 END_TEST
 
