@@ -33,18 +33,6 @@ maybe_ready(struct wasp_env *env)
 
 	if (env->ready || !env->config || !env->routes)
 		return;
-	if (!env->pool_name) {
-		if (!env->apphost || env->pool_id >= env->apphost->n_pools) {
-			log_error("pool id %u is not in the configuration", env->pool_id);
-			exit(EXIT_FAILURE);
-		}
-		env->pool_name = strdup(env->apphost->pools[env->pool_id].name);
-		if (!env->pool_name)
-			wasp_fatal("out of memory");
-		r = env_build_apps(env);
-		if (r < 0)
-			wasp_fatal("applications of pool '%s': %s", env->pool_name, strerror(-r));
-	}
 	env->route_pool = wasp_route_pool_by_name(env->routes, env->pool_name);
 	hang = getenv("WASP_TEST_HANG_STARTUP");
 	if (hang && streq(hang, env->pool_name)) {
@@ -96,6 +84,18 @@ on_worker_config(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, vo
 	env->pool_id = wc.pool_id;
 	env->worker_id = wc.worker_id;
 	env->generation = wc.generation;
+	/* the pool's name and applications before the modules' init_process,
+	 * which may ask for them */
+	if (env->pool_id >= ah->n_pools) {
+		log_error("pool id %u is not in the configuration", env->pool_id);
+		exit(EXIT_FAILURE);
+	}
+	env->pool_name = strdup(ah->pools[env->pool_id].name);
+	if (!env->pool_name)
+		wasp_fatal("out of memory");
+	r = env_build_apps(env);
+	if (r < 0)
+		wasp_fatal("applications of pool '%s': %s", env->pool_name, strerror(-r));
 	r = env_load_modules(env, wc.flags);
 	if (r < 0)
 		wasp_fatal("modules: %s", strerror(-r));

@@ -198,7 +198,7 @@ struct wasp_env {
 
 	/* identity, from WORKER_CONFIG */
 	uint32_t pool_id, worker_id, generation, flags;
-	char *pool_name; /* NULL until config and route table are in */
+	char *pool_name; /* NULL until WORKER_CONFIG is in */
 
 	/* configuration */
 	struct wasp_config *config;

@@ -81,8 +81,12 @@ def test(t):
         f.write("no example here\n")
     os.chmod(os.path.join(noex, "index.html"), 0o644)
     srv.start()
+    # init_process ran, and wasp_log reaches the log
+    srv.get("/index.html", host="a.test")
+    srv.wait_log("ExampleModule: loaded in pool 'A'")
 
-    # every request runs it: the count goes up by one per request
+    # every request runs it: the count goes up by one per request (the
+    # first request above counted too)
     r1 = srv.get("/index.html", host="a.test")
     check(r1.status == 200 and r1.body == b"pool A\n", "static file %r %r" % (r1, r1.body))
     n = count(r1)

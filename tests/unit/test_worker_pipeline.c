@@ -250,6 +250,56 @@ START_TEST(test_handler_runs_only_its_modules)
 }
 END_TEST
 
+/* A MapRequestHandler hook choosing the handler by name for /pick.txt. */
+static enum wasp_status
+hook_pick(struct wasp_request *req, void *userdata)
+{
+	ck_assert_ptr_null(wasp_request_handler_name(req)); /* not chosen yet */
+	if (streq(wasp_request_path(req), "/pick.txt")) {
+		ck_assert_int_eq(wasp_request_set_handler_name(req, "NoSuchHandler"), -ENOENT);
+		ck_assert_int_eq(wasp_request_set_handler_name(req, "mod"), 0);
+	}
+	return WASP_OK;
+}
+
+static enum wasp_status
+hook_name(struct wasp_request *req, void *userdata)
+{
+	strcat(trace, "[");
+	strcat(trace, strempty(wasp_request_handler_name(req)));
+	strcat(trace, "]");
+	return WASP_OK;
+}
+
+START_TEST(test_set_handler_name)
+{
+	_cleanup_free_ char *out = NULL;
+
+	env_setup("<handlers accessPolicy=\"Read\">"
+		  "<add name=\"Mod\" path=\"*.mod\" verb=\"GET\" modules=\"ModB\" "
+		  "requireAccess=\"Read\" />"
+		  "<add name=\"StaticFile\" path=\"*\" verb=\"GET,HEAD\" "
+		  "modules=\"StaticFileModule\" requireAccess=\"Read\" />"
+		  "</handlers>");
+	add_fake_modules();
+	ck_assert_int_eq(wasp_hooks_add(env.hooks, WASP_STAGE_MAP_REQUEST_HANDLER,
+					WASP_PRIORITY_MEDIUM, hook_pick, NULL),
+			 0);
+	ck_assert_int_eq(wasp_hooks_add(env.hooks, WASP_STAGE_PRE_EXECUTE_REQUEST_HANDLER,
+					WASP_PRIORITY_MEDIUM, hook_name, NULL),
+			 0);
+	hooks_seal(env.hooks);
+	out = serve("/", "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+	ck_assert_msg(strstr(trace, "[StaticFile]") && strstr(out, "\r\n\r\naaa\n"), "%s %s",
+		      trace, out);
+	free(out);
+	trace[0] = '\0';
+	out = serve("/", "GET /pick.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+	ck_assert_msg(strstr(trace, "[Mod]") && strstr(out, "\r\n\r\nXB"), "%s %s", trace, out);
+	env_teardown();
+}
+END_TEST
+
 /* ---- handler results ---- */
 
 static enum wasp_status
@@ -371,6 +421,12 @@ START_TEST(test_state_context_headers)
 	_cleanup_free_ char *out = NULL;
 
 	env_setup("<directoryBrowse showFlags=\"Time,Size\" />");
+	/* applicationHost.config's own section, for init_process */
+	ck_assert_str_eq(wasp_element_get_str(wasp_server_config(&env.server,
+								 "system.webServer/directoryBrowse"),
+					      "showFlags", ""),
+			 "Time,Size");
+	ck_assert_ptr_null(wasp_server_config(&env.server, "system.webServer/noSuchSection"));
 	ck_assert_int_eq(wasp_hooks_add(env.hooks, WASP_STAGE_EXECUTE_REQUEST_HANDLER,
 					WASP_PRIORITY_FIRST, hook_state, NULL),
 			 0);
@@ -400,6 +456,7 @@ worker_pipeline_suite(void)
 	tcase_add_test(tc_, test_modules_order_and_enabling);
 	tcase_add_test(tc_, test_no_modules_section_enables_all);
 	tcase_add_test(tc_, test_handler_runs_only_its_modules);
+	tcase_add_test(tc_, test_set_handler_name);
 	tcase_add_test(tc_, test_results);
 	tcase_add_test(tc_, test_state_context_headers);
 	suite_add_tcase(s, tc_);
