@@ -546,6 +546,13 @@ logwriter_flush(struct logwriter *w)
 
 	if (w->len == 0)
 		return 0;
+	if (w->fd >= 0) {
+		struct stat st;
+
+		/* deleted or moved away (an operator, logrotate): start it again */
+		if (fstat(w->fd, &st) < 0 || st.st_nlink == 0)
+			w->fd = safe_close(w->fd);
+	}
 	if (w->fd < 0 || !streq(w->fd_name, w->name)) {
 		w->fd = safe_close(w->fd);
 		r = open_log(w);

@@ -300,6 +300,29 @@ START_TEST(writer_reopen_same_fields_no_second_header)
 }
 END_TEST
 
+START_TEST(writer_file_deleted_starts_again)
+{
+	char dir[PATH_MAX], p[PATH_MAX];
+	struct logwriter *w;
+	const char *f;
+
+	ck_assert_int_lt(snprintf(dir, sizeof(dir), "%s/W3SVC5", top), (int)sizeof(dir));
+	ck_assert_int_lt(snprintf(p, sizeof(p), "%s/u_ex261121.log", dir), (int)sizeof(p));
+	w = logwriter_new(dir, W3C_PERIOD_DAILY, W3C_F_METHOD);
+	ck_assert_int_eq(logwriter_append(w, T_SAT_2359, "A\n", 2), 0);
+	ck_assert_int_eq(logwriter_flush(w), 0);
+	ck_assert_int_eq(unlink(p), 0);
+	ck_assert_int_eq(logwriter_append(w, T_SAT_2359, "B\n", 2), 0);
+	ck_assert_int_eq(logwriter_flush(w), 0);
+	f = read_file(dir, "u_ex261121.log");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_msg(strncmp(f, "#Software: ", 11) == 0 && strstr(f, "#Fields: cs-method\nB\n") &&
+			      !strstr(f, "A\n"),
+		      "%s", f);
+	logwriter_free(w);
+}
+END_TEST
+
 START_TEST(writer_hourly)
 {
 	char dir[PATH_MAX];
@@ -384,6 +407,7 @@ suite(void)
 	tcase_add_checked_fixture(w, setup, teardown);
 	tcase_add_test(w, writer_new_file_has_header_and_rolls_over_at_utc_midnight);
 	tcase_add_test(w, writer_reopen_same_fields_no_second_header);
+	tcase_add_test(w, writer_file_deleted_starts_again);
 	tcase_add_test(w, writer_hourly);
 	tcase_add_test(w, writer_unwritable_dir_drops_lines);
 	tcase_add_test(w, writer_big_batch);
