@@ -1,8 +1,9 @@
 """web.config files take effect per request path, and an edited, new or
 deleted web.config is seen by the next requests without a restart (the
 worker's config cache re-checks the files at most once a second), in the
-same worker process. A web.config with an error is logged once, not on
-every request."""
+same worker process, <modules> included (the application's pipeline is
+rebuilt). A web.config with an error is logged once, not on every
+request."""
 import os
 import time
 import wasptest
@@ -76,6 +77,39 @@ def test(t):
     n = srv.read_log().count(marker)
     check(n == 1, "the broken web.config was reported %d times" % n)
     check(srv.get("/", pool="A").pid == pid, "the worker was replaced")
+
+    # <modules> from a web.config (where a <location> allows it): the
+    # application's pipeline is rebuilt when its effective <modules>
+    # changes, in the same worker
+    srv2 = t.server(pools={"B": {}}, web_server_xml="""
+    <modules>
+      <add name="StaticFileModule" />
+      <add name="DefaultDocumentModule" />
+    </modules>
+  </system.webServer>
+  <location path="B" overrideMode="Allow">
+    <system.webServer>
+      <modules>
+        <add name="DirectoryListingModule" />
+      </modules>
+    </system.webServer>
+  </location>
+  <system.webServer>""")
+    content_b = srv2.content_dir("B")
+    srv2.start()
+    r = srv2.get("/", pool="B")
+    check(r.status == 200 and r.body == b"pool B\n", "default document %r %r" % (r, r.body))
+    pid = r.pid
+    write(os.path.join(content_b, "web.config"),
+          "<configuration><system.webServer><modules><remove name=\"DefaultDocumentModule\" />"
+          "</modules></system.webServer></configuration>\n")
+    wait_until(lambda: srv2.get("/", pool="B").status != 200, 10,
+               what="the web.config's <modules> to take effect")
+    r = srv2.get("/index.html", pool="B")
+    check(r.status == 200 and r.pid == pid, "static file without DefaultDocumentModule %r" % r)
+    os.unlink(os.path.join(content_b, "web.config"))
+    wait_until(lambda: srv2.get("/", pool="B").body == b"pool B\n", 10,
+               what="DefaultDocumentModule to come back")
 
 
 wasptest.main(test)
