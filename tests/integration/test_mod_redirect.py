@@ -49,6 +49,7 @@ WEB_SERVER = """
       <httpRedirect enabled="true" exactDestination="true">
         <add wildcard="*.php" destination="/default.htm" />
         <add wildcard="/wild/docs/*/*.txt" destination="/documents/$1-$0.text" />
+        <add wildcard="*a*a*a*a*a*a*a*a*b" destination="/never" />
       </httpRedirect>
     </system.webServer>
   </location>
@@ -121,9 +122,12 @@ def test(t):
     served("/child/sub/s.txt")
 
     # wildcard rules (no destination), first match wins, $0 $1 from the '*'s
+    # (each '*' as short as it can be but the last)
     redirected("/wild/x/y.php", 302, "http://%s/default.htm" % host)
-    redirected("/wild/docs/a/b/c.txt", 302, "http://%s/documents/c-a/b.text" % host)
+    redirected("/wild/docs/a/b/c.txt", 302, "http://%s/documents/b/c-a.text" % host)
     served("/wild/other.txt")
+    # a pattern with many '*'s against a long URL costs len(pattern) * len(URL)
+    served("/wild/" + "a" * 3000 + ".txt", 404)
 
     # two settings on one line: each one's base is where it applies
     redirected("/one/f.htm", 302, "http://%s/x/f.htm" % host)

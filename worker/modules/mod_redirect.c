@@ -197,33 +197,51 @@ lower(char c)
 	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
-/* Match s against the wildcard pattern w ('*' = any run, ASCII
- * case-insensitive), recording what each '*' matched. */
+/* Match s against the wildcard pattern w ('*' = any run, '/' included;
+ * ASCII case-insensitive), recording what each '*' matched. Each '*' takes
+ * as little as it can, only the last one seen backtracks: O(len(w) *
+ * len(s)) whatever the pattern, so a request cannot make it crawl. */
 static bool
 wildcard_match(const char *w, const char *s, struct captures *c)
 {
-	if (!*w)
-		return !*s;
-	if (*w == '*') {
-		size_t k = c->n;
+	size_t i = 0, j = 0, n = strlen(s);
+	size_t star = SIZE_MAX, mark = 0, k = 0;
 
-		while (w[1] == '*') /* "**" is "*" */
-			w++;
-		for (size_t n = strlen(s) + 1; n-- > 0;) { /* longest first, as IIS's greedy '*' */
+	c->n = 0;
+	while (j < n) {
+		if (w[i] == '*') {
+			while (w[i + 1] == '*') /* "**" is "*" */
+				i++;
+			star = i++;
+			mark = j;
+			k = c->n++;
 			if (k < HR_MAX_CAPTURES) {
-				c->p[k] = s;
-				c->len[k] = n;
+				c->p[k] = s + j;
+				c->len[k] = 0;
 			}
+		} else if (w[i] && lower(w[i]) == lower(s[j])) {
+			i++;
+			j++;
+		} else if (star != SIZE_MAX) {
+			/* the last '*' takes one more character; later ones are undone */
+			i = star + 1;
+			j = ++mark;
 			c->n = k + 1;
-			if (wildcard_match(w + 1, s + n, c))
-				return true;
+			if (k < HR_MAX_CAPTURES)
+				c->len[k] = (size_t)(s + j - c->p[k]);
+		} else {
+			return false;
 		}
-		c->n = k;
-		return false;
 	}
-	if (!*s || lower(*w) != lower(*s))
-		return false;
-	return wildcard_match(w + 1, s + 1, c);
+	while (w[i] == '*') { /* trailing stars match nothing */
+		i++;
+		if (c->n < HR_MAX_CAPTURES) {
+			c->p[c->n] = s + n;
+			c->len[c->n] = 0;
+		}
+		c->n++;
+	}
+	return w[i] == '\0';
 }
 
 /* ---- building the Location ---- */
