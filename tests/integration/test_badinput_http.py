@@ -224,6 +224,13 @@ ROWS = [
      req(b"GET /index.html HTTP/1.1", (b"Host: a.test", b"Transfer-Encoding: chunked"),
          b"%x\r\n%s\r\n0\r\n\r\n" % (MAX_BODY, b"x" * MAX_BODY)), 200, {}),
 
+    # 404.13 at once, and no 100 Continue first (one response only)
+    ("Expect: 100-continue over maxAllowedContentLength",
+     post([b"Expect: 100-continue", b"Content-Length: %d" % (MAX_BODY + 1)], b""), 404, {}),
+    ("TRACE is refused, never echoed", req(b"TRACE /index.html HTTP/1.1",
+                                          (b"Host: a.test", b"X-Echo: TRACE-ECHO-TOKEN")),
+     501, {"forbid": b"TRACE-ECHO-TOKEN"}),
+
     # -- malformed chunked bodies
     ("non-hex chunk size", post([b"Transfer-Encoding: chunked"], b"zz\r\nhello\r\n0\r\n\r\n"),
      400, {}),
@@ -284,6 +291,12 @@ ROWS = [
     ("symbolic link leaving the root", get(b"/escape.txt"), (403, 404), {}),
     ("symbolic link to a directory outside", get(b"/escape-dir/secret.txt"), (403, 404), {}),
 
+    ("hidden segment web.config", get(b"/web.config"), 404, {}),
+    ("hidden segment in another case", get(b"/WEB.CONFIG"), 404, {}),
+    ("hidden segment %-escaped", get(b"/web%2Econfig"), 404, {}),
+    ("hidden segment with a trailing dot", get(b"/web.config."), 404, {}),
+    ("hidden segment as an NTFS stream", get(b"/web.config::$DATA"), 404, {}),
+
     # -- invalid UTF-8 in the path
     ("%ff", get(b"/%ff.html"), 400, {}),
     ("raw 0xff", get(b"/\xff.html"), 400, {}),
@@ -308,6 +321,8 @@ ROWS = [
     ("Host with a space", get(b"/index.html", host=b"a .test"), 400, {}),
     ("Host with userinfo", get(b"/index.html", host=b"u@a.test"), 400, {}),
     ("Host with a path", get(b"/index.html", host=b"a.test/x"), 400, {}),
+    ("Host with raw UTF-8", get(b"/index.html", host=b"\xc3\xa4.test"), 400, {}),
+    ("absolute form with a bad port", req(b"GET http://a.test:8x/index.html HTTP/1.1"), 400, {}),
     ("absolute form naming no binding", req(b"GET http://nosuch.test/index.html HTTP/1.1"),
      400, {}),
 ]
@@ -438,6 +453,8 @@ class Runner:
         for secret in self.secrets:
             if secret in raw:
                 return "SECRET FILE CONTENT in the response: %r" % raw[:300]
+        if opts.get("forbid") and opts["forbid"] in raw:
+            return "response contains %r" % opts["forbid"]
         if how == "timeout":
             return "no close within 10 s (hang); got %r" % raw[:200]
         rs, rest = parse_responses(raw)
@@ -571,6 +588,11 @@ def test(t):
             f.write(secret + b"\n")
         os.chmod(os.path.join(d, "secret.txt"), 0o644)
         secrets.append(secret)
+    secret = ("TOPSECRET-%s" % uuid.uuid4().hex).encode()
+    with open(os.path.join(content, "web.config"), "wb") as f:
+        f.write(b"<configuration><!-- " + secret + b" --></configuration>\n")
+    os.chmod(os.path.join(content, "web.config"), 0o644)
+    secrets.append(secret)
     os.symlink(os.path.join(t.dir, "secret.txt"), os.path.join(content, "escape.txt"))
     os.symlink(t.dir, os.path.join(content, "escape-dir"))
     srv.start()
