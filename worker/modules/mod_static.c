@@ -575,6 +575,23 @@ serve_multipart(struct wasp_request *req, const char *type, int fd, const struct
 	return WASP_DONE;
 }
 
+_Static_assert(sizeof(((struct static_conf *)0)->lm_text) >= WASP_HTTP_DATE_LEN + 1,
+	       "room for an IMF-fixdate");
+
+/* Last-Modified text for t, from the section's one-entry memo (the worker
+ * is single-threaded; the state is ours, handed back as const). */
+static const char *
+last_modified(const struct static_conf *c, time_t t)
+{
+	struct static_conf *m = (struct static_conf *)(uintptr_t)c;
+
+	if (m->lm_text[0] == '\0' || m->lm_sec != t) {
+		wasp_http_date_format(t, m->lm_text);
+		m->lm_sec = t;
+	}
+	return m->lm_text;
+}
+
 static int
 add_validators(struct wasp_request *req, const struct static_conf *c, const char *etag,
 	       const char *lm)
@@ -596,7 +613,8 @@ serve_conf(struct wasp_request *req, const struct static_conf *c, const char *na
 {
 	bool get = streq(wasp_request_method(req), "GET");
 	uint64_t size = (uint64_t)st->st_size;
-	char etag[64], lm[WASP_HTTP_DATE_LEN + 1];
+	char etag[64];
+	const char *lm;
 	size_t etag_len;
 	const char *type;
 	struct conds k;
@@ -610,7 +628,7 @@ serve_conf(struct wasp_request *req, const struct static_conf *c, const char *na
 		return WASP_DONE;
 	}
 	etag_len = static_etag(st, etag);
-	wasp_http_date_format(st->st_mtim.tv_sec, lm);
+	lm = last_modified(c, st->st_mtim.tv_sec);
 	scan_conds(req, &k);
 
 	/* RFC 9110 13.2.2: If-Match, If-Unmodified-Since, If-None-Match,

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "wasp/module.h"
 
@@ -32,6 +33,10 @@ struct static_conf {
 	/* allowSymbolicLinksOutsideRoot, honoured only when applicationHost.config
 	 * set it (a web.config in the content cannot widen what is served) */
 	bool links_outside_root;
+	/* the last Last-Modified formatted for this section (gmtime_r is a
+	 * good part of a small file's cost; files of a site share mtimes) */
+	time_t lm_sec;
+	char lm_text[30];
 };
 
 /* ---- mime.c ---- */
