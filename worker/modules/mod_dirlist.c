@@ -262,7 +262,7 @@ list_directory(struct wasp_request *req, int fd, uint64_t flags)
 					     title, title));
 	if (r >= 0 && !streq(path, "/")) {
 		/* the parent: path without its last segment (path ends in '/') */
-		char *parent = wasp_request_strdup(req, path), *slash;
+		char *parent = wasp_request_strdup(req, path), *slash, *enc;
 
 		if (!parent)
 			return WASP_ERROR;
@@ -270,10 +270,13 @@ list_directory(struct wasp_request *req, int fd, uint64_t flags)
 		slash = strrchr(parent, '/');
 		if (slash)
 			slash[1] = '\0';
+		enc = static_url_encode(req, parent, NULL);
+		if (!enc)
+			return WASP_ERROR;
 		r = write_str(req,
 			      wasp_arena_printf(req->arena,
 						"<A HREF=\"%s\">[To Parent Directory]</A><br><br>",
-						static_url_encode(req, parent, NULL)));
+						enc));
 	} else if (r >= 0) {
 		r = write_str(req, "<br>");
 	}

@@ -527,6 +527,13 @@ if_range_holds(struct wasp_http_str v, const char *etag, size_t etag_len, bool s
 	return parse_date(v, &t) && t == mtime;
 }
 
+/* wasp_response_add_header() with a value that may be NULL (OOM). */
+static int
+add_header_or_oom(struct wasp_request *req, const char *name, const char *value)
+{
+	return value ? wasp_response_add_header(req, name, value) : -ENOMEM;
+}
+
 static enum wasp_status
 serve_multipart(struct wasp_request *req, const char *type, int fd, const struct stat *st,
 		const struct static_range *r, size_t n, bool *ret_too_big)
@@ -566,10 +573,9 @@ serve_multipart(struct wasp_request *req, const char *type, int fd, const struct
 	}
 	o += sprintf(o, "\r\n--%s--\r\n", boundary);
 	wasp_response_set_status(req, 206, 0);
-	if (wasp_response_add_header(req, "Content-Type",
-				     wasp_arena_printf(req->arena,
-						       "multipart/byteranges; boundary=%s",
-						       boundary)) < 0 ||
+	if (add_header_or_oom(req, "Content-Type",
+			      wasp_arena_printf(req->arena, "multipart/byteranges; boundary=%s",
+						boundary)) < 0 ||
 	    wasp_response_write(req, buf, (size_t)(o - buf)) < 0)
 		return WASP_ERROR;
 	return WASP_DONE;
@@ -676,10 +682,9 @@ serve_conf(struct wasp_request *req, const struct static_conf *c, const char *na
 			 * custom error page (existingResponse Auto) would drop it */
 			wasp_response_set_status(req, 416, 0);
 			wasp_response_set_try_skip_custom_errors(req, true);
-			if (wasp_response_add_header(req, "Content-Range",
-						     wasp_arena_printf(req->arena,
-								       "bytes */%" PRIu64,
-								       size)) < 0 ||
+			if (add_header_or_oom(req, "Content-Range",
+					      wasp_arena_printf(req->arena, "bytes */%" PRIu64,
+								size)) < 0 ||
 			    wasp_response_add_header(req, "Content-Type",
 						     "text/html; charset=utf-8") < 0 ||
 			    wasp_response_write(req, page, sizeof(page) - 1) < 0)
@@ -689,11 +694,11 @@ serve_conf(struct wasp_request *req, const struct static_conf *c, const char *na
 		if (r > 0 && n == 1) {
 			wasp_response_set_status(req, 206, 0);
 			if (wasp_response_add_header(req, "Content-Type", type) < 0 ||
-			    wasp_response_add_header(
-				    req, "Content-Range",
-				    wasp_arena_printf(req->arena,
-						      "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64,
-						      rs[0].first, rs[0].last, size)) < 0 ||
+			    add_header_or_oom(req, "Content-Range",
+					      wasp_arena_printf(req->arena,
+								"bytes %" PRIu64 "-%" PRIu64
+								"/%" PRIu64,
+								rs[0].first, rs[0].last, size)) < 0 ||
 			    wasp_response_send_file(req, fd, (off_t)rs[0].first,
 						    rs[0].last - rs[0].first + 1) < 0)
 				return WASP_ERROR;
