@@ -4,13 +4,20 @@
  * loader) and JSON with the declarations and sections. A malformed buffer
  * must be refused, never crash; a generation that loads must give every
  * section, and serialize to bytes that load back and serialize the same.
- * The input is an exact-size copy, not NUL-terminated. */
+ * The input is an exact-size copy, not NUL-terminated.
+ *
+ * Input: one mode byte, then the data. Mode bit 0 clear: the data is the
+ * whole buffer. Set: the data is the JSON part only, framed with the real
+ * schema and the right lengths (taken from serializing a small generation
+ * at start-up), so mutations reach the JSON decoder instead of breaking
+ * the framing. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHECK(cond)                                                                    \
@@ -33,6 +40,40 @@ static const char *const sections[] = {
 	"system.webServer/staticContent",
 	"system.webServer/security/requestFiltering",
 };
+
+/* Everything of a real serialized generation before its JSON part. */
+static char *framing;
+static size_t framing_len;
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	static const char xml[] = "<configuration><system.applicationHost><sites>"
+				  "<site name=\"S\" id=\"1\" /></sites>"
+				  "</system.applicationHost></configuration>";
+	struct wasp_config_opts opts = { .no_env_expansion = true };
+	struct wasp_diag_list diags = WASP_DIAG_LIST_INIT;
+	struct wasp_config *cfg = NULL;
+	char *buf = NULL;
+	size_t len = 0, i;
+
+	CHECK(wasp_config_load_buffer(xml, sizeof(xml) - 1, "fuzz/applicationHost.config", &opts,
+				      &cfg, &diags) == 0);
+	CHECK(wasp_config_serialize(cfg, &buf, &len) == 0);
+	/* ... "\njson <len>\n" <json>: keep up to and including that '\n'. */
+	CHECK(len > 6);
+	for (i = len - 6; i > 0 && memcmp(buf + i, "\njson ", 6) != 0; i--)
+		;
+	CHECK(i > 0);
+	framing_len = i + 1;
+	framing = malloc(framing_len);
+	CHECK(framing);
+	memcpy(framing, buf, framing_len);
+	free(buf);
+	wasp_config_free(cfg);
+	wasp_diag_list_done(&diags);
+	return 0;
+}
 
 static void
 walk(const struct wasp_element *e, int depth)
@@ -72,11 +113,30 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct wasp_config *cfg, *cfg2;
-	char *s1 = NULL, *s2 = NULL;
-	size_t l1 = 0, l2 = 0;
+	char *s1 = NULL, *s2 = NULL, *in;
+	size_t l1 = 0, l2 = 0, n;
 	int r;
 
-	cfg = deserialize((const char *)data, size, &r);
+	if (size < 1)
+		return 0;
+	if (data[0] & 1) {
+		char head[32];
+		int k = snprintf(head, sizeof(head), "json %zu\n", size - 1);
+
+		n = framing_len + (size_t)k + size - 1;
+		in = malloc(n);
+		CHECK(in);
+		memcpy(in, framing, framing_len);
+		memcpy(in + framing_len, head, (size_t)k);
+		memcpy(in + framing_len + k, data + 1, size - 1);
+	} else {
+		n = size - 1;
+		in = malloc(n ? n : 1);
+		CHECK(in);
+		memcpy(in, data + 1, n);
+	}
+	cfg = deserialize(in, n, &r);
+	free(in);
 	if (!cfg)
 		return 0;
 	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
