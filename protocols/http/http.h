@@ -10,7 +10,8 @@
  * Strictness choices (RFC 9112 leaves these to the recipient):
  * - Lines end in CRLF. A bare LF is rejected with 400 unless
  *   limits.allow_bare_lf is set (RFC 9112 2.2 MAY accept it; nginx does).
- *   A bare CR anywhere in the head is always 400.
+ *   A bare CR anywhere in the head is always 400, settled by the byte after
+ *   it (no LF needs to arrive).
  * - Exactly one SP between the request-line parts; no leading/trailing
  *   whitespace. Up to WASP_HTTP_MAX_LEADING_CRLF empty lines before the
  *   request-line are skipped (RFC 9112 2.2).

@@ -561,6 +561,22 @@ rebase(struct wasp_http_request *req, const char *buf)
 	}
 }
 
+/* Offset of the first CR in buf[from..to) that is followed by a byte other
+ * than LF (a CR at the end of what arrived is not settled yet), or len. */
+static size_t
+bare_cr(const char *buf, size_t len, size_t from, size_t to)
+{
+	const char *p = buf + from, *end = buf + to;
+
+	while (p < end && (p = memchr(p, '\r', (size_t)(end - p)))) {
+		size_t i = (size_t)(p - buf);
+		if (i + 1 < len && buf[i + 1] != '\n')
+			return i;
+		p++;
+	}
+	return len;
+}
+
 int
 wasp_http_parse_head(const char *buf, size_t len, const struct wasp_http_limits *limits,
 		struct wasp_http_request *req)
@@ -587,6 +603,19 @@ wasp_http_parse_head(const char *buf, size_t len, const struct wasp_http_limits 
 	for (;;) {
 		size_t pos = req->p_pos;
 		const char *lf = memchr(buf + req->p_scan, '\n', len - req->p_scan);
+		size_t upto = lf ? (size_t)(lf - buf) : len;
+
+		/* A CR followed by anything but LF settles the request at once,
+		 * without waiting for an LF that may never come; a limit the line
+		 * crosses before that byte still wins, as it would byte by byte. */
+		size_t cr = bare_cr(buf, len, req->p_scan > pos ? req->p_scan - 1 : pos, upto);
+		if (cr < len) {
+			size_t limit_at = lim->head;
+			if (req->p_state == PS_REQUEST_LINE && pos + lim->request_line < limit_at)
+				limit_at = pos + lim->request_line;
+			if (cr + 1 < limit_at)
+				return fail(req, 400, "bare CR");
+		}
 
 		if (!lf) {
 			req->p_scan = (uint32_t)len;

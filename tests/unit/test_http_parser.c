@@ -458,6 +458,19 @@ START_TEST(test_reject_bare_cr)
 	expect_status("GET / HTTP/1.1\rHost: h\r\n\r\n", 400);
 	expect_status("GET /\r HTTP/1.1\r\nHost: h\r\n\r\n", 400);
 	expect_status("GET / HTTP/1.1\r\nHost: h\r\n\r\r\n", 400);
+	/* No LF anywhere: settled by the byte after the CR, whole or byte by
+	 * byte (expect_status feeds both ways), not by a timeout. */
+	expect_status("GET /index.html HTTP/1.1\rHost: a.test\rConnection: close\r\r", 400);
+	expect_status("GET / HTTP/1.1\r\nHost: h\rX", 400);
+	expect_status("\rGET / HTTP/1.1", 400);
+	/* a CR at the end of what arrived is not settled yet */
+	ck_assert_int_eq(parse("GET / HTTP/1.1\r"), 0);
+	ck_assert_int_eq(parse("GET / HTTP/1.1\r\nHost: h\r"), 0);
+	/* a line over the limit before the CR's next byte is still 414 */
+	struct wasp_http_limits lim = wasp_http_default_limits;
+	lim.request_line = 8;
+	expect_status_n("GET /abcdef\rX", 13, &lim, 414);
+	expect_status_n("GET /\rX", 7, &lim, 400);
 }
 END_TEST
 
