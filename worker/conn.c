@@ -574,8 +574,7 @@ drain_decide(struct conn *c)
 		return false; /* the client waits for a 100 Continue it will not get */
 	if (!c->body_chunked && c->body_read + c->body_left > WORKER_MAX_DISCARD_BODY) {
 		/* not worth reading: too big */
-		request_set_error(req, 413, 0);
-		request_error_page(req);
+		request_replace_with_error(req, 413, 0);
 		return false;
 	}
 	/* a module that refused the request and asked for the connection to
@@ -838,17 +837,17 @@ conn_process(struct conn *c)
 			if (r < 0) {
 				if (r == -EMSGSIZE || r == -EBADMSG) {
 					if (r == -EBADMSG)
-						request_set_error(&c->req,
-								  c->chunked.err_status
-									  ? c->chunked.err_status
-									  : 400,
-								  0);
+						request_replace_with_error(
+							&c->req,
+							c->chunked.err_status ? c->chunked.err_status
+									      : 400,
+							0);
 					else if (c->body_limit_status) /* a module's limit */
-						request_set_error(&c->req, c->body_limit_status,
-								  c->body_limit_substatus);
+						request_replace_with_error(&c->req,
+									   c->body_limit_status,
+									   c->body_limit_substatus);
 					else
-						request_set_error(&c->req, 413, 0);
-					request_error_page(&c->req);
+						request_replace_with_error(&c->req, 413, 0);
 					c->linger = true;
 				} else {
 					log_debug_errno(r, "discard request body");
@@ -1160,6 +1159,7 @@ wasp_request_read_body(struct wasp_request *req, void *buf, size_t len)
 				c->close_after = true;
 				if (req->status >= 400) /* keep an error already set */
 					return n;
+				req->n_headers = 0; /* nor what was set for another answer */
 				if (n == -EBADMSG)
 					request_set_error(req, 400, 0);
 				else if (c->body_limit_status)

@@ -319,6 +319,16 @@ request_set_error(struct wasp_request *req, unsigned status, unsigned substatus)
 }
 
 void
+request_replace_with_error(struct wasp_request *req, unsigned status, unsigned substatus)
+{
+	/* the validators, Allow, Location... of the replaced response describe
+	 * something this answer is not */
+	req->n_headers = 0;
+	request_set_error(req, status, substatus);
+	request_error_page(req);
+}
+
+void
 request_error_page(struct wasp_request *req)
 {
 	const char *reason = wasp_http_reason(req->status);

@@ -353,6 +353,9 @@ void request_init(struct wasp_request *req, struct wasp_env *env, struct conn *c
 void request_set_error(struct wasp_request *req, unsigned status, unsigned substatus);
 /* The worker's error page for req's status as the body. */
 void request_error_page(struct wasp_request *req);
+/* Replace a response the modules already made (headers, body) with an error
+ * and the worker's error page: the response's headers are dropped. */
+void request_replace_with_error(struct wasp_request *req, unsigned status, unsigned substatus);
 /* Build the response head into the arena. Returns its length and sets
  * *ret_head, or -errno. */
 int request_build_head(struct wasp_request *req, char **ret_head);

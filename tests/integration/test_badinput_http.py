@@ -266,6 +266,15 @@ ROWS = [
                                                     for i in range(10)) + b"\r\n"), 431, {}),
     ("malformed trailer line", post([b"Transfer-Encoding: chunked"],
                                     b"0\r\nbad trailer\r\n\r\n"), 400, {}),
+    # A body found malformed as the worker discards it replaces the
+    # response: the error must not carry the file's validators (or 405's
+    # Allow).
+    ("malformed body after a file's response",
+     req(b"GET /index.html HTTP/1.1", (b"Host: a.test", b"Transfer-Encoding: chunked"),
+         b"5\r\nhello\r\nzz\r\n"), 400, {"no_entity_headers": True}),
+    ("malformed body after a 405", post([b"Transfer-Encoding: chunked"],
+                                        b"5\r\nhello\r\nzz\r\n"),
+     400, {"no_entity_headers": True}),
 
     # -- path traversal: never a file outside the root (400 or 404)
     ("..", get(b"/../secret.txt"), 400, {}),
@@ -335,14 +344,6 @@ ROWS = [
 # bug (see the report in the commit that added them). Move a row up to
 # ROWS when its bug is fixed.
 KNOWN_BUGS = [
-    # Bug: when a body no module read turns out malformed (or too big) as
-    # the worker discards it, the error response keeps the headers of the
-    # response it replaces: a 400 for GET /index.html carries the file's
-    # ETag, Last-Modified and Accept-Ranges (a 404 for POST keeps 405's
-    # Allow). An error page must not carry the validators of a file.
-    ("error after the body keeps the file's headers",
-     req(b"GET /index.html HTTP/1.1", (b"Host: a.test", b"Transfer-Encoding: chunked"),
-         b"5\r\nhello\r\nzz\r\n"), 400, {"no_entity_headers": True}),
 ]
 
 
