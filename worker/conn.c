@@ -572,17 +572,26 @@ drain_decide(struct conn *c)
 		return false;
 	if (!c->continue_sent)
 		return false; /* the client waits for a 100 Continue it will not get */
+	/* a module that refused the request and asked for the connection to
+	 * end (RequestFilteringModule: a body over its limit, 404.13) is
+	 * answered at once, with its status */
+	if (req->no_keep_alive)
+		return false;
 	if (!c->body_chunked && c->body_read + c->body_left > WORKER_MAX_DISCARD_BODY) {
-		/* not worth reading: too big */
+		/* not worth reading: too big (our cap, as for a chunked body) */
 		request_replace_with_error(req, 413, 0);
 		return false;
 	}
-	/* a module that refused the request and asked for the connection to
-	 * end (a body over its limit) is answered at once; otherwise the body
-	 * is read first, also when the client closes after this request, so a
-	 * broken body gets its 400 as if it had been read up front */
-	if (c->close_after || req->no_keep_alive || !req->http)
+	/* otherwise the body is read first, also when the client closes after
+	 * this request, so a broken body gets its 400 as if it had been read
+	 * up front */
+	if (c->close_after || !req->http)
 		return false;
+	/* discarding stops at our cap even when a module allows more, and a
+	 * declared chunk over it fails at once */
+	if (c->body_chunked &&
+	    (!c->chunked.p_max_body || c->chunked.p_max_body > WORKER_MAX_DISCARD_BODY))
+		c->chunked.p_max_body = WORKER_MAX_DISCARD_BODY;
 	return true;
 }
 
@@ -842,7 +851,9 @@ conn_process(struct conn *c)
 							c->chunked.err_status ? c->chunked.err_status
 									      : 400,
 							0);
-					else if (c->body_limit_status) /* a module's limit */
+					else if (c->body_limit_status && c->body_limit &&
+						 c->body_limit <= WORKER_MAX_DISCARD_BODY)
+						/* the module's limit, lower than ours, was crossed */
 						request_replace_with_error(&c->req,
 									   c->body_limit_status,
 									   c->body_limit_substatus);
