@@ -142,6 +142,9 @@ apply_table(struct lsn_env *env, struct wasp_route_table *rt)
 	free(env->pool_by_id);
 	env->pool_by_id = by_id;
 	env->n_pool_by_id = rt->n_pools;
+	/* before the sockets: they take it for TCP_DEFER_ACCEPT */
+	listener_set_header_timeout(env, rt->header_wait_ms ? rt->header_wait_ms
+							    : env->header_timeout_default_ms);
 	if ((r = apply_sockets(env, rt)) < 0)
 		log_warning_errno(r, "routing table %u: sockets, ignoring", rt->generation);
 	log_debug("routing table %u: %zu sockets, %zu sites, %zu pools", rt->generation,

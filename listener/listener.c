@@ -213,6 +213,20 @@ conn_reject(struct lsn_env *env, struct lsn_conn *c, unsigned status, const char
 	conn_free(env, c);
 }
 
+/* The header timeout passed: a started head is answered 408 (issue: "header
+ * read time, 408 then close"); a connection that sent nothing is just closed,
+ * as nginx does. */
+static void
+conn_timed_out(struct lsn_env *env, struct lsn_conn *c)
+{
+	if (c->len == 0) {
+		log_debug("connection %u: nothing sent within the header timeout", c->id);
+		conn_free(env, c);
+		return;
+	}
+	conn_reject(env, c, 408, "no complete head within the header timeout");
+}
+
 static void
 conn_on_event(evutil_socket_t fd, short what, void *arg)
 {
@@ -222,8 +236,7 @@ conn_on_event(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	c->ev_set = false;
 	if (what & EV_TIMEOUT) {
-		log_debug("connection %u: no complete head within the header timeout", c->id);
-		conn_free(env, c);
+		conn_timed_out(env, c);
 		return;
 	}
 	conn_read(env, c);
@@ -263,7 +276,10 @@ conn_read(struct lsn_env *env, struct lsn_conn *c)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (!c->ev_set && conn_wait(env, c) < 0)
+			int r = c->ev_set ? 0 : conn_wait(env, c);
+			if (r == -ETIMEDOUT)
+				conn_timed_out(env, c);
+			else if (r < 0)
 				conn_free(env, c);
 			return;
 		}
@@ -523,6 +539,23 @@ env_done(struct lsn_env *env)
 		event_base_free(env->base);
 }
 
+void
+listener_set_header_timeout(struct lsn_env *env, uint32_t ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
+	const struct timeval *ct;
+
+	if (ms == 0 || ms == env->header_timeout_ms)
+		return;
+	/* libevent keeps at most 256 common timeouts per base; past that (many
+	 * reloads changing it) a plain timeout does the same, a little slower */
+	ct = event_base_init_common_timeout(env->base, &tv);
+	env->header_timeout = ct ? *ct : tv;
+	env->header_timeout_usec = (uint64_t)ms * 1000;
+	env->header_timeout_ms = ms;
+	log_debug("header timeout %u ms", ms);
+}
+
 int
 wasp_listener_main(const struct wasp_listener_ops *ops, void *userdata, int argc, char **argv)
 {
@@ -593,12 +626,8 @@ wasp_listener_main(const struct wasp_listener_ops *ops, void *userdata, int argc
 		log_error("out of memory");
 		goto out;
 	}
-	tv = (struct timeval){ .tv_sec = header_ms / 1000, .tv_usec = (header_ms % 1000) * 1000 };
-	env.header_timeout_usec = (uint64_t)header_ms * 1000;
-	{
-		const struct timeval *ct = event_base_init_common_timeout(env.base, &tv);
-		env.header_timeout = ct ? *ct : tv;
-	}
+	env.header_timeout_default_ms = header_ms;
+	listener_set_header_timeout(&env, header_ms);
 	env.ev_term = evsignal_new(env.base, SIGTERM, on_sigterm, &env);
 	env.ev_stats = event_new(env.base, -1, EV_PERSIST, on_stats, &env);
 	tv = (struct timeval){ .tv_sec = WASP_LISTENER_STATS_INTERVAL_MS / 1000,

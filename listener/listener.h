@@ -56,7 +56,7 @@ struct wasp_listener_ops {
 	/* Answer an error on a connection the core closes afterwards: one
 	 * non-blocking write, best effort. status: 400 (malformed, or reason
 	 * "Invalid Hostname" when no binding matched), 404 (no application),
-	 * 431, 503 (retry_after_s > 0: say so), or what peek() returned.
+	 * 408 (the head did not arrive within the header timeout), 431, 503 (retry_after_s > 0: say so), or what peek() returned.
 	 * peek_flags: what the last peek() on this connection set. */
 	void (*write_error)(void *userdata, int fd, unsigned status, const char *reason,
 			    unsigned retry_after_s, unsigned peek_flags);
@@ -64,11 +64,13 @@ struct wasp_listener_ops {
 	 * (TCP_DEFER_ACCEPT on the listening sockets). */
 	bool client_speaks_first;
 	size_t max_head;             /* 0: WASP_LISTENER_MAX_HEAD */
-	uint32_t header_timeout_ms; /* 0: WASP_LISTENER_HEADER_TIMEOUT_MS */
+	uint32_t header_timeout_ms; /* 0: WASP_LISTENER_HEADER_TIMEOUT_MS; the routing
+				     * table's headerWaitTimeoutMs overrides it */
 };
 
 /* Run the adapter: parse the command line (--max-connections N,
- * --header-timeout MS, --channel-fd FD; the channel fd defaults to
+ * --header-timeout MS (used while the routing table sets no headerWaitTimeoutMs),
+ * --channel-fd FD; the channel fd defaults to
  * $WASP_CHANNEL_FD, else 3), serve until the activator channel closes or
  * SIGTERM. Returns the process exit status. */
 int wasp_listener_main(const struct wasp_listener_ops *ops, void *userdata, int argc,

@@ -118,6 +118,8 @@ struct lsn_env {
 	size_t max_head;
 	struct timeval header_timeout; /* a libevent common timeout */
 	uint64_t header_timeout_usec;
+	uint32_t header_timeout_ms;
+	uint32_t header_timeout_default_ms; /* when the routing table sets none */
 
 	struct wasp_ipc_channel *act; /* the activator channel */
 	bool registered;
@@ -172,6 +174,8 @@ void conn_reject(struct lsn_env *env, struct lsn_conn *c, unsigned status, const
 /* The live connection with this id (HANDOFF_ACK, HANDBACK), or NULL. */
 struct lsn_conn *conn_by_id(struct lsn_env *env, uint32_t id);
 void table_unref(struct lsn_table *t);
+/* Use ms (> 0) as the header timeout for connections from now on. */
+void listener_set_header_timeout(struct lsn_env *env, uint32_t ms);
 
 /* accept.c */
 /* Non-blocking, TCP_DEFER_ACCEPT for client-speaks-first protocols, and a

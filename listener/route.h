@@ -17,6 +17,7 @@
 
 #define WASP_ROUTE_HOST_MAX 255 /* longest Host (port stripped) that can match a binding */
 #define WASP_ROUTE_PATH_MAX 8192 /* longest request path (decoded) a lookup takes */
+#define WASP_ROUTE_MAX_HEADER_WAIT_MS 86400000 /* headerWaitTimeout's schema max, 1 day */
 
 /* Values of wasp_route_pool.state: the same numbers as enum wasp_pool_state
  * in common/msg.h (Starting, Started, Stopping, Stopped). */
@@ -77,6 +78,7 @@ struct wasp_route_socket {
 
 struct wasp_route_table {
 	uint32_t generation;
+	uint32_t header_wait_ms; /* headerWaitTimeoutMs; 0: the adapter's default */
 	const struct wasp_route_pool *pools;
 	size_t n_pools;
 	const struct wasp_route_site *sites;
