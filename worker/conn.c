@@ -439,15 +439,32 @@ start_request(struct conn *c, size_t head_len)
 		start_error(c, 500);
 		return true;
 	}
-	n = wasp_http_url_normalize(h->path.ptr, h->path.len, path, h->path.len + 2,
-				    &req->path_flags);
-	if (n < 0) {
-		log_debug("bad URL path: %s", wasp_http_url_strerror(n));
-		start_error(c, 400);
+	if (h->form == WASP_HTTP_FORM_AUTHORITY) {
+		/* CONNECT: we are no proxy, for any resource (RFC 9110 15.6.2) */
+		start_error(c, 501);
 		return true;
 	}
-	req->path = path;
-	req->vdir = vdir_match(app, path, &req->rel);
+	if (h->form == WASP_HTTP_FORM_ASTERISK) {
+		/* OPTIONS * asks about the server, not a resource (RFC 9110
+		 * 9.3.7): no handler maps it. req->path stays "" (the site's
+		 * root for configuration; the log shows the raw "*"). */
+		req->status = 200;
+		if (wasp_response_add_header(req, "Allow", WORKER_ALLOW_SERVER) < 0) {
+			start_error(c, 500);
+			return true;
+		}
+		pipeline_skip_to_send(req);
+	} else {
+		n = wasp_http_url_normalize(h->path.ptr, h->path.len, path, h->path.len + 2,
+					    &req->path_flags);
+		if (n < 0) {
+			log_debug("bad URL path: %s", wasp_http_url_strerror(n));
+			start_error(c, 400);
+			return true;
+		}
+		req->path = path;
+		req->vdir = vdir_match(app, path, &req->rel);
+	}
 
 	/* the body: read on demand by a module, or discarded after the response */
 	c->body_open = false;

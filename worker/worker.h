@@ -40,6 +40,9 @@ struct wasp_route_table;
 #define WORKER_DEFAULT_CONN_TIMEOUT_USEC (120ULL * 1000000) /* IIS connectionTimeout */
 #define WORKER_CONFIG_REVALIDATE_USEC 1000000 /* web.config files re-stat'ed at most this often */
 #define WORKER_SERVER_HEADER "wasp/" WASP_VERSION
+/* Allow of an OPTIONS * response: the methods a handler can be mapped to
+ * (TRACE is refused, CONNECT not implemented). */
+#define WORKER_ALLOW_SERVER "OPTIONS, GET, HEAD, POST, PUT, DELETE, PATCH"
 
 /* ---- virtual directories and applications of this worker's pool ---- */
 

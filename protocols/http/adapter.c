@@ -40,6 +40,13 @@ http_peek(void *userdata, const char *buf, size_t len, bool full, struct wasp_pe
 		ret->reason = req->err_reason;
 		return WASP_PEEK_ERROR;
 	}
+	if (req->method == WASP_HTTP_METHOD_CONNECT) {
+		/* no site serves it (we are no proxy), whatever authority it
+		 * names; a worker says the same on a keep-alive connection */
+		ret->status = 501;
+		ret->reason = "CONNECT not implemented";
+		return WASP_PEEK_ERROR;
+	}
 	if (req->method == WASP_HTTP_METHOD_HEAD)
 		ret->flags |= WASP_PEEK_F_NO_BODY;
 	ret->host = req->host_name.ptr;

@@ -60,7 +60,9 @@ def post(fields, body):
 # (name, bytes or list of writes, expected status / tuple of allowed
 # statuses / CLOSED, options). Options: "fresh_only" (the case is about the
 # start of a connection), "responses" (how many responses the bytes may
-# produce, default 1).
+# produce, default 1), "headers" (lowercase name -> the exact value the
+# response must carry), "no_entity_headers" (no ETag, Last-Modified,
+# Accept-Ranges or Allow), "forbid" (bytes the response must not contain).
 ROWS = [
     # -- positive controls: the same machinery accepts what is valid
     ("valid GET", get(b"/index.html"), 200, {}),
@@ -182,6 +184,17 @@ ROWS = [
     ("empty request line", b"\r\n" * 9 + get(b"/index.html"), 400, {"fresh_only": True}),
     ("target without a slash", req(b"GET index.html HTTP/1.1"), 400, {}),
     ("asterisk target with GET", req(b"GET * HTTP/1.1"), 400, {}),
+    # OPTIONS * is about the server (RFC 9110 9.3.7), routed by Host.
+    ("OPTIONS *", req(b"OPTIONS * HTTP/1.1"), 200,
+     {"headers": {b"allow": b"OPTIONS, GET, HEAD, POST, PUT, DELETE, PATCH",
+                  b"content-length": b"0"}}),
+    ("OPTIONS * for a Host of no binding", req(b"OPTIONS * HTTP/1.1", (b"Host: nosuch.test",)),
+     400, {}),
+    # Not a proxy: CONNECT is implemented for no resource.
+    ("CONNECT to a site's name", req(b"CONNECT a.test:443 HTTP/1.1", (b"Host: a.test:443",)),
+     501, {}),
+    ("CONNECT elsewhere", req(b"CONNECT example.com:443 HTTP/1.1",
+                              (b"Host: example.com:443",)), 501, {}),
     ("userinfo in absolute form", req(b"GET http://u:p@a.test/index.html HTTP/1.1"), 400, {}),
     ("'#' in the target", get(b"/index.html#frag"), 400, {}),
     ("'<' in the target", get(b"/<script>"), 400, {}),
@@ -479,6 +492,9 @@ class Runner:
             log("%s [%s]: %d" % (name, mode, status))
         if status not in allowed:
             return "status %d, expected %s" % (status, " or ".join(map(str, allowed)))
+        for k, v in opts.get("headers", {}).items():
+            if rs[0][1].get(k) != v:
+                return "%s: %r, expected %r" % (k.decode(), rs[0][1].get(k), v)
         if opts.get("no_entity_headers"):
             stale = [h for h in (b"etag", b"last-modified", b"accept-ranges", b"allow")
                      if h in rs[0][1]]
