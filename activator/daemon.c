@@ -423,6 +423,8 @@ daemon_main(int argc, char **argv)
 		log_errno(r, "application pools");
 		goto fail;
 	}
+	/* before any worker: they write the logs as their pools' identities */
+	logdirs_prepare(&env);
 	r = adapters_start(&env);
 	if (r < 0)
 		goto fail;

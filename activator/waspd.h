@@ -1,7 +1,7 @@
 /* waspd's internal types: the one struct wasp_env, application pools, worker
  * records, protocol adapters, listening sockets and identities. Shared by
  * the daemon's files only (daemon.c, pool.c, adapter.c, spawn.c, reap.c,
- * sockets.c, routes.c, identity.c, control.c). See docs/design.md. */
+ * sockets.c, routes.c, identity.c, logdirs.c, control.c). See docs/design.md. */
 #pragma once
 
 #include <stdbool.h>
@@ -179,6 +179,12 @@ int identity_from_user(const char *user, struct wasp_identity *ret);
 int identity_listener(struct wasp_env *env, struct wasp_identity *ret);
 /* A pool's identity from its processModel (see docs/design.md "Identities"). */
 int identity_pool(struct wasp_env *env, const struct pool *pool, struct wasp_identity *ret);
+
+/* logdirs.c */
+/* Create <logFile directory>/W3SVC<id> of every site that logs and, as
+ * root, give it to the identities of the site's pools (after pools_init).
+ * Problems are warnings. */
+void logdirs_prepare(struct wasp_env *env);
 
 /* spawn.c */
 struct spawn_opts {

@@ -261,6 +261,7 @@ build_site(struct actx *c, const struct wasp_apphost *ah, const struct wasp_elem
 	s->log_file.log_format = wasp_element_get_str(lf, "logFormat", "W3C");
 	s->log_file.period = wasp_element_get_str(lf, "period", "Daily");
 	s->log_file.log_ext_file_flags = (uint32_t)wasp_element_get_uint(lf, "logExtFileFlags", 0);
+	s->log_file.log_target_w3c = (uint32_t)wasp_element_get_uint(lf, "logTargetW3C", 1);
 
 	s->apps = wasp_arena_zalloc(c->arena, (e->n_items + 1) * sizeof(*s->apps));
 	if (!s->apps)

@@ -116,6 +116,7 @@ struct wasp_site {
 		const char *log_format; /* "W3C" */
 		const char *period;     /* "Daily", ... */
 		uint32_t log_ext_file_flags; /* bit set, IIS flag values */
+		uint32_t log_target_w3c;     /* logTargetW3C: 1 File, 2 ETW */
 	} log_file;
 	const char *file;
 	int line;

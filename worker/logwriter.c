@@ -514,7 +514,11 @@ open_log(struct logwriter *w)
 		if (snprintf(tmp, sizeof(tmp), "%s/.%s.%d.tmp", w->dir, w->name, (int)getpid()) >=
 		    (int)sizeof(tmp))
 			return -ENAMETOOLONG;
-		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+		/* 0660: the umask (022) makes it 0640; where waspd shared the
+		 * directory between pools with a default ACL, the umask does
+		 * not apply and the group bits become the mask, so every pool
+		 * of the site can append (activator/logdirs.c) */
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0660);
 		if (fd < 0)
 			return -errno;
 		r = write_all(fd, hdr, (size_t)h);

@@ -108,8 +108,9 @@ void w3c_file_name(enum w3c_period period, time_t t, char buf[32], time_t *ret_s
 struct logwriter;
 
 /* A writer for files in dir (created, with its parents, on the first
- * flush: mode 0750, files 0640). The flags select the fields of the header
- * it writes. NULL on OOM. */
+ * flush: mode 0750, files 0660 less the umask: 0640, or the group bits as
+ * the mask in a directory with a default ACL). The flags select the fields
+ * of the header it writes. NULL on OOM. */
 struct logwriter *logwriter_new(const char *dir, enum w3c_period period, uint32_t flags);
 /* Flushes, closes, frees. NULL-safe; returns NULL. */
 struct logwriter *logwriter_free(struct logwriter *w);
