@@ -22,15 +22,16 @@ routes_build(struct wasp_env *env)
 	       *sites = json_array();
 	/* webLimits headerWaitTimeout: 0 (IIS's default) leaves the adapter's own
 	 * limit (wasp-http: 30 s) */
-	const struct wasp_element *wl = env->cfg ? wasp_config_section(env->cfg, SEC_WEB_LIMITS)
-						 : NULL;
+	const struct wasp_element *wl =
+		env->cfg ? wasp_config_section(env->cfg, SEC_WEB_LIMITS) : NULL;
 	uint64_t header_wait = wasp_element_get_uint(wl, "headerWaitTimeout", 0) / USEC_PER_MSEC;
 	int r = 0;
 
 	if (!root || !socks || !pools || !sites)
 		goto oom;
 	r |= json_object_set_new(root, "generation", json_integer(env->generation));
-	r |= json_object_set_new(root, "headerWaitTimeoutMs", json_integer((json_int_t)header_wait));
+	r |= json_object_set_new(root, "headerWaitTimeoutMs",
+				 json_integer((json_int_t)header_wait));
 	r |= json_object_set(root, "sockets", socks);
 	r |= json_object_set(root, "pools", pools);
 	r |= json_object_set(root, "sites", sites);

@@ -862,20 +862,18 @@ conn_process(struct conn *c)
 			r = drain_body(c);
 			if (r < 0) {
 				if (r == -EMSGSIZE || r == -EBADMSG) {
+					struct wasp_request *req = &c->req;
+					unsigned st = c->chunked.err_status;
+
 					if (r == -EBADMSG)
-						request_replace_with_error(
-							&c->req,
-							c->chunked.err_status ? c->chunked.err_status
-									      : 400,
-							0);
+						request_replace_with_error(req, st ? st : 400, 0);
 					else if (c->body_limit_status && c->body_limit &&
 						 c->body_limit <= WORKER_MAX_DISCARD_BODY)
-						/* the module's limit, lower than ours, was crossed */
-						request_replace_with_error(&c->req,
-									   c->body_limit_status,
+						/* a module's limit, under ours, was crossed */
+						request_replace_with_error(req, c->body_limit_status,
 									   c->body_limit_substatus);
 					else
-						request_replace_with_error(&c->req, 413, 0);
+						request_replace_with_error(req, 413, 0);
 					c->linger = true;
 				} else {
 					log_debug_errno(r, "discard request body");
