@@ -108,23 +108,6 @@ stop_reason_name(enum wasp_pool_stop_reason r)
 	}
 }
 
-static const char *
-identity_type_name(enum wasp_identity_type t)
-{
-	switch (t) {
-	case WASP_IDENTITY_LOCAL_SYSTEM:
-		return "LocalSystem";
-	case WASP_IDENTITY_LOCAL_SERVICE:
-		return "LocalService";
-	case WASP_IDENTITY_NETWORK_SERVICE:
-		return "NetworkService";
-	case WASP_IDENTITY_SPECIFIC_USER:
-		return "SpecificUser";
-	default:
-		return "ApplicationPoolIdentity";
-	}
-}
-
 static json_t *
 list_apppools(struct wasp_env *env)
 {
@@ -149,7 +132,7 @@ list_apppools(struct wasp_env *env)
 			"maxProcesses", (json_int_t)c->process_model.max_processes, "failures",
 			(json_int_t)p->failures, "recentFailures", (json_int_t)p->n_fail, "recycles",
 			(json_int_t)p->recycles, "recycleFailures", (json_int_t)p->recycle_failures,
-			"identityType", identity_type_name(c->process_model.identity_type), "uid",
+			"identityType", wasp_identity_type_name(c->process_model.identity_type), "uid",
 			(json_int_t)p->ident.uid, "queueLength", (json_int_t)c->queue_length,
 			"idleTimeoutMs", (json_int_t)(c->process_model.idle_timeout / 1000));
 		if (!o || json_array_append_new(arr, o) < 0) {

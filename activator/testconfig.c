@@ -8,23 +8,6 @@
 #include "testconfig.h"
 #include "timespan.h"
 
-static const char *
-identity_name(enum wasp_identity_type t)
-{
-	switch (t) {
-	case WASP_IDENTITY_LOCAL_SYSTEM:
-		return "LocalSystem";
-	case WASP_IDENTITY_LOCAL_SERVICE:
-		return "LocalService";
-	case WASP_IDENTITY_NETWORK_SERVICE:
-		return "NetworkService";
-	case WASP_IDENTITY_SPECIFIC_USER:
-		return "SpecificUser";
-	default:
-		return "ApplicationPoolIdentity";
-	}
-}
-
 static void
 print_summary(const struct wasp_apphost *ah, FILE *out)
 {
@@ -40,7 +23,7 @@ print_summary(const struct wasp_apphost *ah, FILE *out)
 			p->name,
 			p->start_mode == WASP_START_ALWAYS_RUNNING ? "AlwaysRunning" : "OnDemand",
 			p->auto_start ? "" : " (autoStart off)",
-			identity_name(p->process_model.identity_type),
+			wasp_identity_type_name(p->process_model.identity_type),
 			p->process_model.user_name ? " " : "",
 			p->process_model.user_name ? p->process_model.user_name : "",
 			p->process_model.max_processes,

@@ -450,3 +450,20 @@ wasp_site_match_app(const struct wasp_site *site, const char *url_path)
 	}
 	return best;
 }
+
+const char *
+wasp_identity_type_name(enum wasp_identity_type t)
+{
+	switch (t) {
+	case WASP_IDENTITY_LOCAL_SYSTEM:
+		return "LocalSystem";
+	case WASP_IDENTITY_LOCAL_SERVICE:
+		return "LocalService";
+	case WASP_IDENTITY_NETWORK_SERVICE:
+		return "NetworkService";
+	case WASP_IDENTITY_SPECIFIC_USER:
+		return "SpecificUser";
+	default:
+		return "ApplicationPoolIdentity";
+	}
+}

@@ -136,6 +136,9 @@ struct wasp_apphost {
 int wasp_apphost_build(const struct wasp_config *cfg, struct wasp_arena *arena,
 		       struct wasp_apphost **ret, struct wasp_diag_list *diags);
 
+/* IIS's name for an identityType ("ApplicationPoolIdentity", ...); static string. */
+const char *wasp_identity_type_name(enum wasp_identity_type t);
+
 const struct wasp_apppool *wasp_apphost_find_pool(const struct wasp_apphost *ah, const char *name);
 const struct wasp_site *wasp_apphost_find_site(const struct wasp_apphost *ah, const char *name);
 const struct wasp_site *wasp_apphost_find_site_id(const struct wasp_apphost *ah, uint32_t id);
