@@ -19,7 +19,49 @@ struct actx {
 	struct wasp_diag_list *diags;
 	const char *file; /* applicationHost.config, for elements from defaults */
 	int errors;
+	/* pools by lowercased name (the first of a name), so that 1,000 sites
+	 * do not each scan 1,000 pools; NULL: scan */
+	struct cfg_cache *pools_by_name;
 };
+
+/* Lowercased (ASCII, as strcasecmp in the C locale) concatenation of a, a
+ * '\n' and b (b may be NULL), malloc'd; NULL on OOM. */
+static char *
+lower_key(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = b ? strlen(b) : 0;
+	char *k = malloc(la + 1 + lb + 1), *p;
+
+	if (!k)
+		return NULL;
+	memcpy(k, a, la);
+	k[la] = '\n';
+	if (b)
+		memcpy(k + la + 1, b, lb);
+	k[la + 1 + lb] = '\0';
+	if (!b)
+		k[la] = '\0';
+	for (p = k; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p += 'a' - 'A';
+	if (b)
+		for (p = k + la + 1; *p; p++)
+			if (*p >= 'A' && *p <= 'Z')
+				*p += 'a' - 'A';
+	return k;
+}
+
+static const struct wasp_apppool *
+find_pool(struct actx *c, const struct wasp_apphost *ah, const char *name)
+{
+	if (c->pools_by_name) {
+		_cleanup_free_ char *k = lower_key(name, NULL);
+
+		if (k)
+			return cfg_cache_get(c->pools_by_name, k);
+	}
+	return wasp_apphost_find_pool(ah, name);
+}
 
 static const char *
 efile(struct actx *c, const struct wasp_element *e)
@@ -278,7 +320,7 @@ build_site(struct actx *c, const struct wasp_apphost *ah, const struct wasp_elem
 		a->enabled_protocols = wasp_element_get_str(ae, "enabledProtocols", "http");
 		a->file = efile(c, ae);
 		a->line = ae->line;
-		pool = wasp_apphost_find_pool(ah, a->application_pool);
+		pool = find_pool(c, ah, a->application_pool);
 		a->pool_id = pool ? pool->id : UINT32_MAX;
 		if (!pool)
 			(void)wasp_diag_add(c->diags, WASP_DIAG_WARNING, a->file, a->line,
@@ -327,6 +369,8 @@ build_site(struct actx *c, const struct wasp_apphost *ah, const struct wasp_elem
 	return 0;
 }
 
+static int apphost_build(struct actx *c, struct wasp_config *cfg, struct wasp_apphost **ret);
+
 int
 wasp_apphost_build(const struct wasp_config *ccfg, struct wasp_arena *arena,
 		   struct wasp_apphost **ret, struct wasp_diag_list *diags)
@@ -334,9 +378,89 @@ wasp_apphost_build(const struct wasp_config *ccfg, struct wasp_arena *arena,
 	/* Effective sections are computed lazily and cached in the generation;
 	 * that is not a visible change, so the view takes a const config. */
 	struct wasp_config *cfg = (struct wasp_config *)(uintptr_t)ccfg;
+	struct actx c = { .arena = arena, .diags = diags, .file = wasp_config_file(cfg) };
+	struct wasp_apphost *ah = NULL;
+	int r;
+
+	r = apphost_build(&c, cfg, &ah);
+	c.pools_by_name = cfg_cache_free(c.pools_by_name);
+	if (r < 0)
+		return r;
+	*ret = ah;
+	return 0;
+}
+
+/* The same IP:port:host twice: the second one never gets a request. Also
+ * the same id twice (an error). By hash: 1,000 sites, not 1,000,000 pairs. */
+static int
+check_duplicates(struct actx *c, struct wasp_apphost *ah)
+{
+	struct cfg_cache *ids = cfg_cache_new(), *bindings = cfg_cache_new();
+	int r = 0;
+
+	if (!ids || !bindings) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < ah->n_sites; i++) {
+		struct wasp_site *s = &ah->sites[i];
+		const struct wasp_site *o;
+		char idk[16];
+
+		(void)snprintf(idk, sizeof(idk), "%u", s->id);
+		o = cfg_cache_get(ids, idk);
+		if (o) {
+			(void)wasp_diag_add(c->diags, WASP_DIAG_ERROR, s->file, s->line, "id",
+					    "site '%s' has the same id %u as site '%s' (%s:%d)",
+					    s->name, s->id, o->name, o->file, o->line);
+			c->errors++;
+		} else if ((r = cfg_cache_put(ids, idk, s)) < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < ah->n_sites; i++)
+		for (size_t k = 0; k < ah->sites[i].n_bindings; k++) {
+			const struct wasp_binding *b = &ah->sites[i].bindings[k];
+			_cleanup_free_ char *key = lower_key(b->protocol, b->binding_information);
+			const struct wasp_site *os;
+
+			if (!key) {
+				r = -ENOMEM;
+				goto out;
+			}
+			os = cfg_cache_get(bindings, key);
+			if (!os) {
+				if ((r = cfg_cache_put(bindings, key, &ah->sites[i])) < 0)
+					goto out;
+				continue;
+			}
+			for (size_t l = 0; l < os->n_bindings; l++) {
+				const struct wasp_binding *o = &os->bindings[l];
+
+				if (!strcaseeq(o->protocol, b->protocol) ||
+				    !strcaseeq(o->binding_information, b->binding_information))
+					continue;
+				(void)wasp_diag_add(
+					c->diags, WASP_DIAG_WARNING, b->file, b->line,
+					"bindingInformation",
+					"binding %s '%s' of site '%s' is also a binding of "
+					"site '%s' (%s:%d); the first one gets the requests",
+					b->protocol, b->binding_information, ah->sites[i].name,
+					os->name, o->file, o->line);
+				break;
+			}
+		}
+out:
+	cfg_cache_free(ids);
+	cfg_cache_free(bindings);
+	return r;
+}
+
+static int
+apphost_build(struct actx *c, struct wasp_config *cfg, struct wasp_apphost **ret)
+{
+	struct wasp_arena *arena = c->arena;
 	const struct wasp_element *pools = wasp_config_section(cfg, SEC_POOLS);
 	const struct wasp_element *sites = wasp_config_section(cfg, SEC_SITES);
-	struct actx c = { .arena = arena, .diags = diags, .file = wasp_config_file(cfg) };
 	struct wasp_apphost *ah;
 	int r;
 
@@ -347,54 +471,34 @@ wasp_apphost_build(const struct wasp_config *ccfg, struct wasp_arena *arena,
 		return -ENOMEM;
 	ah->pools = wasp_arena_zalloc(arena, (pools->n_items + 1) * sizeof(*ah->pools));
 	ah->sites = wasp_arena_zalloc(arena, (sites->n_items + 1) * sizeof(*ah->sites));
-	if (!ah->pools || !ah->sites)
+	c->pools_by_name = cfg_cache_new();
+	if (!ah->pools || !ah->sites || !c->pools_by_name)
 		return -ENOMEM;
 	for (size_t i = 0; i < pools->n_items; i++) {
-		r = build_pool(&c, pools->items[i], &ah->pools[ah->n_pools], (uint32_t)ah->n_pools);
+		struct wasp_apppool *p = &ah->pools[ah->n_pools];
+		_cleanup_free_ char *k = NULL;
+
+		r = build_pool(c, pools->items[i], p, (uint32_t)ah->n_pools);
 		if (r < 0)
 			return r;
 		ah->n_pools++;
+		k = lower_key(p->name, NULL);
+		if (!k)
+			return -ENOMEM;
+		if (!cfg_cache_get(c->pools_by_name, k) &&
+		    (r = cfg_cache_put(c->pools_by_name, k, p)) < 0)
+			return r;
 	}
 	for (size_t i = 0; i < sites->n_items; i++) {
-		struct wasp_site *s = &ah->sites[ah->n_sites];
-
-		r = build_site(&c, ah, sites->items[i], s);
+		r = build_site(c, ah, sites->items[i], &ah->sites[ah->n_sites]);
 		if (r < 0)
 			return r;
-		for (size_t j = 0; j < ah->n_sites; j++)
-			if (ah->sites[j].id == s->id) {
-				(void)wasp_diag_add(diags, WASP_DIAG_ERROR, s->file, s->line, "id",
-						    "site '%s' has the same id %u as site '%s' (%s:%d)",
-						    s->name, s->id, ah->sites[j].name,
-						    ah->sites[j].file, ah->sites[j].line);
-				c.errors++;
-			}
 		ah->n_sites++;
 	}
-	/* The same IP:port:host twice: the second one never gets a request. */
-	for (size_t i = 0; i < ah->n_sites; i++)
-		for (size_t k = 0; k < ah->sites[i].n_bindings; k++) {
-			const struct wasp_binding *b = &ah->sites[i].bindings[k];
-
-			for (size_t j = 0; j <= i; j++)
-				for (size_t l = 0; l < ah->sites[j].n_bindings; l++) {
-					const struct wasp_binding *o = &ah->sites[j].bindings[l];
-
-					if (j == i && l >= k)
-						break;
-					if (strcaseeq(o->protocol, b->protocol) &&
-					    strcaseeq(o->binding_information, b->binding_information))
-						(void)wasp_diag_add(
-							diags, WASP_DIAG_WARNING, b->file, b->line,
-							"bindingInformation",
-							"binding %s '%s' of site '%s' is also a binding of "
-							"site '%s' (%s:%d); the first one gets the requests",
-							b->protocol, b->binding_information,
-							ah->sites[i].name, ah->sites[j].name, o->file,
-							o->line);
-				}
-		}
-	if (c.errors)
+	r = check_duplicates(c, ah);
+	if (r < 0)
+		return r;
+	if (c->errors)
 		return -EINVAL;
 	*ret = ah;
 	return 0;

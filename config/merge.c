@@ -49,7 +49,15 @@ struct mel {
 	struct cfg_names all_elems_except_names;
 	const struct lock *item_lock; /* lockItem on this collection entry */
 	const struct level *added_at;
+	/* A collection's entries by key hash (open addressing, kidx_size a
+	 * power of two), built once it holds KIDX_MIN entries so that adding
+	 * the thousandth <site> does not compare keys with the 999 before it;
+	 * dropped (NULL) by <remove> and <clear>, rebuilt on the next add. */
+	struct mel **kidx;
+	size_t kidx_size, kidx_count;
 };
+
+#define KIDX_MIN 16
 
 struct mctx {
 	struct wasp_config *cfg;
@@ -234,6 +242,112 @@ keys_equal(const struct mel *item, const struct cfg_node *src)
 	return any;
 }
 
+/* Hashes agreeing with keys_equal (strcaseeq on every key attribute, in
+ * schema order): FNV-1a over the ASCII-lowercased values, NUL-separated. */
+static uint64_t
+key_hash_add(uint64_t h, const char *v)
+{
+	for (; *v; v++) {
+		unsigned char ch = (unsigned char)*v;
+
+		h ^= (ch >= 'A' && ch <= 'Z') ? ch + ('a' - 'A') : ch;
+		h *= UINT64_C(1099511628211);
+	}
+	return (h ^ 0xff) * UINT64_C(1099511628211);
+}
+
+static uint64_t
+item_key_hash(const struct mel *item)
+{
+	const struct schema_elem *s = item->schema;
+	uint64_t h = UINT64_C(14695981039346656037);
+
+	for (size_t i = 0; i < s->n_attrs; i++)
+		if (s->attrs[i].key)
+			h = key_hash_add(h, item->attrs[i].value.text ? item->attrs[i].value.text : "");
+	return h;
+}
+
+static uint64_t
+node_key_hash(const struct schema_elem *s, const struct cfg_node *src)
+{
+	uint64_t h = UINT64_C(14695981039346656037);
+
+	for (size_t i = 0; i < s->n_attrs; i++) {
+		const char *want = s->attrs[i].def.text;
+
+		if (!s->attrs[i].key)
+			continue;
+		for (size_t j = 0; j < src->n_attrs; j++)
+			if (src->attrs[j].schema == &s->attrs[i])
+				want = src->attrs[j].value.text;
+		h = key_hash_add(h, want ? want : "");
+	}
+	return h;
+}
+
+static bool
+schema_has_key(const struct schema_elem *s)
+{
+	for (size_t i = 0; i < s->n_attrs; i++)
+		if (s->attrs[i].key)
+			return true;
+	return false;
+}
+
+static void
+kidx_insert(struct mel *dst, struct mel *item)
+{
+	size_t mask = dst->kidx_size - 1, i = item_key_hash(item) & mask;
+
+	while (dst->kidx[i])
+		i = (i + 1) & mask;
+	dst->kidx[i] = item;
+	dst->kidx_count++;
+}
+
+/* (Re)build the index for n_items + 1 entries. false on OOM (the caller then
+ * compares linearly, as without an index). */
+static bool
+kidx_build(struct mctx *m, struct mel *dst)
+{
+	size_t size = 64;
+
+	while (size < 2 * (dst->n_items + 1))
+		size *= 2;
+	dst->kidx = wasp_arena_zalloc(m->tmp, size * sizeof(*dst->kidx));
+	if (!dst->kidx)
+		return false;
+	dst->kidx_size = size;
+	dst->kidx_count = 0;
+	for (size_t i = 0; i < dst->n_items; i++)
+		kidx_insert(dst, dst->items[i]);
+	return true;
+}
+
+/* The entry of dst whose keys equal k's, or NULL. */
+static struct mel *
+find_item(struct mctx *m, struct mel *dst, const struct cfg_node *k)
+{
+	const struct schema_elem *is = dst->schema->coll ? dst->schema->coll->item : NULL;
+
+	if (dst->n_items >= KIDX_MIN && is && schema_has_key(is)) {
+		if (dst->kidx || kidx_build(m, dst)) {
+			size_t mask = dst->kidx_size - 1;
+			uint64_t h = node_key_hash(is, k);
+
+			for (size_t i = h & mask; dst->kidx[i]; i = (i + 1) & mask)
+				if (keys_equal(dst->kidx[i], k))
+					return dst->kidx[i];
+			return NULL;
+		}
+	}
+	for (size_t i = 0; i < dst->n_items; i++)
+		if (keys_equal(dst->items[i], k))
+			return dst->items[i];
+	return NULL;
+}
+
 static const char *
 key_desc(struct wasp_arena *a, const struct cfg_node *src)
 {
@@ -254,18 +368,17 @@ merge_add(struct mctx *m, struct mel *dst, const struct cfg_node *k, const struc
 	  const char *file, size_t *insert_at)
 {
 	const struct schema_coll *coll = dst->schema->coll;
-	struct mel *item;
+	struct mel *item, *dup;
 	int r;
 
-	for (size_t i = 0; i < dst->n_items; i++)
-		if (keys_equal(dst->items[i], k)) {
-			merr(m, file, k->line, NULL,
-			     "cannot add duplicate collection entry of type '%s' with unique key "
-			     "attribute %s (first added in %s:%d)",
-			     k->name, key_desc(m->tmp, k), dst->items[i]->file,
-			     dst->items[i]->line);
-			return 0;
-		}
+	dup = find_item(m, dst, k);
+	if (dup) {
+		merr(m, file, k->line, NULL,
+		     "cannot add duplicate collection entry of type '%s' with unique key "
+		     "attribute %s (first added in %s:%d)",
+		     k->name, key_desc(m->tmp, k), dup->file, dup->line);
+		return 0;
+	}
 	item = mel_default(m->tmp, coll->item, k->name);
 	if (!item)
 		return -ENOMEM;
@@ -286,6 +399,13 @@ merge_add(struct mctx *m, struct mel *dst, const struct cfg_node *k, const struc
 			(dst->n_items - 1 - *insert_at) * sizeof(*dst->items));
 		dst->items[(*insert_at)++] = item;
 	}
+	if (dst->kidx) {
+		if (2 * dst->kidx_count + 2 > dst->kidx_size) {
+			if (!kidx_build(m, dst))
+				dst->kidx = NULL;
+		} else
+			kidx_insert(dst, item);
+	}
 	return 0;
 }
 
@@ -294,6 +414,7 @@ remove_item(struct mel *dst, size_t i, size_t *insert_at)
 {
 	memmove(&dst->items[i], &dst->items[i + 1], (dst->n_items - i - 1) * sizeof(*dst->items));
 	dst->n_items--;
+	dst->kidx = NULL;
 	if (*insert_at > i)
 		(*insert_at)--;
 }
@@ -381,6 +502,7 @@ merge_node(struct mctx *m, struct mel *dst, const struct cfg_node *src, const st
 				break;
 			}
 			dst->n_items = 0;
+			dst->kidx = NULL;
 			insert_at = 0;
 			break;
 		}

@@ -106,6 +106,65 @@ START_TEST(test_collection_duplicate)
 }
 END_TEST
 
+/* A long collection (the merge then finds duplicates by a key index):
+ * same answers as a short one, case-insensitive keys, <remove> and <clear>
+ * forgetting keys, a re-added key still caught. */
+START_TEST(test_collection_duplicate_many)
+{
+	char apphost[8192] = TC_APPHOST_MIN "<system.webServer><staticContent>\n", want[4096] = "";
+	struct tc t;
+	const struct wasp_element *e;
+	const struct wasp_diag *d;
+	int r;
+
+	for (int i = 0; i < 40; i++) {
+		char line[128];
+
+		snprintf(line, sizeof(line), " <mimeMap fileExtension=\".e%d\" mimeType=\"x/%d\" />\n",
+			 i, i);
+		strcat(apphost, line);
+	}
+	strcat(apphost, "</staticContent></system.webServer>\n");
+	tc_setup(&t, apphost);
+	tc_expect_clean(&t.diags);
+	/* .E5 removed then added again: fine; .E30 added twice: the error */
+	tc_write(&t, "www/web.config",
+		 WEBCFG("<staticContent><remove fileExtension=\".E5\" />"
+			"<mimeMap fileExtension=\".e5\" mimeType=\"y/5\" />"
+			"<mimeMap fileExtension=\".new\" mimeType=\"y/new\" />"
+			"<mimeMap fileExtension=\".E30\" mimeType=\"y/30\" />"
+			"<mimeMap fileExtension=\".NEW\" mimeType=\"y/new2\" /></staticContent>"));
+	e = tc_eff(&t, "S/", SC, &r);
+	ck_assert_int_eq(r, -EINVAL);
+	d = tc_expect(&t.diags, WASP_DIAG_ERROR,
+		      "cannot add duplicate collection entry of type 'mimeMap' with unique key "
+		      "attribute 'fileExtension' set to '.E30'");
+	ck_assert_ptr_nonnull(d);
+	d = tc_expect(&t.diags, WASP_DIAG_ERROR,
+		      "cannot add duplicate collection entry of type 'mimeMap' with unique key "
+		      "attribute 'fileExtension' set to '.NEW'");
+	ck_assert_ptr_nonnull(d);
+	for (int i = 0; i < 40; i++)
+		if (i != 5)
+			snprintf(want + strlen(want), sizeof(want) - strlen(want), "%sx/%d",
+				 *want ? "," : "", i);
+	strcat(want, ",y/5,y/new");
+	tc_assert_items(e, "mimeType", want);
+	tc_done(&t);
+
+	/* <clear/> forgets every key: all of them can come again */
+	tc_setup(&t, apphost);
+	tc_write(&t, "www/web.config",
+		 WEBCFG("<staticContent><clear /><mimeMap fileExtension=\".E1\" mimeType=\"z/1\" />"
+			"<mimeMap fileExtension=\".e2\" mimeType=\"z/2\" /></staticContent>"));
+	e = tc_eff(&t, "S/", SC, &r);
+	ck_assert_int_eq(r, 0);
+	tc_expect_clean(&t.diags);
+	tc_assert_items(e, "mimeType", "z/1,z/2");
+	tc_done(&t);
+}
+END_TEST
+
 /* ---- locations and web.config files along the path ------------------------------ */
 
 START_TEST(test_location_paths)
@@ -621,6 +680,7 @@ config_merge_suite(void)
 	tcase_add_checked_fixture(tc, testutil_fd_setup, testutil_fd_teardown);
 	tcase_add_test(tc, test_collection_add_remove_clear);
 	tcase_add_test(tc, test_collection_duplicate);
+	tcase_add_test(tc, test_collection_duplicate_many);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("locations");
