@@ -4,6 +4,7 @@
  * whether a request on a keep-alive connection belongs to their pool. */
 #include <fcntl.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <stdlib.h>
 
 #include "apphost.h"
@@ -152,6 +153,9 @@ config_memfd(struct wasp_env *env)
 		if (fd < 0)
 			return fd;
 		env->config_fd = fd;
+		/* once per generation: the JSON tree and text just freed are
+		 * several times the configuration's size */
+		(void)malloc_trim(0);
 	}
 	fd = fcntl(env->config_fd, F_DUPFD_CLOEXEC, 3);
 	return fd < 0 ? -errno : fd;

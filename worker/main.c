@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,11 @@ maybe_ready(struct wasp_env *env)
 	env->ready = true;
 	log_debug("pool '%s': worker %u ready with %zu application(s)", env->pool_name,
 		  env->worker_id, env->n_apps);
+	/* Building the configuration freed more than it kept (the memfd's
+	 * text, jansson's tree, the merge's scratch arena): give those pages
+	 * back, after READY so starting does not wait for it. An idle worker
+	 * is what a pool costs (docs/performance.md). */
+	(void)malloc_trim(0);
 }
 
 static int
