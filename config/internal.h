@@ -210,6 +210,15 @@ struct wasp_config {
 	struct cfg_cache *shared;       /* merged results by what was merged */
 	struct cfg_cache *files;        /* parsed web.config files by path */
 	struct cfg_cache *apphost_sections; /* wasp_config_section() results */
+	/* The last section names looked up per request, by the caller's
+	 * pointer (modules pass literals): the schema's sections are scanned
+	 * case-insensitively otherwise, for every lookup. An entry is used only
+	 * when the text there is still exactly the section's name. */
+	struct {
+		const char *name;
+		const struct schema_section *ss;
+	} section_memo[8];
+	unsigned section_memo_next;
 };
 
 /* Parse one file's XML into f (allocated in arena). is_apphost selects the

@@ -1290,6 +1290,25 @@ entry_new(const char *key, const struct shared *res, const struct dep *deps, siz
 	return 0;
 }
 
+static const struct schema_section *
+section_lookup(struct wasp_config *cfg, const char *name)
+{
+	const struct schema_section *ss;
+
+	for (size_t i = 0; i < ELEMENTSOF(cfg->section_memo); i++)
+		if (cfg->section_memo[i].name == name && cfg->section_memo[i].ss &&
+		    streq(name, cfg->section_memo[i].ss->name))
+			return cfg->section_memo[i].ss;
+	ss = cfg_schema_find(cfg->schema, name);
+	if (ss && streq(name, ss->name)) {
+		unsigned i = cfg->section_memo_next++ % ELEMENTSOF(cfg->section_memo);
+
+		cfg->section_memo[i].name = name;
+		cfg->section_memo[i].ss = ss;
+	}
+	return ss;
+}
+
 int
 wasp_config_effective_section_at(struct wasp_config *cfg, const char *site, const char *url_path,
 				 const char *section, const struct wasp_element **ret,
@@ -1309,7 +1328,7 @@ wasp_config_effective_section_at(struct wasp_config *cfg, const char *site, cons
 
 	if (!cfg->apphost)
 		return -ENOENT;
-	ss = cfg_schema_find(cfg->schema, section);
+	ss = section_lookup(cfg, section);
 	if (!ss)
 		return -ENOENT;
 	/* The cache key, "site\nurl\nsection", without allocating on a hit
