@@ -358,7 +358,7 @@ env_done(struct wasp_env *env)
 		event_free(env->watchdog);
 	if (env->base)
 		event_base_free(env->base);
-	safe_close(env->config_fd);
+	config_memfd_drop(env);
 	safe_close(env->routes_fd);
 	wasp_config_free(env->cfg);
 	free(env->runtime_dir);
@@ -373,7 +373,6 @@ daemon_main(int argc, char **argv)
 		.uid_first = DEFAULT_UID_FIRST,
 		.uid_last = DEFAULT_UID_LAST,
 		.generation = 1,
-		.config_fd = -1,
 		.routes_fd = -1,
 	};
 	int r;

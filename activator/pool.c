@@ -686,7 +686,7 @@ worker_send_config(struct worker *w)
 	uint32_t gen = env->generation;
 	int fd, r;
 
-	fd = config_memfd(env);
+	fd = config_memfd(env, w->pool);
 	if (fd < 0)
 		return log_errno(fd, "serialize the configuration for worker %u", w->id);
 	r = wasp_ipc_channel_send(w->ch, WASP_MSG_WORKER_CONFIG, 0, &wc, sizeof(wc), fd,

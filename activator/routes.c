@@ -143,20 +143,50 @@ routes_invalidate(struct wasp_env *env)
 	env->routes_fd = safe_close(env->routes_fd);
 }
 
+/* Made once per pool and generation (a worker of the pool gets its own
+ * descriptor of it): a worker's start and memory then depend on its own
+ * sites, not on how many the generation has. A new generation drops them
+ * all. */
 int
-config_memfd(struct wasp_env *env)
+config_memfd(struct wasp_env *env, const struct pool *p)
 {
 	int fd;
 
-	if (env->config_fd < 0) {
-		fd = wasp_config_serialize_memfd(env->cfg);
+	if (env->config_fds && env->config_fds_generation != env->generation)
+		config_memfd_drop(env);
+	if (p->id >= env->n_config_fds) {
+		size_t n = MAX(env->n_pools, (size_t)p->id + 1);
+		int *v = realloc(env->config_fds, n * sizeof(int));
+
+		if (!v)
+			return -ENOMEM;
+		for (size_t i = env->n_config_fds; i < n; i++)
+			v[i] = -1;
+		if (!env->config_fds)
+			/* once per generation, at its first worker: what loading it
+			 * and building its first routing tables freed (several times
+			 * the configuration's size) goes back to the system */
+			(void)malloc_trim(0);
+		env->config_fds = v;
+		env->n_config_fds = n;
+		env->config_fds_generation = env->generation;
+	}
+	if (env->config_fds[p->id] < 0) {
+		fd = wasp_config_serialize_pool_memfd(env->cfg, env->ah, p->name);
 		if (fd < 0)
 			return fd;
-		env->config_fd = fd;
-		/* once per generation: the JSON tree and text just freed are
-		 * several times the configuration's size */
-		(void)malloc_trim(0);
+		env->config_fds[p->id] = fd;
 	}
-	fd = fcntl(env->config_fd, F_DUPFD_CLOEXEC, 3);
+	fd = fcntl(env->config_fds[p->id], F_DUPFD_CLOEXEC, 3);
 	return fd < 0 ? -errno : fd;
+}
+
+void
+config_memfd_drop(struct wasp_env *env)
+{
+	for (size_t i = 0; i < env->n_config_fds; i++)
+		safe_close(env->config_fds[i]);
+	free(env->config_fds);
+	env->config_fds = NULL;
+	env->n_config_fds = 0;
 }

@@ -142,7 +142,11 @@ struct wasp_env {
 	struct wasp_config *cfg;
 	struct wasp_apphost *ah;
 	uint32_t generation;
-	int config_fd; /* cached serialized generation (sealed memfd), -1 = none */
+	/* cached per-pool serialized configuration (sealed memfds) by pool id,
+	 * -1 = not made yet, of generation config_fds_generation */
+	int *config_fds;
+	size_t n_config_fds;
+	uint32_t config_fds_generation;
 	int routes_fd; /* cached routing table (sealed memfd), -1 = none */
 	char *build_root;  /* running from the build tree: its root, else NULL */
 	char *program_dir; /* installed: WASP_LIBEXECDIR */
@@ -212,9 +216,12 @@ int routes_memfd(struct wasp_env *env);
 char *routes_json(struct wasp_env *env);
 /* The table changed (a pool's state): the next routes_memfd() rebuilds it. */
 void routes_invalidate(struct wasp_env *env);
-/* The serialized configuration generation in a sealed memfd (a new
- * descriptor of one cached memfd). */
-int config_memfd(struct wasp_env *env);
+/* The configuration a worker of pool p needs (wasp_config_serialize_pool)
+ * in a sealed memfd: a new descriptor of one memfd cached per pool and
+ * generation (env->generation changing drops the cache). */
+int config_memfd(struct wasp_env *env, const struct pool *p);
+/* Close the cached memfds (the generation goes). */
+void config_memfd_drop(struct wasp_env *env);
 
 /* adapter.c */
 int adapters_start(struct wasp_env *env);

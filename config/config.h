@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 struct json_t;
+struct wasp_apphost;
 struct wasp_arena;
 
 /* ---- diagnostics -------------------------------------------------------- */
@@ -218,6 +219,23 @@ int wasp_config_effective_section_at(struct wasp_config *cfg, const char *site,
 int wasp_config_serialize(const struct wasp_config *cfg, char **ret_buf, size_t *ret_len);
 /* The same into a sealed memfd. Returns the fd or -errno. */
 int wasp_config_serialize_memfd(const struct wasp_config *cfg);
+/* Only what a worker of one pool needs: the same, but of the applicationPools
+ * section only pool and the pools named by the applications of the sites
+ * kept (and applicationPoolDefaults), of the sites section only the sites
+ * that have an application in pool (whole; siteDefaults, applicationDefaults
+ * and virtualDirectoryDefaults stay), and only the <location> paths that are
+ * empty or under a kept site. The effective sections of a kept site are the
+ * same as with the whole generation. ah is the typed view built from cfg.
+ * The output names pool (wasp_config_pool() after deserializing).
+ * *ret_buf is malloc'd. 0, -ENOENT (ah has no such pool), -ENOMEM. */
+int wasp_config_serialize_pool(const struct wasp_config *cfg, const struct wasp_apphost *ah,
+			       const char *pool, char **ret_buf, size_t *ret_len);
+/* The same into a sealed memfd. Returns the fd or -errno. */
+int wasp_config_serialize_pool_memfd(const struct wasp_config *cfg,
+				     const struct wasp_apphost *ah, const char *pool);
+/* The pool a generation deserialized from wasp_config_serialize_pool() output
+ * was made for (belongs to cfg); NULL for a whole generation. */
+const char *wasp_config_pool(const struct wasp_config *cfg);
 /* Rebuild a generation from wasp_config_serialize() output. opts->schema_dir
  * is ignored (the schema travels along). -EBADMSG for a malformed buffer. */
 int wasp_config_deserialize(const char *buf, size_t len, const struct wasp_config_opts *opts,

@@ -206,6 +206,7 @@ struct wasp_config {
 	struct wasp_config_opts opts;
 	struct cfg_schema *schema;
 	struct cfg_file *apphost;
+	const char *pool; /* wasp_config_pool(): a per-pool serialization's pool */
 	struct cfg_cache *cache;        /* (site, path, section) -> malloc'd entry */
 	struct cfg_cache *shared;       /* merged results by what was merged */
 	struct cfg_cache *files;        /* parsed web.config files by path */

@@ -5,17 +5,21 @@
  * worker rebuilds the same generation from it without reading
  * applicationHost.config. The framing is described at
  * wasp_config_serialize(). */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include "apphost.h"
 #include "internal.h"
 #include "ipc.h"
 
 #define CFG_SERIAL_VERSION 2
 #define CFG_SERIAL_MAX (64 * 1024 * 1024)
+#define SEC_POOLS "system.applicationHost/applicationPools"
+#define SEC_SITES "system.applicationHost/sites"
 
 static json_t *
 names_json(const struct cfg_names *n)
@@ -41,8 +45,57 @@ lock_json(bool present, const struct cfg_names *n)
 	return present ? names_json(n) : json_null();
 }
 
+/* A per-pool serialization (wasp_config_serialize_pool): the pool, and the
+ * pools and sites kept, by lower-cased name. */
+struct cfg_filter {
+	const char *pool;
+	struct cfg_cache *pools, *sites;
+};
+
+/* name lower-cased (IIS compares names case-insensitively), malloc'd. */
+static char *
+filter_key(const char *name)
+{
+	char *k = strdup(name);
+
+	for (char *c = k; c && *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	return k;
+}
+
+static bool
+filter_has(struct cfg_cache *set, const char *name)
+{
+	_cleanup_free_ char *k = filter_key(name);
+
+	return k && cfg_cache_get(set, k) != NULL;
+}
+
+static int
+filter_add(struct cfg_cache *set, const char *name)
+{
+	_cleanup_free_ char *k = filter_key(name);
+
+	return k ? cfg_cache_put(set, k, set) : -ENOMEM;
+}
+
+/* Whether a child of a collection keyed by "name" (applicationPools' add,
+ * sites' site, and their remove) stays: its name is in keep. Other children
+ * (defaults elements, clear) always stay. */
+static bool
+node_kept(const struct cfg_node *k, struct cfg_cache *keep)
+{
+	if (!keep || (k->kind != CFG_NODE_ADD && k->kind != CFG_NODE_REMOVE))
+		return true;
+	for (size_t i = 0; i < k->n_attrs; i++)
+		if (strcaseeq(k->attrs[i].name, "name"))
+			return filter_has(keep, k->attrs[i].value.text);
+	return true;
+}
+
+/* keep: see node_kept(), for n's own children; NULL keeps them all. */
 static json_t *
-node_json(const struct cfg_node *n)
+node_json(const struct cfg_node *n, struct cfg_cache *keep)
 {
 	json_t *o, *attrs = json_array(), *kids = json_array();
 
@@ -64,8 +117,11 @@ node_json(const struct cfg_node *n)
 			goto fail;
 	}
 	for (size_t i = 0; i < n->n_kids; i++) {
-		json_t *k = node_json(n->kids[i]);
+		json_t *k;
 
+		if (!node_kept(n->kids[i], keep))
+			continue;
+		k = node_json(n->kids[i], NULL);
 		if (!k || json_array_append_new(kids, k) < 0)
 			goto fail;
 	}
@@ -75,8 +131,21 @@ fail:
 	return NULL;
 }
 
+/* Whether a <location path> is about a kept site (or about none). */
+static bool
+location_kept(const char *location, const struct cfg_filter *filter)
+{
+	_cleanup_free_ char *site = NULL;
+
+	if (!filter || !*location)
+		return true;
+	site = strndup(location, strcspn(location, "/"));
+	return site && filter_has(filter->sites, site);
+}
+
+/* filter: NULL for the whole generation. */
 static json_t *
-config_json(const struct wasp_config *cfg)
+config_json(const struct wasp_config *cfg, const struct cfg_filter *filter)
 {
 	const struct cfg_file *f = cfg->apphost;
 	json_t *decls = json_array(), *insts = json_array(), *o;
@@ -85,6 +154,8 @@ config_json(const struct wasp_config *cfg)
 		      f->path, "dir", f->dir, "decls", decls, "insts", insts);
 	if (!o)
 		return NULL;
+	if (filter && json_object_set_new(o, "pool", json_string(filter->pool)) < 0)
+		goto fail;
 	for (size_t i = 0; i < f->n_decls; i++) {
 		const struct cfg_decl *d = &f->decls[i];
 
@@ -97,7 +168,16 @@ config_json(const struct wasp_config *cfg)
 	}
 	for (size_t i = 0; i < f->n_insts; i++) {
 		const struct cfg_inst *in = f->insts[i];
-		json_t *root = node_json(in->root);
+		struct cfg_cache *keep = NULL;
+		json_t *root;
+
+		if (!location_kept(in->location, filter))
+			continue;
+		if (filter && strcaseeq(in->section->name, SEC_POOLS))
+			keep = filter->pools;
+		else if (filter && strcaseeq(in->section->name, SEC_SITES))
+			keep = filter->sites;
+		root = node_json(in->root, keep);
 
 		if (!root ||
 		    json_array_append_new(insts,
@@ -123,8 +203,9 @@ fail:
  */
 #define CFG_SERIAL_MAGIC "wasp-config 2\n"
 
-int
-wasp_config_serialize(const struct wasp_config *cfg, char **ret_buf, size_t *ret_len)
+static int
+serialize(const struct wasp_config *cfg, const struct cfg_filter *filter, char **ret_buf,
+	  size_t *ret_len)
 {
 	_cleanup_free_ char *js = NULL;
 	char *buf = NULL;
@@ -134,7 +215,7 @@ wasp_config_serialize(const struct wasp_config *cfg, char **ret_buf, size_t *ret
 
 	if (!cfg->apphost)
 		return -EINVAL;
-	o = config_json(cfg);
+	o = config_json(cfg, filter);
 	if (!o)
 		return -ENOMEM;
 	js = json_dumps(o, JSON_COMPACT);
@@ -163,6 +244,83 @@ wasp_config_serialize(const struct wasp_config *cfg, char **ret_buf, size_t *ret
 	*ret_buf = buf;
 	*ret_len = len;
 	return 0;
+}
+
+int
+wasp_config_serialize(const struct wasp_config *cfg, char **ret_buf, size_t *ret_len)
+{
+	return serialize(cfg, NULL, ret_buf, ret_len);
+}
+
+/* The filter for pool: the sites that have an application in it, and the
+ * pools their applications name (pool among them). */
+static int
+filter_build(const struct wasp_apphost *ah, const char *pool, struct cfg_filter *ret)
+{
+	bool found = false;
+	int r = 0;
+
+	for (size_t i = 0; i < ah->n_pools && !found; i++)
+		found = strcaseeq(ah->pools[i].name, pool);
+	if (!found)
+		return -ENOENT;
+	ret->pool = pool;
+	ret->pools = cfg_cache_new();
+	ret->sites = cfg_cache_new();
+	if (!ret->pools || !ret->sites)
+		return -ENOMEM;
+	r = filter_add(ret->pools, pool);
+	for (size_t i = 0; r >= 0 && i < ah->n_sites; i++) {
+		const struct wasp_site *site = &ah->sites[i];
+		bool kept = false;
+
+		for (size_t j = 0; j < site->n_apps && !kept; j++)
+			kept = strcaseeq(strempty(site->apps[j].application_pool), pool);
+		if (!kept)
+			continue;
+		r = filter_add(ret->sites, site->name);
+		for (size_t j = 0; r >= 0 && j < site->n_apps; j++)
+			if (site->apps[j].application_pool)
+				r = filter_add(ret->pools, site->apps[j].application_pool);
+	}
+	return r;
+}
+
+int
+wasp_config_serialize_pool(const struct wasp_config *cfg, const struct wasp_apphost *ah,
+			   const char *pool, char **ret_buf, size_t *ret_len)
+{
+	struct cfg_filter filter = { 0 };
+	int r;
+
+	if (!cfg->apphost)
+		return -EINVAL;
+	r = filter_build(ah, pool, &filter);
+	if (r >= 0)
+		r = serialize(cfg, &filter, ret_buf, ret_len);
+	cfg_cache_free(filter.pools);
+	cfg_cache_free(filter.sites);
+	return r;
+}
+
+int
+wasp_config_serialize_pool_memfd(const struct wasp_config *cfg, const struct wasp_apphost *ah,
+				 const char *pool)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len;
+	int r;
+
+	r = wasp_config_serialize_pool(cfg, ah, pool, &buf, &len);
+	if (r < 0)
+		return r;
+	return wasp_memfd_create_sealed("wasp-config", buf, len);
+}
+
+const char *
+wasp_config_pool(const struct wasp_config *cfg)
+{
+	return cfg->pool;
 }
 
 int
@@ -334,6 +492,11 @@ config_from(struct dctx *d, json_t *o)
 		return bad(d, "not a wasp configuration");
 	if (version != CFG_SERIAL_VERSION)
 		return bad(d, "unsupported version");
+	v = json_object_get(o, "pool");
+	if (v && !json_is_string(v))
+		return bad(d, "pool is not a string");
+	if (v && !(cfg->pool = wasp_arena_strdup(a, json_string_value(v))))
+		return -ENOMEM;
 
 	f = wasp_arena_zalloc(a, sizeof(*f));
 	if (!f)

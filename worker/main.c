@@ -65,6 +65,7 @@ on_worker_config(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, vo
 	 * came from are re-stat'ed at most once a second */
 	struct wasp_config_opts opts = { .revalidate_usec = WORKER_CONFIG_REVALIDATE_USEC };
 	struct wasp_config *cfg = NULL;
+	const char *pool;
 	struct wasp_apphost *ah = NULL;
 	size_t len;
 	int r;
@@ -86,19 +87,27 @@ on_worker_config(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, vo
 	}
 	wasp_diag_list_done(&diags);
 	env->config = cfg;
+	/* waspd's index of the pool, for its messages and the routing table;
+	 * the configuration is only this pool's part of the generation, which
+	 * names the pool (docs/design.md) */
 	env->apphost = ah;
 	env->pool_id = wc.pool_id;
 	env->worker_id = wc.worker_id;
 	env->generation = wc.generation;
 	/* the pool's name and applications before the modules' init_process,
 	 * which may ask for them */
-	if (env->pool_id >= ah->n_pools) {
-		log_error("pool id %u is not in the configuration", env->pool_id);
+	pool = wasp_config_pool(cfg);
+	if (!pool) {
+		log_error("the configuration names no application pool");
 		exit(EXIT_FAILURE);
 	}
-	env->pool_name = strdup(ah->pools[env->pool_id].name);
-	if (!env->pool_name)
-		wasp_fatal("out of memory");
+	for (size_t i = 0; i < ah->n_pools && !env->pool_name; i++)
+		if (strcaseeq(ah->pools[i].name, pool) && !(env->pool_name = strdup(pool)))
+			wasp_fatal("out of memory");
+	if (!env->pool_name) {
+		log_error("pool '%s' is not in the configuration", pool);
+		exit(EXIT_FAILURE);
+	}
 	r = env_build_apps(env);
 	if (r < 0)
 		wasp_fatal("applications of pool '%s': %s", env->pool_name, strerror(-r));
