@@ -351,20 +351,21 @@ conn_route(struct conn *c, bool *ret_handback)
 {
 	struct wasp_env *env = c->env;
 	const struct wasp_http_request *h = c->http;
+	struct wasp_route_table *routes;
 	struct wasp_route_result rr;
 	struct wapp *app;
+	bool first = c->first;
 	int r;
 
 	*ret_handback = false;
-	if (c->first) {
+	if (first) {
 		c->first = false;
 		if (c->first_app)
 			return c->first_app;
-	} else if (!env->routes) {
-		return c->app;
 	}
-	if (!env->routes)
-		return NULL;
+	routes = env_routes(env); /* parsed on the first need */
+	if (!routes)
+		return first ? NULL : c->app;
 	if (c->local_len == 0) { /* only connections that keep alive need it */
 		c->local_len = sizeof(c->local);
 		if (getsockname(c->fd, (struct sockaddr *)&c->local, &c->local_len) < 0)
@@ -372,7 +373,7 @@ conn_route(struct conn *c, bool *ret_handback)
 		c->rsock = NULL;
 	}
 	if (c->rsock_gen != env->routes_gen || !c->rsock) {
-		c->rsock = wasp_route_find_socket(env->routes, (struct sockaddr *)&c->local,
+		c->rsock = wasp_route_find_socket(routes, (struct sockaddr *)&c->local,
 						  c->local_len);
 		c->rsock_gen = env->routes_gen;
 		c->last_rapp = NULL;

@@ -8,6 +8,7 @@
 
 #include "apphost.h"
 #include "arena.h"
+#include "ipc.h"
 #include "listener/route.h"
 #include "log.h"
 #include "util.h"
@@ -24,6 +25,7 @@ env_init(struct wasp_env *env, struct event_base *base)
 	env->pid = getpid();
 	env->limits = wasp_http_default_limits;
 	env->header_timeout_usec = WORKER_HEADER_TIMEOUT_USEC;
+	env->routes_fd = -1;
 	env->fcache = fcache_new(0);
 	if (!env->fcache)
 		return -ENOMEM;
@@ -81,6 +83,7 @@ env_done(struct wasp_env *env)
 	env->hooks = hooks_free(env->hooks);
 	apps_free(env);
 	env->routes = wasp_route_table_free(env->routes);
+	env->routes_fd = safe_close(env->routes_fd);
 	free(env->pool_name);
 	env->pool_name = NULL;
 }
@@ -176,6 +179,39 @@ env_build_apps(struct wasp_env *env)
 	}
 	env->n_apps = k;
 	return 0;
+}
+
+void
+env_set_routes_fd(struct wasp_env *env, int fd)
+{
+	safe_close(env->routes_fd);
+	env->routes_fd = fd;
+}
+
+struct wasp_route_table *
+env_routes(struct wasp_env *env)
+{
+	_cleanup_close_ int fd = TAKE_FD(env->routes_fd);
+	_cleanup_free_ char *buf = NULL;
+	struct wasp_route_table *t = NULL;
+	char err[256] = "";
+	size_t len;
+	int r;
+
+	if (fd < 0)
+		return env->routes;
+	r = wasp_memfd_read(fd, WORKER_ROUTES_MAX_BYTES, &buf, &len);
+	if (r >= 0)
+		r = wasp_route_table_parse(buf, len, NULL, &t, err, sizeof(err));
+	if (r < 0) {
+		log_warning_errno(r, "routing table %s, keeping the previous one", err);
+		return env->routes;
+	}
+	wasp_route_table_free(env->routes);
+	env->routes = t;
+	env->routes_gen++;
+	env->route_pool = env->pool_name ? wasp_route_pool_by_name(t, env->pool_name) : NULL;
+	return t;
 }
 
 struct wapp *

@@ -18,13 +18,11 @@
 #include "arena.h"
 #include "config.h"
 #include "ipc.h"
-#include "listener/route.h"
 #include "log.h"
 #include "util.h"
 #include "worker.h"
 
 #define CONFIG_MAX_BYTES (256u << 20)
-#define ROUTES_MAX_BYTES (64u << 20)
 
 static void
 maybe_ready(struct wasp_env *env)
@@ -32,9 +30,10 @@ maybe_ready(struct wasp_env *env)
 	const char *hang;
 	int r;
 
-	if (env->ready || !env->config || !env->routes)
+	/* the routing table has come (it is parsed only once a request needs
+	 * it: env_routes()) */
+	if (env->ready || !env->config || (!env->routes && env->routes_fd < 0))
 		return;
-	env->route_pool = wasp_route_pool_by_name(env->routes, env->pool_name);
 	hang = getenv("WASP_TEST_HANG_STARTUP");
 	if (hang && streq(hang, env->pool_name)) {
 		log_notice("WASP_TEST_HANG_STARTUP: pool '%s' never reports ready", env->pool_name);
@@ -65,8 +64,8 @@ on_worker_config(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, vo
 	 * came from are re-stat'ed at most once a second */
 	struct wasp_config_opts opts = { .revalidate_usec = WORKER_CONFIG_REVALIDATE_USEC };
 	struct wasp_config *cfg = NULL;
-	const char *pool;
 	struct wasp_apphost *ah = NULL;
+	const char *pool;
 	size_t len;
 	int r;
 
@@ -87,10 +86,10 @@ on_worker_config(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, vo
 	}
 	wasp_diag_list_done(&diags);
 	env->config = cfg;
+	env->apphost = ah;
 	/* waspd's index of the pool, for its messages and the routing table;
 	 * the configuration is only this pool's part of the generation, which
 	 * names the pool (docs/design.md) */
-	env->apphost = ah;
 	env->pool_id = wc.pool_id;
 	env->worker_id = wc.worker_id;
 	env->generation = wc.generation;
@@ -118,31 +117,14 @@ on_worker_config(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, vo
 	return 0;
 }
 
+/* Kept as it is: parsing it (70 KB of JSON with 200 sites) would delay
+ * READY, and only a later request on a keep-alive connection needs it. */
 static int
 on_route_table(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
 {
 	struct wasp_env *env = userdata;
-	_cleanup_close_ int fd = msg->fd;
-	_cleanup_free_ char *buf = NULL;
-	struct wasp_route_table *t = NULL;
-	char err[256] = "";
-	size_t len;
-	int r;
 
-	r = wasp_memfd_read(fd, ROUTES_MAX_BYTES, &buf, &len);
-	if (r >= 0)
-		r = wasp_route_table_parse(buf, len, NULL, &t, err, sizeof(err));
-	if (r < 0) {
-		if (!env->routes)
-			wasp_fatal("routing table: %s %s", strerror(-r), err);
-		log_warning_errno(r, "routing table %s, keeping the previous one", err);
-		return 0;
-	}
-	wasp_route_table_free(env->routes);
-	env->routes = t;
-	env->routes_gen++;
-	if (env->pool_name)
-		env->route_pool = wasp_route_pool_by_name(t, env->pool_name);
+	env_set_routes_fd(env, msg->fd);
 	maybe_ready(env);
 	return 0;
 }

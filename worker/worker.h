@@ -39,6 +39,7 @@ struct wasp_route_table;
 #define WORKER_CORK_MIN 65536 /* file bodies over this: TCP_CORK rather than MSG_MORE */
 #define WORKER_DEFAULT_CONN_TIMEOUT_USEC (120ULL * 1000000) /* IIS connectionTimeout */
 #define WORKER_CONFIG_REVALIDATE_USEC 1000000 /* web.config files re-stat'ed at most this often */
+#define WORKER_ROUTES_MAX_BYTES (64u << 20) /* a routing table memfd */
 #define WORKER_SERVER_HEADER "wasp/" WASP_VERSION
 /* Allow of an OPTIONS * response: the methods a handler can be mapped to
  * (TRACE is refused, CONNECT not implemented). */
@@ -209,9 +210,12 @@ struct wasp_env {
 	struct wasp_arena *apps_arena;
 	struct wapp *apps; /* this pool's applications */
 	size_t n_apps;
+	/* the routing table: only the last ROUTE_TABLE's memfd (routes_fd, -1 =
+	 * none newer than routes) until env_routes() needs it */
 	struct wasp_route_table *routes;
 	const struct wasp_route_pool *route_pool; /* ours in routes */
 	unsigned routes_gen;                      /* bumped on every table swap */
+	int routes_fd;
 
 	struct wasp_hooks *hooks;
 	struct wmodule modules[WORKER_MAX_MODULES];
@@ -251,6 +255,13 @@ int env_load_modules(struct wasp_env *env, uint32_t flags);
 void env_done(struct wasp_env *env);
 /* Build env->apps from env->apphost for env->pool_name. 0 or -errno. */
 int env_build_apps(struct wasp_env *env);
+/* Keep a ROUTE_TABLE's memfd (owned from now on) for env_routes(). */
+void env_set_routes_fd(struct wasp_env *env, int fd);
+/* The routing table, parsed here when a newer one came in since the last
+ * call (a start does not wait on the parse; only a request that is not a
+ * connection's first needs the table). One that cannot be read or parsed is
+ * logged and the previous one kept. NULL when there is none. */
+struct wasp_route_table *env_routes(struct wasp_env *env);
 /* This pool's application by site id and path (case-insensitive), or NULL. */
 struct wapp *env_find_app(struct wasp_env *env, uint32_t site_id, const char *path);
 /* Called whenever a connection went away or the worker started draining:
