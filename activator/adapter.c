@@ -157,15 +157,50 @@ adapters_announce_worker(struct wasp_env *env, struct worker *w)
 
 /* ---- messages from the adapter ------------------------------------------ */
 
+/* One generation to one adapter: its protocol's listening sockets (when
+ * with_sockets), then the routing table. */
+static int
+adapter_send_generation(struct adapter *a, bool with_sockets)
+{
+	struct wasp_env *env = a->env;
+	struct wasp_msg_listen_socket ls = { .generation = env->generation };
+	uint32_t gen = env->generation;
+	int fd, r;
+
+	for (size_t i = 0; with_sockets && i < env->n_socks; i++) {
+		if (!strcaseeq(env->socks[i].protocol, a->protocol))
+			continue;
+		ls.socket_id = env->socks[i].id;
+		r = wasp_ipc_channel_send(a->ch, WASP_MSG_LISTEN_SOCKET, 0, &ls, sizeof(ls),
+					  env->socks[i].fd, 0);
+		if (r < 0)
+			return log_errno(r, "adapter '%s': send listening socket", a->protocol);
+	}
+	fd = routes_memfd(env);
+	if (fd < 0)
+		return log_errno(fd, "routing table");
+	r = wasp_ipc_channel_send(a->ch, WASP_MSG_ROUTE_TABLE, 0, &gen, sizeof(gen), fd,
+				  WASP_IPC_SEND_CLOSE_FD);
+	if (r < 0)
+		return log_errno(r, "adapter '%s': send routing table", a->protocol);
+	return 0;
+}
+
+void
+adapters_send_generation(struct wasp_env *env, bool with_sockets)
+{
+	for (struct adapter *a = env->adapters; a; a = a->next)
+		if (a->registered && a->ch)
+			(void)adapter_send_generation(a, with_sockets);
+}
+
 static int
 adapter_on_register(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
 {
 	struct adapter *a = userdata;
 	struct wasp_env *env = a->env;
 	struct wasp_msg_adapter_register reg;
-	struct wasp_msg_listen_socket ls = { .generation = env->generation };
-	uint32_t gen = env->generation;
-	int fd, r;
+	int r;
 
 	memcpy(&reg, msg->payload, sizeof(reg));
 	if (!memchr(reg.protocol, 0, sizeof(reg.protocol)) || !reg.protocol[0]) {
@@ -181,24 +216,10 @@ adapter_on_register(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg,
 	a->registered = true;
 	log_info("adapter '%s' (pid %d) registered", a->protocol, (int)a->pid);
 
-	/* 1. the listening sockets of its protocol */
-	for (size_t i = 0; i < env->n_socks; i++) {
-		if (!strcaseeq(env->socks[i].protocol, a->protocol))
-			continue;
-		ls.socket_id = env->socks[i].id;
-		r = wasp_ipc_channel_send(ch, WASP_MSG_LISTEN_SOCKET, 0, &ls, sizeof(ls),
-					  env->socks[i].fd, 0);
-		if (r < 0)
-			return log_errno(r, "adapter '%s': send listening socket", a->protocol);
-	}
-	/* 2. the routing table */
-	fd = routes_memfd(env);
-	if (fd < 0)
-		return log_errno(fd, "routing table");
-	r = wasp_ipc_channel_send(ch, WASP_MSG_ROUTE_TABLE, 0, &gen, sizeof(gen), fd,
-				  WASP_IPC_SEND_CLOSE_FD);
+	/* 1. the listening sockets of its protocol, 2. the routing table */
+	r = adapter_send_generation(a, true);
 	if (r < 0)
-		return log_errno(r, "adapter '%s': send routing table", a->protocol);
+		return r;
 	/* 3. a handoff channel to every live worker (ready ones now) */
 	for (size_t i = 0; i < env->n_pools; i++)
 		for (struct worker *w = env->pools[i].workers; w; w = w->next)
@@ -214,15 +235,28 @@ adapter_on_pool_demand(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *m
 	struct adapter *a = userdata;
 	struct wasp_msg_pool_ref ref;
 
+	struct wasp_env *env = a->env;
+	struct pool *p = NULL;
+
 	memcpy(&ref, msg->payload, sizeof(ref));
 	if (!a->registered)
 		return -EPROTO;
-	if (ref.pool_id >= a->env->n_pools) {
-		log_warning("adapter '%s' (pid %d): demand for unknown pool %u, ignoring",
-			    a->protocol, (int)a->pid, ref.pool_id);
+	/* Sent before the adapter had the newest generation: pool ids are
+	 * that generation's, the pool is the one of the same name. */
+	if (ref.generation != env->generation && env->prev_generation &&
+	    ref.generation == env->prev_generation) {
+		if (ref.pool_id < env->n_prev_pool_names)
+			p = pool_by_name(env, env->prev_pool_names[ref.pool_id]);
+	} else if (ref.pool_id < env->n_pools) {
+		p = &env->pools[ref.pool_id];
+	}
+	if (!p) {
+		log_warning("adapter '%s' (pid %d): demand for unknown pool %u (generation %u), "
+			    "ignoring",
+			    a->protocol, (int)a->pid, ref.pool_id, ref.generation);
 		return 0;
 	}
-	pool_on_demand(&a->env->pools[ref.pool_id]);
+	pool_on_demand(p);
 	return 0;
 }
 

@@ -200,7 +200,19 @@ control_handle(struct control_client *c, json_t *req)
 	object = json_string_value(json_object_get(req, "object"));
 	name = json_string_value(json_object_get(req, "name"));
 	if (!verb)
-		return error_reply("missing field 'verb' (list, start, stop, recycle)");
+		return error_reply("missing field 'verb' (list, start, stop, recycle, reload)");
+	if (streq(verb, "reload")) {
+		_cleanup_free_ char *msg = NULL;
+
+		if (object || name)
+			return error_reply("'reload' takes no object and no name");
+		log_notice("control: reload (uid %u, pid %d)", (unsigned)c->uid, (int)c->pid);
+		r = daemon_reload(env, &msg);
+		if (r < 0)
+			return error_reply("%s", msg ? msg : strerror(-r));
+		return json_pack("{s:b, s:s, s:I}", "ok", 1, "message", msg ? msg : "reloaded",
+				 "generation", (json_int_t)env->generation);
+	}
 	if (!object)
 		return error_reply("missing field 'object' (apppool, wp)");
 
@@ -214,7 +226,7 @@ control_handle(struct control_client *c, json_t *req)
 		return error_reply("cannot list '%s' (this waspd lists: apppool, wp)", object);
 	}
 	if (!streq(verb, "start") && !streq(verb, "stop") && !streq(verb, "recycle"))
-		return error_reply("unknown verb '%s' (list, start, stop, recycle)", verb);
+		return error_reply("unknown verb '%s' (list, start, stop, recycle, reload)", verb);
 	if (!streq(object, "apppool"))
 		return error_reply("cannot %s '%s' (this waspd can %s: apppool)", verb, object, verb);
 	if (!name || !*name)

@@ -193,13 +193,13 @@ bool
 ctlclient_handles(const char *verb)
 {
 	return verb && (streq(verb, "list") || streq(verb, "start") || streq(verb, "stop") ||
-			streq(verb, "recycle"));
+			streq(verb, "recycle") || streq(verb, "reload"));
 }
 
 bool
 ctlclient_handles_object(const char *verb, const char *object)
 {
-	if (!ctlclient_handles(verb) || !object)
+	if (!ctlclient_handles(verb) || !object || streq(verb, "reload"))
 		return false;
 	if (streq(verb, "list"))
 		return streq(object, "apppool") || streq(object, "wp");
@@ -215,13 +215,19 @@ ctlclient_run(const char *runtime_dir, bool json_out, int argc, char **argv)
 
 	if (!runtime_dir)
 		runtime_dir = default_runtime_dir();
-	if (!ctlclient_handles_object(verb, object)) {
+	if (verb && streq(verb, "reload")) {
+		if (argc != 1) {
+			fprintf(stderr, "waspctl: 'reload' takes no arguments\n");
+			return 2;
+		}
+		req = json_pack("{s:s}", "verb", verb);
+	} else if (!ctlclient_handles_object(verb, object)) {
 		fprintf(stderr,
 			"waspctl: usage: waspctl [-r RUNTIME_DIR] list apppool|wp [--json]\n"
-			"       waspctl [-r RUNTIME_DIR] start|stop|recycle apppool NAME\n");
+			"       waspctl [-r RUNTIME_DIR] start|stop|recycle apppool NAME\n"
+			"       waspctl [-r RUNTIME_DIR] reload\n");
 		return 2;
-	}
-	if (streq(verb, "list")) {
+	} else if (streq(verb, "list")) {
 		if (argc != 2) {
 			fprintf(stderr, "waspctl: 'list %s' takes no further arguments\n", object);
 			return 2;
@@ -257,6 +263,8 @@ ctlclient_run(const char *runtime_dir, bool json_out, int argc, char **argv)
 		print_apppools(reply);
 	} else if (streq(verb, "list")) {
 		print_workers(reply);
+	} else if (streq(verb, "reload")) {
+		printf("%s\n", jstr(reply, "message"));
 	} else {
 		printf("%s apppool \"%s\": %s (state %s)\n", verb, argv[2], jstr(reply, "message"),
 		       jstr(reply, "state"));

@@ -317,7 +317,11 @@ setup_watchdog(struct wasp_env *env)
 static void
 daemon_on_sighup(evutil_socket_t sig, short what, void *arg)
 {
-	log_warning("SIGHUP: configuration reload is not implemented yet, ignoring");
+	struct wasp_env *env = arg;
+	_cleanup_free_ char *msg = NULL;
+
+	/* daemon_reload logs what it did or why not */
+	(void)daemon_reload(env, &msg);
 }
 
 static int
@@ -361,6 +365,12 @@ env_done(struct wasp_env *env)
 	config_memfd_drop(env);
 	safe_close(env->routes_fd);
 	wasp_config_free(env->cfg);
+	for (size_t i = 0; i < env->n_old_cfgs; i++)
+		wasp_config_free(env->old_cfgs[i]);
+	free(env->old_cfgs);
+	for (size_t i = 0; i < env->n_prev_pool_names; i++)
+		free(env->prev_pool_names[i]);
+	free(env->prev_pool_names);
 	free(env->runtime_dir);
 	free(env->build_root);
 	free(env->program_dir);

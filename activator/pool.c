@@ -147,7 +147,8 @@ struct pool *
 pool_by_name(struct wasp_env *env, const char *name)
 {
 	for (size_t i = 0; i < env->n_pools; i++)
-		if (strcaseeq(env->pools[i].name, name)) /* IIS: case-insensitive */
+		if (!env->pools[i].removed &&
+		    strcaseeq(env->pools[i].name, name)) /* IIS: case-insensitive */
 			return &env->pools[i];
 	return NULL;
 }
@@ -1121,6 +1122,7 @@ pools_init(struct wasp_env *env)
 
 		p->env = env;
 		p->cfg = c;
+		p->gen = env->cfg;
 		p->name = c->name;
 		p->id = (uint32_t)i;
 		p->state = c->auto_start ? WASP_POOL_STARTED : WASP_POOL_STOPPED;
@@ -1184,4 +1186,231 @@ pools_free(struct wasp_env *env)
 	free(env->pools);
 	env->pools = NULL;
 	env->n_pools = 0;
+}
+
+/* ---- reload -------------------------------------------------------------- */
+
+/* A pending timer whose argument is a pool record that moves: the same
+ * expiry, the new argument. */
+static void
+timer_rebind(struct event_base *base, struct event **ev, event_callback_fn cb, void *arg)
+{
+	struct timeval when, now;
+	uint64_t w, n;
+
+	if (!*ev)
+		return;
+	if (!evtimer_pending(*ev, &when)) {
+		timer_free(ev);
+		return;
+	}
+	timer_free(ev);
+	(void)evutil_gettimeofday(&now, NULL);
+	w = (uint64_t)when.tv_sec * USEC_PER_SEC + (uint64_t)when.tv_usec;
+	n = (uint64_t)now.tv_sec * USEC_PER_SEC + (uint64_t)now.tv_usec;
+	(void)timer_arm(base, ev, cb, arg, w > n ? w - n : 0);
+}
+
+static void
+pool_moved(struct pool *p)
+{
+	for (struct worker *w = p->workers; w; w = w->next)
+		w->pool = p;
+	timer_rebind(p->env->base, &p->respawn_timer, pool_on_respawn_timer, p);
+	timer_free(&p->schedule_timer); /* re-armed from the new schedule */
+}
+
+static void
+pool_record_done(struct pool *p)
+{
+	timer_free(&p->schedule_timer);
+	timer_free(&p->respawn_timer);
+	free(p->fail_times);
+	identity_done(&p->ident);
+}
+
+static bool
+identity_config_changed(const struct wasp_apppool *a, const struct wasp_apppool *b)
+{
+	return a->process_model.identity_type != b->process_model.identity_type ||
+	       !streq(strempty(a->process_model.user_name), strempty(b->process_model.user_name));
+}
+
+static void
+pool_resolve_identity(struct pool *p)
+{
+	const struct wasp_apppool *c = p->cfg;
+	int r;
+
+	identity_done(&p->ident);
+	p->ident_error = 0;
+	r = identity_pool(p->env, p, &p->ident);
+	if (r < 0) {
+		p->ident_error = r;
+		log_errno(r, "%s:%d: application pool '%s': cannot resolve its identity "
+			  "(identityType %d, userName '%s'); the pool stays stopped",
+			  strempty(c->file), c->line, p->name, (int)c->process_model.identity_type,
+			  strempty(c->process_model.user_name));
+	}
+}
+
+int
+pools_reload(struct wasp_env *env, struct wasp_config *cfg, const struct wasp_apphost *ah,
+	     struct pools_reload_stats *ret_stats)
+{
+	struct pools_reload_stats st = { 0 };
+	struct pool *np, *old = env->pools;
+	size_t n_old = env->n_pools, n_removed = 0, k;
+	_cleanup_free_ size_t *from = NULL; /* new index -> old index + 1, 0 = new pool */
+	_cleanup_free_ bool *taken = NULL;
+	_cleanup_free_ uint64_t **fails = NULL;
+	_cleanup_free_ bool *ident_redo = NULL;
+
+	/* Everything that can fail first: nothing changes on -ENOMEM. */
+	from = calloc(ah->n_pools + 1, sizeof(*from));
+	taken = calloc(n_old + 1, sizeof(*taken));
+	fails = calloc(ah->n_pools + 1, sizeof(*fails));
+	ident_redo = calloc(ah->n_pools + 1, sizeof(*ident_redo));
+	if (!from || !taken || !fails || !ident_redo)
+		return -ENOMEM;
+	for (size_t i = 0; i < ah->n_pools; i++) {
+		const struct wasp_apppool *c = &ah->pools[i];
+
+		for (size_t j = 0; j < n_old; j++)
+			if (!taken[j] && !old[j].removed && strcaseeq(old[j].name, c->name)) {
+				taken[j] = true;
+				from[i] = j + 1;
+				break;
+			}
+		if (!from[i] || old[from[i] - 1].cfg->failure.rapid_fail_protection_max_crashes !=
+					c->failure.rapid_fail_protection_max_crashes) {
+			fails[i] = calloc(MAX(c->failure.rapid_fail_protection_max_crashes, 1u),
+					  sizeof(uint64_t));
+			if (!fails[i])
+				goto oom;
+		}
+	}
+	/* Pools gone from the configuration stay (at the end, stopping) until
+	 * their last worker has exited; the next reload drops them. */
+	for (size_t j = 0; j < n_old; j++)
+		if (!taken[j] && old[j].workers)
+			n_removed++;
+	np = calloc(ah->n_pools + n_removed + 1, sizeof(*np));
+	if (!np)
+		goto oom;
+
+	for (size_t i = 0; i < ah->n_pools; i++) {
+		const struct wasp_apppool *c = &ah->pools[i];
+		struct pool *p = &np[i];
+
+		if (from[i]) {
+			*p = old[from[i] - 1];
+			ident_redo[i] = p->ident_error < 0 || identity_config_changed(p->cfg, c);
+			if (fails[i]) {
+				free(p->fail_times);
+				p->fail_times = TAKE_PTR(fails[i]);
+				p->n_fail = 0;
+			}
+		} else {
+			*p = (struct pool){
+				.env = env,
+				.state = c->auto_start ? WASP_POOL_STARTED : WASP_POOL_STOPPED,
+				.reason = c->auto_start ? WASP_POOL_REASON_NONE
+							: WASP_POOL_REASON_OPERATOR,
+				.fail_times = TAKE_PTR(fails[i]),
+			};
+			ident_redo[i] = true;
+			st.added++;
+		}
+		p->cfg = c;
+		p->gen = cfg;
+		p->name = c->name;
+		p->id = (uint32_t)i;
+	}
+	k = ah->n_pools;
+	for (size_t j = 0; j < n_old; j++) {
+		if (taken[j])
+			continue;
+		if (!old[j].removed)
+			st.removed++;
+		if (!old[j].workers) {
+			pool_record_done(&old[j]);
+			continue;
+		}
+		np[k] = old[j];
+		np[k].id = (uint32_t)k;
+		np[k].removed = true;
+		k++;
+	}
+	for (size_t i = 0; i < k; i++)
+		if (i >= ah->n_pools || from[i])
+			pool_moved(&np[i]);
+	free(old);
+	env->pools = np;
+	env->n_pools = k;
+
+	/* Identities once the new pools are in place (ApplicationPoolIdentity
+	 * uids must not collide with another pool's). */
+	for (size_t i = 0; i < ah->n_pools; i++) {
+		struct pool *p = &np[i];
+
+		if (!ident_redo[i])
+			continue;
+		pool_resolve_identity(p);
+		if (p->ident_error < 0 && !from[i]) {
+			p->state = WASP_POOL_STOPPED;
+			p->reason = WASP_POOL_REASON_STARTUP_FAILED;
+		}
+		if (!from[i])
+			log_info("pool '%s': added, %s", p->name, pool_state_name(p->state));
+	}
+	if (ret_stats)
+		*ret_stats = st;
+	return 0;
+oom:
+	for (size_t i = 0; i < ah->n_pools; i++)
+		free(fails[i]);
+	return -ENOMEM;
+}
+
+void
+pools_reload_start(struct wasp_env *env)
+{
+	for (size_t i = 0; i < env->n_pools; i++) {
+		struct pool *p = &env->pools[i];
+
+		if (p->removed) {
+			(void)pool_stop(p, WASP_POOL_REASON_OPERATOR,
+					"removed from the configuration");
+			continue;
+		}
+		pool_arm_schedule(p);
+		if (p->state == WASP_POOL_STARTED &&
+		    p->cfg->start_mode == WASP_START_ALWAYS_RUNNING && pool_live_workers(p) == 0 &&
+		    !(p->respawn_timer && evtimer_pending(p->respawn_timer, NULL)))
+			(void)worker_spawn(p, NULL, "AlwaysRunning");
+	}
+}
+
+void
+pools_send_routes(struct wasp_env *env)
+{
+	uint32_t gen = env->generation;
+
+	for (size_t i = 0; i < env->n_pools; i++)
+		for (struct worker *w = env->pools[i].workers; w; w = w->next) {
+			int fd, r;
+
+			if (!w->ch || w->state == WORKER_DEAD)
+				continue;
+			fd = routes_memfd(env);
+			if (fd < 0) {
+				log_errno(fd, "routing table for worker %u", w->id);
+				return;
+			}
+			r = wasp_ipc_channel_send(w->ch, WASP_MSG_ROUTE_TABLE, 0, &gen, sizeof(gen),
+						  fd, WASP_IPC_SEND_CLOSE_FD);
+			if (r < 0)
+				log_errno(r, "send routing table to worker %u", w->id);
+		}
 }

@@ -196,10 +196,10 @@ sockets_adopt(struct wasp_env *env)
 	}
 }
 
-int
-sockets_bind(struct wasp_env *env)
+/* Collect into env->socks the sockets ah's bindings need (no fd yet). */
+static int
+socks_collect(struct wasp_env *env, const struct wasp_apphost *ah)
 {
-	const struct wasp_apphost *ah = env->ah;
 	int r;
 
 	for (size_t i = 0; i < ah->n_sites; i++) {
@@ -233,8 +233,16 @@ sockets_bind(struct wasp_env *env)
 				return log_errno(r, "listening sockets");
 		}
 	}
+	return 0;
+}
 
-	sockets_adopt(env);
+/* Open every collected socket that has no descriptor yet. On failure the
+ * error is logged and returned; the descriptors opened stay in env->socks. */
+static int
+socks_open_missing(struct wasp_env *env)
+{
+	int r;
+
 	for (size_t i = 0; i < env->n_socks; i++) {
 		struct listen_sock *s = &env->socks[i];
 		if (s->fd >= 0 || s->covered)
@@ -252,9 +260,15 @@ sockets_bind(struct wasp_env *env)
 		log_info("listening on %s%s%s:%u (%s)", s->family == AF_INET6 ? "[" : "",
 			 s->address, s->family == AF_INET6 ? "]" : "", s->port, s->protocol);
 	}
+	return 0;
+}
 
-	/* Drop what could not be opened: socket ids index the routing table. */
+/* Drop what could not be opened: socket ids index the routing table. */
+static void
+socks_compact(struct wasp_env *env)
+{
 	size_t k = 0;
+
 	for (size_t i = 0; i < env->n_socks; i++) {
 		if (env->socks[i].fd < 0) {
 			free(env->socks[i].protocol);
@@ -266,7 +280,94 @@ sockets_bind(struct wasp_env *env)
 		k++;
 	}
 	env->n_socks = k;
+}
+
+int
+sockets_bind(struct wasp_env *env)
+{
+	int r;
+
+	r = socks_collect(env, env->ah);
+	if (r < 0)
+		return r;
+	sockets_adopt(env);
+	r = socks_open_missing(env);
+	if (r < 0)
+		return r;
+	socks_compact(env);
 	return 0;
+}
+
+static bool
+sock_same(const struct listen_sock *a, const struct listen_sock *b)
+{
+	return a->port == b->port && a->family == b->family && streq(a->address, b->address) &&
+	       strcaseeq(a->protocol, b->protocol);
+}
+
+int
+sockets_reload(struct wasp_env *env, const struct wasp_apphost *ah, bool *ret_changed)
+{
+	struct listen_sock *old = env->socks;
+	size_t n_old = env->n_socks;
+	bool *reused = NULL, changed;
+	int r;
+
+	env->socks = NULL;
+	env->n_socks = 0;
+	reused = calloc(n_old ? n_old : 1, sizeof(bool));
+	r = reused ? socks_collect(env, ah) : -ENOMEM;
+	if (r < 0)
+		goto undo;
+	/* Keep the descriptors of the sockets that stay: their backlogs and
+	 * the adapters' copies stay valid. */
+	for (size_t i = 0; i < env->n_socks; i++)
+		for (size_t j = 0; j < n_old; j++)
+			if (!reused[j] && old[j].fd >= 0 && sock_same(&env->socks[i], &old[j])) {
+				env->socks[i].fd = old[j].fd;
+				reused[j] = true;
+				break;
+			}
+	r = socks_open_missing(env);
+	if (r < 0)
+		goto undo;
+	socks_compact(env);
+	changed = env->n_socks != n_old;
+	for (size_t i = 0; !changed && i < env->n_socks; i++)
+		changed = !sock_same(&env->socks[i], &old[i]) || env->socks[i].fd != old[i].fd;
+	for (size_t j = 0; j < n_old; j++) {
+		if (!reused[j]) {
+			if (old[j].fd >= 0)
+				log_info("no longer listening on %s%s%s:%u (%s)",
+					 old[j].family == AF_INET6 ? "[" : "", old[j].address,
+					 old[j].family == AF_INET6 ? "]" : "", old[j].port,
+					 old[j].protocol);
+			safe_close(old[j].fd);
+		}
+		free(old[j].protocol);
+		free(old[j].address);
+	}
+	free(old);
+	free(reused);
+	*ret_changed = changed;
+	return 0;
+
+undo:
+	/* Close only what this call opened; the old list stays as it was. */
+	for (size_t i = 0; i < env->n_socks; i++) {
+		bool kept = false;
+		for (size_t j = 0; j < n_old && !kept; j++)
+			kept = old[j].fd >= 0 && old[j].fd == env->socks[i].fd;
+		if (!kept)
+			safe_close(env->socks[i].fd);
+		free(env->socks[i].protocol);
+		free(env->socks[i].address);
+	}
+	free(env->socks);
+	env->socks = old;
+	env->n_socks = n_old;
+	free(reused);
+	return r < 0 ? r : -ENOMEM;
 }
 
 void

@@ -155,6 +155,7 @@ usage(FILE *f)
 	for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
 		fprintf(f, "  %s\n", verbs[i].usage);
 	fprintf(f, "  list apppool|wp, start|stop|recycle apppool NAME   (talk to waspd)\n");
+	fprintf(f, "  reload   read applicationHost.config again and apply it (talk to waspd)\n");
 }
 
 int

@@ -113,6 +113,11 @@ struct pool {
 	struct event *respawn_timer; /* backoff after start failures */
 	bool respawn_replace;
 	struct event *schedule_timer;
+	/* The generation cfg belongs to; removed: gone from the configuration
+	 * by a reload, stopping, kept (at the end of env->pools, after the
+	 * configured ones) until the next reload once its workers are gone. */
+	struct wasp_config *gen;
+	bool removed;
 };
 
 struct adapter {
@@ -142,6 +147,15 @@ struct wasp_env {
 	struct wasp_config *cfg;
 	struct wasp_apphost *ah;
 	uint32_t generation;
+	/* Earlier generations still used by removed pools (reload.c frees
+	 * each once no pool refers to it). */
+	struct wasp_config **old_cfgs;
+	size_t n_old_cfgs;
+	/* The pools' names of the generation before (an adapter's message may
+	 * still use its pool ids); prev_generation 0 = none. */
+	uint32_t prev_generation;
+	char **prev_pool_names;
+	size_t n_prev_pool_names;
 	/* cached per-pool serialized configuration (sealed memfds) by pool id,
 	 * -1 = not made yet, of generation config_fds_generation */
 	int *config_fds;
@@ -207,6 +221,11 @@ char *spawn_program_path(const struct wasp_env *env, const char *name);
 
 /* sockets.c */
 int sockets_bind(struct wasp_env *env);
+/* Reload: the sockets of ah's bindings, keeping the descriptors of those
+ * that stay and binding the new ones; the ones no longer needed are closed.
+ * *ret_changed: the list (and so the socket ids) changed. On failure
+ * (logged) nothing changed. */
+int sockets_reload(struct wasp_env *env, const struct wasp_apphost *ah, bool *ret_changed);
 void sockets_close(struct wasp_env *env);
 
 /* routes.c */
@@ -231,6 +250,9 @@ void adapters_free(struct wasp_env *env);
 void adapters_send(struct wasp_env *env, uint16_t type, const void *payload, size_t len);
 /* Give a ready worker's handoff channels to the adapters. */
 void adapters_announce_worker(struct wasp_env *env, struct worker *w);
+/* A new generation to every registered adapter: its protocol's listening
+ * sockets when with_sockets, then the routing table. */
+void adapters_send_generation(struct wasp_env *env, bool with_sockets);
 /* Create a handoff channel per registered adapter for a new worker. */
 int adapters_pair_worker(struct wasp_env *env, struct worker *w);
 struct adapter *adapter_by_pid(struct wasp_env *env, pid_t pid);
@@ -259,6 +281,30 @@ const char *pool_state_name(enum wasp_pool_state s);
 const char *worker_state_name(enum worker_state s);
 /* Send a worker its handoff channel's far end (adapter registered later). */
 void pools_send_pool_states(struct wasp_env *env);
+
+/* Reload: env->pools rebuilt for ah's pools (same order): the records of
+ * pools that stay move over with their workers, counters and timers; new
+ * ones are added (identity resolved); pools gone stay at the end, marked
+ * removed, while they have workers. -ENOMEM with nothing changed. */
+struct pools_reload_stats {
+	size_t added, removed;
+};
+int pools_reload(struct wasp_env *env, struct wasp_config *cfg, const struct wasp_apphost *ah,
+		 struct pools_reload_stats *ret_stats);
+/* After the adapters have the new generation: stop the removed pools, arm
+ * schedules, start AlwaysRunning pools that have no worker. */
+void pools_reload_start(struct wasp_env *env);
+/* The current routing table to every live worker. */
+void pools_send_routes(struct wasp_env *env);
+
+/* reload.c */
+/* Load the configuration file again and apply it: sockets, pools (changed
+ * ones recycled), sites, routing table. On an error in the file nothing
+ * changes. Returns 0 or -errno; *ret_msg (malloc'd, may be NULL on OOM)
+ * says what happened or why not. */
+int daemon_reload(struct wasp_env *env, char **ret_msg);
+/* Free the earlier generations no pool uses any more. */
+void reload_gc(struct wasp_env *env);
 
 /* reap.c */
 void reap_on_sigchld(int fd, short what, void *arg); /* evutil_socket_t is int on Linux */

@@ -50,6 +50,7 @@ lock_json(bool present, const struct cfg_names *n)
 struct cfg_filter {
 	const char *pool;
 	struct cfg_cache *pools, *sites;
+	bool no_lines; /* wasp_config_pool_digest(): line numbers as 0 */
 };
 
 /* name lower-cased (IIS compares names case-insensitively), malloc'd. */
@@ -93,13 +94,14 @@ node_kept(const struct cfg_node *k, struct cfg_cache *keep)
 	return true;
 }
 
-/* keep: see node_kept(), for n's own children; NULL keeps them all. */
+/* keep: see node_kept(), for n's own children; NULL keeps them all.
+ * lines: false writes every line number as 0. */
 static json_t *
-node_json(const struct cfg_node *n, struct cfg_cache *keep)
+node_json(const struct cfg_node *n, struct cfg_cache *keep, bool lines)
 {
 	json_t *o, *attrs = json_array(), *kids = json_array();
 
-	o = json_pack("[i, s, i, b, o, o, o, o, o, o]", (int)n->kind, n->name, n->line,
+	o = json_pack("[i, s, i, b, o, o, o, o, o, o]", (int)n->kind, n->name, lines ? n->line : 0,
 		      n->lock_item, attrs, kids, lock_json(n->lock_attrs.n > 0, &n->lock_attrs),
 		      lock_json(n->has_lock_all_attrs_except, &n->lock_all_attrs_except),
 		      lock_json(n->lock_elements.n > 0, &n->lock_elements),
@@ -113,7 +115,7 @@ node_json(const struct cfg_node *n, struct cfg_cache *keep)
 			continue;
 		if (json_array_append_new(attrs, json_string(a->name)) < 0 ||
 		    json_array_append_new(attrs, json_string(a->value.text)) < 0 ||
-		    json_array_append_new(attrs, json_integer(a->line)) < 0)
+		    json_array_append_new(attrs, json_integer(lines ? a->line : 0)) < 0)
 			goto fail;
 	}
 	for (size_t i = 0; i < n->n_kids; i++) {
@@ -121,7 +123,7 @@ node_json(const struct cfg_node *n, struct cfg_cache *keep)
 
 		if (!node_kept(n->kids[i], keep))
 			continue;
-		k = node_json(n->kids[i], NULL);
+		k = node_json(n->kids[i], NULL, lines);
 		if (!k || json_array_append_new(kids, k) < 0)
 			goto fail;
 	}
@@ -149,6 +151,7 @@ config_json(const struct wasp_config *cfg, const struct cfg_filter *filter)
 {
 	const struct cfg_file *f = cfg->apphost;
 	json_t *decls = json_array(), *insts = json_array(), *o;
+	bool lines = !filter || !filter->no_lines;
 
 	o = json_pack("{s:i, s:s, s:s, s:o, s:o}", "wasp_config", CFG_SERIAL_VERSION, "file",
 		      f->path, "dir", f->dir, "decls", decls, "insts", insts);
@@ -163,7 +166,7 @@ config_json(const struct wasp_config *cfg, const struct cfg_filter *filter)
 					  json_pack("{s:s, s:i, s:i, s:b, s:s, s:i}", "name",
 						    d->name, "ad", (int)d->allow_definition, "om",
 						    (int)d->override_default, "known", d->known,
-						    "file", d->file, "line", d->line)) < 0)
+						    "file", d->file, "line", lines ? d->line : 0)) < 0)
 			goto fail;
 	}
 	for (size_t i = 0; i < f->n_insts; i++) {
@@ -177,7 +180,7 @@ config_json(const struct wasp_config *cfg, const struct cfg_filter *filter)
 			keep = filter->pools;
 		else if (filter && strcaseeq(in->section->name, SEC_SITES))
 			keep = filter->sites;
-		root = node_json(in->root, keep);
+		root = node_json(in->root, keep, lines);
 
 		if (!root ||
 		    json_array_append_new(insts,
@@ -185,7 +188,7 @@ config_json(const struct wasp_config *cfg, const struct cfg_filter *filter)
 						    in->section->name, "location", in->location,
 						    "in_location", in->in_location, "nic",
 						    in->no_child_apps, "mode", (int)in->mode,
-						    "mode_line", in->mode_line, "root", root)) < 0)
+						    "mode_line", lines ? in->mode_line : 0, "root", root)) < 0)
 			goto fail;
 	}
 	return o;
@@ -301,6 +304,33 @@ wasp_config_serialize_pool(const struct wasp_config *cfg, const struct wasp_apph
 	cfg_cache_free(filter.pools);
 	cfg_cache_free(filter.sites);
 	return r;
+}
+
+int
+wasp_config_pool_digest(const struct wasp_config *cfg, const struct wasp_apphost *ah,
+			const char *pool, char **ret_buf, size_t *ret_len)
+{
+	struct cfg_filter filter = { .no_lines = true };
+	json_t *o = NULL;
+	char *js = NULL;
+	int r;
+
+	if (!cfg->apphost)
+		return -EINVAL;
+	r = filter_build(ah, pool, &filter);
+	if (r >= 0) {
+		o = config_json(cfg, &filter);
+		js = o ? json_dumps(o, JSON_COMPACT) : NULL;
+		json_decref(o);
+		r = js ? 0 : -ENOMEM;
+	}
+	cfg_cache_free(filter.pools);
+	cfg_cache_free(filter.sites);
+	if (r < 0)
+		return r;
+	*ret_len = strlen(js);
+	*ret_buf = js;
+	return 0;
 }
 
 int

@@ -1,0 +1,238 @@
+/* Configuration reload (SIGHUP, `waspctl reload`): read applicationHost.config
+ * again and apply it without dropping a connection the change does not
+ * affect. A file with an error changes nothing (every error is logged with
+ * file, line and attribute; the first one goes back to waspctl). Otherwise
+ * a new generation:
+ *   - listening sockets: the ones that stay keep their descriptors (and
+ *     backlogs); new bindings are bound (a failure there also changes
+ *     nothing), sockets no binding needs any more are closed;
+ *   - pools: records of pools that stay move over with their workers;
+ *     new pools are added (AlwaysRunning ones started); removed pools
+ *     stop (their workers drain) and leave the table at the next reload;
+ *   - a pool whose workers would get a different configuration (its own
+ *     settings, its sites, the sections they inherit) is recycled, with
+ *     overlapping, unless recycling/@disallowRotationOnConfigChange;
+ *   - the adapters get the new sockets (when they changed) and routing
+ *     table, the workers the new routing table (docs/adapter-protocol.md
+ *     "Later generations").
+ * Earlier generations stay in memory while a removed pool still uses one. */
+#include <malloc.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+
+#include "apphost.h"
+#include "config.h"
+#include "log.h"
+#include "waspd.h"
+
+/* "file:line: error: attribute 'x': message" of the first error. */
+static char *
+first_error(const struct wasp_diag_list *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f;
+
+		if (d->items[i].severity != WASP_DIAG_ERROR)
+			continue;
+		f = open_memstream(&buf, &len);
+		if (!f)
+			return NULL;
+		(void)wasp_diag_print(&d->items[i], f);
+		if (fclose(f) != 0) {
+			free(buf);
+			return NULL;
+		}
+		while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
+			buf[--len] = '\0';
+		return buf;
+	}
+	return NULL;
+}
+
+/* Whether a worker of pool `name` would get another configuration. */
+static bool
+pool_config_changed(const struct wasp_config *a, const struct wasp_apphost *a_ah,
+		    const struct wasp_config *b, const struct wasp_apphost *b_ah, const char *name)
+{
+	_cleanup_free_ char *x = NULL, *y = NULL;
+	size_t nx = 0, ny = 0;
+
+	if (wasp_config_pool_digest(a, a_ah, name, &x, &nx) < 0 ||
+	    wasp_config_pool_digest(b, b_ah, name, &y, &ny) < 0)
+		return true;
+	return nx != ny || memcmp(x, y, nx) != 0;
+}
+
+static void
+names_free(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void
+reload_gc(struct wasp_env *env)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < env->n_old_cfgs; i++) {
+		bool used = false;
+
+		for (size_t j = 0; j < env->n_pools && !used; j++)
+			used = env->pools[j].gen == env->old_cfgs[i];
+		if (used)
+			env->old_cfgs[k++] = env->old_cfgs[i];
+		else
+			wasp_config_free(env->old_cfgs[i]);
+	}
+	env->n_old_cfgs = k;
+}
+
+static int
+reload_fail(int r, char **ret_msg, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int
+reload_fail(int r, char **ret_msg, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(ret_msg, fmt, ap) < 0)
+		*ret_msg = NULL;
+	va_end(ap);
+	(void)sd_notify(0, "READY=1\nSTATUS=serving (the last reload failed)");
+	return r;
+}
+
+int
+daemon_reload(struct wasp_env *env, char **ret_msg)
+{
+	struct wasp_diag_list diags = WASP_DIAG_LIST_INIT;
+	struct wasp_config_opts opts = { 0 };
+	struct wasp_config *cfg = NULL, **olds;
+	struct wasp_apphost *ah = NULL;
+	struct pools_reload_stats st = { 0 };
+	_cleanup_free_ bool *changed = NULL;
+	char **names = NULL;
+	size_t n_names = 0, recycled = 0, kept = 0;
+	uint64_t t0 = wasp_now_usec();
+	bool socks_changed = false;
+	int r;
+
+	*ret_msg = NULL;
+	if (env->stopping)
+		return reload_fail(-ESHUTDOWN, ret_msg, "waspd is shutting down");
+	(void)sd_notify(0, "RELOADING=1\nSTATUS=reloading the configuration");
+	log_notice("reloading %s", env->config_path);
+
+	r = wasp_config_load_file(env->config_path, &opts, &cfg, &diags);
+	if (r >= 0 && cfg)
+		r = wasp_apphost_build(cfg, wasp_config_arena(cfg), &ah, &diags);
+	wasp_diag_list_print(&diags, stderr, WASP_DIAG_WARNING);
+	if (r < 0) {
+		_cleanup_free_ char *e = first_error(&diags);
+		size_t n_errors = diags.n_errors;
+
+		wasp_diag_list_done(&diags);
+		wasp_config_free(cfg);
+		if (n_errors) {
+			log_error("%s: %zu error(s), the running configuration stays",
+				  env->config_path, n_errors);
+			return reload_fail(-EINVAL, ret_msg,
+					   "%zu error(s), the running configuration stays: %s",
+					   n_errors, e ? e : env->config_path);
+		}
+		log_errno(r, "cannot load %s, the running configuration stays", env->config_path);
+		return reload_fail(r, ret_msg, "cannot load %s: %s; the running configuration stays",
+				   env->config_path, strerror(-r));
+	}
+	wasp_diag_list_done(&diags);
+
+	/* Which running pools' workers would get another configuration, and
+	 * the pool names of the generation that ends (see adapter.c). */
+	changed = calloc(ah->n_pools + 1, sizeof(*changed));
+	names = calloc(env->n_pools + 1, sizeof(*names));
+	olds = realloc(env->old_cfgs, (env->n_old_cfgs + 1) * sizeof(*olds));
+	if (olds)
+		env->old_cfgs = olds;
+	if (!changed || !names || !olds)
+		goto oom;
+	for (n_names = 0; n_names < env->n_pools; n_names++) {
+		names[n_names] = strdup(env->pools[n_names].name);
+		if (!names[n_names])
+			goto oom;
+	}
+	for (size_t i = 0; i < ah->n_pools; i++) {
+		struct pool *p = pool_by_name(env, ah->pools[i].name);
+
+		if (p && p->workers)
+			changed[i] = pool_config_changed(env->cfg, env->ah, cfg, ah, p->name);
+	}
+
+	r = sockets_reload(env, ah, &socks_changed);
+	if (r < 0) {
+		names_free(names, n_names);
+		wasp_config_free(cfg);
+		return reload_fail(r, ret_msg,
+				   "cannot listen on the new bindings (%s, see the log); the running "
+				   "configuration stays",
+				   strerror(-r));
+	}
+	r = pools_reload(env, cfg, ah, &st);
+	if (r < 0) /* the sockets are switched already: no way back */
+		wasp_fatal("reload: application pools: out of memory");
+
+	/* The new generation is in place. */
+	env->old_cfgs[env->n_old_cfgs++] = env->cfg;
+	env->cfg = cfg;
+	env->ah = ah;
+	names_free(env->prev_pool_names, env->n_prev_pool_names);
+	env->prev_pool_names = names;
+	env->n_prev_pool_names = n_names;
+	env->prev_generation = env->generation;
+	env->generation++;
+	config_memfd_drop(env);
+	routes_invalidate(env);
+	logdirs_prepare(env);
+	adapters_send_generation(env, socks_changed);
+	pools_send_routes(env);
+	pools_reload_start(env);
+	for (size_t i = 0; i < ah->n_pools; i++) {
+		struct pool *p = &env->pools[i];
+
+		if (!changed[i])
+			continue;
+		if (p->cfg->recycling.disallow_rotation_on_config_change) {
+			log_info("pool '%s': its configuration changed; disallowRotationOnConfigChange "
+				 "keeps its workers",
+				 p->name);
+			kept++;
+		} else if (pool_recycle(p, "configuration changed") == 0) {
+			recycled++;
+		}
+	}
+	reload_gc(env);
+	(void)malloc_trim(0);
+
+	if (asprintf(ret_msg,
+		     "reloaded %s in %.1f ms: generation %u, %zu pool(s) (%zu added, %zu removed, "
+		     "%zu recycled, %zu changed but kept), %zu site(s), %zu listening socket(s)",
+		     env->config_path, (double)(wasp_now_usec() - t0) / 1000.0, env->generation,
+		     ah->n_pools, st.added, st.removed, recycled, kept, ah->n_sites,
+		     env->n_socks) < 0)
+		*ret_msg = NULL;
+	log_notice("%s", *ret_msg ? *ret_msg : "configuration reloaded");
+	(void)sd_notify(0, "READY=1\nSTATUS=serving");
+	return 0;
+
+oom:
+	names_free(names, n_names);
+	wasp_config_free(cfg);
+	return reload_fail(-ENOMEM, ret_msg, "out of memory; the running configuration stays");
+}

@@ -1,0 +1,117 @@
+"""Configuration reload (`waspctl reload` and SIGHUP): pools and sites are
+added, changed and removed while waspd runs; a pool whose configuration did
+not change keeps its worker and its open connections; a changed pool is
+recycled; a new binding's port starts listening and a removed one stops; a
+configuration with an error changes nothing and the error names the file,
+line and attribute."""
+import os
+import signal
+import socket
+
+import wasptest
+from wasptest import check, wait_until
+
+
+def site(srv, name, sid, port=None):
+    return {"name": name, "id": sid,
+            "bindings": ["127.0.0.1:%d:%s" % (port or srv.port, srv.host(name))],
+            "apps": [{"path": "/", "pool": name, "physicalPath": srv.content_dir(name)}]}
+
+
+def write(srv, pools, sites):
+    text = wasptest.config_xml(pools, sites)
+    tmp = srv.config_path + ".new"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.chmod(tmp, 0o644)
+    os.rename(tmp, srv.config_path)
+
+
+def refused(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            return False
+    except OSError:
+        return True
+
+
+def worker_pid(srv, pool):
+    pids = [w["pid"] for w in srv.workers(pool) if w["state"] == "Ready"]
+    return pids[0] if len(pids) == 1 else None
+
+
+def test(t):
+    srv = t.server(pools={"A": {}, "B": {}}).start()
+    ra, rb = srv.get(pool="A"), srv.get(pool="B")
+    check(ra.status == 200 and rb.status == 200, "before: %r %r" % (ra, rb))
+    pid_a, pid_b = ra.pid, rb.pid
+    ka = srv.keepalive(pool="A")
+    r = ka.get("/index.html")
+    check(r.status == 200 and r.pid == pid_a, "keep-alive before: %r" % r)
+
+    # 1. A unchanged, B changed, C added on the same port, D on a new port.
+    port_d = wasptest.free_port()
+    pools = [{"name": "A"}, {"name": "B", "processModel": {"idleTimeout": "00:30:00"}},
+             {"name": "C"}, {"name": "D"}]
+    sites = [site(srv, "A", 1), site(srv, "B", 2), site(srv, "C", 3),
+             site(srv, "D", 4, port_d)]
+    write(srv, pools, sites)
+    out = srv.waspctl("reload")
+    check(out["generation"] == 2, "reload answered %r" % out)
+    check("1 recycled" in out["message"] and "2 added" in out["message"],
+          "reload message %r" % out["message"])
+
+    r = ka.get("/index.html")
+    check(r.status == 200 and r.pid == pid_a,
+          "the unchanged pool's open connection after the reload: %r" % r)
+    check(srv.get(pool="A").pid == pid_a, "pool A was restarted by a reload that left it alone")
+    wait_until(lambda: worker_pid(srv, "B") not in (None, pid_b), what="pool B recycled")
+    rb2 = srv.get(pool="B")
+    check(rb2.status == 200 and rb2.pool == "B" and rb2.pid != pid_b,
+          "pool B after its change: %r (old pid %d)" % (rb2, pid_b))
+    rc = srv.get(pool="C")
+    check(rc.status == 200 and rc.pool == "C", "the added pool C: %r" % rc)
+    rd = wasptest.http_request(port_d, "/index.html", host=srv.host("D"))
+    check(rd.status == 200 and rd.pool == "D", "the added site on a new port: %r" % rd)
+
+    # 2. An error in the file: nothing changes, the error says where.
+    good = open(srv.config_path).read()
+    bad = [dict(p) for p in pools]
+    bad[0]["processModel"] = {"idleTimeout": "bogus"}
+    write(srv, bad, sites + [site(srv, "E", 5)])
+    rc_, out_, err_ = srv.waspctl("reload", json_output=False, check_status=False)
+    check(rc_ != 0, "a reload of a broken file succeeded: %r" % out_)
+    check(os.path.basename(srv.config_path) in err_ and "idleTimeout" in err_,
+          "the error does not name the file and attribute: %r" % err_)
+    check(srv.get(pool="C").status == 200 and srv.get(pool="A").pid == pid_a,
+          "the running configuration changed after a failed reload")
+    check(srv.get(pool="E").status == 400, "a site of the broken file is served")
+    check(open(srv.config_path).read() != good, "test setup")
+
+    # 3. B and D removed (SIGHUP this time): B's host is unknown, its worker
+    # exits, D's port closes; A still has its worker and connection.
+    pid_b2 = rb2.pid
+    write(srv, [{"name": "A"}, {"name": "C"}], [site(srv, "A", 1), site(srv, "C", 3)])
+    os.kill(srv.proc.pid, signal.SIGHUP)
+    wait_until(lambda: srv.get(pool="B").status == 400, what="pool B's site removed")
+    wait_until(lambda: refused(port_d), what="the removed binding's port closed")
+    wait_until(lambda: not os.path.exists("/proc/%d" % pid_b2) or
+               open("/proc/%d/stat" % pid_b2).read().split()[2] == "Z",
+               what="pool B's worker exited")
+    check("B" not in [w["pool"] for w in srv.workers()], "pool B still has workers")
+    r = ka.get("/index.html")
+    check(r.status == 200 and r.pid == pid_a, "pool A after the removals: %r" % r)
+    check(srv.get(pool="C").status == 200, "pool C after the removals")
+    ka.close()
+
+    # 4. Once its workers are gone the removed pool leaves the table.
+    write(srv, [{"name": "A"}, {"name": "C"}, {"name": "F"}],
+          [site(srv, "A", 1), site(srv, "C", 3), site(srv, "F", 6)])
+    out = srv.waspctl("reload")
+    check(out["generation"] == 4, "generation after three reloads: %r" % out)
+    names = set(srv.pools().keys())
+    check(names == {"A", "C", "F"}, "pools after the last reload: %r" % names)
+    check(srv.get(pool="F").pool == "F", "pool F")
+
+
+wasptest.main(test)
