@@ -11,6 +11,8 @@
 #include "arena.h"
 #include "config.h"
 
+struct _xmlAttr;
+struct _xmlDoc;
 struct _xmlNode;
 
 /* ---- schema ------------------------------------------------------------- */
@@ -70,6 +72,9 @@ struct schema_elem {
 	struct schema_coll *coll;
 	const char *defaults_for; /* a *Defaults element: the item name it serves */
 	bool allow_unknown_attrs;
+	/* The attributes and children are the defaults_for item's (the
+	 * schema gave none): cfg_schema_pack() leaves them out. */
+	bool defaults_inherited;
 };
 
 struct schema_coll {
@@ -91,22 +96,23 @@ struct cfg_schema {
 	struct wasp_arena *arena;
 	struct schema_section **sections;
 	size_t n_sections;
-	/* The schema files' text, kept for serialization. */
-	struct cfg_schema_text {
-		const char *name;
-		const char *text;
-		size_t len;
-	} *texts;
-	size_t n_texts;
+	/* cfg_schema_pack()'s output, made once (in arena). */
+	const char *packed;
+	size_t packed_len;
 };
 
 /* Load every *.xml in dir (sorted by name). Problems go into diags. */
 int cfg_schema_load_dir(const char *dir, struct wasp_arena *arena, struct cfg_schema **ret,
 			struct wasp_diag_list *diags);
-/* Load from in-memory texts (deserialization). */
-int cfg_schema_load_texts(const struct cfg_schema_text *texts, size_t n,
-			  struct wasp_arena *arena, struct cfg_schema **ret,
-			  struct wasp_diag_list *diags);
+/* The parsed schema in a compact binary form that cfg_schema_unpack() reads
+ * back without an XML parser (how a generation carries it to a worker).
+ * Made on the first call and kept in s's arena: *ret_buf belongs to s.
+ * 0 or -ENOMEM. */
+int cfg_schema_pack(struct cfg_schema *s, const char **ret_buf, size_t *ret_len);
+/* Rebuild a schema from cfg_schema_pack() output (copied into arena).
+ * -EBADMSG, with a diagnostic, for malformed input; -ENOMEM. */
+int cfg_schema_unpack(const char *buf, size_t len, struct wasp_arena *arena,
+		      struct cfg_schema **ret, struct wasp_diag_list *diags);
 const struct schema_section *cfg_schema_find(const struct cfg_schema *s, const char *name);
 /* True when some section's name starts with group + "/". */
 bool cfg_schema_has_group(const struct cfg_schema *s, const char *group);
@@ -285,7 +291,24 @@ void *cfg_grow(struct wasp_arena *a, void *v, size_t n, size_t *n_alloc, size_t 
 		_p_ ? &(arr)[(n)++] : NULL;                                           \
 	})
 
-/* libxml2 helpers: an attribute's value (entities decoded) copied into the
- * arena, or NULL when absent or on OOM. */
+/* ---- libxml2, loaded at run time (xml.c) -------------------------------- */
+
+/* Load libxml2 (dlopen by soname, once per process; thread-safe). 0, or
+ * -ELIBACC with *ret_msg saying why (static text). Every other cfg_xml_*
+ * function needs a successful cfg_xml_open() first. */
+int cfg_xml_open(const char **ret_msg);
+/* Whether libxml2 has been loaded by cfg_xml_open(). */
+bool cfg_xml_loaded(void);
+/* xmlReadMemory(): the document (free with cfg_xml_free_doc()) or NULL. */
+struct _xmlDoc *cfg_xml_read(const char *buf, size_t len, const char *name, int options);
+struct _xmlNode *cfg_xml_root(struct _xmlDoc *doc);
+void cfg_xml_free_doc(struct _xmlDoc *doc);
+/* The last parse error's message (libxml2's, may end in '\n'; NULL when
+ * none) and line. */
+const char *cfg_xml_last_error(int *ret_line);
+/* An attribute's value (entities decoded) copied into the arena, or NULL
+ * when absent or on OOM. */
 char *cfg_xml_prop(struct wasp_arena *a, struct _xmlNode *node, const char *name);
+/* The value of attr copied into the arena ("" when empty); NULL on OOM. */
+char *cfg_xml_attr_value(struct wasp_arena *a, struct _xmlAttr *attr);
 int cfg_xml_line(const struct _xmlNode *node);

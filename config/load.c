@@ -326,14 +326,11 @@ parse_attrs(struct parse_ctx *c, xmlNode *xn, struct cfg_node *node, bool is_sec
 		const char *name = (const char *)xa->name;
 		const struct schema_attr *sa;
 		struct cfg_nattr *na;
-		xmlChar *xv;
 		char *raw;
 
 		if (xa->ns)
 			continue; /* xmlns:*, xdt:Transform and friends */
-		xv = xmlNodeListGetString(xn->doc, xa->children, 1);
-		raw = wasp_arena_strdup(c->arena, xv ? (const char *)xv : "");
-		xmlFree(xv);
+		raw = cfg_xml_attr_value(c->arena, xa);
 		if (!raw)
 			return -ENOMEM;
 		if (is_lock_attr(name)) {
@@ -785,14 +782,11 @@ parse_location(struct parse_ctx *c, xmlNode *xn)
 
 	for (xmlAttr *xa = xn->properties; xa; xa = xa->next) {
 		const char *name = (const char *)xa->name;
-		xmlChar *xv;
 		char *v;
 
 		if (xa->ns)
 			continue;
-		xv = xmlNodeListGetString(xn->doc, xa->children, 1);
-		v = wasp_arena_strdup(c->arena, xv ? (const char *)xv : "");
-		xmlFree(xv);
+		v = cfg_xml_attr_value(c->arena, xa);
 		if (!v)
 			return -ENOMEM;
 		if (streq(name, "path"))
@@ -838,6 +832,7 @@ cfg_parse_file(struct wasp_config *cfg, const char *buf, size_t len, const char 
 	struct cfg_file *f = wasp_arena_zalloc(cfg->arena, sizeof(*f));
 	struct parse_ctx c = { .cfg = cfg, .arena = cfg->arena, .file = f, .diags = diags };
 	struct loc top = { .path = "" };
+	const char *err;
 	xmlDoc *doc;
 	xmlNode *root;
 	char *slash;
@@ -877,24 +872,31 @@ cfg_parse_file(struct wasp_config *cfg, const char *buf, size_t len, const char 
 		     CFG_MAX_FILE_SIZE);
 		return -EFBIG;
 	}
-	doc = xmlReadMemory(buf, (int)len, f->path, NULL,
-			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-				    XML_PARSE_BIG_LINES | XML_PARSE_NOCDATA);
+	r = cfg_xml_open(&err);
+	if (r < 0) {
+		diag(&c, WASP_DIAG_ERROR, 0, NULL, "cannot load libxml2: %s", err);
+		return -EINVAL;
+	}
+	doc = cfg_xml_read(buf, len, f->path,
+			   XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+				   XML_PARSE_BIG_LINES | XML_PARSE_NOCDATA);
 	if (!doc) {
-		const xmlError *err = xmlGetLastError();
-		char *msg = err && err->message ? wasp_arena_strdup(cfg->arena, err->message) : NULL;
+		int line;
+		char *msg;
 
+		err = cfg_xml_last_error(&line);
+		msg = err ? wasp_arena_strdup(cfg->arena, err) : NULL;
 		if (msg)
 			msg[strcspn(msg, "\n")] = '\0'; /* libxml2 adds the context on more lines */
-		diag(&c, WASP_DIAG_ERROR, err ? err->line : 0, NULL, "not well-formed XML: %s",
+		diag(&c, WASP_DIAG_ERROR, line, NULL, "not well-formed XML: %s",
 		     msg ? msg : "parse error");
 		return -EINVAL;
 	}
-	root = xmlDocGetRootElement(doc);
+	root = cfg_xml_root(doc);
 	if (!root || !streq(xname(root), "configuration")) {
 		diag(&c, WASP_DIAG_ERROR, root ? cfg_xml_line(root) : 1, NULL,
 		     "the root element must be <configuration>");
-		xmlFreeDoc(doc);
+		cfg_xml_free_doc(doc);
 		*ret = f;
 		return -EINVAL;
 	}
@@ -907,7 +909,7 @@ cfg_parse_file(struct wasp_config *cfg, const char *buf, size_t len, const char 
 	for (xmlNode *k = root->children; k && r >= 0; k = k->next)
 		if (is_element(k) && streq(xname(k), "location"))
 			r = parse_location(&c, k);
-	xmlFreeDoc(doc);
+	cfg_xml_free_doc(doc);
 	if (r < 0)
 		return r;
 	*ret = f;

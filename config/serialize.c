@@ -1,5 +1,6 @@
 /* A generation serialized for handing it to a worker in a sealed memfd: the
- * schema files' text as it is, then JSON with the configSections
+ * parsed schema packed (cfg_schema_pack(): the worker needs no XML parser
+ * for it), then JSON with the configSections
  * declarations and applicationHost.config's sections as parsed (values
  * already expanded and resolved, "password" attributes left out). The
  * worker rebuilds the same generation from it without reading
@@ -16,7 +17,7 @@
 #include "internal.h"
 #include "ipc.h"
 
-#define CFG_SERIAL_VERSION 2
+#define CFG_SERIAL_VERSION 3
 #define CFG_SERIAL_MAX (64 * 1024 * 1024)
 #define SEC_POOLS "system.applicationHost/applicationPools"
 #define SEC_SITES "system.applicationHost/sites"
@@ -197,27 +198,33 @@ fail:
 	return NULL;
 }
 
-/* The buffer: the schema files' text as they are (jansson's string lexer is
- * slow, and a worker must start in a few milliseconds), then the JSON:
+/* The buffer: the schema as cfg_schema_pack() writes it (parsing its XML
+ * again, or reading it as JSON, would cost a worker's start more than the
+ * rest of its configuration), then the JSON:
  *
- *   "wasp-config 2\n"
- *   "schema N\n"  then N times: "NAMELEN TEXTLEN\n" NAME TEXT "\n"
+ *   "wasp-config 3\n"
+ *   "schema LEN\n" PACKED "\n"
  *   "json LEN\n" JSON
  */
-#define CFG_SERIAL_MAGIC "wasp-config 2\n"
+#define CFG_SERIAL_MAGIC "wasp-config 3\n"
 
 static int
 serialize(const struct wasp_config *cfg, const struct cfg_filter *filter, char **ret_buf,
 	  size_t *ret_len)
 {
 	_cleanup_free_ char *js = NULL;
+	const char *packed;
 	char *buf = NULL;
-	size_t len = 0;
+	size_t len = 0, packed_len;
 	FILE *f;
 	json_t *o;
+	int r;
 
 	if (!cfg->apphost)
 		return -EINVAL;
+	r = cfg_schema_pack(cfg->schema, &packed, &packed_len);
+	if (r < 0)
+		return r;
 	o = config_json(cfg, filter);
 	if (!o)
 		return -ENOMEM;
@@ -229,15 +236,9 @@ serialize(const struct wasp_config *cfg, const struct cfg_filter *filter, char *
 	if (!f)
 		return -ENOMEM;
 	fputs(CFG_SERIAL_MAGIC, f);
-	fprintf(f, "schema %zu\n", cfg->schema->n_texts);
-	for (size_t i = 0; i < cfg->schema->n_texts; i++) {
-		const struct cfg_schema_text *t = &cfg->schema->texts[i];
-
-		fprintf(f, "%zu %zu\n", strlen(t->name), t->len);
-		fwrite(t->name, 1, strlen(t->name), f);
-		fwrite(t->text, 1, t->len, f);
-		fputc('\n', f);
-	}
+	fprintf(f, "schema %zu\n", packed_len);
+	fwrite(packed, 1, packed_len, f);
+	fputc('\n', f);
 	fprintf(f, "json %zu\n", strlen(js));
 	fputs(js, f);
 	if (ferror(f) || fclose(f) != 0) {
@@ -635,9 +636,8 @@ wasp_config_deserialize(const char *buf, size_t len, const struct wasp_config_op
 {
 	struct wasp_config *cfg = NULL;
 	struct dctx d = { .diags = diags, .file = "<serialized>" };
-	const char *p = buf, *end = buf + len;
-	struct cfg_schema_text *texts;
-	size_t n_texts, json_len;
+	const char *p = buf, *end = buf + len, *packed;
+	size_t packed_len, json_len;
 	json_error_t err;
 	json_t *o;
 	int r;
@@ -647,46 +647,19 @@ wasp_config_deserialize(const char *buf, size_t len, const struct wasp_config_op
 	if (len < strlen(CFG_SERIAL_MAGIC) || memcmp(buf, CFG_SERIAL_MAGIC, strlen(CFG_SERIAL_MAGIC)))
 		return bad(&d, "not a wasp configuration (or another version)");
 	p += strlen(CFG_SERIAL_MAGIC);
-	if (!read_count(&p, end, "schema", &n_texts) || n_texts > 1024)
-		return bad(&d, "malformed schema list");
+	/* "schema LEN\n" PACKED "\n" */
+	if (!read_count(&p, end, "schema", &packed_len) || packed_len >= (size_t)(end - p) ||
+	    p[packed_len] != '\n')
+		return bad(&d, "malformed schema part");
+	packed = p;
+	p += packed_len + 1;
+	if (!read_count(&p, end, "json", &json_len) || json_len != (size_t)(end - p))
+		return bad(&d, "malformed JSON part");
 	r = cfg_config_new(opts, &cfg);
 	if (r < 0)
 		return r;
 	d.cfg = cfg;
-	texts = wasp_arena_zalloc(cfg->arena, (n_texts + 1) * sizeof(*texts));
-	if (!texts) {
-		wasp_config_free(cfg);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < n_texts; i++) {
-		size_t nl, tl;
-
-		/* "NAMELEN TEXTLEN\n" NAME TEXT "\n" */
-		if (!read_uint(&p, end, ' ', &nl) || !read_uint(&p, end, '\n', &tl)) {
-			wasp_config_free(cfg);
-			return bad(&d, "malformed schema entry");
-		}
-		if (nl > (size_t)(end - p) || tl > (size_t)(end - p) - nl ||
-		    (size_t)(end - p) - nl - tl < 1 || p[nl + tl] != '\n') {
-			wasp_config_free(cfg);
-			return bad(&d, "truncated schema entry");
-		}
-		texts[i] = (struct cfg_schema_text){
-			.name = wasp_arena_strndup(cfg->arena, p, nl),
-			.text = p + nl,
-			.len = tl,
-		};
-		if (!texts[i].name) {
-			wasp_config_free(cfg);
-			return -ENOMEM;
-		}
-		p += nl + tl + 1;
-	}
-	if (!read_count(&p, end, "json", &json_len) || json_len != (size_t)(end - p)) {
-		wasp_config_free(cfg);
-		return bad(&d, "malformed JSON part");
-	}
-	r = cfg_schema_load_texts(texts, n_texts, cfg->arena, &cfg->schema, diags);
+	r = cfg_schema_unpack(packed, packed_len, cfg->arena, &cfg->schema, diags);
 	if (r < 0) {
 		wasp_config_free(cfg);
 		return r == -ENOMEM ? r : -EBADMSG;

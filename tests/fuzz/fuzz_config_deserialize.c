@@ -1,7 +1,7 @@
 /* libFuzzer target for wasp_config_deserialize (config/serialize.c): what a
  * worker does with the sealed memfd the activator sends in WORKER_CONFIG.
- * The buffer carries the schema files' text (so this also fuzzes the schema
- * loader) and JSON with the declarations and sections. A malformed buffer
+ * The buffer carries the schema packed (so this also fuzzes
+ * cfg_schema_unpack) and JSON with the declarations and sections. A malformed buffer
  * must be refused, never crash; a generation that loads must give every
  * section, and serialize to bytes that load back and serialize the same.
  * The input is an exact-size copy, not NUL-terminated.
