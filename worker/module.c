@@ -276,11 +276,9 @@ cstates_grow(struct wasp_env *env)
 }
 
 const void *
-wasp_request_config_state(struct wasp_request *req, const char *section,
-			  wasp_config_build_fn build, void (*free_fn)(void *), void *userdata)
+config_state_get(struct wasp_env *env, const struct wasp_element *e, wasp_config_build_fn build,
+		 void (*free_fn)(void *), void *userdata)
 {
-	struct wasp_env *env = req->env;
-	const struct wasp_element *e = wasp_request_config(req, section);
 	size_t mask, i;
 
 	if (!e || !build)
@@ -315,6 +313,7 @@ wasp_request_config_state(struct wasp_request *req, const char *section,
 void
 config_states_free(struct wasp_env *env)
 {
+	request_config_cache_free(env); /* it points at the states */
 	for (size_t i = 0; i < env->n_cstates_alloc; i++) {
 		struct cstate *c = &env->cstates[i];
 		if (c->elem && c->state && c->free_fn)

@@ -196,33 +196,53 @@ pipe_build(struct wasp_env *env, const struct wasp_element *e)
 	return p;
 }
 
-struct wpipe *
-pipe_for_request(struct wasp_request *req)
+/* The application's pipeline, from its effective <modules>: a cache hit
+ * in config/ unless a web.config changed; NULL on OOM. */
+static struct wpipe *
+pipe_lookup(struct wasp_env *env, struct wapp *app)
 {
-	struct wasp_env *env = req->env;
-	struct wapp *app = req->app;
 	const struct wasp_element *e = NULL;
 	struct wasp_diag_list diags = WASP_DIAG_LIST_INIT;
 	struct wpipe *p;
 	int r;
 
-	if (!env->config || !app)
-		return &env->hooks->all;
-	/* the application's <modules>: a cache hit unless a web.config changed */
 	r = wasp_config_effective_section_at(env->config, app->site_name, app->path,
 					     MODULES_SECTION, &e, &diags);
 	wasp_diag_list_done(&diags); /* wasp_request_config() reports them */
 	if ((r < 0 && r != -EINVAL) || !e || (e->n_items == 0 && !e->file))
 		return &env->hooks->all; /* no <modules> anywhere: every module */
 	if (app->pipe && app->pipe->key == e)
-		p = app->pipe;
-	else {
-		p = pipe_build(env, e);
-		if (!p)
+		return app->pipe;
+	p = pipe_build(env, e);
+	if (!p)
+		return NULL;
+	pipe_unref(app->pipe);
+	app->pipe = p;
+	return p;
+}
+
+struct wpipe *
+pipe_for_request(struct wasp_request *req)
+{
+	struct wasp_env *env = req->env;
+	struct wapp *app = req->app;
+	uint64_t now = req->start_usec ? req->start_usec : wasp_now_usec();
+	struct wpipe *p;
+
+	if (!env->config || !app)
+		return &env->hooks->all;
+	/* looked up again once a revalidation interval is over (the time is
+	 * taken after the lookup, as for the request's sections) */
+	if (!app->pipe_cur ||
+	    (int64_t)(now - app->pipe_checked_usec) >= (int64_t)WORKER_CONFIG_REVALIDATE_USEC) {
+		app->pipe_cur = pipe_lookup(env, app);
+		if (!app->pipe_cur)
 			return NULL;
-		pipe_unref(app->pipe);
-		app->pipe = p;
+		app->pipe_checked_usec = wasp_now_usec();
 	}
+	p = app->pipe_cur;
+	if (p->refs == 0) /* static */
+		return p;
 	if (wasp_arena_add_cleanup(req->arena, pipe_unref_cb, p) < 0)
 		return NULL;
 	p->refs++;

@@ -25,6 +25,8 @@ struct wasp_route_app;
 struct wasp_route_pool;
 struct wasp_route_socket;
 struct wasp_route_table;
+struct rcache;
+struct rc_entry;
 
 /* ---- limits (named constants, one place) ---- */
 /* Input buffer of a busy connection: a head (at most 16 KiB) plus pipelined
@@ -39,6 +41,8 @@ struct wasp_route_table;
 #define WORKER_CORK_MIN 65536 /* file bodies over this: TCP_CORK rather than MSG_MORE */
 #define WORKER_DEFAULT_CONN_TIMEOUT_USEC (120ULL * 1000000) /* IIS connectionTimeout */
 #define WORKER_CONFIG_REVALIDATE_USEC 1000000 /* web.config files re-stat'ed at most this often */
+#define WORKER_RCACHE_MAX 1024     /* (application, path)s whose sections are remembered */
+#define WORKER_RCACHE_MAX_PATH 512 /* longer paths are looked up section by section */
 #define WORKER_ROUTES_MAX_BYTES (64u << 20) /* a routing table memfd */
 #define WORKER_SERVER_HEADER "wasp/" WASP_VERSION
 /* Allow of an OPTIONS * response: the methods a handler can be mapped to
@@ -67,6 +71,8 @@ struct wapp {
 	size_t n_vdirs;
 	uint64_t connection_timeout_usec;
 	struct wpipe *pipe; /* for pipe->key; NULL until the first request */
+	struct wpipe *pipe_cur;   /* what requests use (pipe or every module's) ... */
+	uint64_t pipe_checked_usec; /* ... until WORKER_CONFIG_REVALIDATE_USEC after this */
 };
 
 /* The first vdir whose url prefixes path on a segment boundary (ASCII case-
@@ -181,7 +187,8 @@ int modules_init(struct wasp_env *env, bool test_hooks);
 void modules_exit(struct wasp_env *env);
 /* Index of the module called name (ASCII case-insensitive), or -1. */
 int module_find(const struct wasp_env *env, const char *name, size_t len);
-/* Free the module-owned configuration state (wasp_request_config_state). */
+/* Free the module-owned configuration state (wasp_request_config_state)
+ * and the per-(application, path) sections (request.c). */
 void config_states_free(struct wasp_env *env);
 extern const struct wasp_module mod_static;
 extern const struct wasp_module mod_test;
@@ -221,6 +228,7 @@ struct wasp_env {
 	struct wmodule modules[WORKER_MAX_MODULES];
 	size_t n_modules;
 	struct cstate *cstates; /* wasp_request_config_state(): open addressing */
+	struct rcache *rcache;  /* each (application, path)'s sections (request.c) */
 	size_t n_cstates, n_cstates_alloc;
 	struct fcache *fcache;
 	/* memory of connections between requests, for the next busy one */
@@ -306,6 +314,7 @@ struct req_ctx {
 struct resp_header {
 	const char *name;
 	const char *value;
+	size_t name_len, value_len;
 };
 
 struct wasp_request {
@@ -337,6 +346,8 @@ struct wasp_request {
 	bool mapped;                 /* handlers_map() ran (or a module chose) */
 	const char *handler_name;    /* the <handlers> entry chosen, NULL before */
 	struct req_ctx *module_ctx;  /* per-module pointers (wasp_request_set_module_context) */
+	struct rc_entry *rc;         /* its (application, path)'s sections, a reference */
+	bool rc_tried;               /* rc was looked for (NULL: not cacheable) */
 	uint64_t start_usec;         /* head complete */
 	uint64_t bytes_in, bytes_out;
 
@@ -373,5 +384,13 @@ void request_replace_with_error(struct wasp_request *req, unsigned status, unsig
 /* Build the response head into the arena. Returns its length and sets
  * *ret_head, or -errno. */
 int request_build_head(struct wasp_request *req, char **ret_head);
+/* The per-(application, path) section cache (request.c): drop it, and how
+ * many entries it holds (tests). */
+void request_config_cache_free(struct wasp_env *env);
+size_t request_config_cache_size(const struct wasp_env *env);
+/* The module-owned state for (e, build, userdata): built on first use
+ * (module.c). NULL when build returned NULL or on OOM. */
+const void *config_state_get(struct wasp_env *env, const struct wasp_element *e,
+			     wasp_config_build_fn build, void (*free_fn)(void *), void *userdata);
 /* Jump the pipeline straight to SendResponse (parser errors). */
 void pipeline_skip_to_send(struct wasp_request *req);

@@ -447,6 +447,70 @@ START_TEST(test_state_context_headers)
 }
 END_TEST
 
+/* ---- the per-(application, path) section cache ---- */
+
+static enum wasp_status
+hook_flags(struct wasp_request *req, void *userdata)
+{
+	const char *flags = wasp_request_config_state(req, "system.webServer/directoryBrowse",
+						      build_flags, free, NULL);
+
+	flags = flags ? flags : "-";
+	wasp_response_set_status(req, 200, 0);
+	(void)wasp_response_write(req, flags, strlen(flags));
+	(void)wasp_response_write(req, ";", 1);
+	return WASP_DONE;
+}
+
+/* n keep-alive requests on one connection, for prefix0 .. prefix<n-1>;
+ * how many answers say what. */
+static unsigned
+serve_paths(const char *app_path, const char *prefix, unsigned n, const char *what)
+{
+	size_t cap = n * 64 + 1, len = 0;
+	_cleanup_free_ char *reqs = malloc(cap);
+	_cleanup_free_ char *out = NULL;
+	unsigned count = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		len += (size_t)snprintf(reqs + len, cap - len,
+					"GET %s%u HTTP/1.1\r\nHost: h\r\n\r\n", prefix, i);
+	out = serve(app_path, reqs);
+	for (const char *p = out; (p = strstr(p, what)); p++)
+		count++;
+	return count;
+}
+
+START_TEST(test_config_cache_bound)
+{
+	unsigned batches = WORKER_RCACHE_MAX / 100 + 3;
+	char prefix[32];
+
+	env_setup("<directoryBrowse showFlags=\"Time,Size\" />");
+	ck_assert_int_eq(wasp_hooks_add(env.hooks, WASP_STAGE_EXECUTE_REQUEST_HANDLER,
+					WASP_PRIORITY_FIRST, hook_flags, NULL),
+			 0);
+	hooks_seal(env.hooks);
+	n_builds = 0;
+	ck_assert_uint_eq(serve_paths("/", "/same", 1, "\r\n\r\nTime,Size;"), 1);
+	ck_assert_uint_eq(serve_paths("/", "/same", 1, "\r\n\r\nTime,Size;"), 1);
+	ck_assert_uint_eq(request_config_cache_size(&env), 1); /* one entry per path */
+
+	/* more distinct paths than it keeps: the oldest go, the answers stay right */
+	for (unsigned b = 0; b < batches; b++) {
+		snprintf(prefix, sizeof(prefix), "/b%u/p", b);
+		ck_assert_uint_eq(serve_paths("/", prefix, 100, "Time,Size;"), 100);
+		ck_assert_uint_le(request_config_cache_size(&env), WORKER_RCACHE_MAX);
+	}
+	ck_assert_uint_eq(request_config_cache_size(&env), WORKER_RCACHE_MAX);
+	ck_assert_uint_eq(serve_paths("/", "/b0/p", 3, "Time,Size;"), 3); /* evicted ones */
+	ck_assert_uint_eq(serve_paths("/app", "/app/q", 2, "Date;"), 2);
+	ck_assert_uint_eq(request_config_cache_size(&env), WORKER_RCACHE_MAX);
+	ck_assert_int_eq(n_builds, 2); /* a state per distinct section, not per path */
+	env_teardown();
+}
+END_TEST
+
 static Suite *
 worker_pipeline_suite(void)
 {
@@ -459,6 +523,7 @@ worker_pipeline_suite(void)
 	tcase_add_test(tc_, test_set_handler_name);
 	tcase_add_test(tc_, test_results);
 	tcase_add_test(tc_, test_state_context_headers);
+	tcase_add_test(tc_, test_config_cache_bound);
 	suite_add_tcase(s, tc_);
 	return s;
 }
