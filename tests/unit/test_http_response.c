@@ -198,6 +198,27 @@ START_TEST(test_head_errors)
 	ck_assert_int_eq(build(&h, buf, sizeof(buf)), -EINVAL);
 	h.status = 1000;
 	ck_assert_int_eq(build(&h, buf, sizeof(buf)), -EINVAL);
+	h.status = 200;
+
+	/* a CR, LF or NUL anywhere in a value (checked eight bytes at a
+	 * time, then the tail), and every other byte accepted */
+	char v[22];
+	struct wasp_http_header one[] = { { { "X", 1 }, { v, sizeof(v) } } };
+	h.extra = one;
+	h.n_extra = 1;
+	for (size_t pos = 0; pos < sizeof(v); pos++)
+		for (size_t k = 0; k < 3; k++) {
+			static const char bad[3] = { '\r', '\n', '\0' };
+			memset(v, 'a', sizeof(v));
+			v[pos] = bad[k];
+			ck_assert_int_eq(build(&h, buf, sizeof(buf)), -EINVAL);
+		}
+	for (unsigned c = 1; c < 256; c++) {
+		if (c == '\r' || c == '\n')
+			continue;
+		memset(v, (int)c, sizeof(v));
+		ck_assert_int_gt(build(&h, buf, sizeof(buf)), 0);
+	}
 }
 END_TEST
 
