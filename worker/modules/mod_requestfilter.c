@@ -195,12 +195,10 @@ has_segment(const struct rf_list *l, const char *path)
 			p++;
 		if (!*p)
 			break;
-		for (size_t i = 0; i < l->n; i++) {
-			size_t n = l->v[i].len;
-			if (strncasecmp(p, l->v[i].s, n) == 0 && (p[n] == '/' || p[n] == '\0'))
-				return true;
-		}
-		p += strcspn(p, "/");
+		size_t seg = strcspn(p, "/");
+		if (list_find(l, p, seg))
+			return true;
+		p += seg;
 	}
 	return false;
 }

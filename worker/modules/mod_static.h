@@ -37,6 +37,12 @@ struct static_conf {
 	 * good part of a small file's cost; files of a site share mtimes) */
 	time_t lm_sec;
 	char lm_text[30];
+	/* the last ETag formatted for this section, and what it was made of */
+	struct timespec etag_mtim;
+	off_t etag_size;
+	ino_t etag_ino;
+	size_t etag_len; /* 0: none yet */
+	char etag_text[64];
 };
 
 /* ---- mime.c ---- */
