@@ -54,21 +54,29 @@ struct cfg_filter {
 	bool no_lines; /* wasp_config_pool_digest(): line numbers as 0 */
 };
 
-/* name lower-cased (IIS compares names case-insensitively), malloc'd. */
-static char *
-filter_key(const char *name)
+/* name lower-cased (IIS compares names case-insensitively) into buf when
+ * it fits (it is looked up for every pool and site of the generation: no
+ * malloc then), else malloc'd into *ret_free. NULL on OOM. */
+static const char *
+filter_key(const char *name, char *buf, size_t size, char **ret_free)
 {
-	char *k = strdup(name);
+	size_t n = strlen(name);
+	char *k = buf;
 
-	for (char *c = k; c && *c; c++)
-		*c = (char)tolower((unsigned char)*c);
+	*ret_free = NULL;
+	if (n >= size && !(k = *ret_free = malloc(n + 1)))
+		return NULL;
+	for (size_t i = 0; i <= n; i++)
+		k[i] = (char)tolower((unsigned char)name[i]);
 	return k;
 }
 
 static bool
 filter_has(struct cfg_cache *set, const char *name)
 {
-	_cleanup_free_ char *k = filter_key(name);
+	_cleanup_free_ char *f = NULL;
+	char buf[128];
+	const char *k = filter_key(name, buf, sizeof(buf), &f);
 
 	return k && cfg_cache_get(set, k) != NULL;
 }
@@ -76,7 +84,9 @@ filter_has(struct cfg_cache *set, const char *name)
 static int
 filter_add(struct cfg_cache *set, const char *name)
 {
-	_cleanup_free_ char *k = filter_key(name);
+	_cleanup_free_ char *f = NULL;
+	char buf[128];
+	const char *k = filter_key(name, buf, sizeof(buf), &f);
 
 	return k ? cfg_cache_put(set, k, set) : -ENOMEM;
 }
