@@ -85,18 +85,23 @@ struct wasp_value {
 	};
 };
 
+/* 48 bytes (is_set beside line, not alone before file's alignment): a
+ * generation holds tens of thousands of them. */
 struct wasp_attr {
 	const char *name;
 	struct wasp_value value;
-	bool is_set;      /* written in some file, not the schema default */
 	const char *file; /* where it was set (NULL for a default) */
 	int line;
+	bool is_set; /* written in some file, not the schema default */
 };
 
 /* One element of an effective section: its attributes (every attribute the
  * schema declares, defaults included, in schema order; plus none the schema
  * does not know), its child elements, and, when the schema gives it a
- * collection, the merged collection items (add/remove/clear applied). */
+ * collection, the merged collection items (add/remove/clear applied).
+ * Read-only: equal parts are shared (an element left at its defaults is one
+ * element and one attribute array for every site that has it), so compare
+ * elements by what they hold, not by address. */
 struct wasp_element {
 	const char *name; /* element name: "defaultDocument", "add", "site" */
 	struct wasp_attr *attrs;
@@ -105,12 +110,12 @@ struct wasp_element {
 	size_t n_children;
 	struct wasp_element **items;    /* collection items, effective order */
 	size_t n_items;
-	bool has_collection;
 	/* Collection items: the unique key's value ("a|b" for a combined key);
 	 * NULL for other elements and keyless collections. */
 	const char *key;
 	const char *file; /* where the element was last written (NULL if only defaults) */
 	int line;
+	bool has_collection;
 };
 
 /* Child element by name; "requestLimits/headerLimits" walks down. NULL if

@@ -670,6 +670,113 @@ START_TEST(test_cache_bounded)
 }
 END_TEST
 
+/* ---- frozen elements --------------------------------------------------------- */
+
+#define AH_POOLS(pools)                                                                    \
+	"<system.applicationHost>\n"                                                      \
+	" <applicationPools>\n" pools " </applicationPools>\n"                            \
+	" <sites><site name=\"S\" id=\"1\"><application path=\"/\" applicationPool=\"A\">" \
+	"<virtualDirectory path=\"/\" physicalPath=\"www\" /></application></site></sites>\n" \
+	"</system.applicationHost>\n"
+
+START_TEST(test_frozen_sharing)
+{
+	struct tc t;
+	const struct wasp_element *pools, *a, *b, *c, *pma, *pmb, *pmc;
+	const struct wasp_attr *at;
+
+	tc_setup(&t, AH_POOLS("  <applicationPoolDefaults><processModel pingInterval=\"00:00:45\" />"
+			      "</applicationPoolDefaults>\n"
+			      "  <add name=\"A\" />\n"
+			      "  <add name=\"B\" />\n"
+			      "  <add name=\"C\"><processModel idleTimeout=\"00:05:00\" /></add>\n"));
+	tc_expect_clean(&t.diags);
+	pools = wasp_config_section(t.cfg, "system.applicationHost/applicationPools");
+	ck_assert_ptr_nonnull(pools);
+	ck_assert_uint_eq(pools->n_items, 3);
+	a = pools->items[0];
+	b = pools->items[1];
+	c = pools->items[2];
+	ck_assert_str_eq(a->key, "A");
+	ck_assert_str_eq(b->key, "B");
+	ck_assert_ptr_ne(a, b);
+	ck_assert_ptr_ne(a->attrs, b->attrs);
+	ck_assert_str_eq(wasp_element_get_str(b, "name", ""), "B");
+
+	/* A's and B's processModel: written nowhere but in the *Defaults
+	 * element, the same values: one element */
+	pma = wasp_element_child(a, "processModel");
+	pmb = wasp_element_child(b, "processModel");
+	pmc = wasp_element_child(c, "processModel");
+	ck_assert_ptr_eq(pma, pmb);
+	ck_assert_ptr_ne(pma, pmc);
+	ck_assert_uint_eq(wasp_element_get_uint(pma, "pingInterval", 0), 45000000);
+	ck_assert_uint_eq(wasp_element_get_uint(pmc, "pingInterval", 0), 45000000);
+	at = wasp_element_attr(pma, "idleTimeout");
+	ck_assert(!at->is_set);
+	ck_assert_ptr_null(at->file);
+	ck_assert_uint_eq(at->value.u, 20 * 60 * 1000000ULL);
+	at = wasp_element_attr(pmc, "idleTimeout");
+	ck_assert(at->is_set);
+	ck_assert_str_eq(at->file, t.apphost);
+	ck_assert_int_eq(at->line, pmc->line);
+	ck_assert_int_gt(at->line, 0);
+	ck_assert_uint_eq(at->value.u, 5 * 60 * 1000000ULL);
+	ck_assert_str_eq(pmc->file, t.apphost);
+	ck_assert_ptr_null(pma->file);
+
+	/* elements at their schema defaults share an attribute array: every
+	 * pool's failure, and C's recycling with A's */
+	ck_assert_ptr_eq(wasp_element_child(a, "failure"), wasp_element_child(c, "failure"));
+	ck_assert_ptr_eq(wasp_element_child(a, "recycling")->attrs,
+			 wasp_element_child(c, "recycling")->attrs);
+	ck_assert(!wasp_element_get_bool(wasp_element_child(c, "failure"), "orphanWorkerProcess",
+					 true));
+	/* the arrays stay terminated */
+	ck_assert_ptr_null(pma->attrs[pma->n_attrs].name);
+	ck_assert_ptr_null(c->children[c->n_children]);
+	ck_assert_ptr_null(pools->items[pools->n_items]);
+	tc_done(&t);
+}
+END_TEST
+
+/* What a pool adds to the generation: its parsed element and its merged
+ * one, whose many default attributes are shared with every other pool's
+ * (about 7 KiB a pool when each had its own copy). */
+static size_t
+pools_arena_total(size_t n)
+{
+	_cleanup_free_ char *pools = NULL;
+	size_t len = 0, total;
+	FILE *f = open_memstream(&pools, &len);
+	struct tc t;
+	char *body;
+
+	ck_assert_ptr_nonnull(f);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "  <add name=\"%s%zu\" startMode=\"OnDemand\">\n"
+			   "   <processModel maxProcesses=\"1\" />\n  </add>\n",
+			i ? "P" : "A", i);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_gt(asprintf(&body, AH_POOLS("%s"), pools), 0);
+	tc_setup(&t, body);
+	free(body);
+	tc_expect_clean(&t.diags);
+	ck_assert_ptr_nonnull(wasp_config_section(t.cfg, "system.applicationHost/applicationPools"));
+	total = wasp_config_arena(t.cfg)->total;
+	tc_done(&t);
+	return total;
+}
+
+START_TEST(test_frozen_size)
+{
+	size_t small = pools_arena_total(100), big = pools_arena_total(600);
+	size_t per_pool = (big - small) / 500;
+
+	ck_assert_uint_lt(per_pool, 3 * 1024);
+}
+END_TEST
+
 static Suite *
 config_merge_suite(void)
 {
@@ -713,6 +820,12 @@ config_merge_suite(void)
 	tcase_add_test(tc, test_cache_invalidation);
 	tcase_add_test(tc, test_cache_revalidate_interval);
 	tcase_add_test(tc, test_cache_bounded);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("frozen");
+	tcase_add_checked_fixture(tc, testutil_fd_setup, testutil_fd_teardown);
+	tcase_add_test(tc, test_frozen_sharing);
+	tcase_add_test(tc, test_frozen_size);
 	suite_add_tcase(s, tc);
 	return s;
 }
