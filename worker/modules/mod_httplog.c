@@ -139,10 +139,31 @@ parse_port(const char *s)
 	return s && wasp_parse_u64(s, 65535, &v) == 0 ? (unsigned)v : 0;
 }
 
+/* httpLogging as a request needs it, derived once per distinct effective
+ * section (the attributes are not looked up by name on every request) */
+struct hl_conf {
+	bool dont_log;
+	uint64_t selective; /* 0 LogAll, 1 LogSuccessful, 2 LogError */
+};
+
+static void *
+hl_conf_build(const struct wasp_element *sec, void *userdata)
+{
+	struct hl_conf *c = malloc(sizeof(*c));
+
+	(void)userdata;
+	if (c)
+		*c = (struct hl_conf){
+			.dont_log = wasp_element_get_bool(sec, "dontLog", false),
+			.selective = wasp_element_get_uint(sec, "selectiveLogging", 0),
+		};
+	return c;
+}
+
 static enum wasp_status
 httplog_on_log(struct wasp_request *req, void *userdata)
 {
-	const struct wasp_element *cfg;
+	const struct hl_conf *cfg;
 	struct logsite *s;
 	struct w3c_entry e;
 	unsigned status = wasp_response_status(req);
@@ -158,11 +179,12 @@ httplog_on_log(struct wasp_request *req, void *userdata)
 	s = site_get(wasp_request_site_id(req));
 	if (!s || !s->w)
 		return WASP_OK;
-	cfg = wasp_request_config(req, "system.webServer/httpLogging");
+	cfg = wasp_request_config_state(req, "system.webServer/httpLogging", hl_conf_build, free,
+					NULL);
 	if (cfg) {
-		if (wasp_element_get_bool(cfg, "dontLog", false))
+		if (cfg->dont_log)
 			return WASP_OK;
-		sel = wasp_element_get_uint(cfg, "selectiveLogging", 0);
+		sel = cfg->selective;
 		if ((sel == 1 && status >= 400) || (sel == 2 && status < 400))
 			return WASP_OK;
 	}
