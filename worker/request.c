@@ -74,9 +74,13 @@ wasp_request_path(const struct wasp_request *req)
 const char *
 wasp_request_raw_path(const struct wasp_request *req)
 {
+	struct wasp_request *r = (struct wasp_request *)(uintptr_t)req; /* lazily cached */
+
 	if (!req->http || !req->http->path.ptr)
 		return req->path;
-	return wasp_arena_strndup(req->arena, req->http->path.ptr, req->http->path.len);
+	if (!r->raw_path)
+		r->raw_path = wasp_arena_strndup(r->arena, req->http->path.ptr, req->http->path.len);
+	return r->raw_path;
 }
 
 const char *
@@ -245,6 +249,31 @@ reserved_header(const char *name, size_t n)
 	return false;
 }
 
+static int
+headers_grow(struct wasp_request *req)
+{
+	size_t n = req->n_headers_alloc ? req->n_headers_alloc * 2 : 8;
+	struct resp_header *a = wasp_arena_alloc(req->arena, n * sizeof(*a));
+
+	if (!a)
+		return -ENOMEM;
+	if (req->n_headers)
+		memcpy(a, req->headers, req->n_headers * sizeof(*a));
+	req->headers = a;
+	req->n_headers_alloc = n;
+	return 0;
+}
+
+int
+request_add_header_static(struct wasp_request *req, const char *name, size_t name_len,
+			  const char *value, size_t value_len)
+{
+	if (req->n_headers == req->n_headers_alloc && headers_grow(req) < 0)
+		return -ENOMEM;
+	req->headers[req->n_headers++] = (struct resp_header){ name, value, name_len, value_len };
+	return 0;
+}
+
 int
 wasp_response_add_header(struct wasp_request *req, const char *name, const char *value)
 {
@@ -254,16 +283,8 @@ wasp_response_add_header(struct wasp_request *req, const char *name, const char 
 
 	if (nl == 0 || name[nl] || value[vl] || reserved_header(name, nl))
 		return -EINVAL;
-	if (req->n_headers == req->n_headers_alloc) {
-		size_t n = req->n_headers_alloc ? req->n_headers_alloc * 2 : 8;
-		struct resp_header *a = wasp_arena_alloc(req->arena, n * sizeof(*a));
-		if (!a)
-			return -ENOMEM;
-		if (req->n_headers)
-			memcpy(a, req->headers, req->n_headers * sizeof(*a));
-		req->headers = a;
-		req->n_headers_alloc = n;
-	}
+	if (req->n_headers == req->n_headers_alloc && headers_grow(req) < 0)
+		return -ENOMEM;
 	/* one copy of both: the caller's strings may not outlive the call */
 	p = wasp_arena_alloc(req->arena, nl + vl + 2);
 	if (!p)

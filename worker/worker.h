@@ -333,6 +333,7 @@ struct wasp_request {
 	struct wvdir *vdir;        /* NULL: no vdir covers the path */
 	const char *rel;           /* path under the vdir */
 	const char *physical_path; /* built on demand */
+	const char *raw_path;      /* wasp_request_raw_path(), built on demand */
 
 	/* pipeline position */
 	unsigned step;
@@ -381,6 +382,12 @@ void request_error_page(struct wasp_request *req);
 /* Replace a response the modules already made (headers, body) with an error
  * and the worker's error page: the response's headers are dropped. */
 void request_replace_with_error(struct wasp_request *req, unsigned status, unsigned substatus);
+/* Add a header without copying or checking it: name and value (of those
+ * lengths) hold no CR or LF, name is not one the worker writes itself and
+ * both stay as they are until the request ends (literals, configuration
+ * state). For the worker's own modules. 0 or -ENOMEM. */
+int request_add_header_static(struct wasp_request *req, const char *name, size_t name_len,
+			      const char *value, size_t value_len);
 /* Build the response head into the arena. Returns its length and sets
  * *ret_head, or -errno. */
 int request_build_head(struct wasp_request *req, char **ret_head);

@@ -676,7 +676,7 @@ serve_conf(struct wasp_request *req, const struct static_conf *c, const char *na
 	}
 
 	if (add_validators(req, c, etag, lm) < 0 ||
-	    wasp_response_add_header(req, "Accept-Ranges", "bytes") < 0)
+	    request_add_header_static(req, "Accept-Ranges", 13, "bytes", 5) < 0)
 		return WASP_ERROR;
 
 	if (get && k.range.ptr &&
@@ -732,7 +732,8 @@ serve_conf(struct wasp_request *req, const struct static_conf *c, const char *na
 	}
 
 	wasp_response_set_status(req, 200, 0);
-	if (wasp_response_add_header(req, "Content-Type", type) < 0 ||
+	/* type lives as long as the section's state (checked when built) */
+	if (request_add_header_static(req, "Content-Type", 12, type, strlen(type)) < 0 ||
 	    wasp_response_send_file(req, fd, 0, size) < 0)
 		return WASP_ERROR;
 	return WASP_DONE;
