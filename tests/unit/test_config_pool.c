@@ -306,6 +306,56 @@ START_TEST(test_pool_unknown_and_whole)
 }
 END_TEST
 
+START_TEST(test_pool_long_names)
+{
+	/* names longer than the filter's stack buffer, differing in case */
+	char pool[301], site[301], *body;
+	struct tc t;
+	const struct wasp_apphost *ah;
+	struct wasp_config *copy;
+
+	memset(pool, 'p', 300);
+	memset(site, 's', 300);
+	pool[300] = site[300] = '\0';
+	ck_assert_int_gt(
+		asprintf(&body,
+			 "<system.applicationHost>\n"
+			 " <applicationPools><add name=\"%s\" /><add name=\"Q\" /></applicationPools>\n"
+			 " <sites>\n"
+			 "  <site name=\"%s\" id=\"1\"><application path=\"/\" applicationPool=\"%s\">"
+			 "<virtualDirectory path=\"/\" physicalPath=\"www\" /></application></site>\n"
+			 "  <site name=\"%sX\" id=\"2\"><application path=\"/\" applicationPool=\"Q\">"
+			 "<virtualDirectory path=\"/\" physicalPath=\"www\" /></application></site>\n"
+			 " </sites>\n"
+			 "</system.applicationHost>\n"
+			 "<location path=\"%s/sub\"><system.webServer><defaultDocument><files>"
+			 "<add value=\"long.html\" /></files></defaultDocument></system.webServer>"
+			 "</location>\n",
+			 pool, site, pool, site, site),
+		0);
+	tc_setup(&t, body);
+	free(body);
+	tc_expect_clean(&t.diags);
+	pool[0] = 'P'; /* names are compared case-insensitively */
+	copy = for_pool(&t, pool, &ah);
+	ck_assert_uint_eq(ah->n_pools, 1);
+	ck_assert_uint_eq(ah->n_sites, 1);
+	ck_assert_str_eq(ah->sites[0].name, site);
+	{
+		char *path, *x;
+
+		ck_assert_int_gt(asprintf(&path, "%s/sub/x", site), 0);
+		assert_same(t.cfg, copy, path);
+		x = eff_json(copy, path, "system.webServer/defaultDocument");
+		ck_assert_ptr_nonnull(strstr(x, "long.html"));
+		free(x);
+		free(path);
+	}
+	wasp_config_free(copy);
+	tc_done(&t);
+}
+END_TEST
+
 static Suite *
 config_pool_suite(void)
 {
@@ -316,6 +366,7 @@ config_pool_suite(void)
 	tcase_add_test(tc, test_pool_keeps_its_sites);
 	tcase_add_test(tc, test_pool_of_a_second_application);
 	tcase_add_test(tc, test_pool_unknown_and_whole);
+	tcase_add_test(tc, test_pool_long_names);
 	suite_add_tcase(s, tc);
 	return s;
 }
