@@ -753,6 +753,8 @@ channel_on_read(evutil_socket_t fd, short what, void *arg)
 		if (r < 0 && !ch->closed)
 			channel_close_now(ch, r);
 	}
+	if (ch->ops.on_read_done && !ch->failed && !ch->freed)
+		ch->ops.on_read_done(ch, ch->userdata);
 	channel_leave(ch);
 }
 

@@ -141,6 +141,11 @@ struct wasp_ipc_channel_ops {
 	/* Optional: called after the peer's HELLO was accepted. */
 	void (*on_hello)(struct wasp_ipc_channel *ch, const struct wasp_msg_hello *hello,
 			 void *userdata);
+	/* Optional: called once the messages read on one wakeup were dispatched
+	 * (the socket was empty, or a batch limit was reached), so that a
+	 * handler can defer work and do it once per batch (one reply for many
+	 * requests). Not called when the channel closed meanwhile. */
+	void (*on_read_done)(struct wasp_ipc_channel *ch, void *userdata);
 };
 
 /* Take ownership of sock (non-blocking SEQPACKET), send our HELLO, and start

@@ -55,7 +55,9 @@ enum wasp_msg_type {
 	WASP_MSG_HANDOFF = 400,     /* A->W: fd = connection; struct wasp_msg_handoff followed
 				       by app_path_len bytes of path, then data_len bytes already
 				       read from the connection */
-	WASP_MSG_HANDOFF_ACK = 401, /* W->A: struct wasp_msg_conn_ref: the worker owns it now */
+	WASP_MSG_HANDOFF_ACK = 401, /* W->A: struct wasp_msg_conn_ref, or several of them after
+				       HANDOFFs with WASP_HANDOFF_F_ACK_MANY: the worker owns
+				       those connections now */
 	WASP_MSG_HANDBACK = 402,    /* W->A: fd = connection; struct wasp_msg_handback followed by
 				       data_len unread bytes: route it again (another pool, or the
 				       worker is draining and had not acknowledged it) */
@@ -157,8 +159,12 @@ struct wasp_msg_handoff {
 	uint32_t app_path_len;
 	uint32_t data_len;
 	uint32_t generation;
-	uint32_t flags;
+	uint32_t flags; /* WASP_HANDOFF_F_* */
 };
+
+/* The adapter takes one HANDOFF_ACK naming several connections: the worker
+ * may acknowledge the HANDOFFs it read together in one message. */
+#define WASP_HANDOFF_F_ACK_MANY 0x1
 
 struct wasp_msg_conn_ref {
 	uint32_t conn_id;

@@ -45,6 +45,7 @@ handoff_send(struct lsn_env *env, struct lsn_pool *p, struct lsn_conn *c)
 		.app_path_len = (uint32_t)plen,
 		.data_len = c->len,
 		.generation = c->table->rt->generation,
+		.flags = WASP_HANDOFF_F_ACK_MANY,
 	};
 	memcpy(env->scratch, &h, sizeof(h));
 	memcpy(env->scratch + sizeof(h), c->app->path, plen);
@@ -147,24 +148,34 @@ worker_on_close(struct wasp_ipc_channel *ch, int err, void *userdata)
 		pool_free(p->env, p);
 }
 
+/* HANDOFF_ACK: one or more connection refs (a worker acknowledges what it
+ * took on one wakeup in one message). */
 static int
 worker_on_ack(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
 {
 	struct lsn_worker *w = userdata;
 	struct lsn_env *env = w->pool->env;
-	struct wasp_msg_conn_ref ref;
-	struct lsn_conn *c;
 
-	memcpy(&ref, msg->payload, sizeof(ref));
-	c = conn_by_id(env, ref.conn_id);
-	if (!c || c->state != LSN_CONN_INFLIGHT || c->worker != w) {
-		log_debug("worker %u acknowledged unknown connection %u, ignoring", w->worker_id,
-			  ref.conn_id);
-		return 0;
+	if (msg->len % sizeof(struct wasp_msg_conn_ref) != 0) {
+		log_warning("worker %u (pid %u): HANDOFF_ACK with a wrong length", w->worker_id,
+			    w->pid);
+		return -EBADMSG;
 	}
-	inflight_remove(w, c);
-	w->owned++;
-	conn_free(env, c); /* closes our copy: the worker has its own */
+	for (size_t off = 0; off < msg->len; off += sizeof(struct wasp_msg_conn_ref)) {
+		struct wasp_msg_conn_ref ref;
+		struct lsn_conn *c;
+
+		memcpy(&ref, msg->payload + off, sizeof(ref));
+		c = conn_by_id(env, ref.conn_id);
+		if (!c || c->state != LSN_CONN_INFLIGHT || c->worker != w) {
+			log_debug("worker %u acknowledged unknown connection %u, ignoring",
+				  w->worker_id, ref.conn_id);
+			continue;
+		}
+		inflight_remove(w, c);
+		w->owned++;
+		conn_free(env, c); /* closes our copy: the worker has its own */
+	}
 	return 0;
 }
 
@@ -226,8 +237,8 @@ worker_on_handback(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, 
 }
 
 static const struct wasp_ipc_handler worker_handlers[] = {
-	{ WASP_MSG_HANDOFF_ACK, sizeof(struct wasp_msg_conn_ref), sizeof(struct wasp_msg_conn_ref),
-	  false, worker_on_ack },
+	{ WASP_MSG_HANDOFF_ACK, sizeof(struct wasp_msg_conn_ref), WASP_IPC_MAX_PAYLOAD, false,
+	  worker_on_ack },
 	{ WASP_MSG_HANDBACK, sizeof(struct wasp_msg_handback), WASP_IPC_MAX_PAYLOAD, true,
 	  worker_on_handback },
 };

@@ -17,12 +17,16 @@
  * busy one allocates nothing per request.
  *
  * One edge-triggered libevent event per connection watches read and write
- * for its whole life (one epoll_ctl per connection, none per request);
+ * for its whole life, added only once the connection first has to wait (a
+ * connection whose head came with the HANDOFF and whose response fit in the
+ * socket is served and closed without an epoll_ctl; a keep-alive one costs
+ * one per connection, none per request);
  * `readable`/`writable` remember whether the kernel may have more for us.
  * One timer per connection enforces a deadline that moves lazily: moving it
  * costs nothing; the timer re-arms itself when it fires early. */
 #include <errno.h>
 #include <event2/event.h>
+#include <event2/event_struct.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,8 +59,9 @@ struct conn {
 	struct conn *next, *prev;
 	struct wasp_env *env;
 	int fd;
-	struct event *ev;
-	struct event *timer;
+	struct event ev;    /* read/write, edge-triggered; added once it must wait */
+	struct event timer;
+	bool ev_added;
 	uint64_t deadline; /* UINT64_MAX: none */
 	uint64_t timer_at; /* when the timer fires, 0 when not armed */
 	struct wchan *chan;
@@ -131,7 +136,7 @@ conn_set_deadline(struct conn *c, uint64_t usec_from_now)
 		return; /* fires first; re-arms then */
 	tv.tv_sec = (time_t)(usec_from_now / 1000000);
 	tv.tv_usec = (suseconds_t)(usec_from_now % 1000000);
-	(void)event_add(c->timer, &tv);
+	(void)event_add(&c->timer, &tv);
 	c->timer_at = c->deadline;
 }
 
@@ -216,15 +221,15 @@ conn_free(struct conn *c)
 	if (c->in_callback) {
 		/* still on the stack: stop everything, free on the way out */
 		c->dead = true;
-		event_del(c->ev);
-		event_del(c->timer);
+		(void)event_del(&c->ev);
+		(void)event_del(&c->timer);
 		c->fd = safe_close(c->fd);
 		return;
 	}
-	if (c->ev)
-		event_free(c->ev);
-	if (c->timer)
-		event_free(c->timer);
+	/* No epoll_ctl when it was never added (served without waiting) */
+	if (c->ev_added)
+		(void)event_del(&c->ev);
+	(void)event_del(&c->timer);
 	safe_close(c->fd);
 	if (c->req_arena)
 		arena_put(env, c->req_arena);
@@ -942,6 +947,23 @@ conn_process(struct conn *c)
 	}
 }
 
+/* Watch the socket once the connection has to wait for it. A connection
+ * served in one go (the head came with the HANDOFF, the response fit in the
+ * socket) never touches epoll; one added later hears of readiness that came
+ * meanwhile, as epoll reports it on insertion. */
+static void
+conn_watch(struct conn *c)
+{
+	if (c->ev_added)
+		return;
+	if (event_add(&c->ev, NULL) < 0) {
+		log_warning("cannot watch a connection, closing it");
+		conn_free(c);
+		return;
+	}
+	c->ev_added = true;
+}
+
 static void
 conn_enter(struct conn *c)
 {
@@ -950,8 +972,12 @@ conn_enter(struct conn *c)
 	c->in_callback = true;
 	conn_process(c);
 	c->in_callback = outer;
-	if (!outer && c->dead)
-		conn_free(c);
+	if (c->dead) {
+		if (!outer)
+			conn_free(c);
+		return;
+	}
+	conn_watch(c);
 }
 
 /* A module waits for body bytes (wasp_request_wait_body): tell it once. */
@@ -1014,7 +1040,7 @@ conn_on_timer(evutil_socket_t fd, short what, void *arg)
 	if (now < c->deadline) {
 		uint64_t d = c->deadline - now;
 		struct timeval tv = { (time_t)(d / 1000000), (suseconds_t)(d % 1000000) };
-		(void)event_add(c->timer, &tv);
+		(void)event_add(&c->timer, &tv);
 		c->timer_at = c->deadline;
 		return;
 	}
@@ -1075,8 +1101,8 @@ conn_resume(struct conn *c)
 }
 
 int
-conn_new(struct wasp_env *env, int fd, struct wchan *chan, uint32_t site_id, const char *app_path,
-	 const void *data, size_t len)
+conn_prepare(struct wasp_env *env, int fd, struct wchan *chan, uint32_t site_id,
+	     const char *app_path, const void *data, size_t len, struct conn **ret)
 {
 	struct conn *c;
 	int flags;
@@ -1110,9 +1136,9 @@ conn_new(struct wasp_env *env, int fd, struct wchan *chan, uint32_t site_id, con
 			c->in_end = len;
 		}
 	}
-	c->ev = event_new(env->base, fd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST,
-			  conn_on_io, c);
-	c->timer = evtimer_new(env->base, conn_on_timer, c);
+	event_assign(&c->ev, env->base, fd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST,
+		     conn_on_io, c);
+	evtimer_assign(&c->timer, env->base, conn_on_timer, c);
 	/* linked first so that conn_free can unlink on any failure below */
 	c->next = env->conns;
 	if (env->conns)
@@ -1123,11 +1149,37 @@ conn_new(struct wasp_env *env, int fd, struct wchan *chan, uint32_t site_id, con
 		wchan_ref(chan);
 		c->chan = chan;
 	}
-	if ((len && !c->in) || !c->ev || !c->timer || event_add(c->ev, NULL) < 0) {
+	if (len && !c->in) {
 		conn_free(c);
 		return -ENOMEM;
 	}
+	*ret = c;
+	return 0;
+}
+
+void
+conn_start(struct conn *c)
+{
 	conn_enter(c);
+}
+
+void
+conn_discard(struct conn *c)
+{
+	conn_free(c);
+}
+
+int
+conn_new(struct wasp_env *env, int fd, struct wchan *chan, uint32_t site_id, const char *app_path,
+	 const void *data, size_t len)
+{
+	struct conn *c;
+	int r;
+
+	r = conn_prepare(env, fd, chan, site_id, app_path, data, len, &c);
+	if (r < 0)
+		return r;
+	conn_start(c);
 	return 0;
 }
 
@@ -1232,7 +1284,7 @@ wasp_request_wait_body(struct wasp_request *req,
 	c->body_wait_fn = fn;
 	c->body_wait_userdata = userdata;
 	if (c->readable) /* more may be there already: look from the loop */
-		event_active(c->ev, EV_READ, 0);
+		event_active(&c->ev, EV_READ, 0);
 	return 0;
 }
 

@@ -1,7 +1,11 @@
 /* Handoff channels: this worker's ends of the channels with protocol
  * adapters (one per adapter). HANDOFF brings a connection with the bytes the
- * adapter already read and its route; the worker acknowledges it at once and
- * serves it, or, when draining, returns it unacknowledged with HANDBACK.
+ * adapter already read and its route; the worker takes it, and once the
+ * HANDOFFs read on one wakeup are all taken acknowledges them in one
+ * HANDOFF_ACK (when they say WASP_HANDOFF_F_ACK_MANY; else each at once) and
+ * then serves them, so a connection is never served before it was
+ * acknowledged; when draining it returns a connection unacknowledged with
+ * HANDBACK.
  * HANDBACK also returns a keep-alive connection whose next request belongs
  * to another pool. A channel struct outlives its socket while connections
  * that came through it still refer to it. */
@@ -14,12 +18,21 @@
 #include "util.h"
 #include "worker.h"
 
+/* Connections taken but not yet acknowledged, at most (a batch of more is
+ * acknowledged in several messages). */
+#define WCHAN_ACK_MAX 64
+
 struct wchan {
 	struct wchan *next, *prev; /* env->chans, while open */
 	struct wasp_env *env;
 	struct wasp_ipc_channel *ch; /* NULL once closed */
 	uint32_t adapter_id;
 	unsigned refs; /* the list's (while open) + one per connection */
+	/* taken in this read batch, to acknowledge and then serve */
+	struct conn *pending[WCHAN_ACK_MAX];
+	struct wasp_msg_conn_ref acks[WCHAN_ACK_MAX];
+	uint32_t ack_seq; /* the first HANDOFF's seq */
+	unsigned n_pending;
 };
 
 void
@@ -35,6 +48,19 @@ wchan_unref(struct wchan *c)
 		free(c);
 }
 
+/* Close the connections taken but not acknowledged: the adapter, which
+ * still holds them, routes them again when it sees the channel close. */
+static void
+wchan_discard_pending(struct wchan *c)
+{
+	unsigned n = c->n_pending;
+
+	c->n_pending = 0;
+	for (unsigned i = 0; i < n; i++)
+		if (c->pending[i])
+			conn_discard(c->pending[i]);
+}
+
 static void
 wchan_close(struct wchan *c)
 {
@@ -42,6 +68,7 @@ wchan_close(struct wchan *c)
 
 	if (!c->ch)
 		return;
+	wchan_discard_pending(c);
 	c->ch = wasp_ipc_channel_free(c->ch);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -69,13 +96,40 @@ wchan_handback(struct wchan *c, int fd, uint32_t conn_id, const void *data, size
 				     WASP_IPC_SEND_CLOSE_FD);
 }
 
+/* One HANDOFF_ACK for every connection taken in this batch, then serve them
+ * in the order they came. 0, or -errno when the ACK could not be sent (they
+ * are closed unserved: the channel is going, and the adapter routes them
+ * again). */
+static int
+wchan_ack_pending(struct wchan *c)
+{
+	unsigned n = c->n_pending;
+	int r;
+
+	r = wasp_ipc_channel_send(c->ch, WASP_MSG_HANDOFF_ACK, c->ack_seq, c->acks,
+				  n * sizeof(c->acks[0]), -1, 0);
+	if (r < 0) {
+		wchan_discard_pending(c);
+		return r;
+	}
+	c->n_pending = 0;
+	/* the channel holds a reference of its own while open; serving may
+	 * close it (a HANDBACK that fails), so keep it alive until the end */
+	wchan_ref(c);
+	for (unsigned i = 0; i < n; i++)
+		if (c->pending[i])
+			conn_start(c->pending[i]);
+	wchan_unref(c);
+	return 0;
+}
+
 static int
 wchan_on_handoff(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
 {
 	struct wchan *c = userdata;
 	struct wasp_env *env = c->env;
 	struct wasp_msg_handoff ho;
-	struct wasp_msg_conn_ref ack = { 0 };
+	struct conn *conn;
 	char app_path[WASP_APP_PATH_MAX + 1];
 	const uint8_t *data;
 	int fd = msg->fd, r;
@@ -98,16 +152,38 @@ wchan_on_handoff(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, vo
 			log_warning_errno(r, "hand back connection %u", ho.conn_id);
 		return 0;
 	}
-	ack.conn_id = ho.conn_id;
-	r = wasp_ipc_channel_send(ch, WASP_MSG_HANDOFF_ACK, msg->hdr.seq, &ack, sizeof(ack), -1, 0);
-	if (r < 0) {
-		safe_close(fd);
-		return r;
+	/* An adapter that takes one ref per ACK gets each at once (what was
+	 * batched before goes first, in order). */
+	if (!(ho.flags & WASP_HANDOFF_F_ACK_MANY) && c->n_pending > 0) {
+		r = wchan_ack_pending(c);
+		if (r < 0) {
+			safe_close(fd);
+			return r;
+		}
 	}
-	r = conn_new(env, fd, c, ho.site_id, app_path, data, ho.data_len);
-	if (r < 0)
+	r = conn_prepare(env, fd, c, ho.site_id, app_path, data, ho.data_len, &conn);
+	if (r < 0) {
+		/* acknowledged all the same: the adapter must not route again a
+		 * connection that is closed now */
 		log_warning_errno(r, "take connection %u", ho.conn_id);
+		conn = NULL;
+	}
+	if (c->n_pending == 0)
+		c->ack_seq = msg->hdr.seq;
+	c->pending[c->n_pending] = conn;
+	c->acks[c->n_pending++] = (struct wasp_msg_conn_ref){ .conn_id = ho.conn_id };
+	if (!(ho.flags & WASP_HANDOFF_F_ACK_MANY) || c->n_pending == WCHAN_ACK_MAX)
+		return wchan_ack_pending(c);
 	return 0;
+}
+
+static void
+wchan_on_read_done(struct wasp_ipc_channel *ch, void *userdata)
+{
+	struct wchan *c = userdata;
+
+	if (c->n_pending > 0 && wchan_ack_pending(c) < 0)
+		wchan_close(c);
 }
 
 static void
@@ -133,6 +209,7 @@ static const struct wasp_ipc_channel_ops wchan_ops = {
 	.handlers = wchan_handlers,
 	.n_handlers = ELEMENTSOF(wchan_handlers),
 	.on_close = wchan_on_close,
+	.on_read_done = wchan_on_read_done,
 };
 
 int

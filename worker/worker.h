@@ -295,6 +295,12 @@ void wchan_close_all(struct wasp_env *env);
  * fd (closed on failure). 0 or -errno. */
 int conn_new(struct wasp_env *env, int fd, struct wchan *chan, uint32_t site_id,
 	     const char *app_path, const void *data, size_t len);
+/* conn_new in two steps: take fd and the bytes (0 with *ret, or -errno with
+ * fd closed), then serve; or conn_discard: close it unserved. */
+int conn_prepare(struct wasp_env *env, int fd, struct wchan *chan, uint32_t site_id,
+		 const char *app_path, const void *data, size_t len, struct conn **ret);
+void conn_start(struct conn *c);
+void conn_discard(struct conn *c);
 /* Draining: hand connections that are between requests back to their
  * adapter now, the others once their response is out (those whose response
  * head was built after DRAIN say Connection: close and are closed). */

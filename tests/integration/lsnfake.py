@@ -37,9 +37,11 @@ ADAPTER_STATS = 207
 HANDOFF = 400
 HANDOFF_ACK = 401
 HANDBACK = 402
+HANDOFF_F_ACK_MANY = 0x1
 
 NAMES = {v: k for k, v in globals().items() if isinstance(v, int) and k.isupper()
-         and k not in ("IPC_VERSION", "F_HAS_FD") and not k.startswith("ROLE_")}
+         and k not in ("IPC_VERSION", "F_HAS_FD", "HANDOFF_F_ACK_MANY")
+         and not k.startswith("ROLE_")}
 
 STARTING, STARTED, STOPPING, STOPPED = 0, 1, 2, 3
 
@@ -124,7 +126,7 @@ class FakeWorker:
         data = m.payload[off + plen:]
         check(m.seq == conn_id, "HANDOFF seq %d, conn_id %d" % (m.seq, conn_id))
         return {"conn_id": conn_id, "site_id": site_id, "app_path": app, "data": data,
-                "generation": gen,
+                "generation": gen, "flags": flags,
                 "sock": socket.socket(fileno=m.fd)}
 
     def expect_nothing(self, timeout=0.3):
@@ -132,8 +134,10 @@ class FakeWorker:
         r, _, _ = select.select([self.sock], [], [], timeout)
         check(not r, "unexpected message on the handoff channel")
 
-    def ack(self, h):
-        send(self.sock, HANDOFF_ACK, struct.pack("=II", h["conn_id"], 0))
+    def ack(self, *hs):
+        """One HANDOFF_ACK for these handoffs (a worker acknowledges what it
+        took on one wakeup at once)."""
+        send(self.sock, HANDOFF_ACK, b"".join(struct.pack("=II", h["conn_id"], 0) for h in hs))
 
     def handback(self, conn_sock, data, conn_id=0):
         send(self.sock, HANDBACK, struct.pack("=II", conn_id, len(data)) + data,

@@ -190,8 +190,12 @@ def run(t, act):
     w2.close()  # dies without ACK
     h7 = w1.handoff()
     check(h7["data"] == req("a.test", "/five-b"), "re-routed %r" % h7)
-    w1.ack(h6)
-    w1.ack(h7)
+    # One HANDOFF_ACK may acknowledge several connections: the adapter
+    # keeps the channel and routes neither of them again.
+    check(h6["flags"] & lsnfake.HANDOFF_F_ACK_MANY and h7["flags"] & lsnfake.HANDOFF_F_ACK_MANY,
+          "HANDOFF flags %#x %#x" % (h6["flags"], h7["flags"]))
+    w1.ack(h6, h7)
+    w1.expect_nothing()
     lsnfake.respond(h6, b"five")
     lsnfake.respond(h7, b"five-b")
     check(read_all(c5).endswith(b"five"), "c5")
@@ -209,6 +213,27 @@ def run(t, act):
     w3.ack(h8)
     lsnfake.respond(h8, b"six")
     check(read_all(c6).endswith(b"six"), "c6")
+    # An ACK that is not a whole number of refs is a protocol error: that
+    # worker's channel closes, and what it had not acknowledged is routed
+    # again (to w3, the pool's other worker, which is busier: an
+    # unacknowledged handoff).
+    w4 = act.add_worker(0)
+    c6w = client(port, req("a.test", "/six-w"))
+    h8w = w3.handoff()
+    c6x = client(port, req("a.test", "/six-x"))
+    h8x = w4.handoff()
+    check(h8x["data"] == req("a.test", "/six-x"), "to the new worker %r" % h8x)
+    h8x["sock"].close()
+    lsnfake.send(w4.sock, lsnfake.HANDOFF_ACK, struct.pack("=III", h8x["conn_id"], 0, 0))
+    h8y = w3.handoff()
+    check(h8y["data"] == req("a.test", "/six-x"), "re-routed after a bad ACK %r" % h8y)
+    w3.ack(h8w, h8y)
+    lsnfake.respond(h8w, b"six-w")
+    lsnfake.respond(h8y, b"six-x")
+    check(read_all(c6w).endswith(b"six-w"), "c6w")
+    check(read_all(c6x).endswith(b"six-x"), "c6x")
+    check(lsnfake.recv(w4.sock) is None, "the channel of a worker that sent a bad ACK stays open")
+    w4.close()
 
     # A worker hands back a connection it had not acknowledged (draining):
     # the adapter drops its own copy and routes the returned one.

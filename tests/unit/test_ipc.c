@@ -713,6 +713,8 @@ struct side {
 	bool free_in_ping;
 	int ping_ret; /* returned by the PING handler */
 	bool reply_pong;
+	int read_dones;
+	int pings_at_done[4]; /* s->pings when on_read_done ran, first calls */
 };
 
 static void
@@ -822,6 +824,27 @@ static const struct wasp_ipc_channel_ops activator_ops = {
 	.n_handlers = ELEMENTSOF(activator_handlers),
 	.on_close = side_on_close,
 	.on_hello = side_on_hello,
+};
+
+static void
+side_on_read_done(struct wasp_ipc_channel *ch, void *userdata)
+{
+	struct side *s = userdata;
+
+	ck_assert_ptr_eq(ch, s->ch);
+	if (s->read_dones < (int)ELEMENTSOF(s->pings_at_done))
+		s->pings_at_done[s->read_dones] = s->pings;
+	s->read_dones++;
+}
+
+static const struct wasp_ipc_channel_ops worker_batch_ops = {
+	.role = WASP_ROLE_WORKER,
+	.peer_role = WASP_ROLE_ACTIVATOR,
+	.handlers = worker_handlers,
+	.n_handlers = ELEMENTSOF(worker_handlers),
+	.on_close = side_on_close,
+	.on_hello = side_on_hello,
+	.on_read_done = side_on_read_done,
 };
 
 /* Run the loop until *counter reaches target (a hang fails on Check's timeout). */
@@ -1455,6 +1478,36 @@ START_TEST(test_channel_read_batch)
 }
 END_TEST
 
+START_TEST(test_channel_read_done)
+{
+	struct event_base *base = base_new();
+	struct side s;
+	struct wasp_msg_ping ping = { .token = 1 };
+	int fds[2];
+
+	/* once per wakeup, after the batch was dispatched: 3 then 2 PINGs */
+	pair(fds);
+	side_open(&s, base, fds[0], &worker_batch_ops);
+	send_hello(fds[1], WASP_ROLE_ACTIVATOR);
+	for (int i = 0; i < 3; i++)
+		raw_msg(fds[1], WASP_MSG_PING, 0, &ping, sizeof(ping), NULL, 0);
+	ck_assert_int_eq(event_base_loop(base, EVLOOP_ONCE), 0);
+	ck_assert_int_eq(s.pings, 3);
+	ck_assert_int_eq(s.read_dones, 1);
+	ck_assert_int_eq(s.pings_at_done[0], 3);
+	for (int i = 0; i < 2; i++)
+		raw_msg(fds[1], WASP_MSG_PING, 0, &ping, sizeof(ping), NULL, 0);
+	run_until(base, &s.read_dones, 2);
+	ck_assert_int_eq(s.pings_at_done[1], 5);
+	/* not after a batch that closed the channel */
+	fds[1] = safe_close(fds[1]);
+	run_until(base, &s.closes, 1);
+	ck_assert_int_eq(s.read_dones, 2);
+	wasp_ipc_channel_free(s.ch);
+	event_base_free(base);
+}
+END_TEST
+
 static Suite *
 ipc_suite(void)
 {
@@ -1501,6 +1554,7 @@ ipc_suite(void)
 	tcase_add_test(tc, test_channel_peer_gone);
 	tcase_add_test(tc, test_channel_peer_died_unread);
 	tcase_add_test(tc, test_channel_read_batch);
+	tcase_add_test(tc, test_channel_read_done);
 	suite_add_tcase(s, tc);
 	return s;
 }

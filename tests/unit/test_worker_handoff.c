@@ -150,13 +150,15 @@ tcp_pair(int *ret_server)
 }
 
 static void
-send_handoff(uint32_t conn_id, int fd, const char *app_path, const char *data)
+send_handoff_flags(uint32_t conn_id, int fd, const char *app_path, const char *data,
+		   uint32_t flags)
 {
 	static uint8_t buf[WASP_IPC_MAX_PAYLOAD];
 	struct wasp_msg_handoff ho = { .conn_id = conn_id,
 				       .site_id = 1,
 				       .app_path_len = (uint32_t)strlen(app_path),
-				       .data_len = (uint32_t)strlen(data) };
+				       .data_len = (uint32_t)strlen(data),
+				       .flags = flags };
 	size_t n = 0;
 
 	memcpy(buf, &ho, sizeof(ho));
@@ -168,6 +170,12 @@ send_handoff(uint32_t conn_id, int fd, const char *app_path, const char *data)
 	ck_assert_int_eq(wasp_ipc_send(adapter, WASP_MSG_HANDOFF, 9, WASP_IPC_F_HAS_FD, buf, n, fd),
 			 0);
 	close(fd);
+}
+
+static void
+send_handoff(uint32_t conn_id, int fd, const char *app_path, const char *data)
+{
+	send_handoff_flags(conn_id, fd, app_path, data, 0);
 }
 
 static size_t
@@ -349,6 +357,88 @@ START_TEST(test_drain_hands_back_idle)
 }
 END_TEST
 
+START_TEST(test_batch_one_ack)
+{
+	static const char req[] =
+		"GET /index.html HTTP/1.1\r\nHost: s.test\r\nConnection: close\r\n\r\n";
+	struct wasp_msg_conn_ref acks[3];
+	struct wasp_ipc_msg m;
+	char buf[4096];
+	int srv, c[3];
+
+	/* three HANDOFFs read on one wakeup, from an adapter that takes
+	 * several refs per ACK: one ACK names them all, and it comes before
+	 * any of them is served */
+	adapter_hello();
+	for (int i = 0; i < 3; i++) {
+		c[i] = tcp_pair(&srv);
+		send_handoff_flags(20 + (uint32_t)i, srv, "/", req, WASP_HANDOFF_F_ACK_MANY);
+	}
+	ck_assert_int_eq(adapter_recv(&m), 1);
+	ck_assert_uint_eq(m.hdr.type, WASP_MSG_HANDOFF_ACK);
+	ck_assert_uint_eq(m.hdr.seq, 9);
+	ck_assert_uint_eq(m.len, sizeof(acks));
+	memcpy(acks, m.payload, sizeof(acks));
+	for (int i = 0; i < 3; i++) {
+		ck_assert_uint_eq(acks[i].conn_id, 20 + (uint32_t)i);
+		client_read(c[i], buf, sizeof(buf), "pool A\n");
+		ck_assert_msg(startswith(buf, "HTTP/1.1 200 OK\r\n"), "%s", buf);
+		close(c[i]);
+	}
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	ck_assert_uint_eq(env.n_conns, 0);
+
+	/* without the flag, one ACK per HANDOFF even when they came together */
+	for (int i = 0; i < 2; i++) {
+		c[i] = tcp_pair(&srv);
+		send_handoff(30 + (uint32_t)i, srv, "/", req);
+	}
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(adapter_recv(&m), 1);
+		ck_assert_uint_eq(m.hdr.type, WASP_MSG_HANDOFF_ACK);
+		ck_assert_uint_eq(m.len, sizeof(acks[0]));
+		memcpy(acks, m.payload, sizeof(acks[0]));
+		ck_assert_uint_eq(acks[0].conn_id, 30 + (uint32_t)i);
+	}
+	for (int i = 0; i < 2; i++) {
+		client_read(c[i], buf, sizeof(buf), "pool A\n");
+		close(c[i]);
+	}
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	ck_assert_uint_eq(env.n_conns, 0);
+}
+END_TEST
+
+START_TEST(test_batch_cut_by_malformed)
+{
+	static const char req[] = "GET /index.html HTTP/1.1\r\nHost: s.test\r\n\r\n";
+	struct wasp_msg_handoff ho = {
+		.conn_id = 2, .site_id = 1, .app_path_len = 50, .data_len = 0
+	};
+	struct wasp_ipc_msg m;
+	char b;
+	int srv, srv2, c, c2;
+
+	/* a good HANDOFF, then a malformed one in the same batch: the channel
+	 * closes and the first is neither acknowledged nor served (the adapter
+	 * still holds it and routes it again) */
+	adapter_hello();
+	c = tcp_pair(&srv);
+	send_handoff_flags(1, srv, "/", req, WASP_HANDOFF_F_ACK_MANY);
+	c2 = tcp_pair(&srv2);
+	ck_assert_int_eq(wasp_ipc_send(adapter, WASP_MSG_HANDOFF, 2, WASP_IPC_F_HAS_FD, &ho,
+				       sizeof(ho), srv2),
+			 0);
+	close(srv2);
+	ck_assert_int_eq(adapter_recv(&m), 0); /* EOF, no ACK before it */
+	ck_assert_ptr_null(env.chans);
+	ck_assert_uint_eq(env.n_conns, 0);
+	ck_assert_int_eq(read(c, &b, 1), 0); /* closed unanswered */
+	close(c);
+	close(c2);
+}
+END_TEST
+
 START_TEST(test_malformed_handoff_closes_channel)
 {
 	struct wasp_msg_handoff ho = {
@@ -382,6 +472,8 @@ worker_handoff_suite(void)
 	tcase_add_test(tc, test_draining_returns_unacked);
 	tcase_add_test(tc, test_drain_hands_back_idle);
 	tcase_add_test(tc, test_malformed_handoff_closes_channel);
+	tcase_add_test(tc, test_batch_one_ack);
+	tcase_add_test(tc, test_batch_cut_by_malformed);
 	suite_add_tcase(s, tc);
 	return s;
 }
