@@ -229,7 +229,8 @@ conn_free(struct conn *c)
 	/* No epoll_ctl when it was never added (served without waiting) */
 	if (c->ev_added)
 		(void)event_del(&c->ev);
-	(void)event_del(&c->timer);
+	if (c->timer_at)
+		(void)event_del(&c->timer);
 	safe_close(c->fd);
 	if (c->req_arena)
 		arena_put(env, c->req_arena);

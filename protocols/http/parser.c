@@ -139,6 +139,30 @@ wasp_http_list_has_token(struct wasp_http_str value, const char *tok)
 	return false;
 }
 
+/* The Connection field's tokens we act on, in one pass over its list (every
+ * request of a client that closes has one; the same rules as
+ * wasp_http_list_has_token for each). */
+static void
+connection_tokens(struct wasp_http_request *req, struct wasp_http_str value)
+{
+	const char *cur = value.ptr, *end = value.ptr + value.len;
+	struct wasp_http_str el;
+
+	if (!value.ptr)
+		return;
+	while (list_next(&cur, end, &el)) {
+		size_t n = 0;
+		while (n < el.len && el.ptr[n] != ';' && el.ptr[n] != ' ' && el.ptr[n] != '\t')
+			n++;
+		if (mem_eq_ci(el.ptr, n, "close"))
+			req->connection_close = true;
+		else if (mem_eq_ci(el.ptr, n, "keep-alive"))
+			req->p_conn_keep_alive = true;
+		else if (mem_eq_ci(el.ptr, n, "upgrade"))
+			req->upgrade = true; /* confirmed at the end */
+	}
+}
+
 const struct wasp_http_header *
 wasp_http_request_header(const struct wasp_http_request *req, const char *name)
 {
@@ -435,14 +459,8 @@ field_derive(struct wasp_http_request *req, const struct wasp_http_header *h)
 		}
 		return 0;
 	case 10:
-		if (mem_eq_ci(nm, nl, "connection")) {
-			if (wasp_http_list_has_token(h->value, "close"))
-				req->connection_close = true;
-			if (wasp_http_list_has_token(h->value, "keep-alive"))
-				req->p_conn_keep_alive = true;
-			if (wasp_http_list_has_token(h->value, "upgrade"))
-				req->upgrade = true; /* confirmed at the end */
-		}
+		if (mem_eq_ci(nm, nl, "connection"))
+			connection_tokens(req, h->value);
 		return 0;
 	case 14:
 		if (mem_eq_ci(nm, nl, "content-length"))
