@@ -549,8 +549,10 @@ listener_set_header_timeout(struct lsn_env *env, uint32_t ms)
 		return;
 	/* libevent keeps at most 256 common timeouts per base; past that (many
 	 * reloads changing it) a plain timeout does the same, a little slower */
-	ct = event_base_init_common_timeout(env->base, &tv);
-	env->header_timeout = ct ? *ct : tv;
+	env->header_timeout = tv;
+	ct = event_base_init_common_timeout(env->base, &env->header_timeout);
+	if (ct)
+		env->header_timeout = *ct;
 	env->header_timeout_usec = (uint64_t)ms * 1000;
 	env->header_timeout_ms = ms;
 	log_debug("header timeout %u ms", ms);

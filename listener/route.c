@@ -191,8 +191,8 @@ struct parse_ctx {
 	size_t errlen;
 };
 
-static int __attribute__((format(printf, 2, 3)))
-fail(struct parse_ctx *c, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3)))
+fail_msg(struct parse_ctx *c, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -201,8 +201,12 @@ fail(struct parse_ctx *c, const char *fmt, ...)
 		(void)vsnprintf(c->err, c->errlen, fmt, ap);
 		va_end(ap);
 	}
-	return -EINVAL;
 }
+
+/* -EINVAL with the message; a macro so that the compiler sees the value
+ * (a variadic function is never inlined: without it, an optimized build
+ * warns that the callers' outputs may be used uninitialized). */
+#define fail(c, ...) (fail_msg((c), __VA_ARGS__), -EINVAL)
 
 static int
 get_uint(struct parse_ctx *c, json_t *obj, const char *what, const char *key, bool required,
