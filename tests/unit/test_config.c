@@ -12,6 +12,7 @@
 #include "test_config_util.h"
 #include "testutil.h"
 #include "timespan.h"
+#include "cfgtest.h"
 
 #define MIN_USEC (60 * WASP_USEC_PER_SEC)
 
@@ -773,28 +774,6 @@ END_TEST
 
 /* ---- serialization ------------------------------------------------------------------ */
 
-static char *
-section_json(struct wasp_config *cfg, const char *site_path, const char *section)
-{
-	const struct wasp_element *e = NULL;
-	json_t *j;
-	char *s;
-
-	if (site_path) {
-		int r = wasp_config_effective_section(cfg, site_path, section, &e, NULL);
-
-		ck_assert(r == 0 || r == -EINVAL);
-	}
-	else
-		e = wasp_config_section(cfg, section);
-	ck_assert_ptr_nonnull(e);
-	j = wasp_element_to_json(e);
-	ck_assert_ptr_nonnull(j);
-	s = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
-	return s;
-}
-
 START_TEST(test_serialize_roundtrip)
 {
 	struct tc t;
@@ -835,7 +814,8 @@ START_TEST(test_serialize_roundtrip)
 	ck_assert_int_eq(wasp_config_deserialize(buf, len, NULL, &copy, &d), 0);
 	free(buf);
 	for (size_t i = 0; i < ELEMENTSOF(secs); i++) {
-		char *a = section_json(t.cfg, NULL, secs[i]), *b = section_json(copy, NULL, secs[i]);
+		char *a = cfgtest_section_json(t.cfg, NULL, secs[i], false);
+		char *b = cfgtest_section_json(copy, NULL, secs[i], false);
 
 		if (strstr(secs[i], "applicationPools")) {
 			/* Only the password differs. */
@@ -849,8 +829,8 @@ START_TEST(test_serialize_roundtrip)
 		free(b);
 	}
 	{
-		char *a = section_json(t.cfg, "S/sub/x", "system.webServer/defaultDocument");
-		char *b = section_json(copy, "S/sub/x", "system.webServer/defaultDocument");
+		char *a = cfgtest_section_json(t.cfg, "S/sub/x", "system.webServer/defaultDocument", false);
+		char *b = cfgtest_section_json(copy, "S/sub/x", "system.webServer/defaultDocument", false);
 
 		ck_assert_str_eq(a, b);
 		free(a);

@@ -11,6 +11,7 @@
 #include "testutil.h"
 #include "timespan.h"
 #include "util.h"
+#include "cfgtest.h"
 
 /* Pools A, B, C, D. S1: "/" in A, "/b" in B (two pools). S2: "/" in C
  * (through applicationDefaults). S3: "/" in C, "/a" in A. S4: "/" in D.
@@ -86,24 +87,6 @@ static const char *const sections[] = {
 };
 
 static char *
-eff_json(struct wasp_config *cfg, const char *site_path, const char *section)
-{
-	struct wasp_diag_list d = WASP_DIAG_LIST_INIT;
-	const struct wasp_element *e = NULL;
-	json_t *j;
-	char *s;
-
-	ck_assert_int_eq(wasp_config_effective_section(cfg, site_path, section, &e, &d), 0);
-	wasp_diag_list_done(&d);
-	j = wasp_element_to_json(e);
-	ck_assert_ptr_nonnull(j);
-	s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(j);
-	ck_assert_ptr_nonnull(s);
-	return s;
-}
-
-static char *
 elem_json(const struct wasp_element *e)
 {
 	json_t *j = wasp_element_to_json(e);
@@ -120,7 +103,8 @@ static void
 assert_same(struct wasp_config *a, struct wasp_config *b, const char *site_path)
 {
 	for (size_t i = 0; i < ELEMENTSOF(sections); i++) {
-		char *x = eff_json(a, site_path, sections[i]), *y = eff_json(b, site_path, sections[i]);
+		char *x = cfgtest_section_json(a, site_path, sections[i], true);
+		char *y = cfgtest_section_json(b, site_path, sections[i], true);
 
 		ck_assert_msg(strcmp(x, y) == 0, "%s %s: %s != %s", site_path, sections[i], x, y);
 		free(x);
@@ -223,7 +207,7 @@ START_TEST(test_pool_keeps_its_sites)
 	assert_same(t.cfg, copy, "S1/b/y");
 	assert_same(t.cfg, copy, "S3/");
 	assert_same(t.cfg, copy, "S3/a/z");
-	x = eff_json(copy, "S1/sub/x", "system.webServer/defaultDocument");
+	x = cfgtest_section_json(copy, "S1/sub/x", "system.webServer/defaultDocument", true);
 	ck_assert_ptr_nonnull(strstr(x, "sub.html"));
 	ck_assert_ptr_nonnull(strstr(x, "web.html"));
 	ck_assert_ptr_null(strstr(x, "s2.html"));
@@ -346,7 +330,7 @@ START_TEST(test_pool_long_names)
 
 		ck_assert_int_gt(asprintf(&path, "%s/sub/x", site), 0);
 		assert_same(t.cfg, copy, path);
-		x = eff_json(copy, path, "system.webServer/defaultDocument");
+		x = cfgtest_section_json(copy, path, "system.webServer/defaultDocument", true);
 		ck_assert_ptr_nonnull(strstr(x, "long.html"));
 		free(x);
 		free(path);

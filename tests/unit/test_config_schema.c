@@ -17,6 +17,7 @@
 #include "internal.h"
 #include "test_config_util.h"
 #include "testutil.h"
+#include "cfgtest.h"
 
 /* The real schema, parsed from its XML files. */
 static struct cfg_schema *
@@ -159,29 +160,6 @@ START_TEST(test_pack_roundtrip)
 }
 END_TEST
 
-static char *
-section_json(struct wasp_config *cfg, const char *site_path, const char *section)
-{
-	const struct wasp_element *e = NULL;
-	json_t *j;
-	char *s;
-
-	if (site_path) {
-		int r = wasp_config_effective_section(cfg, site_path, section, &e, NULL);
-
-		ck_assert(r == 0 || r == -EINVAL);
-	} else
-		e = wasp_config_section(cfg, section);
-	if (!e)
-		return strdup("(none)");
-	j = wasp_element_to_json(e);
-	ck_assert_ptr_nonnull(j);
-	s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(j);
-	ck_assert_ptr_nonnull(s);
-	return s;
-}
-
 /* A generation of the example configuration, serialized and deserialized
  * (the schema packed and unpacked): every section of the schema is the same
  * at the top level and at each site's root, and the copy serializes to the
@@ -204,8 +182,8 @@ START_TEST(test_serialize_sections)
 	for (size_t i = 0; i < cfg->schema->n_sections; i++)
 		for (size_t k = 0; k < ELEMENTSOF(paths); k++) {
 			const char *name = cfg->schema->sections[i]->name;
-			char *a = section_json(cfg, paths[k], name);
-			char *b = section_json(copy, paths[k], name);
+			char *a = cfgtest_section_json(cfg, paths[k], name, false);
+			char *b = cfgtest_section_json(copy, paths[k], name, false);
 
 			if (!strstr(name, "applicationPools") && !strstr(name, "sites"))
 				ck_assert_str_eq(a, b); /* those two lose passwords */
