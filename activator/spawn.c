@@ -1,4 +1,5 @@
-/* Starting child processes (the listener and workers): fd 3 = the child's
+/* Starting child processes (the listener and workers) with clone(CLONE_VM |
+ * CLONE_VFORK): no copy of waspd's page tables. fd 3 = the child's
  * activator channel (WASP_CHANNEL_FD=3), every other descriptor but
  * stdin/stdout/stderr closed, default signal dispositions and an empty
  * signal mask, the target identity (setgroups, setresgid, setresuid),
@@ -9,6 +10,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,93 +108,124 @@ close_all_from(int first)
 		(void)close(fd);
 }
 
+struct child_args {
+	const struct spawn_opts *o;
+	char **envp;
+	int pipe_rd, pipe_wr;
+	pid_t parent;
+};
+
+/* The child, on its own stack but in waspd's memory (CLONE_VM|CLONE_VFORK:
+ * waspd is suspended until it execs or exits). It changes no memory of
+ * waspd's (errno aside) and calls no allocator: system calls only. */
+static int
+child_main(void *arg)
+{
+	const struct child_args *a = arg;
+	const struct spawn_opts *o = a->o;
+	int wfd = a->pipe_wr;
+	sigset_t none;
+
+	(void)close(a->pipe_rd);
+	/* Handlers are reset by execve; dispositions set to ignore are not. */
+	for (int sig = 1; sig < NSIG; sig++)
+		(void)signal(sig, SIG_DFL);
+	/* Ctrl-C in a terminal signals the whole foreground process group:
+	 * only waspd acts on it (a graceful drain); children stop when waspd
+	 * tells them. */
+	(void)signal(SIGINT, SIG_IGN);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+
+	/* The pipe must not land on fd 3. */
+	if (wfd == 3) {
+		wfd = fcntl(3, F_DUPFD_CLOEXEC, 4);
+		if (wfd < 0)
+			_exit(127);
+	}
+	if (o->channel_fd == 3) {
+		int fl = fcntl(3, F_GETFD);
+		if (fl < 0 || fcntl(3, F_SETFD, fl & ~FD_CLOEXEC) < 0)
+			child_fail(wfd, errno);
+	} else if (dup2(o->channel_fd, 3) < 0) {
+		child_fail(wfd, errno);
+	}
+	/* Keep 0-3 and the error pipe; close everything else. */
+	if (wfd != 4) {
+		if (dup3(wfd, 4, O_CLOEXEC) < 0)
+			child_fail(wfd, errno);
+		wfd = 4;
+	}
+	close_all_from(5);
+
+	/* Raw system calls: glibc's wrappers would signal every thread of the
+	 * process, whose memory this child shares. */
+	if (o->ident && o->ident->change) {
+		if (syscall(SYS_setgroups, o->ident->n_groups, o->ident->groups) < 0)
+			child_fail(wfd, errno);
+		if (syscall(SYS_setresgid, o->ident->gid, o->ident->gid, o->ident->gid) < 0)
+			child_fail(wfd, errno);
+		if (syscall(SYS_setresuid, o->ident->uid, o->ident->uid, o->ident->uid) < 0)
+			child_fail(wfd, errno);
+	}
+	/* After the credential change: it would clear the setting. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		child_fail(wfd, errno);
+	if (getppid() != a->parent)
+		_exit(127); /* waspd died already */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		child_fail(wfd, errno);
+	(void)umask(022);
+	if (chdir("/") < 0)
+		child_fail(wfd, errno);
+	execve(o->path, o->argv, a->envp);
+	child_fail(wfd, errno);
+}
+
+#define CHILD_STACK_SIZE (256 * 1024)
+
 int
 spawn_child(const struct spawn_opts *o, pid_t *ret_pid)
 {
 	char *bufs[4] = { 0 };
 	_cleanup_free_ char **envp = NULL;
+	_cleanup_free_ char *stack = NULL;
 	int pipefd[2] = { -1, -1 };
 	int err = 0, r;
 	ssize_t n;
-	pid_t pid, parent = getpid();
+	pid_t pid;
 	sigset_t all, saved;
+	struct child_args args;
 
 	envp = spawn_env(o, bufs);
-	if (!envp)
-		return -ENOMEM;
+	stack = malloc(CHILD_STACK_SIZE);
+	if (!envp || !stack) {
+		r = -ENOMEM;
+		goto out;
+	}
 	r = neg_errno(pipe2(pipefd, O_CLOEXEC));
 	if (r < 0)
 		goto out;
+	args = (struct child_args){
+		.o = o, .envp = envp, .pipe_rd = pipefd[0], .pipe_wr = pipefd[1], .parent = getpid()
+	};
 
 	/* No signal handler of waspd's (libevent's writes to its own
-	 * notification socket) may run in the child before exec. */
+	 * notification socket) may run in the child before exec. The child
+	 * shares waspd's memory until it execs (no copy of waspd's page
+	 * tables, which grow with the configuration), and waspd waits
+	 * meanwhile. */
 	sigfillset(&all);
 	(void)sigprocmask(SIG_SETMASK, &all, &saved);
-	pid = fork();
-	if (pid < 0) {
+	pid = clone(child_main, stack + CHILD_STACK_SIZE, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+	if (pid < 0)
 		r = -errno;
-		(void)sigprocmask(SIG_SETMASK, &saved, NULL);
-		goto out;
-	}
-	if (pid == 0) {
-		int wfd = pipefd[1];
-
-		(void)close(pipefd[0]);
-		for (int sig = 1; sig < NSIG; sig++)
-			(void)signal(sig, SIG_DFL);
-		/* Ctrl-C in a terminal signals the whole foreground process
-		 * group: only waspd acts on it (a graceful drain); children
-		 * stop when waspd tells them. */
-		(void)signal(SIGINT, SIG_IGN);
-		sigemptyset(&all);
-		(void)sigprocmask(SIG_SETMASK, &all, NULL);
-
-		/* The pipe must not land on fd 3. */
-		if (wfd == 3) {
-			wfd = fcntl(3, F_DUPFD_CLOEXEC, 4);
-			if (wfd < 0)
-				_exit(127);
-		}
-		if (o->channel_fd == 3) {
-			int fl = fcntl(3, F_GETFD);
-			if (fl < 0 || fcntl(3, F_SETFD, fl & ~FD_CLOEXEC) < 0)
-				child_fail(wfd, errno);
-		} else if (dup2(o->channel_fd, 3) < 0) {
-			child_fail(wfd, errno);
-		}
-		/* Keep 0-3 and the error pipe; close everything else. */
-		if (wfd != 4) {
-			if (dup3(wfd, 4, O_CLOEXEC) < 0)
-				child_fail(wfd, errno);
-			wfd = 4;
-		}
-		close_all_from(5);
-
-		if (o->ident && o->ident->change) {
-			if (setgroups(o->ident->n_groups, o->ident->groups) < 0)
-				child_fail(wfd, errno);
-			if (setresgid(o->ident->gid, o->ident->gid, o->ident->gid) < 0)
-				child_fail(wfd, errno);
-			if (setresuid(o->ident->uid, o->ident->uid, o->ident->uid) < 0)
-				child_fail(wfd, errno);
-		}
-		/* After the credential change: it would clear the setting. */
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-			child_fail(wfd, errno);
-		if (getppid() != parent)
-			_exit(127); /* waspd died already */
-		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-			child_fail(wfd, errno);
-		(void)umask(022);
-		if (chdir("/") < 0)
-			child_fail(wfd, errno);
-		execve(o->path, o->argv, envp);
-		child_fail(wfd, errno);
-	}
-
-	/* Parent: the pipe reads EOF once the child exec'd (CLOEXEC). This
-	 * waits for fork+exec only, never for the child's own work. */
 	(void)sigprocmask(SIG_SETMASK, &saved, NULL);
+	if (pid < 0)
+		goto out;
+
+	/* The child has exec'd or exited: the pipe holds its errno, or reads
+	 * EOF (CLOEXEC) once the exec succeeded. */
 	(void)close(pipefd[1]);
 	pipefd[1] = -1;
 	do

@@ -212,7 +212,7 @@ struct spawn_opts {
 	const struct wasp_identity *ident; /* NULL or !change: keep credentials */
 	const char *const *extra_env;      /* NULL-terminated "K=V" (may be NULL) */
 };
-/* fork + exec with fd 3 = channel_fd, every other fd but 0-2 closed,
+/* clone (sharing memory until exec) + exec with fd 3 = channel_fd, every other fd but 0-2 closed,
  * credentials dropped, no_new_privs. Returns 0 with *ret_pid, or -errno
  * (including the child's failure before exec). */
 int spawn_child(const struct spawn_opts *o, pid_t *ret_pid);
