@@ -8,6 +8,9 @@ wrapper script the test writes passes it):
   badver    a HELLO with the wrong protocol version
   fdspam    a correct HELLO, then READY carrying an fd it must not carry
   register2 (as an adapter) a correct HELLO and ADAPTER_REGISTER, twice
+  olddemand (as an adapter, well-behaved) registers, and once the ROUTE_TABLE
+            of generation 2 (a reload) has come, sends POOL_DEMAND for pool id 1
+            of generation 1: as if sent just before the new table arrived
 argv[2] "adapter" makes it say it is an adapter in its HELLO.
 Then it waits for waspd to close the channel or kill it."""
 import os
@@ -20,7 +23,7 @@ VERSION = 1
 HELLO, READY, STATS = 1, 301, 304
 ROLE_WORKER = 3
 ROLE_ADAPTER = 2
-REGISTER = 200
+REGISTER, ROUTE_TABLE, POOL_DEMAND = 200, 201, 203
 ROLE = ROLE_ADAPTER if len(sys.argv) > 2 and sys.argv[2] == "adapter" else ROLE_WORKER
 
 
@@ -51,6 +54,22 @@ def main():
         r, w = os.pipe()
         s.sendmsg([msg(READY, flags=0x01)], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
                                                struct.pack("i", r))])
+    elif mode == "olddemand":
+        s.setblocking(True)
+        s.send(hello())
+        s.send(msg(REGISTER, b"http".ljust(32, b"\0")))
+        fd_size = socket.CMSG_SPACE(struct.calcsize("i"))
+        while True:
+            data, anc, _, _ = s.recvmsg(65536, fd_size)
+            for level, kind, fds in anc:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    os.close(struct.unpack("i", fds[:4])[0])
+            if not data:
+                return
+            _, mtype, _, _, _, _ = HDR.unpack_from(data)
+            if mtype == ROUTE_TABLE and struct.unpack_from("=I", data, HDR.size)[0] == 2:
+                s.send(msg(POOL_DEMAND, struct.pack("=II", 1, 1)))
+                break
     elif mode == "register2":
         s.send(hello())
         s.send(msg(REGISTER, b"http".ljust(32, b"\0")))

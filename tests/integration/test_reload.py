@@ -8,8 +8,11 @@ import os
 import signal
 import socket
 
+import shutil
+
 import wasptest
 from wasptest import check, wait_until
+from test_peer_protocol_util import python_for_children
 
 
 def site(srv, name, sid, port=None):
@@ -112,6 +115,29 @@ def test(t):
     names = set(srv.pools().keys())
     check(names == {"A", "C", "F"}, "pools after the last reload: %r" % names)
     check(srv.get(pool="F").pool == "F", "pool F")
+    srv.stop()
+
+    # 5. An adapter's POOL_DEMAND sent before it had the new generation
+    # names the pool by the old generation's id: waspd starts the pool of
+    # that name (B, id 1 before the reload), not the one now at id 1 (A).
+    here = os.path.dirname(os.path.abspath(__file__))
+    fake = os.path.join(t.dir, "fake_worker.py")
+    shutil.copy(os.path.join(here, "fake_worker.py"), fake)
+    os.chmod(fake, 0o644)
+    wrapper = os.path.join(t.dir, "fake-adapter-olddemand")
+    with open(wrapper, "w") as f:
+        f.write("#!/bin/sh\nexec %s %s olddemand adapter\n" % (python_for_children(), fake))
+    os.chmod(wrapper, 0o755)
+    srv2 = t.server(pools={"A": {}, "B": {}}, env={"WASP_TEST_ADAPTER_PROGRAM": wrapper})
+    srv2.start(wait=False)
+    srv2.wait_log("adapter 'http' (pid")
+    wait_until(lambda: os.path.exists(os.path.join(srv2.runtime_dir, "control.sock")),
+               what="waspd's control socket")
+    write(srv2, [{"name": "B"}, {"name": "A"}], [site(srv2, "B", 2), site(srv2, "A", 1)])
+    check(srv2.waspctl("reload")["generation"] == 2, "reload with the fake adapter")
+    wait_until(lambda: srv2.workers(), what="a worker started on the old-generation demand")
+    pools = [w["pool"] for w in srv2.workers()]
+    check(pools == ["B"], "the demand for old pool id 1 started %r, not B" % pools)
 
 
 wasptest.main(test)
