@@ -1106,11 +1106,41 @@ pool_on_schedule(evutil_socket_t fd, short what, void *arg)
 
 /* ---- setup --------------------------------------------------------------- */
 
+static void
+pool_resolve_identity(struct pool *p)
+{
+	const struct wasp_apppool *c = p->cfg;
+	int r;
+
+	identity_done(&p->ident);
+	p->ident_error = 0;
+	r = identity_pool(p->env, p, &p->ident);
+	if (r < 0) {
+		p->ident_error = r;
+		log_errno(r, "%s:%d: application pool '%s': cannot resolve its identity "
+			  "(identityType %d, userName '%s'); the pool stays stopped",
+			  strempty(c->file), c->line, p->name, (int)c->process_model.identity_type,
+			  strempty(c->process_model.user_name));
+	} else if (p->ident.change) {
+		log_info("pool '%s' runs as %s (uid %u, gid %u)", p->name, p->ident.name,
+			 (unsigned)p->ident.uid, (unsigned)p->ident.gid);
+	}
+}
+
+static void
+pool_record_done(struct pool *p)
+{
+	timer_free(&p->schedule_timer);
+	timer_free(&p->respawn_timer);
+	free(p->fail_times);
+	identity_done(&p->ident);
+}
+
+
 int
 pools_init(struct wasp_env *env)
 {
 	const struct wasp_apphost *ah = env->ah;
-	int r;
 
 	env->pools = calloc(ah->n_pools ? ah->n_pools : 1, sizeof(struct pool));
 	if (!env->pools)
@@ -1131,19 +1161,10 @@ pools_init(struct wasp_env *env)
 				       sizeof(uint64_t));
 		if (!p->fail_times)
 			return -ENOMEM;
-		r = identity_pool(env, p, &p->ident);
-		if (r < 0) {
-			p->ident_error = r;
+		pool_resolve_identity(p);
+		if (p->ident_error < 0) {
 			p->state = WASP_POOL_STOPPED;
 			p->reason = WASP_POOL_REASON_STARTUP_FAILED;
-			log_errno(r, "%s:%d: application pool '%s': cannot resolve its identity "
-				  "(identityType %d, userName '%s'); the pool stays stopped",
-				  strempty(c->file), c->line, p->name,
-				  (int)c->process_model.identity_type,
-				  strempty(c->process_model.user_name));
-		} else if (p->ident.change) {
-			log_info("pool '%s' runs as %s (uid %u, gid %u)", p->name, p->ident.name,
-				 (unsigned)p->ident.uid, (unsigned)p->ident.gid);
 		}
 		if (c->process_model.idle_timeout_action == WASP_IDLE_SUSPEND)
 			log_warning("%s:%d: application pool '%s': idleTimeoutAction Suspend is "
@@ -1178,10 +1199,7 @@ pools_free(struct wasp_env *env)
 				(void)kill(p->workers->pid, SIGKILL);
 			worker_free(p->workers);
 		}
-		timer_free(&p->schedule_timer);
-		timer_free(&p->respawn_timer);
-		free(p->fail_times);
-		identity_done(&p->ident);
+		pool_record_done(p);
 	}
 	free(env->pools);
 	env->pools = NULL;
@@ -1220,38 +1238,11 @@ pool_moved(struct pool *p)
 	timer_free(&p->schedule_timer); /* re-armed from the new schedule */
 }
 
-static void
-pool_record_done(struct pool *p)
-{
-	timer_free(&p->schedule_timer);
-	timer_free(&p->respawn_timer);
-	free(p->fail_times);
-	identity_done(&p->ident);
-}
-
 static bool
 identity_config_changed(const struct wasp_apppool *a, const struct wasp_apppool *b)
 {
 	return a->process_model.identity_type != b->process_model.identity_type ||
 	       !streq(strempty(a->process_model.user_name), strempty(b->process_model.user_name));
-}
-
-static void
-pool_resolve_identity(struct pool *p)
-{
-	const struct wasp_apppool *c = p->cfg;
-	int r;
-
-	identity_done(&p->ident);
-	p->ident_error = 0;
-	r = identity_pool(p->env, p, &p->ident);
-	if (r < 0) {
-		p->ident_error = r;
-		log_errno(r, "%s:%d: application pool '%s': cannot resolve its identity "
-			  "(identityType %d, userName '%s'); the pool stays stopped",
-			  strempty(c->file), c->line, p->name, (int)c->process_model.identity_type,
-			  strempty(c->process_model.user_name));
-	}
 }
 
 int
