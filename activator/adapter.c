@@ -243,12 +243,12 @@ adapter_on_pool_demand(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *m
 		return -EPROTO;
 	/* Sent before the adapter had the newest generation: pool ids are
 	 * that generation's, the pool is the one of the same name. */
-	if (ref.generation != env->generation && env->prev_generation &&
-	    ref.generation == env->prev_generation) {
+	if (ref.generation == env->generation) {
+		if (ref.pool_id < env->n_pools)
+			p = &env->pools[ref.pool_id];
+	} else if (env->prev_generation && ref.generation == env->prev_generation) {
 		if (ref.pool_id < env->n_prev_pool_names)
 			p = pool_by_name(env, env->prev_pool_names[ref.pool_id]);
-	} else if (ref.pool_id < env->n_pools) {
-		p = &env->pools[ref.pool_id];
 	}
 	if (!p) {
 		log_warning("adapter '%s' (pid %d): demand for unknown pool %u (generation %u), "
