@@ -91,6 +91,21 @@ def test(t):
     check(srv.get(pool="E").status == 400, "a site of the broken file is served")
     check(open(srv.config_path).read() != good, "test setup")
 
+    # 2b. A new binding's port that cannot be bound: nothing changes either.
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    port_busy = busy.getsockname()[1]
+    write(srv, pools + [{"name": "G"}], sites + [site(srv, "G", 7, port_busy)])
+    rc_, out_, err_ = srv.waspctl("reload", json_output=False, check_status=False)
+    busy.close()
+    check(rc_ != 0 and "cannot listen" in err_, "a reload with a busy port: %d %r" % (rc_, err_))
+    check("G" not in srv.pools(), "pool G of the refused reload exists")
+    check(srv.get(pool="C").status == 200 and srv.get(pool="A").pid == pid_a,
+          "the running configuration changed after a refused reload")
+    rd = wasptest.http_request(port_d, "/index.html", host=srv.host("D"))
+    check(rd.status == 200, "the kept port after a refused reload: %r" % rd)
+
     # 3. B and D removed (SIGHUP this time): B's host is unknown, its worker
     # exits, D's port closes; A still has its worker and connection.
     pid_b2 = rb2.pid
