@@ -8,8 +8,7 @@
  * count, p50/p99/p99.9/max and errors on stdout; with OUT it also writes one
  * line per request, "END_NS LATENCY_NS", END_NS on CLOCK_MONOTONIC (what
  * Python's time.monotonic() reads), for requests over 500 us. A benchmark
- * tool, not part of the server: bench/run compiles it with cc. */
-#define _GNU_SOURCE
+ * tool, not part of the server (bench/meson.build builds it). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -134,8 +133,12 @@ main(int argc, char **argv)
 				   argv[3]);
 	nconn = (size_t)atoi(argv[4]);
 	ep = epoll_create1(0);
-	conns = calloc(nconn, sizeof(*conns));
+	conns = calloc(nconn ? nconn : 1, sizeof(*conns));
 	samples = malloc(cap * sizeof(*samples));
+	if (ep < 0 || !conns || !samples) {
+		perror("latprobe");
+		return 1;
+	}
 	if (argc > 7)
 		min_ns = (uint64_t)atoll(argv[7]) * 1000u;
 	if (argc > 6 && !(out = fopen(argv[6], "w"))) {
@@ -162,8 +165,14 @@ main(int argc, char **argv)
 				uint64_t t = now_ns();
 
 				if (n == cap) {
+					struct sample *more =
+						realloc(samples, 2 * cap * sizeof(*samples));
+					if (!more) {
+						fprintf(stderr, "latprobe: out of memory\n");
+						return 1;
+					}
+					samples = more;
 					cap *= 2;
-					samples = realloc(samples, cap * sizeof(*samples));
 				}
 				samples[n].end = t;
 				samples[n++].lat = t - c->sent;
@@ -175,12 +184,15 @@ main(int argc, char **argv)
 					return 1;
 				}
 			}
-			if (lconn_send(c) < 0) {
+			if (lconn_send(c) < 0)
 				errors++;
-			}
 		}
 	}
 	lats = malloc((n ? n : 1) * sizeof(*lats));
+	if (!lats) {
+		perror("latprobe");
+		return 1;
+	}
 	for (i = 0; i < n; i++) {
 		lats[i] = samples[i].lat;
 		if (out && samples[i].lat > min_ns)
