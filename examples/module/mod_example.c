@@ -19,27 +19,41 @@
  *   "example N: METHOD URL from REMOTE_ADDR", the request body's length
  *   appended for requests that have one (read with wasp_request_read_body,
  *   asynchronously when it has not all arrived yet), then, for
- *   ?vars=NAME,NAME, one "NAME=value" line per server variable.
+ *   ?vars=NAME,NAME, one "NAME=value" line per server variable; with
+ *   ?delay=MS it answers MS milliseconds later, from a libevent timer on
+ *   the worker's own event loop (wasp_server_event_base). A module that
+ *   uses libevent links libevent_core; its calls bind to the copy inside
+ *   wasp-worker (docs/modules.md).
  * An external module reads configuration sections the schema declares with
  * wasp_request_config(), exactly as built-in modules do.
  *
- * Everything per request lives in the request's arena; the counter is the
- * module's only global state (a worker runs one event loop thread). */
+ * Everything per request lives in the request's arena (the timer is freed
+ * by a request cleanup, so a request that ends early leaves none behind);
+ * the counter and the server are the module's only global state (a worker
+ * runs one event loop thread). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
 #include <wasp/module.h>
 
 #define MIN_SIZE(a, b) ((a) < (b) ? (a) : (b))
 
-static uint64_t n_requests;
+#define MAX_DELAY_MS 10000
 
-/* Per request: the number this request got, and the body read so far. */
+static uint64_t n_requests;
+static struct wasp_server *server;
+
+/* Per request: the number this request got, the body read so far, and the
+ * ?delay timer while it runs. */
 struct example_req {
 	uint64_t n;
 	uint64_t body_bytes;
+	struct event *timer;
+	bool delayed;
 };
 
 extern const struct wasp_module wasp_module;
@@ -56,6 +70,8 @@ example_ctx(struct wasp_request *req)
 		return NULL;
 	x->n = ++n_requests;
 	x->body_bytes = 0;
+	x->timer = NULL;
+	x->delayed = false;
 	return x;
 }
 
@@ -150,13 +166,68 @@ example_read(struct wasp_request *req, struct example_req *x)
 	}
 }
 
+static void
+example_timer_free(void *data)
+{
+	struct example_req *x = data;
+
+	if (x->timer) {
+		event_free(x->timer);
+		x->timer = NULL;
+	}
+}
+
+static void
+example_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct wasp_request *req = arg;
+	struct example_req *x = example_ctx(req);
+	enum wasp_status st;
+
+	example_timer_free(x);
+	st = example_read(req, x);
+	if (st != WASP_AGAIN)
+		wasp_request_resume(req, st);
+}
+
+/* ?delay=MS (at most MAX_DELAY_MS): arm the timer. WASP_AGAIN, or
+ * WASP_OK when there is no delay to wait for. */
+static enum wasp_status
+example_delay(struct wasp_request *req, struct example_req *x)
+{
+	const char *q = strstr(wasp_request_query(req), "delay=");
+	struct timeval tv;
+	long ms;
+
+	if (!q || x->delayed)
+		return WASP_OK;
+	x->delayed = true;
+	ms = strtol(q + 6, NULL, 10);
+	if (ms <= 0)
+		return WASP_OK;
+	if (ms > MAX_DELAY_MS)
+		ms = MAX_DELAY_MS;
+	x->timer = evtimer_new(wasp_server_event_base(server), example_on_timer, req);
+	if (!x->timer || wasp_request_on_cleanup(req, example_timer_free, x) < 0) {
+		example_timer_free(x);
+		return WASP_ERROR;
+	}
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	return evtimer_add(x->timer, &tv) < 0 ? WASP_ERROR : WASP_AGAIN;
+}
+
 static enum wasp_status
 example_execute(struct wasp_request *req, void *userdata)
 {
 	struct example_req *x = example_ctx(req);
+	enum wasp_status st;
 
 	if (!x)
 		return WASP_ERROR;
+	st = example_delay(req, x);
+	if (st != WASP_OK)
+		return st;
 	return example_read(req, x);
 }
 
@@ -179,6 +250,7 @@ example_register(struct wasp_hooks *hooks)
 static int
 example_init(struct wasp_server *srv)
 {
+	server = srv;
 	wasp_log(WASP_LOG_INFO, "ExampleModule: loaded in pool '%s'", wasp_server_pool_name(srv));
 	return 0;
 }

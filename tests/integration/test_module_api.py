@@ -9,11 +9,15 @@ starts) and enabled by <modules>:
 - it reads the request body (Content-Length, chunked, Expect: 100-continue)
   and prints server variables (REMOTE_ADDR, URL, QUERY_STRING, SERVER_PORT,
   APPL_MD_PATH, APPL_PHYSICAL_PATH, PATH_TRANSLATED, HTTP_<HEADER>, ...);
+- it uses libevent on the worker's own event loop (?delay: a timer answers
+  later), linking libevent_core while wasp-worker carries its own copy; a
+  request that goes away while the timer runs leaves the worker serving;
 - a module image that cannot be loaded keeps the worker from starting, and
   the log names the file."""
 import os
 import shutil
 import socket
+import time
 import wasptest
 from wasptest import check, TIME_SCALE
 
@@ -160,6 +164,19 @@ def test(t):
                 break
             got += b
         check(b"HTTP/1.1 200" in got and b"body 4 bytes" in got, "after 100 Continue %r" % got)
+
+    # a libevent timer of the module's on the worker's loop: the answer
+    # comes when it fires, and a client that leaves first costs nothing
+    t0 = time.monotonic()
+    r = srv.get("/x.example?delay=300", host="a.test")
+    waited = time.monotonic() - t0
+    check(r.status == 200 and r.body.startswith(b"example ") and waited >= 0.29,
+          "delay=300: %r %r after %.3f s" % (r, r.body, waited))
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10 * TIME_SCALE) as s:
+        s.sendall(b"GET /x.example?delay=200 HTTP/1.1\r\nHost: a.test\r\n\r\n")
+    r2 = srv.get("/x.example?delay=400", host="a.test")
+    check(r2.status == 200 and r2.pid == r.pid, "after a client left during the timer: %r "
+          "(pid %r, was %r)" % (r2, r2.pid, r.pid))
 
     # a module that cannot be loaded: the worker does not start, the log
     # names the file
