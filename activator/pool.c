@@ -1043,6 +1043,34 @@ pool_recycle(struct pool *p, const char *why)
 	return 0;
 }
 
+int
+pool_recycle_config(struct pool *p)
+{
+	static const char why[] = "configuration changed";
+	struct worker *w, *next;
+
+	if (p->state != WASP_POOL_STARTED)
+		return -ESRCH;
+	/* A worker still starting was sent the previous configuration at its
+	 * spawn and has served nothing yet: it is stopped now rather than
+	 * recycled once ready. A replacement of an overlapped recycle lets go
+	 * of its ready worker (worker_drain clears `recycling`), which
+	 * pool_recycle below gives a new replacement; any other starting
+	 * worker gets a fresh one in its place first, so a failed start
+	 * leaves the pool no worse off. New workers go to the head of the
+	 * list: `next` never reaches them. */
+	for (w = p->workers; w && p->state == WASP_POOL_STARTED; w = next) {
+		next = w->next;
+		if (w->state != WORKER_STARTING)
+			continue;
+		if (!w->replaces && !worker_spawn(p, NULL, "configuration changed while a worker "
+							   "was starting"))
+			continue;
+		worker_drain(w, why); /* "stopping worker N before it was ready" */
+	}
+	return pool_recycle(p, why);
+}
+
 void
 pools_shutdown(struct wasp_env *env)
 {

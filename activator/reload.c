@@ -11,7 +11,9 @@
  *     stop (their workers drain) and leave the table at the next reload;
  *   - a pool whose workers would get a different configuration (its own
  *     settings, its sites, the sections they inherit) is recycled, with
- *     overlapping, unless recycling/@disallowRotationOnConfigChange;
+ *     overlapping, unless recycling/@disallowRotationOnConfigChange; its
+ *     workers still starting (sent the previous configuration) are
+ *     started again;
  *   - the adapters get the new sockets (when they changed) and routing
  *     table, the workers the new routing table (docs/adapter-protocol.md
  *     "Later generations").
@@ -213,7 +215,7 @@ daemon_reload(struct wasp_env *env, char **ret_msg)
 				 "keeps its workers",
 				 p->name);
 			kept++;
-		} else if (pool_recycle(p, "configuration changed") == 0) {
+		} else if (pool_recycle_config(p) == 0) {
 			recycled++;
 		}
 	}

@@ -270,6 +270,10 @@ void pool_on_demand(struct pool *p);
 int pool_start(struct pool *p, const char **ret_msg);
 int pool_stop(struct pool *p, enum wasp_pool_stop_reason reason, const char *why);
 int pool_recycle(struct pool *p, const char *why);
+/* Reload: p's workers would get another configuration. Ready workers are
+ * recycled; starting ones (sent the previous configuration) are killed and
+ * started again. 0, or -ESRCH when p is not Started. */
+int pool_recycle_config(struct pool *p);
 /* Drain every worker of every pool (shutdown). */
 void pools_shutdown(struct wasp_env *env);
 size_t pools_count_workers(const struct wasp_env *env);

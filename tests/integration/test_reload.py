@@ -3,12 +3,13 @@ added, changed and removed while waspd runs; a pool whose configuration did
 not change keeps its worker and its open connections; a changed pool is
 recycled; a new binding's port starts listening and a removed one stops; a
 configuration with an error changes nothing and the error names the file,
-line and attribute."""
+line and attribute. Then (starting_worker) a worker still starting when its
+pool's configuration changes is started again with the new one."""
 import os
 import signal
-import socket
-
 import shutil
+import socket
+import threading
 
 import wasptest
 from wasptest import check, wait_until
@@ -153,6 +154,127 @@ def test(t):
     wait_until(lambda: srv2.workers(), what="a worker started on the old-generation demand")
     pools = [w["pool"] for w in srv2.workers()]
     check(pools == ["B"], "the demand for old pool id 1 started %r, not B" % pools)
+    check(srv2.stop() == 0, "waspd exit status (fake adapter)")
+
+    starting_worker(t)
+
+
+def gated_worker(t, name):
+    """A worker program that waits, before it becomes wasp-worker, until the
+    test writes a line to the FIFO it returns (a reader blocks in open until
+    a writer comes, so nothing polls or sleeps)."""
+    gate = os.path.join(t.dir, name + ".gate")
+    os.mkfifo(gate)
+    os.chmod(gate, 0o666)  # the pool's identity reads it when run as root
+    prog = os.path.join(t.dir, name)
+    with open(prog, "w") as f:
+        f.write("#!/bin/sh\nread line < %s\nexec %s\n"
+                % (gate, wasptest.program("worker/wasp-worker")))
+    os.chmod(prog, 0o755)
+    return prog, gate
+
+
+def open_gate(gate):
+    """Let one worker blocked on the gate go on; False while none waits."""
+    try:
+        fd = os.open(gate, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:  # ENXIO: no reader yet
+        return False
+    try:
+        os.write(fd, b"go\n")
+    except OSError:  # the reader was killed meanwhile
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def content(t, name, text):
+    d = os.path.join(t.dir, "content", name)
+    os.makedirs(d)
+    os.chmod(d, 0o755)
+    with open(os.path.join(d, "index.html"), "w") as f:
+        f.write(text)
+    os.chmod(os.path.join(d, "index.html"), 0o644)
+    return d
+
+
+def starting_worker(t):
+    """A worker still starting when a reload changes its pool's
+    configuration was sent the previous configuration: it is killed and
+    started again (an overlapped recycle's replacement too, its old worker
+    serving meanwhile); with disallowRotationOnConfigChange it stays. Pool
+    A's workers wait on a gate (WASP_TEST_WORKER_PROGRAM), so each is
+    Starting for as long as the test wants; each configuration serves
+    other content, so a response tells which one its worker runs."""
+    prog, gate = gated_worker(t, "gated-worker")
+    pool = {"name": "A", "processModel": {"startupTimeLimit": "00:02:00"}}
+    srv = t.server(pools={"A": {"processModel": pool["processModel"]}},
+                   env={"WASP_TEST_WORKER_PROGRAM": "A:" + prog}).start()
+
+    def reload_to(n, recycling=None):
+        d = content(t, "A-%d" % n, "configuration %d\n" % n)
+        p = dict(pool)
+        if recycling:
+            p["recycling"] = recycling
+        write(srv, [p], [{"name": "A", "id": 1,
+                          "bindings": ["127.0.0.1:%d:%s" % (srv.port, srv.host("A"))],
+                          "apps": [{"path": "/", "pool": "A", "physicalPath": d}]}])
+        return srv.waspctl("reload")["message"]
+
+    def starting():
+        ws = [w["pid"] for w in srv.workers("A") if w["state"] == "Starting"]
+        return ws[0] if len(ws) == 1 else None
+
+    def ready_other_than(pid):
+        now = worker_pid(srv, "A")
+        return now if now not in (None, pid) else None
+
+    def release_until(cond, what):
+        return wait_until(lambda: (open_gate(gate), cond())[1], timeout=30, what=what)
+
+    # 1. The pool's first worker, started on demand, is still starting.
+    first = {}
+    waiting = threading.Thread(target=lambda: first.update(r=srv.get(pool="A", timeout=60)))
+    waiting.start()
+    p1 = wait_until(starting, what="pool A's first worker starting")
+    msg = reload_to(2)
+    check("1 recycled" in msg, "reload message %r" % msg)
+    ready = release_until(lambda: worker_pid(srv, "A"), "a worker of pool A ready")
+    check(ready != p1, "the worker that was starting at the reload (pid %d) serves" % p1)
+    wait_until(lambda: not wasptest.pid_alive(p1), what="the stale starting worker gone")
+    waiting.join(60 * wasptest.TIME_SCALE)
+    r = first.get("r")
+    check(r is not None and r.status == 200 and r.body == b"configuration 2\n",
+          "the request that waited through the reload: %r %r" % (r, r and r.body))
+    r = srv.get(pool="A")
+    check(r.pid == ready and r.body == b"configuration 2\n", "after the reload: %r" % r)
+
+    # 2. An overlapped recycle's replacement is starting: the old worker
+    # keeps serving, the replacement is started again with the new one.
+    srv.waspctl("recycle", "apppool", "A")
+    p3 = wait_until(starting, what="the replacement starting")
+    msg = reload_to(3)
+    check("1 recycled" in msg, "reload message %r" % msg)
+    r = srv.get(pool="A")
+    check(r.pid == ready and r.body == b"configuration 2\n",
+          "the old worker while its replacement starts again: %r" % r)
+    new = release_until(lambda: ready_other_than(ready), "the replacement ready")
+    check(new != p3, "the replacement that was starting at the reload (pid %d) serves" % p3)
+    r = srv.get(pool="A")
+    check(r.pid == new and r.body == b"configuration 3\n", "after the recycle: %r" % r)
+    check(srv.pools()["A"]["recycleFailures"] == 0, "a recycle failure was counted")
+
+    # 3. disallowRotationOnConfigChange: the starting worker stays.
+    srv.waspctl("recycle", "apppool", "A")
+    p5 = wait_until(starting, what="a replacement starting")
+    msg = reload_to(4, {"disallowRotationOnConfigChange": True})
+    check("1 changed but kept" in msg, "reload message %r" % msg)
+    release_until(lambda: worker_pid(srv, "A") == p5, "the kept replacement ready")
+    r = srv.get(pool="A")
+    check(r.pid == p5 and r.body == b"configuration 3\n",
+          "disallowRotationOnConfigChange: %r" % r)
+    check(srv.stop() == 0, "waspd exit status (starting worker)")
 
 
 wasptest.main(test)
