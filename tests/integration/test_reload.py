@@ -4,12 +4,15 @@ not change keeps its worker and its open connections; a changed pool is
 recycled; a new binding's port starts listening and a removed one stops; a
 configuration with an error changes nothing and the error names the file,
 line and attribute. Then (starting_worker) a worker still starting when its
-pool's configuration changes is started again with the new one."""
+pool's configuration changes is started again with the new one, and
+(backoff_timer) a pool backing off after start failures keeps its pending
+back-off across a reload."""
 import os
 import signal
 import shutil
 import socket
 import threading
+import time
 
 import wasptest
 from wasptest import check, wait_until
@@ -157,6 +160,7 @@ def test(t):
     check(srv2.stop() == 0, "waspd exit status (fake adapter)")
 
     starting_worker(t)
+    backoff_timer(t)
 
 
 def gated_worker(t, name):
@@ -275,6 +279,40 @@ def starting_worker(t):
     check(r.pid == p5 and r.body == b"configuration 3\n",
           "disallowRotationOnConfigChange: %r" % r)
     check(srv.stop() == 0, "waspd exit status (starting worker)")
+
+
+def backoff_timer(t):
+    """A pool whose worker cannot start waits longer between attempts; a
+    reload moves the pool's record, and the pending back-off timer moves
+    with it: the reload starts nothing early, and the next attempt comes
+    from the timer, counted on the pool's new record, with the back-off
+    going on."""
+    missing = os.path.join(t.dir, "no-such-worker")
+    srv = t.server(pools={"A": {"startMode": "AlwaysRunning",
+                                "failure": {"rapidFailProtection": False}},
+                          "B": {}},
+                   env={"WASP_TEST_WORKER_PROGRAM": "A:" + missing}).start()
+    # 7 failures: 3.2 s until the next attempt.
+    srv.wait_log("pool 'A': 7 consecutive start failures, next start in 3200 ms", timeout=20)
+    seen = time.monotonic()
+    attempts = srv.read_log().count("pool 'A': cannot start")
+    # C before A: every record moves (A's id changes too).
+    write(srv, [{"name": "C"}, {"name": "A", "startMode": "AlwaysRunning",
+                                "failure": {"rapidFailProtection": False}}, {"name": "B"}],
+          [site(srv, "C", 3), site(srv, "A", 1), site(srv, "B", 2)])
+    check(srv.waspctl("reload")["generation"] == 2, "reload")
+    if time.monotonic() - seen < 2.5:
+        check(srv.read_log().count("pool 'A': cannot start") == attempts,
+              "the reload started pool A at once, ignoring its back-off")
+    failures = srv.pools()["A"]["failures"]
+    srv.wait_log("pool 'A': 8 consecutive start failures, next start in 6400 ms", timeout=20)
+    wait_until(lambda: srv.pools()["A"]["failures"] > failures,
+               what="the next failure counted on pool A's new record")
+    check(srv.pools()["A"]["state"] == "Started", "pool A %r" % srv.pools()["A"])
+    r = srv.get(pool="B")
+    check(r.status == 200 and r.pool == "B", "pool B %r" % r)
+    check(srv.alive(), "waspd died")
+    check(srv.stop() == 0, "waspd exit status (back-off)")
 
 
 wasptest.main(test)
