@@ -704,6 +704,17 @@ worker_send_config(struct worker *w)
 	return adapters_pair_worker(env, w);
 }
 
+/* Test hook (--test-hooks only): WASP_TEST_SETUP_FAIL=POOL makes setting up
+ * that pool's workers (configuration, routing table, handoff channels)
+ * fail, as running out of descriptors would. */
+static bool
+worker_test_setup_fails(const struct pool *p)
+{
+	const char *pool = p->env->test_hooks ? getenv("WASP_TEST_SETUP_FAIL") : NULL;
+
+	return pool && streq(pool, p->name);
+}
+
 /* Start one worker for p (replacing `replaces` when overlapped recycling).
  * NULL when it could not be started (logged, counted as a failure). */
 static struct worker *
@@ -796,11 +807,15 @@ worker_spawn(struct pool *p, struct worker *replaces, const char *why)
 	w->next = p->workers;
 	p->workers = w;
 	w->ch = wasp_ipc_channel_new(env->base, fds[0], &worker_ops, w);
-	if (!w->ch || worker_send_config(w) < 0) {
+	if (!w->ch || worker_test_setup_fails(p) || worker_send_config(w) < 0) {
+		/* A start failure like any other (out of descriptors, say): the
+		 * next attempt backs off, and rapid-fail protection counts it. */
 		log_error("pool '%s': worker %u (pid %d) could not be set up, killing it", p->name,
 			  w->id, (int)pid);
 		w->replaces = NULL;
 		worker_kill(w, "setup failed");
+		p->start_failures++;
+		(void)pool_count_failure(p, FAILURE_SPAWN);
 		return NULL;
 	}
 	(void)timer_arm(env->base, &w->limit_timer, worker_on_startup_timeout, w,
@@ -871,7 +886,7 @@ pool_on_respawn_timer(evutil_socket_t fd, short what, void *arg)
 
 /* Start a worker when the pool needs one and has none: AlwaysRunning, fresh
  * demand, or a hung worker to replace. After consecutive start failures
- * (crash before READY, startupTimeLimit, exec failure) the next attempt
+ * (crash before READY, startupTimeLimit, exec failure, set-up failure) the next attempt
  * waits 100 ms, doubling up to 10 s, so a worker that cannot start does not
  * make waspd spin even with rapid-fail protection off. */
 static void
