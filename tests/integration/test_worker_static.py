@@ -121,7 +121,8 @@ def test(t):
     data = srv.raw(reqs)
     statuses = statuses_of(data)
     check(statuses == [200, 200, 404, 200, 200, 200], "pipelined statuses %r" % statuses)
-    check(data.index(b"aaa\n") < data.index(b"pool A\n") < data.index(b"404"),
+    # (the status line: "404" alone can stand in an ETag, which is hex)
+    check(data.index(b"aaa\n") < data.index(b"pool A\n") < data.index(b"HTTP/1.1 404 "),
           "pipelined responses out of order: %r" % data)
     check(data.count(b"aaa\n") == 2, "HEAD sent a body, or a response is missing: %r" % data)
 
