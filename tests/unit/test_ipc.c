@@ -875,6 +875,26 @@ side_open(struct side *s, struct event_base *base, int fd, const struct wasp_ipc
 	return s->ch;
 }
 
+/* A channel on fds[0] for s, its peer fds[1] having said HELLO as the activator. */
+static void
+side_pair_hello(struct side *s, struct event_base *base, int fds[2],
+		const struct wasp_ipc_channel_ops *ops)
+{
+	pair(fds);
+	side_open(s, base, fds[0], ops);
+	send_hello(fds[1], WASP_ROLE_ACTIVATOR);
+}
+
+/* n PINGs carrying token, written raw on sock. */
+static void
+send_pings(int sock, int n, uint64_t token)
+{
+	struct wasp_msg_ping ping = { .token = token };
+
+	for (int i = 0; i < n; i++)
+		raw_msg(sock, WASP_MSG_PING, 0, &ping, sizeof(ping), NULL, 0);
+}
+
 static struct event_base *
 base_new(void)
 {
@@ -1170,7 +1190,6 @@ START_TEST(test_channel_free_in_close)
 {
 	struct event_base *base = base_new();
 	struct side s;
-	struct wasp_msg_ping ping = { .token = 3 };
 	int fds[2];
 
 	pair(fds);
@@ -1188,8 +1207,7 @@ START_TEST(test_channel_free_in_close)
 	s.free_in_close = true;
 	send_hello(fds[1], WASP_ROLE_ACTIVATOR);
 	raw_msg(fds[1], WASP_MSG_HANDOFF, 0, NULL, 0, NULL, 0); /* unknown here */
-	for (int i = 0; i < 10; i++)
-		raw_msg(fds[1], WASP_MSG_PING, 0, &ping, sizeof(ping), NULL, 0);
+	send_pings(fds[1], 10, 3);
 	run_until(base, &s.closes, 1);
 	ck_assert_int_eq(s.close_err, -EBADMSG);
 	ck_assert_ptr_null(s.ch);
@@ -1214,8 +1232,7 @@ START_TEST(test_channel_free_in_handler)
 	s.free_in_ping = true;
 	s.ping_ret = _i ? -EPROTO : 0; /* returning an error after free changes nothing */
 	send_hello(fds[1], WASP_ROLE_ACTIVATOR);
-	for (int i = 0; i < 5; i++)
-		raw_msg(fds[1], WASP_MSG_PING, 0, &ping, sizeof(ping), NULL, 0);
+	send_pings(fds[1], 5, 5);
 	/* An fd still in flight when the socket is closed must not leak. */
 	one = open_null();
 	raw_msg(fds[1], WASP_MSG_PING, WASP_IPC_F_HAS_FD, &ping, sizeof(ping), &one, 1);
@@ -1410,9 +1427,7 @@ START_TEST(test_channel_peer_gone)
 	struct wasp_msg_ping ping = { .token = 11 };
 	int fds[2], r;
 
-	pair(fds);
-	side_open(&s, base, fds[0], &worker_ops);
-	send_hello(fds[1], WASP_ROLE_ACTIVATOR);
+	side_pair_hello(&s, base, fds, &worker_ops);
 	raw_msg(fds[1], WASP_MSG_PING, 0, &ping, sizeof(ping), NULL, 0);
 	fds[1] = safe_close(fds[1]);
 	/* -ECONNRESET when the peer left our HELLO unread, else -EPIPE. */
@@ -1439,9 +1454,7 @@ START_TEST(test_channel_peer_died_unread)
 	struct wasp_msg_ping ping = { .token = 12 };
 	int fds[2];
 
-	pair(fds);
-	side_open(&s, base, fds[0], &worker_ops);
-	send_hello(fds[1], WASP_ROLE_ACTIVATOR);
+	side_pair_hello(&s, base, fds, &worker_ops);
 	raw_msg(fds[1], WASP_MSG_PING, 0, &ping, sizeof(ping), NULL, 0);
 	raw_msg(fds[1], WASP_MSG_PING, 0, &ping, sizeof(ping), NULL, 0);
 	fds[1] = safe_close(fds[1]);
@@ -1459,14 +1472,10 @@ START_TEST(test_channel_read_batch)
 {
 	struct event_base *base = base_new();
 	struct side s;
-	struct wasp_msg_ping ping = { .token = 1 };
 	int fds[2];
 
-	pair(fds);
-	side_open(&s, base, fds[0], &worker_ops);
-	send_hello(fds[1], WASP_ROLE_ACTIVATOR);
-	for (int i = 0; i < 100; i++)
-		raw_msg(fds[1], WASP_MSG_PING, 0, &ping, sizeof(ping), NULL, 0);
+	side_pair_hello(&s, base, fds, &worker_ops);
+	send_pings(fds[1], 100, 1);
 	ck_assert_int_eq(event_base_loop(base, EVLOOP_ONCE), 0);
 	ck_assert_int_eq(s.hellos, 1);
 	ck_assert_int_eq(s.pings, 63);
@@ -1482,21 +1491,16 @@ START_TEST(test_channel_read_done)
 {
 	struct event_base *base = base_new();
 	struct side s;
-	struct wasp_msg_ping ping = { .token = 1 };
 	int fds[2];
 
 	/* once per wakeup, after the batch was dispatched: 3 then 2 PINGs */
-	pair(fds);
-	side_open(&s, base, fds[0], &worker_batch_ops);
-	send_hello(fds[1], WASP_ROLE_ACTIVATOR);
-	for (int i = 0; i < 3; i++)
-		raw_msg(fds[1], WASP_MSG_PING, 0, &ping, sizeof(ping), NULL, 0);
+	side_pair_hello(&s, base, fds, &worker_batch_ops);
+	send_pings(fds[1], 3, 1);
 	ck_assert_int_eq(event_base_loop(base, EVLOOP_ONCE), 0);
 	ck_assert_int_eq(s.pings, 3);
 	ck_assert_int_eq(s.read_dones, 1);
 	ck_assert_int_eq(s.pings_at_done[0], 3);
-	for (int i = 0; i < 2; i++)
-		raw_msg(fds[1], WASP_MSG_PING, 0, &ping, sizeof(ping), NULL, 0);
+	send_pings(fds[1], 2, 1);
 	run_until(base, &s.read_dones, 2);
 	ck_assert_int_eq(s.pings_at_done[1], 5);
 	/* not after a batch that closed the channel */
