@@ -394,6 +394,10 @@ daemon_main(int argc, char **argv)
 		return r > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 	}
 	env.is_root = geteuid() == 0;
+	env.background_start = sched_background_possible();
+	if (!env.background_start)
+		log_debug("recycle replacements start at normal priority: no CAP_SYS_NICE, and "
+			  "RLIMIT_NICE does not allow leaving SCHED_IDLE");
 
 	r = load_config(&env);
 	if (r < 0)

@@ -44,6 +44,7 @@ static const char *const failure_names[] = {
 };
 
 static struct worker *worker_spawn(struct pool *p, struct worker *replaces, const char *why);
+static void worker_foreground(struct worker *w, const char *why);
 static void worker_drain(struct worker *w, const char *why);
 static void pool_after_worker_loss(struct pool *p, bool failure, enum failure_kind kind,
 				   bool replace);
@@ -279,10 +280,13 @@ worker_free(struct worker *w)
 			*pp = w->next;
 			break;
 		}
-	/* Overlapped recycling links: whoever pointed at w forgets it. */
+	/* Overlapped recycling links: whoever pointed at w forgets it; a
+	 * replacement whose old worker is gone is all the pool has now. */
 	for (struct worker *o = p->workers; o; o = o->next)
-		if (o->replaces == w)
+		if (o->replaces == w) {
 			o->replaces = NULL;
+			worker_foreground(o, "the worker it replaces is gone");
+		}
 	if (w->replaces)
 		w->replaces->recycling = false;
 	while ((hp = w->pairs)) {
@@ -295,8 +299,39 @@ worker_free(struct worker *w)
 	timer_free(&w->pong_timer);
 	timer_free(&w->idle_timer);
 	timer_free(&w->recycle_timer);
+	timer_free(&w->sched_timer);
 	wasp_ipc_channel_free(w->ch);
 	free(w);
+}
+
+/* A replacement started in the background (sched.c) goes back to normal
+ * priority: it is ready, it took too long, or the pool now depends on it. */
+static void
+worker_foreground(struct worker *w, const char *why)
+{
+	int r;
+
+	if (!w->background)
+		return;
+	w->background = false;
+	timer_stop(w->sched_timer);
+	if (w->pid <= 0)
+		return;
+	r = sched_foreground(w->pid);
+	if (r < 0 && r != -ESRCH)
+		log_warning_errno(r, "pool '%s': worker %u (pid %d) back to normal priority",
+				  w->pool->name, w->id, (int)w->pid);
+	else
+		log_debug("pool '%s': worker %u (pid %d) at normal priority: %s", w->pool->name,
+			  w->id, (int)w->pid, why);
+}
+
+static void
+worker_on_sched_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	worker_foreground(w, "still starting");
 }
 
 /* Kill a worker now (SIGKILL; it is reaped later). */
@@ -305,6 +340,7 @@ worker_kill(struct worker *w, const char *why)
 {
 	worker_send_gone(w);
 	worker_stop_timers(w);
+	worker_foreground(w, "killed"); /* so that it dies now, even on a busy CPU */
 	w->stop_reason = why;
 	w->state = WORKER_DEAD;
 	w->ch = wasp_ipc_channel_free(w->ch);
@@ -480,6 +516,7 @@ worker_on_ready(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, voi
 	w->ready_mono = now;
 	p->start_failures = 0;
 	timer_stop(w->limit_timer);
+	worker_foreground(w, "ready");
 	log_notice("pool '%s': worker %u (pid %d) ready in %" PRIu64 " ms", p->name, w->id,
 		   (int)w->pid, (now - w->started_mono) / USEC_PER_MSEC);
 
@@ -806,6 +843,21 @@ worker_spawn(struct pool *p, struct worker *replaces, const char *why)
 	w->replaces = replaces;
 	w->next = p->workers;
 	p->workers = w;
+	/* Overlapped recycling: the old worker serves meanwhile, so the
+	 * replacement starts on what CPU the busy processes leave (sched.c).
+	 * The child has exec'd by now (spawn_child waits for it): the exec
+	 * itself ran at normal priority and did not hold waspd up. */
+	if (replaces && env->background_start) {
+		r = sched_background(pid);
+		if (r == 0) {
+			w->background = true;
+			(void)timer_arm(env->base, &w->sched_timer, worker_on_sched_timer, w,
+					WASP_BACKGROUND_START_MAX_USEC);
+		} else {
+			log_debug_errno(r, "pool '%s': worker %u in the background", p->name,
+					w->id);
+		}
+	}
 	w->ch = wasp_ipc_channel_new(env->base, fds[0], &worker_ops, w);
 	if (!w->ch || worker_test_setup_fails(p) || worker_send_config(w) < 0) {
 		/* A start failure like any other (out of descriptors, say): the

@@ -76,6 +76,8 @@ struct worker {
 	struct event *pong_timer;  /* pingResponseTime for the outstanding PING */
 	struct event *idle_timer;
 	struct event *recycle_timer; /* periodicRestart time */
+	struct event *sched_timer;   /* background start: the bound */
+	bool background;             /* SCHED_IDLE until READY (sched.c) */
 	uint64_t ping_token;
 	bool ping_outstanding;
 	/* From the worker's last WORKER_STATS (vm_kb from /proc). */
@@ -144,6 +146,7 @@ struct wasp_env {
 	char *runtime_dir;
 	bool test_hooks;
 	bool is_root;
+	bool background_start; /* replacements start at SCHED_IDLE (sched.c) */
 	struct wasp_config *cfg;
 	struct wasp_apphost *ah;
 	uint32_t generation;
@@ -218,6 +221,17 @@ struct spawn_opts {
 int spawn_child(const struct spawn_opts *o, pid_t *ret_pid);
 /* Full path of one of wasp's programs, malloc'd. */
 char *spawn_program_path(const struct wasp_env *env, const char *name);
+
+/* sched.c */
+/* A replacement starts in the background for at most this long. */
+#define WASP_BACKGROUND_START_MAX_USEC UINT64_C(1000000) /* 1 s */
+/* Whether waspd may put a worker back to SCHED_OTHER after SCHED_IDLE
+ * (CAP_SYS_NICE, or an RLIMIT_NICE that allows it). */
+bool sched_background_possible(void);
+/* SCHED_IDLE for process pid (its one thread, just after exec): 0 or -errno. */
+int sched_background(pid_t pid);
+/* SCHED_OTHER for every thread of pid that is SCHED_IDLE: 0 or -errno. */
+int sched_foreground(pid_t pid);
 
 /* sockets.c */
 int sockets_bind(struct wasp_env *env);
