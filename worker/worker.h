@@ -302,8 +302,9 @@ int conn_prepare(struct wasp_env *env, int fd, struct wchan *chan, uint32_t site
 void conn_start(struct conn *c);
 void conn_discard(struct conn *c);
 /* Draining: hand connections that are between requests back to their
- * adapter now, the others once their response is out (those whose response
- * head was built after DRAIN say Connection: close and are closed). */
+ * adapter now, the others once their response is out. A response stays
+ * keep-alive while the connection has an adapter to go back to; without one
+ * it says Connection: close and is closed. */
 void conn_drain_all(struct wasp_env *env);
 void conn_free_all(struct wasp_env *env);
 /* Continue a connection whose request was pending (from wasp_request_resume). */
