@@ -19,30 +19,33 @@ def recv_all(s):
         got += b
 
 
+def recv_until(s, marker, what):
+    got = b""
+    while marker not in got:
+        b = s.recv(65536)
+        check(b, "%s: closed after %r" % (what, got))
+        got += b
+    return got
+
+
+def keep_alive_conn(srv, host):
+    """A connection that has had one request answered and stays open:
+    the socket and that response."""
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=10 * TIME_SCALE)
+    s.sendall(b"GET /index.html HTTP/1.1\r\nHost: %s\r\n\r\n" % host)
+    return s, recv_until(s, b"pool A\n", "idle connection")
+
+
 def test(t):
     srv = t.server(pools={"A": {}}).start()
     host = srv.host("A").encode()
 
-    # an idle keep-alive connection owned by the worker
-    idle = socket.create_connection(("127.0.0.1", srv.port), timeout=10 * TIME_SCALE)
-    idle.sendall(b"GET /index.html HTTP/1.1\r\nHost: %s\r\n\r\n" % host)
-    first = b""
-    while b"pool A\n" not in first:
-        b = idle.recv(65536)
-        check(b, "idle connection closed early: %r" % first)
-        first += b
+    # idle keep-alive connections owned by the worker
+    idle, first = keep_alive_conn(srv, host)
     pid = int(first.split(b"X-Wasp-Pid: ")[1].split(b"\r\n")[0])
-
-    # more idle keep-alive connections
     more = []
     for _ in range(9):
-        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10 * TIME_SCALE)
-        s.sendall(b"GET /index.html HTTP/1.1\r\nHost: %s\r\n\r\n" % host)
-        got = b""
-        while b"pool A\n" not in got:
-            b = s.recv(65536)
-            check(b, "idle connection closed early: %r" % got)
-            got += b
+        s, got = keep_alive_conn(srv, host)
         check(b"X-Wasp-Pid: %d\r\n" % pid in got, "another worker: %r" % got)
         more.append(s)
 
@@ -59,11 +62,7 @@ def test(t):
     srv.waspctl("recycle", "apppool", "A")
 
     # the request in progress completes, keep-alive, in the old worker
-    data = b""
-    while b"slept 3000 ms" not in data:
-        b = busy.recv(65536)
-        check(b, "in-flight request: closed after %r" % data)
-        data += b
+    data = recv_until(busy, b"slept 3000 ms", "in-flight request")
     check(data.startswith(b"HTTP/1.1 200 "), "in-flight request: %r" % data)
     check(b"\r\nConnection: close\r\n" not in data, "Connection: close: %r" % data)
     check(b"X-Wasp-Pid: %d\r\n" % pid in data, "answered by another worker: %r" % data)
