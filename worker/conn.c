@@ -652,7 +652,7 @@ prepare_write(struct conn *c)
 	if (c->body_open || c->pend_len)
 		c->close_after = true; /* drain_decide() chose not to read it */
 	req->keep_alive = req->http && req->http->keep_alive && !c->close_after &&
-			  !(env->draining && !c->chan) && !req->no_keep_alive &&
+			  !(env->draining && !wchan_open(c->chan)) && !req->no_keep_alive &&
 			  wasp_http_response_can_keep_alive(req->http, clen);
 	n = request_build_head(req, &head);
 	if (n < 0) {

@@ -79,6 +79,12 @@ wchan_close(struct wchan *c)
 	wchan_unref(c);
 }
 
+bool
+wchan_open(const struct wchan *c)
+{
+	return c && c->ch;
+}
+
 int
 wchan_handback(struct wchan *c, int fd, uint32_t conn_id, const void *data, size_t len)
 {

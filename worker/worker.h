@@ -282,6 +282,8 @@ void env_check_drained(struct wasp_env *env);
 int wchan_add(struct wasp_env *env, int sock, uint32_t adapter_id);
 void wchan_ref(struct wchan *c);
 void wchan_unref(struct wchan *c);
+/* Whether c (NULL: none) can still take a HANDBACK. */
+bool wchan_open(const struct wchan *c);
 /* Send HANDBACK (fd is closed once sent, also on failure) with data. 0 or -errno. */
 int wchan_handback(struct wchan *c, int fd, uint32_t conn_id, const void *data, size_t len);
 /* Messages still queued on the handoff channels (a HANDBACK not yet on the wire). */

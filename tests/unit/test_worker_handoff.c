@@ -357,6 +357,77 @@ START_TEST(test_drain_hands_back_idle)
 }
 END_TEST
 
+/* A request in progress when DRAIN comes: answered keep-alive, then the
+ * connection goes back like an idle one; with the adapter's channel gone,
+ * answered with Connection: close instead. */
+static void
+drain_in_flight(bool adapter_gone)
+{
+	static const char req[] = "GET /__wasp_test/sleep?ms=100 HTTP/1.1\r\nHost: s.test\r\n\r\n";
+	struct wasp_msg_handback hb;
+	struct wasp_ipc_msg m;
+	char buf[4096] = "";
+	int srv, c;
+
+	adapter_hello();
+	c = tcp_pair(&srv);
+	send_handoff(12, srv, "/", req);
+	ck_assert_int_eq(adapter_recv(&m), 1);
+	ck_assert_uint_eq(m.hdr.type, WASP_MSG_HANDOFF_ACK);
+	if (adapter_gone) {
+		adapter = safe_close(adapter);
+		/* the worker reads EOF on its channel and drops it */
+		for (int i = 0; i < 100 && env.chans; i++)
+			event_base_loop(base, EVLOOP_ONCE);
+		ck_assert_ptr_null(env.chans);
+	}
+	env.draining = true;
+	conn_drain_all(&env);
+	ck_assert_uint_eq(env.n_conns, 1); /* busy: not handed back */
+
+	/* the answer comes from the worker's timer: run its loop while waiting */
+	for (size_t len = 0, i = 0; !strstr(buf, "slept 100 ms"); i++) {
+		struct pollfd pfd = { .fd = c, .events = POLLIN };
+		ssize_t n;
+
+		ck_assert_uint_lt(i, 1000);
+		buf[len] = '\0';
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		if (poll(&pfd, 1, 10) != 1)
+			continue;
+		n = recv(c, buf + len, sizeof(buf) - 1 - len, MSG_DONTWAIT);
+		ck_assert_int_gt(n, 0);
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+	ck_assert_msg(startswith(buf, "HTTP/1.1 200 OK\r\n"), "%s", buf);
+	if (adapter_gone) {
+		ck_assert_msg(strstr(buf, "\r\nConnection: close\r\n"), "%s", buf);
+	} else {
+		ck_assert_msg(!strstr(buf, "\r\nConnection: close\r\n"), "%s", buf);
+		ck_assert_int_eq(adapter_recv(&m), 1);
+		ck_assert_uint_eq(m.hdr.type, WASP_MSG_HANDBACK);
+		memcpy(&hb, m.payload, sizeof(hb));
+		ck_assert_uint_eq(hb.conn_id, 0);
+		ck_assert_int_ge(m.fd, 0);
+		close(m.fd);
+		ck_assert_uint_eq(env.n_conns, 0);
+	}
+	close(c);
+}
+
+START_TEST(test_drain_in_flight_keep_alive)
+{
+	drain_in_flight(false);
+}
+END_TEST
+
+START_TEST(test_drain_in_flight_no_adapter)
+{
+	drain_in_flight(true);
+}
+END_TEST
+
 START_TEST(test_batch_one_ack)
 {
 	static const char req[] =
@@ -472,6 +543,8 @@ worker_handoff_suite(void)
 	tcase_add_test(tc, test_draining_returns_unacked);
 	tcase_add_test(tc, test_drain_hands_back_idle);
 	tcase_add_test(tc, test_malformed_handoff_closes_channel);
+	tcase_add_test(tc, test_drain_in_flight_keep_alive);
+	tcase_add_test(tc, test_drain_in_flight_no_adapter);
 	tcase_add_test(tc, test_batch_one_ack);
 	tcase_add_test(tc, test_batch_cut_by_malformed);
 	suite_add_tcase(s, tc);
