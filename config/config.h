@@ -215,6 +215,28 @@ int wasp_config_effective_section_at(struct wasp_config *cfg, const char *site,
 				     const struct wasp_element **ret,
 				     struct wasp_diag_list *diags);
 
+/* Why the configuration of a URL cannot be used: what IIS answers 500.19. */
+struct wasp_config_error {
+	const char *file;    /* the configuration file ("" when unknown) */
+	int line;            /* 0 when unknown */
+	const char *message; /* "attribute 'a': ..." when about one attribute */
+	uint32_t hresult;    /* IIS's error code: 0x8007000d, 0x80070021, ... */
+};
+
+/* Can the configuration of a site's URL path be used, as IIS decides before
+ * it serves a request? Not when a web.config along the path has an error
+ * (not well-formed, a value or attribute IIS would refuse, an undeclared
+ * section), when a section there breaks overrideMode, allowDefinition or a
+ * lock, when the virtual directory's physical path does not exist, or when
+ * a section the schema declares notImplemented applies to the path with
+ * anything beyond its defaults (applicationHost.config's included).
+ * Cached and revalidated like effective sections; diagnostics go to diags
+ * when the answer is computed, not on a cache hit.
+ * Returns 0 (*ret_err NULL); -EINVAL with *ret_err set (it belongs to cfg);
+ * -ENOENT (no such site); -ENOMEM. */
+int wasp_config_check_path(struct wasp_config *cfg, const char *site, const char *url_path,
+			   const struct wasp_config_error **ret_err, struct wasp_diag_list *diags);
+
 /* ---- handing a generation to a worker ----------------------------------- */
 
 /* Serialize the generation (the schema, the section declarations and

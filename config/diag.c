@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "config.h"
+#include "internal.h"
 #include "util.h"
 
 void
@@ -83,4 +85,38 @@ wasp_diag_list_print(const struct wasp_diag_list *l, FILE *f, enum wasp_diag_sev
 	for (size_t i = 0; l && i < l->n; i++)
 		if (l->items[i].severity <= min_severity)
 			(void)wasp_diag_print(&l->items[i], f);
+}
+
+/* IIS's error code for a configuration error, from what the message says
+ * (the messages are this library's own, see load.c and merge.c). */
+static uint32_t
+error_hresult(const char *msg)
+{
+	if (strstr(msg, "is locked") || strstr(msg, "may only be set"))
+		return 0x80070021; /* ERROR_LOCK_VIOLATION */
+	if (strstr(msg, "duplicate collection entry"))
+		return 0x800700b7; /* ERROR_ALREADY_EXISTS */
+	if (strstr(msg, "does not exist"))
+		return 0x80070003; /* ERROR_PATH_NOT_FOUND */
+	if (strstr(msg, "cannot read: Permission denied"))
+		return 0x80070005; /* ERROR_ACCESS_DENIED */
+	return 0x8007000d; /* ERROR_INVALID_DATA: malformed, unrecognized, bad value */
+}
+
+const struct wasp_config_error *
+cfg_error_new(struct wasp_arena *arena, const char *file, int line, const char *attr,
+	      const char *message)
+{
+	struct wasp_config_error *e = wasp_arena_zalloc(arena, sizeof(*e));
+
+	if (!e)
+		return NULL;
+	e->file = wasp_arena_strdup(arena, file ? file : "");
+	e->line = line;
+	e->message = attr ? wasp_arena_printf(arena, "attribute '%s': %s", attr, message)
+			  : wasp_arena_strdup(arena, message);
+	e->hresult = error_hresult(message);
+	if (!e->file || !e->message)
+		return NULL;
+	return e;
 }

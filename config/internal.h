@@ -89,6 +89,11 @@ struct schema_section {
 	struct schema_elem *root;
 	enum cfg_allow_def allow_definition;  /* when configSections does not say */
 	enum cfg_override override_default;
+	/* Declared so that wasp can tell when it is used, not implemented:
+	 * anything in it beyond its defaults would restrict or redirect what
+	 * is served, so a request it applies to is refused (500.19). Its
+	 * unknown attributes and elements are accepted silently. */
+	bool not_implemented;
 	const char *source; /* schema file, for messages */
 };
 
@@ -203,6 +208,7 @@ struct cfg_file {
 	off_t size;
 	int64_t mtime_nsec;
 	int parse_result; /* 0 or -EINVAL when it had errors */
+	const struct wasp_config_error *first_err; /* with parse_result < 0 */
 };
 
 struct cfg_cache;
@@ -235,6 +241,11 @@ int cfg_parse_file(struct wasp_config *cfg, const char *buf, size_t len, const c
 		   bool is_apphost, const char *url_dir, struct cfg_file **ret,
 		   struct wasp_diag_list *diags);
 const struct cfg_decl *cfg_find_decl(const struct cfg_file *apphost, const char *name);
+
+/* A copy of one error in arena ("attribute 'a': " put before message when
+ * attr is set), with its IIS error code. NULL on OOM. */
+const struct wasp_config_error *cfg_error_new(struct wasp_arena *arena, const char *file,
+					      int line, const char *attr, const char *message);
 
 /* Expand %VAR% from the environment (unknown names stay as written). */
 const char *cfg_expand_env(struct wasp_arena *arena, const char *s);

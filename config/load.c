@@ -33,7 +33,19 @@ struct parse_ctx {
 	/* Unknown top-level groups already warned about. */
 	const char **warned;
 	size_t n_warned, n_warned_alloc;
+	/* Parsing a section the schema declares notImplemented: what it does
+	 * not declare is accepted silently. */
+	bool lenient;
 };
+
+/* What IIS would refuse in a web.config (an unrecognized attribute or
+ * element, an undeclared section in system.webServer) is an error there;
+ * in applicationHost.config, which must load as IIS wrote it, a warning. */
+static enum wasp_diag_severity
+strictness(const struct parse_ctx *c)
+{
+	return c->file->is_apphost ? WASP_DIAG_WARNING : WASP_DIAG_ERROR;
+}
 
 static void
 diag(struct parse_ctx *c, enum wasp_diag_severity sev, int line, const char *attr, const char *fmt,
@@ -355,9 +367,9 @@ parse_attrs(struct parse_ctx *c, xmlNode *xn, struct cfg_node *node, bool is_sec
 		}
 		sa = schema_elem_attr(schema, name);
 		if (!sa) {
-			if (!schema->allow_unknown_attrs)
-				diag(c, WASP_DIAG_WARNING, line, name,
-				     "unknown attribute on <%s>, ignoring", node->name);
+			if (!schema->allow_unknown_attrs && !c->lenient)
+				diag(c, strictness(c), line, name, "unknown attribute on <%s>%s",
+				     node->name, c->file->is_apphost ? ", ignoring" : "");
 			continue;
 		}
 		if (node->kind == CFG_NODE_REMOVE && !sa->key) {
@@ -466,8 +478,10 @@ parse_node(struct parse_ctx *c, xmlNode *xn, const struct schema_elem *schema,
 		} else if ((ks = schema_elem_child(schema, xname(k)))) {
 			kk = CFG_NODE_ELEMENT;
 		} else {
-			diag(c, WASP_DIAG_WARNING, cfg_xml_line(k), NULL,
-			     "unknown element <%s> in <%s>, ignoring", xname(k), node->name);
+			if (!c->lenient)
+				diag(c, strictness(c), cfg_xml_line(k), NULL,
+				     "unknown element <%s> in <%s>%s", xname(k), node->name,
+				     c->file->is_apphost ? ", ignoring" : "");
 			continue;
 		}
 		r = parse_node(c, k, ks, kk, depth + 1, &child);
@@ -691,7 +705,9 @@ add_instance(struct parse_ctx *c, const struct schema_section *ss, const struct 
 	inst->mode_line = loc->line;
 	inst->file = c->file;
 	inst->index = c->file->n_insts;
+	c->lenient = ss->not_implemented;
 	r = parse_node(c, xn, ss->root, CFG_NODE_ELEMENT, 0, &inst->root);
+	c->lenient = false;
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0)
@@ -768,8 +784,16 @@ parse_group(struct parse_ctx *c, xmlNode *xn, const char *prefix, const struct l
 				     "<%s> is not implemented by wasp, ignoring it", full);
 			continue;
 		}
-		diag(c, WASP_DIAG_WARNING, line, NULL,
-		     "unknown section '%s' (neither declared nor implemented), ignoring it", full);
+		/* IIS: "missing a section declaration", a 500.19 in a web.config */
+		if (!c->file->is_apphost && strncasecmp(full, "system.webServer/", 17) == 0)
+			diag(c, WASP_DIAG_ERROR, line, NULL,
+			     "section '%s' is neither declared in configSections nor "
+			     "implemented by wasp",
+			     full);
+		else
+			diag(c, WASP_DIAG_WARNING, line, NULL,
+			     "unknown section '%s' (neither declared nor implemented), ignoring it",
+			     full);
 	}
 	return 0;
 }

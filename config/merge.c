@@ -64,6 +64,8 @@ struct mctx {
 	struct wasp_arena *tmp;
 	struct wasp_diag_list *diags;
 	int errors;
+	/* the first error recorded (in the generation's arena), for a 500.19 */
+	const struct wasp_config_error *first_err;
 };
 
 static void
@@ -81,6 +83,8 @@ merr(struct mctx *m, const char *file, int line, const char *attr, const char *f
 		msg = NULL;
 	va_end(ap);
 	(void)wasp_diag_add(m->diags, WASP_DIAG_ERROR, file, line, attr, "%s", msg ? msg : "(OOM)");
+	if (!m->first_err)
+		m->first_err = cfg_error_new(m->cfg->arena, file, line, attr, msg ? msg : "(OOM)");
 	free(msg);
 	m->errors++;
 }
@@ -907,6 +911,7 @@ cmp_applied(const void *x, const void *y)
 struct dep {
 	const char *path;
 	bool exists;
+	bool is_dir; /* a directory (a virtual directory's physical path) */
 	dev_t dev;
 	ino_t ino;
 	off_t size;
@@ -919,6 +924,7 @@ struct dep {
 struct shared {
 	const struct wasp_element *elem;
 	int result;
+	const struct wasp_config_error *err; /* the first error, with result -EINVAL */
 };
 
 /* One (site, path, section) looked up: its result and the web.config files
@@ -937,9 +943,11 @@ static void
 stat_dep(const char *path, struct dep *d)
 {
 	struct stat st;
+	bool found = stat(path, &st) == 0;
 
 	d->path = path;
-	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+	d->is_dir = found && S_ISDIR(st.st_mode);
+	if (!found || !S_ISREG(st.st_mode)) {
 		d->exists = false;
 		d->dev = 0;
 		d->ino = 0;
@@ -957,7 +965,8 @@ stat_dep(const char *path, struct dep *d)
 static bool
 dep_same(const struct dep *a, const struct dep *b)
 {
-	return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino &&
+	return a->exists == b->exists && a->is_dir == b->is_dir && a->dev == b->dev &&
+	       a->ino == b->ino &&
 	       a->size == b->size && a->mtime_nsec == b->mtime_nsec;
 }
 
@@ -1005,6 +1014,8 @@ get_web_config(struct mctx *m, const char *path, struct dep *dep, struct cfg_fil
 {
 	struct wasp_config *cfg = m->cfg;
 	struct cfg_file *f = cfg_cache_get(cfg->files, path);
+	_cleanup_(wasp_diag_list_done) struct wasp_diag_list local = WASP_DIAG_LIST_INIT;
+	const struct wasp_config_error *first = NULL;
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0;
 	int r;
@@ -1026,12 +1037,22 @@ get_web_config(struct mctx *m, const char *path, struct dep *dep, struct cfg_fil
 		return r;
 	f = NULL;
 	if (r < 0)
-		(void)wasp_diag_add(m->diags, WASP_DIAG_ERROR, path, 0, NULL, "cannot read: %s",
+		(void)wasp_diag_add(&local, WASP_DIAG_ERROR, path, 0, NULL, "cannot read: %s",
 				    strerror(-r));
 	else
-		r = cfg_parse_file(cfg, buf, len, path, false, NULL, &f, m->diags);
+		r = cfg_parse_file(cfg, buf, len, path, false, NULL, &f, &local);
 	if (r == -ENOMEM)
 		return r;
+	/* the caller's list gets them all; the file keeps its first error */
+	for (size_t i = 0; i < local.n; i++) {
+		const struct wasp_diag *d = &local.items[i];
+
+		(void)wasp_diag_add(m->diags, d->severity, d->file, d->line, d->attribute, "%s",
+				    d->message);
+		if (d->severity == WASP_DIAG_ERROR && !first)
+			first = cfg_error_new(cfg->arena, d->file, d->line, d->attribute,
+					      d->message);
+	}
 	{
 		if (!f) {
 			/* Not XML: remembered as a file with an error, so it
@@ -1042,6 +1063,9 @@ get_web_config(struct mctx *m, const char *path, struct dep *dep, struct cfg_fil
 			r = r < 0 ? r : -EINVAL;
 		}
 		f->parse_result = r;
+		f->first_err = r < 0 ? first : NULL;
+		if (r < 0 && !f->first_err)
+			f->first_err = cfg_error_new(cfg->arena, path, 0, NULL, "cannot be read");
 	}
 	f->exists = dep->exists;
 	f->dev = dep->dev;
@@ -1094,7 +1118,8 @@ find_app(struct wasp_arena *a, const struct wasp_element *site, const char *url,
  * its virtual directory says allowSubDirConfig="false" and url is below the
  * virtual directory's root (no web.config is read there). */
 static char *
-map_url_dir(struct wasp_arena *a, const struct wasp_element *site, const char *url, bool *app_root)
+map_url_dir(struct wasp_arena *a, const struct wasp_element *site, const char *url, bool *app_root,
+	    const char **ret_vd_root)
 {
 	const struct wasp_element *app, *best_vd = NULL;
 	size_t best_vd_len = 0;
@@ -1119,6 +1144,8 @@ map_url_dir(struct wasp_arena *a, const struct wasp_element *site, const char *u
 	}
 	if (!best_vd)
 		return NULL;
+	if (ret_vd_root)
+		*ret_vd_root = wasp_element_get_str(best_vd, "physicalPath", "");
 	rest += best_vd_len;
 	if (*rest == '/')
 		rest++;
@@ -1232,7 +1259,7 @@ collect(struct mctx *m, const struct compute_req *q, struct collected *c)
 	for (size_t i = 0; i < cfg->apphost->n_insts; i++) {
 		const struct cfg_inst *inst = cfg->apphost->insts[i];
 
-		if (inst->section != q->ss)
+		if (q->ss ? inst->section != q->ss : !inst->section->not_implemented)
 			continue;
 		if (q->site ? !cfg_path_is_prefix(inst->location, q->target) : *inst->location)
 			continue;
@@ -1257,7 +1284,7 @@ collect(struct mctx *m, const struct compute_req *q, struct collected *c)
 			url_dir = wasp_arena_strndup(m->tmp, q->url, end);
 			if (!url_dir)
 				return -ENOMEM;
-			phys = map_url_dir(m->tmp, site, url_dir, &app_root);
+			phys = map_url_dir(m->tmp, site, url_dir, &app_root, NULL);
 			if (!phys)
 				continue;
 			wc = wasp_arena_printf(m->tmp, "%s/web.config", phys);
@@ -1280,7 +1307,7 @@ collect(struct mctx *m, const struct compute_req *q, struct collected *c)
 				const struct cfg_inst *inst = f->insts[i];
 				char *full;
 
-				if (inst->section != q->ss)
+				if (q->ss && inst->section != q->ss)
 					continue;
 				full = wasp_arena_printf(m->tmp, "%s%s%s%s%s", q->site,
 							 *url_dir ? "/" : "", url_dir,
@@ -1518,6 +1545,9 @@ shared_result(struct mctx *m, const struct compute_req *q, const struct collecte
 	if (!res || !(res->elem = freeze_root(cfg, m->tmp, root)))
 		return -ENOMEM;
 	res->result = m->errors ? -EINVAL : 0;
+	res->err = m->first_err;
+	if (!res->err && c->n_bad)
+		res->err = c->bad[0]->first_err;
 	r = cfg_cache_put(cfg->shared, sig, res);
 	if (r < 0)
 		return r;
@@ -1573,10 +1603,9 @@ section_lookup(struct wasp_config *cfg, const char *name)
 	return ss;
 }
 
-int
-wasp_config_effective_section_at(struct wasp_config *cfg, const char *site, const char *url_path,
-				 const char *section, const struct wasp_element **ret,
-				 struct wasp_diag_list *diags)
+static int
+effective_at(struct wasp_config *cfg, const char *site, const char *url_path, const char *section,
+	     const struct shared **ret, struct wasp_diag_list *diags)
 {
 	_cleanup_(cfg_arena_freep) struct wasp_arena *tmp = NULL;
 	_cleanup_free_ char *heap = NULL;
@@ -1624,7 +1653,7 @@ wasp_config_effective_section_at(struct wasp_config *cfg, const char *site, cons
 		uint64_t now = wasp_now_usec();
 
 		if (cfg->opts.revalidate_usec && now - ent->checked_at < cfg->opts.revalidate_usec) {
-			*ret = ent->res->elem;
+			*ret = ent->res;
 			return ent->res->result;
 		}
 		for (size_t i = 0; i < ent->n_deps && same; i++) {
@@ -1635,7 +1664,7 @@ wasp_config_effective_section_at(struct wasp_config *cfg, const char *site, cons
 		}
 		if (same) {
 			ent->checked_at = now;
-			*ret = ent->res->elem;
+			*ret = ent->res;
 			return ent->res->result;
 		}
 	}
@@ -1672,8 +1701,21 @@ wasp_config_effective_section_at(struct wasp_config *cfg, const char *site, cons
 		return r;
 	}
 	free(old); /* the stale entry it replaced */
-	*ret = res->elem;
+	*ret = res;
 	return res->result;
+}
+
+int
+wasp_config_effective_section_at(struct wasp_config *cfg, const char *site, const char *url_path,
+				 const char *section, const struct wasp_element **ret,
+				 struct wasp_diag_list *diags)
+{
+	const struct shared *res = NULL;
+	int r = effective_at(cfg, site, url_path, section, &res, diags);
+
+	if (res)
+		*ret = res->elem;
+	return r;
 }
 
 int
@@ -1689,4 +1731,251 @@ wasp_config_effective_section(struct wasp_config *cfg, const char *site_path, co
 	if (!site)
 		return -ENOMEM;
 	return wasp_config_effective_section_at(cfg, site, slash, section, ret, diags);
+}
+
+/* ---- can a path's configuration be used (500.19) ------------------------ */
+
+static bool
+value_is_default(const struct wasp_value *v, const struct wasp_value *def)
+{
+	switch (v->type) {
+	case WASP_ATTR_BOOL:
+		return v->b == def->b;
+	case WASP_ATTR_INT:
+		return v->i == def->i;
+	case WASP_ATTR_UINT:
+	case WASP_ATTR_ENUM:
+	case WASP_ATTR_FLAGS:
+	case WASP_ATTR_TIMESPAN:
+		return v->u == def->u;
+	default:
+		return streq(v->text, def->text);
+	}
+}
+
+/* An element of a notImplemented section that changes nothing: every
+ * attribute the schema declares at its default, and so every child
+ * element and every collection entry. */
+static bool
+elem_inert(const struct wasp_element *e, const struct schema_elem *s)
+{
+	for (size_t i = 0; i < e->n_attrs; i++) {
+		const struct schema_attr *sa = schema_elem_attr(s, e->attrs[i].name);
+
+		if (sa && e->attrs[i].is_set && !value_is_default(&e->attrs[i].value, &sa->def))
+			return false;
+	}
+	for (size_t i = 0; i < e->n_children; i++) {
+		const struct schema_elem *cs = schema_elem_child(s, e->children[i]->name);
+
+		if (cs && !elem_inert(e->children[i], cs))
+			return false;
+	}
+	for (size_t i = 0; i < e->n_items; i++)
+		if (!s->coll || !elem_inert(e->items[i], s->coll->item))
+			return false;
+	return true;
+}
+
+/* The answer for an error made here (a path that does not exist, a section
+ * not implemented): one per distinct text, so that asking about many URLs
+ * does not grow the generation. */
+static const struct shared *
+check_error(struct wasp_config *cfg, struct wasp_arena *tmp, const char *file, int line,
+	    const char *attr, const char *msg)
+{
+	char *sig = wasp_arena_printf(tmp, "\001check\n%s\n%d\n%s\n%s", file, line, strempty(attr),
+				      msg);
+	struct shared *res;
+
+	if (!sig)
+		return NULL;
+	res = cfg_cache_get(cfg->shared, sig);
+	if (res)
+		return res;
+	res = wasp_arena_zalloc(cfg->arena, sizeof(*res));
+	if (!res || !(res->err = cfg_error_new(cfg->arena, file, line, attr, msg)))
+		return NULL;
+	res->result = -EINVAL;
+	return cfg_cache_put(cfg->shared, sig, res) < 0 ? NULL : res;
+}
+
+/* The same for an error that has a home already (a file's, a merge's). */
+static const struct shared *
+check_result(struct wasp_config *cfg, struct wasp_arena *tmp, const struct wasp_config_error *err)
+{
+	static const struct shared ok = { .result = 0 };
+	struct shared *res;
+	char *sig;
+
+	if (!err)
+		return &ok;
+	sig = wasp_arena_printf(tmp, "\001check %p", (const void *)err);
+	if (!sig)
+		return NULL;
+	res = cfg_cache_get(cfg->shared, sig);
+	if (res)
+		return res;
+	res = wasp_arena_zalloc(cfg->arena, sizeof(*res));
+	if (!res)
+		return NULL;
+	res->result = -EINVAL;
+	res->err = err;
+	return cfg_cache_put(cfg->shared, sig, res) < 0 ? NULL : res;
+}
+
+static int
+check_compute(struct wasp_config *cfg, struct wasp_arena *tmp, const char *site, const char *url,
+	      struct collected *c, const struct shared **ret, struct wasp_diag_list *diags)
+{
+	struct mctx m = { .cfg = cfg, .tmp = tmp, .diags = diags };
+	struct compute_req q = { .site = site, .url = url, .web_configs = true };
+	const struct wasp_element *site_e = find_site(cfg, site);
+	const struct shared *res = NULL;
+	const char *vd_root = NULL;
+	bool app_root;
+	int r;
+
+	if (!site_e)
+		return -ENOENT;
+	q.target = *url ? wasp_arena_printf(tmp, "%s/%s", site, url) : site;
+	if (!q.target)
+		return -ENOMEM;
+	r = collect(&m, &q, c);
+	if (r < 0)
+		return r;
+	/* The virtual directory's physical path: IIS cannot read its
+	 * configuration ("Cannot read configuration file"). */
+	(void)map_url_dir(tmp, site_e, url, &app_root, &vd_root);
+	if (vd_root && *vd_root) {
+		struct dep *dep = wasp_arena_alloc(tmp, (c->n_deps + 1) * sizeof(*dep));
+
+		if (!dep)
+			return -ENOMEM;
+		memcpy(dep, c->deps, c->n_deps * sizeof(*dep));
+		c->deps = dep;
+		stat_dep(vd_root, &dep[c->n_deps]);
+		if (!dep[c->n_deps++].is_dir) {
+			const char *wc = wasp_arena_printf(tmp, "%s/web.config", vd_root);
+			const char *msg = wasp_arena_printf(
+				tmp, "the virtual directory's physical path '%s' does not exist",
+				vd_root);
+
+			if (!wc || !msg)
+				return -ENOMEM;
+			(void)wasp_diag_add(diags, WASP_DIAG_ERROR, wc, 0, NULL, "%s", msg);
+			res = check_error(cfg, tmp, wc, 0, NULL, msg);
+			if (!res)
+				return -ENOMEM;
+		}
+	}
+	if (!res && c->n_bad && !(res = check_result(cfg, tmp, c->bad[0]->first_err)))
+		return -ENOMEM;
+	/* Every section written along the path, merged as a request would
+	 * (overrideMode, allowDefinition, locks, duplicates), and the
+	 * notImplemented ones in use. */
+	for (size_t i = 0; !res && i < c->n; i++) {
+		const struct schema_section *ss = c->v[i].inst->section;
+		const struct shared *sec = NULL;
+		bool seen = false;
+
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = c->v[j].inst->section == ss;
+		if (seen)
+			continue;
+		r = effective_at(cfg, site, url, ss->name, &sec, diags);
+		if (r == -ENOMEM)
+			return r;
+		if (!sec)
+			continue;
+		if (sec->result < 0) {
+			if (!(res = check_result(cfg, tmp, sec->err)))
+				return -ENOMEM;
+		} else if (ss->not_implemented && sec->elem && !elem_inert(sec->elem, ss->root)) {
+			const char *msg = wasp_arena_printf(
+				tmp,
+				"section '%s' is not implemented by wasp, and it would restrict or "
+				"redirect what is served here",
+				ss->name);
+
+			if (!msg)
+				return -ENOMEM;
+			(void)wasp_diag_add(diags, WASP_DIAG_ERROR, strempty(sec->elem->file),
+					    sec->elem->line, NULL, "%s", msg);
+			res = check_error(cfg, tmp, strempty(sec->elem->file), sec->elem->line,
+					  NULL, msg);
+			if (!res)
+				return -ENOMEM;
+		}
+	}
+	*ret = res ? res : check_result(cfg, tmp, NULL);
+	return 0;
+}
+
+int
+wasp_config_check_path(struct wasp_config *cfg, const char *site, const char *url_path,
+		       const struct wasp_config_error **ret_err, struct wasp_diag_list *diags)
+{
+	_cleanup_(cfg_arena_freep) struct wasp_arena *tmp = NULL;
+	const struct shared *res = NULL;
+	struct entry *ent, *old;
+	struct collected c;
+	char *key, *url;
+	int r;
+
+	*ret_err = NULL;
+	if (!cfg->apphost)
+		return -ENOENT;
+	tmp = wasp_arena_new();
+	if (!tmp)
+		return -ENOMEM;
+	url = wasp_arena_alloc(tmp, strlen(url_path ? url_path : "") + 1);
+	if (!url)
+		return -ENOMEM;
+	cfg_normalize_path_into(url, url_path ? url_path : "");
+	for (const char *p = url; *p; p = strchr(p, '/') ? strchr(p, '/') + 1 : p + strlen(p))
+		if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || p[2] == '\0'))
+			return -ENOENT;
+	key = wasp_arena_printf(tmp, "%s\n%s\n\001check", site, url);
+	if (!key)
+		return -ENOMEM;
+	for (char *p = key; *p != '\n'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	ent = cfg_cache_get(cfg->cache, key);
+	if (ent) {
+		bool same = true;
+		uint64_t now = wasp_now_usec();
+
+		if (!(cfg->opts.revalidate_usec && now - ent->checked_at < cfg->opts.revalidate_usec))
+			for (size_t i = 0; i < ent->n_deps && same; i++) {
+				struct dep d;
+
+				stat_dep(ent->deps[i].path, &d);
+				same = dep_same(&d, &ent->deps[i]);
+			}
+		if (same) {
+			ent->checked_at = now;
+			*ret_err = ent->res->err;
+			return ent->res->result;
+		}
+	}
+	r = check_compute(cfg, tmp, site, url, &c, &res, diags);
+	if (r < 0)
+		return r;
+	if (!res)
+		return -ENOMEM;
+	old = ent;
+	r = entry_new(key, res, c.deps, c.n_deps, &ent);
+	if (r < 0)
+		return r;
+	if (!old && cfg_cache_count(cfg->cache) >= CFG_MAX_CACHED_PATHS)
+		cfg_cache_clear(cfg->cache, free);
+	r = cfg_cache_put(cfg->cache, key, ent);
+	if (r < 0) {
+		free(ent);
+		return r;
+	}
+	free(old);
+	*ret_err = res->err;
+	return res->result;
 }

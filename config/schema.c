@@ -688,6 +688,7 @@ parse_schema_text(struct cfg_schema *s, size_t *n_alloc, const char *name, const
 		v = cfg_xml_prop(s->arena, n, "overrideModeDefault");
 		sec->override_default =
 			v && strcaseeq(v, "Deny") ? CFG_OVERRIDE_DENY : CFG_OVERRIDE_ALLOW;
+		sec->not_implemented = prop_bool(&c, n, "notImplemented", false);
 		r = parse_elem(&c, n, sec->root);
 		if (r < 0)
 			break;
@@ -837,7 +838,8 @@ cfg_schema_load_dir(const char *dir, struct wasp_arena *arena, struct cfg_schema
  * copy of the buffer. Counts and lists follow the structures of internal.h:
  *
  *   "wsc1" n_sources source... n_sections section...
- *   section: name allow_definition override_default source_index elem
+ *   section: name allow_definition override_default source_index
+ *            flags(1 not_implemented) elem
  *   elem:    flags(1 allow_unknown_attrs, 2 defaults_inherited) defaults_for
  *            [unless defaults_inherited: n_attrs attr... n_children
  *            (name elem)... has_collection [coll]]
@@ -862,6 +864,8 @@ enum {
 	PACK_A_HAS_MIN = 1 << 3,
 	PACK_A_HAS_MAX = 1 << 4,
 	PACK_A__ALL = (1 << 5) - 1,
+	PACK_S_NOT_IMPLEMENTED = 1 << 0,
+	PACK_S__ALL = (1 << 1) - 1,
 };
 
 struct pack_buf {
@@ -1028,6 +1032,7 @@ cfg_schema_pack(struct cfg_schema *s, const char **ret_buf, size_t *ret_len)
 		put_u(&b, (uint64_t)sec->allow_definition);
 		put_u(&b, (uint64_t)sec->override_default);
 		put_u(&b, src);
+		put_u(&b, sec->not_implemented ? PACK_S_NOT_IMPLEMENTED : 0);
 		pack_elem(&b, sec->root);
 	}
 	free(sources);
@@ -1269,6 +1274,7 @@ unpack_sections(struct unpack_ctx *u, struct cfg_schema *s, struct wasp_diag_lis
 		sec->allow_definition = (enum cfg_allow_def)get_max(u, CFG_ALLOW__COUNT - 1);
 		sec->override_default = (enum cfg_override)get_max(u, CFG_OVERRIDE__COUNT - 1);
 		sec->source = sources[get_max(u, n_sources ? n_sources - 1 : 0)];
+		sec->not_implemented = get_max(u, PACK_S__ALL) & PACK_S_NOT_IMPLEMENTED;
 		if (u->bad || !sec->source || !(slash = strrchr(sec->name, '/')))
 			return -EBADMSG;
 		sec->root->name = slash + 1;

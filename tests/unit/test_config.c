@@ -356,7 +356,7 @@ START_TEST(test_unknown_warnings)
 		 "  <files><add value=\"a.html\" /></files>\n"
 		 "  <extra />\n"
 		 " </defaultDocument>\n"
-		 " <rewrite><rules /></rewrite>\n"
+		 " <frobnicate><rules /></frobnicate>\n"
 		 "</system.webServer>\n"
 		 "<system.web><compilation debug=\"true\" /></system.web>\n");
 	ck_assert_int_eq(t.load_result, 0);
@@ -366,7 +366,7 @@ START_TEST(test_unknown_warnings)
 	ck_assert_int_eq(d->line, tc_line_of(t.apphost, "color="));
 	d = tc_expect(&t.diags, WASP_DIAG_WARNING, "unknown element <extra>");
 	ck_assert_int_eq(d->line, tc_line_of(t.apphost, "<extra"));
-	tc_expect(&t.diags, WASP_DIAG_WARNING, "unknown section 'system.webServer/rewrite'");
+	tc_expect(&t.diags, WASP_DIAG_WARNING, "unknown section 'system.webServer/frobnicate'");
 	tc_expect(&t.diags, WASP_DIAG_WARNING, "<system.web> is not implemented by wasp");
 	tc_done(&t);
 }
