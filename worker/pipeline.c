@@ -208,7 +208,10 @@ pipe_lookup(struct wasp_env *env, struct wapp *app)
 
 	r = wasp_config_effective_section_at(env->config, app->site_name, app->path,
 					     MODULES_SECTION, &e, &diags);
-	wasp_diag_list_done(&diags); /* wasp_request_config() reports them */
+	/* the application root's web.config is often first read here: what
+	 * it has to say is logged now (a cache hit would not say it again) */
+	config_log_diags(&diags);
+	wasp_diag_list_done(&diags);
 	if ((r < 0 && r != -EINVAL) || !e || (e->n_items == 0 && !e->file))
 		return &env->hooks->all; /* no <modules> anywhere: every module */
 	if (app->pipe && app->pipe->key == e)
@@ -313,6 +316,11 @@ pipeline_run(struct wasp_request *req)
 			req->pipe = &req->env->hooks->all;
 			request_set_error(req, 500, 0);
 			pipeline_skip_to_send(req);
+		} else if (!request_config_usable(req)) {
+			/* IIS reads the URL's configuration before BeginRequest:
+			 * one it cannot use serves nothing (500.19) */
+			request_set_error(req, 500, 19);
+			pipeline_skip_to_send(req);
 		}
 	}
 	h = req->pipe;
@@ -401,6 +409,9 @@ struct hentry {
 	const char *verbs; /* "GET,HEAD" (exact tokens); NULL for "*" */
 	wmodset modules;
 	unsigned resource_type, require_access;
+	/* a module it names that is not available (500.21), not NUL-ended */
+	const char *bad_module;
+	size_t bad_module_len;
 };
 
 /* The compiled <handlers> of one effective section (module-owned config
@@ -411,8 +422,11 @@ struct hlist {
 	struct hentry e[];
 };
 
+/* The modules of a handler's list; *ret_bad, *ret_bad_len: the first name
+ * that is not a loaded module (FastCgiModule, IsapiModule, ...). */
 static wmodset
-modules_of(const struct wasp_env *env, const char *list)
+modules_of(const struct wasp_env *env, const char *list, const char **ret_bad,
+	   size_t *ret_bad_len)
 {
 	wmodset set = 0;
 
@@ -426,6 +440,10 @@ modules_of(const struct wasp_env *env, const char *list)
 			n--;
 		if (n > 0 && (m = module_find(env, p, n)) >= 0)
 			set |= (wmodset)1 << m;
+		else if (n > 0 && !*ret_bad) {
+			*ret_bad = p;
+			*ret_bad_len = n;
+		}
 		p += strcspn(p, ",");
 	}
 	return set;
@@ -449,7 +467,14 @@ hlist_build(const struct wasp_element *sec, void *userdata)
 		h->path = wasp_element_get_str(it, "path", "*");
 		h->path_full = strchr(h->path, '/') != NULL;
 		h->verbs = streq(verb, "*") ? NULL : verb;
-		h->modules = modules_of(env, wasp_element_get_str(it, "modules", ""));
+		h->modules = modules_of(env, wasp_element_get_str(it, "modules", ""),
+					&h->bad_module, &h->bad_module_len);
+		if (!h->bad_module && !*wasp_element_get_str(it, "modules", "") &&
+		    *wasp_element_get_str(it, "type", "")) {
+			/* a managed (.NET) handler: IIS runs it in this module */
+			h->bad_module = "ManagedPipelineHandler";
+			h->bad_module_len = strlen(h->bad_module);
+		}
 		h->resource_type =
 			(unsigned)wasp_element_get_uint(it, "resourceType", RT_UNSPECIFIED);
 		h->require_access = (unsigned)wasp_element_get_uint(it, "requireAccess", RA_SCRIPT);
@@ -525,6 +550,18 @@ handler_choose(struct wasp_request *req, const struct hentry *h)
 	req->handler_name = h->name;
 	req->handler_modules = h->modules;
 	req->mapped = true;
+	if (h->bad_module) {
+		/* IIS: 500.21, never the file itself or a 404 by accident */
+		char *m = wasp_request_alloc(req, h->bad_module_len + 1);
+
+		if (m) {
+			memcpy(m, h->bad_module, h->bad_module_len);
+			m[h->bad_module_len] = '\0';
+		}
+		req->bad_module = m ? m : "?";
+		req->handler_modules = 0;
+		request_set_error(req, 500, 21);
+	}
 }
 
 bool
@@ -571,7 +608,7 @@ handlers_map(struct wasp_request *req)
 			continue;
 		}
 		handler_choose(req, h);
-		return true;
+		return !h->bad_module;
 	}
 	req->handler_modules = 0;
 	if (denied)

@@ -464,6 +464,9 @@ struct rc_slot {
 
 struct rc_entry {
 	struct rc_entry *hnext;
+	/* wasp_config_check_path() for the path, when checked_usec != 0 */
+	const struct wasp_config_error *check_err;
+	uint64_t checked_usec;
 	struct rc_entry *prev, *next; /* most recently used first */
 	uint64_t hash;
 	const struct wapp *app;
@@ -644,6 +647,20 @@ rc_intern(struct rcache *rc, const char *name)
 	return rc->names[rc->n_names] ? rc->names[rc->n_names++] : NULL;
 }
 
+/* Log what config/ reports (only when it computed something: each problem
+ * once per change of its file). */
+void
+config_log_diags(const struct wasp_diag_list *diags)
+{
+	for (size_t i = 0; i < diags->n; i++) {
+		const struct wasp_diag *d = &diags->items[i];
+		wasp_log_internal(d->severity == WASP_DIAG_ERROR ? LOG_ERR : LOG_WARNING, 0,
+				  "%s:%d: %s%s%s%s", d->file, d->line,
+				  d->attribute ? "attribute '" : "", strempty(d->attribute),
+				  d->attribute ? "': " : "", d->message);
+	}
+}
+
 /* Look section up for url_path in config/ and log what it reports. The
  * element (NULL when there is none), and r < 0 only for an error worth
  * asking again (OOM). */
@@ -658,13 +675,7 @@ config_lookup(struct wasp_request *req, const char *url_path, const char *sectio
 					     section, &e, &diags);
 	/* diagnostics come only when the section was merged (not from the
 	 * cache): each problem is logged once per change of its file */
-	for (size_t i = 0; i < diags.n; i++) {
-		const struct wasp_diag *d = &diags.items[i];
-		wasp_log_internal(d->severity == WASP_DIAG_ERROR ? LOG_ERR : LOG_WARNING, 0,
-				  "%s:%d: %s%s%s%s", d->file, d->line,
-				  d->attribute ? "attribute '" : "", strempty(d->attribute),
-				  d->attribute ? "': " : "", d->message);
-	}
+	config_log_diags(&diags);
 	wasp_diag_list_done(&diags);
 	*ret_r = r == -ENOMEM ? r : 0;
 	if (r < 0 && r != -EINVAL) {
@@ -716,6 +727,56 @@ fill:
 	 * files is at least as old, so it re-stats them */
 	s->filled_usec = r < 0 ? 0 : wasp_now_usec();
 	return s;
+}
+
+static const struct wasp_config_error *
+check_lookup(struct wasp_request *req, int *ret_r)
+{
+	struct wasp_diag_list diags = WASP_DIAG_LIST_INIT;
+	const struct wasp_config_error *err = NULL;
+	int r;
+
+	r = wasp_config_check_path(req->env->config, req->app->site_name, req->path, &err, &diags);
+	config_log_diags(&diags);
+	wasp_diag_list_done(&diags);
+	*ret_r = r;
+	return r == -EINVAL ? err : NULL;
+}
+
+bool
+request_config_usable(struct wasp_request *req)
+{
+	struct rc_entry *e;
+	uint64_t now;
+	int r;
+
+	if (!req->app || !req->env->config || !req->path)
+		return true;
+	e = rc_entry_for(req);
+	now = req->start_usec ? req->start_usec : wasp_now_usec();
+	if (!e) {
+		req->config_error = check_lookup(req, &r);
+		return !req->config_error;
+	}
+	if (!e->checked_usec ||
+	    (int64_t)(now - e->checked_usec) >= (int64_t)WORKER_CONFIG_REVALIDATE_USEC) {
+		e->check_err = check_lookup(req, &r);
+		e->checked_usec = r == -ENOMEM ? 0 : wasp_now_usec();
+	}
+	req->config_error = e->check_err;
+	return !e->check_err;
+}
+
+const struct wasp_config_error *
+wasp_request_config_error(const struct wasp_request *req)
+{
+	return req->config_error;
+}
+
+const char *
+wasp_request_bad_module(const struct wasp_request *req)
+{
+	return req->bad_module;
 }
 
 const struct wasp_element *

@@ -355,6 +355,8 @@ struct wasp_request {
 	wmodset handler_modules;     /* whose ExecuteRequestHandler hooks run */
 	bool mapped;                 /* handlers_map() ran (or a module chose) */
 	const char *handler_name;    /* the <handlers> entry chosen, NULL before */
+	const char *bad_module;      /* 500.21: the handler's module that is not there */
+	const struct wasp_config_error *config_error; /* 500.19: why (belongs to env->config) */
 	struct req_ctx *module_ctx;  /* per-module pointers (wasp_request_set_module_context) */
 	struct rc_entry *rc;         /* its (application, path)'s sections, a reference */
 	bool rc_tried;               /* rc was looked for (NULL: not cacheable) */
@@ -379,6 +381,14 @@ struct wasp_request {
  * false when unknown (a socketpair in tests). */
 bool conn_local_addr(struct conn *c, const struct sockaddr_storage **ret, socklen_t *ret_len);
 bool conn_peer_addr(struct conn *c, const struct sockaddr_storage **ret, socklen_t *ret_len);
+
+/* Log config/'s diagnostics (errors and warnings with file and line). */
+struct wasp_diag_list;
+void config_log_diags(const struct wasp_diag_list *diags);
+
+/* Can the request's configuration be used (wasp_config_check_path(), through
+ * the per-path cache)? false, with req->config_error set, when not (500.19). */
+bool request_config_usable(struct wasp_request *req);
 
 /* Initialise req for a request on conn (arena already reset). */
 void request_init(struct wasp_request *req, struct wasp_env *env, struct conn *c,

@@ -98,7 +98,10 @@ static const struct {
 	{ 431, 0, "The request header fields are too large." },
 	{ 500, 0, "There is a problem with the resource you are looking for, and it cannot be "
 		  "displayed." },
-	{ 500, 19, "The configuration data for the page is invalid." },
+	{ 500, 19, "The requested page cannot be accessed because the related configuration "
+		   "data for the page is invalid." },
+	{ 500, 21, "The handler chosen for this request names a module that is not available "
+		   "here." },
 	{ 501, 0, "The server does not support the functionality the request needs." },
 	{ 502, 0, "The server received an invalid response while acting as a gateway or proxy." },
 	{ 503, 0, "The service is unavailable." },
@@ -209,6 +212,40 @@ detailed_row(struct wasp_request *req, const char *name, const char *value)
 	(void)write_str(req, "</td></tr>\n");
 }
 
+/* IIS's "Config Source": the lines around the error, numbered. */
+static void
+config_source(struct wasp_request *req, const struct wasp_config_error *ce)
+{
+	char buf[256], num[24];
+	FILE *f;
+	int n = 1;
+
+	if (ce->line <= 0 || !*ce->file || !(f = fopen(ce->file, "re")))
+		return;
+	(void)write_str(req, "<h3>Config Source</h3>\n<pre>");
+	while (n <= ce->line + 1 && fgets(buf, sizeof(buf), f)) {
+		size_t l = strlen(buf);
+		bool whole = l > 0 && buf[l - 1] == '\n';
+
+		if (n >= ce->line - 1) {
+			buf[strcspn(buf, "\r\n")] = '\0';
+			snprintf(num, sizeof(num), "%5d: ", n);
+			(void)write_str(req, num);
+			(void)write_escaped(req, buf);
+			(void)write_str(req, "\n");
+		}
+		if (!whole) { /* the rest of a long line is not shown */
+			int ch;
+
+			while ((ch = fgetc(f)) != EOF && ch != '\n')
+				;
+		}
+		n++;
+	}
+	fclose(f);
+	(void)write_str(req, "</pre>\n");
+}
+
 /* The detailed page: for the server's administrator. */
 static void
 detailed_page(struct wasp_request *req, const struct wasp_element *cfg, unsigned status,
@@ -218,6 +255,9 @@ detailed_page(struct wasp_request *req, const struct wasp_element *cfg, unsigned
 	const char *port = wasp_request_server_variable(req, "SERVER_PORT");
 	const char *query = wasp_request_query(req);
 	const char *link = wasp_element_get_str(cfg, "detailedMoreInformationLink", "");
+	const struct wasp_config_error *ce =
+		status == 500 && substatus == 19 ? wasp_request_config_error(req) : NULL;
+	const char *bad = status == 500 && substatus == 21 ? wasp_request_bad_module(req) : NULL;
 	char title[160], code[32], *url;
 
 	(void)set_html(req);
@@ -235,13 +275,31 @@ detailed_page(struct wasp_request *req, const struct wasp_element *cfg, unsigned
 	(void)write_escaped(req, title);
 	(void)write_str(req, "</h1>\n<p>");
 	(void)write_escaped(req, explain(status, substatus));
-	(void)write_str(req, "</p>\n<h2>Detailed Error Information</h2>\n<table>\n");
-	detailed_row(req, "Error Code", code);
+	(void)write_str(req, "</p>\n");
+	if (bad) {
+		(void)write_str(req, "<p>Handler \"");
+		(void)write_escaped(req, strempty(wasp_request_handler_name(req)));
+		(void)write_str(req, "\" has a bad module \"");
+		(void)write_escaped(req, bad);
+		(void)write_str(req, "\" in its module list</p>\n");
+	}
+	(void)write_str(req, "<h2>Detailed Error Information</h2>\n<table>\n");
+	if (ce) {
+		snprintf(code, sizeof(code), "0x%08x", (unsigned)ce->hresult);
+		detailed_row(req, "Module", "IIS Web Core");
+		detailed_row(req, "Notification", "BeginRequest");
+		detailed_row(req, "Error Code", code);
+		detailed_row(req, "Config Error", ce->message);
+		detailed_row(req, "Config File", ce->file);
+	} else
+		detailed_row(req, "Error Code", code);
 	detailed_row(req, "Requested URL", url);
 	detailed_row(req, "Physical Path", wasp_request_physical_path(req));
 	detailed_row(req, "Handler", wasp_request_handler_name(req));
 	detailed_row(req, "Logon User", wasp_request_server_variable(req, "LOGON_USER"));
 	(void)write_str(req, "</table>\n");
+	if (ce)
+		config_source(req, ce);
 	if (*link) {
 		char q[64];
 

@@ -225,6 +225,15 @@ const char *wasp_request_server_variable(struct wasp_request *req, const char *n
 /* The name of the system.webServer/handlers entry serving the request,
  * chosen at MapRequestHandler; NULL before, or when none was chosen. */
 const char *wasp_request_handler_name(const struct wasp_request *req);
+
+/* When the request's configuration cannot be used (its status is then
+ * 500.19, as IIS's): the configuration file, line, message and IIS's error
+ * code (struct wasp_config_error, <wasp/config.h>); NULL otherwise. */
+struct wasp_config_error;
+const struct wasp_config_error *wasp_request_config_error(const struct wasp_request *req);
+/* 500.21: the module named by the chosen handler that is not available
+ * (IIS: "Handler X has a bad module Y in its module list"); NULL otherwise. */
+const char *wasp_request_bad_module(const struct wasp_request *req);
 /* Serve the request with the handlers entry called name instead (from a
  * MapRequestHandler or earlier hook). 0, or -ENOENT when there is none. */
 int wasp_request_set_handler_name(struct wasp_request *req, const char *name);
