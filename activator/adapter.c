@@ -445,16 +445,25 @@ adapter_new(struct wasp_env *env, const char *program, const char *protocol)
 	return a;
 }
 
+/* The adapters waspd starts itself, by protocol. */
+static const struct {
+	const char *protocol, *program;
+} builtin[] = {
+	{ "http", "wasp-http" },
+};
+
+const char *
+adapter_builtin_program(const char *protocol)
+{
+	for (size_t i = 0; i < ELEMENTSOF(builtin); i++)
+		if (strcaseeq(builtin[i].protocol, protocol))
+			return builtin[i].program;
+	return NULL;
+}
+
 int
 adapters_start(struct wasp_env *env)
 {
-	/* The adapters waspd starts itself, by protocol. */
-	static const struct {
-		const char *protocol, *program;
-	} builtin[] = {
-		{ "http", "wasp-http" },
-	};
-
 	for (size_t i = 0; i < ELEMENTSOF(builtin); i++) {
 		bool needed = false;
 		for (size_t j = 0; j < env->n_socks; j++)

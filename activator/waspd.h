@@ -258,6 +258,9 @@ void config_memfd_drop(struct wasp_env *env);
 
 /* adapter.c */
 int adapters_start(struct wasp_env *env);
+/* The adapter program waspd starts itself for protocol ("http": "wasp-http");
+ * NULL when it starts none (another adapter may still register it). */
+const char *adapter_builtin_program(const char *protocol);
 void adapters_stop(struct wasp_env *env);
 void adapters_free(struct wasp_env *env);
 /* Send to every registered adapter. */

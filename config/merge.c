@@ -1874,7 +1874,9 @@ check_compute(struct wasp_config *cfg, struct wasp_arena *tmp, const char *site,
 	/* Every section written along the path, merged as a request would
 	 * (overrideMode, allowDefinition, locks, duplicates), and the
 	 * notImplemented ones in use. */
-	for (size_t i = 0; !res && i < c->n; i++) {
+	/* (all of them, so that every problem is reported; the first is the
+	 * answer) */
+	for (size_t i = 0; i < c->n; i++) {
 		const struct schema_section *ss = c->v[i].inst->section;
 		const struct shared *sec = NULL;
 		bool seen = false;
@@ -1889,9 +1891,10 @@ check_compute(struct wasp_config *cfg, struct wasp_arena *tmp, const char *site,
 		if (!sec)
 			continue;
 		if (sec->result < 0) {
-			if (!(res = check_result(cfg, tmp, sec->err)))
+			if (!res && !(res = check_result(cfg, tmp, sec->err)))
 				return -ENOMEM;
-		} else if (ss->not_implemented && sec->elem && !elem_inert(sec->elem, ss->root)) {
+		}
+		if (ss->not_implemented && sec->elem && !elem_inert(sec->elem, ss->root)) {
 			const char *msg = wasp_arena_printf(
 				tmp,
 				"section '%s' is not implemented by wasp, and it would restrict or "
@@ -1902,9 +1905,8 @@ check_compute(struct wasp_config *cfg, struct wasp_arena *tmp, const char *site,
 				return -ENOMEM;
 			(void)wasp_diag_add(diags, WASP_DIAG_ERROR, strempty(sec->elem->file),
 					    sec->elem->line, NULL, "%s", msg);
-			res = check_error(cfg, tmp, strempty(sec->elem->file), sec->elem->line,
-					  NULL, msg);
-			if (!res)
+			if (!res && !(res = check_error(cfg, tmp, strempty(sec->elem->file),
+							sec->elem->line, NULL, msg)))
 				return -ENOMEM;
 		}
 	}
