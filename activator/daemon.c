@@ -31,9 +31,10 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: waspd -c FILE [OPTIONS]\n"
+		"Usage: waspd [-c FILE] [OPTIONS]\n"
 		"Runs the wasp activation service in the foreground.\n\n"
 		"  -c, --config FILE         applicationHost.config to serve\n"
+		"                            (default " WASPD_DEFAULT_CONFIG ")\n"
 		"  -r, --runtime-dir DIR     where control.sock goes (default $RUNTIME_DIRECTORY,\n"
 		"                            else /run/wasp)\n"
 		"      --listener-user USER  user the listener runs as when started as root\n"
@@ -134,10 +135,8 @@ parse_args(struct wasp_env *env, int argc, char **argv)
 		log_error("unexpected argument '%s'", argv[optind]);
 		return -EINVAL;
 	}
-	if (!env->config_path) {
-		log_error("no configuration file: waspd -c applicationHost.config");
-		return -EINVAL;
-	}
+	if (!env->config_path)
+		env->config_path = WASPD_DEFAULT_CONFIG;
 	return 0;
 }
 

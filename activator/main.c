@@ -23,12 +23,7 @@ main(int argc, char **argv)
 		else if (strncmp(argv[i], "-c", 2) == 0 && argv[i][2])
 			config = argv[i] + 2;
 	}
-	if (test_config) {
-		if (!config) {
-			fprintf(stderr, "waspd: --test-config needs -c applicationHost.config\n");
-			return 2;
-		}
-		return testconfig_run(config, stdout);
-	}
+	if (test_config)
+		return testconfig_run(config ? config : WASPD_DEFAULT_CONFIG, stdout);
 	return daemon_main(argc, argv);
 }

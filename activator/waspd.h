@@ -10,6 +10,10 @@
 #include <sys/types.h>
 
 #include "msg.h"
+#include "wasp-build.h"
+
+/* applicationHost.config when waspd is given no -c (as waspctl's default). */
+#define WASPD_DEFAULT_CONFIG WASP_SYSCONFDIR "/applicationHost.config"
 
 struct event;
 struct event_base;

@@ -4,7 +4,8 @@ applicationHost.config's (they do not stop waspd: the paths they apply to
 answer 500.19); it reports bindings of a protocol no adapter comes for
 (https, net.tcp) and %VAR%s that are not set; and the bundled example
 configuration has no error of its own (its web.config once added a .md
-mimeMap that applicationHost.config has)."""
+mimeMap that applicationHost.config has). Without -c, waspd reads
+$sysconfdir/wasp/applicationHost.config."""
 import os
 import subprocess
 import wasptest
@@ -65,6 +66,13 @@ def test(t):
     status, out = test_config(example)
     check(status == 0 and "web.config files: 0 error(s), 0 warning(s)" in out and
           ": 0 error(s)" in out, "the example:\n" + out)
+
+    # without -c: the file under $sysconfdir that docs/configuration.md names
+    p = subprocess.run([wasptest.program("activator/waspd"), "--test-config"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    out = p.stdout.decode("utf-8", "replace")
+    check(p.returncode in (0, 1) and "/wasp/applicationHost.config: " in out,
+          "the default file: %d\n%s" % (p.returncode, out))
 
 
 wasptest.main(test)
