@@ -777,6 +777,164 @@ START_TEST(test_frozen_size)
 }
 END_TEST
 
+/* ---- wasp_config_check_path: 500.19 ------------------------------------------- */
+
+static int
+tc_check(struct tc *t, const char *url, const struct wasp_config_error **ret_err)
+{
+	struct wasp_diag_list d = WASP_DIAG_LIST_INIT;
+	int r = wasp_config_check_path(t->cfg, "S", url, ret_err, &d);
+
+	wasp_diag_list_done(&d);
+	return r;
+}
+
+/* Each error class IIS answers 500.19 for, in its own directory: that
+ * directory and below only, with the file and IIS's code. */
+START_TEST(test_check_path_errors)
+{
+	static const struct {
+		const char *dir, *xml, *text;
+		uint32_t hresult;
+	} cases[] = {
+		{ "malformed", "<configuration><system.webServer>", "not well-formed", 0x8007000d },
+		{ "lock", WEBCFG("<directoryBrowse enabled=\"true\" />"), "is locked", 0x80070021 },
+		{ "override", WEBCFG("<handlers><clear /></handlers>"), "overrideModeDefault", 0x80070021 },
+		{ "allowdef", WEBCFG("<globalModules><clear /></globalModules>"), "may only be set",
+		  0x80070021 },
+		{ "type", WEBCFG("<directoryBrowse showFlags=\"Often\" />"), "showFlags", 0x8007000d },
+		{ "unknown", WEBCFG("<staticContent color=\"blue\" />"), "unknown attribute", 0x8007000d },
+		{ "element", WEBCFG("<staticContent><colour /></staticContent>"), "unknown element",
+		  0x8007000d },
+		{ "undeclared", WEBCFG("<frobnicate />"), "neither declared", 0x8007000d },
+		{ "duplicate", WEBCFG("<defaultDocument><files><add value=\"x\" /><add value=\"x\" />"
+				      "</files></defaultDocument>"), "duplicate", 0x800700b7 },
+	};
+	const struct wasp_config_error *err;
+	struct tc t;
+	char rel[64], url[64];
+
+	tc_setup(&t, TC_APPHOST_MIN "<system.webServer>\n"
+				    " <directoryBrowse lockAttributes=\"enabled\" />\n"
+				    "</system.webServer>\n");
+	tc_write(&t, "www/ok/web.config", "<configuration><appSettings /></configuration>\n");
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		snprintf(rel, sizeof(rel), "www/%s/web.config", cases[i].dir);
+		tc_write(&t, rel, cases[i].xml);
+	}
+	ck_assert_int_eq(tc_check(&t, "/", &err), 0);
+	ck_assert_ptr_null(err);
+	ck_assert_int_eq(tc_check(&t, "/ok/a.html", &err), 0);
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		char *wc;
+
+		snprintf(url, sizeof(url), "/%s/deeper/a.html", cases[i].dir);
+		snprintf(rel, sizeof(rel), "www/%s/web.config", cases[i].dir);
+		wc = tc_path(&t, rel);
+		ck_assert_msg(tc_check(&t, url, &err) == -EINVAL, "%s", cases[i].dir);
+		ck_assert_ptr_nonnull(err);
+		ck_assert_str_eq(err->file, wc);
+		ck_assert_msg(strstr(err->message, cases[i].text), "%s: %s", cases[i].dir,
+			      err->message);
+		ck_assert_msg(err->hresult == cases[i].hresult, "%s: %x", cases[i].dir,
+			      (unsigned)err->hresult);
+		/* a cache hit answers the same */
+		ck_assert_int_eq(tc_check(&t, url, &err), -EINVAL);
+		ck_assert_str_eq(err->file, wc);
+		free(wc);
+	}
+	tc_done(&t);
+}
+END_TEST
+
+/* A virtual directory whose physical path does not exist: 500.19 there,
+ * until it appears. */
+START_TEST(test_check_path_missing_dir)
+{
+	const struct wasp_config_error *err;
+	struct tc t;
+	char *app;
+
+	tc_setup(&t, TC_APPHOST_MIN);
+	app = tc_path(&t, "www-app");
+	testutil_rmtree(app);
+	free(app);
+	ck_assert_int_eq(tc_check(&t, "/app/x.html", &err), -EINVAL);
+	ck_assert_uint_eq(err->hresult, 0x80070003);
+	ck_assert_ptr_nonnull(strstr(err->message, "does not exist"));
+	ck_assert_int_eq(tc_check(&t, "/x.html", &err), 0);
+	tc_mkdir(&t, "www-app");
+	ck_assert_int_eq(tc_check(&t, "/app/x.html", &err), 0);
+	tc_done(&t);
+}
+END_TEST
+
+/* notImplemented sections: an error where they apply with anything beyond
+ * their defaults, from a web.config or applicationHost.config; at their
+ * defaults nothing. */
+START_TEST(test_check_path_not_implemented)
+{
+	const struct wasp_config_error *err;
+	struct tc t;
+
+	tc_setup(&t, TC_APPHOST_MIN
+		 "<system.webServer><security>\n"
+		 " <authentication><basicAuthentication enabled=\"false\" realm=\"x\" />"
+		 "<anonymousAuthentication enabled=\"true\" userName=\"IUSR\" /></authentication>\n"
+		 " <authorization><add accessType=\"Allow\" users=\"*\" /></authorization>\n"
+		 " <access sslFlags=\"None\" />\n"
+		 "</security></system.webServer>\n"
+		 "<location path=\"S/ip\"><system.webServer><security>"
+		 "<ipSecurity allowUnlisted=\"false\" /></security></system.webServer></location>\n"
+		 "<location path=\"S/ssl\"><system.webServer><security>"
+		 "<access sslFlags=\"Ssl\" /></security></system.webServer></location>\n"
+		 "<location path=\"S/anon\"><system.webServer><security><authentication>"
+		 "<anonymousAuthentication enabled=\"false\" /></authentication></security>"
+		 "</system.webServer></location>\n");
+	tc_expect_clean(&t.diags);
+	tc_write(&t, "www/rw/web.config",
+		 WEBCFG("<rewrite><rules><rule name=\"r\" stopProcessing=\"true\"><match url=\".*\" />"
+			"<action type=\"Redirect\" url=\"/x\" /></rule></rules></rewrite>"));
+	tc_write(&t, "www/norules/web.config", WEBCFG("<rewrite><rules /></rewrite>"));
+	tc_write(&t, "www/deny/web.config",
+		 WEBCFG("<security><authorization><remove users=\"*\" roles=\"\" verbs=\"\" />"
+			"<add accessType=\"Allow\" users=\"admin\" /></authorization></security>"));
+	ck_assert_int_eq(tc_check(&t, "/", &err), 0);
+	ck_assert_int_eq(tc_check(&t, "/norules/", &err), 0);
+	ck_assert_int_eq(tc_check(&t, "/rw/x", &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err->message, "'system.webServer/rewrite/rules'"));
+	ck_assert_int_eq(tc_check(&t, "/deny/x", &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err->message, "security/authorization"));
+	ck_assert_int_eq(tc_check(&t, "/ip/x", &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err->message, "security/ipSecurity"));
+	ck_assert_str_eq(err->file, t.apphost);
+	ck_assert_int_eq(tc_check(&t, "/ssl", &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err->message, "security/access"));
+	ck_assert_int_eq(tc_check(&t, "/anon/", &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err->message, "anonymousAuthentication"));
+	ck_assert_int_eq(tc_check(&t, "/other/", &err), 0);
+	tc_done(&t);
+}
+END_TEST
+
+/* A web.config fixed (or broken) is seen by the next check. */
+START_TEST(test_check_path_revalidate)
+{
+	const struct wasp_config_error *err;
+	struct tc t;
+
+	tc_setup(&t, TC_APPHOST_MIN);
+	tc_write(&t, "www/web.config", WEBCFG("<directoryBrowse enabled=\"perhaps\" />"));
+	ck_assert_int_eq(tc_check(&t, "/a/b.html", &err), -EINVAL);
+	tc_write(&t, "www/web.config", WEBCFG("<directoryBrowse enabled=\"true\" />  "));
+	ck_assert_int_eq(tc_check(&t, "/a/b.html", &err), 0);
+	tc_write(&t, "www/a/web.config", "<configuration>");
+	ck_assert_int_eq(tc_check(&t, "/a/b.html", &err), -EINVAL);
+	ck_assert_int_eq(tc_check(&t, "/b.html", &err), 0);
+	tc_done(&t);
+}
+END_TEST
+
 static Suite *
 config_merge_suite(void)
 {
@@ -820,6 +978,14 @@ config_merge_suite(void)
 	tcase_add_test(tc, test_cache_invalidation);
 	tcase_add_test(tc, test_cache_revalidate_interval);
 	tcase_add_test(tc, test_cache_bounded);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("check_path");
+	tcase_add_checked_fixture(tc, testutil_fd_setup, testutil_fd_teardown);
+	tcase_add_test(tc, test_check_path_errors);
+	tcase_add_test(tc, test_check_path_missing_dir);
+	tcase_add_test(tc, test_check_path_not_implemented);
+	tcase_add_test(tc, test_check_path_revalidate);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("frozen");
