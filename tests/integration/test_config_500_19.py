@@ -114,10 +114,19 @@ def test(t):
         subdir(content, "ok_" + name, text)
     for name in ("s_ip", "s_basic", "s_inert"):
         subdir(content, name)
+    # the application root's web.config: its warnings are logged too, once
+    root_wc = os.path.join(content, "web.config")
+    write(root_wc, "<configuration>\n<system.web><compilation debug=\"true\" /></system.web>\n"
+          "</configuration>\n")
     srv.start()
 
     r = srv.get("/index.html", pool="A")
     check(r.status == 200, "the site root %r %r" % (r, r.body))
+    for _ in range(3):
+        srv.get("/ok_cosmetic/index.html", pool="A")
+    warning = "%s:2: <system.web> is not implemented" % root_wc
+    srv.wait_log(warning)
+    check(srv.read_log().count(warning) == 1, "the root's warning:\n" + srv.read_log())
     # each error class in a subdirectory: that directory only
     for name, (_, code) in ERRORS.items():
         r = srv.get("/c_%s/index.html" % name, pool="A")
@@ -149,7 +158,6 @@ def test(t):
     check(srv.get("/index.html", pool="A").status == 200, "the root after the subdirectories")
 
     # each class at the site root: every request of the site, until fixed
-    root_wc = os.path.join(content, "web.config")
     for name, (text, code) in ERRORS.items():
         write(root_wc, text)
         wait_until(lambda: is_500_19(srv.get("/index.html", pool="A")), 10,
