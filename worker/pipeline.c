@@ -319,7 +319,7 @@ pipeline_run(struct wasp_request *req)
 		} else if (!request_config_usable(req)) {
 			/* IIS reads the URL's configuration before BeginRequest:
 			 * one it cannot use serves nothing (500.19) */
-			request_set_error(req, 500, 19);
+			request_set_error(req, 500, req->config_error ? 19 : 0);
 			pipeline_skip_to_send(req);
 		}
 	}

@@ -756,12 +756,14 @@ request_config_usable(struct wasp_request *req)
 	now = req->start_usec ? req->start_usec : wasp_now_usec();
 	if (!e) {
 		req->config_error = check_lookup(req, &r);
-		return !req->config_error;
+		return !req->config_error && r != -ENOMEM; /* not known to be usable: a 500 */
 	}
 	if (!e->checked_usec ||
 	    (int64_t)(now - e->checked_usec) >= (int64_t)WORKER_CONFIG_REVALIDATE_USEC) {
 		e->check_err = check_lookup(req, &r);
 		e->checked_usec = r == -ENOMEM ? 0 : wasp_now_usec();
+		if (r == -ENOMEM)
+			return false;
 	}
 	req->config_error = e->check_err;
 	return !e->check_err;

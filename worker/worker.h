@@ -387,7 +387,8 @@ struct wasp_diag_list;
 void config_log_diags(const struct wasp_diag_list *diags);
 
 /* Can the request's configuration be used (wasp_config_check_path(), through
- * the per-path cache)? false, with req->config_error set, when not (500.19). */
+ * the per-path cache)? false, with req->config_error set, when not (500.19);
+ * false without it when that could not be found out (out of memory: 500). */
 bool request_config_usable(struct wasp_request *req);
 
 /* Initialise req for a request on conn (arena already reset). */
