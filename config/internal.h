@@ -94,6 +94,10 @@ struct schema_section {
 	 * is served, so a request it applies to is refused (500.19). Its
 	 * unknown attributes and elements are accepted silently. */
 	bool not_implemented;
+	/* notImplemented, and its collection emptied where it is written
+	 * (<remove> or <clear/> of every rule) restricts too: IIS's
+	 * authorization without an allow rule denies everyone. */
+	bool empty_restricts;
 	const char *source; /* schema file, for messages */
 };
 

@@ -1894,7 +1894,9 @@ check_compute(struct wasp_config *cfg, struct wasp_arena *tmp, const char *site,
 			if (!res && !(res = check_result(cfg, tmp, sec->err)))
 				return -ENOMEM;
 		}
-		if (ss->not_implemented && sec->elem && !elem_inert(sec->elem, ss->root)) {
+		if (ss->not_implemented && sec->elem &&
+		    (!elem_inert(sec->elem, ss->root) ||
+		     (ss->empty_restricts && sec->elem->file && sec->elem->n_items == 0))) {
 			const char *msg = wasp_arena_printf(
 				tmp,
 				"section '%s' is not implemented by wasp, and it would restrict or "

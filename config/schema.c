@@ -689,6 +689,7 @@ parse_schema_text(struct cfg_schema *s, size_t *n_alloc, const char *name, const
 		sec->override_default =
 			v && strcaseeq(v, "Deny") ? CFG_OVERRIDE_DENY : CFG_OVERRIDE_ALLOW;
 		sec->not_implemented = prop_bool(&c, n, "notImplemented", false);
+		sec->empty_restricts = prop_bool(&c, n, "emptyRestricts", false);
 		r = parse_elem(&c, n, sec->root);
 		if (r < 0)
 			break;
@@ -839,7 +840,7 @@ cfg_schema_load_dir(const char *dir, struct wasp_arena *arena, struct cfg_schema
  *
  *   "wsc1" n_sources source... n_sections section...
  *   section: name allow_definition override_default source_index
- *            flags(1 not_implemented) elem
+ *            flags(1 not_implemented, 2 empty_restricts) elem
  *   elem:    flags(1 allow_unknown_attrs, 2 defaults_inherited) defaults_for
  *            [unless defaults_inherited: n_attrs attr... n_children
  *            (name elem)... has_collection [coll]]
@@ -865,7 +866,8 @@ enum {
 	PACK_A_HAS_MAX = 1 << 4,
 	PACK_A__ALL = (1 << 5) - 1,
 	PACK_S_NOT_IMPLEMENTED = 1 << 0,
-	PACK_S__ALL = (1 << 1) - 1,
+	PACK_S_EMPTY_RESTRICTS = 1 << 1,
+	PACK_S__ALL = (1 << 2) - 1,
 };
 
 struct pack_buf {
@@ -1032,7 +1034,8 @@ cfg_schema_pack(struct cfg_schema *s, const char **ret_buf, size_t *ret_len)
 		put_u(&b, (uint64_t)sec->allow_definition);
 		put_u(&b, (uint64_t)sec->override_default);
 		put_u(&b, src);
-		put_u(&b, sec->not_implemented ? PACK_S_NOT_IMPLEMENTED : 0);
+		put_u(&b, (sec->not_implemented ? PACK_S_NOT_IMPLEMENTED : 0) |
+				  (sec->empty_restricts ? PACK_S_EMPTY_RESTRICTS : 0));
 		pack_elem(&b, sec->root);
 	}
 	free(sources);
@@ -1274,7 +1277,12 @@ unpack_sections(struct unpack_ctx *u, struct cfg_schema *s, struct wasp_diag_lis
 		sec->allow_definition = (enum cfg_allow_def)get_max(u, CFG_ALLOW__COUNT - 1);
 		sec->override_default = (enum cfg_override)get_max(u, CFG_OVERRIDE__COUNT - 1);
 		sec->source = sources[get_max(u, n_sources ? n_sources - 1 : 0)];
-		sec->not_implemented = get_max(u, PACK_S__ALL) & PACK_S_NOT_IMPLEMENTED;
+		{
+			uint64_t flags = get_max(u, PACK_S__ALL);
+
+			sec->not_implemented = flags & PACK_S_NOT_IMPLEMENTED;
+			sec->empty_restricts = flags & PACK_S_EMPTY_RESTRICTS;
+		}
 		if (u->bad || !sec->source || !(slash = strrchr(sec->name, '/')))
 			return -EBADMSG;
 		sec->root->name = slash + 1;

@@ -896,6 +896,9 @@ START_TEST(test_check_path_not_implemented)
 		 WEBCFG("<rewrite><rules><rule name=\"r\" stopProcessing=\"true\"><match url=\".*\" />"
 			"<action type=\"Redirect\" url=\"/x\" /></rule></rules></rewrite>"));
 	tc_write(&t, "www/norules/web.config", WEBCFG("<rewrite><rules /></rewrite>"));
+	/* IIS: authorization without an allow rule lets nobody in */
+	tc_write(&t, "www/none/web.config",
+		 WEBCFG("<security><authorization><clear /></authorization></security>"));
 	tc_write(&t, "www/deny/web.config",
 		 WEBCFG("<security><authorization><remove users=\"*\" roles=\"\" verbs=\"\" />"
 			"<add accessType=\"Allow\" users=\"admin\" /></authorization></security>"));
@@ -903,6 +906,8 @@ START_TEST(test_check_path_not_implemented)
 	ck_assert_int_eq(tc_check(&t, "/norules/", &err), 0);
 	ck_assert_int_eq(tc_check(&t, "/rw/x", &err), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err->message, "'system.webServer/rewrite/rules'"));
+	ck_assert_int_eq(tc_check(&t, "/none/x", &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err->message, "security/authorization"));
 	ck_assert_int_eq(tc_check(&t, "/deny/x", &err), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err->message, "security/authorization"));
 	ck_assert_int_eq(tc_check(&t, "/ip/x", &err), -EINVAL);
