@@ -52,6 +52,11 @@ APPHOST_XML = """
       <defaultDocument />
     </system.webServer>
   </location>
+  <location path="A/c_custom">
+    <system.webServer>
+      <httpErrors errorMode="Custom" />
+    </system.webServer>
+  </location>
   <location path="A/s_ip">
     <system.webServer>
       <security><ipSecurity allowUnlisted="false" /></security>
@@ -114,6 +119,8 @@ def test(t):
         subdir(content, "ok_" + name, text)
     for name in ("s_ip", "s_basic", "s_inert"):
         subdir(content, name)
+    custom_wc = os.path.join(subdir(content, "c_custom"), "web.config")
+    write(custom_wc, WC % "<directoryBrowse showFlags=\"Sometimes\" />")
     # the application root's web.config: its warnings are logged too, once
     root_wc = os.path.join(content, "web.config")
     write(root_wc, "<configuration>\n<system.web><compilation debug=\"true\" /></system.web>\n"
@@ -140,6 +147,10 @@ def test(t):
     check(is_500_19(r) and b"locked" in r.body, "lock detail %r" % r.body)
     r = srv.get("/c_rewrite/index.html", pool="A")
     check(b"system.webServer/rewrite/rules" in r.body, "rewrite named %r" % r.body)
+    # errorMode Custom: the short page, nothing about the server
+    r = srv.get("/c_custom/index.html", pool="A")
+    check(r.status == 500 and custom_wc.encode() not in r.body and b"500.19" not in r.body
+          and b"Config" not in r.body, "custom page %r %r" % (r, r.body))
     # applicationHost.config's sections that apply to a path
     for name, section in (("s_ip", b"ipSecurity"), ("s_basic", b"basicAuthentication")):
         r = srv.get("/%s/index.html" % name, pool="A")
