@@ -98,6 +98,10 @@ struct schema_section {
 	 * (<remove> or <clear/> of every rule) restricts too: IIS's
 	 * authorization without an allow rule denies everyone. */
 	bool empty_restricts;
+	/* notImplemented, and nothing in it changes what is served
+	 * (validation, urlCompression, ...): a warning where it is used,
+	 * never an error (IIS declares it, so a web.config may have it). */
+	bool ignored;
 	const char *source; /* schema file, for messages */
 };
 

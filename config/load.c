@@ -630,7 +630,7 @@ parse_config_sections(struct parse_ctx *c, xmlNode *xn, const char *prefix, int 
 				     "'%s' is declared as a section, but it is a section group; "
 				     "reading the sections in it",
 				     full);
-			else if (!ss)
+			else if (!ss || ss->ignored)
 				diag(c, WASP_DIAG_WARNING, line, NULL,
 				     "section '%s' is not implemented by wasp, ignoring it", full);
 		}
@@ -659,7 +659,10 @@ add_instance(struct parse_ctx *c, const struct schema_section *ss, const struct 
 
 	if (!d && c->cfg->apphost && c->cfg->apphost != c->file)
 		d = cfg_find_decl(c->cfg->apphost, ss->name);
-	if (!d && c->file->is_apphost)
+	if (!d && ss->ignored)
+		diag(c, WASP_DIAG_WARNING, line, NULL,
+		     "section '%s' is not implemented by wasp, ignoring it", ss->name);
+	else if (!d && c->file->is_apphost)
 		diag(c, WASP_DIAG_WARNING, line, NULL,
 		     "section '%s' is not declared in configSections; using wasp's defaults "
 		     "(allowDefinition=%s, overrideModeDefault=%s)",

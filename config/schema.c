@@ -690,6 +690,8 @@ parse_schema_text(struct cfg_schema *s, size_t *n_alloc, const char *name, const
 			v && strcaseeq(v, "Deny") ? CFG_OVERRIDE_DENY : CFG_OVERRIDE_ALLOW;
 		sec->not_implemented = prop_bool(&c, n, "notImplemented", false);
 		sec->empty_restricts = prop_bool(&c, n, "emptyRestricts", false);
+		sec->ignored = prop_bool(&c, n, "ignored", false);
+		sec->not_implemented = sec->not_implemented || sec->ignored;
 		r = parse_elem(&c, n, sec->root);
 		if (r < 0)
 			break;
@@ -840,7 +842,7 @@ cfg_schema_load_dir(const char *dir, struct wasp_arena *arena, struct cfg_schema
  *
  *   "wsc1" n_sources source... n_sections section...
  *   section: name allow_definition override_default source_index
- *            flags(1 not_implemented, 2 empty_restricts) elem
+ *            flags(1 not_implemented, 2 empty_restricts, 4 ignored) elem
  *   elem:    flags(1 allow_unknown_attrs, 2 defaults_inherited) defaults_for
  *            [unless defaults_inherited: n_attrs attr... n_children
  *            (name elem)... has_collection [coll]]
@@ -867,7 +869,8 @@ enum {
 	PACK_A__ALL = (1 << 5) - 1,
 	PACK_S_NOT_IMPLEMENTED = 1 << 0,
 	PACK_S_EMPTY_RESTRICTS = 1 << 1,
-	PACK_S__ALL = (1 << 2) - 1,
+	PACK_S_IGNORED = 1 << 2,
+	PACK_S__ALL = (1 << 3) - 1,
 };
 
 struct pack_buf {
@@ -1035,7 +1038,8 @@ cfg_schema_pack(struct cfg_schema *s, const char **ret_buf, size_t *ret_len)
 		put_u(&b, (uint64_t)sec->override_default);
 		put_u(&b, src);
 		put_u(&b, (sec->not_implemented ? PACK_S_NOT_IMPLEMENTED : 0) |
-				  (sec->empty_restricts ? PACK_S_EMPTY_RESTRICTS : 0));
+				  (sec->empty_restricts ? PACK_S_EMPTY_RESTRICTS : 0) |
+				  (sec->ignored ? PACK_S_IGNORED : 0));
 		pack_elem(&b, sec->root);
 	}
 	free(sources);
@@ -1282,6 +1286,7 @@ unpack_sections(struct unpack_ctx *u, struct cfg_schema *s, struct wasp_diag_lis
 
 			sec->not_implemented = flags & PACK_S_NOT_IMPLEMENTED;
 			sec->empty_restricts = flags & PACK_S_EMPTY_RESTRICTS;
+			sec->ignored = flags & PACK_S_IGNORED;
 		}
 		if (u->bad || !sec->source || !(slash = strrchr(sec->name, '/')))
 			return -EBADMSG;

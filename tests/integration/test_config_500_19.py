@@ -5,7 +5,8 @@ value, unknown attribute, undeclared section), a missing physical path,
 and sections wasp does not implement that would restrict or redirect
 (rewrite, authorization, ipSecurity, basicAuthentication), from a
 web.config or applicationHost.config. Cosmetic sections (appSettings,
-system.web) and such sections at their defaults are still served. A
+system.web, validation, urlCompression) and such sections at their
+defaults are still served. A
 web.config fixed while the server runs is served again after the
 revalidation interval; the detailed page (local client) names the file,
 the line, the error and IIS's code."""
@@ -124,6 +125,8 @@ def test(t):
     # the application root's web.config: its warnings are logged too, once
     root_wc = os.path.join(content, "web.config")
     write(root_wc, "<configuration>\n<system.web><compilation debug=\"true\" /></system.web>\n"
+          "<system.webServer><validation validateIntegratedModeConfiguration=\"false\" />"
+          "<urlCompression doStaticCompression=\"true\" /></system.webServer>\n"
           "</configuration>\n")
     srv.start()
 

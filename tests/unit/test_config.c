@@ -381,12 +381,12 @@ START_TEST(test_config_sections)
 		"<configSections>\n"
 		" <sectionGroup name=\"system.webServer\">\n"
 		"  <section name=\"defaultDocument\" overrideModeDefault=\"Sometimes\" />\n"
-		"  <section name=\"asp\" overrideModeDefault=\"Deny\" />\n"
+		"  <section name=\"vendorThing\" overrideModeDefault=\"Deny\" />\n"
 		" </sectionGroup>\n"
 		"</configSections>\n"
 		"<system.webServer>\n"
-		" <asp scriptErrorSentToBrowser=\"true\" />\n"
-		" <asp />\n"
+		" <vendorThing scriptErrorSentToBrowser=\"true\" />\n"
+		" <vendorThing />\n"
 		" <directoryBrowse enabled=\"true\" />\n"
 		"</system.webServer>\n"
 		"</configuration>\n";
@@ -401,9 +401,10 @@ START_TEST(test_config_sections)
 	ck_assert_str_eq(x->attribute, "overrideModeDefault");
 	/* Declared but not implemented: one warning, at the declaration. */
 	for (size_t i = 0; i < d.n; i++)
-		n += strstr(d.items[i].message, "system.webServer/asp") != NULL;
+		n += strstr(d.items[i].message, "system.webServer/vendorThing") != NULL;
 	ck_assert_int_eq(n, 1);
-	x = tc_expect(&d, WASP_DIAG_WARNING, "section 'system.webServer/asp' is not implemented");
+	x = tc_expect(&d, WASP_DIAG_WARNING,
+		      "section 'system.webServer/vendorThing' is not implemented");
 	ck_assert_int_eq(x->line, 5);
 	/* Used but never declared. */
 	x = tc_expect(&d, WASP_DIAG_WARNING,
