@@ -22,6 +22,8 @@ ERRORS = {
                   "</system.webServer>\n", "0x8007000d"),
     "lock": (WC % "<directoryBrowse enabled=\"true\" />", "0x80070021"),
     "override": (WC % "<defaultDocument enabled=\"false\" />", "0x80070021"),
+    # Kanboard's data/web.config: handlers are locked (overrideModeDefault Deny)
+    "kanboard": (WC % "<handlers accessPolicy=\"None\" />", "0x80070021"),
     "allowdef": (WC % "<globalModules><add name=\"x\" image=\"/x.so\" /></globalModules>",
                  "0x80070021"),
     "type": (WC % "<directoryBrowse showFlags=\"Sometimes\" />", "0x8007000d"),
