@@ -94,9 +94,9 @@ struct schema_section {
 	 * is served, so a request it applies to is refused (500.19). Its
 	 * unknown attributes and elements are accepted silently. */
 	bool not_implemented;
-	/* notImplemented, and its collection emptied where it is written
-	 * (<remove> or <clear/> of every rule) restricts too: IIS's
-	 * authorization without an allow rule denies everyone. */
+	/* notImplemented, and its collection emptied (<remove> or <clear/>
+	 * of every rule) restricts too: IIS's authorization without an allow
+	 * rule denies everyone. Left empty without a removal, it does not. */
 	bool empty_restricts;
 	/* notImplemented, and nothing in it changes what is served
 	 * (validation, urlCompression, ...): a warning where it is used,

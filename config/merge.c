@@ -1777,6 +1777,25 @@ elem_inert(const struct wasp_element *e, const struct schema_elem *s)
 	return true;
 }
 
+/* Does an instance of ss that applies remove entries (<remove>, <clear/>)?
+ * An emptied authorization denies everyone; one merely left empty (IIS's
+ * applicationHost.config when URL Authorization is not installed) nothing. */
+static bool
+removes_items(const struct collected *c, const struct schema_section *ss)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		const struct cfg_node *root = c->v[i].inst->root;
+
+		if (c->v[i].inst->section != ss)
+			continue;
+		for (size_t k = 0; k < root->n_kids; k++)
+			if (root->kids[k]->kind == CFG_NODE_REMOVE ||
+			    root->kids[k]->kind == CFG_NODE_CLEAR)
+				return true;
+	}
+	return false;
+}
+
 /* The answer for an error made here (a path that does not exist, a section
  * not implemented): one per distinct text, so that asking about many URLs
  * does not grow the generation. */
@@ -1896,7 +1915,7 @@ check_compute(struct wasp_config *cfg, struct wasp_arena *tmp, const char *site,
 		}
 		if (ss->not_implemented && sec->elem &&
 		    (!elem_inert(sec->elem, ss->root) ||
-		     (ss->empty_restricts && sec->elem->file && sec->elem->n_items == 0))) {
+		     (ss->empty_restricts && sec->elem->n_items == 0 && removes_items(c, ss)))) {
 			const char *msg = wasp_arena_printf(
 				tmp,
 				"section '%s' is not implemented by wasp, and it would restrict or "

@@ -899,6 +899,7 @@ START_TEST(test_check_path_not_implemented)
 	/* IIS: authorization without an allow rule lets nobody in */
 	tc_write(&t, "www/none/web.config",
 		 WEBCFG("<security><authorization><clear /></authorization></security>"));
+
 	tc_write(&t, "www/deny/web.config",
 		 WEBCFG("<security><authorization><remove users=\"*\" roles=\"\" verbs=\"\" />"
 			"<add accessType=\"Allow\" users=\"admin\" /></authorization></security>"));
@@ -918,6 +919,28 @@ START_TEST(test_check_path_not_implemented)
 	ck_assert_int_eq(tc_check(&t, "/anon/", &err), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err->message, "anonymousAuthentication"));
 	ck_assert_int_eq(tc_check(&t, "/other/", &err), 0);
+	tc_done(&t);
+}
+END_TEST
+
+/* <authorization /> merely empty, as IIS's applicationHost.config has it
+ * when URL Authorization is not installed, restricts nothing; its rule
+ * removed in a web.config, everything. */
+START_TEST(test_check_path_empty_authorization)
+{
+	const struct wasp_config_error *err;
+	struct tc t;
+
+	tc_setup(&t, TC_APPHOST_MIN "<system.webServer><security><authorization />"
+				    "</security></system.webServer>\n");
+	tc_write(&t, "www/a/web.config", WEBCFG("<security><authorization /></security>"));
+	tc_write(&t, "www/b/web.config",
+		 WEBCFG("<security><authorization><remove users=\"*\" roles=\"\" verbs=\"\" />"
+			"</authorization></security>"));
+	ck_assert_int_eq(tc_check(&t, "/", &err), 0);
+	ck_assert_int_eq(tc_check(&t, "/a/", &err), 0);
+	ck_assert_int_eq(tc_check(&t, "/b/", &err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err->message, "security/authorization"));
 	tc_done(&t);
 }
 END_TEST
@@ -990,6 +1013,7 @@ config_merge_suite(void)
 	tcase_add_test(tc, test_check_path_errors);
 	tcase_add_test(tc, test_check_path_missing_dir);
 	tcase_add_test(tc, test_check_path_not_implemented);
+	tcase_add_test(tc, test_check_path_empty_authorization);
 	tcase_add_test(tc, test_check_path_revalidate);
 	suite_add_tcase(s, tc);
 
