@@ -291,12 +291,19 @@ detailed_page(struct wasp_request *req, const struct wasp_element *cfg, unsigned
 		detailed_row(req, "Error Code", code);
 		detailed_row(req, "Config Error", ce->message);
 		detailed_row(req, "Config File", ce->file);
+	} else if (bad) {
+		/* IIS: the handler's module list cannot be used */
+		detailed_row(req, "Module", "IIS Web Core");
+		detailed_row(req, "Notification", "ExecuteRequestHandler");
+		detailed_row(req, "Error Code", "0x8007000d");
 	} else
 		detailed_row(req, "Error Code", code);
 	detailed_row(req, "Requested URL", url);
 	detailed_row(req, "Physical Path", wasp_request_physical_path(req));
-	detailed_row(req, "Handler", wasp_request_handler_name(req));
-	detailed_row(req, "Logon User", wasp_request_server_variable(req, "LOGON_USER"));
+	/* before BeginRequest (500.19) neither is known yet, as IIS says */
+	detailed_row(req, "Handler", ce ? "Not yet determined" : wasp_request_handler_name(req));
+	detailed_row(req, "Logon User",
+		     ce ? "Not yet determined" : wasp_request_server_variable(req, "LOGON_USER"));
 	(void)write_str(req, "</table>\n");
 	if (ce)
 		config_source(req, ce);
