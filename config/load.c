@@ -361,8 +361,17 @@ parse_attrs(struct parse_ctx *c, xmlNode *xn, struct cfg_node *node, bool is_sec
 			continue;
 		}
 		if (is_section_root && streq(name, "configSource")) {
-			diag(c, WASP_DIAG_WARNING, line, name,
-			     "configSource is not supported, ignoring the section's external file");
+			/* what the other file says is unknown: in a web.config
+			 * that must not be served as if it said nothing (500.19) */
+			if (!c->file->is_apphost)
+				diag(c, WASP_DIAG_ERROR, line, name,
+				     "configSource is not supported: the section's contents in "
+				     "'%s' are not read",
+				     raw);
+			else
+				diag(c, WASP_DIAG_WARNING, line, name,
+				     "configSource is not supported, ignoring the section's "
+				     "external file");
 			continue;
 		}
 		sa = schema_elem_attr(schema, name);

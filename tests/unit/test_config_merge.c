@@ -807,6 +807,8 @@ START_TEST(test_check_path_errors)
 		{ "element", WEBCFG("<staticContent><colour /></staticContent>"), "unknown element",
 		  0x8007000d },
 		{ "undeclared", WEBCFG("<frobnicate />"), "neither declared", 0x8007000d },
+		{ "configsource", WEBCFG("<rewrite><rules configSource=\"rw.config\" /></rewrite>"),
+		  "configSource is not supported", 0x8007000d },
 		{ "duplicate", WEBCFG("<defaultDocument><files><add value=\"x\" /><add value=\"x\" />"
 				      "</files></defaultDocument>"), "duplicate", 0x800700b7 },
 	};
