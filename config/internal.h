@@ -191,6 +191,7 @@ struct cfg_file {
 	const char *path; /* as given */
 	const char *dir;  /* directory, for relative paths */
 	bool is_apphost;
+	bool is_builtin; /* cfg_builtin_xml (also is_apphost) */
 	const char *url_dir; /* web.config: "/" or "/a/b" (the config path under the site) */
 	struct cfg_inst **insts;
 	size_t n_insts;
@@ -212,6 +213,9 @@ struct wasp_config {
 	struct wasp_config_opts opts;
 	struct cfg_schema *schema;
 	struct cfg_file *apphost;
+	/* wasp's built-in defaults (defaults.c), merged below apphost's own
+	 * top level; NULL when they could not be parsed (then nothing). */
+	struct cfg_file *builtin;
 	const char *pool; /* wasp_config_pool(): a per-pool serialization's pool */
 	struct cfg_cache *cache;        /* (site, path, section) -> malloc'd entry */
 	struct cfg_cache *shared;       /* merged results by what was merged */
@@ -250,6 +254,17 @@ void cfg_normalize_path_into(char *out, const char *p);
 /* Segment-wise case-insensitive prefix test ("" is a prefix of all). */
 bool cfg_path_is_prefix(const char *prefix, const char *path);
 size_t cfg_path_depth(const char *p);
+
+/* ---- built-in defaults (defaults.c) ------------------------------------ */
+
+/* The collections IIS's shipped applicationHost.config fills, in its
+ * format, one line per string, NULL-terminated. */
+extern const char *const cfg_builtin_xml[];
+/* How the built-in defaults are named in messages and in an element's file. */
+#define CFG_BUILTIN_FILE "<wasp built-in defaults>"
+/* Parse cfg_builtin_xml into cfg->builtin (after the schema is loaded).
+ * A section or attribute the schema lacks is left out. 0 or -ENOMEM. */
+int cfg_load_builtin(struct wasp_config *cfg);
 
 /* ---- merging ------------------------------------------------------------ */
 

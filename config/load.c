@@ -663,9 +663,10 @@ add_instance(struct parse_ctx *c, const struct schema_section *ss, const struct 
 		else
 			diag(c, WASP_DIAG_ERROR, line, NULL,
 			     "section '%s' may only be set in applicationHost.config%s "
-			     "(allowDefinition=\"%s\" in wasp's schema %s)",
+			     "(allowDefinition=\"%s\" in wasp's schema of '%s': no configSections "
+			     "declares it)",
 			     ss->name, c->file->is_apphost ? " outside a <location> path" : "",
-			     cfg_allow_def_to_string(ad), ss->source);
+			     cfg_allow_def_to_string(ad), ss->name);
 		return 0;
 	}
 	for (size_t i = 0; i < c->file->n_insts; i++) {
@@ -919,6 +920,37 @@ cfg_parse_file(struct wasp_config *cfg, const char *buf, size_t len, const char 
 /* ---- the generation ------------------------------------------------------ */
 
 int
+cfg_load_builtin(struct wasp_config *cfg)
+{
+	struct wasp_diag_list local = WASP_DIAG_LIST_INIT;
+	struct cfg_file *f = NULL;
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	char *p;
+	int r;
+
+	for (size_t i = 0; cfg_builtin_xml[i]; i++)
+		len += strlen(cfg_builtin_xml[i]);
+	p = buf = malloc(len + 1);
+	if (!buf)
+		return -ENOMEM;
+	for (size_t i = 0; cfg_builtin_xml[i]; i++)
+		p = stpcpy(p, cfg_builtin_xml[i]);
+	/* Its own diagnostics are dropped: with a schema directory that lacks
+	 * a section, that section's defaults are simply not there. */
+	r = cfg_parse_file(cfg, buf, len, CFG_BUILTIN_FILE, true,
+			   NULL, &f, &local);
+	wasp_diag_list_done(&local);
+	if (r == -ENOMEM)
+		return r;
+	if (f) {
+		f->is_builtin = true;
+		cfg->builtin = f;
+	}
+	return 0;
+}
+
+int
 cfg_config_new(const struct wasp_config_opts *opts, struct wasp_config **ret)
 {
 	struct wasp_config *cfg = calloc(1, sizeof(*cfg));
@@ -974,6 +1006,11 @@ wasp_config_load_buffer(const char *buf, size_t len, const char *filename,
 		return r;
 	dir = cfg->opts.schema_dir ? cfg->opts.schema_dir : cfg_schema_default_dir();
 	r = cfg_schema_load_dir(dir, cfg->arena, &cfg->schema, diags);
+	if (r < 0) {
+		wasp_config_free(cfg);
+		return r;
+	}
+	r = cfg_load_builtin(cfg);
 	if (r < 0) {
 		wasp_config_free(cfg);
 		return r;

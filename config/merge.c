@@ -25,6 +25,11 @@ struct lock {
 struct level {
 	const char *file;
 	const char *path;
+	bool builtin;          /* wasp's built-in defaults */
+	/* applicationHost.config's own top level: an <add> or <clear/> there
+	 * writes the whole collection, as in a real IIS file, and replaces
+	 * the built-in entries (see defaults.c). */
+	bool replaces_builtin;
 };
 
 struct mel {
@@ -49,6 +54,7 @@ struct mel {
 	struct cfg_names all_elems_except_names;
 	const struct lock *item_lock; /* lockItem on this collection entry */
 	const struct level *added_at;
+	size_t n_builtin; /* items added at a built-in level */
 	/* A collection's entries by key hash (open addressing, kidx_size a
 	 * power of two), built once it holds KIDX_MIN entries so that adding
 	 * the thousandth <site> does not compare keys with the 999 before it;
@@ -85,10 +91,16 @@ merr(struct mctx *m, const char *file, int line, const char *attr, const char *f
 	m->errors++;
 }
 
+/* The built-in defaults and applicationHost.config's own top level are one
+ * level: what IIS ships in that file. */
 static bool
 same_level(const struct level *a, const struct level *b)
 {
-	return a == b || (a && b && a->file == b->file && strcaseeq(a->path, b->path));
+	return a == b ||
+	       (a && b &&
+		((a->file == b->file && strcaseeq(a->path, b->path)) ||
+		 (a->builtin && (b->builtin || b->replaces_builtin)) ||
+		 (b->builtin && a->replaces_builtin)));
 }
 
 static bool
@@ -390,6 +402,8 @@ merge_add(struct mctx *m, struct mel *dst, const struct cfg_node *k, const struc
 		return -ENOMEM;
 	if (!CFG_PUSH(m->tmp, dst->items, dst->n_items, dst->n_items_alloc))
 		return -ENOMEM;
+	if (lv->builtin)
+		dst->n_builtin++;
 	if (coll->merge_append)
 		dst->items[dst->n_items - 1] = item;
 	else {
@@ -412,6 +426,8 @@ merge_add(struct mctx *m, struct mel *dst, const struct cfg_node *k, const struc
 static void
 remove_item(struct mel *dst, size_t i, size_t *insert_at)
 {
+	if (dst->items[i]->added_at && dst->items[i]->added_at->builtin)
+		dst->n_builtin--;
 	memmove(&dst->items[i], &dst->items[i + 1], (dst->n_items - i - 1) * sizeof(*dst->items));
 	dst->n_items--;
 	dst->kidx = NULL;
@@ -459,6 +475,11 @@ merge_node(struct mctx *m, struct mel *dst, const struct cfg_node *src, const st
 
 		if (!elem_allowed(m, dst, k->name, lv, file, k->line))
 			continue;
+		if (dst->n_builtin && lv->replaces_builtin &&
+		    (k->kind == CFG_NODE_ADD || k->kind == CFG_NODE_CLEAR))
+			for (size_t j = dst->n_items; j-- > 0;)
+				if (dst->items[j]->added_at && dst->items[j]->added_at->builtin)
+					remove_item(dst, j, &insert_at);
 		switch (k->kind) {
 		case CFG_NODE_ELEMENT:
 			for (size_t c = 0; c < dst->schema->n_children; c++)
@@ -502,6 +523,7 @@ merge_node(struct mctx *m, struct mel *dst, const struct cfg_node *src, const st
 				break;
 			}
 			dst->n_items = 0;
+			dst->n_builtin = 0;
 			dst->kidx = NULL;
 			insert_at = 0;
 			break;
@@ -899,6 +921,8 @@ cmp_applied(const void *x, const void *y)
 		return a->depth < b->depth ? -1 : 1;
 	if (a->file_depth != b->file_depth)
 		return a->file_depth < b->file_depth ? -1 : 1;
+	if (a->inst->file->is_builtin != b->inst->file->is_builtin)
+		return a->inst->file->is_builtin ? -1 : 1;
 	if (a->inst->index != b->inst->index)
 		return a->inst->index < b->inst->index ? -1 : 1;
 	return 0;
@@ -1147,34 +1171,36 @@ reaches(struct wasp_arena *a, const struct wasp_element *site, const struct cfg_
 	return strcaseeq(loc_app, target_app);
 }
 
-static enum cfg_override
-decl_override(struct wasp_config *cfg, const struct schema_section *ss, const char **file, int *line)
+/* Where the section's declaration comes from, for messages: "FILE:LINE" of
+ * its configSections entry, or, when configSections does not declare it,
+ * wasp's schema (which then supplies allowDefinition and
+ * overrideModeDefault). */
+static const char *
+decl_where(struct wasp_arena *a, struct wasp_config *cfg, const struct schema_section *ss)
 {
 	const struct cfg_decl *d = cfg_find_decl(cfg->apphost, ss->name);
 
-	if (d) {
-		*file = d->file;
-		*line = d->line;
-		return d->override_default;
-	}
-	*file = ss->source;
-	*line = 0;
-	return ss->override_default;
+	if (d)
+		return wasp_arena_printf(a, "%s:%d", d->file, d->line);
+	return wasp_arena_printf(a,
+				 "wasp's schema of '%s' (the configSections of %s do not declare it)",
+				 ss->name, cfg->apphost->path);
+}
+
+static enum cfg_override
+decl_override(struct wasp_config *cfg, const struct schema_section *ss)
+{
+	const struct cfg_decl *d = cfg_find_decl(cfg->apphost, ss->name);
+
+	return d ? d->override_default : ss->override_default;
 }
 
 static enum cfg_allow_def
-decl_allow(struct wasp_config *cfg, const struct schema_section *ss, const char **file, int *line)
+decl_allow(struct wasp_config *cfg, const struct schema_section *ss)
 {
 	const struct cfg_decl *d = cfg_find_decl(cfg->apphost, ss->name);
 
-	if (d) {
-		*file = d->file;
-		*line = d->line;
-		return d->allow_definition;
-	}
-	*file = ss->source;
-	*line = 0;
-	return ss->allow_definition;
+	return d ? d->allow_definition : ss->allow_definition;
 }
 
 static int
@@ -1191,7 +1217,11 @@ add_applied(struct mctx *m, struct applied **v, size_t *n, size_t *n_alloc, cons
 		.depth = cfg_path_depth(path),
 		.file_depth = file_depth,
 		.app_root = app_root,
-		.level = { .file = inst->file->path, .path = path },
+		.level = { .file = inst->file->path,
+			   .path = path,
+			   .builtin = inst->file->is_builtin,
+			   .replaces_builtin = inst->file->is_apphost && !inst->file->is_builtin &&
+					       !*inst->location },
 	};
 	return 0;
 }
@@ -1228,9 +1258,12 @@ collect(struct mctx *m, const struct compute_req *q, struct collected *c)
 	int r;
 
 	const struct wasp_element *site = q->site ? find_site(cfg, q->site) : NULL;
+	size_t nb = cfg->builtin ? cfg->builtin->n_insts : 0;
 
-	for (size_t i = 0; i < cfg->apphost->n_insts; i++) {
-		const struct cfg_inst *inst = cfg->apphost->insts[i];
+	/* the built-in defaults first, then applicationHost.config */
+	for (size_t i = 0; i < nb + cfg->apphost->n_insts; i++) {
+		const struct cfg_inst *inst =
+			i < nb ? cfg->builtin->insts[i] : cfg->apphost->insts[i - nb];
 
 		if (inst->section != q->ss)
 			continue;
@@ -1328,10 +1361,10 @@ merge_collected(struct mctx *m, const struct compute_req *q, const struct collec
 		const char *file = inst->file->path;
 
 		if (!inst->file->is_apphost) {
-			const char *dfile, *mfile = NULL;
-			int dline, mline = 0;
-			enum cfg_override mode = decl_override(cfg, q->ss, &dfile, &dline);
-			enum cfg_allow_def ad = decl_allow(cfg, q->ss, &dfile, &dline);
+			const char *mfile = NULL;
+			int mline = 0;
+			enum cfg_override mode = decl_override(cfg, q->ss);
+			enum cfg_allow_def ad = decl_allow(cfg, q->ss);
 			bool from_location = false;
 
 			for (size_t j = 0; j < i; j++)
@@ -1347,21 +1380,19 @@ merge_collected(struct mctx *m, const struct compute_req *q, const struct collec
 					merr(m, file, inst->root->line, NULL,
 					     "section '%s' is locked: overrideMode=\"Deny\" in %s:%d",
 					     q->ss->name, mfile, mline);
-				else {
-					decl_override(cfg, q->ss, &dfile, &dline);
+				else
 					merr(m, file, inst->root->line, NULL,
 					     "section '%s' is locked: overrideModeDefault=\"Deny\" in "
-					     "%s:%d; unlock it with <location path=\"...\" "
+					     "%s; unlock it with <location path=\"...\" "
 					     "overrideMode=\"Allow\">",
-					     q->ss->name, dfile, dline);
-				}
+					     q->ss->name, decl_where(m->tmp, cfg, q->ss));
 				continue;
 			}
 			if (ad == CFG_ALLOW_MACHINE_TO_APPLICATION && !a->app_root) {
 				merr(m, file, inst->root->line, NULL,
 				     "section '%s' may only be set at an application root "
-				     "(allowDefinition=\"MachineToApplication\" in %s:%d)",
-				     q->ss->name, dfile, dline);
+				     "(allowDefinition=\"MachineToApplication\" in %s)",
+				     q->ss->name, decl_where(m->tmp, cfg, q->ss));
 				continue;
 			}
 		}

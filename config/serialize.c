@@ -17,7 +17,7 @@
 #include "internal.h"
 #include "ipc.h"
 
-#define CFG_SERIAL_VERSION 3
+#define CFG_SERIAL_VERSION 4
 #define CFG_SERIAL_MAX (64 * 1024 * 1024)
 #define SEC_POOLS "system.applicationHost/applicationPools"
 #define SEC_SITES "system.applicationHost/sites"
@@ -156,16 +156,44 @@ location_kept(const char *location, const struct cfg_filter *filter)
 	return site && filter_has(filter->sites, site);
 }
 
+/* f's sections (those filter keeps; NULL: all) appended to a. */
+static int
+insts_json(json_t *a, const struct cfg_file *f, const struct cfg_filter *filter, bool lines)
+{
+	for (size_t i = 0; i < f->n_insts; i++) {
+		const struct cfg_inst *in = f->insts[i];
+		struct cfg_cache *keep = NULL;
+		json_t *root;
+
+		if (!location_kept(in->location, filter))
+			continue;
+		if (filter && strcaseeq(in->section->name, SEC_POOLS))
+			keep = filter->pools;
+		else if (filter && strcaseeq(in->section->name, SEC_SITES))
+			keep = filter->sites;
+		root = node_json(in->root, keep, lines);
+		if (!root ||
+		    json_array_append_new(a,
+					  json_pack("{s:s, s:s, s:b, s:b, s:i, s:i, s:o}", "section",
+						    in->section->name, "location", in->location,
+						    "in_location", in->in_location, "nic",
+						    in->no_child_apps, "mode", (int)in->mode,
+						    "mode_line", lines ? in->mode_line : 0, "root", root)) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 /* filter: NULL for the whole generation. */
 static json_t *
 config_json(const struct wasp_config *cfg, const struct cfg_filter *filter)
 {
 	const struct cfg_file *f = cfg->apphost;
-	json_t *decls = json_array(), *insts = json_array(), *o;
+	json_t *decls = json_array(), *insts = json_array(), *builtin = json_array(), *o;
 	bool lines = !filter || !filter->no_lines;
 
-	o = json_pack("{s:i, s:s, s:s, s:o, s:o}", "wasp_config", CFG_SERIAL_VERSION, "file",
-		      f->path, "dir", f->dir, "decls", decls, "insts", insts);
+	o = json_pack("{s:i, s:s, s:s, s:o, s:o, s:o}", "wasp_config", CFG_SERIAL_VERSION, "file",
+		      f->path, "dir", f->dir, "decls", decls, "insts", insts, "builtin", builtin);
 	if (!o)
 		return NULL;
 	if (filter && json_object_set_new(o, "pool", json_string(filter->pool)) < 0)
@@ -180,28 +208,9 @@ config_json(const struct wasp_config *cfg, const struct cfg_filter *filter)
 						    "file", d->file, "line", lines ? d->line : 0)) < 0)
 			goto fail;
 	}
-	for (size_t i = 0; i < f->n_insts; i++) {
-		const struct cfg_inst *in = f->insts[i];
-		struct cfg_cache *keep = NULL;
-		json_t *root;
-
-		if (!location_kept(in->location, filter))
-			continue;
-		if (filter && strcaseeq(in->section->name, SEC_POOLS))
-			keep = filter->pools;
-		else if (filter && strcaseeq(in->section->name, SEC_SITES))
-			keep = filter->sites;
-		root = node_json(in->root, keep, lines);
-
-		if (!root ||
-		    json_array_append_new(insts,
-					  json_pack("{s:s, s:s, s:b, s:b, s:i, s:i, s:o}", "section",
-						    in->section->name, "location", in->location,
-						    "in_location", in->in_location, "nic",
-						    in->no_child_apps, "mode", (int)in->mode,
-						    "mode_line", lines ? in->mode_line : 0, "root", root)) < 0)
-			goto fail;
-	}
+	if (insts_json(insts, f, filter, lines) < 0 ||
+	    (cfg->builtin && insts_json(builtin, cfg->builtin, NULL, lines) < 0))
+		goto fail;
 	return o;
 fail:
 	json_decref(o);
@@ -212,11 +221,11 @@ fail:
  * again, or reading it as JSON, would cost a worker's start more than the
  * rest of its configuration), then the JSON:
  *
- *   "wasp-config 3\n"
+ *   "wasp-config 4\n"
  *   "schema LEN\n" PACKED "\n"
  *   "json LEN\n" JSON
  */
-#define CFG_SERIAL_MAGIC "wasp-config 3\n"
+#define CFG_SERIAL_MAGIC "wasp-config 4\n"
 
 static int
 serialize(const struct wasp_config *cfg, const struct cfg_filter *filter, char **ret_buf,
@@ -516,12 +525,55 @@ node_from(struct dctx *d, json_t *o, const struct schema_elem *schema, int depth
 	return 0;
 }
 
+/* The sections in the JSON array insts, into f (whose insts has room). */
+static int
+insts_from(struct dctx *d, json_t *insts, struct cfg_file *f)
+{
+	struct wasp_config *cfg = d->cfg;
+	struct wasp_arena *a = cfg->arena;
+	size_t i;
+	json_t *v;
+	int r;
+
+	json_array_foreach(insts, i, v) {
+		const char *section, *location;
+		int in_location, nic, mode, mode_line;
+		json_t *root;
+		struct cfg_inst *in = wasp_arena_zalloc(a, sizeof(*in));
+
+		if (!in)
+			return -ENOMEM;
+		if (json_unpack(v, "{s:s, s:s, s:b, s:b, s:i, s:i, s:o}", "section", &section,
+				"location", &location, "in_location", &in_location, "nic", &nic,
+				"mode", &mode, "mode_line", &mode_line, "root", &root) < 0 ||
+		    mode < 0 || mode >= CFG_OVERRIDE__COUNT)
+			return bad(d, "malformed section");
+		in->section = cfg_schema_find(cfg->schema, section);
+		if (!in->section)
+			return bad(d, "section the schema does not have");
+		in->location = wasp_arena_strdup(a, location);
+		if (!in->location)
+			return -ENOMEM;
+		in->in_location = in_location;
+		in->no_child_apps = nic;
+		in->mode = (enum cfg_override)mode;
+		in->mode_line = mode_line;
+		in->file = f;
+		in->index = f->n_insts;
+		r = node_from(d, root, in->section->root, 0, &in->root);
+		if (r < 0)
+			return r;
+		f->insts[f->n_insts++] = in;
+	}
+	return 0;
+}
+
 static int
 config_from(struct dctx *d, json_t *o)
 {
 	struct wasp_config *cfg = d->cfg;
 	struct wasp_arena *a = cfg->arena;
-	json_t *decls, *insts, *v;
+	json_t *decls, *insts, *builtin, *v;
 	const char *file, *dir;
 	struct cfg_file *f;
 	int version, r;
@@ -538,6 +590,9 @@ config_from(struct dctx *d, json_t *o)
 		return bad(d, "pool is not a string");
 	if (v && !(cfg->pool = wasp_arena_strdup(a, json_string_value(v))))
 		return -ENOMEM;
+	builtin = json_object_get(o, "builtin");
+	if (builtin && !json_is_array(builtin))
+		return bad(d, "builtin is not an array");
 
 	f = wasp_arena_zalloc(a, sizeof(*f));
 	if (!f)
@@ -572,35 +627,22 @@ config_from(struct dctx *d, json_t *o)
 			return -ENOMEM;
 		f->n_decls++;
 	}
-	json_array_foreach(insts, i, v) {
-		const char *section, *location;
-		int in_location, nic, mode, mode_line;
-		json_t *root;
-		struct cfg_inst *in = wasp_arena_zalloc(a, sizeof(*in));
+	r = insts_from(d, insts, f);
+	if (r < 0)
+		return r;
+	if (builtin) {
+		struct cfg_file *bf = wasp_arena_zalloc(a, sizeof(*bf));
 
-		if (!in)
+		if (!bf || !(bf->insts = wasp_arena_zalloc(a, (json_array_size(builtin) + 1) *
+								      sizeof(*bf->insts))))
 			return -ENOMEM;
-		if (json_unpack(v, "{s:s, s:s, s:b, s:b, s:i, s:i, s:o}", "section", &section,
-				"location", &location, "in_location", &in_location, "nic", &nic,
-				"mode", &mode, "mode_line", &mode_line, "root", &root) < 0 ||
-		    mode < 0 || mode >= CFG_OVERRIDE__COUNT)
-			return bad(d, "malformed section");
-		in->section = cfg_schema_find(cfg->schema, section);
-		if (!in->section)
-			return bad(d, "section the schema does not have");
-		in->location = wasp_arena_strdup(a, location);
-		if (!in->location)
-			return -ENOMEM;
-		in->in_location = in_location;
-		in->no_child_apps = nic;
-		in->mode = (enum cfg_override)mode;
-		in->mode_line = mode_line;
-		in->file = f;
-		in->index = f->n_insts;
-		r = node_from(d, root, in->section->root, 0, &in->root);
+		*bf = (struct cfg_file){ .path = CFG_BUILTIN_FILE, .dir = "/", .url_dir = "",
+					 .is_apphost = true, .is_builtin = true, .exists = true,
+					 .insts = bf->insts };
+		r = insts_from(d, builtin, bf);
 		if (r < 0)
 			return r;
-		f->insts[f->n_insts++] = in;
+		cfg->builtin = bf;
 	}
 	cfg->apphost = f;
 	return 0;

@@ -484,9 +484,240 @@ START_TEST(test_override_mode_result)
 	e = tc_eff(&t, "S/a/", DD, &r);
 	ck_assert_int_eq(r, -EINVAL);
 	ck_assert(!wasp_element_get_bool(e, "enabled", true));
-	tc_assert_items(wasp_element_child(e, "files"), "value", "root.html");
+	tc_assert_items(wasp_element_child(e, "files"), "value",
+			"root.html,Default.htm,Default.asp,index.htm,index.html,iisstart.htm,"
+			"default.aspx");
 	e = tc_eff(&t, "S/", DD, &r);
 	ck_assert_int_eq(r, 0);
+	tc_done(&t);
+}
+END_TEST
+
+/* ---- built-in defaults ------------------------------------------------------------ */
+
+#define BUILTIN_HIDDEN                                                                     \
+	"web.config,bin,App_code,App_GlobalResources,App_LocalResources,App_WebReferences,"  \
+	"App_Data,App_Browsers"
+
+static bool
+has_item(const struct wasp_element *e, const char *key)
+{
+	return wasp_element_find_item(e, key) != NULL;
+}
+
+/* wasp's built-in lists behave as if applicationHost.config held them: a
+ * web.config's <remove> takes one entry out, an <add> adds one, <clear/>
+ * empties the list. */
+START_TEST(test_builtin_defaults_merge)
+{
+	struct tc t;
+	const struct wasp_element *e;
+	int r;
+
+	tc_setup(&t, TC_APPHOST_MIN);
+	tc_expect_clean(&t.diags);
+	tc_write(&t, "www/rm/web.config",
+		 WEBCFG("<security><requestFiltering>"
+			"<hiddenSegments><remove segment=\"bin\" /></hiddenSegments>"
+			"<fileExtensions><remove fileExtension=\".config\" /></fileExtensions>"
+			"</requestFiltering></security>"
+			"<defaultDocument><files><remove value=\"index.htm\" /></files></defaultDocument>"));
+	tc_write(&t, "www/add/web.config",
+		 WEBCFG("<staticContent><mimeMap fileExtension=\".foo\" mimeType=\"text/x-foo\" />"
+			"</staticContent>"
+			"<security><requestFiltering>"
+			"<hiddenSegments><add segment=\"private\" /></hiddenSegments>"
+			"<fileExtensions><add fileExtension=\".secret\" allowed=\"false\" /></fileExtensions>"
+			"</requestFiltering></security>"
+			"<defaultDocument><files><add value=\"home.html\" /></files></defaultDocument>"));
+	tc_write(&t, "www/clr/web.config",
+		 WEBCFG("<staticContent><clear /><mimeMap fileExtension=\".txt\" mimeType=\"text/plain\" />"
+			"</staticContent>"
+			"<security><requestFiltering>"
+			"<hiddenSegments><clear /></hiddenSegments>"
+			"<fileExtensions><clear /></fileExtensions>"
+			"</requestFiltering></security>"
+			"<defaultDocument><files><clear /><add value=\"only.html\" /></files></defaultDocument>"));
+
+	/* nothing written anywhere: the built-in lists */
+	e = tc_eff(&t, "S/x", RF, &r);
+	ck_assert_int_eq(r, 0);
+	tc_assert_items(wasp_element_child(e, "hiddenSegments"), "segment", BUILTIN_HIDDEN);
+	ck_assert(has_item(wasp_element_child(e, "fileExtensions"), ".config"));
+	ck_assert(has_item(wasp_element_child(e, "fileExtensions"), ".mdb"));
+	ck_assert(wasp_element_get_bool(wasp_element_child(e, "fileExtensions"), "allowUnlisted",
+					false));
+	e = tc_eff(&t, "S/x", SC, &r);
+	ck_assert(has_item(e, ".html"));
+	ck_assert_str_eq(wasp_element_get_str(wasp_element_find_item(e, ".html"), "mimeType", ""),
+			 "text/html");
+	e = tc_eff(&t, "S/x", DD, &r);
+	tc_assert_items(wasp_element_child(e, "files"), "value",
+			"Default.htm,Default.asp,index.htm,index.html,iisstart.htm,default.aspx");
+
+	/* <remove>: one entry goes, the others stay */
+	e = tc_eff(&t, "S/rm/x", RF, &r);
+	ck_assert_int_eq(r, 0);
+	tc_assert_items(wasp_element_child(e, "hiddenSegments"), "segment",
+			"web.config,App_code,App_GlobalResources,App_LocalResources,"
+			"App_WebReferences,App_Data,App_Browsers");
+	ck_assert(!has_item(wasp_element_child(e, "fileExtensions"), ".config"));
+	ck_assert(has_item(wasp_element_child(e, "fileExtensions"), ".mdb"));
+	e = tc_eff(&t, "S/rm/x", DD, &r);
+	tc_assert_items(wasp_element_child(e, "files"), "value",
+			"Default.htm,Default.asp,index.html,iisstart.htm,default.aspx");
+
+	/* <add>: added to the built-in entries (defaultDocument's files are
+	 * mergeAppend="false": the web.config's first) */
+	e = tc_eff(&t, "S/add/x", SC, &r);
+	ck_assert_int_eq(r, 0);
+	ck_assert(has_item(e, ".foo"));
+	ck_assert(has_item(e, ".html"));
+	e = tc_eff(&t, "S/add/x", RF, &r);
+	tc_assert_items(wasp_element_child(e, "hiddenSegments"), "segment",
+			BUILTIN_HIDDEN ",private");
+	ck_assert(has_item(wasp_element_child(e, "fileExtensions"), ".secret"));
+	ck_assert(has_item(wasp_element_child(e, "fileExtensions"), ".config"));
+	e = tc_eff(&t, "S/add/x", DD, &r);
+	tc_assert_items(wasp_element_child(e, "files"), "value",
+			"home.html,Default.htm,Default.asp,index.htm,index.html,iisstart.htm,"
+			"default.aspx");
+
+	/* <clear/>: nothing left of them */
+	e = tc_eff(&t, "S/clr/x", SC, &r);
+	ck_assert_int_eq(r, 0);
+	tc_assert_items(e, "fileExtension", ".txt");
+	e = tc_eff(&t, "S/clr/x", RF, &r);
+	tc_assert_items(wasp_element_child(e, "hiddenSegments"), "segment", "");
+	tc_assert_items(wasp_element_child(e, "fileExtensions"), "fileExtension", "");
+	e = tc_eff(&t, "S/clr/x", DD, &r);
+	tc_assert_items(wasp_element_child(e, "files"), "value", "only.html");
+	tc_expect_clean(&t.diags);
+	tc_done(&t);
+}
+END_TEST
+
+/* applicationHost.config's own top level is where IIS keeps these lists:
+ * one it adds to or clears is the whole list (as a real IIS file writes
+ * it; no duplicate errors), a <remove> there takes one built-in entry out,
+ * and a <location> path adds as a web.config does. */
+START_TEST(test_builtin_defaults_apphost)
+{
+	struct tc t;
+	const struct wasp_element *e;
+	int r;
+
+	tc_setup(&t, TC_APPHOST_MIN
+		 "<system.webServer>\n"
+		 " <staticContent>\n"
+		 "  <mimeMap fileExtension=\".html\" mimeType=\"text/html\" />\n"
+		 "  <mimeMap fileExtension=\".css\" mimeType=\"text/css\" />\n"
+		 " </staticContent>\n"
+		 " <security><requestFiltering>\n"
+		 "  <hiddenSegments><remove segment=\"bin\" /></hiddenSegments>\n"
+		 " </requestFiltering></security>\n"
+		 "</system.webServer>\n"
+		 "<location path=\"S/loc\"><system.webServer><defaultDocument><files>"
+		 "<add value=\"loc.html\" /></files></defaultDocument></system.webServer></location>\n");
+	tc_expect_clean(&t.diags);
+	ck_assert_int_eq(t.load_result, 0);
+	e = tc_eff(&t, "S/x", SC, &r);
+	ck_assert_int_eq(r, 0);
+	tc_assert_items(e, "fileExtension", ".html,.css");
+	e = tc_eff(&t, "S/x", RF, &r);
+	tc_assert_items(wasp_element_child(e, "hiddenSegments"), "segment",
+			"web.config,App_code,App_GlobalResources,App_LocalResources,"
+			"App_WebReferences,App_Data,App_Browsers");
+	e = tc_eff(&t, "S/loc/", DD, &r);
+	tc_assert_items(wasp_element_child(e, "files"), "value",
+			"loc.html,Default.htm,Default.asp,index.htm,index.html,iisstart.htm,"
+			"default.aspx");
+	/* applicationHost.config's own level as wasp_config_section() has it */
+	e = wasp_config_section(t.cfg, SC);
+	tc_assert_items(e, "fileExtension", ".html,.css");
+	tc_done(&t);
+}
+END_TEST
+
+/* The built-in lock on httpErrors' defaultPath (IIS's shipped file sets
+ * it): a web.config may not set it, applicationHost.config's top level
+ * may; httpErrors itself is overrideModeDefault="Allow" (IIS 7.5 on). */
+START_TEST(test_builtin_defaults_locks)
+{
+	struct tc t;
+	int r;
+
+	lock_case("", WEBCFG("<httpErrors errorMode=\"Custom\" />"), "system.webServer/httpErrors",
+		  NULL, NULL);
+	tc_setup(&t, TC_APPHOST_MIN
+		 "<system.webServer><httpErrors defaultPath=\"err.html\" /></system.webServer>\n");
+	tc_expect_clean(&t.diags);
+	ck_assert_int_eq(t.load_result, 0);
+	tc_write(&t, "www/web.config", WEBCFG("<httpErrors defaultPath=\"mine.html\" />"));
+	(void)tc_eff(&t, "S/x", "system.webServer/httpErrors", &r);
+	ck_assert_int_eq(r, -EINVAL);
+	tc_expect(&t.diags, WASP_DIAG_ERROR, "is locked (lockAttributes in <wasp built-in defaults>");
+	tc_done(&t);
+}
+END_TEST
+
+/* A section no configSections declares: the lock error says where its
+ * overrideModeDefault came from, not a schema file at line 0. */
+START_TEST(test_lock_undeclared_section)
+{
+	struct tc t;
+	const struct wasp_diag *d;
+	char *xml;
+	int r;
+
+	memset(&t, 0, sizeof(t));
+	t.dir = testutil_mkdtemp();
+	tc_mkdir(&t, "www");
+	tc_mkdir(&t, "www-app");
+	t.apphost = tc_path(&t, "applicationHost.config");
+	ck_assert_int_gt(asprintf(&xml, "<configuration>\n%s</configuration>\n", TC_APPHOST_MIN), 0);
+	testutil_write_file(t.apphost, xml);
+	free(xml);
+	t.load_result = wasp_config_load_file(t.apphost, NULL, &t.cfg, &t.diags);
+	ck_assert_int_eq(t.load_result, 0);
+	tc_write(&t, "www/web.config", WEBCFG("<handlers><clear /></handlers>"));
+	(void)tc_eff(&t, "S/x", "system.webServer/handlers", &r);
+	ck_assert_int_eq(r, -EINVAL);
+	d = tc_expect(&t.diags, WASP_DIAG_ERROR,
+		      "overrideModeDefault=\"Deny\" in wasp's schema of 'system.webServer/handlers' "
+		      "(the configSections of");
+	ck_assert_ptr_nonnull(strstr(d->message, t.apphost));
+	ck_assert_ptr_null(strstr(d->message, ".xml"));
+	tc_done(&t);
+}
+END_TEST
+
+/* A worker's generation (serialized and read back) has the same built-in
+ * defaults. */
+START_TEST(test_builtin_defaults_serialized)
+{
+	struct tc t;
+	struct wasp_config *w = NULL;
+	struct wasp_diag_list diags = WASP_DIAG_LIST_INIT;
+	const struct wasp_element *e = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+
+	tc_setup(&t, TC_APPHOST_MIN);
+	tc_write(&t, "www/web.config",
+		 WEBCFG("<security><requestFiltering><hiddenSegments><remove segment=\"bin\" />"
+			"</hiddenSegments></requestFiltering></security>"));
+	ck_assert_int_eq(wasp_config_serialize(t.cfg, &buf, &len), 0);
+	ck_assert_int_eq(wasp_config_deserialize(buf, len, NULL, &w, &diags), 0);
+	ck_assert_int_eq(wasp_config_effective_section(w, "S/x", RF, &e, &diags), 0);
+	tc_assert_items(wasp_element_child(e, "hiddenSegments"), "segment",
+			"web.config,App_code,App_GlobalResources,App_LocalResources,"
+			"App_WebReferences,App_Data,App_Browsers");
+	ck_assert_int_eq(wasp_config_effective_section(w, "S/x", SC, &e, &diags), 0);
+	ck_assert(has_item(e, ".html"));
+	wasp_config_free(w);
+	wasp_diag_list_done(&diags);
+	free(buf);
 	tc_done(&t);
 }
 END_TEST
@@ -808,6 +1039,14 @@ config_merge_suite(void)
 	tcase_add_test(tc, test_lock_same_file_level);
 	tcase_add_test(tc, test_override_mode);
 	tcase_add_test(tc, test_override_mode_result);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("builtin_defaults");
+	tcase_add_test(tc, test_builtin_defaults_merge);
+	tcase_add_test(tc, test_builtin_defaults_apphost);
+	tcase_add_test(tc, test_builtin_defaults_locks);
+	tcase_add_test(tc, test_lock_undeclared_section);
+	tcase_add_test(tc, test_builtin_defaults_serialized);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("allow_definition");

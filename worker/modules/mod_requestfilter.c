@@ -24,11 +24,11 @@
  * sends the request's response without the Server header. applyToWebDAV is
  * accepted and ignored (there is no WebDAV module).
  *
- * One difference from IIS, for safety: when no configuration file writes a
- * <hiddenSegments> element at all, IIS's shipped list applies (web.config,
- * bin, App_code, App_GlobalResources, App_LocalResources, App_WebReferences,
- * App_Data, App_Browsers), so that a configuration written from scratch
- * never serves web.config; <hiddenSegments><clear/></hiddenSegments> empties it.
+ * The lists IIS's shipped applicationHost.config fills (hiddenSegments:
+ * web.config, bin, App_code, ...; fileExtensions: .config, .cs, .mdb, ...)
+ * are wasp's built-in defaults (config/defaults.c), merged as if
+ * applicationHost.config held them: a web.config's <remove segment="bin"/>
+ * removes that one entry, <clear/> empties the list.
  *
  * Everything is derived once per distinct effective section
  * (wasp_request_config_state); a request costs a cache lookup and the
@@ -74,18 +74,6 @@ struct rf_state {
 	struct rf_list always_urls;
 	struct rf_list always_queries;
 	struct rf_item items[]; /* every list's entries */
-};
-
-/* IIS's shipped applicationHost.config list (see the top of the file). */
-static struct rf_item default_hidden[] = {
-	{ "web.config", 10, 0 },
-	{ "bin", 3, 0 },
-	{ "App_code", 8, 0 },
-	{ "App_GlobalResources", 19, 0 },
-	{ "App_LocalResources", 18, 0 },
-	{ "App_WebReferences", 17, 0 },
-	{ "App_Data", 8, 0 },
-	{ "App_Browsers", 12, 0 },
 };
 
 static size_t
@@ -162,8 +150,6 @@ rf_build(const struct wasp_element *sec, void *userdata)
 	fill_list(&st->deny_query, &next, deny_q, "sequence", NULL);
 	fill_list(&st->always_urls, &next, aurls, "url", NULL);
 	fill_list(&st->always_queries, &next, aqs, "queryString", NULL);
-	if (!hidden || !hidden->file) /* never written anywhere: IIS's shipped list */
-		st->hidden = (struct rf_list){ default_hidden, ELEMENTSOF(default_hidden) };
 	return st;
 }
 
@@ -322,6 +308,11 @@ rf_on_begin_request(struct wasp_request *req, void *userdata)
 		}
 	}
 
+	/* hiddenSegments before fileExtensions: /web.config is 404.8 in IIS,
+	 * though .config is a denied extension too */
+	if (st->hidden.n && has_segment(&st->hidden, path))
+		return deny(req, 8);
+
 	/* fileExtensions */
 	if (st->exts.n || !st->ext_allow_unlisted) {
 		const char *ext = path_extension(path, &n);
@@ -330,10 +321,6 @@ rf_on_begin_request(struct wasp_request *req, void *userdata)
 		if (it ? !it->n : !st->ext_allow_unlisted)
 			return deny(req, 7);
 	}
-
-	/* hiddenSegments */
-	if (st->hidden.n && has_segment(&st->hidden, path))
-		return deny(req, 8);
 
 	/* verbs */
 	method = wasp_request_method(req);
