@@ -2,13 +2,18 @@
  * applicationHost.config fills (default documents, the MIME map, request
  * filtering's file extensions and hidden segments) and the locks it sets
  * on what it delegates (httpErrors' defaultPath), as IIS writes them.
+ * (No <modules> or <handlers> list: where none is configured, every loaded
+ * module runs, and StaticFileModule, DefaultDocumentModule and
+ * DirectoryListingModule handle every request, as IIS's shipped StaticFile
+ * handler entry has it.)
  * They are merged as if applicationHost.config held them, below its own
  * top level (merge.c): a web.config's <add>, <remove> and <clear/> change
- * them entry by entry; where applicationHost.config's own top level (no
- * <location>, or path="") adds to or clears one of these collections it
- * writes the whole list, as a real IIS file does, and replaces them. A lock
- * here binds web.config files and <location> paths, not applicationHost.config's
- * own top level: the two are one level. */
+ * them entry by entry. Where applicationHost.config's own top level (no
+ * <location>, or path="") adds to or clears one of these collections, it
+ * writes the whole list, as a real IIS file does, and replaces them: wasp
+ * never serves more than IIS would with that file. A lock here binds
+ * web.config files and <location> paths, not applicationHost.config's own
+ * top level: the two are one level. */
 #include "internal.h"
 
 /* One string per line (ISO C bounds a string literal's length). */
