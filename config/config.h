@@ -217,6 +217,12 @@ int wasp_config_effective_section_at(struct wasp_config *cfg, const char *site,
 
 /* ---- handing a generation to a worker ----------------------------------- */
 
+/* The largest serialized generation (wasp_config_serialize*()) a worker
+ * reads. Loading a configuration refuses one whose serialized form could
+ * be larger (an error naming the file), so whatever waspd accepts its
+ * workers can load; the serializers return -EFBIG past it. */
+#define WASP_CONFIG_SERIAL_MAX (64 * 1024 * 1024)
+
 /* Serialize the generation (the schema, the section declarations and
  * applicationHost.config's sections with %VAR% already expanded, every
  * attribute named "password" removed) so a worker can rebuild it without

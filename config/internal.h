@@ -232,6 +232,10 @@ struct wasp_config {
 	unsigned section_memo_next;
 };
 
+/* IIS refuses a web.config over MaxWebConfigFileSizeInKB, 250 by default:
+ * cfg_parse_file() does too (-EFBIG, with a diagnostic). */
+#define CFG_MAX_WEBCONFIG_SIZE (250 * 1024)
+
 /* Parse one file's XML into f (allocated in arena). is_apphost selects the
  * rules (configSections, locations with site paths). apphost is the
  * applicationHost.config file for a web.config (its declarations). */
@@ -290,6 +294,11 @@ int cfg_cache_put(struct cfg_cache *c, const char *key, void *value);
 size_t cfg_cache_count(const struct cfg_cache *c);
 /* Drop every entry, calling free_value (may be NULL) on each value. */
 void cfg_cache_clear(struct cfg_cache *c, void (*free_value)(void *));
+
+/* An upper bound of wasp_config_serialize()'s output size for cfg (close
+ * to it: the JSON's escapes and punctuation counted, line numbers at their
+ * widest), without making it. 0 on OOM (packing the schema). */
+size_t cfg_serialized_bound(struct wasp_config *cfg);
 
 /* Shared constructor for load and deserialize. */
 int cfg_config_new(const struct wasp_config_opts *opts, struct wasp_config **ret);

@@ -994,15 +994,15 @@ read_all(const char *path, char **ret, size_t *ret_len)
 
 	if (fd < 0)
 		return -errno;
-	for (;;) {
+	/* one byte more than a web.config may have: cfg_parse_file() refuses
+	 * it with a message, and a huge file is not read whole */
+	while (len <= CFG_MAX_WEBCONFIG_SIZE) {
 		ssize_t k;
 
 		if (len + 1 >= cap) {
 			char *n;
 
 			cap = cap ? cap * 2 : 16384;
-			if (cap > 64 * 1024 * 1024)
-				return -EFBIG;
 			n = realloc(buf, cap);
 			if (!n)
 				return -ENOMEM;

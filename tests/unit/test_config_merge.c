@@ -722,6 +722,81 @@ START_TEST(test_builtin_defaults_serialized)
 }
 END_TEST
 
+/* ---- hostile web.config files ------------------------------------------------------- */
+
+/* A web.config with entities (billion laughs, thousands of references in
+ * attributes) is an error naming the file and the DOCTYPE's line, found at
+ * once: nothing is expanded. */
+START_TEST(test_web_config_doctype)
+{
+	struct tc t;
+	const struct wasp_diag *d;
+	struct timespec t0, t1;
+	char *wc, *xml = NULL;
+	size_t len = 0;
+	FILE *f;
+	int r;
+
+	tc_setup(&t, TC_APPHOST_MIN);
+	f = open_memstream(&xml, &len);
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "<?xml version=\"1.0\"?>\n<!DOCTYPE configuration [\n <!ENTITY a0 \"lol\">\n");
+	for (int i = 1; i < 10; i++)
+		fprintf(f, " <!ENTITY a%d \"&a%d;&a%d;&a%d;&a%d;&a%d;&a%d;&a%d;&a%d;&a%d;&a%d;\">\n", i,
+			i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1);
+	fprintf(f, "]>\n<configuration><system.webServer><httpProtocol><customHeaders>\n");
+	for (int i = 0; i < 3000; i++)
+		fprintf(f, "<add name=\"h%d\" value=\"&a9;\" />\n", i);
+	fprintf(f, "</customHeaders></httpProtocol></system.webServer></configuration>\n");
+	ck_assert_int_eq(fclose(f), 0);
+	tc_write(&t, "www/web.config", xml);
+	free(xml);
+	ck_assert_int_eq(clock_gettime(CLOCK_MONOTONIC, &t0), 0);
+	(void)tc_eff(&t, "S/x", HP, &r);
+	ck_assert_int_eq(clock_gettime(CLOCK_MONOTONIC, &t1), 0);
+	ck_assert_int_eq(r, -EINVAL);
+	d = tc_expect(&t.diags, WASP_DIAG_ERROR, "(<!DOCTYPE>) is not allowed");
+	wc = tc_path(&t, "www/web.config");
+	ck_assert_str_eq(d->file, wc);
+	ck_assert_int_eq(d->line, 2);
+	free(wc);
+	/* well under a second (it took tens of seconds expanded) */
+	ck_assert_int_lt((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000, 1000);
+	tc_done(&t);
+}
+END_TEST
+
+/* A web.config over IIS's default limit (250 KB) is an error. */
+START_TEST(test_web_config_too_big)
+{
+	struct tc t;
+	size_t n = 250 * 1024 + 1;
+	char *xml = malloc(n + 1);
+	int r;
+
+	ck_assert_ptr_nonnull(xml);
+	tc_setup(&t, TC_APPHOST_MIN);
+	memset(xml, ' ', n);
+	memcpy(xml, "<configuration>", 15);
+	memcpy(xml + n - 16, "</configuration>", 16);
+	xml[n] = '\0';
+	tc_write(&t, "www/web.config", xml);
+	(void)tc_eff(&t, "S/x", HP, &r);
+	ck_assert_int_eq(r, -EINVAL);
+	tc_expect(&t.diags, WASP_DIAG_ERROR, "file too big");
+	/* at the limit it is read */
+	xml[n - 17] = '\0';
+	memcpy(xml + n - 17 - 16, "</configuration>", 16);
+	tc_write(&t, "www/web.config", xml);
+	wasp_diag_list_done(&t.diags);
+	memset(&t.diags, 0, sizeof(t.diags));
+	(void)tc_eff(&t, "S/y", HP, &r);
+	ck_assert_int_eq(r, 0);
+	free(xml);
+	tc_done(&t);
+}
+END_TEST
+
 /* ---- allowDefinition ------------------------------------------------------------ */
 
 START_TEST(test_allow_definition)
@@ -1047,6 +1122,11 @@ config_merge_suite(void)
 	tcase_add_test(tc, test_builtin_defaults_locks);
 	tcase_add_test(tc, test_lock_undeclared_section);
 	tcase_add_test(tc, test_builtin_defaults_serialized);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("hostile");
+	tcase_add_test(tc, test_web_config_doctype);
+	tcase_add_test(tc, test_web_config_too_big);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("allow_definition");
