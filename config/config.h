@@ -215,6 +215,10 @@ int wasp_config_effective_section_at(struct wasp_config *cfg, const char *site,
 				     const struct wasp_element **ret,
 				     struct wasp_diag_list *diags);
 
+/* What the cache of effective sections per (site, path, section) holds, in
+ * bytes (bounded: a client chooses the paths). For statistics and tests. */
+size_t wasp_config_cache_bytes(const struct wasp_config *cfg);
+
 /* ---- handing a generation to a worker ----------------------------------- */
 
 /* The largest serialized generation (wasp_config_serialize*()) a worker

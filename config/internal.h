@@ -218,6 +218,7 @@ struct wasp_config {
 	struct cfg_file *builtin;
 	const char *pool; /* wasp_config_pool(): a per-pool serialization's pool */
 	struct cfg_cache *cache;        /* (site, path, section) -> malloc'd entry */
+	size_t cache_bytes;             /* what cache's entries cost, with their keys */
 	struct cfg_cache *shared;       /* merged results by what was merged */
 	struct cfg_cache *files;        /* parsed web.config files by path */
 	struct cfg_cache *apphost_sections; /* wasp_config_section() results */

@@ -930,6 +930,10 @@ cmp_applied(const void *x, const void *y)
 
 struct dep {
 	const char *path;
+	/* A directory that was not there (or not a directory): nothing below
+	 * it was looked at, and its appearing changes the result. Else a
+	 * web.config file. */
+	bool is_dir;
 	bool exists;
 	dev_t dev;
 	ino_t ino;
@@ -951,11 +955,15 @@ struct shared {
 struct entry {
 	const struct shared *res;
 	uint64_t checked_at;
+	size_t bytes; /* what it costs the cache: itself, its paths, its key */
 	size_t n_deps;
 	struct dep deps[];
 };
 
+/* Both bound the cache (a client chooses the URLs): past either it is
+ * emptied and fills again with what is asked for. */
 #define CFG_MAX_CACHED_PATHS 8192
+#define CFG_MAX_CACHED_BYTES (4 * 1024 * 1024)
 
 static void
 stat_dep(const char *path, struct dep *d)
@@ -963,6 +971,7 @@ stat_dep(const char *path, struct dep *d)
 	struct stat st;
 
 	d->path = path;
+	d->is_dir = false;
 	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
 		d->exists = false;
 		d->dev = 0;
@@ -976,6 +985,27 @@ stat_dep(const char *path, struct dep *d)
 	d->ino = st.st_ino;
 	d->size = st.st_size;
 	d->mtime_nsec = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+/* A missing directory's dep: only whether it is a directory now (its
+ * times change with every entry once it is). */
+static void
+stat_dep_dir(const char *path, struct dep *d)
+{
+	struct stat st;
+
+	*d = (struct dep){ .path = path, .is_dir = true };
+	d->exists = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* old's path stat'ed again the way old was. */
+static void
+restat_dep(const struct dep *old, struct dep *d)
+{
+	if (old->is_dir)
+		stat_dep_dir(old->path, d);
+	else
+		stat_dep(old->path, d);
 }
 
 static bool
@@ -1245,6 +1275,39 @@ struct collected {
 	size_t n_bad;
 };
 
+/* The length of the shortest application or virtual directory root of site
+ * that is a prefix of url ("" or "a/b", normalised) and at least from bytes
+ * long, or SIZE_MAX when there is none. */
+static size_t
+next_root(struct wasp_arena *a, const struct wasp_element *site, const char *url, size_t from)
+{
+	size_t best = SIZE_MAX;
+
+	for (size_t i = 0; i < site->n_items; i++) {
+		const struct wasp_element *app = site->items[i];
+		const char *ap = cfg_normalize_path(a, wasp_element_get_str(app, "path", "/"));
+
+		if (!ap || !cfg_path_is_prefix(ap, url))
+			continue;
+		for (size_t j = 0; j < app->n_items; j++) {
+			const char *vp = cfg_normalize_path(
+				a, wasp_element_get_str(app->items[j], "path", "/"));
+			size_t l;
+
+			if (!vp)
+				continue;
+			l = strlen(ap) + (*ap && *vp ? 1 : 0) + strlen(vp);
+			if (l >= from && l < best && l <= strlen(url) &&
+			    cfg_path_is_prefix(*vp ? wasp_arena_printf(a, "%s%s%s", ap,
+								   *ap ? "/" : "", vp)
+						   : ap,
+					       url))
+				best = l;
+		}
+	}
+	return best;
+}
+
 /* What applies to q: applicationHost.config's instances, and the web.config
  * files' along the URL path, sorted into merge order. */
 static int
@@ -1277,8 +1340,13 @@ collect(struct mctx *m, const struct compute_req *q, struct collected *c)
 	}
 	if (q->site && q->web_configs) {
 		size_t ul = strlen(q->url);
+		bool dead = false;
 
-		/* "" then each prefix of the URL path, on segment boundaries. */
+		/* "" then each prefix of the URL path, on segment boundaries,
+		 * while its directory exists: below one that does not (or is
+		 * a file, or is not mapped) the walk goes on only at the next
+		 * application or virtual directory root, so that a lookup
+		 * costs what exists on disk, not the URL's depth. */
 		for (size_t end = 0; site && end <= ul; end++) {
 			char *url_dir, *phys, *wc;
 			bool app_root;
@@ -1287,12 +1355,22 @@ collect(struct mctx *m, const struct compute_req *q, struct collected *c)
 
 			if (end != 0 && end != ul && q->url[end] != '/')
 				continue;
+			if (dead) {
+				end = next_root(m->tmp, site, q->url, end);
+				if (end == SIZE_MAX)
+					break;
+				dead = false;
+			}
 			url_dir = wasp_arena_strndup(m->tmp, q->url, end);
 			if (!url_dir)
 				return -ENOMEM;
 			phys = map_url_dir(m->tmp, site, url_dir, &app_root);
-			if (!phys)
+			if (!phys) {
+				dead = true;
+				if (end == ul)
+					break;
 				continue;
+			}
 			wc = wasp_arena_printf(m->tmp, "%s/web.config", phys);
 			dep = CFG_PUSH(m->tmp, deps, n_deps, deps_alloc);
 			if (!wc || !dep)
@@ -1300,8 +1378,20 @@ collect(struct mctx *m, const struct compute_req *q, struct collected *c)
 			r = get_web_config(m, wc, dep, &f);
 			if (r < 0)
 				return r;
-			if (!f)
+			if (!dep->exists) {
+				struct dep d;
+
+				stat_dep_dir(phys, &d);
+				if (!d.exists) { /* what to watch instead */
+					*dep = d;
+					dead = true;
+				}
+			}
+			if (!f) {
+				if (end == ul)
+					break;
 				continue;
+			}
 			if (f->parse_result < 0) {
 				const struct cfg_file **slot = CFG_PUSH(m->tmp, bad, n_bad, bad_alloc);
 
@@ -1563,12 +1653,13 @@ entry_new(const char *key, const struct shared *res, const struct dep *deps, siz
 	size_t size = sizeof(struct entry) + n_deps * sizeof(struct dep), off;
 	struct entry *e;
 
-	(void)key;
 	for (size_t i = 0; i < n_deps; i++)
 		size += strlen(deps[i].path) + 1;
 	e = malloc(size);
 	if (!e)
 		return -ENOMEM;
+	/* the table's copy of the key and its slot, roughly */
+	e->bytes = size + strlen(key) + 1 + 4 * sizeof(void *);
 	e->res = res;
 	e->checked_at = wasp_now_usec();
 	e->n_deps = n_deps;
@@ -1661,7 +1752,7 @@ wasp_config_effective_section_at(struct wasp_config *cfg, const char *site, cons
 		for (size_t i = 0; i < ent->n_deps && same; i++) {
 			struct dep d;
 
-			stat_dep(ent->deps[i].path, &d);
+			restat_dep(&ent->deps[i], &d);
 			same = dep_same(&d, &ent->deps[i]);
 		}
 		if (same) {
@@ -1695,16 +1786,41 @@ wasp_config_effective_section_at(struct wasp_config *cfg, const char *site, cons
 	r = entry_new(key, res, c.deps, c.n_deps, &ent);
 	if (r < 0)
 		return r;
-	if (!old && cfg_cache_count(cfg->cache) >= CFG_MAX_CACHED_PATHS)
+	if (ent->bytes > CFG_MAX_CACHED_BYTES / 16) {
+		/* one lookup alone would take a good part of the cache: answered,
+		 * not kept (a stale entry it would have replaced goes) */
+		free(ent);
+		if (old) {
+			cfg->cache_bytes -= old->bytes;
+			(void)cfg_cache_put(cfg->cache, key, NULL);
+			free(old);
+		}
+		*ret = res->elem;
+		return res->result;
+	}
+	if (!old && (cfg_cache_count(cfg->cache) >= CFG_MAX_CACHED_PATHS ||
+		     cfg->cache_bytes + ent->bytes > CFG_MAX_CACHED_BYTES)) {
 		cfg_cache_clear(cfg->cache, free);
+		cfg->cache_bytes = 0;
+	}
 	r = cfg_cache_put(cfg->cache, key, ent);
 	if (r < 0) {
 		free(ent);
 		return r;
 	}
-	free(old); /* the stale entry it replaced */
+	cfg->cache_bytes += ent->bytes;
+	if (old) { /* the stale entry it replaced */
+		cfg->cache_bytes -= old->bytes;
+		free(old);
+	}
 	*ret = res->elem;
 	return res->result;
+}
+
+size_t
+wasp_config_cache_bytes(const struct wasp_config *cfg)
+{
+	return cfg->cache_bytes;
 }
 
 int

@@ -948,6 +948,84 @@ START_TEST(test_web_config_errors)
 }
 END_TEST
 
+/* A URL of thousands of segments costs what exists on disk: one lookup
+ * keeps a few paths, not one per segment; and the cache's bytes are
+ * bounded however many long URLs are asked for. */
+START_TEST(test_cache_deep_url_bytes)
+{
+	struct tc t;
+	size_t n = 4000, len = 2 * n + 16;
+	char *url = malloc(len);
+	size_t max = 0;
+
+	ck_assert_ptr_nonnull(url);
+	tc_setup(&t, TC_APPHOST_MIN);
+	tc_write(&t, "www/web.config", WEBCFG("<directoryBrowse enabled=\"true\" />"));
+	strcpy(url, "S");
+	for (size_t i = 0; i < n; i++)
+		strcat(url, "/a");
+	ck_assert(wasp_element_get_bool(tc_eff(&t, url, "system.webServer/directoryBrowse", NULL),
+					"enabled", false));
+	/* the key (the URL) and a couple of paths; it was one path per
+	 * prefix, about n * n bytes */
+	ck_assert_uint_lt(wasp_config_cache_bytes(t.cfg), 2 * strlen(url) + 4096);
+
+	for (int i = 0; i < 3000; i++) {
+		int k = snprintf(url, len, "S/%d", i);
+
+		for (size_t j = 0; j < 1000; j++)
+			k += snprintf(url + k, len - (size_t)k, "/b");
+		(void)tc_eff(&t, url, "system.webServer/directoryBrowse", NULL);
+		if (wasp_config_cache_bytes(t.cfg) > max)
+			max = wasp_config_cache_bytes(t.cfg);
+	}
+	ck_assert_uint_le(max, 4 * 1024 * 1024);
+	ck_assert_uint_gt(max, 1024 * 1024); /* it did cache */
+	free(url);
+	tc_expect_clean(&t.diags);
+	tc_done(&t);
+}
+END_TEST
+
+/* Below a directory that does not exist nothing is looked at, but its
+ * appearing (with a web.config deeper down) is noticed; a virtual directory
+ * below a missing directory still has its web.config read. */
+START_TEST(test_cache_missing_dir_appears)
+{
+	struct tc t;
+	const struct wasp_element *e;
+
+	tc_setup(&t, "<system.applicationHost>\n"
+		     " <applicationPools><add name=\"P\" /></applicationPools>\n"
+		     " <sites><site name=\"S\" id=\"1\">\n"
+		     "  <application path=\"/\" applicationPool=\"P\">\n"
+		     "   <virtualDirectory path=\"/\" physicalPath=\"www\" />\n"
+		     "   <virtualDirectory path=\"/m/v\" physicalPath=\"www-v\" />\n"
+		     "  </application>\n"
+		     "  <bindings><binding protocol=\"http\" bindingInformation=\"*:8080:\" /></bindings>\n"
+		     " </site></sites>\n"
+		     "</system.applicationHost>\n");
+	tc_expect_clean(&t.diags);
+	tc_write(&t, "www-v/web.config", WEBCFG("<httpRedirect destination=\"vdir\" />"));
+	e = tc_eff(&t, "S/m/v/x/y.html", "system.webServer/httpRedirect", NULL);
+	ck_assert_str_eq(wasp_element_get_str(e, "destination", ""), "vdir");
+
+	e = tc_eff(&t, "S/d1/d2/d3/x.html", "system.webServer/httpRedirect", NULL);
+	ck_assert_str_eq(wasp_element_get_str(e, "destination", ""), "");
+	tc_mkdir(&t, "www/d1");
+	tc_mkdir(&t, "www/d1/d2");
+	tc_write(&t, "www/d1/d2/web.config", WEBCFG("<httpRedirect destination=\"d2\" />"));
+	e = tc_eff(&t, "S/d1/d2/d3/x.html", "system.webServer/httpRedirect", NULL);
+	ck_assert_str_eq(wasp_element_get_str(e, "destination", ""), "d2");
+	/* the file itself is no directory: fine either way */
+	tc_write(&t, "www/d1/d2/x.html", "x\n");
+	e = tc_eff(&t, "S/d1/d2/x.html", "system.webServer/httpRedirect", NULL);
+	ck_assert_str_eq(wasp_element_get_str(e, "destination", ""), "d2");
+	tc_expect_clean(&t.diags);
+	tc_done(&t);
+}
+END_TEST
+
 START_TEST(test_cache_bounded)
 {
 	struct tc t;
@@ -1139,6 +1217,8 @@ config_merge_suite(void)
 	tcase_add_test(tc, test_cache_invalidation);
 	tcase_add_test(tc, test_cache_revalidate_interval);
 	tcase_add_test(tc, test_cache_bounded);
+	tcase_add_test(tc, test_cache_deep_url_bytes);
+	tcase_add_test(tc, test_cache_missing_dir_appears);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("frozen");

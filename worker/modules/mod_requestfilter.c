@@ -15,6 +15,10 @@
  *           or a chunked body growing over it while a handler reads it
  *   404.14  requestLimits maxUrl: the URL path as sent, in bytes
  *   404.15  requestLimits maxQueryString: the query string as sent, in bytes
+ *           (both checked first against the application root's values,
+ *           before the configuration of the URL itself is looked up: a
+ *           limit raised below the application root does not let a longer
+ *           URL in; one lowered there applies)
  *   404.18  denyQueryStringSequences: a sequence in the query string, as sent
  *           or (unescapeQueryString="true") decoded
  *
@@ -43,6 +47,9 @@
 #include "wasp/module.h"
 
 #define RF_SECTION "system.webServer/security/requestFiltering"
+/* A URL path or query string longer than this is held against the
+ * application root's limits first (see rf_on_begin_request). */
+#define RF_PRECHECK_LEN 1024
 
 struct rf_item {
 	const char *s; /* in the configuration (lives as long as the worker) */
@@ -258,6 +265,21 @@ rf_on_begin_request(struct wasp_request *req, void *userdata)
 	size_t n;
 
 	(void)userdata;
+	raw = wasp_request_raw_path(req);
+	query = wasp_request_query(req);
+	if (strlen(raw) > RF_PRECHECK_LEN || strlen(query) > RF_PRECHECK_LEN) {
+		/* a long URL: maxUrl and maxQueryString as the application's
+		 * root has them, before the URL's own configuration is looked
+		 * up (whose cost grows with the URL) */
+		const struct wasp_element *limits = wasp_element_child(
+			wasp_request_config_at(req, wasp_request_app_path(req), RF_SECTION),
+			"requestLimits");
+
+		if (limits && strlen(raw) > wasp_element_get_uint(limits, "maxUrl", UINT64_MAX))
+			return deny(req, 14);
+		if (limits && strlen(query) > wasp_element_get_uint(limits, "maxQueryString", UINT64_MAX))
+			return deny(req, 15);
+	}
 	st = wasp_request_config_state(req, RF_SECTION, rf_build, free, NULL);
 	if (!st)
 		return WASP_DECLINED; /* not in the schema, or OOM building it */
@@ -273,8 +295,6 @@ rf_on_begin_request(struct wasp_request *req, void *userdata)
 	}
 	if (body < 0) /* chunked: refused as it grows over the limit, when read */
 		wasp_request_set_body_limit(req, st->max_content_length, 404, 13);
-	raw = wasp_request_raw_path(req);
-	query = wasp_request_query(req);
 	if (strlen(raw) > st->max_url)
 		return deny(req, 14);
 	if (strlen(query) > st->max_query)
