@@ -1,186 +1,331 @@
 /* wasp's built-in defaults: the collections IIS's shipped
  * applicationHost.config fills (default documents, the MIME map, request
- * filtering's file extensions and hidden segments) and the locks it sets
- * on what it delegates (httpErrors' defaultPath), as IIS writes them.
- * (No <modules> or <handlers> list: where none is configured, every loaded
+ * filtering's file extensions and hidden segments) and the lock it sets on
+ * what it delegates (httpErrors' defaultPath), as IIS writes them. (No
+ * <modules> or <handlers> list: where none is configured, every loaded
  * module runs, and StaticFileModule, DefaultDocumentModule and
  * DirectoryListingModule handle every request, as IIS's shipped StaticFile
  * handler entry has it.)
- * They are merged as if applicationHost.config held them, below its own
- * top level (merge.c): a web.config's <add>, <remove> and <clear/> change
- * them entry by entry. Where applicationHost.config's own top level (no
+ *
+ * They are merged as if applicationHost.config held them, below its own top
+ * level (merge.c): a web.config's <add>, <remove> and <clear/> change them
+ * entry by entry. Where applicationHost.config's own top level (no
  * <location>, or path="") adds to or clears one of these collections, it
  * writes the whole list, as a real IIS file does, and replaces them: wasp
  * never serves more than IIS would with that file. A lock here binds
  * web.config files and <location> paths, not applicationHost.config's own
- * top level: the two are one level. */
+ * top level: the two are one level.
+ *
+ * They are built from the tables below as parsed sections (cfg_node
+ * trees), by waspd at load and by a worker when it reads its generation:
+ * no XML to parse, nothing to carry in the serialized generation. */
+#include <string.h>
+
 #include "internal.h"
 
-/* One string per line (ISO C bounds a string literal's length). */
-const char *const cfg_builtin_xml[] = {
-	"<configuration>\n",
-	"  <system.webServer>\n",
-	"    <defaultDocument>\n",
-	"      <files>\n",
-	"          <add value=\"Default.htm\" />\n",
-	"          <add value=\"Default.asp\" />\n",
-	"          <add value=\"index.htm\" />\n",
-	"          <add value=\"index.html\" />\n",
-	"          <add value=\"iisstart.htm\" />\n",
-	"          <add value=\"default.aspx\" />\n",
-	"      </files>\n",
-	"    </defaultDocument>\n",
-	"    <httpErrors lockAttributes=\"allowAbsolutePathsWhenDelegated,defaultPath\" />\n",
-	"    <staticContent>\n",
-	"        <mimeMap fileExtension=\".7z\" mimeType=\"application/x-7z-compressed\" />\n",
-	"        <mimeMap fileExtension=\".aac\" mimeType=\"audio/aac\" />\n",
-	"        <mimeMap fileExtension=\".apk\" mimeType=\"application/vnd.android.package-archive\" />\n",
-	"        <mimeMap fileExtension=\".appcache\" mimeType=\"text/cache-manifest\" />\n",
-	"        <mimeMap fileExtension=\".avi\" mimeType=\"video/x-msvideo\" />\n",
-	"        <mimeMap fileExtension=\".avif\" mimeType=\"image/avif\" />\n",
-	"        <mimeMap fileExtension=\".bin\" mimeType=\"application/octet-stream\" />\n",
-	"        <mimeMap fileExtension=\".bmp\" mimeType=\"image/bmp\" />\n",
-	"        <mimeMap fileExtension=\".bz2\" mimeType=\"application/x-bzip2\" />\n",
-	"        <mimeMap fileExtension=\".cab\" mimeType=\"application/vnd.ms-cab-compressed\" />\n",
-	"        <mimeMap fileExtension=\".css\" mimeType=\"text/css\" />\n",
-	"        <mimeMap fileExtension=\".csv\" mimeType=\"text/csv\" />\n",
-	"        <mimeMap fileExtension=\".doc\" mimeType=\"application/msword\" />\n",
-	"        <mimeMap fileExtension=\".docx\" mimeType=\"application/vnd.openxmlformats-officedocument.wordprocessingml.document\" />\n",
-	"        <mimeMap fileExtension=\".dtd\" mimeType=\"application/xml-dtd\" />\n",
-	"        <mimeMap fileExtension=\".eot\" mimeType=\"application/vnd.ms-fontobject\" />\n",
-	"        <mimeMap fileExtension=\".epub\" mimeType=\"application/epub+zip\" />\n",
-	"        <mimeMap fileExtension=\".exe\" mimeType=\"application/octet-stream\" />\n",
-	"        <mimeMap fileExtension=\".flac\" mimeType=\"audio/flac\" />\n",
-	"        <mimeMap fileExtension=\".flv\" mimeType=\"video/x-flv\" />\n",
-	"        <mimeMap fileExtension=\".gif\" mimeType=\"image/gif\" />\n",
-	"        <mimeMap fileExtension=\".gz\" mimeType=\"application/gzip\" />\n",
-	"        <mimeMap fileExtension=\".htc\" mimeType=\"text/x-component\" />\n",
-	"        <mimeMap fileExtension=\".htm\" mimeType=\"text/html\" />\n",
-	"        <mimeMap fileExtension=\".html\" mimeType=\"text/html\" />\n",
-	"        <mimeMap fileExtension=\".ico\" mimeType=\"image/x-icon\" />\n",
-	"        <mimeMap fileExtension=\".ics\" mimeType=\"text/calendar\" />\n",
-	"        <mimeMap fileExtension=\".iso\" mimeType=\"application/octet-stream\" />\n",
-	"        <mimeMap fileExtension=\".jar\" mimeType=\"application/java-archive\" />\n",
-	"        <mimeMap fileExtension=\".jpe\" mimeType=\"image/jpeg\" />\n",
-	"        <mimeMap fileExtension=\".jpeg\" mimeType=\"image/jpeg\" />\n",
-	"        <mimeMap fileExtension=\".jpg\" mimeType=\"image/jpeg\" />\n",
-	"        <mimeMap fileExtension=\".js\" mimeType=\"application/javascript\" />\n",
-	"        <mimeMap fileExtension=\".json\" mimeType=\"application/json\" />\n",
-	"        <mimeMap fileExtension=\".jsonld\" mimeType=\"application/ld+json\" />\n",
-	"        <mimeMap fileExtension=\".m4a\" mimeType=\"audio/mp4\" />\n",
-	"        <mimeMap fileExtension=\".m4v\" mimeType=\"video/mp4\" />\n",
-	"        <mimeMap fileExtension=\".manifest\" mimeType=\"text/cache-manifest\" />\n",
-	"        <mimeMap fileExtension=\".map\" mimeType=\"application/json\" />\n",
-	"        <mimeMap fileExtension=\".md\" mimeType=\"text/markdown\" />\n",
-	"        <mimeMap fileExtension=\".mid\" mimeType=\"audio/mid\" />\n",
-	"        <mimeMap fileExtension=\".midi\" mimeType=\"audio/mid\" />\n",
-	"        <mimeMap fileExtension=\".mjs\" mimeType=\"text/javascript\" />\n",
-	"        <mimeMap fileExtension=\".mov\" mimeType=\"video/quicktime\" />\n",
-	"        <mimeMap fileExtension=\".mp3\" mimeType=\"audio/mpeg\" />\n",
-	"        <mimeMap fileExtension=\".mp4\" mimeType=\"video/mp4\" />\n",
-	"        <mimeMap fileExtension=\".mpeg\" mimeType=\"video/mpeg\" />\n",
-	"        <mimeMap fileExtension=\".mpg\" mimeType=\"video/mpeg\" />\n",
-	"        <mimeMap fileExtension=\".msi\" mimeType=\"application/octet-stream\" />\n",
-	"        <mimeMap fileExtension=\".oga\" mimeType=\"audio/ogg\" />\n",
-	"        <mimeMap fileExtension=\".ogg\" mimeType=\"audio/ogg\" />\n",
-	"        <mimeMap fileExtension=\".ogv\" mimeType=\"video/ogg\" />\n",
-	"        <mimeMap fileExtension=\".otf\" mimeType=\"font/otf\" />\n",
-	"        <mimeMap fileExtension=\".pdf\" mimeType=\"application/pdf\" />\n",
-	"        <mimeMap fileExtension=\".png\" mimeType=\"image/png\" />\n",
-	"        <mimeMap fileExtension=\".ppt\" mimeType=\"application/vnd.ms-powerpoint\" />\n",
-	"        <mimeMap fileExtension=\".pptx\" mimeType=\"application/vnd.openxmlformats-officedocument.presentationml.presentation\" />\n",
-	"        <mimeMap fileExtension=\".ps\" mimeType=\"application/postscript\" />\n",
-	"        <mimeMap fileExtension=\".rar\" mimeType=\"application/x-rar-compressed\" />\n",
-	"        <mimeMap fileExtension=\".rss\" mimeType=\"application/rss+xml\" />\n",
-	"        <mimeMap fileExtension=\".rtf\" mimeType=\"application/rtf\" />\n",
-	"        <mimeMap fileExtension=\".svg\" mimeType=\"image/svg+xml\" />\n",
-	"        <mimeMap fileExtension=\".svgz\" mimeType=\"image/svg+xml\" />\n",
-	"        <mimeMap fileExtension=\".swf\" mimeType=\"application/x-shockwave-flash\" />\n",
-	"        <mimeMap fileExtension=\".tar\" mimeType=\"application/x-tar\" />\n",
-	"        <mimeMap fileExtension=\".tgz\" mimeType=\"application/x-compressed\" />\n",
-	"        <mimeMap fileExtension=\".tif\" mimeType=\"image/tiff\" />\n",
-	"        <mimeMap fileExtension=\".tiff\" mimeType=\"image/tiff\" />\n",
-	"        <mimeMap fileExtension=\".ttf\" mimeType=\"font/ttf\" />\n",
-	"        <mimeMap fileExtension=\".txt\" mimeType=\"text/plain\" />\n",
-	"        <mimeMap fileExtension=\".vtt\" mimeType=\"text/vtt\" />\n",
-	"        <mimeMap fileExtension=\".wasm\" mimeType=\"application/wasm\" />\n",
-	"        <mimeMap fileExtension=\".wav\" mimeType=\"audio/wav\" />\n",
-	"        <mimeMap fileExtension=\".weba\" mimeType=\"audio/webm\" />\n",
-	"        <mimeMap fileExtension=\".webm\" mimeType=\"video/webm\" />\n",
-	"        <mimeMap fileExtension=\".webmanifest\" mimeType=\"application/manifest+json\" />\n",
-	"        <mimeMap fileExtension=\".webp\" mimeType=\"image/webp\" />\n",
-	"        <mimeMap fileExtension=\".wmv\" mimeType=\"video/x-ms-wmv\" />\n",
-	"        <mimeMap fileExtension=\".woff\" mimeType=\"font/woff\" />\n",
-	"        <mimeMap fileExtension=\".woff2\" mimeType=\"font/woff2\" />\n",
-	"        <mimeMap fileExtension=\".xhtml\" mimeType=\"application/xhtml+xml\" />\n",
-	"        <mimeMap fileExtension=\".xls\" mimeType=\"application/vnd.ms-excel\" />\n",
-	"        <mimeMap fileExtension=\".xlsx\" mimeType=\"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet\" />\n",
-	"        <mimeMap fileExtension=\".xml\" mimeType=\"text/xml\" />\n",
-	"        <mimeMap fileExtension=\".xsd\" mimeType=\"text/xml\" />\n",
-	"        <mimeMap fileExtension=\".xsl\" mimeType=\"text/xml\" />\n",
-	"        <mimeMap fileExtension=\".xslt\" mimeType=\"text/xml\" />\n",
-	"        <mimeMap fileExtension=\".zip\" mimeType=\"application/x-zip-compressed\" />\n",
-	"    </staticContent>\n",
-	"    <security>\n",
-	"      <requestFiltering>\n",
-	"        <fileExtensions allowUnlisted=\"true\">\n",
-	"          <add fileExtension=\".asax\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".ascx\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".master\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".skin\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".browser\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".sitemap\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".config\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".cs\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".csproj\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".vb\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".vbproj\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".webinfo\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".licx\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".resx\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".resources\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".mdb\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".vjsproj\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".java\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".jsl\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".ldb\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".dsdgm\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".ssdgm\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".lsad\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".ssmap\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".cd\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".dsprototype\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".lsaprototype\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".sdm\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".sdmDocument\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".mdf\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".ldf\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".ad\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".dd\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".ldd\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".sd\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".adprototype\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".lddprototype\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".exclude\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".refresh\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".compiled\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".msgx\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".vsdisco\" allowed=\"false\" />\n",
-	"          <add fileExtension=\".rules\" allowed=\"false\" />\n",
-	"        </fileExtensions>\n",
-	"        <hiddenSegments>\n",
-	"          <add segment=\"web.config\" />\n",
-	"          <add segment=\"bin\" />\n",
-	"          <add segment=\"App_code\" />\n",
-	"          <add segment=\"App_GlobalResources\" />\n",
-	"          <add segment=\"App_LocalResources\" />\n",
-	"          <add segment=\"App_WebReferences\" />\n",
-	"          <add segment=\"App_Data\" />\n",
-	"          <add segment=\"App_Browsers\" />\n",
-	"        </hiddenSegments>\n",
-	"      </requestFiltering>\n",
-	"    </security>\n",
-	"  </system.webServer>\n",
-	"</configuration>\n",
+static const char *const default_documents[] = {
+	"Default.htm", "Default.asp", "index.htm", "index.html", "iisstart.htm", "default.aspx",
 	NULL,
 };
+
+/* extension, type */
+static const char *const mime_map[] = {
+	".7z", "application/x-7z-compressed",
+	".aac", "audio/aac",
+	".apk", "application/vnd.android.package-archive",
+	".appcache", "text/cache-manifest",
+	".avi", "video/x-msvideo",
+	".avif", "image/avif",
+	".bin", "application/octet-stream",
+	".bmp", "image/bmp",
+	".bz2", "application/x-bzip2",
+	".cab", "application/vnd.ms-cab-compressed",
+	".css", "text/css",
+	".csv", "text/csv",
+	".doc", "application/msword",
+	".docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+	".dtd", "application/xml-dtd",
+	".eot", "application/vnd.ms-fontobject",
+	".epub", "application/epub+zip",
+	".exe", "application/octet-stream",
+	".flac", "audio/flac",
+	".flv", "video/x-flv",
+	".gif", "image/gif",
+	".gz", "application/gzip",
+	".htc", "text/x-component",
+	".htm", "text/html",
+	".html", "text/html",
+	".ico", "image/x-icon",
+	".ics", "text/calendar",
+	".iso", "application/octet-stream",
+	".jar", "application/java-archive",
+	".jpe", "image/jpeg",
+	".jpeg", "image/jpeg",
+	".jpg", "image/jpeg",
+	".js", "application/javascript",
+	".json", "application/json",
+	".jsonld", "application/ld+json",
+	".m4a", "audio/mp4",
+	".m4v", "video/mp4",
+	".manifest", "text/cache-manifest",
+	".map", "application/json",
+	".md", "text/markdown",
+	".mid", "audio/mid",
+	".midi", "audio/mid",
+	".mjs", "text/javascript",
+	".mov", "video/quicktime",
+	".mp3", "audio/mpeg",
+	".mp4", "video/mp4",
+	".mpeg", "video/mpeg",
+	".mpg", "video/mpeg",
+	".msi", "application/octet-stream",
+	".oga", "audio/ogg",
+	".ogg", "audio/ogg",
+	".ogv", "video/ogg",
+	".otf", "font/otf",
+	".pdf", "application/pdf",
+	".png", "image/png",
+	".ppt", "application/vnd.ms-powerpoint",
+	".pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+	".ps", "application/postscript",
+	".rar", "application/x-rar-compressed",
+	".rss", "application/rss+xml",
+	".rtf", "application/rtf",
+	".svg", "image/svg+xml",
+	".svgz", "image/svg+xml",
+	".swf", "application/x-shockwave-flash",
+	".tar", "application/x-tar",
+	".tgz", "application/x-compressed",
+	".tif", "image/tiff",
+	".tiff", "image/tiff",
+	".ttf", "font/ttf",
+	".txt", "text/plain",
+	".vtt", "text/vtt",
+	".wasm", "application/wasm",
+	".wav", "audio/wav",
+	".weba", "audio/webm",
+	".webm", "video/webm",
+	".webmanifest", "application/manifest+json",
+	".webp", "image/webp",
+	".wmv", "video/x-ms-wmv",
+	".woff", "font/woff",
+	".woff2", "font/woff2",
+	".xhtml", "application/xhtml+xml",
+	".xls", "application/vnd.ms-excel",
+	".xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+	".xml", "text/xml",
+	".xsd", "text/xml",
+	".xsl", "text/xml",
+	".xslt", "text/xml",
+	".zip", "application/x-zip-compressed",
+	NULL,
+};
+
+static const char *const denied_extensions[] = {
+	".asax", ".ascx", ".master", ".skin", ".browser", ".sitemap", ".config", ".cs", ".csproj",
+	".vb", ".vbproj", ".webinfo", ".licx", ".resx", ".resources", ".mdb", ".vjsproj", ".java",
+	".jsl", ".ldb", ".dsdgm", ".ssdgm", ".lsad", ".ssmap", ".cd", ".dsprototype",
+	".lsaprototype", ".sdm", ".sdmDocument", ".mdf", ".ldf", ".ad", ".dd", ".ldd", ".sd",
+	".adprototype", ".lddprototype", ".exclude", ".refresh", ".compiled", ".msgx", ".vsdisco",
+	".rules",
+	NULL,
+};
+
+static const char *const hidden_segments[] = {
+	"web.config", "bin", "App_code", "App_GlobalResources", "App_LocalResources",
+	"App_WebReferences", "App_Data", "App_Browsers",
+	NULL,
+};
+
+/* One built-in collection: entries of the collection of element (a child of
+ * the section's root, "" for the root itself) whose key attribute takes the
+ * values (with a second attribute from every other value when attr2 is
+ * set, or the constant fixed_value). */
+static const struct builtin_list {
+	const char *section;
+	const char *element;
+	const char *key;
+	const char *attr2;
+	const char *fixed_value; /* attr2's value for every entry, or NULL */
+	const char *const *values;
+} builtin_lists[] = {
+	{ "system.webServer/defaultDocument", "files", "value", NULL, NULL, default_documents },
+	{ "system.webServer/staticContent", "", "fileExtension", "mimeType", NULL, mime_map },
+	{ "system.webServer/security/requestFiltering", "fileExtensions", "fileExtension",
+	  "allowed", "false", denied_extensions },
+	{ "system.webServer/security/requestFiltering", "hiddenSegments", "segment", NULL, NULL,
+	  hidden_segments },
+};
+
+/* lockAttributes on a section's root */
+static const struct {
+	const char *section;
+	const char *const *names;
+} builtin_locks[] = {
+	{ "system.webServer/httpErrors",
+	  (const char *const[]){ "allowAbsolutePathsWhenDelegated", "defaultPath", NULL } },
+};
+
+struct bctx {
+	struct wasp_config *cfg;
+	struct cfg_file *f;
+	size_t n_insts_alloc;
+	int line; /* as if the tables were a file, one element a line */
+};
+
+static struct cfg_node *
+node_new(struct bctx *b, enum cfg_node_kind kind, const char *name,
+	 const struct schema_elem *schema, size_t max_attrs, size_t max_kids)
+{
+	struct wasp_arena *a = b->cfg->arena;
+	struct cfg_node *n = wasp_arena_zalloc(a, sizeof(*n));
+
+	if (!n)
+		return NULL;
+	n->kind = kind;
+	n->name = name;
+	n->schema = schema;
+	n->line = ++b->line;
+	n->attrs = wasp_arena_zalloc(a, (max_attrs + 1) * sizeof(*n->attrs));
+	n->kids = wasp_arena_zalloc(a, (max_kids + 1) * sizeof(*n->kids));
+	return n->attrs && n->kids ? n : NULL;
+}
+
+/* The section's root node, made on first use (NULL when the schema does not
+ * have the section). -ENOMEM. */
+static int
+section_root(struct bctx *b, const char *name, struct cfg_node **ret)
+{
+	const struct schema_section *ss = cfg_schema_find(b->cfg->schema, name);
+	struct cfg_inst *inst, **slot;
+
+	*ret = NULL;
+	if (!ss)
+		return 0;
+	for (size_t i = 0; i < b->f->n_insts; i++)
+		if (b->f->insts[i]->section == ss) {
+			*ret = b->f->insts[i]->root;
+			return 0;
+		}
+	inst = wasp_arena_zalloc(b->cfg->arena, sizeof(*inst));
+	slot = CFG_PUSH(b->cfg->arena, b->f->insts, b->f->n_insts, b->n_insts_alloc);
+	if (!inst || !slot)
+		return -ENOMEM;
+	/* room for every element child: a section has a few */
+	inst->root = node_new(b, CFG_NODE_ELEMENT, ss->root->name, ss->root, 0,
+			      ss->root->n_children);
+	if (!inst->root)
+		return -ENOMEM;
+	inst->section = ss;
+	inst->location = "";
+	inst->file = b->f;
+	inst->index = b->f->n_insts - 1;
+	*slot = inst;
+	*ret = inst->root;
+	return 0;
+}
+
+/* attr of node set to text (nothing when the schema lacks it). */
+static int
+set_attr(struct bctx *b, struct cfg_node *n, const char *attr, const char *text)
+{
+	const struct schema_attr *sa = schema_elem_attr(n->schema, attr);
+	struct cfg_nattr *na = &n->attrs[n->n_attrs];
+	const char *msg;
+	int r;
+
+	if (!sa)
+		return 0;
+	r = cfg_value_parse(b->cfg->arena, sa, text, &na->value, &msg);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
+		return 0;
+	na->name = sa->name;
+	na->schema = sa;
+	na->line = n->line;
+	n->n_attrs++;
+	return 0;
+}
+
+static int
+add_list(struct bctx *b, const struct builtin_list *l)
+{
+	const struct schema_elem *es;
+	struct cfg_node *root, *e;
+	size_t stride = l->attr2 && !l->fixed_value ? 2 : 1, n = 0;
+	int r;
+
+	r = section_root(b, l->section, &root);
+	if (r < 0 || !root)
+		return r;
+	es = *l->element ? schema_elem_child(root->schema, l->element) : root->schema;
+	if (!es || !es->coll || !es->coll->item)
+		return 0;
+	while (l->values[n])
+		n += stride;
+	e = root;
+	if (*l->element) {
+		e = node_new(b, CFG_NODE_ELEMENT, es->name, es, 0, n / stride);
+		if (!e)
+			return -ENOMEM;
+		root->kids[root->n_kids++] = e;
+	} else {
+		struct cfg_node **kids =
+			wasp_arena_zalloc(b->cfg->arena,
+					  (root->n_kids + n / stride + 1) * sizeof(*kids));
+
+		if (!kids)
+			return -ENOMEM;
+		memcpy(kids, root->kids, root->n_kids * sizeof(*kids));
+		root->kids = kids;
+	}
+	for (size_t i = 0; i < n; i += stride) {
+		struct cfg_node *k = node_new(b, CFG_NODE_ADD, es->coll->add_name, es->coll->item,
+					      2, 0);
+
+		if (!k)
+			return -ENOMEM;
+		r = set_attr(b, k, l->key, l->values[i]);
+		if (r >= 0 && l->attr2)
+			r = set_attr(b, k, l->attr2, l->fixed_value ? l->fixed_value : l->values[i + 1]);
+		if (r < 0)
+			return r;
+		e->kids[e->n_kids++] = k;
+	}
+	return 0;
+}
+
+int
+cfg_load_builtin(struct wasp_config *cfg)
+{
+	struct bctx b = { .cfg = cfg };
+	int r;
+
+	b.f = wasp_arena_zalloc(cfg->arena, sizeof(*b.f));
+	if (!b.f)
+		return -ENOMEM;
+	*b.f = (struct cfg_file){ .path = CFG_BUILTIN_FILE, .dir = "/", .url_dir = "",
+				  .is_apphost = true, .is_builtin = true, .exists = true };
+	for (size_t i = 0; i < ELEMENTSOF(builtin_lists); i++) {
+		r = add_list(&b, &builtin_lists[i]);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < ELEMENTSOF(builtin_locks); i++) {
+		struct cfg_node *root;
+		size_t n = 0;
+
+		r = section_root(&b, builtin_locks[i].section, &root);
+		if (r < 0)
+			return r;
+		if (!root)
+			continue;
+		while (builtin_locks[i].names[n])
+			n++;
+		root->lock_attrs = (struct cfg_names){ .v = (const char **)(uintptr_t)builtin_locks[i].names,
+						       .n = n };
+	}
+	cfg->builtin = b.f;
+	return 0;
+}

@@ -191,7 +191,7 @@ struct cfg_file {
 	const char *path; /* as given */
 	const char *dir;  /* directory, for relative paths */
 	bool is_apphost;
-	bool is_builtin; /* cfg_builtin_xml (also is_apphost) */
+	bool is_builtin; /* wasp's built-in defaults, defaults.c (also is_apphost) */
 	const char *url_dir; /* web.config: "/" or "/a/b" (the config path under the site) */
 	struct cfg_inst **insts;
 	size_t n_insts;
@@ -262,13 +262,10 @@ size_t cfg_path_depth(const char *p);
 
 /* ---- built-in defaults (defaults.c) ------------------------------------ */
 
-/* The collections IIS's shipped applicationHost.config fills, in its
- * format, one line per string, NULL-terminated. */
-extern const char *const cfg_builtin_xml[];
 /* How the built-in defaults are named in messages and in an element's file. */
 #define CFG_BUILTIN_FILE "<wasp built-in defaults>"
-/* Parse cfg_builtin_xml into cfg->builtin (after the schema is loaded).
- * A section or attribute the schema lacks is left out. 0 or -ENOMEM. */
+/* Build cfg->builtin from defaults.c's tables (after the schema is loaded;
+ * a section or attribute the schema lacks is left out). 0 or -ENOMEM. */
 int cfg_load_builtin(struct wasp_config *cfg);
 
 /* ---- merging ------------------------------------------------------------ */

@@ -1009,36 +1009,6 @@ cfg_parse_file(struct wasp_config *cfg, const char *buf, size_t len, const char 
 
 /* ---- the generation ------------------------------------------------------ */
 
-int
-cfg_load_builtin(struct wasp_config *cfg)
-{
-	struct wasp_diag_list local = WASP_DIAG_LIST_INIT;
-	struct cfg_file *f = NULL;
-	_cleanup_free_ char *buf = NULL;
-	size_t len = 0;
-	char *p;
-	int r;
-
-	for (size_t i = 0; cfg_builtin_xml[i]; i++)
-		len += strlen(cfg_builtin_xml[i]);
-	p = buf = malloc(len + 1);
-	if (!buf)
-		return -ENOMEM;
-	for (size_t i = 0; cfg_builtin_xml[i]; i++)
-		p = stpcpy(p, cfg_builtin_xml[i]);
-	/* Its own diagnostics are dropped: with a schema directory that lacks
-	 * a section, that section's defaults are simply not there. */
-	r = cfg_parse_file(cfg, buf, len, CFG_BUILTIN_FILE, true,
-			   NULL, &f, &local);
-	wasp_diag_list_done(&local);
-	if (r == -ENOMEM)
-		return r;
-	if (f) {
-		f->is_builtin = true;
-		cfg->builtin = f;
-	}
-	return 0;
-}
 
 int
 cfg_config_new(const struct wasp_config_opts *opts, struct wasp_config **ret)

@@ -17,7 +17,7 @@
 #include "internal.h"
 #include "ipc.h"
 
-#define CFG_SERIAL_VERSION 4
+#define CFG_SERIAL_VERSION 3
 #define CFG_SERIAL_MAX WASP_CONFIG_SERIAL_MAX
 #define SEC_POOLS "system.applicationHost/applicationPools"
 #define SEC_SITES "system.applicationHost/sites"
@@ -189,11 +189,11 @@ static json_t *
 config_json(const struct wasp_config *cfg, const struct cfg_filter *filter)
 {
 	const struct cfg_file *f = cfg->apphost;
-	json_t *decls = json_array(), *insts = json_array(), *builtin = json_array(), *o;
+	json_t *decls = json_array(), *insts = json_array(), *o;
 	bool lines = !filter || !filter->no_lines;
 
-	o = json_pack("{s:i, s:s, s:s, s:o, s:o, s:o}", "wasp_config", CFG_SERIAL_VERSION, "file",
-		      f->path, "dir", f->dir, "decls", decls, "insts", insts, "builtin", builtin);
+	o = json_pack("{s:i, s:s, s:s, s:o, s:o}", "wasp_config", CFG_SERIAL_VERSION, "file",
+		      f->path, "dir", f->dir, "decls", decls, "insts", insts);
 	if (!o)
 		return NULL;
 	if (filter && json_object_set_new(o, "pool", json_string(filter->pool)) < 0)
@@ -208,8 +208,7 @@ config_json(const struct wasp_config *cfg, const struct cfg_filter *filter)
 						    "file", d->file, "line", lines ? d->line : 0)) < 0)
 			goto fail;
 	}
-	if (insts_json(insts, f, filter, lines) < 0 ||
-	    (cfg->builtin && insts_json(builtin, cfg->builtin, NULL, lines) < 0))
+	if (insts_json(insts, f, filter, lines) < 0)
 		goto fail;
 	return o;
 fail:
@@ -221,11 +220,11 @@ fail:
  * again, or reading it as JSON, would cost a worker's start more than the
  * rest of its configuration), then the JSON:
  *
- *   "wasp-config 4\n"
+ *   "wasp-config 3\n"
  *   "schema LEN\n" PACKED "\n"
  *   "json LEN\n" JSON
  */
-#define CFG_SERIAL_MAGIC "wasp-config 4\n"
+#define CFG_SERIAL_MAGIC "wasp-config 3\n"
 
 static int
 serialize(const struct wasp_config *cfg, const struct cfg_filter *filter, char **ret_buf,
@@ -461,8 +460,6 @@ cfg_serialized_bound(struct wasp_config *cfg)
 	if (cfg_schema_pack(cfg->schema, &packed, &packed_len) < 0)
 		return 0;
 	b = 128 + packed_len + json_str_bound(f->path) + json_str_bound(f->dir) + insts_bound(f);
-	if (cfg->builtin)
-		b += insts_bound(cfg->builtin);
 	for (size_t i = 0; i < f->n_decls; i++)
 		b += 96 + json_str_bound(f->decls[i].name) + json_str_bound(f->decls[i].file) +
 		     3 * JSON_INT_MAX_LEN;
@@ -656,7 +653,7 @@ config_from(struct dctx *d, json_t *o)
 {
 	struct wasp_config *cfg = d->cfg;
 	struct wasp_arena *a = cfg->arena;
-	json_t *decls, *insts, *builtin, *v;
+	json_t *decls, *insts, *v;
 	const char *file, *dir;
 	struct cfg_file *f;
 	int version, r;
@@ -673,9 +670,6 @@ config_from(struct dctx *d, json_t *o)
 		return bad(d, "pool is not a string");
 	if (v && !(cfg->pool = wasp_arena_strdup(a, json_string_value(v))))
 		return -ENOMEM;
-	builtin = json_object_get(o, "builtin");
-	if (builtin && !json_is_array(builtin))
-		return bad(d, "builtin is not an array");
 
 	f = wasp_arena_zalloc(a, sizeof(*f));
 	if (!f)
@@ -713,20 +707,6 @@ config_from(struct dctx *d, json_t *o)
 	r = insts_from(d, insts, f);
 	if (r < 0)
 		return r;
-	if (builtin) {
-		struct cfg_file *bf = wasp_arena_zalloc(a, sizeof(*bf));
-
-		if (!bf || !(bf->insts = wasp_arena_zalloc(a, (json_array_size(builtin) + 1) *
-								      sizeof(*bf->insts))))
-			return -ENOMEM;
-		*bf = (struct cfg_file){ .path = CFG_BUILTIN_FILE, .dir = "/", .url_dir = "",
-					 .is_apphost = true, .is_builtin = true, .exists = true,
-					 .insts = bf->insts };
-		r = insts_from(d, builtin, bf);
-		if (r < 0)
-			return r;
-		cfg->builtin = bf;
-	}
 	cfg->apphost = f;
 	return 0;
 }
@@ -798,6 +778,12 @@ wasp_config_deserialize(const char *buf, size_t len, const struct wasp_config_op
 	if (r < 0) {
 		wasp_config_free(cfg);
 		return r == -ENOMEM ? r : -EBADMSG;
+	}
+	/* built from wasp's own tables, as at load: not in the buffer */
+	r = cfg_load_builtin(cfg);
+	if (r < 0) {
+		wasp_config_free(cfg);
+		return r;
 	}
 	o = json_loadb(p, json_len, JSON_REJECT_DUPLICATES, &err);
 	if (!o) {
