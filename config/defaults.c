@@ -1,11 +1,11 @@
 /* wasp's built-in defaults: the collections IIS's shipped
  * applicationHost.config fills (default documents, the MIME map, request
- * filtering's file extensions and hidden segments) and the lock it sets on
- * what it delegates (httpErrors' defaultPath), as IIS writes them. (No
- * <modules> or <handlers> list: where none is configured, every loaded
- * module runs, and StaticFileModule, DefaultDocumentModule and
- * DirectoryListingModule handle every request, as IIS's shipped StaticFile
- * handler entry has it.)
+ * filtering's file extensions and hidden segments, the StaticFile handler
+ * with accessPolicy "Read, Script") and the lock it sets on what it
+ * delegates (httpErrors' defaultPath), as IIS writes them. (No <modules>
+ * list: IIS's names the modules installed, and a module loaded from
+ * globalModules that a built-in list left out would silently not run;
+ * where no <modules> is configured, every loaded module runs.)
  *
  * They are merged as if applicationHost.config held them, below its own top
  * level (merge.c): a web.config's <add>, <remove> and <clear/> change them
@@ -157,6 +157,29 @@ static const struct builtin_list {
 	  hidden_segments },
 };
 
+/* Entries with several attributes: name, value pairs, NULL-terminated. */
+static const struct {
+	const char *section;
+	const char *const *attrs;
+} builtin_entries[] = {
+	/* IIS's StaticFile entry, but resourceType Unspecified: the modules
+	 * find out themselves whether the file or directory is there (with
+	 * staticContent's symbolic link rule), as they do without any
+	 * <handlers>; a missing one is 404 either way */
+	{ "system.webServer/handlers",
+	  (const char *const[]){ "name", "StaticFile", "path", "*", "verb", "*", "modules",
+				 "StaticFileModule,DefaultDocumentModule,DirectoryListingModule",
+				 "resourceType", "Unspecified", "requireAccess", "Read", NULL } },
+};
+
+/* Attributes on a section's root: name, value pairs. */
+static const struct {
+	const char *section;
+	const char *const *attrs;
+} builtin_root_attrs[] = {
+	{ "system.webServer/handlers", (const char *const[]){ "accessPolicy", "Read, Script", NULL } },
+};
+
 /* lockAttributes on a section's root */
 static const struct {
 	const char *section;
@@ -296,6 +319,70 @@ add_list(struct bctx *b, const struct builtin_list *l)
 	return 0;
 }
 
+static size_t
+pairs(const char *const *v)
+{
+	size_t n = 0;
+
+	while (v[2 * n])
+		n++;
+	return n;
+}
+
+static int
+add_root_attrs(struct bctx *b, const char *section, const char *const *attrs)
+{
+	struct cfg_node *root;
+	struct cfg_nattr *v;
+	size_t n = pairs(attrs);
+	int r;
+
+	r = section_root(b, section, &root);
+	if (r < 0 || !root)
+		return r;
+	v = wasp_arena_zalloc(b->cfg->arena, (root->n_attrs + n + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	memcpy(v, root->attrs, root->n_attrs * sizeof(*v));
+	root->attrs = v;
+	for (size_t i = 0; i < n; i++) {
+		r = set_attr(b, root, attrs[2 * i], attrs[2 * i + 1]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* One entry of the collection of a section's root. */
+static int
+add_entry(struct bctx *b, const char *section, const char *const *attrs)
+{
+	struct cfg_node *root, *k, **kids;
+	const struct schema_coll *coll;
+	size_t n = pairs(attrs);
+	int r;
+
+	r = section_root(b, section, &root);
+	if (r < 0 || !root)
+		return r;
+	coll = root->schema->coll;
+	if (!coll || !coll->item)
+		return 0;
+	kids = wasp_arena_zalloc(b->cfg->arena, (root->n_kids + 2) * sizeof(*kids));
+	k = node_new(b, CFG_NODE_ADD, coll->add_name, coll->item, n, 0);
+	if (!kids || !k)
+		return -ENOMEM;
+	memcpy(kids, root->kids, root->n_kids * sizeof(*kids));
+	root->kids = kids;
+	for (size_t i = 0; i < n; i++) {
+		r = set_attr(b, k, attrs[2 * i], attrs[2 * i + 1]);
+		if (r < 0)
+			return r;
+	}
+	root->kids[root->n_kids++] = k;
+	return 0;
+}
+
 int
 cfg_load_builtin(struct wasp_config *cfg)
 {
@@ -309,6 +396,16 @@ cfg_load_builtin(struct wasp_config *cfg)
 				  .is_apphost = true, .is_builtin = true, .exists = true };
 	for (size_t i = 0; i < ELEMENTSOF(builtin_lists); i++) {
 		r = add_list(&b, &builtin_lists[i]);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < ELEMENTSOF(builtin_root_attrs); i++) {
+		r = add_root_attrs(&b, builtin_root_attrs[i].section, builtin_root_attrs[i].attrs);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < ELEMENTSOF(builtin_entries); i++) {
+		r = add_entry(&b, builtin_entries[i].section, builtin_entries[i].attrs);
 		if (r < 0)
 			return r;
 	}

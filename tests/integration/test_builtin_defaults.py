@@ -1,5 +1,5 @@
 """wasp's built-in defaults (IIS's shipped lists: hidden segments, file
-extensions, the MIME map, default documents) merge as if
+extensions, the MIME map, default documents, the StaticFile handler) merge as if
 applicationHost.config held them: a web.config's <remove segment="bin"/>
 takes out that entry only (App_Data stays hidden), one <mimeMap> adds a type
 to the built-in map (.html is still served as text/html), and <clear/>
@@ -26,7 +26,12 @@ def sub(r):
 
 
 def test(t):
-    srv = t.server(pools={"A": {}})
+    srv = t.server(pools={"A": {}}, web_server_xml="""
+  </system.webServer>
+  <location path="A" overrideMode="Allow">
+    <system.webServer><handlers /></system.webServer>
+  </location>
+  <system.webServer>""")
     content = srv.content_dir("A")
     files = {
         "index.html": "root index\n",
@@ -45,6 +50,18 @@ def test(t):
             "</staticContent>"),
         "clr/a.txt": "clr a\n",
         "clr/index.html": "clr index\n",
+        "h/web.config": webconfig(
+            "<handlers><add name=\"TxtGet\" path=\"*.txt\" verb=\"GET\" "
+            "modules=\"StaticFileModule\" /></handlers>"),
+        "h/a.txt": "h a\n",
+        "h/index.html": "h index\n",
+        "hc/web.config": webconfig(
+            "<handlers><clear /><add name=\"TxtGet\" path=\"*.txt\" verb=\"GET\" "
+            "modules=\"StaticFileModule\" /></handlers>"),
+        "hc/a.txt": "hc a\n",
+        "hc/index.html": "hc index\n",
+        "hn/web.config": webconfig("<handlers><clear /></handlers>"),
+        "hn/index.html": "hn index\n",
     }
     for rel, text in files.items():
         write(os.path.join(content, rel), text)
@@ -85,6 +102,24 @@ def test(t):
     check(r.status == 200 and r.body == b"clr a\n", "after clear %r" % r)
     r = get("/clr/index.html")
     check(r.status == 404 and sub(r) == "3", "cleared map %r sub %s" % (r, sub(r)))
+
+
+    # one <handlers> entry: added before the built-in StaticFile entry,
+    # which still serves the rest
+    r = get("/h/a.txt")
+    check(r.status == 200 and r.body == b"h a\n", "added handler %r" % r)
+    r = get("/h/index.html")
+    check(r.status == 200 and r.body == b"h index\n", "built-in handler kept %r" % r)
+    r = get("/h/")
+    check(r.status == 200 and r.body == b"h index\n", "default document kept %r" % r)
+    # <clear/> then one entry: nothing else has a handler (404.4)
+    r = get("/hc/a.txt")
+    check(r.status == 200 and r.body == b"hc a\n", "handler after clear %r" % r)
+    r = get("/hc/index.html")
+    check(r.status == 404 and sub(r) == "4", "cleared handlers %r sub %s" % (r, sub(r)))
+    r = get("/hn/index.html")
+    check(r.status == 404 and sub(r) == "4" and b"hn index" not in r.body,
+          "no handler at all %r sub %s" % (r, sub(r)))
 
 
 wasptest.main(test)

@@ -597,6 +597,47 @@ START_TEST(test_builtin_defaults_merge)
 }
 END_TEST
 
+/* The built-in <handlers> (IIS's StaticFile entry) and accessPolicy: a
+ * web.config where handlers are unlocked adds before it (mergeAppend
+ * false), removes it, or clears the list. */
+START_TEST(test_builtin_defaults_handlers)
+{
+	struct tc t;
+	const struct wasp_element *e;
+	int r;
+
+	tc_setup(&t, TC_APPHOST_MIN
+		 "<location path=\"S\" overrideMode=\"Allow\"><system.webServer><handlers />"
+		 "</system.webServer></location>\n");
+	tc_expect_clean(&t.diags);
+	tc_write(&t, "www/add/web.config",
+		 WEBCFG("<handlers><add name=\"Txt\" path=\"*.txt\" verb=\"GET\" "
+			"modules=\"StaticFileModule\" /></handlers>"));
+	tc_write(&t, "www/rm/web.config",
+		 WEBCFG("<handlers><remove name=\"StaticFile\" /></handlers>"));
+	tc_write(&t, "www/clr/web.config",
+		 WEBCFG("<handlers><clear /><add name=\"Txt\" path=\"*.txt\" verb=\"GET\" "
+			"modules=\"StaticFileModule\" /></handlers>"));
+	e = tc_eff(&t, "S/x", "system.webServer/handlers", &r);
+	ck_assert_int_eq(r, 0);
+	tc_assert_items(e, "name", "StaticFile");
+	ck_assert_str_eq(wasp_element_get_str(e, "accessPolicy", ""), "Read,Script");
+	ck_assert_str_eq(wasp_element_get_str(e->items[0], "modules", ""),
+			 "StaticFileModule,DefaultDocumentModule,DirectoryListingModule");
+	e = tc_eff(&t, "S/add/x", "system.webServer/handlers", &r);
+	ck_assert_int_eq(r, 0);
+	tc_assert_items(e, "name", "Txt,StaticFile");
+	e = tc_eff(&t, "S/rm/x", "system.webServer/handlers", &r);
+	ck_assert_int_eq(r, 0);
+	tc_assert_items(e, "name", "");
+	e = tc_eff(&t, "S/clr/x", "system.webServer/handlers", &r);
+	ck_assert_int_eq(r, 0);
+	tc_assert_items(e, "name", "Txt");
+	tc_expect_clean(&t.diags);
+	tc_done(&t);
+}
+END_TEST
+
 /* applicationHost.config's own top level is where IIS keeps these lists:
  * one it adds to or clears is the whole list (as a real IIS file writes
  * it; no duplicate errors), a <remove> there takes one built-in entry out,
@@ -1196,6 +1237,7 @@ config_merge_suite(void)
 
 	tc = tcase_create("builtin_defaults");
 	tcase_add_test(tc, test_builtin_defaults_merge);
+	tcase_add_test(tc, test_builtin_defaults_handlers);
 	tcase_add_test(tc, test_builtin_defaults_apphost);
 	tcase_add_test(tc, test_builtin_defaults_locks);
 	tcase_add_test(tc, test_lock_undeclared_section);
