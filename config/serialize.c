@@ -156,34 +156,6 @@ location_kept(const char *location, const struct cfg_filter *filter)
 	return site && filter_has(filter->sites, site);
 }
 
-/* f's sections (those filter keeps; NULL: all) appended to a. */
-static int
-insts_json(json_t *a, const struct cfg_file *f, const struct cfg_filter *filter, bool lines)
-{
-	for (size_t i = 0; i < f->n_insts; i++) {
-		const struct cfg_inst *in = f->insts[i];
-		struct cfg_cache *keep = NULL;
-		json_t *root;
-
-		if (!location_kept(in->location, filter))
-			continue;
-		if (filter && strcaseeq(in->section->name, SEC_POOLS))
-			keep = filter->pools;
-		else if (filter && strcaseeq(in->section->name, SEC_SITES))
-			keep = filter->sites;
-		root = node_json(in->root, keep, lines);
-		if (!root ||
-		    json_array_append_new(a,
-					  json_pack("{s:s, s:s, s:b, s:b, s:i, s:i, s:o}", "section",
-						    in->section->name, "location", in->location,
-						    "in_location", in->in_location, "nic",
-						    in->no_child_apps, "mode", (int)in->mode,
-						    "mode_line", lines ? in->mode_line : 0, "root", root)) < 0)
-			return -ENOMEM;
-	}
-	return 0;
-}
-
 /* filter: NULL for the whole generation. */
 static json_t *
 config_json(const struct wasp_config *cfg, const struct cfg_filter *filter)
@@ -208,8 +180,28 @@ config_json(const struct wasp_config *cfg, const struct cfg_filter *filter)
 						    "file", d->file, "line", lines ? d->line : 0)) < 0)
 			goto fail;
 	}
-	if (insts_json(insts, f, filter, lines) < 0)
-		goto fail;
+	for (size_t i = 0; i < f->n_insts; i++) {
+		const struct cfg_inst *in = f->insts[i];
+		struct cfg_cache *keep = NULL;
+		json_t *root;
+
+		if (!location_kept(in->location, filter))
+			continue;
+		if (filter && strcaseeq(in->section->name, SEC_POOLS))
+			keep = filter->pools;
+		else if (filter && strcaseeq(in->section->name, SEC_SITES))
+			keep = filter->sites;
+		root = node_json(in->root, keep, lines);
+
+		if (!root ||
+		    json_array_append_new(insts,
+					  json_pack("{s:s, s:s, s:b, s:b, s:i, s:i, s:o}", "section",
+						    in->section->name, "location", in->location,
+						    "in_location", in->in_location, "nic",
+						    in->no_child_apps, "mode", (int)in->mode,
+						    "mode_line", lines ? in->mode_line : 0, "root", root)) < 0)
+			goto fail;
+	}
 	return o;
 fail:
 	json_decref(o);
@@ -605,49 +597,6 @@ node_from(struct dctx *d, json_t *o, const struct schema_elem *schema, int depth
 	return 0;
 }
 
-/* The sections in the JSON array insts, into f (whose insts has room). */
-static int
-insts_from(struct dctx *d, json_t *insts, struct cfg_file *f)
-{
-	struct wasp_config *cfg = d->cfg;
-	struct wasp_arena *a = cfg->arena;
-	size_t i;
-	json_t *v;
-	int r;
-
-	json_array_foreach(insts, i, v) {
-		const char *section, *location;
-		int in_location, nic, mode, mode_line;
-		json_t *root;
-		struct cfg_inst *in = wasp_arena_zalloc(a, sizeof(*in));
-
-		if (!in)
-			return -ENOMEM;
-		if (json_unpack(v, "{s:s, s:s, s:b, s:b, s:i, s:i, s:o}", "section", &section,
-				"location", &location, "in_location", &in_location, "nic", &nic,
-				"mode", &mode, "mode_line", &mode_line, "root", &root) < 0 ||
-		    mode < 0 || mode >= CFG_OVERRIDE__COUNT)
-			return bad(d, "malformed section");
-		in->section = cfg_schema_find(cfg->schema, section);
-		if (!in->section)
-			return bad(d, "section the schema does not have");
-		in->location = wasp_arena_strdup(a, location);
-		if (!in->location)
-			return -ENOMEM;
-		in->in_location = in_location;
-		in->no_child_apps = nic;
-		in->mode = (enum cfg_override)mode;
-		in->mode_line = mode_line;
-		in->file = f;
-		in->index = f->n_insts;
-		r = node_from(d, root, in->section->root, 0, &in->root);
-		if (r < 0)
-			return r;
-		f->insts[f->n_insts++] = in;
-	}
-	return 0;
-}
-
 static int
 config_from(struct dctx *d, json_t *o)
 {
@@ -704,9 +653,36 @@ config_from(struct dctx *d, json_t *o)
 			return -ENOMEM;
 		f->n_decls++;
 	}
-	r = insts_from(d, insts, f);
-	if (r < 0)
-		return r;
+	json_array_foreach(insts, i, v) {
+		const char *section, *location;
+		int in_location, nic, mode, mode_line;
+		json_t *root;
+		struct cfg_inst *in = wasp_arena_zalloc(a, sizeof(*in));
+
+		if (!in)
+			return -ENOMEM;
+		if (json_unpack(v, "{s:s, s:s, s:b, s:b, s:i, s:i, s:o}", "section", &section,
+				"location", &location, "in_location", &in_location, "nic", &nic,
+				"mode", &mode, "mode_line", &mode_line, "root", &root) < 0 ||
+		    mode < 0 || mode >= CFG_OVERRIDE__COUNT)
+			return bad(d, "malformed section");
+		in->section = cfg_schema_find(cfg->schema, section);
+		if (!in->section)
+			return bad(d, "section the schema does not have");
+		in->location = wasp_arena_strdup(a, location);
+		if (!in->location)
+			return -ENOMEM;
+		in->in_location = in_location;
+		in->no_child_apps = nic;
+		in->mode = (enum cfg_override)mode;
+		in->mode_line = mode_line;
+		in->file = f;
+		in->index = f->n_insts;
+		r = node_from(d, root, in->section->root, 0, &in->root);
+		if (r < 0)
+			return r;
+		f->insts[f->n_insts++] = in;
+	}
 	cfg->apphost = f;
 	return 0;
 }
