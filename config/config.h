@@ -237,7 +237,17 @@ struct wasp_config_error {
 int wasp_config_check_path(struct wasp_config *cfg, const char *site, const char *url_path,
 			   const struct wasp_config_error **ret_err, struct wasp_diag_list *diags);
 
+/* What the cache of effective sections per (site, path, section) holds, in
+ * bytes (bounded: a client chooses the paths). For statistics and tests. */
+size_t wasp_config_cache_bytes(const struct wasp_config *cfg);
+
 /* ---- handing a generation to a worker ----------------------------------- */
+
+/* The largest serialized generation (wasp_config_serialize*()) a worker
+ * reads. Loading a configuration refuses one whose serialized form could
+ * be larger (an error naming the file), so whatever waspd accepts its
+ * workers can load; the serializers return -EFBIG past it. */
+#define WASP_CONFIG_SERIAL_MAX (64 * 1024 * 1024)
 
 /* Serialize the generation (the schema, the section declarations and
  * applicationHost.config's sections with %VAR% already expanded, every

@@ -204,6 +204,7 @@ struct cfg_file {
 	const char *path; /* as given */
 	const char *dir;  /* directory, for relative paths */
 	bool is_apphost;
+	bool is_builtin; /* wasp's built-in defaults, defaults.c (also is_apphost) */
 	const char *url_dir; /* web.config: "/" or "/a/b" (the config path under the site) */
 	struct cfg_inst **insts;
 	size_t n_insts;
@@ -226,8 +227,12 @@ struct wasp_config {
 	struct wasp_config_opts opts;
 	struct cfg_schema *schema;
 	struct cfg_file *apphost;
+	/* wasp's built-in defaults (defaults.c), merged below apphost's own
+	 * top level; NULL when they could not be parsed (then nothing). */
+	struct cfg_file *builtin;
 	const char *pool; /* wasp_config_pool(): a per-pool serialization's pool */
 	struct cfg_cache *cache;        /* (site, path, section) -> malloc'd entry */
+	size_t cache_bytes;             /* what cache's entries cost, with their keys */
 	struct cfg_cache *shared;       /* merged results by what was merged */
 	struct cfg_cache *files;        /* parsed web.config files by path */
 	struct cfg_cache *apphost_sections; /* wasp_config_section() results */
@@ -241,6 +246,10 @@ struct wasp_config {
 	} section_memo[8];
 	unsigned section_memo_next;
 };
+
+/* IIS refuses a web.config over MaxWebConfigFileSizeInKB, 250 by default:
+ * cfg_parse_file() does too (-EFBIG, with a diagnostic). */
+#define CFG_MAX_WEBCONFIG_SIZE (250 * 1024)
 
 /* Parse one file's XML into f (allocated in arena). is_apphost selects the
  * rules (configSections, locations with site paths). apphost is the
@@ -270,6 +279,14 @@ void cfg_normalize_path_into(char *out, const char *p);
 bool cfg_path_is_prefix(const char *prefix, const char *path);
 size_t cfg_path_depth(const char *p);
 
+/* ---- built-in defaults (defaults.c) ------------------------------------ */
+
+/* How the built-in defaults are named in messages and in an element's file. */
+#define CFG_BUILTIN_FILE "<wasp built-in defaults>"
+/* Build cfg->builtin from defaults.c's tables (after the schema is loaded;
+ * a section or attribute the schema lacks is left out). 0 or -ENOMEM. */
+int cfg_load_builtin(struct wasp_config *cfg);
+
 /* ---- merging ------------------------------------------------------------ */
 
 static inline void
@@ -294,6 +311,11 @@ int cfg_cache_put(struct cfg_cache *c, const char *key, void *value);
 size_t cfg_cache_count(const struct cfg_cache *c);
 /* Drop every entry, calling free_value (may be NULL) on each value. */
 void cfg_cache_clear(struct cfg_cache *c, void (*free_value)(void *));
+
+/* An upper bound of wasp_config_serialize()'s output size for cfg (close
+ * to it: the JSON's escapes and punctuation counted, line numbers at their
+ * widest), without making it. 0 on OOM (packing the schema). */
+size_t cfg_serialized_bound(struct wasp_config *cfg);
 
 /* Shared constructor for load and deserialize. */
 int cfg_config_new(const struct wasp_config_opts *opts, struct wasp_config **ret);

@@ -17,6 +17,9 @@
 #include "internal.h"
 
 #define CFG_MAX_FILE_SIZE (32 * 1024 * 1024)
+#define CFG_DOCTYPE_MSG                                                                  \
+	"a document type declaration (<!DOCTYPE>) is not allowed in a configuration file "   \
+	"(IIS's have none; its entities could make reading the file cost without bound)"
 #define CFG_MAX_DEPTH 64
 
 struct parse_ctx {
@@ -689,9 +692,10 @@ add_instance(struct parse_ctx *c, const struct schema_section *ss, const struct 
 		else
 			diag(c, WASP_DIAG_ERROR, line, NULL,
 			     "section '%s' may only be set in applicationHost.config%s "
-			     "(allowDefinition=\"%s\" in wasp's schema %s)",
+			     "(allowDefinition=\"%s\" in wasp's schema of '%s': no configSections "
+			     "declares it)",
 			     ss->name, c->file->is_apphost ? " outside a <location> path" : "",
-			     cfg_allow_def_to_string(ad), ss->source);
+			     cfg_allow_def_to_string(ad), ss->name);
 		return 0;
 	}
 	for (size_t i = 0; i < c->file->n_insts; i++) {
@@ -860,6 +864,71 @@ parse_location(struct parse_ctx *c, xmlNode *xn)
 	return parse_group(c, xn, "", &loc, 0);
 }
 
+/* ---- what no configuration file may hold ---------------------------------- */
+
+/* The line of a document type declaration in buf's prolog (where XML allows
+ * one: before the root element), or 0 when there is none. IIS's
+ * configuration files have no DTD; one could declare entities whose
+ * expansion costs without bound, so it is refused before libxml2 sees it.
+ * buf is read as ASCII-compatible (UTF-8) or, by its byte order mark or its
+ * first '<', as UTF-16 (every other byte); libxml2's tree is checked as
+ * well after parsing, for any other encoding. */
+static int
+prolog_doctype_line(const char *buf, size_t len)
+{
+	const unsigned char *b = (const unsigned char *)buf;
+	size_t start = 0, step = 1, n;
+	int line = 1;
+
+	if (len >= 2 && ((b[0] == 0xff && b[1] == 0xfe) || (b[0] == '<' && b[1] == 0))) {
+		step = 2; /* UTF-16LE: the ASCII byte first */
+		start = b[0] == 0xff ? 2 : 0;
+	} else if (len >= 2 && ((b[0] == 0xfe && b[1] == 0xff) || (b[0] == 0 && b[1] == '<'))) {
+		step = 2; /* UTF-16BE */
+		start = b[0] == 0xfe ? 3 : 1;
+	} else if (len >= 3 && b[0] == 0xef && b[1] == 0xbb && b[2] == 0xbf)
+		start = 3; /* UTF-8 byte order mark */
+	n = start < len ? (len - start + step - 1) / step : 0;
+#define AT(i) ((i) < n ? (char)b[start + (i) * step] : '\0')
+	for (size_t i = 0; i < n;) {
+		char c = AT(i);
+
+		if (c == '\n')
+			line++;
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+			i++;
+			continue;
+		}
+		if (c != '<')
+			return 0; /* not well-formed: libxml2 says why */
+		if (AT(i + 1) == '?' || (AT(i + 1) == '!' && AT(i + 2) == '-' && AT(i + 3) == '-')) {
+			/* a processing instruction or a comment: up to its end */
+			bool pi = AT(i + 1) == '?';
+
+			for (i += pi ? 2 : 4; i < n; i++) {
+				if (AT(i) == '\n')
+					line++;
+				if (pi ? (AT(i) == '?' && AT(i + 1) == '>')
+				       : (AT(i) == '-' && AT(i + 1) == '-' && AT(i + 2) == '>'))
+					break;
+			}
+			i += pi ? 2 : 3;
+			continue;
+		}
+		if (AT(i + 1) == '!') {
+			static const char word[] = "DOCTYPE";
+			bool doctype = true;
+
+			for (size_t k = 0; k < sizeof(word) - 1 && doctype; k++)
+				doctype = AT(i + 2 + k) == word[k];
+			return doctype ? line : 0;
+		}
+		return 0; /* the root element: no DOCTYPE can follow */
+	}
+#undef AT
+	return 0;
+}
+
 int
 cfg_parse_file(struct wasp_config *cfg, const char *buf, size_t len, const char *filename,
 	       bool is_apphost, const char *url_dir, struct cfg_file **ret,
@@ -872,7 +941,7 @@ cfg_parse_file(struct wasp_config *cfg, const char *buf, size_t len, const char 
 	xmlDoc *doc;
 	xmlNode *root;
 	char *slash;
-	int r = 0;
+	int r = 0, doctype_line;
 
 	if (!f)
 		return -ENOMEM;
@@ -908,14 +977,36 @@ cfg_parse_file(struct wasp_config *cfg, const char *buf, size_t len, const char 
 		     CFG_MAX_FILE_SIZE);
 		return -EFBIG;
 	}
+	if (!is_apphost && len > CFG_MAX_WEBCONFIG_SIZE) {
+		diag(&c, WASP_DIAG_ERROR, 0, NULL,
+		     "file too big: %zu bytes, over the limit of %d for a web.config (IIS's "
+		     "default maxWebConfigFileSizeInKB, 250)",
+		     len, CFG_MAX_WEBCONFIG_SIZE);
+		return -EFBIG;
+	}
+	doctype_line = prolog_doctype_line(buf, len);
+	if (doctype_line > 0) {
+		diag(&c, WASP_DIAG_ERROR, doctype_line, NULL, "%s", CFG_DOCTYPE_MSG);
+		return -EINVAL;
+	}
 	r = cfg_xml_open(&err);
 	if (r < 0) {
 		diag(&c, WASP_DIAG_ERROR, 0, NULL, "cannot load libxml2: %s", err);
 		return -EINVAL;
 	}
+	/* No DTD loading, no entity substitution, no network: see
+	 * prolog_doctype_line() */
 	doc = cfg_xml_read(buf, len, f->path,
 			   XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
 				   XML_PARSE_BIG_LINES | XML_PARSE_NOCDATA);
+	if (doc && (doc->intSubset || doc->extSubset)) {
+		xmlDtd *dtd = doc->intSubset ? doc->intSubset : doc->extSubset;
+
+		diag(&c, WASP_DIAG_ERROR, cfg_xml_line((xmlNode *)dtd), NULL, "%s",
+		     CFG_DOCTYPE_MSG);
+		cfg_xml_free_doc(doc);
+		return -EINVAL;
+	}
 	if (!doc) {
 		int line;
 		char *msg;
@@ -953,6 +1044,7 @@ cfg_parse_file(struct wasp_config *cfg, const char *buf, size_t len, const char 
 }
 
 /* ---- the generation ------------------------------------------------------ */
+
 
 int
 cfg_config_new(const struct wasp_config_opts *opts, struct wasp_config **ret)
@@ -1014,6 +1106,11 @@ wasp_config_load_buffer(const char *buf, size_t len, const char *filename,
 		wasp_config_free(cfg);
 		return r;
 	}
+	r = cfg_load_builtin(cfg);
+	if (r < 0) {
+		wasp_config_free(cfg);
+		return r;
+	}
 	r = cfg_parse_file(cfg, buf, len, filename, true, NULL, &f, diags);
 	if (!f) {
 		wasp_config_free(cfg);
@@ -1029,6 +1126,24 @@ wasp_config_load_buffer(const char *buf, size_t len, const char *filename,
 		}
 		if (r == 0)
 			r = v;
+	}
+	if (r != -ENOMEM) {
+		/* what waspd accepts its workers must be able to read */
+		size_t bound = cfg_serialized_bound(cfg);
+
+		if (bound == 0) {
+			wasp_config_free(cfg);
+			return -ENOMEM;
+		}
+		if (bound > WASP_CONFIG_SERIAL_MAX) {
+			(void)wasp_diag_add(diags, WASP_DIAG_ERROR, f->path, 0, NULL,
+					    "the configuration is too large for a worker to read: "
+					    "about %zu MiB once parsed and expanded, over the limit of "
+					    "%d MiB",
+					    bound >> 20, WASP_CONFIG_SERIAL_MAX >> 20);
+			if (r == 0)
+				r = -EINVAL;
+		}
 	}
 	*ret = cfg;
 	return r;

@@ -25,6 +25,11 @@ struct lock {
 struct level {
 	const char *file;
 	const char *path;
+	bool builtin;          /* wasp's built-in defaults */
+	/* applicationHost.config's own top level: an <add> or <clear/> there
+	 * writes the whole collection, as in a real IIS file, and replaces
+	 * the built-in entries (see defaults.c). */
+	bool replaces_builtin;
 };
 
 struct mel {
@@ -49,6 +54,7 @@ struct mel {
 	struct cfg_names all_elems_except_names;
 	const struct lock *item_lock; /* lockItem on this collection entry */
 	const struct level *added_at;
+	size_t n_builtin; /* items added at a built-in level */
 	/* A collection's entries by key hash (open addressing, kidx_size a
 	 * power of two), built once it holds KIDX_MIN entries so that adding
 	 * the thousandth <site> does not compare keys with the 999 before it;
@@ -89,10 +95,16 @@ merr(struct mctx *m, const char *file, int line, const char *attr, const char *f
 	m->errors++;
 }
 
+/* The built-in defaults and applicationHost.config's own top level are one
+ * level: what IIS ships in that file. */
 static bool
 same_level(const struct level *a, const struct level *b)
 {
-	return a == b || (a && b && a->file == b->file && strcaseeq(a->path, b->path));
+	return a == b ||
+	       (a && b &&
+		((a->file == b->file && strcaseeq(a->path, b->path)) ||
+		 (a->builtin && (b->builtin || b->replaces_builtin)) ||
+		 (b->builtin && a->replaces_builtin)));
 }
 
 static bool
@@ -394,6 +406,8 @@ merge_add(struct mctx *m, struct mel *dst, const struct cfg_node *k, const struc
 		return -ENOMEM;
 	if (!CFG_PUSH(m->tmp, dst->items, dst->n_items, dst->n_items_alloc))
 		return -ENOMEM;
+	if (lv->builtin)
+		dst->n_builtin++;
 	if (coll->merge_append)
 		dst->items[dst->n_items - 1] = item;
 	else {
@@ -416,6 +430,8 @@ merge_add(struct mctx *m, struct mel *dst, const struct cfg_node *k, const struc
 static void
 remove_item(struct mel *dst, size_t i, size_t *insert_at)
 {
+	if (dst->items[i]->added_at && dst->items[i]->added_at->builtin)
+		dst->n_builtin--;
 	memmove(&dst->items[i], &dst->items[i + 1], (dst->n_items - i - 1) * sizeof(*dst->items));
 	dst->n_items--;
 	dst->kidx = NULL;
@@ -463,6 +479,11 @@ merge_node(struct mctx *m, struct mel *dst, const struct cfg_node *src, const st
 
 		if (!elem_allowed(m, dst, k->name, lv, file, k->line))
 			continue;
+		if (dst->n_builtin && lv->replaces_builtin &&
+		    (k->kind == CFG_NODE_ADD || k->kind == CFG_NODE_CLEAR))
+			for (size_t j = dst->n_items; j-- > 0;)
+				if (dst->items[j]->added_at && dst->items[j]->added_at->builtin)
+					remove_item(dst, j, &insert_at);
 		switch (k->kind) {
 		case CFG_NODE_ELEMENT:
 			for (size_t c = 0; c < dst->schema->n_children; c++)
@@ -506,6 +527,7 @@ merge_node(struct mctx *m, struct mel *dst, const struct cfg_node *src, const st
 				break;
 			}
 			dst->n_items = 0;
+			dst->n_builtin = 0;
 			dst->kidx = NULL;
 			insert_at = 0;
 			break;
@@ -903,6 +925,8 @@ cmp_applied(const void *x, const void *y)
 		return a->depth < b->depth ? -1 : 1;
 	if (a->file_depth != b->file_depth)
 		return a->file_depth < b->file_depth ? -1 : 1;
+	if (a->inst->file->is_builtin != b->inst->file->is_builtin)
+		return a->inst->file->is_builtin ? -1 : 1;
 	if (a->inst->index != b->inst->index)
 		return a->inst->index < b->inst->index ? -1 : 1;
 	return 0;
@@ -910,8 +934,11 @@ cmp_applied(const void *x, const void *y)
 
 struct dep {
 	const char *path;
+	/* A directory that was not there (or not a directory): nothing below
+	 * it was looked at, and its appearing changes the result. Else a
+	 * web.config file. */
+	bool is_dir;
 	bool exists;
-	bool is_dir; /* a directory (a virtual directory's physical path) */
 	dev_t dev;
 	ino_t ino;
 	off_t size;
@@ -933,21 +960,24 @@ struct shared {
 struct entry {
 	const struct shared *res;
 	uint64_t checked_at;
+	size_t bytes; /* what it costs the cache: itself, its paths, its key */
 	size_t n_deps;
 	struct dep deps[];
 };
 
+/* Both bound the cache (a client chooses the URLs): past either it is
+ * emptied and fills again with what is asked for. */
 #define CFG_MAX_CACHED_PATHS 8192
+#define CFG_MAX_CACHED_BYTES (4 * 1024 * 1024)
 
 static void
 stat_dep(const char *path, struct dep *d)
 {
 	struct stat st;
-	bool found = stat(path, &st) == 0;
 
 	d->path = path;
-	d->is_dir = found && S_ISDIR(st.st_mode);
-	if (!found || !S_ISREG(st.st_mode)) {
+	d->is_dir = false;
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
 		d->exists = false;
 		d->dev = 0;
 		d->ino = 0;
@@ -960,6 +990,27 @@ stat_dep(const char *path, struct dep *d)
 	d->ino = st.st_ino;
 	d->size = st.st_size;
 	d->mtime_nsec = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+/* A missing directory's dep: only whether it is a directory now (its
+ * times change with every entry once it is). */
+static void
+stat_dep_dir(const char *path, struct dep *d)
+{
+	struct stat st;
+
+	*d = (struct dep){ .path = path, .is_dir = true };
+	d->exists = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* old's path stat'ed again the way old was. */
+static void
+restat_dep(const struct dep *old, struct dep *d)
+{
+	if (old->is_dir)
+		stat_dep_dir(old->path, d);
+	else
+		stat_dep(old->path, d);
 }
 
 static bool
@@ -979,15 +1030,15 @@ read_all(const char *path, char **ret, size_t *ret_len)
 
 	if (fd < 0)
 		return -errno;
-	for (;;) {
+	/* one byte more than a web.config may have: cfg_parse_file() refuses
+	 * it with a message, and a huge file is not read whole */
+	while (len <= CFG_MAX_WEBCONFIG_SIZE) {
 		ssize_t k;
 
 		if (len + 1 >= cap) {
 			char *n;
 
 			cap = cap ? cap * 2 : 16384;
-			if (cap > 64 * 1024 * 1024)
-				return -EFBIG;
 			n = realloc(buf, cap);
 			if (!n)
 				return -ENOMEM;
@@ -1174,34 +1225,36 @@ reaches(struct wasp_arena *a, const struct wasp_element *site, const struct cfg_
 	return strcaseeq(loc_app, target_app);
 }
 
-static enum cfg_override
-decl_override(struct wasp_config *cfg, const struct schema_section *ss, const char **file, int *line)
+/* Where the section's declaration comes from, for messages: "FILE:LINE" of
+ * its configSections entry, or, when configSections does not declare it,
+ * wasp's schema (which then supplies allowDefinition and
+ * overrideModeDefault). */
+static const char *
+decl_where(struct wasp_arena *a, struct wasp_config *cfg, const struct schema_section *ss)
 {
 	const struct cfg_decl *d = cfg_find_decl(cfg->apphost, ss->name);
 
-	if (d) {
-		*file = d->file;
-		*line = d->line;
-		return d->override_default;
-	}
-	*file = ss->source;
-	*line = 0;
-	return ss->override_default;
+	if (d)
+		return wasp_arena_printf(a, "%s:%d", d->file, d->line);
+	return wasp_arena_printf(a,
+				 "wasp's schema of '%s' (the configSections of %s do not declare it)",
+				 ss->name, cfg->apphost->path);
+}
+
+static enum cfg_override
+decl_override(struct wasp_config *cfg, const struct schema_section *ss)
+{
+	const struct cfg_decl *d = cfg_find_decl(cfg->apphost, ss->name);
+
+	return d ? d->override_default : ss->override_default;
 }
 
 static enum cfg_allow_def
-decl_allow(struct wasp_config *cfg, const struct schema_section *ss, const char **file, int *line)
+decl_allow(struct wasp_config *cfg, const struct schema_section *ss)
 {
 	const struct cfg_decl *d = cfg_find_decl(cfg->apphost, ss->name);
 
-	if (d) {
-		*file = d->file;
-		*line = d->line;
-		return d->allow_definition;
-	}
-	*file = ss->source;
-	*line = 0;
-	return ss->allow_definition;
+	return d ? d->allow_definition : ss->allow_definition;
 }
 
 static int
@@ -1218,7 +1271,11 @@ add_applied(struct mctx *m, struct applied **v, size_t *n, size_t *n_alloc, cons
 		.depth = cfg_path_depth(path),
 		.file_depth = file_depth,
 		.app_root = app_root,
-		.level = { .file = inst->file->path, .path = path },
+		.level = { .file = inst->file->path,
+			   .path = path,
+			   .builtin = inst->file->is_builtin,
+			   .replaces_builtin = inst->file->is_apphost && !inst->file->is_builtin &&
+					       !*inst->location },
 	};
 	return 0;
 }
@@ -1242,6 +1299,39 @@ struct collected {
 	size_t n_bad;
 };
 
+/* The length of the shortest application or virtual directory root of site
+ * that is a prefix of url ("" or "a/b", normalised) and at least from bytes
+ * long, or SIZE_MAX when there is none. */
+static size_t
+next_root(struct wasp_arena *a, const struct wasp_element *site, const char *url, size_t from)
+{
+	size_t best = SIZE_MAX;
+
+	for (size_t i = 0; i < site->n_items; i++) {
+		const struct wasp_element *app = site->items[i];
+		const char *ap = cfg_normalize_path(a, wasp_element_get_str(app, "path", "/"));
+
+		if (!ap || !cfg_path_is_prefix(ap, url))
+			continue;
+		for (size_t j = 0; j < app->n_items; j++) {
+			const char *vp = cfg_normalize_path(
+				a, wasp_element_get_str(app->items[j], "path", "/"));
+			size_t l;
+
+			if (!vp)
+				continue;
+			l = strlen(ap) + (*ap && *vp ? 1 : 0) + strlen(vp);
+			if (l >= from && l < best && l <= strlen(url) &&
+			    cfg_path_is_prefix(*vp ? wasp_arena_printf(a, "%s%s%s", ap,
+								   *ap ? "/" : "", vp)
+						   : ap,
+					       url))
+				best = l;
+		}
+	}
+	return best;
+}
+
 /* What applies to q: applicationHost.config's instances, and the web.config
  * files' along the URL path, sorted into merge order. */
 static int
@@ -1255,9 +1345,12 @@ collect(struct mctx *m, const struct compute_req *q, struct collected *c)
 	int r;
 
 	const struct wasp_element *site = q->site ? find_site(cfg, q->site) : NULL;
+	size_t nb = cfg->builtin ? cfg->builtin->n_insts : 0;
 
-	for (size_t i = 0; i < cfg->apphost->n_insts; i++) {
-		const struct cfg_inst *inst = cfg->apphost->insts[i];
+	/* the built-in defaults first, then applicationHost.config */
+	for (size_t i = 0; i < nb + cfg->apphost->n_insts; i++) {
+		const struct cfg_inst *inst =
+			i < nb ? cfg->builtin->insts[i] : cfg->apphost->insts[i - nb];
 
 		if (q->ss ? inst->section != q->ss : !inst->section->not_implemented)
 			continue;
@@ -1271,8 +1364,13 @@ collect(struct mctx *m, const struct compute_req *q, struct collected *c)
 	}
 	if (q->site && q->web_configs) {
 		size_t ul = strlen(q->url);
+		bool dead = false;
 
-		/* "" then each prefix of the URL path, on segment boundaries. */
+		/* "" then each prefix of the URL path, on segment boundaries,
+		 * while its directory exists: below one that does not (or is
+		 * a file, or is not mapped) the walk goes on only at the next
+		 * application or virtual directory root, so that a lookup
+		 * costs what exists on disk, not the URL's depth. */
 		for (size_t end = 0; site && end <= ul; end++) {
 			char *url_dir, *phys, *wc;
 			bool app_root;
@@ -1281,12 +1379,22 @@ collect(struct mctx *m, const struct compute_req *q, struct collected *c)
 
 			if (end != 0 && end != ul && q->url[end] != '/')
 				continue;
+			if (dead) {
+				end = next_root(m->tmp, site, q->url, end);
+				if (end == SIZE_MAX)
+					break;
+				dead = false;
+			}
 			url_dir = wasp_arena_strndup(m->tmp, q->url, end);
 			if (!url_dir)
 				return -ENOMEM;
 			phys = map_url_dir(m->tmp, site, url_dir, &app_root, NULL);
-			if (!phys)
+			if (!phys) {
+				dead = true;
+				if (end == ul)
+					break;
 				continue;
+			}
 			wc = wasp_arena_printf(m->tmp, "%s/web.config", phys);
 			dep = CFG_PUSH(m->tmp, deps, n_deps, deps_alloc);
 			if (!wc || !dep)
@@ -1294,8 +1402,20 @@ collect(struct mctx *m, const struct compute_req *q, struct collected *c)
 			r = get_web_config(m, wc, dep, &f);
 			if (r < 0)
 				return r;
-			if (!f)
+			if (!dep->exists) {
+				struct dep d;
+
+				stat_dep_dir(phys, &d);
+				if (!d.exists) { /* what to watch instead */
+					*dep = d;
+					dead = true;
+				}
+			}
+			if (!f) {
+				if (end == ul)
+					break;
 				continue;
+			}
 			if (f->parse_result < 0) {
 				const struct cfg_file **slot = CFG_PUSH(m->tmp, bad, n_bad, bad_alloc);
 
@@ -1355,10 +1475,10 @@ merge_collected(struct mctx *m, const struct compute_req *q, const struct collec
 		const char *file = inst->file->path;
 
 		if (!inst->file->is_apphost) {
-			const char *dfile, *mfile = NULL;
-			int dline, mline = 0;
-			enum cfg_override mode = decl_override(cfg, q->ss, &dfile, &dline);
-			enum cfg_allow_def ad = decl_allow(cfg, q->ss, &dfile, &dline);
+			const char *mfile = NULL;
+			int mline = 0;
+			enum cfg_override mode = decl_override(cfg, q->ss);
+			enum cfg_allow_def ad = decl_allow(cfg, q->ss);
 			bool from_location = false;
 
 			for (size_t j = 0; j < i; j++)
@@ -1374,21 +1494,19 @@ merge_collected(struct mctx *m, const struct compute_req *q, const struct collec
 					merr(m, file, inst->root->line, NULL,
 					     "section '%s' is locked: overrideMode=\"Deny\" in %s:%d",
 					     q->ss->name, mfile, mline);
-				else {
-					decl_override(cfg, q->ss, &dfile, &dline);
+				else
 					merr(m, file, inst->root->line, NULL,
 					     "section '%s' is locked: overrideModeDefault=\"Deny\" in "
-					     "%s:%d; unlock it with <location path=\"...\" "
+					     "%s; unlock it with <location path=\"...\" "
 					     "overrideMode=\"Allow\">",
-					     q->ss->name, dfile, dline);
-				}
+					     q->ss->name, decl_where(m->tmp, cfg, q->ss));
 				continue;
 			}
 			if (ad == CFG_ALLOW_MACHINE_TO_APPLICATION && !a->app_root) {
 				merr(m, file, inst->root->line, NULL,
 				     "section '%s' may only be set at an application root "
-				     "(allowDefinition=\"MachineToApplication\" in %s:%d)",
-				     q->ss->name, dfile, dline);
+				     "(allowDefinition=\"MachineToApplication\" in %s)",
+				     q->ss->name, decl_where(m->tmp, cfg, q->ss));
 				continue;
 			}
 		}
@@ -1562,12 +1680,13 @@ entry_new(const char *key, const struct shared *res, const struct dep *deps, siz
 	size_t size = sizeof(struct entry) + n_deps * sizeof(struct dep), off;
 	struct entry *e;
 
-	(void)key;
 	for (size_t i = 0; i < n_deps; i++)
 		size += strlen(deps[i].path) + 1;
 	e = malloc(size);
 	if (!e)
 		return -ENOMEM;
+	/* the table's copy of the key and its slot, roughly */
+	e->bytes = size + strlen(key) + 1 + 4 * sizeof(void *);
 	e->res = res;
 	e->checked_at = wasp_now_usec();
 	e->n_deps = n_deps;
@@ -1603,6 +1722,46 @@ section_lookup(struct wasp_config *cfg, const char *name)
 	return ss;
 }
 
+/* Keeps a computed answer under key, replacing old (a stale entry of the
+ * same key, or NULL). The cache is bounded in entries and in bytes (a client
+ * chooses the paths): an answer that alone would take a sixteenth of it is not
+ * kept, and a full cache is emptied before a new key goes in. */
+static int
+cache_store(struct wasp_config *cfg, const char *key, const struct shared *res,
+	    const struct collected *c, struct entry *old)
+{
+	struct entry *ent;
+	int r = entry_new(key, res, c->deps, c->n_deps, &ent);
+
+	if (r < 0)
+		return r;
+	if (ent->bytes > CFG_MAX_CACHED_BYTES / 16) {
+		free(ent);
+		if (old) {
+			cfg->cache_bytes -= old->bytes;
+			(void)cfg_cache_put(cfg->cache, key, NULL);
+			free(old);
+		}
+		return 0;
+	}
+	if (!old && (cfg_cache_count(cfg->cache) >= CFG_MAX_CACHED_PATHS ||
+		     cfg->cache_bytes + ent->bytes > CFG_MAX_CACHED_BYTES)) {
+		cfg_cache_clear(cfg->cache, free);
+		cfg->cache_bytes = 0;
+	}
+	r = cfg_cache_put(cfg->cache, key, ent);
+	if (r < 0) {
+		free(ent);
+		return r;
+	}
+	cfg->cache_bytes += ent->bytes;
+	if (old) {
+		cfg->cache_bytes -= old->bytes;
+		free(old);
+	}
+	return 0;
+}
+
 static int
 effective_at(struct wasp_config *cfg, const char *site, const char *url_path, const char *section,
 	     const struct shared **ret, struct wasp_diag_list *diags)
@@ -1614,7 +1773,7 @@ effective_at(struct wasp_config *cfg, const char *site, const char *url_path, co
 	struct compute_req q = { .web_configs = true };
 	const struct shared *res;
 	struct collected c;
-	struct entry *ent, *old;
+	struct entry *ent;
 	size_t ls, lu, need;
 	char buf[512], *key, *url;
 	int r;
@@ -1659,7 +1818,7 @@ effective_at(struct wasp_config *cfg, const char *site, const char *url_path, co
 		for (size_t i = 0; i < ent->n_deps && same; i++) {
 			struct dep d;
 
-			stat_dep(ent->deps[i].path, &d);
+			restat_dep(&ent->deps[i], &d);
 			same = dep_same(&d, &ent->deps[i]);
 		}
 		if (same) {
@@ -1689,20 +1848,17 @@ effective_at(struct wasp_config *cfg, const char *site, const char *url_path, co
 	r = shared_result(&m, &q, &c, &res);
 	if (r < 0)
 		return r;
-	old = ent;
-	r = entry_new(key, res, c.deps, c.n_deps, &ent);
+	r = cache_store(cfg, key, res, &c, ent);
 	if (r < 0)
 		return r;
-	if (!old && cfg_cache_count(cfg->cache) >= CFG_MAX_CACHED_PATHS)
-		cfg_cache_clear(cfg->cache, free);
-	r = cfg_cache_put(cfg->cache, key, ent);
-	if (r < 0) {
-		free(ent);
-		return r;
-	}
-	free(old); /* the stale entry it replaced */
 	*ret = res;
 	return res->result;
+}
+
+size_t
+wasp_config_cache_bytes(const struct wasp_config *cfg)
+{
+	return cfg->cache_bytes;
 }
 
 int
@@ -1873,8 +2029,8 @@ check_compute(struct wasp_config *cfg, struct wasp_arena *tmp, const char *site,
 			return -ENOMEM;
 		memcpy(dep, c->deps, c->n_deps * sizeof(*dep));
 		c->deps = dep;
-		stat_dep(vd_root, &dep[c->n_deps]);
-		if (!dep[c->n_deps++].is_dir) {
+		stat_dep_dir(vd_root, &dep[c->n_deps]);
+		if (!dep[c->n_deps++].exists) {
 			const char *wc = wasp_arena_printf(tmp, "%s/web.config", vd_root);
 			const char *msg = wasp_arena_printf(
 				tmp, "the virtual directory's physical path '%s' does not exist",
@@ -1941,7 +2097,7 @@ wasp_config_check_path(struct wasp_config *cfg, const char *site, const char *ur
 {
 	_cleanup_(cfg_arena_freep) struct wasp_arena *tmp = NULL;
 	const struct shared *res = NULL;
-	struct entry *ent, *old;
+	struct entry *ent;
 	struct collected c;
 	char *key, *url;
 	int r;
@@ -1973,7 +2129,7 @@ wasp_config_check_path(struct wasp_config *cfg, const char *site, const char *ur
 			for (size_t i = 0; i < ent->n_deps && same; i++) {
 				struct dep d;
 
-				stat_dep(ent->deps[i].path, &d);
+				restat_dep(&ent->deps[i], &d);
 				same = dep_same(&d, &ent->deps[i]);
 			}
 		if (same) {
@@ -1987,18 +2143,9 @@ wasp_config_check_path(struct wasp_config *cfg, const char *site, const char *ur
 		return r;
 	if (!res)
 		return -ENOMEM;
-	old = ent;
-	r = entry_new(key, res, c.deps, c.n_deps, &ent);
+	r = cache_store(cfg, key, res, &c, ent);
 	if (r < 0)
 		return r;
-	if (!old && cfg_cache_count(cfg->cache) >= CFG_MAX_CACHED_PATHS)
-		cfg_cache_clear(cfg->cache, free);
-	r = cfg_cache_put(cfg->cache, key, ent);
-	if (r < 0) {
-		free(ent);
-		return r;
-	}
-	free(old);
 	*ret_err = res->err;
 	return res->result;
 }

@@ -18,7 +18,7 @@
 #include "ipc.h"
 
 #define CFG_SERIAL_VERSION 3
-#define CFG_SERIAL_MAX (64 * 1024 * 1024)
+#define CFG_SERIAL_MAX WASP_CONFIG_SERIAL_MAX
 #define SEC_POOLS "system.applicationHost/applicationPools"
 #define SEC_SITES "system.applicationHost/sites"
 
@@ -255,6 +255,10 @@ serialize(const struct wasp_config *cfg, const struct cfg_filter *filter, char *
 		free(buf);
 		return -ENOMEM;
 	}
+	if (len > CFG_SERIAL_MAX) { /* loading refused it already */
+		free(buf);
+		return -EFBIG;
+	}
 	*ret_buf = buf;
 	*ret_len = len;
 	return 0;
@@ -375,6 +379,83 @@ wasp_config_serialize_memfd(const struct wasp_config *cfg)
 	if (r < 0)
 		return r;
 	return wasp_memfd_create_sealed("wasp-config", buf, len);
+}
+
+/* ---- how large it would be ------------------------------------------------------ */
+
+/* A JSON string's length as jansson writes it: quotes, two-byte escapes
+ * for '"', '\\' and the C escapes, six for other control characters. */
+static size_t
+json_str_bound(const char *s)
+{
+	size_t n = 2;
+
+	for (const unsigned char *p = (const unsigned char *)s; p && *p; p++)
+		n += *p == '"' || *p == '\\' ? 2 : *p < 0x20 ? 6 : 1;
+	return n;
+}
+
+#define JSON_INT_MAX_LEN 11 /* an int, sign included */
+
+static size_t
+int_len(int v)
+{
+	char buf[16];
+
+	return (size_t)snprintf(buf, sizeof(buf), "%d", v);
+}
+
+static size_t
+names_bound(const struct cfg_names *n)
+{
+	size_t b = 2;
+
+	for (size_t i = 0; i < n->n; i++)
+		b += json_str_bound(n->v[i]) + 1;
+	return b;
+}
+
+static size_t
+node_bound(const struct cfg_node *n)
+{
+	/* [kind, "name", line, false, [attrs], [kids], 4 lock lists or null] */
+	size_t b = 48 + json_str_bound(n->name) + int_len(n->line);
+
+	for (size_t i = 0; i < n->n_attrs; i++)
+		b += json_str_bound(n->attrs[i].name) + json_str_bound(n->attrs[i].value.text) +
+		     int_len(n->attrs[i].line) + 3;
+	for (size_t i = 0; i < n->n_kids; i++)
+		b += node_bound(n->kids[i]) + 1;
+	return b + names_bound(&n->lock_attrs) + names_bound(&n->lock_all_attrs_except) +
+	       names_bound(&n->lock_elements) + names_bound(&n->lock_all_elements_except);
+}
+
+static size_t
+insts_bound(const struct cfg_file *f)
+{
+	size_t b = 2;
+
+	for (size_t i = 0; i < f->n_insts; i++)
+		b += 128 + json_str_bound(f->insts[i]->section->name) +
+		     json_str_bound(f->insts[i]->location) + 2 * JSON_INT_MAX_LEN +
+		     node_bound(f->insts[i]->root);
+	return b;
+}
+
+size_t
+cfg_serialized_bound(struct wasp_config *cfg)
+{
+	const struct cfg_file *f = cfg->apphost;
+	const char *packed;
+	size_t packed_len, b;
+
+	if (cfg_schema_pack(cfg->schema, &packed, &packed_len) < 0)
+		return 0;
+	b = 128 + packed_len + json_str_bound(f->path) + json_str_bound(f->dir) + insts_bound(f);
+	for (size_t i = 0; i < f->n_decls; i++)
+		b += 96 + json_str_bound(f->decls[i].name) + json_str_bound(f->decls[i].file) +
+		     3 * JSON_INT_MAX_LEN;
+	return b;
 }
 
 /* ---- reading it back --------------------------------------------------------- */
@@ -673,6 +754,12 @@ wasp_config_deserialize(const char *buf, size_t len, const struct wasp_config_op
 	if (r < 0) {
 		wasp_config_free(cfg);
 		return r == -ENOMEM ? r : -EBADMSG;
+	}
+	/* built from wasp's own tables, as at load: not in the buffer */
+	r = cfg_load_builtin(cfg);
+	if (r < 0) {
+		wasp_config_free(cfg);
+		return r;
 	}
 	o = json_loadb(p, json_len, JSON_REJECT_DUPLICATES, &err);
 	if (!o) {

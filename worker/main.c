@@ -22,7 +22,6 @@
 #include "util.h"
 #include "worker.h"
 
-#define CONFIG_MAX_BYTES (256u << 20)
 
 static void
 maybe_ready(struct wasp_env *env)
@@ -74,7 +73,7 @@ on_worker_config(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, vo
 		return 0;
 	}
 	memcpy(&wc, msg->payload, sizeof(wc));
-	r = wasp_memfd_read(fd, CONFIG_MAX_BYTES, &buf, &len);
+	r = wasp_memfd_read(fd, WASP_CONFIG_SERIAL_MAX, &buf, &len);
 	if (r < 0)
 		wasp_fatal("read the configuration memfd: %s", strerror(-r));
 	r = wasp_config_deserialize(buf, len, &opts, &cfg, &diags);

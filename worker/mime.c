@@ -1,9 +1,10 @@
 /* The staticContent mimeMap as a hash table (extension -> Content-Type),
- * built once per distinct effective section, and the built-in map: the
- * common part of what IIS ships in applicationHost.config, used when no
- * mimeMap entry is configured anywhere (a minimal configuration). As in
- * IIS, a file whose extension is in neither is not served (404.3); "." maps
- * names without an extension and ".*" every extension not listed. */
+ * built once per distinct effective section. As in IIS, a file whose
+ * extension is not in it is not served (404.3); "." maps names without an
+ * extension and ".*" every extension not listed. The configuration's
+ * built-in defaults (config/defaults.c) hold the same common types as the
+ * table here, which serves only without any configuration and for the
+ * types of custom error files (mime_lookup). */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>

@@ -574,7 +574,7 @@ handlers_map(struct wasp_request *req)
 	struct stat st;
 
 	req->mapped = true;
-	if (!l || l->n == 0) { /* no handlers configured: every module's hooks */
+	if (!l) { /* no configuration at all: every module's hooks */
 		req->handler_modules = WMODSET_ALL;
 		return true;
 	}

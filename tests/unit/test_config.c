@@ -184,8 +184,10 @@ START_TEST(test_defaults_webserver)
 	e = tc_eff(&t, "S/", "system.webServer/httpErrors", NULL);
 	ck_assert_str_eq(wasp_element_get_str(e, "errorMode", ""), "DetailedLocalOnly");
 	e = tc_eff(&t, "S/", "system.webServer/handlers", NULL);
-	ck_assert_str_eq(wasp_element_get_str(e, "accessPolicy", ""), "Read");
-	ck_assert_uint_eq(wasp_element_get_uint(e, "accessPolicy", 0), 1);
+	/* the schema's default is Read; the built-in defaults set IIS's
+	 * shipped "Read, Script" */
+	ck_assert_str_eq(wasp_element_get_str(e, "accessPolicy", ""), "Read,Script");
+	ck_assert_uint_eq(wasp_element_get_uint(e, "accessPolicy", 0), 1 | 512);
 	tc_done(&t);
 }
 END_TEST
@@ -444,6 +446,116 @@ START_TEST(test_not_xml)
 			 -ENOENT);
 	tc_expect(&d, WASP_DIAG_ERROR, "cannot open");
 	wasp_diag_list_done(&d);
+}
+END_TEST
+
+/* ---- hostile files ------------------------------------------------------------ */
+
+/* A DOCTYPE (and with it any entity declaration) is refused in every
+ * configuration file, with the file and its line, before libxml2 could
+ * expand anything: billion laughs, an external entity, a plain DTD, in
+ * UTF-8 and UTF-16. */
+START_TEST(test_doctype_refused)
+{
+	static const char *const docs[] = {
+		/* billion laughs */
+		"<?xml version=\"1.0\"?>\n<!-- x -->\n<!DOCTYPE configuration [\n"
+		" <!ENTITY a \"aaaaaaaaaa\">\n <!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\">\n"
+		" <!ENTITY c \"&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;\">\n"
+		" <!ENTITY d \"&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;\">\n]>\n"
+		"<configuration><system.webServer><defaultDocument><files>"
+		"<add value=\"&d;&d;&d;&d;\" /></files></defaultDocument></system.webServer>"
+		"</configuration>\n",
+		/* an external entity */
+		"<?xml version=\"1.0\"?>\n\n\n<!DOCTYPE configuration [ <!ENTITY x SYSTEM "
+		"\"file:///etc/passwd\"> ]>\n<configuration><system.webServer><httpRedirect "
+		"destination=\"&x;\" /></system.webServer></configuration>\n",
+		/* an external DTD */
+		"<?xml version=\"1.0\"?>\n\n\n<!DOCTYPE configuration SYSTEM \"http://x.test/d.dtd\">\n"
+		"<configuration />\n",
+	};
+	static const int lines[] = { 3, 4, 4 };
+
+	for (size_t i = 0; i < ELEMENTSOF(docs); i++) {
+		struct wasp_diag_list d = WASP_DIAG_LIST_INIT;
+		struct wasp_config *cfg = NULL;
+		const struct wasp_diag *x;
+
+		ck_assert_int_eq(wasp_config_load_buffer(docs[i], strlen(docs[i]), "/x/ah.config",
+							 NULL, &cfg, &d),
+				 -EINVAL);
+		x = tc_expect(&d, WASP_DIAG_ERROR, "(<!DOCTYPE>) is not allowed");
+		ck_assert_str_eq(x->file, "/x/ah.config");
+		ck_assert_int_eq(x->line, lines[i]);
+		ck_assert_uint_eq(d.n_errors, 1);
+		wasp_config_free(cfg);
+		wasp_diag_list_done(&d);
+	}
+	/* UTF-16, with its byte order mark */
+	{
+		const char *doc = "<!DOCTYPE configuration [ <!ENTITY a \"x\"> ]>\n<configuration />\n";
+		size_t n = strlen(doc);
+		char *u = calloc(2 * n + 2, 1);
+		struct wasp_diag_list d = WASP_DIAG_LIST_INIT;
+		struct wasp_config *cfg = NULL;
+
+		ck_assert_ptr_nonnull(u);
+		u[0] = (char)0xff;
+		u[1] = (char)0xfe;
+		for (size_t i = 0; i < n; i++)
+			u[2 + 2 * i] = doc[i];
+		ck_assert_int_eq(wasp_config_load_buffer(u, 2 * n + 2, "u16.config", NULL, &cfg, &d),
+				 -EINVAL);
+		ck_assert_int_eq(tc_expect(&d, WASP_DIAG_ERROR, "(<!DOCTYPE>) is not allowed")->line, 1);
+		wasp_config_free(cfg);
+		wasp_diag_list_done(&d);
+		free(u);
+	}
+}
+END_TEST
+
+/* Whatever loads, a worker can read: a configuration whose serialized form
+ * would pass WASP_CONFIG_SERIAL_MAX (here by %VAR% expansion) is refused at
+ * load, naming the file; below it the bound is not under the real size. */
+START_TEST(test_serialized_limit)
+{
+	struct wasp_diag_list d = WASP_DIAG_LIST_INIT;
+	struct wasp_config *cfg = NULL;
+	size_t vlen = 1024 * 1024, n = WASP_CONFIG_SERIAL_MAX / vlen + 1;
+	char *val = malloc(vlen + 1), *xml = NULL, *buf = NULL;
+	size_t xlen = 0, len = 0;
+	FILE *f = open_memstream(&xml, &xlen);
+
+	ck_assert_ptr_nonnull(val);
+	ck_assert_ptr_nonnull(f);
+	memset(val, 'v', vlen);
+	val[vlen] = '\0';
+	ck_assert_int_eq(setenv("WASP_TEST_BIG", val, 1), 0);
+	free(val);
+	fprintf(f, "<configuration>\n" TC_SECTIONS TC_APPHOST_MIN
+		   "<system.webServer><httpProtocol><customHeaders>\n");
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "<add name=\"h%zu\" value=\"%%WASP_TEST_BIG%%\" />\n", i);
+	fprintf(f, "</customHeaders></httpProtocol></system.webServer></configuration>\n");
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(wasp_config_load_buffer(xml, xlen, "/x/big.config", NULL, &cfg, &d), -EINVAL);
+	ck_assert_str_eq(tc_expect(&d, WASP_DIAG_ERROR, "too large for a worker to read")->file,
+			 "/x/big.config");
+	wasp_config_free(cfg);
+	cfg = NULL;
+	wasp_diag_list_done(&d);
+	free(xml);
+	ck_assert_int_eq(unsetenv("WASP_TEST_BIG"), 0);
+
+	/* the example configuration: loads, and serializes within the bound */
+	ck_assert_int_eq(wasp_config_load_file(WASP_EXAMPLES_DIR "/applicationHost.config", NULL,
+					       &cfg, &d),
+			 0);
+	ck_assert_int_eq(wasp_config_serialize(cfg, &buf, &len), 0);
+	ck_assert_uint_gt(len, 0);
+	wasp_config_free(cfg);
+	wasp_diag_list_done(&d);
+	free(buf);
 }
 END_TEST
 
@@ -979,6 +1091,12 @@ config_suite(void)
 	tc = tcase_create("views");
 	tcase_add_checked_fixture(tc, testutil_fd_setup, testutil_fd_teardown);
 	tcase_add_test(tc, test_json_and_xml_views);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("hostile");
+	tcase_add_test(tc, test_doctype_refused);
+	tcase_add_test(tc, test_serialized_limit);
+	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("serialize");

@@ -484,9 +484,356 @@ START_TEST(test_override_mode_result)
 	e = tc_eff(&t, "S/a/", DD, &r);
 	ck_assert_int_eq(r, -EINVAL);
 	ck_assert(!wasp_element_get_bool(e, "enabled", true));
-	tc_assert_items(wasp_element_child(e, "files"), "value", "root.html");
+	tc_assert_items(wasp_element_child(e, "files"), "value",
+			"root.html,Default.htm,Default.asp,index.htm,index.html,iisstart.htm,"
+			"default.aspx");
 	e = tc_eff(&t, "S/", DD, &r);
 	ck_assert_int_eq(r, 0);
+	tc_done(&t);
+}
+END_TEST
+
+/* ---- built-in defaults ------------------------------------------------------------ */
+
+#define BUILTIN_HIDDEN                                                                     \
+	"web.config,bin,App_code,App_GlobalResources,App_LocalResources,App_WebReferences,"  \
+	"App_Data,App_Browsers"
+
+static bool
+has_item(const struct wasp_element *e, const char *key)
+{
+	return wasp_element_find_item(e, key) != NULL;
+}
+
+/* wasp's built-in lists behave as if applicationHost.config held them: a
+ * web.config's <remove> takes one entry out, an <add> adds one, <clear/>
+ * empties the list. */
+START_TEST(test_builtin_defaults_merge)
+{
+	struct tc t;
+	const struct wasp_element *e;
+	int r;
+
+	tc_setup(&t, TC_APPHOST_MIN);
+	tc_expect_clean(&t.diags);
+	tc_write(&t, "www/rm/web.config",
+		 WEBCFG("<security><requestFiltering>"
+			"<hiddenSegments><remove segment=\"bin\" /></hiddenSegments>"
+			"<fileExtensions><remove fileExtension=\".config\" /></fileExtensions>"
+			"</requestFiltering></security>"
+			"<defaultDocument><files><remove value=\"index.htm\" /></files></defaultDocument>"));
+	tc_write(&t, "www/add/web.config",
+		 WEBCFG("<staticContent><mimeMap fileExtension=\".foo\" mimeType=\"text/x-foo\" />"
+			"</staticContent>"
+			"<security><requestFiltering>"
+			"<hiddenSegments><add segment=\"private\" /></hiddenSegments>"
+			"<fileExtensions><add fileExtension=\".secret\" allowed=\"false\" /></fileExtensions>"
+			"</requestFiltering></security>"
+			"<defaultDocument><files><add value=\"home.html\" /></files></defaultDocument>"));
+	tc_write(&t, "www/clr/web.config",
+		 WEBCFG("<staticContent><clear /><mimeMap fileExtension=\".txt\" mimeType=\"text/plain\" />"
+			"</staticContent>"
+			"<security><requestFiltering>"
+			"<hiddenSegments><clear /></hiddenSegments>"
+			"<fileExtensions><clear /></fileExtensions>"
+			"</requestFiltering></security>"
+			"<defaultDocument><files><clear /><add value=\"only.html\" /></files></defaultDocument>"));
+
+	/* nothing written anywhere: the built-in lists */
+	e = tc_eff(&t, "S/x", RF, &r);
+	ck_assert_int_eq(r, 0);
+	tc_assert_items(wasp_element_child(e, "hiddenSegments"), "segment", BUILTIN_HIDDEN);
+	ck_assert(has_item(wasp_element_child(e, "fileExtensions"), ".config"));
+	ck_assert(has_item(wasp_element_child(e, "fileExtensions"), ".mdb"));
+	ck_assert(wasp_element_get_bool(wasp_element_child(e, "fileExtensions"), "allowUnlisted",
+					false));
+	e = tc_eff(&t, "S/x", SC, &r);
+	ck_assert(has_item(e, ".html"));
+	ck_assert_str_eq(wasp_element_get_str(wasp_element_find_item(e, ".html"), "mimeType", ""),
+			 "text/html");
+	e = tc_eff(&t, "S/x", DD, &r);
+	tc_assert_items(wasp_element_child(e, "files"), "value",
+			"Default.htm,Default.asp,index.htm,index.html,iisstart.htm,default.aspx");
+
+	/* <remove>: one entry goes, the others stay */
+	e = tc_eff(&t, "S/rm/x", RF, &r);
+	ck_assert_int_eq(r, 0);
+	tc_assert_items(wasp_element_child(e, "hiddenSegments"), "segment",
+			"web.config,App_code,App_GlobalResources,App_LocalResources,"
+			"App_WebReferences,App_Data,App_Browsers");
+	ck_assert(!has_item(wasp_element_child(e, "fileExtensions"), ".config"));
+	ck_assert(has_item(wasp_element_child(e, "fileExtensions"), ".mdb"));
+	e = tc_eff(&t, "S/rm/x", DD, &r);
+	tc_assert_items(wasp_element_child(e, "files"), "value",
+			"Default.htm,Default.asp,index.html,iisstart.htm,default.aspx");
+
+	/* <add>: added to the built-in entries (defaultDocument's files are
+	 * mergeAppend="false": the web.config's first) */
+	e = tc_eff(&t, "S/add/x", SC, &r);
+	ck_assert_int_eq(r, 0);
+	ck_assert(has_item(e, ".foo"));
+	ck_assert(has_item(e, ".html"));
+	e = tc_eff(&t, "S/add/x", RF, &r);
+	tc_assert_items(wasp_element_child(e, "hiddenSegments"), "segment",
+			BUILTIN_HIDDEN ",private");
+	ck_assert(has_item(wasp_element_child(e, "fileExtensions"), ".secret"));
+	ck_assert(has_item(wasp_element_child(e, "fileExtensions"), ".config"));
+	e = tc_eff(&t, "S/add/x", DD, &r);
+	tc_assert_items(wasp_element_child(e, "files"), "value",
+			"home.html,Default.htm,Default.asp,index.htm,index.html,iisstart.htm,"
+			"default.aspx");
+
+	/* <clear/>: nothing left of them */
+	e = tc_eff(&t, "S/clr/x", SC, &r);
+	ck_assert_int_eq(r, 0);
+	tc_assert_items(e, "fileExtension", ".txt");
+	e = tc_eff(&t, "S/clr/x", RF, &r);
+	tc_assert_items(wasp_element_child(e, "hiddenSegments"), "segment", "");
+	tc_assert_items(wasp_element_child(e, "fileExtensions"), "fileExtension", "");
+	e = tc_eff(&t, "S/clr/x", DD, &r);
+	tc_assert_items(wasp_element_child(e, "files"), "value", "only.html");
+	tc_expect_clean(&t.diags);
+	tc_done(&t);
+}
+END_TEST
+
+/* The built-in <handlers> (IIS's StaticFile entry) and accessPolicy: a
+ * web.config where handlers are unlocked adds before it (mergeAppend
+ * false), removes it, or clears the list. */
+START_TEST(test_builtin_defaults_handlers)
+{
+	struct tc t;
+	const struct wasp_element *e;
+	int r;
+
+	tc_setup(&t, TC_APPHOST_MIN
+		 "<location path=\"S\" overrideMode=\"Allow\"><system.webServer><handlers />"
+		 "</system.webServer></location>\n");
+	tc_expect_clean(&t.diags);
+	tc_write(&t, "www/add/web.config",
+		 WEBCFG("<handlers><add name=\"Txt\" path=\"*.txt\" verb=\"GET\" "
+			"modules=\"StaticFileModule\" /></handlers>"));
+	tc_write(&t, "www/rm/web.config",
+		 WEBCFG("<handlers><remove name=\"StaticFile\" /></handlers>"));
+	tc_write(&t, "www/clr/web.config",
+		 WEBCFG("<handlers><clear /><add name=\"Txt\" path=\"*.txt\" verb=\"GET\" "
+			"modules=\"StaticFileModule\" /></handlers>"));
+	e = tc_eff(&t, "S/x", "system.webServer/handlers", &r);
+	ck_assert_int_eq(r, 0);
+	tc_assert_items(e, "name", "StaticFile");
+	ck_assert_str_eq(wasp_element_get_str(e, "accessPolicy", ""), "Read,Script");
+	ck_assert_str_eq(wasp_element_get_str(e->items[0], "modules", ""),
+			 "StaticFileModule,DefaultDocumentModule,DirectoryListingModule");
+	e = tc_eff(&t, "S/add/x", "system.webServer/handlers", &r);
+	ck_assert_int_eq(r, 0);
+	tc_assert_items(e, "name", "Txt,StaticFile");
+	e = tc_eff(&t, "S/rm/x", "system.webServer/handlers", &r);
+	ck_assert_int_eq(r, 0);
+	tc_assert_items(e, "name", "");
+	e = tc_eff(&t, "S/clr/x", "system.webServer/handlers", &r);
+	ck_assert_int_eq(r, 0);
+	tc_assert_items(e, "name", "Txt");
+	tc_expect_clean(&t.diags);
+	tc_done(&t);
+}
+END_TEST
+
+/* applicationHost.config's own top level is where IIS keeps these lists:
+ * one it adds to or clears is the whole list (as a real IIS file writes
+ * it; no duplicate errors), a <remove> there takes one built-in entry out,
+ * and a <location> path adds as a web.config does. */
+START_TEST(test_builtin_defaults_apphost)
+{
+	struct tc t;
+	const struct wasp_element *e;
+	int r;
+
+	tc_setup(&t, TC_APPHOST_MIN
+		 "<system.webServer>\n"
+		 " <staticContent>\n"
+		 "  <mimeMap fileExtension=\".html\" mimeType=\"text/html\" />\n"
+		 "  <mimeMap fileExtension=\".css\" mimeType=\"text/css\" />\n"
+		 " </staticContent>\n"
+		 " <security><requestFiltering>\n"
+		 "  <hiddenSegments><remove segment=\"bin\" /></hiddenSegments>\n"
+		 " </requestFiltering></security>\n"
+		 "</system.webServer>\n"
+		 "<location path=\"S/loc\"><system.webServer><defaultDocument><files>"
+		 "<add value=\"loc.html\" /></files></defaultDocument></system.webServer></location>\n");
+	tc_expect_clean(&t.diags);
+	ck_assert_int_eq(t.load_result, 0);
+	e = tc_eff(&t, "S/x", SC, &r);
+	ck_assert_int_eq(r, 0);
+	tc_assert_items(e, "fileExtension", ".html,.css");
+	e = tc_eff(&t, "S/x", RF, &r);
+	tc_assert_items(wasp_element_child(e, "hiddenSegments"), "segment",
+			"web.config,App_code,App_GlobalResources,App_LocalResources,"
+			"App_WebReferences,App_Data,App_Browsers");
+	e = tc_eff(&t, "S/loc/", DD, &r);
+	tc_assert_items(wasp_element_child(e, "files"), "value",
+			"loc.html,Default.htm,Default.asp,index.htm,index.html,iisstart.htm,"
+			"default.aspx");
+	/* applicationHost.config's own level as wasp_config_section() has it */
+	e = wasp_config_section(t.cfg, SC);
+	tc_assert_items(e, "fileExtension", ".html,.css");
+	tc_done(&t);
+}
+END_TEST
+
+/* The built-in lock on httpErrors' defaultPath (IIS's shipped file sets
+ * it): a web.config may not set it, applicationHost.config's top level
+ * may; httpErrors itself is overrideModeDefault="Allow" (IIS 7.5 on). */
+START_TEST(test_builtin_defaults_locks)
+{
+	struct tc t;
+	int r;
+
+	lock_case("", WEBCFG("<httpErrors errorMode=\"Custom\" />"), "system.webServer/httpErrors",
+		  NULL, NULL);
+	tc_setup(&t, TC_APPHOST_MIN
+		 "<system.webServer><httpErrors defaultPath=\"err.html\" /></system.webServer>\n");
+	tc_expect_clean(&t.diags);
+	ck_assert_int_eq(t.load_result, 0);
+	tc_write(&t, "www/web.config", WEBCFG("<httpErrors defaultPath=\"mine.html\" />"));
+	(void)tc_eff(&t, "S/x", "system.webServer/httpErrors", &r);
+	ck_assert_int_eq(r, -EINVAL);
+	tc_expect(&t.diags, WASP_DIAG_ERROR, "is locked (lockAttributes in <wasp built-in defaults>");
+	tc_done(&t);
+}
+END_TEST
+
+/* A section no configSections declares: the lock error says where its
+ * overrideModeDefault came from, not a schema file at line 0. */
+START_TEST(test_lock_undeclared_section)
+{
+	struct tc t;
+	const struct wasp_diag *d;
+	char *xml;
+	int r;
+
+	memset(&t, 0, sizeof(t));
+	t.dir = testutil_mkdtemp();
+	tc_mkdir(&t, "www");
+	tc_mkdir(&t, "www-app");
+	t.apphost = tc_path(&t, "applicationHost.config");
+	ck_assert_int_gt(asprintf(&xml, "<configuration>\n%s</configuration>\n", TC_APPHOST_MIN), 0);
+	testutil_write_file(t.apphost, xml);
+	free(xml);
+	t.load_result = wasp_config_load_file(t.apphost, NULL, &t.cfg, &t.diags);
+	ck_assert_int_eq(t.load_result, 0);
+	tc_write(&t, "www/web.config", WEBCFG("<handlers><clear /></handlers>"));
+	(void)tc_eff(&t, "S/x", "system.webServer/handlers", &r);
+	ck_assert_int_eq(r, -EINVAL);
+	d = tc_expect(&t.diags, WASP_DIAG_ERROR,
+		      "overrideModeDefault=\"Deny\" in wasp's schema of 'system.webServer/handlers' "
+		      "(the configSections of");
+	ck_assert_ptr_nonnull(strstr(d->message, t.apphost));
+	ck_assert_ptr_null(strstr(d->message, ".xml"));
+	tc_done(&t);
+}
+END_TEST
+
+/* A worker's generation (serialized and read back) has the same built-in
+ * defaults. */
+START_TEST(test_builtin_defaults_serialized)
+{
+	struct tc t;
+	struct wasp_config *w = NULL;
+	struct wasp_diag_list diags = WASP_DIAG_LIST_INIT;
+	const struct wasp_element *e = NULL;
+	char *buf = NULL;
+	size_t len = 0;
+
+	tc_setup(&t, TC_APPHOST_MIN);
+	tc_write(&t, "www/web.config",
+		 WEBCFG("<security><requestFiltering><hiddenSegments><remove segment=\"bin\" />"
+			"</hiddenSegments></requestFiltering></security>"));
+	ck_assert_int_eq(wasp_config_serialize(t.cfg, &buf, &len), 0);
+	ck_assert_int_eq(wasp_config_deserialize(buf, len, NULL, &w, &diags), 0);
+	ck_assert_int_eq(wasp_config_effective_section(w, "S/x", RF, &e, &diags), 0);
+	tc_assert_items(wasp_element_child(e, "hiddenSegments"), "segment",
+			"web.config,App_code,App_GlobalResources,App_LocalResources,"
+			"App_WebReferences,App_Data,App_Browsers");
+	ck_assert_int_eq(wasp_config_effective_section(w, "S/x", SC, &e, &diags), 0);
+	ck_assert(has_item(e, ".html"));
+	wasp_config_free(w);
+	wasp_diag_list_done(&diags);
+	free(buf);
+	tc_done(&t);
+}
+END_TEST
+
+/* ---- hostile web.config files ------------------------------------------------------- */
+
+/* A web.config with entities (billion laughs, thousands of references in
+ * attributes) is an error naming the file and the DOCTYPE's line, found at
+ * once: nothing is expanded. */
+START_TEST(test_web_config_doctype)
+{
+	struct tc t;
+	const struct wasp_diag *d;
+	struct timespec t0, t1;
+	char *wc, *xml = NULL;
+	size_t len = 0;
+	FILE *f;
+	int r;
+
+	tc_setup(&t, TC_APPHOST_MIN);
+	f = open_memstream(&xml, &len);
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "<?xml version=\"1.0\"?>\n<!DOCTYPE configuration [\n <!ENTITY a0 \"lol\">\n");
+	for (int i = 1; i < 10; i++)
+		fprintf(f, " <!ENTITY a%d \"&a%d;&a%d;&a%d;&a%d;&a%d;&a%d;&a%d;&a%d;&a%d;&a%d;\">\n", i,
+			i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1);
+	fprintf(f, "]>\n<configuration><system.webServer><httpProtocol><customHeaders>\n");
+	for (int i = 0; i < 3000; i++)
+		fprintf(f, "<add name=\"h%d\" value=\"&a9;\" />\n", i);
+	fprintf(f, "</customHeaders></httpProtocol></system.webServer></configuration>\n");
+	ck_assert_int_eq(fclose(f), 0);
+	tc_write(&t, "www/web.config", xml);
+	free(xml);
+	ck_assert_int_eq(clock_gettime(CLOCK_MONOTONIC, &t0), 0);
+	(void)tc_eff(&t, "S/x", HP, &r);
+	ck_assert_int_eq(clock_gettime(CLOCK_MONOTONIC, &t1), 0);
+	ck_assert_int_eq(r, -EINVAL);
+	d = tc_expect(&t.diags, WASP_DIAG_ERROR, "(<!DOCTYPE>) is not allowed");
+	wc = tc_path(&t, "www/web.config");
+	ck_assert_str_eq(d->file, wc);
+	ck_assert_int_eq(d->line, 2);
+	free(wc);
+	/* well under a second (it took tens of seconds expanded) */
+	ck_assert_int_lt((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000, 1000);
+	tc_done(&t);
+}
+END_TEST
+
+/* A web.config over IIS's default limit (250 KB) is an error. */
+START_TEST(test_web_config_too_big)
+{
+	struct tc t;
+	size_t n = 250 * 1024 + 1;
+	char *xml = malloc(n + 1);
+	int r;
+
+	ck_assert_ptr_nonnull(xml);
+	tc_setup(&t, TC_APPHOST_MIN);
+	memset(xml, ' ', n);
+	memcpy(xml, "<configuration>", 15);
+	memcpy(xml + n - 16, "</configuration>", 16);
+	xml[n] = '\0';
+	tc_write(&t, "www/web.config", xml);
+	(void)tc_eff(&t, "S/x", HP, &r);
+	ck_assert_int_eq(r, -EINVAL);
+	tc_expect(&t.diags, WASP_DIAG_ERROR, "file too big");
+	/* at the limit it is read */
+	xml[n - 17] = '\0';
+	memcpy(xml + n - 17 - 16, "</configuration>", 16);
+	tc_write(&t, "www/web.config", xml);
+	wasp_diag_list_done(&t.diags);
+	memset(&t.diags, 0, sizeof(t.diags));
+	(void)tc_eff(&t, "S/y", HP, &r);
+	ck_assert_int_eq(r, 0);
+	free(xml);
 	tc_done(&t);
 }
 END_TEST
@@ -638,6 +985,84 @@ START_TEST(test_web_config_errors)
 	(void)tc_eff(&t, "S/bad/x", "system.webServer/directoryBrowse", &r);
 	ck_assert_int_eq(r, -EINVAL);
 	tc_expect(&t.diags, WASP_DIAG_ERROR, "not well-formed XML");
+	tc_done(&t);
+}
+END_TEST
+
+/* A URL of thousands of segments costs what exists on disk: one lookup
+ * keeps a few paths, not one per segment; and the cache's bytes are
+ * bounded however many long URLs are asked for. */
+START_TEST(test_cache_deep_url_bytes)
+{
+	struct tc t;
+	size_t n = 4000, len = 2 * n + 16;
+	char *url = malloc(len);
+	size_t max = 0;
+
+	ck_assert_ptr_nonnull(url);
+	tc_setup(&t, TC_APPHOST_MIN);
+	tc_write(&t, "www/web.config", WEBCFG("<directoryBrowse enabled=\"true\" />"));
+	strcpy(url, "S");
+	for (size_t i = 0; i < n; i++)
+		strcat(url, "/a");
+	ck_assert(wasp_element_get_bool(tc_eff(&t, url, "system.webServer/directoryBrowse", NULL),
+					"enabled", false));
+	/* the key (the URL) and a couple of paths; it was one path per
+	 * prefix, about n * n bytes */
+	ck_assert_uint_lt(wasp_config_cache_bytes(t.cfg), 2 * strlen(url) + 4096);
+
+	for (int i = 0; i < 3000; i++) {
+		int k = snprintf(url, len, "S/%d", i);
+
+		for (size_t j = 0; j < 1000; j++)
+			k += snprintf(url + k, len - (size_t)k, "/b");
+		(void)tc_eff(&t, url, "system.webServer/directoryBrowse", NULL);
+		if (wasp_config_cache_bytes(t.cfg) > max)
+			max = wasp_config_cache_bytes(t.cfg);
+	}
+	ck_assert_uint_le(max, 4 * 1024 * 1024);
+	ck_assert_uint_gt(max, 1024 * 1024); /* it did cache */
+	free(url);
+	tc_expect_clean(&t.diags);
+	tc_done(&t);
+}
+END_TEST
+
+/* Below a directory that does not exist nothing is looked at, but its
+ * appearing (with a web.config deeper down) is noticed; a virtual directory
+ * below a missing directory still has its web.config read. */
+START_TEST(test_cache_missing_dir_appears)
+{
+	struct tc t;
+	const struct wasp_element *e;
+
+	tc_setup(&t, "<system.applicationHost>\n"
+		     " <applicationPools><add name=\"P\" /></applicationPools>\n"
+		     " <sites><site name=\"S\" id=\"1\">\n"
+		     "  <application path=\"/\" applicationPool=\"P\">\n"
+		     "   <virtualDirectory path=\"/\" physicalPath=\"www\" />\n"
+		     "   <virtualDirectory path=\"/m/v\" physicalPath=\"www-v\" />\n"
+		     "  </application>\n"
+		     "  <bindings><binding protocol=\"http\" bindingInformation=\"*:8080:\" /></bindings>\n"
+		     " </site></sites>\n"
+		     "</system.applicationHost>\n");
+	tc_expect_clean(&t.diags);
+	tc_write(&t, "www-v/web.config", WEBCFG("<httpRedirect destination=\"vdir\" />"));
+	e = tc_eff(&t, "S/m/v/x/y.html", "system.webServer/httpRedirect", NULL);
+	ck_assert_str_eq(wasp_element_get_str(e, "destination", ""), "vdir");
+
+	e = tc_eff(&t, "S/d1/d2/d3/x.html", "system.webServer/httpRedirect", NULL);
+	ck_assert_str_eq(wasp_element_get_str(e, "destination", ""), "");
+	tc_mkdir(&t, "www/d1");
+	tc_mkdir(&t, "www/d1/d2");
+	tc_write(&t, "www/d1/d2/web.config", WEBCFG("<httpRedirect destination=\"d2\" />"));
+	e = tc_eff(&t, "S/d1/d2/d3/x.html", "system.webServer/httpRedirect", NULL);
+	ck_assert_str_eq(wasp_element_get_str(e, "destination", ""), "d2");
+	/* the file itself is no directory: fine either way */
+	tc_write(&t, "www/d1/d2/x.html", "x\n");
+	e = tc_eff(&t, "S/d1/d2/x.html", "system.webServer/httpRedirect", NULL);
+	ck_assert_str_eq(wasp_element_get_str(e, "destination", ""), "d2");
+	tc_expect_clean(&t.diags);
 	tc_done(&t);
 }
 END_TEST
@@ -998,6 +1423,20 @@ config_merge_suite(void)
 	tcase_add_test(tc, test_override_mode_result);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("builtin_defaults");
+	tcase_add_test(tc, test_builtin_defaults_merge);
+	tcase_add_test(tc, test_builtin_defaults_handlers);
+	tcase_add_test(tc, test_builtin_defaults_apphost);
+	tcase_add_test(tc, test_builtin_defaults_locks);
+	tcase_add_test(tc, test_lock_undeclared_section);
+	tcase_add_test(tc, test_builtin_defaults_serialized);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("hostile");
+	tcase_add_test(tc, test_web_config_doctype);
+	tcase_add_test(tc, test_web_config_too_big);
+	suite_add_tcase(s, tc);
+
 	tc = tcase_create("allow_definition");
 	tcase_add_checked_fixture(tc, testutil_fd_setup, testutil_fd_teardown);
 	tcase_add_test(tc, test_allow_definition);
@@ -1008,6 +1447,8 @@ config_merge_suite(void)
 	tcase_add_test(tc, test_cache_invalidation);
 	tcase_add_test(tc, test_cache_revalidate_interval);
 	tcase_add_test(tc, test_cache_bounded);
+	tcase_add_test(tc, test_cache_deep_url_bytes);
+	tcase_add_test(tc, test_cache_missing_dir_appears);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("check_path");

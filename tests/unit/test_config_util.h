@@ -27,7 +27,7 @@
 	"  <section name=\"globalModules\" allowDefinition=\"AppHostOnly\" "             \
 	"overrideModeDefault=\"Deny\" />\n"                                              \
 	"  <section name=\"handlers\" overrideModeDefault=\"Deny\" />\n"                 \
-	"  <section name=\"httpErrors\" overrideModeDefault=\"Deny\" />\n"               \
+	"  <section name=\"httpErrors\" overrideModeDefault=\"Allow\" />\n"              \
 	"  <section name=\"httpLogging\" overrideModeDefault=\"Deny\" />\n"              \
 	"  <section name=\"httpProtocol\" overrideModeDefault=\"Allow\" />\n"            \
 	"  <section name=\"httpRedirect\" overrideModeDefault=\"Allow\" />\n"            \

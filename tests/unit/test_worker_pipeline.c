@@ -175,12 +175,19 @@ add_fake_modules(void)
 
 /* ---- <modules> ---- */
 
+/* A handler entry for the fake modules (the built-in defaults' StaticFile
+ * entry runs only the static modules); written in applicationHost.config,
+ * it is the whole list. */
+#define ALL_HANDLER                                                                        \
+	"<handlers><add name=\"Fake\" path=\"*\" verb=\"*\" modules=\"ModA,ModB\" />"      \
+	"</handlers>"
+
 START_TEST(test_modules_order_and_enabling)
 {
 	_cleanup_free_ char *out = NULL;
 
 	env_setup("<modules><add name=\"StaticFileModule\" /><add name=\"ModB\" />"
-		  "<add name=\"ModA\" /><add name=\"NoSuchModule\" /></modules>");
+		  "<add name=\"ModA\" /><add name=\"NoSuchModule\" /></modules>" ALL_HANDLER);
 	add_fake_modules();
 
 	/* the root: B before A (the <modules> order breaks the tie), a (HIGH)
@@ -204,11 +211,11 @@ START_TEST(test_no_modules_section_enables_all)
 {
 	_cleanup_free_ char *out = NULL;
 
-	env_setup("");
+	env_setup(ALL_HANDLER);
 	add_fake_modules();
 	out = serve("/", "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
-	/* registration order for ties; with no <handlers>, every module's
-	 * ExecuteRequestHandler may run: ModA's answers first */
+	/* registration order for ties; with a handler naming both, either
+	 * module's ExecuteRequestHandler may run: ModA's answers first */
 	ck_assert_str_eq(trace, "CaABXA");
 	ck_assert_msg(strstr(out, "\r\n\r\nXA"), "%s", out);
 	env_teardown();

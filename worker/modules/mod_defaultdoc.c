@@ -20,6 +20,7 @@
 
 #define DEFAULTDOC_SECTION "system.webServer/defaultDocument"
 
+/* Without any configuration (no section at all): IIS's shipped list. */
 static const char *const builtin_files[] = {
 	"Default.htm", "Default.asp", "index.htm", "index.html", "iisstart.htm", "default.aspx",
 };
@@ -65,7 +66,7 @@ defaultdoc_on_execute(struct wasp_request *req, void *userdata)
 	if (!static_path_has_slash(req))
 		return static_redirect_slash(req);
 	files = wasp_element_child(sec, "files");
-	if (files && files->n_items > 0) {
+	if (files) { /* the built-in list is in the configuration (config/defaults.c) */
 		for (size_t i = 0; i < files->n_items; i++) {
 			enum wasp_status s =
 				try_file(req, wasp_element_get_str(files->items[i], "value", ""));

@@ -15,6 +15,10 @@
  *           or a chunked body growing over it while a handler reads it
  *   404.14  requestLimits maxUrl: the URL path as sent, in bytes
  *   404.15  requestLimits maxQueryString: the query string as sent, in bytes
+ *           (both checked first against the application root's values,
+ *           before the configuration of the URL itself is looked up: a
+ *           limit raised below the application root does not let a longer
+ *           URL in; one lowered there applies)
  *   404.18  denyQueryStringSequences: a sequence in the query string, as sent
  *           or (unescapeQueryString="true") decoded
  *
@@ -24,11 +28,11 @@
  * sends the request's response without the Server header. applyToWebDAV is
  * accepted and ignored (there is no WebDAV module).
  *
- * One difference from IIS, for safety: when no configuration file writes a
- * <hiddenSegments> element at all, IIS's shipped list applies (web.config,
- * bin, App_code, App_GlobalResources, App_LocalResources, App_WebReferences,
- * App_Data, App_Browsers), so that a configuration written from scratch
- * never serves web.config; <hiddenSegments><clear/></hiddenSegments> empties it.
+ * The lists IIS's shipped applicationHost.config fills (hiddenSegments:
+ * web.config, bin, App_code, ...; fileExtensions: .config, .cs, .mdb, ...)
+ * are wasp's built-in defaults (config/defaults.c), merged as if
+ * applicationHost.config held them: a web.config's <remove segment="bin"/>
+ * removes that one entry, <clear/> empties the list.
  *
  * Everything is derived once per distinct effective section
  * (wasp_request_config_state); a request costs a cache lookup and the
@@ -43,6 +47,9 @@
 #include "wasp/module.h"
 
 #define RF_SECTION "system.webServer/security/requestFiltering"
+/* A URL path or query string longer than this is held against the
+ * application root's limits first (see rf_on_begin_request). */
+#define RF_PRECHECK_LEN 1024
 
 struct rf_item {
 	const char *s; /* in the configuration (lives as long as the worker) */
@@ -74,18 +81,6 @@ struct rf_state {
 	struct rf_list always_urls;
 	struct rf_list always_queries;
 	struct rf_item items[]; /* every list's entries */
-};
-
-/* IIS's shipped applicationHost.config list (see the top of the file). */
-static struct rf_item default_hidden[] = {
-	{ "web.config", 10, 0 },
-	{ "bin", 3, 0 },
-	{ "App_code", 8, 0 },
-	{ "App_GlobalResources", 19, 0 },
-	{ "App_LocalResources", 18, 0 },
-	{ "App_WebReferences", 17, 0 },
-	{ "App_Data", 8, 0 },
-	{ "App_Browsers", 12, 0 },
 };
 
 static size_t
@@ -162,8 +157,6 @@ rf_build(const struct wasp_element *sec, void *userdata)
 	fill_list(&st->deny_query, &next, deny_q, "sequence", NULL);
 	fill_list(&st->always_urls, &next, aurls, "url", NULL);
 	fill_list(&st->always_queries, &next, aqs, "queryString", NULL);
-	if (!hidden || !hidden->file) /* never written anywhere: IIS's shipped list */
-		st->hidden = (struct rf_list){ default_hidden, ELEMENTSOF(default_hidden) };
 	return st;
 }
 
@@ -272,6 +265,21 @@ rf_on_begin_request(struct wasp_request *req, void *userdata)
 	size_t n;
 
 	(void)userdata;
+	raw = wasp_request_raw_path(req);
+	query = wasp_request_query(req);
+	if (strlen(raw) > RF_PRECHECK_LEN || strlen(query) > RF_PRECHECK_LEN) {
+		/* a long URL: maxUrl and maxQueryString as the application's
+		 * root has them, before the URL's own configuration is looked
+		 * up (whose cost grows with the URL) */
+		const struct wasp_element *limits = wasp_element_child(
+			wasp_request_config_at(req, wasp_request_app_path(req), RF_SECTION),
+			"requestLimits");
+
+		if (limits && strlen(raw) > wasp_element_get_uint(limits, "maxUrl", UINT64_MAX))
+			return deny(req, 14);
+		if (limits && strlen(query) > wasp_element_get_uint(limits, "maxQueryString", UINT64_MAX))
+			return deny(req, 15);
+	}
 	st = wasp_request_config_state(req, RF_SECTION, rf_build, free, NULL);
 	if (!st)
 		return WASP_DECLINED; /* not in the schema, or OOM building it */
@@ -287,8 +295,6 @@ rf_on_begin_request(struct wasp_request *req, void *userdata)
 	}
 	if (body < 0) /* chunked: refused as it grows over the limit, when read */
 		wasp_request_set_body_limit(req, st->max_content_length, 404, 13);
-	raw = wasp_request_raw_path(req);
-	query = wasp_request_query(req);
 	if (strlen(raw) > st->max_url)
 		return deny(req, 14);
 	if (strlen(query) > st->max_query)
@@ -322,6 +328,11 @@ rf_on_begin_request(struct wasp_request *req, void *userdata)
 		}
 	}
 
+	/* hiddenSegments before fileExtensions: /web.config is 404.8 in IIS,
+	 * though .config is a denied extension too */
+	if (st->hidden.n && has_segment(&st->hidden, path))
+		return deny(req, 8);
+
 	/* fileExtensions */
 	if (st->exts.n || !st->ext_allow_unlisted) {
 		const char *ext = path_extension(path, &n);
@@ -330,10 +341,6 @@ rf_on_begin_request(struct wasp_request *req, void *userdata)
 		if (it ? !it->n : !st->ext_allow_unlisted)
 			return deny(req, 7);
 	}
-
-	/* hiddenSegments */
-	if (st->hidden.n && has_segment(&st->hidden, path))
-		return deny(req, 8);
 
 	/* verbs */
 	method = wasp_request_method(req);

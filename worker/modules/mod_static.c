@@ -1,8 +1,9 @@
 /* StaticFileModule: GET and HEAD of regular files under the request's
  * virtual directory, as IIS's static file handler serves them.
  *
- * - Content-Type from the effective staticContent mimeMap (built-in IIS
- *   defaults when none is configured); an extension it does not list: 404.3.
+ * - Content-Type from the effective staticContent mimeMap (wasp's built-in
+ *   defaults, IIS's common types, are part of it as if applicationHost.config
+ *   listed them; config/defaults.c); an extension it does not list: 404.3.
  * - Validators: Last-Modified (mtime) and, unless clientCache/@setEtag is
  *   false, a strong ETag in IIS's shape ("<hex>:<hex>": mtime in ns, then
  *   size and inode). Preconditions in RFC 9110 order: If-Match (412),
@@ -130,8 +131,10 @@ conf_build(const struct wasp_element *sec, void *userdata)
 
 	if (!c)
 		return NULL;
-	if (sec->n_items > 0) {
-		struct mime_pair *pairs = calloc(sec->n_items, sizeof(*pairs));
+	/* the built-in map is in the configuration (config/defaults.c): an
+	 * empty collection (<clear/>) serves no extension */
+	{
+		struct mime_pair *pairs = calloc(sec->n_items + 1, sizeof(*pairs));
 		size_t n = 0;
 
 		if (!pairs)
@@ -148,10 +151,6 @@ conf_build(const struct wasp_element *sec, void *userdata)
 		if (!c->own_mime)
 			goto fail;
 		c->mime = c->own_mime;
-	} else {
-		c->mime = mime_map_builtin();
-		if (!c->mime)
-			goto fail;
 	}
 
 	c->set_etag = wasp_element_get_bool(cc, "setEtag", true);
