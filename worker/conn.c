@@ -456,7 +456,8 @@ start_request(struct conn *c, size_t head_len)
 		 * 9.3.7): no handler maps it. req->path stays "" (the site's
 		 * root for configuration; the log shows the raw "*"). */
 		req->status = 200;
-		if (wasp_response_add_header(req, "Allow", WORKER_ALLOW_SERVER) < 0) {
+		if (wasp_response_add_header(req, "Allow", WORKER_ALLOW_SERVER) < 0 ||
+		    wasp_response_add_header(req, "Public", WORKER_ALLOW_SERVER) < 0) {
 			start_error(c, 500);
 			return true;
 		}
