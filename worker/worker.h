@@ -360,6 +360,7 @@ struct wasp_request {
 	bool rc_tried;               /* rc was looked for (NULL: not cacheable) */
 	uint64_t start_usec;         /* head complete */
 	uint64_t bytes_in, bytes_out;
+	unsigned win32_status;       /* sc-win32-status: 0, or why the response was cut */
 
 	/* response */
 	unsigned status, substatus;

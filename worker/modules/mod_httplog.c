@@ -197,6 +197,7 @@ httplog_on_log(struct wasp_request *req, void *userdata)
 		.uri_query = wasp_request_query(req),
 		.status = status,
 		.substatus = wasp_response_substatus(req),
+		.win32_status = wasp_request_win32_status(req),
 	};
 	f = s->flags;
 	if (f & W3C_F_URI_STEM)
