@@ -325,7 +325,7 @@ conn_on_queued(evutil_socket_t fd, short what, void *arg)
 		n = read(c->fd, c->buf + c->len, c->cap - c->len);
 	while (n < 0 && errno == EINTR);
 	if (n == 0) {
-		log_debug("connection %u: half-closed by the client while queued", c->id);
+		log_debug("connection %u: client shut down its side while queued, kept", c->id);
 		c->rd_eof = true;
 		return;
 	}
