@@ -74,6 +74,9 @@ def test(t):
     raw = exchange(srv.port, get(a) + get(a, b"/nothing") + get(a))
     check(statuses(raw) == [200, 404, 200] and raw.endswith(b"pool A\n"),
           "half-closed pipelined requests to a ready worker: %r" % raw)
+    # A response that takes a while (from a timer): the FIN came long before.
+    raw = exchange(srv.port, get(a, b"/__wasp_test/sleep?ms=200"))
+    check(statuses(raw) == [200], "half-closed, slow response: %r" % raw)
     raw = exchange(srv.port, get(a, version=b"HTTP/1.0"))
     check(statuses(raw) == [200] and raw.endswith(b"pool A\n"),
           "half-closed HTTP/1.0 request: %r" % raw)
