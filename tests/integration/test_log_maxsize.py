@@ -1,7 +1,8 @@
 """logFile period="MaxSize" with truncateSize at IIS's minimum (1 MiB): the
 site's W3C log goes to u_extend1.log, u_extend2.log, ... (IIS's names for
 MaxSize), none larger than truncateSize, every request logged once and no
-date-named file."""
+date-named file (localTimeRollover, which only concerns dated files, set
+too: it changes nothing)."""
 import glob
 import os
 
@@ -29,7 +30,8 @@ def test(t):
     srv.config_text = srv.config_text.replace(
         "    </sites>",
         "      <siteDefaults>\n        <logFile directory=%s period=\"MaxSize\" "
-        "truncateSize=\"%d\" logExtFileFlags=\"UriStem, UriQuery, UserAgent\" />\n"
+        "truncateSize=\"%d\" logExtFileFlags=\"UriStem, UriQuery, UserAgent\" "
+        "localTimeRollover=\"true\" />\n"
         "      </siteDefaults>\n    </sites>" % (wasptest.quoteattr(logdir), TRUNCATE))
     srv.start()
     with srv.keepalive(pool="A") as ka:

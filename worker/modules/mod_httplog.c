@@ -115,7 +115,7 @@ site_get(uint32_t id)
 		return s;
 	s->w = logwriter_new(path, period, s->flags);
 	free(path);
-	if (s->w && period == W3C_PERIOD_MAX_SIZE)
+	if (s->w && truncate_size > 0) /* MaxSize, with localTimeRollover or not */
 		logwriter_set_max_size(s->w, truncate_size);
 	return s;
 }
