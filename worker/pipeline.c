@@ -460,12 +460,9 @@ precondition_token(const struct wasp_apppool *pool, const char *t, size_t n)
  * as in IIS. A condition wasp does not know keeps the entry, with a warning:
  * dropping it could give its requests to a later entry (StaticFile). */
 static bool
-precondition_holds(const struct wasp_env *env, const struct wasp_element *it)
+precondition_holds(const struct wasp_apppool *pool, const struct wasp_element *it)
 {
 	const char *pc = wasp_element_get_str(it, "preCondition", "");
-	const struct wasp_apppool *pool =
-		env->apphost && env->pool_name ? wasp_apphost_find_pool(env->apphost, env->pool_name)
-					       : NULL;
 	bool holds = true;
 
 	for (const char *p = pc; *p;) {
@@ -495,6 +492,10 @@ static void *
 hlist_build(const struct wasp_element *sec, void *userdata)
 {
 	const struct wasp_env *env = userdata;
+	/* the worker's pool, for preConditions (NULL: IIS's defaults) */
+	const struct wasp_apppool *pool =
+		env->apphost && env->pool_name ? wasp_apphost_find_pool(env->apphost, env->pool_name)
+					       : NULL;
 	struct hlist *l = calloc(1, sizeof(*l) + sec->n_items * sizeof(struct hentry));
 
 	if (!l)
@@ -505,7 +506,7 @@ hlist_build(const struct wasp_element *sec, void *userdata)
 		struct hentry *h;
 		const char *verb = wasp_element_get_str(it, "verb", "*");
 
-		if (!precondition_holds(env, it))
+		if (!precondition_holds(pool, it))
 			continue;
 		h = &l->e[l->n++];
 
