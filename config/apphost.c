@@ -109,6 +109,8 @@ build_pool(struct actx *c, const struct wasp_element *e, struct wasp_apppool *p,
 								     : WASP_START_ON_DEMAND;
 	p->queue_length = (uint32_t)wasp_element_get_uint(e, "queueLength", 1000);
 	p->managed_runtime_version = wasp_element_get_str(e, "managedRuntimeVersion", "");
+	p->managed_classic = wasp_element_get_uint(e, "managedPipelineMode", 0) == 1;
+	p->enable_32bit = wasp_element_get_bool(e, "enable32BitAppOnWin64", false);
 
 	switch (wasp_element_get_uint(pm, "identityType", 4)) {
 	case 0:

@@ -30,7 +30,11 @@ struct wasp_apppool {
 	bool auto_start;
 	enum wasp_start_mode start_mode;
 	uint32_t queue_length;
-	const char *managed_runtime_version; /* kept for IIS files; unused */
+	/* what handler preConditions test (runtimeVersionv4.0, classicMode,
+	 * bitness32); nothing runs managed code */
+	const char *managed_runtime_version;
+	bool managed_classic; /* managedPipelineMode="Classic" */
+	bool enable_32bit;    /* enable32BitAppOnWin64 */
 	struct {
 		enum wasp_identity_type identity_type;
 		const char *user_name; /* NULL unless set */

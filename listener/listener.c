@@ -63,6 +63,7 @@ conn_new(struct lsn_env *env, int fd)
 	c->fd = fd;
 	c->len = 0;
 	c->peek_flags = 0;
+	c->rd_eof = false;
 	c->sock_id = UINT32_MAX;
 	c->sock_gen = 0;
 	c->ev_set = false;
@@ -304,9 +305,14 @@ conn_drop_event(struct lsn_conn *c)
 	c->ev_set = false;
 }
 
-/* A queued connection: notice when the client gives up (EOF), so that it
- * leaves the queue instead of holding a place until a worker comes; keep
- * what else it sends (it travels with the HANDOFF), up to the buffer. */
+/* A queued connection: keep what else the client sends (it travels with the
+ * HANDOFF), up to the buffer, and notice when it goes away. An EOF is not
+ * a reason to give up: its head is complete, and a client that sent its
+ * requests and shut down its sending side (RFC 9112 9.6: `nc -N`, some
+ * HTTP/1.0 clients) waits for the answers. A FIN cannot tell that from a
+ * client that closed altogether, so the connection keeps its place in the
+ * queue (bounded by queueLength) and is no longer watched; the worker
+ * finds out when it writes. A reset or another error leaves the queue. */
 static void
 conn_on_queued(evutil_socket_t fd, short what, void *arg)
 {
@@ -318,7 +324,12 @@ conn_on_queued(evutil_socket_t fd, short what, void *arg)
 	do
 		n = read(c->fd, c->buf + c->len, c->cap - c->len);
 	while (n < 0 && errno == EINTR);
-	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+	if (n == 0) {
+		log_debug("connection %u: client shut down its side while queued, kept", c->id);
+		c->rd_eof = true;
+		return;
+	}
+	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
 		log_debug("connection %u: closed by the client while queued", c->id);
 		conn_free(env, c);
 		return;
@@ -331,7 +342,7 @@ conn_on_queued(evutil_socket_t fd, short what, void *arg)
 void
 conn_watch_queued(struct lsn_env *env, struct lsn_conn *c)
 {
-	if (c->ev_set || c->len >= c->cap)
+	if (c->ev_set || c->len >= c->cap || c->rd_eof)
 		return;
 	event_assign(&c->ev, env->base, c->fd, EV_READ, conn_on_queued, c);
 	if (event_add(&c->ev, NULL) == 0)

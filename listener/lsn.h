@@ -49,6 +49,7 @@ struct lsn_conn {
 	char *buf;            /* bytes read so far, kept until the ACK */
 	uint32_t len, cap;
 	unsigned peek_flags;  /* from the last peek() */
+	bool rd_eof;          /* the client shut down its side (half-close) while queued */
 	uint64_t t_start;     /* usec: accept, or handback */
 	struct wasp_queue_entry qe; /* in a pool queue (enqueue time) */
 	/* route */

@@ -32,6 +32,10 @@ struct wasp_route_binding_set {
 	uint32_t mask; /* n_buckets - 1 (power of two), 0 when no host bindings */
 	struct route_cand *cands;
 	uint32_t any_first, any_count; /* bindings with an empty host */
+	/* Wildcard hosts ("*.example.com", IIS 10): host is the suffix
+	 * ".example.com"; longest first. */
+	struct route_host *wild;
+	uint32_t n_wild;
 };
 
 /* Everything a table owns is in one allocation list, freed at once. */
@@ -506,13 +510,31 @@ cand_cmp(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order ? 1 : 0;
 }
 
+/* "*.example.com": IIS 10's wildcard host header, any name under the domain.
+ * A '*' elsewhere is no wildcard (the host is taken literally and matches
+ * no Host a client can send). */
+static bool
+host_is_wildcard(const char *host, size_t len)
+{
+	return len > 2 && host[0] == '*' && host[1] == '.' && !memchr(host + 1, '*', len - 1);
+}
+
+/* Longest suffix first: the most specific wildcard wins. */
+static int
+wild_cmp(const void *a, const void *b)
+{
+	const struct route_host *x = a, *y = b;
+
+	return x->len != y->len ? (x->len > y->len ? -1 : 1) : 0;
+}
+
 static int
 build_socket(struct parse_ctx *c, struct wasp_route_socket *sock, struct pending_binding *pb,
 	     size_t nb)
 {
 	struct wasp_route_binding_set *set = table_alloc(c->t, sizeof(*set));
 	struct pending_binding **sel = calloc(nb ? nb : 1, sizeof(*sel));
-	size_t ns = 0, n_hosts = 0, i;
+	size_t ns = 0, n_hosts = 0, n_wild = 0, i;
 	uint32_t n_buckets = 1;
 
 	if (!set || !sel) {
@@ -543,13 +565,18 @@ build_socket(struct parse_ctx *c, struct wasp_route_socket *sock, struct pending
 		set->cands[i].site = sel[i]->site;
 		if (sel[i]->host_len > 0 &&
 		    (i == 0 || sel[i - 1]->host_len != sel[i]->host_len ||
-		     memcmp(sel[i - 1]->host, sel[i]->host, sel[i]->host_len) != 0))
-			n_hosts++;
+		     memcmp(sel[i - 1]->host, sel[i]->host, sel[i]->host_len) != 0)) {
+			if (host_is_wildcard(sel[i]->host, sel[i]->host_len))
+				n_wild++;
+			else
+				n_hosts++;
+		}
 	}
 	while (n_buckets < n_hosts * 2)
 		n_buckets <<= 1;
 	set->buckets = table_alloc(c->t, n_buckets * sizeof(*set->buckets));
-	if (!set->buckets) {
+	set->wild = table_alloc(c->t, (n_wild ? n_wild : 1) * sizeof(*set->wild));
+	if (!set->buckets || !set->wild) {
 		free(sel);
 		return -ENOMEM;
 	}
@@ -562,6 +589,13 @@ build_socket(struct parse_ctx *c, struct wasp_route_socket *sock, struct pending
 		if (sel[i]->host_len == 0) {
 			set->any_first = (uint32_t)i;
 			set->any_count = (uint32_t)(j - i);
+		} else if (host_is_wildcard(sel[i]->host, sel[i]->host_len)) {
+			set->wild[set->n_wild++] = (struct route_host){
+				.host = sel[i]->host + 1, /* ".example.com" */
+				.len = (uint32_t)sel[i]->host_len - 1,
+				.first = (uint32_t)i,
+				.count = (uint32_t)(j - i),
+			};
 		} else {
 			uint32_t h = hash_lower(sel[i]->host, sel[i]->host_len);
 			uint32_t k = h & set->mask;
@@ -578,6 +612,8 @@ build_socket(struct parse_ctx *c, struct wasp_route_socket *sock, struct pending
 		i = j;
 	}
 	free(sel);
+	if (set->n_wild > 1)
+		qsort(set->wild, set->n_wild, sizeof(*set->wild), wild_cmp);
 	sock->bindings = set;
 	return 0;
 }
@@ -813,7 +849,9 @@ wasp_route_lookup(const struct wasp_route_socket *s, const struct sockaddr *loca
 		lap = &la;
 	}
 
-	/* Host: strip ":port" (after "]" for an IPv6 literal) and one trailing dot. */
+	/* Host: strip ":port" (after "]" for an IPv6 literal) and one trailing
+	 * dot. Exact host bindings first, then wildcard ones (longest suffix
+	 * first), then those with an empty host: HTTP.sys's order. */
 	if (host && host_len > 0) {
 		size_t n = host_len;
 		if (host[0] == '[') {
@@ -836,6 +874,11 @@ wasp_route_lookup(const struct wasp_route_socket *s, const struct sockaddr *loca
 					break;
 				}
 			}
+		}
+		for (uint32_t k = 0; !site && n <= WASP_ROUTE_HOST_MAX && k < set->n_wild; k++) {
+			const struct route_host *w = &set->wild[k];
+			if (n > w->len && strncasecmp(host + n - w->len, w->host, w->len) == 0)
+				site = cand_pick(set->cands + w->first, w->count, lap);
 		}
 	}
 	if (!site && set->any_count > 0)

@@ -117,8 +117,9 @@ const struct wasp_route_socket *wasp_route_find_socket(const struct wasp_route_t
  * routed the way IIS does after canonicalising it: it ends at '?' or '#',
  * %XX escapes are decoded once, "//" collapses, "." and ".." segments are
  * resolved (never above the root). Binding precedence: a binding naming the
- * host beats one with an empty host; among those, one naming the local
- * address beats "*". Then the application with the longest path that is a
+ * host, then a wildcard one ("*.example.com": any name under the domain,
+ * the longest suffix first), then one with an empty host; among those, one
+ * naming the local address beats "*". Then the application with the longest path that is a
  * prefix of the request path on a segment boundary ("/app" matches "/app",
  * "/app/x", "/x/../app", not "/application"); application paths compare
  * case-insensitively, as in IIS. Allocates nothing (a WASP_ROUTE_PATH_MAX

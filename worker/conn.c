@@ -456,7 +456,8 @@ start_request(struct conn *c, size_t head_len)
 		 * 9.3.7): no handler maps it. req->path stays "" (the site's
 		 * root for configuration; the log shows the raw "*"). */
 		req->status = 200;
-		if (wasp_response_add_header(req, "Allow", WORKER_ALLOW_SERVER) < 0) {
+		if (wasp_response_add_header(req, "Allow", WORKER_ALLOW_SERVER) < 0 ||
+		    wasp_response_add_header(req, "Public", WORKER_ALLOW_SERVER) < 0) {
 			start_error(c, 500);
 			return true;
 		}
@@ -740,6 +741,19 @@ conn_write(struct conn *c)
 	return 1;
 }
 
+/* The response could not be sent whole (err: the send's -errno, or
+ * -ETIMEDOUT): the connection is over, but the request still goes through
+ * LogRequest and EndRequest, with sc-win32-status saying why, as IIS logs
+ * it: 64 (ERROR_NETNAME_DELETED) when the client went away, 1236
+ * (ERROR_CONNECTION_ABORTED) when the worker gave up on the connection. */
+static void
+conn_cut(struct conn *c, int err)
+{
+	c->req.win32_status = err == -EPIPE || err == -ECONNRESET ? 64 : 1236;
+	c->req.keep_alive = false;
+	c->state = CS_POST;
+}
+
 /* The request is over: account, free its memory, decide about the next. */
 static void
 request_end(struct conn *c)
@@ -770,6 +784,7 @@ conn_process(struct conn *c)
 
 	for (;;) {
 		ssize_t n;
+		bool cut;
 		int r;
 
 		switch (c->state) {
@@ -915,8 +930,8 @@ conn_process(struct conn *c)
 			}
 			if (r < 0) {
 				log_debug_errno(r, "write response");
-				conn_free(c);
-				return;
+				conn_cut(c, r);
+				continue;
 			}
 			c->state = CS_POST;
 			continue;
@@ -925,7 +940,12 @@ conn_process(struct conn *c)
 				conn_set_deadline(c, UINT64_MAX);
 				return;
 			}
+			cut = c->req.win32_status != 0;
 			request_end(c);
+			if (cut) { /* the response was cut: nothing more on it */
+				conn_free(c);
+				return;
+			}
 			if (c->close_after) {
 				conn_close(c);
 				return;
@@ -1059,9 +1079,13 @@ conn_on_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	log_debug("connection timed out");
+	if (c->state == CS_WRITE) {
+		conn_cut(c, -ETIMEDOUT);
+		conn_enter(c);
+		return;
+	}
 	if (c->state == CS_IDLE || c->state == CS_LINGER || c->state == CS_BODY ||
-	    c->state == CS_DRAIN ||
-	    c->state == CS_WRITE)
+	    c->state == CS_DRAIN)
 		conn_free(c);
 }
 

@@ -1,6 +1,8 @@
 /* The W3C extended log format (IIS's fields, order and escaping) and a
  * batching, append-only writer for one site's log directory. See
  * logwriter.h. */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -17,6 +19,7 @@
 
 #define LOGWRITER_BUF_SIZE (64 * 1024) /* flushed when full */
 #define LOGWRITER_TAIL_SCAN (64 * 1024) /* where a reopened file's last #Fields is looked for */
+#define LOGWRITER_HEADER_MAX 1024 /* a header block is shorter (open_log's buffer) */
 
 /* ---- format ------------------------------------------------------------ */
 
@@ -353,6 +356,9 @@ struct logwriter {
 	int fd;
 	char fd_name[32];
 	int last_err; /* the last open/write error logged, so it is logged once */
+	/* period MaxSize: files u_extend<seq>.log of at most max_size bytes */
+	uint64_t max_size;
+	unsigned seq; /* 0 until the directory was looked at */
 };
 
 struct logwriter *
@@ -483,7 +489,7 @@ tail_has_fields(int fd, const char *fields_line)
 static int
 open_log(struct logwriter *w)
 {
-	char path[PATH_MAX], tmp[PATH_MAX], hdr[1024];
+	char path[PATH_MAX], tmp[PATH_MAX], hdr[LOGWRITER_HEADER_MAX];
 	int fd, r, h;
 
 	if (snprintf(path, sizeof(path), "%s/%s", w->dir, w->name) >= (int)sizeof(path))
@@ -543,6 +549,70 @@ open_log(struct logwriter *w)
 	return -EEXIST;
 }
 
+void
+logwriter_set_max_size(struct logwriter *w, uint64_t max_size)
+{
+	w->max_size = max_size;
+	w->seq = 0;
+	w->name[0] = '\0';
+}
+
+/* MaxSize: the highest N of the u_extendN.log files in the directory (the
+ * one to go on with, as IIS does after a restart), 1 when there are none. */
+static unsigned
+maxsize_last_seq(const char *dir)
+{
+	DIR *d = opendir(dir);
+	unsigned best = 1;
+	struct dirent *de;
+
+	if (!d)
+		return best;
+	while ((de = readdir(d))) {
+		unsigned long n;
+		char *end;
+
+		if (strncmp(de->d_name, "u_extend", 8) != 0 || !isdigit((unsigned char)de->d_name[8]))
+			continue;
+		n = strtoul(de->d_name + 8, &end, 10);
+		if (streq(end, ".log") && n > best && n < UINT_MAX)
+			best = (unsigned)n;
+	}
+	closedir(d);
+	return best;
+}
+
+/* MaxSize: make w->fd a file of the sequence with room for len more bytes:
+ * the current one, or the next ones (a web garden's other workers may have
+ * started them already). A file holding no more than its header block is
+ * used whatever len is. 0 or -errno. */
+static int
+maxsize_open(struct logwriter *w, size_t len)
+{
+	if (w->seq == 0)
+		w->seq = maxsize_last_seq(w->dir);
+	for (unsigned tries = 0;; tries++) {
+		struct stat st;
+		int r;
+
+		(void)snprintf(w->name, sizeof(w->name), "u_extend%u.log", w->seq);
+		if (w->fd < 0 || !streq(w->fd_name, w->name)) {
+			w->fd = safe_close(w->fd);
+			r = open_log(w);
+			if (r < 0)
+				return r;
+			w->fd = r;
+			memcpy(w->fd_name, w->name, sizeof(w->name));
+		}
+		if (fstat(w->fd, &st) < 0)
+			return -errno;
+		if ((uint64_t)st.st_size + len <= w->max_size ||
+		    st.st_size <= LOGWRITER_HEADER_MAX || tries >= 64 || w->seq == UINT_MAX)
+			return 0;
+		w->seq++;
+	}
+}
+
 int
 logwriter_flush(struct logwriter *w)
 {
@@ -557,7 +627,11 @@ logwriter_flush(struct logwriter *w)
 		if (fstat(w->fd, &st) < 0 || st.st_nlink == 0)
 			w->fd = safe_close(w->fd);
 	}
-	if (w->fd < 0 || !streq(w->fd_name, w->name)) {
+	if (w->max_size > 0) {
+		r = maxsize_open(w, w->len);
+		if (r < 0)
+			goto fail;
+	} else if (w->fd < 0 || !streq(w->fd_name, w->name)) {
 		w->fd = safe_close(w->fd);
 		r = open_log(w);
 		if (r < 0)
@@ -588,7 +662,8 @@ logwriter_append(struct logwriter *w, time_t t, const char *line, size_t len)
 {
 	int r = 0;
 
-	if (t < w->start || t >= w->end || !w->name[0]) {
+	/* MaxSize: the file is chosen by size, when the lines are written */
+	if (w->max_size == 0 && (t < w->start || t >= w->end || !w->name[0])) {
 		char name[32];
 		time_t start, end;
 

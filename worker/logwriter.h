@@ -50,7 +50,8 @@ enum {
 	 W3C_F_WIN32_STATUS | W3C_F_TIME_TAKEN | W3C_F_SERVER_PORT | W3C_F_USER_AGENT |      \
 	 W3C_F_REFERER | W3C_F_HTTP_SUB_STATUS)
 
-/* logFile period (IIS enum values). MaxSize is not supported (Daily). */
+/* logFile period (IIS enum values). MaxSize names files by a counter, not a
+ * time (logwriter_set_max_size()). */
 enum w3c_period {
 	W3C_PERIOD_MAX_SIZE = 0,
 	W3C_PERIOD_DAILY = 1,
@@ -112,6 +113,11 @@ struct logwriter;
  * the mask in a directory with a default ACL). The flags select the fields
  * of the header it writes. NULL on OOM. */
 struct logwriter *logwriter_new(const char *dir, enum w3c_period period, uint32_t flags);
+/* period MaxSize (logFile truncateSize): write files u_extend1.log,
+ * u_extend2.log, ... of at most max_size bytes each (> 0; IIS's minimum is
+ * 1 MiB, well above a flush), going on from the highest one in the
+ * directory; the period given to logwriter_new() is then not used. */
+void logwriter_set_max_size(struct logwriter *w, uint64_t max_size);
 /* Flushes, closes, frees. NULL-safe; returns NULL. */
 struct logwriter *logwriter_free(struct logwriter *w);
 /* Buffer one complete line (ending in '\n') that belongs to time t (the

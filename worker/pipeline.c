@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "apphost.h"
 #include "arena.h"
 #include "config.h"
 #include "log.h"
@@ -449,10 +450,70 @@ modules_of(const struct wasp_env *env, const char *list, const char **ret_bad,
 	return set;
 }
 
+/* Does one preCondition token hold for the pool? -1 when it is not one. */
+static int
+precondition_token(const struct wasp_apppool *pool, const char *t, size_t n)
+{
+	static const char rt[] = "runtimeVersion";
+	const char *version = pool ? pool->managed_runtime_version : "v4.0";
+	bool classic = pool && pool->managed_classic, bits32 = pool && pool->enable_32bit;
+
+	if (n == 14 && strncasecmp(t, "integratedMode", n) == 0)
+		return !classic;
+	if (n == 11 && strncasecmp(t, "classicMode", n) == 0)
+		return classic;
+	if (n == 9 && strncasecmp(t, "bitness32", n) == 0)
+		return bits32;
+	if (n == 9 && strncasecmp(t, "bitness64", n) == 0)
+		return !bits32;
+	if (n > sizeof(rt) - 1 && strncasecmp(t, rt, sizeof(rt) - 1) == 0)
+		return strlen(version) == n - (sizeof(rt) - 1) &&
+		       strncasecmp(t + sizeof(rt) - 1, version, n - (sizeof(rt) - 1)) == 0;
+	return -1;
+}
+
+/* A handlers entry's preCondition (IIS: comma-separated, every condition
+ * must hold for the worker's pool: managedPipelineMode, managedRuntimeVersion,
+ * enable32BitAppOnWin64). An entry whose condition fails is not in the list,
+ * as in IIS. A condition wasp does not know keeps the entry, with a warning:
+ * dropping it could give its requests to a later entry (StaticFile). */
+static bool
+precondition_holds(const struct wasp_apppool *pool, const struct wasp_element *it)
+{
+	const char *pc = wasp_element_get_str(it, "preCondition", "");
+	bool holds = true;
+
+	for (const char *p = pc; *p;) {
+		size_t n;
+		int r;
+
+		p += strspn(p, ", \t");
+		n = strcspn(p, ",");
+		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (n == 0)
+			break;
+		r = precondition_token(pool, p, n);
+		if (r < 0)
+			log_warning("%s:%d: handlers: '%s': preCondition '%.*s' is not known, "
+				    "taken as met",
+				    strempty(it->file), it->line,
+				    wasp_element_get_str(it, "name", ""), (int)n, p);
+		else if (r == 0)
+			holds = false;
+		p += strcspn(p, ",");
+	}
+	return holds;
+}
+
 static void *
 hlist_build(const struct wasp_element *sec, void *userdata)
 {
 	const struct wasp_env *env = userdata;
+	/* the worker's pool, for preConditions (NULL: IIS's defaults) */
+	const struct wasp_apppool *pool =
+		env->apphost && env->pool_name ? wasp_apphost_find_pool(env->apphost, env->pool_name)
+					       : NULL;
 	struct hlist *l = calloc(1, sizeof(*l) + sec->n_items * sizeof(struct hentry));
 
 	if (!l)
@@ -460,8 +521,12 @@ hlist_build(const struct wasp_element *sec, void *userdata)
 	l->access_policy = wasp_element_get_uint(sec, "accessPolicy", AP_READ | AP_SCRIPT);
 	for (size_t i = 0; i < sec->n_items; i++) {
 		const struct wasp_element *it = sec->items[i];
-		struct hentry *h = &l->e[l->n++];
+		struct hentry *h;
 		const char *verb = wasp_element_get_str(it, "verb", "*");
+
+		if (!precondition_holds(pool, it))
+			continue;
+		h = &l->e[l->n++];
 
 		h->name = wasp_element_get_str(it, "name", "");
 		h->path = wasp_element_get_str(it, "path", "*");
@@ -516,6 +581,10 @@ path_ok(const struct hentry *h, const char *path)
 		const char *slash = strrchr(path, '/');
 		name = slash ? slash + 1 : path;
 	}
+	/* "*." is IIS's "no extension" (the stock ExtensionlessUrl handlers):
+	 * a last segment without a dot (or ending in one, which Windows drops) */
+	if (h->path[0] == '*' && h->path[1] == '.' && h->path[2] == 0 && !strchr(name, '.'))
+		return true;
 	return fnmatch(h->path, name, FNM_CASEFOLD) == 0;
 }
 

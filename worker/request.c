@@ -875,6 +875,12 @@ wasp_response_bytes_sent(const struct wasp_request *req)
 	return req->bytes_out;
 }
 
+unsigned
+wasp_request_win32_status(const struct wasp_request *req)
+{
+	return req->win32_status;
+}
+
 uint64_t
 wasp_request_elapsed_usec(const struct wasp_request *req)
 {

@@ -8,7 +8,9 @@
  * allowSymbolicLinksOutsideRoot; a path with ".." is refused even then. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -133,6 +135,61 @@ has_dotdot(const char *rel)
 	return false;
 }
 
+/* The path the kernel has for fd, into buf (size bytes). 0 or -errno. */
+static int
+fd_path(int fd, char *buf, size_t size)
+{
+	char proc[64];
+	ssize_t n;
+
+	(void)snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	n = readlink(proc, buf, size);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n >= size || buf[0] != '/')
+		return -ENAMETOOLONG;
+	buf[n] = '\0';
+	return 0;
+}
+
+/* RESOLVE_BENEATH refuses every absolute symbolic link, also one that
+ * points inside the root again (a deployment tool's "/srv/www/site/v2/x"):
+ * resolve with links followed anywhere, but only as an O_PATH fd (no open
+ * of whatever lies outside), see where that is, and when it is under the
+ * root, open that canonical path, which has no links left, beneath the root
+ * again (a link swapped in meanwhile is refused, not followed). Only on
+ * this rare path, after RESOLVE_BENEATH said EXDEV. -ENOENT when the
+ * target is outside. */
+static int
+open_via_absolute_link(int root, const char *rel, const struct open_how *beneath)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_MAGICLINKS };
+	_cleanup_close_ int pfd = -1;
+	char root_path[PATH_MAX], target[PATH_MAX];
+	size_t rl;
+	const char *sub;
+	int fd;
+
+	pfd = (int)syscall(SYS_openat2, root, rel, &how, sizeof(how));
+	if (pfd < 0)
+		return errno == ELOOP || errno == ENOTDIR ? -ENOENT : -errno;
+	if (fd_path(root, root_path, sizeof(root_path)) < 0 ||
+	    fd_path(pfd, target, sizeof(target)) < 0)
+		return -ENOENT;
+	rl = strlen(root_path);
+	if (rl == 1) /* the root is "/" */
+		rl = 0;
+	if (strncmp(target, root_path, rl) != 0 || (target[rl] != '/' && target[rl] != '\0'))
+		return -ENOENT;
+	sub = target + rl;
+	while (*sub == '/')
+		sub++;
+	fd = (int)syscall(SYS_openat2, root, *sub ? sub : ".", beneath, sizeof(*beneath));
+	if (fd < 0)
+		return errno == EXDEV || errno == ELOOP || errno == ENOTDIR ? -ENOENT : -errno;
+	return fd;
+}
+
 int
 vdir_open(struct wvdir *v, const char *rel, int flags, uint64_t now_usec)
 {
@@ -167,7 +224,8 @@ vdir_open_ex(struct wvdir *v, const char *rel, int flags, bool links_outside_roo
 		case E2BIG:
 			v->no_openat2 = true;
 			break;
-		case EXDEV: /* resolution would leave the root */
+		case EXDEV: /* resolution would leave the root, or an absolute link */
+			return open_via_absolute_link(root, rel[0] ? rel : ".", &how);
 		case ELOOP:
 		case ENOTDIR:
 			return -ENOENT;

@@ -45,9 +45,9 @@ struct rc_entry;
 #define WORKER_RCACHE_MAX_PATH 512 /* longer paths are looked up section by section */
 #define WORKER_ROUTES_MAX_BYTES (64u << 20) /* a routing table memfd */
 #define WORKER_SERVER_HEADER "wasp/" WASP_VERSION
-/* Allow of an OPTIONS * response: the methods a handler can be mapped to
- * (TRACE is refused, CONNECT not implemented). */
-#define WORKER_ALLOW_SERVER "OPTIONS, GET, HEAD, POST, PUT, DELETE, PATCH"
+/* Allow and Public of an OPTIONS response (OPTIONS *, and IIS's
+ * OPTIONSVerbHandler in ProtocolSupportModule): IIS's values, word for word. */
+#define WORKER_ALLOW_SERVER "OPTIONS, TRACE, GET, HEAD, POST"
 
 /* ---- virtual directories and applications of this worker's pool ---- */
 
@@ -362,6 +362,7 @@ struct wasp_request {
 	bool rc_tried;               /* rc was looked for (NULL: not cacheable) */
 	uint64_t start_usec;         /* head complete */
 	uint64_t bytes_in, bytes_out;
+	unsigned win32_status;       /* sc-win32-status: 0, or why the response was cut */
 
 	/* response */
 	unsigned status, substatus;

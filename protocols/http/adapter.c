@@ -7,17 +7,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "http.h"
 #include "listener.h"
 #include "util.h"
+#include "wasp-build.h"
 
 struct http_adapter {
 	/* One parser state for the whole process: a head is parsed from the
 	 * start each time more bytes arrive (rare: most heads come in one
 	 * read), so no connection carries a 3 KiB parser around. */
 	struct wasp_http_request req;
+	/* The Date of the responses written here, formatted once a second. */
+	struct wasp_http_date_cache date;
 };
+
+/* The Server value of the responses the listener writes: the workers' own
+ * (RFC 9110 6.6.1 Date, 10.2.4 Server). */
+#define HTTP_SERVER_HEADER "wasp/" WASP_VERSION
 
 static enum wasp_peek_result
 http_peek(void *userdata, const char *buf, size_t len, bool full, struct wasp_peek_key *ret)
@@ -60,6 +68,7 @@ static void
 http_write_error(void *userdata, int fd, unsigned status, const char *reason,
 		 unsigned retry_after_s, unsigned peek_flags)
 {
+	struct http_adapter *a = userdata;
 	const char *phrase = wasp_http_reason(status);
 	char body[256], head[512], retry[64] = "";
 	int bl, hl;
@@ -80,12 +89,15 @@ http_write_error(void *userdata, int fd, unsigned status, const char *reason,
 		(void)snprintf(retry, sizeof(retry), "Retry-After: %u\r\n", retry_after_s);
 	hl = snprintf(head, sizeof(head),
 		      "HTTP/1.1 %u %s\r\n"
+		      "Date: %s\r\n"
+		      "Server: %s\r\n"
 		      "Content-Type: text/html; charset=utf-8\r\n"
 		      "Content-Length: %d\r\n"
 		      "%s"
 		      "Connection: close\r\n"
 		      "\r\n",
-		      status, phrase, bl, retry);
+		      status, phrase, wasp_http_date_get(&a->date, time(NULL)), HTTP_SERVER_HEADER,
+		      bl, retry);
 	if (hl < 0 || (size_t)hl >= sizeof(head))
 		return;
 	{

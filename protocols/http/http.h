@@ -327,7 +327,8 @@ int wasp_http_date_parse(const char *s, size_t len, time_t *ret_t);
 struct wasp_http_response_head {
 	unsigned status;             /* 100..999 */
 	const char *reason;          /* NULL: wasp_http_reason(status) */
-	enum wasp_http_version version; /* of the request; 0 means 1.1 */
+	enum wasp_http_version version; /* of the request (framing, persistence; the
+					 * status line always says HTTP/1.1); 0 means 1.1 */
 	const char *date;            /* NULL: no Date field (use wasp_http_date_get) */
 	const char *server;          /* NULL: no Server field */
 	/* Framing: content_length >= 0 sends Content-Length; < 0 sends

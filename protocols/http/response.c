@@ -320,7 +320,10 @@ wasp_http_response_head_build(const struct wasp_http_response_head *h, char *buf
 	if (!bodyless && h->content_length < 0 && v10)
 		keep_alive = false;
 
-	out_str(&o, v10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+	/* Our own version whatever the request's (RFC 9110 6.2; IIS and nginx
+	 * answer an HTTP/1.0 request so too); v10 only changes the framing and
+	 * the persistence the client understands. */
+	out_mem(&o, "HTTP/1.1 ", 9);
 	char st[4] = { (char)('0' + h->status / 100), (char)('0' + h->status / 10 % 10),
 		(char)('0' + h->status % 10), ' ' };
 	out_mem(&o, st, 4);
@@ -347,7 +350,7 @@ wasp_http_response_head_build(const struct wasp_http_response_head *h, char *buf
 	}
 	if (v10 && keep_alive)
 		out_str(&o, "Connection: keep-alive\r\n");
-	else if (!v10 && !keep_alive)
+	else if (!keep_alive) /* an HTTP/1.1 response persists unless it says so */
 		out_str(&o, "Connection: close\r\n");
 	for (size_t i = 0; i < h->n_extra; i++) {
 		const struct wasp_http_header *x = &h->extra[i];

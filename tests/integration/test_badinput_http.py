@@ -186,7 +186,8 @@ ROWS = [
     ("asterisk target with GET", req(b"GET * HTTP/1.1"), 400, {}),
     # OPTIONS * is about the server (RFC 9110 9.3.7), routed by Host.
     ("OPTIONS *", req(b"OPTIONS * HTTP/1.1"), 200,
-     {"headers": {b"allow": b"OPTIONS, GET, HEAD, POST, PUT, DELETE, PATCH",
+     {"headers": {b"allow": b"OPTIONS, TRACE, GET, HEAD, POST",
+                  b"public": b"OPTIONS, TRACE, GET, HEAD, POST",
                   b"content-length": b"0"}}),
     ("OPTIONS * for a Host of no binding", req(b"OPTIONS * HTTP/1.1", (b"Host: nosuch.test",)),
      400, {}),

@@ -115,8 +115,11 @@ def run(t, act):
     # for a worker once; the queue holds 2, the third gets 503.
     c1 = client(port, req("a.test", "/one"))
     act.wait_demand(0)
-    # A client that gives up while queued leaves the queue.
+    # A client that gives up while queued (a reset) leaves the queue; one
+    # that only shuts down its sending side waits for its answer
+    # (test_half_close).
     x = client(port, req("a.test", "/gone"))
+    x.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     x.close()
     wait_until(lambda: "closed by the client while queued" in act.read_log(),
                what="the adapter to notice a queued client leaving")

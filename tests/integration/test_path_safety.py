@@ -40,6 +40,9 @@ def test(t):
     os.symlink(os.path.join(t.dir, "outdir"), os.path.join(root, "outlink"))
     os.symlink("a.txt", os.path.join(root, "inlink.txt"))
     os.symlink("sub", os.path.join(root, "subln"))
+    os.symlink(os.path.join(root, "a.txt"), os.path.join(root, "absinlink.txt"))
+    os.symlink(os.path.join(root, "sub"), os.path.join(root, "absinsub"))
+    os.symlink(os.path.join(root, "..", "secret.txt"), os.path.join(root, "absout.txt"))
     # where applicationHost.config allows links out, and a web.config that tries
     os.makedirs(os.path.join(root, "open"))
     os.chmod(os.path.join(root, "open"), 0o755)
@@ -94,7 +97,7 @@ def test(t):
     # symbolic links that leave the root: as if missing
     for target in (b"/escape.txt", b"/sub/rel.txt", b"/updir/secret.txt",
                    b"/updir/outdir/o.txt", b"/outlink/o.txt", b"/outlink/",
-                   b"/tenant/escape.txt"):
+                   b"/tenant/escape.txt", b"/absout.txt"):
         st, data = raw(target)
         check(st == 404, "%r: %r" % (target, data[:120]))
     # links that stay inside are followed
@@ -102,6 +105,11 @@ def test(t):
     check(st == 200 and data.endswith(b"inside\n"), "link inside %r" % data)
     st, data = raw(b"/subln/s.txt")
     check(st == 200 and data.endswith(b"sub\n"), "directory link inside %r" % data)
+    # ...absolute ones too
+    st, data = raw(b"/absinlink.txt")
+    check(st == 200 and data.endswith(b"inside\n"), "absolute link inside %r" % data)
+    st, data = raw(b"/absinsub/s.txt")
+    check(st == 200 and data.endswith(b"sub\n"), "absolute directory link inside %r" % data)
 
     # the switch, from applicationHost.config's <location>
     r = srv.get("/open/escape.txt")

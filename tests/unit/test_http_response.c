@@ -142,11 +142,17 @@ START_TEST(test_head_http10)
 	};
 
 	ck_assert_int_gt(build(&h, buf, sizeof(buf)), 0);
-	ck_assert_str_eq(buf, "HTTP/1.0 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\n");
+	/* our own version in the status line (RFC 9110 6.2), the request's
+	 * persistence rules: keep-alive said, close said */
+	ck_assert_str_eq(buf, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\n");
 	/* unknown length: no chunked in 1.0, the body ends at close */
 	h.content_length = -1;
 	ck_assert_int_gt(build(&h, buf, sizeof(buf)), 0);
-	ck_assert_str_eq(buf, "HTTP/1.0 200 OK\r\n\r\n");
+	ck_assert_str_eq(buf, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+	h.content_length = 5;
+	h.keep_alive = false;
+	ck_assert_int_gt(build(&h, buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\n");
 }
 END_TEST
 

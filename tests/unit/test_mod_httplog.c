@@ -387,6 +387,87 @@ START_TEST(writer_big_batch)
 }
 END_TEST
 
+/* period MaxSize, truncateSize at IIS's minimum (1 MiB): u_extend1.log,
+ * u_extend2.log, ... none over the size, each with its header, every line
+ * once; a new writer (a recycled worker) goes on with the last file. */
+static char *
+read_big(const char *dir, const char *name)
+{
+	char p[PATH_MAX];
+	struct stat st;
+	char *buf;
+	ssize_t n;
+	int fd;
+
+	ck_assert_int_lt(snprintf(p, sizeof(p), "%s/%s", dir, name), (int)sizeof(p));
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	buf = malloc((size_t)st.st_size + 1);
+	ck_assert_ptr_nonnull(buf);
+	n = read(fd, buf, (size_t)st.st_size);
+	close(fd);
+	ck_assert_int_eq(n, st.st_size);
+	buf[n] = '\0';
+	return buf;
+}
+
+START_TEST(writer_max_size)
+{
+	const uint64_t max = 1048576;
+	char dir[PATH_MAX], line[129], p[PATH_MAX];
+	char *f;
+	struct logwriter *w;
+	struct stat st;
+	size_t lines = 0;
+	int i;
+
+	ck_assert_int_lt(snprintf(dir, sizeof(dir), "%s/W3SVC9", top), (int)sizeof(dir));
+	w = logwriter_new(dir, W3C_PERIOD_MAX_SIZE, W3C_F_METHOD);
+	logwriter_set_max_size(w, max);
+	memset(line, 'x', sizeof(line) - 2);
+	line[sizeof(line) - 2] = '\n';
+	line[sizeof(line) - 1] = '\0';
+	for (i = 0; i < 20000; i++) /* 2.4 MiB: three files */
+		ck_assert_int_eq(logwriter_append(w, T_SAT_2359 + i * 60, line, sizeof(line) - 1),
+				 0);
+	w = logwriter_free(w);
+	for (i = 1; i <= 3; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "u_extend%d.log", i);
+		ck_assert_int_lt(snprintf(p, sizeof(p), "%s/%s", dir, name), (int)sizeof(p));
+		ck_assert_int_eq(stat(p, &st), 0);
+		ck_assert_msg((uint64_t)st.st_size <= max, "%s: %lld bytes", name,
+			      (long long)st.st_size);
+		f = read_big(dir, name);
+		ck_assert_msg(strncmp(f, "#Software: ", 11) == 0, "%s", name);
+		ck_assert_int_eq(count(f, "#Fields: "), 1);
+		lines += (size_t)count(f, line);
+		free(f);
+		if (i < 3) /* full before the next one started */
+			ck_assert_uint_gt((uint64_t)st.st_size + 65536, max);
+	}
+	ck_assert_uint_eq(lines, 20000);
+	ck_assert_int_lt(snprintf(p, sizeof(p), "%s/u_extend4.log", dir), (int)sizeof(p));
+	ck_assert_int_ne(stat(p, &st), 0);
+	ck_assert_ptr_null(read_file(dir, "u_ex261121.log"));
+
+	/* another writer appends to the last file (with a header block of its
+	 * own: the file's is more than LOGWRITER_TAIL_SCAN back) */
+	w = logwriter_new(dir, W3C_PERIOD_MAX_SIZE, W3C_F_METHOD);
+	logwriter_set_max_size(w, max);
+	ck_assert_int_eq(logwriter_append(w, T_SAT_2359, "LAST\n", 5), 0);
+	w = logwriter_free(w);
+	f = read_big(dir, "u_extend3.log");
+	ck_assert_msg(strlen(f) > 300 && strstr(f, "xx\n#Software: ") &&
+			      strcmp(f + strlen(f) - 24, "#Fields: cs-method\nLAST\n") == 0,
+		      "tail: %s", f + strlen(f) - 300);
+	ck_assert_int_ne(stat(p, &st), 0); /* still no u_extend4.log */
+	free(f);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -411,6 +492,7 @@ suite(void)
 	tcase_add_test(w, writer_hourly);
 	tcase_add_test(w, writer_unwritable_dir_drops_lines);
 	tcase_add_test(w, writer_big_batch);
+	tcase_add_test(w, writer_max_size);
 	suite_add_tcase(s, w);
 	return s;
 }

@@ -359,6 +359,65 @@ START_TEST(test_ipv6)
 }
 END_TEST
 
+/* Wildcard host bindings (IIS 10, "*.example.com"): any name under the
+ * domain, after the exact host bindings and before the empty host; the
+ * longest suffix first; the address rules as for exact hosts. */
+START_TEST(test_wildcard_host)
+{
+	static const char json[] =
+		"{ \"sockets\": [ { \"id\": 0, \"address\": \"*\", \"port\": 80 } ],"
+		"  \"pools\": [ { \"id\": 0, \"name\": \"p\" } ],"
+		"  \"sites\": ["
+		"    { \"id\": 1, \"bindings\": [ { \"port\": 80, \"host\": \"*.Example.com\" } ],"
+		"      \"apps\": [ { \"path\": \"/\", \"pool\": 0 } ] },"
+		"    { \"id\": 2, \"bindings\": [ { \"port\": 80, \"host\": \"www.example.com\" } ],"
+		"      \"apps\": [ { \"path\": \"/\", \"pool\": 0 } ] },"
+		"    { \"id\": 3, \"bindings\": [ { \"port\": 80, \"host\": \"*.deep.example.com\" } ],"
+		"      \"apps\": [ { \"path\": \"/\", \"pool\": 0 } ] },"
+		"    { \"id\": 4, \"bindings\": [ { \"port\": 80, \"host\": \"\" } ],"
+		"      \"apps\": [ { \"path\": \"/\", \"pool\": 0 } ] },"
+		"    { \"id\": 5, \"bindings\": [ { \"port\": 80, \"host\": \"a*.other.test\" },"
+		"                                  { \"address\": \"10.0.0.1\", \"port\": 80,"
+		"                                    \"host\": \"*.ip.test\" } ],"
+		"      \"apps\": [ { \"path\": \"/\", \"pool\": 0 } ] } ] }";
+	static const struct {
+		const char *local, *host;
+		int site;
+	} cases[] = {
+		{ "10.0.0.9", "a.example.com", 1 },
+		{ "10.0.0.9", "A.B.EXAMPLE.COM:80", 1 },
+		{ "10.0.0.9", "x.example.com.", 1 },
+		{ "10.0.0.9", "www.example.com", 2 },   /* the exact host first */
+		{ "10.0.0.9", "WWW.example.com:80", 2 },
+		{ "10.0.0.9", "x.deep.example.com", 3 }, /* the longest suffix */
+		{ "10.0.0.9", "deep.example.com", 1 },
+		{ "10.0.0.9", "example.com", 4 },        /* not under the domain */
+		{ "10.0.0.9", "xexample.com", 4 },
+		{ "10.0.0.9", ".example.com", 4 },
+		{ "10.0.0.9", "", 4 },
+		{ "10.0.0.9", "ab.other.test", 4 },      /* '*' only as the first label */
+		{ "10.0.0.9", "a*.other.test", 5 },      /* ...else taken literally */
+		{ "10.0.0.1", "x.ip.test", 5 },          /* the binding's address */
+		{ "10.0.0.9", "x.ip.test", 4 },
+	};
+	struct wasp_route_table *t;
+	char err[256];
+
+	ck_assert_int_eq(wasp_route_table_parse(json, strlen(json), "http", &t, err, sizeof(err)),
+			 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sockaddr_in a = sin_of(cases[i].local, 80);
+		struct wasp_route_result res;
+		int r = wasp_route_lookup_conn(t, (struct sockaddr *)&a, sizeof(a), cases[i].host,
+					       strlen(cases[i].host), "/", 1, &res);
+		ck_assert_msg(r == 0 && (int)res.site->id == cases[i].site,
+			      "%s Host '%s': %d site %d, want site %d", cases[i].local,
+			      cases[i].host, r, r == 0 ? (int)res.site->id : 0, cases[i].site);
+	}
+	wasp_route_table_free(t);
+}
+END_TEST
+
 /* Reference implementations of route.h's rules, written the slow way. */
 static size_t
 ref_decode(const char *p, size_t n, char *out)
@@ -537,6 +596,7 @@ route_suite(void)
 	tcase_add_test(tp, test_parse_errors);
 	tcase_add_test(tp, test_many_hosts);
 	tcase_add_test(tp, test_ipv6);
+	tcase_add_test(tp, test_wildcard_host);
 	tcase_add_test(tp, test_random_against_reference);
 	suite_add_tcase(s, tp);
 	return s;

@@ -221,11 +221,10 @@ START_TEST(test_http10)
 					 "GET /a.txt HTTP/1.0\r\n\r\n",
 					 true); /* the worker closes: no EOF needed */
 
-	ck_assert_msg(startswith(out, "HTTP/1.0 200 OK\r\n") ||
-			      startswith(out, "HTTP/1.1 200 OK\r\n"),
-		      "%s", out);
+	ck_assert_msg(startswith(out, "HTTP/1.1 200 OK\r\n"), "%s", out);
 	ck_assert_int_eq(count(out, "aaa\n"), 1);
 	ck_assert_ptr_null(strstr(out, "Connection: keep-alive"));
+	ck_assert_ptr_nonnull(strstr(out, "Connection: close\r\n"));
 }
 END_TEST
 

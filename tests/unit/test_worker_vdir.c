@@ -42,6 +42,20 @@ tree_setup(void)
 	ck_assert_int_eq(symlink("..", p), 0);
 	snprintf(p, sizeof(p), "%s/abs", root);
 	ck_assert_int_eq(symlink(top, p), 0);
+	/* absolute links that point inside the root again: a file, a directory */
+	snprintf(p, sizeof(p), "%s/absin", root);
+	{
+		char t[PATH_MAX];
+		snprintf(t, sizeof(t), "%s/sub/b.txt", root);
+		ck_assert_int_eq(symlink(t, p), 0);
+		snprintf(p, sizeof(p), "%s/absdir", root);
+		snprintf(t, sizeof(t), "%s/sub", root);
+		ck_assert_int_eq(symlink(t, p), 0);
+		/* an absolute link to the secret beside the root, through the root */
+		snprintf(p, sizeof(p), "%s/absout", root);
+		snprintf(t, sizeof(t), "%s/../secret.txt", root);
+		ck_assert_int_eq(symlink(t, p), 0);
+	}
 }
 
 static void
@@ -144,15 +158,22 @@ check_open(bool walk)
 	ck_assert_int_eq(vdir_open(&v, "missing.txt", O_RDONLY, 1), -ENOENT);
 	ck_assert_int_eq(vdir_open(&v, "a.txt/x", O_RDONLY, 1), -ENOENT);
 
-	/* a link that stays inside: followed by openat2, refused by the walk */
-	fd = vdir_open(&v, "in", O_RDONLY, 1);
-	if (walk) {
-		ck_assert_int_eq(fd, -ENOENT);
-	} else {
-		ck_assert_int_ge(fd, 0);
-		read_fd(fd, buf, sizeof(buf));
-		ck_assert_str_eq(buf, "bbb\n");
-		close(fd);
+	ck_assert_int_eq(vdir_open(&v, "absout", O_RDONLY, 1), -ENOENT);
+
+	/* a link that stays inside, relative or absolute (to a file, through a
+	 * directory): followed by openat2, refused by the walk */
+	static const char *const inside[] = { "in", "absin", "absdir/b.txt" };
+	for (size_t i = 0; i < sizeof(inside) / sizeof(inside[0]); i++) {
+		fd = vdir_open(&v, inside[i], O_RDONLY, 1);
+		if (walk) {
+			ck_assert_int_eq(fd, -ENOENT);
+		} else {
+			ck_assert_msg(fd >= 0, "%s: %d", inside[i], fd);
+			read_fd(fd, buf, sizeof(buf));
+			ck_assert_str_eq(buf, "bbb\n");
+			ck_assert_int_ne(fcntl(fd, F_GETFD) & FD_CLOEXEC, 0);
+			close(fd);
+		}
 	}
 	vdir_close(&v);
 }

@@ -1,7 +1,8 @@
 /* HttpLoggingModule: the W3C extended log of each site, as IIS writes it:
  * <logFile directory>/W3SVC<site id>/u_exYYMMDD.log (UTC; Hourly, Weekly
  * and Monthly periods name their files u_exYYMMDDHH, u_exYYMMWW, u_exYYMM),
- * or by local time with localTimeRollover,
+ * or by local time with localTimeRollover; period MaxSize writes
+ * u_extend1.log, u_extend2.log, ... of at most truncateSize bytes each,
  * a #Software/#Version/#Date/#Fields header block whenever a file starts,
  * the fields logExtFileFlags selects in IIS's order. system.webServer/
  * httpLogging dontLog and selectiveLogging (LogAll, LogSuccessful: status
@@ -63,6 +64,7 @@ site_get(uint32_t id)
 	struct logsite *s;
 	const char *dir, *fmt;
 	enum w3c_period period;
+	uint64_t truncate_size = 0;
 	char *path;
 
 	for (s = hl.sites; s; s = s->next)
@@ -95,9 +97,12 @@ site_get(uint32_t id)
 		return s;
 	}
 	period = (enum w3c_period)wasp_element_get_uint(lf, "period", W3C_PERIOD_DAILY);
-	if (period == W3C_PERIOD_MAX_SIZE || period > W3C_PERIOD_HOURLY) {
-		log_warning("site %u: log period MaxSize is not supported; rolling over daily", id);
+	if (period > W3C_PERIOD_HOURLY)
 		period = W3C_PERIOD_DAILY;
+	if (period == W3C_PERIOD_MAX_SIZE) {
+		truncate_size = wasp_element_get_uint(lf, "truncateSize", 0);
+		if (truncate_size == 0) /* cannot be, by the schema's range */
+			period = W3C_PERIOD_DAILY;
 	}
 	if (wasp_element_get_bool(lf, "localTimeRollover", false))
 		period |= W3C_PERIOD_LOCAL_TIME;
@@ -110,6 +115,8 @@ site_get(uint32_t id)
 		return s;
 	s->w = logwriter_new(path, period, s->flags);
 	free(path);
+	if (s->w && truncate_size > 0) /* MaxSize, with localTimeRollover or not */
+		logwriter_set_max_size(s->w, truncate_size);
 	return s;
 }
 
@@ -197,6 +204,7 @@ httplog_on_log(struct wasp_request *req, void *userdata)
 		.uri_query = wasp_request_query(req),
 		.status = status,
 		.substatus = wasp_response_substatus(req),
+		.win32_status = wasp_request_win32_status(req),
 	};
 	f = s->flags;
 	if (f & W3C_F_URI_STEM)

@@ -8,6 +8,12 @@
  *   allowKeepAlive   "false": the response says Connection: close and the
  *                    connection closes after it
  *
+ * OPTIONS mapped to a handlers entry that names this module (IIS's stock
+ * OPTIONSVerbHandler: path="*" verb="OPTIONS" requireAccess="None") is
+ * answered 200 with IIS's Allow and Public and no body, whether the
+ * resource exists or not, as IIS does. Without a handlers entry chosen (no
+ * <handlers> at all) the hook declines.
+ *
  * TRACE and TRACK are refused with 501 Not Implemented (what IIS 7.5+ and
  * its TRACEVerbHandler answer), in BeginRequest after request filtering
  * (which may deny them first, 404.6): the request is never echoed.
@@ -22,6 +28,7 @@
 #include "config.h"
 #include "util.h"
 #include "wasp/module.h"
+#include "worker.h"
 
 #define PS_SECTION "system.webServer/httpProtocol"
 
@@ -138,11 +145,29 @@ ps_on_begin_request(struct wasp_request *req, void *userdata)
 	return WASP_OK;
 }
 
+/* ExecuteRequestHandler: runs only when the chosen entry names this module. */
+static enum wasp_status
+ps_on_execute(struct wasp_request *req, void *userdata)
+{
+	(void)userdata;
+	if (!wasp_request_handler_name(req) || !streq(wasp_request_method(req), "OPTIONS"))
+		return WASP_DECLINED;
+	wasp_response_set_status(req, 200, 0);
+	if (wasp_response_add_header(req, "Allow", WORKER_ALLOW_SERVER) < 0 ||
+	    wasp_response_add_header(req, "Public", WORKER_ALLOW_SERVER) < 0)
+		return WASP_ERROR;
+	return WASP_DONE;
+}
+
 static int
 ps_register_hooks(struct wasp_hooks *hooks)
 {
 	int r = wasp_hooks_add(hooks, WASP_STAGE_BEGIN_REQUEST, WASP_PRIORITY_LOW,
 			       ps_on_begin_request, NULL);
+	if (r < 0)
+		return r;
+	r = wasp_hooks_add(hooks, WASP_STAGE_EXECUTE_REQUEST_HANDLER, WASP_PRIORITY_MEDIUM,
+			   ps_on_execute, NULL);
 	if (r < 0)
 		return r;
 	return wasp_hooks_add(hooks, WASP_STAGE_SEND_RESPONSE, WASP_PRIORITY_LOW,

@@ -269,6 +269,10 @@ void wasp_request_set_body_limit(struct wasp_request *req, uint64_t max, unsigne
 uint64_t wasp_request_bytes_received(const struct wasp_request *req);
 uint64_t wasp_response_bytes_sent(const struct wasp_request *req);
 uint64_t wasp_request_elapsed_usec(const struct wasp_request *req);
+/* The Windows error code IIS logs as sc-win32-status (LogRequest): 0, or 64
+ * when the client went away before the whole response was sent, 1236 when
+ * the worker aborted the connection (a send timeout, a broken response). */
+unsigned wasp_request_win32_status(const struct wasp_request *req);
 
 /* Continue a request whose handler returned WASP_AGAIN, as if the handler
  * had returned status now. Call it from the event loop, not from inside the
