@@ -56,7 +56,7 @@ accept_pause(struct lsn_env *env)
 void
 accept_check(struct lsn_env *env)
 {
-	if (env->accept_full && env->n_conns < env->max_conns) {
+	if (env->accept_full && accept_held(env) < env->max_conns) {
 		env->accept_full = false;
 		if (!env->accept_paused)
 			accept_set_all(env, true);
@@ -73,11 +73,11 @@ accept_on_ready(evutil_socket_t fd, short what, void *arg)
 		struct lsn_conn *c;
 		int cfd;
 
-		if (env->n_conns >= env->max_conns) {
+		if (accept_held(env) >= env->max_conns) {
 			if (!env->accept_full)
-				log_warning("%u connections held: not accepting until one is "
-					    "handed off or closed",
-					    env->n_conns);
+				log_warning("%llu connections held (%u here, the rest by workers): "
+					    "not accepting until one is closed",
+					    (unsigned long long)accept_held(env), env->n_conns);
 			env->accept_full = true;
 			accept_set_all(env, false);
 			return;

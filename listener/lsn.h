@@ -73,7 +73,9 @@ struct lsn_worker {
 	struct wasp_ipc_channel *ch;
 	struct lsn_conn_list inflight; /* handed, not acknowledged */
 	uint32_t n_inflight;
-	uint64_t owned; /* acknowledged minus handed back: our estimate of its load */
+	uint64_t owned; /* acknowledged, minus handed back and released (WORKER_ROOM) */
+	uint32_t capacity; /* connections it can hold (WORKER_ROOM), 0: unknown */
+	bool full;      /* refused a connection: none until its next WORKER_ROOM */
 	bool gone;      /* WORKER_GONE: no new connections */
 	TAILQ_ENTRY(lsn_worker) link; /* pool->workers */
 };
@@ -139,6 +141,7 @@ struct lsn_env {
 	uint32_t n_slots;        /* allocated so far (<= max_conns) */
 	uint32_t max_conns;
 	uint32_t n_conns;        /* held now */
+	uint64_t n_owned;        /* held by workers (sum of their owned) */
 	struct lsn_conn_list free_conns;
 
 	/* accept */
@@ -184,6 +187,12 @@ int accept_start(struct lsn_env *env, struct lsn_socket *s);
 /* Event off, our copy of the socket closed (waspd keeps its own). */
 void accept_stop(struct lsn_socket *s);
 void accept_check(struct lsn_env *env); /* resume after a connection was released */
+/* Connections held: the listener's own and those its workers hold. */
+static inline uint64_t
+accept_held(const struct lsn_env *env)
+{
+	return env->n_conns + env->n_owned;
+}
 int accept_init(struct lsn_env *env);
 
 /* pool.c: pools, queues and demand */
@@ -203,8 +212,12 @@ void pool_rearm(struct lsn_env *env, struct lsn_pool *p);
 
 /* handoff.c: worker channels */
 /* HANDOFF to the least busy worker; 0 when c is taken care of (handed off,
- * or rejected because it cannot travel), -ENOENT when no worker took it. */
+ * or rejected because it cannot travel), -ENOENT when no worker took it,
+ * -EBUSY when every worker is at its connection limit. */
 int handoff_send(struct lsn_env *env, struct lsn_pool *p, struct lsn_conn *c);
+/* Whether the pool has workers and each one holds as many connections as
+ * it can. */
+bool handoff_pool_full(struct lsn_pool *p);
 /* A WORKER_CHANNEL: takes fd, then drains the pool's queue to it. */
 int handoff_add_worker(struct lsn_env *env, struct lsn_pool *p, const struct wasp_msg_worker_ref *ref,
 		       int fd);

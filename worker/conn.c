@@ -74,6 +74,7 @@ struct conn {
 	bool in_callback;
 	bool dead;   /* closed inside a callback: free on the way out */
 	bool corked; /* TCP_CORK set for this response */
+	bool acked;  /* the adapter counts it among ours until released or handed back */
 
 	uint32_t site_id;       /* from the HANDOFF, for the first request */
 	struct wapp *first_app; /* NULL: not one of ours; route it */
@@ -236,8 +237,11 @@ conn_free(struct conn *c)
 		arena_put(env, c->req_arena);
 	if (c->in)
 		inbuf_put(env, c->in);
-	if (c->chan)
+	if (c->chan) {
+		if (c->acked)
+			wchan_release(c->chan);
 		wchan_unref(c->chan);
+	}
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -347,6 +351,8 @@ conn_handback(struct conn *c)
 			   c->in_end - c->in_start);
 	if (r < 0)
 		log_warning_errno(r, "hand back connection, dropping it");
+	else
+		c->acked = false; /* the adapter counts the HANDBACK itself */
 	conn_free(c);
 }
 
@@ -1161,6 +1167,7 @@ conn_prepare(struct wasp_env *env, int fd, struct wchan *chan, uint32_t site_id,
 void
 conn_start(struct conn *c)
 {
+	c->acked = true;
 	conn_enter(c);
 }
 

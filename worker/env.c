@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 
 #include "apphost.h"
 #include "arena.h"
@@ -30,6 +31,40 @@ env_init(struct wasp_env *env, struct event_base *base)
 	if (!env->fcache)
 		return -ENOMEM;
 	return 0;
+}
+
+void
+env_fit_fd_limit(struct wasp_env *env)
+{
+	struct rlimit rl;
+	uint64_t soft, fc, n;
+	const char *s;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	/* Test hook, with WASP_WORKER_F_TEST_HEADERS only (waspd --test-hooks
+	 * passes it as WASP_TEST_WORKER_NOFILE=POOL:N): a lower limit. */
+	if ((env->flags & WASP_WORKER_F_TEST_HEADERS) && (s = getenv("WASP_TEST_NOFILE")) &&
+	    wasp_parse_u64(s, UINT32_MAX, &n) >= 0 && n < rl.rlim_cur) {
+		rl.rlim_cur = rl.rlim_max = n;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warning_errno(-errno, "WASP_TEST_NOFILE=%s, ignoring", s);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	soft = rl.rlim_cur == RLIM_INFINITY ? UINT32_MAX : MIN((uint64_t)rl.rlim_cur, UINT32_MAX);
+	/* the open file cache gets a quarter, at most FCACHE_MAX */
+	fc = MAX(MIN((uint64_t)FCACHE_MAX, soft / 4), 1);
+	if (!env->fcache || fcache_size(env->fcache) == 0) {
+		struct fcache *nc = fcache_new(fc);
+		if (nc) {
+			fcache_free(env->fcache);
+			env->fcache = nc;
+		}
+	}
+	env->conn_max = soft > fc + WORKER_FD_RESERVE ? (uint32_t)(soft - fc - WORKER_FD_RESERVE)
+						      : 1;
+	log_debug("descriptor limit %llu: at most %u connections, %llu cached files",
+		  (unsigned long long)soft, env->conn_max, (unsigned long long)fc);
 }
 
 int

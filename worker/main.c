@@ -107,6 +107,8 @@ on_worker_config(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, vo
 		log_error("pool '%s' is not in the configuration", pool);
 		exit(EXIT_FAILURE);
 	}
+	env->flags = wc.flags;
+	env_fit_fd_limit(env);
 	r = env_build_apps(env);
 	if (r < 0)
 		wasp_fatal("applications of pool '%s': %s", env->pool_name, strerror(-r));
