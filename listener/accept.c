@@ -56,6 +56,8 @@ accept_pause(struct lsn_env *env)
 void
 accept_check(struct lsn_env *env)
 {
+	if (env->shedding && accept_held(env) + 1 < env->max_conns)
+		env->shedding = false;
 	if (env->accept_full && accept_held(env) < env->max_conns) {
 		env->accept_full = false;
 		if (!env->accept_paused)
@@ -63,17 +65,41 @@ accept_check(struct lsn_env *env)
 	}
 }
 
+/* At the connection limit: close the oldest connection still reading its
+ * head, so that clients that never finish one cannot lock the others out
+ * (they would hold the limit for the whole header timeout). false when
+ * there is none (every connection is routed, queued, or a worker's). */
+static bool
+accept_shed(struct lsn_env *env)
+{
+	struct lsn_conn *c = TAILQ_FIRST(&env->reading);
+
+	if (!c)
+		return false;
+	if (!env->shedding)
+		log_warning("%u connections held: closing the oldest unfinished request heads "
+			    "to take new connections",
+			    env->n_conns);
+	env->shedding = true;
+	log_debug("connection %u: closed unfinished (%u bytes of its head) to make room",
+		  c->id, c->len);
+	conn_free(env, c);
+	return true;
+}
+
 static void
 accept_on_ready(evutil_socket_t fd, short what, void *arg)
 {
 	struct lsn_socket *s = arg;
 	struct lsn_env *env = s->env;
+	struct sockaddr_storage ss;
+	socklen_t sl;
 
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		struct lsn_conn *c;
 		int cfd;
 
-		if (accept_held(env) >= env->max_conns) {
+		if (accept_held(env) >= env->max_conns && !accept_shed(env)) {
 			if (!env->accept_full)
 				log_warning("%llu connections held (%u here, the rest by workers): "
 					    "not accepting until one is closed",
@@ -82,7 +108,8 @@ accept_on_ready(evutil_socket_t fd, short what, void *arg)
 			accept_set_all(env, false);
 			return;
 		}
-		cfd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		sl = sizeof(ss);
+		cfd = accept4(s->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd < 0) {
 			int r = -errno;
 			if (r == -EAGAIN || r == -EWOULDBLOCK)
@@ -104,6 +131,14 @@ accept_on_ready(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		env->stats.accepted++;
+		if (!client_add(env, c, (struct sockaddr *)&ss, sl)) {
+			/* as dynamicIpSecurity's AbortRequest: no answer */
+			log_debug("connection %u: its address holds maxConnectionsPerClient (%u) "
+				  "connections already, closed",
+				  c->id, env->max_per_client);
+			conn_free(env, c);
+			continue;
+		}
 		c->sock_id = s->id;
 		c->sock_gen = env->table ? env->table->rt->generation : 0;
 		/* The client usually sent its head with the handshake's ACK

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 
 #include <event2/event.h>
 #include <event2/event_struct.h>
@@ -16,6 +17,7 @@
 #include "queue.h"
 #include "route.h"
 
+struct lsn_client;
 struct lsn_env;
 struct lsn_pool;
 struct lsn_worker;
@@ -58,6 +60,10 @@ struct lsn_conn {
 	struct lsn_pool *pool;
 	struct lsn_worker *worker; /* INFLIGHT */
 	TAILQ_ENTRY(lsn_conn) link; /* worker->inflight, or the free list */
+	TAILQ_ENTRY(lsn_conn) rlink; /* env->reading while its head is incomplete */
+	bool in_reading;
+	bool peer_counted; /* counted in env->clients under peer */
+	uint8_t peer[16];  /* client address (IPv4 mapped into IPv6) */
 };
 
 TAILQ_HEAD(lsn_conn_list, lsn_conn);
@@ -143,6 +149,15 @@ struct lsn_env {
 	uint32_t n_conns;        /* held now */
 	uint64_t n_owned;        /* held by workers (sum of their owned) */
 	struct lsn_conn_list free_conns;
+	/* connections still reading their head, oldest first: the first to
+	 * close when the limit is reached (accept.c) */
+	struct lsn_conn_list reading;
+	bool shedding;           /* at the limit, closing unfinished heads (logged once) */
+	/* connections held per client address (client.c) */
+	uint32_t max_per_client; /* maxConnectionsPerClient; 0: no limit */
+	struct lsn_client *clients;
+	uint32_t clients_mask;   /* slots - 1 (a power of two) */
+	uint64_t client_seed[2];
 
 	/* accept */
 	bool accept_paused;      /* EMFILE: timer running */
@@ -170,6 +185,8 @@ void conn_read(struct lsn_env *env, struct lsn_conn *c);
 /* peek() the bytes held, route, then hand off, queue, or reject. */
 void conn_route(struct lsn_env *env, struct lsn_conn *c);
 void conn_drop_event(struct lsn_conn *c);
+/* Out of env->reading: its head is complete (or it is going). */
+void conn_head_done(struct lsn_env *env, struct lsn_conn *c);
 /* While queued: watch for the client going away (and keep its bytes). */
 void conn_watch_queued(struct lsn_env *env, struct lsn_conn *c);
 /* Answer status (503 of a TcpLevel pool: reset instead), then close. */
@@ -179,6 +196,16 @@ struct lsn_conn *conn_by_id(struct lsn_env *env, uint32_t id);
 void table_unref(struct lsn_table *t);
 /* Use ms (> 0) as the header timeout for connections from now on. */
 void listener_set_header_timeout(struct lsn_env *env, uint32_t ms);
+
+/* client.c: connections per client address (maxConnectionsPerClient) */
+int client_init(struct lsn_env *env);
+void client_done(struct lsn_env *env);
+/* Count c for the peer sa; false (not counted) when that address holds
+ * max_per_client connections already. */
+bool client_add(struct lsn_env *env, struct lsn_conn *c, const struct sockaddr *sa,
+		socklen_t len);
+/* Uncount c (when it was counted). */
+void client_remove(struct lsn_env *env, struct lsn_conn *c);
 
 /* accept.c */
 /* Non-blocking, TCP_DEFER_ACCEPT for client-speaks-first protocols, and a
