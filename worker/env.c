@@ -9,6 +9,7 @@
 
 #include "apphost.h"
 #include "arena.h"
+#include "config.h"
 #include "ipc.h"
 #include "listener/route.h"
 #include "log.h"
@@ -160,6 +161,12 @@ env_build_apps(struct wasp_env *env)
 	size_t n = 0, k = 0;
 
 	apps_free(env);
+	/* webLimits minBytesPerSecond (defaults applied: IIS's 240) */
+	env->min_bytes_per_sec =
+		env->config ? wasp_element_get_uint(wasp_config_section(env->config,
+									"system.applicationHost/webLimits"),
+						    "minBytesPerSecond", 0)
+			    : 0;
 	if (!ah || !env->pool_name)
 		return 0;
 	for (size_t i = 0; i < ah->n_sites; i++)

@@ -41,6 +41,12 @@ struct rc_entry;
  * (channels, log files, web.config reads, a file being served): a worker
  * takes at most RLIMIT_NOFILE - this - its file cache's size connections. */
 #define WORKER_FD_RESERVE 32
+/* webLimits minBytesPerSecond is checked this often while a connection waits
+ * to read a request body or to write a response, and only after this grace
+ * period from the first wait (the first bytes of a transfer may wait for a
+ * window or a module). */
+#define WORKER_RATE_CHECK_USEC 1000000
+#define WORKER_RATE_GRACE_USEC 1000000
 #define WORKER_SPARE_MAX 64   /* input buffers and request arenas kept for reuse */
 #define WORKER_CORK_MIN 65536 /* file bodies over this: TCP_CORK rather than MSG_MORE */
 #define WORKER_DEFAULT_CONN_TIMEOUT_USEC (120ULL * 1000000) /* IIS connectionTimeout */
@@ -252,6 +258,7 @@ struct wasp_env {
 	uint64_t n_requests;
 
 	uint32_t conn_max; /* connections it takes at once (descriptors left), 0: no limit */
+	uint64_t min_bytes_per_sec; /* webLimits minBytesPerSecond, 0: not checked */
 	bool ready, draining;
 	struct event *stats_timer;
 	struct event *exit_timer;
