@@ -65,17 +65,17 @@ accept_check(struct lsn_env *env)
 	}
 }
 
-/* At the connection limit: close the oldest connection still reading its
- * head, so that clients that never finish one cannot lock the others out
- * (they would hold the limit for the whole header timeout). false when
- * there is none (every connection is routed, queued, or a worker's). */
-static bool
+/* At the connection limit with a new connection accepted: close the oldest
+ * connection still reading its head, so that clients that never finish one
+ * cannot lock the others out (they would hold the limit for the whole
+ * header timeout). */
+static void
 accept_shed(struct lsn_env *env)
 {
 	struct lsn_conn *c = TAILQ_FIRST(&env->reading);
 
 	if (!c)
-		return false;
+		return;
 	if (!env->shedding)
 		log_warning("%u connections held: closing the oldest unfinished request heads "
 			    "to take new connections",
@@ -84,7 +84,6 @@ accept_shed(struct lsn_env *env)
 	log_debug("connection %u: closed unfinished (%u bytes of its head) to make room",
 		  c->id, c->len);
 	conn_free(env, c);
-	return true;
 }
 
 static void
@@ -96,10 +95,11 @@ accept_on_ready(evutil_socket_t fd, short what, void *arg)
 	socklen_t sl;
 
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		bool full = accept_held(env) >= env->max_conns;
 		struct lsn_conn *c;
 		int cfd;
 
-		if (accept_held(env) >= env->max_conns && !accept_shed(env)) {
+		if (full && TAILQ_EMPTY(&env->reading)) {
 			if (!env->accept_full)
 				log_warning("%llu connections held (%u here, the rest by workers): "
 					    "not accepting until one is closed",
@@ -125,6 +125,11 @@ accept_on_ready(evutil_socket_t fd, short what, void *arg)
 			log_warning_errno(r, "accept on socket %u, ignoring", s->id);
 			return;
 		}
+		/* at the limit, a new connection takes the place of the oldest
+		 * unfinished head (one descriptor over the limit for a moment:
+		 * the descriptor limit has a reserve) */
+		if (full)
+			accept_shed(env);
 		c = conn_new(env, cfd);
 		if (!c) {
 			log_warning("no memory for a connection, closed it");
