@@ -279,12 +279,15 @@ worker_on_handback(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, 
 	}
 	if (hb.conn_id != 0) {
 		/* Not acknowledged: we still hold it. Take the worker's fd (the
-		 * same connection) and bytes, drop our copy. */
+		 * same connection) and bytes, drop our copy; keep ours when the
+		 * worker's did not reach us (out of descriptors). */
 		c = conn_by_id(env, hb.conn_id);
 		if (c && c->state == LSN_CONN_INFLIGHT && c->worker == w) {
 			inflight_remove(w, c);
-			(void)safe_close(c->fd);
-			c->fd = fd;
+			if (fd >= 0) {
+				(void)safe_close(c->fd);
+				c->fd = fd;
+			}
 		} else {
 			c = NULL;
 		}
@@ -292,6 +295,14 @@ worker_on_handback(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, 
 		w->owned--;
 		env->n_owned -= MIN((uint64_t)1, env->n_owned);
 		accept_check(env);
+	}
+	if (!c && fd < 0) {
+		/* its fd was dropped on the way (we are out of descriptors): the
+		 * connection is lost, the channel is not */
+		log_warning("worker %u (pid %u): a handed back connection did not reach us (out "
+			    "of descriptors): closed",
+			    w->worker_id, w->pid);
+		return 0;
 	}
 	if (!c) {
 		c = conn_new(env, fd);
@@ -337,6 +348,7 @@ static const struct wasp_ipc_channel_ops worker_ops = {
 	.handlers = worker_handlers,
 	.n_handlers = ELEMENTSOF(worker_handlers),
 	.on_close = worker_on_close,
+	.fd_may_be_lost = true, /* a HANDBACK's: worker_on_handback copes */
 };
 
 int
