@@ -181,8 +181,9 @@ struct wasp_msg_conn_ref {
 };
 
 /* Sent once when the handoff channel opens (released 0) and after the
- * worker closed connections it had acknowledged (at most one per pass of its
- * event loop): the adapter counts the connections a worker holds. */
+ * worker closed connections it had acknowledged (batched, see
+ * docs/adapter-protocol.md): the adapter counts the connections a worker
+ * holds. */
 struct wasp_msg_worker_room {
 	uint32_t capacity; /* connections it can hold at once (0: no limit) */
 	uint32_t released; /* acknowledged connections it closed since the last one (not

@@ -36,9 +36,11 @@ struct wchan {
 	uint32_t ack_seq; /* the first HANDOFF's seq */
 	unsigned n_pending;
 	/* acknowledged connections closed since the last WORKER_ROOM, sent
-	 * once per pass of the event loop (ev_room made active) */
+	 * WORKER_ROOM_DELAY_USEC after the first of them, or after this pass
+	 * of the loop when the room matters (wchan_release) */
 	struct event *ev_room;
 	uint32_t released;
+	bool room_now; /* ev_room made active for this pass */
 	bool refusing; /* refused a HANDOFF since the last WORKER_ROOM (logged once) */
 };
 
@@ -115,18 +117,34 @@ wchan_on_room(evutil_socket_t fd, short what, void *arg)
 {
 	struct wchan *c = arg;
 
+	c->room_now = false;
 	if (c->ch && c->released > 0)
 		(void)wchan_send_room(c);
+	if (c->ev_room)
+		(void)event_del(c->ev_room); /* a pending delay, now moot */
 }
 
 void
 wchan_release(struct wchan *c)
 {
-	if (!c->ch)
+	struct wasp_env *env = c->env;
+
+	if (!c->ch || !c->ev_room)
 		return;
-	/* one WORKER_ROOM for every connection closed in this pass of the loop */
-	if (c->released++ == 0 && c->ev_room)
-		event_active(c->ev_room, EV_TIMEOUT, 1);
+	/* One WORKER_ROOM for the connections closed within
+	 * WORKER_ROOM_DELAY_USEC, so a stream of short connections does not
+	 * cost a message each; at once (after this pass of the loop) when the
+	 * room matters: we refused a connection, or hold half our limit. */
+	if (c->refusing || (env->conn_max > 0 && env->n_conns * 2 >= env->conn_max)) {
+		if (!c->room_now) {
+			c->room_now = true;
+			event_active(c->ev_room, EV_TIMEOUT, 1);
+		}
+	} else if (c->released == 0) {
+		struct timeval tv = { 0, WORKER_ROOM_DELAY_USEC };
+		(void)event_add(c->ev_room, &tv);
+	}
+	c->released++;
 }
 
 /* Tell the adapter we did not take conn_id (it still holds the connection

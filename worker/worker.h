@@ -41,6 +41,9 @@ struct rc_entry;
  * (channels, log files, web.config reads, a file being served): a worker
  * takes at most RLIMIT_NOFILE - this - its file cache's size connections. */
 #define WORKER_FD_RESERVE 32
+/* Closed connections are reported to the adapter (WORKER_ROOM) this long
+ * after the first of them, together (at once when the room matters). */
+#define WORKER_ROOM_DELAY_USEC 10000
 /* webLimits minBytesPerSecond is checked this often while a connection waits
  * to read a request body or to write a response, and only after this grace
  * period from the first wait (the first bytes of a transfer may wait for a
