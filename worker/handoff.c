@@ -118,7 +118,7 @@ wchan_on_room(evutil_socket_t fd, short what, void *arg)
 	struct wchan *c = arg;
 
 	c->room_now = false;
-	if (c->ch && c->released > 0)
+	if (c->ch && (c->released > 0 || c->refusing))
 		(void)wchan_send_room(c);
 	if (c->ev_room)
 		(void)event_del(c->ev_room); /* a pending delay, now moot */
@@ -154,10 +154,18 @@ wchan_refuse(struct wchan *c, uint32_t conn_id, uint32_t seq, bool fd_lost)
 {
 	struct wasp_msg_conn_ref ref = { .conn_id = conn_id };
 
-	if (!c->refusing)
+	if (!c->refusing) {
 		log_warning("%s: refusing connections (%u held, limit %u)",
 			    fd_lost ? "out of file descriptors" : "at the connection limit",
 			    c->env->n_conns, c->env->conn_max);
+		/* the adapter sends us nothing until our next WORKER_ROOM: one
+		 * goes when a connection closes, and in any case after a while
+		 * (descriptors that were short may be back without any) */
+		if (!event_pending(c->ev_room, EV_TIMEOUT, NULL)) {
+			struct timeval tv = { 0, WORKER_REFUSED_RETRY_USEC };
+			(void)event_add(c->ev_room, &tv);
+		}
+	}
 	c->refusing = true;
 	return wasp_ipc_channel_send(c->ch, WASP_MSG_HANDOFF_REFUSED, seq, &ref, sizeof(ref), -1,
 				     0);

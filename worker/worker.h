@@ -44,6 +44,9 @@ struct rc_entry;
 /* Closed connections are reported to the adapter (WORKER_ROOM) this long
  * after the first of them, together (at once when the room matters). */
 #define WORKER_ROOM_DELAY_USEC 10000
+/* After refusing a connection, a WORKER_ROOM goes at the latest this long
+ * after, so the adapter tries again even if no connection closed. */
+#define WORKER_REFUSED_RETRY_USEC 100000
 /* webLimits minBytesPerSecond is checked this often while a connection waits
  * to read a request body or to write a response, and only after this grace
  * period from the first wait (the first bytes of a transfer may wait for a

@@ -713,10 +713,13 @@ START_TEST(test_refuse_fd_lost)
 	ck_assert_ptr_nonnull(env.chans);
 	ck_assert_uint_eq(env.n_conns, 0);
 
-	/* with descriptors again, the same channel takes connections */
+	/* with descriptors again, the same channel takes connections; the
+	 * adapter, which holds the worker for full since the refusal, hears so
+	 * from a WORKER_ROOM that comes although no connection closed */
 	while (n_fill > 0)
 		close(fill[--n_fill]);
 	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	adapter_wait_rooms(2, 0);
 	close(c1);
 	c2 = handoff_acked(2, "/", req);
 	client_read(c2, buf, sizeof(buf), "pool A\n");
