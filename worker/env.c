@@ -153,20 +153,38 @@ vdir_url(struct wasp_arena *a, const char *app_path, const char *vdir_path)
 	return s;
 }
 
+/* Whether the site (or siteDefaults, when the configuration merged it in)
+ * writes its own limits connectionTimeout; otherwise webLimits' applies, as
+ * HTTP.sys's server-wide timer does for a site that does not set one. */
+static bool
+site_sets_connection_timeout(const struct wasp_element *sites, const char *name)
+{
+	const struct wasp_element *site = sites && name ? wasp_element_find_item(sites, name) : NULL;
+	const struct wasp_attr *at =
+		site ? wasp_element_attr(wasp_element_child(site, "limits"), "connectionTimeout")
+		     : NULL;
+
+	return !sites || (at && at->is_set);
+}
+
 int
 env_build_apps(struct wasp_env *env)
 {
 	const struct wasp_apphost *ah = env->apphost;
+	const struct wasp_element *wl, *sites;
 	struct wasp_arena *a;
+	uint64_t web_timeout;
 	size_t n = 0, k = 0;
 
 	apps_free(env);
-	/* webLimits minBytesPerSecond (defaults applied: IIS's 240) */
-	env->min_bytes_per_sec =
-		env->config ? wasp_element_get_uint(wasp_config_section(env->config,
-									"system.applicationHost/webLimits"),
-						    "minBytesPerSecond", 0)
-			    : 0;
+	/* webLimits minBytesPerSecond (defaults applied: IIS's 240) and
+	 * connectionTimeout (a site's own limits connectionTimeout wins) */
+	wl = env->config ? wasp_config_section(env->config, "system.applicationHost/webLimits")
+			 : NULL;
+	sites = env->config ? wasp_config_section(env->config, "system.applicationHost/sites")
+			    : NULL;
+	env->min_bytes_per_sec = wasp_element_get_uint(wl, "minBytesPerSecond", 0);
+	web_timeout = wasp_element_get_uint(wl, "connectionTimeout", 0);
 	if (!ah || !env->pool_name)
 		return 0;
 	for (size_t i = 0; i < ah->n_sites; i++)
@@ -194,7 +212,10 @@ env_build_apps(struct wasp_env *env)
 			w->site_name = site->name;
 			w->path = app->path;
 			w->path_len = strlen(app->path);
-			w->connection_timeout_usec = site->limits.connection_timeout;
+			w->connection_timeout_usec =
+				site_sets_connection_timeout(sites, site->name)
+					? site->limits.connection_timeout
+					: web_timeout;
 			w->vdirs = wasp_arena_zalloc(a, MAX(app->n_vdirs, (size_t)1) *
 								sizeof(struct wvdir));
 			if (!w->vdirs)
