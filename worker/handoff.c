@@ -35,9 +35,9 @@ struct wchan {
 	struct wasp_msg_conn_ref acks[WCHAN_ACK_MAX];
 	uint32_t ack_seq; /* the first HANDOFF's seq */
 	unsigned n_pending;
-	/* acknowledged connections closed since the last WORKER_ROOM, sent
-	 * WORKER_ROOM_DELAY_USEC after the first of them, or after this pass
-	 * of the loop when the room matters (wchan_release) */
+	/* acknowledged connections closed since the last WORKER_ROOM: sent
+	 * in batches, at the stats tick, or after this pass of the loop when
+	 * the room matters (wchan_release) */
 	struct event *ev_room;
 	uint32_t released;
 	bool room_now; /* ev_room made active for this pass */
@@ -131,20 +131,28 @@ wchan_release(struct wchan *c)
 
 	if (!c->ch || !c->ev_room)
 		return;
-	/* One WORKER_ROOM for the connections closed within
-	 * WORKER_ROOM_DELAY_USEC, so a stream of short connections does not
-	 * cost a message each; at once (after this pass of the loop) when the
-	 * room matters: we refused a connection, or hold half our limit. */
-	if (c->refusing || (env->conn_max > 0 && env->n_conns * 2 >= env->conn_max)) {
-		if (!c->room_now) {
-			c->room_now = true;
-			event_active(c->ev_room, EV_TIMEOUT, 1);
-		}
-	} else if (c->released == 0) {
-		struct timeval tv = { 0, WORKER_ROOM_DELAY_USEC };
-		(void)event_add(c->ev_room, &tv);
-	}
+	/* One WORKER_ROOM for WORKER_ROOM_BATCH closed connections, so a
+	 * stream of short connections does not cost a message each (the rest
+	 * goes with the next stats tick, wchan_flush_rooms); after this pass
+	 * of the loop when the room matters: we refused a connection, or hold
+	 * half our limit. No timer of its own: a wakeup costs more than the
+	 * message it would save. */
 	c->released++;
+	if (c->room_now)
+		return;
+	if (c->refusing || (env->conn_max > 0 && env->n_conns * 2 >= env->conn_max) ||
+	    c->released >= WORKER_ROOM_BATCH) {
+		c->room_now = true;
+		event_active(c->ev_room, EV_TIMEOUT, 1);
+	}
+}
+
+void
+wchan_flush_rooms(struct wasp_env *env)
+{
+	for (struct wchan *c = env->chans; c; c = c->next)
+		if (c->released > 0 && !c->room_now)
+			(void)wchan_send_room(c);
 }
 
 /* Tell the adapter we did not take conn_id (it still holds the connection

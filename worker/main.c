@@ -272,6 +272,7 @@ on_stats_timer(evutil_socket_t fd, short what, void *arg)
 		.busy = env->n_busy,
 	};
 
+	wchan_flush_rooms(env);
 	if (!env->activator || !env->ready)
 		return;
 	read_memory(&st.private_kb, &st.rss_kb);

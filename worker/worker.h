@@ -41,9 +41,9 @@ struct rc_entry;
  * (channels, log files, web.config reads, a file being served): a worker
  * takes at most RLIMIT_NOFILE - this - its file cache's size connections. */
 #define WORKER_FD_RESERVE 32
-/* Closed connections are reported to the adapter (WORKER_ROOM) this long
- * after the first of them, together (at once when the room matters). */
-#define WORKER_ROOM_DELAY_USEC 10000
+/* Closed connections are reported to the adapter (WORKER_ROOM) this many at
+ * a time, the rest at the next stats tick (at once when the room matters). */
+#define WORKER_ROOM_BATCH 32
 /* After refusing a connection, a WORKER_ROOM goes at the latest this long
  * after, so the adapter tries again even if no connection closed. */
 #define WORKER_REFUSED_RETRY_USEC 100000
@@ -310,6 +310,9 @@ int wchan_handback(struct wchan *c, int fd, uint32_t conn_id, const void *data, 
 /* An acknowledged connection of c's was closed (not handed back): counted
  * for the adapter's next WORKER_ROOM. */
 void wchan_release(struct wchan *c);
+/* WORKER_ROOM to every adapter that has closed connections to hear of
+ * (once a second, with the stats). */
+void wchan_flush_rooms(struct wasp_env *env);
 /* Messages still queued on the handoff channels (a HANDBACK not yet on the wire). */
 size_t wchan_queued(struct wasp_env *env);
 void wchan_close_all(struct wasp_env *env);
