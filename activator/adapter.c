@@ -138,6 +138,16 @@ adapters_pair_worker(struct wasp_env *env, struct worker *w)
 	return 0;
 }
 
+int
+adapters_repair_worker(struct wasp_env *env, struct worker *w, uint32_t adapter_id)
+{
+	struct adapter *a = adapter_by_id(env, adapter_id);
+
+	if (!a || !a->ch || !a->registered)
+		return -ENOENT;
+	return adapter_pair_one(a, w);
+}
+
 void
 adapters_announce_worker(struct wasp_env *env, struct worker *w)
 {

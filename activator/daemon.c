@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -375,6 +376,22 @@ env_done(struct wasp_env *env)
 	free(env->program_dir);
 }
 
+/* waspd holds every listening socket and two channel ends per worker, and
+ * its children inherit its limit: the soft RLIMIT_NOFILE goes up to the hard
+ * limit (docs/design.md "Descriptor limits"). */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warning_errno(-errno, "raise the descriptor limit to %llu, ignoring",
+				  (unsigned long long)rl.rlim_max);
+}
+
 int
 daemon_main(int argc, char **argv)
 {
@@ -393,6 +410,7 @@ daemon_main(int argc, char **argv)
 		return r > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 	}
 	env.is_root = geteuid() == 0;
+	raise_fd_limit();
 	env.background_start = sched_background_possible();
 	if (!env.background_start)
 		log_debug("recycle replacements start at normal priority: no CAP_SYS_NICE, and "

@@ -650,6 +650,39 @@ worker_on_stats(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, voi
 	return 0;
 }
 
+/* A broken handoff channel leaves the worker unreachable for that adapter
+ * while its pings still come: pair them again; a worker that keeps losing
+ * its channels is replaced. */
+#define WORKER_CHANNELS_LOST_MAX 3
+
+static int
+worker_on_channel_lost(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg,
+		       void *userdata)
+{
+	struct worker *w = userdata;
+	struct wasp_msg_handoff_channel hc;
+	int r;
+
+	memcpy(&hc, msg->payload, sizeof(hc));
+	if (w->state != WORKER_READY)
+		return 0;
+	if (++w->channels_lost > WORKER_CHANNELS_LOST_MAX) {
+		worker_recycle(w, "it keeps losing its handoff channels");
+		return 0;
+	}
+	r = adapters_repair_worker(w->pool->env, w, hc.adapter_id);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0) {
+		worker_recycle(w, "its handoff channel broke and could not be made again");
+		return 0;
+	}
+	log_warning("pool '%s': worker %u (pid %d) lost its handoff channel with adapter %u: "
+		    "a new one",
+		    w->pool->name, w->id, (int)w->pid, hc.adapter_id);
+	return 0;
+}
+
 static void
 worker_on_channel_gone_timeout(evutil_socket_t fd, short what, void *arg)
 {
@@ -699,6 +732,8 @@ static const struct wasp_ipc_handler worker_handlers[] = {
 	  worker_on_pong },
 	{ WASP_MSG_WORKER_STATS, sizeof(struct wasp_msg_worker_stats),
 	  sizeof(struct wasp_msg_worker_stats), false, worker_on_stats },
+	{ WASP_MSG_HANDOFF_CHANNEL_LOST, sizeof(struct wasp_msg_handoff_channel),
+	  sizeof(struct wasp_msg_handoff_channel), false, worker_on_channel_lost },
 };
 
 static const struct wasp_ipc_channel_ops worker_ops = {
@@ -761,8 +796,8 @@ worker_spawn(struct pool *p, struct worker *replaces, const char *why)
 	_cleanup_free_ char *path = spawn_program_path(env, "wasp-worker");
 	char *argv[] = { path, NULL };
 	struct spawn_opts o = { .path = path, .argv = argv, .ident = &p->ident };
-	_cleanup_free_ char *hang = NULL;
-	const char *extra_env[2] = { NULL, NULL };
+	_cleanup_free_ char *hang = NULL, *nofile = NULL;
+	const char *extra_env[3] = { NULL, NULL, NULL };
 	struct worker *w;
 	int fds[2], r;
 	pid_t pid;
@@ -801,6 +836,20 @@ worker_spawn(struct pool *p, struct worker *replaces, const char *why)
 			if (asprintf(&hang, "WASP_TEST_HANG_STARTUP=%s", p->name) < 0)
 				return NULL;
 			extra_env[0] = hang;
+			o.extra_env = extra_env;
+		}
+	}
+	/* Test hook (--test-hooks only): WASP_TEST_WORKER_NOFILE=POOL:N makes
+	 * that pool's workers lower their RLIMIT_NOFILE to N (they size their
+	 * connection limit from it), through the worker's WASP_TEST_NOFILE. */
+	if (env->test_hooks) {
+		const char *nf = getenv("WASP_TEST_WORKER_NOFILE");
+		const char *colon = nf ? strrchr(nf, ':') : NULL;
+		if (colon && (size_t)(colon - nf) == strlen(p->name) &&
+		    strncmp(nf, p->name, (size_t)(colon - nf)) == 0) {
+			if (asprintf(&nofile, "WASP_TEST_NOFILE=%s", colon + 1) < 0)
+				return NULL;
+			extra_env[hang ? 1 : 0] = nofile;
 			o.extra_env = extra_env;
 		}
 	}

@@ -26,6 +26,7 @@ routes_build(struct wasp_env *env)
 	const struct wasp_element *wl =
 		env->cfg ? wasp_config_section(env->cfg, SEC_WEB_LIMITS) : NULL;
 	uint64_t header_wait = wasp_element_get_uint(wl, "headerWaitTimeout", 0) / USEC_PER_MSEC;
+	uint64_t per_client = wasp_element_get_uint(wl, "maxConnectionsPerClient", 0);
 	int r = 0;
 
 	if (!root || !socks || !pools || !sites)
@@ -33,6 +34,8 @@ routes_build(struct wasp_env *env)
 	r |= json_object_set_new(root, "generation", json_integer(env->generation));
 	r |= json_object_set_new(root, "headerWaitTimeoutMs",
 				 json_integer((json_int_t)header_wait));
+	r |= json_object_set_new(root, "maxConnectionsPerClient",
+				 json_integer((json_int_t)per_client));
 	r |= json_object_set(root, "sockets", socks);
 	r |= json_object_set(root, "pools", pools);
 	r |= json_object_set(root, "sites", sites);

@@ -95,6 +95,7 @@ struct worker {
 	const char *stop_reason; /* why it drains or was killed */
 	bool failed;             /* counted as a failure already */
 	struct handoff_pair *pairs;
+	uint32_t channels_lost;  /* HANDOFF_CHANNEL_LOST reports */
 };
 
 struct pool {
@@ -276,6 +277,10 @@ void adapters_announce_worker(struct wasp_env *env, struct worker *w);
 void adapters_send_generation(struct wasp_env *env, bool with_sockets);
 /* Create a handoff channel per registered adapter for a new worker. */
 int adapters_pair_worker(struct wasp_env *env, struct worker *w);
+/* A ready worker's handoff channel with adapter_id broke: a new pair when
+ * that adapter still runs (0), -ENOENT when it does not (its successor
+ * gets a channel anyway), or -errno when the new pair could not be made. */
+int adapters_repair_worker(struct wasp_env *env, struct worker *w, uint32_t adapter_id);
 struct adapter *adapter_by_pid(struct wasp_env *env, pid_t pid);
 void adapter_on_exit(struct adapter *a, int status);
 bool adapters_running(const struct wasp_env *env);

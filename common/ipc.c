@@ -141,7 +141,7 @@ ipc_recv(int sock, void *buf, size_t size, struct wasp_ipc_msg *ret, bool *ret_b
 		.msg_controllen = CMSG_LEN(sizeof(int)),
 	};
 	_cleanup_close_ int fd = -1;
-	bool bad_cmsg = false;
+	bool bad_cmsg = false, fd_lost = false;
 	struct wasp_ipc_hdr hdr;
 	ssize_t n;
 
@@ -188,7 +188,12 @@ ipc_recv(int sock, void *buf, size_t size, struct wasp_ipc_msg *ret, bool *ret_b
 		}
 	}
 
-	if (mh.msg_flags & (MSG_CTRUNC | MSG_TRUNC))
+	/* MSG_CTRUNC with no fd received: the kernel could not install the
+	 * peer's fd (we are at RLIMIT_NOFILE) and dropped it. The message
+	 * itself is whole; whether that is acceptable is the channel's call. */
+	if ((mh.msg_flags & MSG_CTRUNC) && fd < 0 && !bad_cmsg && !(mh.msg_flags & MSG_TRUNC))
+		fd_lost = true;
+	else if (mh.msg_flags & (MSG_CTRUNC | MSG_TRUNC))
 		return -EBADMSG;
 	if (bad_cmsg)
 		return -EBADMSG;
@@ -204,7 +209,7 @@ ipc_recv(int sock, void *buf, size_t size, struct wasp_ipc_msg *ret, bool *ret_b
 	}
 	if (hdr.len != (size_t)n || (size_t)n > WASP_IPC_MAX_MSG)
 		return -EBADMSG;
-	if (!!(hdr.flags & WASP_IPC_F_HAS_FD) != (fd >= 0))
+	if (!!(hdr.flags & WASP_IPC_F_HAS_FD) != (fd >= 0 || fd_lost))
 		return -EBADMSG;
 
 	*ret = (struct wasp_ipc_msg){
@@ -212,6 +217,7 @@ ipc_recv(int sock, void *buf, size_t size, struct wasp_ipc_msg *ret, bool *ret_b
 		.payload = (const uint8_t *)buf + WASP_IPC_HDR_SIZE,
 		.len = (size_t)n - WASP_IPC_HDR_SIZE,
 		.fd = take_fd(&fd),
+		.fd_lost = fd_lost,
 	};
 	return 1;
 }
@@ -702,7 +708,7 @@ channel_dispatch(struct wasp_ipc_channel *ch, struct wasp_ipc_msg *msg)
 	const struct wasp_ipc_handler *h;
 
 	if (!ch->hello_received) {
-		if (fd >= 0)
+		if (fd >= 0 || msg->fd_lost)
 			return -EBADMSG;
 		return channel_on_hello(ch, msg);
 	}
@@ -713,7 +719,8 @@ channel_dispatch(struct wasp_ipc_channel *ch, struct wasp_ipc_msg *msg)
 		log_debug("ipc channel %d: unknown message type %u", ch->fd, msg->hdr.type);
 		return -EBADMSG;
 	}
-	if (msg->len < h->min_len || msg->len > h->max_len || h->needs_fd != (fd >= 0)) {
+	if (msg->len < h->min_len || msg->len > h->max_len ||
+	    h->needs_fd != (fd >= 0 || (msg->fd_lost && ch->ops.fd_may_be_lost))) {
 		log_debug("ipc channel %d: bad message type %u (%zu bytes, fd %s)", ch->fd,
 			  msg->hdr.type, msg->len, fd >= 0 ? "yes" : "no");
 		return -EBADMSG;

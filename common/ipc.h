@@ -37,12 +37,15 @@ struct wasp_ipc_hdr {
 
 /* A received message. payload points into the receive buffer (valid until
  * the next receive); fd is -1 or an fd the handler now owns (it must close
- * it or hand it on). */
+ * it or hand it on). fd_lost: the sender attached an fd that the kernel
+ * could not give us (no free descriptor: MSG_CTRUNC with none received);
+ * fd is -1 then. */
 struct wasp_ipc_msg {
 	struct wasp_ipc_hdr hdr;
 	const uint8_t *payload;
 	size_t len;
 	int fd;
+	bool fd_lost;
 };
 
 /* SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC pair. 0 or -errno. */
@@ -146,6 +149,10 @@ struct wasp_ipc_channel_ops {
 	 * handler can defer work and do it once per batch (one reply for many
 	 * requests). Not called when the channel closed meanwhile. */
 	void (*on_read_done)(struct wasp_ipc_channel *ch, void *userdata);
+	/* A message whose fd could not be received (fd_lost: we are out of
+	 * descriptors) goes to its handler (needs_fd) with fd -1 instead of
+	 * closing the channel as a protocol error. */
+	bool fd_may_be_lost;
 };
 
 /* Take ownership of sock (non-blocking SEQPACKET), send our HELLO, and start

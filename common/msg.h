@@ -50,6 +50,9 @@ enum wasp_msg_type {
 	WASP_MSG_HANDOFF_CHANNEL = 306, /* act->W: fd = this worker's end of a handoff channel
 					   with an adapter; struct wasp_msg_handoff_channel.
 					   (A ROUTE_TABLE, type 201, also goes to workers.) */
+	WASP_MSG_HANDOFF_CHANNEL_LOST = 307, /* W->act: struct wasp_msg_handoff_channel: the
+						handoff channel with that adapter broke (not
+						its EOF); waspd pairs them again */
 
 	/* 400: adapter <-> worker (handoff channel) */
 	WASP_MSG_HANDOFF = 400,     /* A->W: fd = connection; struct wasp_msg_handoff followed
@@ -61,6 +64,12 @@ enum wasp_msg_type {
 	WASP_MSG_HANDBACK = 402,    /* W->A: fd = connection; struct wasp_msg_handback followed by
 				       data_len unread bytes: route it again (another pool, or the
 				       worker is draining and had not acknowledged it) */
+	WASP_MSG_HANDOFF_REFUSED = 403, /* W->A: one or more struct wasp_msg_conn_ref: the worker
+					   did not take those connections (at its connection
+					   limit, or the fd could not be received); the adapter
+					   still holds them and routes them again */
+	WASP_MSG_WORKER_ROOM = 404,     /* W->A: struct wasp_msg_worker_room: how many connections
+					   the worker can hold, and how many it closed */
 };
 
 struct wasp_msg_hello {
@@ -169,6 +178,16 @@ struct wasp_msg_handoff {
 struct wasp_msg_conn_ref {
 	uint32_t conn_id;
 	uint32_t reserved;
+};
+
+/* Sent once when the handoff channel opens (released 0) and after the
+ * worker closed connections it had acknowledged (batched, see
+ * docs/adapter-protocol.md): the adapter counts the connections a worker
+ * holds. */
+struct wasp_msg_worker_room {
+	uint32_t capacity; /* connections it can hold at once (0: no limit) */
+	uint32_t released; /* acknowledged connections it closed since the last one (not
+			      those handed back) */
 };
 
 struct wasp_msg_handback {

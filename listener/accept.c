@@ -56,11 +56,34 @@ accept_pause(struct lsn_env *env)
 void
 accept_check(struct lsn_env *env)
 {
-	if (env->accept_full && env->n_conns < env->max_conns) {
+	if (env->shedding && accept_held(env) + 1 < env->max_conns)
+		env->shedding = false;
+	if (env->accept_full && accept_held(env) < env->max_conns) {
 		env->accept_full = false;
 		if (!env->accept_paused)
 			accept_set_all(env, true);
 	}
+}
+
+/* At the connection limit with a new connection accepted: close the oldest
+ * connection still reading its head, so that clients that never finish one
+ * cannot lock the others out (they would hold the limit for the whole
+ * header timeout). */
+static void
+accept_shed(struct lsn_env *env)
+{
+	struct lsn_conn *c = TAILQ_FIRST(&env->reading);
+
+	if (!c)
+		return;
+	if (!env->shedding)
+		log_warning("%u connections held: closing the oldest unfinished request heads "
+			    "to take new connections",
+			    env->n_conns);
+	env->shedding = true;
+	log_debug("connection %u: closed unfinished (%u bytes of its head) to make room",
+		  c->id, c->len);
+	conn_free(env, c);
 }
 
 static void
@@ -68,21 +91,25 @@ accept_on_ready(evutil_socket_t fd, short what, void *arg)
 {
 	struct lsn_socket *s = arg;
 	struct lsn_env *env = s->env;
+	struct sockaddr_storage ss;
+	socklen_t sl;
 
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		bool full = accept_held(env) >= env->max_conns;
 		struct lsn_conn *c;
 		int cfd;
 
-		if (env->n_conns >= env->max_conns) {
+		if (full && TAILQ_EMPTY(&env->reading)) {
 			if (!env->accept_full)
-				log_warning("%u connections held: not accepting until one is "
-					    "handed off or closed",
-					    env->n_conns);
+				log_warning("%llu connections held (%u here, the rest by workers): "
+					    "not accepting until one is closed",
+					    (unsigned long long)accept_held(env), env->n_conns);
 			env->accept_full = true;
 			accept_set_all(env, false);
 			return;
 		}
-		cfd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		sl = sizeof(ss);
+		cfd = accept4(s->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd < 0) {
 			int r = -errno;
 			if (r == -EAGAIN || r == -EWOULDBLOCK)
@@ -98,12 +125,25 @@ accept_on_ready(evutil_socket_t fd, short what, void *arg)
 			log_warning_errno(r, "accept on socket %u, ignoring", s->id);
 			return;
 		}
+		/* at the limit, a new connection takes the place of the oldest
+		 * unfinished head (one descriptor over the limit for a moment:
+		 * the descriptor limit has a reserve) */
+		if (full)
+			accept_shed(env);
 		c = conn_new(env, cfd);
 		if (!c) {
 			log_warning("no memory for a connection, closed it");
 			continue;
 		}
 		env->stats.accepted++;
+		if (!client_add(env, c, (struct sockaddr *)&ss, sl)) {
+			/* as dynamicIpSecurity's AbortRequest: no answer */
+			log_debug("connection %u: its address holds maxConnectionsPerClient (%u) "
+				  "connections already, closed",
+				  c->id, env->max_per_client);
+			conn_free(env, c);
+			continue;
+		}
 		c->sock_id = s->id;
 		c->sock_gen = env->table ? env->table->rt->generation : 0;
 		/* The client usually sent its head with the handshake's ACK

@@ -145,6 +145,7 @@ apply_table(struct lsn_env *env, struct wasp_route_table *rt)
 	/* before the sockets: they take it for TCP_DEFER_ACCEPT */
 	listener_set_header_timeout(env, rt->header_wait_ms ? rt->header_wait_ms
 							    : env->header_timeout_default_ms);
+	env->max_per_client = rt->max_per_client;
 	if ((r = apply_sockets(env, rt)) < 0)
 		log_warning_errno(r, "routing table %u: sockets, ignoring", rt->generation);
 	log_debug("routing table %u: %zu sockets, %zu sites, %zu pools", rt->generation,

@@ -9,6 +9,25 @@
 #include "lsn.h"
 #include "util.h"
 
+static bool
+worker_full(const struct lsn_worker *w)
+{
+	return w->full || (w->capacity > 0 && w->n_inflight + w->owned >= w->capacity);
+}
+
+bool
+handoff_pool_full(struct lsn_pool *p)
+{
+	struct lsn_worker *w;
+
+	if (p->n_workers == 0)
+		return false;
+	TAILQ_FOREACH(w, &p->workers, link)
+		if (!w->gone && !worker_full(w))
+			return false;
+	return true;
+}
+
 static struct lsn_worker *
 pick_worker(struct lsn_pool *p)
 {
@@ -17,7 +36,7 @@ pick_worker(struct lsn_pool *p)
 
 	TAILQ_FOREACH(w, &p->workers, link) {
 		uint64_t load = w->n_inflight + w->owned;
-		if (!w->gone && load < best_load) {
+		if (!w->gone && load < best_load && !worker_full(w)) {
 			best = w;
 			best_load = load;
 		}
@@ -61,12 +80,18 @@ handoff_send(struct lsn_env *env, struct lsn_pool *p, struct lsn_conn *c)
 			TAILQ_INSERT_TAIL(&w->inflight, c, link);
 			w->n_inflight++;
 			env->stats.handed_off++;
+			/* among equally loaded workers, the one chosen longest ago
+			 * goes first: short connections spread over a web garden */
+			if (TAILQ_NEXT(w, link)) {
+				TAILQ_REMOVE(&p->workers, w, link);
+				TAILQ_INSERT_TAIL(&p->workers, w, link);
+			}
 			return 0;
 		}
 		log_debug_errno(r, "handoff to worker %u (pid %u) failed", w->worker_id, w->pid);
 		handoff_worker_gone(env, w);
 	}
-	return -ENOENT;
+	return handoff_pool_full(p) ? -EBUSY : -ENOENT;
 }
 
 struct lsn_worker *
@@ -118,7 +143,10 @@ handoff_worker_free(struct lsn_env *env, struct lsn_worker *w)
 	}
 	TAILQ_REMOVE(&w->pool->workers, w, link);
 	w->ch = wasp_ipc_channel_free(w->ch);
+	/* what it held went with it */
+	env->n_owned -= MIN(w->owned, env->n_owned);
 	free(w);
+	accept_check(env);
 	if (n > 0 && !env->exiting)
 		log_info("%u connection(s) not acknowledged by a closed worker: routing them again",
 			 n);
@@ -174,8 +202,62 @@ worker_on_ack(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void 
 		}
 		inflight_remove(w, c);
 		w->owned++;
+		env->n_owned++;
 		conn_free(env, c); /* closes our copy: the worker has its own */
 	}
+	return 0;
+}
+
+/* HANDOFF_REFUSED: the worker could not take these (at its connection limit,
+ * or out of descriptors); we still hold them: route them again, to a worker
+ * with room, into the queue, or 503. */
+static int
+worker_on_refused(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
+{
+	struct lsn_worker *w = userdata;
+	struct lsn_env *env = w->pool->env;
+
+	if (msg->len % sizeof(struct wasp_msg_conn_ref) != 0) {
+		log_warning("worker %u (pid %u): HANDOFF_REFUSED with a wrong length", w->worker_id,
+			    w->pid);
+		return -EBADMSG;
+	}
+	if (!w->full)
+		log_info("worker %u (pid %u) of '%s' is full (%llu connections): refusing more",
+			 w->worker_id, w->pid, w->pool->name, (unsigned long long)w->owned);
+	w->full = true;
+	for (size_t off = 0; off < msg->len; off += sizeof(struct wasp_msg_conn_ref)) {
+		struct wasp_msg_conn_ref ref;
+		struct lsn_conn *c;
+
+		memcpy(&ref, msg->payload + off, sizeof(ref));
+		c = conn_by_id(env, ref.conn_id);
+		if (!c || c->state != LSN_CONN_INFLIGHT || c->worker != w)
+			continue;
+		inflight_remove(w, c);
+		conn_route(env, c);
+	}
+	return 0;
+}
+
+/* WORKER_ROOM: the worker's connection limit and the connections it closed. */
+static int
+worker_on_room(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
+{
+	struct lsn_worker *w = userdata;
+	struct lsn_env *env = w->pool->env;
+	struct wasp_msg_worker_room room;
+	uint64_t n;
+
+	memcpy(&room, msg->payload, sizeof(room));
+	n = MIN((uint64_t)room.released, w->owned);
+	w->owned -= n;
+	env->n_owned -= MIN(n, env->n_owned);
+	w->capacity = room.capacity;
+	w->full = false;
+	accept_check(env);
+	if (!w->gone && wasp_queue_len(&w->pool->queue) > 0)
+		pool_drain(env, w->pool);
 	return 0;
 }
 
@@ -197,17 +279,30 @@ worker_on_handback(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, 
 	}
 	if (hb.conn_id != 0) {
 		/* Not acknowledged: we still hold it. Take the worker's fd (the
-		 * same connection) and bytes, drop our copy. */
+		 * same connection) and bytes, drop our copy; keep ours when the
+		 * worker's did not reach us (out of descriptors). */
 		c = conn_by_id(env, hb.conn_id);
 		if (c && c->state == LSN_CONN_INFLIGHT && c->worker == w) {
 			inflight_remove(w, c);
-			(void)safe_close(c->fd);
-			c->fd = fd;
+			if (fd >= 0) {
+				(void)safe_close(c->fd);
+				c->fd = fd;
+			}
 		} else {
 			c = NULL;
 		}
 	} else if (w->owned > 0) {
 		w->owned--;
+		env->n_owned -= MIN((uint64_t)1, env->n_owned);
+		accept_check(env);
+	}
+	if (!c && fd < 0) {
+		/* its fd was dropped on the way (we are out of descriptors): the
+		 * connection is lost, the channel is not */
+		log_warning("worker %u (pid %u): a handed back connection did not reach us (out "
+			    "of descriptors): closed",
+			    w->worker_id, w->pid);
+		return 0;
 	}
 	if (!c) {
 		c = conn_new(env, fd);
@@ -241,6 +336,10 @@ static const struct wasp_ipc_handler worker_handlers[] = {
 	  worker_on_ack },
 	{ WASP_MSG_HANDBACK, sizeof(struct wasp_msg_handback), WASP_IPC_MAX_PAYLOAD, true,
 	  worker_on_handback },
+	{ WASP_MSG_HANDOFF_REFUSED, sizeof(struct wasp_msg_conn_ref), WASP_IPC_MAX_PAYLOAD, false,
+	  worker_on_refused },
+	{ WASP_MSG_WORKER_ROOM, sizeof(struct wasp_msg_worker_room),
+	  sizeof(struct wasp_msg_worker_room), false, worker_on_room },
 };
 
 static const struct wasp_ipc_channel_ops worker_ops = {
@@ -249,19 +348,21 @@ static const struct wasp_ipc_channel_ops worker_ops = {
 	.handlers = worker_handlers,
 	.n_handlers = ELEMENTSOF(worker_handlers),
 	.on_close = worker_on_close,
+	.fd_may_be_lost = true, /* a HANDBACK's: worker_on_handback copes */
 };
 
 int
 handoff_add_worker(struct lsn_env *env, struct lsn_pool *p, const struct wasp_msg_worker_ref *ref,
 		   int fd)
 {
-	struct lsn_worker *w, *o;
-	uint64_t min_owned = UINT64_MAX;
+	struct lsn_worker *w = handoff_find_worker(env, ref->worker_id);
 
-	if (handoff_find_worker(env, ref->worker_id)) {
-		log_warning("worker %u announced twice, ignoring", ref->worker_id);
-		(void)safe_close(fd);
-		return 0;
+	if (w) {
+		/* a new channel after the worker lost the old one (waspd pairs
+		 * them again): it replaces the old, whose unacknowledged
+		 * connections are routed again */
+		log_info("worker %u (pid %u): a new handoff channel", w->worker_id, w->pid);
+		handoff_worker_free(env, w);
 	}
 	w = calloc(1, sizeof(*w));
 	if (!w) {
@@ -277,13 +378,6 @@ handoff_add_worker(struct lsn_env *env, struct lsn_pool *p, const struct wasp_ms
 		free(w);
 		return -ENOMEM;
 	}
-	/* We never learn when a worker closes a connection; a newcomer starts
-	 * level with the least loaded one so it does not take every new
-	 * connection until its count caught up. */
-	TAILQ_FOREACH(o, &p->workers, link)
-		if (!o->gone && o->owned < min_owned)
-			min_owned = o->owned;
-	w->owned = min_owned == UINT64_MAX ? 0 : min_owned;
 	TAILQ_INSERT_TAIL(&p->workers, w, link);
 	p->n_workers++;
 	p->demand_sent = false;

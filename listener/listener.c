@@ -73,12 +73,24 @@ conn_new(struct lsn_env *env, int fd)
 	c->pool = NULL;
 	c->worker = NULL;
 	c->qe.queued = false;
+	c->peer_counted = false;
 	c->t_start = wasp_now_usec();
+	c->in_reading = true;
+	TAILQ_INSERT_TAIL(&env->reading, c, rlink);
 	env->n_conns++;
 	return c;
 fail:
 	(void)safe_close(fd);
 	return NULL;
+}
+
+void
+conn_head_done(struct lsn_env *env, struct lsn_conn *c)
+{
+	if (!c->in_reading)
+		return;
+	TAILQ_REMOVE(&env->reading, c, rlink);
+	c->in_reading = false;
 }
 
 static void
@@ -115,6 +127,8 @@ conn_free(struct lsn_env *env, struct lsn_conn *c)
 		pool_rearm(env, c->pool);
 	}
 	conn_unroute(env, c);
+	conn_head_done(env, c);
+	client_remove(env, c);
 	c->fd = safe_close(c->fd);
 	c->state = LSN_CONN_FREE;
 	/* Big handback buffers go back to the normal size. */
@@ -372,6 +386,7 @@ conn_route(struct lsn_env *env, struct lsn_conn *c)
 		return;
 	}
 	conn_drop_event(c);
+	conn_head_done(env, c);
 	if (pr == WASP_PEEK_ERROR) {
 		conn_reject(env, c, key.status ? key.status : 400, key.reason);
 		return;
@@ -537,6 +552,7 @@ env_done(struct lsn_env *env)
 		free(env->slots[i]);
 	}
 	free(env->slots);
+	client_done(env);
 	free(env->pool_by_id);
 	table_unref(env->table);
 	free(env->scratch);
@@ -627,6 +643,7 @@ wasp_listener_main(const struct wasp_listener_ops *ops, void *userdata, int argc
 	env.max_conns = max_conns;
 	TAILQ_INIT(&env.pools);
 	TAILQ_INIT(&env.free_conns);
+	TAILQ_INIT(&env.reading);
 	env.slots = calloc(max_conns, sizeof(*env.slots));
 	env.scratch = malloc(WASP_IPC_MAX_PAYLOAD);
 	cfg = event_config_new();
@@ -635,7 +652,7 @@ wasp_listener_main(const struct wasp_listener_ops *ops, void *userdata, int argc
 		env.base = event_base_new_with_config(cfg);
 		event_config_free(cfg);
 	}
-	if (!env.slots || !env.scratch || !env.base) {
+	if (!env.slots || !env.scratch || !env.base || client_init(&env) < 0) {
 		log_error("out of memory");
 		goto out;
 	}

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 
 #include <event2/event.h>
 #include <event2/event_struct.h>
@@ -16,6 +17,7 @@
 #include "queue.h"
 #include "route.h"
 
+struct lsn_client;
 struct lsn_env;
 struct lsn_pool;
 struct lsn_worker;
@@ -59,6 +61,10 @@ struct lsn_conn {
 	struct lsn_pool *pool;
 	struct lsn_worker *worker; /* INFLIGHT */
 	TAILQ_ENTRY(lsn_conn) link; /* worker->inflight, or the free list */
+	TAILQ_ENTRY(lsn_conn) rlink; /* env->reading while its head is incomplete */
+	bool in_reading;
+	bool peer_counted; /* counted in env->clients under peer */
+	uint8_t peer[16];  /* client address (IPv4 mapped into IPv6) */
 };
 
 TAILQ_HEAD(lsn_conn_list, lsn_conn);
@@ -74,7 +80,9 @@ struct lsn_worker {
 	struct wasp_ipc_channel *ch;
 	struct lsn_conn_list inflight; /* handed, not acknowledged */
 	uint32_t n_inflight;
-	uint64_t owned; /* acknowledged minus handed back: our estimate of its load */
+	uint64_t owned; /* acknowledged, minus handed back and released (WORKER_ROOM) */
+	uint32_t capacity; /* connections it can hold (WORKER_ROOM), 0: unknown */
+	bool full;      /* refused a connection: none until its next WORKER_ROOM */
 	bool gone;      /* WORKER_GONE: no new connections */
 	TAILQ_ENTRY(lsn_worker) link; /* pool->workers */
 };
@@ -140,7 +148,17 @@ struct lsn_env {
 	uint32_t n_slots;        /* allocated so far (<= max_conns) */
 	uint32_t max_conns;
 	uint32_t n_conns;        /* held now */
+	uint64_t n_owned;        /* held by workers (sum of their owned) */
 	struct lsn_conn_list free_conns;
+	/* connections still reading their head, oldest first: the first to
+	 * close when the limit is reached (accept.c) */
+	struct lsn_conn_list reading;
+	bool shedding;           /* at the limit, closing unfinished heads (logged once) */
+	/* connections held per client address (client.c) */
+	uint32_t max_per_client; /* maxConnectionsPerClient; 0: no limit */
+	struct lsn_client *clients;
+	uint32_t clients_mask;   /* slots - 1 (a power of two) */
+	uint64_t client_seed[2];
 
 	/* accept */
 	bool accept_paused;      /* EMFILE: timer running */
@@ -168,6 +186,8 @@ void conn_read(struct lsn_env *env, struct lsn_conn *c);
 /* peek() the bytes held, route, then hand off, queue, or reject. */
 void conn_route(struct lsn_env *env, struct lsn_conn *c);
 void conn_drop_event(struct lsn_conn *c);
+/* Out of env->reading: its head is complete (or it is going). */
+void conn_head_done(struct lsn_env *env, struct lsn_conn *c);
 /* While queued: watch for the client going away (and keep its bytes). */
 void conn_watch_queued(struct lsn_env *env, struct lsn_conn *c);
 /* Answer status (503 of a TcpLevel pool: reset instead), then close. */
@@ -178,6 +198,16 @@ void table_unref(struct lsn_table *t);
 /* Use ms (> 0) as the header timeout for connections from now on. */
 void listener_set_header_timeout(struct lsn_env *env, uint32_t ms);
 
+/* client.c: connections per client address (maxConnectionsPerClient) */
+int client_init(struct lsn_env *env);
+void client_done(struct lsn_env *env);
+/* Count c for the peer sa; false (not counted) when that address holds
+ * max_per_client connections already. */
+bool client_add(struct lsn_env *env, struct lsn_conn *c, const struct sockaddr *sa,
+		socklen_t len);
+/* Uncount c (when it was counted). */
+void client_remove(struct lsn_env *env, struct lsn_conn *c);
+
 /* accept.c */
 /* Non-blocking, TCP_DEFER_ACCEPT for client-speaks-first protocols, and a
  * read event. 0 or -errno. */
@@ -185,6 +215,12 @@ int accept_start(struct lsn_env *env, struct lsn_socket *s);
 /* Event off, our copy of the socket closed (waspd keeps its own). */
 void accept_stop(struct lsn_socket *s);
 void accept_check(struct lsn_env *env); /* resume after a connection was released */
+/* Connections held: the listener's own and those its workers hold. */
+static inline uint64_t
+accept_held(const struct lsn_env *env)
+{
+	return env->n_conns + env->n_owned;
+}
 int accept_init(struct lsn_env *env);
 
 /* pool.c: pools, queues and demand */
@@ -204,8 +240,12 @@ void pool_rearm(struct lsn_env *env, struct lsn_pool *p);
 
 /* handoff.c: worker channels */
 /* HANDOFF to the least busy worker; 0 when c is taken care of (handed off,
- * or rejected because it cannot travel), -ENOENT when no worker took it. */
+ * or rejected because it cannot travel), -ENOENT when no worker took it,
+ * -EBUSY when every worker is at its connection limit. */
 int handoff_send(struct lsn_env *env, struct lsn_pool *p, struct lsn_conn *c);
+/* Whether the pool has workers and each one holds as many connections as
+ * it can. */
+bool handoff_pool_full(struct lsn_pool *p);
 /* A WORKER_CHANNEL: takes fd, then drains the pool's queue to it. */
 int handoff_add_worker(struct lsn_env *env, struct lsn_pool *p, const struct wasp_msg_worker_ref *ref,
 		       int fd);

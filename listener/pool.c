@@ -122,6 +122,16 @@ pool_flush(struct lsn_env *env, struct lsn_pool *p, unsigned status, const char 
 void
 pool_enqueue(struct lsn_env *env, struct lsn_pool *p, struct lsn_conn *c)
 {
+	/* Every worker holds as many connections as it can: wait for a new one
+	 * of a web garden that can grow, else 503 at once (a slot may stay
+	 * taken for connectionTimeout). */
+	if (handoff_pool_full(p)) {
+		if (!p->rp || p->n_workers >= p->rp->max_processes) {
+			conn_reject(env, c, 503, "application pool at its connection limit");
+			return;
+		}
+		channel_demand(env, p);
+	}
 	if (wasp_queue_push(&p->queue, &c->qe, wasp_now_usec()) < 0) {
 		conn_reject(env, c, 503, "application pool queue full");
 		return;

@@ -688,7 +688,7 @@ wasp_route_table_parse(const char *json, size_t len, const char *protocol,
 	struct pending_binding *pb = NULL;
 	json_error_t jerr;
 	json_t *root;
-	uint64_t gen, header_wait;
+	uint64_t gen, header_wait, per_client;
 	size_t nb = 0;
 	int r;
 
@@ -708,11 +708,14 @@ wasp_route_table_parse(const char *json, size_t len, const char *protocol,
 	if ((r = get_uint(&c, root, "table", "generation", false, UINT32_MAX, 0, &gen)) < 0 ||
 	    (r = get_uint(&c, root, "table", "headerWaitTimeoutMs", false,
 			  WASP_ROUTE_MAX_HEADER_WAIT_MS, 0, &header_wait)) < 0 ||
+	    (r = get_uint(&c, root, "table", "maxConnectionsPerClient", false, UINT32_MAX, 0,
+			  &per_client)) < 0 ||
 	    (r = parse_pools(&c, root)) < 0 || (r = parse_sites(&c, root, protocol, &pb, &nb)) < 0 ||
 	    (r = parse_sockets(&c, root, protocol, pb, nb)) < 0)
 		goto fail;
 	t->pub.generation = (uint32_t)gen;
 	t->pub.header_wait_ms = (uint32_t)header_wait;
+	t->pub.max_per_client = (uint32_t)per_client;
 	json_decref(root);
 	*ret_table = &t->pub;
 	return 0;

@@ -79,6 +79,7 @@ struct wasp_route_socket {
 struct wasp_route_table {
 	uint32_t generation;
 	uint32_t header_wait_ms; /* headerWaitTimeoutMs; 0: the adapter's default */
+	uint32_t max_per_client; /* maxConnectionsPerClient; 0: no limit */
 	const struct wasp_route_pool *pools;
 	size_t n_pools;
 	const struct wasp_route_site *sites;

@@ -43,6 +43,14 @@
 #include "util.h"
 #include "worker.h"
 
+/* What a connection waits on, for webLimits minBytesPerSecond and the
+ * connectionTimeout of a transfer in progress. */
+enum conn_xfer {
+	XFER_NONE,
+	XFER_BODY,  /* reading the request body (for a module, or discarding it) */
+	XFER_WRITE, /* writing the response */
+};
+
 enum conn_state {
 	CS_IDLE,   /* waiting for the first byte of a request */
 	CS_HEAD,   /* part of a head is in */
@@ -64,6 +72,12 @@ struct conn {
 	bool ev_added;
 	uint64_t deadline; /* UINT64_MAX: none */
 	uint64_t timer_at; /* when the timer fires, 0 when not armed */
+	/* a transfer's progress (conn_wait_xfer): since xfer_start it moved
+	 * xfer_count() - xfer_base bytes; it stalls at stall_at
+	 * (connectionTimeout from its last wait), its rate is checked at
+	 * rate_check_at */
+	enum conn_xfer xfer;
+	uint64_t xfer_start, xfer_base, stall_at, rate_check_at;
 	struct wchan *chan;
 	enum conn_state state;
 	bool readable, writable, rdhup;
@@ -74,6 +88,7 @@ struct conn {
 	bool in_callback;
 	bool dead;   /* closed inside a callback: free on the way out */
 	bool corked; /* TCP_CORK set for this response */
+	bool acked;  /* the adapter counts it among ours until released or handed back */
 
 	uint32_t site_id;       /* from the HANDOFF, for the first request */
 	struct wapp *first_app; /* NULL: not one of ours; route it */
@@ -118,6 +133,59 @@ conn_timeout(const struct conn *c)
 {
 	return c->app && c->app->connection_timeout_usec ? c->app->connection_timeout_usec
 							 : WORKER_DEFAULT_CONN_TIMEOUT_USEC;
+}
+
+static void conn_set_deadline(struct conn *c, uint64_t usec_from_now);
+
+static uint64_t
+xfer_count(const struct conn *c)
+{
+	return c->xfer == XFER_WRITE ? c->req.bytes_out : c->body_read;
+}
+
+/* Wait for the client to take part of a response or send part of a body:
+ * connectionTimeout from now (HTTP.sys's EntityBody timer: each wait after
+ * progress gets another interval) and, with minBytesPerSecond, a rate check
+ * once a second that progress does not postpone, so a client that trickles
+ * a byte now and then is cut off too. No timer per byte: the counters are
+ * the ones the transfer keeps anyway. */
+static void
+conn_wait_xfer(struct conn *c, enum conn_xfer x)
+{
+	uint64_t now = wasp_now_usec(), at;
+
+	if (c->xfer != x) {
+		c->xfer = x;
+		c->xfer_start = now;
+		c->xfer_base = xfer_count(c);
+		c->rate_check_at = now + WORKER_RATE_GRACE_USEC;
+	}
+	c->stall_at = now + conn_timeout(c);
+	at = c->stall_at;
+	if (c->env->min_bytes_per_sec > 0)
+		at = MIN(at, c->rate_check_at);
+	conn_set_deadline(c, at > now ? at - now : 0);
+}
+
+/* The rate check of a transfer (its deadline passed before it stalled):
+ * true when the client moved fewer than minBytesPerSecond bytes a second
+ * since the grace period; otherwise the next check is armed. */
+static bool
+xfer_too_slow(struct conn *c, uint64_t now)
+{
+	uint64_t bytes = xfer_count(c) - c->xfer_base, min = c->env->min_bytes_per_sec;
+	uint64_t elapsed = now - c->xfer_start;
+
+	if (elapsed > WORKER_RATE_GRACE_USEC &&
+	    bytes * 1000000 < min * (elapsed - WORKER_RATE_GRACE_USEC)) {
+		log_debug("connection too slow: %llu bytes in %llu ms (minBytesPerSecond %llu)",
+			  (unsigned long long)bytes, (unsigned long long)(elapsed / 1000),
+			  (unsigned long long)min);
+		return true;
+	}
+	c->rate_check_at = now + WORKER_RATE_CHECK_USEC;
+	conn_set_deadline(c, MIN(c->stall_at, c->rate_check_at) - now);
+	return false;
 }
 
 static void
@@ -236,8 +304,11 @@ conn_free(struct conn *c)
 		arena_put(env, c->req_arena);
 	if (c->in)
 		inbuf_put(env, c->in);
-	if (c->chan)
+	if (c->chan) {
+		if (c->acked)
+			wchan_release(c->chan);
 		wchan_unref(c->chan);
+	}
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -347,6 +418,8 @@ conn_handback(struct conn *c)
 			   c->in_end - c->in_start);
 	if (r < 0)
 		log_warning_errno(r, "hand back connection, dropping it");
+	else
+		c->acked = false; /* the adapter counts the HANDBACK itself */
 	conn_free(c);
 }
 
@@ -478,6 +551,7 @@ start_request(struct conn *c, size_t head_len)
 	c->body_open = false;
 	c->body_err = 0;
 	c->body_read = c->body_left = c->body_limit = 0;
+	c->xfer = XFER_NONE;
 	c->pend_len = 0;
 	c->body_wait_fn = NULL;
 	c->continue_sent = !h->expect_continue;
@@ -848,7 +922,7 @@ conn_process(struct conn *c)
 			}
 			n = conn_read(c);
 			if (n == -EAGAIN) {
-				conn_set_deadline(c, conn_timeout(c));
+				conn_wait_xfer(c, XFER_BODY);
 				return;
 			}
 			if (n <= 0) {
@@ -861,8 +935,10 @@ conn_process(struct conn *c)
 			case PIPELINE_PENDING:
 				/* waiting for body bytes is bounded by connectionTimeout;
 				 * other pending work by its module */
-				conn_set_deadline(c,
-						  c->body_wait_fn ? conn_timeout(c) : UINT64_MAX);
+				if (c->body_wait_fn)
+					conn_wait_xfer(c, XFER_BODY);
+				else
+					conn_set_deadline(c, UINT64_MAX);
 				return;
 			case PIPELINE_SEND:
 				if (drain_decide(c)) {
@@ -914,7 +990,7 @@ conn_process(struct conn *c)
 			}
 			n = conn_read(c);
 			if (n == -EAGAIN) {
-				conn_set_deadline(c, conn_timeout(c));
+				conn_wait_xfer(c, XFER_BODY);
 				return;
 			}
 			if (n <= 0) {
@@ -925,7 +1001,7 @@ conn_process(struct conn *c)
 		case CS_WRITE:
 			r = conn_write(c);
 			if (r == -EAGAIN) {
-				conn_set_deadline(c, conn_timeout(c));
+				conn_wait_xfer(c, XFER_WRITE);
 				return;
 			}
 			if (r < 0) {
@@ -1065,6 +1141,11 @@ conn_on_timer(evutil_socket_t fd, short what, void *arg)
 		c->timer_at = c->deadline;
 		return;
 	}
+	if (c->xfer != XFER_NONE && now < c->stall_at && c->env->min_bytes_per_sec > 0 &&
+	    (c->state == CS_WRITE || c->state == CS_DRAIN || c->state == CS_BODY ||
+	     (c->state == CS_RUN && c->body_wait_fn)) &&
+	    !xfer_too_slow(c, now))
+		return;
 	c->deadline = UINT64_MAX;
 	if (c->state == CS_HEAD) {
 		start_error(c, 408);
@@ -1185,6 +1266,7 @@ conn_prepare(struct wasp_env *env, int fd, struct wchan *chan, uint32_t site_id,
 void
 conn_start(struct conn *c)
 {
+	c->acked = true;
 	conn_enter(c);
 }
 

@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 
 #include "apphost.h"
 #include "arena.h"
+#include "config.h"
 #include "ipc.h"
 #include "listener/route.h"
 #include "log.h"
@@ -30,6 +32,40 @@ env_init(struct wasp_env *env, struct event_base *base)
 	if (!env->fcache)
 		return -ENOMEM;
 	return 0;
+}
+
+void
+env_fit_fd_limit(struct wasp_env *env)
+{
+	struct rlimit rl;
+	uint64_t soft, fc, n;
+	const char *s;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	/* Test hook, with WASP_WORKER_F_TEST_HEADERS only (waspd --test-hooks
+	 * passes it as WASP_TEST_WORKER_NOFILE=POOL:N): a lower limit. */
+	if ((env->flags & WASP_WORKER_F_TEST_HEADERS) && (s = getenv("WASP_TEST_NOFILE")) &&
+	    wasp_parse_u64(s, UINT32_MAX, &n) >= 0 && n < rl.rlim_cur) {
+		rl.rlim_cur = rl.rlim_max = n;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warning_errno(-errno, "WASP_TEST_NOFILE=%s, ignoring", s);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	soft = rl.rlim_cur == RLIM_INFINITY ? UINT32_MAX : MIN((uint64_t)rl.rlim_cur, UINT32_MAX);
+	/* the open file cache gets a quarter, at most FCACHE_MAX */
+	fc = MAX(MIN((uint64_t)FCACHE_MAX, soft / 4), 1);
+	if (!env->fcache || fcache_size(env->fcache) == 0) {
+		struct fcache *nc = fcache_new(fc);
+		if (nc) {
+			fcache_free(env->fcache);
+			env->fcache = nc;
+		}
+	}
+	env->conn_max = soft > fc + WORKER_FD_RESERVE ? (uint32_t)(soft - fc - WORKER_FD_RESERVE)
+						      : 1;
+	log_debug("descriptor limit %llu: at most %u connections, %llu cached files",
+		  (unsigned long long)soft, env->conn_max, (unsigned long long)fc);
 }
 
 int
@@ -117,14 +153,38 @@ vdir_url(struct wasp_arena *a, const char *app_path, const char *vdir_path)
 	return s;
 }
 
+/* Whether the site (or siteDefaults, when the configuration merged it in)
+ * writes its own limits connectionTimeout; otherwise webLimits' applies, as
+ * HTTP.sys's server-wide timer does for a site that does not set one. */
+static bool
+site_sets_connection_timeout(const struct wasp_element *sites, const char *name)
+{
+	const struct wasp_element *site = sites && name ? wasp_element_find_item(sites, name) : NULL;
+	const struct wasp_attr *at =
+		site ? wasp_element_attr(wasp_element_child(site, "limits"), "connectionTimeout")
+		     : NULL;
+
+	return !sites || (at && at->is_set);
+}
+
 int
 env_build_apps(struct wasp_env *env)
 {
 	const struct wasp_apphost *ah = env->apphost;
+	const struct wasp_element *wl, *sites;
 	struct wasp_arena *a;
+	uint64_t web_timeout;
 	size_t n = 0, k = 0;
 
 	apps_free(env);
+	/* webLimits minBytesPerSecond (defaults applied: IIS's 240) and
+	 * connectionTimeout (a site's own limits connectionTimeout wins) */
+	wl = env->config ? wasp_config_section(env->config, "system.applicationHost/webLimits")
+			 : NULL;
+	sites = env->config ? wasp_config_section(env->config, "system.applicationHost/sites")
+			    : NULL;
+	env->min_bytes_per_sec = wasp_element_get_uint(wl, "minBytesPerSecond", 0);
+	web_timeout = wasp_element_get_uint(wl, "connectionTimeout", 0);
 	if (!ah || !env->pool_name)
 		return 0;
 	for (size_t i = 0; i < ah->n_sites; i++)
@@ -152,7 +212,10 @@ env_build_apps(struct wasp_env *env)
 			w->site_name = site->name;
 			w->path = app->path;
 			w->path_len = strlen(app->path);
-			w->connection_timeout_usec = site->limits.connection_timeout;
+			w->connection_timeout_usec =
+				site_sets_connection_timeout(sites, site->name)
+					? site->limits.connection_timeout
+					: web_timeout;
 			w->vdirs = wasp_arena_zalloc(a, MAX(app->n_vdirs, (size_t)1) *
 								sizeof(struct wvdir));
 			if (!w->vdirs)

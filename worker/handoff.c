@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "ipc.h"
 #include "log.h"
 #include "util.h"
@@ -33,6 +35,13 @@ struct wchan {
 	struct wasp_msg_conn_ref acks[WCHAN_ACK_MAX];
 	uint32_t ack_seq; /* the first HANDOFF's seq */
 	unsigned n_pending;
+	/* acknowledged connections closed since the last WORKER_ROOM: sent
+	 * in batches, at the stats tick, or after this pass of the loop when
+	 * the room matters (wchan_release) */
+	struct event *ev_room;
+	uint32_t released;
+	bool room_now; /* ev_room made active for this pass */
+	bool refusing; /* refused a HANDOFF since the last WORKER_ROOM (logged once) */
 };
 
 void
@@ -69,6 +78,9 @@ wchan_close(struct wchan *c)
 	if (!c->ch)
 		return;
 	wchan_discard_pending(c);
+	if (c->ev_room)
+		event_free(c->ev_room);
+	c->ev_room = NULL;
 	c->ch = wasp_ipc_channel_free(c->ch);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -83,6 +95,88 @@ bool
 wchan_open(const struct wchan *c)
 {
 	return c && c->ch;
+}
+
+static int
+wchan_send_room(struct wchan *c)
+{
+	struct wasp_msg_worker_room room = { .capacity = c->env->conn_max,
+					     .released = c->released };
+	int r;
+
+	r = wasp_ipc_channel_send(c->ch, WASP_MSG_WORKER_ROOM, 0, &room, sizeof(room), -1, 0);
+	if (r == 0) {
+		c->released = 0;
+		c->refusing = false;
+	}
+	return r;
+}
+
+static void
+wchan_on_room(evutil_socket_t fd, short what, void *arg)
+{
+	struct wchan *c = arg;
+
+	c->room_now = false;
+	if (c->ch && (c->released > 0 || c->refusing))
+		(void)wchan_send_room(c);
+	if (c->ev_room)
+		(void)event_del(c->ev_room); /* a pending delay, now moot */
+}
+
+void
+wchan_release(struct wchan *c)
+{
+	struct wasp_env *env = c->env;
+
+	if (!c->ch || !c->ev_room)
+		return;
+	/* One WORKER_ROOM for WORKER_ROOM_BATCH closed connections, so a
+	 * stream of short connections does not cost a message each (the rest
+	 * goes with the next stats tick, wchan_flush_rooms); after this pass
+	 * of the loop when the room matters: we refused a connection, or hold
+	 * half our limit. No timer of its own: a wakeup costs more than the
+	 * message it would save. */
+	c->released++;
+	if (c->room_now)
+		return;
+	if (c->refusing || (env->conn_max > 0 && env->n_conns * 2 >= env->conn_max) ||
+	    c->released >= WORKER_ROOM_BATCH) {
+		c->room_now = true;
+		event_active(c->ev_room, EV_TIMEOUT, 1);
+	}
+}
+
+void
+wchan_flush_rooms(struct wasp_env *env)
+{
+	for (struct wchan *c = env->chans; c; c = c->next)
+		if (c->released > 0 && !c->room_now)
+			(void)wchan_send_room(c);
+}
+
+/* Tell the adapter we did not take conn_id (it still holds the connection
+ * and routes it again): at the connection limit, or its fd never reached us. */
+static int
+wchan_refuse(struct wchan *c, uint32_t conn_id, uint32_t seq, bool fd_lost)
+{
+	struct wasp_msg_conn_ref ref = { .conn_id = conn_id };
+
+	if (!c->refusing) {
+		log_warning("%s: refusing connections (%u held, limit %u)",
+			    fd_lost ? "out of file descriptors" : "at the connection limit",
+			    c->env->n_conns, c->env->conn_max);
+		/* the adapter sends us nothing until our next WORKER_ROOM: one
+		 * goes when a connection closes, and in any case after a while
+		 * (descriptors that were short may be back without any) */
+		if (!event_pending(c->ev_room, EV_TIMEOUT, NULL)) {
+			struct timeval tv = { 0, WORKER_REFUSED_RETRY_USEC };
+			(void)event_add(c->ev_room, &tv);
+		}
+	}
+	c->refusing = true;
+	return wasp_ipc_channel_send(c->ch, WASP_MSG_HANDOFF_REFUSED, seq, &ref, sizeof(ref), -1,
+				     0);
 }
 
 int
@@ -125,6 +219,8 @@ wchan_ack_pending(struct wchan *c)
 	for (unsigned i = 0; i < n; i++)
 		if (c->pending[i])
 			conn_start(c->pending[i]);
+		else
+			wchan_release(c); /* acknowledged, but closed already */
 	wchan_unref(c);
 	return 0;
 }
@@ -150,6 +246,14 @@ wchan_on_handoff(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, vo
 	memcpy(app_path, msg->payload + sizeof(ho), ho.app_path_len);
 	app_path[ho.app_path_len] = '\0';
 	data = msg->payload + sizeof(ho) + ho.app_path_len;
+
+	/* Out of descriptors (the fd was dropped on the way), or as many
+	 * connections as we can hold with the descriptors left: refuse it, and
+	 * keep the channel. */
+	if (msg->fd_lost || (env->conn_max > 0 && env->n_conns >= env->conn_max)) {
+		safe_close(fd);
+		return wchan_refuse(c, ho.conn_id, msg->hdr.seq, msg->fd_lost);
+	}
 
 	if (env->draining || !env->ready) {
 		/* not ours to take: back, unacknowledged, with its conn id */
@@ -197,11 +301,25 @@ wchan_on_close(struct wasp_ipc_channel *ch, int err, void *userdata)
 {
 	struct wchan *c = userdata;
 
-	if (err < 0)
-		log_warning_errno(err, "handoff channel of adapter %u closed", c->adapter_id);
-	else
-		log_debug("handoff channel of adapter %u closed", c->adapter_id);
-	wchan_close(c);
+	struct wasp_env *env = c->env;
+	uint32_t adapter_id = c->adapter_id;
+
+	wchan_close(c); /* may free c */
+	if (err < 0 && err != -ECONNRESET && err != -EPIPE) {
+		/* The adapter cannot hand us connections any more, and waspd,
+		 * which pings us on another channel, would take us for healthy:
+		 * tell it, so that it pairs us with the adapter again (or
+		 * replaces us). EOF needs no word: the adapter is gone, and its
+		 * successor gets a new channel. */
+		struct wasp_msg_handoff_channel hc = { .adapter_id = adapter_id };
+
+		log_warning_errno(err, "handoff channel of adapter %u broken", adapter_id);
+		if (env->activator)
+			(void)wasp_ipc_channel_send(env->activator, WASP_MSG_HANDOFF_CHANNEL_LOST, 0,
+						    &hc, sizeof(hc), -1, 0);
+		return;
+	}
+	log_debug("handoff channel of adapter %u closed", adapter_id);
 }
 
 static const struct wasp_ipc_handler wchan_handlers[] = {
@@ -216,6 +334,7 @@ static const struct wasp_ipc_channel_ops wchan_ops = {
 	.n_handlers = ELEMENTSOF(wchan_handlers),
 	.on_close = wchan_on_close,
 	.on_read_done = wchan_on_read_done,
+	.fd_may_be_lost = true,
 };
 
 int
@@ -230,11 +349,20 @@ wchan_add(struct wasp_env *env, int sock, uint32_t adapter_id)
 	c->env = env;
 	c->adapter_id = adapter_id;
 	c->refs = 1;
-	c->ch = wasp_ipc_channel_new(env->base, sock, &wchan_ops, c);
-	if (!c->ch) {
+	c->ev_room = event_new(env->base, -1, 0, wchan_on_room, c);
+	if (!c->ev_room) {
+		safe_close(sock);
 		free(c);
 		return -ENOMEM;
 	}
+	c->ch = wasp_ipc_channel_new(env->base, sock, &wchan_ops, c);
+	if (!c->ch) {
+		event_free(c->ev_room);
+		free(c);
+		return -ENOMEM;
+	}
+	/* the adapter learns how many connections we can hold */
+	(void)wchan_send_room(c);
 	c->next = env->chans;
 	if (env->chans)
 		env->chans->prev = c;

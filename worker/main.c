@@ -106,6 +106,8 @@ on_worker_config(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, vo
 		log_error("pool '%s' is not in the configuration", pool);
 		exit(EXIT_FAILURE);
 	}
+	env->flags = wc.flags;
+	env_fit_fd_limit(env);
 	r = env_build_apps(env);
 	if (r < 0)
 		wasp_fatal("applications of pool '%s': %s", env->pool_name, strerror(-r));
@@ -269,6 +271,7 @@ on_stats_timer(evutil_socket_t fd, short what, void *arg)
 		.busy = env->n_busy,
 	};
 
+	wchan_flush_rooms(env);
 	if (!env->activator || !env->ready)
 		return;
 	read_memory(&st.private_kb, &st.rss_kb);

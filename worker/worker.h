@@ -37,6 +37,22 @@ struct rc_entry;
 #define WORKER_LINGER_USEC (2ULL * 1000000)          /* read-and-discard after an error response */
 #define WORKER_MAX_DISCARD_BODY 30000000ULL          /* IIS maxAllowedContentLength default */
 #define WORKER_STATS_INTERVAL_USEC 1000000
+/* Descriptors kept free besides connections and the open file cache
+ * (channels, log files, web.config reads, a file being served): a worker
+ * takes at most RLIMIT_NOFILE - this - its file cache's size connections. */
+#define WORKER_FD_RESERVE 32
+/* Closed connections are reported to the adapter (WORKER_ROOM) this many at
+ * a time, the rest at the next stats tick (at once when the room matters). */
+#define WORKER_ROOM_BATCH 32
+/* After refusing a connection, a WORKER_ROOM goes at the latest this long
+ * after, so the adapter tries again even if no connection closed. */
+#define WORKER_REFUSED_RETRY_USEC 100000
+/* webLimits minBytesPerSecond is checked this often while a connection waits
+ * to read a request body or to write a response, and only after this grace
+ * period from the first wait (the first bytes of a transfer may wait for a
+ * window or a module). */
+#define WORKER_RATE_CHECK_USEC 1000000
+#define WORKER_RATE_GRACE_USEC 1000000
 #define WORKER_SPARE_MAX 64   /* input buffers and request arenas kept for reuse */
 #define WORKER_CORK_MIN 65536 /* file bodies over this: TCP_CORK rather than MSG_MORE */
 #define WORKER_DEFAULT_CONN_TIMEOUT_USEC (120ULL * 1000000) /* IIS connectionTimeout */
@@ -247,6 +263,8 @@ struct wasp_env {
 	uint32_t n_busy;
 	uint64_t n_requests;
 
+	uint32_t conn_max; /* connections it takes at once (descriptors left), 0: no limit */
+	uint64_t min_bytes_per_sec; /* webLimits minBytesPerSecond, 0: not checked */
 	bool ready, draining;
 	struct event *stats_timer;
 	struct event *exit_timer;
@@ -261,6 +279,9 @@ int env_init(struct wasp_env *env, struct event_base *base);
  * and run their init_process; once, before the first connection. 0 or -errno. */
 int env_load_modules(struct wasp_env *env, uint32_t flags);
 void env_done(struct wasp_env *env);
+/* Size the connection limit and the open file cache to RLIMIT_NOFILE (once,
+ * before the first connection; docs/design.md "Descriptor limits"). */
+void env_fit_fd_limit(struct wasp_env *env);
 /* Build env->apps from env->apphost for env->pool_name. 0 or -errno. */
 int env_build_apps(struct wasp_env *env);
 /* Keep a ROUTE_TABLE's memfd (owned from now on) for env_routes(). */
@@ -286,6 +307,12 @@ void wchan_unref(struct wchan *c);
 bool wchan_open(const struct wchan *c);
 /* Send HANDBACK (fd is closed once sent, also on failure) with data. 0 or -errno. */
 int wchan_handback(struct wchan *c, int fd, uint32_t conn_id, const void *data, size_t len);
+/* An acknowledged connection of c's was closed (not handed back): counted
+ * for the adapter's next WORKER_ROOM. */
+void wchan_release(struct wchan *c);
+/* WORKER_ROOM to every adapter that has closed connections to hear of
+ * (once a second, with the stats). */
+void wchan_flush_rooms(struct wasp_env *env);
 /* Messages still queued on the handoff channels (a HANDBACK not yet on the wire). */
 size_t wchan_queued(struct wasp_env *env);
 void wchan_close_all(struct wasp_env *env);

@@ -11,9 +11,13 @@ wrapper script the test writes passes it):
   olddemand (as an adapter, well-behaved) registers, and once the ROUTE_TABLE
             of generation 2 (a reload) has come, sends POOL_DEMAND for pool id 1
             of generation 1: as if sent just before the new table arrived
+  chanlost  (well-behaved) gets ready, then reports HANDOFF_CHANNEL_LOST for its
+            handoff channel and closes it; it serves what comes on the new
+            channel waspd pairs it with ("channel N" as the body)
 argv[2] "adapter" makes it say it is an adapter in its HELLO.
 Then it waits for waspd to close the channel or kill it."""
 import os
+import select
 import socket
 import struct
 import sys
@@ -24,6 +28,8 @@ HELLO, READY, STATS = 1, 301, 304
 ROLE_WORKER = 3
 ROLE_ADAPTER = 2
 REGISTER, ROUTE_TABLE, POOL_DEMAND = 200, 201, 203
+PING, PONG, DRAIN, HANDOFF_CHANNEL, CHANNEL_LOST = 302, 303, 305, 306, 307
+HANDOFF, HANDOFF_ACK = 400, 401
 ROLE = ROLE_ADAPTER if len(sys.argv) > 2 and sys.argv[2] == "adapter" else ROLE_WORKER
 
 
@@ -35,10 +41,78 @@ def hello(version=VERSION):
     return msg(HELLO, struct.pack("=IIII", version, ROLE, os.getpid(), 0), version=version)
 
 
+def recv_msg(sock):
+    """(type, payload, fd or None), or None at EOF."""
+    data, anc, _, _ = sock.recvmsg(65536, socket.CMSG_SPACE(struct.calcsize("i")))
+    fd = None
+    for level, kind, fds in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fd = struct.unpack("i", fds[:4])[0]
+    if not data:
+        return None
+    _, mtype, _, _, _, _ = HDR.unpack_from(data)
+    return mtype, data[HDR.size:], fd
+
+
+def chanlost(s):
+    """A worker whose first handoff channel breaks: report it, serve on the next."""
+    s.setblocking(True)
+    s.send(hello())
+    chans = {}  # socket -> its number
+    n = 0
+    ready = False
+    while True:
+        r, _, _ = select.select([s] + list(chans), [], [])
+        for sock in r:
+            m = recv_msg(sock)
+            if sock is s:
+                if m is None:
+                    return
+                mtype, payload, fd = m
+                if mtype == HANDOFF_CHANNEL:
+                    n += 1
+                    h = socket.socket(fileno=fd)
+                    h.setblocking(True)
+                    h.send(hello())
+                    chans[h] = n
+                    adapter_id = struct.unpack_from("=I", payload)[0]
+                elif fd is not None:
+                    os.close(fd)
+                if not ready and n == 1:
+                    s.send(msg(READY))
+                    ready = True
+                    first = next(iter(chans))
+                    s.send(msg(CHANNEL_LOST, struct.pack("=II", adapter_id, 0)))
+                    del chans[first]
+                    first.close()
+                elif mtype == PING:
+                    s.send(msg(PONG, payload))
+                elif mtype == DRAIN:
+                    return
+                continue
+            if m is None:
+                del chans[sock]
+                sock.close()
+                continue
+            mtype, payload, fd = m
+            if mtype != HANDOFF or fd is None:
+                continue
+            conn_id = struct.unpack_from("=I", payload)[0]
+            sock.send(msg(HANDOFF_ACK, struct.pack("=II", conn_id, 0)))
+            c = socket.socket(fileno=fd)
+            body = b"channel %d\n" % chans[sock]
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+                      % (len(body), body))
+            c.close()
+
+
 def main():
     mode = sys.argv[1] if len(sys.argv) > 1 else "garbage"
     fd = int(os.environ.get("WASP_CHANNEL_FD", "3"))
     s = socket.socket(fileno=fd)
+    if mode == "chanlost":
+        chanlost(s)
+        return
     if mode == "garbage":
         s.send(b"\x01\x02\x03")
     elif mode == "badtype":

@@ -37,6 +37,8 @@ ADAPTER_STATS = 207
 HANDOFF = 400
 HANDOFF_ACK = 401
 HANDBACK = 402
+HANDOFF_REFUSED = 403
+WORKER_ROOM = 404
 HANDOFF_F_ACK_MANY = 0x1
 
 NAMES = {v: k for k, v in globals().items() if isinstance(v, int) and k.isupper()
@@ -138,6 +140,16 @@ class FakeWorker:
         """One HANDOFF_ACK for these handoffs (a worker acknowledges what it
         took on one wakeup at once)."""
         send(self.sock, HANDOFF_ACK, b"".join(struct.pack("=II", h["conn_id"], 0) for h in hs))
+
+    def room(self, capacity=0, released=0):
+        """WORKER_ROOM: our connection limit, and connections we closed."""
+        self._greet()
+        send(self.sock, WORKER_ROOM, struct.pack("=II", capacity, released))
+
+    def refuse(self, *hs):
+        """HANDOFF_REFUSED for these handoffs."""
+        send(self.sock, HANDOFF_REFUSED,
+             b"".join(struct.pack("=II", h["conn_id"], 0) for h in hs))
 
     def handback(self, conn_sock, data, conn_id=0):
         send(self.sock, HANDBACK, struct.pack("=II", conn_id, len(data)) + data,

@@ -1,8 +1,10 @@
 """Resource limits of wasp-http. Out of file descriptors (EMFILE): it
 pauses accepting (a timer, no busy loop), the clients that connect
 meanwhile wait in the kernel's backlog, and once descriptors are free again
-they are all served. At --max-connections it stops accepting until a
-connection it holds is released."""
+they are all served. At --max-connections it closes the oldest connection
+still reading its head to take a new one (clients that never finish a head
+cannot lock the others out), and stops accepting only when none is left to
+close."""
 import socket
 import sys
 import time
@@ -49,8 +51,8 @@ def run_fd_limit(t, act):
         s = socket.create_connection(("127.0.0.1", act.port), timeout=10 * TIME_SCALE)
         s.sendall(b"GET / HTTP/1.1\r\n")
         holders.append(s)
-    wait_until(lambda: "not accepting until" in act.read_log(), 10,
-               what="the adapter to stop accepting at its limit")
+    wait_until(lambda: "closing the oldest unfinished request heads" in act.read_log(), 10,
+               what="the adapter to shed unfinished heads at its limit")
     check("pausing" not in act.read_log(), "ran out of descriptors")
     for h in holders:
         h.close()
@@ -67,16 +69,34 @@ def run_max_conns(t, act):
         s = socket.create_connection(("127.0.0.1", port), timeout=10 * TIME_SCALE)
         s.sendall(b"GET / HTTP/1.1\r\n")
         holders.append(s)
-    wait_until(lambda: "not accepting until" in act.read_log(), 10,
-               what="the adapter to stop accepting at --max-connections")
+    # At the limit with four unfinished heads: a new client is served, and
+    # the oldest unfinished head makes room for it (closed, unanswered).
     s = socket.create_connection(("127.0.0.1", port), timeout=10 * TIME_SCALE)
     s.sendall(b"GET / HTTP/1.1\r\nHost: nobody.test\r\n\r\n")
-    holders[0].close()
     raw = s.recv(65536)
-    check(wasptest.parse_status(raw) == 400, "after a slot was free: %r" % raw[:100])
+    check(wasptest.parse_status(raw) == 400, "a new client at the limit: %r" % raw[:100])
     s.close()
+    check(holders[0].recv(100) == b"", "the oldest unfinished head was not closed")
+    check("closing the oldest unfinished request heads" in act.read_log(), "not logged")
     for h in holders[1:]:
+        h.setblocking(False)
+        try:
+            check(h.recv(100) != b"", "a newer head was closed")
+        except BlockingIOError:
+            pass
+    # Connections that are no heads (queued for a worker) are not shed:
+    # with four of them the adapter stops accepting.
+    for h in holders:
         h.close()
+    queued = []
+    for _ in range(4):
+        q = socket.create_connection(("127.0.0.1", port), timeout=10 * TIME_SCALE)
+        q.sendall(b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n")
+        queued.append(q)
+    wait_until(lambda: "not accepting until" in act.read_log(), 10,
+               what="the adapter to stop accepting with four queued connections")
+    for q in queued:
+        q.close()
     act.close()
     act.proc.wait(10 * TIME_SCALE)
 

@@ -180,9 +180,11 @@ def run(t, act):
 
     # A handoff the worker never acknowledged is routed again when its
     # channel closes: to the next worker of the pool.
+    # w1 closed what it served (WORKER_ROOM): the load is what a worker
+    # holds; ties go to the one chosen longest ago, and an unacknowledged
+    # handoff counts: c5 to w1, c5b to w2.
+    w1.room(released=100)
     w2 = act.add_worker(0)
-    # A newcomer starts level with the least loaded worker; ties go to the
-    # older one, and an unacknowledged handoff counts: c5 to w1, c5b to w2.
     c5 = client(port, req("a.test", "/five"))
     h6 = w1.handoff()
     check(h6["data"] == req("a.test", "/five"), "first of two %r" % h6)
@@ -216,6 +218,7 @@ def run(t, act):
     w3.ack(h8)
     lsnfake.respond(h8, b"six")
     check(read_all(c6).endswith(b"six"), "c6")
+    w3.room(released=1)  # it closed c6
     # An ACK that is not a whole number of refs is a protocol error: that
     # worker's channel closes, and what it had not acknowledged is routed
     # again (to w3, the pool's other worker, which is busier: an
@@ -249,6 +252,27 @@ def run(t, act):
     w3.ack(h8c)
     lsnfake.respond(h8c, b"six-b")
     check(read_all(c6b).endswith(b"six-b"), "c6b")
+
+    # HANDOFF_REFUSED (the worker is at its limit, or the fd did not reach
+    # it): the adapter still holds the connection and routes it again; with
+    # no other worker and a pool that cannot grow, 503 at once. The next
+    # WORKER_ROOM makes the worker usable again; a capacity it gives is
+    # respected (one connection: the second one gets 503 meanwhile).
+    c6r = client(port, req("a.test", "/six-r"))
+    h8r = w3.handoff()
+    h8r["sock"].close()
+    w3.refuse(h8r)
+    raw = read_all(c6r)
+    check(status_of(raw) == 503, "refused by the only worker: %r" % raw[:200])
+    w3.room(capacity=1, released=100)
+    c6s = client(port, req("a.test", "/six-s"))
+    h8s = w3.handoff()
+    w3.ack(h8s)
+    raw = read_all(client(port, req("a.test", "/six-t")))
+    check(status_of(raw) == 503, "over the worker's capacity: %r" % raw[:200])
+    lsnfake.respond(h8s, b"six-s")
+    check(read_all(c6s).endswith(b"six-s"), "c6s after WORKER_ROOM")
+    w3.room(capacity=0, released=1)
 
     # A site's maxConnections counts the connections the adapter holds.
     f1 = client(port, req("f.test"))

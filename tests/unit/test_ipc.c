@@ -4,6 +4,7 @@
  * written raw with sendmsg on the far end. */
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -229,6 +230,60 @@ START_TEST(test_roundtrip_fd)
 	(void)safe_close(m.fd);
 	(void)safe_close(pipefd[0]);
 	(void)safe_close(pipefd[1]);
+	close_pair(fds);
+}
+END_TEST
+
+/* Take every free descriptor below a limit a few above the highest in use;
+ * returns how many (closed by fd_fill_undo). */
+static int
+fd_fill(int *fill, int max, int above, struct rlimit *ret_old)
+{
+	struct rlimit low;
+	int n = 0;
+
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, ret_old), 0);
+	low = *ret_old;
+	low.rlim_cur = (rlim_t)above + 4;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	for (int fd; (fd = dup(0)) >= 0;) {
+		ck_assert_int_lt(n, max);
+		fill[n++] = fd;
+	}
+	return n;
+}
+
+static void
+fd_fill_undo(int *fill, int n, const struct rlimit *old)
+{
+	while (n > 0)
+		(void)safe_close(fill[--n]);
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, old), 0);
+}
+
+START_TEST(test_recv_fd_lost)
+{
+	struct wasp_msg_worker_config wc = { .generation = 1 };
+	int fds[2], nul, fill[16], n;
+	struct wasp_ipc_msg m;
+	struct rlimit old;
+
+	/* out of descriptors, the kernel drops the fd a message carries
+	 * (MSG_CTRUNC, none received): the message comes through with fd_lost
+	 * for the channel to judge, and nothing leaks */
+	pair(fds);
+	nul = open_null();
+	ck_assert_int_eq(wasp_ipc_send(fds[0], WASP_MSG_WORKER_CONFIG, 3, 0, &wc, sizeof(wc), nul),
+			 0);
+	(void)safe_close(nul);
+	n = fd_fill(fill, (int)ELEMENTSOF(fill), fds[1], &old);
+	ck_assert_int_eq(wasp_ipc_recv(fds[1], rbuf, sizeof(rbuf), &m), 1);
+	fd_fill_undo(fill, n, &old);
+	ck_assert_uint_eq(m.hdr.type, WASP_MSG_WORKER_CONFIG);
+	ck_assert_uint_eq(m.hdr.flags, WASP_IPC_F_HAS_FD);
+	ck_assert_int_eq(m.fd, -1);
+	ck_assert(m.fd_lost);
+	ck_assert_uint_eq(m.len, sizeof(wc));
 	close_pair(fds);
 }
 END_TEST
@@ -1186,6 +1241,32 @@ END_TEST
 
 /* The owner frees the channel inside on_close: after EOF, and after a
  * protocol error with more messages still queued in the socket. */
+START_TEST(test_channel_fd_lost)
+{
+	struct event_base *base = base_new();
+	struct wasp_msg_worker_config wc = { .generation = 5 };
+	int fds[2], nul, fill[16], n;
+	struct rlimit old;
+	struct side s;
+
+	/* a channel that does not say fd_may_be_lost takes a message whose fd
+	 * was dropped for a protocol error (the handler needs its fd) */
+	side_pair_hello(&s, base, fds, &worker_ops);
+	run_until(base, &s.hellos, 1);
+	nul = open_null();
+	raw_msg(fds[1], WASP_MSG_WORKER_CONFIG, WASP_IPC_F_HAS_FD, &wc, sizeof(wc), &nul, 1);
+	(void)safe_close(nul);
+	n = fd_fill(fill, (int)ELEMENTSOF(fill), fds[1] > fds[0] ? fds[1] : fds[0], &old);
+	run_until(base, &s.closes, 1);
+	fd_fill_undo(fill, n, &old);
+	ck_assert_int_eq(s.close_err, -EBADMSG);
+	ck_assert_int_eq(s.configs, 0);
+	s.ch = wasp_ipc_channel_free(s.ch);
+	(void)safe_close(fds[1]);
+	event_base_free(base);
+}
+END_TEST
+
 START_TEST(test_channel_free_in_close)
 {
 	struct event_base *base = base_new();
@@ -1523,6 +1604,7 @@ ipc_suite(void)
 	tcase_add_test(tc, test_roundtrip_no_fd);
 	tcase_add_test(tc, test_recv_after_peer_died);
 	tcase_add_test(tc, test_roundtrip_fd);
+	tcase_add_test(tc, test_recv_fd_lost);
 	tcase_add_test(tc, test_max_payload);
 	tcase_add_test(tc, test_send_full);
 	tcase_add_test(tc, test_blocking_pair);
@@ -1549,6 +1631,7 @@ ipc_suite(void)
 	tcase_add_test(tc, test_channel_send_before_hello);
 	tcase_add_test(tc, test_channel_eof);
 	tcase_add_loop_test(tc, test_channel_protocol_errors, 0, CH__COUNT);
+	tcase_add_test(tc, test_channel_fd_lost);
 	tcase_add_test(tc, test_channel_free_in_close);
 	tcase_add_loop_test(tc, test_channel_free_in_handler, 0, 2);
 	tcase_add_test(tc, test_channel_free_in_hello);

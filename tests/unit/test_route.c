@@ -14,7 +14,7 @@
  * apps / /app /app/deep), 3 "ip" (127.0.0.1:8080:), 4 "ip+host"
  * (127.0.0.1:8080:example.com), 5 "other" (127.0.0.2:9090:only.test). */
 static const char table_json[] =
-	"{ \"generation\": 7, \"headerWaitTimeoutMs\": 2500,"
+	"{ \"generation\": 7, \"headerWaitTimeoutMs\": 2500, \"maxConnectionsPerClient\": 9,"
 	"  \"sockets\": [ { \"id\": 0, \"protocol\": \"http\", \"address\": \"*\", \"port\": 8080 },"
 	"                 { \"id\": 1, \"protocol\": \"http\", \"address\": \"127.0.0.2\", \"port\": 9090 },"
 	"                 { \"id\": 2, \"protocol\": \"net.tcp\", \"address\": \"*\", \"port\": 808 } ],"
@@ -92,6 +92,7 @@ START_TEST(test_parse_fields)
 {
 	ck_assert_uint_eq(table->generation, 7);
 	ck_assert_uint_eq(table->header_wait_ms, 2500);
+	ck_assert_uint_eq(table->max_per_client, 9);
 	ck_assert_uint_eq(table->n_pools, 3);
 	ck_assert_uint_eq(table->n_sites, 5);
 	ck_assert_uint_eq(table->n_sockets, 3);
@@ -258,6 +259,7 @@ START_TEST(test_parse_errors)
 		"{ \"headerWaitTimeoutMs\": -1, \"sockets\": [], \"pools\": [], \"sites\": [] }",
 		"{ \"headerWaitTimeoutMs\": \"30\", \"sockets\": [], \"pools\": [], \"sites\": [] }",
 		"{ \"headerWaitTimeoutMs\": 86400001, \"sockets\": [], \"pools\": [], \"sites\": [] }",
+		"{ \"maxConnectionsPerClient\": -1, \"sockets\": [], \"pools\": [], \"sites\": [] }",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct wasp_route_table *t = NULL;
@@ -273,6 +275,7 @@ START_TEST(test_parse_errors)
 	struct wasp_route_table *t = NULL;
 	ck_assert_int_eq(wasp_route_table_parse(minimal, strlen(minimal), NULL, &t, NULL, 0), 0);
 	ck_assert_uint_eq(t->header_wait_ms, 0);
+	ck_assert_uint_eq(t->max_per_client, 0);
 	wasp_route_table_free(t);
 }
 END_TEST

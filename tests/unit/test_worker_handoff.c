@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,6 +31,9 @@ static struct wapp app;
 static int lsock = -1, adapter = -1;
 static uint16_t port;
 static uint8_t rbuf[WASP_IPC_MAX_MSG];
+/* WORKER_ROOMs adapter_recv() passed over: how many, and their sums */
+static unsigned rooms;
+static uint32_t room_released, room_capacity;
 
 static void
 setup(void)
@@ -102,7 +106,8 @@ teardown(void)
 	testutil_fd_teardown();
 }
 
-/* The next message for the adapter, running the worker's loop meanwhile. */
+/* The next message for the adapter, running the worker's loop meanwhile.
+ * WORKER_ROOMs are counted (rooms, room_released) and passed over. */
 static int
 adapter_recv(struct wasp_ipc_msg *m)
 {
@@ -112,11 +117,51 @@ adapter_recv(struct wasp_ipc_msg *m)
 
 		event_base_loop(base, EVLOOP_NONBLOCK);
 		r = wasp_ipc_recv(adapter, rbuf, sizeof(rbuf), m);
+		if (r == 1 && m->hdr.type == WASP_MSG_WORKER_ROOM) {
+			struct wasp_msg_worker_room room;
+
+			ck_assert_uint_eq(m->len, sizeof(room));
+			memcpy(&room, m->payload, sizeof(room));
+			rooms++;
+			room_released += room.released;
+			room_capacity = room.capacity;
+			i--;
+			continue;
+		}
 		if (r != -EAGAIN)
 			return r;
 		(void)poll(&pfd, 1, 10);
 	}
 	return -ETIMEDOUT;
+}
+
+/* Run the worker's loop until it sent n_rooms WORKER_ROOMs in all (since
+ * adapter_hello) saying that released connections were closed; nothing
+ * else may come meanwhile. */
+static void
+adapter_wait_rooms(unsigned n_rooms, uint32_t released)
+{
+	for (int i = 0; i < 200 && (rooms < n_rooms || room_released < released); i++) {
+		struct pollfd pfd = { .fd = adapter, .events = POLLIN };
+		struct wasp_msg_worker_room room;
+		struct wasp_ipc_msg m;
+		int r;
+
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		r = wasp_ipc_recv(adapter, rbuf, sizeof(rbuf), &m);
+		if (r == -EAGAIN) {
+			(void)poll(&pfd, 1, 10);
+			continue;
+		}
+		ck_assert_int_eq(r, 1);
+		ck_assert_uint_eq(m.hdr.type, WASP_MSG_WORKER_ROOM);
+		memcpy(&room, m.payload, sizeof(room));
+		rooms++;
+		room_released += room.released;
+		room_capacity = room.capacity;
+	}
+	ck_assert_uint_eq(rooms, n_rooms);
+	ck_assert_uint_eq(room_released, released);
 }
 
 static void
@@ -128,8 +173,13 @@ adapter_hello(void)
 	struct wasp_ipc_msg m;
 
 	ck_assert_int_eq(wasp_ipc_send(adapter, WASP_MSG_HELLO, 0, 0, &h, sizeof(h), -1), 0);
+	rooms = 0;
+	room_released = 0;
 	ck_assert_int_eq(adapter_recv(&m), 1);
 	ck_assert_uint_eq(m.hdr.type, WASP_MSG_HELLO);
+	/* then the worker's connection limit */
+	adapter_wait_rooms(1, 0);
+	ck_assert_uint_eq(room_capacity, env.conn_max);
 }
 
 /* A fresh loopback connection: returns the client end; *ret_server the end
@@ -526,6 +576,157 @@ START_TEST(test_malformed_handoff_closes_channel)
 }
 END_TEST
 
+static void
+act_on_close(struct wasp_ipc_channel *ch, int err, void *userdata)
+{
+}
+
+START_TEST(test_broken_channel_reported)
+{
+	static const struct wasp_ipc_channel_ops act_ops = {
+		.role = WASP_ROLE_WORKER,
+		.peer_role = WASP_ROLE_ACTIVATOR,
+		.on_close = act_on_close,
+	};
+	struct wasp_msg_handoff ho = {
+		.conn_id = 1, .site_id = 1, .app_path_len = 50, .data_len = 0
+	};
+	struct wasp_msg_handoff_channel hc;
+	struct wasp_ipc_msg m;
+	int fds[2], srv, c;
+
+	/* a handoff channel that breaks (not its EOF) is reported to waspd,
+	 * which pairs worker and adapter again: the worker's pings would
+	 * otherwise keep it looking healthy while no connection reaches it */
+	ck_assert_int_eq(wasp_ipc_socketpair(fds), 0);
+	env.activator = wasp_ipc_channel_new(base, fds[0], &act_ops, NULL);
+	ck_assert_ptr_nonnull(env.activator);
+	adapter_hello();
+	c = tcp_pair(&srv);
+	ck_assert_int_eq(wasp_ipc_send(adapter, WASP_MSG_HANDOFF, 1, WASP_IPC_F_HAS_FD, &ho,
+				       sizeof(ho), srv),
+			 0);
+	close(srv);
+	ck_assert_int_eq(adapter_recv(&m), 0);
+	ck_assert_ptr_null(env.chans);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	ck_assert_int_eq(wasp_ipc_recv(fds[1], rbuf, sizeof(rbuf), &m), 1);
+	ck_assert_uint_eq(m.hdr.type, WASP_MSG_HELLO);
+	ck_assert_int_eq(wasp_ipc_recv(fds[1], rbuf, sizeof(rbuf), &m), 1);
+	ck_assert_uint_eq(m.hdr.type, WASP_MSG_HANDOFF_CHANNEL_LOST);
+	ck_assert_uint_eq(m.len, sizeof(hc));
+	memcpy(&hc, m.payload, sizeof(hc));
+	ck_assert_uint_eq(hc.adapter_id, 7);
+
+	close(c);
+
+	/* the adapter merely going away (EOF) is not reported: its successor
+	 * gets a new channel anyway */
+	{
+		int hfds[2];
+
+		ck_assert_int_eq(wasp_ipc_socketpair(hfds), 0);
+		ck_assert_int_eq(wchan_add(&env, hfds[0], 8), 0);
+		close(hfds[1]);
+		for (int i = 0; i < 20 && env.chans; i++) {
+			struct pollfd pfd = { .fd = fds[1], .events = POLLIN };
+
+			event_base_loop(base, EVLOOP_NONBLOCK);
+			(void)poll(&pfd, 1, 10);
+		}
+		ck_assert_ptr_null(env.chans);
+		ck_assert_int_eq(wasp_ipc_recv(fds[1], rbuf, sizeof(rbuf), &m), -EAGAIN);
+	}
+	env.activator = wasp_ipc_channel_free(env.activator);
+	safe_close(fds[1]);
+}
+END_TEST
+
+START_TEST(test_refuse_at_limit)
+{
+	static const char req[] = "GET /index.html HTTP/1.1\r\nHost: s.test\r\n\r\n";
+	struct wasp_msg_conn_ref ref;
+	struct wasp_ipc_msg m;
+	char buf[4096];
+	int srv, c1, c2, c3;
+
+	/* at its limit the worker refuses a connection and keeps the channel;
+	 * closing one it held makes room, and says so */
+	adapter_hello();
+	env.conn_max = 1;
+	c1 = handoff_acked(1, "/", req);
+	client_read(c1, buf, sizeof(buf), "pool A\n");
+	c2 = tcp_pair(&srv);
+	send_handoff(2, srv, "/", req);
+	ck_assert_int_eq(adapter_recv(&m), 1);
+	ck_assert_uint_eq(m.hdr.type, WASP_MSG_HANDOFF_REFUSED);
+	ck_assert_uint_eq(m.len, sizeof(ref));
+	memcpy(&ref, m.payload, sizeof(ref));
+	ck_assert_uint_eq(ref.conn_id, 2);
+	ck_assert_ptr_nonnull(env.chans);
+	ck_assert_uint_eq(env.n_conns, 1);
+	close(c2); /* the adapter would route it again */
+
+	close(c1);
+	adapter_wait_rooms(2, 1);
+	ck_assert_uint_eq(env.n_conns, 0);
+	c3 = handoff_acked(3, "/", req);
+	client_read(c3, buf, sizeof(buf), "pool A\n");
+	close(c3);
+	adapter_wait_rooms(3, 2);
+}
+END_TEST
+
+START_TEST(test_refuse_fd_lost)
+{
+	static const char req[] = "GET /index.html HTTP/1.1\r\nHost: s.test\r\n\r\n";
+	struct wasp_msg_conn_ref ref;
+	struct wasp_ipc_msg m;
+	struct rlimit rl, low;
+	char buf[4096];
+	int srv, c1, c2, fill[64], n_fill = 0;
+
+	/* out of descriptors, a HANDOFF's fd is dropped by the kernel
+	 * (MSG_CTRUNC): the worker refuses that connection and keeps its
+	 * channel (it used to take it as a protocol error and close it) */
+	adapter_hello();
+	c1 = tcp_pair(&srv);
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	low = rl;
+	low.rlim_cur = (rlim_t)srv + 8;
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+	for (;;) {
+		int fd = dup(0);
+		if (fd < 0)
+			break;
+		ck_assert_int_lt(n_fill, 64);
+		fill[n_fill++] = fd;
+	}
+	send_handoff(1, srv, "/", req);
+	fill[n_fill] = dup(0); /* the slot send_handoff's close freed */
+	ck_assert_int_ge(fill[n_fill], 0);
+	n_fill++;
+	ck_assert_int_eq(adapter_recv(&m), 1);
+	ck_assert_uint_eq(m.hdr.type, WASP_MSG_HANDOFF_REFUSED);
+	memcpy(&ref, m.payload, sizeof(ref));
+	ck_assert_uint_eq(ref.conn_id, 1);
+	ck_assert_ptr_nonnull(env.chans);
+	ck_assert_uint_eq(env.n_conns, 0);
+
+	/* with descriptors again, the same channel takes connections; the
+	 * adapter, which holds the worker for full since the refusal, hears so
+	 * from a WORKER_ROOM that comes although no connection closed */
+	while (n_fill > 0)
+		close(fill[--n_fill]);
+	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	adapter_wait_rooms(2, 0);
+	close(c1);
+	c2 = handoff_acked(2, "/", req);
+	client_read(c2, buf, sizeof(buf), "pool A\n");
+	close(c2);
+}
+END_TEST
+
 static Suite *
 worker_handoff_suite(void)
 {
@@ -539,6 +740,9 @@ worker_handoff_suite(void)
 	tcase_add_test(tc, test_draining_returns_unacked);
 	tcase_add_test(tc, test_drain_hands_back_idle);
 	tcase_add_test(tc, test_malformed_handoff_closes_channel);
+	tcase_add_test(tc, test_broken_channel_reported);
+	tcase_add_test(tc, test_refuse_at_limit);
+	tcase_add_test(tc, test_refuse_fd_lost);
 	tcase_add_test(tc, test_drain_in_flight_keep_alive);
 	tcase_add_test(tc, test_drain_in_flight_no_adapter);
 	tcase_add_test(tc, test_batch_one_ack);
