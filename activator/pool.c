@@ -175,6 +175,18 @@ pool_count_workers(const struct pool *p, int state)
 	return n;
 }
 
+/* A worker drains for a disallowOverlappingRotation recycle: its
+ * replacement waits until it has exited (IIS: the old process stops before
+ * the new one starts). */
+static bool
+pool_rotating(const struct pool *p)
+{
+	for (const struct worker *w = p->workers; w; w = w->next)
+		if (w->rotating)
+			return true;
+	return false;
+}
+
 size_t
 pools_count_workers(const struct wasp_env *env)
 {
@@ -473,10 +485,10 @@ worker_recycle(struct worker *w, const char *why)
 		   why);
 	if (p->cfg->recycling.disallow_overlapping_rotation) {
 		p->recycles++;
+		w->rotating = true;
 		worker_drain(w, why);
-		/* The replacement starts on demand, or now for AlwaysRunning. */
-		if (p->cfg->start_mode == WASP_START_ALWAYS_RUNNING && p->state == WASP_POOL_STARTED)
-			(void)worker_spawn(p, NULL, "recycle (disallowOverlappingRotation)");
+		/* The replacement starts once it has exited (worker_on_exit ->
+		 * pool_respawn): on demand, or at once for AlwaysRunning. */
 		return;
 	}
 	/* Overlapped: the old one serves until the new one is ready. */
@@ -594,7 +606,7 @@ pool_grow_garden(struct pool *p)
 	size_t ready = 0;
 
 	if (max <= 1 || p->state != WASP_POOL_STARTED || p->env->stopping ||
-	    pool_count_workers(p, WORKER_STARTING) > 0)
+	    pool_count_workers(p, WORKER_STARTING) > 0 || pool_rotating(p))
 		return;
 	for (const struct worker *o = p->workers; o; o = o->next) {
 		if (o->state != WORKER_READY)
@@ -947,7 +959,8 @@ pool_respawn(struct pool *p, bool replace, bool from_timer)
 	const char *why;
 	uint64_t delay = 0;
 
-	if (p->state != WASP_POOL_STARTED || p->env->stopping || pool_live_workers(p) > 0)
+	if (p->state != WASP_POOL_STARTED || p->env->stopping || pool_live_workers(p) > 0 ||
+	    pool_rotating(p))
 		return;
 	if (p->cfg->start_mode == WASP_START_ALWAYS_RUNNING)
 		why = "AlwaysRunning";
@@ -1043,8 +1056,8 @@ pool_on_demand(struct pool *p)
 		max = 1;
 	p->demand = true;
 	p->demand_time = wasp_now_usec();
-	if (starting > 0)
-		return;
+	if (starting > 0 || pool_rotating(p))
+		return; /* a worker is coming, or comes when the rotated one exited */
 	if (ready == 0 && p->respawn_timer && evtimer_pending(p->respawn_timer, NULL))
 		return; /* backing off after start failures; the timer starts one */
 	if (ready == 0)
@@ -1473,7 +1486,7 @@ pools_reload_start(struct wasp_env *env)
 		pool_arm_schedule(p);
 		if (p->state == WASP_POOL_STARTED &&
 		    p->cfg->start_mode == WASP_START_ALWAYS_RUNNING && pool_live_workers(p) == 0 &&
-		    !(p->respawn_timer && evtimer_pending(p->respawn_timer, NULL)))
+		    !pool_rotating(p) && !(p->respawn_timer && evtimer_pending(p->respawn_timer, NULL)))
 			(void)worker_spawn(p, NULL, "AlwaysRunning");
 	}
 }

@@ -87,6 +87,8 @@ struct worker {
 	uint64_t idle_since; /* monotonic usec; 0 = busy */
 	bool announced;      /* WORKER_CHANNEL went to the adapters */
 	bool recycling;      /* a replacement is starting */
+	bool rotating;       /* drains for a disallowOverlappingRotation recycle:
+				no new worker of its pool starts until it exited */
 	struct worker *replaces; /* overlapped recycle: the worker this one replaces */
 	const char *stop_reason; /* why it drains or was killed */
 	bool failed;             /* counted as a failure already */
