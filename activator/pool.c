@@ -1182,11 +1182,17 @@ pools_kill_all(struct wasp_env *env, int sig)
 
 static void pool_on_schedule(evutil_socket_t fd, short what, void *arg);
 
+/* Arm the pool's schedule timer for the next of its times of day strictly
+ * after max(now, after). libevent counts a timer from the time it cached
+ * when the loop woke up, so a timer armed late in a long callback (a
+ * reload) fires that much early: from its own callback the time it was due
+ * is `after`, and the same time of day is not taken again (it was, and
+ * recycled the replacement as well). */
 static void
-pool_arm_schedule(struct pool *p)
+pool_arm_schedule(struct pool *p, uint64_t after)
 {
 	const struct wasp_apppool *c = p->cfg;
-	uint64_t now_real = wasp_realtime_usec(), tod, next = UINT64_MAX;
+	uint64_t now_real = MAX(wasp_realtime_usec(), after), tod, next = UINT64_MAX;
 	time_t t = (time_t)(now_real / USEC_PER_SEC);
 	struct tm tm;
 
@@ -1200,6 +1206,7 @@ pool_arm_schedule(struct pool *p)
 		uint64_t d = s > tod ? s - tod : s + 86400 * USEC_PER_SEC - tod;
 		next = MIN(next, d);
 	}
+	p->schedule_due = now_real + next;
 	(void)timer_arm(p->env->base, &p->schedule_timer, pool_on_schedule, p, next);
 }
 
@@ -1209,7 +1216,7 @@ pool_on_schedule(evutil_socket_t fd, short what, void *arg)
 	struct pool *p = arg;
 
 	(void)pool_recycle(p, "periodicRestart schedule");
-	pool_arm_schedule(p);
+	pool_arm_schedule(p, p->schedule_due);
 }
 
 /* ---- setup --------------------------------------------------------------- */
@@ -1290,7 +1297,7 @@ pools_autostart(struct wasp_env *env)
 {
 	for (size_t i = 0; i < env->n_pools; i++) {
 		struct pool *p = &env->pools[i];
-		pool_arm_schedule(p);
+		pool_arm_schedule(p, 0);
 		if (p->state == WASP_POOL_STARTED &&
 		    p->cfg->start_mode == WASP_START_ALWAYS_RUNNING)
 			(void)worker_spawn(p, NULL, "AlwaysRunning");
@@ -1483,7 +1490,7 @@ pools_reload_start(struct wasp_env *env)
 					"removed from the configuration");
 			continue;
 		}
-		pool_arm_schedule(p);
+		pool_arm_schedule(p, 0);
 		if (p->state == WASP_POOL_STARTED &&
 		    p->cfg->start_mode == WASP_START_ALWAYS_RUNNING && pool_live_workers(p) == 0 &&
 		    !pool_rotating(p) && !(p->respawn_timer && evtimer_pending(p->respawn_timer, NULL)))

@@ -117,6 +117,7 @@ struct pool {
 	struct event *respawn_timer; /* backoff after start failures */
 	bool respawn_replace;
 	struct event *schedule_timer;
+	uint64_t schedule_due; /* realtime usec of the time of day it is armed for */
 	/* The generation cfg belongs to; removed: gone from the configuration
 	 * by a reload, stopping, kept (at the end of env->pools, after the
 	 * configured ones) until the next reload once its workers are gone. */
