@@ -474,13 +474,14 @@ worker_on_idle_timer(evutil_socket_t fd, short what, void *arg)
 	worker_drain(w, "idleTimeout");
 }
 
-static void
+/* Whether a recycle of w started. */
+static bool
 worker_recycle(struct worker *w, const char *why)
 {
 	struct pool *p = w->pool;
 
 	if (w->state != WORKER_READY || w->recycling)
-		return;
+		return false;
 	log_notice("pool '%s': recycling worker %u (pid %d): %s", p->name, w->id, (int)w->pid,
 		   why);
 	if (p->cfg->recycling.disallow_overlapping_rotation) {
@@ -489,7 +490,7 @@ worker_recycle(struct worker *w, const char *why)
 		worker_drain(w, why);
 		/* The replacement starts once it has exited (worker_on_exit ->
 		 * pool_respawn): on demand, or at once for AlwaysRunning. */
-		return;
+		return true;
 	}
 	/* Overlapped: the old one serves until the new one is ready. */
 	w->recycling = true;
@@ -500,12 +501,13 @@ worker_recycle(struct worker *w, const char *why)
 			  "started; it keeps serving",
 			  p->name, w->id);
 	}
+	return true;
 }
 
 static void
 worker_on_recycle_timer(evutil_socket_t fd, short what, void *arg)
 {
-	worker_recycle(arg, "periodicRestart time");
+	(void)worker_recycle(arg, "periodicRestart time");
 }
 
 /* ---- worker messages ----------------------------------------------------- */
@@ -1112,15 +1114,16 @@ int
 pool_recycle(struct pool *p, const char *why)
 {
 	struct worker *w, *next;
+	int n = 0;
 
 	if (p->state != WASP_POOL_STARTED)
 		return -ESRCH;
 	for (w = p->workers; w; w = next) {
 		next = w->next;
-		if (w->state == WORKER_READY && !w->replaces)
-			worker_recycle(w, why);
+		if (w->state == WORKER_READY && !w->replaces && worker_recycle(w, why))
+			n++;
 	}
-	return 0;
+	return n;
 }
 
 int
@@ -1128,6 +1131,7 @@ pool_recycle_config(struct pool *p)
 {
 	static const char why[] = "configuration changed";
 	struct worker *w, *next;
+	int r;
 
 	if (p->state != WASP_POOL_STARTED)
 		return -ESRCH;
@@ -1148,7 +1152,8 @@ pool_recycle_config(struct pool *p)
 			continue;
 		worker_drain(w, why); /* "stopping worker N before it was ready" */
 	}
-	return pool_recycle(p, why);
+	r = pool_recycle(p, why);
+	return r < 0 ? r : 0;
 }
 
 void
@@ -1271,7 +1276,7 @@ pools_init(struct wasp_env *env)
 		p->name = c->name;
 		p->id = (uint32_t)i;
 		p->state = c->auto_start ? WASP_POOL_STARTED : WASP_POOL_STOPPED;
-		p->reason = c->auto_start ? WASP_POOL_REASON_NONE : WASP_POOL_REASON_OPERATOR;
+		p->reason = c->auto_start ? WASP_POOL_REASON_NONE : WASP_POOL_REASON_AUTOSTART;
 		p->fail_times = calloc(MAX(c->failure.rapid_fail_protection_max_crashes, 1u),
 				       sizeof(uint64_t));
 		if (!p->fail_times)
@@ -1422,7 +1427,7 @@ pools_reload(struct wasp_env *env, struct wasp_config *cfg, const struct wasp_ap
 				.env = env,
 				.state = c->auto_start ? WASP_POOL_STARTED : WASP_POOL_STOPPED,
 				.reason = c->auto_start ? WASP_POOL_REASON_NONE
-							: WASP_POOL_REASON_OPERATOR,
+							: WASP_POOL_REASON_AUTOSTART,
 				.fail_times = TAKE_PTR(fails[i]),
 			};
 			ident_redo[i] = true;

@@ -286,6 +286,8 @@ void pool_on_demand(struct pool *p);
 /* Operator verbs: 0 or -errno with *ret_msg (static) telling why not. */
 int pool_start(struct pool *p, const char **ret_msg);
 int pool_stop(struct pool *p, enum wasp_pool_stop_reason reason, const char *why);
+/* The number of workers whose recycle started (0: none was ready), or
+ * -ESRCH when p is not Started. */
 int pool_recycle(struct pool *p, const char *why);
 /* Reload: p's workers would get another configuration. Ready workers are
  * recycled; starting ones (sent the previous configuration) are killed and
