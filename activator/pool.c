@@ -773,7 +773,8 @@ worker_spawn(struct pool *p, struct worker *replaces, const char *why)
 {
 	struct wasp_env *env = p->env;
 	_cleanup_free_ char *path = spawn_program_path(env, "wasp-worker");
-	char *argv[] = { path, NULL };
+	_cleanup_free_ char *title = NULL;
+	char *argv[] = { NULL, NULL };
 	struct spawn_opts o = { .path = path, .argv = argv, .ident = &p->ident };
 	_cleanup_free_ char *hang = NULL;
 	const char *extra_env[2] = { NULL, NULL };
@@ -782,8 +783,11 @@ worker_spawn(struct pool *p, struct worker *replaces, const char *why)
 	pid_t pid;
 	char buf[32];
 
-	if (!path)
+	/* What ps shows, as w3wp's `-ap "NAME"`: the pool (the kernel's comm
+	 * stays the program's file name, for pgrep and top). */
+	if (!path || asprintf(&title, "wasp-worker: %s", p->name) < 0)
 		return NULL;
+	argv[0] = title;
 	p->spawned++;
 	/* Test hook (--test-hooks only): WASP_TEST_WORKER_PROGRAM=POOL:PATH runs
 	 * PATH instead of wasp-worker for that pool: a fake worker that breaks
