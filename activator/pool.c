@@ -775,7 +775,8 @@ worker_spawn(struct pool *p, struct worker *replaces, const char *why)
 	_cleanup_free_ char *path = spawn_program_path(env, "wasp-worker");
 	_cleanup_free_ char *title = NULL;
 	char *argv[] = { NULL, NULL };
-	struct spawn_opts o = { .path = path, .argv = argv, .ident = &p->ident };
+	struct spawn_opts o = { .path = path, .argv = argv, .ident = &p->ident,
+				.pool_env = p->cfg->env, .n_pool_env = p->cfg->n_env };
 	_cleanup_free_ char *hang = NULL;
 	const char *extra_env[2] = { NULL, NULL };
 	struct worker *w;

@@ -217,6 +217,8 @@ struct spawn_opts {
 	int channel_fd;                    /* becomes fd 3 */
 	const struct wasp_identity *ident; /* NULL or !change: keep credentials */
 	const char *const *extra_env;      /* NULL-terminated "K=V" (may be NULL) */
+	const char *const *pool_env;       /* the pool's environmentVariables */
+	size_t n_pool_env;
 };
 /* clone (sharing memory until exec) + exec with fd 3 = channel_fd, every other fd but 0-2 closed,
  * credentials dropped, no_new_privs. Returns 0 with *ret_pid, or -errno
