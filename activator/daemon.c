@@ -37,7 +37,7 @@ usage(FILE *f)
 		"  -r, --runtime-dir DIR     where control.sock goes (default $RUNTIME_DIRECTORY,\n"
 		"                            else /run/wasp)\n"
 		"      --listener-user USER  user the listener runs as when started as root\n"
-		"                            (default www-data, else nobody)\n"
+		"                            (default wasp-http, else nobody)\n"
 		"      --pool-uid-range A-B  uids for ApplicationPoolIdentity pools (default %d-%d)\n"
 		"      --test-hooks          enable the workers' test switches (tests only)\n"
 		"      --test-config         check the configuration and exit\n"
@@ -446,7 +446,7 @@ daemon_main(int argc, char **argv)
 	r = identity_listener(&env, &env.listener_ident);
 	if (r < 0) {
 		log_errno(r, "listener user '%s'",
-			  env.listener_user ? env.listener_user : "www-data/nobody");
+			  env.listener_user ? env.listener_user : WASP_LISTENER_USER "/nobody");
 		goto fail;
 	}
 

@@ -42,7 +42,9 @@ env_kept(const char *kv, bool same_user)
 	};
 	static const char *const own[] = { "HOME=", "USER=", "LOGNAME=" };
 
-	if (startswith(kv, "LC_") || (startswith(kv, "WASP_") && !startswith(kv, "WASP_CHANNEL_FD=")))
+	if (startswith(kv, "WASP_CHANNEL_FD=") || startswith(kv, "WASP_NODUMP="))
+		return false; /* set for each child */
+	if (startswith(kv, "LC_") || startswith(kv, "WASP_"))
 		return strchr(kv, '=') != NULL;
 	for (size_t i = 0; i < ELEMENTSOF(keep); i++)
 		if (startswith(kv, keep[i]))
@@ -84,7 +86,7 @@ spawn_env(const struct spawn_opts *o, char *ret_bufs[static 4])
 	for (const char *const *x = o->extra_env; x && *x; x++)
 		n++;
 	n += o->n_pool_env;
-	envp = calloc(n + 6, sizeof(char *));
+	envp = calloc(n + 7, sizeof(char *));
 	if (!envp)
 		return NULL;
 	for (char **e = environ; *e; e++) {
@@ -106,6 +108,8 @@ spawn_env(const struct spawn_opts *o, char *ret_bufs[static 4])
 		envp[k++] = (char *)(uintptr_t)*x;
 	envp[k++] = (char *)"WASP_CHANNEL_FD=3";
 	if (change) {
+		/* The child makes itself non-dumpable (exec resets the flag). */
+		envp[k++] = (char *)"WASP_NODUMP=1";
 		if (asprintf(&ret_bufs[0], "HOME=%s", strempty(o->ident->home)) >= 0)
 			envp[k++] = ret_bufs[0];
 		if (asprintf(&ret_bufs[1], "USER=%s", strempty(o->ident->name)) >= 0)
@@ -189,6 +193,15 @@ child_main(void *arg)
 	/* Raw system calls: glibc's wrappers would signal every thread of the
 	 * process, whose memory this child shares. */
 	if (o->ident && o->ident->change) {
+		/* An empty capability bounding set, while still privileged
+		 * (CAP_SETPCAP): nothing the child execs can ever gain a
+		 * capability. EINVAL past the kernel's last capability. */
+		for (int cap = 0; cap < 64; cap++)
+			if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+				if (errno == EINVAL)
+					break;
+				child_fail(wfd, errno);
+			}
 		if (syscall(SYS_setgroups, o->ident->n_groups, o->ident->groups) < 0)
 			child_fail(wfd, errno);
 		if (syscall(SYS_setresgid, o->ident->gid, o->ident->gid, o->ident->gid) < 0)

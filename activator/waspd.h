@@ -170,7 +170,7 @@ struct wasp_env {
 	int routes_fd; /* cached routing table (sealed memfd), -1 = none */
 	char *build_root;  /* running from the build tree: its root, else NULL */
 	char *program_dir; /* installed: WASP_LIBEXECDIR */
-	const char *listener_user; /* NULL: default */
+	const char *listener_user; /* NULL: WASP_LISTENER_USER, else nobody */
 	uint32_t uid_first, uid_last; /* ApplicationPoolIdentity range */
 	struct wasp_identity listener_ident;
 	struct listen_sock *socks;
@@ -198,8 +198,10 @@ void daemon_check_shutdown(struct wasp_env *env);
 void identity_done(struct wasp_identity *id);
 /* Look up a passwd user (name or numeric uid) with its groups. 0, -ENOENT, -errno. */
 int identity_from_user(const char *user, struct wasp_identity *ret);
-/* The listener's identity: as root the configured user, else "www-data"
- * when it exists, else "nobody"; otherwise unchanged. */
+/* The listener's own system user, created by dist/sysusers.d/wasp.conf. */
+#define WASP_LISTENER_USER "wasp-http"
+/* The listener's identity: as root the configured user, else
+ * WASP_LISTENER_USER when it exists, else "nobody"; otherwise unchanged. */
 int identity_listener(struct wasp_env *env, struct wasp_identity *ret);
 /* A pool's identity from its processModel (see docs/design.md "Identities"). */
 int identity_pool(struct wasp_env *env, const struct pool *pool, struct wasp_identity *ret);
