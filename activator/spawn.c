@@ -195,13 +195,16 @@ child_main(void *arg)
 	if (o->ident && o->ident->change) {
 		/* An empty capability bounding set, while still privileged
 		 * (CAP_SETPCAP): nothing the child execs can ever gain a
-		 * capability. EINVAL past the kernel's last capability. */
-		for (int cap = 0; cap < 64; cap++)
-			if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
-				if (errno == EINVAL)
-					break;
+		 * capability. One not in the set already needs no dropping
+		 * (waspd may lack CAP_SETPCAP in a container); EINVAL past the
+		 * kernel's last capability. */
+		for (int cap = 0; cap < 64; cap++) {
+			int in = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+			if (in < 0 && errno == EINVAL)
+				break;
+			if (in != 0 && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
 				child_fail(wfd, errno);
-			}
+		}
 		if (syscall(SYS_setgroups, o->ident->n_groups, o->ident->groups) < 0)
 			child_fail(wfd, errno);
 		if (syscall(SYS_setresgid, o->ident->gid, o->ident->gid, o->ident->gid) < 0)
