@@ -1195,9 +1195,11 @@ static void pool_on_schedule(evutil_socket_t fd, short what, void *arg);
 /* Arm the pool's schedule timer for the next of its times of day strictly
  * after max(now, after). libevent counts a timer from the time it cached
  * when the loop woke up, so a timer armed late in a long callback (a
- * reload) fires that much early: from its own callback the time it was due
- * is `after`, and the same time of day is not taken again (it was, and
- * recycled the replacement as well). */
+ * reload) would fire that much early: the cache is brought up to date
+ * first, pool_on_schedule() waits out what is left if it fires early all
+ * the same, and from there the time it was due is `after`, so the same
+ * time of day is not taken again (it was, and recycled the replacement as
+ * well). */
 static void
 pool_arm_schedule(struct pool *p, uint64_t after)
 {
@@ -1217,6 +1219,7 @@ pool_arm_schedule(struct pool *p, uint64_t after)
 		next = MIN(next, d);
 	}
 	p->schedule_due = now_real + next;
+	(void)event_base_update_cache_time(p->env->base);
 	(void)timer_arm(p->env->base, &p->schedule_timer, pool_on_schedule, p, next);
 }
 
@@ -1224,7 +1227,15 @@ static void
 pool_on_schedule(evutil_socket_t fd, short what, void *arg)
 {
 	struct pool *p = arg;
+	uint64_t now = wasp_realtime_usec();
 
+	if (now < p->schedule_due) {
+		/* Early (see pool_arm_schedule): not before the time. */
+		(void)event_base_update_cache_time(p->env->base);
+		(void)timer_arm(p->env->base, &p->schedule_timer, pool_on_schedule, p,
+				p->schedule_due - now);
+		return;
+	}
 	(void)pool_recycle(p, "periodicRestart schedule");
 	pool_arm_schedule(p, p->schedule_due);
 }
