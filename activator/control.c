@@ -103,6 +103,8 @@ stop_reason_name(enum wasp_pool_stop_reason r)
 		return "rapidFailProtection";
 	case WASP_POOL_REASON_STARTUP_FAILED:
 		return "startupFailed";
+	case WASP_POOL_REASON_AUTOSTART:
+		return "autoStart";
 	default:
 		return "";
 	}
@@ -269,8 +271,14 @@ control_handle(struct control_client *c, json_t *req)
 		return error_reply("cannot recycle application pool '%s': it is %s "
 				   "('waspctl start apppool \"%s\"' first)",
 				   p->name, pool_state_name(p->state), p->name);
-	return json_pack("{s:b, s:s, s:s}", "ok", 1, "message", "application pool recycled",
-			 "state", pool_state_name(p->state));
+	/* Not an error: the pool is started, and its next worker starts fresh. */
+	if (r == 0)
+		log_info("pool '%s': no ready worker, nothing recycled", p->name);
+	return json_pack("{s:b, s:s, s:s, s:I}", "ok", 1, "message",
+			 r > 0 ? "application pool recycled"
+			       : "nothing recycled: the application pool has no ready worker "
+				 "(one that is starting, or being recycled already, is not)",
+			 "state", pool_state_name(p->state), "recycled", (json_int_t)r);
 }
 
 static void

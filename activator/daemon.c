@@ -39,7 +39,7 @@ usage(FILE *f)
 		"  -r, --runtime-dir DIR     where control.sock goes (default $RUNTIME_DIRECTORY,\n"
 		"                            else /run/wasp)\n"
 		"      --listener-user USER  user the listener runs as when started as root\n"
-		"                            (default www-data, else nobody)\n"
+		"                            (default wasp-http, else nobody)\n"
 		"      --pool-uid-range A-B  uids for ApplicationPoolIdentity pools (default %d-%d)\n"
 		"      --test-hooks          enable the workers' test switches (tests only)\n"
 		"      --test-config         check the configuration and exit\n"
@@ -184,6 +184,40 @@ mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
+/* control.sock goes into dir: anyone who can write there could put a socket
+ * of their own in its place first (and take waspctl's requests) or keep
+ * waspd from starting. So it must be waspd's user's, writable by no one
+ * else (a sticky world-writable directory like /tmp is refused too: the
+ * name can still be squatted). */
+static int
+check_runtime_dir(const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st) < 0)
+		return log_errno(-errno, "runtime directory %s", dir);
+	if (!S_ISDIR(st.st_mode)) {
+		log_error("runtime directory %s is not a directory (use --runtime-dir DIR)", dir);
+		return -ENOTDIR;
+	}
+	if (st.st_uid != geteuid()) {
+		log_error("runtime directory %s is owned by uid %u, not by waspd's user (uid %u): "
+			  "its owner could replace control.sock; use a directory of waspd's user "
+			  "(--runtime-dir DIR)",
+			  dir, (unsigned)st.st_uid, (unsigned)geteuid());
+		return -EPERM;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		log_error("runtime directory %s is writable by %s (mode %04o): anyone who can "
+			  "write there could put their own control.sock in its place; make it "
+			  "writable by its owner only (chmod go-w) or use another --runtime-dir",
+			  dir, (st.st_mode & S_IWOTH) ? "others" : "its group",
+			  (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	return 0;
+}
+
 static int
 setup_runtime_dir(struct wasp_env *env)
 {
@@ -204,7 +238,7 @@ setup_runtime_dir(struct wasp_env *env)
 	if (r < 0)
 		return log_errno(r, "runtime directory %s (use --runtime-dir DIR)",
 				 env->runtime_dir);
-	return 0;
+	return check_runtime_dir(env->runtime_dir);
 }
 
 static int
@@ -429,7 +463,7 @@ daemon_main(int argc, char **argv)
 	r = identity_listener(&env, &env.listener_ident);
 	if (r < 0) {
 		log_errno(r, "listener user '%s'",
-			  env.listener_user ? env.listener_user : "www-data/nobody");
+			  env.listener_user ? env.listener_user : WASP_LISTENER_USER "/nobody");
 		goto fail;
 	}
 

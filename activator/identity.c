@@ -1,7 +1,9 @@
 /* Who the listener and each pool's workers run as.
  *
- * As root: the listener runs as an unprivileged user (--listener-user,
- * default "www-data" when it exists, else "nobody"); a pool's workers run as
+ * As root: the listener runs as an unprivileged user of its own
+ * (--listener-user, default "wasp-http" when it exists, else "nobody"),
+ * which no pool shares (any process of a uid can take another's
+ * descriptors with pidfd_getfd); a pool's workers run as
  *  - SpecificUser: processModel userName (a passwd user),
  *  - ApplicationPoolIdentity: a dedicated uid/gid for the pool, taken from
  *    the range --pool-uid-range (default 60000-64999): FNV-1a hash of the
@@ -10,7 +12,10 @@
  *    configuration already took, or one that belongs to a passwd user. The
  *    uid does not move when pools are added or reordered unless two names
  *    collide,
- *  - LocalService / NetworkService: the listener's unprivileged user,
+ *  - LocalService / NetworkService: one uid each from the same range, shared
+ *    by every pool of that identityType (as Windows' two service accounts),
+ *    hashed from "NT AUTHORITY\\LocalService" or "...\\NetworkService"
+ *    (never the listener's: the range skips passwd users),
  *  - LocalSystem: root.
  * As an ordinary user, everything keeps the daemon's credentials. */
 #include <ctype.h>
@@ -106,9 +111,13 @@ identity_listener(struct wasp_env *env, struct wasp_identity *ret)
 		return identity_self(ret);
 	if (env->listener_user)
 		return identity_from_user(env->listener_user, ret);
-	r = identity_from_user("www-data", ret);
-	if (r == -ENOENT)
+	r = identity_from_user(WASP_LISTENER_USER, ret);
+	if (r == -ENOENT) {
+		log_warning("user '%s' does not exist (the package creates it with "
+			    "systemd-sysusers, wasp.conf); the listener runs as 'nobody'",
+			    WASP_LISTENER_USER);
 		r = identity_from_user("nobody", ret);
+	}
 	return r;
 }
 
@@ -124,6 +133,14 @@ pool_name_hash(const char *s)
 	return h;
 }
 
+/* Whether an identityType takes its uid from --pool-uid-range. */
+static bool
+identity_in_range(enum wasp_identity_type t)
+{
+	return t == WASP_IDENTITY_APPLICATION_POOL_IDENTITY || t == WASP_IDENTITY_LOCAL_SERVICE ||
+	       t == WASP_IDENTITY_NETWORK_SERVICE;
+}
+
 static bool
 uid_taken(struct wasp_env *env, const struct pool *self, uid_t uid)
 {
@@ -132,24 +149,28 @@ uid_taken(struct wasp_env *env, const struct pool *self, uid_t uid)
 		if (p == self)
 			break; /* pools are resolved in order: only earlier ones count */
 		if (p->ident.change && p->ident.uid == uid &&
-		    p->cfg->process_model.identity_type == WASP_IDENTITY_APPLICATION_POOL_IDENTITY)
+		    identity_in_range(p->cfg->process_model.identity_type))
 			return true;
 	}
 	return getpwuid(uid) != NULL;
 }
 
+/* A uid of the range for `key` (a pool's name, or a service account's),
+ * named `display`. */
 static int
-identity_app_pool(struct wasp_env *env, const struct pool *pool, struct wasp_identity *ret)
+identity_from_range(struct wasp_env *env, const struct pool *pool, const char *key,
+		    const char *display, struct wasp_identity *ret)
 {
 	uint32_t range = env->uid_last - env->uid_first + 1;
-	uint32_t start = pool_name_hash(pool->name) % range;
+	uint32_t start = pool_name_hash(key) % range;
 	char *name;
 
 	for (uint32_t k = 0; k < range; k++) {
 		uid_t uid = env->uid_first + (start + k) % range;
 		if (uid_taken(env, pool, uid))
 			continue;
-		if (asprintf(&name, "pool:%s", pool->name) < 0)
+		name = strdup(display);
+		if (!name)
 			return -ENOMEM;
 		*ret = (struct wasp_identity){
 			.change = true, .uid = uid, .gid = (gid_t)uid, .name = name,
@@ -162,6 +183,44 @@ identity_app_pool(struct wasp_env *env, const struct pool *pool, struct wasp_ide
 		return 0;
 	}
 	return -EUSERS; /* the range is full */
+}
+
+static int
+identity_app_pool(struct wasp_env *env, const struct pool *pool, struct wasp_identity *ret)
+{
+	_cleanup_free_ char *display = NULL;
+
+	if (asprintf(&display, "pool:%s", pool->name) < 0)
+		return -ENOMEM;
+	return identity_from_range(env, pool, pool->name, display, ret);
+}
+
+/* LocalService or NetworkService: the uid an earlier pool of that type got,
+ * else one of the range for the Windows account's name. */
+static int
+identity_service(struct wasp_env *env, const struct pool *pool, struct wasp_identity *ret)
+{
+	enum wasp_identity_type t = pool->cfg->process_model.identity_type;
+	bool local = t == WASP_IDENTITY_LOCAL_SERVICE;
+
+	for (size_t i = 0; i < env->n_pools && &env->pools[i] != pool; i++) {
+		const struct pool *p = &env->pools[i];
+
+		if (!p->ident.change || p->cfg->process_model.identity_type != t)
+			continue;
+		*ret = (struct wasp_identity){
+			.change = true, .uid = p->ident.uid, .gid = p->ident.gid,
+			.name = strdup(p->ident.name), .home = strdup("/"),
+		};
+		if (!ret->name || !ret->home) {
+			identity_done(ret);
+			return -ENOMEM;
+		}
+		return 0;
+	}
+	return identity_from_range(env, pool,
+				   local ? "NT AUTHORITY\\LocalService" : "NT AUTHORITY\\NetworkService",
+				   local ? "LocalService" : "NetworkService", ret);
 }
 
 int
@@ -180,7 +239,7 @@ identity_pool(struct wasp_env *env, const struct pool *pool, struct wasp_identit
 		return identity_self(ret);
 	case WASP_IDENTITY_LOCAL_SERVICE:
 	case WASP_IDENTITY_NETWORK_SERVICE:
-		return identity_listener(env, ret);
+		return identity_service(env, pool, ret);
 	case WASP_IDENTITY_APPLICATION_POOL_IDENTITY:
 	default:
 		return identity_app_pool(env, pool, ret);

@@ -175,6 +175,18 @@ pool_count_workers(const struct pool *p, int state)
 	return n;
 }
 
+/* A worker drains for a disallowOverlappingRotation recycle: its
+ * replacement waits until it has exited (IIS: the old process stops before
+ * the new one starts). */
+static bool
+pool_rotating(const struct pool *p)
+{
+	for (const struct worker *w = p->workers; w; w = w->next)
+		if (w->rotating)
+			return true;
+	return false;
+}
+
 size_t
 pools_count_workers(const struct wasp_env *env)
 {
@@ -462,22 +474,23 @@ worker_on_idle_timer(evutil_socket_t fd, short what, void *arg)
 	worker_drain(w, "idleTimeout");
 }
 
-static void
+/* Whether a recycle of w started. */
+static bool
 worker_recycle(struct worker *w, const char *why)
 {
 	struct pool *p = w->pool;
 
 	if (w->state != WORKER_READY || w->recycling)
-		return;
+		return false;
 	log_notice("pool '%s': recycling worker %u (pid %d): %s", p->name, w->id, (int)w->pid,
 		   why);
 	if (p->cfg->recycling.disallow_overlapping_rotation) {
 		p->recycles++;
+		w->rotating = true;
 		worker_drain(w, why);
-		/* The replacement starts on demand, or now for AlwaysRunning. */
-		if (p->cfg->start_mode == WASP_START_ALWAYS_RUNNING && p->state == WASP_POOL_STARTED)
-			(void)worker_spawn(p, NULL, "recycle (disallowOverlappingRotation)");
-		return;
+		/* The replacement starts once it has exited (worker_on_exit ->
+		 * pool_respawn): on demand, or at once for AlwaysRunning. */
+		return true;
 	}
 	/* Overlapped: the old one serves until the new one is ready. */
 	w->recycling = true;
@@ -488,12 +501,13 @@ worker_recycle(struct worker *w, const char *why)
 			  "started; it keeps serving",
 			  p->name, w->id);
 	}
+	return true;
 }
 
 static void
 worker_on_recycle_timer(evutil_socket_t fd, short what, void *arg)
 {
-	worker_recycle(arg, "periodicRestart time");
+	(void)worker_recycle(arg, "periodicRestart time");
 }
 
 /* ---- worker messages ----------------------------------------------------- */
@@ -594,7 +608,7 @@ pool_grow_garden(struct pool *p)
 	size_t ready = 0;
 
 	if (max <= 1 || p->state != WASP_POOL_STARTED || p->env->stopping ||
-	    pool_count_workers(p, WORKER_STARTING) > 0)
+	    pool_count_workers(p, WORKER_STARTING) > 0 || pool_rotating(p))
 		return;
 	for (const struct worker *o = p->workers; o; o = o->next) {
 		if (o->state != WORKER_READY)
@@ -794,8 +808,10 @@ worker_spawn(struct pool *p, struct worker *replaces, const char *why)
 {
 	struct wasp_env *env = p->env;
 	_cleanup_free_ char *path = spawn_program_path(env, "wasp-worker");
-	char *argv[] = { path, NULL };
-	struct spawn_opts o = { .path = path, .argv = argv, .ident = &p->ident };
+	_cleanup_free_ char *title = NULL;
+	char *argv[] = { NULL, NULL };
+	struct spawn_opts o = { .path = path, .argv = argv, .ident = &p->ident,
+				.pool_env = p->cfg->env, .n_pool_env = p->cfg->n_env };
 	_cleanup_free_ char *hang = NULL, *nofile = NULL;
 	const char *extra_env[3] = { NULL, NULL, NULL };
 	struct worker *w;
@@ -803,8 +819,11 @@ worker_spawn(struct pool *p, struct worker *replaces, const char *why)
 	pid_t pid;
 	char buf[32];
 
-	if (!path)
+	/* What ps shows, as w3wp's `-ap "NAME"`: the pool (the kernel's comm
+	 * stays the program's file name, for pgrep and top). */
+	if (!path || asprintf(&title, "wasp-worker: %s", p->name) < 0)
 		return NULL;
+	argv[0] = title;
 	p->spawned++;
 	/* Test hook (--test-hooks only): WASP_TEST_WORKER_PROGRAM=POOL:PATH runs
 	 * PATH instead of wasp-worker for that pool: a fake worker that breaks
@@ -996,7 +1015,8 @@ pool_respawn(struct pool *p, bool replace, bool from_timer)
 	const char *why;
 	uint64_t delay = 0;
 
-	if (p->state != WASP_POOL_STARTED || p->env->stopping || pool_live_workers(p) > 0)
+	if (p->state != WASP_POOL_STARTED || p->env->stopping || pool_live_workers(p) > 0 ||
+	    pool_rotating(p))
 		return;
 	if (p->cfg->start_mode == WASP_START_ALWAYS_RUNNING)
 		why = "AlwaysRunning";
@@ -1092,8 +1112,8 @@ pool_on_demand(struct pool *p)
 		max = 1;
 	p->demand = true;
 	p->demand_time = wasp_now_usec();
-	if (starting > 0)
-		return;
+	if (starting > 0 || pool_rotating(p))
+		return; /* a worker is coming, or comes when the rotated one exited */
 	if (ready == 0 && p->respawn_timer && evtimer_pending(p->respawn_timer, NULL))
 		return; /* backing off after start failures; the timer starts one */
 	if (ready == 0)
@@ -1148,15 +1168,16 @@ int
 pool_recycle(struct pool *p, const char *why)
 {
 	struct worker *w, *next;
+	int n = 0;
 
 	if (p->state != WASP_POOL_STARTED)
 		return -ESRCH;
 	for (w = p->workers; w; w = next) {
 		next = w->next;
-		if (w->state == WORKER_READY && !w->replaces)
-			worker_recycle(w, why);
+		if (w->state == WORKER_READY && !w->replaces && worker_recycle(w, why))
+			n++;
 	}
-	return 0;
+	return n;
 }
 
 int
@@ -1164,6 +1185,7 @@ pool_recycle_config(struct pool *p)
 {
 	static const char why[] = "configuration changed";
 	struct worker *w, *next;
+	int r;
 
 	if (p->state != WASP_POOL_STARTED)
 		return -ESRCH;
@@ -1184,7 +1206,8 @@ pool_recycle_config(struct pool *p)
 			continue;
 		worker_drain(w, why); /* "stopping worker N before it was ready" */
 	}
-	return pool_recycle(p, why);
+	r = pool_recycle(p, why);
+	return r < 0 ? r : 0;
 }
 
 void
@@ -1218,11 +1241,19 @@ pools_kill_all(struct wasp_env *env, int sig)
 
 static void pool_on_schedule(evutil_socket_t fd, short what, void *arg);
 
+/* Arm the pool's schedule timer for the next of its times of day strictly
+ * after max(now, after). libevent counts a timer from the time it cached
+ * when the loop woke up, so a timer armed late in a long callback (a
+ * reload) would fire that much early: the cache is brought up to date
+ * first, pool_on_schedule() waits out what is left if it fires early all
+ * the same, and from there the time it was due is `after`, so the same
+ * time of day is not taken again (it was, and recycled the replacement as
+ * well). */
 static void
-pool_arm_schedule(struct pool *p)
+pool_arm_schedule(struct pool *p, uint64_t after)
 {
 	const struct wasp_apppool *c = p->cfg;
-	uint64_t now_real = wasp_realtime_usec(), tod, next = UINT64_MAX;
+	uint64_t now_real = MAX(wasp_realtime_usec(), after), tod, next = UINT64_MAX;
 	time_t t = (time_t)(now_real / USEC_PER_SEC);
 	struct tm tm;
 
@@ -1236,6 +1267,8 @@ pool_arm_schedule(struct pool *p)
 		uint64_t d = s > tod ? s - tod : s + 86400 * USEC_PER_SEC - tod;
 		next = MIN(next, d);
 	}
+	p->schedule_due = now_real + next;
+	(void)event_base_update_cache_time(p->env->base);
 	(void)timer_arm(p->env->base, &p->schedule_timer, pool_on_schedule, p, next);
 }
 
@@ -1243,9 +1276,17 @@ static void
 pool_on_schedule(evutil_socket_t fd, short what, void *arg)
 {
 	struct pool *p = arg;
+	uint64_t now = wasp_realtime_usec();
 
+	if (now < p->schedule_due) {
+		/* Early (see pool_arm_schedule): not before the time. */
+		(void)event_base_update_cache_time(p->env->base);
+		(void)timer_arm(p->env->base, &p->schedule_timer, pool_on_schedule, p,
+				p->schedule_due - now);
+		return;
+	}
 	(void)pool_recycle(p, "periodicRestart schedule");
-	pool_arm_schedule(p);
+	pool_arm_schedule(p, p->schedule_due);
 }
 
 /* ---- setup --------------------------------------------------------------- */
@@ -1300,7 +1341,7 @@ pools_init(struct wasp_env *env)
 		p->name = c->name;
 		p->id = (uint32_t)i;
 		p->state = c->auto_start ? WASP_POOL_STARTED : WASP_POOL_STOPPED;
-		p->reason = c->auto_start ? WASP_POOL_REASON_NONE : WASP_POOL_REASON_OPERATOR;
+		p->reason = c->auto_start ? WASP_POOL_REASON_NONE : WASP_POOL_REASON_AUTOSTART;
 		p->fail_times = calloc(MAX(c->failure.rapid_fail_protection_max_crashes, 1u),
 				       sizeof(uint64_t));
 		if (!p->fail_times)
@@ -1326,7 +1367,7 @@ pools_autostart(struct wasp_env *env)
 {
 	for (size_t i = 0; i < env->n_pools; i++) {
 		struct pool *p = &env->pools[i];
-		pool_arm_schedule(p);
+		pool_arm_schedule(p, 0);
 		if (p->state == WASP_POOL_STARTED &&
 		    p->cfg->start_mode == WASP_START_ALWAYS_RUNNING)
 			(void)worker_spawn(p, NULL, "AlwaysRunning");
@@ -1451,7 +1492,7 @@ pools_reload(struct wasp_env *env, struct wasp_config *cfg, const struct wasp_ap
 				.env = env,
 				.state = c->auto_start ? WASP_POOL_STARTED : WASP_POOL_STOPPED,
 				.reason = c->auto_start ? WASP_POOL_REASON_NONE
-							: WASP_POOL_REASON_OPERATOR,
+							: WASP_POOL_REASON_AUTOSTART,
 				.fail_times = TAKE_PTR(fails[i]),
 			};
 			ident_redo[i] = true;
@@ -1519,10 +1560,10 @@ pools_reload_start(struct wasp_env *env)
 					"removed from the configuration");
 			continue;
 		}
-		pool_arm_schedule(p);
+		pool_arm_schedule(p, 0);
 		if (p->state == WASP_POOL_STARTED &&
 		    p->cfg->start_mode == WASP_START_ALWAYS_RUNNING && pool_live_workers(p) == 0 &&
-		    !(p->respawn_timer && evtimer_pending(p->respawn_timer, NULL)))
+		    !pool_rotating(p) && !(p->respawn_timer && evtimer_pending(p->respawn_timer, NULL)))
 			(void)worker_spawn(p, NULL, "AlwaysRunning");
 	}
 }

@@ -5,7 +5,7 @@
  * signal mask, the target identity (setgroups, setresgid, setresuid),
  * SIGINT ignored (Ctrl-C is waspd's to handle),
  * PR_SET_NO_NEW_PRIVS, and PR_SET_PDEATHSIG so no child outlives a waspd
- * that was killed. A failure in the child before exec travels back over a
+ * that was killed; a minimal environment (spawn_env). A failure in the child before exec travels back over a
  * CLOEXEC pipe, so the caller gets -errno instead of a mysterious exit. */
 #include <fcntl.h>
 #include <grp.h>
@@ -26,37 +26,58 @@
 
 extern char **environ;
 
-/* Variables a child must not inherit: systemd's (they address waspd) and
- * our own channel variable. */
+/* What a child keeps of waspd's environment; nothing else reaches it
+ * (services get a clean environment, and waspd's may hold secrets):
+ * PATH, the locale and the time zone, JOURNAL_STREAM (the child shares
+ * waspd's stderr), wasp's own WASP_* variables (WASP_CHANNEL_FD aside: each
+ * child gets its own), and the sanitizers' options of a sanitizer build.
+ * HOME, USER and LOGNAME are the target identity's, or waspd's when it does
+ * not change identity. */
 static bool
-env_dropped(const char *kv)
+env_kept(const char *kv, bool same_user)
 {
-	static const char *const drop[] = {
-		"NOTIFY_SOCKET=", "LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES=",
-		"WATCHDOG_USEC=", "WATCHDOG_PID=", "WASP_CHANNEL_FD=", "RUNTIME_DIRECTORY=",
+	static const char *const keep[] = {
+		"PATH=", "LANG=", "LANGUAGE=", "TZ=", "JOURNAL_STREAM=",
+		"ASAN_OPTIONS=", "UBSAN_OPTIONS=", "LSAN_OPTIONS=", "MSAN_OPTIONS=", "TSAN_OPTIONS=",
 	};
-	for (size_t i = 0; i < ELEMENTSOF(drop); i++)
-		if (startswith(kv, drop[i]))
+	static const char *const own[] = { "HOME=", "USER=", "LOGNAME=" };
+
+	if (startswith(kv, "WASP_CHANNEL_FD=") || startswith(kv, "WASP_NODUMP="))
+		return false; /* set for each child */
+	if (startswith(kv, "LC_") || startswith(kv, "WASP_"))
+		return strchr(kv, '=') != NULL;
+	for (size_t i = 0; i < ELEMENTSOF(keep); i++)
+		if (startswith(kv, keep[i]))
+			return true;
+	for (size_t i = 0; same_user && i < ELEMENTSOF(own); i++)
+		if (startswith(kv, own[i]))
 			return true;
 	return false;
 }
 
+/* Whether kv's name is among the first n entries of list (NULL-terminated
+ * when n is SIZE_MAX). */
 static bool
-env_overridden(const char *kv, const char *const *extra)
+env_overridden(const char *kv, const char *const *list, size_t n)
 {
 	const char *eq = strchr(kv, '=');
-	size_t n = eq ? (size_t)(eq - kv) + 1 : strlen(kv);
+	size_t len = eq ? (size_t)(eq - kv) + 1 : strlen(kv);
 
-	for (; extra && *extra; extra++)
-		if (strncmp(kv, *extra, n) == 0)
+	for (size_t i = 0; list && i < n && list[i]; i++)
+		if (strncmp(kv, list[i], len) == 0)
 			return true;
 	return false;
 }
 
-/* Build the child's environment before fork (no allocation after fork). */
+/* Build the child's environment before fork (no allocation after fork):
+ * the variables env_kept() lets through, the pool's environmentVariables
+ * over them (a later one of the same name wins, as in IIS's collection),
+ * the caller's extra_env over both, then WASP_CHANNEL_FD and the
+ * identity's HOME and USER. */
 static char **
 spawn_env(const struct spawn_opts *o, char *ret_bufs[static 4])
 {
+	bool change = o->ident && o->ident->change;
 	size_t n = 0, k = 0;
 	char **envp;
 
@@ -64,26 +85,37 @@ spawn_env(const struct spawn_opts *o, char *ret_bufs[static 4])
 		n++;
 	for (const char *const *x = o->extra_env; x && *x; x++)
 		n++;
-	envp = calloc(n + 5, sizeof(char *));
+	n += o->n_pool_env;
+	envp = calloc(n + 7, sizeof(char *));
 	if (!envp)
 		return NULL;
 	for (char **e = environ; *e; e++) {
-		if (env_dropped(*e) || env_overridden(*e, o->extra_env))
-			continue;
-		if (o->ident && o->ident->change &&
-		    (startswith(*e, "HOME=") || startswith(*e, "USER=") ||
-		     startswith(*e, "LOGNAME=")))
+		if (!env_kept(*e, !change) || env_overridden(*e, o->extra_env, SIZE_MAX) ||
+		    env_overridden(*e, o->pool_env, o->n_pool_env))
 			continue;
 		envp[k++] = *e;
+	}
+	for (size_t i = 0; i < o->n_pool_env; i++) {
+		const char *kv = o->pool_env[i];
+		if (env_overridden(kv, o->extra_env, SIZE_MAX) ||
+		    env_overridden(kv, o->pool_env + i + 1, o->n_pool_env - i - 1) ||
+		    startswith(kv, "WASP_CHANNEL_FD=") ||
+		    (change && (startswith(kv, "HOME=") || startswith(kv, "USER="))))
+			continue;
+		envp[k++] = (char *)(uintptr_t)kv;
 	}
 	for (const char *const *x = o->extra_env; x && *x; x++)
 		envp[k++] = (char *)(uintptr_t)*x;
 	envp[k++] = (char *)"WASP_CHANNEL_FD=3";
-	if (o->ident && o->ident->change) {
+	if (change) {
+		/* The child makes itself non-dumpable (exec resets the flag). */
+		envp[k++] = (char *)"WASP_NODUMP=1";
 		if (asprintf(&ret_bufs[0], "HOME=%s", strempty(o->ident->home)) >= 0)
 			envp[k++] = ret_bufs[0];
 		if (asprintf(&ret_bufs[1], "USER=%s", strempty(o->ident->name)) >= 0)
 			envp[k++] = ret_bufs[1];
+		if (asprintf(&ret_bufs[2], "LOGNAME=%s", strempty(o->ident->name)) >= 0)
+			envp[k++] = ret_bufs[2];
 	}
 	envp[k] = NULL;
 	return envp;
@@ -161,6 +193,18 @@ child_main(void *arg)
 	/* Raw system calls: glibc's wrappers would signal every thread of the
 	 * process, whose memory this child shares. */
 	if (o->ident && o->ident->change) {
+		/* An empty capability bounding set, while still privileged
+		 * (CAP_SETPCAP): nothing the child execs can ever gain a
+		 * capability. One not in the set already needs no dropping
+		 * (waspd may lack CAP_SETPCAP in a container); EINVAL past the
+		 * kernel's last capability. */
+		for (int cap = 0; cap < 64; cap++) {
+			int in = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+			if (in < 0 && errno == EINVAL)
+				break;
+			if (in != 0 && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+				child_fail(wfd, errno);
+		}
 		if (syscall(SYS_setgroups, o->ident->n_groups, o->ident->groups) < 0)
 			child_fail(wfd, errno);
 		if (syscall(SYS_setresgid, o->ident->gid, o->ident->gid, o->ident->gid) < 0)

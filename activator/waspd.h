@@ -91,6 +91,8 @@ struct worker {
 	uint64_t idle_since; /* monotonic usec; 0 = busy */
 	bool announced;      /* WORKER_CHANNEL went to the adapters */
 	bool recycling;      /* a replacement is starting */
+	bool rotating;       /* drains for a disallowOverlappingRotation recycle:
+				no new worker of its pool starts until it exited */
 	struct worker *replaces; /* overlapped recycle: the worker this one replaces */
 	const char *stop_reason; /* why it drains or was killed */
 	bool failed;             /* counted as a failure already */
@@ -120,6 +122,7 @@ struct pool {
 	struct event *respawn_timer; /* backoff after start failures */
 	bool respawn_replace;
 	struct event *schedule_timer;
+	uint64_t schedule_due; /* realtime usec of the time of day it is armed for */
 	/* The generation cfg belongs to; removed: gone from the configuration
 	 * by a reload, stopping, kept (at the end of env->pools, after the
 	 * configured ones) until the next reload once its workers are gone. */
@@ -172,7 +175,7 @@ struct wasp_env {
 	int routes_fd; /* cached routing table (sealed memfd), -1 = none */
 	char *build_root;  /* running from the build tree: its root, else NULL */
 	char *program_dir; /* installed: WASP_LIBEXECDIR */
-	const char *listener_user; /* NULL: default */
+	const char *listener_user; /* NULL: WASP_LISTENER_USER, else nobody */
 	uint32_t uid_first, uid_last; /* ApplicationPoolIdentity range */
 	struct wasp_identity listener_ident;
 	struct listen_sock *socks;
@@ -200,8 +203,10 @@ void daemon_check_shutdown(struct wasp_env *env);
 void identity_done(struct wasp_identity *id);
 /* Look up a passwd user (name or numeric uid) with its groups. 0, -ENOENT, -errno. */
 int identity_from_user(const char *user, struct wasp_identity *ret);
-/* The listener's identity: as root the configured user, else "www-data"
- * when it exists, else "nobody"; otherwise unchanged. */
+/* The listener's own system user, created by dist/sysusers.d/wasp.conf. */
+#define WASP_LISTENER_USER "wasp-http"
+/* The listener's identity: as root the configured user, else
+ * WASP_LISTENER_USER when it exists, else "nobody"; otherwise unchanged. */
 int identity_listener(struct wasp_env *env, struct wasp_identity *ret);
 /* A pool's identity from its processModel (see docs/design.md "Identities"). */
 int identity_pool(struct wasp_env *env, const struct pool *pool, struct wasp_identity *ret);
@@ -219,6 +224,8 @@ struct spawn_opts {
 	int channel_fd;                    /* becomes fd 3 */
 	const struct wasp_identity *ident; /* NULL or !change: keep credentials */
 	const char *const *extra_env;      /* NULL-terminated "K=V" (may be NULL) */
+	const char *const *pool_env;       /* the pool's environmentVariables */
+	size_t n_pool_env;
 };
 /* clone (sharing memory until exec) + exec with fd 3 = channel_fd, every other fd but 0-2 closed,
  * credentials dropped, no_new_privs. Returns 0 with *ret_pid, or -errno
@@ -295,6 +302,8 @@ void pool_on_demand(struct pool *p);
 /* Operator verbs: 0 or -errno with *ret_msg (static) telling why not. */
 int pool_start(struct pool *p, const char **ret_msg);
 int pool_stop(struct pool *p, enum wasp_pool_stop_reason reason, const char *why);
+/* The number of workers whose recycle started (0: none was ready), or
+ * -ESRCH when p is not Started. */
 int pool_recycle(struct pool *p, const char *why);
 /* Reload: p's workers would get another configuration. Ready workers are
  * recycled; starting ones (sent the previous configuration) are killed and

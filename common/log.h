@@ -1,7 +1,10 @@
-/* Logging to stderr. When JOURNAL_STREAM is set (stderr is connected to
- * journald) each line starts with the syslog priority as "<N>" so journald
- * files it at the right level. Daemons log; common/ code logs at most at
- * debug level. */
+/* Logging to stderr. When stderr is the stream JOURNAL_STREAM names (it is
+ * connected to journald) each line starts with the syslog priority as "<N>"
+ * so journald files it at the right level; on a terminal with
+ * "ident[pid]: "; anywhere else (a file, a pipe) with a local timestamp
+ * (2026-12-07T11:22:39.123+0000) and "ident[pid]: ". Where stderr goes is
+ * looked at once, by wasp_log_init(). Daemons log; common/ code logs at
+ * most at debug level. */
 #pragma once
 
 #include <stdarg.h>

@@ -118,6 +118,7 @@ enum wasp_pool_stop_reason {
 	WASP_POOL_REASON_OPERATOR = 1,
 	WASP_POOL_REASON_RAPID_FAIL = 2,
 	WASP_POOL_REASON_STARTUP_FAILED = 3, /* startupTimeLimit passed with no ready worker */
+	WASP_POOL_REASON_AUTOSTART = 4,      /* autoStart="false": never started */
 };
 
 struct wasp_msg_pool_state {

@@ -1,7 +1,22 @@
 #include <ctype.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include "util.h"
+
+int
+wasp_nodump_from_env(void)
+{
+	const char *v = getenv("WASP_NODUMP");
+
+	if (!v || !streq(v, "1"))
+		return 0;
+	(void)unsetenv("WASP_NODUMP");
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return -errno;
+	return 1;
+}
 
 int
 wasp_parse_u64(const char *s, uint64_t max, uint64_t *ret)

@@ -108,6 +108,13 @@ startswith(const char *s, const char *prefix)
 /* Parse a decimal unsigned integer that must fill the whole string.
  * Returns 0, -EINVAL (not a number) or -ERANGE (over max). */
 int wasp_parse_u64(const char *s, uint64_t max, uint64_t *ret);
+/* With WASP_NODUMP=1 in the environment (waspd sets it for a child it
+ * starts under another identity), make this process not dumpable: no core
+ * file, and no process of its uid can ptrace it, read its memory or take
+ * its descriptors (pidfd_getfd); /proc/PID becomes root's. execve resets
+ * the flag, so the program sets it itself, first thing. Unsets the
+ * variable. 1 done, 0 not asked, -errno. */
+int wasp_nodump_from_env(void);
 
 /* Monotonic clock in microseconds. */
 uint64_t wasp_now_usec(void);

@@ -91,6 +91,42 @@ cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* environmentVariables: "NAME=value" strings for the pool's workers. */
+static int
+build_pool_env(struct actx *c, const struct wasp_element *ev, struct wasp_apppool *p)
+{
+	size_t n = ev ? ev->n_items : 0;
+	const char **env = wasp_arena_zalloc(c->arena, (n + 1) * sizeof(*env));
+
+	if (!env)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const struct wasp_element *it = ev->items[i];
+		const char *name = wasp_element_get_str(it, "name", "");
+		const char *value = wasp_element_get_str(it, "value", "");
+		size_t nl = strlen(name), vl = strlen(value);
+		char *kv;
+
+		if (!*name || strchr(name, '=')) {
+			(void)wasp_diag_add(c->diags, WASP_DIAG_ERROR, efile(c, it), it->line, "name",
+					    "application pool '%s': environment variable name '%s' "
+					    "must be non-empty and without '='",
+					    p->name, name);
+			c->errors++;
+			continue;
+		}
+		kv = wasp_arena_alloc(c->arena, nl + vl + 2);
+		if (!kv)
+			return -ENOMEM;
+		memcpy(kv, name, nl);
+		kv[nl] = '=';
+		memcpy(kv + nl + 1, value, vl + 1);
+		env[p->n_env++] = kv;
+	}
+	p->env = env;
+	return 0;
+}
+
 static int
 build_pool(struct actx *c, const struct wasp_element *e, struct wasp_apppool *p, uint32_t id)
 {
@@ -101,6 +137,7 @@ build_pool(struct actx *c, const struct wasp_element *e, struct wasp_apppool *p,
 	const struct wasp_element *fail = wasp_element_child(e, "failure");
 	const struct wasp_element *cpu = wasp_element_child(e, "cpu");
 	uint64_t *times;
+	int r;
 
 	p->name = wasp_element_get_str(e, "name", "");
 	p->id = id;
@@ -187,6 +224,9 @@ build_pool(struct actx *c, const struct wasp_element *e, struct wasp_apppool *p,
 		(uint32_t)wasp_element_get_uint(fail, "rapidFailProtectionMaxCrashes", 5);
 	p->cpu.limit = (uint32_t)wasp_element_get_uint(cpu, "limit", 0);
 	p->cpu.action = wasp_element_get_str(cpu, "action", "NoAction");
+	r = build_pool_env(c, wasp_element_child(e, "environmentVariables"), p);
+	if (r < 0)
+		return r;
 	p->file = efile(c, e);
 	p->line = e->line;
 	return 0;

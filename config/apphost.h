@@ -68,6 +68,8 @@ struct wasp_apppool {
 		uint32_t limit; /* 1/1000ths of a percent, as IIS; 0 = none */
 		const char *action;
 	} cpu;
+	const char *const *env; /* environmentVariables as "NAME=value", in order */
+	size_t n_env;
 	const char *file; /* where it was defined, for messages */
 	int line;
 };

@@ -270,9 +270,10 @@ int wasp_config_serialize_pool(const struct wasp_config *cfg, const struct wasp_
 /* The same into a sealed memfd. Returns the fd or -errno. */
 int wasp_config_serialize_pool_memfd(const struct wasp_config *cfg,
 				     const struct wasp_apphost *ah, const char *pool);
-/* What a worker of pool would be given, as text without any line number:
- * two generations whose digests for a pool are equal configure its workers
- * the same (waspd's reload recycles a pool only when they differ).
+/* What a worker of pool would be given, as text without any line number
+ * and with the other pools its sites name reduced to their names: two
+ * generations whose digests for a pool are equal configure its workers the
+ * same (waspd's reload recycles a pool only when they differ).
  * *ret_buf is malloc'd. 0, -ENOENT (ah has no such pool), -ENOMEM. */
 int wasp_config_pool_digest(const struct wasp_config *cfg, const struct wasp_apphost *ah,
 			    const char *pool, char **ret_buf, size_t *ret_len);

@@ -51,7 +51,8 @@ lock_json(bool present, const struct cfg_names *n)
 struct cfg_filter {
 	const char *pool;
 	struct cfg_cache *pools, *sites;
-	bool no_lines; /* wasp_config_pool_digest(): line numbers as 0 */
+	bool no_lines; /* wasp_config_pool_digest(): line numbers as 0, and the
+			  other pools kept by name only */
 };
 
 /* name lower-cased (IIS compares names case-insensitively) into buf when
@@ -105,10 +106,31 @@ node_kept(const struct cfg_node *k, struct cfg_cache *keep)
 	return true;
 }
 
-/* keep: see node_kept(), for n's own children; NULL keeps them all.
- * lines: false writes every line number as 0. */
+/* The name of a child kept by node_kept(), or NULL. */
+static const char *
+node_name(const struct cfg_node *k)
+{
+	for (size_t i = 0; i < k->n_attrs; i++)
+		if (strcaseeq(k->attrs[i].name, "name"))
+			return k->attrs[i].value.text;
+	return NULL;
+}
+
+/* A kept <add name> other than `only`, as its name alone: a pool's digest
+ * must not change with the settings of another pool its sites name (they
+ * configure that pool's workers, not this one's). */
 static json_t *
-node_json(const struct cfg_node *n, struct cfg_cache *keep, bool lines)
+node_name_json(const struct cfg_node *k)
+{
+	return json_pack("[i, s, i, b, [s, s, i], [], n, n, n, n]", (int)k->kind, k->name, 0,
+			 false, "name", node_name(k), 0);
+}
+
+/* keep: see node_kept(), for n's own children; NULL keeps them all.
+ * lines: false writes every line number as 0. only: when set, a kept child
+ * with another name is written by its name alone (node_name_json). */
+static json_t *
+node_json(const struct cfg_node *n, struct cfg_cache *keep, bool lines, const char *only)
 {
 	json_t *o, *attrs = json_array(), *kids = json_array();
 
@@ -134,7 +156,11 @@ node_json(const struct cfg_node *n, struct cfg_cache *keep, bool lines)
 
 		if (!node_kept(n->kids[i], keep))
 			continue;
-		k = node_json(n->kids[i], NULL, lines);
+		if (only && n->kids[i]->kind == CFG_NODE_ADD && node_name(n->kids[i]) &&
+		    !strcaseeq(node_name(n->kids[i]), only))
+			k = node_name_json(n->kids[i]);
+		else
+			k = node_json(n->kids[i], NULL, lines, NULL);
 		if (!k || json_array_append_new(kids, k) < 0)
 			goto fail;
 	}
@@ -183,15 +209,18 @@ config_json(const struct wasp_config *cfg, const struct cfg_filter *filter)
 	for (size_t i = 0; i < f->n_insts; i++) {
 		const struct cfg_inst *in = f->insts[i];
 		struct cfg_cache *keep = NULL;
+		const char *only = NULL;
 		json_t *root;
 
 		if (!location_kept(in->location, filter))
 			continue;
-		if (filter && strcaseeq(in->section->name, SEC_POOLS))
+		if (filter && strcaseeq(in->section->name, SEC_POOLS)) {
 			keep = filter->pools;
-		else if (filter && strcaseeq(in->section->name, SEC_SITES))
+			only = filter->no_lines ? filter->pool : NULL;
+		} else if (filter && strcaseeq(in->section->name, SEC_SITES)) {
 			keep = filter->sites;
-		root = node_json(in->root, keep, lines);
+		}
+		root = node_json(in->root, keep, lines, only);
 
 		if (!root ||
 		    json_array_append_new(insts,

@@ -606,6 +606,10 @@ wasp_listener_main(const struct wasp_listener_ops *ops, void *userdata, int argc
 	struct timeval tv;
 	int o;
 
+	if ((o = wasp_nodump_from_env()) < 0) {
+		(void)fprintf(stderr, "PR_SET_DUMPABLE: %s\n", strerror(-o));
+		return 1;
+	}
 	wasp_log_init(argv[0] && strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : "wasp-listener",
 		      LOG_INFO);
 	if ((e = getenv("WASP_CHANNEL_FD")) && parse_u32_arg("WASP_CHANNEL_FD", e, 0, 65535,

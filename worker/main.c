@@ -292,6 +292,9 @@ main(int argc, char **argv)
 	int r;
 
 	wasp_log_init("wasp-worker", LOG_INFO);
+	r = wasp_nodump_from_env();
+	if (r < 0)
+		wasp_fatal("PR_SET_DUMPABLE: %s", strerror(-r));
 	s = getenv("WASP_CHANNEL_FD");
 	if (!s || wasp_parse_u64(s, INT32_MAX, &chfd) < 0)
 		wasp_fatal("WASP_CHANNEL_FD is not set: wasp-worker is started by waspd");

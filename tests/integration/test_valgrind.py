@@ -73,7 +73,7 @@ def test(t):
                 continue
             if st["ppid"] != srv.proc.pid or st["state"] == "Z":
                 continue
-            if any(os.path.basename(a.decode("utf-8", "replace")) == name for a in args):
+            if any(wasptest.is_program(a.decode("utf-8", "replace"), name) for a in args):
                 out.append(pid)
         return sorted(out)
     srv.children = children

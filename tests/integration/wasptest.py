@@ -576,7 +576,7 @@ class Server:
                 continue
             if st["ppid"] != self.proc.pid or st["state"] == "Z":
                 continue
-            if _argv0(pid) == name:
+            if is_program(_argv0(pid), name):
                 out.append(pid)
         return sorted(out)
 
@@ -629,6 +629,12 @@ def _argv0(pid):
     except OSError:
         return None
     return os.path.basename(a)
+
+
+def is_program(arg, name):
+    """Whether a command line's argument names program `name`: its path, or
+    the title waspd gives a worker ("wasp-worker: POOL")."""
+    return arg is not None and (os.path.basename(arg) == name or arg.startswith(name + ": "))
 
 
 def proc_state(pid):

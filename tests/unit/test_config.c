@@ -735,6 +735,42 @@ START_TEST(test_apphost_bindings)
 }
 END_TEST
 
+/* A pool's environmentVariables, in order, as "NAME=value"; <remove>
+ * applies; a name with '=' is an error naming the attribute. */
+START_TEST(test_apphost_pool_env)
+{
+	struct tc t;
+	struct wasp_apphost *ah = NULL;
+	const struct wasp_apppool *p;
+	const struct wasp_diag *d;
+
+	tc_setup(&t, "<system.applicationHost>\n"
+		     " <applicationPools><add name=\"P\"><environmentVariables>\n"
+		     "  <add name=\"A\" value=\"1=2\" /><add name=\"EMPTY\" />\n"
+		     "  <add name=\"GONE\" value=\"x\" /><remove name=\"GONE\" />\n"
+		     " </environmentVariables></add><add name=\"Q\" /></applicationPools>\n"
+		     "</system.applicationHost>\n");
+	ck_assert_int_eq(wasp_apphost_build(t.cfg, wasp_config_arena(t.cfg), &ah, &t.diags), 0);
+	p = wasp_apphost_find_pool(ah, "P");
+	ck_assert_uint_eq(p->n_env, 2);
+	ck_assert_str_eq(p->env[0], "A=1=2");
+	ck_assert_str_eq(p->env[1], "EMPTY=");
+	ck_assert_uint_eq(wasp_apphost_find_pool(ah, "Q")->n_env, 0);
+	tc_done(&t);
+
+	tc_setup(&t, "<system.applicationHost>\n"
+		     " <applicationPools><add name=\"P\"><environmentVariables>\n"
+		     "  <add name=\"A=B\" value=\"1\" />\n"
+		     " </environmentVariables></add></applicationPools>\n"
+		     "</system.applicationHost>\n");
+	ck_assert_int_eq(wasp_apphost_build(t.cfg, wasp_config_arena(t.cfg), &ah, &t.diags), -EINVAL);
+	d = tc_expect(&t.diags, WASP_DIAG_ERROR, "environment variable name 'A=B'");
+	ck_assert_str_eq(d->attribute, "name");
+	ck_assert_int_eq(d->line, tc_line_of(t.apphost, "A=B"));
+	tc_done(&t);
+}
+END_TEST
+
 /* ---- real files -------------------------------------------------------------------- */
 
 START_TEST(test_iisexpress_style)
@@ -1078,6 +1114,7 @@ config_suite(void)
 	tc = tcase_create("apphost");
 	tcase_add_checked_fixture(tc, testutil_fd_setup, testutil_fd_teardown);
 	tcase_add_test(tc, test_apphost_bindings);
+	tcase_add_test(tc, test_apphost_pool_env);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("real_files");

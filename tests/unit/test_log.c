@@ -1,26 +1,41 @@
+#include <ctype.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "testutil.h"
 
-/* Run fn with stderr redirected into a pipe; return what it wrote. */
+static int init_max = LOG_INFO;
+
+/* Run fn with stderr redirected into a pipe (or onto fd `onto` when >= 0)
+ * and the log set up for it, as a daemon starts; return what it wrote. */
 static char *
-capture(void (*fn)(void))
+capture_onto(void (*fn)(void), int onto, int rd)
 {
 	static char buf[4096];
-	int p[2], saved;
+	int p[2] = { rd, onto }, saved;
 	ssize_t n;
 
-	ck_assert_int_eq(pipe(p), 0);
+	if (onto < 0)
+		ck_assert_int_eq(pipe(p), 0);
 	fflush(stderr);
 	saved = dup(STDERR_FILENO);
 	ck_assert_int_ge(saved, 0);
 	ck_assert_int_ge(dup2(p[1], STDERR_FILENO), 0);
 	close(p[1]);
+	if (getenv("TEST_JOURNAL_STREAM_OF_STDERR")) {
+		struct stat st;
+		char v[64];
+
+		ck_assert_int_eq(fstat(STDERR_FILENO, &st), 0);
+		snprintf(v, sizeof(v), "%ju:%ju", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
+		setenv("JOURNAL_STREAM", v, 1);
+	}
+	wasp_log_init("wasptest", init_max);
 	fn();
 	fflush(stderr);
 	ck_assert_int_ge(dup2(saved, STDERR_FILENO), 0);
@@ -30,6 +45,27 @@ capture(void (*fn)(void))
 	ck_assert_int_ge(n, 0);
 	buf[n] = '\0';
 	return buf;
+}
+
+static char *
+capture(void (*fn)(void))
+{
+	return capture_onto(fn, -1, -1);
+}
+
+/* "2026-12-07T11:22:39.123+0000 " at s; what follows it. */
+static const char *
+skip_timestamp(const char *s)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd.ddd+dddd ";
+
+	for (size_t i = 0; shape[i]; i++) {
+		bool ok = shape[i] == 'd'   ? isdigit((unsigned char)s[i])
+			  : shape[i] == '+' ? (s[i] == '+' || s[i] == '-')
+					    : s[i] == shape[i];
+		ck_assert_msg(ok, "no timestamp at '%s'", s);
+	}
+	return s + strlen(shape);
 }
 
 static void
@@ -42,14 +78,19 @@ emit(void)
 	log_debug("not shown");
 }
 
+/* stderr a pipe or file, not the journal: each line has a timestamp. */
 START_TEST(test_plain_prefix)
 {
 	char *out;
 
 	unsetenv("JOURNAL_STREAM");
-	wasp_log_init("wasptest", LOG_INFO);
+	init_max = LOG_INFO;
 	out = capture(emit);
-	ck_assert_msg(strstr(out, "wasptest[") == out, "got '%s'", out);
+	ck_assert_msg(strstr(skip_timestamp(out), "wasptest[") == skip_timestamp(out), "got '%s'",
+		      out);
+	ck_assert_msg(strstr(skip_timestamp(strchr(out, '\n') + 1), "wasptest[") ==
+			      skip_timestamp(strchr(out, '\n') + 1),
+		      "got '%s'", out);
 	ck_assert_ptr_nonnull(strstr(out, "open 'x.conf': No such file or directory\n"));
 	ck_assert_ptr_nonnull(strstr(out, "pool 'p' is slow, ignoring\n"));
 	ck_assert_ptr_null(strstr(out, "not shown"));
@@ -60,13 +101,47 @@ START_TEST(test_journal_priority_prefix)
 {
 	char *out;
 
-	setenv("JOURNAL_STREAM", "8:12345", 1);
-	wasp_log_init("wasptest", LOG_DEBUG);
+	setenv("TEST_JOURNAL_STREAM_OF_STDERR", "1", 1);
+	init_max = LOG_DEBUG;
 	out = capture(emit);
+	unsetenv("TEST_JOURNAL_STREAM_OF_STDERR");
 	ck_assert_msg(strncmp(out, "<3>open 'x.conf'", 16) == 0, "got '%s'", out);
 	ck_assert_ptr_nonnull(strstr(out, "\n<4>pool 'p' is slow, ignoring\n"));
 	ck_assert_ptr_nonnull(strstr(out, "\n<7>not shown\n"));
 	unsetenv("JOURNAL_STREAM");
+}
+END_TEST
+
+/* JOURNAL_STREAM names another stream (inherited by a process whose stderr
+ * was redirected): not the journal. */
+START_TEST(test_journal_stream_elsewhere)
+{
+	char *out;
+
+	setenv("JOURNAL_STREAM", "8:12345", 1);
+	init_max = LOG_INFO;
+	out = capture(emit);
+	unsetenv("JOURNAL_STREAM");
+	ck_assert_msg(strncmp(skip_timestamp(out), "wasptest[", 9) == 0, "got '%s'", out);
+}
+END_TEST
+
+/* A terminal: no timestamp (the person reading it has a clock). */
+START_TEST(test_tty_no_timestamp)
+{
+	int m = posix_openpt(O_RDWR | O_NOCTTY), s;
+	char *out;
+
+	if (m < 0)
+		return; /* no pseudo-terminals here */
+	ck_assert_int_eq(grantpt(m), 0);
+	ck_assert_int_eq(unlockpt(m), 0);
+	s = open(ptsname(m), O_RDWR | O_NOCTTY);
+	ck_assert_int_ge(s, 0);
+	unsetenv("JOURNAL_STREAM");
+	init_max = LOG_INFO;
+	out = capture_onto(emit, s, m); /* closes both */
+	ck_assert_msg(strncmp(out, "wasptest[", 9) == 0, "got '%s'", out);
 }
 END_TEST
 
@@ -113,6 +188,8 @@ log_suite(void)
 	tcase_add_checked_fixture(tc, testutil_fd_setup, testutil_fd_teardown);
 	tcase_add_test(tc, test_plain_prefix);
 	tcase_add_test(tc, test_journal_priority_prefix);
+	tcase_add_test(tc, test_journal_stream_elsewhere);
+	tcase_add_test(tc, test_tty_no_timestamp);
 	tcase_add_test(tc, test_long_line_truncated);
 	suite_add_tcase(s, tc);
 	return s;
