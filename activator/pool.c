@@ -801,6 +801,22 @@ worker_test_setup_fails(const struct pool *p)
 	return pool && streq(pool, p->name);
 }
 
+/* A test hook's value for one pool: the environment variable var holds
+ * "POOL:VALUE"; VALUE when POOL is name, else NULL. The pool name ends at the
+ * first colon, or at the last one when last (for a value that may hold one,
+ * the first; for a pool name that may, the last). */
+static const char *
+test_hook_value(const char *var, const char *name, bool last)
+{
+	const char *v = getenv(var);
+	const char *colon = v ? (last ? strrchr(v, ':') : strchr(v, ':')) : NULL;
+
+	if (!colon || (size_t)(colon - v) != strlen(name) ||
+	    strncmp(v, name, (size_t)(colon - v)) != 0)
+		return NULL;
+	return colon + 1;
+}
+
 /* Start one worker for p (replacing `replaces` when overlapped recycling).
  * NULL when it could not be started (logged, counted as a failure). */
 static struct worker *
@@ -829,12 +845,10 @@ worker_spawn(struct pool *p, struct worker *replaces, const char *why)
 	 * PATH instead of wasp-worker for that pool: a fake worker that breaks
 	 * the protocol, to test that waspd survives it. */
 	if (env->test_hooks) {
-		const char *prog = getenv("WASP_TEST_WORKER_PROGRAM");
-		const char *colon = prog ? strchr(prog, ':') : NULL;
-		if (colon && (size_t)(colon - prog) == strlen(p->name) &&
-		    strncmp(prog, p->name, (size_t)(colon - prog)) == 0) {
+		const char *prog = test_hook_value("WASP_TEST_WORKER_PROGRAM", p->name, false);
+		if (prog) {
 			free(path);
-			path = strdup(colon + 1);
+			path = strdup(prog);
 			if (!path)
 				return NULL;
 			argv[0] = path;
@@ -846,12 +860,9 @@ worker_spawn(struct pool *p, struct worker *replaces, const char *why)
 	 * the worker's own WASP_TEST_HANG_STARTUP switch), so a test can make a
 	 * recycle's replacement fail while the first worker serves. */
 	if (env->test_hooks) {
-		const char *from = getenv("WASP_TEST_HANG_STARTUP_FROM");
-		const char *colon = from ? strrchr(from, ':') : NULL;
+		const char *from = test_hook_value("WASP_TEST_HANG_STARTUP_FROM", p->name, true);
 		uint64_t nth;
-		if (colon && (size_t)(colon - from) == strlen(p->name) &&
-		    strncmp(from, p->name, (size_t)(colon - from)) == 0 &&
-		    wasp_parse_u64(colon + 1, UINT32_MAX, &nth) >= 0 && p->spawned >= nth) {
+		if (from && wasp_parse_u64(from, UINT32_MAX, &nth) >= 0 && p->spawned >= nth) {
 			if (asprintf(&hang, "WASP_TEST_HANG_STARTUP=%s", p->name) < 0)
 				return NULL;
 			extra_env[0] = hang;
@@ -862,11 +873,9 @@ worker_spawn(struct pool *p, struct worker *replaces, const char *why)
 	 * that pool's workers lower their RLIMIT_NOFILE to N (they size their
 	 * connection limit from it), through the worker's WASP_TEST_NOFILE. */
 	if (env->test_hooks) {
-		const char *nf = getenv("WASP_TEST_WORKER_NOFILE");
-		const char *colon = nf ? strrchr(nf, ':') : NULL;
-		if (colon && (size_t)(colon - nf) == strlen(p->name) &&
-		    strncmp(nf, p->name, (size_t)(colon - nf)) == 0) {
-			if (asprintf(&nofile, "WASP_TEST_NOFILE=%s", colon + 1) < 0)
+		const char *nf = test_hook_value("WASP_TEST_WORKER_NOFILE", p->name, true);
+		if (nf) {
+			if (asprintf(&nofile, "WASP_TEST_NOFILE=%s", nf) < 0)
 				return NULL;
 			extra_env[hang ? 1 : 0] = nofile;
 			o.extra_env = extra_env;
