@@ -1722,6 +1722,26 @@ section_lookup(struct wasp_config *cfg, const char *name)
 	return ss;
 }
 
+/* Whether a cached answer still holds: checked within the revalidation
+ * window, or every file and directory it depends on is as it was then. */
+static bool
+cache_fresh(const struct wasp_config *cfg, struct entry *ent)
+{
+	uint64_t now = wasp_now_usec();
+
+	if (cfg->opts.revalidate_usec && now - ent->checked_at < cfg->opts.revalidate_usec)
+		return true;
+	for (size_t i = 0; i < ent->n_deps; i++) {
+		struct dep d;
+
+		restat_dep(&ent->deps[i], &d);
+		if (!dep_same(&d, &ent->deps[i]))
+			return false;
+	}
+	ent->checked_at = now;
+	return true;
+}
+
 /* Keeps a computed answer under key, replacing old (a stale entry of the
  * same key, or NULL). The cache is bounded in entries and in bytes (a client
  * chooses the paths): an answer that alone would take a sixteenth of it is not
@@ -1807,25 +1827,9 @@ effective_at(struct wasp_config *cfg, const char *site, const char *url_path, co
 	url[lu] = '\n';
 	strcpy(url + lu + 1, ss->name);
 	ent = cfg_cache_get(cfg->cache, key);
-	if (ent) {
-		bool same = true;
-		uint64_t now = wasp_now_usec();
-
-		if (cfg->opts.revalidate_usec && now - ent->checked_at < cfg->opts.revalidate_usec) {
-			*ret = ent->res;
-			return ent->res->result;
-		}
-		for (size_t i = 0; i < ent->n_deps && same; i++) {
-			struct dep d;
-
-			restat_dep(&ent->deps[i], &d);
-			same = dep_same(&d, &ent->deps[i]);
-		}
-		if (same) {
-			ent->checked_at = now;
-			*ret = ent->res;
-			return ent->res->result;
-		}
+	if (ent && cache_fresh(cfg, ent)) {
+		*ret = ent->res;
+		return ent->res->result;
 	}
 	tmp = wasp_arena_new();
 	if (!tmp)
@@ -2121,22 +2125,9 @@ wasp_config_check_path(struct wasp_config *cfg, const char *site, const char *ur
 	for (char *p = key; *p != '\n'; p++)
 		*p = (char)tolower((unsigned char)*p);
 	ent = cfg_cache_get(cfg->cache, key);
-	if (ent) {
-		bool same = true;
-		uint64_t now = wasp_now_usec();
-
-		if (!(cfg->opts.revalidate_usec && now - ent->checked_at < cfg->opts.revalidate_usec))
-			for (size_t i = 0; i < ent->n_deps && same; i++) {
-				struct dep d;
-
-				restat_dep(&ent->deps[i], &d);
-				same = dep_same(&d, &ent->deps[i]);
-			}
-		if (same) {
-			ent->checked_at = now;
-			*ret_err = ent->res->err;
-			return ent->res->result;
-		}
+	if (ent && cache_fresh(cfg, ent)) {
+		*ret_err = ent->res->err;
+		return ent->res->result;
 	}
 	r = check_compute(cfg, tmp, site, url, &c, &res, diags);
 	if (r < 0)
