@@ -13,19 +13,11 @@ import glob
 import os
 import struct
 import wasptest
-from wasptest import check, log, wait_until
+from wasptest import check, log, wait_until, read_text
 
 ACL_USER = 0x02
 ACL_OTHER = 0x20
 FOREIGN_UID = 12345  # neither root, nor a pool, nor in the pool uid range
-
-
-def read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return ""
 
 
 def acl_entries(path, name="system.posix_acl_access"):
@@ -62,7 +54,7 @@ def lines_of(site_dir):
     """The entry lines of every u_ex*.log in site_dir (header lines left out)."""
     out = []
     for f in sorted(glob.glob(os.path.join(site_dir, "u_ex*.log"))):
-        text = read(f)
+        text = read_text(f)
         check(text.startswith("#Software: "), "%s starts with %r" % (f, text[:40]))
         out += [line for line in text.split("\n") if line and not line.startswith("#")]
     return out
@@ -201,7 +193,7 @@ def test(t):
     wait_logged(site2, "/b/index.html by-c ", "pool C's line in W3SVC2")
     files = glob.glob(os.path.join(site2, "u_ex*.log"))
     if len(files) == 1:  # (two only when the UTC day changed in between)
-        text = read(files[0])
+        text = read_text(files[0])
         check("by-b" in text and "by-c" in text, "one file, both pools: %r" % text)
     if root:
         owners = {os.stat(f).st_uid for f in files}

@@ -7,19 +7,11 @@ import glob
 import os
 
 import wasptest
-from wasptest import check, wait_until
+from wasptest import check, wait_until, read_text
 
 TRUNCATE = 1048576
 REQUESTS = 120
 AGENT = "a" * 12000  # a 12 KB log line per request: 120 of them make ~1.4 MiB
-
-
-def read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return ""
 
 
 def test(t):
@@ -44,7 +36,7 @@ def test(t):
 
     def marker():
         files = glob.glob(os.path.join(site_dir, "u_extend*.log"))
-        return files if any("marker" in read(f) for f in files) else None
+        return files if any("marker" in read_text(f) for f in files) else None
     files = wait_until(marker, 10, what="the marker request in the log")
     names = sorted(os.path.basename(f) for f in files)
     check(names == ["u_extend1.log", "u_extend2.log"], "files %r" % names)
@@ -54,7 +46,7 @@ def test(t):
         path = os.path.join(site_dir, n)
         size = os.path.getsize(path)
         check(size <= TRUNCATE, "%s is %d bytes, over truncateSize" % (n, size))
-        text = read(path)
+        text = read_text(path)
         check(text.startswith("#Software: "), "%s starts with %r" % (n, text[:40]))
         queries += [line.split(" ")[1] for line in text.split("\n")
                     if line and not line.startswith("#")]

@@ -10,25 +10,17 @@ import socket
 import struct
 
 import wasptest
-from wasptest import check, wait_until, TIME_SCALE
+from wasptest import check, wait_until, TIME_SCALE, read_text
 
 FLAGS = "Method, UriStem, UriQuery, HttpStatus, Win32Status, BytesSent"
 BIG = 32 << 20
-
-
-def read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return ""
 
 
 def entries(site_dir):
     out = []
     fields = None
     for f in sorted(glob.glob(os.path.join(site_dir, "u_ex*.log"))):
-        for line in read(f).split("\n"):
+        for line in read_text(f).split("\n"):
             if line.startswith("#Fields: "):
                 fields = line[len("#Fields: "):].split(" ")
             elif line and not line.startswith("#") and fields:

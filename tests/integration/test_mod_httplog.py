@@ -14,7 +14,7 @@ import os
 import socket
 import time
 import wasptest
-from wasptest import check, wait_until
+from wasptest import check, wait_until, read_text
 
 ALL_FLAGS = ("Date, Time, ClientIP, UserName, SiteName, ComputerName, ServerIP, "
              "Method, UriStem, UriQuery, HttpStatus, Win32Status, BytesSent, "
@@ -48,14 +48,6 @@ def parse_w3c(text):
               % (len(cols), len(fields), line))
         entries.append(dict(zip(fields, cols)))
     return directives, entries
-
-
-def read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return ""
 
 
 def test(t):
@@ -139,7 +131,7 @@ def test(t):
     # marker (no sleeping).
     def logged():
         files = glob.glob(os.path.join(site_dir, "u_ex*.log"))
-        return files if any("marker" in read(f) for f in files) else None
+        return files if any("marker" in read_text(f) for f in files) else None
     files = wait_until(logged, 10, what="the marker request in site 1's log")
     after = int(time.time())
     names = sorted(os.path.basename(f) for f in files)
@@ -147,10 +139,10 @@ def test(t):
                        for s in range(before, after + 1)})
     check(names == expected or set(names) <= set(expected),
           "log file names %r, expected %r (UTC days)" % (names, expected))
-    text = "".join(read(os.path.join(site_dir, n)) for n in names)
+    text = "".join(read_text(os.path.join(site_dir, n)) for n in names)
     directives, entries = parse_w3c(text)
     for f in names:  # every file begins with its header block
-        lines = read(os.path.join(site_dir, f)).split("\n")
+        lines = read_text(os.path.join(site_dir, f)).split("\n")
         check(lines[0].startswith("#Software: ") and lines[1] == "#Version: 1.0" and
               lines[2].startswith("#Date: ") and lines[3].startswith("#Fields: "),
               "%s starts with %r" % (f, lines[:4]))
@@ -205,7 +197,7 @@ def test(t):
     # a last line still in the buffer when the server stops reaches the file
     check(srv.get("/index.html?at-stop", pool="A").status == 200, "at-stop")
     check(srv.stop() == 0, "waspd exit status")
-    check(any("at-stop" in read(os.path.join(site_dir, n))
+    check(any("at-stop" in read_text(os.path.join(site_dir, n))
               for n in os.listdir(site_dir)), "the last line was lost at stop")
     # site B: logFile enabled="false"
     check(not os.path.exists(os.path.join(logdir, "W3SVC2")), "site 2 logged")

@@ -67,6 +67,15 @@ def skip(msg):
     raise Skip(msg)
 
 
+def read_text(path):
+    """A file's text, or "" when it cannot be read (not there yet)."""
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
 def check(cond, msg="check failed"):
     """assert that survives python -O and names what went wrong."""
     if not cond:
