@@ -3,7 +3,8 @@ each error class in a web.config at the site root and in a subdirectory
 (not well-formed, lock, overrideMode Deny, allowDefinition, wrong-typed
 value, unknown attribute, undeclared section), a missing physical path,
 and sections wasp does not implement that would restrict or redirect
-(rewrite, authorization, ipSecurity, basicAuthentication), from a
+(rewrite, authorization, ipSecurity, basicAuthentication), a DTD with
+entities (refused in bounded time, the pool still serving), from a
 web.config or applicationHost.config. Cosmetic sections (appSettings,
 system.web, validation, urlCompression) and such sections at their
 defaults are still served. A
@@ -11,10 +12,19 @@ web.config fixed while the server runs is served again after the
 revalidation interval; the detailed page (local client) names the file,
 the line, the error and IIS's code."""
 import os
+import time
 import wasptest
 from wasptest import check, wait_until
 
 WC = "<configuration>\n<system.webServer>\n%s\n</system.webServer>\n</configuration>\n"
+
+LAUGHS = ("<?xml version=\"1.0\"?>\n<!DOCTYPE configuration [\n<!ENTITY a \"aaaaaaaaaa\">\n"
+          + "".join("<!ENTITY %s \"%s\">\n" % (chr(98 + i), ("&%s;" % chr(97 + i)) * 10)
+                    for i in range(8))
+          + "]>\n<configuration><system.webServer>"
+          + "".join("<staticContent><mimeMap fileExtension=\".x%d\" mimeType=\"&i;\" />"
+                    "</staticContent>" % i for i in range(3))
+          + "</system.webServer></configuration>\n")
 
 # class -> (web.config text, IIS error code)
 ERRORS = {
@@ -34,6 +44,8 @@ ERRORS = {
                       "</rules></rewrite>"), "0x8007000d"),
     "authorization": (WC % ("<security><authorization><add accessType=\"Deny\" users=\"?\" />"
                             "</authorization></security>"), "0x8007000d"),
+    # a DTD with entities (billion laughs), referenced in attributes
+    "entities": (LAUGHS, "0x8007000d"),
 }
 
 SERVED = {
@@ -146,6 +158,15 @@ def test(t):
         check(code.encode() in r.body, "%s: no %s in %r" % (name, code, r.body))
         wc = os.path.join(content, "c_" + name, "web.config")
         check(wc.encode() in r.body, "%s: the page does not name %s" % (name, wc))
+    # the entity web.config costs no more than any other error (IIS's files
+    # have no use for a DTD: refused before anything is expanded), and the
+    # pool keeps serving
+    start = time.monotonic()
+    r = srv.get("/c_entities/index.html", pool="A")
+    took = time.monotonic() - start
+    check(is_500_19(r) and b"DOCTYPE" in r.body and took < 5.0,
+          "entities: %r in %.1f s %r" % (r, took, r.body[:2000]))
+    check(srv.get("/index.html", pool="A").status == 200, "the pool after the entities")
     r = srv.get("/c_malformed/index.html", pool="A")
     check(b"Config Error" in r.body and b"not well-formed" in r.body, "detail %r" % r.body)
     r = srv.get("/c_lock/", pool="A")
