@@ -118,6 +118,9 @@ struct wasp_element {
 	bool has_collection;
 };
 
+/* Was e last written by wasp's built-in defaults, nobody having changed it
+ * (a section's root: no file nor <location> wrote it)? */
+bool wasp_element_is_builtin(const struct wasp_element *e);
 /* Child element by name; "requestLimits/headerLimits" walks down. NULL if
  * the schema declares no such child. */
 const struct wasp_element *wasp_element_child(const struct wasp_element *e, const char *path);

@@ -2,10 +2,13 @@
  * applicationHost.config fills (default documents, the MIME map, request
  * filtering's file extensions and hidden segments, the StaticFile handler
  * with accessPolicy "Read, Script") and the lock it sets on what it
- * delegates (httpErrors' defaultPath), as IIS writes them. (No <modules>
- * list: IIS's names the modules installed, and a module loaded from
- * globalModules that a built-in list left out would silently not run;
- * where no <modules> is configured, every loaded module runs.)
+ * delegates (httpErrors' defaultPath), as IIS writes them; and the
+ * <modules> list, which in IIS names every module installed: wasp's
+ * built-in modules, then each module applicationHost.config's globalModules
+ * loads (so that none is silently left out). That one is built once
+ * applicationHost.config is read (cfg_load_builtin_modules()). Where nobody
+ * changed <modules>, a worker runs every module it loaded (test modules
+ * included); where a web.config or a <location> did, the merged list.
  *
  * They are merged as if applicationHost.config held them, below its own top
  * level (merge.c): a web.config's <add>, <remove> and <clear/> change them
@@ -20,7 +23,9 @@
  * trees), by waspd at load and by a worker when it reads its generation:
  * no XML to parse, nothing to carry in the serialized generation. */
 #include <string.h>
+#include <strings.h>
 
+#include "builtin_modules.h"
 #include "internal.h"
 
 static const char *const default_documents[] = {
@@ -424,5 +429,112 @@ cfg_load_builtin(struct wasp_config *cfg)
 						       .n = n };
 	}
 	cfg->builtin = b.f;
+	cfg->builtin_lines = b.line;
 	return 0;
+}
+
+#define MODULES_SECTION "system.webServer/modules"
+#define GLOBAL_MODULES_SECTION "system.webServer/globalModules"
+/* A worker loads a few dozen modules at most and refuses to start with
+ * more: names past this many are never run, and the list stays small (it
+ * is searched for duplicates one name at a time). */
+#define BUILTIN_MAX_GLOBAL_MODULES 128
+
+static const char *const builtin_module_names[] = {
+#define X(sym, name) name,
+	WASP_BUILTIN_MODULES(X)
+#undef X
+};
+
+static const char *
+node_attr(const struct cfg_node *n, const char *name)
+{
+	for (size_t i = 0; i < n->n_attrs; i++)
+		if (strcaseeq(n->attrs[i].name, name))
+			return n->attrs[i].value.text;
+	return "";
+}
+
+/* Would a worker load the globalModules entry image? Not a Windows .dll
+ * (skipped) nor "builtin" (a built-in's name is listed already, another
+ * name is no module); module.c decides the same way. */
+static bool
+loadable_image(const char *image)
+{
+	size_t n = strlen(image);
+
+	return *image && !streq(image, "builtin") && !(n >= 4 && strcaseeq(image + n - 4, ".dll"));
+}
+
+/* names[0.. *n) without the entries of name (any case) from index first. */
+static void
+names_remove(const char **names, size_t *n, size_t first, const char *name)
+{
+	for (size_t i = first; i < *n;)
+		if (strcaseeq(names[i], name))
+			memmove(&names[i], &names[i + 1], (--*n - i) * sizeof(*names));
+		else
+			i++;
+}
+
+int
+cfg_load_builtin_modules(struct wasp_config *cfg)
+{
+	const size_t nb = ELEMENTSOF(builtin_module_names);
+	struct bctx b = { .cfg = cfg };
+	struct builtin_list l = { .section = MODULES_SECTION, .element = "", .key = "name" };
+	const char **names;
+	size_t n = nb, n_max = nb;
+
+	if (!cfg->builtin)
+		return 0;
+	b.f = cfg->builtin;
+	b.n_insts_alloc = cfg->builtin->n_insts;
+	b.line = cfg->builtin_lines;
+	/* applicationHost.config's own globalModules, as written: add, remove
+	 * and clear in order (a section allowed there only) */
+	for (size_t i = 0; cfg->apphost && i < cfg->apphost->n_insts; i++) {
+		const struct cfg_inst *in = cfg->apphost->insts[i];
+
+		if (!*in->location && streq(in->section->name, GLOBAL_MODULES_SECTION))
+			n_max += MIN(in->root->n_kids, (size_t)BUILTIN_MAX_GLOBAL_MODULES);
+	}
+	n_max = MIN(n_max, nb + BUILTIN_MAX_GLOBAL_MODULES);
+	names = wasp_arena_zalloc(cfg->arena, (n_max + 1) * sizeof(*names));
+	if (!names)
+		return -ENOMEM;
+	memcpy(names, builtin_module_names, sizeof(builtin_module_names));
+	for (size_t i = 0; cfg->apphost && i < cfg->apphost->n_insts; i++) {
+		const struct cfg_inst *in = cfg->apphost->insts[i];
+
+		if (*in->location || !streq(in->section->name, GLOBAL_MODULES_SECTION))
+			continue;
+		for (size_t k = 0; k < in->root->n_kids; k++) {
+			const struct cfg_node *e = in->root->kids[k];
+			const char *name = node_attr(e, "name");
+			bool listed = false;
+
+			switch (e->kind) {
+			case CFG_NODE_ADD:
+				if (!*name || n == n_max || !loadable_image(node_attr(e, "image")))
+					break;
+				for (size_t j = 0; j < n && !listed; j++)
+					listed = strcaseeq(names[j], name);
+				if (!listed)
+					names[n++] = name;
+				break;
+			case CFG_NODE_REMOVE:
+				names_remove(names, &n, nb, name);
+				break;
+			case CFG_NODE_CLEAR:
+				n = nb;
+				break;
+			case CFG_NODE_ELEMENT:
+				break;
+			}
+		}
+	}
+	names[n] = NULL;
+	l.values = names;
+	return add_list(&b, &l);
 }

@@ -7,6 +7,13 @@
 #include <jansson.h>
 
 #include "internal.h"
+#include "util.h"
+
+bool
+wasp_element_is_builtin(const struct wasp_element *e)
+{
+	return e && e->file && streq(e->file, CFG_BUILTIN_FILE);
+}
 
 const struct wasp_element *
 wasp_element_child(const struct wasp_element *e, const char *path)

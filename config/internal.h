@@ -230,6 +230,7 @@ struct wasp_config {
 	/* wasp's built-in defaults (defaults.c), merged below apphost's own
 	 * top level; NULL when they could not be parsed (then nothing). */
 	struct cfg_file *builtin;
+	int builtin_lines; /* the built-in defaults' last line number */
 	const char *pool; /* wasp_config_pool(): a per-pool serialization's pool */
 	struct cfg_cache *cache;        /* (site, path, section) -> malloc'd entry */
 	size_t cache_bytes;             /* what cache's entries cost, with their keys */
@@ -286,6 +287,9 @@ size_t cfg_path_depth(const char *p);
 /* Build cfg->builtin from defaults.c's tables (after the schema is loaded;
  * a section or attribute the schema lacks is left out). 0 or -ENOMEM. */
 int cfg_load_builtin(struct wasp_config *cfg);
+/* The built-in <modules> list, from applicationHost.config's globalModules:
+ * once cfg->apphost is read, before any section is merged. -ENOMEM. */
+int cfg_load_builtin_modules(struct wasp_config *cfg);
 
 /* ---- merging ------------------------------------------------------------ */
 

@@ -1117,6 +1117,8 @@ wasp_config_load_buffer(const char *buf, size_t len, const char *filename,
 		return r;
 	}
 	cfg->apphost = f;
+	if (r != -ENOMEM && cfg_load_builtin_modules(cfg) < 0)
+		r = -ENOMEM;
 	if (r != -ENOMEM) {
 		int v = cfg_validate_apphost(cfg, diags);
 

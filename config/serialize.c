@@ -803,6 +803,11 @@ wasp_config_deserialize(const char *buf, size_t len, const struct wasp_config_op
 		wasp_config_free(cfg);
 		return r == -EINVAL ? -EBADMSG : r;
 	}
+	r = cfg_load_builtin_modules(cfg); /* from the generation's globalModules */
+	if (r < 0) {
+		wasp_config_free(cfg);
+		return r;
+	}
 	*ret = cfg;
 	return 0;
 }

@@ -9,31 +9,25 @@
 #include <string.h>
 #include <strings.h>
 
+#include "builtin_modules.h"
 #include "config.h"
 #include "log.h"
 #include "util.h"
 #include "worker.h"
 
 /* The built-in modules, each always available by name and enabled per
- * application by <modules>. One line each; append new ones at the end. */
-extern const struct wasp_module mod_static;
-extern const struct wasp_module mod_defaultdoc;
-extern const struct wasp_module mod_dirlist;
-extern const struct wasp_module mod_httplog;
-extern const struct wasp_module mod_customerror;
-extern const struct wasp_module mod_requestfilter;
-extern const struct wasp_module mod_protocol;
-extern const struct wasp_module mod_redirect;
+ * application by <modules> (builtin_modules.h lists them). */
+#define X(sym, name) extern const struct wasp_module sym;
+WASP_BUILTIN_MODULES(X)
+#undef X
 
-static const struct wasp_module *const builtin_modules[] = {
-	&mod_static,
-	&mod_defaultdoc,
-	&mod_dirlist,
-	&mod_httplog,
-	&mod_customerror,
-	&mod_requestfilter,
-	&mod_protocol,
-	&mod_redirect,
+static const struct {
+	const struct wasp_module *m;
+	const char *name; /* as the built-in <modules> list names it */
+} builtin_modules[] = {
+#define X(sym, name) { &sym, name },
+	WASP_BUILTIN_MODULES(X)
+#undef X
 };
 
 #define GLOBAL_MODULES_SECTION "system.webServer/globalModules"
@@ -43,7 +37,7 @@ static bool
 is_builtin_name(const char *name)
 {
 	for (size_t i = 0; i < ELEMENTSOF(builtin_modules); i++)
-		if (strcaseeq(builtin_modules[i]->name, name))
+		if (strcaseeq(builtin_modules[i].name, name))
 			return true;
 	return false;
 }
@@ -155,8 +149,12 @@ modules_init(struct wasp_env *env, bool test_hooks)
 			return r;
 	}
 	for (size_t i = 0; i < ELEMENTSOF(builtin_modules); i++) {
-		const struct wasp_module *m = builtin_modules[i];
+		const struct wasp_module *m = builtin_modules[i].m;
 
+		/* the built-in <modules> list enables it by the listed name */
+		if (!m->name || !streq(m->name, builtin_modules[i].name))
+			return log_errno(-EPROTO, "built-in module '%s' is named '%s'",
+					 builtin_modules[i].name, strempty(m->name));
 		r = module_add(env, m, m->name, NULL, NULL, false);
 		if (r < 0)
 			return r;

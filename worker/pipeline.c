@@ -213,8 +213,13 @@ pipe_lookup(struct wasp_env *env, struct wapp *app)
 	 * it has to say is logged now (a cache hit would not say it again) */
 	config_log_diags(&diags);
 	wasp_diag_list_done(&diags);
-	if ((r < 0 && r != -EINVAL) || !e || (e->n_items == 0 && !e->file))
-		return &env->hooks->all; /* no <modules> anywhere: every module */
+	/* the built-in list as it is (no file nor <location> wrote
+	 * <modules>): every loaded module, in registration order; else the
+	 * merged list, the built-in names with what was removed, added or
+	 * cleared */
+	if ((r < 0 && r != -EINVAL) || !e || wasp_element_is_builtin(e) ||
+	    (e->n_items == 0 && !e->file))
+		return &env->hooks->all;
 	if (app->pipe && app->pipe->key == e)
 		return app->pipe;
 	p = pipe_build(env, e);

@@ -15,6 +15,7 @@
 #define SC "system.webServer/staticContent"
 #define HP "system.webServer/httpProtocol"
 #define RF "system.webServer/security/requestFiltering"
+#define MOD "system.webServer/modules"
 
 #define WEBCFG(body) "<configuration><system.webServer>" body "</system.webServer></configuration>\n"
 
@@ -499,6 +500,12 @@ END_TEST
 	"web.config,bin,App_code,App_GlobalResources,App_LocalResources,App_WebReferences,"  \
 	"App_Data,App_Browsers"
 
+/* the built-in modules, as worker/module.c names them */
+#define BUILTIN_MODULES                                                                    \
+	"StaticFileModule,DefaultDocumentModule,DirectoryListingModule,HttpLoggingModule,"   \
+	"CustomErrorModule,RequestFilteringModule,ProtocolSupportModule,"                    \
+	"HttpRedirectionModule"
+
 static bool
 has_item(const struct wasp_element *e, const char *key)
 {
@@ -677,6 +684,123 @@ START_TEST(test_builtin_defaults_apphost)
 	e = wasp_config_section(t.cfg, SC);
 	tc_assert_items(e, "fileExtension", ".html,.css");
 	tc_done(&t);
+}
+END_TEST
+
+/* globalModules as a real file writes it: a built-in by its IIS .dll, a
+ * Windows module (never loaded), a .so, another removed again */
+#define MODULES_APPHOST                                                                    \
+	TC_APPHOST_MIN                                                                     \
+	"<system.webServer><globalModules>\n"                                              \
+	" <add name=\"StaticFileModule\" image=\"%windir%\\System32\\inetsrv\\static.dll\" />\n" \
+	" <add name=\"WebDAVModule\" image=\"%windir%\\System32\\inetsrv\\webdav.dll\" />\n" \
+	" <add name=\"ExtMod\" image=\"/usr/lib/ext.so\" />\n"                              \
+	" <add name=\"GoneMod\" image=\"/usr/lib/gone.so\" />\n"                            \
+	" <remove name=\"GoneMod\" />\n"                                                    \
+	"</globalModules></system.webServer>\n"                                           \
+	"<location path=\"S\" overrideMode=\"Allow\"><system.webServer><modules />"          \
+	"</system.webServer></location>\n"
+
+/* The root web.config's <modules> of site S, with MODULES_APPHOST (and
+ * extra in applicationHost.config): the names in order. */
+static void
+modules_case(const char *extra, const char *webconfig, const char *names)
+{
+	char *apphost;
+	struct tc t;
+	const struct wasp_element *e;
+	int r;
+
+	ck_assert_int_gt(asprintf(&apphost, "%s%s", MODULES_APPHOST, extra), 0);
+	tc_setup(&t, apphost);
+	free(apphost);
+	ck_assert_int_eq(t.load_result, 0);
+	if (webconfig) {
+		char *xml;
+
+		ck_assert_int_gt(asprintf(&xml, WEBCFG("%s"), webconfig), 0);
+		tc_write(&t, "www/web.config", xml);
+		free(xml);
+	}
+	e = tc_eff(&t, "S/x", MOD, &r);
+	ck_assert_int_eq(r, 0);
+	tc_expect_clean(&t.diags);
+	ck_assert_uint_eq(t.diags.n, 0); /* a <remove> of no entry is silent */
+	tc_assert_items(e, "name", names);
+	tc_done(&t);
+}
+
+/* The built-in <modules> list: every built-in module, then those
+ * globalModules loads; a web.config's <remove> takes one out (a name not
+ * listed: nothing, silently), an <add> adds one, <clear/> empties it; an
+ * applicationHost.config top level that writes the list replaces it. */
+START_TEST(test_builtin_defaults_modules)
+{
+	struct tc t;
+	const struct wasp_element *e;
+	int r;
+
+	/* nothing changed: the built-in list, as it is */
+	tc_setup(&t, TC_APPHOST_MIN);
+	e = tc_eff(&t, "S/x", MOD, &r);
+	ck_assert_int_eq(r, 0);
+	tc_assert_items(e, "name", BUILTIN_MODULES);
+	ck_assert(wasp_element_is_builtin(e));
+	tc_done(&t);
+
+	modules_case("", NULL, BUILTIN_MODULES ",ExtMod");
+	modules_case("", "<modules><remove name=\"WebDAVModule\" /></modules>",
+		     BUILTIN_MODULES ",ExtMod");
+	modules_case("", "<modules><remove name=\"DefaultDocumentModule\" /></modules>",
+		     "StaticFileModule,DirectoryListingModule,HttpLoggingModule,"
+		     "CustomErrorModule,RequestFilteringModule,ProtocolSupportModule,"
+		     "HttpRedirectionModule,ExtMod");
+	modules_case("", "<modules><add name=\"Mine\" /></modules>",
+		     BUILTIN_MODULES ",ExtMod,Mine");
+	modules_case("", "<modules><clear /></modules>", "");
+	modules_case("", "<modules><clear /><add name=\"StaticFileModule\" /></modules>",
+		     "StaticFileModule");
+	/* applicationHost.config's own list replaces the built-in one (a
+	 * <location path=""> is that level too) */
+	modules_case("<system.webServer><modules><add name=\"StaticFileModule\" />"
+		     "<add name=\"ExtMod\" /></modules></system.webServer>\n",
+		     "<modules><remove name=\"ExtMod\" /></modules>", "StaticFileModule");
+	modules_case("<location path=\"\"><system.webServer><modules><clear />"
+		     "<add name=\"RequestFilteringModule\" /></modules></system.webServer>"
+		     "</location>\n",
+		     NULL, "RequestFilteringModule");
+	/* a <remove> there takes one built-in entry out */
+	modules_case("<system.webServer><modules><remove name=\"HttpLoggingModule\" />"
+		     "</modules></system.webServer>\n",
+		     NULL,
+		     "StaticFileModule,DefaultDocumentModule,DirectoryListingModule,"
+		     "CustomErrorModule,RequestFilteringModule,ProtocolSupportModule,"
+		     "HttpRedirectionModule,ExtMod");
+
+	/* a worker's generation, read back: the same list, from the
+	 * globalModules it carries */
+	{
+		struct wasp_config *w = NULL;
+		struct wasp_diag_list diags = WASP_DIAG_LIST_INIT;
+		char *buf = NULL;
+		size_t len = 0;
+
+		tc_setup(&t, MODULES_APPHOST);
+		tc_write(&t, "www/web.config",
+			 WEBCFG("<modules><remove name=\"ProtocolSupportModule\" /></modules>"));
+		ck_assert_int_eq(wasp_config_serialize(t.cfg, &buf, &len), 0);
+		ck_assert_int_eq(wasp_config_deserialize(buf, len, NULL, &w, &diags), 0);
+		ck_assert_int_eq(wasp_config_effective_section(w, "S/x", MOD, &e, &diags), 0);
+		tc_assert_items(e, "name",
+				"StaticFileModule,DefaultDocumentModule,DirectoryListingModule,"
+				"HttpLoggingModule,CustomErrorModule,RequestFilteringModule,"
+				"HttpRedirectionModule,ExtMod");
+		ck_assert_uint_eq(diags.n_errors, 0);
+		wasp_config_free(w);
+		wasp_diag_list_done(&diags);
+		free(buf);
+		tc_done(&t);
+	}
 }
 END_TEST
 
@@ -879,7 +1003,7 @@ START_TEST(test_allow_definition)
 		const struct wasp_element *e = tc_eff(&t, "S/app/sub/x", "system.webServer/modules", &r);
 
 		ck_assert_int_eq(r, -EINVAL);
-		tc_assert_items(e, "name", "RootMod,AppMod");
+		tc_assert_items(e, "name", BUILTIN_MODULES ",RootMod,AppMod");
 	}
 	tc_expect(&t.diags, WASP_DIAG_ERROR,
 		  "may only be set at an application root (allowDefinition=\"MachineToApplication\"");
@@ -1428,6 +1552,7 @@ config_merge_suite(void)
 	tcase_add_test(tc, test_builtin_defaults_handlers);
 	tcase_add_test(tc, test_builtin_defaults_apphost);
 	tcase_add_test(tc, test_builtin_defaults_locks);
+	tcase_add_test(tc, test_builtin_defaults_modules);
 	tcase_add_test(tc, test_lock_undeclared_section);
 	tcase_add_test(tc, test_builtin_defaults_serialized);
 	suite_add_tcase(s, tc);

@@ -15,6 +15,7 @@
 
 #include "apphost.h"
 #include "arena.h"
+#include "builtin_modules.h"
 #include "test_config_util.h"
 #include "testutil.h"
 #include "util.h"
@@ -218,6 +219,45 @@ START_TEST(test_no_modules_section_enables_all)
 	 * module's ExecuteRequestHandler may run: ModA's answers first */
 	ck_assert_str_eq(trace, "CaABXA");
 	ck_assert_msg(strstr(out, "\r\n\r\nXA"), "%s", out);
+	env_teardown();
+}
+END_TEST
+
+#define X(sym, name) extern const struct wasp_module sym;
+WASP_BUILTIN_MODULES(X)
+#undef X
+
+/* One list names the built-in modules: each module's .name is the name
+ * listed, the worker has it under that name, and the built-in <modules>
+ * list (config/defaults.c) names exactly these, in that order. */
+START_TEST(test_builtin_module_names)
+{
+	static const struct {
+		const struct wasp_module *m;
+		const char *name;
+	} listed[] = {
+#define X(sym, name) { &sym, name },
+		WASP_BUILTIN_MODULES(X)
+#undef X
+	};
+	const struct wasp_element *e = NULL;
+	struct wasp_diag_list diags = WASP_DIAG_LIST_INIT;
+
+	env_setup("");
+	ck_assert_int_eq(wasp_config_effective_section(tc.cfg, "S/x", "system.webServer/modules", &e,
+						       &diags),
+			 0);
+	wasp_diag_list_done(&diags);
+	ck_assert(wasp_element_is_builtin(e));
+	ck_assert_uint_eq(e->n_items, ELEMENTSOF(listed));
+	for (size_t i = 0; i < ELEMENTSOF(listed); i++) {
+		int k = module_find(&env, listed[i].name, strlen(listed[i].name));
+
+		ck_assert_str_eq(listed[i].m->name, listed[i].name);
+		ck_assert_int_ge(k, 0);
+		ck_assert_ptr_eq(env.modules[k].m, listed[i].m);
+		ck_assert_str_eq(wasp_element_get_str(e->items[i], "name", ""), listed[i].name);
+	}
 	env_teardown();
 }
 END_TEST
@@ -526,6 +566,7 @@ worker_pipeline_suite(void)
 
 	tcase_add_test(tc_, test_modules_order_and_enabling);
 	tcase_add_test(tc_, test_no_modules_section_enables_all);
+	tcase_add_test(tc_, test_builtin_module_names);
 	tcase_add_test(tc_, test_handler_runs_only_its_modules);
 	tcase_add_test(tc_, test_set_handler_name);
 	tcase_add_test(tc_, test_results);

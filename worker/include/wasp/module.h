@@ -5,7 +5,8 @@
  * system.webServer/globalModules (<add name="..." image="/path/mod.so"/>),
  * which exports it as the symbol `wasp_module` (see docs/modules.md). Both
  * kinds use exactly this header. <modules> enables modules per application
- * (no <modules> section at all: every module is enabled). Its
+ * (its built-in list names every built-in module and every one globalModules
+ * loads; while nobody changed it, every module is enabled). Its
  * register_hooks() puts handlers on the pipeline's stages with a priority;
  * within one priority, handlers run in the application's <modules> order.
  * The worker runs every request through the stages in order:
