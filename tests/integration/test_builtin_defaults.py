@@ -6,15 +6,7 @@ to the built-in map (.html is still served as text/html), and <clear/>
 empties a list, served through a worker."""
 import os
 import wasptest
-from wasptest import check
-
-
-def write(path, text):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    os.chmod(os.path.dirname(path), 0o755)
-    with open(path, "w") as f:
-        f.write(text)
-    os.chmod(path, 0o644)
+from wasptest import check, write_content
 
 
 def webconfig(body):
@@ -64,7 +56,7 @@ def test(t):
         "hn/index.html": "hn index\n",
     }
     for rel, text in files.items():
-        write(os.path.join(content, rel), text)
+        write_content(os.path.join(content, rel), text)
     srv.start()
 
     def get(path):

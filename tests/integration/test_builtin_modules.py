@@ -13,15 +13,7 @@ unlocks the section:
   web.config is a configuration error (500.19)."""
 import os
 import wasptest
-from wasptest import check
-
-
-def write(path, text):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    os.chmod(os.path.dirname(path), 0o755)
-    with open(path, "w") as f:
-        f.write(text)
-    os.chmod(path, 0o644)
+from wasptest import check, write_content
 
 
 def modules(body):
@@ -53,9 +45,9 @@ def test(t):
     }
     for name, text in webconfigs.items():
         content = srv.content_dir(name)
-        write(os.path.join(content, "web.config"), text)
-        write(os.path.join(content, "index.html"), "index %s\n" % name)
-        write(os.path.join(content, "App_Data", "x"), "secret\n")
+        write_content(os.path.join(content, "web.config"), text)
+        write_content(os.path.join(content, "index.html"), "index %s\n" % name)
+        write_content(os.path.join(content, "App_Data", "x"), "secret\n")
     srv.start()
 
     # a <remove> of a name not in the list: every module still runs

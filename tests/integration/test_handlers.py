@@ -8,7 +8,7 @@ refuses the entry that fits, 404 when the resource an entry needs is not
 there. <handlers> is per path (<location> here)."""
 import os
 import wasptest
-from wasptest import check
+from wasptest import check, write_content
 
 WEB_SERVER = """
     <directoryBrowse enabled="true" />
@@ -62,14 +62,6 @@ WEB_SERVER = """
   <system.webServer>"""
 
 
-def write(path, text):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    os.chmod(os.path.dirname(path), 0o755)
-    with open(path, "w") as f:
-        f.write(text)
-    os.chmod(path, 0o644)
-
-
 def sub(r):
     return r.header("X-Wasp-Substatus", "0")
 
@@ -82,7 +74,7 @@ def test(t):
                       ("sub/other.html", "other\n"), ("acc/scripts/x.php", "script\n"),
                       ("noread/a.txt", "secret\n"), ("only/a.txt", "only a\n"),
                       ("only/index.html", "only index\n")):
-        write(os.path.join(content, rel), text)
+        write_content(os.path.join(content, rel), text)
     srv.start()
 
     def get(path, method="GET"):
@@ -109,7 +101,7 @@ def test(t):
     check(r.status == 200 and r.body == b"script\n", "Script allowed %r" % r)
     # the catch-all serves what a disabled entry would have taken (here
     # StaticFileModule, which knows no MIME type for .php: 404.3)
-    write(os.path.join(content, "y.php"), "static php\n")
+    write_content(os.path.join(content, "y.php"), "static php\n")
     r = get("/y.php")
     check(r.status == 404 and sub(r) == "3", "fall through %r sub %s" % (r, sub(r)))
     # no Read at all: 403.2

@@ -6,7 +6,7 @@ request is never echoed."""
 import os
 import socket
 import wasptest
-from wasptest import check, TIME_SCALE
+from wasptest import check, TIME_SCALE, write_content
 
 WEB_SERVER = """
     <httpProtocol>
@@ -47,13 +47,6 @@ WEB_SERVER = """
   <system.webServer>"""
 
 
-def write(path, text):
-    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
-    os.chmod(path, 0o644)
-
-
 def read_head(s):
     data = b""
     while b"\r\n\r\n" not in data:
@@ -67,7 +60,7 @@ def test(t):
     srv = t.server(pools={"A": {}}, web_server_xml=WEB_SERVER)
     c = srv.content_dir("A")
     for name in ("a.txt", "sub/a.txt", "sub/dir/index.html", "none/a.txt", "nokeep/a.txt"):
-        write(os.path.join(c, name), "x\n")
+        write_content(os.path.join(c, name), "x\n")
     for d in ("sub", "sub/dir", "none", "nokeep"):
         os.chmod(os.path.join(c, d), 0o755)
     srv.start()

@@ -7,7 +7,7 @@ destination; a web.config's directory is its base; enabled="false" below
 turns it off; a redirect to the requested URL itself is not sent."""
 import os
 import wasptest
-from wasptest import check
+from wasptest import check, write_content
 
 WEB_SERVER = """
   </system.webServer>
@@ -67,20 +67,13 @@ WEB_CONFIG = """<configuration><system.webServer>
 """
 
 
-def write(path, text):
-    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
-    with open(path, "w") as f:
-        f.write(text)
-    os.chmod(path, 0o644)
-
-
 def test(t):
     srv = t.server(pools={"A": {}}, web_server_xml=WEB_SERVER)
     c = srv.content_dir("A")
     for name in ("a.txt", "old/keep/k.txt", "child/sub/s.txt", "wild/other.txt",
                  "self/index.html", "webcfg/sub/w.txt"):
-        write(os.path.join(c, name), "x\n")
-    write(os.path.join(c, "webcfg", "web.config"), WEB_CONFIG)
+        write_content(os.path.join(c, name), "x\n")
+    write_content(os.path.join(c, "webcfg", "web.config"), WEB_CONFIG)
     for d in ("old", "old/keep", "child", "child/sub", "wild", "self", "webcfg", "webcfg/sub"):
         os.chmod(os.path.join(c, d), 0o755)
     srv.start()

@@ -67,6 +67,16 @@ def skip(msg):
     raise Skip(msg)
 
 
+def write_content(path, text):
+    """Writes a file of a site's content, making its directory: readable by
+    a pool's identity (0755 directory, 0644 file) whoever runs the test."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    os.chmod(os.path.dirname(path), 0o755)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o644)
+
+
 def read_text(path):
     """A file's text, or "" when it cannot be read (not there yet)."""
     try:
