@@ -597,10 +597,11 @@ proc_vm_kb(pid_t pid)
 	return (uint64_t)pages * ((uint64_t)sysconf(_SC_PAGESIZE) / 1024);
 }
 
-/* Web garden (maxProcesses > 1): the listener asks for a worker only when
- * a pool has none, so the garden grows here: when every ready worker holds
- * connections (per its last stats) and none is starting, start another, up
- * to maxProcesses. */
+/* Web garden (maxProcesses > 1): the listener asks for a worker when a pool
+ * has none, or when every worker holds as many connections as it can take
+ * (WORKER_ROOM); besides that the garden grows here: when every ready worker
+ * holds connections (per its last stats) and none is starting, start
+ * another, up to maxProcesses. */
 static void
 pool_grow_garden(struct pool *p)
 {

@@ -318,8 +318,6 @@ void worker_on_exit(struct worker *w, int status);
 void pools_kill_all(struct wasp_env *env, int sig);
 const char *pool_state_name(enum wasp_pool_state s);
 const char *worker_state_name(enum worker_state s);
-/* Send a worker its handoff channel's far end (adapter registered later). */
-void pools_send_pool_states(struct wasp_env *env);
 
 /* Reload: env->pools rebuilt for ah's pools (same order): the records of
  * pools that stay move over with their workers, counters and timers; new

@@ -1,6 +1,7 @@
 /* The IPC channel: framing, fd passing, checked decoding, sealed memfds and
  * the libevent-driven channel. The only code in wasp that calls
- * sendmsg/recvmsg on the internal channels (STYLE.md section 5). */
+ * sendmsg/recvmsg on the internal channels, so the framing, the fd rules and
+ * the size checks are enforced in one place. */
 #include <assert.h>
 #include <fcntl.h>
 #include <sys/mman.h>

@@ -3,7 +3,8 @@
  * at most one fd per message (SCM_RIGHTS), checked decoding, a HELLO with the
  * protocol version first on every channel, table dispatch. This file (ipc.c)
  * is the only code in wasp that calls sendmsg/recvmsg on these channels.
- * See docs/design.md "IPC" and msg.h for the message catalogue. */
+ * msg.h is the message catalogue; docs/adapter-protocol.md says what the
+ * messages mean and in which order they come. */
 #pragma once
 
 #include <stdbool.h>

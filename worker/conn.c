@@ -55,7 +55,7 @@ enum conn_state {
 	CS_IDLE,   /* waiting for the first byte of a request */
 	CS_HEAD,   /* part of a head is in */
 	CS_DRAIN,  /* before the response: discarding the body no module read */
-	CS_BODY,   /* after the response: discarding the rest of a body (unused) */
+	CS_BODY,   /* after the response: discarding the rest of a body */
 	CS_RUN,    /* in the pipeline */
 	CS_WRITE,  /* writing the response */
 	CS_POST,   /* LogRequest, EndRequest */

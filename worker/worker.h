@@ -180,7 +180,7 @@ enum pipeline_result {
 /* Run the request from where it stands. */
 enum pipeline_result pipeline_run(struct wasp_request *req);
 
-/* The <handlers> mapping (handlers.c): choose req's handler. Returns true
+/* The <handlers> mapping (pipeline.c): choose req's handler. Returns true
  * when one was chosen (or no handlers are configured: all run); false after
  * setting the error status (404.4, 405, 403.x, 404). */
 bool handlers_map(struct wasp_request *req);
