@@ -1956,6 +1956,23 @@ removes_items(const struct collected *c, const struct schema_section *ss)
 	return false;
 }
 
+/* The generation's one result for the error err under signature sig, so
+ * that asking about many URLs does not grow the generation. NULL on OOM. */
+static const struct shared *
+shared_error(struct wasp_config *cfg, const char *sig, const struct wasp_config_error *err)
+{
+	struct shared *res = cfg_cache_get(cfg->shared, sig);
+
+	if (res)
+		return res;
+	res = wasp_arena_zalloc(cfg->arena, sizeof(*res));
+	if (!res)
+		return NULL;
+	res->result = -EINVAL;
+	res->err = err;
+	return cfg_cache_put(cfg->shared, sig, res) < 0 ? NULL : res;
+}
+
 /* The answer for an error made here (a path that does not exist, a section
  * not implemented): one per distinct text, so that asking about many URLs
  * does not grow the generation. */
@@ -1965,6 +1982,7 @@ check_error(struct wasp_config *cfg, struct wasp_arena *tmp, const char *file, i
 {
 	char *sig = wasp_arena_printf(tmp, "\001check\n%s\n%d\n%s\n%s", file, line, strempty(attr),
 				      msg);
+	const struct wasp_config_error *err;
 	struct shared *res;
 
 	if (!sig)
@@ -1972,11 +1990,8 @@ check_error(struct wasp_config *cfg, struct wasp_arena *tmp, const char *file, i
 	res = cfg_cache_get(cfg->shared, sig);
 	if (res)
 		return res;
-	res = wasp_arena_zalloc(cfg->arena, sizeof(*res));
-	if (!res || !(res->err = cfg_error_new(cfg->arena, file, line, attr, msg)))
-		return NULL;
-	res->result = -EINVAL;
-	return cfg_cache_put(cfg->shared, sig, res) < 0 ? NULL : res;
+	err = cfg_error_new(cfg->arena, file, line, attr, msg);
+	return err ? shared_error(cfg, sig, err) : NULL;
 }
 
 /* The same for an error that has a home already (a file's, a merge's). */
@@ -1984,7 +1999,6 @@ static const struct shared *
 check_result(struct wasp_config *cfg, struct wasp_arena *tmp, const struct wasp_config_error *err)
 {
 	static const struct shared ok = { .result = 0 };
-	struct shared *res;
 	char *sig;
 
 	if (!err)
@@ -1992,15 +2006,7 @@ check_result(struct wasp_config *cfg, struct wasp_arena *tmp, const struct wasp_
 	sig = wasp_arena_printf(tmp, "\001check %p", (const void *)err);
 	if (!sig)
 		return NULL;
-	res = cfg_cache_get(cfg->shared, sig);
-	if (res)
-		return res;
-	res = wasp_arena_zalloc(cfg->arena, sizeof(*res));
-	if (!res)
-		return NULL;
-	res->result = -EINVAL;
-	res->err = err;
-	return cfg_cache_put(cfg->shared, sig, res) < 0 ? NULL : res;
+	return shared_error(cfg, sig, err);
 }
 
 static int

@@ -14,7 +14,7 @@ the line, the error and IIS's code."""
 import os
 import time
 import wasptest
-from wasptest import check, wait_until
+from wasptest import check, wait_until, replace_file
 
 WC = "<configuration>\n<system.webServer>\n%s\n</system.webServer>\n</configuration>\n"
 
@@ -97,21 +97,13 @@ APPHOST_XML = """
   <system.webServer>"""
 
 
-def write(path, text):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.rename(tmp, path)
-
-
 def subdir(content, name, web_config=None):
     d = os.path.join(content, name)
     os.makedirs(d, exist_ok=True)
     os.chmod(d, 0o755)
-    write(os.path.join(d, "index.html"), "%s\n" % name)
+    replace_file(os.path.join(d, "index.html"), "%s\n" % name)
     if web_config is not None:
-        write(os.path.join(d, "web.config"), web_config)
+        replace_file(os.path.join(d, "web.config"), web_config)
     return d
 
 
@@ -135,10 +127,10 @@ def test(t):
     for name in ("s_ip", "s_basic", "s_inert"):
         subdir(content, name)
     custom_wc = os.path.join(subdir(content, "c_custom"), "web.config")
-    write(custom_wc, WC % "<directoryBrowse showFlags=\"Sometimes\" />")
+    replace_file(custom_wc, WC % "<directoryBrowse showFlags=\"Sometimes\" />")
     # the application root's web.config: its warnings are logged too, once
     root_wc = os.path.join(content, "web.config")
-    write(root_wc, "<configuration>\n<system.web><compilation debug=\"true\" /></system.web>\n"
+    replace_file(root_wc, "<configuration>\n<system.web><compilation debug=\"true\" /></system.web>\n"
           "<system.webServer><validation validateIntegratedModeConfiguration=\"false\" />"
           "<urlCompression doStaticCompression=\"true\" /></system.webServer>\n"
           "</configuration>\n")
@@ -196,7 +188,7 @@ def test(t):
 
     # each class at the site root: every request of the site, until fixed
     for name, (text, code) in ERRORS.items():
-        write(root_wc, text)
+        replace_file(root_wc, text)
         wait_until(lambda: is_500_19(srv.get("/index.html", pool="A")), 10,
                    what="%s at the site root to answer 500.19" % name)
         # each cached path re-checks on its own one-second clock
@@ -205,14 +197,14 @@ def test(t):
         r = srv.get("/ok_cosmetic/index.html", pool="A")
         check(code.encode() in r.body, "%s below the root %r" % (name, r.body))
         # fixed while running: served again after the revalidation interval
-        write(root_wc, WC % "<directoryBrowse showFlags=\"Date\" />")
+        replace_file(root_wc, WC % "<directoryBrowse showFlags=\"Date\" />")
         wait_until(lambda: srv.get("/index.html", pool="A").status == 200, 10,
                    what="the fixed root web.config (%s) to be served" % name)
     r = srv.get("/index.html", pool="A")
     check(r.body == b"pool A\n", "after the fixes %r %r" % (r, r.body))
 
     # a subdirectory fixed while running
-    write(os.path.join(content, "c_type", "web.config"), WC % "<directoryBrowse />")
+    replace_file(os.path.join(content, "c_type", "web.config"), WC % "<directoryBrowse />")
     wait_until(lambda: srv.get("/c_type/index.html", pool="A").status == 200, 10,
                what="the fixed subdirectory web.config to be served")
     # logged once per change of the file, not per request

@@ -7,16 +7,7 @@ request."""
 import os
 import time
 import wasptest
-from wasptest import check, wait_until
-
-
-def write(path, text):
-    # a new inode and an mtime that differs even within one second
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.chmod(tmp, 0o644)
-    os.rename(tmp, path)
+from wasptest import check, wait_until, replace_file
 
 
 def default_doc(name):
@@ -33,8 +24,8 @@ def test(t):
     os.chmod(sub, 0o755)
     for d in (content, sub):
         for name in ("a.html", "b.html"):
-            write(os.path.join(d, name), "%s in %s\n" % (name, os.path.basename(d)))
-    write(os.path.join(content, "web.config"), default_doc("a.html"))
+            replace_file(os.path.join(d, name), "%s in %s\n" % (name, os.path.basename(d)))
+    replace_file(os.path.join(content, "web.config"), default_doc("a.html"))
     srv.start()
 
     r = srv.get("/", pool="A")
@@ -46,7 +37,7 @@ def test(t):
 
     # edit the root's web.config: seen within a second or so
     start = time.monotonic()
-    write(os.path.join(content, "web.config"), default_doc("b.html"))
+    replace_file(os.path.join(content, "web.config"), default_doc("b.html"))
     wait_until(lambda: srv.get("/", pool="A").body == b"b.html in A\n", 10,
                what="the edited web.config to take effect")
     took = time.monotonic() - start
@@ -61,7 +52,7 @@ def test(t):
     check(r.body == b"b.html in sub\n" and r.pid == pid, "sub after edit %r %r" % (r, r.body))
 
     # a new web.config in the sub directory overrides the root's there only
-    write(os.path.join(sub, "web.config"), default_doc("a.html"))
+    replace_file(os.path.join(sub, "web.config"), default_doc("a.html"))
     wait_until(lambda: srv.get("/sub/", pool="A").body == b"a.html in sub\n", 10,
                what="the new web.config to take effect")
     check(srv.get("/", pool="A").body == b"b.html in A\n", "the root changed too")
@@ -72,7 +63,7 @@ def test(t):
                what="the deleted web.config to stop applying")
 
     # a broken web.config: logged once, however many requests see it
-    write(os.path.join(sub, "web.config"),
+    replace_file(os.path.join(sub, "web.config"),
           "<configuration><system.webServer><directoryBrowse enabled=\"maybe\" />"
           "</system.webServer></configuration>\n")
     marker = os.path.join(sub, "web.config") + ":"
@@ -106,7 +97,7 @@ def test(t):
     r = srv2.get("/", pool="B")
     check(r.status == 200 and r.body == b"pool B\n", "default document %r %r" % (r, r.body))
     pid = r.pid
-    write(os.path.join(content_b, "web.config"),
+    replace_file(os.path.join(content_b, "web.config"),
           "<configuration><system.webServer><modules><remove name=\"DefaultDocumentModule\" />"
           "</modules></system.webServer></configuration>\n")
     wait_until(lambda: srv2.get("/", pool="B").status != 200, 10,
