@@ -303,12 +303,9 @@ adapter_on_close(struct wasp_ipc_channel *ch, int err, void *userdata)
 }
 
 static const struct wasp_ipc_handler adapter_handlers[] = {
-	{ WASP_MSG_ADAPTER_REGISTER, sizeof(struct wasp_msg_adapter_register),
-	  sizeof(struct wasp_msg_adapter_register), false, adapter_on_register },
-	{ WASP_MSG_POOL_DEMAND, sizeof(struct wasp_msg_pool_ref), sizeof(struct wasp_msg_pool_ref),
-	  false, adapter_on_pool_demand },
-	{ WASP_MSG_ADAPTER_STATS, sizeof(struct wasp_msg_adapter_stats),
-	  sizeof(struct wasp_msg_adapter_stats), false, adapter_on_stats },
+	{ WASP_MSG_ADAPTER_REGISTER, adapter_on_register },
+	{ WASP_MSG_POOL_DEMAND, adapter_on_pool_demand },
+	{ WASP_MSG_ADAPTER_STATS, adapter_on_stats },
 };
 
 static const struct wasp_ipc_channel_ops adapter_ops = {

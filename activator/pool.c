@@ -742,13 +742,10 @@ worker_on_channel_close(struct wasp_ipc_channel *ch, int err, void *userdata)
 }
 
 static const struct wasp_ipc_handler worker_handlers[] = {
-	{ WASP_MSG_WORKER_READY, 0, 0, false, worker_on_ready },
-	{ WASP_MSG_PONG, sizeof(struct wasp_msg_ping), sizeof(struct wasp_msg_ping), false,
-	  worker_on_pong },
-	{ WASP_MSG_WORKER_STATS, sizeof(struct wasp_msg_worker_stats),
-	  sizeof(struct wasp_msg_worker_stats), false, worker_on_stats },
-	{ WASP_MSG_HANDOFF_CHANNEL_LOST, sizeof(struct wasp_msg_handoff_channel),
-	  sizeof(struct wasp_msg_handoff_channel), false, worker_on_channel_lost },
+	{ WASP_MSG_WORKER_READY, worker_on_ready },
+	{ WASP_MSG_PONG, worker_on_pong },
+	{ WASP_MSG_WORKER_STATS, worker_on_stats },
+	{ WASP_MSG_HANDOFF_CHANNEL_LOST, worker_on_channel_lost },
 };
 
 static const struct wasp_ipc_channel_ops worker_ops = {

@@ -229,6 +229,51 @@ wasp_ipc_recv(int sock, void *buf, size_t size, struct wasp_ipc_msg *ret)
 	return ipc_recv(sock, buf, size, ret, NULL);
 }
 
+/* --- The message table at run time --- */
+
+#define IPC_CONTRACT(NAME, name, num, shape, type, size, fd) \
+	{ #NAME, WASP_MSG_##NAME, WASP_MSG_SHAPE_##shape, WASP_MSG_FD_##fd, size },
+static const struct wasp_msg_contract ipc_contracts[] = { WASP_MSG_TABLE(IPC_CONTRACT) };
+
+#define IPC_ASSERT_FITS(NAME, name, num, shape, type, size, fd) \
+	_Static_assert((size) <= WASP_IPC_MAX_PAYLOAD, "WASP_MSG_" #NAME " does not fit");
+WASP_MSG_TABLE(IPC_ASSERT_FITS)
+
+const struct wasp_msg_contract *
+wasp_msg_contract(uint16_t type)
+{
+	for (size_t i = 0; i < ELEMENTSOF(ipc_contracts); i++)
+		if (ipc_contracts[i].type == type)
+			return &ipc_contracts[i];
+	return NULL;
+}
+
+int
+wasp_msg_check(const struct wasp_msg_contract *c, size_t len, bool has_fd)
+{
+	bool len_ok = false;
+
+	assert(c);
+	switch ((enum wasp_msg_shape)c->shape) {
+	case WASP_MSG_SHAPE_EMPTY:
+		len_ok = len == 0;
+		break;
+	case WASP_MSG_SHAPE_FIXED:
+	case WASP_MSG_SHAPE_CHANNEL:
+		len_ok = len == c->size;
+		break;
+	case WASP_MSG_SHAPE_VAR:
+		len_ok = len >= c->size;
+		break;
+	case WASP_MSG_SHAPE_ARRAY:
+		len_ok = len >= c->size && len % c->size == 0;
+		break;
+	}
+	if (!len_ok || has_fd != (c->fd == WASP_MSG_FD_REQUIRED))
+		return -EBADMSG;
+	return 0;
+}
+
 /* --- Reader --- */
 
 void
@@ -668,7 +713,8 @@ channel_on_hello(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg)
 {
 	struct wasp_msg_hello hello;
 
-	if (msg->hdr.type != WASP_MSG_HELLO || msg->len != sizeof(hello))
+	if (msg->hdr.type != WASP_MSG_HELLO ||
+	    wasp_msg_check(wasp_msg_contract(WASP_MSG_HELLO), msg->len, false) < 0)
 		return -EBADMSG;
 	memcpy(&hello, msg->payload, sizeof(hello));
 	if (hello.version != WASP_IPC_VERSION || hello.role != (uint32_t)ch->ops.peer_role)
@@ -700,12 +746,14 @@ channel_find_handler(const struct wasp_ipc_channel *ch, uint16_t type)
 	return NULL;
 }
 
-/* Check one message against the HELLO rule and the handler table and pass
- * it on. Consumes msg->fd. */
+/* Check one message against the HELLO rule, its row of the message table
+ * and the handler table, and pass it on: the one place where a message's
+ * contract is enforced, so a handler may rely on its row. Consumes msg->fd. */
 static int
 channel_dispatch(struct wasp_ipc_channel *ch, struct wasp_ipc_msg *msg)
 {
 	_cleanup_close_ int fd = take_fd(&msg->fd);
+	const struct wasp_msg_contract *c;
 	const struct wasp_ipc_handler *h;
 
 	if (!ch->hello_received) {
@@ -715,15 +763,18 @@ channel_dispatch(struct wasp_ipc_channel *ch, struct wasp_ipc_msg *msg)
 	}
 	if (msg->hdr.type == WASP_MSG_HELLO)
 		return -EBADMSG;
+	c = wasp_msg_contract(msg->hdr.type);
 	h = channel_find_handler(ch, msg->hdr.type);
-	if (!h) {
-		log_debug("ipc channel %d: unknown message type %u", ch->fd, msg->hdr.type);
+	if (!c || !h) {
+		log_debug("ipc channel %d: unexpected message type %u", ch->fd, msg->hdr.type);
 		return -EBADMSG;
 	}
-	if (msg->len < h->min_len || msg->len > h->max_len ||
-	    h->needs_fd != (fd >= 0 || (msg->fd_lost && ch->ops.fd_may_be_lost))) {
-		log_debug("ipc channel %d: bad message type %u (%zu bytes, fd %s)", ch->fd,
-			  msg->hdr.type, msg->len, fd >= 0 ? "yes" : "no");
+	/* An fd the kernel dropped (we are out of descriptors) counts as
+	 * sent where the channel copes with that, and is an error elsewhere. */
+	if ((msg->fd_lost && !ch->ops.fd_may_be_lost) ||
+	    wasp_msg_check(c, msg->len, fd >= 0 || msg->fd_lost) < 0) {
+		log_debug("ipc channel %d: %s breaks its contract (%zu bytes, fd %s)", ch->fd,
+			  c->name, msg->len, fd >= 0 ? "yes" : msg->fd_lost ? "lost" : "no");
 		return -EBADMSG;
 	}
 	msg->fd = take_fd(&fd);
@@ -857,7 +908,7 @@ wasp_ipc_channel_new(struct event_base *base, int sock, const struct wasp_ipc_ch
 	for (size_t i = 0; i < ops->n_handlers; i++) {
 		assert(ops->handlers[i].fn);
 		assert(ops->handlers[i].type != WASP_MSG_HELLO);
-		assert(ops->handlers[i].min_len <= ops->handlers[i].max_len);
+		assert(wasp_msg_contract(ops->handlers[i].type));
 	}
 
 	ch = calloc(1, sizeof(*ch));

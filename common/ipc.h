@@ -7,6 +7,7 @@
  * messages mean and in which order they come. */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -128,11 +129,15 @@ typedef int (*wasp_ipc_handler_fn)(struct wasp_ipc_channel *ch, const struct was
  * (it may do so inside this callback). */
 typedef void (*wasp_ipc_close_fn)(struct wasp_ipc_channel *ch, int err, void *userdata);
 
+/* A receiver lists the types it takes and nothing else: the channel checks
+ * each message against its row of WASP_MSG_TABLE (msg.h) before the handler
+ * runs, so a handler sees a length its row allows (FIXED: exactly the
+ * payload struct; VAR: at least it; ARRAY: a whole number of them, at least
+ * one; EMPTY: none) and an fd exactly where its row requires one (fd -1 with
+ * fd_lost set where the channel's fd_may_be_lost lets a dropped fd through).
+ * Whatever breaks its row, or has no handler, cuts the peer off. */
 struct wasp_ipc_handler {
 	uint16_t type;
-	uint32_t min_len; /* payload bytes */
-	uint32_t max_len;
-	bool needs_fd; /* true: an fd is required; false: an fd is a protocol error */
 	wasp_ipc_handler_fn fn;
 };
 
@@ -179,6 +184,46 @@ struct wasp_ipc_channel *wasp_ipc_channel_free(struct wasp_ipc_channel *ch);
  * still dispatched, then on_close(0)). */
 int wasp_ipc_channel_send(struct wasp_ipc_channel *ch, uint16_t type, uint32_t seq,
 			  const void *payload, size_t len, int fd, unsigned flags);
+
+/* Typed senders, one per row of WASP_MSG_TABLE, so that a caller cannot
+ * pass a wrong size or forget an fd:
+ *   EMPTY            wasp_send_drain(ch, seq)
+ *   FIXED, no fd     wasp_send_pool_state(ch, seq, &msg)
+ *   FIXED, with fd   wasp_send_worker_config(ch, seq, &msg, fd, flags)
+ *   ARRAY            wasp_send_handoff_ack(ch, seq, refs, n)
+ * flags as for wasp_ipc_channel_send (WASP_IPC_SEND_CLOSE_FD, header flags).
+ * VAR messages are built with wasp_ipc_writer and sent with
+ * wasp_ipc_channel_send; HELLO is the channel's own. */
+#define WASP_IPC_SENDER_EMPTY_NONE(name, NAME, type) \
+	static inline int wasp_send_##name(struct wasp_ipc_channel *ch, uint32_t seq) \
+	{ \
+		return wasp_ipc_channel_send(ch, WASP_MSG_##NAME, seq, NULL, 0, -1, 0); \
+	}
+#define WASP_IPC_SENDER_FIXED_NONE(name, NAME, type) \
+	static inline int wasp_send_##name(struct wasp_ipc_channel *ch, uint32_t seq, \
+					   const type *m) \
+	{ \
+		return wasp_ipc_channel_send(ch, WASP_MSG_##NAME, seq, m, sizeof(*m), -1, 0); \
+	}
+#define WASP_IPC_SENDER_FIXED_REQUIRED(name, NAME, type) \
+	static inline int wasp_send_##name(struct wasp_ipc_channel *ch, uint32_t seq, \
+					   const type *m, int fd, unsigned flags) \
+	{ \
+		return wasp_ipc_channel_send(ch, WASP_MSG_##NAME, seq, m, sizeof(*m), fd, flags); \
+	}
+#define WASP_IPC_SENDER_ARRAY_NONE(name, NAME, type) \
+	static inline int wasp_send_##name(struct wasp_ipc_channel *ch, uint32_t seq, \
+					   const type *m, size_t n) \
+	{ \
+		if (n == 0 || n > WASP_IPC_MAX_PAYLOAD / sizeof(*m)) \
+			return -EMSGSIZE; \
+		return wasp_ipc_channel_send(ch, WASP_MSG_##NAME, seq, m, n * sizeof(*m), -1, 0); \
+	}
+#define WASP_IPC_SENDER_VAR_REQUIRED(name, NAME, type)
+#define WASP_IPC_SENDER_CHANNEL_NONE(name, NAME, type)
+#define WASP_IPC_SENDER_(NAME, name, num, shape, type, size, fd) \
+	WASP_IPC_SENDER_##shape##_##fd(name, NAME, type)
+WASP_MSG_TABLE(WASP_IPC_SENDER_)
 
 /* The peer's pid from its HELLO (0 before), SO_PEERCRED credentials, and the
  * next sequence number for a request. */

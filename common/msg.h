@@ -1,11 +1,17 @@
-/* The message catalogue of wasp's internal channels. Types live in numbered
- * blocks that are never renumbered; a retired value stays as a comment.
- * Payload layouts are fixed-width, host order; fixed structs are decoded by
- * a size-checked memcpy into a local (never cast in place). Bump
+/* The message catalogue of wasp's internal channels: WASP_MSG_TABLE below
+ * declares each message's contract once (number, payload, length, fd), and
+ * the type enum, the channel's central checks (common/ipc.c), the typed send
+ * helpers (common/ipc.h) and the layout assertions at the end of this file
+ * all come from it. Types live in numbered blocks that are never renumbered;
+ * a retired value stays as a comment. Payload layouts are fixed-width, host
+ * order, without padding (the compiler refuses any); fixed structs are
+ * decoded by a memcpy into a local (never cast in place). Bump
  * WASP_IPC_VERSION on any layout change. docs/adapter-protocol.md is the
  * prose version of this file for protocol adapter authors. */
 #pragma once
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define WASP_IPC_VERSION 1
@@ -19,58 +25,86 @@ enum wasp_ipc_role {
 	WASP_ROLE_INVALID = -22,
 };
 
-enum wasp_msg_type {
-	/* 1: every channel */
-	WASP_MSG_HELLO = 1, /* struct wasp_msg_hello; first message both ways */
+/* The message table: every message type, once. Columns:
+ *   NAME, name  WASP_MSG_NAME, and wasp_send_name() (ipc.h)
+ *   number      on the wire; in numbered blocks that are never renumbered
+ *   shape       EMPTY    no payload
+ *               FIXED    exactly one payload struct
+ *               VAR      the payload struct, then bytes whose lengths it gives
+ *               ARRAY    one or more payload structs
+ *               CHANNEL  FIXED, sent and read by the channel itself (ipc.c)
+ *   payload     the payload struct (its type; "void" for EMPTY)
+ *   size        its size on the wire, checked against sizeof at compile time
+ *   fd          NONE: an fd is a protocol error; REQUIRED: one must come
+ * A receiver's handler sees only messages that keep their row: wasp_ipc's
+ * channel checks the length against the shape and size and the fd against
+ * the fd column before dispatch, and cuts the peer off otherwise. */
+#define WASP_MSG_TABLE(X)                                                                          \
+	/* 1: every channel */                                                                     \
+	/* first message both ways */                                                              \
+	X(HELLO, hello, 1, CHANNEL, struct wasp_msg_hello, 16, NONE)                               \
+	/* 100: control (reserved; waspctl speaks JSON on control.sock) */                         \
+	/* 200: activator <-> adapter (listener) */                                                \
+	/* A->act: the adapter's protocol */                                                       \
+	X(ADAPTER_REGISTER, adapter_register, 200, FIXED, struct wasp_msg_adapter_register,        \
+	  32, NONE)                                                                                \
+	/* act->A, act->W: fd = sealed memfd, the JSON routing table                               \
+	 * (docs/adapter-protocol.md); payload: its generation */                                  \
+	X(ROUTE_TABLE, route_table, 201, FIXED, uint32_t, 4, REQUIRED)                             \
+	/* act->A: fd = listening socket */                                                        \
+	X(LISTEN_SOCKET, listen_socket, 202, FIXED, struct wasp_msg_listen_socket, 8, REQUIRED)    \
+	/* A->act: start a worker */                                                               \
+	X(POOL_DEMAND, pool_demand, 203, FIXED, struct wasp_msg_pool_ref, 8, NONE)                 \
+	/* act->A: fd = handoff channel to a ready worker */                                       \
+	X(WORKER_CHANNEL, worker_channel, 204, FIXED, struct wasp_msg_worker_ref, 16, REQUIRED)    \
+	/* act->A: send it no more connections (draining, dead or hung) */                         \
+	X(WORKER_GONE, worker_gone, 205, FIXED, struct wasp_msg_worker_ref, 16, NONE)              \
+	/* act->A */                                                                               \
+	X(POOL_STATE, pool_state, 206, FIXED, struct wasp_msg_pool_state, 16, NONE)                \
+	/* A->act */                                                                               \
+	X(ADAPTER_STATS, adapter_stats, 207, FIXED, struct wasp_msg_adapter_stats, 40, NONE)       \
+	/* 300: activator <-> worker */                                                            \
+	/* act->W: fd = sealed memfd with the serialized config generation */                      \
+	X(WORKER_CONFIG, worker_config, 300, FIXED, struct wasp_msg_worker_config, 16, REQUIRED)   \
+	/* W->act */                                                                               \
+	X(WORKER_READY, worker_ready, 301, EMPTY, void, 0, NONE)                                   \
+	/* act->W */                                                                               \
+	X(PING, ping, 302, FIXED, struct wasp_msg_ping, 8, NONE)                                   \
+	/* W->act: the PING's token echoed */                                                      \
+	X(PONG, pong, 303, FIXED, struct wasp_msg_ping, 8, NONE)                                   \
+	/* W->act */                                                                               \
+	X(WORKER_STATS, worker_stats, 304, FIXED, struct wasp_msg_worker_stats, 32, NONE)          \
+	/* act->W: finish and exit */                                                              \
+	X(DRAIN, drain, 305, EMPTY, void, 0, NONE)                                                 \
+	/* act->W: fd = this worker's end of a handoff channel with an adapter */                  \
+	X(HANDOFF_CHANNEL, handoff_channel, 306, FIXED, struct wasp_msg_handoff_channel,           \
+	  8, REQUIRED)                                                                             \
+	/* W->act: the handoff channel with that adapter broke (not its EOF); waspd pairs          \
+	 * them again */                                                                           \
+	X(HANDOFF_CHANNEL_LOST, handoff_channel_lost, 307, FIXED, struct wasp_msg_handoff_channel, \
+	  8, NONE)                                                                                 \
+	/* 400: adapter <-> worker (handoff channel) */                                            \
+	/* A->W: fd = connection; the struct, app_path_len bytes of path, then data_len bytes      \
+	 * already read from the connection */                                                     \
+	X(HANDOFF, handoff, 400, VAR, struct wasp_msg_handoff, 24, REQUIRED)                       \
+	/* W->A: the worker owns those connections now (several refs after HANDOFFs with           \
+	 * WASP_HANDOFF_F_ACK_MANY) */                                                             \
+	X(HANDOFF_ACK, handoff_ack, 401, ARRAY, struct wasp_msg_conn_ref, 8, NONE)                 \
+	/* W->A: fd = connection; the struct, then data_len unread bytes: route it again           \
+	 * (another pool, or the worker is draining and had not acknowledged it) */                \
+	X(HANDBACK, handback, 402, VAR, struct wasp_msg_handback, 8, REQUIRED)                     \
+	/* W->A: the worker did not take those connections (at its connection limit, or the        \
+	 * fd could not be received); the adapter still holds them and routes them again */        \
+	X(HANDOFF_REFUSED, handoff_refused, 403, ARRAY, struct wasp_msg_conn_ref, 8, NONE)         \
+	/* W->A: how many connections the worker can hold, and how many it closed */               \
+	X(WORKER_ROOM, worker_room, 404, FIXED, struct wasp_msg_worker_room, 8, NONE)
 
-	/* 100: control (reserved; waspctl speaks JSON on control.sock) */
+#define WASP_MSG_ENUM_(NAME, name, num, shape, type, size, fd) WASP_MSG_##NAME = num,
+enum wasp_msg_type { WASP_MSG_TABLE(WASP_MSG_ENUM_) };
 
-	/* 200: activator <-> adapter (listener) */
-	WASP_MSG_ADAPTER_REGISTER = 200, /* A->act: struct wasp_msg_adapter_register */
-	WASP_MSG_ROUTE_TABLE = 201,      /* act->A: fd = sealed memfd, JSON routing table
-					    (docs/adapter-protocol.md); payload: u32 generation */
-	WASP_MSG_LISTEN_SOCKET = 202,    /* act->A: fd = listening socket;
-					    struct wasp_msg_listen_socket */
-	WASP_MSG_POOL_DEMAND = 203,      /* A->act: struct wasp_msg_pool_ref: start a worker */
-	WASP_MSG_WORKER_CHANNEL = 204,   /* act->A: fd = handoff channel to a ready worker;
-					    struct wasp_msg_worker_ref */
-	WASP_MSG_WORKER_GONE = 205,      /* act->A: struct wasp_msg_worker_ref: send it no more
-					    connections (draining, dead or hung) */
-	WASP_MSG_POOL_STATE = 206,       /* act->A: struct wasp_msg_pool_state */
-	WASP_MSG_ADAPTER_STATS = 207,    /* A->act: struct wasp_msg_adapter_stats */
-
-	/* 300: activator <-> worker */
-	WASP_MSG_WORKER_CONFIG = 300, /* act->W: fd = sealed memfd with the serialized config
-					 generation; struct wasp_msg_worker_config */
-	WASP_MSG_WORKER_READY = 301,  /* W->act: no payload */
-	WASP_MSG_PING = 302,          /* act->W: struct wasp_msg_ping */
-	WASP_MSG_PONG = 303,          /* W->act: struct wasp_msg_ping (echoed token) */
-	WASP_MSG_WORKER_STATS = 304,  /* W->act: struct wasp_msg_worker_stats */
-	WASP_MSG_DRAIN = 305,         /* act->W: no payload; finish and exit */
-	WASP_MSG_HANDOFF_CHANNEL = 306, /* act->W: fd = this worker's end of a handoff channel
-					   with an adapter; struct wasp_msg_handoff_channel.
-					   (A ROUTE_TABLE, type 201, also goes to workers.) */
-	WASP_MSG_HANDOFF_CHANNEL_LOST = 307, /* W->act: struct wasp_msg_handoff_channel: the
-						handoff channel with that adapter broke (not
-						its EOF); waspd pairs them again */
-
-	/* 400: adapter <-> worker (handoff channel) */
-	WASP_MSG_HANDOFF = 400,     /* A->W: fd = connection; struct wasp_msg_handoff followed
-				       by app_path_len bytes of path, then data_len bytes already
-				       read from the connection */
-	WASP_MSG_HANDOFF_ACK = 401, /* W->A: struct wasp_msg_conn_ref, or several of them after
-				       HANDOFFs with WASP_HANDOFF_F_ACK_MANY: the worker owns
-				       those connections now */
-	WASP_MSG_HANDBACK = 402,    /* W->A: fd = connection; struct wasp_msg_handback followed by
-				       data_len unread bytes: route it again (another pool, or the
-				       worker is draining and had not acknowledged it) */
-	WASP_MSG_HANDOFF_REFUSED = 403, /* W->A: one or more struct wasp_msg_conn_ref: the worker
-					   did not take those connections (at its connection
-					   limit, or the fd could not be received); the adapter
-					   still holds them and routes them again */
-	WASP_MSG_WORKER_ROOM = 404,     /* W->A: struct wasp_msg_worker_room: how many connections
-					   the worker can hold, and how many it closed */
-};
+/* A payload struct with padding in it or at its end fails the build. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic error "-Wpadded"
 
 struct wasp_msg_hello {
 	uint32_t version; /* WASP_IPC_VERSION */
@@ -195,3 +229,46 @@ struct wasp_msg_handback {
 	uint32_t conn_id; /* the HANDOFF's id when not acknowledged, else 0 */
 	uint32_t data_len;
 };
+
+#pragma GCC diagnostic pop
+
+/* Each row's payload has the size its row says: a field added, removed or
+ * resized changes the wire, and the table (and WASP_IPC_VERSION) with it. */
+#define WASP_MSG_SIZE_OF_EMPTY(type) 0
+#define WASP_MSG_SIZE_OF_FIXED(type) sizeof(type)
+#define WASP_MSG_SIZE_OF_VAR(type) sizeof(type)
+#define WASP_MSG_SIZE_OF_ARRAY(type) sizeof(type)
+#define WASP_MSG_SIZE_OF_CHANNEL(type) sizeof(type)
+#define WASP_MSG_ASSERT_(NAME, name, num, shape, type, size, fd) \
+	_Static_assert(WASP_MSG_SIZE_OF_##shape(type) == (size), \
+		       "WASP_MSG_" #NAME ": the payload's size is not the table's");
+WASP_MSG_TABLE(WASP_MSG_ASSERT_)
+
+enum wasp_msg_shape {
+	WASP_MSG_SHAPE_EMPTY,
+	WASP_MSG_SHAPE_FIXED,
+	WASP_MSG_SHAPE_VAR,
+	WASP_MSG_SHAPE_ARRAY,
+	WASP_MSG_SHAPE_CHANNEL,
+};
+
+enum wasp_msg_fd {
+	WASP_MSG_FD_NONE,
+	WASP_MSG_FD_REQUIRED,
+};
+
+/* One row of WASP_MSG_TABLE, for the checks at run time. */
+struct wasp_msg_contract {
+	const char *name;   /* "HANDOFF" */
+	uint16_t type;
+	uint8_t shape;      /* enum wasp_msg_shape */
+	uint8_t fd;         /* enum wasp_msg_fd */
+	uint32_t size;      /* of the payload struct, 0 for EMPTY */
+};
+
+/* The row of type, NULL for a type not in the table. */
+const struct wasp_msg_contract *wasp_msg_contract(uint16_t type);
+
+/* Whether a payload of len bytes, with or without an fd, keeps contract c:
+ * 0, or -EBADMSG. */
+int wasp_msg_check(const struct wasp_msg_contract *c, size_t len, bool has_fd);

@@ -304,15 +304,11 @@ act_on_hello(struct wasp_ipc_channel *ch, const struct wasp_msg_hello *hello, vo
 }
 
 static const struct wasp_ipc_handler act_handlers[] = {
-	{ WASP_MSG_LISTEN_SOCKET, sizeof(struct wasp_msg_listen_socket),
-	  sizeof(struct wasp_msg_listen_socket), true, act_on_listen_socket },
-	{ WASP_MSG_ROUTE_TABLE, sizeof(uint32_t), sizeof(uint32_t), true, act_on_route_table },
-	{ WASP_MSG_WORKER_CHANNEL, sizeof(struct wasp_msg_worker_ref),
-	  sizeof(struct wasp_msg_worker_ref), true, act_on_worker_channel },
-	{ WASP_MSG_WORKER_GONE, sizeof(struct wasp_msg_worker_ref),
-	  sizeof(struct wasp_msg_worker_ref), false, act_on_worker_gone },
-	{ WASP_MSG_POOL_STATE, sizeof(struct wasp_msg_pool_state),
-	  sizeof(struct wasp_msg_pool_state), false, act_on_pool_state },
+	{ WASP_MSG_LISTEN_SOCKET, act_on_listen_socket },
+	{ WASP_MSG_ROUTE_TABLE, act_on_route_table },
+	{ WASP_MSG_WORKER_CHANNEL, act_on_worker_channel },
+	{ WASP_MSG_WORKER_GONE, act_on_worker_gone },
+	{ WASP_MSG_POOL_STATE, act_on_pool_state },
 };
 
 static const struct wasp_ipc_channel_ops act_ops = {

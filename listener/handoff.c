@@ -332,14 +332,10 @@ worker_on_handback(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, 
 }
 
 static const struct wasp_ipc_handler worker_handlers[] = {
-	{ WASP_MSG_HANDOFF_ACK, sizeof(struct wasp_msg_conn_ref), WASP_IPC_MAX_PAYLOAD, false,
-	  worker_on_ack },
-	{ WASP_MSG_HANDBACK, sizeof(struct wasp_msg_handback), WASP_IPC_MAX_PAYLOAD, true,
-	  worker_on_handback },
-	{ WASP_MSG_HANDOFF_REFUSED, sizeof(struct wasp_msg_conn_ref), WASP_IPC_MAX_PAYLOAD, false,
-	  worker_on_refused },
-	{ WASP_MSG_WORKER_ROOM, sizeof(struct wasp_msg_worker_room),
-	  sizeof(struct wasp_msg_worker_room), false, worker_on_room },
+	{ WASP_MSG_HANDOFF_ACK, worker_on_ack },
+	{ WASP_MSG_HANDBACK, worker_on_handback },
+	{ WASP_MSG_HANDOFF_REFUSED, worker_on_refused },
+	{ WASP_MSG_WORKER_ROOM, worker_on_room },
 };
 
 static const struct wasp_ipc_channel_ops worker_ops = {

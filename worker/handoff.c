@@ -323,8 +323,7 @@ wchan_on_close(struct wasp_ipc_channel *ch, int err, void *userdata)
 }
 
 static const struct wasp_ipc_handler wchan_handlers[] = {
-	{ WASP_MSG_HANDOFF, sizeof(struct wasp_msg_handoff), WASP_IPC_MAX_PAYLOAD, true,
-	  wchan_on_handoff },
+	{ WASP_MSG_HANDOFF, wchan_on_handoff },
 };
 
 static const struct wasp_ipc_channel_ops wchan_ops = {

@@ -193,14 +193,11 @@ on_activator_close(struct wasp_ipc_channel *ch, int err, void *userdata)
 }
 
 static const struct wasp_ipc_handler activator_handlers[] = {
-	{ WASP_MSG_WORKER_CONFIG, sizeof(struct wasp_msg_worker_config),
-	  sizeof(struct wasp_msg_worker_config), true, on_worker_config },
-	{ WASP_MSG_ROUTE_TABLE, sizeof(uint32_t), sizeof(uint32_t), true, on_route_table },
-	{ WASP_MSG_HANDOFF_CHANNEL, sizeof(struct wasp_msg_handoff_channel),
-	  sizeof(struct wasp_msg_handoff_channel), true, on_handoff_channel },
-	{ WASP_MSG_PING, sizeof(struct wasp_msg_ping), sizeof(struct wasp_msg_ping), false,
-	  on_ping },
-	{ WASP_MSG_DRAIN, 0, 0, false, on_drain },
+	{ WASP_MSG_WORKER_CONFIG, on_worker_config },
+	{ WASP_MSG_ROUTE_TABLE, on_route_table },
+	{ WASP_MSG_HANDOFF_CHANNEL, on_handoff_channel },
+	{ WASP_MSG_PING, on_ping },
+	{ WASP_MSG_DRAIN, on_drain },
 };
 
 static const struct wasp_ipc_channel_ops activator_ops = {

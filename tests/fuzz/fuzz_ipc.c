@@ -607,18 +607,15 @@ h_any(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdat
 }
 
 static const struct wasp_ipc_handler handlers[] = {
-	{ WASP_MSG_ROUTE_TABLE, 4, 4, true, h_route_table },
-	{ WASP_MSG_PING, sizeof(struct wasp_msg_ping), sizeof(struct wasp_msg_ping), false,
-	  h_ping },
-	{ WASP_MSG_HANDOFF, sizeof(struct wasp_msg_handoff), WASP_IPC_MAX_PAYLOAD, true,
-	  h_handoff },
-	{ WASP_MSG_HANDOFF_CHANNEL, 0, 64, true, h_handoff_channel },
-	{ WASP_MSG_WORKER_CHANNEL, 0, 16, true, h_burst },
-	{ WASP_MSG_DRAIN, 0, 0, false, h_drain },
-	{ WASP_MSG_ADAPTER_STATS, sizeof(struct wasp_msg_adapter_stats),
-	  sizeof(struct wasp_msg_adapter_stats), false, h_refuse },
-	{ WASP_MSG_WORKER_READY, 0, 0, false, h_any },
-	{ WASP_MSG_WORKER_STATS, 0, WASP_IPC_MAX_PAYLOAD, false, h_any },
+	{ WASP_MSG_ROUTE_TABLE, h_route_table },
+	{ WASP_MSG_PING, h_ping },
+	{ WASP_MSG_HANDOFF, h_handoff },
+	{ WASP_MSG_HANDOFF_CHANNEL, h_handoff_channel },
+	{ WASP_MSG_WORKER_CHANNEL, h_burst },
+	{ WASP_MSG_DRAIN, h_drain },
+	{ WASP_MSG_ADAPTER_STATS, h_refuse },
+	{ WASP_MSG_WORKER_READY, h_any },
+	{ WASP_MSG_WORKER_STATS, h_any },
 };
 
 static void

@@ -851,15 +851,12 @@ side_on_config(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void
 }
 
 static const struct wasp_ipc_handler worker_handlers[] = {
-	{ WASP_MSG_PING, sizeof(struct wasp_msg_ping), sizeof(struct wasp_msg_ping), false,
-	  side_on_ping },
-	{ WASP_MSG_WORKER_CONFIG, sizeof(struct wasp_msg_worker_config),
-	  sizeof(struct wasp_msg_worker_config), true, side_on_config },
+	{ WASP_MSG_PING, side_on_ping },
+	{ WASP_MSG_WORKER_CONFIG, side_on_config },
 };
 
 static const struct wasp_ipc_handler activator_handlers[] = {
-	{ WASP_MSG_PONG, sizeof(struct wasp_msg_ping), sizeof(struct wasp_msg_ping), false,
-	  side_on_pong },
+	{ WASP_MSG_PONG, side_on_pong },
 };
 
 /* The worker end: speaks WORKER, expects an ACTIVATOR. */
