@@ -79,8 +79,7 @@ adapter_send_worker_channel(struct adapter *a, struct worker *w, int fd)
 		.pid = (uint32_t)w->pid,
 		.generation = a->env->generation,
 	};
-	int r = wasp_ipc_channel_send(a->ch, WASP_MSG_WORKER_CHANNEL, 0, &ref, sizeof(ref), fd,
-				      WASP_IPC_SEND_CLOSE_FD);
+	int r = wasp_send_worker_channel(a->ch, 0, &ref, fd, WASP_IPC_SEND_CLOSE_FD);
 	if (r < 0)
 		log_warning_errno(r, "adapter '%s': send worker %u's channel, ignoring",
 				  a->protocol, w->id);
@@ -103,8 +102,7 @@ adapter_pair_one(struct adapter *a, struct worker *w)
 	r = wasp_ipc_socketpair(fds);
 	if (r < 0)
 		return log_errno(r, "handoff channel for worker %u", w->id);
-	r = wasp_ipc_channel_send(w->ch, WASP_MSG_HANDOFF_CHANNEL, 0, &hc, sizeof(hc), fds[1],
-				  WASP_IPC_SEND_CLOSE_FD);
+	r = wasp_send_handoff_channel(w->ch, 0, &hc, fds[1], WASP_IPC_SEND_CLOSE_FD);
 	if (r < 0) {
 		safe_close(fds[0]);
 		return log_errno(r, "send handoff channel to worker %u", w->id);
@@ -181,16 +179,14 @@ adapter_send_generation(struct adapter *a, bool with_sockets)
 		if (!strcaseeq(env->socks[i].protocol, a->protocol))
 			continue;
 		ls.socket_id = env->socks[i].id;
-		r = wasp_ipc_channel_send(a->ch, WASP_MSG_LISTEN_SOCKET, 0, &ls, sizeof(ls),
-					  env->socks[i].fd, 0);
+		r = wasp_send_listen_socket(a->ch, 0, &ls, env->socks[i].fd, 0);
 		if (r < 0)
 			return log_errno(r, "adapter '%s': send listening socket", a->protocol);
 	}
 	fd = routes_memfd(env);
 	if (fd < 0)
 		return log_errno(fd, "routing table");
-	r = wasp_ipc_channel_send(a->ch, WASP_MSG_ROUTE_TABLE, 0, &gen, sizeof(gen), fd,
-				  WASP_IPC_SEND_CLOSE_FD);
+	r = wasp_send_route_table(a->ch, 0, &gen, fd, WASP_IPC_SEND_CLOSE_FD);
 	if (r < 0)
 		return log_errno(r, "adapter '%s': send routing table", a->protocol);
 	return 0;

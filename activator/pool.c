@@ -444,7 +444,7 @@ worker_on_ping_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	if (!w->ping_outstanding) {
 		ping.token = ++w->ping_token;
-		r = wasp_ipc_channel_send(w->ch, WASP_MSG_PING, 0, &ping, sizeof(ping), -1, 0);
+		r = wasp_send_ping(w->ch, 0, &ping);
 		if (r < 0)
 			log_warning_errno(r, "pool '%s': ping worker %u", w->pool->name, w->id);
 		w->ping_outstanding = true;
@@ -774,15 +774,13 @@ worker_send_config(struct worker *w)
 	fd = config_memfd(env, w->pool);
 	if (fd < 0)
 		return log_errno(fd, "serialize the configuration for worker %u", w->id);
-	r = wasp_ipc_channel_send(w->ch, WASP_MSG_WORKER_CONFIG, 0, &wc, sizeof(wc), fd,
-				  WASP_IPC_SEND_CLOSE_FD);
+	r = wasp_send_worker_config(w->ch, 0, &wc, fd, WASP_IPC_SEND_CLOSE_FD);
 	if (r < 0)
 		return log_errno(r, "send configuration to worker %u", w->id);
 	fd = routes_memfd(env);
 	if (fd < 0)
 		return log_errno(fd, "routing table for worker %u", w->id);
-	r = wasp_ipc_channel_send(w->ch, WASP_MSG_ROUTE_TABLE, 0, &gen, sizeof(gen), fd,
-				  WASP_IPC_SEND_CLOSE_FD);
+	r = wasp_send_route_table(w->ch, 0, &gen, fd, WASP_IPC_SEND_CLOSE_FD);
 	if (r < 0)
 		return log_errno(r, "send routing table to worker %u", w->id);
 	return adapters_pair_worker(env, w);
@@ -977,7 +975,7 @@ worker_drain(struct worker *w, const char *why)
 	worker_stop_timers(w);
 	w->state = WORKER_DRAINING;
 	w->stop_reason = why;
-	r = wasp_ipc_channel_send(w->ch, WASP_MSG_DRAIN, 0, NULL, 0, -1, 0);
+	r = wasp_send_drain(w->ch, 0);
 	if (r < 0) {
 		log_warning_errno(r, "pool '%s': DRAIN to worker %u, killing it", p->name, w->id);
 		worker_kill(w, why);
@@ -1591,8 +1589,7 @@ pools_send_routes(struct wasp_env *env)
 				log_errno(fd, "routing table for worker %u", w->id);
 				return;
 			}
-			r = wasp_ipc_channel_send(w->ch, WASP_MSG_ROUTE_TABLE, 0, &gen, sizeof(gen),
-						  fd, WASP_IPC_SEND_CLOSE_FD);
+			r = wasp_send_route_table(w->ch, 0, &gen, fd, WASP_IPC_SEND_CLOSE_FD);
 			if (r < 0)
 				log_errno(r, "send routing table to worker %u", w->id);
 		}

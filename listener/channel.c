@@ -295,8 +295,7 @@ act_on_hello(struct wasp_ipc_channel *ch, const struct wasp_msg_hello *hello, vo
 	int r;
 
 	(void)snprintf(reg.protocol, sizeof(reg.protocol), "%s", env->ops->name);
-	r = wasp_ipc_channel_send(ch, WASP_MSG_ADAPTER_REGISTER, wasp_ipc_channel_next_seq(ch), &reg,
-				  sizeof(reg), -1, 0);
+	r = wasp_send_adapter_register(ch, wasp_ipc_channel_next_seq(ch), &reg);
 	if (r < 0)
 		log_errno(r, "ADAPTER_REGISTER");
 	else
@@ -347,8 +346,7 @@ channel_demand(struct lsn_env *env, struct lsn_pool *p)
 		return;
 	ref = (struct wasp_msg_pool_ref){ .pool_id = p->id,
 					  .generation = env->table->rt->generation };
-	r = wasp_ipc_channel_send(env->act, WASP_MSG_POOL_DEMAND, wasp_ipc_channel_next_seq(env->act),
-				  &ref, sizeof(ref), -1, 0);
+	r = wasp_send_pool_demand(env->act, wasp_ipc_channel_next_seq(env->act), &ref);
 	if (r < 0) {
 		log_warning_errno(r, "POOL_DEMAND for '%s'", p->name);
 		return;
@@ -371,8 +369,7 @@ channel_send_stats(struct lsn_env *env)
 	env->stats.queued = queued;
 	if (memcmp(&env->stats, &env->stats_sent, sizeof(env->stats)) == 0)
 		return;
-	if (wasp_ipc_channel_send(env->act, WASP_MSG_ADAPTER_STATS, 0, &env->stats,
-				  sizeof(env->stats), -1, 0) == 0)
+	if (wasp_send_adapter_stats(env->act, 0, &env->stats) == 0)
 		env->stats_sent = env->stats;
 }
 

@@ -50,14 +50,10 @@ int
 handoff_send(struct lsn_env *env, struct lsn_pool *p, struct lsn_conn *c)
 {
 	struct wasp_msg_handoff h;
-	size_t plen = c->app->path_len, len;
+	struct wasp_ipc_writer wr;
+	size_t plen = c->app->path_len;
 	struct lsn_worker *w;
 
-	len = sizeof(h) + plen + c->len;
-	if (len > WASP_IPC_MAX_PAYLOAD) {
-		conn_reject(env, c, 431, "request too large to hand off");
-		return 0;
-	}
 	h = (struct wasp_msg_handoff){
 		.conn_id = c->id,
 		.site_id = c->site->id,
@@ -66,13 +62,18 @@ handoff_send(struct lsn_env *env, struct lsn_pool *p, struct lsn_conn *c)
 		.generation = c->table->rt->generation,
 		.flags = WASP_HANDOFF_F_ACK_MANY,
 	};
-	memcpy(env->scratch, &h, sizeof(h));
-	memcpy(env->scratch + sizeof(h), c->app->path, plen);
-	memcpy(env->scratch + sizeof(h) + plen, c->buf, c->len);
+	wasp_ipc_writer_init(&wr, env->scratch, WASP_IPC_MAX_PAYLOAD);
+	wasp_ipc_put_bytes(&wr, &h, sizeof(h));
+	wasp_ipc_put_bytes(&wr, c->app->path, plen);
+	wasp_ipc_put_bytes(&wr, c->buf, c->len);
+	if (wr.error) {
+		conn_reject(env, c, 431, "request too large to hand off");
+		return 0;
+	}
 
 	while ((w = pick_worker(p))) {
 		/* Not WASP_IPC_SEND_CLOSE_FD: we keep our copy until the ACK. */
-		int r = wasp_ipc_channel_send(w->ch, WASP_MSG_HANDOFF, c->id, env->scratch, len,
+		int r = wasp_ipc_channel_send(w->ch, WASP_MSG_HANDOFF, c->id, wr.buf, wr.len,
 					      c->fd, 0);
 		if (r == 0) {
 			c->state = LSN_CONN_INFLIGHT;
@@ -267,11 +268,17 @@ worker_on_handback(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, 
 	struct lsn_worker *w = userdata;
 	struct lsn_env *env = w->pool->env;
 	struct wasp_msg_handback hb;
+	struct wasp_ipc_reader rd;
+	const uint8_t *data;
 	struct lsn_conn *c = NULL;
 	int fd = msg->fd;
 
-	memcpy(&hb, msg->payload, sizeof(hb));
-	if (hb.data_len != msg->len - sizeof(hb)) {
+	/* the channel checked that the struct is there; the bytes after it
+	 * must be data_len exactly */
+	wasp_ipc_reader_init(&rd, msg->payload, msg->len);
+	memcpy(&hb, wasp_ipc_get_bytes(&rd, sizeof(hb)), sizeof(hb));
+	data = wasp_ipc_get_bytes(&rd, hb.data_len);
+	if (!wasp_ipc_reader_done(&rd)) {
 		(void)safe_close(fd);
 		log_warning("worker %u (pid %u): HANDBACK with a wrong length", w->worker_id,
 			    w->pid);
@@ -320,7 +327,7 @@ worker_on_handback(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, 
 		c->buf = b;
 		c->cap = hb.data_len;
 	}
-	memcpy(c->buf, msg->payload + sizeof(hb), hb.data_len);
+	memcpy(c->buf, data, hb.data_len);
 	c->len = hb.data_len;
 	c->sock_id = UINT32_MAX;
 	c->t_start = wasp_now_usec();

@@ -104,7 +104,7 @@ wchan_send_room(struct wchan *c)
 					     .released = c->released };
 	int r;
 
-	r = wasp_ipc_channel_send(c->ch, WASP_MSG_WORKER_ROOM, 0, &room, sizeof(room), -1, 0);
+	r = wasp_send_worker_room(c->ch, 0, &room);
 	if (r == 0) {
 		c->released = 0;
 		c->refusing = false;
@@ -175,8 +175,7 @@ wchan_refuse(struct wchan *c, uint32_t conn_id, uint32_t seq, bool fd_lost)
 		}
 	}
 	c->refusing = true;
-	return wasp_ipc_channel_send(c->ch, WASP_MSG_HANDOFF_REFUSED, seq, &ref, sizeof(ref), -1,
-				     0);
+	return wasp_send_handoff_refused(c->ch, seq, &ref, 1);
 }
 
 int
@@ -184,15 +183,16 @@ wchan_handback(struct wchan *c, int fd, uint32_t conn_id, const void *data, size
 {
 	struct wasp_msg_handback hb = { .conn_id = conn_id, .data_len = (uint32_t)len };
 	uint8_t buf[WASP_IPC_MAX_PAYLOAD];
+	struct wasp_ipc_writer w;
 
-	if (!c->ch || sizeof(hb) + len > sizeof(buf)) {
+	wasp_ipc_writer_init(&w, buf, sizeof(buf));
+	wasp_ipc_put_bytes(&w, &hb, sizeof(hb));
+	wasp_ipc_put_bytes(&w, data, len);
+	if (!c->ch || w.error) {
 		safe_close(fd);
 		return c->ch ? -EMSGSIZE : -ENOTCONN;
 	}
-	memcpy(buf, &hb, sizeof(hb));
-	if (len)
-		memcpy(buf + sizeof(hb), data, len);
-	return wasp_ipc_channel_send(c->ch, WASP_MSG_HANDBACK, 0, buf, sizeof(hb) + len, fd,
+	return wasp_ipc_channel_send(c->ch, WASP_MSG_HANDBACK, 0, w.buf, w.len, fd,
 				     WASP_IPC_SEND_CLOSE_FD);
 }
 
@@ -206,8 +206,7 @@ wchan_ack_pending(struct wchan *c)
 	unsigned n = c->n_pending;
 	int r;
 
-	r = wasp_ipc_channel_send(c->ch, WASP_MSG_HANDOFF_ACK, c->ack_seq, c->acks,
-				  n * sizeof(c->acks[0]), -1, 0);
+	r = wasp_send_handoff_ack(c->ch, c->ack_seq, c->acks, n);
 	if (r < 0) {
 		wchan_discard_pending(c);
 		return r;
@@ -233,19 +232,23 @@ wchan_on_handoff(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, vo
 	struct wasp_msg_handoff ho;
 	struct conn *conn;
 	char app_path[WASP_APP_PATH_MAX + 1];
-	const uint8_t *data;
+	struct wasp_ipc_reader rd;
+	const uint8_t *path, *data;
 	int fd = msg->fd, r;
 
-	memcpy(&ho, msg->payload, sizeof(ho));
-	if ((uint64_t)ho.app_path_len + ho.data_len != msg->len - sizeof(ho) ||
-	    ho.app_path_len == 0 || ho.app_path_len > WASP_APP_PATH_MAX ||
-	    memchr(msg->payload + sizeof(ho), '\0', ho.app_path_len)) {
+	/* the channel checked that the struct is there; what follows it is
+	 * ours to check */
+	wasp_ipc_reader_init(&rd, msg->payload, msg->len);
+	memcpy(&ho, wasp_ipc_get_bytes(&rd, sizeof(ho)), sizeof(ho));
+	path = wasp_ipc_get_bytes(&rd, ho.app_path_len);
+	data = wasp_ipc_get_bytes(&rd, ho.data_len);
+	if (!wasp_ipc_reader_done(&rd) || ho.app_path_len == 0 ||
+	    ho.app_path_len > WASP_APP_PATH_MAX || memchr(path, '\0', ho.app_path_len)) {
 		safe_close(fd);
 		return log_errno(-EBADMSG, "malformed HANDOFF, closing the channel");
 	}
-	memcpy(app_path, msg->payload + sizeof(ho), ho.app_path_len);
+	memcpy(app_path, path, ho.app_path_len);
 	app_path[ho.app_path_len] = '\0';
-	data = msg->payload + sizeof(ho) + ho.app_path_len;
 
 	/* Out of descriptors (the fd was dropped on the way), or as many
 	 * connections as we can hold with the descriptors left: refuse it, and
@@ -315,8 +318,7 @@ wchan_on_close(struct wasp_ipc_channel *ch, int err, void *userdata)
 
 		log_warning_errno(err, "handoff channel of adapter %u broken", adapter_id);
 		if (env->activator)
-			(void)wasp_ipc_channel_send(env->activator, WASP_MSG_HANDOFF_CHANNEL_LOST, 0,
-						    &hc, sizeof(hc), -1, 0);
+			(void)wasp_send_handoff_channel_lost(env->activator, 0, &hc);
 		return;
 	}
 	log_debug("handoff channel of adapter %u closed", adapter_id);

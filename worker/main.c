@@ -38,7 +38,7 @@ maybe_ready(struct wasp_env *env)
 		log_notice("WASP_TEST_HANG_STARTUP: pool '%s' never reports ready", env->pool_name);
 		return;
 	}
-	r = wasp_ipc_channel_send(env->activator, WASP_MSG_WORKER_READY, 0, NULL, 0, -1, 0);
+	r = wasp_send_worker_ready(env->activator, 0);
 	if (r < 0)
 		wasp_fatal("send READY: %s", strerror(-r));
 	env->ready = true;
@@ -151,8 +151,10 @@ on_handoff_channel(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, 
 static int
 on_ping(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
 {
-	return wasp_ipc_channel_send(ch, WASP_MSG_PONG, msg->hdr.seq, msg->payload, msg->len, -1,
-				     0);
+	struct wasp_msg_ping ping;
+
+	memcpy(&ping, msg->payload, sizeof(ping));
+	return wasp_send_pong(ch, msg->hdr.seq, &ping);
 }
 
 static int
@@ -272,8 +274,7 @@ on_stats_timer(evutil_socket_t fd, short what, void *arg)
 	if (!env->activator || !env->ready)
 		return;
 	read_memory(&st.private_kb, &st.rss_kb);
-	(void)wasp_ipc_channel_send(env->activator, WASP_MSG_WORKER_STATS, 0, &st, sizeof(st), -1,
-				    0);
+	(void)wasp_send_worker_stats(env->activator, 0, &st);
 }
 
 int
