@@ -284,9 +284,8 @@ wasp_ipc_reader_init(struct wasp_ipc_reader *r, const void *data, size_t len)
 	*r = (struct wasp_ipc_reader){ .p = data, .left = len };
 }
 
-/* Consume n bytes; NULL (and the error latched) when they are not there. */
-static const uint8_t *
-reader_take(struct wasp_ipc_reader *r, size_t n)
+const void *
+wasp_ipc_get_bytes(struct wasp_ipc_reader *r, size_t n)
 {
 	static const uint8_t empty[1];
 	const uint8_t *p;
@@ -299,76 +298,6 @@ reader_take(struct wasp_ipc_reader *r, size_t n)
 	r->p = p + n;
 	r->left -= n;
 	return p;
-}
-
-uint8_t
-wasp_ipc_get_u8(struct wasp_ipc_reader *r)
-{
-	const uint8_t *p = reader_take(r, 1);
-
-	return p ? *p : 0;
-}
-
-uint16_t
-wasp_ipc_get_u16(struct wasp_ipc_reader *r)
-{
-	const uint8_t *p = reader_take(r, sizeof(uint16_t));
-	uint16_t v = 0;
-
-	if (p)
-		memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-uint32_t
-wasp_ipc_get_u32(struct wasp_ipc_reader *r)
-{
-	const uint8_t *p = reader_take(r, sizeof(uint32_t));
-	uint32_t v = 0;
-
-	if (p)
-		memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-uint64_t
-wasp_ipc_get_u64(struct wasp_ipc_reader *r)
-{
-	const uint8_t *p = reader_take(r, sizeof(uint64_t));
-	uint64_t v = 0;
-
-	if (p)
-		memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-const void *
-wasp_ipc_get_bytes(struct wasp_ipc_reader *r, size_t n)
-{
-	return reader_take(r, n);
-}
-
-char *
-wasp_ipc_get_str(struct wasp_ipc_reader *r, char *buf, size_t size)
-{
-	uint16_t n = wasp_ipc_get_u16(r);
-	const uint8_t *p;
-
-	assert(buf || size == 0);
-	if (r->error)
-		goto fail;
-	if ((size_t)n >= size || n > r->left || memchr(r->p, 0, n)) {
-		r->error = true;
-		goto fail;
-	}
-	p = reader_take(r, n);
-	memcpy(buf, p, n);
-	buf[n] = '\0';
-	return buf;
-fail:
-	if (size > 0)
-		buf[0] = '\0';
-	return NULL;
 }
 
 bool
@@ -397,43 +326,6 @@ wasp_ipc_put_bytes(struct wasp_ipc_writer *w, const void *p, size_t n)
 	if (n > 0)
 		memcpy(w->buf + w->len, p, n);
 	w->len += n;
-}
-
-void
-wasp_ipc_put_u8(struct wasp_ipc_writer *w, uint8_t v)
-{
-	wasp_ipc_put_bytes(w, &v, sizeof(v));
-}
-
-void
-wasp_ipc_put_u16(struct wasp_ipc_writer *w, uint16_t v)
-{
-	wasp_ipc_put_bytes(w, &v, sizeof(v));
-}
-
-void
-wasp_ipc_put_u32(struct wasp_ipc_writer *w, uint32_t v)
-{
-	wasp_ipc_put_bytes(w, &v, sizeof(v));
-}
-
-void
-wasp_ipc_put_u64(struct wasp_ipc_writer *w, uint64_t v)
-{
-	wasp_ipc_put_bytes(w, &v, sizeof(v));
-}
-
-void
-wasp_ipc_put_str(struct wasp_ipc_writer *w, const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-
-	if (n > UINT16_MAX || n + sizeof(uint16_t) > w->size - w->len) {
-		w->error = true;
-		return;
-	}
-	wasp_ipc_put_u16(w, (uint16_t)n);
-	wasp_ipc_put_bytes(w, s, n);
 }
 
 /* --- Sealed memfds --- */

@@ -67,11 +67,10 @@ int wasp_ipc_send(int sock, uint16_t type, uint32_t seq, uint8_t flags, const vo
  * HAS_FD without an fd. On error any fd that arrived is closed. */
 int wasp_ipc_recv(int sock, void *buf, size_t size, struct wasp_ipc_msg *ret);
 
-/* Checked payload reader: every get checks bounds; after the first failure
- * r->error is set and gets return 0/NULL. Strings are u16 length + bytes
- * (no NUL on the wire, none allowed inside); get_str copies into the reader's
- * caller-supplied scratch via get_strbuf, or returns a NUL-terminated copy
- * from the arena-less helper below. */
+/* Checked payload reader and writer, for the VAR messages (a payload struct
+ * followed by bytes whose lengths it gives: HANDOFF, HANDBACK). Every get
+ * and put checks bounds; after the first failure error is set and sticks,
+ * and gets return NULL. */
 struct wasp_ipc_reader {
 	const uint8_t *p;
 	size_t left;
@@ -79,19 +78,11 @@ struct wasp_ipc_reader {
 };
 
 void wasp_ipc_reader_init(struct wasp_ipc_reader *r, const void *data, size_t len);
-uint8_t wasp_ipc_get_u8(struct wasp_ipc_reader *r);
-uint16_t wasp_ipc_get_u16(struct wasp_ipc_reader *r);
-uint32_t wasp_ipc_get_u32(struct wasp_ipc_reader *r);
-uint64_t wasp_ipc_get_u64(struct wasp_ipc_reader *r);
 /* Points into the payload; NULL (and error) when fewer than n bytes are left. */
 const void *wasp_ipc_get_bytes(struct wasp_ipc_reader *r, size_t n);
-/* Copies a u16-length-prefixed string into buf (NUL-terminated). Error when
- * it does not fit, contains a NUL, or runs past the payload. Returns buf or NULL. */
-char *wasp_ipc_get_str(struct wasp_ipc_reader *r, char *buf, size_t size);
 /* True when no error occurred and every byte was consumed. */
 bool wasp_ipc_reader_done(const struct wasp_ipc_reader *r);
 
-/* Payload writer into a caller buffer; error set on overflow. */
 struct wasp_ipc_writer {
 	uint8_t *buf;
 	size_t size;
@@ -100,12 +91,7 @@ struct wasp_ipc_writer {
 };
 
 void wasp_ipc_writer_init(struct wasp_ipc_writer *w, void *buf, size_t size);
-void wasp_ipc_put_u8(struct wasp_ipc_writer *w, uint8_t v);
-void wasp_ipc_put_u16(struct wasp_ipc_writer *w, uint16_t v);
-void wasp_ipc_put_u32(struct wasp_ipc_writer *w, uint32_t v);
-void wasp_ipc_put_u64(struct wasp_ipc_writer *w, uint64_t v);
 void wasp_ipc_put_bytes(struct wasp_ipc_writer *w, const void *p, size_t n);
-void wasp_ipc_put_str(struct wasp_ipc_writer *w, const char *s); /* u16 len + bytes */
 
 /* Sealed memfds for payloads over WASP_IPC_MAX_PAYLOAD (config generations).
  * create: returns an fd (F_SEAL_SHRINK|GROW|WRITE|SEAL applied) or -errno.
