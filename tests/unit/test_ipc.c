@@ -1173,6 +1173,173 @@ START_TEST(test_channel_fd_lost)
 }
 END_TEST
 
+/* --- the message table's contracts, checked by the channel --- */
+
+static int contract_dispatched;
+
+/* Takes anything: what reaches it got past the channel's central checks. */
+static int
+contract_on_any(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
+{
+	(void)safe_close(msg->fd);
+	contract_dispatched++;
+	return 0;
+}
+
+static const struct wasp_ipc_handler contract_handlers[] = {
+	{ WASP_MSG_PING, contract_on_any },          /* FIXED, no fd */
+	{ WASP_MSG_WORKER_CONFIG, contract_on_any }, /* FIXED, fd required */
+	{ WASP_MSG_DRAIN, contract_on_any },         /* EMPTY */
+	{ WASP_MSG_HANDOFF, contract_on_any },       /* VAR, fd required */
+	{ WASP_MSG_HANDOFF_ACK, contract_on_any },   /* ARRAY */
+};
+
+static const struct wasp_ipc_channel_ops contract_ops = {
+	.role = WASP_ROLE_WORKER,
+	.peer_role = WASP_ROLE_ACTIVATOR,
+	.handlers = contract_handlers,
+	.n_handlers = ELEMENTSOF(contract_handlers),
+	.on_close = side_on_close,
+};
+
+enum {
+	CONTRACT_SHORT,         /* PING, 4 of its 8 bytes */
+	CONTRACT_LONG,          /* PING and 4 bytes more */
+	CONTRACT_FD_MISSING,    /* WORKER_CONFIG without its memfd */
+	CONTRACT_FD_UNWANTED,   /* PING with an fd */
+	CONTRACT_EMPTY_PAYLOAD, /* DRAIN with a byte */
+	CONTRACT_VAR_SHORT,     /* HANDOFF shorter than its struct */
+	CONTRACT_ARRAY_PART,    /* HANDOFF_ACK with one and a half refs */
+	CONTRACT_UNKNOWN,       /* a type the table does not have */
+	CONTRACT_UNHANDLED,     /* in the table, not taken by this receiver */
+	CONTRACT__COUNT,
+};
+
+/* One message that breaks its contract cuts the peer off before any handler
+ * sees it (and the good message after it is never read); an fd it carried
+ * is closed, not leaked. */
+START_TEST(test_channel_contract)
+{
+	struct event_base *base = base_new();
+	uint8_t payload[sizeof(struct wasp_msg_handoff) + 8] = { 0 };
+	uint16_t type = WASP_MSG_PING;
+	size_t len = sizeof(struct wasp_msg_ping);
+	int fds[2], fd = -1, before;
+	struct side s;
+
+	before = testutil_count_fds();
+	switch (_i) {
+	case CONTRACT_SHORT:
+		len = 4;
+		break;
+	case CONTRACT_LONG:
+		len += 4;
+		break;
+	case CONTRACT_FD_MISSING:
+		type = WASP_MSG_WORKER_CONFIG;
+		len = sizeof(struct wasp_msg_worker_config);
+		break;
+	case CONTRACT_FD_UNWANTED:
+		fd = open_null();
+		break;
+	case CONTRACT_EMPTY_PAYLOAD:
+		type = WASP_MSG_DRAIN;
+		len = 1;
+		break;
+	case CONTRACT_VAR_SHORT:
+		type = WASP_MSG_HANDOFF;
+		len = sizeof(struct wasp_msg_handoff) - 1;
+		fd = open_null();
+		break;
+	case CONTRACT_ARRAY_PART:
+		type = WASP_MSG_HANDOFF_ACK;
+		len = sizeof(struct wasp_msg_conn_ref) * 3 / 2;
+		break;
+	case CONTRACT_UNKNOWN:
+		type = 999;
+		ck_assert_ptr_null(wasp_msg_contract(type));
+		break;
+	case CONTRACT_UNHANDLED:
+		type = WASP_MSG_PONG;
+		ck_assert_ptr_nonnull(wasp_msg_contract(type));
+		break;
+	}
+	contract_dispatched = 0;
+	side_pair_hello(&s, base, fds, &contract_ops);
+	raw_msg(fds[1], type, fd >= 0 ? WASP_IPC_F_HAS_FD : 0, payload, len, fd >= 0 ? &fd : NULL,
+		fd >= 0 ? 1 : 0);
+	fd = safe_close(fd);
+	send_pings(fds[1], 1, 7);
+	/* until it is cut off, or (without the check) both were dispatched */
+	for (int i = 0; s.closes == 0 && contract_dispatched < 2; i++) {
+		ck_assert_int_lt(i, 100000);
+		ck_assert_int_eq(event_base_loop(base, EVLOOP_ONCE), 0);
+	}
+	ck_assert_int_eq(contract_dispatched, 0);
+	ck_assert_int_eq(s.closes, 1);
+	ck_assert_int_eq(s.close_err, -EBADMSG);
+	s.ch = wasp_ipc_channel_free(s.ch);
+	(void)safe_close(fds[1]);
+	/* the fd that came with the bad message went with the channel */
+	ck_assert_int_eq(testutil_count_fds(), before);
+	event_base_free(base);
+}
+END_TEST
+
+/* What keeps its row reaches the handler: the limits of each shape. */
+START_TEST(test_channel_contract_kept)
+{
+	struct event_base *base = base_new();
+	uint8_t payload[sizeof(struct wasp_msg_handoff) + 8] = { 0 };
+	struct wasp_msg_conn_ref refs[2] = { { .conn_id = 1 }, { .conn_id = 2 } };
+	int fds[2], nul = open_null();
+	struct side s;
+
+	contract_dispatched = 0;
+	side_pair_hello(&s, base, fds, &contract_ops);
+	send_pings(fds[1], 1, 7);
+	raw_msg(fds[1], WASP_MSG_WORKER_CONFIG, WASP_IPC_F_HAS_FD, payload,
+		sizeof(struct wasp_msg_worker_config), &nul, 1);
+	raw_msg(fds[1], WASP_MSG_DRAIN, 0, NULL, 0, NULL, 0);
+	raw_msg(fds[1], WASP_MSG_HANDOFF, WASP_IPC_F_HAS_FD, payload,
+		sizeof(struct wasp_msg_handoff), &nul, 1);
+	raw_msg(fds[1], WASP_MSG_HANDOFF, WASP_IPC_F_HAS_FD, payload, sizeof(payload), &nul, 1);
+	raw_msg(fds[1], WASP_MSG_HANDOFF_ACK, 0, refs, sizeof(refs[0]), NULL, 0);
+	raw_msg(fds[1], WASP_MSG_HANDOFF_ACK, 0, refs, sizeof(refs), NULL, 0);
+	(void)safe_close(nul);
+	run_until(base, &contract_dispatched, 7);
+	ck_assert_int_eq(s.closes, 0);
+	s.ch = wasp_ipc_channel_free(s.ch);
+	(void)safe_close(fds[1]);
+	event_base_free(base);
+}
+END_TEST
+
+/* The table itself: the enum, the rows and the payload sizes agree. */
+START_TEST(test_msg_table)
+{
+	const struct wasp_msg_contract *c;
+
+	c = wasp_msg_contract(WASP_MSG_HANDOFF);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(c->name, "HANDOFF");
+	ck_assert_uint_eq(c->type, 400);
+	ck_assert_uint_eq(c->shape, WASP_MSG_SHAPE_VAR);
+	ck_assert_uint_eq(c->fd, WASP_MSG_FD_REQUIRED);
+	ck_assert_uint_eq(c->size, sizeof(struct wasp_msg_handoff));
+	c = wasp_msg_contract(WASP_MSG_ROUTE_TABLE);
+	ck_assert_uint_eq(c->size, sizeof(uint32_t));
+	ck_assert_int_eq(wasp_msg_check(c, 4, true), 0);
+	ck_assert_int_eq(wasp_msg_check(c, 4, false), -EBADMSG);
+	ck_assert_int_eq(wasp_msg_check(c, 8, true), -EBADMSG);
+	c = wasp_msg_contract(WASP_MSG_WORKER_READY);
+	ck_assert_uint_eq(c->shape, WASP_MSG_SHAPE_EMPTY);
+	ck_assert_int_eq(wasp_msg_check(c, 0, false), 0);
+	ck_assert_ptr_null(wasp_msg_contract(0));
+	ck_assert_ptr_null(wasp_msg_contract(100));
+}
+END_TEST
+
 START_TEST(test_channel_free_in_close)
 {
 	struct event_base *base = base_new();
@@ -1537,6 +1704,9 @@ ipc_suite(void)
 	tcase_add_test(tc, test_channel_eof);
 	tcase_add_loop_test(tc, test_channel_protocol_errors, 0, CH__COUNT);
 	tcase_add_test(tc, test_channel_fd_lost);
+	tcase_add_loop_test(tc, test_channel_contract, 0, CONTRACT__COUNT);
+	tcase_add_test(tc, test_channel_contract_kept);
+	tcase_add_test(tc, test_msg_table);
 	tcase_add_test(tc, test_channel_free_in_close);
 	tcase_add_loop_test(tc, test_channel_free_in_handler, 0, 2);
 	tcase_add_test(tc, test_channel_free_in_hello);
