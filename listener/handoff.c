@@ -185,11 +185,6 @@ worker_on_ack(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void 
 	struct lsn_worker *w = userdata;
 	struct lsn_env *env = w->pool->env;
 
-	if (msg->len % sizeof(struct wasp_msg_conn_ref) != 0) {
-		log_warning("worker %u (pid %u): HANDOFF_ACK with a wrong length", w->worker_id,
-			    w->pid);
-		return -EBADMSG;
-	}
 	for (size_t off = 0; off < msg->len; off += sizeof(struct wasp_msg_conn_ref)) {
 		struct wasp_msg_conn_ref ref;
 		struct lsn_conn *c;
@@ -218,11 +213,6 @@ worker_on_refused(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, v
 	struct lsn_worker *w = userdata;
 	struct lsn_env *env = w->pool->env;
 
-	if (msg->len % sizeof(struct wasp_msg_conn_ref) != 0) {
-		log_warning("worker %u (pid %u): HANDOFF_REFUSED with a wrong length", w->worker_id,
-			    w->pid);
-		return -EBADMSG;
-	}
 	if (!w->full)
 		log_info("worker %u (pid %u) of '%s' is full (%llu connections): refusing more",
 			 w->worker_id, w->pid, w->pool->name, (unsigned long long)w->owned);
