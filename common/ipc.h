@@ -1,10 +1,12 @@
 /* The IPC channel every wasp process uses to talk to the others: AF_UNIX
  * SOCK_SEQPACKET socketpairs carrying messages with a fixed 16-byte header,
- * at most one fd per message (SCM_RIGHTS), checked decoding, a HELLO with the
- * protocol version first on every channel, table dispatch. This file (ipc.c)
- * is the only code in wasp that calls sendmsg/recvmsg on these channels.
- * msg.h is the message catalogue; docs/adapter-protocol.md says what the
- * messages mean and in which order they come. */
+ * at most one fd per message (SCM_RIGHTS), a HELLO with the protocol version
+ * first on every channel, and every message checked against its row of the
+ * message table (msg.h: length and fd) before it is dispatched to the
+ * receiver's handler. ipc.c is the only code in wasp that calls
+ * sendmsg/recvmsg on these channels; the typed senders below are generated
+ * from the table. docs/adapter-protocol.md says what the messages mean, what
+ * a handler may rely on, and in which order messages come. */
 #pragma once
 
 #include <errno.h>
@@ -142,14 +144,15 @@ struct wasp_ipc_channel_ops {
 	 * requests). Not called when the channel closed meanwhile. */
 	void (*on_read_done)(struct wasp_ipc_channel *ch, void *userdata);
 	/* A message whose fd could not be received (fd_lost: we are out of
-	 * descriptors) goes to its handler (needs_fd) with fd -1 instead of
-	 * closing the channel as a protocol error. */
+	 * descriptors) goes to its handler (its row requires an fd) with fd -1
+	 * instead of closing the channel as a protocol error. */
 	bool fd_may_be_lost;
 };
 
 /* Take ownership of sock (non-blocking SEQPACKET), send our HELLO, and start
  * reading. Messages other than HELLO before the peer's HELLO are a protocol
- * error; an unknown type is a protocol error. NULL on OOM (sock is closed). */
+ * error; so are a type without a handler in ops and a message that breaks
+ * its row of the table. NULL on OOM (sock is closed). */
 struct wasp_ipc_channel *wasp_ipc_channel_new(struct event_base *base, int sock,
 					      const struct wasp_ipc_channel_ops *ops,
 					      void *userdata);
