@@ -239,13 +239,23 @@ static const struct wasp_msg_contract ipc_contracts[] = { WASP_MSG_TABLE(IPC_CON
 	_Static_assert((size) <= WASP_IPC_MAX_PAYLOAD, "WASP_MSG_" #NAME " does not fit");
 WASP_MSG_TABLE(IPC_ASSERT_FITS)
 
+#define IPC_INDEX(NAME, name, num, shape, type, size, fd) IPC_INDEX_##NAME,
+enum { WASP_MSG_TABLE(IPC_INDEX) };
+
+/* A switch: no search on every message, and two rows with one number do
+ * not compile (duplicate case). */
+#define IPC_CASE(NAME, name, num, shape, type, size, fd) \
+	case WASP_MSG_##NAME: \
+		return &ipc_contracts[IPC_INDEX_##NAME];
+
 const struct wasp_msg_contract *
 wasp_msg_contract(uint16_t type)
 {
-	for (size_t i = 0; i < ELEMENTSOF(ipc_contracts); i++)
-		if (ipc_contracts[i].type == type)
-			return &ipc_contracts[i];
-	return NULL;
+	switch (type) {
+		WASP_MSG_TABLE(IPC_CASE)
+	default:
+		return NULL;
+	}
 }
 
 int
