@@ -761,6 +761,21 @@ channel_queue(struct wasp_ipc_channel *ch, uint16_t type, uint32_t seq, uint8_t 
 	return 0;
 }
 
+/* What we send keeps its row too: a message the peer would cut us off for
+ * is refused here, where the sender's log says which and why. */
+static int
+channel_check_send(const struct wasp_ipc_channel *ch, uint16_t type, size_t len, int fd)
+{
+	const struct wasp_msg_contract *c = wasp_msg_contract(type);
+
+	if (c && wasp_msg_check(c, len, fd >= 0) == 0)
+		return 0;
+	log_error("ipc channel %d: not sending message %u (%s): it breaks its contract (%zu "
+		  "bytes, fd %s)",
+		  ch->fd, type, c ? c->name : "unknown", len, fd >= 0 ? "yes" : "no");
+	return -EINVAL;
+}
+
 int
 wasp_ipc_channel_send(struct wasp_ipc_channel *ch, uint16_t type, uint32_t seq,
 		      const void *payload, size_t len, int fd, unsigned flags)
@@ -780,6 +795,9 @@ wasp_ipc_channel_send(struct wasp_ipc_channel *ch, uint16_t type, uint32_t seq,
 		return -EMSGSIZE;
 	if (len > 0 && !payload)
 		return -EINVAL;
+	r = channel_check_send(ch, type, len, fd);
+	if (r < 0)
+		return r;
 
 	if (!ch->q_head) {
 		r = ipc_send(ch->fd, ch->pid, type, seq, hflags, payload, len, fd);

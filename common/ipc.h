@@ -167,10 +167,11 @@ struct wasp_ipc_channel *wasp_ipc_channel_free(struct wasp_ipc_channel *ch);
 #define WASP_IPC_SEND_CLOSE_FD 0x100
 
 /* Send now, or queue when the socket is full (write interest re-armed only
- * while the queue is non-empty). Returns 0 or -errno; on -ENOBUFS (queue
- * full) the channel is closed asynchronously. -ENOTCONN once the channel is
- * closing; -EPIPE/-ECONNRESET when the peer is gone (what it sent before is
- * still dispatched, then on_close(0)). */
+ * while the queue is non-empty). Returns 0 or -errno: -EINVAL (logged, the
+ * channel stays open) for a message that breaks its row of the table; on
+ * -ENOBUFS (queue full) the channel is closed asynchronously; -ENOTCONN once
+ * the channel is closing; -EPIPE/-ECONNRESET when the peer is gone (what it
+ * sent before is still dispatched, then on_close(0)). */
 int wasp_ipc_channel_send(struct wasp_ipc_channel *ch, uint16_t type, uint32_t seq,
 			  const void *payload, size_t len, int fd, unsigned flags);
 

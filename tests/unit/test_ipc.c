@@ -1315,6 +1315,44 @@ START_TEST(test_channel_contract_kept)
 }
 END_TEST
 
+/* The sending side refuses what the peer would cut it off for, and stays
+ * open; an fd it was given to own is closed. */
+START_TEST(test_channel_send_contract)
+{
+	struct event_base *base = base_new();
+	struct wasp_msg_ping ping = { .token = 3 };
+	struct wasp_msg_worker_config wc = { 0 };
+	struct wasp_ipc_msg m;
+	int fds[2], fd;
+	struct side s;
+
+	pair(fds);
+	side_open(&s, base, fds[0], &activator_ops);
+	expect_hello(fds[1], WASP_ROLE_ACTIVATOR);
+	ck_assert_int_eq(wasp_ipc_channel_send(s.ch, WASP_MSG_PING, 0, &ping, 4, -1, 0), -EINVAL);
+	ck_assert_int_eq(wasp_ipc_channel_send(s.ch, WASP_MSG_DRAIN, 0, &ping, 1, -1, 0), -EINVAL);
+	ck_assert_int_eq(wasp_ipc_channel_send(s.ch, WASP_MSG_WORKER_CONFIG, 0, &wc, sizeof(wc), -1,
+					       0),
+			 -EINVAL);
+	ck_assert_int_eq(wasp_ipc_channel_send(s.ch, 999, 0, NULL, 0, -1, 0), -EINVAL);
+	fd = open_null();
+	ck_assert_int_eq(wasp_ipc_channel_send(s.ch, WASP_MSG_PING, 0, &ping, sizeof(ping), fd,
+					       WASP_IPC_SEND_CLOSE_FD),
+			 -EINVAL);
+	ck_assert_int_eq(fcntl(fd, F_GETFD), -1);
+	/* nothing went out, and the channel still sends */
+	ck_assert_int_eq(wasp_ipc_recv(fds[1], rbuf, sizeof(rbuf), &m), -EAGAIN);
+	ck_assert_int_eq(wasp_send_ping(s.ch, 5, &ping), 0);
+	ck_assert_int_eq(wasp_ipc_recv(fds[1], rbuf, sizeof(rbuf), &m), 1);
+	ck_assert_uint_eq(m.hdr.type, WASP_MSG_PING);
+	ck_assert_uint_eq(m.hdr.seq, 5);
+	ck_assert_int_eq(s.closes, 0);
+	s.ch = wasp_ipc_channel_free(s.ch);
+	(void)safe_close(fds[1]);
+	event_base_free(base);
+}
+END_TEST
+
 /* The table itself: the enum, the rows and the payload sizes agree. */
 START_TEST(test_msg_table)
 {
@@ -1494,12 +1532,12 @@ START_TEST(test_channel_queue_fds)
 	give = open_null();
 	base_fds = testutil_count_fds();
 	/* Without CLOSE_FD the queue holds a dup; with it, the fd itself. */
-	ck_assert_int_eq(wasp_ipc_channel_send(s.ch, WASP_MSG_PONG, ++seq, &ping, sizeof(ping),
-					       keep, 0),
+	ck_assert_int_eq(wasp_ipc_channel_send(s.ch, WASP_MSG_HANDOFF_CHANNEL, ++seq, &ping,
+					       sizeof(ping), keep, 0),
 			 0);
 	ck_assert_int_eq(testutil_count_fds(), base_fds + 1);
-	ck_assert_int_eq(wasp_ipc_channel_send(s.ch, WASP_MSG_PONG, ++seq, &ping, sizeof(ping),
-					       give, WASP_IPC_SEND_CLOSE_FD),
+	ck_assert_int_eq(wasp_ipc_channel_send(s.ch, WASP_MSG_HANDOFF_CHANNEL, ++seq, &ping,
+					       sizeof(ping), give, WASP_IPC_SEND_CLOSE_FD),
 			 0);
 	ck_assert_int_eq(testutil_count_fds(), base_fds + 1);
 	ck_assert_int_eq(wasp_ipc_channel_send(s.ch, WASP_MSG_PONG, ++seq, &ping, sizeof(ping),
@@ -1510,7 +1548,8 @@ START_TEST(test_channel_queue_fds)
 	/* Drain: the peer reads what is there, the loop writes more. */
 	while (expect < seq) {
 		while ((r = wasp_ipc_recv(fds[1], rbuf, sizeof(rbuf), &m)) == 1) {
-			ck_assert_uint_eq(m.hdr.type, WASP_MSG_PONG);
+			ck_assert_uint_eq(m.hdr.type,
+					  m.fd >= 0 ? WASP_MSG_HANDOFF_CHANNEL : WASP_MSG_PONG);
 			ck_assert_uint_eq(m.hdr.seq, ++expect);
 			if (m.fd >= 0) {
 				assert_same_file(m.fd, keep);
@@ -1557,12 +1596,13 @@ START_TEST(test_channel_free_with_queue)
 				 0);
 	for (int i = 0; i < 3; i++) {
 		fd = open_null();
-		ck_assert_int_eq(wasp_ipc_channel_send(s.ch, WASP_MSG_PONG, 0, &ping, sizeof(ping),
-						       fd, WASP_IPC_SEND_CLOSE_FD),
+		ck_assert_int_eq(wasp_ipc_channel_send(s.ch, WASP_MSG_HANDOFF_CHANNEL, 0, &ping,
+						       sizeof(ping), fd, WASP_IPC_SEND_CLOSE_FD),
 				 0);
 	}
 	fd = open_null();
-	ck_assert_int_eq(wasp_ipc_channel_send(s.ch, WASP_MSG_PONG, 0, &ping, sizeof(ping), fd, 0),
+	ck_assert_int_eq(wasp_ipc_channel_send(s.ch, WASP_MSG_HANDOFF_CHANNEL, 0, &ping,
+					       sizeof(ping), fd, 0),
 			 0);
 	(void)safe_close(fd);
 	ck_assert_uint_eq(wasp_ipc_channel_queued(s.ch), 5);
@@ -1706,6 +1746,7 @@ ipc_suite(void)
 	tcase_add_test(tc, test_channel_fd_lost);
 	tcase_add_loop_test(tc, test_channel_contract, 0, CONTRACT__COUNT);
 	tcase_add_test(tc, test_channel_contract_kept);
+	tcase_add_test(tc, test_channel_send_contract);
 	tcase_add_test(tc, test_msg_table);
 	tcase_add_test(tc, test_channel_free_in_close);
 	tcase_add_loop_test(tc, test_channel_free_in_handler, 0, 2);
