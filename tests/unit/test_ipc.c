@@ -1175,6 +1175,15 @@ END_TEST
 
 /* --- the message table's contracts, checked by the channel --- */
 
+/* Free the channel of s, its peer's end and the event base. */
+static void
+side_close(struct side *s, int peer, struct event_base *base)
+{
+	s->ch = wasp_ipc_channel_free(s->ch);
+	(void)safe_close(peer);
+	event_base_free(base);
+}
+
 static int contract_dispatched;
 
 /* Takes anything: what reaches it got past the channel's central checks. */
@@ -1309,9 +1318,7 @@ START_TEST(test_channel_contract_kept)
 	(void)safe_close(nul);
 	run_until(base, &contract_dispatched, 7);
 	ck_assert_int_eq(s.closes, 0);
-	s.ch = wasp_ipc_channel_free(s.ch);
-	(void)safe_close(fds[1]);
-	event_base_free(base);
+	side_close(&s, fds[1], base);
 }
 END_TEST
 
@@ -1347,9 +1354,7 @@ START_TEST(test_channel_send_contract)
 	ck_assert_uint_eq(m.hdr.type, WASP_MSG_PING);
 	ck_assert_uint_eq(m.hdr.seq, 5);
 	ck_assert_int_eq(s.closes, 0);
-	s.ch = wasp_ipc_channel_free(s.ch);
-	(void)safe_close(fds[1]);
-	event_base_free(base);
+	side_close(&s, fds[1], base);
 }
 END_TEST
 
