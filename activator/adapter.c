@@ -56,7 +56,7 @@ adapters_running(const struct wasp_env *env)
 	return false;
 }
 
-void
+static void
 adapters_send(struct wasp_env *env, uint16_t type, const void *payload, size_t len)
 {
 	for (struct adapter *a = env->adapters; a; a = a->next) {
@@ -67,6 +67,18 @@ adapters_send(struct wasp_env *env, uint16_t type, const void *payload, size_t l
 			log_warning_errno(r, "adapter '%s' (pid %d): send message %u, ignoring",
 					  a->protocol, (int)a->pid, type);
 	}
+}
+
+void
+adapters_send_pool_state(struct wasp_env *env, const struct wasp_msg_pool_state *m)
+{
+	adapters_send(env, WASP_MSG_POOL_STATE, m, sizeof(*m));
+}
+
+void
+adapters_send_worker_gone(struct wasp_env *env, const struct wasp_msg_worker_ref *m)
+{
+	adapters_send(env, WASP_MSG_WORKER_GONE, m, sizeof(*m));
 }
 
 /* Send one worker's handoff channel end to one adapter. Takes fd. */

@@ -218,7 +218,7 @@ pool_set_state(struct pool *p, enum wasp_pool_state state, enum wasp_pool_stop_r
 	p->state = state;
 	p->reason = reason;
 	routes_invalidate(p->env);
-	adapters_send(p->env, WASP_MSG_POOL_STATE, &m, sizeof(m));
+	adapters_send_pool_state(p->env, &m);
 }
 
 /* Record a worker failure; true when rapid-fail protection stopped the pool. */
@@ -278,7 +278,7 @@ worker_send_gone(struct worker *w)
 	if (!w->announced)
 		return;
 	w->announced = false;
-	adapters_send(w->pool->env, WASP_MSG_WORKER_GONE, &ref, sizeof(ref));
+	adapters_send_worker_gone(w->pool->env, &ref);
 }
 
 static void

@@ -276,7 +276,8 @@ const char *adapter_builtin_program(const char *protocol);
 void adapters_stop(struct wasp_env *env);
 void adapters_free(struct wasp_env *env);
 /* Send to every registered adapter. */
-void adapters_send(struct wasp_env *env, uint16_t type, const void *payload, size_t len);
+void adapters_send_pool_state(struct wasp_env *env, const struct wasp_msg_pool_state *m);
+void adapters_send_worker_gone(struct wasp_env *env, const struct wasp_msg_worker_ref *m);
 /* Give a ready worker's handoff channels to the adapters. */
 void adapters_announce_worker(struct wasp_env *env, struct worker *w);
 /* A new generation to every registered adapter: its protocol's listening
