@@ -88,7 +88,7 @@ wasp_diag_list_print(const struct wasp_diag_list *l, FILE *f, enum wasp_diag_sev
 }
 
 /* IIS's error code for a configuration error, from what the message says
- * (the messages are this library's own, see load.c and merge.c). */
+ * (the messages are this library's own, see load.c, merge.c and check.c). */
 static uint32_t
 error_hresult(const char *msg)
 {

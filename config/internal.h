@@ -1,6 +1,7 @@
 /* Internals of the configuration system shared by its files (schema.c,
- * load.c, merge.c, element.c, serialize.c, apphost.c). Not for other parts
- * of wasp: they use config.h and apphost.h. */
+ * load.c, element.c, serialize.c, apphost.c, and the effective-section
+ * files merge.h lists). Not for other parts of wasp: they use config.h and
+ * apphost.h. */
 #pragma once
 
 #include <stdbool.h>

@@ -1,5 +1,5 @@
 /* libFuzzer target for web.config files and the merge into effective
- * sections (config/merge.c). config.h has no way to load a web.config from
+ * sections (config/merge.h). config.h has no way to load a web.config from
  * a buffer: web.config files are found through a site's physical
  * directories. So a fixed applicationHost.config (locations, locks,
  * overrideModeDefault Deny and Allow sections, an application and a virtual

@@ -1,0 +1,125 @@
+/* URL -> site, application, virtual directory and physical directory, as
+ * applicationHost.config's <sites> say (for finding the web.config files
+ * that apply to a URL and where inheritInChildApplications stops). */
+#include <stdint.h>
+#include <string.h>
+
+#include "merge.h"
+
+const struct wasp_element *
+cfg_find_site(struct wasp_config *cfg, const char *name)
+{
+	const struct wasp_element *sites = wasp_config_section(cfg, "system.applicationHost/sites");
+
+	for (size_t i = 0; sites && i < sites->n_items; i++)
+		if (strcaseeq(wasp_element_get_str(sites->items[i], "name", ""), name))
+			return sites->items[i];
+	return NULL;
+}
+
+/* The application of URL path url ("" or "a/b", normalised) in site, and
+ * its normalised path ("" for the root application). */
+static const struct wasp_element *
+find_app(struct wasp_arena *a, const struct wasp_element *site, const char *url,
+	 const char **ret_path)
+{
+	const struct wasp_element *best = NULL;
+	size_t best_len = 0;
+
+	*ret_path = "";
+	for (size_t i = 0; i < site->n_items; i++) {
+		const char *p = cfg_normalize_path(a, wasp_element_get_str(site->items[i], "path", "/"));
+		size_t l = p ? strlen(p) : 0;
+
+		if (p && cfg_path_is_prefix(p, url) && (!best || l > best_len)) {
+			best = site->items[i];
+			best_len = l;
+			*ret_path = p;
+		}
+	}
+	return best;
+}
+
+char *
+cfg_map_url_dir(struct wasp_arena *a, const struct wasp_element *site, const char *url, bool *app_root,
+	    const char **ret_vd_root)
+{
+	const struct wasp_element *app, *best_vd = NULL;
+	size_t best_vd_len = 0;
+	const char *app_path, *rest, *phys;
+
+	*app_root = false;
+	app = find_app(a, site, url, &app_path);
+	if (!app)
+		return NULL;
+	*app_root = streq(url, app_path) || strlen(url) == strlen(app_path);
+	rest = url + strlen(app_path);
+	if (*rest == '/')
+		rest++;
+	for (size_t i = 0; i < app->n_items; i++) {
+		const char *p = cfg_normalize_path(a, wasp_element_get_str(app->items[i], "path", "/"));
+		size_t l = p ? strlen(p) : 0;
+
+		if (p && cfg_path_is_prefix(p, rest) && (!best_vd || l > best_vd_len)) {
+			best_vd = app->items[i];
+			best_vd_len = l;
+		}
+	}
+	if (!best_vd)
+		return NULL;
+	if (ret_vd_root)
+		*ret_vd_root = wasp_element_get_str(best_vd, "physicalPath", "");
+	rest += best_vd_len;
+	if (*rest == '/')
+		rest++;
+	if (*rest && !wasp_element_get_bool(best_vd, "allowSubDirConfig", true))
+		return NULL;
+	phys = wasp_element_get_str(best_vd, "physicalPath", "");
+	if (!*phys)
+		return NULL;
+	return *rest ? wasp_arena_printf(a, "%s/%s", phys, rest) : wasp_arena_strdup(a, phys);
+}
+
+bool
+cfg_reaches(struct wasp_arena *a, const struct wasp_element *site, const struct cfg_inst *inst,
+	const char *path, const char *target_url)
+{
+	const char *slash, *loc_app, *target_app;
+
+	if (!inst->no_child_apps || !site)
+		return true;
+	slash = strchr(path, '/');
+	(void)find_app(a, site, slash ? slash + 1 : "", &loc_app);
+	(void)find_app(a, site, target_url, &target_app);
+	return strcaseeq(loc_app, target_app);
+}
+
+size_t
+cfg_next_root(struct wasp_arena *a, const struct wasp_element *site, const char *url, size_t from)
+{
+	size_t best = SIZE_MAX;
+
+	for (size_t i = 0; i < site->n_items; i++) {
+		const struct wasp_element *app = site->items[i];
+		const char *ap = cfg_normalize_path(a, wasp_element_get_str(app, "path", "/"));
+
+		if (!ap || !cfg_path_is_prefix(ap, url))
+			continue;
+		for (size_t j = 0; j < app->n_items; j++) {
+			const char *vp = cfg_normalize_path(
+				a, wasp_element_get_str(app->items[j], "path", "/"));
+			size_t l;
+
+			if (!vp)
+				continue;
+			l = strlen(ap) + (*ap && *vp ? 1 : 0) + strlen(vp);
+			if (l >= from && l < best && l <= strlen(url) &&
+			    cfg_path_is_prefix(*vp ? wasp_arena_printf(a, "%s%s%s", ap,
+								   *ap ? "/" : "", vp)
+						   : ap,
+					       url))
+				best = l;
+		}
+	}
+	return best;
+}
