@@ -9,7 +9,7 @@
 
 #include "apphost.h"
 #include "config.h"
-#include "ipc.h"
+#include "memfd.h"
 #include "log.h"
 #include "waspd.h"
 

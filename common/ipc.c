@@ -1,5 +1,5 @@
-/* The IPC channel: framing, fd passing, checked decoding, sealed memfds and
- * the libevent-driven channel. The only code in wasp that calls
+/* The IPC channel: framing, fd passing, checked decoding and the
+ * libevent-driven channel (sealed memfds for big payloads: memfd.c). The only code in wasp that calls
  * sendmsg/recvmsg on the internal channels, so the framing, the fd rules and
  * the size checks are enforced in one place. */
 #include <assert.h>
@@ -336,81 +336,6 @@ wasp_ipc_put_bytes(struct wasp_ipc_writer *w, const void *p, size_t n)
 	if (n > 0)
 		memcpy(w->buf + w->len, p, n);
 	w->len += n;
-}
-
-/* --- Sealed memfds --- */
-
-#define IPC_SEALS_REQUIRED (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
-
-int
-wasp_memfd_create_sealed(const char *name, const void *data, size_t len)
-{
-	_cleanup_close_ int fd = -1;
-	size_t done = 0;
-
-	assert(name);
-	assert(data || len == 0);
-	fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd < 0)
-		return -errno;
-	while (done < len) {
-		ssize_t n = pwrite(fd, (const char *)data + done, len - done, (off_t)done);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		done += (size_t)n;
-	}
-	if (fcntl(fd, F_ADD_SEALS, IPC_SEALS_REQUIRED | F_SEAL_SEAL) < 0)
-		return -errno;
-	return take_fd(&fd);
-}
-
-int
-wasp_memfd_read(int fd, size_t max, char **ret, size_t *ret_len)
-{
-	_cleanup_free_ char *buf = NULL;
-	struct stat st;
-	size_t done = 0;
-	int seals;
-
-	assert(ret);
-	seals = fcntl(fd, F_GET_SEALS);
-	if (seals < 0)
-		return -errno;
-	/* Without these seals the sender could change the data under us. */
-	if ((seals & IPC_SEALS_REQUIRED) != IPC_SEALS_REQUIRED)
-		return -EPERM;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return -EBADFD;
-	if (st.st_size < 0 || (uint64_t)st.st_size > max)
-		return -EFBIG;
-
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf)
-		return -ENOMEM;
-	while (done < (size_t)st.st_size) {
-		ssize_t n = pread(fd, buf + done, (size_t)st.st_size - done, (off_t)done);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO; /* cannot shrink while sealed */
-		done += (size_t)n;
-	}
-	buf[done] = '\0';
-	if (ret_len)
-		*ret_len = done;
-	*ret = buf;
-	buf = NULL;
-	return 0;
 }
 
 /* --- Channel --- */

@@ -15,7 +15,7 @@
 
 #include "apphost.h"
 #include "internal.h"
-#include "ipc.h"
+#include "memfd.h"
 
 #define CFG_SERIAL_VERSION 3
 #define CFG_SERIAL_MAX WASP_CONFIG_SERIAL_MAX

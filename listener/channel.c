@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "lsn.h"
+#include "memfd.h"
 #include "util.h"
 
 #define ROUTE_TABLE_MAX (64u << 20)

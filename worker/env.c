@@ -10,7 +10,7 @@
 #include "apphost.h"
 #include "arena.h"
 #include "config.h"
-#include "ipc.h"
+#include "memfd.h"
 #include "listener/route.h"
 #include "log.h"
 #include "util.h"

@@ -18,6 +18,7 @@
 #include "arena.h"
 #include "config.h"
 #include "ipc.h"
+#include "memfd.h"
 #include "log.h"
 #include "util.h"
 #include "worker.h"

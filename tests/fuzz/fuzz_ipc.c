@@ -37,6 +37,7 @@
 #include <event2/event.h>
 
 #include "ipc.h"
+#include "memfd.h"
 #include "log.h"
 #include "msg.h"
 #include "util.h"

@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "ipc.h"
+#include "memfd.h"
 #include "msg.h"
 #include "testutil.h"
 #include "util.h"

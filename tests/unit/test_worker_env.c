@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ipc.h"
+#include "memfd.h"
 #include "listener/route.h"
 #include "testutil.h"
 #include "util.h"
