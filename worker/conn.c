@@ -65,7 +65,7 @@ enum conn_state {
 
 struct conn {
 	struct conn *next, *prev;
-	struct wasp_env *env;
+	struct worker_env *env;
 	int fd;
 	struct event ev;    /* read/write, edge-triggered; added once it must wait */
 	struct event timer;
@@ -209,13 +209,13 @@ conn_set_deadline(struct conn *c, uint64_t usec_from_now)
 }
 
 static char *
-inbuf_get(struct wasp_env *env)
+inbuf_get(struct worker_env *env)
 {
 	return env->n_spare_bufs ? env->spare_bufs[--env->n_spare_bufs] : malloc(WORKER_INBUF_SIZE);
 }
 
 static void
-inbuf_put(struct wasp_env *env, char *b)
+inbuf_put(struct worker_env *env, char *b)
 {
 	if (env->n_spare_bufs < WORKER_SPARE_MAX)
 		env->spare_bufs[env->n_spare_bufs++] = b;
@@ -224,14 +224,14 @@ inbuf_put(struct wasp_env *env, char *b)
 }
 
 static struct wasp_arena *
-arena_get(struct wasp_env *env)
+arena_get(struct worker_env *env)
 {
 	return env->n_spare_arenas ? env->spare_arenas[--env->n_spare_arenas] : wasp_arena_new();
 }
 
 /* Runs the arena's cleanups (fds, timers of the request) and keeps it. */
 static void
-arena_put(struct wasp_env *env, struct wasp_arena *a)
+arena_put(struct worker_env *env, struct wasp_arena *a)
 {
 	if (env->n_spare_arenas < WORKER_SPARE_MAX) {
 		wasp_arena_reset(a);
@@ -280,7 +280,7 @@ conn_ensure_http(struct conn *c)
 static void
 conn_free(struct conn *c)
 {
-	struct wasp_env *env = c->env;
+	struct worker_env *env = c->env;
 
 	if (c->req_active) {
 		env->n_busy--;
@@ -428,7 +428,7 @@ conn_handback(struct conn *c)
 static struct wapp *
 conn_route(struct conn *c, bool *ret_handback)
 {
-	struct wasp_env *env = c->env;
+	struct worker_env *env = c->env;
 	const struct wasp_http_request *h = c->http;
 	struct wasp_route_table *routes;
 	struct wasp_route_result rr;
@@ -479,7 +479,7 @@ conn_route(struct conn *c, bool *ret_handback)
 static bool
 start_request(struct conn *c, size_t head_len)
 {
-	struct wasp_env *env = c->env;
+	struct worker_env *env = c->env;
 	const struct wasp_http_request *h = c->http;
 	struct wasp_request *req = &c->req;
 	bool handback;
@@ -718,7 +718,7 @@ static bool
 prepare_write(struct conn *c)
 {
 	struct wasp_request *req = &c->req;
-	struct wasp_env *env = c->env;
+	struct worker_env *env = c->env;
 	bool bodyless = req->head || req->status < 200 || req->status == 204 || req->status == 304;
 	int64_t clen = req->file_fd >= 0 ? (int64_t)req->file_len : (int64_t)req->body_len;
 	char *head;
@@ -832,7 +832,7 @@ conn_cut(struct conn *c, int err)
 static void
 request_end(struct conn *c)
 {
-	struct wasp_env *env = c->env;
+	struct worker_env *env = c->env;
 	bool keep = c->req.keep_alive;
 
 	env->n_requests++;
@@ -854,7 +854,7 @@ request_end(struct conn *c)
 static void
 conn_process(struct conn *c)
 {
-	struct wasp_env *env = c->env;
+	struct worker_env *env = c->env;
 
 	for (;;) {
 		ssize_t n;
@@ -1207,7 +1207,7 @@ conn_resume(struct conn *c)
 }
 
 int
-conn_prepare(struct wasp_env *env, int fd, struct wchan *chan, uint32_t site_id,
+conn_prepare(struct worker_env *env, int fd, struct wchan *chan, uint32_t site_id,
 	     const char *app_path, const void *data, size_t len, struct conn **ret)
 {
 	struct conn *c;
@@ -1277,7 +1277,7 @@ conn_discard(struct conn *c)
 }
 
 int
-conn_new(struct wasp_env *env, int fd, struct wchan *chan, uint32_t site_id, const char *app_path,
+conn_new(struct worker_env *env, int fd, struct wchan *chan, uint32_t site_id, const char *app_path,
 	 const void *data, size_t len)
 {
 	struct conn *c;
@@ -1291,7 +1291,7 @@ conn_new(struct wasp_env *env, int fd, struct wchan *chan, uint32_t site_id, con
 }
 
 void
-conn_drain_all(struct wasp_env *env)
+conn_drain_all(struct worker_env *env)
 {
 	struct conn *c = env->conns;
 
@@ -1304,7 +1304,7 @@ conn_drain_all(struct wasp_env *env)
 }
 
 void
-conn_free_all(struct wasp_env *env)
+conn_free_all(struct worker_env *env)
 {
 	while (env->conns) {
 		env->conns->in_callback = false;

@@ -17,7 +17,7 @@
 #include "worker.h"
 
 int
-env_init(struct wasp_env *env, struct event_base *base)
+env_init(struct worker_env *env, struct event_base *base)
 {
 	if (!(event_base_get_features(base) & EV_FEATURE_ET))
 		return log_errno(-EOPNOTSUPP, "the event loop backend '%s' has no edge triggering",
@@ -35,7 +35,7 @@ env_init(struct wasp_env *env, struct event_base *base)
 }
 
 void
-env_fit_fd_limit(struct wasp_env *env)
+env_fit_fd_limit(struct worker_env *env)
 {
 	struct rlimit rl;
 	uint64_t soft, fc, n;
@@ -69,7 +69,7 @@ env_fit_fd_limit(struct wasp_env *env)
 }
 
 int
-env_load_modules(struct wasp_env *env, uint32_t flags)
+env_load_modules(struct worker_env *env, uint32_t flags)
 {
 	int r;
 
@@ -85,7 +85,7 @@ env_load_modules(struct wasp_env *env, uint32_t flags)
 }
 
 static void
-apps_free(struct wasp_env *env)
+apps_free(struct worker_env *env)
 {
 	for (size_t i = 0; i < env->n_apps; i++) {
 		for (size_t j = 0; j < env->apps[i].n_vdirs; j++)
@@ -99,7 +99,7 @@ apps_free(struct wasp_env *env)
 }
 
 void
-env_done(struct wasp_env *env)
+env_done(struct worker_env *env)
 {
 	conn_free_all(env);
 	wchan_close_all(env);
@@ -168,7 +168,7 @@ site_sets_connection_timeout(const struct wasp_element *sites, const char *name)
 }
 
 int
-env_build_apps(struct wasp_env *env)
+env_build_apps(struct worker_env *env)
 {
 	const struct wasp_apphost *ah = env->apphost;
 	const struct wasp_element *wl, *sites;
@@ -245,14 +245,14 @@ env_build_apps(struct wasp_env *env)
 }
 
 void
-env_set_routes_fd(struct wasp_env *env, int fd)
+env_set_routes_fd(struct worker_env *env, int fd)
 {
 	safe_close(env->routes_fd);
 	env->routes_fd = fd;
 }
 
 struct wasp_route_table *
-env_routes(struct wasp_env *env)
+env_routes(struct worker_env *env)
 {
 	_cleanup_close_ int fd = TAKE_FD(env->routes_fd);
 	_cleanup_free_ char *buf = NULL;
@@ -278,7 +278,7 @@ env_routes(struct wasp_env *env)
 }
 
 struct wapp *
-env_find_app(struct wasp_env *env, uint32_t site_id, const char *path)
+env_find_app(struct worker_env *env, uint32_t site_id, const char *path)
 {
 	for (size_t i = 0; i < env->n_apps; i++) {
 		struct wapp *w = &env->apps[i];
@@ -295,7 +295,7 @@ env_on_exit_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-env_check_drained(struct wasp_env *env)
+env_check_drained(struct worker_env *env)
 {
 	if (!env->draining || env->n_conns > 0)
 		return;

@@ -26,7 +26,7 @@
 
 struct wchan {
 	struct wchan *next, *prev; /* env->chans, while open */
-	struct wasp_env *env;
+	struct worker_env *env;
 	struct wasp_ipc_channel *ch; /* NULL once closed */
 	uint32_t adapter_id;
 	unsigned refs; /* the list's (while open) + one per connection */
@@ -73,7 +73,7 @@ wchan_discard_pending(struct wchan *c)
 static void
 wchan_close(struct wchan *c)
 {
-	struct wasp_env *env = c->env;
+	struct worker_env *env = c->env;
 
 	if (!c->ch)
 		return;
@@ -127,7 +127,7 @@ wchan_on_room(evutil_socket_t fd, short what, void *arg)
 void
 wchan_release(struct wchan *c)
 {
-	struct wasp_env *env = c->env;
+	struct worker_env *env = c->env;
 
 	if (!c->ch || !c->ev_room)
 		return;
@@ -148,7 +148,7 @@ wchan_release(struct wchan *c)
 }
 
 void
-wchan_flush_rooms(struct wasp_env *env)
+wchan_flush_rooms(struct worker_env *env)
 {
 	for (struct wchan *c = env->chans; c; c = c->next)
 		if (c->released > 0 && !c->room_now)
@@ -228,7 +228,7 @@ static int
 wchan_on_handoff(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
 {
 	struct wchan *c = userdata;
-	struct wasp_env *env = c->env;
+	struct worker_env *env = c->env;
 	struct wasp_msg_handoff ho;
 	struct conn *conn;
 	char app_path[WASP_APP_PATH_MAX + 1];
@@ -304,7 +304,7 @@ wchan_on_close(struct wasp_ipc_channel *ch, int err, void *userdata)
 {
 	struct wchan *c = userdata;
 
-	struct wasp_env *env = c->env;
+	struct worker_env *env = c->env;
 	uint32_t adapter_id = c->adapter_id;
 
 	wchan_close(c); /* may free c */
@@ -339,7 +339,7 @@ static const struct wasp_ipc_channel_ops wchan_ops = {
 };
 
 int
-wchan_add(struct wasp_env *env, int sock, uint32_t adapter_id)
+wchan_add(struct worker_env *env, int sock, uint32_t adapter_id)
 {
 	struct wchan *c = calloc(1, sizeof(*c));
 
@@ -372,7 +372,7 @@ wchan_add(struct wasp_env *env, int sock, uint32_t adapter_id)
 }
 
 size_t
-wchan_queued(struct wasp_env *env)
+wchan_queued(struct worker_env *env)
 {
 	size_t n = 0;
 
@@ -382,7 +382,7 @@ wchan_queued(struct wasp_env *env)
 }
 
 void
-wchan_close_all(struct wasp_env *env)
+wchan_close_all(struct worker_env *env)
 {
 	while (env->chans)
 		wchan_close(env->chans);

@@ -25,7 +25,7 @@
 
 
 static void
-maybe_ready(struct wasp_env *env)
+maybe_ready(struct worker_env *env)
 {
 	const char *hang;
 	int r;
@@ -55,7 +55,7 @@ maybe_ready(struct wasp_env *env)
 static int
 on_worker_config(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
 {
-	struct wasp_env *env = userdata;
+	struct worker_env *env = userdata;
 	_cleanup_close_ int fd = msg->fd;
 	_cleanup_free_ char *buf = NULL;
 	struct wasp_diag_list diags = WASP_DIAG_LIST_INIT;
@@ -124,7 +124,7 @@ on_worker_config(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, vo
 static int
 on_route_table(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
 {
-	struct wasp_env *env = userdata;
+	struct worker_env *env = userdata;
 
 	env_set_routes_fd(env, msg->fd);
 	maybe_ready(env);
@@ -134,7 +134,7 @@ on_route_table(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void
 static int
 on_handoff_channel(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
 {
-	struct wasp_env *env = userdata;
+	struct worker_env *env = userdata;
 	struct wasp_msg_handoff_channel hc;
 	int r;
 
@@ -161,7 +161,7 @@ on_ping(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userd
 static int
 on_drain(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
 {
-	struct wasp_env *env = userdata;
+	struct worker_env *env = userdata;
 
 	if (env->draining)
 		return 0;
@@ -177,7 +177,7 @@ on_drain(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *user
 static void
 on_sigterm(evutil_socket_t sig, short what, void *arg)
 {
-	struct wasp_env *env = arg;
+	struct worker_env *env = arg;
 
 	(void)on_drain(env->activator, NULL, env);
 }
@@ -185,7 +185,7 @@ on_sigterm(evutil_socket_t sig, short what, void *arg)
 static void
 on_activator_close(struct wasp_ipc_channel *ch, int err, void *userdata)
 {
-	struct wasp_env *env = userdata;
+	struct worker_env *env = userdata;
 
 	if (err < 0)
 		log_error("activator channel: %s, exiting", strerror(-err));
@@ -264,7 +264,7 @@ read_memory(uint64_t *ret_private_kb, uint64_t *ret_rss_kb)
 static void
 on_stats_timer(evutil_socket_t fd, short what, void *arg)
 {
-	struct wasp_env *env = arg;
+	struct worker_env *env = arg;
 	struct wasp_msg_worker_stats st = {
 		.requests = env->n_requests,
 		.connections = env->n_conns,
@@ -281,7 +281,7 @@ on_stats_timer(evutil_socket_t fd, short what, void *arg)
 int
 main(int argc, char **argv)
 {
-	struct wasp_env env = { 0 };
+	struct worker_env env = { 0 };
 	struct event_base *base;
 	struct event *sigterm;
 	const char *s;

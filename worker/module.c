@@ -43,7 +43,7 @@ is_builtin_name(const char *name)
 }
 
 int
-module_find(const struct wasp_env *env, const char *name, size_t len)
+module_find(const struct worker_env *env, const char *name, size_t len)
 {
 	for (size_t i = 0; i < env->n_modules; i++)
 		if (strlen(env->modules[i].name) == len &&
@@ -53,7 +53,7 @@ module_find(const struct wasp_env *env, const char *name, size_t len)
 }
 
 static int
-module_add(struct wasp_env *env, const struct wasp_module *m, const char *name, const char *image,
+module_add(struct worker_env *env, const struct wasp_module *m, const char *name, const char *image,
 	   void *dl, bool core)
 {
 	if (env->n_modules == WORKER_MAX_MODULES)
@@ -68,7 +68,7 @@ module_add(struct wasp_env *env, const struct wasp_module *m, const char *name, 
 
 /* dlopen image and add the module it exports. An error names the file. */
 static int
-module_load_image(struct wasp_env *env, const char *name, const char *image)
+module_load_image(struct worker_env *env, const char *name, const char *image)
 {
 	const struct wasp_module *m;
 	void *dl;
@@ -103,7 +103,7 @@ module_load_image(struct wasp_env *env, const char *name, const char *image)
  * IIS .dll path) is the built-in; a Windows .dll is skipped with a warning
  * (a real IIS file loads as it is); anything else is dlopen'ed. */
 static int
-modules_load_global(struct wasp_env *env)
+modules_load_global(struct worker_env *env)
 {
 	const struct wasp_element *sec;
 
@@ -138,7 +138,7 @@ modules_load_global(struct wasp_env *env)
 }
 
 int
-modules_init(struct wasp_env *env, bool test_hooks)
+modules_init(struct worker_env *env, bool test_hooks)
 {
 	struct wasp_hooks *hooks = env->hooks;
 	int r;
@@ -185,7 +185,7 @@ modules_init(struct wasp_env *env, bool test_hooks)
 }
 
 void
-modules_exit(struct wasp_env *env)
+modules_exit(struct worker_env *env)
 {
 	for (size_t i = env->n_modules; i-- > 0;) {
 		struct wmodule *w = &env->modules[i];
@@ -249,7 +249,7 @@ cstate_hash(const struct wasp_element *e, wasp_config_build_fn build, void *user
 }
 
 static int
-cstates_grow(struct wasp_env *env)
+cstates_grow(struct worker_env *env)
 {
 	size_t n = env->n_cstates_alloc ? env->n_cstates_alloc * 2 : 64;
 	struct cstate *a = calloc(n, sizeof(*a));
@@ -274,7 +274,7 @@ cstates_grow(struct wasp_env *env)
 }
 
 const void *
-config_state_get(struct wasp_env *env, const struct wasp_element *e, wasp_config_build_fn build,
+config_state_get(struct worker_env *env, const struct wasp_element *e, wasp_config_build_fn build,
 		 void (*free_fn)(void *), void *userdata)
 {
 	size_t mask, i;
@@ -309,7 +309,7 @@ config_state_get(struct wasp_env *env, const struct wasp_element *e, wasp_config
 }
 
 void
-config_states_free(struct wasp_env *env)
+config_states_free(struct worker_env *env)
 {
 	request_config_cache_free(env); /* it points at the states */
 	for (size_t i = 0; i < env->n_cstates_alloc; i++) {

@@ -139,7 +139,7 @@ pipe_unref_cb(void *p)
  * by their place in e. Unknown names are logged (once: this runs once per
  * distinct element). NULL on OOM. */
 static struct wpipe *
-pipe_build(struct wasp_env *env, const struct wasp_element *e)
+pipe_build(struct worker_env *env, const struct wasp_element *e)
 {
 	struct wasp_hooks *h = env->hooks;
 	unsigned rank[WORKER_MAX_MODULES];
@@ -200,7 +200,7 @@ pipe_build(struct wasp_env *env, const struct wasp_element *e)
 /* The application's pipeline, from its effective <modules>: a cache hit
  * in config/ unless a web.config changed; NULL on OOM. */
 static struct wpipe *
-pipe_lookup(struct wasp_env *env, struct wapp *app)
+pipe_lookup(struct worker_env *env, struct wapp *app)
 {
 	const struct wasp_element *e = NULL;
 	struct wasp_diag_list diags = WASP_DIAG_LIST_INIT;
@@ -233,7 +233,7 @@ pipe_lookup(struct wasp_env *env, struct wapp *app)
 struct wpipe *
 pipe_for_request(struct wasp_request *req)
 {
-	struct wasp_env *env = req->env;
+	struct worker_env *env = req->env;
 	struct wapp *app = req->app;
 	uint64_t now = req->start_usec ? req->start_usec : wasp_now_usec();
 	struct wpipe *p;
@@ -431,7 +431,7 @@ struct hlist {
 /* The modules of a handler's list; *ret_bad, *ret_bad_len: the first name
  * that is not a loaded module (FastCgiModule, IsapiModule, ...). */
 static wmodset
-modules_of(const struct wasp_env *env, const char *list, const char **ret_bad,
+modules_of(const struct worker_env *env, const char *list, const char **ret_bad,
 	   size_t *ret_bad_len)
 {
 	wmodset set = 0;
@@ -514,7 +514,7 @@ precondition_holds(const struct wasp_apppool *pool, const struct wasp_element *i
 static void *
 hlist_build(const struct wasp_element *sec, void *userdata)
 {
-	const struct wasp_env *env = userdata;
+	const struct worker_env *env = userdata;
 	/* the worker's pool, for preConditions (NULL: IIS's defaults) */
 	const struct wasp_apppool *pool =
 		env->apphost && env->pool_name ? wasp_apphost_find_pool(env->apphost, env->pool_name)

@@ -18,7 +18,7 @@
 #include "worker.h"
 
 void
-request_init(struct wasp_request *req, struct wasp_env *env, struct conn *c,
+request_init(struct wasp_request *req, struct worker_env *env, struct conn *c,
 	     struct wasp_arena *arena, const struct wasp_http_request *http)
 {
 	*req = (struct wasp_request){
@@ -548,7 +548,7 @@ rc_clear(struct rcache *rc)
 }
 
 void
-request_config_cache_free(struct wasp_env *env)
+request_config_cache_free(struct worker_env *env)
 {
 	struct rcache *rc = env->rcache;
 
@@ -562,13 +562,13 @@ request_config_cache_free(struct wasp_env *env)
 }
 
 size_t
-request_config_cache_size(const struct wasp_env *env)
+request_config_cache_size(const struct worker_env *env)
 {
 	return env->rcache ? env->rcache->n : 0;
 }
 
 static struct rcache *
-rc_get(struct wasp_env *env)
+rc_get(struct worker_env *env)
 {
 	struct rcache *rc = env->rcache;
 

@@ -1,4 +1,4 @@
-/* wasp-worker internals: the process state (struct wasp_env), connections,
+/* wasp-worker internals: the process state (struct worker_env), connections,
  * requests, the pipeline engine, virtual directory mapping. Shared by the
  * files of worker/ only; modules see wasp/module.h. */
 #pragma once
@@ -20,7 +20,7 @@ struct event_base;
 struct wasp_apphost;
 struct wasp_arena;
 struct wasp_config;
-struct wasp_env;
+struct worker_env;
 struct wasp_route_app;
 struct wasp_route_pool;
 struct wasp_route_socket;
@@ -199,13 +199,13 @@ struct wmodule {
  * .so modules of globalModules (from env->config, when there is one), run
  * their init_process, and register their hooks into env->hooks.
  * 0 or -errno (logged, naming the module or its file). */
-int modules_init(struct wasp_env *env, bool test_hooks);
-void modules_exit(struct wasp_env *env);
+int modules_init(struct worker_env *env, bool test_hooks);
+void modules_exit(struct worker_env *env);
 /* Index of the module called name (ASCII case-insensitive), or -1. */
-int module_find(const struct wasp_env *env, const char *name, size_t len);
+int module_find(const struct worker_env *env, const char *name, size_t len);
 /* Free the module-owned configuration state (wasp_request_config_state)
  * and the per-(application, path) sections (request.c). */
-void config_states_free(struct wasp_env *env);
+void config_states_free(struct worker_env *env);
 extern const struct wasp_module mod_static;
 extern const struct wasp_module mod_test;
 
@@ -215,10 +215,10 @@ struct wchan; /* a handoff channel with an adapter (handoff.c) */
 struct conn;
 
 struct wasp_server {
-	struct wasp_env *env;
+	struct worker_env *env;
 };
 
-struct wasp_env {
+struct worker_env {
 	struct event_base *base;
 	struct wasp_server server;
 	pid_t pid;
@@ -274,33 +274,33 @@ struct wasp_env {
 };
 
 /* Set up the process state on base (which must do edge triggering). 0 or -errno. */
-int env_init(struct wasp_env *env, struct event_base *base);
+int env_init(struct worker_env *env, struct event_base *base);
 /* Register the modules (the test module too with WASP_WORKER_F_TEST_HEADERS)
  * and run their init_process; once, before the first connection. 0 or -errno. */
-int env_load_modules(struct wasp_env *env, uint32_t flags);
-void env_done(struct wasp_env *env);
+int env_load_modules(struct worker_env *env, uint32_t flags);
+void env_done(struct worker_env *env);
 /* Size the connection limit and the open file cache to RLIMIT_NOFILE (once,
  * before the first connection; docs/design.md "Descriptor limits"). */
-void env_fit_fd_limit(struct wasp_env *env);
+void env_fit_fd_limit(struct worker_env *env);
 /* Build env->apps from env->apphost for env->pool_name. 0 or -errno. */
-int env_build_apps(struct wasp_env *env);
+int env_build_apps(struct worker_env *env);
 /* Keep a ROUTE_TABLE's memfd (owned from now on) for env_routes(). */
-void env_set_routes_fd(struct wasp_env *env, int fd);
+void env_set_routes_fd(struct worker_env *env, int fd);
 /* The routing table, parsed here when a newer one came in since the last
  * call (a start does not wait on the parse; only a request that is not a
  * connection's first needs the table). One that cannot be read or parsed is
  * logged and the previous one kept. NULL when there is none. */
-struct wasp_route_table *env_routes(struct wasp_env *env);
+struct wasp_route_table *env_routes(struct worker_env *env);
 /* This pool's application by site id and path (case-insensitive), or NULL. */
-struct wapp *env_find_app(struct wasp_env *env, uint32_t site_id, const char *path);
+struct wapp *env_find_app(struct worker_env *env, uint32_t site_id, const char *path);
 /* Called whenever a connection went away or the worker started draining:
  * exits the loop once draining and nothing is left. */
-void env_check_drained(struct wasp_env *env);
+void env_check_drained(struct worker_env *env);
 
 /* ---- handoff channels (handoff.c) ---- */
 
 /* Take sock (this worker's end of a handoff channel). 0 or -errno. */
-int wchan_add(struct wasp_env *env, int sock, uint32_t adapter_id);
+int wchan_add(struct worker_env *env, int sock, uint32_t adapter_id);
 void wchan_ref(struct wchan *c);
 void wchan_unref(struct wchan *c);
 /* Whether c (NULL: none) can still take a HANDBACK. */
@@ -312,21 +312,21 @@ int wchan_handback(struct wchan *c, int fd, uint32_t conn_id, const void *data, 
 void wchan_release(struct wchan *c);
 /* WORKER_ROOM to every adapter that has closed connections to hear of
  * (once a second, with the stats). */
-void wchan_flush_rooms(struct wasp_env *env);
+void wchan_flush_rooms(struct worker_env *env);
 /* Messages still queued on the handoff channels (a HANDBACK not yet on the wire). */
-size_t wchan_queued(struct wasp_env *env);
-void wchan_close_all(struct wasp_env *env);
+size_t wchan_queued(struct worker_env *env);
+void wchan_close_all(struct worker_env *env);
 
 /* ---- connections (conn.c) ---- */
 
 /* Serve fd: data is what the adapter already read; the first request routes
  * to (site_id, app_path). chan may be NULL (tests): no hand back then. Takes
  * fd (closed on failure). 0 or -errno. */
-int conn_new(struct wasp_env *env, int fd, struct wchan *chan, uint32_t site_id,
+int conn_new(struct worker_env *env, int fd, struct wchan *chan, uint32_t site_id,
 	     const char *app_path, const void *data, size_t len);
 /* conn_new in two steps: take fd and the bytes (0 with *ret, or -errno with
  * fd closed), then serve; or conn_discard: close it unserved. */
-int conn_prepare(struct wasp_env *env, int fd, struct wchan *chan, uint32_t site_id,
+int conn_prepare(struct worker_env *env, int fd, struct wchan *chan, uint32_t site_id,
 		 const char *app_path, const void *data, size_t len, struct conn **ret);
 void conn_start(struct conn *c);
 void conn_discard(struct conn *c);
@@ -334,8 +334,8 @@ void conn_discard(struct conn *c);
  * adapter now, the others once their response is out. A response stays
  * keep-alive while the connection has an adapter to go back to; without one
  * it says Connection: close and is closed. */
-void conn_drain_all(struct wasp_env *env);
-void conn_free_all(struct wasp_env *env);
+void conn_drain_all(struct worker_env *env);
+void conn_free_all(struct worker_env *env);
 /* Continue a connection whose request was pending (from wasp_request_resume). */
 void conn_resume(struct conn *c);
 
@@ -354,7 +354,7 @@ struct resp_header {
 };
 
 struct wasp_request {
-	struct wasp_env *env;
+	struct worker_env *env;
 	struct conn *conn;
 	struct wasp_arena *arena;
 	const struct wasp_http_request *http; /* the parsed head (conn's) */
@@ -420,7 +420,7 @@ void config_log_diags(const struct wasp_diag_list *diags);
 bool request_config_usable(struct wasp_request *req);
 
 /* Initialise req for a request on conn (arena already reset). */
-void request_init(struct wasp_request *req, struct wasp_env *env, struct conn *c,
+void request_init(struct wasp_request *req, struct worker_env *env, struct conn *c,
 		  struct wasp_arena *arena, const struct wasp_http_request *http);
 /* Set an error status and drop any body: the worker's error page is added
  * after SendResponse unless a module (CustomErrorModule) gives one. */
@@ -441,11 +441,11 @@ int request_add_header_static(struct wasp_request *req, const char *name, size_t
 int request_build_head(struct wasp_request *req, char **ret_head);
 /* The per-(application, path) section cache (request.c): drop it, and how
  * many entries it holds (tests). */
-void request_config_cache_free(struct wasp_env *env);
-size_t request_config_cache_size(const struct wasp_env *env);
+void request_config_cache_free(struct worker_env *env);
+size_t request_config_cache_size(const struct worker_env *env);
 /* The module-owned state for (e, build, userdata): built on first use
  * (module.c). NULL when build returned NULL or on OOM. */
-const void *config_state_get(struct wasp_env *env, const struct wasp_element *e,
+const void *config_state_get(struct worker_env *env, const struct wasp_element *e,
 			     wasp_config_build_fn build, void (*free_fn)(void *), void *userdata);
 /* Jump the pipeline straight to SendResponse (parser errors). */
 void pipeline_skip_to_send(struct wasp_request *req);

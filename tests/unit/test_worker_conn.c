@@ -20,7 +20,7 @@
 
 static char *top, *root;
 static struct event_base *base;
-static struct wasp_env env;
+static struct worker_env env;
 static struct wvdir vdirs[1];
 static struct wapp app;
 

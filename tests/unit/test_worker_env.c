@@ -14,7 +14,7 @@
 #include "worker.h"
 
 static struct event_base *base;
-static struct wasp_env env;
+static struct worker_env env;
 
 static void
 setup(void)

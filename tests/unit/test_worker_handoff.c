@@ -25,7 +25,7 @@
 
 static char *top;
 static struct event_base *base;
-static struct wasp_env env;
+static struct worker_env env;
 static struct wvdir vdirs[1];
 static struct wapp app;
 static int lsock = -1, adapter = -1;

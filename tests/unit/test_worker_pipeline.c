@@ -23,7 +23,7 @@
 
 static struct tc tc;
 static struct event_base *base;
-static struct wasp_env env;
+static struct worker_env env;
 static struct wasp_arena *ah_arena;
 static char trace[128];
 

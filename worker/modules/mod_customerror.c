@@ -489,7 +489,7 @@ custom_file(struct wasp_request *req, const struct wasp_element *cfg,
 static int
 custom_execute_url(struct wasp_request *req, const char *url)
 {
-	struct wasp_env *env = req->env;
+	struct worker_env *env = req->env;
 	struct wapp *best = NULL;
 	struct wvdir *v;
 	const char *rel;
