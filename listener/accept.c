@@ -54,11 +54,11 @@ accept_pause(struct lsn_env *env)
 }
 
 void
-accept_check(struct lsn_env *env)
+lsn_accept_check(struct lsn_env *env)
 {
-	if (env->shedding && accept_held(env) + 1 < env->max_conns)
+	if (env->shedding && lsn_accept_held(env) + 1 < env->max_conns)
 		env->shedding = false;
-	if (env->accept_full && accept_held(env) < env->max_conns) {
+	if (env->accept_full && lsn_accept_held(env) < env->max_conns) {
 		env->accept_full = false;
 		if (!env->accept_paused)
 			accept_set_all(env, true);
@@ -83,7 +83,7 @@ accept_shed(struct lsn_env *env)
 	env->shedding = true;
 	log_debug("connection %u: closed unfinished (%u bytes of its head) to make room",
 		  c->id, c->len);
-	conn_free(env, c);
+	lsn_conn_free(env, c);
 }
 
 static void
@@ -95,7 +95,7 @@ accept_on_ready(evutil_socket_t fd, short what, void *arg)
 	socklen_t sl;
 
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		bool full = accept_held(env) >= env->max_conns;
+		bool full = lsn_accept_held(env) >= env->max_conns;
 		struct lsn_conn *c;
 		int cfd;
 
@@ -103,7 +103,7 @@ accept_on_ready(evutil_socket_t fd, short what, void *arg)
 			if (!env->accept_full)
 				log_warning("%llu connections held (%u here, the rest by workers): "
 					    "not accepting until one is closed",
-					    (unsigned long long)accept_held(env), env->n_conns);
+					    (unsigned long long)lsn_accept_held(env), env->n_conns);
 			env->accept_full = true;
 			accept_set_all(env, false);
 			return;
@@ -130,30 +130,30 @@ accept_on_ready(evutil_socket_t fd, short what, void *arg)
 		 * the descriptor limit has a reserve) */
 		if (full)
 			accept_shed(env);
-		c = conn_new(env, cfd);
+		c = lsn_conn_new(env, cfd);
 		if (!c) {
 			log_warning("no memory for a connection, closed it");
 			continue;
 		}
 		env->stats.accepted++;
-		if (!client_add(env, c, (struct sockaddr *)&ss, sl)) {
+		if (!lsn_client_add(env, c, (struct sockaddr *)&ss, sl)) {
 			/* as dynamicIpSecurity's AbortRequest: no answer */
 			log_debug("connection %u: its address holds maxConnectionsPerClient (%u) "
 				  "connections already, closed",
 				  c->id, env->max_per_client);
-			conn_free(env, c);
+			lsn_conn_free(env, c);
 			continue;
 		}
 		c->sock_id = s->id;
 		c->sock_gen = env->table ? env->table->rt->generation : 0;
 		/* The client usually sent its head with the handshake's ACK
 		 * (and with TCP_DEFER_ACCEPT it certainly did): read now. */
-		conn_read(env, c);
+		lsn_conn_read(env, c);
 	}
 }
 
 int
-accept_start(struct lsn_env *env, struct lsn_socket *s)
+lsn_accept_start(struct lsn_env *env, struct lsn_socket *s)
 {
 	int fl;
 
@@ -178,7 +178,7 @@ accept_start(struct lsn_env *env, struct lsn_socket *s)
 }
 
 void
-accept_stop(struct lsn_socket *s)
+lsn_accept_stop(struct lsn_socket *s)
 {
 	if (s->ev)
 		event_free(s->ev);
@@ -187,7 +187,7 @@ accept_stop(struct lsn_socket *s)
 }
 
 int
-accept_init(struct lsn_env *env)
+lsn_accept_init(struct lsn_env *env)
 {
 	env->ev_accept_resume = evtimer_new(env->base, accept_on_resume, env);
 	return env->ev_accept_resume ? 0 : -ENOMEM;

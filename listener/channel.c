@@ -19,7 +19,7 @@ static void
 sockets_close(struct lsn_env *env)
 {
 	for (size_t i = 0; i < env->n_sockets; i++)
-		accept_stop(&env->sockets[i]);
+		lsn_accept_stop(&env->sockets[i]);
 	free(env->sockets);
 	env->sockets = NULL;
 	env->n_sockets = 0;
@@ -100,7 +100,7 @@ apply_sockets(struct lsn_env *env, const struct wasp_route_table *rt)
 	for (size_t i = 0; i < env->n_sockets; i++) {
 		if (socks[i].fd < 0)
 			continue;
-		if (accept_start(env, &socks[i]) < 0)
+		if (lsn_accept_start(env, &socks[i]) < 0)
 			return log_errno(-ENOMEM, "listening socket %zu", i);
 	}
 	return 0;
@@ -120,7 +120,7 @@ apply_table(struct lsn_env *env, struct wasp_route_table *rt)
 	if (!t || !by_id || !t->site_conns)
 		goto oom;
 	for (size_t i = 0; i < rt->n_pools; i++) {
-		p = pool_get(env, rt->pools[i].name);
+		p = lsn_pool_get(env, rt->pools[i].name);
 		if (!p)
 			goto oom;
 		by_id[i] = p;
@@ -144,8 +144,8 @@ apply_table(struct lsn_env *env, struct wasp_route_table *rt)
 	env->pool_by_id = by_id;
 	env->n_pool_by_id = rt->n_pools;
 	/* before the sockets: they take it for TCP_DEFER_ACCEPT */
-	listener_set_header_timeout(env, rt->header_wait_ms ? rt->header_wait_ms
-							    : env->header_timeout_default_ms);
+	lsn_set_header_timeout(env, rt->header_wait_ms ? rt->header_wait_ms
+						       : env->header_timeout_default_ms);
 	env->max_per_client = rt->max_per_client;
 	if ((r = apply_sockets(env, rt)) < 0)
 		log_warning_errno(r, "routing table %u: sockets, ignoring", rt->generation);
@@ -156,15 +156,15 @@ apply_table(struct lsn_env *env, struct wasp_route_table *rt)
 		next = TAILQ_NEXT(p, link);
 		if (!p->rp) {
 			/* Removed: its queue gets 503; it goes once its workers did. */
-			pool_flush(env, p, 503, "application pool removed");
+			lsn_pool_flush(env, p, 503, "application pool removed");
 			if (TAILQ_EMPTY(&p->workers))
-				pool_free(env, p);
+				lsn_pool_free(env, p);
 			continue;
 		}
-		pool_set_state(env, p, p->rp->state, WASP_POOL_REASON_NONE);
-		pool_rearm(env, p);
+		lsn_pool_set_state(env, p, p->rp->state, WASP_POOL_REASON_NONE);
+		lsn_pool_rearm(env, p);
 	}
-	table_unref(old);
+	lsn_table_unref(old);
 	return 0;
 oom:
 	if (t)
@@ -236,7 +236,7 @@ act_on_worker_channel(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *ms
 		(void)safe_close(msg->fd);
 		return 0;
 	}
-	(void)handoff_add_worker(env, p, &ref, msg->fd);
+	(void)lsn_handoff_add_worker(env, p, &ref, msg->fd);
 	return 0;
 }
 
@@ -248,12 +248,12 @@ act_on_worker_gone(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, 
 	struct lsn_worker *w;
 
 	memcpy(&ref, msg->payload, sizeof(ref));
-	w = handoff_find_worker(env, ref.worker_id);
+	w = lsn_handoff_find_worker(env, ref.worker_id);
 	if (w) {
-		handoff_worker_gone(env, w);
+		lsn_handoff_worker_gone(env, w);
 		/* Connections waiting for this pool need another worker. */
 		if (wasp_queue_len(&w->pool->queue) > 0 && w->pool->n_workers == 0)
-			channel_demand(env, w->pool);
+			lsn_channel_demand(env, w->pool);
 	}
 	return 0;
 }
@@ -268,7 +268,7 @@ act_on_pool_state(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, v
 	memcpy(&ps, msg->payload, sizeof(ps));
 	p = pool_of_ref(env, ps.pool_id, ps.generation, "POOL_STATE");
 	if (p)
-		pool_set_state(env, p, ps.state, ps.reason);
+		lsn_pool_set_state(env, p, ps.state, ps.reason);
 	return 0;
 }
 
@@ -321,7 +321,7 @@ static const struct wasp_ipc_channel_ops act_ops = {
 };
 
 int
-channel_start(struct lsn_env *env, int fd)
+lsn_channel_start(struct lsn_env *env, int fd)
 {
 	env->act = wasp_ipc_channel_new(env->base, fd, &act_ops, env);
 	if (!env->act)
@@ -330,7 +330,7 @@ channel_start(struct lsn_env *env, int fd)
 }
 
 void
-channel_demand(struct lsn_env *env, struct lsn_pool *p)
+lsn_channel_demand(struct lsn_env *env, struct lsn_pool *p)
 {
 	struct wasp_msg_pool_ref ref;
 	uint64_t now = wasp_now_usec();
@@ -358,7 +358,7 @@ channel_demand(struct lsn_env *env, struct lsn_pool *p)
 }
 
 void
-channel_send_stats(struct lsn_env *env)
+lsn_channel_send_stats(struct lsn_env *env)
 {
 	struct lsn_pool *p;
 	uint32_t queued = 0;
@@ -375,7 +375,7 @@ channel_send_stats(struct lsn_env *env)
 }
 
 void
-channel_done(struct lsn_env *env)
+lsn_channel_done(struct lsn_env *env)
 {
 	env->act = wasp_ipc_channel_free(env->act);
 	pending_drop(env, 0, false);

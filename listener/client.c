@@ -19,7 +19,7 @@ struct lsn_client {
 };
 
 int
-client_init(struct lsn_env *env)
+lsn_client_init(struct lsn_env *env)
 {
 	uint64_t slots = 64;
 
@@ -38,7 +38,7 @@ client_init(struct lsn_env *env)
 }
 
 void
-client_done(struct lsn_env *env)
+lsn_client_done(struct lsn_env *env)
 {
 	free(env->clients);
 	env->clients = NULL;
@@ -73,7 +73,7 @@ client_slot(struct lsn_env *env, const uint8_t addr[16])
 }
 
 bool
-client_add(struct lsn_env *env, struct lsn_conn *c, const struct sockaddr *sa, socklen_t len)
+lsn_client_add(struct lsn_env *env, struct lsn_conn *c, const struct sockaddr *sa, socklen_t len)
 {
 	struct lsn_client *e;
 
@@ -102,7 +102,7 @@ client_add(struct lsn_env *env, struct lsn_conn *c, const struct sockaddr *sa, s
 }
 
 void
-client_remove(struct lsn_env *env, struct lsn_conn *c)
+lsn_client_remove(struct lsn_env *env, struct lsn_conn *c)
 {
 	struct lsn_client *e;
 	uint32_t i, j;

@@ -16,7 +16,7 @@ worker_full(const struct lsn_worker *w)
 }
 
 bool
-handoff_pool_full(struct lsn_pool *p)
+lsn_handoff_pool_full(struct lsn_pool *p)
 {
 	struct lsn_worker *w;
 
@@ -47,7 +47,7 @@ pick_worker(struct lsn_pool *p)
 /* 0: the connection is taken care of (handed off, or rejected because it
  * cannot travel); -ENOENT: no usable worker, the caller queues it. */
 int
-handoff_send(struct lsn_env *env, struct lsn_pool *p, struct lsn_conn *c)
+lsn_handoff_send(struct lsn_env *env, struct lsn_pool *p, struct lsn_conn *c)
 {
 	struct wasp_msg_handoff h;
 	struct wasp_ipc_writer wr;
@@ -67,7 +67,7 @@ handoff_send(struct lsn_env *env, struct lsn_pool *p, struct lsn_conn *c)
 	wasp_ipc_put_bytes(&wr, c->app->path, plen);
 	wasp_ipc_put_bytes(&wr, c->buf, c->len);
 	if (wr.error) {
-		conn_reject(env, c, 431, "request too large to hand off");
+		lsn_conn_reject(env, c, 431, "request too large to hand off");
 		return 0;
 	}
 
@@ -90,13 +90,13 @@ handoff_send(struct lsn_env *env, struct lsn_pool *p, struct lsn_conn *c)
 			return 0;
 		}
 		log_debug_errno(r, "handoff to worker %u (pid %u) failed", w->worker_id, w->pid);
-		handoff_worker_gone(env, w);
+		lsn_handoff_worker_gone(env, w);
 	}
-	return handoff_pool_full(p) ? -EBUSY : -ENOENT;
+	return lsn_handoff_pool_full(p) ? -EBUSY : -ENOENT;
 }
 
 struct lsn_worker *
-handoff_find_worker(struct lsn_env *env, uint32_t worker_id)
+lsn_handoff_find_worker(struct lsn_env *env, uint32_t worker_id)
 {
 	struct lsn_pool *p;
 	struct lsn_worker *w;
@@ -109,7 +109,7 @@ handoff_find_worker(struct lsn_env *env, uint32_t worker_id)
 }
 
 void
-handoff_worker_gone(struct lsn_env *env, struct lsn_worker *w)
+lsn_handoff_worker_gone(struct lsn_env *env, struct lsn_worker *w)
 {
 	if (w->gone)
 		return;
@@ -130,13 +130,13 @@ inflight_remove(struct lsn_worker *w, struct lsn_conn *c)
 }
 
 void
-handoff_worker_free(struct lsn_env *env, struct lsn_worker *w)
+lsn_handoff_worker_free(struct lsn_env *env, struct lsn_worker *w)
 {
 	struct lsn_conn_list again = TAILQ_HEAD_INITIALIZER(again);
 	struct lsn_conn *c;
 	unsigned n = 0;
 
-	handoff_worker_gone(env, w);
+	lsn_handoff_worker_gone(env, w);
 	while ((c = TAILQ_FIRST(&w->inflight))) {
 		inflight_remove(w, c);
 		TAILQ_INSERT_TAIL(&again, c, link);
@@ -147,16 +147,16 @@ handoff_worker_free(struct lsn_env *env, struct lsn_worker *w)
 	/* what it held went with it */
 	env->n_owned -= MIN(w->owned, env->n_owned);
 	free(w);
-	accept_check(env);
+	lsn_accept_check(env);
 	if (n > 0 && !env->exiting)
 		log_info("%u connection(s) not acknowledged by a closed worker: routing them again",
 			 n);
 	while ((c = TAILQ_FIRST(&again))) {
 		TAILQ_REMOVE(&again, c, link);
 		if (env->exiting)
-			conn_free(env, c);
+			lsn_conn_free(env, c);
 		else
-			conn_route(env, c);
+			lsn_conn_route(env, c);
 	}
 }
 
@@ -171,10 +171,10 @@ worker_on_close(struct wasp_ipc_channel *ch, int err, void *userdata)
 				  w->pid);
 	else
 		log_debug("handoff channel of worker %u (pid %u) closed", w->worker_id, w->pid);
-	handoff_worker_free(p->env, w);
+	lsn_handoff_worker_free(p->env, w);
 	/* A pool removed by a new generation goes with its last worker. */
 	if (p->id == UINT32_MAX && TAILQ_EMPTY(&p->workers) && wasp_queue_len(&p->queue) == 0)
-		pool_free(p->env, p);
+		lsn_pool_free(p->env, p);
 }
 
 /* HANDOFF_ACK: one or more connection refs (a worker acknowledges what it
@@ -190,7 +190,7 @@ worker_on_ack(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void 
 		struct lsn_conn *c;
 
 		memcpy(&ref, msg->payload + off, sizeof(ref));
-		c = conn_by_id(env, ref.conn_id);
+		c = lsn_conn_by_id(env, ref.conn_id);
 		if (!c || c->state != LSN_CONN_INFLIGHT || c->worker != w) {
 			log_debug("worker %u acknowledged unknown connection %u, ignoring",
 				  w->worker_id, ref.conn_id);
@@ -199,7 +199,7 @@ worker_on_ack(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void 
 		inflight_remove(w, c);
 		w->owned++;
 		env->n_owned++;
-		conn_free(env, c); /* closes our copy: the worker has its own */
+		lsn_conn_free(env, c); /* closes our copy: the worker has its own */
 	}
 	return 0;
 }
@@ -222,11 +222,11 @@ worker_on_refused(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, v
 		struct lsn_conn *c;
 
 		memcpy(&ref, msg->payload + off, sizeof(ref));
-		c = conn_by_id(env, ref.conn_id);
+		c = lsn_conn_by_id(env, ref.conn_id);
 		if (!c || c->state != LSN_CONN_INFLIGHT || c->worker != w)
 			continue;
 		inflight_remove(w, c);
-		conn_route(env, c);
+		lsn_conn_route(env, c);
 	}
 	return 0;
 }
@@ -246,9 +246,9 @@ worker_on_room(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void
 	env->n_owned -= MIN(n, env->n_owned);
 	w->capacity = room.capacity;
 	w->full = false;
-	accept_check(env);
+	lsn_accept_check(env);
 	if (!w->gone && wasp_queue_len(&w->pool->queue) > 0)
-		pool_drain(env, w->pool);
+		lsn_pool_drain(env, w->pool);
 	return 0;
 }
 
@@ -278,7 +278,7 @@ worker_on_handback(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, 
 		/* Not acknowledged: we still hold it. Take the worker's fd (the
 		 * same connection) and bytes, drop our copy; keep ours when the
 		 * worker's did not reach us (out of descriptors). */
-		c = conn_by_id(env, hb.conn_id);
+		c = lsn_conn_by_id(env, hb.conn_id);
 		if (c && c->state == LSN_CONN_INFLIGHT && c->worker == w) {
 			inflight_remove(w, c);
 			if (fd >= 0) {
@@ -291,7 +291,7 @@ worker_on_handback(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, 
 	} else if (w->owned > 0) {
 		w->owned--;
 		env->n_owned -= MIN((uint64_t)1, env->n_owned);
-		accept_check(env);
+		lsn_accept_check(env);
 	}
 	if (!c && fd < 0) {
 		/* its fd was dropped on the way (we are out of descriptors): the
@@ -302,7 +302,7 @@ worker_on_handback(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, 
 		return 0;
 	}
 	if (!c) {
-		c = conn_new(env, fd);
+		c = lsn_conn_new(env, fd);
 		if (!c) {
 			log_warning("no room for a handed back connection: closed it");
 			return 0;
@@ -311,7 +311,7 @@ worker_on_handback(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, 
 	if (hb.data_len > c->cap) {
 		char *b = realloc(c->buf, hb.data_len);
 		if (!b) {
-			conn_free(env, c);
+			lsn_conn_free(env, c);
 			return 0;
 		}
 		c->buf = b;
@@ -324,7 +324,7 @@ worker_on_handback(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, 
 	log_debug("connection %u handed back by worker %u with %u bytes", c->id, w->worker_id,
 		  c->len);
 	/* The bytes may hold a complete request already: route before reading. */
-	conn_route(env, c);
+	lsn_conn_route(env, c);
 	return 0;
 }
 
@@ -345,17 +345,17 @@ static const struct wasp_ipc_channel_ops worker_ops = {
 };
 
 int
-handoff_add_worker(struct lsn_env *env, struct lsn_pool *p, const struct wasp_msg_worker_ref *ref,
-		   int fd)
+lsn_handoff_add_worker(struct lsn_env *env, struct lsn_pool *p,
+		       const struct wasp_msg_worker_ref *ref, int fd)
 {
-	struct lsn_worker *w = handoff_find_worker(env, ref->worker_id);
+	struct lsn_worker *w = lsn_handoff_find_worker(env, ref->worker_id);
 
 	if (w) {
 		/* a new channel after the worker lost the old one (waspd pairs
 		 * them again): it replaces the old, whose unacknowledged
 		 * connections are routed again */
 		log_info("worker %u (pid %u): a new handoff channel", w->worker_id, w->pid);
-		handoff_worker_free(env, w);
+		lsn_handoff_worker_free(env, w);
 	}
 	w = calloc(1, sizeof(*w));
 	if (!w) {
@@ -375,6 +375,6 @@ handoff_add_worker(struct lsn_env *env, struct lsn_pool *p, const struct wasp_ms
 	p->n_workers++;
 	p->demand_sent = false;
 	log_debug("worker %u (pid %u) of '%s' ready", w->worker_id, w->pid, p->name);
-	pool_drain(env, p);
+	lsn_pool_drain(env, p);
 	return 0;
 }

@@ -20,7 +20,7 @@
 /* ---- connections --------------------------------------------------------- */
 
 struct lsn_conn *
-conn_by_id(struct lsn_env *env, uint32_t id)
+lsn_conn_by_id(struct lsn_env *env, uint32_t id)
 {
 	uint32_t slot = (id & LSN_CONN_MAX) - 1;
 	struct lsn_conn *c;
@@ -34,7 +34,7 @@ conn_by_id(struct lsn_env *env, uint32_t id)
 /* A connection object for fd (taken over), or NULL at the limit or on OOM
  * (fd is closed then). */
 struct lsn_conn *
-conn_new(struct lsn_env *env, int fd)
+lsn_conn_new(struct lsn_env *env, int fd)
 {
 	struct lsn_conn *c = TAILQ_FIRST(&env->free_conns);
 
@@ -85,7 +85,7 @@ fail:
 }
 
 void
-conn_head_done(struct lsn_env *env, struct lsn_conn *c)
+lsn_conn_head_done(struct lsn_env *env, struct lsn_conn *c)
 {
 	if (!c->in_reading)
 		return;
@@ -99,7 +99,7 @@ conn_unroute(struct lsn_env *env, struct lsn_conn *c)
 	if (c->table) {
 		if (c->site && c->table->site_conns[c->site->index] > 0)
 			c->table->site_conns[c->site->index]--;
-		table_unref(c->table);
+		lsn_table_unref(c->table);
 	}
 	c->table = NULL;
 	c->site = NULL;
@@ -110,7 +110,7 @@ conn_unroute(struct lsn_env *env, struct lsn_conn *c)
 /* Release the object (closing our fd; the connection itself lives on if a
  * worker has its own copy). */
 void
-conn_free(struct lsn_env *env, struct lsn_conn *c)
+lsn_conn_free(struct lsn_env *env, struct lsn_conn *c)
 {
 	if (!c || c->state == LSN_CONN_FREE)
 		return;
@@ -124,11 +124,11 @@ conn_free(struct lsn_env *env, struct lsn_conn *c)
 	}
 	if (c->state == LSN_CONN_QUEUED && c->pool) {
 		wasp_queue_remove(&c->pool->queue, &c->qe);
-		pool_rearm(env, c->pool);
+		lsn_pool_rearm(env, c->pool);
 	}
 	conn_unroute(env, c);
-	conn_head_done(env, c);
-	client_remove(env, c);
+	lsn_conn_head_done(env, c);
+	lsn_client_remove(env, c);
 	c->fd = safe_close(c->fd);
 	c->state = LSN_CONN_FREE;
 	/* Big handback buffers go back to the normal size. */
@@ -141,7 +141,7 @@ conn_free(struct lsn_env *env, struct lsn_conn *c)
 	}
 	TAILQ_INSERT_HEAD(&env->free_conns, c, link);
 	env->n_conns--;
-	accept_check(env);
+	lsn_accept_check(env);
 }
 
 static void
@@ -163,19 +163,19 @@ conn_on_linger(evutil_socket_t fd, short what, void *arg)
 			break; /* EOF, error, or a client that keeps sending */
 		}
 	}
-	conn_free(env, c);
+	lsn_conn_free(env, c);
 	return;
 again:
 	now = wasp_now_usec();
 	if (now >= c->t_start + LSN_LINGER_USEC) {
-		conn_free(env, c);
+		lsn_conn_free(env, c);
 		return;
 	}
 	left = c->t_start + LSN_LINGER_USEC - now;
 	tv = (struct timeval){ .tv_sec = (time_t)(left / 1000000),
 			       .tv_usec = (suseconds_t)(left % 1000000) };
 	if (event_add(&c->ev, &tv) < 0) {
-		conn_free(env, c);
+		lsn_conn_free(env, c);
 		return;
 	}
 	c->ev_set = true;
@@ -195,7 +195,7 @@ conn_linger(struct lsn_env *env, struct lsn_conn *c)
 	c->t_start = wasp_now_usec();
 	event_assign(&c->ev, env->base, c->fd, EV_READ, conn_on_linger, c);
 	if (event_add(&c->ev, &tv) < 0) {
-		conn_free(env, c);
+		lsn_conn_free(env, c);
 		return;
 	}
 	c->ev_set = true;
@@ -203,7 +203,7 @@ conn_linger(struct lsn_env *env, struct lsn_conn *c)
 
 /* Answer an error (or reset for a TcpLevel pool's 503) and close. */
 void
-conn_reject(struct lsn_env *env, struct lsn_conn *c, unsigned status, const char *reason)
+lsn_conn_reject(struct lsn_env *env, struct lsn_conn *c, unsigned status, const char *reason)
 {
 	if (status == 503)
 		env->stats.rejected_503++;
@@ -225,7 +225,7 @@ conn_reject(struct lsn_env *env, struct lsn_conn *c, unsigned status, const char
 			return;
 		}
 	}
-	conn_free(env, c);
+	lsn_conn_free(env, c);
 }
 
 /* The header timeout passed: a started head is answered 408 (issue: "header
@@ -236,10 +236,10 @@ conn_timed_out(struct lsn_env *env, struct lsn_conn *c)
 {
 	if (c->len == 0) {
 		log_debug("connection %u: nothing sent within the header timeout", c->id);
-		conn_free(env, c);
+		lsn_conn_free(env, c);
 		return;
 	}
-	conn_reject(env, c, 408, "no complete head within the header timeout");
+	lsn_conn_reject(env, c, 408, "no complete head within the header timeout");
 }
 
 static void
@@ -254,7 +254,7 @@ conn_on_event(evutil_socket_t fd, short what, void *arg)
 		conn_timed_out(env, c);
 		return;
 	}
-	conn_read(env, c);
+	lsn_conn_read(env, c);
 }
 
 /* Wait for more of the head. The header timeout counts from accept (or
@@ -283,7 +283,7 @@ conn_wait(struct lsn_env *env, struct lsn_conn *c)
 
 /* Read what is there and decide; re-arm the read event when incomplete. */
 void
-conn_read(struct lsn_env *env, struct lsn_conn *c)
+lsn_conn_read(struct lsn_env *env, struct lsn_conn *c)
 {
 	for (;;) {
 		ssize_t n = c->len < c->cap ? read(c->fd, c->buf + c->len, c->cap - c->len) : 0;
@@ -295,24 +295,24 @@ conn_read(struct lsn_env *env, struct lsn_conn *c)
 			if (r == -ETIMEDOUT)
 				conn_timed_out(env, c);
 			else if (r < 0)
-				conn_free(env, c);
+				lsn_conn_free(env, c);
 			return;
 		}
 		if (n <= 0) {
 			/* EOF or error before a complete head: nothing to answer. */
 			log_debug("connection %u: closed by the client after %u bytes", c->id,
 				  c->len);
-			conn_free(env, c);
+			lsn_conn_free(env, c);
 			return;
 		}
 		c->len += (uint32_t)n;
-		conn_route(env, c);
+		lsn_conn_route(env, c);
 		return;
 	}
 }
 
 void
-conn_drop_event(struct lsn_conn *c)
+lsn_conn_drop_event(struct lsn_conn *c)
 {
 	if (c->ev_set)
 		(void)event_del(&c->ev);
@@ -345,16 +345,16 @@ conn_on_queued(evutil_socket_t fd, short what, void *arg)
 	}
 	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
 		log_debug("connection %u: closed by the client while queued", c->id);
-		conn_free(env, c);
+		lsn_conn_free(env, c);
 		return;
 	}
 	if (n > 0)
 		c->len += (uint32_t)n;
-	conn_watch_queued(env, c);
+	lsn_conn_watch_queued(env, c);
 }
 
 void
-conn_watch_queued(struct lsn_env *env, struct lsn_conn *c)
+lsn_conn_watch_queued(struct lsn_env *env, struct lsn_conn *c)
 {
 	if (c->ev_set || c->len >= c->cap || c->rd_eof)
 		return;
@@ -365,7 +365,7 @@ conn_watch_queued(struct lsn_env *env, struct lsn_conn *c)
 
 /* Peek at the bytes, route, and hand off, queue or reject. */
 void
-conn_route(struct lsn_env *env, struct lsn_conn *c)
+lsn_conn_route(struct lsn_env *env, struct lsn_conn *c)
 {
 	struct wasp_peek_key key = { 0 };
 	struct wasp_route_result res;
@@ -378,21 +378,21 @@ conn_route(struct lsn_env *env, struct lsn_conn *c)
 	c->peek_flags = key.flags;
 	if (pr == WASP_PEEK_NEED_MORE) {
 		if (c->len >= env->max_head) {
-			conn_drop_event(c);
-			conn_reject(env, c, 431, "request head too large");
+			lsn_conn_drop_event(c);
+			lsn_conn_reject(env, c, 431, "request head too large");
 			return;
 		}
-		conn_read(env, c);
+		lsn_conn_read(env, c);
 		return;
 	}
-	conn_drop_event(c);
-	conn_head_done(env, c);
+	lsn_conn_drop_event(c);
+	lsn_conn_head_done(env, c);
 	if (pr == WASP_PEEK_ERROR) {
-		conn_reject(env, c, key.status ? key.status : 400, key.reason);
+		lsn_conn_reject(env, c, key.status ? key.status : 400, key.reason);
 		return;
 	}
 	if (!t) {
-		conn_reject(env, c, 503, "no routing table yet");
+		lsn_conn_reject(env, c, 503, "no routing table yet");
 		return;
 	}
 	{
@@ -407,7 +407,7 @@ conn_route(struct lsn_env *env, struct lsn_conn *c)
 		 * address with bindings naming one: ask the kernel. */
 		if (!rs || rs->needs_local_addr) {
 			if (getsockname(c->fd, (struct sockaddr *)&ss, &sl) < 0) {
-				conn_free(env, c);
+				lsn_conn_free(env, c);
 				return;
 			}
 			have_local = true;
@@ -420,15 +420,15 @@ conn_route(struct lsn_env *env, struct lsn_conn *c)
 	}
 	conn_unroute(env, c);
 	if (r == -ENOENT) {
-		conn_reject(env, c, 400, "Invalid Hostname");
+		lsn_conn_reject(env, c, 400, "Invalid Hostname");
 		return;
 	}
 	if (r == -ENAMETOOLONG) {
-		conn_reject(env, c, 414, "request path too long to route");
+		lsn_conn_reject(env, c, 414, "request path too long to route");
 		return;
 	}
 	if (r < 0) {
-		conn_reject(env, c, 404, "no application");
+		lsn_conn_reject(env, c, 404, "no application");
 		return;
 	}
 	c->table = t;
@@ -440,27 +440,28 @@ conn_route(struct lsn_env *env, struct lsn_conn *c)
 	if (res.site->max_connections > 0 &&
 	    t->site_conns[res.site->index] >= res.site->max_connections) {
 		c->site = NULL; /* not counted */
-		conn_reject(env, c, 503, "site maxConnections reached");
+		lsn_conn_reject(env, c, 503, "site maxConnections reached");
 		return;
 	}
 	t->site_conns[res.site->index]++;
 	if (p->state == WASP_POOL_STOPPED || p->state == WASP_POOL_STOPPING) {
-		conn_reject(env, c, 503, "application pool stopped");
+		lsn_conn_reject(env, c, 503, "application pool stopped");
 		return;
 	}
-	if (p->n_workers > 0 && wasp_queue_len(&p->queue) == 0 && handoff_send(env, p, c) == 0) {
+	if (p->n_workers > 0 && wasp_queue_len(&p->queue) == 0 &&
+	    lsn_handoff_send(env, p, c) == 0) {
 		/* Web garden: like WAS, start another worker on a request
 		 * while the pool has fewer than maxProcesses (asked once until
 		 * one arrives). */
 		if (p->rp && p->n_workers < p->rp->max_processes)
-			channel_demand(env, p);
+			lsn_channel_demand(env, p);
 		return;
 	}
-	pool_enqueue(env, p, c);
+	lsn_pool_enqueue(env, p, c);
 }
 
 void
-table_unref(struct lsn_table *t)
+lsn_table_unref(struct lsn_table *t)
 {
 	if (!t || --t->refs > 0)
 		return;
@@ -484,7 +485,7 @@ on_sigterm(evutil_socket_t sig, short what, void *arg)
 static void
 on_stats(evutil_socket_t fd, short what, void *arg)
 {
-	channel_send_stats(arg);
+	lsn_channel_send_stats(arg);
 }
 
 static int
@@ -539,22 +540,22 @@ env_done(struct lsn_env *env)
 	struct lsn_pool *p;
 
 	env->exiting = true;
-	channel_done(env);
+	lsn_channel_done(env);
 	while ((p = TAILQ_FIRST(&env->pools)))
-		pool_free(env, p);
+		lsn_pool_free(env, p);
 	for (uint32_t i = 0; i < env->n_slots; i++) {
 		struct lsn_conn *c = env->slots[i];
 		if (c->state != LSN_CONN_FREE)
-			conn_free(env, c);
+			lsn_conn_free(env, c);
 	}
 	for (uint32_t i = 0; i < env->n_slots; i++) {
 		free(env->slots[i]->buf);
 		free(env->slots[i]);
 	}
 	free(env->slots);
-	client_done(env);
+	lsn_client_done(env);
 	free(env->pool_by_id);
-	table_unref(env->table);
+	lsn_table_unref(env->table);
 	free(env->scratch);
 	if (env->ev_stats)
 		event_free(env->ev_stats);
@@ -567,7 +568,7 @@ env_done(struct lsn_env *env)
 }
 
 void
-listener_set_header_timeout(struct lsn_env *env, uint32_t ms)
+lsn_set_header_timeout(struct lsn_env *env, uint32_t ms)
 {
 	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
 	const struct timeval *ct;
@@ -656,18 +657,18 @@ wasp_listener_main(const struct wasp_listener_ops *ops, void *userdata, int argc
 		env.base = event_base_new_with_config(cfg);
 		event_config_free(cfg);
 	}
-	if (!env.slots || !env.scratch || !env.base || client_init(&env) < 0) {
+	if (!env.slots || !env.scratch || !env.base || lsn_client_init(&env) < 0) {
 		log_error("out of memory");
 		goto out;
 	}
 	env.header_timeout_default_ms = header_ms;
-	listener_set_header_timeout(&env, header_ms);
+	lsn_set_header_timeout(&env, header_ms);
 	env.ev_term = evsignal_new(env.base, SIGTERM, on_sigterm, &env);
 	env.ev_stats = event_new(env.base, -1, EV_PERSIST, on_stats, &env);
 	tv = (struct timeval){ .tv_sec = WASP_LISTENER_STATS_INTERVAL_MS / 1000,
 			       .tv_usec = (WASP_LISTENER_STATS_INTERVAL_MS % 1000) * 1000 };
 	if (!env.ev_term || !env.ev_stats || event_add(env.ev_term, NULL) < 0 ||
-	    event_add(env.ev_stats, &tv) < 0 || accept_init(&env) < 0) {
+	    event_add(env.ev_stats, &tv) < 0 || lsn_accept_init(&env) < 0) {
 		log_error("out of memory");
 		goto out;
 	}
@@ -677,7 +678,7 @@ wasp_listener_main(const struct wasp_listener_ops *ops, void *userdata, int argc
 		goto out;
 	}
 	(void)fcntl((int)chan_fd, F_SETFD, FD_CLOEXEC);
-	if (channel_start(&env, (int)chan_fd) < 0)
+	if (lsn_channel_start(&env, (int)chan_fd) < 0)
 		goto out;
 	log_debug("%s adapter started (max %u connections, header timeout %u ms)", ops->name,
 		  max_conns, header_ms);

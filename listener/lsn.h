@@ -177,91 +177,91 @@ struct lsn_env {
 /* listener.c: connection life cycle and routing */
 /* A connection object (free list first) owning fd; NULL at the limit or on
  * OOM, with fd closed. */
-struct lsn_conn *conn_new(struct lsn_env *env, int fd);
+struct lsn_conn *lsn_conn_new(struct lsn_env *env, int fd);
 /* Back to the free list: out of any queue or in-flight list, events off,
  * our fd closed. NULL-safe; a no-op on a free object. */
-void conn_free(struct lsn_env *env, struct lsn_conn *c);
+void lsn_conn_free(struct lsn_env *env, struct lsn_conn *c);
 /* Read what the socket has and route, or wait (header timeout from t_start). */
-void conn_read(struct lsn_env *env, struct lsn_conn *c);
+void lsn_conn_read(struct lsn_env *env, struct lsn_conn *c);
 /* peek() the bytes held, route, then hand off, queue, or reject. */
-void conn_route(struct lsn_env *env, struct lsn_conn *c);
-void conn_drop_event(struct lsn_conn *c);
+void lsn_conn_route(struct lsn_env *env, struct lsn_conn *c);
+void lsn_conn_drop_event(struct lsn_conn *c);
 /* Out of env->reading: its head is complete (or it is going). */
-void conn_head_done(struct lsn_env *env, struct lsn_conn *c);
+void lsn_conn_head_done(struct lsn_env *env, struct lsn_conn *c);
 /* While queued: watch for the client going away (and keep its bytes). */
-void conn_watch_queued(struct lsn_env *env, struct lsn_conn *c);
+void lsn_conn_watch_queued(struct lsn_env *env, struct lsn_conn *c);
 /* Answer status (503 of a TcpLevel pool: reset instead), then close. */
-void conn_reject(struct lsn_env *env, struct lsn_conn *c, unsigned status, const char *reason);
+void lsn_conn_reject(struct lsn_env *env, struct lsn_conn *c, unsigned status, const char *reason);
 /* The live connection with this id (HANDOFF_ACK, HANDBACK), or NULL. */
-struct lsn_conn *conn_by_id(struct lsn_env *env, uint32_t id);
-void table_unref(struct lsn_table *t);
+struct lsn_conn *lsn_conn_by_id(struct lsn_env *env, uint32_t id);
+void lsn_table_unref(struct lsn_table *t);
 /* Use ms (> 0) as the header timeout for connections from now on. */
-void listener_set_header_timeout(struct lsn_env *env, uint32_t ms);
+void lsn_set_header_timeout(struct lsn_env *env, uint32_t ms);
 
 /* client.c: connections per client address (maxConnectionsPerClient) */
-int client_init(struct lsn_env *env);
-void client_done(struct lsn_env *env);
+int lsn_client_init(struct lsn_env *env);
+void lsn_client_done(struct lsn_env *env);
 /* Count c for the peer sa; false (not counted) when that address holds
  * max_per_client connections already. */
-bool client_add(struct lsn_env *env, struct lsn_conn *c, const struct sockaddr *sa,
-		socklen_t len);
+bool lsn_client_add(struct lsn_env *env, struct lsn_conn *c, const struct sockaddr *sa,
+		    socklen_t len);
 /* Uncount c (when it was counted). */
-void client_remove(struct lsn_env *env, struct lsn_conn *c);
+void lsn_client_remove(struct lsn_env *env, struct lsn_conn *c);
 
 /* accept.c */
 /* Non-blocking, TCP_DEFER_ACCEPT for client-speaks-first protocols, and a
  * read event. 0 or -errno. */
-int accept_start(struct lsn_env *env, struct lsn_socket *s);
+int lsn_accept_start(struct lsn_env *env, struct lsn_socket *s);
 /* Event off, our copy of the socket closed (waspd keeps its own). */
-void accept_stop(struct lsn_socket *s);
-void accept_check(struct lsn_env *env); /* resume after a connection was released */
+void lsn_accept_stop(struct lsn_socket *s);
+void lsn_accept_check(struct lsn_env *env); /* resume after a connection was released */
 /* Connections held: the listener's own and those its workers hold. */
 static inline uint64_t
-accept_held(const struct lsn_env *env)
+lsn_accept_held(const struct lsn_env *env)
 {
 	return env->n_conns + env->n_owned;
 }
-int accept_init(struct lsn_env *env);
+int lsn_accept_init(struct lsn_env *env);
 
 /* pool.c: pools, queues and demand */
 /* Queue c (503 when full) and ask for a worker if the pool has none. */
-void pool_enqueue(struct lsn_env *env, struct lsn_pool *p, struct lsn_conn *c);
+void lsn_pool_enqueue(struct lsn_env *env, struct lsn_pool *p, struct lsn_conn *c);
 /* Reject every queued connection with status. */
-void pool_flush(struct lsn_env *env, struct lsn_pool *p, unsigned status, const char *reason);
+void lsn_pool_flush(struct lsn_env *env, struct lsn_pool *p, unsigned status, const char *reason);
 /* Hand queued connections to the pool's workers, oldest first. */
-void pool_drain(struct lsn_env *env, struct lsn_pool *p);
+void lsn_pool_drain(struct lsn_env *env, struct lsn_pool *p);
 /* A state from the table or POOL_STATE: Stopping/Stopped flush the queue. */
-void pool_set_state(struct lsn_env *env, struct lsn_pool *p, uint32_t state, uint32_t reason);
+void lsn_pool_set_state(struct lsn_env *env, struct lsn_pool *p, uint32_t state, uint32_t reason);
 /* The pool with this name, created if new; NULL on OOM. */
-struct lsn_pool *pool_get(struct lsn_env *env, const char *name);
-void pool_free(struct lsn_env *env, struct lsn_pool *p);
+struct lsn_pool *lsn_pool_get(struct lsn_env *env, const char *name);
+void lsn_pool_free(struct lsn_env *env, struct lsn_pool *p);
 /* Arm the expiry timer for the queue head's startupTimeLimit (or stop it). */
-void pool_rearm(struct lsn_env *env, struct lsn_pool *p);
+void lsn_pool_rearm(struct lsn_env *env, struct lsn_pool *p);
 
 /* handoff.c: worker channels */
 /* HANDOFF to the least busy worker; 0 when c is taken care of (handed off,
  * or rejected because it cannot travel), -ENOENT when no worker took it,
  * -EBUSY when every worker is at its connection limit. */
-int handoff_send(struct lsn_env *env, struct lsn_pool *p, struct lsn_conn *c);
+int lsn_handoff_send(struct lsn_env *env, struct lsn_pool *p, struct lsn_conn *c);
 /* Whether the pool has workers and each one holds as many connections as
  * it can. */
-bool handoff_pool_full(struct lsn_pool *p);
+bool lsn_handoff_pool_full(struct lsn_pool *p);
 /* A WORKER_CHANNEL: takes fd, then drains the pool's queue to it. */
-int handoff_add_worker(struct lsn_env *env, struct lsn_pool *p, const struct wasp_msg_worker_ref *ref,
-		       int fd);
-struct lsn_worker *handoff_find_worker(struct lsn_env *env, uint32_t worker_id);
+int lsn_handoff_add_worker(struct lsn_env *env, struct lsn_pool *p,
+			   const struct wasp_msg_worker_ref *ref, int fd);
+struct lsn_worker *lsn_handoff_find_worker(struct lsn_env *env, uint32_t worker_id);
 /* WORKER_GONE (or a failed send): no new connections to w. */
-void handoff_worker_gone(struct lsn_env *env, struct lsn_worker *w);
+void lsn_handoff_worker_gone(struct lsn_env *env, struct lsn_worker *w);
 /* Close the channel and forget the worker; its unacknowledged connections
  * are routed again. */
-void handoff_worker_free(struct lsn_env *env, struct lsn_worker *w);
+void lsn_handoff_worker_free(struct lsn_env *env, struct lsn_worker *w);
 
 /* channel.c: the activator channel */
 /* Take over fd (fd 3), send HELLO; ADAPTER_REGISTER follows the peer's HELLO. */
-int channel_start(struct lsn_env *env, int fd);
+int lsn_channel_start(struct lsn_env *env, int fd);
 /* POOL_DEMAND, once until a worker arrives (again after startupTimeLimit). */
-void channel_demand(struct lsn_env *env, struct lsn_pool *p);
+void lsn_channel_demand(struct lsn_env *env, struct lsn_pool *p);
 /* ADAPTER_STATS when something changed since the last one. */
-void channel_send_stats(struct lsn_env *env);
+void lsn_channel_send_stats(struct lsn_env *env);
 /* Channel, pending and listening sockets closed. */
-void channel_done(struct lsn_env *env);
+void lsn_channel_done(struct lsn_env *env);

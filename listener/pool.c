@@ -32,7 +32,7 @@ pool_on_expire(evutil_socket_t fd, short what, void *arg)
 	while ((e = wasp_queue_pop_expired(&p->queue, now, limit))) {
 		struct lsn_conn *c = conn_of_qe(e);
 		c->state = LSN_CONN_READING;
-		conn_reject(env, c, 503, "startupTimeLimit passed waiting for a worker");
+		lsn_conn_reject(env, c, 503, "startupTimeLimit passed waiting for a worker");
 		n++;
 	}
 	if (n > 0) {
@@ -42,13 +42,13 @@ pool_on_expire(evutil_socket_t fd, short what, void *arg)
 		/* Ask again for the next one: the activator may have given up. */
 		p->demand_sent = false;
 		if (wasp_queue_len(&p->queue) > 0 && p->n_workers == 0)
-			channel_demand(env, p);
+			lsn_channel_demand(env, p);
 	}
-	pool_rearm(env, p);
+	lsn_pool_rearm(env, p);
 }
 
 void
-pool_rearm(struct lsn_env *env, struct lsn_pool *p)
+lsn_pool_rearm(struct lsn_env *env, struct lsn_pool *p)
 {
 	uint64_t deadline = wasp_queue_deadline(&p->queue, pool_startup_limit_usec(p)), now, d;
 	struct timeval tv;
@@ -64,7 +64,7 @@ pool_rearm(struct lsn_env *env, struct lsn_pool *p)
 }
 
 struct lsn_pool *
-pool_get(struct lsn_env *env, const char *name)
+lsn_pool_get(struct lsn_env *env, const char *name)
 {
 	struct lsn_pool *p;
 
@@ -93,13 +93,13 @@ pool_get(struct lsn_env *env, const char *name)
 }
 
 void
-pool_free(struct lsn_env *env, struct lsn_pool *p)
+lsn_pool_free(struct lsn_env *env, struct lsn_pool *p)
 {
 	struct lsn_worker *w;
 
-	pool_flush(env, p, 503, "application pool removed");
+	lsn_pool_flush(env, p, 503, "application pool removed");
 	while ((w = TAILQ_FIRST(&p->workers)))
-		handoff_worker_free(env, w);
+		lsn_handoff_worker_free(env, w);
 	TAILQ_REMOVE(&env->pools, p, link);
 	event_free(p->ev_expire);
 	free(p->name);
@@ -107,70 +107,70 @@ pool_free(struct lsn_env *env, struct lsn_pool *p)
 }
 
 void
-pool_flush(struct lsn_env *env, struct lsn_pool *p, unsigned status, const char *reason)
+lsn_pool_flush(struct lsn_env *env, struct lsn_pool *p, unsigned status, const char *reason)
 {
 	struct wasp_queue_entry *e;
 
 	while ((e = wasp_queue_pop(&p->queue))) {
 		struct lsn_conn *c = conn_of_qe(e);
 		c->state = LSN_CONN_READING;
-		conn_reject(env, c, status, reason);
+		lsn_conn_reject(env, c, status, reason);
 	}
 	(void)event_del(p->ev_expire);
 }
 
 void
-pool_enqueue(struct lsn_env *env, struct lsn_pool *p, struct lsn_conn *c)
+lsn_pool_enqueue(struct lsn_env *env, struct lsn_pool *p, struct lsn_conn *c)
 {
 	/* Every worker holds as many connections as it can: wait for a new one
 	 * of a web garden that can grow, else 503 at once (a slot may stay
 	 * taken for connectionTimeout). */
-	if (handoff_pool_full(p)) {
+	if (lsn_handoff_pool_full(p)) {
 		if (!p->rp || p->n_workers >= p->rp->max_processes) {
-			conn_reject(env, c, 503, "application pool at its connection limit");
+			lsn_conn_reject(env, c, 503, "application pool at its connection limit");
 			return;
 		}
-		channel_demand(env, p);
+		lsn_channel_demand(env, p);
 	}
 	if (wasp_queue_push(&p->queue, &c->qe, wasp_now_usec()) < 0) {
-		conn_reject(env, c, 503, "application pool queue full");
+		lsn_conn_reject(env, c, 503, "application pool queue full");
 		return;
 	}
 	c->state = LSN_CONN_QUEUED;
-	conn_watch_queued(env, c);
+	lsn_conn_watch_queued(env, c);
 	if (wasp_queue_len(&p->queue) == 1)
-		pool_rearm(env, p);
+		lsn_pool_rearm(env, p);
 	if (p->n_workers == 0)
-		channel_demand(env, p);
+		lsn_channel_demand(env, p);
 	else
-		pool_drain(env, p);
+		lsn_pool_drain(env, p);
 }
 
 /* Hand queued connections to the pool's workers, oldest first. */
 void
-pool_drain(struct lsn_env *env, struct lsn_pool *p)
+lsn_pool_drain(struct lsn_env *env, struct lsn_pool *p)
 {
 	struct wasp_queue_entry *e;
 
 	while (p->n_workers > 0 && (e = wasp_queue_pop(&p->queue))) {
 		struct lsn_conn *c = conn_of_qe(e);
-		conn_drop_event(c);
+		lsn_conn_drop_event(c);
 		c->state = LSN_CONN_READING;
-		if (handoff_send(env, p, c) < 0) {
+		if (lsn_handoff_send(env, p, c) < 0) {
 			/* No usable worker after all: back to the head. */
 			wasp_queue_push_head(&p->queue, &c->qe);
 			c->state = LSN_CONN_QUEUED;
-			conn_watch_queued(env, c);
+			lsn_conn_watch_queued(env, c);
 			break;
 		}
 	}
-	pool_rearm(env, p);
+	lsn_pool_rearm(env, p);
 	if (wasp_queue_len(&p->queue) > 0 && p->n_workers == 0)
-		channel_demand(env, p);
+		lsn_channel_demand(env, p);
 }
 
 void
-pool_set_state(struct lsn_env *env, struct lsn_pool *p, uint32_t state, uint32_t reason)
+lsn_pool_set_state(struct lsn_env *env, struct lsn_pool *p, uint32_t state, uint32_t reason)
 {
 	static const char *const names[] = { "Starting", "Started", "Stopping", "Stopped" };
 	uint32_t old = p->state;
@@ -181,9 +181,10 @@ pool_set_state(struct lsn_env *env, struct lsn_pool *p, uint32_t state, uint32_t
 	if (old != state)
 		log_debug("application pool '%s': %s", p->name, names[state]);
 	if (state == WASP_POOL_STOPPED || state == WASP_POOL_STOPPING) {
-		pool_flush(env, p,  503, reason == WASP_POOL_REASON_RAPID_FAIL
-					    ? "application pool stopped (rapid-fail protection)"
-					    : "application pool stopped");
+		lsn_pool_flush(env, p, 503,
+			       reason == WASP_POOL_REASON_RAPID_FAIL
+				       ? "application pool stopped (rapid-fail protection)"
+				       : "application pool stopped");
 		p->demand_sent = false;
 		return;
 	}
@@ -191,8 +192,8 @@ pool_set_state(struct lsn_env *env, struct lsn_pool *p, uint32_t state, uint32_t
 		p->demand_sent = false;
 	if (wasp_queue_len(&p->queue) > 0) {
 		if (p->n_workers > 0)
-			pool_drain(env, p);
+			lsn_pool_drain(env, p);
 		else
-			channel_demand(env, p);
+			lsn_channel_demand(env, p);
 	}
 }
