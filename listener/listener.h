@@ -3,7 +3,7 @@
  * (docs/adapter-protocol.md) over the channel on fd 3, accepts on the
  * listening sockets it is given, reads the first bytes of each connection,
  * asks the adapter's peek() callback what they mean, routes the connection
- * with the routing table (listener/route.h), queues it per application pool,
+ * with the routing table (route/route.h), queues it per application pool,
  * and hands it to a worker of that pool.
  *
  * An adapter fills a struct wasp_listener_ops and calls wasp_listener_main()

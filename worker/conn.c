@@ -38,7 +38,7 @@
 #include <unistd.h>
 
 #include "arena.h"
-#include "listener/route.h"
+#include "route.h"
 #include "log.h"
 #include "util.h"
 #include "worker.h"

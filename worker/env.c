@@ -11,7 +11,7 @@
 #include "arena.h"
 #include "config.h"
 #include "memfd.h"
-#include "listener/route.h"
+#include "route.h"
 #include "log.h"
 #include "util.h"
 #include "worker.h"

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "memfd.h"
-#include "listener/route.h"
+#include "route.h"
 #include "testutil.h"
 #include "util.h"
 #include "worker.h"

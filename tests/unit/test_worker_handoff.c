@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "ipc.h"
-#include "listener/route.h"
+#include "route.h"
 #include "testutil.h"
 #include "util.h"
 #include "worker.h"
