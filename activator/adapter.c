@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include "ipc.h"
+#include "libevent-util.h"
 #include "log.h"
 #include "waspd.h"
 
@@ -21,13 +22,6 @@
 #define ADAPTER_KILL_USEC (5 * USEC_PER_SEC)
 
 static int adapter_spawn(struct adapter *a);
-
-static struct timeval
-tv_from_usec(uint64_t usec)
-{
-	return (struct timeval){ .tv_sec = (time_t)(usec / USEC_PER_SEC),
-				 .tv_usec = (suseconds_t)(usec % USEC_PER_SEC) };
-}
 
 struct adapter *
 adapter_by_pid(struct wasp_env *env, pid_t pid)
@@ -292,7 +286,7 @@ adapter_on_close(struct wasp_ipc_channel *ch, int err, void *userdata)
 {
 	struct adapter *a = userdata;
 
-	if (err < 0 && err != -ECONNRESET && err != -EPIPE) {
+	if (err < 0 && !wasp_errno_is_disconnect(err)) {
 		log_errno(err, "adapter '%s' (pid %d): channel error, killing it",
 			  a->registered ? a->protocol : a->protocol_hint, (int)a->pid);
 		if (a->pid > 0)
@@ -302,7 +296,7 @@ adapter_on_close(struct wasp_ipc_channel *ch, int err, void *userdata)
 			    a->registered ? a->protocol : a->protocol_hint, (int)a->pid);
 		/* It is exiting; if it does not, make sure. */
 		if (a->kill_timer) {
-			struct timeval tv = tv_from_usec(ADAPTER_KILL_USEC);
+			struct timeval tv = wasp_timeval_from_usec(ADAPTER_KILL_USEC);
 			event_add(a->kill_timer, &tv);
 		}
 	}
@@ -430,7 +424,7 @@ adapter_on_exit(struct adapter *a, int status)
 	if (a->fast_exits > 0)
 		delay = MIN(100000ULL << MIN(a->fast_exits, 10U), ADAPTER_RESTART_MAX_USEC);
 	log_info("restarting %s in %llu ms", a->program, (unsigned long long)(delay / 1000));
-	struct timeval tv = tv_from_usec(delay);
+	struct timeval tv = wasp_timeval_from_usec(delay);
 	event_add(a->restart_timer, &tv);
 }
 
@@ -448,10 +442,8 @@ adapter_new(struct wasp_env *env, const char *program, const char *protocol)
 	a->restart_timer = evtimer_new(env->base, adapter_on_restart_timer, a);
 	a->kill_timer = evtimer_new(env->base, adapter_on_kill_timer, a);
 	if (!a->restart_timer || !a->kill_timer) {
-		if (a->restart_timer)
-			event_free(a->restart_timer);
-		if (a->kill_timer)
-			event_free(a->kill_timer);
+		a->restart_timer = wasp_event_free(a->restart_timer);
+		a->kill_timer = wasp_event_free(a->kill_timer);
 		free(a);
 		return NULL;
 	}
@@ -502,7 +494,7 @@ adapters_stop(struct wasp_env *env)
 			a->stop_sent = true;
 			log_info("stopping %s (pid %d)", a->program, (int)a->pid);
 			(void)kill(a->pid, SIGTERM);
-			struct timeval tv = tv_from_usec(ADAPTER_KILL_USEC);
+			struct timeval tv = wasp_timeval_from_usec(ADAPTER_KILL_USEC);
 			event_add(a->kill_timer, &tv);
 		}
 	}

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "apphost.h"
+#include "libevent-util.h"
 #include "log.h"
 #include "waspd.h"
 
@@ -450,8 +451,7 @@ control_open(struct wasp_env *env)
 	ctl->ev = event_new(env->base, fd, EV_READ | EV_PERSIST, control_on_accept, ctl);
 	if (!ctl->ev || event_add(ctl->ev, NULL) < 0) {
 		free(ctl->path);
-		if (ctl->ev)
-			event_free(ctl->ev);
+		ctl->ev = wasp_event_free(ctl->ev);
 		free(ctl);
 		return -ENOMEM;
 	}

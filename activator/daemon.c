@@ -18,7 +18,9 @@
 
 #include "apphost.h"
 #include "config.h"
+#include "fs.h"
 #include "ipc.h"
+#include "libevent-util.h"
 #include "log.h"
 #include "waspd.h"
 #include "wasp-build.h"
@@ -164,26 +166,6 @@ find_programs(struct wasp_env *env)
 	return env->program_dir ? 0 : -ENOMEM;
 }
 
-static int
-mkdir_p(const char *path, mode_t mode)
-{
-	_cleanup_free_ char *p = strdup(path);
-
-	if (!p)
-		return -ENOMEM;
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = 0;
-		if (mkdir(p, mode) < 0 && errno != EEXIST)
-			return -errno;
-		*s = '/';
-	}
-	if (mkdir(p, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* control.sock goes into dir: anyone who can write there could put a socket
  * of their own in its place first (and take waspctl's requests) or keep
  * waspd from starting. So it must be waspd's user's, writable by no one
@@ -234,7 +216,7 @@ setup_runtime_dir(struct wasp_env *env)
 		if (!env->runtime_dir)
 			return -ENOMEM;
 	}
-	r = mkdir_p(env->runtime_dir, 0755);
+	r = wasp_mkdir_p(env->runtime_dir, 0755, 0755, 0);
 	if (r < 0)
 		return log_errno(r, "runtime directory %s (use --runtime-dir DIR)",
 				 env->runtime_dir);
@@ -339,8 +321,7 @@ setup_watchdog(struct wasp_env *env)
 	if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0)
 		return 0;
 	usec /= 2;
-	tv = (struct timeval){ .tv_sec = (time_t)(usec / USEC_PER_SEC),
-			       .tv_usec = (suseconds_t)(usec % USEC_PER_SEC) };
+	tv = wasp_timeval_from_usec(usec);
 	env->watchdog = event_new(env->base, -1, EV_PERSIST, daemon_on_watchdog, env);
 	if (!env->watchdog || event_add(env->watchdog, &tv) < 0)
 		return -ENOMEM;
@@ -382,20 +363,13 @@ env_done(struct wasp_env *env)
 	pools_free(env);
 	sockets_close(env);
 	identity_done(&env->listener_ident);
-	if (env->sig_chld)
-		event_free(env->sig_chld);
-	if (env->sig_term)
-		event_free(env->sig_term);
-	if (env->sig_int)
-		event_free(env->sig_int);
-	if (env->sig_hup)
-		event_free(env->sig_hup);
-	if (env->shutdown_timer)
-		event_free(env->shutdown_timer);
-	if (env->watchdog)
-		event_free(env->watchdog);
-	if (env->base)
-		event_base_free(env->base);
+	env->sig_chld = wasp_event_free(env->sig_chld);
+	env->sig_term = wasp_event_free(env->sig_term);
+	env->sig_int = wasp_event_free(env->sig_int);
+	env->sig_hup = wasp_event_free(env->sig_hup);
+	env->shutdown_timer = wasp_event_free(env->shutdown_timer);
+	env->watchdog = wasp_event_free(env->watchdog);
+	env->base = wasp_event_base_free(env->base);
 	config_memfd_drop(env);
 	safe_close(env->routes_fd);
 	wasp_config_free(env->cfg);

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "apphost.h"
+#include "fs.h"
 #include "log.h"
 #include "waspd.h"
 
@@ -57,39 +58,6 @@ site_logs(const struct wasp_site *s)
 	return s->log_file.enabled && s->log_file.log_format &&
 	       strcaseeq(s->log_file.log_format, "W3C") && (s->log_file.log_target_w3c & 1) &&
 	       s->log_file.log_ext_file_flags != 0 && dir && dir[0] == '/' && !strchr(dir, '%');
-}
-
-/* mkdir -p with 0755 for what it creates (whatever waspd's umask).
- * Returns 0 or -errno. */
-static int
-mkdir_p(const char *dir)
-{
-	char p[PATH_MAX];
-	size_t n = strlen(dir);
-
-	if (n == 0 || n >= sizeof(p))
-		return -ENAMETOOLONG;
-	memcpy(p, dir, n + 1);
-	while (n > 1 && p[n - 1] == '/')
-		p[--n] = '\0';
-	for (char *s = p + 1;; s++) {
-		bool last = *s == '\0';
-
-		if (!last && *s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) == 0) {
-			_cleanup_close_ int fd =
-				open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (fd < 0 || fchmod(fd, 0755) < 0)
-				return -errno;
-		} else if (errno != EEXIST) {
-			return -errno;
-		}
-		if (last)
-			return 0;
-		*s = '/';
-	}
 }
 
 static int
@@ -259,7 +227,7 @@ site_prepare(struct wasp_env *env, const struct wasp_site *s)
 		(void)log_errno(-ENOMEM, "site %u: log directory", s->id);
 		return;
 	}
-	r = mkdir_p(dir);
+	r = wasp_mkdir_p(dir, 0755, 0755, WASP_MKDIR_CHMOD);
 	if (r < 0) {
 		log_warning_errno(r, "site %u: cannot create log directory '%s', ignoring", s->id,
 				  dir);

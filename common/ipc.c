@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "ipc.h"
+#include "libevent-util.h"
 #include "log.h"
 #include "util.h"
 
@@ -412,12 +413,9 @@ channel_events_off(struct wasp_ipc_channel *ch)
 static void
 channel_release(struct wasp_ipc_channel *ch)
 {
-	if (ch->ev_read)
-		event_free(ch->ev_read);
-	if (ch->ev_write)
-		event_free(ch->ev_write);
-	if (ch->ev_close)
-		event_free(ch->ev_close);
+	ch->ev_read = wasp_event_free(ch->ev_read);
+	ch->ev_write = wasp_event_free(ch->ev_write);
+	ch->ev_close = wasp_event_free(ch->ev_close);
 	queue_drop(ch);
 	(void)safe_close(ch->fd);
 	free(ch->rbuf);
@@ -483,7 +481,7 @@ channel_on_close_event(evutil_socket_t fd, short what, void *arg)
 static void
 channel_send_failed(struct wasp_ipc_channel *ch, int r)
 {
-	if (r == -EPIPE || r == -ECONNRESET) {
+	if (wasp_errno_is_disconnect(r)) {
 		/* The peer is gone. Do not close yet: what it sent before it
 		 * went (a handback with a connection, say) is still to be
 		 * read, and the read side then sees EOF and closes. */
@@ -527,7 +525,7 @@ channel_on_write(evutil_socket_t fd, short what, void *arg)
 	channel_enter(ch);
 	r = channel_flush(ch);
 	if (r < 0 && r != -EAGAIN) {
-		if (r == -EPIPE || r == -ECONNRESET)
+		if (wasp_errno_is_disconnect(r))
 			channel_send_failed(ch, r);
 		else
 			channel_close_now(ch, r);

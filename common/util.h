@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
@@ -120,3 +121,19 @@ int wasp_nodump_from_env(void);
 uint64_t wasp_now_usec(void);
 /* Realtime clock in microseconds. */
 uint64_t wasp_realtime_usec(void);
+
+/* usec as a struct timeval (libevent's timers take them). */
+static inline struct timeval
+wasp_timeval_from_usec(uint64_t usec)
+{
+	return (struct timeval){ .tv_sec = (time_t)(usec / 1000000),
+				 .tv_usec = (suseconds_t)(usec % 1000000) };
+}
+
+/* Whether a -errno from a send or a write on a socket means the peer is
+ * gone (it closed, or reset the connection), not that something failed. */
+static inline bool
+wasp_errno_is_disconnect(int r)
+{
+	return r == -EPIPE || r == -ECONNRESET;
+}

@@ -14,6 +14,7 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
+#include "fs.h"
 #include "internal.h"
 
 #define CFG_MAX_FILE_SIZE (32 * 1024 * 1024)
@@ -1157,7 +1158,7 @@ wasp_config_load_file(const char *path, const struct wasp_config_opts *opts,
 {
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *buf = NULL;
-	size_t len = 0, cap = 0;
+	size_t len = 0;
 	int r;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -1167,37 +1168,15 @@ wasp_config_load_file(const char *path, const struct wasp_config_opts *opts,
 				    strerror(-r));
 		return r;
 	}
-	for (;;) {
-		ssize_t k;
-
-		if (len + 1 >= cap) {
-			char *n;
-
-			cap = cap ? cap * 2 : 65536;
-			if (cap > CFG_MAX_FILE_SIZE * 2) {
-				(void)wasp_diag_add(diags, WASP_DIAG_ERROR, path, 0, NULL,
-						    "file too big");
-				return -EFBIG;
-			}
-			n = realloc(buf, cap);
-			if (!n)
-				return -ENOMEM;
-			buf = n;
-		}
-		k = read(fd, buf + len, cap - len - 1);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
-			r = -errno;
-			(void)wasp_diag_add(diags, WASP_DIAG_ERROR, path, 0, NULL, "cannot read: %s",
-					    strerror(-r));
-			return r;
-		}
-		if (k == 0)
-			break;
-		len += (size_t)k;
-	}
-	buf[len] = '\0';
+	r = wasp_read_fd(fd, CFG_MAX_FILE_SIZE, &buf, &len);
+	if (r == -EFBIG)
+		(void)wasp_diag_add(diags, WASP_DIAG_ERROR, path, 0, NULL,
+				    "file too big (over %d bytes)", CFG_MAX_FILE_SIZE);
+	else if (r < 0 && r != -ENOMEM)
+		(void)wasp_diag_add(diags, WASP_DIAG_ERROR, path, 0, NULL, "cannot read: %s",
+				    strerror(-r));
+	if (r < 0)
+		return r;
 	return wasp_config_load_buffer(buf, len, path, opts, ret, diags);
 }
 

@@ -14,6 +14,7 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
+#include "fs.h"
 #include "internal.h"
 #include "timespan.h"
 #include "wasp-build.h"
@@ -740,39 +741,22 @@ schema_load_texts(const struct schema_text *texts, size_t n, struct wasp_arena *
 	return 0;
 }
 
+/* A schema file bigger than this is refused (wasp's own are some 100 KB). */
+#define CFG_MAX_SCHEMA_FILE_SIZE (16 * 1024 * 1024)
+
+/* path read into arena (NUL-terminated). */
 static int
 read_file(const char *path, struct wasp_arena *arena, char **ret, size_t *ret_len)
 {
-	_cleanup_close_ int fd = -1;
-	struct stat st;
-	char *buf;
-	size_t got = 0;
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	int r = wasp_read_file(path, CFG_MAX_SCHEMA_FILE_SIZE, &buf, &len);
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (st.st_size > 16 * 1024 * 1024)
-		return -EFBIG;
-	buf = wasp_arena_alloc(arena, (size_t)st.st_size + 1);
-	if (!buf)
-		return -ENOMEM;
-	while (got < (size_t)st.st_size) {
-		ssize_t k = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -errno;
-		if (k == 0)
-			break;
-		got += (size_t)k;
-	}
-	buf[got] = '\0';
-	*ret = buf;
-	*ret_len = got;
-	return 0;
+	if (r < 0)
+		return r;
+	*ret = wasp_arena_memdup(arena, buf, len + 1);
+	*ret_len = len;
+	return *ret ? 0 : -ENOMEM;
 }
 
 static int

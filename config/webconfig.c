@@ -2,12 +2,12 @@
  * the generation and re-read when their stat (device, inode, size, mtime)
  * changes; the stat of what a result depended on, to tell when it is
  * stale. */
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fs.h"
 #include "merge.h"
 
 static void
@@ -55,44 +55,6 @@ cfg_dep_changed(const struct dep *d)
 	       now.ino != d->ino || now.size != d->size || now.mtime_nsec != d->mtime_nsec;
 }
 
-static int
-read_all(const char *path, char **ret, size_t *ret_len)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	_cleanup_free_ char *buf = NULL;
-	size_t len = 0, cap = 0;
-
-	if (fd < 0)
-		return -errno;
-	/* one byte more than a web.config may have: cfg_parse_file() refuses
-	 * it with a message, and a huge file is not read whole */
-	while (len <= CFG_MAX_WEBCONFIG_SIZE) {
-		ssize_t k;
-
-		if (len + 1 >= cap) {
-			char *n;
-
-			cap = cap ? cap * 2 : 16384;
-			n = realloc(buf, cap);
-			if (!n)
-				return -ENOMEM;
-			buf = n;
-		}
-		k = read(fd, buf + len, cap - len - 1);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -errno;
-		if (k == 0)
-			break;
-		len += (size_t)k;
-	}
-	buf[len] = '\0';
-	*ret = TAKE_PTR(buf);
-	*ret_len = len;
-	return 0;
-}
-
 int
 cfg_get_web_config(struct mctx *m, const char *path, struct dep *dep, struct cfg_file **ret)
 {
@@ -116,11 +78,16 @@ cfg_get_web_config(struct mctx *m, const char *path, struct dep *dep, struct cfg
 		*ret = f;
 		return 0;
 	}
-	r = read_all(path, &buf, &len);
+	r = wasp_read_file(path, CFG_MAX_WEBCONFIG_SIZE, &buf, &len);
 	if (r == -ENOMEM)
 		return r;
 	f = NULL;
-	if (r < 0)
+	if (r == -EFBIG)
+		(void)wasp_diag_add(&local, WASP_DIAG_ERROR, path, 0, NULL,
+				    "file too big: over the limit of %d bytes for a web.config "
+				    "(IIS's default maxWebConfigFileSizeInKB, 250)",
+				    CFG_MAX_WEBCONFIG_SIZE);
+	else if (r < 0)
 		(void)wasp_diag_add(&local, WASP_DIAG_ERROR, path, 0, NULL, "cannot read: %s",
 				    strerror(-r));
 	else

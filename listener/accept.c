@@ -9,6 +9,7 @@
 
 #include <event2/event.h>
 
+#include "libevent-util.h"
 #include "log.h"
 #include "lsn.h"
 #include "util.h"
@@ -180,8 +181,7 @@ lsn_accept_start(struct lsn_env *env, struct lsn_socket *s)
 void
 lsn_accept_stop(struct lsn_socket *s)
 {
-	if (s->ev)
-		event_free(s->ev);
+	s->ev = wasp_event_free(s->ev);
 	s->ev = NULL;
 	s->fd = safe_close(s->fd);
 }

@@ -13,6 +13,7 @@
 
 #include <event2/event.h>
 
+#include "libevent-util.h"
 #include "log.h"
 #include "lsn.h"
 #include "util.h"
@@ -557,20 +558,16 @@ env_done(struct lsn_env *env)
 	free(env->pool_by_id);
 	lsn_table_unref(env->table);
 	free(env->scratch);
-	if (env->ev_stats)
-		event_free(env->ev_stats);
-	if (env->ev_term)
-		event_free(env->ev_term);
-	if (env->ev_accept_resume)
-		event_free(env->ev_accept_resume);
-	if (env->base)
-		event_base_free(env->base);
+	env->ev_stats = wasp_event_free(env->ev_stats);
+	env->ev_term = wasp_event_free(env->ev_term);
+	env->ev_accept_resume = wasp_event_free(env->ev_accept_resume);
+	env->base = wasp_event_base_free(env->base);
 }
 
 void
 lsn_set_header_timeout(struct lsn_env *env, uint32_t ms)
 {
-	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
+	struct timeval tv = wasp_timeval_from_usec((uint64_t)ms * 1000);
 	const struct timeval *ct;
 
 	if (ms == 0 || ms == env->header_timeout_ms)

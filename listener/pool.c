@@ -6,6 +6,7 @@
 
 #include <event2/event.h>
 
+#include "libevent-util.h"
 #include "log.h"
 #include "lsn.h"
 #include "util.h"
@@ -59,7 +60,7 @@ lsn_pool_rearm(struct lsn_env *env, struct lsn_pool *p)
 	}
 	now = wasp_now_usec();
 	d = deadline > now ? deadline - now : 0;
-	tv = (struct timeval){ .tv_sec = (time_t)(d / 1000000), .tv_usec = (suseconds_t)(d % 1000000) };
+	tv = wasp_timeval_from_usec(d);
 	(void)event_add(p->ev_expire, &tv);
 }
 
@@ -77,8 +78,7 @@ lsn_pool_get(struct lsn_env *env, const char *name)
 	p->name = strdup(name);
 	p->ev_expire = evtimer_new(env->base, pool_on_expire, p);
 	if (!p->name || !p->ev_expire) {
-		if (p->ev_expire)
-			event_free(p->ev_expire);
+		p->ev_expire = wasp_event_free(p->ev_expire);
 		free(p->name);
 		free(p);
 		return NULL;

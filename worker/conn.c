@@ -823,7 +823,7 @@ conn_write(struct conn *c)
 static void
 conn_cut(struct conn *c, int err)
 {
-	c->req.win32_status = err == -EPIPE || err == -ECONNRESET ? 64 : 1236;
+	c->req.win32_status = wasp_errno_is_disconnect(err) ? 64 : 1236;
 	c->req.keep_alive = false;
 	c->state = CS_POST;
 }
@@ -1136,7 +1136,7 @@ conn_on_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	if (now < c->deadline) {
 		uint64_t d = c->deadline - now;
-		struct timeval tv = { (time_t)(d / 1000000), (suseconds_t)(d % 1000000) };
+		struct timeval tv = wasp_timeval_from_usec(d);
 		(void)event_add(&c->timer, &tv);
 		c->timer_at = c->deadline;
 		return;

@@ -10,6 +10,7 @@
 #include "apphost.h"
 #include "arena.h"
 #include "config.h"
+#include "libevent-util.h"
 #include "memfd.h"
 #include "route.h"
 #include "log.h"
@@ -103,10 +104,8 @@ env_done(struct worker_env *env)
 {
 	conn_free_all(env);
 	wchan_close_all(env);
-	if (env->exit_timer)
-		event_free(env->exit_timer);
-	if (env->stats_timer)
-		event_free(env->stats_timer);
+	env->exit_timer = wasp_event_free(env->exit_timer);
+	env->stats_timer = wasp_event_free(env->stats_timer);
 	env->exit_timer = env->stats_timer = NULL;
 	while (env->n_spare_bufs > 0)
 		free(env->spare_bufs[--env->n_spare_bufs]);

@@ -16,6 +16,7 @@
 #include <event2/event.h>
 
 #include "ipc.h"
+#include "libevent-util.h"
 #include "log.h"
 #include "util.h"
 #include "worker.h"
@@ -78,8 +79,7 @@ wchan_close(struct wchan *c)
 	if (!c->ch)
 		return;
 	wchan_discard_pending(c);
-	if (c->ev_room)
-		event_free(c->ev_room);
+	c->ev_room = wasp_event_free(c->ev_room);
 	c->ev_room = NULL;
 	c->ch = wasp_ipc_channel_free(c->ch);
 	if (c->prev)
@@ -308,7 +308,7 @@ wchan_on_close(struct wasp_ipc_channel *ch, int err, void *userdata)
 	uint32_t adapter_id = c->adapter_id;
 
 	wchan_close(c); /* may free c */
-	if (err < 0 && err != -ECONNRESET && err != -EPIPE) {
+	if (err < 0 && !wasp_errno_is_disconnect(err)) {
 		/* The adapter cannot hand us connections any more, and waspd,
 		 * which pings us on another channel, would take us for healthy:
 		 * tell it, so that it pairs us with the adapter again (or

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fs.h"
 #include "log.h"
 #include "logwriter.h"
 #include "util.h"
@@ -407,29 +408,6 @@ logwriter_pending(const struct logwriter *w)
 	return w->len > 0;
 }
 
-/* mkdir -p: the last component 0750, parents 0755. */
-static int
-mkdir_p(const char *dir)
-{
-	char p[PATH_MAX];
-	size_t n = strlen(dir);
-
-	if (n == 0 || n >= sizeof(p))
-		return -ENAMETOOLONG;
-	memcpy(p, dir, n + 1);
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*s = '/';
-	}
-	if (mkdir(p, 0750) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 static int
 write_all(int fd, const char *p, size_t len)
 {
@@ -512,7 +490,7 @@ open_log(struct logwriter *w)
 		}
 		if (errno != ENOENT)
 			return -errno;
-		r = mkdir_p(w->dir);
+		r = wasp_mkdir_p(w->dir, 0755, 0750, 0);
 		if (r < 0)
 			return r;
 		/* a new file: header first, under a temporary name, then

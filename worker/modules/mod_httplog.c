@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "libevent-util.h"
 #include "log.h"
 #include "logwriter.h"
 #include "util.h"
@@ -273,8 +274,7 @@ httplog_exit_process(struct wasp_server *srv)
 		logwriter_free(s->w); /* flushes */
 		free(s);
 	}
-	if (hl.timer)
-		event_free(hl.timer);
+	hl.timer = wasp_event_free(hl.timer);
 	hl.timer = NULL;
 	hl.timer_armed = false;
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "libevent-util.h"
 #include "util.h"
 #include "worker.h"
 
@@ -32,9 +33,7 @@ test_sleep_free(void *data)
 {
 	struct test_sleep *s = data;
 
-	if (s->ev)
-		event_free(s->ev);
-	s->ev = NULL;
+	s->ev = wasp_event_free(s->ev);
 }
 
 static void
@@ -78,8 +77,7 @@ test_sleep_start(struct wasp_request *req)
 	s->ev = evtimer_new(wasp_server_event_base(wasp_request_server(req)), test_sleep_on_timer,
 			    s);
 	if (!s->ev || wasp_request_on_cleanup(req, test_sleep_free, s) < 0) {
-		if (s->ev)
-			event_free(s->ev);
+		s->ev = wasp_event_free(s->ev);
 		return WASP_ERROR;
 	}
 	tv.tv_sec = (time_t)(ms / 1000);
