@@ -1,7 +1,7 @@
 /* The IPC channel: framing, fd passing, checked decoding and the
- * libevent-driven channel (sealed memfds for big payloads: memfd.c). The only code in wasp that calls
- * sendmsg/recvmsg on the internal channels, so the framing, the fd rules and
- * the size checks are enforced in one place. */
+ * libevent-driven channel (sealed memfds for big payloads: memfd.c). The
+ * only code in wasp that calls sendmsg/recvmsg on the internal channels, so
+ * the framing, the fd rules and the size checks are enforced in one place. */
 #include <assert.h>
 #include <fcntl.h>
 #include <sys/mman.h>

@@ -228,7 +228,7 @@ cfg_cache_fresh(const struct wasp_config *cfg, struct entry *ent)
  * kept, and a full cache is emptied before a new key goes in. */
 int
 cfg_cache_store(struct wasp_config *cfg, const char *key, const struct shared *res,
-	    const struct collected *c, struct entry *old)
+		const struct collected *c, struct entry *old)
 {
 	struct entry *ent;
 	int r = entry_new(key, res, c->deps, c->n_deps, &ent);
@@ -263,8 +263,8 @@ cfg_cache_store(struct wasp_config *cfg, const char *key, const struct shared *r
 }
 
 int
-cfg_effective_at(struct wasp_config *cfg, const char *site, const char *url_path, const char *section,
-	     const struct shared **ret, struct wasp_diag_list *diags)
+cfg_effective_at(struct wasp_config *cfg, const char *site, const char *url_path,
+		 const char *section, const struct shared **ret, struct wasp_diag_list *diags)
 {
 	_cleanup_(cfg_arena_freep) struct wasp_arena *tmp = NULL;
 	_cleanup_free_ char *heap = NULL;

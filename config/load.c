@@ -1,8 +1,8 @@
 /* Reading applicationHost.config and web.config files: configSections,
  * sections (at the top level and in <location>), every element and
  * attribute checked against the schema, %VAR% expansion and Windows paths.
- * The result is a struct cfg_file of section instances; merge.c (with the files merge.h lists) combines
- * them into effective sections. */
+ * The result is a struct cfg_file of section instances; merge.c and the
+ * files merge.h lists combine them into effective sections. */
 #include <ctype.h>
 #include <fcntl.h>
 #include <limits.h>

@@ -396,7 +396,8 @@ merge_remove(struct mctx *m, struct mel *dst, const struct cfg_node *k, const st
 		if (!keys_equal(dst->items[j], k))
 			continue;
 		if (il && !same_level(il->level, lv))
-			merr(m, file, k->line, NULL, "cannot remove the entry with %s: it is locked (%s)",
+			merr(m, file, k->line, NULL,
+			     "cannot remove the entry with %s: it is locked (%s)",
 			     key_desc(m->tmp, k), lock_desc(m->tmp, il));
 		else
 			remove_item(dst, j, insert_at);
@@ -605,7 +606,7 @@ decl_allow(struct wasp_config *cfg, const struct schema_section *ss)
 
 int
 cfg_merge_collected(struct mctx *m, const struct compute_req *q, const struct collected *c,
-			struct mel **ret)
+		    struct mel **ret)
 {
 	struct wasp_config *cfg = m->cfg;
 	const struct applied *v = c->v;

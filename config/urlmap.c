@@ -41,8 +41,8 @@ find_app(struct wasp_arena *a, const struct wasp_element *site, const char *url,
 }
 
 char *
-cfg_map_url_dir(struct wasp_arena *a, const struct wasp_element *site, const char *url, bool *app_root,
-	    const char **ret_vd_root)
+cfg_map_url_dir(struct wasp_arena *a, const struct wasp_element *site, const char *url,
+		bool *app_root, const char **ret_vd_root)
 {
 	const struct wasp_element *app, *best_vd = NULL;
 	size_t best_vd_len = 0;
@@ -82,7 +82,7 @@ cfg_map_url_dir(struct wasp_arena *a, const struct wasp_element *site, const cha
 
 bool
 cfg_reaches(struct wasp_arena *a, const struct wasp_element *site, const struct cfg_inst *inst,
-	const char *path, const char *target_url)
+	    const char *path, const char *target_url)
 {
 	const char *slash, *loc_app, *target_app;
 
