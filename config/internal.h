@@ -1,5 +1,5 @@
 /* Internals of the configuration system shared by its files (schema.c,
- * load.c, element.c, serialize.c, apphost.c, and the effective-section
+ * schema_pack.c, value.c, load.c, element.c, serialize.c, apphost.c, and the effective-section
  * files merge.h lists). Not for other parts of wasp: they use config.h and
  * apphost.h. */
 #pragma once
@@ -135,7 +135,29 @@ const struct schema_elem *schema_elem_child(const struct schema_elem *e, const c
 /* The directory to load the schema from when opts does not say. */
 const char *cfg_schema_default_dir(void);
 
-/* Parse text as a value of attribute a. On failure, returns -EINVAL/-ERANGE
+/* Give every *Defaults element below root that the schema left without
+ * attributes its collection item's (as IIS does). A problem goes to diags
+ * (file names the schema file) and makes it -EINVAL; -ENOMEM. */
+int cfg_schema_resolve_defaults(struct wasp_arena *arena, const char *file, struct schema_elem *root,
+				struct wasp_diag_list *diags);
+
+/* The schema's attribute types (value.c), in the packed form's order. */
+struct cfg_type {
+	const char *name; /* as the schema writes it */
+	enum wasp_attr_type type;
+	bool is_signed;
+	uint64_t umax;
+	int64_t imin, imax;
+};
+extern const struct cfg_type cfg_types[];
+extern const size_t cfg_n_types;
+
+/* "true" or "false", any case. */
+bool cfg_parse_bool(const char *s, bool *ret);
+/* A decimal int64 with an optional sign: 0, -EINVAL, -ERANGE. */
+int cfg_parse_int64(const char *s, int64_t *ret);
+
+/* Parse text as a value of attribute a (value.c). On failure, returns -EINVAL/-ERANGE
  * and sets *ret_msg (static or arena text) for the diagnostic. */
 int cfg_value_parse(struct wasp_arena *arena, const struct schema_attr *a, const char *text,
 		    struct wasp_value *ret, const char **ret_msg);
