@@ -1,5 +1,6 @@
 /* Internals of the configuration system shared by its files (schema.c,
- * schema_pack.c, value.c, load.c, element.c, serialize.c, apphost.c, and the effective-section
+ * schema_pack.c, value.c, load.c, decls.c, paths.c, doctype.c,
+ * generation.c, element.c, serialize.c, apphost.c, and the effective-section
  * files merge.h lists). Not for other parts of wasp: they use config.h and
  * apphost.h. */
 #pragma once
@@ -274,6 +275,12 @@ struct wasp_config {
 /* IIS refuses a web.config over MaxWebConfigFileSizeInKB, 250 by default:
  * cfg_parse_file() does too (-EFBIG, with a diagnostic). */
 #define CFG_MAX_WEBCONFIG_SIZE (250 * 1024)
+/* The largest applicationHost.config (or any file) wasp reads. */
+#define CFG_MAX_FILE_SIZE (32 * 1024 * 1024)
+
+/* The line of a document type declaration in buf's prolog, or 0 when there
+ * is none (doctype.c). */
+int cfg_prolog_doctype_line(const char *buf, size_t len);
 
 /* Parse one file's XML into f (allocated in arena). is_apphost selects the
  * rules (configSections, locations with site paths). apphost is the
