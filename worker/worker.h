@@ -204,7 +204,7 @@ void modules_exit(struct worker_env *env);
 /* Index of the module called name (ASCII case-insensitive), or -1. */
 int module_find(const struct worker_env *env, const char *name, size_t len);
 /* Free the module-owned configuration state (wasp_request_config_state)
- * and the per-(application, path) sections (request.c). */
+ * and the per-(application, path) sections (config_cache.c). */
 void config_states_free(struct worker_env *env);
 extern const struct wasp_module mod_static;
 extern const struct wasp_module mod_test;
@@ -244,7 +244,7 @@ struct worker_env {
 	struct wmodule modules[WORKER_MAX_MODULES];
 	size_t n_modules;
 	struct cstate *cstates; /* wasp_request_config_state(): open addressing */
-	struct rcache *rcache;  /* each (application, path)'s sections (request.c) */
+	struct rcache *rcache;  /* each (application, path)'s sections (config_cache.c) */
 	size_t n_cstates, n_cstates_alloc;
 	struct fcache *fcache;
 	/* memory of connections between requests, for the next busy one */
@@ -317,7 +317,7 @@ void wchan_flush_rooms(struct worker_env *env);
 size_t wchan_queued(struct worker_env *env);
 void wchan_close_all(struct worker_env *env);
 
-/* ---- connections (conn.c) ---- */
+/* ---- connections (conn.c; its parts share conn.h) ---- */
 
 /* Serve fd: data is what the adapter already read; the first request routes
  * to (site_id, app_path). chan may be NULL (tests): no hand back then. Takes
@@ -439,7 +439,7 @@ int request_add_header_static(struct wasp_request *req, const char *name, size_t
 /* Build the response head into the arena. Returns its length and sets
  * *ret_head, or -errno. */
 int request_build_head(struct wasp_request *req, char **ret_head);
-/* The per-(application, path) section cache (request.c): drop it, and how
+/* The per-(application, path) section cache (config_cache.c): drop it, and how
  * many entries it holds (tests). */
 void request_config_cache_free(struct worker_env *env);
 size_t request_config_cache_size(const struct worker_env *env);

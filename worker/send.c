@@ -1,0 +1,127 @@
+/* Writing a response: whether the connection stays open after it
+ * (keep-alive), the head and a memory body in one sendmsg, or the head with
+ * MSG_MORE (TCP_CORK for files over WORKER_CORK_MIN) then sendfile. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+
+#include "conn.h"
+#include "log.h"
+#include "util.h"
+
+/* Prepare the response for writing. false: failed (connection closed). */
+bool
+send_prepare(struct conn *c)
+{
+	struct wasp_request *req = &c->req;
+	struct worker_env *env = c->env;
+	bool bodyless = req->head || req->status < 200 || req->status == 204 || req->status == 304;
+	int64_t clen = req->file_fd >= 0 ? (int64_t)req->file_len : (int64_t)req->body_len;
+	char *head;
+	int n;
+
+	if (c->body_open || c->pend_len)
+		c->close_after = true; /* drain_decide() chose not to read it */
+	req->keep_alive = req->http && req->http->keep_alive && !c->close_after &&
+			  !(env->draining && !wchan_open(c->chan)) && !req->no_keep_alive &&
+			  wasp_http_response_can_keep_alive(req->http, clen);
+	n = request_build_head(req, &head);
+	if (n < 0) {
+		log_errno(n, "build response head");
+		return false;
+	}
+	c->iov[0] = (struct iovec){ head, (size_t)n };
+	c->iov_n = 1;
+	c->file_left = 0;
+	if (!bodyless) {
+		if (req->file_fd >= 0) {
+			c->file_off = req->file_off;
+			c->file_left = req->file_len;
+		} else if (req->body_len) {
+			c->iov[1] = (struct iovec){ req->body, req->body_len };
+			c->iov_n = 2;
+		}
+	}
+	return true;
+}
+
+/* Write what is left of the response. 1 done, -EAGAIN, -errno. */
+int
+send_write(struct conn *c)
+{
+	struct wasp_request *req = &c->req;
+
+	if (!c->writable)
+		return -EAGAIN;
+	if (c->iov_n > 0 && c->file_left > WORKER_CORK_MIN) {
+		int one = 1;
+		(void)setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &one, sizeof(one));
+		c->corked = true;
+	}
+	while (c->iov_n > 0) {
+		struct msghdr mh = { .msg_iov = c->iov, .msg_iovlen = c->iov_n };
+		int more = c->file_left && !c->corked ? MSG_MORE : 0;
+		ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | more);
+		size_t left;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				c->writable = false;
+				return -EAGAIN;
+			}
+			return -errno;
+		}
+		left = (size_t)n;
+		req->bytes_out += (uint64_t)n;
+		while (c->iov_n > 0 && left >= c->iov[0].iov_len) {
+			left -= c->iov[0].iov_len;
+			c->iov[0] = c->iov[1];
+			c->iov_n--;
+		}
+		if (c->iov_n > 0) {
+			c->iov[0].iov_base = (char *)c->iov[0].iov_base + left;
+			c->iov[0].iov_len -= left;
+		}
+	}
+	while (c->file_left > 0) {
+		size_t chunk = (size_t)MIN(c->file_left, (uint64_t)(1 << 30));
+		ssize_t n = sendfile(c->fd, req->file_fd, &c->file_off, chunk);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				c->writable = false;
+				return -EAGAIN;
+			}
+			return -errno;
+		}
+		if (n == 0) /* the file shrank under us: the framing is broken */
+			return -EIO;
+		c->file_left -= (uint64_t)n;
+		req->bytes_out += (uint64_t)n;
+	}
+	if (c->corked) {
+		int zero = 0;
+		(void)setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &zero, sizeof(zero));
+		c->corked = false;
+	}
+	return 1;
+}
+
+/* The response could not be sent whole (err: the send's -errno, or
+ * -ETIMEDOUT): the connection is over, but the request still goes through
+ * LogRequest and EndRequest, with sc-win32-status saying why, as IIS logs
+ * it: 64 (ERROR_NETNAME_DELETED) when the client went away, 1236
+ * (ERROR_CONNECTION_ABORTED) when the worker gave up on the connection. */
+void
+conn_cut(struct conn *c, int err)
+{
+	c->req.win32_status = wasp_errno_is_disconnect(err) ? 64 : 1236;
+	c->req.keep_alive = false;
+	c->state = CS_POST;
+}

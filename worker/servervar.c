@@ -1,0 +1,224 @@
+/* Server variables (wasp_request_server_variable): IIS's names for the
+ * request's addresses, URL parts, headers and site. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+#include "arena.h"
+#include "config.h"
+#include "util.h"
+#include "wasp-build.h"
+#include "worker.h"
+
+/* ---- server variables ---- */
+
+static const char *
+addr_text(struct wasp_request *req, const struct sockaddr_storage *ss, bool port)
+{
+	char buf[INET6_ADDRSTRLEN];
+	const char *s;
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+		if (port)
+			return wasp_arena_printf(req->arena, "%u", ntohs(in->sin_port));
+		s = inet_ntop(AF_INET, &in->sin_addr, buf, sizeof(buf));
+	} else {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+		if (port)
+			return wasp_arena_printf(req->arena, "%u", ntohs(in6->sin6_port));
+		s = inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof(buf));
+		if (s && IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+			s += strlen("::ffff:"); /* as IIS shows an IPv4 client */
+	}
+	return s ? wasp_arena_strdup(req->arena, s) : "";
+}
+
+static const char *
+var_addr(struct wasp_request *req, bool peer, bool port)
+{
+	const struct sockaddr_storage *ss;
+	socklen_t len;
+	bool ok;
+
+	if (!req->conn)
+		return "";
+	ok = peer ? conn_peer_addr(req->conn, &ss, &len) : conn_local_addr(req->conn, &ss, &len);
+	if (!ok)
+		return peer ? "" : (port ? "0" : "");
+	return addr_text(req, ss, port);
+}
+
+/* The application's root physical path with a trailing '/' (IIS ends it
+ * with its separator). */
+static const char *
+var_appl_physical_path(struct wasp_request *req)
+{
+	const struct wapp *a = req->app;
+
+	if (!a)
+		return "";
+	for (size_t i = 0; i < a->n_vdirs; i++)
+		if (streq(a->vdirs[i].url, streq(a->path, "/") ? "/" : a->path)) {
+			const char *p = a->vdirs[i].physical_path;
+			size_t n = strlen(p);
+			return wasp_arena_printf(req->arena, "%s%s", p,
+						 n && p[n - 1] == '/' ? "" : "/");
+		}
+	return "";
+}
+
+/* HTTP_ACCEPT_LANGUAGE -> the Accept-Language header ('_' matches '-'). */
+static const char *
+var_http_header(struct wasp_request *req, const char *name)
+{
+	const struct wasp_http_request *h = req->http;
+	size_t n = strlen(name);
+
+	if (!h)
+		return NULL;
+	for (uint32_t i = 0; i < h->n_headers; i++) {
+		const struct wasp_http_header *x = &h->headers[i];
+		size_t k;
+
+		if (x->name.len != n)
+			continue;
+		for (k = 0; k < n; k++) {
+			char a = (char)toupper((unsigned char)x->name.ptr[k]);
+			if (a == '-')
+				a = '_';
+			if (a != (char)toupper((unsigned char)name[k]))
+				break;
+		}
+		if (k == n)
+			return wasp_arena_strndup(req->arena, x->value.ptr ? x->value.ptr : "",
+						  x->value.len);
+	}
+	return NULL;
+}
+
+static const char *
+var_all_raw(struct wasp_request *req)
+{
+	const struct wasp_http_request *h = req->http;
+	size_t size = 1;
+	char *s, *p;
+
+	if (!h)
+		return "";
+	for (uint32_t i = 0; i < h->n_headers; i++)
+		size += h->headers[i].name.len + h->headers[i].value.len + 4;
+	p = s = wasp_arena_alloc(req->arena, size);
+	if (!s)
+		return NULL;
+	for (uint32_t i = 0; i < h->n_headers; i++) {
+		const struct wasp_http_header *x = &h->headers[i];
+		memcpy(p, x->name.ptr, x->name.len);
+		p += x->name.len;
+		*p++ = ':';
+		*p++ = ' ';
+		if (x->value.len)
+			memcpy(p, x->value.ptr, x->value.len);
+		p += x->value.len;
+		*p++ = '\r';
+		*p++ = '\n';
+	}
+	*p = '\0';
+	return s;
+}
+
+static const char *
+var_server_name(struct wasp_request *req)
+{
+	const struct wasp_http_request *h = req->http;
+
+	if (h && h->host_name.ptr && h->host_name.len)
+		return wasp_arena_strndup(req->arena, h->host_name.ptr, h->host_name.len);
+	return var_addr(req, false, false);
+}
+
+static const char *
+var_unencoded_url(struct wasp_request *req)
+{
+	const char *raw = wasp_request_raw_path(req);
+
+	if (!raw || !req->http || !req->http->query.ptr)
+		return raw;
+	return wasp_arena_printf(req->arena, "%s?%s", raw, req->query);
+}
+
+const char *
+wasp_request_server_variable(struct wasp_request *req, const char *name)
+{
+	const struct wasp_http_request *h = req->http;
+	const char *s;
+
+	if (!name)
+		return NULL;
+	if ((s = startswith(name, "HTTP_")) && *s) {
+		if (streq(s, "URL"))
+			return var_unencoded_url(req);
+		if (streq(s, "METHOD"))
+			return req->method;
+		if (streq(s, "VERSION"))
+			return h && h->version == WASP_HTTP_1_0 ? "HTTP/1.0" : "HTTP/1.1";
+		return var_http_header(req, s);
+	}
+	if (streq(name, "REMOTE_ADDR") || streq(name, "REMOTE_HOST"))
+		return var_addr(req, true, false);
+	if (streq(name, "REMOTE_PORT"))
+		return var_addr(req, true, true);
+	if (streq(name, "LOCAL_ADDR"))
+		return var_addr(req, false, false);
+	if (streq(name, "SERVER_PORT"))
+		return var_addr(req, false, true);
+	if (streq(name, "SERVER_NAME"))
+		return var_server_name(req);
+	if (streq(name, "SERVER_PROTOCOL"))
+		return h && h->version == WASP_HTTP_1_0 ? "HTTP/1.0" : "HTTP/1.1";
+	if (streq(name, "SERVER_SOFTWARE"))
+		return WORKER_SERVER_HEADER;
+	if (streq(name, "GATEWAY_INTERFACE"))
+		return "CGI/1.1";
+	if (streq(name, "REQUEST_METHOD"))
+		return req->method;
+	if (streq(name, "URL") || streq(name, "SCRIPT_NAME") || streq(name, "PATH_INFO"))
+		return req->path;
+	if (streq(name, "QUERY_STRING"))
+		return req->query;
+	if (streq(name, "UNENCODED_URL"))
+		return var_unencoded_url(req);
+	if (streq(name, "PATH_TRANSLATED"))
+		return strempty(wasp_request_physical_path(req));
+	if (streq(name, "APPL_PHYSICAL_PATH"))
+		return var_appl_physical_path(req);
+	if (streq(name, "APPL_MD_PATH"))
+		return wasp_arena_printf(req->arena, "/LM/W3SVC/%u/ROOT%s",
+					 wasp_request_site_id(req),
+					 req->app && !streq(req->app->path, "/") ? req->app->path
+										  : "");
+	if (streq(name, "INSTANCE_ID"))
+		return wasp_arena_printf(req->arena, "%u", wasp_request_site_id(req));
+	if (streq(name, "INSTANCE_NAME"))
+		return wasp_request_site_name(req);
+	if (streq(name, "APP_POOL_ID"))
+		return strempty(req->env->pool_name);
+	if (streq(name, "HTTPS"))
+		return "off";
+	if (streq(name, "SERVER_PORT_SECURE"))
+		return "0";
+	if (streq(name, "CONTENT_LENGTH"))
+		return h && h->has_content_length
+			       ? wasp_arena_printf(req->arena, "%llu",
+						   (unsigned long long)h->content_length)
+			       : "0";
+	if (streq(name, "CONTENT_TYPE"))
+		return strempty(var_http_header(req, "CONTENT_TYPE"));
+	if (streq(name, "ALL_RAW"))
+		return var_all_raw(req);
+	if (streq(name, "AUTH_TYPE") || streq(name, "LOGON_USER") || streq(name, "REMOTE_USER") ||
+	    streq(name, "AUTH_USER"))
+		return "";
+	return NULL;
+}
