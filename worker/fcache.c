@@ -16,7 +16,6 @@
 
 #include "util.h"
 #include "worker.h"
-#include "modules/mod_static.h"
 
 #define FCACHE_BUCKETS 1024 /* power of two */
 #define FCACHE_VALID_USEC 1000000

@@ -11,7 +11,6 @@
 
 #include "util.h"
 #include "worker.h"
-#include "modules/mod_static.h"
 
 struct mime_slot {
 	const char *ext; /* ".html"; NULL: empty slot */

@@ -39,6 +39,7 @@ static const unsigned steps[] = {
 
 enum {
 	STEP_MAP = 4,            /* index of WASP_STAGE_MAP_REQUEST_HANDLER in steps[] */
+	STEP_EXECUTE = 7,        /* index of WASP_STAGE_EXECUTE_REQUEST_HANDLER in steps[] */
 	STEP_SEND_RESPONSE = 10, /* index of WASP_STAGE_SEND_RESPONSE in steps[] */
 	STEP_AFTER_WRITE = 12,
 };
@@ -258,6 +259,33 @@ pipe_for_request(struct wasp_request *req)
 	return p;
 }
 
+bool
+pipeline_can_redirect(const struct wasp_request *req)
+{
+	return req->pipe && req->step <= STEP_EXECUTE;
+}
+
+void
+pipeline_redirect(struct wasp_request *req)
+{
+	req->mapped = false;
+	req->handled = false;
+	req->handler_name = NULL;
+	req->handler_modules = WMODSET_ALL;
+	req->bad_module = NULL;
+	if (req->step >= STEP_MAP)
+		req->remap = true;
+}
+
+/* After a handler redirected the request: MapRequestHandler again. */
+static void
+remap(struct wasp_request *req)
+{
+	req->remap = false;
+	req->step = STEP_MAP;
+	req->hook = 0;
+}
+
 void
 pipeline_skip_to_send(struct wasp_request *req)
 {
@@ -334,9 +362,12 @@ pipeline_run(struct wasp_request *req)
 		/* the handler at req->hook returned WASP_AGAIN earlier */
 		stage = steps[req->step];
 		req->resumed = false;
-		if (apply_status(req, stage, req->resume_status))
+		if (req->remap)
+			remap(req);
+		else if (apply_status(req, stage, req->resume_status))
 			goto next_step;
-		req->hook++;
+		else
+			req->hook++;
 	}
 	for (;;) {
 		if (req->step >= ELEMENTSOF(steps))
@@ -369,9 +400,15 @@ pipeline_run(struct wasp_request *req)
 				req->resumed = false;
 				st = req->resume_status;
 			}
+			if (req->remap)
+				break;
 			if (apply_status(req, stage, st))
 				break;
 			req->hook++;
+		}
+		if (req->remap) {
+			remap(req);
+			continue;
 		}
 	next_step:
 		if (req->step == STEP_MAP && !req->mapped && !handlers_map(req)) {

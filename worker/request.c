@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -162,9 +163,11 @@ fcache_unref_cb(void *e)
 	fcache_unref(e);
 }
 
-int
-wasp_request_open(struct wasp_request *req, const char *sub, int flags, int *ret_fd,
-		  struct stat *ret_st)
+/* Open rel+sub under the request's virtual directory: from the open file
+ * cache for O_RDONLY (fcache_flags: FCACHE_*), else directly. */
+static int
+request_open(struct wasp_request *req, const char *sub, int flags, unsigned fcache_flags,
+	     int *ret_fd, struct stat *ret_st)
 {
 	const char *rel = req->rel;
 	struct stat st;
@@ -184,7 +187,8 @@ wasp_request_open(struct wasp_request *req, const char *sub, int flags, int *ret
 	if (flags == O_RDONLY && req->env->fcache) {
 		struct fcache_entry *e;
 
-		r = fcache_open(req->env->fcache, req->vdir, rel, wasp_now_usec(), &e);
+		r = fcache_open_ex(req->env->fcache, req->vdir, rel, fcache_flags, wasp_now_usec(),
+				   &e);
 		if (r < 0)
 			return r;
 		r = wasp_arena_add_cleanup(req->arena, fcache_unref_cb, e);
@@ -197,7 +201,8 @@ wasp_request_open(struct wasp_request *req, const char *sub, int flags, int *ret
 			*ret_st = *fcache_entry_stat(e);
 		return 0;
 	}
-	fd = vdir_open(req->vdir, rel, flags, wasp_now_usec());
+	fd = vdir_open_ex(req->vdir, rel, flags, fcache_flags & FCACHE_LINKS_OUTSIDE_ROOT,
+			  wasp_now_usec());
 	if (fd < 0)
 		return fd;
 	r = wasp_arena_add_fd(req->arena, fd);
@@ -211,6 +216,46 @@ wasp_request_open(struct wasp_request *req, const char *sub, int flags, int *ret
 	if (ret_st)
 		*ret_st = st;
 	return 0;
+}
+
+int
+wasp_request_open(struct wasp_request *req, const char *sub, int flags, int *ret_fd,
+		  struct stat *ret_st)
+{
+	return request_open(req, sub, flags, 0, ret_fd, ret_st);
+}
+
+#define STATIC_CONTENT_SECTION "system.webServer/staticContent"
+
+/* staticContent allowSymbolicLinksOutsideRoot for one effective section
+ * (userdata: applicationHost.config's file name). Only applicationHost.config
+ * (its own sections or its <location>s) may let symbolic links leave a
+ * virtual directory: a web.config lies in the content it would widen. */
+static void *
+links_build(const struct wasp_element *sec, void *userdata)
+{
+	const char *apphost = userdata;
+	const struct wasp_attr *a = wasp_element_attr(sec, "allowSymbolicLinksOutsideRoot");
+	bool *on = malloc(sizeof(*on));
+
+	if (on)
+		*on = a && a->value.type == WASP_ATTR_BOOL && a->value.b && a->is_set && a->file &&
+		      apphost && streq(a->file, apphost);
+	return on;
+}
+
+int
+wasp_request_open_content(struct wasp_request *req, const char *sub, int *ret_fd,
+			  struct stat *ret_st)
+{
+	const char *apphost = req->env->config ? wasp_config_file(req->env->config) : NULL;
+	const bool *links = NULL;
+
+	if (apphost)
+		links = wasp_request_config_state(req, STATIC_CONTENT_SECTION, links_build, free,
+						  (void *)(uintptr_t)apphost);
+	return request_open(req, sub, O_RDONLY, links && *links ? FCACHE_LINKS_OUTSIDE_ROOT : 0,
+			    ret_fd, ret_st);
 }
 
 /* ---- response ---- */
@@ -416,6 +461,63 @@ request_build_head(struct wasp_request *req, char **ret_head)
 }
 
 /* ---- more of the request ---- */
+
+static bool
+url_safe(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       strchr("-._~/!$()*+,;=:@", c);
+}
+
+char *
+wasp_request_url_encode(struct wasp_request *req, const char *path, const char *suffix)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(path), m = suffix ? strlen(suffix) : 0;
+	char *out = wasp_request_alloc(req, (n + m) * 3 + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (size_t k = 0; k < 2; k++)
+		for (const unsigned char *p = (const unsigned char *)(k ? suffix : path); p && *p;
+		     p++) {
+			if (*p && url_safe(*p)) {
+				*o++ = (char)*p;
+			} else {
+				*o++ = '%';
+				*o++ = hex[*p >> 4];
+				*o++ = hex[*p & 15];
+			}
+		}
+	*o = '\0';
+	return out;
+}
+
+bool
+wasp_request_path_has_slash(const struct wasp_request *req)
+{
+	size_t n = req->path ? strlen(req->path) : 0;
+
+	return n > 0 && req->path[n - 1] == '/';
+}
+
+enum wasp_status
+wasp_response_redirect_slash(struct wasp_request *req)
+{
+	char *loc = wasp_request_url_encode(req, wasp_request_path(req), "/");
+
+	if (!loc)
+		return WASP_ERROR;
+	if (*req->query) {
+		loc = wasp_arena_printf(req->arena, "%s?%s", loc, req->query);
+		if (!loc)
+			return WASP_ERROR;
+	}
+	wasp_response_set_status(req, 301, 0);
+	if (wasp_response_add_header(req, "Location", loc) < 0)
+		return WASP_ERROR;
+	return WASP_DONE;
+}
 
 const char *
 wasp_request_site_name(const struct wasp_request *req)

@@ -19,7 +19,6 @@
 
 #include "util.h"
 #include "worker.h"
-#include "modules/mod_static.h"
 
 #define ROOT_REVALIDATE_USEC 1000000
 

@@ -59,6 +59,7 @@ struct rc_entry;
 #define WORKER_CONFIG_REVALIDATE_USEC 1000000 /* web.config files re-stat'ed at most this often */
 #define WORKER_RCACHE_MAX 1024     /* (application, path)s whose sections are remembered */
 #define WORKER_RCACHE_MAX_PATH 512 /* longer paths are looked up section by section */
+#define WORKER_MAX_INTERNAL_REDIRECTS 10 /* per request; one more answers 500 */
 #define WORKER_ROUTES_MAX_BYTES (64u << 20) /* a routing table memfd */
 #define WORKER_SERVER_HEADER "wasp/" WASP_VERSION
 /* Allow and Public of an OPTIONS response (OPTIONS *, and IIS's
@@ -126,6 +127,37 @@ size_t fcache_size(const struct fcache *fc);
 /* MIME type for a file name by its extension; "application/octet-stream" if unknown. */
 const char *mime_lookup(const char *name);
 
+/* ---- mime.c: the staticContent mimeMap ---- */
+
+/* A case-insensitive extension -> Content-Type map. From the mimeMap
+ * collection of a staticContent element (fileExtension ".html", "." for a
+ * name without one, ".*" for any other); NULL on OOM. */
+struct mime_pair {
+	const char *ext; /* ".html" (kept as a pointer: it must outlive the map) */
+	const char *type;
+};
+struct mime_map;
+struct mime_map *mime_map_new(const struct mime_pair *pairs, size_t n);
+void mime_map_free(struct mime_map *m);
+/* The built-in map (IIS's shipped defaults), used when no mimeMap entry is
+ * configured at all. Never NULL once built; NULL only on OOM. */
+const struct mime_map *mime_map_builtin(void);
+/* The Content-Type for the file name (its last segment's extension), or
+ * NULL when the map has none (IIS: 404.3). */
+const char *mime_map_lookup(const struct mime_map *m, const char *name);
+size_t mime_map_size(const struct mime_map *m);
+
+/* ---- vdir.c and fcache.c: the open that lets links leave the root ---- */
+
+/* vdir_open(), but with links_outside_root symbolic links may resolve
+ * outside v's root (no ".." is still accepted, magic links still refused). */
+int vdir_open_ex(struct wvdir *v, const char *rel, int flags, bool links_outside_root,
+		 uint64_t now_usec);
+#define FCACHE_LINKS_OUTSIDE_ROOT 0x1u
+/* fcache_open() with FCACHE_* flags (part of the cache key). */
+int fcache_open_ex(struct fcache *fc, struct wvdir *v, const char *rel, unsigned flags,
+		   uint64_t now_usec, struct fcache_entry **ret);
+
 /* ---- pipeline ---- */
 
 #define WORKER_MAX_MODULES 64 /* built-in and loaded, per worker (a bit each) */
@@ -179,6 +211,12 @@ enum pipeline_result {
 
 /* Run the request from where it stands. */
 enum pipeline_result pipeline_run(struct wasp_request *req);
+/* Can req be redirected now (a stage up to ExecuteRequestHandler)? */
+bool pipeline_can_redirect(const struct wasp_request *req);
+/* req was mapped to another URL (redirect.c): forget its handler; from
+ * MapRequestHandler on, go back to MapRequestHandler once the running
+ * handler returns. */
+void pipeline_redirect(struct wasp_request *req);
 
 /* The <handlers> mapping (pipeline.c): choose req's handler. Returns true
  * when one was chosen (or no handlers are configured: all run); false after
@@ -370,6 +408,9 @@ struct wasp_request {
 	const char *rel;           /* path under the vdir */
 	const char *physical_path; /* built on demand */
 	const char *raw_path;      /* wasp_request_raw_path(), built on demand */
+	const char *orig_path;     /* the path before the first internal redirect, or NULL */
+	unsigned n_redirects;      /* internal redirects so far */
+	bool remap;                /* redirected at MapRequestHandler or later: map again */
 
 	/* pipeline position */
 	unsigned step;

@@ -12,7 +12,6 @@
 #include "testutil.h"
 #include "util.h"
 #include "worker.h"
-#include "modules/mod_static.h"
 
 #define SEC 1000000ULL
 

@@ -1,10 +1,12 @@
 /* DefaultDocumentModule: a GET or HEAD of a directory URL serves the first
  * file of system.webServer/defaultDocument's <files> that exists there (in
- * the collection's order), through StaticFileModule's serving code (types,
- * validators, ranges, clientCache). A directory URL without its trailing
- * slash is redirected (301) to the slash form first, the query kept, as
- * IIS's courtesy redirect. enabled="false", or no such file: declined, for
- * DirectoryListingModule (listing or 403.14).
+ * the collection's order) through an internal redirect to it
+ * (wasp_request_internal_redirect): the document's URL is mapped to its own
+ * handler (StaticFile for a page: types, validators, ranges, clientCache),
+ * as in IIS. A directory URL without its trailing slash is redirected (301)
+ * to the slash form first, the query kept, as IIS's courtesy redirect.
+ * enabled="false", or no such file: declined, for DirectoryListingModule
+ * (listing or 403.14).
  *
  * An empty <files> collection (nothing configured) means IIS's shipped
  * list: Default.htm, Default.asp, index.htm, index.html, iisstart.htm,
@@ -15,8 +17,7 @@
 
 #include "config.h"
 #include "util.h"
-#include "worker.h"
-#include "mod_static.h"
+#include "wasp/module.h"
 
 #define DEFAULTDOC_SECTION "system.webServer/defaultDocument"
 
@@ -33,19 +34,23 @@ is_get_or_head(const struct wasp_request *req)
 	return streq(m, "GET") || streq(m, "HEAD");
 }
 
-/* Serve name under the directory if it is a regular file there. */
+/* Redirect to name under the directory if it is a regular file there. */
 static enum wasp_status
 try_file(struct wasp_request *req, const char *name)
 {
 	struct stat st;
+	const char *url;
 	int fd;
 
 	if (!*name || strchr(name, '/') || strchr(name, '\\') || streq(name, ".") ||
 	    streq(name, ".."))
 		return WASP_DECLINED; /* IIS allows "sub/page.htm"; we serve names only */
-	if (static_open(req, name, &fd, &st) < 0 || !S_ISREG(st.st_mode))
+	if (wasp_request_open_content(req, name, &fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return WASP_DECLINED;
-	return static_serve_file(req, name, fd, &st);
+	url = wasp_request_url_encode(req, wasp_request_path(req), name);
+	if (!url || wasp_request_internal_redirect(req, url) < 0)
+		return WASP_ERROR;
+	return WASP_DONE;
 }
 
 static enum wasp_status
@@ -58,13 +63,13 @@ defaultdoc_on_execute(struct wasp_request *req, void *userdata)
 	(void)userdata;
 	if (!is_get_or_head(req))
 		return WASP_DECLINED;
-	if (static_open(req, NULL, &fd, &st) < 0 || !S_ISDIR(st.st_mode))
+	if (wasp_request_open_content(req, NULL, &fd, &st) < 0 || !S_ISDIR(st.st_mode))
 		return WASP_DECLINED;
 	sec = wasp_request_config(req, DEFAULTDOC_SECTION);
 	if (!wasp_element_get_bool(sec, "enabled", true))
 		return WASP_DECLINED;
-	if (!static_path_has_slash(req))
-		return static_redirect_slash(req);
+	if (!wasp_request_path_has_slash(req))
+		return wasp_response_redirect_slash(req);
 	files = wasp_element_child(sec, "files");
 	if (files) { /* the built-in list is in the configuration (config/defaults.c) */
 		for (size_t i = 0; i < files->n_items; i++) {

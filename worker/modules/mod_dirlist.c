@@ -29,7 +29,6 @@
 #include "config.h"
 #include "util.h"
 #include "worker.h"
-#include "mod_static.h"
 
 #define DIRLIST_SECTION "system.webServer/directoryBrowse"
 #define FILTERING_SECTION "system.webServer/security/requestFiltering"
@@ -102,10 +101,36 @@ entry_cmp(const void *a, const void *b)
 	return r ? r : strcmp(x->name, y->name);
 }
 
+/* IIS's default hiddenSegments, never listed even where requestFiltering
+ * configures none (RequestFilteringModule answers 404.8 for them). */
+static const struct {
+	const char *name;
+	size_t len;
+} hidden_segments[] = {
+	{ "web.config", 10 },
+	{ "bin", 3 },
+	{ "App_code", 8 },
+	{ "App_GlobalResources", 19 },
+	{ "App_LocalResources", 18 },
+	{ "App_WebReferences", 17 },
+	{ "App_Data", 8 },
+	{ "App_Browsers", 12 },
+};
+
+static bool
+is_hidden_name(const char *name, size_t n)
+{
+	for (size_t i = 0; n && i < ELEMENTSOF(hidden_segments); i++)
+		if (n == hidden_segments[i].len && strncasecmp(name, hidden_segments[i].name, n) == 0)
+			return true;
+	return false;
+}
+
+
 static bool
 hidden(const struct wasp_element *segments, const char *name)
 {
-	if (name[0] == '.' || static_is_hidden_name(name, strlen(name)))
+	if (name[0] == '.' || is_hidden_name(name, strlen(name)))
 		return true;
 	for (size_t i = 0; segments && i < segments->n_items; i++)
 		if (strcaseeq(wasp_element_get_str(segments->items[i], "segment", ""), name))
@@ -162,7 +187,6 @@ static int
 read_entries(struct wasp_request *req, int fd, const struct wasp_element *segments,
 	     struct entry **ret, size_t *ret_n)
 {
-	const struct static_conf *c = static_conf_get(req);
 	struct entry *v = NULL;
 	size_t n = 0, alloc = 0;
 	struct dirent *de;
@@ -189,7 +213,7 @@ read_entries(struct wasp_request *req, int fd, const struct wasp_element *segmen
 
 			/* listed only when it may be followed: the same open a
 			 * request for it would do */
-			if (!c || static_open(req, de->d_name, &lfd, &st) < 0)
+			if (wasp_request_open_content(req, de->d_name, &lfd, &st) < 0)
 				continue;
 		}
 		if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
@@ -270,7 +294,7 @@ list_directory(struct wasp_request *req, int fd, uint64_t flags)
 		slash = strrchr(parent, '/');
 		if (slash)
 			slash[1] = '\0';
-		enc = static_url_encode(req, parent, NULL);
+		enc = wasp_request_url_encode(req, parent, NULL);
 		if (!enc)
 			return WASP_ERROR;
 		r = write_str(req,
@@ -294,7 +318,7 @@ list_directory(struct wasp_request *req, int fd, uint64_t flags)
 		}
 		format_columns(cols, sizeof(cols), &v[i].st, flags);
 		href = wasp_arena_printf(req->arena, "%s%s", path, v[i].name);
-		href = href ? static_url_encode(req, href, dir ? "/" : NULL) : NULL;
+		href = href ? wasp_request_url_encode(req, href, dir ? "/" : NULL) : NULL;
 		shown = html_escape(req, shown);
 		if (!href || !shown)
 			return WASP_ERROR;
@@ -317,15 +341,15 @@ dirlist_on_execute(struct wasp_request *req, void *userdata)
 	(void)userdata;
 	if (!is_get_or_head(req))
 		return WASP_DECLINED;
-	if (static_open(req, NULL, &fd, &st) < 0 || !S_ISDIR(st.st_mode))
+	if (wasp_request_open_content(req, NULL, &fd, &st) < 0 || !S_ISDIR(st.st_mode))
 		return WASP_DECLINED;
 	sec = wasp_request_config(req, DIRLIST_SECTION);
 	if (!wasp_element_get_bool(sec, "enabled", false)) {
 		wasp_response_set_status(req, 403, 14);
 		return WASP_DONE;
 	}
-	if (!static_path_has_slash(req))
-		return static_redirect_slash(req);
+	if (!wasp_request_path_has_slash(req))
+		return wasp_response_redirect_slash(req);
 	flags = wasp_element_value(sec, "showFlags");
 	return list_directory(req, fd,
 			      flags ? flags->u :

@@ -209,8 +209,9 @@ httplog_on_log(struct wasp_request *req, void *userdata)
 	};
 	f = s->flags;
 	if (f & W3C_F_URI_STEM)
-		e.uri_stem = *wasp_request_path(req) ? wasp_request_path(req)
-						     : wasp_request_raw_path(req); /* refused URL */
+		/* the client's URL, not where an internal redirect took it */
+		e.uri_stem = *wasp_request_original_path(req) ? wasp_request_original_path(req)
+							      : wasp_request_raw_path(req); /* refused URL */
 	if (f & W3C_F_SERVER_IP)
 		e.server_ip = wasp_request_server_variable(req, "LOCAL_ADDR");
 	if (f & W3C_F_SERVER_PORT)

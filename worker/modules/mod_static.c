@@ -23,8 +23,7 @@
  * strings in the request's arena; the body goes out with sendfile.
  *
  * Hidden segments (web.config, bin, App_Data, ...: 404.8) are the
- * RequestFilteringModule's; static_is_hidden_name() only keeps IIS's
- * default list out of directory listings. */
+ * RequestFilteringModule's. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -41,29 +40,6 @@
 #include "util.h"
 #include "worker.h"
 #include "mod_static.h"
-
-static const struct {
-	const char *name;
-	size_t len;
-} hidden_segments[] = {
-	{ "web.config", 10 },
-	{ "bin", 3 },
-	{ "App_code", 8 },
-	{ "App_GlobalResources", 19 },
-	{ "App_LocalResources", 18 },
-	{ "App_WebReferences", 17 },
-	{ "App_Data", 8 },
-	{ "App_Browsers", 12 },
-};
-
-bool
-static_is_hidden_name(const char *name, size_t n)
-{
-	for (size_t i = 0; n && i < ELEMENTSOF(hidden_segments); i++)
-		if (n == hidden_segments[i].len && strncasecmp(name, hidden_segments[i].name, n) == 0)
-			return true;
-	return false;
-}
 
 /* ---- staticContent, derived once per distinct effective section ---- */
 
@@ -122,10 +98,8 @@ join_directives(const char *custom, const char *mode)
 static void *
 conf_build(const struct wasp_element *sec, void *userdata)
 {
-	const char *apphost = userdata;
 	const struct wasp_element *cc = wasp_element_child(sec, "clientCache");
 	const struct wasp_value *mode = wasp_element_value(cc, "cacheControlMode");
-	const struct wasp_attr *links = wasp_element_attr(sec, "allowSymbolicLinksOutsideRoot");
 	struct static_conf *c = calloc(1, sizeof(*c));
 	char directive[64] = "";
 
@@ -180,145 +154,25 @@ conf_build(const struct wasp_element *sec, void *userdata)
 	if (!c->cache_control && (*directive || *wasp_element_get_str(cc, "cacheControlCustom", "")))
 		goto fail;
 
-	/* Only applicationHost.config (its own sections or its <location>s)
-	 * may let symbolic links leave a virtual directory: a web.config lies
-	 * in the content it would widen. */
-	c->links_outside_root = links && links->value.type == WASP_ATTR_BOOL && links->value.b &&
-				links->is_set && links->file && apphost && streq(links->file, apphost);
 	return c;
 fail:
 	conf_free(c);
 	return NULL;
 }
 
-const struct static_conf *
+static const struct static_conf *
 static_conf_get(struct wasp_request *req)
 {
 	static struct static_conf fallback = { .set_etag = true };
 	const struct static_conf *c;
-	const char *apphost = req->env->config ? wasp_config_file(req->env->config) : NULL;
 
-	c = wasp_request_config_state(req, STATIC_SECTION, conf_build, conf_free, (void *)(uintptr_t)apphost);
+	c = wasp_request_config_state(req, STATIC_SECTION, conf_build, conf_free, NULL);
 	if (c)
 		return c;
 	/* no application or no such section (tests without a configuration) */
 	if (!fallback.mime)
 		fallback.mime = mime_map_builtin();
 	return fallback.mime ? &fallback : NULL;
-}
-
-/* ---- opening ---- */
-
-static void
-fcache_unref_cb(void *e)
-{
-	fcache_unref(e);
-}
-
-/* static_open() with the request's settings already looked up */
-static int
-open_conf(struct wasp_request *req, const struct static_conf *c, const char *sub, int *ret_fd,
-	  struct stat *ret_st)
-{
-	struct fcache_entry *e;
-	const char *rel;
-	int r;
-
-	if (!c || !c->links_outside_root || !req->vdir || !req->env->fcache)
-		return wasp_request_open(req, sub, O_RDONLY, ret_fd, ret_st);
-
-	/* as wasp_request_open(), with symbolic links allowed to leave the root */
-	rel = req->rel;
-	if (sub) {
-		size_t n = strlen(rel);
-
-		if (!*sub || strchr(sub, '/') || streq(sub, ".") || streq(sub, ".."))
-			return -EINVAL;
-		rel = wasp_arena_printf(req->arena, "%s%s%s", rel,
-					(n == 0 || rel[n - 1] == '/') ? "" : "/", sub);
-		if (!rel)
-			return -ENOMEM;
-	}
-	r = fcache_open_ex(req->env->fcache, req->vdir, rel, FCACHE_LINKS_OUTSIDE_ROOT,
-			   wasp_now_usec(), &e);
-	if (r < 0)
-		return r;
-	r = wasp_arena_add_cleanup(req->arena, fcache_unref_cb, e);
-	if (r < 0) {
-		fcache_unref(e);
-		return r;
-	}
-	*ret_fd = fcache_entry_fd(e);
-	if (ret_st)
-		*ret_st = *fcache_entry_stat(e);
-	return 0;
-}
-
-int
-static_open(struct wasp_request *req, const char *sub, int *ret_fd, struct stat *ret_st)
-{
-	return open_conf(req, static_conf_get(req), sub, ret_fd, ret_st);
-}
-
-/* ---- URLs ---- */
-
-static bool
-url_safe(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       strchr("-._~/!$()*+,;=:@", c);
-}
-
-char *
-static_url_encode(struct wasp_request *req, const char *path, const char *suffix)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t n = strlen(path), m = suffix ? strlen(suffix) : 0;
-	char *out = wasp_request_alloc(req, (n + m) * 3 + 1), *o = out;
-
-	if (!out)
-		return NULL;
-	for (size_t k = 0; k < 2; k++)
-		for (const unsigned char *p = (const unsigned char *)(k ? suffix : path); p && *p;
-		     p++) {
-			if (*p && url_safe(*p)) {
-				*o++ = (char)*p;
-			} else {
-				*o++ = '%';
-				*o++ = hex[*p >> 4];
-				*o++ = hex[*p & 15];
-			}
-		}
-	*o = '\0';
-	return out;
-}
-
-bool
-static_path_has_slash(const struct wasp_request *req)
-{
-	const char *p = wasp_request_path(req);
-	size_t n = strlen(p);
-
-	return n > 0 && p[n - 1] == '/';
-}
-
-enum wasp_status
-static_redirect_slash(struct wasp_request *req)
-{
-	const char *q = wasp_request_query(req);
-	char *loc = static_url_encode(req, wasp_request_path(req), "/");
-
-	if (!loc)
-		return WASP_ERROR;
-	if (*q) {
-		loc = wasp_arena_printf(req->arena, "%s?%s", loc, q);
-		if (!loc)
-			return WASP_ERROR;
-	}
-	wasp_response_set_status(req, 301, 0);
-	if (wasp_response_add_header(req, "Location", loc) < 0)
-		return WASP_ERROR;
-	return WASP_DONE;
 }
 
 /* ---- validators and preconditions ---- */
@@ -738,12 +592,6 @@ serve_conf(struct wasp_request *req, const struct static_conf *c, const char *na
 	return WASP_DONE;
 }
 
-enum wasp_status
-static_serve_file(struct wasp_request *req, const char *name, int fd, const struct stat *st)
-{
-	return serve_conf(req, static_conf_get(req), name, fd, st);
-}
-
 static bool
 is_get_or_head(const struct wasp_request *req)
 {
@@ -767,7 +615,7 @@ static_on_execute(struct wasp_request *req, void *userdata)
 		return WASP_DONE;
 	}
 	c = static_conf_get(req); /* once: open and serve share it */
-	r = open_conf(req, c, NULL, &fd, &st);
+	r = wasp_request_open_content(req, NULL, &fd, &st);
 	if (r >= 0 && S_ISDIR(st.st_mode))
 		return WASP_DECLINED; /* DefaultDocumentModule, DirectoryListingModule */
 	if (r == -EACCES) {

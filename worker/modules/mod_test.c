@@ -6,9 +6,13 @@
  *   /__wasp_test/hang        blocks the event loop forever (pings go unanswered)
  *   /__wasp_test/sleep?ms=N  answers 200 after N ms, from a timer (not blocking)
  *   /__wasp_test/crash       abort()
- * and one answers with a module's own error body:
+ * one answers with a module's own error body:
  *   /__wasp_test/error[/...][?skip]  500 with the body "module error body",
- *                            asking CustomErrorModule to keep it with ?skip */
+ *                            asking CustomErrorModule to keep it with ?skip
+ * and two redirect internally from MapRequestHandler:
+ *   /__wasp_test/redirect/N  to .../redirect/N-1; .../redirect/0 answers 200
+ *                            "redirected from PATH" (the original path)
+ *   /__wasp_test/loop        to itself, for ever (the worker's bound ends it) */
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +125,32 @@ test_on_begin(struct wasp_request *req, void *userdata)
 }
 
 static enum wasp_status
+test_on_map(struct wasp_request *req, void *userdata)
+{
+	const char *what = startswith(wasp_request_path(req), TEST_PREFIX);
+	const char *n;
+	char url[64];
+	uint64_t v;
+
+	if (what && streq(what, "loop"))
+		return wasp_request_internal_redirect(req, wasp_request_path(req)) < 0 ? WASP_ERROR
+										       : WASP_OK;
+	if (!what || !(n = startswith(what, "redirect/")) || wasp_parse_u64(n, 1000, &v) < 0)
+		return WASP_OK;
+	if (v == 0) {
+		const char *from = wasp_request_original_path(req);
+
+		wasp_response_set_status(req, 200, 0);
+		if (wasp_response_write(req, "redirected from ", 16) < 0 ||
+		    wasp_response_write(req, from, strlen(from)) < 0)
+			return WASP_ERROR;
+		return WASP_DONE;
+	}
+	(void)snprintf(url, sizeof(url), TEST_PREFIX "redirect/%llu", (unsigned long long)(v - 1));
+	return wasp_request_internal_redirect(req, url) < 0 ? WASP_ERROR : WASP_OK;
+}
+
+static enum wasp_status
 test_on_send(struct wasp_request *req, void *userdata)
 {
 	struct wasp_server *srv = wasp_request_server(req);
@@ -142,6 +172,10 @@ test_register_hooks(struct wasp_hooks *hooks)
 {
 	int r = wasp_hooks_add(hooks, WASP_STAGE_BEGIN_REQUEST, WASP_PRIORITY_FIRST, test_on_begin,
 			       NULL);
+	if (r < 0)
+		return r;
+	r = wasp_hooks_add(hooks, WASP_STAGE_MAP_REQUEST_HANDLER, WASP_PRIORITY_FIRST, test_on_map,
+			   NULL);
 	if (r < 0)
 		return r;
 	return wasp_hooks_add(hooks, WASP_STAGE_SEND_RESPONSE, WASP_PRIORITY_LAST, test_on_send,

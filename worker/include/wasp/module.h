@@ -191,6 +191,21 @@ const char *wasp_request_physical_path(const struct wasp_request *req);
 int wasp_request_open(struct wasp_request *req, const char *sub, int flags, int *ret_fd,
 		      struct stat *ret_st);
 
+/* wasp_request_open(req, sub, O_RDONLY, ...) for content served as files
+ * (StaticFileModule, DefaultDocumentModule, DirectoryListingModule): where
+ * applicationHost.config itself (not a web.config) sets staticContent
+ * allowSymbolicLinksOutsideRoot="true", symbolic links may also resolve
+ * outside the virtual directory (a ".." is still refused). Same returns. */
+int wasp_request_open_content(struct wasp_request *req, const char *sub, int *ret_fd,
+			      struct stat *ret_st);
+
+/* path, then suffix (may be NULL), percent-encoded for a Location or an
+ * href (letters, digits and "-._~/!$()*+,;=:@" kept). In the request's
+ * arena; NULL on OOM. */
+char *wasp_request_url_encode(struct wasp_request *req, const char *path, const char *suffix);
+/* Is the request's path a directory URL (ends in '/')? */
+bool wasp_request_path_has_slash(const struct wasp_request *req);
+
 /* The effective configuration section ("system.webServer/staticContent")
  * for this request's site and URL path: applicationHost.config, its
  * <location>s and the web.config files along the path, merged once and
@@ -238,6 +253,25 @@ const char *wasp_request_bad_module(const struct wasp_request *req);
 /* Serve the request with the handlers entry called name instead (from a
  * MapRequestHandler or earlier hook). 0, or -ENOENT when there is none. */
 int wasp_request_set_handler_name(struct wasp_request *req, const char *name);
+
+/* Internal redirect: map the request to url ("/dir/index.html", as sent:
+ * percent-encoded, dot segments resolved; with "?query" the query is
+ * replaced, without it kept), which must lie in the request's application,
+ * and go on with it. From a hook of MapRequestHandler up to
+ * ExecuteRequestHandler, once that hook returns (whatever it returns) the
+ * request goes back to MapRequestHandler: its handler is chosen again for
+ * the new URL and runs (nginx's ngx_http_internal_redirect); from an earlier
+ * stage the request simply goes on with the new URL (a rewrite). The
+ * response's status and body so far are dropped (headers stay), and so is
+ * the handler chosen; module contexts stay. wasp_request_path() and the
+ * configuration are the new URL's; wasp_request_original_path() is still
+ * the client's. 0; -EINVAL (not a path, or not before SendResponse),
+ * -EXDEV (another application), -ENOMEM; -ELOOP after 10 redirects of the
+ * request and -EIO when the new URL's configuration cannot be used: then
+ * the status is set (500, 500.19): return WASP_ERROR. */
+int wasp_request_internal_redirect(struct wasp_request *req, const char *url);
+/* The decoded path the client asked for, before any internal redirect. */
+const char *wasp_request_original_path(const struct wasp_request *req);
 
 /* A module's own per-request pointer (m is the module's struct). NULL until set. */
 void *wasp_request_module_context(const struct wasp_request *req, const struct wasp_module *m);
@@ -310,6 +344,10 @@ int wasp_response_send_file(struct wasp_request *req, int fd, off_t offset, uint
 bool wasp_response_has_body(const struct wasp_request *req);
 /* Drop the body (bytes and file); status and headers stay. */
 void wasp_response_clear_body(struct wasp_request *req);
+/* IIS's courtesy redirect of a directory URL without its trailing slash:
+ * 301 to the request's path with '/' appended, the query kept. Returns
+ * WASP_DONE, or WASP_ERROR on OOM. */
+enum wasp_status wasp_response_redirect_slash(struct wasp_request *req);
 /* This response says Connection: close and the connection closes after it. */
 void wasp_response_disable_keep_alive(struct wasp_request *req);
 /* This response goes out without the Server header (requestFiltering's
