@@ -44,8 +44,17 @@ struct rc_slot {
 	const void *state;
 };
 
+/* A module's declared section (env->confs[i]) at this path: the struct its
+ * build made, from which element, and when that was checked. */
+struct rc_conf {
+	const struct wasp_element *elem;
+	const void *conf;
+	uint64_t filled_usec; /* 0: not yet */
+};
+
 struct rc_entry {
 	struct rc_entry *hnext;
+	struct rc_conf *confs; /* env->n_confs of them, allocated on first use */
 	/* wasp_config_check_path() for the path, when checked_usec != 0 */
 	const struct wasp_config_error *check_err;
 	uint64_t checked_usec;
@@ -91,8 +100,10 @@ rc_hash(const struct wapp *app, const char *path, size_t len)
 static void
 rc_entry_unref(struct rc_entry *e)
 {
-	if (e && --e->refs == 0)
+	if (e && --e->refs == 0) {
+		free(e->confs);
 		free(e);
+	}
 }
 
 static void
@@ -398,4 +409,40 @@ wasp_request_config_state(struct wasp_request *req, const char *section,
 		s->state = st;
 	}
 	return st;
+}
+
+const void *
+wasp_request_module_conf(struct wasp_request *req, const struct wasp_module *m, size_t index)
+{
+	struct worker_env *env = req->env;
+	int mi = module_index(env, m);
+	const struct wasp_element *elem;
+	uint64_t now;
+	struct rc_entry *e;
+	struct rc_conf *c;
+	size_t i;
+
+	if (mi < 0 || index >= m->n_sections || !req->app || !env->config)
+		return NULL;
+	i = env->modules[mi].conf_base + index;
+	e = rc_entry_for(req);
+	if (e && !e->confs)
+		e->confs = calloc(env->n_confs, sizeof(*e->confs));
+	if (!e || !e->confs) /* a path not cached: through the section's lookup */
+		return module_conf_get(env, i, wasp_request_config(req, env->confs[i].sec->name));
+	c = &e->confs[i];
+	now = req->start_usec ? req->start_usec : wasp_now_usec();
+	/* signed: a struct filled during this request is newer than its start */
+	if (c->filled_usec &&
+	    (int64_t)(now - c->filled_usec) < (int64_t)WORKER_CONFIG_REVALIDATE_USEC)
+		return c->conf;
+	/* once a revalidation interval is over: the section again (a web.config
+	 * may have changed it), and the struct again only when it did */
+	elem = wasp_request_config(req, env->confs[i].sec->name);
+	if (elem != c->elem || !c->conf) {
+		c->elem = elem;
+		c->conf = module_conf_get(env, i, elem);
+	}
+	c->filled_usec = c->conf || !elem ? wasp_now_usec() : 0;
+	return c->conf;
 }

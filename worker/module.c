@@ -169,6 +169,9 @@ modules_init(struct worker_env *env, bool test_hooks)
 		if (w->m->abi != WASP_MODULE_ABI)
 			return log_errno(-EPROTO, "module '%s' (%s): ABI %u, this worker has %u",
 					 w->name, what, w->m->abi, WASP_MODULE_ABI);
+		r = module_register(env, (uint32_t)i);
+		if (r < 0)
+			return r;
 		if (w->m->init_process) {
 			r = w->m->init_process(&env->server);
 			if (r < 0)
@@ -184,6 +187,55 @@ modules_init(struct worker_env *env, bool test_hooks)
 	return 0;
 }
 
+static size_t
+module_hash(const struct wasp_module *m)
+{
+	uint64_t h = (uint64_t)(uintptr_t)m * 0x9E3779B97F4A7C15ULL;
+
+	return (size_t)(h >> 32) & (WORKER_MODULE_INDEX_SLOTS - 1);
+}
+
+int
+module_register(struct worker_env *env, uint32_t i)
+{
+	const struct wmodule *w = &env->modules[i];
+	const struct wasp_module *m = w->m;
+	size_t j;
+
+	for (j = module_hash(m); env->module_keys[j]; j = (j + 1) & (WORKER_MODULE_INDEX_SLOTS - 1))
+		if (env->module_keys[j] == m)
+			return log_errno(-EEXIST, "module '%s': its struct is loaded twice", w->name);
+	env->module_keys[j] = m;
+	env->module_slots[j] = (uint8_t)(i + 1);
+	env->modules[i].conf_base = (uint32_t)env->n_confs;
+	if (m->n_sections > WORKER_MAX_MODULE_SECTIONS - env->n_confs ||
+	    (m->n_sections && !m->sections))
+		return log_errno(-E2BIG, "module '%s': too many configuration sections", w->name);
+	for (size_t k = 0; k < m->n_sections; k++) {
+		const struct wasp_module_section *sec = &m->sections[k];
+
+		if (!sec->name || !sec->build)
+			return log_errno(-EINVAL, "module '%s': section %zu has no name or build",
+					 w->name, k);
+		/* what wasp cannot read it does not pretend to serve */
+		if (env->config && !wasp_config_section(env->config, sec->name))
+			return log_errno(-ENOENT, "module '%s': no configuration section '%s' in the schema",
+					 w->name, sec->name);
+		env->confs[env->n_confs++] = (struct wconf){ .sec = sec, .env = env };
+	}
+	return 0;
+}
+
+int
+module_index(const struct worker_env *env, const struct wasp_module *m)
+{
+	for (size_t j = module_hash(m); env->module_keys[j];
+	     j = (j + 1) & (WORKER_MODULE_INDEX_SLOTS - 1))
+		if (env->module_keys[j] == m)
+			return env->module_slots[j] - 1;
+	return -1;
+}
+
 void
 modules_exit(struct worker_env *env)
 {
@@ -196,6 +248,7 @@ modules_exit(struct worker_env *env)
 		 * point into it until the process ends */
 	}
 	env->n_modules = 0;
+	memset(env->module_keys, 0, sizeof(env->module_keys));
 }
 
 const char *
@@ -306,6 +359,24 @@ config_state_get(struct worker_env *env, const struct wasp_element *e, wasp_conf
 	};
 	env->n_cstates++;
 	return env->cstates[i].state;
+}
+
+static void *
+conf_build(const struct wasp_element *e, void *userdata)
+{
+	struct wconf *c = userdata;
+
+	return c->sec->build(e, &c->env->server);
+}
+
+const void *
+module_conf_get(struct worker_env *env, size_t i, const struct wasp_element *e)
+{
+	struct wconf *c = &env->confs[i];
+
+	/* keyed by (element, build, userdata): one struct per distinct
+	 * element and declared section */
+	return config_state_get(env, e, conf_build, c->sec->free_conf, c);
 }
 
 void

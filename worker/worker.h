@@ -231,7 +231,28 @@ struct wmodule {
 	const char *image; /* the .so file, NULL for built-ins */
 	void *dl;          /* dlopen handle */
 	bool core;         /* always enabled (the test module) */
+	uint32_t conf_base; /* its sections are env->confs[conf_base ..] */
 };
+
+/* A section a module declared (wasp_module_section), numbered across the
+ * worker's modules: its built structs live in the per-path configuration
+ * cache under that number. */
+#define WORKER_MAX_MODULE_SECTIONS 256
+struct wconf {
+	const struct wasp_module_section *sec;
+	struct worker_env *env;
+};
+#define WORKER_MODULE_INDEX_SLOTS 128 /* module pointer -> index, open addressing */
+
+/* Make env->modules[i] findable by its struct (module_index) and number
+ * its declared sections, each of which must be one the schema has when
+ * there is a configuration. 0 or -errno (logged, naming the module). */
+int module_register(struct worker_env *env, uint32_t i);
+/* Index of the loaded module m (by its struct's address), or -1. O(1). */
+int module_index(const struct worker_env *env, const struct wasp_module *m);
+/* The struct for env->confs[i] built from e (NULL: none), built on first
+ * use and kept for e's lifetime (module.c). */
+const void *module_conf_get(struct worker_env *env, size_t i, const struct wasp_element *e);
 
 /* Register the built-in modules (and the test module when test_hooks), the
  * .so modules of globalModules (from env->config, when there is one), run
@@ -281,6 +302,11 @@ struct worker_env {
 	struct wasp_hooks *hooks;
 	struct wmodule modules[WORKER_MAX_MODULES];
 	size_t n_modules;
+	/* module_index(): the struct's address hashed to its index + 1 */
+	const struct wasp_module *module_keys[WORKER_MODULE_INDEX_SLOTS];
+	uint8_t module_slots[WORKER_MODULE_INDEX_SLOTS];
+	struct wconf confs[WORKER_MAX_MODULE_SECTIONS]; /* every module's sections */
+	size_t n_confs;
 	struct cstate *cstates; /* wasp_request_config_state(): open addressing */
 	struct rcache *rcache;  /* each (application, path)'s sections (config_cache.c) */
 	size_t n_cstates, n_cstates_alloc;

@@ -24,8 +24,12 @@
  *   the worker's own event loop (wasp_server_event_base). A module that
  *   uses libevent links libevent_core; its calls bind to the copy inside
  *   wasp-worker (docs/modules.md).
- * An external module reads configuration sections the schema declares with
- * wasp_request_config(), exactly as built-in modules do.
+ * - with ?conf it adds a line from its configuration: the module declares
+ *   the section it reads (system.webServer/directoryBrowse), the worker
+ *   builds its struct example_conf once per effective section (at most
+ *   once per URL path, again after a web.config changed it) and the
+ *   request gets it with wasp_request_module_conf(), exactly as built-in
+ *   modules do.
  *
  * Everything per request lives in the request's arena (the timer is freed
  * by a request cleanup, so a request that ends early leaves none behind);
@@ -38,6 +42,7 @@
 #include <string.h>
 
 #include <event2/event.h>
+#include <wasp/config.h>
 #include <wasp/module.h>
 
 #define MIN_SIZE(a, b) ((a) < (b) ? (a) : (b))
@@ -57,6 +62,39 @@ struct example_req {
 };
 
 extern const struct wasp_module wasp_module;
+
+/* The module's own view of its section, built by the worker's
+ * configuration cache (example_conf_build) and shared by every request of
+ * the paths it applies to: read-only. */
+struct example_conf {
+	bool browse;
+	uint64_t show_flags;
+};
+
+enum { EXAMPLE_SECTION_BROWSE }; /* index in example_sections[] */
+
+static void *
+example_conf_build(const struct wasp_element *section, struct wasp_server *srv)
+{
+	struct example_conf *c = calloc(1, sizeof(*c));
+	const struct wasp_value *v;
+
+	(void)srv;
+	if (!c)
+		return NULL;
+	/* the schema gives every attribute its default: no defaults here */
+	v = wasp_element_value(section, "enabled");
+	c->browse = v && v->b;
+	v = wasp_element_value(section, "showFlags");
+	c->show_flags = v ? v->u : 0;
+	return c;
+}
+
+static const struct wasp_module_section example_sections[] = {
+	[EXAMPLE_SECTION_BROWSE] = { .name = "system.webServer/directoryBrowse",
+				     .build = example_conf_build,
+				     .free_conf = free },
+};
 
 static struct example_req *
 example_ctx(struct wasp_request *req)
@@ -126,6 +164,17 @@ example_respond(struct wasp_request *req, struct example_req *x)
 									    sizeof(text) - 1)) < 0)
 				return WASP_ERROR;
 		}
+	}
+	if (strstr(wasp_request_query(req), "conf")) {
+		const struct example_conf *c =
+			wasp_request_module_conf(req, &wasp_module, EXAMPLE_SECTION_BROWSE);
+
+		if (!c)
+			return WASP_ERROR;
+		n = snprintf(text, sizeof(text), "directoryBrowse enabled=%s showFlags=%" PRIu64 "\n",
+			     c->browse ? "true" : "false", c->show_flags);
+		if (n < 0 || wasp_response_write(req, text, (size_t)n) < 0)
+			return WASP_ERROR;
 	}
 	if (wasp_response_set_header(req, "Content-Type", "text/plain") < 0)
 		return WASP_ERROR;
@@ -259,6 +308,8 @@ example_init(struct wasp_server *srv)
 const struct wasp_module wasp_module = {
 	.abi = WASP_MODULE_ABI,
 	.name = "ExampleModule",
+	.sections = example_sections,
+	.n_sections = sizeof(example_sections) / sizeof(example_sections[0]),
 	.init_process = example_init,
 	.register_hooks = example_register,
 };

@@ -9,11 +9,14 @@ starts) and enabled by <modules>:
 - it reads the request body (Content-Length, chunked, Expect: 100-continue)
   and prints server variables (REMOTE_ADDR, URL, QUERY_STRING, SERVER_PORT,
   APPL_MD_PATH, APPL_PHYSICAL_PATH, PATH_TRANSLATED, HTTP_<HEADER>, ...);
+- it declares the configuration section it reads and gets its own struct
+  for it per request (wasp_request_module_conf), a web.config's too;
 - it uses libevent on the worker's own event loop (?delay: a timer answers
   later), linking libevent_core while wasp-worker carries its own copy; a
   request that goes away while the timer runs leaves the worker serving;
 - a module image that cannot be loaded keeps the worker from starting, and
-  the log names the file."""
+  the log names the file; so does one built for another module ABI (the
+  log names both ABIs)."""
 import os
 import shutil
 import socket
@@ -22,16 +25,16 @@ import wasptest
 from wasptest import check, TIME_SCALE
 
 
-def example_so(t):
-    """mod_example.so copied into the test directory (readable by a pool
-    identity when the test runs as root)."""
-    src = wasptest.program("examples/module/mod_example.so")
+def example_so(t, rel="examples/module/mod_example.so"):
+    """A module (mod_example.so) copied into the test directory (readable by
+    a pool identity when the test runs as root)."""
+    src = wasptest.program(rel)
     if not os.path.exists(src):
         wasptest.skip("%s is not built" % src)
     d = os.path.join(t.dir, "modules")
     os.makedirs(d, exist_ok=True)
     os.chmod(d, 0o755)
-    dst = os.path.join(d, "mod_example.so")
+    dst = os.path.join(d, os.path.basename(rel))
     shutil.copy(src, dst)
     os.chmod(dst, 0o755)
     return dst
@@ -107,6 +110,23 @@ def test(t):
     check(r.header("X-Example-Count") is None, "the removed module ran: %r" % r.headers)
     r = srv.get("/index.html", host="a.test")
     check(count(r) == n + 3, "count after /noex %r" % count(r))
+
+    # the section it declares, built per effective section: a web.config
+    # below turns directory browsing on there
+    browse = os.path.join(content, "browse")
+    os.makedirs(browse)
+    os.chmod(browse, 0o755)
+    with open(os.path.join(browse, "web.config"), "w") as f:
+        f.write('<configuration><system.webServer><directoryBrowse enabled="true" '
+                'showFlags="Date" /></system.webServer></configuration>')
+    os.chmod(os.path.join(browse, "web.config"), 0o644)
+    r = srv.get("/x.example?conf", host="a.test")
+    check(r.status == 200 and b"\ndirectoryBrowse enabled=false showFlags=30\n" in r.body,
+          "module conf %r %r" % (r, r.body))
+    r = srv.get("/browse/x.example?conf", host="a.test")
+    check(r.status == 200 and b"\ndirectoryBrowse enabled=true showFlags=2\n" in r.body,
+          "module conf under a web.config %r %r" % (r, r.body))
+    n += 2
 
     # the module as a handler: only for *.example
     r = srv.get("/x.example?vars=URL,QUERY_STRING,REMOTE_ADDR,SERVER_PORT,REQUEST_METHOD,"
@@ -189,6 +209,19 @@ def test(t):
     r = srv2.get("/index.html", pool="B", timeout=30)
     check(r.status == 503, "a pool whose module is missing served %r" % r)
     srv2.wait_log("cannot load '%s'" % bad)
+    srv2.stop()
+
+    # a module built for another ABI: refused, both ABIs named
+    old = example_so(t, "tests/integration/mod_old_abi.so")
+    srv3 = t.server(pools={"C": {}}, web_server_xml="""
+    <globalModules>
+      <add name="OldAbiModule" image="%s" />
+    </globalModules>""" % old)
+    srv3.start()
+    r = srv3.get("/index.html", pool="C", timeout=30)
+    check(r.status == 503, "a pool whose module has another ABI served %r" % r)
+    srv3.wait_log("module 'OldAbiModule': '%s' was built for module ABI 2, this worker has 3"
+                  % old)
 
 
 wasptest.main(test)

@@ -558,6 +558,123 @@ START_TEST(test_config_cache_bound)
 }
 END_TEST
 
+/* ---- sections a module declares (wasp_request_module_conf) ---- */
+
+struct dir_conf {
+	char flags[64];
+};
+
+static int n_conf_builds;
+
+static void *
+build_dir_conf(const struct wasp_element *sec, struct wasp_server *srv)
+{
+	struct dir_conf *c = calloc(1, sizeof(*c));
+
+	ck_assert_ptr_eq(srv, &env.server);
+	n_conf_builds++;
+	if (c)
+		snprintf(c->flags, sizeof(c->flags), "%s",
+			 wasp_element_get_str(sec, "showFlags", ""));
+	return c;
+}
+
+static enum wasp_status hook_conf(struct wasp_request *req, void *userdata);
+
+static int
+reg_conf(struct wasp_hooks *h)
+{
+	return wasp_hooks_add(h, WASP_STAGE_BEGIN_REQUEST, WASP_PRIORITY_FIRST, hook_conf, NULL);
+}
+
+static const struct wasp_module_section conf_sections[] = {
+	{ .name = "system.webServer/directoryBrowse", .build = build_dir_conf, .free_conf = free },
+};
+static const struct wasp_module mod_conf = { .abi = WASP_MODULE_ABI,
+					     .name = "ModConf",
+					     .sections = conf_sections,
+					     .n_sections = ELEMENTSOF(conf_sections),
+					     .register_hooks = reg_conf };
+static const struct wasp_module_section bad_sections[] = {
+	{ .name = "system.webServer/noSuchSection", .build = build_dir_conf },
+};
+static const struct wasp_module mod_bad_section = { .abi = WASP_MODULE_ABI,
+						    .name = "ModBad",
+						    .sections = bad_sections,
+						    .n_sections = 1,
+						    .register_hooks = reg_c };
+
+static enum wasp_status
+hook_conf(struct wasp_request *req, void *userdata)
+{
+	const struct dir_conf *c = wasp_request_module_conf(req, &mod_conf, 0);
+
+	ck_assert_ptr_eq(wasp_request_module_conf(req, &mod_conf, 0), c); /* the same struct */
+	ck_assert_ptr_null(wasp_request_module_conf(req, &mod_conf, 1));  /* no such index */
+	ck_assert_ptr_null(wasp_request_module_conf(req, &mod_a, 0));     /* not loaded */
+	wasp_response_set_status(req, 200, 0);
+	(void)wasp_response_write(req, c ? c->flags : "-", strlen(c ? c->flags : "-"));
+	(void)wasp_response_write(req, ";", 1);
+	return WASP_DONE;
+}
+
+/* Serve path until the answer holds want (the per-path cache revalidates
+ * once a second); false after 5 s. */
+static bool
+wait_answer(const char *path, const char *want)
+{
+	uint64_t deadline = wasp_now_usec() + 5000000;
+
+	do {
+		if (serve_paths("/", path, 1, want) == 1)
+			return true;
+	} while (wasp_now_usec() < deadline);
+	return false;
+}
+
+START_TEST(test_module_sections)
+{
+	size_t i;
+
+	env_setup("<directoryBrowse showFlags=\"Time,Size\" />");
+	i = env.n_modules;
+	add_module(&mod_conf);
+	env.modules[i].core = true; /* also where /app's <modules> is cleared */
+	ck_assert_int_eq(module_register(&env, (uint32_t)i), 0);
+	ck_assert_int_eq(module_index(&env, &mod_conf), (int)i);
+	hooks_seal(env.hooks);
+
+	n_conf_builds = 0;
+	ck_assert_uint_eq(serve_paths("/", "/same", 1, "\r\n\r\nTime,Size;"), 1);
+	ck_assert_uint_eq(serve_paths("/", "/same", 3, "\r\n\r\nTime,Size;"), 3);
+	ck_assert_int_eq(n_conf_builds, 1); /* built once for the path, not per request */
+	ck_assert_uint_eq(serve_paths("/app", "/app/q", 2, "\r\n\r\nDate;"), 2);
+	ck_assert_int_eq(n_conf_builds, 2); /* another effective section */
+
+	/* a web.config appears along the path, then changes: built again each time */
+	tc_write(&tc, "www/sub/web.config",
+		 "<configuration><system.webServer><directoryBrowse showFlags=\"Size\" />"
+		 "</system.webServer></configuration>");
+	ck_assert(wait_answer("/sub/x", "\r\n\r\nSize;"));
+	ck_assert_int_eq(n_conf_builds, 3);
+	ck_assert_uint_eq(serve_paths("/", "/sub/x", 3, "\r\n\r\nSize;"), 3);
+	ck_assert_int_eq(n_conf_builds, 3);
+	tc_write(&tc, "www/sub/web.config",
+		 "<configuration><system.webServer><directoryBrowse showFlags=\"Extension\" />"
+		 "</system.webServer></configuration>");
+	ck_assert(wait_answer("/sub/x", "\r\n\r\nExtension;"));
+	ck_assert_int_eq(n_conf_builds, 4);
+	ck_assert_uint_eq(serve_paths("/", "/same", 1, "\r\n\r\nTime,Size;"), 1);
+	ck_assert_int_eq(n_conf_builds, 4);
+
+	/* a section the schema does not have: the module is refused */
+	i = env.n_modules;
+	add_module(&mod_bad_section);
+	ck_assert_int_eq(module_register(&env, (uint32_t)i), -ENOENT);
+	env_teardown();
+}
+END_TEST
+
 static Suite *
 worker_pipeline_suite(void)
 {
@@ -572,6 +689,7 @@ worker_pipeline_suite(void)
 	tcase_add_test(tc_, test_results);
 	tcase_add_test(tc_, test_state_context_headers);
 	tcase_add_test(tc_, test_config_cache_bound);
+	tcase_add_test(tc_, test_module_sections);
 	suite_add_tcase(s, tc_);
 	return s;
 }

@@ -55,7 +55,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define WASP_MODULE_ABI 2
+#define WASP_MODULE_ABI 3
 
 struct event_base;
 struct stat;
@@ -104,9 +104,31 @@ enum wasp_priority {
 
 typedef enum wasp_status (*wasp_handler_fn)(struct wasp_request *req, void *userdata);
 
+/* A configuration section a module reads, and how it becomes the module's
+ * own struct (nginx's create/merge_loc_conf, done by the configuration
+ * system: the element is already merged along the URL's path). */
+struct wasp_module_section {
+	const char *name; /* "system.webServer/staticContent": a section of the schema */
+	/* The module's struct for one effective section: called once per
+	 * distinct merged element (so at most once per configuration and URL
+	 * path, again after a web.config along the path changed), when a
+	 * request first needs it, never per request. Every attribute the
+	 * schema declares is in the element with its schema default: a module
+	 * keeps no defaults of its own. NULL: out of memory. */
+	void *(*build)(const struct wasp_element *section, struct wasp_server *srv);
+	/* Free what build returned, when its configuration is gone (the
+	 * worker exits). Optional. */
+	void (*free_conf)(void *conf);
+};
+
 struct wasp_module {
 	uint32_t abi;     /* WASP_MODULE_ABI */
 	const char *name; /* "StaticFileModule": the IIS name where there is one */
+	/* The sections it reads: wasp_request_module_conf(req, &module, i) is
+	 * sections[i]'s struct for the request. A section the schema does not
+	 * have stops the worker (naming the module). Optional. */
+	const struct wasp_module_section *sections;
+	size_t n_sections;
 	/* Once per worker process, before any request; 0 or -errno (the
 	 * worker then refuses to start, naming the module). Optional. */
 	int (*init_process)(struct wasp_server *srv);
@@ -218,7 +240,17 @@ const struct wasp_element *wasp_request_config(struct wasp_request *req, const c
 const struct wasp_element *wasp_request_config_at(struct wasp_request *req, const char *url_path,
 						  const char *section);
 
-/* State a module derives from a configuration section (parsed lists,
+/* The struct m's sections[index].build made for this request's URL: built
+ * once per effective section and kept with the URL's configuration, so a
+ * request pays an array lookup (an edited web.config is seen within a
+ * second, as with wasp_request_config). NULL when m is not a loaded module
+ * or index is not one of its sections, when there is no configuration, or
+ * when build returned NULL (out of memory: answer 500). */
+const void *wasp_request_module_conf(struct wasp_request *req, const struct wasp_module *m,
+				     size_t index);
+
+/* For a section chosen at run time (wasp_request_module_conf covers the
+ * ones a module declares): state derived from it (parsed lists,
  * compiled patterns): build(section, userdata) runs once per distinct
  * effective section and its result is kept (freed with free_fn at worker
  * exit), so a request pays a cache lookup. NULL when the section is
