@@ -560,7 +560,10 @@ hlist_build(const struct wasp_element *sec, void *userdata)
 
 	if (!l)
 		return NULL;
-	l->access_policy = wasp_element_get_uint(sec, "accessPolicy", AP_READ | AP_SCRIPT);
+	/* the schema's default (Read) is in the element; this worker had its
+	 * own (Read, Script), which disagreed: none now, nothing allowed
+	 * without the attribute */
+	l->access_policy = wasp_element_get_uint(sec, "accessPolicy", 0);
 	for (size_t i = 0; i < sec->n_items; i++) {
 		const struct wasp_element *it = sec->items[i];
 		struct hentry *h;

@@ -622,33 +622,58 @@ is_local(struct wasp_request *req)
 	return false;
 }
 
+/* httpErrors for one effective section: the two modes read on every error,
+ * and the element itself for the entries (it outlives this) */
+struct ce_conf {
+	const struct wasp_element *cfg;
+	uint64_t existing, mode;
+};
+
+static void *
+ce_build(const struct wasp_element *sec, struct wasp_server *srv)
+{
+	struct ce_conf *c = malloc(sizeof(*c));
+
+	/* the schema's defaults are in the element; without one, custom
+	 * pages (no details) */
+	if (c)
+		*c = (struct ce_conf){
+			.cfg = sec,
+			.existing = wasp_element_get_uint(sec, "existingResponse", EXISTING_AUTO),
+			.mode = wasp_element_get_uint(sec, "errorMode", ERRMODE_CUSTOM),
+		};
+	return c;
+}
+
+static const struct wasp_module_section ce_sections[] = {
+	{ .name = "system.webServer/httpErrors", .build = ce_build, .free_conf = free },
+};
+
 static enum wasp_status
 customerror_on_send(struct wasp_request *req, void *userdata)
 {
 	unsigned status = wasp_response_status(req);
 	unsigned substatus = wasp_response_substatus(req);
-	const struct wasp_element *cfg;
-	uint64_t existing, mode;
+	const struct ce_conf *c;
 
 	(void)userdata;
 	if (status < 400)
 		return WASP_OK;
-	cfg = wasp_request_config(req, "system.webServer/httpErrors");
-	if (!cfg)
+	c = wasp_request_module_conf(req, &mod_customerror, 0);
+	if (!c)
 		return WASP_OK; /* the worker's own page */
-	existing = wasp_element_get_uint(cfg, "existingResponse", EXISTING_AUTO);
 	if (wasp_response_has_body(req)) {
-		if (existing == EXISTING_PASS_THROUGH)
+		if (c->existing == EXISTING_PASS_THROUGH)
 			return WASP_OK;
-		if (existing == EXISTING_AUTO &&
+		if (c->existing == EXISTING_AUTO &&
 		    wasp_request_module_context(req, &mod_customerror) != NULL)
 			return WASP_OK;
 	}
-	mode = wasp_element_get_uint(cfg, "errorMode", ERRMODE_DETAILED_LOCAL_ONLY);
-	if (mode == ERRMODE_DETAILED || (mode == ERRMODE_DETAILED_LOCAL_ONLY && is_local(req)))
-		detailed_page(req, cfg, status, substatus);
+	if (c->mode == ERRMODE_DETAILED ||
+	    (c->mode == ERRMODE_DETAILED_LOCAL_ONLY && is_local(req)))
+		detailed_page(req, c->cfg, status, substatus);
 	else
-		custom_response(req, cfg, status, substatus);
+		custom_response(req, c->cfg, status, substatus);
 	return WASP_OK;
 }
 
@@ -662,5 +687,7 @@ customerror_register_hooks(struct wasp_hooks *hooks)
 const struct wasp_module mod_customerror = {
 	.abi = WASP_MODULE_ABI,
 	.name = "CustomErrorModule",
+	.sections = ce_sections,
+	.n_sections = ELEMENTSOF(ce_sections),
 	.register_hooks = customerror_register_hooks,
 };

@@ -12,6 +12,7 @@
  * list: Default.htm, Default.asp, index.htm, index.html, iisstart.htm,
  * default.aspx. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -21,7 +22,7 @@
 
 #define DEFAULTDOC_SECTION "system.webServer/defaultDocument"
 
-/* Without any configuration (no section at all): IIS's shipped list. */
+/* Without any configuration at all: IIS's shipped list. */
 static const char *const builtin_files[] = {
 	"Default.htm", "Default.asp", "index.htm", "index.html", "iisstart.htm", "default.aspx",
 };
@@ -53,10 +54,43 @@ try_file(struct wasp_request *req, const char *name)
 	return WASP_DONE;
 }
 
+/* defaultDocument as the module uses it: built once per effective section
+ * (the names point into the configuration, which outlives it) */
+struct dd_conf {
+	bool enabled;
+	size_t n;
+	const char *files[];
+};
+
+static void *
+dd_build(const struct wasp_element *sec, struct wasp_server *srv)
+{
+	/* the built-in list is in the configuration (config/defaults.c); the
+	 * schema's defaults are in the element */
+	const struct wasp_element *files = wasp_element_child(sec, "files");
+	size_t n = files ? files->n_items : 0;
+	struct dd_conf *c = calloc(1, sizeof(*c) + n * sizeof(c->files[0]));
+
+	if (!c)
+		return NULL;
+	c->enabled = wasp_element_get_bool(sec, "enabled", false);
+	for (size_t i = 0; i < n; i++)
+		c->files[c->n++] = wasp_element_get_str(files->items[i], "value", "");
+	return c;
+}
+
+extern const struct wasp_module mod_defaultdoc;
+
+static const struct wasp_module_section dd_sections[] = {
+	{ .name = DEFAULTDOC_SECTION, .build = dd_build, .free_conf = free },
+};
+
 static enum wasp_status
 defaultdoc_on_execute(struct wasp_request *req, void *userdata)
 {
-	const struct wasp_element *sec, *files;
+	const struct dd_conf *c;
+	const char *const *files = builtin_files;
+	size_t n = ELEMENTSOF(builtin_files);
 	struct stat st;
 	int fd;
 
@@ -65,23 +99,19 @@ defaultdoc_on_execute(struct wasp_request *req, void *userdata)
 		return WASP_DECLINED;
 	if (wasp_request_open_content(req, NULL, &fd, &st) < 0 || !S_ISDIR(st.st_mode))
 		return WASP_DECLINED;
-	sec = wasp_request_config(req, DEFAULTDOC_SECTION);
-	if (!wasp_element_get_bool(sec, "enabled", true))
-		return WASP_DECLINED;
+	c = wasp_request_module_conf(req, &mod_defaultdoc, 0);
+	if (c) {
+		if (!c->enabled)
+			return WASP_DECLINED;
+		files = c->files;
+		n = c->n;
+	} else if (wasp_request_config(req, DEFAULTDOC_SECTION)) {
+		return WASP_ERROR; /* out of memory building it */
+	}
 	if (!wasp_request_path_has_slash(req))
 		return wasp_response_redirect_slash(req);
-	files = wasp_element_child(sec, "files");
-	if (files) { /* the built-in list is in the configuration (config/defaults.c) */
-		for (size_t i = 0; i < files->n_items; i++) {
-			enum wasp_status s =
-				try_file(req, wasp_element_get_str(files->items[i], "value", ""));
-			if (s != WASP_DECLINED)
-				return s;
-		}
-		return WASP_DECLINED;
-	}
-	for (size_t i = 0; i < ELEMENTSOF(builtin_files); i++) {
-		enum wasp_status s = try_file(req, builtin_files[i]);
+	for (size_t i = 0; i < n; i++) {
+		enum wasp_status s = try_file(req, files[i]);
 		if (s != WASP_DECLINED)
 			return s;
 	}
@@ -99,5 +129,7 @@ defaultdoc_register_hooks(struct wasp_hooks *hooks)
 const struct wasp_module mod_defaultdoc = {
 	.abi = WASP_MODULE_ABI,
 	.name = "DefaultDocumentModule",
+	.sections = dd_sections,
+	.n_sections = ELEMENTSOF(dd_sections),
 	.register_hooks = defaultdoc_register_hooks,
 };

@@ -127,13 +127,63 @@ is_hidden_name(const char *name, size_t n)
 }
 
 
+/* The module's sections, built once per effective section (names point
+ * into the configuration, which outlives them): directoryBrowse, and the
+ * hiddenSegments of requestFiltering, which are not listed either. */
+enum { DL_SECTION_BROWSE, DL_SECTION_FILTERING };
+
+struct dl_conf {
+	bool enabled;
+	uint64_t flags; /* showFlags */
+};
+
+struct dl_hidden {
+	size_t n;
+	const char *segments[];
+};
+
+static void *
+dl_build(const struct wasp_element *sec, struct wasp_server *srv)
+{
+	struct dl_conf *c = malloc(sizeof(*c));
+
+	/* the schema's defaults are in the element */
+	if (c)
+		*c = (struct dl_conf){ .enabled = wasp_element_get_bool(sec, "enabled", false),
+				       .flags = wasp_element_get_uint(sec, "showFlags", 0) };
+	return c;
+}
+
+static void *
+dl_hidden_build(const struct wasp_element *sec, struct wasp_server *srv)
+{
+	const struct wasp_element *segs = wasp_element_child(sec, "hiddenSegments");
+	size_t n = segs ? segs->n_items : 0;
+	struct dl_hidden *h = calloc(1, sizeof(*h) + n * sizeof(h->segments[0]));
+
+	if (!h)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		h->segments[h->n++] = wasp_element_get_str(segs->items[i], "segment", "");
+	return h;
+}
+
+extern const struct wasp_module mod_dirlist;
+
+static const struct wasp_module_section dl_sections[] = {
+	[DL_SECTION_BROWSE] = { .name = DIRLIST_SECTION, .build = dl_build, .free_conf = free },
+	[DL_SECTION_FILTERING] = { .name = FILTERING_SECTION,
+				   .build = dl_hidden_build,
+				   .free_conf = free },
+};
+
 static bool
-hidden(const struct wasp_element *segments, const char *name)
+hidden(const struct dl_hidden *h, const char *name)
 {
 	if (name[0] == '.' || is_hidden_name(name, strlen(name)))
 		return true;
-	for (size_t i = 0; segments && i < segments->n_items; i++)
-		if (strcaseeq(wasp_element_get_str(segments->items[i], "segment", ""), name))
+	for (size_t i = 0; h && i < h->n; i++)
+		if (strcaseeq(h->segments[i], name))
 			return true;
 	return false;
 }
@@ -184,7 +234,7 @@ format_columns(char *out, size_t size, const struct stat *st, uint64_t flags)
 /* Read the directory's entries (fd: the directory, shared with the open
  * file cache: read through a new open file description). */
 static int
-read_entries(struct wasp_request *req, int fd, const struct wasp_element *segments,
+read_entries(struct wasp_request *req, int fd, const struct dl_hidden *segments,
 	     struct entry **ret, size_t *ret_n)
 {
 	struct entry *v = NULL;
@@ -255,7 +305,8 @@ write_str(struct wasp_request *req, const char *s)
 static enum wasp_status
 list_directory(struct wasp_request *req, int fd, uint64_t flags)
 {
-	const struct wasp_element *rf = wasp_request_config(req, FILTERING_SECTION);
+	const struct dl_hidden *segments =
+		wasp_request_module_conf(req, &mod_dirlist, DL_SECTION_FILTERING);
 	const char *path = wasp_request_path(req);
 	const char *host = wasp_request_header(req, "Host");
 	char *title;
@@ -263,7 +314,9 @@ list_directory(struct wasp_request *req, int fd, uint64_t flags)
 	size_t n = 0;
 	int r;
 
-	r = read_entries(req, fd, wasp_element_child(rf, "hiddenSegments"), &v, &n);
+	if (!segments && wasp_request_config(req, FILTERING_SECTION))
+		return WASP_ERROR; /* out of memory: hidden names could show */
+	r = read_entries(req, fd, segments, &v, &n);
 	if (r == -EACCES) {
 		wasp_response_set_status(req, 403, 0);
 		return WASP_DONE;
@@ -333,8 +386,7 @@ list_directory(struct wasp_request *req, int fd, uint64_t flags)
 static enum wasp_status
 dirlist_on_execute(struct wasp_request *req, void *userdata)
 {
-	const struct wasp_element *sec;
-	const struct wasp_value *flags;
+	const struct dl_conf *c;
 	struct stat st;
 	int fd;
 
@@ -343,17 +395,14 @@ dirlist_on_execute(struct wasp_request *req, void *userdata)
 		return WASP_DECLINED;
 	if (wasp_request_open_content(req, NULL, &fd, &st) < 0 || !S_ISDIR(st.st_mode))
 		return WASP_DECLINED;
-	sec = wasp_request_config(req, DIRLIST_SECTION);
-	if (!wasp_element_get_bool(sec, "enabled", false)) {
+	c = wasp_request_module_conf(req, &mod_dirlist, DL_SECTION_BROWSE);
+	if (!c || !c->enabled) { /* no configuration (or no memory): no listing */
 		wasp_response_set_status(req, 403, 14);
 		return WASP_DONE;
 	}
 	if (!wasp_request_path_has_slash(req))
 		return wasp_response_redirect_slash(req);
-	flags = wasp_element_value(sec, "showFlags");
-	return list_directory(req, fd,
-			      flags ? flags->u :
-				      (SHOW_DATE | SHOW_TIME | SHOW_SIZE | SHOW_EXTENSION));
+	return list_directory(req, fd, c->flags);
 }
 
 static int
@@ -368,5 +417,7 @@ dirlist_register_hooks(struct wasp_hooks *hooks)
 const struct wasp_module mod_dirlist = {
 	.abi = WASP_MODULE_ABI,
 	.name = "DirectoryListingModule",
+	.sections = dl_sections,
+	.n_sections = ELEMENTSOF(dl_sections),
 	.register_hooks = dirlist_register_hooks,
 };

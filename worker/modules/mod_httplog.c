@@ -155,11 +155,10 @@ struct hl_conf {
 };
 
 static void *
-hl_conf_build(const struct wasp_element *sec, void *userdata)
+hl_conf_build(const struct wasp_element *sec, struct wasp_server *srv)
 {
 	struct hl_conf *c = malloc(sizeof(*c));
 
-	(void)userdata;
 	if (c)
 		*c = (struct hl_conf){
 			.dont_log = wasp_element_get_bool(sec, "dontLog", false),
@@ -167,6 +166,12 @@ hl_conf_build(const struct wasp_element *sec, void *userdata)
 		};
 	return c;
 }
+
+extern const struct wasp_module mod_httplog;
+
+static const struct wasp_module_section hl_sections[] = {
+	{ .name = "system.webServer/httpLogging", .build = hl_conf_build, .free_conf = free },
+};
 
 static enum wasp_status
 httplog_on_log(struct wasp_request *req, void *userdata)
@@ -187,8 +192,7 @@ httplog_on_log(struct wasp_request *req, void *userdata)
 	s = site_get(wasp_request_site_id(req));
 	if (!s || !s->w)
 		return WASP_OK;
-	cfg = wasp_request_config_state(req, "system.webServer/httpLogging", hl_conf_build, free,
-					NULL);
+	cfg = wasp_request_module_conf(req, &mod_httplog, 0);
 	if (cfg) {
 		if (cfg->dont_log)
 			return WASP_OK;
@@ -290,6 +294,8 @@ httplog_register_hooks(struct wasp_hooks *hooks)
 const struct wasp_module mod_httplog = {
 	.abi = WASP_MODULE_ABI,
 	.name = "HttpLoggingModule",
+	.sections = hl_sections,
+	.n_sections = ELEMENTSOF(hl_sections),
 	.init_process = httplog_init_process,
 	.register_hooks = httplog_register_hooks,
 	.exit_process = httplog_exit_process,

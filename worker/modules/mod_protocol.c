@@ -18,10 +18,10 @@
  * its TRACEVerbHandler answer), in BeginRequest after request filtering
  * (which may deny them first, 404.6): the request is never echoed.
  *
- * The header lists are derived once per distinct effective section
- * (wasp_request_config_state); a header the worker writes itself
- * (Connection, Content-Length, ...) cannot be configured and is skipped
- * with a warning when the section is first used. */
+ * The header lists are derived once per distinct effective section (a declared
+ * section, wasp_request_module_conf); a header the worker writes itself
+ * (Connection, Content-Length, ...) cannot be configured and is skipped with a
+ * warning when the section is first used. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,7 +86,7 @@ fill(struct ps_header **ret_v, size_t *ret_n, struct ps_header **next,
 }
 
 static void *
-ps_build(const struct wasp_element *sec, void *userdata)
+ps_build(const struct wasp_element *sec, struct wasp_server *srv)
 {
 	const struct wasp_element *custom = wasp_element_child(sec, "customHeaders");
 	const struct wasp_element *redirect = wasp_element_child(sec, "redirectHeaders");
@@ -94,7 +94,6 @@ ps_build(const struct wasp_element *sec, void *userdata)
 	struct ps_state *st;
 	struct ps_header *next;
 
-	(void)userdata;
 	st = calloc(1, sizeof(*st) + n * sizeof(struct ps_header));
 	if (!st)
 		return NULL;
@@ -105,6 +104,12 @@ ps_build(const struct wasp_element *sec, void *userdata)
 	return st;
 }
 
+extern const struct wasp_module mod_protocol;
+
+static const struct wasp_module_section ps_sections[] = {
+	{ .name = PS_SECTION, .build = ps_build, .free_conf = free },
+};
+
 static bool
 is_redirect(unsigned status)
 {
@@ -114,7 +119,7 @@ is_redirect(unsigned status)
 static enum wasp_status
 ps_on_send_response(struct wasp_request *req, void *userdata)
 {
-	const struct ps_state *st = wasp_request_config_state(req, PS_SECTION, ps_build, free, NULL);
+	const struct ps_state *st = wasp_request_module_conf(req, &mod_protocol, 0);
 
 	(void)userdata;
 	if (!st)
@@ -177,5 +182,7 @@ ps_register_hooks(struct wasp_hooks *hooks)
 const struct wasp_module mod_protocol = {
 	.abi = WASP_MODULE_ABI,
 	.name = "ProtocolSupportModule",
+	.sections = ps_sections,
+	.n_sections = ELEMENTSOF(ps_sections),
 	.register_hooks = ps_register_hooks,
 };

@@ -29,10 +29,10 @@
  * served instead), so a destination inside the redirected path cannot loop
  * on itself.
  *
- * The section's state is derived once per distinct effective section
- * (wasp_request_config_state); the base of a destination or rule is found
- * once (walking up the request's path prefixes to the shortest one that
- * has the same setting from the same file and line) and kept with it. */
+ * The section's state is derived once per distinct effective section (a
+ * declared section, wasp_request_module_conf); the base of a destination or
+ * rule is found once (walking up the request's path prefixes to the shortest
+ * one that has the same setting from the same file and line) and kept with it. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,13 +65,12 @@ struct hr_state {
 };
 
 static void *
-hr_build(const struct wasp_element *sec, void *userdata)
+hr_build(const struct wasp_element *sec, struct wasp_server *srv)
 {
 	const struct wasp_value *status = wasp_element_value(sec, "httpResponseStatus");
 	size_t n = sec->n_items;
 	struct hr_state *st;
 
-	(void)userdata;
 	st = calloc(1, sizeof(*st) + n * sizeof(struct hr_rule));
 	if (!st)
 		return NULL;
@@ -108,6 +107,12 @@ hr_free(void *p)
 		free(st->rules[i].base);
 	free(st);
 }
+
+extern const struct wasp_module mod_redirect;
+
+static const struct wasp_module_section hr_sections[] = {
+	{ .name = HR_SECTION, .build = hr_build, .free_conf = hr_free },
+};
 
 /* ---- where a setting was made ---- */
 
@@ -483,9 +488,14 @@ hr_on_map_request_handler(struct wasp_request *req, void *userdata)
 	struct sbuf url = { .req = req };
 
 	(void)userdata;
+	/* once per request: MapRequestHandler runs again after an internal
+	 * redirect (a default document), which is not the client's URL */
+	if (wasp_request_module_context(req, &mod_redirect))
+		return WASP_OK;
+	if (wasp_request_set_module_context(req, &mod_redirect, (void *)(uintptr_t)&mod_redirect) < 0)
+		return WASP_ERROR;
 	/* the state is ours: the bases found are kept in it */
-	st = (struct hr_state *)(uintptr_t)wasp_request_config_state(req, HR_SECTION, hr_build,
-								     hr_free, NULL);
+	st = (struct hr_state *)(uintptr_t)wasp_request_module_conf(req, &mod_redirect, 0);
 	if (!st || !st->enabled)
 		return WASP_OK;
 	if (*st->destination) {
@@ -536,5 +546,7 @@ hr_register_hooks(struct wasp_hooks *hooks)
 const struct wasp_module mod_redirect = {
 	.abi = WASP_MODULE_ABI,
 	.name = "HttpRedirectionModule",
+	.sections = hr_sections,
+	.n_sections = ELEMENTSOF(hr_sections),
 	.register_hooks = hr_register_hooks,
 };

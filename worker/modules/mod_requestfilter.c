@@ -34,8 +34,8 @@
  * applicationHost.config held them: a web.config's <remove segment="bin"/>
  * removes that one entry, <clear/> empties the list.
  *
- * Everything is derived once per distinct effective section
- * (wasp_request_config_state); a request costs a cache lookup and the
+ * Everything is derived once per distinct effective section (a declared
+ * section, wasp_request_module_conf); a request costs a cache lookup and the
  * comparisons, and allocates nothing unless query string sequences are
  * configured (the decoded query, in the request's arena). */
 #include <stdlib.h>
@@ -118,7 +118,7 @@ fill_list(struct rf_list *l, struct rf_item **next, const struct wasp_element *e
 }
 
 static void *
-rf_build(const struct wasp_element *sec, void *userdata)
+rf_build(const struct wasp_element *sec, struct wasp_server *srv)
 {
 	const struct wasp_element *limits = wasp_element_child(sec, "requestLimits");
 	const struct wasp_element *hl = wasp_element_child(sec, "requestLimits/headerLimits");
@@ -134,7 +134,6 @@ rf_build(const struct wasp_element *sec, void *userdata)
 	struct rf_state *st;
 	struct rf_item *next;
 
-	(void)userdata;
 	st = calloc(1, sizeof(*st) + n * sizeof(struct rf_item));
 	if (!st)
 		return NULL;
@@ -159,6 +158,12 @@ rf_build(const struct wasp_element *sec, void *userdata)
 	fill_list(&st->always_queries, &next, aqs, "queryString", NULL);
 	return st;
 }
+
+extern const struct wasp_module mod_requestfilter;
+
+static const struct wasp_module_section rf_sections[] = {
+	{ .name = RF_SECTION, .build = rf_build, .free_conf = free },
+};
 
 static const struct rf_item *
 list_find(const struct rf_list *l, const char *s, size_t len)
@@ -280,7 +285,7 @@ rf_on_begin_request(struct wasp_request *req, void *userdata)
 		if (limits && strlen(query) > wasp_element_get_uint(limits, "maxQueryString", UINT64_MAX))
 			return deny(req, 15);
 	}
-	st = wasp_request_config_state(req, RF_SECTION, rf_build, free, NULL);
+	st = wasp_request_module_conf(req, &mod_requestfilter, 0);
 	if (!st)
 		return WASP_DECLINED; /* not in the schema, or OOM building it */
 
@@ -363,5 +368,7 @@ rf_register_hooks(struct wasp_hooks *hooks)
 const struct wasp_module mod_requestfilter = {
 	.abi = WASP_MODULE_ABI,
 	.name = "RequestFilteringModule",
+	.sections = rf_sections,
+	.n_sections = ELEMENTSOF(rf_sections),
 	.register_hooks = rf_register_hooks,
 };

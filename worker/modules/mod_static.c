@@ -96,7 +96,7 @@ join_directives(const char *custom, const char *mode)
 }
 
 static void *
-conf_build(const struct wasp_element *sec, void *userdata)
+conf_build(const struct wasp_element *sec, struct wasp_server *srv)
 {
 	const struct wasp_element *cc = wasp_element_child(sec, "clientCache");
 	const struct wasp_value *mode = wasp_element_value(cc, "cacheControlMode");
@@ -160,13 +160,19 @@ fail:
 	return NULL;
 }
 
+extern const struct wasp_module mod_static;
+
+static const struct wasp_module_section static_sections[] = {
+	{ .name = STATIC_SECTION, .build = conf_build, .free_conf = conf_free },
+};
+
 static const struct static_conf *
 static_conf_get(struct wasp_request *req)
 {
 	static struct static_conf fallback = { .set_etag = true };
 	const struct static_conf *c;
 
-	c = wasp_request_config_state(req, STATIC_SECTION, conf_build, conf_free, NULL);
+	c = wasp_request_module_conf(req, &mod_static, 0);
 	if (c)
 		return c;
 	/* no application or no such section (tests without a configuration) */
@@ -643,5 +649,7 @@ static_register_hooks(struct wasp_hooks *hooks)
 const struct wasp_module mod_static = {
 	.abi = WASP_MODULE_ABI,
 	.name = "StaticFileModule",
+	.sections = static_sections,
+	.n_sections = ELEMENTSOF(static_sections),
 	.register_hooks = static_register_hooks,
 };

@@ -19,7 +19,7 @@
 struct mime_map;
 
 /* staticContent as a request needs it, derived once per distinct effective
- * section (wasp_request_config_state) */
+ * section (a declared section, wasp_request_module_conf) */
 struct static_conf {
 	const struct mime_map *mime; /* the configured mimeMap, or the built-in one */
 	struct mime_map *own_mime;   /* what to free: mime unless built in */
