@@ -104,8 +104,8 @@ body_over_limit(struct conn *c)
 	return c->body_limit && c->body_read > c->body_limit;
 }
 
-/* Discard the rest of the body after the response. 1 when it is all in,
- * 0 when more is needed, -errno (close). */
+/* Drop what is buffered of the body (also after the response). 1 when it
+ * is all in, 0 when more is needed, -errno (-EMSGSIZE over our cap). */
 int
 body_discard(struct conn *c)
 {
@@ -164,18 +164,11 @@ drain_decide(struct conn *c)
 int
 drain_body(struct conn *c)
 {
-	for (;;) {
-		ssize_t n = body_take(c, NULL, SIZE_MAX);
+	int r = body_discard(c);
 
-		if (n == 0)
-			return 1;
-		if (n == -EAGAIN)
-			return 0;
-		if (n < 0)
-			return (int)n;
-		if (c->body_read > WORKER_MAX_DISCARD_BODY)
-			return c->body_err = -EMSGSIZE;
-	}
+	if (r == -EMSGSIZE) /* over our cap: what the response says now */
+		c->body_err = r;
+	return r;
 }
 
 

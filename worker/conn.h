@@ -129,8 +129,8 @@ bool xfer_too_slow(struct conn *c, uint64_t now);
 
 /* Set up the body of the request whose head is h (nothing read yet). */
 void body_start(struct conn *c, const struct wasp_http_request *h);
-/* After the response: discard the rest of the body. 1 when it is all in,
- * 0 when more is needed, -errno (close). */
+/* Drop what is buffered of the body (after the response: CS_BODY). 1 when
+ * it is all in, 0 when more is needed, -errno (-EMSGSIZE over our cap). */
 int body_discard(struct conn *c);
 /* The response is ready but a body is unread: true to discard the body
  * first (CS_DRAIN), false to answer now (and close). */

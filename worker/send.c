@@ -47,6 +47,20 @@ send_prepare(struct conn *c)
 	return true;
 }
 
+/* A send that failed with errno: 0 to try again (EINTR), -EAGAIN (the
+ * socket is full: wait for it), or -errno. */
+static int
+send_error(struct conn *c)
+{
+	if (errno == EINTR)
+		return 0;
+	if (errno == EAGAIN) {
+		c->writable = false;
+		return -EAGAIN;
+	}
+	return -errno;
+}
+
 /* Write what is left of the response. 1 done, -EAGAIN, -errno. */
 int
 send_write(struct conn *c)
@@ -67,13 +81,10 @@ send_write(struct conn *c)
 		size_t left;
 
 		if (n < 0) {
-			if (errno == EINTR)
+			int r = send_error(c);
+			if (r == 0)
 				continue;
-			if (errno == EAGAIN) {
-				c->writable = false;
-				return -EAGAIN;
-			}
-			return -errno;
+			return r;
 		}
 		left = (size_t)n;
 		req->bytes_out += (uint64_t)n;
@@ -92,13 +103,10 @@ send_write(struct conn *c)
 		ssize_t n = sendfile(c->fd, req->file_fd, &c->file_off, chunk);
 
 		if (n < 0) {
-			if (errno == EINTR)
+			int r = send_error(c);
+			if (r == 0)
 				continue;
-			if (errno == EAGAIN) {
-				c->writable = false;
-				return -EAGAIN;
-			}
-			return -errno;
+			return r;
 		}
 		if (n == 0) /* the file shrank under us: the framing is broken */
 			return -EIO;

@@ -198,30 +198,22 @@ def test(t):
     check(r2.status == 200 and r2.pid == r.pid, "after a client left during the timer: %r "
           "(pid %r, was %r)" % (r2, r2.pid, r.pid))
 
-    # a module that cannot be loaded: the worker does not start, the log
-    # names the file
+    # a module that cannot be loaded, or one built for another ABI: the
+    # worker does not start, the log names the file (and both ABIs)
     bad = os.path.join(t.dir, "modules", "mod_missing.so")
-    srv2 = t.server(pools={"B": {}}, web_server_xml="""
-    <globalModules>
-      <add name="MissingModule" image="%s" />
-    </globalModules>""" % bad)
-    srv2.start()
-    r = srv2.get("/index.html", pool="B", timeout=30)
-    check(r.status == 503, "a pool whose module is missing served %r" % r)
-    srv2.wait_log("cannot load '%s'" % bad)
-    srv2.stop()
-
-    # a module built for another ABI: refused, both ABIs named
     old = example_so(t, "tests/integration/mod_old_abi.so")
-    srv3 = t.server(pools={"C": {}}, web_server_xml="""
+    for pool, name, image, log in (
+            ("B", "MissingModule", bad, "cannot load '%s'" % bad),
+            ("C", "OldAbiModule", old,
+             "module 'OldAbiModule': '%s' was built for module ABI 2, this worker has 3" % old)):
+        srv2 = t.server(pools={pool: {}}, web_server_xml="""
     <globalModules>
-      <add name="OldAbiModule" image="%s" />
-    </globalModules>""" % old)
-    srv3.start()
-    r = srv3.get("/index.html", pool="C", timeout=30)
-    check(r.status == 503, "a pool whose module has another ABI served %r" % r)
-    srv3.wait_log("module 'OldAbiModule': '%s' was built for module ABI 2, this worker has 3"
-                  % old)
-
+      <add name="%s" image="%s" />
+    </globalModules>""" % (name, image))
+        srv2.start()
+        r = srv2.get("/index.html", pool=pool, timeout=30)
+        check(r.status == 503, "a pool whose module %s cannot load served %r" % (name, r))
+        srv2.wait_log(log)
+        srv2.stop()
 
 wasptest.main(test)

@@ -632,6 +632,20 @@ wait_answer(const char *path, const char *want)
 	return false;
 }
 
+/* www/sub/web.config with directoryBrowse showFlags="flags" */
+static void
+write_browse_flags(const char *flags)
+{
+	_cleanup_free_ char *text = NULL;
+
+	ck_assert_int_gt(asprintf(&text,
+				  "<configuration><system.webServer><directoryBrowse showFlags=\"%s\" />"
+				  "</system.webServer></configuration>",
+				  flags),
+			 0);
+	tc_write(&tc, "www/sub/web.config", text);
+}
+
 START_TEST(test_module_sections)
 {
 	size_t i;
@@ -652,16 +666,12 @@ START_TEST(test_module_sections)
 	ck_assert_int_eq(n_conf_builds, 2); /* another effective section */
 
 	/* a web.config appears along the path, then changes: built again each time */
-	tc_write(&tc, "www/sub/web.config",
-		 "<configuration><system.webServer><directoryBrowse showFlags=\"Size\" />"
-		 "</system.webServer></configuration>");
+	write_browse_flags("Size");
 	ck_assert(wait_answer("/sub/x", "\r\n\r\nSize;"));
 	ck_assert_int_eq(n_conf_builds, 3);
 	ck_assert_uint_eq(serve_paths("/", "/sub/x", 3, "\r\n\r\nSize;"), 3);
 	ck_assert_int_eq(n_conf_builds, 3);
-	tc_write(&tc, "www/sub/web.config",
-		 "<configuration><system.webServer><directoryBrowse showFlags=\"Extension\" />"
-		 "</system.webServer></configuration>");
+	write_browse_flags("Extension");
 	ck_assert(wait_answer("/sub/x", "\r\n\r\nExtension;"));
 	ck_assert_int_eq(n_conf_builds, 4);
 	ck_assert_uint_eq(serve_paths("/", "/same", 1, "\r\n\r\nTime,Size;"), 1);
