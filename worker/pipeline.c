@@ -337,26 +337,33 @@ hook_runs(const struct wasp_request *req, unsigned stage, const struct whook *k)
 	       (req->handler_modules & ((wmodset)1 << k->module));
 }
 
+/* The request's first run: its pipeline, and whether its configuration
+ * can be used at all. */
+static void
+pipeline_begin(struct wasp_request *req)
+{
+	req->pipe = pipe_for_request(req);
+	req->handler_modules = WMODSET_ALL;
+	if (!req->pipe) { /* out of memory: the bare pipeline, a 500 */
+		req->pipe = &req->env->hooks->all;
+		request_set_error(req, 500, 0);
+		pipeline_skip_to_send(req);
+	} else if (!request_config_usable(req)) {
+		/* IIS reads the URL's configuration before BeginRequest: one
+		 * it cannot use serves nothing (500.19) */
+		request_set_error(req, 500, req->config_error ? 19 : 0);
+		pipeline_skip_to_send(req);
+	}
+}
+
 enum pipeline_result
 pipeline_run(struct wasp_request *req)
 {
 	const struct wpipe *h;
 	unsigned stage;
 
-	if (!req->pipe) {
-		req->pipe = pipe_for_request(req);
-		req->handler_modules = WMODSET_ALL;
-		if (!req->pipe) { /* out of memory: the bare pipeline, a 500 */
-			req->pipe = &req->env->hooks->all;
-			request_set_error(req, 500, 0);
-			pipeline_skip_to_send(req);
-		} else if (!request_config_usable(req)) {
-			/* IIS reads the URL's configuration before BeginRequest:
-			 * one it cannot use serves nothing (500.19) */
-			request_set_error(req, 500, req->config_error ? 19 : 0);
-			pipeline_skip_to_send(req);
-		}
-	}
+	if (!req->pipe)
+		pipeline_begin(req);
 	h = req->pipe;
 	if (req->resumed) {
 		/* the handler at req->hook returned WASP_AGAIN earlier */

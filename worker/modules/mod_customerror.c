@@ -387,6 +387,66 @@ lang_ok(const char *s, size_t n)
 	return true;
 }
 
+/* prefix/<language>/rel: the client's languages in order (Accept-Language),
+ * then en-US; each as sent, then canonical (en-us -> en-US), the way the
+ * directories are named. 0 served, -errno. */
+static int
+custom_file_language(struct wasp_request *req, const char *prefix, const char *rel,
+		     const char *name)
+{
+	const char *al = wasp_request_header(req, "Accept-Language");
+	const char *langs[CUSTOMERROR_MAX_LANGS + 1];
+	size_t n_langs = 0;
+	char full[PATH_MAX];
+
+	if (rel[0] == '/' || has_dotdot(rel))
+		return -EINVAL;
+	for (const char *p = al ? al : ""; *p && n_langs < CUSTOMERROR_MAX_LANGS;) {
+		size_t n;
+
+		while (*p == ' ' || *p == ',')
+			p++;
+		n = strcspn(p, ",; ");
+		if (lang_ok(p, n)) {
+			char *l = wasp_request_alloc(req, n + 1);
+			if (!l)
+				return -ENOMEM;
+			memcpy(l, p, n);
+			l[n] = '\0';
+			langs[n_langs++] = l;
+		}
+		p += n;
+		p += strcspn(p, ",");
+	}
+	langs[n_langs++] = "en-US";
+	for (size_t i = 0; i < n_langs; i++) {
+		char canon[40];
+		size_t k;
+
+		for (k = 0; langs[i][k] && k < sizeof(canon) - 1; k++)
+			canon[k] = langs[i][k];
+		canon[k] = '\0';
+		for (size_t j = 0, dash = 0; canon[j]; j++) {
+			if (canon[j] == '-')
+				dash = 1;
+			canon[j] = (char)(dash ? toupper((unsigned char)canon[j])
+					       : tolower((unsigned char)canon[j]));
+		}
+		for (int v = 0; v < 2; v++) {
+			const char *l = v ? canon : langs[i];
+
+			if (v && streq(canon, langs[i]))
+				continue;
+			if (snprintf(full, sizeof(full), "%s/%s/%s", prefix, l, rel) >=
+			    (int)sizeof(full))
+				continue;
+			if (serve_path(req, full, name) == 0)
+				return 0;
+		}
+	}
+	return -ENOENT;
+}
+
 /* responseMode File. */
 static int
 custom_file(struct wasp_request *req, const struct wasp_element *cfg,
@@ -410,61 +470,8 @@ custom_file(struct wasp_request *req, const struct wasp_element *cfg,
 		if (*p == '\\')
 			*p = '/';
 	name = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
-	if (*prefix) {
-		/* prefix/<language>/path: the client's languages in order, then en-US */
-		const char *al = wasp_request_header(req, "Accept-Language");
-		const char *langs[CUSTOMERROR_MAX_LANGS + 1];
-		size_t n_langs = 0;
-
-		if (rel[0] == '/' || has_dotdot(rel))
-			return -EINVAL;
-		for (const char *p = al ? al : ""; *p && n_langs < CUSTOMERROR_MAX_LANGS;) {
-			size_t n;
-
-			while (*p == ' ' || *p == ',')
-				p++;
-			n = strcspn(p, ",; ");
-			if (lang_ok(p, n)) {
-				char *l = wasp_request_alloc(req, n + 1);
-				if (!l)
-					return -ENOMEM;
-				memcpy(l, p, n);
-				l[n] = '\0';
-				langs[n_langs++] = l;
-			}
-			p += n;
-			p += strcspn(p, ",");
-		}
-		langs[n_langs++] = "en-US";
-		for (size_t i = 0; i < n_langs; i++) {
-			char canon[40];
-			size_t k;
-
-			/* as sent, then canonical (en-us -> en-US), the way the
-			 * directories are named */
-			for (k = 0; langs[i][k] && k < sizeof(canon) - 1; k++)
-				canon[k] = langs[i][k];
-			canon[k] = '\0';
-			for (size_t j = 0, dash = 0; canon[j]; j++) {
-				if (canon[j] == '-')
-					dash = 1;
-				canon[j] = (char)(dash ? toupper((unsigned char)canon[j])
-						       : tolower((unsigned char)canon[j]));
-			}
-			for (int v = 0; v < 2; v++) {
-				const char *l = v ? canon : langs[i];
-
-				if (v && streq(canon, langs[i]))
-					continue;
-				if (snprintf(full, sizeof(full), "%s/%s/%s", prefix, l, rel) >=
-				    (int)sizeof(full))
-					continue;
-				if (serve_path(req, full, name) == 0)
-					return 0;
-			}
-		}
-		return -ENOENT;
-	}
+	if (*prefix)
+		return custom_file_language(req, prefix, rel, name);
 	if (rel[0] == '/') {
 		if (!abs_ok)
 			return -EPERM;

@@ -260,40 +260,13 @@ deny(struct wasp_request *req, unsigned substatus)
 	return WASP_DONE;
 }
 
+/* requestLimits: the body, the URL, the query string, the headers. */
 static enum wasp_status
-rf_on_begin_request(struct wasp_request *req, void *userdata)
+rf_limits(struct wasp_request *req, const struct rf_state *st, const char *raw,
+	  const char *query)
 {
-	const struct rf_state *st;
-	const char *path, *raw, *query, *method;
-	int64_t body;
-	unsigned flags;
-	size_t n;
+	int64_t body = wasp_request_body_length(req);
 
-	(void)userdata;
-	raw = wasp_request_raw_path(req);
-	query = wasp_request_query(req);
-	if (strlen(raw) > RF_PRECHECK_LEN || strlen(query) > RF_PRECHECK_LEN) {
-		/* a long URL: maxUrl and maxQueryString as the application's
-		 * root has them, before the URL's own configuration is looked
-		 * up (whose cost grows with the URL) */
-		const struct wasp_element *limits = wasp_element_child(
-			wasp_request_config_at(req, wasp_request_app_path(req), RF_SECTION),
-			"requestLimits");
-
-		if (limits && strlen(raw) > wasp_element_get_uint(limits, "maxUrl", UINT64_MAX))
-			return deny(req, 14);
-		if (limits && strlen(query) > wasp_element_get_uint(limits, "maxQueryString", UINT64_MAX))
-			return deny(req, 15);
-	}
-	st = wasp_request_module_conf(req, &mod_requestfilter, 0);
-	if (!st)
-		return WASP_DECLINED; /* not in the schema, or OOM building it */
-
-	if (st->remove_server_header)
-		wasp_response_omit_server_header(req);
-
-	/* requestLimits */
-	body = wasp_request_body_length(req);
 	if (body > 0 && (uint64_t)body > st->max_content_length) {
 		wasp_response_disable_keep_alive(req); /* the body stays unread */
 		return deny(req, 13);
@@ -308,16 +281,20 @@ rf_on_begin_request(struct wasp_request *req, void *userdata)
 		if (wasp_request_header_size(req, st->header_limits.v[i].s) >
 		    st->header_limits.v[i].n)
 			return deny(req, 10);
+	return WASP_OK;
+}
 
-	/* the characters of the URL */
-	path = wasp_request_path(req);
-	flags = wasp_request_url_flags(req);
+/* The URL's characters and sequences, the query string's sequences. */
+static enum wasp_status
+rf_sequences(struct wasp_request *req, const struct rf_state *st, const char *raw,
+	     const char *path, const char *query)
+{
+	unsigned flags = wasp_request_url_flags(req);
+
 	if (!st->allow_high_bit && (flags & WASP_URL_HIGH_BIT))
 		return deny(req, 12);
 	if (!st->allow_double_escaping && (flags & (WASP_URL_DOUBLE_ESCAPED | WASP_URL_PLUS)))
 		return deny(req, 11);
-
-	/* sequences */
 	if (st->deny_url.n && !list_find(&st->always_urls, path, strlen(path)) &&
 	    (contains_any(&st->deny_url, raw) || contains_any(&st->deny_url, path)))
 		return deny(req, 5);
@@ -332,13 +309,20 @@ rf_on_begin_request(struct wasp_request *req, void *userdata)
 				return deny(req, 18);
 		}
 	}
+	return WASP_OK;
+}
+
+/* hiddenSegments, fileExtensions, verbs. */
+static enum wasp_status
+rf_names(struct wasp_request *req, const struct rf_state *st, const char *path)
+{
+	const char *method = wasp_request_method(req);
+	size_t n;
 
 	/* hiddenSegments before fileExtensions: /web.config is 404.8 in IIS,
 	 * though .config is a denied extension too */
 	if (st->hidden.n && has_segment(&st->hidden, path))
 		return deny(req, 8);
-
-	/* fileExtensions */
 	if (st->exts.n || !st->ext_allow_unlisted) {
 		const char *ext = path_extension(path, &n);
 		const struct rf_item *it = list_find(&st->exts, ext, n);
@@ -346,9 +330,6 @@ rf_on_begin_request(struct wasp_request *req, void *userdata)
 		if (it ? !it->n : !st->ext_allow_unlisted)
 			return deny(req, 7);
 	}
-
-	/* verbs */
-	method = wasp_request_method(req);
 	if (st->verbs.n || !st->verbs_allow_unlisted) {
 		const struct rf_item *it = list_find(&st->verbs, method, strlen(method));
 
@@ -356,6 +337,42 @@ rf_on_begin_request(struct wasp_request *req, void *userdata)
 			return deny(req, 6);
 	}
 	return WASP_OK;
+}
+
+static enum wasp_status
+rf_on_begin_request(struct wasp_request *req, void *userdata)
+{
+	const char *raw = wasp_request_raw_path(req), *query = wasp_request_query(req);
+	const char *path = wasp_request_path(req);
+	const struct rf_state *st;
+	enum wasp_status s;
+
+	(void)userdata;
+	if (strlen(raw) > RF_PRECHECK_LEN || strlen(query) > RF_PRECHECK_LEN) {
+		/* a long URL: maxUrl and maxQueryString as the application's
+		 * root has them, before the URL's own configuration is looked
+		 * up (whose cost grows with the URL) */
+		const struct wasp_element *limits = wasp_element_child(
+			wasp_request_config_at(req, wasp_request_app_path(req), RF_SECTION),
+			"requestLimits");
+
+		if (limits && strlen(raw) > wasp_element_get_uint(limits, "maxUrl", UINT64_MAX))
+			return deny(req, 14);
+		if (limits && strlen(query) > wasp_element_get_uint(limits, "maxQueryString", UINT64_MAX))
+			return deny(req, 15);
+	}
+	st = wasp_request_module_conf(req, &mod_requestfilter, 0);
+	if (!st) /* no configuration at all; with one, out of memory: fail closed */
+		return wasp_request_config(req, RF_SECTION) ? WASP_ERROR : WASP_DECLINED;
+
+	if (st->remove_server_header)
+		wasp_response_omit_server_header(req);
+	s = rf_limits(req, st, raw, query);
+	if (s == WASP_OK)
+		s = rf_sequences(req, st, raw, path, query);
+	if (s == WASP_OK)
+		s = rf_names(req, st, path);
+	return s;
 }
 
 static int

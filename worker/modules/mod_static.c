@@ -491,17 +491,96 @@ add_validators(struct wasp_request *req, const struct static_conf *c, const char
 	return r;
 }
 
+/* RFC 9110 13.2.2: If-Match, If-Unmodified-Since, If-None-Match,
+ * If-Modified-Since (If-Range is the range's). WASP_OK: serve; WASP_DONE:
+ * answered 412 or 304; WASP_ERROR. */
+static enum wasp_status
+check_preconditions(struct wasp_request *req, const struct static_conf *c, const struct conds *k,
+		    const struct stat *st, const char *etag, size_t etag_len, const char *lm)
+{
+	time_t t;
+
+	if (k->if_match.ptr) {
+		if (!static_etag_list_match(k->if_match.ptr, k->if_match.len, etag, etag_len,
+					    false)) {
+			wasp_response_set_status(req, 412, 0);
+			return WASP_DONE;
+		}
+	} else if (parse_date(k->if_unmodified_since, &t) && st->st_mtim.tv_sec > t) {
+		wasp_response_set_status(req, 412, 0);
+		return WASP_DONE;
+	}
+	if (k->if_none_match.ptr ?
+		    static_etag_list_match(k->if_none_match.ptr, k->if_none_match.len, etag,
+					   etag_len, true) :
+		    (parse_date(k->if_modified_since, &t) && st->st_mtim.tv_sec <= t &&
+		     t <= time(NULL))) {
+		wasp_response_set_status(req, 304, 0);
+		return add_validators(req, c, etag, lm) < 0 ? WASP_ERROR : WASP_DONE;
+	}
+	return WASP_OK;
+}
+
+/* The Range field value spec (GET, If-Range held) of a file of type: 416,
+ * one range (206 with sendfile) or several (multipart). WASP_DECLINED: send
+ * the whole file (an ignored Range, or a multipart answer too big). */
+static enum wasp_status
+serve_ranges(struct wasp_request *req, const char *spec, const char *type, int fd,
+	     const struct stat *st)
+{
+	static const char page[] = "<!DOCTYPE html>\n<html><head><title>416 - "
+				   "Range Not Satisfiable</title></head>\n<body>"
+				   "<h1>416 - Range Not Satisfiable</h1></body>"
+				   "</html>\n";
+	uint64_t size = (uint64_t)st->st_size;
+	struct static_range rs[STATIC_MAX_RANGES];
+	size_t n = 0;
+	int r = static_parse_ranges(spec, size, rs, ELEMENTSOF(rs), &n);
+
+	if (r < 0) {
+		/* Content-Range describes the file, not this page: a custom
+		 * error page (existingResponse Auto) would drop it */
+		wasp_response_set_status(req, 416, 0);
+		wasp_response_set_try_skip_custom_errors(req, true);
+		if (add_header_or_oom(req, "Content-Range",
+				      wasp_arena_printf(req->arena, "bytes */%" PRIu64, size)) < 0 ||
+		    wasp_response_add_header(req, "Content-Type", "text/html; charset=utf-8") < 0 ||
+		    wasp_response_write(req, page, sizeof(page) - 1) < 0)
+			return WASP_ERROR;
+		return WASP_DONE;
+	}
+	if (r > 0 && n == 1) {
+		wasp_response_set_status(req, 206, 0);
+		if (wasp_response_add_header(req, "Content-Type", type) < 0 ||
+		    add_header_or_oom(req, "Content-Range",
+				      wasp_arena_printf(req->arena,
+							"bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64,
+							rs[0].first, rs[0].last, size)) < 0 ||
+		    wasp_response_send_file(req, fd, (off_t)rs[0].first,
+					    rs[0].last - rs[0].first + 1) < 0)
+			return WASP_ERROR;
+		return WASP_DONE;
+	}
+	if (r > 0) {
+		bool too_big = false;
+		enum wasp_status s = serve_multipart(req, type, fd, st, rs, n, &too_big);
+
+		if (!too_big)
+			return s;
+	}
+	return WASP_DECLINED;
+}
+
 static enum wasp_status
 serve_conf(struct wasp_request *req, const struct static_conf *c, const char *name, int fd,
 	   const struct stat *st)
 {
 	bool get = streq(wasp_request_method(req), "GET");
-	uint64_t size = (uint64_t)st->st_size;
 	const char *etag, *lm;
 	size_t etag_len;
 	const char *type;
+	enum wasp_status s;
 	struct conds k;
-	time_t t;
 
 	if (!c)
 		return WASP_ERROR;
@@ -513,26 +592,9 @@ serve_conf(struct wasp_request *req, const struct static_conf *c, const char *na
 	etag = etag_of(c, st, &etag_len);
 	lm = last_modified(c, st->st_mtim.tv_sec);
 	scan_conds(req, &k);
-
-	/* RFC 9110 13.2.2: If-Match, If-Unmodified-Since, If-None-Match,
-	 * If-Modified-Since, then If-Range */
-	if (k.if_match.ptr) {
-		if (!static_etag_list_match(k.if_match.ptr, k.if_match.len, etag, etag_len, false)) {
-			wasp_response_set_status(req, 412, 0);
-			return WASP_DONE;
-		}
-	} else if (parse_date(k.if_unmodified_since, &t) && st->st_mtim.tv_sec > t) {
-		wasp_response_set_status(req, 412, 0);
-		return WASP_DONE;
-	}
-	if (k.if_none_match.ptr ?
-		    static_etag_list_match(k.if_none_match.ptr, k.if_none_match.len, etag, etag_len,
-					   true) :
-		    (parse_date(k.if_modified_since, &t) && st->st_mtim.tv_sec <= t &&
-		     t <= time(NULL))) {
-		wasp_response_set_status(req, 304, 0);
-		return add_validators(req, c, etag, lm) < 0 ? WASP_ERROR : WASP_DONE;
-	}
+	s = check_preconditions(req, c, &k, st, etag, etag_len, lm);
+	if (s != WASP_OK)
+		return s;
 
 	if (add_validators(req, c, etag, lm) < 0 ||
 	    request_add_header_static(req, "Accept-Ranges", 13, "bytes", 5) < 0)
@@ -541,59 +603,19 @@ serve_conf(struct wasp_request *req, const struct static_conf *c, const char *na
 	if (get && k.range.ptr &&
 	    (!k.if_range.ptr ||
 	     if_range_holds(k.if_range, etag, etag_len, c->set_etag, st->st_mtim.tv_sec))) {
-		struct static_range rs[STATIC_MAX_RANGES];
 		char *spec = wasp_arena_strndup(req->arena, k.range.ptr, k.range.len);
-		size_t n = 0;
-		int r;
 
 		if (!spec)
 			return WASP_ERROR;
-		r = static_parse_ranges(spec, size, rs, ELEMENTSOF(rs), &n);
-		if (r < 0) {
-			static const char page[] = "<!DOCTYPE html>\n<html><head><title>416 - "
-						   "Range Not Satisfiable</title></head>\n<body>"
-						   "<h1>416 - Range Not Satisfiable</h1></body>"
-						   "</html>\n";
-
-			/* Content-Range describes the file, not this page: a
-			 * custom error page (existingResponse Auto) would drop it */
-			wasp_response_set_status(req, 416, 0);
-			wasp_response_set_try_skip_custom_errors(req, true);
-			if (add_header_or_oom(req, "Content-Range",
-					      wasp_arena_printf(req->arena, "bytes */%" PRIu64,
-								size)) < 0 ||
-			    wasp_response_add_header(req, "Content-Type",
-						     "text/html; charset=utf-8") < 0 ||
-			    wasp_response_write(req, page, sizeof(page) - 1) < 0)
-				return WASP_ERROR;
-			return WASP_DONE;
-		}
-		if (r > 0 && n == 1) {
-			wasp_response_set_status(req, 206, 0);
-			if (wasp_response_add_header(req, "Content-Type", type) < 0 ||
-			    add_header_or_oom(req, "Content-Range",
-					      wasp_arena_printf(req->arena,
-								"bytes %" PRIu64 "-%" PRIu64
-								"/%" PRIu64,
-								rs[0].first, rs[0].last, size)) < 0 ||
-			    wasp_response_send_file(req, fd, (off_t)rs[0].first,
-						    rs[0].last - rs[0].first + 1) < 0)
-				return WASP_ERROR;
-			return WASP_DONE;
-		}
-		if (r > 0) {
-			bool too_big = false;
-			enum wasp_status s = serve_multipart(req, type, fd, st, rs, n, &too_big);
-
-			if (!too_big)
-				return s;
-		}
+		s = serve_ranges(req, spec, type, fd, st);
+		if (s != WASP_DECLINED)
+			return s;
 	}
 
 	wasp_response_set_status(req, 200, 0);
 	/* type lives as long as the section's state (checked when built) */
 	if (request_add_header_static(req, "Content-Type", 12, type, strlen(type)) < 0 ||
-	    wasp_response_send_file(req, fd, 0, size) < 0)
+	    wasp_response_send_file(req, fd, 0, (uint64_t)st->st_size) < 0)
 		return WASP_ERROR;
 	return WASP_DONE;
 }
