@@ -9,19 +9,42 @@
 #include <string.h>
 #include <strings.h>
 
+#include "apphost.h"
 #include "arena.h"
 #include "log.h"
 #include "util.h"
 #include "worker.h"
 
-/* Is path (decoded) inside the application (a segment boundary after its path)? */
+/* Is path (decoded) under prefix (len bytes) on a segment boundary,
+ * case-insensitively as IIS? */
 static bool
-in_app(const struct wapp *app, const char *path)
+under(const char *path, const char *prefix, size_t len)
 {
-	if (app->path_len == 1)
+	if (len == 1) /* "/" */
 		return true;
-	return strncasecmp(path, app->path, app->path_len) == 0 &&
-	       (path[app->path_len] == '/' || path[app->path_len] == '\0');
+	return strncasecmp(path, prefix, len) == 0 && (path[len] == '/' || path[len] == '\0');
+}
+
+/* Is path served by app: under its path, and under no longer application of
+ * its site (of any pool: that one would serve it)? */
+static bool
+in_app(const struct worker_env *env, const struct wapp *app, const char *path)
+{
+	if (!under(path, app->path, app->path_len))
+		return false;
+	for (size_t i = 0; env->apphost && i < env->apphost->n_sites; i++) {
+		const struct wasp_site *site = &env->apphost->sites[i];
+
+		if (site->id != app->site_id)
+			continue;
+		for (size_t j = 0; j < site->n_apps; j++) {
+			size_t len = strlen(site->apps[j].path);
+
+			if (len > app->path_len && under(path, site->apps[j].path, len))
+				return false;
+		}
+	}
+	return true;
 }
 
 int
@@ -53,7 +76,7 @@ wasp_request_internal_redirect(struct wasp_request *req, const char *url)
 	n = wasp_http_url_normalize(url, len, path, len + 2, &flags);
 	if (n < 0)
 		return n == -ENOBUFS ? -ENOMEM : -EINVAL;
-	if (!in_app(req->app, path))
+	if (!in_app(req->env, req->app, path))
 		return -EXDEV;
 
 	req->n_redirects++;

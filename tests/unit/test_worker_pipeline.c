@@ -685,6 +685,71 @@ START_TEST(test_module_sections)
 }
 END_TEST
 
+/* ---- internal redirects ---- */
+
+static int redirect_late_result;
+
+static enum wasp_status
+hook_rewrite(struct wasp_request *req, void *userdata)
+{
+	const char *path = wasp_request_path(req);
+
+	if (streq(path, "/rewrite")) {
+		/* from BeginRequest: the request goes on with the new URL */
+		ck_assert_int_eq(wasp_request_internal_redirect(req, "/a%2etxt?q=1"), 0);
+		ck_assert_str_eq(wasp_request_path(req), "/a.txt");
+		ck_assert_str_eq(wasp_request_query(req), "q=1");
+		ck_assert_str_eq(wasp_request_original_path(req), "/rewrite");
+		ck_assert_str_eq(wasp_request_server_variable(req, "URL"), "/a.txt");
+		return WASP_OK;
+	}
+	if (streq(path, "/refused")) {
+		/* another application (/app, same site), not a path, a bad one */
+		ck_assert_int_eq(wasp_request_internal_redirect(req, "/app/a.txt"), -EXDEV);
+		ck_assert_int_eq(wasp_request_internal_redirect(req, "/APP"), -EXDEV);
+		ck_assert_int_eq(wasp_request_internal_redirect(req, "a.txt"), -EINVAL);
+		ck_assert_int_eq(wasp_request_internal_redirect(req, "/x%00y"), -EINVAL);
+		ck_assert_int_eq(wasp_request_internal_redirect(req, "/../a.txt"), -EINVAL);
+		ck_assert_str_eq(wasp_request_path(req), "/refused");
+		ck_assert_str_eq(wasp_request_original_path(req), "/refused");
+		wasp_response_set_status(req, 200, 0);
+		(void)wasp_response_write(req, "refused", 7);
+		return WASP_DONE;
+	}
+	return WASP_OK;
+}
+
+/* After the response is decided: too late to redirect. */
+static enum wasp_status
+hook_redirect_late(struct wasp_request *req, void *userdata)
+{
+	redirect_late_result = wasp_request_internal_redirect(req, "/a.txt");
+	return WASP_OK;
+}
+
+START_TEST(test_internal_redirect)
+{
+	_cleanup_free_ char *out = NULL;
+
+	env_setup("");
+	ck_assert_int_eq(wasp_hooks_add(env.hooks, WASP_STAGE_BEGIN_REQUEST, WASP_PRIORITY_FIRST,
+					hook_rewrite, NULL),
+			 0);
+	ck_assert_int_eq(wasp_hooks_add(env.hooks, WASP_STAGE_SEND_RESPONSE, WASP_PRIORITY_FIRST,
+					hook_redirect_late, NULL),
+			 0);
+	hooks_seal(env.hooks);
+	/* the rewritten URL is mapped and served (StaticFile: a.txt) */
+	out = serve("/", "GET /rewrite HTTP/1.1\r\nHost: h\r\n\r\n");
+	ck_assert_msg(strstr(out, "HTTP/1.1 200 ") && strstr(out, "\r\n\r\naaa\n"), "%s", out);
+	ck_assert_int_eq(redirect_late_result, -EINVAL);
+	free(out);
+	out = serve("/", "GET /refused HTTP/1.1\r\nHost: h\r\n\r\n");
+	ck_assert_msg(strstr(out, "\r\n\r\nrefused"), "%s", out);
+	env_teardown();
+}
+END_TEST
+
 static Suite *
 worker_pipeline_suite(void)
 {
@@ -700,6 +765,7 @@ worker_pipeline_suite(void)
 	tcase_add_test(tc_, test_state_context_headers);
 	tcase_add_test(tc_, test_config_cache_bound);
 	tcase_add_test(tc_, test_module_sections);
+	tcase_add_test(tc_, test_internal_redirect);
 	suite_add_tcase(s, tc_);
 	return s;
 }
