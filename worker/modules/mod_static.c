@@ -160,8 +160,6 @@ fail:
 	return NULL;
 }
 
-extern const struct wasp_module mod_static;
-
 static const struct wasp_module_section static_sections[] = {
 	{ .name = STATIC_SECTION, .build = conf_build, .free_conf = conf_free },
 };
