@@ -166,7 +166,6 @@ adapters_announce_worker(struct wasp_env *env, struct worker *w)
 			safe_close(p->adapter_fd); /* that adapter died meanwhile */
 		free(p);
 	}
-	w->announced = true;
 }
 
 /* ---- messages from the adapter ------------------------------------------ */
@@ -346,33 +345,12 @@ static int
 adapter_spawn(struct adapter *a)
 {
 	struct wasp_env *env = a->env;
-	_cleanup_free_ char *path = spawn_program_path(env, a->program);
-	char *argv[] = { path, NULL };
-	struct spawn_opts o = { .path = path, .argv = argv, .ident = &env->listener_ident };
-	int fds[2], r;
+	struct proc_start s = { .role = a->role };
+	int fd, r;
 	pid_t pid;
 
-	if (!path)
-		return -ENOMEM;
-	/* Test hook (--test-hooks only): run a fake adapter that breaks the
-	 * protocol, to test that waspd survives it. */
-	if (env->test_hooks && getenv("WASP_TEST_ADAPTER_PROGRAM")) {
-		free(path);
-		path = strdup(getenv("WASP_TEST_ADAPTER_PROGRAM"));
-		if (!path)
-			return -ENOMEM;
-		argv[0] = path;
-		o.path = path;
-	}
-	r = wasp_ipc_socketpair(fds);
-	if (r < 0)
-		return log_errno(r, "adapter channel");
-	o.channel_fd = fds[1];
-	r = spawn_child(&o, &pid);
-	safe_close(fds[1]);
+	r = env->procs->spawn(env, &s, &pid, &fd);
 	if (r < 0) {
-		safe_close(fds[0]);
-		log_errno(r, "cannot start %s", path);
 		/* Try again later: a missing binary may be being rebuilt. */
 		a->fast_exits++;
 		adapter_on_exit(a, -1);
@@ -382,9 +360,9 @@ adapter_spawn(struct adapter *a)
 	a->stop_sent = false;
 	a->started_mono = wasp_now_usec();
 	a->registered = false;
-	a->ch = wasp_ipc_channel_new(env->base, fds[0], &adapter_ops, a);
+	a->ch = wasp_ipc_channel_new(env->base, fd, &adapter_ops, a);
 	if (!a->ch) {
-		(void)kill(pid, SIGKILL);
+		(void)env->procs->kill(env, pid, SIGKILL);
 		return log_errno(-ENOMEM, "adapter channel");
 	}
 	log_info("started %s (pid %d) as %s", a->program, (int)pid,
@@ -429,7 +407,7 @@ adapter_on_exit(struct adapter *a, int status)
 }
 
 static struct adapter *
-adapter_new(struct wasp_env *env, const char *program, const char *protocol)
+adapter_new(struct wasp_env *env, const struct proc_role *role)
 {
 	struct adapter *a = calloc(1, sizeof(*a));
 
@@ -437,8 +415,9 @@ adapter_new(struct wasp_env *env, const char *program, const char *protocol)
 		return NULL;
 	a->env = env;
 	a->id = ++env->next_adapter_id;
-	a->program = program;
-	a->protocol_hint = protocol;
+	a->role = role;
+	a->program = role->program;
+	a->protocol_hint = role->protocol;
 	a->restart_timer = evtimer_new(env->base, adapter_on_restart_timer, a);
 	a->kill_timer = evtimer_new(env->base, adapter_on_kill_timer, a);
 	if (!a->restart_timer || !a->kill_timer) {
@@ -452,32 +431,22 @@ adapter_new(struct wasp_env *env, const char *program, const char *protocol)
 	return a;
 }
 
-/* The adapters waspd starts itself, by protocol. */
-static const struct {
-	const char *protocol, *program;
-} builtin[] = {
-	{ "http", "wasp-http" },
-};
-
-const char *
-adapter_builtin_program(const char *protocol)
-{
-	for (size_t i = 0; i < ELEMENTSOF(builtin); i++)
-		if (strcaseeq(builtin[i].protocol, protocol))
-			return builtin[i].program;
-	return NULL;
-}
-
+/* The adapters waspd starts itself: one per adapter role (process.c) whose
+ * protocol has a listening socket. */
 int
 adapters_start(struct wasp_env *env)
 {
-	for (size_t i = 0; i < ELEMENTSOF(builtin); i++) {
+	for (int i = 0; i < PROC_ROLE__COUNT; i++) {
+		const struct proc_role *role = proc_role(i);
 		bool needed = false;
+
+		if (!role->protocol)
+			continue;
 		for (size_t j = 0; j < env->n_socks; j++)
-			needed |= strcaseeq(env->socks[j].protocol, builtin[i].protocol);
+			needed |= strcaseeq(env->socks[j].protocol, role->protocol);
 		if (!needed)
 			continue;
-		struct adapter *a = adapter_new(env, builtin[i].program, builtin[i].protocol);
+		struct adapter *a = adapter_new(env, role);
 		if (!a)
 			return log_errno(-ENOMEM, "adapter");
 		(void)adapter_spawn(a);

@@ -384,6 +384,99 @@ env_done(struct wasp_env *env)
 	free(env->program_dir);
 }
 
+/* ---- pool events: what the pools tell the adapters ------------------------ */
+
+static void
+daemon_on_pool_state(struct pool *p)
+{
+	struct wasp_msg_pool_state m = {
+		.pool_id = p->id,
+		.state = (uint32_t)p->state,
+		.reason = (uint32_t)p->reason,
+		.generation = p->env->generation,
+	};
+
+	routes_invalidate(p->env);
+	adapters_send_pool_state(p->env, &m);
+}
+
+/* Test hook (--test-hooks only): WASP_TEST_SETUP_FAIL=POOL makes setting up
+ * that pool's workers (configuration, routing table, handoff channels)
+ * fail, as running out of descriptors would. */
+static bool
+worker_test_setup_fails(const struct pool *p)
+{
+	const char *pool = p->env->test_hooks ? getenv("WASP_TEST_SETUP_FAIL") : NULL;
+
+	return pool && streq(pool, p->name);
+}
+
+/* A new worker's channel: its configuration, the routing table, then a
+ * handoff channel per adapter. */
+static int
+daemon_on_worker_setup(struct worker *w)
+{
+	struct wasp_env *env = w->pool->env;
+	struct wasp_msg_worker_config wc = {
+		.pool_id = w->pool->id,
+		.worker_id = w->id,
+		.generation = env->generation,
+		.flags = env->test_hooks ? WASP_WORKER_F_TEST_HEADERS : 0,
+	};
+	uint32_t gen = env->generation;
+	int fd, r;
+
+	if (worker_test_setup_fails(w->pool))
+		return -EMFILE;
+	fd = config_memfd(env, w->pool);
+	if (fd < 0)
+		return log_errno(fd, "serialize the configuration for worker %u", w->id);
+	r = wasp_send_worker_config(w->ch, 0, &wc, fd, WASP_IPC_SEND_CLOSE_FD);
+	if (r < 0)
+		return log_errno(r, "send configuration to worker %u", w->id);
+	fd = routes_memfd(env);
+	if (fd < 0)
+		return log_errno(fd, "routing table for worker %u", w->id);
+	r = wasp_send_route_table(w->ch, 0, &gen, fd, WASP_IPC_SEND_CLOSE_FD);
+	if (r < 0)
+		return log_errno(r, "send routing table to worker %u", w->id);
+	return adapters_pair_worker(env, w);
+}
+
+static void
+daemon_on_worker_ready(struct worker *w)
+{
+	adapters_announce_worker(w->pool->env, w);
+}
+
+static void
+daemon_on_worker_gone(struct worker *w)
+{
+	struct wasp_msg_worker_ref ref = {
+		.pool_id = w->pool->id,
+		.worker_id = w->id,
+		.pid = (uint32_t)w->pid,
+		.generation = w->pool->env->generation,
+	};
+
+	adapters_send_worker_gone(w->pool->env, &ref);
+}
+
+static int
+daemon_on_worker_repair(struct worker *w, uint32_t adapter_id)
+{
+	return adapters_repair_worker(w->pool->env, w, adapter_id);
+}
+
+const struct pool_events daemon_pool_events = {
+	.pool_state = daemon_on_pool_state,
+	.worker_setup = daemon_on_worker_setup,
+	.worker_ready = daemon_on_worker_ready,
+	.worker_gone = daemon_on_worker_gone,
+	.worker_repair = daemon_on_worker_repair,
+	.worker_reaped = daemon_check_shutdown,
+};
+
 /* waspd holds every listening socket and two channel ends per worker, and
  * its children inherit its limit: the soft RLIMIT_NOFILE goes up to the hard
  * limit (docs/design.md "Descriptor limits"). */
@@ -408,7 +501,10 @@ daemon_main(int argc, char **argv)
 		.uid_last = DEFAULT_UID_LAST,
 		.generation = 1,
 		.routes_fd = -1,
+		.events = &daemon_pool_events,
+		.procs = &proc_ops_real,
 	};
+	struct clock clock;
 	int r;
 
 	wasp_log_init("waspd", LOG_INFO);
@@ -446,6 +542,8 @@ daemon_main(int argc, char **argv)
 		r = log_errno(-ENOMEM, "event loop");
 		goto fail;
 	}
+	clock_init_event(&clock, env.base);
+	env.clock = &clock;
 	r = setup_signals(&env);
 	if (r < 0) {
 		log_errno(r, "signals");

@@ -29,11 +29,11 @@ union sockaddr_any {
 	struct sockaddr_storage ss;
 };
 
-/* Protocols with an adapter waspd starts, and so sockets to bind. */
+/* Protocols with an adapter waspd starts (process.c), and so sockets to bind. */
 static bool
 protocol_has_adapter(const char *proto)
 {
-	return strcaseeq(proto, "http");
+	return proc_role_for_protocol(proto) != NULL;
 }
 
 static int

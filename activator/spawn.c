@@ -289,30 +289,3 @@ out:
 		free(bufs[i]);
 	return r;
 }
-
-char *
-spawn_program_path(const struct wasp_env *env, const char *name)
-{
-	/* Where meson builds each program, relative to the build root. */
-	static const struct {
-		const char *name, *build_path;
-	} build_layout[] = {
-		{ "wasp-http", "protocols/http/wasp-http" },
-		{ "wasp-worker", "worker/wasp-worker" },
-		{ "wasp-tcp", "protocols/tcp/wasp-tcp" },
-	};
-	char *p;
-
-	if (env->build_root) {
-		for (size_t i = 0; i < ELEMENTSOF(build_layout); i++)
-			if (streq(build_layout[i].name, name)) {
-				if (asprintf(&p, "%s/%s", env->build_root,
-					     build_layout[i].build_path) < 0)
-					return NULL;
-				return p;
-			}
-	}
-	if (asprintf(&p, "%s/%s", env->program_dir, name) < 0)
-		return NULL;
-	return p;
-}

@@ -180,7 +180,7 @@ check_usable(struct wasp_config *cfg, const struct wasp_apphost *ah, struct wasp
 		for (size_t j = 0; j < s->n_bindings; j++) {
 			const struct wasp_binding *b = &s->bindings[j];
 
-			if (!adapter_builtin_program(b->protocol))
+			if (!proc_role_for_protocol(b->protocol))
 				(void)wasp_diag_add(
 					diags, WASP_DIAG_WARNING, strempty(b->file), b->line,
 					"protocol",

@@ -1,7 +1,8 @@
 /* waspd's internal types: the one struct wasp_env, application pools, worker
- * records, protocol adapters, listening sockets and identities. Shared by
- * the daemon's files only (daemon.c, pool.c, adapter.c, spawn.c, reap.c,
- * sockets.c, routes.c, identity.c, logdirs.c, control.c). See docs/design.md. */
+ * records, protocol adapters, listening sockets and identities, and the
+ * seams the pool code reaches the rest through (pool events, the process
+ * starter, the clock). Shared by the activator's files only; docs/design.md
+ * "Source map" says which file does what. */
 #pragma once
 
 #include <stdbool.h>
@@ -9,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "clock.h"
 #include "msg.h"
 #include "wasp-build.h"
 
@@ -75,12 +77,12 @@ struct worker {
 	uint64_t started_mono; /* usec */
 	uint64_t started_real;
 	uint64_t ready_mono;
-	struct event *limit_timer; /* startupTimeLimit, then shutdownTimeLimit */
-	struct event *ping_timer;  /* next PING */
-	struct event *pong_timer;  /* pingResponseTime for the outstanding PING */
-	struct event *idle_timer;
-	struct event *recycle_timer; /* periodicRestart time */
-	struct event *sched_timer;   /* background start: the bound */
+	struct timer *limit_timer; /* startupTimeLimit, then shutdownTimeLimit */
+	struct timer *ping_timer;  /* next PING */
+	struct timer *pong_timer;  /* pingResponseTime for the outstanding PING */
+	struct timer *idle_timer;
+	struct timer *recycle_timer; /* periodicRestart time */
+	struct timer *sched_timer;   /* background start: the bound */
 	bool background;             /* SCHED_IDLE until READY (sched.c) */
 	uint64_t ping_token;
 	bool ping_outstanding;
@@ -119,9 +121,9 @@ struct pool {
 	bool demand; /* an adapter asked for a worker and none is ready yet */
 	uint64_t demand_time; /* when it last asked (monotonic usec) */
 	unsigned start_failures; /* consecutive workers that failed before READY */
-	struct event *respawn_timer; /* backoff after start failures */
+	struct timer *respawn_timer; /* backoff after start failures */
 	bool respawn_replace;
-	struct event *schedule_timer;
+	struct timer *schedule_timer;
 	uint64_t schedule_due; /* realtime usec of the time of day it is armed for */
 	/* The generation cfg belongs to; removed: gone from the configuration
 	 * by a reload, stopping, kept (at the end of env->pools, after the
@@ -130,12 +132,71 @@ struct pool {
 	bool removed;
 };
 
+/* What the pool and worker state machines (pool*.c) tell the rest of waspd;
+ * daemon.c wires it to the adapters, the unit tests to a recorder. */
+struct pool_events {
+	/* p's state or stop reason changed (the routing table shows it). */
+	void (*pool_state)(struct pool *p);
+	/* w's channel exists: send it its configuration, the routing table and
+	 * a handoff channel per adapter. 0 or -errno (w is then killed). */
+	int (*worker_setup)(struct worker *w);
+	/* w is ready: its handoff channels go to the adapters. */
+	void (*worker_ready)(struct worker *w);
+	/* w, announced before, takes no more connections. */
+	void (*worker_gone)(struct worker *w);
+	/* w lost its handoff channel with adapter_id: 0 paired again,
+	 * -ENOENT that adapter is gone, other -errno. */
+	int (*worker_repair)(struct worker *w, uint32_t adapter_id);
+	/* A worker exited and its record is gone (shutdown may be done). */
+	void (*worker_reaped)(struct wasp_env *env);
+};
+
+/* The processes waspd starts (process.c). */
+enum proc_role_id {
+	PROC_ADAPTER_HTTP,
+	PROC_WORKER,
+	PROC_ROLE__COUNT,
+};
+
+enum proc_identity_rule {
+	PROC_IDENT_LISTENER, /* env->listener_ident */
+	PROC_IDENT_POOL,     /* the pool's identity and environmentVariables */
+};
+
+struct proc_role {
+	const char *name;       /* for messages */
+	const char *program;    /* file name in libexecdir */
+	const char *build_path; /* where meson builds it, from the build root */
+	const char *protocol;   /* an adapter: the protocol waspd starts it for */
+	enum proc_identity_rule ident;
+	/* --test-hooks: a variable naming a stand-in program (for one pool,
+	 * as POOL:PATH, when per pool) */
+	const char *test_program_var;
+	bool test_program_per_pool;
+};
+
+struct proc_start {
+	const struct proc_role *role;
+	const char *title;            /* argv[0]; NULL: the program's path */
+	const struct pool *pool;      /* PROC_IDENT_POOL */
+	const char *const *extra_env; /* NULL-terminated "K=V", may be NULL */
+};
+
+struct proc_ops {
+	/* Start one process: 0 with *ret_pid and *ret_fd (waspd's end of its
+	 * channel), or -errno (logged). */
+	int (*spawn)(struct wasp_env *env, const struct proc_start *s, pid_t *ret_pid,
+		     int *ret_fd);
+	int (*kill)(struct wasp_env *env, pid_t pid, int sig);
+};
+
 struct adapter {
 	struct adapter *next;
 	struct wasp_env *env;
 	uint32_t id; /* unique for the daemon's lifetime, like worker ids */
 	pid_t pid;
-	const char *program; /* file name next to waspd or in libexecdir */
+	const struct proc_role *role;
+	const char *program; /* role->program, for messages */
 	const char *protocol_hint; /* the protocol it is started for */
 	char protocol[WASP_PROTOCOL_NAME_MAX];
 	bool registered;
@@ -150,6 +211,9 @@ struct adapter {
 
 struct wasp_env {
 	struct event_base *base;
+	struct clock *clock;               /* pool timers (clock.h) */
+	const struct pool_events *events;  /* what pools tell the rest */
+	const struct proc_ops *procs;      /* how children start and die */
 	const char *config_path;
 	char *runtime_dir;
 	bool test_hooks;
@@ -231,8 +295,18 @@ struct spawn_opts {
  * credentials dropped, no_new_privs. Returns 0 with *ret_pid, or -errno
  * (including the child's failure before exec). */
 int spawn_child(const struct spawn_opts *o, pid_t *ret_pid);
-/* Full path of one of wasp's programs, malloc'd. */
-char *spawn_program_path(const struct wasp_env *env, const char *name);
+
+/* process.c */
+extern const struct proc_ops proc_ops_real;
+const struct proc_role *proc_role(enum proc_role_id id);
+/* The adapter role waspd starts for protocol ("http"), or NULL (another
+ * adapter may still register it). */
+const struct proc_role *proc_role_for_protocol(const char *protocol);
+/* A test hook's value for one pool: the environment variable var holds
+ * "POOL:VALUE"; VALUE when POOL is name, else NULL. The pool name ends at
+ * the first colon, or at the last one when last (for a value that may hold
+ * one, the first; for a pool name that may, the last). */
+const char *test_hook_value(const char *var, const char *name, bool last);
 
 /* sched.c */
 /* A replacement starts in the background for at most this long. */
@@ -270,9 +344,6 @@ void config_memfd_drop(struct wasp_env *env);
 
 /* adapter.c */
 int adapters_start(struct wasp_env *env);
-/* The adapter program waspd starts itself for protocol ("http": "wasp-http");
- * NULL when it starts none (another adapter may still register it). */
-const char *adapter_builtin_program(const char *protocol);
 void adapters_stop(struct wasp_env *env);
 void adapters_free(struct wasp_env *env);
 /* Send to every registered adapter. */
@@ -292,6 +363,9 @@ int adapters_repair_worker(struct wasp_env *env, struct worker *w, uint32_t adap
 struct adapter *adapter_by_pid(struct wasp_env *env, pid_t pid);
 void adapter_on_exit(struct adapter *a, int status);
 bool adapters_running(const struct wasp_env *env);
+
+/* daemon.c: the pool events as the daemon acts on them */
+extern const struct pool_events daemon_pool_events;
 
 /* pool.c */
 int pools_init(struct wasp_env *env);

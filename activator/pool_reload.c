@@ -1,0 +1,208 @@
+/* Pools across a reload: the records of pools that stay move into the new
+ * array with their workers, counters and timers; new pools are added and
+ * their identities resolved; pools gone stay, stopping, while they have
+ * workers. reload.c decides what changed and calls these in order. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "apphost.h"
+#include "config.h"
+#include "ipc.h"
+#include "log.h"
+#include "pool_internal.h"
+
+/* p's record moved: whoever points at it follows. */
+static void
+pool_moved(struct pool *p)
+{
+	for (struct worker *w = p->workers; w; w = w->next)
+		w->pool = p;
+	if (p->respawn_timer)
+		p->respawn_timer->arg = p; /* the same expiry, the new argument */
+	timer_free(&p->schedule_timer); /* re-armed from the new schedule */
+}
+
+static bool
+identity_config_changed(const struct wasp_apppool *a, const struct wasp_apppool *b)
+{
+	return a->process_model.identity_type != b->process_model.identity_type ||
+	       !streq(strempty(a->process_model.user_name), strempty(b->process_model.user_name));
+}
+
+/* Where each new pool's record comes from: from[i] = old index + 1, 0 for
+ * a new pool; taken[j]: old pool j stays. A rapid-fail window of a new
+ * size (or a new pool's) is allocated in fails[i]. -ENOMEM, nothing
+ * changed. */
+static int
+pools_reload_match(struct wasp_env *env, const struct wasp_apphost *ah, size_t *from,
+		   bool *taken, uint64_t **fails)
+{
+	const struct pool *old = env->pools;
+
+	for (size_t i = 0; i < ah->n_pools; i++) {
+		const struct wasp_apppool *c = &ah->pools[i];
+
+		for (size_t j = 0; j < env->n_pools; j++)
+			if (!taken[j] && !old[j].removed && strcaseeq(old[j].name, c->name)) {
+				taken[j] = true;
+				from[i] = j + 1;
+				break;
+			}
+		if (!from[i] || old[from[i] - 1].cfg->failure.rapid_fail_protection_max_crashes !=
+					c->failure.rapid_fail_protection_max_crashes) {
+			fails[i] = calloc(MAX(c->failure.rapid_fail_protection_max_crashes, 1u),
+					  sizeof(uint64_t));
+			if (!fails[i])
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* Identities once the new pools are in place (ApplicationPoolIdentity
+ * uids must not collide with another pool's). */
+static void
+pools_reload_identities(struct wasp_env *env, const struct wasp_apphost *ah, const size_t *from,
+			const bool *ident_redo)
+{
+	for (size_t i = 0; i < ah->n_pools; i++) {
+		struct pool *p = &env->pools[i];
+
+		if (!ident_redo[i])
+			continue;
+		pool_resolve_identity(p);
+		if (p->ident_error < 0 && !from[i]) {
+			p->state = WASP_POOL_STOPPED;
+			p->reason = WASP_POOL_REASON_STARTUP_FAILED;
+		}
+		if (!from[i])
+			log_info("pool '%s': added, %s", p->name, pool_state_name(p->state));
+	}
+}
+
+int
+pools_reload(struct wasp_env *env, struct wasp_config *cfg, const struct wasp_apphost *ah,
+	     struct pools_reload_stats *ret_stats)
+{
+	struct pools_reload_stats st = { 0 };
+	struct pool *np, *old = env->pools;
+	size_t n_old = env->n_pools, n_removed = 0, k;
+	_cleanup_free_ size_t *from = NULL; /* new index -> old index + 1, 0 = new pool */
+	_cleanup_free_ bool *taken = NULL;
+	_cleanup_free_ uint64_t **fails = NULL;
+	_cleanup_free_ bool *ident_redo = NULL;
+
+	/* Everything that can fail first: nothing changes on -ENOMEM. */
+	from = calloc(ah->n_pools + 1, sizeof(*from));
+	taken = calloc(n_old + 1, sizeof(*taken));
+	fails = calloc(ah->n_pools + 1, sizeof(*fails));
+	ident_redo = calloc(ah->n_pools + 1, sizeof(*ident_redo));
+	if (!from || !taken || !fails || !ident_redo)
+		return -ENOMEM;
+	if (pools_reload_match(env, ah, from, taken, fails) < 0)
+		goto oom;
+	/* Pools gone from the configuration stay (at the end, stopping) until
+	 * their last worker has exited; the next reload drops them. */
+	for (size_t j = 0; j < n_old; j++)
+		if (!taken[j] && old[j].workers)
+			n_removed++;
+	np = calloc(ah->n_pools + n_removed + 1, sizeof(*np));
+	if (!np)
+		goto oom;
+
+	for (size_t i = 0; i < ah->n_pools; i++) {
+		const struct wasp_apppool *c = &ah->pools[i];
+		struct pool *p = &np[i];
+
+		if (from[i]) {
+			*p = old[from[i] - 1];
+			ident_redo[i] = p->ident_error < 0 || identity_config_changed(p->cfg, c);
+			if (fails[i]) {
+				free(p->fail_times);
+				p->fail_times = TAKE_PTR(fails[i]);
+				p->n_fail = 0;
+			}
+		} else {
+			*p = (struct pool){
+				.env = env,
+				.state = c->auto_start ? WASP_POOL_STARTED : WASP_POOL_STOPPED,
+				.reason = c->auto_start ? WASP_POOL_REASON_NONE
+							: WASP_POOL_REASON_AUTOSTART,
+				.fail_times = TAKE_PTR(fails[i]),
+			};
+			ident_redo[i] = true;
+			st.added++;
+		}
+		p->cfg = c;
+		p->gen = cfg;
+		p->name = c->name;
+		p->id = (uint32_t)i;
+	}
+	k = ah->n_pools;
+	for (size_t j = 0; j < n_old; j++) {
+		if (taken[j])
+			continue;
+		if (!old[j].removed)
+			st.removed++;
+		if (!old[j].workers) {
+			pool_record_done(&old[j]);
+			continue;
+		}
+		np[k] = old[j];
+		np[k].id = (uint32_t)k;
+		np[k].removed = true;
+		k++;
+	}
+	for (size_t i = 0; i < k; i++)
+		if (i >= ah->n_pools || from[i])
+			pool_moved(&np[i]);
+	free(old);
+	env->pools = np;
+	env->n_pools = k;
+	pools_reload_identities(env, ah, from, ident_redo);
+	if (ret_stats)
+		*ret_stats = st;
+	return 0;
+oom:
+	for (size_t i = 0; i < ah->n_pools; i++)
+		free(fails[i]);
+	return -ENOMEM;
+}
+
+void
+pools_reload_start(struct wasp_env *env)
+{
+	for (size_t i = 0; i < env->n_pools; i++) {
+		struct pool *p = &env->pools[i];
+
+		if (p->removed) {
+			(void)pool_stop(p, WASP_POOL_REASON_OPERATOR,
+					"removed from the configuration");
+			continue;
+		}
+		pool_arm_schedule(p, 0);
+		pool_start_always_running(p);
+	}
+}
+
+void
+pools_send_routes(struct wasp_env *env)
+{
+	uint32_t gen = env->generation;
+
+	for (size_t i = 0; i < env->n_pools; i++)
+		for (struct worker *w = env->pools[i].workers; w; w = w->next) {
+			int fd, r;
+
+			if (!w->ch || w->state == WORKER_DEAD)
+				continue;
+			fd = routes_memfd(env);
+			if (fd < 0) {
+				log_errno(fd, "routing table for worker %u", w->id);
+				return;
+			}
+			r = wasp_send_route_table(w->ch, 0, &gen, fd, WASP_IPC_SEND_CLOSE_FD);
+			if (r < 0)
+				log_errno(r, "send routing table to worker %u", w->id);
+		}
+}
