@@ -181,6 +181,49 @@ list_workers(struct wasp_env *env)
 	return json_pack("{s:b, s:o}", "ok", 1, "workers", arr);
 }
 
+/* start, stop or recycle pool p, for client c. */
+static json_t *
+control_pool_verb(struct control_client *c, const char *verb, struct pool *p)
+{
+	int r;
+
+	log_notice("control: %s apppool '%s' (uid %u, pid %d)", verb, p->name, (unsigned)c->uid,
+		   (int)c->pid);
+	if (streq(verb, "start")) {
+		const char *why = NULL;
+		r = pool_start(p, &why);
+		if (r < 0)
+			return error_reply("cannot start application pool '%s': %s", p->name,
+					   why ? why : strerror(-r));
+		return json_pack("{s:b, s:s, s:s}", "ok", 1, "message",
+				 "application pool started", "state", pool_state_name(p->state));
+	}
+	if (streq(verb, "stop")) {
+		r = pool_stop(p, WASP_POOL_REASON_OPERATOR, "stopped by the operator");
+		if (r == -EALREADY)
+			return error_reply("application pool '%s' is already %s", p->name,
+					   p->state == WASP_POOL_STOPPING ? "stopping" : "stopped");
+		if (r < 0)
+			return error_reply("cannot stop application pool '%s': %s", p->name,
+					   strerror(-r));
+		return json_pack("{s:b, s:s, s:s}", "ok", 1, "message",
+				 "application pool stopping", "state", pool_state_name(p->state));
+	}
+	r = pool_recycle(p, "recycled by the operator");
+	if (r < 0)
+		return error_reply("cannot recycle application pool '%s': it is %s "
+				   "('waspctl start apppool \"%s\"' first)",
+				   p->name, pool_state_name(p->state), p->name);
+	/* Not an error: the pool is started, and its next worker starts fresh. */
+	if (r == 0)
+		log_info("pool '%s': no ready worker, nothing recycled", p->name);
+	return json_pack("{s:b, s:s, s:s, s:I}", "ok", 1, "message",
+			 r > 0 ? "application pool recycled"
+			       : "nothing recycled: the application pool has no ready worker "
+				 "(one that is starting, or being recycled already, is not)",
+			 "state", pool_state_name(p->state), "recycled", (json_int_t)r);
+}
+
 static json_t *
 control_handle(struct control_client *c, json_t *req)
 {
@@ -245,41 +288,7 @@ control_handle(struct control_client *c, json_t *req)
 	if (env->stopping)
 		return error_reply("waspd is shutting down");
 
-	log_notice("control: %s apppool '%s' (uid %u, pid %d)", verb, p->name, (unsigned)c->uid,
-		   (int)c->pid);
-	if (streq(verb, "start")) {
-		const char *why = NULL;
-		r = pool_start(p, &why);
-		if (r < 0)
-			return error_reply("cannot start application pool '%s': %s", p->name,
-					   why ? why : strerror(-r));
-		return json_pack("{s:b, s:s, s:s}", "ok", 1, "message",
-				 "application pool started", "state", pool_state_name(p->state));
-	}
-	if (streq(verb, "stop")) {
-		r = pool_stop(p, WASP_POOL_REASON_OPERATOR, "stopped by the operator");
-		if (r == -EALREADY)
-			return error_reply("application pool '%s' is already %s", p->name,
-					   p->state == WASP_POOL_STOPPING ? "stopping" : "stopped");
-		if (r < 0)
-			return error_reply("cannot stop application pool '%s': %s", p->name,
-					   strerror(-r));
-		return json_pack("{s:b, s:s, s:s}", "ok", 1, "message",
-				 "application pool stopping", "state", pool_state_name(p->state));
-	}
-	r = pool_recycle(p, "recycled by the operator");
-	if (r < 0)
-		return error_reply("cannot recycle application pool '%s': it is %s "
-				   "('waspctl start apppool \"%s\"' first)",
-				   p->name, pool_state_name(p->state), p->name);
-	/* Not an error: the pool is started, and its next worker starts fresh. */
-	if (r == 0)
-		log_info("pool '%s': no ready worker, nothing recycled", p->name);
-	return json_pack("{s:b, s:s, s:s, s:I}", "ok", 1, "message",
-			 r > 0 ? "application pool recycled"
-			       : "nothing recycled: the application pool has no ready worker "
-				 "(one that is starting, or being recycled already, is not)",
-			 "state", pool_state_name(p->state), "recycled", (json_int_t)r);
+	return control_pool_verb(c, verb, p);
 }
 
 static void

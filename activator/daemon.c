@@ -493,6 +493,46 @@ raise_fd_limit(void)
 				  (unsigned long long)rl.rlim_max);
 }
 
+/* Start-up in its order: the event loop and signals, the listening
+ * sockets, the runtime directory and control socket, the pools, their log
+ * directories, the adapters, the AlwaysRunning workers, the watchdog. */
+static int
+daemon_start(struct wasp_env *env, struct clock *clock)
+{
+	int r;
+
+	env->base = event_base_new();
+	if (!env->base)
+		return log_errno(-ENOMEM, "event loop");
+	clock_init_event(clock, env->base);
+	env->clock = clock;
+	r = setup_signals(env);
+	if (r < 0)
+		return log_errno(r, "signals");
+	r = sockets_bind(env);
+	if (r < 0)
+		return r;
+	r = setup_runtime_dir(env);
+	if (r < 0)
+		return r;
+	r = control_open(env);
+	if (r < 0)
+		return r;
+	r = pools_init(env);
+	if (r < 0)
+		return log_errno(r, "application pools");
+	/* before any worker: they write the logs as their pools' identities */
+	logdirs_prepare(env);
+	r = adapters_start(env);
+	if (r < 0)
+		return r;
+	pools_autostart(env);
+	r = setup_watchdog(env);
+	if (r < 0)
+		return log_errno(r, "watchdog");
+	return 0;
+}
+
 int
 daemon_main(int argc, char **argv)
 {
@@ -537,43 +577,9 @@ daemon_main(int argc, char **argv)
 		goto fail;
 	}
 
-	env.base = event_base_new();
-	if (!env.base) {
-		r = log_errno(-ENOMEM, "event loop");
-		goto fail;
-	}
-	clock_init_event(&clock, env.base);
-	env.clock = &clock;
-	r = setup_signals(&env);
-	if (r < 0) {
-		log_errno(r, "signals");
-		goto fail;
-	}
-	r = sockets_bind(&env);
+	r = daemon_start(&env, &clock);
 	if (r < 0)
 		goto fail;
-	r = setup_runtime_dir(&env);
-	if (r < 0)
-		goto fail;
-	r = control_open(&env);
-	if (r < 0)
-		goto fail;
-	r = pools_init(&env);
-	if (r < 0) {
-		log_errno(r, "application pools");
-		goto fail;
-	}
-	/* before any worker: they write the logs as their pools' identities */
-	logdirs_prepare(&env);
-	r = adapters_start(&env);
-	if (r < 0)
-		goto fail;
-	pools_autostart(&env);
-	r = setup_watchdog(&env);
-	if (r < 0) {
-		log_errno(r, "watchdog");
-		goto fail;
-	}
 
 	log_notice("waspd %s serving %s: %zu pool(s), %zu site(s), %zu listening socket(s)",
 		   WASP_VERSION, env.config_path, env.n_pools, env.ah->n_sites, env.n_socks);

@@ -210,6 +210,44 @@ share(int fd, const struct writers *w)
 	return acl_set(fd, w);
 }
 
+/* Give site s's log directory (fd, at path) to the identities of its pools:
+ * one owner, or a POSIX ACL when they are several. Problems are warnings. */
+static void
+site_give(const struct wasp_site *s, int fd, const char *path, const struct writers *w)
+{
+	int r;
+
+	if (w->n == 0) {
+		r = give_to(fd, 0, 0);
+		if (r >= 0)
+			log_info("site %u: log directory '%s' is root's (its pools run as root)",
+				 s->id, path);
+	} else if (w->n == 1) {
+		r = give_to(fd, w->uids[0], w->gids[0]);
+		if (r >= 0)
+			log_info("site %u: log directory '%s' belongs to pool '%s' (uid %u)", s->id,
+				 path, w->pools[0], (unsigned)w->uids[0]);
+	} else {
+		r = share(fd, w);
+		if (r >= 0)
+			log_info("site %u: log directory '%s' is shared by %zu pool identities "
+				 "(POSIX ACL)",
+				 s->id, path, w->n);
+		else if (r == -EOPNOTSUPP || r == -E2BIG || r == -ENOSPC) {
+			/* No ACLs here: one pool at least can log. */
+			log_warning_errno(r, "site %u: cannot share log directory '%s' between "
+					     "%zu pools with a POSIX ACL; only pool '%s' can write "
+					     "in it, the other pools' lines are dropped",
+					  s->id, path, w->n, w->pools[0]);
+			r = give_to(fd, w->uids[0], w->gids[0]);
+		}
+	}
+	if (r < 0)
+		log_warning_errno(r, "site %u: cannot give log directory '%s' to its pools, "
+				     "ignoring",
+				  s->id, path);
+}
+
 static void
 site_prepare(struct wasp_env *env, const struct wasp_site *s)
 {
@@ -280,35 +318,7 @@ site_prepare(struct wasp_env *env, const struct wasp_site *s)
 		(void)log_errno(r, "site %u: log directory '%s'", s->id, path);
 		goto out;
 	}
-	if (w.n == 0) {
-		r = give_to(fd, 0, 0);
-		if (r >= 0)
-			log_info("site %u: log directory '%s' is root's (its pools run as root)",
-				 s->id, path);
-	} else if (w.n == 1) {
-		r = give_to(fd, w.uids[0], w.gids[0]);
-		if (r >= 0)
-			log_info("site %u: log directory '%s' belongs to pool '%s' (uid %u)", s->id,
-				 path, w.pools[0], (unsigned)w.uids[0]);
-	} else {
-		r = share(fd, &w);
-		if (r >= 0)
-			log_info("site %u: log directory '%s' is shared by %zu pool identities "
-				 "(POSIX ACL)",
-				 s->id, path, w.n);
-		else if (r == -EOPNOTSUPP || r == -E2BIG || r == -ENOSPC) {
-			/* No ACLs here: one pool at least can log. */
-			log_warning_errno(r, "site %u: cannot share log directory '%s' between "
-					     "%zu pools with a POSIX ACL; only pool '%s' can write "
-					     "in it, the other pools' lines are dropped",
-					  s->id, path, w.n, w.pools[0]);
-			r = give_to(fd, w.uids[0], w.gids[0]);
-		}
-	}
-	if (r < 0)
-		log_warning_errno(r, "site %u: cannot give log directory '%s' to its pools, "
-				     "ignoring",
-				  s->id, path);
+	site_give(s, fd, path, &w);
 out:
 	writers_done(&w);
 }

@@ -80,6 +80,32 @@ pools_reload_identities(struct wasp_env *env, const struct wasp_apphost *ah, con
 	}
 }
 
+/* The old pools gone from the configuration (!taken): those with workers
+ * go to np from index k on, marked removed; the others' records are done.
+ * Returns the number of pools in np. */
+static size_t
+pools_reload_removed(struct wasp_env *env, const bool *taken, struct pool *np, size_t k,
+		     struct pools_reload_stats *st)
+{
+	struct pool *old = env->pools;
+
+	for (size_t j = 0; j < env->n_pools; j++) {
+		if (taken[j])
+			continue;
+		if (!old[j].removed)
+			st->removed++;
+		if (!old[j].workers) {
+			pool_record_done(&old[j]);
+			continue;
+		}
+		np[k] = old[j];
+		np[k].id = (uint32_t)k;
+		np[k].removed = true;
+		k++;
+	}
+	return k;
+}
+
 int
 pools_reload(struct wasp_env *env, struct wasp_config *cfg, const struct wasp_apphost *ah,
 	     struct pools_reload_stats *ret_stats)
@@ -138,21 +164,7 @@ pools_reload(struct wasp_env *env, struct wasp_config *cfg, const struct wasp_ap
 		p->name = c->name;
 		p->id = (uint32_t)i;
 	}
-	k = ah->n_pools;
-	for (size_t j = 0; j < n_old; j++) {
-		if (taken[j])
-			continue;
-		if (!old[j].removed)
-			st.removed++;
-		if (!old[j].workers) {
-			pool_record_done(&old[j]);
-			continue;
-		}
-		np[k] = old[j];
-		np[k].id = (uint32_t)k;
-		np[k].removed = true;
-		k++;
-	}
+	k = pools_reload_removed(env, taken, np, ah->n_pools, &st);
 	for (size_t i = 0; i < k; i++)
 		if (i >= ah->n_pools || from[i])
 			pool_moved(&np[i]);

@@ -112,30 +112,20 @@ reload_fail(int r, char **ret_msg, const char *fmt, ...)
 	return r;
 }
 
-int
-daemon_reload(struct wasp_env *env, char **ret_msg)
+/* Load and build the configuration file: 0 with *ret_cfg and *ret_ah, or
+ * what reload_fail() returns (diagnostics logged, nothing changed). */
+static int
+reload_load(struct wasp_env *env, struct wasp_config **ret_cfg, struct wasp_apphost **ret_ah,
+	    char **ret_msg)
 {
 	struct wasp_diag_list diags = WASP_DIAG_LIST_INIT;
 	struct wasp_config_opts opts = { 0 };
-	struct wasp_config *cfg = NULL, **olds;
-	struct wasp_apphost *ah = NULL;
-	struct pools_reload_stats st = { 0 };
-	_cleanup_free_ bool *changed = NULL;
-	char **names = NULL;
-	size_t n_names = 0, recycled = 0, kept = 0;
-	uint64_t t0 = wasp_now_usec();
-	bool socks_changed = false;
+	struct wasp_config *cfg = NULL;
 	int r;
-
-	*ret_msg = NULL;
-	if (env->stopping)
-		return reload_fail(-ESHUTDOWN, ret_msg, "waspd is shutting down");
-	(void)sd_notify(0, "RELOADING=1\nSTATUS=reloading the configuration");
-	log_notice("reloading %s", env->config_path);
 
 	r = wasp_config_load_file(env->config_path, &opts, &cfg, &diags);
 	if (r >= 0 && cfg)
-		r = wasp_apphost_build(cfg, wasp_config_arena(cfg), &ah, &diags);
+		r = wasp_apphost_build(cfg, wasp_config_arena(cfg), ret_ah, &diags);
 	wasp_diag_list_print(&diags, stderr, WASP_DIAG_WARNING);
 	if (r < 0) {
 		_cleanup_free_ char *e = first_error(&diags);
@@ -155,6 +145,76 @@ daemon_reload(struct wasp_env *env, char **ret_msg)
 				   env->config_path, strerror(-r));
 	}
 	wasp_diag_list_done(&diags);
+	*ret_cfg = cfg;
+	return 0;
+}
+
+/* Recycle the pools whose workers' configuration changed (changed[i] for
+ * ah's pool i), unless disallowRotationOnConfigChange keeps them. */
+static void
+reload_recycle_changed(struct wasp_env *env, const struct wasp_apphost *ah, const bool *changed,
+		       size_t *ret_recycled, size_t *ret_kept)
+{
+	for (size_t i = 0; i < ah->n_pools; i++) {
+		struct pool *p = &env->pools[i];
+
+		if (!changed[i])
+			continue;
+		if (p->cfg->recycling.disallow_rotation_on_config_change) {
+			log_info("pool '%s': its configuration changed; disallowRotationOnConfigChange "
+				 "keeps its workers",
+				 p->name);
+			(*ret_kept)++;
+		} else if (pool_recycle_config(p) == 0) {
+			(*ret_recycled)++;
+		}
+	}
+}
+
+/* The new generation is in place (its pools too): it becomes the running
+ * one, and the adapters, the workers and the pools hear of it. Takes names. */
+static void
+reload_switch(struct wasp_env *env, struct wasp_config *cfg, struct wasp_apphost *ah,
+	      char **names, size_t n_names, bool socks_changed)
+{
+	env->old_cfgs[env->n_old_cfgs++] = env->cfg;
+	env->cfg = cfg;
+	env->ah = ah;
+	names_free(env->prev_pool_names, env->n_prev_pool_names);
+	env->prev_pool_names = names;
+	env->n_prev_pool_names = n_names;
+	env->prev_generation = env->generation;
+	env->generation++;
+	config_memfd_drop(env);
+	routes_invalidate(env);
+	logdirs_prepare(env);
+	adapters_send_generation(env, socks_changed);
+	pools_send_routes(env);
+	pools_reload_start(env);
+}
+
+int
+daemon_reload(struct wasp_env *env, char **ret_msg)
+{
+	struct wasp_config *cfg = NULL, **olds;
+	struct wasp_apphost *ah = NULL;
+	struct pools_reload_stats st = { 0 };
+	_cleanup_free_ bool *changed = NULL;
+	char **names = NULL;
+	size_t n_names = 0, recycled = 0, kept = 0;
+	uint64_t t0 = wasp_now_usec();
+	bool socks_changed = false;
+	int r;
+
+	*ret_msg = NULL;
+	if (env->stopping)
+		return reload_fail(-ESHUTDOWN, ret_msg, "waspd is shutting down");
+	(void)sd_notify(0, "RELOADING=1\nSTATUS=reloading the configuration");
+	log_notice("reloading %s", env->config_path);
+
+	r = reload_load(env, &cfg, &ah, ret_msg);
+	if (r < 0)
+		return r;
 
 	/* Which running pools' workers would get another configuration, and
 	 * the pool names of the generation that ends (see adapter.c). */
@@ -190,35 +250,8 @@ daemon_reload(struct wasp_env *env, char **ret_msg)
 	if (r < 0) /* the sockets are switched already: no way back */
 		wasp_fatal("reload: application pools: out of memory");
 
-	/* The new generation is in place. */
-	env->old_cfgs[env->n_old_cfgs++] = env->cfg;
-	env->cfg = cfg;
-	env->ah = ah;
-	names_free(env->prev_pool_names, env->n_prev_pool_names);
-	env->prev_pool_names = names;
-	env->n_prev_pool_names = n_names;
-	env->prev_generation = env->generation;
-	env->generation++;
-	config_memfd_drop(env);
-	routes_invalidate(env);
-	logdirs_prepare(env);
-	adapters_send_generation(env, socks_changed);
-	pools_send_routes(env);
-	pools_reload_start(env);
-	for (size_t i = 0; i < ah->n_pools; i++) {
-		struct pool *p = &env->pools[i];
-
-		if (!changed[i])
-			continue;
-		if (p->cfg->recycling.disallow_rotation_on_config_change) {
-			log_info("pool '%s': its configuration changed; disallowRotationOnConfigChange "
-				 "keeps its workers",
-				 p->name);
-			kept++;
-		} else if (pool_recycle_config(p) == 0) {
-			recycled++;
-		}
-	}
+	reload_switch(env, cfg, ah, names, n_names, socks_changed);
+	reload_recycle_changed(env, ah, changed, &recycled, &kept);
 	reload_gc(env);
 	(void)malloc_trim(0);
 
