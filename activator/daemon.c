@@ -411,6 +411,32 @@ worker_test_setup_fails(const struct pool *p)
 	return pool && streq(pool, p->name);
 }
 
+/* The current routing table to worker w. */
+static int
+worker_send_routes(struct worker *w)
+{
+	struct wasp_env *env = w->pool->env;
+	uint32_t gen = env->generation;
+	int fd, r;
+
+	fd = routes_memfd(env);
+	if (fd < 0)
+		return log_errno(fd, "routing table for worker %u", w->id);
+	r = wasp_send_route_table(w->ch, 0, &gen, fd, WASP_IPC_SEND_CLOSE_FD);
+	if (r < 0)
+		return log_errno(r, "send routing table to worker %u", w->id);
+	return 0;
+}
+
+void
+pools_send_routes(struct wasp_env *env)
+{
+	for (size_t i = 0; i < env->n_pools; i++)
+		for (struct worker *w = env->pools[i].workers; w; w = w->next)
+			if (w->ch && w->state != WORKER_DEAD)
+				(void)worker_send_routes(w);
+}
+
 /* A new worker's channel: its configuration, the routing table, then a
  * handoff channel per adapter. */
 static int
@@ -423,7 +449,6 @@ daemon_on_worker_setup(struct worker *w)
 		.generation = env->generation,
 		.flags = env->test_hooks ? WASP_WORKER_F_TEST_HEADERS : 0,
 	};
-	uint32_t gen = env->generation;
 	int fd, r;
 
 	if (worker_test_setup_fails(w->pool))
@@ -434,12 +459,9 @@ daemon_on_worker_setup(struct worker *w)
 	r = wasp_send_worker_config(w->ch, 0, &wc, fd, WASP_IPC_SEND_CLOSE_FD);
 	if (r < 0)
 		return log_errno(r, "send configuration to worker %u", w->id);
-	fd = routes_memfd(env);
-	if (fd < 0)
-		return log_errno(fd, "routing table for worker %u", w->id);
-	r = wasp_send_route_table(w->ch, 0, &gen, fd, WASP_IPC_SEND_CLOSE_FD);
+	r = worker_send_routes(w);
 	if (r < 0)
-		return log_errno(r, "send routing table to worker %u", w->id);
+		return r;
 	return adapters_pair_worker(env, w);
 }
 

@@ -7,7 +7,6 @@
 
 #include "apphost.h"
 #include "config.h"
-#include "ipc.h"
 #include "log.h"
 #include "pool_internal.h"
 
@@ -195,26 +194,4 @@ pools_reload_start(struct wasp_env *env)
 		pool_arm_schedule(p, 0);
 		pool_start_always_running(p);
 	}
-}
-
-void
-pools_send_routes(struct wasp_env *env)
-{
-	uint32_t gen = env->generation;
-
-	for (size_t i = 0; i < env->n_pools; i++)
-		for (struct worker *w = env->pools[i].workers; w; w = w->next) {
-			int fd, r;
-
-			if (!w->ch || w->state == WORKER_DEAD)
-				continue;
-			fd = routes_memfd(env);
-			if (fd < 0) {
-				log_errno(fd, "routing table for worker %u", w->id);
-				return;
-			}
-			r = wasp_send_route_table(w->ch, 0, &gen, fd, WASP_IPC_SEND_CLOSE_FD);
-			if (r < 0)
-				log_errno(r, "send routing table to worker %u", w->id);
-		}
 }

@@ -366,6 +366,8 @@ bool adapters_running(const struct wasp_env *env);
 
 /* daemon.c: the pool events as the daemon acts on them */
 extern const struct pool_events daemon_pool_events;
+/* The current routing table to every live worker. */
+void pools_send_routes(struct wasp_env *env);
 
 /* pool.c */
 int pools_init(struct wasp_env *env);
@@ -406,8 +408,6 @@ int pools_reload(struct wasp_env *env, struct wasp_config *cfg, const struct was
 /* After the adapters have the new generation: stop the removed pools, arm
  * schedules, start AlwaysRunning pools that have no worker. */
 void pools_reload_start(struct wasp_env *env);
-/* The current routing table to every live worker. */
-void pools_send_routes(struct wasp_env *env);
 
 /* reload.c */
 /* Load the configuration file again and apply it: sockets, pools (changed

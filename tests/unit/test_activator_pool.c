@@ -265,6 +265,15 @@ setup(void)
 	ck_assert_ptr_nonnull(env.base);
 }
 
+/* pingingEnabled, every 30 s, 90 s to answer. */
+static void
+cfg_pinging(void)
+{
+	cfg.process_model.pinging_enabled = true;
+	cfg.process_model.ping_interval = 30 * SEC;
+	cfg.process_model.ping_response_time = 90 * SEC;
+}
+
 /* The pool record, once cfg is what the test wants. */
 static void
 pool_make(void)
@@ -461,9 +470,7 @@ START_TEST(ping_timeout)
 {
 	struct worker *w;
 
-	cfg.process_model.pinging_enabled = true;
-	cfg.process_model.ping_interval = 30 * SEC;
-	cfg.process_model.ping_response_time = 90 * SEC;
+	cfg_pinging();
 	pool_make();
 	w = ready_worker();
 
@@ -604,9 +611,7 @@ START_TEST(set_state_timers)
 {
 	struct worker *w;
 
-	cfg.process_model.pinging_enabled = true;
-	cfg.process_model.ping_interval = 30 * SEC;
-	cfg.process_model.ping_response_time = 90 * SEC;
+	cfg_pinging();
 	cfg.process_model.idle_timeout = 600 * SEC;
 	cfg.recycling.time = 3600 * SEC;
 	pool_make();
