@@ -12,7 +12,6 @@
 #include <sys/wait.h>
 
 #include "ipc.h"
-#include "libevent-util.h"
 #include "log.h"
 #include "waspd.h"
 
@@ -22,6 +21,7 @@
 #define ADAPTER_KILL_USEC (5 * USEC_PER_SEC)
 
 static int adapter_spawn(struct adapter *a);
+static void adapter_arm_kill(struct adapter *a);
 
 struct adapter *
 adapter_by_pid(struct wasp_env *env, pid_t pid)
@@ -294,10 +294,7 @@ adapter_on_close(struct wasp_ipc_channel *ch, int err, void *userdata)
 		log_warning("adapter '%s' (pid %d) closed its channel",
 			    a->registered ? a->protocol : a->protocol_hint, (int)a->pid);
 		/* It is exiting; if it does not, make sure. */
-		if (a->kill_timer) {
-			struct timeval tv = wasp_timeval_from_usec(ADAPTER_KILL_USEC);
-			event_add(a->kill_timer, &tv);
-		}
+		adapter_arm_kill(a);
 	}
 	a->registered = false;
 	a->ch = wasp_ipc_channel_free(a->ch);
@@ -320,7 +317,7 @@ static const struct wasp_ipc_channel_ops adapter_ops = {
 /* ---- process ------------------------------------------------------------- */
 
 static void
-adapter_on_restart_timer(evutil_socket_t fd, short what, void *arg)
+adapter_on_restart_timer(void *arg)
 {
 	struct adapter *a = arg;
 
@@ -330,7 +327,7 @@ adapter_on_restart_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-adapter_on_kill_timer(evutil_socket_t fd, short what, void *arg)
+adapter_on_kill_timer(void *arg)
 {
 	struct adapter *a = arg;
 
@@ -338,6 +335,21 @@ adapter_on_kill_timer(evutil_socket_t fd, short what, void *arg)
 		log_warning("adapter '%s' (pid %d) did not exit, killing it", a->protocol_hint,
 			    (int)a->pid);
 		(void)kill(a->pid, SIGKILL);
+	}
+}
+
+/* SIGKILL for a if it has not exited in ADAPTER_KILL_USEC; at once when
+ * that cannot be timed. */
+static void
+adapter_arm_kill(struct adapter *a)
+{
+	int r = timer_arm(a->env->clock, &a->kill_timer, adapter_on_kill_timer, a,
+			  ADAPTER_KILL_USEC);
+
+	if (r < 0) {
+		log_warning_errno(r, "adapter '%s' (pid %d): no timer to wait for its exit",
+				  a->protocol_hint, (int)a->pid);
+		adapter_on_kill_timer(a);
 	}
 }
 
@@ -375,6 +387,7 @@ adapter_on_exit(struct adapter *a, int status)
 {
 	struct wasp_env *env = a->env;
 	uint64_t now = wasp_now_usec(), delay = 0;
+	int r;
 
 	if (status >= 0) {
 		if (WIFSIGNALED(status))
@@ -393,7 +406,7 @@ adapter_on_exit(struct adapter *a, int status)
 	a->pid = 0;
 	a->registered = false;
 	a->ch = wasp_ipc_channel_free(a->ch);
-	event_del(a->kill_timer);
+	timer_stop(a->kill_timer);
 	if (env->stopping) {
 		daemon_check_shutdown(env);
 		return;
@@ -402,8 +415,9 @@ adapter_on_exit(struct adapter *a, int status)
 	if (a->fast_exits > 0)
 		delay = MIN(100000ULL << MIN(a->fast_exits, 10U), ADAPTER_RESTART_MAX_USEC);
 	log_info("restarting %s in %llu ms", a->program, (unsigned long long)(delay / 1000));
-	struct timeval tv = wasp_timeval_from_usec(delay);
-	event_add(a->restart_timer, &tv);
+	r = timer_arm(env->clock, &a->restart_timer, adapter_on_restart_timer, a, delay);
+	if (r < 0)
+		log_errno(r, "%s: no timer to restart it with; it stays down", a->program);
 }
 
 static struct adapter *
@@ -418,14 +432,6 @@ adapter_new(struct wasp_env *env, const struct proc_role *role)
 	a->role = role;
 	a->program = role->program;
 	a->protocol_hint = role->protocol;
-	a->restart_timer = evtimer_new(env->base, adapter_on_restart_timer, a);
-	a->kill_timer = evtimer_new(env->base, adapter_on_kill_timer, a);
-	if (!a->restart_timer || !a->kill_timer) {
-		a->restart_timer = wasp_event_free(a->restart_timer);
-		a->kill_timer = wasp_event_free(a->kill_timer);
-		free(a);
-		return NULL;
-	}
 	a->next = env->adapters;
 	env->adapters = a;
 	return a;
@@ -458,13 +464,12 @@ void
 adapters_stop(struct wasp_env *env)
 {
 	for (struct adapter *a = env->adapters; a; a = a->next) {
-		event_del(a->restart_timer);
+		timer_stop(a->restart_timer);
 		if (a->pid > 0 && !a->stop_sent) {
 			a->stop_sent = true;
 			log_info("stopping %s (pid %d)", a->program, (int)a->pid);
 			(void)kill(a->pid, SIGTERM);
-			struct timeval tv = wasp_timeval_from_usec(ADAPTER_KILL_USEC);
-			event_add(a->kill_timer, &tv);
+			adapter_arm_kill(a);
 		}
 	}
 }
@@ -479,8 +484,8 @@ adapters_free(struct wasp_env *env)
 		if (a->pid > 0)
 			(void)kill(a->pid, SIGKILL);
 		wasp_ipc_channel_free(a->ch);
-		event_free(a->restart_timer);
-		event_free(a->kill_timer);
+		timer_free(&a->restart_timer);
+		timer_free(&a->kill_timer);
 		free(a);
 	}
 }

@@ -57,6 +57,9 @@ void worker_drain(struct worker *w, const char *why);
 /* Kill w now (SIGKILL; it is reaped later). */
 void worker_kill(struct worker *w, const char *why);
 void worker_free(struct worker *w);
+/* w, a recycle's replacement, failed: the worker it replaces keeps serving
+ * (logged with how, counted). */
+void worker_replacement_failed(struct worker *w, const char *how);
 /* WORKER_GONE to the adapters, once, for an announced worker. */
 void worker_send_gone(struct worker *w);
 /* A background start (sched.c) back to normal priority. */

@@ -64,8 +64,7 @@ worker_stop_timers(struct worker *w)
 	w->ping_outstanding = false;
 }
 
-/* A replacement's start failed: the worker it was to replace keeps serving. */
-static void
+void
 worker_replacement_failed(struct worker *w, const char *how)
 {
 	struct pool *p = w->pool;
@@ -86,7 +85,6 @@ worker_timer_failed(struct worker *w, int r, const char *timer)
 {
 	log_errno(r, "pool '%s': worker %u (pid %d): cannot arm its %s timer, killing it",
 		  w->pool->name, w->id, (int)w->pid, timer);
-	worker_replacement_failed(w, " (a timer could not be armed)");
 	w->failed = true;
 	worker_kill(w, "a timer could not be armed");
 	return r;
@@ -531,8 +529,13 @@ worker_spawn(struct pool *p, struct worker *replaces, const char *why)
 		(void)pool_count_failure(p, FAILURE_SPAWN);
 		return NULL;
 	}
-	if (worker_set_state(w, WORKER_STARTING) < 0)
+	if (worker_set_state(w, WORKER_STARTING) < 0) {
+		/* killed for want of its startupTimeLimit: a failed start */
+		w->replaces = NULL;
+		p->start_failures++;
+		(void)pool_count_failure(p, FAILURE_SPAWN);
 		return NULL;
+	}
 	log_notice("pool '%s': starting worker %u (pid %d) as %s: %s (startupTimeLimit %s)",
 		   p->name, w->id, (int)pid, p->ident.change ? p->ident.name : "the daemon's user",
 		   why, fmt_span(p->cfg->process_model.startup_time_limit, buf));

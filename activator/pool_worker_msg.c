@@ -29,8 +29,11 @@ worker_handle_ready(struct worker *w)
 	worker_foreground(w, "ready");
 	log_notice("pool '%s': worker %u (pid %d) ready in %" PRIu64 " ms", p->name, w->id,
 		   (int)w->pid, (now - w->started_mono) / USEC_PER_MSEC);
-	if (worker_set_state(w, WORKER_READY) < 0)
-		return 0; /* killed: no timer for it */
+	if (worker_set_state(w, WORKER_READY) < 0) {
+		/* killed: a timer of its could not be armed */
+		worker_replacement_failed(w, " (a timer could not be armed)");
+		return 0;
+	}
 	if (p->state != WASP_POOL_STARTED) {
 		/* Stopped while it started: it never takes work. */
 		worker_drain(w, "pool not started");

@@ -204,8 +204,8 @@ struct adapter {
 	uint64_t started_mono;
 	unsigned fast_exits; /* consecutive exits within a second of starting */
 	bool stop_sent;      /* SIGTERM sent at shutdown */
-	struct event *restart_timer;
-	struct event *kill_timer;
+	struct timer *restart_timer;
+	struct timer *kill_timer;
 	struct wasp_msg_adapter_stats stats;
 };
 

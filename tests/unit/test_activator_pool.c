@@ -260,7 +260,6 @@ setup(void)
 		.generation = 1,
 		.routes_fd = -1,
 	};
-	fake_clock.userdata = NULL;
 	env.base = event_base_new();
 	ck_assert_ptr_nonnull(env.base);
 }
@@ -603,6 +602,7 @@ START_TEST(timer_arm_failure_kills)
 	ck_assert_ptr_nonnull(w);
 	ck_assert_int_eq(w->state, WORKER_DEAD);
 	ck_assert_int_eq(fp.last_sig[0], SIGKILL);
+	ck_assert_uint_eq(P->start_failures, 1);
 }
 END_TEST
 
