@@ -4,7 +4,6 @@
  * handoff channel to every ready worker, takes their POOL_DEMANDs, and
  * restarts them when they die. The listening sockets stay open in waspd, so
  * a restart never closes one. docs/adapter-protocol.md has the message order. */
-#include <event2/event.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -289,7 +288,7 @@ adapter_on_close(struct wasp_ipc_channel *ch, int err, void *userdata)
 		log_errno(err, "adapter '%s' (pid %d): channel error, killing it",
 			  a->registered ? a->protocol : a->protocol_hint, (int)a->pid);
 		if (a->pid > 0)
-			(void)kill(a->pid, SIGKILL);
+			(void)a->env->procs->kill(a->env, a->pid, SIGKILL);
 	} else if (a->pid > 0 && !a->env->stopping) {
 		log_warning("adapter '%s' (pid %d) closed its channel",
 			    a->registered ? a->protocol : a->protocol_hint, (int)a->pid);
@@ -334,7 +333,7 @@ adapter_on_kill_timer(void *arg)
 	if (a->pid > 0) {
 		log_warning("adapter '%s' (pid %d) did not exit, killing it", a->protocol_hint,
 			    (int)a->pid);
-		(void)kill(a->pid, SIGKILL);
+		(void)a->env->procs->kill(a->env, a->pid, SIGKILL);
 	}
 }
 
@@ -468,7 +467,7 @@ adapters_stop(struct wasp_env *env)
 		if (a->pid > 0 && !a->stop_sent) {
 			a->stop_sent = true;
 			log_info("stopping %s (pid %d)", a->program, (int)a->pid);
-			(void)kill(a->pid, SIGTERM);
+			(void)a->env->procs->kill(a->env, a->pid, SIGTERM);
 			adapter_arm_kill(a);
 		}
 	}
@@ -482,7 +481,7 @@ adapters_free(struct wasp_env *env)
 	while ((a = env->adapters)) {
 		env->adapters = a->next;
 		if (a->pid > 0)
-			(void)kill(a->pid, SIGKILL);
+			(void)a->env->procs->kill(a->env, a->pid, SIGKILL);
 		wasp_ipc_channel_free(a->ch);
 		timer_free(&a->restart_timer);
 		timer_free(&a->kill_timer);

@@ -275,7 +275,7 @@ daemon_on_shutdown_timeout(evutil_socket_t fd, short what, void *arg)
 	pools_kill_all(env, SIGKILL);
 	for (struct adapter *a = env->adapters; a; a = a->next)
 		if (a->pid > 0)
-			(void)kill(a->pid, SIGKILL);
+			(void)env->procs->kill(env, a->pid, SIGKILL);
 }
 
 static void
