@@ -3,8 +3,9 @@
  * no process is started, no time passes but what a test advances. Each
  * test drives one behaviour: rapid-fail protection, the back-off between
  * failed starts, an overlapped recycle whose replacement fails, the ping
- * timeout, the idle timeout, periodicRestart time and schedule, and a
- * timer that cannot be armed. */
+ * timeout, the idle timeout, shutdownTimeLimit, periodicRestart time,
+ * requests and schedule, a non-overlapped recycle, a stop, a worker that
+ * closed its channel, and a timer that cannot be armed. */
 #include <event2/event.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -634,6 +635,89 @@ START_TEST(set_state_timers)
 }
 END_TEST
 
+/* A worker that closes its channel but does not exit is killed after
+ * shutdownTimeLimit and counted as a failure. */
+START_TEST(channel_closed_no_exit)
+{
+	struct worker *w;
+
+	pool_make();
+	w = ready_worker();
+	fp.fd[0] = safe_close(fp.fd[0]);
+	worker_handle_channel_close(w, 0);
+	ck_assert_ptr_null(w->ch);
+	ck_assert_uint_eq(ev.gone, 1);
+	ck_assert_int_eq(w->state, WORKER_READY);
+	advance(90 * SEC - 1);
+	ck_assert_int_eq(fp.last_sig[0], 0);
+	advance(1);
+	ck_assert_int_eq(w->state, WORKER_DEAD);
+	ck_assert_int_eq(fp.last_sig[0], SIGKILL);
+	ck_assert_uint_eq(P->failures, 1);
+}
+END_TEST
+
+/* stop: Stopping while a worker drains, Stopped when it has exited, and
+ * demand starts nothing meanwhile. */
+START_TEST(stop_then_stopped)
+{
+	struct worker *w;
+
+	pool_make();
+	w = ready_worker();
+	ck_assert_int_eq(pool_stop(P, WASP_POOL_REASON_OPERATOR, "test"), 0);
+	ck_assert_int_eq(P->state, WASP_POOL_STOPPING);
+	ck_assert_int_eq(w->state, WORKER_DRAINING);
+	pool_on_demand(P);
+	ck_assert_uint_eq(fp.n, 1);
+	deliver_exit(w, EXITED(0));
+	ck_assert_int_eq(P->state, WASP_POOL_STOPPED);
+	ck_assert_int_eq(P->reason, WASP_POOL_REASON_OPERATOR);
+	ck_assert_uint_eq(P->failures, 0);
+}
+END_TEST
+
+/* periodicRestart requests: the stats that reach the count recycle. */
+START_TEST(recycle_requests)
+{
+	struct wasp_msg_worker_stats st = { .requests = 99 };
+	struct worker *w;
+
+	cfg.recycling.requests = 100;
+	pool_make();
+	w = ready_worker();
+	worker_handle_stats(w, &st);
+	ck_assert_uint_eq(fp.n, 1);
+	st.requests = 100;
+	worker_handle_stats(w, &st);
+	ck_assert_uint_eq(fp.n, 2);
+	ck_assert(w->recycling);
+}
+END_TEST
+
+/* disallowOverlappingRotation: the old worker drains first; its successor
+ * starts once it has exited (at once for AlwaysRunning). */
+START_TEST(recycle_not_overlapped)
+{
+	struct worker *w;
+
+	cfg.start_mode = WASP_START_ALWAYS_RUNNING;
+	cfg.recycling.disallow_overlapping_rotation = true;
+	pool_make();
+	pools_autostart(&env);
+	w = worker_nth(0);
+	ck_assert_int_eq(worker_handle_ready(w), 0);
+	ck_assert_int_eq(pool_recycle(P, "test"), 1);
+	ck_assert_int_eq(w->state, WORKER_DRAINING);
+	ck_assert_uint_eq(fp.n, 1);
+	pool_on_demand(P);
+	ck_assert_uint_eq(fp.n, 1);
+	deliver_exit(w, EXITED(0));
+	ck_assert_uint_eq(fp.n, 2);
+	ck_assert_uint_eq(P->recycles, 1);
+}
+END_TEST
+
 static Suite *
 activator_pool_suite(void)
 {
@@ -651,6 +735,10 @@ activator_pool_suite(void)
 	tcase_add_test(tc, recycle_schedule);
 	tcase_add_test(tc, timer_arm_failure_kills);
 	tcase_add_test(tc, set_state_timers);
+	tcase_add_test(tc, channel_closed_no_exit);
+	tcase_add_test(tc, stop_then_stopped);
+	tcase_add_test(tc, recycle_requests);
+	tcase_add_test(tc, recycle_not_overlapped);
 	suite_add_tcase(s, tc);
 	return s;
 }
