@@ -344,6 +344,18 @@ worker_was_sent(size_t nth, uint16_t type)
 	return false;
 }
 
+/* Worker nth (w) is killed usec from now, not a microsecond before. */
+static void
+assert_killed_after(struct worker *w, size_t nth, uint64_t usec)
+{
+	advance(usec - 1);
+	ck_assert_int_eq(fp.last_sig[nth], 0);
+	ck_assert_int_ne(w->state, WORKER_DEAD);
+	advance(1);
+	ck_assert_int_eq(w->state, WORKER_DEAD);
+	ck_assert_int_eq(fp.last_sig[nth], SIGKILL);
+}
+
 /* Start the pool's first worker on demand and make it ready. */
 static struct worker *
 ready_worker(void)
@@ -533,11 +545,7 @@ START_TEST(shutdown_time_limit)
 	w = ready_worker();
 	worker_drain(w, "test");
 	ck_assert_int_eq(w->state, WORKER_DRAINING);
-	advance(90 * SEC - 1);
-	ck_assert_int_eq(fp.last_sig[0], 0);
-	advance(1);
-	ck_assert_int_eq(w->state, WORKER_DEAD);
-	ck_assert_int_eq(fp.last_sig[0], SIGKILL);
+	assert_killed_after(w, 0, 90 * SEC);
 }
 END_TEST
 
@@ -648,11 +656,7 @@ START_TEST(channel_closed_no_exit)
 	ck_assert_ptr_null(w->ch);
 	ck_assert_uint_eq(ev.gone, 1);
 	ck_assert_int_eq(w->state, WORKER_READY);
-	advance(90 * SEC - 1);
-	ck_assert_int_eq(fp.last_sig[0], 0);
-	advance(1);
-	ck_assert_int_eq(w->state, WORKER_DEAD);
-	ck_assert_int_eq(fp.last_sig[0], SIGKILL);
+	assert_killed_after(w, 0, 90 * SEC);
 	ck_assert_uint_eq(P->failures, 1);
 }
 END_TEST
