@@ -42,8 +42,7 @@ event_clock_timer_init(struct clock *c, struct timer *t)
 static int
 event_clock_timer_arm(struct clock *c, struct timer *t, uint64_t usec)
 {
-	struct timeval tv = { .tv_sec = (time_t)(usec / USEC_PER_SEC),
-			      .tv_usec = (suseconds_t)(usec % USEC_PER_SEC) };
+	struct timeval tv = wasp_timeval_from_usec(usec);
 
 	(void)event_base_update_cache_time(c->userdata);
 	return event_add(t->impl, &tv) < 0 ? -EIO : 0;

@@ -295,8 +295,7 @@ daemon_on_sigterm(evutil_socket_t sig, short what, void *arg)
 	for (size_t i = 0; i < env->n_pools; i++)
 		limit = MAX(limit, env->pools[i].cfg->process_model.shutdown_time_limit);
 	limit += SHUTDOWN_GRACE_USEC;
-	struct timeval tv = { .tv_sec = (time_t)(limit / USEC_PER_SEC),
-			      .tv_usec = (suseconds_t)(limit % USEC_PER_SEC) };
+	struct timeval tv = wasp_timeval_from_usec(limit);
 	env->shutdown_timer = evtimer_new(env->base, daemon_on_shutdown_timeout, env);
 	if (env->shutdown_timer)
 		event_add(env->shutdown_timer, &tv);

@@ -43,20 +43,6 @@ pool_state_name(enum wasp_pool_state s)
 	}
 }
 
-const char *
-fmt_span(uint64_t usec, char buf[static 32])
-{
-	uint64_t s = usec / USEC_PER_SEC, ms = (usec % USEC_PER_SEC) / USEC_PER_MSEC;
-
-	if (ms)
-		snprintf(buf, 32, "%02" PRIu64 ":%02" PRIu64 ":%02" PRIu64 ".%03" PRIu64,
-			 s / 3600, (s / 60) % 60, s % 60, ms);
-	else
-		snprintf(buf, 32, "%02" PRIu64 ":%02" PRIu64 ":%02" PRIu64, s / 3600,
-			 (s / 60) % 60, s % 60);
-	return buf;
-}
-
 /* ---- lookups and counts -------------------------------------------------- */
 
 struct pool *
@@ -128,9 +114,10 @@ bool
 pool_count_failure(struct pool *p, enum failure_kind kind)
 {
 	const struct wasp_apppool *c = p->cfg;
-	uint64_t now = clock_now(p->env->clock), interval = c->failure.rapid_fail_protection_interval;
+	uint64_t now = clock_now(p->env->clock);
+	uint64_t interval = c->failure.rapid_fail_protection_interval;
 	uint32_t max = c->failure.rapid_fail_protection_max_crashes;
-	char buf[32];
+	char buf[WASP_TIMESPAN_MAX];
 	size_t k = 0;
 
 	p->failures++;
@@ -143,7 +130,8 @@ pool_count_failure(struct pool *p, enum failure_kind kind)
 	if (p->n_fail < max)
 		p->fail_times[p->n_fail++] = now;
 	log_warning("pool '%s': worker failure (%s), %zu of %u within %s", p->name,
-		    failure_names[kind], p->n_fail, max, fmt_span(interval, buf));
+		    failure_names[kind], p->n_fail, max,
+		    wasp_timespan_format(interval, buf, sizeof(buf)));
 	if (p->n_fail < max || p->state != WASP_POOL_STARTED)
 		return false;
 	char why[160];
@@ -242,7 +230,8 @@ pool_on_demand(struct pool *p)
 	uint32_t max = p->cfg->process_model.max_processes;
 
 	if (p->state != WASP_POOL_STARTED || p->env->stopping) {
-		log_debug("pool '%s': demand while %s, ignoring", p->name, pool_state_name(p->state));
+		log_debug("pool '%s': demand while %s, ignoring", p->name,
+			  pool_state_name(p->state));
 		return;
 	}
 	if (max == 0)
@@ -288,7 +277,8 @@ void
 pool_start_always_running(struct pool *p)
 {
 	if (p->state == WASP_POOL_STARTED && p->cfg->start_mode == WASP_START_ALWAYS_RUNNING &&
-	    pool_live_workers(p) == 0 && !pool_rotating(p) && !timer_pending(p->respawn_timer, NULL))
+	    pool_live_workers(p) == 0 && !pool_rotating(p) &&
+	    !timer_pending(p->respawn_timer, NULL))
 		(void)worker_spawn(p, NULL, "AlwaysRunning");
 }
 

@@ -8,6 +8,7 @@
  * state machines through these too. */
 #pragma once
 
+#include "timespan.h"
 #include "waspd.h"
 
 struct wasp_ipc_channel_ops;
@@ -22,9 +23,6 @@ enum failure_kind {
 	FAILURE_PING,
 	FAILURE_SPAWN,
 };
-
-/* "HH:MM:SS[.mmm]" in buf, as applicationHost.config writes a timeSpan. */
-const char *fmt_span(uint64_t usec, char buf[static 32]);
 
 /* pool.c */
 /* A new pool record for c (id, state from autoStart, the rapid-fail

@@ -55,7 +55,8 @@ worker_recycle_check(struct worker *w)
 		worker_recycle(w, "periodicRestart requests");
 	else if (c->recycling.memory_kb > 0 && w->vm_kb >= c->recycling.memory_kb)
 		worker_recycle(w, "periodicRestart memory");
-	else if (c->recycling.private_memory_kb > 0 && w->private_kb >= c->recycling.private_memory_kb)
+	else if (c->recycling.private_memory_kb > 0 &&
+		 w->private_kb >= c->recycling.private_memory_kb)
 		worker_recycle(w, "periodicRestart privateMemory");
 }
 

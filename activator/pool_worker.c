@@ -253,13 +253,14 @@ worker_on_startup_timeout(void *arg)
 {
 	struct worker *w = arg;
 	struct pool *p = w->pool;
-	char buf[32];
+	char buf[WASP_TIMESPAN_MAX];
 
 	if (w->state != WORKER_STARTING)
 		return;
 	log_error("pool '%s': worker %u (pid %d) did not report ready within startupTimeLimit "
 		  "%s, killing it",
-		  p->name, w->id, (int)w->pid, fmt_span(p->cfg->process_model.startup_time_limit, buf));
+		  p->name, w->id, (int)w->pid,
+		  wasp_timespan_format(p->cfg->process_model.startup_time_limit, buf, sizeof(buf)));
 	worker_replacement_failed(w, "");
 	/* The adapter gave its waiting connections 503 at the same deadline. */
 	p->demand = false;
@@ -273,14 +274,15 @@ static void
 worker_on_shutdown_timeout(void *arg)
 {
 	struct worker *w = arg;
-	char buf[32];
+	char buf[WASP_TIMESPAN_MAX];
 
 	if (w->state != WORKER_DRAINING)
 		return;
 	log_warning("pool '%s': worker %u (pid %d) still running shutdownTimeLimit %s after "
 		    "DRAIN, killing it",
 		    w->pool->name, w->id, (int)w->pid,
-		    fmt_span(w->pool->cfg->process_model.shutdown_time_limit, buf));
+		    wasp_timespan_format(w->pool->cfg->process_model.shutdown_time_limit, buf,
+					 sizeof(buf)));
 	worker_kill(w, "shutdownTimeLimit");
 }
 
@@ -305,13 +307,14 @@ worker_on_pong_timeout(void *arg)
 	struct worker *w = arg;
 	struct pool *p = w->pool;
 	struct wasp_env *env = p->env;
-	char buf[32];
+	char buf[WASP_TIMESPAN_MAX];
 
 	if (w->state != WORKER_READY || !w->ping_outstanding)
 		return;
 	log_error("pool '%s': worker %u (pid %d) did not answer a ping within pingResponseTime "
 		  "%s: hung",
-		  p->name, w->id, (int)w->pid, fmt_span(p->cfg->process_model.ping_response_time, buf));
+		  p->name, w->id, (int)w->pid,
+		  wasp_timespan_format(p->cfg->process_model.ping_response_time, buf, sizeof(buf)));
 	w->failed = true;
 	if (p->cfg->failure.orphan_worker_process) {
 		worker_send_gone(w);
@@ -362,7 +365,7 @@ worker_on_idle_timer(void *arg)
 	struct worker *w = arg;
 	uint64_t limit = w->pool->cfg->process_model.idle_timeout;
 	uint64_t now = clock_now(w->pool->env->clock);
-	char buf[32];
+	char buf[WASP_TIMESPAN_MAX];
 	int r;
 
 	if (w->state != WORKER_READY || !w->idle_since)
@@ -375,7 +378,8 @@ worker_on_idle_timer(void *arg)
 		return;
 	}
 	log_notice("pool '%s': worker %u (pid %d) idle for idleTimeout %s, stopping it",
-		   w->pool->name, w->id, (int)w->pid, fmt_span(limit, buf));
+		   w->pool->name, w->id, (int)w->pid,
+		   wasp_timespan_format(limit, buf, sizeof(buf)));
 	worker_drain(w, "idleTimeout");
 }
 
@@ -475,7 +479,7 @@ worker_spawn(struct pool *p, struct worker *replaces, const char *why)
 	struct worker *w;
 	int fd, r;
 	pid_t pid;
-	char buf[32];
+	char buf[WASP_TIMESPAN_MAX];
 
 	/* What ps shows, as w3wp's `-ap "NAME"`: the pool. */
 	if (asprintf(&title, "wasp-worker: %s", p->name) < 0)
@@ -538,7 +542,9 @@ worker_spawn(struct pool *p, struct worker *replaces, const char *why)
 	}
 	log_notice("pool '%s': starting worker %u (pid %d) as %s: %s (startupTimeLimit %s)",
 		   p->name, w->id, (int)pid, p->ident.change ? p->ident.name : "the daemon's user",
-		   why, fmt_span(p->cfg->process_model.startup_time_limit, buf));
+		   why,
+		   wasp_timespan_format(p->cfg->process_model.startup_time_limit, buf,
+					sizeof(buf)));
 	return w;
 }
 

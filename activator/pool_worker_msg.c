@@ -141,7 +141,7 @@ worker_handle_channel_close(struct worker *w, int err)
 	struct wasp_env *env = w->pool->env;
 
 	w->ch = wasp_ipc_channel_free(w->ch);
-	if (err < 0 && err != -ECONNRESET && err != -EPIPE) {
+	if (err < 0 && !wasp_errno_is_disconnect(err)) {
 		log_errno(err, "pool '%s': worker %u (pid %d) broke the protocol, killing it",
 			  w->pool->name, w->id, (int)w->pid);
 		if (w->pid > 0)

@@ -76,10 +76,10 @@ proc_program_path(const struct wasp_env *env, const struct proc_role *role,
 	const char *v = NULL;
 	char *p;
 
-	if (env->test_hooks && role->test_program_var)
-		v = role->test_program_per_pool ?
-			    (pool ? test_hook_value(role->test_program_var, pool->name, false) : NULL) :
-			    getenv(role->test_program_var);
+	if (env->test_hooks && role->test_program_var && !role->test_program_per_pool)
+		v = getenv(role->test_program_var);
+	else if (env->test_hooks && role->test_program_var && pool)
+		v = test_hook_value(role->test_program_var, pool->name, false);
 	*ret_stand_in = v != NULL;
 	if (v)
 		return strdup(v);
