@@ -777,7 +777,7 @@ worker_send_config(struct worker *w)
 	r = wasp_send_worker_config(w->ch, 0, &wc, fd, WASP_IPC_SEND_CLOSE_FD);
 	if (r < 0)
 		return log_errno(r, "send configuration to worker %u", w->id);
-	fd = routes_memfd(env);
+	fd = pool_routes_memfd(env, w->pool);
 	if (fd < 0)
 		return log_errno(fd, "routing table for worker %u", w->id);
 	r = wasp_send_route_table(w->ch, 0, &gen, fd, WASP_IPC_SEND_CLOSE_FD);
@@ -1584,7 +1584,7 @@ pools_send_routes(struct wasp_env *env)
 
 			if (!w->ch || w->state == WORKER_DEAD)
 				continue;
-			fd = routes_memfd(env);
+			fd = pool_routes_memfd(env, &env->pools[i]);
 			if (fd < 0) {
 				log_errno(fd, "routing table for worker %u", w->id);
 				return;
