@@ -523,7 +523,7 @@ pool_routes_memfd(struct wasp_env *env, const struct pool *p)
 		_cleanup_free_ char *s = pool_routes_json(env, p);
 		if (!s)
 			return -ENOMEM;
-		fd = wasp_memfd_create_sealed("wasp-routes", s, strlen(s));
+		fd = wasp_memfd_create_sealed("wasp-pool-routes", s, strlen(s));
 		if (fd < 0)
 			return fd;
 		f->routes = fd;
