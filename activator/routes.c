@@ -1,7 +1,9 @@
 /* The routing table (docs/adapter-protocol.md): sockets, pools (with their
  * current state) and sites with bindings and applications, as JSON in a
- * sealed memfd. Adapters route connections with it; workers use it to tell
- * whether a request on a keep-alive connection belongs to their pool. */
+ * sealed memfd. Adapters route connections with it. A worker gets its own
+ * pool's table (pool_routes_json(): its sites, and of the others only what
+ * could take one of its requests) to tell whether a request on a keep-alive
+ * connection belongs to its pool. */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <jansson.h>
