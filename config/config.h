@@ -190,6 +190,12 @@ struct wasp_arena *wasp_config_arena(struct wasp_config *cfg);
  * "system.applicationHost/sites". NULL when the schema does not know it;
  * a section the file does not contain comes back with its defaults. */
 const struct wasp_element *wasp_config_section(struct wasp_config *cfg, const char *section);
+/* Free what wasp_config_section() made of section, when it is one of the
+ * two that have an entry per site or pool (sites, applicationPools; any
+ * other is kept): every pointer into it is invalid afterwards, and the next
+ * wasp_config_section() makes it again. waspd, once it built its typed view
+ * (apphost.h, which copies what it keeps of them), keeps only that. */
+void wasp_config_section_release(struct wasp_config *cfg, const char *section);
 
 /* THE effective section for a site and URL path: applicationHost.config's
  * section, then its <location> paths from least to most specific, then

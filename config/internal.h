@@ -334,6 +334,12 @@ cfg_arena_freep(struct wasp_arena **a)
  * are reported at load. -EINVAL when an error was added to diags. */
 int cfg_validate_apphost(struct wasp_config *cfg, struct wasp_diag_list *diags);
 
+/* The two sections with an entry per site or per pool. */
+#define CFG_SEC_SITES "system.applicationHost/sites"
+#define CFG_SEC_POOLS "system.applicationHost/applicationPools"
+/* Frees one value of cfg->apphost_sections. */
+void cfg_apphost_section_free(void *p);
+
 
 /* ---- a small string-keyed hash table ------------------------------------ */
 

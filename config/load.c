@@ -233,6 +233,12 @@ parse_attrs(struct parse_ctx *c, xmlNode *xn, struct cfg_node *node, bool is_sec
 	size_t n = 0, n_alloc = 0;
 	int r;
 
+	/* sized once (CFG_PUSH's doubling would leave the smaller arrays
+	 * behind in the arena: a generation keeps every node) */
+	for (xmlAttr *xa = xn->properties; xa; xa = xa->next)
+		n_alloc++;
+	if (n_alloc && !(node->attrs = wasp_arena_alloc(c->arena, n_alloc * sizeof(*node->attrs))))
+		return -ENOMEM;
 	for (xmlAttr *xa = xn->properties; xa; xa = xa->next) {
 		const char *name = (const char *)xa->name;
 		const struct schema_attr *sa;
@@ -300,7 +306,9 @@ parse_node(struct parse_ctx *c, xmlNode *xn, const struct schema_elem *schema,
 	if (!node)
 		return -ENOMEM;
 	node->kind = kind;
-	node->name = wasp_arena_strdup(c->arena, xname(xn));
+	/* the schema's copy of the name when it is the same (most are) */
+	node->name = schema && streq(schema->name, xname(xn)) ? schema->name
+							      : wasp_arena_strdup(c->arena, xname(xn));
 	node->schema = schema;
 	node->line = cfg_xml_line(xn);
 	if (!node->name)
@@ -324,6 +332,10 @@ parse_node(struct parse_ctx *c, xmlNode *xn, const struct schema_elem *schema,
 		*ret = node;
 		return 0;
 	}
+	for (xmlNode *k = xn->children; k; k = k->next)
+		n_alloc += is_element(k);
+	if (n_alloc && !(node->kids = wasp_arena_alloc(c->arena, n_alloc * sizeof(*node->kids))))
+		return -ENOMEM;
 	for (xmlNode *k = xn->children; k; k = k->next) {
 		const struct schema_elem *ks;
 		enum cfg_node_kind kk;
