@@ -31,6 +31,24 @@
 #include "waspd.h"
 
 /* "file:line: error: attribute 'x': message" of the first error. */
+int
+config_load(const char *path, const struct wasp_config_opts *opts, struct wasp_config **ret_cfg,
+	    struct wasp_apphost **ret_ah, struct wasp_diag_list *diags)
+{
+	int r = wasp_config_load_file(path, opts, ret_cfg, diags);
+
+	if (r < 0 || !*ret_cfg)
+		return r;
+	r = wasp_apphost_build(*ret_cfg, wasp_config_arena(*ret_cfg), ret_ah, diags);
+	if (r < 0)
+		return r;
+	/* the typed view is all waspd reads of these two: their merged
+	 * elements (a few KiB per site) go */
+	wasp_config_section_release(*ret_cfg, "system.applicationHost/sites");
+	wasp_config_section_release(*ret_cfg, "system.applicationHost/applicationPools");
+	return 0;
+}
+
 static char *
 first_error(const struct wasp_diag_list *d)
 {
@@ -133,9 +151,7 @@ daemon_reload(struct wasp_env *env, char **ret_msg)
 	(void)sd_notify(0, "RELOADING=1\nSTATUS=reloading the configuration");
 	log_notice("reloading %s", env->config_path);
 
-	r = wasp_config_load_file(env->config_path, &opts, &cfg, &diags);
-	if (r >= 0 && cfg)
-		r = wasp_apphost_build(cfg, wasp_config_arena(cfg), &ah, &diags);
+	r = config_load(env->config_path, &opts, &cfg, &ah, &diags);
 	wasp_diag_list_print(&diags, stderr, WASP_DIAG_WARNING);
 	if (r < 0) {
 		_cleanup_free_ char *e = first_error(&diags);

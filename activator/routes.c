@@ -167,10 +167,15 @@ routes_memfd(struct wasp_env *env)
 	int fd;
 
 	if (env->routes_fd < 0) {
-		_cleanup_free_ char *s = routes_json(env);
+		char *s = routes_json(env);
 		if (!s)
 			return -ENOMEM;
 		fd = wasp_memfd_create_sealed("wasp-routes", s, strlen(s));
+		free(s);
+		/* building it took several times the table's size (a JSON tree
+		 * of every site), made for an adapter's start or a generation:
+		 * give it back, waspd stays resident */
+		(void)malloc_trim(0);
 		if (fd < 0)
 			return fd;
 		env->routes_fd = fd;

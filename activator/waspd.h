@@ -262,6 +262,14 @@ int sockets_bind(struct wasp_env *env);
 int sockets_reload(struct wasp_env *env, const struct wasp_apphost *ah, bool *ret_changed);
 void sockets_close(struct wasp_env *env);
 
+/* reload.c */
+struct wasp_config_opts;
+struct wasp_diag_list;
+/* applicationHost.config and its typed view (wasp_apphost_build), keeping
+ * of the sites and pools only the typed view. */
+int config_load(const char *path, const struct wasp_config_opts *opts, struct wasp_config **ret_cfg,
+		struct wasp_apphost **ret_ah, struct wasp_diag_list *diags);
+
 /* routes.c */
 /* The routing table JSON (docs/adapter-protocol.md) in a sealed memfd. */
 int routes_memfd(struct wasp_env *env);
