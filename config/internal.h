@@ -184,6 +184,15 @@ struct cfg_names {
 	size_t n;
 };
 
+/* The locks written on one element. Few have any: a node points to its
+ * own, so that the others (one per site, pool, application, binding...)
+ * do not carry four empty lists. */
+struct cfg_locks {
+	struct cfg_names lock_attrs, lock_all_attrs_except, lock_elements,
+		lock_all_elements_except;
+	bool has_lock_all_attrs_except, has_lock_all_elements_except;
+};
+
 /* One element as written in one file, validated against the schema. */
 struct cfg_node {
 	enum cfg_node_kind kind;
@@ -194,12 +203,14 @@ struct cfg_node {
 	size_t n_attrs;
 	struct cfg_node **kids; /* document order */
 	size_t n_kids;
-	/* Locks written on this element. */
-	struct cfg_names lock_attrs, lock_all_attrs_except, lock_elements,
-		lock_all_elements_except;
-	bool has_lock_all_attrs_except, has_lock_all_elements_except;
+	struct cfg_locks *locks; /* cfg_node_locks(); NULL: none */
 	bool lock_item;
 };
+
+/* The locks written on n (no lists when it has none). */
+const struct cfg_locks *cfg_node_locks(const struct cfg_node *n);
+/* n's locks to fill in, made in arena on first use; NULL on OOM. */
+struct cfg_locks *cfg_node_locks_mut(struct wasp_arena *arena, struct cfg_node *n);
 
 /* One section as it appears in one file: at the top level or in a <location>. */
 struct cfg_inst {

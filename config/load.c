@@ -76,10 +76,28 @@ is_lock_attr(const char *name)
 	       streq(name, "lockItem");
 }
 
+const struct cfg_locks *
+cfg_node_locks(const struct cfg_node *n)
+{
+	static const struct cfg_locks none;
+
+	return n->locks ? n->locks : &none;
+}
+
+struct cfg_locks *
+cfg_node_locks_mut(struct wasp_arena *arena, struct cfg_node *n)
+{
+	if (!n->locks)
+		n->locks = wasp_arena_zalloc(arena, sizeof(*n->locks));
+	return n->locks;
+}
+
 static int
 parse_lock(struct parse_ctx *c, struct cfg_node *node, const char *name, const char *value,
 	   int line)
 {
+	struct cfg_locks *l;
+
 	if (streq(name, "lockItem")) {
 		if (strcaseeq(value, "true"))
 			node->lock_item = true;
@@ -88,16 +106,18 @@ parse_lock(struct parse_ctx *c, struct cfg_node *node, const char *name, const c
 				  "'%s' is not a bool (true or false)", value);
 		return 0;
 	}
+	if (!(l = cfg_node_locks_mut(c->arena, node)))
+		return -ENOMEM;
 	if (streq(name, "lockAttributes"))
-		return split_names(c->arena, value, &node->lock_attrs);
+		return split_names(c->arena, value, &l->lock_attrs);
 	if (streq(name, "lockAllAttributesExcept")) {
-		node->has_lock_all_attrs_except = true;
-		return split_names(c->arena, value, &node->lock_all_attrs_except);
+		l->has_lock_all_attrs_except = true;
+		return split_names(c->arena, value, &l->lock_all_attrs_except);
 	}
 	if (streq(name, "lockElements"))
-		return split_names(c->arena, value, &node->lock_elements);
-	node->has_lock_all_elements_except = true;
-	return split_names(c->arena, value, &node->lock_all_elements_except);
+		return split_names(c->arena, value, &l->lock_elements);
+	l->has_lock_all_elements_except = true;
+	return split_names(c->arena, value, &l->lock_all_elements_except);
 }
 
 static int

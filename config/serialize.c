@@ -132,13 +132,14 @@ node_name_json(const struct cfg_node *k)
 static json_t *
 node_json(const struct cfg_node *n, struct cfg_cache *keep, bool lines, const char *only)
 {
+	const struct cfg_locks *l = cfg_node_locks(n);
 	json_t *o, *attrs = json_array(), *kids = json_array();
 
 	o = json_pack("[i, s, i, b, o, o, o, o, o, o]", (int)n->kind, n->name, lines ? n->line : 0,
-		      n->lock_item, attrs, kids, lock_json(n->lock_attrs.n > 0, &n->lock_attrs),
-		      lock_json(n->has_lock_all_attrs_except, &n->lock_all_attrs_except),
-		      lock_json(n->lock_elements.n > 0, &n->lock_elements),
-		      lock_json(n->has_lock_all_elements_except, &n->lock_all_elements_except));
+		      n->lock_item, attrs, kids, lock_json(l->lock_attrs.n > 0, &l->lock_attrs),
+		      lock_json(l->has_lock_all_attrs_except, &l->lock_all_attrs_except),
+		      lock_json(l->lock_elements.n > 0, &l->lock_elements),
+		      lock_json(l->has_lock_all_elements_except, &l->lock_all_elements_except));
 	if (!o)
 		return NULL;
 	for (size_t i = 0; i < n->n_attrs; i++) {
@@ -449,14 +450,16 @@ node_bound(const struct cfg_node *n)
 {
 	/* [kind, "name", line, false, [attrs], [kids], 4 lock lists or null] */
 	size_t b = 48 + json_str_bound(n->name) + int_len(n->line);
+	const struct cfg_locks *l;
 
 	for (size_t i = 0; i < n->n_attrs; i++)
 		b += json_str_bound(n->attrs[i].name) + json_str_bound(n->attrs[i].value.text) +
 		     int_len(n->attrs[i].line) + 3;
 	for (size_t i = 0; i < n->n_kids; i++)
 		b += node_bound(n->kids[i]) + 1;
-	return b + names_bound(&n->lock_attrs) + names_bound(&n->lock_all_attrs_except) +
-	       names_bound(&n->lock_elements) + names_bound(&n->lock_all_elements_except);
+	l = cfg_node_locks(n);
+	return b + names_bound(&l->lock_attrs) + names_bound(&l->lock_all_attrs_except) +
+	       names_bound(&l->lock_elements) + names_bound(&l->lock_all_elements_except);
 }
 
 static size_t
@@ -607,19 +610,23 @@ node_from(struct dctx *d, json_t *o, const struct schema_elem *schema, int depth
 			return r;
 		n->n_kids++;
 	}
-	if (!json_is_null(v = json_array_get(o, 6)) && (r = names_from(d, v, &n->lock_attrs)) < 0)
+	for (size_t k = 6; k <= 9; k++)
+		if (!json_is_null(json_array_get(o, k)) && !cfg_node_locks_mut(a, n))
+			return -ENOMEM;
+	if (!json_is_null(v = json_array_get(o, 6)) &&
+	    (r = names_from(d, v, &n->locks->lock_attrs)) < 0)
 		return r;
 	if (!json_is_null(v = json_array_get(o, 7))) {
-		n->has_lock_all_attrs_except = true;
-		if ((r = names_from(d, v, &n->lock_all_attrs_except)) < 0)
+		n->locks->has_lock_all_attrs_except = true;
+		if ((r = names_from(d, v, &n->locks->lock_all_attrs_except)) < 0)
 			return r;
 	}
 	if (!json_is_null(v = json_array_get(o, 8)) &&
-	    (r = names_from(d, v, &n->lock_elements)) < 0)
+	    (r = names_from(d, v, &n->locks->lock_elements)) < 0)
 		return r;
 	if (!json_is_null(v = json_array_get(o, 9))) {
-		n->has_lock_all_elements_except = true;
-		if ((r = names_from(d, v, &n->lock_all_elements_except)) < 0)
+		n->locks->has_lock_all_elements_except = true;
+		if ((r = names_from(d, v, &n->locks->lock_all_elements_except)) < 0)
 			return r;
 	}
 	*ret = n;
