@@ -34,9 +34,10 @@ void wasp_arena_reset(struct wasp_arena *a);
 /* Allocation, aligned to WASP_ARENA_ALIGN. NULL only on OOM. */
 void *wasp_arena_alloc(struct wasp_arena *a, size_t size);
 void *wasp_arena_zalloc(struct wasp_arena *a, size_t size);
+void *wasp_arena_memdup(struct wasp_arena *a, const void *p, size_t n);
+/* Strings, not aligned (packed one after the other). */
 char *wasp_arena_strdup(struct wasp_arena *a, const char *s);
 char *wasp_arena_strndup(struct wasp_arena *a, const char *s, size_t n);
-void *wasp_arena_memdup(struct wasp_arena *a, const void *p, size_t n);
 char *wasp_arena_printf(struct wasp_arena *a, const char *fmt, ...) _printf_(2, 3);
 
 /* Register fn(data) to run when the arena is freed or reset. -ENOMEM on OOM. */
