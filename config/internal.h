@@ -196,14 +196,14 @@ struct cfg_locks {
 /* One element as written in one file, validated against the schema. */
 struct cfg_node {
 	enum cfg_node_kind kind;
+	int line;
 	const char *name;
 	const struct schema_elem *schema; /* ELEMENT: the element; ADD/REMOVE: the item */
-	int line;
 	struct cfg_nattr *attrs;
-	size_t n_attrs;
 	struct cfg_node **kids; /* document order */
-	size_t n_kids;
 	struct cfg_locks *locks; /* cfg_node_locks(); NULL: none */
+	uint32_t n_attrs; /* 64 bytes in all: a generation holds seven per site */
+	uint32_t n_kids;
 	bool lock_item;
 };
 
