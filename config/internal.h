@@ -309,7 +309,7 @@ const struct wasp_config_error *cfg_error_new(struct wasp_arena *arena, const ch
 /* Expand %VAR% from the environment (unknown names stay as written). */
 const char *cfg_expand_env(struct wasp_arena *arena, const char *s);
 /* Resolve a path written the Windows way: '\' -> '/', relative to dir. */
-char *cfg_resolve_path(struct wasp_arena *arena, const char *dir, const char *s);
+const char *cfg_resolve_path(struct wasp_arena *arena, const char *dir, const char *s);
 /* "C:" or "C:/..." */
 bool cfg_is_drive_path(const char *s);
 

@@ -132,7 +132,7 @@ parse_value(struct parse_ctx *c, const struct schema_attr *sa, const char *raw, 
 	if (!text)
 		return -ENOMEM;
 	if (sa->path != CFG_PATH_NONE && *text) {
-		char *p = cfg_resolve_path(c->arena, c->file->dir, text);
+		const char *p = cfg_resolve_path(c->arena, c->file->dir, text);
 		struct stat st;
 
 		if (!p)
