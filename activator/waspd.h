@@ -39,7 +39,7 @@ struct wasp_identity {
 	gid_t *groups; /* supplementary groups (malloc'd) */
 	size_t n_groups;
 	char *name; /* user name (or "pool:<name>") for messages and $USER */
-	char *home;
+	char *home; /* in the same allocation as name */
 };
 
 /* One listening socket: one per distinct protocol address:port. */
