@@ -234,6 +234,9 @@ pool_count_failure(struct pool *p, enum failure_kind kind)
 	p->failures++;
 	if (!c->failure.rapid_fail_protection || max == 0)
 		return false;
+	/* made at the first failure: most pools never have one */
+	if (!p->fail_times && !(p->fail_times = calloc(max, sizeof(uint64_t))))
+		return false;
 	for (size_t i = 0; i < p->n_fail; i++)
 		if (now - p->fail_times[i] < interval)
 			p->fail_times[k++] = p->fail_times[i];
@@ -1347,10 +1350,6 @@ pools_init(struct wasp_env *env)
 		p->id = (uint32_t)i;
 		p->state = c->auto_start ? WASP_POOL_STARTED : WASP_POOL_STOPPED;
 		p->reason = c->auto_start ? WASP_POOL_REASON_NONE : WASP_POOL_REASON_AUTOSTART;
-		p->fail_times = calloc(MAX(c->failure.rapid_fail_protection_max_crashes, 1u),
-				       sizeof(uint64_t));
-		if (!p->fail_times)
-			return -ENOMEM;
 		pool_resolve_identity(p);
 		if (p->ident_error < 0) {
 			p->state = WASP_POOL_STOPPED;
@@ -1444,15 +1443,15 @@ pools_reload(struct wasp_env *env, struct wasp_config *cfg, const struct wasp_ap
 	size_t n_old = env->n_pools, n_removed = 0, k;
 	_cleanup_free_ size_t *from = NULL; /* new index -> old index + 1, 0 = new pool */
 	_cleanup_free_ bool *taken = NULL;
-	_cleanup_free_ uint64_t **fails = NULL;
+	_cleanup_free_ bool *reset_fails = NULL; /* another failure window: start over */
 	_cleanup_free_ bool *ident_redo = NULL;
 
 	/* Everything that can fail first: nothing changes on -ENOMEM. */
 	from = calloc(ah->n_pools + 1, sizeof(*from));
 	taken = calloc(n_old + 1, sizeof(*taken));
-	fails = calloc(ah->n_pools + 1, sizeof(*fails));
+	reset_fails = calloc(ah->n_pools + 1, sizeof(*reset_fails));
 	ident_redo = calloc(ah->n_pools + 1, sizeof(*ident_redo));
-	if (!from || !taken || !fails || !ident_redo)
+	if (!from || !taken || !reset_fails || !ident_redo)
 		return -ENOMEM;
 	for (size_t i = 0; i < ah->n_pools; i++) {
 		const struct wasp_apppool *c = &ah->pools[i];
@@ -1463,13 +1462,8 @@ pools_reload(struct wasp_env *env, struct wasp_config *cfg, const struct wasp_ap
 				from[i] = j + 1;
 				break;
 			}
-		if (!from[i] || old[from[i] - 1].cfg->failure.rapid_fail_protection_max_crashes !=
-					c->failure.rapid_fail_protection_max_crashes) {
-			fails[i] = calloc(MAX(c->failure.rapid_fail_protection_max_crashes, 1u),
-					  sizeof(uint64_t));
-			if (!fails[i])
-				goto oom;
-		}
+		reset_fails[i] = from[i] && old[from[i] - 1].cfg->failure.rapid_fail_protection_max_crashes !=
+						    c->failure.rapid_fail_protection_max_crashes;
 	}
 	/* Pools gone from the configuration stay (at the end, stopping) until
 	 * their last worker has exited; the next reload drops them. */
@@ -1478,7 +1472,7 @@ pools_reload(struct wasp_env *env, struct wasp_config *cfg, const struct wasp_ap
 			n_removed++;
 	np = calloc(ah->n_pools + n_removed + 1, sizeof(*np));
 	if (!np)
-		goto oom;
+		return -ENOMEM;
 
 	for (size_t i = 0; i < ah->n_pools; i++) {
 		const struct wasp_apppool *c = &ah->pools[i];
@@ -1487,9 +1481,9 @@ pools_reload(struct wasp_env *env, struct wasp_config *cfg, const struct wasp_ap
 		if (from[i]) {
 			*p = old[from[i] - 1];
 			ident_redo[i] = p->ident_error < 0 || identity_config_changed(p->cfg, c);
-			if (fails[i]) {
+			if (reset_fails[i]) {
 				free(p->fail_times);
-				p->fail_times = TAKE_PTR(fails[i]);
+				p->fail_times = NULL;
 				p->n_fail = 0;
 			}
 		} else {
@@ -1498,7 +1492,6 @@ pools_reload(struct wasp_env *env, struct wasp_config *cfg, const struct wasp_ap
 				.state = c->auto_start ? WASP_POOL_STARTED : WASP_POOL_STOPPED,
 				.reason = c->auto_start ? WASP_POOL_REASON_NONE
 							: WASP_POOL_REASON_AUTOSTART,
-				.fail_times = TAKE_PTR(fails[i]),
 			};
 			ident_redo[i] = true;
 			st.added++;
@@ -1548,10 +1541,6 @@ pools_reload(struct wasp_env *env, struct wasp_config *cfg, const struct wasp_ap
 	if (ret_stats)
 		*ret_stats = st;
 	return 0;
-oom:
-	for (size_t i = 0; i < ah->n_pools; i++)
-		free(fails[i]);
-	return -ENOMEM;
 }
 
 void
