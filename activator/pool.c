@@ -1445,21 +1445,30 @@ pools_reload(struct wasp_env *env, struct wasp_config *cfg, const struct wasp_ap
 	_cleanup_free_ bool *taken = NULL;
 	_cleanup_free_ bool *reset_fails = NULL; /* another failure window: start over */
 	_cleanup_free_ bool *ident_redo = NULL;
+	_cleanup_free_ struct name_ref *old_names = NULL; /* the pools that stay, by name */
+	size_t n_old_names = 0;
 
 	/* Everything that can fail first: nothing changes on -ENOMEM. */
 	from = calloc(ah->n_pools + 1, sizeof(*from));
 	taken = calloc(n_old + 1, sizeof(*taken));
 	reset_fails = calloc(ah->n_pools + 1, sizeof(*reset_fails));
 	ident_redo = calloc(ah->n_pools + 1, sizeof(*ident_redo));
-	if (!from || !taken || !reset_fails || !ident_redo)
+	old_names = calloc(n_old + 1, sizeof(*old_names));
+	if (!from || !taken || !reset_fails || !ident_redo || !old_names)
 		return -ENOMEM;
+	for (size_t j = 0; j < n_old; j++)
+		if (!old[j].removed)
+			old_names[n_old_names++] = (struct name_ref){ old[j].name, (uint32_t)j };
+	name_refs_sort(old_names, n_old_names);
 	for (size_t i = 0; i < ah->n_pools; i++) {
 		const struct wasp_apppool *c = &ah->pools[i];
+		const struct name_ref *o = name_refs_find(old_names, n_old_names, c->name);
 
-		for (size_t j = 0; j < n_old; j++)
-			if (!taken[j] && !old[j].removed && strcaseeq(old[j].name, c->name)) {
-				taken[j] = true;
-				from[i] = j + 1;
+		/* the first of that name not taken (names are unique but for case) */
+		for (; o && o < old_names + n_old_names && strcaseeq(o->name, c->name); o++)
+			if (!taken[o->index]) {
+				taken[o->index] = true;
+				from[i] = o->index + 1;
 				break;
 			}
 		reset_fails[i] = from[i] && old[from[i] - 1].cfg->failure.rapid_fail_protection_max_crashes !=

@@ -139,6 +139,7 @@ daemon_reload(struct wasp_env *env, char **ret_msg)
 	struct wasp_apphost *ah = NULL;
 	struct pools_reload_stats st = { 0 };
 	_cleanup_free_ bool *changed = NULL;
+	_cleanup_free_ struct name_ref *new_names = NULL;
 	char **names = NULL;
 	size_t n_names = 0, recycled = 0, kept = 0;
 	uint64_t t0 = wasp_now_usec();
@@ -186,11 +187,20 @@ daemon_reload(struct wasp_env *env, char **ret_msg)
 		if (!names[n_names])
 			goto oom;
 	}
-	for (size_t i = 0; i < ah->n_pools; i++) {
-		struct pool *p = pool_by_name(env, ah->pools[i].name);
+	new_names = calloc(ah->n_pools + 1, sizeof(*new_names));
+	if (!new_names)
+		goto oom;
+	for (size_t i = 0; i < ah->n_pools; i++)
+		new_names[i] = (struct name_ref){ ah->pools[i].name, (uint32_t)i };
+	name_refs_sort(new_names, ah->n_pools);
+	for (size_t i = 0; i < env->n_pools; i++) {
+		const struct pool *p = &env->pools[i];
+		const struct name_ref *n;
 
-		if (p && p->workers)
-			changed[i] = pool_config_changed(env->cfg, env->ah, cfg, ah, p->name);
+		if (p->removed || !p->workers ||
+		    !(n = name_refs_find(new_names, ah->n_pools, p->name)))
+			continue;
+		changed[n->index] = pool_config_changed(env->cfg, env->ah, cfg, ah, p->name);
 	}
 
 	r = sockets_reload(env, ah, &socks_changed);
