@@ -280,6 +280,37 @@ struct pending_binding {
 };
 
 static int
+u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Every site id once: sorted, not each against all before it (a table may
+ * have 100,000 sites). */
+static int
+check_site_ids(struct parse_ctx *c, const struct wasp_route_site *sites, size_t n)
+{
+	uint32_t *ids = malloc((n ? n : 1) * sizeof(*ids));
+
+	if (!ids)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		ids[i] = sites[i].id;
+	qsort(ids, n, sizeof(*ids), u32_cmp);
+	for (size_t i = 1; i < n; i++)
+		if (ids[i] == ids[i - 1]) {
+			uint32_t id = ids[i];
+
+			free(ids);
+			return fail(c, "site id %llu appears twice", (unsigned long long)id);
+		}
+	free(ids);
+	return 0;
+}
+
+static int
 parse_sites(struct parse_ctx *c, json_t *root, const char *protocol,
 	    struct pending_binding **ret_b, size_t *ret_nb)
 {
@@ -316,9 +347,6 @@ parse_sites(struct parse_ctx *c, json_t *root, const char *protocol,
 				  &ct)) < 0 ||
 		    (r = get_uint(c, s, "site", "maxConnections", false, UINT32_MAX, 0, &mc)) < 0)
 			return r;
-		for (k = 0; k < i; k++)
-			if (sites[k].id == id)
-				return fail(c, "site id %llu appears twice", (unsigned long long)id);
 		site->id = (uint32_t)id;
 		site->index = (uint32_t)i;
 		if (!(site->name = table_strndup(c->t, name, strlen(name))))
@@ -397,6 +425,8 @@ parse_sites(struct parse_ctx *c, json_t *root, const char *protocol,
 			nb++;
 		}
 	}
+	if ((r = check_site_ids(c, sites, n)) < 0)
+		return r;
 	c->t->pub.sites = sites;
 	c->t->pub.n_sites = n;
 	*ret_b = pb;

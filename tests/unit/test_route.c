@@ -260,6 +260,11 @@ START_TEST(test_parse_errors)
 		"{ \"headerWaitTimeoutMs\": \"30\", \"sockets\": [], \"pools\": [], \"sites\": [] }",
 		"{ \"headerWaitTimeoutMs\": 86400001, \"sockets\": [], \"pools\": [], \"sites\": [] }",
 		"{ \"maxConnectionsPerClient\": -1, \"sockets\": [], \"pools\": [], \"sites\": [] }",
+		/* one site id twice, not next to each other */
+		"{ \"sockets\": [], \"pools\": [ { \"id\": 0, \"name\": \"x\" } ], \"sites\": ["
+		" { \"id\": 7, \"bindings\": [], \"apps\": [] },"
+		" { \"id\": 3, \"bindings\": [], \"apps\": [] },"
+		" { \"id\": 7, \"bindings\": [], \"apps\": [] } ] }",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct wasp_route_table *t = NULL;
@@ -268,6 +273,8 @@ START_TEST(test_parse_errors)
 		ck_assert_msg(r == -EINVAL, "case %zu: %d", i, r);
 		ck_assert_ptr_null(t);
 		ck_assert_msg(err[0] != 0, "case %zu: no message", i);
+		if (i == sizeof(bad) / sizeof(bad[0]) - 1)
+			ck_assert_str_eq(err, "site id 7 appears twice");
 	}
 
 	/* optional: 0 (the adapter's default) when absent */
