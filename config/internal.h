@@ -281,6 +281,9 @@ struct wasp_config {
 		const struct schema_section *ss;
 	} section_memo[8];
 	unsigned section_memo_next;
+	/* serialize.c: the names of the sites' and pools' entries, hashed,
+	 * made with the first per-pool serialization */
+	struct cfg_kid_hashes *kid_hashes;
 };
 
 /* IIS refuses a web.config over MaxWebConfigFileSizeInKB, 250 by default:
