@@ -266,6 +266,9 @@ struct route_index {
 	uint32_t generation;
 	struct host_ref *hosts;
 	size_t n_hosts;
+	/* the sites with an application in each pool, in order: pool i's are
+	 * pool_sites[pool_first[i] .. pool_first[i + 1]) */
+	uint32_t *pool_first, *pool_sites;
 };
 
 static int
@@ -290,8 +293,56 @@ route_index_free(struct wasp_env *env)
 	if (!env->route_index)
 		return;
 	free(env->route_index->hosts);
+	free(env->route_index->pool_first);
+	free(env->route_index->pool_sites);
 	free(env->route_index);
 	env->route_index = NULL;
+}
+
+/* x->pool_first and x->pool_sites: a count per pool, then a second pass
+ * placing each site under every pool its applications name (once). */
+static int
+pool_sites_build(const struct wasp_apphost *ah, struct route_index *x)
+{
+	_cleanup_free_ uint32_t *fill = calloc(ah->n_pools + 1, sizeof(*fill));
+	size_t total = 0;
+
+	x->pool_first = calloc(ah->n_pools + 1, sizeof(*x->pool_first));
+	if (!fill || !x->pool_first)
+		return -ENOMEM;
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < ah->n_sites; i++)
+			for (size_t j = 0; j < ah->sites[i].n_apps; j++) {
+				uint32_t p = ah->sites[i].apps[j].pool_id;
+				uint32_t *at;
+
+				if (p >= ah->n_pools)
+					continue;
+				if (pass == 0) {
+					/* counted once per site (fill: its last site + 1) */
+					if (fill[p] != i + 1) {
+						fill[p] = (uint32_t)i + 1;
+						x->pool_first[p + 1]++;
+					}
+					continue;
+				}
+				at = &x->pool_sites[x->pool_first[p] + fill[p]];
+				if (fill[p] > 0 && at[-1] == i)
+					continue;
+				*at = (uint32_t)i;
+				fill[p]++;
+			}
+		if (pass == 0) {
+			for (size_t p = 0; p < ah->n_pools; p++)
+				x->pool_first[p + 1] += x->pool_first[p];
+			total = x->pool_first[ah->n_pools];
+			x->pool_sites = malloc(MAX(total, (size_t)1) * sizeof(*x->pool_sites));
+			if (!x->pool_sites)
+				return -ENOMEM;
+			memset(fill, 0, (ah->n_pools + 1) * sizeof(*fill));
+		}
+	}
+	return 0;
 }
 
 static struct route_index *
@@ -307,8 +358,12 @@ route_index_get(struct wasp_env *env)
 	for (size_t i = 0; i < ah->n_sites; i++)
 		n += ah->sites[i].n_bindings;
 	x = calloc(1, sizeof(*x));
-	if (!x || !(x->hosts = malloc(MAX(n, (size_t)1) * sizeof(*x->hosts)))) {
-		free(x);
+	if (!x)
+		return NULL;
+	env->route_index = x;
+	if (!(x->hosts = malloc(MAX(n, (size_t)1) * sizeof(*x->hosts))) ||
+	    pool_sites_build(ah, x) < 0) {
+		route_index_free(env);
 		return NULL;
 	}
 	x->generation = env->generation;
@@ -323,7 +378,6 @@ route_index_get(struct wasp_env *env)
 								    (uint32_t)j };
 		}
 	qsort(x->hosts, x->n_hosts, sizeof(*x->hosts), host_ref_cmp);
-	env->route_index = x;
 	return x;
 }
 
@@ -380,6 +434,24 @@ mark_shadowing(struct wasp_env *env, const struct wasp_binding *own, bool *site_
 	return 0;
 }
 
+/* The sites with an application in pool p (none for a pool the generation
+ * no longer has). */
+static int
+pool_sites(struct wasp_env *env, const struct pool *p, const uint32_t **ret, size_t *ret_n)
+{
+	struct route_index *x = route_index_get(env);
+
+	if (!x)
+		return -ENOMEM;
+	*ret = x->pool_sites;
+	*ret_n = 0;
+	if (p->id < env->ah->n_pools) {
+		*ret = x->pool_sites + x->pool_first[p->id];
+		*ret_n = x->pool_first[p->id + 1] - x->pool_first[p->id];
+	}
+	return 0;
+}
+
 /* The routing table a worker of pool p gets: the same format and rules as
  * the adapters' (so wasp_route_lookup() decides as the adapter does), but
  * only what tells whether a request is this pool's: the sockets; two pools,
@@ -398,14 +470,19 @@ pool_routes_build(struct wasp_env *env, const struct pool *p)
 	json_t *root = NULL, *socks, *sites;
 	int r = 0;
 
-	if (!own || !keep)
+	const uint32_t *own_sites;
+	size_t n_own;
+
+	if (!own || !keep || pool_sites(env, p, &own_sites, &n_own) < 0)
 		return NULL;
-	for (size_t i = 0; i < ah->n_sites; i++)
-		for (size_t j = 0; j < ah->sites[i].n_apps && !own[i]; j++)
-			own[i] = ah->sites[i].apps[j].pool_id == p->id;
-	for (size_t i = 0; i < ah->n_sites && r >= 0; i++)
-		for (size_t j = 0; own[i] && j < ah->sites[i].n_bindings && r >= 0; j++)
-			r = mark_shadowing(env, &ah->sites[i].bindings[j], own, keep);
+	for (size_t k = 0; k < n_own; k++)
+		own[own_sites[k]] = true;
+	for (size_t k = 0; k < n_own && r >= 0; k++) {
+		const struct wasp_site *s = &ah->sites[own_sites[k]];
+
+		for (size_t j = 0; j < s->n_bindings && r >= 0; j++)
+			r = mark_shadowing(env, &s->bindings[j], own, keep);
+	}
 	if (r < 0)
 		goto out;
 	root = json_pack("{s:I, s:[], s:[{s:i, s:s}, {s:i, s:s}], s:[]}", "generation",
@@ -510,7 +587,15 @@ config_memfd(struct wasp_env *env, const struct pool *p)
 	if (!f)
 		return -ENOMEM;
 	if (f->config < 0) {
-		fd = wasp_config_serialize_pool_memfd(env->cfg, env->ah, p->name);
+		const uint32_t *sites;
+		size_t n_sites;
+
+		if (pool_sites(env, p, &sites, &n_sites) < 0)
+			return -ENOMEM;
+		/* a pool no longer in the generation: found (not) by name */
+		fd = wasp_config_serialize_pool_memfd(env->cfg, env->ah, p->name,
+						      p->id < env->ah->n_pools ? sites : NULL,
+						      n_sites);
 		if (fd < 0)
 			return fd;
 		f->config = fd;

@@ -276,9 +276,13 @@ int wasp_config_serialize_memfd(const struct wasp_config *cfg);
  * *ret_buf is malloc'd. 0, -ENOENT (ah has no such pool), -ENOMEM. */
 int wasp_config_serialize_pool(const struct wasp_config *cfg, const struct wasp_apphost *ah,
 			       const char *pool, char **ret_buf, size_t *ret_len);
-/* The same into a sealed memfd. Returns the fd or -errno. */
+/* The same into a sealed memfd. sites, when not NULL, are the indexes in
+ * ah->sites of the n_sites sites with an application in pool, in order
+ * (waspd keeps them per generation: with thousands of sites, finding them
+ * is most of the work). Returns the fd or -errno. */
 int wasp_config_serialize_pool_memfd(const struct wasp_config *cfg,
-				     const struct wasp_apphost *ah, const char *pool);
+				     const struct wasp_apphost *ah, const char *pool,
+				     const uint32_t *sites, size_t n_sites);
 /* What a worker of pool would be given, as text without any line number
  * and with the other pools its sites name reduced to their names: two
  * generations whose digests for a pool are equal configure its workers the

@@ -175,16 +175,19 @@ kid_hashes(const struct wasp_config *ccfg, const struct cfg_node *root)
  * sites' site, and their remove) stays: its name is in keep. Other children
  * (defaults elements, clear) always stay. */
 static bool
-node_kept(const struct cfg_node *k, const struct keep_set *keep, uint32_t hash)
+keep_may_have(const struct keep_set *keep, uint32_t hash)
 {
-	bool maybe = false;
+	for (size_t i = 0; i < keep->n; i++)
+		if (keep->hashes[i] == hash)
+			return true;
+	return false;
+}
 
+static bool
+node_kept(const struct cfg_node *k, const struct keep_set *keep)
+{
 	if (!keep || (k->kind != CFG_NODE_ADD && k->kind != CFG_NODE_REMOVE))
 		return true;
-	for (size_t i = 0; hash && i < keep->n && !maybe; i++)
-		maybe = keep->hashes[i] == hash;
-	if (hash && !maybe)
-		return false;
 	for (size_t i = 0; i < k->n_attrs; i++)
 		if (strcaseeq(k->attrs[i].name, "name"))
 			return filter_has(keep->names, k->attrs[i].value.text);
@@ -241,7 +244,11 @@ node_json(const struct cfg_node *n, const struct keep_set *keep, const uint32_t 
 	for (size_t i = 0; i < n->n_kids; i++) {
 		json_t *k;
 
-		if (!node_kept(n->kids[i], keep, kid_h ? kid_h[i] : 0))
+		/* by the hash first: the node itself (one of thousands, each
+		 * elsewhere in memory) is not read for another pool's entry */
+		if (kid_h && kid_h[i] && !keep_may_have(keep, kid_h[i]))
+			continue;
+		if (!node_kept(n->kids[i], keep))
 			continue;
 		if (only && n->kids[i]->kind == CFG_NODE_ADD && node_name(n->kids[i]) &&
 		    !strcaseeq(node_name(n->kids[i]), only))
@@ -389,16 +396,19 @@ wasp_config_serialize(const struct wasp_config *cfg, char **ret_buf, size_t *ret
 
 /* The filter for pool: the sites that have an application in it, and the
  * pools their applications name (pool among them). */
+/* sites: the pool's sites (see wasp_config_serialize_pool_memfd()), or
+ * NULL to find them. */
 static int
-filter_build(const struct wasp_apphost *ah, const char *pool, struct cfg_filter *ret)
+filter_build(const struct wasp_apphost *ah, const char *pool, const uint32_t *sites,
+	     size_t n_sites, struct cfg_filter *ret)
 {
 	const struct wasp_apppool *ap = NULL;
 	int r = 0;
 
-	for (size_t i = 0; i < ah->n_pools && !ap; i++)
+	for (size_t i = 0; i < ah->n_pools && !ap && !sites; i++)
 		if (strcaseeq(ah->pools[i].name, pool))
 			ap = &ah->pools[i];
-	if (!ap)
+	if (!ap && !sites)
 		return -ENOENT;
 	ret->pool = pool;
 	ret->pools.names = cfg_cache_new();
@@ -406,9 +416,9 @@ filter_build(const struct wasp_apphost *ah, const char *pool, struct cfg_filter 
 	if (!ret->pools.names || !ret->sites.names)
 		return -ENOMEM;
 	r = filter_add(&ret->pools, pool);
-	for (size_t i = 0; r >= 0 && i < ah->n_sites; i++) {
-		const struct wasp_site *site = &ah->sites[i];
-		bool kept = false;
+	for (size_t k = 0; r >= 0 && k < (sites ? n_sites : ah->n_sites); k++) {
+		const struct wasp_site *site = &ah->sites[sites ? sites[k] : k];
+		bool kept = sites != NULL;
 
 		/* by the pool id the typed view resolved (the same name, case
 		 * aside): an integer compare for each of thousands of sites */
@@ -424,21 +434,28 @@ filter_build(const struct wasp_apphost *ah, const char *pool, struct cfg_filter 
 	return r;
 }
 
-int
-wasp_config_serialize_pool(const struct wasp_config *cfg, const struct wasp_apphost *ah,
-			   const char *pool, char **ret_buf, size_t *ret_len)
+static int
+serialize_pool(const struct wasp_config *cfg, const struct wasp_apphost *ah, const char *pool,
+	       const uint32_t *sites, size_t n_sites, char **ret_buf, size_t *ret_len)
 {
 	struct cfg_filter filter = { 0 };
 	int r;
 
 	if (!cfg->apphost)
 		return -EINVAL;
-	r = filter_build(ah, pool, &filter);
+	r = filter_build(ah, pool, sites, n_sites, &filter);
 	if (r >= 0)
 		r = serialize(cfg, &filter, ret_buf, ret_len);
 	keep_set_done(&filter.pools);
 	keep_set_done(&filter.sites);
 	return r;
+}
+
+int
+wasp_config_serialize_pool(const struct wasp_config *cfg, const struct wasp_apphost *ah,
+			   const char *pool, char **ret_buf, size_t *ret_len)
+{
+	return serialize_pool(cfg, ah, pool, NULL, 0, ret_buf, ret_len);
 }
 
 int
@@ -452,7 +469,7 @@ wasp_config_pool_digest(const struct wasp_config *cfg, const struct wasp_apphost
 
 	if (!cfg->apphost)
 		return -EINVAL;
-	r = filter_build(ah, pool, &filter);
+	r = filter_build(ah, pool, NULL, 0, &filter);
 	if (r >= 0) {
 		o = config_json(cfg, &filter);
 		js = o ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -470,13 +487,13 @@ wasp_config_pool_digest(const struct wasp_config *cfg, const struct wasp_apphost
 
 int
 wasp_config_serialize_pool_memfd(const struct wasp_config *cfg, const struct wasp_apphost *ah,
-				 const char *pool)
+				 const char *pool, const uint32_t *sites, size_t n_sites)
 {
 	_cleanup_free_ char *buf = NULL;
 	size_t len;
 	int r;
 
-	r = wasp_config_serialize_pool(cfg, ah, pool, &buf, &len);
+	r = serialize_pool(cfg, ah, pool, sites, n_sites, &buf, &len);
 	if (r < 0)
 		return r;
 	return wasp_memfd_create_sealed("wasp-config", buf, len);
