@@ -7,7 +7,7 @@
 
 #include "apphost.h"
 #include "config.h"
-#include "ipc.h"
+#include "memfd.h"
 #include "test_config_util.h"
 #include "testutil.h"
 #include "timespan.h"
