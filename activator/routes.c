@@ -5,16 +5,19 @@
  * could take one of its requests) to tell whether a request on a keep-alive
  * connection belongs to its pool. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 
 #include "apphost.h"
 #include "config.h"
 #include "memfd.h"
+#include "siphash.h"
 #include "log.h"
 #include "waspd.h"
 
@@ -434,6 +437,47 @@ mark_shadowing(struct wasp_env *env, const struct wasp_binding *own, bool *site_
 	return 0;
 }
 
+/* Whether one of the pool's own bindings has this host (as routing
+ * compares them). */
+static bool
+host_is_own(const char *h, size_t l, const uint32_t *own_sites, size_t n_own,
+	    const struct wasp_apphost *ah)
+{
+	for (size_t k = 0; k < n_own; k++) {
+		const struct wasp_site *s = &ah->sites[own_sites[k]];
+
+		for (size_t j = 0; j < s->n_bindings; j++)
+			if (host_len(s->bindings[j].host) == l &&
+			    strncasecmp(s->bindings[j].host, h, l) == 0)
+				return true;
+	}
+	return false;
+}
+
+/* Another site's binding in a pool's table: its host as written when it
+ * is empty or one of the pool's own (the pool's operator wrote it), else
+ * as "hostHash", the keyed hash of its host lower-cased (of ".suffix" for
+ * a wildcard, with "wildcard": true): the worker can tell a request for it
+ * apart without the table naming it. */
+static json_t *
+foreign_binding_json(const struct wasp_binding *b, const uint32_t *own_sites, size_t n_own,
+		     const struct wasp_apphost *ah, const uint8_t key[WASP_SIPHASH_KEY_SIZE])
+{
+	const char *h = strempty(b->host);
+	size_t l = host_len(h), off = host_is_wildcard(h, l) ? 1 : 0;
+	char lc[256], hex[17];
+
+	if (l == 0 || l > sizeof(lc) || host_is_own(h, l, own_sites, n_own, ah))
+		return json_pack("{s:s, s:s, s:i, s:s}", "protocol", b->protocol, "address", b->ip,
+				 "port", (int)b->port, "host", h);
+	for (size_t k = off; k < l; k++)
+		lc[k - off] = (char)tolower((unsigned char)h[k]);
+	(void)snprintf(hex, sizeof(hex), "%016llx",
+		       (unsigned long long)wasp_siphash24(key, lc, l - off));
+	return json_pack("{s:s, s:s, s:i, s:s, s:b}", "protocol", b->protocol, "address", b->ip,
+			 "port", (int)b->port, "hostHash", hex, "wildcard", off == 1);
+}
+
 /* The sites with an application in pool p (none for a pool the generation
  * no longer has). */
 static int
@@ -468,10 +512,11 @@ pool_routes_build(struct wasp_env *env, const struct pool *p)
 	_cleanup_free_ bool *own = calloc(MAX(ah->n_sites, (size_t)1), sizeof(bool));
 	_cleanup_free_ uint8_t **keep = calloc(MAX(ah->n_sites, (size_t)1), sizeof(uint8_t *));
 	json_t *root = NULL, *socks, *sites;
-	int r = 0;
-
+	uint8_t key[WASP_SIPHASH_KEY_SIZE];
+	char key_hex[2 * WASP_SIPHASH_KEY_SIZE + 1];
 	const uint32_t *own_sites;
 	size_t n_own;
+	int r = 0;
 
 	if (!own || !keep || pool_sites(env, p, &own_sites, &n_own) < 0)
 		return NULL;
@@ -483,11 +528,13 @@ pool_routes_build(struct wasp_env *env, const struct pool *p)
 		for (size_t j = 0; j < s->n_bindings && r >= 0; j++)
 			r = mark_shadowing(env, &s->bindings[j], own, keep);
 	}
-	if (r < 0)
+	if (r < 0 || getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key))
 		goto out;
-	root = json_pack("{s:I, s:[], s:[{s:i, s:s}, {s:i, s:s}], s:[]}", "generation",
-			 (json_int_t)env->generation, "sockets", "pools", "id", 0, "name", p->name,
-			 "id", 1, "name", "", "sites");
+	for (size_t k = 0; k < sizeof(key); k++)
+		(void)snprintf(key_hex + 2 * k, 3, "%02x", key[k]);
+	root = json_pack("{s:I, s:s, s:[], s:[{s:i, s:s}, {s:i, s:s}], s:[]}", "generation",
+			 (json_int_t)env->generation, "hostKey", key_hex, "sockets", "pools", "id",
+			 0, "name", p->name, "id", 1, "name", "", "sites");
 	if (!root)
 		goto out;
 	socks = json_object_get(root, "sockets");
@@ -506,15 +553,12 @@ pool_routes_build(struct wasp_env *env, const struct pool *p)
 				       "path", "/", "pool", 1);
 			r |= json_array_append_new(sites, js);
 			r |= js ? json_object_set_new(js, "bindings", json_array()) : -1;
-			for (size_t j = 0; j < site->n_bindings && r == 0; j++) {
-				const struct wasp_binding *b = &site->bindings[j];
+			for (size_t j = 0; j < site->n_bindings && r == 0; j++)
 				if (keep[i][j])
 					r |= json_array_append_new(
 						json_object_get(js, "bindings"),
-						json_pack("{s:s, s:s, s:i, s:s}", "protocol",
-							  b->protocol, "address", b->ip, "port",
-							  (int)b->port, "host", strempty(b->host)));
-			}
+						foreign_binding_json(&site->bindings[j], own_sites,
+								     n_own, ah, key));
 		}
 	}
 	if (r) {
