@@ -34,7 +34,15 @@ def memfds(pid, prefixes=("",)):
     return out
 
 
+CHUNK = 4 << 20
+OVERLAP = 256  # longer than any token searched for
+
+
 def memory(pid):
+    """The readable mappings' bytes, in chunks that overlap (a token across
+    a chunk's end is in the next one). Mappings over 1 GiB are left out:
+    a sanitizer's shadow memory is terabytes of readable, untouched pages
+    (the heap the tokens would be in is never that large)."""
     out = []
     with open("/proc/%d/maps" % pid) as maps, open("/proc/%d/mem" % pid, "rb", 0) as mem:
         for line in maps:
@@ -42,11 +50,14 @@ def memory(pid):
             if not m or m.group(3)[0] != "r" or "[vvar" in line or "[vsyscall" in line:
                 continue
             start, end = int(m.group(1), 16), int(m.group(2), 16)
-            try:
-                mem.seek(start)
-                out.append(mem.read(end - start))
-            except (OSError, ValueError, OverflowError):
-                pass
+            if end - start > 1 << 30:
+                continue
+            for at in range(start, end, CHUNK):
+                try:
+                    mem.seek(at)
+                    out.append(mem.read(min(CHUNK + OVERLAP, end - at)))
+                except (OSError, ValueError, OverflowError):
+                    pass
     return out
 
 
