@@ -147,17 +147,20 @@ oom_root:
 	return NULL;
 }
 
+/* j's compact text (malloc'd), j released; NULL for NULL or OOM. */
+static char *
+json_text(json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	json_decref(j);
+	return s;
+}
+
 char *
 routes_json(struct wasp_env *env)
 {
-	json_t *j = routes_build(env);
-	char *s;
-
-	if (!j)
-		return NULL;
-	s = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
-	return s;
+	return json_text(routes_build(env));
 }
 
 /* The table only changes with a pool's state (and, later, a reload), so
@@ -574,14 +577,7 @@ out:
 char *
 pool_routes_json(struct wasp_env *env, const struct pool *p)
 {
-	json_t *j = pool_routes_build(env, p);
-	char *s;
-
-	if (!j)
-		return NULL;
-	s = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
-	return s;
+	return json_text(pool_routes_build(env, p));
 }
 
 /* ---- per pool and generation ------------------------------------------- */
@@ -622,49 +618,57 @@ dup_fd(int fd)
 	return fd < 0 ? -errno : fd;
 }
 
-int
-config_memfd(struct wasp_env *env, const struct pool *p)
+static int
+config_memfd_make(struct wasp_env *env, const struct pool *p)
+{
+	const uint32_t *sites;
+	size_t n_sites;
+
+	if (pool_sites(env, p, &sites, &n_sites) < 0)
+		return -ENOMEM;
+	/* a pool no longer in the generation: found (not) by name */
+	return wasp_config_serialize_pool_memfd(env->cfg, env->ah, p->name,
+						p->id < env->ah->n_pools ? sites : NULL, n_sites);
+}
+
+static int
+pool_routes_memfd_make(struct wasp_env *env, const struct pool *p)
+{
+	_cleanup_free_ char *s = pool_routes_json(env, p);
+
+	return s ? wasp_memfd_create_sealed("wasp-pool-routes", s, strlen(s)) : -ENOMEM;
+}
+
+/* A new descriptor of one of pool p's memfds (its routing table or its
+ * configuration), made first if it is not yet. */
+static int
+pool_memfd(struct wasp_env *env, const struct pool *p, bool routes)
 {
 	struct pool_fds *f = pool_fds_get(env, p);
-	int fd;
+	int *slot, fd;
 
 	if (!f)
 		return -ENOMEM;
-	if (f->config < 0) {
-		const uint32_t *sites;
-		size_t n_sites;
-
-		if (pool_sites(env, p, &sites, &n_sites) < 0)
-			return -ENOMEM;
-		/* a pool no longer in the generation: found (not) by name */
-		fd = wasp_config_serialize_pool_memfd(env->cfg, env->ah, p->name,
-						      p->id < env->ah->n_pools ? sites : NULL,
-						      n_sites);
+	slot = routes ? &f->routes : &f->config;
+	if (*slot < 0) {
+		fd = routes ? pool_routes_memfd_make(env, p) : config_memfd_make(env, p);
 		if (fd < 0)
 			return fd;
-		f->config = fd;
+		*slot = fd;
 	}
-	return dup_fd(f->config);
+	return dup_fd(*slot);
+}
+
+int
+config_memfd(struct wasp_env *env, const struct pool *p)
+{
+	return pool_memfd(env, p, false);
 }
 
 int
 pool_routes_memfd(struct wasp_env *env, const struct pool *p)
 {
-	struct pool_fds *f = pool_fds_get(env, p);
-	int fd;
-
-	if (!f)
-		return -ENOMEM;
-	if (f->routes < 0) {
-		_cleanup_free_ char *s = pool_routes_json(env, p);
-		if (!s)
-			return -ENOMEM;
-		fd = wasp_memfd_create_sealed("wasp-pool-routes", s, strlen(s));
-		if (fd < 0)
-			return fd;
-		f->routes = fd;
-	}
-	return dup_fd(f->routes);
+	return pool_memfd(env, p, true);
 }
 
 void
