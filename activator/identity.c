@@ -135,17 +135,6 @@ identity_listener(struct wasp_env *env, struct wasp_identity *ret)
 	return r;
 }
 
-static uint32_t
-pool_name_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++) {
-		h ^= (uint8_t)tolower((unsigned char)*s);
-		h *= 16777619u;
-	}
-	return h;
-}
 
 /* Whether an identityType takes its uid from --pool-uid-range. */
 static bool
@@ -176,7 +165,7 @@ identity_from_range(struct wasp_env *env, const struct pool *pool, const char *k
 		    const char *display, struct wasp_identity *ret)
 {
 	uint32_t range = env->uid_last - env->uid_first + 1;
-	uint32_t start = pool_name_hash(key) % range;
+	uint32_t start = hash_lower_str(key) % range;
 
 	for (uint32_t k = 0; k < range; k++) {
 		uid_t uid = env->uid_first + (start + k) % range;

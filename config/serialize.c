@@ -61,17 +61,11 @@ struct cfg_filter {
 			  other pools kept by name only */
 };
 
-/* FNV-1a of the name lower-cased; never 0 (0: no name). */
+/* The name's hash; never 0 (0: no name). */
 static uint32_t
 name_hash(const char *s)
 {
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++) {
-		h ^= (uint8_t)tolower((unsigned char)*s);
-		h *= 16777619u;
-	}
-	return h | 1;
+	return hash_lower_str(s) | 1;
 }
 
 static void
