@@ -39,12 +39,11 @@ sockets_json(struct wasp_env *env, json_t *socks)
 	return r;
 }
 
-/* A site's "bindings" and "apps" into js. keep: which bindings to write
- * (NULL: all). own < UINT32_MAX writes the table of one pool: its
- * applications name pool 0, the others pool 1 ("another pool"). */
+/* A site's "bindings" and "apps" into js. own < UINT32_MAX writes the
+ * table of one pool: its applications name pool 0, the others pool 1
+ * ("another pool"). */
 static int
-site_json_fill(struct wasp_env *env, json_t *js, const struct wasp_site *site,
-	       const uint8_t *keep, uint32_t own)
+site_json_fill(struct wasp_env *env, json_t *js, const struct wasp_site *site, uint32_t own)
 {
 	json_t *bindings = json_array(), *apps = json_array();
 	int r = 0;
@@ -58,8 +57,6 @@ site_json_fill(struct wasp_env *env, json_t *js, const struct wasp_site *site,
 	r |= json_object_set_new(js, "apps", apps);
 	for (size_t j = 0; j < site->n_bindings; j++) {
 		const struct wasp_binding *b = &site->bindings[j];
-		if (keep && !keep[j])
-			continue;
 		r |= json_array_append_new(bindings,
 					   json_pack("{s:s, s:s, s:i, s:s}", "protocol",
 						     b->protocol, "address", b->ip, "port",
@@ -130,7 +127,7 @@ routes_build(struct wasp_env *env)
 		if (!js)
 			goto oom;
 		r |= json_array_append_new(sites, js);
-		r |= site_json_fill(env, js, site, NULL, UINT32_MAX);
+		r |= site_json_fill(env, js, site, UINT32_MAX);
 	}
 	json_decref(socks);
 	json_decref(pools);
@@ -550,7 +547,7 @@ pool_routes_build(struct wasp_env *env, const struct pool *p)
 		if (own[i]) {
 			js = json_pack("{s:I, s:s}", "id", (json_int_t)site->id, "name", site->name);
 			r |= json_array_append_new(sites, js);
-			r |= js ? site_json_fill(env, js, site, NULL, p->id) : -1;
+			r |= js ? site_json_fill(env, js, site, p->id) : -1;
 		} else if (keep[i]) {
 			js = json_pack("{s:I, s:[{s:s, s:i}]}", "id", (json_int_t)site->id, "apps",
 				       "path", "/", "pool", 1);
