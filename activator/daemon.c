@@ -230,9 +230,7 @@ load_config(struct wasp_env *env)
 	struct wasp_config_opts opts = { 0 };
 	int r;
 
-	r = wasp_config_load_file(env->config_path, &opts, &env->cfg, &diags);
-	if (r >= 0 && env->cfg)
-		r = wasp_apphost_build(env->cfg, wasp_config_arena(env->cfg), &env->ah, &diags);
+	r = config_load(env->config_path, &opts, &env->cfg, &env->ah, &diags);
 	wasp_diag_list_print(&diags, stderr, WASP_DIAG_WARNING);
 	if (r < 0) {
 		if (diags.n_errors)
@@ -418,7 +416,7 @@ worker_send_routes(struct worker *w)
 	uint32_t gen = env->generation;
 	int fd, r;
 
-	fd = routes_memfd(env);
+	fd = pool_routes_memfd(env, w->pool);
 	if (fd < 0)
 		return log_errno(fd, "routing table for worker %u", w->id);
 	r = wasp_send_route_table(w->ch, 0, &gen, fd, WASP_IPC_SEND_CLOSE_FD);

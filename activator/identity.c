@@ -33,9 +33,25 @@ void
 identity_done(struct wasp_identity *id)
 {
 	free(id->groups);
-	free(id->name);
-	free(id->home);
+	free(id->name); /* and home, in the same allocation */
 	*id = (struct wasp_identity){ 0 };
+}
+
+/* name and home in one allocation, home after name's NUL (a pool's
+ * identity is one malloc, not two; identity_done frees both). */
+static int
+identity_set_strings(struct wasp_identity *id, const char *name, const char *home)
+{
+	size_t nl = strlen(name), hl = strlen(home);
+	char *s = malloc(nl + hl + 2);
+
+	if (!s)
+		return -ENOMEM;
+	memcpy(s, name, nl + 1);
+	memcpy(s + nl + 1, home, hl + 1);
+	id->name = s;
+	id->home = s + nl + 1;
+	return 0;
 }
 
 int
@@ -84,11 +100,9 @@ identity_from_user(const char *user, struct wasp_identity *ret)
 		.uid = pw->pw_uid,
 		.gid = pw->pw_gid,
 		.n_groups = (size_t)ngroups,
-		.name = strdup(pw->pw_name),
-		.home = strdup(pw->pw_dir ? pw->pw_dir : "/"),
 	};
 	ret->groups = TAKE_PTR(groups);
-	if (!ret->name || !ret->home) {
+	if (identity_set_strings(ret, pw->pw_name, pw->pw_dir ? pw->pw_dir : "/") < 0) {
 		identity_done(ret);
 		return -ENOMEM;
 	}
@@ -121,17 +135,6 @@ identity_listener(struct wasp_env *env, struct wasp_identity *ret)
 	return r;
 }
 
-static uint32_t
-pool_name_hash(const char *s)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *s; s++) {
-		h ^= (uint8_t)tolower((unsigned char)*s);
-		h *= 16777619u;
-	}
-	return h;
-}
 
 /* Whether an identityType takes its uid from --pool-uid-range. */
 static bool
@@ -162,25 +165,14 @@ identity_from_range(struct wasp_env *env, const struct pool *pool, const char *k
 		    const char *display, struct wasp_identity *ret)
 {
 	uint32_t range = env->uid_last - env->uid_first + 1;
-	uint32_t start = pool_name_hash(key) % range;
-	char *name;
+	uint32_t start = hash_lower_str(key) % range;
 
 	for (uint32_t k = 0; k < range; k++) {
 		uid_t uid = env->uid_first + (start + k) % range;
 		if (uid_taken(env, pool, uid))
 			continue;
-		name = strdup(display);
-		if (!name)
-			return -ENOMEM;
-		*ret = (struct wasp_identity){
-			.change = true, .uid = uid, .gid = (gid_t)uid, .name = name,
-			.home = strdup("/"),
-		};
-		if (!ret->home) {
-			identity_done(ret);
-			return -ENOMEM;
-		}
-		return 0;
+		*ret = (struct wasp_identity){ .change = true, .uid = uid, .gid = (gid_t)uid };
+		return identity_set_strings(ret, display, "/");
 	}
 	return -EUSERS; /* the range is full */
 }
@@ -208,15 +200,9 @@ identity_service(struct wasp_env *env, const struct pool *pool, struct wasp_iden
 
 		if (!p->ident.change || p->cfg->process_model.identity_type != t)
 			continue;
-		*ret = (struct wasp_identity){
-			.change = true, .uid = p->ident.uid, .gid = p->ident.gid,
-			.name = strdup(p->ident.name), .home = strdup("/"),
-		};
-		if (!ret->name || !ret->home) {
-			identity_done(ret);
-			return -ENOMEM;
-		}
-		return 0;
+		*ret = (struct wasp_identity){ .change = true, .uid = p->ident.uid,
+					       .gid = p->ident.gid };
+		return identity_set_strings(ret, p->ident.name, "/");
 	}
 	return identity_from_range(env, pool,
 				   local ? "NT AUTHORITY\\LocalService" : "NT AUTHORITY\\NetworkService",

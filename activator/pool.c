@@ -123,6 +123,9 @@ pool_count_failure(struct pool *p, enum failure_kind kind)
 	p->failures++;
 	if (!c->failure.rapid_fail_protection || max == 0)
 		return false;
+	/* made at the first failure: most pools never have one */
+	if (!p->fail_times && !(p->fail_times = calloc(max, sizeof(uint64_t))))
+		return false;
 	for (size_t i = 0; i < p->n_fail; i++)
 		if (now - p->fail_times[i] < interval)
 			p->fail_times[k++] = p->fail_times[i];
@@ -377,9 +380,7 @@ pool_record_init(struct pool *p, struct wasp_env *env, const struct wasp_apppool
 		.state = c->auto_start ? WASP_POOL_STARTED : WASP_POOL_STOPPED,
 		.reason = c->auto_start ? WASP_POOL_REASON_NONE : WASP_POOL_REASON_AUTOSTART,
 	};
-	p->fail_times = calloc(MAX(c->failure.rapid_fail_protection_max_crashes, 1u),
-			       sizeof(uint64_t));
-	return p->fail_times ? 0 : -ENOMEM;
+	return 0;
 }
 
 void

@@ -29,31 +29,38 @@ identity_config_changed(const struct wasp_apppool *a, const struct wasp_apppool 
 }
 
 /* Where each new pool's record comes from: from[i] = old index + 1, 0 for
- * a new pool; taken[j]: old pool j stays. A rapid-fail window of a new
- * size (or a new pool's) is allocated in fails[i]. -ENOMEM, nothing
+ * a new pool; taken[j]: old pool j stays; reset_fails[i]: the pool's
+ * rapid-fail window changed size, its failures start over (the window is
+ * allocated again at the next failure). The old pools are found by a
+ * sorted name index, not one pass over them per new pool. -ENOMEM, nothing
  * changed. */
 static int
 pools_reload_match(struct wasp_env *env, const struct wasp_apphost *ah, size_t *from,
-		   bool *taken, uint64_t **fails)
+		   bool *taken, bool *reset_fails)
 {
 	const struct pool *old = env->pools;
+	_cleanup_free_ struct name_ref *old_names = calloc(env->n_pools + 1, sizeof(*old_names));
+	size_t n_old_names = 0;
 
+	if (!old_names)
+		return -ENOMEM;
+	for (size_t j = 0; j < env->n_pools; j++)
+		if (!old[j].removed)
+			old_names[n_old_names++] = (struct name_ref){ old[j].name, (uint32_t)j };
+	name_refs_sort(old_names, n_old_names);
 	for (size_t i = 0; i < ah->n_pools; i++) {
 		const struct wasp_apppool *c = &ah->pools[i];
+		const struct name_ref *o = name_refs_find(old_names, n_old_names, c->name);
 
-		for (size_t j = 0; j < env->n_pools; j++)
-			if (!taken[j] && !old[j].removed && strcaseeq(old[j].name, c->name)) {
-				taken[j] = true;
-				from[i] = j + 1;
+		/* the first of that name not taken (names are unique but for case) */
+		for (; o && o < old_names + n_old_names && strcaseeq(o->name, c->name); o++)
+			if (!taken[o->index]) {
+				taken[o->index] = true;
+				from[i] = o->index + 1;
 				break;
 			}
-		if (!from[i] || old[from[i] - 1].cfg->failure.rapid_fail_protection_max_crashes !=
-					c->failure.rapid_fail_protection_max_crashes) {
-			fails[i] = calloc(MAX(c->failure.rapid_fail_protection_max_crashes, 1u),
-					  sizeof(uint64_t));
-			if (!fails[i])
-				return -ENOMEM;
-		}
+		reset_fails[i] = from[i] && old[from[i] - 1].cfg->failure.rapid_fail_protection_max_crashes !=
+						    c->failure.rapid_fail_protection_max_crashes;
 	}
 	return 0;
 }
@@ -114,18 +121,18 @@ pools_reload(struct wasp_env *env, struct wasp_config *cfg, const struct wasp_ap
 	size_t n_old = env->n_pools, n_removed = 0, k;
 	_cleanup_free_ size_t *from = NULL; /* new index -> old index + 1, 0 = new pool */
 	_cleanup_free_ bool *taken = NULL;
-	_cleanup_free_ uint64_t **fails = NULL;
+	_cleanup_free_ bool *reset_fails = NULL; /* another failure window: start over */
 	_cleanup_free_ bool *ident_redo = NULL;
 
 	/* Everything that can fail first: nothing changes on -ENOMEM. */
 	from = calloc(ah->n_pools + 1, sizeof(*from));
 	taken = calloc(n_old + 1, sizeof(*taken));
-	fails = calloc(ah->n_pools + 1, sizeof(*fails));
+	reset_fails = calloc(ah->n_pools + 1, sizeof(*reset_fails));
 	ident_redo = calloc(ah->n_pools + 1, sizeof(*ident_redo));
-	if (!from || !taken || !fails || !ident_redo)
+	if (!from || !taken || !reset_fails || !ident_redo)
 		return -ENOMEM;
-	if (pools_reload_match(env, ah, from, taken, fails) < 0)
-		goto oom;
+	if (pools_reload_match(env, ah, from, taken, reset_fails) < 0)
+		return -ENOMEM;
 	/* Pools gone from the configuration stay (at the end, stopping) until
 	 * their last worker has exited; the next reload drops them. */
 	for (size_t j = 0; j < n_old; j++)
@@ -133,7 +140,7 @@ pools_reload(struct wasp_env *env, struct wasp_config *cfg, const struct wasp_ap
 			n_removed++;
 	np = calloc(ah->n_pools + n_removed + 1, sizeof(*np));
 	if (!np)
-		goto oom;
+		return -ENOMEM;
 
 	for (size_t i = 0; i < ah->n_pools; i++) {
 		const struct wasp_apppool *c = &ah->pools[i];
@@ -142,9 +149,9 @@ pools_reload(struct wasp_env *env, struct wasp_config *cfg, const struct wasp_ap
 		if (from[i]) {
 			*p = old[from[i] - 1];
 			ident_redo[i] = p->ident_error < 0 || identity_config_changed(p->cfg, c);
-			if (fails[i]) {
+			if (reset_fails[i]) {
 				free(p->fail_times);
-				p->fail_times = TAKE_PTR(fails[i]);
+				p->fail_times = NULL;
 				p->n_fail = 0;
 			}
 		} else {
@@ -153,7 +160,6 @@ pools_reload(struct wasp_env *env, struct wasp_config *cfg, const struct wasp_ap
 				.state = c->auto_start ? WASP_POOL_STARTED : WASP_POOL_STOPPED,
 				.reason = c->auto_start ? WASP_POOL_REASON_NONE
 							: WASP_POOL_REASON_AUTOSTART,
-				.fail_times = TAKE_PTR(fails[i]),
 			};
 			ident_redo[i] = true;
 			st.added++;
@@ -174,10 +180,6 @@ pools_reload(struct wasp_env *env, struct wasp_config *cfg, const struct wasp_ap
 	if (ret_stats)
 		*ret_stats = st;
 	return 0;
-oom:
-	for (size_t i = 0; i < ah->n_pools; i++)
-		free(fails[i]);
-	return -ENOMEM;
 }
 
 void

@@ -31,6 +31,24 @@
 #include "waspd.h"
 
 /* "file:line: error: attribute 'x': message" of the first error. */
+int
+config_load(const char *path, const struct wasp_config_opts *opts, struct wasp_config **ret_cfg,
+	    struct wasp_apphost **ret_ah, struct wasp_diag_list *diags)
+{
+	int r = wasp_config_load_file(path, opts, ret_cfg, diags);
+
+	if (r < 0 || !*ret_cfg)
+		return r;
+	r = wasp_apphost_build(*ret_cfg, wasp_config_arena(*ret_cfg), ret_ah, diags);
+	if (r < 0)
+		return r;
+	/* the typed view is all waspd reads of these two: their merged
+	 * elements (a few KiB per site) go */
+	wasp_config_section_release(*ret_cfg, "system.applicationHost/sites");
+	wasp_config_section_release(*ret_cfg, "system.applicationHost/applicationPools");
+	return 0;
+}
+
 static char *
 first_error(const struct wasp_diag_list *d)
 {
@@ -123,9 +141,7 @@ reload_load(struct wasp_env *env, struct wasp_config **ret_cfg, struct wasp_apph
 	struct wasp_config *cfg = NULL;
 	int r;
 
-	r = wasp_config_load_file(env->config_path, &opts, &cfg, &diags);
-	if (r >= 0 && cfg)
-		r = wasp_apphost_build(cfg, wasp_config_arena(cfg), ret_ah, &diags);
+	r = config_load(env->config_path, &opts, &cfg, ret_ah, &diags);
 	wasp_diag_list_print(&diags, stderr, WASP_DIAG_WARNING);
 	if (r < 0) {
 		_cleanup_free_ char *e = first_error(&diags);
@@ -200,6 +216,7 @@ daemon_reload(struct wasp_env *env, char **ret_msg)
 	struct wasp_apphost *ah = NULL;
 	struct pools_reload_stats st = { 0 };
 	_cleanup_free_ bool *changed = NULL;
+	_cleanup_free_ struct name_ref *new_names = NULL;
 	char **names = NULL;
 	size_t n_names = 0, recycled = 0, kept = 0;
 	uint64_t t0 = wasp_now_usec();
@@ -230,11 +247,20 @@ daemon_reload(struct wasp_env *env, char **ret_msg)
 		if (!names[n_names])
 			goto oom;
 	}
-	for (size_t i = 0; i < ah->n_pools; i++) {
-		struct pool *p = pool_by_name(env, ah->pools[i].name);
+	new_names = calloc(ah->n_pools + 1, sizeof(*new_names));
+	if (!new_names)
+		goto oom;
+	for (size_t i = 0; i < ah->n_pools; i++)
+		new_names[i] = (struct name_ref){ ah->pools[i].name, (uint32_t)i };
+	name_refs_sort(new_names, ah->n_pools);
+	for (size_t i = 0; i < env->n_pools; i++) {
+		const struct pool *p = &env->pools[i];
+		const struct name_ref *n;
 
-		if (p && p->workers)
-			changed[i] = pool_config_changed(env->cfg, env->ah, cfg, ah, p->name);
+		if (p->removed || !p->workers ||
+		    !(n = name_refs_find(new_names, ah->n_pools, p->name)))
+			continue;
+		changed[n->index] = pool_config_changed(env->cfg, env->ah, cfg, ah, p->name);
 	}
 
 	r = sockets_reload(env, ah, &socks_changed);

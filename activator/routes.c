@@ -1,20 +1,79 @@
 /* The routing table (docs/adapter-protocol.md): sockets, pools (with their
  * current state) and sites with bindings and applications, as JSON in a
- * sealed memfd. Adapters route connections with it; workers use it to tell
- * whether a request on a keep-alive connection belongs to their pool. */
+ * sealed memfd. Adapters route connections with it. A worker gets its own
+ * pool's table (pool_routes_json(): its sites, and of the others only what
+ * could take one of its requests) to tell whether a request on a keep-alive
+ * connection belongs to its pool. */
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <malloc.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
 
 #include "apphost.h"
 #include "config.h"
 #include "memfd.h"
+#include "siphash.h"
 #include "log.h"
 #include "waspd.h"
 
 #define USEC_PER_MSEC 1000ULL
 #define SEC_WEB_LIMITS "system.applicationHost/webLimits"
+
+static int
+sockets_json(struct wasp_env *env, json_t *socks)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < env->n_socks; i++) {
+		const struct listen_sock *s = &env->socks[i];
+		r |= json_array_append_new(socks,
+					   json_pack("{s:I, s:s, s:s, s:i}", "id", (json_int_t)s->id,
+						     "protocol", s->protocol, "address",
+						     s->address, "port", (int)s->port));
+	}
+	return r;
+}
+
+/* A site's "bindings" and "apps" into js. own < UINT32_MAX writes the
+ * table of one pool: its applications name pool 0, the others pool 1
+ * ("another pool"). */
+static int
+site_json_fill(struct wasp_env *env, json_t *js, const struct wasp_site *site, uint32_t own)
+{
+	json_t *bindings = json_array(), *apps = json_array();
+	int r = 0;
+
+	if (!bindings || !apps) {
+		json_decref(bindings);
+		json_decref(apps);
+		return -1;
+	}
+	r |= json_object_set_new(js, "bindings", bindings);
+	r |= json_object_set_new(js, "apps", apps);
+	for (size_t j = 0; j < site->n_bindings; j++) {
+		const struct wasp_binding *b = &site->bindings[j];
+		r |= json_array_append_new(bindings,
+					   json_pack("{s:s, s:s, s:i, s:s}", "protocol",
+						     b->protocol, "address", b->ip, "port",
+						     (int)b->port, "host", strempty(b->host)));
+	}
+	for (size_t j = 0; j < site->n_apps; j++) {
+		const struct wasp_application *a = &site->apps[j];
+		json_int_t pool = a->pool_id;
+		if (a->pool_id == UINT32_MAX || a->pool_id >= env->n_pools)
+			continue; /* reported when the configuration was loaded */
+		if (own != UINT32_MAX)
+			pool = a->pool_id == own ? 0 : 1;
+		r |= json_array_append_new(apps, json_pack("{s:s, s:I}", "path", a->path,
+							   "pool", pool));
+	}
+	return r;
+}
 
 static json_t *
 routes_build(struct wasp_env *env)
@@ -40,13 +99,7 @@ routes_build(struct wasp_env *env)
 	r |= json_object_set(root, "pools", pools);
 	r |= json_object_set(root, "sites", sites);
 
-	for (size_t i = 0; i < env->n_socks; i++) {
-		const struct listen_sock *s = &env->socks[i];
-		r |= json_array_append_new(socks,
-					   json_pack("{s:I, s:s, s:s, s:i}", "id", (json_int_t)s->id,
-						     "protocol", s->protocol, "address",
-						     s->address, "port", (int)s->port));
-	}
+	r |= sockets_json(env, socks);
 	for (size_t i = 0; i < env->n_pools; i++) {
 		const struct pool *p = &env->pools[i];
 		const struct wasp_apppool *c = p->cfg;
@@ -65,30 +118,16 @@ routes_build(struct wasp_env *env)
 	}
 	for (size_t i = 0; i < env->ah->n_sites; i++) {
 		const struct wasp_site *site = &env->ah->sites[i];
-		json_t *bindings = json_array(), *apps = json_array(), *js;
+		json_t *js = json_pack("{s:I, s:s, s:I, s:I}", "id", (json_int_t)site->id, "name",
+				       site->name, "connectionTimeoutMs",
+				       (json_int_t)(site->limits.connection_timeout / USEC_PER_MSEC),
+				       "maxConnections",
+				       (json_int_t)site->limits.max_connections);
 
-		js = json_pack("{s:I, s:s, s:o, s:o, s:I, s:I}", "id", (json_int_t)site->id,
-			       "name", site->name, "bindings", bindings, "apps", apps,
-			       "connectionTimeoutMs",
-			       (json_int_t)(site->limits.connection_timeout / USEC_PER_MSEC),
-			       "maxConnections", (json_int_t)site->limits.max_connections);
 		if (!js)
 			goto oom;
 		r |= json_array_append_new(sites, js);
-		for (size_t j = 0; j < site->n_bindings; j++) {
-			const struct wasp_binding *b = &site->bindings[j];
-			r |= json_array_append_new(bindings,
-						   json_pack("{s:s, s:s, s:i, s:s}", "protocol",
-							     b->protocol, "address", b->ip, "port",
-							     (int)b->port, "host", strempty(b->host)));
-		}
-		for (size_t j = 0; j < site->n_apps; j++) {
-			const struct wasp_application *a = &site->apps[j];
-			if (a->pool_id == UINT32_MAX || a->pool_id >= env->n_pools)
-				continue; /* reported when the configuration was loaded */
-			r |= json_array_append_new(apps, json_pack("{s:s, s:I}", "path", a->path,
-								   "pool", (json_int_t)a->pool_id));
-		}
+		r |= site_json_fill(env, js, site, UINT32_MAX);
 	}
 	json_decref(socks);
 	json_decref(pools);
@@ -105,17 +144,20 @@ oom_root:
 	return NULL;
 }
 
+/* j's compact text (malloc'd), j released; NULL for NULL or OOM. */
+static char *
+json_text(json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	json_decref(j);
+	return s;
+}
+
 char *
 routes_json(struct wasp_env *env)
 {
-	json_t *j = routes_build(env);
-	char *s;
-
-	if (!j)
-		return NULL;
-	s = json_dumps(j, JSON_COMPACT);
-	json_decref(j);
-	return s;
+	return json_text(routes_build(env));
 }
 
 /* The table only changes with a pool's state (and, later, a reload), so
@@ -128,10 +170,15 @@ routes_memfd(struct wasp_env *env)
 	int fd;
 
 	if (env->routes_fd < 0) {
-		_cleanup_free_ char *s = routes_json(env);
+		char *s = routes_json(env);
 		if (!s)
 			return -ENOMEM;
 		fd = wasp_memfd_create_sealed("wasp-routes", s, strlen(s));
+		free(s);
+		/* building it took several times the table's size (a JSON tree
+		 * of every site), made for an adapter's start or a generation:
+		 * give it back, waspd stays resident */
+		(void)malloc_trim(0);
 		if (fd < 0)
 			return fd;
 		env->routes_fd = fd;
@@ -146,50 +193,490 @@ routes_invalidate(struct wasp_env *env)
 	env->routes_fd = safe_close(env->routes_fd);
 }
 
-/* Made once per pool and generation (a worker of the pool gets its own
- * descriptor of it): a worker's start and memory then depend on its own
- * sites, not on how many the generation has. A new generation drops them
- * all. */
-int
-config_memfd(struct wasp_env *env, const struct pool *p)
-{
-	int fd;
+/* ---- a worker's routing table ------------------------------------------- */
 
-	if (env->config_fds && env->config_fds_generation != env->generation)
+/* A binding's host as routing compares it: one trailing dot ignored, case
+ * ignored (listener/route.c does the same). */
+static size_t
+host_len(const char *h)
+{
+	size_t n = strlen(strempty(h));
+
+	return n > 0 && h[n - 1] == '.' ? n - 1 : n;
+}
+
+static bool
+host_is_wildcard(const char *h, size_t n)
+{
+	return n > 2 && h[0] == '*' && h[1] == '.' && !memchr(h + 1, '*', n - 1);
+}
+
+/* Both addresses may accept one connection: either is any, or they are not
+ * two different addresses of one family. */
+static bool
+addr_compatible(const char *a, const char *b)
+{
+	unsigned char x[16] = { 0 }, y[16] = { 0 };
+	int fa, fb;
+
+	fa = inet_pton(AF_INET, a, x) == 1 ? AF_INET : inet_pton(AF_INET6, a, x) == 1 ? AF_INET6 : 0;
+	fb = inet_pton(AF_INET, b, y) == 1 ? AF_INET : inet_pton(AF_INET6, b, y) == 1 ? AF_INET6 : 0;
+	if (!fa || !fb || fa != fb)
+		return true; /* "*" (or a form not compared here) */
+	if (memcmp(x, (unsigned char[16]){ 0 }, 16) == 0 ||
+	    memcmp(y, (unsigned char[16]){ 0 }, 16) == 0)
+		return true; /* 0.0.0.0, :: */
+	return memcmp(x, y, 16) == 0;
+}
+
+/* Whether a request could match both own, a binding of the pool's sites,
+ * and other, another site's binding, with other chosen by the routing
+ * rules (adapter-protocol.md): the same host (then the address and the
+ * order decide); own with no host, other with one (a host name beats no
+ * host); own a wildcard and other a name or a longer wildcard under its
+ * domain. Nothing else can take a request from own: a host name beats a
+ * wildcard or no host, and a request other matches with another host
+ * than own's is not own's. */
+static bool
+binding_shadows(const struct wasp_binding *own, const struct wasp_binding *other)
+{
+	size_t lo = host_len(own->host), lx = host_len(other->host);
+
+	if (own->port != other->port || !strcaseeq(own->protocol, other->protocol) ||
+	    !addr_compatible(own->ip, other->ip))
+		return false;
+	if (lo == lx && strncasecmp(strempty(own->host), strempty(other->host), lo) == 0)
+		return true;
+	if (lo == 0)
+		return true;
+	if (host_is_wildcard(own->host, lo)) /* ".example.com" */
+		return lx > lo - 1 &&
+		       strncasecmp(other->host + lx - (lo - 1), own->host + 1, lo - 1) == 0;
+	return false;
+}
+
+/* Per generation, made for the first worker's table: every binding of the
+ * generation with a host name (not a wildcard), sorted by host, so that a
+ * pool whose bindings name hosts finds the other sites' bindings on those
+ * hosts without reading every site. */
+struct host_ref {
+	const char *host;
+	uint32_t len;
+	uint32_t site, binding;
+};
+
+struct route_index {
+	uint32_t generation;
+	struct host_ref *hosts;
+	size_t n_hosts;
+	/* the sites with an application in each pool, in order: pool i's are
+	 * pool_sites[pool_first[i] .. pool_first[i + 1]) */
+	uint32_t *pool_first, *pool_sites;
+};
+
+static int
+host_cmp(const char *a, size_t la, const char *b, size_t lb)
+{
+	int r = strncasecmp(a, b, MIN(la, lb));
+
+	return r ? r : la < lb ? -1 : la > lb ? 1 : 0;
+}
+
+static int
+host_ref_cmp(const void *a, const void *b)
+{
+	const struct host_ref *x = a, *y = b;
+
+	return host_cmp(x->host, x->len, y->host, y->len);
+}
+
+void
+route_index_free(struct wasp_env *env)
+{
+	if (!env->route_index)
+		return;
+	free(env->route_index->hosts);
+	free(env->route_index->pool_first);
+	free(env->route_index->pool_sites);
+	free(env->route_index);
+	env->route_index = NULL;
+}
+
+/* x->pool_first and x->pool_sites: a count per pool, then a second pass
+ * placing each site under every pool its applications name (once). */
+static int
+pool_sites_build(const struct wasp_apphost *ah, struct route_index *x)
+{
+	_cleanup_free_ uint32_t *fill = calloc(ah->n_pools + 1, sizeof(*fill));
+	size_t total = 0;
+
+	x->pool_first = calloc(ah->n_pools + 1, sizeof(*x->pool_first));
+	if (!fill || !x->pool_first)
+		return -ENOMEM;
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < ah->n_sites; i++)
+			for (size_t j = 0; j < ah->sites[i].n_apps; j++) {
+				uint32_t p = ah->sites[i].apps[j].pool_id;
+				uint32_t *at;
+
+				if (p >= ah->n_pools)
+					continue;
+				if (pass == 0) {
+					/* counted once per site (fill: its last site + 1) */
+					if (fill[p] != i + 1) {
+						fill[p] = (uint32_t)i + 1;
+						x->pool_first[p + 1]++;
+					}
+					continue;
+				}
+				at = &x->pool_sites[x->pool_first[p] + fill[p]];
+				if (fill[p] > 0 && at[-1] == i)
+					continue;
+				*at = (uint32_t)i;
+				fill[p]++;
+			}
+		if (pass == 0) {
+			for (size_t p = 0; p < ah->n_pools; p++)
+				x->pool_first[p + 1] += x->pool_first[p];
+			total = x->pool_first[ah->n_pools];
+			x->pool_sites = malloc(MAX(total, (size_t)1) * sizeof(*x->pool_sites));
+			if (!x->pool_sites)
+				return -ENOMEM;
+			memset(fill, 0, (ah->n_pools + 1) * sizeof(*fill));
+		}
+	}
+	return 0;
+}
+
+static struct route_index *
+route_index_get(struct wasp_env *env)
+{
+	const struct wasp_apphost *ah = env->ah;
+	struct route_index *x = env->route_index;
+	size_t n = 0;
+
+	if (x && x->generation == env->generation)
+		return x;
+	route_index_free(env);
+	for (size_t i = 0; i < ah->n_sites; i++)
+		n += ah->sites[i].n_bindings;
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return NULL;
+	env->route_index = x;
+	if (!(x->hosts = malloc(MAX(n, (size_t)1) * sizeof(*x->hosts))) ||
+	    pool_sites_build(ah, x) < 0) {
+		route_index_free(env);
+		return NULL;
+	}
+	x->generation = env->generation;
+	for (size_t i = 0; i < ah->n_sites; i++)
+		for (size_t j = 0; j < ah->sites[i].n_bindings; j++) {
+			const char *h = ah->sites[i].bindings[j].host;
+			size_t l = host_len(h);
+
+			if (l == 0 || host_is_wildcard(h, l))
+				continue;
+			x->hosts[x->n_hosts++] = (struct host_ref){ h, (uint32_t)l, (uint32_t)i,
+								    (uint32_t)j };
+		}
+	qsort(x->hosts, x->n_hosts, sizeof(*x->hosts), host_ref_cmp);
+	return x;
+}
+
+/* keep[site] (calloc'd n_bindings bytes each, NULL: nothing kept yet) marks
+ * the other sites' bindings that binding_shadows() one of own's. */
+static int
+mark_shadowing(struct wasp_env *env, const struct wasp_binding *own, bool *site_is_own,
+	       uint8_t **keep)
+{
+	const struct wasp_apphost *ah = env->ah;
+	size_t lo = host_len(own->host);
+
+	if (lo > 0 && !host_is_wildcard(own->host, lo)) {
+		/* a host name: only the bindings on the same host */
+		struct route_index *x = route_index_get(env);
+		size_t a = 0, b;
+
+		if (!x)
+			return -ENOMEM;
+		b = x->n_hosts;
+		while (a < b) { /* the first entry >= own's host */
+			size_t m = a + (b - a) / 2;
+			if (host_cmp(x->hosts[m].host, x->hosts[m].len, own->host, lo) < 0)
+				a = m + 1;
+			else
+				b = m;
+		}
+		for (; a < x->n_hosts && host_cmp(x->hosts[a].host, x->hosts[a].len, own->host,
+						   lo) == 0; a++) {
+			const struct host_ref *h = &x->hosts[a];
+			const struct wasp_site *s = &ah->sites[h->site];
+
+			if (site_is_own[h->site] || !binding_shadows(own, &s->bindings[h->binding]))
+				continue;
+			if (!keep[h->site] && !(keep[h->site] = calloc(s->n_bindings, 1)))
+				return -ENOMEM;
+			keep[h->site][h->binding] = 1;
+		}
+		return 0;
+	}
+	for (size_t i = 0; i < ah->n_sites; i++) {
+		const struct wasp_site *s = &ah->sites[i];
+
+		if (site_is_own[i])
+			continue;
+		for (size_t j = 0; j < s->n_bindings; j++) {
+			if (!binding_shadows(own, &s->bindings[j]))
+				continue;
+			if (!keep[i] && !(keep[i] = calloc(s->n_bindings, 1)))
+				return -ENOMEM;
+			keep[i][j] = 1;
+		}
+	}
+	return 0;
+}
+
+/* Whether one of the pool's own bindings has this host (as routing
+ * compares them). */
+static bool
+host_is_own(const char *h, size_t l, const uint32_t *own_sites, size_t n_own,
+	    const struct wasp_apphost *ah)
+{
+	for (size_t k = 0; k < n_own; k++) {
+		const struct wasp_site *s = &ah->sites[own_sites[k]];
+
+		for (size_t j = 0; j < s->n_bindings; j++)
+			if (host_len(s->bindings[j].host) == l &&
+			    strncasecmp(s->bindings[j].host, h, l) == 0)
+				return true;
+	}
+	return false;
+}
+
+/* Another site's binding in a pool's table: its host as written when it
+ * is empty or one of the pool's own (the pool's operator wrote it), else
+ * as "hostHash", the keyed hash of its host lower-cased (of ".suffix" for
+ * a wildcard, with "wildcard": true): the worker can tell a request for it
+ * apart without the table naming it. */
+static json_t *
+foreign_binding_json(const struct wasp_binding *b, const uint32_t *own_sites, size_t n_own,
+		     const struct wasp_apphost *ah, const uint8_t key[WASP_SIPHASH_KEY_SIZE])
+{
+	const char *h = strempty(b->host);
+	size_t l = host_len(h), off = host_is_wildcard(h, l) ? 1 : 0;
+	char lc[256], hex[17];
+
+	if (l == 0 || l > sizeof(lc) || host_is_own(h, l, own_sites, n_own, ah))
+		return json_pack("{s:s, s:s, s:i, s:s}", "protocol", b->protocol, "address", b->ip,
+				 "port", (int)b->port, "host", h);
+	for (size_t k = off; k < l; k++)
+		lc[k - off] = (char)tolower((unsigned char)h[k]);
+	(void)snprintf(hex, sizeof(hex), "%016llx",
+		       (unsigned long long)wasp_siphash24(key, lc, l - off));
+	return json_pack("{s:s, s:s, s:i, s:s, s:b}", "protocol", b->protocol, "address", b->ip,
+			 "port", (int)b->port, "hostHash", hex, "wildcard", off == 1);
+}
+
+/* The sites with an application in pool p (none for a pool the generation
+ * no longer has). */
+static int
+pool_sites(struct wasp_env *env, const struct pool *p, const uint32_t **ret, size_t *ret_n)
+{
+	struct route_index *x = route_index_get(env);
+
+	if (!x)
+		return -ENOMEM;
+	*ret = x->pool_sites;
+	*ret_n = 0;
+	if (p->id < env->ah->n_pools) {
+		*ret = x->pool_sites + x->pool_first[p->id];
+		*ret_n = x->pool_first[p->id + 1] - x->pool_first[p->id];
+	}
+	return 0;
+}
+
+/* The routing table a worker of pool p gets: the same format and rules as
+ * the adapters' (so wasp_route_lookup() decides as the adapter does), but
+ * only what tells whether a request is this pool's: the sockets; two pools,
+ * p (id 0) and "another pool" (id 1, no name); p's sites (those with an
+ * application in p) with their bindings and every application, another
+ * pool's as pool 1; and, in place of each other site that has bindings
+ * which could take one of p's requests (binding_shadows()), an entry with
+ * its id, no name, only those bindings and one application "/" of pool 1.
+ * Other sites' names, applications and pools are not in it. */
+static json_t *
+pool_routes_build(struct wasp_env *env, const struct pool *p)
+{
+	const struct wasp_apphost *ah = env->ah;
+	_cleanup_free_ bool *own = calloc(MAX(ah->n_sites, (size_t)1), sizeof(bool));
+	_cleanup_free_ uint8_t **keep = calloc(MAX(ah->n_sites, (size_t)1), sizeof(uint8_t *));
+	json_t *root = NULL, *socks, *sites;
+	uint8_t key[WASP_SIPHASH_KEY_SIZE];
+	char key_hex[2 * WASP_SIPHASH_KEY_SIZE + 1];
+	const uint32_t *own_sites;
+	size_t n_own;
+	int r = 0;
+
+	if (!own || !keep || pool_sites(env, p, &own_sites, &n_own) < 0)
+		return NULL;
+	for (size_t k = 0; k < n_own; k++)
+		own[own_sites[k]] = true;
+	for (size_t k = 0; k < n_own && r >= 0; k++) {
+		const struct wasp_site *s = &ah->sites[own_sites[k]];
+
+		for (size_t j = 0; j < s->n_bindings && r >= 0; j++)
+			r = mark_shadowing(env, &s->bindings[j], own, keep);
+	}
+	if (r < 0 || getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key))
+		goto out;
+	for (size_t k = 0; k < sizeof(key); k++)
+		(void)snprintf(key_hex + 2 * k, 3, "%02x", key[k]);
+	root = json_pack("{s:I, s:s, s:[], s:[{s:i, s:s}, {s:i, s:s}], s:[]}", "generation",
+			 (json_int_t)env->generation, "hostKey", key_hex, "sockets", "pools", "id",
+			 0, "name", p->name, "id", 1, "name", "", "sites");
+	if (!root)
+		goto out;
+	socks = json_object_get(root, "sockets");
+	sites = json_object_get(root, "sites");
+	r = sockets_json(env, socks);
+	for (size_t i = 0; i < ah->n_sites && r == 0; i++) {
+		const struct wasp_site *site = &ah->sites[i];
+		json_t *js;
+
+		if (own[i]) {
+			js = json_pack("{s:I, s:s}", "id", (json_int_t)site->id, "name", site->name);
+			r |= json_array_append_new(sites, js);
+			r |= js ? site_json_fill(env, js, site, p->id) : -1;
+		} else if (keep[i]) {
+			js = json_pack("{s:I, s:[{s:s, s:i}]}", "id", (json_int_t)site->id, "apps",
+				       "path", "/", "pool", 1);
+			r |= json_array_append_new(sites, js);
+			r |= js ? json_object_set_new(js, "bindings", json_array()) : -1;
+			for (size_t j = 0; j < site->n_bindings && r == 0; j++)
+				if (keep[i][j])
+					r |= json_array_append_new(
+						json_object_get(js, "bindings"),
+						foreign_binding_json(&site->bindings[j], own_sites,
+								     n_own, ah, key));
+		}
+	}
+	if (r) {
+		json_decref(root);
+		root = NULL;
+	}
+out:
+	for (size_t i = 0; i < ah->n_sites; i++)
+		free(keep[i]);
+	return root;
+}
+
+char *
+pool_routes_json(struct wasp_env *env, const struct pool *p)
+{
+	return json_text(pool_routes_build(env, p));
+}
+
+/* ---- per pool and generation ------------------------------------------- */
+
+/* The slot of pool p in the per-pool cache of this generation (made once
+ * per pool and generation; a worker of the pool gets its own descriptor of
+ * each memfd): a worker's start and memory then depend on its own sites,
+ * not on how many the generation has. A new generation drops them all. */
+static struct pool_fds *
+pool_fds_get(struct wasp_env *env, const struct pool *p)
+{
+	if (env->pool_fds && env->pool_fds_generation != env->generation)
 		config_memfd_drop(env);
-	if (p->id >= env->n_config_fds) {
+	if (p->id >= env->n_pool_fds) {
 		size_t n = MAX(env->n_pools, (size_t)p->id + 1);
-		int *v = realloc(env->config_fds, n * sizeof(int));
+		struct pool_fds *v = realloc(env->pool_fds, n * sizeof(*v));
 
 		if (!v)
-			return -ENOMEM;
-		for (size_t i = env->n_config_fds; i < n; i++)
-			v[i] = -1;
-		if (!env->config_fds)
+			return NULL;
+		for (size_t i = env->n_pool_fds; i < n; i++)
+			v[i] = (struct pool_fds){ -1, -1 };
+		if (!env->pool_fds)
 			/* once per generation, at its first worker: what loading it
 			 * and building its first routing tables freed (several times
 			 * the configuration's size) goes back to the system */
 			(void)malloc_trim(0);
-		env->config_fds = v;
-		env->n_config_fds = n;
-		env->config_fds_generation = env->generation;
+		env->pool_fds = v;
+		env->n_pool_fds = n;
+		env->pool_fds_generation = env->generation;
 	}
-	if (env->config_fds[p->id] < 0) {
-		fd = wasp_config_serialize_pool_memfd(env->cfg, env->ah, p->name);
+	return &env->pool_fds[p->id];
+}
+
+static int
+dup_fd(int fd)
+{
+	fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	return fd < 0 ? -errno : fd;
+}
+
+static int
+config_memfd_make(struct wasp_env *env, const struct pool *p)
+{
+	const uint32_t *sites;
+	size_t n_sites;
+
+	if (pool_sites(env, p, &sites, &n_sites) < 0)
+		return -ENOMEM;
+	/* a pool no longer in the generation: found (not) by name */
+	return wasp_config_serialize_pool_memfd(env->cfg, env->ah, p->name,
+						p->id < env->ah->n_pools ? sites : NULL, n_sites);
+}
+
+static int
+pool_routes_memfd_make(struct wasp_env *env, const struct pool *p)
+{
+	_cleanup_free_ char *s = pool_routes_json(env, p);
+
+	return s ? wasp_memfd_create_sealed("wasp-pool-routes", s, strlen(s)) : -ENOMEM;
+}
+
+/* A new descriptor of one of pool p's memfds (its routing table or its
+ * configuration), made first if it is not yet. */
+static int
+pool_memfd(struct wasp_env *env, const struct pool *p, bool routes)
+{
+	struct pool_fds *f = pool_fds_get(env, p);
+	int *slot, fd;
+
+	if (!f)
+		return -ENOMEM;
+	slot = routes ? &f->routes : &f->config;
+	if (*slot < 0) {
+		fd = routes ? pool_routes_memfd_make(env, p) : config_memfd_make(env, p);
 		if (fd < 0)
 			return fd;
-		env->config_fds[p->id] = fd;
+		*slot = fd;
 	}
-	fd = fcntl(env->config_fds[p->id], F_DUPFD_CLOEXEC, 3);
-	return fd < 0 ? -errno : fd;
+	return dup_fd(*slot);
+}
+
+int
+config_memfd(struct wasp_env *env, const struct pool *p)
+{
+	return pool_memfd(env, p, false);
+}
+
+int
+pool_routes_memfd(struct wasp_env *env, const struct pool *p)
+{
+	return pool_memfd(env, p, true);
 }
 
 void
 config_memfd_drop(struct wasp_env *env)
 {
-	for (size_t i = 0; i < env->n_config_fds; i++)
-		safe_close(env->config_fds[i]);
-	free(env->config_fds);
-	env->config_fds = NULL;
-	env->n_config_fds = 0;
+	for (size_t i = 0; i < env->n_pool_fds; i++) {
+		safe_close(env->pool_fds[i].config);
+		safe_close(env->pool_fds[i].routes);
+	}
+	free(env->pool_fds);
+	env->pool_fds = NULL;
+	env->n_pool_fds = 0;
+	route_index_free(env);
 }

@@ -69,17 +69,18 @@ sock_add(struct wasp_env *env, const char *proto, const char *address, uint16_t 
 	return 0;
 }
 
-static bool
-port_has_wildcard(const struct wasp_apphost *ah, uint16_t port)
+/* The ports with a "*" binding of a protocol with an adapter, one bit
+ * each (one pass over the sites, not one per binding). */
+static void
+wildcard_ports(const struct wasp_apphost *ah, uint64_t ret[65536 / 64])
 {
+	memset(ret, 0, 65536 / 8);
 	for (size_t i = 0; i < ah->n_sites; i++)
 		for (size_t j = 0; j < ah->sites[i].n_bindings; j++) {
 			const struct wasp_binding *b = &ah->sites[i].bindings[j];
-			if (protocol_has_adapter(b->protocol) && b->port == port &&
-			    streq(b->ip, "*"))
-				return true;
+			if (protocol_has_adapter(b->protocol) && streq(b->ip, "*"))
+				ret[b->port / 64] |= UINT64_C(1) << (b->port % 64);
 		}
-	return false;
 }
 
 static int
@@ -200,8 +201,10 @@ sockets_adopt(struct wasp_env *env)
 static int
 socks_collect(struct wasp_env *env, const struct wasp_apphost *ah)
 {
+	uint64_t wild[65536 / 64];
 	int r;
 
+	wildcard_ports(ah, wild);
 	for (size_t i = 0; i < ah->n_sites; i++) {
 		const struct wasp_site *site = &ah->sites[i];
 		for (size_t j = 0; j < site->n_bindings; j++) {
@@ -223,7 +226,7 @@ socks_collect(struct wasp_env *env, const struct wasp_apphost *ah)
 				r = sock_add(env, b->protocol, "*", b->port, AF_INET);
 				if (r >= 0)
 					r = sock_add(env, b->protocol, "*", b->port, AF_INET6);
-			} else if (port_has_wildcard(ah, b->port)) {
+			} else if (wild[b->port / 64] & (UINT64_C(1) << (b->port % 64))) {
 				continue;
 			} else {
 				r = sock_add(env, b->protocol, b->ip, b->port,

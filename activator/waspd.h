@@ -24,6 +24,13 @@ struct wasp_apppool;
 struct wasp_config;
 struct wasp_ipc_channel;
 struct control;
+struct route_index;
+
+/* A pool's sealed memfds of one generation, -1 = not made yet. */
+struct pool_fds {
+	int config;
+	int routes;
+};
 
 /* Credentials a child runs with. change=false keeps the daemon's own
  * (development mode, or LocalSystem as root). */
@@ -34,7 +41,7 @@ struct wasp_identity {
 	gid_t *groups; /* supplementary groups (malloc'd) */
 	size_t n_groups;
 	char *name; /* user name (or "pool:<name>") for messages and $USER */
-	char *home;
+	char *home; /* in the same allocation as name */
 };
 
 /* One listening socket: one per distinct protocol address:port. */
@@ -231,11 +238,12 @@ struct wasp_env {
 	uint32_t prev_generation;
 	char **prev_pool_names;
 	size_t n_prev_pool_names;
-	/* cached per-pool serialized configuration (sealed memfds) by pool id,
-	 * -1 = not made yet, of generation config_fds_generation */
-	int *config_fds;
-	size_t n_config_fds;
-	uint32_t config_fds_generation;
+	/* cached per pool id, of generation pool_fds_generation (routes.c):
+	 * its serialized configuration and its workers' routing table */
+	struct pool_fds *pool_fds;
+	size_t n_pool_fds;
+	uint32_t pool_fds_generation;
+	struct route_index *route_index; /* routes.c, made with the first pool table */
 	int routes_fd; /* cached routing table (sealed memfd), -1 = none */
 	char *build_root;  /* running from the build tree: its root, else NULL */
 	char *program_dir; /* installed: WASP_LIBEXECDIR */
@@ -328,6 +336,23 @@ int sockets_bind(struct wasp_env *env);
 int sockets_reload(struct wasp_env *env, const struct wasp_apphost *ah, bool *ret_changed);
 void sockets_close(struct wasp_env *env);
 
+/* names.c: (name, index) pairs sorted by name, case-insensitive, then
+ * index; find gives the first of a name, or NULL. */
+struct name_ref {
+	const char *name;
+	uint32_t index;
+};
+void name_refs_sort(struct name_ref *v, size_t n);
+const struct name_ref *name_refs_find(const struct name_ref *v, size_t n, const char *name);
+
+/* reload.c */
+struct wasp_config_opts;
+struct wasp_diag_list;
+/* applicationHost.config and its typed view (wasp_apphost_build), keeping
+ * of the sites and pools only the typed view. */
+int config_load(const char *path, const struct wasp_config_opts *opts, struct wasp_config **ret_cfg,
+		struct wasp_apphost **ret_ah, struct wasp_diag_list *diags);
+
 /* routes.c */
 /* The routing table JSON (docs/adapter-protocol.md) in a sealed memfd. */
 int routes_memfd(struct wasp_env *env);
@@ -339,8 +364,16 @@ void routes_invalidate(struct wasp_env *env);
  * in a sealed memfd: a new descriptor of one memfd cached per pool and
  * generation (env->generation changing drops the cache). */
 int config_memfd(struct wasp_env *env, const struct pool *p);
-/* Close the cached memfds (the generation goes). */
+/* The routing table of pool p's workers (its own sites, and only what
+ * tells another pool's request apart; adapter-protocol.md), cached the same
+ * way. */
+int pool_routes_memfd(struct wasp_env *env, const struct pool *p);
+/* Its JSON text (malloc'd), for tests and debugging. */
+char *pool_routes_json(struct wasp_env *env, const struct pool *p);
+/* Close the cached memfds and the generation's binding index (the
+ * generation goes). */
 void config_memfd_drop(struct wasp_env *env);
+void route_index_free(struct wasp_env *env);
 
 /* adapter.c */
 int adapters_start(struct wasp_env *env);

@@ -103,8 +103,8 @@ wasp_arena_free(struct wasp_arena *a)
 	return NULL;
 }
 
-void *
-wasp_arena_alloc(struct wasp_arena *a, size_t size)
+static void *
+arena_alloc(struct wasp_arena *a, size_t size, size_t align)
 {
 	struct wasp_arena_block *b = a->blocks;
 	size_t off;
@@ -123,7 +123,7 @@ wasp_arena_alloc(struct wasp_arena *a, size_t size)
 		a->total += size;
 		return big->data;
 	}
-	off = (b->used + WASP_ARENA_ALIGN - 1) & ~(size_t)(WASP_ARENA_ALIGN - 1);
+	off = (b->used + align - 1) & ~(align - 1);
 	if (off + size > b->size) {
 		struct wasp_arena_block *nb =
 			block_new(WASP_ARENA_BLOCK_SIZE - sizeof(struct wasp_arena_block));
@@ -137,6 +137,12 @@ wasp_arena_alloc(struct wasp_arena *a, size_t size)
 	b->used = off + size;
 	a->total += size;
 	return b->data + off;
+}
+
+void *
+wasp_arena_alloc(struct wasp_arena *a, size_t size)
+{
+	return arena_alloc(a, size, WASP_ARENA_ALIGN);
 }
 
 void *
@@ -159,10 +165,12 @@ wasp_arena_memdup(struct wasp_arena *a, const void *src, size_t n)
 	return p;
 }
 
+/* Text needs no alignment: a configuration's strings (several per site)
+ * are packed, not each rounded up to WASP_ARENA_ALIGN. */
 char *
 wasp_arena_strndup(struct wasp_arena *a, const char *s, size_t n)
 {
-	char *p = wasp_arena_alloc(a, n + 1);
+	char *p = arena_alloc(a, n + 1, 1);
 
 	if (!p)
 		return NULL;
@@ -192,7 +200,7 @@ wasp_arena_printf(struct wasp_arena *a, const char *fmt, ...)
 		va_end(ap2);
 		return NULL;
 	}
-	p = wasp_arena_alloc(a, (size_t)n + 1);
+	p = arena_alloc(a, (size_t)n + 1, 1);
 	if (p)
 		(void)vsnprintf(p, (size_t)n + 1, fmt, ap2);
 	va_end(ap2);

@@ -99,6 +99,19 @@ strempty(const char *s)
 	return s ? s : "";
 }
 
+/* FNV-1a of s lower-cased (ASCII): names IIS compares without case. */
+static inline uint32_t
+hash_lower_str(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++) {
+		h ^= (uint8_t)(*s >= 'A' && *s <= 'Z' ? *s + 32 : *s);
+		h *= 16777619u;
+	}
+	return h;
+}
+
 static inline const char *
 startswith(const char *s, const char *prefix)
 {

@@ -96,9 +96,11 @@ static int
 build_pool_env(struct actx *c, const struct wasp_element *ev, struct wasp_apppool *p)
 {
 	size_t n = ev ? ev->n_items : 0;
-	const char **env = wasp_arena_zalloc(c->arena, (n + 1) * sizeof(*env));
+	/* sized exactly, here and below: a generation holds one of each per
+	 * pool or site */
+	const char **env = n ? wasp_arena_zalloc(c->arena, n * sizeof(*env)) : NULL;
 
-	if (!env)
+	if (n && !env)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		const struct wasp_element *it = ev->items[i];
@@ -194,8 +196,9 @@ build_pool(struct actx *c, const struct wasp_element *e, struct wasp_apppool *p,
 	p->recycling.requests = wasp_element_get_uint(pr, "requests", 0);
 	p->recycling.memory_kb = wasp_element_get_uint(pr, "memory", 0);
 	p->recycling.private_memory_kb = wasp_element_get_uint(pr, "privateMemory", 0);
-	times = wasp_arena_zalloc(c->arena, ((sched ? sched->n_items : 0) + 1) * sizeof(*times));
-	if (!times)
+	times = sched && sched->n_items ? wasp_arena_zalloc(c->arena, sched->n_items * sizeof(*times))
+					: NULL;
+	if (sched && sched->n_items && !times)
 		return -ENOMEM;
 	for (size_t i = 0; sched && i < sched->n_items; i++) {
 		uint64_t t = wasp_element_get_uint(sched->items[i], "value", 0);
@@ -210,7 +213,8 @@ build_pool(struct actx *c, const struct wasp_element *e, struct wasp_apppool *p,
 		}
 		times[p->recycling.n_schedule++] = t;
 	}
-	qsort(times, p->recycling.n_schedule, sizeof(*times), cmp_u64);
+	if (p->recycling.n_schedule > 1)
+		qsort(times, p->recycling.n_schedule, sizeof(*times), cmp_u64);
 	p->recycling.schedule = times;
 
 	p->failure.load_balancer_capabilities =
@@ -314,7 +318,7 @@ build_site(struct actx *c, const struct wasp_apphost *ah, const struct wasp_elem
 	s->line = e->line;
 
 	s->bindings = wasp_arena_zalloc(c->arena,
-					((bindings ? bindings->n_items : 0) + 1) * sizeof(*s->bindings));
+					(bindings ? bindings->n_items : 0) * sizeof(*s->bindings));
 	if (!s->bindings)
 		return -ENOMEM;
 	for (size_t i = 0; bindings && i < bindings->n_items; i++) {
@@ -347,7 +351,7 @@ build_site(struct actx *c, const struct wasp_apphost *ah, const struct wasp_elem
 	s->log_file.log_ext_file_flags = (uint32_t)wasp_element_get_uint(lf, "logExtFileFlags", 0);
 	s->log_file.log_target_w3c = (uint32_t)wasp_element_get_uint(lf, "logTargetW3C", 1);
 
-	s->apps = wasp_arena_zalloc(c->arena, (e->n_items + 1) * sizeof(*s->apps));
+	s->apps = wasp_arena_zalloc(c->arena, e->n_items * sizeof(*s->apps));
 	if (!s->apps)
 		return -ENOMEM;
 	for (size_t i = 0; i < e->n_items; i++) {
@@ -370,7 +374,7 @@ build_site(struct actx *c, const struct wasp_apphost *ah, const struct wasp_elem
 					    "site '%s' application '%s': no application pool '%s'; "
 					    "requests to it will get 503",
 					    s->name, a->path, a->application_pool);
-		a->vdirs = wasp_arena_zalloc(c->arena, (ae->n_items + 1) * sizeof(*a->vdirs));
+		a->vdirs = wasp_arena_zalloc(c->arena, ae->n_items * sizeof(*a->vdirs));
 		if (!a->vdirs)
 			return -ENOMEM;
 		for (size_t j = 0; j < ae->n_items; j++) {

@@ -25,53 +25,55 @@ enum wasp_idle_action { WASP_IDLE_TERMINATE, WASP_IDLE_SUSPEND };
 enum wasp_lb_caps { WASP_LB_HTTP_LEVEL, WASP_LB_TCP_LEVEL };
 
 struct wasp_apppool {
+	/* fields ordered by size (no padding to speak of: a generation holds
+	 * one per pool) */
 	const char *name;
-	uint32_t id; /* index in wasp_apphost.pools */
-	bool auto_start;
-	enum wasp_start_mode start_mode;
-	uint32_t queue_length;
 	/* what handler preConditions test (runtimeVersionv4.0, classicMode,
 	 * bitness32); nothing runs managed code */
 	const char *managed_runtime_version;
+	uint32_t id; /* index in wasp_apphost.pools */
+	enum wasp_start_mode start_mode;
+	uint32_t queue_length;
+	int line; /* where it was defined (with file), for messages */
+	bool auto_start;
 	bool managed_classic; /* managedPipelineMode="Classic" */
 	bool enable_32bit;    /* enable32BitAppOnWin64 */
 	struct {
-		enum wasp_identity_type identity_type;
 		const char *user_name; /* NULL unless set */
-		uint32_t max_processes;
 		uint64_t idle_timeout; /* 0 = never */
-		enum wasp_idle_action idle_timeout_action;
 		uint64_t startup_time_limit;
 		uint64_t shutdown_time_limit;
-		bool pinging_enabled;
 		uint64_t ping_interval;
 		uint64_t ping_response_time;
+		enum wasp_identity_type identity_type;
+		uint32_t max_processes;
+		enum wasp_idle_action idle_timeout_action;
+		bool pinging_enabled;
 	} process_model;
 	struct {
-		bool disallow_overlapping_rotation;
-		bool disallow_rotation_on_config_change;
 		uint64_t time;           /* periodicRestart time, 0 = off */
 		uint64_t requests;       /* 0 = off */
 		uint64_t memory_kb;      /* virtual memory, 0 = off */
 		uint64_t private_memory_kb; /* 0 = off */
 		const uint64_t *schedule; /* times of day, usec since midnight, sorted */
 		size_t n_schedule;
+		bool disallow_overlapping_rotation;
+		bool disallow_rotation_on_config_change;
 	} recycling;
 	struct {
+		uint64_t rapid_fail_protection_interval;
 		enum wasp_lb_caps load_balancer_capabilities;
+		uint32_t rapid_fail_protection_max_crashes;
 		bool orphan_worker_process;
 		bool rapid_fail_protection;
-		uint64_t rapid_fail_protection_interval;
-		uint32_t rapid_fail_protection_max_crashes;
 	} failure;
 	struct {
-		uint32_t limit; /* 1/1000ths of a percent, as IIS; 0 = none */
 		const char *action;
+		uint32_t limit; /* 1/1000ths of a percent, as IIS; 0 = none */
 	} cpu;
 	const char *const *env; /* environmentVariables as "NAME=value", in order */
 	size_t n_env;
 	const char *file; /* where it was defined, for messages */
-	int line;
 };
 
 struct wasp_binding {

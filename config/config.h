@@ -190,6 +190,12 @@ struct wasp_arena *wasp_config_arena(struct wasp_config *cfg);
  * "system.applicationHost/sites". NULL when the schema does not know it;
  * a section the file does not contain comes back with its defaults. */
 const struct wasp_element *wasp_config_section(struct wasp_config *cfg, const char *section);
+/* Free what wasp_config_section() made of section, when it is one of the
+ * two that have an entry per site or pool (sites, applicationPools; any
+ * other is kept): every pointer into it is invalid afterwards, and the next
+ * wasp_config_section() makes it again. waspd, once it built its typed view
+ * (apphost.h, which copies what it keeps of them), keeps only that. */
+void wasp_config_section_release(struct wasp_config *cfg, const char *section);
 
 /* THE effective section for a site and URL path: applicationHost.config's
  * section, then its <location> paths from least to most specific, then
@@ -270,9 +276,13 @@ int wasp_config_serialize_memfd(const struct wasp_config *cfg);
  * *ret_buf is malloc'd. 0, -ENOENT (ah has no such pool), -ENOMEM. */
 int wasp_config_serialize_pool(const struct wasp_config *cfg, const struct wasp_apphost *ah,
 			       const char *pool, char **ret_buf, size_t *ret_len);
-/* The same into a sealed memfd. Returns the fd or -errno. */
+/* The same into a sealed memfd. sites, when not NULL, are the indexes in
+ * ah->sites of the n_sites sites with an application in pool, in order
+ * (waspd keeps them per generation: with thousands of sites, finding them
+ * is most of the work). Returns the fd or -errno. */
 int wasp_config_serialize_pool_memfd(const struct wasp_config *cfg,
-				     const struct wasp_apphost *ah, const char *pool);
+				     const struct wasp_apphost *ah, const char *pool,
+				     const uint32_t *sites, size_t n_sites);
 /* What a worker of pool would be given, as text without any line number
  * and with the other pools its sites name reduced to their names: two
  * generations whose digests for a pool are equal configure its workers the

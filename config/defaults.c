@@ -425,8 +425,11 @@ cfg_load_builtin(struct wasp_config *cfg)
 			continue;
 		while (builtin_locks[i].names[n])
 			n++;
-		root->lock_attrs = (struct cfg_names){ .v = (const char **)(uintptr_t)builtin_locks[i].names,
-						       .n = n };
+		if (!cfg_node_locks_mut(b.cfg->arena, root))
+			return -ENOMEM;
+		root->locks->lock_attrs = (struct cfg_names){
+			.v = (const char **)(uintptr_t)builtin_locks[i].names, .n = n
+		};
 	}
 	cfg->builtin = b.f;
 	cfg->builtin_lines = b.line;

@@ -14,30 +14,72 @@
 #define CFG_MAX_CACHED_PATHS 8192
 #define CFG_MAX_CACHED_BYTES (4 * 1024 * 1024)
 
+/* A wasp_config_section() result. The two sections with an entry per site
+ * or pool are frozen into an arena of their own, which
+ * wasp_config_section_release() frees: waspd keeps its typed view of them
+ * (apphost.h) and nothing else that grows with the number of sites. */
+struct apphost_section {
+	struct wasp_element *e;
+	struct wasp_arena *own; /* NULL: in the generation's arena */
+};
+
+static bool
+section_releasable(const struct schema_section *ss)
+{
+	return strcaseeq(ss->name, CFG_SEC_SITES) || strcaseeq(ss->name, CFG_SEC_POOLS);
+}
+
+void
+cfg_apphost_section_free(void *p)
+{
+	struct apphost_section *s = p;
+
+	if (s && s->own)
+		wasp_arena_free(s->own); /* s is in it */
+}
+
 static const struct wasp_element *
 section_at_apphost(struct wasp_config *cfg, const struct schema_section *ss,
 		   struct wasp_diag_list *diags, int *ret_errors)
 {
 	_cleanup_(cfg_arena_freep) struct wasp_arena *tmp = NULL;
-	struct wasp_element *e = cfg_cache_get(cfg->apphost_sections, ss->name);
+	_cleanup_(cfg_arena_freep) struct wasp_arena *own = NULL;
+	struct apphost_section *s = cfg_cache_get(cfg->apphost_sections, ss->name);
 	struct mctx m = { .cfg = cfg, .diags = diags };
 	struct compute_req q = { .ss = ss };
 	struct mel *root;
 
-	if (e)
-		return e;
+	if (s)
+		return s->e;
 	tmp = wasp_arena_new();
-	if (!tmp)
+	if (!tmp || (section_releasable(ss) && !(own = wasp_arena_new())))
 		return NULL;
 	m.tmp = tmp;
 	if (cfg_compute(&m, &q, &root) < 0)
 		return NULL;
-	e = cfg_freeze_root(cfg, tmp, root);
-	if (!e || cfg_cache_put(cfg->apphost_sections, ss->name, e) < 0)
+	s = wasp_arena_zalloc(own ? own : cfg->arena, sizeof(*s));
+	if (!s || !(s->e = cfg_freeze_into(own ? own : cfg->arena, tmp, root)))
 		return NULL;
+	s->own = own;
+	if (cfg_cache_put(cfg->apphost_sections, ss->name, s) < 0)
+		return NULL;
+	own = NULL; /* the cache's now */
 	if (ret_errors)
 		*ret_errors = m.errors;
-	return e;
+	return s->e;
+}
+
+void
+wasp_config_section_release(struct wasp_config *cfg, const char *section)
+{
+	const struct schema_section *ss = cfg_schema_find(cfg->schema, section);
+	struct apphost_section *s = ss ? cfg_cache_get(cfg->apphost_sections, ss->name) : NULL;
+
+	if (!s || !s->own)
+		return;
+	/* NULL: made again if asked for */
+	(void)cfg_cache_put(cfg->apphost_sections, ss->name, NULL);
+	cfg_apphost_section_free(s);
 }
 
 const struct wasp_element *

@@ -297,9 +297,15 @@ freeze(struct freezer *z, const struct mel *m, bool item)
 }
 
 struct wasp_element *
-cfg_freeze_root(struct wasp_config *cfg, struct wasp_arena *tmp, const struct mel *root)
+cfg_freeze_into(struct wasp_arena *a, struct wasp_arena *tmp, const struct mel *root)
 {
-	struct freezer z = { .a = cfg->arena, .tmp = tmp };
+	struct freezer z = { .a = a, .tmp = tmp };
 
 	return freeze(&z, root, false);
+}
+
+struct wasp_element *
+cfg_freeze_root(struct wasp_config *cfg, struct wasp_arena *tmp, const struct mel *root)
+{
+	return cfg_freeze_into(cfg->arena, tmp, root);
 }

@@ -43,6 +43,8 @@ wasp_config_free(struct wasp_config *cfg)
 	cfg_cache_free(cfg->cache);
 	cfg_cache_free(cfg->shared);
 	cfg_cache_free(cfg->files);
+	if (cfg->apphost_sections)
+		cfg_cache_clear(cfg->apphost_sections, cfg_apphost_section_free);
 	cfg_cache_free(cfg->apphost_sections);
 	wasp_arena_free(cfg->arena);
 	free(cfg);

@@ -184,22 +184,33 @@ struct cfg_names {
 	size_t n;
 };
 
-/* One element as written in one file, validated against the schema. */
-struct cfg_node {
-	enum cfg_node_kind kind;
-	const char *name;
-	const struct schema_elem *schema; /* ELEMENT: the element; ADD/REMOVE: the item */
-	int line;
-	struct cfg_nattr *attrs;
-	size_t n_attrs;
-	struct cfg_node **kids; /* document order */
-	size_t n_kids;
-	/* Locks written on this element. */
+/* The locks written on one element. Few have any: a node points to its
+ * own, so that the others (one per site, pool, application, binding...)
+ * do not carry four empty lists. */
+struct cfg_locks {
 	struct cfg_names lock_attrs, lock_all_attrs_except, lock_elements,
 		lock_all_elements_except;
 	bool has_lock_all_attrs_except, has_lock_all_elements_except;
+};
+
+/* One element as written in one file, validated against the schema. */
+struct cfg_node {
+	enum cfg_node_kind kind;
+	int line;
+	const char *name;
+	const struct schema_elem *schema; /* ELEMENT: the element; ADD/REMOVE: the item */
+	struct cfg_nattr *attrs;
+	struct cfg_node **kids; /* document order */
+	struct cfg_locks *locks; /* cfg_node_locks(); NULL: none */
+	uint32_t n_attrs; /* 64 bytes in all: a generation holds seven per site */
+	uint32_t n_kids;
 	bool lock_item;
 };
+
+/* The locks written on n (no lists when it has none). */
+const struct cfg_locks *cfg_node_locks(const struct cfg_node *n);
+/* n's locks to fill in, made in arena on first use; NULL on OOM. */
+struct cfg_locks *cfg_node_locks_mut(struct wasp_arena *arena, struct cfg_node *n);
 
 /* One section as it appears in one file: at the top level or in a <location>. */
 struct cfg_inst {
@@ -270,6 +281,9 @@ struct wasp_config {
 		const struct schema_section *ss;
 	} section_memo[8];
 	unsigned section_memo_next;
+	/* serialize.c: the names of the sites' and pools' entries, hashed,
+	 * made with the first per-pool serialization */
+	struct cfg_kid_hashes *kid_hashes;
 };
 
 /* IIS refuses a web.config over MaxWebConfigFileSizeInKB, 250 by default:
@@ -298,7 +312,7 @@ const struct wasp_config_error *cfg_error_new(struct wasp_arena *arena, const ch
 /* Expand %VAR% from the environment (unknown names stay as written). */
 const char *cfg_expand_env(struct wasp_arena *arena, const char *s);
 /* Resolve a path written the Windows way: '\' -> '/', relative to dir. */
-char *cfg_resolve_path(struct wasp_arena *arena, const char *dir, const char *s);
+const char *cfg_resolve_path(struct wasp_arena *arena, const char *dir, const char *s);
 /* "C:" or "C:/..." */
 bool cfg_is_drive_path(const char *s);
 
@@ -333,6 +347,12 @@ cfg_arena_freep(struct wasp_arena **a)
  * its <location> paths, so duplicate entries and lock violations inside it
  * are reported at load. -EINVAL when an error was added to diags. */
 int cfg_validate_apphost(struct wasp_config *cfg, struct wasp_diag_list *diags);
+
+/* The two sections with an entry per site or per pool. */
+#define CFG_SEC_SITES "system.applicationHost/sites"
+#define CFG_SEC_POOLS "system.applicationHost/applicationPools"
+/* Frees one value of cfg->apphost_sections. */
+void cfg_apphost_section_free(void *p);
 
 
 /* ---- a small string-keyed hash table ------------------------------------ */

@@ -76,10 +76,28 @@ is_lock_attr(const char *name)
 	       streq(name, "lockItem");
 }
 
+const struct cfg_locks *
+cfg_node_locks(const struct cfg_node *n)
+{
+	static const struct cfg_locks none;
+
+	return n->locks ? n->locks : &none;
+}
+
+struct cfg_locks *
+cfg_node_locks_mut(struct wasp_arena *arena, struct cfg_node *n)
+{
+	if (!n->locks)
+		n->locks = wasp_arena_zalloc(arena, sizeof(*n->locks));
+	return n->locks;
+}
+
 static int
 parse_lock(struct parse_ctx *c, struct cfg_node *node, const char *name, const char *value,
 	   int line)
 {
+	struct cfg_locks *l;
+
 	if (streq(name, "lockItem")) {
 		if (strcaseeq(value, "true"))
 			node->lock_item = true;
@@ -88,16 +106,18 @@ parse_lock(struct parse_ctx *c, struct cfg_node *node, const char *name, const c
 				  "'%s' is not a bool (true or false)", value);
 		return 0;
 	}
+	if (!(l = cfg_node_locks_mut(c->arena, node)))
+		return -ENOMEM;
 	if (streq(name, "lockAttributes"))
-		return split_names(c->arena, value, &node->lock_attrs);
+		return split_names(c->arena, value, &l->lock_attrs);
 	if (streq(name, "lockAllAttributesExcept")) {
-		node->has_lock_all_attrs_except = true;
-		return split_names(c->arena, value, &node->lock_all_attrs_except);
+		l->has_lock_all_attrs_except = true;
+		return split_names(c->arena, value, &l->lock_all_attrs_except);
 	}
 	if (streq(name, "lockElements"))
-		return split_names(c->arena, value, &node->lock_elements);
-	node->has_lock_all_elements_except = true;
-	return split_names(c->arena, value, &node->lock_all_elements_except);
+		return split_names(c->arena, value, &l->lock_elements);
+	l->has_lock_all_elements_except = true;
+	return split_names(c->arena, value, &l->lock_all_elements_except);
 }
 
 static int
@@ -112,7 +132,7 @@ parse_value(struct parse_ctx *c, const struct schema_attr *sa, const char *raw, 
 	if (!text)
 		return -ENOMEM;
 	if (sa->path != CFG_PATH_NONE && *text) {
-		char *p = cfg_resolve_path(c->arena, c->file->dir, text);
+		const char *p = cfg_resolve_path(c->arena, c->file->dir, text);
 		struct stat st;
 
 		if (!p)
@@ -233,6 +253,12 @@ parse_attrs(struct parse_ctx *c, xmlNode *xn, struct cfg_node *node, bool is_sec
 	size_t n = 0, n_alloc = 0;
 	int r;
 
+	/* sized once (CFG_PUSH's doubling would leave the smaller arrays
+	 * behind in the arena: a generation keeps every node) */
+	for (xmlAttr *xa = xn->properties; xa; xa = xa->next)
+		n_alloc++;
+	if (n_alloc && !(node->attrs = wasp_arena_alloc(c->arena, n_alloc * sizeof(*node->attrs))))
+		return -ENOMEM;
 	for (xmlAttr *xa = xn->properties; xa; xa = xa->next) {
 		const char *name = (const char *)xa->name;
 		const struct schema_attr *sa;
@@ -300,7 +326,9 @@ parse_node(struct parse_ctx *c, xmlNode *xn, const struct schema_elem *schema,
 	if (!node)
 		return -ENOMEM;
 	node->kind = kind;
-	node->name = wasp_arena_strdup(c->arena, xname(xn));
+	/* the schema's copy of the name when it is the same (most are) */
+	node->name = schema && streq(schema->name, xname(xn)) ? schema->name
+							      : wasp_arena_strdup(c->arena, xname(xn));
 	node->schema = schema;
 	node->line = cfg_xml_line(xn);
 	if (!node->name)
@@ -324,6 +352,10 @@ parse_node(struct parse_ctx *c, xmlNode *xn, const struct schema_elem *schema,
 		*ret = node;
 		return 0;
 	}
+	for (xmlNode *k = xn->children; k; k = k->next)
+		n_alloc += is_element(k);
+	if (n_alloc && !(node->kids = wasp_arena_alloc(c->arena, n_alloc * sizeof(*node->kids))))
+		return -ENOMEM;
 	for (xmlNode *k = xn->children; k; k = k->next) {
 		const struct schema_elem *ks;
 		enum cfg_node_kind kk;

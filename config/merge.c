@@ -123,15 +123,17 @@ static int
 record_locks(struct mctx *m, struct mel *dst, const struct cfg_node *src, const struct level *lv,
 	     const char *file)
 {
-	for (size_t i = 0; i < src->lock_attrs.n; i++) {
-		const struct schema_attr *sa = schema_elem_attr(dst->schema, src->lock_attrs.v[i]);
+	const struct cfg_locks *sl = cfg_node_locks(src);
+
+	for (size_t i = 0; i < sl->lock_attrs.n; i++) {
+		const struct schema_attr *sa = schema_elem_attr(dst->schema, sl->lock_attrs.v[i]);
 		size_t idx;
 
 		if (!sa) {
 			(void)wasp_diag_add(m->diags, WASP_DIAG_WARNING, file, src->line,
 					    "lockAttributes",
 					    "<%s> has no attribute '%s' to lock, ignoring", src->name,
-					    src->lock_attrs.v[i]);
+					    sl->lock_attrs.v[i]);
 			continue;
 		}
 		idx = (size_t)(sa - dst->schema->attrs);
@@ -155,28 +157,28 @@ record_locks(struct mctx *m, struct mel *dst, const struct cfg_node *src, const 
 			dst->all_elems_except_names = (struct cfg_names){ 0 };
 		}
 	}
-	if (src->has_lock_all_attrs_except && !dst->all_attrs_except) {
+	if (sl->has_lock_all_attrs_except && !dst->all_attrs_except) {
 		if (!(dst->all_attrs_except =
 			      new_lock(m, lv, file, src->line, "lockAllAttributesExcept")))
 			return -ENOMEM;
-		dst->all_attrs_except_names = src->lock_all_attrs_except;
+		dst->all_attrs_except_names = sl->lock_all_attrs_except;
 	}
-	for (size_t i = 0; i < src->lock_elements.n; i++) {
+	for (size_t i = 0; i < sl->lock_elements.n; i++) {
 		struct locked_elem *le = CFG_PUSH(m->tmp, dst->locked_elems, dst->n_locked_elems,
 						  dst->n_locked_elems_alloc);
 
 		if (!le)
 			return -ENOMEM;
-		le->name = src->lock_elements.v[i];
+		le->name = sl->lock_elements.v[i];
 		le->lock = new_lock(m, lv, file, src->line, "lockElements");
 		if (!le->lock)
 			return -ENOMEM;
 	}
-	if (src->has_lock_all_elements_except && !dst->all_elems_except) {
+	if (sl->has_lock_all_elements_except && !dst->all_elems_except) {
 		if (!(dst->all_elems_except =
 			      new_lock(m, lv, file, src->line, "lockAllElementsExcept")))
 			return -ENOMEM;
-		dst->all_elems_except_names = src->lock_all_elements_except;
+		dst->all_elems_except_names = sl->lock_all_elements_except;
 	}
 	return 0;
 }

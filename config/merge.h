@@ -147,6 +147,9 @@ int cfg_compute(struct mctx *m, const struct compute_req *q, struct mel **ret);
  * what was frozen before. NULL on OOM. */
 struct wasp_element *cfg_freeze_root(struct wasp_config *cfg, struct wasp_arena *tmp,
 				     const struct mel *root);
+/* The same into arena a (one that can be freed on its own). */
+struct wasp_element *cfg_freeze_into(struct wasp_arena *a, struct wasp_arena *tmp,
+				     const struct mel *root);
 
 /* ---- webconfig.c --------------------------------------------------------- */
 

@@ -75,11 +75,16 @@ cfg_is_drive_path(const char *s)
 	       (s[2] == '\0' || s[2] == '/' || s[2] == '\\');
 }
 
-char *
+const char *
 cfg_resolve_path(struct wasp_arena *arena, const char *dir, const char *s)
 {
-	char *p = wasp_arena_strdup(arena, s);
+	char *p;
 
+	/* an absolute path as written is kept as it is (s is the arena's
+	 * already): not a second copy of every physicalPath */
+	if (!strchr(s, '\\') && (s[0] == '/' || !*s || !dir))
+		return s;
+	p = wasp_arena_strdup(arena, s);
 	if (!p)
 		return NULL;
 	for (char *q = p; *q; q++)

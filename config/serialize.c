@@ -48,12 +48,32 @@ lock_json(bool present, const struct cfg_names *n)
 
 /* A per-pool serialization (wasp_config_serialize_pool): the pool, and the
  * pools and sites kept, by lower-cased name. */
+struct keep_set {
+	struct cfg_cache *names;
+	uint32_t *hashes; /* name_hash() of each, to pass over the others fast */
+	size_t n, n_alloc;
+};
+
 struct cfg_filter {
 	const char *pool;
-	struct cfg_cache *pools, *sites;
+	struct keep_set pools, sites;
 	bool no_lines; /* wasp_config_pool_digest(): line numbers as 0, and the
 			  other pools kept by name only */
 };
+
+/* The name's hash; never 0 (0: no name). */
+static uint32_t
+name_hash(const char *s)
+{
+	return hash_lower_str(s) | 1;
+}
+
+static void
+keep_set_done(struct keep_set *k)
+{
+	cfg_cache_free(k->names);
+	free(k->hashes);
+}
 
 /* name lower-cased (IIS compares names case-insensitively) into buf when
  * it fits (it is looked up for every pool and site of the generation: no
@@ -83,26 +103,88 @@ filter_has(struct cfg_cache *set, const char *name)
 }
 
 static int
-filter_add(struct cfg_cache *set, const char *name)
+filter_add(struct keep_set *set, const char *name)
 {
 	_cleanup_free_ char *f = NULL;
 	char buf[128];
 	const char *k = filter_key(name, buf, sizeof(buf), &f);
 
-	return k ? cfg_cache_put(set, k, set) : -ENOMEM;
+	if (!k)
+		return -ENOMEM;
+	if (set->n == set->n_alloc) {
+		size_t n = set->n_alloc ? set->n_alloc * 2 : 8;
+		uint32_t *v = realloc(set->hashes, n * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		set->hashes = v;
+		set->n_alloc = n;
+	}
+	set->hashes[set->n++] = name_hash(name);
+	return cfg_cache_put(set->names, k, set);
+}
+
+/* Per generation (made at its first per-pool serialization, in its arena):
+ * the name_hash() of every child of the sites and applicationPools
+ * sections' roots, 0 for a child with no name, so that a pool's
+ * serialization passes over the other sites and pools (all but a few of
+ * thousands) comparing integers. NULL (no cache) on OOM. */
+struct cfg_kid_hashes {
+	struct cfg_kid_hashes *next;
+	const struct cfg_node *root;
+	uint32_t *h;
+};
+
+static const uint32_t *
+kid_hashes(const struct wasp_config *ccfg, const struct cfg_node *root)
+{
+	struct wasp_config *cfg = (struct wasp_config *)(uintptr_t)ccfg; /* a cache */
+	struct cfg_kid_hashes *k;
+
+	for (k = cfg->kid_hashes; k; k = k->next)
+		if (k->root == root)
+			return k->h;
+	k = wasp_arena_alloc(cfg->arena, sizeof(*k));
+	if (!k || !(k->h = wasp_arena_alloc(cfg->arena, root->n_kids * sizeof(uint32_t))))
+		return NULL;
+	for (size_t i = 0; i < root->n_kids; i++) {
+		const struct cfg_node *kid = root->kids[i];
+
+		k->h[i] = 0;
+		if (kid->kind != CFG_NODE_ADD && kid->kind != CFG_NODE_REMOVE)
+			continue;
+		for (size_t j = 0; j < kid->n_attrs; j++)
+			if (strcaseeq(kid->attrs[j].name, "name")) {
+				k->h[i] = name_hash(kid->attrs[j].value.text);
+				break;
+			}
+	}
+	k->root = root;
+	k->next = cfg->kid_hashes;
+	cfg->kid_hashes = k;
+	return k->h;
 }
 
 /* Whether a child of a collection keyed by "name" (applicationPools' add,
  * sites' site, and their remove) stays: its name is in keep. Other children
  * (defaults elements, clear) always stay. */
 static bool
-node_kept(const struct cfg_node *k, struct cfg_cache *keep)
+keep_may_have(const struct keep_set *keep, uint32_t hash)
+{
+	for (size_t i = 0; i < keep->n; i++)
+		if (keep->hashes[i] == hash)
+			return true;
+	return false;
+}
+
+static bool
+node_kept(const struct cfg_node *k, const struct keep_set *keep)
 {
 	if (!keep || (k->kind != CFG_NODE_ADD && k->kind != CFG_NODE_REMOVE))
 		return true;
 	for (size_t i = 0; i < k->n_attrs; i++)
 		if (strcaseeq(k->attrs[i].name, "name"))
-			return filter_has(keep, k->attrs[i].value.text);
+			return filter_has(keep->names, k->attrs[i].value.text);
 	return true;
 }
 
@@ -130,15 +212,17 @@ node_name_json(const struct cfg_node *k)
  * lines: false writes every line number as 0. only: when set, a kept child
  * with another name is written by its name alone (node_name_json). */
 static json_t *
-node_json(const struct cfg_node *n, struct cfg_cache *keep, bool lines, const char *only)
+node_json(const struct cfg_node *n, const struct keep_set *keep, const uint32_t *kid_h,
+	  bool lines, const char *only)
 {
+	const struct cfg_locks *l = cfg_node_locks(n);
 	json_t *o, *attrs = json_array(), *kids = json_array();
 
 	o = json_pack("[i, s, i, b, o, o, o, o, o, o]", (int)n->kind, n->name, lines ? n->line : 0,
-		      n->lock_item, attrs, kids, lock_json(n->lock_attrs.n > 0, &n->lock_attrs),
-		      lock_json(n->has_lock_all_attrs_except, &n->lock_all_attrs_except),
-		      lock_json(n->lock_elements.n > 0, &n->lock_elements),
-		      lock_json(n->has_lock_all_elements_except, &n->lock_all_elements_except));
+		      n->lock_item, attrs, kids, lock_json(l->lock_attrs.n > 0, &l->lock_attrs),
+		      lock_json(l->has_lock_all_attrs_except, &l->lock_all_attrs_except),
+		      lock_json(l->lock_elements.n > 0, &l->lock_elements),
+		      lock_json(l->has_lock_all_elements_except, &l->lock_all_elements_except));
 	if (!o)
 		return NULL;
 	for (size_t i = 0; i < n->n_attrs; i++) {
@@ -154,13 +238,17 @@ node_json(const struct cfg_node *n, struct cfg_cache *keep, bool lines, const ch
 	for (size_t i = 0; i < n->n_kids; i++) {
 		json_t *k;
 
+		/* by the hash first: the node itself (one of thousands, each
+		 * elsewhere in memory) is not read for another pool's entry */
+		if (kid_h && kid_h[i] && !keep_may_have(keep, kid_h[i]))
+			continue;
 		if (!node_kept(n->kids[i], keep))
 			continue;
 		if (only && n->kids[i]->kind == CFG_NODE_ADD && node_name(n->kids[i]) &&
 		    !strcaseeq(node_name(n->kids[i]), only))
 			k = node_name_json(n->kids[i]);
 		else
-			k = node_json(n->kids[i], NULL, lines, NULL);
+			k = node_json(n->kids[i], NULL, NULL, lines, NULL);
 		if (!k || json_array_append_new(kids, k) < 0)
 			goto fail;
 	}
@@ -179,7 +267,7 @@ location_kept(const char *location, const struct cfg_filter *filter)
 	if (!filter || !*location)
 		return true;
 	site = strndup(location, strcspn(location, "/"));
-	return site && filter_has(filter->sites, site);
+	return site && filter_has(filter->sites.names, site);
 }
 
 /* filter: NULL for the whole generation. */
@@ -208,19 +296,20 @@ config_json(const struct wasp_config *cfg, const struct cfg_filter *filter)
 	}
 	for (size_t i = 0; i < f->n_insts; i++) {
 		const struct cfg_inst *in = f->insts[i];
-		struct cfg_cache *keep = NULL;
+		const struct keep_set *keep = NULL;
 		const char *only = NULL;
 		json_t *root;
 
 		if (!location_kept(in->location, filter))
 			continue;
 		if (filter && strcaseeq(in->section->name, SEC_POOLS)) {
-			keep = filter->pools;
+			keep = &filter->pools;
 			only = filter->no_lines ? filter->pool : NULL;
 		} else if (filter && strcaseeq(in->section->name, SEC_SITES)) {
-			keep = filter->sites;
+			keep = &filter->sites;
 		}
-		root = node_json(in->root, keep, lines, only);
+		root = node_json(in->root, keep, keep ? kid_hashes(cfg, in->root) : NULL, lines,
+				 only);
 
 		if (!root ||
 		    json_array_append_new(insts,
@@ -301,35 +390,58 @@ wasp_config_serialize(const struct wasp_config *cfg, char **ret_buf, size_t *ret
 
 /* The filter for pool: the sites that have an application in it, and the
  * pools their applications name (pool among them). */
+/* sites: the pool's sites (see wasp_config_serialize_pool_memfd()), or
+ * NULL to find them. */
 static int
-filter_build(const struct wasp_apphost *ah, const char *pool, struct cfg_filter *ret)
+filter_build(const struct wasp_apphost *ah, const char *pool, const uint32_t *sites,
+	     size_t n_sites, struct cfg_filter *ret)
 {
-	bool found = false;
+	const struct wasp_apppool *ap = NULL;
 	int r = 0;
 
-	for (size_t i = 0; i < ah->n_pools && !found; i++)
-		found = strcaseeq(ah->pools[i].name, pool);
-	if (!found)
+	for (size_t i = 0; i < ah->n_pools && !ap && !sites; i++)
+		if (strcaseeq(ah->pools[i].name, pool))
+			ap = &ah->pools[i];
+	if (!ap && !sites)
 		return -ENOENT;
 	ret->pool = pool;
-	ret->pools = cfg_cache_new();
-	ret->sites = cfg_cache_new();
-	if (!ret->pools || !ret->sites)
+	ret->pools.names = cfg_cache_new();
+	ret->sites.names = cfg_cache_new();
+	if (!ret->pools.names || !ret->sites.names)
 		return -ENOMEM;
-	r = filter_add(ret->pools, pool);
-	for (size_t i = 0; r >= 0 && i < ah->n_sites; i++) {
-		const struct wasp_site *site = &ah->sites[i];
-		bool kept = false;
+	r = filter_add(&ret->pools, pool);
+	for (size_t k = 0; r >= 0 && k < (sites ? n_sites : ah->n_sites); k++) {
+		const struct wasp_site *site = &ah->sites[sites ? sites[k] : k];
+		bool kept = sites != NULL;
 
+		/* by the pool id the typed view resolved (the same name, case
+		 * aside): an integer compare for each of thousands of sites */
 		for (size_t j = 0; j < site->n_apps && !kept; j++)
-			kept = strcaseeq(strempty(site->apps[j].application_pool), pool);
+			kept = site->apps[j].pool_id == ap->id;
 		if (!kept)
 			continue;
-		r = filter_add(ret->sites, site->name);
+		r = filter_add(&ret->sites, site->name);
 		for (size_t j = 0; r >= 0 && j < site->n_apps; j++)
 			if (site->apps[j].application_pool)
-				r = filter_add(ret->pools, site->apps[j].application_pool);
+				r = filter_add(&ret->pools, site->apps[j].application_pool);
 	}
+	return r;
+}
+
+static int
+serialize_pool(const struct wasp_config *cfg, const struct wasp_apphost *ah, const char *pool,
+	       const uint32_t *sites, size_t n_sites, char **ret_buf, size_t *ret_len)
+{
+	struct cfg_filter filter = { 0 };
+	int r;
+
+	if (!cfg->apphost)
+		return -EINVAL;
+	r = filter_build(ah, pool, sites, n_sites, &filter);
+	if (r >= 0)
+		r = serialize(cfg, &filter, ret_buf, ret_len);
+	keep_set_done(&filter.pools);
+	keep_set_done(&filter.sites);
 	return r;
 }
 
@@ -337,17 +449,7 @@ int
 wasp_config_serialize_pool(const struct wasp_config *cfg, const struct wasp_apphost *ah,
 			   const char *pool, char **ret_buf, size_t *ret_len)
 {
-	struct cfg_filter filter = { 0 };
-	int r;
-
-	if (!cfg->apphost)
-		return -EINVAL;
-	r = filter_build(ah, pool, &filter);
-	if (r >= 0)
-		r = serialize(cfg, &filter, ret_buf, ret_len);
-	cfg_cache_free(filter.pools);
-	cfg_cache_free(filter.sites);
-	return r;
+	return serialize_pool(cfg, ah, pool, NULL, 0, ret_buf, ret_len);
 }
 
 int
@@ -361,15 +463,15 @@ wasp_config_pool_digest(const struct wasp_config *cfg, const struct wasp_apphost
 
 	if (!cfg->apphost)
 		return -EINVAL;
-	r = filter_build(ah, pool, &filter);
+	r = filter_build(ah, pool, NULL, 0, &filter);
 	if (r >= 0) {
 		o = config_json(cfg, &filter);
 		js = o ? json_dumps(o, JSON_COMPACT) : NULL;
 		json_decref(o);
 		r = js ? 0 : -ENOMEM;
 	}
-	cfg_cache_free(filter.pools);
-	cfg_cache_free(filter.sites);
+	keep_set_done(&filter.pools);
+	keep_set_done(&filter.sites);
 	if (r < 0)
 		return r;
 	*ret_len = strlen(js);
@@ -379,13 +481,13 @@ wasp_config_pool_digest(const struct wasp_config *cfg, const struct wasp_apphost
 
 int
 wasp_config_serialize_pool_memfd(const struct wasp_config *cfg, const struct wasp_apphost *ah,
-				 const char *pool)
+				 const char *pool, const uint32_t *sites, size_t n_sites)
 {
 	_cleanup_free_ char *buf = NULL;
 	size_t len;
 	int r;
 
-	r = wasp_config_serialize_pool(cfg, ah, pool, &buf, &len);
+	r = serialize_pool(cfg, ah, pool, sites, n_sites, &buf, &len);
 	if (r < 0)
 		return r;
 	return wasp_memfd_create_sealed("wasp-config", buf, len);
@@ -449,14 +551,16 @@ node_bound(const struct cfg_node *n)
 {
 	/* [kind, "name", line, false, [attrs], [kids], 4 lock lists or null] */
 	size_t b = 48 + json_str_bound(n->name) + int_len(n->line);
+	const struct cfg_locks *l;
 
 	for (size_t i = 0; i < n->n_attrs; i++)
 		b += json_str_bound(n->attrs[i].name) + json_str_bound(n->attrs[i].value.text) +
 		     int_len(n->attrs[i].line) + 3;
 	for (size_t i = 0; i < n->n_kids; i++)
 		b += node_bound(n->kids[i]) + 1;
-	return b + names_bound(&n->lock_attrs) + names_bound(&n->lock_all_attrs_except) +
-	       names_bound(&n->lock_elements) + names_bound(&n->lock_all_elements_except);
+	l = cfg_node_locks(n);
+	return b + names_bound(&l->lock_attrs) + names_bound(&l->lock_all_attrs_except) +
+	       names_bound(&l->lock_elements) + names_bound(&l->lock_all_elements_except);
 }
 
 static size_t
@@ -607,19 +711,23 @@ node_from(struct dctx *d, json_t *o, const struct schema_elem *schema, int depth
 			return r;
 		n->n_kids++;
 	}
-	if (!json_is_null(v = json_array_get(o, 6)) && (r = names_from(d, v, &n->lock_attrs)) < 0)
+	for (size_t k = 6; k <= 9; k++)
+		if (!json_is_null(json_array_get(o, k)) && !cfg_node_locks_mut(a, n))
+			return -ENOMEM;
+	if (!json_is_null(v = json_array_get(o, 6)) &&
+	    (r = names_from(d, v, &n->locks->lock_attrs)) < 0)
 		return r;
 	if (!json_is_null(v = json_array_get(o, 7))) {
-		n->has_lock_all_attrs_except = true;
-		if ((r = names_from(d, v, &n->lock_all_attrs_except)) < 0)
+		n->locks->has_lock_all_attrs_except = true;
+		if ((r = names_from(d, v, &n->locks->lock_all_attrs_except)) < 0)
 			return r;
 	}
 	if (!json_is_null(v = json_array_get(o, 8)) &&
-	    (r = names_from(d, v, &n->lock_elements)) < 0)
+	    (r = names_from(d, v, &n->locks->lock_elements)) < 0)
 		return r;
 	if (!json_is_null(v = json_array_get(o, 9))) {
-		n->has_lock_all_elements_except = true;
-		if ((r = names_from(d, v, &n->lock_all_elements_except)) < 0)
+		n->locks->has_lock_all_elements_except = true;
+		if ((r = names_from(d, v, &n->locks->lock_all_elements_except)) < 0)
 			return r;
 	}
 	*ret = n;

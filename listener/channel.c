@@ -107,6 +107,41 @@ apply_sockets(struct lsn_env *env, const struct wasp_route_table *rt)
 }
 
 static int
+pool_name_cmp(const void *a, const void *b)
+{
+	return strcmp((*(struct lsn_pool *const *)a)->name, (*(struct lsn_pool *const *)b)->name);
+}
+
+/* The pools of the table by name: those the listener has (found through a
+ * sorted array: thousands of pools, each looked up once), new ones made. */
+static int
+table_pools(struct lsn_env *env, const struct wasp_route_table *rt, struct lsn_pool **by_id)
+{
+	_cleanup_free_ struct lsn_pool **have = NULL;
+	struct lsn_pool *p;
+	size_t n = 0;
+
+	TAILQ_FOREACH(p, &env->pools, link)
+		n++;
+	have = calloc(n ? n : 1, sizeof(*have));
+	if (!have)
+		return -ENOMEM;
+	n = 0;
+	TAILQ_FOREACH(p, &env->pools, link)
+		have[n++] = p;
+	qsort(have, n, sizeof(*have), pool_name_cmp);
+	for (size_t i = 0; i < rt->n_pools; i++) {
+		struct lsn_pool key = { .name = (char *)(uintptr_t)rt->pools[i].name }, *k = &key;
+		struct lsn_pool **f = n ? bsearch(&k, have, n, sizeof(*have), pool_name_cmp) : NULL;
+
+		by_id[i] = f ? *f : lsn_pool_new(env, rt->pools[i].name);
+		if (!by_id[i])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int
 apply_table(struct lsn_env *env, struct wasp_route_table *rt)
 {
 	struct lsn_table *t = calloc(1, sizeof(*t));
@@ -117,14 +152,8 @@ apply_table(struct lsn_env *env, struct wasp_route_table *rt)
 
 	if (t)
 		t->site_conns = calloc(rt->n_sites ? rt->n_sites : 1, sizeof(*t->site_conns));
-	if (!t || !by_id || !t->site_conns)
+	if (!t || !by_id || !t->site_conns || table_pools(env, rt, by_id) < 0)
 		goto oom;
-	for (size_t i = 0; i < rt->n_pools; i++) {
-		p = lsn_pool_get(env, rt->pools[i].name);
-		if (!p)
-			goto oom;
-		by_id[i] = p;
-	}
 	/* From here on nothing fails: switch atomically. */
 	TAILQ_FOREACH(p, &env->pools, link) {
 		p->id = UINT32_MAX;

@@ -232,8 +232,8 @@ void lsn_pool_flush(struct lsn_env *env, struct lsn_pool *p, unsigned status, co
 void lsn_pool_drain(struct lsn_env *env, struct lsn_pool *p);
 /* A state from the table or POOL_STATE: Stopping/Stopped flush the queue. */
 void lsn_pool_set_state(struct lsn_env *env, struct lsn_pool *p, uint32_t state, uint32_t reason);
-/* The pool with this name, created if new; NULL on OOM. */
-struct lsn_pool *lsn_pool_get(struct lsn_env *env, const char *name);
+/* A new pool of this name (the caller knows there is none); NULL on OOM. */
+struct lsn_pool *lsn_pool_new(struct lsn_env *env, const char *name);
 void lsn_pool_free(struct lsn_env *env, struct lsn_pool *p);
 /* Arm the expiry timer for the queue head's startupTimeLimit (or stop it). */
 void lsn_pool_rearm(struct lsn_env *env, struct lsn_pool *p);

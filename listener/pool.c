@@ -65,14 +65,10 @@ lsn_pool_rearm(struct lsn_env *env, struct lsn_pool *p)
 }
 
 struct lsn_pool *
-lsn_pool_get(struct lsn_env *env, const char *name)
+lsn_pool_new(struct lsn_env *env, const char *name)
 {
-	struct lsn_pool *p;
+	struct lsn_pool *p = calloc(1, sizeof(*p));
 
-	TAILQ_FOREACH(p, &env->pools, link)
-		if (streq(p->name, name))
-			return p;
-	p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
 	p->name = strdup(name);

@@ -24,6 +24,13 @@ struct route_host {
 	uint32_t first, count; /* range in cands: specific addresses first */
 };
 
+/* Bindings whose host the table gives only as a keyed hash ("hostHash",
+ * a worker's table: another pool's host names); sorted by hash. */
+struct route_hhost {
+	uint64_t hash; /* wasp_siphash24(key, host lower-cased); a wildcard's of ".suffix" */
+	uint32_t first, count;
+};
+
 struct wasp_route_binding_set {
 	struct route_host *buckets;
 	uint32_t mask; /* n_buckets - 1 (power of two), 0 when no host bindings */
@@ -33,6 +40,9 @@ struct wasp_route_binding_set {
 	 * ".example.com"; longest first. */
 	struct route_host *wild;
 	uint32_t n_wild;
+	struct route_hhost *hexact, *hwild;
+	uint32_t n_hexact, n_hwild;
+	const uint8_t *key; /* the table's hostKey, when it has hashed hosts */
 };
 
 static inline unsigned char
@@ -51,6 +61,17 @@ hash_lower(const char *s, size_t n)
 		h *= 16777619u;
 	}
 	return h;
+}
+
+static inline int
+hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = lower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
 }
 
 static inline bool

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "internal.h"
+#include "siphash.h"
 
 /* A local sockaddr as a route address and port; false for other families. */
 static bool
@@ -48,17 +49,6 @@ cand_pick(const struct route_cand *c, uint32_t n, const struct wasp_route_addr *
 			return c[i].site;
 	}
 	return NULL;
-}
-
-static inline int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = lower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
 }
 
 /* Decoded byte at *i of the path (advancing *i), or -1 at its end. */
@@ -139,6 +129,55 @@ app_matches(const struct wasp_route_app *a, const char *norm, size_t n)
 	return true;
 }
 
+/* The group of hashed bindings for h in v[0..n) (sorted), or NULL. */
+static const struct route_hhost *
+hhost_find(const struct route_hhost *v, uint32_t n, uint64_t h)
+{
+	uint32_t a = 0, b = n;
+
+	while (a < b) {
+		uint32_t m = a + (b - a) / 2;
+
+		if (v[m].hash < h)
+			a = m + 1;
+		else
+			b = m;
+	}
+	return a < n && v[a].hash == h ? &v[a] : NULL;
+}
+
+/* A host's (lower-cased, lc) wildcard candidates when some are hashed: the
+ * suffixes at each '.' after the first character, longest first, each
+ * looked for among the plain wildcards and the hashed ones (a suffix is in
+ * one of them at most: the activator writes a host plainly when the
+ * worker's own bindings have it). The same order as the plain walk over
+ * set->wild. */
+static const struct wasp_route_site *
+wild_lookup_hashed(const struct wasp_route_binding_set *set, const char *lc, size_t n,
+		   const struct wasp_route_addr *lap)
+{
+	const struct wasp_route_site *site = NULL;
+
+	for (size_t i = 1; !site && i < n; i++) {
+		size_t len = n - i;
+
+		if (lc[i] != '.')
+			continue;
+		for (uint32_t k = 0; !site && k < set->n_wild; k++) {
+			const struct route_host *w = &set->wild[k];
+			if (w->len == len && memcmp(lc + i, w->host, len) == 0)
+				site = cand_pick(set->cands + w->first, w->count, lap);
+		}
+		if (!site) {
+			const struct route_hhost *g =
+				hhost_find(set->hwild, set->n_hwild, wasp_siphash24(set->key, lc + i, len));
+			if (g)
+				site = cand_pick(set->cands + g->first, g->count, lap);
+		}
+	}
+	return site;
+}
+
 int
 wasp_route_lookup(const struct wasp_route_socket *s, const struct sockaddr *local,
 		  const char *host, size_t host_len, const char *path, size_t path_len,
@@ -186,7 +225,23 @@ wasp_route_lookup(const struct wasp_route_socket *s, const struct sockaddr *loca
 				}
 			}
 		}
-		for (uint32_t k = 0; !site && n <= WASP_ROUTE_HOST_MAX && k < set->n_wild; k++) {
+		if (set->n_hexact + set->n_hwild > 0 && n <= WASP_ROUTE_HOST_MAX) {
+			/* a worker's table: other pools' hosts as keyed hashes */
+			char lc[WASP_ROUTE_HOST_MAX];
+
+			for (size_t k = 0; k < n; k++)
+				lc[k] = (char)lower((unsigned char)host[k]);
+			if (!site && n > 0) {
+				const struct route_hhost *g = hhost_find(
+					set->hexact, set->n_hexact, wasp_siphash24(set->key, lc, n));
+				if (g)
+					site = cand_pick(set->cands + g->first, g->count, lap);
+			}
+			if (!site)
+				site = wild_lookup_hashed(set, lc, n, lap);
+		}
+		for (uint32_t k = 0; !site && !set->n_hwild && n <= WASP_ROUTE_HOST_MAX && k < set->n_wild;
+		     k++) {
 			const struct route_host *w = &set->wild[k];
 			if (n > w->len && strncasecmp(host + n - w->len, w->host, w->len) == 0)
 				site = cand_pick(set->cands + w->first, w->count, lap);

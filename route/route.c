@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "internal.h"
+#include "siphash.h"
 
 /* Everything a table owns is in one allocation list, freed at once. */
 struct route_alloc {
@@ -22,6 +23,8 @@ struct route_alloc {
 struct route_table_priv {
 	struct wasp_route_table pub; /* first: the public view */
 	struct route_alloc *allocs;
+	uint8_t host_key[WASP_SIPHASH_KEY_SIZE];
+	bool has_host_key;
 };
 
 static void *
@@ -277,7 +280,95 @@ struct pending_binding {
 	const char *host; /* lower case, no trailing dot, "" = any */
 	size_t host_len;
 	size_t order; /* config order, the tie-breaker */
+	bool hashed; /* "hostHash": host is NULL, hash and wild say it */
+	bool wild;
+	uint64_t hash;
 };
+
+static int
+u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Every site id once: sorted, not each against all before it (a table may
+ * have 100,000 sites). */
+static int
+check_site_ids(struct parse_ctx *c, const struct wasp_route_site *sites, size_t n)
+{
+	uint32_t *ids = malloc((n ? n : 1) * sizeof(*ids));
+
+	if (!ids)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		ids[i] = sites[i].id;
+	qsort(ids, n, sizeof(*ids), u32_cmp);
+	for (size_t i = 1; i < n; i++)
+		if (ids[i] == ids[i - 1]) {
+			uint32_t id = ids[i];
+
+			free(ids);
+			return fail(c, "site id %llu appears twice", (unsigned long long)id);
+		}
+	free(ids);
+	return 0;
+}
+
+static int
+hex_value(const char *s, size_t n, uint8_t *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		int hi = hexval((unsigned char)s[2 * i]), lo = hexval((unsigned char)s[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -EINVAL;
+		out[i] = (uint8_t)(hi * 16 + lo);
+	}
+	return 0;
+}
+
+/* A binding given as "hostHash" (16 hex digits: wasp_siphash24 with the
+ * table's "hostKey" of the host lower-cased, or of a wildcard's ".suffix"
+ * when "wildcard" is true) instead of "host". */
+static int
+parse_host_hash(struct parse_ctx *c, json_t *x, const char *name, struct pending_binding *b)
+{
+	json_t *h = json_object_get(x, "hostHash"), *w = json_object_get(x, "wildcard");
+	uint8_t v[8];
+
+	if (!c->t->has_host_key)
+		return fail(c, "site '%s': a binding's hostHash without the table's hostKey", name);
+	if (!json_is_string(h) || strlen(json_string_value(h)) != 16 ||
+	    hex_value(json_string_value(h), 8, v) < 0)
+		return fail(c, "site '%s': hostHash is not 16 hex digits", name);
+	if (w && !json_is_boolean(w))
+		return fail(c, "site '%s': \"wildcard\" is not a boolean", name);
+	b->hashed = true;
+	b->wild = json_is_true(w);
+	b->hash = 0;
+	for (size_t i = 0; i < 8; i++)
+		b->hash = b->hash << 8 | v[i];
+	b->host = "";
+	b->host_len = 0;
+	return 0;
+}
+
+/* "hostKey": 32 hex digits, the key of the bindings' "hostHash". */
+static int
+parse_host_key(struct parse_ctx *c, json_t *root)
+{
+	json_t *k = json_object_get(root, "hostKey");
+
+	if (!k)
+		return 0;
+	if (!json_is_string(k) || strlen(json_string_value(k)) != 2 * WASP_SIPHASH_KEY_SIZE ||
+	    hex_value(json_string_value(k), WASP_SIPHASH_KEY_SIZE, c->t->host_key) < 0)
+		return fail(c, "\"hostKey\" is not %d hex digits", 2 * WASP_SIPHASH_KEY_SIZE);
+	c->t->has_host_key = true;
+	return 0;
+}
 
 static int
 parse_sites(struct parse_ctx *c, json_t *root, const char *protocol,
@@ -316,9 +407,6 @@ parse_sites(struct parse_ctx *c, json_t *root, const char *protocol,
 				  &ct)) < 0 ||
 		    (r = get_uint(c, s, "site", "maxConnections", false, UINT32_MAX, 0, &mc)) < 0)
 			return r;
-		for (k = 0; k < i; k++)
-			if (sites[k].id == id)
-				return fail(c, "site id %llu appears twice", (unsigned long long)id);
 		site->id = (uint32_t)id;
 		site->index = (uint32_t)i;
 		if (!(site->name = table_strndup(c->t, name, strlen(name))))
@@ -383,6 +471,12 @@ parse_sites(struct parse_ctx *c, json_t *root, const char *protocol,
 			if (addr_parse(addr, &pb[nb].addr) < 0)
 				return fail(c, "site '%s': binding address \"%s\" is not valid", name,
 					    addr);
+			if (json_object_get(x, "hostHash")) {
+				if ((r = parse_host_hash(c, x, name, &pb[nb])) < 0)
+					return r;
+				nb++;
+				continue;
+			}
 			hl = strlen(host);
 			if (hl > 0 && host[hl - 1] == '.')
 				hl--;
@@ -397,6 +491,8 @@ parse_sites(struct parse_ctx *c, json_t *root, const char *protocol,
 			nb++;
 		}
 	}
+	if ((r = check_site_ids(c, sites, n)) < 0)
+		return r;
 	c->t->pub.sites = sites;
 	c->t->pub.n_sites = n;
 	*ret_b = pb;
@@ -420,6 +516,55 @@ cand_cmp(const void *a, const void *b)
 	if (addr_is_any(&x->addr) != addr_is_any(&y->addr))
 		return addr_is_any(&x->addr) ? 1 : -1;
 	return x->order < y->order ? -1 : x->order > y->order ? 1 : 0;
+}
+
+/* Hashed hosts: exact ones before wildcards, then by hash, then as
+ * cand_cmp (specific address before "*", then order). */
+static int
+hcand_cmp(const void *a, const void *b)
+{
+	const struct pending_binding *x = *(const struct pending_binding *const *)a;
+	const struct pending_binding *y = *(const struct pending_binding *const *)b;
+
+	if (x->wild != y->wild)
+		return x->wild ? 1 : -1;
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	if (addr_is_any(&x->addr) != addr_is_any(&y->addr))
+		return addr_is_any(&x->addr) ? 1 : -1;
+	return x->order < y->order ? -1 : x->order > y->order ? 1 : 0;
+}
+
+/* The hashed bindings sel[0..n) (sorted by hcand_cmp), whose candidates are
+ * set->cands[first..first + n), grouped by hash into set->hexact and
+ * set->hwild. */
+static int
+build_hashed(struct parse_ctx *c, struct wasp_route_binding_set *set,
+	     struct pending_binding **sel, size_t n, uint32_t first)
+{
+	size_t groups = 0;
+
+	for (size_t i = 0; i < n; i++)
+		groups += i == 0 || sel[i]->wild != sel[i - 1]->wild ||
+			  sel[i]->hash != sel[i - 1]->hash;
+	set->hexact = table_alloc(c->t, (groups ? groups : 1) * sizeof(*set->hexact));
+	if (!set->hexact)
+		return -ENOMEM;
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+		struct route_hhost *g;
+
+		while (j < n && sel[j]->wild == sel[i]->wild && sel[j]->hash == sel[i]->hash)
+			j++;
+		if (sel[i]->wild && !set->hwild)
+			set->hwild = set->hexact + set->n_hexact;
+		g = sel[i]->wild ? &set->hwild[set->n_hwild++] : &set->hexact[set->n_hexact++];
+		*g = (struct route_hhost){ .hash = sel[i]->hash, .first = first + (uint32_t)i,
+					   .count = (uint32_t)(j - i) };
+		i = j;
+	}
+	set->key = ((struct route_table_priv *)c->t)->host_key;
+	return 0;
 }
 
 /* "*.example.com": IIS 10's wildcard host header, any name under the domain.
@@ -446,27 +591,45 @@ build_socket(struct parse_ctx *c, struct wasp_route_socket *sock, struct pending
 {
 	struct wasp_route_binding_set *set = table_alloc(c->t, sizeof(*set));
 	struct pending_binding **sel = calloc(nb ? nb : 1, sizeof(*sel));
-	size_t ns = 0, n_hosts = 0, n_wild = 0, i;
+	size_t ns = 0, n_hosts = 0, n_wild = 0, n_hashed = 0, i;
 	uint32_t n_buckets = 1;
 
 	if (!set || !sel) {
 		free(sel);
 		return -ENOMEM;
 	}
-	for (i = 0; i < nb; i++) {
-		struct pending_binding *b = &pb[i];
-		if (b->port != sock->port || strcasecmp(b->protocol, sock->protocol) != 0)
-			continue;
-		if (!addr_is_any(&b->addr) && !addr_is_any(&sock->addr) &&
-		    !addr_eq(&b->addr, &sock->addr))
-			continue;
-		if (!addr_is_any(&b->addr) && addr_is_any(&sock->addr))
-			sock->needs_local_addr = true;
-		sel[ns++] = b;
-	}
+	/* the hashed ones after the others (pass 1), each part sorted its way */
+	for (int pass = 0; pass < 2; pass++)
+		for (i = 0; i < nb; i++) {
+			struct pending_binding *b = &pb[i];
+			if (b->hashed != (pass == 1) || b->port != sock->port ||
+			    strcasecmp(b->protocol, sock->protocol) != 0)
+				continue;
+			if (!addr_is_any(&b->addr) && !addr_is_any(&sock->addr) &&
+			    !addr_eq(&b->addr, &sock->addr))
+				continue;
+			if (!addr_is_any(&b->addr) && addr_is_any(&sock->addr))
+				sock->needs_local_addr = true;
+			sel[ns + n_hashed] = b;
+			if (pass == 0)
+				ns++;
+			else
+				n_hashed++;
+		}
 	qsort(sel, ns, sizeof(*sel), cand_cmp);
-	set->cands = table_alloc(c->t, (ns ? ns : 1) * sizeof(*set->cands));
+	qsort(sel + ns, n_hashed, sizeof(*sel), hcand_cmp);
+	set->cands = table_alloc(c->t, (ns + n_hashed ? ns + n_hashed : 1) * sizeof(*set->cands));
 	if (!set->cands) {
+		free(sel);
+		return -ENOMEM;
+	}
+	for (i = 0; i < ns + n_hashed; i++) {
+		set->cands[i].addr = sel[i]->addr;
+		if (addr_is_any(&sel[i]->addr))
+			set->cands[i].addr.family = AF_UNSPEC;
+		set->cands[i].site = sel[i]->site;
+	}
+	if (n_hashed && build_hashed(c, set, sel + ns, n_hashed, (uint32_t)ns) < 0) {
 		free(sel);
 		return -ENOMEM;
 	}
@@ -622,7 +785,7 @@ wasp_route_table_parse(const char *json, size_t len, const char *protocol,
 			  WASP_ROUTE_MAX_HEADER_WAIT_MS, 0, &header_wait)) < 0 ||
 	    (r = get_uint(&c, root, "table", "maxConnectionsPerClient", false, UINT32_MAX, 0,
 			  &per_client)) < 0 ||
-	    (r = parse_pools(&c, root)) < 0 || (r = parse_sites(&c, root, protocol, &pb, &nb)) < 0 ||
+	    (r = parse_host_key(&c, root)) < 0 || (r = parse_pools(&c, root)) < 0 || (r = parse_sites(&c, root, protocol, &pb, &nb)) < 0 ||
 	    (r = parse_sockets(&c, root, protocol, pb, nb)) < 0)
 		goto fail;
 	t->pub.generation = (uint32_t)gen;

@@ -31,6 +31,16 @@ START_TEST(test_big_and_strings)
 	ck_assert_str_eq(wasp_arena_strdup(a, "hello"), "hello");
 	ck_assert_str_eq(wasp_arena_strndup(a, "hello", 3), "hel");
 	ck_assert_str_eq(wasp_arena_printf(a, "%s-%d", "x", 42), "x-42");
+	/* strings are packed: "ab" and "c" take 5 bytes of the block, not two
+	 * aligned slots; an allocation after them is aligned again */
+	{
+		char *s1 = wasp_arena_strdup(a, "ab"), *s2 = wasp_arena_strdup(a, "c");
+		void *p = wasp_arena_alloc(a, 8);
+
+		ck_assert_ptr_eq(s2, s1 + 3);
+		ck_assert_str_eq(s1, "ab");
+		ck_assert_uint_eq((uintptr_t)p % WASP_ARENA_ALIGN, 0);
+	}
 	wasp_arena_free(a);
 }
 END_TEST

@@ -48,6 +48,44 @@ START_TEST(test_diag_format)
 }
 END_TEST
 
+/* waspd keeps of the sites and pools only the typed view: releasing the two
+ * sections leaves it whole (its strings are not in them; the ASan build
+ * would see a use after free), the next wasp_config_section() makes them
+ * again, and any other section stays where it was. */
+START_TEST(test_section_release)
+{
+	const char *pools_name = "system.applicationHost/applicationPools";
+	const char *sites_name = "system.applicationHost/sites";
+	const struct wasp_element *pools, *db, *e;
+	struct wasp_apphost *ah = NULL;
+	struct tc t;
+
+	tc_setup(&t, TC_APPHOST_MIN);
+	ck_assert_int_eq(t.load_result, 0);
+	ck_assert_int_eq(wasp_apphost_build(t.cfg, wasp_config_arena(t.cfg), &ah, &t.diags), 0);
+	db = wasp_config_section(t.cfg, "system.webServer/directoryBrowse");
+	ck_assert_ptr_nonnull(db);
+	wasp_config_section_release(t.cfg, sites_name);
+	wasp_config_section_release(t.cfg, pools_name);
+	wasp_config_section_release(t.cfg, "system.webServer/directoryBrowse");
+	ck_assert_uint_eq(ah->n_pools, 1);
+	ck_assert_str_eq(ah->pools[0].name, "P");
+	ck_assert_uint_ge(ah->n_sites, 1);
+	ck_assert_str_eq(ah->sites[0].name, wasp_element_get_str(wasp_config_section(
+		t.cfg, sites_name)->items[0], "name", ""));
+	ck_assert_str_eq(ah->sites[0].apps[0].application_pool, "P");
+	pools = wasp_config_section(t.cfg, pools_name);
+	ck_assert_ptr_nonnull(pools);
+	ck_assert_uint_eq(pools->n_items, 1);
+	ck_assert_str_eq(pools->items[0]->key, "P");
+	e = wasp_config_section(t.cfg, "system.webServer/directoryBrowse");
+	ck_assert_ptr_eq(e, db);
+	wasp_config_section_release(t.cfg, pools_name); /* twice: nothing to do */
+	wasp_config_section_release(t.cfg, pools_name);
+	tc_done(&t);
+}
+END_TEST
+
 /* ---- defaults ----------------------------------------------------------------- */
 
 START_TEST(test_defaults_pool)
@@ -1085,6 +1123,7 @@ config_suite(void)
 	tcase_add_test(tc, test_defaults_pool);
 	tcase_add_test(tc, test_defaults_elements);
 	tcase_add_test(tc, test_defaults_webserver);
+	tcase_add_test(tc, test_section_release);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("types");

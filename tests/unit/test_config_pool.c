@@ -7,6 +7,7 @@
 
 #include "apphost.h"
 #include "config.h"
+#include "memfd.h"
 #include "test_config_util.h"
 #include "testutil.h"
 #include "timespan.h"
@@ -272,10 +273,36 @@ START_TEST(test_pool_unknown_and_whole)
 	setup_tree(&t);
 	ck_assert_int_eq(wasp_apphost_build(t.cfg, wasp_config_arena(t.cfg), &ah, &d), 0);
 	ck_assert_int_eq(wasp_config_serialize_pool(t.cfg, ah, "nope", &buf, &len), -ENOENT);
-	ck_assert_int_eq(wasp_config_serialize_pool_memfd(t.cfg, ah, "nope"), -ENOENT);
-	fd = wasp_config_serialize_pool_memfd(t.cfg, ah, "D");
+	ck_assert_int_eq(wasp_config_serialize_pool_memfd(t.cfg, ah, "nope", NULL, 0), -ENOENT);
+	fd = wasp_config_serialize_pool_memfd(t.cfg, ah, "D", NULL, 0);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_lt(write(fd, "x", 1), 0); /* sealed */
+	/* given the pool's sites (as waspd keeps them), the same bytes */
+	{
+		const struct wasp_apppool *dp = wasp_apphost_find_pool(ah, "D");
+		uint32_t sites[16];
+		size_t n = 0, la = 0, lb = 0;
+		char *a = NULL, *b = NULL;
+		int fd2;
+
+		ck_assert_ptr_nonnull(dp);
+		for (size_t i = 0; i < ah->n_sites && n < 16; i++)
+			for (size_t j = 0; j < ah->sites[i].n_apps; j++)
+				if (ah->sites[i].apps[j].pool_id == dp->id) {
+					sites[n++] = (uint32_t)i;
+					break;
+				}
+		ck_assert_uint_gt(n, 0);
+		fd2 = wasp_config_serialize_pool_memfd(t.cfg, ah, "D", sites, n);
+		ck_assert_int_ge(fd2, 0);
+		ck_assert_int_ge(wasp_memfd_read(fd, 1 << 24, &a, &la), 0);
+		ck_assert_int_ge(wasp_memfd_read(fd2, 1 << 24, &b, &lb), 0);
+		ck_assert_uint_eq(la, lb);
+		ck_assert(memcmp(a, b, la) == 0);
+		free(a);
+		free(b);
+		close(fd2);
+	}
 	close(fd);
 
 	/* a whole generation names no pool */

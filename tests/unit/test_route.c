@@ -1,4 +1,5 @@
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include <strings.h>
 
 #include "route.h"
+#include "siphash.h"
 #include "testutil.h"
 
 /* Socket 0: *:8080; socket 1: 127.0.0.2:9090; socket 2: another protocol.
@@ -260,6 +262,26 @@ START_TEST(test_parse_errors)
 		"{ \"headerWaitTimeoutMs\": \"30\", \"sockets\": [], \"pools\": [], \"sites\": [] }",
 		"{ \"headerWaitTimeoutMs\": 86400001, \"sockets\": [], \"pools\": [], \"sites\": [] }",
 		"{ \"maxConnectionsPerClient\": -1, \"sockets\": [], \"pools\": [], \"sites\": [] }",
+		/* hostHash without the table's hostKey */
+		"{ \"sockets\": [], \"pools\": [ { \"id\": 0, \"name\": \"x\" } ], \"sites\": ["
+		" { \"id\": 1, \"bindings\": [ { \"port\": 1, \"hostHash\": \"0011223344556677\" } ],"
+		" \"apps\": [] } ] }",
+		"{ \"hostKey\": \"00\", \"sockets\": [], \"pools\": [], \"sites\": [] }",
+		"{ \"hostKey\": \"000102030405060708090a0b0c0d0e0g\", \"sockets\": [], \"pools\": [],"
+		" \"sites\": [] }",
+		"{ \"hostKey\": \"000102030405060708090a0b0c0d0e0f\", \"sockets\": [],"
+		" \"pools\": [ { \"id\": 0, \"name\": \"x\" } ], \"sites\": ["
+		" { \"id\": 1, \"bindings\": [ { \"port\": 1, \"hostHash\": \"00112233\" } ],"
+		" \"apps\": [] } ] }",
+		"{ \"hostKey\": \"000102030405060708090a0b0c0d0e0f\", \"sockets\": [],"
+		" \"pools\": [ { \"id\": 0, \"name\": \"x\" } ], \"sites\": ["
+		" { \"id\": 1, \"bindings\": [ { \"port\": 1, \"hostHash\": \"0011223344556677\","
+		" \"wildcard\": 1 } ], \"apps\": [] } ] }",
+		/* one site id twice, not next to each other */
+		"{ \"sockets\": [], \"pools\": [ { \"id\": 0, \"name\": \"x\" } ], \"sites\": ["
+		" { \"id\": 7, \"bindings\": [], \"apps\": [] },"
+		" { \"id\": 3, \"bindings\": [], \"apps\": [] },"
+		" { \"id\": 7, \"bindings\": [], \"apps\": [] } ] }",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct wasp_route_table *t = NULL;
@@ -268,6 +290,8 @@ START_TEST(test_parse_errors)
 		ck_assert_msg(r == -EINVAL, "case %zu: %d", i, r);
 		ck_assert_ptr_null(t);
 		ck_assert_msg(err[0] != 0, "case %zu: no message", i);
+		if (i == sizeof(bad) / sizeof(bad[0]) - 1)
+			ck_assert_str_eq(err, "site id 7 appears twice");
 	}
 
 	/* optional: 0 (the adapter's default) when absent */
@@ -580,6 +604,130 @@ START_TEST(test_random_against_reference)
 }
 END_TEST
 
+/* A worker's table gives other pools' hosts as keyed hashes
+ * (adapter-protocol.md): the same sites with every host but site 1's own
+ * replaced by its "hostHash" must route every request to the same site.
+ * Random hosts (labels, case, a trailing dot, a port) and local addresses
+ * against both tables. */
+struct hb {
+	unsigned site;
+	const char *addr, *host;
+};
+
+static const struct hb hashed_bindings[] = {
+	{ 1, "*", "*.x.y" },       { 1, "127.0.0.1", "" }, { 2, "*", "a.x.y" },
+	{ 3, "*", "*.b.x.y" },     { 4, "*", "Q" },        { 5, "*", "*.y" },
+	{ 6, "*", "" },            { 7, "127.0.0.1", "a.x.y" },
+	{ 8, "127.0.0.2", "*.x.y" }, { 9, "127.0.0.3", "b.x.y." },
+};
+
+static void
+hashed_table_json(char *out, size_t size, bool hashed, const uint8_t *key)
+{
+	size_t o = 0;
+
+	o += (size_t)snprintf(out + o, size - o,
+			      "{ %s%s%s\"sockets\": [ { \"id\": 0, \"address\": \"*\", \"port\": 80 } ],"
+			      " \"pools\": [ { \"id\": 0, \"name\": \"p\" } ], \"sites\": [",
+			      hashed ? "\"hostKey\": \"" : "",
+			      hashed ? "000102030405060708090a0b0c0d0e0f" : "", hashed ? "\", " : "");
+	for (unsigned s = 1; s <= 9; s++) {
+		bool first = true;
+
+		o += (size_t)snprintf(out + o, size - o, "%s{ \"id\": %u, \"bindings\": [",
+				      s > 1 ? ", " : "", s);
+		for (size_t i = 0; i < sizeof(hashed_bindings) / sizeof(hashed_bindings[0]); i++) {
+			const struct hb *b = &hashed_bindings[i];
+			size_t l = strlen(b->host);
+			bool own = false;
+			char lc[32];
+
+			if (b->site != s)
+				continue;
+			if (l && b->host[l - 1] == '.')
+				l--;
+			for (size_t j = 0; j < sizeof(hashed_bindings) / sizeof(hashed_bindings[0]); j++)
+				own = own || (hashed_bindings[j].site == 1 &&
+					      strlen(hashed_bindings[j].host) == l &&
+					      strncasecmp(hashed_bindings[j].host, b->host, l) == 0);
+			o += (size_t)snprintf(out + o, size - o,
+					      "%s{ \"address\": \"%s\", \"port\": 80, ", first ? "" : ", ",
+					      b->addr);
+			first = false;
+			if (!hashed || s == 1 || own || l == 0) {
+				o += (size_t)snprintf(out + o, size - o, "\"host\": \"%s\" }", b->host);
+				continue;
+			}
+			{
+				size_t off = b->host[0] == '*' ? 1 : 0;
+
+				for (size_t k = off; k < l; k++)
+					lc[k - off] = (char)tolower((unsigned char)b->host[k]);
+				o += (size_t)snprintf(out + o, size - o,
+						      "\"hostHash\": \"%016llx\", \"wildcard\": %s }",
+						      (unsigned long long)wasp_siphash24(key, lc, l - off),
+						      off ? "true" : "false");
+			}
+		}
+		o += (size_t)snprintf(out + o, size - o,
+				      "], \"apps\": [ { \"path\": \"/\", \"pool\": 0 } ] }");
+	}
+	(void)snprintf(out + o, size - o, "] }");
+}
+
+START_TEST(test_hashed_hosts_agree)
+{
+	static const char *const labels[] = { "a", "b", "x", "y", "q", "z", "X", "Y" };
+	static const char *const locals[] = { "127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4" };
+	uint8_t key[16];
+	char plain_json[8192], hashed_json[8192], err[256];
+	struct wasp_route_table *plain, *hashed;
+	unsigned seed = 4242;
+	int seen_hashed = 0;
+
+	for (int i = 0; i < 16; i++)
+		key[i] = (uint8_t)i;
+	hashed_table_json(plain_json, sizeof(plain_json), false, key);
+	hashed_table_json(hashed_json, sizeof(hashed_json), true, key);
+	ck_assert_ptr_nonnull(strstr(hashed_json, "hostHash"));
+	ck_assert_ptr_null(strstr(hashed_json, "b.x.y"));
+	ck_assert_msg(wasp_route_table_parse(plain_json, strlen(plain_json), "http", &plain, err,
+					     sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(wasp_route_table_parse(hashed_json, strlen(hashed_json), "http", &hashed,
+					     err, sizeof(err)) == 0, "%s", err);
+	for (int iter = 0; iter < 200000; iter++) {
+		char host[64];
+		size_t hl = 0, nl = 1 + (size_t)(rand_r(&seed) % 4);
+		struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(80) };
+		struct wasp_route_result a, b;
+		int ra, rb;
+
+		for (size_t i = 0; i < nl; i++)
+			hl += (size_t)snprintf(host + hl, sizeof(host) - hl, "%s%s", i ? "." : "",
+					       labels[rand_r(&seed) % 8]);
+		if (rand_r(&seed) % 8 == 0)
+			host[hl++] = '.';
+		if (rand_r(&seed) % 8 == 0)
+			hl += (size_t)snprintf(host + hl, sizeof(host) - hl, ":80");
+		ck_assert_int_eq(inet_pton(AF_INET, locals[rand_r(&seed) % 4], &sin.sin_addr), 1);
+		ra = wasp_route_lookup_conn(plain, (struct sockaddr *)&sin, sizeof(sin), host, hl, "/",
+					    1, &a);
+		rb = wasp_route_lookup_conn(hashed, (struct sockaddr *)&sin, sizeof(sin), host, hl,
+					    "/", 1, &b);
+		ck_assert_msg(ra == rb, "Host %.*s: %d against %d", (int)hl, host, ra, rb);
+		if (ra == 0) {
+			ck_assert_msg(a.site->id == b.site->id, "Host %.*s: site %u against %u",
+				      (int)hl, host, a.site->id, b.site->id);
+			seen_hashed += a.site->id != 1 && a.site->id != 6;
+		}
+	}
+	ck_assert_int_gt(seen_hashed, 1000); /* the hashed bindings did route */
+	wasp_route_table_free(plain);
+	wasp_route_table_free(hashed);
+}
+END_TEST
+
+
 static Suite *
 route_suite(void)
 {
@@ -601,6 +749,7 @@ route_suite(void)
 	tcase_add_test(tp, test_ipv6);
 	tcase_add_test(tp, test_wildcard_host);
 	tcase_add_test(tp, test_random_against_reference);
+	tcase_add_test(tp, test_hashed_hosts_agree);
 	suite_add_tcase(s, tp);
 	return s;
 }
