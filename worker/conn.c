@@ -364,7 +364,7 @@ step_run(struct conn *c)
 			conn_set_deadline(c, UINT64_MAX);
 		return false;
 	case PIPELINE_SEND:
-		if (drain_decide(c)) {
+		if (!stream_producing(&c->req) && drain_decide(c)) {
 			c->state = CS_DRAIN;
 			return true;
 		}
@@ -401,6 +401,13 @@ step_write(struct conn *c)
 
 	if (r == -EAGAIN) {
 		conn_wait_xfer(c, XFER_WRITE);
+		return false;
+	}
+	if (r == 0) {
+		/* a streamed body waits for its producer, whose own limits
+		 * bound the wait; the next transfer is measured afresh */
+		c->xfer = XFER_NONE;
+		conn_set_deadline(c, UINT64_MAX);
 		return false;
 	}
 	if (r < 0) {
@@ -557,6 +564,16 @@ conn_on_io(evutil_socket_t fd, short what, void *arg)
 			conn_enter(c);
 		break;
 	case CS_WRITE:
+		/* a streaming handler may still read the body meanwhile */
+		if (c->body_wait_fn && c->readable && !c->in_callback) {
+			c->in_callback = true;
+			conn_body_notify(c);
+			c->in_callback = false;
+			if (c->dead) {
+				conn_free(c);
+				break;
+			}
+		}
 		if (c->writable)
 			conn_enter(c);
 		break;
@@ -612,6 +629,13 @@ conn_on_timer(evutil_socket_t fd, short what, void *arg)
 	if (c->state == CS_IDLE || c->state == CS_LINGER || c->state == CS_BODY ||
 	    c->state == CS_DRAIN)
 		conn_free(c);
+}
+
+void
+conn_stream_kick(struct conn *c)
+{
+	if (c->state == CS_WRITE && !c->dead)
+		event_active(&c->ev, EV_WRITE, 0);
 }
 
 void

@@ -444,8 +444,9 @@ request_build_head(struct wasp_request *req, char **ret_head)
 		.version = req->http ? req->http->version : WASP_HTTP_1_1,
 		.date = wasp_http_date_get(&req->env->date, time(NULL)),
 		.server = req->no_server_header ? NULL : WORKER_SERVER_HEADER,
-		.content_length =
-			req->file_fd >= 0 ? (int64_t)req->file_len : (int64_t)req->body_len,
+		.content_length = stream_active(req) ? stream_length(req)
+				  : req->file_fd >= 0 ? (int64_t)req->file_len
+						      : (int64_t)req->body_len,
 		.keep_alive = req->keep_alive,
 		.extra = extra,
 		.n_extra = req->n_headers,
@@ -602,6 +603,18 @@ wasp_request_elapsed_usec(const struct wasp_request *req)
 	return req->start_usec && now > req->start_usec ? now - req->start_usec : 0;
 }
 
+void
+wasp_request_set_error_detail(struct wasp_request *req, const char *text)
+{
+	req->error_detail = text ? wasp_arena_strdup(req->arena, text) : NULL;
+}
+
+const char *
+wasp_request_error_detail(const struct wasp_request *req)
+{
+	return req->error_detail;
+}
+
 /* ---- response headers and body ---- */
 
 int
@@ -651,7 +664,7 @@ wasp_response_header_at(const struct wasp_request *req, size_t i, const char **r
 bool
 wasp_response_has_body(const struct wasp_request *req)
 {
-	return req->body_len > 0 || req->file_fd >= 0;
+	return req->body_len > 0 || req->file_fd >= 0 || stream_active(req);
 }
 
 void
@@ -672,4 +685,5 @@ wasp_response_clear_body(struct wasp_request *req)
 	req->body_len = 0;
 	req->file_fd = -1; /* owned by the arena or the module, not us */
 	req->file_len = 0;
+	stream_cancel(req);
 }

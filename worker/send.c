@@ -18,12 +18,17 @@ send_prepare(struct conn *c)
 	struct wasp_request *req = &c->req;
 	struct worker_env *env = c->env;
 	bool bodyless = req->head || req->status < 200 || req->status == 204 || req->status == 304;
-	int64_t clen = req->file_fd >= 0 ? (int64_t)req->file_len : (int64_t)req->body_len;
+	bool streamed = stream_active(req);
+	int64_t clen = streamed		 ? stream_length(req)
+		       : req->file_fd >= 0 ? (int64_t)req->file_len
+					   : (int64_t)req->body_len;
 	char *head;
 	int n;
 
-	if (c->body_open || c->pend_len)
-		c->close_after = true; /* drain_decide() chose not to read it */
+	/* drain_decide() chose not to read it (a streaming handler may still
+	 * be reading it: what it leaves is discarded after the response) */
+	if ((c->body_open || c->pend_len) && !stream_producing(req))
+		c->close_after = true;
 	req->keep_alive = req->http && req->http->keep_alive && !c->close_after &&
 			  !(env->draining && !wchan_open(c->chan)) && !req->no_keep_alive &&
 			  wasp_http_response_can_keep_alive(req->http, clen);
@@ -35,7 +40,9 @@ send_prepare(struct conn *c)
 	c->iov[0] = (struct iovec){ head, (size_t)n };
 	c->iov_n = 1;
 	c->file_left = 0;
-	if (!bodyless) {
+	if (streamed)
+		stream_begin(req, bodyless);
+	else if (!bodyless) {
 		if (req->file_fd >= 0) {
 			c->file_off = req->file_off;
 			c->file_left = req->file_len;
@@ -61,7 +68,8 @@ send_error(struct conn *c)
 	return -errno;
 }
 
-/* Write what is left of the response. 1 done, -EAGAIN, -errno. */
+/* Write what is left of the response. 1 done, 0 a streamed body waits for
+ * its producer, -EAGAIN, -errno. */
 int
 send_write(struct conn *c)
 {
@@ -118,6 +126,12 @@ send_write(struct conn *c)
 		(void)setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &zero, sizeof(zero));
 		c->corked = false;
 	}
+	if (stream_active(req)) {
+		int r = stream_send(req, c->fd);
+		if (r == -EAGAIN)
+			c->writable = false;
+		return r;
+	}
 	return 1;
 }
 
@@ -131,5 +145,7 @@ conn_cut(struct conn *c, int err)
 {
 	c->req.win32_status = wasp_errno_is_disconnect(err) ? 64 : 1236;
 	c->req.keep_alive = false;
+	if (c->req.stream) /* its producer's writes fail from now on */
+		c->req.stream->failed = true;
 	c->state = CS_POST;
 }

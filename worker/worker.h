@@ -55,6 +55,7 @@ struct rc_entry;
 #define WORKER_RATE_GRACE_USEC 1000000
 #define WORKER_SPARE_MAX 64   /* input buffers and request arenas kept for reuse */
 #define WORKER_CORK_MIN 65536 /* file bodies over this: TCP_CORK rather than MSG_MORE */
+#define WORKER_STREAM_BUF 65536 /* a streamed response's buffer (stream.c) */
 #define WORKER_DEFAULT_CONN_TIMEOUT_USEC (120ULL * 1000000) /* IIS connectionTimeout */
 #define WORKER_CONFIG_REVALIDATE_USEC 1000000 /* web.config files re-stat'ed at most this often */
 #define WORKER_RCACHE_MAX 1024     /* (application, path)s whose sections are remembered */
@@ -266,6 +267,7 @@ int module_find(const struct worker_env *env, const char *name, size_t len);
  * and the per-(application, path) sections (config_cache.c). */
 void config_states_free(struct worker_env *env);
 extern const struct wasp_module mod_static;
+extern const struct wasp_module mod_fastcgi;
 extern const struct wasp_module mod_test;
 
 /* ---- process state ---- */
@@ -470,7 +472,48 @@ struct wasp_request {
 	bool keep_alive;
 	bool no_keep_alive; /* wasp_response_disable_keep_alive() */
 	bool no_server_header; /* wasp_response_omit_server_header() */
+	struct wstream *stream; /* wasp_response_stream(), NULL when not streaming */
+	const char *error_detail; /* wasp_request_set_error_detail() */
+	/* allowPathInfo (handlers_map): the URL's first script_len bytes name
+	 * the script file (script_file), the rest is PATH_INFO (mapped to
+	 * path_info_file, NULL when no virtual directory covers it); 0: none */
+	size_t script_len;
+	const char *script_file, *path_info_file;
+	bool path_info_allowed; /* the chosen handler's allowPathInfo */
 };
+
+/* ---- streamed responses (stream.c) ---- */
+
+struct wstream {
+	char *buf;                /* WORKER_STREAM_BUF bytes */
+	size_t off, len;          /* buffered body bytes: buf[off..off+len) */
+	size_t inflight;          /* the first of them, framed and being sent */
+	size_t frame_left;        /* bytes of that frame not yet sent */
+	char chunk_hdr[WASP_HTTP_CHUNK_HEADER_MAX];
+	size_t last_off;          /* of the last chunk, sent */
+	int64_t length;           /* declared, -1 unknown */
+	uint64_t written;         /* body bytes the producer gave */
+	void (*on_writable)(struct wasp_request *req, void *userdata);
+	void *userdata;
+	bool head_sent, chunked, discard, want_room, ended, failed, cancelled, last_sent;
+};
+
+/* Is the response streamed (and not replaced since)? */
+bool stream_active(const struct wasp_request *req);
+/* Does the producer still have bytes to give (not ended, failed or cancelled)? */
+bool stream_producing(const struct wasp_request *req);
+/* A module replaced the body (wasp_response_clear_body) before the head
+ * went out: the producer's writes fail from now on. */
+void stream_cancel(struct wasp_request *req);
+int64_t stream_length(const struct wasp_request *req);
+/* The head is going out: the framing is chosen (bodyless: HEAD, 204, 304). */
+void stream_begin(struct wasp_request *req, bool bodyless);
+/* Write what is buffered to fd. 1 when the stream ended and all of it is
+ * out, 0 when waiting for the producer, -EAGAIN (socket full),
+ * -ECONNABORTED (aborted, or ended short: cut the connection), -errno. */
+int stream_send(struct wasp_request *req, int fd);
+/* The producer added bytes or ended: have the connection look (conn.c). */
+void conn_stream_kick(struct conn *c);
 
 /* The connection's addresses (getsockname/getpeername once per connection).
  * false when unknown (a socketpair in tests). */

@@ -276,6 +276,11 @@ detailed_page(struct wasp_request *req, const struct wasp_element *cfg, unsigned
 	(void)write_str(req, "</h1>\n<p>");
 	(void)write_escaped(req, explain(status, substatus));
 	(void)write_str(req, "</p>\n");
+	if (wasp_request_error_detail(req)) {
+		(void)write_str(req, "<p>");
+		(void)write_escaped(req, wasp_request_error_detail(req));
+		(void)write_str(req, "</p>\n");
+	}
 	if (bad) {
 		(void)write_str(req, "<p>Handler \"");
 		(void)write_escaped(req, strempty(wasp_request_handler_name(req)));

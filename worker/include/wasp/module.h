@@ -282,6 +282,11 @@ const struct wasp_config_error *wasp_request_config_error(const struct wasp_requ
 /* 500.21: the module named by the chosen handler that is not available
  * (IIS: "Handler X has a bad module Y in its module list"); NULL otherwise. */
 const char *wasp_request_bad_module(const struct wasp_request *req);
+/* A sentence saying why the request failed (copied), shown on the detailed
+ * error page (httpErrors errorMode Detailed, or DetailedLocalOnly for a
+ * local client) of an error status. */
+void wasp_request_set_error_detail(struct wasp_request *req, const char *text);
+const char *wasp_request_error_detail(const struct wasp_request *req);
 /* Serve the request with the handlers entry called name instead (from a
  * MapRequestHandler or earlier hook). 0, or -ENOENT when there is none. */
 int wasp_request_set_handler_name(struct wasp_request *req, const char *name);
@@ -374,7 +379,32 @@ int wasp_response_write(struct wasp_request *req, const void *data, size_t len);
 int wasp_response_send_file(struct wasp_request *req, int fd, off_t offset, uint64_t len);
 /* Is there a body (bytes written or a file set)? */
 bool wasp_response_has_body(const struct wasp_request *req);
-/* Drop the body (bytes and file); status and headers stay. */
+/* Stream the body instead of giving it whole: for a handler that produces
+ * it over time. Call it from ExecuteRequestHandler (or before resuming it
+ * with WASP_DONE), with the status and headers set: the head goes out after
+ * SendResponse, then the bytes as wasp_response_stream_write() gives them.
+ * length is the body's size when known (Content-Length), else -1: chunked
+ * for HTTP/1.1, the end of the connection for HTTP/1.0. on_writable(req,
+ * userdata) is called from the event loop when a write was refused
+ * (-EAGAIN) and the client has since taken enough to make room. 0,
+ * -EINVAL (already streaming), -ENOMEM. */
+int wasp_response_stream(struct wasp_request *req, int64_t length,
+			 void (*on_writable)(struct wasp_request *req, void *userdata),
+			 void *userdata);
+/* Copy up to len bytes into the stream's buffer (64 KiB). Returns how many
+ * it took (> 0; fewer than len when the buffer filled), -EAGAIN when it took
+ * none (on_writable follows), -EMSGSIZE past the declared length, -EPIPE
+ * when the stream is over (ended, aborted, the client went away, or a
+ * module replaced the body: stop producing). */
+ssize_t wasp_response_stream_write(struct wasp_request *req, const void *data, size_t len);
+/* No more bytes: the request completes once they are sent. Short of the
+ * declared length the connection is cut (-EPIPE). 0 or -EPIPE. */
+int wasp_response_stream_end(struct wasp_request *req);
+/* The producer failed: the response cannot be completed. Once the head is
+ * out the connection is cut (never a complete-looking response). */
+void wasp_response_stream_abort(struct wasp_request *req);
+/* Drop the body (bytes, file, or a stream whose head is not out yet: its
+ * producer's writes fail from then on); status and headers stay. */
 void wasp_response_clear_body(struct wasp_request *req);
 /* IIS's courtesy redirect of a directory URL without its trailing slash:
  * 301 to the request's path with '/' appended, the query kept. Returns
