@@ -1,0 +1,49 @@
+"""Helpers for the FastCGI tests: php-cgi (skipped when it is not installed)
+and the applicationHost.config parts that map *.php to it."""
+import os
+import shutil
+
+import wasptest
+
+
+def php_cgi():
+    """The php-cgi program, or skip the test (meson's 77)."""
+    for name in ("php-cgi8.2", "php-cgi"):
+        p = shutil.which(name)
+        if p:
+            return os.path.realpath(p)
+    wasptest.skip("php-cgi is not installed")
+    return None
+
+
+def web_server_xml(php, app_attrs=None, env=None, handler_attrs=None, extra=""):
+    """<fastCgi> with one <application> for php and a *.php handler before
+    StaticFile. app_attrs, handler_attrs: more attributes; env: the
+    application's environmentVariables."""
+    def attrs(d):
+        return "".join(' %s="%s"' % (k, v) for k, v in (d or {}).items())
+    envs = "".join('<environmentVariable name="%s" value="%s" />' % kv
+                   for kv in (env or {}).items())
+    return """
+    <fastCgi>
+      <application fullPath="%s"%s>
+        <environmentVariables>%s</environmentVariables>
+      </application>
+    </fastCgi>
+    <handlers accessPolicy="Read, Script">
+      <add name="PHP_via_FastCGI" path="*.php" verb="GET,HEAD,POST" modules="FastCgiModule"
+           scriptProcessor="%s" resourceType="Either" requireAccess="Script"%s />
+      <add name="StaticFile" path="*" verb="*"
+           modules="StaticFileModule,DefaultDocumentModule,DirectoryListingModule"
+           resourceType="Either" requireAccess="Read" />
+    </handlers>
+    <security><requestFiltering>
+      <requestLimits maxAllowedContentLength="4294967295" />
+    </requestFiltering></security>
+    %s""" % (php, attrs(app_attrs), envs, php, attrs(handler_attrs), extra)
+
+
+def write_php(srv, pool, name, text):
+    path = os.path.join(srv.content_dir(pool), name)
+    wasptest.write_content(path, text)
+    return path

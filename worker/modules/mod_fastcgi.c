@@ -1,0 +1,895 @@
+/* FastCgiModule: IIS's FastCGI handler. A <handlers> entry naming it
+ * (modules="FastCgiModule") picks its application with scriptProcessor,
+ * "fullPath|arguments", among applicationHost.config's
+ * system.webServer/fastCgi <application>s; the processes are the worker's
+ * own (worker/fastcgi/procs.c). One request:
+ *
+ *   FCGI_BEGIN_REQUEST (Responder, FCGI_KEEP_CONN), FCGI_PARAMS (the table
+ *   in docs/fastcgi.md), FCGI_STDIN as the body arrives (read only when the
+ *   application took what went before: its socket's backpressure reaches
+ *   the client), then FCGI_STDOUT is read: the CGI head (Status, Location,
+ *   other fields) becomes the response head, the rest is streamed to the
+ *   client (wasp_response_stream; the application is read only while the
+ *   client takes the bytes), until FCGI_END_REQUEST.
+ *
+ * Failures before the head went out answer IIS's pages: 500 (no such
+ * application, a process that cannot start or exits, a malformed record or
+ * head, a head over FCGI_HEAD_MAX, requestTimeout, activityTimeout, output
+ * on stderr per stderrMode), 503.4 (the queue is full). After the head,
+ * the connection is cut instead. The process is ended whenever its
+ * connection cannot be trusted for the next request. Every such event is
+ * logged with the process id. */
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "config.h"
+#include "fastcgi/procs.h"
+#include "fastcgi/record.h"
+#include "log.h"
+#include "util.h"
+#include "worker.h"
+
+#define FCGI_HEAD_MAX 65536 /* the CGI head an application sends */
+#define FCGI_IN_BUF 65536   /* read from the application at once */
+#define FCGI_STDIN_CHUNK 32768 /* body bytes per FCGI_STDIN record */
+#define FCGI_STDERR_MAX 16384 /* stderr text kept for ReturnStdErrIn500 */
+#define FCGI_REQ_ID 1
+
+struct freq {
+	struct wasp_request *req;
+	struct fcgi_app *app;
+	struct fcgi_inst *inst;
+	struct fcgi_waiter waiter;
+	pid_t pid;
+	int fd;
+	struct event io, timer, resume;
+	bool io_set, timer_set, resume_set;
+	short io_flags;
+	/* to the application */
+	uint8_t *out;
+	size_t out_off, out_len, out_cap;
+	bool stdin_done, body_wait;
+	/* from it */
+	struct fcgi_parser parser;
+	struct fcgi_head head;
+	bool head_done, streaming, ended, paused, resumed, done;
+	uint8_t *in;
+	size_t in_off, in_len;
+	const uint8_t *pend; /* STDOUT bytes the stream did not take yet */
+	size_t pend_len;
+	char *err_text;
+	size_t err_len;
+	uint64_t deadline_req, last_activity;
+};
+
+static void freq_pump(struct freq *f);
+static void on_writable(struct wasp_request *req, void *userdata);
+
+static const struct fcgi_conf *
+conf(const struct freq *f)
+{
+	return fcgi_app_conf(f->app);
+}
+
+/* ---- FCGI_PARAMS ---- */
+
+struct pbuf {
+	struct wasp_request *req;
+	uint8_t *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void
+param(struct pbuf *b, const char *name, const char *value)
+{
+	size_t nl = strlen(name), vl = strlen(strempty(value)), need = fcgi_nv_size(nl, vl);
+
+	if (b->oom)
+		return;
+	if (b->len + need > b->cap) {
+		size_t cap = MAX(b->cap * 2, b->len + need + 1024);
+		uint8_t *p = wasp_request_alloc(b->req, cap);
+
+		if (!p) {
+			b->oom = true;
+			return;
+		}
+		memcpy(p, b->p, b->len);
+		b->p = p;
+		b->cap = cap;
+	}
+	b->len += fcgi_nv_encode(b->p + b->len, name, nl, strempty(value), vl);
+}
+
+/* HTTP_<NAME> for every request field (field lines of one name joined
+ * with ", "), as IIS passes them. */
+static void
+params_headers(struct pbuf *b, struct wasp_request *req)
+{
+	const struct wasp_http_request *h = req->http;
+
+	for (uint32_t i = 0; h && i < h->n_headers; i++) {
+		const struct wasp_http_header *x = &h->headers[i];
+		char *name, *value;
+		size_t vlen = x->value.len, o = 0;
+		bool dup = false;
+
+		for (uint32_t k = 0; k < i && !dup; k++)
+			dup = h->headers[k].name.len == x->name.len &&
+			      strncasecmp(h->headers[k].name.ptr, x->name.ptr, x->name.len) == 0;
+		if (dup)
+			continue;
+		for (uint32_t k = i + 1; k < h->n_headers; k++)
+			if (h->headers[k].name.len == x->name.len &&
+			    strncasecmp(h->headers[k].name.ptr, x->name.ptr, x->name.len) == 0)
+				vlen += 2 + h->headers[k].value.len;
+		name = wasp_request_alloc(req, x->name.len + 6);
+		value = wasp_request_alloc(req, vlen + 1);
+		if (!name || !value) {
+			b->oom = true;
+			return;
+		}
+		memcpy(name, "HTTP_", 5);
+		for (size_t k = 0; k < x->name.len; k++) {
+			char c = x->name.ptr[k];
+			name[5 + k] = c == '-' ? '_' : (char)(c >= 'a' && c <= 'z' ? c - 32 : c);
+		}
+		name[5 + x->name.len] = '\0';
+		for (uint32_t k = i; k < h->n_headers; k++) {
+			const struct wasp_http_header *y = &h->headers[k];
+
+			if (y->name.len != x->name.len ||
+			    strncasecmp(y->name.ptr, x->name.ptr, x->name.len) != 0)
+				continue;
+			if (o) {
+				memcpy(value + o, ", ", 2);
+				o += 2;
+			}
+			if (y->value.len)
+				memcpy(value + o, y->value.ptr, y->value.len);
+			o += y->value.len;
+		}
+		value[o] = '\0';
+		/* CGI passes these two as CONTENT_*, not HTTP_* */
+		if (streq(name, "HTTP_CONTENT_TYPE") || streq(name, "HTTP_CONTENT_LENGTH"))
+			continue;
+		param(b, name, value);
+	}
+}
+
+static const char *
+sv(struct wasp_request *req, const char *name)
+{
+	return strempty(wasp_request_server_variable(req, name));
+}
+
+/* The FCGI_PARAMS stream of req (docs/fastcgi.md has the table). */
+static int
+params_build(struct freq *f, bool path_info, struct pbuf *b)
+{
+	struct wasp_request *req = f->req;
+	const char *path = wasp_request_path(req), *file = wasp_request_physical_path(req);
+	const char *script = path, *info = path, *translated = file;
+	const char *raw = wasp_request_raw_path(req), *query = wasp_request_query(req);
+	const char *uri = *query ? wasp_arena_printf(req->arena, "%s?%s", raw, query) : raw;
+	int64_t blen = wasp_request_body_length(req);
+
+	if (path_info && req->script_len > 0 && req->script_len < strlen(path)) {
+		/* allowPathInfo: the script is the URL's first part that names
+		 * a file (chosen at MapRequestHandler), the rest is PATH_INFO */
+		script = wasp_arena_strndup(req->arena, path, req->script_len);
+		info = path + req->script_len;
+		file = req->script_file;
+		translated = req->path_info_file ? req->path_info_file : "";
+	}
+	*b = (struct pbuf){ .req = req };
+	param(b, "GATEWAY_INTERFACE", "CGI/1.1");
+	param(b, "SERVER_SOFTWARE", sv(req, "SERVER_SOFTWARE"));
+	param(b, "SERVER_PROTOCOL", sv(req, "SERVER_PROTOCOL"));
+	param(b, "SERVER_NAME", sv(req, "SERVER_NAME"));
+	param(b, "SERVER_PORT", sv(req, "SERVER_PORT"));
+	param(b, "SERVER_ADDR", sv(req, "LOCAL_ADDR"));
+	param(b, "LOCAL_ADDR", sv(req, "LOCAL_ADDR"));
+	param(b, "SERVER_PORT_SECURE", "0");
+	param(b, "HTTPS", "off");
+	param(b, "REMOTE_ADDR", sv(req, "REMOTE_ADDR"));
+	param(b, "REMOTE_HOST", sv(req, "REMOTE_ADDR"));
+	param(b, "REMOTE_PORT", sv(req, "REMOTE_PORT"));
+	param(b, "REMOTE_USER", "");
+	param(b, "AUTH_TYPE", "");
+	param(b, "LOGON_USER", "");
+	param(b, "REQUEST_METHOD", wasp_request_method(req));
+	param(b, "QUERY_STRING", query);
+	param(b, "REQUEST_URI", uri);
+	param(b, "UNENCODED_URL", uri);
+	param(b, "URL", script);
+	param(b, "SCRIPT_NAME", script);
+	param(b, "SCRIPT_FILENAME", strempty(file));
+	param(b, "PATH_INFO", info);
+	param(b, "PATH_TRANSLATED", strempty(translated));
+	param(b, "DOCUMENT_ROOT", sv(req, "APPL_PHYSICAL_PATH"));
+	param(b, "APPL_PHYSICAL_PATH", sv(req, "APPL_PHYSICAL_PATH"));
+	param(b, "APPL_MD_PATH", sv(req, "APPL_MD_PATH"));
+	param(b, "INSTANCE_ID", sv(req, "INSTANCE_ID"));
+	param(b, "INSTANCE_NAME", sv(req, "INSTANCE_NAME"));
+	param(b, "APP_POOL_ID", sv(req, "APP_POOL_ID"));
+	if (blen != 0) {
+		/* a chunked body's length is not known up front: none is sent,
+		 * the application reads FCGI_STDIN to its end */
+		if (blen > 0)
+			param(b, "CONTENT_LENGTH",
+			      wasp_arena_printf(req->arena, "%lld", (long long)blen));
+	} else
+		param(b, "CONTENT_LENGTH", "0");
+	param(b, "CONTENT_TYPE", sv(req, "CONTENT_TYPE"));
+	params_headers(b, req);
+	return b->oom ? -ENOMEM : 0;
+}
+
+/* BEGIN_REQUEST, the PARAMS records, the empty PARAMS: into f->out. */
+static int
+out_request(struct freq *f, const struct pbuf *b)
+{
+	size_t n_rec = b->len / FCGI_MAX_CONTENT + 1;
+	size_t cap = FCGI_BEGIN_REQUEST_LEN + b->len + (n_rec + 1) * FCGI_HEADER_LEN;
+	uint8_t *o;
+
+	cap = MAX(cap, FCGI_HEADER_LEN + FCGI_STDIN_CHUNK);
+	o = f->out = wasp_request_alloc(f->req, cap);
+	if (!o)
+		return -ENOMEM;
+	f->out_cap = cap;
+	fcgi_begin_request(o, FCGI_REQ_ID, true);
+	o += FCGI_BEGIN_REQUEST_LEN;
+	for (size_t off = 0; off < b->len;) {
+		size_t n = MIN(b->len - off, (size_t)FCGI_MAX_CONTENT);
+		fcgi_header(o, FCGI_PARAMS, FCGI_REQ_ID, (uint16_t)n, 0);
+		memcpy(o + FCGI_HEADER_LEN, b->p + off, n);
+		o += FCGI_HEADER_LEN + n;
+		off += n;
+	}
+	fcgi_header(o, FCGI_PARAMS, FCGI_REQ_ID, 0, 0);
+	o += FCGI_HEADER_LEN;
+	f->out_off = 0;
+	f->out_len = (size_t)(o - f->out);
+	return 0;
+}
+
+/* ---- events ---- */
+
+static void on_io(evutil_socket_t fd, short what, void *arg);
+static void on_timer(evutil_socket_t fd, short what, void *arg);
+
+static void
+io_update(struct freq *f)
+{
+	short want = 0;
+
+	if (f->fd < 0 || f->done)
+		return;
+	if (!f->paused && !f->ended && !f->pend_len)
+		want |= EV_READ;
+	if (f->out_len > f->out_off)
+		want |= EV_WRITE;
+	if (f->io_set && want == f->io_flags)
+		return;
+	if (f->io_set)
+		(void)event_del(&f->io);
+	f->io_set = false;
+	f->io_flags = want;
+	if (!want)
+		return;
+	event_assign(&f->io, wasp_server_event_base(wasp_request_server(f->req)), f->fd,
+		     (short)(want | EV_PERSIST), on_io, f);
+	if (event_add(&f->io, NULL) == 0)
+		f->io_set = true;
+}
+
+static void
+timer_arm(struct freq *f)
+{
+	uint64_t now = wasp_now_usec(), at = f->deadline_req, d;
+
+	if (f->done)
+		return;
+	if (f->inst && !f->paused && f->last_activity + conf(f)->activity_usec < at)
+		at = f->last_activity + conf(f)->activity_usec;
+	d = at > now ? at - now : 0;
+	if (!f->timer_set) {
+		evtimer_assign(&f->timer, wasp_server_event_base(wasp_request_server(f->req)),
+			       on_timer, f);
+		f->timer_set = true;
+	}
+	struct timeval tv = { .tv_sec = (time_t)(d / 1000000), .tv_usec = (suseconds_t)(d % 1000000) };
+	(void)evtimer_add(&f->timer, &tv);
+}
+
+/* The request is over for the application (reusable: its connection is
+ * clean for the next request). */
+static void
+freq_finish(struct freq *f, bool reusable)
+{
+	if (f->done)
+		return;
+	f->done = true;
+	if (f->io_set)
+		(void)event_del(&f->io);
+	if (f->timer_set)
+		(void)event_del(&f->timer);
+	f->io_set = false;
+	fcgi_waiter_cancel(&f->waiter);
+	if (f->inst)
+		fcgi_inst_release(f->inst, reusable);
+	f->inst = NULL;
+	f->fd = -1;
+}
+
+static void
+freq_cleanup(void *p)
+{
+	struct freq *f = p;
+
+	freq_finish(f, false); /* still running when the request ended: not reusable */
+	if (f->resume_set)
+		(void)event_del(&f->resume);
+}
+
+static void
+on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct freq *f = arg;
+
+	f->resume_set = false;
+	wasp_request_resume(f->req, WASP_DONE);
+}
+
+/* Continue the pipeline from the loop: resuming may complete the request
+ * and free f (its arena) on the spot, so never from f's own code. */
+static void
+freq_resume(struct freq *f)
+{
+	f->resumed = true;
+	evtimer_assign(&f->resume, wasp_server_event_base(wasp_request_server(f->req)), on_resume,
+		       f);
+	f->resume_set = true;
+	event_active(&f->resume, EV_TIMEOUT, 0);
+}
+
+/* Answer with an error status before the head is out, or cut the
+ * connection after. */
+static void
+freq_fail(struct freq *f, unsigned status, unsigned substatus, const char *why)
+{
+	struct wasp_request *req = f->req;
+
+	if (f->pid)
+		wasp_log(WASP_LOG_ERR, "FastCGI process %d of '%s': %s (%s %s)", (int)f->pid,
+			 conf(f)->full_path, why, wasp_request_method(req), wasp_request_path(req));
+	else
+		wasp_log(WASP_LOG_ERR, "FastCGI '%s': %s (%s %s)",
+			 f->app ? conf(f)->full_path : "?", why, wasp_request_method(req),
+			 wasp_request_path(req));
+	freq_finish(f, false);
+	if (req->stream && req->stream->head_sent) {
+		wasp_response_stream_abort(req);
+		return;
+	}
+	/* nothing is out yet (a stream is dropped with the body) */
+	wasp_response_clear_body(req);
+	req->n_headers = 0;
+	wasp_response_set_status(req, status, substatus);
+	wasp_request_set_error_detail(req, why);
+	if (!f->resumed)
+		freq_resume(f);
+}
+
+/* ---- the response head ---- */
+
+static int
+head_apply(struct freq *f)
+{
+	struct wasp_request *req = f->req;
+	const char *name, *value;
+	size_t pos = 0, nl, vl;
+	bool have_status = false, have_location = false;
+	int64_t length = -1;
+	int r;
+
+	while ((r = fcgi_head_next(&f->head, &pos, &name, &nl, &value, &vl)) > 0) {
+		char *n, *v;
+
+		if (nl == 6 && strncasecmp(name, "Status", 6) == 0) {
+			int st = fcgi_parse_status(value, vl);
+			if (st < 0)
+				return -EBADMSG;
+			wasp_response_set_status(req, (unsigned)st, 0);
+			have_status = true;
+			continue;
+		}
+		if (nl == 14 && strncasecmp(name, "Content-Length", 14) == 0) {
+			char *end;
+			long long x;
+
+			v = wasp_arena_strndup(req->arena, value, vl);
+			if (!v)
+				return -ENOMEM;
+			errno = 0;
+			x = strtoll(v, &end, 10);
+			if (errno || *end || end == v || x < 0)
+				return -EBADMSG;
+			length = x;
+			continue;
+		}
+		/* the worker frames the response itself */
+		if ((nl == 17 && strncasecmp(name, "Transfer-Encoding", 17) == 0) ||
+		    (nl == 10 && strncasecmp(name, "Connection", 10) == 0) ||
+		    (nl == 10 && strncasecmp(name, "Keep-Alive", 10) == 0))
+			continue;
+		if (nl == 8 && strncasecmp(name, "Location", 8) == 0)
+			have_location = true;
+		n = wasp_arena_strndup(req->arena, name, nl);
+		v = wasp_arena_strndup(req->arena, value, vl);
+		if (!n || !v)
+			return -ENOMEM;
+		r = wasp_response_add_header(req, n, v);
+		if (r < 0)
+			return r == -ENOMEM ? r : -EBADMSG;
+	}
+	if (r < 0)
+		return r;
+	/* a Location without a Status is a redirect (RFC 3875 6.2.3/6.2.4:
+	 * answered as the client redirect IIS gives) */
+	if (!have_status)
+		wasp_response_set_status(req, have_location ? 302 : 200, 0);
+	return wasp_response_stream(req, length, on_writable, f) < 0 ? -ENOMEM : 0;
+}
+
+/* ---- reading the application ---- */
+
+/* Give pending STDOUT bytes to the stream. true when all went. */
+static bool
+flush_pend(struct freq *f)
+{
+	while (f->pend_len > 0) {
+		ssize_t n = wasp_response_stream_write(f->req, f->pend, f->pend_len);
+
+		if (n == -EAGAIN) {
+			f->paused = true; /* the client is slower: stop reading */
+			return false;
+		}
+		if (n < 0) {
+			freq_fail(f, 500, 0,
+				  n == -EMSGSIZE ? "more output than its Content-Length"
+						 : "the client went away");
+			return false;
+		}
+		f->pend += n;
+		f->pend_len -= (size_t)n;
+	}
+	return true;
+}
+
+static void
+on_writable(struct wasp_request *req, void *userdata)
+{
+	struct freq *f = userdata;
+
+	if (f->done)
+		return;
+	f->paused = false;
+	f->last_activity = wasp_now_usec();
+	freq_pump(f);
+}
+
+static void
+stderr_take(struct freq *f, const uint8_t *data, size_t len)
+{
+	enum fcgi_stderr_mode mode = conf(f)->stderr_mode;
+
+	wasp_log(WASP_LOG_WARNING, "FastCGI process %d of '%s' (stderr): %.*s", (int)f->pid,
+		 conf(f)->full_path, (int)MIN(len, (size_t)1024), (const char *)data);
+	if (mode == FCGI_STDERR_IGNORE)
+		return;
+	if (mode == FCGI_STDERR_500 && f->err_len < FCGI_STDERR_MAX) {
+		size_t n = MIN(len, FCGI_STDERR_MAX - f->err_len);
+
+		if (!f->err_text)
+			f->err_text = wasp_request_alloc(f->req, FCGI_STDERR_MAX + 1);
+		if (f->err_text) {
+			memcpy(f->err_text + f->err_len, data, n);
+			f->err_len += n;
+			f->err_text[f->err_len] = '\0';
+		}
+	} else if (!f->err_text)
+		f->err_text = (char *)"";
+	if (mode == FCGI_STDERR_TERMINATE)
+		freq_fail(f, 500, 0, "output on stderr (stderrMode TerminateProcess)");
+}
+
+/* One parsed event. false when the request is over for us. */
+static bool
+on_event(struct freq *f, const struct fcgi_event *ev)
+{
+	size_t used;
+	int r;
+
+	switch (ev->type) {
+	case FCGI_EV_NONE:
+		return true;
+	case FCGI_EV_STDERR:
+		stderr_take(f, ev->data, ev->len);
+		return !f->done;
+	case FCGI_EV_STDOUT:
+		if (f->err_text && conf(f)->stderr_mode != FCGI_STDERR_IGNORE)
+			return true; /* answered with a 500 at the end */
+		if (!f->head_done) {
+			r = fcgi_head_feed(&f->head, ev->data, ev->len, &used);
+			if (r == 0)
+				return true;
+			if (r < 0) {
+				freq_fail(f, 500, 0, "a response head over the limit");
+				return false;
+			}
+			f->head_done = true;
+			r = head_apply(f);
+			if (r < 0) {
+				freq_fail(f, 500, 0,
+					  r == -ENOMEM ? "out of memory" : "a malformed response head");
+				return false;
+			}
+			f->pend = ev->data + used;
+			f->pend_len = ev->len - used;
+			return true;
+		}
+		f->pend = ev->data;
+		f->pend_len = ev->len;
+		return true;
+	case FCGI_EV_END:
+		f->ended = true;
+		return true;
+	}
+	return true;
+}
+
+/* The application said FCGI_END_REQUEST and everything it wrote is given on. */
+static void
+on_end(struct freq *f)
+{
+	struct wasp_request *req = f->req;
+	bool clean = f->stdin_done;
+
+	if (f->err_text && conf(f)->stderr_mode != FCGI_STDERR_IGNORE) {
+		if (f->streaming) {
+			freq_fail(f, 500, 0, "output on stderr");
+			return;
+		}
+		freq_finish(f, clean);
+		wasp_response_clear_body(req);
+		req->n_headers = 0;
+		wasp_response_set_status(req, 500, 0);
+		if (conf(f)->stderr_mode == FCGI_STDERR_500 && f->err_len) {
+			(void)wasp_response_set_header(req, "Content-Type", "text/plain; charset=utf-8");
+			(void)wasp_response_write(req, f->err_text, f->err_len);
+		}
+		freq_resume(f);
+		return;
+	}
+	if (!f->head_done) {
+		freq_fail(f, 500, 0, "the response ended before its head");
+		return;
+	}
+	freq_finish(f, clean);
+	if (f->streaming)
+		(void)wasp_response_stream_end(req);
+}
+
+static void
+start_stream(struct freq *f)
+{
+	f->streaming = true;
+	freq_resume(f);
+}
+
+/* Read and relay what the application sent, as far as the client takes it. */
+static void
+read_app(struct freq *f)
+{
+	for (;;) {
+		struct fcgi_event ev;
+		ssize_t n;
+
+		if (f->pend_len && (!f->head_done || !flush_pend(f)))
+			return;
+		if (f->done)
+			return;
+		while (f->in_off < f->in_len) {
+			n = fcgi_parse(&f->parser, f->in + f->in_off, f->in_len - f->in_off, &ev);
+			if (n < 0) {
+				freq_fail(f, 500, 0, f->parser.err);
+				return;
+			}
+			f->in_off += (size_t)n;
+			if (!on_event(f, &ev))
+				return;
+			if (f->head_done && !f->streaming && !f->err_text) {
+				start_stream(f);
+			}
+			if (f->pend_len && !flush_pend(f))
+				return;
+			if (f->ended) {
+				if (f->in_off < f->in_len) {
+					freq_fail(f, 500, 0, "data after FCGI_END_REQUEST");
+					return;
+				}
+				on_end(f);
+				return;
+			}
+		}
+		if (f->paused)
+			return;
+		f->in_off = f->in_len = 0;
+		n = read(f->fd, f->in, FCGI_IN_BUF);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			freq_fail(f, 500, 0, "the connection to the process failed");
+			return;
+		}
+		if (n == 0) {
+			freq_fail(f, 500, 0,
+				  f->head_done ? "the process closed the connection mid-response"
+					       : "the process exited or closed the connection");
+			return;
+		}
+		f->in_len = (size_t)n;
+		f->last_activity = wasp_now_usec();
+	}
+}
+
+/* ---- writing the request ---- */
+
+static void
+on_body(struct wasp_request *req, void *userdata)
+{
+	struct freq *f = userdata;
+
+	f->body_wait = false;
+	if (!f->done)
+		freq_pump(f);
+}
+
+/* The next FCGI_STDIN record into f->out, when the body has bytes. */
+static void
+next_stdin(struct freq *f)
+{
+	struct wasp_request *req = f->req;
+	ssize_t n;
+
+	if (f->stdin_done || f->body_wait || f->out_len > f->out_off)
+		return;
+	n = wasp_request_read_body(req, f->out + FCGI_HEADER_LEN,
+				   MIN(f->out_cap - FCGI_HEADER_LEN, (size_t)FCGI_STDIN_CHUNK));
+	if (n == -EAGAIN) {
+		if (wasp_request_wait_body(req, on_body, f) == 0)
+			f->body_wait = true;
+		return;
+	}
+	if (n < 0) {
+		/* a broken or oversized body has its status set (400, 413,
+		 * 404.13); a client that went away is answered nothing */
+		unsigned st = wasp_response_status(req);
+		freq_fail(f, st >= 400 ? st : 500, st >= 400 ? wasp_response_substatus(req) : 0,
+			  "the request body could not be read");
+		return;
+	}
+	fcgi_header(f->out, FCGI_STDIN, FCGI_REQ_ID, (uint16_t)n, 0);
+	f->out_off = 0;
+	f->out_len = FCGI_HEADER_LEN + (size_t)n;
+	if (n == 0)
+		f->stdin_done = true;
+}
+
+static void
+write_app(struct freq *f)
+{
+	for (;;) {
+		ssize_t n;
+
+		next_stdin(f);
+		if (f->done || f->out_off >= f->out_len)
+			return;
+		n = write(f->fd, f->out + f->out_off, f->out_len - f->out_off);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			freq_fail(f, 500, 0, "the connection to the process failed");
+			return;
+		}
+		f->out_off += (size_t)n;
+		f->last_activity = wasp_now_usec();
+		if (f->out_off == f->out_len)
+			f->out_off = f->out_len = 0;
+	}
+}
+
+static void
+freq_pump(struct freq *f)
+{
+	if (!f->done)
+		write_app(f);
+	if (!f->done)
+		read_app(f);
+	if (!f->done) {
+		io_update(f);
+		timer_arm(f);
+	}
+}
+
+static void
+on_io(evutil_socket_t fd, short what, void *arg)
+{
+	freq_pump(arg);
+}
+
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct freq *f = arg;
+	uint64_t now = wasp_now_usec();
+
+	if (f->done)
+		return;
+	if (now >= f->deadline_req) {
+		if (f->inst)
+			freq_fail(f, 500, 0, "the request exceeded requestTimeout");
+		else
+			freq_fail(f, 500, 0, "no process was free within requestTimeout");
+		return;
+	}
+	if (f->inst && !f->paused && now >= f->last_activity + conf(f)->activity_usec) {
+		freq_fail(f, 500, 0, "no activity within activityTimeout");
+		return;
+	}
+	timer_arm(f);
+}
+
+/* A process is ours: send the request. */
+static void
+on_ready(struct fcgi_waiter *w, struct fcgi_inst *inst)
+{
+	struct freq *f = (struct freq *)((char *)w - offsetof(struct freq, waiter));
+	struct pbuf b;
+
+	f->inst = inst;
+	f->fd = fcgi_inst_fd(inst);
+	f->pid = fcgi_inst_pid(inst);
+	f->last_activity = wasp_now_usec();
+	fcgi_parser_init(&f->parser, FCGI_REQ_ID);
+	if (params_build(f, f->req->path_info_allowed, &b) < 0 || out_request(f, &b) < 0) {
+		freq_fail(f, 500, 0, "out of memory");
+		return;
+	}
+	/* from the loop: the queue hands processes out from a callback, the
+	 * first request directly from the handler */
+	io_update(f);
+	timer_arm(f);
+}
+
+/* ---- the handler ---- */
+
+struct hinfo {
+	const char *script_processor;
+	bool allow_path_info;
+};
+
+/* The chosen <handlers> entry's scriptProcessor and allowPathInfo. */
+static bool
+handler_info(struct wasp_request *req, struct hinfo *ret)
+{
+	const char *name = wasp_request_handler_name(req);
+	const struct wasp_element *h = wasp_request_config(req, "system.webServer/handlers");
+
+	for (size_t i = 0; name && h && i < h->n_items; i++)
+		if (strcaseeq(wasp_element_get_str(h->items[i], "name", ""), name)) {
+			ret->script_processor =
+				wasp_element_get_str(h->items[i], "scriptProcessor", "");
+			ret->allow_path_info =
+				wasp_element_get_bool(h->items[i], "allowPathInfo", false);
+			return true;
+		}
+	return false;
+}
+
+static enum wasp_status
+early_error(struct wasp_request *req, unsigned status, unsigned substatus, const char *why)
+{
+	wasp_log(WASP_LOG_ERR, "FastCGI: %s (%s %s)", why, wasp_request_method(req),
+		 wasp_request_path(req));
+	wasp_response_set_status(req, status, substatus);
+	wasp_request_set_error_detail(req, why);
+	return WASP_DONE;
+}
+
+static enum wasp_status
+fastcgi_execute(struct wasp_request *req, void *userdata)
+{
+	struct wasp_server *srv = wasp_request_server(req);
+	struct hinfo hi;
+	struct freq *f;
+	struct fcgi_app *app;
+	int r;
+
+	if (!handler_info(req, &hi) || !*hi.script_processor)
+		return early_error(req, 500, 0,
+				   "the handler has no scriptProcessor for FastCgiModule");
+	app = fcgi_app_get(wasp_server_event_base(srv),
+			   wasp_server_config(srv, "system.webServer/fastCgi"),
+			   hi.script_processor, &r);
+	if (!app)
+		return early_error(
+			req, 500, 0,
+			r == -ENOENT
+				? wasp_arena_printf(req->arena,
+						    "the FastCGI application '%s' of handler '%s' is "
+						    "not in system.webServer/fastCgi",
+						    hi.script_processor,
+						    strempty(wasp_request_handler_name(req)))
+				: "out of memory");
+	f = wasp_request_alloc(req, sizeof(*f));
+	if (!f)
+		return WASP_ERROR;
+	*f = (struct freq){ .req = req, .app = app, .fd = -1 };
+	req->path_info_allowed = hi.allow_path_info;
+	f->in = wasp_request_alloc(req, FCGI_IN_BUF);
+	f->head.buf = wasp_request_alloc(req, FCGI_HEAD_MAX);
+	if (!f->in || !f->head.buf || wasp_request_on_cleanup(req, freq_cleanup, f) < 0)
+		return WASP_ERROR;
+	fcgi_head_init(&f->head, f->head.buf, FCGI_HEAD_MAX);
+	f->deadline_req = wasp_now_usec() + conf(f)->request_usec;
+	f->waiter.ready = on_ready;
+	r = fcgi_app_acquire(app, &f->waiter);
+	if (r == -EBUSY) {
+		f->done = true;
+		return early_error(req, 503, 4, "the FastCGI queue is full (queueLength)");
+	}
+	if (r == -EAGAIN) {
+		f->done = true;
+		return early_error(req, 500, 0,
+				   "the FastCGI process has failed frequently recently "
+				   "(rapidFailsPerMinute); try the request again in a while");
+	}
+	if (r < 0) {
+		f->done = true;
+		return early_error(req, 500, 0, "the FastCGI process could not be started");
+	}
+	if (r == 1)
+		timer_arm(f); /* queued: requestTimeout bounds the wait */
+	return WASP_AGAIN;
+}
+
+static int
+fastcgi_register_hooks(struct wasp_hooks *hooks)
+{
+	return wasp_hooks_add(hooks, WASP_STAGE_EXECUTE_REQUEST_HANDLER, WASP_PRIORITY_MEDIUM,
+			      fastcgi_execute, NULL);
+}
+
+static void
+fastcgi_exit_process(struct wasp_server *srv)
+{
+	fcgi_apps_free();
+}
+
+const struct wasp_module mod_fastcgi = {
+	.abi = WASP_MODULE_ABI,
+	.name = "FastCgiModule",
+	.register_hooks = fastcgi_register_hooks,
+	.exit_process = fastcgi_exit_process,
+};
