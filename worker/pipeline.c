@@ -459,6 +459,7 @@ struct hentry {
 	const char *verbs; /* "GET,HEAD" (exact tokens); NULL for "*" */
 	wmodset modules;
 	unsigned resource_type, require_access;
+	bool allow_path_info;
 	/* a module it names that is not available (500.21), not NUL-ended */
 	const char *bad_module;
 	size_t bad_module_len;
@@ -595,6 +596,7 @@ hlist_build(const struct wasp_element *sec, void *userdata)
 		h->resource_type =
 			(unsigned)wasp_element_get_uint(it, "resourceType", RT_UNSPECIFIED);
 		h->require_access = (unsigned)wasp_element_get_uint(it, "requireAccess", RA_SCRIPT);
+		h->allow_path_info = wasp_element_get_bool(it, "allowPathInfo", false);
 	}
 	return l;
 }
@@ -685,6 +687,57 @@ handler_choose(struct wasp_request *req, const struct hentry *h)
 	}
 }
 
+/* The physical path of URL path p (NULL when no virtual directory covers
+ * it); *ret_fd, when not NULL, the file opened (or -1). */
+static const char *
+url_file(struct wasp_request *req, const char *p, int *ret_fd)
+{
+	const char *rel;
+	struct wvdir *v = req->app ? vdir_match(req->app, p, &rel) : NULL;
+
+	if (ret_fd)
+		*ret_fd = v ? vdir_open(v, rel, O_RDONLY, wasp_now_usec()) : -1;
+	if (!v)
+		return NULL;
+	return wasp_arena_printf(req->arena, "%s%s%s", v->physical_path,
+				 streq(v->physical_path, "/") ? "" : "/", rel);
+}
+
+/* allowPathInfo (IIS): for a URL like /app/s.php/more/path, the entry's path
+ * is matched against each leading part of the URL that ends a segment, and
+ * the first that names a regular file is the script; the rest is
+ * PATH_INFO. Sets req->script_len and the two physical paths; false when no
+ * such part. */
+static bool
+path_info_split(struct wasp_request *req, const struct hentry *h)
+{
+	const char *path = req->path;
+
+	for (const char *p = strchr(path + 1, '/'); p; p = strchr(p + 1, '/')) {
+		size_t len = (size_t)(p - path);
+		char *prefix = wasp_arena_strndup(req->arena, path, len);
+		const char *file;
+		struct stat st;
+		int fd;
+
+		if (!prefix || !path_ok(h, prefix))
+			continue;
+		file = url_file(req, prefix, &fd);
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			close(fd);
+			continue;
+		}
+		close(fd);
+		req->script_len = len;
+		req->script_file = file;
+		req->path_info_file = url_file(req, p, NULL);
+		return file != NULL;
+	}
+	return false;
+}
+
 bool
 handlers_map(struct wasp_request *req)
 {
@@ -702,8 +755,14 @@ handlers_map(struct wasp_request *req)
 	for (size_t i = 0; i < l->n; i++) {
 		const struct hentry *h = &l->e[i];
 
-		if (!path_ok(h, req->path))
+		if (!path_ok(h, req->path)) {
+			if (h->allow_path_info && verb_ok(h->verbs, req->method) &&
+			    access_ok(h, l->access_policy) && path_info_split(req, h)) {
+				handler_choose(req, h);
+				return !h->bad_module;
+			}
 			continue;
+		}
 		if (!verb_ok(h->verbs, req->method)) {
 			verb_mismatch = true;
 			continue;
