@@ -1,17 +1,16 @@
-"""A handler whose module wasp does not have (FastCgiModule,
-AspNetCoreModuleV2, IsapiModule, CgiModule, or a managed type= handler,
-which IIS runs in ManagedPipelineHandler) answers 500.21 as IIS does
-("Handler X has a bad module Y in its module list"): index.php mapped to
-FastCGI is never served as a file, and a missing one is no 404 either when
-the handler does not ask for the file to exist. Other files are served."""
+"""A handler whose module wasp does not have (AspNetCoreModuleV2,
+IsapiModule, CgiModule, or a managed type= handler, which IIS runs in
+ManagedPipelineHandler) answers 500.21 as IIS does ("Handler X has a bad
+module Y in its module list"): a page mapped to it is never served as a
+file, and a missing one is no 404 either when the handler does not ask for
+the file to exist. Other files are served. (FastCgiModule is wasp's own:
+test_fastcgi_php.)"""
 import os
 import wasptest
 from wasptest import check
 
 HANDLERS = """
     <handlers accessPolicy="Read, Script">
-      <add name="PHP-FastCGI" path="*.php" verb="GET,HEAD,POST" modules="FastCgiModule"
-           scriptProcessor="/usr/bin/php-cgi" resourceType="Unspecified" />
       <add name="aspNetCore" path="*.core" verb="*" modules="AspNetCoreModuleV2"
            resourceType="Unspecified" />
       <add name="PageHandlerFactory-Integrated" path="*.aspx" verb="GET,HEAD,POST,DEBUG"
@@ -24,7 +23,7 @@ HANDLERS = """
            resourceType="Either" requireAccess="Read" />
     </handlers>
     <staticContent>
-      <mimeMap fileExtension=".php" mimeType="text/plain" />
+      <mimeMap fileExtension=".aspx" mimeType="text/plain" />
       <mimeMap fileExtension=".html" mimeType="text/html" />
     </staticContent>"""
 
@@ -38,12 +37,11 @@ def write(path, text):
 def test(t):
     srv = t.server(pools={"A": {}}, web_server_xml=HANDLERS)
     content = srv.content_dir("A")
-    for name in ("index.php", "page.aspx", "default.asp", "tool.exe"):
+    for name in ("page.aspx", "default.asp", "tool.exe"):
         write(os.path.join(content, name), "<?php echo 'secret source'; ?>\n")
     srv.start()
 
-    cases = [("/index.php", "PHP-FastCGI", "FastCgiModule"),
-             ("/missing.php", "PHP-FastCGI", "FastCgiModule"),
+    cases = [("/missing.core", "aspNetCore", "AspNetCoreModuleV2"),
              ("/app.core", "aspNetCore", "AspNetCoreModuleV2"),
              ("/page.aspx", "PageHandlerFactory-Integrated", "ManagedPipelineHandler"),
              ("/default.asp", "ASPClassic", "IsapiModule"),
