@@ -16,10 +16,16 @@ def php_cgi():
     return None
 
 
-def web_server_xml(php, app_attrs=None, env=None, handler_attrs=None, extra=""):
-    """<fastCgi> with one <application> for php and a *.php handler before
-    StaticFile. app_attrs, handler_attrs: more attributes; env: the
-    application's environmentVariables."""
+def web_server_xml(php, app_attrs=None, env=None, handler_attrs=None, extra="",
+                   arguments=""):
+    """<fastCgi> with one <application> for php (and arguments) and a *.php
+    handler before StaticFile. app_attrs, handler_attrs: more attributes;
+    env: the application's environmentVariables."""
+    app_attrs = dict(app_attrs or {})
+    script = php
+    if arguments:
+        app_attrs["arguments"] = arguments
+        script = php + "|" + arguments
     def attrs(d):
         return "".join(' %s="%s"' % (k, v) for k, v in (d or {}).items())
     envs = "".join('<environmentVariable name="%s" value="%s" />' % kv
@@ -40,7 +46,7 @@ def web_server_xml(php, app_attrs=None, env=None, handler_attrs=None, extra=""):
     <security><requestFiltering>
       <requestLimits maxAllowedContentLength="4294967295" />
     </requestFiltering></security>
-    %s""" % (php, attrs(app_attrs), envs, php, attrs(handler_attrs), extra)
+    %s""" % (php, attrs(app_attrs), envs, script, attrs(handler_attrs), extra)
 
 
 def write_php(srv, pool, name, text):
