@@ -116,7 +116,10 @@ on_exit_ev(evutil_socket_t fd, short what, void *arg)
 	if (waitid(P_PIDFD, (id_t)i->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
 		return;
 	i->exited = true;
-	if (!i->stopping) {
+	/* unexpected: nobody asked, or it died its own way before our
+	 * signal (a failure status, another signal) */
+	if (!i->stopping || (si.si_code == CLD_EXITED && si.si_status != 0) ||
+	    (si.si_code != CLD_EXITED && si.si_status != SIGTERM && si.si_status != SIGKILL)) {
 		uint64_t now = now_usec();
 
 		if (si.si_code == CLD_EXITED)
