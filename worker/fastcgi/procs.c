@@ -116,6 +116,8 @@ on_exit_ev(evutil_socket_t fd, short what, void *arg)
 	if (waitid(P_PIDFD, (id_t)i->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
 		return;
 	i->exited = true;
+	log_debug("FastCGI process %d of '%s' ended (%s %d)", (int)i->pid, a->key,
+		  si.si_code == CLD_EXITED ? "status" : "signal", si.si_status);
 	/* unexpected: nobody asked, or it died its own way before our
 	 * signal (a failure status, another signal) */
 	if (!i->stopping || (si.si_code == CLD_EXITED && si.si_status != 0) ||
@@ -438,6 +440,8 @@ fcgi_app_acquire(struct fcgi_app *a, struct fcgi_waiter *w)
 	a->q_tail = w;
 	w->queued = true;
 	a->n_queued++;
+	log_debug("FastCGI: a request waits for a process of '%s' (%u waiting)", a->key,
+		  a->n_queued);
 	return 1;
 }
 
@@ -456,6 +460,8 @@ fcgi_inst_release(struct fcgi_inst *i, bool reusable)
 	i->busy = false;
 	a->n_busy--;
 	i->requests++;
+	log_debug("FastCGI process %d: request %u done%s", (int)i->pid, i->requests,
+		  reusable ? "" : ", not reusable");
 	if (!reusable || i->requests >= a->conf.instance_max_requests || i->gen != a->gen)
 		inst_stop(i);
 	if (i->exited) {

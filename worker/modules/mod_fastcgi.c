@@ -54,7 +54,7 @@ struct freq {
 	/* to the application */
 	uint8_t *out;
 	size_t out_off, out_len, out_cap;
-	bool stdin_done, body_wait;
+	bool stdin_done, body_wait, write_failed;
 	/* from it */
 	struct fcgi_parser parser;
 	struct fcgi_head head;
@@ -238,7 +238,7 @@ static int
 out_request(struct freq *f, const struct pbuf *b)
 {
 	size_t n_rec = b->len / FCGI_MAX_CONTENT + 1;
-	size_t cap = FCGI_BEGIN_REQUEST_LEN + b->len + (n_rec + 1) * FCGI_HEADER_LEN;
+	size_t cap = FCGI_BEGIN_REQUEST_LEN + b->len + (n_rec + 2) * FCGI_HEADER_LEN;
 	uint8_t *o;
 
 	cap = MAX(cap, FCGI_HEADER_LEN + FCGI_STDIN_CHUNK);
@@ -257,6 +257,11 @@ out_request(struct freq *f, const struct pbuf *b)
 	}
 	fcgi_header(o, FCGI_PARAMS, FCGI_REQ_ID, 0, 0);
 	o += FCGI_HEADER_LEN;
+	if (wasp_request_body_length(f->req) == 0) { /* no body: FCGI_STDIN ends at once */
+		fcgi_header(o, FCGI_STDIN, FCGI_REQ_ID, 0, 0);
+		o += FCGI_HEADER_LEN;
+		f->stdin_done = true;
+	}
 	f->out_off = 0;
 	f->out_len = (size_t)(o - f->out);
 	return 0;
@@ -639,6 +644,7 @@ read_app(struct freq *f)
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
+			wasp_log(WASP_LOG_DEBUG, "FastCGI process %d: read: %s", (int)f->pid, strerror(errno));
 			freq_fail(f, 500, 0, "the connection to the process failed");
 			return;
 		}
@@ -672,7 +678,7 @@ next_stdin(struct freq *f)
 	struct wasp_request *req = f->req;
 	ssize_t n;
 
-	if (f->stdin_done || f->body_wait || f->out_len > f->out_off)
+	if (f->stdin_done || f->body_wait || f->write_failed || f->out_len > f->out_off)
 		return;
 	n = wasp_request_read_body(req, f->out + FCGI_HEADER_LEN,
 				   MIN(f->out_cap - FCGI_HEADER_LEN, (size_t)FCGI_STDIN_CHUNK));
@@ -703,13 +709,19 @@ write_app(struct freq *f)
 		ssize_t n;
 
 		next_stdin(f);
-		if (f->done || f->out_off >= f->out_len)
+		if (f->done || f->write_failed || f->out_off >= f->out_len)
 			return;
 		n = write(f->fd, f->out + f->out_off, f->out_len - f->out_off);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
-			freq_fail(f, 500, 0, "the connection to the process failed");
+			/* the application may close without reading the whole
+			 * body (php-cgi after its last request): what it
+			 * answered still counts, read on */
+			wasp_log(WASP_LOG_DEBUG, "FastCGI process %d: write: %s", (int)f->pid,
+				 strerror(errno));
+			f->write_failed = true;
+			f->out_off = f->out_len = 0;
 			return;
 		}
 		f->out_off += (size_t)n;
@@ -771,6 +783,8 @@ on_ready(struct fcgi_waiter *w, struct fcgi_inst *inst)
 	f->fd = fcgi_inst_fd(inst);
 	f->pid = fcgi_inst_pid(inst);
 	f->last_activity = wasp_now_usec();
+	wasp_log(WASP_LOG_DEBUG, "FastCGI process %d takes %s %s", (int)f->pid,
+		 wasp_request_method(f->req), wasp_request_path(f->req));
 	fcgi_parser_init(&f->parser, FCGI_REQ_ID);
 	if (params_build(f, f->req->path_info_allowed, &b) < 0 || out_request(f, &b) < 0) {
 		freq_fail(f, 500, 0, "out of memory");
