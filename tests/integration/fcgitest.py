@@ -8,8 +8,6 @@ import wasptest
 
 def php_cgi():
     """The php-cgi program, or skip the test (meson's 77)."""
-    if os.environ.get("WASP_TEST_PHP_WRAP"):
-        return os.environ["WASP_TEST_PHP_WRAP"]
     for name in ("php-cgi8.2", "php-cgi"):
         p = shutil.which(name)
         if p:

@@ -123,6 +123,8 @@ fcgi_parse(struct fcgi_parser *p, const uint8_t *buf, size_t len, struct fcgi_ev
 			}
 		}
 		if (p->content_left > 0) {
+			if (used == len)
+				break;
 			n = p->content_left < len - used ? p->content_left : len - used;
 			p->content_left -= n;
 			if (p->type == FCGI_END_REQUEST) {
