@@ -6,8 +6,11 @@ ok.fcgi (a proper response), garbage.fcgi (bytes that are no record),
 badtype.fcgi (a record type a Responder never sends), bighead.fcgi (a head
 that never ends), cut.fcgi (a head and 4 MiB of a body, then the process
 exits), stderr.fcgi (text on FCGI_STDERR, then a response), pid.fcgi (its
-pid as the body)."""
+pid as the body), env.fcgi (its FAKE_FCGI_MARKS environment variable). With
+FAKE_FCGI_MARKS set to a directory, SIGTERM writes "term.PID" there and is
+otherwise ignored (signalBeforeTerminateSeconds must follow with SIGKILL)."""
 import os
+import signal
 import socket
 import struct
 import sys
@@ -79,6 +82,10 @@ def serve(c):
         c.sendall(record(7, b"oops from stderr\n"))
         stdout(c, b"Content-Type: text/plain\r\n\r\nbody")
         end(c)
+    elif name == "env.fcgi":
+        stdout(c, b"Content-Type: text/plain\r\n\r\n" +
+               os.environ.get("FAKE_FCGI_MARKS", "").encode())
+        end(c)
     elif name == "pid.fcgi":
         stdout(c, b"Content-Type: text/plain\r\n\r\n%d" % os.getpid())
         end(c)
@@ -87,7 +94,15 @@ def serve(c):
         end(c)
 
 
+def on_term(signum, frame):
+    marks = os.environ.get("FAKE_FCGI_MARKS")
+    if marks:
+        with open(os.path.join(marks, "term.%d" % os.getpid()), "w"):
+            pass
+
+
 def main():
+    signal.signal(signal.SIGTERM, on_term)
     ls = socket.socket(fileno=0)
     while True:
         c, _ = ls.accept()
