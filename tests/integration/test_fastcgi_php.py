@@ -115,6 +115,12 @@ def test(t):
     check(r.status == 500, "no application %r" % r)
     check(b"/usr/bin/no-such-php-cgi" in r.body and b"system.webServer/fastCgi" in r.body,
           "%r" % r.body)
+    # keep-alive: streamed (chunked) responses and a static file on one connection
+    with srv.keepalive(pool="A") as ka:
+        for path, want in (("/hello.php", b"hello 3"), ("/index.html", b"pool A\n"),
+                           ("/hello.php", b"hello 3")):
+            r = ka.get(path)
+            check(r.status == 200 and r.body == want, "keep-alive %s %r %r" % (path, r, r.body))
     # the source is never served
     r = srv.get("/hello.php", pool="A")
     check(b"<?php" not in r.body, "%r" % r.body)

@@ -101,7 +101,8 @@ param(struct pbuf *b, const char *name, const char *value)
 			b->oom = true;
 			return;
 		}
-		memcpy(p, b->p, b->len);
+		if (b->len)
+			memcpy(p, b->p, b->len);
 		b->p = p;
 		b->cap = cap;
 	}
@@ -469,10 +470,14 @@ flush_pend(struct freq *f)
 			f->paused = true; /* the client is slower: stop reading */
 			return false;
 		}
-		if (n < 0) {
-			freq_fail(f, 500, 0,
-				  n == -EMSGSIZE ? "more output than its Content-Length"
-						 : "the client went away");
+		if (n == -EMSGSIZE) {
+			freq_fail(f, 500, 0, "more output than its Content-Length");
+			return false;
+		}
+		if (n < 0) { /* the client went away, or a module replaced the body */
+			wasp_log(WASP_LOG_DEBUG, "FastCGI process %d: the response is not wanted "
+				 "any more, ending the process", (int)f->pid);
+			freq_finish(f, false);
 			return false;
 		}
 		f->pend += n;
@@ -824,8 +829,8 @@ handler_info(struct wasp_request *req, struct hinfo *ret)
 static enum wasp_status
 early_error(struct wasp_request *req, unsigned status, unsigned substatus, const char *why)
 {
-	wasp_log(WASP_LOG_ERR, "FastCGI: %s (%s %s)", why, wasp_request_method(req),
-		 wasp_request_path(req));
+	wasp_log(status == 503 ? WASP_LOG_WARNING : WASP_LOG_ERR, "FastCGI: %s (%s %s)", why,
+		 wasp_request_method(req), wasp_request_path(req));
 	wasp_response_set_status(req, status, substatus);
 	wasp_request_set_error_detail(req, why);
 	return WASP_DONE;
