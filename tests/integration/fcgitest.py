@@ -2,6 +2,7 @@
 and the applicationHost.config parts that map *.php to it."""
 import os
 import shutil
+import socket
 
 import wasptest
 
@@ -53,3 +54,38 @@ def write_php(srv, pool, name, text):
     path = os.path.join(srv.content_dir(pool), name)
     wasptest.write_content(path, text)
     return path
+
+
+def read_to_eof(sock):
+    """Everything the server sends until it closes, then close."""
+    data = b""
+    while True:
+        b = sock.recv(65536)
+        if not b:
+            break
+        data += b
+    sock.close()
+    return data
+
+
+def raw_get(port, path, host, timeout=30, close=True):
+    """GET on a new connection, read to the end of the connection: a cut
+    response stays cut (no client library tidies it up)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\n%s\r\n"
+               % (path, host, "Connection: close\r\n" if close else "")).encode())
+    return read_to_eof(s)
+
+
+def fake_app(t):
+    """(python, script): tests/integration/fake_fcgi.py copied where a pool's
+    identity can read it, run by the system's python3 (skip without one)."""
+    py = shutil.which("python3", path="/usr/bin:/bin")
+    if not py:
+        wasptest.skip("no /usr/bin/python3 for the fake application")
+    fake = os.path.join(t.dir, "fake_fcgi.py")
+    shutil.copy(os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_fcgi.py"),
+                fake)
+    os.chmod(t.dir, 0o755)
+    os.chmod(fake, 0o644)
+    return os.path.realpath(py), fake

@@ -6,10 +6,6 @@ page; after it the connection is cut (the chunked body never ends); the
 log line names the process id. rapidFailsPerMinute exits at start hold the
 application (500 saying so). php-cgi killed in the middle of a script is a
 500 too, and the next request gets a new process."""
-import os
-import shutil
-import socket
-
 import fcgitest
 import wasptest
 from wasptest import check
@@ -18,35 +14,9 @@ CRASH = "<?php posix_kill(getmypid(), 11);\n"
 PID = "<?php echo getmypid();\n"
 
 
-def python():
-    p = shutil.which("python3", path="/usr/bin:/bin")
-    if not p:
-        wasptest.skip("no /usr/bin/python3 for the fake application")
-    return os.path.realpath(p)
-
-
-def raw_get(srv, path, host):
-    s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
-    s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
-               % (path, host)).encode())
-    data = b""
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        data += b
-    s.close()
-    return data
-
-
 def test(t):
     php = fcgitest.php_cgi()
-    py = python()
-    fake = os.path.join(t.dir, "fake_fcgi.py")
-    shutil.copy(os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_fcgi.py"),
-                fake)
-    os.chmod(t.dir, 0o755)
-    os.chmod(fake, 0o644)
+    py, fake = fcgitest.fake_app(t)
     xml = fcgitest.web_server_xml(php, app_attrs={"maxInstances": 2})
     xml = xml.replace("</fastCgi>", """
       <application fullPath="%s" arguments="%s" maxInstances="1" />
@@ -80,7 +50,7 @@ def test(t):
         fake_pid = int(srv.get("/pid.fcgi", pool="A").body)  # a new process
 
     # after the head: the connection is cut, no final chunk
-    data = raw_get(srv, "/cut.fcgi", host)
+    data = fcgitest.raw_get(srv.port, "/cut.fcgi", host)
     check(data.startswith(b"HTTP/1.1 200"), "cut %r" % data[:100])
     check(b"Transfer-Encoding: chunked" in data and not data.endswith(b"0\r\n\r\n"),
           "a cut response looks complete: %r" % data[-50:])

@@ -4,8 +4,6 @@ signalBeforeTerminateSeconds later, SIGKILL; a change to the
 monitorChangesTo file replaces php-cgi; idleTimeout ends an idle one; and
 activityTimeout cuts a response whose process went silent after its head."""
 import os
-import shutil
-import socket
 import threading
 import time
 
@@ -27,17 +25,9 @@ def alive(pid):
 
 def test(t):
     php = fcgitest.php_cgi()
-    py = shutil.which("python3", path="/usr/bin:/bin")
-    if not py:
-        wasptest.skip("no /usr/bin/python3 for the fake application")
-    py = os.path.realpath(py)
-    fake = os.path.join(t.dir, "fake_fcgi.py")
-    shutil.copy(os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_fcgi.py"),
-                fake)
+    py, fake = fcgitest.fake_app(t)
     marks = os.path.join(t.dir, "marks")
     os.makedirs(marks)
-    os.chmod(t.dir, 0o755)
-    os.chmod(fake, 0o644)
     os.chmod(marks, 0o777)
     watched = os.path.join(t.dir, "php.ini.watched")
     with open(watched, "w") as f:
@@ -79,15 +69,7 @@ def test(t):
     cut = {}
 
     def silent():
-        s = socket.create_connection(("127.0.0.1", srv.port), timeout=40)
-        s.sendall(("GET /silent.php HTTP/1.1\r\nHost: %s\r\n\r\n" % host).encode())
-        data = b""
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            data += b
-        cut["data"] = data
+        cut["data"] = fcgitest.raw_get(srv.port, "/silent.php", host, timeout=40, close=False)
         cut["t"] = time.monotonic()
 
     started = time.monotonic()

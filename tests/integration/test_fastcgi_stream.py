@@ -101,13 +101,7 @@ def test(t):
         s.sendall(chunk)
         md5.update(chunk)
     s.settimeout(60)
-    data = b""
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        data += b
-    s.close()
+    data = fcgitest.read_to_eof(s)
     check(b" 200 " in data.split(b"\r\n")[0], "upload %r" % data[:200])
     body = data.split(b"\r\n\r\n", 1)[1]
     check(b"%d %s" % (SIZE, md5.hexdigest().encode()) in body, "upload body %r" % body[:200])

@@ -4,7 +4,6 @@ requestTimeout), after it the connection is cut. activityTimeout (30 s)
 does not come first."""
 import os
 import re
-import socket
 import threading
 import time
 
@@ -26,16 +25,7 @@ def test(t):
     cut = {}
 
     def streamed():
-        s = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
-        s.sendall(("GET /hang.php?head=1 HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
-                   % host).encode())
-        data = b""
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            data += b
-        cut["data"] = data
+        cut["data"] = fcgitest.raw_get(srv.port, "/hang.php?head=1", host)
 
     th = threading.Thread(target=streamed)
     th.start()

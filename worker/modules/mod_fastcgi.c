@@ -109,6 +109,12 @@ param(struct pbuf *b, const char *name, const char *value)
 	b->len += fcgi_nv_encode(b->p + b->len, name, nl, strempty(value), vl);
 }
 
+static bool
+same_name(const struct wasp_http_header *a, const struct wasp_http_header *b)
+{
+	return a->name.len == b->name.len && strncasecmp(a->name.ptr, b->name.ptr, a->name.len) == 0;
+}
+
 /* HTTP_<NAME> for every request field (field lines of one name joined
  * with ", "), as IIS passes them. */
 static void
@@ -119,18 +125,16 @@ params_headers(struct pbuf *b, struct wasp_request *req)
 	for (uint32_t i = 0; h && i < h->n_headers; i++) {
 		const struct wasp_http_header *x = &h->headers[i];
 		char *name, *value;
-		size_t vlen = x->value.len, o = 0;
+		size_t vlen = 0, o = 0;
 		bool dup = false;
 
 		for (uint32_t k = 0; k < i && !dup; k++)
-			dup = h->headers[k].name.len == x->name.len &&
-			      strncasecmp(h->headers[k].name.ptr, x->name.ptr, x->name.len) == 0;
+			dup = same_name(&h->headers[k], x);
 		if (dup)
 			continue;
-		for (uint32_t k = i + 1; k < h->n_headers; k++)
-			if (h->headers[k].name.len == x->name.len &&
-			    strncasecmp(h->headers[k].name.ptr, x->name.ptr, x->name.len) == 0)
-				vlen += 2 + h->headers[k].value.len;
+		for (uint32_t k = i; k < h->n_headers; k++)
+			if (same_name(&h->headers[k], x))
+				vlen += (vlen ? 2 : 0) + h->headers[k].value.len;
 		name = wasp_request_alloc(req, x->name.len + 6);
 		value = wasp_request_alloc(req, vlen + 1);
 		if (!name || !value) {
@@ -146,8 +150,7 @@ params_headers(struct pbuf *b, struct wasp_request *req)
 		for (uint32_t k = i; k < h->n_headers; k++) {
 			const struct wasp_http_header *y = &h->headers[k];
 
-			if (y->name.len != x->name.len ||
-			    strncasecmp(y->name.ptr, x->name.ptr, x->name.len) != 0)
+			if (!same_name(y, x))
 				continue;
 			if (o) {
 				memcpy(value + o, ", ", 2);
