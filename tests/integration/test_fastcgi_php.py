@@ -4,6 +4,7 @@ POST form and a multipart upload reach PHP; $_SERVER for a URL with a query
 string (and with PATH_INFO under allowPathInfo) holds the variables of
 docs/fastcgi.md; Status and Location from the script become the response's;
 a handler whose scriptProcessor is no <application> answers 500 saying so;
+fastCgi in a web.config is 500.19 (AppHostOnly);
 php-cgi runs as the worker's child with PHP_FCGI_MAX_REQUESTS set."""
 import json
 import os
@@ -39,8 +40,16 @@ def test(t):
                        ("status.php", STATUS), ("redirect.php", REDIRECT),
                        ("pi/s.php", SERVER)):
         fcgitest.write_php(srv, "A", name, text)
+    # fastCgi is AppHostOnly: a web.config may not set it
+    fcgitest.write_php(srv, "A", "sub/web.config",
+                       '<configuration><system.webServer><fastCgi><application '
+                       'fullPath="/bin/sh" /></fastCgi></system.webServer></configuration>')
+    fcgitest.write_php(srv, "A", "sub/hello.php", HELLO)
     srv.start()
     host = srv.host("A")
+    r = srv.get("/sub/hello.php", pool="A")
+    check(r.status == 500 and b"500.19" in r.body and b"fastCgi" in r.body,
+          "fastCgi in a web.config: %r %r" % (r, r.body[:600]))
 
     r = srv.get("/hello.php", pool="A")
     check(r.status == 200 and r.body == b"hello 3", "GET %r %r" % (r, r.body))
