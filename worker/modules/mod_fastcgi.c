@@ -848,6 +848,8 @@ fastcgi_execute(struct wasp_request *req, void *userdata)
 	struct fcgi_app *app;
 	int r;
 
+	if (!wasp_request_handler_name(req))
+		return WASP_DECLINED; /* no <handlers> (a worker without configuration) */
 	if (!handler_info(req, &hi) || !*hi.script_processor)
 		return early_error(req, 500, 0,
 				   "the handler has no scriptProcessor for FastCgiModule");
