@@ -57,6 +57,7 @@ struct conn {
 	bool dead;   /* closed inside a callback: free on the way out */
 	bool corked; /* TCP_CORK set for this response */
 	bool acked;  /* the adapter counts it among ours until released or handed back */
+	bool nodelay; /* TCP_NODELAY set (a streamed response) */
 
 	uint32_t site_id;       /* from the HANDOFF, for the first request */
 	struct wapp *first_app; /* NULL: not one of ours; route it */

@@ -40,9 +40,16 @@ send_prepare(struct conn *c)
 	c->iov[0] = (struct iovec){ head, (size_t)n };
 	c->iov_n = 1;
 	c->file_left = 0;
-	if (streamed)
+	if (streamed) {
 		stream_begin(req, bodyless);
-	else if (!bodyless) {
+		/* pieces go out as the producer gives them: none waits for
+		 * the client's ACK of the one before (Nagle) */
+		if (!c->nodelay) {
+			int one = 1;
+			(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+			c->nodelay = true;
+		}
+	} else if (!bodyless) {
 		if (req->file_fd >= 0) {
 			c->file_off = req->file_off;
 			c->file_left = req->file_len;
@@ -84,7 +91,9 @@ send_write(struct conn *c)
 	}
 	while (c->iov_n > 0) {
 		struct msghdr mh = { .msg_iov = c->iov, .msg_iovlen = c->iov_n };
-		int more = c->file_left && !c->corked ? MSG_MORE : 0;
+		/* the head waits for what follows it at once (a file, or a
+		 * streamed body's first bytes) */
+		int more = (c->file_left && !c->corked) || stream_pending(req) ? MSG_MORE : 0;
 		ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | more);
 		size_t left;
 

@@ -134,6 +134,14 @@ stream_length(const struct wasp_request *req)
 	return req->stream->length;
 }
 
+bool
+stream_pending(const struct wasp_request *req)
+{
+	const struct wstream *s = req->stream;
+
+	return s && !s->discard && !s->failed && (s->len > 0 || (s->ended && s->chunked));
+}
+
 void
 stream_begin(struct wasp_request *req, bool bodyless)
 {
@@ -163,31 +171,43 @@ stream_notify(struct wasp_request *req)
 }
 
 /* Send one framed piece: the chunk header (chunked), the bytes in flight,
- * and the chunk's CRLF, resuming a partial send. 1 when all of it went,
- * -EAGAIN, -errno. */
+ * the chunk's CRLF and, when the stream has ended with them, the last
+ * chunk, resuming a partial send. So a small response is one segment, not
+ * three held back by each other. 1 when all of it went, -EAGAIN, -errno. */
 static int
 stream_send_piece(struct wasp_request *req, int fd)
 {
+	static char crlf[] = WASP_HTTP_CHUNK_CRLF; /* iov_base is not const */
+	static char last[] = WASP_HTTP_CHUNK_LAST;
 	struct wstream *s = req->stream;
+	struct iovec part[4];
+	size_t n_part = 0;
 
+	if (s->chunked && s->inflight)
+		part[n_part++] = (struct iovec){ s->chunk_hdr, strlen(s->chunk_hdr) };
+	if (s->inflight)
+		part[n_part++] = (struct iovec){ s->buf + s->off, s->inflight };
+	if (s->chunked && s->inflight)
+		part[n_part++] = (struct iovec){ crlf, 2 };
+	if (s->frame_last)
+		part[n_part++] = (struct iovec){ last, sizeof(last) - 1 };
 	while (s->frame_left > 0) {
-		static char crlf[] = WASP_HTTP_CHUNK_CRLF; /* iov_base is not const */
-		size_t hdr = s->chunked ? strlen(s->chunk_hdr) : 0;
-		size_t trailer = s->chunked ? 2 : 0;
-		size_t total = hdr + s->inflight + trailer, done = total - s->frame_left;
-		struct iovec iov[3];
+		size_t total = 0, skip;
+		struct iovec iov[4];
 		int n_iov = 0;
 		ssize_t n;
 
-		if (done < hdr)
-			iov[n_iov++] = (struct iovec){ s->chunk_hdr + done, hdr - done };
-		if (done < hdr + s->inflight) {
-			size_t from = done > hdr ? done - hdr : 0;
-			iov[n_iov++] = (struct iovec){ s->buf + s->off + from, s->inflight - from };
-		}
-		if (trailer) {
-			size_t from = done > hdr + s->inflight ? done - hdr - s->inflight : 0;
-			iov[n_iov++] = (struct iovec){ crlf + from, trailer - from };
+		for (size_t i = 0; i < n_part; i++)
+			total += part[i].iov_len;
+		skip = total - s->frame_left; /* already sent */
+		for (size_t i = 0; i < n_part; i++) {
+			if (skip >= part[i].iov_len) {
+				skip -= part[i].iov_len;
+				continue;
+			}
+			iov[n_iov++] = (struct iovec){ (char *)part[i].iov_base + skip,
+						       part[i].iov_len - skip };
+			skip = 0;
 		}
 		n = sendmsg(fd, &(struct msghdr){ .msg_iov = iov, .msg_iovlen = (size_t)n_iov },
 			    MSG_NOSIGNAL);
@@ -204,6 +224,8 @@ stream_send_piece(struct wasp_request *req, int fd)
 	s->inflight = 0;
 	if (s->len == 0)
 		s->off = 0;
+	if (s->frame_last)
+		s->last_sent = true;
 	return 1;
 }
 
@@ -216,15 +238,17 @@ stream_send(struct wasp_request *req, int fd)
 	for (;;) {
 		if (s->failed)
 			return -ECONNABORTED;
-		if (s->discard) { /* HEAD, 204, 304: the bytes go nowhere */
+		if (s->discard) /* HEAD, 204, 304: the bytes go nowhere */
 			s->off = s->len = 0;
-		} else if (s->inflight == 0 && s->len > 0) {
+		if (s->frame_left == 0 && (s->len > 0 || (s->ended && s->chunked && !s->last_sent))) {
+			/* the next frame: what is buffered, and the end when it came */
 			s->inflight = s->len;
-			if (s->chunked)
-				(void)wasp_http_chunk_header(s->chunk_hdr, s->inflight);
-			s->frame_left = s->inflight + (s->chunked ? strlen(s->chunk_hdr) + 2 : 0);
+			s->frame_last = s->ended && s->chunked && !s->last_sent;
+			s->frame_left = s->inflight + (s->frame_last ? sizeof(WASP_HTTP_CHUNK_LAST) - 1 : 0);
+			if (s->chunked && s->inflight)
+				s->frame_left += wasp_http_chunk_header(s->chunk_hdr, s->inflight) + 2;
 		}
-		if (s->inflight > 0) {
+		if (s->frame_left > 0) {
 			r = stream_send_piece(req, fd);
 			if (r < 0)
 				return r;
@@ -232,25 +256,8 @@ stream_send(struct wasp_request *req, int fd)
 		stream_notify(req);
 		if (s->failed)
 			return -ECONNABORTED;
-		if (s->len > 0)
-			continue; /* the producer added more */
-		if (!s->ended)
-			return 0; /* wait for the producer */
-		if (s->chunked && !s->last_sent) {
-			static const char last[] = WASP_HTTP_CHUNK_LAST;
-			ssize_t n = send(fd, last + s->last_off, sizeof(last) - 1 - s->last_off,
-					 MSG_NOSIGNAL);
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				return -errno;
-			}
-			s->last_off += (size_t)n;
-			req->bytes_out += (uint64_t)n;
-			if (s->last_off < sizeof(last) - 1)
-				continue;
-			s->last_sent = true;
-		}
-		return 1;
+		if (s->len > 0 || (s->ended && s->chunked && !s->last_sent))
+			continue; /* the producer added more, or ended meanwhile */
+		return s->ended ? 1 : 0; /* all out, or wait for the producer */
 	}
 }

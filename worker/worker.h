@@ -490,7 +490,7 @@ struct wstream {
 	size_t inflight;          /* the first of them, framed and being sent */
 	size_t frame_left;        /* bytes of that frame not yet sent */
 	char chunk_hdr[WASP_HTTP_CHUNK_HEADER_MAX];
-	size_t last_off;          /* of the last chunk, sent */
+	bool frame_last;          /* the frame ends with the last chunk */
 	int64_t length;           /* declared, -1 unknown */
 	uint64_t written;         /* body bytes the producer gave */
 	void (*on_writable)(struct wasp_request *req, void *userdata);
@@ -508,6 +508,8 @@ void stream_cancel(struct wasp_request *req);
 int64_t stream_length(const struct wasp_request *req);
 /* The head is going out: the framing is chosen (bodyless: HEAD, 204, 304). */
 void stream_begin(struct wasp_request *req, bool bodyless);
+/* Is anything buffered to go out with the head (MSG_MORE on the head)? */
+bool stream_pending(const struct wasp_request *req);
 /* Write what is buffered to fd. 1 when the stream ended and all of it is
  * out, 0 when waiting for the producer, -EAGAIN (socket full),
  * -ECONNABORTED (aborted, or ended short: cut the connection), -errno. */

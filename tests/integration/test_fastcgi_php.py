@@ -8,6 +8,7 @@ fastCgi in a web.config is 500.19 (AppHostOnly);
 php-cgi runs as the worker's child with PHP_FCGI_MAX_REQUESTS set."""
 import json
 import os
+import time
 
 import fcgitest
 import wasptest
@@ -130,6 +131,16 @@ def test(t):
                            ("/hello.php", b"hello 3")):
             r = ka.get(path)
             check(r.status == 200 and r.body == want, "keep-alive %s %r %r" % (path, r, r.body))
+    # a small streamed response is not held back waiting for the client's
+    # ACK of its head (Nagle and delayed ACKs: 40 ms a request)
+    with srv.keepalive(pool="A") as ka:
+        t0 = time.monotonic()
+        for _ in range(100):
+            r = ka.get("/hello.php")
+            check(r.status == 200, "%r" % r)
+        took = time.monotonic() - t0
+    wasptest.log("100 keep-alive requests to hello.php in %.2f s" % took)
+    check(took < 3.0, "100 keep-alive requests took %.1f s" % took)
     # the source is never served
     r = srv.get("/hello.php", pool="A")
     check(b"<?php" not in r.body, "%r" % r.body)
