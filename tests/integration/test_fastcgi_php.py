@@ -17,7 +17,8 @@ from wasptest import check
 HELLO = "<?php echo 'hello ' . (1 + 2);\n"
 FORM = "<?php echo json_encode(['post' => $_POST, 'files' => array_map(function ($f) { return [$f['name'], $f['size'], file_get_contents($f['tmp_name'])]; }, $_FILES)]);\n"
 SERVER = "<?php echo json_encode(['server' => $_SERVER, 'env' => getenv('PHP_FCGI_MAX_REQUESTS'), 'ppid' => posix_getppid()]);\n"
-STATUS = "<?php header('Status: 404 Not Here'); header('X-From-Php: yes'); echo 'gone';\n"
+STATUS = ("<?php header('Status: 404 Not Here'); header('X-From-Php: yes'); "
+          "header('Date: Thu, 01 Jan 1970 00:00:00 GMT'); header('Connection: x'); echo 'gone';\n")
 REDIRECT = "<?php header('Location: /elsewhere'); \n"
 
 
@@ -114,6 +115,7 @@ def test(t):
     r = srv.get("/status.php", pool="A")
     check(r.status == 404 and r.body == b"gone" and r.header("X-From-Php") == "yes",
           "Status %r %r %r" % (r, r.headers, r.body))
+    check("1970" not in r.header("Date", ""), "the application's Date: %r" % r.headers)
     r = srv.get("/redirect.php", pool="A")
     check(r.status == 302 and r.header("Location") == "/elsewhere", "Location %r %r"
           % (r, r.headers))

@@ -401,6 +401,19 @@ freq_fail(struct freq *f, unsigned status, unsigned substatus, const char *why)
 
 /* ---- the response head ---- */
 
+/* A field the worker writes itself: an application's is dropped. */
+static bool
+worker_field(const char *name, size_t len)
+{
+	static const char *const own[] = { "Transfer-Encoding", "Connection", "Keep-Alive",
+					   "Upgrade", "Date", "Server" };
+
+	for (size_t i = 0; i < ELEMENTSOF(own); i++)
+		if (strlen(own[i]) == len && strncasecmp(own[i], name, len) == 0)
+			return true;
+	return false;
+}
+
 static int
 head_apply(struct freq *f)
 {
@@ -436,10 +449,8 @@ head_apply(struct freq *f)
 			length = x;
 			continue;
 		}
-		/* the worker frames the response itself */
-		if ((nl == 17 && strncasecmp(name, "Transfer-Encoding", 17) == 0) ||
-		    (nl == 10 && strncasecmp(name, "Connection", 10) == 0) ||
-		    (nl == 10 && strncasecmp(name, "Keep-Alive", 10) == 0))
+		/* the worker frames the response and writes these itself */
+		if (worker_field(name, nl))
 			continue;
 		if (nl == 8 && strncasecmp(name, "Location", 8) == 0)
 			have_location = true;
