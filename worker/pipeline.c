@@ -706,14 +706,17 @@ url_file(struct wasp_request *req, const char *p, int *ret_fd)
 /* allowPathInfo (IIS): for a URL like /app/s.php/more/path, the entry's path
  * is matched against each leading part of the URL that ends a segment, and
  * the first that names a regular file is the script; the rest is
- * PATH_INFO. Sets req->script_len and the two physical paths; false when no
- * such part. */
+ * PATH_INFO. At most WORKER_PATH_INFO_TRIES parts that match are looked
+ * up (a client's URL of many "x.php/" segments costs no more). Sets
+ * req->script_len and the two physical paths; false when no such part. */
 static bool
 path_info_split(struct wasp_request *req, const struct hentry *h)
 {
 	const char *path = req->path;
+	unsigned tried = 0;
 
-	for (const char *p = strchr(path + 1, '/'); p; p = strchr(p + 1, '/')) {
+	for (const char *p = strchr(path + 1, '/'); p && tried < WORKER_PATH_INFO_TRIES;
+	     p = strchr(p + 1, '/')) {
 		size_t len = (size_t)(p - path);
 		char *prefix = wasp_arena_strndup(req->arena, path, len);
 		const char *file;
@@ -722,6 +725,7 @@ path_info_split(struct wasp_request *req, const struct hentry *h)
 
 		if (!prefix || !path_ok(h, prefix))
 			continue;
+		tried++;
 		file = url_file(req, prefix, &fd);
 		if (fd < 0)
 			continue;

@@ -56,6 +56,9 @@ struct rc_entry;
 #define WORKER_SPARE_MAX 64   /* input buffers and request arenas kept for reuse */
 #define WORKER_CORK_MIN 65536 /* file bodies over this: TCP_CORK rather than MSG_MORE */
 #define WORKER_STREAM_BUF 65536 /* a streamed response's buffer (stream.c) */
+/* allowPathInfo: leading parts of a URL that match a handler's path looked
+ * up as the script, at most, per request (pipeline.c) */
+#define WORKER_PATH_INFO_TRIES 8
 #define WORKER_DEFAULT_CONN_TIMEOUT_USEC (120ULL * 1000000) /* IIS connectionTimeout */
 #define WORKER_CONFIG_REVALIDATE_USEC 1000000 /* web.config files re-stat'ed at most this often */
 #define WORKER_RCACHE_MAX 1024     /* (application, path)s whose sections are remembered */

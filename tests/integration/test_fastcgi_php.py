@@ -112,6 +112,13 @@ def test(t):
     for k, v in want.items():
         check(s.get(k) == v, "path info: $_SERVER[%s] = %r, not %r" % (k, s.get(k), v))
 
+    # at most 8 leading parts that match are looked up (a client's URL of
+    # many "x.php/" segments costs no more)
+    for levels, want in ((7, 200), (9, 404)):
+        d = "/".join("d%d.php" % i for i in range(levels))
+        fcgitest.write_php(srv, "A", "pi/%s/s.php" % d, SERVER)
+        r = wasptest.http_request(srv.port, "/pi/%s/s.php/x" % d, host=host)
+        check(r.status == want, "%d levels: %r" % (levels, r))
     r = srv.get("/status.php", pool="A")
     check(r.status == 404 and r.body == b"gone" and r.header("X-From-Php") == "yes",
           "Status %r %r %r" % (r, r.headers, r.body))
