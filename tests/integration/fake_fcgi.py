@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A FastCGI application that misbehaves on purpose, for
 test_fastcgi_bad_app: started by FastCgiModule with its listening socket as
-fd 0, it answers each request by the last segment of SCRIPT_NAME:
+fd 0, it answers each request by the last segment of SCRIPT_NAME (its extension
+aside):
 ok.fcgi (a proper response), garbage.fcgi (bytes that are no record),
 badtype.fcgi (a record type a Responder never sends), bighead.fcgi (a head
 that never ends), cut.fcgi (a head and 4 MiB of a body, then the process
@@ -66,27 +67,27 @@ def serve(c):
             params += body
         elif t == 5 and n == 0:
             stdin_done = True
-    name = os.path.basename(nv(params).get("SCRIPT_NAME", ""))
-    if name == "garbage.fcgi":
+    name = os.path.splitext(os.path.basename(nv(params).get("SCRIPT_NAME", "")))[0]
+    if name == "garbage":
         c.sendall(b"\xff" * 16)
-    elif name == "badtype.fcgi":
+    elif name == "badtype":
         c.sendall(record(10, b"\0" * 8))
-    elif name == "bighead.fcgi":
+    elif name == "bighead":
         stdout(c, b"X-Big: " + b"a" * 70000)
-    elif name == "cut.fcgi":
+    elif name == "cut":
         # more than the worker takes before the head is out, so the end
         # comes after it
         stdout(c, b"Content-Type: text/plain\r\n\r\n" + b"x" * (4 << 20))
         os._exit(0)
-    elif name == "stderr.fcgi":
+    elif name == "stderr":
         c.sendall(record(7, b"oops from stderr\n"))
         stdout(c, b"Content-Type: text/plain\r\n\r\nbody")
         end(c)
-    elif name == "env.fcgi":
+    elif name == "env":
         stdout(c, b"Content-Type: text/plain\r\n\r\n" +
                os.environ.get("FAKE_FCGI_MARKS", "").encode())
         end(c)
-    elif name == "pid.fcgi":
+    elif name == "pid":
         stdout(c, b"Content-Type: text/plain\r\n\r\n%d" % os.getpid())
         end(c)
     else:

@@ -1,7 +1,8 @@
 """Bad output from a FastCGI application never takes the worker down: bytes
 that are no record, a record type a Responder never sends, a head over the
 limit, a process that exits mid-response, a process that exits at start,
-and output on stderr. Before the response head the client gets IIS's 500
+and output on stderr (ReturnStdErrIn500, IgnoreAndReturn200,
+TerminateProcess). Before the response head the client gets IIS's 500
 page; after it the connection is cut (the chunked body never ends); the
 log line names the process id. rapidFailsPerMinute exits at start hold the
 application (500 saying so). php-cgi killed in the middle of a script is a
@@ -21,12 +22,18 @@ def test(t):
     xml = xml.replace("</fastCgi>", """
       <application fullPath="%s" arguments="%s" maxInstances="1" />
       <application fullPath="/bin/false" rapidFailsPerMinute="2" />
-    </fastCgi>""" % (py, fake))
+      <application fullPath="%s" arguments="%s ignore" stderrMode="IgnoreAndReturn200" />
+      <application fullPath="%s" arguments="%s term" stderrMode="TerminateProcess" />
+    </fastCgi>""" % (py, fake, py, fake, py, fake))
     xml = xml.replace('<add name="StaticFile"', """<add name="Fake" path="*.fcgi" verb="GET"
            modules="FastCgiModule" scriptProcessor="%s|%s" resourceType="Unspecified" />
+      <add name="Ignore" path="*.ign" verb="GET" modules="FastCgiModule"
+           scriptProcessor="%s|%s ignore" resourceType="Unspecified" />
+      <add name="Term" path="*.term" verb="GET" modules="FastCgiModule"
+           scriptProcessor="%s|%s term" resourceType="Unspecified" />
       <add name="False" path="*.false" verb="GET"
            modules="FastCgiModule" scriptProcessor="/bin/false" resourceType="Unspecified" />
-      <add name="StaticFile\"""" % (py, fake))
+      <add name="StaticFile\"""" % (py, fake, py, fake, py, fake))
     srv = wasptest.Server(t, pools={"A": {}}, web_server_xml=xml)
     fcgitest.write_php(srv, "A", "crash.php", CRASH)
     fcgitest.write_php(srv, "A", "pid.php", PID)
@@ -62,6 +69,17 @@ def test(t):
     r = srv.get("/stderr.fcgi", pool="A")
     check(r.status == 500, "stderr %r %r" % (r, r.body))
     srv.wait_log("FastCGI process %d of '%s' (stderr): oops from stderr" % (fake_pid, py))
+
+    # IgnoreAndReturn200: the response as if nothing was on stderr
+    r = srv.get("/stderr.ign", pool="A")
+    check(r.status == 200 and r.body == b"body", "IgnoreAndReturn200 %r %r" % (r, r.body))
+    # TerminateProcess: 500, and the process is ended at once
+    term_pid = int(srv.get("/pid.term", pool="A").body)
+    r = srv.get("/stderr.term", pool="A")
+    check(r.status == 500, "TerminateProcess %r" % r)
+    srv.wait_log("FastCGI process %d of '%s': output on stderr (stderrMode TerminateProcess)"
+                 % (term_pid, py))
+    check(int(srv.get("/pid.term", pool="A").body) != term_pid, "the process stayed")
 
     # a process that exits at start: 500, twice, then rapid-fail holds it
     for _ in range(2):
