@@ -1,6 +1,8 @@
 """instanceMaxRequests turns FastCGI processes over under load with no
 failed request: 4 clients make 60 requests to 2 processes that each serve
-at most 3; php-cgi is told the same (PHP_FCGI_MAX_REQUESTS)."""
+at most 3; php-cgi is told the same (PHP_FCGI_MAX_REQUESTS). A php-cgi told
+to end itself sooner (environmentVariables) fails no request either: one
+that closed before answering hands the request to another process."""
 import collections
 import threading
 
@@ -48,6 +50,24 @@ def test(t):
     check(sum(served.values()) == 60, "served %d" % sum(served.values()))
     check(max(served.values()) <= 3, "a process served more than 3: %r" % served)
     check(len(served) >= 20, "only %d processes for 60 requests" % len(served))
+
+    # php-cgi told to end itself sooner than instanceMaxRequests (the
+    # environmentVariables set PHP_FCGI_MAX_REQUESTS=2): a request given to
+    # one that has just ended goes to another, no request fails
+    xml = fcgitest.web_server_xml(php, app_attrs={"maxInstances": 1},
+                                  env={"PHP_FCGI_MAX_REQUESTS": "2"})
+    srv.stop()
+    srv2 = wasptest.Server(t, pools={"B": {}}, web_server_xml=xml)
+    fcgitest.write_php(srv2, "B", "pid.php", PID)
+    srv2.start()
+    pids = set()
+    for _ in range(12):
+        r = srv2.get("/pid.php", pool="B")
+        check(r.status == 200, "%r %r" % (r, r.body[200:400]))
+        pid, limit = r.body.split()
+        check(limit == b"2", "PHP_FCGI_MAX_REQUESTS %r" % limit)
+        pids.add(pid)
+    check(len(pids) >= 6, "%d processes for 12 requests" % len(pids))
 
 
 wasptest.main(test)

@@ -55,6 +55,7 @@ struct freq {
 	uint8_t *out;
 	size_t out_off, out_len, out_cap;
 	bool stdin_done, body_wait, write_failed;
+	bool answered, body_taken, retried; /* for the one retry (freq_retry) */
 	/* from it */
 	struct fcgi_parser parser;
 	struct fcgi_head head;
@@ -320,24 +321,31 @@ timer_arm(struct freq *f)
 	(void)evtimer_add(&f->timer, &tv);
 }
 
-/* The request is over for the application (reusable: its connection is
- * clean for the next request). */
+/* Let go of the process (reusable: its connection is clean for the next
+ * request). */
+static void
+freq_detach(struct freq *f, bool reusable)
+{
+	if (f->io_set)
+		(void)event_del(&f->io);
+	f->io_set = false;
+	if (f->inst)
+		fcgi_inst_release(f->inst, reusable);
+	f->inst = NULL;
+	f->fd = -1;
+}
+
+/* The request is over for the application. */
 static void
 freq_finish(struct freq *f, bool reusable)
 {
 	if (f->done)
 		return;
 	f->done = true;
-	if (f->io_set)
-		(void)event_del(&f->io);
 	if (f->timer_set)
 		(void)event_del(&f->timer);
-	f->io_set = false;
 	fcgi_waiter_cancel(&f->waiter);
-	if (f->inst)
-		fcgi_inst_release(f->inst, reusable);
-	f->inst = NULL;
-	f->fd = -1;
+	freq_detach(f, reusable);
 }
 
 static void
@@ -472,6 +480,36 @@ head_apply(struct freq *f)
 }
 
 /* ---- reading the application ---- */
+
+static void on_ready(struct fcgi_waiter *w, struct fcgi_inst *inst);
+
+/* The process closed its connection before answering anything and before
+ * the request's body was touched (a php-cgi that ended itself after its
+ * PHP_FCGI_MAX_REQUESTS, a process that died idle): the request goes to
+ * another process, once. true when it did (or was answered). */
+static bool
+freq_retry(struct freq *f)
+{
+	int r;
+
+	if (f->answered || f->body_taken || f->retried)
+		return false;
+	f->retried = true;
+	wasp_log(WASP_LOG_DEBUG, "FastCGI process %d closed before answering, trying another",
+		 (int)f->pid);
+	freq_detach(f, false);
+	f->stdin_done = f->write_failed = false;
+	f->out_off = f->out_len = 0;
+	f->pid = 0;
+	r = fcgi_app_acquire(f->app, &f->waiter);
+	if (r == 1)
+		timer_arm(f);
+	else if (r < 0)
+		freq_fail(f, r == -EBUSY ? 503 : 500, r == -EBUSY ? 4 : 0,
+			  r == -EBUSY ? "the FastCGI queue is full (queueLength)"
+				      : "the FastCGI process could not be started");
+	return true;
+}
 
 /* Give pending STDOUT bytes to the stream. true when all went. */
 static bool
@@ -664,15 +702,20 @@ read_app(struct freq *f)
 			if (errno == EAGAIN || errno == EINTR)
 				return;
 			wasp_log(WASP_LOG_DEBUG, "FastCGI process %d: read: %s", (int)f->pid, strerror(errno));
+			if (freq_retry(f))
+				return;
 			freq_fail(f, 500, 0, "the connection to the process failed");
 			return;
 		}
 		if (n == 0) {
+			if (freq_retry(f))
+				return;
 			freq_fail(f, 500, 0,
 				  f->head_done ? "the process closed the connection mid-response"
 					       : "the process exited or closed the connection");
 			return;
 		}
+		f->answered = true;
 		f->in_len = (size_t)n;
 		f->last_activity = wasp_now_usec();
 	}
@@ -714,6 +757,8 @@ next_stdin(struct freq *f)
 			  "the request body could not be read");
 		return;
 	}
+	if (n > 0)
+		f->body_taken = true;
 	fcgi_header(f->out, FCGI_STDIN, FCGI_REQ_ID, (uint16_t)n, 0);
 	f->out_off = 0;
 	f->out_len = FCGI_HEADER_LEN + (size_t)n;
