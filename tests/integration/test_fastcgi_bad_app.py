@@ -81,13 +81,13 @@ def test(t):
                  % (term_pid, py))
     check(int(srv.get("/pid.term", pool="A").body) != term_pid, "the process stayed")
 
-    # a process that exits at start: 500, twice, then rapid-fail holds it
-    for _ in range(2):
-        r = srv.get("/x.false", pool="A")
-        check(r.status == 500, "/bin/false %r" % r)
+    # a process that exits at start: 500 (the request is tried once more on
+    # another process, which exits too), then rapid-fail holds it
+    r = srv.get("/x.false", pool="A")
+    check(r.status == 500, "/bin/false %r" % r)
     wasptest.wait_until(lambda: srv.read_log().count("of '/bin/false' exited unexpectedly "
-                                                     "with status 1") == 2,
-                        what="both exits logged")
+                                                     "with status 1") >= 2,
+                        what="two exits logged")
     r = srv.get("/x.false", pool="A")
     check(r.status == 500 and b"rapidFailsPerMinute" in r.body, "rapid fail %r %r"
           % (r, r.body))

@@ -2,7 +2,9 @@
 both ways with flow control: the body goes to php-cgi as it arrives and
 the response to the client as PHP writes it (chunked, with no length), and
 the worker's peak resident memory grows by a few MiB at most. A client
-that stops reading holds PHP back rather than growing the worker."""
+that stops reading holds PHP back rather than growing the worker. A client
+that leaves mid-download does not cost a PHP process: the rest of its
+answer is drained and the process serves the next request."""
 import hashlib
 import socket
 import time
@@ -105,6 +107,18 @@ def test(t):
     check(b" 200 " in data.split(b"\r\n")[0], "upload %r" % data[:200])
     body = data.split(b"\r\n\r\n", 1)[1]
     check(b"%d %s" % (SIZE, md5.hexdigest().encode()) in body, "upload body %r" % body[:200])
+
+    # a client that leaves mid-download: php-cgi's answer is drained and
+    # the same process serves the next request
+    fcgitest.write_php(srv, "A", "pid.php", "<?php echo getmypid();\n")
+    php_pid = int(srv.get("/pid.php", pool="A").body)
+    s = socket.create_connection(("127.0.0.1", srv.port))
+    s.sendall(("GET /down.php?c=3 HTTP/1.1\r\nHost: %s\r\n\r\n" % host).encode())
+    check(len(s.recv(65536)) > 0, "no response")
+    s.close()
+    srv.wait_log("FastCGI process %d: the rest of an abandoned answer drained, the process "
+                 "stays" % php_pid, timeout=30)
+    check(int(srv.get("/pid.php", pool="A").body) == php_pid, "another php-cgi")
 
     grown = hwm_kb(pid) - base
     wasptest.log("worker peak RSS grew by %d kB over 300 MiB streamed" % grown)

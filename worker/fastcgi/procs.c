@@ -35,6 +35,7 @@
 #include "config.h"
 #include "log.h"
 #include "procs.h"
+#include "record.h"
 #include "util.h"
 
 #define RAPID_WINDOW_USEC (60ULL * 1000000)
@@ -49,6 +50,8 @@ struct fcgi_inst {
 	pid_t pid;
 	int pidfd, fd;
 	struct event *pid_ev, *timer; /* timer: idle timeout, then the SIGKILL */
+	struct event *drain_ev;        /* reading an abandoned answer (fcgi_inst_drain) */
+	struct fcgi_parser drain;
 	unsigned requests, gen;
 	bool busy, exited, stopping;
 };
@@ -98,6 +101,8 @@ inst_free(struct fcgi_inst *i)
 		event_free(i->pid_ev);
 	if (i->timer)
 		event_free(i->timer);
+	if (i->drain_ev)
+		event_free(i->drain_ev);
 	safe_close(i->pidfd);
 	safe_close(i->fd);
 	free(i);
@@ -476,6 +481,93 @@ fcgi_inst_release(struct fcgi_inst *i, bool reusable)
 	}
 	if (a->q_head)
 		event_active(a->dispatch, EV_TIMEOUT, 0);
+}
+
+/* ---- the rest of an abandoned answer ---- */
+
+static void
+drain_done(struct fcgi_inst *i, bool clean)
+{
+	if (i->drain_ev) {
+		event_free(i->drain_ev);
+		i->drain_ev = NULL;
+	}
+	(void)event_del(i->timer);
+	log_debug("FastCGI process %d: the rest of an abandoned answer %s", (int)i->pid,
+		  clean ? "drained, the process stays" : "could not be drained");
+	fcgi_inst_release(i, clean);
+}
+
+/* Parse and drop data. 1 at FCGI_END_REQUEST with nothing after it, 0 for
+ * more, -1 when the process cannot be trusted with another request. */
+static int
+drain_feed(struct fcgi_inst *i, const uint8_t *data, size_t len)
+{
+	while (len > 0) {
+		struct fcgi_event ev;
+		ssize_t n = fcgi_parse(&i->drain, data, len, &ev);
+
+		if (n < 0)
+			return -1;
+		data += n;
+		len -= (size_t)n;
+		if (ev.type == FCGI_EV_END)
+			return len == 0 ? 1 : -1;
+	}
+	return 0;
+}
+
+static void
+on_drain(evutil_socket_t fd, short what, void *arg)
+{
+	struct fcgi_inst *i = arg;
+	uint8_t buf[16384];
+
+	for (int rounds = 0; rounds < 16; rounds++) { /* then let others run */
+		ssize_t n = read(i->fd, buf, sizeof(buf));
+		int r;
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			drain_done(i, false);
+			return;
+		}
+		r = drain_feed(i, buf, (size_t)n);
+		if (r != 0) {
+			drain_done(i, r > 0);
+			return;
+		}
+	}
+}
+
+static void
+on_drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	drain_done(arg, false);
+}
+
+void
+fcgi_inst_drain(struct fcgi_inst *i, const struct fcgi_parser *p, const uint8_t *data,
+		size_t len, uint64_t deadline_usec)
+{
+	uint64_t now = now_usec(), d = deadline_usec > now ? deadline_usec - now : 0;
+	int r;
+
+	i->drain = *p;
+	r = drain_feed(i, data, len);
+	if (r != 0) {
+		drain_done(i, r > 0);
+		return;
+	}
+	i->drain_ev = event_new(i->app->base, i->fd, EV_READ | EV_PERSIST, on_drain, i);
+	if (!i->drain_ev || event_add(i->drain_ev, NULL) < 0) {
+		drain_done(i, false);
+		return;
+	}
+	event_assign(i->timer, i->app->base, -1, 0, on_drain_timeout, i);
+	(void)event_add(i->timer, &(struct timeval){ .tv_sec = (time_t)(d / 1000000),
+						     .tv_usec = (suseconds_t)(d % 1000000) });
 }
 
 int

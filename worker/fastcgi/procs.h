@@ -63,6 +63,15 @@ void fcgi_waiter_cancel(struct fcgi_waiter *w);
  * cleanly (the connection is ready for the next one); otherwise the
  * process is ended. */
 void fcgi_inst_release(struct fcgi_inst *i, bool reusable);
+/* The request went away before the application finished answering, but
+ * every record of it reached the application: the process reads and drops
+ * the rest of the answer (parser state p, then data[0..len), which is not
+ * kept) until FCGI_END_REQUEST, then serves the next request; it is ended
+ * instead at deadline_usec, on a malformed record or on anything after the
+ * end. */
+struct fcgi_parser;
+void fcgi_inst_drain(struct fcgi_inst *i, const struct fcgi_parser *p, const uint8_t *data,
+		     size_t len, uint64_t deadline_usec);
 int fcgi_inst_fd(const struct fcgi_inst *i);
 pid_t fcgi_inst_pid(const struct fcgi_inst *i);
 /* End every process (worker exit). */

@@ -348,12 +348,33 @@ freq_finish(struct freq *f, bool reusable)
 	freq_detach(f, reusable);
 }
 
+/* Nobody wants the answer any more (the client went away, a module
+ * replaced the body). When the whole request reached the application, the
+ * process drains the rest of its answer and stays (fcgi_inst_drain);
+ * otherwise it is ended. */
+static void
+freq_abandon(struct freq *f)
+{
+	struct fcgi_inst *inst = f->inst;
+
+	if (f->done)
+		return;
+	if (!inst || f->ended || !f->stdin_done || f->write_failed || f->out_off < f->out_len) {
+		freq_finish(f, f->ended && f->stdin_done && !f->write_failed);
+		return;
+	}
+	f->inst = NULL; /* the process is the drain's now */
+	freq_finish(f, false);
+	fcgi_inst_drain(inst, &f->parser, f->in + f->in_off, f->in_len - f->in_off,
+			f->deadline_req);
+}
+
 static void
 freq_cleanup(void *p)
 {
 	struct freq *f = p;
 
-	freq_finish(f, false); /* still running when the request ended: not reusable */
+	freq_abandon(f); /* the request ended before the application did */
 	if (f->resume_set)
 		(void)event_del(&f->resume);
 }
@@ -528,8 +549,8 @@ flush_pend(struct freq *f)
 		}
 		if (n < 0) { /* the client went away, or a module replaced the body */
 			wasp_log(WASP_LOG_DEBUG, "FastCGI process %d: the response is not wanted "
-				 "any more, ending the process", (int)f->pid);
-			freq_finish(f, false);
+				 "any more", (int)f->pid);
+			freq_abandon(f);
 			return false;
 		}
 		f->pend += n;
