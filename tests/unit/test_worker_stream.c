@@ -17,7 +17,7 @@
 #include "worker.h"
 
 static struct event_base *base;
-static struct wasp_env env;
+static struct worker_env env;
 static struct wvdir vdirs[1];
 static struct wapp app;
 static char *top;

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "libevent-util.h"
 #include "log.h"
 #include "procs.h"
 #include "record.h"
@@ -86,6 +87,14 @@ now_usec(void)
 static void inst_stop(struct fcgi_inst *i);
 
 static void
+timer_in(struct event *ev, uint64_t usec)
+{
+	struct timeval tv = wasp_timeval_from_usec(usec);
+
+	(void)event_add(ev, &tv);
+}
+
+static void
 inst_free(struct fcgi_inst *i)
 {
 	struct fcgi_app *a = i->app;
@@ -97,12 +106,9 @@ inst_free(struct fcgi_inst *i)
 	if (i->next)
 		i->next->prev = i->prev;
 	a->n_insts--;
-	if (i->pid_ev)
-		event_free(i->pid_ev);
-	if (i->timer)
-		event_free(i->timer);
-	if (i->drain_ev)
-		event_free(i->drain_ev);
+	i->pid_ev = wasp_event_free(i->pid_ev);
+	i->timer = wasp_event_free(i->timer);
+	i->drain_ev = wasp_event_free(i->drain_ev);
 	safe_close(i->pidfd);
 	safe_close(i->fd);
 	free(i);
@@ -187,7 +193,7 @@ inst_stop(struct fcgi_inst *i)
 	(void)kill(i->pid, SIGTERM);
 	(void)event_del(i->timer);
 	event_assign(i->timer, i->app->base, -1, 0, on_kill_timer, i);
-	(void)event_add(i->timer, &(struct timeval){ .tv_sec = secs });
+	timer_in(i->timer, secs * 1000000ULL);
 }
 
 static int
@@ -474,10 +480,8 @@ fcgi_inst_release(struct fcgi_inst *i, bool reusable)
 		return;
 	}
 	if (!i->stopping) {
-		uint64_t u = a->conf.idle_usec;
 		event_assign(i->timer, a->base, -1, 0, on_idle_timer, i);
-		(void)event_add(i->timer, &(struct timeval){ .tv_sec = (time_t)(u / 1000000),
-							     .tv_usec = (suseconds_t)(u % 1000000) });
+		timer_in(i->timer, a->conf.idle_usec);
 	}
 	if (a->q_head)
 		event_active(a->dispatch, EV_TIMEOUT, 0);
@@ -488,10 +492,7 @@ fcgi_inst_release(struct fcgi_inst *i, bool reusable)
 static void
 drain_done(struct fcgi_inst *i, bool clean)
 {
-	if (i->drain_ev) {
-		event_free(i->drain_ev);
-		i->drain_ev = NULL;
-	}
+	i->drain_ev = wasp_event_free(i->drain_ev);
 	(void)event_del(i->timer);
 	log_debug("FastCGI process %d: the rest of an abandoned answer %s", (int)i->pid,
 		  clean ? "drained, the process stays" : "could not be drained");
@@ -566,8 +567,7 @@ fcgi_inst_drain(struct fcgi_inst *i, const struct fcgi_parser *p, const uint8_t 
 		return;
 	}
 	event_assign(i->timer, i->app->base, -1, 0, on_drain_timeout, i);
-	(void)event_add(i->timer, &(struct timeval){ .tv_sec = (time_t)(d / 1000000),
-						     .tv_usec = (suseconds_t)(d % 1000000) });
+	timer_in(i->timer, d);
 }
 
 int
@@ -816,7 +816,7 @@ fcgi_app_get(struct event_base *base, const struct wasp_element *section, const 
 		a->mon_exists = stat(a->conf.monitor, &a->mon_st) == 0;
 		a->monitor = event_new(base, -1, EV_PERSIST, on_monitor, a);
 		if (a->monitor)
-			(void)event_add(a->monitor, &(struct timeval){ .tv_sec = MONITOR_USEC / 1000000 });
+			timer_in(a->monitor, MONITOR_USEC);
 	}
 	a->next = apps;
 	apps = a;
@@ -839,9 +839,8 @@ fcgi_apps_free(void)
 			i->exited = true;
 			inst_free(i);
 		}
-		if (a->monitor)
-			event_free(a->monitor);
-		event_free(a->dispatch);
+		a->monitor = wasp_event_free(a->monitor);
+		a->dispatch = wasp_event_free(a->dispatch);
 		free(a->monitor_path);
 		free(a->key);
 		free(a);

@@ -317,7 +317,7 @@ timer_arm(struct freq *f)
 			       on_timer, f);
 		f->timer_set = true;
 	}
-	struct timeval tv = { .tv_sec = (time_t)(d / 1000000), .tv_usec = (suseconds_t)(d % 1000000) };
+	struct timeval tv = wasp_timeval_from_usec(d);
 	(void)evtimer_add(&f->timer, &tv);
 }
 
