@@ -175,6 +175,36 @@ sv(struct wasp_request *req, const char *name)
 	return strempty(wasp_request_server_variable(req, name));
 }
 
+struct nv {
+	const char *name, *value;
+};
+
+/* FCGI_PARAMS that are always the same (wasp serves plain HTTP, anonymously) */
+static const struct nv params_fixed[] = {
+	{ "GATEWAY_INTERFACE", "CGI/1.1" }, { "SERVER_PORT_SECURE", "0" }, { "HTTPS", "off" },
+	{ "REMOTE_USER", "" },              { "AUTH_TYPE", "" },           { "LOGON_USER", "" },
+};
+
+/* FCGI_PARAMS that are a server variable (name, the variable's IIS name) */
+static const struct nv params_vars[] = {
+	{ "SERVER_SOFTWARE", "SERVER_SOFTWARE" },
+	{ "SERVER_PROTOCOL", "SERVER_PROTOCOL" },
+	{ "SERVER_NAME", "SERVER_NAME" },
+	{ "SERVER_PORT", "SERVER_PORT" },
+	{ "SERVER_ADDR", "LOCAL_ADDR" },
+	{ "LOCAL_ADDR", "LOCAL_ADDR" },
+	{ "REMOTE_ADDR", "REMOTE_ADDR" },
+	{ "REMOTE_HOST", "REMOTE_ADDR" },
+	{ "REMOTE_PORT", "REMOTE_PORT" },
+	{ "DOCUMENT_ROOT", "APPL_PHYSICAL_PATH" },
+	{ "APPL_PHYSICAL_PATH", "APPL_PHYSICAL_PATH" },
+	{ "APPL_MD_PATH", "APPL_MD_PATH" },
+	{ "INSTANCE_ID", "INSTANCE_ID" },
+	{ "INSTANCE_NAME", "INSTANCE_NAME" },
+	{ "APP_POOL_ID", "APP_POOL_ID" },
+	{ "CONTENT_TYPE", "CONTENT_TYPE" },
+};
+
 /* The FCGI_PARAMS stream of req (docs/fastcgi.md has the table). */
 static int
 params_build(struct freq *f, bool path_info, struct pbuf *b)
@@ -195,21 +225,10 @@ params_build(struct freq *f, bool path_info, struct pbuf *b)
 		translated = req->path_info_file ? req->path_info_file : "";
 	}
 	*b = (struct pbuf){ .req = req };
-	param(b, "GATEWAY_INTERFACE", "CGI/1.1");
-	param(b, "SERVER_SOFTWARE", sv(req, "SERVER_SOFTWARE"));
-	param(b, "SERVER_PROTOCOL", sv(req, "SERVER_PROTOCOL"));
-	param(b, "SERVER_NAME", sv(req, "SERVER_NAME"));
-	param(b, "SERVER_PORT", sv(req, "SERVER_PORT"));
-	param(b, "SERVER_ADDR", sv(req, "LOCAL_ADDR"));
-	param(b, "LOCAL_ADDR", sv(req, "LOCAL_ADDR"));
-	param(b, "SERVER_PORT_SECURE", "0");
-	param(b, "HTTPS", "off");
-	param(b, "REMOTE_ADDR", sv(req, "REMOTE_ADDR"));
-	param(b, "REMOTE_HOST", sv(req, "REMOTE_ADDR"));
-	param(b, "REMOTE_PORT", sv(req, "REMOTE_PORT"));
-	param(b, "REMOTE_USER", "");
-	param(b, "AUTH_TYPE", "");
-	param(b, "LOGON_USER", "");
+	for (size_t i = 0; i < ELEMENTSOF(params_fixed); i++)
+		param(b, params_fixed[i].name, params_fixed[i].value);
+	for (size_t i = 0; i < ELEMENTSOF(params_vars); i++)
+		param(b, params_vars[i].name, sv(req, params_vars[i].value));
 	param(b, "REQUEST_METHOD", wasp_request_method(req));
 	param(b, "QUERY_STRING", query);
 	param(b, "REQUEST_URI", uri);
@@ -219,12 +238,6 @@ params_build(struct freq *f, bool path_info, struct pbuf *b)
 	param(b, "SCRIPT_FILENAME", strempty(file));
 	param(b, "PATH_INFO", info);
 	param(b, "PATH_TRANSLATED", strempty(translated));
-	param(b, "DOCUMENT_ROOT", sv(req, "APPL_PHYSICAL_PATH"));
-	param(b, "APPL_PHYSICAL_PATH", sv(req, "APPL_PHYSICAL_PATH"));
-	param(b, "APPL_MD_PATH", sv(req, "APPL_MD_PATH"));
-	param(b, "INSTANCE_ID", sv(req, "INSTANCE_ID"));
-	param(b, "INSTANCE_NAME", sv(req, "INSTANCE_NAME"));
-	param(b, "APP_POOL_ID", sv(req, "APP_POOL_ID"));
 	if (blen != 0) {
 		/* a chunked body's length is not known up front: none is sent,
 		 * the application reads FCGI_STDIN to its end */
@@ -233,7 +246,6 @@ params_build(struct freq *f, bool path_info, struct pbuf *b)
 			      wasp_arena_printf(req->arena, "%lld", (long long)blen));
 	} else
 		param(b, "CONTENT_LENGTH", "0");
-	param(b, "CONTENT_TYPE", sv(req, "CONTENT_TYPE"));
 	params_headers(b, req);
 	return b->oom ? -ENOMEM : 0;
 }
