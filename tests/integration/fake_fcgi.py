@@ -7,7 +7,7 @@ ok.fcgi (a proper response), garbage.fcgi (bytes that are no record),
 badtype.fcgi (a record type a Responder never sends), bighead.fcgi (a head
 that never ends), cut.fcgi (a head and 4 MiB of a body, then the process
 exits), stderr.fcgi (text on FCGI_STDERR, then a response), pid.fcgi (its
-pid as the body), env.fcgi (its FAKE_FCGI_MARKS environment variable). With
+pid as the body), local.fcgi (a local redirect to /index.html), env.fcgi (its FAKE_FCGI_MARKS environment variable). With
 FAKE_FCGI_MARKS set to a directory, SIGTERM writes "term.PID" there and is
 otherwise ignored (signalBeforeTerminateSeconds must follow with SIGKILL)."""
 import os
@@ -82,6 +82,10 @@ def serve(c):
     elif name == "stderr":
         c.sendall(record(7, b"oops from stderr\n"))
         stdout(c, b"Content-Type: text/plain\r\n\r\nbody")
+        end(c)
+    elif name == "local":
+        # a CGI local redirect: a Location path and no Status
+        stdout(c, b"Location: /index.html\r\n\r\n")
         end(c)
     elif name == "env":
         stdout(c, b"Content-Type: text/plain\r\n\r\n" +

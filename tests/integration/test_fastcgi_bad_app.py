@@ -6,7 +6,8 @@ TerminateProcess). Before the response head the client gets IIS's 500
 page; after it the connection is cut (the chunked body never ends); the
 log line names the process id. rapidFailsPerMinute exits at start hold the
 application (500 saying so). php-cgi killed in the middle of a script is a
-500 too, and the next request gets a new process."""
+500 too, and the next request gets a new process. (And a good one: a CGI
+local redirect serves the URL it names.)"""
 import fcgitest
 import wasptest
 from wasptest import check
@@ -43,6 +44,9 @@ def test(t):
 
     r = srv.get("/ok.fcgi", pool="A")
     check(r.status == 200 and r.body == b"ok" and r.header("X-Fake") == "1", "ok %r" % r)
+    # a CGI local redirect (a Location path, no Status) serves that URL
+    r = srv.get("/local.fcgi", pool="A")
+    check(r.status == 200 and r.body == b"pool A\n", "local redirect %r %r" % (r, r.body))
     worker = srv.worker_pids("A")
     fake_pid = int(srv.get("/pid.fcgi", pool="A").body)
 

@@ -56,6 +56,7 @@ struct freq {
 	size_t out_off, out_len, out_cap;
 	bool stdin_done, body_wait, write_failed;
 	bool answered, body_taken, retried; /* for the one retry (freq_retry) */
+	const char *redirect; /* a CGI local redirect's URL (head_apply) */
 	/* from it */
 	struct fcgi_parser parser;
 	struct fcgi_head head;
@@ -493,8 +494,11 @@ head_apply(struct freq *f)
 		/* the worker frames the response and writes these itself */
 		if (worker_field(name, nl))
 			continue;
-		if (nl == 8 && strncasecmp(name, "Location", 8) == 0)
+		if (nl == 8 && strncasecmp(name, "Location", 8) == 0) {
 			have_location = true;
+			if (vl > 0 && value[0] == '/' && (vl == 1 || value[1] != '/'))
+				f->redirect = wasp_arena_strndup(req->arena, value, vl);
+		}
 		n = wasp_arena_strndup(req->arena, name, nl);
 		v = wasp_arena_strndup(req->arena, value, vl);
 		if (!n || !v)
@@ -505,8 +509,13 @@ head_apply(struct freq *f)
 	}
 	if (r < 0)
 		return r;
-	/* a Location without a Status is a redirect (RFC 3875 6.2.3/6.2.4:
-	 * answered as the client redirect IIS gives) */
+	/* a Location path without a Status is a local redirect (RFC 3875
+	 * 6.2.2: served as a request for that URL, once the application's
+	 * answer ended); an absolute URL without one a client redirect */
+	if (have_status || !have_location)
+		f->redirect = NULL;
+	if (f->redirect)
+		return 0;
 	if (!have_status)
 		wasp_response_set_status(req, have_location ? 302 : 200, 0);
 	return wasp_response_stream(req, length, on_writable, f) < 0 ? -ENOMEM : 0;
@@ -639,12 +648,16 @@ on_event(struct freq *f, const struct fcgi_event *ev)
 					  r == -ENOMEM ? "out of memory" : "a malformed response head");
 				return false;
 			}
-			f->pend = ev->data + used;
-			f->pend_len = ev->len - used;
+			if (!f->redirect) {
+				f->pend = ev->data + used;
+				f->pend_len = ev->len - used;
+			}
 			return true;
 		}
-		f->pend = ev->data;
-		f->pend_len = ev->len;
+		if (!f->redirect) { /* a local redirect's body is nobody's */
+			f->pend = ev->data;
+			f->pend_len = ev->len;
+		}
 		return true;
 	case FCGI_EV_END:
 		f->ended = true;
@@ -681,6 +694,19 @@ on_end(struct freq *f)
 		return;
 	}
 	freq_finish(f, clean);
+	if (f->redirect) {
+		/* MapRequestHandler again, for the new URL, when resumed */
+		int r = wasp_request_internal_redirect(req, f->redirect);
+
+		if (r < 0 && wasp_response_status(req) < 400) {
+			wasp_log(WASP_LOG_ERR, "FastCGI process %d: local redirect to '%s' refused: %s",
+				 (int)f->pid, f->redirect, strerror(-r));
+			wasp_response_set_status(req, 500, 0);
+			wasp_request_set_error_detail(req, "a local redirect that cannot be followed");
+		}
+		freq_resume(f);
+		return;
+	}
 	if (f->streaming)
 		(void)wasp_response_stream_end(req);
 }
@@ -713,7 +739,7 @@ read_app(struct freq *f)
 			f->in_off += (size_t)n;
 			if (!on_event(f, &ev))
 				return;
-			if (f->head_done && !f->streaming && !f->err_text) {
+			if (f->head_done && !f->streaming && !f->err_text && !f->redirect) {
 				start_stream(f);
 			}
 			if (f->pend_len && !flush_pend(f))
