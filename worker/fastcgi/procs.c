@@ -64,7 +64,7 @@ struct fcgi_app {
 	struct fcgi_conf conf;
 	char **argv, **envp;
 	struct fcgi_inst *insts;
-	unsigned n_insts, n_busy, gen, seq;
+	unsigned n_insts, n_busy, gen;
 	struct fcgi_waiter *q_head, *q_tail;
 	unsigned n_queued;
 	struct event *dispatch, *monitor;
@@ -76,7 +76,6 @@ struct fcgi_app {
 };
 
 static struct fcgi_app *apps;
-static char *sock_dir;
 
 static uint64_t
 now_usec(void)
@@ -196,53 +195,39 @@ inst_stop(struct fcgi_inst *i)
 	timer_in(i->timer, secs * 1000000ULL);
 }
 
+/* A listening socket at a fresh name, in a directory of mode 0700 made for
+ * it (mkdtemp: only this worker's identity can reach it), and the worker's
+ * connection to it; the name and the directory are gone on return, so
+ * nothing is left behind in $TMPDIR even when the worker is killed. */
 static int
-sock_dir_get(void)
+make_sockets(int *ret_listen, int *ret_conn)
 {
 	const char *tmp = getenv("TMPDIR");
-	char *d;
-
-	if (sock_dir)
-		return 0;
-	if (asprintf(&d, "%s/wasp-fcgi-XXXXXX", tmp && *tmp == '/' ? tmp : "/tmp") < 0)
-		return -ENOMEM;
-	if (!mkdtemp(d)) { /* mode 0700: only this worker's identity */
-		int r = -errno;
-		log_errno(r, "FastCGI: cannot create a socket directory '%s'", d);
-		free(d);
-		return r;
-	}
-	sock_dir = d;
-	return 0;
-}
-
-/* A listening socket at a fresh name and the worker's connection to it;
- * the name is gone on return. */
-static int
-make_sockets(struct fcgi_app *a, int *ret_listen, int *ret_conn)
-{
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	_cleanup_close_ int l = -1, c = -1;
+	char dir[sizeof(sa.sun_path) - 8];
 	int r;
 
-	r = sock_dir_get();
-	if (r < 0)
-		return r;
-	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%u.%u", sock_dir,
-			     (unsigned)getpid(), ++a->seq) >= sizeof(sa.sun_path))
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/wasp-fcgi-XXXXXX",
+			     tmp && *tmp == '/' ? tmp : "/tmp") >= sizeof(dir))
 		return -ENAMETOOLONG;
+	if (!mkdtemp(dir)) {
+		r = -errno;
+		log_errno(r, "FastCGI: cannot create a socket directory in '%s'",
+			  tmp && *tmp == '/' ? tmp : "/tmp");
+		return r;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/s", dir);
 	l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (l < 0 || c < 0)
-		return -errno;
-	(void)unlink(sa.sun_path);
-	if (bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 1) < 0) {
 		r = -errno;
-		(void)unlink(sa.sun_path);
-		return r;
-	}
-	r = connect(c, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+	else if (bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 1) < 0)
+		r = -errno;
+	else
+		r = connect(c, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
 	(void)unlink(sa.sun_path);
+	(void)rmdir(dir);
 	if (r < 0)
 		return r;
 	*ret_listen = TAKE_FD(l);
@@ -288,7 +273,7 @@ inst_spawn(struct fcgi_app *a, struct fcgi_inst **ret)
 	pid_t pid;
 	int r;
 
-	r = make_sockets(a, &l, &c);
+	r = make_sockets(&l, &c);
 	if (r < 0) {
 		log_errno(r, "FastCGI: cannot make a socket for '%s'", a->key);
 		return r;
@@ -844,10 +829,5 @@ fcgi_apps_free(void)
 		free(a->monitor_path);
 		free(a->key);
 		free(a);
-	}
-	if (sock_dir) {
-		(void)rmdir(sock_dir);
-		free(sock_dir);
-		sock_dir = NULL;
 	}
 }
