@@ -13,4 +13,5 @@
 	X(mod_customerror, "CustomErrorModule")                                      \
 	X(mod_requestfilter, "RequestFilteringModule")                               \
 	X(mod_protocol, "ProtocolSupportModule")                                     \
-	X(mod_redirect, "HttpRedirectionModule")
+	X(mod_redirect, "HttpRedirectionModule")                                     \
+	X(mod_rewrite, "RewriteModule")

@@ -22,6 +22,10 @@ send_prepare(struct conn *c)
 	char *head;
 	int n;
 
+	if (req->aborted) {
+		log_debug("request aborted by a module: closing without a response");
+		return false;
+	}
 	if (c->body_open || c->pend_len)
 		c->close_after = true; /* drain_decide() chose not to read it */
 	req->keep_alive = req->http && req->http->keep_alive && !c->close_after &&

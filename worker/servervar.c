@@ -138,14 +138,19 @@ var_server_name(struct wasp_request *req)
 	return var_addr(req, false, false);
 }
 
+/* The URL as the client sent it (path and query), also after an internal
+ * redirect or a rewrite, as IIS's UNENCODED_URL and REQUEST_URI. */
 static const char *
 var_unencoded_url(struct wasp_request *req)
 {
-	const char *raw = wasp_request_raw_path(req);
+	const struct wasp_http_request *h = req->http;
 
-	if (!raw || !req->http || !req->http->query.ptr)
-		return raw;
-	return wasp_arena_printf(req->arena, "%s?%s", raw, req->query);
+	if (!h || !h->path.ptr)
+		return wasp_request_raw_path(req);
+	if (!h->query.ptr)
+		return wasp_arena_strndup(req->arena, h->path.ptr, h->path.len);
+	return wasp_arena_printf(req->arena, "%.*s?%.*s", (int)h->path.len, h->path.ptr,
+				 (int)h->query.len, h->query.ptr);
 }
 
 const char *
@@ -159,6 +164,8 @@ wasp_request_server_variable(struct wasp_request *req, const char *name)
 	if ((s = startswith(name, "HTTP_")) && *s) {
 		if (streq(s, "URL"))
 			return var_unencoded_url(req);
+		if (streq(s, "X_ORIGINAL_URL") && req->orig_path && !var_http_header(req, s))
+			return var_unencoded_url(req); /* URL Rewrite's, after a rewrite */
 		if (streq(s, "METHOD"))
 			return req->method;
 		if (streq(s, "VERSION"))
@@ -187,7 +194,7 @@ wasp_request_server_variable(struct wasp_request *req, const char *name)
 		return req->path;
 	if (streq(name, "QUERY_STRING"))
 		return req->query;
-	if (streq(name, "UNENCODED_URL"))
+	if (streq(name, "UNENCODED_URL") || streq(name, "REQUEST_URI"))
 		return var_unencoded_url(req);
 	if (streq(name, "PATH_TRANSLATED"))
 		return strempty(wasp_request_physical_path(req));

@@ -469,6 +469,7 @@ struct wasp_request {
 	uint64_t file_len;
 	bool keep_alive;
 	bool no_keep_alive; /* wasp_response_disable_keep_alive() */
+	bool aborted;       /* wasp_request_abort(): closed without a response */
 	bool no_server_header; /* wasp_response_omit_server_header() */
 };
 

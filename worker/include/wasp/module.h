@@ -382,6 +382,9 @@ void wasp_response_clear_body(struct wasp_request *req);
 enum wasp_status wasp_response_redirect_slash(struct wasp_request *req);
 /* This response says Connection: close and the connection closes after it. */
 void wasp_response_disable_keep_alive(struct wasp_request *req);
+/* Close the connection without any response once the request reaches
+ * SendResponse (URL Rewrite's AbortRequest); return WASP_DONE after it. */
+void wasp_request_abort(struct wasp_request *req);
 /* This response goes out without the Server header (requestFiltering's
  * removeServerHeader). */
 void wasp_response_omit_server_header(struct wasp_request *req);
