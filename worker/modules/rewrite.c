@@ -263,10 +263,12 @@ static const struct {
 	{ "EscapeDataString", RW_FN_ESCAPEDATA },
 };
 
+/* A variable's, function's or map's name: up to ':' or '}' (a map's may
+ * have spaces). */
 static bool
 name_char(char c)
 {
-	return isalnum((unsigned char)c) || c == '_' || c == '-' || c == '.';
+	return c && !strchr("{}:", c);
 }
 
 static int parse_into(struct rw_subst *s, const char **pp, unsigned depth, char *err,
