@@ -2,6 +2,7 @@
  * request's addresses, URL parts, headers and site. */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <string.h>
 #include <strings.h>
 
@@ -153,6 +154,22 @@ var_unencoded_url(struct wasp_request *req)
 				 (int)h->query.len, h->query.ptr);
 }
 
+int
+wasp_request_set_server_variable(struct wasp_request *req, const char *name, const char *value)
+{
+	struct req_var *v;
+
+	if (!name || !*name || !value || strpbrk(value, "\r\n"))
+		return -EINVAL;
+	v = wasp_arena_alloc(req->arena, sizeof(*v));
+	if (!v || !(v->name = wasp_arena_strdup(req->arena, name)) ||
+	    !(v->value = wasp_arena_strdup(req->arena, value)))
+		return -ENOMEM;
+	v->next = req->vars;
+	req->vars = v;
+	return 0;
+}
+
 const char *
 wasp_request_server_variable(struct wasp_request *req, const char *name)
 {
@@ -161,10 +178,13 @@ wasp_request_server_variable(struct wasp_request *req, const char *name)
 
 	if (!name)
 		return NULL;
+	for (const struct req_var *v = req->vars; v; v = v->next)
+		if (strcaseeq(v->name, name))
+			return v->value;
 	if ((s = startswith(name, "HTTP_")) && *s) {
 		if (streq(s, "URL"))
 			return var_unencoded_url(req);
-		if (streq(s, "X_ORIGINAL_URL") && req->orig_path && !var_http_header(req, s))
+		if (streq(s, "X_ORIGINAL_URL") && req->orig_path)
 			return var_unencoded_url(req); /* URL Rewrite's, after a rewrite */
 		if (streq(s, "METHOD"))
 			return req->method;

@@ -25,7 +25,6 @@
 #define RW_MAX_CONDITIONS 64
 #define RW_MAX_SETS 32
 #define RW_MAX_MAP_ENTRIES 20000
-#define RW_MAX_VARS 32
 
 enum { ACT_NONE, ACT_REWRITE, ACT_REDIRECT, ACT_CUSTOM, ACT_ABORT };
 enum { MT_PATTERN, MT_FILE, MT_DIRECTORY };
@@ -333,10 +332,6 @@ static const struct wasp_module_section rw_sections[] = {
 
 /* ---- running ---- */
 
-struct var {
-	const char *name, *value;
-};
-
 /* One request's evaluation. */
 struct run {
 	struct wasp_request *req;
@@ -344,8 +339,6 @@ struct run {
 	const char *path;  /* the URL now (decoded, leading '/') */
 	const char *query; /* the query now */
 	bool rewritten;
-	struct var vars[RW_MAX_VARS]; /* serverVariables set by rules */
-	size_t n_vars;
 	/* bases of the web.config files of the rules running */
 	const char *base_file[8];
 	const char *base[8];
@@ -358,9 +351,6 @@ run_var(const char *name, void *userdata)
 	struct run *st = userdata;
 	struct wasp_request *req = st->req;
 
-	for (size_t i = st->n_vars; i-- > 0;)
-		if (strcaseeq(st->vars[i].name, name))
-			return st->vars[i].value;
 	if (streq(name, "QUERY_STRING"))
 		return st->query;
 	if (streq(name, "URL") || streq(name, "PATH_INFO") || streq(name, "SCRIPT_NAME"))
@@ -685,14 +675,13 @@ do_sets(struct run *st, const struct rule *r, const struct rw_match *rm,
 				 r->name, s->name);
 			return -EPERM;
 		}
-		if (!s->replace && run_var(s->name, st))
+		if (!s->replace && wasp_request_server_variable(st->req, s->name))
 			continue;
-		if (st->n_vars >= RW_MAX_VARS)
-			return -E2BIG;
 		k = expand(st, s->value, rm, cm, &v);
+		if (k >= 0)
+			k = wasp_request_set_server_variable(st->req, s->name, v);
 		if (k < 0)
 			return k;
-		st->vars[st->n_vars++] = (struct var){ .name = s->name, .value = v };
 	}
 	return 0;
 }
@@ -744,12 +733,21 @@ apply(struct run *st)
 	if (!url || asprintf(&s, "%s?%s", url, st->query) < 0)
 		return WASP_ERROR;
 	k = wasp_request_internal_redirect(req, s);
-	if (k == -EXDEV)
-		wasp_log(WASP_LOG_ERR,
-			 "URL Rewrite: '%s' rewritten to '%s', in another application: 500.50",
-			 wasp_request_original_path(req), s);
+	if (k == -EXDEV) {
+		/* another application (maybe another pool's): routed anew */
+		k = wasp_request_reroute(req, s);
+		if (k < 0)
+			wasp_log(WASP_LOG_ERR,
+				 "URL Rewrite: '%s' rewritten to '%s', in another application, "
+				 "cannot be routed there (%s): 500.50",
+				 wasp_request_original_path(req), s, strerror(-k));
+		else
+			k = 1;
+	}
 	free(s);
-	if (k == -EXDEV || k == -EINVAL) {
+	if (k == 1)
+		return WASP_DONE;
+	if (k == -EXDEV || k == -EINVAL || k == -ELOOP || k == -E2BIG) {
 		wasp_response_set_status(req, 500, 50);
 		return WASP_DONE;
 	}
