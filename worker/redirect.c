@@ -194,6 +194,18 @@ wasp_request_reroute(struct wasp_request *req, const char *url)
 	return 0;
 }
 
+void
+wasp_request_log_rewritten_url(struct wasp_request *req)
+{
+	req->log_rewritten = true;
+}
+
+bool
+wasp_request_logs_rewritten_url(const struct wasp_request *req)
+{
+	return req->log_rewritten;
+}
+
 const char *
 wasp_request_original_path(const struct wasp_request *req)
 {

@@ -449,6 +449,7 @@ struct wasp_request {
 	const char *orig_path;     /* the path before the first internal redirect, or NULL */
 	unsigned n_redirects;      /* internal redirects so far */
 	struct req_var *vars;      /* wasp_request_set_server_variable(), newest first */
+	bool log_rewritten;        /* wasp_request_log_rewritten_url() */
 	bool remap;                /* redirected at MapRequestHandler or later: map again */
 
 	/* pipeline position */

@@ -7,10 +7,11 @@ rules that send a request back and forth end in 500.50). Inherited rules
 run first, each with its own web.config's directory as base. serverVariables
 reach later modules (and the rerouted request as headers); UNENCODED_URL and
 REQUEST_URI stay the client's."""
+import glob
 import os
 
 import wasptest
-from wasptest import check, write_content
+from wasptest import check, read_text, wait_until, write_content
 
 GLOBAL = """
   <rewrite>
@@ -46,6 +47,7 @@ ROOT = web_config(
     rule("to B", "^b2/(.*)", '<action type="Rewrite" url="/b/{R:1}" />') +
     rule("ping", "^ping/(.*)", '<action type="Rewrite" url="/b/pong/{R:1}" />') +
     rule("unencoded", "^u/(.*)", '<action type="Rewrite" url="/{R:1}" />') +
+    rule("logged", "^lr/(.*)", '<action type="Rewrite" url="/{R:1}?r=1" logRewrittenUrl="true" />') +
     rule("set var", "^sv/(.*)", '<action type="Rewrite" url="/{R:1}" />',
          '<serverVariables><set name="HTTP_X_FROM_RULE" value="from {R:1}" /></serverVariables>') +
     rule("set var to B", "^svb/(.*)", '<action type="Rewrite" url="/b/{R:1}" />',
@@ -68,8 +70,13 @@ def test(t):
                   "apps": [{"path": "/", "pool": "A", "physicalPath": a},
                            {"path": "/same", "pool": "A", "physicalPath": same},
                            {"path": "/b", "pool": "B", "physicalPath": b}]}]
+    logdir = os.path.join(t.dir, "logs")
+    os.makedirs(logdir)
+    os.chmod(logdir, 0o755)
     srv.config_text = wasptest.config_xml([{"name": n} for n in pools], srv.sites,
-                                          web_server_xml=GLOBAL)
+                                          web_server_xml=GLOBAL).replace(
+        "    </sites>", "      <siteDefaults><logFile directory=%s /></siteDefaults>\n"
+        "    </sites>" % wasptest.quoteattr(logdir))
     write_content(os.path.join(a, "web.config"), ROOT)
     write_content(os.path.join(b, "web.config"), B_ROOT)
     write_content(os.path.join(a, "inh", "web.config"), INH)
@@ -125,6 +132,16 @@ def test(t):
     # inherited rules first, each on the path relative to its own directory
     expect("/inh/child/q", 301, location="/seen-by-parent/child/q")
     expect("/inh/child/other", 301, location="/seen-by-child/other")
+
+    # the W3C log: the client's URL, or the rewritten one with logRewrittenUrl
+    expect("/u/f.txt?m=2", 200, "in A\n")
+    expect("/lr/f.txt?m=1", 200, "in A\n")
+
+    def lines():
+        text = "".join(read_text(f) for f in glob.glob(os.path.join(logdir, "W3SVC1", "*.log")))
+        return text if " /f.txt r=1&m=1 " in text else None
+    text = wait_until(lines, 10, what="the logRewrittenUrl request in the log")
+    check(" /u/f.txt m=2 " in text, "the client's URL not logged: %r" % text[-600:])
 
 
 wasptest.main(test)

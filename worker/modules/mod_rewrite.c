@@ -338,7 +338,7 @@ struct run {
 	const struct maps *maps;
 	const char *path;  /* the URL now (decoded, leading '/') */
 	const char *query; /* the query now */
-	bool rewritten;
+	bool rewritten, log_rewritten;
 	/* bases of the web.config files of the rules running */
 	const char *base_file[8];
 	const char *base[8];
@@ -626,6 +626,7 @@ do_action(struct run *st, const struct rule *r, const char *base, const struct r
 		st->path = path;
 		st->query = own;
 		st->rewritten = true;
+		st->log_rewritten |= r->log_rewritten;
 		return r->stop ? STOP : GO_ON;
 	case ACT_CUSTOM:
 		wasp_response_set_status(req, r->status, r->substatus);
@@ -732,6 +733,8 @@ apply(struct run *st)
 
 	if (!url || asprintf(&s, "%s?%s", url, st->query) < 0)
 		return WASP_ERROR;
+	if (st->log_rewritten)
+		wasp_request_log_rewritten_url(req);
 	k = wasp_request_internal_redirect(req, s);
 	if (k == -EXDEV) {
 		/* another application (maybe another pool's): routed anew */

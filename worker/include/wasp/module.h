@@ -320,6 +320,10 @@ int wasp_request_internal_redirect(struct wasp_request *req, const char *url);
  * (the request was rerouted already: it came with X-Original-URL), -E2BIG
  * (the head would not fit the handoff), -ENOMEM. */
 int wasp_request_reroute(struct wasp_request *req, const char *url);
+/* Log the URL the request was rewritten to (its path and query) in place of
+ * the client's (URL Rewrite's logRewrittenUrl), and whether to. */
+void wasp_request_log_rewritten_url(struct wasp_request *req);
+bool wasp_request_logs_rewritten_url(const struct wasp_request *req);
 /* The decoded path the client asked for, before any internal redirect. */
 const char *wasp_request_original_path(const struct wasp_request *req);
 
