@@ -59,6 +59,11 @@ START_TEST(test_ecmascript)
 	ck_assert_int_eq(match(RW_ECMASCRIPT, "^(a)?(b)$", true, false, "b", &m), 1);
 	assert_group(&m, 1, "");
 	assert_group(&m, 2, "b");
+	/* ECMAScript's [] (nothing), [^] (anything), an unset group's
+	 * back-reference (empty) */
+	ck_assert_int_eq(match(RW_ECMASCRIPT, "^a[]", true, false, "ab", &m), 0);
+	ck_assert_int_eq(match(RW_ECMASCRIPT, "^a[^]$", true, false, "ab", &m), 1);
+	ck_assert_int_eq(match(RW_ECMASCRIPT, "^(x)?\\1y$", true, false, "y", &m), 1);
 	/* UTF-8 in a decoded URL, and bytes that are not UTF-8 */
 	ck_assert_int_eq(match(RW_ECMASCRIPT, "^caf.$", true, false, "caf\xc3\xa9", &m), 1);
 	ck_assert_int_eq(match(RW_ECMASCRIPT, "^x", true, false, "x\xff\xfe", &m), 1);

@@ -85,8 +85,10 @@ rw_pattern_compile(struct rw_pattern *p, enum rw_syntax syntax, const char *pat,
 		   bool negate, char *err, size_t errlen)
 {
 	_cleanup_free_ char *wild = NULL;
+	/* as close to ECMAScript as PCRE2 goes (docs/rewrite.md) */
 	uint32_t opts = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_ALT_BSUX |
-			PCRE2_DOLLAR_ENDONLY | PCRE2_NEVER_BACKSLASH_C;
+			PCRE2_DOLLAR_ENDONLY | PCRE2_NEVER_BACKSLASH_C |
+			PCRE2_ALLOW_EMPTY_CLASS | PCRE2_MATCH_UNSET_BACKREF;
 	int code;
 	PCRE2_SIZE off;
 
