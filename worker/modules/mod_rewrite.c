@@ -51,9 +51,8 @@ struct rule {
 	struct set *sets;
 	size_t n_sets;
 	unsigned action, redirect_type, status, substatus;
-	struct rw_subst *url;
+	struct rw_subst *url, *description;
 	bool append_query, log_rewritten;
-	const char *description;
 };
 
 struct rules {
@@ -114,6 +113,7 @@ rules_free(void *p)
 		free(r->conds);
 		free(r->sets);
 		rw_subst_free(r->url);
+		rw_subst_free(r->description);
 	}
 	free(rs->error);
 	free(rs);
@@ -209,7 +209,10 @@ build_rule(struct rule *r, const struct wasp_element *e, char *err, size_t errle
 	r->redirect_type = (unsigned)wasp_element_get_uint(a, "redirectType", 301);
 	r->status = (unsigned)wasp_element_get_uint(a, "statusCode", 0);
 	r->substatus = (unsigned)wasp_element_get_uint(a, "subStatusCode", 0);
-	r->description = wasp_element_get_str(a, "statusDescription", "");
+	k = rw_subst_parse(wasp_element_get_str(a, "statusDescription", ""), &r->description,
+			   err, errlen);
+	if (k < 0)
+		return k;
 	if (r->action == ACT_CUSTOM && (r->status < 200 || r->status > 999 || r->substatus > 999)) {
 		snprintf(err, errlen, "CustomResponse statusCode %u.%u is not 200-999.0-999",
 			 r->status, r->substatus);
@@ -587,6 +590,28 @@ do_redirect(struct run *st, const struct rule *r, const char *path, const char *
 	return WASP_DONE;
 }
 
+/* CustomResponse: the status, and statusDescription (expanded) as the
+ * body where there is one, kept under httpErrors existingResponse="Auto". */
+static enum wasp_status
+custom_response(struct run *st, const struct rule *r, const struct rw_match *rm,
+		const struct rw_match *cm)
+{
+	struct wasp_request *req = st->req;
+	const char *body;
+	int k = expand(st, r->description, rm, cm, &body);
+
+	if (k < 0)
+		return fail(req, r->name, "statusDescription", k);
+	wasp_response_set_status(req, r->status, r->substatus);
+	if (!*body)
+		return WASP_DONE;
+	if (wasp_response_set_header(req, "Content-Type", "text/plain; charset=utf-8") < 0 ||
+	    wasp_response_write(req, body, strlen(body)) < 0)
+		return fail(req, r->name, "response", -ENOMEM);
+	wasp_response_set_try_skip_custom_errors(req, true);
+	return WASP_DONE;
+}
+
 enum outcome { GO_ON, STOP, FINISHED };
 
 static enum outcome
@@ -629,15 +654,7 @@ do_action(struct run *st, const struct rule *r, const char *base, const struct r
 		st->log_rewritten |= r->log_rewritten;
 		return r->stop ? STOP : GO_ON;
 	case ACT_CUSTOM:
-		wasp_response_set_status(req, r->status, r->substatus);
-		if (*r->description && (wasp_response_set_header(req, "Content-Type",
-								  "text/plain; charset=utf-8") < 0 ||
-					wasp_response_write(req, r->description,
-							    strlen(r->description)) < 0)) {
-			*ret = fail(req, r->name, "response", -ENOMEM);
-			return FINISHED;
-		}
-		*ret = WASP_DONE;
+		*ret = custom_response(st, r, rm, cm);
 		return FINISHED;
 	case ACT_ABORT:
 		wasp_request_abort(req);
