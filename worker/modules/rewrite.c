@@ -17,6 +17,9 @@
 #include "rewrite.h"
 #include "util.h"
 
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 static void
 set_err(char *err, size_t errlen, const char *fmt, ...)
 {
