@@ -392,8 +392,14 @@ run_map(const char *name, const char *key, const char **ret, void *userdata)
 		if (!strcaseeq(m->name, name))
 			continue;
 		e = bsearch(key, m->e, m->n, sizeof(*m->e), map_cmp);
-		if (e && !m->icase && !streq(e->key, key))
-			e = NULL;
+		if (e && !m->icase) { /* the one of the keys equal but for case */
+			while (e > m->e && strcaseeq(e[-1].key, key))
+				e--;
+			while (e < m->e + m->n && strcaseeq(e->key, key) && !streq(e->key, key))
+				e++;
+			if (e == m->e + m->n || !streq(e->key, key))
+				e = NULL;
+		}
 		*ret = e ? e->value : (*m->def ? m->def : NULL);
 		return 0;
 	}
@@ -433,33 +439,31 @@ static const char *
 rule_base(struct run *st, const char *file)
 {
 	struct wasp_request *req = st->req;
-	const char *phys, *slash, *suffix;
-	const char *path = wasp_request_path(req);
+	const char *phys = wasp_request_physical_path(req);
+	const char *slash = file ? strrchr(file, '/') : NULL;
+	const char *path = wasp_request_path(req), *suffix, *b = "/";
 	size_t dlen, plen = strlen(path), slen;
-	char *b;
+	char *buf;
 
 	for (size_t i = 0; i < st->n_bases; i++)
 		if (st->base_file[i] == file)
 			return st->base[i];
-	b = "/";
-	phys = wasp_request_physical_path(req);
-	slash = file ? strrchr(file, '/') : NULL;
 	if (phys && slash && strcaseeq(slash + 1, "web.config")) {
 		dlen = (size_t)(slash - file);
-		suffix = phys + dlen;
-		if (strncmp(phys, file, dlen) == 0 && (*suffix == '/' || !*suffix)) {
-			slen = strlen(suffix);
-			if (slen <= plen && streq(path + plen - slen, suffix) &&
-			    (b = wasp_request_alloc(req, plen - slen + 2))) {
-				memcpy(b, path, plen - slen);
-				b[plen - slen] = '\0';
-				if (plen - slen == 0 || b[plen - slen - 1] != '/')
-					strcat(b, "/");
-			}
+		suffix = strncmp(phys, file, dlen) == 0 ? phys + dlen : NULL;
+		slen = suffix ? strlen(suffix) : 0;
+		if (suffix && (*suffix == '/' || !*suffix) && slen <= plen &&
+		    streq(path + plen - slen, suffix)) {
+			buf = wasp_request_alloc(req, plen - slen + 2);
+			if (!buf)
+				return NULL;
+			memcpy(buf, path, plen - slen);
+			buf[plen - slen] = '\0';
+			if (plen - slen == 0 || buf[plen - slen - 1] != '/')
+				strcat(buf, "/");
+			b = buf;
 		}
 	}
-	if (!b)
-		return NULL;
 	if (st->n_bases < ELEMENTSOF(st->base)) {
 		st->base_file[st->n_bases] = file;
 		st->base[st->n_bases++] = b;
