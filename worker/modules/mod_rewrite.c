@@ -342,6 +342,10 @@ struct run {
 	const char *path;  /* the URL now (decoded, leading '/') */
 	const char *query; /* the query now */
 	bool rewritten, log_rewritten;
+	/* the last IsFile/IsDirectory input and what stat() said of it (the
+	 * two conditions of WordPress's rule ask about one path) */
+	const char *stat_input;
+	mode_t stat_mode; /* 0: nothing there */
 	/* bases of the web.config files of the rules running */
 	const char *base_file[8];
 	const char *base[8];
@@ -483,6 +487,26 @@ rule_input(struct run *st, const char *base)
 	return st->path + 1;
 }
 
+/* The type of what is at path (0: nothing). The request's own file (what
+ * REQUEST_FILENAME names, as WordPress's and Laravel's rules ask) through
+ * the worker's open file cache; anything else with stat(). */
+static mode_t
+file_mode(struct wasp_request *req, const char *path)
+{
+	const char *own = wasp_request_physical_path(req);
+	struct stat s;
+	int fd, k;
+
+	if (own && streq(own, path)) {
+		k = wasp_request_open_content(req, NULL, &fd, &s);
+		if (k == 0)
+			return s.st_mode;
+		if (k == -ENOENT)
+			return 0;
+	}
+	return stat(path, &s) == 0 ? s.st_mode : 0;
+}
+
 /* Conditions: 1 pass, 0 not, <0 error. *ret_c gets the captures {C:n} see. */
 static int
 run_conditions(struct run *st, const struct rule *r, const struct rw_match *rm,
@@ -494,7 +518,6 @@ run_conditions(struct run *st, const struct rule *r, const struct rw_match *rm,
 	for (size_t i = 0; i < r->n_conds; i++) {
 		const struct cond *c = &r->conds[i];
 		const char *input;
-		struct stat s;
 		int k, ok;
 
 		k = expand(st, c->input, rm, r->track_all ? cm : &last, &input);
@@ -506,8 +529,12 @@ run_conditions(struct run *st, const struct rule *r, const struct rw_match *rm,
 			if (ok < 0)
 				return ok;
 		} else {
-			ok = stat(input, &s) == 0 &&
-			     (c->match_type == MT_FILE ? S_ISREG(s.st_mode) : S_ISDIR(s.st_mode));
+			if (!st->stat_input || !streq(st->stat_input, input)) {
+				st->stat_input = input;
+				st->stat_mode = file_mode(st->req, input);
+			}
+			ok = c->match_type == MT_FILE ? S_ISREG(st->stat_mode)
+						      : S_ISDIR(st->stat_mode);
 			ok = c->pat.negate ? !ok : ok;
 		}
 		if (ok) {
