@@ -5,8 +5,11 @@ without <match>, a rewrite map of legacy URLs), each rule seeing the path
 relative to its web.config's directory; every action type, back-references,
 MatchAny, trackAllCaptures, negate, functions, stopProcessing, inherited
 rules cleared below, a server variable allowedServerVariables does not list
-(500.50), a rule that matches its own result (applied once), a broken
-pattern (500.50) and a catastrophic one (500.50, the worker serves on)."""
+(500.50), a rule that matches its own result (applied once), a disabled
+rule, a rewrite to an absolute URL (404.4 without a proxy), a rewrite to
+web.config (request filtering's 404.8), a broken pattern, a catastrophic
+one and more rules than a section may hold (500.50, the worker serves
+on)."""
 import os
 import socket
 import wasptest
@@ -134,6 +137,14 @@ ACTIONS = web_config("""<rules>
     </conditions>
     <action type="Redirect" url="/t/{R:1}/{C:1}/{C:3}" appendQueryString="false" redirectType="SeeOther" />
   </rule>
+  <rule name="disabled" enabled="false" stopProcessing="true">
+    <match url="^keep" />
+    <action type="CustomResponse" statusCode="410" />
+  </rule>
+  <rule name="proxy without ARR" stopProcessing="true">
+    <match url="^proxy/(.*)" />
+    <action type="Rewrite" url="http://backend.test/{R:1}" />
+  </rule>
   <rule name="to the config" stopProcessing="true">
     <match url="^cfg$" />
     <action type="Rewrite" url="web.config" />
@@ -172,6 +183,10 @@ BAD_PATTERN = web_config("""<rules>
   <rule name="broken"><match url="(unclosed" /><action type="None" /></rule>
 </rules>""")
 
+TOO_MANY = web_config("".join(
+    '<rule name="r%d"><match url="^never%d$" /><action type="None" /></rule>' % (i, i)
+    for i in range(1001)).join(("<rules>", "</rules>")))
+
 CATASTROPHIC = web_config("""<rules>
   <rule name="catastrophic"><match url="^(a+)+$" /><action type="None" /></rule>
 </rules>""")
@@ -189,14 +204,14 @@ def test(t):
         "legacy/new.html": "new\n", "actions/target.html": "TARGET\n",
         "actions/keep.txt": "keep\n", "actions/stop/s.txt": "stop\n",
         "actions/loop/loop/x.txt": "LOOPED ONCE\n", "actions/sub/s.txt": "sub\n",
-        "vars/v.txt": "v\n", "bad/b.txt": "b\n", "cat/c.txt": "c\n",
+        "vars/v.txt": "v\n", "bad/b.txt": "b\n", "cat/c.txt": "c\n", "many/m.txt": "m\n",
     }
     for name, body in files.items():
         write_content(os.path.join(c, name), body)
     configs = {"wp": WORDPRESS, "laravel": LARAVEL, "spa": SPA, "https": HTTPS,
                "canon": CANONICAL, "slash": SLASH, "node": IISNODE, "legacy": LEGACY,
                "actions": ACTIONS, "actions/sub": CHILD_CLEARS, "vars": SERVER_VARS,
-               "bad": BAD_PATTERN, "cat": CATASTROPHIC}
+               "bad": BAD_PATTERN, "cat": CATASTROPHIC, "many": TOO_MANY}
     for d, text in configs.items():
         write_content(os.path.join(c, d, "web.config"), text)
     for root, dirs, _ in os.walk(c):
@@ -269,6 +284,10 @@ def test(t):
     check(s.recv(100) == b"", "AbortRequest sent a response")
     s.close()
 
+    # a Rewrite to an absolute URL is a proxy's (ARR): without one, 404.4
+    r = expect("/actions/proxy/x", 404)
+    check(r.header("X-Wasp-Substatus") == "4", "proxy rewrite %r" % r.headers)
+
     # request filtering sees the rewritten URL: web.config is not served
     r = expect("/actions/cfg", 404)
     check(r.header("X-Wasp-Substatus") == "8", "hidden segment %r" % r.headers)
@@ -285,6 +304,9 @@ def test(t):
     # a catastrophic pattern stops at PCRE2's limits: 500.50, and the worker serves on
     expect("/cat/" + "a" * 40 + "b", 500)
     expect("/cat/c.txt", 200, "c\n")
+    # more rules than a section may hold: 500.50, never served without them
+    r = expect("/many/m.txt", 500)
+    check(r.header("X-Wasp-Substatus") == "50", "too many rules %r" % r.headers)
 
 
 
