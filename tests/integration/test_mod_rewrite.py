@@ -100,6 +100,9 @@ LEGACY = web_config("""<rewriteMaps>
     <add key="/legacy/old-page.asp" value="/legacy/new.html" />
     <add key="/legacy/Products.aspx?id=7" value="/legacy/p/7.html" />
   </rewriteMap>
+  <rewriteMap name="Sections" defaultValue="misc" ignoreCase="false">
+    <add key="News" value="news" />
+  </rewriteMap>
 </rewriteMaps>
 <rules>
   <rule name="Legacy redirects" stopProcessing="true">
@@ -108,6 +111,10 @@ LEGACY = web_config("""<rewriteMaps>
       <add input="{Legacy URLs:{REQUEST_URI}}" pattern="(.+)" />
     </conditions>
     <action type="Redirect" url="{C:1}" appendQueryString="false" />
+  </rule>
+  <rule name="Sections" stopProcessing="true">
+    <match url="^section/(\\w+)$" />
+    <action type="Redirect" url="/s/{Sections:{R:1}}" redirectType="Found" />
   </rule>
 </rules>""")
 
@@ -263,6 +270,9 @@ def test(t):
     expect("/legacy/old-page.asp", 301, location="/legacy/new.html")
     expect("/legacy/Products.aspx?id=7", 301, location="/legacy/p/7.html")
     expect("/legacy/new.html", 200, "new\n")
+    # a map's defaultValue for a missing key; ignoreCase="false" compares case
+    expect("/legacy/section/News", 302, location="/s/news")
+    expect("/legacy/section/news", 302, location="/s/misc")
 
     # every action type
     r = expect("/actions/secret/plans", 403, "no plans here")
