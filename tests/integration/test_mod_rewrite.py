@@ -44,7 +44,7 @@ LARAVEL = web_config("""<rules>
     </conditions>
     <action type="Redirect" redirectType="Permanent" url="/laravel/{R:1}" />
   </rule>
-  <rule name="Imported Rule 2" stopProcessing="true">
+  <rule name="Imported Rule 2" stopProcessing="true" responseCacheDirective="Auto">
     <match url="^" ignoreCase="false" />%s
     <action type="Rewrite" url="index.php" />
   </rule>
