@@ -14,4 +14,5 @@
 	X(mod_requestfilter, "RequestFilteringModule")                               \
 	X(mod_protocol, "ProtocolSupportModule")                                     \
 	X(mod_redirect, "HttpRedirectionModule")                                     \
-	X(mod_fastcgi, "FastCgiModule")
+	X(mod_fastcgi, "FastCgiModule")                                              \
+	X(mod_rewrite, "RewriteModule")

@@ -208,8 +208,9 @@ conn_read(struct conn *c)
 	return n;
 }
 
-void
-conn_handback(struct conn *c)
+/* Hand the connection back to the listener with data as what it read. */
+static void
+handback(struct conn *c, const void *data, size_t len)
 {
 	int fd = TAKE_FD(c->fd);
 	int r;
@@ -219,13 +220,37 @@ conn_handback(struct conn *c)
 		conn_free(c);
 		return;
 	}
-	r = wchan_handback(c->chan, fd, 0, c->in ? c->in + c->in_start : NULL,
-			   c->in_end - c->in_start);
+	r = wchan_handback(c->chan, fd, 0, data, len);
 	if (r < 0)
 		log_warning_errno(r, "hand back connection, dropping it");
 	else
 		c->acked = false; /* the adapter counts the HANDBACK itself */
 	conn_free(c);
+}
+
+void
+conn_handback(struct conn *c)
+{
+	handback(c, c->in ? c->in + c->in_start : NULL, c->in_end - c->in_start);
+}
+
+/* wasp_request_reroute(): the rewritten head, then what followed the
+ * client's head (wasp_request_reroute checked that it fits). */
+static void
+conn_reroute(struct conn *c)
+{
+	struct wasp_request *req = &c->req;
+	size_t rest = c->in_end - c->in_start;
+	char *buf = wasp_arena_alloc(c->req_arena, req->reroute_len + rest);
+
+	if (!buf) {
+		conn_free(c);
+		return;
+	}
+	memcpy(buf, req->reroute_head, req->reroute_len);
+	if (rest)
+		memcpy(buf + req->reroute_len, c->in + c->in_start, rest);
+	handback(c, buf, req->reroute_len + rest);
 }
 
 /* The request is over: account, free its memory, decide about the next. */
@@ -342,6 +367,10 @@ step_body(struct conn *c)
 static bool
 step_send(struct conn *c)
 {
+	if (c->req.reroute_head) {
+		conn_reroute(c);
+		return false;
+	}
 	if (!send_prepare(c)) {
 		conn_free(c);
 		return false;

@@ -265,6 +265,12 @@ pipeline_can_redirect(const struct wasp_request *req)
 	return req->pipe && req->step <= STEP_EXECUTE;
 }
 
+bool
+pipeline_in_begin(const struct wasp_request *req)
+{
+	return req->pipe && req->step == 0;
+}
+
 void
 pipeline_redirect(struct wasp_request *req)
 {

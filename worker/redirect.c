@@ -5,12 +5,15 @@
  * serves it), and URL rewriting and ExecuteURL custom errors are the same
  * call. Bounded: the request's WORKER_MAX_INTERNAL_REDIRECTS+1st redirect
  * answers 500. */
+#include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "apphost.h"
 #include "arena.h"
+#include "conn.h"
 #include "log.h"
 #include "util.h"
 #include "worker.h"
@@ -99,6 +102,108 @@ wasp_request_internal_redirect(struct wasp_request *req, const char *url)
 		return -EIO;
 	}
 	return 0;
+}
+
+/* The newest server variable set as HTTP_<name> (name as a header name or
+ * as the variable's rest: '-' and '_' alike), or NULL. */
+static const struct req_var *
+set_header(const struct wasp_request *req, const char *name, size_t len)
+{
+	for (const struct req_var *v = req->vars; v; v = v->next) {
+		const char *n = startswith(v->name, "HTTP_");
+		size_t i;
+
+		if (!n || strlen(n) != len)
+			continue;
+		for (i = 0; i < len; i++)
+			if (!(toupper((unsigned char)n[i]) == toupper((unsigned char)name[i]) ||
+			      ((n[i] == '_' || n[i] == '-') && (name[i] == '_' || name[i] == '-'))))
+				break;
+		if (i == len)
+			return v;
+	}
+	return NULL;
+}
+
+/* The request's head with url as its target and X-Original-URL the
+ * client's (a client's own X-Original-URL is dropped). */
+static char *
+reroute_head(struct wasp_request *req, const char *url, size_t *ret_len)
+{
+	const struct wasp_http_request *h = req->http;
+	const char *orig = wasp_request_server_variable(req, "UNENCODED_URL");
+	size_t size = strlen(req->method) + strlen(url) + strlen(orig) + 64;
+	char *s, *p;
+
+	for (uint32_t i = 0; i < h->n_headers; i++)
+		size += h->headers[i].name.len + h->headers[i].value.len + 4;
+	for (const struct req_var *v = req->vars; v; v = v->next)
+		size += strlen(v->name) + strlen(v->value) + 4;
+	p = s = wasp_arena_alloc(req->arena, size);
+	if (!s)
+		return NULL;
+	p += sprintf(p, "%s %s %s\r\n", req->method, url,
+		     h->version == WASP_HTTP_1_0 ? "HTTP/1.0" : "HTTP/1.1");
+	for (uint32_t i = 0; i < h->n_headers; i++) {
+		const struct wasp_http_header *x = &h->headers[i];
+
+		if ((x->name.len == strlen(REROUTE_HEADER) &&
+		     strncasecmp(x->name.ptr, REROUTE_HEADER, x->name.len) == 0) ||
+		    set_header(req, x->name.ptr, x->name.len))
+			continue;
+		p += sprintf(p, "%.*s: %.*s\r\n", (int)x->name.len, x->name.ptr,
+			     (int)x->value.len, x->value.ptr);
+	}
+	for (const struct req_var *v = req->vars; v; v = v->next) {
+		const char *n = startswith(v->name, "HTTP_");
+
+		if (!n || !*n || set_header(req, n, strlen(n)) != v ||
+		    strcaseeq(n, "X_ORIGINAL_URL"))
+			continue;
+		for (; *n; n++)
+			*p++ = *n == '_' ? '-' : *n;
+		p += sprintf(p, ": %s\r\n", v->value);
+	}
+	p += sprintf(p, "%s: %s\r\n\r\n", REROUTE_HEADER, orig);
+	*ret_len = (size_t)(p - s);
+	return s;
+}
+
+int
+wasp_request_reroute(struct wasp_request *req, const char *url)
+{
+	struct conn *c = req->conn;
+	char *head;
+	size_t len;
+
+	if (!url || url[0] != '/' || strpbrk(url, " \r\n") || !req->http || !c ||
+	    !pipeline_in_begin(req) || c->body_read || c->pend_len)
+		return -EINVAL;
+	if (wasp_request_header(req, REROUTE_HEADER)) {
+		log_warning("'%s': rerouted once already (it came with %s), not again to '%s'",
+			    wasp_request_original_path(req), REROUTE_HEADER, url);
+		return -ELOOP;
+	}
+	head = reroute_head(req, url, &len);
+	if (!head)
+		return -ENOMEM;
+	if (len + (c->in_end - c->in_start) > WORKER_INBUF_SIZE)
+		return -E2BIG;
+	req->reroute_head = head;
+	req->reroute_len = len;
+	return 0;
+}
+
+void
+wasp_request_log_rewritten_url(struct wasp_request *req)
+{
+	req->log_rewritten = true;
+}
+
+bool
+wasp_request_logs_rewritten_url(const struct wasp_request *req)
+{
+	return req->log_rewritten;
 }
 
 const char *

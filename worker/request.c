@@ -674,6 +674,12 @@ wasp_response_disable_keep_alive(struct wasp_request *req)
 }
 
 void
+wasp_request_abort(struct wasp_request *req)
+{
+	req->aborted = true;
+}
+
+void
 wasp_response_omit_server_header(struct wasp_request *req)
 {
 	req->no_server_header = true;

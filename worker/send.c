@@ -25,6 +25,10 @@ send_prepare(struct conn *c)
 	char *head;
 	int n;
 
+	if (req->aborted) {
+		log_debug("request aborted by a module: closing without a response");
+		return false;
+	}
 	/* drain_decide() chose not to read it (a streaming handler may still
 	 * be reading it: what it leaves is discarded after the response) */
 	if ((c->body_open || c->pend_len) && !stream_producing(req))

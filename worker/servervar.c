@@ -2,6 +2,7 @@
  * request's addresses, URL parts, headers and site. */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <string.h>
 #include <strings.h>
 
@@ -138,14 +139,35 @@ var_server_name(struct wasp_request *req)
 	return var_addr(req, false, false);
 }
 
+/* The URL as the client sent it (path and query), also after an internal
+ * redirect or a rewrite, as IIS's UNENCODED_URL and REQUEST_URI. */
 static const char *
 var_unencoded_url(struct wasp_request *req)
 {
-	const char *raw = wasp_request_raw_path(req);
+	const struct wasp_http_request *h = req->http;
 
-	if (!raw || !req->http || !req->http->query.ptr)
-		return raw;
-	return wasp_arena_printf(req->arena, "%s?%s", raw, req->query);
+	if (!h || !h->path.ptr)
+		return wasp_request_raw_path(req);
+	if (!h->query.ptr)
+		return wasp_arena_strndup(req->arena, h->path.ptr, h->path.len);
+	return wasp_arena_printf(req->arena, "%.*s?%.*s", (int)h->path.len, h->path.ptr,
+				 (int)h->query.len, h->query.ptr);
+}
+
+int
+wasp_request_set_server_variable(struct wasp_request *req, const char *name, const char *value)
+{
+	struct req_var *v;
+
+	if (!name || !*name || !value || strpbrk(value, "\r\n"))
+		return -EINVAL;
+	v = wasp_arena_alloc(req->arena, sizeof(*v));
+	if (!v || !(v->name = wasp_arena_strdup(req->arena, name)) ||
+	    !(v->value = wasp_arena_strdup(req->arena, value)))
+		return -ENOMEM;
+	v->next = req->vars;
+	req->vars = v;
+	return 0;
 }
 
 const char *
@@ -156,9 +178,14 @@ wasp_request_server_variable(struct wasp_request *req, const char *name)
 
 	if (!name)
 		return NULL;
+	for (const struct req_var *v = req->vars; v; v = v->next)
+		if (strcaseeq(v->name, name))
+			return v->value;
 	if ((s = startswith(name, "HTTP_")) && *s) {
 		if (streq(s, "URL"))
 			return var_unencoded_url(req);
+		if (streq(s, "X_ORIGINAL_URL") && req->orig_path)
+			return var_unencoded_url(req); /* URL Rewrite's, after a rewrite */
 		if (streq(s, "METHOD"))
 			return req->method;
 		if (streq(s, "VERSION"))
@@ -187,7 +214,7 @@ wasp_request_server_variable(struct wasp_request *req, const char *name)
 		return req->path;
 	if (streq(name, "QUERY_STRING"))
 		return req->query;
-	if (streq(name, "UNENCODED_URL"))
+	if (streq(name, "UNENCODED_URL") || streq(name, "REQUEST_URI"))
 		return var_unencoded_url(req);
 	if (streq(name, "PATH_TRANSLATED"))
 		return strempty(wasp_request_physical_path(req));

@@ -217,6 +217,18 @@ enum pipeline_result {
 enum pipeline_result pipeline_run(struct wasp_request *req);
 /* Can req be redirected now (a stage up to ExecuteRequestHandler)? */
 bool pipeline_can_redirect(const struct wasp_request *req);
+/* Is req in BeginRequest (wasp_request_reroute)? */
+bool pipeline_in_begin(const struct wasp_request *req);
+
+/* A server variable a module set for the request. */
+struct req_var {
+	struct req_var *next;
+	const char *name, *value;
+};
+
+/* The header a rerouted request carries the client's URL in (URL
+ * Rewrite's), and that allows no second reroute. */
+#define REROUTE_HEADER "X-Original-URL"
 /* req was mapped to another URL (redirect.c): forget its handler; from
  * MapRequestHandler on, go back to MapRequestHandler once the running
  * handler returns. */
@@ -441,6 +453,8 @@ struct wasp_request {
 	const char *raw_path;      /* wasp_request_raw_path(), built on demand */
 	const char *orig_path;     /* the path before the first internal redirect, or NULL */
 	unsigned n_redirects;      /* internal redirects so far */
+	struct req_var *vars;      /* wasp_request_set_server_variable(), newest first */
+	bool log_rewritten;        /* wasp_request_log_rewritten_url() */
 	bool remap;                /* redirected at MapRequestHandler or later: map again */
 
 	/* pipeline position */
@@ -474,6 +488,11 @@ struct wasp_request {
 	uint64_t file_len;
 	bool keep_alive;
 	bool no_keep_alive; /* wasp_response_disable_keep_alive() */
+	bool aborted;       /* wasp_request_abort(): closed without a response */
+	/* wasp_request_reroute(): the head the listener gets instead of a
+	 * response (the connection is handed back with it) */
+	char *reroute_head;
+	size_t reroute_len;
 	bool no_server_header; /* wasp_response_omit_server_header() */
 	struct wstream *stream; /* wasp_response_stream(), NULL when not streaming */
 	const char *error_detail; /* wasp_request_set_error_detail() */

@@ -36,23 +36,15 @@
 
 #include <event2/event.h>
 
+#include "fuzz_check.h"
 #include "ipc.h"
-#include "memfd.h"
 #include "log.h"
+#include "memfd.h"
 #include "msg.h"
 #include "util.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                    \
-	do {                                                                           \
-		if (!(cond)) {                                                         \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                \
-			abort();                                                       \
-		}                                                                      \
-	} while (0)
 
 #define MAX_RECORD (WASP_IPC_MAX_MSG + 64)
 #define MAX_FDS 3

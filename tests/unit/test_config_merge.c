@@ -504,7 +504,7 @@ END_TEST
 #define BUILTIN_MODULES                                                                    \
 	"StaticFileModule,DefaultDocumentModule,DirectoryListingModule,HttpLoggingModule,"   \
 	"CustomErrorModule,RequestFilteringModule,ProtocolSupportModule,"                    \
-	"HttpRedirectionModule,FastCgiModule"
+	"HttpRedirectionModule,FastCgiModule,RewriteModule"
 
 static bool
 has_item(const struct wasp_element *e, const char *key)
@@ -754,7 +754,7 @@ START_TEST(test_builtin_defaults_modules)
 	modules_case("", "<modules><remove name=\"DefaultDocumentModule\" /></modules>",
 		     "StaticFileModule,DirectoryListingModule,HttpLoggingModule,"
 		     "CustomErrorModule,RequestFilteringModule,ProtocolSupportModule,"
-		     "HttpRedirectionModule,FastCgiModule,ExtMod");
+		     "HttpRedirectionModule,FastCgiModule,RewriteModule,ExtMod");
 	modules_case("", "<modules><add name=\"Mine\" /></modules>",
 		     BUILTIN_MODULES ",ExtMod,Mine");
 	modules_case("", "<modules><clear /></modules>", "");
@@ -775,7 +775,7 @@ START_TEST(test_builtin_defaults_modules)
 		     NULL,
 		     "StaticFileModule,DefaultDocumentModule,DirectoryListingModule,"
 		     "CustomErrorModule,RequestFilteringModule,ProtocolSupportModule,"
-		     "HttpRedirectionModule,FastCgiModule,ExtMod");
+		     "HttpRedirectionModule,FastCgiModule,RewriteModule,ExtMod");
 
 	/* a worker's generation, read back: the same list, from the
 	 * globalModules it carries */
@@ -794,7 +794,7 @@ START_TEST(test_builtin_defaults_modules)
 		tc_assert_items(e, "name",
 				"StaticFileModule,DefaultDocumentModule,DirectoryListingModule,"
 				"HttpLoggingModule,CustomErrorModule,RequestFilteringModule,"
-				"HttpRedirectionModule,FastCgiModule,ExtMod");
+				"HttpRedirectionModule,FastCgiModule,RewriteModule,ExtMod");
 		ck_assert_uint_eq(diags.n_errors, 0);
 		wasp_config_free(w);
 		wasp_diag_list_done(&diags);
@@ -1444,9 +1444,9 @@ START_TEST(test_check_path_not_implemented)
 		 "</system.webServer></location>\n");
 	tc_expect_clean(&t.diags);
 	tc_write(&t, "www/rw/web.config",
-		 WEBCFG("<rewrite><rules><rule name=\"r\" stopProcessing=\"true\"><match url=\".*\" />"
-			"<action type=\"Redirect\" url=\"/x\" /></rule></rules></rewrite>"));
-	tc_write(&t, "www/norules/web.config", WEBCFG("<rewrite><rules /></rewrite>"));
+		 WEBCFG("<rewrite><outboundRules><rule name=\"r\"><match serverVariable=\"RESPONSE_X\" pattern=\".*\" />"
+			"<action type=\"Rewrite\" value=\"y\" /></rule></outboundRules></rewrite>"));
+	tc_write(&t, "www/norules/web.config", WEBCFG("<rewrite><outboundRules /></rewrite>"));
 	/* IIS: authorization without an allow rule lets nobody in */
 	tc_write(&t, "www/none/web.config",
 		 WEBCFG("<security><authorization><clear /></authorization></security>"));
@@ -1457,7 +1457,7 @@ START_TEST(test_check_path_not_implemented)
 	ck_assert_int_eq(tc_check(&t, "/", &err), 0);
 	ck_assert_int_eq(tc_check(&t, "/norules/", &err), 0);
 	ck_assert_int_eq(tc_check(&t, "/rw/x", &err), -EINVAL);
-	ck_assert_ptr_nonnull(strstr(err->message, "'system.webServer/rewrite/rules'"));
+	ck_assert_ptr_nonnull(strstr(err->message, "'system.webServer/rewrite/outboundRules'"));
 	ck_assert_int_eq(tc_check(&t, "/none/x", &err), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err->message, "security/authorization"));
 	ck_assert_int_eq(tc_check(&t, "/deny/x", &err), -EINVAL);

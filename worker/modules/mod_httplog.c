@@ -173,6 +173,20 @@ static const struct wasp_module_section hl_sections[] = {
 	{ .name = "system.webServer/httpLogging", .build = hl_conf_build, .free_conf = free },
 };
 
+/* cs-uri-query: the client's query, or the rewritten one where
+ * logRewrittenUrl asks for the rewritten URL. */
+static const char *
+log_query(struct wasp_request *req)
+{
+	const char *u, *q;
+
+	if (wasp_request_logs_rewritten_url(req))
+		return wasp_request_query(req);
+	u = wasp_request_server_variable(req, "UNENCODED_URL");
+	q = u ? strchr(u, '?') : NULL;
+	return q ? q + 1 : (u ? "" : wasp_request_query(req));
+}
+
 static enum wasp_status
 httplog_on_log(struct wasp_request *req, void *userdata)
 {
@@ -206,13 +220,15 @@ httplog_on_log(struct wasp_request *req, void *userdata)
 		.site_name = s->site_name,
 		.computer_name = hl.computer_name,
 		.method = wasp_request_method(req),
-		.uri_query = wasp_request_query(req),
+		.uri_query = log_query(req),
 		.status = status,
 		.substatus = wasp_response_substatus(req),
 		.win32_status = wasp_request_win32_status(req),
 	};
 	f = s->flags;
-	if (f & W3C_F_URI_STEM)
+	if (f & W3C_F_URI_STEM && wasp_request_logs_rewritten_url(req))
+		e.uri_stem = wasp_request_path(req); /* URL Rewrite's logRewrittenUrl */
+	else if (f & W3C_F_URI_STEM)
 		/* the client's URL, not where an internal redirect took it */
 		e.uri_stem = *wasp_request_original_path(req) ? wasp_request_original_path(req)
 							      : wasp_request_raw_path(req); /* refused URL */

@@ -12,7 +12,9 @@
  * and two redirect internally from MapRequestHandler:
  *   /__wasp_test/redirect/N  to .../redirect/N-1; .../redirect/0 answers 200
  *                            "redirected from PATH" (the original path)
- *   /__wasp_test/loop        to itself, for ever (the worker's bound ends it) */
+ *   /__wasp_test/loop        to itself, for ever (the worker's bound ends it)
+ * and one, under any application, names a server variable as mapped:
+ *   .../__wasp_test/var/NAME 200 "NAME=value" ("NAME unset" when there is none) */
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,14 +126,31 @@ test_on_begin(struct wasp_request *req, void *userdata)
 	return WASP_OK;
 }
 
+/* .../__wasp_test/var/NAME: the server variable NAME, as mapped. */
+static enum wasp_status
+test_var(struct wasp_request *req, const char *name)
+{
+	const char *v = wasp_request_server_variable(req, name);
+
+	wasp_response_set_status(req, 200, 0);
+	if (wasp_response_write(req, name, strlen(name)) < 0 ||
+	    wasp_response_write(req, v ? "=" : " unset", v ? 1 : 6) < 0 ||
+	    (v && wasp_response_write(req, v, strlen(v)) < 0))
+		return WASP_ERROR;
+	return WASP_DONE;
+}
+
 static enum wasp_status
 test_on_map(struct wasp_request *req, void *userdata)
 {
 	const char *what = startswith(wasp_request_path(req), TEST_PREFIX);
+	const char *var = strstr(wasp_request_path(req), TEST_PREFIX "var/");
 	const char *n;
 	char url[64];
 	uint64_t v;
 
+	if (var)
+		return test_var(req, var + strlen(TEST_PREFIX "var/"));
 	if (what && streq(what, "loop"))
 		return wasp_request_internal_redirect(req, wasp_request_path(req)) < 0 ? WASP_ERROR
 										       : WASP_OK;

@@ -270,6 +270,14 @@ const void *wasp_request_config_state(struct wasp_request *req, const char *sect
  * unknown or (HTTP_*) absent. */
 const char *wasp_request_server_variable(struct wasp_request *req, const char *name);
 
+/* Set a server variable for the rest of the request (URL Rewrite's
+ * <serverVariables>): wasp_request_server_variable(req, name) returns value
+ * from now on, for every module (an HTTP_<NAME> one in place of the request
+ * header NAME's value there, and as that header when the request is
+ * rerouted). 0, -EINVAL (no name, CR or LF in value), -ENOMEM. */
+int wasp_request_set_server_variable(struct wasp_request *req, const char *name,
+				     const char *value);
+
 /* The name of the system.webServer/handlers entry serving the request,
  * chosen at MapRequestHandler; NULL before, or when none was chosen. */
 const char *wasp_request_handler_name(const struct wasp_request *req);
@@ -307,6 +315,20 @@ int wasp_request_set_handler_name(struct wasp_request *req, const char *name);
  * request and -EIO when the new URL's configuration cannot be used: then
  * the status is set (500, 500.19): return WASP_ERROR. */
 int wasp_request_internal_redirect(struct wasp_request *req, const char *url);
+/* Hand the request to whichever application serves url (as sent: "/a/b?q",
+ * percent-encoded), another application of the site, maybe of another
+ * pool, where an internal redirect answers -EXDEV: once the hook returns
+ * WASP_DONE, the connection goes back to the listener with the request's
+ * head rewritten to url and the client's URL in X-Original-URL (one the
+ * client sent is dropped), and is routed anew. From BeginRequest, before
+ * the body is read. 0; -EINVAL (not a path, too late, body read), -ELOOP
+ * (the request was rerouted already: it came with X-Original-URL), -E2BIG
+ * (the head would not fit the handoff), -ENOMEM. */
+int wasp_request_reroute(struct wasp_request *req, const char *url);
+/* Log the URL the request was rewritten to (its path and query) in place of
+ * the client's (URL Rewrite's logRewrittenUrl), and whether to. */
+void wasp_request_log_rewritten_url(struct wasp_request *req);
+bool wasp_request_logs_rewritten_url(const struct wasp_request *req);
 /* The decoded path the client asked for, before any internal redirect. */
 const char *wasp_request_original_path(const struct wasp_request *req);
 
@@ -412,6 +434,9 @@ void wasp_response_clear_body(struct wasp_request *req);
 enum wasp_status wasp_response_redirect_slash(struct wasp_request *req);
 /* This response says Connection: close and the connection closes after it. */
 void wasp_response_disable_keep_alive(struct wasp_request *req);
+/* Close the connection without any response once the request reaches
+ * SendResponse (URL Rewrite's AbortRequest); return WASP_DONE after it. */
+void wasp_request_abort(struct wasp_request *req);
 /* This response goes out without the Server header (requestFiltering's
  * removeServerHeader). */
 void wasp_response_omit_server_header(struct wasp_request *req);

@@ -1,0 +1,872 @@
+/* RewriteModule: IIS URL Rewrite 2's inbound rules (docs/rewrite.md).
+ * system.webServer/rewrite/globalRules (applicationHost.config) run first,
+ * on the whole URL path; then rewrite/rules, each rule on the path relative
+ * to the directory of the web.config that wrote it (inherited rules first,
+ * as the merged collection orders them). Rules, conditions, substitutions
+ * and maps are compiled by the sections' build functions, once per
+ * configuration and path, never per request (rewrite.c is the engine).
+ * Runs first in BeginRequest; a Rewrite maps the request to its new URL
+ * with an internal redirect, so every later stage (handler mapping,
+ * static files, FastCGI) sees it, and the W3C log the client's. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "rewrite.h"
+#include "util.h"
+#include "wasp/module.h"
+
+/* Limits on what one section can hold (a tenant's web.config writes it). */
+#define RW_MAX_RULES 1000
+#define RW_MAX_CONDITIONS 64
+#define RW_MAX_SETS 32
+#define RW_MAX_MAP_ENTRIES 20000
+
+enum { ACT_NONE, ACT_REWRITE, ACT_REDIRECT, ACT_CUSTOM, ACT_ABORT };
+enum { MT_PATTERN, MT_FILE, MT_DIRECTORY };
+
+struct cond {
+	struct rw_subst *input;
+	unsigned match_type;
+	struct rw_pattern pat;
+};
+
+struct set {
+	const char *name;
+	struct rw_subst *value;
+	bool replace;
+};
+
+struct rule {
+	const char *name;
+	const char *file; /* the file that wrote it: its directory is the rule's base */
+	bool stop, any, track_all;
+	struct rw_pattern match;
+	struct cond *conds;
+	size_t n_conds;
+	struct set *sets;
+	size_t n_sets;
+	unsigned action, redirect_type, status, substatus;
+	struct rw_subst *url, *description;
+	bool append_query, log_rewritten;
+};
+
+struct rules {
+	char *error; /* a rule that could not be compiled: every request 500.50 */
+	size_t n;
+	struct rule r[];
+};
+
+struct map_entry {
+	const char *key, *value;
+};
+
+struct map {
+	const char *name, *def;
+	bool icase;
+	size_t n;
+	struct map_entry *e; /* sorted by key */
+};
+
+struct maps {
+	size_t n;
+	struct map m[];
+};
+
+struct allowed {
+	size_t n;
+	const char *names[];
+};
+
+enum {
+	RW_SECTION_GLOBAL,
+	RW_SECTION_RULES,
+	RW_SECTION_MAPS,
+	RW_SECTION_ALLOWED,
+};
+
+extern const struct wasp_module mod_rewrite;
+
+/* ---- building ---- */
+
+static void
+rules_free(void *p)
+{
+	struct rules *rs = p;
+
+	if (!rs)
+		return;
+	for (size_t i = 0; i < rs->n; i++) {
+		struct rule *r = &rs->r[i];
+
+		rw_pattern_done(&r->match);
+		for (size_t j = 0; j < r->n_conds; j++) {
+			rw_subst_free(r->conds[j].input);
+			rw_pattern_done(&r->conds[j].pat);
+		}
+		for (size_t j = 0; j < r->n_sets; j++)
+			rw_subst_free(r->sets[j].value);
+		free(r->conds);
+		free(r->sets);
+		rw_subst_free(r->url);
+		rw_subst_free(r->description);
+	}
+	free(rs->error);
+	free(rs);
+}
+
+static int
+build_conditions(struct rule *r, const struct wasp_element *conds, char *err, size_t errlen)
+{
+	if (!conds)
+		return 0;
+	r->any = wasp_element_get_uint(conds, "logicalGrouping", 0) == 1;
+	r->track_all = wasp_element_get_bool(conds, "trackAllCaptures", false);
+	if (conds->n_items > RW_MAX_CONDITIONS) {
+		snprintf(err, errlen, "more than %d conditions", RW_MAX_CONDITIONS);
+		return -EINVAL;
+	}
+	r->conds = calloc(conds->n_items ? conds->n_items : 1, sizeof(*r->conds));
+	if (!r->conds)
+		return -ENOMEM;
+	for (size_t i = 0; i < conds->n_items; i++) {
+		const struct wasp_element *c = conds->items[i];
+		struct cond *d = &r->conds[r->n_conds++];
+		int k;
+
+		d->match_type = (unsigned)wasp_element_get_uint(c, "matchType", 0);
+		k = rw_subst_parse(wasp_element_get_str(c, "input", ""), &d->input, err, errlen);
+		if (k < 0)
+			return k;
+		/* a condition's pattern is always ECMAScript, as IIS's */
+		k = rw_pattern_compile(&d->pat, RW_ECMASCRIPT,
+				       d->match_type == MT_PATTERN ? wasp_element_get_str(c, "pattern", "") : "",
+				       wasp_element_get_bool(c, "ignoreCase", true),
+				       wasp_element_get_bool(c, "negate", false), err, errlen);
+		if (k < 0)
+			return k;
+	}
+	return 0;
+}
+
+static int
+build_sets(struct rule *r, const struct wasp_element *sets, char *err, size_t errlen)
+{
+	if (!sets || !sets->n_items)
+		return 0;
+	if (sets->n_items > RW_MAX_SETS) {
+		snprintf(err, errlen, "more than %d serverVariables", RW_MAX_SETS);
+		return -EINVAL;
+	}
+	r->sets = calloc(sets->n_items, sizeof(*r->sets));
+	if (!r->sets)
+		return -ENOMEM;
+	for (size_t i = 0; i < sets->n_items; i++) {
+		struct set *s = &r->sets[r->n_sets++];
+		int k;
+
+		s->name = wasp_element_get_str(sets->items[i], "name", "");
+		s->replace = wasp_element_get_bool(sets->items[i], "replace", true);
+		k = rw_subst_parse(wasp_element_get_str(sets->items[i], "value", ""), &s->value,
+				   err, errlen);
+		if (k < 0)
+			return k;
+	}
+	return 0;
+}
+
+static int
+build_rule(struct rule *r, const struct wasp_element *e, char *err, size_t errlen)
+{
+	const struct wasp_element *m = wasp_element_child(e, "match");
+	const struct wasp_element *a = wasp_element_child(e, "action");
+	int k;
+
+	r->name = wasp_element_get_str(e, "name", "");
+	r->file = e->file;
+	r->stop = wasp_element_get_bool(e, "stopProcessing", false);
+	k = rw_pattern_compile(&r->match, (enum rw_syntax)wasp_element_get_uint(e, "patternSyntax", 0),
+			       m ? wasp_element_get_str(m, "url", "") : "",
+			       m ? wasp_element_get_bool(m, "ignoreCase", true) : true,
+			       m ? wasp_element_get_bool(m, "negate", false) : false, err, errlen);
+	if (k < 0)
+		return k;
+	k = build_conditions(r, wasp_element_child(e, "conditions"), err, errlen);
+	if (k < 0)
+		return k;
+	k = build_sets(r, wasp_element_child(e, "serverVariables"), err, errlen);
+	if (k < 0)
+		return k;
+	if (!a)
+		return 0;
+	r->action = (unsigned)wasp_element_get_uint(a, "type", ACT_NONE);
+	r->append_query = wasp_element_get_bool(a, "appendQueryString", true);
+	r->log_rewritten = wasp_element_get_bool(a, "logRewrittenUrl", false);
+	r->redirect_type = (unsigned)wasp_element_get_uint(a, "redirectType", 301);
+	r->status = (unsigned)wasp_element_get_uint(a, "statusCode", 0);
+	r->substatus = (unsigned)wasp_element_get_uint(a, "subStatusCode", 0);
+	k = rw_subst_parse(wasp_element_get_str(a, "statusDescription", ""), &r->description,
+			   err, errlen);
+	if (k < 0)
+		return k;
+	if (r->action == ACT_CUSTOM && (r->status < 200 || r->status > 999 || r->substatus > 999)) {
+		snprintf(err, errlen, "CustomResponse statusCode %u.%u is not 200-999.0-999",
+			 r->status, r->substatus);
+		return -EINVAL;
+	}
+	return rw_subst_parse(wasp_element_get_str(a, "url", ""), &r->url, err, errlen);
+}
+
+static void *
+rules_build(const struct wasp_element *sec, struct wasp_server *srv)
+{
+	struct rules *rs = calloc(1, sizeof(*rs) + sec->n_items * sizeof(rs->r[0]));
+	char err[256] = "";
+	int k = 0;
+
+	(void)srv;
+	if (!rs)
+		return NULL;
+	if (sec->n_items > RW_MAX_RULES) {
+		snprintf(err, sizeof(err), "more than %d rules", RW_MAX_RULES);
+		k = -EINVAL;
+	}
+	for (size_t i = 0; k >= 0 && i < sec->n_items; i++) {
+		const struct wasp_element *e = sec->items[i];
+
+		if (!wasp_element_get_bool(e, "enabled", true))
+			continue;
+		k = build_rule(&rs->r[rs->n++], e, err, sizeof(err));
+		if (k == -EINVAL && asprintf(&rs->error, "rule '%s' (%s:%d): %s",
+					     wasp_element_get_str(e, "name", ""), strempty(e->file),
+					     e->line, err) < 0) {
+			rs->error = NULL;
+			k = -ENOMEM;
+		}
+	}
+	if (k == -EINVAL && !rs->error)
+		rs->error = strdup(err);
+	if (k == -ENOMEM || (k == -EINVAL && !rs->error)) {
+		rules_free(rs);
+		return NULL;
+	}
+	return rs;
+}
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+	return strcasecmp(((const struct map_entry *)a)->key, ((const struct map_entry *)b)->key);
+}
+
+static void
+maps_free(void *p)
+{
+	struct maps *ms = p;
+
+	for (size_t i = 0; ms && i < ms->n; i++)
+		free(ms->m[i].e);
+	free(ms);
+}
+
+static void *
+maps_build(const struct wasp_element *sec, struct wasp_server *srv)
+{
+	struct maps *ms = calloc(1, sizeof(*ms) + sec->n_items * sizeof(ms->m[0]));
+	size_t total = 0;
+
+	(void)srv;
+	if (!ms)
+		return NULL;
+	for (size_t i = 0; i < sec->n_items; i++) {
+		const struct wasp_element *e = sec->items[i];
+		struct map *m = &ms->m[ms->n++];
+
+		m->name = wasp_element_get_str(e, "name", "");
+		m->def = wasp_element_get_str(e, "defaultValue", "");
+		m->icase = wasp_element_get_bool(e, "ignoreCase", true);
+		total += e->n_items;
+		if (total > RW_MAX_MAP_ENTRIES) { /* refused whole: every lookup fails */
+			wasp_log(WASP_LOG_ERR, "rewriteMaps: more than %d entries, refused",
+				 RW_MAX_MAP_ENTRIES);
+			ms->n = 0;
+			break;
+		}
+		m->e = calloc(e->n_items ? e->n_items : 1, sizeof(*m->e));
+		if (!m->e) {
+			maps_free(ms);
+			return NULL;
+		}
+		for (size_t j = 0; j < e->n_items; j++)
+			m->e[m->n++] = (struct map_entry){
+				.key = wasp_element_get_str(e->items[j], "key", ""),
+				.value = wasp_element_get_str(e->items[j], "value", ""),
+			};
+		qsort(m->e, m->n, sizeof(*m->e), entry_cmp);
+	}
+	return ms;
+}
+
+static void *
+allowed_build(const struct wasp_element *sec, struct wasp_server *srv)
+{
+	struct allowed *a = calloc(1, sizeof(*a) + sec->n_items * sizeof(a->names[0]));
+
+	(void)srv;
+	for (size_t i = 0; a && i < sec->n_items; i++)
+		a->names[a->n++] = wasp_element_get_str(sec->items[i], "name", "");
+	return a;
+}
+
+static const struct wasp_module_section rw_sections[] = {
+	[RW_SECTION_GLOBAL] = { .name = "system.webServer/rewrite/globalRules",
+				.build = rules_build, .free_conf = rules_free },
+	[RW_SECTION_RULES] = { .name = "system.webServer/rewrite/rules",
+			       .build = rules_build, .free_conf = rules_free },
+	[RW_SECTION_MAPS] = { .name = "system.webServer/rewrite/rewriteMaps",
+			      .build = maps_build, .free_conf = maps_free },
+	[RW_SECTION_ALLOWED] = { .name = "system.webServer/rewrite/allowedServerVariables",
+				 .build = allowed_build, .free_conf = free },
+};
+
+/* ---- running ---- */
+
+/* One request's evaluation. */
+struct run {
+	struct wasp_request *req;
+	const struct maps *maps;
+	const char *path;  /* the URL now (decoded, leading '/') */
+	const char *query; /* the query now */
+	bool rewritten, log_rewritten;
+	/* the last IsFile/IsDirectory input and what stat() said of it (the
+	 * two conditions of WordPress's rule ask about one path) */
+	const char *stat_input;
+	mode_t stat_mode; /* 0: nothing there */
+	/* bases of the web.config files of the rules running */
+	const char *base_file[8];
+	const char *base[8];
+	size_t n_bases;
+};
+
+static const char *
+run_var(const char *name, void *userdata)
+{
+	struct run *st = userdata;
+	struct wasp_request *req = st->req;
+
+	if (streq(name, "QUERY_STRING"))
+		return st->query;
+	if (streq(name, "URL") || streq(name, "PATH_INFO") || streq(name, "SCRIPT_NAME"))
+		return st->path;
+	if (streq(name, "REQUEST_FILENAME"))
+		return wasp_request_server_variable(req, "PATH_TRANSLATED");
+	if (streq(name, "CACHE_URL")) {
+		const char *host = wasp_request_server_variable(req, "HTTP_HOST");
+		const char *uri = wasp_request_server_variable(req, "REQUEST_URI");
+		char *s;
+
+		if (!host || !uri || asprintf(&s, "http://%s%s", host, uri) < 0)
+			return NULL;
+		host = wasp_request_strdup(req, s);
+		free(s);
+		return host;
+	}
+	return wasp_request_server_variable(req, name);
+}
+
+static int
+map_cmp(const void *key, const void *e)
+{
+	return strcasecmp(key, ((const struct map_entry *)e)->key);
+}
+
+static int
+run_map(const char *name, const char *key, const char **ret, void *userdata)
+{
+	struct run *st = userdata;
+
+	for (size_t i = 0; st->maps && i < st->maps->n; i++) {
+		const struct map *m = &st->maps->m[i];
+		const struct map_entry *e;
+
+		if (!strcaseeq(m->name, name))
+			continue;
+		e = bsearch(key, m->e, m->n, sizeof(*m->e), map_cmp);
+		if (e && !m->icase) { /* the one of the keys equal but for case */
+			while (e > m->e && strcaseeq(e[-1].key, key))
+				e--;
+			while (e < m->e + m->n && strcaseeq(e->key, key) && !streq(e->key, key))
+				e++;
+			if (e == m->e + m->n || !streq(e->key, key))
+				e = NULL;
+		}
+		*ret = e ? e->value : (*m->def ? m->def : NULL);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static enum wasp_status
+fail(struct wasp_request *req, const char *rule, const char *what, int err)
+{
+	wasp_log(WASP_LOG_ERR, "URL Rewrite: rule '%s': %s: %s", rule, what, strerror(-err));
+	wasp_response_set_status(req, 500, err == -ENOMEM ? 0 : 50);
+	return WASP_DONE;
+}
+
+static int
+expand(struct run *st, const struct rw_subst *s, const struct rw_match *r,
+       const struct rw_match *c, const char **ret)
+{
+	struct rw_expand_ctx ctx = {
+		.r = r, .c = c, .var = run_var, .map = run_map, .userdata = st,
+	};
+	char *out;
+	int k = rw_subst_expand(s, &ctx, &out);
+
+	if (k < 0)
+		return k;
+	*ret = wasp_request_strdup(st->req, out);
+	free(out);
+	return *ret ? 0 : -ENOMEM;
+}
+
+/* The URL prefix ("/", "/blog/") of the directory of the web.config file
+ * that wrote a rule: where the request's physical path is under that
+ * directory, the URL's same trailing components; otherwise (rules from
+ * applicationHost.config, a web.config of another physical tree) "/". */
+static const char *
+rule_base(struct run *st, const char *file)
+{
+	struct wasp_request *req = st->req;
+	const char *phys = wasp_request_physical_path(req);
+	const char *slash = file ? strrchr(file, '/') : NULL;
+	const char *path = wasp_request_path(req), *suffix, *b = "/";
+	size_t dlen, plen = strlen(path), slen;
+	char *buf;
+
+	for (size_t i = 0; i < st->n_bases; i++)
+		if (st->base_file[i] == file)
+			return st->base[i];
+	if (phys && slash && strcaseeq(slash + 1, "web.config")) {
+		dlen = (size_t)(slash - file);
+		suffix = strncmp(phys, file, dlen) == 0 ? phys + dlen : NULL;
+		slen = suffix ? strlen(suffix) : 0;
+		if (suffix && (*suffix == '/' || !*suffix) && slen <= plen &&
+		    streq(path + plen - slen, suffix)) {
+			buf = wasp_request_alloc(req, plen - slen + 2);
+			if (!buf)
+				return NULL;
+			memcpy(buf, path, plen - slen);
+			buf[plen - slen] = '\0';
+			if (plen - slen == 0 || buf[plen - slen - 1] != '/')
+				strcat(buf, "/");
+			b = buf;
+		}
+	}
+	if (st->n_bases < ELEMENTSOF(st->base)) {
+		st->base_file[st->n_bases] = file;
+		st->base[st->n_bases++] = b;
+	}
+	return b;
+}
+
+/* The input a rule's <match> sees: the URL relative to base, without the
+ * leading slash. */
+static const char *
+rule_input(struct run *st, const char *base)
+{
+	size_t blen = strlen(base);
+
+	if (strncasecmp(st->path, base, blen) == 0)
+		return st->path + blen;
+	return st->path + 1;
+}
+
+/* The type of what is at path (0: nothing). The request's own file (what
+ * REQUEST_FILENAME names, as WordPress's and Laravel's rules ask) through
+ * the worker's open file cache; anything else with stat(). */
+static mode_t
+file_mode(struct wasp_request *req, const char *path)
+{
+	const char *own = wasp_request_physical_path(req);
+	struct stat s;
+	int fd, k;
+
+	if (own && streq(own, path)) {
+		k = wasp_request_open_content(req, NULL, &fd, &s);
+		if (k == 0)
+			return s.st_mode;
+		if (k == -ENOENT)
+			return 0;
+	}
+	return stat(path, &s) == 0 ? s.st_mode : 0;
+}
+
+/* Conditions: 1 pass, 0 not, <0 error. *ret_c gets the captures {C:n} see. */
+static int
+run_conditions(struct run *st, const struct rule *r, const struct rw_match *rm,
+	       struct rw_match *cm)
+{
+	struct rw_match last = { 0 }, m;
+
+	*cm = (struct rw_match){ 0 };
+	for (size_t i = 0; i < r->n_conds; i++) {
+		const struct cond *c = &r->conds[i];
+		const char *input;
+		int k, ok;
+
+		k = expand(st, c->input, rm, r->track_all ? cm : &last, &input);
+		if (k < 0)
+			return k;
+		m = (struct rw_match){ 0 };
+		if (c->match_type == MT_PATTERN) {
+			ok = rw_pattern_match(&c->pat, input, &m);
+			if (ok < 0)
+				return ok;
+		} else {
+			if (!st->stat_input || !streq(st->stat_input, input)) {
+				st->stat_input = input;
+				st->stat_mode = file_mode(st->req, input);
+			}
+			ok = c->match_type == MT_FILE ? S_ISREG(st->stat_mode)
+						      : S_ISDIR(st->stat_mode);
+			ok = c->pat.negate ? !ok : ok;
+		}
+		if (ok) {
+			if (r->track_all) {
+				/* every condition's captures, in order (the
+				 * inputs live in the request's arena) */
+				for (size_t j = 0; j < m.n && cm->n < RW_MAX_CAPTURES; j++) {
+					cm->p[cm->n] = m.p[j];
+					cm->len[cm->n++] = m.len[j];
+				}
+			} else {
+				last = m;
+				*cm = m;
+			}
+			if (r->any)
+				return 1;
+		} else if (!r->any) {
+			return 0;
+		}
+	}
+	return r->any ? r->n_conds == 0 : 1;
+}
+
+static bool
+is_absolute(const char *url)
+{
+	return strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0;
+}
+
+/* The url of an action, made absolute against base; the query split off. */
+static int
+action_url(struct run *st, const struct rule *r, const char *base, const struct rw_match *rm,
+	   const struct rw_match *cm, const char **ret_path, const char **ret_query)
+{
+	const char *url, *q;
+	char *path;
+	int k = expand(st, r->url, rm, cm, &url);
+
+	if (k < 0)
+		return k;
+	q = strchr(url, '?');
+	if (asprintf(&path, "%s%.*s", !is_absolute(url) && url[0] != '/' ? base : "",
+		     (int)(q ? (size_t)(q - url) : strlen(url)), url) < 0)
+		return -ENOMEM;
+	*ret_path = wasp_request_strdup(st->req, path);
+	free(path);
+	*ret_query = q ? q + 1 : NULL;
+	return *ret_path ? 0 : -ENOMEM;
+}
+
+/* The query after an action: its own (then the request's when
+ * appendQueryString), or the request's when appendQueryString. */
+static const char *
+action_query(struct run *st, const struct rule *r, const char *own)
+{
+	char *s;
+	const char *q;
+
+	if (!own)
+		return r->append_query ? st->query : "";
+	if (!r->append_query || !*st->query || !*own)
+		return *own || !r->append_query ? own : st->query;
+	if (asprintf(&s, "%s&%s", own, st->query) < 0)
+		return NULL;
+	q = wasp_request_strdup(st->req, s);
+	free(s);
+	return q;
+}
+
+static enum wasp_status
+do_redirect(struct run *st, const struct rule *r, const char *path, const char *query)
+{
+	struct wasp_request *req = st->req;
+	const char *loc;
+	char *s;
+
+	if (asprintf(&s, "%s%s%s", path, *query ? "?" : "", query) < 0)
+		return fail(req, r->name, "redirect", -ENOMEM);
+	loc = wasp_request_strdup(req, s);
+	free(s);
+	wasp_response_set_status(req, r->redirect_type, 0);
+	if (!loc || wasp_response_set_header(req, "Location", loc) < 0)
+		return fail(req, r->name, "Location", -EINVAL);
+	return WASP_DONE;
+}
+
+/* CustomResponse: the status, and statusDescription (expanded) as the
+ * body where there is one, kept under httpErrors existingResponse="Auto". */
+static enum wasp_status
+custom_response(struct run *st, const struct rule *r, const struct rw_match *rm,
+		const struct rw_match *cm)
+{
+	struct wasp_request *req = st->req;
+	const char *body;
+	int k = expand(st, r->description, rm, cm, &body);
+
+	if (k < 0)
+		return fail(req, r->name, "statusDescription", k);
+	wasp_response_set_status(req, r->status, r->substatus);
+	if (!*body)
+		return WASP_DONE;
+	if (wasp_response_set_header(req, "Content-Type", "text/plain; charset=utf-8") < 0 ||
+	    wasp_response_write(req, body, strlen(body)) < 0)
+		return fail(req, r->name, "response", -ENOMEM);
+	wasp_response_set_try_skip_custom_errors(req, true);
+	return WASP_DONE;
+}
+
+enum outcome { GO_ON, STOP, FINISHED };
+
+static enum outcome
+do_action(struct run *st, const struct rule *r, const char *base, const struct rw_match *rm,
+	  const struct rw_match *cm, enum wasp_status *ret)
+{
+	struct wasp_request *req = st->req;
+	const char *path, *own;
+	int k;
+
+	switch (r->action) {
+	case ACT_REWRITE:
+	case ACT_REDIRECT:
+		k = action_url(st, r, base, rm, cm, &path, &own);
+		if (k < 0) {
+			*ret = fail(req, r->name, "action url", k);
+			return FINISHED;
+		}
+		own = action_query(st, r, own);
+		if (!own) {
+			*ret = fail(req, r->name, "query", -ENOMEM);
+			return FINISHED;
+		}
+		if (r->action == ACT_REDIRECT) {
+			*ret = do_redirect(st, r, path, own);
+			return FINISHED;
+		}
+		if (is_absolute(path)) {
+			/* a proxy rewrite: IIS without ARR has no handler for it */
+			wasp_log(WASP_LOG_WARNING,
+				 "URL Rewrite: rule '%s' rewrites to '%s': no reverse proxy, 404.4",
+				 r->name, path);
+			wasp_response_set_status(req, 404, 4);
+			*ret = WASP_DONE;
+			return FINISHED;
+		}
+		st->path = path;
+		st->query = own;
+		st->rewritten = true;
+		st->log_rewritten |= r->log_rewritten;
+		return r->stop ? STOP : GO_ON;
+	case ACT_CUSTOM:
+		*ret = custom_response(st, r, rm, cm);
+		return FINISHED;
+	case ACT_ABORT:
+		wasp_request_abort(req);
+		*ret = WASP_DONE;
+		return FINISHED;
+	default: /* None */
+		return r->stop ? STOP : GO_ON;
+	}
+}
+
+static bool
+allowed(const struct allowed *a, const char *name)
+{
+	for (size_t i = 0; a && i < a->n; i++)
+		if (strcaseeq(a->names[i], name))
+			return true;
+	return false;
+}
+
+static int
+do_sets(struct run *st, const struct rule *r, const struct rw_match *rm,
+	const struct rw_match *cm)
+{
+	const struct allowed *a = wasp_request_module_conf(st->req, &mod_rewrite,
+							   RW_SECTION_ALLOWED);
+
+	for (size_t i = 0; i < r->n_sets; i++) {
+		const struct set *s = &r->sets[i];
+		const char *v;
+		int k;
+
+		if (!allowed(a, s->name)) {
+			wasp_log(WASP_LOG_ERR,
+				 "URL Rewrite: rule '%s' sets server variable '%s', which "
+				 "allowedServerVariables does not list: 500.50",
+				 r->name, s->name);
+			return -EPERM;
+		}
+		if (!s->replace && wasp_request_server_variable(st->req, s->name))
+			continue;
+		k = expand(st, s->value, rm, cm, &v);
+		if (k >= 0)
+			k = wasp_request_set_server_variable(st->req, s->name, v);
+		if (k < 0)
+			return k;
+	}
+	return 0;
+}
+
+/* Run one rule set. FINISHED with *ret the hook's answer, or STOP/GO_ON. */
+static enum outcome
+run_rules(struct run *st, const struct rules *rs, bool global, enum wasp_status *ret)
+{
+	for (size_t i = 0; i < rs->n; i++) {
+		const struct rule *r = &rs->r[i];
+		struct rw_match rm, cm;
+		const char *base = global ? "/" : rule_base(st, r->file);
+		enum outcome o;
+		int k;
+
+		if (!base) {
+			*ret = fail(st->req, r->name, "base", -ENOMEM);
+			return FINISHED;
+		}
+		k = rw_pattern_match(&r->match, rule_input(st, base), &rm);
+		if (k == 0)
+			continue;
+		if (k > 0)
+			k = run_conditions(st, r, &rm, &cm);
+		if (k == 0)
+			continue;
+		if (k > 0)
+			k = do_sets(st, r, &rm, &cm);
+		if (k < 0) {
+			*ret = fail(st->req, r->name, "evaluation", k);
+			return FINISHED;
+		}
+		o = do_action(st, r, base, &rm, &cm, ret);
+		if (o != GO_ON)
+			return o;
+	}
+	return GO_ON;
+}
+
+/* Hand the request its rewritten URL. */
+static enum wasp_status
+apply(struct run *st)
+{
+	struct wasp_request *req = st->req;
+	const char *url = wasp_request_url_encode(req, st->path, NULL);
+	char *s;
+	int k;
+
+	if (!url || asprintf(&s, "%s?%s", url, st->query) < 0)
+		return WASP_ERROR;
+	if (st->log_rewritten)
+		wasp_request_log_rewritten_url(req);
+	k = wasp_request_internal_redirect(req, s);
+	if (k == -EXDEV) {
+		/* another application (maybe another pool's): routed anew */
+		k = wasp_request_reroute(req, s);
+		if (k < 0)
+			wasp_log(WASP_LOG_ERR,
+				 "URL Rewrite: '%s' rewritten to '%s', in another application, "
+				 "cannot be routed there (%s): 500.50",
+				 wasp_request_original_path(req), s, strerror(-k));
+		else
+			k = 1;
+	}
+	free(s);
+	if (k == 1)
+		return WASP_DONE;
+	if (k == -EXDEV || k == -EINVAL || k == -ELOOP || k == -E2BIG) {
+		wasp_response_set_status(req, 500, 50);
+		return WASP_DONE;
+	}
+	if (k < 0)
+		return WASP_ERROR;
+	st->rewritten = false;
+	return WASP_OK;
+}
+
+static enum wasp_status
+run_section(struct run *st, size_t section, bool global)
+{
+	const struct rules *rs = wasp_request_module_conf(st->req, &mod_rewrite, section);
+	enum wasp_status ret = WASP_OK;
+	enum outcome o;
+
+	if (!rs)
+		return wasp_request_config(st->req, rw_sections[section].name) ? WASP_ERROR
+										  : WASP_OK;
+	if (rs->error) {
+		wasp_log(WASP_LOG_ERR, "URL Rewrite: %s: 500.50", rs->error);
+		wasp_response_set_status(st->req, 500, 50);
+		return WASP_DONE;
+	}
+	if (!rs->n)
+		return WASP_OK;
+	st->maps = wasp_request_module_conf(st->req, &mod_rewrite, RW_SECTION_MAPS);
+	st->n_bases = 0;
+	o = run_rules(st, rs, global, &ret);
+	if (o == FINISHED)
+		return ret;
+	return st->rewritten ? apply(st) : WASP_OK;
+}
+
+static enum wasp_status
+rewrite_on_begin(struct wasp_request *req, void *userdata)
+{
+	struct run *st = wasp_request_alloc(req, sizeof(*st));
+	enum wasp_status s;
+
+	(void)userdata;
+	if (!st)
+		return WASP_ERROR;
+	*st = (struct run){ .req = req, .path = wasp_request_path(req),
+			    .query = wasp_request_query(req) };
+	if (!*st->path) /* OPTIONS *: no URL to rewrite */
+		return WASP_OK;
+	/* global rules first, on the whole path; the site's then run with the
+	 * configuration of the URL they rewrote to */
+	s = run_section(st, RW_SECTION_GLOBAL, true);
+	if (s != WASP_OK)
+		return s;
+	st->path = wasp_request_path(req);
+	st->query = wasp_request_query(req);
+	return run_section(st, RW_SECTION_RULES, false);
+}
+
+static int
+rewrite_register_hooks(struct wasp_hooks *hooks)
+{
+	return wasp_hooks_add(hooks, WASP_STAGE_BEGIN_REQUEST, WASP_PRIORITY_FIRST,
+			      rewrite_on_begin, NULL);
+}
+
+const struct wasp_module mod_rewrite = {
+	.abi = WASP_MODULE_ABI,
+	.name = "RewriteModule",
+	.sections = rw_sections,
+	.n_sections = ELEMENTSOF(rw_sections),
+	.register_hooks = rewrite_register_hooks,
+};
