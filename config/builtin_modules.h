@@ -15,4 +15,6 @@
 	X(mod_protocol, "ProtocolSupportModule")                                     \
 	X(mod_redirect, "HttpRedirectionModule")                                     \
 	X(mod_fastcgi, "FastCgiModule")                                              \
-	X(mod_rewrite, "RewriteModule")
+	X(mod_rewrite, "RewriteModule")                                              \
+	X(mod_httpplatform, "httpPlatformHandler")                                   \
+	X(mod_aspnetcore, "AspNetCoreModuleV2")

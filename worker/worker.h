@@ -283,6 +283,8 @@ int module_find(const struct worker_env *env, const char *name, size_t len);
 void config_states_free(struct worker_env *env);
 extern const struct wasp_module mod_static;
 extern const struct wasp_module mod_fastcgi;
+extern const struct wasp_module mod_httpplatform;
+extern const struct wasp_module mod_aspnetcore;
 extern const struct wasp_module mod_test;
 
 /* ---- process state ---- */

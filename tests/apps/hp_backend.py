@@ -1,0 +1,153 @@
+"""A small HTTP/1.1 backend for the httpPlatform and aspNetCore tests. It
+listens on 127.0.0.1 at the port in HTTP_PLATFORM_PORT or ASPNETCORE_PORT
+(or --port N) and answers:
+
+  /env            JSON: the variables the tests look at, argv, the pid, the
+                  request's headers, the client port of the connection
+  /crash          exits with status 3 before answering
+  /sleep?s=N      answers after N seconds
+  /poll?mark=F    a chunked response: "first", then, once file F exists,
+                  "last"
+  /upload         reads the body (Content-Length or chunked): "<n> <md5>"
+  /download?n=N   N bytes of 'x' with a Content-Length
+  /cut            a Content-Length of 1000, 10 bytes, then the connection ends
+  /close          answers, then closes the connection without saying so
+
+--never-listen: never opens the port (sleeps)."""
+import hashlib
+import json
+import os
+import socket
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+VARS = ("HTTP_PLATFORM_PORT", "ASPNETCORE_PORT", "ASPNETCORE_APPL_PATH", "ASPNETCORE_TOKEN",
+        "HP_TEST_VAR", "HP_TEST_PORT_IN_VAR")
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        sys.stdout.write("backend %d: %s\n" % (os.getpid(), fmt % args))
+        sys.stdout.flush()
+
+    def reply(self, body, status=200, ctype="text/plain"):
+        if isinstance(body, str):
+            body = body.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Backend", "hp_backend")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def body_chunks(self):
+        te = self.headers.get("Transfer-Encoding", "")
+        if te.lower() == "chunked":
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return
+                left = size
+                while left:
+                    b = self.rfile.read(min(left, 1 << 16))
+                    if not b:
+                        return
+                    left -= len(b)
+                    yield b
+                self.rfile.readline()
+        else:
+            left = int(self.headers.get("Content-Length", "0"))
+            while left:
+                b = self.rfile.read(min(left, 1 << 16))
+                if not b:
+                    return
+                left -= len(b)
+                yield b
+
+    def do_POST(self):
+        self.do_GET()
+
+    def do_HEAD(self):
+        self.do_GET()
+
+    def do_GET(self):
+        u = urlparse(self.path)
+        q = parse_qs(u.query)
+        if u.path.endswith("/env"):
+            self.reply(json.dumps({
+                "env": {k: os.environ.get(k) for k in VARS},
+                "argv": sys.argv[1:], "pid": os.getpid(),
+                "headers": [[k, v] for k, v in self.headers.items()],
+                "client_port": self.client_address[1], "path": self.path,
+            }), ctype="application/json")
+        elif u.path.endswith("/crash"):
+            os._exit(3)
+        elif u.path.endswith("/sleep"):
+            time.sleep(float(q["s"][0]))
+            self.reply("slept")
+        elif u.path.endswith("/poll"):
+            mark = q["mark"][0]
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"5\r\nfirst\r\n")
+            self.wfile.flush()
+            deadline = time.monotonic() + 30
+            while not os.path.exists(mark) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            self.wfile.write(b"4\r\nlast\r\n0\r\n\r\n")
+        elif u.path.endswith("/upload"):
+            md5, n = hashlib.md5(), 0
+            for b in self.body_chunks():
+                md5.update(b)
+                n += len(b)
+            self.reply("%d %s" % (n, md5.hexdigest()))
+        elif u.path.endswith("/download"):
+            n = int(q["n"][0])
+            self.send_response(200)
+            self.send_header("Content-Length", str(n))
+            self.end_headers()
+            block = b"x" * 65536
+            while n:
+                k = min(n, len(block))
+                self.wfile.write(block[:k])
+                n -= k
+        elif u.path.endswith("/cut"):
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b"0123456789")
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+        elif u.path.endswith("/close"):
+            self.reply("closing")
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+        else:
+            self.reply("hello from %d\n" % os.getpid())
+
+
+def main():
+    args = sys.argv[1:]
+    if "--never-listen" in args:
+        time.sleep(3600)
+        return
+    port = os.environ.get("HTTP_PLATFORM_PORT") or os.environ.get("ASPNETCORE_PORT")
+    if "--port" in args:
+        port = args[args.index("--port") + 1]
+    srv = ThreadingHTTPServer(("127.0.0.1", int(port)), Handler)
+    srv.daemon_threads = True
+    print("backend %d listening on %s" % (os.getpid(), port), flush=True)
+    srv.serve_forever()
+
+
+main()
