@@ -1,0 +1,71 @@
+"""aspNetCore out of process: the backend gets ASPNETCORE_PORT,
+ASPNETCORE_APPL_PATH and ASPNETCORE_TOKEN, and every request carries the
+token in MS-ASPNETCORE-TOKEN (a client's own is never passed on);
+app_offline.htm in the application's root answers 503 with its content
+and stops the backend, and removing it brings the application back;
+hostingModel="inprocess" is refused with 500.30."""
+import json
+import os
+
+import hptest
+import wasptest
+from wasptest import check
+
+WEB_CONFIG = """<?xml version="1.0" encoding="utf-8"?>
+<configuration><system.webServer>
+  <aspNetCore processPath="%s" arguments="%s" hostingModel="%s" stdoutLogEnabled="false">
+    <environmentVariables>
+      <environmentVariable name="HP_TEST_VAR" value="from web.config" />
+    </environmentVariables>
+  </aspNetCore>
+</system.webServer></configuration>
+"""
+OFFLINE = "<html><body>Down for maintenance</body></html>\n"
+
+
+def test(t):
+    py, app = hptest.python_backend(t)
+    srv = wasptest.Server(t, pools={"A": {}, "B": {}}, web_server_xml="""
+    <handlers>
+      <add name="aspNetCore" path="*" verb="*" modules="AspNetCoreModuleV2" resourceType="Unspecified" />
+    </handlers>""")
+    root = srv.content_dir("A")
+    wasptest.write_content(os.path.join(root, "web.config"),
+                           WEB_CONFIG % (py, app, "OutOfProcess"))
+    wasptest.write_content(os.path.join(srv.content_dir("B"), "web.config"),
+                           WEB_CONFIG % (py, app, "inprocess"))
+    srv.start()
+
+    r = srv.get("/env", pool="A", headers={"MS-ASPNETCORE-TOKEN": "forged"})
+    check(r.status == 200, "%r %r" % (r, r.body[:500]))
+    e = json.loads(r.body)
+    env = e["env"]
+    check(env["ASPNETCORE_PORT"] and int(env["ASPNETCORE_PORT"]) > 0, "port %r" % env)
+    check(env["ASPNETCORE_APPL_PATH"] == "/", "ASPNETCORE_APPL_PATH %r" % env)
+    check(env["HP_TEST_VAR"] == "from web.config", "environmentVariables %r" % env)
+    token = env["ASPNETCORE_TOKEN"]
+    check(token and len(token) == 32, "ASPNETCORE_TOKEN %r" % env)
+    tokens = [v for k, v in e["headers"] if k.lower() == "ms-aspnetcore-token"]
+    check(tokens == [token], "MS-ASPNETCORE-TOKEN %r (the variable: %r)" % (tokens, token))
+    pid = e["pid"]
+
+    # app_offline.htm: 503 with its content, the backend stopped
+    offline = os.path.join(root, "app_offline.htm")
+    wasptest.write_content(offline, OFFLINE)
+    r = srv.get("/env", pool="A")
+    check(r.status == 503 and r.body == OFFLINE.encode(), "app_offline %r %r" % (r, r.body))
+    wasptest.wait_until(lambda: not os.path.exists("/proc/%d" % pid) or
+                        wasptest.proc_state(pid) == "Z", what="the backend to stop")
+    r = srv.get("/anything", pool="A")
+    check(r.status == 503 and r.body == OFFLINE.encode(), "app_offline again %r" % r)
+    os.unlink(offline)
+    r = srv.get("/env", pool="A")
+    check(r.status == 200, "back %r %r" % (r, r.body[:300]))
+    check(json.loads(r.body)["pid"] != pid, "the same process after app_offline.htm")
+
+    # inprocess: there is no CLR in a worker
+    r = srv.get("/env", pool="B")
+    check(r.status == 500 and b"500.30" in r.body, "inprocess %r %r" % (r, r.body[:300]))
+
+
+wasptest.main(test)
