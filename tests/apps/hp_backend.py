@@ -12,6 +12,9 @@ listens on 127.0.0.1 at the port in HTTP_PLATFORM_PORT or ASPNETCORE_PORT
   /download?n=N   N bytes of 'x' with a Content-Length
   /cut            a Content-Length of 1000, 10 bytes, then the connection ends
   /close          answers, then closes the connection without saying so
+  /drop-next      answers; the next request on that connection is read and
+                  the connection closed without an answer (a kept connection
+                  the backend let go just as the proxy reused it)
 
 --never-listen: never opens the port (sleeps)."""
 import hashlib
@@ -78,6 +81,10 @@ class Handler(BaseHTTPRequestHandler):
         self.do_GET()
 
     def do_GET(self):
+        if getattr(self, "drop", False):
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         u = urlparse(self.path)
         q = parse_qs(u.query)
         if u.path.endswith("/env"):
@@ -127,6 +134,9 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
+        elif u.path.endswith("/drop-next"):
+            self.drop = True
+            self.reply("dropping the next")
         elif u.path.endswith("/close"):
             self.reply("closing")
             self.wfile.flush()

@@ -1,7 +1,8 @@
 """httpPlatform: the backend is started on the first request with a free
 loopback port in HTTP_PLATFORM_PORT (and in %HTTP_PLATFORM_PORT% of its
 arguments and environment), sees the request with the forwarding fields
-and without the hop-by-hop ones, and is reached over kept connections; the backend's response comes back with its
+and without the hop-by-hop ones, and is reached over kept connections (a kept one the
+backend drops as it is reused costs a retry, not an error); the backend's response comes back with its
 status and fields; a body of unknown length goes on chunked."""
 import json
 import socket
@@ -60,6 +61,13 @@ def test(t):
     check(r.status == 200 and r.body == b"closing", "%r" % r)
     for _ in range(3):
         check(env_of(srv)["pid"] == pid, "after a close")
+
+    # a kept connection the backend drops as it is reused: one retry on a
+    # new connection, unseen by the client
+    r = srv.get("/drop-next", pool="A")
+    check(r.status == 200, "%r" % r)
+    e4 = env_of(srv)
+    check(e4["pid"] == pid and e4["client_port"] != e3["client_port"], "after a drop %r" % e4)
 
     # response status and fields
     r = srv.get("/missing-but-answered", pool="A")
