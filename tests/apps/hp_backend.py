@@ -16,10 +16,12 @@ listens on 127.0.0.1 at the port in HTTP_PLATFORM_PORT or ASPNETCORE_PORT
                   the connection closed without an answer (a kept connection
                   the backend let go just as the proxy reused it)
 
---never-listen: never opens the port (sleeps)."""
+--never-listen: never opens the port (sleeps). With HP_TEST_MARKS set, a
+SIGTERM leaves the file $HP_TEST_MARKS/term.<pid> before the process exits."""
 import hashlib
 import json
 import os
+import signal
 import socket
 import sys
 import time
@@ -146,7 +148,16 @@ class Handler(BaseHTTPRequestHandler):
             self.reply("hello from %d\n" % os.getpid())
 
 
+def on_term(signum, frame):
+    marks = os.environ.get("HP_TEST_MARKS")
+    if marks:
+        with open(os.path.join(marks, "term.%d" % os.getpid()), "w"):
+            pass
+    os._exit(0)
+
+
 def main():
+    signal.signal(signal.SIGTERM, on_term)
     args = sys.argv[1:]
     if "--never-listen" in args:
         time.sleep(3600)

@@ -1,10 +1,12 @@
-"""httpPlatform: the backend is started on the first request with a free
-loopback port in HTTP_PLATFORM_PORT (and in %HTTP_PLATFORM_PORT% of its
-arguments and environment), sees the request with the forwarding fields
-and without the hop-by-hop ones, and is reached over kept connections (a kept one the
-backend drops as it is reused costs a retry, not an error); the backend's response comes back with its
-status and fields; a body of unknown length goes on chunked."""
+"""httpPlatform: the backend is started on the first request, a child of
+the worker, with a free loopback port in HTTP_PLATFORM_PORT (and in
+%HTTP_PLATFORM_PORT% of its arguments and environment); it sees the request
+with the forwarding fields and without the hop-by-hop ones, over kept
+connections (a kept one the backend drops as it is reused costs a retry,
+not an error); its response comes back with its status and fields; a body
+of unknown length goes on chunked; the worker's exit stops it with SIGTERM."""
 import json
+import os
 import socket
 
 import hptest
@@ -20,9 +22,12 @@ def env_of(srv, path="/env", headers=None):
 
 def test(t):
     py, app = hptest.python_backend(t)
+    marks = os.path.join(t.dir, "marks")
+    os.makedirs(marks)
+    os.chmod(marks, 0o777)
     xml = hptest.web_server_xml(
         "httpPlatform", py, "%s --port %%HTTP_PLATFORM_PORT%%" % app,
-        env={"HP_TEST_VAR": "hello", "HP_TEST_PORT_IN_VAR": "p=%HTTP_PLATFORM_PORT%"})
+        env={"HP_TEST_VAR": "hello", "HP_TEST_MARKS": marks, "HP_TEST_PORT_IN_VAR": "p=%HTTP_PLATFORM_PORT%"})
     srv = wasptest.Server(t, pools={"A": {}}, web_server_xml=xml)
     srv.start()
     host = srv.host("A")
@@ -87,6 +92,11 @@ def test(t):
     s.close()
     check(data.startswith(b"HTTP/1.1 200") and
           data.endswith(b"11 5eb63bbbe01eeed093cb22bb8f5acdc3"), "chunked upload %r" % data)
+
+    # the worker's exit stops its backend with SIGTERM
+    srv.stop()
+    check(os.path.exists(os.path.join(marks, "term.%d" % pid)), "no SIGTERM for the backend")
+    check(not wasptest.pid_alive(pid), "the backend outlived its worker")
 
 
 wasptest.main(test)
