@@ -114,6 +114,7 @@ conn_free(struct conn *c)
 {
 	struct worker_env *env = c->env;
 
+	tunnel_notify_gone(c);
 	if (c->req_active) {
 		env->n_busy--;
 		c->req_active = false;
@@ -464,6 +465,8 @@ step_post(struct conn *c)
 		conn_free(c);
 		return false;
 	}
+	if (tunnel_take(c))
+		return false;
 	if (c->close_after) {
 		conn_close(c);
 		return false;
@@ -516,6 +519,8 @@ conn_process(struct conn *c)
 			break;
 		case CS_CLOSE:
 			conn_free(c);
+			return;
+		case CS_TUNNEL:
 			return;
 		case CS_LINGER:
 			more = step_linger(c);
@@ -778,4 +783,14 @@ conn_free_all(struct worker_env *env)
 		env->conns->in_callback = false;
 		conn_free(env->conns);
 	}
+}
+
+/* The module is done with its tunnel (tunnel.c): no word back to it. */
+void
+wasp_tunnel_close(struct wasp_tunnel *t)
+{
+	struct conn *c = (struct conn *)t;
+
+	c->tun_fn = NULL;
+	conn_free(c);
 }

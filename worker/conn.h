@@ -29,6 +29,7 @@ enum conn_state {
 	CS_POST,   /* LogRequest, EndRequest */
 	CS_LINGER, /* closing: our side shut, reading what the client still sends */
 	CS_CLOSE,  /* close now */
+	CS_TUNNEL, /* a module's (wasp_response_upgrade): no events of ours */
 };
 
 struct conn {
@@ -93,6 +94,10 @@ struct conn {
 	size_t iov_n;
 	off_t file_off;
 	uint64_t file_left;
+	/* wasp_response_upgrade(): told when the tunnel opens, or that it
+	 * will not (or no longer) be the module's */
+	void (*tun_fn)(struct wasp_tunnel *t, void *userdata);
+	void *tun_ud;
 };
 
 /* ---- conn.c ---- */
@@ -152,3 +157,14 @@ int send_write(struct conn *c);
 /* The response could not be sent whole (err: the send's -errno, or
  * -ETIMEDOUT): on to LogRequest with sc-win32-status saying why. */
 void conn_cut(struct conn *c, int err);
+
+/* ---- tunnel.c ---- */
+
+/* Tell the module its switch will not happen, or is over (conn_free). */
+void tunnel_notify_gone(struct conn *c);
+/* Before the head is written: no switch unless a 101 goes out on an
+ * HTTP/1.1 connection that stays open; a switching response keeps it. */
+void tunnel_prepare(struct conn *c);
+/* After EndRequest (CS_POST): true when the connection became the
+ * module's (the state machine stops for it). */
+bool tunnel_take(struct conn *c);

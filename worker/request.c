@@ -429,7 +429,7 @@ request_build_head(struct wasp_request *req, char **ret_head)
 
 	if (req->status == 0)
 		req->status = 200;
-	extra = wasp_arena_alloc(req->arena, (req->n_headers + 1) * sizeof(*extra));
+	extra = wasp_arena_alloc(req->arena, (req->n_headers + 3) * sizeof(*extra));
 	if (!extra)
 		return -ENOMEM;
 	for (size_t i = 0; i < req->n_headers; i++) {
@@ -438,6 +438,13 @@ request_build_head(struct wasp_request *req, char **ret_head)
 		extra[i].value = (struct wasp_http_str){ req->headers[i].value,
 							 req->headers[i].value_len };
 		size += extra[i].name.len + extra[i].value.len + 4;
+	}
+	if (req->upgrade && req->status == 101) { /* written by the worker alone */
+		extra[req->n_headers] = (struct wasp_http_header){ { "Connection", 10 },
+								   { "Upgrade", 7 } };
+		extra[req->n_headers + 1] = (struct wasp_http_header){
+			{ "Upgrade", 7 }, { req->upgrade, strlen(req->upgrade) } };
+		size += 40 + strlen(req->upgrade);
 	}
 	h = (struct wasp_http_response_head){
 		.status = req->status,
@@ -449,7 +456,7 @@ request_build_head(struct wasp_request *req, char **ret_head)
 						      : (int64_t)req->body_len,
 		.keep_alive = req->keep_alive,
 		.extra = extra,
-		.n_extra = req->n_headers,
+		.n_extra = req->n_headers + (req->upgrade && req->status == 101 ? 2 : 0),
 	};
 	buf = wasp_arena_alloc(req->arena, size);
 	if (!buf)

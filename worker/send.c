@@ -36,6 +36,7 @@ send_prepare(struct conn *c)
 	req->keep_alive = req->http && req->http->keep_alive && !c->close_after &&
 			  !(env->draining && !wchan_open(c->chan)) && !req->no_keep_alive &&
 			  wasp_http_response_can_keep_alive(req->http, clen);
+	tunnel_prepare(c);
 	n = request_build_head(req, &head);
 	if (n < 0) {
 		log_errno(n, "build response head");

@@ -497,6 +497,7 @@ struct wasp_request {
 	size_t reroute_len;
 	bool no_server_header; /* wasp_response_omit_server_header() */
 	struct wstream *stream; /* wasp_response_stream(), NULL when not streaming */
+	const char *upgrade; /* wasp_response_upgrade(): the Upgrade token of a 101 */
 	const char *error_detail; /* wasp_request_set_error_detail() */
 	/* allowPathInfo (handlers_map): the URL's first script_len bytes name
 	 * the script file (script_file), the rest is PATH_INFO (mapped to

@@ -12,12 +12,16 @@ listens on 127.0.0.1 at the port in HTTP_PLATFORM_PORT or ASPNETCORE_PORT
   /download?n=N   N bytes of 'x' with a Content-Length
   /cut            a Content-Length of 1000, 10 bytes, then the connection ends
   /close          answers, then closes the connection without saying so
+  /ws             a WebSocket echo (RFC 6455): every message comes back, a
+                  close is answered with a close; without "Upgrade:
+                  websocket" it answers "no upgrade"
   /drop-next      answers; the next request on that connection is read and
                   the connection closed without an answer (a kept connection
                   the backend let go just as the proxy reused it)
 
 --never-listen: never opens the port (sleeps). With HP_TEST_MARKS set, a
 SIGTERM leaves the file $HP_TEST_MARKS/term.<pid> before the process exits."""
+import base64
 import hashlib
 import json
 import os
@@ -75,6 +79,52 @@ class Handler(BaseHTTPRequestHandler):
                     return
                 left -= len(b)
                 yield b
+
+    def read_exact(self, n):
+        b = b""
+        while len(b) < n:
+            x = self.rfile.read(n - len(b))
+            if not x:
+                raise EOFError
+            b += x
+        return b
+
+    def websocket(self):
+        if self.headers.get("Upgrade", "").lower() != "websocket":
+            self.reply("no upgrade")
+            return
+        key = self.headers["Sec-WebSocket-Key"]
+        accept = base64.b64encode(hashlib.sha1(
+            (key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+        self.send_response(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept)
+        self.end_headers()
+        self.wfile.flush()
+        self.close_connection = True
+        try:
+            while True:
+                b0, b1 = self.read_exact(2)
+                n = b1 & 0x7F
+                if n == 126:
+                    n = int.from_bytes(self.read_exact(2), "big")
+                elif n == 127:
+                    n = int.from_bytes(self.read_exact(8), "big")
+                mask = self.read_exact(4) if b1 & 0x80 else b"\0\0\0\0"
+                data = bytes(c ^ mask[i % 4] for i, c in enumerate(self.read_exact(n)))
+                if n < 126:
+                    head = bytes([b0, n])
+                elif n < 65536:
+                    head = bytes([b0, 126]) + n.to_bytes(2, "big")
+                else:
+                    head = bytes([b0, 127]) + n.to_bytes(8, "big")
+                self.wfile.write(head + data)
+                self.wfile.flush()
+                if b0 & 0x0F == 8:  # close: answered, then the end
+                    return
+        except (EOFError, OSError):
+            return
 
     def do_POST(self):
         self.do_GET()
@@ -136,6 +186,8 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_RDWR)
             self.close_connection = True
+        elif u.path.endswith("/ws"):
+            self.websocket()
         elif u.path.endswith("/drop-next"):
             self.drop = True
             self.reply("dropping the next")

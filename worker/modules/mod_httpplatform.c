@@ -179,7 +179,9 @@ static int
 forward(struct hpreq *h, struct proxy_pool *pool)
 {
 	struct proxy_header add[1];
-	struct proxy_opts o = { .timeout_usec = h->conf->request_usec };
+	const struct wasp_element *ws = wasp_request_config(h->req, "system.webServer/webSocket");
+	struct proxy_opts o = { .timeout_usec = h->conf->request_usec,
+				.websocket = wasp_element_get_bool(ws, "enabled", true) };
 
 	if (h->fl->ancm) {
 		add[0] = (struct proxy_header){ HP_TOKEN_HEADER, backend_token(h->b) };

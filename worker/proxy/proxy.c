@@ -28,6 +28,7 @@
 #include "arena.h"
 #include "log.h"
 #include "proxy.h"
+#include "tunnel.h"
 #include "util.h"
 #include "worker.h"
 
@@ -76,6 +77,8 @@ struct preq {
 	char *rhead;
 	size_t rhead_len;
 	bool answered, head_done, streaming, paused, resumed, done, retried, close_after, is_head;
+	const char *upgrade; /* the client's Upgrade value, when it goes on */
+	bool switched;       /* the backend answered 101 */
 	enum framing framing;
 	uint64_t left;
 	enum chunk_state ch;
@@ -317,6 +320,14 @@ connection_names(const char *value, size_t vl, const struct wasp_http_str *name)
 	return false;
 }
 
+static bool
+token_in(const char *v, size_t vl, const char *tok)
+{
+	struct wasp_http_str t = { tok, strlen(tok) };
+
+	return connection_names(v, vl, &t);
+}
+
 /* Hop-by-hop (RFC 9110 7.6.1), framing the proxy writes itself, or a field
  * the proxy sets: not forwarded as the client sent it. */
 static bool
@@ -341,6 +352,24 @@ request_field_dropped(const struct wasp_http_request *h, const struct wasp_http_
 		    connection_names(h->headers[k].value.ptr, h->headers[k].value.len, &x->name))
 			return true;
 	return false;
+}
+
+/* A WebSocket handshake (RFC 6455 4.1): GET, "Upgrade: websocket",
+ * Connection naming upgrade, no body. */
+static bool
+is_websocket(const struct wasp_request *req)
+{
+	const struct wasp_http_request *h = req->http;
+	const char *up = wasp_request_header(req, "Upgrade");
+	bool conn = false;
+
+	if (!h || !up || !streq(wasp_request_method(req), "GET") ||
+	    wasp_request_body_length(req) != 0 || !token_in(up, strlen(up), "websocket"))
+		return false;
+	for (uint32_t k = 0; k < h->n_headers && !conn; k++)
+		conn = name_is(&h->headers[k].name, "Connection") &&
+		       token_in(h->headers[k].value.ptr, h->headers[k].value.len, "upgrade");
+	return conn;
 }
 
 static int
@@ -396,6 +425,10 @@ head_build(struct preq *q, const struct proxy_opts *o)
 	hb_add(&b, "\r\n", 2);
 	hb_str(&b, https && strcaseeq(https, "on") ? "X-Forwarded-Proto: https\r\n"
 						   : "X-Forwarded-Proto: http\r\n");
+	if (o->websocket && is_websocket(req)) {
+		q->upgrade = "websocket";
+		hb_str(&b, "Connection: Upgrade\r\nUpgrade: websocket\r\n");
+	}
 	for (size_t i = 0; i < o->n_add; i++)
 		hb_field(&b, o->add[i].name, strlen(o->add[i].name), o->add[i].value,
 			 strlen(o->add[i].value));
@@ -586,14 +619,6 @@ response_field_dropped(const char *name, size_t len, const char *conn, size_t co
 	return conn && connection_names(conn, conn_len, &n);
 }
 
-static bool
-token_in(const char *v, size_t vl, const char *tok)
-{
-	struct wasp_http_str t = { tok, strlen(tok) };
-
-	return connection_names(v, vl, &t);
-}
-
 /* One parsed head line: name and value (OWS trimmed). false: malformed. */
 static bool
 split_field(char *line, size_t len, char **name, size_t *nl, char **value, size_t *vl)
@@ -642,11 +667,10 @@ head_apply(struct preq *q)
 		return -EBADMSG;
 	http10 = p[7] == '0';
 	status = (unsigned)((p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0'));
-	if (status < 200) {
-		if (status == 101)
-			return -EPROTO; /* a switch nobody asked for (Upgrade is not forwarded) */
+	if (status < 200 && status != 101)
 		return 0; /* 100 Continue, 103 Early Hints: the final head follows */
-	}
+	if (status == 101 && !q->upgrade)
+		return -EPROTO; /* a switch nobody asked for */
 	/* first pass: framing and Connection */
 	for (char *l = eol + 2; l < end;) {
 		char *le = memmem(l, (size_t)(end - l), "\r\n", 2), *name, *value;
@@ -707,6 +731,10 @@ head_apply(struct preq *q)
 	}
 	/* the backend's own error pages pass (as ANCM asks of IIS) */
 	wasp_response_set_try_skip_custom_errors(req, true);
+	if (status == 101) {
+		q->switched = true;
+		return 1;
+	}
 	if (q->is_head || status == 204 || status == 304) {
 		q->framing = BODY_NONE;
 		return 1;
@@ -894,6 +922,36 @@ body_complete(const struct preq *q)
 	       (q->framing == BODY_CHUNKED && q->ch == CH_DONE);
 }
 
+/* The backend switched protocols: its connection (and what it sent after
+ * the 101) goes to a tunnel that the client's connection joins once the
+ * 101 is out. */
+static void
+switch_to_tunnel(struct preq *q)
+{
+	struct pconn *c = q->c;
+	struct proxy_pool *p = c->pool;
+	struct ptunnel *t;
+	int r;
+
+	if (q->io_set)
+		(void)event_del(&q->io);
+	q->io_set = false;
+	q->c = NULL;
+	p->n_busy--;
+	t = ptunnel_new(p->base, c->fd, q->in + q->in_off, q->in_len - q->in_off);
+	free(c);
+	pool_maybe_free(p);
+	finish(q, false);
+	r = t ? wasp_response_upgrade(q->req, q->upgrade, ptunnel_on_switch, t) : -ENOMEM;
+	if (r < 0) {
+		if (t)
+			ptunnel_on_switch(NULL, t);
+		wasp_log(WASP_LOG_ERR, "proxy: cannot switch protocols: %s", strerror(-r));
+		q->req->n_headers = 0;
+		wasp_response_set_status(q->req, 502, 3);
+	}
+}
+
 static void
 on_writable(struct wasp_request *req, void *userdata)
 {
@@ -917,6 +975,10 @@ read_backend(struct preq *q)
 			return;
 		if (q->done)
 			return;
+		if (q->head_done && q->switched) {
+			switch_to_tunnel(q);
+			return;
+		}
 		if (q->head_done) {
 			if (!body_take(q)) {
 				preq_fail(q, 502, 3, "a malformed chunked response body");

@@ -11,7 +11,8 @@
  * limits and the body streamed to the client (wasp_response_stream), read
  * from the backend only as fast as the client takes it. A pooled connection
  * the backend closed while it was idle costs one retry on a new connection
- * when no byte of the client's body was sent yet. */
+ * when no byte of the client's body was sent yet. A WebSocket request
+ * answered 101 becomes a tunnel (tunnel.c). */
 #pragma once
 
 #include <stdbool.h>
@@ -38,6 +39,10 @@ struct proxy_opts {
 	size_t n_add;
 	/* a name the client must never set (its field is dropped), or NULL */
 	const char *strip;
+	/* an Upgrade: websocket request goes on as one, and a 101 answer
+	 * switches the client's connection to a tunnel to the backend
+	 * (system.webServer/webSocket enabled) */
+	bool websocket;
 };
 
 struct proxy_pool *proxy_pool_new(struct event_base *base);

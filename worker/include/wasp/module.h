@@ -425,6 +425,26 @@ int wasp_response_stream_end(struct wasp_request *req);
 /* The producer failed: the response cannot be completed. Once the head is
  * out the connection is cut (never a complete-looking response). */
 void wasp_response_stream_abort(struct wasp_request *req);
+/* Switch protocols (WebSockets): answer 101 with "Connection: Upgrade" and
+ * "Upgrade: protocol" (the other fields set as usual) and take the client's
+ * connection over. Once the head is out and the request ended (LogRequest,
+ * EndRequest), fn(t, userdata) runs with t the connection: from then on the
+ * module reads and writes wasp_tunnel_fd(t) itself and ends it with
+ * wasp_tunnel_close(); the worker keeps counting it (a draining worker waits
+ * for it, until the pool's shutdownTimeLimit). fn(NULL, userdata) instead
+ * when it did not happen (another status was sent, the head could not be,
+ * the request had a body left) and, after an open, when the worker closes
+ * the connection itself (its exit): the module then lets go of its state
+ * and of t. 0, -EINVAL (not HTTP/1.1, a bad token, already upgrading). */
+struct wasp_tunnel;
+int wasp_response_upgrade(struct wasp_request *req, const char *protocol,
+			  void (*fn)(struct wasp_tunnel *t, void *userdata), void *userdata);
+/* The client's socket (non-blocking), and the bytes the client sent after
+ * the request's head that the worker read already (to be handled first). */
+int wasp_tunnel_fd(const struct wasp_tunnel *t);
+const void *wasp_tunnel_input(const struct wasp_tunnel *t, size_t *ret_len);
+/* The tunnel is over: the connection is closed (fn is not called again). */
+void wasp_tunnel_close(struct wasp_tunnel *t);
 /* Drop the body (bytes, file, or a stream whose head is not out yet: its
  * producer's writes fail from then on); status and headers stay. */
 void wasp_response_clear_body(struct wasp_request *req);
