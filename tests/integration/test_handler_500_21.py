@@ -1,17 +1,17 @@
-"""A handler whose module wasp does not have (AspNetCoreModuleV2,
+"""A handler whose module wasp does not have (AspNetCoreModule, ANCM's V1,
 IsapiModule, CgiModule, or a managed type= handler, which IIS runs in
 ManagedPipelineHandler) answers 500.21 as IIS does ("Handler X has a bad
 module Y in its module list"): a page mapped to it is never served as a
 file, and a missing one is no 404 either when the handler does not ask for
-the file to exist. Other files are served. (FastCgiModule is wasp's own:
-test_fastcgi_php.)"""
+the file to exist. Other files are served. (FastCgiModule and
+AspNetCoreModuleV2 are wasp's own: test_fastcgi_php, test_aspnetcore.)"""
 import os
 import wasptest
 from wasptest import check
 
 HANDLERS = """
     <handlers accessPolicy="Read, Script">
-      <add name="aspNetCore" path="*.core" verb="*" modules="AspNetCoreModuleV2"
+      <add name="aspNetCore" path="*.core" verb="*" modules="AspNetCoreModule"
            resourceType="Unspecified" />
       <add name="PageHandlerFactory-Integrated" path="*.aspx" verb="GET,HEAD,POST,DEBUG"
            type="System.Web.UI.PageHandlerFactory" />
@@ -41,8 +41,8 @@ def test(t):
         write(os.path.join(content, name), "<?php echo 'secret source'; ?>\n")
     srv.start()
 
-    cases = [("/missing.core", "aspNetCore", "AspNetCoreModuleV2"),
-             ("/app.core", "aspNetCore", "AspNetCoreModuleV2"),
+    cases = [("/missing.core", "aspNetCore", "AspNetCoreModule"),
+             ("/app.core", "aspNetCore", "AspNetCoreModule"),
              ("/page.aspx", "PageHandlerFactory-Integrated", "ManagedPipelineHandler"),
              ("/default.asp", "ASPClassic", "IsapiModule"),
              ("/tool.exe", "CGI-exe", "CgiModule")]
