@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "later.h"
 #include "log.h"
 #include "proxy.h"
 #include "tunnel.h"
@@ -61,8 +62,9 @@ struct preq {
 	struct proxy_pool *pool;
 	struct pconn *c;
 	uint64_t timeout_usec, last_activity;
-	struct event io, timer, resume;
-	bool io_set, timer_set, resume_set;
+	struct event io, timer;
+	bool io_set, timer_set;
+	struct worker_later *later;
 	short io_flags;
 	/* to the backend */
 	char *head;
@@ -76,7 +78,7 @@ struct preq {
 	size_t in_off, in_len;
 	char *rhead;
 	size_t rhead_len;
-	bool answered, head_done, streaming, paused, resumed, done, retried, close_after, is_head;
+	bool answered, head_done, streaming, paused, done, retried, close_after, is_head;
 	const char *upgrade; /* the client's Upgrade value, when it goes on */
 	bool switched;       /* the backend answered 101 */
 	enum framing framing;
@@ -531,28 +533,6 @@ preq_cleanup(void *p)
 	struct preq *q = p;
 
 	finish(q, false);
-	if (q->resume_set)
-		(void)event_del(&q->resume);
-}
-
-static void
-on_resume(evutil_socket_t fd, short what, void *arg)
-{
-	struct preq *q = arg;
-
-	q->resume_set = false;
-	wasp_request_resume(q->req, WASP_DONE);
-}
-
-/* Continue the pipeline from the loop (resuming may end the request and
- * free q with its arena). */
-static void
-preq_resume(struct preq *q)
-{
-	q->resumed = true;
-	evtimer_assign(&q->resume, q->pool->base, on_resume, q);
-	q->resume_set = true;
-	event_active(&q->resume, EV_TIMEOUT, 0);
 }
 
 static void
@@ -571,8 +551,7 @@ preq_fail(struct preq *q, unsigned status, unsigned substatus, const char *why)
 	req->n_headers = 0;
 	wasp_response_set_status(req, status, substatus);
 	wasp_request_set_error_detail(req, why);
-	if (!q->resumed)
-		preq_resume(q);
+	worker_later_resume(q->later, WASP_DONE);
 }
 
 /* A new connection and the head again: the reused one was closed by the
@@ -1002,8 +981,7 @@ read_backend(struct preq *q)
 			}
 			if (r > 0) {
 				q->head_done = true;
-				if (!q->resumed)
-					preq_resume(q);
+				worker_later_resume(q->later, WASP_DONE);
 			}
 			continue;
 		}
@@ -1174,7 +1152,8 @@ proxy_forward(struct wasp_request *req, struct proxy_pool *pool, const struct pr
 	q->in = wasp_request_alloc(req, PROXY_IN_BUF);
 	q->rhead = wasp_request_alloc(req, PROXY_HEAD_MAX + 1);
 	q->body = wasp_request_alloc(req, PROXY_BODY_CHUNK + 16);
-	if (!q->in || !q->rhead || !q->body || head_build(q, o) < 0 ||
+	q->later = worker_later_new(req);
+	if (!q->in || !q->rhead || !q->body || !q->later || head_build(q, o) < 0 ||
 	    wasp_request_on_cleanup(req, preq_cleanup, q) < 0)
 		return -ENOMEM;
 	q->last_activity = wasp_now_usec();
