@@ -31,6 +31,7 @@
 #include "config.h"
 #include "fastcgi/procs.h"
 #include "fastcgi/record.h"
+#include "later.h"
 #include "log.h"
 #include "util.h"
 #include "worker.h"
@@ -48,8 +49,9 @@ struct freq {
 	struct fcgi_waiter waiter;
 	pid_t pid;
 	int fd;
-	struct event io, timer, resume;
-	bool io_set, timer_set, resume_set;
+	struct event io, timer;
+	bool io_set, timer_set;
+	struct worker_later *later;
 	short io_flags;
 	/* to the application */
 	uint8_t *out;
@@ -60,7 +62,7 @@ struct freq {
 	/* from it */
 	struct fcgi_parser parser;
 	struct fcgi_head head;
-	bool head_done, streaming, ended, paused, resumed, done;
+	bool head_done, streaming, ended, paused, done;
 	uint8_t *in;
 	size_t in_off, in_len;
 	const uint8_t *pend; /* STDOUT bytes the stream did not take yet */
@@ -388,17 +390,6 @@ freq_cleanup(void *p)
 	struct freq *f = p;
 
 	freq_abandon(f); /* the request ended before the application did */
-	if (f->resume_set)
-		(void)event_del(&f->resume);
-}
-
-static void
-on_resume(evutil_socket_t fd, short what, void *arg)
-{
-	struct freq *f = arg;
-
-	f->resume_set = false;
-	wasp_request_resume(f->req, WASP_DONE);
 }
 
 /* Continue the pipeline from the loop: resuming may complete the request
@@ -406,11 +397,7 @@ on_resume(evutil_socket_t fd, short what, void *arg)
 static void
 freq_resume(struct freq *f)
 {
-	f->resumed = true;
-	evtimer_assign(&f->resume, wasp_server_event_base(wasp_request_server(f->req)), on_resume,
-		       f);
-	f->resume_set = true;
-	event_active(&f->resume, EV_TIMEOUT, 0);
+	worker_later_resume(f->later, WASP_DONE);
 }
 
 /* Answer with an error status before the head is out, or cut the
@@ -437,8 +424,7 @@ freq_fail(struct freq *f, unsigned status, unsigned substatus, const char *why)
 	req->n_headers = 0;
 	wasp_response_set_status(req, status, substatus);
 	wasp_request_set_error_detail(req, why);
-	if (!f->resumed)
-		freq_resume(f);
+	freq_resume(f);
 }
 
 /* ---- the response head ---- */
@@ -988,7 +974,9 @@ fastcgi_execute(struct wasp_request *req, void *userdata)
 	req->path_info_allowed = hi.allow_path_info;
 	f->in = wasp_request_alloc(req, FCGI_IN_BUF);
 	f->head.buf = wasp_request_alloc(req, FCGI_HEAD_MAX);
-	if (!f->in || !f->head.buf || wasp_request_on_cleanup(req, freq_cleanup, f) < 0)
+	f->later = worker_later_new(req);
+	if (!f->in || !f->head.buf || !f->later ||
+	    wasp_request_on_cleanup(req, freq_cleanup, f) < 0)
 		return WASP_ERROR;
 	fcgi_head_init(&f->head, f->head.buf, FCGI_HEAD_MAX);
 	f->deadline_req = wasp_now_usec() + conf(f)->request_usec;
