@@ -39,6 +39,15 @@ def _attrs(d):
     return "".join(' %s="%s"' % (k, v) for k, v in (d or {}).items())
 
 
+def handlers_xml(module):
+    """applicationHost.config's <handlers> sending every request to module
+    (the sections themselves then in each site's web.config)."""
+    return """
+    <handlers>
+      <add name="backend" path="*" verb="*" modules="%s" resourceType="Unspecified" />
+    </handlers>""" % module
+
+
 def web_server_xml(section, process_path, arguments, attrs=None, env=None, module=None,
                    extra=""):
     """<section> (httpPlatform or aspNetCore) with processPath, arguments,

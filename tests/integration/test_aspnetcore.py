@@ -25,10 +25,8 @@ OFFLINE = "<html><body>Down for maintenance</body></html>\n"
 
 def test(t):
     py, app = hptest.python_backend(t)
-    srv = wasptest.Server(t, pools={"A": {}, "B": {}}, web_server_xml="""
-    <handlers>
-      <add name="aspNetCore" path="*" verb="*" modules="AspNetCoreModuleV2" resourceType="Unspecified" />
-    </handlers>""")
+    srv = wasptest.Server(t, pools={"A": {}, "B": {}},
+                          web_server_xml=hptest.handlers_xml("AspNetCoreModuleV2"))
     root = srv.content_dir("A")
     wasptest.write_content(os.path.join(root, "web.config"),
                            WEB_CONFIG % (py, app, "OutOfProcess"))

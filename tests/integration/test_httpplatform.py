@@ -9,6 +9,7 @@ import json
 import os
 import socket
 
+import fcgitest
 import hptest
 import wasptest
 from wasptest import check
@@ -83,13 +84,7 @@ def test(t):
     s.sendall(("POST /upload HTTP/1.1\r\nHost: %s\r\nTransfer-Encoding: chunked\r\n"
                "Connection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
                % host).encode())
-    data = b""
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        data += b
-    s.close()
+    data = fcgitest.read_to_eof(s)
     check(data.startswith(b"HTTP/1.1 200") and
           data.endswith(b"11 5eb63bbbe01eeed093cb22bb8f5acdc3"), "chunked upload %r" % data)
 

@@ -39,10 +39,8 @@ def children_args(pid):
 
 def test(t):
     py, app = hptest.python_backend(t)
-    srv = wasptest.Server(t, pools={"A": {}, "B": {}}, web_server_xml="""
-    <handlers>
-      <add name="backend" path="*" verb="*" modules="httpPlatformHandler" resourceType="Unspecified" />
-    </handlers>""")
+    srv = wasptest.Server(t, pools={"A": {}, "B": {}},
+                          web_server_xml=hptest.handlers_xml("httpPlatformHandler"))
     wasptest.write_content(os.path.join(srv.content_dir("A"), "web.config"), WEB_CONFIG % (
         py, app, ' rapidFailsPerMinute="2" requestTimeout="00:00:02"'))
     wasptest.write_content(os.path.join(srv.content_dir("B"), "web.config"), WEB_CONFIG % (

@@ -18,14 +18,6 @@ MIB = 1 << 20
 SIZE = 100 * MIB
 
 
-def hwm_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
-
-
 def read_head(f):
     status = f.readline()
     headers = {}
@@ -74,7 +66,7 @@ def test(t):
     check(b"last" in rest and rest.endswith(b"0\r\n\r\n"), "the rest %r" % rest)
     s.close()
 
-    base = hwm_kb(pid)
+    base = wasptest.peak_rss_kb(pid)
     # download, the client reading slowly at first
     s = socket.create_connection(("127.0.0.1", srv.port), timeout=60)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
@@ -84,8 +76,8 @@ def test(t):
     status, headers = read_head(f)
     check(b" 200 " in status and headers.get("content-length") == str(SIZE),
           "download %r %r" % (status, headers))
-    wasptest.stays(lambda: hwm_kb(pid) - base < 8192, 0.5, what="a stalled client "
-                   "leaving the worker's memory alone")
+    wasptest.stays(lambda: wasptest.peak_rss_kb(pid) - base < 8192, 0.5,
+                   what="a stalled client leaving the worker's memory alone")
     n, md5 = 0, hashlib.md5()
     while True:
         b = f.read(1 << 20)
@@ -110,7 +102,7 @@ def test(t):
     check(data.startswith(b"HTTP/1.1 200") and
           data.endswith(b"%d %s" % (SIZE, md5.hexdigest().encode())), "upload %r" % data[-300:])
 
-    grown = hwm_kb(pid) - base
+    grown = wasptest.peak_rss_kb(pid) - base
     wasptest.log("worker peak RSS grew by %d kB over 200 MiB proxied" % grown)
     check(grown < 8192, "the worker grew by %d kB" % grown)
 
