@@ -38,10 +38,14 @@
 #define PROXY_CHUNK_LINE_MAX 1024 /* a chunk-size line with its extensions */
 #define PROXY_TRAILER_MAX 16384
 
+/* A connection to a backend: one edge-triggered event for its whole life
+ * (no epoll_ctl per request); busy, it drives its request; idle, anything
+ * readable means the backend closed it (or sent garbage). */
 struct pconn {
 	struct pconn *next, *prev;
 	struct proxy_pool *pool;
-	struct event ev; /* idle: readable means closed (or garbage) */
+	struct preq *owner; /* NULL while idle */
+	struct event ev;
 	uint16_t port;
 	int fd;
 };
@@ -62,10 +66,9 @@ struct preq {
 	struct proxy_pool *pool;
 	struct pconn *c;
 	uint64_t timeout_usec, last_activity;
-	struct event io, timer;
-	bool io_set, timer_set;
+	struct event timer;
+	bool timer_set;
 	struct worker_later *later;
-	short io_flags;
 	/* to the backend */
 	char *head;
 	size_t head_len;
@@ -105,6 +108,7 @@ proxy_pool_new(struct event_base *base)
 static void
 pconn_close(struct pconn *c)
 {
+	(void)event_del(&c->ev);
 	safe_close(c->fd);
 	free(c);
 }
@@ -114,7 +118,6 @@ idle_remove(struct pconn *c)
 {
 	struct proxy_pool *p = c->pool;
 
-	(void)event_del(&c->ev);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -167,16 +170,34 @@ proxy_pool_free(struct proxy_pool *p)
 	pool_maybe_free(p);
 }
 
+static void preq_pump(struct preq *q);
+
 static void
-on_idle_readable(evutil_socket_t fd, short what, void *arg)
+on_pconn_event(evutil_socket_t fd, short what, void *arg)
 {
 	struct pconn *c = arg;
 	struct proxy_pool *p = c->pool;
+	char b;
 
-	/* an idle connection has nothing to say: the backend closed it */
+	if (c->owner) {
+		preq_pump(c->owner);
+		return;
+	}
+	/* idle: nothing to say but its end */
+	if (!(what & EV_READ) || (recv(c->fd, &b, 1, MSG_PEEK) < 0 && errno == EAGAIN))
+		return;
 	idle_remove(c);
 	pconn_close(c);
 	pool_maybe_free(p);
+}
+
+/* q drives c from the loop (the first call comes from there too: an edge
+ * may have passed while c was idle). */
+static void
+pconn_own(struct pconn *c, struct preq *q)
+{
+	c->owner = q;
+	event_active(&c->ev, EV_WRITE, 0);
 }
 
 /* The request is done with c: back to the pool when reusable. */
@@ -186,14 +207,10 @@ pconn_release(struct pconn *c, bool reusable)
 	struct proxy_pool *p = c->pool;
 
 	p->n_busy--;
+	c->owner = NULL;
 	if (!reusable || p->dead || c->port != p->port || p->n_idle >= PROXY_IDLE_MAX) {
 		pconn_close(c);
 		pool_maybe_free(p);
-		return;
-	}
-	event_assign(&c->ev, p->base, c->fd, EV_READ, on_idle_readable, c);
-	if (event_add(&c->ev, NULL) < 0) {
-		pconn_close(c);
 		return;
 	}
 	c->next = p->idle;
@@ -235,8 +252,11 @@ pconn_get(struct proxy_pool *p, bool fresh, struct pconn **ret, bool *ret_reused
 		return r;
 	}
 	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) {
-		int r = -errno;
+	event_assign(&c->ev, p->base, c->fd, EV_READ | EV_WRITE | EV_PERSIST | EV_ET,
+		     on_pconn_event, c);
+	if ((connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) ||
+	    event_add(&c->ev, NULL) < 0) {
+		int r = errno ? -errno : -ENOMEM;
 		pconn_close(c);
 		return r;
 	}
@@ -457,33 +477,7 @@ head_build(struct preq *q, const struct proxy_opts *o)
 
 /* ---- events ---- */
 
-static void preq_pump(struct preq *q);
-static void on_io(evutil_socket_t fd, short what, void *arg);
 static void on_timer(evutil_socket_t fd, short what, void *arg);
-
-static void
-io_update(struct preq *q)
-{
-	short want = 0;
-
-	if (!q->c || q->done)
-		return;
-	if (!q->paused && !q->pend_len)
-		want |= EV_READ;
-	if (q->out_len > q->out_off && !q->write_failed)
-		want |= EV_WRITE;
-	if (q->io_set && want == q->io_flags)
-		return;
-	if (q->io_set)
-		(void)event_del(&q->io);
-	q->io_set = false;
-	q->io_flags = want;
-	if (!want)
-		return;
-	event_assign(&q->io, q->pool->base, q->c->fd, (short)(want | EV_PERSIST), on_io, q);
-	if (event_add(&q->io, NULL) == 0)
-		q->io_set = true;
-}
 
 static void
 timer_arm(struct preq *q)
@@ -508,9 +502,6 @@ timer_arm(struct preq *q)
 static void
 detach(struct preq *q, bool reusable)
 {
-	if (q->io_set)
-		(void)event_del(&q->io);
-	q->io_set = false;
 	if (q->c)
 		pconn_release(q->c, reusable);
 	q->c = NULL;
@@ -576,6 +567,7 @@ preq_retry(struct preq *q)
 	q->out = (const uint8_t *)q->head;
 	q->out_off = 0;
 	q->out_len = q->head_len;
+	pconn_own(q->c, q);
 	return true;
 }
 
@@ -912,9 +904,7 @@ switch_to_tunnel(struct preq *q)
 	struct ptunnel *t;
 	int r;
 
-	if (q->io_set)
-		(void)event_del(&q->io);
-	q->io_set = false;
+	(void)event_del(&c->ev);
 	q->c = NULL;
 	p->n_busy--;
 	t = ptunnel_new(p->base, c->fd, q->in + q->in_off, q->in_len - q->in_off);
@@ -1113,16 +1103,8 @@ preq_pump(struct preq *q)
 		write_backend(q);
 	if (!q->done)
 		read_backend(q);
-	if (!q->done) {
-		io_update(q);
+	if (!q->done)
 		timer_arm(q);
-	}
-}
-
-static void
-on_io(evutil_socket_t fd, short what, void *arg)
-{
-	preq_pump(arg);
 }
 
 static void
@@ -1166,7 +1148,7 @@ proxy_forward(struct wasp_request *req, struct proxy_pool *pool, const struct pr
 	}
 	q->out = (const uint8_t *)q->head;
 	q->out_len = q->head_len;
-	io_update(q);
+	pconn_own(q->c, q);
 	timer_arm(q);
 	return 0;
 }
