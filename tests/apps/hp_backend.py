@@ -10,6 +10,7 @@ listens on 127.0.0.1 at the port in HTTP_PLATFORM_PORT or ASPNETCORE_PORT
                   "last"
   /upload         reads the body (Content-Length or chunked): "<n> <md5>"
   /download?n=N   N bytes of 'x' with a Content-Length
+  /split-head     a head written in two pieces 50 ms apart, then "ok"
   /cut            a Content-Length of 1000, 10 bytes, then the connection ends
   /close          answers, then closes the connection without saying so
   /ws             a WebSocket echo (RFC 6455): every message comes back, a
@@ -178,6 +179,12 @@ class Handler(BaseHTTPRequestHandler):
                 k = min(n, len(block))
                 self.wfile.write(block[:k])
                 n -= k
+        elif u.path.endswith("/split-head"):
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nX-First: 1\r\n")
+            self.wfile.flush()
+            time.sleep(0.05)
+            self.wfile.write(b"X-Second: 2\r\nContent-Length: 2\r\n\r\nok")
+            self.wfile.flush()
         elif u.path.endswith("/cut"):
             self.send_response(200)
             self.send_header("Content-Length", "1000")

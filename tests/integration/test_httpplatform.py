@@ -75,6 +75,11 @@ def test(t):
     e4 = env_of(srv)
     check(e4["pid"] == pid and e4["client_port"] != e3["client_port"], "after a drop %r" % e4)
 
+    # a head that arrives in two reads
+    r = srv.get("/split-head", pool="A")
+    check(r.status == 200 and r.body == b"ok" and r.header("X-First") == "1" and
+          r.header("X-Second") == "2", "split head %r %r" % (r, r.body))
+
     # response status and fields
     r = srv.get("/missing-but-answered", pool="A")
     check(r.status == 200 and r.header("X-Backend") == "hp_backend", "%r" % r)

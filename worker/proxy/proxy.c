@@ -738,6 +738,23 @@ head_feed(struct preq *q)
 
 		if (avail == 0)
 			return 0;
+		if (q->rhead_len == 0 && avail <= PROXY_HEAD_MAX &&
+		    (e = memmem(q->in + q->in_off, avail, "\r\n\r\n", 4))) {
+			/* the whole head in one read: parsed where it is */
+			char *saved = q->rhead;
+
+			q->rhead = (char *)q->in + q->in_off;
+			q->rhead_len = (size_t)(e + 4 - q->rhead);
+			q->in_off += q->rhead_len;
+			r = head_apply(q);
+			q->rhead = saved;
+			q->rhead_len = 0;
+			if (r != 0)
+				return r;
+			continue;
+		}
+		if (!q->rhead && !(q->rhead = wasp_request_alloc(q->req, PROXY_HEAD_MAX + 1)))
+			return -ENOMEM;
 		n = MIN(avail, (size_t)PROXY_HEAD_MAX - q->rhead_len);
 		if (n == 0)
 			return -E2BIG;
@@ -1026,6 +1043,10 @@ next_body(struct preq *q)
 
 	if (q->body_done || q->body_wait || q->write_failed || q->out_len > q->out_off)
 		return;
+	if (!q->body && !(q->body = wasp_request_alloc(q->req, PROXY_BODY_CHUNK + 16))) {
+		preq_fail(q, 500, 0, "out of memory");
+		return;
+	}
 	n = wasp_request_read_body(q->req, q->body + pre, PROXY_BODY_CHUNK);
 	if (n == -EAGAIN) {
 		if (wasp_request_wait_body(q->req, on_body, q) == 0)
@@ -1132,10 +1153,8 @@ proxy_forward(struct wasp_request *req, struct proxy_pool *pool, const struct pr
 	*q = (struct preq){ .req = req, .pool = pool, .timeout_usec = o->timeout_usec };
 	q->is_head = streq(wasp_request_method(req), "HEAD");
 	q->in = wasp_request_alloc(req, PROXY_IN_BUF);
-	q->rhead = wasp_request_alloc(req, PROXY_HEAD_MAX + 1);
-	q->body = wasp_request_alloc(req, PROXY_BODY_CHUNK + 16);
 	q->later = worker_later_new(req);
-	if (!q->in || !q->rhead || !q->body || !q->later || head_build(q, o) < 0 ||
+	if (!q->in || !q->later || head_build(q, o) < 0 ||
 	    wasp_request_on_cleanup(req, preq_cleanup, q) < 0)
 		return -ENOMEM;
 	q->last_activity = wasp_now_usec();
