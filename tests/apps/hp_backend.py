@@ -21,7 +21,8 @@ listens on 127.0.0.1 at the port in HTTP_PLATFORM_PORT or ASPNETCORE_PORT
                   the backend let go just as the proxy reused it)
 
 --never-listen: never opens the port (sleeps). With HP_TEST_MARKS set, a
-SIGTERM leaves the file $HP_TEST_MARKS/term.<pid> before the process exits."""
+SIGTERM leaves the file $HP_TEST_MARKS/term.<pid> before the process exits;
+with HP_TEST_IGNORE_TERM set, SIGTERM is ignored."""
 import base64
 import hashlib
 import json
@@ -216,7 +217,8 @@ def on_term(signum, frame):
 
 
 def main():
-    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN if os.environ.get("HP_TEST_IGNORE_TERM")
+                  else on_term)
     args = sys.argv[1:]
     if "--never-listen" in args:
         time.sleep(3600)

@@ -2,10 +2,12 @@
 ASPNETCORE_APPL_PATH and ASPNETCORE_TOKEN, and every request carries the
 token in MS-ASPNETCORE-TOKEN (a client's own is never passed on);
 app_offline.htm in the application's root answers 503 with its content
-and stops the backend, and removing it brings the application back;
+and stops the backend (SIGTERM, and SIGKILL after shutdownTimeLimit for
+one that ignores it), and removing it brings the application back;
 hostingModel="inprocess" is refused with 500.30."""
 import json
 import os
+import time
 
 import hptest
 import wasptest
@@ -13,9 +15,11 @@ from wasptest import check
 
 WEB_CONFIG = """<?xml version="1.0" encoding="utf-8"?>
 <configuration><system.webServer>
-  <aspNetCore processPath="%s" arguments="%s" hostingModel="%s" stdoutLogEnabled="false">
+  <aspNetCore processPath="%s" arguments="%s" hostingModel="%s" stdoutLogEnabled="false"
+              shutdownTimeLimit="1">
     <environmentVariables>
       <environmentVariable name="HP_TEST_VAR" value="from web.config" />
+      <environmentVariable name="HP_TEST_IGNORE_TERM" value="%s" />
     </environmentVariables>
   </aspNetCore>
 </system.webServer></configuration>
@@ -25,13 +29,15 @@ OFFLINE = "<html><body>Down for maintenance</body></html>\n"
 
 def test(t):
     py, app = hptest.python_backend(t)
-    srv = wasptest.Server(t, pools={"A": {}, "B": {}},
+    srv = wasptest.Server(t, pools={"A": {}, "B": {}, "C": {}},
                           web_server_xml=hptest.handlers_xml("AspNetCoreModuleV2"))
     root = srv.content_dir("A")
     wasptest.write_content(os.path.join(root, "web.config"),
-                           WEB_CONFIG % (py, app, "OutOfProcess"))
+                           WEB_CONFIG % (py, app, "OutOfProcess", ""))
     wasptest.write_content(os.path.join(srv.content_dir("B"), "web.config"),
-                           WEB_CONFIG % (py, app, "inprocess"))
+                           WEB_CONFIG % (py, app, "inprocess", ""))
+    wasptest.write_content(os.path.join(srv.content_dir("C"), "web.config"),
+                           WEB_CONFIG % (py, app, "outofprocess", "1"))
     srv.start()
 
     r = srv.get("/env", pool="A", headers={"MS-ASPNETCORE-TOKEN": "forged"})
@@ -64,6 +70,18 @@ def test(t):
     # inprocess: there is no CLR in a worker
     r = srv.get("/env", pool="B")
     check(r.status == 500 and b"500.30" in r.body, "inprocess %r %r" % (r, r.body[:300]))
+
+    # a backend that ignores SIGTERM is killed after shutdownTimeLimit="1"
+    r = srv.get("/env", pool="C")
+    check(r.status == 200, "C %r %r" % (r, r.body[:300]))
+    pid = json.loads(r.body)["pid"]
+    wasptest.write_content(os.path.join(srv.content_dir("C"), "app_offline.htm"), OFFLINE)
+    t0 = time.monotonic()
+    check(srv.get("/env", pool="C").status == 503, "app_offline in C")
+    wasptest.wait_until(lambda: wasptest.proc_state(pid) in (None, "Z"),
+                        what="the backend killed after shutdownTimeLimit")
+    took = time.monotonic() - t0
+    check(0.8 < took < 4, "SIGKILL after %.1f s, not about 1" % took)
 
 
 wasptest.main(test)
