@@ -134,7 +134,7 @@ write_escaped(struct wasp_request *req, const char *s)
 
 	while (*p) {
 		size_t n = strcspn(p, "<>&\"'");
-		const char *e = NULL;
+		const char *e;
 		int r;
 
 		if (n) {
@@ -143,25 +143,9 @@ write_escaped(struct wasp_request *req, const char *s)
 				return r;
 			p += n;
 		}
-		switch (*p) {
-		case '<':
-			e = "&lt;";
-			break;
-		case '>':
-			e = "&gt;";
-			break;
-		case '&':
-			e = "&amp;";
-			break;
-		case '"':
-			e = "&quot;";
-			break;
-		case '\'':
-			e = "&#39;";
-			break;
-		default:
-			return 0;
-		}
+		e = wasp_html_entity(*p);
+		if (!e)
+			return 0; /* the end */
 		r = wasp_response_write(req, e, strlen(e));
 		if (r < 0)
 			return r;

@@ -63,30 +63,17 @@ html_escape(struct wasp_request *req, const char *s)
 	char *out, *o;
 
 	for (const char *p = s; *p; p++)
-		n += strchr("&<>\"'", *p) ? 6 : 1;
+		n += wasp_html_entity(*p) ? WASP_HTML_ENTITY_MAX : 1;
 	out = o = wasp_request_alloc(req, n + 1);
 	if (!out)
 		return NULL;
 	for (const char *p = s; *p; p++) {
-		switch (*p) {
-		case '&':
-			o = stpcpy(o, "&amp;");
-			break;
-		case '<':
-			o = stpcpy(o, "&lt;");
-			break;
-		case '>':
-			o = stpcpy(o, "&gt;");
-			break;
-		case '"':
-			o = stpcpy(o, "&quot;");
-			break;
-		case '\'':
-			o = stpcpy(o, "&#39;");
-			break;
-		default:
+		const char *e = wasp_html_entity(*p);
+
+		if (e)
+			o = stpcpy(o, e);
+		else
 			*o++ = *p;
-		}
 	}
 	*o = '\0';
 	return out;
