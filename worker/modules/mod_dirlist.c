@@ -27,6 +27,7 @@
 
 #include "arena.h"
 #include "config.h"
+#include "http.h"
 #include "util.h"
 #include "worker.h"
 
@@ -46,14 +47,6 @@ struct entry {
 	char *name;
 	struct stat st;
 };
-
-static bool
-is_get_or_head(const struct wasp_request *req)
-{
-	const char *m = wasp_request_method(req);
-
-	return streq(m, "GET") || streq(m, "HEAD");
-}
 
 /* s HTML-escaped, in the request's arena. */
 static char *
@@ -378,7 +371,7 @@ dirlist_on_execute(struct wasp_request *req, void *userdata)
 	int fd;
 
 	(void)userdata;
-	if (!is_get_or_head(req))
+	if (!wasp_http_method_is_get_or_head(wasp_request_method(req)))
 		return WASP_DECLINED;
 	if (wasp_request_open_content(req, NULL, &fd, &st) < 0 || !S_ISDIR(st.st_mode))
 		return WASP_DECLINED;
