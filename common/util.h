@@ -119,6 +119,28 @@ startswith(const char *s, const char *prefix)
 	return strncmp(s, prefix, l) == 0 ? s + l : NULL;
 }
 
+/* The entity for a character that cannot stand as itself in HTML or XML text
+ * or a quoted attribute value (& < > " '), NULL for any other. */
+#define WASP_HTML_ENTITY_MAX 6 /* strlen("&quot;") */
+static inline const char *
+wasp_html_entity(char c)
+{
+	switch (c) {
+	case '&':
+		return "&amp;";
+	case '<':
+		return "&lt;";
+	case '>':
+		return "&gt;";
+	case '"':
+		return "&quot;";
+	case '\'':
+		return "&#39;";
+	default:
+		return NULL;
+	}
+}
+
 /* Parse a decimal unsigned integer that must fill the whole string.
  * Returns 0, -EINVAL (not a number) or -ERANGE (over max). */
 int wasp_parse_u64(const char *s, uint64_t max, uint64_t *ret);

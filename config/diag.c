@@ -64,6 +64,18 @@ wasp_diag_add(struct wasp_diag_list *l, enum wasp_diag_severity sev, const char 
 	return 0;
 }
 
+char *
+cfg_diag_addv(struct wasp_diag_list *l, enum wasp_diag_severity sev, const char *file, int line,
+	      const char *attr, const char *fmt, va_list ap)
+{
+	char *msg = NULL;
+
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	(void)wasp_diag_add(l, sev, file, line, attr, "%s", msg ? msg : "(OOM)");
+	return msg;
+}
+
 int
 wasp_diag_print(const struct wasp_diag *d, FILE *f)
 {

@@ -191,26 +191,18 @@ fail:
 
 /* ---- XML ------------------------------------------------------------------- */
 
+/* s escaped for a double-quoted attribute value (an apostrophe stays). */
 static void
 print_escaped(FILE *f, const char *s)
 {
-	for (; *s; s++)
-		switch (*s) {
-		case '&':
-			fputs("&amp;", f);
-			break;
-		case '<':
-			fputs("&lt;", f);
-			break;
-		case '>':
-			fputs("&gt;", f);
-			break;
-		case '"':
-			fputs("&quot;", f);
-			break;
-		default:
+	for (; *s; s++) {
+		const char *e = *s == '\'' ? NULL : wasp_html_entity(*s);
+
+		if (e)
+			fputs(e, f);
+		else
 			fputc(*s, f);
-		}
+	}
 }
 
 void

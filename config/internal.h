@@ -5,6 +5,7 @@
  * apphost.h. */
 #pragma once
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -303,6 +304,12 @@ int cfg_parse_file(struct wasp_config *cfg, const char *buf, size_t len, const c
 		   bool is_apphost, const char *url_dir, struct cfg_file **ret,
 		   struct wasp_diag_list *diags);
 const struct cfg_decl *cfg_find_decl(const struct cfg_file *apphost, const char *name);
+
+/* Add the diagnostic fmt and ap format to l ("(OOM)" when the text cannot be
+ * made) and return its text, which the caller frees (NULL on OOM). */
+char *cfg_diag_addv(struct wasp_diag_list *l, enum wasp_diag_severity sev, const char *file,
+		    int line, const char *attr, const char *fmt, va_list ap)
+	__attribute__((format(printf, 6, 0)));
 
 /* A copy of one error in arena ("attribute 'a': " put before message when
  * attr is set), with its IIS error code. NULL on OOM. */

@@ -25,14 +25,10 @@ cfg_pdiag(struct parse_ctx *c, enum wasp_diag_severity sev, int line, const char
 	  const char *fmt, ...)
 {
 	va_list ap;
-	char *msg = NULL;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
+	free(cfg_diag_addv(c->diags, sev, c->file->path, line, attr, fmt, ap));
 	va_end(ap);
-	(void)wasp_diag_add(c->diags, sev, c->file->path, line, attr, "%s", msg ? msg : "(OOM)");
-	free(msg);
 	if (sev == WASP_DIAG_ERROR)
 		c->errors++;
 }

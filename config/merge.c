@@ -27,13 +27,11 @@ static void
 merr(struct mctx *m, const char *file, int line, const char *attr, const char *fmt, ...)
 {
 	va_list ap;
-	char *msg = NULL;
+	char *msg;
 
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
+	msg = cfg_diag_addv(m->diags, WASP_DIAG_ERROR, file, line, attr, fmt, ap);
 	va_end(ap);
-	(void)wasp_diag_add(m->diags, WASP_DIAG_ERROR, file, line, attr, "%s", msg ? msg : "(OOM)");
 	if (!m->first_err)
 		m->first_err = cfg_error_new(m->cfg->arena, file, line, attr, msg ? msg : "(OOM)");
 	free(msg);

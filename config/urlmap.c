@@ -17,22 +17,24 @@ cfg_find_site(struct wasp_config *cfg, const char *name)
 	return NULL;
 }
 
-/* The application of URL path url ("" or "a/b", normalised) in site, and
- * its normalised path ("" for the root application). */
+/* The item of parent (a site's applications, an application's virtual
+ * directories) whose path is the longest prefix of URL path url ("" or "a/b",
+ * normalised), and that path normalised ("" for the root one). */
 static const struct wasp_element *
-find_app(struct wasp_arena *a, const struct wasp_element *site, const char *url,
-	 const char **ret_path)
+find_by_path(struct wasp_arena *a, const struct wasp_element *parent, const char *url,
+	     const char **ret_path)
 {
 	const struct wasp_element *best = NULL;
 	size_t best_len = 0;
 
 	*ret_path = "";
-	for (size_t i = 0; i < site->n_items; i++) {
-		const char *p = cfg_normalize_path(a, wasp_element_get_str(site->items[i], "path", "/"));
+	for (size_t i = 0; i < parent->n_items; i++) {
+		const char *p =
+			cfg_normalize_path(a, wasp_element_get_str(parent->items[i], "path", "/"));
 		size_t l = p ? strlen(p) : 0;
 
 		if (p && cfg_path_is_prefix(p, url) && (!best || l > best_len)) {
-			best = site->items[i];
+			best = parent->items[i];
 			best_len = l;
 			*ret_path = p;
 		}
@@ -44,37 +46,28 @@ char *
 cfg_map_url_dir(struct wasp_arena *a, const struct wasp_element *site, const char *url,
 		bool *app_root, const char **ret_vd_root)
 {
-	const struct wasp_element *app, *best_vd = NULL;
-	size_t best_vd_len = 0;
-	const char *app_path, *rest, *phys;
+	const struct wasp_element *app, *vd;
+	const char *app_path, *vd_path, *rest, *phys;
 
 	*app_root = false;
-	app = find_app(a, site, url, &app_path);
+	app = find_by_path(a, site, url, &app_path);
 	if (!app)
 		return NULL;
 	*app_root = streq(url, app_path) || strlen(url) == strlen(app_path);
 	rest = url + strlen(app_path);
 	if (*rest == '/')
 		rest++;
-	for (size_t i = 0; i < app->n_items; i++) {
-		const char *p = cfg_normalize_path(a, wasp_element_get_str(app->items[i], "path", "/"));
-		size_t l = p ? strlen(p) : 0;
-
-		if (p && cfg_path_is_prefix(p, rest) && (!best_vd || l > best_vd_len)) {
-			best_vd = app->items[i];
-			best_vd_len = l;
-		}
-	}
-	if (!best_vd)
+	vd = find_by_path(a, app, rest, &vd_path);
+	if (!vd)
 		return NULL;
 	if (ret_vd_root)
-		*ret_vd_root = wasp_element_get_str(best_vd, "physicalPath", "");
-	rest += best_vd_len;
+		*ret_vd_root = wasp_element_get_str(vd, "physicalPath", "");
+	rest += strlen(vd_path);
 	if (*rest == '/')
 		rest++;
-	if (*rest && !wasp_element_get_bool(best_vd, "allowSubDirConfig", true))
+	if (*rest && !wasp_element_get_bool(vd, "allowSubDirConfig", true))
 		return NULL;
-	phys = wasp_element_get_str(best_vd, "physicalPath", "");
+	phys = wasp_element_get_str(vd, "physicalPath", "");
 	if (!*phys)
 		return NULL;
 	return *rest ? wasp_arena_printf(a, "%s/%s", phys, rest) : wasp_arena_strdup(a, phys);
@@ -89,8 +82,8 @@ cfg_reaches(struct wasp_arena *a, const struct wasp_element *site, const struct 
 	if (!inst->no_child_apps || !site)
 		return true;
 	slash = strchr(path, '/');
-	(void)find_app(a, site, slash ? slash + 1 : "", &loc_app);
-	(void)find_app(a, site, target_url, &target_app);
+	(void)find_by_path(a, site, slash ? slash + 1 : "", &loc_app);
+	(void)find_by_path(a, site, target_url, &target_app);
 	return strcaseeq(loc_app, target_app);
 }
 

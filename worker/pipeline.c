@@ -479,6 +479,21 @@ struct hlist {
 	struct hentry e[];
 };
 
+/* The next item of the comma-separated list at *p without the white space
+ * around it, its length in *ret_n (0 at the end); *p moves past it. */
+static const char *
+list_next(const char **p, size_t *ret_n)
+{
+	const char *t = *p + strspn(*p, ", \t");
+	size_t n = strcspn(t, ",");
+
+	*p = t + n;
+	while (n > 0 && (t[n - 1] == ' ' || t[n - 1] == '\t'))
+		n--;
+	*ret_n = n;
+	return t;
+}
+
 /* The modules of a handler's list; *ret_bad, *ret_bad_len: the first name
  * that is not a loaded module (FastCgiModule, IsapiModule, ...). */
 static wmodset
@@ -486,22 +501,17 @@ modules_of(const struct worker_env *env, const char *list, const char **ret_bad,
 	   size_t *ret_bad_len)
 {
 	wmodset set = 0;
+	size_t n;
 
-	for (const char *p = list; *p;) {
-		size_t n;
-		int m;
+	for (const char *p = list, *t = list_next(&p, &n); n > 0; t = list_next(&p, &n)) {
+		int m = module_find(env, t, n);
 
-		p += strspn(p, ", \t");
-		n = strcspn(p, ",");
-		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-			n--;
-		if (n > 0 && (m = module_find(env, p, n)) >= 0)
+		if (m >= 0)
 			set |= (wmodset)1 << m;
-		else if (n > 0 && !*ret_bad) {
-			*ret_bad = p;
+		else if (!*ret_bad) {
+			*ret_bad = t;
 			*ret_bad_len = n;
 		}
-		p += strcspn(p, ",");
 	}
 	return set;
 }
@@ -538,26 +548,18 @@ precondition_holds(const struct wasp_apppool *pool, const struct wasp_element *i
 {
 	const char *pc = wasp_element_get_str(it, "preCondition", "");
 	bool holds = true;
+	size_t n;
 
-	for (const char *p = pc; *p;) {
-		size_t n;
-		int r;
+	for (const char *p = pc, *t = list_next(&p, &n); n > 0; t = list_next(&p, &n)) {
+		int r = precondition_token(pool, t, n);
 
-		p += strspn(p, ", \t");
-		n = strcspn(p, ",");
-		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-			n--;
-		if (n == 0)
-			break;
-		r = precondition_token(pool, p, n);
 		if (r < 0)
 			log_warning("%s:%d: handlers: '%s': preCondition '%.*s' is not known, "
 				    "taken as met",
 				    strempty(it->file), it->line,
-				    wasp_element_get_str(it, "name", ""), (int)n, p);
+				    wasp_element_get_str(it, "name", ""), (int)n, t);
 		else if (r == 0)
 			holds = false;
-		p += strcspn(p, ",");
 	}
 	return holds;
 }

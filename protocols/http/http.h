@@ -208,6 +208,8 @@ const struct wasp_http_header *wasp_http_request_header(const struct wasp_http_r
 
 /* Canonical method name ("GET"), or NULL for OTHER/invalid. */
 const char *wasp_http_method_name(enum wasp_http_method m);
+/* Is the method token GET or HEAD (case-sensitive, as methods are)? */
+bool wasp_http_method_is_get_or_head(const char *method);
 
 /* Case-insensitive comparison of a slice with a NUL-terminated string. */
 bool wasp_http_str_eq_ci(struct wasp_http_str s, const char *lit);

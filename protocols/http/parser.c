@@ -71,6 +71,12 @@ wasp_http_method_name(enum wasp_http_method m)
 	return method_names[m].name;
 }
 
+bool
+wasp_http_method_is_get_or_head(const char *method)
+{
+	return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+}
+
 /* Methods are case-sensitive (RFC 9110 9.1): "get" is OTHER. */
 static enum wasp_http_method
 method_lookup(const char *s, size_t n)

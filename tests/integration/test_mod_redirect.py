@@ -106,7 +106,11 @@ def test(t):
 
     # exact destination, httpResponseStatus
     redirected("/perm/any/thing.htm", 301, "http://example.com/landing")
-    redirected("/vars/p/q.htm?x=1&y=2", 307, "http://example.com/v/p/q.htm?x=1&y=2")
+    r = redirected("/vars/p/q.htm?x=1&y=2", 307, "http://example.com/v/p/q.htm?x=1&y=2")
+    check(b'HREF="http://example.com/v/p/q.htm?x=1&amp;y=2"' in r.body, "escaped body %r" % r.body)
+    # an apostrophe stays as it is in the double-quoted HREF
+    r = redirected("/vars/it's.htm?q='", 307, "http://example.com/v/it's.htm?q='")
+    check(b'HREF="http://example.com/v/it\'s.htm?q=\'"' in r.body, "apostrophe body %r" % r.body)
     redirected("/vars/p.htm", 307, "http://example.com/v/p.htm", "$Q without a query")
     redirected("/vvar/f.htm?a=1", 308, "https://other.test/vvar/f.htm?p=a=1&x=$x")
 

@@ -1062,7 +1062,7 @@ START_TEST(test_json_and_xml_views)
 
 	tc_setup(&t, TC_APPHOST_MIN
 		 "<system.webServer>\n"
-		 " <defaultDocument><files><add value=\"a&amp;b.html\" /></files></defaultDocument>\n"
+		 " <defaultDocument><files><add value=\"a&amp;b'&lt;c&gt;&quot;.html\" /></files></defaultDocument>\n"
 		 " <staticContent><clientCache cacheControlMode=\"UseMaxAge\" cacheControlMaxAge=\"01:00:00\" />"
 		 "<mimeMap fileExtension=\".x\" mimeType=\"text/x\" /></staticContent>\n"
 		 "</system.webServer>\n");
@@ -1073,7 +1073,7 @@ START_TEST(test_json_and_xml_views)
 	files = json_object_get(j, "files");
 	ck_assert(json_is_array(files)); /* a child that is only a collection */
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(files, 0), "value")),
-			 "a&b.html");
+			 "a&b'<c>\".html");
 	json_decref(j);
 
 	e = tc_eff(&t, "S/", "system.webServer/staticContent", NULL);
@@ -1099,7 +1099,7 @@ START_TEST(test_json_and_xml_views)
 	fclose(f);
 	ck_assert_str_eq(buf, "<defaultDocument enabled=\"true\">\n"
 			      "    <files>\n"
-			      "        <add value=\"a&amp;b.html\" />\n"
+			      "        <add value=\"a&amp;b'&lt;c&gt;&quot;.html\" />\n"
 			      "    </files>\n"
 			      "</defaultDocument>\n");
 	free(buf);

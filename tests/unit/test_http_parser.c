@@ -170,6 +170,11 @@ START_TEST(test_methods)
 	ck_assert_int_eq(req.method, WASP_HTTP_METHOD_OTHER);
 	expect_ok("HEAD / HTTP/1.1\r\nHost: h\r\n\r\n");
 	ck_assert_int_eq(req.method, WASP_HTTP_METHOD_HEAD);
+	ck_assert(wasp_http_method_is_get_or_head("GET"));
+	ck_assert(wasp_http_method_is_get_or_head("HEAD"));
+	ck_assert(!wasp_http_method_is_get_or_head("get"));
+	ck_assert(!wasp_http_method_is_get_or_head("POST"));
+	ck_assert(!wasp_http_method_is_get_or_head("GETS"));
 }
 END_TEST
 

@@ -134,7 +134,7 @@ write_escaped(struct wasp_request *req, const char *s)
 
 	while (*p) {
 		size_t n = strcspn(p, "<>&\"'");
-		const char *e = NULL;
+		const char *e;
 		int r;
 
 		if (n) {
@@ -143,25 +143,9 @@ write_escaped(struct wasp_request *req, const char *s)
 				return r;
 			p += n;
 		}
-		switch (*p) {
-		case '<':
-			e = "&lt;";
-			break;
-		case '>':
-			e = "&gt;";
-			break;
-		case '&':
-			e = "&amp;";
-			break;
-		case '"':
-			e = "&quot;";
-			break;
-		case '\'':
-			e = "&#39;";
-			break;
-		default:
-			return 0;
-		}
+		e = wasp_html_entity(*p);
+		if (!e)
+			return 0; /* the end */
 		r = wasp_response_write(req, e, strlen(e));
 		if (r < 0)
 			return r;
@@ -333,17 +317,16 @@ close_fd(void *p)
 	safe_close((int)(intptr_t)p);
 }
 
-/* Serve the regular file at path (already resolved) as the body. 0 or -errno. */
+/* Serve fd, which this takes, as the body if it is a regular file of at most
+ * max bytes; type, when not NULL, replaces text/html as the Content-Type.
+ * 0 or -errno. */
 static int
-serve_path(struct wasp_request *req, const char *path, const char *name)
+serve_fd(struct wasp_request *req, int fd, uint64_t max, const char *type)
 {
 	struct stat st;
-	int fd, r;
+	int r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CUSTOMERROR_MAX_FILE) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max) {
 		safe_close(fd);
 		return -ENOENT;
 	}
@@ -353,9 +336,24 @@ serve_path(struct wasp_request *req, const char *path, const char *name)
 		return r;
 	}
 	(void)set_html(req);
-	if (name && !strcaseeq(mime_lookup(name), "application/octet-stream"))
-		(void)wasp_response_set_header(req, "Content-Type", mime_lookup(name));
+	if (type)
+		(void)wasp_response_set_header(req, "Content-Type", type);
 	return wasp_response_send_file(req, fd, 0, (uint64_t)st.st_size);
+}
+
+/* Serve the regular file at path (already resolved) as the body. 0 or -errno. */
+static int
+serve_path(struct wasp_request *req, const char *path, const char *name)
+{
+	const char *type = name ? mime_lookup(name) : NULL;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (type && strcaseeq(type, "application/octet-stream"))
+		type = NULL;
+	return serve_fd(req, fd, CUSTOMERROR_MAX_FILE, type);
 }
 
 static bool
@@ -507,8 +505,7 @@ custom_execute_url(struct wasp_request *req, const char *url)
 	const char *rel;
 	size_t len = strcspn(url, "?");
 	char *path = wasp_request_alloc(req, len + 2);
-	struct stat st;
-	int fd, r;
+	int fd;
 
 	if (!path || url[0] != '/')
 		return -EINVAL;
@@ -534,18 +531,7 @@ custom_execute_url(struct wasp_request *req, const char *url)
 	fd = vdir_open(v, rel, O_RDONLY, wasp_now_usec());
 	if (fd < 0)
 		return fd;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		safe_close(fd);
-		return -ENOENT;
-	}
-	r = wasp_request_on_cleanup(req, close_fd, (void *)(intptr_t)fd);
-	if (r < 0) {
-		safe_close(fd);
-		return r;
-	}
-	(void)set_html(req);
-	(void)wasp_response_set_header(req, "Content-Type", mime_lookup(path));
-	return wasp_response_send_file(req, fd, 0, (uint64_t)st.st_size);
+	return serve_fd(req, fd, UINT64_MAX, mime_lookup(path));
 }
 
 /* The <error> entry for status.substatus, else for status (-1), or NULL. */

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "config.h"
+#include "http.h"
 #include "util.h"
 #include "wasp/module.h"
 
@@ -26,14 +27,6 @@
 static const char *const builtin_files[] = {
 	"Default.htm", "Default.asp", "index.htm", "index.html", "iisstart.htm", "default.aspx",
 };
-
-static bool
-is_get_or_head(const struct wasp_request *req)
-{
-	const char *m = wasp_request_method(req);
-
-	return streq(m, "GET") || streq(m, "HEAD");
-}
 
 /* Redirect to name under the directory if it is a regular file there. */
 static enum wasp_status
@@ -95,7 +88,7 @@ defaultdoc_on_execute(struct wasp_request *req, void *userdata)
 	int fd;
 
 	(void)userdata;
-	if (!is_get_or_head(req))
+	if (!wasp_http_method_is_get_or_head(wasp_request_method(req)))
 		return WASP_DECLINED;
 	if (wasp_request_open_content(req, NULL, &fd, &st) < 0 || !S_ISDIR(st.st_mode))
 		return WASP_DECLINED;

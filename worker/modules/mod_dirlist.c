@@ -27,6 +27,7 @@
 
 #include "arena.h"
 #include "config.h"
+#include "http.h"
 #include "util.h"
 #include "worker.h"
 
@@ -47,14 +48,6 @@ struct entry {
 	struct stat st;
 };
 
-static bool
-is_get_or_head(const struct wasp_request *req)
-{
-	const char *m = wasp_request_method(req);
-
-	return streq(m, "GET") || streq(m, "HEAD");
-}
-
 /* s HTML-escaped, in the request's arena. */
 static char *
 html_escape(struct wasp_request *req, const char *s)
@@ -63,30 +56,17 @@ html_escape(struct wasp_request *req, const char *s)
 	char *out, *o;
 
 	for (const char *p = s; *p; p++)
-		n += strchr("&<>\"'", *p) ? 6 : 1;
+		n += wasp_html_entity(*p) ? WASP_HTML_ENTITY_MAX : 1;
 	out = o = wasp_request_alloc(req, n + 1);
 	if (!out)
 		return NULL;
 	for (const char *p = s; *p; p++) {
-		switch (*p) {
-		case '&':
-			o = stpcpy(o, "&amp;");
-			break;
-		case '<':
-			o = stpcpy(o, "&lt;");
-			break;
-		case '>':
-			o = stpcpy(o, "&gt;");
-			break;
-		case '"':
-			o = stpcpy(o, "&quot;");
-			break;
-		case '\'':
-			o = stpcpy(o, "&#39;");
-			break;
-		default:
+		const char *e = wasp_html_entity(*p);
+
+		if (e)
+			o = stpcpy(o, e);
+		else
 			*o++ = *p;
-		}
 	}
 	*o = '\0';
 	return out;
@@ -391,7 +371,7 @@ dirlist_on_execute(struct wasp_request *req, void *userdata)
 	int fd;
 
 	(void)userdata;
-	if (!is_get_or_head(req))
+	if (!wasp_http_method_is_get_or_head(wasp_request_method(req)))
 		return WASP_DECLINED;
 	if (wasp_request_open_content(req, NULL, &fd, &st) < 0 || !S_ISDIR(st.st_mode))
 		return WASP_DECLINED;

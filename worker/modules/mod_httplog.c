@@ -14,6 +14,7 @@
  * period and the end of the process write it out. */
 #include <errno.h>
 #include <event2/event.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,6 +188,25 @@ log_query(struct wasp_request *req)
 	return q ? q + 1 : (u ? "" : wasp_request_query(req));
 }
 
+/* The W3C fields that are a server variable or a request header as it is. */
+struct w3c_string {
+	uint32_t flag;
+	size_t offset; /* of the const char * in struct w3c_entry */
+	bool header;
+	const char *name;
+};
+
+static const struct w3c_string w3c_strings[] = {
+	{ W3C_F_SERVER_IP, offsetof(struct w3c_entry, server_ip), false, "LOCAL_ADDR" },
+	{ W3C_F_USER_NAME, offsetof(struct w3c_entry, user_name), false, "LOGON_USER" },
+	{ W3C_F_CLIENT_IP, offsetof(struct w3c_entry, client_ip), false, "REMOTE_ADDR" },
+	{ W3C_F_PROTOCOL_VERSION, offsetof(struct w3c_entry, version), false, "SERVER_PROTOCOL" },
+	{ W3C_F_USER_AGENT, offsetof(struct w3c_entry, user_agent), true, "User-Agent" },
+	{ W3C_F_COOKIE, offsetof(struct w3c_entry, cookie), true, "Cookie" },
+	{ W3C_F_REFERER, offsetof(struct w3c_entry, referer), true, "Referer" },
+	{ W3C_F_HOST, offsetof(struct w3c_entry, host), true, "Host" },
+};
+
 static enum wasp_status
 httplog_on_log(struct wasp_request *req, void *userdata)
 {
@@ -232,24 +252,16 @@ httplog_on_log(struct wasp_request *req, void *userdata)
 		/* the client's URL, not where an internal redirect took it */
 		e.uri_stem = *wasp_request_original_path(req) ? wasp_request_original_path(req)
 							      : wasp_request_raw_path(req); /* refused URL */
-	if (f & W3C_F_SERVER_IP)
-		e.server_ip = wasp_request_server_variable(req, "LOCAL_ADDR");
+	for (size_t i = 0; i < ELEMENTSOF(w3c_strings); i++) {
+		const struct w3c_string *ws = &w3c_strings[i];
+
+		if (f & ws->flag)
+			*(const char **)((char *)&e + ws->offset) =
+				ws->header ? wasp_request_header(req, ws->name)
+					   : wasp_request_server_variable(req, ws->name);
+	}
 	if (f & W3C_F_SERVER_PORT)
 		e.server_port = parse_port(wasp_request_server_variable(req, "SERVER_PORT"));
-	if (f & W3C_F_USER_NAME)
-		e.user_name = wasp_request_server_variable(req, "LOGON_USER");
-	if (f & W3C_F_CLIENT_IP)
-		e.client_ip = wasp_request_server_variable(req, "REMOTE_ADDR");
-	if (f & W3C_F_PROTOCOL_VERSION)
-		e.version = wasp_request_server_variable(req, "SERVER_PROTOCOL");
-	if (f & W3C_F_USER_AGENT)
-		e.user_agent = wasp_request_header(req, "User-Agent");
-	if (f & W3C_F_COOKIE)
-		e.cookie = wasp_request_header(req, "Cookie");
-	if (f & W3C_F_REFERER)
-		e.referer = wasp_request_header(req, "Referer");
-	if (f & W3C_F_HOST)
-		e.host = wasp_request_header(req, "Host");
 	if (f & W3C_F_BYTES_SENT)
 		e.bytes_sent = wasp_response_bytes_sent(req);
 	if (f & W3C_F_BYTES_RECV)

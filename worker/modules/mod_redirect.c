@@ -412,26 +412,18 @@ origin(struct wasp_request *req)
 	return b.oom ? NULL : b.s;
 }
 
+/* s escaped for a double-quoted attribute value (an apostrophe stays). */
 static void
 html_escape(struct sbuf *b, const char *s)
 {
-	for (; *s; s++)
-		switch (*s) {
-		case '&':
-			sb_adds(b, "&amp;");
-			break;
-		case '<':
-			sb_adds(b, "&lt;");
-			break;
-		case '>':
-			sb_adds(b, "&gt;");
-			break;
-		case '"':
-			sb_adds(b, "&quot;");
-			break;
-		default:
+	for (; *s; s++) {
+		const char *e = *s == '\'' ? NULL : wasp_html_entity(*s);
+
+		if (e)
+			sb_adds(b, e);
+		else
 			sb_add(b, s, 1);
-		}
+	}
 }
 
 static enum wasp_status

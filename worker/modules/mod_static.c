@@ -37,6 +37,7 @@
 
 #include "arena.h"
 #include "config.h"
+#include "http.h"
 #include "util.h"
 #include "worker.h"
 #include "mod_static.h"
@@ -618,14 +619,6 @@ serve_conf(struct wasp_request *req, const struct static_conf *c, const char *na
 	return WASP_DONE;
 }
 
-static bool
-is_get_or_head(const struct wasp_request *req)
-{
-	const char *m = wasp_request_method(req);
-
-	return streq(m, "GET") || streq(m, "HEAD");
-}
-
 static enum wasp_status
 static_on_execute(struct wasp_request *req, void *userdata)
 {
@@ -635,7 +628,7 @@ static_on_execute(struct wasp_request *req, void *userdata)
 	int fd, r;
 
 	(void)userdata;
-	if (!is_get_or_head(req)) {
+	if (!wasp_http_method_is_get_or_head(wasp_request_method(req))) {
 		wasp_response_set_status(req, 405, 0);
 		(void)wasp_response_add_header(req, "Allow", "GET, HEAD");
 		return WASP_DONE;
