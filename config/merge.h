@@ -164,8 +164,6 @@ int cfg_get_web_config(struct mctx *m, const char *path, struct dep *dep, struct
 
 /* ---- urlmap.c ------------------------------------------------------------ */
 
-/* The <site> element named name (case-insensitive), or NULL. */
-const struct wasp_element *cfg_find_site(struct wasp_config *cfg, const char *name);
 /* The physical directory of URL directory url ("" or "a/b", normalised) in
  * site, whether it is an application root, and (ret_vd_root may be NULL)
  * its virtual directory's physical path. NULL when unmapped, or when its
@@ -192,6 +190,11 @@ size_t cfg_next_root(struct wasp_arena *a, const struct wasp_element *site, cons
 int cfg_collect(struct mctx *m, const struct compute_req *q, struct collected *c);
 
 /* ---- effective.c --------------------------------------------------------- */
+
+/* The <site> element named name (case-insensitive), or NULL: by an index of
+ * the sites section made at the first look-up (a check of every site's
+ * content looks each one up). */
+const struct wasp_element *cfg_find_site(struct wasp_config *cfg, const char *name);
 
 /* The effective section for (site, url_path): *ret the cached or computed
  * result (also set when it is an error), and its result. */

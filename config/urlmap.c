@@ -6,17 +6,6 @@
 
 #include "merge.h"
 
-const struct wasp_element *
-cfg_find_site(struct wasp_config *cfg, const char *name)
-{
-	const struct wasp_element *sites = wasp_config_section(cfg, "system.applicationHost/sites");
-
-	for (size_t i = 0; sites && i < sites->n_items; i++)
-		if (strcaseeq(wasp_element_get_str(sites->items[i], "name", ""), name))
-			return sites->items[i];
-	return NULL;
-}
-
 /* The item of parent (a site's applications, an application's virtual
  * directories) whose path is the longest prefix of URL path url ("" or "a/b",
  * normalised), and that path normalised ("" for the root one). */
