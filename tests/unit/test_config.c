@@ -86,6 +86,55 @@ START_TEST(test_section_release)
 }
 END_TEST
 
+/* A site is found by its name, case aside, among many written in no order
+ * (an index made at the first look-up), and again once the sites section
+ * was released and made anew. */
+START_TEST(test_find_site_many)
+{
+	const char *sites_name = "system.applicationHost/sites";
+	const struct wasp_element *e;
+	char *body = NULL, name[32];
+	size_t len = 0;
+	FILE *f = open_memstream(&body, &len);
+	struct tc t;
+
+	ck_assert_ptr_nonnull(f);
+	fputs("<system.applicationHost><applicationPools><add name=\"P\" /></applicationPools>"
+	      "<sites>\n", f);
+	for (unsigned i = 0; i < 300; i++) {
+		unsigned k = (i * 7919) % 300; /* every k once, shuffled */
+
+		fprintf(f, "<site name=\"%s%u\" id=\"%u\"><application path=\"/\" "
+			   "applicationPool=\"P\"><virtualDirectory path=\"/\" physicalPath=\"www\" />"
+			   "</application></site>\n", k % 2 ? "Site" : "site", k, k + 1);
+	}
+	fputs("</sites></system.applicationHost>\n", f);
+	ck_assert_int_eq(fclose(f), 0);
+	tc_setup(&t, body);
+	free(body);
+	ck_assert_int_eq(t.load_result, 0);
+	for (int round = 0; round < 2; round++) {
+		for (unsigned k = 0; k < 300; k++) {
+			snprintf(name, sizeof(name), "%s%u/", k % 3 ? "SITE" : "sItE", k);
+			ck_assert_int_eq(wasp_config_effective_section(
+						 t.cfg, name, "system.webServer/directoryBrowse", &e,
+						 &t.diags),
+					 0);
+		}
+		ck_assert_int_eq(wasp_config_effective_section(t.cfg, "site300/",
+							       "system.webServer/directoryBrowse",
+							       &e, &t.diags),
+				 -ENOENT);
+		ck_assert_int_eq(wasp_config_effective_section(t.cfg, "site/",
+							       "system.webServer/directoryBrowse",
+							       &e, &t.diags),
+				 -ENOENT);
+		wasp_config_section_release(t.cfg, sites_name);
+	}
+	tc_done(&t);
+}
+END_TEST
+
 /* ---- defaults ----------------------------------------------------------------- */
 
 START_TEST(test_defaults_pool)
@@ -1172,6 +1221,7 @@ config_suite(void)
 	tc = tcase_create("hostile");
 	tcase_add_test(tc, test_doctype_refused);
 	tcase_add_test(tc, test_serialized_limit);
+	tcase_add_test(tc, test_find_site_many);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 
