@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "msg.h"
+#include "names.h"
 #include "wasp-build.h"
 
 /* applicationHost.config when waspd is given no -c (as waspctl's default). */
@@ -335,15 +336,6 @@ int sockets_bind(struct wasp_env *env);
  * (logged) nothing changed. */
 int sockets_reload(struct wasp_env *env, const struct wasp_apphost *ah, bool *ret_changed);
 void sockets_close(struct wasp_env *env);
-
-/* names.c: (name, index) pairs sorted by name, case-insensitive, then
- * index; find gives the first of a name, or NULL. */
-struct name_ref {
-	const char *name;
-	uint32_t index;
-};
-void name_refs_sort(struct name_ref *v, size_t n);
-const struct name_ref *name_refs_find(const struct name_ref *v, size_t n, const char *name);
 
 /* reload.c */
 struct wasp_config_opts;

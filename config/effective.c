@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "merge.h"
+#include "names.h"
 
 /* Both bound the cache (a client chooses the URLs): past either it is
  * emptied and fills again with what is asked for. */
@@ -24,16 +24,7 @@ struct apphost_section {
 	struct wasp_arena *own; /* NULL: in the generation's arena */
 	/* the sites section: its items by name (cfg_find_site()), made at the
 	 * first look-up, in the section's arena */
-	struct site_key *by_name;
-};
-
-/* An item of the sites section by its name, compared case-insensitively
- * (IIS's names), then in document order: the first of equal names wins,
- * as with a scan. */
-struct site_key {
-	const char *name;
-	const struct wasp_element *e;
-	size_t index;
+	struct name_ref *by_name;
 };
 
 static bool
@@ -82,20 +73,11 @@ section_at_apphost(struct wasp_config *cfg, const struct schema_section *ss,
 	return s->e;
 }
 
-static int
-site_key_cmp(const void *a, const void *b)
-{
-	const struct site_key *x = a, *y = b;
-	int c = strcasecmp(x->name, y->name);
-
-	return c ? c : x->index < y->index ? -1 : x->index > y->index;
-}
-
-static struct site_key *
+static struct name_ref *
 site_index(struct wasp_config *cfg, struct apphost_section *s)
 {
 	const struct wasp_element *sites = s->e;
-	struct site_key *k;
+	struct name_ref *k;
 
 	if (s->by_name)
 		return s->by_name;
@@ -103,9 +85,10 @@ site_index(struct wasp_config *cfg, struct apphost_section *s)
 	if (!k)
 		return NULL;
 	for (size_t i = 0; i < sites->n_items; i++)
-		k[i] = (struct site_key){ wasp_element_get_str(sites->items[i], "name", ""),
-					  sites->items[i], i };
-	qsort(k, sites->n_items, sizeof(*k), site_key_cmp);
+		k[i] = (struct name_ref){ wasp_element_get_str(sites->items[i], "name", ""),
+					  (uint32_t)i };
+	/* the first of equal names wins, as with a scan */
+	name_refs_sort(k, sites->n_items);
 	return s->by_name = k;
 }
 
@@ -117,24 +100,16 @@ cfg_find_site(struct wasp_config *cfg, const char *name)
 						   ? section_at_apphost(cfg, ss, NULL, NULL)
 						   : NULL;
 	struct apphost_section *s = sites ? cfg_cache_get(cfg->apphost_sections, ss->name) : NULL;
-	const struct site_key *k = s ? site_index(cfg, s) : NULL;
-	size_t lo = 0, hi = sites ? sites->n_items : 0;
+	const struct name_ref *k = s ? site_index(cfg, s) : NULL;
 
-	if (!k) { /* no memory for the index: the scan */
-		for (size_t i = 0; i < hi; i++)
+	if (!k) { /* no section, or no memory for the index: the scan */
+		for (size_t i = 0; sites && i < sites->n_items; i++)
 			if (strcaseeq(wasp_element_get_str(sites->items[i], "name", ""), name))
 				return sites->items[i];
 		return NULL;
 	}
-	while (lo < hi) { /* the first key not below name */
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (strcasecmp(k[mid].name, name) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < sites->n_items && strcaseeq(k[lo].name, name) ? k[lo].e : NULL;
+	k = name_refs_find(k, sites->n_items, name);
+	return k ? sites->items[k->index] : NULL;
 }
 
 void

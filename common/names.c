@@ -1,9 +1,10 @@
-/* Looking names up among thousands (pools by name at a reload): a sorted
- * array of (name, index), case-insensitive as IIS compares pool names. */
+/* Looking names up among thousands (pools by name at a reload, sites by
+ * name in a generation): a sorted array of (name, index), case-insensitive
+ * as IIS compares names. */
 #include <stdlib.h>
 #include <strings.h>
 
-#include "waspd.h"
+#include "names.h"
 
 static int
 name_ref_cmp(const void *a, const void *b)
