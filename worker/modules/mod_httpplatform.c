@@ -39,15 +39,18 @@
 #define HP_TOKEN_HEADER "MS-ASPNETCORE-TOKEN"
 
 struct flavour {
-	const char *section, *what, *port_var;
+	const char *what, *port_var;
 	bool ancm;
+	const struct wasp_module *module; /* its sections[0] is the section */
 };
 
+extern const struct wasp_module mod_httpplatform, mod_aspnetcore;
+
 static struct flavour httpplatform = {
-	"system.webServer/httpPlatform", "httpPlatform", "HTTP_PLATFORM_PORT", false
+	"httpPlatform", "HTTP_PLATFORM_PORT", false, &mod_httpplatform
 };
 static struct flavour aspnetcore = {
-	"system.webServer/aspNetCore", "aspNetCore", "ASPNETCORE_PORT", true
+	"aspNetCore", "ASPNETCORE_PORT", true, &mod_aspnetcore
 };
 
 /* What a section says, parsed once per distinct effective section. */
@@ -85,9 +88,8 @@ backslashes(char *s)
 }
 
 static void *
-hpconf_build(const struct wasp_element *sec, void *userdata)
+hpconf_build(const struct wasp_element *sec, const struct flavour *fl)
 {
-	const struct flavour *fl = userdata;
 	const struct wasp_element *vars = wasp_element_child(sec, "environmentVariables");
 	size_t n_vars = vars ? MIN(vars->n_items, (size_t)HP_MAX_ENV) : 0, n = 0;
 	struct hpconf *c = calloc(1, sizeof(*c));
@@ -350,7 +352,7 @@ execute(struct wasp_request *req, struct flavour *fl)
 
 	if (!wasp_request_handler_name(req))
 		return WASP_DECLINED; /* no <handlers> (a worker without configuration) */
-	c = wasp_request_config_state(req, fl->section, hpconf_build, hpconf_free, fl);
+	c = wasp_request_module_conf(req, fl->module, 0);
 	if (!c)
 		return early_error(req, fl, 500, 0, "out of memory");
 	if (!*c->process_path)
@@ -413,6 +415,26 @@ aspnetcore_execute(struct wasp_request *req, void *userdata)
 	return execute(req, &aspnetcore);
 }
 
+static void *
+httpplatform_conf_build(const struct wasp_element *sec, struct wasp_server *srv)
+{
+	return hpconf_build(sec, &httpplatform);
+}
+
+static void *
+aspnetcore_conf_build(const struct wasp_element *sec, struct wasp_server *srv)
+{
+	return hpconf_build(sec, &aspnetcore);
+}
+
+static const struct wasp_module_section httpplatform_sections[] = {
+	{ "system.webServer/httpPlatform", httpplatform_conf_build, hpconf_free },
+};
+
+static const struct wasp_module_section aspnetcore_sections[] = {
+	{ "system.webServer/aspNetCore", aspnetcore_conf_build, hpconf_free },
+};
+
 static int
 httpplatform_register_hooks(struct wasp_hooks *hooks)
 {
@@ -436,6 +458,8 @@ backends_exit(struct wasp_server *srv)
 const struct wasp_module mod_httpplatform = {
 	.abi = WASP_MODULE_ABI,
 	.name = "httpPlatformHandler",
+	.sections = httpplatform_sections,
+	.n_sections = ELEMENTSOF(httpplatform_sections),
 	.register_hooks = httpplatform_register_hooks,
 	.exit_process = backends_exit,
 };
@@ -443,6 +467,8 @@ const struct wasp_module mod_httpplatform = {
 const struct wasp_module mod_aspnetcore = {
 	.abi = WASP_MODULE_ABI,
 	.name = "AspNetCoreModuleV2",
+	.sections = aspnetcore_sections,
+	.n_sections = ELEMENTSOF(aspnetcore_sections),
 	.register_hooks = aspnetcore_register_hooks,
 	.exit_process = backends_exit,
 };
