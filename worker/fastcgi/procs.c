@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -32,6 +31,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgi/cgi.h"
 #include "config.h"
 #include "libevent-util.h"
 #include "log.h"
@@ -235,40 +235,10 @@ make_sockets(int *ret_listen, int *ret_conn)
 	return 0;
 }
 
-/* vfork and exec: the child makes system calls only (it runs on the
- * worker's memory until it execs). Returns the pid, *ret_err the child's
- * errno when it could not exec. */
-static pid_t __attribute__((noinline))
-spawn_child(int l, int devnull, pid_t parent, char *const *argv, char *const *envp,
-	    volatile int *ret_err)
-{
-	pid_t pid = vfork();
-
-	if (pid == 0) {
-		sigset_t none;
-
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-			_exit(127);
-		sigemptyset(&none);
-		(void)sigprocmask(SIG_SETMASK, &none, NULL);
-		(void)signal(SIGPIPE, SIG_DFL);
-		if (dup2(l, 0) < 0 || dup2(devnull, 1) < 0) {
-			*ret_err = errno;
-			_exit(127);
-		}
-		(void)syscall(SYS_close_range, 3U, ~0U, 0U);
-		execve(argv[0], argv, envp);
-		*ret_err = errno;
-		_exit(127);
-	}
-	return pid;
-}
-
 static int
 inst_spawn(struct fcgi_app *a, struct fcgi_inst **ret)
 {
 	_cleanup_close_ int l = -1, c = -1, devnull = -1, pidfd = -1;
-	volatile int child_err = 0;
 	struct fcgi_inst *i;
 	pid_t pid;
 	int r;
@@ -281,13 +251,10 @@ inst_spawn(struct fcgi_app *a, struct fcgi_inst **ret)
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull < 0)
 		return -errno;
-	pid = spawn_child(l, devnull, getpid(), a->argv, a->envp, &child_err);
-	if (pid < 0)
-		return -errno;
-	if (child_err) {
-		(void)waitpid(pid, NULL, 0);
-		log_errno(-child_err, "FastCGI: cannot start '%s'", a->argv[0]);
-		return -child_err;
+	pid = cgi_spawn((const int[3]){ l, devnull, -1 }, NULL, a->argv, a->envp);
+	if (pid < 0) {
+		log_errno((int)pid, "FastCGI: cannot start '%s'", a->argv[0]);
+		return (int)pid;
 	}
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd < 0) {
@@ -630,33 +597,18 @@ static char **
 build_argv(const char *full_path, const char *args)
 {
 	char **argv = calloc(FCGI_MAX_ARGS + 2, sizeof(char *));
-	char *copy = strdup(args), *p = copy;
-	size_t n = 0;
+	char *copy = strdup(args), *words[FCGI_MAX_ARGS];
+	size_t n = 0, n_words;
 
 	if (!argv || !copy) {
 		free(argv);
 		free(copy);
 		return NULL;
 	}
+	n_words = cgi_split_args(copy, words, FCGI_MAX_ARGS);
 	argv[n++] = strdup(full_path);
-	while (*p && n <= FCGI_MAX_ARGS) {
-		char *start, *o;
-
-		p += strspn(p, " \t");
-		if (!*p)
-			break;
-		start = o = p;
-		for (bool q = false; *p && (q || (*p != ' ' && *p != '\t')); p++) {
-			if (*p == '"')
-				q = !q;
-			else
-				*o++ = *p;
-		}
-		if (*p)
-			p++;
-		*o = '\0';
-		argv[n++] = strdup(start);
-	}
+	for (size_t k = 0; k < n_words; k++)
+		argv[n++] = strdup(words[k]);
 	free(copy);
 	for (size_t k = 0; k < n; k++)
 		if (!argv[k])

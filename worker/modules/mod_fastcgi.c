@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "cgi/cgi.h"
 #include "config.h"
 #include "fastcgi/procs.h"
 #include "fastcgi/record.h"
@@ -111,143 +112,21 @@ param(struct pbuf *b, const char *name, const char *value)
 	b->len += fcgi_nv_encode(b->p + b->len, name, nl, strempty(value), vl);
 }
 
-static bool
-same_name(const struct wasp_http_header *a, const struct wasp_http_header *b)
-{
-	return a->name.len == b->name.len && strncasecmp(a->name.ptr, b->name.ptr, a->name.len) == 0;
-}
-
-/* HTTP_<NAME> for every request field (field lines of one name joined
- * with ", "), as IIS passes them. */
-static void
-params_headers(struct pbuf *b, struct wasp_request *req)
-{
-	const struct wasp_http_request *h = req->http;
-
-	for (uint32_t i = 0; h && i < h->n_headers; i++) {
-		const struct wasp_http_header *x = &h->headers[i];
-		char *name, *value;
-		size_t vlen = 0, o = 0;
-		bool dup = false;
-
-		for (uint32_t k = 0; k < i && !dup; k++)
-			dup = same_name(&h->headers[k], x);
-		if (dup)
-			continue;
-		for (uint32_t k = i; k < h->n_headers; k++)
-			if (same_name(&h->headers[k], x))
-				vlen += (vlen ? 2 : 0) + h->headers[k].value.len;
-		name = wasp_request_alloc(req, x->name.len + 6);
-		value = wasp_request_alloc(req, vlen + 1);
-		if (!name || !value) {
-			b->oom = true;
-			return;
-		}
-		memcpy(name, "HTTP_", 5);
-		for (size_t k = 0; k < x->name.len; k++) {
-			char c = x->name.ptr[k];
-			name[5 + k] = c == '-' ? '_' : (char)(c >= 'a' && c <= 'z' ? c - 32 : c);
-		}
-		name[5 + x->name.len] = '\0';
-		for (uint32_t k = i; k < h->n_headers; k++) {
-			const struct wasp_http_header *y = &h->headers[k];
-
-			if (!same_name(y, x))
-				continue;
-			if (o) {
-				memcpy(value + o, ", ", 2);
-				o += 2;
-			}
-			if (y->value.len)
-				memcpy(value + o, y->value.ptr, y->value.len);
-			o += y->value.len;
-		}
-		value[o] = '\0';
-		/* CGI passes these two as CONTENT_*, not HTTP_* */
-		if (streq(name, "HTTP_CONTENT_TYPE") || streq(name, "HTTP_CONTENT_LENGTH"))
-			continue;
-		param(b, name, value);
-	}
-}
-
-static const char *
-sv(struct wasp_request *req, const char *name)
-{
-	return strempty(wasp_request_server_variable(req, name));
-}
-
-struct nv {
-	const char *name, *value;
-};
-
-/* FCGI_PARAMS that are always the same (wasp serves plain HTTP, anonymously) */
-static const struct nv params_fixed[] = {
-	{ "GATEWAY_INTERFACE", "CGI/1.1" }, { "SERVER_PORT_SECURE", "0" }, { "HTTPS", "off" },
-	{ "REMOTE_USER", "" },              { "AUTH_TYPE", "" },           { "LOGON_USER", "" },
-};
-
-/* FCGI_PARAMS that are a server variable (name, the variable's IIS name) */
-static const struct nv params_vars[] = {
-	{ "SERVER_SOFTWARE", "SERVER_SOFTWARE" },
-	{ "SERVER_PROTOCOL", "SERVER_PROTOCOL" },
-	{ "SERVER_NAME", "SERVER_NAME" },
-	{ "SERVER_PORT", "SERVER_PORT" },
-	{ "SERVER_ADDR", "LOCAL_ADDR" },
-	{ "LOCAL_ADDR", "LOCAL_ADDR" },
-	{ "REMOTE_ADDR", "REMOTE_ADDR" },
-	{ "REMOTE_HOST", "REMOTE_ADDR" },
-	{ "REMOTE_PORT", "REMOTE_PORT" },
-	{ "DOCUMENT_ROOT", "APPL_PHYSICAL_PATH" },
-	{ "APPL_PHYSICAL_PATH", "APPL_PHYSICAL_PATH" },
-	{ "APPL_MD_PATH", "APPL_MD_PATH" },
-	{ "INSTANCE_ID", "INSTANCE_ID" },
-	{ "INSTANCE_NAME", "INSTANCE_NAME" },
-	{ "APP_POOL_ID", "APP_POOL_ID" },
-	{ "CONTENT_TYPE", "CONTENT_TYPE" },
-};
-
-/* The FCGI_PARAMS stream of req (docs/fastcgi.md has the table). */
 static int
-params_build(struct freq *f, bool path_info, struct pbuf *b)
+param_add(void *userdata, const char *name, const char *value)
 {
-	struct wasp_request *req = f->req;
-	const char *path = wasp_request_path(req), *file = wasp_request_physical_path(req);
-	const char *script = path, *info = path, *translated = file;
-	const char *raw = wasp_request_raw_path(req), *query = wasp_request_query(req);
-	const char *uri = *query ? wasp_arena_printf(req->arena, "%s?%s", raw, query) : raw;
-	int64_t blen = wasp_request_body_length(req);
+	param(userdata, name, value);
+	return 0;
+}
 
-	if (path_info && req->script_len > 0 && req->script_len < strlen(path)) {
-		/* allowPathInfo: the script is the URL's first part that names
-		 * a file (chosen at MapRequestHandler), the rest is PATH_INFO */
-		script = wasp_arena_strndup(req->arena, path, req->script_len);
-		info = path + req->script_len;
-		file = req->script_file;
-		translated = req->path_info_file ? req->path_info_file : "";
-	}
-	*b = (struct pbuf){ .req = req };
-	for (size_t i = 0; i < ELEMENTSOF(params_fixed); i++)
-		param(b, params_fixed[i].name, params_fixed[i].value);
-	for (size_t i = 0; i < ELEMENTSOF(params_vars); i++)
-		param(b, params_vars[i].name, sv(req, params_vars[i].value));
-	param(b, "REQUEST_METHOD", wasp_request_method(req));
-	param(b, "QUERY_STRING", query);
-	param(b, "REQUEST_URI", uri);
-	param(b, "UNENCODED_URL", uri);
-	param(b, "URL", script);
-	param(b, "SCRIPT_NAME", script);
-	param(b, "SCRIPT_FILENAME", strempty(file));
-	param(b, "PATH_INFO", info);
-	param(b, "PATH_TRANSLATED", strempty(translated));
-	if (blen != 0) {
-		/* a chunked body's length is not known up front: none is sent,
-		 * the application reads FCGI_STDIN to its end */
-		if (blen > 0)
-			param(b, "CONTENT_LENGTH",
-			      wasp_arena_printf(req->arena, "%lld", (long long)blen));
-	} else
-		param(b, "CONTENT_LENGTH", "0");
-	params_headers(b, req);
+/* The FCGI_PARAMS stream of req: the CGI meta-variables (worker/cgi/vars.c,
+ * the table in docs/fastcgi.md). */
+static int
+params_build(struct freq *f, struct pbuf *b)
+{
+	*b = (struct pbuf){ .req = f->req };
+	if (cgi_vars(f->req, param_add, b) < 0)
+		return -ENOMEM;
 	return b->oom ? -ENOMEM : 0;
 }
 
@@ -443,82 +322,17 @@ freq_fail(struct freq *f, unsigned status, unsigned substatus, const char *why)
 
 /* ---- the response head ---- */
 
-/* A field the worker writes itself: an application's is dropped. */
-static bool
-worker_field(const char *name, size_t len)
-{
-	static const char *const own[] = { "Transfer-Encoding", "Connection", "Keep-Alive",
-					   "Upgrade", "Date", "Server" };
-
-	for (size_t i = 0; i < ELEMENTSOF(own); i++)
-		if (strlen(own[i]) == len && strncasecmp(own[i], name, len) == 0)
-			return true;
-	return false;
-}
-
 static int
 head_apply(struct freq *f)
 {
-	struct wasp_request *req = f->req;
-	const char *name, *value;
-	size_t pos = 0, nl, vl;
-	bool have_status = false, have_location = false;
-	int64_t length = -1;
-	int r;
+	int64_t length;
+	int r = cgi_head_apply(f->req, &f->head, &length, &f->redirect);
 
-	while ((r = fcgi_head_next(&f->head, &pos, &name, &nl, &value, &vl)) > 0) {
-		char *n, *v;
-
-		if (nl == 6 && strncasecmp(name, "Status", 6) == 0) {
-			int st = fcgi_parse_status(value, vl);
-			if (st < 0)
-				return -EBADMSG;
-			wasp_response_set_status(req, (unsigned)st, 0);
-			have_status = true;
-			continue;
-		}
-		if (nl == 14 && strncasecmp(name, "Content-Length", 14) == 0) {
-			char *end;
-			long long x;
-
-			v = wasp_arena_strndup(req->arena, value, vl);
-			if (!v)
-				return -ENOMEM;
-			errno = 0;
-			x = strtoll(v, &end, 10);
-			if (errno || *end || end == v || x < 0)
-				return -EBADMSG;
-			length = x;
-			continue;
-		}
-		/* the worker frames the response and writes these itself */
-		if (worker_field(name, nl))
-			continue;
-		if (nl == 8 && strncasecmp(name, "Location", 8) == 0) {
-			have_location = true;
-			if (vl > 0 && value[0] == '/' && (vl == 1 || value[1] != '/'))
-				f->redirect = wasp_arena_strndup(req->arena, value, vl);
-		}
-		n = wasp_arena_strndup(req->arena, name, nl);
-		v = wasp_arena_strndup(req->arena, value, vl);
-		if (!n || !v)
-			return -ENOMEM;
-		r = wasp_response_add_header(req, n, v);
-		if (r < 0)
-			return r == -ENOMEM ? r : -EBADMSG;
-	}
 	if (r < 0)
 		return r;
-	/* a Location path without a Status is a local redirect (RFC 3875
-	 * 6.2.2: served as a request for that URL, once the application's
-	 * answer ended); an absolute URL without one a client redirect */
-	if (have_status || !have_location)
-		f->redirect = NULL;
 	if (f->redirect)
-		return 0;
-	if (!have_status)
-		wasp_response_set_status(req, have_location ? 302 : 200, 0);
-	return wasp_response_stream(req, length, on_writable, f) < 0 ? -ENOMEM : 0;
+		return 0; /* served once the application's answer ended */
+	return wasp_response_stream(f->req, length, on_writable, f) < 0 ? -ENOMEM : 0;
 }
 
 /* ---- reading the application ---- */
@@ -909,7 +723,7 @@ on_ready(struct fcgi_waiter *w, struct fcgi_inst *inst)
 	wasp_log(WASP_LOG_DEBUG, "FastCGI process %d takes %s %s", (int)f->pid,
 		 wasp_request_method(f->req), wasp_request_path(f->req));
 	fcgi_parser_init(&f->parser, FCGI_REQ_ID);
-	if (params_build(f, f->req->path_info_allowed, &b) < 0 || out_request(f, &b) < 0) {
+	if (params_build(f, &b) < 0 || out_request(f, &b) < 0) {
 		freq_fail(f, 500, 0, "out of memory");
 		return;
 	}

@@ -1,0 +1,52 @@
+/* What CgiModule and FastCgiModule share: the CGI/1.1 meta-variables of a
+ * request (RFC 3875 section 4.1, and what IIS adds; the table is in
+ * docs/fastcgi.md), the CGI response head made into the response's status
+ * and headers (RFC 3875 section 6), and starting a child process. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct fcgi_head;
+struct wasp_request;
+
+/* ---- meta-variables (vars.c) ---- */
+
+/* Called for each variable; a negative return stops and is returned. */
+typedef int (*cgi_var_fn)(void *userdata, const char *name, const char *value);
+
+/* Every meta-variable of req, in the table's order, then HTTP_<NAME> for
+ * each request field (lines of one name joined with ", "). SCRIPT_NAME and
+ * PATH_INFO follow allowPathInfo (req->path_info_allowed). 0, or what fn
+ * returned, or -ENOMEM. */
+int cgi_vars(struct wasp_request *req, cgi_var_fn fn, void *userdata);
+
+/* ---- the response head (head.c) ---- */
+
+/* Make a complete head the response's: Status (else 200, or 302 with an
+ * absolute Location), Content-Length into *ret_length (-1 when none), the
+ * fields the worker writes itself dropped, every other one a response
+ * header. *ret_redirect: a local redirect's URL (a Location path without
+ * a Status, RFC 3875 6.2.2: the caller serves that URL instead, no status
+ * is set), else NULL (ret_redirect NULL: a client redirect, 302). -EBADMSG for a malformed head (a line that is no
+ * field, a bad Status or Content-Length, a value the worker refuses),
+ * -ENOMEM. */
+int cgi_head_apply(struct wasp_request *req, const struct fcgi_head *head, int64_t *ret_length,
+		   const char **ret_redirect);
+
+/* ---- processes (spawn.c) ---- */
+
+/* Split s in place at blanks ("double quotes" group, and are dropped) into
+ * at most max words in argv; returns how many. */
+size_t cgi_split_args(char *s, char **argv, size_t max);
+
+/* Start argv[0] with vfork and execve (the child runs on the worker's
+ * memory until it execs, so nothing of the worker is copied). fds[0..2]
+ * become its 0, 1, 2 (-1 keeps the worker's: fd 2 is the journal); every
+ * other descriptor is closed; PR_SET_PDEATHSIG SIGKILL (it never outlives
+ * the worker); the signal mask empty and SIGPIPE at its default; cwd, when
+ * not NULL, its directory. The pid, or -errno; an exec or chdir that
+ * failed is waited for and returned as its -errno. */
+pid_t cgi_spawn(const int fds[3], const char *cwd, char *const argv[], char *const envp[]);
