@@ -15,4 +15,5 @@
 	X(mod_protocol, "ProtocolSupportModule")                                     \
 	X(mod_redirect, "HttpRedirectionModule")                                     \
 	X(mod_fastcgi, "FastCgiModule")                                              \
-	X(mod_rewrite, "RewriteModule")
+	X(mod_rewrite, "RewriteModule")                                              \
+	X(mod_cgi, "CgiModule")

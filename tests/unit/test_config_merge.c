@@ -504,7 +504,7 @@ END_TEST
 #define BUILTIN_MODULES                                                                    \
 	"StaticFileModule,DefaultDocumentModule,DirectoryListingModule,HttpLoggingModule,"   \
 	"CustomErrorModule,RequestFilteringModule,ProtocolSupportModule,"                    \
-	"HttpRedirectionModule,FastCgiModule,RewriteModule"
+	"HttpRedirectionModule,FastCgiModule,RewriteModule,CgiModule"
 
 static bool
 has_item(const struct wasp_element *e, const char *key)
@@ -754,7 +754,7 @@ START_TEST(test_builtin_defaults_modules)
 	modules_case("", "<modules><remove name=\"DefaultDocumentModule\" /></modules>",
 		     "StaticFileModule,DirectoryListingModule,HttpLoggingModule,"
 		     "CustomErrorModule,RequestFilteringModule,ProtocolSupportModule,"
-		     "HttpRedirectionModule,FastCgiModule,RewriteModule,ExtMod");
+		     "HttpRedirectionModule,FastCgiModule,RewriteModule,CgiModule,ExtMod");
 	modules_case("", "<modules><add name=\"Mine\" /></modules>",
 		     BUILTIN_MODULES ",ExtMod,Mine");
 	modules_case("", "<modules><clear /></modules>", "");
@@ -775,7 +775,7 @@ START_TEST(test_builtin_defaults_modules)
 		     NULL,
 		     "StaticFileModule,DefaultDocumentModule,DirectoryListingModule,"
 		     "CustomErrorModule,RequestFilteringModule,ProtocolSupportModule,"
-		     "HttpRedirectionModule,FastCgiModule,RewriteModule,ExtMod");
+		     "HttpRedirectionModule,FastCgiModule,RewriteModule,CgiModule,ExtMod");
 
 	/* a worker's generation, read back: the same list, from the
 	 * globalModules it carries */
@@ -794,7 +794,7 @@ START_TEST(test_builtin_defaults_modules)
 		tc_assert_items(e, "name",
 				"StaticFileModule,DefaultDocumentModule,DirectoryListingModule,"
 				"HttpLoggingModule,CustomErrorModule,RequestFilteringModule,"
-				"HttpRedirectionModule,FastCgiModule,RewriteModule,ExtMod");
+				"HttpRedirectionModule,FastCgiModule,RewriteModule,CgiModule,ExtMod");
 		ck_assert_uint_eq(diags.n_errors, 0);
 		wasp_config_free(w);
 		wasp_diag_list_done(&diags);
