@@ -42,11 +42,21 @@ int cgi_head_apply(struct wasp_request *req, const struct fcgi_head *head, int64
  * at most max words in argv; returns how many. */
 size_t cgi_split_args(char *s, char **argv, size_t max);
 
+/* The argv of a CGI request: without a scriptProcessor (NULL or empty)
+ * the script itself; else the scriptProcessor's words (split in place)
+ * with the script in place of the first "%s" (after them when there is
+ * none; a second "%s", IIS's query arguments, is dropped). At most max
+ * entries and a NULL after them (argv has max + 1 places); returns how
+ * many. */
+size_t cgi_script_argv(char *script_processor, char *script, char **argv, size_t max);
+
 /* Start argv[0] with vfork and execve (the child runs on the worker's
  * memory until it execs, so nothing of the worker is copied). fds[0..2]
  * become its 0, 1, 2 (-1 keeps the worker's: fd 2 is the journal); every
  * other descriptor is closed; PR_SET_PDEATHSIG SIGKILL (it never outlives
  * the worker); the signal mask empty and SIGPIPE at its default; cwd, when
- * not NULL, its directory. The pid, or -errno; an exec or chdir that
- * failed is waited for and returned as its -errno. */
-pid_t cgi_spawn(const int fds[3], const char *cwd, char *const argv[], char *const envp[]);
+ * not NULL, its directory; with new_group, a process group of its own
+ * (kill(-pid) reaches what it starts too). The pid, or -errno; an exec or
+ * chdir that failed is waited for and returned as its -errno. */
+pid_t cgi_spawn(const int fds[3], const char *cwd, bool new_group, char *const argv[],
+		char *const envp[]);

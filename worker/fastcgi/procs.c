@@ -251,7 +251,7 @@ inst_spawn(struct fcgi_app *a, struct fcgi_inst **ret)
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull < 0)
 		return -errno;
-	pid = cgi_spawn((const int[3]){ l, devnull, -1 }, NULL, a->argv, a->envp);
+	pid = cgi_spawn((const int[3]){ l, devnull, -1 }, NULL, false, a->argv, a->envp);
 	if (pid < 0) {
 		log_errno((int)pid, "FastCGI: cannot start '%s'", a->argv[0]);
 		return (int)pid;

@@ -66,7 +66,7 @@ struct cproc {
 	pid_t pid;
 	int pidfd;
 	struct event *exit_ev, *timer; /* timer: the timeout, then the SIGKILL */
-	bool killing;
+	bool killing, killed, exited;
 };
 
 struct creq {
@@ -119,18 +119,23 @@ on_kill_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct cproc *p = arg;
 
-	log_warning("CGI process %d did not end on SIGTERM, killing it", (int)p->pid);
-	(void)kill(p->pid, SIGKILL);
+	if (!p->exited)
+		log_warning("CGI process %d did not end on SIGTERM, killing it", (int)p->pid);
+	(void)kill(-p->pid, SIGKILL);
+	p->killed = true;
+	if (p->exited && !p->creq)
+		proc_free(p);
 }
 
-/* SIGTERM now, SIGKILL CGI_KILL_GRACE_USEC later. */
+/* SIGTERM now, SIGKILL CGI_KILL_GRACE_USEC later, to its process group
+ * (what the program started goes with it). */
 static void
 proc_kill(struct cproc *p)
 {
 	if (p->killing)
 		return;
 	p->killing = true;
-	(void)kill(p->pid, SIGTERM);
+	(void)kill(-p->pid, SIGTERM);
 	(void)event_del(p->timer);
 	event_assign(p->timer, event_get_base(p->exit_ev), -1, 0, on_kill_timer, p);
 	(void)event_add(p->timer, &(struct timeval){ .tv_sec = CGI_KILL_GRACE_USEC / 1000000 });
@@ -162,9 +167,12 @@ on_exit_ev(evutil_socket_t fd, short what, void *arg)
 		log_debug("CGI process %d exited with status %d", (int)p->pid, si.si_status);
 	else
 		log_debug("CGI process %d was killed by signal %d", (int)p->pid, si.si_status);
-	if (p->creq)
-		p->creq->proc = NULL; /* its pipes tell the request the rest */
-	proc_free(p);
+	p->exited = true;
+	(void)event_del(p->exit_ev);
+	/* while its request runs, the timeout still holds: what it started
+	 * may hold its stdout open */
+	if (!p->creq && (!p->killing || p->killed))
+		proc_free(p);
 }
 
 /* Watch pid (a child): its exit through a pidfd, its timeout. */
@@ -264,10 +272,14 @@ creq_finish(struct creq *c)
 	c->fd_out = safe_close(c->fd_out);
 	c->fd_err = safe_close(c->fd_err);
 	if (c->proc) {
-		if (!c->out_eof)
-			proc_kill(c->proc);
-		c->proc->creq = NULL;
+		struct cproc *p = c->proc;
+
 		c->proc = NULL;
+		p->creq = NULL;
+		if (!c->out_eof)
+			proc_kill(p);
+		else if (p->exited)
+			proc_free(p);
 	}
 }
 
@@ -582,30 +594,16 @@ cgi_allowed(struct wasp_request *req, const char *program)
 	return s && wasp_element_get_bool(s, "notListedCgisAllowed", false);
 }
 
-/* argv: the program itself, or the scriptProcessor's words with the script
- * in place of the first "%s" (after them when there is none; a second
- * "%s", IIS's query arguments, is dropped). */
 static char **
 build_argv(struct wasp_request *req, const char *script_processor, const char *script)
 {
-	char **argv = wasp_request_alloc(req, (CGI_MAX_ARGS + 2) * sizeof(char *));
+	char **argv = wasp_request_alloc(req, (CGI_MAX_ARGS + 1) * sizeof(char *));
 	char *copy = wasp_arena_strndup(req->arena, script_processor, strlen(script_processor));
-	char *file = wasp_arena_strndup(req->arena, script, strlen(script)), *words[CGI_MAX_ARGS];
-	size_t n_words, n = 0;
-	unsigned subst = 0;
+	char *file = wasp_arena_strndup(req->arena, script, strlen(script));
 
 	if (!argv || !copy || !file)
 		return NULL;
-	n_words = cgi_split_args(copy, words, CGI_MAX_ARGS);
-	for (size_t k = 0; k < n_words; k++) {
-		if (!streq(words[k], "%s"))
-			argv[n++] = words[k];
-		else if (subst++ == 0)
-			argv[n++] = file;
-	}
-	if (n_words == 0 || !subst)
-		argv[n++] = file;
-	argv[n] = NULL;
+	(void)cgi_script_argv(copy, file, argv, CGI_MAX_ARGS);
 	return argv;
 }
 
@@ -696,7 +694,7 @@ creq_start(struct creq *c, char **argv, char **envp, const char *dir, uint64_t t
 
 	if ((r = pipe_nb(in, 1)) < 0 || (r = pipe_nb(out, 0)) < 0 || (r = pipe_nb(err, 0)) < 0)
 		goto fail;
-	pid = cgi_spawn((const int[3]){ in[0], out[1], err[1] }, dir, argv, envp);
+	pid = cgi_spawn((const int[3]){ in[0], out[1], err[1] }, dir, true, argv, envp);
 	in[0] = safe_close(in[0]);
 	out[1] = safe_close(out[1]);
 	err[1] = safe_close(err[1]);
@@ -801,7 +799,7 @@ static void
 cgi_exit_process(struct wasp_server *srv)
 {
 	while (procs) {
-		(void)kill(procs->pid, SIGKILL);
+		(void)kill(-procs->pid, SIGKILL);
 		proc_free(procs);
 	}
 }
