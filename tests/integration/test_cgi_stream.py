@@ -22,12 +22,18 @@ for i in range(%d):
     sys.stdout.buffer.write(b)
 sys.stdout.buffer.flush()
 """ % (SIZE // 65536)
-ENDLESS_PY = r"""import os, sys
+# it outlives its stdout's end: only being ended ends it
+ENDLESS_PY = r"""import os, sys, time
 sys.stdout.buffer.write(b"Content-Type: text/plain\r\n\r\n")
 sys.stderr.write("endless pid %d\n" % os.getpid())
 sys.stderr.flush()
+try:
+    while True:
+        sys.stdout.buffer.write(b"x" * 65536)
+except OSError:
+    pass
 while True:
-    sys.stdout.buffer.write(b"x" * 65536)
+    time.sleep(1)
 """
 
 
