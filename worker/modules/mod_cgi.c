@@ -74,8 +74,9 @@ struct creq {
 	struct cproc *proc;
 	pid_t pid;
 	int fd_in, fd_out, fd_err;
-	struct event ev_in, ev_out, ev_err, resume;
-	bool in_set, out_set, err_set, resume_set;
+	struct event ev_in, ev_out, ev_err;
+	bool in_set, out_set, err_set;
+	struct cgi_resume resume;
 	/* the request body to stdin */
 	uint8_t *body;
 	size_t body_off, body_len;
@@ -85,7 +86,7 @@ struct creq {
 	uint8_t *out;
 	const uint8_t *pend;
 	size_t pend_len;
-	bool head_done, streaming, paused, out_eof, resumed, done;
+	bool head_done, paused, out_eof, done;
 	/* stderr */
 	char *err;
 	size_t err_logged;
@@ -292,28 +293,7 @@ creq_cleanup(void *data)
 		log_info("CGI process %d: the request ended before its output (the client went "
 			 "away), ending the process", (int)c->pid);
 	creq_finish(c);
-	if (c->resume_set)
-		(void)event_del(&c->resume);
-}
-
-static void
-on_resume(evutil_socket_t fd, short what, void *arg)
-{
-	struct creq *c = arg;
-
-	c->resume_set = false;
-	wasp_request_resume(c->req, WASP_DONE);
-}
-
-/* Continue the pipeline from the loop: resuming may complete the request
- * and free c (its arena) on the spot, so never from c's own code. */
-static void
-creq_resume(struct creq *c)
-{
-	c->resumed = true;
-	evtimer_assign(&c->resume, base_of(c), on_resume, c);
-	c->resume_set = true;
-	event_active(&c->resume, EV_TIMEOUT, 0);
+	cgi_resume_cancel(&c->resume);
 }
 
 /* An error status before the head is out, a cut connection after. */
@@ -325,16 +305,8 @@ creq_fail(struct creq *c, unsigned status, unsigned substatus, const char *why)
 	wasp_log(WASP_LOG_ERR, "CGI process %d: %s (%s %s)", (int)c->pid, why,
 		 wasp_request_method(req), wasp_request_path(req));
 	creq_finish(c);
-	if (req->stream && req->stream->head_sent) {
-		wasp_response_stream_abort(req);
-		return;
-	}
-	wasp_response_clear_body(req);
-	req->n_headers = 0;
-	wasp_response_set_status(req, status, substatus);
-	wasp_request_set_error_detail(req, why);
-	if (!c->resumed)
-		creq_resume(c);
+	if (cgi_fail_response(req, status, substatus, why) && !c->resume.resumed)
+		cgi_resume(&c->resume, req);
 }
 
 static void
@@ -396,8 +368,8 @@ on_head(struct creq *c)
 				       : "the CGI application returned an invalid set of headers");
 		return;
 	}
-	c->head_done = c->streaming = true;
-	creq_resume(c);
+	c->head_done = true;
+	cgi_resume(&c->resume, c->req);
 }
 
 /* Read stdout and give it on as far as the client takes it. false when
@@ -556,29 +528,6 @@ creq_pump(struct creq *c)
 
 /* ---- starting it ---- */
 
-struct hinfo {
-	const char *script_processor;
-	bool allow_path_info;
-};
-
-/* The chosen <handlers> entry's scriptProcessor and allowPathInfo. */
-static bool
-handler_info(struct wasp_request *req, struct hinfo *ret)
-{
-	const char *name = wasp_request_handler_name(req);
-	const struct wasp_element *h = wasp_request_config(req, "system.webServer/handlers");
-
-	for (size_t i = 0; name && h && i < h->n_items; i++)
-		if (strcaseeq(wasp_element_get_str(h->items[i], "name", ""), name)) {
-			ret->script_processor =
-				wasp_element_get_str(h->items[i], "scriptProcessor", "");
-			ret->allow_path_info =
-				wasp_element_get_bool(h->items[i], "allowPathInfo", false);
-			return true;
-		}
-	return false;
-}
-
 /* isapiCgiRestriction: is the program (a file's path, or a whole
  * scriptProcessor string) allowed? Paths compare exactly (Linux's are
  * case-sensitive). */
@@ -661,16 +610,6 @@ build_envp(struct wasp_request *req)
 	return e.envp;
 }
 
-static enum wasp_status
-early_error(struct wasp_request *req, unsigned status, unsigned substatus, const char *why)
-{
-	wasp_log(status >= 500 ? WASP_LOG_ERR : WASP_LOG_WARNING, "CGI: %s (%s %s)", why,
-		 wasp_request_method(req), wasp_request_path(req));
-	wasp_response_set_status(req, status, substatus);
-	wasp_request_set_error_detail(req, why);
-	return WASP_DONE;
-}
-
 static int
 pipe_nb(int fds[2], int ours)
 {
@@ -727,40 +666,40 @@ cgi_execute(struct wasp_request *req, void *userdata)
 {
 	const struct wasp_element *conf = wasp_request_config(req, "system.webServer/cgi");
 	uint64_t timeout = wasp_element_get_uint(conf, "timeout", CGI_TIMEOUT_DEFAULT_USEC);
-	const char *script, *program, *slash;
+	const char *processor, *script, *program, *slash;
 	char **argv, **envp, *dir;
-	struct hinfo hi;
 	struct creq *c;
 	struct stat st;
 	int r;
 
 	if (!wasp_request_handler_name(req))
 		return WASP_DECLINED; /* no <handlers> (a worker without configuration) */
-	if (!handler_info(req, &hi))
-		return early_error(req, 500, 0, "the handler for CgiModule is not in <handlers>");
-	req->path_info_allowed = hi.allow_path_info;
+	if (!(processor = cgi_handler(req)))
+		return cgi_early_error(req, "CGI", 500, 0,
+				       "the handler for CgiModule is not in <handlers>");
 	script = req->path_info_allowed && req->script_len > 0 ? req->script_file
 							       : wasp_request_physical_path(req);
 	if (!script || stat(script, &st) < 0 || !S_ISREG(st.st_mode))
-		return early_error(req, 404, 0, "the CGI script is not a file");
-	program = *hi.script_processor ? hi.script_processor : script;
+		return cgi_early_error(req, "CGI", 404, 0, "the CGI script is not a file");
+	program = *processor ? processor : script;
 	if (!cgi_allowed(req, program))
-		return early_error(
-			req, 404, 2,
-			wasp_arena_printf(req->arena,
-					  "the CGI program '%s' is not allowed by "
-					  "system.webServer/security/isapiCgiRestriction",
-					  program));
+		return cgi_early_error(req, "CGI", 404, 2,
+				       wasp_arena_printf(req->arena,
+							 "the CGI program '%s' is not allowed by "
+							 "system.webServer/security/"
+							 "isapiCgiRestriction",
+							 program));
 	if (wasp_request_body_length(req) < 0)
 		/* RFC 3875 4.1.2: a body's CONTENT_LENGTH is passed */
-		return early_error(req, 411, 0, "a CGI request body needs a Content-Length");
+		return cgi_early_error(req, "CGI", 411, 0,
+				       "a CGI request body needs a Content-Length");
 	if (n_procs >= CGI_MAX_PROCS)
-		return early_error(req, 503, 2, "too many CGI processes at once");
+		return cgi_early_error(req, "CGI", 503, 2, "too many CGI processes at once");
 	c = wasp_request_alloc(req, sizeof(*c));
 	if (!c)
 		return WASP_ERROR;
 	*c = (struct creq){ .req = req, .fd_in = -1, .fd_out = -1, .fd_err = -1 };
-	argv = build_argv(req, hi.script_processor, script);
+	argv = build_argv(req, processor, script);
 	envp = build_envp(req);
 	slash = strrchr(script, '/');
 	dir = slash ? wasp_arena_strndup(req->arena, script, MAX((size_t)(slash - script), 1u))
@@ -776,10 +715,11 @@ cgi_execute(struct wasp_request *req, void *userdata)
 	r = creq_start(c, argv, envp, dir, timeout);
 	if (r < 0) {
 		c->done = true;
-		return early_error(req, 500, 0,
-				   wasp_arena_printf(req->arena,
-						     "the CGI program '%s' could not be started: %s",
-						     argv[0], strerror(-r)));
+		return cgi_early_error(req, "CGI", 500, 0,
+				       wasp_arena_printf(req->arena,
+							 "the CGI program '%s' could not be "
+							 "started: %s",
+							 argv[0], strerror(-r)));
 	}
 	if (wasp_request_body_length(req) == 0)
 		close_in(c);
