@@ -49,8 +49,9 @@ struct freq {
 	struct fcgi_waiter waiter;
 	pid_t pid;
 	int fd;
-	struct event io, timer, resume;
-	bool io_set, timer_set, resume_set;
+	struct event io, timer;
+	bool io_set, timer_set;
+	struct cgi_resume resume;
 	short io_flags;
 	/* to the application */
 	uint8_t *out;
@@ -61,7 +62,7 @@ struct freq {
 	/* from it */
 	struct fcgi_parser parser;
 	struct fcgi_head head;
-	bool head_done, streaming, ended, paused, resumed, done;
+	bool head_done, streaming, ended, paused, done;
 	uint8_t *in;
 	size_t in_off, in_len;
 	const uint8_t *pend; /* STDOUT bytes the stream did not take yet */
@@ -267,29 +268,7 @@ freq_cleanup(void *p)
 	struct freq *f = p;
 
 	freq_abandon(f); /* the request ended before the application did */
-	if (f->resume_set)
-		(void)event_del(&f->resume);
-}
-
-static void
-on_resume(evutil_socket_t fd, short what, void *arg)
-{
-	struct freq *f = arg;
-
-	f->resume_set = false;
-	wasp_request_resume(f->req, WASP_DONE);
-}
-
-/* Continue the pipeline from the loop: resuming may complete the request
- * and free f (its arena) on the spot, so never from f's own code. */
-static void
-freq_resume(struct freq *f)
-{
-	f->resumed = true;
-	evtimer_assign(&f->resume, wasp_server_event_base(wasp_request_server(f->req)), on_resume,
-		       f);
-	f->resume_set = true;
-	event_active(&f->resume, EV_TIMEOUT, 0);
+	cgi_resume_cancel(&f->resume);
 }
 
 /* Answer with an error status before the head is out, or cut the
@@ -307,17 +286,8 @@ freq_fail(struct freq *f, unsigned status, unsigned substatus, const char *why)
 			 f->app ? conf(f)->full_path : "?", why, wasp_request_method(req),
 			 wasp_request_path(req));
 	freq_finish(f, false);
-	if (req->stream && req->stream->head_sent) {
-		wasp_response_stream_abort(req);
-		return;
-	}
-	/* nothing is out yet (a stream is dropped with the body) */
-	wasp_response_clear_body(req);
-	req->n_headers = 0;
-	wasp_response_set_status(req, status, substatus);
-	wasp_request_set_error_detail(req, why);
-	if (!f->resumed)
-		freq_resume(f);
+	if (cgi_fail_response(req, status, substatus, why) && !f->resume.resumed)
+		cgi_resume(&f->resume, req);
 }
 
 /* ---- the response head ---- */
@@ -500,7 +470,7 @@ on_end(struct freq *f)
 			(void)wasp_response_set_header(req, "Content-Type", "text/plain; charset=utf-8");
 			(void)wasp_response_write(req, f->err_text, f->err_len);
 		}
-		freq_resume(f);
+		cgi_resume(&f->resume, f->req);
 		return;
 	}
 	if (!f->head_done) {
@@ -518,7 +488,7 @@ on_end(struct freq *f)
 			wasp_response_set_status(req, 500, 0);
 			wasp_request_set_error_detail(req, "a local redirect that cannot be followed");
 		}
-		freq_resume(f);
+		cgi_resume(&f->resume, f->req);
 		return;
 	}
 	if (f->streaming)
@@ -529,7 +499,7 @@ static void
 start_stream(struct freq *f)
 {
 	f->streaming = true;
-	freq_resume(f);
+	cgi_resume(&f->resume, f->req);
 }
 
 /* Read and relay what the application sent, as far as the client takes it. */
@@ -735,71 +705,38 @@ on_ready(struct fcgi_waiter *w, struct fcgi_inst *inst)
 
 /* ---- the handler ---- */
 
-struct hinfo {
-	const char *script_processor;
-	bool allow_path_info;
-};
-
-/* The chosen <handlers> entry's scriptProcessor and allowPathInfo. */
-static bool
-handler_info(struct wasp_request *req, struct hinfo *ret)
-{
-	const char *name = wasp_request_handler_name(req);
-	const struct wasp_element *h = wasp_request_config(req, "system.webServer/handlers");
-
-	for (size_t i = 0; name && h && i < h->n_items; i++)
-		if (strcaseeq(wasp_element_get_str(h->items[i], "name", ""), name)) {
-			ret->script_processor =
-				wasp_element_get_str(h->items[i], "scriptProcessor", "");
-			ret->allow_path_info =
-				wasp_element_get_bool(h->items[i], "allowPathInfo", false);
-			return true;
-		}
-	return false;
-}
-
-static enum wasp_status
-early_error(struct wasp_request *req, unsigned status, unsigned substatus, const char *why)
-{
-	wasp_log(status == 503 ? WASP_LOG_WARNING : WASP_LOG_ERR, "FastCGI: %s (%s %s)", why,
-		 wasp_request_method(req), wasp_request_path(req));
-	wasp_response_set_status(req, status, substatus);
-	wasp_request_set_error_detail(req, why);
-	return WASP_DONE;
-}
-
 static enum wasp_status
 fastcgi_execute(struct wasp_request *req, void *userdata)
 {
 	struct wasp_server *srv = wasp_request_server(req);
-	struct hinfo hi;
+	const char *processor;
 	struct freq *f;
 	struct fcgi_app *app;
 	int r;
 
 	if (!wasp_request_handler_name(req))
 		return WASP_DECLINED; /* no <handlers> (a worker without configuration) */
-	if (!handler_info(req, &hi) || !*hi.script_processor)
-		return early_error(req, 500, 0,
-				   "the handler has no scriptProcessor for FastCgiModule");
+	processor = cgi_handler(req);
+	if (!processor || !*processor)
+		return cgi_early_error(req, "FastCGI", 500, 0,
+				       "the handler has no scriptProcessor for FastCgiModule");
 	app = fcgi_app_get(wasp_server_event_base(srv),
 			   wasp_server_config(srv, "system.webServer/fastCgi"),
-			   hi.script_processor, &r);
+			   processor, &r);
 	if (!app)
-		return early_error(
-			req, 500, 0,
+		return cgi_early_error(
+			req, "FastCGI", 500, 0,
 			r == -ENOENT
 				? wasp_arena_printf(req->arena,
 						    "the FastCGI application '%s' of handler '%s' is "
 						    "not in system.webServer/fastCgi",
-						    hi.script_processor,
+						    processor,
 						    strempty(wasp_request_handler_name(req)))
 				: "out of memory");
 	f = wasp_request_alloc(req, sizeof(*f));
 	if (!f)
 		return WASP_ERROR;
 	*f = (struct freq){ .req = req, .app = app, .fd = -1 };
-	req->path_info_allowed = hi.allow_path_info;
 	f->in = wasp_request_alloc(req, FCGI_IN_BUF);
 	f->head.buf = wasp_request_alloc(req, FCGI_HEAD_MAX);
 	if (!f->in || !f->head.buf || wasp_request_on_cleanup(req, freq_cleanup, f) < 0)
@@ -810,17 +747,19 @@ fastcgi_execute(struct wasp_request *req, void *userdata)
 	r = fcgi_app_acquire(app, &f->waiter);
 	if (r == -EBUSY) {
 		f->done = true;
-		return early_error(req, 503, 4, "the FastCGI queue is full (queueLength)");
+		return cgi_early_error(req, "FastCGI", 503, 4,
+				       "the FastCGI queue is full (queueLength)");
 	}
 	if (r == -EAGAIN) {
 		f->done = true;
-		return early_error(req, 500, 0,
-				   "the FastCGI process has failed frequently recently "
-				   "(rapidFailsPerMinute); try the request again in a while");
+		return cgi_early_error(req, "FastCGI", 500, 0,
+				       "the FastCGI process has failed frequently recently "
+				       "(rapidFailsPerMinute); try the request again in a while");
 	}
 	if (r < 0) {
 		f->done = true;
-		return early_error(req, 500, 0, "the FastCGI process could not be started");
+		return cgi_early_error(req, "FastCGI", 500, 0,
+				       "the FastCGI process could not be started");
 	}
 	if (r == 1)
 		timer_arm(f); /* queued: requestTimeout bounds the wait */
