@@ -37,25 +37,6 @@ while True:
 """
 
 
-def hwm_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
-
-
-def read_head(f):
-    status = f.readline()
-    headers = {}
-    while True:
-        line = f.readline().strip()
-        if not line:
-            return status, headers
-        k, _, v = line.decode().partition(":")
-        headers[k.strip().lower()] = v.strip()
-
-
 def read_chunked(f):
     md5, n = hashlib.md5(), 0
     while True:
@@ -83,7 +64,7 @@ def test(t):
     r = srv.get("/index.html", pool="A")
     check(r.status == 200, "%r" % r)
     wpid = srv.worker_pids("A")[0]
-    base = hwm_kb(wpid)
+    base = wasptest.peak_rss_kb(wpid)
 
     # a client that lags at first, then reads it all
     s = socket.create_connection(("127.0.0.1", srv.port), timeout=60)
@@ -91,16 +72,16 @@ def test(t):
     s.sendall(("GET /down.py?2 HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
                % host).encode())
     time.sleep(0.5)  # noqa: not synchronisation: a client that lags
-    check(hwm_kb(wpid) - base < 8192, "a stalled client grew the worker: %d -> %d kB"
-          % (base, hwm_kb(wpid)))
+    check(wasptest.peak_rss_kb(wpid) - base < 8192, "a stalled client grew the worker: %d -> %d kB"
+          % (base, wasptest.peak_rss_kb(wpid)))
     f = s.makefile("rb")
-    status, headers = read_head(f)
+    status, headers = wasptest.read_response_head(f)
     check(b" 200 " in status and headers.get("transfer-encoding") == "chunked",
           "%r %r" % (status, headers))
     n, digest = read_chunked(f)
     s.close()
     check(n == SIZE and digest == hashlib.md5(b"C" * SIZE).hexdigest(), "body: %d bytes" % n)
-    grown = hwm_kb(wpid) - base
+    grown = wasptest.peak_rss_kb(wpid) - base
     wasptest.log("worker peak RSS grew by %d kB over a 20 MiB CGI response" % grown)
     check(grown < 8192, "the worker grew by %d kB" % grown)
 

@@ -9,6 +9,7 @@ import threading
 import time
 
 import cgitest
+import fcgitest
 import wasptest
 from wasptest import check
 
@@ -23,21 +24,6 @@ wait
 """
 
 
-def raw_get(port, path, host):
-    import socket
-    s = socket.create_connection(("127.0.0.1", port), timeout=30)
-    s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
-               % (path, host)).encode())
-    data = b""
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        data += b
-    s.close()
-    return data
-
-
 def test(t):
     py = cgitest.python3()
     d = os.path.join(t.dir, "content", "A")
@@ -49,7 +35,7 @@ def test(t):
     cut = {}
 
     def streamed():
-        cut["data"] = raw_get(srv.port, "/hang.cgi?head", host)
+        cut["data"] = fcgitest.raw_get(srv.port, "/hang.cgi?head", host)
 
     th = threading.Thread(target=streamed)
     th.start()

@@ -666,6 +666,28 @@ def is_program(arg, name):
     return arg is not None and (os.path.basename(arg) == name or arg.startswith(name + ": "))
 
 
+def peak_rss_kb(pid):
+    """A process's peak resident memory (VmHWM) in kB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def read_response_head(f):
+    """(status line, {lower-case name: value}) from a binary file of a
+    response (socket.makefile("rb")); the body follows."""
+    status = f.readline()
+    headers = {}
+    while True:
+        line = f.readline().strip()
+        if not line:
+            return status, headers
+        k, _, v = line.decode().partition(":")
+        headers[k.strip().lower()] = v.strip()
+
+
 def proc_state(pid):
     """'R', 'S', 'T' (stopped), 'Z', ... or None when gone."""
     try:
