@@ -26,25 +26,10 @@ for ($i = 0; $i < %d; $i++) echo $b;
 """ % (SIZE // 65536)
 
 
-def hwm_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
-
-
 def read_response(sock):
     """Status, headers, and the body decoded (chunked) as it streams."""
     f = sock.makefile("rb")
-    status = f.readline()
-    headers = {}
-    while True:
-        line = f.readline().strip()
-        if not line:
-            break
-        k, _, v = line.decode().partition(":")
-        headers[k.strip().lower()] = v.strip()
+    status, headers = wasptest.read_response_head(f)
     md5, n = hashlib.md5(), 0
     check(headers.get("transfer-encoding") == "chunked", "not chunked: %r" % headers)
     while True:
@@ -75,7 +60,7 @@ def test(t):
     r = srv.get("/index.html", pool="A")  # the worker, before any FastCGI request
     check(r.status == 200, "%r" % r)
     pid = srv.worker_pids("A")[0]
-    base = hwm_kb(pid)
+    base = wasptest.peak_rss_kb(pid)
     r = wasptest.http_request(srv.port, "/down.php?c=1", host=host, timeout=60)
     check(r.status == 200 and len(r.body) == SIZE, "first %r %r" % (r, r.body[:900]))
 
@@ -85,8 +70,8 @@ def test(t):
     s.sendall(("GET /down.php?c=2 HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
                % host).encode())
     time.sleep(0.5)  # noqa: not synchronisation: a client that lags
-    check(hwm_kb(pid) - base < 8192, "a stalled client grew the worker: %d -> %d kB"
-          % (base, hwm_kb(pid)))
+    check(wasptest.peak_rss_kb(pid) - base < 8192, "a stalled client grew the worker: %d -> %d kB"
+          % (base, wasptest.peak_rss_kb(pid)))
     status, headers, n, digest = read_response(s)
     s.close()
     check(b"200" in status and n == SIZE, "download %r %d" % (status, n))
@@ -120,7 +105,7 @@ def test(t):
                  "stays" % php_pid, timeout=30)
     check(int(srv.get("/pid.php", pool="A").body) == php_pid, "another php-cgi")
 
-    grown = hwm_kb(pid) - base
+    grown = wasptest.peak_rss_kb(pid) - base
     wasptest.log("worker peak RSS grew by %d kB over 300 MiB streamed" % grown)
     check(grown < 8192, "the worker grew by %d kB" % grown)
 
