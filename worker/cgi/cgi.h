@@ -96,3 +96,10 @@ bool cgi_fail_response(struct wasp_request *req, unsigned status, unsigned subst
  * ("FastCGI", "CGI") and why (also on the detailed error page). */
 enum wasp_status cgi_early_error(struct wasp_request *req, const char *who, unsigned status,
 				 unsigned substatus, const char *why);
+
+/* Give *data (*len bytes) to the response stream as far as it takes them,
+ * advancing both: 0 when all went, -EAGAIN when it took no more (the
+ * client is slower: the stream's on_writable follows), -EMSGSIZE past its
+ * Content-Length, -EPIPE when the response is not wanted any more (the
+ * client went away, or a module replaced the body). */
+int cgi_stream_give(struct wasp_request *req, const uint8_t **data, size_t *len);

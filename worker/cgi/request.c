@@ -1,4 +1,5 @@
 /* The handler's side of a CGI or FastCGI request (cgi.h). */
+#include <errno.h>
 #include <event2/event.h>
 
 #include "cgi.h"
@@ -74,4 +75,20 @@ cgi_early_error(struct wasp_request *req, const char *who, unsigned status, unsi
 	wasp_response_set_status(req, status, substatus);
 	wasp_request_set_error_detail(req, why);
 	return WASP_DONE;
+}
+
+int
+cgi_stream_give(struct wasp_request *req, const uint8_t **data, size_t *len)
+{
+	while (*len > 0) {
+		ssize_t n = wasp_response_stream_write(req, *data, *len);
+
+		if (n == -EAGAIN || n == -EMSGSIZE)
+			return (int)n;
+		if (n < 0)
+			return -EPIPE;
+		*data += n;
+		*len -= (size_t)n;
+	}
+	return 0;
 }

@@ -331,27 +331,17 @@ on_writable(struct wasp_request *req, void *userdata)
 static bool
 flush_pend(struct creq *c)
 {
-	while (c->pend_len > 0) {
-		ssize_t n = wasp_response_stream_write(c->req, c->pend, c->pend_len);
+	int r = cgi_stream_give(c->req, &c->pend, &c->pend_len);
 
-		if (n == -EAGAIN) {
-			c->paused = true; /* the client is slower: stop reading */
-			return false;
-		}
-		if (n == -EMSGSIZE) {
-			creq_fail(c, 502, 2, "more output than its Content-Length");
-			return false;
-		}
-		if (n < 0) { /* the client went away, or a module replaced the body */
-			log_debug("CGI process %d: the response is not wanted any more",
-				  (int)c->pid);
-			creq_finish(c);
-			return false;
-		}
-		c->pend += n;
-		c->pend_len -= (size_t)n;
+	if (r == -EAGAIN)
+		c->paused = true; /* the client is slower: stop reading */
+	else if (r == -EMSGSIZE)
+		creq_fail(c, 502, 2, "more output than its Content-Length");
+	else if (r < 0) {
+		log_debug("CGI process %d: the response is not wanted any more", (int)c->pid);
+		creq_finish(c);
 	}
-	return true;
+	return r == 0;
 }
 
 static void
