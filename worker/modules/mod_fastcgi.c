@@ -341,27 +341,18 @@ freq_retry(struct freq *f)
 static bool
 flush_pend(struct freq *f)
 {
-	while (f->pend_len > 0) {
-		ssize_t n = wasp_response_stream_write(f->req, f->pend, f->pend_len);
+	int r = cgi_stream_give(f->req, &f->pend, &f->pend_len);
 
-		if (n == -EAGAIN) {
-			f->paused = true; /* the client is slower: stop reading */
-			return false;
-		}
-		if (n == -EMSGSIZE) {
-			freq_fail(f, 500, 0, "more output than its Content-Length");
-			return false;
-		}
-		if (n < 0) { /* the client went away, or a module replaced the body */
-			wasp_log(WASP_LOG_DEBUG, "FastCGI process %d: the response is not wanted "
-				 "any more", (int)f->pid);
-			freq_abandon(f);
-			return false;
-		}
-		f->pend += n;
-		f->pend_len -= (size_t)n;
+	if (r == -EAGAIN)
+		f->paused = true; /* the client is slower: stop reading */
+	else if (r == -EMSGSIZE)
+		freq_fail(f, 500, 0, "more output than its Content-Length");
+	else if (r < 0) { /* the client went away, or a module replaced the body */
+		wasp_log(WASP_LOG_DEBUG, "FastCGI process %d: the response is not wanted "
+			 "any more", (int)f->pid);
+		freq_abandon(f);
 	}
-	return true;
+	return r == 0;
 }
 
 static void
