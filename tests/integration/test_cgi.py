@@ -5,8 +5,9 @@ script's directory, with the CGI meta-variables of docs/fastcgi.md
 (PATH_INFO by allowPathInfo); the body goes to its stdin, its stdout is the
 response (Status, Location, headers); stderr goes to the log with the pid.
 isapiCgiRestriction decides which programs run (404.2 otherwise); a
-malformed head, or none, is 502.2; a request with no Execute permission
-for an Execute handler is 403.1."""
+malformed head, or none, is 502.2; where accessPolicy does not grant a CGI
+handler's requireAccess (Execute, Script) and no other handler takes the
+request, it is 403.1 and nothing runs."""
 import os
 import re
 
@@ -50,11 +51,21 @@ def test(t):
     d = os.path.join(t.dir, "content", "A")  # Server.content_dir's
     allowed = [cgitest.processor(py)] + [os.path.join(d, n) for n in
                                          ("hello.cgi", "garbage.cgi", "nohead.cgi")]
+    # /noexec: an accessPolicy without Script and Execute, no StaticFile
+    noexec = """<httpErrors existingResponse="PassThrough" />
+  </system.webServer>
+  <location path="A/noexec">
+    <system.webServer>
+      <handlers accessPolicy="Read"><remove name="StaticFile" /></handlers>
+    </system.webServer>
+  </location>
+  <system.webServer>"""
     srv = wasptest.Server(t, pools={"A": {}}, web_server_xml=cgitest.web_server_xml(
-        py, allowed=allowed, extra='<httpErrors existingResponse="PassThrough" />'))
+        py, allowed=allowed + [os.path.join(d, "noexec", "hello.cgi")], extra=noexec))
     for name, text in (("sub/env.py", ENV_PY), ("echo.py", ECHO_PY), ("status.py", STATUS_PY),
                        ("redirect.py", REDIRECT_PY), ("hello.cgi", HELLO_SH),
                        ("unlisted.cgi", HELLO_SH), ("garbage.cgi", GARBAGE_SH),
+                       ("noexec/hello.cgi", HELLO_SH), ("noexec/env.py", ENV_PY),
                        ("nohead.cgi", NOHEAD_SH)):
         cgitest.write_script(t, srv, "A", name, text)
     srv.start()
@@ -110,6 +121,12 @@ def test(t):
     for path in ("/garbage.cgi", "/nohead.cgi"):
         r = wasptest.http_request(srv.port, path, host=host)
         check(r.status == 502 and b"502.2" in r.body, "%s %r %r" % (path, r, r.body[:300]))
+
+    # requireAccess against accessPolicy: 403.1, nothing runs, no source
+    for path in ("/noexec/hello.cgi", "/noexec/env.py"):
+        r = wasptest.http_request(srv.port, path, host=host)
+        check(r.status == 403 and b"403.1" in r.body and b"printf" not in r.body
+              and b"environ" not in r.body, "%s %r %r" % (path, r, r.body[:300]))
 
     # the worker still serves
     r = srv.get("/index.html", pool="A")
