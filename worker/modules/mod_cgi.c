@@ -713,7 +713,11 @@ cgi_execute(struct wasp_request *req, void *userdata)
 	}
 	if (wasp_request_body_length(req) == 0)
 		close_in(c);
-	creq_pump(c);
+	/* the body starts now; the output is read from the loop (the
+	 * response never completes inside its own handler) */
+	write_in(c);
+	if (!c->done)
+		io_update(c);
 	return WASP_AGAIN;
 }
 
