@@ -4,6 +4,7 @@ program itself (path="*.cgi"). Each request gets its own process, in the
 script's directory, with the CGI meta-variables of docs/fastcgi.md
 (PATH_INFO by allowPathInfo); the body goes to its stdin, its stdout is the
 response (Status, Location, headers); stderr goes to the log with the pid.
+A body of unknown length (chunked) is 411.
 isapiCgiRestriction decides which programs run (404.2 otherwise); a
 malformed head, or none, is 502.2; where accessPolicy does not grant a CGI
 handler's requireAccess (Execute, Script) and no other handler takes the
@@ -97,6 +98,12 @@ def test(t):
     body = os.urandom(300000)
     r = wasptest.http_request(srv.port, "/echo.py", host=host, method="POST", body=body)
     check(r.status == 200 and r.body == body, "echo %r %d" % (r, len(r.body)))
+
+    # a body of unknown length: RFC 3875 passes CONTENT_LENGTH, so 411
+    raw = wasptest.raw_request(srv.port, (
+        "POST /echo.py HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n" % host).encode())
+    check(raw.startswith(b"HTTP/1.1 411"), "chunked: %r" % raw[:200])
 
     # Status and Location
     r = wasptest.http_request(srv.port, "/status.py", host=host)
