@@ -20,13 +20,15 @@ def processor(py):
     return "%s -u %%s %%s" % py
 
 
-def web_server_xml(py, allowed=None, timeout=None, not_listed=False, extra=""):
+def web_server_xml(py, allowed=None, timeout=None, not_listed=False, extra="", denied=()):
     """<cgi>, <isapiCgiRestriction> allowing `allowed` (default: the *.py
-    processor), the two CGI handlers before StaticFile."""
+    processor) and listing `denied` with allowed="false", the two CGI
+    handlers before StaticFile."""
     if allowed is None:
         allowed = [processor(py)]
     adds = "".join('<add path="%s" allowed="true" description="test" />' % p
                    for p in allowed)
+    adds += "".join('<add path="%s" allowed="false" />' % p for p in denied)
     cgi = '<cgi timeout="%s" />' % timeout if timeout else ""
     return """
     %s

@@ -5,7 +5,8 @@ script's directory, with the CGI meta-variables of docs/fastcgi.md
 (PATH_INFO by allowPathInfo); the body goes to its stdin, its stdout is the
 response (Status, Location, headers); stderr goes to the log with the pid.
 A body of unknown length (chunked) is 411.
-isapiCgiRestriction decides which programs run (404.2 otherwise); a
+isapiCgiRestriction decides which programs run (404.2 otherwise, and
+for an unlisted one unless notListedCgisAllowed); a
 malformed head, or none, is 502.2; where accessPolicy does not grant a CGI
 handler's requireAccess (Execute, Script) and no other handler takes the
 request, it is 403.1 and nothing runs."""
@@ -138,6 +139,17 @@ def test(t):
     # the worker still serves
     r = srv.get("/index.html", pool="A")
     check(r.status == 200, "%r" % r)
+    srv.stop()
+
+    # notListedCgisAllowed: what is not listed runs, what is listed as not
+    # allowed does not
+    srv = wasptest.Server(t, pools={"A": {}}, web_server_xml=cgitest.web_server_xml(
+        py, allowed=[], not_listed=True, denied=[os.path.join(d, "hello.cgi")]))
+    srv.start()
+    r = wasptest.http_request(srv.port, "/unlisted.cgi", host=host)
+    check(r.status == 200 and r.body.startswith(b"sh QUERY_STRING="), "%r" % r)
+    r = wasptest.http_request(srv.port, "/hello.cgi", host=host)
+    check(r.status == 404 and b"404.2" in r.body, "denied %r %r" % (r, r.body[:300]))
 
 
 wasptest.main(test)
