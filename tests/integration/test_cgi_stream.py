@@ -1,4 +1,5 @@
-"""A CGI script's 20 MiB response streams to the client as the script
+"""A 20 MiB upload goes to a CGI script's stdin as it arrives, and its 20
+MiB response streams to the client as the script
 writes it (chunked, no length), the worker reading its stdout only while
 the client takes the bytes: the worker's peak resident memory grows by a
 few MiB at most, and a client that stops reading holds the script back. A
@@ -22,6 +23,17 @@ for i in range(%d):
     sys.stdout.buffer.write(b)
 sys.stdout.buffer.flush()
 """ % (SIZE // 65536)
+UP_PY = r"""import hashlib, os, sys
+n, h = 0, hashlib.md5()
+while True:
+    b = sys.stdin.buffer.read(65536)
+    if not b:
+        break
+    n += len(b)
+    h.update(b)
+sys.stdout.write("Content-Type: text/plain\r\n\r\n%d %s %s" % (n, h.hexdigest(),
+                 os.environ["CONTENT_LENGTH"]))
+"""
 # it outlives its stdout's end: only being ended ends it
 ENDLESS_PY = r"""import os, sys, time
 sys.stdout.buffer.write(b"Content-Type: text/plain\r\n\r\n")
@@ -59,6 +71,7 @@ def test(t):
     srv = wasptest.Server(t, pools={"A": {}}, web_server_xml=cgitest.web_server_xml(py))
     cgitest.write_script(t, srv, "A", "down.py", DOWN_PY)
     cgitest.write_script(t, srv, "A", "endless.py", ENDLESS_PY)
+    cgitest.write_script(t, srv, "A", "up.py", UP_PY)
     srv.start()
     host = srv.host("A")
     r = srv.get("/index.html", pool="A")
@@ -81,8 +94,31 @@ def test(t):
     n, digest = read_chunked(f)
     s.close()
     check(n == SIZE and digest == hashlib.md5(b"C" * SIZE).hexdigest(), "body: %d bytes" % n)
+
+    # a 20 MiB upload goes to stdin as it arrives
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=60)
+    s.sendall(("POST /up.py HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
+               "Content-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n"
+               % (host, SIZE)).encode())
+    chunk = bytes(range(256)) * 4096
+    md5 = hashlib.md5()
+    for _ in range(SIZE // len(chunk)):
+        s.sendall(chunk)
+        md5.update(chunk)
+    data = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        data += b
+    s.close()
+    check(data.startswith(b"HTTP/1.1 200")
+          and b"%d %s %d" % (SIZE, md5.hexdigest().encode(), SIZE) in data,
+          "upload %r" % data[-200:])
+
     grown = wasptest.peak_rss_kb(wpid) - base
-    wasptest.log("worker peak RSS grew by %d kB over a 20 MiB CGI response" % grown)
+    wasptest.log("worker peak RSS grew by %d kB over a 20 MiB CGI response and upload"
+                 % grown)
     check(grown < 8192, "the worker grew by %d kB" % grown)
 
     # a client that goes away mid-response: the process is ended
