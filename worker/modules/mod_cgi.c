@@ -46,8 +46,10 @@
 
 #define CGI_HEAD_MAX 65536      /* the response head a program sends */
 #define CGI_IN_BUF 65536        /* read from its stdout at once */
+#define CGI_OUT_READS 16        /* stdout reads per wakeup */
 #define CGI_BODY_CHUNK 65536    /* request body read from the client at once */
 #define CGI_ERR_BUF 4096        /* read from its stderr at once */
+#define CGI_ERR_READS 16        /* stderr reads per wakeup */
 #define CGI_STDERR_LOG_MAX 65536 /* stderr bytes logged per process; the rest is dropped */
 #define CGI_MAX_PROCS 256       /* processes of one worker at once */
 #define CGI_MAX_ARGS 64         /* words of a scriptProcessor */
@@ -362,12 +364,14 @@ on_head(struct creq *c)
 	cgi_resume(&c->resume, c->req);
 }
 
-/* Read stdout and give it on as far as the client takes it. false when
- * the response ended (the request may be gone: c must not be touched). */
+/* Read stdout and give it on as far as the client takes it (at most
+ * CGI_OUT_READS reads at a time; the loop comes back for the rest). false
+ * when the response ended (the request may be gone: c must not be
+ * touched). */
 static bool
 read_out(struct creq *c)
 {
-	while (!c->done && !c->out_eof) {
+	for (unsigned i = 0; i < CGI_OUT_READS && !c->done && !c->out_eof; i++) {
 		ssize_t n;
 
 		if (c->pend_len && !flush_pend(c))
@@ -413,15 +417,19 @@ read_out(struct creq *c)
 			on_head(c);
 		}
 	}
+	if (!c->done && c->pend_len)
+		(void)flush_pend(c); /* the rest waits for on_writable */
 	return true;
 }
 
 /* Log stderr with the pid, a line at a time as it comes (at most
- * CGI_STDERR_LOG_MAX bytes per process; the rest is read and dropped). */
+ * CGI_STDERR_LOG_MAX bytes per process; the rest is read and dropped).
+ * At most CGI_ERR_READS reads at a time: a program that writes without
+ * end does not hold the loop. */
 static void
 read_err(struct creq *c)
 {
-	for (;;) {
+	for (unsigned i = 0; i < CGI_ERR_READS; i++) {
 		ssize_t n = read(c->fd_err, c->err, CGI_ERR_BUF);
 
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
