@@ -1,4 +1,4 @@
-"""Helpers for the CgiModule tests: the applicationHost.config parts that
+"""What the CgiModule tests share: the applicationHost.config parts that
 run *.py through python3 (scriptProcessor) and *.cgi as programs, and
 scripts written where a pool's identity can run them."""
 import os
