@@ -40,6 +40,7 @@
 #include "cgi/cgi.h"
 #include "config.h"
 #include "fastcgi/record.h"
+#include "libevent-util.h"
 #include "log.h"
 #include "util.h"
 #include "worker.h"
@@ -109,10 +110,8 @@ proc_free(struct cproc *p)
 	if (p->next)
 		p->next->prev = p->prev;
 	n_procs--;
-	if (p->exit_ev)
-		event_free(p->exit_ev);
-	if (p->timer)
-		event_free(p->timer);
+	p->exit_ev = wasp_event_free(p->exit_ev);
+	p->timer = wasp_event_free(p->timer);
 	safe_close(p->pidfd);
 	free(p);
 }
@@ -135,13 +134,16 @@ on_kill_timer(evutil_socket_t fd, short what, void *arg)
 static void
 proc_kill(struct cproc *p)
 {
+	struct timeval tv;
+
 	if (p->killing)
 		return;
 	p->killing = true;
 	(void)kill(-p->pid, SIGTERM);
 	(void)event_del(p->timer);
 	event_assign(p->timer, event_get_base(p->exit_ev), -1, 0, on_kill_timer, p);
-	(void)event_add(p->timer, &(struct timeval){ .tv_sec = CGI_KILL_GRACE_USEC / 1000000 });
+	tv = wasp_timeval_from_usec(CGI_KILL_GRACE_USEC);
+	(void)event_add(p->timer, &tv);
 }
 
 static void creq_timeout(struct creq *c);
@@ -183,6 +185,7 @@ static int
 proc_new(struct event_base *base, pid_t pid, uint64_t timeout_usec, struct cproc **ret)
 {
 	struct cproc *p = calloc(1, sizeof(*p));
+	struct timeval tv;
 
 	if (!p)
 		return -ENOMEM;
@@ -205,8 +208,8 @@ proc_new(struct event_base *base, pid_t pid, uint64_t timeout_usec, struct cproc
 		proc_free(p);
 		return r;
 	}
-	(void)event_add(p->timer, &(struct timeval){ .tv_sec = (time_t)(timeout_usec / 1000000),
-						     .tv_usec = (suseconds_t)(timeout_usec % 1000000) });
+	tv = wasp_timeval_from_usec(timeout_usec);
+	(void)event_add(p->timer, &tv);
 	*ret = p;
 	return 0;
 }
