@@ -18,11 +18,13 @@
  * it), its stderr goes to the log with its pid.
  *
  * system.webServer/cgi timeout bounds the process's life: it is ended
- * (SIGTERM, SIGKILL CGI_KILL_GRACE_USEC later) and the request answered
+ * with what it started (SIGTERM to its process group, SIGKILL
+ * CGI_KILL_GRACE_USEC later) and the request answered
  * 502.1 before the head, cut after. A head over CGI_HEAD_MAX, a malformed
  * one, or none at all is 502.2. A client that goes away before the end of
  * the output ends the process. At most CGI_MAX_PROCS processes per worker
- * (503.2 beyond). Nothing blocks the worker's event loop. */
+ * (503.2 beyond); a body of unknown length is 411 (RFC 3875 passes
+ * CONTENT_LENGTH). Nothing blocks the worker's event loop. */
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
