@@ -96,25 +96,9 @@ def test(t):
     check(n == SIZE and digest == hashlib.md5(b"C" * SIZE).hexdigest(), "body: %d bytes" % n)
 
     # a 20 MiB upload goes to stdin as it arrives
-    s = socket.create_connection(("127.0.0.1", srv.port), timeout=60)
-    s.sendall(("POST /up.py HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
-               "Content-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n"
-               % (host, SIZE)).encode())
-    chunk = bytes(range(256)) * 4096
-    md5 = hashlib.md5()
-    for _ in range(SIZE // len(chunk)):
-        s.sendall(chunk)
-        md5.update(chunk)
-    data = b""
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        data += b
-    s.close()
+    data, digest = wasptest.post_upload(srv.port, "/up.py", host, SIZE)
     check(data.startswith(b"HTTP/1.1 200")
-          and b"%d %s %d" % (SIZE, md5.hexdigest().encode(), SIZE) in data,
-          "upload %r" % data[-200:])
+          and b"%d %s %d" % (SIZE, digest.encode(), SIZE) in data, "upload %r" % data[-200:])
 
     grown = wasptest.peak_rss_kb(wpid) - base
     wasptest.log("worker peak RSS grew by %d kB over a 20 MiB CGI response and upload"
