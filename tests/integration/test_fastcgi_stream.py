@@ -78,20 +78,10 @@ def test(t):
     check(digest == hashlib.md5(b"C" * SIZE).hexdigest(), "download body differs")
 
     # upload
-    s = socket.create_connection(("127.0.0.1", srv.port))
-    s.sendall(("POST /up.php HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
-               "Content-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n"
-               % (host, SIZE)).encode())
-    chunk = bytes(range(256)) * 4096
-    md5 = hashlib.md5()
-    for _ in range(SIZE // len(chunk)):
-        s.sendall(chunk)
-        md5.update(chunk)
-    s.settimeout(60)
-    data = fcgitest.read_to_eof(s)
+    data, digest = wasptest.post_upload(srv.port, "/up.php", host, SIZE)
     check(b" 200 " in data.split(b"\r\n")[0], "upload %r" % data[:200])
     body = data.split(b"\r\n\r\n", 1)[1]
-    check(b"%d %s" % (SIZE, md5.hexdigest().encode()) in body, "upload body %r" % body[:200])
+    check(b"%d %s" % (SIZE, digest.encode()) in body, "upload body %r" % body[:200])
 
     # a client that leaves mid-download: php-cgi's answer is drained and
     # the same process serves the next request
