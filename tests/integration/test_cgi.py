@@ -52,7 +52,8 @@ def test(t):
     py = cgitest.python3()
     d = os.path.join(t.dir, "content", "A")  # Server.content_dir's
     allowed = [cgitest.processor(py)] + [os.path.join(d, n) for n in
-                                         ("hello.cgi", "garbage.cgi", "nohead.cgi")]
+                                         ("hello.cgi", "garbage.cgi", "nohead.cgi",
+                                          "noexecbit.cgi")]
     # /noexec: an accessPolicy without Script and Execute, no StaticFile
     noexec = """<httpErrors existingResponse="PassThrough" />
   </system.webServer>
@@ -70,6 +71,7 @@ def test(t):
                        ("noexec/hello.cgi", HELLO_SH), ("noexec/env.py", ENV_PY),
                        ("nohead.cgi", NOHEAD_SH)):
         cgitest.write_script(t, srv, "A", name, text)
+    os.chmod(cgitest.write_script(t, srv, "A", "noexecbit.cgi", HELLO_SH), 0o644)
     srv.start()
     host = srv.host("A")
 
@@ -120,6 +122,14 @@ def test(t):
     srv.wait_log("sh says this on stderr")
     check(re.search(r"CGI process \d+ \(stderr\): sh says this on stderr", srv.read_log()),
           "stderr log")
+
+    # HEAD: the head only
+    r = wasptest.http_request(srv.port, "/hello.cgi", host=host, method="HEAD")
+    check(r.status == 200 and r.body == b"", "HEAD %r %r" % (r, r.body))
+
+    # a listed program that cannot be run (no execute bit): 500 saying so
+    r = wasptest.http_request(srv.port, "/noexecbit.cgi", host=host)
+    check(r.status == 500 and b"could not be started" in r.body, "%r %r" % (r, r.body[:300]))
 
     # one that is not listed: 404.2, and it never ran
     r = wasptest.http_request(srv.port, "/unlisted.cgi", host=host)
