@@ -3,7 +3,9 @@ handler's scriptProcessor ("python3 -u %s %s") and a shell script as the
 program itself (path="*.cgi"). Each request gets its own process, in the
 script's directory, with the CGI meta-variables of docs/fastcgi.md
 (PATH_INFO by allowPathInfo); the body goes to its stdin, its stdout is the
-response (Status, Location, headers); stderr goes to the log with the pid.
+response (Status, headers; a Location path without a Status is a local
+redirect served through an internal redirect, an absolute one a 302);
+stderr goes to the log with the pid.
 A body of unknown length (chunked) is 411.
 isapiCgiRestriction decides which programs run (404.2 otherwise, and
 for an unlisted one unless notListedCgisAllowed); a
@@ -30,7 +32,8 @@ sys.stdout.buffer.write(b"Content-Type: application/octet-stream\r\n"
                         b"Content-Length: %d\r\n\r\n" % len(data) + data)
 """
 STATUS_PY = 'print("Status: 404 Not Here\\r\\nContent-Type: text/plain\\r\\n\\r\\ngone")\n'
-REDIRECT_PY = 'print("Location: /index.html\\r\\n\\r\\n", end="")\n'
+REDIRECT_PY = 'print("Location: /index.html\\r\\n\\r\\nignored", end="")\n'
+ABSOLUTE_PY = 'print("Location: http://example.test/x\\r\\n\\r\\n", end="")\n'
 HELLO_SH = """#!/bin/sh
 printf 'Content-Type: text/plain\\r\\n\\r\\n'
 echo "sh QUERY_STRING=$QUERY_STRING PATH_INFO=$PATH_INFO SCRIPT_NAME=$SCRIPT_NAME"
@@ -66,7 +69,7 @@ def test(t):
     srv = wasptest.Server(t, pools={"A": {}}, web_server_xml=cgitest.web_server_xml(
         py, allowed=allowed + [os.path.join(d, "noexec", "hello.cgi")], extra=noexec))
     for name, text in (("sub/env.py", ENV_PY), ("echo.py", ECHO_PY), ("status.py", STATUS_PY),
-                       ("redirect.py", REDIRECT_PY), ("hello.cgi", HELLO_SH),
+                       ("redirect.py", REDIRECT_PY), ("absolute.py", ABSOLUTE_PY), ("hello.cgi", HELLO_SH),
                        ("unlisted.cgi", HELLO_SH), ("garbage.cgi", GARBAGE_SH),
                        ("noexec/hello.cgi", HELLO_SH), ("noexec/env.py", ENV_PY),
                        ("nohead.cgi", NOHEAD_SH)):
@@ -111,9 +114,12 @@ def test(t):
     # Status and Location
     r = wasptest.http_request(srv.port, "/status.py", host=host)
     check(r.status == 404 and r.body == b"gone\n", "status %r %r" % (r, r.body[:200]))
+    # a local redirect (a Location path, no Status) serves that URL
     r = wasptest.http_request(srv.port, "/redirect.py", host=host)
-    check(r.status == 302 and r.header("location", "").endswith("/index.html"),
-          "redirect %r %r" % (r, r.headers))
+    check(r.status == 200 and r.body == b"pool A\n", "local redirect %r %r" % (r, r.body))
+    r = wasptest.http_request(srv.port, "/absolute.py", host=host)
+    check(r.status == 302 and r.header("location") == "http://example.test/x",
+          "client redirect %r %r" % (r, r.headers))
 
     # a program listed in isapiCgiRestriction runs itself; stderr is logged
     r = wasptest.http_request(srv.port, "/hello.cgi/p/q?z=9", host=host)

@@ -103,3 +103,10 @@ enum wasp_status cgi_early_error(struct wasp_request *req, const char *who, unsi
  * Content-Length, -EPIPE when the response is not wanted any more (the
  * client went away, or a module replaced the body). */
 int cgi_stream_give(struct wasp_request *req, const uint8_t **data, size_t *len);
+
+/* Serve a CGI local redirect's URL (cgi_head_apply's *ret_redirect) once
+ * the program's answer ended: MapRequestHandler again for it when the
+ * caller resumes the request. One that cannot be followed (another
+ * application, not a path) is 500, logged with who and pid; too many
+ * redirects or a configuration error keep the status the core set. */
+void cgi_local_redirect(struct wasp_request *req, const char *who, pid_t pid, const char *url);

@@ -1,6 +1,7 @@
 /* The handler's side of a CGI or FastCGI request (cgi.h). */
 #include <errno.h>
 #include <event2/event.h>
+#include <string.h>
 
 #include "cgi.h"
 #include "config.h"
@@ -91,4 +92,17 @@ cgi_stream_give(struct wasp_request *req, const uint8_t **data, size_t *len)
 		*len -= (size_t)n;
 	}
 	return 0;
+}
+
+void
+cgi_local_redirect(struct wasp_request *req, const char *who, pid_t pid, const char *url)
+{
+	int r = wasp_request_internal_redirect(req, url);
+
+	if (r < 0 && wasp_response_status(req) < 400) {
+		wasp_log(WASP_LOG_ERR, "%s process %d: local redirect to '%s' refused: %s", who,
+			 (int)pid, url, strerror(-r));
+		wasp_response_set_status(req, 500, 0);
+		wasp_request_set_error_detail(req, "a local redirect that cannot be followed");
+	}
 }

@@ -91,6 +91,7 @@ struct creq {
 	uint8_t *out;
 	const uint8_t *pend;
 	size_t pend_len;
+	const char *redirect; /* a local redirect's URL: the output is dropped */
 	bool head_done, paused, out_eof, done;
 	/* stderr */
 	char *err;
@@ -355,8 +356,12 @@ static void
 on_head(struct creq *c)
 {
 	int64_t length;
-	int r = cgi_head_apply(c->req, &c->head, &length, NULL);
+	int r = cgi_head_apply(c->req, &c->head, &length, &c->redirect);
 
+	if (r == 0 && c->redirect) {
+		c->head_done = true; /* served at the output's end */
+		return;
+	}
 	if (r == 0)
 		r = wasp_response_stream(c->req, length, on_writable, c) < 0 ? -ENOMEM : 0;
 	if (r < 0) {
@@ -400,11 +405,16 @@ read_out(struct creq *c)
 				return true;
 			}
 			creq_finish(c);
+			if (c->redirect) {
+				cgi_local_redirect(req, "CGI", c->pid, c->redirect);
+				cgi_resume(&c->resume, req);
+				return true;
+			}
 			(void)wasp_response_stream_end(req);
 			return false;
 		}
 		c->pend = c->out;
-		c->pend_len = (size_t)n;
+		c->pend_len = c->redirect ? 0 : (size_t)n; /* a local redirect's body is nobody's */
 		if (!c->head_done) {
 			size_t used;
 			int r = fcgi_head_feed(&c->head, c->out, (size_t)n, &used);
@@ -420,6 +430,8 @@ read_out(struct creq *c)
 			c->pend += used;
 			c->pend_len -= used;
 			on_head(c);
+			if (c->redirect)
+				c->pend_len = 0;
 		}
 	}
 	if (!c->done && c->pend_len)
