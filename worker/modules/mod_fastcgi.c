@@ -471,14 +471,7 @@ on_end(struct freq *f)
 	freq_finish(f, clean);
 	if (f->redirect) {
 		/* MapRequestHandler again, for the new URL, when resumed */
-		int r = wasp_request_internal_redirect(req, f->redirect);
-
-		if (r < 0 && wasp_response_status(req) < 400) {
-			wasp_log(WASP_LOG_ERR, "FastCGI process %d: local redirect to '%s' refused: %s",
-				 (int)f->pid, f->redirect, strerror(-r));
-			wasp_response_set_status(req, 500, 0);
-			wasp_request_set_error_detail(req, "a local redirect that cannot be followed");
-		}
+		cgi_local_redirect(req, "FastCGI", f->pid, f->redirect);
 		cgi_resume(&f->resume, f->req);
 		return;
 	}
