@@ -3,9 +3,9 @@ IsapiModule, or a managed type= handler, which IIS runs in
 ManagedPipelineHandler) answers 500.21 as IIS does ("Handler X has a bad
 module Y in its module list"): a page mapped to it is never served as a
 file, and a missing one is no 404 either when the handler does not ask for
-the file to exist. Other files are served. (FastCgiModule and CgiModule are wasp's own:
-test_fastcgi_php, test_cgi; a program isapiCgiRestriction does not list is
-404.2, never its file.)"""
+the file to exist. Other files are served. (FastCgiModule and CgiModule
+are wasp's own: test_fastcgi_php, test_cgi; a program isapiCgiRestriction
+does not list is 404.2, never its file.)"""
 import os
 import wasptest
 from wasptest import check
