@@ -17,4 +17,5 @@
 	X(mod_fastcgi, "FastCgiModule")                                              \
 	X(mod_rewrite, "RewriteModule")                                              \
 	X(mod_httpplatform, "httpPlatformHandler")                                   \
-	X(mod_aspnetcore, "AspNetCoreModuleV2")
+	X(mod_aspnetcore, "AspNetCoreModuleV2")                                      \
+	X(mod_cgi, "CgiModule")

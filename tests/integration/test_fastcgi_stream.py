@@ -26,25 +26,10 @@ for ($i = 0; $i < %d; $i++) echo $b;
 """ % (SIZE // 65536)
 
 
-def hwm_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
-
-
 def read_response(sock):
     """Status, headers, and the body decoded (chunked) as it streams."""
     f = sock.makefile("rb")
-    status = f.readline()
-    headers = {}
-    while True:
-        line = f.readline().strip()
-        if not line:
-            break
-        k, _, v = line.decode().partition(":")
-        headers[k.strip().lower()] = v.strip()
+    status, headers = wasptest.read_response_head(f)
     md5, n = hashlib.md5(), 0
     check(headers.get("transfer-encoding") == "chunked", "not chunked: %r" % headers)
     while True:
@@ -75,7 +60,7 @@ def test(t):
     r = srv.get("/index.html", pool="A")  # the worker, before any FastCGI request
     check(r.status == 200, "%r" % r)
     pid = srv.worker_pids("A")[0]
-    base = hwm_kb(pid)
+    base = wasptest.peak_rss_kb(pid)
     r = wasptest.http_request(srv.port, "/down.php?c=1", host=host, timeout=60)
     check(r.status == 200 and len(r.body) == SIZE, "first %r %r" % (r, r.body[:900]))
 
@@ -85,28 +70,18 @@ def test(t):
     s.sendall(("GET /down.php?c=2 HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
                % host).encode())
     time.sleep(0.5)  # noqa: not synchronisation: a client that lags
-    check(hwm_kb(pid) - base < 8192, "a stalled client grew the worker: %d -> %d kB"
-          % (base, hwm_kb(pid)))
+    check(wasptest.peak_rss_kb(pid) - base < 8192, "a stalled client grew the worker: %d -> %d kB"
+          % (base, wasptest.peak_rss_kb(pid)))
     status, headers, n, digest = read_response(s)
     s.close()
     check(b"200" in status and n == SIZE, "download %r %d" % (status, n))
     check(digest == hashlib.md5(b"C" * SIZE).hexdigest(), "download body differs")
 
     # upload
-    s = socket.create_connection(("127.0.0.1", srv.port))
-    s.sendall(("POST /up.php HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
-               "Content-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n"
-               % (host, SIZE)).encode())
-    chunk = bytes(range(256)) * 4096
-    md5 = hashlib.md5()
-    for _ in range(SIZE // len(chunk)):
-        s.sendall(chunk)
-        md5.update(chunk)
-    s.settimeout(60)
-    data = fcgitest.read_to_eof(s)
+    data, digest = wasptest.post_upload(srv.port, "/up.php", host, SIZE)
     check(b" 200 " in data.split(b"\r\n")[0], "upload %r" % data[:200])
     body = data.split(b"\r\n\r\n", 1)[1]
-    check(b"%d %s" % (SIZE, md5.hexdigest().encode()) in body, "upload body %r" % body[:200])
+    check(b"%d %s" % (SIZE, digest.encode()) in body, "upload body %r" % body[:200])
 
     # a client that leaves mid-download: php-cgi's answer is drained and
     # the same process serves the next request
@@ -120,7 +95,7 @@ def test(t):
                  "stays" % php_pid, timeout=30)
     check(int(srv.get("/pid.php", pool="A").body) == php_pid, "another php-cgi")
 
-    grown = hwm_kb(pid) - base
+    grown = wasptest.peak_rss_kb(pid) - base
     wasptest.log("worker peak RSS grew by %d kB over 300 MiB streamed" % grown)
     check(grown < 8192, "the worker grew by %d kB" % grown)
 

@@ -1,10 +1,12 @@
 """A handler whose module wasp does not have (AspNetCoreModule, ANCM's V1,
-IsapiModule, CgiModule, or a managed type= handler, which IIS runs in
+IsapiModule, or a managed type= handler, which IIS runs in
 ManagedPipelineHandler) answers 500.21 as IIS does ("Handler X has a bad
 module Y in its module list"): a page mapped to it is never served as a
 file, and a missing one is no 404 either when the handler does not ask for
-the file to exist. Other files are served. (FastCgiModule and
-AspNetCoreModuleV2 are wasp's own: test_fastcgi_php, test_aspnetcore.)"""
+the file to exist. Other files are served. (FastCgiModule, CgiModule and
+AspNetCoreModuleV2 are wasp's own: test_fastcgi_php, test_cgi,
+test_aspnetcore; a program isapiCgiRestriction does not list is 404.2,
+never its file.)"""
 import os
 import wasptest
 from wasptest import check
@@ -44,8 +46,7 @@ def test(t):
     cases = [("/missing.core", "aspNetCore", "AspNetCoreModule"),
              ("/app.core", "aspNetCore", "AspNetCoreModule"),
              ("/page.aspx", "PageHandlerFactory-Integrated", "ManagedPipelineHandler"),
-             ("/default.asp", "ASPClassic", "IsapiModule"),
-             ("/tool.exe", "CGI-exe", "CgiModule")]
+             ("/default.asp", "ASPClassic", "IsapiModule")]
     for path, handler, module in cases:
         for method in ("GET", "POST"):
             r = wasptest.http_request(srv.port, path, host=srv.host("A"), method=method,
@@ -57,6 +58,9 @@ def test(t):
                                                                                  module)
                 check(b"500.21" in r.body and want.encode() in r.body,
                       "%s: %r" % (path, r.body))
+    r = wasptest.http_request(srv.port, "/tool.exe", host=srv.host("A"))
+    check(r.status == 404 and b"404.2" in r.body and b"secret source" not in r.body,
+          "tool.exe: %r %r" % (r, r.body))
     r = srv.get("/index.html", pool="A")
     check(r.status == 200 and r.body == b"pool A\n", "a static file %r %r" % (r, r.body))
 

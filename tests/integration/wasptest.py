@@ -33,6 +33,7 @@ deadline.
 """
 
 import atexit
+import hashlib
 import http.client
 import json
 import os
@@ -664,6 +665,51 @@ def is_program(arg, name):
     """Whether a command line's argument names program `name`: its path, or
     the title waspd gives a worker ("wasp-worker: POOL")."""
     return arg is not None and (os.path.basename(arg) == name or arg.startswith(name + ": "))
+
+
+def peak_rss_kb(pid):
+    """A process's peak resident memory (VmHWM) in kB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def read_response_head(f):
+    """(status line, {lower-case name: value}) from a binary file of a
+    response (socket.makefile("rb")); the body follows."""
+    status = f.readline()
+    headers = {}
+    while True:
+        line = f.readline().strip()
+        if not line:
+            return status, headers
+        k, _, v = line.decode().partition(":")
+        headers[k.strip().lower()] = v.strip()
+
+
+def post_upload(port, path, host, size, timeout=60.0):
+    """POST size bytes (a repeating pattern, 1 MiB at a time) on a new
+    connection and read the answer to its end: (response bytes, the body's
+    md5 hex digest)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout * TIME_SCALE)
+    s.sendall(("POST %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
+               "Content-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n"
+               % (path, host, size)).encode())
+    chunk = bytes(range(256)) * 4096
+    md5 = hashlib.md5()
+    for _ in range(size // len(chunk)):
+        s.sendall(chunk)
+        md5.update(chunk)
+    data = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        data += b
+    s.close()
+    return data, md5.hexdigest()
 
 
 def proc_state(pid):

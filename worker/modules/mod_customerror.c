@@ -104,7 +104,11 @@ static const struct {
 		   "here." },
 	{ 501, 0, "The server does not support the functionality the request needs." },
 	{ 502, 0, "The server received an invalid response while acting as a gateway or proxy." },
+	{ 502, 1, "The CGI application did not complete within the time allowed "
+		  "(system.webServer/cgi timeout)." },
+	{ 502, 2, "The CGI application did not return a complete, valid set of HTTP headers." },
 	{ 503, 0, "The service is unavailable." },
+	{ 503, 2, "The limit of concurrent requests (here, CGI processes) was reached." },
 };
 
 static const char *

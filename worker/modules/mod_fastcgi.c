@@ -28,10 +28,10 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "cgi/cgi.h"
 #include "config.h"
 #include "fastcgi/procs.h"
 #include "fastcgi/record.h"
-#include "later.h"
 #include "log.h"
 #include "util.h"
 #include "worker.h"
@@ -51,7 +51,7 @@ struct freq {
 	int fd;
 	struct event io, timer;
 	bool io_set, timer_set;
-	struct worker_later *later;
+	struct cgi_resume resume;
 	short io_flags;
 	/* to the application */
 	uint8_t *out;
@@ -113,143 +113,21 @@ param(struct pbuf *b, const char *name, const char *value)
 	b->len += fcgi_nv_encode(b->p + b->len, name, nl, strempty(value), vl);
 }
 
-static bool
-same_name(const struct wasp_http_header *a, const struct wasp_http_header *b)
-{
-	return a->name.len == b->name.len && strncasecmp(a->name.ptr, b->name.ptr, a->name.len) == 0;
-}
-
-/* HTTP_<NAME> for every request field (field lines of one name joined
- * with ", "), as IIS passes them. */
-static void
-params_headers(struct pbuf *b, struct wasp_request *req)
-{
-	const struct wasp_http_request *h = req->http;
-
-	for (uint32_t i = 0; h && i < h->n_headers; i++) {
-		const struct wasp_http_header *x = &h->headers[i];
-		char *name, *value;
-		size_t vlen = 0, o = 0;
-		bool dup = false;
-
-		for (uint32_t k = 0; k < i && !dup; k++)
-			dup = same_name(&h->headers[k], x);
-		if (dup)
-			continue;
-		for (uint32_t k = i; k < h->n_headers; k++)
-			if (same_name(&h->headers[k], x))
-				vlen += (vlen ? 2 : 0) + h->headers[k].value.len;
-		name = wasp_request_alloc(req, x->name.len + 6);
-		value = wasp_request_alloc(req, vlen + 1);
-		if (!name || !value) {
-			b->oom = true;
-			return;
-		}
-		memcpy(name, "HTTP_", 5);
-		for (size_t k = 0; k < x->name.len; k++) {
-			char c = x->name.ptr[k];
-			name[5 + k] = c == '-' ? '_' : (char)(c >= 'a' && c <= 'z' ? c - 32 : c);
-		}
-		name[5 + x->name.len] = '\0';
-		for (uint32_t k = i; k < h->n_headers; k++) {
-			const struct wasp_http_header *y = &h->headers[k];
-
-			if (!same_name(y, x))
-				continue;
-			if (o) {
-				memcpy(value + o, ", ", 2);
-				o += 2;
-			}
-			if (y->value.len)
-				memcpy(value + o, y->value.ptr, y->value.len);
-			o += y->value.len;
-		}
-		value[o] = '\0';
-		/* CGI passes these two as CONTENT_*, not HTTP_* */
-		if (streq(name, "HTTP_CONTENT_TYPE") || streq(name, "HTTP_CONTENT_LENGTH"))
-			continue;
-		param(b, name, value);
-	}
-}
-
-static const char *
-sv(struct wasp_request *req, const char *name)
-{
-	return strempty(wasp_request_server_variable(req, name));
-}
-
-struct nv {
-	const char *name, *value;
-};
-
-/* FCGI_PARAMS that are always the same (wasp serves plain HTTP, anonymously) */
-static const struct nv params_fixed[] = {
-	{ "GATEWAY_INTERFACE", "CGI/1.1" }, { "SERVER_PORT_SECURE", "0" }, { "HTTPS", "off" },
-	{ "REMOTE_USER", "" },              { "AUTH_TYPE", "" },           { "LOGON_USER", "" },
-};
-
-/* FCGI_PARAMS that are a server variable (name, the variable's IIS name) */
-static const struct nv params_vars[] = {
-	{ "SERVER_SOFTWARE", "SERVER_SOFTWARE" },
-	{ "SERVER_PROTOCOL", "SERVER_PROTOCOL" },
-	{ "SERVER_NAME", "SERVER_NAME" },
-	{ "SERVER_PORT", "SERVER_PORT" },
-	{ "SERVER_ADDR", "LOCAL_ADDR" },
-	{ "LOCAL_ADDR", "LOCAL_ADDR" },
-	{ "REMOTE_ADDR", "REMOTE_ADDR" },
-	{ "REMOTE_HOST", "REMOTE_ADDR" },
-	{ "REMOTE_PORT", "REMOTE_PORT" },
-	{ "DOCUMENT_ROOT", "APPL_PHYSICAL_PATH" },
-	{ "APPL_PHYSICAL_PATH", "APPL_PHYSICAL_PATH" },
-	{ "APPL_MD_PATH", "APPL_MD_PATH" },
-	{ "INSTANCE_ID", "INSTANCE_ID" },
-	{ "INSTANCE_NAME", "INSTANCE_NAME" },
-	{ "APP_POOL_ID", "APP_POOL_ID" },
-	{ "CONTENT_TYPE", "CONTENT_TYPE" },
-};
-
-/* The FCGI_PARAMS stream of req (docs/fastcgi.md has the table). */
 static int
-params_build(struct freq *f, bool path_info, struct pbuf *b)
+param_add(void *userdata, const char *name, const char *value)
 {
-	struct wasp_request *req = f->req;
-	const char *path = wasp_request_path(req), *file = wasp_request_physical_path(req);
-	const char *script = path, *info = path, *translated = file;
-	const char *raw = wasp_request_raw_path(req), *query = wasp_request_query(req);
-	const char *uri = *query ? wasp_arena_printf(req->arena, "%s?%s", raw, query) : raw;
-	int64_t blen = wasp_request_body_length(req);
+	param(userdata, name, value);
+	return 0;
+}
 
-	if (path_info && req->script_len > 0 && req->script_len < strlen(path)) {
-		/* allowPathInfo: the script is the URL's first part that names
-		 * a file (chosen at MapRequestHandler), the rest is PATH_INFO */
-		script = wasp_arena_strndup(req->arena, path, req->script_len);
-		info = path + req->script_len;
-		file = req->script_file;
-		translated = req->path_info_file ? req->path_info_file : "";
-	}
-	*b = (struct pbuf){ .req = req };
-	for (size_t i = 0; i < ELEMENTSOF(params_fixed); i++)
-		param(b, params_fixed[i].name, params_fixed[i].value);
-	for (size_t i = 0; i < ELEMENTSOF(params_vars); i++)
-		param(b, params_vars[i].name, sv(req, params_vars[i].value));
-	param(b, "REQUEST_METHOD", wasp_request_method(req));
-	param(b, "QUERY_STRING", query);
-	param(b, "REQUEST_URI", uri);
-	param(b, "UNENCODED_URL", uri);
-	param(b, "URL", script);
-	param(b, "SCRIPT_NAME", script);
-	param(b, "SCRIPT_FILENAME", strempty(file));
-	param(b, "PATH_INFO", info);
-	param(b, "PATH_TRANSLATED", strempty(translated));
-	if (blen != 0) {
-		/* a chunked body's length is not known up front: none is sent,
-		 * the application reads FCGI_STDIN to its end */
-		if (blen > 0)
-			param(b, "CONTENT_LENGTH",
-			      wasp_arena_printf(req->arena, "%lld", (long long)blen));
-	} else
-		param(b, "CONTENT_LENGTH", "0");
-	params_headers(b, req);
+/* The FCGI_PARAMS stream of req: the CGI meta-variables (worker/cgi/vars.c,
+ * the table in docs/fastcgi.md). */
+static int
+params_build(struct freq *f, struct pbuf *b)
+{
+	*b = (struct pbuf){ .req = f->req };
+	if (cgi_vars(f->req, param_add, b) < 0)
+		return -ENOMEM;
 	return b->oom ? -ENOMEM : 0;
 }
 
@@ -390,14 +268,7 @@ freq_cleanup(void *p)
 	struct freq *f = p;
 
 	freq_abandon(f); /* the request ended before the application did */
-}
-
-/* Continue the pipeline from the loop: resuming may complete the request
- * and free f (its arena) on the spot, so never from f's own code. */
-static void
-freq_resume(struct freq *f)
-{
-	worker_later_resume(f->later, WASP_DONE);
+	cgi_resume_cancel(&f->resume);
 }
 
 /* Answer with an error status before the head is out, or cut the
@@ -415,96 +286,23 @@ freq_fail(struct freq *f, unsigned status, unsigned substatus, const char *why)
 			 f->app ? conf(f)->full_path : "?", why, wasp_request_method(req),
 			 wasp_request_path(req));
 	freq_finish(f, false);
-	if (req->stream && req->stream->head_sent) {
-		wasp_response_stream_abort(req);
-		return;
-	}
-	/* nothing is out yet (a stream is dropped with the body) */
-	wasp_response_clear_body(req);
-	req->n_headers = 0;
-	wasp_response_set_status(req, status, substatus);
-	wasp_request_set_error_detail(req, why);
-	freq_resume(f);
+	if (cgi_fail_response(req, status, substatus, why) && !f->resume.resumed)
+		cgi_resume(&f->resume, req);
 }
 
 /* ---- the response head ---- */
 
-/* A field the worker writes itself: an application's is dropped. */
-static bool
-worker_field(const char *name, size_t len)
-{
-	static const char *const own[] = { "Transfer-Encoding", "Connection", "Keep-Alive",
-					   "Upgrade", "Date", "Server" };
-
-	for (size_t i = 0; i < ELEMENTSOF(own); i++)
-		if (strlen(own[i]) == len && strncasecmp(own[i], name, len) == 0)
-			return true;
-	return false;
-}
-
 static int
 head_apply(struct freq *f)
 {
-	struct wasp_request *req = f->req;
-	const char *name, *value;
-	size_t pos = 0, nl, vl;
-	bool have_status = false, have_location = false;
-	int64_t length = -1;
-	int r;
+	int64_t length;
+	int r = cgi_head_apply(f->req, &f->head, &length, &f->redirect);
 
-	while ((r = fcgi_head_next(&f->head, &pos, &name, &nl, &value, &vl)) > 0) {
-		char *n, *v;
-
-		if (nl == 6 && strncasecmp(name, "Status", 6) == 0) {
-			int st = fcgi_parse_status(value, vl);
-			if (st < 0)
-				return -EBADMSG;
-			wasp_response_set_status(req, (unsigned)st, 0);
-			have_status = true;
-			continue;
-		}
-		if (nl == 14 && strncasecmp(name, "Content-Length", 14) == 0) {
-			char *end;
-			long long x;
-
-			v = wasp_arena_strndup(req->arena, value, vl);
-			if (!v)
-				return -ENOMEM;
-			errno = 0;
-			x = strtoll(v, &end, 10);
-			if (errno || *end || end == v || x < 0)
-				return -EBADMSG;
-			length = x;
-			continue;
-		}
-		/* the worker frames the response and writes these itself */
-		if (worker_field(name, nl))
-			continue;
-		if (nl == 8 && strncasecmp(name, "Location", 8) == 0) {
-			have_location = true;
-			if (vl > 0 && value[0] == '/' && (vl == 1 || value[1] != '/'))
-				f->redirect = wasp_arena_strndup(req->arena, value, vl);
-		}
-		n = wasp_arena_strndup(req->arena, name, nl);
-		v = wasp_arena_strndup(req->arena, value, vl);
-		if (!n || !v)
-			return -ENOMEM;
-		r = wasp_response_add_header(req, n, v);
-		if (r < 0)
-			return r == -ENOMEM ? r : -EBADMSG;
-	}
 	if (r < 0)
 		return r;
-	/* a Location path without a Status is a local redirect (RFC 3875
-	 * 6.2.2: served as a request for that URL, once the application's
-	 * answer ended); an absolute URL without one a client redirect */
-	if (have_status || !have_location)
-		f->redirect = NULL;
 	if (f->redirect)
-		return 0;
-	if (!have_status)
-		wasp_response_set_status(req, have_location ? 302 : 200, 0);
-	return wasp_response_stream(req, length, on_writable, f) < 0 ? -ENOMEM : 0;
+		return 0; /* served once the application's answer ended */
+	return wasp_response_stream(f->req, length, on_writable, f) < 0 ? -ENOMEM : 0;
 }
 
 /* ---- reading the application ---- */
@@ -543,27 +341,18 @@ freq_retry(struct freq *f)
 static bool
 flush_pend(struct freq *f)
 {
-	while (f->pend_len > 0) {
-		ssize_t n = wasp_response_stream_write(f->req, f->pend, f->pend_len);
+	int r = cgi_stream_give(f->req, &f->pend, &f->pend_len);
 
-		if (n == -EAGAIN) {
-			f->paused = true; /* the client is slower: stop reading */
-			return false;
-		}
-		if (n == -EMSGSIZE) {
-			freq_fail(f, 500, 0, "more output than its Content-Length");
-			return false;
-		}
-		if (n < 0) { /* the client went away, or a module replaced the body */
-			wasp_log(WASP_LOG_DEBUG, "FastCGI process %d: the response is not wanted "
-				 "any more", (int)f->pid);
-			freq_abandon(f);
-			return false;
-		}
-		f->pend += n;
-		f->pend_len -= (size_t)n;
+	if (r == -EAGAIN)
+		f->paused = true; /* the client is slower: stop reading */
+	else if (r == -EMSGSIZE)
+		freq_fail(f, 500, 0, "more output than its Content-Length");
+	else if (r < 0) { /* the client went away, or a module replaced the body */
+		wasp_log(WASP_LOG_DEBUG, "FastCGI process %d: the response is not wanted "
+			 "any more", (int)f->pid);
+		freq_abandon(f);
 	}
-	return true;
+	return r == 0;
 }
 
 static void
@@ -672,7 +461,7 @@ on_end(struct freq *f)
 			(void)wasp_response_set_header(req, "Content-Type", "text/plain; charset=utf-8");
 			(void)wasp_response_write(req, f->err_text, f->err_len);
 		}
-		freq_resume(f);
+		cgi_resume(&f->resume, f->req);
 		return;
 	}
 	if (!f->head_done) {
@@ -682,15 +471,8 @@ on_end(struct freq *f)
 	freq_finish(f, clean);
 	if (f->redirect) {
 		/* MapRequestHandler again, for the new URL, when resumed */
-		int r = wasp_request_internal_redirect(req, f->redirect);
-
-		if (r < 0 && wasp_response_status(req) < 400) {
-			wasp_log(WASP_LOG_ERR, "FastCGI process %d: local redirect to '%s' refused: %s",
-				 (int)f->pid, f->redirect, strerror(-r));
-			wasp_response_set_status(req, 500, 0);
-			wasp_request_set_error_detail(req, "a local redirect that cannot be followed");
-		}
-		freq_resume(f);
+		cgi_local_redirect(req, "FastCGI", f->pid, f->redirect);
+		cgi_resume(&f->resume, f->req);
 		return;
 	}
 	if (f->streaming)
@@ -701,7 +483,7 @@ static void
 start_stream(struct freq *f)
 {
 	f->streaming = true;
-	freq_resume(f);
+	cgi_resume(&f->resume, f->req);
 }
 
 /* Read and relay what the application sent, as far as the client takes it. */
@@ -895,7 +677,7 @@ on_ready(struct fcgi_waiter *w, struct fcgi_inst *inst)
 	wasp_log(WASP_LOG_DEBUG, "FastCGI process %d takes %s %s", (int)f->pid,
 		 wasp_request_method(f->req), wasp_request_path(f->req));
 	fcgi_parser_init(&f->parser, FCGI_REQ_ID);
-	if (params_build(f, f->req->path_info_allowed, &b) < 0 || out_request(f, &b) < 0) {
+	if (params_build(f, &b) < 0 || out_request(f, &b) < 0) {
 		freq_fail(f, 500, 0, "out of memory");
 		return;
 	}
@@ -907,76 +689,41 @@ on_ready(struct fcgi_waiter *w, struct fcgi_inst *inst)
 
 /* ---- the handler ---- */
 
-struct hinfo {
-	const char *script_processor;
-	bool allow_path_info;
-};
-
-/* The chosen <handlers> entry's scriptProcessor and allowPathInfo. */
-static bool
-handler_info(struct wasp_request *req, struct hinfo *ret)
-{
-	const char *name = wasp_request_handler_name(req);
-	const struct wasp_element *h = wasp_request_config(req, "system.webServer/handlers");
-
-	for (size_t i = 0; name && h && i < h->n_items; i++)
-		if (strcaseeq(wasp_element_get_str(h->items[i], "name", ""), name)) {
-			ret->script_processor =
-				wasp_element_get_str(h->items[i], "scriptProcessor", "");
-			ret->allow_path_info =
-				wasp_element_get_bool(h->items[i], "allowPathInfo", false);
-			return true;
-		}
-	return false;
-}
-
-static enum wasp_status
-early_error(struct wasp_request *req, unsigned status, unsigned substatus, const char *why)
-{
-	wasp_log(status == 503 ? WASP_LOG_WARNING : WASP_LOG_ERR, "FastCGI: %s (%s %s)", why,
-		 wasp_request_method(req), wasp_request_path(req));
-	wasp_response_set_status(req, status, substatus);
-	wasp_request_set_error_detail(req, why);
-	return WASP_DONE;
-}
-
 static enum wasp_status
 fastcgi_execute(struct wasp_request *req, void *userdata)
 {
 	struct wasp_server *srv = wasp_request_server(req);
-	struct hinfo hi;
+	const char *processor;
 	struct freq *f;
 	struct fcgi_app *app;
 	int r;
 
 	if (!wasp_request_handler_name(req))
 		return WASP_DECLINED; /* no <handlers> (a worker without configuration) */
-	if (!handler_info(req, &hi) || !*hi.script_processor)
-		return early_error(req, 500, 0,
-				   "the handler has no scriptProcessor for FastCgiModule");
+	processor = cgi_handler(req);
+	if (!processor || !*processor)
+		return cgi_early_error(req, "FastCGI", 500, 0,
+				       "the handler has no scriptProcessor for FastCgiModule");
 	app = fcgi_app_get(wasp_server_event_base(srv),
 			   wasp_server_config(srv, "system.webServer/fastCgi"),
-			   hi.script_processor, &r);
+			   processor, &r);
 	if (!app)
-		return early_error(
-			req, 500, 0,
+		return cgi_early_error(
+			req, "FastCGI", 500, 0,
 			r == -ENOENT
 				? wasp_arena_printf(req->arena,
 						    "the FastCGI application '%s' of handler '%s' is "
 						    "not in system.webServer/fastCgi",
-						    hi.script_processor,
+						    processor,
 						    strempty(wasp_request_handler_name(req)))
 				: "out of memory");
 	f = wasp_request_alloc(req, sizeof(*f));
 	if (!f)
 		return WASP_ERROR;
 	*f = (struct freq){ .req = req, .app = app, .fd = -1 };
-	req->path_info_allowed = hi.allow_path_info;
 	f->in = wasp_request_alloc(req, FCGI_IN_BUF);
 	f->head.buf = wasp_request_alloc(req, FCGI_HEAD_MAX);
-	f->later = worker_later_new(req);
-	if (!f->in || !f->head.buf || !f->later ||
-	    wasp_request_on_cleanup(req, freq_cleanup, f) < 0)
+	if (!f->in || !f->head.buf || wasp_request_on_cleanup(req, freq_cleanup, f) < 0)
 		return WASP_ERROR;
 	fcgi_head_init(&f->head, f->head.buf, FCGI_HEAD_MAX);
 	f->deadline_req = wasp_now_usec() + conf(f)->request_usec;
@@ -984,17 +731,19 @@ fastcgi_execute(struct wasp_request *req, void *userdata)
 	r = fcgi_app_acquire(app, &f->waiter);
 	if (r == -EBUSY) {
 		f->done = true;
-		return early_error(req, 503, 4, "the FastCGI queue is full (queueLength)");
+		return cgi_early_error(req, "FastCGI", 503, 4,
+				       "the FastCGI queue is full (queueLength)");
 	}
 	if (r == -EAGAIN) {
 		f->done = true;
-		return early_error(req, 500, 0,
-				   "the FastCGI process has failed frequently recently "
-				   "(rapidFailsPerMinute); try the request again in a while");
+		return cgi_early_error(req, "FastCGI", 500, 0,
+				       "the FastCGI process has failed frequently recently "
+				       "(rapidFailsPerMinute); try the request again in a while");
 	}
 	if (r < 0) {
 		f->done = true;
-		return early_error(req, 500, 0, "the FastCGI process could not be started");
+		return cgi_early_error(req, "FastCGI", 500, 0,
+				       "the FastCGI process could not be started");
 	}
 	if (r == 1)
 		timer_arm(f); /* queued: requestTimeout bounds the wait */
