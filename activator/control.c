@@ -6,6 +6,8 @@
  * Requests (docs/design.md "Control"):
  *   {"verb": "list", "object": "apppool"}   -> {"ok": true, "apppools": [...]}
  *   {"verb": "list", "object": "wp"}        -> {"ok": true, "workers": [...]}
+ *   {"verb": "list", "object": "site"|"app"|"vdir"}
+ *                                -> {"ok": true, "sites"|"apps"|"vdirs": [...]}
  *   {"verb": "start"|"stop"|"recycle", "object": "apppool", "name": "NAME"}
  *                                           -> {"ok": true, "message": "..."} */
 #include <event2/buffer.h>
@@ -112,6 +114,19 @@ stop_reason_name(enum wasp_pool_stop_reason r)
 }
 
 static json_t *
+json_decref_null(json_t *j)
+{
+	json_decref(j);
+	return NULL;
+}
+
+static int
+append_new(json_t *arr, json_t *o)
+{
+	return o && json_array_append_new(arr, o) == 0 ? 0 : -ENOMEM;
+}
+
+static json_t *
 list_apppools(struct wasp_env *env)
 {
 	json_t *arr = json_array();
@@ -138,7 +153,15 @@ list_apppools(struct wasp_env *env)
 			"identityType", wasp_identity_type_name(c->process_model.identity_type), "uid",
 			(json_int_t)p->ident.uid, "queueLength", (json_int_t)c->queue_length,
 			"idleTimeoutMs", (json_int_t)(c->process_model.idle_timeout / 1000));
-		if (!o || json_array_append_new(arr, o) < 0) {
+		if (o && (json_object_set_new(o, "managedRuntimeVersion",
+					      json_string(c->managed_runtime_version
+								  ? c->managed_runtime_version
+								  : "")) < 0 ||
+			  json_object_set_new(o, "managedPipelineMode",
+					      json_string(c->managed_classic ? "Classic"
+									     : "Integrated")) < 0))
+			o = json_decref_null(o);
+		if (append_new(arr, o) < 0) {
 			json_decref(arr);
 			return NULL;
 		}
@@ -179,6 +202,105 @@ list_workers(struct wasp_env *env)
 		}
 	}
 	return json_pack("{s:b, s:o}", "ok", 1, "workers", arr);
+}
+
+/* appcmd's names: an application is "SITE/path", a virtual directory
+ * "SITE/app/vdir" ("SITE/" for the root of the root application). */
+static char *
+app_vdir_name(const char *site, const char *app, const char *vdir)
+{
+	char *s;
+
+	if (asprintf(&s, "%s%s%s", site, app, vdir && !streq(vdir, "/") ? vdir : "") < 0)
+		return NULL;
+	return s;
+}
+
+static json_t *
+site_json(const struct wasp_site *s)
+{
+	json_t *b = json_array();
+	_cleanup_free_ char *list = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	f = open_memstream(&list, &len);
+	if (!b || !f) {
+		if (f)
+			fclose(f);
+		json_decref(b);
+		return NULL;
+	}
+	for (size_t i = 0; i < s->n_bindings; i++) {
+		const struct wasp_binding *bd = &s->bindings[i];
+		fprintf(f, "%s%s/%s", i ? "," : "", bd->protocol, bd->binding_information);
+		if (append_new(b, json_pack("{s:s, s:s}", "protocol", bd->protocol,
+					    "bindingInformation", bd->binding_information)) < 0) {
+			fclose(f);
+			json_decref(b);
+			return NULL;
+		}
+	}
+	if (fclose(f) != 0) {
+		json_decref(b);
+		return NULL;
+	}
+	/* Sites have no state of their own yet: a configured site's bindings
+	 * are open while waspd runs. */
+	return json_pack("{s:s, s:I, s:s, s:s, s:b, s:o}", "name", s->name, "id",
+			 (json_int_t)s->id, "bindings", list, "state", "Started",
+			 "serverAutoStart", s->server_auto_start, "bindingList", b);
+}
+
+static json_t *
+list_sites(struct wasp_env *env)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr && i < env->ah->n_sites; i++)
+		if (append_new(arr, site_json(&env->ah->sites[i])) < 0)
+			arr = json_decref_null(arr);
+	return arr ? json_pack("{s:b, s:o}", "ok", 1, "sites", arr) : NULL;
+}
+
+/* list app (vdirs false) or list vdir (vdirs true). */
+static json_t *
+list_apps(struct wasp_env *env, bool vdirs)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr && i < env->ah->n_sites; i++) {
+		const struct wasp_site *s = &env->ah->sites[i];
+		for (size_t j = 0; arr && j < s->n_apps; j++) {
+			const struct wasp_application *a = &s->apps[j];
+			_cleanup_free_ char *an = app_vdir_name(s->name, a->path, NULL);
+
+			if (!an)
+				arr = json_decref_null(arr);
+			else if (!vdirs) {
+				if (append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", an,
+							      "site", s->name, "path", a->path,
+							      "applicationPool", a->application_pool,
+							      "enabledProtocols",
+							      a->enabled_protocols
+								      ? a->enabled_protocols
+								      : "")) < 0)
+					arr = json_decref_null(arr);
+				continue;
+			}
+			for (size_t k = 0; arr && k < a->n_vdirs; k++) {
+				const struct wasp_virtual_directory *v = &a->vdirs[k];
+				_cleanup_free_ char *vn = app_vdir_name(s->name, a->path, v->path);
+
+				if (!vn || append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s}", "name",
+								     vn, "app", an, "site", s->name,
+								     "path", v->path, "physicalPath",
+								     v->physical_path)) < 0)
+					arr = json_decref_null(arr);
+			}
+		}
+	}
+	return arr ? json_pack("{s:b, s:o}", "ok", 1, vdirs ? "vdirs" : "apps", arr) : NULL;
 }
 
 /* start, stop or recycle pool p, for client c. */
@@ -269,7 +391,14 @@ control_handle(struct control_client *c, json_t *req)
 			return list_apppools(env);
 		if (streq(object, "wp"))
 			return list_workers(env);
-		return error_reply("cannot list '%s' (this waspd lists: apppool, wp)", object);
+		if (streq(object, "site"))
+			return list_sites(env);
+		if (streq(object, "app"))
+			return list_apps(env, false);
+		if (streq(object, "vdir"))
+			return list_apps(env, true);
+		return error_reply("cannot list '%s' (this waspd lists: site, app, vdir, apppool, wp)",
+				   object);
 	}
 	if (!streq(verb, "start") && !streq(verb, "stop") && !streq(verb, "recycle"))
 		return error_reply("unknown verb '%s' (list, start, stop, recycle, reload)", verb);
