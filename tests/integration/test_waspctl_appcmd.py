@@ -98,5 +98,30 @@ def test(t):
                                check_status=False)
     check(rc == 2 and "colour" in err, "unknown attribute %r %r" % (out, err))
 
+    # list config reads the file: appcmd's short section names, every
+    # section without /section:, --json in the same shape.
+    def config(*args, json_output=False, check_status=True):
+        return srv.waspctl("-c", srv.config_path, "list", "config", *args,
+                           json_output=json_output, check_status=check_status)
+
+    full = config("Site One/", "/section:system.webServer/defaultDocument")
+    check("<defaultDocument" in full and "<system.webServer>" in full, "full:\n" + full)
+    check(config("Site One/", "/section:defaultDocument") == full, "short name")
+    check(config("Site One/", "/section:DEFAULTDOCUMENT") == full, "short name, case")
+    every = config("Site One/")
+    for sec in ("<defaultDocument", "<staticContent", "<httpErrors", "<requestFiltering"):
+        check(sec in every, "list config PATH lacks %s:\n%s" % (sec, every))
+    out = config("Site One/", "/section:defaultDocument", json_output=True)
+    check(out["ok"] is True and
+          list(out["sections"]) == ["system.webServer/defaultDocument"] and
+          "files" in out["sections"]["system.webServer/defaultDocument"], "json %r" % out)
+    check(len(config("Site One/", json_output=True)["sections"]) > 5, "json, every section")
+    rc, out, err = config("Site One/", "/section:noSuchSection", "--json",
+                          check_status=False)
+    check(rc == 1 and json.loads(out)["ok"] is False and "noSuchSection" in err,
+          "unknown section %r %r" % (out, err))
+    rc, out, err = config("No Such Site/", "/section:defaultDocument", check_status=False)
+    check(rc == 1 and "No Such Site" in err, "unknown site %r %r" % (out, err))
+
 
 wasptest.main(test)
