@@ -1,6 +1,8 @@
 /* The control socket: control.sock in the runtime directory, SOCK_STREAM,
- * one JSON object per line each way (jansson). The caller must be root or
- * waspd's own user (SO_PEERCRED). Every field of a request is checked and an
+ * one JSON object per line each way (jansson). The caller is checked with
+ * SO_PEERCRED and SO_PEERGROUPS: root, waspd's own user and members of
+ * --admin-group may use every verb, members of --read-group may list; anyone
+ * else is refused (the socket is 0600 when neither group is set). Every field of a request is checked and an
  * error comes back as {"ok": false, "error": "<what to do about it>"}.
  *
  * Requests (docs/design.md "Control"):
@@ -31,6 +33,14 @@
 #define CONTROL_MAX_LINE 65536
 #define CONTROL_MAX_CLIENTS 64
 #define CONTROL_TIMEOUT_SEC 30
+/* A caller's groups looked at (more are refused rather than half-read). */
+#define CONTROL_MAX_GROUPS 1024
+
+enum control_access {
+	CONTROL_DENIED,
+	CONTROL_READ, /* list only */
+	CONTROL_ALL,
+};
 
 struct control_client {
 	struct control_client *next;
@@ -38,6 +48,7 @@ struct control_client {
 	struct bufferevent *bev;
 	uid_t uid;
 	pid_t pid;
+	enum control_access access;
 	bool closing;
 };
 
@@ -369,6 +380,10 @@ control_handle(struct control_client *c, json_t *req)
 	name = json_string_value(json_object_get(req, "name"));
 	if (!verb)
 		return error_reply("missing field 'verb' (list, start, stop, recycle, reload)");
+	if (c->access != CONTROL_ALL && !streq(verb, "list"))
+		return error_reply("permission denied: uid %u may only list (a member of "
+				   "waspd's --read-group); '%s' needs root or --admin-group",
+				   (unsigned)c->uid, verb);
 	if (streq(verb, "reload")) {
 		_cleanup_free_ char *msg = NULL;
 
@@ -466,6 +481,42 @@ client_on_read(struct bufferevent *bev, void *arg)
 	}
 }
 
+static bool
+gid_in(gid_t gid, const gid_t *groups, size_t n, gid_t primary)
+{
+	if (gid == primary)
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+/* What the peer of cfd may do: root and waspd's user everything, then by
+ * its groups (SO_PEERGROUPS: the peer's supplementary groups when it
+ * connected). A peer whose groups cannot be read gets what its uid alone
+ * gives. */
+static enum control_access
+control_peer_access(const struct wasp_env *env, int cfd, const struct ucred *cred)
+{
+	_cleanup_free_ gid_t *groups = NULL;
+	socklen_t len = CONTROL_MAX_GROUPS * sizeof(gid_t);
+	size_t n = 0;
+
+	if (cred->uid == 0 || cred->uid == geteuid())
+		return CONTROL_ALL;
+	if (!env->ctl_admin_group.set && !env->ctl_read_group.set)
+		return CONTROL_DENIED;
+	groups = malloc(len);
+	if (groups && getsockopt(cfd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0)
+		n = len / sizeof(gid_t);
+	if (env->ctl_admin_group.set && gid_in(env->ctl_admin_group.gid, groups, n, cred->gid))
+		return CONTROL_ALL;
+	if (env->ctl_read_group.set && gid_in(env->ctl_read_group.gid, groups, n, cred->gid))
+		return CONTROL_READ;
+	return CONTROL_DENIED;
+}
+
 static void
 control_on_accept(evutil_socket_t fd, short what, void *arg)
 {
@@ -473,6 +524,7 @@ control_on_accept(evutil_socket_t fd, short what, void *arg)
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	struct control_client *c;
+	enum control_access access;
 	int cfd;
 
 	cfd = accept4(ctl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -485,11 +537,13 @@ control_on_accept(evutil_socket_t fd, short what, void *arg)
 		safe_close(cfd);
 		return;
 	}
-	if (cred.uid != 0 && cred.uid != geteuid()) {
+	access = control_peer_access(ctl->env, cfd, &cred);
+	if (access == CONTROL_DENIED) {
 		char msg[256];
 		int n = snprintf(msg, sizeof(msg),
 				 "{\"ok\":false,\"error\":\"permission denied: uid %u may not "
-				 "control waspd (root or uid %u only)\"}\n",
+				 "control waspd (root, uid %u and waspd's --admin-group and "
+				 "--read-group only)\"}\n",
 				 (unsigned)cred.uid, (unsigned)geteuid());
 		log_warning("control: refused uid %u (pid %d)", (unsigned)cred.uid, (int)cred.pid);
 		(void)!write(cfd, msg, (size_t)MAX(n, 0));
@@ -511,6 +565,7 @@ control_on_accept(evutil_socket_t fd, short what, void *arg)
 	c->ctl = ctl;
 	c->uid = cred.uid;
 	c->pid = cred.pid;
+	c->access = access;
 	c->bev = bufferevent_socket_new(ctl->env->base, cfd, BEV_OPT_CLOSE_ON_FREE);
 	if (!c->bev) {
 		safe_close(cfd);
@@ -535,6 +590,14 @@ control_in_use(const struct sockaddr_un *sa)
 	if (fd < 0)
 		return false;
 	return connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0;
+}
+
+/* With an access group, anyone may connect and the caller's credentials
+ * decide (control_peer_access); without one, only root. */
+static mode_t
+control_mode(const struct wasp_env *env)
+{
+	return env->ctl_admin_group.set || env->ctl_read_group.set ? 0666 : 0600;
 }
 
 int
@@ -572,7 +635,7 @@ control_open(struct wasp_env *env)
 	(void)unlink(tmp.sun_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&tmp, sizeof(tmp)) < 0 ||
-	    chmod(tmp.sun_path, 0600) < 0 || listen(fd, 64) < 0 ||
+	    chmod(tmp.sun_path, control_mode(env)) < 0 || listen(fd, 64) < 0 ||
 	    rename(tmp.sun_path, path) < 0) {
 		int r = log_errno(-errno, "control socket %s", path);
 		(void)unlink(tmp.sun_path);

@@ -80,7 +80,7 @@ ctl_call(const char *runtime_dir, json_t *req)
 	size_t len = 0, size = 0;
 	json_error_t jerr;
 	json_t *reply;
-	int fd;
+	int fd, send_errno = 0;
 
 	if (!line)
 		return NULL;
@@ -94,9 +94,10 @@ ctl_call(const char *runtime_dir, json_t *req)
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			fprintf(stderr, "waspctl: send to waspd: %s\n", strerror(errno));
-			close(fd);
-			return NULL;
+			/* waspd may have answered (a refusal) and closed already:
+			 * its answer says more than the broken pipe. */
+			send_errno = errno;
+			break;
 		}
 		off += (size_t)w;
 	}
@@ -130,6 +131,10 @@ ctl_call(const char *runtime_dir, json_t *req)
 			break;
 	}
 	close(fd);
+	if (len == 0 && send_errno) {
+		fprintf(stderr, "waspctl: send to waspd: %s\n", strerror(send_errno));
+		return NULL;
+	}
 	if (len == 0) {
 		fprintf(stderr, "waspctl: waspd closed the connection without a reply\n");
 		return NULL;
