@@ -166,28 +166,34 @@ struct ctl_attr {
 struct ctl_object {
 	const char *object, *tag, *list_key, *name_key;
 	struct ctl_attr shown[4];
+	const char *shown_if_set; /* wasp's own: shown after them when not empty */
 	struct ctl_attr aliases[4];
 };
 
 static const struct ctl_object objects[] = {
 	{ "site", "SITE", "sites", "name",
 	  { { "id", "id" }, { "bindings", "bindings" }, { "state", "state" } },
+	  NULL,
 	  { { "site.name", "name" } } },
 	{ "app", "APP", "apps", "name",
 	  { { "applicationPool", "applicationPool" } },
+	  NULL,
 	  { { "app.name", "name" }, { "apppool.name", "applicationPool" },
 	    { "site.name", "site" } } },
 	{ "vdir", "VDIR", "vdirs", "name",
 	  { { "physicalPath", "physicalPath" } },
+	  NULL,
 	  { { "vdir.name", "name" }, { "app.name", "app" }, { "site.name", "site" } } },
 	{ "apppool", "APPPOOL", "apppools", "name",
 	  { { "MgdVersion", "managedRuntimeVersion" },
 	    { "MgdMode", "managedPipelineMode" },
 	    { "state", "state" } },
+	  "stopReason",
 	  { { "apppool.name", "name" }, { "MgdVersion", "managedRuntimeVersion" },
 	    { "MgdMode", "managedPipelineMode" } } },
 	{ "wp", "WP", "workers", "pid",
 	  { { "applicationPool", "pool" } },
+	  NULL,
 	  { { "wp.name", "pid" }, { "apppool.name", "pool" }, { "applicationPool", "pool" } } },
 };
 
@@ -329,6 +335,9 @@ print_line(const struct ctl_object *ob, json_t *o)
 			buf[0] = 0;
 		printf("%s%s:%s", i ? "," : "", ob->shown[i].label, buf);
 	}
+	if (ob->shown_if_set && value_str(json_object_get(o, ob->shown_if_set), buf, sizeof(buf)) &&
+	    *buf)
+		printf(",%s:%s", ob->shown_if_set, buf);
 	printf(")\n");
 }
 

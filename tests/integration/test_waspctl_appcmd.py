@@ -68,7 +68,8 @@ def test(t):
     srv.waspctl("stop", "apppool", "/apppool.name:B")
     wait_until(lambda: srv.pool_state("B") == "Stopped", what="B stopped")
     text = ctl("list", "apppool", "/state:Stopped")
-    check(lines(text) == ['APPPOOL "B" (MgdVersion:v4.0,MgdMode:Integrated,state:Stopped)'],
+    check(lines(text) == ['APPPOOL "B" (MgdVersion:v4.0,MgdMode:Integrated,state:Stopped,'
+                          'stopReason:operator)'],
           "/state:Stopped:\n" + text)
     check(lines(ctl("list", "apppool", "/state:Started", "/text:name")) == ["A"],
           "/state:Started")
