@@ -1,11 +1,15 @@
 /* The control socket: control.sock in the runtime directory, SOCK_STREAM,
- * one JSON object per line each way (jansson). The caller must be root or
- * waspd's own user (SO_PEERCRED). Every field of a request is checked and an
+ * one JSON object per line each way (jansson). The caller is checked with
+ * SO_PEERCRED and SO_PEERGROUPS: root, waspd's own user and members of
+ * --admin-group may use every verb, members of --read-group may list; anyone
+ * else is refused (the socket is 0600 when neither group is set). Every field of a request is checked and an
  * error comes back as {"ok": false, "error": "<what to do about it>"}.
  *
  * Requests (docs/design.md "Control"):
  *   {"verb": "list", "object": "apppool"}   -> {"ok": true, "apppools": [...]}
  *   {"verb": "list", "object": "wp"}        -> {"ok": true, "workers": [...]}
+ *   {"verb": "list", "object": "site"|"app"|"vdir"}
+ *                                -> {"ok": true, "sites"|"apps"|"vdirs": [...]}
  *   {"verb": "start"|"stop"|"recycle", "object": "apppool", "name": "NAME"}
  *                                           -> {"ok": true, "message": "..."} */
 #include <event2/buffer.h>
@@ -29,6 +33,14 @@
 #define CONTROL_MAX_LINE 65536
 #define CONTROL_MAX_CLIENTS 64
 #define CONTROL_TIMEOUT_SEC 30
+/* A caller's groups looked at (more are refused rather than half-read). */
+#define CONTROL_MAX_GROUPS 1024
+
+enum control_access {
+	CONTROL_DENIED,
+	CONTROL_READ, /* list only */
+	CONTROL_ALL,
+};
 
 struct control_client {
 	struct control_client *next;
@@ -36,6 +48,7 @@ struct control_client {
 	struct bufferevent *bev;
 	uid_t uid;
 	pid_t pid;
+	enum control_access access;
 	bool closing;
 };
 
@@ -112,6 +125,19 @@ stop_reason_name(enum wasp_pool_stop_reason r)
 }
 
 static json_t *
+json_decref_null(json_t *j)
+{
+	json_decref(j);
+	return NULL;
+}
+
+static int
+append_new(json_t *arr, json_t *o)
+{
+	return o && json_array_append_new(arr, o) == 0 ? 0 : -ENOMEM;
+}
+
+static json_t *
 list_apppools(struct wasp_env *env)
 {
 	json_t *arr = json_array();
@@ -138,7 +164,15 @@ list_apppools(struct wasp_env *env)
 			"identityType", wasp_identity_type_name(c->process_model.identity_type), "uid",
 			(json_int_t)p->ident.uid, "queueLength", (json_int_t)c->queue_length,
 			"idleTimeoutMs", (json_int_t)(c->process_model.idle_timeout / 1000));
-		if (!o || json_array_append_new(arr, o) < 0) {
+		if (o && (json_object_set_new(o, "managedRuntimeVersion",
+					      json_string(c->managed_runtime_version
+								  ? c->managed_runtime_version
+								  : "")) < 0 ||
+			  json_object_set_new(o, "managedPipelineMode",
+					      json_string(c->managed_classic ? "Classic"
+									     : "Integrated")) < 0))
+			o = json_decref_null(o);
+		if (append_new(arr, o) < 0) {
 			json_decref(arr);
 			return NULL;
 		}
@@ -179,6 +213,105 @@ list_workers(struct wasp_env *env)
 		}
 	}
 	return json_pack("{s:b, s:o}", "ok", 1, "workers", arr);
+}
+
+/* appcmd's names: an application is "SITE/path", a virtual directory
+ * "SITE/app/vdir" ("SITE/" for the root of the root application). */
+static char *
+app_vdir_name(const char *site, const char *app, const char *vdir)
+{
+	char *s;
+
+	if (asprintf(&s, "%s%s%s", site, app, vdir && !streq(vdir, "/") ? vdir : "") < 0)
+		return NULL;
+	return s;
+}
+
+static json_t *
+site_json(const struct wasp_site *s)
+{
+	json_t *b = json_array();
+	_cleanup_free_ char *list = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	f = open_memstream(&list, &len);
+	if (!b || !f) {
+		if (f)
+			fclose(f);
+		json_decref(b);
+		return NULL;
+	}
+	for (size_t i = 0; i < s->n_bindings; i++) {
+		const struct wasp_binding *bd = &s->bindings[i];
+		fprintf(f, "%s%s/%s", i ? "," : "", bd->protocol, bd->binding_information);
+		if (append_new(b, json_pack("{s:s, s:s}", "protocol", bd->protocol,
+					    "bindingInformation", bd->binding_information)) < 0) {
+			fclose(f);
+			json_decref(b);
+			return NULL;
+		}
+	}
+	if (fclose(f) != 0) {
+		json_decref(b);
+		return NULL;
+	}
+	/* Sites have no state of their own yet: a configured site's bindings
+	 * are open while waspd runs. */
+	return json_pack("{s:s, s:I, s:s, s:s, s:b, s:o}", "name", s->name, "id",
+			 (json_int_t)s->id, "bindings", list, "state", "Started",
+			 "serverAutoStart", s->server_auto_start, "bindingList", b);
+}
+
+static json_t *
+list_sites(struct wasp_env *env)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr && i < env->ah->n_sites; i++)
+		if (append_new(arr, site_json(&env->ah->sites[i])) < 0)
+			arr = json_decref_null(arr);
+	return arr ? json_pack("{s:b, s:o}", "ok", 1, "sites", arr) : NULL;
+}
+
+/* list app (vdirs false) or list vdir (vdirs true). */
+static json_t *
+list_apps(struct wasp_env *env, bool vdirs)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr && i < env->ah->n_sites; i++) {
+		const struct wasp_site *s = &env->ah->sites[i];
+		for (size_t j = 0; arr && j < s->n_apps; j++) {
+			const struct wasp_application *a = &s->apps[j];
+			_cleanup_free_ char *an = app_vdir_name(s->name, a->path, NULL);
+
+			if (!an)
+				arr = json_decref_null(arr);
+			else if (!vdirs) {
+				if (append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", an,
+							      "site", s->name, "path", a->path,
+							      "applicationPool", a->application_pool,
+							      "enabledProtocols",
+							      a->enabled_protocols
+								      ? a->enabled_protocols
+								      : "")) < 0)
+					arr = json_decref_null(arr);
+				continue;
+			}
+			for (size_t k = 0; arr && k < a->n_vdirs; k++) {
+				const struct wasp_virtual_directory *v = &a->vdirs[k];
+				_cleanup_free_ char *vn = app_vdir_name(s->name, a->path, v->path);
+
+				if (!vn || append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s}", "name",
+								     vn, "app", an, "site", s->name,
+								     "path", v->path, "physicalPath",
+								     v->physical_path)) < 0)
+					arr = json_decref_null(arr);
+			}
+		}
+	}
+	return arr ? json_pack("{s:b, s:o}", "ok", 1, vdirs ? "vdirs" : "apps", arr) : NULL;
 }
 
 /* start, stop or recycle pool p, for client c. */
@@ -247,6 +380,10 @@ control_handle(struct control_client *c, json_t *req)
 	name = json_string_value(json_object_get(req, "name"));
 	if (!verb)
 		return error_reply("missing field 'verb' (list, start, stop, recycle, reload)");
+	if (c->access != CONTROL_ALL && !streq(verb, "list"))
+		return error_reply("permission denied: uid %u may only list (a member of "
+				   "waspd's --read-group); '%s' needs root or --admin-group",
+				   (unsigned)c->uid, verb);
 	if (streq(verb, "reload")) {
 		_cleanup_free_ char *msg = NULL;
 
@@ -269,7 +406,14 @@ control_handle(struct control_client *c, json_t *req)
 			return list_apppools(env);
 		if (streq(object, "wp"))
 			return list_workers(env);
-		return error_reply("cannot list '%s' (this waspd lists: apppool, wp)", object);
+		if (streq(object, "site"))
+			return list_sites(env);
+		if (streq(object, "app"))
+			return list_apps(env, false);
+		if (streq(object, "vdir"))
+			return list_apps(env, true);
+		return error_reply("cannot list '%s' (this waspd lists: site, app, vdir, apppool, wp)",
+				   object);
 	}
 	if (!streq(verb, "start") && !streq(verb, "stop") && !streq(verb, "recycle"))
 		return error_reply("unknown verb '%s' (list, start, stop, recycle, reload)", verb);
@@ -337,6 +481,42 @@ client_on_read(struct bufferevent *bev, void *arg)
 	}
 }
 
+static bool
+gid_in(gid_t gid, const gid_t *groups, size_t n, gid_t primary)
+{
+	if (gid == primary)
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+/* What the peer of cfd may do: root and waspd's user everything, then by
+ * its groups (SO_PEERGROUPS: the peer's supplementary groups when it
+ * connected). A peer whose groups cannot be read gets what its uid alone
+ * gives. */
+static enum control_access
+control_peer_access(const struct wasp_env *env, int cfd, const struct ucred *cred)
+{
+	_cleanup_free_ gid_t *groups = NULL;
+	socklen_t len = CONTROL_MAX_GROUPS * sizeof(gid_t);
+	size_t n = 0;
+
+	if (cred->uid == 0 || cred->uid == geteuid())
+		return CONTROL_ALL;
+	if (!env->ctl_admin_group.set && !env->ctl_read_group.set)
+		return CONTROL_DENIED;
+	groups = malloc(len);
+	if (groups && getsockopt(cfd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0)
+		n = len / sizeof(gid_t);
+	if (env->ctl_admin_group.set && gid_in(env->ctl_admin_group.gid, groups, n, cred->gid))
+		return CONTROL_ALL;
+	if (env->ctl_read_group.set && gid_in(env->ctl_read_group.gid, groups, n, cred->gid))
+		return CONTROL_READ;
+	return CONTROL_DENIED;
+}
+
 static void
 control_on_accept(evutil_socket_t fd, short what, void *arg)
 {
@@ -344,6 +524,7 @@ control_on_accept(evutil_socket_t fd, short what, void *arg)
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	struct control_client *c;
+	enum control_access access;
 	int cfd;
 
 	cfd = accept4(ctl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -356,11 +537,13 @@ control_on_accept(evutil_socket_t fd, short what, void *arg)
 		safe_close(cfd);
 		return;
 	}
-	if (cred.uid != 0 && cred.uid != geteuid()) {
+	access = control_peer_access(ctl->env, cfd, &cred);
+	if (access == CONTROL_DENIED) {
 		char msg[256];
 		int n = snprintf(msg, sizeof(msg),
 				 "{\"ok\":false,\"error\":\"permission denied: uid %u may not "
-				 "control waspd (root or uid %u only)\"}\n",
+				 "control waspd (root, uid %u and waspd's --admin-group and "
+				 "--read-group only)\"}\n",
 				 (unsigned)cred.uid, (unsigned)geteuid());
 		log_warning("control: refused uid %u (pid %d)", (unsigned)cred.uid, (int)cred.pid);
 		(void)!write(cfd, msg, (size_t)MAX(n, 0));
@@ -382,6 +565,7 @@ control_on_accept(evutil_socket_t fd, short what, void *arg)
 	c->ctl = ctl;
 	c->uid = cred.uid;
 	c->pid = cred.pid;
+	c->access = access;
 	c->bev = bufferevent_socket_new(ctl->env->base, cfd, BEV_OPT_CLOSE_ON_FREE);
 	if (!c->bev) {
 		safe_close(cfd);
@@ -406,6 +590,14 @@ control_in_use(const struct sockaddr_un *sa)
 	if (fd < 0)
 		return false;
 	return connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0;
+}
+
+/* With an access group, anyone may connect and the caller's credentials
+ * decide (control_peer_access); without one, only root. */
+static mode_t
+control_mode(const struct wasp_env *env)
+{
+	return env->ctl_admin_group.set || env->ctl_read_group.set ? 0666 : 0600;
 }
 
 int
@@ -443,7 +635,7 @@ control_open(struct wasp_env *env)
 	(void)unlink(tmp.sun_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&tmp, sizeof(tmp)) < 0 ||
-	    chmod(tmp.sun_path, 0600) < 0 || listen(fd, 64) < 0 ||
+	    chmod(tmp.sun_path, control_mode(env)) < 0 || listen(fd, 64) < 0 ||
 	    rename(tmp.sun_path, path) < 0) {
 		int r = log_errno(-errno, "control socket %s", path);
 		(void)unlink(tmp.sun_path);

@@ -1,8 +1,13 @@
 /* waspctl's daemon verbs: talk JSON to waspd's control socket and print a
  * table (or the JSON reply with --json).
  *
- *   waspctl [-r RUNTIME_DIR] list apppool|wp [--json]
- *   waspctl [-r RUNTIME_DIR] start|stop|recycle apppool NAME [--json]
+ *   waspctl [-r RUNTIME_DIR] list site|app|vdir|apppool|wp [NAME] [/ATTR:VALUE...]
+ *           [/text:ATTR|*] [--json]
+ *   waspctl [-r RUNTIME_DIR] start|stop|recycle apppool NAME|/apppool.name:NAME [--json]
+ *
+ * Lists print appcmd's lines (SITE "Default Web Site" (id:1,bindings:...,
+ * state:Started)); --json prints the reply: {"ok": true, "<objects>": [...]}
+ * on success, {"ok": false, "error": "..."} on failure.
  *
  * The protocol is one JSON object per line each way; see control.c. */
 #include <jansson.h>
@@ -75,7 +80,7 @@ ctl_call(const char *runtime_dir, json_t *req)
 	size_t len = 0, size = 0;
 	json_error_t jerr;
 	json_t *reply;
-	int fd;
+	int fd, send_errno = 0;
 
 	if (!line)
 		return NULL;
@@ -89,9 +94,10 @@ ctl_call(const char *runtime_dir, json_t *req)
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			fprintf(stderr, "waspctl: send to waspd: %s\n", strerror(errno));
-			close(fd);
-			return NULL;
+			/* waspd may have answered (a refusal) and closed already:
+			 * its answer says more than the broken pipe. */
+			send_errno = errno;
+			break;
 		}
 		off += (size_t)w;
 	}
@@ -125,6 +131,10 @@ ctl_call(const char *runtime_dir, json_t *req)
 			break;
 	}
 	close(fd);
+	if (len == 0 && send_errno) {
+		fprintf(stderr, "waspctl: send to waspd: %s\n", strerror(send_errno));
+		return NULL;
+	}
 	if (len == 0) {
 		fprintf(stderr, "waspctl: waspd closed the connection without a reply\n");
 		return NULL;
@@ -145,48 +155,263 @@ jstr(json_t *o, const char *k)
 	return s ? s : "";
 }
 
-static long long
-jint(json_t *o, const char *k)
+/* appcmd's objects as waspd lists them: the tag of appcmd's output lines, the
+ * reply's array, the attribute that names an object, the attributes shown in
+ * parentheses ({ label, key }), and appcmd's attribute names for keys of the
+ * reply (/apppool.name:X lists an application pool's applications). */
+struct ctl_attr {
+	const char *label, *key;
+};
+
+struct ctl_object {
+	const char *object, *tag, *list_key, *name_key;
+	struct ctl_attr shown[4];
+	const char *shown_if_set; /* wasp's own: shown after them when not empty */
+	struct ctl_attr aliases[4];
+};
+
+static const struct ctl_object objects[] = {
+	{ "site", "SITE", "sites", "name",
+	  { { "id", "id" }, { "bindings", "bindings" }, { "state", "state" } },
+	  NULL,
+	  { { "site.name", "name" } } },
+	{ "app", "APP", "apps", "name",
+	  { { "applicationPool", "applicationPool" } },
+	  NULL,
+	  { { "app.name", "name" }, { "apppool.name", "applicationPool" },
+	    { "site.name", "site" } } },
+	{ "vdir", "VDIR", "vdirs", "name",
+	  { { "physicalPath", "physicalPath" } },
+	  NULL,
+	  { { "vdir.name", "name" }, { "app.name", "app" }, { "site.name", "site" } } },
+	{ "apppool", "APPPOOL", "apppools", "name",
+	  { { "MgdVersion", "managedRuntimeVersion" },
+	    { "MgdMode", "managedPipelineMode" },
+	    { "state", "state" } },
+	  "stopReason",
+	  { { "apppool.name", "name" }, { "MgdVersion", "managedRuntimeVersion" },
+	    { "MgdMode", "managedPipelineMode" } } },
+	{ "wp", "WP", "workers", "pid",
+	  { { "applicationPool", "pool" } },
+	  NULL,
+	  { { "wp.name", "pid" }, { "apppool.name", "pool" }, { "applicationPool", "pool" } } },
+};
+
+#define CTL_MAX_FILTERS 16
+
+/* A command's words after verb and object: a name (positional, /name:X or
+ * /OBJECT.name:X), /text:ATTR, and /ATTR:VALUE filters. */
+struct ctl_args {
+	const char *name;
+	const char *text;
+	struct ctl_attr filters[CTL_MAX_FILTERS];
+	size_t n_filters;
+};
+
+static const struct ctl_object *
+object_find(const char *name)
 {
-	return (long long)json_integer_value(json_object_get(o, k));
+	for (size_t i = 0; name && i < ELEMENTSOF(objects); i++)
+		if (streq(objects[i].object, name))
+			return &objects[i];
+	return NULL;
+}
+
+/* The reply's key for appcmd's attribute name (case as appcmd: none), or
+ * NULL when an object of this kind has no such attribute. */
+static const char *
+attr_key(const struct ctl_object *ob, json_t *o, const char *attr)
+{
+	const char *k;
+	json_t *v;
+
+	for (size_t i = 0; i < ELEMENTSOF(ob->aliases) && ob->aliases[i].label; i++)
+		if (strcaseeq(ob->aliases[i].label, attr))
+			return ob->aliases[i].key;
+	json_object_foreach(o, k, v)
+		if (strcaseeq(k, attr))
+			return k;
+	return NULL;
+}
+
+/* A scalar as appcmd prints it; false for arrays and objects. */
+static bool
+value_str(json_t *v, char *buf, size_t size)
+{
+	if (json_is_string(v))
+		snprintf(buf, size, "%s", json_string_value(v));
+	else if (json_is_integer(v))
+		snprintf(buf, size, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	else if (json_is_boolean(v))
+		snprintf(buf, size, "%s", json_is_true(v) ? "true" : "false");
+	else
+		return false;
+	return true;
+}
+
+static int
+args_parse(const struct ctl_object *ob, int argc, char **argv, struct ctl_args *a)
+{
+	for (int i = 0; i < argc; i++) {
+		const char *arg = argv[i], *colon = strchr(arg, ':');
+
+		if (arg[0] != '/' || !colon) {
+			if (a->name) {
+				fprintf(stderr, "waspctl: unexpected argument '%s'\n", arg);
+				return -EINVAL;
+			}
+			a->name = arg;
+			continue;
+		}
+		size_t klen = (size_t)(colon - arg - 1);
+		const char *value = colon + 1;
+		char key[64];
+
+		if (klen == 0 || klen >= sizeof(key)) {
+			fprintf(stderr, "waspctl: malformed argument '%s' (/ATTRIBUTE:VALUE)\n", arg);
+			return -EINVAL;
+		}
+		memcpy(key, arg + 1, klen);
+		key[klen] = 0;
+		if (strcaseeq(key, "text")) {
+			a->text = value;
+			continue;
+		}
+		if (strcaseeq(key, "name") ||
+		    (ob && startswith(key, ob->object) && strcaseeq(key + strlen(ob->object), ".name"))) {
+			if (a->name && !streq(a->name, value)) {
+				fprintf(stderr, "waspctl: two names given ('%s', '%s')\n", a->name,
+					value);
+				return -EINVAL;
+			}
+			a->name = value;
+			continue;
+		}
+		if (a->n_filters >= CTL_MAX_FILTERS) {
+			fprintf(stderr, "waspctl: at most %d filters\n", CTL_MAX_FILTERS);
+			return -E2BIG;
+		}
+		a->filters[a->n_filters++] = (struct ctl_attr){ arg + 1, value };
+	}
+	return 0;
+}
+
+/* Does o pass every filter? -EINVAL (printed) for an attribute o lacks. */
+static int
+object_matches(const struct ctl_object *ob, json_t *o, const struct ctl_args *a)
+{
+	char buf[4096];
+
+	if (a->name && (!value_str(json_object_get(o, ob->name_key), buf, sizeof(buf)) ||
+			!strcaseeq(buf, a->name)))
+		return 0;
+	for (size_t i = 0; i < a->n_filters; i++) {
+		char attr[64];
+		const char *label = a->filters[i].label, *key;
+		size_t n = strcspn(label, ":");
+
+		snprintf(attr, sizeof(attr), "%.*s", (int)n, label);
+		key = attr_key(ob, o, attr);
+		if (!key || !value_str(json_object_get(o, key), buf, sizeof(buf))) {
+			fprintf(stderr, "waspctl: %s objects have no attribute '%s'\n", ob->tag,
+				attr);
+			return -EINVAL;
+		}
+		if (!strcaseeq(buf, a->filters[i].key))
+			return 0;
+	}
+	return 1;
 }
 
 static void
-print_apppools(json_t *reply)
+print_line(const struct ctl_object *ob, json_t *o)
 {
-	json_t *arr = json_object_get(reply, "apppools"), *p;
-	size_t i, w = 4;
+	char buf[4096];
 
-	json_array_foreach(arr, i, p) w = MAX(w, strlen(jstr(p, "name")));
-	printf("%-*s  %-30s  %-13s  %7s  %8s  %8s  %s\n", (int)w, "NAME", "STATE", "START MODE",
-	       "WORKERS", "FAILURES", "RECYCLES", "IDENTITY");
-	json_array_foreach(arr, i, p) {
-		char state[64];
-		const char *why = jstr(p, "stopReason");
-		if (*why)
-			snprintf(state, sizeof(state), "%s (%s)", jstr(p, "state"), why);
+	value_str(json_object_get(o, ob->name_key), buf, sizeof(buf));
+	printf("%s \"%s\" (", ob->tag, buf);
+	for (size_t i = 0; i < ELEMENTSOF(ob->shown) && ob->shown[i].label; i++) {
+		if (!value_str(json_object_get(o, ob->shown[i].key), buf, sizeof(buf)))
+			buf[0] = 0;
+		printf("%s%s:%s", i ? "," : "", ob->shown[i].label, buf);
+	}
+	if (ob->shown_if_set && value_str(json_object_get(o, ob->shown_if_set), buf, sizeof(buf)) &&
+	    *buf)
+		printf(",%s:%s", ob->shown_if_set, buf);
+	printf(")\n");
+}
+
+/* /text:* prints every attribute, /text:ATTR one value a line. */
+static int
+print_text(const struct ctl_object *ob, json_t *o, const char *text)
+{
+	char buf[4096];
+	const char *k;
+	json_t *v;
+
+	if (streq(text, "*")) {
+		printf("%s\n", ob->tag);
+		json_object_foreach(o, k, v)
+			if (value_str(v, buf, sizeof(buf)))
+				printf("  %s:\"%s\"\n", k, buf);
+		return 0;
+	}
+	k = attr_key(ob, o, text);
+	if (!k || !value_str(json_object_get(o, k), buf, sizeof(buf))) {
+		fprintf(stderr, "waspctl: %s objects have no attribute '%s'\n", ob->tag, text);
+		return -EINVAL;
+	}
+	printf("%s\n", buf);
+	return 0;
+}
+
+/* Filter the reply's list in place and print it (appcmd lines, /text:, or
+ * the reply as JSON). Returns the exit status. */
+static int
+print_list(const struct ctl_object *ob, json_t *reply, const struct ctl_args *a, bool json_out)
+{
+	json_t *arr = json_object_get(reply, ob->list_key), *o;
+	size_t i;
+	int r;
+
+	if (!json_is_array(arr)) {
+		fprintf(stderr, "waspctl: malformed reply from waspd (no '%s')\n", ob->list_key);
+		return EXIT_FAILURE;
+	}
+	for (i = 0; i < json_array_size(arr);) {
+		r = object_matches(ob, json_array_get(arr, i), a);
+		if (r < 0)
+			return 2;
+		if (r == 0)
+			json_array_remove(arr, i);
 		else
-			snprintf(state, sizeof(state), "%s", jstr(p, "state"));
-		printf("%-*s  %-30s  %-13s  %7lld  %8lld  %8lld  %s\n", (int)w, jstr(p, "name"),
-		       state, jstr(p, "startMode"), jint(p, "workers"), jint(p, "failures"),
-		       jint(p, "recycles"), jstr(p, "identityType"));
+			i++;
 	}
-}
-
-static void
-print_workers(json_t *reply)
-{
-	json_t *arr = json_object_get(reply, "workers"), *p;
-	size_t i, w = 4;
-
-	json_array_foreach(arr, i, p) w = MAX(w, strlen(jstr(p, "pool")));
-	printf("%-8s  %-*s  %-9s  %9s  %9s  %s\n", "PID", (int)w, "POOL", "STATE", "REQUESTS",
-	       "RSS (KB)", "STARTED");
-	json_array_foreach(arr, i, p) {
-		printf("%-8lld  %-*s  %-9s  %9lld  %9lld  %s\n", jint(p, "pid"), (int)w,
-		       jstr(p, "pool"), jstr(p, "state"), jint(p, "requests"), jint(p, "rssKB"),
-		       jstr(p, "started"));
+	if (a->name && json_array_size(arr) == 0) {
+		if (json_out) {
+			json_t *err = json_pack("{s:b, s:s+++}", "ok", 0, "error",
+						"cannot find ", ob->tag, " object with identifier ",
+						a->name);
+			if (err)
+				json_dumpf(err, stdout, JSON_INDENT(2)), putchar('\n');
+			json_decref(err);
+		}
+		fprintf(stderr, "waspctl: cannot find %s object with identifier \"%s\"\n", ob->tag,
+			a->name);
+		return EXIT_FAILURE;
 	}
+	if (json_out) {
+		json_dumpf(reply, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+		return EXIT_SUCCESS;
+	}
+	json_array_foreach(arr, i, o) {
+		if (!a->text)
+			print_line(ob, o);
+		else if (print_text(ob, o, a->text) < 0)
+			return 2;
+	}
+	return EXIT_SUCCESS;
 }
 
 bool
@@ -202,14 +427,26 @@ ctlclient_handles_object(const char *verb, const char *object)
 	if (!ctlclient_handles(verb) || !object || streq(verb, "reload"))
 		return false;
 	if (streq(verb, "list"))
-		return streq(object, "apppool") || streq(object, "wp");
+		return object_find(object);
 	return streq(object, "apppool");
+}
+
+static void
+print_usage_error(void)
+{
+	fprintf(stderr,
+		"waspctl: usage: waspctl [-r RUNTIME_DIR] list site|app|vdir|apppool|wp [NAME] "
+		"[/ATTR:VALUE...] [/text:ATTR|*] [--json]\n"
+		"       waspctl [-r RUNTIME_DIR] start|stop|recycle apppool NAME|/apppool.name:NAME\n"
+		"       waspctl [-r RUNTIME_DIR] reload\n");
 }
 
 int
 ctlclient_run(const char *runtime_dir, bool json_out, int argc, char **argv)
 {
 	const char *verb = argc > 0 ? argv[0] : NULL, *object = argc > 1 ? argv[1] : NULL;
+	const struct ctl_object *ob = object_find(object);
+	struct ctl_args a = { 0 };
 	json_t *req, *reply;
 	int status = EXIT_FAILURE;
 
@@ -222,24 +459,18 @@ ctlclient_run(const char *runtime_dir, bool json_out, int argc, char **argv)
 		}
 		req = json_pack("{s:s}", "verb", verb);
 	} else if (!ctlclient_handles_object(verb, object)) {
-		fprintf(stderr,
-			"waspctl: usage: waspctl [-r RUNTIME_DIR] list apppool|wp [--json]\n"
-			"       waspctl [-r RUNTIME_DIR] start|stop|recycle apppool NAME\n"
-			"       waspctl [-r RUNTIME_DIR] reload\n");
+		print_usage_error();
+		return 2;
+	} else if (args_parse(ob, argc - 2, argv + 2, &a) < 0) {
 		return 2;
 	} else if (streq(verb, "list")) {
-		if (argc != 2) {
-			fprintf(stderr, "waspctl: 'list %s' takes no further arguments\n", object);
-			return 2;
-		}
 		req = json_pack("{s:s, s:s}", "verb", verb, "object", object);
 	} else {
-		if (argc != 3) {
+		if (!a.name || a.text || a.n_filters) {
 			fprintf(stderr, "waspctl: usage: waspctl %s apppool NAME\n", verb);
 			return 2;
 		}
-		req = json_pack("{s:s, s:s, s:s}", "verb", verb, "object", object, "name",
-				argv[2]);
+		req = json_pack("{s:s, s:s, s:s}", "verb", verb, "object", object, "name", a.name);
 	}
 	if (!req)
 		return EXIT_FAILURE;
@@ -255,18 +486,17 @@ ctlclient_run(const char *runtime_dir, bool json_out, int argc, char **argv)
 		fprintf(stderr, "waspctl: %s\n", *err ? err : "waspd refused the request");
 		goto out;
 	}
+	if (streq(verb, "list")) {
+		status = print_list(ob, reply, &a, json_out);
+		goto out;
+	}
 	if (json_out) {
-		json_object_del(reply, "ok");
-		json_dumpf(reply, stdout, JSON_INDENT(2));
+		json_dumpf(reply, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		putchar('\n');
-	} else if (streq(verb, "list") && streq(object, "apppool")) {
-		print_apppools(reply);
-	} else if (streq(verb, "list")) {
-		print_workers(reply);
 	} else if (streq(verb, "reload")) {
 		printf("%s\n", jstr(reply, "message"));
 	} else {
-		printf("%s apppool \"%s\": %s (state %s)\n", verb, argv[2], jstr(reply, "message"),
+		printf("%s apppool \"%s\": %s (state %s)\n", verb, a.name, jstr(reply, "message"),
 		       jstr(reply, "state"));
 	}
 	status = EXIT_SUCCESS;

@@ -5,6 +5,7 @@
  * the adapters and exits. Stays in the foreground; logs to stderr. */
 #include <event2/event.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <malloc.h>
 #include <signal.h>
@@ -43,6 +44,8 @@ usage(FILE *f)
 		"      --listener-user USER  user the listener runs as when started as root\n"
 		"                            (default wasp-http, else nobody)\n"
 		"      --pool-uid-range A-B  uids for ApplicationPoolIdentity pools (default %d-%d)\n"
+		"      --admin-group GROUP   its members may use every waspctl verb (control.sock)\n"
+		"      --read-group GROUP    its members may use waspctl list (control.sock)\n"
 		"      --test-hooks          enable the workers' test switches (tests only)\n"
 		"      --test-config         check the configuration and exit\n"
 		"  -h, --help                this text\n"
@@ -53,6 +56,8 @@ usage(FILE *f)
 enum {
 	OPT_LISTENER_USER = 0x100,
 	OPT_UID_RANGE,
+	OPT_ADMIN_GROUP,
+	OPT_READ_GROUP,
 	OPT_TEST_HOOKS,
 	OPT_TEST_CONFIG,
 	OPT_VERSION,
@@ -79,6 +84,26 @@ parse_uid_range(const char *s, uint32_t *first, uint32_t *last)
 	return 0;
 }
 
+/* A group by name or number; one that does not exist is an error (control
+ * access is not granted to a group nobody can be in by mistake). */
+static int
+parse_group(const char *option, const char *s, gid_t *gid, bool *set)
+{
+	struct group *gr = getgrnam(s);
+	uint64_t x;
+
+	if (gr)
+		*gid = gr->gr_gid;
+	else if (wasp_parse_u64(s, UINT32_MAX - 1, &x) == 0)
+		*gid = (gid_t)x;
+	else {
+		log_error("%s '%s': no such group", option, s);
+		return -EINVAL;
+	}
+	*set = true;
+	return 0;
+}
+
 static int
 parse_args(struct wasp_env *env, int argc, char **argv)
 {
@@ -87,6 +112,8 @@ parse_args(struct wasp_env *env, int argc, char **argv)
 		{ "runtime-dir", required_argument, NULL, 'r' },
 		{ "listener-user", required_argument, NULL, OPT_LISTENER_USER },
 		{ "pool-uid-range", required_argument, NULL, OPT_UID_RANGE },
+		{ "admin-group", required_argument, NULL, OPT_ADMIN_GROUP },
+		{ "read-group", required_argument, NULL, OPT_READ_GROUP },
 		{ "test-hooks", no_argument, NULL, OPT_TEST_HOOKS },
 		{ "test-config", no_argument, NULL, OPT_TEST_CONFIG },
 		{ "help", no_argument, NULL, 'h' },
@@ -116,6 +143,16 @@ parse_args(struct wasp_env *env, int argc, char **argv)
 					  optarg);
 				return -EINVAL;
 			}
+			break;
+		case OPT_ADMIN_GROUP:
+			if (parse_group("--admin-group", optarg, &env->ctl_admin_group.gid,
+					&env->ctl_admin_group.set) < 0)
+				return -EINVAL;
+			break;
+		case OPT_READ_GROUP:
+			if (parse_group("--read-group", optarg, &env->ctl_read_group.gid,
+					&env->ctl_read_group.set) < 0)
+				return -EINVAL;
 			break;
 		case OPT_TEST_HOOKS:
 			env->test_hooks = true;

@@ -3,10 +3,11 @@
  * talk to waspd's control socket are served by ctlclient.c. New verbs go in
  * the verb table below.
  *
- *   waspctl [-c FILE] list config "SITE/url/path" [--section NAME] [--json]
- *   waspctl [-r RUNTIME_DIR] list apppool|wp [--json]   (ctlclient.c)
+ *   waspctl [-c FILE] list config ["SITE/url/path"] [/section:NAME] [--json]
+ *   waspctl [-r RUNTIME_DIR] list site|app|vdir|apppool|wp ...   (ctlclient.c)
  */
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,6 @@
 #include "wasp-build.h"
 
 #define DEFAULT_CONFIG WASP_SYSCONFDIR "/applicationHost.config"
-#define DEFAULT_SECTION "system.webServer/defaultDocument"
 
 struct ctl_opts {
 	const char *config;
@@ -45,15 +45,88 @@ static void usage(FILE *f);
 
 /* ---- list config ------------------------------------------------------------ */
 
+/* The section wrapped in its group elements, as appcmd shows it. */
+static int
+print_section_xml(const char *section, const struct wasp_element *e)
+{
+	_cleanup_free_ char *groups = strdup(section);
+	char *slash, *parts[16];
+	int n = 0;
+
+	if (!groups)
+		return -ENOMEM;
+	for (char *p = groups; (slash = strchr(p, '/')) && n < 15; p = slash + 1) {
+		*slash = '\0';
+		parts[n++] = p;
+	}
+	for (int i = 0; i < n; i++)
+		printf("%*s<%s>\n", i * 4, "", parts[i]);
+	wasp_element_print_xml(e, stdout, n);
+	for (int i = n - 1; i >= 0; i--)
+		printf("%*s</%s>\n", i * 4, "", parts[i]);
+	return 0;
+}
+
+/* The effective section at path (NULL: the server level), printed or added
+ * to sections. 0, 1 when errors were printed but a merged result was shown,
+ * -ENOENT when path names no site. */
+static int
+show_section(struct wasp_config *cfg, const char *path, const char *section, json_t *sections)
+{
+	struct wasp_diag_list diags = WASP_DIAG_LIST_INIT;
+	const struct wasp_element *e = NULL;
+	int r;
+
+	if (!path) {
+		e = wasp_config_section(cfg, section);
+		r = e ? 0 : -ENOENT;
+	} else {
+		r = wasp_config_effective_section(cfg, path, section, &e, &diags);
+		wasp_diag_list_print(&diags, stderr, WASP_DIAG_WARNING);
+		wasp_diag_list_done(&diags);
+	}
+	if (r == -ENOENT || !e)
+		return -ENOENT;
+	if (sections) {
+		if (json_object_set_new(sections, section, wasp_element_to_json(e)) < 0)
+			return -ENOMEM;
+	} else if (print_section_xml(section, e) < 0)
+		return -ENOMEM;
+	return r < 0 ? 1 : 0;
+}
+
+static int
+json_failure(bool json, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Print an error (and with --json, {"ok": false, "error": ...}); returns 1. */
+static int
+json_failure(bool json, const char *fmt, ...)
+{
+	_cleanup_free_ char *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	if (json) {
+		json_t *j = json_pack("{s:b, s:s}", "ok", 0, "error", msg ? msg : "out of memory");
+		if (j && json_dumpf(j, stdout, JSON_INDENT(2)) == 0)
+			fputc('\n', stdout);
+		json_decref(j);
+	}
+	fprintf(stderr, "waspctl: %s\n", msg ? msg : "out of memory");
+	return 1;
+}
+
 static int
 list_config(const struct ctl_opts *o)
 {
 	struct wasp_diag_list diags = WASP_DIAG_LIST_INIT;
 	struct wasp_config_opts opts = { 0 };
 	struct wasp_config *cfg = NULL;
-	const struct wasp_element *e = NULL;
-	const char *path = o->argc > 2 ? o->argv[2] : NULL;
-	const char *section = o->section ? o->section : DEFAULT_SECTION;
+	const char *path = o->argc > 2 ? o->argv[2] : NULL, *section = NULL;
+	json_t *sections = NULL;
 	int r, status = 0;
 
 	if (o->argc > 3) {
@@ -63,10 +136,9 @@ list_config(const struct ctl_opts *o)
 	r = wasp_config_load_file(o->config, &opts, &cfg, &diags);
 	if (r < 0 && !cfg) {
 		wasp_diag_list_print(&diags, stderr, WASP_DIAG_ERROR);
-		if (!diags.n_errors)
-			fprintf(stderr, "waspctl: cannot load %s: %s\n", o->config, strerror(-r));
 		wasp_diag_list_done(&diags);
-		return 1;
+		return json_failure(o->json, "cannot load %s%s%s", o->config,
+				    diags.n_errors ? "" : ": ", diags.n_errors ? "" : strerror(-r));
 	}
 	/* applicationHost.config's own warnings are waspd --test-config's
 	 * business; errors matter here because they change the result. */
@@ -75,56 +147,54 @@ list_config(const struct ctl_opts *o)
 		status = 1;
 	wasp_diag_list_done(&diags);
 
-	if (!path || !*path || streq(path, "/") || streq(path, "MACHINE/WEBROOT/APPHOST")) {
-		/* appcmd list config with no path: the server level. */
-		e = wasp_config_section(cfg, section);
-		r = e ? 0 : -ENOENT;
-	} else {
-		const char *p = startswith(path, "MACHINE/WEBROOT/APPHOST/");
-
-		r = wasp_config_effective_section(cfg, p ? p : path, section, &e, &diags);
-		wasp_diag_list_print(&diags, stderr, WASP_DIAG_WARNING);
-		wasp_diag_list_done(&diags);
+	if (!path || !*path || streq(path, "/") || streq(path, "MACHINE/WEBROOT/APPHOST"))
+		path = NULL; /* appcmd list config with no path: the server level */
+	else if (startswith(path, "MACHINE/WEBROOT/APPHOST/"))
+		path += strlen("MACHINE/WEBROOT/APPHOST/");
+	if (o->section) {
+		section = wasp_config_section_resolve(cfg, o->section);
+		if (!section) {
+			status = json_failure(o->json,
+					      "wasp does not implement section '%s' (or the short "
+					      "name fits more than one: give the full name)",
+					      o->section);
+			goto out;
+		}
 	}
-	if (r == -ENOENT || !e) {
-		if (!wasp_config_section(cfg, section))
-			fprintf(stderr, "waspctl: wasp does not implement section '%s'\n", section);
-		else
-			fprintf(stderr, "waspctl: no site named in '%s'\n", path);
-		wasp_config_free(cfg);
-		return 1;
+	if (o->json && !(sections = json_object())) {
+		status = 1;
+		goto out;
 	}
-	if (r < 0)
-		status = 1; /* errors printed; show what merged anyway */
-	if (o->json) {
-		json_t *j = wasp_element_to_json(e);
+	if (section)
+		r = show_section(cfg, path, section, sections);
+	else
+		/* appcmd list config PATH without /section: every section. */
+		for (size_t i = 0; (section = wasp_config_section_nth(cfg, i)); i++)
+			if ((r = show_section(cfg, path, section, sections)) < 0)
+				break;
+	if (r == -ENOENT) {
+		json_decref(sections);
+		sections = NULL;
+		status = json_failure(o->json, "no site named in '%s'", path);
+		goto out;
+	}
+	if (r < 0) {
+		status = json_failure(o->json, "out of memory");
+		goto out;
+	}
+	if (r > 0)
+		status = 1; /* errors printed; shown what merged anyway */
+	if (sections) {
+		json_t *j = json_pack("{s:b, s:O}", "ok", 1, "sections", sections);
 
-		if (!j || json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0) {
-			fprintf(stderr, "waspctl: out of memory\n");
+		if (!j || json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0)
 			status = 1;
-		} else
+		else
 			fputc('\n', stdout);
 		json_decref(j);
-	} else {
-		/* appcmd shows the section wrapped in its group elements. */
-		_cleanup_free_ char *groups = strdup(section);
-		char *slash, *parts[16];
-		int n = 0;
-
-		if (!groups) {
-			wasp_config_free(cfg);
-			return 1;
-		}
-		for (char *p = groups; (slash = strchr(p, '/')) && n < 15; p = slash + 1) {
-			*slash = '\0';
-			parts[n++] = p;
-		}
-		for (int i = 0; i < n; i++)
-			printf("%*s<%s>\n", i * 4, "", parts[i]);
-		wasp_element_print_xml(e, stdout, n);
-		for (int i = n - 1; i >= 0; i--)
-			printf("%*s</%s>\n", i * 4, "", parts[i]);
 	}
+out:
+	json_decref(sections);
 	wasp_config_free(cfg);
 	return status;
 }
@@ -139,8 +209,8 @@ daemon_verb(const struct ctl_opts *o)
 
 static const struct verb verbs[] = {
 	{ "list", "config", list_config,
-	  "list config \"SITE/url/path\" [--section NAME] [--json]   effective merged section, "
-	  "read from -c FILE" },
+	  "list config [\"SITE/url/path\"] [/section:NAME] [--json]   effective merged "
+	  "section (every section without one), read from -c FILE" },
 };
 
 static void
@@ -154,7 +224,9 @@ usage(FILE *f)
 		   "  -h, --help              this text\n\nVerbs:\n");
 	for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
 		fprintf(f, "  %s\n", verbs[i].usage);
-	fprintf(f, "  list apppool|wp, start|stop|recycle apppool NAME   (talk to waspd)\n");
+	fprintf(f, "  list site|app|vdir|apppool|wp [NAME] [/ATTR:VALUE...] [/text:ATTR|*]   "
+		   "(talk to waspd)\n"
+		   "  start|stop|recycle apppool NAME|/apppool.name:NAME   (talk to waspd)\n");
 	fprintf(f, "  reload   read applicationHost.config again and apply it (talk to waspd)\n");
 }
 

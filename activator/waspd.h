@@ -224,6 +224,12 @@ struct wasp_env {
 	const struct proc_ops *procs;      /* how children start and die */
 	const char *config_path;
 	char *runtime_dir;
+	/* Who besides root may use control.sock (--admin-group: every verb;
+	 * --read-group: list only); control.c checks the caller's groups. */
+	struct {
+		gid_t gid;
+		bool set;
+	} ctl_admin_group, ctl_read_group;
 	bool test_hooks;
 	bool is_root;
 	bool background_start; /* replacements start at SCHED_IDLE (sched.c) */

@@ -197,6 +197,15 @@ const struct wasp_element *wasp_config_section(struct wasp_config *cfg, const ch
  * (apphost.h, which copies what it keeps of them), keeps only that. */
 void wasp_config_section_release(struct wasp_config *cfg, const char *section);
 
+/* A section's full name as appcmd resolves /section:NAME: NAME itself when
+ * the schema declares it, else the one declared section whose last component
+ * is NAME ("defaultDocument" is "system.webServer/defaultDocument"). NULL
+ * when none is, or more than one (the full name is needed then). */
+const char *wasp_config_section_resolve(struct wasp_config *cfg, const char *name);
+/* The schema's i-th section that wasp implements, in schema order, and
+ * NULL past the last: the sections `waspctl list config PATH` shows. */
+const char *wasp_config_section_nth(struct wasp_config *cfg, size_t i);
+
 /* THE effective section for a site and URL path: applicationHost.config's
  * section, then its <location> paths from least to most specific, then
  * web.config files in the physical directories along the URL path (through

@@ -135,6 +135,34 @@ wasp_config_section(struct wasp_config *cfg, const char *section)
 	return section_at_apphost(cfg, ss, NULL, NULL);
 }
 
+const char *
+wasp_config_section_resolve(struct wasp_config *cfg, const char *name)
+{
+	const struct schema_section *ss = cfg_schema_find(cfg->schema, name), *found = NULL;
+
+	if (ss)
+		return ss->name;
+	for (size_t i = 0; i < cfg->schema->n_sections; i++) {
+		const char *last = strrchr(cfg->schema->sections[i]->name, '/');
+
+		if (!last || !strcaseeq(last + 1, name))
+			continue;
+		if (found)
+			return NULL;
+		found = cfg->schema->sections[i];
+	}
+	return found ? found->name : NULL;
+}
+
+const char *
+wasp_config_section_nth(struct wasp_config *cfg, size_t i)
+{
+	for (size_t j = 0; j < cfg->schema->n_sections; j++)
+		if (!cfg->schema->sections[j]->not_implemented && i-- == 0)
+			return cfg->schema->sections[j]->name;
+	return NULL;
+}
+
 int
 cfg_validate_apphost(struct wasp_config *cfg, struct wasp_diag_list *diags)
 {

@@ -32,7 +32,8 @@ def test(t):
     check(rb.status == 200 and rb.pool == "B", "pool B %r" % rb)
     check(srv.pools()["A"]["stopReason"] == "rapidFailProtection", "%r" % srv.pools()["A"])
     table = srv.waspctl("list", "apppool", json_output=False)
-    check("Stopped (rapidFailProtection)" in table, "table:\n" + table)
+    check('APPPOOL "A" (MgdVersion:v4.0,MgdMode:Integrated,state:Stopped,'
+          'stopReason:rapidFailProtection)' in table, "table:\n" + table)
 
     srv.waspctl("start", "apppool", "A")
     wait_until(lambda: srv.pool_state("A") == "Started", what="A started again")
