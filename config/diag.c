@@ -8,6 +8,7 @@
 #include "arena.h"
 #include "config.h"
 #include "internal.h"
+#include "log.h"
 #include "util.h"
 
 void
@@ -91,12 +92,37 @@ wasp_diag_print(const struct wasp_diag *d, FILE *f)
 		       d->severity == WASP_DIAG_ERROR ? "error" : "warning", d->message);
 }
 
+/* One diagnostic as a log line at its priority (error or warning). */
+static void
+diag_log(const struct wasp_diag *d)
+{
+	int prio = d->severity == WASP_DIAG_ERROR ? LOG_ERR : LOG_WARNING;
+	char line[32] = "";
+
+	if (d->line > 0)
+		(void)snprintf(line, sizeof(line), ":%d", d->line);
+	if (d->attribute)
+		(void)wasp_log_internal(prio, 0, "%s%s: attribute '%s': %s", d->file, line,
+					d->attribute, d->message);
+	else
+		(void)wasp_log_internal(prio, 0, "%s%s: %s", d->file, line, d->message);
+}
+
+/* In a daemon stderr is its log: there each diagnostic is a log line with
+ * its priority (journald files errors as errors). */
 void
 wasp_diag_list_print(const struct wasp_diag_list *l, FILE *f, enum wasp_diag_severity min_severity)
 {
-	for (size_t i = 0; l && i < l->n; i++)
-		if (l->items[i].severity <= min_severity)
+	bool logged = f == stderr && wasp_log_initialized();
+
+	for (size_t i = 0; l && i < l->n; i++) {
+		if (l->items[i].severity > min_severity)
+			continue;
+		if (logged)
+			diag_log(&l->items[i]);
+		else
 			(void)wasp_diag_print(&l->items[i], f);
+	}
 }
 
 /* IIS's error code for a configuration error, from what the message says

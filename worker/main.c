@@ -107,6 +107,7 @@ on_worker_config(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, vo
 		log_error("pool '%s' is not in the configuration", pool);
 		exit(EXIT_FAILURE);
 	}
+	wasp_log_set_pool(env->pool_name);
 	env->flags = wc.flags;
 	env_fit_fd_limit(env);
 	r = env_build_apps(env);

@@ -7,7 +7,7 @@ import re
 import wasptest
 from wasptest import check
 
-STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d{4} (waspd|wasp-http|wasp-worker)\[\d+\]: ")
+STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d{4} (waspd|wasp-http|wasp-worker)(/[^[]+)?\[\d+\]: (error|warning|notice|info|debug): ")
 
 
 def test(t):
