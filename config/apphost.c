@@ -2,6 +2,7 @@
  * effective applicationPools and sites sections, which already carry the
  * *Defaults elements' values. */
 #include <arpa/inet.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -302,6 +303,16 @@ bad:
 	return -EINVAL;
 }
 
+/* logFile's directory, IIS's default mapped to wasp's (config.h). */
+static const char *
+log_directory(struct actx *c, const char *dir)
+{
+	char buf[PATH_MAX];
+	const char *d = wasp_config_log_directory(dir, buf, sizeof(buf));
+
+	return d == dir ? dir : wasp_arena_strdup(c->arena, d);
+}
+
 static int
 build_site(struct actx *c, const struct wasp_apphost *ah, const struct wasp_element *e,
 	   struct wasp_site *s)
@@ -345,7 +356,7 @@ build_site(struct actx *c, const struct wasp_apphost *ah, const struct wasp_elem
 	if (s->limits.max_connections == UINT32_MAX)
 		s->limits.max_connections = 0;
 	s->log_file.enabled = wasp_element_get_bool(lf, "enabled", true);
-	s->log_file.directory = wasp_element_get_str(lf, "directory", "");
+	s->log_file.directory = log_directory(c, wasp_element_get_str(lf, "directory", ""));
 	s->log_file.log_format = wasp_element_get_str(lf, "logFormat", "W3C");
 	s->log_file.period = wasp_element_get_str(lf, "period", "Daily");
 	s->log_file.log_ext_file_flags = (uint32_t)wasp_element_get_uint(lf, "logExtFileFlags", 0);

@@ -54,6 +54,13 @@ int wasp_diag_add(struct wasp_diag_list *l, enum wasp_diag_severity sev, const c
 /* "FILE:LINE: error: attribute 'X': message\n" (": attribute 'X'" only when
  * set, ":LINE" only when known). Returns what fprintf returns. */
 int wasp_diag_print(const struct wasp_diag *d, FILE *f);
+/* IIS's log directories, %SystemDrive%\inetpub\logs\NAME (the logFile and
+ * traceFailedRequestsLogging defaults), where %SystemDrive% is not set (on
+ * Linux it is not): WASP_LOGDIR/NAME (/var/log/wasp/NAME), or
+ * $WASP_LOG_DIR/NAME when that absolute path is set (waspd's children inherit
+ * it, so all see the same), written into buf. Any other directory is
+ * returned as it is. */
+const char *wasp_config_log_directory(const char *dir, char *buf, size_t size);
 /* Print every entry of at most min_severity's importance (WASP_DIAG_WARNING
  * prints all, WASP_DIAG_ERROR only errors). */
 void wasp_diag_list_print(const struct wasp_diag_list *l, FILE *f,

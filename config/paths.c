@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "internal.h"
+#include "wasp-build.h"
 
 const char *
 cfg_expand_env(struct wasp_arena *arena, const char *s)
@@ -155,4 +157,27 @@ cfg_path_depth(const char *p)
 		if (*p == '/')
 			n++;
 	return n;
+}
+
+const char *
+wasp_config_log_directory(const char *dir, char *buf, size_t size)
+{
+	static const char iis[] = "%SystemDrive%\\inetpub\\logs\\";
+	const char *base = getenv("WASP_LOG_DIR");
+	size_t n = sizeof(iis) - 1;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = dir[i] == '/' ? '\\' : dir[i];
+
+		if (tolower((unsigned char)c) != tolower((unsigned char)iis[i]))
+			return dir;
+	}
+	if (!base || base[0] != '/')
+		base = WASP_LOGDIR;
+	if (!dir[n] || (size_t)snprintf(buf, size, "%s/%s", base, dir + n) >= size)
+		return dir;
+	for (char *p = buf; *p; p++)
+		if (*p == '\\')
+			*p = '/';
+	return buf;
 }

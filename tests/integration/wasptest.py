@@ -459,6 +459,9 @@ class Server:
         env.pop("LISTEN_PID", None)
         env.pop("RUNTIME_DIRECTORY", None)
         env.setdefault("WASP_LOG_LEVEL", "debug")
+        # wasp's default log directories (W3C's LogFiles, HTTPERR) in the
+        # test's directory, not the system's
+        env.setdefault("WASP_LOG_DIR", os.path.join(self.dir, "logs"))
         env.update(self.env)
         log("starting %s (port %d)" % (" ".join(cmd), self.port))
         self.logf = open(self.log_path, "ab")

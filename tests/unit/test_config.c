@@ -11,6 +11,7 @@
 #include "config.h"
 #include "test_config_util.h"
 #include "testutil.h"
+#include "wasp-build.h"
 #include "timespan.h"
 #include "cfgtest.h"
 
@@ -247,6 +248,51 @@ START_TEST(test_defaults_elements)
 	ck_assert(!s->server_auto_start);
 	ck_assert_uint_eq(s->limits.connection_timeout, 10 * WASP_USEC_PER_SEC);
 	ck_assert_uint_eq(s->limits.max_connections, 9);
+	tc_done(&t);
+}
+END_TEST
+
+/* IIS's default log directory, %SystemDrive%\inetpub\logs\LogFiles, is
+ * wasp's (WASP_LOGDIR/LogFiles) where SystemDrive is not set, whether it is
+ * the schema's default or written in the file; any other stays. */
+START_TEST(test_log_directory_default)
+{
+	struct tc t;
+	struct wasp_apphost *ah = NULL;
+	char buf[256];
+
+	unsetenv("SystemDrive");
+	unsetenv("WASP_LOG_DIR");
+	tc_setup(&t, "<system.applicationHost>\n"
+		     " <applicationPools><add name=\"A\" /></applicationPools>\n"
+		     " <sites>\n"
+		     "  <site name=\"S\" id=\"1\"><application path=\"/\" applicationPool=\"A\">"
+		     "<virtualDirectory path=\"/\" physicalPath=\"/\" /></application></site>\n"
+		     "  <site name=\"T\" id=\"2\"><application path=\"/\" applicationPool=\"A\">"
+		     "<virtualDirectory path=\"/\" physicalPath=\"/\" /></application>"
+		     "<logFile directory=\"%SystemDrive%\\inetpub\\logs\\LogFiles\" /></site>\n"
+		     "  <site name=\"U\" id=\"3\"><application path=\"/\" applicationPool=\"A\">"
+		     "<virtualDirectory path=\"/\" physicalPath=\"/\" /></application>"
+		     "<logFile directory=\"/srv/logs\" /></site>\n"
+		     " </sites>\n"
+		     "</system.applicationHost>\n");
+	ck_assert_int_eq(wasp_apphost_build(t.cfg, wasp_config_arena(t.cfg), &ah, &t.diags), 0);
+	ck_assert_str_eq(wasp_apphost_find_site(ah, "S")->log_file.directory,
+			 WASP_LOGDIR "/LogFiles");
+	ck_assert_str_eq(wasp_apphost_find_site(ah, "T")->log_file.directory,
+			 WASP_LOGDIR "/LogFiles");
+	ck_assert_str_eq(wasp_apphost_find_site(ah, "U")->log_file.directory, "/srv/logs");
+	ck_assert_str_eq(wasp_config_log_directory("%SYSTEMDRIVE%/InetPub/Logs/FailedReqLogFiles",
+						   buf, sizeof(buf)),
+			 WASP_LOGDIR "/FailedReqLogFiles");
+	ck_assert_str_eq(wasp_config_log_directory("%SystemDrive%\\inetpub\\wwwroot", buf,
+						   sizeof(buf)),
+			 "%SystemDrive%\\inetpub\\wwwroot");
+	setenv("WASP_LOG_DIR", "/srv/wasp-logs", 1);
+	ck_assert_str_eq(wasp_config_log_directory("%SystemDrive%\\inetpub\\logs\\LogFiles", buf,
+						   sizeof(buf)),
+			 "/srv/wasp-logs/LogFiles");
+	unsetenv("WASP_LOG_DIR");
 	tc_done(&t);
 }
 END_TEST
@@ -1171,6 +1217,7 @@ config_suite(void)
 	tcase_add_checked_fixture(tc, testutil_fd_setup, testutil_fd_teardown);
 	tcase_add_test(tc, test_defaults_pool);
 	tcase_add_test(tc, test_defaults_elements);
+	tcase_add_test(tc, test_log_directory_default);
 	tcase_add_test(tc, test_defaults_webserver);
 	tcase_add_test(tc, test_section_release);
 	suite_add_tcase(s, tc);

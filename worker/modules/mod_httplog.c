@@ -14,6 +14,7 @@
  * period and the end of the process write it out. */
 #include <errno.h>
 #include <event2/event.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,7 +68,7 @@ site_get(uint32_t id)
 	const char *dir, *fmt;
 	enum w3c_period period;
 	uint64_t truncate_size = 0;
-	char *path;
+	char *path, dirbuf[PATH_MAX];
 
 	for (s = hl.sites; s; s = s->next)
 		if (s->id == id)
@@ -91,7 +92,8 @@ site_get(uint32_t id)
 	}
 	if (!(wasp_element_get_uint(lf, "logTargetW3C", 1) & 1))
 		return s; /* ETW only */
-	dir = wasp_element_get_str(lf, "directory", "");
+	dir = wasp_config_log_directory(wasp_element_get_str(lf, "directory", ""), dirbuf,
+					sizeof(dirbuf));
 	if (!*dir || strchr(dir, '%')) {
 		log_warning("site %u: log directory '%s' %s; not logging", id, dir,
 			    *dir ? "names an environment variable that is not set"
