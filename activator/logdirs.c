@@ -1,4 +1,7 @@
-/* Log directories: before any worker starts, waspd prepares
+/* Log directories: before the listener starts, waspd prepares the
+ * HTTPERR directory (common/httperr.h) for the listener's user (root's or
+ * the listener's own is given to it; anyone else's is left alone); before any
+ * worker starts, it prepares
  * <logFile directory>/W3SVC<id> for every site that logs, so that the
  * workers of every pool serving the site (which run as the pools'
  * identities, identity.c) can create and append its W3C files
@@ -33,6 +36,7 @@
 
 #include "apphost.h"
 #include "fs.h"
+#include "httperr.h"
 #include "log.h"
 #include "waspd.h"
 
@@ -323,9 +327,58 @@ out:
 	writers_done(&w);
 }
 
+/* The HTTPERR directory (common/httperr.h), written by the listener: created
+ * 0750 when missing (with parents 0755) and, as root, given to the
+ * listener's identity each time; anything but a directory is left alone. */
+static void
+httperr_prepare(struct wasp_env *env)
+{
+	struct wasp_httperr_settings hs;
+	_cleanup_close_ int fd = -1;
+	const char *bad = NULL;
+	struct stat st;
+	int r;
+
+	if (wasp_httperr_settings(&hs, &bad) < 0 || !hs.enabled)
+		return; /* the listener says why */
+	r = wasp_mkdir_p(hs.dir, 0755, 0750, WASP_MKDIR_CHMOD);
+	if (r < 0) {
+		log_warning_errno(r, "cannot create the HTTPERR log directory '%s', ignoring",
+				  hs.dir);
+		return;
+	}
+	fd = open(hs.dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		log_warning_errno(-errno, "HTTPERR log directory '%s': leaving it alone", hs.dir);
+		return;
+	}
+	if (!env->is_root || !env->listener_ident.change)
+		return;
+	if (fstat(fd, &st) < 0)
+		return;
+	if (st.st_uid == env->listener_ident.uid && st.st_gid == env->listener_ident.gid)
+		return;
+	if (st.st_uid != 0 && st.st_uid != env->listener_ident.uid) {
+		log_warning("HTTPERR log directory '%s' belongs to uid %u, neither root nor the "
+			    "listener's; leaving it as it is",
+			    hs.dir, (unsigned)st.st_uid);
+		return;
+	}
+	r = neg_errno(fchown(fd, env->listener_ident.uid, env->listener_ident.gid));
+	if (r >= 0)
+		r = neg_errno(fchmod(fd, 0750));
+	if (r < 0)
+		log_warning_errno(r, "cannot give the HTTPERR log directory '%s' to %s, ignoring",
+				  hs.dir, env->listener_ident.name);
+	else
+		log_info("HTTPERR log directory '%s' belongs to %s", hs.dir,
+			 env->listener_ident.name);
+}
+
 void
 logdirs_prepare(struct wasp_env *env)
 {
+	httperr_prepare(env);
 	for (size_t i = 0; i < env->ah->n_sites; i++)
 		if (site_logs(&env->ah->sites[i]))
 			site_prepare(env, &env->ah->sites[i]);

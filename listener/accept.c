@@ -84,7 +84,7 @@ accept_shed(struct lsn_env *env)
 	env->shedding = true;
 	log_debug("connection %u: closed unfinished (%u bytes of its head) to make room",
 		  c->id, c->len);
-	lsn_conn_free(env, c);
+	lsn_conn_drop(env, c, "Connection_Dropped");
 }
 
 static void
@@ -142,7 +142,7 @@ accept_on_ready(evutil_socket_t fd, short what, void *arg)
 			log_debug("connection %u: its address holds maxConnectionsPerClient (%u) "
 				  "connections already, closed",
 				  c->id, env->max_per_client);
-			lsn_conn_free(env, c);
+			lsn_conn_drop(env, c, "Connections_Refused");
 			continue;
 		}
 		c->sock_id = s->id;

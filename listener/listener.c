@@ -32,6 +32,33 @@ lsn_conn_by_id(struct lsn_env *env, uint32_t id)
 	return c && c->id == id && c->state != LSN_CONN_FREE ? c : NULL;
 }
 
+/* No request line known (a new connection, or one handed back). */
+static void
+conn_forget_request(struct lsn_conn *c)
+{
+	c->req_version = NULL;
+	c->req_method_off = c->req_method_len = 0;
+	c->req_uri_off = c->req_uri_len = 0;
+}
+
+/* Keep where the request line is in c->buf, for the HTTPERR log. */
+static void
+conn_note_request(struct lsn_conn *c, const struct wasp_peek_key *key)
+{
+	const char *end = c->buf + c->len;
+
+	conn_forget_request(c);
+	c->req_version = key->version;
+	if (key->method && key->method >= c->buf && key->method + key->method_len <= end) {
+		c->req_method_off = (uint32_t)(key->method - c->buf);
+		c->req_method_len = (uint32_t)key->method_len;
+	}
+	if (key->target && key->target >= c->buf && key->target + key->target_len <= end) {
+		c->req_uri_off = (uint32_t)(key->target - c->buf);
+		c->req_uri_len = (uint32_t)key->target_len;
+	}
+}
+
 /* A connection object for fd (taken over), or NULL at the limit or on OOM
  * (fd is closed then). */
 struct lsn_conn *
@@ -75,6 +102,7 @@ lsn_conn_new(struct lsn_env *env, int fd)
 	c->worker = NULL;
 	c->qe.queued = false;
 	c->peer_counted = false;
+	conn_forget_request(c);
 	c->t_start = wasp_now_usec();
 	c->in_reading = true;
 	TAILQ_INSERT_TAIL(&env->reading, c, rlink);
@@ -212,6 +240,7 @@ lsn_conn_reject(struct lsn_env *env, struct lsn_conn *c, unsigned status, const 
 		env->stats.rejected_400++;
 	log_debug("connection %u: %u %s%s%s", c->id, status, strempty(reason),
 		  c->pool ? " pool " : "", c->pool ? c->pool->name : "");
+	lsn_httperr_log(env, c, status, reason);
 	if (status == 503 && c->pool && c->pool->rp && c->pool->rp->lb == WASP_ROUTE_LB_TCP) {
 		struct linger l = { .l_onoff = 1, .l_linger = 0 };
 		(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
@@ -229,15 +258,22 @@ lsn_conn_reject(struct lsn_env *env, struct lsn_conn *c, unsigned status, const 
 	lsn_conn_free(env, c);
 }
 
+void
+lsn_conn_drop(struct lsn_env *env, struct lsn_conn *c, const char *reason)
+{
+	lsn_httperr_log(env, c, 0, reason);
+	lsn_conn_free(env, c);
+}
+
 /* The header timeout passed: a started head is answered 408 (issue: "header
  * read time, 408 then close"); a connection that sent nothing is just closed,
- * as nginx does. */
+ * as nginx does (HTTP.sys's Timer_ConnectionIdle). */
 static void
 conn_timed_out(struct lsn_env *env, struct lsn_conn *c)
 {
 	if (c->len == 0) {
 		log_debug("connection %u: nothing sent within the header timeout", c->id);
-		lsn_conn_free(env, c);
+		lsn_conn_drop(env, c, "Timer_ConnectionIdle");
 		return;
 	}
 	lsn_conn_reject(env, c, 408, "no complete head within the header timeout");
@@ -300,10 +336,14 @@ lsn_conn_read(struct lsn_env *env, struct lsn_conn *c)
 			return;
 		}
 		if (n <= 0) {
-			/* EOF or error before a complete head: nothing to answer. */
+			/* EOF or error before a complete head: nothing to answer
+			 * (logged when a request had started). */
 			log_debug("connection %u: closed by the client after %u bytes", c->id,
 				  c->len);
-			lsn_conn_free(env, c);
+			if (c->len > 0)
+				lsn_conn_drop(env, c, "Connection_Dropped");
+			else
+				lsn_conn_free(env, c);
 			return;
 		}
 		c->len += (uint32_t)n;
@@ -346,7 +386,7 @@ conn_on_queued(evutil_socket_t fd, short what, void *arg)
 	}
 	if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
 		log_debug("connection %u: closed by the client while queued", c->id);
-		lsn_conn_free(env, c);
+		lsn_conn_drop(env, c, "Connection_Dropped");
 		return;
 	}
 	if (n > 0)
@@ -377,6 +417,7 @@ lsn_conn_route(struct lsn_env *env, struct lsn_conn *c)
 
 	pr = env->ops->peek(env->userdata, c->buf, c->len, c->len >= env->max_head, &key);
 	c->peek_flags = key.flags;
+	conn_note_request(c, &key);
 	if (pr == WASP_PEEK_NEED_MORE) {
 		if (c->len >= env->max_head) {
 			lsn_conn_drop_event(c);
@@ -558,6 +599,7 @@ env_done(struct lsn_env *env)
 	free(env->pool_by_id);
 	lsn_table_unref(env->table);
 	free(env->scratch);
+	lsn_httperr_close(&env->httperr);
 	env->ev_stats = wasp_event_free(env->ev_stats);
 	env->ev_term = wasp_event_free(env->ev_term);
 	env->ev_accept_resume = wasp_event_free(env->ev_accept_resume);
@@ -593,7 +635,8 @@ wasp_listener_main(const struct wasp_listener_ops *ops, void *userdata, int argc
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct lsn_env env = { .ops = ops, .userdata = userdata, .exit_status = 1 };
+	struct lsn_env env = { .ops = ops, .userdata = userdata, .exit_status = 1,
+			       .httperr = { .dfd = -1, .fd = -1 } };
 	uint32_t max_conns = WASP_LISTENER_MAX_CONNECTIONS;
 	uint32_t header_ms = ops->header_timeout_ms ? ops->header_timeout_ms
 						    : WASP_LISTENER_HEADER_TIMEOUT_MS;
@@ -658,6 +701,7 @@ wasp_listener_main(const struct wasp_listener_ops *ops, void *userdata, int argc
 		log_error("out of memory");
 		goto out;
 	}
+	lsn_httperr_start(&env);
 	env.header_timeout_default_ms = header_ms;
 	lsn_set_header_timeout(&env, header_ms);
 	env.ev_term = evsignal_new(env.base, SIGTERM, on_sigterm, &env);

@@ -45,6 +45,14 @@ struct wasp_peek_key {
 	unsigned flags;     /* WASP_PEEK_F_*: kept with the connection for write_error() */
 	unsigned status;    /* WASP_PEEK_ERROR: 400, 414, 431, 501, 505 ... */
 	const char *reason; /* WASP_PEEK_ERROR: a short static text for the log */
+	/* The request line as far as it was read, for the HTTPERR log (left
+	 * NULL when not known): method and target point into the buffer
+	 * peeked at; version is a static string ("HTTP/1.1"). */
+	const char *method;
+	size_t method_len;
+	const char *target;
+	size_t target_len;
+	const char *version;
 };
 
 struct wasp_listener_ops {

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <event2/event_struct.h>
@@ -64,6 +65,11 @@ struct lsn_conn {
 	TAILQ_ENTRY(lsn_conn) rlink; /* env->reading while its head is incomplete */
 	bool in_reading;
 	bool peer_counted; /* counted in env->clients under peer */
+	/* the request line as far as peek() read it, for the HTTPERR log: the
+	 * method and the target as offsets into buf (len 0: not known) */
+	const char *req_version; /* static, NULL: not known */
+	uint32_t req_method_off, req_method_len;
+	uint32_t req_uri_off, req_uri_len;
 	uint8_t peer[16];  /* client address (IPv4 mapped into IPv6) */
 };
 
@@ -120,6 +126,17 @@ struct lsn_pending_socket {
 	uint32_t generation;
 };
 
+/* The HTTPERR log's files (httperr.c). */
+struct lsn_httperr {
+	int dfd;       /* the HTTPERR directory; -1: not logging */
+	int fd;        /* httperr<seq>.log; -1: not open yet */
+	uint32_t seq;
+	uint64_t size; /* of the open file */
+	uint64_t max_size;
+	uint32_t max_files;
+	bool warned;   /* a write failed (said once) */
+};
+
 struct lsn_env {
 	struct event_base *base;
 	const struct wasp_listener_ops *ops;
@@ -172,6 +189,7 @@ struct lsn_env {
 	struct wasp_msg_adapter_stats stats, stats_sent;
 	int exit_status;
 	bool exiting; /* tearing down: drop connections, route nothing */
+	struct lsn_httperr httperr;
 };
 
 /* listener.c: connection life cycle and routing */
@@ -190,8 +208,12 @@ void lsn_conn_drop_event(struct lsn_conn *c);
 void lsn_conn_head_done(struct lsn_env *env, struct lsn_conn *c);
 /* While queued: watch for the client going away (and keep its bytes). */
 void lsn_conn_watch_queued(struct lsn_env *env, struct lsn_conn *c);
-/* Answer status (503 of a TcpLevel pool: reset instead), then close. */
+/* Answer status (503 of a TcpLevel pool: reset instead), then close;
+ * logged in HTTPERR. */
 void lsn_conn_reject(struct lsn_env *env, struct lsn_conn *c, unsigned status, const char *reason);
+/* Close without an answer, logged in HTTPERR with reason (an HTTP.sys
+ * reason phrase: Timer_ConnectionIdle, Connection_Dropped...). */
+void lsn_conn_drop(struct lsn_env *env, struct lsn_conn *c, const char *reason);
 /* The live connection with this id (HANDOFF_ACK, HANDBACK), or NULL. */
 struct lsn_conn *lsn_conn_by_id(struct lsn_env *env, uint32_t id);
 void lsn_table_unref(struct lsn_table *t);
@@ -255,6 +277,20 @@ void lsn_handoff_worker_gone(struct lsn_env *env, struct lsn_worker *w);
 /* Close the channel and forget the worker; its unacknowledged connections
  * are routed again. */
 void lsn_handoff_worker_free(struct lsn_env *env, struct lsn_worker *w);
+
+/* httperr.c: the HTTPERR log */
+/* Open it as the environment says (common/httperr.h); off, with a warning,
+ * when it cannot be. */
+void lsn_httperr_start(struct lsn_env *env);
+/* One line for c: answered status (0: dropped) and the listener's reason. */
+void lsn_httperr_log(struct lsn_env *env, struct lsn_conn *c, unsigned status, const char *reason);
+/* The files themselves: dir must exist; the newest httperr<N>.log is
+ * continued, files beyond the max_files newest removed. 0 or -errno. */
+int lsn_httperr_open(struct lsn_httperr *h, const char *dir, uint64_t max_size, uint32_t max_files);
+/* Append one line (rolling to the next file first when it would pass
+ * max_size); now dates a new file's header. 0 or -errno. */
+int lsn_httperr_write(struct lsn_httperr *h, const char *line, size_t len, time_t now);
+void lsn_httperr_close(struct lsn_httperr *h);
 
 /* channel.c: the activator channel */
 /* Take over fd (fd 3), send HELLO; ADAPTER_REGISTER follows the peer's HELLO. */

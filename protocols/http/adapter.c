@@ -27,6 +27,20 @@ struct http_adapter {
  * (RFC 9110 6.6.1 Date, 10.2.4 Server). */
 #define HTTP_SERVER_HEADER "wasp/" WASP_VERSION
 
+/* What the log names of the request line, as far as it was parsed. */
+static void
+peek_request_line(const struct wasp_http_request *req, struct wasp_peek_key *ret)
+{
+	ret->method = req->method_str.ptr;
+	ret->method_len = req->method_str.len;
+	ret->target = req->target.ptr;
+	ret->target_len = req->target.len;
+	if (req->target.len > 0)
+		ret->version = req->version == WASP_HTTP_1_0   ? "HTTP/1.0"
+			       : req->version == WASP_HTTP_1_1 ? "HTTP/1.1"
+							       : NULL;
+}
+
 static enum wasp_peek_result
 http_peek(void *userdata, const char *buf, size_t len, bool full, struct wasp_peek_key *ret)
 {
@@ -36,6 +50,7 @@ http_peek(void *userdata, const char *buf, size_t len, bool full, struct wasp_pe
 
 	wasp_http_request_init(req);
 	r = wasp_http_parse_head(buf, len, NULL, req);
+	peek_request_line(req, ret);
 	if (r == 0) {
 		if (!full)
 			return WASP_PEEK_NEED_MORE;

@@ -1,0 +1,127 @@
+"""The HTTPERR log: what wasp-http answers itself or drops is a line of
+httperr1.log in the HTTPERR directory (here WASP_LOG_DIR/HTTPERR, prepared
+by waspd for the listener's user), in HTTP.sys's format: 400 BadRequest, 400
+Hostname, 431 RequestLength, 408 Timer_HeaderWait, an idle connection
+closed at the header timeout (Timer_ConnectionIdle), a client gone in the
+middle of its head or reset while queued (Connection_Dropped), 503 QueueFull
+and 503 Disabled (a stopped pool), with the site id and the pool (queue)
+name once the request was routed."""
+import os
+import socket
+import struct
+
+import wasptest
+from wasptest import check, wait_until, TIME_SCALE
+
+QUEUE = 10  # the smallest queueLength
+FIELDS = ("#Fields: date time c-ip c-port s-ip s-port cs-version cs-method cs-uri "
+          "sc-status s-siteid s-reason s-queuename")
+
+
+def read_all(s):
+    chunks = []
+    while True:
+        try:
+            b = s.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            break
+        if not b:
+            break
+        chunks.append(b)
+    return b"".join(chunks)
+
+
+def test(t):
+    srv = t.server(pools={"A": {}, "Q": {"queueLength": QUEUE}, "S": {}},
+                   env={"WASP_TEST_HANG_STARTUP": "Q"})
+    srv.config_text = srv.config_text.replace(
+        "    <sites>\n", "    <webLimits headerWaitTimeout=\"00:00:01\" />\n    <sites>\n", 1)
+    srv.start()
+    path = os.path.join(t.dir, "logs", "HTTPERR", "httperr1.log")
+    site_q = [s["id"] for s in srv.sites if s["name"] == "Q"][0]
+    site_s = [s["id"] for s in srv.sites if s["name"] == "S"][0]
+
+    def lines():
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                return f.read().splitlines()
+        except FileNotFoundError:
+            return []
+
+    def entry(reason, **want):
+        """The first line with s-reason reason and the wanted fields."""
+        for ln in lines():
+            if ln.startswith("#"):
+                continue
+            f = ln.split(" ")
+            check(len(f) == 13, "not 13 fields: %r" % ln)
+            d = dict(zip(FIELDS.split(" ")[1:], f))
+            if d["s-reason"] != reason:
+                continue
+            if all(d[k] == v for k, v in want.items()):
+                return d
+        return None
+
+    def expect(reason, **want):
+        return wait_until(lambda: entry(reason, **want), 15 * TIME_SCALE,
+                          what="HTTPERR line %s %r in %s" % (reason, want, lines()))
+
+    host_a = srv.host("A").encode()
+    srv.raw(b"GET\x01/ HTTP/1.1\r\n\r\n")
+    d = expect("BadRequest", **{"sc-status": "400"})
+    check(d["c-ip"] == "127.0.0.1" and d["s-ip"] == "127.0.0.1"
+          and d["s-port"] == str(srv.port) and d["c-port"].isdigit(), "addresses %r" % d)
+    srv.raw(b"GET /nowhere?x=1 HTTP/1.1\r\nHost: nobody.test\r\n\r\n")
+    d = expect("Hostname", **{"sc-status": "400", "cs-uri": "/nowhere?x=1"})
+    check(d["cs-method"] == "GET" and d["cs-version"] == "HTTP/1.1"
+          and d["s-siteid"] == "-" and d["s-queuename"] == "-", "Hostname line %r" % d)
+    srv.raw(b"GET /big HTTP/1.1\r\nHost: " + host_a + b"\r\nX-Big: " + b"a" * 70000
+            + b"\r\n\r\n")
+    expect("RequestLength", **{"sc-status": "431"})
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10 * TIME_SCALE) as s:
+        s.sendall(b"GET /slow HTTP/1.1\r\nHost: ")
+        read_all(s)
+    expect("Timer_HeaderWait", **{"sc-status": "408"})
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10 * TIME_SCALE) as s:
+        read_all(s)  # nothing sent: closed at the header timeout
+    expect("Timer_ConnectionIdle", **{"sc-status": "-", "cs-method": "-"})
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10 * TIME_SCALE) as s:
+        s.sendall(b"GET /gone HTTP/1.1\r\nHo")
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    expect("Connection_Dropped", **{"sc-status": "-", "s-queuename": "-"})
+
+    # pool Q's worker never gets ready: QUEUE connections wait, the next is 503
+    req_q = b"GET /q HTTP/1.1\r\nHost: " + srv.host("Q").encode() + b"\r\n\r\n"
+    waiting = []
+    for _ in range(QUEUE):
+        waiting.append(socket.create_connection(("127.0.0.1", srv.port),
+                                                timeout=10 * TIME_SCALE))
+        waiting[-1].sendall(req_q)
+    queued = waiting[0]
+    wait_until(lambda: srv.raw(req_q).startswith(b"HTTP/1.1 503"), 10 * TIME_SCALE,
+               what="503 over pool Q's queueLength")
+    expect("QueueFull", **{"sc-status": "503", "s-siteid": str(site_q), "s-queuename": "Q",
+                           "cs-uri": "/q"})
+    # reset by its client while queued
+    queued.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    queued.close()
+    expect("Connection_Dropped", **{"s-queuename": "Q", "s-siteid": str(site_q)})
+    for s in waiting[1:]:
+        s.close()
+
+    srv.waspctl("stop", "apppool", "S")
+    wait_until(lambda: srv.pool_state("S") == "Stopped", what="pool S stopped")
+    r = srv.get(pool="S", path="/s")
+    check(r.status == 503, "stopped pool %r" % r)
+    expect("Disabled", **{"sc-status": "503", "s-siteid": str(site_s), "s-queuename": "S"})
+
+    # a served request is not in it; the file starts with HTTP.sys's header
+    check(srv.get(pool="A").status == 200, "pool A")
+    text = lines()
+    check(text[:2] == ["#Software: wasp " + text[0].split(" ")[-1], "#Version: 1.0"]
+          and text[2].startswith("#Date: ") and text[3] == FIELDS, "header %r" % text[:4])
+    check(not any("/index.html" in ln for ln in text), "a served request logged: %r" % text)
+
+
+if __name__ == "__main__":
+    wasptest.main(test)
