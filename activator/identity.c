@@ -6,7 +6,8 @@
  * descriptors with pidfd_getfd); a pool's workers run as
  *  - SpecificUser: processModel userName (a passwd user),
  *  - ApplicationPoolIdentity: a dedicated uid/gid for the pool, taken from
- *    the range --pool-uid-range (default 60000-64999): FNV-1a hash of the
+ *    the range --pool-uid-range (default 65536-99999, clear of the ranges
+ *    systemd reserves, docs/design.md "Identities"): FNV-1a hash of the
  *    pool name (case-folded, as IIS pool names are case-insensitive) modulo
  *    the range size, probing forward past a uid another pool of the same
  *    configuration already took, or one that belongs to a passwd user. The

@@ -1,7 +1,9 @@
 """The shipped systemd units parse: `systemd-analyze verify` on wasp.service
 (made by meson from dist/systemd/wasp.service.in, pointed at the build's
-waspd) and wasp.socket reports nothing, and the service's ExecStartPre
-(`--test-config`) accepts the bundled example configuration."""
+waspd) and wasp.socket reports nothing, the service's ExecStartPre
+(`--test-config`) accepts the bundled example configuration, and
+`systemd-analyze security --offline=yes` rates the service's exposure 4.0
+or less (where this systemd can rate a unit file offline, 250 and later)."""
 import os
 import re
 import shutil
@@ -36,6 +38,14 @@ def test(t):
                        capture_output=True, text=True, timeout=60)
     out = (p.stdout + p.stderr).strip()
     check(p.returncode == 0 and not out, "systemd-analyze verify: %d %s" % (p.returncode, out))
+    p = subprocess.run([analyze, "security", "--offline=yes", os.path.join(d, "wasp.service")],
+                       capture_output=True, text=True, timeout=60)
+    m = re.search(r"Overall exposure level for wasp.service: (\d+\.\d+)", p.stdout)
+    if m:
+        check(float(m.group(1)) <= 4.0, "exposure %s: %s" % (m.group(1), p.stdout))
+    else:
+        wasptest.log("systemd-analyze security --offline: not supported here (%s)"
+                     % (p.stderr.strip()[:200]))
     pre = re.search(r"^ExecStartPre=(.*)$", unit, re.M).group(1).split()
     p = subprocess.run(pre, capture_output=True, text=True, timeout=60)
     check(p.returncode == 0, "ExecStartPre %r: %d %s" % (pre, p.returncode, p.stderr))
