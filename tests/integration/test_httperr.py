@@ -11,24 +11,11 @@ import socket
 import struct
 
 import wasptest
-from wasptest import check, wait_until, TIME_SCALE
+from wasptest import check, read_all, wait_until, TIME_SCALE
 
 QUEUE = 10  # the smallest queueLength
 FIELDS = ("#Fields: date time c-ip c-port s-ip s-port cs-version cs-method cs-uri "
           "sc-status s-siteid s-reason s-queuename")
-
-
-def read_all(s):
-    chunks = []
-    while True:
-        try:
-            b = s.recv(65536)
-        except (ConnectionResetError, socket.timeout):
-            break
-        if not b:
-            break
-        chunks.append(b)
-    return b"".join(chunks)
 
 
 def test(t):

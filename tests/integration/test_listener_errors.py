@@ -7,20 +7,7 @@ import socket
 import time
 
 import wasptest
-from wasptest import check, wait_until, TIME_SCALE
-
-
-def read_all(s):
-    chunks = []
-    while True:
-        try:
-            b = s.recv(65536)
-        except (ConnectionResetError, socket.timeout):
-            break
-        if not b:
-            break
-        chunks.append(b)
-    return b"".join(chunks)
+from wasptest import check, read_all, wait_until, TIME_SCALE
 
 
 def head_fields(raw):

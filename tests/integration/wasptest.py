@@ -258,21 +258,28 @@ class KeepAlive:
         self.close()
 
 
+def read_all(s, timeout_ends=True):
+    """What a socket receives until the server closes or resets it, or the
+    socket's timeout passes (which raises unless timeout_ends). Bytes."""
+    ends = (ConnectionResetError, socket.timeout) if timeout_ends else ConnectionResetError
+    chunks = []
+    while True:
+        try:
+            b = s.recv(65536)
+        except ends:
+            break
+        if not b:
+            break
+        chunks.append(b)
+    return b"".join(chunks)
+
+
 def raw_request(port, data, timeout=10.0, address="127.0.0.1"):
     """Send bytes, read until the server closes (or timeout). Returns bytes."""
     with socket.create_connection((address, port),
                                   timeout=timeout * TIME_SCALE) as s:
         s.sendall(data)
-        chunks = []
-        while True:
-            try:
-                b = s.recv(65536)
-            except ConnectionResetError:
-                break
-            if not b:
-                break
-            chunks.append(b)
-        return b"".join(chunks)
+        return read_all(s, timeout_ends=False)
 
 
 def parse_status(raw):
