@@ -28,7 +28,10 @@
 	"#Fields: date time c-ip c-port s-ip s-port cs-version cs-method cs-uri sc-status " \
 	"s-siteid s-reason s-queuename\n"
 #define HTTPERR_URI_MAX 4096 /* cs-uri is cut here, like the other fields */
-#define HTTPERR_LINE_MAX (HTTPERR_URI_MAX * 3 + 1024)
+#define HTTPERR_METHOD_MAX 64
+#define HTTPERR_POOL_MAX 256
+/* every field at its longest, each byte as %XX, with the fixed ones */
+#define HTTPERR_LINE_MAX ((HTTPERR_URI_MAX + HTTPERR_METHOD_MAX + HTTPERR_POOL_MAX + 16) * 3 + 512)
 
 /* The N of "httperr<N>.log", 0 for any other name. */
 static uint32_t
@@ -134,8 +137,10 @@ file_open(struct lsn_httperr *h, bool truncate, time_t now)
 		     "#Date: %04d-%02d-%02d %02d:%02d:%02d\n" HTTPERR_FIELDS,
 		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
 		     tm.tm_sec);
-	if (write(h->fd, head, (size_t)n) != n)
-		return -errno ? -errno : -EIO;
+	if (write(h->fd, head, (size_t)n) != n) {
+		h->fd = safe_close(h->fd);
+		return -EIO;
+	}
 	h->size = (uint64_t)n;
 	return 0;
 }
@@ -192,6 +197,14 @@ put_field(char *out, size_t size, const char *s, size_t len, size_t max)
 	out[n++] = ' ';
 	out[n] = '\0';
 	return n;
+}
+
+/* Add what an snprintf into line + *n reported, never past the buffer. */
+static void
+advance(size_t *n, int w, size_t size)
+{
+	if (w > 0)
+		*n = MIN(*n + (size_t)w, size - 1);
 }
 
 /* "ADDR PORT " of a socket address (an IPv4-mapped address as IPv4). */
@@ -285,27 +298,30 @@ lsn_httperr_log(struct lsn_env *env, struct lsn_conn *c, unsigned status, const 
 	peer_ok = getpeername(c->fd, (struct sockaddr *)&peer, &pl) == 0;
 	local_ok = getsockname(c->fd, (struct sockaddr *)&local, &ll) == 0;
 	(void)gmtime_r(&now, &tm);
-	n = (size_t)snprintf(line, sizeof(line), "%04d-%02d-%02d %02d:%02d:%02d ",
-			     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-			     tm.tm_sec);
+	n = 0;
+	advance(&n,
+		snprintf(line, sizeof(line), "%04d-%02d-%02d %02d:%02d:%02d ", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec),
+		sizeof(line));
 	n += put_addr(line + n, sizeof(line) - n, &peer, peer_ok);
 	n += put_addr(line + n, sizeof(line) - n, &local, local_ok);
 	n += put_field(line + n, sizeof(line) - n, strempty(c->req_version),
 		       strlen(strempty(c->req_version)), 16);
 	n += put_field(line + n, sizeof(line) - n, c->buf + c->req_method_off, c->req_method_len,
-		       64);
+		       HTTPERR_METHOD_MAX);
 	n += put_field(line + n, sizeof(line) - n, c->buf + c->req_uri_off, c->req_uri_len,
 		       HTTPERR_URI_MAX);
 	if (status)
-		n += (size_t)snprintf(line + n, sizeof(line) - n, "%u ", status);
+		advance(&n, snprintf(line + n, sizeof(line) - n, "%u ", status), sizeof(line));
 	else
-		n += (size_t)snprintf(line + n, sizeof(line) - n, "- ");
+		advance(&n, snprintf(line + n, sizeof(line) - n, "- "), sizeof(line));
 	if (c->site)
-		n += (size_t)snprintf(line + n, sizeof(line) - n, "%u ", c->site->id);
+		advance(&n, snprintf(line + n, sizeof(line) - n, "%u ", c->site->id), sizeof(line));
 	else
-		n += (size_t)snprintf(line + n, sizeof(line) - n, "- ");
-	n += (size_t)snprintf(line + n, sizeof(line) - n, "%s ", reason_phrase(status, reason));
-	n += put_field(line + n, sizeof(line) - n, pool, strlen(pool), 256);
+		advance(&n, snprintf(line + n, sizeof(line) - n, "- "), sizeof(line));
+	advance(&n, snprintf(line + n, sizeof(line) - n, "%s ", reason_phrase(status, reason)),
+		sizeof(line));
+	n += put_field(line + n, sizeof(line) - n, pool, strlen(pool), HTTPERR_POOL_MAX);
 	line[n - 1] = '\n'; /* the last field's separator */
 	r = lsn_httperr_write(&env->httperr, line, n, now);
 	if (r < 0 && !env->httperr.warned) {

@@ -1,7 +1,8 @@
 """The HTTPERR log: what wasp-http answers itself or drops is a line of
 httperr1.log in the HTTPERR directory (here WASP_LOG_DIR/HTTPERR, prepared
 by waspd for the listener's user), in HTTP.sys's format: 400 BadRequest, 400
-Hostname, 431 RequestLength, 408 Timer_HeaderWait, an idle connection
+Hostname (its cs-uri cut at 4096 bytes), 414 URL_Length, 431 RequestLength, 408
+Timer_HeaderWait, an idle connection
 closed at the header timeout (Timer_ConnectionIdle), a client gone in the
 middle of its head or reset while queued (Connection_Dropped), 503 QueueFull
 and 503 Disabled (a stopped pool), with the site id and the pool (queue)
@@ -62,6 +63,18 @@ def test(t):
     d = expect("Hostname", **{"sc-status": "400", "cs-uri": "/nowhere?x=1"})
     check(d["cs-method"] == "GET" and d["cs-version"] == "HTTP/1.1"
           and d["s-siteid"] == "-" and d["s-queuename"] == "-", "Hostname line %r" % d)
+    # a long target: cut at 4096 bytes, '%' written %25, still one line
+    srv.raw(b"GET /" + b"%41" * 2000 + b" HTTP/1.1\r\nHost: nobody.test\r\n\r\n")
+    wait_until(lambda: any("%2541" in ln for ln in lines()), 15 * TIME_SCALE,
+               what="the long request's line")
+    long = [ln.split(" ") for ln in lines() if "%2541" in ln]
+    # 4096 bytes of the target: "/", then 1365 "%41" written "%2541"
+    check(len(long) == 1 and len(long[0]) == 13 and long[0][8].startswith("/%2541%2541")
+          and len(long[0][8]) == 1 + 1365 * 5, "long cs-uri: %r"
+          % [(len(x), x[8][:20], x[8][-10:], x[9:]) for x in long])
+    # a request line over the parser's limit
+    srv.raw(b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: nobody.test\r\n\r\n")
+    expect("URL_Length", **{"sc-status": "414"})
     srv.raw(b"GET /big HTTP/1.1\r\nHost: " + host_a + b"\r\nX-Big: " + b"a" * 70000
             + b"\r\n\r\n")
     expect("RequestLength", **{"sc-status": "431"})
