@@ -1,12 +1,12 @@
 """The HTTPERR log: what wasp-http answers itself or drops is a line of
 httperr1.log in the HTTPERR directory (here WASP_LOG_DIR/HTTPERR, prepared
 by waspd for the listener's user), in HTTP.sys's format: 400 BadRequest, 400
-Hostname (its cs-uri cut at 4096 bytes), 414 URL_Length, 431 RequestLength, 408
-Timer_HeaderWait, an idle connection
-closed at the header timeout (Timer_ConnectionIdle), a client gone in the
-middle of its head or reset while queued (Connection_Dropped), 503 QueueFull
-and 503 Disabled (a stopped pool), with the site id and the pool (queue)
-name once the request was routed."""
+Hostname (its cs-uri cut at 4096 bytes), 414 URL_Length, 431 RequestLength,
+408 Timer_HeaderWait, an idle connection closed at the header timeout
+(Timer_ConnectionIdle), a client gone in the middle of its head or reset
+while queued (Connection_Dropped), 503 QueueFull and 503 Disabled (a stopped
+pool), with the site id and the pool (queue) name once the request was
+routed."""
 import os
 import socket
 import struct
