@@ -1,12 +1,13 @@
 """The HTTPERR log: what wasp-http answers itself or drops is a line of
 httperr1.log in the HTTPERR directory (here WASP_LOG_DIR/HTTPERR, prepared
 by waspd for the listener's user), in HTTP.sys's format: 400 BadRequest, 400
-Hostname (its cs-uri cut at 4096 bytes), 414 URL_Length, 431 RequestLength,
-408 Timer_HeaderWait, an idle connection closed at the header timeout
-(Timer_ConnectionIdle), a client gone in the middle of its head or reset
-while queued (Connection_Dropped), 503 QueueFull and 503 Disabled (a stopped
-pool), with the site id and the pool (queue) name once the request was
-routed."""
+Hostname (its cs-uri cut at 4096 bytes), 501 N/I, 505 Version_N/S, 414
+URL_Length, 431 RequestLength, 408 Timer_HeaderWait, an idle connection
+closed at the header timeout (Timer_ConnectionIdle), a client gone in the
+middle of its head or reset while queued (Connection_Dropped), 503
+QueueFull, 503 Timer_AppPool (queued past startupTimeLimit) and 503 Disabled
+(a stopped pool), with the site id and the pool (queue) name once the
+request was routed."""
 import os
 import socket
 import struct
@@ -20,7 +21,8 @@ FIELDS = ("#Fields: date time c-ip c-port s-ip s-port cs-version cs-method cs-ur
 
 
 def test(t):
-    srv = t.server(pools={"A": {}, "Q": {"queueLength": QUEUE}, "S": {}},
+    srv = t.server(pools={"A": {}, "Q": {"queueLength": QUEUE,
+                                               "processModel": {"startupTimeLimit": "00:00:05"}}, "S": {}},
                    env={"WASP_TEST_HANG_STARTUP": "Q"})
     srv.config_text = srv.config_text.replace(
         "    <sites>\n", "    <webLimits headerWaitTimeout=\"00:00:01\" />\n    <sites>\n", 1)
@@ -72,6 +74,10 @@ def test(t):
     check(len(long) == 1 and len(long[0]) == 13 and long[0][8].startswith("/%2541%2541")
           and len(long[0][8]) == 1 + 1365 * 5, "long cs-uri: %r"
           % [(len(x), x[8][:20], x[8][-10:], x[9:]) for x in long])
+    srv.raw(b"CONNECT a.test:443 HTTP/1.1\r\nHost: a.test:443\r\n\r\n")
+    expect("N/I", **{"sc-status": "501", "cs-method": "CONNECT"})
+    srv.raw(b"GET /two HTTP/2.0\r\nHost: " + host_a + b"\r\n\r\n")
+    expect("Version_N/S", **{"sc-status": "505"})
     # a request line over the parser's limit
     srv.raw(b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: nobody.test\r\n\r\n")
     expect("URL_Length", **{"sc-status": "414"})
@@ -106,6 +112,10 @@ def test(t):
     queued.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     queued.close()
     expect("Connection_Dropped", **{"s-queuename": "Q", "s-siteid": str(site_q)})
+    # the others wait past startupTimeLimit: 503
+    check(all(read_all(s).startswith(b"HTTP/1.1 503") for s in waiting[1:]),
+          "queued past startupTimeLimit")
+    expect("Timer_AppPool", **{"sc-status": "503", "s-queuename": "Q"})
     for s in waiting[1:]:
         s.close()
 
