@@ -1,13 +1,13 @@
 """The HTTPERR log: what wasp-http answers itself or drops is a line of
 httperr1.log in the HTTPERR directory (here WASP_LOG_DIR/HTTPERR, prepared
 by waspd for the listener's user), in HTTP.sys's format: 400 BadRequest, 400
-Hostname (its cs-uri cut at 4096 bytes), 501 N/I, 505 Version_N/S, 414
-URL_Length, 431 RequestLength, 408 Timer_HeaderWait, an idle connection
-closed at the header timeout (Timer_ConnectionIdle), a client gone in the
-middle of its head or reset while queued (Connection_Dropped), 503
-QueueFull, 503 Timer_AppPool (queued past startupTimeLimit) and 503 Disabled
-(a stopped pool), with the site id and the pool (queue) name once the
-request was routed."""
+Hostname (its cs-uri cut at 4096 bytes), 404 NotFound, 501 N/I, 505
+Version_N/S, 414 URL_Length, 431 RequestLength, 408 Timer_HeaderWait, an
+idle connection closed at the header timeout (Timer_ConnectionIdle), a
+client gone in the middle of its head or reset while queued
+(Connection_Dropped), 503 QueueFull, 503 Timer_AppPool (queued past
+startupTimeLimit) and 503 Disabled (a stopped pool), with the site id and
+the pool (queue) name once the request was routed."""
 import os
 import socket
 import struct
@@ -24,6 +24,14 @@ def test(t):
     srv = t.server(pools={"A": {}, "Q": {"queueLength": QUEUE,
                                                "processModel": {"startupTimeLimit": "00:00:05"}}, "S": {}},
                    env={"WASP_TEST_HANG_STARTUP": "Q"})
+    # a site with no root application: "/" of it is no application's (404)
+    srv.sites.append({"name": "N", "id": 9, "bindings": ["127.0.0.1:%d:n.test" % srv.port],
+                      "apps": [{"path": "/app", "pool": "A",
+                                "physicalPath": srv.content_dir("A")}]})
+    srv.config_text = wasptest.config_xml(
+        [{"name": "A"}, {"name": "Q", "queueLength": QUEUE,
+                         "processModel": {"startupTimeLimit": "00:00:05"}}, {"name": "S"}],
+        srv.sites)
     srv.config_text = srv.config_text.replace(
         "    <sites>\n", "    <webLimits headerWaitTimeout=\"00:00:01\" />\n    <sites>\n", 1)
     srv.start()
@@ -54,7 +62,8 @@ def test(t):
 
     def expect(reason, **want):
         return wait_until(lambda: entry(reason, **want), 15 * TIME_SCALE,
-                          what="HTTPERR line %s %r in %s" % (reason, want, lines()))
+                          what="HTTPERR line %s %r in %s"
+                          % (reason, want, [ln[:200] for ln in lines()[-8:]]))
 
     host_a = srv.host("A").encode()
     srv.raw(b"GET\x01/ HTTP/1.1\r\n\r\n")
@@ -74,6 +83,8 @@ def test(t):
     check(len(long) == 1 and len(long[0]) == 13 and long[0][8].startswith("/%2541%2541")
           and len(long[0][8]) == 1 + 1365 * 5, "long cs-uri: %r"
           % [(len(x), x[8][:20], x[8][-10:], x[9:]) for x in long])
+    srv.raw(b"GET /elsewhere HTTP/1.1\r\nHost: n.test\r\n\r\n")
+    expect("NotFound", **{"sc-status": "404", "cs-uri": "/elsewhere"})
     srv.raw(b"CONNECT a.test:443 HTTP/1.1\r\nHost: a.test:443\r\n\r\n")
     expect("N/I", **{"sc-status": "501", "cs-method": "CONNECT"})
     srv.raw(b"GET /two HTTP/2.0\r\nHost: " + host_a + b"\r\n\r\n")
