@@ -139,7 +139,7 @@ parse_args(struct wasp_env *env, int argc, char **argv)
 			break;
 		case OPT_UID_RANGE:
 			if (parse_uid_range(optarg, &env->uid_first, &env->uid_last) < 0) {
-				log_error("--pool-uid-range '%s': expected FIRST-LAST, like 60000-64999",
+				log_error("--pool-uid-range '%s': expected FIRST-LAST, like 65536-99999",
 					  optarg);
 				return -EINVAL;
 			}
