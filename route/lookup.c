@@ -178,6 +178,69 @@ wild_lookup_hashed(const struct wasp_route_binding_set *set, const char *lc, siz
 	return site;
 }
 
+/* The host without ":port" (after "]" for an IPv6 literal) and one
+ * trailing dot: its length. */
+static size_t
+host_bare_len(const char *host, size_t host_len)
+{
+	size_t n = host_len;
+
+	if (host[0] == '[') {
+		const char *e = memchr(host, ']', host_len);
+		n = e ? (size_t)(e - host) + 1 : host_len;
+	} else {
+		const char *e = memchr(host, ':', host_len);
+		if (e)
+			n = (size_t)(e - host);
+	}
+	if (n > 0 && host[n - 1] == '.')
+		n--;
+	return n;
+}
+
+/* The site of a host (n bytes, already bare): exact host bindings first,
+ * then wildcard ones (longest suffix first): HTTP.sys's order. NULL when
+ * none has it. Single caller on the hot path: static, so inlined. */
+static const struct wasp_route_site *
+site_by_host(const struct wasp_route_binding_set *set, const char *host, size_t n,
+	     const struct wasp_route_addr *lap)
+{
+	const struct wasp_route_site *site = NULL;
+
+	if (n > 0 && n <= WASP_ROUTE_HOST_MAX && set->mask + 1 > 1) {
+		uint32_t h = hash_lower(host, n);
+		for (uint32_t k = h & set->mask; set->buckets[k].host; k = (k + 1) & set->mask) {
+			const struct route_host *b = &set->buckets[k];
+			if (b->hash == h && b->len == n && strncasecmp(b->host, host, n) == 0) {
+				site = cand_pick(set->cands + b->first, b->count, lap);
+				break;
+			}
+		}
+	}
+	if (set->n_hexact + set->n_hwild > 0 && n <= WASP_ROUTE_HOST_MAX) {
+		/* a worker's table: other pools' hosts as keyed hashes */
+		char lc[WASP_ROUTE_HOST_MAX];
+
+		for (size_t k = 0; k < n; k++)
+			lc[k] = (char)lower((unsigned char)host[k]);
+		if (!site && n > 0) {
+			const struct route_hhost *g = hhost_find(set->hexact, set->n_hexact,
+								 wasp_siphash24(set->key, lc, n));
+			if (g)
+				site = cand_pick(set->cands + g->first, g->count, lap);
+		}
+		if (!site)
+			site = wild_lookup_hashed(set, lc, n, lap);
+	}
+	for (uint32_t k = 0; !site && !set->n_hwild && n <= WASP_ROUTE_HOST_MAX && k < set->n_wild;
+	     k++) {
+		const struct route_host *w = &set->wild[k];
+		if (n > w->len && strncasecmp(host + n - w->len, w->host, w->len) == 0)
+			site = cand_pick(set->cands + w->first, w->count, lap);
+	}
+	return site;
+}
+
 int
 wasp_route_lookup(const struct wasp_route_socket *s, const struct sockaddr *local,
 		  const char *host, size_t host_len, const char *path, size_t path_len,
@@ -199,54 +262,9 @@ wasp_route_lookup(const struct wasp_route_socket *s, const struct sockaddr *loca
 		lap = &la;
 	}
 
-	/* Host: strip ":port" (after "]" for an IPv6 literal) and one trailing
-	 * dot. Exact host bindings first, then wildcard ones (longest suffix
-	 * first), then those with an empty host: HTTP.sys's order. */
-	if (host && host_len > 0) {
-		size_t n = host_len;
-		if (host[0] == '[') {
-			const char *e = memchr(host, ']', host_len);
-			n = e ? (size_t)(e - host) + 1 : host_len;
-		} else {
-			const char *e = memchr(host, ':', host_len);
-			if (e)
-				n = (size_t)(e - host);
-		}
-		if (n > 0 && host[n - 1] == '.')
-			n--;
-		if (n > 0 && n <= WASP_ROUTE_HOST_MAX && set->mask + 1 > 1) {
-			uint32_t h = hash_lower(host, n);
-			for (uint32_t k = h & set->mask; set->buckets[k].host;
-			     k = (k + 1) & set->mask) {
-				const struct route_host *b = &set->buckets[k];
-				if (b->hash == h && b->len == n && strncasecmp(b->host, host, n) == 0) {
-					site = cand_pick(set->cands + b->first, b->count, lap);
-					break;
-				}
-			}
-		}
-		if (set->n_hexact + set->n_hwild > 0 && n <= WASP_ROUTE_HOST_MAX) {
-			/* a worker's table: other pools' hosts as keyed hashes */
-			char lc[WASP_ROUTE_HOST_MAX];
-
-			for (size_t k = 0; k < n; k++)
-				lc[k] = (char)lower((unsigned char)host[k]);
-			if (!site && n > 0) {
-				const struct route_hhost *g = hhost_find(
-					set->hexact, set->n_hexact, wasp_siphash24(set->key, lc, n));
-				if (g)
-					site = cand_pick(set->cands + g->first, g->count, lap);
-			}
-			if (!site)
-				site = wild_lookup_hashed(set, lc, n, lap);
-		}
-		for (uint32_t k = 0; !site && !set->n_hwild && n <= WASP_ROUTE_HOST_MAX && k < set->n_wild;
-		     k++) {
-			const struct route_host *w = &set->wild[k];
-			if (n > w->len && strncasecmp(host + n - w->len, w->host, w->len) == 0)
-				site = cand_pick(set->cands + w->first, w->count, lap);
-		}
-	}
+	/* Host bindings first, then those with an empty host. */
+	if (host && host_len > 0)
+		site = site_by_host(set, host, host_bare_len(host, host_len), lap);
 	if (!site && set->any_count > 0)
 		site = cand_pick(set->cands + set->any_first, set->any_count, lap);
 	if (!site)

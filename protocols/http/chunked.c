@@ -89,7 +89,13 @@ is_tchar(unsigned char ch)
 	return wasp_http_is(ch, WASP_HTTP_C_TCHAR);
 }
 
-/* One framing byte. Returns 0, or -EBADMSG. */
+/* One framing byte. Returns 0, or -EBADMSG.
+ *
+ * Kept whole although long: it is one switch over the parser's states,
+ * each case a few lines that read the byte and name the next state, so
+ * the whole grammar (RFC 9112 7.1) reads top to bottom in one place; cut
+ * into functions, the transitions would be spread over as many. It runs
+ * once per framing byte of every chunked body. */
 static int
 step(struct wasp_http_chunked *c, unsigned char ch)
 {
