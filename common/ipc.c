@@ -126,6 +126,59 @@ wasp_ipc_send(int sock, uint16_t type, uint32_t seq, uint8_t flags, const void *
 	return ipc_send(sock, getpid(), type, seq, flags, payload, len, fd);
 }
 
+/* recvmsg() with EINTR retried; -errno (-EAGAIN when nothing is there). */
+static ssize_t
+recvmsg_retry(int sock, struct msghdr *mh)
+{
+	ssize_t n;
+
+	for (bool reset_seen = false;;) {
+		n = recvmsg(sock, mh, MSG_CMSG_CLOEXEC);
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		/* A peer that closed with our messages unread leaves a one-shot
+		 * ECONNRESET in front of what it sent before it went; read on:
+		 * its last messages (a handback with a connection, say) must
+		 * not be lost, and EOF follows them. */
+		if (errno == ECONNRESET && !reset_seen) {
+			reset_seen = true;
+			continue;
+		}
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	}
+}
+
+/* The fds of a received message's SCM_RIGHTS: the first into *fd, any
+ * other closed. Returns true when the control data was not exactly one
+ * SCM_RIGHTS fd's worth (another cmsg, a second fd). */
+static bool
+take_rights(struct msghdr *mh, int *fd)
+{
+	bool bad_cmsg = false;
+
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+		    c->cmsg_len < CMSG_LEN(0)) {
+			bad_cmsg = true;
+			continue;
+		}
+		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+			int x;
+
+			memcpy(&x, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (*fd < 0) {
+				*fd = x;
+			} else {
+				(void)safe_close(x);
+				bad_cmsg = true; /* more than one fd */
+			}
+		}
+	}
+	return bad_cmsg;
+}
+
 /* wasp_ipc_recv; *ret_bad_version tells a channel that the peer speaks
  * another protocol version (reported as -EPROTONOSUPPORT before HELLO). */
 static int
@@ -143,7 +196,7 @@ ipc_recv(int sock, void *buf, size_t size, struct wasp_ipc_msg *ret, bool *ret_b
 		.msg_controllen = CMSG_LEN(sizeof(int)),
 	};
 	_cleanup_close_ int fd = -1;
-	bool bad_cmsg = false, fd_lost = false;
+	bool bad_cmsg, fd_lost = false;
 	struct wasp_ipc_hdr hdr;
 	ssize_t n;
 
@@ -152,43 +205,13 @@ ipc_recv(int sock, void *buf, size_t size, struct wasp_ipc_msg *ret, bool *ret_b
 	if (size < WASP_IPC_MAX_MSG)
 		return -EINVAL;
 
-	for (bool reset_seen = false;;) {
-		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-		if (n >= 0)
-			break;
-		if (errno == EINTR)
-			continue;
-		/* A peer that closed with our messages unread leaves a one-shot
-		 * ECONNRESET in front of what it sent before it went; read on:
-		 * its last messages (a handback with a connection, say) must
-		 * not be lost, and EOF follows them. */
-		if (errno == ECONNRESET && !reset_seen) {
-			reset_seen = true;
-			continue;
-		}
-		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	}
+	n = recvmsg_retry(sock, &mh);
+	if (n < 0)
+		return (int)n;
 
 	/* Take every fd that arrived before judging the message, so that all
 	 * of them are closed on any error below. */
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-		    c->cmsg_len < CMSG_LEN(0)) {
-			bad_cmsg = true;
-			continue;
-		}
-		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-			int x;
-
-			memcpy(&x, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (fd < 0) {
-				fd = x;
-			} else {
-				(void)safe_close(x);
-				bad_cmsg = true; /* more than one fd */
-			}
-		}
-	}
+	bad_cmsg = take_rights(&mh, &fd);
 
 	/* MSG_CTRUNC with no fd received: the kernel could not install the
 	 * peer's fd (we are at RLIMIT_NOFILE) and dropped it. The message
