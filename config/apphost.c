@@ -130,28 +130,11 @@ build_pool_env(struct actx *c, const struct wasp_element *ev, struct wasp_apppoo
 	return 0;
 }
 
-static int
-build_pool(struct actx *c, const struct wasp_element *e, struct wasp_apppool *p, uint32_t id)
+/* <processModel>: the identity, process count, timeouts and pings. */
+static void
+build_process_model(struct actx *c, const struct wasp_element *e, const struct wasp_element *pm,
+		    struct wasp_apppool *p)
 {
-	const struct wasp_element *pm = wasp_element_child(e, "processModel");
-	const struct wasp_element *rec = wasp_element_child(e, "recycling");
-	const struct wasp_element *pr = wasp_element_child(rec, "periodicRestart");
-	const struct wasp_element *sched = wasp_element_child(pr, "schedule");
-	const struct wasp_element *fail = wasp_element_child(e, "failure");
-	const struct wasp_element *cpu = wasp_element_child(e, "cpu");
-	uint64_t *times;
-	int r;
-
-	p->name = wasp_element_get_str(e, "name", "");
-	p->id = id;
-	p->auto_start = wasp_element_get_bool(e, "autoStart", true);
-	p->start_mode = wasp_element_get_uint(e, "startMode", 0) == 1 ? WASP_START_ALWAYS_RUNNING
-								     : WASP_START_ON_DEMAND;
-	p->queue_length = (uint32_t)wasp_element_get_uint(e, "queueLength", 1000);
-	p->managed_runtime_version = wasp_element_get_str(e, "managedRuntimeVersion", "");
-	p->managed_classic = wasp_element_get_uint(e, "managedPipelineMode", 0) == 1;
-	p->enable_32bit = wasp_element_get_bool(e, "enable32BitAppOnWin64", false);
-
 	switch (wasp_element_get_uint(pm, "identityType", 4)) {
 	case 0:
 		p->process_model.identity_type = WASP_IDENTITY_LOCAL_SYSTEM;
@@ -188,6 +171,16 @@ build_pool(struct actx *c, const struct wasp_element *e, struct wasp_apppool *p,
 	p->process_model.pinging_enabled = wasp_element_get_bool(pm, "pingingEnabled", true);
 	p->process_model.ping_interval = tsv(pm, "pingInterval", 30 * WASP_USEC_PER_SEC);
 	p->process_model.ping_response_time = tsv(pm, "pingResponseTime", 90 * WASP_USEC_PER_SEC);
+}
+
+/* <recycling>: its flags, <periodicRestart> and its schedule (times of
+ * day, sorted). */
+static int
+build_recycling(struct actx *c, const struct wasp_element *rec, struct wasp_apppool *p)
+{
+	const struct wasp_element *pr = wasp_element_child(rec, "periodicRestart");
+	const struct wasp_element *sched = wasp_element_child(pr, "schedule");
+	uint64_t *times;
 
 	p->recycling.disallow_overlapping_rotation =
 		wasp_element_get_bool(rec, "disallowOverlappingRotation", false);
@@ -217,7 +210,13 @@ build_pool(struct actx *c, const struct wasp_element *e, struct wasp_apppool *p,
 	if (p->recycling.n_schedule > 1)
 		qsort(times, p->recycling.n_schedule, sizeof(*times), cmp_u64);
 	p->recycling.schedule = times;
+	return 0;
+}
 
+/* <failure>: load balancer capabilities, orphaning, rapid-fail protection. */
+static void
+build_failure(const struct wasp_element *fail, struct wasp_apppool *p)
+{
 	p->failure.load_balancer_capabilities =
 		wasp_element_get_uint(fail, "loadBalancerCapabilities", 2) == 1 ? WASP_LB_TCP_LEVEL
 										 : WASP_LB_HTTP_LEVEL;
@@ -227,6 +226,29 @@ build_pool(struct actx *c, const struct wasp_element *e, struct wasp_apppool *p,
 		tsv(fail, "rapidFailProtectionInterval", 5 * 60 * WASP_USEC_PER_SEC);
 	p->failure.rapid_fail_protection_max_crashes =
 		(uint32_t)wasp_element_get_uint(fail, "rapidFailProtectionMaxCrashes", 5);
+}
+
+static int
+build_pool(struct actx *c, const struct wasp_element *e, struct wasp_apppool *p, uint32_t id)
+{
+	const struct wasp_element *cpu = wasp_element_child(e, "cpu");
+	int r;
+
+	p->name = wasp_element_get_str(e, "name", "");
+	p->id = id;
+	p->auto_start = wasp_element_get_bool(e, "autoStart", true);
+	p->start_mode = wasp_element_get_uint(e, "startMode", 0) == 1 ? WASP_START_ALWAYS_RUNNING
+								     : WASP_START_ON_DEMAND;
+	p->queue_length = (uint32_t)wasp_element_get_uint(e, "queueLength", 1000);
+	p->managed_runtime_version = wasp_element_get_str(e, "managedRuntimeVersion", "");
+	p->managed_classic = wasp_element_get_uint(e, "managedPipelineMode", 0) == 1;
+	p->enable_32bit = wasp_element_get_bool(e, "enable32BitAppOnWin64", false);
+
+	build_process_model(c, e, wasp_element_child(e, "processModel"), p);
+	r = build_recycling(c, wasp_element_child(e, "recycling"), p);
+	if (r < 0)
+		return r;
+	build_failure(wasp_element_child(e, "failure"), p);
 	p->cpu.limit = (uint32_t)wasp_element_get_uint(cpu, "limit", 0);
 	p->cpu.action = wasp_element_get_str(cpu, "action", "NoAction");
 	r = build_pool_env(c, wasp_element_child(e, "environmentVariables"), p);
@@ -313,21 +335,11 @@ log_directory(struct actx *c, const char *dir)
 	return d == dir ? dir : wasp_arena_strdup(c->arena, d);
 }
 
+/* <bindings>: each parsed; one that does not parse is reported and left
+ * out. */
 static int
-build_site(struct actx *c, const struct wasp_apphost *ah, const struct wasp_element *e,
-	   struct wasp_site *s)
+build_bindings(struct actx *c, const struct wasp_element *bindings, struct wasp_site *s)
 {
-	const struct wasp_element *bindings = wasp_element_child(e, "bindings");
-	const struct wasp_element *limits = wasp_element_child(e, "limits");
-	const struct wasp_element *lf = wasp_element_child(e, "logFile");
-	size_t n_apps = 0;
-
-	s->name = wasp_element_get_str(e, "name", "");
-	s->id = (uint32_t)wasp_element_get_uint(e, "id", 0);
-	s->server_auto_start = wasp_element_get_bool(e, "serverAutoStart", true);
-	s->file = efile(c, e);
-	s->line = e->line;
-
 	s->bindings = wasp_arena_zalloc(c->arena,
 					(bindings ? bindings->n_items : 0) * sizeof(*s->bindings));
 	if (!s->bindings)
@@ -349,6 +361,77 @@ build_site(struct actx *c, const struct wasp_apphost *ah, const struct wasp_elem
 		s->n_bindings++;
 	}
 
+	return 0;
+}
+
+/* One <application> and its virtual directories. */
+static int
+build_app(struct actx *c, const struct wasp_apphost *ah, const struct wasp_site *s,
+	  const struct wasp_element *ae, struct wasp_application *a)
+{
+	const struct wasp_apppool *pool;
+
+	a->path = wasp_element_get_str(ae, "path", "/");
+	a->application_pool = wasp_element_get_str(ae, "applicationPool", "");
+	if (!*a->application_pool)
+		a->application_pool = "DefaultAppPool";
+	a->enabled_protocols = wasp_element_get_str(ae, "enabledProtocols", "http");
+	a->file = efile(c, ae);
+	a->line = ae->line;
+	pool = find_pool(c, ah, a->application_pool);
+	a->pool_id = pool ? pool->id : UINT32_MAX;
+	if (!pool)
+		(void)wasp_diag_add(c->diags, WASP_DIAG_WARNING, a->file, a->line,
+				    "applicationPool",
+				    "site '%s' application '%s': no application pool '%s'; "
+				    "requests to it will get 503",
+				    s->name, a->path, a->application_pool);
+	a->vdirs = wasp_arena_zalloc(c->arena, ae->n_items * sizeof(*a->vdirs));
+	if (!a->vdirs)
+		return -ENOMEM;
+	for (size_t j = 0; j < ae->n_items; j++) {
+		const struct wasp_element *ve = ae->items[j];
+		struct wasp_virtual_directory *v = &a->vdirs[a->n_vdirs++];
+		struct stat st;
+
+		v->path = wasp_element_get_str(ve, "path", "/");
+		v->physical_path = wasp_element_get_str(ve, "physicalPath", "");
+		v->physical_path_exists = *v->physical_path && stat(v->physical_path, &st) == 0;
+		v->file = efile(c, ve);
+		v->line = ve->line;
+	}
+	if (a->n_vdirs == 0 || !streq(a->vdirs[0].path, "/")) {
+		bool root = false;
+
+		for (size_t j = 0; j < a->n_vdirs; j++)
+			root = root || streq(a->vdirs[j].path, "/");
+		if (!root)
+			(void)wasp_diag_add(c->diags, WASP_DIAG_WARNING, a->file, a->line, NULL,
+					    "site '%s' application '%s' has no root "
+					    "virtual directory (path=\"/\")",
+					    s->name, a->path);
+	}
+	return 0;
+}
+
+static int
+build_site(struct actx *c, const struct wasp_apphost *ah, const struct wasp_element *e,
+	   struct wasp_site *s)
+{
+	const struct wasp_element *limits = wasp_element_child(e, "limits");
+	const struct wasp_element *lf = wasp_element_child(e, "logFile");
+	size_t n_apps = 0;
+	int r;
+
+	s->name = wasp_element_get_str(e, "name", "");
+	s->id = (uint32_t)wasp_element_get_uint(e, "id", 0);
+	s->server_auto_start = wasp_element_get_bool(e, "serverAutoStart", true);
+	s->file = efile(c, e);
+	s->line = e->line;
+	r = build_bindings(c, wasp_element_child(e, "bindings"), s);
+	if (r < 0)
+		return r;
+
 	s->limits.connection_timeout =
 		wasp_element_get_uint(limits, "connectionTimeout", 120 * WASP_USEC_PER_SEC);
 	s->limits.max_connections = (uint32_t)wasp_element_get_uint(limits, "maxConnections", 0);
@@ -368,48 +451,10 @@ build_site(struct actx *c, const struct wasp_apphost *ah, const struct wasp_elem
 	for (size_t i = 0; i < e->n_items; i++) {
 		const struct wasp_element *ae = e->items[i];
 		struct wasp_application *a = &s->apps[n_apps];
-		const struct wasp_apppool *pool;
 
-		a->path = wasp_element_get_str(ae, "path", "/");
-		a->application_pool = wasp_element_get_str(ae, "applicationPool", "");
-		if (!*a->application_pool)
-			a->application_pool = "DefaultAppPool";
-		a->enabled_protocols = wasp_element_get_str(ae, "enabledProtocols", "http");
-		a->file = efile(c, ae);
-		a->line = ae->line;
-		pool = find_pool(c, ah, a->application_pool);
-		a->pool_id = pool ? pool->id : UINT32_MAX;
-		if (!pool)
-			(void)wasp_diag_add(c->diags, WASP_DIAG_WARNING, a->file, a->line,
-					    "applicationPool",
-					    "site '%s' application '%s': no application pool '%s'; "
-					    "requests to it will get 503",
-					    s->name, a->path, a->application_pool);
-		a->vdirs = wasp_arena_zalloc(c->arena, ae->n_items * sizeof(*a->vdirs));
-		if (!a->vdirs)
-			return -ENOMEM;
-		for (size_t j = 0; j < ae->n_items; j++) {
-			const struct wasp_element *ve = ae->items[j];
-			struct wasp_virtual_directory *v = &a->vdirs[a->n_vdirs++];
-			struct stat st;
-
-			v->path = wasp_element_get_str(ve, "path", "/");
-			v->physical_path = wasp_element_get_str(ve, "physicalPath", "");
-			v->physical_path_exists = *v->physical_path && stat(v->physical_path, &st) == 0;
-			v->file = efile(c, ve);
-			v->line = ve->line;
-		}
-		if (a->n_vdirs == 0 || !streq(a->vdirs[0].path, "/")) {
-			bool root = false;
-
-			for (size_t j = 0; j < a->n_vdirs; j++)
-				root = root || streq(a->vdirs[j].path, "/");
-			if (!root)
-				(void)wasp_diag_add(c->diags, WASP_DIAG_WARNING, a->file, a->line, NULL,
-						    "site '%s' application '%s' has no root "
-						    "virtual directory (path=\"/\")",
-						    s->name, a->path);
-		}
+		r = build_app(c, ah, s, ae, a);
+		if (r < 0)
+			return r;
 		/* The root application first. */
 		if (streq(a->path, "/") && n_apps > 0) {
 			struct wasp_application tmp = *a;
