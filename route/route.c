@@ -344,6 +344,107 @@ parse_host_key(struct parse_ctx *c, json_t *root)
 	return 0;
 }
 
+/* A site's "apps": each path normalised and its pool found, sorted for
+ * the lookup (longest path first), no path twice. */
+static int
+parse_site_apps(struct parse_ctx *c, json_t *s, struct wasp_route_site *site, const char *name)
+{
+	json_t *apps, *x;
+	struct wasp_route_app *a;
+	size_t k;
+	int r;
+
+	apps = json_object_get(s, "apps");
+	if (!json_is_array(apps))
+		return fail(c, "site '%s': \"apps\" is missing or not an array", name);
+	a = route_table_alloc(c->t, json_array_size(apps) * sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	json_array_foreach(apps, k, x) {
+		const char *path;
+		uint64_t pool;
+
+		if (!json_is_object(x))
+			return fail(c, "site '%s': apps[%zu] is not an object", name, k);
+		if ((r = get_str(c, x, "application", "path", true, NULL, &path)) < 0 ||
+		    (r = app_path_norm(c, path, &a[k].path, &a[k].path_len)) < 0)
+			return r;
+		if ((r = get_uint(c, x, "application", "pool", true, UINT32_MAX, 0, &pool)) <
+		    0)
+			return r;
+		if (pool >= c->t->pub.n_pools)
+			return fail(c, "site '%s' application \"%s\": no pool %llu", name,
+				    path, (unsigned long long)pool);
+		a[k].pool = &c->t->pub.pools[pool];
+	}
+	site->n_apps = json_array_size(apps);
+	qsort(a, site->n_apps, sizeof(*a), app_cmp);
+	for (k = 1; k < site->n_apps; k++)
+		if (a[k].path_len == a[k - 1].path_len &&
+		    strcasecmp(a[k].path, a[k - 1].path) == 0)
+			return fail(c, "site '%s': application \"%s\" appears twice", name,
+				    a[k].path);
+	site->apps = a;
+	return 0;
+}
+
+/* A site's "bindings" of the protocol (all when protocol is NULL) appended
+ * at pb[*nb]: hosts lower case without a trailing dot. */
+static int
+parse_site_bindings(struct parse_ctx *c, json_t *s, const struct wasp_route_site *site,
+		    const char *name, const char *protocol, struct pending_binding *pb, size_t *nb)
+{
+	json_t *bindings, *x;
+	size_t k;
+	int r;
+
+	bindings = json_object_get(s, "bindings");
+	if (!json_is_array(bindings))
+		return fail(c, "site '%s': \"bindings\" is missing or not an array", name);
+	json_array_foreach(bindings, k, x) {
+		const char *proto, *addr, *host;
+		uint64_t port;
+		size_t hl;
+		char *h;
+
+		if (!json_is_object(x))
+			return fail(c, "site '%s': bindings[%zu] is not an object", name, k);
+		if ((r = get_str(c, x, "binding", "protocol", false, "http", &proto)) < 0 ||
+		    (r = get_str(c, x, "binding", "address", false, "*", &addr)) < 0 ||
+		    (r = get_uint(c, x, "binding", "port", true, 65535, 0, &port)) < 0 ||
+		    (r = get_str(c, x, "binding", "host", false, "", &host)) < 0)
+			return r;
+		if (protocol && strcasecmp(proto, protocol) != 0)
+			continue;
+		pb[*nb].site = site;
+		pb[*nb].protocol = proto;
+		pb[*nb].port = (uint16_t)port;
+		pb[*nb].order = *nb;
+		if (addr_parse(addr, &pb[*nb].addr) < 0)
+			return fail(c, "site '%s': binding address \"%s\" is not valid", name,
+				    addr);
+		if (json_object_get(x, "hostHash")) {
+			if ((r = parse_host_hash(c, x, name, &pb[*nb])) < 0)
+				return r;
+			(*nb)++;
+			continue;
+		}
+		hl = strlen(host);
+		if (hl > 0 && host[hl - 1] == '.')
+			hl--;
+		if (hl > WASP_ROUTE_HOST_MAX)
+			return fail(c, "site '%s': binding host is too long", name);
+		if (!(h = table_strndup(c->t, host, hl)))
+			return -ENOMEM;
+		for (size_t j = 0; j < hl; j++)
+			h[j] = (char)lower((unsigned char)h[j]);
+		pb[*nb].host = h;
+		pb[*nb].host_len = hl;
+		(*nb)++;
+	}
+	return 0;
+}
+
 static int
 parse_sites(struct parse_ctx *c, json_t *root, const char *protocol,
 	    struct pending_binding **ret_b, size_t *ret_nb)
@@ -367,11 +468,8 @@ parse_sites(struct parse_ctx *c, json_t *root, const char *protocol,
 		return -ENOMEM;
 	json_array_foreach(arr, i, s) {
 		struct wasp_route_site *site = &sites[i];
-		json_t *bindings, *apps, *x;
-		struct wasp_route_app *a;
 		uint64_t id, ct, mc;
 		const char *name;
-		size_t k;
 
 		if (!json_is_object(s))
 			return fail(c, "sites[%zu] is not an object", i);
@@ -388,82 +486,9 @@ parse_sites(struct parse_ctx *c, json_t *root, const char *protocol,
 		site->connection_timeout_ms = (uint32_t)ct;
 		site->max_connections = (uint32_t)mc;
 
-		apps = json_object_get(s, "apps");
-		if (!json_is_array(apps))
-			return fail(c, "site '%s': \"apps\" is missing or not an array", name);
-		a = route_table_alloc(c->t, json_array_size(apps) * sizeof(*a));
-		if (!a)
-			return -ENOMEM;
-		json_array_foreach(apps, k, x) {
-			const char *path;
-			uint64_t pool;
-
-			if (!json_is_object(x))
-				return fail(c, "site '%s': apps[%zu] is not an object", name, k);
-			if ((r = get_str(c, x, "application", "path", true, NULL, &path)) < 0 ||
-			    (r = app_path_norm(c, path, &a[k].path, &a[k].path_len)) < 0)
-				return r;
-			if ((r = get_uint(c, x, "application", "pool", true, UINT32_MAX, 0, &pool)) <
-			    0)
-				return r;
-			if (pool >= c->t->pub.n_pools)
-				return fail(c, "site '%s' application \"%s\": no pool %llu", name,
-					    path, (unsigned long long)pool);
-			a[k].pool = &c->t->pub.pools[pool];
-		}
-		site->n_apps = json_array_size(apps);
-		qsort(a, site->n_apps, sizeof(*a), app_cmp);
-		for (k = 1; k < site->n_apps; k++)
-			if (a[k].path_len == a[k - 1].path_len &&
-			    strcasecmp(a[k].path, a[k - 1].path) == 0)
-				return fail(c, "site '%s': application \"%s\" appears twice", name,
-					    a[k].path);
-		site->apps = a;
-
-		bindings = json_object_get(s, "bindings");
-		if (!json_is_array(bindings))
-			return fail(c, "site '%s': \"bindings\" is missing or not an array", name);
-		json_array_foreach(bindings, k, x) {
-			const char *proto, *addr, *host;
-			uint64_t port;
-			size_t hl;
-			char *h;
-
-			if (!json_is_object(x))
-				return fail(c, "site '%s': bindings[%zu] is not an object", name, k);
-			if ((r = get_str(c, x, "binding", "protocol", false, "http", &proto)) < 0 ||
-			    (r = get_str(c, x, "binding", "address", false, "*", &addr)) < 0 ||
-			    (r = get_uint(c, x, "binding", "port", true, 65535, 0, &port)) < 0 ||
-			    (r = get_str(c, x, "binding", "host", false, "", &host)) < 0)
-				return r;
-			if (protocol && strcasecmp(proto, protocol) != 0)
-				continue;
-			pb[nb].site = site;
-			pb[nb].protocol = proto;
-			pb[nb].port = (uint16_t)port;
-			pb[nb].order = nb;
-			if (addr_parse(addr, &pb[nb].addr) < 0)
-				return fail(c, "site '%s': binding address \"%s\" is not valid", name,
-					    addr);
-			if (json_object_get(x, "hostHash")) {
-				if ((r = parse_host_hash(c, x, name, &pb[nb])) < 0)
-					return r;
-				nb++;
-				continue;
-			}
-			hl = strlen(host);
-			if (hl > 0 && host[hl - 1] == '.')
-				hl--;
-			if (hl > WASP_ROUTE_HOST_MAX)
-				return fail(c, "site '%s': binding host is too long", name);
-			if (!(h = table_strndup(c->t, host, hl)))
-				return -ENOMEM;
-			for (size_t j = 0; j < hl; j++)
-				h[j] = (char)lower((unsigned char)h[j]);
-			pb[nb].host = h;
-			pb[nb].host_len = hl;
-			nb++;
-		}
+		if ((r = parse_site_apps(c, s, site, name)) < 0 ||
+		    (r = parse_site_bindings(c, s, site, name, protocol, pb, &nb)) < 0)
+			return r;
 	}
 	if ((r = check_site_ids(c, sites, n)) < 0)
 		return r;
