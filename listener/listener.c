@@ -404,6 +404,43 @@ lsn_conn_watch_queued(struct lsn_env *env, struct lsn_conn *c)
 		c->ev_set = true;
 }
 
+/* A routed connection counted against its site and handed to its pool: to
+ * an idle worker at once, else into the pool's queue. */
+static void
+conn_place(struct lsn_env *env, struct lsn_conn *c, struct lsn_table *t,
+	   const struct wasp_route_result *res)
+{
+	struct lsn_pool *p;
+
+	c->table = t;
+	t->refs++;
+	c->site = res->site;
+	c->app = res->app;
+	p = env->pool_by_id[res->pool->id];
+	c->pool = p;
+	if (res->site->max_connections > 0 &&
+	    t->site_conns[res->site->index] >= res->site->max_connections) {
+		c->site = NULL; /* not counted */
+		lsn_conn_reject(env, c, 503, "site maxConnections reached");
+		return;
+	}
+	t->site_conns[res->site->index]++;
+	if (p->state == WASP_POOL_STOPPED || p->state == WASP_POOL_STOPPING) {
+		lsn_conn_reject(env, c, 503, "application pool stopped");
+		return;
+	}
+	if (p->n_workers > 0 && wasp_queue_len(&p->queue) == 0 &&
+	    lsn_handoff_send(env, p, c) == 0) {
+		/* Web garden: like WAS, start another worker on a request
+		 * while the pool has fewer than maxProcesses (asked once until
+		 * one arrives). */
+		if (p->rp && p->n_workers < p->rp->max_processes)
+			lsn_channel_demand(env, p);
+		return;
+	}
+	lsn_pool_enqueue(env, p, c);
+}
+
 /* Peek at the bytes, route, and hand off, queue or reject. */
 void
 lsn_conn_route(struct lsn_env *env, struct lsn_conn *c)
@@ -411,7 +448,6 @@ lsn_conn_route(struct lsn_env *env, struct lsn_conn *c)
 	struct wasp_peek_key key = { 0 };
 	struct wasp_route_result res;
 	struct lsn_table *t = env->table;
-	struct lsn_pool *p;
 	enum wasp_peek_result pr;
 	int r;
 
@@ -473,33 +509,7 @@ lsn_conn_route(struct lsn_env *env, struct lsn_conn *c)
 		lsn_conn_reject(env, c, 404, "no application");
 		return;
 	}
-	c->table = t;
-	t->refs++;
-	c->site = res.site;
-	c->app = res.app;
-	p = env->pool_by_id[res.pool->id];
-	c->pool = p;
-	if (res.site->max_connections > 0 &&
-	    t->site_conns[res.site->index] >= res.site->max_connections) {
-		c->site = NULL; /* not counted */
-		lsn_conn_reject(env, c, 503, "site maxConnections reached");
-		return;
-	}
-	t->site_conns[res.site->index]++;
-	if (p->state == WASP_POOL_STOPPED || p->state == WASP_POOL_STOPPING) {
-		lsn_conn_reject(env, c, 503, "application pool stopped");
-		return;
-	}
-	if (p->n_workers > 0 && wasp_queue_len(&p->queue) == 0 &&
-	    lsn_handoff_send(env, p, c) == 0) {
-		/* Web garden: like WAS, start another worker on a request
-		 * while the pool has fewer than maxProcesses (asked once until
-		 * one arrives). */
-		if (p->rp && p->n_workers < p->rp->max_processes)
-			lsn_channel_demand(env, p);
-		return;
-	}
-	lsn_pool_enqueue(env, p, c);
+	conn_place(env, c, t, &res);
 }
 
 void
@@ -625,8 +635,17 @@ lsn_set_header_timeout(struct lsn_env *env, uint32_t ms)
 	log_debug("header timeout %u ms", ms);
 }
 
-int
-wasp_listener_main(const struct wasp_listener_ops *ops, void *userdata, int argc, char **argv)
+struct lsn_args {
+	uint32_t max_conns;
+	bool max_conns_set;
+	uint32_t header_ms;
+	uint32_t chan_fd;
+};
+
+/* WASP_CHANNEL_FD and the command line into *a. Returns 0 to run, 1 when
+ * --help was answered, -EINVAL on a bad argument (reported). */
+static int
+parse_args(const struct wasp_listener_ops *ops, int argc, char **argv, struct lsn_args *a)
 {
 	static const struct option options[] = {
 		{ "max-connections", required_argument, NULL, 'm' },
@@ -635,14 +654,52 @@ wasp_listener_main(const struct wasp_listener_ops *ops, void *userdata, int argc
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
+	const char *e;
+	int o;
+
+	if ((e = getenv("WASP_CHANNEL_FD")) && parse_u32_arg("WASP_CHANNEL_FD", e, 0, 65535,
+							     &a->chan_fd) < 0)
+		return -EINVAL;
+	while ((o = getopt_long(argc, argv, "m:t:f:h", options, NULL)) >= 0) {
+		switch (o) {
+		case 'm':
+			if (parse_u32_arg("--max-connections", optarg, 1, LSN_CONN_MAX,
+					  &a->max_conns) < 0)
+				return -EINVAL;
+			a->max_conns_set = true;
+			break;
+		case 't':
+			if (parse_u32_arg("--header-timeout", optarg, 1, 3600000, &a->header_ms) < 0)
+				return -EINVAL;
+			break;
+		case 'f':
+			if (parse_u32_arg("--channel-fd", optarg, 0, 65535, &a->chan_fd) < 0)
+				return -EINVAL;
+			break;
+		case 'h':
+			printf("%s [--max-connections N] [--header-timeout MS] [--channel-fd FD]\n"
+			       "A wasp protocol adapter (%s); started by waspd.\n",
+			       argv[0], ops->name);
+			return 1;
+		default:
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int
+wasp_listener_main(const struct wasp_listener_ops *ops, void *userdata, int argc, char **argv)
+{
 	struct lsn_env env = { .ops = ops, .userdata = userdata, .exit_status = 1,
 			       .httperr = { .dfd = -1, .fd = -1 } };
-	uint32_t max_conns = WASP_LISTENER_MAX_CONNECTIONS;
-	uint32_t header_ms = ops->header_timeout_ms ? ops->header_timeout_ms
-						    : WASP_LISTENER_HEADER_TIMEOUT_MS;
-	uint32_t chan_fd = 3;
-	bool max_conns_set = false;
-	const char *e;
+	struct lsn_args args = {
+		.max_conns = WASP_LISTENER_MAX_CONNECTIONS,
+		.header_ms = ops->header_timeout_ms ? ops->header_timeout_ms
+						    : WASP_LISTENER_HEADER_TIMEOUT_MS,
+		.chan_fd = 3,
+	};
+	uint32_t max_conns, header_ms, chan_fd;
 	struct event_config *cfg;
 	struct timeval tv;
 	int o;
@@ -653,37 +710,14 @@ wasp_listener_main(const struct wasp_listener_ops *ops, void *userdata, int argc
 	}
 	wasp_log_init(argv[0] && strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : "wasp-listener",
 		      LOG_INFO);
-	if ((e = getenv("WASP_CHANNEL_FD")) && parse_u32_arg("WASP_CHANNEL_FD", e, 0, 65535,
-							     &chan_fd) < 0)
-		return 1;
-	while ((o = getopt_long(argc, argv, "m:t:f:h", options, NULL)) >= 0) {
-		switch (o) {
-		case 'm':
-			if (parse_u32_arg("--max-connections", optarg, 1, LSN_CONN_MAX,
-					  &max_conns) < 0)
-				return 1;
-			max_conns_set = true;
-			break;
-		case 't':
-			if (parse_u32_arg("--header-timeout", optarg, 1, 3600000, &header_ms) < 0)
-				return 1;
-			break;
-		case 'f':
-			if (parse_u32_arg("--channel-fd", optarg, 0, 65535, &chan_fd) < 0)
-				return 1;
-			break;
-		case 'h':
-			printf("%s [--max-connections N] [--header-timeout MS] [--channel-fd FD]\n"
-			       "A wasp protocol adapter (%s); started by waspd.\n",
-			       argv[0], ops->name);
-			return 0;
-		default:
-			return 1;
-		}
-	}
-
+	o = parse_args(ops, argc, argv, &args);
+	if (o != 0)
+		return o < 0 ? 1 : 0;
+	max_conns = args.max_conns;
+	header_ms = args.header_ms;
+	chan_fd = args.chan_fd;
 	(void)signal(SIGPIPE, SIG_IGN);
-	max_conns = fit_fd_limit(max_conns, max_conns_set);
+	max_conns = fit_fd_limit(max_conns, args.max_conns_set);
 	env.max_head = ops->max_head ? ops->max_head : WASP_LISTENER_MAX_HEAD;
 	env.max_conns = max_conns;
 	TAILQ_INIT(&env.pools);
