@@ -209,6 +209,32 @@ reload_switch(struct wasp_env *env, struct wasp_config *cfg, struct wasp_apphost
 	pools_reload_start(env);
 }
 
+/* changed[i]: whether new pool i's running workers would get another
+ * configuration than the running generation gave them. */
+static int
+pools_changed(struct wasp_env *env, const struct wasp_config *cfg, const struct wasp_apphost *ah,
+	      bool *changed)
+{
+	_cleanup_free_ struct name_ref *new_names = NULL;
+
+	new_names = calloc(ah->n_pools + 1, sizeof(*new_names));
+	if (!new_names)
+		return -ENOMEM;
+	for (size_t i = 0; i < ah->n_pools; i++)
+		new_names[i] = (struct name_ref){ ah->pools[i].name, (uint32_t)i };
+	name_refs_sort(new_names, ah->n_pools);
+	for (size_t i = 0; i < env->n_pools; i++) {
+		const struct pool *p = &env->pools[i];
+		const struct name_ref *n;
+
+		if (p->removed || !p->workers ||
+		    !(n = name_refs_find(new_names, ah->n_pools, p->name)))
+			continue;
+		changed[n->index] = pool_config_changed(env->cfg, env->ah, cfg, ah, p->name);
+	}
+	return 0;
+}
+
 int
 daemon_reload(struct wasp_env *env, char **ret_msg)
 {
@@ -216,7 +242,6 @@ daemon_reload(struct wasp_env *env, char **ret_msg)
 	struct wasp_apphost *ah = NULL;
 	struct pools_reload_stats st = { 0 };
 	_cleanup_free_ bool *changed = NULL;
-	_cleanup_free_ struct name_ref *new_names = NULL;
 	char **names = NULL;
 	size_t n_names = 0, recycled = 0, kept = 0;
 	uint64_t t0 = wasp_now_usec();
@@ -247,21 +272,8 @@ daemon_reload(struct wasp_env *env, char **ret_msg)
 		if (!names[n_names])
 			goto oom;
 	}
-	new_names = calloc(ah->n_pools + 1, sizeof(*new_names));
-	if (!new_names)
+	if (pools_changed(env, cfg, ah, changed) < 0)
 		goto oom;
-	for (size_t i = 0; i < ah->n_pools; i++)
-		new_names[i] = (struct name_ref){ ah->pools[i].name, (uint32_t)i };
-	name_refs_sort(new_names, ah->n_pools);
-	for (size_t i = 0; i < env->n_pools; i++) {
-		const struct pool *p = &env->pools[i];
-		const struct name_ref *n;
-
-		if (p->removed || !p->workers ||
-		    !(n = name_refs_find(new_names, ah->n_pools, p->name)))
-			continue;
-		changed[n->index] = pool_config_changed(env->cfg, env->ah, cfg, ah, p->name);
-	}
 
 	r = sockets_reload(env, ah, &socks_changed);
 	if (r < 0) {
