@@ -14,8 +14,8 @@
 /* The child makes system calls only: it runs on the worker's memory until
  * it execs. */
 static pid_t __attribute__((noinline))
-spawn_child(const int fds[3], pid_t parent, char *const *argv, char *const *envp,
-	    volatile int *ret_err)
+spawn_child(const int fds[3], const struct worker_child_opts *o, pid_t parent,
+	    char *const *argv, char *const *envp, volatile int *ret_err)
 {
 	pid_t pid = vfork();
 
@@ -27,12 +27,20 @@ spawn_child(const int fds[3], pid_t parent, char *const *argv, char *const *envp
 		sigemptyset(&none);
 		(void)sigprocmask(SIG_SETMASK, &none, NULL);
 		(void)signal(SIGPIPE, SIG_DFL);
+		if (o->new_group && setpgid(0, 0) < 0) {
+			*ret_err = errno;
+			_exit(127);
+		}
 		for (int k = 0; k < 3; k++)
-			if (fds[k] != k && dup2(fds[k], k) < 0) {
+			if (fds[k] >= 0 && fds[k] != k && dup2(fds[k], k) < 0) {
 				*ret_err = errno;
 				_exit(127);
 			}
 		(void)syscall(SYS_close_range, 3U, ~0U, 0U);
+		if (o->cwd && chdir(o->cwd) < 0) {
+			*ret_err = errno;
+			_exit(127);
+		}
 		execve(argv[0], argv, envp);
 		*ret_err = errno;
 		_exit(127);
@@ -41,29 +49,30 @@ spawn_child(const int fds[3], pid_t parent, char *const *argv, char *const *envp
 }
 
 int
-worker_child_spawn(const int fds[3], char *const *argv, char *const *envp, pid_t *ret_pid,
-		   int *ret_pidfd)
+worker_child_spawn(const int fds[3], const struct worker_child_opts *opts, char *const *argv,
+		   char *const *envp, pid_t *ret_pid, int *ret_pidfd)
 {
 	volatile int child_err = 0;
 	pid_t pid;
-	int pidfd, r;
+	int pidfd = -1, r;
 
-	pid = spawn_child(fds, getpid(), argv, envp, &child_err);
+	pid = spawn_child(fds, opts ? opts : &(const struct worker_child_opts){ 0 }, getpid(), argv,
+			  envp, &child_err);
 	if (pid < 0)
 		return -errno;
 	if (child_err) {
 		(void)waitpid(pid, NULL, 0);
 		return -child_err;
 	}
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd < 0) {
+	if (ret_pidfd && (pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0) {
 		r = -errno;
 		(void)kill(pid, SIGKILL);
 		(void)waitpid(pid, NULL, 0);
 		return r;
 	}
 	*ret_pid = pid;
-	*ret_pidfd = pidfd;
+	if (ret_pidfd)
+		*ret_pidfd = pidfd;
 	return 0;
 }
 

@@ -1,6 +1,7 @@
-/* Unit tests for worker/cgi/spawn.c: a scriptProcessor split into words
- * and made a CGI request's argv, and starting a process (its descriptors,
- * directory, process group, an exec that fails). */
+/* Unit tests for worker/cgi/spawn.c (a scriptProcessor split into words
+ * and made a CGI request's argv) and worker/child.c (starting a process as
+ * CgiModule does: its descriptors, directory, process group, an exec or a
+ * chdir that fails). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "cgi/cgi.h"
+#include "child.h"
 #include "testutil.h"
 
 START_TEST(test_split_args)
@@ -73,7 +75,11 @@ START_TEST(test_spawn)
 
 	ck_assert_int_eq(pipe2(in, O_CLOEXEC), 0);
 	ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
-	pid = cgi_spawn((const int[3]){ in[0], out[1], -1 }, dir, true, argv, envp);
+	ck_assert_int_eq(worker_child_spawn((const int[3]){ in[0], out[1], -1 },
+					    &(const struct worker_child_opts){ .cwd = dir,
+									       .new_group = true },
+					    argv, envp, &pid, NULL),
+			 0);
 	ck_assert_int_gt(pid, 0);
 	close(in[0]);
 	close(out[1]);
@@ -89,11 +95,13 @@ START_TEST(test_spawn)
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
 	argv[0] = (char *)"/nonexistent/program";
-	ck_assert_int_eq(cgi_spawn((const int[3]){ -1, -1, -1 }, NULL, false, argv, envp),
+	ck_assert_int_eq(worker_child_spawn((const int[3]){ -1, -1, -1 }, NULL, argv, envp, &pid,
+					    NULL),
 			 -ENOENT);
 	argv[0] = (char *)"/bin/sh";
-	ck_assert_int_eq(cgi_spawn((const int[3]){ -1, -1, -1 }, "/nonexistent", false, argv,
-				   envp),
+	ck_assert_int_eq(worker_child_spawn((const int[3]){ -1, -1, -1 },
+					    &(const struct worker_child_opts){ .cwd = "/nonexistent" },
+					    argv, envp, &pid, NULL),
 			 -ENOENT);
 	testutil_rmtree(dir);
 	free(dir);

@@ -1,7 +1,7 @@
 /* What CgiModule and FastCgiModule share: the CGI/1.1 meta-variables of a
  * request (RFC 3875 section 4.1, and what IIS adds; the table is in
  * docs/fastcgi.md), the CGI response head made into the response's status
- * and headers (RFC 3875 section 6), and starting a child process. */
+ * and headers (RFC 3875 section 6), and a CGI request's argv. */
 #pragma once
 
 #include <stdbool.h>
@@ -40,7 +40,7 @@ int cgi_vars(struct wasp_request *req, cgi_var_fn fn, void *userdata);
 int cgi_head_apply(struct wasp_request *req, const struct fcgi_head *head, int64_t *ret_length,
 		   const char **ret_redirect);
 
-/* ---- processes (spawn.c) ---- */
+/* ---- a CGI request's argv (spawn.c) ---- */
 
 /* Split s in place at blanks ("double quotes" group, and are dropped) into
  * at most max words in argv; returns how many. */
@@ -53,17 +53,6 @@ size_t cgi_split_args(char *s, char **argv, size_t max);
  * entries and a NULL after them (argv has max + 1 places); returns how
  * many. */
 size_t cgi_script_argv(char *script_processor, char *script, char **argv, size_t max);
-
-/* Start argv[0] with vfork and execve (the child runs on the worker's
- * memory until it execs, so nothing of the worker is copied). fds[0..2]
- * become its 0, 1, 2 (-1 keeps the worker's: fd 2 is the journal); every
- * other descriptor is closed; PR_SET_PDEATHSIG SIGKILL (it never outlives
- * the worker); the signal mask empty and SIGPIPE at its default; cwd, when
- * not NULL, its directory; with new_group, a process group of its own
- * (kill(-pid) reaches what it starts too). The pid, or -errno; an exec or
- * chdir that failed is waited for and returned as its -errno. */
-pid_t cgi_spawn(const int fds[3], const char *cwd, bool new_group, char *const argv[],
-		char *const envp[]);
 
 /* ---- the handler's side of a request (request.c) ---- */
 

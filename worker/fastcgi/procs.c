@@ -250,8 +250,8 @@ inst_spawn(struct fcgi_app *a, struct fcgi_inst **ret)
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull < 0)
 		return -errno;
-	r = worker_child_spawn((const int[3]){ l, devnull, STDERR_FILENO }, a->argv, a->envp, &pid,
-			       &pidfd);
+	r = worker_child_spawn((const int[3]){ l, devnull, STDERR_FILENO }, NULL, a->argv, a->envp,
+			       &pid, &pidfd);
 	if (r < 0) {
 		log_errno(r, "FastCGI: cannot start '%s'", a->argv[0]);
 		return r;

@@ -40,6 +40,7 @@
 
 #include "arena.h"
 #include "cgi/cgi.h"
+#include "child.h"
 #include "config.h"
 #include "fastcgi/record.h"
 #include "libevent-util.h"
@@ -648,14 +649,14 @@ creq_start(struct creq *c, char **argv, char **envp, const char *dir, uint64_t t
 
 	if ((r = pipe_nb(in, 1)) < 0 || (r = pipe_nb(out, 0)) < 0 || (r = pipe_nb(err, 0)) < 0)
 		goto fail;
-	pid = cgi_spawn((const int[3]){ in[0], out[1], err[1] }, dir, true, argv, envp);
+	r = worker_child_spawn((const int[3]){ in[0], out[1], err[1] },
+			       &(const struct worker_child_opts){ .cwd = dir, .new_group = true },
+			       argv, envp, &pid, NULL);
 	in[0] = safe_close(in[0]);
 	out[1] = safe_close(out[1]);
 	err[1] = safe_close(err[1]);
-	if (pid < 0) {
-		r = (int)pid;
+	if (r < 0)
 		goto fail;
-	}
 	r = proc_new(base_of(c), pid, timeout, &c->proc);
 	if (r < 0)
 		goto fail;

@@ -505,7 +505,7 @@ proc_start(struct bproc *p)
 	fds[0] = devnull;
 	fds[1] = logfd >= 0 ? logfd : STDERR_FILENO;
 	fds[2] = fds[1];
-	r = worker_child_spawn(fds, argv, envp, &p->pid, &p->pidfd);
+	r = worker_child_spawn(fds, NULL, argv, envp, &p->pid, &p->pidfd);
 	if (r < 0) {
 		log_errno(r, "%s: cannot start '%s'", b->conf.label, argv[0]);
 		b->last_why = "the process could not be started";
