@@ -9,8 +9,6 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include <event2/event_struct.h>
-
 #include "wasp/module.h"
 
 struct fcgi_head;
@@ -61,22 +59,10 @@ size_t cgi_script_argv(char *script_processor, char *script, char **argv, size_t
  * allowPathInfo. */
 const char *cgi_handler(struct wasp_request *req);
 
-/* Continue a request's pipeline (WASP_DONE) from the event loop: resuming
- * may complete the request and free its arena on the spot, so never from
- * the module's own code. */
-struct cgi_resume {
-	struct event ev;
-	struct wasp_request *req;
-	bool pending, resumed;
-};
-void cgi_resume(struct cgi_resume *r, struct wasp_request *req);
-/* The request is being freed: no resume any more. */
-void cgi_resume_cancel(struct cgi_resume *r);
-
 /* A failure after ExecuteRequestHandler returned: before the response head
  * is out the response becomes status.substatus (its body and headers
  * dropped, why on the detailed error page) and true is returned (the
- * caller resumes the request if it did not yet); after, the stream is
+ * caller resumes the request if it did not yet: worker_later_resume); after, the stream is
  * aborted (the connection cut, never a complete-looking response): false. */
 bool cgi_fail_response(struct wasp_request *req, unsigned status, unsigned substatus,
 		       const char *why);

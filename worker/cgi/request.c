@@ -1,6 +1,5 @@
 /* The handler's side of a CGI or FastCGI request (cgi.h). */
 #include <errno.h>
-#include <event2/event.h>
 #include <string.h>
 
 #include "cgi.h"
@@ -22,33 +21,6 @@ cgi_handler(struct wasp_request *req)
 			return wasp_element_get_str(h->items[i], "scriptProcessor", "");
 		}
 	return NULL;
-}
-
-static void
-on_resume(evutil_socket_t fd, short what, void *arg)
-{
-	struct cgi_resume *r = arg;
-
-	r->pending = false;
-	wasp_request_resume(r->req, WASP_DONE);
-}
-
-void
-cgi_resume(struct cgi_resume *r, struct wasp_request *req)
-{
-	r->resumed = true;
-	r->req = req;
-	evtimer_assign(&r->ev, wasp_server_event_base(wasp_request_server(req)), on_resume, r);
-	r->pending = true;
-	event_active(&r->ev, EV_TIMEOUT, 0);
-}
-
-void
-cgi_resume_cancel(struct cgi_resume *r)
-{
-	if (r->pending)
-		(void)event_del(&r->ev);
-	r->pending = false;
 }
 
 bool

@@ -41,6 +41,7 @@
 #include "arena.h"
 #include "cgi/cgi.h"
 #include "child.h"
+#include "later.h"
 #include "config.h"
 #include "fastcgi/record.h"
 #include "libevent-util.h"
@@ -82,7 +83,7 @@ struct creq {
 	int fd_in, fd_out, fd_err;
 	struct event ev_in, ev_out, ev_err;
 	bool in_set, out_set, err_set;
-	struct cgi_resume resume;
+	struct worker_later *later; /* resuming the request from the loop */
 	/* the request body to stdin */
 	uint8_t *body;
 	size_t body_off, body_len;
@@ -302,7 +303,6 @@ creq_cleanup(void *data)
 		log_info("CGI process %d: the request ended before its output (the client went "
 			 "away), ending the process", (int)c->pid);
 	creq_finish(c);
-	cgi_resume_cancel(&c->resume);
 }
 
 /* An error status before the head is out, a cut connection after. */
@@ -314,8 +314,8 @@ creq_fail(struct creq *c, unsigned status, unsigned substatus, const char *why)
 	wasp_log(WASP_LOG_ERR, "CGI process %d: %s (%s %s)", (int)c->pid, why,
 		 wasp_request_method(req), wasp_request_path(req));
 	creq_finish(c);
-	if (cgi_fail_response(req, status, substatus, why) && !c->resume.resumed)
-		cgi_resume(&c->resume, req);
+	if (cgi_fail_response(req, status, substatus, why))
+		worker_later_resume(c->later, WASP_DONE);
 }
 
 static void
@@ -372,7 +372,7 @@ on_head(struct creq *c)
 		return;
 	}
 	c->head_done = true;
-	cgi_resume(&c->resume, c->req);
+	worker_later_resume(c->later, WASP_DONE);
 }
 
 /* Read stdout and give it on as far as the client takes it (at most
@@ -408,7 +408,7 @@ read_out(struct creq *c)
 			creq_finish(c);
 			if (c->redirect) {
 				cgi_local_redirect(req, "CGI", c->pid, c->redirect);
-				cgi_resume(&c->resume, req);
+				worker_later_resume(c->later, WASP_DONE);
 				return true;
 			}
 			(void)wasp_response_stream_end(req);
@@ -724,8 +724,9 @@ cgi_execute(struct wasp_request *req, void *userdata)
 	c->body = wasp_request_alloc(req, CGI_BODY_CHUNK);
 	c->err = wasp_request_alloc(req, CGI_ERR_BUF);
 	c->head.buf = wasp_request_alloc(req, CGI_HEAD_MAX);
+	c->later = worker_later_new(req); /* before creq_cleanup: ended after it */
 	if (!argv || !envp || !dir || !c->out || !c->body || !c->err || !c->head.buf ||
-	    wasp_request_on_cleanup(req, creq_cleanup, c) < 0)
+	    !c->later || wasp_request_on_cleanup(req, creq_cleanup, c) < 0)
 		return WASP_ERROR;
 	fcgi_head_init(&c->head, c->head.buf, CGI_HEAD_MAX);
 	r = creq_start(c, argv, envp, dir, timeout);

@@ -32,6 +32,7 @@
 #include "config.h"
 #include "fastcgi/procs.h"
 #include "fastcgi/record.h"
+#include "later.h"
 #include "log.h"
 #include "util.h"
 #include "worker.h"
@@ -51,7 +52,7 @@ struct freq {
 	int fd;
 	struct event io, timer;
 	bool io_set, timer_set;
-	struct cgi_resume resume;
+	struct worker_later *later; /* resuming the request from the loop */
 	short io_flags;
 	/* to the application */
 	uint8_t *out;
@@ -268,7 +269,6 @@ freq_cleanup(void *p)
 	struct freq *f = p;
 
 	freq_abandon(f); /* the request ended before the application did */
-	cgi_resume_cancel(&f->resume);
 }
 
 /* Answer with an error status before the head is out, or cut the
@@ -286,8 +286,8 @@ freq_fail(struct freq *f, unsigned status, unsigned substatus, const char *why)
 			 f->app ? conf(f)->full_path : "?", why, wasp_request_method(req),
 			 wasp_request_path(req));
 	freq_finish(f, false);
-	if (cgi_fail_response(req, status, substatus, why) && !f->resume.resumed)
-		cgi_resume(&f->resume, req);
+	if (cgi_fail_response(req, status, substatus, why))
+		worker_later_resume(f->later, WASP_DONE);
 }
 
 /* ---- the response head ---- */
@@ -461,7 +461,7 @@ on_end(struct freq *f)
 			(void)wasp_response_set_header(req, "Content-Type", "text/plain; charset=utf-8");
 			(void)wasp_response_write(req, f->err_text, f->err_len);
 		}
-		cgi_resume(&f->resume, f->req);
+		worker_later_resume(f->later, WASP_DONE);
 		return;
 	}
 	if (!f->head_done) {
@@ -472,7 +472,7 @@ on_end(struct freq *f)
 	if (f->redirect) {
 		/* MapRequestHandler again, for the new URL, when resumed */
 		cgi_local_redirect(req, "FastCGI", f->pid, f->redirect);
-		cgi_resume(&f->resume, f->req);
+		worker_later_resume(f->later, WASP_DONE);
 		return;
 	}
 	if (f->streaming)
@@ -483,7 +483,7 @@ static void
 start_stream(struct freq *f)
 {
 	f->streaming = true;
-	cgi_resume(&f->resume, f->req);
+	worker_later_resume(f->later, WASP_DONE);
 }
 
 /* Read and relay what the application sent, as far as the client takes it. */
@@ -723,7 +723,9 @@ fastcgi_execute(struct wasp_request *req, void *userdata)
 	*f = (struct freq){ .req = req, .app = app, .fd = -1 };
 	f->in = wasp_request_alloc(req, FCGI_IN_BUF);
 	f->head.buf = wasp_request_alloc(req, FCGI_HEAD_MAX);
-	if (!f->in || !f->head.buf || wasp_request_on_cleanup(req, freq_cleanup, f) < 0)
+	f->later = worker_later_new(req); /* before freq_cleanup: ended after it */
+	if (!f->in || !f->head.buf || !f->later ||
+	    wasp_request_on_cleanup(req, freq_cleanup, f) < 0)
 		return WASP_ERROR;
 	fcgi_head_init(&f->head, f->head.buf, FCGI_HEAD_MAX);
 	f->deadline_req = wasp_now_usec() + conf(f)->request_usec;
