@@ -12,7 +12,10 @@
  * forwarder connection error"). After it: the client's connection is cut,
  * never a complete-looking response. A connection goes back to the pool
  * only when both messages ended on their framing and the backend did not
- * say Connection: close. */
+ * say Connection: close.
+ *
+ * The connections and their pool are in proxy_pool.c, the request head in
+ * proxy_request.c (proxy_int.h holds what they share). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
@@ -28,452 +31,10 @@
 #include "arena.h"
 #include "later.h"
 #include "log.h"
-#include "proxy.h"
+#include "proxy_int.h"
 #include "tunnel.h"
 #include "util.h"
 #include "worker.h"
-
-#define PROXY_IN_BUF 65536
-#define PROXY_BODY_CHUNK 32768
-#define PROXY_CHUNK_LINE_MAX 1024 /* a chunk-size line with its extensions */
-#define PROXY_TRAILER_MAX 16384
-
-/* A connection to a backend: one edge-triggered event for its whole life
- * (no epoll_ctl per request); busy, it drives its request; idle, anything
- * readable means the backend closed it (or sent garbage). */
-struct pconn {
-	struct pconn *next, *prev;
-	struct proxy_pool *pool;
-	struct preq *owner; /* NULL while idle */
-	struct event ev;
-	uint16_t port;
-	int fd;
-};
-
-struct proxy_pool {
-	struct event_base *base;
-	struct pconn *idle;
-	unsigned n_idle, n_busy;
-	uint16_t port;
-	bool dead;
-};
-
-enum framing { BODY_NONE, BODY_LENGTH, BODY_CHUNKED, BODY_CLOSE };
-enum chunk_state { CH_SIZE, CH_DATA, CH_DATA_END, CH_TRAILER, CH_DONE };
-
-struct preq {
-	struct wasp_request *req;
-	struct proxy_pool *pool;
-	struct pconn *c;
-	uint64_t timeout_usec, last_activity;
-	struct event timer;
-	bool timer_set;
-	struct worker_later *later;
-	/* to the backend */
-	char *head;
-	size_t head_len;
-	uint8_t *body;
-	const uint8_t *out;
-	size_t out_off, out_len;
-	bool reused, head_out, body_done, body_wait, body_taken, chunked_in, write_failed;
-	/* from it */
-	uint8_t *in;
-	size_t in_off, in_len;
-	char *rhead;
-	size_t rhead_len;
-	bool answered, head_done, streaming, paused, done, retried, close_after, is_head;
-	const char *upgrade; /* the client's Upgrade value, when it goes on */
-	bool switched;       /* the backend answered 101 */
-	enum framing framing;
-	uint64_t left;
-	enum chunk_state ch;
-	char line[PROXY_CHUNK_LINE_MAX];
-	size_t line_len, trailer_len;
-	const uint8_t *pend;
-	size_t pend_len;
-};
-
-/* ---- the pool ---- */
-
-struct proxy_pool *
-proxy_pool_new(struct event_base *base)
-{
-	struct proxy_pool *p = calloc(1, sizeof(*p));
-
-	if (p)
-		p->base = base;
-	return p;
-}
-
-static void
-pconn_close(struct pconn *c)
-{
-	(void)event_del(&c->ev);
-	safe_close(c->fd);
-	free(c);
-}
-
-static void
-idle_remove(struct pconn *c)
-{
-	struct proxy_pool *p = c->pool;
-
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		p->idle = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	c->next = c->prev = NULL;
-	p->n_idle--;
-}
-
-static void
-pool_maybe_free(struct proxy_pool *p)
-{
-	if (p->dead && p->n_busy == 0 && p->n_idle == 0)
-		free(p);
-}
-
-static void
-flush_idle(struct proxy_pool *p)
-{
-	while (p->idle) {
-		struct pconn *c = p->idle;
-
-		idle_remove(c);
-		pconn_close(c);
-	}
-}
-
-void
-proxy_pool_set_port(struct proxy_pool *p, uint16_t port)
-{
-	if (p->port != port)
-		flush_idle(p);
-	p->port = port;
-}
-
-uint16_t
-proxy_pool_port(const struct proxy_pool *p)
-{
-	return p->port;
-}
-
-void
-proxy_pool_free(struct proxy_pool *p)
-{
-	if (!p)
-		return;
-	flush_idle(p);
-	p->dead = true;
-	pool_maybe_free(p);
-}
-
-static void preq_pump(struct preq *q);
-
-static void
-on_pconn_event(evutil_socket_t fd, short what, void *arg)
-{
-	struct pconn *c = arg;
-	struct proxy_pool *p = c->pool;
-	char b;
-
-	if (c->owner) {
-		preq_pump(c->owner);
-		return;
-	}
-	/* idle: nothing to say but its end */
-	if (!(what & EV_READ) || (recv(c->fd, &b, 1, MSG_PEEK) < 0 && errno == EAGAIN))
-		return;
-	idle_remove(c);
-	pconn_close(c);
-	pool_maybe_free(p);
-}
-
-/* q drives c from the loop (the first call comes from there too: an edge
- * may have passed while c was idle). */
-static void
-pconn_own(struct pconn *c, struct preq *q)
-{
-	c->owner = q;
-	event_active(&c->ev, EV_WRITE, 0);
-}
-
-/* The request is done with c: back to the pool when reusable. */
-static void
-pconn_release(struct pconn *c, bool reusable)
-{
-	struct proxy_pool *p = c->pool;
-
-	p->n_busy--;
-	c->owner = NULL;
-	if (!reusable || p->dead || c->port != p->port || p->n_idle >= PROXY_IDLE_MAX) {
-		pconn_close(c);
-		pool_maybe_free(p);
-		return;
-	}
-	c->next = p->idle;
-	if (p->idle)
-		p->idle->prev = c;
-	p->idle = c;
-	p->n_idle++;
-}
-
-/* A connection for a request: the newest idle one, or a new one (its
- * connect may still be in progress: the first write waits for it). */
-static int
-pconn_get(struct proxy_pool *p, bool fresh, struct pconn **ret, bool *ret_reused)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(p->port),
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	struct pconn *c;
-	int one = 1;
-
-	if (!fresh && p->idle) {
-		c = p->idle;
-		idle_remove(c);
-		p->n_busy++;
-		*ret = c;
-		*ret_reused = true;
-		return 0;
-	}
-	if (p->port == 0)
-		return -ECONNREFUSED;
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return -ENOMEM;
-	c->pool = p;
-	c->port = p->port;
-	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (c->fd < 0) {
-		int r = -errno;
-		free(c);
-		return r;
-	}
-	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	event_assign(&c->ev, p->base, c->fd, EV_READ | EV_WRITE | EV_PERSIST | EV_ET,
-		     on_pconn_event, c);
-	if ((connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) ||
-	    event_add(&c->ev, NULL) < 0) {
-		int r = errno ? -errno : -ENOMEM;
-		pconn_close(c);
-		return r;
-	}
-	p->n_busy++;
-	*ret = c;
-	*ret_reused = false;
-	return 0;
-}
-
-/* ---- the request head ---- */
-
-struct hbuf {
-	struct wasp_request *req;
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void
-hb_add(struct hbuf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = MAX(b->cap * 2, b->len + n + 1024);
-		char *np = wasp_request_alloc(b->req, cap);
-
-		if (!np) {
-			b->oom = true;
-			return;
-		}
-		if (b->len)
-			memcpy(np, b->p, b->len);
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-hb_str(struct hbuf *b, const char *s)
-{
-	hb_add(b, s, strlen(s));
-}
-
-static void
-hb_field(struct hbuf *b, const char *name, size_t nl, const char *value, size_t vl)
-{
-	hb_add(b, name, nl);
-	hb_add(b, ": ", 2);
-	hb_add(b, value, vl);
-	hb_add(b, "\r\n", 2);
-}
-
-static bool
-name_is(const struct wasp_http_str *n, const char *s)
-{
-	return n->len == strlen(s) && strncasecmp(n->ptr, s, n->len) == 0;
-}
-
-/* Is name one of the tokens of a Connection field value? */
-static bool
-connection_names(const char *value, size_t vl, const struct wasp_http_str *name)
-{
-	size_t i = 0;
-
-	while (i < vl) {
-		size_t s, e;
-
-		while (i < vl && (value[i] == ' ' || value[i] == '\t' || value[i] == ','))
-			i++;
-		s = i;
-		while (i < vl && value[i] != ',')
-			i++;
-		e = i;
-		while (e > s && (value[e - 1] == ' ' || value[e - 1] == '\t'))
-			e--;
-		if (e > s && e - s == name->len && strncasecmp(value + s, name->ptr, name->len) == 0)
-			return true;
-	}
-	return false;
-}
-
-static bool
-token_in(const char *v, size_t vl, const char *tok)
-{
-	struct wasp_http_str t = { tok, strlen(tok) };
-
-	return connection_names(v, vl, &t);
-}
-
-/* Hop-by-hop (RFC 9110 7.6.1), framing the proxy writes itself, or a field
- * the proxy sets: not forwarded as the client sent it. */
-static bool
-request_field_dropped(const struct wasp_http_request *h, const struct wasp_http_header *x,
-		      const struct proxy_opts *o)
-{
-	static const char *const drop[] = { "Connection", "Keep-Alive", "Proxy-Connection",
-					    "TE", "Trailer", "Transfer-Encoding", "Upgrade",
-					    "Content-Length", "Expect", "X-Forwarded-For",
-					    "X-Forwarded-Proto" };
-
-	for (size_t i = 0; i < ELEMENTSOF(drop); i++)
-		if (name_is(&x->name, drop[i]))
-			return true;
-	if (o->strip && name_is(&x->name, o->strip))
-		return true;
-	for (size_t i = 0; i < o->n_add; i++)
-		if (name_is(&x->name, o->add[i].name))
-			return true;
-	for (uint32_t k = 0; k < h->n_headers; k++)
-		if (name_is(&h->headers[k].name, "Connection") &&
-		    connection_names(h->headers[k].value.ptr, h->headers[k].value.len, &x->name))
-			return true;
-	return false;
-}
-
-/* A WebSocket handshake (RFC 6455 4.1): GET, "Upgrade: websocket",
- * Connection naming upgrade, no body. */
-static bool
-is_websocket(const struct wasp_request *req)
-{
-	const struct wasp_http_request *h = req->http;
-	const char *up = wasp_request_header(req, "Upgrade");
-	bool conn = false;
-
-	if (!h || !up || !streq(wasp_request_method(req), "GET") ||
-	    wasp_request_body_length(req) != 0 || !token_in(up, strlen(up), "websocket"))
-		return false;
-	for (uint32_t k = 0; k < h->n_headers && !conn; k++)
-		conn = name_is(&h->headers[k].name, "Connection") &&
-		       token_in(h->headers[k].value.ptr, h->headers[k].value.len, "upgrade");
-	return conn;
-}
-
-static int
-head_build(struct preq *q, const struct proxy_opts *o)
-{
-	struct wasp_request *req = q->req;
-	const struct wasp_http_request *h = req->http;
-	const char *query = wasp_request_query(req);
-	const char *ra = strempty(wasp_request_server_variable(req, "REMOTE_ADDR"));
-	const char *rp = strempty(wasp_request_server_variable(req, "REMOTE_PORT"));
-	const char *https = wasp_request_server_variable(req, "HTTPS");
-	int64_t blen = wasp_request_body_length(req);
-	struct hbuf b = { .req = req };
-	const char *xff = NULL;
-	size_t xff_len = 0;
-
-	hb_str(&b, wasp_request_method(req));
-	hb_add(&b, " ", 1);
-	hb_str(&b, wasp_request_raw_path(req));
-	if (*query) {
-		hb_add(&b, "?", 1);
-		hb_str(&b, query);
-	}
-	hb_add(&b, " HTTP/1.1\r\n", 11);
-	for (uint32_t i = 0; h && i < h->n_headers; i++) {
-		const struct wasp_http_header *x = &h->headers[i];
-
-		if (name_is(&x->name, "X-Forwarded-For") && !xff) {
-			xff = x->value.ptr; /* the client's chain, ours appended */
-			xff_len = x->value.len;
-		}
-		if (request_field_dropped(h, x, o))
-			continue;
-		hb_field(&b, x->name.ptr, x->name.len, x->value.ptr, x->value.len);
-	}
-	/* X-Forwarded-For: the client's address and port appended to any
-	 * chain it sent; X-Forwarded-Proto: how it reached us (as ANCM) */
-	hb_str(&b, "X-Forwarded-For: ");
-	if (xff && xff_len) {
-		hb_add(&b, xff, xff_len);
-		hb_add(&b, ", ", 2);
-	}
-	if (strchr(ra, ':')) {
-		hb_add(&b, "[", 1);
-		hb_str(&b, ra);
-		hb_add(&b, "]", 1);
-	} else
-		hb_str(&b, ra);
-	if (*rp) {
-		hb_add(&b, ":", 1);
-		hb_str(&b, rp);
-	}
-	hb_add(&b, "\r\n", 2);
-	hb_str(&b, https && strcaseeq(https, "on") ? "X-Forwarded-Proto: https\r\n"
-						   : "X-Forwarded-Proto: http\r\n");
-	if (o->websocket && is_websocket(req)) {
-		q->upgrade = "websocket";
-		hb_str(&b, "Connection: Upgrade\r\nUpgrade: websocket\r\n");
-	}
-	for (size_t i = 0; i < o->n_add; i++)
-		hb_field(&b, o->add[i].name, strlen(o->add[i].name), o->add[i].value,
-			 strlen(o->add[i].value));
-	if (blen > 0) {
-		char n[32];
-		hb_add(&b, n, (size_t)snprintf(n, sizeof(n), "Content-Length: %lld\r\n",
-					       (long long)blen));
-	} else if (blen < 0) {
-		hb_str(&b, "Transfer-Encoding: chunked\r\n");
-		q->chunked_in = true;
-	} else {
-		const char *m = wasp_request_method(req);
-		if (streq(m, "POST") || streq(m, "PUT") || streq(m, "PATCH"))
-			hb_str(&b, "Content-Length: 0\r\n");
-		q->body_done = true;
-	}
-	hb_add(&b, "\r\n", 2);
-	if (b.oom)
-		return -ENOMEM;
-	q->head = b.p;
-	q->head_len = b.len;
-	return 0;
-}
 
 /* ---- events ---- */
 
@@ -503,7 +64,7 @@ static void
 detach(struct preq *q, bool reusable)
 {
 	if (q->c)
-		pconn_release(q->c, reusable);
+		proxy_conn_release(q->c, reusable);
 	q->c = NULL;
 }
 
@@ -559,7 +120,7 @@ preq_retry(struct preq *q)
 		 "on a new one", (unsigned)q->pool->port);
 	detach(q, false);
 	q->write_failed = false;
-	if (pconn_get(q->pool, true, &q->c, &reused) < 0) {
+	if (proxy_conn_get(q->pool, true, &q->c, &reused) < 0) {
 		q->c = NULL;
 		return false;
 	}
@@ -567,7 +128,7 @@ preq_retry(struct preq *q)
 	q->out = (const uint8_t *)q->head;
 	q->out_off = 0;
 	q->out_len = q->head_len;
-	pconn_own(q->c, q);
+	proxy_conn_own(q->c, q);
 	return true;
 }
 
@@ -585,9 +146,9 @@ response_field_dropped(const char *name, size_t len, const char *conn, size_t co
 	struct wasp_http_str n = { name, len };
 
 	for (size_t i = 0; i < ELEMENTSOF(own); i++)
-		if (name_is(&n, own[i]))
+		if (proxy_name_is(&n, own[i]))
 			return true;
-	return conn && connection_names(conn, conn_len, &n);
+	return conn && proxy_connection_names(conn, conn_len, &n);
 }
 
 /* One parsed head line: name and value (OWS trimmed). false: malformed. */
@@ -673,12 +234,12 @@ head_apply(struct preq *q)
 		} else if (nl == 10 && strncasecmp(name, "Connection", 10) == 0) {
 			conn = value;
 			conn_len = vl;
-			if (token_in(value, vl, "close"))
+			if (proxy_token_in(value, vl, "close"))
 				q->close_after = true;
 		}
 		l = le + 2;
 	}
-	if (http10 && !(conn && token_in(conn, conn_len, "keep-alive")))
+	if (http10 && !(conn && proxy_token_in(conn, conn_len, "keep-alive")))
 		q->close_after = true;
 	if (chunked && length >= 0)
 		return -EBADMSG; /* request smuggling's favourite: refused */
@@ -926,7 +487,7 @@ switch_to_tunnel(struct preq *q)
 	p->n_busy--;
 	t = ptunnel_new(p->base, c->fd, q->in + q->in_off, q->in_len - q->in_off);
 	free(c);
-	pool_maybe_free(p);
+	proxy_pool_maybe_free(p);
 	finish(q, false);
 	r = t ? wasp_response_upgrade(q->req, q->upgrade, ptunnel_on_switch, t) : -ENOMEM;
 	if (r < 0) {
@@ -947,7 +508,7 @@ on_writable(struct wasp_request *req, void *userdata)
 		return;
 	q->paused = false;
 	q->last_activity = wasp_now_usec();
-	preq_pump(q);
+	proxy_pump(q);
 }
 
 static void
@@ -1002,7 +563,7 @@ read_backend(struct preq *q)
 			if (n < 0)
 				wasp_log(WASP_LOG_DEBUG, "proxy: read: %s", strerror(errno));
 			if (preq_retry(q)) {
-				preq_pump(q);
+				proxy_pump(q);
 				return;
 			}
 			if (q->head_done && q->framing == BODY_CLOSE && n == 0) {
@@ -1030,7 +591,7 @@ on_body(struct wasp_request *req, void *userdata)
 
 	q->body_wait = false;
 	if (!q->done)
-		preq_pump(q);
+		proxy_pump(q);
 }
 
 /* The next piece of the client's body into out (chunk-framed when its
@@ -1117,8 +678,8 @@ write_backend(struct preq *q)
 	}
 }
 
-static void
-preq_pump(struct preq *q)
+void
+proxy_pump(struct preq *q)
 {
 	if (!q->done)
 		write_backend(q);
@@ -1154,11 +715,11 @@ proxy_forward(struct wasp_request *req, struct proxy_pool *pool, const struct pr
 	q->is_head = streq(wasp_request_method(req), "HEAD");
 	q->in = wasp_request_alloc(req, PROXY_IN_BUF);
 	q->later = worker_later_new(req);
-	if (!q->in || !q->later || head_build(q, o) < 0 ||
+	if (!q->in || !q->later || proxy_head_build(q, o) < 0 ||
 	    wasp_request_on_cleanup(req, preq_cleanup, q) < 0)
 		return -ENOMEM;
 	q->last_activity = wasp_now_usec();
-	r = pconn_get(pool, false, &q->c, &q->reused);
+	r = proxy_conn_get(pool, false, &q->c, &q->reused);
 	if (r < 0) {
 		q->c = NULL;
 		preq_fail(q, 502, 3, r == -ECONNREFUSED ? "the backend refused the connection"
@@ -1167,7 +728,7 @@ proxy_forward(struct wasp_request *req, struct proxy_pool *pool, const struct pr
 	}
 	q->out = (const uint8_t *)q->head;
 	q->out_len = q->head_len;
-	pconn_own(q->c, q);
+	proxy_conn_own(q->c, q);
 	timer_arm(q);
 	return 0;
 }
