@@ -1,6 +1,6 @@
 /* What the parts of the proxy engine share (proxy.c: the request's
- * course and the response; proxy_pool.c: the connections; proxy_request.c:
- * the request head). Private to worker/proxy/. */
+ * course; proxy_pool.c: the connections; proxy_request.c: the request
+ * head; proxy_response.c: the response read). Private to worker/proxy/. */
 #pragma once
 
 #include <event2/event_struct.h>
@@ -11,6 +11,7 @@
 #include "proxy.h"
 
 struct wasp_http_str;
+struct wasp_request;
 
 #define PROXY_IN_BUF 65536
 #define PROXY_BODY_CHUNK 32768
@@ -84,5 +85,11 @@ bool proxy_name_is(const struct wasp_http_str *n, const char *s);
 bool proxy_connection_names(const char *value, size_t vl, const struct wasp_http_str *name);
 bool proxy_token_in(const char *v, size_t vl, const char *tok);
 
+/* proxy_response.c */
+int proxy_head_apply(struct preq *q);
+bool proxy_body_take(struct preq *q);
+bool proxy_body_complete(const struct preq *q);
+
 /* proxy.c */
 void proxy_pump(struct preq *q);
+void proxy_on_writable(struct wasp_request *req, void *userdata);
