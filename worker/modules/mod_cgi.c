@@ -544,19 +544,86 @@ creq_pump(struct creq *c)
 
 /* ---- starting it ---- */
 
+/* ---- configuration (module ABI 3: built once per effective section) ---- */
+
+extern const struct wasp_module mod_cgi;
+
+enum { CGI_SEC_CGI, CGI_SEC_RESTRICTION };
+
+struct cgi_conf {
+	uint64_t timeout_usec;
+};
+
+static void *
+cgi_conf_build(const struct wasp_element *sec, struct wasp_server *srv)
+{
+	struct cgi_conf *c = malloc(sizeof(*c));
+
+	if (c)
+		c->timeout_usec = wasp_element_get_uint(sec, "timeout", CGI_TIMEOUT_DEFAULT_USEC);
+	return c;
+}
+
+/* isapiCgiRestriction's entries, in order, and notListedCgisAllowed. */
+struct cgi_restriction {
+	bool not_listed_allowed;
+	size_t n;
+	struct {
+		char *path;
+		bool allowed;
+	} items[];
+};
+
+static void
+cgi_restriction_free(void *p)
+{
+	struct cgi_restriction *r = p;
+
+	for (size_t i = 0; r && i < r->n; i++)
+		free(r->items[i].path);
+	free(r);
+}
+
+static void *
+cgi_restriction_build(const struct wasp_element *sec, struct wasp_server *srv)
+{
+	struct cgi_restriction *r =
+		calloc(1, sizeof(*r) + sec->n_items * sizeof(r->items[0]));
+
+	if (!r)
+		return NULL;
+	r->not_listed_allowed = wasp_element_get_bool(sec, "notListedCgisAllowed", false);
+	for (; r->n < sec->n_items; r->n++) {
+		r->items[r->n].path = strdup(wasp_element_get_str(sec->items[r->n], "path", ""));
+		r->items[r->n].allowed = wasp_element_get_bool(sec->items[r->n], "allowed", false);
+		if (!r->items[r->n].path) {
+			cgi_restriction_free(r);
+			return NULL;
+		}
+	}
+	return r;
+}
+
+static const struct wasp_module_section cgi_sections[] = {
+	[CGI_SEC_CGI] = { "system.webServer/cgi", cgi_conf_build, free },
+	[CGI_SEC_RESTRICTION] = { "system.webServer/security/isapiCgiRestriction",
+				  cgi_restriction_build, cgi_restriction_free },
+};
+
 /* isapiCgiRestriction: is the program (a file's path, or a whole
  * scriptProcessor string) allowed? Paths compare exactly (Linux's are
- * case-sensitive). */
+ * case-sensitive). No configuration (or no memory to read it): not
+ * allowed. */
 static bool
 cgi_allowed(struct wasp_request *req, const char *program)
 {
-	const struct wasp_element *s =
-		wasp_request_config(req, "system.webServer/security/isapiCgiRestriction");
+	const struct cgi_restriction *r =
+		wasp_request_module_conf(req, &mod_cgi, CGI_SEC_RESTRICTION);
 
-	for (size_t i = 0; s && i < s->n_items; i++)
-		if (streq(wasp_element_get_str(s->items[i], "path", ""), program))
-			return wasp_element_get_bool(s->items[i], "allowed", false);
-	return s && wasp_element_get_bool(s, "notListedCgisAllowed", false);
+	for (size_t i = 0; r && i < r->n; i++)
+		if (streq(r->items[i].path, program))
+			return r->items[i].allowed;
+	return r && r->not_listed_allowed;
 }
 
 static char **
@@ -680,8 +747,8 @@ fail:
 static enum wasp_status
 cgi_execute(struct wasp_request *req, void *userdata)
 {
-	const struct wasp_element *conf = wasp_request_config(req, "system.webServer/cgi");
-	uint64_t timeout = wasp_element_get_uint(conf, "timeout", CGI_TIMEOUT_DEFAULT_USEC);
+	const struct cgi_conf *conf = wasp_request_module_conf(req, &mod_cgi, CGI_SEC_CGI);
+	uint64_t timeout = conf ? conf->timeout_usec : CGI_TIMEOUT_DEFAULT_USEC;
 	const char *processor, *script, *program, *slash;
 	char **argv, **envp, *dir;
 	struct creq *c;
@@ -768,6 +835,8 @@ cgi_exit_process(struct wasp_server *srv)
 const struct wasp_module mod_cgi = {
 	.abi = WASP_MODULE_ABI,
 	.name = "CgiModule",
+	.sections = cgi_sections,
+	.n_sections = ELEMENTSOF(cgi_sections),
 	.register_hooks = cgi_register_hooks,
 	.exit_process = cgi_exit_process,
 };
