@@ -18,17 +18,6 @@ MIB = 1 << 20
 SIZE = 100 * MIB
 
 
-def read_head(f):
-    status = f.readline()
-    headers = {}
-    while True:
-        line = f.readline().strip()
-        if not line:
-            return status, headers
-        k, _, v = line.decode().partition(":")
-        headers[k.strip().lower()] = v.strip()
-
-
 def test(t):
     py, app = hptest.python_backend(t)
     logs = os.path.join(t.dir, "logs")
@@ -55,7 +44,7 @@ def test(t):
     s.sendall(("GET /poll?mark=%s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
                % (mark, host)).encode())
     f = s.makefile("rb")
-    status, headers = read_head(f)
+    status, headers = wasptest.read_response_head(f)
     check(b" 200 " in status and headers.get("transfer-encoding") == "chunked",
           "poll head %r %r" % (status, headers))
     size = int(f.readline().strip(), 16)
@@ -73,7 +62,7 @@ def test(t):
     s.sendall(("GET /download?n=%d HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
                % (SIZE, host)).encode())
     f = s.makefile("rb")
-    status, headers = read_head(f)
+    status, headers = wasptest.read_response_head(f)
     check(b" 200 " in status and headers.get("content-length") == str(SIZE),
           "download %r %r" % (status, headers))
     wasptest.stays(lambda: wasptest.peak_rss_kb(pid) - base < 8192, 0.5,

@@ -730,15 +730,6 @@ def proc_state(pid):
         return None
 
 
-def peak_rss_kb(pid):
-    """The process's peak resident memory (VmHWM), in kB."""
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
-
-
 def pid_alive(pid):
     st = proc_state(pid)
     return st is not None and st != "Z"
