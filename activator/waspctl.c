@@ -6,6 +6,7 @@
  *   waspctl [-c FILE] list config ["SITE/url/path"] [/section:NAME] [--json]
  *   waspctl [-r RUNTIME_DIR] list site|app|vdir|apppool|wp ...   (ctlclient.c)
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,7 +16,9 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "ctlbackup.h"
 #include "ctlclient.h"
+#include "ctledit_obj.h"
 #include "util.h"
 #include "wasp-build.h"
 
@@ -199,6 +202,63 @@ out:
 	return status;
 }
 
+/* ---- edits (ctledit_obj.c, ctlbackup.c) ------------------------------------------ */
+
+static int
+edit_result(const struct ctl_opts *o, int r, const char *msg)
+{
+	if (r < 0)
+		return json_failure(o->json, "%s %s: %s", o->argv[0], o->argv[1],
+				    r == -EINVAL || r == -ENOENT || r == -EEXIST
+					    ? "refused (see above)"
+					    : strerror(-r));
+	if (o->json) {
+		json_t *j = json_pack("{s:b, s:s}", "ok", 1, "message", msg);
+
+		if (j && json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0)
+			fputc('\n', stdout);
+		json_decref(j);
+	} else
+		printf("%s\n", msg);
+	return 0;
+}
+
+static int
+edit_verb(const struct ctl_opts *o)
+{
+	char msg[2048] = "";
+	int r;
+
+	if (o->argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (streq(o->argv[1], "config"))
+		r = ctledit_config(o->config, o->section, o->argc - 2, o->argv + 2, msg,
+				   sizeof(msg));
+	else
+		r = ctledit_object(o->config, o->argv[0], o->argv[1], o->argc - 2, o->argv + 2, msg,
+				   sizeof(msg));
+	return edit_result(o, r, msg);
+}
+
+static int
+backup_verb(const struct ctl_opts *o)
+{
+	char msg[512] = "";
+	int r;
+
+	if (o->argc > 3) {
+		fprintf(stderr, "waspctl: unexpected argument '%s'\n", o->argv[3]);
+		return 2;
+	}
+	r = ctlbackup_run(o->config, o->argv[0], o->argc > 2 ? o->argv[2] : NULL, o->json, msg,
+			  sizeof(msg));
+	if (r == 1)
+		return 0;
+	return edit_result(o, r, msg);
+}
+
 /* ---- the daemon's verbs (ctlclient.c) ----------------------------------------- */
 
 static int
@@ -211,6 +271,17 @@ static const struct verb verbs[] = {
 	{ "list", "config", list_config,
 	  "list config [\"SITE/url/path\"] [/section:NAME] [--json]   effective merged "
 	  "section (every section without one), read from -c FILE" },
+	{ "add", "backup", backup_verb, "add|list|restore|delete backup [NAME]   copies of -c FILE" },
+	{ "list", "backup", backup_verb, NULL },
+	{ "restore", "backup", backup_verb, NULL },
+	{ "delete", "backup", backup_verb, NULL },
+	{ "set", "config", edit_verb,
+	  "set config [\"SITE/path\"] /section:NAME [/commit:apphost|site|url] [/ATTR:VALUE] "
+	  "[/+[KEY='V',...]] [/-[KEY='V']]" },
+	{ "add", NULL, edit_verb,
+	  "add|set|delete site|app|vdir|apppool [NAME] [/ATTR:VALUE] ...   edit -c FILE" },
+	{ "set", NULL, edit_verb, NULL },
+	{ "delete", NULL, edit_verb, NULL },
 };
 
 static void
@@ -223,7 +294,8 @@ usage(FILE *f)
 		   "      --json              JSON output\n"
 		   "  -h, --help              this text\n\nVerbs:\n");
 	for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-		fprintf(f, "  %s\n", verbs[i].usage);
+		if (verbs[i].usage)
+			fprintf(f, "  %s\n", verbs[i].usage);
 	fprintf(f, "  list site|app|vdir|apppool|wp [NAME] [/ATTR:VALUE...] [/text:ATTR|*]   "
 		   "(talk to waspd)\n"
 		   "  start|stop|recycle apppool NAME|/apppool.name:NAME   (talk to waspd)\n");

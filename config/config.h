@@ -213,6 +213,21 @@ const char *wasp_config_section_resolve(struct wasp_config *cfg, const char *nam
  * NULL past the last: the sections `waspctl list config PATH` shows. */
 const char *wasp_config_section_nth(struct wasp_config *cfg, size_t i);
 
+/* The element names of the collection of the element at elem_path in
+ * section ("" or NULL: the section's root; steps are child element names
+ * or a collection's add element, "site/bindings"), as a file writes them:
+ * add is "add", "site", "binding"...; remove and clear may be NULL.
+ * 0, or -ENOENT when the schema has no such element or it no collection. */
+struct wasp_config_collection {
+	const char *add, *remove, *clear;
+};
+int wasp_config_collection_names(struct wasp_config *cfg, const char *section,
+				 const char *elem_path, struct wasp_config_collection *ret);
+/* The physical directory of a site's URL path (whose web.config holds the
+ * path's configuration), malloc'd; NULL when the site does not exist or the
+ * path maps to no directory. */
+char *wasp_config_map_dir(struct wasp_config *cfg, const char *site, const char *url);
+
 /* THE effective section for a site and URL path: applicationHost.config's
  * section, then its <location> paths from least to most specific, then
  * web.config files in the physical directories along the URL path (through
