@@ -228,7 +228,7 @@ app_vdir_name(const char *site, const char *app, const char *vdir)
 }
 
 static json_t *
-site_json(const struct wasp_site *s)
+site_json(struct wasp_env *env, const struct wasp_site *s)
 {
 	json_t *b = json_array();
 	_cleanup_free_ char *list = NULL;
@@ -256,10 +256,9 @@ site_json(const struct wasp_site *s)
 		json_decref(b);
 		return NULL;
 	}
-	/* Sites have no state of their own yet: a configured site's bindings
-	 * are open while waspd runs. */
 	return json_pack("{s:s, s:I, s:s, s:s, s:b, s:o}", "name", s->name, "id",
-			 (json_int_t)s->id, "bindings", list, "state", "Started",
+			 (json_int_t)s->id, "bindings", list, "state",
+			 site_is_stopped(env, s) ? "Stopped" : "Started",
 			 "serverAutoStart", s->server_auto_start, "bindingList", b);
 }
 
@@ -269,7 +268,7 @@ list_sites(struct wasp_env *env)
 	json_t *arr = json_array();
 
 	for (size_t i = 0; arr && i < env->ah->n_sites; i++)
-		if (append_new(arr, site_json(&env->ah->sites[i])) < 0)
+		if (append_new(arr, site_json(env, &env->ah->sites[i])) < 0)
 			arr = json_decref_null(arr);
 	return arr ? json_pack("{s:b, s:o}", "ok", 1, "sites", arr) : NULL;
 }
@@ -417,8 +416,16 @@ control_handle(struct control_client *c, json_t *req)
 	}
 	if (!streq(verb, "start") && !streq(verb, "stop") && !streq(verb, "recycle"))
 		return error_reply("unknown verb '%s' (list, start, stop, recycle, reload)", verb);
+	if (streq(object, "site") && !streq(verb, "recycle")) {
+		if (!name || !*name)
+			return error_reply("%s site needs the site's name", verb);
+		if (env->stopping)
+			return error_reply("waspd is shutting down");
+		return site_verb(env, verb, name, c->uid);
+	}
 	if (!streq(object, "apppool"))
-		return error_reply("cannot %s '%s' (this waspd can %s: apppool)", verb, object, verb);
+		return error_reply("cannot %s '%s' (this waspd can %s: apppool%s)", verb, object,
+				   verb, streq(verb, "recycle") ? "" : ", site");
 	if (!name || !*name)
 		return error_reply("%s apppool needs the pool's name", verb);
 	if (strlen(name) >= WASP_POOL_NAME_MAX)

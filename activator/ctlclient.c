@@ -428,7 +428,7 @@ ctlclient_handles_object(const char *verb, const char *object)
 		return false;
 	if (streq(verb, "list"))
 		return object_find(object);
-	return streq(object, "apppool");
+	return streq(object, "apppool") || (streq(object, "site") && !streq(verb, "recycle"));
 }
 
 static void
@@ -438,6 +438,7 @@ print_usage_error(void)
 		"waspctl: usage: waspctl [-r RUNTIME_DIR] list site|app|vdir|apppool|wp [NAME] "
 		"[/ATTR:VALUE...] [/text:ATTR|*] [--json]\n"
 		"       waspctl [-r RUNTIME_DIR] start|stop|recycle apppool NAME|/apppool.name:NAME\n"
+		"       waspctl [-r RUNTIME_DIR] start|stop site NAME|/site.name:NAME\n"
 		"       waspctl [-r RUNTIME_DIR] reload\n");
 }
 
@@ -467,7 +468,7 @@ ctlclient_run(const char *runtime_dir, bool json_out, int argc, char **argv)
 		req = json_pack("{s:s, s:s}", "verb", verb, "object", object);
 	} else {
 		if (!a.name || a.text || a.n_filters) {
-			fprintf(stderr, "waspctl: usage: waspctl %s apppool NAME\n", verb);
+			fprintf(stderr, "waspctl: usage: waspctl %s %s NAME\n", verb, object);
 			return 2;
 		}
 		req = json_pack("{s:s, s:s, s:s}", "verb", verb, "object", object, "name", a.name);
@@ -496,7 +497,7 @@ ctlclient_run(const char *runtime_dir, bool json_out, int argc, char **argv)
 	} else if (streq(verb, "reload")) {
 		printf("%s\n", jstr(reply, "message"));
 	} else {
-		printf("%s apppool \"%s\": %s (state %s)\n", verb, a.name, jstr(reply, "message"),
+		printf("%s %s \"%s\": %s (state %s)\n", verb, object, a.name, jstr(reply, "message"),
 		       jstr(reply, "state"));
 	}
 	status = EXIT_SUCCESS;

@@ -46,6 +46,8 @@ usage(FILE *f)
 		"      --pool-uid-range A-B  uids for ApplicationPoolIdentity pools (default %d-%d)\n"
 		"      --admin-group GROUP   its members may use every waspctl verb (control.sock)\n"
 		"      --read-group GROUP    its members may use waspctl list (control.sock)\n"
+		"      --watch-config=no     do not reload when applicationHost.config changes\n"
+		"                            (SIGHUP and waspctl reload still do)\n"
 		"      --test-hooks          enable the workers' test switches (tests only)\n"
 		"      --test-config         check the configuration and exit\n"
 		"  -h, --help                this text\n"
@@ -58,6 +60,7 @@ enum {
 	OPT_UID_RANGE,
 	OPT_ADMIN_GROUP,
 	OPT_READ_GROUP,
+	OPT_WATCH_CONFIG,
 	OPT_TEST_HOOKS,
 	OPT_TEST_CONFIG,
 	OPT_VERSION,
@@ -114,6 +117,7 @@ parse_args(struct wasp_env *env, int argc, char **argv)
 		{ "pool-uid-range", required_argument, NULL, OPT_UID_RANGE },
 		{ "admin-group", required_argument, NULL, OPT_ADMIN_GROUP },
 		{ "read-group", required_argument, NULL, OPT_READ_GROUP },
+		{ "watch-config", required_argument, NULL, OPT_WATCH_CONFIG },
 		{ "test-hooks", no_argument, NULL, OPT_TEST_HOOKS },
 		{ "test-config", no_argument, NULL, OPT_TEST_CONFIG },
 		{ "help", no_argument, NULL, 'h' },
@@ -153,6 +157,13 @@ parse_args(struct wasp_env *env, int argc, char **argv)
 			if (parse_group("--read-group", optarg, &env->ctl_read_group.gid,
 					&env->ctl_read_group.set) < 0)
 				return -EINVAL;
+			break;
+		case OPT_WATCH_CONFIG:
+			if (!streq(optarg, "yes") && !streq(optarg, "no")) {
+				log_error("--watch-config '%s': expected yes or no", optarg);
+				return -EINVAL;
+			}
+			env->no_watch = streq(optarg, "no");
 			break;
 		case OPT_TEST_HOOKS:
 			env->test_hooks = true;
@@ -392,6 +403,7 @@ setup_signals(struct wasp_env *env)
 static void
 env_done(struct wasp_env *env)
 {
+	watch_close(env);
 	control_close(env);
 	adapters_free(env);
 	pools_free(env);
@@ -413,6 +425,7 @@ env_done(struct wasp_env *env)
 	for (size_t i = 0; i < env->n_prev_pool_names; i++)
 		free(env->prev_pool_names[i]);
 	free(env->prev_pool_names);
+	free(env->site_stopped);
 	free(env->runtime_dir);
 	free(env->build_root);
 	free(env->program_dir);
@@ -560,6 +573,8 @@ daemon_start(struct wasp_env *env, struct clock *clock)
 	env->base = event_base_new();
 	if (!env->base)
 		return log_errno(-ENOMEM, "event loop");
+	if (sites_state_init(env) < 0)
+		return log_errno(-ENOMEM, "site states");
 	clock_init_event(clock, env->base);
 	env->clock = clock;
 	r = setup_signals(env);
@@ -574,6 +589,7 @@ daemon_start(struct wasp_env *env, struct clock *clock)
 	r = control_open(env);
 	if (r < 0)
 		return r;
+	watch_open(env);
 	r = pools_init(env);
 	if (r < 0)
 		return log_errno(r, "application pools");
@@ -597,6 +613,7 @@ daemon_main(int argc, char **argv)
 		.uid_last = DEFAULT_UID_LAST,
 		.generation = 1,
 		.routes_fd = -1,
+		.watch_fd = -1,
 		.events = &daemon_pool_events,
 		.procs = &proc_ops_real,
 	};

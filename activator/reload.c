@@ -241,7 +241,7 @@ daemon_reload(struct wasp_env *env, char **ret_msg)
 	struct wasp_config *cfg = NULL, **olds;
 	struct wasp_apphost *ah = NULL;
 	struct pools_reload_stats st = { 0 };
-	_cleanup_free_ bool *changed = NULL;
+	_cleanup_free_ bool *changed = NULL, *stopped = NULL;
 	char **names = NULL;
 	size_t n_names = 0, recycled = 0, kept = 0;
 	uint64_t t0 = wasp_now_usec();
@@ -272,7 +272,7 @@ daemon_reload(struct wasp_env *env, char **ret_msg)
 		if (!names[n_names])
 			goto oom;
 	}
-	if (pools_changed(env, cfg, ah, changed) < 0)
+	if (pools_changed(env, cfg, ah, changed) < 0 || !(stopped = sites_state_carry(env, ah)))
 		goto oom;
 
 	r = sockets_reload(env, ah, &socks_changed);
@@ -288,6 +288,8 @@ daemon_reload(struct wasp_env *env, char **ret_msg)
 	if (r < 0) /* the sockets are switched already: no way back */
 		wasp_fatal("reload: application pools: out of memory");
 
+	free(env->site_stopped);
+	env->site_stopped = TAKE_PTR(stopped);
 	reload_switch(env, cfg, ah, names, n_names, socks_changed);
 	reload_recycle_changed(env, ah, changed, &recycled, &kept);
 	reload_gc(env);

@@ -62,7 +62,8 @@ site_json_fill(struct wasp_env *env, json_t *js, const struct wasp_site *site, u
 						     b->protocol, "address", b->ip, "port",
 						     (int)b->port, "host", strempty(b->host)));
 	}
-	for (size_t j = 0; j < site->n_apps; j++) {
+	/* A stopped site: its bindings without applications (404). */
+	for (size_t j = 0; !site_is_stopped(env, site) && j < site->n_apps; j++) {
 		const struct wasp_application *a = &site->apps[j];
 		json_int_t pool = a->pool_id;
 		if (a->pool_id == UINT32_MAX || a->pool_id >= env->n_pools)

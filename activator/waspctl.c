@@ -298,7 +298,8 @@ usage(FILE *f)
 			fprintf(f, "  %s\n", verbs[i].usage);
 	fprintf(f, "  list site|app|vdir|apppool|wp [NAME] [/ATTR:VALUE...] [/text:ATTR|*]   "
 		   "(talk to waspd)\n"
-		   "  start|stop|recycle apppool NAME|/apppool.name:NAME   (talk to waspd)\n");
+		   "  start|stop|recycle apppool NAME|/apppool.name:NAME   (talk to waspd)\n"
+		   "  start|stop site NAME|/site.name:NAME   (talk to waspd)\n");
 	fprintf(f, "  reload   read applicationHost.config again and apply it (talk to waspd)\n");
 }
 

@@ -232,6 +232,13 @@ struct wasp_env {
 	} ctl_admin_group, ctl_read_group;
 	bool test_hooks;
 	bool is_root;
+	/* applicationHost.config's directory watched for edits (watch.c);
+	 * --watch-config=no turns it off. */
+	bool no_watch;
+	/* Per site of ah: stopped (sitestate.c); NULL: all started. */
+	bool *site_stopped;
+	int watch_fd;
+	struct event *watch_ev, *watch_timer;
 	bool background_start; /* replacements start at SCHED_IDLE (sched.c) */
 	struct wasp_config *cfg;
 	struct wasp_apphost *ah;
@@ -448,6 +455,26 @@ void pools_reload_start(struct wasp_env *env);
 int daemon_reload(struct wasp_env *env, char **ret_msg);
 /* Free the earlier generations no pool uses any more. */
 void reload_gc(struct wasp_env *env);
+
+/* sitestate.c */
+struct wasp_site;
+/* Each site's state from serverAutoStart (at start). */
+int sites_state_init(struct wasp_env *env);
+/* The states for ah, the generation a reload brings, carried over by site
+ * name from the running one (a new site: serverAutoStart). NULL on OOM. */
+bool *sites_state_carry(const struct wasp_env *env, const struct wasp_apphost *ah);
+/* s is one of env->ah's sites. */
+bool site_is_stopped(const struct wasp_env *env, const struct wasp_site *s);
+/* `waspctl start|stop site NAME`: the control reply. */
+struct json_t *site_verb(struct wasp_env *env, const char *verb, const char *name, uid_t uid);
+
+/* watch.c */
+/* Watch applicationHost.config's directory: a change to the file (written
+ * in place or renamed over it) reloads once nothing has changed for
+ * WATCH_QUIET_USEC. A failure to watch is a warning. */
+#define WATCH_QUIET_USEC (500 * 1000)
+void watch_open(struct wasp_env *env);
+void watch_close(struct wasp_env *env);
 
 /* reap.c */
 void reap_on_sigchld(int fd, short what, void *arg); /* evutil_socket_t is int on Linux */
