@@ -86,13 +86,13 @@ site_verb(struct wasp_env *env, const char *verb, const char *name, uid_t uid)
 	size_t i;
 
 	if (!s)
-		return json_pack("{s:b, s:s+++}", "ok", 0, "error", "no site named '", name,
+		return json_pack("{s:b, s:s++}", "ok", 0, "error", "no site named '", name,
 				 "' ('waspctl list site' shows the configured sites)");
 	i = (size_t)(s - env->ah->sites);
 	if (!env->site_stopped && sites_state_init(env) < 0)
 		return json_pack("{s:b, s:s}", "ok", 0, "error", "out of memory");
 	if (env->site_stopped[i] == stop)
-		return json_pack("{s:b, s:s+++}", "ok", 0, "error", "site '", s->name,
+		return json_pack("{s:b, s:s++}", "ok", 0, "error", "site '", s->name,
 				 stop ? "' is already stopped" : "' is already started");
 	log_notice("control: %s site '%s' (uid %u)", verb, s->name, (unsigned)uid);
 	env->site_stopped[i] = stop;
