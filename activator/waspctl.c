@@ -19,6 +19,7 @@
 #include "ctlbackup.h"
 #include "ctlclient.h"
 #include "ctledit_obj.h"
+#include "ctlmodule.h"
 #include "util.h"
 #include "wasp-build.h"
 
@@ -259,6 +260,12 @@ backup_verb(const struct ctl_opts *o)
 	return edit_result(o, r, msg);
 }
 
+static int
+list_module(const struct ctl_opts *o)
+{
+	return ctlmodule_list(o->config, o->argc - 2, o->argv + 2, o->json);
+}
+
 /* ---- the daemon's verbs (ctlclient.c) ----------------------------------------- */
 
 static int
@@ -271,6 +278,8 @@ static const struct verb verbs[] = {
 	{ "list", "config", list_config,
 	  "list config [\"SITE/url/path\"] [/section:NAME] [--json]   effective merged "
 	  "section (every section without one), read from -c FILE" },
+	{ "list", "module", list_module,
+	  "list module [NAME] [/app.name:\"SITE/path\"] [--json]   modules enabled there" },
 	{ "add", "backup", backup_verb, "add|list|restore|delete backup [NAME]   copies of -c FILE" },
 	{ "list", "backup", backup_verb, NULL },
 	{ "restore", "backup", backup_verb, NULL },

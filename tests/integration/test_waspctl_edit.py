@@ -144,6 +144,31 @@ def check_webconfig(srv):
           "location: %r %r" % (out, err))
 
 
+def check_list_module(srv):
+    rc, out, err = edit(srv, "list", "module")
+    lines = out.splitlines()
+    check(rc == 0 and 'MODULE "StaticFileModule" ( native:true )' in lines
+          and 'MODULE "DirectoryListingModule" ( native:true )' in lines,
+          "list module: %d %r %r" % (rc, out, err))
+    rc, out, err = edit(srv, "set", "config", "A", "/section:modules", "/commit:apphost",
+                        "/-[name='DirectoryListingModule']",
+                        "/+[name='Auth',type='My.AuthModule',preCondition='managedHandler']")
+    check(rc == 0, "modules at A: %r %r" % (out, err))
+    rc, out, err = edit(srv, "list", "module", "/app.name:A/")
+    lines = out.splitlines()
+    check(rc == 0 and 'MODULE "DirectoryListingModule" ( native:true )' not in lines
+          and lines[-1] == 'MODULE "Auth" ( type:My.AuthModule, preCondition:managedHandler )',
+          "list module /app.name:A/: %d %r %r" % (rc, out, err))
+    rc, out, err = edit(srv, "list", "module", "StaticFileModule", "/app.name:A/",
+                        json_output=True)
+    check(rc == 0 and json.loads(out) == {"ok": True, "modules": [
+        {"name": "StaticFileModule", "native": True, "type": "", "preCondition": "",
+         "image": "builtin"}]}, "list module NAME --json: %r %r" % (out, err))
+    rc, out, err = edit(srv, "list", "module", "Nope")
+    check(rc == 1 and 'cannot find MODULE object with identifier "Nope"' in err,
+          "missing module: %r" % err)
+
+
 def test(t):
     srv = t.server(pools={"A": {}})
     srv.config_text = srv.config_text.replace(
@@ -156,6 +181,7 @@ def test(t):
     check_pick_up(srv)
     check_backups(srv)
     check_webconfig(srv)
+    check_list_module(srv)
 
 
 wasptest.main(test)
