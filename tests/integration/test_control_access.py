@@ -60,6 +60,16 @@ def test(t):
     rc, out, err = ctl([reader], "reload")
     check(rc != 0 and "may only list" in err, "reader reloads: %d %r %r" % (rc, out, err))
     check(srv.pool_state("A") == "Started", "A stopped by a reader")
+    rc, out, err = ctl([reader], "stop", "site", "A")
+    check(rc != 0 and "may only list" in err, "reader stops a site: %d %r %r" % (rc, out, err))
+    # Edits are waspctl's own writes: who cannot write the file cannot edit
+    with open(srv.config_path, "rb") as f:
+        before = f.read()
+    rc, out, err = ctl([reader], "-c", srv.config_path, "set", "apppool", "A",
+                       "/autoStart:false")
+    check(rc != 0 and "Permission denied" in err, "reader edits: %d %r %r" % (rc, out, err))
+    with open(srv.config_path, "rb") as f:
+        check(f.read() == before, "a reader's refused edit changed the file")
 
     rc, out, err = ctl([admin], "stop", "apppool", "A")
     check(rc == 0, "admin stops: %d %r %r" % (rc, out, err))
