@@ -39,6 +39,11 @@ edit_doc_open(struct edit_doc *d, const char *path, bool create)
 	d->doc = d->old ? xmlReadMemory(d->old, (int)d->old_len, path, NULL,
 					XML_PARSE_NONET | XML_PARSE_NOWARNING | XML_PARSE_NOERROR)
 			: xmlReadMemory(EMPTY_CONFIG, (int)strlen(EMPTY_CONFIG), path, NULL, 0);
+	if (d->doc && d->doc->encoding && !strcaseeq((const char *)d->doc->encoding, "UTF-8")) {
+		fprintf(stderr, "%s: error: waspctl edits UTF-8 files only, not %s\n", path,
+			(const char *)d->doc->encoding);
+		return -EINVAL;
+	}
 	if (!d->doc || !xmlDocGetRootElement(d->doc)) {
 		const xmlError *e = xmlGetLastError();
 
@@ -61,6 +66,9 @@ edit_doc_done(struct edit_doc *d)
 
 /* ---- serializing ------------------------------------------------------------ */
 
+/* The file's line breaks were CRLF: libxml2 gives them as LF. */
+static bool crlf;
+
 static void
 put_escaped(FILE *f, const char *s, bool attr)
 {
@@ -79,7 +87,7 @@ put_escaped(FILE *f, const char *s, bool attr)
 			fputs(attr ? "&quot;" : "\"", f);
 			break;
 		case '\n':
-			fputs(attr ? "&#xA;" : "\n", f);
+			fputs(attr ? "&#xA;" : crlf ? "\r\n" : "\n", f);
 			break;
 		case '\r':
 			fputs("&#xD;", f);
@@ -221,6 +229,7 @@ edit_doc_text(const struct edit_doc *d, char **ret, size_t *ret_len)
 
 	if (!z)
 		return -ENOMEM;
+	crlf = memmem(z, olen, "\r\n", 2) != NULL;
 	start = root_start(z, olen);
 	end = root_end(z + start, olen - start, (const char *)root->name) + start;
 	f = open_memstream(ret, ret_len);
