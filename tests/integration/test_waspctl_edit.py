@@ -169,6 +169,26 @@ def check_list_module(srv):
           "missing module: %r" % err)
 
 
+def check_line_breaks(t):
+    """A CRLF file stays CRLF; a file not in UTF-8 is refused."""
+    path = os.path.join(t.dir, "crlf.config")
+    text = wasptest.config_xml([{"name": "A"}], [])
+    with open(path, "wb") as f:
+        f.write(text.replace("\n", "\r\n").encode())
+    p = subprocess.run([wasptest.program("activator/waspctl"), "-c", path, "add", "apppool",
+                        "/name:B"], capture_output=True, timeout=30)
+    out = read(path)
+    check(p.returncode == 0 and b'<add name="B" />\r\n' in out
+          and out.count(b"\n") == out.count(b"\r\n"), "CRLF file: %r" % out)
+    latin = text.replace('encoding="UTF-8"', 'encoding="ISO-8859-1"').encode()
+    with open(path, "wb") as f:
+        f.write(latin)
+    p = subprocess.run([wasptest.program("activator/waspctl"), "-c", path, "add", "apppool",
+                        "/name:B"], capture_output=True, timeout=30)
+    check(p.returncode == 1 and b"UTF-8 files only" in p.stderr and read(path) == latin,
+          "ISO-8859-1 file: %r" % p.stderr)
+
+
 def test(t):
     srv = t.server(pools={"A": {}})
     srv.config_text = srv.config_text.replace(
@@ -182,6 +202,7 @@ def test(t):
     check_backups(srv)
     check_webconfig(srv)
     check_list_module(srv)
+    check_line_breaks(t)
 
 
 wasptest.main(test)
