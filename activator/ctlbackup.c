@@ -243,7 +243,7 @@ list(const char *config, const char *only, bool json)
 {
 	json_t *arr = json ? json_array() : NULL;
 	char **v[2] = { NULL, NULL };
-	size_t n[2] = { 0, 0 };
+	size_t n[2] = { 0, 0 }, shown = 0;
 	int r;
 
 	if ((r = names_list(config, false, &v[0], &n[0])) < 0 ||
@@ -255,12 +255,18 @@ list(const char *config, const char *only, bool json)
 		for (size_t i = 0; i < n[k]; i++) {
 			if (only && !streq(only, v[k][i]))
 				continue;
+			shown++;
 			if (arr)
 				json_array_append_new(arr, json_pack("{s:s, s:b}", "name", v[k][i],
 								     "automatic", k == 1));
 			else
 				printf("BACKUP \"%s\"\n", v[k][i]);
 		}
+	if (only && !shown) {
+		fprintf(stderr, "waspctl: cannot find BACKUP object with identifier \"%s\"\n", only);
+		r = -ENOENT;
+		goto out;
+	}
 	if (arr) {
 		json_t *j = json_pack("{s:b, s:O}", "ok", 1, "backups", arr);
 
@@ -283,7 +289,7 @@ ctlbackup_run(const char *config, const char *verb, const char *name, bool json,
 	int r;
 
 	if (streq(verb, "list"))
-		return list(config, name, json) < 0 ? -EIO : 1;
+		return list(config, name, json) < 0 ? -ENOENT : 1;
 	if (!name && streq(verb, "add")) {
 		time_t t = time(NULL);
 		struct tm tm;

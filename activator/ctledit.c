@@ -18,39 +18,62 @@
 #include "ctledit_int.h"
 #include "util.h"
 
+/* /+PATH or /-PATH (op '+' or '-'): parsed into p, walked to the element
+ * whose collection its last step selects in (*node), names that
+ * collection's element names. */
+static int
+collection_at(struct edit_ctx *c, xmlNode **node, char *spath, char *s, const char *arg,
+	      char op, struct edit_path *p, struct wasp_config_collection *names)
+{
+	int r;
+
+	if ((r = edit_path_parse(s, p, arg)) < 0)
+		return r;
+	if (p->segs[p->n - 1].name) {
+		fprintf(stderr, "waspctl: '%s': /%c ends with [attribute='value',...]\n", arg, op);
+		return -EINVAL;
+	}
+	if ((r = edit_walk(c, node, spath, EDIT_SPATH_MAX, p->segs, p->n - 1, true)) < 0)
+		return r;
+	if (wasp_config_collection_names(c->cfg, c->section, spath, names) < 0) {
+		fprintf(stderr, "waspctl: '%s': %s%s%s has no collection\n", arg, c->section,
+			*spath ? "/" : "", spath);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A new elem in parent with the selector's attributes. */
+static int
+item_append(xmlNode *parent, const char *elem, const struct edit_seg *seg)
+{
+	xmlNode *n = edit_append(parent, elem);
+	int r;
+
+	if (!n)
+		return -ENOMEM;
+	for (size_t i = 0; i < seg->n_kv; i++)
+		if ((r = edit_set_prop(n, seg->kv[i].k, seg->kv[i].v)) < 0)
+			return r;
+	return 0;
+}
+
 static int
 apply_add(struct edit_ctx *c, xmlNode *node, char *spath, char *s, const char *arg)
 {
 	struct wasp_config_collection names;
 	struct edit_path p;
-	xmlNode *n;
 	int r;
 
-	if ((r = edit_path_parse(s, &p, arg)) < 0)
+	if ((r = collection_at(c, &node, spath, s, arg, '+', &p, &names)) < 0)
 		return r;
-	if (p.segs[p.n - 1].name) {
-		fprintf(stderr, "waspctl: '%s': /+ ends with [attribute='value',...]\n", arg);
-		return -EINVAL;
-	}
-	if ((r = edit_walk(c, &node, spath, EDIT_SPATH_MAX, p.segs, p.n - 1, true)) < 0)
-		return r;
-	if (wasp_config_collection_names(c->cfg, c->section, spath, &names) < 0) {
-		fprintf(stderr, "waspctl: '%s': %s%s%s has no collection\n", arg, c->section,
-			*spath ? "/" : "", spath);
-		return -EINVAL;
-	}
 	if (edit_find_item(node, names.add, &p.segs[p.n - 1])) {
 		fprintf(stderr, "waspctl: cannot add a duplicate collection entry ");
 		edit_seg_print(stderr, &p.segs[p.n - 1]);
 		fputc('\n', stderr);
 		return -EEXIST;
 	}
-	if (!(n = edit_append(node, names.add)))
-		return -ENOMEM;
-	for (size_t i = 0; i < p.segs[p.n - 1].n_kv; i++)
-		if ((r = edit_set_prop(n, p.segs[p.n - 1].kv[i].k, p.segs[p.n - 1].kv[i].v)) < 0)
-			return r;
-	return 0;
+	return item_append(node, names.add, &p.segs[p.n - 1]);
 }
 
 /* An item this file does not have is one it inherits: <remove> it, as
@@ -58,42 +81,24 @@ apply_add(struct edit_ctx *c, xmlNode *node, char *spath, char *s, const char *a
 static int
 apply_remove(struct edit_ctx *c, xmlNode *node, char *spath, char *s, const char *arg)
 {
-	const struct edit_seg *last;
 	struct wasp_config_collection names;
 	struct edit_path p;
 	xmlNode *n;
 	int r;
 
-	if ((r = edit_path_parse(s, &p, arg)) < 0)
+	if ((r = collection_at(c, &node, spath, s, arg, '-', &p, &names)) < 0)
 		return r;
-	last = &p.segs[p.n - 1];
-	if (last->name) {
-		fprintf(stderr, "waspctl: '%s': /- ends with [attribute='value',...]\n", arg);
-		return -EINVAL;
-	}
-	if ((r = edit_walk(c, &node, spath, EDIT_SPATH_MAX, p.segs, p.n - 1, true)) < 0)
-		return r;
-	if (wasp_config_collection_names(c->cfg, c->section, spath, &names) < 0) {
-		fprintf(stderr, "waspctl: '%s': %s%s%s has no collection\n", arg, c->section,
-			*spath ? "/" : "", spath);
-		return -EINVAL;
-	}
-	if ((n = edit_find_item(node, names.add, last))) {
+	if ((n = edit_find_item(node, names.add, &p.segs[p.n - 1]))) {
 		edit_remove(n);
 		return 0;
 	}
 	if (!names.remove) {
 		fprintf(stderr, "waspctl: cannot find ");
-		edit_seg_print(stderr, last);
+		edit_seg_print(stderr, &p.segs[p.n - 1]);
 		fprintf(stderr, " to delete in %s\n", c->section);
 		return -ENOENT;
 	}
-	if (!(n = edit_append(node, names.remove)))
-		return -ENOMEM;
-	for (size_t i = 0; i < last->n_kv; i++)
-		if ((r = edit_set_prop(n, last->kv[i].k, last->kv[i].v)) < 0)
-			return r;
-	return 0;
+	return item_append(node, names.remove, &p.segs[p.n - 1]);
 }
 
 static int

@@ -296,29 +296,22 @@ add_object(struct edit_ctx *c, xmlNode *sec, const char *object, struct obj_args
 	return apply_rest(c, n, "site/application/virtualDirectory", a);
 }
 
-static const char *
-object_spath(const char *object)
-{
-	return streq(object, "apppool") ? "add"
-	       : streq(object, "site")  ? "site"
-	       : streq(object, "app")   ? "site/application"
-				        : "site/application/virtualDirectory";
-}
+static const struct edit_object {
+	const char *object, *tag, *spath, *section;
+} edit_objects[] = {
+	{ "site", "SITE", "site", SEC_SITES },
+	{ "app", "APP", "site/application", SEC_SITES },
+	{ "vdir", "VDIR", "site/application/virtualDirectory", SEC_SITES },
+	{ "apppool", "APPPOOL", "add", SEC_POOLS },
+};
 
-static const char *
-object_tag(const char *object)
+static const struct edit_object *
+edit_object_find(const char *object)
 {
-	return streq(object, "apppool") ? "APPPOOL"
-	       : streq(object, "site")  ? "SITE"
-	       : streq(object, "app")   ? "APP"
-				        : "VDIR";
-}
-
-static bool
-edit_object_known(const char *object)
-{
-	return object && (streq(object, "site") || streq(object, "app") || streq(object, "vdir") ||
-			  streq(object, "apppool"));
+	for (size_t i = 0; object && i < ELEMENTSOF(edit_objects); i++)
+		if (streq(edit_objects[i].object, object))
+			return &edit_objects[i];
+	return NULL;
 }
 
 static int
@@ -343,8 +336,10 @@ object_name(const char *verb, const char *object, struct obj_args *a, char *buf,
 }
 
 static int
-run_object(struct edit_ctx *c, const char *verb, const char *object, struct obj_args *a)
+run_object(struct edit_ctx *c, const char *verb, const struct edit_object *ob,
+	   struct obj_args *a)
 {
+	const char *object = ob->object;
 	xmlNode *sec = edit_section_node(c, NULL), *n;
 
 	if (!sec)
@@ -353,8 +348,8 @@ run_object(struct edit_ctx *c, const char *verb, const char *object, struct obj_
 		return add_object(c, sec, object, a);
 	n = find_object(sec, object, a->name);
 	if (!n) {
-		fprintf(stderr, "waspctl: cannot find %s object with identifier \"%s\"\n",
-			object_tag(object), a->name);
+		fprintf(stderr, "waspctl: cannot find %s object with identifier \"%s\"\n", ob->tag,
+			a->name);
 		return -ENOENT;
 	}
 	if (streq(verb, "delete")) {
@@ -367,19 +362,20 @@ run_object(struct edit_ctx *c, const char *verb, const char *object, struct obj_
 		if (r < 0)
 			return r;
 	}
-	return apply_rest(c, n, object_spath(object), a);
+	return apply_rest(c, n, ob->spath, a);
 }
 
 int
 ctledit_object(const char *config, const char *verb, const char *object, int argc, char **argv,
 	       char *msg, size_t size)
 {
+	const struct edit_object *ob = edit_object_find(object);
 	struct obj_args a = { 0 };
 	struct edit_ctx c;
 	char name[1024];
 	int r;
 
-	if (!edit_object_known(object)) {
+	if (!ob) {
 		fprintf(stderr, "waspctl: cannot %s '%s' (site, app, vdir, apppool, config)\n", verb,
 			object ? object : "");
 		return -EINVAL;
@@ -390,17 +386,17 @@ ctledit_object(const char *config, const char *verb, const char *object, int arg
 	if (a.commit && !strcaseeq(a.commit, "apphost") &&
 	    !strcaseeq(a.commit, "MACHINE/WEBROOT/APPHOST")) {
 		fprintf(stderr, "waspctl: %s objects live in applicationHost.config "
-				"(/commit:apphost)\n", object_tag(object));
+				"(/commit:apphost)\n", ob->tag);
 		return -EINVAL;
 	}
-	r = edit_ctx_open(&c, config, config, streq(object, "apppool") ? SEC_POOLS : SEC_SITES);
+	r = edit_ctx_open(&c, config, config, ob->section);
 	if (r >= 0)
-		r = run_object(&c, verb, object, &a);
+		r = run_object(&c, verb, ob, &a);
 	if (r >= 0)
 		r = edit_commit_at(&c, NULL, NULL);
 	edit_ctx_done(&c);
 	if (r >= 0)
-		snprintf(msg, size, "%s object \"%s\" %s", object_tag(object), name,
+		snprintf(msg, size, "%s object \"%s\" %s", ob->tag, name,
 			 streq(verb, "add") ? "added" : streq(verb, "set") ? "changed" : "deleted");
 	return r;
 }

@@ -49,7 +49,7 @@ sites_state_carry(const struct wasp_env *env, const struct wasp_apphost *ah)
 	 * stopped ones are not. */
 	for (size_t i = 0; i < ah->n_sites; i++)
 		if (v[i] && (old = wasp_apphost_find_site(env->ah, ah->sites[i].name)))
-			v[i] = env->site_stopped[old - env->ah->sites];
+			v[i] = env->site_stopped && env->site_stopped[old - env->ah->sites];
 	for (size_t j = 0; env->site_stopped && j < env->ah->n_sites; j++) {
 		const struct wasp_site *s;
 

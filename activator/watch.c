@@ -54,6 +54,8 @@ on_inotify(evutil_socket_t fd, short what, void *arg)
 
 			if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED))
 				gone = true;
+			else if (ev->mask & IN_Q_OVERFLOW)
+				changed = true; /* events lost: the file may be among them */
 			else if (ev->len && streq(ev->name, name))
 				changed = true;
 			p += sizeof(*ev) + ev->len;

@@ -117,6 +117,8 @@ def check_backups(srv):
     check(rc == 0 and "mine" not in edit(srv, "list", "backup")[1], "delete backup")
     rc, out, err = edit(srv, "restore", "backup", "mine")
     check(rc == 1 and "cannot find BACKUP" in err, "restore a deleted backup: %r" % err)
+    rc, out, err = edit(srv, "list", "backup", "mine")
+    check(rc == 1 and "cannot find BACKUP" in err, "list a deleted backup: %r" % err)
     # automatic backups are capped (the oldest go)
     for i in range(12):
         rc, _, err = edit(srv, "set", "apppool", "B", "/queueLength:%d" % (1000 + i))
