@@ -177,9 +177,16 @@ edit_section_node(struct edit_ctx *c, const char *location)
 			if (x->type == XML_ELEMENT_NODE && streq((const char *)x->name, "location") &&
 			    location_is(x, location))
 				loc = x;
-		if (!loc && (!(loc = edit_append(n, "location")) ||
-			     edit_set_prop(loc, "path", location) < 0))
-			return NULL;
+		if (!loc) {
+			/* as IIS writes it: "Site" or "Site/app", no slash at the end */
+			size_t l = strlen(location);
+			_cleanup_free_ char *p =
+				strndup(location, l - (l > 1 && location[l - 1] == '/'));
+
+			if (!p || !(loc = edit_append(n, "location")) ||
+			    edit_set_prop(loc, "path", p) < 0)
+				return NULL;
+		}
 		n = loc;
 	}
 	for (char *g = strtok_r(groups, "/", &save); g && n; g = strtok_r(NULL, "/", &save))

@@ -211,7 +211,7 @@ edit_result(const struct ctl_opts *o, int r, const char *msg)
 	if (r < 0)
 		return json_failure(o->json, "%s %s: %s", o->argv[0], o->argv[1],
 				    r == -EINVAL || r == -ENOENT || r == -EEXIST
-					    ? "refused (see above)"
+					    ? "refused (the reason is on stderr)"
 					    : strerror(-r));
 	if (o->json) {
 		json_t *j = json_pack("{s:b, s:s}", "ok", 1, "message", msg);
