@@ -166,7 +166,8 @@ names_list(const char *config, bool history, char ***ret, size_t *n)
 		v = nv;
 		(*n)++;
 	}
-	qsort(v, *n, sizeof(*v), cmp_str);
+	if (*n)
+		qsort(v, *n, sizeof(*v), cmp_str);
 	*ret = v;
 	return 0;
 }
