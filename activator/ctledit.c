@@ -1,6 +1,6 @@
 /* waspctl's edit verbs on the configuration files, as appcmd's:
  *
- *   waspctl set config ["SITE/path"] /section:NAME [/commit:apphost|site|url]
+ *   waspctl set config ["SITE/path"] /section:NAME [/commit:apphost|site|app|url]
  *           [/ATTR:VALUE] [/+PATH] [/-PATH] ...
  *   waspctl add|set|delete site|app|vdir|apppool ... (ctledit_obj.c)
  *

@@ -1,6 +1,6 @@
 /* waspctl's edit verbs, as appcmd's:
  *
- *   set config ["SITE/path"] /section:NAME [/commit:apphost|site|url] ARGS
+ *   set config ["SITE/path"] /section:NAME [/commit:apphost|site|app|url] ARGS
  *   add site /name:N [/id:I] [/bindings:PROTO/IP:PORT:HOST] [/physicalPath:P] [ARGS]
  *   add apppool /name:N [ARGS]
  *   add app /site.name:S /path:/P [/physicalPath:D] [ARGS]
@@ -403,35 +403,55 @@ ctledit_object(const char *config, const char *verb, const char *object, int arg
 
 /* ---- set config ------------------------------------------------------------------ */
 
-/* appcmd's commit path for a configuration path: where to write. */
+/* The URL whose directory's web.config /commit: names: the path itself
+ * (url), its application's root (app) or its site's (site). */
+static char *
+commit_url(struct edit_ctx *c, const char *site, const char *url, const char *commit)
+{
+	_cleanup_free_ char *app = NULL;
+	char *s = NULL;
+
+	if (!commit || strcaseeq(commit, "url") || strcaseeq(commit, "webconfig"))
+		return strdup(url);
+	if (strcaseeq(commit, "site"))
+		return strdup("/");
+	if (!(app = wasp_config_app_path(c->cfg, site, url)))
+		return NULL;
+	return asprintf(&s, "/%s", app) < 0 ? NULL : s;
+}
+
+/* appcmd's commit path for a configuration path: where to write (*file, a
+ * web.config, or *location in applicationHost.config), and the commit path
+ * as appcmd names it ("Site/app" after MACHINE/WEBROOT/APPHOST/). */
 static int
 config_target(struct edit_ctx *c, const char *path, const char *commit, char **file,
-	      char **location)
+	      char **location, char **commit_path)
 {
-	_cleanup_free_ char *site = NULL, *dir = NULL;
-	const char *url;
+	_cleanup_free_ char *site = NULL, *dir = NULL, *url = NULL;
 
-	*file = *location = NULL;
-	if (!commit || strcaseeq(commit, "url") || strcaseeq(commit, "webconfig") ||
-	    strcaseeq(commit, "site")) {
-		site = strndup(path, strcspn(path, "/"));
-		url = path + strcspn(path, "/");
-		if (!site)
-			return -ENOMEM;
-		dir = wasp_config_map_dir(c->cfg, site,
-					  commit && strcaseeq(commit, "site") ? "/" : url);
-		if (!dir) {
-			fprintf(stderr, "waspctl: '%s' maps to no directory of a site\n", path);
-			return -ENOENT;
-		}
-		return asprintf(file, "%s/web.config", dir) < 0 ? -ENOMEM : 0;
-	}
-	if (strcaseeq(commit, "apphost") || strcaseeq(commit, "MACHINE/WEBROOT/APPHOST")) {
+	*file = *location = *commit_path = NULL;
+	if (commit && (strcaseeq(commit, "apphost") ||
+		       strcaseeq(commit, "MACHINE/WEBROOT/APPHOST"))) {
 		*location = strdup(path);
 		return *location ? 0 : -ENOMEM;
 	}
-	fprintf(stderr, "waspctl: /commit:%s is not one of apphost, site, url\n", commit);
-	return -EINVAL;
+	if (commit && !strcaseeq(commit, "url") && !strcaseeq(commit, "webconfig") &&
+	    !strcaseeq(commit, "site") && !strcaseeq(commit, "app")) {
+		fprintf(stderr, "waspctl: /commit:%s is not one of apphost, site, app, url\n",
+			commit);
+		return -EINVAL;
+	}
+	if (!(site = strndup(path, strcspn(path, "/"))))
+		return -ENOMEM;
+	url = commit_url(c, site, path + strcspn(path, "/"), commit);
+	dir = url ? wasp_config_map_dir(c->cfg, site, url) : NULL;
+	if (!dir) {
+		fprintf(stderr, "waspctl: '%s' maps to no directory of a site\n", path);
+		return -ENOENT;
+	}
+	if (asprintf(commit_path, "%s%s", site, streq(url, "/") ? "" : url) < 0)
+		return -ENOMEM;
+	return asprintf(file, "%s/web.config", dir) < 0 ? -ENOMEM : 0;
 }
 
 static const char *
@@ -445,14 +465,14 @@ strip_apphost(const char *path)
 }
 
 static int
-set_config_in(struct edit_ctx *c, const char *path, const char *commit, const char *section,
-	      int argc, char **argv)
+set_config_in(struct edit_ctx *c, const char *path, const char *commit, int argc, char **argv,
+	      char **commit_path)
 {
 	_cleanup_free_ char *file = NULL, *location = NULL, *site = NULL;
 	xmlNode *sec;
 	int r;
 
-	if (path && (r = config_target(c, path, commit, &file, &location)) < 0)
+	if (path && (r = config_target(c, path, commit, &file, &location, commit_path)) < 0)
 		return r;
 	if (file) { /* a web.config: the document and the file change */
 		c->file = file;
@@ -479,6 +499,7 @@ ctledit_config(const char *config, const char *section, int argc, char **argv, c
 	       size_t size)
 {
 	const char *path = NULL, *commit = NULL, *v;
+	_cleanup_free_ char *commit_path = NULL;
 	char *args[MAX_ARGS];
 	int n = 0, r;
 	struct edit_ctx c;
@@ -505,15 +526,14 @@ ctledit_config(const char *config, const char *section, int argc, char **argv, c
 		return -EINVAL;
 	}
 	if ((r = edit_ctx_open(&c, config, config, section)) >= 0)
-		r = set_config_in(&c, path, commit, section, n, args);
+		r = set_config_in(&c, path, commit, n, args, &commit_path);
 	if (r >= 0)
 		snprintf(msg, size,
 			 "Applied configuration changes to section \"%s\" for "
 			 "\"MACHINE/WEBROOT/APPHOST%s%s\" at configuration commit path "
 			 "\"MACHINE/WEBROOT/APPHOST%s%s\"",
-			 c.section, path ? "/" : "", path ? path : "",
-			 path && !(commit && strcaseeq(commit, "apphost")) ? "/" : "",
-			 path && !(commit && strcaseeq(commit, "apphost")) ? path : "");
+			 c.section, path ? "/" : "", path ? path : "", commit_path ? "/" : "",
+			 commit_path ? commit_path : "");
 	edit_ctx_done(&c);
 	return r;
 }

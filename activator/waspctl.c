@@ -285,7 +285,7 @@ static const struct verb verbs[] = {
 	{ "restore", "backup", backup_verb, NULL },
 	{ "delete", "backup", backup_verb, NULL },
 	{ "set", "config", edit_verb,
-	  "set config [\"SITE/path\"] /section:NAME [/commit:apphost|site|url] [/ATTR:VALUE] "
+	  "set config [\"SITE/path\"] /section:NAME [/commit:apphost|site|app|url] [/ATTR:VALUE] "
 	  "[/+[KEY='V',...]] [/-[KEY='V']]" },
 	{ "add", NULL, edit_verb,
 	  "add|set|delete site|app|vdir|apppool [NAME] [/ATTR:VALUE] ...   edit -c FILE" },

@@ -227,6 +227,10 @@ int wasp_config_collection_names(struct wasp_config *cfg, const char *section,
  * path's configuration), malloc'd; NULL when the site does not exist or the
  * path maps to no directory. */
 char *wasp_config_map_dir(struct wasp_config *cfg, const char *site, const char *url);
+/* The path of the site's application a URL path is in, normalised ("" for
+ * the root one, "shop/eu"), malloc'd; NULL when the site does not exist or
+ * no application holds it. */
+char *wasp_config_app_path(struct wasp_config *cfg, const char *site, const char *url);
 
 /* THE effective section for a site and URL path: applicationHost.config's
  * section, then its <location> paths from least to most specific, then

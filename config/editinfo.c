@@ -63,3 +63,27 @@ wasp_config_map_dir(struct wasp_config *cfg, const char *site, const char *url)
 	wasp_arena_free(tmp);
 	return ret;
 }
+
+char *
+wasp_config_app_path(struct wasp_config *cfg, const char *site, const char *url)
+{
+	const struct wasp_element *s = cfg_find_site(cfg, site);
+	struct wasp_arena *tmp;
+	const char *norm, *best = NULL;
+	char *ret = NULL;
+
+	if (!s || !(tmp = wasp_arena_new()))
+		return NULL;
+	norm = cfg_normalize_path(tmp, url ? url : "");
+	for (size_t i = 0; norm && i < s->n_items; i++) {
+		const char *p = cfg_normalize_path(
+			tmp, wasp_element_get_str(s->items[i], "path", "/"));
+
+		if (p && cfg_path_is_prefix(p, norm) && (!best || strlen(p) > strlen(best)))
+			best = p;
+	}
+	if (best)
+		ret = strdup(best);
+	wasp_arena_free(tmp);
+	return ret;
+}

@@ -131,7 +131,8 @@ def check_webconfig(srv):
     a = srv.content_dir("A")
     rc, out, err = edit(srv, "set", "config", "A/", "/section:defaultDocument",
                         "/enabled:false")
-    check(rc == 0 and 'commit path "MACHINE/WEBROOT/APPHOST/A/"' in out,
+    check(rc == 0 and out.endswith(' for "MACHINE/WEBROOT/APPHOST/A/" at configuration commit '
+                                   'path "MACHINE/WEBROOT/APPHOST/A"\n'),
           "set config A/: %d %r %r" % (rc, out, err))
     text = read(os.path.join(a, "web.config")).decode()
     check('<defaultDocument enabled="false" />' in text, "web.config:\n" + text)
@@ -140,6 +141,12 @@ def check_webconfig(srv):
                         "/enabled:perhaps")
     check(rc == 1 and "web.config" in err, "invalid web.config edit: %d %r" % (rc, err))
     check(read(os.path.join(a, "web.config")) == before, "refused web.config edit stayed")
+    rc, out, err = edit(srv, "set", "config", "A/deep/er", "/section:defaultDocument",
+                        "/commit:app", "/+files.[value='app.html']")
+    text = read(os.path.join(a, "web.config")).decode()
+    check(rc == 0 and '<add value="app.html" />' in text
+          and out.endswith('commit path "MACHINE/WEBROOT/APPHOST/A"\n'),
+          "/commit:app: %d %r %r\n%s" % (rc, out, err, text))
     rc, out, err = edit(srv, "set", "config", "A/", "/section:defaultDocument",
                         "/commit:apphost", "/enabled:false")
     check(rc == 0 and '<location path="A">' in read(srv.config_path).decode(),
