@@ -43,14 +43,35 @@ collection_at(struct edit_ctx *c, xmlNode **node, char *spath, char *s, const ch
 	return 0;
 }
 
-/* A new elem in parent with the selector's attributes. */
+/* appcmd refuses an attribute the schema does not declare (the loader
+ * would only warn and ignore it). */
 static int
-item_append(xmlNode *parent, const char *elem, const struct edit_seg *seg)
+attr_check(struct edit_ctx *c, const char *spath, const char *elem, const char *name)
 {
-	xmlNode *n = edit_append(parent, elem);
+	char path[EDIT_SPATH_MAX];
+
+	snprintf(path, sizeof(path), "%s%s%s", spath, *spath && elem ? "/" : "",
+		 elem ? elem : "");
+	if (wasp_config_attr_declared(c->cfg, c->section, path, name))
+		return 0;
+	fprintf(stderr, "waspctl: unknown attribute \"%s\" on %s%s%s\n", name, c->section,
+		*path ? "/" : "", path);
+	return -EINVAL;
+}
+
+/* A new elem in parent with the selector's attributes (each checked
+ * against the schema when check). */
+static int
+item_append(struct edit_ctx *c, const char *spath, xmlNode *parent, const char *elem,
+	    const struct edit_seg *seg, bool check)
+{
+	xmlNode *n;
 	int r;
 
-	if (!n)
+	for (size_t i = 0; check && i < seg->n_kv; i++)
+		if ((r = attr_check(c, spath, elem, seg->kv[i].k)) < 0)
+			return r;
+	if (!(n = edit_append(parent, elem)))
 		return -ENOMEM;
 	for (size_t i = 0; i < seg->n_kv; i++)
 		if ((r = edit_set_prop(n, seg->kv[i].k, seg->kv[i].v)) < 0)
@@ -73,7 +94,7 @@ apply_add(struct edit_ctx *c, xmlNode *node, char *spath, char *s, const char *a
 		fputc('\n', stderr);
 		return -EEXIST;
 	}
-	return item_append(node, names.add, &p.segs[p.n - 1]);
+	return item_append(c, spath, node, names.add, &p.segs[p.n - 1], true);
 }
 
 /* An item this file does not have is one it inherits: <remove> it, as
@@ -98,7 +119,7 @@ apply_remove(struct edit_ctx *c, xmlNode *node, char *spath, char *s, const char
 		fprintf(stderr, " to delete in %s\n", c->section);
 		return -ENOENT;
 	}
-	return item_append(node, names.remove, &p.segs[p.n - 1]);
+	return item_append(c, spath, node, names.remove, &p.segs[p.n - 1], false);
 }
 
 static int
@@ -120,7 +141,8 @@ apply_set(struct edit_ctx *c, xmlNode *node, char *spath, char *s, const char *a
 		fprintf(stderr, "waspctl: '%s': the last step names an attribute\n", arg);
 		return -EINVAL;
 	}
-	if ((r = edit_walk(c, &node, spath, EDIT_SPATH_MAX, p.segs, p.n - 1, true)) < 0)
+	if ((r = edit_walk(c, &node, spath, EDIT_SPATH_MAX, p.segs, p.n - 1, true)) < 0 ||
+	    (r = attr_check(c, spath, NULL, p.segs[p.n - 1].name)) < 0)
 		return r;
 	return edit_set_prop(node, p.segs[p.n - 1].name, sep + 1);
 }

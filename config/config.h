@@ -223,6 +223,11 @@ struct wasp_config_collection {
 };
 int wasp_config_collection_names(struct wasp_config *cfg, const char *section,
 				 const char *elem_path, struct wasp_config_collection *ret);
+/* Does the schema declare attribute name (ASCII case-insensitive) on the
+ * element at elem_path of section (steps as above)? An element that takes
+ * any attribute declares every name. */
+bool wasp_config_attr_declared(struct wasp_config *cfg, const char *section,
+			       const char *elem_path, const char *name);
 /* The physical directory of a site's URL path (whose web.config holds the
  * path's configuration), malloc'd; NULL when the site does not exist or the
  * path maps to no directory. */

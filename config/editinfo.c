@@ -21,9 +21,9 @@ schema_step(const struct schema_elem *e, const char *name, size_t len)
 	return NULL;
 }
 
-int
-wasp_config_collection_names(struct wasp_config *cfg, const char *section,
-			     const char *elem_path, struct wasp_config_collection *ret)
+/* The schema's element at elem_path of section, NULL if none. */
+static const struct schema_elem *
+schema_walk(struct wasp_config *cfg, const char *section, const char *elem_path)
 {
 	const struct schema_section *ss = cfg_schema_find(cfg->schema, section);
 	const struct schema_elem *e = ss ? ss->root : NULL;
@@ -35,6 +35,24 @@ wasp_config_collection_names(struct wasp_config *cfg, const char *section,
 		p += len;
 		p += *p == '/';
 	}
+	return e;
+}
+
+bool
+wasp_config_attr_declared(struct wasp_config *cfg, const char *section, const char *elem_path,
+			  const char *name)
+{
+	const struct schema_elem *e = schema_walk(cfg, section, elem_path);
+
+	return e && (e->allow_unknown_attrs || schema_elem_attr(e, name));
+}
+
+int
+wasp_config_collection_names(struct wasp_config *cfg, const char *section,
+			     const char *elem_path, struct wasp_config_collection *ret)
+{
+	const struct schema_elem *e = schema_walk(cfg, section, elem_path);
+
 	if (!e || !e->coll)
 		return -ENOENT;
 	*ret = (struct wasp_config_collection){

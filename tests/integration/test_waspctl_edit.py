@@ -71,6 +71,12 @@ def check_refused_edit(srv):
           "delete missing site: %d %r %r" % (rc, out, err))
     rc, out, err = edit(srv, "add", "apppool", "/name:A")
     check(rc == 1 and "exists" in err, "duplicate apppool: %d %r" % (rc, err))
+    # the loader only warns about an attribute it does not know; an edit refuses it
+    rc, out, err = edit(srv, "set", "config", "/section:defaultDocument",
+                        "/+files.[value='x.html',weight='2']")
+    check(rc == 1 and 'unknown attribute "weight"' in err, "unknown attribute: %r" % err)
+    rc, out, err = edit(srv, "set", "apppool", "A", "/processModel.idleTimout:00:01:00")
+    check(rc == 1 and 'unknown attribute "idleTimout"' in err, "unknown attribute: %r" % err)
     check(read(srv.config_path) == before, "a refused edit changed the file")
 
 
