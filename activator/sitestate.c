@@ -35,29 +35,62 @@ sites_state_init(struct wasp_env *env)
 	return env->site_stopped ? 0 : -ENOMEM;
 }
 
+/* ah's sites by name. */
+static struct name_ref *
+site_index(const struct wasp_apphost *ah)
+{
+	struct name_ref *v = calloc(ah->n_sites ? ah->n_sites : 1, sizeof(*v));
+
+	for (size_t i = 0; v && i < ah->n_sites; i++)
+		v[i] = (struct name_ref){ ah->sites[i].name, (uint32_t)i };
+	if (v)
+		name_refs_sort(v, ah->n_sites);
+	return v;
+}
+
+static bool
+any(const bool *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		if (v[i])
+			return true;
+	return false;
+}
+
+/* Only two kinds of site are looked up, each by name: the running
+ * generation's stopped ones and ah's that start stopped (serverAutoStart
+ * false); a reload of 100,000 sites that has neither looks up nothing. */
 bool *
 sites_state_carry(const struct wasp_env *env, const struct wasp_apphost *ah)
 {
+	_cleanup_free_ struct name_ref *old = NULL, *new = NULL;
 	bool *v = states_from_config(ah);
-	const struct wasp_site *old;
+	const struct name_ref *f;
 
-	if (!v)
-		return NULL;
-	/* A site that was running keeps running whatever serverAutoStart now
-	 * says (it is read at start); one the operator stopped stays stopped.
-	 * Only those two kinds are looked up: thousands of sites are common,
-	 * stopped ones are not. */
-	for (size_t i = 0; i < ah->n_sites; i++)
-		if (v[i] && (old = wasp_apphost_find_site(env->ah, ah->sites[i].name)))
-			v[i] = env->site_stopped && env->site_stopped[old - env->ah->sites];
-	for (size_t j = 0; env->site_stopped && j < env->ah->n_sites; j++) {
-		const struct wasp_site *s;
-
-		if (env->site_stopped[j] &&
-		    (s = wasp_apphost_find_site(ah, env->ah->sites[j].name)))
-			v[s - ah->sites] = true;
+	if (!v || !env->ah)
+		return v;
+	if (any(v, ah->n_sites)) {
+		/* a running site keeps running whatever serverAutoStart now says
+		 * (it is read at start) */
+		if (!(old = site_index(env->ah)))
+			goto oom;
+		for (size_t i = 0; i < ah->n_sites; i++)
+			if (v[i] && (f = name_refs_find(old, env->ah->n_sites, ah->sites[i].name)))
+				v[i] = env->site_stopped && env->site_stopped[f->index];
+	}
+	if (any(env->site_stopped, env->ah->n_sites)) {
+		/* one the operator stopped stays stopped */
+		if (!(new = site_index(ah)))
+			goto oom;
+		for (size_t j = 0; j < env->ah->n_sites; j++)
+			if (env->site_stopped[j] &&
+			    (f = name_refs_find(new, ah->n_sites, env->ah->sites[j].name)))
+				v[f->index] = true;
 	}
 	return v;
+oom:
+	free(v);
+	return NULL;
 }
 
 bool

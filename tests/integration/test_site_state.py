@@ -60,5 +60,28 @@ def test(t):
     srv.waspctl("start", "site", "B")
     wait_until(lambda: status(srv, "B") == 200, what="B started again")
 
+    # serverAutoStart is read at start: a running site stays started when a
+    # reload brings false, a site the reload adds with false starts stopped
+    with open(srv.config_path) as f:
+        text = f.read()
+    c = srv.content_dir("C")
+    text = text.replace('<site name="A" id="1">', '<site name="A" id="1" serverAutoStart="false">')
+    text = text.replace("    </sites>", """      <site name="C" id="3" serverAutoStart="false">
+        <application path="/" applicationPool="A">
+          <virtualDirectory path="/" physicalPath="%s" />
+        </application>
+        <bindings>
+          <binding protocol="http" bindingInformation="127.0.0.1:%d:c.test" />
+        </bindings>
+      </site>
+    </sites>""" % (c, srv.port))
+    with open(srv.config_path, "w") as f:
+        f.write(text)
+    srv.waspctl("reload")
+    check(site_state(srv, "A") == "Started" and status(srv, "A") == 200, "A after the reload")
+    check(site_state(srv, "C") == "Stopped" and status(srv, "C") == 404, "C after the reload")
+    srv.waspctl("start", "site", "C")
+    wait_until(lambda: status(srv, "C") == 200, what="C started")
+
 
 wasptest.main(test)
