@@ -3,6 +3,8 @@ the site's URLs), other sites are untouched, `list site` shows
 state:Stopped; a site with serverAutoStart="false" starts stopped; the state
 survives a reload and is not written to the file (appcmd's stop site does
 not write serverAutoStart)."""
+import os
+
 import wasptest
 from wasptest import check, wait_until
 
@@ -24,6 +26,10 @@ def test(t):
     text = srv.waspctl("list", "site", "B", json_output=False)
     check("state:Stopped" in text, "list site: " + text)
     check(status(srv, "B") == 404 and status(srv, "A") == 200, "stopped B / started A")
+    httperr = os.path.join(t.dir, "logs", "HTTPERR", "httperr1.log")
+    line = wait_until(lambda: [ln for ln in open(httperr) if " GET /index.html 404 " in ln],
+                      what="the HTTPERR line of a stopped site")[0]
+    check(line.split()[-2] == "NotFound", "HTTPERR: " + line)
 
     out = srv.waspctl("start", "site", "B", json_output=False)
     check(out.startswith('start site "B": site started (state Started)'), "start: " + out)
