@@ -81,7 +81,7 @@ put_escaped(FILE *f, const char *s, bool attr)
 			fputs("&lt;", f);
 			break;
 		case '>':
-			fputs(attr ? ">" : "&gt;", f);
+			fputs("&gt;", f);
 			break;
 		case '"':
 			fputs(attr ? "&quot;" : "\"", f);

@@ -187,14 +187,19 @@ def check_list_module(srv):
 def check_line_breaks(t):
     """A CRLF file stays CRLF; a file not in UTF-8 is refused."""
     path = os.path.join(t.dir, "crlf.config")
-    text = wasptest.config_xml([{"name": "A"}], [])
+    text = wasptest.config_xml([{"name": "A"}], [], web_server_xml=(
+        '    <httpProtocol><customHeaders><add name="X-T" value="a &amp; &lt;b&gt;" />'
+        '</customHeaders></httpProtocol>'))
+    text = text.replace("<configuration>", "<!-- before the root -->\n<configuration>")
     with open(path, "wb") as f:
         f.write(text.replace("\n", "\r\n").encode())
     p = subprocess.run([wasptest.program("activator/waspctl"), "-c", path, "add", "apppool",
                         "/name:B"], capture_output=True, timeout=30)
     out = read(path)
     check(p.returncode == 0 and b'<add name="B" />\r\n' in out
-          and out.count(b"\n") == out.count(b"\r\n"), "CRLF file: %r" % out)
+          and out.count(b"\n") == out.count(b"\r\n")
+          and b"<!-- before the root -->\r\n<configuration>" in out
+          and b'value="a &amp; &lt;b&gt;"' in out, "CRLF file: %r" % out)
     latin = text.replace('encoding="UTF-8"', 'encoding="ISO-8859-1"').encode()
     with open(path, "wb") as f:
         f.write(latin)
