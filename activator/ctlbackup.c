@@ -308,6 +308,10 @@ ctlbackup_run(const char *config, const char *verb, const char *name, bool json,
 			name);
 		return -ENOENT;
 	}
+	_cleanup_close_ int lock = edit_lock(config);
+
+	if (lock < 0)
+		return lock;
 	if (streq(verb, "add"))
 		r = backup_make(config, name);
 	else if (streq(verb, "restore"))

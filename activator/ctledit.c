@@ -301,6 +301,8 @@ edit_ctx_open(struct edit_ctx *c, const char *config, const char *file, const ch
 	int r;
 
 	*c = (struct edit_ctx){ .config = config, .file = file };
+	if ((c->lock_fd = edit_lock(config)) < 0)
+		return c->lock_fd;
 	r = wasp_config_load_file(config, &opts, &c->cfg, &diags);
 	if (r < 0 && !c->cfg) {
 		wasp_diag_list_print(&diags, stderr, WASP_DIAG_ERROR);
@@ -329,4 +331,5 @@ edit_ctx_done(struct edit_ctx *c)
 	edit_doc_done(&c->doc);
 	wasp_config_free(c->cfg);
 	c->cfg = NULL;
+	c->lock_fd = safe_close(c->lock_fd);
 }

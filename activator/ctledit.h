@@ -49,6 +49,14 @@ char *edit_prop(xmlNode *n, const char *name);
 /* Set an attribute, keeping the case of the name already written. */
 int edit_set_prop(xmlNode *n, const char *name, const char *value);
 
+/* How long an edit waits for another one to finish. */
+#define EDIT_LOCK_WAIT_MS 30000
+/* Take the edit lock of config (.NAME.lock beside it), waiting for another
+ * edit to finish: an edit reads the file only once it holds it, so two
+ * edits at once both land. The descriptor (close it to unlock) or -errno
+ * (printed). */
+int edit_lock(const char *config);
+
 /* Backups (ctlbackup.c): <config dir>/backup/NAME/applicationHost.config.
  * The file as it is now kept as the next CFGHISTORY_N, at most
  * EDIT_HISTORY_MAX of them. 0 or -errno (printed). */

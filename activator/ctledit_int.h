@@ -34,6 +34,7 @@ struct edit_ctx {
 	const char *file;    /* the file edited (applicationHost.config or a web.config) */
 	const char *section; /* full name */
 	struct edit_doc doc;
+	int lock_fd;
 };
 
 /* s (overwritten) into path; arg names it in messages. */

@@ -5,6 +5,7 @@
  * "<add ... />" for an empty element). */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,6 +299,36 @@ edit_write_atomic(const char *path, const char *buf, size_t len, const struct st
 	if (dfd >= 0)
 		(void)fsync(dfd);
 	return 0;
+}
+
+/* ---- the edit lock ---------------------------------------------------------- */
+
+int
+edit_lock(const char *config)
+{
+	_cleanup_free_ char *path = NULL;
+	const char *slash = strrchr(config, '/');
+	int fd;
+
+	if (asprintf(&path, "%.*s%s.%s.lock", slash ? (int)(slash - config) : 0, config,
+		     slash ? "/" : "", slash ? slash + 1 : config) < 0)
+		return -ENOMEM;
+	/* in the file's directory, mode 0600: only who may edit can hold it */
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		fd = -errno;
+		fprintf(stderr, "waspctl: cannot lock %s: %s\n", path, strerror(-fd));
+		return fd;
+	}
+	for (int i = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; i++) {
+		if (errno != EWOULDBLOCK || i >= EDIT_LOCK_WAIT_MS / 10) {
+			fprintf(stderr, "waspctl: %s: another edit holds the lock\n", path);
+			close(fd);
+			return -EBUSY;
+		}
+		(void)usleep(10 * 1000);
+	}
+	return fd;
 }
 
 /* ---- elements ---------------------------------------------------------------- */

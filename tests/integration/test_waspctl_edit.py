@@ -184,6 +184,19 @@ def check_list_module(srv):
           "missing module: %r" % err)
 
 
+def check_concurrent_edits(srv):
+    """Edits at the same time wait for each other: none is lost."""
+    cmd = [wasptest.program("activator/waspctl"), "-c", srv.config_path, "add", "apppool"]
+    procs = [subprocess.Popen(cmd + ["/name:C%d" % i], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE) for i in range(8)]
+    for p in procs:
+        out, err = p.communicate(timeout=60)
+        check(p.returncode == 0, "concurrent edit: %r %r" % (out, err))
+    text = read(srv.config_path).decode()
+    lost = [i for i in range(8) if '<add name="C%d" />' % i not in text]
+    check(not lost, "edits lost: %r" % lost)
+
+
 def check_line_breaks(t):
     """A CRLF file stays CRLF; a file not in UTF-8 is refused."""
     path = os.path.join(t.dir, "crlf.config")
@@ -222,6 +235,7 @@ def test(t):
     check_backups(srv)
     check_webconfig(srv)
     check_list_module(srv)
+    check_concurrent_edits(srv)
     check_line_breaks(t)
 
 
