@@ -19,8 +19,8 @@ def site_state(srv, name):
 
 def test(t):
     srv = t.server(pools={"A": {}, "B": {}})
-    srv.config_text = srv.config_text.replace('<site name="B" id="2">',
-                                              '<site name="B" id="2" serverAutoStart="false">')
+    srv.sites[1]["attrs"] = {"serverAutoStart": False}
+    srv.config_text = wasptest.config_xml([{"name": "A"}, {"name": "B"}], srv.sites)
     srv.start()
     check(site_state(srv, "B") == "Stopped", "serverAutoStart=false did not start stopped")
     text = srv.waspctl("list", "site", "B", json_output=False)
@@ -68,21 +68,13 @@ def test(t):
 
     # serverAutoStart is read at start: a running site stays started when a
     # reload brings false, a site the reload adds with false starts stopped
-    with open(srv.config_path) as f:
-        text = f.read()
-    c = srv.content_dir("C")
-    text = text.replace('<site name="A" id="1">', '<site name="A" id="1" serverAutoStart="false">')
-    text = text.replace("    </sites>", """      <site name="C" id="3" serverAutoStart="false">
-        <application path="/" applicationPool="A">
-          <virtualDirectory path="/" physicalPath="%s" />
-        </application>
-        <bindings>
-          <binding protocol="http" bindingInformation="127.0.0.1:%d:c.test" />
-        </bindings>
-      </site>
-    </sites>""" % (c, srv.port))
+    sites = [dict(s) for s in srv.sites]
+    sites[0]["attrs"] = {"serverAutoStart": False}
+    sites.append({"name": "C", "id": 3, "attrs": {"serverAutoStart": False},
+                  "bindings": ["127.0.0.1:%d:c.test" % srv.port],
+                  "apps": [{"path": "/", "pool": "A", "physicalPath": srv.content_dir("C")}]})
     with open(srv.config_path, "w") as f:
-        f.write(text)
+        f.write(wasptest.config_xml([{"name": "A"}, {"name": "B"}], sites))
     srv.waspctl("reload")
     check(site_state(srv, "A") == "Started" and status(srv, "A") == 200, "A after the reload")
     check(site_state(srv, "C") == "Stopped" and status(srv, "C") == 404, "C after the reload")

@@ -325,6 +325,7 @@ def config_xml(pools, sites, pool_defaults=None, web_server_xml=""):
          "failure": {"rapidFailProtectionMaxCrashes": 3}}
     sites: list of dicts: {"name", "id", "bindings": ["ip:port:host", ...],
         "apps": [{"path": "/", "pool": "A", "physicalPath": DIR}, ...]}
+        and optionally "attrs": {"serverAutoStart": False, ...}
     """
     out = ['<?xml version="1.0" encoding="UTF-8"?>\n', "<configuration>\n",
            # As IIS writes it; the same settings wasp assumes for these two.
@@ -343,8 +344,11 @@ def config_xml(pools, sites, pool_defaults=None, web_server_xml=""):
         out.append(_xml_element("applicationPoolDefaults", pool_defaults, 3))
     out.append("    </applicationPools>\n    <sites>\n")
     for s in sites:
-        out.append("      <site name=%s id=%s>\n"
-                   % (quoteattr(s["name"]), quoteattr(str(s["id"]))))
+        attrs = "".join(" %s=%s" % (k, quoteattr(str(v).lower() if isinstance(v, bool)
+                                                  else str(v)))
+                        for k, v in s.get("attrs", {}).items())
+        out.append("      <site name=%s id=%s%s>\n"
+                   % (quoteattr(s["name"]), quoteattr(str(s["id"])), attrs))
         for a in s["apps"]:
             out.append("        <application path=%s applicationPool=%s>\n"
                        % (quoteattr(a["path"]), quoteattr(a["pool"])))
