@@ -613,7 +613,6 @@ daemon_main(int argc, char **argv)
 		.uid_last = DEFAULT_UID_LAST,
 		.generation = 1,
 		.routes_fd = -1,
-		.watch_fd = -1,
 		.events = &daemon_pool_events,
 		.procs = &proc_ops_real,
 	};

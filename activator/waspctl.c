@@ -224,9 +224,22 @@ edit_result(const struct ctl_opts *o, int r, const char *msg)
 	return 0;
 }
 
+/* The file an edit writes: where a symbolic link -c names points (a
+ * rename over the link would put a file in its place). */
+static char *
+edit_target(const struct ctl_opts *o)
+{
+	char *p = realpath(o->config, NULL);
+
+	if (!p)
+		(void)json_failure(o->json, "%s: %s", o->config, strerror(errno));
+	return p;
+}
+
 static int
 edit_verb(const struct ctl_opts *o)
 {
+	_cleanup_free_ char *config = NULL;
 	char msg[2048] = "";
 	int r;
 
@@ -234,11 +247,12 @@ edit_verb(const struct ctl_opts *o)
 		usage(stderr);
 		return 2;
 	}
+	if (!(config = edit_target(o)))
+		return 1;
 	if (streq(o->argv[1], "config"))
-		r = ctledit_config(o->config, o->section, o->argc - 2, o->argv + 2, msg,
-				   sizeof(msg));
+		r = ctledit_config(config, o->section, o->argc - 2, o->argv + 2, msg, sizeof(msg));
 	else
-		r = ctledit_object(o->config, o->argv[0], o->argv[1], o->argc - 2, o->argv + 2, msg,
+		r = ctledit_object(config, o->argv[0], o->argv[1], o->argc - 2, o->argv + 2, msg,
 				   sizeof(msg));
 	return edit_result(o, r, msg);
 }
@@ -246,6 +260,7 @@ edit_verb(const struct ctl_opts *o)
 static int
 backup_verb(const struct ctl_opts *o)
 {
+	_cleanup_free_ char *config = NULL;
 	char msg[512] = "";
 	int r;
 
@@ -253,7 +268,9 @@ backup_verb(const struct ctl_opts *o)
 		fprintf(stderr, "waspctl: unexpected argument '%s'\n", o->argv[3]);
 		return 2;
 	}
-	r = ctlbackup_run(o->config, o->argv[0], o->argc > 2 ? o->argv[2] : NULL, o->json, msg,
+	if (!(config = edit_target(o)))
+		return 1;
+	r = ctlbackup_run(config, o->argv[0], o->argc > 2 ? o->argv[2] : NULL, o->json, msg,
 			  sizeof(msg));
 	if (r == 1)
 		return 0;

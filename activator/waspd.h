@@ -235,10 +235,9 @@ struct wasp_env {
 	/* applicationHost.config's directory watched for edits (watch.c);
 	 * --watch-config=no turns it off. */
 	bool no_watch;
+	struct config_watch *watch;
 	/* Per site of ah: stopped (sitestate.c); NULL: all started. */
 	bool *site_stopped;
-	int watch_fd;
-	struct event *watch_ev, *watch_timer;
 	bool background_start; /* replacements start at SCHED_IDLE (sched.c) */
 	struct wasp_config *cfg;
 	struct wasp_apphost *ah;

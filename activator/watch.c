@@ -1,6 +1,7 @@
 /* applicationHost.config picked up when it changes, as IIS does: inotify on
  * the file's directory (editors and waspctl replace it by rename(2), which a
- * watch on the file itself would lose), then, once the file has been quiet
+ * watch on the file itself would lose), and on the directory of the file it
+ * points to when it is a symbolic link; then, once the file has been quiet
  * for WATCH_QUIET_USEC, the reload SIGHUP and `waspctl reload` do. A file
  * with an error keeps the running configuration (daemon_reload logs why). */
 #include <errno.h>
@@ -21,13 +22,18 @@
 	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ATTRIB |  \
 	 IN_DELETE_SELF | IN_MOVE_SELF)
 
-static const char *
-base_name(const char *path)
-{
-	const char *slash = strrchr(path, '/');
+/* A watched directory and the name in it that is the file. */
+struct watch_dir {
+	int wd;
+	char *name;
+};
 
-	return slash ? slash + 1 : path;
-}
+struct config_watch {
+	int fd;
+	struct event *ev, *timer;
+	struct watch_dir dirs[2]; /* the path as given; where its link points */
+	size_t n_dirs;
+};
 
 static void
 on_quiet(evutil_socket_t fd, short what, void *arg)
@@ -39,25 +45,41 @@ on_quiet(evutil_socket_t fd, short what, void *arg)
 	(void)daemon_reload(env, &msg); /* it logs what it did, or why not */
 }
 
+/* What one event says: 1 the file changed, -1 a directory went away. */
+static int
+event_kind(const struct config_watch *w, const struct inotify_event *ev)
+{
+	int kind = 0;
+
+	if (ev->mask & IN_Q_OVERFLOW)
+		return 1; /* events lost: the file may be among them */
+	/* the link and its file may be in one directory: one wd, two names */
+	for (size_t i = 0; i < w->n_dirs; i++) {
+		if (ev->wd != w->dirs[i].wd)
+			continue;
+		if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED))
+			return -1;
+		if (ev->len && streq(ev->name, w->dirs[i].name))
+			kind = 1;
+	}
+	return kind;
+}
+
 static void
 on_inotify(evutil_socket_t fd, short what, void *arg)
 {
 	struct wasp_env *env = arg;
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	const char *name = base_name(env->config_path);
 	bool changed = false, gone = false;
 	ssize_t n;
 
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *ev = (const struct inotify_event *)(void *)p;
+			int k = event_kind(env->watch, ev);
 
-			if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED))
-				gone = true;
-			else if (ev->mask & IN_Q_OVERFLOW)
-				changed = true; /* events lost: the file may be among them */
-			else if (ev->len && streq(ev->name, name))
-				changed = true;
+			changed |= k > 0;
+			gone |= k < 0;
 			p += sizeof(*ev) + ev->len;
 		}
 	if (n < 0 && errno != EAGAIN && errno != EINTR)
@@ -65,50 +87,82 @@ on_inotify(evutil_socket_t fd, short what, void *arg)
 	if (changed) {
 		struct timeval tv = wasp_timeval_from_usec(WATCH_QUIET_USEC);
 
-		(void)event_add(env->watch_timer, &tv); /* from now: debounced */
+		(void)event_add(env->watch->timer, &tv); /* from now: debounced */
 	}
 	if (gone) {
-		log_warning("the directory of %s went away: no longer watched (SIGHUP or "
+		log_warning("a directory of %s went away: no longer watched (SIGHUP or "
 			    "waspctl reload still reload)",
 			    env->config_path);
 		watch_close(env);
 	}
 }
 
+/* Watch path's directory for path's name. */
+static int
+watch_add(struct config_watch *w, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	_cleanup_free_ char *dir = slash ? strndup(path, (size_t)(slash - path) + 1)
+					 : strdup(".");
+	struct watch_dir *d = &w->dirs[w->n_dirs];
+
+	if (!dir || !(d->name = strdup(slash ? slash + 1 : path)))
+		return -ENOMEM;
+	d->wd = inotify_add_watch(w->fd, dir, WATCH_MASK);
+	if (d->wd < 0) {
+		int r = -errno;
+
+		free(d->name);
+		return log_warning_errno(r, "cannot watch %s for changes (SIGHUP or waspctl "
+					    "reload reload it)", dir);
+	}
+	w->n_dirs++;
+	log_info("watching %s for changes to %s", dir, d->name);
+	return 0;
+}
+
 void
 watch_open(struct wasp_env *env)
 {
-	_cleanup_free_ char *dir = NULL;
-	const char *slash = strrchr(env->config_path, '/');
+	_cleanup_free_ char *real = NULL;
+	struct config_watch *w;
 
-	env->watch_fd = -1;
-	if (env->no_watch)
+	if (env->no_watch || !(w = calloc(1, sizeof(*w))))
 		return;
-	dir = slash ? strndup(env->config_path, (size_t)(slash - env->config_path) + 1)
-		    : strdup(".");
-	if (!dir)
-		return;
-	env->watch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (env->watch_fd < 0 || inotify_add_watch(env->watch_fd, dir, WATCH_MASK) < 0) {
-		log_warning_errno(-errno, "cannot watch %s for changes (SIGHUP or waspctl reload "
-					  "reload it)", dir);
+	env->watch = w;
+	w->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (w->fd < 0) {
+		log_warning_errno(-errno, "inotify: %s is not watched for changes",
+				  env->config_path);
 		watch_close(env);
 		return;
 	}
-	env->watch_ev = event_new(env->base, env->watch_fd, EV_READ | EV_PERSIST, on_inotify, env);
-	env->watch_timer = evtimer_new(env->base, on_quiet, env);
-	if (!env->watch_ev || !env->watch_timer || event_add(env->watch_ev, NULL) < 0) {
-		log_warning("cannot watch %s for changes: out of memory", dir);
+	real = realpath(env->config_path, NULL);
+	if (watch_add(w, env->config_path) < 0 ||
+	    (real && !streq(real, env->config_path) && watch_add(w, real) < 0)) {
 		watch_close(env);
 		return;
 	}
-	log_info("watching %s for changes to %s", dir, base_name(env->config_path));
+	w->ev = event_new(env->base, w->fd, EV_READ | EV_PERSIST, on_inotify, env);
+	w->timer = evtimer_new(env->base, on_quiet, env);
+	if (!w->ev || !w->timer || event_add(w->ev, NULL) < 0) {
+		log_warning("cannot watch %s for changes: out of memory", env->config_path);
+		watch_close(env);
+	}
 }
 
 void
 watch_close(struct wasp_env *env)
 {
-	env->watch_ev = wasp_event_free(env->watch_ev);
-	env->watch_timer = wasp_event_free(env->watch_timer);
-	env->watch_fd = safe_close(env->watch_fd);
+	struct config_watch *w = env->watch;
+
+	if (!w)
+		return;
+	w->ev = wasp_event_free(w->ev);
+	w->timer = wasp_event_free(w->timer);
+	w->fd = safe_close(w->fd);
+	for (size_t i = 0; i < w->n_dirs; i++)
+		free(w->dirs[i].name);
+	free(w);
+	env->watch = NULL;
 }

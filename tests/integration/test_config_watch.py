@@ -1,6 +1,11 @@
 """waspd --watch-config: a burst of writes to applicationHost.config is one
-reload once the file is quiet (fewer reloads than writes); with
---watch-config=no an edited file waits for `waspctl reload`."""
+reload once the file is quiet (fewer reloads than writes); a configuration
+that is a symbolic link to another directory is edited and picked up there
+(the link stays a link); with --watch-config=no an edited file waits for
+`waspctl reload`."""
+import os
+import subprocess
+
 import wasptest
 from wasptest import check, stays, wait_until
 
@@ -28,6 +33,20 @@ def test(t):
     wait_until(lambda: status(srv, "b.test") == 200, 15, what="site B picked up")
     n = srv.read_log().count("changed: reloading")
     check(1 <= n < 5, "%d reloads for 5 writes" % n)
+
+    linked = t.server(pools={"A": {}})
+    real_dir = os.path.join(t.dir, "elsewhere")
+    os.makedirs(real_dir)
+    os.symlink(os.path.join(real_dir, "real.config"), linked.config_path)
+    linked.start()
+    p = subprocess.run([wasptest.program("activator/waspctl"), "-c", linked.config_path, "add",
+                        "site", "/name:B", "/bindings:http/127.0.0.1:%d:b.test" % linked.port,
+                        "/physicalPath:" + linked.content_dir("B"), "/[path='/'].applicationPool:A"],
+                       capture_output=True, timeout=30)
+    check(p.returncode == 0 and os.path.islink(linked.config_path)
+          and "B" in open(os.path.join(real_dir, "real.config")).read(),
+          "edit through a link: %r" % p.stderr)
+    wait_until(lambda: status(linked, "b.test") == 200, 15, what="B picked up through a link")
 
     off = t.server(pools={"A": {}}, args=("--watch-config=no",)).start()
     with open(off.config_path, "w") as f:
