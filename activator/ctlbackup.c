@@ -27,6 +27,7 @@
 #include "util.h"
 
 #define HISTORY_PREFIX "CFGHISTORY_"
+#define SEC_HISTORY "system.applicationHost/configHistory"
 #define BACKUP_NAME_MAX 100
 
 static void
@@ -181,20 +182,24 @@ names_free(char **v, size_t n)
 }
 
 int
-backup_history(const char *config)
+backup_history(const char *config, struct wasp_config *cfg)
 {
+	const struct wasp_element *h = wasp_config_section(cfg, SEC_HISTORY);
+	size_t max = (size_t)wasp_element_get_uint(h, "maxHistories", 10);
 	char **v = NULL, name[64];
 	unsigned long long last = 0;
 	size_t n = 0;
 	int r;
 
+	if (!wasp_element_get_bool(h, "enabled", true))
+		return 0;
 	if ((r = names_list(config, true, &v, &n)) < 0)
 		return r;
 	if (n)
 		last = strtoull(v[n - 1] + strlen(HISTORY_PREFIX), NULL, 10);
 	snprintf(name, sizeof(name), HISTORY_PREFIX "%010llu", last + 1);
 	r = backup_make(config, name);
-	for (size_t i = 0; r >= 0 && n + 1 > EDIT_HISTORY_MAX && i < n + 1 - EDIT_HISTORY_MAX; i++)
+	for (size_t i = 0; r >= 0 && n + 1 > max && i < n + 1 - max; i++)
 		(void)remove_backup(config, v[i]);
 	names_free(v, n);
 	return r;
@@ -228,14 +233,22 @@ restore(const char *config, const char *name)
 	r = wasp_config_load_buffer(buf, len, config, &opts, &cfg, &diags);
 	wasp_diag_list_print(&diags, stderr, WASP_DIAG_ERROR);
 	wasp_diag_list_done(&diags);
-	wasp_config_free(cfg);
+	cfg = wasp_config_free(cfg);
 	if (r < 0) {
 		fprintf(stderr, "waspctl: backup \"%s\" does not load: %s is unchanged\n", name,
 			config);
 		return r;
 	}
-	if (stat(config, &st) < 0 || (r = backup_history(config)) < 0)
-		return r < 0 ? r : -errno;
+	if (stat(config, &st) < 0)
+		return -errno;
+	/* the history as the file being replaced says (what it understood of
+	 * it, if it has errors) */
+	(void)wasp_config_load_file(config, &opts, &cfg, &diags);
+	wasp_diag_list_done(&diags);
+	r = cfg ? backup_history(config, cfg) : 0;
+	wasp_config_free(cfg);
+	if (r < 0)
+		return r;
 	return edit_write_atomic(config, buf, len, &st);
 }
 

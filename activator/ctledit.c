@@ -278,7 +278,7 @@ edit_commit_at(struct edit_ctx *c, const char *site, const char *url)
 		fprintf(stderr, "waspctl: the edit was refused: %s is unchanged\n", c->file);
 		return -EINVAL;
 	}
-	if (apphost && c->doc.old && (r = backup_history(c->config)) < 0)
+	if (apphost && c->doc.old && (r = backup_history(c->config, c->cfg)) < 0)
 		return r;
 	if ((r = edit_write_atomic(c->file, text, len, c->doc.old ? &c->doc.st : NULL)) < 0) {
 		fprintf(stderr, "waspctl: cannot write %s: %s\n", c->file, strerror(-r));

@@ -13,8 +13,6 @@ struct wasp_config;
 
 /* The largest configuration file waspctl edits. */
 #define EDIT_FILE_MAX (64 * 1024 * 1024)
-/* How many automatic backups (CFGHISTORY_N) are kept; older ones go. */
-#define EDIT_HISTORY_MAX 10
 
 struct edit_doc {
 	char *path;
@@ -58,6 +56,7 @@ int edit_set_prop(xmlNode *n, const char *name, const char *value);
 int edit_lock(const char *config);
 
 /* Backups (ctlbackup.c): <config dir>/backup/NAME/applicationHost.config.
- * The file as it is now kept as the next CFGHISTORY_N, at most
- * EDIT_HISTORY_MAX of them. 0 or -errno (printed). */
-int backup_history(const char *config);
+ * The file as it is now kept as the next CFGHISTORY_N, as cfg's (the file
+ * as it is) configHistory says: nothing when not enabled, at most
+ * maxHistories of them. 0 or -errno (printed). */
+int backup_history(const char *config, struct wasp_config *cfg);

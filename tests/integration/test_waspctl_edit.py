@@ -131,6 +131,17 @@ def check_backups(srv):
         check(rc == 0, "edit %d: %r" % (i, err))
     hist = [ln for ln in edit(srv, "list", "backup")[1].splitlines() if "CFGHISTORY_" in ln]
     check(len(hist) == 10, "automatic backups kept: %r" % hist)
+    # configHistory maxHistories sets how many; enabled="false" keeps none
+    rc, _, err = edit(srv, "set", "config", "/section:configHistory", "/maxHistories:3")
+    check(rc == 0, "maxHistories: %r" % err)
+    rc, _, err = edit(srv, "set", "apppool", "B", "/queueLength:999")
+    hist = [ln for ln in edit(srv, "list", "backup")[1].splitlines() if "CFGHISTORY_" in ln]
+    check(rc == 0 and len(hist) == 3, "maxHistories 3 kept: %r" % hist)
+    rc, _, err = edit(srv, "set", "config", "/section:configHistory", "/enabled:false")
+    last = [ln for ln in edit(srv, "list", "backup")[1].splitlines() if "CFGHISTORY_" in ln][-1]
+    rc, _, err = edit(srv, "set", "apppool", "B", "/queueLength:998")
+    hist = [ln for ln in edit(srv, "list", "backup")[1].splitlines() if "CFGHISTORY_" in ln]
+    check(rc == 0 and hist[-1] == last, "enabled=false kept a copy: %r" % hist)
 
 
 def check_webconfig(srv):
