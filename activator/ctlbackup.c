@@ -7,7 +7,7 @@
  *   waspctl delete backup NAME
  *
  * Every edit first keeps the file as it was as CFGHISTORY_NNNNNNNNNN (IIS's
- * configuration history); the oldest go past EDIT_HISTORY_MAX. */
+ * configuration history); the oldest go past configHistory's maxHistories. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -230,11 +230,7 @@ restore(const char *config, const char *name)
 		fprintf(stderr, "waspctl: cannot read %s: %s\n", file, strerror(-r));
 		return r;
 	}
-	r = wasp_config_load_buffer(buf, len, config, &opts, &cfg, &diags);
-	wasp_diag_list_print(&diags, stderr, WASP_DIAG_ERROR);
-	wasp_diag_list_done(&diags);
-	cfg = wasp_config_free(cfg);
-	if (r < 0) {
+	if ((r = edit_validate(buf, len, config)) < 0) {
 		fprintf(stderr, "waspctl: backup \"%s\" does not load: %s is unchanged\n", name,
 			config);
 		return r;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "apphost.h"
 #include "config.h"
 #include "ctledit_int.h"
 #include "util.h"
@@ -247,16 +248,23 @@ write_back(struct edit_ctx *c)
 	return unlink(c->file) < 0 ? -errno : 0;
 }
 
-static int
-validate_apphost(struct edit_ctx *c, const char *text, size_t len)
+int
+edit_validate(const char *text, size_t len, const char *filename)
 {
 	struct wasp_diag_list diags = WASP_DIAG_LIST_INIT;
 	struct wasp_config_opts opts = { 0 };
 	struct wasp_config *cfg = NULL;
+	struct wasp_apphost *ah = NULL;
 	int r;
 
-	r = wasp_config_load_buffer(text, len, c->file, &opts, &cfg, &diags);
+	/* what waspd's reload does: the file, then the typed view of its
+	 * pools and sites (bindings, identities...) */
+	r = wasp_config_load_buffer(text, len, filename, &opts, &cfg, &diags);
+	if (r >= 0)
+		r = wasp_apphost_build(cfg, wasp_config_arena(cfg), &ah, &diags);
 	wasp_diag_list_print(&diags, stderr, WASP_DIAG_ERROR);
+	if (r >= 0 && diags.n_errors)
+		r = -EINVAL;
 	wasp_diag_list_done(&diags);
 	wasp_config_free(cfg);
 	return r;
@@ -274,7 +282,7 @@ edit_commit_at(struct edit_ctx *c, const char *site, const char *url)
 		return r;
 	if (c->doc.old && len == c->doc.old_len && memcmp(text, c->doc.old, len) == 0)
 		return 0; /* nothing changed */
-	if (apphost && validate_apphost(c, text, len) < 0) {
+	if (apphost && edit_validate(text, len, c->file) < 0) {
 		fprintf(stderr, "waspctl: the edit was refused: %s is unchanged\n", c->file);
 		return -EINVAL;
 	}

@@ -47,6 +47,11 @@ char *edit_prop(xmlNode *n, const char *name);
 /* Set an attribute, keeping the case of the name already written. */
 int edit_set_prop(xmlNode *n, const char *name, const char *value);
 
+/* Would waspd take text as applicationHost.config (named filename)? Load it
+ * and build its typed view as a reload does; errors printed with file and
+ * line. 0 or -errno. */
+int edit_validate(const char *text, size_t len, const char *filename);
+
 /* How long an edit waits for another one to finish. */
 #define EDIT_LOCK_WAIT_MS 30000
 /* Take the edit lock of config (.NAME.lock beside it), waiting for another

@@ -321,7 +321,7 @@ object_name(const char *verb, const char *object, struct obj_args *a, char *buf,
 		snprintf(buf, size, "%s%s", a->site, a->path);
 	else if (streq(verb, "add") && streq(object, "vdir") && a->app && a->path)
 		snprintf(buf, size, "%s%s%s", a->app,
-			 a->app[strlen(a->app) - 1] == '/' ? "" : "/",
+			 *a->app && a->app[strlen(a->app) - 1] == '/' ? "" : "/",
 			 a->path + (a->path[0] == '/'));
 	else if (a->name)
 		snprintf(buf, size, "%s", a->name);

@@ -65,6 +65,10 @@ def check_refused_edit(srv):
     check(rc == 1 and srv.config_path + ":" in err and "attribute 'startMode'" in err
           and "unchanged" in err, "invalid edit: %d %r %r" % (rc, out, err))
     check(read(srv.config_path) == before, "a refused edit changed the file")
+    # what waspd checks beyond the schema (its typed view of sites and pools)
+    rc, out, err = edit(srv, "set", "site", "A", "/bindings:http/nowhere")
+    check(rc == 1 and "'nowhere' is not IP:port:host" in err, "bad binding: %d %r" % (rc, err))
+    check(read(srv.config_path) == before, "a refused binding changed the file")
     rc, out, err = edit(srv, "delete", "site", "Nope", json_output=True)
     check(rc == 1 and json.loads(out)["ok"] is False
           and 'cannot find SITE object with identifier "Nope"' in err,
