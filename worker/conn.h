@@ -6,6 +6,7 @@
 #pragma once
 
 #include <event2/event_struct.h>
+#include <netinet/in.h>
 #include <sys/uio.h>
 
 #include "http/http.h"
@@ -66,6 +67,8 @@ struct conn {
 	struct sockaddr_storage local, peer;
 	socklen_t local_len, peer_len;
 	bool peer_done;
+	/* LOCAL_ADDR and REMOTE_ADDR as text, made at the first ask ("" before) */
+	char local_text[INET6_ADDRSTRLEN], peer_text[INET6_ADDRSTRLEN];
 	const struct wasp_route_socket *rsock;
 	unsigned rsock_gen;
 	const struct wasp_route_app *last_rapp;

@@ -2,6 +2,7 @@
  * worker's application, or the adapter again: hand back), the request's
  * fields from the head, the error start for a head that cannot be served,
  * and the connection's addresses. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -192,4 +193,54 @@ conn_peer_addr(struct conn *c, const struct sockaddr_storage **ret, socklen_t *r
 	*ret = &c->peer;
 	*ret_len = c->peer_len;
 	return c->peer_len > 0 && (c->peer.ss_family == AF_INET || c->peer.ss_family == AF_INET6);
+}
+
+/* a.b.c.d into buf (at least INET_ADDRSTRLEN bytes), without inet_ntop's
+ * sprintf: the W3C log asks for two addresses on every request */
+static void
+ipv4_text(char *buf, const uint8_t a[4])
+{
+	char *p = buf;
+
+	for (size_t i = 0; i < 4; i++) {
+		unsigned v = a[i];
+
+		if (i)
+			*p++ = '.';
+		if (v >= 100)
+			*p++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*p++ = (char)('0' + v / 10 % 10);
+		*p++ = (char)('0' + v % 10);
+	}
+	*p = '\0';
+}
+
+/* The address as IIS shows it (an IPv4 client on an IPv6 socket as IPv4),
+ * into buf (INET6_ADDRSTRLEN bytes); "" when it has none. */
+static void
+addr_text(const struct sockaddr_storage *ss, char *buf)
+{
+	if (ss->ss_family == AF_INET) {
+		ipv4_text(buf, (const uint8_t *)&((const struct sockaddr_in *)ss)->sin_addr);
+	} else {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(a))
+			ipv4_text(buf, &a->s6_addr[12]);
+		else if (!inet_ntop(AF_INET6, a, buf, INET6_ADDRSTRLEN))
+			buf[0] = '\0';
+	}
+}
+
+const char *
+conn_addr_text(struct conn *c, bool peer)
+{
+	const struct sockaddr_storage *ss;
+	char *buf = peer ? c->peer_text : c->local_text;
+	socklen_t len;
+
+	if (!buf[0] && (peer ? conn_peer_addr(c, &ss, &len) : conn_local_addr(c, &ss, &len)))
+		addr_text(ss, buf);
+	return buf;
 }

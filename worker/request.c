@@ -150,10 +150,19 @@ wasp_request_physical_path(const struct wasp_request *req)
 
 	if (!req->vdir)
 		return NULL;
-	if (!r->physical_path)
-		r->physical_path = wasp_arena_printf(
-			r->arena, "%s%s%s", req->vdir->physical_path,
-			streq(req->vdir->physical_path, "/") ? "" : "/", req->rel);
+	if (!r->physical_path) {
+		/* joined by hand: StaticFileModule asks on every request */
+		const char *dir = req->vdir->physical_path;
+		size_t dl = streq(dir, "/") ? 0 : strlen(dir), rl = strlen(req->rel);
+		char *p = wasp_arena_alloc(r->arena, dl + 1 + rl + 1);
+
+		if (!p)
+			return NULL;
+		memcpy(p, dir, dl);
+		p[dl] = '/';
+		memcpy(p + dl + 1, req->rel, rl + 1);
+		r->physical_path = p;
+	}
 	return r->physical_path;
 }
 

@@ -14,26 +14,18 @@
 
 /* ---- server variables ---- */
 
+/* a port's decimal text in the request's arena (SERVER_PORT is asked by
+ * the W3C log on every request: no printf) */
 static const char *
-addr_text(struct wasp_request *req, const struct sockaddr_storage *ss, bool port)
+port_text(struct wasp_request *req, uint16_t port)
 {
-	char buf[INET6_ADDRSTRLEN];
-	const char *s;
+	char buf[8], *p = buf + sizeof(buf);
 
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
-		if (port)
-			return wasp_arena_printf(req->arena, "%u", ntohs(in->sin_port));
-		s = inet_ntop(AF_INET, &in->sin_addr, buf, sizeof(buf));
-	} else {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
-		if (port)
-			return wasp_arena_printf(req->arena, "%u", ntohs(in6->sin6_port));
-		s = inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof(buf));
-		if (s && IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
-			s += strlen("::ffff:"); /* as IIS shows an IPv4 client */
-	}
-	return s ? wasp_arena_strdup(req->arena, s) : "";
+	*--p = '\0';
+	do
+		*--p = (char)('0' + port % 10);
+	while (port /= 10);
+	return wasp_arena_strndup(req->arena, p, (size_t)(buf + sizeof(buf) - 1 - p));
 }
 
 static const char *
@@ -45,10 +37,14 @@ var_addr(struct wasp_request *req, bool peer, bool port)
 
 	if (!req->conn)
 		return "";
+	if (!port)
+		return conn_addr_text(req->conn, peer);
 	ok = peer ? conn_peer_addr(req->conn, &ss, &len) : conn_local_addr(req->conn, &ss, &len);
 	if (!ok)
-		return peer ? "" : (port ? "0" : "");
-	return addr_text(req, ss, port);
+		return peer ? "" : "0";
+	return port_text(req, ntohs(ss->ss_family == AF_INET
+					    ? ((const struct sockaddr_in *)ss)->sin_port
+					    : ((const struct sockaddr_in6 *)ss)->sin6_port));
 }
 
 /* The application's root physical path with a trailing '/' (IIS ends it

@@ -546,6 +546,9 @@ void conn_stream_kick(struct conn *c);
  * false when unknown (a socketpair in tests). */
 bool conn_local_addr(struct conn *c, const struct sockaddr_storage **ret, socklen_t *ret_len);
 bool conn_peer_addr(struct conn *c, const struct sockaddr_storage **ret, socklen_t *ret_len);
+/* The connection's local or peer address as text, "" when it has none;
+ * made once, it lives as long as the connection. */
+const char *conn_addr_text(struct conn *c, bool peer);
 
 /* Log config/'s diagnostics (errors and warnings with file and line). */
 struct wasp_diag_list;
