@@ -306,12 +306,14 @@ read_backend(struct preq *q)
 			}
 			continue;
 		}
-		if (q->paused)
+		if (q->paused || q->c->drained)
 			return;
 		q->in_off = q->in_len = 0;
 		n = read(q->c->fd, q->in, PROXY_IN_BUF);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			q->c->drained = errno == EAGAIN;
 			return;
+		}
 		if (n <= 0) {
 			if (n < 0)
 				wasp_log(WASP_LOG_DEBUG, "proxy: read: %s", strerror(errno));

@@ -28,6 +28,10 @@ struct pconn {
 	struct event ev;
 	uint16_t port;
 	int fd;
+	/* read to EAGAIN and no EV_READ edge since: a read would find nothing
+	 * (the event is edge-triggered, so a read after sending the request
+	 * head would only cost a syscall) */
+	bool drained;
 };
 
 struct proxy_pool {

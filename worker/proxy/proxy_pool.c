@@ -93,13 +93,19 @@ on_pconn_event(evutil_socket_t fd, short what, void *arg)
 	struct proxy_pool *p = c->pool;
 	char b;
 
+	if (what & EV_READ)
+		c->drained = false;
 	if (c->owner) {
 		proxy_pump(c->owner);
 		return;
 	}
 	/* idle: nothing to say but its end */
-	if (!(what & EV_READ) || (recv(c->fd, &b, 1, MSG_PEEK) < 0 && errno == EAGAIN))
+	if (!(what & EV_READ))
 		return;
+	if (recv(c->fd, &b, 1, MSG_PEEK) < 0 && errno == EAGAIN) {
+		c->drained = true;
+		return;
+	}
 	idle_remove(c);
 	pconn_close(c);
 	proxy_pool_maybe_free(p);
@@ -127,6 +133,10 @@ proxy_conn_release(struct pconn *c, bool reusable)
 		proxy_pool_maybe_free(p);
 		return;
 	}
+	/* its response was read to its end: what comes next (the next
+	 * response, a close, or the reset a closed backend answers the next
+	 * request with) is an edge of its own */
+	c->drained = true;
 	c->next = p->idle;
 	if (p->idle)
 		p->idle->prev = c;
@@ -159,6 +169,7 @@ proxy_conn_get(struct proxy_pool *p, bool fresh, struct pconn **ret, bool *ret_r
 		return -ENOMEM;
 	c->pool = p;
 	c->port = p->port;
+	c->drained = true; /* nothing comes before the request */
 	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (c->fd < 0) {
 		int r = -errno;
