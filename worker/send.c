@@ -94,6 +94,19 @@ send_write(struct conn *c)
 		(void)setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &one, sizeof(one));
 		c->corked = true;
 	}
+	if (c->iov_n == 1 && stream_active(req) && stream_pending(req)) {
+		ssize_t n = stream_send_with_head(req, c->fd, &c->iov[0]);
+
+		if (n < 0) { /* EINTR was retried */
+			errno = (int)-n;
+			return send_error(c);
+		}
+		req->bytes_out += (uint64_t)n;
+		c->iov[0].iov_base = (char *)c->iov[0].iov_base + n;
+		c->iov[0].iov_len -= (size_t)n;
+		if (c->iov[0].iov_len == 0)
+			c->iov_n = 0;
+	}
 	while (c->iov_n > 0) {
 		struct msghdr mh = { .msg_iov = c->iov, .msg_iovlen = c->iov_n };
 		/* the head waits for what follows it at once (a file, or a

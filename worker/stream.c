@@ -170,17 +170,14 @@ stream_notify(struct wasp_request *req)
 	s->on_writable(req, s->userdata);
 }
 
-/* Send one framed piece: the chunk header (chunked), the bytes in flight,
- * the chunk's CRLF and, when the stream has ended with them, the last
- * chunk, resuming a partial send. So a small response is one segment, not
- * three held back by each other. 1 when all of it went, -EAGAIN, -errno. */
-static int
-stream_send_piece(struct wasp_request *req, int fd)
+/* The current frame's parts: the chunk header (chunked), the bytes in
+ * flight, the chunk's CRLF and, when the stream has ended with them, the
+ * last chunk. Returns how many (at most 4). */
+static size_t
+frame_parts(struct wstream *s, struct iovec part[4])
 {
 	static char crlf[] = WASP_HTTP_CHUNK_CRLF; /* iov_base is not const */
 	static char last[] = WASP_HTTP_CHUNK_LAST;
-	struct wstream *s = req->stream;
-	struct iovec part[4];
 	size_t n_part = 0;
 
 	if (s->chunked && s->inflight)
@@ -191,6 +188,32 @@ stream_send_piece(struct wasp_request *req, int fd)
 		part[n_part++] = (struct iovec){ crlf, 2 };
 	if (s->frame_last)
 		part[n_part++] = (struct iovec){ last, sizeof(last) - 1 };
+	return n_part;
+}
+
+/* The frame went out whole: its bytes leave the buffer. */
+static void
+frame_done(struct wstream *s)
+{
+	s->off += s->inflight;
+	s->len -= s->inflight;
+	s->inflight = 0;
+	if (s->len == 0)
+		s->off = 0;
+	if (s->frame_last)
+		s->last_sent = true;
+}
+
+/* Send one framed piece, resuming a partial send. So a small response is
+ * one segment, not three held back by each other. 1 when all of it went,
+ * -EAGAIN, -errno. */
+static int
+stream_send_piece(struct wasp_request *req, int fd)
+{
+	struct wstream *s = req->stream;
+	struct iovec part[4];
+	size_t n_part = frame_parts(s, part);
+
 	while (s->frame_left > 0) {
 		size_t total = 0, skip;
 		struct iovec iov[4];
@@ -219,14 +242,47 @@ stream_send_piece(struct wasp_request *req, int fd)
 		s->frame_left -= (size_t)n;
 		req->bytes_out += (uint64_t)n;
 	}
-	s->off += s->inflight;
-	s->len -= s->inflight;
-	s->inflight = 0;
-	if (s->len == 0)
-		s->off = 0;
-	if (s->frame_last)
-		s->last_sent = true;
+	frame_done(s);
 	return 1;
+}
+
+/* The next frame: what is buffered, and the end when it came. */
+static void
+frame_next(struct wstream *s)
+{
+	if (s->frame_left > 0 || !(s->len > 0 || (s->ended && s->chunked && !s->last_sent)))
+		return;
+	s->inflight = s->len;
+	s->frame_last = s->ended && s->chunked && !s->last_sent;
+	s->frame_left = s->inflight + (s->frame_last ? sizeof(WASP_HTTP_CHUNK_LAST) - 1 : 0);
+	if (s->chunked && s->inflight)
+		s->frame_left += wasp_http_chunk_header(s->chunk_hdr, s->inflight) + 2;
+}
+
+ssize_t
+stream_send_with_head(struct wasp_request *req, int fd, const struct iovec *head)
+{
+	struct wstream *s = req->stream;
+	struct iovec iov[5];
+	size_t n_iov;
+	ssize_t n;
+
+	frame_next(s); /* a frame already made is one the head's rest goes before */
+	iov[0] = *head;
+	n_iov = 1 + frame_parts(s, iov + 1);
+	do
+		n = sendmsg(fd, &(struct msghdr){ .msg_iov = iov, .msg_iovlen = n_iov },
+			    MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n > head->iov_len) {
+		s->frame_left -= (size_t)n - head->iov_len;
+		req->bytes_out += (uint64_t)n - head->iov_len;
+		if (s->frame_left == 0)
+			frame_done(s);
+	}
+	return MIN(n, (ssize_t)head->iov_len);
 }
 
 int
@@ -240,14 +296,7 @@ stream_send(struct wasp_request *req, int fd)
 			return -ECONNABORTED;
 		if (s->discard) /* HEAD, 204, 304: the bytes go nowhere */
 			s->off = s->len = 0;
-		if (s->frame_left == 0 && (s->len > 0 || (s->ended && s->chunked && !s->last_sent))) {
-			/* the next frame: what is buffered, and the end when it came */
-			s->inflight = s->len;
-			s->frame_last = s->ended && s->chunked && !s->last_sent;
-			s->frame_left = s->inflight + (s->frame_last ? sizeof(WASP_HTTP_CHUNK_LAST) - 1 : 0);
-			if (s->chunked && s->inflight)
-				s->frame_left += wasp_http_chunk_header(s->chunk_hdr, s->inflight) + 2;
-		}
+		frame_next(s);
 		if (s->frame_left > 0) {
 			r = stream_send_piece(req, fd);
 			if (r < 0)

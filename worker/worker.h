@@ -535,6 +535,10 @@ int64_t stream_length(const struct wasp_request *req);
 void stream_begin(struct wasp_request *req, bool bodyless);
 /* Is anything buffered to go out with the head (MSG_MORE on the head)? */
 bool stream_pending(const struct wasp_request *req);
+/* The head (what is left of it) and the next frame in one sendmsg, when
+ * stream_pending(): a small response is one segment and one syscall.
+ * Returns the head's bytes sent (the frame's are accounted here), -errno. */
+ssize_t stream_send_with_head(struct wasp_request *req, int fd, const struct iovec *head);
 /* Write what is buffered to fd. 1 when the stream ended and all of it is
  * out, 0 when waiting for the producer, -EAGAIN (socket full),
  * -ECONNABORTED (aborted, or ended short: cut the connection), -errno. */
