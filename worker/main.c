@@ -273,6 +273,11 @@ on_stats_timer(evutil_socket_t fd, short what, void *arg)
 	};
 
 	wchan_flush_rooms(env);
+	if (env->n_busy == 0 && env->n_requests != env->n_requests_trimmed) {
+		/* idle after serving: what WORKER_TRIM_THRESHOLD kept goes back */
+		env->n_requests_trimmed = env->n_requests;
+		(void)malloc_trim(0);
+	}
 	if (!env->activator || !env->ready)
 		return;
 	read_memory(&st.private_kb, &st.rss_kb);
@@ -302,6 +307,8 @@ main(int argc, char **argv)
 		wasp_fatal("activator channel fd %d: %s", (int)chfd, strerror(errno));
 	(void)unsetenv("WASP_CHANNEL_FD");
 	(void)signal(SIGPIPE, SIG_IGN);
+	(void)mallopt(M_TRIM_THRESHOLD, WORKER_TRIM_THRESHOLD);
+	(void)mallopt(M_MMAP_THRESHOLD, WORKER_MMAP_THRESHOLD);
 
 	base = event_base_new();
 	if (!base)
