@@ -44,9 +44,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg);
 static void
 timer_arm(struct preq *q)
 {
-	uint64_t now = wasp_now_usec(), at = q->last_activity + q->timeout_usec;
-	uint64_t d = at > now ? at - now : 0;
-	struct timeval tv = { .tv_sec = (time_t)(d / 1000000), .tv_usec = (suseconds_t)(d % 1000000) };
+	uint64_t now, at, d;
+	struct timeval tv;
 
 	if (q->done)
 		return;
@@ -58,6 +57,14 @@ timer_arm(struct preq *q)
 		(void)evtimer_del(&q->timer);
 		return;
 	}
+	/* armed: it fires at the older deadline and on_timer() arms it again
+	 * from last_activity (not moved on every event of the request) */
+	if (evtimer_pending(&q->timer, NULL))
+		return;
+	now = wasp_now_usec();
+	at = q->last_activity + q->timeout_usec;
+	d = at > now ? at - now : 0;
+	tv = (struct timeval){ .tv_sec = (time_t)(d / 1000000), .tv_usec = (suseconds_t)(d % 1000000) };
 	(void)evtimer_add(&q->timer, &tv);
 }
 
