@@ -76,7 +76,24 @@ producer_cleanup(void *arg)
 	(void)event_del(&p->ev);
 }
 
-/* /stream?N[,known][,abort=K] */
+/* The handler's own first K bytes, before it returns: they go out in one
+ * sendmsg with the head (stream_send_with_head). */
+static void
+produce_now(struct producer *p, size_t k)
+{
+	char piece[1000];
+
+	memset(piece, 'x', sizeof(piece));
+	while (p->sent < MIN(k, p->total)) {
+		ssize_t n = wasp_response_stream_write(p->req, piece,
+						       MIN(sizeof(piece), MIN(k, p->total) - p->sent));
+		if (n <= 0)
+			return;
+		p->sent += (size_t)n;
+	}
+}
+
+/* /stream?N[,known][,abort=K][,now=K] */
 static enum wasp_status
 hook_stream(struct wasp_request *req, void *userdata)
 {
@@ -96,6 +113,8 @@ hook_stream(struct wasp_request *req, void *userdata)
 	ck_assert_int_eq(wasp_response_stream(req, strstr(q, "known") ? (int64_t)p->total : -1,
 					      on_writable, p),
 			 0);
+	if ((a = strstr(q, "now=")))
+		produce_now(p, strtoull(a + 4, NULL, 10));
 	event_active(&p->ev, EV_TIMEOUT, 0);
 	return WASP_DONE;
 }
@@ -225,6 +244,28 @@ START_TEST(test_chunked)
 }
 END_TEST
 
+/* The head and the first 60,000 bytes in one sendmsg, which the socket
+ * (4 KiB) takes only part of: the rest of the head, then of the frame,
+ * then the producer's bytes, in order. */
+START_TEST(test_head_with_first_bytes)
+{
+	size_t len;
+	bool complete;
+	_cleanup_free_ char *out =
+		serve("GET /stream?200000,now=60000 HTTP/1.1\r\nHost: x\r\n\r\n", &len, true);
+	_cleanup_free_ char *known =
+		serve("GET /stream?200000,known,now=60000 HTTP/1.1\r\nHost: x\r\n\r\n", &len,
+		      true);
+
+	ck_assert_msg(startswith(out, "HTTP/1.1 200 "), "%.200s", out);
+	ck_assert_ptr_nonnull(strstr(out, "Transfer-Encoding: chunked"));
+	ck_assert_uint_eq(body_len(out, &complete), 200000);
+	ck_assert(complete);
+	ck_assert_ptr_nonnull(strstr(known, "Content-Length: 200000\r\n"));
+	ck_assert_uint_eq(body_len(known, &complete), 200000);
+}
+END_TEST
+
 START_TEST(test_known_length)
 {
 	size_t len;
@@ -306,6 +347,7 @@ worker_stream_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_chunked);
+	tcase_add_test(tc, test_head_with_first_bytes);
 	tcase_add_test(tc, test_known_length);
 	tcase_add_test(tc, test_http10_ends_with_connection);
 	tcase_add_test(tc, test_abort_cuts);
