@@ -273,11 +273,14 @@ on_stats_timer(evutil_socket_t fd, short what, void *arg)
 	};
 
 	wchan_flush_rooms(env);
-	if (env->n_busy == 0 && env->n_requests != env->n_requests_trimmed) {
-		/* idle after serving: what WORKER_TRIM_THRESHOLD kept goes back */
+	if (env->n_busy == 0 && env->n_requests == env->n_requests_tick &&
+	    env->n_requests != env->n_requests_trimmed) {
+		/* no request for a whole tick after serving some: what
+		 * WORKER_TRIM_THRESHOLD kept goes back */
 		env->n_requests_trimmed = env->n_requests;
 		(void)malloc_trim(0);
 	}
+	env->n_requests_tick = env->n_requests;
 	if (!env->activator || !env->ready)
 		return;
 	read_memory(&st.private_kb, &st.rss_kb);

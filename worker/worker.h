@@ -40,9 +40,9 @@ struct rc_entry;
 /* Free memory at the heap's top kept for the next requests: a proxied or
  * streamed request's two 64 KiB buffers, 50 requests at once, would
  * otherwise be given back and faulted in again all the time (glibc trims
- * past 128 KiB). An idle worker trims it (main.c). Setting it fixes
- * glibc's mmap threshold, so that is set too (blocks over it are mapped
- * and unmapped each time). */
+ * past 128 KiB). A worker idle for a whole stats tick trims it (main.c).
+ * Setting it fixes glibc's mmap threshold, so that is set too (blocks
+ * over it are mapped and unmapped each time). */
 #define WORKER_TRIM_THRESHOLD (8 * 1024 * 1024)
 #define WORKER_MMAP_THRESHOLD (1024 * 1024)
 /* Descriptors kept free besides connections and the open file cache
@@ -353,7 +353,8 @@ struct worker_env {
 	uint32_t n_conns;
 	uint32_t n_busy;
 	uint64_t n_requests;
-	uint64_t n_requests_trimmed; /* n_requests at the last malloc_trim (main.c) */
+	/* n_requests at the last malloc_trim and at the last stats tick (main.c) */
+	uint64_t n_requests_trimmed, n_requests_tick;
 
 	uint32_t conn_max; /* connections it takes at once (descriptors left), 0: no limit */
 	uint64_t min_bytes_per_sec; /* webLimits minBytesPerSecond, 0: not checked */
