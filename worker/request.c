@@ -274,6 +274,7 @@ wasp_response_set_status(struct wasp_request *req, unsigned status, unsigned sub
 {
 	req->status = status;
 	req->substatus = substatus;
+	req->reason = NULL; /* a reason given was the old status's */
 }
 
 unsigned
@@ -399,6 +400,7 @@ request_set_error(struct wasp_request *req, unsigned status, unsigned substatus)
 {
 	req->status = status;
 	req->substatus = substatus;
+	req->reason = NULL;
 	wasp_response_clear_body(req);
 }
 
@@ -460,6 +462,7 @@ request_build_head(struct wasp_request *req, char **ret_head)
 		.version = req->http ? req->http->version : WASP_HTTP_1_1,
 		.date = wasp_http_date_get(&req->env->date, time(NULL)),
 		.server = req->no_server_header ? NULL : WORKER_SERVER_HEADER,
+		.reason = req->reason,
 		.content_length = stream_active(req) ? stream_length(req)
 				  : req->file_fd >= 0 ? (int64_t)req->file_len
 						      : (int64_t)req->body_len,
@@ -699,6 +702,16 @@ void
 wasp_response_omit_server_header(struct wasp_request *req)
 {
 	req->no_server_header = true;
+}
+
+int
+wasp_response_set_reason(struct wasp_request *req, const char *reason)
+{
+	for (const char *p = reason; *p; p++)
+		if ((*p < 0x20 && *p != '\t') || *p == 0x7f || (*p & 0x80))
+			return -EINVAL;
+	req->reason = wasp_request_strdup(req, reason);
+	return req->reason ? 0 : -ENOMEM;
 }
 
 void

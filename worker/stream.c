@@ -63,6 +63,8 @@ wasp_response_stream_write(struct wasp_request *req, const void *data, size_t le
 
 	if (!stream_open(req))
 		return -EPIPE;
+	if (s->filter)
+		return filter_write(req, data, len);
 	if (s->length >= 0 && s->written + len > (uint64_t)s->length)
 		return -EMSGSIZE;
 	if (len == 0)
@@ -91,6 +93,8 @@ wasp_response_stream_end(struct wasp_request *req)
 
 	if (!stream_open(req))
 		return -EPIPE;
+	if (s->filter)
+		return filter_end(req);
 	s->ended = true;
 	if (s->length >= 0 && s->written != (uint64_t)s->length)
 		s->failed = true; /* short of what the head said: cut */
@@ -292,6 +296,8 @@ stream_send(struct wasp_request *req, int fd)
 	int r;
 
 	for (;;) {
+		if (s->filter)
+			filter_pump(req);
 		if (s->failed)
 			return -ECONNABORTED;
 		if (s->discard) /* HEAD, 204, 304: the bytes go nowhere */
@@ -302,6 +308,8 @@ stream_send(struct wasp_request *req, int fd)
 			if (r < 0)
 				return r;
 		}
+		if (s->filter)
+			filter_pump(req);
 		stream_notify(req);
 		if (s->failed)
 			return -ECONNABORTED;

@@ -64,6 +64,7 @@ struct rc_entry;
 #define WORKER_SPARE_MAX 64   /* input buffers and request arenas kept for reuse */
 #define WORKER_CORK_MIN 65536 /* file bodies over this: TCP_CORK rather than MSG_MORE */
 #define WORKER_STREAM_BUF 65536 /* a streamed response's buffer (stream.c) */
+#define WORKER_FILTER_READ 16384 /* a filtered file body is read in pieces of this (filter.c) */
 /* allowPathInfo: leading parts of a URL that match a handler's path looked
  * up as the script, at most, per request (pipeline.c) */
 #define WORKER_PATH_INFO_TRIES 8
@@ -506,6 +507,7 @@ struct wasp_request {
 	char *reroute_head;
 	size_t reroute_len;
 	bool no_server_header; /* wasp_response_omit_server_header() */
+	const char *reason; /* wasp_response_set_reason(), NULL: the status's own */
 	struct wstream *stream; /* wasp_response_stream(), NULL when not streaming */
 	const char *upgrade; /* wasp_response_upgrade(): the Upgrade token of a 101 */
 	const char *error_detail; /* wasp_request_set_error_detail() */
@@ -531,6 +533,7 @@ struct wstream {
 	void (*on_writable)(struct wasp_request *req, void *userdata);
 	void *userdata;
 	bool head_sent, chunked, discard, want_room, ended, failed, cancelled, last_sent;
+	struct wfilter *filter; /* wasp_response_filter() (filter.c), NULL when none */
 };
 
 /* Is the response streamed (and not replaced since)? */
@@ -553,6 +556,11 @@ ssize_t stream_send_with_head(struct wasp_request *req, int fd, const struct iov
  * out, 0 when waiting for the producer, -EAGAIN (socket full),
  * -ECONNABORTED (aborted, or ended short: cut the connection), -errno. */
 int stream_send(struct wasp_request *req, int fd);
+/* A filtered stream (filter.c): the producer's write and end, and the
+ * filter's own bytes (a whole body) fed while there is room. */
+ssize_t filter_write(struct wasp_request *req, const void *data, size_t len);
+int filter_end(struct wasp_request *req);
+void filter_pump(struct wasp_request *req);
 /* The producer added bytes or ended: have the connection look (conn.c). */
 void conn_stream_kick(struct conn *c);
 

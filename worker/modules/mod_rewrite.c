@@ -25,29 +25,14 @@ extern const struct wasp_module mod_rewrite;
 
 /* ---- running ---- */
 
-/* One request's evaluation. */
-struct run {
-	struct wasp_request *req;
-	const struct maps *maps;
-	const char *path;  /* the URL now (decoded, leading '/') */
-	const char *query; /* the query now */
-	bool rewritten, log_rewritten;
-	/* the last IsFile/IsDirectory input and what stat() said of it (the
-	 * two conditions of WordPress's rule ask about one path) */
-	const char *stat_input;
-	mode_t stat_mode; /* 0: nothing there */
-	/* bases of the web.config files of the rules running */
-	const char *base_file[8];
-	const char *base[8];
-	size_t n_bases;
-};
-
-static const char *
-run_var(const char *name, void *userdata)
+const char *
+rw_run_var(const char *name, void *userdata)
 {
 	struct run *st = userdata;
 	struct wasp_request *req = st->req;
 
+	if (startswith(name, "RESPONSE_"))
+		return rw_response_var(req, name + 9);
 	if (streq(name, "QUERY_STRING"))
 		return st->query;
 	if (streq(name, "URL") || streq(name, "PATH_INFO") || streq(name, "SCRIPT_NAME"))
@@ -74,8 +59,8 @@ map_cmp(const void *key, const void *e)
 	return strcasecmp(key, ((const struct map_entry *)e)->key);
 }
 
-static int
-run_map(const char *name, const char *key, const char **ret, void *userdata)
+int
+rw_run_map(const char *name, const char *key, const char **ret, void *userdata)
 {
 	struct run *st = userdata;
 
@@ -108,18 +93,24 @@ fail(struct wasp_request *req, const char *rule, const char *what, int err)
 	return WASP_DONE;
 }
 
-static int
-expand(struct run *st, const struct rw_subst *s, const struct rw_match *r,
-       const struct rw_match *c, const char **ret)
+int
+rw_run_expand(struct run *st, const struct rw_subst *s, const struct rw_match *r,
+	      const struct rw_match *c, const char **ret)
 {
 	struct rw_expand_ctx ctx = {
-		.r = r, .c = c, .var = run_var, .map = run_map, .userdata = st,
+		.r = r, .c = c, .var = rw_run_var, .map = rw_run_map, .userdata = st,
 	};
 	char *out;
 	int k = rw_subst_expand(s, &ctx, &out);
 
 	if (k < 0)
 		return k;
+	if (st->scratch && st->n_tmp < ELEMENTSOF(st->tmp)) {
+		/* an outbound body rule: freed after the value (rw_run_scratch_free) */
+		st->tmp[st->n_tmp++] = out;
+		*ret = out;
+		return 0;
+	}
 	*ret = wasp_request_strdup(st->req, out);
 	free(out);
 	return *ret ? 0 : -ENOMEM;
@@ -197,9 +188,8 @@ file_mode(struct wasp_request *req, const char *path)
 	return stat(path, &s) == 0 ? s.st_mode : 0;
 }
 
-/* Conditions: 1 pass, 0 not, <0 error. *ret_c gets the captures {C:n} see. */
-static int
-run_conditions(struct run *st, const struct rule *r, const struct rw_match *rm,
+int
+rw_run_conditions(struct run *st, const struct rule *r, const struct rw_match *rm,
 	       struct rw_match *cm)
 {
 	struct rw_match last = { 0 }, m;
@@ -210,7 +200,7 @@ run_conditions(struct run *st, const struct rule *r, const struct rw_match *rm,
 		const char *input;
 		int k, ok;
 
-		k = expand(st, c->input, rm, r->track_all ? cm : &last, &input);
+		k = rw_run_expand(st, c->input, rm, r->track_all ? cm : &last, &input);
 		if (k < 0)
 			return k;
 		m = (struct rw_match){ 0 };
@@ -261,7 +251,7 @@ action_url(struct run *st, const struct rule *r, const char *base, const struct 
 {
 	const char *url, *q;
 	char *path;
-	int k = expand(st, r->url, rm, cm, &url);
+	int k = rw_run_expand(st, r->url, rm, cm, &url);
 
 	if (k < 0)
 		return k;
@@ -311,19 +301,21 @@ do_redirect(struct run *st, const struct rule *r, const char *path, const char *
 	return WASP_DONE;
 }
 
-/* CustomResponse: the status, and statusDescription (expanded) as the
- * body where there is one, kept under httpErrors existingResponse="Auto". */
+/* CustomResponse: the status with statusReason as its reason phrase, and
+ * statusDescription (expanded) as the body where there is one, kept under httpErrors existingResponse="Auto". */
 static enum wasp_status
 custom_response(struct run *st, const struct rule *r, const struct rw_match *rm,
 		const struct rw_match *cm)
 {
 	struct wasp_request *req = st->req;
 	const char *body;
-	int k = expand(st, r->description, rm, cm, &body);
+	int k = rw_run_expand(st, r->description, rm, cm, &body);
 
 	if (k < 0)
 		return fail(req, r->name, "statusDescription", k);
 	wasp_response_set_status(req, r->status, r->substatus);
+	if (*r->reason && wasp_response_set_reason(req, r->reason) < 0)
+		return fail(req, r->name, "statusReason", -ENOMEM);
 	if (!*body)
 		return WASP_DONE;
 	if (wasp_response_set_header(req, "Content-Type", "text/plain; charset=utf-8") < 0 ||
@@ -416,7 +408,7 @@ do_sets(struct run *st, const struct rule *r, const struct rw_match *rm,
 		}
 		if (!s->replace && wasp_request_server_variable(st->req, s->name))
 			continue;
-		k = expand(st, s->value, rm, cm, &v);
+		k = rw_run_expand(st, s->value, rm, cm, &v);
 		if (k >= 0)
 			k = wasp_request_set_server_variable(st->req, s->name, v);
 		if (k < 0)
@@ -444,7 +436,7 @@ run_rules(struct run *st, const struct rules *rs, bool global, enum wasp_status 
 		if (k == 0)
 			continue;
 		if (k > 0)
-			k = run_conditions(st, r, &rm, &cm);
+			k = rw_run_conditions(st, r, &rm, &cm);
 		if (k == 0)
 			continue;
 		if (k > 0)
@@ -549,8 +541,15 @@ rewrite_on_begin(struct wasp_request *req, void *userdata)
 static int
 rewrite_register_hooks(struct wasp_hooks *hooks)
 {
-	return wasp_hooks_add(hooks, WASP_STAGE_BEGIN_REQUEST, WASP_PRIORITY_FIRST,
-			      rewrite_on_begin, NULL);
+	int k = wasp_hooks_add(hooks, WASP_STAGE_BEGIN_REQUEST, WASP_PRIORITY_FIRST,
+			       rewrite_on_begin, NULL);
+
+	if (k < 0)
+		return k;
+	/* outbound rules: on the final response, before CustomErrorModule's
+	 * (LAST) could replace it */
+	return wasp_hooks_add(hooks, WASP_STAGE_SEND_RESPONSE, WASP_PRIORITY_LOW,
+			      rw_outbound_on_send, NULL);
 }
 
 const struct wasp_module mod_rewrite = {

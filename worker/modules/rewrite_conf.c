@@ -18,7 +18,6 @@
 
 /* Limits on what one section can hold (a tenant's web.config writes it). */
 #define RW_MAX_RULES 1000
-#define RW_MAX_CONDITIONS 64
 #define RW_MAX_SETS 32
 #define RW_MAX_MAP_ENTRIES 20000
 
@@ -48,8 +47,8 @@ rules_free(void *p)
 	free(rs);
 }
 
-static int
-build_conditions(struct rule *r, const struct wasp_element *conds, char *err, size_t errlen)
+int
+rw_build_conditions(struct rule *r, const struct wasp_element *conds, char *err, size_t errlen)
 {
 	if (!conds)
 		return 0;
@@ -124,7 +123,7 @@ build_rule(struct rule *r, const struct wasp_element *e, char *err, size_t errle
 			       m ? wasp_element_get_bool(m, "negate", false) : false, err, errlen);
 	if (k < 0)
 		return k;
-	k = build_conditions(r, wasp_element_child(e, "conditions"), err, errlen);
+	k = rw_build_conditions(r, wasp_element_child(e, "conditions"), err, errlen);
 	if (k < 0)
 		return k;
 	k = build_sets(r, wasp_element_child(e, "serverVariables"), err, errlen);
@@ -147,6 +146,12 @@ build_rule(struct rule *r, const struct wasp_element *e, char *err, size_t errle
 			 r->status, r->substatus);
 		return -EINVAL;
 	}
+	r->reason = wasp_element_get_str(a, "statusReason", "");
+	for (const char *p = r->reason; *p; p++)
+		if ((*p < 0x20 && *p != '\t') || *p == 0x7f || (*p & 0x80)) {
+			snprintf(err, errlen, "statusReason has a character a status line cannot carry");
+			return -EINVAL;
+		}
 	return rw_subst_parse(wasp_element_get_str(a, "url", ""), &r->url, err, errlen);
 }
 
@@ -260,4 +265,6 @@ const struct wasp_module_section rw_sections[RW_SECTION__COUNT] = {
 			      .build = maps_build, .free_conf = maps_free },
 	[RW_SECTION_ALLOWED] = { .name = "system.webServer/rewrite/allowedServerVariables",
 				 .build = allowed_build, .free_conf = free },
+	[RW_SECTION_OUTBOUND] = { .name = "system.webServer/rewrite/outboundRules",
+				  .build = rw_outbound_build, .free_conf = rw_outbound_free },
 };

@@ -425,6 +425,25 @@ int wasp_response_stream_end(struct wasp_request *req);
 /* The producer failed: the response cannot be completed. Once the head is
  * out the connection is cut (never a complete-looking response). */
 void wasp_response_stream_abort(struct wasp_request *req);
+/* Filter the response body (URL Rewrite's outbound rules): every byte of
+ * it, whatever made it (wasp_response_write, a file, a stream), goes
+ * through fn on its way out: fn(userdata, in, len, end, out, room,
+ * &written) writes what goes out instead into out (room bytes), sets
+ * written and returns how many input bytes it took: at least one whenever
+ * len > 0 and room >= WASP_FILTER_MIN_ROOM. After the last byte it is
+ * called once with end (len 0) to write what it held back (at most
+ * WASP_FILTER_MIN_ROOM bytes). Call it in SendResponse, before the head
+ * goes out; the response then has no Content-Length (chunked for
+ * HTTP/1.1). 0 (also when there is no body); -EINVAL (already filtered, or
+ * a stream a module replaced); -ENOMEM. */
+#define WASP_FILTER_MIN_ROOM 32768
+typedef size_t (*wasp_body_filter_fn)(void *userdata, const char *in, size_t len, bool end,
+				      char *out, size_t room, size_t *ret_written);
+int wasp_response_filter(struct wasp_request *req, wasp_body_filter_fn fn, void *userdata);
+/* The reason phrase of the status line ("OK" for 200 when not set): a
+ * copy of reason, which must be printable ASCII (tabs and spaces allowed).
+ * 0, -EINVAL, -ENOMEM. */
+int wasp_response_set_reason(struct wasp_request *req, const char *reason);
 /* Switch protocols (WebSockets): answer 101 with "Connection: Upgrade" and
  * "Upgrade: protocol" (the other fields set as usual) and take the client's
  * connection over. Once the head is out and the request ended (LogRequest,
