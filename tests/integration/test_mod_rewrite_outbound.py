@@ -76,6 +76,17 @@ HTML = """<configuration><system.webServer><rewrite><outboundRules>
 </outboundRules></rewrite></system.webServer></configuration>
 """
 
+# a body made in memory (CustomResponse's), a rule without a preCondition
+MEMORY = """<configuration><system.webServer><rewrite>
+<rules><rule name="page"><match url="^page$" />
+  <action type="CustomResponse" statusCode="200" statusDescription="&lt;a href='/old/m'&gt;" />
+</rule></rules>
+<outboundRules><rule name="any body">
+  <match filterByTags="A" pattern="^/old/(.*)" /><action type="Rewrite" value="/new/{R:1}" />
+</rule></outboundRules>
+</rewrite></system.webServer></configuration>
+"""
+
 BROKEN = """<configuration><system.webServer><rewrite><outboundRules>
   <rule name="no such precondition" preCondition="Missing">
     <match filterByTags="A" pattern="x" />
@@ -137,7 +148,7 @@ def test(t):
     big, n_big = big_page()
     files = {"hdr/web.config": HEADERS, "hdr/x.txt": "x\n", "hdr/stop/s.txt": "s\n",
              "html/web.config": HTML, "html/page.html": PAGE, "html/page.txt": PAGE,
-             "html/big.html": big, "broken/web.config": BROKEN, "broken/b.html": "<a>\n"}
+             "html/big.html": big, "broken/web.config": BROKEN, "mem/web.config": MEMORY, "broken/b.html": "<a>\n"}
     for name, body in files.items():
         write_content(os.path.join(c, name), body)
     for root, dirs, _ in os.walk(c):
@@ -192,6 +203,9 @@ def test(t):
     r = srv.get("/html/gzip.py", pool="A")
     check(r.status == 500 and r.header("X-Wasp-Substatus") == "52" and
           r.header("Content-Encoding") is None, "gzip: %r %r" % (r, r.headers))
+    # a body in memory
+    r = srv.get("/mem/page", pool="A")
+    check(r.status == 200 and r.body == b"<a href='/new/m'>", "memory body: %r" % r.body)
     # a rule naming a preCondition that does not exist: 500.52
     r = srv.get("/broken/b.html", pool="A")
     check(r.status == 500 and r.header("X-Wasp-Substatus") == "52", "broken: %r" % r.headers)
