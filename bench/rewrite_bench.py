@@ -17,7 +17,8 @@ import statistics
 N_RULES = 200
 
 WP_RULE = """<configuration><system.webServer>
-<staticContent><mimeMap fileExtension=".php" mimeType="text/plain" /></staticContent>
+<staticContent><mimeMap fileExtension=".php" mimeType="text/plain" />
+<mimeMap fileExtension=".css" mimeType="text/css" /></staticContent>
 <rewrite><rules>
   <rule name="WordPress: wp" patternSyntax="Wildcard">
     <match url="*" />
