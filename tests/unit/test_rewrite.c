@@ -281,6 +281,55 @@ START_TEST(test_subst_maps)
 }
 END_TEST
 
+/* An anchored pattern's literal prefix refuses subjects before PCRE2 runs:
+ * never a subject PCRE2 would match. */
+START_TEST(test_literal_prefix)
+{
+	static const struct {
+		const char *pat, *subject;
+		bool icase;
+		int want;
+	} cases[] = {
+		{ "^section1/([0-9]+)", "section1/7", true, 1 },
+		{ "^section1/([0-9]+)", "SECTION1/7", true, 1 },
+		{ "^section1/([0-9]+)", "SECTION1/7", false, 0 },
+		{ "^section1/", "section", true, 0 },
+		{ "^section1/", "alias.html", true, 0 },
+		{ "^section1/", "", true, 0 },
+		/* caseless beyond ASCII: the Kelvin sign is a k */
+		{ "^kb", "\xE2\x84\xAA" "b", true, 1 },
+		{ "^kb", "\xE2\x84\xAA" "c", true, 0 },
+		/* a quantified last character is not part of the prefix */
+		{ "^ab?c", "ac", true, 1 },
+		{ "^ab*c", "ac", true, 1 },
+		{ "^ab{0}c", "ac", true, 1 },
+		{ "^ab+", "ab", true, 1 },
+		/* an alternation, escapes */
+		{ "^a|b", "b", true, 1 },
+		{ "^alias\\.html$", "alias.html", true, 1 },
+		{ "^alias\\.html$", "aliasxhtml", true, 0 },
+		{ "^a\\d", "a1", true, 1 },
+		{ "^\\u0041b", "Ab", false, 1 },
+		/* a prefix longer than the 32 bytes kept */
+		{ "^abcdefghijklmnopqrstuvwxyz0123456789/", "abcdefghijklmnopqrstuvwxyz0123456789/", true, 1 },
+		{ "^abcdefghijklmnopqrstuvwxyz0123456789/", "abcdefghijklmnopqrstuvwxyz012345678", true, 0 },
+	};
+	struct rw_match m;
+
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+		ck_assert_msg(match(RW_ECMASCRIPT, cases[i].pat, cases[i].icase, false,
+				    cases[i].subject, &m) == cases[i].want,
+			      "'%s' on '%s'", cases[i].pat, cases[i].subject);
+		/* negated: the opposite, refused or not */
+		ck_assert_int_eq(match(RW_ECMASCRIPT, cases[i].pat, cases[i].icase, true,
+				       cases[i].subject, &m), !cases[i].want);
+	}
+	/* Wildcard patterns become anchored expressions: their prefix too */
+	ck_assert_int_eq(match(RW_WILDCARD, "blog/*.html", true, false, "BLOG/x.html", &m), 1);
+	ck_assert_int_eq(match(RW_WILDCARD, "blog/*.html", true, false, "news/x.html", &m), 0);
+}
+END_TEST
+
 static Suite *
 rewrite_suite(void)
 {
@@ -288,6 +337,7 @@ rewrite_suite(void)
 	TCase *tc = tcase_create("pattern");
 
 	tcase_add_test(tc, test_ecmascript);
+	tcase_add_test(tc, test_literal_prefix);
 	tcase_add_test(tc, test_negate);
 	tcase_add_test(tc, test_wildcard);
 	tcase_add_test(tc, test_exact);

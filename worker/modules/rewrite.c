@@ -83,6 +83,55 @@ wildcard_to_regex(const char *pat)
 	return re;
 }
 
+/* The ASCII literal an anchored pattern starts with ("^abc/x" gives
+ * "abc/x"), as far as it is certain: never through an alternation, a
+ * group, a class, an escape that is not a punctuation character, or a
+ * byte outside ASCII; a quantified last character is left out. */
+static void
+literal_prefix(struct rw_pattern *p, const char *pat)
+{
+	const char *s = pat + 1;
+
+	p->prefix_len = 0;
+	if (pat[0] != '^' || strchr(pat, '|'))
+		return;
+	while (*s && p->prefix_len < sizeof(p->prefix)) {
+		char c = *s;
+
+		if (c == '\\' && s[1] && !isalnum((unsigned char)s[1]) &&
+		    !((unsigned char)s[1] & 0x80)) {
+			c = s[1];
+			s += 2;
+		} else if (!((unsigned char)c & 0x80) && !strchr("\\^$.|?*+()[]{}", c)) {
+			s++;
+		} else {
+			break;
+		}
+		p->prefix[p->prefix_len++] = c;
+	}
+	if (p->prefix_len && *s && strchr("?*+{", *s))
+		p->prefix_len--; /* "ab?": only "a" is certain */
+}
+
+/* Can subject not start with the pattern's literal prefix? Certain only
+ * over ASCII bytes: beyond ASCII, caseless matching has folds of its own
+ * (K and the Kelvin sign), so PCRE2 decides. */
+static bool
+prefix_refuses(const struct rw_pattern *p, const char *subject)
+{
+	for (size_t i = 0; i < p->prefix_len; i++) {
+		unsigned char c = (unsigned char)subject[i], want = (unsigned char)p->prefix[i];
+
+		if (c & 0x80)
+			return false;
+		if (!c)
+			return true;
+		if (c != want && (!p->icase || tolower(c) != tolower(want)))
+			return true;
+	}
+	return false;
+}
+
 int
 rw_pattern_compile(struct rw_pattern *p, enum rw_syntax syntax, const char *pat, bool icase,
 		   bool negate, char *err, size_t errlen)
@@ -123,6 +172,7 @@ rw_pattern_compile(struct rw_pattern *p, enum rw_syntax syntax, const char *pat,
 			(const char *)msg);
 		return -EINVAL;
 	}
+	literal_prefix(p, pat);
 	return 0;
 }
 
@@ -160,6 +210,8 @@ rw_pattern_match(const struct rw_pattern *p, const char *subject, struct rw_matc
 		}
 		return match_negated(p, eq, m);
 	}
+	if (prefix_refuses(p, subject))
+		return match_negated(p, 0, m);
 	r = match_setup();
 	if (r < 0)
 		return r;

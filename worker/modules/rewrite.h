@@ -30,6 +30,11 @@ struct rw_pattern {
 	bool icase, negate;
 	char *text;      /* ExactMatch: the string */
 	void *re;        /* pcre2_code for the others */
+	/* the literal the pattern must start with ("^section1/" gives
+	 * "section1/"): a subject that cannot start with it is refused without
+	 * running PCRE2 (a long rule set is mostly rules that do not match) */
+	char prefix[32];
+	size_t prefix_len;
 };
 
 /* The captures of one match, pointing into the subject (which must
