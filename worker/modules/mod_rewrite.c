@@ -124,15 +124,17 @@ static const char *
 rule_base(struct run *st, const char *file)
 {
 	struct wasp_request *req = st->req;
-	const char *phys = wasp_request_physical_path(req);
-	const char *slash = file ? strrchr(file, '/') : NULL;
-	const char *path = wasp_request_path(req), *suffix, *b = "/";
-	size_t dlen, plen = strlen(path), slen;
+	const char *phys, *slash, *path, *suffix, *b = "/";
+	size_t dlen, plen, slen;
 	char *buf;
 
 	for (size_t i = 0; i < st->n_bases; i++)
 		if (st->base_file[i] == file)
 			return st->base[i];
+	phys = wasp_request_physical_path(req);
+	slash = file ? strrchr(file, '/') : NULL;
+	path = wasp_request_path(req);
+	plen = strlen(path);
 	if (phys && slash && strcaseeq(slash + 1, "web.config")) {
 		dlen = (size_t)(slash - file);
 		suffix = strncmp(phys, file, dlen) == 0 ? phys + dlen : NULL;
@@ -421,6 +423,8 @@ do_sets(struct run *st, const struct rule *r, const struct rw_match *rm,
 static enum outcome
 run_rules(struct run *st, const struct rules *rs, bool global, enum wasp_status *ret)
 {
+	const char *last_base = NULL, *last_path = NULL, *input = NULL;
+
 	for (size_t i = 0; i < rs->n; i++) {
 		const struct rule *r = &rs->r[i];
 		struct rw_match rm, cm;
@@ -432,7 +436,12 @@ run_rules(struct run *st, const struct rules *rs, bool global, enum wasp_status 
 			*ret = fail(st->req, r->name, "base", -ENOMEM);
 			return FINISHED;
 		}
-		k = rw_pattern_match(&r->match, rule_input(st, base), &rm);
+		if (base != last_base || st->path != last_path) { /* rules of one file share it */
+			input = rule_input(st, base);
+			last_base = base;
+			last_path = st->path;
+		}
+		k = rw_pattern_match(&r->match, input, &rm);
 		if (k == 0)
 			continue;
 		if (k > 0)

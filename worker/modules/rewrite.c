@@ -198,6 +198,8 @@ rw_pattern_match(const struct rw_pattern *p, const char *subject, struct rw_matc
 	PCRE2_SIZE *ov;
 	int rc, r;
 
+	if (p->prefix_len && prefix_refuses(p, subject))
+		return match_negated(p, 0, m); /* sets m->n = 0 */
 	if (m)
 		*m = (struct rw_match){ 0 };
 	if (p->syntax == RW_EXACT) {
@@ -210,8 +212,6 @@ rw_pattern_match(const struct rw_pattern *p, const char *subject, struct rw_matc
 		}
 		return match_negated(p, eq, m);
 	}
-	if (prefix_refuses(p, subject))
-		return match_negated(p, 0, m);
 	r = match_setup();
 	if (r < 0)
 		return r;
