@@ -1,9 +1,10 @@
 """bench/run's URL Rewrite scenarios (docs/performance.md).
 
 - 200 rules: a web.config of 200 inbound rules, none matching the request
-  but the last, which rewrites it to a static 4 KiB file; against the same
-  file in a directory without rules, in the same wasp worker (the ratio is
-  the rules' cost), nginx serving the file as the reference.
+  but the last, which rewrites it to a static 4 KiB file; the same file
+  requested by its own name there (the 200 rules run, none matches); and
+  the same file in a directory without rules, in the same wasp worker (the
+  ratios are the rules' cost), nginx serving the file as the reference.
 - WordPress front controller, without PHP on both sides: wasp with
   WordPress's web.config rule (Wildcard *, not a file nor a directory ->
   index.php) against nginx's `try_files $uri $uri/ /wp/index.php?$args;`,
@@ -107,6 +108,7 @@ def scenario_rewrite(args, tmp, root, results, h):
             (f"rewrite: {N_RULES} rules, the last matching (4 KiB file)",
              [("nginx", nginx, port_n, "/plain/4k.html"),
               ("wasp_no_rules", wasp, port_w, "/plain/4k.html"),
+              ("wasp_none_match", wasp, port_w, "/rules/4k.html"),
               ("wasp", wasp, port_w, "/rules/alias.html")]),
             ("rewrite: WordPress front controller, permalink (no PHP)",
              [("nginx", nginx, port_n, "/wp/2024/01/hello-world/"),
@@ -133,7 +135,10 @@ def scenario_rewrite(args, tmp, root, results, h):
             if "wasp_no_rules" in row:
                 row["ratio_to_no_rules"] = (row["wasp"]["cpu_us_per_req"] /
                                             row["wasp_no_rules"]["cpu_us_per_req"])
-                text += f" | wasp/no rules {row['ratio_to_no_rules']:.2f}"
+                row["none_match_to_no_rules"] = (row["wasp_none_match"]["cpu_us_per_req"] /
+                                                 row["wasp_no_rules"]["cpu_us_per_req"])
+                text += (f" | wasp/no rules {row['ratio_to_no_rules']:.2f}, none matching/no "
+                         f"rules {row['none_match_to_no_rules']:.2f}")
             results.append(row)
             h.log(f"{name}: {text} | wasp/nginx {row['ratio']:.2f} | errors "
                   + " ".join(f"{label} {row[label]['errors']}" for label in per))
