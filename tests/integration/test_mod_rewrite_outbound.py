@@ -87,6 +87,13 @@ MEMORY = """<configuration><system.webServer><rewrite>
 </rewrite></system.webServer></configuration>
 """
 
+# PCRE2's limits stop a body rule's match: the response is cut
+CATASTROPHIC = """<configuration><system.webServer><rewrite><outboundRules>
+  <rule name="catastrophic"><match filterByTags="A" pattern="^(a+)+$" />
+    <action type="Rewrite" value="x" /></rule>
+</outboundRules></rewrite></system.webServer></configuration>
+"""
+
 BROKEN = """<configuration><system.webServer><rewrite><outboundRules>
   <rule name="no such precondition" preCondition="Missing">
     <match filterByTags="A" pattern="x" />
@@ -148,7 +155,9 @@ def test(t):
     big, n_big = big_page()
     files = {"hdr/web.config": HEADERS, "hdr/x.txt": "x\n", "hdr/stop/s.txt": "s\n",
              "html/web.config": HTML, "html/page.html": PAGE, "html/page.txt": PAGE,
-             "html/big.html": big, "broken/web.config": BROKEN, "mem/web.config": MEMORY, "broken/b.html": "<a>\n"}
+             "html/big.html": big, "broken/web.config": BROKEN, "mem/web.config": MEMORY,
+             "cat/web.config": CATASTROPHIC,
+             "cat/c.html": '<p>before</p><a href="%sb">' % ("a" * 40) + "after" * 1000, "broken/b.html": "<a>\n"}
     for name, body in files.items():
         write_content(os.path.join(c, name), body)
     for root, dirs, _ in os.walk(c):
@@ -206,6 +215,16 @@ def test(t):
     # a body in memory
     r = srv.get("/mem/page", pool="A")
     check(r.status == 200 and r.body == b"<a href='/new/m'>", "memory body: %r" % r.body)
+    # a body rule PCRE2's limits stop: the response is cut, not sent unrewritten
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    s.sendall(("GET /cat/c.html HTTP/1.1\r\nHost: %s\r\n\r\n" % srv.host("A")).encode())
+    raw = wasptest.read_all(s)
+    s.close()
+    body = raw.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in raw else b""
+    check(raw.startswith(b"HTTP/1.1 200") and b"after" not in body and
+          not body.endswith(b"0\r\n\r\n"), "catastrophic: %r" % raw[-200:])
+    r = srv.get("/mem/page", pool="A")
+    check(r.status == 200, "the worker serves on: %r" % r)
     # a rule naming a preCondition that does not exist: 500.52
     r = srv.get("/broken/b.html", pool="A")
     check(r.status == 500 and r.header("X-Wasp-Substatus") == "52", "broken: %r" % r.headers)

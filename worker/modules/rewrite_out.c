@@ -499,9 +499,12 @@ body_value(void *userdata, const char *tag, size_t tag_len, const char *attr, si
 			continue;
 		k = rule_applies(o, r, cur ? cur : o->value, &v);
 		if (k < 0) {
-			wasp_log(WASP_LOG_ERR, "URL Rewrite: outbound rule '%s': %s", r->base.name,
-				 strerror(-k));
-			o->failed = true; /* the rest of the body passes as it is */
+			/* the head is out: the response is cut, never sent as
+			 * the rules would not have left it */
+			wasp_log(WASP_LOG_ERR, "URL Rewrite: outbound rule '%s': %s: response cut",
+				 r->base.name, strerror(-k));
+			o->failed = true;
+			wasp_response_stream_abort(o->st.req);
 		} else if (k > 0 && v && r->replace) {
 			free(cur);
 			cur = strdup(v);
