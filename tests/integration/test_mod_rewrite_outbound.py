@@ -129,6 +129,15 @@ out.write(b"> end</p>\n")
 PIECES_OUT = (b"<p>start <a href=\"/new/one\">1</a> <img src='/new/two'> "
               b"<a href=\"/new/three\">3</a> end</p>\n")
 
+# 2 MiB of HTML through the filter as fast as the script writes it: the
+# filter holds the producer back (its buffer, not the whole body)
+BIG_PY = r"""import sys
+out = sys.stdout.buffer
+out.write(b"Content-Type: text/html\r\n\r\n")
+for i in range(20000):
+    out.write(b'<p>%06d <a href="/old/%d">x</a> ' % (i, i) + b"y" * 70 + b"</p>\n")
+"""
+
 # says gzip (what the bytes are does not matter to the rules)
 GZIP_PY = r"""import sys
 sys.stdout.write("Content-Type: text/html\r\nContent-Encoding: gzip\r\n\r\n<a href=\"/old/z\">z</a>")
@@ -165,6 +174,7 @@ def test(t):
             os.chmod(os.path.join(root, d), 0o755)
     cgitest.write_script(t, srv, "A", "html/pieces.py", PIECES_PY)
     cgitest.write_script(t, srv, "A", "html/gzip.py", GZIP_PY)
+    cgitest.write_script(t, srv, "A", "html/big.py", BIG_PY)
     srv.start()
 
     # response headers: Location from an inbound redirect, Server, a new one
@@ -208,6 +218,17 @@ def test(t):
     # a CGI script that writes a tag in pieces
     r = srv.get("/html/pieces.py", pool="A")
     check(r.status == 200 and r.body == PIECES_OUT, "pieces: %r" % r.body)
+    # a big streamed body: every tag rewritten, nothing lost
+    r = srv.get("/html/big.py", pool="A")
+    check(r.status == 200 and r.body.count(b'href="/new/') == 20000 and b"/old/" not in r.body
+          and r.body.endswith(b"</p>\n") and len(r.body) > 2000000,
+          "big stream: %d bytes, %d rewritten" % (len(r.body), r.body.count(b"/new/")))
+    # HTTP/1.0: no chunks, the end of the connection ends the body
+    raw = wasptest.raw_request(srv.port, ("GET /html/page.html HTTP/1.0\r\nHost: %s\r\n\r\n"
+                                          % srv.host("A")).encode())
+    head, _, body = raw.partition(b"\r\n\r\n")
+    check(raw.startswith(b"HTTP/1.1 200") and b"Transfer-Encoding" not in head and
+          b"Content-Length" not in head and body.decode() == PAGE_OUT, "HTTP/1.0: %r" % raw)
     # gzip: IIS answers 500.52, the encoded body is never sent
     r = srv.get("/html/gzip.py", pool="A")
     check(r.status == 500 and r.header("X-Wasp-Substatus") == "52" and
