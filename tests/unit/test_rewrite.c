@@ -202,6 +202,7 @@ START_TEST(test_subst)
 	ck_expand("{ToLower:{HTTP_HOST}/{R:2}}", &r, &c, "example.com/post");
 	ck_expand("{UrlEncode:a b/c&d=é}", &r, &c, "a+b%2Fc%26d%3D%C3%A9");
 	ck_expand("{EscapeDataString:a b~}", &r, &c, "a%20b~");
+	ck_expand("{HtmlEncode:<a href=\"x\">&'}", &r, &c, "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
 	ck_expand("{UrlDecode:a%2Fb+c%zz%4}", &r, &c, "a/b c%zz%4");
 	ck_expand("{Legacy Map:old}|{Legacy Map:{ToLower:OTHER}}|", &r, &c, "/new||");
 	ck_expand("{ToLower:{UrlDecode:{QUERY_STRING}}}", &r, &c, "a=1&b=2");

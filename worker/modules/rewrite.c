@@ -318,6 +318,7 @@ static const struct {
 	{ "UrlEncode", RW_FN_URLENCODE },
 	{ "UrlDecode", RW_FN_URLDECODE },
 	{ "EscapeDataString", RW_FN_ESCAPEDATA },
+	{ "HtmlEncode", RW_FN_HTMLENCODE },
 };
 
 /* A variable's, function's or map's name: up to ':' or '}' (a map's may
@@ -499,7 +500,7 @@ char *
 rw_apply(enum rw_func fn, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	char *o = malloc(len * 3 + 1), *q = o;
+	char *o = malloc(len * 6 + 1), *q = o; /* "&quot;" at most */
 
 	if (!o)
 		return NULL;
@@ -530,6 +531,18 @@ rw_apply(enum rw_func fn, const char *s, size_t len)
 				*q++ = hex[c & 15];
 			}
 			break;
+		case RW_FN_HTMLENCODE: {
+			const char *e = c == '&' ? "&amp;" : c == '<' ? "&lt;" : c == '>' ? "&gt;"
+				      : c == '"' ? "&quot;" : c == '\'' ? "&#39;" : NULL;
+
+			if (e) {
+				memcpy(q, e, strlen(e));
+				q += strlen(e);
+			} else {
+				*q++ = (char)c;
+			}
+			break;
+		}
 		case RW_FN_MAP:
 			*q++ = (char)c;
 			break;

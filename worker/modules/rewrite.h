@@ -64,6 +64,7 @@ enum rw_func {
 	RW_FN_URLENCODE,
 	RW_FN_URLDECODE,
 	RW_FN_ESCAPEDATA,
+	RW_FN_HTMLENCODE,
 	RW_FN_MAP, /* a rewriteMap by name */
 };
 
