@@ -162,6 +162,10 @@ filter_stream(struct wasp_request *req, struct wfilter *f)
 	f->declared = s->length;
 	f->taken = s->written;
 	s->length = -1;
+	if (s->ended) { /* all in already: the end is the filter's to write */
+		s->ended = false;
+		f->producer_ended = true;
+	}
 	if (s->len) {
 		copy = wasp_arena_alloc(req->arena, s->len);
 		if (!copy)

@@ -164,7 +164,7 @@ def test(t):
     big, n_big = big_page()
     files = {"hdr/web.config": HEADERS, "hdr/x.txt": "x\n", "hdr/stop/s.txt": "s\n",
              "html/web.config": HTML, "html/page.html": PAGE, "html/page.txt": PAGE,
-             "html/big.html": big, "broken/web.config": BROKEN, "mem/web.config": MEMORY,
+             "html/big.html": big, "broken/web.config": BROKEN, "mem/web.config": MEMORY, "__wasp_test/web.config": HTML,
              "cat/web.config": CATASTROPHIC,
              "cat/c.html": '<p>before</p><a href="%sb">' % ("a" * 40) + "after" * 1000, "broken/b.html": "<a>\n"}
     for name, body in files.items():
@@ -233,6 +233,9 @@ def test(t):
     r = srv.get("/html/gzip.py", pool="A")
     check(r.status == 500 and r.header("X-Wasp-Substatus") == "52" and
           r.header("Content-Encoding") is None, "gzip: %r %r" % (r, r.headers))
+    # a streamed body its producer ended before SendResponse
+    r = srv.get("/__wasp_test/stream-ended", pool="A")
+    check(r.status == 200 and r.body == b'<a href="/new/s">s</a>\n', "ended stream: %r" % r.body)
     # a body in memory
     r = srv.get("/mem/page", pool="A")
     check(r.status == 200 and r.body == b"<a href='/new/m'>", "memory body: %r" % r.body)

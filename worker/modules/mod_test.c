@@ -98,6 +98,29 @@ test_sleep_start(struct wasp_request *req)
 	return WASP_AGAIN;
 }
 
+static void
+test_no_room(struct wasp_request *req, void *userdata)
+{
+	(void)req;
+	(void)userdata;
+}
+
+/* .../__wasp_test/stream-ended: a streamed HTML body produced and ended
+ * before SendResponse (a FastCGI application's small page, all in). */
+static enum wasp_status
+test_stream_ended(struct wasp_request *req)
+{
+	static const char body[] = "<a href=\"/old/s\">s</a>\n";
+
+	wasp_response_set_status(req, 200, 0);
+	if (wasp_response_set_header(req, "Content-Type", "text/html") < 0 ||
+	    wasp_response_stream(req, sizeof(body) - 1, test_no_room, NULL) < 0 ||
+	    wasp_response_stream_write(req, body, sizeof(body) - 1) != sizeof(body) - 1 ||
+	    wasp_response_stream_end(req) < 0)
+		return WASP_ERROR;
+	return WASP_DONE;
+}
+
 static enum wasp_status
 test_on_begin(struct wasp_request *req, void *userdata)
 {
@@ -112,6 +135,8 @@ test_on_begin(struct wasp_request *req, void *userdata)
 		abort();
 	if (streq(what, "sleep"))
 		return test_sleep_start(req);
+	if (streq(what, "stream-ended"))
+		return test_stream_ended(req);
 	if (streq(what, "error") || startswith(what, "error/")) {
 		static const char body[] = "module error body\n";
 
