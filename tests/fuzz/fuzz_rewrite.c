@@ -4,7 +4,8 @@
  * Input: one options byte (bits 0-1: pattern syntax, bit 2: ignoreCase,
  * bit 3: negate), then a string up to the first NUL used as a substitution
  * string and as a pattern, then the subject the pattern is matched against
- * (its captures are {R:n} and {C:n}). Checked: what parses expands within
+ * (its captures are {R:n} and {C:n}). Checked: a pattern's literal prefix
+ * never changes whether it matches; what parses expands within
  * RW_MAX_EXPANSION, a string without '{' expands to itself, captures lie
  * inside the subject, and everything is freed (LeakSanitizer). */
 #include <errno.h>
@@ -62,6 +63,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r == 0) {
 		matched = rw_pattern_match(&pat, subject, &m);
 		CHECK(matched == 0 || matched == 1 || matched == -E2BIG);
+		if (pat.prefix_len && matched != -E2BIG) {
+			/* the literal prefix only ever spares PCRE2 a no */
+			size_t keep = pat.prefix_len;
+
+			pat.prefix_len = 0;
+			CHECK(rw_pattern_match(&pat, subject, NULL) == matched);
+			pat.prefix_len = keep;
+			if (matched == 1)
+				CHECK(rw_pattern_match(&pat, subject, &m) == 1);
+		}
 		for (size_t i = 0; matched == 1 && i < m.n; i++)
 			CHECK(!m.p[i] || (m.p[i] >= subject &&
 					  m.p[i] + m.len[i] <= subject + strlen(subject)));
