@@ -5,12 +5,30 @@
  * <style>, pass through without being looked at for tags. A tag longer
  * than HF_MAX_TAG passes as it is. Everything the scanner does not change
  * comes out byte for byte as it went in. */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "html_filter.h"
+
+/* ASCII classes, inline (the scanner looks at every byte of a tag) */
+static inline bool
+is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
+}
+
+static inline bool
+is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static inline char
+to_lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
+}
 
 enum {
 	ST_TEXT,
@@ -21,18 +39,20 @@ enum {
 };
 
 /* IIS's tags and their URL attributes. */
+#define UA(t, a, f) { t, a, sizeof(t) - 1, sizeof(a) - 1, f }
 static const struct {
 	const char *tag, *attr;
+	size_t tag_len, attr_len;
 	unsigned flag;
 } url_attrs[] = {
-	{ "a", "href", HF_A },		 { "area", "href", HF_AREA },
-	{ "base", "href", HF_BASE },	 { "form", "action", HF_FORM },
-	{ "frame", "src", HF_FRAME },	 { "frame", "longdesc", HF_FRAME },
-	{ "head", "profile", HF_HEAD },	 { "iframe", "src", HF_IFRAME },
-	{ "iframe", "longdesc", HF_IFRAME }, { "img", "src", HF_IMG },
-	{ "img", "longdesc", HF_IMG },	 { "img", "usemap", HF_IMG },
-	{ "input", "src", HF_INPUT },	 { "input", "usemap", HF_INPUT },
-	{ "link", "href", HF_LINK },	 { "script", "src", HF_SCRIPT },
+	UA("a", "href", HF_A),		 UA("area", "href", HF_AREA),
+	UA("base", "href", HF_BASE),	 UA("form", "action", HF_FORM),
+	UA("frame", "src", HF_FRAME),	 UA("frame", "longdesc", HF_FRAME),
+	UA("head", "profile", HF_HEAD),	 UA("iframe", "src", HF_IFRAME),
+	UA("iframe", "longdesc", HF_IFRAME), UA("img", "src", HF_IMG),
+	UA("img", "longdesc", HF_IMG),	 UA("img", "usemap", HF_IMG),
+	UA("input", "src", HF_INPUT),	 UA("input", "usemap", HF_INPUT),
+	UA("link", "href", HF_LINK),	 UA("script", "src", HF_SCRIPT),
 };
 
 static bool
@@ -45,7 +65,10 @@ unsigned
 hf_url_attr(const char *tag, size_t tag_len, const char *attr, size_t attr_len)
 {
 	for (size_t i = 0; i < sizeof(url_attrs) / sizeof(url_attrs[0]); i++)
-		if (eq(tag, tag_len, url_attrs[i].tag) && eq(attr, attr_len, url_attrs[i].attr))
+		if (url_attrs[i].tag_len == tag_len && url_attrs[i].attr_len == attr_len &&
+		    to_lower(tag[0]) == url_attrs[i].tag[0] &&
+		    strncasecmp(tag, url_attrs[i].tag, tag_len) == 0 &&
+		    strncasecmp(attr, url_attrs[i].attr, attr_len) == 0)
 			return url_attrs[i].flag;
 	return 0;
 }
@@ -108,7 +131,7 @@ put_value(struct tagout *t, char quote, const char *v)
 static const char *
 skip_space(const char *p, const char *end)
 {
-	while (p < end && isspace((unsigned char)*p))
+	while (p < end && is_space(*p))
 		p++;
 	return p;
 }
@@ -126,10 +149,10 @@ tag_attrs(struct hf *h, const char *name, size_t name_len, const char *p, const 
 		char quote = 0, *nv = NULL;
 		size_t alen;
 
-		while (p < end && (isspace((unsigned char)*p) || *p == '/'))
+		while (p < end && (is_space(*p) || *p == '/'))
 			p++;
 		an = p;
-		while (p < end && !isspace((unsigned char)*p) && *p != '=' && *p != '/')
+		while (p < end && !is_space(*p) && *p != '=' && *p != '/')
 			p++;
 		if (p == an) { /* a stray '=' */
 			p++;
@@ -147,7 +170,7 @@ tag_attrs(struct hf *h, const char *name, size_t name_len, const char *p, const 
 				ve = end;
 			p = ve < end ? ve + 1 : end;
 		} else {
-			for (ve = v; ve < end && !isspace((unsigned char)*ve); ve++)
+			for (ve = v; ve < end && !is_space(*ve); ve++)
 				;
 			p = ve;
 		}
@@ -172,13 +195,13 @@ tag_done(struct hf *h, char *out)
 	size_t name_len;
 
 	h->state = ST_TEXT;
-	if (!isalpha((unsigned char)*name)) { /* an end tag, <!DOCTYPE>, <?xml?> */
+	if (!is_alpha(*name)) { /* an end tag, <!DOCTYPE>, <?xml?> */
 		memcpy(out, h->tag, h->tag_len);
 		t.o = h->tag_len;
 		h->tag_len = 0;
 		return t.o;
 	}
-	while (p < end && !isspace((unsigned char)*p) && *p != '/')
+	while (p < end && !is_space(*p) && *p != '/')
 		p++;
 	name_len = (size_t)(p - name);
 	if ((eq(name, name_len, "script") || eq(name, name_len, "style")) && end[-1] != '/') {
@@ -195,23 +218,51 @@ tag_done(struct hf *h, char *out)
 	return t.o;
 }
 
-/* One byte of a tag being held. */
-static void
-tag_byte(struct hf *h, char c)
+/* The last byte of the tag held that is not white space. */
+static char
+last_sig(const struct hf *h)
 {
-	h->tag[h->tag_len++] = c;
-	if (h->quote) {
-		if (c == h->quote)
-			h->quote = 0;
-	} else if ((c == '"' || c == '\'') && h->prev == '=') {
-		h->quote = c;
+	for (size_t i = h->tag_len; i > 0; i--)
+		if (!is_space(h->tag[i - 1]))
+			return h->tag[i - 1];
+	return 0;
+}
+
+/* ST_TAG: take bytes into the tag held until its '>' outside a quoted
+ * value (not taken), the end of in, or a full buffer. */
+static void
+tag_take(struct hf *h, const char *in, size_t len, size_t *i)
+{
+	size_t k = *i;
+
+	while (k < len && h->tag_len < HF_MAX_TAG) {
+		char c = in[k];
+
+		if (h->quote) { /* to the closing quote at once */
+			size_t n = len - k, room = HF_MAX_TAG - h->tag_len;
+			const char *q = memchr(in + k, h->quote, n < room ? n : room);
+
+			n = q ? (size_t)(q - (in + k)) + 1 : (n < room ? n : room);
+			memcpy(h->tag + h->tag_len, in + k, n);
+			h->tag_len += n;
+			k += n;
+			if (q)
+				h->quote = 0;
+			continue;
+		}
+		if (c == '>')
+			break;
+		if ((c == '"' || c == '\'') && last_sig(h) == '=')
+			h->quote = c;
+		h->tag[h->tag_len++] = c;
+		k++;
+		if (h->tag_len == 4 && memcmp(h->tag, "<!--", 4) == 0) {
+			h->state = ST_COMMENT; /* the 4 bytes go out first */
+			h->match = 0;
+			break;
+		}
 	}
-	if (!isspace((unsigned char)c))
-		h->prev = c;
-	if (h->tag_len == 4 && memcmp(h->tag, "<!--", 4) == 0) {
-		h->state = ST_COMMENT; /* the 4 bytes go out first */
-		h->match = 0;
-	}
+	*i = k;
 }
 
 /* One byte passed through in ST_PASS, ST_COMMENT or ST_RAW: the state
@@ -229,7 +280,7 @@ pass_byte(struct hf *h, char c)
 		} else if (c == '>') {
 			h->state = ST_TEXT;
 		}
-		if (!isspace((unsigned char)c))
+		if (!is_space(c))
 			h->prev = c;
 		break;
 	case ST_COMMENT:
@@ -241,7 +292,7 @@ pass_byte(struct hf *h, char c)
 			h->match = 0;
 		break;
 	default: /* ST_RAW */
-		if (tolower((unsigned char)c) == h->raw_end[h->match])
+		if (to_lower(c) == h->raw_end[h->match])
 			h->match++;
 		else
 			h->match = c == '<';
@@ -293,7 +344,7 @@ hf_feed(struct hf *h, const char *in, size_t len, bool end, char *out, size_t ro
 			continue;
 		}
 		if (h->state == ST_TAG) {
-			if (h->tag_len == 1 && !isalpha((unsigned char)c) && !(c && strchr("/!?", c))) {
+			if (h->tag_len == 1 && !is_alpha(c) && !(c && strchr("/!?", c))) {
 				if (o == room) /* "a < b": not a tag, text again */
 					break;
 				out[o++] = '<';
@@ -303,6 +354,7 @@ hf_feed(struct hf *h, const char *in, size_t len, bool end, char *out, size_t ro
 			}
 			if (h->tag_len == HF_MAX_TAG) {
 				h->state = ST_PASS; /* too long: as it is */
+				h->prev = last_sig(h);
 			} else if (!h->quote && c == '>') {
 				if (room - o < HF_MAX_OUT)
 					break;
@@ -311,8 +363,7 @@ hf_feed(struct hf *h, const char *in, size_t len, bool end, char *out, size_t ro
 				o += tag_done(h, out + o);
 				continue;
 			} else {
-				tag_byte(h, c);
-				i++;
+				tag_take(h, in, len, &i);
 				continue;
 			}
 		}
