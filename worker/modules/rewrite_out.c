@@ -585,7 +585,9 @@ rw_outbound_on_send(struct wasp_request *req, void *userdata)
 	o = wasp_request_alloc(req, sizeof(*o));
 	if (!o)
 		return WASP_ERROR;
-	*o = (struct out_run){ .ob = ob };
+	/* field by field: the scanner's buffers (12 KiB) need no zeroing */
+	o->ob = ob;
+	o->failed = false;
 	o->st = (struct run){ .req = req, .path = wasp_request_path(req),
 			      .query = wasp_request_query(req) };
 	o->st.maps = wasp_request_module_conf(req, &mod_rewrite, RW_SECTION_MAPS);
