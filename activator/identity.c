@@ -10,7 +10,8 @@
  *    systemd reserves, docs/design.md "Identities"): FNV-1a hash of the
  *    pool name (case-folded, as IIS pool names are case-insensitive) modulo
  *    the range size, probing forward past a uid another pool of the same
- *    configuration already took, or one that belongs to a passwd user. The
+ *    configuration holds (struct identity_taken: a set of the uids, so n
+ *    pools resolve in O(n)), or one that belongs to a passwd user. The
  *    uid does not move when pools are added or reordered unless two names
  *    collide,
  *  - LocalService / NetworkService: one uid each from the same range, shared
@@ -19,6 +20,7 @@
  *    (never the listener's: the range skips passwd users),
  *  - LocalSystem: root.
  * As an ordinary user, everything keeps the daemon's credentials. */
+#include <assert.h>
 #include <ctype.h>
 #include <grp.h>
 #include <pwd.h>
@@ -137,6 +139,38 @@ identity_listener(struct wasp_env *env, struct wasp_identity *ret)
 }
 
 
+/* ---- the uids a configuration's pools hold -------------------------------- */
+
+int
+identity_taken_init(struct identity_taken *t, size_t n_pools)
+{
+	size_t cap = 16;
+
+	while (cap < 2 * n_pools + 2)
+		cap *= 2;
+	*t = (struct identity_taken){ .slots = calloc(cap, sizeof(*t->slots)), .cap = cap };
+	return t->slots ? 0 : -ENOMEM;
+}
+
+void
+identity_taken_done(struct identity_taken *t)
+{
+	free(t->slots);
+	*t = (struct identity_taken){ 0 };
+}
+
+/* The slot of uid, or the empty slot where it would go (the set is never
+ * more than half full: identity_taken_init sized it for every pool). */
+static uint32_t *
+taken_slot(const struct identity_taken *t, uid_t uid)
+{
+	size_t mask = t->cap - 1, i = ((uint32_t)uid * UINT32_C(2654435761)) & mask;
+
+	while (t->slots[i] && t->slots[i] != (uint32_t)uid + 1)
+		i = (i + 1) & mask;
+	return &t->slots[i];
+}
+
 /* Whether an identityType takes its uid from --pool-uid-range. */
 static bool
 identity_in_range(enum wasp_identity_type t)
@@ -145,24 +179,35 @@ identity_in_range(enum wasp_identity_type t)
 	       t == WASP_IDENTITY_NETWORK_SERVICE;
 }
 
-static bool
-uid_taken(struct wasp_env *env, const struct pool *self, uid_t uid)
+void
+identity_taken_add(struct identity_taken *t, const struct pool *p)
 {
-	for (size_t i = 0; i < env->n_pools; i++) {
-		const struct pool *p = &env->pools[i];
-		if (p == self)
-			break; /* pools are resolved in order: only earlier ones count */
-		if (p->ident.change && p->ident.uid == uid &&
-		    identity_in_range(p->cfg->process_model.identity_type))
-			return true;
-	}
-	return getpwuid(uid) != NULL;
+	enum wasp_identity_type type = p->cfg->process_model.identity_type;
+	uint32_t *slot;
+
+	if (!p->ident.change || !identity_in_range(type))
+		return;
+	if (type != WASP_IDENTITY_APPLICATION_POOL_IDENTITY &&
+	    !t->service[type == WASP_IDENTITY_NETWORK_SERVICE])
+		t->service[type == WASP_IDENTITY_NETWORK_SERVICE] = &p->ident;
+	slot = taken_slot(t, p->ident.uid);
+	if (*slot)
+		return;
+	assert(2 * (t->n + 1) <= t->cap);
+	*slot = (uint32_t)p->ident.uid + 1;
+	t->n++;
+}
+
+static bool
+uid_taken(const struct identity_taken *t, uid_t uid)
+{
+	return *taken_slot(t, uid) || getpwuid(uid) != NULL;
 }
 
 /* A uid of the range for `key` (a pool's name, or a service account's),
- * named `display`. */
+ * named `display`, that no pool in `taken` holds. */
 static int
-identity_from_range(struct wasp_env *env, const struct pool *pool, const char *key,
+identity_from_range(struct wasp_env *env, const struct identity_taken *taken, const char *key,
 		    const char *display, struct wasp_identity *ret)
 {
 	uint32_t range = env->uid_last - env->uid_first + 1;
@@ -170,7 +215,7 @@ identity_from_range(struct wasp_env *env, const struct pool *pool, const char *k
 
 	for (uint32_t k = 0; k < range; k++) {
 		uid_t uid = env->uid_first + (start + k) % range;
-		if (uid_taken(env, pool, uid))
+		if (uid_taken(taken, uid))
 			continue;
 		*ret = (struct wasp_identity){ .change = true, .uid = uid, .gid = (gid_t)uid };
 		return identity_set_strings(ret, display, "/");
@@ -179,39 +224,37 @@ identity_from_range(struct wasp_env *env, const struct pool *pool, const char *k
 }
 
 static int
-identity_app_pool(struct wasp_env *env, const struct pool *pool, struct wasp_identity *ret)
+identity_app_pool(struct wasp_env *env, const struct pool *pool,
+		  const struct identity_taken *taken, struct wasp_identity *ret)
 {
 	_cleanup_free_ char *display = NULL;
 
 	if (asprintf(&display, "pool:%s", pool->name) < 0)
 		return -ENOMEM;
-	return identity_from_range(env, pool, pool->name, display, ret);
+	return identity_from_range(env, taken, pool->name, display, ret);
 }
 
-/* LocalService or NetworkService: the uid an earlier pool of that type got,
+/* LocalService or NetworkService: the uid another pool of that type holds,
  * else one of the range for the Windows account's name. */
 static int
-identity_service(struct wasp_env *env, const struct pool *pool, struct wasp_identity *ret)
+identity_service(struct wasp_env *env, const struct pool *pool,
+		 const struct identity_taken *taken, struct wasp_identity *ret)
 {
-	enum wasp_identity_type t = pool->cfg->process_model.identity_type;
-	bool local = t == WASP_IDENTITY_LOCAL_SERVICE;
+	bool local = pool->cfg->process_model.identity_type == WASP_IDENTITY_LOCAL_SERVICE;
+	const struct wasp_identity *s = taken->service[!local];
 
-	for (size_t i = 0; i < env->n_pools && &env->pools[i] != pool; i++) {
-		const struct pool *p = &env->pools[i];
-
-		if (!p->ident.change || p->cfg->process_model.identity_type != t)
-			continue;
-		*ret = (struct wasp_identity){ .change = true, .uid = p->ident.uid,
-					       .gid = p->ident.gid };
-		return identity_set_strings(ret, p->ident.name, "/");
+	if (s) {
+		*ret = (struct wasp_identity){ .change = true, .uid = s->uid, .gid = s->gid };
+		return identity_set_strings(ret, s->name, "/");
 	}
-	return identity_from_range(env, pool,
+	return identity_from_range(env, taken,
 				   local ? "NT AUTHORITY\\LocalService" : "NT AUTHORITY\\NetworkService",
 				   local ? "LocalService" : "NetworkService", ret);
 }
 
 int
-identity_pool(struct wasp_env *env, const struct pool *pool, struct wasp_identity *ret)
+identity_pool(struct wasp_env *env, const struct pool *pool, const struct identity_taken *taken,
+	      struct wasp_identity *ret)
 {
 	const struct wasp_apppool *c = pool->cfg;
 
@@ -226,9 +269,9 @@ identity_pool(struct wasp_env *env, const struct pool *pool, struct wasp_identit
 		return identity_self(ret);
 	case WASP_IDENTITY_LOCAL_SERVICE:
 	case WASP_IDENTITY_NETWORK_SERVICE:
-		return identity_service(env, pool, ret);
+		return identity_service(env, pool, taken, ret);
 	case WASP_IDENTITY_APPLICATION_POOL_IDENTITY:
 	default:
-		return identity_app_pool(env, pool, ret);
+		return identity_app_pool(env, pool, taken, ret);
 	}
 }

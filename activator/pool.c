@@ -347,15 +347,16 @@ pools_shutdown(struct wasp_env *env)
 
 /* ---- setup --------------------------------------------------------------- */
 
+/* p's identity, clear of the uids in taken; then taken holds it too. */
 void
-pool_resolve_identity(struct pool *p)
+pool_resolve_identity(struct pool *p, struct identity_taken *taken)
 {
 	const struct wasp_apppool *c = p->cfg;
 	int r;
 
 	identity_done(&p->ident);
 	p->ident_error = 0;
-	r = identity_pool(p->env, p, &p->ident);
+	r = identity_pool(p->env, p, taken, &p->ident);
 	if (r < 0) {
 		p->ident_error = r;
 		log_errno(r, "%s:%d: application pool '%s': cannot resolve its identity "
@@ -365,6 +366,7 @@ pool_resolve_identity(struct pool *p)
 	} else if (p->ident.change) {
 		log_info("pool '%s' runs as %s (uid %u, gid %u)", p->name, p->ident.name,
 			 (unsigned)p->ident.uid, (unsigned)p->ident.gid);
+		identity_taken_add(taken, p);
 	}
 }
 
@@ -396,7 +398,10 @@ int
 pools_init(struct wasp_env *env)
 {
 	const struct wasp_apphost *ah = env->ah;
+	_cleanup_(identity_taken_done) struct identity_taken taken = { 0 };
 
+	if (identity_taken_init(&taken, ah->n_pools) < 0)
+		return -ENOMEM;
 	env->pools = calloc(ah->n_pools ? ah->n_pools : 1, sizeof(struct pool));
 	if (!env->pools)
 		return -ENOMEM;
@@ -407,7 +412,7 @@ pools_init(struct wasp_env *env)
 		if (pool_record_init(p, env, c, (uint32_t)i) < 0)
 			return -ENOMEM;
 		env->n_pools = i + 1;
-		pool_resolve_identity(p);
+		pool_resolve_identity(p, &taken);
 		if (p->ident_error < 0) {
 			p->state = WASP_POOL_STOPPED;
 			p->reason = WASP_POOL_REASON_STARTUP_FAILED;

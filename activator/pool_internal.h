@@ -30,7 +30,7 @@ enum failure_kind {
 int pool_record_init(struct pool *p, struct wasp_env *env, const struct wasp_apppool *c,
 		     uint32_t id);
 void pool_record_done(struct pool *p);
-void pool_resolve_identity(struct pool *p);
+void pool_resolve_identity(struct pool *p, struct identity_taken *taken);
 /* Record a worker failure; true when rapid-fail protection stopped the pool. */
 bool pool_count_failure(struct pool *p, enum failure_kind kind);
 /* After a worker died or was killed: stop-completion, rapid-fail, restart. */

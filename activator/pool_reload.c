@@ -65,18 +65,22 @@ pools_reload_match(struct wasp_env *env, const struct wasp_apphost *ah, size_t *
 	return 0;
 }
 
-/* Identities once the new pools are in place (ApplicationPoolIdentity
- * uids must not collide with another pool's). */
+/* Identities once the new pools are in place: a new or changed pool's
+ * uid is clear of every uid the others hold, those kept (whatever their
+ * place) and those of removed pools still running. */
 static void
 pools_reload_identities(struct wasp_env *env, const struct wasp_apphost *ah, const size_t *from,
-			const bool *ident_redo)
+			const bool *ident_redo, struct identity_taken *taken)
 {
+	for (size_t i = 0; i < env->n_pools; i++)
+		if (i >= ah->n_pools || !ident_redo[i])
+			identity_taken_add(taken, &env->pools[i]);
 	for (size_t i = 0; i < ah->n_pools; i++) {
 		struct pool *p = &env->pools[i];
 
 		if (!ident_redo[i])
 			continue;
-		pool_resolve_identity(p);
+		pool_resolve_identity(p, taken);
 		if (p->ident_error < 0 && !from[i]) {
 			p->state = WASP_POOL_STOPPED;
 			p->reason = WASP_POOL_REASON_STARTUP_FAILED;
@@ -123,8 +127,11 @@ pools_reload(struct wasp_env *env, struct wasp_config *cfg, const struct wasp_ap
 	_cleanup_free_ bool *taken = NULL;
 	_cleanup_free_ bool *reset_fails = NULL; /* another failure window: start over */
 	_cleanup_free_ bool *ident_redo = NULL;
+	_cleanup_(identity_taken_done) struct identity_taken held = { 0 };
 
 	/* Everything that can fail first: nothing changes on -ENOMEM. */
+	if (identity_taken_init(&held, ah->n_pools + n_old) < 0)
+		return -ENOMEM;
 	from = calloc(ah->n_pools + 1, sizeof(*from));
 	taken = calloc(n_old + 1, sizeof(*taken));
 	reset_fails = calloc(ah->n_pools + 1, sizeof(*reset_fails));
@@ -176,7 +183,7 @@ pools_reload(struct wasp_env *env, struct wasp_config *cfg, const struct wasp_ap
 	free(old);
 	env->pools = np;
 	env->n_pools = k;
-	pools_reload_identities(env, ah, from, ident_redo);
+	pools_reload_identities(env, ah, from, ident_redo, &held);
 	if (ret_stats)
 		*ret_stats = st;
 	return 0;

@@ -293,8 +293,24 @@ int identity_from_user(const char *user, struct wasp_identity *ret);
 /* The listener's identity: as root the configured user, else
  * WASP_LISTENER_USER when it exists, else "nobody"; otherwise unchanged. */
 int identity_listener(struct wasp_env *env, struct wasp_identity *ret);
-/* A pool's identity from its processModel (see docs/design.md "Identities"). */
-int identity_pool(struct wasp_env *env, const struct pool *pool, struct wasp_identity *ret);
+/* The uids of --pool-uid-range that a configuration's pools hold (an
+ * open-addressing set of uid + 1, never more than half full), and the
+ * first LocalService and NetworkService identities: what the next pool's
+ * identity must not take, or shares. */
+struct identity_taken {
+	uint32_t *slots;
+	size_t cap, n;
+	const struct wasp_identity *service[2]; /* LocalService, NetworkService */
+};
+/* Sized for n_pools pools. 0 or -ENOMEM. */
+int identity_taken_init(struct identity_taken *t, size_t n_pools);
+void identity_taken_done(struct identity_taken *t);
+/* p's resolved identity, when it is one of the range. */
+void identity_taken_add(struct identity_taken *t, const struct pool *p);
+/* A pool's identity from its processModel (see docs/design.md "Identities"),
+ * clear of the uids in taken. */
+int identity_pool(struct wasp_env *env, const struct pool *pool, const struct identity_taken *taken,
+		  struct wasp_identity *ret);
 
 /* logdirs.c */
 /* Create <logFile directory>/W3SVC<id> of every site that logs and, as

@@ -278,12 +278,16 @@ cfg_pinging(void)
 static void
 pool_make(void)
 {
+	struct identity_taken taken;
+
 	env.pools = calloc(1, sizeof(struct pool));
 	ck_assert_ptr_nonnull(env.pools);
 	ck_assert_int_eq(pool_record_init(&env.pools[0], &env, &cfg, 0), 0);
 	env.n_pools = 1;
 	P = &env.pools[0];
-	pool_resolve_identity(P);
+	ck_assert_int_eq(identity_taken_init(&taken, 1), 0);
+	pool_resolve_identity(P, &taken);
+	identity_taken_done(&taken);
 	ck_assert_int_eq(P->ident_error, 0);
 	ck_assert_int_eq(P->state, WASP_POOL_STARTED);
 }
