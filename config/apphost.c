@@ -602,6 +602,10 @@ apphost_build(struct actx *c, struct wasp_config *cfg, struct wasp_apphost **ret
 		return r;
 	if (c->errors)
 		return -EINVAL;
+	/* what waspd accepts, each pool's workers must be able to read (a
+	 * worker's own copy names its pool: it was checked already) */
+	if (!cfg->pool && (r = cfg_check_pool_bounds(cfg, ah, c->diags)) < 0)
+		return r;
 	*ret = ah;
 	return 0;
 }

@@ -93,24 +93,6 @@ wasp_config_load_buffer(const char *buf, size_t len, const char *filename,
 		if (r == 0)
 			r = v;
 	}
-	if (r != -ENOMEM) {
-		/* what waspd accepts its workers must be able to read */
-		size_t bound = cfg_serialized_bound(cfg);
-
-		if (bound == 0) {
-			wasp_config_free(cfg);
-			return -ENOMEM;
-		}
-		if (bound > WASP_CONFIG_SERIAL_MAX) {
-			(void)wasp_diag_add(diags, WASP_DIAG_ERROR, f->path, 0, NULL,
-					    "the configuration is too large for a worker to read: "
-					    "about %zu MiB once parsed and expanded, over the limit of "
-					    "%d MiB",
-					    bound >> 20, WASP_CONFIG_SERIAL_MAX >> 20);
-			if (r == 0)
-				r = -EINVAL;
-		}
-	}
 	*ret = cfg;
 	return r;
 }

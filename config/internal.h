@@ -373,10 +373,14 @@ size_t cfg_cache_count(const struct cfg_cache *c);
 /* Drop every entry, calling free_value (may be NULL) on each value. */
 void cfg_cache_clear(struct cfg_cache *c, void (*free_value)(void *));
 
-/* An upper bound of wasp_config_serialize()'s output size for cfg (close
- * to it: the JSON's escapes and punctuation counted, line numbers at their
- * widest), without making it. 0 on OOM (packing the schema). */
-size_t cfg_serialized_bound(struct wasp_config *cfg);
+/* bound.c: whether each pool's copy of cfg (wasp_config_serialize_pool())
+ * is within WASP_CONFIG_SERIAL_MAX, by an upper bound of its size (close to
+ * it: the JSON's escapes and punctuation counted, line numbers at their
+ * widest), without making it. 0; -EINVAL with an error naming each pool
+ * over it; -ENOMEM. */
+struct wasp_apphost;
+int cfg_check_pool_bounds(struct wasp_config *cfg, const struct wasp_apphost *ah,
+			  struct wasp_diag_list *diags);
 
 /* Shared constructor for load and deserialize. */
 int cfg_config_new(const struct wasp_config_opts *opts, struct wasp_config **ret);

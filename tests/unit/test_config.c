@@ -647,37 +647,115 @@ START_TEST(test_doctype_refused)
 }
 END_TEST
 
-/* Whatever loads, a worker can read: a configuration whose serialized form
- * would pass WASP_CONFIG_SERIAL_MAX (here by %VAR% expansion) is refused at
- * load, naming the file; below it the bound is not under the real size. */
+/* Two pools A and B, sites SA (in A) and SB (in B); n_shared headers of
+ * %WASP_TEST_BIG% (1 MiB) for every site, n_a in <location path="SA">,
+ * n_b in <location path="SB">. */
+static char *
+big_config(size_t n_shared, size_t n_a, size_t n_b, size_t *ret_len)
+{
+	static const char *const where[] = { "", "SA", "SB" };
+	size_t n[] = { n_shared, n_a, n_b };
+	char *xml = NULL;
+	FILE *f = open_memstream(&xml, ret_len);
+
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "<configuration>\n" TC_SECTIONS
+		   "<system.applicationHost>\n"
+		   " <applicationPools><add name=\"A\" /><add name=\"B\" /></applicationPools>\n"
+		   " <sites>\n");
+	for (size_t k = 1; k < 3; k++)
+		fprintf(f, "  <site name=\"%s\" id=\"%zu\"><application path=\"/\" "
+			   "applicationPool=\"%c\"><virtualDirectory path=\"/\" physicalPath=\"w\" />"
+			   "</application><bindings><binding protocol=\"http\" "
+			   "bindingInformation=\"*:80:%s\" /></bindings></site>\n",
+			where[k], k, where[k][1], where[k]);
+	fprintf(f, " </sites>\n</system.applicationHost>\n");
+	for (size_t k = 0; k < 3; k++) {
+		if (!n[k])
+			continue;
+		fprintf(f, "<location path=\"%s\"><system.webServer><httpProtocol><customHeaders>\n",
+			where[k]);
+		for (size_t i = 0; i < n[k]; i++)
+			fprintf(f, "<add name=\"h%zu\" value=\"%%WASP_TEST_BIG%%\" />\n", i);
+		fprintf(f, "</customHeaders></httpProtocol></system.webServer></location>\n");
+	}
+	fprintf(f, "</configuration>\n");
+	ck_assert_int_eq(fclose(f), 0);
+	return xml;
+}
+
+/* The line of big_config()'s pools. */
+static int
+line_of_pools(void)
+{
+	const char *head = "<configuration>\n" TC_SECTIONS "<system.applicationHost>\n";
+	int line = 1;
+
+	for (const char *p = head; *p; p++)
+		line += *p == '\n';
+	return line;
+}
+
+/* Loads big_config(), builds the typed view: its result. */
+static int
+big_load(size_t n_shared, size_t n_a, size_t n_b, struct wasp_config **cfg,
+	 struct wasp_apphost **ah, struct wasp_diag_list *d)
+{
+	size_t xlen = 0;
+	_cleanup_free_ char *xml = big_config(n_shared, n_a, n_b, &xlen);
+
+	*cfg = NULL;
+	ck_assert_int_eq(wasp_config_load_buffer(xml, xlen, "/x/big.config", NULL, cfg, d), 0);
+	return wasp_apphost_build(*cfg, wasp_config_arena(*cfg), ah, d);
+}
+
+/* Whatever loads, a worker can read, and the bound is each pool's: a
+ * configuration in which one pool's copy (every section but the pools'
+ * and sites', and its own sites' <location>s) would pass
+ * WASP_CONFIG_SERIAL_MAX is refused naming that pool (here by %VAR%
+ * expansion); two pools whose copies stay under it load although the
+ * whole generation is over it, and each copy has only its own site's. */
 START_TEST(test_serialized_limit)
 {
 	struct wasp_diag_list d = WASP_DIAG_LIST_INIT;
 	struct wasp_config *cfg = NULL;
-	size_t vlen = 1024 * 1024, n = WASP_CONFIG_SERIAL_MAX / vlen + 1;
-	char *val = malloc(vlen + 1), *xml = NULL, *buf = NULL;
-	size_t xlen = 0, len = 0;
-	FILE *f = open_memstream(&xml, &xlen);
+	struct wasp_apphost *ah = NULL;
+	const struct wasp_diag *e;
+	size_t vlen = 1024 * 1024, over = WASP_CONFIG_SERIAL_MAX / vlen + 1, len = 0;
+	char *val = malloc(vlen + 1), *buf = NULL;
 
 	ck_assert_ptr_nonnull(val);
-	ck_assert_ptr_nonnull(f);
 	memset(val, 'v', vlen);
 	val[vlen] = '\0';
 	ck_assert_int_eq(setenv("WASP_TEST_BIG", val, 1), 0);
 	free(val);
-	fprintf(f, "<configuration>\n" TC_SECTIONS TC_APPHOST_MIN
-		   "<system.webServer><httpProtocol><customHeaders>\n");
-	for (size_t i = 0; i < n; i++)
-		fprintf(f, "<add name=\"h%zu\" value=\"%%WASP_TEST_BIG%%\" />\n", i);
-	fprintf(f, "</customHeaders></httpProtocol></system.webServer></configuration>\n");
-	ck_assert_int_eq(fclose(f), 0);
-	ck_assert_int_eq(wasp_config_load_buffer(xml, xlen, "/x/big.config", NULL, &cfg, &d), -EINVAL);
-	ck_assert_str_eq(tc_expect(&d, WASP_DIAG_ERROR, "too large for a worker to read")->file,
-			 "/x/big.config");
-	wasp_config_free(cfg);
-	cfg = NULL;
+
+	/* in every copy: both pools refused */
+	ck_assert_int_eq(big_load(over, 0, 0, &cfg, &ah, &d), -EINVAL);
+	e = tc_expect(&d, WASP_DIAG_ERROR, "application pool 'A': the configuration is too large");
+	ck_assert_str_eq(e->file, "/x/big.config");
+	ck_assert_int_eq(e->line, line_of_pools());
+	tc_expect(&d, WASP_DIAG_ERROR, "application pool 'B': the configuration is too large");
+	cfg = wasp_config_free(cfg);
 	wasp_diag_list_done(&d);
-	free(xml);
+
+	/* in SA's <location> only: A refused, B not */
+	ck_assert_int_eq(big_load(0, over, 0, &cfg, &ah, &d), -EINVAL);
+	tc_expect(&d, WASP_DIAG_ERROR, "application pool 'A': the configuration is too large");
+	ck_assert_uint_eq(d.n_errors, 1);
+	cfg = wasp_config_free(cfg);
+	wasp_diag_list_done(&d);
+
+	/* 40 MiB each: 80 for the whole, under 64 for each pool */
+	ck_assert_int_eq(big_load(0, 40, 40, &cfg, &ah, &d), 0);
+	ck_assert_uint_eq(d.n_errors, 0);
+	ck_assert_int_eq(wasp_config_serialize_pool(cfg, ah, "A", &buf, &len), 0);
+	ck_assert_uint_gt(len, 40 * vlen);
+	ck_assert_uint_lt(len, 41 * vlen);
+	ck_assert_ptr_null(strstr(buf, "\"SB\""));
+	free(buf);
+	cfg = wasp_config_free(cfg);
+	wasp_diag_list_done(&d);
 	ck_assert_int_eq(unsetenv("WASP_TEST_BIG"), 0);
 
 	/* the example configuration: loads, and serializes within the bound */
