@@ -409,6 +409,7 @@ env_done(struct wasp_env *env)
 	pools_free(env);
 	sockets_close(env);
 	identity_done(&env->listener_ident);
+	logdirs_forget(env);
 	env->sig_chld = wasp_event_free(env->sig_chld);
 	env->sig_term = wasp_event_free(env->sig_term);
 	env->sig_int = wasp_event_free(env->sig_int);

@@ -216,7 +216,7 @@ share(int fd, const struct writers *w)
 
 /* Give site s's log directory (fd, at path) to the identities of its pools:
  * one owner, or a POSIX ACL when they are several. Problems are warnings. */
-static void
+static int
 site_give(const struct wasp_site *s, int fd, const char *path, const struct writers *w)
 {
 	int r;
@@ -250,15 +250,17 @@ site_give(const struct wasp_site *s, int fd, const char *path, const struct writ
 		log_warning_errno(r, "site %u: cannot give log directory '%s' to its pools, "
 				     "ignoring",
 				  s->id, path);
+	return r < 0 ? -1 : 0;
 }
 
-static void
-site_prepare(struct wasp_env *env, const struct wasp_site *s)
+/* 0 when the directory is as it should be (or as an ordinary user,
+ * created), -1 after a warning. */
+static int
+site_prepare(struct wasp_env *env, const struct wasp_site *s, const struct writers *w)
 {
 	const char *dir = s->log_file.directory;
 	_cleanup_close_ int dfd = -1, fd = -1;
 	_cleanup_free_ char *path = NULL;
-	struct writers w = { 0 };
 	char name[24];
 	bool created = false;
 	struct stat st;
@@ -267,26 +269,26 @@ site_prepare(struct wasp_env *env, const struct wasp_site *s)
 	(void)snprintf(name, sizeof(name), "W3SVC%u", s->id);
 	if (asprintf(&path, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", name) < 0) {
 		(void)log_errno(-ENOMEM, "site %u: log directory", s->id);
-		return;
+		return -1;
 	}
 	r = wasp_mkdir_p(dir, 0755, 0755, WASP_MKDIR_CHMOD);
 	if (r < 0) {
 		log_warning_errno(r, "site %u: cannot create log directory '%s', ignoring", s->id,
 				  dir);
-		return;
+		return -1;
 	}
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
 		log_warning_errno(-errno, "site %u: cannot open log directory '%s', ignoring",
 				  s->id, dir);
-		return;
+		return -1;
 	}
 	if (mkdirat(dfd, name, 0750) == 0)
 		created = true;
 	else if (errno != EEXIST) {
 		log_warning_errno(-errno, "site %u: cannot create log directory '%s', ignoring",
 				  s->id, path);
-		return;
+		return -1;
 	}
 	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
@@ -298,33 +300,26 @@ site_prepare(struct wasp_env *env, const struct wasp_site *s)
 		else
 			log_warning_errno(r, "site %u: cannot open log directory '%s', ignoring",
 					  s->id, path);
-		return;
+		return -1;
 	}
 	if (!env->is_root) {
 		if (created)
 			(void)fchmod(fd, 0750); /* whatever the umask */
 		log_debug("site %u: log directory '%s' ready", s->id, path);
-		return;
+		return 0;
 	}
 	if (fstat(fd, &st) < 0) {
 		log_warning_errno(-errno, "site %u: cannot stat log directory '%s', ignoring",
 				  s->id, path);
-		return;
+		return -1;
 	}
 	if (!created && !owner_is_ours(env, st.st_uid)) {
 		log_warning("site %u: log directory '%s' belongs to uid %u, which is neither "
 			    "root nor an application pool's; leaving it as it is",
 			    s->id, path, (unsigned)st.st_uid);
-		return;
+		return -1;
 	}
-	r = writers_collect(env, s, &w);
-	if (r < 0) {
-		(void)log_errno(r, "site %u: log directory '%s'", s->id, path);
-		goto out;
-	}
-	site_give(s, fd, path, &w);
-out:
-	writers_done(&w);
+	return site_give(s, fd, path, w);
 }
 
 /* The HTTPERR directory (common/httperr.h), written by the listener: created
@@ -375,11 +370,89 @@ httperr_prepare(struct wasp_env *env)
 			 env->listener_ident.name);
 }
 
+/* ---- what was prepared ------------------------------------------------- */
+
+/* What a site's directory was made from: its path and who writes it. */
+static uint64_t
+site_print(const struct wasp_env *env, const struct wasp_site *s, const struct writers *w)
+{
+	uint64_t h = UINT64_C(14695981039346656037);
+	const char *dir = s->log_file.directory;
+
+#define MIX(v) (h = (h ^ (uint64_t)(v)) * UINT64_C(1099511628211))
+	for (const char *c = dir; *c; c++)
+		MIX((unsigned char)*c);
+	MIX(env->is_root);
+	MIX(w->n_root > 0);
+	for (size_t i = 0; i < w->n; i++) {
+		MIX(w->uids[i]);
+		MIX(w->gids[i]);
+	}
+#undef MIX
+	return h;
+}
+
+static int
+logdir_print_cmp(const void *a, const void *b)
+{
+	const struct logdir_print *x = a, *y = b;
+
+	return x->site_id < y->site_id ? -1 : x->site_id > y->site_id;
+}
+
+/* Whether the generation before prepared site id from the same print. */
+static bool
+prepared_before(const struct wasp_env *env, uint32_t id, uint64_t print)
+{
+	struct logdir_print key = { .site_id = id };
+	const struct logdir_print *o = bsearch(&key, env->logdir_prints, env->n_logdir_prints,
+					      sizeof(key), logdir_print_cmp);
+
+	return o && o->print == print;
+}
+
 void
 logdirs_prepare(struct wasp_env *env)
 {
+	const struct wasp_apphost *ah = env->ah;
+	struct logdir_print *prints = calloc(ah->n_sites + 1, sizeof(*prints));
+	size_t n = 0, skipped = 0;
+
 	httperr_prepare(env);
-	for (size_t i = 0; i < env->ah->n_sites; i++)
-		if (site_logs(&env->ah->sites[i]))
-			site_prepare(env, &env->ah->sites[i]);
+	for (size_t i = 0; i < ah->n_sites; i++) {
+		const struct wasp_site *s = &ah->sites[i];
+		struct writers w = { 0 };
+		uint64_t print;
+
+		if (!site_logs(s))
+			continue;
+		if (writers_collect(env, s, &w) < 0) {
+			(void)log_errno(-ENOMEM, "site %u: log directory", s->id);
+			writers_done(&w);
+			continue;
+		}
+		print = site_print(env, s, &w);
+		if (prepared_before(env, s->id, print))
+			skipped++;
+		else if (site_prepare(env, s, &w) < 0)
+			print = 0;
+		writers_done(&w);
+		if (prints && print)
+			prints[n++] = (struct logdir_print){ .site_id = s->id, .print = print };
+	}
+	if (skipped)
+		log_debug("%zu site log directories unchanged since the last configuration", skipped);
+	free(env->logdir_prints);
+	env->logdir_prints = prints;
+	env->n_logdir_prints = prints ? n : 0;
+	if (prints)
+		qsort(prints, n, sizeof(*prints), logdir_print_cmp);
+}
+
+void
+logdirs_forget(struct wasp_env *env)
+{
+	free(env->logdir_prints);
+	env->logdir_prints = NULL;
+	env->n_logdir_prints = 0;
 }

@@ -217,6 +217,11 @@ struct adapter {
 	struct wasp_msg_adapter_stats stats;
 };
 
+struct logdir_print {
+	uint32_t site_id;
+	uint64_t print; /* the directory and its writers, hashed; 0 = none */
+};
+
 struct wasp_env {
 	struct event_base *base;
 	struct clock *clock;               /* pool timers (clock.h) */
@@ -263,6 +268,10 @@ struct wasp_env {
 	const char *listener_user; /* NULL: WASP_LISTENER_USER, else nobody */
 	uint32_t uid_first, uid_last; /* ApplicationPoolIdentity range */
 	struct wasp_identity listener_ident;
+	/* the site log directories prepared for this generation (logdirs.c),
+	 * by site id: a reload prepares only those whose print changed */
+	struct logdir_print *logdir_prints;
+	size_t n_logdir_prints;
 	struct listen_sock *socks;
 	size_t n_socks;
 	struct pool *pools;
@@ -315,8 +324,12 @@ int identity_pool(struct wasp_env *env, const struct pool *pool, const struct id
 /* logdirs.c */
 /* Create <logFile directory>/W3SVC<id> of every site that logs and, as
  * root, give it to the identities of the site's pools (after pools_init).
- * Problems are warnings. */
+ * Problems are warnings. A site prepared for the generation before with the
+ * same directory and writers is left as it is (a reload of 10,000 sites
+ * does not chown 10,000 directories again); one that failed is tried again. */
 void logdirs_prepare(struct wasp_env *env);
+/* Drop the record of what was prepared (the next call prepares all). */
+void logdirs_forget(struct wasp_env *env);
 
 /* spawn.c */
 struct spawn_opts {
