@@ -7,8 +7,10 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -76,75 +78,6 @@ site_json_fill(struct wasp_env *env, json_t *js, const struct wasp_site *site, u
 	return r;
 }
 
-static json_t *
-routes_build(struct wasp_env *env)
-{
-	json_t *root = json_object(), *socks = json_array(), *pools = json_array(),
-	       *sites = json_array();
-	/* webLimits headerWaitTimeout: 0 (IIS's default) leaves the adapter's own
-	 * limit (wasp-http: 30 s) */
-	const struct wasp_element *wl =
-		env->cfg ? wasp_config_section(env->cfg, SEC_WEB_LIMITS) : NULL;
-	uint64_t header_wait = wasp_element_get_uint(wl, "headerWaitTimeout", 0) / USEC_PER_MSEC;
-	uint64_t per_client = wasp_element_get_uint(wl, "maxConnectionsPerClient", 0);
-	int r = 0;
-
-	if (!root || !socks || !pools || !sites)
-		goto oom;
-	r |= json_object_set_new(root, "generation", json_integer(env->generation));
-	r |= json_object_set_new(root, "headerWaitTimeoutMs",
-				 json_integer((json_int_t)header_wait));
-	r |= json_object_set_new(root, "maxConnectionsPerClient",
-				 json_integer((json_int_t)per_client));
-	r |= json_object_set(root, "sockets", socks);
-	r |= json_object_set(root, "pools", pools);
-	r |= json_object_set(root, "sites", sites);
-
-	r |= sockets_json(env, socks);
-	for (size_t i = 0; i < env->n_pools; i++) {
-		const struct pool *p = &env->pools[i];
-		const struct wasp_apppool *c = p->cfg;
-		r |= json_array_append_new(
-			pools,
-			json_pack("{s:I, s:s, s:s, s:I, s:s, s:I, s:I}", "id", (json_int_t)p->id,
-				  "name", p->name, "state", pool_state_name(p->state),
-				  "queueLength", (json_int_t)c->queue_length,
-				  "loadBalancerCapabilities",
-				  c->failure.load_balancer_capabilities == WASP_LB_TCP_LEVEL
-					  ? "TcpLevel"
-					  : "HttpLevel",
-				  "startupTimeLimitMs",
-				  (json_int_t)(c->process_model.startup_time_limit / USEC_PER_MSEC),
-				  "maxProcesses", (json_int_t)c->process_model.max_processes));
-	}
-	for (size_t i = 0; i < env->ah->n_sites; i++) {
-		const struct wasp_site *site = &env->ah->sites[i];
-		json_t *js = json_pack("{s:I, s:s, s:I, s:I}", "id", (json_int_t)site->id, "name",
-				       site->name, "connectionTimeoutMs",
-				       (json_int_t)(site->limits.connection_timeout / USEC_PER_MSEC),
-				       "maxConnections",
-				       (json_int_t)site->limits.max_connections);
-
-		if (!js)
-			goto oom;
-		r |= json_array_append_new(sites, js);
-		r |= site_json_fill(env, js, site, UINT32_MAX);
-	}
-	json_decref(socks);
-	json_decref(pools);
-	json_decref(sites);
-	if (r)
-		goto oom_root;
-	return root;
-oom:
-	json_decref(socks);
-	json_decref(pools);
-	json_decref(sites);
-oom_root:
-	json_decref(root);
-	return NULL;
-}
-
 /* j's compact text (malloc'd), j released; NULL for NULL or OOM. */
 static char *
 json_text(json_t *j)
@@ -155,11 +88,144 @@ json_text(json_t *j)
 	return s;
 }
 
+/* ---- the adapters' table, written as text ------------------------------ */
+
+/* s as a JSON string (jansson's escapes: the two-character ones, \u00XX
+ * for other control characters; the configuration's text is UTF-8). */
+static void
+text_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)strempty(s); *p; p++) {
+		const char *e = NULL;
+
+		switch (*p) {
+		case '"': e = "\\\""; break;
+		case '\\': e = "\\\\"; break;
+		case '\b': e = "\\b"; break;
+		case '\f': e = "\\f"; break;
+		case '\n': e = "\\n"; break;
+		case '\r': e = "\\r"; break;
+		case '\t': e = "\\t"; break;
+		default: break;
+		}
+		if (e)
+			fputs(e, f);
+		else if (*p < 0x20)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+static void
+text_sockets(struct wasp_env *env, FILE *f)
+{
+	for (size_t i = 0; i < env->n_socks; i++) {
+		const struct listen_sock *s = &env->socks[i];
+
+		fprintf(f, "%s{\"id\":%" PRIu32 ",\"protocol\":", i ? "," : "", s->id);
+		text_str(f, s->protocol);
+		fputs(",\"address\":", f);
+		text_str(f, s->address);
+		fprintf(f, ",\"port\":%d}", (int)s->port);
+	}
+}
+
+static void
+text_pools(struct wasp_env *env, FILE *f)
+{
+	for (size_t i = 0; i < env->n_pools; i++) {
+		const struct pool *p = &env->pools[i];
+		const struct wasp_apppool *c = p->cfg;
+
+		fprintf(f, "%s{\"id\":%" PRIu32 ",\"name\":", i ? "," : "", p->id);
+		text_str(f, p->name);
+		fprintf(f,
+			",\"state\":\"%s\",\"queueLength\":%" PRIu64
+			",\"loadBalancerCapabilities\":\"%s\",\"startupTimeLimitMs\":%" PRIu64
+			",\"maxProcesses\":%" PRIu64 "}",
+			pool_state_name(p->state), (uint64_t)c->queue_length,
+			c->failure.load_balancer_capabilities == WASP_LB_TCP_LEVEL ? "TcpLevel"
+										  : "HttpLevel",
+			(uint64_t)(c->process_model.startup_time_limit / USEC_PER_MSEC),
+			(uint64_t)c->process_model.max_processes);
+	}
+}
+
+static void
+text_site(struct wasp_env *env, FILE *f, const struct wasp_site *site, bool first)
+{
+	bool any = false;
+
+	fprintf(f, "%s{\"id\":%" PRIu32 ",\"name\":", first ? "" : ",", site->id);
+	text_str(f, site->name);
+	fprintf(f, ",\"connectionTimeoutMs\":%" PRIu64 ",\"maxConnections\":%" PRIu32
+		   ",\"bindings\":[",
+		(uint64_t)(site->limits.connection_timeout / USEC_PER_MSEC),
+		site->limits.max_connections);
+	for (size_t j = 0; j < site->n_bindings; j++) {
+		const struct wasp_binding *b = &site->bindings[j];
+
+		fputs(j ? ",{\"protocol\":" : "{\"protocol\":", f);
+		text_str(f, b->protocol);
+		fputs(",\"address\":", f);
+		text_str(f, b->ip);
+		fprintf(f, ",\"port\":%d,\"host\":", (int)b->port);
+		text_str(f, b->host);
+		fputc('}', f);
+	}
+	fputs("],\"apps\":[", f);
+	for (size_t j = 0; j < site->n_apps; j++) {
+		const struct wasp_application *a = &site->apps[j];
+
+		if (a->pool_id == UINT32_MAX || a->pool_id >= env->n_pools)
+			continue; /* reported when the configuration was loaded */
+		fputs(any ? ",{\"path\":" : "{\"path\":", f);
+		text_str(f, a->path);
+		fprintf(f, ",\"pool\":%" PRIu32 "}", a->pool_id);
+		any = true;
+	}
+	fputs("]}", f);
+}
+
+/* The adapters' table (docs/adapter-protocol.md), written as text: one
+ * pass, no JSON tree of every site (the tree and its dump were most of a
+ * reload's time after loading the file, with 10,000 sites). */
 char *
 routes_json(struct wasp_env *env)
 {
-	return json_text(routes_build(env));
+	/* webLimits headerWaitTimeout: 0 (IIS's default) leaves the adapter's own
+	 * limit (wasp-http: 30 s) */
+	const struct wasp_element *wl =
+		env->cfg ? wasp_config_section(env->cfg, SEC_WEB_LIMITS) : NULL;
+	uint64_t header_wait = wasp_element_get_uint(wl, "headerWaitTimeout", 0) / USEC_PER_MSEC;
+	uint64_t per_client = wasp_element_get_uint(wl, "maxConnectionsPerClient", 0);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	fprintf(f,
+		"{\"generation\":%" PRIu32 ",\"headerWaitTimeoutMs\":%" PRIu64
+		",\"maxConnectionsPerClient\":%" PRIu64 ",\"sockets\":[",
+		env->generation, header_wait, per_client);
+	text_sockets(env, f);
+	fputs("],\"pools\":[", f);
+	text_pools(env, f);
+	fputs("],\"sites\":[", f);
+	for (size_t i = 0; i < env->ah->n_sites; i++)
+		text_site(env, f, &env->ah->sites[i], i == 0);
+	fputs("]}", f);
+	if (ferror(f) | fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
 }
+
 
 /* The table only changes with a pool's state (and, later, a reload), so
  * one sealed memfd serves every worker and adapter until then; each gets
