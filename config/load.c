@@ -679,7 +679,8 @@ read_doc(struct parse_ctx *c, const char *buf, size_t len, xmlDoc **ret)
 	 * cfg_prolog_doctype_line() */
 	doc = cfg_xml_read(buf, len, c->file->path,
 			   XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-				   XML_PARSE_BIG_LINES | XML_PARSE_NOCDATA);
+				   XML_PARSE_BIG_LINES | XML_PARSE_NOCDATA | XML_PARSE_COMPACT |
+				   XML_PARSE_NOBLANKS);
 	if (doc && (doc->intSubset || doc->extSubset)) {
 		xmlDtd *dtd = doc->intSubset ? doc->intSubset : doc->extSubset;
 
