@@ -323,7 +323,8 @@ binding_shadows(const struct wasp_binding *own, const struct wasp_binding *other
 }
 
 /* Per generation, made for the first worker's table: every binding of the
- * generation with a host name (not a wildcard), sorted by host, so that a
+ * generation with a host name (not a wildcard), grouped by a hash of the
+ * host (hosts_place()), so that a
  * pool whose bindings name hosts finds the other sites' bindings on those
  * hosts without reading every site. */
 struct host_ref {
@@ -334,8 +335,10 @@ struct host_ref {
 
 struct route_index {
 	uint32_t generation;
-	struct host_ref *hosts;
+	struct host_ref *hosts; /* grouped by host_hash() & mask */
 	size_t n_hosts;
+	uint32_t *bucket_first; /* bucket b's are hosts[bucket_first[b] .. [b + 1]) */
+	size_t mask;
 	/* the sites with an application in each pool, in order: pool i's are
 	 * pool_sites[pool_first[i] .. pool_first[i + 1]) */
 	uint32_t *pool_first, *pool_sites;
@@ -349,12 +352,15 @@ host_cmp(const char *a, size_t la, const char *b, size_t lb)
 	return r ? r : la < lb ? -1 : la > lb ? 1 : 0;
 }
 
-static int
-host_ref_cmp(const void *a, const void *b)
+/* A host's hash as host_cmp() compares them (case ignored). */
+static uint32_t
+host_hash(const char *h, size_t l)
 {
-	const struct host_ref *x = a, *y = b;
+	uint32_t x = 2166136261u;
 
-	return host_cmp(x->host, x->len, y->host, y->len);
+	for (size_t i = 0; i < l; i++)
+		x = (x ^ (uint32_t)tolower((unsigned char)h[i])) * 16777619u;
+	return x;
 }
 
 void
@@ -363,6 +369,7 @@ route_index_free(struct wasp_env *env)
 	if (!env->route_index)
 		return;
 	free(env->route_index->hosts);
+	free(env->route_index->bucket_first);
 	free(env->route_index->pool_first);
 	free(env->route_index->pool_sites);
 	free(env->route_index);
@@ -415,6 +422,47 @@ pool_sites_build(const struct wasp_apphost *ah, struct route_index *x)
 	return 0;
 }
 
+/* Each binding with a host name (not a wildcard) into x->hosts, grouped
+ * by the host's hash: two passes (count, place), no sort of every host
+ * name (with 100,000 sites the sort was most of the first worker start of
+ * a generation). n: the number of bindings. */
+static int
+hosts_place(const struct wasp_apphost *ah, struct route_index *x, size_t n)
+{
+	_cleanup_free_ uint32_t *fill = NULL;
+	size_t size = 1;
+
+	while (size < n)
+		size *= 2;
+	x->mask = size - 1;
+	x->bucket_first = calloc(size + 1, sizeof(*x->bucket_first));
+	fill = calloc(size, sizeof(*fill));
+	if (!x->bucket_first || !fill)
+		return -ENOMEM;
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < ah->n_sites; i++)
+			for (size_t j = 0; j < ah->sites[i].n_bindings; j++) {
+				const char *h = ah->sites[i].bindings[j].host;
+				size_t l = host_len(h), b;
+
+				if (l == 0 || host_is_wildcard(h, l))
+					continue;
+				b = host_hash(h, l) & x->mask;
+				if (pass == 0) {
+					x->bucket_first[b + 1]++;
+					continue;
+				}
+				x->hosts[x->bucket_first[b] + fill[b]++] = (struct host_ref){
+					h, (uint32_t)l, (uint32_t)i, (uint32_t)j
+				};
+				x->n_hosts++;
+			}
+		for (size_t b = 0; pass == 0 && b < size; b++)
+			x->bucket_first[b + 1] += x->bucket_first[b];
+	}
+	return 0;
+}
+
 static struct route_index *
 route_index_get(struct wasp_env *env)
 {
@@ -437,17 +485,10 @@ route_index_get(struct wasp_env *env)
 		return NULL;
 	}
 	x->generation = env->generation;
-	for (size_t i = 0; i < ah->n_sites; i++)
-		for (size_t j = 0; j < ah->sites[i].n_bindings; j++) {
-			const char *h = ah->sites[i].bindings[j].host;
-			size_t l = host_len(h);
-
-			if (l == 0 || host_is_wildcard(h, l))
-				continue;
-			x->hosts[x->n_hosts++] = (struct host_ref){ h, (uint32_t)l, (uint32_t)i,
-								    (uint32_t)j };
-		}
-	qsort(x->hosts, x->n_hosts, sizeof(*x->hosts), host_ref_cmp);
+	if (hosts_place(ah, x, n) < 0) {
+		route_index_free(env);
+		return NULL;
+	}
 	return x;
 }
 
@@ -463,24 +504,17 @@ mark_shadowing(struct wasp_env *env, const struct wasp_binding *own, bool *site_
 	if (lo > 0 && !host_is_wildcard(own->host, lo)) {
 		/* a host name: only the bindings on the same host */
 		struct route_index *x = route_index_get(env);
-		size_t a = 0, b;
+		size_t b;
 
 		if (!x)
 			return -ENOMEM;
-		b = x->n_hosts;
-		while (a < b) { /* the first entry >= own's host */
-			size_t m = a + (b - a) / 2;
-			if (host_cmp(x->hosts[m].host, x->hosts[m].len, own->host, lo) < 0)
-				a = m + 1;
-			else
-				b = m;
-		}
-		for (; a < x->n_hosts && host_cmp(x->hosts[a].host, x->hosts[a].len, own->host,
-						   lo) == 0; a++) {
+		b = host_hash(own->host, lo) & x->mask;
+		for (size_t a = x->bucket_first[b]; a < x->bucket_first[b + 1]; a++) {
 			const struct host_ref *h = &x->hosts[a];
 			const struct wasp_site *s = &ah->sites[h->site];
 
-			if (site_is_own[h->site] || !binding_shadows(own, &s->bindings[h->binding]))
+			if (host_cmp(h->host, h->len, own->host, lo) != 0 || site_is_own[h->site] ||
+			    !binding_shadows(own, &s->bindings[h->binding]))
 				continue;
 			if (!keep[h->site] && !(keep[h->site] = calloc(s->n_bindings, 1)))
 				return -ENOMEM;
