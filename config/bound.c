@@ -126,39 +126,48 @@ pool_bounds_done(struct pool_bounds *pb)
 	free(pb->pool_b);
 }
 
-/* name (its first n bytes) lower-cased into buf, or NULL when it does not
- * fit (no site or pool has such a name: names are checked shorter). */
+/* name's first n bytes lower-cased into buf when they fit, else into a
+ * malloc'd copy left in *ret_free. NULL on OOM. */
 static const char *
-lower_into(const char *name, size_t n, char *buf, size_t size)
+lower_into(const char *name, size_t n, char *buf, size_t size, char **ret_free)
 {
-	if (n >= size)
+	char *k = buf;
+
+	*ret_free = NULL;
+	if (n >= size && !(k = *ret_free = malloc(n + 1)))
 		return NULL;
 	for (size_t i = 0; i < n; i++)
-		buf[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
-	buf[n] = '\0';
-	return buf;
+		k[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
+	k[n] = '\0';
+	return k;
 }
 
 static int
 index_put(struct cfg_cache *c, const char *name, size_t i)
 {
-	char buf[1024];
-	const char *k = lower_into(name, strlen(name), buf, sizeof(buf));
+	_cleanup_free_ char *f = NULL;
+	char buf[256];
+	const char *k = lower_into(name, strlen(name), buf, sizeof(buf), &f);
 
-	if (!k || cfg_cache_get(c, k))
+	if (!k)
+		return -ENOMEM;
+	if (cfg_cache_get(c, k))
 		return 0; /* the first of a name, as the serializer's filter */
 	return cfg_cache_put(c, k, (void *)(uintptr_t)(i + 1));
 }
 
-/* The index of the entry named by name's first n bytes, or -1. */
+/* The index of the entry named by name's first n bytes, -1 when there is
+ * none, -2 on OOM. */
 static ssize_t
 index_get(struct cfg_cache *c, const char *name, size_t n)
 {
-	char buf[1024];
-	const char *k = lower_into(name, n, buf, sizeof(buf));
-	uintptr_t v = k ? (uintptr_t)cfg_cache_get(c, k) : 0;
+	_cleanup_free_ char *f = NULL;
+	char buf[256];
+	const char *k = lower_into(name, n, buf, sizeof(buf), &f);
 
-	return (ssize_t)v - 1;
+	if (!k)
+		return -2;
+	return (ssize_t)(uintptr_t)cfg_cache_get(c, k) - 1;
 }
 
 static int
@@ -196,7 +205,7 @@ node_name_attr(const struct cfg_node *k)
 /* A pools or sites section without a location path: its named entries
  * count for their pool or site (an entry of no pool or site of ah is in
  * no copy), the rest for every copy. */
-static void
+static int
 collection_bounds(struct pool_bounds *pb, const struct cfg_node *root, struct cfg_cache *by_name,
 		  size_t *part)
 {
@@ -211,33 +220,42 @@ collection_bounds(struct pool_bounds *pb, const struct cfg_node *root, struct cf
 			continue;
 		}
 		at = index_get(by_name, name, strlen(name));
+		if (at < -1)
+			return -ENOMEM;
 		if (at >= 0)
 			part[at] += node_bound(k) + 1;
 	}
+	return 0;
 }
 
-static void
+static int
 insts_bounds(struct pool_bounds *pb, const struct cfg_file *f)
 {
 	for (size_t i = 0; i < f->n_insts; i++) {
 		const struct cfg_inst *in = f->insts[i];
 		size_t b = inst_head_bound(in);
 		ssize_t at;
+		int r = 0;
 
 		if (*in->location) { /* a site's: in its pools' copies only */
 			at = index_get(pb->sites, in->location, strcspn(in->location, "/"));
+			if (at < -1)
+				return -ENOMEM;
 			if (at >= 0)
 				pb->site_b[at] += b + node_bound(in->root);
 			continue;
 		}
 		pb->shared += b;
 		if (strcaseeq(in->section->name, SEC_POOLS))
-			collection_bounds(pb, in->root, pb->pools, pb->pool_b);
+			r = collection_bounds(pb, in->root, pb->pools, pb->pool_b);
 		else if (strcaseeq(in->section->name, SEC_SITES))
-			collection_bounds(pb, in->root, pb->sites, pb->site_b);
+			r = collection_bounds(pb, in->root, pb->sites, pb->site_b);
 		else
 			pb->shared += node_bound(in->root);
+		if (r < 0)
+			return r;
 	}
+	return 0;
 }
 
 /* Each pool's bound into total[]: a site's bytes and those of the pools
@@ -280,9 +298,12 @@ cfg_check_pool_bounds(struct wasp_config *cfg, const struct wasp_apphost *ah,
 		pool_bounds_done(&pb);
 		return -ENOMEM;
 	}
-	insts_bounds(&pb, cfg->apphost);
-	pools_total(&pb, total);
+	r = insts_bounds(&pb, cfg->apphost);
+	if (r == 0)
+		pools_total(&pb, total);
 	pool_bounds_done(&pb);
+	if (r < 0)
+		return r;
 	for (size_t q = 0; q < ah->n_pools; q++) {
 		const struct wasp_apppool *p = &ah->pools[q];
 
