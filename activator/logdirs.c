@@ -405,9 +405,12 @@ static bool
 prepared_before(const struct wasp_env *env, uint32_t id, uint64_t print)
 {
 	struct logdir_print key = { .site_id = id };
-	const struct logdir_print *o = bsearch(&key, env->logdir_prints, env->n_logdir_prints,
-					      sizeof(key), logdir_print_cmp);
+	const struct logdir_print *o;
 
+	if (!env->n_logdir_prints)
+		return false; /* the first generation (bsearch takes no NULL) */
+	o = bsearch(&key, env->logdir_prints, env->n_logdir_prints, sizeof(key),
+		    logdir_print_cmp);
 	return o && o->print == print;
 }
 
