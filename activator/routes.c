@@ -177,7 +177,8 @@ text_site(struct wasp_env *env, FILE *f, const struct wasp_site *site, bool firs
 		fputc('}', f);
 	}
 	fputs("],\"apps\":[", f);
-	for (size_t j = 0; j < site->n_apps; j++) {
+	/* A stopped site: its bindings without applications (404). */
+	for (size_t j = 0; !site_is_stopped(env, site) && j < site->n_apps; j++) {
 		const struct wasp_application *a = &site->apps[j];
 
 		if (a->pool_id == UINT32_MAX || a->pool_id >= env->n_pools)
