@@ -19,6 +19,8 @@
 static void
 accept_set_all(struct lsn_env *env, bool on)
 {
+	if (on && env->quitting)
+		return;
 	for (size_t i = 0; i < env->n_sockets; i++) {
 		struct lsn_socket *s = &env->sockets[i];
 		if (!s->ev)
@@ -173,7 +175,8 @@ lsn_accept_start(struct lsn_env *env, struct lsn_socket *s)
 	s->ev = event_new(env->base, s->fd, EV_READ | EV_PERSIST, accept_on_ready, s);
 	if (!s->ev)
 		return -ENOMEM;
-	if (!env->accept_paused && !env->accept_full && event_add(s->ev, NULL) < 0)
+	if (!env->accept_paused && !env->accept_full && !env->quitting &&
+	    event_add(s->ev, NULL) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -184,6 +187,20 @@ lsn_accept_stop(struct lsn_socket *s)
 	s->ev = wasp_event_free(s->ev);
 	s->ev = NULL;
 	s->fd = safe_close(s->fd);
+}
+
+void
+lsn_accept_quit(struct lsn_env *env)
+{
+	if (env->quitting)
+		return;
+	accept_set_all(env, false);
+	env->quitting = true;
+	log_info("SIGQUIT: accepting no more; exiting once the %u connection(s) held are handed "
+		 "off or closed",
+		 env->n_conns);
+	if (env->n_conns == 0)
+		(void)event_base_loopexit(env->base, NULL);
 }
 
 int

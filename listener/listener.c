@@ -171,6 +171,8 @@ lsn_conn_free(struct lsn_env *env, struct lsn_conn *c)
 	TAILQ_INSERT_HEAD(&env->free_conns, c, link);
 	env->n_conns--;
 	lsn_accept_check(env);
+	if (env->quitting && env->n_conns == 0)
+		(void)event_base_loopexit(env->base, NULL);
 }
 
 static void
@@ -535,6 +537,12 @@ on_sigterm(evutil_socket_t sig, short what, void *arg)
 }
 
 static void
+on_sigquit(evutil_socket_t sig, short what, void *arg)
+{
+	lsn_accept_quit(arg);
+}
+
+static void
 on_stats(evutil_socket_t fd, short what, void *arg)
 {
 	lsn_channel_send_stats(arg);
@@ -612,6 +620,7 @@ env_done(struct lsn_env *env)
 	lsn_httperr_close(&env->httperr);
 	env->ev_stats = wasp_event_free(env->ev_stats);
 	env->ev_term = wasp_event_free(env->ev_term);
+	env->ev_quit = wasp_event_free(env->ev_quit);
 	env->ev_accept_resume = wasp_event_free(env->ev_accept_resume);
 	env->base = wasp_event_base_free(env->base);
 }
@@ -739,10 +748,12 @@ wasp_listener_main(const struct wasp_listener_ops *ops, void *userdata, int argc
 	env.header_timeout_default_ms = header_ms;
 	lsn_set_header_timeout(&env, header_ms);
 	env.ev_term = evsignal_new(env.base, SIGTERM, on_sigterm, &env);
+	env.ev_quit = evsignal_new(env.base, SIGQUIT, on_sigquit, &env);
 	env.ev_stats = event_new(env.base, -1, EV_PERSIST, on_stats, &env);
 	tv = (struct timeval){ .tv_sec = WASP_LISTENER_STATS_INTERVAL_MS / 1000,
 			       .tv_usec = (WASP_LISTENER_STATS_INTERVAL_MS % 1000) * 1000 };
-	if (!env.ev_term || !env.ev_stats || event_add(env.ev_term, NULL) < 0 ||
+	if (!env.ev_term || !env.ev_quit || !env.ev_stats || event_add(env.ev_term, NULL) < 0 ||
+	    event_add(env.ev_quit, NULL) < 0 ||
 	    event_add(env.ev_stats, &tv) < 0 || lsn_accept_init(&env) < 0) {
 		log_error("out of memory");
 		goto out;

@@ -186,6 +186,8 @@ struct lsn_env {
 
 	struct event *ev_stats;
 	struct event *ev_term;
+	struct event *ev_quit;
+	bool quitting; /* SIGQUIT: accepting no more, exiting once n_conns is 0 */
 	struct wasp_msg_adapter_stats stats, stats_sent;
 	int exit_status;
 	bool exiting; /* tearing down: drop connections, route nothing */
@@ -244,6 +246,9 @@ lsn_accept_held(const struct lsn_env *env)
 	return env->n_conns + env->n_owned;
 }
 int lsn_accept_init(struct lsn_env *env);
+/* SIGQUIT (waspd hands over to a restarted one): accept no more; the loop
+ * ends once the connections held are handed off or closed. */
+void lsn_accept_quit(struct lsn_env *env);
 
 /* pool.c: pools, queues and demand */
 /* Queue c (503 when full) and ask for a worker if the pool has none. */
