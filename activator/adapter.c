@@ -289,7 +289,7 @@ adapter_on_close(struct wasp_ipc_channel *ch, int err, void *userdata)
 			  a->registered ? a->protocol : a->protocol_hint, (int)a->pid);
 		if (a->pid > 0)
 			(void)a->env->procs->kill(a->env, a->pid, SIGKILL);
-	} else if (a->pid > 0 && !a->env->stopping) {
+	} else if (a->pid > 0 && !a->env->stopping && !a->env->retiring) {
 		log_warning("adapter '%s' (pid %d) closed its channel",
 			    a->registered ? a->protocol : a->protocol_hint, (int)a->pid);
 		/* It is exiting; if it does not, make sure. */
@@ -389,13 +389,13 @@ adapter_on_exit(struct adapter *a, int status)
 	int r;
 
 	if (status >= 0) {
+		int level = env->stopping || env->retiring ? LOG_INFO : LOG_ERR;
+
 		if (WIFSIGNALED(status))
-			log_full_errno(env->stopping ? LOG_INFO : LOG_ERR, 0,
-				       "%s (pid %d) killed by signal %d", a->program, (int)a->pid,
-				       WTERMSIG(status));
+			log_full_errno(level, 0, "%s (pid %d) killed by signal %d", a->program,
+				       (int)a->pid, WTERMSIG(status));
 		else
-			log_full_errno(env->stopping ? LOG_INFO : LOG_ERR, 0,
-				       "%s (pid %d) exited with status %d", a->program,
+			log_full_errno(level, 0, "%s (pid %d) exited with status %d", a->program,
 				       (int)a->pid, WEXITSTATUS(status));
 		if (now - a->started_mono < ADAPTER_FAST_EXIT_USEC)
 			a->fast_exits++;
@@ -406,7 +406,7 @@ adapter_on_exit(struct adapter *a, int status)
 	a->registered = false;
 	a->ch = wasp_ipc_channel_free(a->ch);
 	timer_stop(a->kill_timer);
-	if (env->stopping) {
+	if (env->stopping || env->retiring) {
 		daemon_check_shutdown(env);
 		return;
 	}
@@ -468,6 +468,20 @@ adapters_stop(struct wasp_env *env)
 			a->stop_sent = true;
 			log_info("stopping %s (pid %d)", a->program, (int)a->pid);
 			(void)a->env->procs->kill(a->env, a->pid, SIGTERM);
+			adapter_arm_kill(a);
+		}
+	}
+}
+
+void
+adapters_quit(struct wasp_env *env)
+{
+	for (struct adapter *a = env->adapters; a; a = a->next) {
+		timer_stop(a->restart_timer);
+		if (a->pid > 0 && !a->stop_sent) {
+			log_info("%s (pid %d): stop accepting, hand over what it holds", a->program,
+				 (int)a->pid);
+			(void)a->env->procs->kill(a->env, a->pid, SIGQUIT);
 			adapter_arm_kill(a);
 		}
 	}

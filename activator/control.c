@@ -11,7 +11,10 @@
  *   {"verb": "list", "object": "site"|"app"|"vdir"}
  *                                -> {"ok": true, "sites"|"apps"|"vdirs": [...]}
  *   {"verb": "start"|"stop"|"recycle", "object": "apppool", "name": "NAME"}
- *                                           -> {"ok": true, "message": "..."} */
+ *                                           -> {"ok": true, "message": "..."}
+ *   {"verb": "reload"}                      -> {"ok": true, "message": "...", "generation": N}
+ *   {"verb": "restart"}                     -> {"ok": true, "message": "...", "pid": PID}
+ *                                              (restart.c) */
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -57,6 +60,8 @@ struct control {
 	int fd;
 	struct event *ev;
 	char *path;
+	dev_t dev; /* of the socket file: a restarted waspd replaces it */
+	ino_t ino;
 	struct control_client *clients;
 	size_t n_clients;
 };
@@ -357,6 +362,23 @@ control_pool_verb(struct control_client *c, const char *verb, struct pool *p)
 }
 
 static json_t *
+control_restart(struct control_client *c, bool args)
+{
+	_cleanup_free_ char *msg = NULL;
+	pid_t pid = 0;
+	int r;
+
+	if (args)
+		return error_reply("'restart' takes no object and no name");
+	log_notice("control: restart (uid %u, pid %d)", (unsigned)c->uid, (int)c->pid);
+	r = restart_request(c->ctl->env, &msg, &pid);
+	if (r < 0)
+		return error_reply("%s", msg ? msg : strerror(-r));
+	return json_pack("{s:b, s:s, s:I}", "ok", 1, "message", msg ? msg : "restarted", "pid",
+			 (json_int_t)pid);
+}
+
+static json_t *
 control_handle(struct control_client *c, json_t *req)
 {
 	struct wasp_env *env = c->ctl->env;
@@ -378,11 +400,13 @@ control_handle(struct control_client *c, json_t *req)
 	object = json_string_value(json_object_get(req, "object"));
 	name = json_string_value(json_object_get(req, "name"));
 	if (!verb)
-		return error_reply("missing field 'verb' (list, start, stop, recycle, reload)");
+		return error_reply("missing field 'verb' (list, start, stop, recycle, reload, restart)");
 	if (c->access != CONTROL_ALL && !streq(verb, "list"))
 		return error_reply("permission denied: uid %u may only list (a member of "
 				   "waspd's --read-group); '%s' needs root or --admin-group",
 				   (unsigned)c->uid, verb);
+	if (streq(verb, "restart"))
+		return control_restart(c, object || name);
 	if (streq(verb, "reload")) {
 		_cleanup_free_ char *msg = NULL;
 
@@ -415,7 +439,7 @@ control_handle(struct control_client *c, json_t *req)
 				   object);
 	}
 	if (!streq(verb, "start") && !streq(verb, "stop") && !streq(verb, "recycle"))
-		return error_reply("unknown verb '%s' (list, start, stop, recycle, reload)", verb);
+		return error_reply("unknown verb '%s' (list, start, stop, recycle, reload, restart)", verb);
 	if (streq(object, "site") && !streq(verb, "recycle")) {
 		if (!name || !*name)
 			return error_reply("%s site needs the site's name", verb);
@@ -613,6 +637,7 @@ control_open(struct wasp_env *env)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	_cleanup_close_ int fd = -1;
 	struct control *ctl;
+	struct stat st;
 	char *path;
 
 	if (asprintf(&path, "%s/control.sock", env->runtime_dir) < 0)
@@ -624,7 +649,8 @@ control_open(struct wasp_env *env)
 		return -ENAMETOOLONG;
 	}
 	strcpy(sa.sun_path, path);
-	if (control_in_use(&sa)) {
+	/* a restart's new waspd takes the name over from the old one */
+	if (!restart_taking_over(env) && control_in_use(&sa)) {
 		log_error("another waspd answers on %s; stop it or use another --runtime-dir",
 			  path);
 		free(path);
@@ -656,6 +682,10 @@ control_open(struct wasp_env *env)
 	}
 	ctl->env = env;
 	ctl->path = path;
+	if (stat(path, &st) == 0) {
+		ctl->dev = st.st_dev;
+		ctl->ino = st.st_ino;
+	}
 	ctl->ev = event_new(env->base, fd, EV_READ | EV_PERSIST, control_on_accept, ctl);
 	if (!ctl->ev || event_add(ctl->ev, NULL) < 0) {
 		free(ctl->path);
@@ -673,6 +703,7 @@ void
 control_close(struct wasp_env *env)
 {
 	struct control *ctl = env->control;
+	struct stat st;
 
 	if (!ctl)
 		return;
@@ -680,7 +711,9 @@ control_close(struct wasp_env *env)
 		client_free(ctl->clients);
 	event_free(ctl->ev);
 	safe_close(ctl->fd);
-	(void)unlink(ctl->path);
+	/* only our own socket file: after a restart the name is the new waspd's */
+	if (stat(ctl->path, &st) == 0 && st.st_dev == ctl->dev && st.st_ino == ctl->ino)
+		(void)unlink(ctl->path);
 	free(ctl->path);
 	free(ctl);
 	env->control = NULL;

@@ -414,17 +414,24 @@ print_list(const struct ctl_object *ob, json_t *reply, const struct ctl_args *a,
 	return EXIT_SUCCESS;
 }
 
+/* A verb of waspd itself, with no object. */
+static bool
+ctlclient_verb_bare(const char *verb)
+{
+	return streq(verb, "reload") || streq(verb, "restart");
+}
+
 bool
 ctlclient_handles(const char *verb)
 {
 	return verb && (streq(verb, "list") || streq(verb, "start") || streq(verb, "stop") ||
-			streq(verb, "recycle") || streq(verb, "reload"));
+			streq(verb, "recycle") || ctlclient_verb_bare(verb));
 }
 
 bool
 ctlclient_handles_object(const char *verb, const char *object)
 {
-	if (!ctlclient_handles(verb) || !object || streq(verb, "reload"))
+	if (!ctlclient_handles(verb) || !object || ctlclient_verb_bare(verb))
 		return false;
 	if (streq(verb, "list"))
 		return object_find(object);
@@ -439,7 +446,7 @@ print_usage_error(void)
 		"[/ATTR:VALUE...] [/text:ATTR|*] [--json]\n"
 		"       waspctl [-r RUNTIME_DIR] start|stop|recycle apppool NAME|/apppool.name:NAME\n"
 		"       waspctl [-r RUNTIME_DIR] start|stop site NAME|/site.name:NAME\n"
-		"       waspctl [-r RUNTIME_DIR] reload\n");
+		"       waspctl [-r RUNTIME_DIR] reload|restart\n");
 }
 
 int
@@ -453,9 +460,9 @@ ctlclient_run(const char *runtime_dir, bool json_out, int argc, char **argv)
 
 	if (!runtime_dir)
 		runtime_dir = default_runtime_dir();
-	if (verb && streq(verb, "reload")) {
+	if (verb && ctlclient_verb_bare(verb)) {
 		if (argc != 1) {
-			fprintf(stderr, "waspctl: 'reload' takes no arguments\n");
+			fprintf(stderr, "waspctl: '%s' takes no arguments\n", verb);
 			return 2;
 		}
 		req = json_pack("{s:s}", "verb", verb);
@@ -494,7 +501,7 @@ ctlclient_run(const char *runtime_dir, bool json_out, int argc, char **argv)
 	if (json_out) {
 		json_dumpf(reply, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		putchar('\n');
-	} else if (streq(verb, "reload")) {
+	} else if (ctlclient_verb_bare(verb)) {
 		printf("%s\n", jstr(reply, "message"));
 	} else {
 		printf("%s %s \"%s\": %s (state %s)\n", verb, object, a.name, jstr(reply, "message"),

@@ -297,6 +297,9 @@ load_config(struct wasp_env *env)
 void
 daemon_check_shutdown(struct wasp_env *env)
 {
+	/* handing over: once the adapters finished what they held, drain */
+	if (env->retiring && !env->stopping && !adapters_running(env))
+		daemon_stop(env, "the listener handed over");
 	if (!env->stopping)
 		return;
 	if (pools_count_workers(env) > 0)
@@ -324,29 +327,52 @@ daemon_on_shutdown_timeout(evutil_socket_t fd, short what, void *arg)
 			(void)env->procs->kill(env, a->pid, SIGKILL);
 }
 
-static void
-daemon_on_sigterm(evutil_socket_t sig, short what, void *arg)
+void
+daemon_stop(struct wasp_env *env, const char *why)
 {
-	struct wasp_env *env = arg;
 	uint64_t limit = 0;
 
-	if (env->stopping) {
-		log_notice("signal %d again: killing every child now", (int)sig);
-		daemon_on_shutdown_timeout(-1, 0, env);
-		return;
-	}
-	log_notice("signal %d: shutting down (draining workers)", (int)sig);
-	(void)sd_notify(0, "STOPPING=1\nSTATUS=draining workers");
+	log_notice("%s: shutting down (draining workers)", why);
 	env->stopping = true;
 	for (size_t i = 0; i < env->n_pools; i++)
 		limit = MAX(limit, env->pools[i].cfg->process_model.shutdown_time_limit);
 	limit += SHUTDOWN_GRACE_USEC;
+	env->stop_deadline = wasp_now_usec() + limit;
+	status_notify(env, "STOPPING=1");
+	status_extend_stop(env);
 	struct timeval tv = wasp_timeval_from_usec(limit);
 	env->shutdown_timer = evtimer_new(env->base, daemon_on_shutdown_timeout, env);
 	if (env->shutdown_timer)
 		event_add(env->shutdown_timer, &tv);
 	pools_shutdown(env);
 	daemon_check_shutdown(env);
+}
+
+static void
+daemon_on_sigterm(evutil_socket_t sig, short what, void *arg)
+{
+	struct wasp_env *env = arg;
+	char why[32];
+
+	if (env->stopping) {
+		log_notice("signal %d again: killing every child now", (int)sig);
+		daemon_on_shutdown_timeout(-1, 0, env);
+		return;
+	}
+	if (!env->retiring && fdstore_holds(env)) {
+		/* the sockets outlive us (a restart): connections wait in their
+		 * backlogs for the next waspd rather than meet draining pools */
+		log_notice("signal %d: the service manager keeps the listening sockets: the "
+			   "listener hands over what it holds, then the workers drain",
+			   (int)sig);
+		(void)sd_notify(0, "STOPPING=1\nSTATUS=handing over the listening sockets");
+		env->retiring = true;
+		adapters_quit(env);
+		daemon_check_shutdown(env);
+		return;
+	}
+	(void)snprintf(why, sizeof(why), "signal %d", (int)sig);
+	daemon_stop(env, why);
 }
 
 static void
@@ -416,6 +442,7 @@ env_done(struct wasp_env *env)
 	env->sig_hup = wasp_event_free(env->sig_hup);
 	env->shutdown_timer = wasp_event_free(env->shutdown_timer);
 	env->watchdog = wasp_event_free(env->watchdog);
+	env->status_timer = wasp_event_free(env->status_timer);
 	env->base = wasp_event_base_free(env->base);
 	config_memfd_drop(env);
 	safe_close(env->routes_fd);
@@ -430,6 +457,8 @@ env_done(struct wasp_env *env)
 	free(env->runtime_dir);
 	free(env->build_root);
 	free(env->program_dir);
+	free(env->exe);
+	safe_close(env->restart_ready_fd);
 }
 
 /* ---- pool events: what the pools tell the adapters ------------------------ */
@@ -614,6 +643,7 @@ daemon_main(int argc, char **argv)
 		.uid_last = DEFAULT_UID_LAST,
 		.generation = 1,
 		.routes_fd = -1,
+		.restart_ready_fd = -1,
 		.events = &daemon_pool_events,
 		.procs = &proc_ops_real,
 	};
@@ -621,6 +651,9 @@ daemon_main(int argc, char **argv)
 	int r;
 
 	wasp_log_init("waspd", LOG_INFO);
+	r = restart_init(&env, argv);
+	if (r < 0)
+		return EXIT_FAILURE;
 	r = parse_args(&env, argc, argv);
 	if (r != 0) {
 		env_done(&env);
@@ -656,7 +689,12 @@ daemon_main(int argc, char **argv)
 
 	log_notice("waspd %s serving %s: %zu pool(s), %zu site(s), %zu listening socket(s)",
 		   WASP_VERSION, env.config_path, env.n_pools, env.ah->n_sites, env.n_socks);
-	(void)sd_notify(0, "READY=1\nSTATUS=serving");
+	r = status_start(&env);
+	if (r < 0) {
+		log_errno(r, "status timer");
+		goto fail;
+	}
+	restart_ready(&env);
 
 	if (event_base_dispatch(env.base) < 0) {
 		r = log_errno(-EIO, "event loop");

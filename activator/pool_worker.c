@@ -203,6 +203,7 @@ worker_free(struct worker *w)
 	struct pool *p = w->pool;
 	struct handoff_pair *hp;
 
+	p->env->requests_exited += w->requests;
 	for (struct worker **pp = &p->workers; *pp; pp = &(*pp)->next)
 		if (*pp == w) {
 			*pp = w->next;

@@ -115,10 +115,11 @@ reload_gc(struct wasp_env *env)
 }
 
 static int
-reload_fail(int r, char **ret_msg, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+reload_fail(struct wasp_env *env, int r, char **ret_msg, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 static int
-reload_fail(int r, char **ret_msg, const char *fmt, ...)
+reload_fail(struct wasp_env *env, int r, char **ret_msg, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -126,7 +127,10 @@ reload_fail(int r, char **ret_msg, const char *fmt, ...)
 	if (vasprintf(ret_msg, fmt, ap) < 0)
 		*ret_msg = NULL;
 	va_end(ap);
-	(void)sd_notify(0, "READY=1\nSTATUS=serving (the last reload failed)");
+	if (env->stopping || env->retiring)
+		return r;
+	env->reload_failed = true;
+	status_notify(env, "READY=1");
 	return r;
 }
 
@@ -152,12 +156,12 @@ reload_load(struct wasp_env *env, struct wasp_config **ret_cfg, struct wasp_apph
 		if (n_errors) {
 			log_error("%s: %zu error(s), the running configuration stays",
 				  env->config_path, n_errors);
-			return reload_fail(-EINVAL, ret_msg,
+			return reload_fail(env, -EINVAL, ret_msg,
 					   "%zu error(s), the running configuration stays: %s",
 					   n_errors, e ? e : env->config_path);
 		}
 		log_errno(r, "cannot load %s, the running configuration stays", env->config_path);
-		return reload_fail(r, ret_msg, "cannot load %s: %s; the running configuration stays",
+		return reload_fail(env, r, ret_msg, "cannot load %s: %s; the running configuration stays",
 				   env->config_path, strerror(-r));
 	}
 	wasp_diag_list_done(&diags);
@@ -249,9 +253,14 @@ daemon_reload(struct wasp_env *env, char **ret_msg)
 	int r;
 
 	*ret_msg = NULL;
-	if (env->stopping)
-		return reload_fail(-ESHUTDOWN, ret_msg, "waspd is shutting down");
-	(void)sd_notify(0, "RELOADING=1\nSTATUS=reloading the configuration");
+	if (env->stopping || env->retiring)
+		return reload_fail(env, -ESHUTDOWN, ret_msg,
+				   env->stopping ? "waspd is shutting down"
+						 : "this waspd hands over to a restarted one; reload that");
+	/* MONOTONIC_USEC: systemd 253+ wants it with RELOADING=1 (older ones
+	 * ignore it) */
+	(void)sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading the configuration",
+			 (unsigned long long)t0);
 	log_notice("reloading %s", env->config_path);
 
 	r = reload_load(env, &cfg, &ah, ret_msg);
@@ -279,7 +288,7 @@ daemon_reload(struct wasp_env *env, char **ret_msg)
 	if (r < 0) {
 		names_free(names, n_names);
 		wasp_config_free(cfg);
-		return reload_fail(r, ret_msg,
+		return reload_fail(env, r, ret_msg,
 				   "cannot listen on the new bindings (%s, see the log); the running "
 				   "configuration stays",
 				   strerror(-r));
@@ -303,11 +312,12 @@ daemon_reload(struct wasp_env *env, char **ret_msg)
 		     env->n_socks) < 0)
 		*ret_msg = NULL;
 	log_notice("%s", *ret_msg ? *ret_msg : "configuration reloaded");
-	(void)sd_notify(0, "READY=1\nSTATUS=serving");
+	env->reload_failed = false;
+	status_notify(env, "READY=1");
 	return 0;
 
 oom:
 	names_free(names, n_names);
 	wasp_config_free(cfg);
-	return reload_fail(-ENOMEM, ret_msg, "out of memory; the running configuration stays");
+	return reload_fail(env, -ENOMEM, ret_msg, "out of memory; the running configuration stays");
 }

@@ -143,58 +143,110 @@ sock_matches(const struct listen_sock *s, const union sockaddr_any *a)
 	return memcmp(&a->in6.sin6_addr, &want6, sizeof(want6)) == 0;
 }
 
-/* Take the listening sockets systemd passed (socket activation). */
+/* A dual-stack [::] socket s was given covers the port's IPv4 wildcard too. */
+static void
+sock_cover_v4(struct wasp_env *env, const struct listen_sock *s)
+{
+	int v6only = 0;
+	socklen_t ol = sizeof(v6only);
+
+	if (s->family != AF_INET6 || !streq(s->address, "*") ||
+	    getsockopt(s->fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &ol) < 0 || v6only)
+		return;
+	for (size_t k = 0; k < env->n_socks; k++)
+		if (env->socks[k].family == AF_INET && env->socks[k].port == s->port &&
+		    streq(env->socks[k].address, "*"))
+			env->socks[k].covered = true;
+}
+
+/* The binding passed socket fd serves: the one whose name it carries when
+ * it has one of ours (the file descriptor store, a restart), else the first
+ * free one listening on its address (socket activation). NULL: none. */
+static struct listen_sock *
+sock_for_passed(struct wasp_env *env, int fd, const char *name, const union sockaddr_any *a)
+{
+	bool ours = fdstore_is_ours(name);
+
+	for (size_t j = 0; j < env->n_socks; j++) {
+		struct listen_sock *s = &env->socks[j];
+		char sname[FDSTORE_NAME_MAX];
+
+		if (s->fd >= 0 || !sock_matches(s, a))
+			continue;
+		if (ours && (fdstore_name(s, sname, sizeof(sname)) < 0 || !streq(sname, name)))
+			continue;
+		return s;
+	}
+	return NULL;
+}
+
+/* Whether some binding's socket goes by name (then removing the name from
+ * the store would remove that socket too). */
+static bool
+name_in_use(const struct wasp_env *env, const char *name)
+{
+	char sname[FDSTORE_NAME_MAX];
+
+	for (size_t j = 0; j < env->n_socks; j++)
+		if (fdstore_name(&env->socks[j], sname, sizeof(sname)) == 0 && streq(sname, name))
+			return true;
+	return false;
+}
+
+static void
+sock_adopt_one(struct wasp_env *env, int fd, const char *name)
+{
+	union sockaddr_any a = { 0 };
+	socklen_t len = sizeof(a);
+	struct listen_sock *s;
+	int fl;
+
+	if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0 || getsockname(fd, &a.sa, &len) < 0) {
+		log_warning("passed fd %d (%s) is not a listening stream socket, ignoring", fd,
+			    strempty(name));
+		return;
+	}
+	s = sock_for_passed(env, fd, name, &a);
+	if (!s) {
+		log_warning("passed fd %d (%s) matches no binding of the configuration, closing it",
+			    fd, strempty(name));
+		(void)close(fd);
+		if (name && !name_in_use(env, name))
+			fdstore_remove_name(name);
+		return;
+	}
+	s->fd = fd;
+	/* a socket stored before comes back from the store */
+	s->stored = fdstore_is_ours(name);
+	log_info("%s: using fd %d for %s:%u",
+		 s->stored ? "stored socket" : "socket activation", fd, s->address, s->port);
+	sock_cover_v4(env, s);
+	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+	fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* Take the listening sockets passed (LISTEN_FDS): socket activation, the
+ * file descriptor store, a restart (fdstore.c). Named ones of ours first,
+ * so that an unnamed socket-activation copy of the same socket does not
+ * take a binding a stored one names. */
 static void
 sockets_adopt(struct wasp_env *env)
 {
-	int n = sd_listen_fds(1);
+	char **names = NULL;
+	int n = sd_listen_fds_with_names(1, &names);
 
-	if (n <= 0)
-		return;
-	for (int i = 0; i < n; i++) {
-		int fd = SD_LISTEN_FDS_START + i, one_v6only = 0;
-		union sockaddr_any a = { 0 };
-		socklen_t len = sizeof(a);
-		socklen_t ol = sizeof(one_v6only);
-		bool used = false;
+	for (int pass = 0; pass < 2 && n > 0; pass++)
+		for (int i = 0; i < n; i++) {
+			const char *name = names ? names[i] : NULL;
 
-		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0 ||
-		    getsockname(fd, &a.sa, &len) < 0) {
-			log_warning("socket activation: fd %d is not a listening stream socket, "
-				    "ignoring",
-				    fd);
-			continue;
+			if (fdstore_is_ours(name) == (pass == 0))
+				sock_adopt_one(env, SD_LISTEN_FDS_START + i, name);
 		}
-		for (size_t j = 0; j < env->n_socks && !used; j++) {
-			struct listen_sock *s = &env->socks[j];
-			if (s->fd >= 0 || !sock_matches(s, &a))
-				continue;
-			s->fd = fd;
-			used = true;
-			log_info("socket activation: using fd %d for %s:%u", fd, s->address,
-				 s->port);
-			/* A dual-stack [::] covers the port's IPv4 wildcard too. */
-			if (s->family == AF_INET6 && streq(s->address, "*") &&
-			    getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one_v6only, &ol) == 0 &&
-			    !one_v6only)
-				for (size_t k = 0; k < env->n_socks; k++)
-					if (env->socks[k].family == AF_INET &&
-					    env->socks[k].port == s->port &&
-					    streq(env->socks[k].address, "*"))
-						env->socks[k].covered = true;
-		}
-		if (!used) {
-			log_warning("socket activation: fd %d matches no binding of the "
-				    "configuration, closing it",
-				    fd);
-			(void)close(fd);
-			continue;
-		}
-		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-		int fl = fcntl(fd, F_GETFL);
-		if (fl >= 0)
-			(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-	}
+	for (int i = 0; names && i < n; i++)
+		free(names[i]);
+	free(names);
 }
 
 /* Collect into env->socks the sockets ah's bindings need (no fd yet). */
@@ -298,6 +350,7 @@ sockets_bind(struct wasp_env *env)
 	if (r < 0)
 		return r;
 	socks_compact(env);
+	fdstore_store(env);
 	return 0;
 }
 
@@ -328,6 +381,7 @@ sockets_reload(struct wasp_env *env, const struct wasp_apphost *ah, bool *ret_ch
 		for (size_t j = 0; j < n_old; j++)
 			if (!reused[j] && old[j].fd >= 0 && sock_same(&env->socks[i], &old[j])) {
 				env->socks[i].fd = old[j].fd;
+				env->socks[i].stored = old[j].stored;
 				reused[j] = true;
 				break;
 			}
@@ -345,6 +399,7 @@ sockets_reload(struct wasp_env *env, const struct wasp_apphost *ah, bool *ret_ch
 					 old[j].family == AF_INET6 ? "[" : "", old[j].address,
 					 old[j].family == AF_INET6 ? "]" : "", old[j].port,
 					 old[j].protocol);
+			fdstore_remove(&old[j]);
 			safe_close(old[j].fd);
 		}
 		free(old[j].protocol);
@@ -352,6 +407,7 @@ sockets_reload(struct wasp_env *env, const struct wasp_apphost *ah, bool *ret_ch
 	}
 	free(old);
 	free(reused);
+	fdstore_store(env);
 	*ret_changed = changed;
 	return 0;
 

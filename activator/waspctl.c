@@ -327,6 +327,8 @@ usage(FILE *f)
 		   "  start|stop|recycle apppool NAME|/apppool.name:NAME   (talk to waspd)\n"
 		   "  start|stop site NAME|/site.name:NAME   (talk to waspd)\n");
 	fprintf(f, "  reload   read applicationHost.config again and apply it (talk to waspd)\n");
+	fprintf(f, "  restart  start waspd again keeping the listening sockets; the old one drains\n"
+		   "           (talk to waspd; without systemd)\n");
 }
 
 int

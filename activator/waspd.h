@@ -54,6 +54,7 @@ struct listen_sock {
 	int family;
 	int fd;
 	bool covered; /* a passed dual-stack [::] socket serves it */
+	bool stored;  /* in systemd's file descriptor store (fdstore.c) */
 };
 
 enum worker_state {
@@ -286,10 +287,25 @@ struct wasp_env {
 	bool stopping;
 	bool exiting;
 	int exit_status;
+	/* systemd status (status.c) */
+	uint64_t requests_exited; /* served by workers gone */
+	struct event *status_timer;
+	char status_last[256];
+	uint64_t status_mono, status_requests;
+	uint64_t stop_deadline; /* monotonic usec the drain is cut at */
+	bool reload_failed;
+	/* restart.c: exec'd by `waspctl restart`, the pipe to tell the old
+	 * waspd it serves (-1: none); or the old one, handing over */
+	int restart_ready_fd;
+	bool retiring;
+	char **argv; /* as started, for the restart */
+	char *exe;   /* this program's path, for the restart */
 };
 
 /* daemon.c */
 int daemon_main(int argc, char **argv);
+/* Drain every worker, then stop the adapters and exit (SIGTERM). */
+void daemon_stop(struct wasp_env *env, const char *why);
 /* Called whenever something that shutdown waits for went away. */
 void daemon_check_shutdown(struct wasp_env *env);
 
@@ -378,6 +394,21 @@ int sockets_bind(struct wasp_env *env);
 int sockets_reload(struct wasp_env *env, const struct wasp_apphost *ah, bool *ret_changed);
 void sockets_close(struct wasp_env *env);
 
+/* fdstore.c */
+#define FDSTORE_NAME_MAX 256 /* FDNAME= is at most 255 bytes */
+/* s's name in LISTEN_FDNAMES and FDNAME= ("wasp-http-127.0.0.1-80"). */
+int fdstore_name(const struct listen_sock *s, char *buf, size_t size);
+/* Whether a passed descriptor's name is one fdstore_name() makes. */
+bool fdstore_is_ours(const char *name);
+/* Under systemd (NOTIFY_SOCKET): FDSTORE=1 every socket not stored yet. */
+void fdstore_store(struct wasp_env *env);
+/* Under systemd, some listening socket is in the store (it outlives us). */
+bool fdstore_holds(const struct wasp_env *env);
+/* FDSTOREREMOVE=1 for a stored socket waspd closes (a reload dropped it). */
+void fdstore_remove(const struct listen_sock *s);
+/* The same for a passed descriptor of ours no binding wants. */
+void fdstore_remove_name(const char *name);
+
 /* reload.c */
 struct wasp_config_opts;
 struct wasp_diag_list;
@@ -411,6 +442,8 @@ void route_index_free(struct wasp_env *env);
 /* adapter.c */
 int adapters_start(struct wasp_env *env);
 void adapters_stop(struct wasp_env *env);
+/* SIGQUIT: stop accepting, finish what they hold, exit (a restart). */
+void adapters_quit(struct wasp_env *env);
 void adapters_free(struct wasp_env *env);
 /* Send to every registered adapter. */
 void adapters_send_pool_state(struct wasp_env *env, const struct wasp_msg_pool_state *m);
@@ -474,6 +507,28 @@ int pools_reload(struct wasp_env *env, struct wasp_config *cfg, const struct was
 /* After the adapters have the new generation: stop the removed pools, arm
  * schedules, start AlwaysRunning pools that have no worker. */
 void pools_reload_start(struct wasp_env *env);
+
+/* restart.c */
+/* At start: argv and this program's path kept for a restart; when started
+ * by one, the pipe to the old waspd (WASP_RESTART_FD). */
+int restart_init(struct wasp_env *env, char **argv);
+/* Started by `waspctl restart`: the old waspd still answers on control.sock. */
+bool restart_taking_over(const struct wasp_env *env);
+/* Serving: tell the old waspd (when started by a restart). */
+void restart_ready(struct wasp_env *env);
+/* `waspctl restart`: start a new waspd on the listening sockets and, once
+ * it serves, hand over (0, *ret_pid its pid), or -errno with nothing
+ * changed; *ret_msg (malloc'd, may be NULL) says which. */
+int restart_request(struct wasp_env *env, char **ret_msg, pid_t *ret_pid);
+
+/* status.c */
+/* READY=1 (or what extra says) with STATUS= and the counts; the timer that
+ * sends STATUS= again when it changed, under systemd. */
+int status_start(struct wasp_env *env);
+/* extra (may be NULL), then STATUS= with the counts, now. */
+void status_notify(struct wasp_env *env, const char *extra);
+/* Draining: EXTEND_TIMEOUT_USEC= up to the drain deadline. */
+void status_extend_stop(struct wasp_env *env);
 
 /* reload.c */
 /* Load the configuration file again and apply it: sockets, pools (changed
