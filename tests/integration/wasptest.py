@@ -382,7 +382,8 @@ class Server:
     ("pool <name>\\n") and big.bin (64 KiB)."""
 
     def __init__(self, test, pools, sites=None, pool_defaults=None,
-                 web_server_xml="", env=None, test_hooks=True, args=(), wrapper=()):
+                 web_server_xml="", env=None, test_hooks=True, args=(), wrapper=(),
+                 pass_fds=()):
         self.test = test
         self.dir = test.dir
         self.port = free_port()
@@ -400,6 +401,8 @@ class Server:
         # A command waspd runs under (it must exec waspd in the same
         # process, like systemd-socket-activate); "{port}" is replaced.
         self.wrapper = [w.replace("{port}", str(self.port)) for w in wrapper]
+        # Descriptors waspd (or the wrapper) inherits, at their numbers.
+        self.pass_fds = tuple(pass_fds)
         # Cleanup fails the test when waspd does not exit 0 on SIGTERM;
         # a test that kills waspd on purpose sets this to False.
         self.expect_clean_exit = True
@@ -484,7 +487,7 @@ class Server:
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                      stdout=self.logf, stderr=self.logf,
                                      env=env, start_new_session=True,
-                                     preexec_fn=pdeath)
+                                     preexec_fn=pdeath, pass_fds=self.pass_fds)
         self.pgid = self.proc.pid  # session leader: its pid is the pgid
         self.test._register_group(self.pgid)
         if wait:

@@ -1,0 +1,104 @@
+"""systemd's file descriptor store: under a NOTIFY_SOCKET waspd stores each
+listening socket (FDSTORE=1, FDNAME=wasp-PROTOCOL-ADDRESS-PORT), stores
+the socket of a binding a reload adds and removes (FDSTOREREMOVE=1) the one
+of a binding a reload drops. A second waspd started with the stored
+sockets (LISTEN_FDS, LISTEN_FDNAMES, as systemd passes them back on a
+restart) takes them for their bindings, stores nothing again, and serves.
+
+A client loop runs across the stop of the first waspd and the start of the
+second: the socket never closes (the store holds it), so no connection is
+refused. The first waspd's listener stops accepting and hands over what it
+holds before its workers drain, so no request fails either: the clients
+wait in the backlog for the second."""
+import errno
+import socket
+import threading
+import time
+
+import notifytest
+import wasptest
+from wasptest import check, wait_until
+
+
+def name(port):
+    return "wasp-http-127.0.0.1-%d" % port
+
+
+def fd_port(fd):
+    s = socket.socket(fileno=socket.dup(fd))
+    try:
+        return s.getsockname()[1], s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+    finally:
+        s.close()
+
+
+def test(t):
+    ns = notifytest.NotifySocket(t.dir)
+    srv = t.server(pools={"A": {}}, env={"NOTIFY_SOCKET": ns.path}).start()
+    port = srv.port
+    wait_until(lambda: ns.seen("FDNAME", name(port)), what="FDSTORE of the socket")
+    stored = ns.seen("FDNAME", name(port))
+    check(len(stored) == 1 and stored[0].fields.get("FDSTORE") == "1" and
+          len(stored[0].fds) == 1, "one FDSTORE=1 with one fd: %r" % stored)
+    check(fd_port(stored[0].fds[0]) == (port, 1), "the stored fd listens on the port")
+    fd = stored[0].fds[0]
+
+    # A reload adding a binding stores its socket; one dropping it removes it.
+    with open(srv.config_path) as f:
+        good = f.read()
+    port2 = wasptest.free_port()
+    extra = '<binding protocol="http" bindingInformation="127.0.0.1:%d:" />' % port2
+    wasptest.replace_file(srv.config_path, good.replace("</bindings>", extra + "</bindings>", 1))
+    srv.waspctl("reload")
+    wait_until(lambda: ns.seen("FDNAME", name(port2)), what="FDSTORE of the new socket")
+    wasptest.replace_file(srv.config_path, good)
+    srv.waspctl("reload")
+    wait_until(lambda: ns.seen("FDSTOREREMOVE", "1"), what="FDSTOREREMOVE")
+    removed = ns.seen("FDSTOREREMOVE", "1")
+    check([m.fields["FDNAME"] for m in removed] == [name(port2)], "removed %r" % removed)
+    check(len(ns.seen("FDNAME", name(port))) == 1, "the kept socket is not stored again")
+
+    # The restart: stop the first waspd while clients connect, start the
+    # second with the stored socket.
+    refused, results = [], []
+    stop = threading.Event()
+
+    def loop():
+        while not stop.is_set():
+            t0 = time.monotonic()
+            try:
+                r = wasptest.http_request(port, "/index.html", host=srv.host("A"), timeout=30)
+                results.append((t0, r.status))
+            except OSError as e:
+                if e.errno == errno.ECONNREFUSED:
+                    refused.append(t0)
+                results.append((t0, repr(e)))
+
+    threads = [threading.Thread(target=loop, daemon=True) for _ in range(3)]
+    for th in threads:
+        th.start()
+    wait_until(lambda: len(results) >= 10, what="requests before the stop")
+    check(srv.stop() == 0, "first waspd exit status")
+    env = {"NOTIFY_SOCKET": ns.path}
+    srv2 = t.server(pools={"A": {}}, sites=srv.sites, env=env, pass_fds=(fd,),
+                    wrapper=notifytest.wrapper([fd], [name(port)], env))
+    srv2.port = port
+    n_stored = len(ns.seen("FDSTORE", "1"))
+    srv2.start()
+    t_ready = time.monotonic()
+    wait_until(lambda: len([r for r in results if r[0] > t_ready]) >= 10,
+               what="requests after the second waspd started")
+    stop.set()
+    for th in threads:
+        th.join(40)
+    check(not refused, "%d connection(s) refused" % len(refused))
+    failed = [r for r in results if r[1] != 200]
+    check(not failed, "%d of %d request(s) failed: %r" % (len(failed), len(results), failed[:5]))
+    srv2.wait_log("stored socket: using fd 3 for 127.0.0.1:%d" % port)
+    check(len(ns.seen("FDSTORE", "1")) == n_stored, "the passed socket is not stored again")
+    r = srv2.get(pool="A")
+    check(r.status == 200 and r.pid in srv2.worker_processes(), "served by the second: %r" % r)
+    ns.close()
+
+
+wasptest.main(test)
