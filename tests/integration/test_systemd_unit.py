@@ -1,6 +1,7 @@
 """The shipped systemd units parse: `systemd-analyze verify` on wasp.service
 (made by meson from dist/systemd/wasp.service.in, pointed at the build's
-waspd) and wasp.socket reports nothing, the service's ExecStartPre
+waspd and waspctl) and wasp.socket reports nothing, ExecReload= is
+`waspctl reload` and the file descriptor store is on, the service's ExecStartPre
 (`--test-config`) accepts the bundled example configuration, and
 `systemd-analyze security --offline=yes` rates the service's exposure 4.0
 or less (where this systemd can rate a unit file offline, 250 and later)."""
@@ -23,10 +24,17 @@ def test(t):
         unit = f.read()
     waspd = wasptest.program("activator/waspd")
     example = os.path.join(src, "examples", "applicationHost.config")
-    check("Type=notify" in unit and "ExecReload=" in unit, "unit: %r" % unit)
+    check("Type=notify" in unit, "unit: %r" % unit)
     m = re.search(r"^ExecStart=(\S+)", unit, re.M)
     check(m and m.group(1).endswith("/waspd"), "ExecStart: %r" % unit)
     unit = unit.replace(m.group(1), waspd)
+    # `systemctl reload` fails when the configuration does not load: waspctl
+    # reload exits non-zero then (test_sd_status); kill -HUP would not.
+    m = re.search(r"^ExecReload=(\S+) reload$", unit, re.M)
+    check(m and m.group(1).endswith("/waspctl"), "ExecReload: %r" % unit)
+    unit = unit.replace(m.group(1), wasptest.program("activator/waspctl"))
+    m = re.search(r"^FileDescriptorStoreMax=(\d+)$", unit, re.M)
+    check(m and int(m.group(1)) > 0, "FileDescriptorStoreMax: %r" % unit)
     unit = re.sub(r"-c \S+/applicationHost\.config", "-c " + example, unit)
     d = os.path.join(t.dir, "units")
     os.makedirs(d)
