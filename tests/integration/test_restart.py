@@ -4,12 +4,13 @@ that one serves, the old generation hands over (its listener stops
 accepting and finishes what it holds, then its workers drain) and exits.
 
 A client loop runs across the restart: no connection is refused and no
-request fails. The new waspd serves on the same port with its own
+request fails, and a slow request in flight on the old worker completes. The new waspd serves on the same port with its own
 listener and workers; the old waspd, its listener and workers are gone;
 control.sock is the new waspd's. A restart whose new waspd cannot load the
 configuration changes nothing."""
 import os
 import signal
+import threading
 
 import wasptest
 from wasptest import check, wait_until
@@ -47,6 +48,14 @@ def test(t):
     check(srv.listener_pids() == old_listener, "listener unchanged")
     wasptest.replace_file(srv.config_path, good)
 
+    # A slow request in flight on the old worker keeps it draining for a
+    # while after the hand-over: it completes, and meanwhile no new request
+    # meets the old generation (it would answer 503).
+    slow = []
+    th = threading.Thread(target=lambda: slow.append(
+        srv.get("/__wasp_test/sleep?ms=1500", pool="A", timeout=30)), daemon=True)
+    th.start()
+    wait_until(lambda: any(w["busy"] > 0 for w in srv.workers("A")), what="slow request running")
     load = wasptest.Load(srv, pool="A", threads=4).start()
     wait_until(lambda: load.count() >= 20, what="requests before the restart")
     r = srv.waspctl("restart", timeout=40)
@@ -60,6 +69,9 @@ def test(t):
     n = load.count()
     wait_until(lambda: load.count() >= n + 20, what="requests after the restart")
     load.stop()
+    th.join(30)
+    check(slow and slow[0].status == 200 and slow[0].pid in old_workers,
+          "the slow request in flight: %r" % slow)
     check(not load.failures, "%d failed request(s) of %d: %r"
           % (len(load.failures), load.count(), load.failures[:5]))
 

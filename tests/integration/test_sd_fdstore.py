@@ -74,6 +74,13 @@ def test(t):
                     refused.append(t0)
                 results.append((t0, repr(e)))
 
+    # A slow request in flight keeps the first waspd's worker draining a
+    # while: it completes, and no new request meets the draining pool.
+    slow = []
+    ths = threading.Thread(target=lambda: slow.append(
+        srv.get("/__wasp_test/sleep?ms=1500", pool="A", timeout=30)), daemon=True)
+    ths.start()
+    wait_until(lambda: any(w["busy"] > 0 for w in srv.workers("A")), what="slow request running")
     threads = [threading.Thread(target=loop, daemon=True) for _ in range(3)]
     for th in threads:
         th.start()
@@ -91,6 +98,8 @@ def test(t):
     stop.set()
     for th in threads:
         th.join(40)
+    ths.join(30)
+    check(slow and slow[0].status == 200, "the slow request in flight: %r" % slow)
     check(not refused, "%d connection(s) refused" % len(refused))
     failed = [r for r in results if r[1] != 200]
     check(not failed, "%d of %d request(s) failed: %r" % (len(failed), len(results), failed[:5]))
