@@ -216,10 +216,12 @@ sock_adopt_one(struct wasp_env *env, int fd, const char *name)
 		return;
 	}
 	s->fd = fd;
-	/* a socket stored before comes back from the store */
-	s->stored = fdstore_is_ours(name);
+	/* The service manager keeps it already (in its store, or a socket
+	 * unit's): it is not stored again, and it outlives us. */
+	s->stored = true;
 	log_info("%s: using fd %d for %s:%u",
-		 s->stored ? "stored socket" : "socket activation", fd, s->address, s->port);
+		 fdstore_is_ours(name) ? "stored socket" : "socket activation", fd, s->address,
+		 s->port);
 	sock_cover_v4(env, s);
 	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
 	fl = fcntl(fd, F_GETFL);

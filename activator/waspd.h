@@ -54,7 +54,8 @@ struct listen_sock {
 	int family;
 	int fd;
 	bool covered; /* a passed dual-stack [::] socket serves it */
-	bool stored;  /* in systemd's file descriptor store (fdstore.c) */
+	bool stored;  /* kept by the service manager: its file descriptor store
+			 (fdstore.c), or a socket unit; or passed by a restart */
 };
 
 enum worker_state {
