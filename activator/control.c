@@ -707,8 +707,13 @@ control_close(struct wasp_env *env)
 
 	if (!ctl)
 		return;
-	while (ctl->clients)
+	while (ctl->clients) {
+		struct bufferevent *bev = ctl->clients->bev;
+
+		/* an answer still queued (a restart's, just before we exit) */
+		(void)evbuffer_write(bufferevent_get_output(bev), bufferevent_getfd(bev));
 		client_free(ctl->clients);
+	}
 	event_free(ctl->ev);
 	safe_close(ctl->fd);
 	/* only our own socket file: after a restart the name is the new waspd's */
