@@ -94,18 +94,6 @@ fdstore_holds(const struct wasp_env *env)
 }
 
 void
-fdstore_remove(const struct listen_sock *s)
-{
-	char name[FDSTORE_NAME_MAX], msg[FDSTORE_NAME_MAX + 32];
-
-	if (!s->stored || !fdstore_wanted() || fdstore_name(s, name, sizeof(name)) < 0)
-		return;
-	(void)snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
-	(void)sd_notify(0, msg);
-	log_debug("%s out of the service manager's file descriptor store", name);
-}
-
-void
 fdstore_remove_name(const char *name)
 {
 	char msg[FDSTORE_NAME_MAX + 32];
@@ -114,4 +102,14 @@ fdstore_remove_name(const char *name)
 		return;
 	(void)snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
 	(void)sd_notify(0, msg);
+	log_debug("%s out of the service manager's file descriptor store", name);
+}
+
+void
+fdstore_remove(const struct listen_sock *s)
+{
+	char name[FDSTORE_NAME_MAX];
+
+	if (s->stored && fdstore_name(s, name, sizeof(name)) == 0)
+		fdstore_remove_name(name);
 }
