@@ -159,11 +159,11 @@ sock_cover_v4(struct wasp_env *env, const struct listen_sock *s)
 			env->socks[k].covered = true;
 }
 
-/* The binding passed socket fd serves: the one whose name it carries when
+/* The binding a passed socket serves: the one whose name it carries when
  * it has one of ours (the file descriptor store, a restart), else the first
  * free one listening on its address (socket activation). NULL: none. */
 static struct listen_sock *
-sock_for_passed(struct wasp_env *env, int fd, const char *name, const union sockaddr_any *a)
+sock_for_passed(struct wasp_env *env, const char *name, const union sockaddr_any *a)
 {
 	bool ours = fdstore_is_ours(name);
 
@@ -206,7 +206,7 @@ sock_adopt_one(struct wasp_env *env, int fd, const char *name)
 			    strempty(name));
 		return;
 	}
-	s = sock_for_passed(env, fd, name, &a);
+	s = sock_for_passed(env, name, &a);
 	if (!s) {
 		log_warning("passed fd %d (%s) matches no binding of the configuration, closing it",
 			    fd, strempty(name));
