@@ -400,7 +400,8 @@ control_handle(struct control_client *c, json_t *req)
 	object = json_string_value(json_object_get(req, "object"));
 	name = json_string_value(json_object_get(req, "name"));
 	if (!verb)
-		return error_reply("missing field 'verb' (list, start, stop, recycle, reload, restart)");
+		return error_reply(
+			"missing field 'verb' (list, start, stop, recycle, reload, restart)");
 	if (c->access != CONTROL_ALL && !streq(verb, "list"))
 		return error_reply("permission denied: uid %u may only list (a member of "
 				   "waspd's --read-group); '%s' needs root or --admin-group",
@@ -439,7 +440,8 @@ control_handle(struct control_client *c, json_t *req)
 				   object);
 	}
 	if (!streq(verb, "start") && !streq(verb, "stop") && !streq(verb, "recycle"))
-		return error_reply("unknown verb '%s' (list, start, stop, recycle, reload, restart)", verb);
+		return error_reply("unknown verb '%s' (list, start, stop, recycle, reload, restart)",
+				   verb);
 	if (streq(object, "site") && !streq(verb, "recycle")) {
 		if (!name || !*name)
 			return error_reply("%s site needs the site's name", verb);
