@@ -4,9 +4,10 @@ that one serves, the old generation hands over (its listener stops
 accepting and finishes what it holds, then its workers drain) and exits.
 
 A client loop runs across the restart: no connection is refused and no
-request fails, and a slow request in flight on the old worker completes. The new waspd serves on the same port with its own
-listener and workers; the old waspd, its listener and workers are gone;
-control.sock is the new waspd's. A restart whose new waspd cannot load the
+request fails, and a slow request in flight on the old worker completes.
+The new waspd serves on the same port with its own listener and workers;
+the old waspd, its listener and workers are gone; control.sock is the new
+waspd's. A restart whose new waspd cannot load the
 configuration changes nothing."""
 import os
 import signal
