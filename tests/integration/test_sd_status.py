@@ -5,7 +5,7 @@ second), sent again when they change; RELOADING=1 with MONOTONIC_USEC
 says so when the reload failed (`waspctl reload` exits non-zero then, which
 is what makes `systemctl reload` fail with ExecReload=waspctl reload);
 EXTEND_TIMEOUT_USEC= covering shutdownTimeLimit when it drains on
-SIGTERM."""
+SIGTERM. `waspctl restart` is refused under systemd."""
 import re
 import signal
 import time
@@ -71,6 +71,10 @@ def test(t):
           "%r" % ns.seen("READY", "1")[-1])
     check(len(ns.seen("RELOADING", "1")) == 2, "RELOADING=1 for the failed reload too")
     wasptest.replace_file(srv.config_path, good)
+
+    # Under systemd a restart is systemctl's (the store keeps the sockets).
+    rc, out, err = srv.waspctl("restart", check_status=False)
+    check(rc == 1 and "systemctl restart" in err, "restart: %d %r %r" % (rc, out, err))
 
     # SIGTERM: STOPPING=1, and EXTEND_TIMEOUT_USEC= beyond shutdownTimeLimit.
     srv.proc.send_signal(signal.SIGTERM)
