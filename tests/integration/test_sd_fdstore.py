@@ -3,7 +3,8 @@ listening socket (FDSTORE=1, FDNAME=wasp-PROTOCOL-ADDRESS-PORT), stores
 the socket of a binding a reload adds and removes (FDSTOREREMOVE=1) the one
 of a binding a reload drops. A second waspd started with the stored
 sockets (LISTEN_FDS, LISTEN_FDNAMES, as systemd passes them back on a
-restart) takes them for their bindings, stores nothing again, and serves.
+restart) takes them for their bindings, stores nothing again, closes and removes
+(FDSTOREREMOVE=1) a stored socket no binding wants, and serves.
 
 A client loop runs across the stop of the first waspd and the start of the
 second: the socket never closes (the store holds it), so no connection is
@@ -86,13 +87,22 @@ def test(t):
         th.start()
     wait_until(lambda: len(results) >= 10, what="requests before the stop")
     check(srv.stop() == 0, "first waspd exit status")
+    # With it, a stored socket no binding of the configuration wants: it is
+    # closed and removed from the store.
+    stale = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    stale.bind(("127.0.0.1", 0))
+    stale.listen(8)
+    port3 = stale.getsockname()[1]
     env = {"NOTIFY_SOCKET": ns.path}
-    srv2 = t.server(pools={"A": {}}, sites=srv.sites, env=env, pass_fds=(fd,),
-                    wrapper=notifytest.wrapper([fd], [name(port)], env))
+    fds = [fd, stale.fileno()]
+    srv2 = t.server(pools={"A": {}}, sites=srv.sites, env=env, pass_fds=fds,
+                    wrapper=notifytest.wrapper(fds, [name(port), name(port3)], env))
     srv2.port = port
     n_stored = len(ns.seen("FDSTORE", "1"))
+    n_removed = len(ns.seen("FDSTOREREMOVE", "1"))
     srv2.start()
     t_ready = time.monotonic()
+    stale.close()
     wait_until(lambda: len([r for r in results if r[0] > t_ready]) >= 10,
                what="requests after the second waspd started")
     stop.set()
@@ -105,6 +115,11 @@ def test(t):
     check(not failed, "%d of %d request(s) failed: %r" % (len(failed), len(results), failed[:5]))
     srv2.wait_log("stored socket: using fd 3 for 127.0.0.1:%d" % port)
     check(len(ns.seen("FDSTORE", "1")) == n_stored, "the passed socket is not stored again")
+    removed = ns.seen("FDSTOREREMOVE", "1")[n_removed:]
+    check([m.fields["FDNAME"] for m in removed] == [name(port3)],
+          "the unwanted stored socket removed: %r" % removed)
+    srv2.wait_log("passed fd 4 (%s) matches no binding of the configuration, closing it"
+                  % name(port3))
     r = srv2.get(pool="A")
     check(r.status == 200 and r.pid in srv2.worker_processes(), "served by the second: %r" % r)
     ns.close()
