@@ -32,13 +32,20 @@ requests_total(const struct wasp_env *env)
 	return n;
 }
 
+/* The configured pools (not those a reload removed that still drain), and
+ * how many of them are Started. */
 static size_t
-pools_started(const struct wasp_env *env)
+pools_started(const struct wasp_env *env, size_t *ret_configured)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < env->n_pools; i++)
-		n += !env->pools[i].removed && env->pools[i].state == WASP_POOL_STARTED;
+	*ret_configured = 0;
+	for (size_t i = 0; i < env->n_pools; i++) {
+		if (env->pools[i].removed)
+			continue;
+		(*ret_configured)++;
+		n += env->pools[i].state == WASP_POOL_STARTED;
+	}
 	return n;
 }
 
@@ -46,6 +53,7 @@ static void
 status_text(struct wasp_env *env, char *buf, size_t size)
 {
 	uint64_t now = wasp_now_usec(), total = requests_total(env), rate = 0;
+	size_t configured, started = pools_started(env, &configured);
 
 	if (env->status_mono && now > env->status_mono && total >= env->status_requests)
 		rate = ((total - env->status_requests) * UINT64_C(1000000) +
@@ -60,8 +68,8 @@ status_text(struct wasp_env *env, char *buf, size_t size)
 	}
 	(void)snprintf(buf, size, "%s%s: %zu of %zu pool(s) started, %zu worker(s), %llu req/s",
 		       env->retiring ? "handing over the listening sockets" : "serving",
-		       env->reload_failed ? " (the last reload failed)" : "", pools_started(env),
-		       env->n_pools, pools_count_workers(env), (unsigned long long)rate);
+		       env->reload_failed ? " (the last reload failed)" : "", started, configured,
+		       pools_count_workers(env), (unsigned long long)rate);
 }
 
 static void

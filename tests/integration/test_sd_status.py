@@ -8,6 +8,7 @@ EXTEND_TIMEOUT_USEC= covering shutdownTimeLimit when it drains on
 SIGTERM. `waspctl restart` is refused under systemd."""
 import re
 import signal
+import threading
 import time
 
 import notifytest
@@ -25,13 +26,14 @@ def counts(m):
 
 def test(t):
     ns = notifytest.NotifySocket(t.dir)
-    srv = t.server(pools={"A": {"processModel": {"shutdownTimeLimit": "00:03:00"}},
-                          "B": {"autoStart": "false"}},
+    pools = {"A": {"processModel": {"shutdownTimeLimit": "00:03:00"}},
+             "B": {"autoStart": "false"}, "C": {}}
+    srv = t.server(pools=pools,
                    env={"NOTIFY_SOCKET": ns.path, "WASP_TEST_STATUS_INTERVAL_MS": "200"})
     srv.start()
     wait_until(lambda: ns.seen("READY", "1"), what="READY=1")
     ready = ns.seen("READY", "1")[0]
-    check(counts(ready) == (1, 2, 0, 0), "STATUS at start: %r" % ready)
+    check(counts(ready) == (2, 3, 0, 0), "STATUS at start: %r" % ready)
 
     # Requests: a worker, and a rate above zero.
     load = wasptest.Load(srv, pool="A", threads=2).start()
@@ -42,7 +44,7 @@ def test(t):
     # Sent only when it changed: no two alike in a row.
     texts = [m.fields["STATUS"] for m in ns.seen("STATUS")]
     check(all(a != b for a, b in zip(texts, texts[1:])), "repeated STATUS: %r" % texts)
-    wait_until(lambda: counts(ns.seen("STATUS")[-1]) == (1, 2, 1, 0), 15,
+    wait_until(lambda: counts(ns.seen("STATUS")[-1]) == (2, 3, 1, 0), 15,
                what="the rate back to 0 once idle")
 
     # A reload: RELOADING=1 with MONOTONIC_USEC, then READY=1.
@@ -75,6 +77,21 @@ def test(t):
     # Under systemd a restart is systemctl's (the store keeps the sockets).
     rc, out, err = srv.waspctl("restart", check_status=False)
     check(rc == 1 and "systemctl restart" in err, "restart: %d %r %r" % (rc, out, err))
+
+    # A pool a reload removed, still draining a slow request, is not counted.
+    slow = threading.Thread(target=lambda: srv.get("/__wasp_test/sleep?ms=3000", pool="C",
+                                                   timeout=30), daemon=True)
+    slow.start()
+    wait_until(lambda: any(w["busy"] > 0 for w in srv.workers("C")), what="slow request on C")
+    n_ready = len(ns.seen("READY", "1"))
+    wasptest.replace_file(srv.config_path, wasptest.config_xml(
+        [dict(name=n, **a) for n, a in pools.items() if n != "C"],
+        [x for x in srv.sites if x["name"] != "C"]))
+    srv.waspctl("reload")
+    wait_until(lambda: len(ns.seen("READY", "1")) > n_ready, what="READY=1 after removing C")
+    c = counts(ns.seen("READY", "1")[-1])
+    check(c and c[:3] == (1, 2, 2), "STATUS with C removed and draining: %r" % (c,))
+    slow.join(30)
 
     # SIGTERM: STOPPING=1, and EXTEND_TIMEOUT_USEC= beyond shutdownTimeLimit.
     srv.proc.send_signal(signal.SIGTERM)
