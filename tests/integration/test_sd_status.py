@@ -71,7 +71,8 @@ def test(t):
     wait_until(lambda: len(ns.seen("READY", "1")) > n_ready, what="READY=1 after a failed reload")
     check("(the last reload failed)" in ns.seen("READY", "1")[-1].fields["STATUS"],
           "%r" % ns.seen("READY", "1")[-1])
-    check(len(ns.seen("RELOADING", "1")) == 2, "RELOADING=1 for the failed reload too")
+    # (waspd's own watch may reload the changed file too)
+    check(len(ns.seen("RELOADING", "1")) >= 2, "RELOADING=1 for the failed reload too")
     wasptest.replace_file(srv.config_path, good)
 
     # Under systemd a restart is systemctl's (the store keeps the sockets).
