@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "apphost.h"
+#include "control_apps.h"
 #include "libevent-util.h"
 #include "log.h"
 #include "waspd.h"
@@ -211,6 +212,8 @@ list_workers(struct wasp_env *env)
 				"rssKB", (json_int_t)w->rss_kb, "vmKB", (json_int_t)w->vm_kb,
 				"started", started, "startedUsec", (json_int_t)w->started_real,
 				"uid", (json_int_t)p->ident.uid, "recycling", w->recycling);
+			if (o && control_worker_apps(o, w) < 0)
+				o = (json_decref(o), NULL);
 			if (!o || json_array_append_new(arr, o) < 0) {
 				json_decref(arr);
 				return NULL;

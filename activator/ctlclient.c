@@ -341,6 +341,21 @@ print_line(const struct ctl_object *ob, json_t *o)
 	printf(")\n");
 }
 
+/* A worker's application processes, a line each under its WP line. */
+static void
+print_app_procs(json_t *o)
+{
+	json_t *arr = json_object_get(o, "applications"), *e;
+	size_t i;
+
+	json_array_foreach(arr, i, e)
+		printf("  APPPROCESS \"%" JSON_INTEGER_FORMAT
+		       "\" (kind:%s,state:%s,requests:%" JSON_INTEGER_FORMAT ",application:%s)\n",
+		       json_integer_value(json_object_get(e, "pid")), jstr(e, "kind"),
+		       jstr(e, "state"), json_integer_value(json_object_get(e, "requests")),
+		       jstr(e, "application"));
+}
+
 /* /text:* prints every attribute, /text:ATTR one value a line. */
 static int
 print_text(const struct ctl_object *ob, json_t *o, const char *text)
@@ -406,9 +421,10 @@ print_list(const struct ctl_object *ob, json_t *reply, const struct ctl_args *a,
 		return EXIT_SUCCESS;
 	}
 	json_array_foreach(arr, i, o) {
-		if (!a->text)
+		if (!a->text) {
 			print_line(ob, o);
-		else if (print_text(ob, o, a->text) < 0)
+			print_app_procs(o);
+		} else if (print_text(ob, o, a->text) < 0)
 			return 2;
 	}
 	return EXIT_SUCCESS;

@@ -72,6 +72,9 @@ extern const struct wasp_ipc_channel_ops worker_channel_ops;
 int worker_handle_ready(struct worker *w);
 void worker_handle_pong(struct worker *w, uint64_t token);
 void worker_handle_stats(struct worker *w, const struct wasp_msg_worker_stats *st);
+/* WORKER_APPS's payload (len bytes): 0, or -EBADMSG when it does not keep
+ * its layout (the channel is cut), -ENOMEM. */
+int worker_handle_apps(struct worker *w, const uint8_t *payload, size_t len);
 void worker_handle_channel_lost(struct worker *w, uint32_t adapter_id);
 void worker_handle_channel_close(struct worker *w, int err);
 

@@ -230,6 +230,7 @@ worker_free(struct worker *w)
 	timer_free(&w->recycle_timer);
 	timer_free(&w->sched_timer);
 	wasp_ipc_channel_free(w->ch);
+	free(w->apps);
 	free(w);
 }
 

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -107,6 +108,44 @@ worker_handle_stats(struct worker *w, const struct wasp_msg_worker_stats *st)
 	worker_recycle_check(w);
 }
 
+static bool
+app_proc_valid(const struct wasp_msg_app_proc *a)
+{
+	return a->pid > 0 && a->kind >= 1 && a->kind <= WASP_APP_PROC_KIND__MAX &&
+	       a->state <= WASP_APP_PROC_STATE__MAX &&
+	       memchr(a->application, 0, sizeof(a->application));
+}
+
+int
+worker_handle_apps(struct worker *w, const uint8_t *payload, size_t len)
+{
+	struct wasp_msg_worker_apps h;
+	struct wasp_msg_app_proc *apps = NULL;
+
+	if (len < sizeof(h))
+		return -EBADMSG;
+	memcpy(&h, payload, sizeof(h));
+	if (h.count > WASP_APP_PROCS_MAX || h.total < h.count ||
+	    len != sizeof(h) + (size_t)h.count * sizeof(*apps))
+		return -EBADMSG;
+	if (h.count > 0) {
+		apps = malloc(h.count * sizeof(*apps));
+		if (!apps)
+			return -ENOMEM;
+		memcpy(apps, payload + sizeof(h), h.count * sizeof(*apps));
+		for (uint32_t k = 0; k < h.count; k++)
+			if (!app_proc_valid(&apps[k])) {
+				free(apps);
+				return -EBADMSG;
+			}
+	}
+	free(w->apps);
+	w->apps = apps;
+	w->n_apps = h.count;
+	w->apps_total = h.total;
+	return 0;
+}
+
 /* A broken handoff channel leaves the worker unreachable for that adapter
  * while its pings still come: pair them again; a worker that keeps losing
  * its channels is replaced. */
@@ -187,6 +226,23 @@ worker_on_stats(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, voi
 }
 
 static int
+worker_on_apps(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
+{
+	struct worker *w = userdata;
+	int r = worker_handle_apps(w, msg->payload, msg->len);
+
+	if (r == -ENOMEM) {
+		log_error("pool '%s': worker %u (pid %d): out of memory for its application "
+			  "processes", w->pool->name, w->id, (int)w->pid);
+		return 0; /* the last list stays */
+	}
+	if (r < 0)
+		log_warning("pool '%s': worker %u (pid %d) sent a malformed WORKER_APPS",
+			    w->pool->name, w->id, (int)w->pid);
+	return r;
+}
+
+static int
 worker_on_channel_lost(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg,
 		       void *userdata)
 {
@@ -208,6 +264,7 @@ static const struct wasp_ipc_handler worker_handlers[] = {
 	{ WASP_MSG_PONG, worker_on_pong },
 	{ WASP_MSG_WORKER_STATS, worker_on_stats },
 	{ WASP_MSG_HANDOFF_CHANNEL_LOST, worker_on_channel_lost },
+	{ WASP_MSG_WORKER_APPS, worker_on_apps },
 };
 
 const struct wasp_ipc_channel_ops worker_channel_ops = {

@@ -110,6 +110,10 @@ struct worker {
 	bool failed;             /* counted as a failure already */
 	struct handoff_pair *pairs;
 	uint32_t channels_lost;  /* HANDOFF_CHANNEL_LOST reports */
+	/* From its last WORKER_APPS: the application processes it runs
+	 * (n_apps of apps_total, at most WASP_APP_PROCS_MAX). */
+	struct wasp_msg_app_proc *apps;
+	uint32_t n_apps, apps_total;
 };
 
 struct pool {

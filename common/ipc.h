@@ -203,6 +203,7 @@ int wasp_ipc_channel_send(struct wasp_ipc_channel *ch, uint16_t type, uint32_t s
 		return wasp_ipc_channel_send(ch, WASP_MSG_##NAME, seq, m, n * sizeof(*m), -1, 0); \
 	}
 #define WASP_IPC_SENDER_VAR_REQUIRED(name, NAME, type)
+#define WASP_IPC_SENDER_VAR_NONE(name, NAME, type)
 #define WASP_IPC_SENDER_CHANNEL_NONE(name, NAME, type)
 #define WASP_IPC_SENDER_(NAME, name, num, shape, type, size, fd) \
 	WASP_IPC_SENDER_##shape##_##fd(name, NAME, type)

@@ -97,7 +97,11 @@ enum wasp_ipc_role {
 	 * fd could not be received); the adapter still holds them and routes them again */        \
 	X(HANDOFF_REFUSED, handoff_refused, 403, ARRAY, struct wasp_msg_conn_ref, 8, NONE)         \
 	/* W->A: how many connections the worker can hold, and how many it closed */               \
-	X(WORKER_ROOM, worker_room, 404, FIXED, struct wasp_msg_worker_room, 8, NONE)
+	X(WORKER_ROOM, worker_room, 404, FIXED, struct wasp_msg_worker_room, 8, NONE)            \
+	/* 330: worker -> activator, application processes */                                     \
+	/* W->act: the application processes the worker runs now (sent when the set changed):     \
+	 * the struct, then count struct wasp_msg_app_proc */                                      \
+	X(WORKER_APPS, worker_apps, 330, VAR, struct wasp_msg_worker_apps, 8, NONE)
 
 #define WASP_MSG_ENUM_(NAME, name, num, shape, type, size, fd) WASP_MSG_##NAME = num,
 enum wasp_msg_type { WASP_MSG_TABLE(WASP_MSG_ENUM_) };
@@ -228,6 +232,43 @@ struct wasp_msg_worker_room {
 struct wasp_msg_handback {
 	uint32_t conn_id; /* the HANDOFF's id when not acknowledged, else 0 */
 	uint32_t data_len;
+};
+
+/* WORKER_APPS: a worker's application processes (FastCGI processes, CGI
+ * programs, httpPlatform and aspNetCore backends), at most
+ * WASP_APP_PROCS_MAX of them (total says how many it runs). */
+#define WASP_APP_PROCS_MAX 128
+#define WASP_APP_PROC_NAME_MAX 232
+
+enum wasp_app_proc_kind {
+	WASP_APP_PROC_FASTCGI = 1,
+	WASP_APP_PROC_CGI = 2,
+	WASP_APP_PROC_HTTP_PLATFORM = 3,
+	WASP_APP_PROC_ASPNETCORE = 4,
+	WASP_APP_PROC_KIND__MAX = 4,
+};
+
+enum wasp_app_proc_state {
+	WASP_APP_PROC_STARTING = 0,
+	WASP_APP_PROC_IDLE = 1,
+	WASP_APP_PROC_BUSY = 2,
+	WASP_APP_PROC_STOPPING = 3,
+	WASP_APP_PROC_STATE__MAX = 3,
+};
+
+struct wasp_msg_worker_apps {
+	uint32_t count; /* entries that follow, <= WASP_APP_PROCS_MAX */
+	uint32_t total; /* processes the worker runs (more than count: cut) */
+};
+
+struct wasp_msg_app_proc {
+	uint32_t pid;
+	uint32_t kind;  /* enum wasp_app_proc_kind */
+	uint32_t state; /* enum wasp_app_proc_state */
+	uint32_t reserved;
+	uint64_t requests; /* requests given to it */
+	char application[WASP_APP_PROC_NAME_MAX]; /* NUL-terminated: fullPath|arguments, the
+						     program, or processPath (cut) */
 };
 
 #pragma GCC diagnostic pop

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "apphost.h"
+#include "appprocs.h"
 #include "arena.h"
 #include "config.h"
 #include "ipc.h"
@@ -285,6 +286,7 @@ on_stats_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	read_memory(&st.private_kb, &st.rss_kb);
 	(void)wasp_send_worker_stats(env->activator, 0, &st);
+	(void)appprocs_report(env->activator);
 }
 
 int

@@ -9,6 +9,7 @@
 #include <event2/event.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -726,6 +727,60 @@ START_TEST(recycle_not_overlapped)
 }
 END_TEST
 
+/* WORKER_APPS: kept when it keeps its layout, refused (the channel cut)
+ * otherwise; the last good list stays. */
+START_TEST(worker_apps_checked)
+{
+	struct worker *w;
+	struct {
+		struct wasp_msg_worker_apps h;
+		struct wasp_msg_app_proc a[2];
+	} m = { .h = { .count = 2, .total = 3 } };
+
+	pool_make();
+	pool_on_demand(P);
+	w = worker_nth(0);
+	m.a[0] = (struct wasp_msg_app_proc){ .pid = 10, .kind = WASP_APP_PROC_FASTCGI,
+					     .state = WASP_APP_PROC_IDLE, .requests = 7 };
+	strcpy(m.a[0].application, "/usr/bin/php-cgi");
+	m.a[1] = (struct wasp_msg_app_proc){ .pid = 11, .kind = WASP_APP_PROC_ASPNETCORE,
+					     .state = WASP_APP_PROC_BUSY };
+	ck_assert_int_eq(worker_handle_apps(w, (const uint8_t *)&m, sizeof(m)), 0);
+	ck_assert_uint_eq(w->n_apps, 2);
+	ck_assert_uint_eq(w->apps_total, 3);
+	ck_assert_uint_eq(w->apps[0].requests, 7);
+	ck_assert_str_eq(w->apps[0].application, "/usr/bin/php-cgi");
+	/* a length that is not its count's */
+	ck_assert_int_eq(worker_handle_apps(w, (const uint8_t *)&m, sizeof(m) - 1), -EBADMSG);
+	ck_assert_int_eq(worker_handle_apps(w, (const uint8_t *)&m, 4), -EBADMSG);
+	/* an unknown kind, an unknown state, no NUL, pid 0, total below count */
+	m.a[1].kind = 9;
+	ck_assert_int_eq(worker_handle_apps(w, (const uint8_t *)&m, sizeof(m)), -EBADMSG);
+	m.a[1].kind = WASP_APP_PROC_CGI;
+	m.a[1].state = 4;
+	ck_assert_int_eq(worker_handle_apps(w, (const uint8_t *)&m, sizeof(m)), -EBADMSG);
+	m.a[1].state = WASP_APP_PROC_STOPPING;
+	memset(m.a[1].application, 'x', sizeof(m.a[1].application));
+	ck_assert_int_eq(worker_handle_apps(w, (const uint8_t *)&m, sizeof(m)), -EBADMSG);
+	m.a[1].application[0] = 0;
+	m.a[1].pid = 0;
+	ck_assert_int_eq(worker_handle_apps(w, (const uint8_t *)&m, sizeof(m)), -EBADMSG);
+	m.a[1].pid = 12;
+	m.h.total = 1;
+	ck_assert_int_eq(worker_handle_apps(w, (const uint8_t *)&m, sizeof(m)), -EBADMSG);
+	m.h.count = WASP_APP_PROCS_MAX + 1;
+	m.h.total = WASP_APP_PROCS_MAX + 1;
+	ck_assert_int_eq(worker_handle_apps(w, (const uint8_t *)&m, sizeof(m)), -EBADMSG);
+	ck_assert_uint_eq(w->n_apps, 2);
+	ck_assert_uint_eq(w->apps[1].pid, 11);
+	/* an empty set */
+	m.h = (struct wasp_msg_worker_apps){ 0 };
+	ck_assert_int_eq(worker_handle_apps(w, (const uint8_t *)&m, sizeof(m.h)), 0);
+	ck_assert_uint_eq(w->n_apps, 0);
+	ck_assert_ptr_null(w->apps);
+}
+END_TEST
+
 static Suite *
 activator_pool_suite(void)
 {
@@ -747,6 +802,7 @@ activator_pool_suite(void)
 	tcase_add_test(tc, stop_then_stopped);
 	tcase_add_test(tc, recycle_requests);
 	tcase_add_test(tc, recycle_not_overlapped);
+	tcase_add_test(tc, worker_apps_checked);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "appprocs.h"
 #include "child.h"
 #include "config.h"
 #include "libevent-util.h"
@@ -54,6 +55,7 @@ struct fcgi_inst {
 	struct fcgi_parser drain;
 	unsigned requests, gen;
 	bool busy, exited, stopping;
+	struct appproc ap; /* as waspd lists it */
 };
 
 struct fcgi_app {
@@ -104,6 +106,7 @@ inst_free(struct fcgi_inst *i)
 	if (i->next)
 		i->next->prev = i->prev;
 	a->n_insts--;
+	appproc_remove(&i->ap);
 	i->pid_ev = wasp_event_free(i->pid_ev);
 	i->timer = wasp_event_free(i->timer);
 	i->drain_ev = wasp_event_free(i->drain_ev);
@@ -125,6 +128,7 @@ on_exit_ev(evutil_socket_t fd, short what, void *arg)
 	if (waitid(P_PIDFD, (id_t)i->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
 		return;
 	i->exited = true;
+	appproc_remove(&i->ap);
 	log_debug("FastCGI process %d of '%s' ended (%s %d)", (int)i->pid, a->key,
 		  si.si_code == CLD_EXITED ? "status" : "signal", si.si_status);
 	/* unexpected: nobody asked, or it died its own way before our
@@ -181,6 +185,7 @@ inst_stop(struct fcgi_inst *i)
 	if (i->stopping)
 		return;
 	i->stopping = true;
+	i->ap.state = WASP_APP_PROC_STOPPING;
 	i->fd = safe_close(i->fd);
 	if (i->exited)
 		return;
@@ -274,6 +279,7 @@ inst_spawn(struct fcgi_app *a, struct fcgi_inst **ret)
 		a->insts->prev = i;
 	a->insts = i;
 	a->n_insts++;
+	appproc_add(&i->ap, pid, WASP_APP_PROC_FASTCGI, a->key, WASP_APP_PROC_STARTING);
 	if (!i->pid_ev || !i->timer || event_add(i->pid_ev, NULL) < 0) {
 		inst_stop(i);
 		(void)waitpid(pid, NULL, 0);
@@ -290,6 +296,8 @@ static void
 inst_assign(struct fcgi_inst *i, struct fcgi_waiter *w)
 {
 	i->busy = true;
+	i->ap.state = WASP_APP_PROC_BUSY;
+	i->ap.requests++;
 	i->app->n_busy++;
 	(void)event_del(i->timer);
 	w->ready(w, i);
@@ -416,6 +424,7 @@ fcgi_inst_release(struct fcgi_inst *i, bool reusable)
 	i->busy = false;
 	a->n_busy--;
 	i->requests++;
+	i->ap.state = WASP_APP_PROC_IDLE;
 	log_debug("FastCGI process %d: request %u done%s", (int)i->pid, i->requests,
 		  reusable ? "" : ", not reusable");
 	if (!reusable || i->requests >= a->conf.instance_max_requests || i->gen != a->gen)

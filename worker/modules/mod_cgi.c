@@ -38,6 +38,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "appprocs.h"
 #include "arena.h"
 #include "cgi/cgi.h"
 #include "child.h"
@@ -74,6 +75,7 @@ struct cproc {
 	int pidfd;
 	struct event *exit_ev, *timer; /* timer: the timeout, then the SIGKILL */
 	bool killing, killed, exited;
+	struct appproc ap; /* as waspd lists it */
 };
 
 struct creq {
@@ -115,6 +117,7 @@ proc_free(struct cproc *p)
 	if (p->next)
 		p->next->prev = p->prev;
 	n_procs--;
+	appproc_remove(&p->ap);
 	p->exit_ev = wasp_event_free(p->exit_ev);
 	p->timer = wasp_event_free(p->timer);
 	safe_close(p->pidfd);
@@ -144,6 +147,7 @@ proc_kill(struct cproc *p)
 	if (p->killing)
 		return;
 	p->killing = true;
+	p->ap.state = WASP_APP_PROC_STOPPING;
 	(void)kill(-p->pid, SIGTERM);
 	(void)event_del(p->timer);
 	event_assign(p->timer, event_get_base(p->exit_ev), -1, 0, on_kill_timer, p);
@@ -178,6 +182,7 @@ on_exit_ev(evutil_socket_t fd, short what, void *arg)
 	else
 		log_debug("CGI process %d was killed by signal %d", (int)p->pid, si.si_status);
 	p->exited = true;
+	appproc_remove(&p->ap);
 	(void)event_del(p->exit_ev);
 	/* while its request runs, the timeout still holds: what it started
 	 * may hold its stdout open */
@@ -187,7 +192,8 @@ on_exit_ev(evutil_socket_t fd, short what, void *arg)
 
 /* Watch pid (a child): its exit through a pidfd, its timeout. */
 static int
-proc_new(struct event_base *base, pid_t pid, uint64_t timeout_usec, struct cproc **ret)
+proc_new(struct event_base *base, pid_t pid, const char *program, uint64_t timeout_usec,
+	 struct cproc **ret)
 {
 	struct cproc *p = calloc(1, sizeof(*p));
 	struct timeval tv;
@@ -201,6 +207,8 @@ proc_new(struct event_base *base, pid_t pid, uint64_t timeout_usec, struct cproc
 		procs->prev = p;
 	procs = p;
 	n_procs++;
+	appproc_add(&p->ap, pid, WASP_APP_PROC_CGI, program, WASP_APP_PROC_BUSY);
+	p->ap.requests = 1;
 	if (p->pidfd >= 0) {
 		p->exit_ev = event_new(base, p->pidfd, EV_READ | EV_PERSIST, on_exit_ev, p);
 		p->timer = evtimer_new(base, on_timeout, p);
@@ -724,7 +732,7 @@ creq_start(struct creq *c, char **argv, char **envp, const char *dir, uint64_t t
 	err[1] = safe_close(err[1]);
 	if (r < 0)
 		goto fail;
-	r = proc_new(base_of(c), pid, timeout, &c->proc);
+	r = proc_new(base_of(c), pid, argv[0], timeout, &c->proc);
 	if (r < 0)
 		goto fail;
 	c->proc->creq = c;

@@ -27,6 +27,7 @@
 #include "arena.h"
 #include "child.h"
 #include "config.h"
+#include "msg.h"
 #include "proxy/backend.h"
 #include "proxy/proxy.h"
 #include "util.h"
@@ -288,6 +289,7 @@ backend_for(struct hpreq *h, const char *root)
 		.env = env,
 		.port_var = h->fl->port_var,
 		.token_var = h->fl->ancm ? "ASPNETCORE_TOKEN" : NULL,
+		.kind = h->fl->ancm ? WASP_APP_PROC_ASPNETCORE : WASP_APP_PROC_HTTP_PLATFORM,
 		.log_base = c->log_enabled ? resolve_log(req, root, c->log_file) : NULL,
 		.label = wasp_arena_printf(req->arena, "%s of site %u %s", h->fl->what,
 					   wasp_request_site_id(req), app),

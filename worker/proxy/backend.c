@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "appprocs.h"
 #include "backend.h"
 #include "backend_env.h"
 #include "child.h"
@@ -52,6 +53,7 @@ struct dying {
 	int pidfd;
 	struct event *ev, *kill;
 	uint64_t kill_at;
+	struct appproc ap; /* listed as stopping */
 };
 
 struct bproc {
@@ -64,6 +66,7 @@ struct bproc {
 	unsigned tries;
 	uint64_t started;
 	struct proxy_pool *pool;
+	struct appproc ap; /* as waspd lists it */
 };
 
 struct backend {
@@ -96,6 +99,7 @@ dying_free(struct dying *d)
 		dying = d->next;
 	if (d->next)
 		d->next->prev = d->prev;
+	appproc_remove(&d->ap);
 	if (d->ev)
 		event_free(d->ev);
 	if (d->kill)
@@ -143,6 +147,7 @@ proc_retire(struct bproc *p, uint64_t usec)
 	proxy_pool_set_port(p->pool, 0);
 	p->state = P_OFF;
 	if (p->pid <= 0) {
+		appproc_remove(&p->ap);
 		p->pidfd = safe_close(p->pidfd);
 		return;
 	}
@@ -151,10 +156,13 @@ proc_retire(struct bproc *p, uint64_t usec)
 	if (!d) { /* reaped blocking: out of memory is the end anyway */
 		(void)kill(p->pid, SIGKILL);
 		(void)waitpid(p->pid, NULL, 0);
+		appproc_remove(&p->ap);
 		p->pidfd = safe_close(p->pidfd);
 		p->pid = 0;
 		return;
 	}
+	appproc_move(&d->ap, &p->ap);
+	d->ap.state = WASP_APP_PROC_STOPPING;
 	d->pid = p->pid;
 	d->pidfd = p->pidfd;
 	d->kill_at = wasp_now_usec() + usec;
@@ -210,6 +218,7 @@ ready_proc(struct backend *b)
 
 		if (p->state == P_READY) {
 			b->rr = (unsigned)(p - b->procs) + 1;
+			p->ap.requests++;
 			return p;
 		}
 	}
@@ -341,6 +350,7 @@ on_probe(evutil_socket_t fd, short what, void *arg)
 	if (up) {
 		p->probe_fd = safe_close(p->probe_fd);
 		p->state = P_READY;
+		p->ap.state = WASP_APP_PROC_IDLE;
 		p->tries = 0;
 		proxy_pool_set_port(p->pool, p->port);
 		log_info("%s: process %d listens on 127.0.0.1:%u", b->conf.label, (int)p->pid,
@@ -354,6 +364,16 @@ on_probe(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	(void)evtimer_add(p->timer, &(struct timeval){ .tv_usec = PROBE_USEC });
+}
+
+/* Busy while a request is on one of its connections. */
+static void
+proc_refresh(struct appproc *ap)
+{
+	struct bproc *p = ap->userdata;
+
+	if (p->state == P_READY)
+		ap->state = proxy_pool_busy(p->pool) ? WASP_APP_PROC_BUSY : WASP_APP_PROC_IDLE;
 }
 
 static int
@@ -396,6 +416,9 @@ proc_start(struct bproc *p)
 	}
 	p->tries++;
 	p->state = P_STARTING;
+	appproc_add(&p->ap, p->pid, b->conf.kind, b->conf.argv[0], WASP_APP_PROC_STARTING);
+	p->ap.refresh = proc_refresh;
+	p->ap.userdata = p;
 	p->started = wasp_now_usec();
 	p->pid_ev = event_new(b->base, p->pidfd, EV_READ | EV_PERSIST, on_exit_ev, p);
 	if (!p->pid_ev || event_add(p->pid_ev, NULL) < 0 ||
@@ -531,6 +554,7 @@ procs_free(struct backend *b, bool stop)
 
 		if (stop && p->state != P_OFF)
 			proc_retire(p, b->conf.shutdown_usec);
+		appproc_remove(&p->ap);
 		if (p->timer)
 			event_free(p->timer);
 		proxy_pool_free(p->pool);

@@ -25,6 +25,7 @@ struct backend_conf {
 	unsigned attempts;     /* starts tried before a request fails (>= 1) */
 	unsigned rapid_fails;  /* crashes per minute before starts are refused */
 	unsigned processes;    /* processesPerApplication */
+	unsigned kind;         /* enum wasp_app_proc_kind, for waspctl list wp */
 };
 
 struct backend_waiter {

@@ -50,6 +50,8 @@ struct proxy_pool *proxy_pool_new(struct event_base *base);
  * one are closed, busy ones are not reused. */
 void proxy_pool_set_port(struct proxy_pool *p, uint16_t port);
 uint16_t proxy_pool_port(const struct proxy_pool *p);
+/* Is a request on one of its connections now? */
+bool proxy_pool_busy(const struct proxy_pool *p);
 /* Close the idle connections; busy ones close when their request ends. */
 void proxy_pool_free(struct proxy_pool *p);
 

@@ -76,6 +76,12 @@ proxy_pool_port(const struct proxy_pool *p)
 	return p->port;
 }
 
+bool
+proxy_pool_busy(const struct proxy_pool *p)
+{
+	return p->n_busy > 0;
+}
+
 void
 proxy_pool_free(struct proxy_pool *p)
 {
