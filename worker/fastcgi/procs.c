@@ -642,7 +642,9 @@ build_envp(const struct wasp_element *appl, unsigned max_requests)
 		if (overridden || (!have_max && env_named(environ[k], "PHP_FCGI_MAX_REQUESTS",
 							   len)))
 			continue;
-		envp[n++] = environ[k];
+		envp[n] = strdup(environ[k]); /* every entry its own, freed with it */
+		if (!envp[n++])
+			return NULL;
 	}
 	if (!have_max && asprintf(&envp[n++], "PHP_FCGI_MAX_REQUESTS=%u", max_requests) < 0)
 		return NULL;
@@ -756,6 +758,8 @@ fcgi_apps_free(void)
 		}
 		a->monitor = wasp_event_free(a->monitor);
 		a->dispatch = wasp_event_free(a->dispatch);
+		worker_strv_free(a->argv);
+		worker_strv_free(a->envp);
 		free(a->monitor_path);
 		free(a->key);
 		free(a);
