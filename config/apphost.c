@@ -376,6 +376,7 @@ build_app(struct actx *c, const struct wasp_apphost *ah, const struct wasp_site 
 	if (!*a->application_pool)
 		a->application_pool = "DefaultAppPool";
 	a->enabled_protocols = wasp_element_get_str(ae, "enabledProtocols", "http");
+	a->preload_enabled = wasp_element_get_bool(ae, "preloadEnabled", false);
 	a->file = efile(c, ae);
 	a->line = ae->line;
 	pool = find_pool(c, ah, a->application_pool);

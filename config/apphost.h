@@ -99,6 +99,7 @@ struct wasp_application {
 	const char *application_pool;
 	uint32_t pool_id; /* resolved index, UINT32_MAX when the pool does not exist */
 	const char *enabled_protocols;
+	bool preload_enabled; /* preloadEnabled: warm up when a worker starts */
 	struct wasp_virtual_directory *vdirs;
 	size_t n_vdirs;
 	const char *file;

@@ -211,6 +211,7 @@ env_build_apps(struct worker_env *env)
 			w->site_name = site->name;
 			w->path = app->path;
 			w->path_len = strlen(app->path);
+			w->preload = app->preload_enabled;
 			w->connection_timeout_usec =
 				site_sets_connection_timeout(sites, site->name)
 					? site->limits.connection_timeout

@@ -112,8 +112,8 @@ precondition_token(const struct wasp_apppool *pool, const char *t, size_t n)
  * enable32BitAppOnWin64). An entry whose condition fails is not in the list,
  * as in IIS. A condition wasp does not know keeps the entry, with a warning:
  * dropping it could give its requests to a later entry (StaticFile). */
-static bool
-precondition_holds(const struct wasp_apppool *pool, const struct wasp_element *it)
+bool
+handler_precondition_holds(const struct wasp_apppool *pool, const struct wasp_element *it)
 {
 	const char *pc = wasp_element_get_str(it, "preCondition", "");
 	bool holds = true;
@@ -154,7 +154,7 @@ hlist_build(const struct wasp_element *sec, void *userdata)
 		struct hentry *h;
 		const char *verb = wasp_element_get_str(it, "verb", "*");
 
-		if (!precondition_holds(pool, it))
+		if (!handler_precondition_holds(pool, it))
 			continue;
 		h = &l->e[l->n++];
 

@@ -46,6 +46,7 @@ maybe_ready(struct worker_env *env)
 	env->ready = true;
 	log_debug("pool '%s': worker %u ready with %zu application(s)", env->pool_name,
 		  env->worker_id, env->n_apps);
+	worker_preload(env);
 	/* Building the configuration freed more than it kept (the memfd's
 	 * text, jansson's tree, the merge's scratch arena): give those pages
 	 * back, after READY so starting does not wait for it. An idle worker

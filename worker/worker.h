@@ -18,6 +18,7 @@
 struct event;
 struct event_base;
 struct wasp_apphost;
+struct wasp_apppool;
 struct wasp_arena;
 struct wasp_config;
 struct worker_env;
@@ -100,6 +101,7 @@ struct wapp {
 	struct wvdir *vdirs; /* longest url first */
 	size_t n_vdirs;
 	uint64_t connection_timeout_usec;
+	bool preload; /* preloadEnabled (preload.c) */
 	struct wpipe *pipe; /* for pipe->key; NULL until the first request */
 	struct wpipe *pipe_cur;   /* what requests use (pipe or every module's) ... */
 	uint64_t pipe_checked_usec; /* ... until WORKER_CONFIG_REVALIDATE_USEC after this */
@@ -247,6 +249,18 @@ void pipeline_redirect(struct wasp_request *req);
  * when one was chosen (or no handlers are configured: all run); false after
  * setting the error status (404.4, 405, 403.x, 404). */
 bool handlers_map(struct wasp_request *req);
+/* Does the preCondition of <handlers> entry it hold for pool (NULL: IIS's
+ * defaults)? */
+bool handler_precondition_holds(const struct wasp_apppool *pool, const struct wasp_element *it);
+
+/* ---- preloadEnabled (preload.c) ---- */
+
+/* Warm up every application of the worker whose preloadEnabled is true
+ * (once, after READY): the FastCGI applications its handlers map to are
+ * started, and an application whose handlers include httpPlatformHandler
+ * or AspNetCoreModuleV2 gets a warm-up GET of its root (which starts the
+ * backend). */
+void worker_preload(struct worker_env *env);
 
 /* ---- modules ---- */
 

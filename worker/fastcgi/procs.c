@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -42,6 +43,7 @@
 #define RAPID_WINDOW_USEC (60ULL * 1000000)
 #define MONITOR_USEC 1000000
 #define FCGI_MAX_ARGS 64
+#define PRELOAD_WATCH_USEC 10000
 
 extern char **environ;
 
@@ -52,6 +54,8 @@ struct fcgi_inst {
 	int pidfd, fd;
 	struct event *pid_ev, *timer; /* timer: idle timeout, then the SIGKILL */
 	struct event *drain_ev;        /* reading an abandoned answer (fcgi_inst_drain) */
+	struct event *watch;           /* preloaded: until it waits for a connection */
+	uint64_t watch_until;
 	struct fcgi_parser drain;
 	unsigned requests, gen;
 	bool busy, exited, stopping;
@@ -110,6 +114,7 @@ inst_free(struct fcgi_inst *i)
 	i->pid_ev = wasp_event_free(i->pid_ev);
 	i->timer = wasp_event_free(i->timer);
 	i->drain_ev = wasp_event_free(i->drain_ev);
+	i->watch = wasp_event_free(i->watch);
 	safe_close(i->pidfd);
 	safe_close(i->fd);
 	free(i);
@@ -295,6 +300,7 @@ inst_spawn(struct fcgi_app *a, struct fcgi_inst **ret)
 static void
 inst_assign(struct fcgi_inst *i, struct fcgi_waiter *w)
 {
+	i->watch = wasp_event_free(i->watch);
 	i->busy = true;
 	i->ap.state = WASP_APP_PROC_BUSY;
 	i->ap.requests++;
@@ -439,6 +445,88 @@ fcgi_inst_release(struct fcgi_inst *i, bool reusable)
 	}
 	if (a->q_head)
 		event_active(a->dispatch, EV_TIMEOUT, 0);
+}
+
+/* ---- preloadEnabled ---- */
+
+/* Is pid blocked in a call that waits for a connection or for input (its
+ * accept, or the poll of an event loop)? /proc/PID/syscall: the number
+ * first ("running" or -1 otherwise). */
+static bool
+waits_for_connection(pid_t pid)
+{
+	static const long calls[] = {
+		SYS_accept, SYS_accept4, SYS_ppoll, SYS_pselect6, SYS_epoll_pwait,
+#ifdef SYS_poll
+		SYS_poll,
+#endif
+#ifdef SYS_select
+		SYS_select,
+#endif
+#ifdef SYS_epoll_wait
+		SYS_epoll_wait,
+#endif
+	};
+	char path[64], buf[32];
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+	long nr;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	if (sscanf(buf, "%ld", &nr) != 1)
+		return false;
+	for (size_t k = 0; k < ELEMENTSOF(calls); k++)
+		if (nr == calls[k])
+			return true;
+	return false;
+}
+
+static void
+on_watch(evutil_socket_t fd, short what, void *arg)
+{
+	struct fcgi_inst *i = arg;
+	bool waits = waits_for_connection(i->pid);
+
+	if (!waits && now_usec() < i->watch_until && !i->exited && !i->stopping) {
+		timer_in(i->watch, PRELOAD_WATCH_USEC);
+		return;
+	}
+	if (!i->exited && !i->stopping && !i->busy)
+		i->ap.state = WASP_APP_PROC_IDLE;
+	log_debug("FastCGI process %d of '%s' preloaded%s", (int)i->pid, i->app->key,
+		  waits ? ": it waits for a connection" : " (not seen waiting for a connection)");
+	i->watch = wasp_event_free(i->watch);
+}
+
+int
+fcgi_app_preload(struct fcgi_app *a)
+{
+	struct fcgi_inst *i;
+	int r;
+
+	if (live_insts(a) > 0 || rapid_failed(a))
+		return 0;
+	r = inst_spawn(a, &i);
+	if (r < 0)
+		return r;
+	/* idle until a request takes it: idleTimeout runs from now */
+	event_assign(i->timer, a->base, -1, 0, on_idle_timer, i);
+	timer_in(i->timer, a->conf.idle_usec);
+	i->watch_until = now_usec() + a->conf.activity_usec;
+	i->watch = evtimer_new(a->base, on_watch, i);
+	if (i->watch)
+		timer_in(i->watch, 0);
+	else
+		i->ap.state = WASP_APP_PROC_IDLE;
+	log_info("FastCGI: preloaded process %d for '%s'", (int)i->pid, a->key);
+	return 1;
 }
 
 /* ---- the rest of an abandoned answer ---- */
