@@ -1,6 +1,8 @@
 /* Child processes of the worker (child.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -120,4 +122,42 @@ oom:
 	free(copy);
 	worker_strv_free(argv);
 	return NULL;
+}
+
+/* /proc/PID/syscall: the number of the call it is blocked in first
+ * ("running" or -1 otherwise). */
+bool
+worker_child_waits(pid_t pid)
+{
+	static const long calls[] = {
+		SYS_accept, SYS_accept4, SYS_ppoll, SYS_pselect6, SYS_epoll_pwait,
+#ifdef SYS_poll
+		SYS_poll,
+#endif
+#ifdef SYS_select
+		SYS_select,
+#endif
+#ifdef SYS_epoll_wait
+		SYS_epoll_wait,
+#endif
+	};
+	char path[64], buf[32];
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+	long nr;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	if (sscanf(buf, "%ld", &nr) != 1)
+		return false;
+	for (size_t k = 0; k < ELEMENTSOF(calls); k++)
+		if (nr == calls[k])
+			return true;
+	return false;
 }

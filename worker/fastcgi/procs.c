@@ -26,7 +26,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -449,50 +448,11 @@ fcgi_inst_release(struct fcgi_inst *i, bool reusable)
 
 /* ---- preloadEnabled ---- */
 
-/* Is pid blocked in a call that waits for a connection or for input (its
- * accept, or the poll of an event loop)? /proc/PID/syscall: the number
- * first ("running" or -1 otherwise). */
-static bool
-waits_for_connection(pid_t pid)
-{
-	static const long calls[] = {
-		SYS_accept, SYS_accept4, SYS_ppoll, SYS_pselect6, SYS_epoll_pwait,
-#ifdef SYS_poll
-		SYS_poll,
-#endif
-#ifdef SYS_select
-		SYS_select,
-#endif
-#ifdef SYS_epoll_wait
-		SYS_epoll_wait,
-#endif
-	};
-	char path[64], buf[32];
-	_cleanup_close_ int fd = -1;
-	ssize_t n;
-	long nr;
-
-	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
-	if (sscanf(buf, "%ld", &nr) != 1)
-		return false;
-	for (size_t k = 0; k < ELEMENTSOF(calls); k++)
-		if (nr == calls[k])
-			return true;
-	return false;
-}
-
 static void
 on_watch(evutil_socket_t fd, short what, void *arg)
 {
 	struct fcgi_inst *i = arg;
-	bool waits = waits_for_connection(i->pid);
+	bool waits = worker_child_waits(i->pid);
 
 	if (!waits && now_usec() < i->watch_until && !i->exited && !i->stopping) {
 		timer_in(i->watch, PRELOAD_WATCH_USEC);
