@@ -4,6 +4,7 @@ applicationHost.config parts that send every request to them."""
 import os
 import shutil
 
+import fcgitest
 import wasptest
 
 APPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "apps")
@@ -46,6 +47,20 @@ def handlers_xml(module):
     <handlers>
       <add name="backend" path="*" verb="*" modules="%s" resourceType="Unspecified" />
     </handlers>""" % module
+
+
+def php_and_backend_xml(php, app_attrs=None):
+    """fcgitest.web_server_xml for php (*.php to php-cgi), with every other
+    request going to httpPlatformHandler instead of the static files (a
+    site's web.config then sets up its httpPlatform section)."""
+    xml = fcgitest.web_server_xml(php, app_attrs=app_attrs).replace(
+        '<add name="StaticFile" path="*" verb="*"\n'
+        '           modules="StaticFileModule,DefaultDocumentModule,DirectoryListingModule"',
+        '<add name="backend" path="*" verb="*" modules="httpPlatformHandler"')
+    xml = xml.replace('resourceType="Either" requireAccess="Read"', 'resourceType="Unspecified"')
+    if "httpPlatformHandler" not in xml:
+        raise wasptest.Failure("fcgitest.web_server_xml changed: no StaticFile entry to replace")
+    return xml
 
 
 def web_server_xml(section, process_path, arguments, attrs=None, env=None, module=None,

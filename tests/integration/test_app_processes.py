@@ -43,13 +43,7 @@ def test(t):
     py, app = hptest.python_backend(t)
     # *.php to php-cgi, everything else to the httpPlatform backend that
     # pool B's web.config sets up
-    xml = fcgitest.web_server_xml(php, app_attrs={"maxInstances": 1}).replace(
-        '<add name="StaticFile" path="*" verb="*"\n'
-        '           modules="StaticFileModule,DefaultDocumentModule,DirectoryListingModule"',
-        '<add name="backend" path="*" verb="*" modules="httpPlatformHandler"')
-    xml = xml.replace('resourceType="Either" requireAccess="Read"',
-                      'resourceType="Unspecified"')
-    check("httpPlatformHandler" in xml, "the handler replaced")
+    xml = hptest.php_and_backend_xml(php, app_attrs={"maxInstances": 1})
     srv = wasptest.Server(t, pools={"P": {}, "B": {}}, web_server_xml=xml)
     fcgitest.write_php(srv, "P", "hello.php", HELLO)
     wasptest.write_content(os.path.join(srv.content_dir("B"), "web.config"),

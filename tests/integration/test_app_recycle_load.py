@@ -76,11 +76,7 @@ def recycle_once(srv, pool, slow_path, how):
 def test(t):
     php = fcgitest.php_cgi()
     py, app = hptest.python_backend(t)
-    xml = fcgitest.web_server_xml(php).replace(
-        '<add name="StaticFile" path="*" verb="*"\n'
-        '           modules="StaticFileModule,DefaultDocumentModule,DirectoryListingModule"',
-        '<add name="backend" path="*" verb="*" modules="httpPlatformHandler"')
-    xml = xml.replace('resourceType="Either" requireAccess="Read"', 'resourceType="Unspecified"')
+    xml = hptest.php_and_backend_xml(php)
     limit = {"recycling": {"periodicRestart": {"requests": REQUESTS_LIMIT}}}
     srv = t.server(pools={"P": {}, "B": {}, "PL": limit, "BL": limit}, web_server_xml=xml)
     for p in ("P", "PL"):

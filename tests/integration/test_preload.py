@@ -34,11 +34,7 @@ def listed(srv, pool, kind, state="idle"):
 def test(t):
     php = fcgitest.php_cgi()
     py, app = hptest.python_backend(t)
-    xml = fcgitest.web_server_xml(php).replace(
-        '<add name="StaticFile" path="*" verb="*"\n'
-        '           modules="StaticFileModule,DefaultDocumentModule,DirectoryListingModule"',
-        '<add name="backend" path="*" verb="*" modules="httpPlatformHandler"')
-    xml = xml.replace('resourceType="Either" requireAccess="Read"', 'resourceType="Unspecified"')
+    xml = hptest.php_and_backend_xml(php)
     always = {"startMode": "AlwaysRunning"}
     srv = t.server(pools={"P": always, "B": always, "N": always}, web_server_xml=xml)
     for p in ("P", "N"):
