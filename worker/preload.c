@@ -30,6 +30,7 @@
 #define WARMUP_HEAD 64                 /* of its response kept for the log */
 
 struct warmup {
+	struct warmup *next, *prev;
 	int fd;
 	struct event *ev;
 	char head[WARMUP_HEAD];
@@ -57,9 +58,18 @@ has_module(const char *list, const char *name)
 	return false;
 }
 
+/* Warm-up requests whose response has not come yet. */
+static struct warmup *warmups;
+
 static void
 warmup_free(struct warmup *w)
 {
+	if (w->prev)
+		w->prev->next = w->next;
+	else if (warmups == w)
+		warmups = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
 	w->ev = wasp_event_free(w->ev);
 	safe_close(w->fd);
 	free(w->label);
@@ -123,6 +133,10 @@ warmup_send(struct worker_env *env, const struct wapp *app)
 		return -ENOMEM;
 	}
 	w->fd = sv[1];
+	w->next = warmups;
+	if (warmups)
+		warmups->prev = w;
+	warmups = w;
 	n = write(w->fd, req, strlen(req)); /* a few bytes into an empty socket */
 	w->ev = event_new(env->base, w->fd, EV_READ | EV_PERSIST, on_warmup, w);
 	if (n != (ssize_t)strlen(req) || !w->ev || event_add(w->ev, &tv) < 0) {
@@ -198,4 +212,11 @@ worker_preload(struct worker_env *env)
 					  "request",
 					  app->site_name, app->path);
 	}
+}
+
+void
+worker_preload_free(void)
+{
+	while (warmups)
+		warmup_free(warmups);
 }

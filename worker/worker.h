@@ -261,6 +261,8 @@ bool handler_precondition_holds(const struct wasp_apppool *pool, const struct wa
  * or AspNetCoreModuleV2 gets a warm-up GET of its root (which starts the
  * backend). */
 void worker_preload(struct worker_env *env);
+/* Worker exit: the warm-up requests still waiting for their response. */
+void worker_preload_free(void);
 
 /* ---- modules ---- */
 
