@@ -49,12 +49,16 @@ def worker_apps(srv, pool):
     return {w["pid"]: [a["pid"] for a in w.get("applications", [])] for w in srv.workers(pool)}
 
 
-def recycle_once(srv, pool, slow_path, how):
+def recycle_once(srv, pool, paths, how):
     """One recycle (how(): waspctl, or traffic up to the requests limit)
-    with a slow request in flight on the old worker; the old worker and
-    its application processes gone after."""
+    with a slow request (paths[1]) in flight on the old worker; the old
+    worker and its application processes gone after."""
+    fast_path, slow_path = paths
     old = srv.worker_pids(pool, state="Ready")
     check(len(old) == 1, "%s: one ready worker %r" % (pool, old))
+    # its application process started (a new worker has none until a request)
+    r = srv.get(fast_path, pool=pool)
+    check(r.status == 200 and r.pid == old[0], "%s: %r" % (pool, r))
     old_apps = wait_until(lambda: worker_apps(srv, pool).get(old[0]),
                           what="%s's application processes listed" % pool)
     slow = Slow(srv, slow_path, pool)
@@ -97,8 +101,7 @@ def test(t):
         for p in ("P", "B"):
             wait_until(lambda: loads[p].count() >= 20, what="%s's load to get going" % p)
             for i in range(RECYCLES):
-                recycle_once(srv, p, paths[p][1],
-                             lambda: srv.waspctl("recycle", "apppool", p))
+                recycle_once(srv, p, paths[p], lambda: srv.waspctl("recycle", "apppool", p))
                 log("%s: recycle %d done at %d requests" % (p, i + 1, loads[p].count()))
     finally:
         for ld in loads.values():
@@ -118,9 +121,10 @@ def test(t):
                 wait_until(lambda: ld.count() >= REQUESTS_LIMIT, timeout=60,
                            what="%s: the requests limit" % p)
             try:
-                recycle_once(srv, p, paths[p][1], run_to_limit)
+                recycle_once(srv, p, paths[p], run_to_limit)
             finally:
-                ld.stop()
+                if ld.threads[0].ident is not None:  # started
+                    ld.stop()
             check(not ld.failures, "%s: %d failed requests of %d, first: %r"
                   % (p, len(ld.failures), ld.count(), ld.failures[:5]))
             log("%s: recycle %d by requests done at %d requests" % (p, i + 1, ld.count()))
