@@ -114,12 +114,13 @@ def test(t):
     # by the requests limit: the load itself makes the worker reach it
     for p in ("PL", "BL"):
         for i in range(2):
-            ld = wasptest.Load(srv, path=paths[p][0], pool=p, threads=2)
+            # just enough requests: the next worker must not reach it too
+            ld = wasptest.Load(srv, path=paths[p][0], pool=p, threads=2,
+                               max_requests=REQUESTS_LIMIT)
 
             def run_to_limit():
                 ld.start()
-                wait_until(lambda: ld.count() >= REQUESTS_LIMIT, timeout=60,
-                           what="%s: the requests limit" % p)
+                wait_until(ld.done, timeout=60, what="%s: the requests limit" % p)
             try:
                 recycle_once(srv, p, paths[p], run_to_limit)
             finally:
