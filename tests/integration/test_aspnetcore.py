@@ -4,7 +4,8 @@ token in MS-ASPNETCORE-TOKEN (a client's own is never passed on);
 app_offline.htm in the application's root answers 503 with its content
 and stops the backend (SIGTERM, and SIGKILL after shutdownTimeLimit for
 one that ignores it), and removing it brings the application back;
-hostingModel="inprocess" is refused with 500.30."""
+hostingModel="inprocess" is refused with 500.30. `waspctl list wp` lists
+the backend as an aspNetCore process."""
 import json
 import os
 import time
@@ -52,6 +53,12 @@ def test(t):
     tokens = [v for k, v in e["headers"] if k.lower() == "ms-aspnetcore-token"]
     check(tokens == [token], "MS-ASPNETCORE-TOKEN %r (the variable: %r)" % (tokens, token))
     pid = e["pid"]
+    # listed under the worker as an aspNetCore process of processPath
+    listed = wasptest.wait_until(
+        lambda: [a for w in srv.workers("A") for a in w["applications"] if a["pid"] == pid],
+        what="the backend in list wp")
+    check(listed[0]["kind"] == "aspNetCore" and listed[0]["application"] == py,
+          "listed as %r" % listed)
 
     # app_offline.htm: 503 with its content, the backend stopped
     offline = os.path.join(root, "app_offline.htm")
