@@ -140,8 +140,9 @@ warmup_send(struct worker_env *env, const struct wapp *app)
 	n = write(w->fd, req, strlen(req)); /* a few bytes into an empty socket */
 	w->ev = event_new(env->base, w->fd, EV_READ | EV_PERSIST, on_warmup, w);
 	if (n != (ssize_t)strlen(req) || !w->ev || event_add(w->ev, &tv) < 0) {
+		r = n < 0 ? -errno : n != (ssize_t)strlen(req) ? -EIO : -ENOMEM;
 		warmup_free(w);
-		return n < 0 ? -errno : -ENOMEM;
+		return r;
 	}
 	return 0;
 }
