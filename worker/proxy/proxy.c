@@ -100,7 +100,7 @@ preq_fail(struct preq *q, unsigned status, unsigned substatus, const char *why)
 {
 	struct wasp_request *req = q->req;
 
-	wasp_log(WASP_LOG_ERR, "proxy to 127.0.0.1:%u: %s (%s %s)", (unsigned)q->pool->port, why,
+	wasp_log(WASP_LOG_ERR, "proxy to %s: %s (%s %s)", q->pool->name, why,
 		 wasp_request_method(req), wasp_request_path(req));
 	finish(q, false);
 	if (q->streaming) {
@@ -124,8 +124,8 @@ preq_retry(struct preq *q)
 	if (!q->reused || q->answered || q->body_taken || q->retried)
 		return false;
 	q->retried = true;
-	wasp_log(WASP_LOG_DEBUG, "proxy: a kept connection to 127.0.0.1:%u was closed, retrying "
-		 "on a new one", (unsigned)q->pool->port);
+	wasp_log(WASP_LOG_DEBUG, "proxy: a kept connection to %s was closed, retrying "
+		 "on a new one", q->pool->name);
 	detach(q, false);
 	q->write_failed = false;
 	if (proxy_conn_get(q->pool, true, &q->c, &reused) < 0) {
@@ -133,9 +133,42 @@ preq_retry(struct preq *q)
 		return false;
 	}
 	q->reused = false;
+	q->sent = false;
 	q->out = (const uint8_t *)q->head;
 	q->out_off = 0;
 	q->out_len = q->head_len;
+	proxy_conn_own(q->c, q);
+	return true;
+}
+
+/* The connection failed before a byte of the request went: another
+ * backend (ARR's farm), when the caller has one. true when it does. */
+static bool
+preq_failover(struct preq *q)
+{
+	struct proxy_pool *next;
+
+	if (!q->o.failover || q->sent || q->answered || q->body_taken ||
+	    q->failovers >= q->o.max_failovers)
+		return false;
+	q->failovers++;
+	next = q->o.failover(q->o.failover_userdata, q->pool);
+	if (!next)
+		return false;
+	wasp_log(WASP_LOG_WARNING, "proxy: %s cannot be reached, trying %s", q->pool->name,
+		 next->name);
+	detach(q, false);
+	q->pool = next;
+	q->write_failed = false;
+	q->retried = false;
+	if (proxy_conn_get(next, false, &q->c, &q->reused) < 0) {
+		q->c = NULL;
+		return preq_failover(q);
+	}
+	q->out = (const uint8_t *)q->head;
+	q->out_off = 0;
+	q->out_len = q->head_len;
+	q->head_out = false;
 	proxy_conn_own(q->c, q);
 	return true;
 }
@@ -154,7 +187,7 @@ head_feed(struct preq *q)
 
 		if (avail == 0)
 			return 0;
-		if (q->rhead_len == 0 && avail <= PROXY_HEAD_MAX &&
+		if (q->rhead_len == 0 && avail <= q->head_max &&
 		    (e = memmem(q->in + q->in_off, avail, "\r\n\r\n", 4))) {
 			/* the whole head in one read: parsed where it is */
 			char *saved = q->rhead;
@@ -169,9 +202,9 @@ head_feed(struct preq *q)
 				return r;
 			continue;
 		}
-		if (!q->rhead && !(q->rhead = wasp_request_alloc(q->req, PROXY_HEAD_MAX + 1)))
+		if (!q->rhead && !(q->rhead = wasp_request_alloc(q->req, q->head_max + 1)))
 			return -ENOMEM;
-		n = MIN(avail, (size_t)PROXY_HEAD_MAX - q->rhead_len);
+		n = MIN(avail, q->head_max - q->rhead_len);
 		if (n == 0)
 			return -E2BIG;
 		start = q->rhead_len > 3 ? q->rhead_len - 3 : 0;
@@ -180,7 +213,7 @@ head_feed(struct preq *q)
 		if (!e) {
 			q->rhead_len += n;
 			q->in_off += n;
-			if (q->rhead_len >= PROXY_HEAD_MAX)
+			if (q->rhead_len >= q->head_max)
 				return -E2BIG;
 			continue;
 		}
@@ -244,7 +277,7 @@ switch_to_tunnel(struct preq *q)
 
 	(void)event_del(&c->ev);
 	q->c = NULL;
-	p->n_busy--;
+	proxy_conn_unbusy(p);
 	t = ptunnel_new(p->base, c->fd, q->in + q->in_off, q->in_len - q->in_off);
 	free(c);
 	proxy_pool_maybe_free(p);
@@ -300,7 +333,7 @@ read_backend(struct preq *q)
 		} else if (q->in_off < q->in_len) {
 			r = head_feed(q);
 			if (r < 0) {
-				preq_fail(q, 502, 3,
+				preq_fail(q, 502, q->o.substatus,
 					  r == -E2BIG     ? "a response head over the limit"
 					  : r == -ENOMEM  ? "out of memory"
 					  : r == -EPROTO ? "a 101 response to a request that asked no upgrade"
@@ -324,7 +357,7 @@ read_backend(struct preq *q)
 		if (n <= 0) {
 			if (n < 0)
 				wasp_log(WASP_LOG_DEBUG, "proxy: read: %s", strerror(errno));
-			if (preq_retry(q)) {
+			if (preq_retry(q) || preq_failover(q)) {
 				proxy_pump(q);
 				return;
 			}
@@ -332,7 +365,7 @@ read_backend(struct preq *q)
 				body_end(q);
 				return;
 			}
-			preq_fail(q, 502, 3,
+			preq_fail(q, 502, q->o.substatus,
 				  q->head_done ? "the backend closed the connection mid-response"
 					       : n == 0 ? "the backend closed the connection"
 							: "the connection to the backend failed");
@@ -424,7 +457,7 @@ write_backend(struct preq *q)
 			if (errno == EAGAIN || errno == EINTR)
 				return;
 			wasp_log(WASP_LOG_DEBUG, "proxy: write: %s", strerror(errno));
-			if (preq_retry(q))
+			if (preq_retry(q) || preq_failover(q))
 				continue;
 			/* the backend may answer without reading everything
 			 * (a 413): what it says still counts, read on */
@@ -432,6 +465,7 @@ write_backend(struct preq *q)
 			q->out_off = q->out_len = 0;
 			return;
 		}
+		q->sent = true;
 		q->out_off += (size_t)n;
 		if (q->out_off == q->out_len) {
 			q->out_off = q->out_len = 0;
@@ -459,7 +493,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	if (q->done || q->paused)
 		return;
 	if (wasp_now_usec() >= q->last_activity + q->timeout_usec) {
-		preq_fail(q, 502, 3, "the backend did not answer within requestTimeout");
+		preq_fail(q, 502, 3, "the backend did not answer in time");
 		return;
 	}
 	timer_arm(q);
@@ -473,7 +507,12 @@ proxy_forward(struct wasp_request *req, struct proxy_pool *pool, const struct pr
 
 	if (!q)
 		return -ENOMEM;
-	*q = (struct preq){ .req = req, .pool = pool, .timeout_usec = o->timeout_usec };
+	*q = (struct preq){ .req = req, .pool = pool, .timeout_usec = o->timeout_usec, .o = *o,
+			    .head_max = o->head_max ? o->head_max : PROXY_HEAD_MAX };
+	if (!q->o.substatus)
+		q->o.substatus = 3;
+	q->o.add = NULL;
+	q->o.n_add = 0;
 	q->is_head = streq(wasp_request_method(req), "HEAD");
 	q->in = wasp_request_alloc(req, PROXY_IN_BUF);
 	q->later = worker_later_new(req);
@@ -484,8 +523,12 @@ proxy_forward(struct wasp_request *req, struct proxy_pool *pool, const struct pr
 	r = proxy_conn_get(pool, false, &q->c, &q->reused);
 	if (r < 0) {
 		q->c = NULL;
-		preq_fail(q, 502, 3, r == -ECONNREFUSED ? "the backend refused the connection"
-							: "cannot connect to the backend");
+		if (r != -EUSERS && preq_failover(q))
+			return 0;
+		preq_fail(q, 502, q->o.substatus,
+			  r == -ECONNREFUSED ? "the backend refused the connection"
+			  : r == -EUSERS     ? "too many connections to backends in use (PROXY_BUSY_MAX)"
+					     : "cannot connect to the backend");
 		return 0;
 	}
 	q->out = (const uint8_t *)q->head;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <event2/event_struct.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,7 +27,7 @@ struct pconn {
 	struct proxy_pool *pool;
 	struct preq *owner; /* NULL while idle */
 	struct event ev;
-	uint16_t port;
+	unsigned gen; /* the pool's address generation it was made for */
 	int fd;
 	/* read to EAGAIN and no EV_READ edge since: a read would find nothing
 	 * (the event is edge-triggered, so a read after sending the request
@@ -38,7 +39,10 @@ struct proxy_pool {
 	struct event_base *base;
 	struct pconn *idle;
 	unsigned n_idle, n_busy;
-	uint16_t port;
+	struct sockaddr_storage addr; /* family AF_UNSPEC: none */
+	socklen_t addr_len;
+	unsigned gen; /* bumped when the address changes */
+	char name[64]; /* the address, for the log */
 	bool dead;
 };
 
@@ -49,7 +53,10 @@ struct preq {
 	struct wasp_request *req;
 	struct proxy_pool *pool;
 	struct pconn *c;
+	struct proxy_opts o; /* a copy: add[] is not used after the head is built */
+	unsigned failovers;
 	uint64_t timeout_usec, last_activity;
+	size_t head_max;
 	struct event timer;
 	bool timer_set;
 	struct worker_later *later;
@@ -60,6 +67,7 @@ struct preq {
 	const uint8_t *out;
 	size_t out_off, out_len;
 	bool reused, head_out, body_done, body_wait, body_taken, chunked_in, write_failed;
+	bool sent; /* a byte went on this connection */
 	/* from it */
 	uint8_t *in;
 	size_t in_off, in_len;
@@ -81,6 +89,7 @@ struct preq {
 int proxy_conn_get(struct proxy_pool *p, bool fresh, struct pconn **ret, bool *ret_reused);
 void proxy_conn_own(struct pconn *c, struct preq *q);
 void proxy_conn_release(struct pconn *c, bool reusable);
+void proxy_conn_unbusy(struct proxy_pool *p);
 void proxy_pool_maybe_free(struct proxy_pool *p);
 
 /* proxy_request.c */

@@ -100,12 +100,15 @@ request_field_dropped(const struct wasp_http_request *h, const struct wasp_http_
 {
 	static const char *const drop[] = { "Connection", "Keep-Alive", "Proxy-Connection",
 					    "TE", "Trailer", "Transfer-Encoding", "Upgrade",
-					    "Content-Length", "Expect", "X-Forwarded-For",
-					    "X-Forwarded-Proto" };
+					    "Content-Length", "Expect" };
 
 	for (size_t i = 0; i < ELEMENTSOF(drop); i++)
 		if (proxy_name_is(&x->name, drop[i]))
 			return true;
+	if (proxy_name_is(&x->name, o->xff_name ? o->xff_name : "X-Forwarded-For") ||
+	    (!o->no_forwarded_proto && proxy_name_is(&x->name, "X-Forwarded-Proto")) ||
+	    (o->host && proxy_name_is(&x->name, "Host")))
+		return true;
 	if (o->strip && proxy_name_is(&x->name, o->strip))
 		return true;
 	for (size_t i = 0; i < o->n_add; i++)
@@ -136,32 +139,78 @@ is_websocket(const struct wasp_request *req)
 	return conn;
 }
 
+/* X-Forwarded-For (or o->xff_name): the client's address (and port)
+ * appended to any chain it sent; X-Forwarded-Proto: how it reached us (as
+ * ANCM), unless o says not. */
+static void
+forwarding_fields(struct hbuf *b, struct wasp_request *req, const struct proxy_opts *o,
+		  const char *xff, size_t xff_len)
+{
+	const char *ra = strempty(wasp_request_server_variable(req, "REMOTE_ADDR"));
+	const char *rp = strempty(wasp_request_server_variable(req, "REMOTE_PORT"));
+	const char *https = wasp_request_server_variable(req, "HTTPS");
+
+	hb_str(b, o->xff_name ? o->xff_name : "X-Forwarded-For");
+	hb_add(b, ": ", 2);
+	if (xff && xff_len) {
+		hb_add(b, xff, xff_len);
+		hb_add(b, ", ", 2);
+	}
+	if (strchr(ra, ':') && !o->xff_no_port) {
+		hb_add(b, "[", 1);
+		hb_str(b, ra);
+		hb_add(b, "]", 1);
+	} else
+		hb_str(b, ra);
+	if (*rp && !o->xff_no_port) {
+		hb_add(b, ":", 1);
+		hb_str(b, rp);
+	}
+	hb_add(b, "\r\n", 2);
+	if (!o->no_forwarded_proto)
+		hb_str(b, https && strcaseeq(https, "on") ? "X-Forwarded-Proto: https\r\n"
+							  : "X-Forwarded-Proto: http\r\n");
+}
+
+/* The request line: the method, the target (the client's unless o names
+ * one) and HTTP/1.1. */
+static void
+request_line(struct hbuf *b, struct wasp_request *req, const struct proxy_opts *o)
+{
+	const char *query = wasp_request_query(req);
+
+	hb_str(b, wasp_request_method(req));
+	hb_add(b, " ", 1);
+	if (o->target)
+		hb_str(b, o->target);
+	else {
+		hb_str(b, wasp_request_raw_path(req));
+		if (*query) {
+			hb_add(b, "?", 1);
+			hb_str(b, query);
+		}
+	}
+	hb_add(b, " HTTP/1.1\r\n", 11);
+	if (o->host)
+		hb_field(b, "Host", 4, o->host, strlen(o->host));
+}
+
 int
 proxy_head_build(struct preq *q, const struct proxy_opts *o)
 {
 	struct wasp_request *req = q->req;
 	const struct wasp_http_request *h = req->http;
-	const char *query = wasp_request_query(req);
-	const char *ra = strempty(wasp_request_server_variable(req, "REMOTE_ADDR"));
-	const char *rp = strempty(wasp_request_server_variable(req, "REMOTE_PORT"));
-	const char *https = wasp_request_server_variable(req, "HTTPS");
+	const char *xff_name = o->xff_name ? o->xff_name : "X-Forwarded-For";
 	int64_t blen = wasp_request_body_length(req);
 	struct hbuf b = { .req = req };
 	const char *xff = NULL;
 	size_t xff_len = 0;
 
-	hb_str(&b, wasp_request_method(req));
-	hb_add(&b, " ", 1);
-	hb_str(&b, wasp_request_raw_path(req));
-	if (*query) {
-		hb_add(&b, "?", 1);
-		hb_str(&b, query);
-	}
-	hb_add(&b, " HTTP/1.1\r\n", 11);
+	request_line(&b, req, o);
 	for (uint32_t i = 0; h && i < h->n_headers; i++) {
 		const struct wasp_http_header *x = &h->headers[i];
 
-		if (proxy_name_is(&x->name, "X-Forwarded-For") && !xff) {
+		if (proxy_name_is(&x->name, xff_name) && !xff) {
 			xff = x->value.ptr; /* the client's chain, ours appended */
 			xff_len = x->value.len;
 		}
@@ -169,26 +218,7 @@ proxy_head_build(struct preq *q, const struct proxy_opts *o)
 			continue;
 		hb_field(&b, x->name.ptr, x->name.len, x->value.ptr, x->value.len);
 	}
-	/* X-Forwarded-For: the client's address and port appended to any
-	 * chain it sent; X-Forwarded-Proto: how it reached us (as ANCM) */
-	hb_str(&b, "X-Forwarded-For: ");
-	if (xff && xff_len) {
-		hb_add(&b, xff, xff_len);
-		hb_add(&b, ", ", 2);
-	}
-	if (strchr(ra, ':')) {
-		hb_add(&b, "[", 1);
-		hb_str(&b, ra);
-		hb_add(&b, "]", 1);
-	} else
-		hb_str(&b, ra);
-	if (*rp) {
-		hb_add(&b, ":", 1);
-		hb_str(&b, rp);
-	}
-	hb_add(&b, "\r\n", 2);
-	hb_str(&b, https && strcaseeq(https, "on") ? "X-Forwarded-Proto: https\r\n"
-						   : "X-Forwarded-Proto: http\r\n");
+	forwarding_fields(&b, req, o, xff, xff_len);
 	if (o->websocket && is_websocket(req)) {
 		q->upgrade = "websocket";
 		hb_str(&b, "Connection: Upgrade\r\nUpgrade: websocket\r\n");

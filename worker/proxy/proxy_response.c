@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "proxy_int.h"
 #include "util.h"
 #include "worker.h"
@@ -124,12 +125,34 @@ head_scan(struct preq *q, char *l, char *end, struct rhead *h)
 	return 0;
 }
 
+/* Location or Content-Location: o->relocate_from (a scheme and host[:port],
+ * compared without case) followed by '/', '?' or the end becomes
+ * o->relocate_to. The value to send. */
+static const char *
+relocate(struct wasp_request *req, const struct proxy_opts *o, const char *name,
+	 const char *value)
+{
+	size_t fl;
+
+	if (!o->relocate_from || !o->relocate_to ||
+	    !(strcaseeq(name, "Location") || strcaseeq(name, "Content-Location")))
+		return value;
+	fl = strlen(o->relocate_from);
+	if (strncasecmp(value, o->relocate_from, fl) != 0 ||
+	    (value[fl] && value[fl] != '/' && value[fl] != '?'))
+		return value;
+	return wasp_arena_printf(req->arena, "%s%s", o->relocate_to, value + fl);
+}
+
 /* The second pass: the fields that go on, to the client's response. */
 static int
-head_copy(struct wasp_request *req, char *l, char *end, const struct rhead *h)
+head_copy(struct preq *q, char *l, char *end, const struct rhead *h)
 {
+	struct wasp_request *req = q->req;
+
 	while (l < end) {
 		char *le = memmem(l, (size_t)(end - l), "\r\n", 2), *name, *value;
+		const char *v;
 		size_t nl, vl;
 		int r;
 
@@ -141,7 +164,10 @@ head_copy(struct wasp_request *req, char *l, char *end, const struct rhead *h)
 			continue;
 		name[nl] = '\0';
 		value[vl] = '\0';
-		r = wasp_response_add_header(req, name, value);
+		v = relocate(req, &q->o, name, value);
+		if (!v)
+			return -ENOMEM;
+		r = wasp_response_add_header(req, name, v);
 		if (r < 0)
 			return r == -ENOMEM ? r : -EBADMSG;
 	}
@@ -203,7 +229,7 @@ proxy_head_apply(struct preq *q)
 	if (h.chunked && h.length >= 0)
 		return -EBADMSG; /* request smuggling's favourite: refused */
 	wasp_response_set_status(req, status, 0);
-	r = head_copy(req, eol + 2, end, &h);
+	r = head_copy(q, eol + 2, end, &h);
 	if (r < 0)
 		return r;
 	/* the backend's own error pages pass (as ANCM asks of IIS) */
