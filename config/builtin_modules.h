@@ -18,4 +18,5 @@
 	X(mod_rewrite, "RewriteModule")                                              \
 	X(mod_httpplatform, "httpPlatformHandler")                                   \
 	X(mod_aspnetcore, "AspNetCoreModuleV2")                                      \
-	X(mod_cgi, "CgiModule")
+	X(mod_cgi, "CgiModule")                                                      \
+	X(mod_arr, "ApplicationRequestRouting")

@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "arr.h"
 #include "config.h"
 #include "rewrite.h"
 #include "rewrite_conf.h"
@@ -329,6 +330,37 @@ custom_response(struct run *st, const struct rule *r, const struct rw_match *rm,
 
 enum outcome { GO_ON, STOP, FINISHED };
 
+/* A Rewrite to an absolute URL: Application Request Routing's when
+ * system.webServer/proxy is enabled (the request goes on to be proxied),
+ * else, as IIS without ARR, no handler: 404.4. */
+static enum wasp_status
+proxy_rewrite(struct run *st, const struct rule *r, const char *path, const char *query)
+{
+	struct wasp_request *req = st->req;
+	char *url;
+	int k;
+
+	if (asprintf(&url, "%s%s%s", path, *query ? "?" : "", query) < 0)
+		return fail(req, r->name, "url", -ENOMEM);
+	k = arr_take(req, url);
+	if (k == 0)
+		wasp_log(WASP_LOG_WARNING,
+			 "URL Rewrite: rule '%s' rewrites to '%s': no reverse proxy "
+			 "(system.webServer/proxy is not enabled), 404.4",
+			 r->name, url);
+	free(url);
+	if (k < 0)
+		return fail(req, r->name, "proxy", k);
+	if (k == 0) {
+		wasp_response_set_status(req, 404, 4);
+		return WASP_DONE;
+	}
+	st->proxied = true;
+	if (r->log_rewritten)
+		wasp_request_log_rewritten_url(req);
+	return WASP_OK;
+}
+
 static enum outcome
 do_action(struct run *st, const struct rule *r, const char *base, const struct rw_match *rm,
 	  const struct rw_match *cm, enum wasp_status *ret)
@@ -355,12 +387,7 @@ do_action(struct run *st, const struct rule *r, const char *base, const struct r
 			return FINISHED;
 		}
 		if (is_absolute(path)) {
-			/* a proxy rewrite: IIS without ARR has no handler for it */
-			wasp_log(WASP_LOG_WARNING,
-				 "URL Rewrite: rule '%s' rewrites to '%s': no reverse proxy, 404.4",
-				 r->name, path);
-			wasp_response_set_status(req, 404, 4);
-			*ret = WASP_DONE;
+			*ret = proxy_rewrite(st, r, path, own);
 			return FINISHED;
 		}
 		st->path = path;
@@ -540,7 +567,7 @@ rewrite_on_begin(struct wasp_request *req, void *userdata)
 	/* global rules first, on the whole path; the site's then run with the
 	 * configuration of the URL they rewrote to */
 	s = run_section(st, RW_SECTION_GLOBAL, true);
-	if (s != WASP_OK)
+	if (s != WASP_OK || st->proxied)
 		return s;
 	st->path = wasp_request_path(req);
 	st->query = wasp_request_query(req);

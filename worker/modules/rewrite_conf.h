@@ -89,6 +89,7 @@ struct run {
 	const char *path;  /* the URL now (decoded, leading '/') */
 	const char *query; /* the query now */
 	bool rewritten, log_rewritten;
+	bool proxied; /* ARR took the request to an absolute URL */
 	/* the last IsFile/IsDirectory input and what stat() said of it (the
 	 * two conditions of WordPress's rule ask about one path) */
 	const char *stat_input;
