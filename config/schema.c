@@ -471,7 +471,8 @@ parse_schema_text(struct cfg_schema *s, size_t *n_alloc, const char *name, const
 		}
 		sec->name = cfg_xml_prop(s->arena, n, "name");
 		sec->source = name;
-		if (!sec->name || !strchr(sec->name, '/')) {
+		if (!sec->name || !*sec->name || sec->name[strlen(sec->name) - 1] == '/') {
+			/* group/section, or a top-level section (ARR's webFarms) */
 			schema_error(&c, n, "name", "sectionSchema needs a name like group/section");
 			continue;
 		}
@@ -479,7 +480,7 @@ parse_schema_text(struct cfg_schema *s, size_t *n_alloc, const char *name, const
 			schema_error(&c, n, "name", "section declared twice");
 			continue;
 		}
-		sec->root->name = strrchr(sec->name, '/') + 1;
+		sec->root->name = strrchr(sec->name, '/') ? strrchr(sec->name, '/') + 1 : sec->name;
 		v = cfg_xml_prop(s->arena, n, "allowDefinition");
 		sec->allow_definition = v ? cfg_allow_def_from_string(v) : CFG_ALLOW_EVERYWHERE;
 		if (sec->allow_definition < 0) {

@@ -460,9 +460,10 @@ unpack_sections(struct unpack_ctx *u, struct cfg_schema *s, struct wasp_diag_lis
 			sec->empty_restricts = flags & PACK_S_EMPTY_RESTRICTS;
 			sec->ignored = flags & PACK_S_IGNORED;
 		}
-		if (u->bad || !sec->source || !(slash = strrchr(sec->name, '/')))
+		if (u->bad || !sec->source || !*sec->name)
 			return -EBADMSG;
-		sec->root->name = slash + 1;
+		slash = strrchr(sec->name, '/'); /* none: a top-level section (webFarms) */
+		sec->root->name = slash ? slash + 1 : sec->name;
 		if ((r = unpack_elem(u, sec->root, 0)) < 0)
 			return r;
 		r = cfg_schema_resolve_defaults(u->arena, sec->source, sec->root, diags);
