@@ -1,5 +1,5 @@
-"""A backend for the ARR tests: an HTTP/1.1 server on 127.0.0.1:PORT
-(argv[1]) answering as NAME (argv[2]).
+"""A backend for the ARR tests: an HTTP/1.1 server on ADDRESS:PORT
+(argv[3], 127.0.0.1 by default; argv[1]) answering as NAME (argv[2]).
 
   /echo...      200, JSON: name, method, the request-target, the fields
   /redirect     302 to http://<Host>/landed (Location and Content-Location)
@@ -160,4 +160,4 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
 
-Server(("127.0.0.1", PORT), Handler).serve_forever()
+Server((sys.argv[3] if len(sys.argv) > 3 else "127.0.0.1", PORT), Handler).serve_forever()

@@ -17,23 +17,30 @@ class Backend:
     """arr_backend.py NAME on a free port, in its own process group (the
     test's cleanup kills it)."""
 
-    def __init__(self, t, name):
+    def __init__(self, t, name, address="127.0.0.1"):
+        self.t = t
         self.name = name
+        self.address = address
         self.port = wasptest.free_port()
-        self.proc = subprocess.Popen([sys.executable, APP, str(self.port), name],
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen([sys.executable, APP, str(self.port), self.name,
+                                      self.address],
                                      stdin=subprocess.DEVNULL, start_new_session=True)
-        t._register_group(self.proc.pid)
-        wasptest.wait_until(self._up, what="backend %s to listen" % name)
+        self.t._register_group(self.proc.pid)
+        wasptest.wait_until(self._up, what="backend %s to listen" % self.name)
 
     def _up(self):
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+            with socket.create_connection((self.address, self.port), timeout=1):
                 return True
         except OSError:
             return False
 
     def get(self, path):
-        return wasptest.http_request(self.port, path, host="127.0.0.1:%d" % self.port)
+        return wasptest.http_request(self.port, path, host="%s:%d" % (self.address, self.port),
+                                     address=self.address)
 
     def held(self):
         return json.loads(self.get("/stats").body)["held"]
@@ -55,3 +62,13 @@ def rule_xml(url, pattern="^(.*)"):
 def add_to_config(srv, xml):
     """xml (<location>s, webFarms) at the end of applicationHost.config."""
     srv.config_text = srv.config_text.replace("</configuration>\n", xml + "\n</configuration>\n")
+
+
+def farm_xml(name, backends, weights=None, algorithm="WeightedRoundRobin", check=""):
+    """A <webFarm> of backends (each its own 127.0.0.N address)."""
+    servers = "".join(
+        '<server address="%s"><applicationRequestRouting httpPort="%d" weight="%d" /></server>'
+        % (b.address, b.port, (weights or {}).get(b.name, 100)) for b in backends)
+    return """<webFarm name="%s">%s<applicationRequestRouting>%s
+<loadBalancing algorithm="%s" /></applicationRequestRouting></webFarm>""" % (
+        name, servers, check, algorithm)
