@@ -32,10 +32,13 @@ def web_configs(srv, be, dead):
 <action type="Rewrite" url="http://127.0.0.1:%d/{R:1}" /></rule>
 <rule name="tls" stopProcessing="true"><match url="^tls/(.*)" />
 <action type="Rewrite" url="https://127.0.0.1:%d/{R:1}" /></rule>
+<rule name="raw" stopProcessing="true"><match url="^raw/" />
+<action type="Rewrite" url="http://127.0.0.1:%d/echo{UNENCODED_URL}" appendQueryString="false" />
+</rule>
 <rule name="arr" stopProcessing="true"><match url="^(.*)" />
 <action type="Rewrite" url="http://127.0.0.1:%d/{R:1}" /></rule>
 </rules></rewrite></system.webServer></configuration>
-""" % (dead, be.port, be.port))
+""" % (dead, be.port, be.port, be.port))
 
 
 def test(t):
@@ -65,6 +68,11 @@ def test(t):
     for gone in ("x-hop", "keep-alive", "x-forwarded-proto"):
         check(gone not in h, "%s reached the backend: %r" % (gone, h))
     check(r.header("x-wasp-pool") == "A", "served by %r" % r.headers)
+
+    # a path already encoded (UNENCODED_URL) keeps its escapes; a space,
+    # once decoded for {R:1}, is encoded again (above)
+    d = echo_of(srv.get("/raw/a%3Fb%20c?q=%41", pool="A"))
+    check(d["target"] == "/echo/raw/a%3Fb%20c?q=%41", "raw target %r" % d["target"])
 
     # preserveHostHeader="true": the client's Host; xForwardedForHeaderName,
     # includePortInXForwardedFor="false"

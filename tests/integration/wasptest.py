@@ -729,6 +729,22 @@ def post_upload(port, path, host, size, timeout=60.0):
     return data, md5.hexdigest()
 
 
+def stalled_download(port, path, host, pid, base_kb, timeout=60.0):
+    """GET path with a small receive buffer and read nothing for half a
+    second, checking that process pid's peak memory stays within 8 MiB of
+    base_kb meanwhile: (socket, its binary file, status line, {header:
+    value}), the body to be read from the file."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout * TIME_SCALE)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
+               % (path, host)).encode())
+    f = s.makefile("rb")
+    status, headers = read_response_head(f)
+    stays(lambda: peak_rss_kb(pid) - base_kb < 8192, 0.5,
+          what="a stalled client leaving the worker's memory alone")
+    return s, f, status, headers
+
+
 def proc_state(pid):
     """'R', 'S', 'T' (stopped), 'Z', ... or None when gone."""
     try:

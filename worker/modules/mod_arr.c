@@ -171,6 +171,17 @@ struct target {
 	const char *query; /* NULL: none */
 };
 
+/* No control character nor blank (a query or host from a server variable
+ * must not split the request line or a field). */
+static bool
+token_ok(const char *p)
+{
+	for (; p && *p; p++)
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
 static int
 target_parse(struct wasp_request *req, const char *url, struct target *t)
 {
@@ -208,7 +219,10 @@ target_parse(struct wasp_request *req, const char *url, struct target *t)
 		t->query++;
 	if (t->path && !*t->path)
 		t->path = "/";
-	return t->host && *t->host && t->authority && t->path && *t->path == '/' ? 0 : -EINVAL;
+	return t->host && *t->host && t->authority && t->path && *t->path == '/' &&
+			       token_ok(t->authority) && token_ok(t->query)
+		       ? 0
+		       : -EINVAL;
 }
 
 static enum wasp_status
@@ -255,6 +269,27 @@ log_guid(struct wasp_request *req)
 				 b[11], b[12], b[13], b[14], b[15]);
 }
 
+/* The target's path percent-encoded for the request line: what is not a
+ * path character becomes %XX; a %XX already there stays (a rule built from
+ * {UNENCODED_URL} sends the client's encoding unchanged). */
+static char *
+path_encode(struct wasp_request *req, const char *path)
+{
+	static const char keep[] = "-._~/!$&'()*+,;=:@";
+	char *out = wasp_request_alloc(req, strlen(path) * 3 + 1), *o = out;
+
+	for (const unsigned char *p = (const unsigned char *)path; out && *p; p++) {
+		if (isalnum(*p) || (*p && strchr(keep, *p)) ||
+		    (*p == '%' && isxdigit(p[1]) && isxdigit(p[2])))
+			*o++ = (char)*p;
+		else
+			o += sprintf(o, "%%%02X", *p);
+	}
+	if (out)
+		*o = '\0';
+	return out;
+}
+
 /* The options of this request: Host, forwarding fields, the reverse
  * rewrite of Location from the Host sent to the client's. */
 static int
@@ -263,7 +298,7 @@ opts_fill(struct wasp_request *req, const struct arrconf *c, const struct target
 {
 	const struct wasp_element *ws = wasp_request_config(req, "system.webServer/webSocket");
 	const char *client_host = wasp_request_header(req, "Host");
-	const char *enc = wasp_request_url_encode(req, t->path, NULL);
+	const char *enc = path_encode(req, t->path);
 
 	if (!enc)
 		return -ENOMEM;

@@ -102,7 +102,7 @@ END_TEST
 static Suite *
 farm_suite(void)
 {
-	Suite *s = suite_create("arr_farm");
+	Suite *s = suite_create("farm_pick");
 	TCase *tc = tcase_create("pick");
 
 	tcase_add_test(tc, test_weighted_round_robin);
