@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "arena.h"
 #include "arr.h"
@@ -254,15 +255,26 @@ farm_failover(void *userdata, struct proxy_pool *failed)
 	return s ? s->pool : NULL;
 }
 
-/* A log id as ARR sends it: a random GUID. */
+/* A log id as ARR sends it: a GUID, unique per request: 16 random bytes
+ * drawn once per worker, a counter added to the last 8 (no system call per
+ * request). */
 static const char *
 log_guid(struct wasp_request *req)
 {
-	uint8_t b[16] = { 0 };
+	static uint8_t seed[16];
+	static uint64_t counter;
+	static bool seeded;
+	uint8_t b[16];
+	uint64_t n;
 
-	if (getrandom(b, sizeof(b), GRND_NONBLOCK) != (ssize_t)sizeof(b))
-		for (size_t i = 0; i < sizeof(b); i++)
-			b[i] = (uint8_t)(wasp_now_usec() >> (i % 8));
+	if (!seeded && getrandom(seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
+		for (size_t i = 0; i < sizeof(seed); i++)
+			seed[i] = (uint8_t)((wasp_now_usec() >> (i % 8)) ^ (uint64_t)getpid());
+	seeded = true;
+	memcpy(b, seed, sizeof(b));
+	memcpy(&n, b + 8, sizeof(n));
+	n += ++counter;
+	memcpy(b + 8, &n, sizeof(n));
 	return wasp_arena_printf(req->arena,
 				 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
 				 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
