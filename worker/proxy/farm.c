@@ -71,7 +71,7 @@ farm_resolve(const char *host, uint16_t port, struct sockaddr_storage *ret, sock
 		return 0;
 	}
 	/* a name: resolved as the system does (blocking the worker for as
-	 * long as the resolver takes, once per name and minute) */
+	 * long as the resolver takes; callers keep what it gave) */
 	r = getaddrinfo(host, NULL, &hints, &ai);
 	if (r != 0 || !ai || ai->ai_addrlen > sizeof(*ret)) {
 		if (ai)

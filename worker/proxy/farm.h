@@ -64,8 +64,8 @@ struct farm_server *farm_pick(struct farm *f, uint64_t tried);
 struct farm_server *farm_server_of(struct farm *f, const struct proxy_pool *p);
 /* Is status in a statusCodeMatch list ("200-399", "200,301-302")? */
 bool farm_status_matches(const char *codes, unsigned status);
-/* The address (a name resolved with getaddrinfo) and port as a socket
- * address: 0, -errno. */
+/* The address (an IP address, or a name resolved with getaddrinfo, which
+ * blocks) and port as a socket address: 0, -errno. */
 int farm_resolve(const char *host, uint16_t port, struct sockaddr_storage *ret, socklen_t *ret_len);
 
 /* health.c: one check of server s now (its result sets s->healthy). */
