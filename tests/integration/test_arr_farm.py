@@ -4,7 +4,8 @@ requests sends them past a server busy with a held request; with a
 server killed mid-run, no request fails once the health check noticed (a
 refused connection is retried on another server before anything was sent,
 so none fails before either), the server is out of rotation, and back once
-healthy again."""
+healthy again. A farm whose servers are all disabled, or whose algorithm
+is not implemented, answers 502.4."""
 import os
 import threading
 import time
@@ -47,17 +48,26 @@ class Load:
 
 def test(t):
     bes = [arrtest.Backend(t, "s%d" % i, "127.0.0.%d" % i) for i in (1, 2, 3)]
-    srv = t.server(pools={"A": {}, "B": {}}, web_server_xml='<proxy enabled="true" />')
+    srv = t.server(pools={"A": {}, "B": {}, "C": {}}, web_server_xml='<proxy enabled="true" />')
     health = ('<healthCheck url="http://web/health" interval="00:00:01" timeout="00:00:01" '
               'responseMatch="healthy" />')
-    arrtest.add_to_config(srv, "<webFarms>%s%s</webFarms>" % (
+    arrtest.add_to_config(srv, "<webFarms>%s%s%s%s</webFarms>" % (
         arrtest.farm_xml("web", bes, weights={"s1": 200}, check=health),
-        arrtest.farm_xml("lr", bes, algorithm="LeastRequests")))
+        arrtest.farm_xml("lr", bes, algorithm="LeastRequests"),
+        arrtest.farm_xml("hash", bes, algorithm="RequestHash"),
+        arrtest.farm_xml("none", bes[:1]).replace("<server ", '<server enabled="false" ')))
     wasptest.write_content(os.path.join(srv.content_dir("A"), "web.config"),
                            arrtest.rule_xml("http://web/{R:1}"))
     wasptest.write_content(os.path.join(srv.content_dir("B"), "web.config"),
                            arrtest.rule_xml("http://LR/{R:1}"))
+    wasptest.write_content(os.path.join(srv.content_dir("C"), "web.config"),
+                           arrtest.rule_xml("http://{R:1}/who", pattern="^(hash|none)$"))
     srv.start()
+
+    # no server to take it, an algorithm wasp does not implement: 502.4
+    for farm in ("none", "hash"):
+        r = srv.get("/" + farm, pool="C")
+        check(r.status == 502 and r.header("x-wasp-substatus") == "4", "%s %r" % (farm, r))
 
     # weighted round robin: s1 twice as often
     got = spread(srv, "A", 40)
