@@ -8,6 +8,7 @@
   /release      lets every /hold answer
   /stats        JSON: requests held now
   /big?n=N      N bytes (a repeating pattern), Content-Length
+  /bighead?n=N  200 with N bytes of X-Big-<i> fields (at most 50000 each)
   /upload       POST: the body's md5 and length
   /health       200 "healthy NAME"
   /ws           a WebSocket echo (text and binary frames, close answered)
@@ -104,6 +105,10 @@ class Handler(BaseHTTPRequestHandler):
             while n > 0:
                 self.wfile.write(chunk[:min(n, len(chunk))])
                 n -= len(chunk)
+        elif p.startswith("/bighead?n="):
+            n = int(p[11:])
+            self.send(200, b"big head", extra=[("X-Big-%d" % i, "x" * min(n - i, 50000))
+                                               for i in range(0, n, 50000)])
         elif p == "/upload":
             md5, n = self.body()
             self.send(200, ("%s %d" % (md5, n)).encode())

@@ -3,7 +3,7 @@ rule to http://127.0.0.1:PORT/{R:1} proxies the request (the backend sees
 the rewritten target, X-Forwarded-For, X-Original-URL, X-ARR-LOG-ID and no
 hop-by-hop field); preserveHostHeader both ways; Location and
 Content-Location rewritten back to the client's host; xForwardedForHeaderName
-and includePortInXForwardedFor; a backend that hangs is 502.3 after timeout;
+and includePortInXForwardedFor; maxResponseHeaderSize; a backend that hangs is 502.3 after timeout;
 a dead backend and an https:// URL are 502.3; a WebSocket goes through the
 rewrite. (Disabled, the absolute rewrite's 404.4 is test_mod_rewrite's.)"""
 import json
@@ -47,7 +47,8 @@ def test(t):
     srv = t.server(pools={"A": {}}, web_server_xml='<proxy enabled="true" />')
     other = t.server(pools={"B": {}}, web_server_xml="""<proxy enabled="true"
       preserveHostHeader="true" timeout="00:00:02" xForwardedForHeaderName="X-Client-IP"
-      includePortInXForwardedFor="false" reverseRewriteHostInResponseHeaders="false" />""")
+      includePortInXForwardedFor="false" reverseRewriteHostInResponseHeaders="false"
+      maxResponseHeaderSize="1" />""")
     web_configs(srv, be, dead)
     web_configs(other, be, dead)
     srv.start()
@@ -94,6 +95,16 @@ def test(t):
     took = time.monotonic() - t0
     check(r.status == 502 and r.header("x-wasp-substatus") == "3", "hang %r" % r)
     check(1.5 <= took < 20, "502.3 after %.1fs" % took)
+
+    # maxResponseHeaderSize: 128 KiB by default (a 100 KB head passes), 1
+    # KiB on B
+    r = srv.get("/bighead?n=100000", pool="A")
+    check(r.status == 200 and len(r.header("x-big-0", "") + r.header("x-big-50000", "")) == 100000,
+          "100 KB head %r" % r)
+    r = other.get("/bighead?n=100", pool="B")
+    check(r.status == 200 and r.body == b"big head", "small head on B %r" % r)
+    r = other.get("/bighead?n=2000", pool="B")
+    check(r.status == 502 and r.header("x-wasp-substatus") == "3", "2 KB head on B %r" % r)
 
     # a dead backend, an https:// one
     r = srv.get("/dead/x", pool="A")
