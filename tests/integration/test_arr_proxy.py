@@ -1,11 +1,11 @@
 """ARR's reverse proxy: with system.webServer/proxy enabled, a URL Rewrite
 rule to http://127.0.0.1:PORT/{R:1} proxies the request (the backend sees
-the rewritten target, X-Forwarded-For, X-Original-URL, X-ARR-LOG-ID and no
-hop-by-hop field); preserveHostHeader both ways; Location and
+the rewritten target, X-Forwarded-For, X-Original-URL, X-ARR-LOG-ID, Max-Forwards
+and no hop-by-hop field); preserveHostHeader both ways; Location and
 Content-Location rewritten back to the client's host; xForwardedForHeaderName
 and includePortInXForwardedFor; maxResponseHeaderSize; a backend that hangs is 502.3 after timeout;
 a dead backend and an https:// URL are 502.3; a WebSocket goes through the
-rewrite. (Disabled, the absolute rewrite's 404.4 is test_mod_rewrite's.)"""
+rewrite; Max-Forwards ends a rule proxying back to its own site. (Disabled, the absolute rewrite's 404.4 is test_mod_rewrite's.)"""
 import json
 import os
 import time
@@ -32,13 +32,15 @@ def web_configs(srv, be, dead):
 <action type="Rewrite" url="http://127.0.0.1:%d/{R:1}" /></rule>
 <rule name="tls" stopProcessing="true"><match url="^tls/(.*)" />
 <action type="Rewrite" url="https://127.0.0.1:%d/{R:1}" /></rule>
+<rule name="loop" stopProcessing="true"><match url="^loop/(.*)" />
+<action type="Rewrite" url="http://127.0.0.1:%d/loop/{R:1}" /></rule>
 <rule name="raw" stopProcessing="true"><match url="^raw/" />
 <action type="Rewrite" url="http://127.0.0.1:%d/echo{UNENCODED_URL}" appendQueryString="false" />
 </rule>
 <rule name="arr" stopProcessing="true"><match url="^(.*)" />
 <action type="Rewrite" url="http://127.0.0.1:%d/{R:1}" /></rule>
 </rules></rewrite></system.webServer></configuration>
-""" % (dead, be.port, be.port, be.port))
+""" % (dead, be.port, srv.port, be.port, be.port))
 
 
 def test(t):
@@ -66,6 +68,7 @@ def test(t):
     check(h.get("x-original-url") == "/echo/a%20b?x=1", "X-Original-URL %r" % h)
     check(len(h.get("x-arr-log-id", "")) == 36, "X-ARR-LOG-ID %r" % h)
     check(h.get("x-custom") == "kept", "X-Custom %r" % h)
+    check(h.get("max-forwards") == "9", "Max-Forwards %r" % h)
     for gone in ("x-hop", "keep-alive", "x-forwarded-proto"):
         check(gone not in h, "%s reached the backend: %r" % (gone, h))
     check(r.header("x-wasp-pool") == "A", "served by %r" % r.headers)
@@ -105,6 +108,15 @@ def test(t):
     check(r.status == 200 and r.body == b"big head", "small head on B %r" % r)
     r = other.get("/bighead?n=2000", pool="B")
     check(r.status == 502 and r.header("x-wasp-substatus") == "3", "2 KB head on B %r" % r)
+
+    # Max-Forwards: none left is 400; a rule proxying back to its own site
+    # (B keeps the client's Host) goes round 10 times, then ends in 400
+    r = srv.get("/echo", pool="A", headers={"Max-Forwards": "0"})
+    check(r.status == 400, "Max-Forwards 0 %r" % r)
+    check(echo_of(srv.get("/echo", pool="A", headers={"Max-Forwards": "3"}))["h"].get(
+        "max-forwards") == "2", "Max-Forwards 3")
+    r = other.get("/loop/x", pool="B", timeout=30)
+    check(r.status == 400 and b"Max-Forwards" in r.body, "loop %r %r" % (r, r.body[:300]))
 
     # a dead backend, an https:// one
     r = srv.get("/dead/x", pool="A")

@@ -30,6 +30,7 @@
 #define ARR_UPSTREAM_MAX 256          /* distinct host:port kept, per worker */
 #define ARR_RESOLVE_USEC (60ULL * 1000000) /* a name is resolved again after */
 #define ARR_URL_MAX 8192
+#define ARR_MAX_FORWARDS 10 /* hops when the client sent no Max-Forwards */
 
 extern const struct wasp_module mod_arr;
 
@@ -302,6 +303,22 @@ path_encode(struct wasp_request *req, const char *path)
 	return out;
 }
 
+/* The hops left to the request (Max-Forwards, ARR_MAX_FORWARDS without
+ * one): as ARR, a request that has none left is not forwarded (a rule
+ * proxying back to this server ends there), and the backend gets one less. */
+static long
+max_forwards(struct wasp_request *req)
+{
+	const char *v = wasp_request_header(req, "Max-Forwards");
+	char *e;
+	long n;
+
+	if (!v)
+		return ARR_MAX_FORWARDS;
+	n = strtol(v, &e, 10);
+	return e == v || *e || n < 0 ? ARR_MAX_FORWARDS : MIN(n, 1000000L);
+}
+
 /* The options of this request: Host, forwarding fields, the reverse
  * rewrite of Location from the Host sent to the client's. */
 static int
@@ -310,17 +327,20 @@ opts_fill(struct wasp_request *req, const struct arrconf *c, const struct target
 {
 	const struct wasp_element *ws = wasp_request_config(req, "system.webServer/webSocket");
 	const char *client_host = wasp_request_header(req, "Host");
+	const char *https = wasp_request_server_variable(req, "HTTPS");
 	const char *enc = path_encode(req, t->path);
 
 	if (!enc)
 		return -ENOMEM;
 	add[0] = (struct proxy_header){ "X-Original-URL",
 					strempty(wasp_request_server_variable(req, "UNENCODED_URL")) };
-	add[1] = (struct proxy_header){ c->log_guid_name, log_guid(req) };
+	add[1] = (struct proxy_header){ "Max-Forwards", wasp_arena_printf(req->arena, "%ld",
+									   max_forwards(req) - 1) };
+	add[2] = (struct proxy_header){ c->log_guid_name, log_guid(req) };
 	*o = (struct proxy_opts){
 		.timeout_usec = c->timeout_usec,
 		.add = add,
-		.n_add = *c->log_guid_name ? 2 : 1,
+		.n_add = *c->log_guid_name ? 3 : 2,
 		.websocket = wasp_element_get_bool(ws, "enabled", true),
 		.target = t->query ? wasp_arena_printf(req->arena, "%s?%s", enc, t->query) : enc,
 		.host = c->preserve_host ? NULL : sent_host,
@@ -332,20 +352,17 @@ opts_fill(struct wasp_request *req, const struct arrconf *c, const struct target
 	if (c->reverse_rewrite && !c->preserve_host && client_host) {
 		o->relocate_from = wasp_arena_printf(req->arena, "http://%s", sent_host);
 		o->relocate_to = wasp_arena_printf(req->arena, "%s://%s",
-						   wasp_request_server_variable(req, "HTTPS") &&
-								   strcaseeq(wasp_request_server_variable(req, "HTTPS"), "on")
-							   ? "https"
-							   : "http",
+						   https && strcaseeq(https, "on") ? "https" : "http",
 						   client_host);
 	}
-	return o->target && add[1].value ? 0 : -ENOMEM;
+	return o->target && add[1].value && add[2].value ? 0 : -ENOMEM;
 }
 
 static enum wasp_status
 arr_forward(struct wasp_request *req, const struct arrconf *c, const char *url)
 {
 	struct event_base *base = wasp_server_event_base(wasp_request_server(req));
-	struct proxy_header *add = wasp_request_alloc(req, 2 * sizeof(*add));
+	struct proxy_header *add = wasp_request_alloc(req, 3 * sizeof(*add));
 	struct proxy_pool *pool;
 	struct proxy_opts o;
 	struct target t;
@@ -358,6 +375,9 @@ arr_forward(struct wasp_request *req, const struct arrconf *c, const char *url)
 	if (t.https)
 		return arr_fail(req, 502, 3, url,
 				"https:// backends need TLS, which wasp's proxy does not speak");
+	if (max_forwards(req) == 0)
+		return arr_fail(req, 400, 0, url,
+				"the request cannot be routed: it has reached the Max-Forwards limit");
 	f = farm_find(t.host);
 	if (f) {
 		struct farm_server *s = farm_pick(f, 0);
