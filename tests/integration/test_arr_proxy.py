@@ -4,7 +4,7 @@ the rewritten target, X-Forwarded-For, X-Original-URL, X-ARR-LOG-ID, Max-Forward
 and no hop-by-hop field); preserveHostHeader both ways; Location and
 Content-Location rewritten back to the client's host; xForwardedForHeaderName
 and includePortInXForwardedFor; maxResponseHeaderSize; a backend that hangs is 502.3 after timeout;
-a dead backend and an https:// URL are 502.3; a WebSocket goes through the
+a backend named by a host name; a dead backend and an https:// URL are 502.3; a WebSocket goes through the
 rewrite; Max-Forwards ends a rule proxying back to its own site. (Disabled, the absolute rewrite's 404.4 is test_mod_rewrite's.)"""
 import json
 import os
@@ -32,6 +32,10 @@ def web_configs(srv, be, dead):
 <action type="Rewrite" url="http://127.0.0.1:%d/{R:1}" /></rule>
 <rule name="tls" stopProcessing="true"><match url="^tls/(.*)" />
 <action type="Rewrite" url="https://127.0.0.1:%d/{R:1}" /></rule>
+<rule name="name" stopProcessing="true"><match url="^name/(.*)" />
+<action type="Rewrite" url="http://localhost:%d/{R:1}" /></rule>
+<rule name="nxdomain" stopProcessing="true"><match url="^nxdomain/(.*)" />
+<action type="Rewrite" url="http://no-such-host.invalid/{R:1}" /></rule>
 <rule name="loop" stopProcessing="true"><match url="^loop/(.*)" />
 <action type="Rewrite" url="http://127.0.0.1:%d/loop/{R:1}" /></rule>
 <rule name="raw" stopProcessing="true"><match url="^raw/" />
@@ -40,7 +44,7 @@ def web_configs(srv, be, dead):
 <rule name="arr" stopProcessing="true"><match url="^(.*)" />
 <action type="Rewrite" url="http://127.0.0.1:%d/{R:1}" /></rule>
 </rules></rewrite></system.webServer></configuration>
-""" % (dead, be.port, srv.port, be.port, be.port))
+""" % (dead, be.port, be.port, srv.port, be.port, be.port))
 
 
 def test(t):
@@ -77,6 +81,16 @@ def test(t):
     # once decoded for {R:1}, is encoded again (above)
     d = echo_of(srv.get("/raw/a%3Fb%20c?q=%41", pool="A"))
     check(d["target"] == "/echo/raw/a%3Fb%20c?q=%41", "raw target %r" % d["target"])
+
+    # a host name, resolved (localhost: /etc/hosts), twice (then kept)
+    for _ in range(2):
+        h = echo_of(srv.get("/name/echo", pool="A"))["h"]
+        check(h.get("host") == "localhost:%d" % be.port, "by name: Host %r" % h)
+    # a name that does not resolve (asked of the name servers, the worker
+    # serving on meanwhile): 502.3
+    r = srv.get("/nxdomain/x", pool="A", timeout=90)
+    check(r.status == 502 and r.header("x-wasp-substatus") == "3", "nxdomain %r" % r)
+    srv.wait_log("cannot be resolved")
 
     # preserveHostHeader="true": the client's Host; xForwardedForHeaderName,
     # includePortInXForwardedFor="false"

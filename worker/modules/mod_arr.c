@@ -2,15 +2,16 @@
  * system.webServer/proxy enabled, a URL Rewrite rule whose Rewrite action
  * is an absolute URL (arr_take()) sends the request there, through the
  * proxy engine (worker/proxy/proxy.c), in MapRequestHandler: to a host
- * and port (an address, or a name resolved once a minute), or, when the
- * host is the name of a webFarms farm, to one of its servers (farm.c). ARR's
- * statuses:
+ * and port (upstream.c: an address, or a name resolved without blocking),
+ * or, when the host is the name of a webFarms farm, to one of its servers
+ * (farm.c). ARR's statuses:
  *
  *   502.3  the backend cannot be reached, closes before its head, does not
  *          answer within timeout, sends a head that is malformed or over
  *          maxResponseHeaderSize; an https:// URL (no TLS to backends);
  *   502.4  a farm with no server enabled and healthy (or an algorithm wasp
- *          does not implement). */
+ *          does not implement);
+ *   400    Max-Forwards 0 (a rule proxying back to its own site). */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -24,11 +25,10 @@
 #include "config.h"
 #include "proxy/farm.h"
 #include "proxy/proxy.h"
+#include "proxy/upstream.h"
 #include "util.h"
 #include "worker.h"
 
-#define ARR_UPSTREAM_MAX 256          /* distinct host:port kept, per worker */
-#define ARR_RESOLVE_USEC (60ULL * 1000000) /* a name is resolved again after */
 #define ARR_URL_MAX 8192
 #define ARR_MAX_FORWARDS 10 /* hops when the client sent no Max-Forwards */
 
@@ -74,91 +74,6 @@ arrconf_build(const struct wasp_element *sec, struct wasp_server *srv)
 		return NULL;
 	}
 	return c;
-}
-
-/* ---- upstreams: one pool per host:port ---- */
-
-struct upstream {
-	char *key; /* host:port as the URL wrote it, lower-cased */
-	struct proxy_pool *pool;
-	uint64_t resolved_at, used_at;
-};
-
-static struct upstream upstreams[ARR_UPSTREAM_MAX];
-static size_t n_upstreams;
-
-static void
-upstreams_free(void)
-{
-	for (size_t i = 0; i < n_upstreams; i++) {
-		free(upstreams[i].key);
-		proxy_pool_free(upstreams[i].pool);
-	}
-	n_upstreams = 0;
-}
-
-/* The slot for a new upstream: a free one, or the least recently used
- * (its pool freed: its busy connections end with their requests). */
-static struct upstream *
-upstream_slot(void)
-{
-	struct upstream *u = &upstreams[0];
-
-	if (n_upstreams < ARR_UPSTREAM_MAX)
-		return &upstreams[n_upstreams++];
-	for (size_t i = 1; i < n_upstreams; i++)
-		if (upstreams[i].used_at < u->used_at)
-			u = &upstreams[i];
-	free(u->key);
-	proxy_pool_free(u->pool);
-	*u = (struct upstream){ 0 };
-	return u;
-}
-
-static struct proxy_pool *
-upstream_get(struct event_base *base, const char *host, uint16_t port, const char **why)
-{
-	uint64_t now = wasp_now_usec();
-	struct sockaddr_storage sa;
-	struct upstream *u = NULL;
-	socklen_t len;
-	char *key;
-
-	if (asprintf(&key, "%s:%u", host, (unsigned)port) < 0)
-		return NULL;
-	for (char *p = key; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
-	for (size_t i = 0; i < n_upstreams && !u; i++)
-		if (streq(upstreams[i].key, key))
-			u = &upstreams[i];
-	if (u && now - u->resolved_at < ARR_RESOLVE_USEC) {
-		free(key);
-		u->used_at = now;
-		return u->pool;
-	}
-	if (farm_resolve(host, port, &sa, &len) < 0) {
-		free(key);
-		*why = "the backend's host name cannot be resolved";
-		return NULL;
-	}
-	if (!u) {
-		struct proxy_pool *p = proxy_pool_new(base);
-
-		if (!p) {
-			free(key);
-			return NULL;
-		}
-		u = upstream_slot();
-		u->pool = p;
-		u->key = key;
-	} else
-		free(key);
-	if (proxy_pool_set_addr(u->pool, (struct sockaddr *)&sa, len) < 0) {
-		*why = "the backend's address family is not supported";
-		return NULL;
-	}
-	u->resolved_at = u->used_at = now;
-	return u->pool;
 }
 
 /* ---- one request ---- */
@@ -358,20 +273,98 @@ opts_fill(struct wasp_request *req, const struct arrconf *c, const struct target
 	return o->target && add[1].value && add[2].value ? 0 : -ENOMEM;
 }
 
+/* A request waiting for its backend's name to be resolved. */
+struct arrwait {
+	struct wasp_request *req;
+	const char *url;
+	struct proxy_opts o;
+	struct upstream_wait *wait;
+};
+
+static void
+arrwait_cleanup(void *p)
+{
+	struct arrwait *a = p;
+
+	upstream_wait_cancel(a->wait);
+	a->wait = NULL;
+}
+
+static void
+on_upstream(void *userdata, struct proxy_pool *pool, const char *why)
+{
+	struct arrwait *a = userdata;
+
+	a->wait = NULL;
+	if (!pool)
+		(void)arr_fail(a->req, 502, 3, a->url, why);
+	else if (proxy_forward(a->req, pool, &a->o) == 0)
+		return;
+	else
+		wasp_response_set_status(a->req, 500, 0);
+	wasp_request_resume(a->req, WASP_DONE); /* from the loop: the resolver's event */
+}
+
+/* To host:port: at once, or once its name is resolved. */
+static enum wasp_status
+to_upstream(struct wasp_request *req, const struct arrconf *c, const struct target *t,
+	    const char *url, struct proxy_header *add)
+{
+	struct event_base *base = wasp_server_event_base(wasp_request_server(req));
+	struct arrwait *a = wasp_request_alloc(req, sizeof(*a));
+	struct proxy_pool *pool = NULL;
+	const char *why = "out of memory";
+	int r;
+
+	if (!a)
+		return WASP_ERROR;
+	*a = (struct arrwait){ .req = req, .url = url };
+	if (opts_fill(req, c, t, t->authority, &a->o, add) < 0 ||
+	    wasp_request_on_cleanup(req, arrwait_cleanup, a) < 0)
+		return WASP_ERROR;
+	r = upstream_get(base, t->host, t->port, &pool, &why, on_upstream, a, &a->wait);
+	if (r < 0)
+		return arr_fail(req, 502, 3, url, why);
+	if (r == 0)
+		return WASP_AGAIN; /* on_upstream() goes on */
+	return proxy_forward(req, pool, &a->o) < 0 ? WASP_ERROR : WASP_AGAIN;
+}
+
+/* To one of farm f's servers, another one when it cannot be reached. */
+static enum wasp_status
+to_farm(struct wasp_request *req, const struct arrconf *c, const struct target *t,
+	const char *url, struct proxy_header *add, struct farm *f)
+{
+	struct farm_server *s = farm_pick(f, 0);
+	struct farmreq *fr;
+	struct proxy_opts o;
+
+	if (!s)
+		return arr_fail(req, 502, 4, url,
+				f->algorithm == FARM_UNSUPPORTED
+					? "the farm's load-balancing algorithm is not implemented"
+					: "no server of the farm is available");
+	fr = wasp_request_alloc(req, sizeof(*fr));
+	if (!fr || opts_fill(req, c, t, s->authority, &o, add) < 0)
+		return WASP_ERROR;
+	*fr = (struct farmreq){ .f = f };
+	o.failover = farm_failover;
+	o.failover_userdata = fr;
+	o.max_failovers = (unsigned)f->n;
+	return proxy_forward(req, s->pool, &o) < 0 ? WASP_ERROR : WASP_AGAIN;
+}
+
 static enum wasp_status
 arr_forward(struct wasp_request *req, const struct arrconf *c, const char *url)
 {
-	struct event_base *base = wasp_server_event_base(wasp_request_server(req));
 	struct proxy_header *add = wasp_request_alloc(req, 3 * sizeof(*add));
-	struct proxy_pool *pool;
-	struct proxy_opts o;
 	struct target t;
-	const char *why = "out of memory", *sent_host;
 	struct farm *f;
-	struct farmreq *fr = NULL;
 
-	if (!add || strlen(url) > ARR_URL_MAX || target_parse(req, url, &t) < 0)
-		return arr_fail(req, 502, 3, url, add ? "not a URL ARR can forward to" : why);
+	if (!add)
+		return WASP_ERROR;
+	if (strlen(url) > ARR_URL_MAX || target_parse(req, url, &t) < 0)
+		return arr_fail(req, 502, 3, url, "not a URL ARR can forward to");
 	if (t.https)
 		return arr_fail(req, 502, 3, url,
 				"https:// backends need TLS, which wasp's proxy does not speak");
@@ -379,34 +372,7 @@ arr_forward(struct wasp_request *req, const struct arrconf *c, const char *url)
 		return arr_fail(req, 400, 0, url,
 				"the request cannot be routed: it has reached the Max-Forwards limit");
 	f = farm_find(t.host);
-	if (f) {
-		struct farm_server *s = farm_pick(f, 0);
-
-		if (!s)
-			return arr_fail(req, 502, 4, url,
-					f->algorithm == FARM_UNSUPPORTED
-						? "the farm's load-balancing algorithm is not implemented"
-						: "no server of the farm is available");
-		fr = wasp_request_alloc(req, sizeof(*fr));
-		if (!fr)
-			return WASP_ERROR;
-		*fr = (struct farmreq){ .f = f };
-		pool = s->pool;
-		sent_host = s->authority;
-	} else {
-		pool = upstream_get(base, t.host, t.port, &why);
-		if (!pool)
-			return arr_fail(req, 502, 3, url, why);
-		sent_host = t.authority;
-	}
-	if (opts_fill(req, c, &t, sent_host, &o, add) < 0)
-		return WASP_ERROR;
-	if (fr) {
-		o.failover = farm_failover;
-		o.failover_userdata = fr;
-		o.max_failovers = (unsigned)f->n;
-	}
-	return proxy_forward(req, pool, &o) < 0 ? WASP_ERROR : WASP_AGAIN;
+	return f ? to_farm(req, c, &t, url, add, f) : to_upstream(req, c, &t, url, add);
 }
 
 int
