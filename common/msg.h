@@ -101,7 +101,19 @@ enum wasp_ipc_role {
 	/* 330: worker -> activator, application processes */                                     \
 	/* W->act: the application processes the worker runs now (sent when the set changed):     \
 	 * the struct, then count struct wasp_msg_app_proc */                                      \
-	X(WORKER_APPS, worker_apps, 330, VAR, struct wasp_msg_worker_apps, 8, NONE)
+	X(WORKER_APPS, worker_apps, 330, VAR, struct wasp_msg_worker_apps, 8, NONE)                \
+	/* metrics and the requests executing now (docs/metrics.md) */                            \
+	/* A->act: the listener's counters since its last report (its connections now) */        \
+	X(ADAPTER_METRICS, adapter_metrics, 260, FIXED, struct wasp_msg_adapter_metrics, 88,     \
+	  NONE)                                                                                    \
+	/* A->act: per pool, counters since the last report (its queue's length now) */           \
+	X(ADAPTER_POOL_METRICS, adapter_pool_metrics, 261, ARRAY,                                  \
+	  struct wasp_msg_adapter_pool_metrics, 56, NONE)                                          \
+	/* act->W: which requests execute now? */                                                  \
+	X(REQUESTS_QUERY, requests_query, 360, FIXED, struct wasp_msg_requests_query, 8, NONE)    \
+	/* W->act: the struct, then data_len bytes: count records, each a struct               \
+	 * wasp_msg_request_info and its url_len bytes of URL */                                   \
+	X(REQUESTS_REPLY, requests_reply, 361, VAR, struct wasp_msg_requests_reply, 16, NONE)
 
 #define WASP_MSG_ENUM_(NAME, name, num, shape, type, size, fd) WASP_MSG_##NAME = num,
 enum wasp_msg_type { WASP_MSG_TABLE(WASP_MSG_ENUM_) };
@@ -270,6 +282,65 @@ struct wasp_msg_app_proc {
 	char application[WASP_APP_PROC_NAME_MAX]; /* NUL-terminated: fullPath|arguments, the
 						     program, or processPath (cut) */
 };
+
+/* Why the listener answered an error itself (ADAPTER_METRICS rejected[]). */
+enum wasp_reject_reason {
+	WASP_REJECT_400,            /* a head it cannot read, a bad Host */
+	WASP_REJECT_404,            /* no site or application for the URL */
+	WASP_REJECT_408,            /* no complete head within the header timeout */
+	WASP_REJECT_414,            /* a path too long to route */
+	WASP_REJECT_431,            /* a head too large */
+	WASP_REJECT_503_QUEUE_FULL, /* the pool's queue (queueLength) or connections full */
+	WASP_REJECT_503_STOPPED,    /* the pool is stopped */
+	WASP_REJECT_503_OTHER,      /* startupTimeLimit, site maxConnections, no table */
+	WASP_REJECT_OTHER,          /* any other status */
+	WASP_REJECT__COUNT,
+};
+
+struct wasp_msg_adapter_metrics {
+	uint64_t accepted;
+	uint64_t rejected[WASP_REJECT__COUNT];
+	uint32_t active; /* connections the listener holds now */
+	uint32_t reserved;
+};
+
+struct wasp_msg_adapter_pool_metrics {
+	uint32_t pool_id;
+	uint32_t generation;
+	uint64_t handoffs;        /* HANDOFFs a worker took (acknowledged or not) */
+	uint64_t handbacks;       /* HANDBACKs from its workers */
+	uint64_t dequeued;        /* connections that left the queue for a worker */
+	uint64_t queue_wait_usec; /* the time they waited there, summed */
+	uint64_t rejected_503;    /* 503s for this pool (queue full, stopped, ...) */
+	uint32_t queued;          /* waiting now */
+	uint32_t reserved;
+};
+
+struct wasp_msg_requests_query {
+	uint64_t token;
+};
+
+struct wasp_msg_requests_reply {
+	uint64_t token;
+	uint32_t count;    /* records that follow (at most WASP_REQUESTS_MAX) */
+	uint32_t data_len; /* bytes that follow */
+};
+
+#define WASP_REQUESTS_MAX 128   /* requests a worker reports at most */
+#define WASP_REQUEST_URL_MAX 256 /* bytes of a URL reported, at most */
+
+struct wasp_msg_request_info {
+	uint64_t elapsed_usec;
+	uint32_t site_id;
+	uint32_t stage;   /* enum wasp_stage (module.h); WASP_REQUEST_STAGE_SENDING after it */
+	uint32_t url_len; /* bytes of URL after the struct */
+	uint32_t flags;   /* WASP_REQUEST_F_* */
+	char method[16];  /* NUL-terminated, truncated */
+	char client[48];  /* the client's address, NUL-terminated */
+};
+
+#define WASP_REQUEST_F_TRUNCATED 0x1   /* the URL was longer than WASP_REQUEST_URL_MAX */
+#define WASP_REQUEST_STAGE_SENDING 100 /* the pipeline is done; the response is going out */
 
 #pragma GCC diagnostic pop
 

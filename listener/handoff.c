@@ -81,6 +81,8 @@ lsn_handoff_send(struct lsn_env *env, struct lsn_pool *p, struct lsn_conn *c)
 			TAILQ_INSERT_TAIL(&w->inflight, c, link);
 			w->n_inflight++;
 			env->stats.handed_off++;
+			p->m.handoffs++;
+			p->m_dirty = true;
 			/* among equally loaded workers, the one chosen longest ago
 			 * goes first: short connections spread over a web garden */
 			if (TAILQ_NEXT(w, link)) {
@@ -274,6 +276,8 @@ worker_on_handback(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, 
 			    w->pid);
 		return -EBADMSG;
 	}
+	w->pool->m.handbacks++;
+	w->pool->m_dirty = true;
 	if (hb.conn_id != 0) {
 		/* Not acknowledged: we still hold it. Take the worker's fd (the
 		 * same connection) and bytes, drop our copy; keep ours when the

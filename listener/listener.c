@@ -232,9 +232,27 @@ conn_linger(struct lsn_env *env, struct lsn_conn *c)
 	c->ev_set = true;
 }
 
-/* Answer an error (or reset for a TcpLevel pool's 503) and close. */
+static void conn_reject(struct lsn_env *env, struct lsn_conn *c, unsigned status,
+			const char *reason);
+
 void
 lsn_conn_reject(struct lsn_env *env, struct lsn_conn *c, unsigned status, const char *reason)
+{
+	lsn_metrics_reject(env, c, lsn_reject_reason(status));
+	conn_reject(env, c, status, reason);
+}
+
+void
+lsn_conn_reject_503(struct lsn_env *env, struct lsn_conn *c, enum wasp_reject_reason why,
+		    const char *reason)
+{
+	lsn_metrics_reject(env, c, why);
+	conn_reject(env, c, 503, reason);
+}
+
+/* Answer an error (or reset for a TcpLevel pool's 503) and close. */
+static void
+conn_reject(struct lsn_env *env, struct lsn_conn *c, unsigned status, const char *reason)
 {
 	if (status == 503)
 		env->stats.rejected_503++;
@@ -428,7 +446,7 @@ conn_place(struct lsn_env *env, struct lsn_conn *c, struct lsn_table *t,
 	}
 	t->site_conns[res->site->index]++;
 	if (p->state == WASP_POOL_STOPPED || p->state == WASP_POOL_STOPPING) {
-		lsn_conn_reject(env, c, 503, "application pool stopped");
+		lsn_conn_reject_503(env, c, WASP_REJECT_503_STOPPED, "application pool stopped");
 		return;
 	}
 	if (p->n_workers > 0 && wasp_queue_len(&p->queue) == 0 &&
@@ -546,6 +564,7 @@ static void
 on_stats(evutil_socket_t fd, short what, void *arg)
 {
 	lsn_channel_send_stats(arg);
+	lsn_metrics_send(arg);
 }
 
 static int

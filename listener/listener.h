@@ -21,7 +21,7 @@
 #define WASP_LISTENER_HEADER_TIMEOUT_MS 30000
 #define WASP_LISTENER_MAX_CONNECTIONS 10000 /* held by the listener at once */
 #define WASP_LISTENER_ACCEPT_PAUSE_MS 100   /* after EMFILE/ENFILE */
-#define WASP_LISTENER_STATS_INTERVAL_MS 5000
+#define WASP_LISTENER_STATS_INTERVAL_MS 1000
 #define WASP_LISTENER_RETRY_AFTER_S 5 /* Retry-After of a 503 */
 
 /* What peek() found in the bytes read so far. */

@@ -107,6 +107,10 @@ struct lsn_pool {
 	bool demand_sent;
 	uint64_t demand_time;
 	struct lsn_env *env;
+	/* metrics since the last ADAPTER_POOL_METRICS (metrics.c) */
+	struct wasp_msg_adapter_pool_metrics m;
+	bool m_dirty;
+	uint32_t queued_sent;
 	TAILQ_ENTRY(lsn_pool) link;
 };
 
@@ -189,6 +193,10 @@ struct lsn_env {
 	struct event *ev_quit;
 	bool quitting; /* SIGQUIT: accepting no more, exiting once n_conns is 0 */
 	struct wasp_msg_adapter_stats stats, stats_sent;
+	/* since the last ADAPTER_METRICS (metrics.c) */
+	struct wasp_msg_adapter_metrics metrics;
+	uint32_t metrics_active_sent;
+	uint64_t metrics_accepted_sent;
 	int exit_status;
 	bool exiting; /* tearing down: drop connections, route nothing */
 	struct lsn_httperr httperr;
@@ -213,6 +221,9 @@ void lsn_conn_watch_queued(struct lsn_env *env, struct lsn_conn *c);
 /* Answer status (503 of a TcpLevel pool: reset instead), then close;
  * logged in HTTPERR. */
 void lsn_conn_reject(struct lsn_env *env, struct lsn_conn *c, unsigned status, const char *reason);
+/* A 503 counted as why (queue full, pool stopped) in the metrics. */
+void lsn_conn_reject_503(struct lsn_env *env, struct lsn_conn *c, enum wasp_reject_reason why,
+			 const char *reason);
 /* Close without an answer, logged in HTTPERR with reason (an HTTP.sys
  * reason phrase: Timer_ConnectionIdle, Connection_Dropped...). */
 void lsn_conn_drop(struct lsn_env *env, struct lsn_conn *c, const char *reason);
@@ -306,3 +317,11 @@ void lsn_channel_demand(struct lsn_env *env, struct lsn_pool *p);
 void lsn_channel_send_stats(struct lsn_env *env);
 /* Channel, pending and listening sockets closed. */
 void lsn_channel_done(struct lsn_env *env);
+
+/* metrics.c */
+/* What an error status answered by the listener counts as. */
+enum wasp_reject_reason lsn_reject_reason(unsigned status);
+/* Count c's rejection (and its pool's 503). */
+void lsn_metrics_reject(struct lsn_env *env, struct lsn_conn *c, enum wasp_reject_reason why);
+/* ADAPTER_POOL_METRICS and ADAPTER_METRICS with what changed since the last. */
+void lsn_metrics_send(struct lsn_env *env);

@@ -105,12 +105,16 @@ lsn_pool_free(struct lsn_env *env, struct lsn_pool *p)
 void
 lsn_pool_flush(struct lsn_env *env, struct lsn_pool *p, unsigned status, const char *reason)
 {
+	bool stopped = p->state == WASP_POOL_STOPPED || p->state == WASP_POOL_STOPPING;
 	struct wasp_queue_entry *e;
 
 	while ((e = wasp_queue_pop(&p->queue))) {
 		struct lsn_conn *c = conn_of_qe(e);
 		c->state = LSN_CONN_READING;
-		lsn_conn_reject(env, c, status, reason);
+		if (status == 503 && stopped)
+			lsn_conn_reject_503(env, c, WASP_REJECT_503_STOPPED, reason);
+		else
+			lsn_conn_reject(env, c, status, reason);
 	}
 	(void)event_del(p->ev_expire);
 }
@@ -123,13 +127,14 @@ lsn_pool_enqueue(struct lsn_env *env, struct lsn_pool *p, struct lsn_conn *c)
 	 * taken for connectionTimeout). */
 	if (lsn_handoff_pool_full(p)) {
 		if (!p->rp || p->n_workers >= p->rp->max_processes) {
-			lsn_conn_reject(env, c, 503, "application pool at its connection limit");
+			lsn_conn_reject_503(env, c, WASP_REJECT_503_QUEUE_FULL,
+					    "application pool at its connection limit");
 			return;
 		}
 		lsn_channel_demand(env, p);
 	}
 	if (wasp_queue_push(&p->queue, &c->qe, wasp_now_usec()) < 0) {
-		lsn_conn_reject(env, c, 503, "application pool queue full");
+		lsn_conn_reject_503(env, c, WASP_REJECT_503_QUEUE_FULL, "application pool queue full");
 		return;
 	}
 	c->state = LSN_CONN_QUEUED;
@@ -150,6 +155,8 @@ lsn_pool_drain(struct lsn_env *env, struct lsn_pool *p)
 
 	while (p->n_workers > 0 && (e = wasp_queue_pop(&p->queue))) {
 		struct lsn_conn *c = conn_of_qe(e);
+		uint64_t t_enq = e->t_enq, now;
+
 		lsn_conn_drop_event(c);
 		c->state = LSN_CONN_READING;
 		if (lsn_handoff_send(env, p, c) < 0) {
@@ -159,6 +166,10 @@ lsn_pool_drain(struct lsn_env *env, struct lsn_pool *p)
 			lsn_conn_watch_queued(env, c);
 			break;
 		}
+		now = wasp_now_usec();
+		p->m.dequeued++;
+		p->m.queue_wait_usec += now - MIN(t_enq, now);
+		p->m_dirty = true;
 	}
 	lsn_pool_rearm(env, p);
 	if (wasp_queue_len(&p->queue) > 0 && p->n_workers == 0)

@@ -162,6 +162,16 @@ on_ping(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userd
 }
 
 static int
+on_requests_query(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
+{
+	struct wasp_msg_requests_query q;
+
+	memcpy(&q, msg->payload, sizeof(q));
+	(void)requests_answer(userdata, ch, msg->hdr.seq, &q);
+	return 0;
+}
+
+static int
 on_drain(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
 {
 	struct worker_env *env = userdata;
@@ -204,6 +214,7 @@ static const struct wasp_ipc_handler activator_handlers[] = {
 	{ WASP_MSG_HANDOFF_CHANNEL, on_handoff_channel },
 	{ WASP_MSG_PING, on_ping },
 	{ WASP_MSG_DRAIN, on_drain },
+	{ WASP_MSG_REQUESTS_QUERY, on_requests_query },
 };
 
 static const struct wasp_ipc_channel_ops activator_ops = {

@@ -268,6 +268,18 @@ pipeline_in_begin(const struct wasp_request *req)
 	return req->pipe && req->step == 0;
 }
 
+unsigned
+pipeline_stage(const struct wasp_request *req)
+{
+	if (!req->pipe)
+		return WASP_STAGE_BEGIN_REQUEST;
+	if (req->step >= ELEMENTSOF(steps))
+		return WASP_STAGE_END_REQUEST;
+	if (steps[req->step] == STEP_WRITE)
+		return WASP_REQUEST_STAGE_SENDING;
+	return steps[req->step];
+}
+
 void
 pipeline_redirect(struct wasp_request *req)
 {

@@ -244,6 +244,15 @@ struct req_var {
  * MapRequestHandler on, go back to MapRequestHandler once the running
  * handler returns. */
 void pipeline_redirect(struct wasp_request *req);
+/* The stage req is in (enum wasp_stage), WASP_REQUEST_STAGE_SENDING while
+ * its response is written (list request). */
+unsigned pipeline_stage(const struct wasp_request *req);
+
+/* The requests executing now, answered to waspd's REQUESTS_QUERY on ch
+ * (requests.c). 0 or -errno. */
+struct wasp_msg_requests_query;
+int requests_answer(struct worker_env *env, struct wasp_ipc_channel *ch, uint32_t seq,
+		    const struct wasp_msg_requests_query *q);
 
 /* The <handlers> mapping (pipeline.c): choose req's handler. Returns true
  * when one was chosen (or no handlers are configured: all run); false after
