@@ -238,6 +238,19 @@ adapter_on_register(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg,
 	return 0;
 }
 
+struct pool *
+pool_by_ref(struct wasp_env *env, uint32_t pool_id, uint32_t generation)
+{
+	/* Sent before the adapter had the newest generation: pool ids are
+	 * that generation's, the pool is the one of the same name. */
+	if (generation == env->generation)
+		return pool_id < env->n_pools ? &env->pools[pool_id] : NULL;
+	if (env->prev_generation && generation == env->prev_generation &&
+	    pool_id < env->n_prev_pool_names)
+		return pool_by_name(env, env->prev_pool_names[pool_id]);
+	return NULL;
+}
+
 static int
 adapter_on_pool_demand(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg,
 		       void *userdata)
@@ -246,20 +259,12 @@ adapter_on_pool_demand(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *m
 	struct wasp_msg_pool_ref ref;
 
 	struct wasp_env *env = a->env;
-	struct pool *p = NULL;
+	struct pool *p;
 
 	memcpy(&ref, msg->payload, sizeof(ref));
 	if (!a->registered)
 		return -EPROTO;
-	/* Sent before the adapter had the newest generation: pool ids are
-	 * that generation's, the pool is the one of the same name. */
-	if (ref.generation == env->generation) {
-		if (ref.pool_id < env->n_pools)
-			p = &env->pools[ref.pool_id];
-	} else if (env->prev_generation && ref.generation == env->prev_generation) {
-		if (ref.pool_id < env->n_prev_pool_names)
-			p = pool_by_name(env, env->prev_pool_names[ref.pool_id]);
-	}
+	p = pool_by_ref(env, ref.pool_id, ref.generation);
 	if (!p) {
 		log_warning("adapter '%s' (pid %d): demand for unknown pool %u (generation %u), "
 			    "ignoring",
@@ -276,6 +281,37 @@ adapter_on_stats(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, vo
 	struct adapter *a = userdata;
 
 	memcpy(&a->stats, msg->payload, sizeof(a->stats));
+	return 0;
+}
+
+static int
+adapter_on_metrics(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
+{
+	struct adapter *a = userdata;
+	struct wasp_msg_adapter_metrics m;
+
+	if (!a->registered)
+		return -EPROTO;
+	memcpy(&m, msg->payload, sizeof(m));
+	metrics_on_adapter(a->env, &m);
+	return 0;
+}
+
+static int
+adapter_on_pool_metrics(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg,
+			void *userdata)
+{
+	struct adapter *a = userdata;
+	struct wasp_msg_adapter_pool_metrics m[64];
+	size_t n = msg->len / sizeof(m[0]);
+
+	if (!a->registered)
+		return -EPROTO;
+	for (size_t off = 0; off < n; off += ELEMENTSOF(m)) {
+		size_t k = MIN(n - off, ELEMENTSOF(m));
+		memcpy(m, (const uint8_t *)msg->payload + off * sizeof(m[0]), k * sizeof(m[0]));
+		metrics_on_adapter_pools(a->env, m, k);
+	}
 	return 0;
 }
 
@@ -303,6 +339,8 @@ static const struct wasp_ipc_handler adapter_handlers[] = {
 	{ WASP_MSG_ADAPTER_REGISTER, adapter_on_register },
 	{ WASP_MSG_POOL_DEMAND, adapter_on_pool_demand },
 	{ WASP_MSG_ADAPTER_STATS, adapter_on_stats },
+	{ WASP_MSG_ADAPTER_METRICS, adapter_on_metrics },
+	{ WASP_MSG_ADAPTER_POOL_METRICS, adapter_on_pool_metrics },
 };
 
 static const struct wasp_ipc_channel_ops adapter_ops = {

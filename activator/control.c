@@ -14,7 +14,10 @@
  *                                           -> {"ok": true, "message": "..."}
  *   {"verb": "reload"}                      -> {"ok": true, "message": "...", "generation": N}
  *   {"verb": "restart"}                     -> {"ok": true, "message": "...", "pid": PID}
- *                                              (restart.c) */
+ *                                              (restart.c)
+ *   {"verb": "metrics"}                     -> {"ok": true, "text": "<Prometheus text>"}
+ *   {"verb": "list", "object": "request"}   -> {"ok": true, "requests": [...]} (later:
+ *                                              the workers are asked, ctl_requests.c) */
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -143,6 +146,38 @@ append_new(json_t *arr, json_t *o)
 	return o && json_array_append_new(arr, o) == 0 ? 0 : -ENOMEM;
 }
 
+/* A worker's memory and CPU as the metrics show them (/proc), or its own
+ * report when /proc cannot be read. */
+static struct proc_figures
+worker_figures(const struct worker *w)
+{
+	struct proc_figures f;
+
+	if (metrics_proc_figures(w->pid, &f) < 0 || f.rss_kb == 0)
+		f = (struct proc_figures){ .rss_kb = w->rss_kb, .private_kb = w->private_kb,
+					   .cpu_usec = f.cpu_usec };
+	return f;
+}
+
+/* The figures list apppool adds: requests (the pool's, across recycles),
+ * its workers' memory now and CPU time (exited workers' included). */
+static int
+pool_figures(json_t *o, const struct pool *p)
+{
+	uint64_t rss = 0, priv = 0, cpu = p->m.cpu_usec_exited;
+
+	for (const struct worker *w = p->workers; w; w = w->next) {
+		struct proc_figures f = worker_figures(w);
+		rss += f.rss_kb;
+		priv += f.private_kb;
+		cpu += f.cpu_usec;
+	}
+	return json_object_set_new(o, "requests", json_integer((json_int_t)p->m.requests)) |
+	       json_object_set_new(o, "rssKB", json_integer((json_int_t)rss)) |
+	       json_object_set_new(o, "privateKB", json_integer((json_int_t)priv)) |
+	       json_object_set_new(o, "cpuMs", json_integer((json_int_t)(cpu / 1000)));
+}
+
 static json_t *
 list_apppools(struct wasp_env *env)
 {
@@ -176,7 +211,8 @@ list_apppools(struct wasp_env *env)
 								  : "")) < 0 ||
 			  json_object_set_new(o, "managedPipelineMode",
 					      json_string(c->managed_classic ? "Classic"
-									     : "Integrated")) < 0))
+									     : "Integrated")) < 0 ||
+			  pool_figures(o, p) < 0))
 			o = json_decref_null(o);
 		if (append_new(arr, o) < 0) {
 			json_decref(arr);
@@ -196,6 +232,8 @@ list_workers(struct wasp_env *env)
 	for (size_t i = 0; i < env->n_pools; i++) {
 		const struct pool *p = &env->pools[i];
 		for (const struct worker *w = p->workers; w; w = w->next) {
+			struct proc_figures f = worker_figures(w);
+			uint64_t now = clock_now(env->clock);
 			char started[64];
 			time_t t = (time_t)(w->started_real / 1000000);
 			struct tm tm;
@@ -208,12 +246,19 @@ list_workers(struct wasp_env *env)
 				"pid", (json_int_t)w->pid, "id", (json_int_t)w->id, "pool", p->name,
 				"state", worker_state_name(w->state), "requests",
 				(json_int_t)w->requests, "connections", (json_int_t)w->connections,
-				"busy", (json_int_t)w->busy, "privateKB", (json_int_t)w->private_kb,
-				"rssKB", (json_int_t)w->rss_kb, "vmKB", (json_int_t)w->vm_kb,
+				"busy", (json_int_t)w->busy, "privateKB", (json_int_t)f.private_kb,
+				"rssKB", (json_int_t)f.rss_kb, "vmKB", (json_int_t)w->vm_kb,
 				"started", started, "startedUsec", (json_int_t)w->started_real,
 				"uid", (json_int_t)p->ident.uid, "recycling", w->recycling);
 			if (o && control_worker_apps(o, w) < 0)
 				o = (json_decref(o), NULL);
+			if (o && (json_object_set_new(o, "cpuMs",
+						      json_integer((json_int_t)(f.cpu_usec / 1000))) |
+				  json_object_set_new(
+					  o, "uptimeSeconds",
+					  json_integer((json_int_t)((now - MIN(w->started_mono, now)) /
+								    1000000)))) < 0)
+				o = json_decref_null(o);
 			if (!o || json_array_append_new(arr, o) < 0) {
 				json_decref(arr);
 				return NULL;
@@ -365,6 +410,19 @@ control_pool_verb(struct control_client *c, const char *verb, struct pool *p)
 }
 
 static json_t *
+control_metrics(struct wasp_env *env, const char *object, const char *name)
+{
+	_cleanup_free_ char *text = NULL;
+
+	if (object || name)
+		return error_reply("'metrics' takes no object and no name");
+	text = metrics_text(env);
+	if (!text)
+		return NULL;
+	return json_pack("{s:b, s:s}", "ok", 1, "text", text);
+}
+
+static json_t *
 control_restart(struct control_client *c, bool args)
 {
 	_cleanup_free_ char *msg = NULL;
@@ -404,13 +462,16 @@ control_handle(struct control_client *c, json_t *req)
 	name = json_string_value(json_object_get(req, "name"));
 	if (!verb)
 		return error_reply(
-			"missing field 'verb' (list, start, stop, recycle, reload, restart)");
-	if (c->access != CONTROL_ALL && !streq(verb, "list"))
-		return error_reply("permission denied: uid %u may only list (a member of "
-				   "waspd's --read-group); '%s' needs root or --admin-group",
+			"missing field 'verb' (list, start, stop, recycle, reload, restart, metrics)");
+	if (c->access != CONTROL_ALL && !streq(verb, "list") && !streq(verb, "metrics"))
+		return error_reply("permission denied: uid %u may only list and read metrics (a "
+				   "member of waspd's --read-group); '%s' needs root or "
+				   "--admin-group",
 				   (unsigned)c->uid, verb);
 	if (streq(verb, "restart"))
 		return control_restart(c, object || name);
+	if (streq(verb, "metrics"))
+		return control_metrics(env, object, name);
 	if (streq(verb, "reload")) {
 		_cleanup_free_ char *msg = NULL;
 

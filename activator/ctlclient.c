@@ -4,6 +4,7 @@
  *   waspctl [-r RUNTIME_DIR] list site|app|vdir|apppool|wp [NAME] [/ATTR:VALUE...]
  *           [/text:ATTR|*] [--json]
  *   waspctl [-r RUNTIME_DIR] start|stop|recycle apppool NAME|/apppool.name:NAME [--json]
+ *   waspctl [-r RUNTIME_DIR] metrics [--json]   (Prometheus' text format)
  *
  * Lists print appcmd's lines (SITE "Default Web Site" (id:1,bindings:...,
  * state:Started)); --json prints the reply: {"ok": true, "<objects>": [...]}
@@ -434,7 +435,7 @@ print_list(const struct ctl_object *ob, json_t *reply, const struct ctl_args *a,
 static bool
 ctlclient_verb_bare(const char *verb)
 {
-	return streq(verb, "reload") || streq(verb, "restart");
+	return streq(verb, "reload") || streq(verb, "restart") || streq(verb, "metrics");
 }
 
 bool
@@ -462,7 +463,8 @@ print_usage_error(void)
 		"[/ATTR:VALUE...] [/text:ATTR|*] [--json]\n"
 		"       waspctl [-r RUNTIME_DIR] start|stop|recycle apppool NAME|/apppool.name:NAME\n"
 		"       waspctl [-r RUNTIME_DIR] start|stop site NAME|/site.name:NAME\n"
-		"       waspctl [-r RUNTIME_DIR] reload|restart\n");
+		"       waspctl [-r RUNTIME_DIR] reload|restart\n"
+		"       waspctl [-r RUNTIME_DIR] metrics [--json]\n");
 }
 
 int
@@ -519,6 +521,8 @@ ctlclient_run(const char *runtime_dir, bool json_out, int argc, char **argv)
 		putchar('\n');
 	} else if (ctlclient_verb_bare(verb)) {
 		printf("%s\n", jstr(reply, "message"));
+	} else if (streq(verb, "metrics")) {
+		fputs(jstr(reply, "text"), stdout);
 	} else {
 		printf("%s %s \"%s\": %s (state %s)\n", verb, object, a.name, jstr(reply, "message"),
 		       jstr(reply, "state"));

@@ -121,6 +121,20 @@ pool_count_failure(struct pool *p, enum failure_kind kind)
 	size_t k = 0;
 
 	p->failures++;
+	switch (kind) {
+	case FAILURE_CRASH:
+		p->m.crashes++;
+		break;
+	case FAILURE_STARTUP:
+		p->m.startup_failures++;
+		break;
+	case FAILURE_PING:
+		p->m.ping_failures++;
+		break;
+	case FAILURE_SPAWN:
+		p->m.spawn_failures++;
+		break;
+	}
 	if (!c->failure.rapid_fail_protection || max == 0)
 		return false;
 	/* made at the first failure: most pools never have one */
@@ -142,6 +156,7 @@ pool_count_failure(struct pool *p, enum failure_kind kind)
 		 "rapid-fail protection: %u failures within rapidFailProtectionInterval %s", max,
 		 buf);
 	(void)pool_stop(p, WASP_POOL_REASON_RAPID_FAIL, why);
+	p->m.rapid_fail_trips++;
 	return true;
 }
 

@@ -82,7 +82,7 @@ void worker_handle_channel_close(struct worker *w, int err);
 /* Whether a recycle of w started: overlapped (a replacement starts, w
  * serves until it is ready) or, with disallowOverlappingRotation, w drains
  * first. */
-bool worker_recycle(struct worker *w, const char *why);
+bool worker_recycle(struct worker *w, enum recycle_reason reason, const char *why);
 /* periodicRestart requests, memory and privateMemory, after new stats. */
 void worker_recycle_check(struct worker *w);
 void worker_on_recycle_timer(void *arg);

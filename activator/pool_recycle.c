@@ -12,12 +12,13 @@
 #include "pool_internal.h"
 
 bool
-worker_recycle(struct worker *w, const char *why)
+worker_recycle(struct worker *w, enum recycle_reason reason, const char *why)
 {
 	struct pool *p = w->pool;
 
 	if (w->state != WORKER_READY || w->recycling)
 		return false;
+	p->m.recycles[reason]++;
 	log_notice("pool '%s': recycling worker %u (pid %d): %s", p->name, w->id, (int)w->pid,
 		   why);
 	if (p->cfg->recycling.disallow_overlapping_rotation) {
@@ -43,7 +44,7 @@ worker_recycle(struct worker *w, const char *why)
 void
 worker_on_recycle_timer(void *arg)
 {
-	(void)worker_recycle(arg, "periodicRestart time");
+	(void)worker_recycle(arg, RECYCLE_TIME, "periodicRestart time");
 }
 
 void
@@ -52,16 +53,16 @@ worker_recycle_check(struct worker *w)
 	const struct wasp_apppool *c = w->pool->cfg;
 
 	if (c->recycling.requests > 0 && w->requests >= c->recycling.requests)
-		worker_recycle(w, "periodicRestart requests");
+		worker_recycle(w, RECYCLE_REQUESTS, "periodicRestart requests");
 	else if (c->recycling.memory_kb > 0 && w->vm_kb >= c->recycling.memory_kb)
-		worker_recycle(w, "periodicRestart memory");
+		worker_recycle(w, RECYCLE_MEMORY, "periodicRestart memory");
 	else if (c->recycling.private_memory_kb > 0 &&
 		 w->private_kb >= c->recycling.private_memory_kb)
-		worker_recycle(w, "periodicRestart privateMemory");
+		worker_recycle(w, RECYCLE_PRIVATE_MEMORY, "periodicRestart privateMemory");
 }
 
-int
-pool_recycle(struct pool *p, const char *why)
+static int
+pool_recycle_workers(struct pool *p, enum recycle_reason reason, const char *why)
 {
 	struct worker *w, *next;
 	int n = 0;
@@ -70,10 +71,16 @@ pool_recycle(struct pool *p, const char *why)
 		return -ESRCH;
 	for (w = p->workers; w; w = next) {
 		next = w->next;
-		if (w->state == WORKER_READY && !w->replaces && worker_recycle(w, why))
+		if (w->state == WORKER_READY && !w->replaces && worker_recycle(w, reason, why))
 			n++;
 	}
 	return n;
+}
+
+int
+pool_recycle(struct pool *p, const char *why)
+{
+	return pool_recycle_workers(p, RECYCLE_MANUAL, why);
 }
 
 int
@@ -102,7 +109,7 @@ pool_recycle_config(struct pool *p)
 			continue;
 		worker_drain(w, why); /* "stopping worker N before it was ready" */
 	}
-	r = pool_recycle(p, why);
+	r = pool_recycle_workers(p, RECYCLE_CONFIG, why);
 	return r < 0 ? r : 0;
 }
 
@@ -160,6 +167,6 @@ pool_on_schedule(void *arg)
 		pool_arm_schedule_timer(p, p->schedule_due - now);
 		return;
 	}
-	(void)pool_recycle(p, "periodicRestart schedule");
+	(void)pool_recycle_workers(p, RECYCLE_SCHEDULE, "periodicRestart schedule");
 	pool_arm_schedule(p, p->schedule_due);
 }

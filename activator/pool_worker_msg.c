@@ -26,6 +26,7 @@ worker_handle_ready(struct worker *w)
 		return 0;
 	}
 	w->ready_mono = now;
+	p->m.last_startup_usec = now - MIN(w->started_mono, now);
 	p->start_failures = 0;
 	worker_foreground(w, "ready");
 	log_notice("pool '%s': worker %u (pid %d) ready in %" PRIu64 " ms", p->name, w->id,
@@ -91,6 +92,8 @@ worker_handle_stats(struct worker *w, const struct wasp_msg_worker_stats *st)
 	active = st->connections > 0 || st->busy > 0 ||
 		 (w->have_stats && st->requests != w->requests) ||
 		 (!w->have_stats && st->requests > 0);
+	if (st->requests > w->requests)
+		p->m.requests += st->requests - w->requests; /* the pool's, across recycles */
 	w->requests = st->requests;
 	w->private_kb = st->private_kb;
 	w->rss_kb = st->rss_kb;
@@ -159,14 +162,15 @@ worker_handle_channel_lost(struct worker *w, uint32_t adapter_id)
 	if (w->state != WORKER_READY)
 		return;
 	if (++w->channels_lost > WORKER_CHANNELS_LOST_MAX) {
-		worker_recycle(w, "it keeps losing its handoff channels");
+		worker_recycle(w, RECYCLE_CHANNEL, "it keeps losing its handoff channels");
 		return;
 	}
 	r = w->pool->env->events->worker_repair(w, adapter_id);
 	if (r == -ENOENT)
 		return;
 	if (r < 0) {
-		worker_recycle(w, "its handoff channel broke and could not be made again");
+		worker_recycle(w, RECYCLE_CHANNEL,
+			       "its handoff channel broke and could not be made again");
 		return;
 	}
 	log_warning("pool '%s': worker %u (pid %d) lost its handoff channel with adapter %u: "

@@ -3,6 +3,7 @@
  * worker record or an adapter). Children waspd no longer tracks (orphaned
  * hung workers, a child that failed before exec) are only logged. */
 #include <event2/event.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "log.h"
@@ -12,11 +13,14 @@ void
 reap_on_sigchld(evutil_socket_t fd, short what, void *arg)
 {
 	struct wasp_env *env = arg;
+	struct rusage ru;
 	int status;
 	pid_t pid;
 
 	for (;;) {
-		pid = waitpid(-1, &status, WNOHANG);
+		/* wait4: a worker's CPU time (its own children's included) stays
+		 * its pool's (wasp_pool_cpu_seconds_total) */
+		pid = wait4(-1, &status, WNOHANG, &ru);
 		if (pid < 0 && errno == EINTR)
 			continue;
 		if (pid <= 0)
@@ -24,6 +28,9 @@ reap_on_sigchld(evutil_socket_t fd, short what, void *arg)
 
 		struct worker *w = worker_by_pid(env, pid);
 		if (w) {
+			w->pool->m.cpu_usec_exited +=
+				(uint64_t)ru.ru_utime.tv_sec * 1000000 + (uint64_t)ru.ru_utime.tv_usec +
+				(uint64_t)ru.ru_stime.tv_sec * 1000000 + (uint64_t)ru.ru_stime.tv_usec;
 			worker_on_exit(w, status);
 			continue;
 		}

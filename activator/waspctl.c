@@ -329,6 +329,7 @@ usage(FILE *f)
 	fprintf(f, "  reload   read applicationHost.config again and apply it (talk to waspd)\n");
 	fprintf(f, "  restart  start waspd again keeping the listening sockets; the old one drains\n"
 		   "           (talk to waspd; without systemd)\n");
+	fprintf(f, "  metrics   every metric in Prometheus' text format (talk to waspd)\n");
 }
 
 int

@@ -77,6 +77,33 @@ struct handoff_pair {
 
 struct pool;
 
+/* Why a worker was recycled (metrics: wasp_pool_recycles_total's reason). */
+enum recycle_reason {
+	RECYCLE_TIME,           /* periodicRestart time */
+	RECYCLE_REQUESTS,       /* periodicRestart requests */
+	RECYCLE_MEMORY,         /* periodicRestart memory */
+	RECYCLE_PRIVATE_MEMORY, /* periodicRestart privateMemory */
+	RECYCLE_SCHEDULE,       /* periodicRestart schedule */
+	RECYCLE_CONFIG,         /* its configuration changed (reload) */
+	RECYCLE_MANUAL,         /* waspctl recycle apppool */
+	RECYCLE_CHANNEL,        /* it kept losing its handoff channels */
+	RECYCLE_REASON__COUNT,
+};
+
+/* A pool's counters (metrics.c): the pool's, not a worker's, so they survive
+ * recycles and reloads (the record is carried over by name). */
+struct pool_metrics {
+	uint64_t requests; /* served, summed from the workers' WORKER_STATS */
+	uint64_t recycles[RECYCLE_REASON__COUNT]; /* recycles started */
+	uint64_t crashes, startup_failures, ping_failures, spawn_failures;
+	uint64_t rapid_fail_trips;
+	uint64_t cpu_usec_exited;  /* CPU time of its workers that exited */
+	uint64_t last_startup_usec; /* its last worker's spawn to READY */
+	/* from the listener (ADAPTER_POOL_METRICS) */
+	uint64_t handoffs, handbacks, dequeued, queue_wait_usec, rejected_503;
+	uint32_t queued;
+};
+
 struct worker {
 	struct worker *next; /* pool->workers */
 	struct pool *pool;
@@ -132,6 +159,7 @@ struct pool {
 	uint64_t recycles;
 	uint64_t recycle_failures;
 	uint64_t spawned; /* workers started, ever */
+	struct pool_metrics m;
 	bool demand; /* an adapter asked for a worker and none is ready yet */
 	uint64_t demand_time; /* when it last asked (monotonic usec) */
 	unsigned start_failures; /* consecutive workers that failed before READY */
@@ -289,6 +317,13 @@ struct wasp_env {
 	struct event *sig_chld, *sig_term, *sig_int, *sig_hup, *sig_pipe;
 	struct event *shutdown_timer;
 	struct event *watchdog;
+	/* the listeners' counters, summed over their restarts (metrics.c) */
+	struct {
+		uint64_t accepted;
+		uint64_t rejected[WASP_REJECT__COUNT];
+		uint32_t active;
+	} lsn_metrics;
+	struct metrics_http *metrics_http; /* the optional HTTP endpoint (metrics_http.c) */
 	bool stopping;
 	bool exiting;
 	int exit_status;
@@ -465,6 +500,9 @@ int adapters_pair_worker(struct wasp_env *env, struct worker *w);
  * gets a channel anyway), or -errno when the new pair could not be made. */
 int adapters_repair_worker(struct wasp_env *env, struct worker *w, uint32_t adapter_id);
 struct adapter *adapter_by_pid(struct wasp_env *env, pid_t pid);
+/* The pool an adapter's message names by id in a generation (the current
+ * one or the one before), or NULL. */
+struct pool *pool_by_ref(struct wasp_env *env, uint32_t pool_id, uint32_t generation);
 void adapter_on_exit(struct adapter *a, int status);
 bool adapters_running(const struct wasp_env *env);
 
@@ -570,3 +608,18 @@ void reap_on_sigchld(int fd, short what, void *arg); /* evutil_socket_t is int o
 /* control.c */
 int control_open(struct wasp_env *env);
 void control_close(struct wasp_env *env);
+
+/* metrics.c */
+/* The Prometheus text exposition of every metric (docs/operations.md
+ * "Metrics"), malloc'd, NULL on OOM. */
+char *metrics_text(struct wasp_env *env);
+/* ADAPTER_METRICS, ADAPTER_POOL_METRICS from an adapter. */
+void metrics_on_adapter(struct wasp_env *env, const struct wasp_msg_adapter_metrics *m);
+void metrics_on_adapter_pools(struct wasp_env *env, const struct wasp_msg_adapter_pool_metrics *m,
+			      size_t n);
+/* A worker's figures read from /proc: resident and private memory (KiB,
+ * smaps_rollup), CPU time (usec, stat). -errno when it cannot be read. */
+struct proc_figures {
+	uint64_t rss_kb, private_kb, cpu_usec;
+};
+int metrics_proc_figures(pid_t pid, struct proc_figures *ret);

@@ -35,7 +35,7 @@ lsn_metrics_reject(struct lsn_env *env, struct lsn_conn *c, enum wasp_reject_rea
 {
 	env->metrics.rejected[why]++;
 	if (c->pool && (why == WASP_REJECT_503_QUEUE_FULL || why == WASP_REJECT_503_STOPPED ||
-			why == WASP_REJECT_503_OTHER)) {
+	                why == WASP_REJECT_503_OTHER)) {
 		c->pool->m.rejected_503++;
 		c->pool->m_dirty = true;
 	}
@@ -50,7 +50,8 @@ send_pools(struct lsn_env *env)
 	size_t n = 0;
 	struct lsn_pool *p;
 
-	TAILQ_FOREACH(p, &env->pools, link) {
+	TAILQ_FOREACH(p, &env->pools, link)
+	{
 		uint32_t queued = wasp_queue_len(&p->queue);
 
 		if (p->id == UINT32_MAX || !env->table || (!p->m_dirty && queued == p->queued_sent))
