@@ -57,6 +57,10 @@ struct control_client {
 	pid_t pid;
 	enum control_access access;
 	bool closing;
+	/* list request: the workers are asked; no other line is read until
+	 * the reply went out */
+	struct requests_query *query;
+	bool pending;
 };
 
 struct control {
@@ -81,6 +85,7 @@ client_free(struct control_client *c)
 			break;
 		}
 	ctl->n_clients--;
+	requests_query_cancel(c->query);
 	bufferevent_free(c->bev);
 	free(c);
 }
@@ -422,6 +427,38 @@ control_metrics(struct wasp_env *env, const char *object, const char *name)
 	return json_pack("{s:b, s:s}", "ok", 1, "text", text);
 }
 
+static void client_on_read(struct bufferevent *bev, void *arg);
+
+static void
+client_on_requests(json_t *reply, void *userdata)
+{
+	struct control_client *c = userdata;
+
+	c->query = NULL;
+	c->pending = false;
+	client_reply(c, reply);
+	bufferevent_enable(c->bev, EV_READ);
+	client_on_read(c->bev, c); /* lines that came meanwhile */
+}
+
+/* list request: answered once the workers did (client_on_requests); NULL
+ * with c->pending set, or an error. */
+static json_t *
+control_list_requests(struct control_client *c)
+{
+	int r;
+
+	c->pending = true;
+	r = requests_query_start(c->ctl->env, client_on_requests, c, &c->query);
+	if (r == -EBUSY) {
+		c->pending = false;
+		return error_reply("too many 'list request' queries at once, try again");
+	}
+	if (r < 0)
+		c->pending = false;
+	return NULL; /* pending, or out of memory */
+}
+
 static json_t *
 control_restart(struct control_client *c, bool args)
 {
@@ -500,7 +537,10 @@ control_handle(struct control_client *c, json_t *req)
 			return list_apps(env, false);
 		if (streq(object, "vdir"))
 			return list_apps(env, true);
-		return error_reply("cannot list '%s' (this waspd lists: site, app, vdir, apppool, wp)",
+		if (streq(object, "request"))
+			return control_list_requests(c);
+		return error_reply("cannot list '%s' (this waspd lists: site, app, vdir, apppool, wp, "
+				   "request)",
 				   object);
 	}
 	if (!streq(verb, "start") && !streq(verb, "stop") && !streq(verb, "recycle"))
@@ -569,6 +609,11 @@ client_on_read(struct bufferevent *bev, void *arg)
 			reply = control_handle(c, req);
 		json_decref(req);
 		free(line);
+		if (c->pending) {
+			/* the reply comes later; so does the next line */
+			bufferevent_disable(bev, EV_READ);
+			return;
+		}
 		client_reply(c, reply);
 	}
 	if (evbuffer_get_length(in) > CONTROL_MAX_LINE) {

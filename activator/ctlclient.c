@@ -5,6 +5,7 @@
  *           [/text:ATTR|*] [--json]
  *   waspctl [-r RUNTIME_DIR] start|stop|recycle apppool NAME|/apppool.name:NAME [--json]
  *   waspctl [-r RUNTIME_DIR] metrics [--json]   (Prometheus' text format)
+ *   waspctl [-r RUNTIME_DIR] list request|requests [/elapsed:MS] [/ATTR:VALUE...] [--json]
  *
  * Lists print appcmd's lines (SITE "Default Web Site" (id:1,bindings:...,
  * state:Started)); --json prints the reply: {"ok": true, "<objects>": [...]}
@@ -196,6 +197,11 @@ static const struct ctl_object objects[] = {
 	  { { "applicationPool", "pool" } },
 	  NULL,
 	  { { "wp.name", "pid" }, { "apppool.name", "pool" }, { "applicationPool", "pool" } } },
+	/* the requests executing now; /elapsed:MS keeps those running that long */
+	{ "request", "REQUEST", "requests", "id",
+	  { { "url", "url" }, { "time", "time" }, { "client", "client" }, { "stage", "stage" } },
+	  NULL,
+	  { { "apppool.name", "pool" }, { "wp.name", "pid" }, { "site.name", "site" } } },
 };
 
 #define CTL_MAX_FILTERS 16
@@ -212,6 +218,8 @@ struct ctl_args {
 static const struct ctl_object *
 object_find(const char *name)
 {
+	if (name && streq(name, "requests")) /* appcmd's alias */
+		name = "request";
 	for (size_t i = 0; name && i < ELEMENTSOF(objects); i++)
 		if (streq(objects[i].object, name))
 			return &objects[i];
@@ -297,6 +305,20 @@ args_parse(const struct ctl_object *ob, int argc, char **argv, struct ctl_args *
 	return 0;
 }
 
+/* list request /elapsed:MS: 1 when o has run at least MS, 0 when not,
+ * -EINVAL (printed) for a value that is not a number. */
+static int
+elapsed_matches(json_t *o, const char *value)
+{
+	uint64_t ms;
+
+	if (wasp_parse_u64(value, UINT32_MAX, &ms) < 0) {
+		fprintf(stderr, "waspctl: /elapsed: takes milliseconds, not '%s'\n", value);
+		return -EINVAL;
+	}
+	return json_integer_value(json_object_get(o, "elapsedMs")) >= (json_int_t)ms;
+}
+
 /* Does o pass every filter? -EINVAL (printed) for an attribute o lacks. */
 static int
 object_matches(const struct ctl_object *ob, json_t *o, const struct ctl_args *a)
@@ -312,6 +334,12 @@ object_matches(const struct ctl_object *ob, json_t *o, const struct ctl_args *a)
 		size_t n = strcspn(label, ":");
 
 		snprintf(attr, sizeof(attr), "%.*s", (int)n, label);
+		if (streq(ob->object, "request") && strcaseeq(attr, "elapsed")) {
+			int r = elapsed_matches(o, a->filters[i].key);
+			if (r <= 0)
+				return r;
+			continue;
+		}
 		key = attr_key(ob, o, attr);
 		if (!key || !value_str(json_object_get(o, key), buf, sizeof(buf))) {
 			fprintf(stderr, "waspctl: %s objects have no attribute '%s'\n", ob->tag,
@@ -459,7 +487,7 @@ static void
 print_usage_error(void)
 {
 	fprintf(stderr,
-		"waspctl: usage: waspctl [-r RUNTIME_DIR] list site|app|vdir|apppool|wp [NAME] "
+		"waspctl: usage: waspctl [-r RUNTIME_DIR] list site|app|vdir|apppool|wp|request [NAME] "
 		"[/ATTR:VALUE...] [/text:ATTR|*] [--json]\n"
 		"       waspctl [-r RUNTIME_DIR] start|stop|recycle apppool NAME|/apppool.name:NAME\n"
 		"       waspctl [-r RUNTIME_DIR] start|stop site NAME|/site.name:NAME\n"
@@ -490,7 +518,7 @@ ctlclient_run(const char *runtime_dir, bool json_out, int argc, char **argv)
 	} else if (args_parse(ob, argc - 2, argv + 2, &a) < 0) {
 		return 2;
 	} else if (streq(verb, "list")) {
-		req = json_pack("{s:s, s:s}", "verb", verb, "object", object);
+		req = json_pack("{s:s, s:s}", "verb", verb, "object", ob->object);
 	} else {
 		if (!a.name || a.text || a.n_filters) {
 			fprintf(stderr, "waspctl: usage: waspctl %s %s NAME\n", verb, object);

@@ -97,7 +97,7 @@ metrics_on_adapter(struct wasp_env *env, const struct wasp_msg_adapter_metrics *
 
 void
 metrics_on_adapter_pools(struct wasp_env *env, const struct wasp_msg_adapter_pool_metrics *m,
-                         size_t n)
+			 size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct pool *p = pool_by_ref(env, m[i].pool_id, m[i].generation);
@@ -155,7 +155,7 @@ label_value(FILE *f, const char *s)
 /* name{pool="P"[,key="value"]} */
 static void
 pool_sample_start(struct expo *x, const char *name, const struct pool *p, const char *key,
-                  const char *value)
+		  const char *value)
 {
 	fprintf(x->f, "%s{pool=", name);
 	label_value(x->f, p->name);
@@ -216,72 +216,72 @@ POOL_GETTER(get_startup, p->m.last_startup_usec)
 POOL_GETTER(get_cpu, pool_cpu_usec(x, p))
 
 static const struct pool_family pool_families[] = {
-        {.name = "wasp_pool_requests_total",
-         .type = "counter",
-         .help = "Requests the pool's workers served (summed across recycles).",
-         .get = get_requests,
-         .usec = false},
-        {.name = "wasp_pool_queue_length",
-         .type = "gauge",
-         .help = "Connections waiting in the listener for a worker of the pool.",
-         .get = get_queued,
-         .usec = false},
-        {.name = "wasp_pool_handoffs_total",
-         .type = "counter",
-         .help = "Connections the listener handed to the pool's workers.",
-         .get = get_handoffs,
-         .usec = false},
-        {.name = "wasp_pool_handbacks_total",
-         .type = "counter",
-         .help = "Connections the pool's workers handed back to the listener.",
-         .get = get_handbacks,
-         .usec = false},
-        {.name = "wasp_pool_unavailable_total",
-         .type = "counter",
-         .help = "503 responses the listener gave for the pool (queue full, stopped, no worker in "
-                 "time).",
-         .get = get_rejected,
-         .usec = false},
-        {.name = "wasp_pool_worker_crashes_total",
-         .type = "counter",
-         .help = "Workers of the pool that exited or closed their channel unasked.",
-         .get = get_crashes,
-         .usec = false},
-        {.name = "wasp_pool_worker_startup_failures_total",
-         .type = "counter",
-         .help = "Workers of the pool that could not start or missed startupTimeLimit.",
-         .get = get_startup_failures,
-         .usec = false},
-        {.name = "wasp_pool_worker_ping_failures_total",
-         .type = "counter",
-         .help = "Workers of the pool that did not answer a ping within pingResponseTime.",
-         .get = get_ping_failures,
-         .usec = false},
-        {.name = "wasp_pool_rapid_fail_trips_total",
-         .type = "counter",
-         .help = "Times rapid-fail protection stopped the pool.",
-         .get = get_rapid_fail,
-         .usec = false},
-        {.name = "wasp_pool_recycle_failures_total",
-         .type = "counter",
-         .help = "Overlapped recycles whose replacement worker failed to start.",
-         .get = get_recycle_failures,
-         .usec = false},
-        {.name = "wasp_pool_workers_started_total",
-         .type = "counter",
-         .help = "Workers started for the pool.",
-         .get = get_spawned,
-         .usec = false},
-        {.name = "wasp_pool_worker_startup_seconds",
-         .type = "gauge",
-         .help = "Time from start to ready of the pool's last worker that became ready.",
-         .get = get_startup,
-         .usec = true},
-        {.name = "wasp_pool_cpu_seconds_total",
-         .type = "counter",
-         .help = "CPU time of the pool's workers and their children, exited ones included.",
-         .get = get_cpu,
-         .usec = true},
+	{.name = "wasp_pool_requests_total",
+	 .type = "counter",
+	 .help = "Requests the pool's workers served (summed across recycles).",
+	 .get = get_requests,
+	 .usec = false},
+	{.name = "wasp_pool_queue_length",
+	 .type = "gauge",
+	 .help = "Connections waiting in the listener for a worker of the pool.",
+	 .get = get_queued,
+	 .usec = false},
+	{.name = "wasp_pool_handoffs_total",
+	 .type = "counter",
+	 .help = "Connections the listener handed to the pool's workers.",
+	 .get = get_handoffs,
+	 .usec = false},
+	{.name = "wasp_pool_handbacks_total",
+	 .type = "counter",
+	 .help = "Connections the pool's workers handed back to the listener.",
+	 .get = get_handbacks,
+	 .usec = false},
+	{.name = "wasp_pool_unavailable_total",
+	 .type = "counter",
+	 .help = "503 responses the listener gave for the pool (queue full, stopped, no worker in "
+		 "time).",
+	 .get = get_rejected,
+	 .usec = false},
+	{.name = "wasp_pool_worker_crashes_total",
+	 .type = "counter",
+	 .help = "Workers of the pool that exited or closed their channel unasked.",
+	 .get = get_crashes,
+	 .usec = false},
+	{.name = "wasp_pool_worker_startup_failures_total",
+	 .type = "counter",
+	 .help = "Workers of the pool that could not start or missed startupTimeLimit.",
+	 .get = get_startup_failures,
+	 .usec = false},
+	{.name = "wasp_pool_worker_ping_failures_total",
+	 .type = "counter",
+	 .help = "Workers of the pool that did not answer a ping within pingResponseTime.",
+	 .get = get_ping_failures,
+	 .usec = false},
+	{.name = "wasp_pool_rapid_fail_trips_total",
+	 .type = "counter",
+	 .help = "Times rapid-fail protection stopped the pool.",
+	 .get = get_rapid_fail,
+	 .usec = false},
+	{.name = "wasp_pool_recycle_failures_total",
+	 .type = "counter",
+	 .help = "Overlapped recycles whose replacement worker failed to start.",
+	 .get = get_recycle_failures,
+	 .usec = false},
+	{.name = "wasp_pool_workers_started_total",
+	 .type = "counter",
+	 .help = "Workers started for the pool.",
+	 .get = get_spawned,
+	 .usec = false},
+	{.name = "wasp_pool_worker_startup_seconds",
+	 .type = "gauge",
+	 .help = "Time from start to ready of the pool's last worker that became ready.",
+	 .get = get_startup,
+	 .usec = true},
+	{.name = "wasp_pool_cpu_seconds_total",
+	 .type = "counter",
+	 .help = "CPU time of the pool's workers and their children, exited ones included.",
+	 .get = get_cpu,
+	 .usec = true},
 };
 
 static void
@@ -305,10 +305,10 @@ pools_plain(struct expo *x)
 }
 
 static const char *const recycle_reason_names[RECYCLE_REASON__COUNT] = {
-        [RECYCLE_TIME] = "time",         [RECYCLE_REQUESTS] = "requests",
-        [RECYCLE_MEMORY] = "memory",     [RECYCLE_PRIVATE_MEMORY] = "privateMemory",
-        [RECYCLE_SCHEDULE] = "schedule", [RECYCLE_CONFIG] = "config",
-        [RECYCLE_MANUAL] = "manual",     [RECYCLE_CHANNEL] = "handoffChannel",
+	[RECYCLE_TIME] = "time",         [RECYCLE_REQUESTS] = "requests",
+	[RECYCLE_MEMORY] = "memory",     [RECYCLE_PRIVATE_MEMORY] = "privateMemory",
+	[RECYCLE_SCHEDULE] = "schedule", [RECYCLE_CONFIG] = "config",
+	[RECYCLE_MANUAL] = "manual",     [RECYCLE_CHANNEL] = "handoffChannel",
 };
 
 /* The labelled pool families: state, workers by state, recycles by reason,
@@ -317,7 +317,7 @@ static void
 pools_labelled(struct expo *x)
 {
 	static const enum wasp_pool_state states[] = {WASP_POOL_STARTING, WASP_POOL_STARTED,
-	                                              WASP_POOL_STOPPING, WASP_POOL_STOPPED};
+						      WASP_POOL_STOPPING, WASP_POOL_STOPPED};
 	static const enum worker_state wstates[] = {WORKER_STARTING, WORKER_READY, WORKER_DRAINING};
 	struct wasp_env *env = x->env;
 
@@ -325,31 +325,31 @@ pools_labelled(struct expo *x)
 	for (size_t i = 0; i < env->n_pools; i++)
 		for (size_t s = 0; s < ELEMENTSOF(states); s++) {
 			pool_sample_start(x, "wasp_pool_state", &env->pools[i], "state",
-			                  pool_state_name(states[s]));
+					  pool_state_name(states[s]));
 			value_u(x->f, env->pools[i].state == states[s]);
 		}
 	family(x, "wasp_pool_workers", "gauge", "The pool's worker processes by state.");
 	for (size_t i = 0; i < env->n_pools; i++)
 		for (size_t s = 0; s < ELEMENTSOF(wstates); s++) {
 			pool_sample_start(x, "wasp_pool_workers", &env->pools[i], "state",
-			                  worker_state_name(wstates[s]));
+					  worker_state_name(wstates[s]));
 			value_u(x->f, pool_count_workers(&env->pools[i], (int)wstates[s]));
 		}
 	family(x, "wasp_pool_recycles_total", "counter", "Worker recycles started, by reason.");
 	for (size_t i = 0; i < env->n_pools; i++)
 		for (size_t r = 0; r < RECYCLE_REASON__COUNT; r++) {
 			pool_sample_start(x, "wasp_pool_recycles_total", &env->pools[i], "reason",
-			                  recycle_reason_names[r]);
+					  recycle_reason_names[r]);
 			value_u(x->f, env->pools[i].m.recycles[r]);
 		}
 	family(x, "wasp_pool_queue_wait_seconds", "summary",
 	       "Time connections waited in the listener's queue for a worker of the pool.");
 	for (size_t i = 0; i < env->n_pools; i++) {
 		pool_sample_start(x, "wasp_pool_queue_wait_seconds_sum", &env->pools[i], NULL,
-		                  NULL);
+				  NULL);
 		value_usec(x->f, env->pools[i].m.queue_wait_usec);
 		pool_sample_start(x, "wasp_pool_queue_wait_seconds_count", &env->pools[i], NULL,
-		                  NULL);
+				  NULL);
 		value_u(x->f, env->pools[i].m.dequeued);
 	}
 }
@@ -378,54 +378,54 @@ WORKER_GETTER(get_w_uptime, x->now_mono - MIN(s->w->started_mono, x->now_mono))
 WORKER_GETTER(get_w_start, s->w->started_real)
 
 static const struct worker_family worker_families[] = {
-        {.name = "wasp_worker_resident_memory_bytes",
-         .type = "gauge",
-         .help = "The worker's resident memory (Rss of /proc/PID/smaps_rollup).",
-         .get = get_w_rss,
-         .usec = false,
-         .proc = true},
-        {.name = "wasp_worker_private_memory_bytes",
-         .type = "gauge",
-         .help = "The worker's private memory (Private_Clean + Private_Dirty of smaps_rollup).",
-         .get = get_w_private,
-         .usec = false,
-         .proc = true},
-        {.name = "wasp_worker_cpu_seconds_total",
-         .type = "counter",
-         .help = "CPU time the worker used (user + system, /proc/PID/stat).",
-         .get = get_w_cpu,
-         .usec = true,
-         .proc = true},
-        {.name = "wasp_worker_requests_total",
-         .type = "counter",
-         .help = "Requests the worker served.",
-         .get = get_w_requests,
-         .usec = false,
-         .proc = false},
-        {.name = "wasp_worker_connections",
-         .type = "gauge",
-         .help = "Connections the worker holds.",
-         .get = get_w_connections,
-         .usec = false,
-         .proc = false},
-        {.name = "wasp_worker_busy_requests",
-         .type = "gauge",
-         .help = "Requests the worker executes now.",
-         .get = get_w_busy,
-         .usec = false,
-         .proc = false},
-        {.name = "wasp_worker_uptime_seconds",
-         .type = "gauge",
-         .help = "Time since the worker was started.",
-         .get = get_w_uptime,
-         .usec = true,
-         .proc = false},
-        {.name = "wasp_worker_start_time_seconds",
-         .type = "gauge",
-         .help = "When the worker was started, in seconds since the Unix epoch.",
-         .get = get_w_start,
-         .usec = true,
-         .proc = false},
+	{.name = "wasp_worker_resident_memory_bytes",
+	 .type = "gauge",
+	 .help = "The worker's resident memory (Rss of /proc/PID/smaps_rollup).",
+	 .get = get_w_rss,
+	 .usec = false,
+	 .proc = true},
+	{.name = "wasp_worker_private_memory_bytes",
+	 .type = "gauge",
+	 .help = "The worker's private memory (Private_Clean + Private_Dirty of smaps_rollup).",
+	 .get = get_w_private,
+	 .usec = false,
+	 .proc = true},
+	{.name = "wasp_worker_cpu_seconds_total",
+	 .type = "counter",
+	 .help = "CPU time the worker used (user + system, /proc/PID/stat).",
+	 .get = get_w_cpu,
+	 .usec = true,
+	 .proc = true},
+	{.name = "wasp_worker_requests_total",
+	 .type = "counter",
+	 .help = "Requests the worker served.",
+	 .get = get_w_requests,
+	 .usec = false,
+	 .proc = false},
+	{.name = "wasp_worker_connections",
+	 .type = "gauge",
+	 .help = "Connections the worker holds.",
+	 .get = get_w_connections,
+	 .usec = false,
+	 .proc = false},
+	{.name = "wasp_worker_busy_requests",
+	 .type = "gauge",
+	 .help = "Requests the worker executes now.",
+	 .get = get_w_busy,
+	 .usec = false,
+	 .proc = false},
+	{.name = "wasp_worker_uptime_seconds",
+	 .type = "gauge",
+	 .help = "Time since the worker was started.",
+	 .get = get_w_uptime,
+	 .usec = true,
+	 .proc = false},
+	{.name = "wasp_worker_start_time_seconds",
+	 .type = "gauge",
+	 .help = "When the worker was started, in seconds since the Unix epoch.",
+	 .get = get_w_start,
+	 .usec = true,
+	 .proc = false},
 };
 
 static void
@@ -454,15 +454,15 @@ workers(struct expo *x)
 /* ---- the listener ------------------------------------------------------------ */
 
 static const char *const reject_names[WASP_REJECT__COUNT] = {
-        [WASP_REJECT_400] = "400",
-        [WASP_REJECT_404] = "404",
-        [WASP_REJECT_408] = "408",
-        [WASP_REJECT_414] = "414",
-        [WASP_REJECT_431] = "431",
-        [WASP_REJECT_503_QUEUE_FULL] = "503_queue_full",
-        [WASP_REJECT_503_STOPPED] = "503_stopped",
-        [WASP_REJECT_503_OTHER] = "503_other",
-        [WASP_REJECT_OTHER] = "other",
+	[WASP_REJECT_400] = "400",
+	[WASP_REJECT_404] = "404",
+	[WASP_REJECT_408] = "408",
+	[WASP_REJECT_414] = "414",
+	[WASP_REJECT_431] = "431",
+	[WASP_REJECT_503_QUEUE_FULL] = "503_queue_full",
+	[WASP_REJECT_503_STOPPED] = "503_stopped",
+	[WASP_REJECT_503_OTHER] = "503_other",
+	[WASP_REJECT_OTHER] = "other",
 };
 
 static void

@@ -257,6 +257,13 @@ worker_on_channel_lost(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *m
 	return 0;
 }
 
+static int
+worker_on_requests_reply(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg,
+			 void *userdata)
+{
+	return requests_on_reply(userdata, msg->payload, msg->len);
+}
+
 static void
 worker_on_channel_close(struct wasp_ipc_channel *ch, int err, void *userdata)
 {
@@ -269,6 +276,7 @@ static const struct wasp_ipc_handler worker_handlers[] = {
 	{ WASP_MSG_WORKER_STATS, worker_on_stats },
 	{ WASP_MSG_HANDOFF_CHANNEL_LOST, worker_on_channel_lost },
 	{ WASP_MSG_WORKER_APPS, worker_on_apps },
+	{ WASP_MSG_REQUESTS_REPLY, worker_on_requests_reply },
 };
 
 const struct wasp_ipc_channel_ops worker_channel_ops = {

@@ -322,7 +322,7 @@ usage(FILE *f)
 	for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
 		if (verbs[i].usage)
 			fprintf(f, "  %s\n", verbs[i].usage);
-	fprintf(f, "  list site|app|vdir|apppool|wp [NAME] [/ATTR:VALUE...] [/text:ATTR|*]   "
+	fprintf(f, "  list site|app|vdir|apppool|wp|request [NAME] [/ATTR:VALUE...] [/text:ATTR|*]   "
 		   "(talk to waspd)\n"
 		   "  start|stop|recycle apppool NAME|/apppool.name:NAME   (talk to waspd)\n"
 		   "  start|stop site NAME|/site.name:NAME   (talk to waspd)\n");

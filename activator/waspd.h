@@ -26,6 +26,7 @@ struct wasp_config;
 struct wasp_ipc_channel;
 struct control;
 struct route_index;
+typedef struct json_t json_t;
 
 /* A pool's sealed memfds of one generation, -1 = not made yet. */
 struct pool_fds {
@@ -608,6 +609,22 @@ void reap_on_sigchld(int fd, short what, void *arg); /* evutil_socket_t is int o
 /* control.c */
 int control_open(struct wasp_env *env);
 void control_close(struct wasp_env *env);
+
+/* ctl_requests.c: list request */
+struct requests_query;
+/* reply: {"ok": true, "requests": [...], "unanswered": [...]}, or NULL on
+ * OOM; owned by the callee. */
+typedef void (*requests_done_fn)(json_t *reply, void *userdata);
+/* Ask every worker for its executing requests; done is called once, from
+ * the event loop, when all answered or the deadline passed. 0 with *ret,
+ * -EBUSY (too many queries at once), -ENOMEM. */
+int requests_query_start(struct wasp_env *env, requests_done_fn done, void *userdata,
+			 struct requests_query **ret);
+/* Drop a query whose caller went away (done is not called). */
+void requests_query_cancel(struct requests_query *q);
+/* A worker's REQUESTS_REPLY: 0, or -EBADMSG (the worker broke the protocol). */
+int requests_on_reply(struct worker *w, const void *payload, size_t len);
+const char *requests_stage_name(uint32_t stage);
 
 /* metrics.c */
 /* The Prometheus text exposition of every metric (docs/operations.md

@@ -35,7 +35,7 @@ lsn_metrics_reject(struct lsn_env *env, struct lsn_conn *c, enum wasp_reject_rea
 {
 	env->metrics.rejected[why]++;
 	if (c->pool && (why == WASP_REJECT_503_QUEUE_FULL || why == WASP_REJECT_503_STOPPED ||
-	                why == WASP_REJECT_503_OTHER)) {
+			why == WASP_REJECT_503_OTHER)) {
 		c->pool->m.rejected_503++;
 		c->pool->m_dirty = true;
 	}

@@ -24,10 +24,10 @@ client_address(struct conn *c, char *buf, size_t size)
 		return;
 	if (ss->ss_family == AF_INET)
 		(void)inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, buf,
-		                (socklen_t)size);
+				(socklen_t)size);
 	else
 		(void)inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, buf,
-		                (socklen_t)size);
+				(socklen_t)size);
 }
 
 /* One record and its URL (path, then ?query), cut at WASP_REQUEST_URL_MAX. */
@@ -37,15 +37,15 @@ put_request(struct wasp_ipc_writer *wr, struct conn *c, uint64_t now)
 	const struct wasp_request *req = &c->req;
 	char url[WASP_REQUEST_URL_MAX + 1];
 	struct wasp_msg_request_info ri = {
-	        .elapsed_usec = now > req->start_usec ? now - req->start_usec : 0,
-	        .site_id = c->site_id,
-	        /* written after SendResponse, before LogRequest */
-	        .stage = c->state == CS_WRITE ? WASP_REQUEST_STAGE_SENDING : pipeline_stage(req),
+		.elapsed_usec = now > req->start_usec ? now - req->start_usec : 0,
+		.site_id = c->site_id,
+		/* written after SendResponse, before LogRequest */
+		.stage = c->state == CS_WRITE ? WASP_REQUEST_STAGE_SENDING : pipeline_stage(req),
 	};
 	int n;
 
 	n = snprintf(url, sizeof(url), "%s%s%s", strempty(req->path),
-	             req->query && *req->query ? "?" : "", strempty(req->query));
+		     req->query && *req->query ? "?" : "", strempty(req->query));
 	if (n < 0)
 		n = 0;
 	if ((size_t)n > WASP_REQUEST_URL_MAX) {
@@ -61,11 +61,11 @@ put_request(struct wasp_ipc_writer *wr, struct conn *c, uint64_t now)
 
 int
 requests_answer(struct worker_env *env, struct wasp_ipc_channel *ch, uint32_t seq,
-                const struct wasp_msg_requests_query *q)
+		const struct wasp_msg_requests_query *q)
 {
 	static uint8_t buf[sizeof(struct wasp_msg_requests_reply) +
-	                   WASP_REQUESTS_MAX *
-	                           (sizeof(struct wasp_msg_request_info) + WASP_REQUEST_URL_MAX)];
+			   WASP_REQUESTS_MAX *
+				   (sizeof(struct wasp_msg_request_info) + WASP_REQUEST_URL_MAX)];
 	struct wasp_msg_requests_reply rep = {.token = q->token};
 	struct wasp_ipc_writer wr;
 	uint64_t now = wasp_now_usec();
