@@ -431,6 +431,7 @@ env_done(struct wasp_env *env)
 {
 	watch_close(env);
 	control_close(env);
+	metrics_http_close(env);
 	adapters_free(env);
 	pools_free(env);
 	sockets_close(env);
@@ -620,6 +621,9 @@ daemon_start(struct wasp_env *env, struct clock *clock)
 	if (r < 0)
 		return r;
 	watch_open(env);
+	r = metrics_http_apply(env);
+	if (r < 0)
+		return r;
 	r = pools_init(env);
 	if (r < 0)
 		return log_errno(r, "application pools");

@@ -42,6 +42,11 @@ config_load(const char *path, const struct wasp_config_opts *opts, struct wasp_c
 	r = wasp_apphost_build(*ret_cfg, wasp_config_arena(*ret_cfg), ret_ah, diags);
 	if (r < 0)
 		return r;
+	r = metrics_http_check(*ret_cfg, diags);
+	if (r < 0) {
+		*ret_ah = NULL; /* in the configuration's arena */
+		return r;
+	}
 	/* the typed view is all waspd reads of these two: their merged
 	 * elements (a few KiB per site) go */
 	wasp_config_section_release(*ret_cfg, "system.applicationHost/sites");
@@ -303,6 +308,9 @@ daemon_reload(struct wasp_env *env, char **ret_msg)
 	reload_recycle_changed(env, ah, changed, &recycled, &kept);
 	reload_gc(env);
 	(void)malloc_trim(0);
+	/* the metrics endpoint moved, opened or closed: one that cannot
+	 * listen is logged and stays closed */
+	(void)metrics_http_apply(env);
 
 	if (asprintf(ret_msg,
 		     "reloaded %s in %.1f ms: generation %u, %zu pool(s) (%zu added, %zu removed, "

@@ -277,8 +277,10 @@ testconfig_run(const char *path, FILE *out)
 	r = wasp_config_load_file(path, &opts, &cfg, &diags);
 	if (cfg && r != -ENOMEM)
 		(void)wasp_apphost_build(cfg, wasp_config_arena(cfg), &ah, &diags);
-	if (ah)
+	if (ah) {
 		check_usable(cfg, ah, &diags);
+		(void)metrics_http_check(cfg, &diags);
+	}
 	wasp_diag_list_print(&diags, out, WASP_DIAG_WARNING);
 	if (ah) {
 		/* The content's web.config files: printed and counted apart,

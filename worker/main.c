@@ -276,14 +276,24 @@ read_memory(uint64_t *ret_private_kb, uint64_t *ret_rss_kb)
 }
 
 static void
-on_stats_timer(evutil_socket_t fd, short what, void *arg)
+send_stats(struct worker_env *env)
 {
-	struct worker_env *env = arg;
 	struct wasp_msg_worker_stats st = {
 		.requests = env->n_requests,
 		.connections = env->n_conns,
 		.busy = env->n_busy,
 	};
+
+	if (!env->activator || !env->ready)
+		return;
+	read_memory(&st.private_kb, &st.rss_kb);
+	(void)wasp_send_worker_stats(env->activator, 0, &st);
+}
+
+static void
+on_stats_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker_env *env = arg;
 
 	wchan_flush_rooms(env);
 	if (env->n_busy == 0 && env->n_requests == env->n_requests_tick &&
@@ -294,11 +304,9 @@ on_stats_timer(evutil_socket_t fd, short what, void *arg)
 		(void)malloc_trim(0);
 	}
 	env->n_requests_tick = env->n_requests;
-	if (!env->activator || !env->ready)
-		return;
-	read_memory(&st.private_kb, &st.rss_kb);
-	(void)wasp_send_worker_stats(env->activator, 0, &st);
-	(void)appprocs_report(env->activator);
+	send_stats(env);
+	if (env->activator && env->ready)
+		(void)appprocs_report(env->activator);
 }
 
 int
@@ -346,6 +354,9 @@ main(int argc, char **argv)
 	r = event_base_dispatch(base);
 	if (r < 0)
 		log_error("event loop failed");
+	/* drained: the requests since the last report are the pool's too */
+	if (env.draining)
+		send_stats(&env);
 	env.activator = wasp_ipc_channel_free(env.activator);
 	env_done(&env);
 	env.config = wasp_config_free(env.config);

@@ -1,5 +1,6 @@
 """The control socket's access groups: waspd --admin-group lets its members
-use every verb, --read-group lets its members list; any other uid is
+use every verb, --read-group lets its members list and read the metrics;
+any other uid is
 refused with a message that says who may. Root only (the test runs waspctl
 as a uid and groups made up for it, not in /etc/group)."""
 import grp
@@ -55,6 +56,11 @@ def test(t):
 
     rc, out, err = ctl([reader], "list", "apppool")
     check(rc == 0 and 'APPPOOL "A"' in out, "reader lists: %d %r %r" % (rc, out, err))
+    rc, out, err = ctl([reader], "metrics")
+    check(rc == 0 and "# TYPE wasp_pool_requests_total counter" in out,
+          "reader reads metrics: %d %r %r" % (rc, out[:200], err))
+    rc, out, err = ctl([], "metrics")
+    check(rc != 0 and "permission denied" in err, "no group, metrics: %d %r" % (rc, err))
     rc, out, err = ctl([reader], "stop", "apppool", "A")
     check(rc != 0 and "may only list" in err, "reader stops: %d %r %r" % (rc, out, err))
     rc, out, err = ctl([reader], "reload")

@@ -44,11 +44,19 @@ def test(t):
         check(srv.get(pool="A").status == 200, "request after the recycle")
     wait_until(lambda: value(metrics(srv), "wasp_pool_requests_total", pool="A") >= before + 3,
                what="A's counter going on after the recycle")
+    # the requests a worker served since its last report go with it too
+    before = value(metrics(srv), "wasp_pool_requests_total", pool="A")
+    for _ in range(2):
+        check(srv.get(pool="A").status == 200, "request before the second recycle")
+    srv.waspctl("recycle", "apppool", "A")
+    wait_until(lambda: value(metrics(srv), "wasp_pool_requests_total", pool="A") >= before + 2,
+               what="the recycled worker's last requests counted")
     m = metrics(srv)
-    check(value(m, "wasp_pool_recycles_total", pool="A", reason="manual") == 1,
-          "one manual recycle")
+    check(value(m, "wasp_pool_recycles_total", pool="A", reason="manual") == 2,
+          "two manual recycles")
     check(value(m, "wasp_pool_recycles_total", pool="A", reason="time") == 0, "no time recycle")
-    check(value(m, "wasp_pool_workers_started_total", pool="A") == 2, "two workers started")
+    wait_until(lambda: value(metrics(srv), "wasp_pool_workers_started_total", pool="A") == 3,
+               what="three workers started")
     check(value(m, "wasp_pool_cpu_seconds_total", pool="A") > 0, "pool CPU time")
 
     # the listener's own answers, by reason
