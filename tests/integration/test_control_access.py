@@ -1,7 +1,6 @@
 """The control socket's access groups: waspd --admin-group lets its members
 use every verb, --read-group lets its members list and read the metrics;
-any other uid is
-refused with a message that says who may. Root only (the test runs waspctl
+any other uid is refused with a message that says who may. Root only (the test runs waspctl
 as a uid and groups made up for it, not in /etc/group)."""
 import grp
 import os
