@@ -409,6 +409,8 @@ START_TEST(rapid_fail_window)
 	ck_assert_int_eq(P->state, WASP_POOL_STOPPED);
 	ck_assert_int_eq(P->reason, WASP_POOL_REASON_RAPID_FAIL);
 	ck_assert_uint_eq(P->failures, 4);
+	ck_assert_uint_eq(P->m.crashes, 4);
+	ck_assert_uint_eq(P->m.rapid_fail_trips, 1);
 	ck_assert_uint_eq(fp.n, 4); /* no worker after the stop */
 	ck_assert_ptr_null(P->workers);
 }
@@ -459,6 +461,7 @@ START_TEST(recycle_replacement_fails)
 	pool_make();
 	old = ready_worker();
 	ck_assert_int_eq(pool_recycle(P, "test"), 1);
+	ck_assert_uint_eq(P->m.recycles[RECYCLE_MANUAL], 1);
 	ck_assert_uint_eq(fp.n, 2);
 	repl = worker_nth(1);
 	ck_assert_ptr_eq(repl->replaces, old);
@@ -507,6 +510,8 @@ START_TEST(ping_timeout)
 	ck_assert_uint_eq(fp.n, 2); /* replaced at once, without waiting for its exit */
 	deliver_exit(w, KILLED(SIGKILL));
 	ck_assert_uint_eq(P->failures, 1); /* the exit of a killed worker is not another */
+	ck_assert_uint_eq(P->m.ping_failures, 1);
+	ck_assert_uint_eq(P->m.crashes, 0);
 	ck_assert_int_eq(P->state, WASP_POOL_STARTED);
 }
 END_TEST
@@ -572,6 +577,8 @@ START_TEST(recycle_periodic_time)
 	ck_assert_int_eq(worker_handle_ready(repl), 0);
 	ck_assert_int_eq(old->state, WORKER_DRAINING);
 	ck_assert_uint_eq(P->recycles, 1);
+	ck_assert_uint_eq(P->m.recycles[RECYCLE_TIME], 1);
+	ck_assert_uint_eq(P->m.recycles[RECYCLE_MANUAL], 0);
 }
 END_TEST
 
@@ -594,6 +601,7 @@ START_TEST(recycle_schedule)
 	ck_assert_uint_eq(fp.n, 1);
 	advance(1);
 	ck_assert_uint_eq(fp.n, 2);
+	ck_assert_uint_eq(P->m.recycles[RECYCLE_SCHEDULE], 1);
 	ck_assert_int_eq(worker_handle_ready(worker_nth(1)), 0);
 	advance(86400 * SEC - 1);
 	ck_assert_uint_eq(fp.n, 2);
@@ -701,6 +709,18 @@ START_TEST(recycle_requests)
 	worker_handle_stats(w, &st);
 	ck_assert_uint_eq(fp.n, 2);
 	ck_assert(w->recycling);
+	ck_assert_uint_eq(P->m.recycles[RECYCLE_REQUESTS], 1);
+
+	/* the pool's count goes on with the replacement's (from 0 again),
+	 * and a draining worker's last report still counts */
+	struct worker *repl = worker_nth(1);
+	ck_assert_int_eq(worker_handle_ready(repl), 0);
+	ck_assert_int_eq(w->state, WORKER_DRAINING);
+	st.requests = 103;
+	worker_handle_stats(w, &st);
+	st.requests = 5;
+	worker_handle_stats(repl, &st);
+	ck_assert_uint_eq(P->m.requests, 108);
 }
 END_TEST
 
