@@ -3,7 +3,7 @@
  * pools' counters (struct pool_metrics: the pool's, so they survive
  * recycles), each worker's figures read from /proc, and the listener's
  * counters (ADAPTER_METRICS, summed across its restarts). Every metric is
- * listed with its type, labels and help in docs/operations.md "Metrics". */
+ * listed with its type, labels and help in docs/metrics.md. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <fcntl.h>

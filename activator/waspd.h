@@ -637,8 +637,8 @@ int metrics_http_apply(struct wasp_env *env);
 void metrics_http_close(struct wasp_env *env);
 
 /* metrics.c */
-/* The Prometheus text exposition of every metric (docs/operations.md
- * "Metrics"), malloc'd, NULL on OOM. */
+/* The Prometheus text exposition of every metric (docs/metrics.md),
+ * malloc'd, NULL on OOM. */
 char *metrics_text(struct wasp_env *env);
 /* ADAPTER_METRICS, ADAPTER_POOL_METRICS from an adapter. */
 void metrics_on_adapter(struct wasp_env *env, const struct wasp_msg_adapter_metrics *m);
