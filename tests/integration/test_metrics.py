@@ -62,6 +62,8 @@ def test(t):
     # the listener's own answers, by reason
     raw = srv.raw(b"GARBAGE\r\n\r\n")
     check(b" 400 " in raw.split(b"\r\n")[0], "400 for garbage: %r" % raw[:80])
+    raw = srv.raw(b"GET / HTTP/1.1\r\nHost: a.test\r\nX: " + b"x" * 20000 + b"\r\n\r\n")
+    check(b" 431 " in raw.split(b"\r\n")[0], "431 for a huge head: %r" % raw[:80])
     srv.waspctl("stop", "apppool", "B")
     wait_until(lambda: srv.pool_state("B") == "Stopped", what="B stopped")
     check(srv.get(pool="B").status == 503, "503 from stopped B")
@@ -69,6 +71,8 @@ def test(t):
                and value(metrics(srv), "wasp_listener_rejected_total",
                          reason="503_stopped") == 1,
                what="a 400 and a 503 (stopped) counted")
+    wait_until(lambda: value(metrics(srv), "wasp_listener_rejected_total", reason="431") == 1,
+               what="the 431 counted")
     m = metrics(srv)
     check(value(m, "wasp_pool_unavailable_total", pool="B") == 1, "B's 503 counted")
     check(value(m, "wasp_listener_rejected_total", reason="503_queue_full") == 0, "no queue full")
