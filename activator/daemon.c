@@ -432,6 +432,7 @@ env_done(struct wasp_env *env)
 	watch_close(env);
 	control_close(env);
 	metrics_http_close(env);
+	metrics_done(env);
 	adapters_free(env);
 	pools_free(env);
 	sockets_close(env);

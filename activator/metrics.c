@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "apphost.h"
 #include "fs.h"
 #include "log.h"
 #include "util.h"
@@ -111,6 +112,108 @@ metrics_on_adapter_pools(struct wasp_env *env, const struct wasp_msg_adapter_poo
 		p->m.rejected_503 += m[i].rejected_503;
 		p->m.queued = m[i].queued;
 	}
+}
+
+/* ---- sites ------------------------------------------------------------------- */
+
+/* Requests per site (WORKER_SITE_STATS), by configured site id: one entry
+ * per site of the current configuration, sorted by id. A reload makes the
+ * table again, keeping the counts of the ids that stay. */
+struct site_counter {
+	uint32_t id;
+	uint32_t index; /* in env->ah->sites */
+	uint64_t requests;
+};
+
+struct site_metrics {
+	uint32_t generation;
+	struct site_counter *v;
+	size_t n;
+};
+
+static int
+site_cmp(const void *a, const void *b)
+{
+	const struct site_counter *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static struct site_counter *
+site_find(const struct site_metrics *sm, uint32_t id)
+{
+	struct site_counter key = { .id = id };
+
+	return sm && sm->n ? bsearch(&key, sm->v, sm->n, sizeof(key), site_cmp) : NULL;
+}
+
+/* The table for env->generation (made on first use after a reload). */
+static struct site_metrics *
+sites_sync(struct wasp_env *env)
+{
+	struct site_metrics *old = env->site_metrics, *sm;
+	size_t n = env->ah ? env->ah->n_sites : 0;
+
+	if (old && old->generation == env->generation)
+		return old;
+	sm = calloc(1, sizeof(*sm));
+	if (!sm || !(sm->v = calloc(n ? n : 1, sizeof(*sm->v)))) {
+		free(sm);
+		return old; /* the old counts, until memory allows */
+	}
+	sm->generation = env->generation;
+	sm->n = n;
+	for (size_t i = 0; i < n; i++)
+		sm->v[i] = (struct site_counter){ .id = env->ah->sites[i].id, .index = (uint32_t)i };
+	qsort(sm->v, n, sizeof(*sm->v), site_cmp);
+	for (size_t i = 0; i < n; i++) {
+		const struct site_counter *o = site_find(old, sm->v[i].id);
+		if (o)
+			sm->v[i].requests = o->requests;
+	}
+	metrics_done(env);
+	env->site_metrics = sm;
+	return sm;
+}
+
+/* Does site index i have an application in pool p? */
+static bool
+site_in_pool(const struct wasp_env *env, uint32_t i, const struct pool *p)
+{
+	const struct wasp_site *s = &env->ah->sites[i];
+
+	for (size_t j = 0; j < s->n_apps; j++)
+		if (s->apps[j].pool_id == p->id)
+			return true;
+	return false;
+}
+
+void
+metrics_on_site_requests(struct worker *w, const struct wasp_msg_site_requests *m, size_t n)
+{
+	struct wasp_env *env = w->pool->env;
+	struct site_metrics *sm = sites_sync(env);
+
+	for (size_t i = 0; i < n; i++) {
+		struct site_counter *c = site_find(sm, m[i].site_id);
+
+		/* only a site the worker's pool serves: a worker cannot make
+		 * up sites, nor count for another pool's */
+		if (c && sm->generation == env->generation && site_in_pool(env, c->index, w->pool))
+			c->requests += m[i].requests;
+	}
+}
+
+void
+metrics_done(struct wasp_env *env)
+{
+	struct site_metrics *sm = env->site_metrics;
+
+	if (!sm)
+		return;
+	free(sm->v);
+	free(sm);
+	env->site_metrics = NULL;
 }
 
 /* ---- the exposition --------------------------------------------------------- */
@@ -486,6 +589,21 @@ listener(struct expo *x)
 	}
 }
 
+static void
+sites(struct expo *x)
+{
+	const struct site_metrics *sm = sites_sync(x->env);
+
+	family(x, "wasp_site_requests_total", "counter",
+	       "Requests served for the site (by every pool its applications run in).");
+	for (size_t i = 0; sm && sm->generation == x->env->generation && i < sm->n; i++) {
+		fprintf(x->f, "wasp_site_requests_total{site=");
+		label_value(x->f, x->env->ah->sites[sm->v[i].index].name);
+		fputc('}', x->f);
+		value_u(x->f, sm->v[i].requests);
+	}
+}
+
 static int
 snaps_take(struct expo *x)
 {
@@ -525,6 +643,7 @@ metrics_text(struct wasp_env *env)
 	pools_labelled(&x);
 	pools_plain(&x);
 	workers(&x);
+	sites(&x);
 	listener(&x);
 	if (fclose(x.f) != 0) {
 		free(buf);

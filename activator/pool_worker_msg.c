@@ -264,6 +264,20 @@ worker_on_requests_reply(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg 
 	return requests_on_reply(userdata, msg->payload, msg->len);
 }
 
+static int
+worker_on_site_stats(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
+{
+	struct wasp_msg_site_requests m[64];
+	size_t n = msg->len / sizeof(m[0]);
+
+	for (size_t off = 0; off < n; off += ELEMENTSOF(m)) {
+		size_t k = MIN(n - off, ELEMENTSOF(m));
+		memcpy(m, (const uint8_t *)msg->payload + off * sizeof(m[0]), k * sizeof(m[0]));
+		metrics_on_site_requests(userdata, m, k);
+	}
+	return 0;
+}
+
 static void
 worker_on_channel_close(struct wasp_ipc_channel *ch, int err, void *userdata)
 {
@@ -277,6 +291,7 @@ static const struct wasp_ipc_handler worker_handlers[] = {
 	{ WASP_MSG_HANDOFF_CHANNEL_LOST, worker_on_channel_lost },
 	{ WASP_MSG_WORKER_APPS, worker_on_apps },
 	{ WASP_MSG_REQUESTS_REPLY, worker_on_requests_reply },
+	{ WASP_MSG_WORKER_SITE_STATS, worker_on_site_stats },
 };
 
 const struct wasp_ipc_channel_ops worker_channel_ops = {

@@ -325,6 +325,7 @@ struct wasp_env {
 		uint32_t active;
 	} lsn_metrics;
 	struct metrics_http *metrics_http; /* the optional HTTP endpoint (metrics_http.c) */
+	struct site_metrics *site_metrics; /* requests per site (metrics.c) */
 	bool stopping;
 	bool exiting;
 	int exit_status;
@@ -644,6 +645,9 @@ char *metrics_text(struct wasp_env *env);
 void metrics_on_adapter(struct wasp_env *env, const struct wasp_msg_adapter_metrics *m);
 void metrics_on_adapter_pools(struct wasp_env *env, const struct wasp_msg_adapter_pool_metrics *m,
 			      size_t n);
+/* WORKER_SITE_STATS from w: counted for the sites of w's pool only. */
+void metrics_on_site_requests(struct worker *w, const struct wasp_msg_site_requests *m, size_t n);
+void metrics_done(struct wasp_env *env);
 /* A worker's figures read from /proc: resident and private memory (KiB,
  * smaps_rollup), CPU time (usec, stat). -errno when it cannot be read. */
 struct proc_figures {

@@ -113,7 +113,10 @@ enum wasp_ipc_role {
 	X(REQUESTS_QUERY, requests_query, 360, FIXED, struct wasp_msg_requests_query, 8, NONE)    \
 	/* W->act: the struct, then data_len bytes: count records, each a struct               \
 	 * wasp_msg_request_info and its url_len bytes of URL */                                   \
-	X(REQUESTS_REPLY, requests_reply, 361, VAR, struct wasp_msg_requests_reply, 16, NONE)
+	X(REQUESTS_REPLY, requests_reply, 361, VAR, struct wasp_msg_requests_reply, 16, NONE)    \
+	/* W->act: requests served per site since the last one (with WORKER_STATS) */             \
+	X(WORKER_SITE_STATS, worker_site_stats, 362, ARRAY, struct wasp_msg_site_requests, 16,   \
+	  NONE)
 
 #define WASP_MSG_ENUM_(NAME, name, num, shape, type, size, fd) WASP_MSG_##NAME = num,
 enum wasp_msg_type { WASP_MSG_TABLE(WASP_MSG_ENUM_) };
@@ -337,6 +340,12 @@ struct wasp_msg_request_info {
 	uint32_t flags;   /* WASP_REQUEST_F_* */
 	char method[16];  /* NUL-terminated, truncated */
 	char client[48];  /* the client's address, NUL-terminated */
+};
+
+struct wasp_msg_site_requests {
+	uint32_t site_id; /* the configured site id */
+	uint32_t reserved;
+	uint64_t requests; /* served since the last report */
 };
 
 #define WASP_REQUEST_F_TRUNCATED 0x1   /* the URL was longer than WASP_REQUEST_URL_MAX */

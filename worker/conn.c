@@ -262,6 +262,8 @@ request_end(struct conn *c)
 	bool keep = c->req.keep_alive;
 
 	env->n_requests++;
+	if (c->app)
+		c->app->requests++;
 	env->n_busy--;
 	c->req_active = false;
 	wasp_arena_reset(c->req_arena);

@@ -275,6 +275,36 @@ read_memory(uint64_t *ret_private_kb, uint64_t *ret_rss_kb)
 	}
 }
 
+/* Requests per site since the last report (the pool's applications, a
+ * site's summed), as few WORKER_SITE_STATS as they need. */
+static void
+send_site_stats(struct worker_env *env)
+{
+	struct wasp_msg_site_requests batch[64];
+	size_t n = 0;
+
+	for (size_t i = 0; i < env->n_apps; i++) {
+		struct wapp *a = &env->apps[i];
+		uint64_t d = a->requests - a->requests_reported;
+		size_t k;
+
+		if (d == 0)
+			continue;
+		a->requests_reported = a->requests;
+		for (k = 0; k < n && batch[k].site_id != a->site_id; k++)
+			;
+		if (k == n)
+			batch[n++] = (struct wasp_msg_site_requests){ .site_id = a->site_id };
+		batch[k].requests += d;
+		if (n == ELEMENTSOF(batch)) {
+			(void)wasp_send_worker_site_stats(env->activator, 0, batch, n);
+			n = 0;
+		}
+	}
+	if (n > 0)
+		(void)wasp_send_worker_site_stats(env->activator, 0, batch, n);
+}
+
 static void
 send_stats(struct worker_env *env)
 {
@@ -288,6 +318,7 @@ send_stats(struct worker_env *env)
 		return;
 	read_memory(&st.private_kb, &st.rss_kb);
 	(void)wasp_send_worker_stats(env->activator, 0, &st);
+	send_site_stats(env);
 }
 
 static void

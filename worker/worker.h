@@ -103,6 +103,7 @@ struct wapp {
 	uint64_t connection_timeout_usec;
 	bool preload; /* preloadEnabled (preload.c) */
 	struct wpipe *pipe; /* for pipe->key; NULL until the first request */
+	uint64_t requests, requests_reported; /* served; reported in WORKER_SITE_STATS */
 	struct wpipe *pipe_cur;   /* what requests use (pipe or every module's) ... */
 	uint64_t pipe_checked_usec; /* ... until WORKER_CONFIG_REVALIDATE_USEC after this */
 };

@@ -1,6 +1,6 @@
 """waspctl metrics: Prometheus' text format. Counters move with traffic
-(requests, handoffs), are the pool's and survive a recycle, count recycles
-by reason; the listener counts what it answered itself by reason (a 400, a
+(requests per pool and per site, handoffs), are the pool's and survive a
+recycle, count recycles by reason; the listener counts what it answered itself by reason (a 400, a
 503 of a stopped pool); list apppool and list wp show the same figures;
 promtool (when installed) accepts the exposition."""
 import wasptest
@@ -76,6 +76,11 @@ def test(t):
     m = metrics(srv)
     check(value(m, "wasp_pool_unavailable_total", pool="B") == 1, "B's 503 counted")
     check(value(m, "wasp_listener_rejected_total", reason="503_queue_full") == 0, "no queue full")
+    # per site: A's requests went to site A (B's site served none)
+    check(value(m, "wasp_site_requests_total", site="A") == value(
+        m, "wasp_pool_requests_total", pool="A"), "site A's requests %r" % value(
+        m, "wasp_site_requests_total", site="A"))
+    check(value(m, "wasp_site_requests_total", site="B") == 0, "site B's requests")
 
     text = srv.waspctl("metrics", json_output=False)
     wasptest.log("promtool check metrics: %s" % {True: "passed", None: "not installed"}[
