@@ -1,8 +1,9 @@
 """waspctl metrics: Prometheus' text format. Counters move with traffic
 (requests per pool and per site, handoffs), are the pool's and survive a
-recycle, count recycles by reason; the listener counts what it answered itself by reason (a 400, a
-503 of a stopped pool); list apppool and list wp show the same figures;
-promtool (when installed) accepts the exposition."""
+recycle, count recycles by reason; the listener counts what it answered
+itself by reason (a 400, a 431, a 503 of a stopped pool); list apppool and
+list wp show the same figures; promtool (when installed) accepts the
+exposition."""
 import wasptest
 from wasptest import check, wait_until
 from metricstest import metrics, value, promtool_check
