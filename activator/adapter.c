@@ -444,6 +444,7 @@ adapter_on_exit(struct adapter *a, int status)
 	a->registered = false;
 	a->ch = wasp_ipc_channel_free(a->ch);
 	timer_stop(a->kill_timer);
+	metrics_on_adapter_gone(env);
 	if (env->stopping || env->retiring) {
 		daemon_check_shutdown(env);
 		return;

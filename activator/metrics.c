@@ -97,6 +97,15 @@ metrics_on_adapter(struct wasp_env *env, const struct wasp_msg_adapter_metrics *
 }
 
 void
+metrics_on_adapter_gone(struct wasp_env *env)
+{
+	/* its connections and queues went with it; the counters stay */
+	env->lsn_metrics.active = 0;
+	for (size_t i = 0; i < env->n_pools; i++)
+		env->pools[i].m.queued = 0;
+}
+
+void
 metrics_on_adapter_pools(struct wasp_env *env, const struct wasp_msg_adapter_pool_metrics *m,
 			 size_t n)
 {

@@ -645,6 +645,8 @@ char *metrics_text(struct wasp_env *env);
 void metrics_on_adapter(struct wasp_env *env, const struct wasp_msg_adapter_metrics *m);
 void metrics_on_adapter_pools(struct wasp_env *env, const struct wasp_msg_adapter_pool_metrics *m,
 			      size_t n);
+/* An adapter exited: the gauges it reported (connections, queues) go to 0. */
+void metrics_on_adapter_gone(struct wasp_env *env);
 /* WORKER_SITE_STATS from w: counted for the sites of w's pool only. */
 void metrics_on_site_requests(struct worker *w, const struct wasp_msg_site_requests *m, size_t n);
 void metrics_done(struct wasp_env *env);

@@ -38,7 +38,7 @@ put_request(struct wasp_ipc_writer *wr, struct conn *c, uint64_t now)
 	char url[WASP_REQUEST_URL_MAX + 1];
 	struct wasp_msg_request_info ri = {
 		.elapsed_usec = now > req->start_usec ? now - req->start_usec : 0,
-		.site_id = c->site_id,
+		.site_id = c->app ? c->app->site_id : c->site_id,
 		/* written after SendResponse, before LogRequest */
 		.stage = c->state == CS_WRITE ? WASP_REQUEST_STAGE_SENDING : pipeline_stage(req),
 	};
