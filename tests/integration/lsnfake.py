@@ -34,6 +34,8 @@ WORKER_CHANNEL = 204
 WORKER_GONE = 205
 POOL_STATE = 206
 ADAPTER_STATS = 207
+ADAPTER_METRICS = 260
+ADAPTER_POOL_METRICS = 261
 HANDOFF = 400
 HANDOFF_ACK = 401
 HANDBACK = 402
@@ -199,6 +201,7 @@ class FakeActivator:
         self.generation = 0
         self.demands = []
         self.stats = []
+        self.metrics = []  # (type, payload) of ADAPTER_METRICS, ADAPTER_POOL_METRICS
         self.next_worker = 1
 
     def handshake(self):
@@ -255,6 +258,8 @@ class FakeActivator:
                 self.demands.append(struct.unpack("=II", m.payload))
             elif m.type == ADAPTER_STATS:
                 self.stats.append(struct.unpack("=QQQQII", m.payload))
+            elif m.type in (ADAPTER_METRICS, ADAPTER_POOL_METRICS):
+                self.metrics.append((m.type, m.payload))
             else:
                 raise Failure("unexpected message from the adapter: %r" % m)
             if m.fd is not None:
