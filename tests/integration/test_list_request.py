@@ -1,16 +1,22 @@
 """waspctl list request (alias requests): the requests executing now in
 every worker, with pid, pool, site, verb, URL, client, elapsed time and
-pipeline stage, as appcmd's REQUEST lines or --json; /elapsed:MS keeps those
+pipeline stage (a test module's sleep in BeginRequest, a CGI program in
+ExecuteRequestHandler), as appcmd's REQUEST lines or --json; /elapsed:MS keeps those
 running at least that long; a URL is cut at 256 bytes; a worker that does
 not answer within the deadline is listed as unanswered, not waited for."""
 import socket
 import threading
 import time
 
+import cgitest
 import wasptest
 from wasptest import check, wait_until
 
 SLOW = "/__wasp_test/sleep?ms=4000"
+SLOW_CGI = """#!/bin/sh
+sleep 3
+printf 'Content-Type: text/plain\\r\\n\\r\\nslept\\n'
+"""
 
 
 def get_bg(srv, path, pool):
@@ -31,7 +37,10 @@ def requests(srv, *args):
 def test(t):
     # B's worker will hang: no pings to kill it meanwhile, killed 1 s into the shutdown
     hung = {"processModel": {"pingingEnabled": False, "shutdownTimeLimit": "00:00:01"}}
-    srv = t.server(pools={"A": {}, "B": hung}).start()
+    srv = t.server(pools={"A": {}, "B": hung}, web_server_xml=cgitest.web_server_xml(
+        cgitest.python3(), not_listed=True))
+    cgitest.write_script(t, srv, "A", "slow.cgi", SLOW_CGI)
+    srv.start()
     check(requests(srv)["requests"] == [], "nothing executes yet")
     check(srv.get(pool="B").status == 200, "B's worker")
 
@@ -52,13 +61,21 @@ def test(t):
     check(requests(srv, "/elapsed:60000")["requests"] == [], "/elapsed:60000 keeps none")
     check(len(requests(srv, "/elapsed:100")["requests"]) == 1, "/elapsed:100 keeps it")
     check(requests(srv, "/apppool.name:B")["requests"] == [], "/apppool.name:B")
+
+    # a CGI program running: its handler's stage
+    get_bg(srv, "/slow.cgi", "A")
+    wait_until(lambda: [q for q in requests(srv)["requests"] if q["url"] == "/slow.cgi"],
+               what="the CGI request listed")
+    cgi = [q for q in requests(srv)["requests"] if q["url"] == "/slow.cgi"][0]
+    check(cgi["stage"] == "ExecuteRequestHandler", "CGI request %r" % cgi)
     rc, out, err = srv.waspctl("list", "request", "/elapsed:soon", check_status=False)
     check(rc == 2 and "milliseconds" in err, "bad /elapsed: %d %r" % (rc, err))
 
     # a long URL is cut
     long_path = SLOW + "&x=" + "y" * 400
     get_bg(srv, long_path, "A")
-    wait_until(lambda: len(requests(srv)["requests"]) == 2, what="two requests")
+    wait_until(lambda: [q for q in requests(srv)["requests"] if q["truncated"]],
+               what="the long URL listed")
     cut = [q for q in requests(srv)["requests"] if q["truncated"]]
     check(len(cut) == 1 and cut[0]["url"] == long_path[:256], "truncated %r" % cut)
 
