@@ -47,7 +47,8 @@ def test(t):
     th = get_bg(srv, SLOW, "A")
     wait_until(lambda: len(requests(srv)["requests"]) == 1, what="the slow request listed")
     pid = srv.worker_pids("A")[0]
-    time.sleep(0.2)  # elapsed time visibly above zero (not a synchronisation)
+    wait_until(lambda: requests(srv)["requests"][0]["elapsedMs"] >= 200,
+               what="the request's elapsed time growing")
     r = requests(srv)
     req = r["requests"][0]
     check(req["pid"] == pid and req["pool"] == "A" and req["site"] == "A"
