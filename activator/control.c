@@ -460,6 +460,30 @@ control_list_requests(struct control_client *c)
 }
 
 static json_t *
+control_list(struct control_client *c, const char *object, const char *name)
+{
+	struct wasp_env *env = c->ctl->env;
+
+	if (name)
+		return error_reply("'list' takes no name");
+	if (streq(object, "apppool"))
+		return list_apppools(env);
+	if (streq(object, "wp"))
+		return list_workers(env);
+	if (streq(object, "site"))
+		return list_sites(env);
+	if (streq(object, "app"))
+		return list_apps(env, false);
+	if (streq(object, "vdir"))
+		return list_apps(env, true);
+	if (streq(object, "request"))
+		return control_list_requests(c);
+	return error_reply("cannot list '%s' (this waspd lists: site, app, vdir, apppool, wp, "
+			   "request)",
+			   object);
+}
+
+static json_t *
 control_restart(struct control_client *c, bool args)
 {
 	_cleanup_free_ char *msg = NULL;
@@ -524,27 +548,10 @@ control_handle(struct control_client *c, json_t *req)
 	if (!object)
 		return error_reply("missing field 'object' (apppool, wp)");
 
-	if (streq(verb, "list")) {
-		if (name)
-			return error_reply("'list' takes no name");
-		if (streq(object, "apppool"))
-			return list_apppools(env);
-		if (streq(object, "wp"))
-			return list_workers(env);
-		if (streq(object, "site"))
-			return list_sites(env);
-		if (streq(object, "app"))
-			return list_apps(env, false);
-		if (streq(object, "vdir"))
-			return list_apps(env, true);
-		if (streq(object, "request"))
-			return control_list_requests(c);
-		return error_reply("cannot list '%s' (this waspd lists: site, app, vdir, apppool, wp, "
-				   "request)",
-				   object);
-	}
+	if (streq(verb, "list"))
+		return control_list(c, object, name);
 	if (!streq(verb, "start") && !streq(verb, "stop") && !streq(verb, "recycle"))
-		return error_reply("unknown verb '%s' (list, start, stop, recycle, reload, restart)",
+		return error_reply("unknown verb '%s' (list, start, stop, recycle, reload, restart, metrics)",
 				   verb);
 	if (streq(object, "site") && !streq(verb, "recycle")) {
 		if (!name || !*name)
