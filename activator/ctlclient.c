@@ -459,6 +459,20 @@ print_list(const struct ctl_object *ob, json_t *reply, const struct ctl_args *a,
 	return EXIT_SUCCESS;
 }
 
+/* list request: the workers that did not answer in time, on stderr (--json
+ * has them as "unanswered"). */
+static void
+warn_unanswered(json_t *reply)
+{
+	json_t *w;
+	size_t i;
+
+	json_array_foreach(json_object_get(reply, "unanswered"), i, w)
+		fprintf(stderr,
+			"waspctl: worker %" JSON_INTEGER_FORMAT " (pool %s) did not answer in time\n",
+			json_integer_value(json_object_get(w, "pid")), jstr(w, "pool"));
+}
+
 /* A verb of waspd itself, with no object. */
 static bool
 ctlclient_verb_bare(const char *verb)
@@ -542,6 +556,8 @@ ctlclient_run(const char *runtime_dir, bool json_out, int argc, char **argv)
 	}
 	if (streq(verb, "list")) {
 		status = print_list(ob, reply, &a, json_out);
+		if (!json_out)
+			warn_unanswered(reply);
 		goto out;
 	}
 	if (json_out) {

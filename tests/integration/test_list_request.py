@@ -92,6 +92,9 @@ def test(t):
         check(time.monotonic() - t0 < 5, "the query waited for the hung worker")
         check(r["unanswered"] == [{"pid": b_pid, "pool": "B"}], "unanswered %r" % r)
         check(all(q["pool"] == "A" for q in r["requests"]), "A's requests still listed %r" % r)
+        rc, out, err = srv.waspctl("list", "request", json_output=False, check_status=False)
+        check(rc == 0 and "worker %d (pool B) did not answer in time" % b_pid in err
+              and 'REQUEST "' in out, "text with an unanswered worker: %r %r" % (out, err))
     finally:
         s.close()
     th.join(30)
