@@ -1,12 +1,14 @@
 """queueLength: connections for a pool whose worker never becomes ready
 (test hook WASP_TEST_HANG_STARTUP) wait in the pool's queue; those over
-queueLength get 503 with Retry-After at once, the others keep waiting."""
+queueLength get 503 with Retry-After at once, the others keep waiting. The
+metrics show the queue's length and the 503s as queue full."""
 import select
 import socket
 import time
 
 import wasptest
 from wasptest import check, wait_until, TIME_SCALE
+from metricstest import metrics, value
 
 QUEUE = 10
 EXTRA = 5
@@ -46,6 +48,13 @@ def test(t):
         # The other pool is not affected.
         r = srv.get(pool="B")
         check(r.status == 200 and r.pool == "B", "pool B %r" % r)
+        wait_until(lambda: value(metrics(srv), "wasp_pool_queue_length", pool="A") == QUEUE
+                   and value(metrics(srv), "wasp_listener_rejected_total",
+                             reason="503_queue_full") == EXTRA,
+                   what="the queue's length and the queue-full 503s in the metrics")
+        m = metrics(srv)
+        check(value(m, "wasp_pool_unavailable_total", pool="A") == EXTRA, "A's 503s")
+        check(value(m, "wasp_pool_queue_length", pool="B") == 0, "B's queue")
     finally:
         for s in socks:
             s.close()
