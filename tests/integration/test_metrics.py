@@ -21,6 +21,10 @@ def test(t):
     check(value(m, "wasp_pool_state", pool="A", state="Stopped") == 0, "A not Stopped")
     check(value(m, "wasp_pool_workers", pool="A", state="Ready") == 1, "one ready worker")
     check(value(m, "wasp_pool_requests_total", pool="B") == 0, "B served nothing")
+    # the first request waited in the queue while A's worker started on demand
+    check(value(m, "wasp_pool_queue_wait_seconds_count", pool="A") >= 1
+          and value(m, "wasp_pool_queue_wait_seconds_sum", pool="A") > 0, "queue wait")
+    check(value(m, "wasp_pool_queue_length", pool="A") == 0, "A's queue empty")
     pid = srv.worker_pids("A")[0]
     check(value(m, "wasp_worker_requests_total", pool="A", pid=str(pid)) >= 5, "worker requests")
     check(value(m, "wasp_worker_resident_memory_bytes", pool="A", pid=str(pid)) > 0, "RSS")
