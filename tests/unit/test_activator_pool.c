@@ -724,6 +724,27 @@ START_TEST(recycle_requests)
 }
 END_TEST
 
+/* periodicRestart privateMemory: a worker whose stats report that much
+ * private memory is recycled, counted under its reason. */
+START_TEST(recycle_private_memory)
+{
+	struct wasp_msg_worker_stats st = { .private_kb = 1000 };
+	struct worker *w;
+
+	cfg.recycling.private_memory_kb = 1024;
+	pool_make();
+	w = ready_worker();
+	worker_handle_stats(w, &st);
+	ck_assert_uint_eq(fp.n, 1);
+	st.private_kb = 1024;
+	worker_handle_stats(w, &st);
+	ck_assert_uint_eq(fp.n, 2);
+	ck_assert(w->recycling);
+	ck_assert_uint_eq(P->m.recycles[RECYCLE_PRIVATE_MEMORY], 1);
+	ck_assert_uint_eq(P->m.recycles[RECYCLE_MEMORY], 0);
+}
+END_TEST
+
 /* disallowOverlappingRotation: the old worker drains first; its successor
  * starts once it has exited (at once for AlwaysRunning). */
 START_TEST(recycle_not_overlapped)
@@ -821,6 +842,7 @@ activator_pool_suite(void)
 	tcase_add_test(tc, channel_closed_no_exit);
 	tcase_add_test(tc, stop_then_stopped);
 	tcase_add_test(tc, recycle_requests);
+	tcase_add_test(tc, recycle_private_memory);
 	tcase_add_test(tc, recycle_not_overlapped);
 	tcase_add_test(tc, worker_apps_checked);
 	suite_add_tcase(s, tc);
