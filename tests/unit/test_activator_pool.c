@@ -694,26 +694,38 @@ START_TEST(stop_then_stopped)
 }
 END_TEST
 
+/* A ready worker whose stats go from below (no recycle) to at (a recycle
+ * starts, counted under reason): the worker. */
+static struct worker *
+recycle_on_stats(const struct wasp_msg_worker_stats *below, const struct wasp_msg_worker_stats *at,
+		 enum recycle_reason reason)
+{
+	struct worker *w;
+
+	pool_make();
+	w = ready_worker();
+	worker_handle_stats(w, below);
+	ck_assert_uint_eq(fp.n, 1);
+	worker_handle_stats(w, at);
+	ck_assert_uint_eq(fp.n, 2);
+	ck_assert(w->recycling);
+	ck_assert_uint_eq(P->m.recycles[reason], 1);
+	return w;
+}
+
 /* periodicRestart requests: the stats that reach the count recycle. */
 START_TEST(recycle_requests)
 {
-	struct wasp_msg_worker_stats st = { .requests = 99 };
-	struct worker *w;
+	struct wasp_msg_worker_stats st = { .requests = 100 };
+	struct worker *w, *repl;
 
 	cfg.recycling.requests = 100;
-	pool_make();
-	w = ready_worker();
-	worker_handle_stats(w, &st);
-	ck_assert_uint_eq(fp.n, 1);
-	st.requests = 100;
-	worker_handle_stats(w, &st);
-	ck_assert_uint_eq(fp.n, 2);
-	ck_assert(w->recycling);
-	ck_assert_uint_eq(P->m.recycles[RECYCLE_REQUESTS], 1);
+	w = recycle_on_stats(&(struct wasp_msg_worker_stats){ .requests = 99 }, &st,
+			     RECYCLE_REQUESTS);
 
 	/* the pool's count goes on with the replacement's (from 0 again),
 	 * and a draining worker's last report still counts */
-	struct worker *repl = worker_nth(1);
+	repl = worker_nth(1);
 	ck_assert_int_eq(worker_handle_ready(repl), 0);
 	ck_assert_int_eq(w->state, WORKER_DRAINING);
 	st.requests = 103;
@@ -725,22 +737,13 @@ START_TEST(recycle_requests)
 END_TEST
 
 /* periodicRestart privateMemory: a worker whose stats report that much
- * private memory is recycled, counted under its reason. */
+ * private memory is recycled, counted under its reason (not memory's). */
 START_TEST(recycle_private_memory)
 {
-	struct wasp_msg_worker_stats st = { .private_kb = 1000 };
-	struct worker *w;
-
 	cfg.recycling.private_memory_kb = 1024;
-	pool_make();
-	w = ready_worker();
-	worker_handle_stats(w, &st);
-	ck_assert_uint_eq(fp.n, 1);
-	st.private_kb = 1024;
-	worker_handle_stats(w, &st);
-	ck_assert_uint_eq(fp.n, 2);
-	ck_assert(w->recycling);
-	ck_assert_uint_eq(P->m.recycles[RECYCLE_PRIVATE_MEMORY], 1);
+	(void)recycle_on_stats(&(struct wasp_msg_worker_stats){ .private_kb = 1000 },
+			       &(struct wasp_msg_worker_stats){ .private_kb = 1024 },
+			       RECYCLE_PRIVATE_MEMORY);
 	ck_assert_uint_eq(P->m.recycles[RECYCLE_MEMORY], 0);
 }
 END_TEST
