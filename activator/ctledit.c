@@ -17,6 +17,7 @@
 #include "apphost.h"
 #include "config.h"
 #include "ctledit_int.h"
+#include "metrics_conf.h"
 #include "util.h"
 
 /* /+PATH or /-PATH (op '+' or '-'): parsed into p, walked to the element
@@ -262,6 +263,8 @@ edit_validate(const char *text, size_t len, const char *filename)
 	r = wasp_config_load_buffer(text, len, filename, &opts, &cfg, &diags);
 	if (r >= 0)
 		r = wasp_apphost_build(cfg, wasp_config_arena(cfg), &ah, &diags);
+	if (r >= 0)
+		r = metrics_conf_check(cfg, &diags);
 	wasp_diag_list_print(&diags, stderr, WASP_DIAG_ERROR);
 	if (r >= 0 && diags.n_errors)
 		r = -EINVAL;

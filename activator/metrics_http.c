@@ -20,9 +20,9 @@
 #include "config.h"
 #include "libevent-util.h"
 #include "log.h"
+#include "metrics_conf.h"
 #include "waspd.h"
 
-#define METRICS_HTTP_SECTION "system.applicationHost/wasp/metrics"
 #define METRICS_HTTP_MAX_HEAD 8192
 #define METRICS_HTTP_MAX_CONNS 16
 #define METRICS_HTTP_TIMEOUT_SEC 10
@@ -43,65 +43,6 @@ struct metrics_http {
 	struct mh_conn *conns;
 	size_t n_conns;
 };
-
-/* The section's settings; false when the endpoint is off. */
-struct mh_settings {
-	bool enabled;
-	const char *address;
-	uint16_t port;
-	const char *file;
-	int line;
-};
-
-static void
-settings_read(struct wasp_config *cfg, struct mh_settings *s)
-{
-	const struct wasp_element *e = cfg ? wasp_config_section(cfg, METRICS_HTTP_SECTION) : NULL;
-
-	s->enabled = wasp_element_get_bool(e, "enabled", false);
-	s->address = wasp_element_get_str(e, "address", "127.0.0.1");
-	s->port = (uint16_t)wasp_element_get_uint(e, "port", 9464);
-	s->file = e && e->file ? e->file : NULL;
-	s->line = e ? e->line : 0;
-}
-
-static int
-address_parse(const char *address, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
-{
-	struct sockaddr_in *in = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, address, &in->sin_addr) == 1) {
-		in->sin_family = AF_INET;
-		in->sin_port = htons(port);
-		*len = sizeof(*in);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, address, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(port);
-		*len = sizeof(*in6);
-		return 0;
-	}
-	return -EINVAL;
-}
-
-int
-metrics_http_check(struct wasp_config *cfg, struct wasp_diag_list *diags)
-{
-	struct mh_settings s;
-	struct sockaddr_storage ss;
-	socklen_t len;
-
-	settings_read(cfg, &s);
-	if (address_parse(s.address, s.port, &ss, &len) == 0)
-		return 0;
-	(void)wasp_diag_add(diags, WASP_DIAG_ERROR, s.file ? s.file : "", s.line, "address",
-			    "'%s' is not an IPv4 or IPv6 address (" METRICS_HTTP_SECTION ")",
-			    s.address);
-	return -EINVAL;
-}
 
 static void
 conn_free(struct mh_conn *c)
@@ -248,7 +189,7 @@ mh_close(struct wasp_env *env)
 }
 
 static int
-mh_open(struct wasp_env *env, const struct mh_settings *s)
+mh_open(struct wasp_env *env, const struct metrics_settings *s)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -256,7 +197,7 @@ mh_open(struct wasp_env *env, const struct mh_settings *s)
 	_cleanup_close_ int fd = -1;
 	int one = 1;
 
-	if (address_parse(s->address, s->port, &ss, &len) < 0)
+	if (metrics_address_parse(s->address, s->port, &ss, &len) < 0)
 		return -EINVAL; /* metrics_http_check() said so at load */
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
@@ -286,9 +227,9 @@ int
 metrics_http_apply(struct wasp_env *env)
 {
 	struct metrics_http *mh = env->metrics_http;
-	struct mh_settings s;
+	struct metrics_settings s;
 
-	settings_read(env->cfg, &s);
+	metrics_settings_read(env->cfg, &s);
 	if (mh && s.enabled && mh->port == s.port && streq(mh->address, s.address))
 		return 0; /* unchanged */
 	mh_close(env);

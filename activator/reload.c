@@ -28,6 +28,7 @@
 #include "apphost.h"
 #include "config.h"
 #include "log.h"
+#include "metrics_conf.h"
 #include "waspd.h"
 
 /* "file:line: error: attribute 'x': message" of the first error. */
@@ -42,7 +43,7 @@ config_load(const char *path, const struct wasp_config_opts *opts, struct wasp_c
 	r = wasp_apphost_build(*ret_cfg, wasp_config_arena(*ret_cfg), ret_ah, diags);
 	if (r < 0)
 		return r;
-	r = metrics_http_check(*ret_cfg, diags);
+	r = metrics_conf_check(*ret_cfg, diags);
 	if (r < 0) {
 		*ret_ah = NULL; /* in the configuration's arena */
 		return r;

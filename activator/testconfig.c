@@ -18,6 +18,7 @@
 #include "testconfig.h"
 #include "timespan.h"
 #include "util.h"
+#include "metrics_conf.h"
 #include "waspd.h"
 
 /* The walk of each virtual directory's content for web.config files. */
@@ -279,7 +280,7 @@ testconfig_run(const char *path, FILE *out)
 		(void)wasp_apphost_build(cfg, wasp_config_arena(cfg), &ah, &diags);
 	if (ah) {
 		check_usable(cfg, ah, &diags);
-		(void)metrics_http_check(cfg, &diags);
+		(void)metrics_conf_check(cfg, &diags);
 	}
 	wasp_diag_list_print(&diags, out, WASP_DIAG_WARNING);
 	if (ah) {

@@ -627,11 +627,7 @@ void requests_query_cancel(struct requests_query *q);
 int requests_on_reply(struct worker *w, const void *payload, size_t len);
 const char *requests_stage_name(uint32_t stage);
 
-/* metrics_http.c: the optional HTTP endpoint */
-struct wasp_diag_list;
-/* The section's values a load must refuse (an address that is not one):
- * 0, or -EINVAL with an error naming file, line and attribute in diags. */
-int metrics_http_check(struct wasp_config *cfg, struct wasp_diag_list *diags);
+/* metrics_http.c: the optional HTTP endpoint (its section: metrics_conf.h) */
 /* Open, move or close the endpoint as env->cfg says (at start and after a
  * reload). 0, or -errno (logged) when it cannot listen. */
 int metrics_http_apply(struct wasp_env *env);

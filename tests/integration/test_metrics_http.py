@@ -2,7 +2,8 @@
 default; on when enabled, at the configured address and port, GET /metrics
 only (404, 405), a head over 8 KiB is 431; a reload opens, moves and closes
 it; an address that is not one is refused with file, line and attribute
-(at start, by --test-config and by a reload, which then changes nothing)."""
+(at start, by --test-config, by a reload, which then changes nothing, and by
+a waspctl edit, which leaves the file as it was)."""
 import socket
 import subprocess
 import urllib.error
@@ -90,6 +91,16 @@ def test(t):
                         srv.config_path], capture_output=True, timeout=60)
     check(p.returncode != 0 and b"attribute 'address'" in p.stdout, "--test-config: %r"
           % p.stdout[-300:])
+
+    # an edit is checked as a reload checks it: refused, the file unchanged
+    with open(srv.config_path) as f:
+        before = f.read()
+    p = subprocess.run([wasptest.program("activator/waspctl"), "-c", srv.config_path, "set",
+                        "config", "/section:system.applicationHost/wasp/metrics",
+                        "/address:example.com"], capture_output=True, timeout=60)
+    check(p.returncode != 0 and b"attribute 'address'" in p.stderr, "edit: %r" % p.stderr)
+    with open(srv.config_path) as f:
+        check(f.read() == before, "the refused edit changed the file")
 
     # moved to another port, then off again
     mport2 = free_port()
