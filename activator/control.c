@@ -551,8 +551,9 @@ control_handle(struct control_client *c, json_t *req)
 	if (streq(verb, "list"))
 		return control_list(c, object, name);
 	if (!streq(verb, "start") && !streq(verb, "stop") && !streq(verb, "recycle"))
-		return error_reply("unknown verb '%s' (list, start, stop, recycle, reload, restart, metrics)",
-				   verb);
+		return error_reply(
+			"unknown verb '%s' (list, start, stop, recycle, reload, restart, metrics)",
+			verb);
 	if (streq(object, "site") && !streq(verb, "recycle")) {
 		if (!name || !*name)
 			return error_reply("%s site needs the site's name", verb);
