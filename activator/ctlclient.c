@@ -563,10 +563,10 @@ ctlclient_run(const char *runtime_dir, bool json_out, int argc, char **argv)
 	if (json_out) {
 		json_dumpf(reply, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		putchar('\n');
-	} else if (ctlclient_verb_bare(verb)) {
-		printf("%s\n", jstr(reply, "message"));
 	} else if (streq(verb, "metrics")) {
 		fputs(jstr(reply, "text"), stdout);
+	} else if (ctlclient_verb_bare(verb)) {
+		printf("%s\n", jstr(reply, "message"));
 	} else {
 		printf("%s %s \"%s\": %s (state %s)\n", verb, object, a.name, jstr(reply, "message"),
 		       jstr(reply, "state"));
