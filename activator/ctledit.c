@@ -52,8 +52,13 @@ attr_check(struct edit_ctx *c, const char *spath, const char *elem, const char *
 {
 	char path[EDIT_SPATH_MAX];
 
-	snprintf(path, sizeof(path), "%s%s%s", spath, *spath && elem ? "/" : "",
-		 elem ? elem : "");
+	int n = snprintf(path, sizeof(path), "%s%s%s", spath, *spath && elem ? "/" : "",
+			 elem ? elem : "");
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		fprintf(stderr, "waspctl: the path of attribute \"%s\" in %s is too long\n", name,
+			c->section);
+		return -ENAMETOOLONG;
+	}
 	if (wasp_config_attr_declared(c->cfg, c->section, path, name))
 		return 0;
 	fprintf(stderr, "waspctl: unknown attribute \"%s\" on %s%s%s\n", name, c->section,
