@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WASP_IPC_VERSION 1
+#define WASP_IPC_VERSION 2
 
 enum wasp_ipc_role {
 	WASP_ROLE_ACTIVATOR = 1,
@@ -86,7 +86,7 @@ enum wasp_ipc_role {
 	/* 400: adapter <-> worker (handoff channel) */                                            \
 	/* A->W: fd = connection; the struct, app_path_len bytes of path, then data_len bytes      \
 	 * already read from the connection */                                                     \
-	X(HANDOFF, handoff, 400, VAR, struct wasp_msg_handoff, 24, REQUIRED)                       \
+	X(HANDOFF, handoff, 400, VAR, struct wasp_msg_handoff, 32, REQUIRED)                       \
 	/* W->A: the worker owns those connections now (several refs after HANDOFFs with           \
 	 * WASP_HANDOFF_F_ACK_MANY) */                                                             \
 	X(HANDOFF_ACK, handoff_ack, 401, ARRAY, struct wasp_msg_conn_ref, 8, NONE)                 \
@@ -223,7 +223,13 @@ struct wasp_msg_handoff {
 	uint32_t data_len;
 	uint32_t generation;
 	uint32_t flags; /* WASP_HANDOFF_F_* */
+	/* the protocol's name follows the application path ("tcp"); 0: http */
+	uint32_t protocol_len;
+	uint32_t reserved;
 };
+
+/* The longest protocol name a HANDOFF carries. */
+#define WASP_PROTOCOL_NAME_MAX 32
 
 /* The adapter takes one HANDOFF_ACK naming several connections: the worker
  * may acknowledge the HANDOFFs it read together in one message. */

@@ -19,4 +19,5 @@
 	X(mod_httpplatform, "httpPlatformHandler")                                   \
 	X(mod_aspnetcore, "AspNetCoreModuleV2")                                      \
 	X(mod_cgi, "CgiModule")                                                      \
-	X(mod_arr, "ApplicationRequestRouting")
+	X(mod_arr, "ApplicationRequestRouting")                                      \
+	X(mod_echo, "StreamEchoModule")

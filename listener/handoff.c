@@ -52,6 +52,9 @@ lsn_handoff_send(struct lsn_env *env, struct lsn_pool *p, struct lsn_conn *c)
 	struct wasp_msg_handoff h;
 	struct wasp_ipc_writer wr;
 	size_t plen = c->app->path_len;
+	/* http is what a HANDOFF without a protocol means */
+	const char *proto = strcaseeq(env->ops->name, "http") ? "" : env->ops->name;
+	size_t protolen = strlen(proto);
 	struct lsn_worker *w;
 
 	h = (struct wasp_msg_handoff){
@@ -61,10 +64,12 @@ lsn_handoff_send(struct lsn_env *env, struct lsn_pool *p, struct lsn_conn *c)
 		.data_len = c->len,
 		.generation = c->table->rt->generation,
 		.flags = WASP_HANDOFF_F_ACK_MANY,
+		.protocol_len = (uint32_t)protolen,
 	};
 	wasp_ipc_writer_init(&wr, env->scratch, WASP_IPC_MAX_PAYLOAD);
 	wasp_ipc_put_bytes(&wr, &h, sizeof(h));
 	wasp_ipc_put_bytes(&wr, c->app->path, plen);
+	wasp_ipc_put_bytes(&wr, proto, protolen);
 	wasp_ipc_put_bytes(&wr, c->buf, c->len);
 	if (wr.error) {
 		lsn_conn_reject(env, c, 431, "request too large to hand off");

@@ -103,6 +103,7 @@ void
 env_done(struct worker_env *env)
 {
 	conn_free_all(env);
+	streamconn_free_all(env);
 	worker_preload_free();
 	wchan_close_all(env);
 	env->exit_timer = wasp_event_free(env->exit_timer);

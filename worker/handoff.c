@@ -224,6 +224,42 @@ wchan_ack_pending(struct wchan *c)
 	return 0;
 }
 
+/* A connection of another protocol than HTTP: for a stream handler,
+ * acknowledged on its own (after what this batch took before it). */
+static int
+wchan_take_stream(struct wchan *c, uint32_t seq, const struct wasp_msg_handoff *ho, int fd,
+		  const char *app_path, const char *proto, const void *data)
+{
+	struct wasp_msg_conn_ref ref = { .conn_id = ho->conn_id };
+	struct wasp_stream *s;
+	int r;
+
+	if (c->n_pending > 0) {
+		r = wchan_ack_pending(c);
+		if (r < 0) {
+			safe_close(fd);
+			return r;
+		}
+	}
+	r = streamconn_take(c->env, fd, c, ho->site_id, app_path, proto, data, ho->data_len, &s);
+	if (r < 0) {
+		/* acknowledged all the same, as an HTTP one (it is closed) */
+		log_warning_errno(r, "take %s connection %u", proto, ho->conn_id);
+		s = NULL;
+	}
+	r = wasp_send_handoff_ack(c->ch, seq, &ref, 1);
+	if (r < 0) {
+		if (s)
+			streamconn_discard(s);
+		return r;
+	}
+	if (s)
+		streamconn_start(s);
+	else
+		wchan_release(c);
+	return 0;
+}
+
 static int
 wchan_on_handoff(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
 {
@@ -232,8 +268,9 @@ wchan_on_handoff(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, vo
 	struct wasp_msg_handoff ho;
 	struct conn *conn;
 	char app_path[WASP_APP_PATH_MAX + 1];
+	char proto[WASP_PROTOCOL_NAME_MAX + 1];
 	struct wasp_ipc_reader rd;
-	const uint8_t *path, *data;
+	const uint8_t *path, *pname, *data;
 	int fd = msg->fd, r;
 
 	/* the channel checked that the struct is there; what follows it is
@@ -241,14 +278,20 @@ wchan_on_handoff(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, vo
 	wasp_ipc_reader_init(&rd, msg->payload, msg->len);
 	memcpy(&ho, wasp_ipc_get_bytes(&rd, sizeof(ho)), sizeof(ho));
 	path = wasp_ipc_get_bytes(&rd, ho.app_path_len);
+	pname = wasp_ipc_get_bytes(&rd, ho.protocol_len);
 	data = wasp_ipc_get_bytes(&rd, ho.data_len);
 	if (!wasp_ipc_reader_done(&rd) || ho.app_path_len == 0 ||
-	    ho.app_path_len > WASP_APP_PATH_MAX || memchr(path, '\0', ho.app_path_len)) {
+	    ho.app_path_len > WASP_APP_PATH_MAX || memchr(path, '\0', ho.app_path_len) ||
+	    ho.protocol_len > WASP_PROTOCOL_NAME_MAX ||
+	    (ho.protocol_len && memchr(pname, '\0', ho.protocol_len))) {
 		safe_close(fd);
 		return log_errno(-EBADMSG, "malformed HANDOFF, closing the channel");
 	}
 	memcpy(app_path, path, ho.app_path_len);
 	app_path[ho.app_path_len] = '\0';
+	if (ho.protocol_len)
+		memcpy(proto, pname, ho.protocol_len);
+	proto[ho.protocol_len] = '\0';
 
 	/* Out of descriptors (the fd was dropped on the way), or as many
 	 * connections as we can hold with the descriptors left: refuse it, and
@@ -265,6 +308,8 @@ wchan_on_handoff(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, vo
 			log_warning_errno(r, "hand back connection %u", ho.conn_id);
 		return 0;
 	}
+	if (proto[0] && !strcaseeq(proto, "http"))
+		return wchan_take_stream(c, msg->hdr.seq, &ho, fd, app_path, proto, data);
 	/* An adapter that takes one ref per ACK gets each at once (what was
 	 * batched before goes first, in order). */
 	if (!(ho.flags & WASP_HANDOFF_F_ACK_MANY) && c->n_pending > 0) {

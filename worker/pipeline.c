@@ -60,6 +60,7 @@ hooks_free(struct wasp_hooks *h)
 		return NULL;
 	for (size_t i = 0; i < WASP_STAGE__COUNT; i++)
 		free(h->all.stage[i]);
+	stream_handlers_free(h);
 	free(h);
 	return NULL;
 }

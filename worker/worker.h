@@ -205,6 +205,8 @@ struct wasp_hooks {
 	size_t n_alloc[WASP_STAGE__COUNT];
 	unsigned order;
 	uint32_t cur_module; /* whose register_hooks() runs; WHOOK_CORE otherwise */
+	struct wstream_handler *streams; /* wasp_hooks_add_stream(), streamconn.c */
+	size_t n_streams;
 };
 
 struct wasp_hooks *hooks_new(void);
@@ -377,7 +379,8 @@ struct worker_env {
 
 	/* connections */
 	struct conn *conns;
-	uint32_t n_conns;
+	struct wasp_stream *streams; /* handed to stream handlers (streamconn.c) */
+	uint32_t n_conns;            /* both kinds */
 	uint32_t n_busy;
 	uint64_t n_requests;
 	/* n_requests at the last malloc_trim and at the last stats tick (main.c) */
@@ -456,6 +459,25 @@ void conn_discard(struct conn *c);
  * it says Connection: close and is closed. */
 void conn_drain_all(struct worker_env *env);
 void conn_free_all(struct worker_env *env);
+
+/* ---- connections of other protocols: stream handlers (streamconn.c) ---- */
+
+struct wstream_handler {
+	char *protocol, *name;
+	wasp_stream_fn fn;
+	void *userdata;
+	uint32_t module;
+};
+
+void stream_handlers_free(struct wasp_hooks *h);
+/* Take a connection of protocol (not http), hand it to the stream handler
+ * its application selects. Closes fd on every error. */
+int streamconn_take(struct worker_env *env, int fd, struct wchan *chan, uint32_t site_id,
+		    const char *app_path, const char *protocol, const void *data, size_t len,
+		    struct wasp_stream **ret);
+void streamconn_start(struct wasp_stream *s);
+void streamconn_discard(struct wasp_stream *s);
+void streamconn_free_all(struct worker_env *env);
 /* Continue a connection whose request was pending (from wasp_request_resume). */
 void conn_resume(struct conn *c);
 

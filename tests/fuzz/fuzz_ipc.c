@@ -435,6 +435,7 @@ h_handoff(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *use
 	CHECK(p);
 	memcpy(&ho, p, sizeof(ho));
 	(void)wasp_ipc_get_bytes(&r, ho.app_path_len);
+	(void)wasp_ipc_get_bytes(&r, ho.protocol_len);
 	(void)wasp_ipc_get_bytes(&r, ho.data_len);
 	if (!wasp_ipc_reader_done(&r)) {
 		(void)safe_close(msg->fd);

@@ -55,7 +55,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define WASP_MODULE_ABI 3
+#define WASP_MODULE_ABI 4
 
 struct event_base;
 struct stat;
@@ -142,6 +142,49 @@ struct wasp_module {
  * register_hooks() is running. 0, -EINVAL, -ENOMEM. */
 int wasp_hooks_add(struct wasp_hooks *hooks, enum wasp_stage stage, enum wasp_priority prio,
 		   wasp_handler_fn fn, void *userdata);
+
+/* ---- stream handlers (protocols other than HTTP) ----
+ *
+ * A connection a protocol adapter other than wasp-http hands over (wasp-tcp:
+ * protocol "tcp") does not go through the pipeline: it goes to the stream
+ * handler its application selects by name in system.webServer/streamHandlers
+ * (<add protocol="tcp" handler="echo" />), among those the worker's modules
+ * registered. None selected, or none registered by that name: the worker
+ * closes the connection. */
+struct wasp_stream;
+
+/* Called once per connection, on the worker's event loop. The handler owns
+ * the connection from then on: it reads and writes wasp_stream_fd() (non-
+ * blocking) from events it adds to wasp_server_event_base(), and calls
+ * wasp_stream_close() when it is done, once (never close the fd itself).
+ * The connection counts as open (for the pool's idle timeout, drain and
+ * recycle) until then. Return 0, or -errno: the worker closes it. */
+typedef int (*wasp_stream_fn)(struct wasp_stream *s, void *userdata);
+
+/* Register fn as the stream handler named name for protocol ("tcp"), for
+ * the module whose register_hooks() is running. 0, -EINVAL (bad names, or
+ * the pair already registered), -ENOMEM. */
+int wasp_hooks_add_stream(struct wasp_hooks *hooks, const char *protocol, const char *name,
+			  wasp_stream_fn fn, void *userdata);
+
+/* The connection (non-blocking socket). */
+int wasp_stream_fd(const struct wasp_stream *s);
+/* What the adapter already read from it, before the handler's first read
+ * (wasp-tcp reads nothing: 0 bytes). */
+const void *wasp_stream_data(const struct wasp_stream *s, size_t *ret_len);
+const char *wasp_stream_protocol(const struct wasp_stream *s);
+/* The site id and the application's path ("/") it was routed to. */
+uint32_t wasp_stream_site_id(const struct wasp_stream *s);
+const char *wasp_stream_app_path(const struct wasp_stream *s);
+struct wasp_server *wasp_stream_server(struct wasp_stream *s);
+/* The handler's pointer for this connection (NULL until set), and what
+ * frees it (optional): called when the connection closes, by
+ * wasp_stream_close() or because the worker exits with it still open. */
+void *wasp_stream_context(const struct wasp_stream *s);
+void wasp_stream_set_context(struct wasp_stream *s, void *ctx, void (*free_ctx)(void *ctx));
+/* Close the connection (its context freed) and free s: the handler's last
+ * call on it. */
+void wasp_stream_close(struct wasp_stream *s);
 
 /* ---- the worker process ---- */
 
