@@ -27,6 +27,13 @@ static const struct proc_role proc_roles[] = {
 		 * survives it */
 		.test_program_var = "WASP_TEST_ADAPTER_PROGRAM",
 	},
+	[PROC_ADAPTER_TCP] = {
+		.name = "TCP adapter",
+		.program = "wasp-tcp",
+		.build_path = "protocols/tcp/wasp-tcp",
+		.protocol = "tcp",
+		.ident = PROC_IDENT_LISTENER,
+	},
 	[PROC_WORKER] = {
 		.name = "worker",
 		.program = "wasp-worker",

@@ -197,6 +197,7 @@ struct pool_events {
 /* The processes waspd starts (process.c). */
 enum proc_role_id {
 	PROC_ADAPTER_HTTP,
+	PROC_ADAPTER_TCP,
 	PROC_WORKER,
 	PROC_ROLE__COUNT,
 };

@@ -272,7 +272,7 @@ parse_binding(struct actx *c, const struct wasp_element *e, struct wasp_binding 
 	b->ip = "*";
 	b->host = "";
 	if (!strcaseeq(b->protocol, "http") && !strcaseeq(b->protocol, "https") &&
-	    !strcaseeq(b->protocol, "ftp")) {
+	    !strcaseeq(b->protocol, "ftp") && !strcaseeq(b->protocol, "tcp")) {
 		/* net.tcp "808:*", net.pipe "*": the adapter reads
 		 * bindingInformation itself; take a leading port if any. */
 		const char *colon = strchr(info, ':');
@@ -317,6 +317,14 @@ parse_binding(struct actx *c, const struct wasp_element *e, struct wasp_binding 
 	b->ip = ip;
 	b->port = (uint16_t)port;
 	b->host = portend + 1;
+	if (strcaseeq(b->protocol, "tcp") && *b->host) {
+		/* raw TCP has no host name to route by: one site per binding */
+		(void)wasp_diag_add(c->diags, WASP_DIAG_ERROR, efile(c, e), e->line,
+				    "bindingInformation",
+				    "'%s': a tcp binding is IP:port: (no host name)", info);
+		c->errors++;
+		return -EINVAL;
+	}
 	return 0;
 bad:
 	(void)wasp_diag_add(c->diags, WASP_DIAG_ERROR, efile(c, e), e->line, "bindingInformation",

@@ -150,8 +150,13 @@ accept_on_ready(evutil_socket_t fd, short what, void *arg)
 		c->sock_id = s->id;
 		c->sock_gen = env->table ? env->table->rt->generation : 0;
 		/* The client usually sent its head with the handshake's ACK
-		 * (and with TCP_DEFER_ACCEPT it certainly did): read now. */
-		lsn_conn_read(env, c);
+		 * (and with TCP_DEFER_ACCEPT it certainly did): read now. A
+		 * protocol where the server may speak first (raw TCP) reads
+		 * nothing: it routes by the socket alone. */
+		if (env->ops->client_speaks_first)
+			lsn_conn_read(env, c);
+		else
+			lsn_conn_route(env, c);
 	}
 }
 
