@@ -72,8 +72,13 @@ site_json_fill(struct wasp_env *env, json_t *js, const struct wasp_site *site, u
 			continue; /* reported when the configuration was loaded */
 		if (own != UINT32_MAX)
 			pool = a->pool_id == own ? 0 : 1;
-		r |= json_array_append_new(apps, json_pack("{s:s, s:I}", "path", a->path,
-							   "pool", pool));
+		json_t *ja = json_pack("{s:s, s:I}", "path", a->path, "pool", pool);
+
+		/* "http" is what an application without "protocols" enables */
+		if (ja && a->enabled_protocols && !strcaseeq(a->enabled_protocols, "http"))
+			r |= json_object_set_new(ja, "protocols",
+						 json_string(a->enabled_protocols));
+		r |= json_array_append_new(apps, ja);
 	}
 	return r;
 }

@@ -287,6 +287,8 @@ wasp_route_lookup(const struct wasp_route_socket *s, const struct sockaddr *loca
 	}
 	for (size_t i = 0; i < site->n_apps; i++) {
 		if (app_matches(&site->apps[i], norm, norm_len)) {
+			if (!site->apps[i].enabled)
+				return -ENXIO;
 			ret->site = site;
 			ret->app = &site->apps[i];
 			ret->pool = site->apps[i].pool;

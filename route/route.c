@@ -346,9 +346,35 @@ parse_host_key(struct parse_ctx *c, json_t *root)
 
 /* A site's "apps": each path normalised and its pool found, sorted for
  * the lookup (longest path first), no path twice. */
-static int
-parse_site_apps(struct parse_ctx *c, json_t *s, struct wasp_route_site *site, const char *name)
+/* Is protocol in list ("http,tcp": IIS's enabledProtocols, commas, blanks
+ * around names ignored, case-insensitive)? */
+static bool
+protocol_listed(const char *list, const char *protocol)
 {
+	size_t n = strlen(protocol);
+
+	for (const char *p = list; *p;) {
+		const char *e = strchrnul(p, ',');
+		const char *b = p;
+
+		while (b < e && (*b == ' ' || *b == '\t'))
+			b++;
+		while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if ((size_t)(e - b) == n && strncasecmp(b, protocol, n) == 0)
+			return true;
+		p = strchrnul(p, ',');
+		if (*p)
+			p++;
+	}
+	return false;
+}
+
+static int
+parse_site_apps(struct parse_ctx *c, json_t *s, struct wasp_route_site *site, const char *name,
+		const char *protocol)
+{
+	const char *protos;
 	json_t *apps, *x;
 	struct wasp_route_app *a;
 	size_t k;
@@ -376,6 +402,9 @@ parse_site_apps(struct parse_ctx *c, json_t *s, struct wasp_route_site *site, co
 			return fail(c, "site '%s' application \"%s\": no pool %llu", name,
 				    path, (unsigned long long)pool);
 		a[k].pool = &c->t->pub.pools[pool];
+		if ((r = get_str(c, x, "application", "protocols", false, "http", &protos)) < 0)
+			return r;
+		a[k].enabled = protocol_listed(protos, protocol ? protocol : "http");
 	}
 	site->n_apps = json_array_size(apps);
 	qsort(a, site->n_apps, sizeof(*a), app_cmp);
@@ -486,7 +515,7 @@ parse_sites(struct parse_ctx *c, json_t *root, const char *protocol,
 		site->connection_timeout_ms = (uint32_t)ct;
 		site->max_connections = (uint32_t)mc;
 
-		if ((r = parse_site_apps(c, s, site, name)) < 0 ||
+		if ((r = parse_site_apps(c, s, site, name, protocol)) < 0 ||
 		    (r = parse_site_bindings(c, s, site, name, protocol, pb, &nb)) < 0)
 			return r;
 	}

@@ -45,6 +45,9 @@ struct wasp_route_app {
 	const char *path; /* "/" or "/a/b" (no trailing slash) */
 	size_t path_len;
 	const struct wasp_route_pool *pool;
+	/* enabledProtocols names the table's protocol (http for a table
+	 * parsed for every protocol: a worker's, which routes HTTP) */
+	bool enabled;
 };
 
 struct wasp_route_site {
@@ -125,7 +128,8 @@ const struct wasp_route_socket *wasp_route_find_socket(const struct wasp_route_t
  * "/app/x", "/x/../app", not "/application"); application paths compare
  * case-insensitively, as in IIS. Allocates nothing (a WASP_ROUTE_PATH_MAX
  * buffer on the stack). Returns 0 with *ret filled, -ENOENT when no binding
- * matches (HTTP 400), -ENXIO when the site has no application for the path,
+ * matches (HTTP 400), -ENXIO when the site has no application for the path
+ * or the application's enabledProtocols leaves the protocol out,
  * -ENAMETOOLONG when the decoded path is over WASP_ROUTE_PATH_MAX (414). */
 int wasp_route_lookup(const struct wasp_route_socket *s, const struct sockaddr *local,
 		      const char *host, size_t host_len, const char *path, size_t path_len,

@@ -25,6 +25,17 @@ import wasptest
 from wasptest import check, TIME_SCALE
 
 
+def module_abi():
+    """WASP_MODULE_ABI, as the installed header says."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "..", "worker", "include", "wasp",
+                           "module.h")) as f:
+        for line in f:
+            if line.startswith("#define WASP_MODULE_ABI "):
+                return int(line.split()[2])
+    raise wasptest.Failure("no WASP_MODULE_ABI in module.h")
+
+
 def example_so(t, rel="examples/module/mod_example.so"):
     """A module (mod_example.so) copied into the test directory (readable by
     a pool identity when the test runs as root)."""
@@ -205,7 +216,8 @@ def test(t):
     for pool, name, image, log in (
             ("B", "MissingModule", bad, "cannot load '%s'" % bad),
             ("C", "OldAbiModule", old,
-             "module 'OldAbiModule': '%s' was built for module ABI 2, this worker has 3" % old)):
+             "module 'OldAbiModule': '%s' was built for module ABI %d, this worker has %d"
+             % (old, module_abi() - 1, module_abi()))):
         srv2 = t.server(pools={pool: {}}, web_server_xml="""
     <globalModules>
       <add name="%s" image="%s" />

@@ -4,7 +4,8 @@ the site's root application, started on demand, and to the stream handler
 the application selects (system.webServer/streamHandlers: echo). An HTTP
 pool serves beside it. The open tcp connection keeps its worker from the
 idle timeout; once it closes, the worker is stopped. A tcp site whose
-application selects no handler gets its connections closed."""
+application selects no handler gets its connections closed, and so does
+one whose application's enabledProtocols leaves tcp out."""
 import os
 import socket
 import threading
@@ -12,7 +13,7 @@ import time
 import wasptest
 from wasptest import check, wait_until, pid_alive
 
-LOCATION = """  <location path="T">
+LOCATION = """  <location path="%s">
     <system.webServer>
       <streamHandlers>
         <add protocol="tcp" handler="echo" />
@@ -44,20 +45,23 @@ def content(t, name):
 
 
 def test(t):
-    tport, nport = wasptest.free_port(), wasptest.free_port()
+    tport, nport, dport = wasptest.free_port(), wasptest.free_port(), wasptest.free_port()
     srv = t.server(
-        pools={"T": {"processModel": {"idleTimeout": "00:00:02"}}, "H": {}, "N": {}},
+        pools={"T": {"processModel": {"idleTimeout": "00:00:02"}}, "H": {}, "N": {},
+               "D": {}},
         sites=[{"name": "H", "id": 1, "bindings": ["127.0.0.1:{port}:h.test"],
                 "apps": [{"path": "/", "pool": "H",
                           "physicalPath": content(t, "H")}]},
                {"name": "T", "id": 2, "bindings": ["tcp/127.0.0.1:%d:" % tport],
-                "apps": [{"path": "/", "pool": "T",
-                          "physicalPath": content(t, "T")}]},
+                "apps": [{"path": "/", "pool": "T", "physicalPath": content(t, "T"),
+                          "attrs": {"enabledProtocols": "http, tcp"}}]},
                {"name": "N", "id": 3, "bindings": ["tcp/127.0.0.1:%d:" % nport],
-                "apps": [{"path": "/", "pool": "N",
-                          "physicalPath": content(t, "N")}]}])
+                "apps": [{"path": "/", "pool": "N", "physicalPath": content(t, "N"),
+                          "attrs": {"enabledProtocols": "tcp"}}]},
+               {"name": "D", "id": 4, "bindings": ["tcp/127.0.0.1:%d:" % dport],
+                "apps": [{"path": "/", "pool": "D", "physicalPath": content(t, "D")}]}])
     srv.config_text = srv.config_text.replace("</configuration>",
-                                              LOCATION + "</configuration>")
+                                              LOCATION % "T" + LOCATION % "D" + "</configuration>")
     srv.start()
     wait_until(lambda: srv.children("wasp-tcp"), what="wasp-tcp to start")
     check(srv.worker_pids("T") == [], "T's worker started before a connection")
@@ -103,6 +107,17 @@ def test(t):
             got = b""
         check(got == b"", "site N without a handler answered %r" % got)
     srv.wait_log("no stream handler selected")
+
+    # enabledProtocols without tcp (the default, "http"): closed by wasp-tcp,
+    # no worker started for it
+    with socket.create_connection(("127.0.0.1", dport), timeout=10) as c:
+        c.settimeout(10)
+        try:
+            got = c.recv(16)
+        except ConnectionResetError:
+            got = b""
+        check(got == b"", "site D (http only) answered %r" % got)
+    check(srv.worker_pids("D") == [], "a worker started for D")
 
 
 wasptest.main(test)

@@ -325,7 +325,8 @@ def config_xml(pools, sites, pool_defaults=None, web_server_xml=""):
          "failure": {"rapidFailProtectionMaxCrashes": 3}}
     sites: list of dicts: {"name", "id", "bindings": ["ip:port:host", ...],
         "apps": [{"path": "/", "pool": "A", "physicalPath": DIR}, ...]}
-        and optionally "attrs": {"serverAutoStart": False, ...}
+        and optionally "attrs": {"serverAutoStart": False, ...} (an app's
+        too: {"enabledProtocols": "http,tcp"})
     """
     out = ['<?xml version="1.0" encoding="UTF-8"?>\n', "<configuration>\n",
            # As IIS writes it; the same settings wasp assumes for these two.
@@ -350,8 +351,10 @@ def config_xml(pools, sites, pool_defaults=None, web_server_xml=""):
         out.append("      <site name=%s id=%s%s>\n"
                    % (quoteattr(s["name"]), quoteattr(str(s["id"])), attrs))
         for a in s["apps"]:
-            out.append("        <application path=%s applicationPool=%s>\n"
-                       % (quoteattr(a["path"]), quoteattr(a["pool"])))
+            app_attrs = "".join(" %s=%s" % (k, quoteattr(str(v)))
+                                for k, v in a.get("attrs", {}).items())
+            out.append("        <application path=%s applicationPool=%s%s>\n"
+                       % (quoteattr(a["path"]), quoteattr(a["pool"]), app_attrs))
             out.append("          <virtualDirectory path=\"/\" "
                        "physicalPath=%s />\n" % quoteattr(a["physicalPath"]))
             out.append("        </application>\n")
