@@ -1,5 +1,5 @@
-/* The listener core: what every protocol adapter (wasp-http, a raw TCP
- * adapter later) shares. It speaks the adapter protocol with waspd
+/* The listener core: what every protocol adapter (wasp-http, wasp-tcp)
+ * shares. It speaks the adapter protocol with waspd
  * (docs/adapter-protocol.md) over the channel on fd 3, accepts on the
  * listening sockets it is given, reads the first bytes of each connection,
  * asks the adapter's peek() callback what they mean, routes the connection

@@ -47,6 +47,7 @@ def test(t):
         os.path.join(under("sbindir"), "waspd"),
         os.path.join(under("bindir"), "waspctl"),
         os.path.join(under("libexecdir"), "wasp", "wasp-http"),
+        os.path.join(under("libexecdir"), "wasp", "wasp-tcp"),
         os.path.join(under("libexecdir"), "wasp", "wasp-worker"),
         config,
         os.path.join(wwwroot, "index.html"),

@@ -55,7 +55,8 @@ def test(t):
                {"name": "T", "id": 2, "bindings": ["tcp/127.0.0.1:%d:" % tport],
                 "apps": [{"path": "/", "pool": "T", "physicalPath": content(t, "T"),
                           "attrs": {"enabledProtocols": "http, tcp"}}]},
-               {"name": "N", "id": 3, "bindings": ["tcp/127.0.0.1:%d:" % nport],
+               {"name": "N", "id": 3, "bindings": ["tcp/127.0.0.1:%d:" % nport,
+                                                   "127.0.0.1:{port}:n.test"],
                 "apps": [{"path": "/", "pool": "N", "physicalPath": content(t, "N"),
                           "attrs": {"enabledProtocols": "tcp"}}]},
                {"name": "D", "id": 4, "bindings": ["tcp/127.0.0.1:%d:" % dport],
@@ -118,6 +119,9 @@ def test(t):
             got = b""
         check(got == b"", "site D (http only) answered %r" % got)
     check(srv.worker_pids("D") == [], "a worker started for D")
+    # and HTTP to an application whose enabledProtocols is "tcp": 404
+    r = srv.get("/index.html", host="n.test")
+    check(r.status == 404, "HTTP to a tcp-only application: %r" % r)
 
 
 wasptest.main(test)
