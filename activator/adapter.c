@@ -475,8 +475,18 @@ adapter_new(struct wasp_env *env, const struct proc_role *role)
 	return a;
 }
 
+static bool
+adapter_of_role(const struct wasp_env *env, const struct proc_role *role)
+{
+	for (const struct adapter *a = env->adapters; a; a = a->next)
+		if (a->role == role)
+			return true;
+	return false;
+}
+
 /* The adapters waspd starts itself: one per adapter role (process.c) whose
- * protocol has a listening socket. */
+ * protocol has a listening socket, and has none yet (again after a reload:
+ * the first tcp binding brings wasp-tcp). */
 int
 adapters_start(struct wasp_env *env)
 {
@@ -484,7 +494,7 @@ adapters_start(struct wasp_env *env)
 		const struct proc_role *role = proc_role(i);
 		bool needed = false;
 
-		if (!role->protocol)
+		if (!role->protocol || adapter_of_role(env, role))
 			continue;
 		for (size_t j = 0; j < env->n_socks; j++)
 			needed |= strcaseeq(env->socks[j].protocol, role->protocol);

@@ -130,4 +130,5 @@ def echo_ok(port):
         return False
 
 
-wasptest.main(test)
+if __name__ == "__main__":
+    wasptest.main(test)
