@@ -682,22 +682,32 @@ conn_resume(struct conn *c)
 }
 
 int
-conn_prepare(struct worker_env *env, int fd, struct wchan *chan, uint32_t site_id,
-	     const char *app_path, const void *data, size_t len, struct conn **ret)
+conn_fd_nonblock(int fd)
 {
-	struct conn *c;
-	int flags;
+	int flags = fcntl(fd, F_GETFL);
 
-	if (len > WORKER_INBUF_SIZE) {
-		safe_close(fd);
-		return -EMSGSIZE;
-	}
-	flags = fcntl(fd, F_GETFL);
 	if (flags < 0 || (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)) {
 		int r = -errno;
 		safe_close(fd);
 		return r;
 	}
+	return 0;
+}
+
+int
+conn_prepare(struct worker_env *env, int fd, struct wchan *chan, uint32_t site_id,
+	     const char *app_path, const void *data, size_t len, struct conn **ret)
+{
+	struct conn *c;
+	int r;
+
+	if (len > WORKER_INBUF_SIZE) {
+		safe_close(fd);
+		return -EMSGSIZE;
+	}
+	r = conn_fd_nonblock(fd);
+	if (r < 0)
+		return r;
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		safe_close(fd);

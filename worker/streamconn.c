@@ -7,7 +7,6 @@
  * Such a connection counts in env->n_conns like an HTTP one (the pool's idle
  * timeout, drain and recycle wait for it; WORKER_ROOM releases it). */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,14 +98,11 @@ streamconn_take(struct worker_env *env, int fd, struct wchan *chan, uint32_t sit
 		struct wasp_stream **ret)
 {
 	struct wasp_stream *s;
-	int flags;
+	int r;
 
-	flags = fcntl(fd, F_GETFL);
-	if (flags < 0 || (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)) {
-		int r = -errno;
-		safe_close(fd);
+	r = conn_fd_nonblock(fd);
+	if (r < 0)
 		return r;
-	}
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		safe_close(fd);

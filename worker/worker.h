@@ -449,6 +449,8 @@ int conn_new(struct worker_env *env, int fd, struct wchan *chan, uint32_t site_i
 	     const char *app_path, const void *data, size_t len);
 /* conn_new in two steps: take fd and the bytes (0 with *ret, or -errno with
  * fd closed), then serve; or conn_discard: close it unserved. */
+/* Make fd non-blocking: 0, or -errno with fd closed. */
+int conn_fd_nonblock(int fd);
 int conn_prepare(struct worker_env *env, int fd, struct wchan *chan, uint32_t site_id,
 		 const char *app_path, const void *data, size_t len, struct conn **ret);
 void conn_start(struct conn *c);

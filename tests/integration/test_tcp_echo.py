@@ -12,6 +12,7 @@ import threading
 import time
 import wasptest
 from wasptest import check, wait_until, pid_alive
+from test_tcp_lifecycle import content, read_back
 
 LOCATION = """  <location path="%s">
     <system.webServer>
@@ -25,23 +26,7 @@ LOCATION = """  <location path="%s">
 
 def recv_exactly(sock, n, timeout=10.0):
     sock.settimeout(timeout)
-    out = b""
-    while len(out) < n:
-        b = sock.recv(n - len(out))
-        if not b:
-            break
-        out += b
-    return out
-
-
-def content(t, name):
-    d = os.path.join(t.dir, "c-" + name)
-    os.makedirs(d, exist_ok=True)
-    os.chmod(d, 0o755)
-    with open(os.path.join(d, "index.html"), "w") as f:
-        f.write("pool %s\n" % name)
-    os.chmod(os.path.join(d, "index.html"), 0o644)
-    return d
+    return read_back(sock, n)
 
 
 def test(t):

@@ -30,16 +30,21 @@ def content(t, name):
     return d
 
 
-def echo(c, data):
-    c.settimeout(10)
-    c.sendall(data)
+def read_back(c, n):
+    """n bytes from c, or fewer when it closes first."""
     got = b""
-    while len(got) < len(data):
-        b = c.recv(len(data) - len(got))
+    while len(got) < n:
+        b = c.recv(n - len(got))
         if not b:
             break
         got += b
     return got
+
+
+def echo(c, data):
+    c.settimeout(10)
+    c.sendall(data)
+    return read_back(c, len(data))
 
 
 def closed(port):
