@@ -12,16 +12,7 @@ import threading
 import time
 import wasptest
 from wasptest import check, wait_until, pid_alive
-from test_tcp_lifecycle import content, read_back
-
-LOCATION = """  <location path="%s">
-    <system.webServer>
-      <streamHandlers>
-        <add protocol="tcp" handler="echo" />
-      </streamHandlers>
-    </system.webServer>
-  </location>
-"""
+from test_tcp_lifecycle import LOCATION, content, read_back
 
 
 def recv_exactly(sock, n, timeout=10.0):

@@ -10,7 +10,7 @@ import wasptest
 from wasptest import check, wait_until, pid_alive
 
 CRASHES = 3
-LOCATION = """  <location path="T">
+LOCATION = """  <location path="%s">
     <system.webServer>
       <streamHandlers>
         <add protocol="tcp" handler="echo" />
@@ -71,7 +71,7 @@ def test(t):
                 "apps": [{"path": "/", "pool": "T", "physicalPath": content(t, "T"),
                           "attrs": {"enabledProtocols": "tcp"}}]}])
     srv.config_text = srv.config_text.replace("</configuration>",
-                                              LOCATION + "</configuration>")
+                                              LOCATION % "T" + "</configuration>")
     srv.start()
     wait_until(lambda: srv.children("wasp-tcp"), what="wasp-tcp to start")
 

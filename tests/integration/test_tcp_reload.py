@@ -18,7 +18,7 @@ def test(t):
                 "apps": [{"path": "/", "pool": "T", "physicalPath": content(t, "T"),
                           "attrs": {"enabledProtocols": "http,tcp"}}]}])
     srv.config_text = srv.config_text.replace("</configuration>",
-                                              LOCATION + "</configuration>")
+                                              LOCATION % "T" + "</configuration>")
     srv.start()
     check(srv.children("wasp-tcp") == [], "wasp-tcp runs without a tcp binding")
     http_lsn = srv.listener_pids()
