@@ -20,4 +20,5 @@
 	X(mod_aspnetcore, "AspNetCoreModuleV2")                                      \
 	X(mod_cgi, "CgiModule")                                                      \
 	X(mod_arr, "ApplicationRequestRouting")                                      \
-	X(mod_echo, "StreamEchoModule")
+	X(mod_echo, "StreamEchoModule")                                              \
+	X(mod_exec, "StreamExecModule")

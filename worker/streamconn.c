@@ -29,6 +29,7 @@ struct wasp_stream {
 	size_t len;
 	void *ctx;
 	void (*free_ctx)(void *ctx);
+	struct wapp *app; /* once selected */
 };
 
 static bool
@@ -172,12 +173,10 @@ static const struct wstream_handler *
 stream_select(struct wasp_stream *s)
 {
 	struct worker_env *env = s->env;
-	struct wasp_diag_list diags = WASP_DIAG_LIST_INIT;
-	const struct wasp_element *sec = NULL, *item;
+	const struct wasp_element *sec, *item;
 	const struct wstream_handler *h;
 	struct wapp *app;
 	const char *name;
-	int r;
 
 	app = env_find_app(env, s->site_id, s->app_path);
 	if (!app || !env->config) {
@@ -185,11 +184,9 @@ stream_select(struct wasp_stream *s)
 			    s->protocol, s->app_path, s->site_id, strempty(env->pool_name));
 		return NULL;
 	}
-	r = wasp_config_effective_section_at(env->config, app->site_name, app->path,
-					     STREAM_SECTION, &sec, &diags);
-	config_log_diags(&diags);
-	wasp_diag_list_done(&diags);
-	item = r >= 0 || r == -EINVAL ? wasp_element_find_item(sec, s->protocol) : NULL;
+	s->app = app;
+	sec = wasp_stream_config(s, STREAM_SECTION);
+	item = sec ? wasp_element_find_item(sec, s->protocol) : NULL;
 	name = item ? wasp_element_get_str(item, "handler", NULL) : NULL;
 	if (!name || !*name) {
 		log_warning("%s connection to '%s%s': no stream handler selected for it (%s)",
@@ -263,6 +260,28 @@ struct wasp_server *
 wasp_stream_server(struct wasp_stream *s)
 {
 	return &s->env->server;
+}
+
+const struct wasp_element *
+wasp_stream_config(struct wasp_stream *s, const char *section)
+{
+	struct wasp_diag_list diags = WASP_DIAG_LIST_INIT;
+	const struct wasp_element *sec = NULL;
+	int r;
+
+	if (!s->app || !s->env->config)
+		return NULL;
+	r = wasp_config_effective_section_at(s->env->config, s->app->site_name, s->app->path,
+					     section, &sec, &diags);
+	config_log_diags(&diags);
+	wasp_diag_list_done(&diags);
+	if (r < 0 && r != -EINVAL) {
+		if (r != -ENOENT)
+			log_warning_errno(r, "configuration section '%s' for '%s%s'", section,
+					  s->app->site_name, s->app->path);
+		return NULL;
+	}
+	return sec; /* with -EINVAL: merged without the offending files' parts */
 }
 
 void *

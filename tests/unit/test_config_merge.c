@@ -505,7 +505,7 @@ END_TEST
 	"StaticFileModule,DefaultDocumentModule,DirectoryListingModule,HttpLoggingModule,"   \
 	"CustomErrorModule,RequestFilteringModule,ProtocolSupportModule,"                    \
 	"HttpRedirectionModule,FastCgiModule,RewriteModule,httpPlatformHandler,"           \
-	"AspNetCoreModuleV2,CgiModule,ApplicationRequestRouting,StreamEchoModule"
+	"AspNetCoreModuleV2,CgiModule,ApplicationRequestRouting,StreamEchoModule,StreamExecModule"
 
 static bool
 has_item(const struct wasp_element *e, const char *key)
@@ -756,7 +756,7 @@ START_TEST(test_builtin_defaults_modules)
 		     "StaticFileModule,DirectoryListingModule,HttpLoggingModule,"
 		     "CustomErrorModule,RequestFilteringModule,ProtocolSupportModule,"
 		     "HttpRedirectionModule,FastCgiModule,RewriteModule,httpPlatformHandler,"
-		     "AspNetCoreModuleV2,CgiModule,ApplicationRequestRouting,StreamEchoModule,ExtMod");
+		     "AspNetCoreModuleV2,CgiModule,ApplicationRequestRouting,StreamEchoModule,StreamExecModule,ExtMod");
 	modules_case("", "<modules><add name=\"Mine\" /></modules>",
 		     BUILTIN_MODULES ",ExtMod,Mine");
 	modules_case("", "<modules><clear /></modules>", "");
@@ -778,7 +778,7 @@ START_TEST(test_builtin_defaults_modules)
 		     "StaticFileModule,DefaultDocumentModule,DirectoryListingModule,"
 		     "CustomErrorModule,RequestFilteringModule,ProtocolSupportModule,"
 		     "HttpRedirectionModule,FastCgiModule,RewriteModule,httpPlatformHandler,"
-		     "AspNetCoreModuleV2,CgiModule,ApplicationRequestRouting,StreamEchoModule,ExtMod");
+		     "AspNetCoreModuleV2,CgiModule,ApplicationRequestRouting,StreamEchoModule,StreamExecModule,ExtMod");
 
 	/* a worker's generation, read back: the same list, from the
 	 * globalModules it carries */
@@ -798,7 +798,7 @@ START_TEST(test_builtin_defaults_modules)
 				"StaticFileModule,DefaultDocumentModule,DirectoryListingModule,"
 				"HttpLoggingModule,CustomErrorModule,RequestFilteringModule,"
 				"HttpRedirectionModule,FastCgiModule,RewriteModule,httpPlatformHandler,"
-				"AspNetCoreModuleV2,CgiModule,ApplicationRequestRouting,StreamEchoModule,ExtMod");
+				"AspNetCoreModuleV2,CgiModule,ApplicationRequestRouting,StreamEchoModule,StreamExecModule,ExtMod");
 		ck_assert_uint_eq(diags.n_errors, 0);
 		wasp_config_free(w);
 		wasp_diag_list_done(&diags);

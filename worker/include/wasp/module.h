@@ -177,6 +177,10 @@ const char *wasp_stream_protocol(const struct wasp_stream *s);
 uint32_t wasp_stream_site_id(const struct wasp_stream *s);
 const char *wasp_stream_app_path(const struct wasp_stream *s);
 struct wasp_server *wasp_stream_server(struct wasp_stream *s);
+/* The application's effective section (merged as a request for its root
+ * would see it; <wasp/config.h> reads it). NULL when the schema has no such
+ * section or it cannot be read (logged). */
+const struct wasp_element *wasp_stream_config(struct wasp_stream *s, const char *section);
 /* The handler's pointer for this connection (NULL until set), and what
  * frees it (optional): called when the connection closes, by
  * wasp_stream_close() or because the worker exits with it still open. */
