@@ -40,6 +40,7 @@ FAKE_PEER = r'''
 import os, socket, struct, sys, time
 
 HDR = struct.Struct("=IHBBII")
+IPC_VERSION = 2  # common/msg.h WASP_IPC_VERSION
 ROLE = {"wasp-worker": 3, "wasp-http": 2}
 NAME = os.path.basename(sys.argv[0])
 KEY = "WORKER" if NAME == "wasp-worker" else "ADAPTER"
@@ -68,12 +69,12 @@ def mark(s):
 mark("mode %s pid %d" % (mode, os.getpid()))
 ch = socket.socket(fileno=3)
 
-def msg(mtype, payload=b"", version=1, flags=0, length=None):
+def msg(mtype, payload=b"", version=IPC_VERSION, flags=0, length=None):
     n = HDR.size + len(payload) if length is None else length
     return HDR.pack(n, mtype, version, flags, 0, os.getpid()) + payload
 
 def hello():
-    return msg(1, struct.pack("=IIII", 1, ROLE[NAME], os.getpid(), 0))
+    return msg(1, struct.pack("=IIII", IPC_VERSION, ROLE[NAME], os.getpid(), 0))
 
 def recv_until(sock, want_type, deadline):
     """Messages until one of want_type with an fd; returns that fd or None."""
@@ -130,7 +131,7 @@ elif mode == "badversion":
 elif mode == "unknowntype":
     send(ch, hello()); send(ch, msg(999, b"x" * 8))
 elif mode == "wrongrole":
-    send(ch, msg(1, struct.pack("=IIII", 1, 4, os.getpid(), 0)))
+    send(ch, msg(1, struct.pack("=IIII", IPC_VERSION, 4, os.getpid(), 0)))
 elif mode == "flood":
     send(ch, hello())
     for _ in range(20000):
@@ -170,7 +171,7 @@ elif mode == "worker-garbage":
         mark("no worker channel")
     else:
         h = socket.socket(fileno=wfd)
-        send(h, msg(1, struct.pack("=IIII", 1, 2, os.getpid(), 0)))
+        send(h, msg(1, struct.pack("=IIII", IPC_VERSION, 2, os.getpid(), 0)))
         send(h, msg(400, b"\xff" * 7))
         mark("handoff %s" % ("eof" if wait_eof(h, 10) else "open"))
     send(ch, b"\x00" * 3)
