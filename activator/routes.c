@@ -190,7 +190,13 @@ text_site(struct wasp_env *env, FILE *f, const struct wasp_site *site, bool firs
 			continue; /* reported when the configuration was loaded */
 		fputs(any ? ",{\"path\":" : "{\"path\":", f);
 		text_str(f, a->path);
-		fprintf(f, ",\"pool\":%" PRIu32 "}", a->pool_id);
+		fprintf(f, ",\"pool\":%" PRIu32, a->pool_id);
+		/* "http" is what an application without "protocols" enables */
+		if (a->enabled_protocols && !strcaseeq(a->enabled_protocols, "http")) {
+			fputs(",\"protocols\":", f);
+			text_str(f, a->enabled_protocols);
+		}
+		fputc('}', f);
 		any = true;
 	}
 	fputs("]}", f);
