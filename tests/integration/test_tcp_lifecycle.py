@@ -47,6 +47,14 @@ def echo(c, data):
     return read_back(c, len(data))
 
 
+def recv_or_eof(c, n=16):
+    """What c sends next; b"" when it closes (or resets)."""
+    try:
+        return c.recv(n)
+    except ConnectionResetError:
+        return b""
+
+
 def closed(port):
     """A connection to port is closed without an answer."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
