@@ -251,6 +251,8 @@ edit_verb(const struct ctl_opts *o)
 		return 1;
 	if (streq(o->argv[1], "config"))
 		r = ctledit_config(config, o->section, o->argc - 2, o->argv + 2, msg, sizeof(msg));
+	else if (streq(o->argv[1], "module"))
+		r = ctlmodule_edit(config, o->argv[0], o->argc - 2, o->argv + 2, msg, sizeof(msg));
 	else
 		r = ctledit_object(config, o->argv[0], o->argv[1], o->argc - 2, o->argv + 2, msg,
 				   sizeof(msg));
@@ -297,6 +299,15 @@ static const struct verb verbs[] = {
 	  "section (every section without one), read from -c FILE" },
 	{ "list", "module", list_module,
 	  "list module [NAME] [/app.name:\"SITE/path\"] [--json]   modules enabled there" },
+	{ "install", "module", edit_verb,
+	  "install module /name:N /image:/PATH.so [/preCondition:P] [/add:false]   "
+	  "globalModules (and the server's modules)" },
+	{ "uninstall", "module", edit_verb, "uninstall module NAME   from globalModules and modules" },
+	{ "add", "module", edit_verb,
+	  "add|set|delete module NAME|/name:N [/type:T] [/preCondition:P] "
+	  "[/app.name:\"SITE/path\"]   modules" },
+	{ "set", "module", edit_verb, NULL },
+	{ "delete", "module", edit_verb, NULL },
 	{ "add", "backup", backup_verb, "add|list|restore|delete backup [NAME]   copies of -c FILE" },
 	{ "list", "backup", backup_verb, NULL },
 	{ "restore", "backup", backup_verb, NULL },
