@@ -39,6 +39,8 @@ struct edit_ctx {
 
 /* s (overwritten) into path; arg names it in messages. */
 int edit_path_parse(char *s, struct edit_path *path, const char *arg);
+/* The value of arg when it is /KEY:VALUE (key without case), else NULL. */
+const char *edit_arg_key(const char *arg, const char *key);
 /* The ':' between an argument's path and its value, NULL if none. */
 char *edit_value_sep(char *s);
 xmlNode *edit_find_item(xmlNode *parent, const char *add, const struct edit_seg *seg);

@@ -32,8 +32,8 @@ struct obj_args {
 	size_t n_rest;
 };
 
-static const char *
-arg_key_is(const char *arg, const char *key)
+const char *
+edit_arg_key(const char *arg, const char *key)
 {
 	size_t l = strlen(key);
 
@@ -58,21 +58,21 @@ args_read(const char *object, const char *verb, int argc, char **argv, struct ob
 				return -EINVAL;
 			}
 			a->name = arg;
-		} else if ((v = arg_key_is(arg, "name")) || (v = arg_key_is(arg, oname)))
+		} else if ((v = edit_arg_key(arg, "name")) || (v = edit_arg_key(arg, oname)))
 			a->name = v;
-		else if ((v = arg_key_is(arg, "commit")))
+		else if ((v = edit_arg_key(arg, "commit")))
 			a->commit = v;
-		else if (add && (v = arg_key_is(arg, "site.name")))
+		else if (add && (v = edit_arg_key(arg, "site.name")))
 			a->site = v;
-		else if (add && (v = arg_key_is(arg, "app.name")))
+		else if (add && (v = edit_arg_key(arg, "app.name")))
 			a->app = v;
-		else if (add && (v = arg_key_is(arg, "path")))
+		else if (add && (v = edit_arg_key(arg, "path")))
 			a->path = v;
-		else if (add && strcmp(object, "vdir") && (v = arg_key_is(arg, "physicalPath")))
+		else if (add && strcmp(object, "vdir") && (v = edit_arg_key(arg, "physicalPath")))
 			a->physical = v;
-		else if (add && streq(object, "site") && (v = arg_key_is(arg, "id")))
+		else if (add && streq(object, "site") && (v = edit_arg_key(arg, "id")))
 			a->id = v;
-		else if (streq(object, "site") && (v = arg_key_is(arg, "bindings")))
+		else if (streq(object, "site") && (v = edit_arg_key(arg, "bindings")))
 			a->bindings = v;
 		else if (a->n_rest < MAX_ARGS)
 			a->rest[a->n_rest++] = arg;
@@ -505,7 +505,7 @@ ctledit_config(const char *config, const char *section, int argc, char **argv, c
 	struct edit_ctx c;
 
 	for (int i = 0; i < argc; i++) {
-		if ((v = arg_key_is(argv[i], "commit")))
+		if ((v = edit_arg_key(argv[i], "commit")))
 			commit = v;
 		else if (argv[i][0] != '/' && !path && !n)
 			path = argv[i];

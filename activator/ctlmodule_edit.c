@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctledit.h"
+#include "ctledit_int.h"
 #include "ctledit_obj.h"
 #include "ctlmodule.h"
 #include "util.h"
@@ -30,16 +30,6 @@
 struct mod_args {
 	const char *name, *image, *type, *pre, *app, *add, *commit;
 };
-
-static const char *
-key_is(const char *arg, const char *key)
-{
-	size_t l = strlen(key);
-
-	if (arg[0] != '/' || strncasecmp(arg + 1, key, l) != 0 || arg[1 + l] != ':')
-		return NULL;
-	return arg + 2 + l;
-}
 
 static int
 args_read(const char *verb, int argc, char **argv, struct mod_args *a)
@@ -62,7 +52,7 @@ args_read(const char *verb, int argc, char **argv, struct mod_args *a)
 		const char *v = NULL;
 		size_t k;
 
-		for (k = 0; k < ELEMENTSOF(keys) && !(v = key_is(argv[i], keys[k].key)); k++)
+		for (k = 0; k < ELEMENTSOF(keys) && !(v = edit_arg_key(argv[i], keys[k].key)); k++)
 			;
 		if (v)
 			*(const char **)((char *)a + keys[k].off) = v;
