@@ -169,7 +169,8 @@ worker_figures(const struct worker *w)
 static int
 pool_figures(json_t *o, const struct pool *p)
 {
-	uint64_t rss = 0, priv = 0, cpu = p->m.cpu_usec_exited;
+	const struct pool_metrics *m = pool_metrics_r(p);
+	uint64_t rss = 0, priv = 0, cpu = m->cpu_usec_exited;
 
 	for (const struct worker *w = p->workers; w; w = w->next) {
 		struct proc_figures f = worker_figures(w);
@@ -177,7 +178,7 @@ pool_figures(json_t *o, const struct pool *p)
 		priv += f.private_kb;
 		cpu += f.cpu_usec;
 	}
-	return json_object_set_new(o, "requests", json_integer((json_int_t)p->m.requests)) |
+	return json_object_set_new(o, "requests", json_integer((json_int_t)m->requests)) |
 	       json_object_set_new(o, "rssKB", json_integer((json_int_t)rss)) |
 	       json_object_set_new(o, "privateKB", json_integer((json_int_t)priv)) |
 	       json_object_set_new(o, "cpuMs", json_integer((json_int_t)(cpu / 1000)));

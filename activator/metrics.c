@@ -102,7 +102,8 @@ metrics_on_adapter_gone(struct wasp_env *env)
 	/* its connections and queues went with it; the counters stay */
 	env->lsn_metrics.active = 0;
 	for (size_t i = 0; i < env->n_pools; i++)
-		env->pools[i].m.queued = 0;
+		if (env->pools[i].m)
+			env->pools[i].m->queued = 0;
 }
 
 void
@@ -114,12 +115,12 @@ metrics_on_adapter_pools(struct wasp_env *env, const struct wasp_msg_adapter_poo
 
 		if (!p)
 			continue; /* gone with a reload meanwhile */
-		p->m.handoffs += m[i].handoffs;
-		p->m.handbacks += m[i].handbacks;
-		p->m.dequeued += m[i].dequeued;
-		p->m.queue_wait_usec += m[i].queue_wait_usec;
-		p->m.rejected_503 += m[i].rejected_503;
-		p->m.queued = m[i].queued;
+		pool_metrics_w(p)->handoffs += m[i].handoffs;
+		pool_metrics_w(p)->handbacks += m[i].handbacks;
+		pool_metrics_w(p)->dequeued += m[i].dequeued;
+		pool_metrics_w(p)->queue_wait_usec += m[i].queue_wait_usec;
+		pool_metrics_w(p)->rejected_503 += m[i].rejected_503;
+		pool_metrics_w(p)->queued = m[i].queued;
 	}
 }
 
@@ -293,7 +294,7 @@ value_usec(FILE *f, uint64_t usec)
 static uint64_t
 pool_cpu_usec(const struct expo *x, const struct pool *p)
 {
-	uint64_t usec = p->m.cpu_usec_exited;
+	uint64_t usec = pool_metrics_r(p)->cpu_usec_exited;
 
 	for (size_t i = 0; i < x->n_snaps; i++)
 		if (x->snaps[i].w->pool == p && x->snaps[i].have)
@@ -313,18 +314,19 @@ struct pool_family {
 	{                                                              \
 		return (expr);                                         \
 	}
-POOL_GETTER(get_requests, p->m.requests)
-POOL_GETTER(get_queued, p->m.queued)
-POOL_GETTER(get_handoffs, p->m.handoffs)
-POOL_GETTER(get_handbacks, p->m.handbacks)
-POOL_GETTER(get_rejected, p->m.rejected_503)
-POOL_GETTER(get_crashes, p->m.crashes)
-POOL_GETTER(get_startup_failures, p->m.startup_failures + p->m.spawn_failures)
-POOL_GETTER(get_ping_failures, p->m.ping_failures)
-POOL_GETTER(get_rapid_fail, p->m.rapid_fail_trips)
+POOL_GETTER(get_requests, pool_metrics_r(p)->requests)
+POOL_GETTER(get_queued, pool_metrics_r(p)->queued)
+POOL_GETTER(get_handoffs, pool_metrics_r(p)->handoffs)
+POOL_GETTER(get_handbacks, pool_metrics_r(p)->handbacks)
+POOL_GETTER(get_rejected, pool_metrics_r(p)->rejected_503)
+POOL_GETTER(get_crashes, pool_metrics_r(p)->crashes)
+POOL_GETTER(get_startup_failures,
+	    pool_metrics_r(p)->startup_failures + pool_metrics_r(p)->spawn_failures)
+POOL_GETTER(get_ping_failures, pool_metrics_r(p)->ping_failures)
+POOL_GETTER(get_rapid_fail, pool_metrics_r(p)->rapid_fail_trips)
 POOL_GETTER(get_recycle_failures, p->recycle_failures)
 POOL_GETTER(get_spawned, p->spawned)
-POOL_GETTER(get_startup, p->m.last_startup_usec)
+POOL_GETTER(get_startup, pool_metrics_r(p)->last_startup_usec)
 POOL_GETTER(get_cpu, pool_cpu_usec(x, p))
 
 static const struct pool_family pool_families[] = {
@@ -452,17 +454,17 @@ pools_labelled(struct expo *x)
 		for (size_t r = 0; r < RECYCLE_REASON__COUNT; r++) {
 			pool_sample_start(x, "wasp_pool_recycles_total", &env->pools[i], "reason",
 					  recycle_reason_names[r]);
-			value_u(x->f, env->pools[i].m.recycles[r]);
+			value_u(x->f, pool_metrics_r(&env->pools[i])->recycles[r]);
 		}
 	family(x, "wasp_pool_queue_wait_seconds", "summary",
 	       "Time connections waited in the listener's queue for a worker of the pool.");
 	for (size_t i = 0; i < env->n_pools; i++) {
 		pool_sample_start(x, "wasp_pool_queue_wait_seconds_sum", &env->pools[i], NULL,
 				  NULL);
-		value_usec(x->f, env->pools[i].m.queue_wait_usec);
+		value_usec(x->f, pool_metrics_r(&env->pools[i])->queue_wait_usec);
 		pool_sample_start(x, "wasp_pool_queue_wait_seconds_count", &env->pools[i], NULL,
 				  NULL);
-		value_u(x->f, env->pools[i].m.dequeued);
+		value_u(x->f, pool_metrics_r(&env->pools[i])->dequeued);
 	}
 }
 

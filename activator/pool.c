@@ -123,16 +123,16 @@ pool_count_failure(struct pool *p, enum failure_kind kind)
 	p->failures++;
 	switch (kind) {
 	case FAILURE_CRASH:
-		p->m.crashes++;
+		pool_metrics_w(p)->crashes++;
 		break;
 	case FAILURE_STARTUP:
-		p->m.startup_failures++;
+		pool_metrics_w(p)->startup_failures++;
 		break;
 	case FAILURE_PING:
-		p->m.ping_failures++;
+		pool_metrics_w(p)->ping_failures++;
 		break;
 	case FAILURE_SPAWN:
-		p->m.spawn_failures++;
+		pool_metrics_w(p)->spawn_failures++;
 		break;
 	}
 	if (!c->failure.rapid_fail_protection || max == 0)
@@ -156,7 +156,7 @@ pool_count_failure(struct pool *p, enum failure_kind kind)
 		 "rapid-fail protection: %u failures within rapidFailProtectionInterval %s", max,
 		 buf);
 	(void)pool_stop(p, WASP_POOL_REASON_RAPID_FAIL, why);
-	p->m.rapid_fail_trips++;
+	pool_metrics_w(p)->rapid_fail_trips++;
 	return true;
 }
 
@@ -400,9 +400,29 @@ pool_record_init(struct pool *p, struct wasp_env *env, const struct wasp_apppool
 	return 0;
 }
 
+struct pool_metrics *
+pool_metrics_w(struct pool *p)
+{
+	static struct pool_metrics scratch;
+
+	if (!p->m)
+		p->m = calloc(1, sizeof(*p->m));
+	return p->m ? p->m : &scratch;
+}
+
+const struct pool_metrics *
+pool_metrics_r(const struct pool *p)
+{
+	static const struct pool_metrics zero;
+
+	return p->m ? p->m : &zero;
+}
+
 void
 pool_record_done(struct pool *p)
 {
+	free(p->m);
+	p->m = NULL;
 	timer_free(&p->schedule_timer);
 	timer_free(&p->respawn_timer);
 	free(p->fail_times);

@@ -18,7 +18,7 @@ worker_recycle(struct worker *w, enum recycle_reason reason, const char *why)
 
 	if (w->state != WORKER_READY || w->recycling)
 		return false;
-	p->m.recycles[reason]++;
+	pool_metrics_w(p)->recycles[reason]++;
 	log_notice("pool '%s': recycling worker %u (pid %d): %s", p->name, w->id, (int)w->pid,
 		   why);
 	if (p->cfg->recycling.disallow_overlapping_rotation) {

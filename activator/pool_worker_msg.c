@@ -26,7 +26,7 @@ worker_handle_ready(struct worker *w)
 		return 0;
 	}
 	w->ready_mono = now;
-	p->m.last_startup_usec = now - MIN(w->started_mono, now);
+	pool_metrics_w(p)->last_startup_usec = now - MIN(w->started_mono, now);
 	p->start_failures = 0;
 	worker_foreground(w, "ready");
 	log_notice("pool '%s': worker %u (pid %d) ready in %" PRIu64 " ms", p->name, w->id,
@@ -93,7 +93,7 @@ worker_handle_stats(struct worker *w, const struct wasp_msg_worker_stats *st)
 		 (w->have_stats && st->requests != w->requests) ||
 		 (!w->have_stats && st->requests > 0);
 	if (st->requests > w->requests)
-		p->m.requests += st->requests - w->requests; /* the pool's, across recycles */
+		pool_metrics_w(p)->requests += st->requests - w->requests; /* the pool's, across recycles */
 	w->requests = st->requests;
 	w->private_kb = st->private_kb;
 	w->rss_kb = st->rss_kb;

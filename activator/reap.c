@@ -28,7 +28,7 @@ reap_on_sigchld(evutil_socket_t fd, short what, void *arg)
 
 		struct worker *w = worker_by_pid(env, pid);
 		if (w) {
-			w->pool->m.cpu_usec_exited +=
+			pool_metrics_w(w->pool)->cpu_usec_exited +=
 				(uint64_t)ru.ru_utime.tv_sec * 1000000 + (uint64_t)ru.ru_utime.tv_usec +
 				(uint64_t)ru.ru_stime.tv_sec * 1000000 + (uint64_t)ru.ru_stime.tv_usec;
 			worker_on_exit(w, status);

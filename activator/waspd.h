@@ -160,7 +160,8 @@ struct pool {
 	uint64_t recycles;
 	uint64_t recycle_failures;
 	uint64_t spawned; /* workers started, ever */
-	struct pool_metrics m;
+	struct pool_metrics *m; /* NULL until the pool first counts something
+				   (an idle site's pool costs no counters) */
 	bool demand; /* an adapter asked for a worker and none is ready yet */
 	uint64_t demand_time; /* when it last asked (monotonic usec) */
 	unsigned start_failures; /* consecutive workers that failed before READY */
@@ -174,6 +175,12 @@ struct pool {
 	struct wasp_config *gen;
 	bool removed;
 };
+
+/* A pool's counters: written through pool_metrics_w(), which allocates
+ * them on the first count (a scratch record when memory is short: that
+ * count is lost), read through pool_metrics_r() (zeros before any). */
+struct pool_metrics *pool_metrics_w(struct pool *p);
+const struct pool_metrics *pool_metrics_r(const struct pool *p);
 
 /* What the pool and worker state machines (pool*.c) tell the rest of waspd;
  * daemon.c wires it to the adapters, the unit tests to a recorder. */

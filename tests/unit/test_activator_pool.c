@@ -409,10 +409,26 @@ START_TEST(rapid_fail_window)
 	ck_assert_int_eq(P->state, WASP_POOL_STOPPED);
 	ck_assert_int_eq(P->reason, WASP_POOL_REASON_RAPID_FAIL);
 	ck_assert_uint_eq(P->failures, 4);
-	ck_assert_uint_eq(P->m.crashes, 4);
-	ck_assert_uint_eq(P->m.rapid_fail_trips, 1);
+	ck_assert_uint_eq(pool_metrics_r(P)->crashes, 4);
+	ck_assert_uint_eq(pool_metrics_r(P)->rapid_fail_trips, 1);
 	ck_assert_uint_eq(fp.n, 4); /* no worker after the stop */
 	ck_assert_ptr_null(P->workers);
+}
+END_TEST
+
+/* An on-demand pool that never started holds no counters (an idle site
+ * costs waspd no metrics record); its first count makes them, and they
+ * read as zeros before. */
+START_TEST(metrics_lazy)
+{
+	pool_make();
+	pools_autostart(&env);
+	ck_assert_uint_eq(fp.n, 0);
+	ck_assert_ptr_null(P->m);
+	ck_assert_uint_eq(pool_metrics_r(P)->requests, 0);
+	pool_metrics_w(P)->crashes++;
+	ck_assert_ptr_nonnull(P->m);
+	ck_assert_uint_eq(pool_metrics_r(P)->crashes, 1);
 }
 END_TEST
 
@@ -461,7 +477,7 @@ START_TEST(recycle_replacement_fails)
 	pool_make();
 	old = ready_worker();
 	ck_assert_int_eq(pool_recycle(P, "test"), 1);
-	ck_assert_uint_eq(P->m.recycles[RECYCLE_MANUAL], 1);
+	ck_assert_uint_eq(pool_metrics_r(P)->recycles[RECYCLE_MANUAL], 1);
 	ck_assert_uint_eq(fp.n, 2);
 	repl = worker_nth(1);
 	ck_assert_ptr_eq(repl->replaces, old);
@@ -510,8 +526,8 @@ START_TEST(ping_timeout)
 	ck_assert_uint_eq(fp.n, 2); /* replaced at once, without waiting for its exit */
 	deliver_exit(w, KILLED(SIGKILL));
 	ck_assert_uint_eq(P->failures, 1); /* the exit of a killed worker is not another */
-	ck_assert_uint_eq(P->m.ping_failures, 1);
-	ck_assert_uint_eq(P->m.crashes, 0);
+	ck_assert_uint_eq(pool_metrics_r(P)->ping_failures, 1);
+	ck_assert_uint_eq(pool_metrics_r(P)->crashes, 0);
 	ck_assert_int_eq(P->state, WASP_POOL_STARTED);
 }
 END_TEST
@@ -577,8 +593,8 @@ START_TEST(recycle_periodic_time)
 	ck_assert_int_eq(worker_handle_ready(repl), 0);
 	ck_assert_int_eq(old->state, WORKER_DRAINING);
 	ck_assert_uint_eq(P->recycles, 1);
-	ck_assert_uint_eq(P->m.recycles[RECYCLE_TIME], 1);
-	ck_assert_uint_eq(P->m.recycles[RECYCLE_MANUAL], 0);
+	ck_assert_uint_eq(pool_metrics_r(P)->recycles[RECYCLE_TIME], 1);
+	ck_assert_uint_eq(pool_metrics_r(P)->recycles[RECYCLE_MANUAL], 0);
 }
 END_TEST
 
@@ -601,7 +617,7 @@ START_TEST(recycle_schedule)
 	ck_assert_uint_eq(fp.n, 1);
 	advance(1);
 	ck_assert_uint_eq(fp.n, 2);
-	ck_assert_uint_eq(P->m.recycles[RECYCLE_SCHEDULE], 1);
+	ck_assert_uint_eq(pool_metrics_r(P)->recycles[RECYCLE_SCHEDULE], 1);
 	ck_assert_int_eq(worker_handle_ready(worker_nth(1)), 0);
 	advance(86400 * SEC - 1);
 	ck_assert_uint_eq(fp.n, 2);
@@ -709,7 +725,7 @@ recycle_on_stats(const struct wasp_msg_worker_stats *below, const struct wasp_ms
 	worker_handle_stats(w, at);
 	ck_assert_uint_eq(fp.n, 2);
 	ck_assert(w->recycling);
-	ck_assert_uint_eq(P->m.recycles[reason], 1);
+	ck_assert_uint_eq(pool_metrics_r(P)->recycles[reason], 1);
 	return w;
 }
 
@@ -732,7 +748,7 @@ START_TEST(recycle_requests)
 	worker_handle_stats(w, &st);
 	st.requests = 5;
 	worker_handle_stats(repl, &st);
-	ck_assert_uint_eq(P->m.requests, 108);
+	ck_assert_uint_eq(pool_metrics_r(P)->requests, 108);
 }
 END_TEST
 
@@ -744,7 +760,7 @@ START_TEST(recycle_private_memory)
 	(void)recycle_on_stats(&(struct wasp_msg_worker_stats){ .private_kb = 1000 },
 			       &(struct wasp_msg_worker_stats){ .private_kb = 1024 },
 			       RECYCLE_PRIVATE_MEMORY);
-	ck_assert_uint_eq(P->m.recycles[RECYCLE_MEMORY], 0);
+	ck_assert_uint_eq(pool_metrics_r(P)->recycles[RECYCLE_MEMORY], 0);
 }
 END_TEST
 
@@ -833,6 +849,7 @@ activator_pool_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, rapid_fail_window);
+	tcase_add_test(tc, metrics_lazy);
 	tcase_add_test(tc, start_backoff);
 	tcase_add_test(tc, recycle_replacement_fails);
 	tcase_add_test(tc, ping_timeout);
