@@ -250,7 +250,18 @@ lsn_conn_reject_503(struct lsn_env *env, struct lsn_conn *c, enum wasp_reject_re
 	conn_reject(env, c, 503, reason);
 }
 
-/* Answer an error (or reset for a TcpLevel pool's 503) and close. */
+/* A 503 of a TcpLevel pool, or of an adapter with no error to write, is a
+ * reset. */
+static bool
+conn_reject_resets(const struct lsn_env *env, const struct lsn_conn *c, unsigned status)
+{
+	if (status != 503)
+		return false;
+	return env->ops->reset_503 ||
+	       (c->pool && c->pool->rp && c->pool->rp->lb == WASP_ROUTE_LB_TCP);
+}
+
+/* Answer an error (or reset, conn_reject_resets()) and close. */
 static void
 conn_reject(struct lsn_env *env, struct lsn_conn *c, unsigned status, const char *reason)
 {
@@ -261,7 +272,7 @@ conn_reject(struct lsn_env *env, struct lsn_conn *c, unsigned status, const char
 	log_debug("connection %u: %u %s%s%s", c->id, status, strempty(reason),
 		  c->pool ? " pool " : "", c->pool ? c->pool->name : "");
 	lsn_httperr_log(env, c, status, reason);
-	if (status == 503 && c->pool && c->pool->rp && c->pool->rp->lb == WASP_ROUTE_LB_TCP) {
+	if (conn_reject_resets(env, c, status)) {
 		struct linger l = { .l_onoff = 1, .l_linger = 0 };
 		(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 	} else if (status > 0) {

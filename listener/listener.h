@@ -71,6 +71,11 @@ struct wasp_listener_ops {
 	/* The client speaks first (HTTP): accept only once data arrived
 	 * (TCP_DEFER_ACCEPT on the listening sockets). */
 	bool client_speaks_first;
+	/* The protocol has no error to write (raw TCP): a 503 (a stopped pool,
+	 * a full queue, no worker in time) is a reset, whatever the pool's
+	 * loadBalancerCapabilities; a FIN would look like a session the server
+	 * ended. */
+	bool reset_503;
 	size_t max_head;             /* 0: WASP_LISTENER_MAX_HEAD */
 	uint32_t header_timeout_ms; /* 0: WASP_LISTENER_HEADER_TIMEOUT_MS; the routing
 				     * table's headerWaitTimeoutMs overrides it */

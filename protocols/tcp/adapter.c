@@ -5,7 +5,9 @@
  * worker gives it to the stream handler the application selects
  * (docs/modules.md "Stream handlers"). What the listener core cannot place
  * (no worker within the start limit, a stopped pool, a full queue) is
- * closed: raw TCP has no error to write. */
+ * reset, whatever the pool's loadBalancerCapabilities: raw TCP has no 503 to
+ * write, and a FIN would look like a session the server ended; other
+ * refusals (no application, tcp not in its enabledProtocols) are closed. */
 #include <stdlib.h>
 
 #include "listener.h"
@@ -34,6 +36,7 @@ static const struct wasp_listener_ops tcp_ops = {
 	.peek = tcp_peek,
 	.write_error = tcp_write_error,
 	.client_speaks_first = false,
+	.reset_503 = true,
 };
 
 int
