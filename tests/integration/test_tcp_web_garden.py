@@ -1,0 +1,83 @@
+"""A web garden of a tcp pool (maxProcesses 2): a second connection while the
+first is open makes wasp-tcp ask for a second worker, and later connections
+go to the least busy worker, so both hold connections. Each connection runs
+the exec handler's `echo $PPID; cat`, whose first line names the worker that
+took it; both workers are in `waspctl list wp`."""
+import socket
+import wasptest
+from wasptest import check, wait_until
+from test_tcp_lifecycle import content, echo
+
+LOCATION = """  <location path="%s">
+    <system.webServer>
+      <streamHandlers>
+        <add protocol="tcp" handler="exec" />
+      </streamHandlers>
+      <streamExec path="/bin/sh" arguments='-c "echo $PPID; exec cat"' maxProcesses="16" />
+    </system.webServer>
+  </location>
+"""
+CONNS = 8
+
+
+def worker_of(c):
+    """The pid the connection's program printed first: its worker."""
+    c.settimeout(10)
+    line = b""
+    while not line.endswith(b"\n"):
+        b = c.recv(1)
+        check(b, "closed before the program wrote its parent: %r" % line)
+        line += b
+    return int(line)
+
+
+def test(t):
+    tport = wasptest.free_port()
+    srv = t.server(
+        pools={"T": {"processModel": {"maxProcesses": 2}}, "H": {}},
+        sites=[{"name": "H", "id": 1, "bindings": ["127.0.0.1:{port}:h.test"],
+                "apps": [{"path": "/", "pool": "H", "physicalPath": content(t, "H")}]},
+               {"name": "T", "id": 2, "bindings": ["tcp/127.0.0.1:%d:" % tport],
+                "apps": [{"path": "/", "pool": "T", "physicalPath": content(t, "T"),
+                          "attrs": {"enabledProtocols": "tcp"}}]}])
+    srv.config_text = srv.config_text.replace("</configuration>",
+                                              LOCATION % "T" + "</configuration>")
+    srv.start()
+    wait_until(lambda: srv.children("wasp-tcp"), what="wasp-tcp to start")
+    check(srv.worker_pids("T") == [], "T's worker started before a connection")
+
+    conns, seen = [], {}
+    try:
+        # the first connection starts one worker; the second, handed to it,
+        # asks for another
+        for _ in range(2):
+            c = socket.create_connection(("127.0.0.1", tport), timeout=10)
+            conns.append(c)
+            pid = worker_of(c)
+            seen[pid] = seen.get(pid, 0) + 1
+        wait_until(lambda: len(srv.worker_pids("T", state="Ready")) == 2, timeout=20,
+                   what="T's second worker")
+        for _ in range(CONNS - 2):
+            c = socket.create_connection(("127.0.0.1", tport), timeout=10)
+            conns.append(c)
+            pid = worker_of(c)
+            seen[pid] = seen.get(pid, 0) + 1
+        workers = srv.worker_pids("T")
+        wasptest.log("connections per worker: %r, workers %r" % (seen, workers))
+        check(len(workers) == 2, "T's workers: %r" % workers)
+        check(set(seen) == set(workers), "connections went to %r, workers %r"
+              % (seen, workers))
+        # least busy first: with every connection open, an even spread
+        check(min(seen.values()) >= CONNS // 2 - 1, "uneven spread %r" % seen)
+        for i, c in enumerate(conns):
+            data = b"conn %d\n" % i
+            check(echo(c, data) == data, "echo on connection %d" % i)
+        r = srv.get("/index.html", host="h.test")
+        check(r.status == 200 and r.body == b"pool H\n", "HTTP pool H: %r" % r)
+        check(len(srv.worker_pids("H")) == 1, "H's workers %r" % srv.worker_pids("H"))
+    finally:
+        for c in conns:
+            c.close()
+
+
+wasptest.main(test)
