@@ -12,7 +12,7 @@ import threading
 import time
 import wasptest
 from wasptest import check, wait_until, pid_alive
-from test_tcp_lifecycle import LOCATION, content, read_back, recv_or_eof, closed
+from test_tcp_lifecycle import LOCATION, content, read_back, recv_or_eof, closed, http_site
 
 
 def recv_exactly(sock, n, timeout=10.0):
@@ -25,9 +25,7 @@ def test(t):
     srv = t.server(
         pools={"T": {"processModel": {"idleTimeout": "00:00:02"}}, "H": {}, "N": {},
                "D": {}},
-        sites=[{"name": "H", "id": 1, "bindings": ["127.0.0.1:{port}:h.test"],
-                "apps": [{"path": "/", "pool": "H",
-                          "physicalPath": content(t, "H")}]},
+        sites=[http_site(t),
                {"name": "T", "id": 2, "bindings": ["tcp/127.0.0.1:%d:" % tport],
                 "apps": [{"path": "/", "pool": "T", "physicalPath": content(t, "T"),
                           "attrs": {"enabledProtocols": "http, tcp"}}]},

@@ -7,7 +7,7 @@ import socket
 import time
 import wasptest
 from wasptest import check, wait_until
-from test_tcp_lifecycle import content, read_back, recv_or_eof
+from test_tcp_lifecycle import content, read_back, read_line, recv_or_eof
 
 LOCATION = """  <location path="%s">
     <system.webServer>
@@ -38,12 +38,7 @@ def test(t):
     wait_until(lambda: srv.children("wasp-tcp"), what="wasp-tcp to start")
 
     with socket.create_connection(("127.0.0.1", xport), timeout=10) as c:
-        c.settimeout(10)
-        line = b""
-        while not line.endswith(b"\n"):
-            b = c.recv(64)
-            check(b, "closed before the program wrote its uid: %r" % line)
-            line += b
+        line = read_line(c)
         pids = srv.worker_pids("X")
         check(len(pids) == 1, "X's workers %r" % pids)
         uid = os.stat("/proc/%d" % pids[0]).st_uid

@@ -30,6 +30,43 @@ def content(t, name):
     return d
 
 
+def tcp_site(t, tport, name="T", site_id=2):
+    """Site `name` with a tcp binding on tport, its root application in pool
+    `name` taking tcp only."""
+    return {"name": name, "id": site_id, "bindings": ["tcp/127.0.0.1:%d:" % tport],
+            "apps": [{"path": "/", "pool": name, "physicalPath": content(t, name),
+                      "attrs": {"enabledProtocols": "tcp"}}]}
+
+
+def http_site(t):
+    """Site H, HTTP on the server's port (host h.test), in pool H."""
+    return {"name": "H", "id": 1, "bindings": ["127.0.0.1:{port}:h.test"],
+            "apps": [{"path": "/", "pool": "H", "physicalPath": content(t, "H")}]}
+
+
+def tcp_server(t, tport, pool_attrs, location=LOCATION):
+    """A started server with HTTP pool H (site H) and tcp pool T (site T on
+    tport, with pool_attrs, its handler chosen by `location`), wasp-tcp up."""
+    srv = t.server(pools={"T": pool_attrs, "H": {}},
+                   sites=[http_site(t), tcp_site(t, tport)])
+    srv.config_text = srv.config_text.replace("</configuration>",
+                                              location % "T" + "</configuration>")
+    srv.start()
+    wait_until(lambda: srv.children("wasp-tcp"), what="wasp-tcp to start")
+    return srv
+
+
+def read_line(c):
+    """One line from c, byte by byte (what follows it stays unread)."""
+    c.settimeout(10)
+    line = b""
+    while not line.endswith(b"\n"):
+        b = c.recv(1)
+        check(b, "closed before a whole line: %r" % line)
+        line += b
+    return line
+
+
 def read_back(c, n):
     """n bytes from c, or fewer when it closes first."""
     got = b""
@@ -69,20 +106,9 @@ def closed(port):
 
 def test(t):
     tport = wasptest.free_port()
-    srv = t.server(
-        pools={"T": {"failure": {"rapidFailProtection": True,
-                                 "rapidFailProtectionInterval": "00:05:00",
-                                 "rapidFailProtectionMaxCrashes": CRASHES}},
-               "H": {}},
-        sites=[{"name": "H", "id": 1, "bindings": ["127.0.0.1:{port}:h.test"],
-                "apps": [{"path": "/", "pool": "H", "physicalPath": content(t, "H")}]},
-               {"name": "T", "id": 2, "bindings": ["tcp/127.0.0.1:%d:" % tport],
-                "apps": [{"path": "/", "pool": "T", "physicalPath": content(t, "T"),
-                          "attrs": {"enabledProtocols": "tcp"}}]}])
-    srv.config_text = srv.config_text.replace("</configuration>",
-                                              LOCATION % "T" + "</configuration>")
-    srv.start()
-    wait_until(lambda: srv.children("wasp-tcp"), what="wasp-tcp to start")
+    srv = tcp_server(t, tport, {"failure": {"rapidFailProtection": True,
+                                            "rapidFailProtectionInterval": "00:05:00",
+                                            "rapidFailProtectionMaxCrashes": CRASHES}})
 
     # recycle: the open connection stays on the old worker
     c1 = socket.create_connection(("127.0.0.1", tport), timeout=10)

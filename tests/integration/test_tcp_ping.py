@@ -6,21 +6,13 @@ import signal
 import socket
 import wasptest
 from wasptest import check, stays, wait_until, pid_alive
-from test_tcp_lifecycle import LOCATION, content, echo, recv_or_eof
+from test_tcp_lifecycle import echo, recv_or_eof, tcp_server
 
 
 def test(t):
     tport = wasptest.free_port()
-    srv = t.server(
-        pools={"T": {"processModel": {"pingingEnabled": True, "pingInterval": "00:00:01",
-                                      "pingResponseTime": "00:00:01"}}},
-        sites=[{"name": "T", "id": 1, "bindings": ["tcp/127.0.0.1:%d:" % tport, "127.0.0.1:{port}:t.test"],
-                "apps": [{"path": "/", "pool": "T", "physicalPath": content(t, "T"),
-                          "attrs": {"enabledProtocols": "tcp"}}]}])
-    srv.config_text = srv.config_text.replace("</configuration>",
-                                              LOCATION % "T" + "</configuration>")
-    srv.start()
-    wait_until(lambda: srv.children("wasp-tcp"), what="wasp-tcp to start")
+    srv = tcp_server(t, tport, {"processModel": {
+        "pingingEnabled": True, "pingInterval": "00:00:01", "pingResponseTime": "00:00:01"}})
 
     with socket.create_connection(("127.0.0.1", tport), timeout=10) as c:
         check(echo(c, b"one") == b"one", "first connection")

@@ -5,15 +5,14 @@ import os
 import socket
 import wasptest
 from wasptest import check, wait_until
-from test_tcp_lifecycle import LOCATION, content, echo
+from test_tcp_lifecycle import LOCATION, content, echo, http_site
 
 
 def test(t):
     tport = wasptest.free_port()
     srv = t.server(
         pools={"T": {}, "H": {}},
-        sites=[{"name": "H", "id": 1, "bindings": ["127.0.0.1:{port}:h.test"],
-                "apps": [{"path": "/", "pool": "H", "physicalPath": content(t, "H")}]},
+        sites=[http_site(t),
                {"name": "T", "id": 2, "bindings": ["127.0.0.1:{port}:t.test"],
                 "apps": [{"path": "/", "pool": "T", "physicalPath": content(t, "T"),
                           "attrs": {"enabledProtocols": "http,tcp"}}]}])

@@ -6,8 +6,7 @@ default) are both reset."""
 import socket
 import wasptest
 from wasptest import check, wait_until
-from test_tcp_lifecycle import LOCATION, content, echo
-from test_tcp_lifecycle import echo_ok
+from test_tcp_lifecycle import LOCATION, echo, echo_ok, http_site, tcp_site
 
 
 def reset(port):
@@ -27,14 +26,7 @@ def test(t):
     tport, lport = wasptest.free_port(), wasptest.free_port()
     srv = t.server(
         pools={"T": {"failure": {"loadBalancerCapabilities": "TcpLevel"}}, "L": {}, "H": {}},
-        sites=[{"name": "H", "id": 1, "bindings": ["127.0.0.1:{port}:h.test"],
-                "apps": [{"path": "/", "pool": "H", "physicalPath": content(t, "H")}]},
-               {"name": "T", "id": 2, "bindings": ["tcp/127.0.0.1:%d:" % tport],
-                "apps": [{"path": "/", "pool": "T", "physicalPath": content(t, "T"),
-                          "attrs": {"enabledProtocols": "tcp"}}]},
-               {"name": "L", "id": 3, "bindings": ["tcp/127.0.0.1:%d:" % lport],
-                "apps": [{"path": "/", "pool": "L", "physicalPath": content(t, "L"),
-                          "attrs": {"enabledProtocols": "tcp"}}]}])
+        sites=[http_site(t), tcp_site(t, tport), tcp_site(t, lport, "L", 3)])
     srv.config_text = srv.config_text.replace(
         "</configuration>", LOCATION % "T" + LOCATION % "L" + "</configuration>")
     srv.start()

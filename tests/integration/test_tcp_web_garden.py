@@ -6,7 +6,7 @@ took it; both workers are in `waspctl list wp`."""
 import socket
 import wasptest
 from wasptest import check, wait_until
-from test_tcp_lifecycle import content, echo
+from test_tcp_lifecycle import echo, read_line, tcp_server
 
 LOCATION = """  <location path="%s">
     <system.webServer>
@@ -22,28 +22,12 @@ CONNS = 8
 
 def worker_of(c):
     """The pid the connection's program printed first: its worker."""
-    c.settimeout(10)
-    line = b""
-    while not line.endswith(b"\n"):
-        b = c.recv(1)
-        check(b, "closed before the program wrote its parent: %r" % line)
-        line += b
-    return int(line)
+    return int(read_line(c))
 
 
 def test(t):
     tport = wasptest.free_port()
-    srv = t.server(
-        pools={"T": {"processModel": {"maxProcesses": 2}}, "H": {}},
-        sites=[{"name": "H", "id": 1, "bindings": ["127.0.0.1:{port}:h.test"],
-                "apps": [{"path": "/", "pool": "H", "physicalPath": content(t, "H")}]},
-               {"name": "T", "id": 2, "bindings": ["tcp/127.0.0.1:%d:" % tport],
-                "apps": [{"path": "/", "pool": "T", "physicalPath": content(t, "T"),
-                          "attrs": {"enabledProtocols": "tcp"}}]}])
-    srv.config_text = srv.config_text.replace("</configuration>",
-                                              LOCATION % "T" + "</configuration>")
-    srv.start()
-    wait_until(lambda: srv.children("wasp-tcp"), what="wasp-tcp to start")
+    srv = tcp_server(t, tport, {"processModel": {"maxProcesses": 2}}, LOCATION)
     check(srv.worker_pids("T") == [], "T's worker started before a connection")
 
     conns, seen = [], {}
