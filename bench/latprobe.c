@@ -19,8 +19,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "loadloop.h"
 
 struct lconn {
 	int fd;
@@ -33,15 +34,6 @@ struct lconn {
 struct sample {
 	uint64_t end, lat;
 };
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int
 cmp_u64(const void *a, const void *b)
@@ -56,6 +48,8 @@ static char req[512];
 static size_t req_len;
 static int ep;
 static unsigned long errors;
+static struct sample *samples;
+static size_t n_samples, cap_samples = 1 << 20;
 
 static int
 lconn_open(struct lconn *c)
@@ -108,14 +102,58 @@ lconn_read(struct lconn *c)
 	return (long)c->got >= c->need ? 1 : 0;
 }
 
+/* The response's latency kept: -1 out of memory. */
+static int
+keep_sample(uint64_t end, uint64_t lat)
+{
+	if (n_samples == cap_samples) {
+		struct sample *more = realloc(samples, 2 * cap_samples * sizeof(*samples));
+
+		if (!more) {
+			fprintf(stderr, "latprobe: out of memory\n");
+			return -1;
+		}
+		samples = more;
+		cap_samples *= 2;
+	}
+	samples[n_samples].end = end;
+	samples[n_samples++].lat = lat;
+	return 0;
+}
+
+/* load_loop()'s: -1 when the connection cannot go on. */
+static int
+lconn_on_ready(void *p)
+{
+	struct lconn *c = p;
+	int r = lconn_read(c);
+
+	if (r == 0)
+		return 0;
+	if (r > 0) {
+		uint64_t t = now_ns();
+
+		if (keep_sample(t, t - c->sent) < 0)
+			return -1;
+	} else {
+		errors++;
+		close(c->fd);
+		if (lconn_open(c) < 0) {
+			perror("latprobe: reconnect");
+			return -1;
+		}
+	}
+	if (lconn_send(c) < 0)
+		errors++;
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
-	struct epoll_event evs[64];
 	struct lconn *conns;
-	struct sample *samples;
 	uint64_t *lats, start, stop;
-	size_t n = 0, cap = 1 << 20, nconn, i;
+	size_t n, nconn, i;
 	FILE *out = NULL;
 	uint64_t min_ns = 500000;
 
@@ -134,7 +172,7 @@ main(int argc, char **argv)
 	nconn = (size_t)atoi(argv[4]);
 	ep = epoll_create1(0);
 	conns = calloc(nconn ? nconn : 1, sizeof(*conns));
-	samples = malloc(cap * sizeof(*samples));
+	samples = malloc(cap_samples * sizeof(*samples));
 	if (ep < 0 || !conns || !samples) {
 		perror("latprobe");
 		return 1;
@@ -152,42 +190,9 @@ main(int argc, char **argv)
 		}
 	start = now_ns();
 	stop = start + (uint64_t)(atof(argv[5]) * 1e9);
-	while (now_ns() < stop) {
-		int k = epoll_wait(ep, evs, 64, 100);
-
-		for (int j = 0; j < k; j++) {
-			struct lconn *c = evs[j].data.ptr;
-			int r = lconn_read(c);
-
-			if (r == 0)
-				continue;
-			if (r > 0) {
-				uint64_t t = now_ns();
-
-				if (n == cap) {
-					struct sample *more =
-						realloc(samples, 2 * cap * sizeof(*samples));
-					if (!more) {
-						fprintf(stderr, "latprobe: out of memory\n");
-						return 1;
-					}
-					samples = more;
-					cap *= 2;
-				}
-				samples[n].end = t;
-				samples[n++].lat = t - c->sent;
-			} else {
-				errors++;
-				close(c->fd);
-				if (lconn_open(c) < 0) {
-					perror("latprobe: reconnect");
-					return 1;
-				}
-			}
-			if (lconn_send(c) < 0)
-				errors++;
-		}
-	}
+	if (load_loop(ep, stop, lconn_on_ready) < 0)
+		return 1;
+	n = n_samples;
 	lats = malloc((n ? n : 1) * sizeof(*lats));
 	if (!lats) {
 		perror("latprobe");

@@ -22,8 +22,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "loadloop.h"
 
 static const char msg[16] = "wasp tcp echo!\r\n";
 
@@ -37,16 +38,7 @@ struct econn {
 static struct sockaddr_in addr;
 static int ep;
 static bool reconnect;
-static unsigned long errors;
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+static unsigned long exchanges, errors;
 
 static int
 econn_send(struct econn *c)
@@ -113,13 +105,31 @@ econn_next(struct econn *c, bool done)
 	return econn_open(c);
 }
 
+/* load_loop()'s: -1 when the slot cannot go on. */
+static int
+econn_on_ready(void *p)
+{
+	struct econn *c = p;
+	int r = econn_on_event(c);
+
+	if (r == 0)
+		return 0;
+	if (r > 0)
+		exchanges++;
+	else
+		errors++;
+	if (econn_next(c, r > 0) < 0) {
+		perror("tcpecho: next exchange");
+		return -1;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
-	struct epoll_event evs[64];
 	struct econn *conns;
-	uint64_t start, stop, end;
-	unsigned long exchanges = 0;
+	uint64_t start, end;
 	size_t nconn, i;
 
 	if (argc != 6 || (strcmp(argv[1], "connect") != 0 && strcmp(argv[1], "rtt") != 0)) {
@@ -146,26 +156,8 @@ main(int argc, char **argv)
 			return 1;
 		}
 	start = now_ns();
-	stop = start + (uint64_t)(atof(argv[5]) * 1e9);
-	while (now_ns() < stop) {
-		int k = epoll_wait(ep, evs, 64, 100);
-
-		for (int j = 0; j < k; j++) {
-			struct econn *c = evs[j].data.ptr;
-			int r = econn_on_event(c);
-
-			if (r == 0)
-				continue;
-			if (r > 0)
-				exchanges++;
-			else
-				errors++;
-			if (econn_next(c, r > 0) < 0) {
-				perror("tcpecho: next exchange");
-				return 1;
-			}
-		}
-	}
+	if (load_loop(ep, start + (uint64_t)(atof(argv[5]) * 1e9), econn_on_ready) < 0)
+		return 1;
 	end = now_ns();
 	printf("exchanges %lu errors %lu per_second %.0f\n", exchanges, errors,
 	       (double)exchanges / ((double)(end - start) / 1e9));
