@@ -143,6 +143,10 @@ modules_init(struct worker_env *env, bool test_hooks)
 	struct wasp_hooks *hooks = env->hooks;
 	int r;
 
+	/* the core's own, before any module's: no <modules> list removes them */
+	r = sslpolicy_register(hooks);
+	if (r < 0)
+		return log_errno(r, "the HTTPS policy's hooks");
 	if (test_hooks) {
 		r = module_add(env, &mod_test, mod_test.name, NULL, NULL, true);
 		if (r < 0)

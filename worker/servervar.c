@@ -169,14 +169,20 @@ wasp_request_set_server_variable(struct wasp_request *req, const char *name, con
 const char *
 wasp_request_server_variable(struct wasp_request *req, const char *name)
 {
-	const struct wasp_http_request *h = req->http;
-	const char *s;
-
 	if (!name)
 		return NULL;
 	for (const struct req_var *v = req->vars; v; v = v->next)
 		if (strcaseeq(v->name, name))
 			return v->value;
+	return request_server_variable_base(req, name);
+}
+
+const char *
+request_server_variable_base(struct wasp_request *req, const char *name)
+{
+	const struct wasp_http_request *h = req->http;
+	const char *s;
+
 	if ((s = startswith(name, "HTTP_")) && *s) {
 		if (streq(s, "URL"))
 			return var_unencoded_url(req);

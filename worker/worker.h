@@ -661,3 +661,33 @@ const void *config_state_get(struct worker_env *env, const struct wasp_element *
 			     wasp_config_build_fn build, void (*free_fn)(void *), void *userdata);
 /* Jump the pipeline straight to SendResponse (parser errors). */
 void pipeline_skip_to_send(struct wasp_request *req);
+
+/* ---- the HTTPS policy (sslpolicy.c) ---- */
+
+/* system.webServer/security/access sslFlags (IIS's values) */
+#define SSLFLAG_SSL 8
+#define SSLFLAG_NEGOTIATE_CERT 32
+#define SSLFLAG_REQUIRE_CERT 64
+#define SSLFLAG_MAP_CERT 128
+#define SSLFLAG_SSL128 256
+
+/* What the request's connection has of TLS. */
+struct sslpolicy_tls {
+	bool secure;         /* the request came over TLS */
+	unsigned key_bits;   /* the cipher's key size (HTTPS_KEYSIZE) */
+	bool client_cert;    /* a client certificate was presented */
+	bool client_cert_ok; /* and it verified */
+};
+
+/* The request's connection's TLS, from the worker's own server variables
+ * (not those a module set). */
+void sslpolicy_tls(struct wasp_request *req, struct sslpolicy_tls *ret);
+/* The status sslFlags give a request over t: 0 (allowed) or 403 with
+ * *ret_substatus 4 (SSL required), 5 (128-bit key required), 7 (client
+ * certificate required), 16 (client certificate untrusted or invalid). */
+unsigned sslpolicy_check(uint64_t flags, const struct sslpolicy_tls *t, unsigned *ret_substatus);
+/* The core's hooks: redirectHttpToHttps, sslFlags, Strict-Transport-Security. */
+int sslpolicy_register(struct wasp_hooks *hooks);
+/* A server variable as the worker makes it, whatever a module set
+ * (wasp_request_set_server_variable) for the request. */
+const char *request_server_variable_base(struct wasp_request *req, const char *name);

@@ -326,7 +326,8 @@ def config_xml(pools, sites, pool_defaults=None, web_server_xml=""):
     sites: list of dicts: {"name", "id", "bindings": ["ip:port:host", ...],
         "apps": [{"path": "/", "pool": "A", "physicalPath": DIR}, ...]}
         and optionally "attrs": {"serverAutoStart": False, ...} (an app's
-        too: {"enabledProtocols": "http,tcp"})
+        too: {"enabledProtocols": "http,tcp"}) and "xml": more of the
+        site's elements as text ("<hsts enabled=\"true\" />")
     """
     out = ['<?xml version="1.0" encoding="UTF-8"?>\n', "<configuration>\n",
            # As IIS writes it; the same settings wasp assumes for these two.
@@ -363,7 +364,7 @@ def config_xml(pools, sites, pool_defaults=None, web_server_xml=""):
             proto, _, info = b.partition("/") if "/" in b else ("http", "", b)
             out.append("          <binding protocol=%s bindingInformation=%s />\n"
                        % (quoteattr(proto), quoteattr(info)))
-        out.append("        </bindings>\n      </site>\n")
+        out.append("        </bindings>\n%s      </site>\n" % s.get("xml", ""))
     out.append("    </sites>\n  </system.applicationHost>\n")
     if web_server_xml:
         out.append("  <system.webServer>\n%s\n  </system.webServer>\n"

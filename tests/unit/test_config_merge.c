@@ -1469,8 +1469,8 @@ START_TEST(test_check_path_not_implemented)
 	ck_assert_int_eq(tc_check(&t, "/ip/x", &err), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err->message, "security/ipSecurity"));
 	ck_assert_str_eq(err->file, t.apphost);
-	ck_assert_int_eq(tc_check(&t, "/ssl", &err), -EINVAL);
-	ck_assert_ptr_nonnull(strstr(err->message, "security/access"));
+	/* security/access is implemented (worker/sslpolicy.c) */
+	ck_assert_int_eq(tc_check(&t, "/ssl", &err), 0);
 	ck_assert_int_eq(tc_check(&t, "/anon/", &err), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err->message, "anonymousAuthentication"));
 	ck_assert_int_eq(tc_check(&t, "/other/", &err), 0);

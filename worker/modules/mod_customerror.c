@@ -68,7 +68,13 @@ static const struct {
 	{ 403, 1, "Execute access is not allowed for this handler at this URL." },
 	{ 403, 2, "Read access is not allowed for this handler at this URL." },
 	{ 403, 3, "Write access is not allowed for this handler at this URL." },
+	{ 403, 4, "The page you are trying to access is secured with Secure Sockets Layer (SSL)." },
+	{ 403, 5, "The page you are trying to access is secured with Secure Sockets Layer (SSL) "
+		  "and needs a key of at least 128 bits." },
+	{ 403, 7, "The page you are trying to access requires a Secure Sockets Layer (SSL) "
+		  "client certificate that the Web server recognizes." },
 	{ 403, 14, "Directory browsing is disabled here and no default document was found." },
+	{ 403, 16, "Your client certificate is either not trusted or is invalid." },
 	{ 404, 0, "The resource you are looking for might have been removed, had its name "
 		  "changed, or is temporarily unavailable." },
 	{ 404, 2, "The requested extension is not allowed by an ISAPI and CGI restriction." },

@@ -1,0 +1,295 @@
+/* The HTTPS policy of a request, applied by the worker's core as IIS's core
+ * and HTTP.sys apply it (not a module: no <modules> list can remove it):
+ *
+ *   BeginRequest (first)        the site's hsts redirectHttpToHttps: a plain
+ *                               HTTP request gets a 301 to the same path and
+ *                               query over https;
+ *   AuthenticateRequest (first) system.webServer/security/access sslFlags
+ *                               of the request's URL: 403.4, 403.5, 403.7,
+ *                               403.16 (sslpolicy_check());
+ *   SendResponse                the site's hsts: Strict-Transport-Security
+ *                               on every response over TLS, never on plain
+ *                               HTTP (RFC 6797 7.2).
+ *
+ * What the connection's TLS is comes from sslpolicy_tls(): the request's
+ * own server variables HTTPS, HTTPS_KEYSIZE and CERT_FLAGS as the worker
+ * makes them from the connection, never the values a module (URL Rewrite's
+ * serverVariables) set for the request. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "config.h"
+#include "util.h"
+#include "worker.h"
+
+#define ACCESS_SECTION "system.webServer/security/access"
+#define SITES_SECTION "system.applicationHost/sites"
+
+void
+sslpolicy_tls(struct wasp_request *req, struct sslpolicy_tls *ret)
+{
+	const char *https = request_server_variable_base(req, "HTTPS");
+	const char *keysize = request_server_variable_base(req, "HTTPS_KEYSIZE");
+	const char *flags = request_server_variable_base(req, "CERT_FLAGS");
+	unsigned long f = flags && *flags ? strtoul(flags, NULL, 10) : 0;
+
+	*ret = (struct sslpolicy_tls){ .secure = https && strcaseeq(https, "on") };
+	if (!ret->secure)
+		return;
+	ret->key_bits = keysize && *keysize ? (unsigned)strtoul(keysize, NULL, 10) : 0;
+	/* IIS's CERT_FLAGS: bit 0 a client certificate was presented, bit 1
+	 * its issuer is not a trusted one */
+	ret->client_cert = f & 1;
+	ret->client_cert_ok = ret->client_cert && !(f & 2);
+}
+
+unsigned
+sslpolicy_check(uint64_t flags, const struct sslpolicy_tls *t, unsigned *ret_substatus)
+{
+	unsigned sub = 0;
+
+	if ((flags & SSLFLAG_SSL) && !t->secure)
+		sub = 4; /* SSL required */
+	else if ((flags & SSLFLAG_SSL128) && t->key_bits < 128)
+		sub = 5; /* SSL 128 required */
+	else if ((flags & (SSLFLAG_NEGOTIATE_CERT | SSLFLAG_REQUIRE_CERT)) && t->client_cert &&
+		 !t->client_cert_ok)
+		sub = 16; /* client certificate untrusted or invalid */
+	else if ((flags & SSLFLAG_REQUIRE_CERT) && !t->client_cert)
+		sub = 7; /* client certificate required */
+	/* SslMapCert maps a certificate to an account through the mapping
+	 * sections (not implemented: 500.19 where they are turned on); with
+	 * no mapping configured IIS ignores it, and so does wasp */
+	*ret_substatus = sub;
+	return sub ? 403 : 0;
+}
+
+/* ---- the site's hsts ---- */
+
+struct site_hsts {
+	uint32_t site_id;
+	bool enabled, redirect;
+	uint16_t https_port; /* of the site's first https binding; 0: none */
+	const char *header;  /* Strict-Transport-Security's value */
+};
+
+struct hsts_state {
+	size_t n;
+	struct site_hsts s[];
+};
+
+/* The port of "IP:port:host" ("[v6]:port:host"); 0 when there is none. */
+static uint16_t
+binding_port(const char *info)
+{
+	const char *p = info;
+	unsigned long port;
+	char *end;
+
+	if (*p == '[' && !(p = strchr(p, ']')))
+		return 0;
+	p = strchr(p, ':');
+	if (!p)
+		return 0;
+	port = strtoul(p + 1, &end, 10);
+	return end != p + 1 && *end == ':' && port > 0 && port <= 65535 ? (uint16_t)port : 0;
+}
+
+static uint16_t
+site_https_port(const struct wasp_element *site)
+{
+	const struct wasp_element *b = wasp_element_child(site, "bindings");
+
+	for (size_t i = 0; b && i < b->n_items; i++)
+		if (strcaseeq(wasp_element_get_str(b->items[i], "protocol", ""), "https"))
+			return binding_port(wasp_element_get_str(b->items[i], "bindingInformation", ""));
+	return 0;
+}
+
+static char *
+hsts_header(const struct wasp_element *h)
+{
+	char *s = NULL;
+
+	if (asprintf(&s, "max-age=%llu%s%s",
+		     (unsigned long long)wasp_element_get_uint(h, "max-age", 0),
+		     wasp_element_get_bool(h, "includeSubDomains", false) ? "; includeSubDomains" : "",
+		     wasp_element_get_bool(h, "preload", false) ? "; preload" : "") < 0)
+		return NULL;
+	return s;
+}
+
+static void
+hsts_free(void *p)
+{
+	struct hsts_state *st = p;
+
+	for (size_t i = 0; st && i < st->n; i++)
+		free((char *)(uintptr_t)st->s[i].header);
+	free(st);
+}
+
+static int
+site_cmp(const void *a, const void *b)
+{
+	const struct site_hsts *x = a, *y = b;
+
+	return x->site_id < y->site_id ? -1 : x->site_id > y->site_id;
+}
+
+/* The sites (this pool's) with hsts enabled or redirectHttpToHttps, by id:
+ * made once per configuration. */
+static void *
+hsts_build(const struct wasp_element *sites, void *userdata)
+{
+	struct hsts_state *st;
+
+	(void)userdata;
+	st = calloc(1, sizeof(*st) + sites->n_items * sizeof(struct site_hsts));
+	if (!st)
+		return NULL;
+	for (size_t i = 0; i < sites->n_items; i++) {
+		const struct wasp_element *site = sites->items[i];
+		const struct wasp_element *h = wasp_element_child(site, "hsts");
+		struct site_hsts *s = &st->s[st->n];
+
+		*s = (struct site_hsts){
+			.site_id = (uint32_t)wasp_element_get_uint(site, "id", 0),
+			.enabled = wasp_element_get_bool(h, "enabled", false),
+			.redirect = wasp_element_get_bool(h, "redirectHttpToHttps", false),
+		};
+		if (!s->enabled && !s->redirect)
+			continue;
+		s->https_port = site_https_port(site);
+		if (s->enabled && !(s->header = hsts_header(h))) {
+			hsts_free(st);
+			return NULL;
+		}
+		st->n++;
+	}
+	qsort(st->s, st->n, sizeof(st->s[0]), site_cmp);
+	return st;
+}
+
+/* The request's site's hsts; NULL when it has none (or *oom). */
+static const struct site_hsts *
+request_hsts(struct wasp_request *req, bool *oom)
+{
+	const struct hsts_state *st;
+	struct site_hsts key = { .site_id = wasp_request_site_id(req) };
+
+	st = wasp_request_config_state(req, SITES_SECTION, hsts_build, hsts_free, NULL);
+	*oom = !st;
+	if (!st)
+		return NULL;
+	return bsearch(&key, st->s, st->n, sizeof(st->s[0]), site_cmp);
+}
+
+/* The request's Host without its port, else the address it came to. */
+static const char *
+host_name(struct wasp_request *req)
+{
+	const char *h = wasp_request_header(req, "Host");
+	const char *end;
+
+	if (!h || !*h)
+		return request_server_variable_base(req, "SERVER_NAME");
+	end = h[0] == '[' ? strchr(h, ']') : NULL;
+	end = strchr(end ? end : h, ':');
+	return end ? wasp_arena_strndup(req->arena, h, (size_t)(end - h)) : h;
+}
+
+static enum wasp_status
+redirect_to_https(struct wasp_request *req, const struct site_hsts *s)
+{
+	const char *host = host_name(req);
+	const char *url = request_server_variable_base(req, "UNENCODED_URL");
+	char port[8] = "";
+	char *loc;
+
+	if (!host || !url)
+		return WASP_ERROR;
+	/* IIS sends the client to the standard port; a site whose https
+	 * binding has another port is sent there */
+	if (s->https_port && s->https_port != 443)
+		snprintf(port, sizeof(port), ":%u", s->https_port);
+	loc = wasp_arena_printf(req->arena, "https://%s%s%s", host, port, url);
+	if (!loc)
+		return WASP_ERROR;
+	wasp_response_set_status(req, 301, 0);
+	if (wasp_response_set_header(req, "Location", loc) < 0)
+		return WASP_ERROR;
+	return WASP_DONE;
+}
+
+static enum wasp_status
+on_begin_request(struct wasp_request *req, void *userdata)
+{
+	struct sslpolicy_tls t;
+	const struct site_hsts *s;
+	bool oom;
+
+	(void)userdata;
+	sslpolicy_tls(req, &t);
+	if (t.secure)
+		return WASP_OK;
+	s = request_hsts(req, &oom);
+	if (oom)
+		return WASP_ERROR;
+	return s && s->redirect ? redirect_to_https(req, s) : WASP_OK;
+}
+
+static enum wasp_status
+on_authenticate_request(struct wasp_request *req, void *userdata)
+{
+	const struct wasp_element *access = wasp_request_config(req, ACCESS_SECTION);
+	struct sslpolicy_tls t;
+	unsigned status, sub;
+
+	(void)userdata;
+	if (!access)
+		return WASP_ERROR; /* what cannot be read is not served */
+	sslpolicy_tls(req, &t);
+	status = sslpolicy_check(wasp_element_get_uint(access, "sslFlags", 0), &t, &sub);
+	if (!status)
+		return WASP_OK;
+	request_set_error(req, status, sub);
+	return WASP_DONE;
+}
+
+static enum wasp_status
+on_send_response(struct wasp_request *req, void *userdata)
+{
+	struct sslpolicy_tls t;
+	const struct site_hsts *s;
+	bool oom;
+
+	(void)userdata;
+	sslpolicy_tls(req, &t);
+	if (!t.secure)
+		return WASP_OK;
+	s = request_hsts(req, &oom);
+	if (!s || !s->enabled)
+		return oom ? WASP_ERROR : WASP_OK;
+	return wasp_response_set_header(req, "Strict-Transport-Security", s->header) < 0
+		       ? WASP_ERROR
+		       : WASP_OK;
+}
+
+int
+sslpolicy_register(struct wasp_hooks *hooks)
+{
+	int r;
+
+	r = wasp_hooks_add(hooks, WASP_STAGE_BEGIN_REQUEST, WASP_PRIORITY_FIRST,
+			   on_begin_request, NULL);
+	if (r >= 0)
+		r = wasp_hooks_add(hooks, WASP_STAGE_AUTHENTICATE_REQUEST, WASP_PRIORITY_FIRST,
+				   on_authenticate_request, NULL);
+	if (r >= 0)
+		r = wasp_hooks_add(hooks, WASP_STAGE_SEND_RESPONSE, WASP_PRIORITY_LAST,
+				   on_send_response, NULL);
+	return r;
+}
