@@ -324,6 +324,7 @@ def config_xml(pools, sites, pool_defaults=None, web_server_xml=""):
          "recycling": {"periodicRestart": {"requests": 100}},
          "failure": {"rapidFailProtectionMaxCrashes": 3}}
     sites: list of dicts: {"name", "id", "bindings": ["ip:port:host", ...],
+        ("proto/ip:port:host" for another protocol, or a whole "<binding />"),
         "apps": [{"path": "/", "pool": "A", "physicalPath": DIR}, ...]}
         and optionally "attrs": {"serverAutoStart": False, ...} (an app's
         too: {"enabledProtocols": "http,tcp"}) and "xml": more of the
@@ -361,6 +362,9 @@ def config_xml(pools, sites, pool_defaults=None, web_server_xml=""):
             out.append("        </application>\n")
         out.append("        <bindings>\n")
         for b in s["bindings"]:
+            if b.startswith("<"):  # a whole <binding ... /> element
+                out.append("          %s\n" % b)
+                continue
             proto, _, info = b.partition("/") if "/" in b else ("http", "", b)
             out.append("          <binding protocol=%s bindingInformation=%s />\n"
                        % (quoteattr(proto), quoteattr(info)))
