@@ -1,0 +1,304 @@
+/* tlsload: a closed-loop HTTPS (HTTP/1.1 over TLS 1.3) load generator for
+ * bench/run's tls scenario.
+ *
+ *   tlsload HOST-IP PORT PATH CONNECTIONS SECONDS MODE
+ *
+ * MODE keepalive: each connection does one handshake, then sends a GET and
+ * waits for the whole response (Content-Length bodies only), again and again;
+ * handshake: each request on a new connection ("Connection: close") with a
+ * full handshake; resume: the same, resuming the session from the last
+ * ticket the server sent (as a browser would). The certificate is not
+ * verified (the benchmark's own). At the end it prints the count of
+ * requests, errors, requests per second, full and resumed handshakes.
+ * A benchmark tool, not part of the server (bench/meson.build builds it). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+enum mode { KEEPALIVE, HANDSHAKE, RESUME };
+enum state { CONNECTING, SHAKING, SENDING, READING };
+
+struct tconn {
+	int fd;
+	SSL *ssl;
+	enum state st;
+	size_t got, sent;
+	long need; /* total bytes of the response once the head is in, else -1 */
+	char buf[16384];
+};
+
+static struct sockaddr_in addr;
+static char req[512];
+static size_t req_len;
+static int ep;
+static enum mode mode;
+static SSL_CTX *ctx;
+static SSL_SESSION *last_session; /* resume: the newest ticket */
+static unsigned long requests, errors, full, resumed;
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int
+on_new_session(SSL *ssl, SSL_SESSION *s)
+{
+	(void)ssl;
+	if (mode != RESUME)
+		return 0;
+	SSL_SESSION_free(last_session);
+	last_session = s;
+	return 1; /* we keep the reference */
+}
+
+static void
+watch(struct tconn *c, uint32_t events, int op)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = c };
+
+	if (epoll_ctl(ep, op, c->fd, &ev) < 0) {
+		perror("tlsload: epoll_ctl");
+		exit(1);
+	}
+}
+
+static void
+tconn_open(struct tconn *c)
+{
+	int one = 1;
+
+	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	if (c->fd < 0) {
+		perror("tlsload: socket");
+		exit(1);
+	}
+	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->ssl = SSL_new(ctx);
+	if (!c->ssl || !SSL_set_fd(c->ssl, c->fd)) {
+		fprintf(stderr, "tlsload: SSL_new failed\n");
+		exit(1);
+	}
+	if (mode == RESUME && last_session)
+		SSL_set_session(c->ssl, last_session);
+	c->st = CONNECTING;
+	if (connect(c->fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 && errno != EINPROGRESS) {
+		perror("tlsload: connect");
+		exit(1);
+	}
+	watch(c, EPOLLOUT, EPOLL_CTL_ADD);
+}
+
+/* ok: the exchange completed (its session stays resumable: OpenSSL drops
+ * the session of a connection freed without a shutdown) */
+static void
+tconn_close(struct tconn *c, bool ok)
+{
+	if (ok)
+		SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+	SSL_free(c->ssl);
+	close(c->fd);
+	c->ssl = NULL;
+}
+
+static void
+start_request(struct tconn *c)
+{
+	c->st = SENDING;
+	c->sent = c->got = 0;
+	c->need = -1;
+}
+
+/* The response's bytes so far: 1 complete, 0 more to come, -1 error. */
+static int
+take(struct tconn *c, size_t n)
+{
+	c->got += n;
+	if (c->need < 0) {
+		char *end, *cl;
+
+		c->buf[c->got] = '\0';
+		end = strstr(c->buf, "\r\n\r\n");
+		if (!end)
+			return c->got + 1 < sizeof(c->buf) ? 0 : -1;
+		if (strncmp(c->buf, "HTTP/1.1 200", 12) != 0)
+			errors++;
+		cl = strcasestr(c->buf, "\r\ncontent-length:");
+		if (!cl)
+			return -1;
+		c->need = (long)(end + 4 - c->buf) + strtol(cl + 17, NULL, 10);
+	}
+	return (long)c->got >= c->need ? 1 : 0;
+}
+
+/* What SSL's result r asks for: the events to wait for, or -1 (failed). */
+static int
+want(struct tconn *c, int r)
+{
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		return EPOLLIN;
+	case SSL_ERROR_WANT_WRITE:
+		return EPOLLOUT;
+	default:
+		return -1;
+	}
+}
+
+/* Run c as far as it goes without blocking; returns the events to wait
+ * for, 0 when its one request is done (a new connection per request), -1
+ * when it failed. */
+static int
+step(struct tconn *c)
+{
+	for (;;) {
+		int r;
+
+		switch (c->st) {
+		case CONNECTING:
+			c->st = SHAKING;
+			break;
+		case SHAKING:
+			r = SSL_connect(c->ssl);
+			if (r <= 0)
+				return want(c, r);
+			if (SSL_session_reused(c->ssl))
+				resumed++;
+			else
+				full++;
+			start_request(c);
+			break;
+		case SENDING:
+			r = SSL_write(c->ssl, req + c->sent, (int)(req_len - c->sent));
+			if (r <= 0)
+				return want(c, r);
+			c->sent += (size_t)r;
+			if (c->sent == req_len)
+				c->st = READING;
+			break;
+		case READING:
+			r = SSL_read(c->ssl, c->buf + (c->need < 0 ? c->got : 0),
+				     (int)(c->need < 0 ? sizeof(c->buf) - c->got - 1 : sizeof(c->buf)));
+			/* a kept-alive connection the server closed between
+			 * requests: a new one, not an error */
+			if (r <= 0 && c->got == 0 && mode == KEEPALIVE &&
+			    SSL_get_error(c->ssl, r) == SSL_ERROR_ZERO_RETURN)
+				return 0;
+			if (r <= 0)
+				return want(c, r);
+			switch (take(c, (size_t)r)) {
+			case 0:
+				break;
+			case 1:
+				requests++;
+				if (mode != KEEPALIVE)
+					return 0;
+				start_request(c);
+				break;
+			default:
+				return -1;
+			}
+			break;
+		}
+	}
+}
+
+static void
+run(struct tconn *c)
+{
+	int ev = step(c);
+
+	if (ev > 0) {
+		watch(c, (uint32_t)ev, EPOLL_CTL_MOD);
+		return;
+	}
+	/* done (a new connection per request) or failed: start over */
+	if (ev < 0)
+		errors++;
+	tconn_close(c, ev == 0);
+	tconn_open(c);
+}
+
+static int
+parse_mode(const char *s)
+{
+	if (!strcmp(s, "keepalive"))
+		mode = KEEPALIVE;
+	else if (!strcmp(s, "handshake"))
+		mode = HANDSHAKE;
+	else if (!strcmp(s, "resume"))
+		mode = RESUME;
+	else
+		return -1;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct epoll_event evs[64];
+	struct tconn *conns;
+	uint64_t start, stop;
+	size_t nconn;
+
+	if (argc < 7 || parse_mode(argv[6]) < 0) {
+		fprintf(stderr, "usage: tlsload HOST-IP PORT PATH CONNECTIONS SECONDS "
+				"keepalive|handshake|resume\n");
+		return 2;
+	}
+	addr.sin_family = AF_INET;
+	addr.sin_port = htons((uint16_t)atoi(argv[2]));
+	if (inet_pton(AF_INET, argv[1], &addr.sin_addr) != 1) {
+		fprintf(stderr, "tlsload: bad address %s\n", argv[1]);
+		return 2;
+	}
+	req_len = (size_t)snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: localhost\r\n%s\r\n",
+				   argv[3], mode == KEEPALIVE ? "" : "Connection: close\r\n");
+	signal(SIGPIPE, SIG_IGN);
+	ctx = SSL_CTX_new(TLS_client_method());
+	if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION)) {
+		fprintf(stderr, "tlsload: SSL_CTX_new failed\n");
+		return 1;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_sess_set_new_cb(ctx, on_new_session);
+	nconn = (size_t)atoi(argv[4]);
+	ep = epoll_create1(0);
+	conns = calloc(nconn ? nconn : 1, sizeof(*conns));
+	if (ep < 0 || !conns) {
+		perror("tlsload");
+		return 1;
+	}
+	for (size_t i = 0; i < nconn; i++)
+		tconn_open(&conns[i]);
+	start = now_ns();
+	stop = start + (uint64_t)(atof(argv[5]) * 1e9);
+	while (now_ns() < stop) {
+		int k = epoll_wait(ep, evs, 64, 100);
+
+		for (int j = 0; j < k; j++)
+			run(evs[j].data.ptr);
+	}
+	printf("requests %lu errors %lu rps %.0f full %lu resumed %lu\n", requests, errors,
+	       (double)requests / ((double)(stop - start) / 1e9), full, resumed);
+	return requests ? 0 : 1;
+}
