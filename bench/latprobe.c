@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "loadgen.h"
 #include "loadloop.h"
 
 struct lconn {
@@ -79,27 +80,18 @@ lconn_send(struct lconn *c)
 static int
 lconn_read(struct lconn *c)
 {
-	ssize_t n = read(c->fd, c->buf + (c->need < 0 ? c->got : 0),
-			 c->need < 0 ? sizeof(c->buf) - c->got - 1 : sizeof(c->buf));
+	size_t room;
+	char *at = response_room(c->buf, sizeof(c->buf), c->got, c->need, &room);
+	ssize_t n = read(c->fd, at, room);
+	bool not_ok = false;
+	int r;
 
 	if (n <= 0)
 		return -1;
-	c->got += (size_t)n;
-	if (c->need < 0) {
-		char *end, *cl;
-
-		c->buf[c->got] = '\0';
-		end = strstr(c->buf, "\r\n\r\n");
-		if (!end)
-			return c->got + 1 < sizeof(c->buf) ? 0 : -1;
-		if (strncmp(c->buf, "HTTP/1.1 200", 12) != 0)
-			errors++;
-		cl = strcasestr(c->buf, "\r\ncontent-length:");
-		if (!cl)
-			return -1;
-		c->need = (long)(end + 4 - c->buf) + strtol(cl + 17, NULL, 10);
-	}
-	return (long)c->got >= c->need ? 1 : 0;
+	r = response_take(c->buf, sizeof(c->buf), &c->got, &c->need, (size_t)n, &not_ok);
+	if (not_ok)
+		errors++;
+	return r;
 }
 
 /* The response's latency kept: -1 out of memory. */

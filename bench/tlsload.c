@@ -29,6 +29,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loadgen.h"
+#include "loadloop.h"
+
 enum mode { KEEPALIVE, HANDSHAKE, RESUME };
 enum state { CONNECTING, SHAKING, SENDING, READING };
 
@@ -49,15 +52,6 @@ static enum mode mode;
 static SSL_CTX *ctx;
 static SSL_SESSION *last_session; /* resume: the newest ticket */
 static unsigned long requests, errors, full, resumed;
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int
 on_new_session(SSL *ssl, SSL_SESSION *s)
@@ -127,28 +121,6 @@ start_request(struct tconn *c)
 	c->need = -1;
 }
 
-/* The response's bytes so far: 1 complete, 0 more to come, -1 error. */
-static int
-take(struct tconn *c, size_t n)
-{
-	c->got += n;
-	if (c->need < 0) {
-		char *end, *cl;
-
-		c->buf[c->got] = '\0';
-		end = strstr(c->buf, "\r\n\r\n");
-		if (!end)
-			return c->got + 1 < sizeof(c->buf) ? 0 : -1;
-		if (strncmp(c->buf, "HTTP/1.1 200", 12) != 0)
-			errors++;
-		cl = strcasestr(c->buf, "\r\ncontent-length:");
-		if (!cl)
-			return -1;
-		c->need = (long)(end + 4 - c->buf) + strtol(cl + 17, NULL, 10);
-	}
-	return (long)c->got >= c->need ? 1 : 0;
-}
-
 /* What SSL's result r asks for: the events to wait for, or -1 (failed). */
 static int
 want(struct tconn *c, int r)
@@ -170,6 +142,9 @@ static int
 step(struct tconn *c)
 {
 	for (;;) {
+		bool not_ok = false;
+		size_t room;
+		char *at;
 		int r;
 
 		switch (c->st) {
@@ -195,8 +170,8 @@ step(struct tconn *c)
 				c->st = READING;
 			break;
 		case READING:
-			r = SSL_read(c->ssl, c->buf + (c->need < 0 ? c->got : 0),
-				     (int)(c->need < 0 ? sizeof(c->buf) - c->got - 1 : sizeof(c->buf)));
+			at = response_room(c->buf, sizeof(c->buf), c->got, c->need, &room);
+			r = SSL_read(c->ssl, at, (int)room);
 			/* a kept-alive connection the server closed between
 			 * requests: a new one, not an error */
 			if (r <= 0 && c->got == 0 && mode == KEEPALIVE &&
@@ -204,7 +179,11 @@ step(struct tconn *c)
 				return 0;
 			if (r <= 0)
 				return want(c, r);
-			switch (take(c, (size_t)r)) {
+			r = response_take(c->buf, sizeof(c->buf), &c->got, &c->need, (size_t)r,
+					  &not_ok);
+			if (not_ok)
+				errors++;
+			switch (r) {
 			case 0:
 				break;
 			case 1:
@@ -221,20 +200,23 @@ step(struct tconn *c)
 	}
 }
 
-static void
-run(struct tconn *c)
+/* load_loop()'s: c is ready. */
+static int
+run(void *p)
 {
+	struct tconn *c = p;
 	int ev = step(c);
 
 	if (ev > 0) {
 		watch(c, (uint32_t)ev, EPOLL_CTL_MOD);
-		return;
+		return 0;
 	}
 	/* done (a new connection per request) or failed: start over */
 	if (ev < 0)
 		errors++;
 	tconn_close(c, ev == 0);
 	tconn_open(c);
+	return 0;
 }
 
 static int
@@ -254,7 +236,6 @@ parse_mode(const char *s)
 int
 main(int argc, char **argv)
 {
-	struct epoll_event evs[64];
 	struct tconn *conns;
 	uint64_t start, stop;
 	size_t nconn;
@@ -292,12 +273,7 @@ main(int argc, char **argv)
 		tconn_open(&conns[i]);
 	start = now_ns();
 	stop = start + (uint64_t)(atof(argv[5]) * 1e9);
-	while (now_ns() < stop) {
-		int k = epoll_wait(ep, evs, 64, 100);
-
-		for (int j = 0; j < k; j++)
-			run(evs[j].data.ptr);
-	}
+	(void)load_loop(ep, stop, run);
 	printf("requests %lu errors %lu rps %.0f full %lu resumed %lu\n", requests, errors,
 	       (double)requests / ((double)(stop - start) / 1e9), full, resumed);
 	return requests ? 0 : 1;
