@@ -7,6 +7,9 @@
  *   AuthenticateRequest (first) system.webServer/security/access sslFlags
  *                               of the request's URL: 403.4, 403.5, 403.7,
  *                               403.16 (sslpolicy_check());
+ *   MapRequestHandler (first)   the same for the URL it maps, which an
+ *                               internal redirect (a default document)
+ *                               changes;
  *   SendResponse                the site's hsts: Strict-Transport-Security
  *                               on every response over TLS, never on plain
  *                               HTTP (RFC 6797 7.2).
@@ -224,19 +227,29 @@ redirect_to_https(struct wasp_request *req, const struct site_hsts *s)
 	return WASP_DONE;
 }
 
+/* The request's site's hsts when the request came over TLS (secure) or
+ * not; NULL otherwise, or when the site has none. -ENOMEM in *ret_r. */
+static const struct site_hsts *
+hsts_when(struct wasp_request *req, bool secure, int *ret_r)
+{
+	struct sslpolicy_tls t;
+	bool oom = false;
+	const struct site_hsts *s;
+
+	sslpolicy_tls(req, &t);
+	s = t.secure == secure ? request_hsts(req, &oom) : NULL;
+	*ret_r = oom ? -ENOMEM : 0;
+	return s;
+}
+
 static enum wasp_status
 on_begin_request(struct wasp_request *req, void *userdata)
 {
-	struct sslpolicy_tls t;
-	const struct site_hsts *s;
-	bool oom;
+	int r;
+	const struct site_hsts *s = hsts_when(req, false, &r);
 
 	(void)userdata;
-	sslpolicy_tls(req, &t);
-	if (t.secure)
-		return WASP_OK;
-	s = request_hsts(req, &oom);
-	if (oom)
+	if (r < 0)
 		return WASP_ERROR;
 	return s && s->redirect ? redirect_to_https(req, s) : WASP_OK;
 }
@@ -262,17 +275,14 @@ on_authenticate_request(struct wasp_request *req, void *userdata)
 static enum wasp_status
 on_send_response(struct wasp_request *req, void *userdata)
 {
-	struct sslpolicy_tls t;
-	const struct site_hsts *s;
-	bool oom;
+	int r;
+	const struct site_hsts *s = hsts_when(req, true, &r);
 
 	(void)userdata;
-	sslpolicy_tls(req, &t);
-	if (!t.secure)
-		return WASP_OK;
-	s = request_hsts(req, &oom);
+	if (r < 0)
+		return WASP_ERROR;
 	if (!s || !s->enabled)
-		return oom ? WASP_ERROR : WASP_OK;
+		return WASP_OK;
 	return wasp_response_set_header(req, "Strict-Transport-Security", s->header) < 0
 		       ? WASP_ERROR
 		       : WASP_OK;
@@ -287,6 +297,11 @@ sslpolicy_register(struct wasp_hooks *hooks)
 			   on_begin_request, NULL);
 	if (r >= 0)
 		r = wasp_hooks_add(hooks, WASP_STAGE_AUTHENTICATE_REQUEST, WASP_PRIORITY_FIRST,
+				   on_authenticate_request, NULL);
+	/* again for the URL an internal redirect (a default document) maps:
+	 * IIS checks a child request's own URL */
+	if (r >= 0)
+		r = wasp_hooks_add(hooks, WASP_STAGE_MAP_REQUEST_HANDLER, WASP_PRIORITY_FIRST,
 				   on_authenticate_request, NULL);
 	if (r >= 0)
 		r = wasp_hooks_add(hooks, WASP_STAGE_SEND_RESPONSE, WASP_PRIORITY_LAST,

@@ -1,7 +1,8 @@
 """The HTTPS policy over plain HTTP (worker/sslpolicy.c):
 system.webServer/security/access sslFlags per <location> (Ssl 403.4, Ssl128
 403.5, SslRequireCert 403.7; SslNegotiateCert and SslMapCert alone serve),
-its inheritance and lock (overrideModeDefault Deny: a web.config setting it
+its inheritance and lock, the URL an internal redirect (a default
+document) goes to, (overrideModeDefault Deny: a web.config setting it
 is 500.19 unless unlocked), IIS's page; the site's hsts redirectHttpToHttps
 (301 to https, the same path and query, the Host's port dropped) and no
 Strict-Transport-Security on plain HTTP. The same over TLS:
@@ -27,6 +28,7 @@ WEB_SERVER = ("  </system.webServer>\n" +
               access("A/map", "SslMapCert") +
               access("A/both", "Ssl, SslNegotiateCert, SslRequireCert, Ssl128") +
               access("A/unlocked", "None", "Allow") +
+              access("A/ddoc/index.html", "Ssl") +
               "  <system.webServer>")
 
 WEB_CONFIG = """<configuration><system.webServer>
@@ -52,6 +54,8 @@ def test(t):
         os.chmod(os.path.join(a, d), 0o755)
     os.chmod(os.path.join(a, "ssl"), 0o755)
     write_content(os.path.join(a, "ssl", "f.txt"), "x\n")
+    write_content(os.path.join(a, "ddoc", "index.html"), "secret\n")
+    os.chmod(os.path.join(a, "ddoc"), 0o755)
     write_content(os.path.join(a, "locked", "web.config"), WEB_CONFIG)
     write_content(os.path.join(a, "unlocked", "web.config"), WEB_CONFIG)
     srv.start()
@@ -75,6 +79,9 @@ def test(t):
     status("/negotiate/f.txt", 200)         # accepted, not required
     status("/map/f.txt", 200)               # no mapping configured: ignored
     status("/both/f.txt", 403, 4)           # SSL first
+    # a default document is the URL it is redirected to: its own sslFlags
+    status("/ddoc/index.html", 403, 4)
+    status("/ddoc/", 403, 4)
     # security/access is locked (overrideModeDefault Deny) unless unlocked
     status("/locked/f.txt", 500, 19)
     status("/unlocked/f.txt", 403, 4)
