@@ -142,29 +142,41 @@ site_cmp(const void *a, const void *b)
 	return x->site_id < y->site_id ? -1 : x->site_id > y->site_id;
 }
 
+static bool
+has_hsts(const struct wasp_element *site)
+{
+	const struct wasp_element *h = wasp_element_child(site, "hsts");
+
+	return wasp_element_get_bool(h, "enabled", false) ||
+	       wasp_element_get_bool(h, "redirectHttpToHttps", false);
+}
+
 /* The sites (this pool's) with hsts enabled or redirectHttpToHttps, by id:
  * made once per configuration. */
 static void *
 hsts_build(const struct wasp_element *sites, void *userdata)
 {
 	struct hsts_state *st;
+	size_t n = 0;
 
 	(void)userdata;
-	st = calloc(1, sizeof(*st) + sites->n_items * sizeof(struct site_hsts));
+	for (size_t i = 0; i < sites->n_items; i++)
+		n += has_hsts(sites->items[i]);
+	st = calloc(1, sizeof(*st) + n * sizeof(struct site_hsts));
 	if (!st)
 		return NULL;
-	for (size_t i = 0; i < sites->n_items; i++) {
+	for (size_t i = 0; i < sites->n_items && st->n < n; i++) {
 		const struct wasp_element *site = sites->items[i];
 		const struct wasp_element *h = wasp_element_child(site, "hsts");
 		struct site_hsts *s = &st->s[st->n];
 
+		if (!has_hsts(site))
+			continue;
 		*s = (struct site_hsts){
 			.site_id = (uint32_t)wasp_element_get_uint(site, "id", 0),
 			.enabled = wasp_element_get_bool(h, "enabled", false),
 			.redirect = wasp_element_get_bool(h, "redirectHttpToHttps", false),
 		};
-		if (!s->enabled && !s->redirect)
-			continue;
 		s->https_port = site_https_port(site);
 		if (s->enabled && !(s->header = hsts_header(h))) {
 			hsts_free(st);
@@ -233,13 +245,14 @@ static const struct site_hsts *
 hsts_when(struct wasp_request *req, bool secure, int *ret_r)
 {
 	struct sslpolicy_tls t;
-	bool oom = false;
-	const struct site_hsts *s;
+	bool oom;
+	const struct site_hsts *s = request_hsts(req, &oom);
 
-	sslpolicy_tls(req, &t);
-	s = t.secure == secure ? request_hsts(req, &oom) : NULL;
 	*ret_r = oom ? -ENOMEM : 0;
-	return s;
+	if (!s)
+		return NULL; /* most sites: no TLS facts needed */
+	sslpolicy_tls(req, &t);
+	return t.secure == secure ? s : NULL;
 }
 
 static enum wasp_status
@@ -260,12 +273,16 @@ on_authenticate_request(struct wasp_request *req, void *userdata)
 	const struct wasp_element *access = wasp_request_config(req, ACCESS_SECTION);
 	struct sslpolicy_tls t;
 	unsigned status, sub;
+	uint64_t flags;
 
 	(void)userdata;
 	if (!access)
 		return WASP_ERROR; /* what cannot be read is not served */
+	flags = wasp_element_get_uint(access, "sslFlags", 0);
+	if (!flags)
+		return WASP_OK;
 	sslpolicy_tls(req, &t);
-	status = sslpolicy_check(wasp_element_get_uint(access, "sslFlags", 0), &t, &sub);
+	status = sslpolicy_check(flags, &t, &sub);
 	if (!status)
 		return WASP_OK;
 	request_set_error(req, status, sub);
