@@ -8,6 +8,7 @@ is 500.19 unless unlocked), IIS's page; the site's hsts redirectHttpToHttps
 Strict-Transport-Security on plain HTTP. The same over TLS:
 test_https_policy."""
 import os
+import httpspol
 import wasptest
 from wasptest import check, write_content
 
@@ -36,18 +37,16 @@ WEB_CONFIG = """<configuration><system.webServer>
 </system.webServer></configuration>
 """
 
-HSTS = ('        <hsts enabled="true" max-age="31536000" includeSubDomains="true" '
-        'preload="true"%s />\n')
+HSTS = ('<hsts enabled="true" max-age="31536000" includeSubDomains="true" '
+        'preload="true"%s />')
 
 
 def test(t):
     srv = t.server(pools={"A": {}, "B": {}}, web_server_xml=WEB_SERVER)
-    a, b = srv.content_dir("A"), srv.content_dir("B")
+    a = srv.content_dir("A")
     # A: hsts without the redirect; B: hsts and redirectHttpToHttps
-    srv.sites[0]["xml"] = HSTS % ""
-    srv.sites[1]["xml"] = HSTS % ' redirectHttpToHttps="true"'
-    srv.config_text = wasptest.config_xml(
-        [{"name": n} for n in srv.pool_names], srv.sites, None, WEB_SERVER)
+    srv.config_text = httpspol.with_hsts(srv.config_text, [HSTS % "",
+                                                           HSTS % ' redirectHttpToHttps="true"'])
     for d in ("ssl/open", "ssl128", "cert", "negotiate", "map", "both", "locked",
               "unlocked"):
         write_content(os.path.join(a, d, "f.txt"), "x\n")

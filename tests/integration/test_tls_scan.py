@@ -14,9 +14,9 @@ import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 
+import httpspol
 import wasptest
 from wasptest import check, TIME_SCALE
-import tlstest
 
 WEAK_CIPHER = re.compile(r"NULL|EXP|RC4|RC2|DES|MD5|ADH|AECDH|anon|IDEA|SEED|PSK",
                          re.IGNORECASE)
@@ -70,28 +70,26 @@ def check_testssl(port, out):
 
 
 def test(t):
-    tlstest.require_https()
+    httpspol.require_https()
     for tool in ("sslscan", "testssl"):
         if not shutil.which(tool) and not shutil.which(tool + ".sh"):
             wasptest.skip("%s is not installed (scripts/install-deps installs it)" % tool)
-    certs = tlstest.Certs(os.path.join(t.dir, "certs"))
+    certs = httpspol.Certs(t)
     tls_port = wasptest.free_port()
-    srv = t.server(pools={"A": {}}, sites=[])
-    srv.sites = [{"name": "A", "id": 1,
-                  "bindings": ["127.0.0.1:%d:a.test" % srv.port, certs.binding(tls_port)],
-                  "apps": [{"path": "/", "pool": "A", "physicalPath": srv.content_dir("A")}]}]
-    srv.config_text = wasptest.config_xml([{"name": "A"}], srv.sites)
-    certs.configure(srv)
+    srv = httpspol.server(t, certs, [{"name": "A", "id": 1,
+                                      "bindings": ["127.0.0.1:{port}:a.test",
+                                                   certs.binding(tls_port)],
+                                      "apps": [{"path": "/", "pool": "A"}]}])
     srv.start()
-    wasptest.wait_until(lambda: tlstest.tls_port_open(tls_port), what="the https binding")
-    r = tlstest.https_request(tls_port, "/index.html", host="a.test")
-    check(r.status == 200, "GET over TLS: %r" % r)
+    certs.wait_open(tls_port)
+    st, _, _ = certs.get(tls_port, "/index.html", "a.test")
+    check(st == 200, "GET over TLS: %d" % st)
 
     check_sslscan(sslscan(tls_port, os.path.join(t.dir, "sslscan.xml")))
     check_testssl(tls_port, os.path.join(t.dir, "testssl.json"))
     # the server still serves after being scanned
-    r = tlstest.https_request(tls_port, "/index.html", host="a.test")
-    check(r.status == 200, "GET over TLS after the scans: %r" % r)
+    st, _, _ = certs.get(tls_port, "/index.html", "a.test")
+    check(st == 200, "GET over TLS after the scans: %d" % st)
 
 
 wasptest.main(test)

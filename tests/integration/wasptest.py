@@ -324,11 +324,9 @@ def config_xml(pools, sites, pool_defaults=None, web_server_xml=""):
          "recycling": {"periodicRestart": {"requests": 100}},
          "failure": {"rapidFailProtectionMaxCrashes": 3}}
     sites: list of dicts: {"name", "id", "bindings": ["ip:port:host", ...],
-        ("proto/ip:port:host" for another protocol, or a whole "<binding />"),
         "apps": [{"path": "/", "pool": "A", "physicalPath": DIR}, ...]}
         and optionally "attrs": {"serverAutoStart": False, ...} (an app's
-        too: {"enabledProtocols": "http,tcp"}) and "xml": more of the
-        site's elements as text ("<hsts enabled=\"true\" />")
+        too: {"enabledProtocols": "http,tcp"})
     """
     out = ['<?xml version="1.0" encoding="UTF-8"?>\n', "<configuration>\n",
            # As IIS writes it; the same settings wasp assumes for these two.
@@ -362,13 +360,10 @@ def config_xml(pools, sites, pool_defaults=None, web_server_xml=""):
             out.append("        </application>\n")
         out.append("        <bindings>\n")
         for b in s["bindings"]:
-            if b.startswith("<"):  # a whole <binding ... /> element
-                out.append("          %s\n" % b)
-                continue
             proto, _, info = b.partition("/") if "/" in b else ("http", "", b)
             out.append("          <binding protocol=%s bindingInformation=%s />\n"
                        % (quoteattr(proto), quoteattr(info)))
-        out.append("        </bindings>\n%s      </site>\n" % s.get("xml", ""))
+        out.append("        </bindings>\n      </site>\n")
     out.append("    </sites>\n  </system.applicationHost>\n")
     if web_server_xml:
         out.append("  <system.webServer>\n%s\n  </system.webServer>\n"
