@@ -88,8 +88,8 @@ def server(t, certs, sites, web_server_xml="", hsts=()):
     wasp/tls section of certs, hsts elements per site; not started."""
     srv = t.server(pools={s["apps"][0]["pool"]: {} for s in sites}, sites=[])
     for s in sites:
-        for a in s["apps"]:
-            a["physicalPath"] = srv.content_dir(a["pool"])
+        for a in s["apps"]:  # "subdir": a directory of the pool's content
+            a["physicalPath"] = os.path.join(srv.content_dir(a["pool"]), a.pop("subdir", ""))
     srv.sites = [srv._fill_port(s) for s in sites]
     srv.config_text = with_hsts(wasptest.config_xml(
         [{"name": n} for n in srv.pool_names], srv.sites, web_server_xml=web_server_xml,

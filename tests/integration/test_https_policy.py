@@ -35,13 +35,16 @@ def test(t):
               "bindings": ["127.0.0.1:{port}:%s.test" % name.lower(), certs.binding(port)],
               "apps": [{"path": "/", "pool": name}]}
              for i, (name, port) in enumerate((("A", tls_a), ("B", tls_b)))]
+    # the listener asks for client certificates on the https bindings of a
+    # site one of whose applications has SslNegotiateCert or SslRequireCert
+    # (waspd reads applicationHost.config at each application's root)
+    for d in ("cert", "negotiate"):
+        sites[0]["apps"].append({"path": "/" + d, "pool": "A", "subdir": d})
     srv = httpspol.server(t, certs, sites, WEB_SERVER, hsts=(
         '<hsts enabled="true" max-age="600" includeSubDomains="true" />',
         '<hsts enabled="true" max-age="31536000" preload="true" redirectHttpToHttps="true" />'))
-    a = srv.content_dir("A")
     for d in ("ssl", "ssl128", "cert", "negotiate"):
-        write_content(os.path.join(a, d, "f.txt"), "x\n")
-        os.chmod(os.path.join(a, d), 0o755)
+        write_content(os.path.join(srv.content_dir("A"), d, "f.txt"), "x\n")
     srv.start()
     certs.wait_open(tls_a)
     certs.wait_open(tls_b)
