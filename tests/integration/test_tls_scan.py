@@ -57,10 +57,12 @@ def check_testssl(port, out):
     p = subprocess.run([prog, "--quiet", "--color", "0", "--warnings", "off", "--jsonfile", out,
                         "-U", "127.0.0.1:%d" % port],
                        capture_output=True, text=True, timeout=120 * TIME_SCALE)
-    check(os.path.exists(out), "testssl.sh wrote no report (status %d): %s"
-          % (p.returncode, p.stdout[-2000:]))
-    with open(out) as f:
-        findings = json.load(f)
+    try:
+        with open(out) as f:
+            findings = json.load(f)
+    except (OSError, ValueError) as e:
+        raise wasptest.Failure("testssl.sh wrote no report (%s; status %d): %s"
+                               % (e, p.returncode, (p.stdout + p.stderr)[-3000:]))
     check(findings, "testssl.sh found nothing to report")
     bad = [(x.get("id"), x.get("severity"), x.get("finding")) for x in findings
            if x.get("severity") in BAD_SEVERITY]
