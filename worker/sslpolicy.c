@@ -188,6 +188,14 @@ hsts_build(const struct wasp_element *sites, void *userdata)
 	return st;
 }
 
+/* Has the request a configuration (not so in unit tests of the core)?
+ * Without one nothing asks for SSL or hsts. */
+static bool
+configured(const struct wasp_request *req)
+{
+	return req->app && req->env->config;
+}
+
 /* The request's site's hsts; NULL when it has none (or *oom). */
 static const struct site_hsts *
 request_hsts(struct wasp_request *req, bool *oom)
@@ -195,6 +203,9 @@ request_hsts(struct wasp_request *req, bool *oom)
 	const struct hsts_state *st;
 	struct site_hsts key = { .site_id = wasp_request_site_id(req) };
 
+	*oom = false;
+	if (!configured(req))
+		return NULL;
 	st = wasp_request_config_state(req, SITES_SECTION, hsts_build, hsts_free, NULL);
 	*oom = !st;
 	if (!st)
@@ -276,6 +287,8 @@ on_authenticate_request(struct wasp_request *req, void *userdata)
 	uint64_t flags;
 
 	(void)userdata;
+	if (!configured(req))
+		return WASP_OK;
 	if (!access)
 		return WASP_ERROR; /* what cannot be read is not served */
 	flags = wasp_element_get_uint(access, "sslFlags", 0);
