@@ -6,8 +6,9 @@
  * MODE keepalive: each connection does one handshake, then sends a GET and
  * waits for the whole response (Content-Length bodies only), again and again;
  * handshake: each request on a new connection ("Connection: close") with a
- * full handshake; resume: the same, resuming the session from the last
- * ticket the server sent (as a browser would). The certificate is not
+ * full handshake; resume: the same, resuming a session from a ticket the
+ * server sent, each ticket used once (RFC 8446 C.4), the newest first; a
+ * full handshake when none is left. The certificate is not
  * verified (the benchmark's own). At the end it prints the count of
  * requests, errors, requests per second, full and resumed handshakes.
  * A benchmark tool, not part of the server (bench/meson.build builds it). */
@@ -50,7 +51,11 @@ static size_t req_len;
 static int ep;
 static enum mode mode;
 static SSL_CTX *ctx;
-static SSL_SESSION *last_session; /* resume: the newest ticket */
+/* resume: the tickets the server sent, each used once (RFC 8446 C.4),
+ * the newest first */
+#define TICKETS_MAX 4096
+static SSL_SESSION *tickets[TICKETS_MAX];
+static size_t n_tickets;
 static unsigned long requests, errors, full, resumed;
 
 static int
@@ -59,8 +64,12 @@ on_new_session(SSL *ssl, SSL_SESSION *s)
 	(void)ssl;
 	if (mode != RESUME)
 		return 0;
-	SSL_SESSION_free(last_session);
-	last_session = s;
+	if (n_tickets == TICKETS_MAX) { /* the oldest goes */
+		SSL_SESSION_free(tickets[0]);
+		memmove(tickets, tickets + 1, (TICKETS_MAX - 1) * sizeof(*tickets));
+		n_tickets--;
+	}
+	tickets[n_tickets++] = s;
 	return 1; /* we keep the reference */
 }
 
@@ -91,8 +100,12 @@ tconn_open(struct tconn *c)
 		fprintf(stderr, "tlsload: SSL_new failed\n");
 		exit(1);
 	}
-	if (mode == RESUME && last_session)
-		SSL_set_session(c->ssl, last_session);
+	if (mode == RESUME && n_tickets) {
+		SSL_SESSION *t = tickets[--n_tickets];
+
+		SSL_set_session(c->ssl, t);
+		SSL_SESSION_free(t);
+	}
 	c->st = CONNECTING;
 	if (connect(c->fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 && errno != EINPROGRESS) {
 		perror("tlsload: connect");
