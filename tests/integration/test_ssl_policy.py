@@ -70,7 +70,7 @@ def test(t):
 
     status("/index.html", 200)
     r = status("/ssl/f.txt", 403, 4)
-    check(b"Secure Sockets Layer" in r.body or b"403" in r.body, "403.4 page %r" % r.body)
+    check(b"Secure Sockets Layer (SSL)" in r.body, "403.4 page %r" % r.body)
     status("/ssl/", 403, 4)
     status("/ssl/open/f.txt", 200)          # a deeper location turns it off
     status("/ssl128/f.txt", 403, 5)         # plain HTTP has no key
