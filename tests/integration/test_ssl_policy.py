@@ -4,7 +4,8 @@ system.webServer/security/access sslFlags per <location> (Ssl 403.4, Ssl128
 its inheritance and lock, the URL an internal redirect (a default
 document) goes to, (overrideModeDefault Deny: a web.config setting it
 is 500.19 unless unlocked), IIS's page; the site's hsts redirectHttpToHttps
-(301 to https, the same path and query, the Host's port dropped) and no
+(301 to https, the same path and query, the Host's port dropped; siteDefaults'
+hsts for a site without its own) and no
 Strict-Transport-Security on plain HTTP. The same over TLS:
 test_https_policy."""
 import os
@@ -42,11 +43,15 @@ HSTS = ('<hsts enabled="true" max-age="31536000" includeSubDomains="true" '
 
 
 def test(t):
-    srv = t.server(pools={"A": {}, "B": {}}, web_server_xml=WEB_SERVER)
+    srv = t.server(pools={"A": {}, "B": {}, "C": {}}, web_server_xml=WEB_SERVER)
     a = srv.content_dir("A")
-    # A: hsts without the redirect; B: hsts and redirectHttpToHttps
-    srv.config_text = httpspol.with_hsts(srv.config_text, [HSTS % "",
-                                                           HSTS % ' redirectHttpToHttps="true"'])
+    # A: hsts without the redirect; B: hsts and redirectHttpToHttps; C:
+    # none of its own, siteDefaults' (the redirect)
+    srv.config_text = httpspol.with_hsts(srv.config_text, [
+        HSTS % ' redirectHttpToHttps="false"', HSTS % ' redirectHttpToHttps="true"'])
+    srv.config_text = srv.config_text.replace(
+        "    </sites>", '      <siteDefaults><hsts redirectHttpToHttps="true" /></siteDefaults>\n'
+        "    </sites>")
     for d in ("ssl/open", "ssl128", "cert", "negotiate", "map", "both", "locked",
               "unlocked"):
         write_content(os.path.join(a, d, "f.txt"), "x\n")
@@ -93,6 +98,9 @@ def test(t):
         check(r.status == 301 and r.header("Location") == want,
               "%s: expected 301 to %s, got %r %r" % (path, want, r, r.header("Location")))
         check(r.header("Strict-Transport-Security") is None, "hsts on the redirect")
+    r = srv.get("/c.txt", pool="C")
+    check(r.status == 301 and r.header("Location") == "https://%s/c.txt" % srv.host("C"),
+          "siteDefaults' hsts: %r %r" % (r, r.header("Location")))
     r = wasptest.http_request(srv.port, "/q?z", host="%s:%d" % (srv.host("B"), srv.port))
     check(r.status == 301 and r.header("Location") == "https://%s/q?z" % srv.host("B"),
           "Host with a port: %r %r" % (r, r.header("Location")))
