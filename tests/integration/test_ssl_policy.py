@@ -1,11 +1,11 @@
 """The HTTPS policy over plain HTTP (worker/sslpolicy.c):
 system.webServer/security/access sslFlags per <location> (Ssl 403.4, Ssl128
 403.5, SslRequireCert 403.7; SslNegotiateCert and SslMapCert alone serve),
-its inheritance and lock, the URL an internal redirect (a default
-document) goes to, (overrideModeDefault Deny: a web.config setting it
-is 500.19 unless unlocked), IIS's page; the site's hsts redirectHttpToHttps
-(301 to https, the same path and query, the Host's port dropped; siteDefaults'
-hsts for a site without its own) and no
+inherited and overridden below, locked (overrideModeDefault Deny: a
+web.config setting it is 500.19 unless unlocked), checked for the URL an
+internal redirect (a default document) goes to, IIS's page; the site's hsts
+redirectHttpToHttps (301 to https, the same path and query, the Host's port
+dropped; siteDefaults' hsts for a site without its own) and no
 Strict-Transport-Security on plain HTTP. The same over TLS:
 test_https_policy."""
 import os
