@@ -26,7 +26,7 @@ struct adapter *
 adapter_by_pid(struct wasp_env *env, pid_t pid)
 {
 	for (struct adapter *a = env->adapters; a; a = a->next)
-		if (a->pid == pid)
+		if (a->pid == pid && !a->external)
 			return a;
 	return NULL;
 }
@@ -44,7 +44,7 @@ bool
 adapters_running(const struct wasp_env *env)
 {
 	for (const struct adapter *a = env->adapters; a; a = a->next)
-		if (a->pid > 0)
+		if (a->pid > 0 && !a->external)
 			return true;
 	return false;
 }
@@ -222,7 +222,18 @@ adapter_on_register(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg,
 		log_error("adapter '%s' (pid %d): registered twice", a->protocol, (int)a->pid);
 		return -EPROTO;
 	}
+	if (a->external) {
+		struct wasp_msg_adapter_refused no;
+
+		r = adapter_sock_check(a, reg.protocol, &no);
+		if (r < 0) {
+			(void)wasp_send_adapter_refused(ch, msg->hdr.seq, &no);
+			return r;
+		}
+	}
 	memcpy(a->protocol, reg.protocol, sizeof(a->protocol));
+	if (a->external)
+		adapter_sock_settled(a);
 	a->registered = true;
 	log_info("adapter '%s' (pid %d) registered", a->protocol, (int)a->pid);
 
@@ -280,6 +291,8 @@ adapter_on_stats(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, vo
 {
 	struct adapter *a = userdata;
 
+	if (!a->registered)
+		return -EPROTO;
 	memcpy(&a->stats, msg->payload, sizeof(a->stats));
 	return 0;
 }
@@ -320,6 +333,16 @@ adapter_on_close(struct wasp_ipc_channel *ch, int err, void *userdata)
 {
 	struct adapter *a = userdata;
 
+	if (a->external) {
+		if (a->registered)
+			log_warning("adapter '%s' (pid %d, registered over adapter.sock) went away%s%s",
+				    a->protocol, (int)a->pid, err < 0 ? ": " : "",
+				    err < 0 ? strerror(-err) : "");
+		else if (err < 0 && err != -EPERM)
+			log_warning_errno(err, "adapter.sock: peer pid %d cut off", (int)a->pid);
+		adapter_forget(a);
+		return;
+	}
 	if (err < 0 && !wasp_errno_is_disconnect(err)) {
 		log_errno(err, "adapter '%s' (pid %d): channel error, killing it",
 			  a->registered ? a->protocol : a->protocol_hint, (int)a->pid);
@@ -479,7 +502,7 @@ static bool
 adapter_of_role(const struct wasp_env *env, const struct proc_role *role)
 {
 	for (const struct adapter *a = env->adapters; a; a = a->next)
-		if (a->role == role)
+		if (a->role == role && !a->external)
 			return true;
 	return false;
 }
@@ -494,7 +517,13 @@ adapters_start(struct wasp_env *env)
 		const struct proc_role *role = proc_role(i);
 		bool needed = false;
 
+		const struct adapter_decl *d;
+
 		if (!role->protocol || adapter_of_role(env, role))
+			continue;
+		/* registered from outside (listenerAdapters' registerUser) */
+		d = adapter_decl_find(&env->adapter_decls, role->protocol);
+		if (d && d->external)
 			continue;
 		for (size_t j = 0; j < env->n_socks; j++)
 			needed |= strcaseeq(env->socks[j].protocol, role->protocol);
@@ -508,9 +537,21 @@ adapters_start(struct wasp_env *env)
 	return 0;
 }
 
+/* Shutdown: the external adapters' channels close (they see waspd go). */
+static void
+adapters_forget_external(struct wasp_env *env)
+{
+	for (struct adapter *a = env->adapters, *next; a; a = next) {
+		next = a->next;
+		if (a->external)
+			adapter_forget(a);
+	}
+}
+
 void
 adapters_stop(struct wasp_env *env)
 {
+	adapters_forget_external(env);
 	for (struct adapter *a = env->adapters; a; a = a->next) {
 		timer_stop(a->restart_timer);
 		if (a->pid > 0 && !a->stop_sent) {
@@ -543,11 +584,71 @@ adapters_free(struct wasp_env *env)
 
 	while ((a = env->adapters)) {
 		env->adapters = a->next;
-		if (a->pid > 0)
+		timer_free(&a->register_timer);
+		if (a->pid > 0 && !a->external)
 			(void)a->env->procs->kill(a->env, a->pid, SIGKILL);
 		wasp_ipc_channel_free(a->ch);
 		timer_free(&a->restart_timer);
 		timer_free(&a->kill_timer);
 		free(a);
 	}
+}
+
+struct adapter *
+adapter_new_external(struct wasp_env *env, int fd, pid_t pid)
+{
+	struct adapter *a = calloc(1, sizeof(*a));
+
+	if (!a) {
+		safe_close(fd);
+		return NULL;
+	}
+	a->env = env;
+	a->id = ++env->next_adapter_id;
+	a->external = true;
+	a->pid = pid;
+	a->program = "adapter.sock peer";
+	a->protocol_hint = "(unregistered)";
+	a->started_mono = wasp_now_usec();
+	a->ch = wasp_ipc_channel_new(env->base, fd, &adapter_ops, a);
+	if (!a->ch) {
+		free(a);
+		return NULL;
+	}
+	a->next = env->adapters;
+	env->adapters = a;
+	return a;
+}
+
+void
+adapter_forget(struct adapter *a)
+{
+	struct wasp_env *env = a->env;
+	bool registered = a->registered;
+
+	for (struct adapter **pp = &env->adapters; *pp; pp = &(*pp)->next)
+		if (*pp == a) {
+			*pp = a->next;
+			break;
+		}
+	adapter_sock_settled(a);
+	a->ch = wasp_ipc_channel_free(a->ch);
+	timer_free(&a->register_timer);
+	timer_free(&a->restart_timer);
+	timer_free(&a->kill_timer);
+	free(a);
+	if (registered)
+		metrics_on_adapter_gone(env);
+}
+
+struct adapter *
+adapter_of_protocol(struct wasp_env *env, const char *protocol)
+{
+	for (struct adapter *a = env->adapters; a; a = a->next) {
+		if (a->registered && strcaseeq(a->protocol, protocol))
+			return a;
+		if (!a->external && a->pid > 0 && strcaseeq(a->protocol_hint, protocol))
+			return a;
+	}
+	return NULL;
 }

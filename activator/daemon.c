@@ -431,9 +431,11 @@ env_done(struct wasp_env *env)
 {
 	watch_close(env);
 	control_close(env);
+	adapter_sock_close(env);
 	metrics_http_close(env);
 	metrics_done(env);
 	adapters_free(env);
+	adapter_decls_done(&env->adapter_decls);
 	pools_free(env);
 	sockets_close(env);
 	identity_done(&env->listener_ident);
@@ -612,6 +614,9 @@ daemon_start(struct wasp_env *env, struct clock *clock)
 	r = setup_signals(env);
 	if (r < 0)
 		return log_errno(r, "signals");
+	r = adapter_decls_apply(env, env->cfg);
+	if (r < 0)
+		return r;
 	r = sockets_bind(env);
 	if (r < 0)
 		return r;
@@ -619,6 +624,9 @@ daemon_start(struct wasp_env *env, struct clock *clock)
 	if (r < 0)
 		return r;
 	r = control_open(env);
+	if (r < 0)
+		return r;
+	r = adapter_sock_open(env);
 	if (r < 0)
 		return r;
 	watch_open(env);

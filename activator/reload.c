@@ -44,6 +44,8 @@ config_load(const char *path, const struct wasp_config_opts *opts, struct wasp_c
 	if (r < 0)
 		return r;
 	r = metrics_conf_check(*ret_cfg, diags);
+	if (r >= 0)
+		r = adapter_decls_read(*ret_cfg, NULL, diags);
 	if (r < 0) {
 		*ret_ah = NULL; /* in the configuration's arena */
 		return r;
@@ -292,8 +294,15 @@ daemon_reload(struct wasp_env *env, char **ret_msg)
 	if (pools_changed(env, cfg, ah, changed) < 0 || !(stopped = sites_state_carry(env, ah)))
 		goto oom;
 
-	r = sockets_reload(env, ah, &socks_changed);
+	/* the new listenerAdapters decide which bindings get sockets */
+	struct adapter_decls old_decls = env->adapter_decls;
+	env->adapter_decls = (struct adapter_decls){ 0 };
+	r = adapter_decls_apply(env, cfg);
+	if (r >= 0)
+		r = sockets_reload(env, ah, &socks_changed);
 	if (r < 0) {
+		adapter_decls_done(&env->adapter_decls);
+		env->adapter_decls = old_decls;
 		names_free(names, n_names);
 		wasp_config_free(cfg);
 		return reload_fail(env, r, ret_msg,
@@ -301,6 +310,7 @@ daemon_reload(struct wasp_env *env, char **ret_msg)
 				   "configuration stays",
 				   strerror(-r));
 	}
+	adapter_decls_done(&old_decls);
 	r = pools_reload(env, cfg, ah, &st);
 	if (r < 0) /* the sockets are switched already: no way back */
 		wasp_fatal("reload: application pools: out of memory");

@@ -29,11 +29,12 @@ union sockaddr_any {
 	struct sockaddr_storage ss;
 };
 
-/* Protocols with an adapter waspd starts (process.c), and so sockets to bind. */
+/* Protocols with an adapter, started by waspd (process.c) or declared in
+ * listenerAdapters (one may register later), and so sockets to bind. */
 static bool
-protocol_has_adapter(const char *proto)
+protocol_has_adapter(const struct wasp_env *env, const char *proto)
 {
-	return proc_role_for_protocol(proto) != NULL;
+	return adapter_decl_known(&env->adapter_decls, proto);
 }
 
 static int
@@ -72,13 +73,14 @@ sock_add(struct wasp_env *env, const char *proto, const char *address, uint16_t 
 /* The ports with a "*" binding of a protocol with an adapter, one bit
  * each (one pass over the sites, not one per binding). */
 static void
-wildcard_ports(const struct wasp_apphost *ah, uint64_t ret[65536 / 64])
+wildcard_ports(const struct wasp_env *env, const struct wasp_apphost *ah,
+	       uint64_t ret[65536 / 64])
 {
 	memset(ret, 0, 65536 / 8);
 	for (size_t i = 0; i < ah->n_sites; i++)
 		for (size_t j = 0; j < ah->sites[i].n_bindings; j++) {
 			const struct wasp_binding *b = &ah->sites[i].bindings[j];
-			if (protocol_has_adapter(b->protocol) && streq(b->ip, "*"))
+			if (protocol_has_adapter(env, b->protocol) && streq(b->ip, "*"))
 				ret[b->port / 64] |= UINT64_C(1) << (b->port % 64);
 		}
 }
@@ -258,12 +260,12 @@ socks_collect(struct wasp_env *env, const struct wasp_apphost *ah)
 	uint64_t wild[65536 / 64];
 	int r;
 
-	wildcard_ports(ah, wild);
+	wildcard_ports(env, ah, wild);
 	for (size_t i = 0; i < ah->n_sites; i++) {
 		const struct wasp_site *site = &ah->sites[i];
 		for (size_t j = 0; j < site->n_bindings; j++) {
 			const struct wasp_binding *b = &site->bindings[j];
-			if (!protocol_has_adapter(b->protocol)) {
+			if (!protocol_has_adapter(env, b->protocol)) {
 				log_warning("%s:%d: site '%s': no adapter for protocol '%s' "
 					    "(binding '%s'), ignoring",
 					    strempty(b->file), b->line, site->name, b->protocol,

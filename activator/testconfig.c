@@ -281,6 +281,7 @@ testconfig_run(const char *path, FILE *out)
 	if (ah) {
 		check_usable(cfg, ah, &diags);
 		(void)metrics_conf_check(cfg, &diags);
+		(void)adapter_decls_read(cfg, NULL, &diags);
 	}
 	wasp_diag_list_print(&diags, out, WASP_DIAG_WARNING);
 	if (ah) {

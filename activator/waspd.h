@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "adapter_conf.h"
 #include "clock.h"
 #include "msg.h"
 #include "names.h"
@@ -258,6 +259,11 @@ struct adapter {
 	struct timer *restart_timer;
 	struct timer *kill_timer;
 	struct wasp_msg_adapter_stats stats;
+	/* Connected to adapter.sock (adapter_sock.c) rather than started by
+	 * waspd: pid is SO_PEERCRED's, never signalled nor restarted; the
+	 * record goes when its channel closes. */
+	bool external;
+	struct timer *register_timer; /* until ADAPTER_REGISTER */
 };
 
 struct logdir_print {
@@ -320,6 +326,9 @@ struct wasp_env {
 	struct pool *pools;
 	size_t n_pools;
 	struct adapter *adapters;
+	/* listenerAdapters of the running generation (adapter_conf.h) */
+	struct adapter_decls adapter_decls;
+	struct adapter_sock *adapter_sock; /* adapter.sock (adapter_sock.c) */
 	uint32_t next_worker_id;
 	uint32_t next_adapter_id;
 	struct control *control;
@@ -515,6 +524,28 @@ struct adapter *adapter_by_pid(struct wasp_env *env, pid_t pid);
 struct pool *pool_by_ref(struct wasp_env *env, uint32_t pool_id, uint32_t generation);
 void adapter_on_exit(struct adapter *a, int status);
 bool adapters_running(const struct wasp_env *env);
+
+/* Free an external adapter's record (its channel closed, or it was refused). */
+void adapter_forget(struct adapter *a);
+/* A new external adapter's record for the accepted connection fd (taken),
+ * not yet registered; NULL on OOM (fd closed). */
+struct adapter *adapter_new_external(struct wasp_env *env, int fd, pid_t pid);
+/* The registered adapter of protocol, or a waspd-started one that runs for
+ * it; NULL: none. */
+struct adapter *adapter_of_protocol(struct wasp_env *env, const char *protocol);
+
+/* adapter_sock.c: adapter.sock, where adapters started from outside register */
+int adapter_sock_open(struct wasp_env *env);
+void adapter_sock_close(struct wasp_env *env);
+/* An external adapter's ADAPTER_REGISTER for protocol: 0 when it may have
+ * it, else the refusal (reason and message, also logged). */
+int adapter_sock_check(struct adapter *a, const char *protocol,
+		       struct wasp_msg_adapter_refused *ret);
+/* a registered or went: it no longer counts as pending. */
+void adapter_sock_settled(struct adapter *a);
+/* listenerAdapters of a loaded configuration into env (at start, and a
+ * reload's before its sockets): 0 or -errno (logged). */
+int adapter_decls_apply(struct wasp_env *env, struct wasp_config *cfg);
 
 /* daemon.c: the pool events as the daemon acts on them */
 extern const struct pool_events daemon_pool_events;

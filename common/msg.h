@@ -116,6 +116,10 @@ enum wasp_ipc_role {
 	X(REQUESTS_REPLY, requests_reply, 361, VAR, struct wasp_msg_requests_reply, 16, NONE)    \
 	/* W->act: requests served per site since the last one (with WORKER_STATS) */             \
 	X(WORKER_SITE_STATS, worker_site_stats, 362, ARRAY, struct wasp_msg_site_requests, 16,   \
+	  NONE)                                                                                    \
+	/* adapters that register over adapter.sock (docs/adapter-protocol.md) */                 \
+	/* act->A: ADAPTER_REGISTER refused (why), then the activator closes the channel */       \
+	X(ADAPTER_REFUSED, adapter_refused, 208, FIXED, struct wasp_msg_adapter_refused, 128,    \
 	  NONE)
 
 #define WASP_MSG_ENUM_(NAME, name, num, shape, type, size, fd) WASP_MSG_##NAME = num,
@@ -352,6 +356,20 @@ struct wasp_msg_site_requests {
 	uint32_t site_id; /* the configured site id */
 	uint32_t reserved;
 	uint64_t requests; /* served since the last report */
+};
+
+/* Why an adapter's ADAPTER_REGISTER over adapter.sock was refused. */
+enum wasp_adapter_refusal {
+	WASP_ADAPTER_REFUSED_UNDECLARED = 1, /* no listenerAdapters entry for the protocol */
+	WASP_ADAPTER_REFUSED_PERMISSION = 2, /* its uid and groups are not the entry's */
+	WASP_ADAPTER_REFUSED_TAKEN = 3,      /* the protocol has an adapter already */
+	WASP_ADAPTER_REFUSED_STARTED = 4,    /* waspd starts that protocol's adapter itself */
+};
+
+struct wasp_msg_adapter_refused {
+	uint32_t reason;   /* enum wasp_adapter_refusal */
+	uint32_t reserved;
+	char message[120]; /* NUL-terminated, for the adapter's log */
 };
 
 #define WASP_REQUEST_F_TRUNCATED 0x1   /* the URL was longer than WASP_REQUEST_URL_MAX */

@@ -259,24 +259,75 @@ build_pool(struct actx *c, const struct wasp_element *e, struct wasp_apppool *p,
 	return 0;
 }
 
-/* "IP:port:host" for http/https/ftp; IPv6 addresses in brackets. */
+/* "IP:port:host" into b (ip, port, host); IPv6 addresses in brackets.
+ * 0, -EINVAL (nothing reported), -ENOMEM. */
+static int
+split_binding(struct actx *c, const char *info, struct wasp_binding *b)
+{
+	const char *ipend, *portend;
+	_cleanup_free_ char *portstr = NULL;
+	uint64_t port;
+	char *ip;
+
+	if (info[0] == '[') {
+		ipend = strchr(info, ']');
+		if (!ipend || ipend[1] != ':')
+			return -EINVAL;
+		ip = wasp_arena_strndup(c->arena, info + 1, (size_t)(ipend - info - 1));
+		ipend++;
+	} else {
+		ipend = strchr(info, ':');
+		if (!ipend)
+			return -EINVAL;
+		ip = wasp_arena_strndup(c->arena, info, (size_t)(ipend - info));
+	}
+	if (!ip)
+		return -ENOMEM;
+	portend = strchr(ipend + 1, ':');
+	if (!portend)
+		return -EINVAL;
+	portstr = strndup(ipend + 1, (size_t)(portend - ipend - 1));
+	if (!portstr)
+		return -ENOMEM;
+	if (wasp_parse_u64(portstr, 65535, &port) < 0 || port == 0)
+		return -EINVAL;
+	if (!*ip)
+		ip = "*";
+	if (!streq(ip, "*")) {
+		unsigned char buf[16];
+
+		if (inet_pton(AF_INET, ip, buf) != 1 && inet_pton(AF_INET6, ip, buf) != 1)
+			return -EINVAL;
+	}
+	b->ip = ip;
+	b->port = (uint16_t)port;
+	b->host = portend + 1;
+	return 0;
+}
+
+/* "IP:port:host" for http/https/ftp and tcp (no host), and for another
+ * protocol (a listener adapter's) written that way; else the adapter reads
+ * bindingInformation itself (net.tcp "808:*", net.pipe "*"): a leading
+ * port, if any. */
 static int
 parse_binding(struct actx *c, const struct wasp_element *e, struct wasp_binding *b)
 {
 	const char *info = b->binding_information;
-	const char *ipend, *portend;
-	char *ip;
-	uint64_t port;
 	_cleanup_free_ char *portstr = NULL;
+	uint64_t port;
+	int r;
 
 	b->ip = "*";
 	b->host = "";
 	if (!strcaseeq(b->protocol, "http") && !strcaseeq(b->protocol, "https") &&
 	    !strcaseeq(b->protocol, "ftp") && !strcaseeq(b->protocol, "tcp")) {
-		/* net.tcp "808:*", net.pipe "*": the adapter reads
-		 * bindingInformation itself; take a leading port if any. */
 		const char *colon = strchr(info, ':');
 
+		r = split_binding(c, info, b);
+		if (r != -EINVAL)
+			return r;
+		b->ip = "*";
+		b->host = "";
 		portstr = strndup(info, colon ? (size_t)(colon - info) : strlen(info));
 		if (!portstr)
 			return -ENOMEM;
@@ -284,39 +335,16 @@ parse_binding(struct actx *c, const struct wasp_element *e, struct wasp_binding 
 			b->port = (uint16_t)port;
 		return 0;
 	}
-	if (info[0] == '[') {
-		ipend = strchr(info, ']');
-		if (!ipend || ipend[1] != ':')
-			goto bad;
-		ip = wasp_arena_strndup(c->arena, info + 1, (size_t)(ipend - info - 1));
-		ipend++;
-	} else {
-		ipend = strchr(info, ':');
-		if (!ipend)
-			goto bad;
-		ip = wasp_arena_strndup(c->arena, info, (size_t)(ipend - info));
+	r = split_binding(c, info, b);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		(void)wasp_diag_add(c->diags, WASP_DIAG_ERROR, efile(c, e), e->line,
+				    "bindingInformation",
+				    "'%s' is not IP:port:host (IP '*' or an address, IPv6 in [])", info);
+		c->errors++;
+		return -EINVAL;
 	}
-	if (!ip)
-		return -ENOMEM;
-	portend = strchr(ipend + 1, ':');
-	if (!portend)
-		goto bad;
-	portstr = strndup(ipend + 1, (size_t)(portend - ipend - 1));
-	if (!portstr)
-		return -ENOMEM;
-	if (wasp_parse_u64(portstr, 65535, &port) < 0 || port == 0)
-		goto bad;
-	if (!*ip)
-		ip = "*";
-	if (!streq(ip, "*")) {
-		unsigned char buf[16];
-
-		if (inet_pton(AF_INET, ip, buf) != 1 && inet_pton(AF_INET6, ip, buf) != 1)
-			goto bad;
-	}
-	b->ip = ip;
-	b->port = (uint16_t)port;
-	b->host = portend + 1;
 	if (strcaseeq(b->protocol, "tcp") && *b->host) {
 		/* raw TCP has no host name to route by: one site per binding */
 		(void)wasp_diag_add(c->diags, WASP_DIAG_ERROR, efile(c, e), e->line,
@@ -326,11 +354,6 @@ parse_binding(struct actx *c, const struct wasp_element *e, struct wasp_binding 
 		return -EINVAL;
 	}
 	return 0;
-bad:
-	(void)wasp_diag_add(c->diags, WASP_DIAG_ERROR, efile(c, e), e->line, "bindingInformation",
-			    "'%s' is not IP:port:host (IP '*' or an address, IPv6 in [])", info);
-	c->errors++;
-	return -EINVAL;
 }
 
 /* logFile's directory, IIS's default mapped to wasp's (config.h). */
