@@ -88,20 +88,20 @@ adapter_sock_check(struct adapter *a, const char *protocol, struct wasp_msg_adap
 
 	(void)wasp_ipc_channel_peer_cred(a->ch, &cred);
 	if (!d && !adapter_decl_known(&env->adapter_decls, protocol))
-		refusal(ret, WASP_ADAPTER_REFUSED_UNDECLARED,
+		refusal(ret, WASP_REGISTER_REFUSED_UNDECLARED,
 			"protocol '%s' is not declared in listenerAdapters", protocol);
 	else if (!d || !d->external)
-		refusal(ret, WASP_ADAPTER_REFUSED_STARTED,
+		refusal(ret, WASP_REGISTER_REFUSED_STARTED,
 			"waspd starts protocol '%s''s adapter itself (its listenerAdapters entry "
 			"has no registerUser or registerGroup)",
 			protocol);
 	else if (!peer_allowed(a, d, &cred))
-		refusal(ret, WASP_ADAPTER_REFUSED_PERMISSION,
+		refusal(ret, WASP_REGISTER_REFUSED_PERMISSION,
 			"uid %u may not register protocol '%s' (listenerAdapters: registerUser, "
 			"registerGroup)",
 			(unsigned)cred.uid, protocol);
 	else if ((other = adapter_of_protocol(env, protocol)))
-		refusal(ret, WASP_ADAPTER_REFUSED_TAKEN,
+		refusal(ret, WASP_REGISTER_REFUSED_TAKEN,
 			"protocol '%s' has an adapter already (pid %d)", protocol, (int)other->pid);
 	else
 		return 0;

@@ -359,15 +359,15 @@ struct wasp_msg_site_requests {
 };
 
 /* Why an adapter's ADAPTER_REGISTER over adapter.sock was refused. */
-enum wasp_adapter_refusal {
-	WASP_ADAPTER_REFUSED_UNDECLARED = 1, /* no listenerAdapters entry for the protocol */
-	WASP_ADAPTER_REFUSED_PERMISSION = 2, /* its uid and groups are not the entry's */
-	WASP_ADAPTER_REFUSED_TAKEN = 3,      /* the protocol has an adapter already */
-	WASP_ADAPTER_REFUSED_STARTED = 4,    /* waspd starts that protocol's adapter itself */
+enum wasp_register_refusal {
+	WASP_REGISTER_REFUSED_UNDECLARED = 1, /* no listenerAdapters entry for the protocol */
+	WASP_REGISTER_REFUSED_PERMISSION = 2, /* its uid and groups are not the entry's */
+	WASP_REGISTER_REFUSED_TAKEN = 3,      /* the protocol has an adapter already */
+	WASP_REGISTER_REFUSED_STARTED = 4,    /* waspd starts that protocol's adapter itself */
 };
 
 struct wasp_msg_adapter_refused {
-	uint32_t reason;   /* enum wasp_adapter_refusal */
+	uint32_t reason;   /* enum wasp_register_refusal */
 	uint32_t reserved;
 	char message[120]; /* NUL-terminated, for the adapter's log */
 };
