@@ -19,7 +19,6 @@
 #define ADAPTER_RESTART_MAX_USEC (10 * USEC_PER_SEC)
 #define ADAPTER_KILL_USEC (5 * USEC_PER_SEC)
 
-static int adapter_spawn(struct adapter *a);
 static void adapter_arm_kill(struct adapter *a);
 
 struct adapter *
@@ -231,6 +230,11 @@ adapter_on_register(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg,
 			return r;
 		}
 	}
+	if (a->exe && !strcaseeq(reg.protocol, a->protocol_hint)) {
+		log_error("adapter %s (pid %d) registered '%s', started for '%s'", a->program,
+			  (int)a->pid, reg.protocol, a->protocol_hint);
+		return -EPROTO;
+	}
 	memcpy(a->protocol, reg.protocol, sizeof(a->protocol));
 	if (a->external)
 		adapter_sock_settled(a);
@@ -334,13 +338,19 @@ adapter_on_close(struct wasp_ipc_channel *ch, int err, void *userdata)
 	struct adapter *a = userdata;
 
 	if (a->external) {
-		if (a->registered)
+		struct wasp_env *env = a->env;
+		bool was = a->registered;
+
+		if (was)
 			log_warning("adapter '%s' (pid %d, registered over adapter.sock) went away%s%s",
 				    a->protocol, (int)a->pid, err < 0 ? ": " : "",
 				    err < 0 ? strerror(-err) : "");
 		else if (err < 0 && err != -EPERM)
 			log_warning_errno(err, "adapter.sock: peer pid %d cut off", (int)a->pid);
 		adapter_forget(a);
+		/* a reload may have given its protocol to an adapter waspd starts */
+		if (was && !env->stopping && !env->retiring)
+			(void)adapters_start(env);
 		return;
 	}
 	if (err < 0 && !wasp_errno_is_disconnect(err)) {
@@ -413,11 +423,16 @@ adapter_arm_kill(struct adapter *a)
 	}
 }
 
-static int
+int
 adapter_spawn(struct adapter *a)
 {
 	struct wasp_env *env = a->env;
-	struct proc_start s = { .role = a->role };
+	struct proc_start s = {
+		.role = a->role,
+		.path = a->exe,
+		.argv = a->argv,
+		.ident = a->exe ? &a->ident : NULL,
+	};
 	int fd, r;
 	pid_t pid;
 
@@ -438,7 +453,9 @@ adapter_spawn(struct adapter *a)
 		return log_errno(-ENOMEM, "adapter channel");
 	}
 	log_info("started %s (pid %d) as %s", a->program, (int)pid,
-		 env->listener_ident.change ? env->listener_ident.name : "the daemon's user");
+		 s.ident		 ? (s.ident->change ? s.ident->name : "the daemon's user")
+		 : env->listener_ident.change ? env->listener_ident.name
+					      : "the daemon's user");
 	return 0;
 }
 
@@ -481,7 +498,7 @@ adapter_on_exit(struct adapter *a, int status)
 		log_errno(r, "%s: no timer to restart it with; it stays down", a->program);
 }
 
-static struct adapter *
+struct adapter *
 adapter_new(struct wasp_env *env, const struct proc_role *role)
 {
 	struct adapter *a = calloc(1, sizeof(*a));
@@ -521,9 +538,10 @@ adapters_start(struct wasp_env *env)
 
 		if (!role->protocol || adapter_of_role(env, role))
 			continue;
-		/* registered from outside (listenerAdapters' registerUser) */
+		/* registered from outside (listenerAdapters' registerUser), or
+		 * another program (its executable), or one registered already */
 		d = adapter_decl_find(&env->adapter_decls, role->protocol);
-		if (d && d->external)
+		if ((d && (d->external || d->executable)) || adapter_of_protocol(env, role->protocol))
 			continue;
 		for (size_t j = 0; j < env->n_socks; j++)
 			needed |= strcaseeq(env->socks[j].protocol, role->protocol);
@@ -534,7 +552,7 @@ adapters_start(struct wasp_env *env)
 			return log_errno(-ENOMEM, "adapter");
 		(void)adapter_spawn(a);
 	}
-	return 0;
+	return adapters_start_configured(env);
 }
 
 /* Shutdown: the external adapters' channels close (they see waspd go). */
@@ -585,6 +603,7 @@ adapters_free(struct wasp_env *env)
 	while ((a = env->adapters)) {
 		env->adapters = a->next;
 		timer_free(&a->register_timer);
+		adapter_configured_done(a);
 		if (a->pid > 0 && !a->external)
 			(void)a->env->procs->kill(a->env, a->pid, SIGKILL);
 		wasp_ipc_channel_free(a->ch);
@@ -636,6 +655,7 @@ adapter_forget(struct adapter *a)
 	timer_free(&a->register_timer);
 	timer_free(&a->restart_timer);
 	timer_free(&a->kill_timer);
+	adapter_configured_done(a);
 	free(a);
 	if (registered)
 		metrics_on_adapter_gone(env);
@@ -647,7 +667,8 @@ adapter_of_protocol(struct wasp_env *env, const char *protocol)
 	for (struct adapter *a = env->adapters; a; a = a->next) {
 		if (a->registered && strcaseeq(a->protocol, protocol))
 			return a;
-		if (!a->external && a->pid > 0 && strcaseeq(a->protocol_hint, protocol))
+		/* one waspd starts (running, or to be restarted) */
+		if (!a->external && strcaseeq(a->protocol_hint, protocol))
 			return a;
 	}
 	return NULL;

@@ -43,6 +43,12 @@ static const struct proc_role proc_roles[] = {
 		.test_program_var = "WASP_TEST_WORKER_PROGRAM",
 		.test_program_per_pool = true,
 	},
+	[PROC_ADAPTER_CONFIGURED] = {
+		.name = "listener adapter",
+		.program = "(listenerAdapters executable)",
+		.build_path = "",
+		.ident = PROC_IDENT_LISTENER,
+	},
 };
 
 const struct proc_role *
@@ -116,14 +122,15 @@ static int
 proc_spawn_real(struct wasp_env *env, const struct proc_start *s, pid_t *ret_pid, int *ret_fd)
 {
 	const struct proc_role *role = s->role;
-	bool stand_in;
-	_cleanup_free_ char *path = proc_program_path(env, role, s->pool, &stand_in);
+	bool stand_in = false;
+	_cleanup_free_ char *path = s->path ? strdup(s->path)
+					    : proc_program_path(env, role, s->pool, &stand_in);
 	_cleanup_free_ char *title = NULL;
 	char *argv[] = { NULL, NULL };
 	struct spawn_opts o = {
 		.path = path,
-		.argv = argv,
-		.ident = proc_identity(env, role, s->pool),
+		.argv = s->argv ? s->argv : argv,
+		.ident = s->ident ? s->ident : proc_identity(env, role, s->pool),
 		.extra_env = s->extra_env,
 	};
 	int fds[2], r;

@@ -217,8 +217,8 @@ reload_switch(struct wasp_env *env, struct wasp_config *cfg, struct wasp_apphost
 	routes_invalidate(env);
 	logdirs_prepare(env);
 	adapters_send_generation(env, socks_changed);
-	if (socks_changed)
-		(void)adapters_start(env); /* a protocol's first binding */
+	/* a protocol's first binding, or a listenerAdapters entry's program */
+	(void)adapters_start(env);
 	pools_send_routes(env);
 	pools_reload_start(env);
 }

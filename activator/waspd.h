@@ -207,6 +207,7 @@ enum proc_role_id {
 	PROC_ADAPTER_HTTP,
 	PROC_ADAPTER_TCP,
 	PROC_WORKER,
+	PROC_ADAPTER_CONFIGURED, /* listenerAdapters' executable (proc_start.path) */
 	PROC_ROLE__COUNT,
 };
 
@@ -232,6 +233,10 @@ struct proc_start {
 	const char *title;            /* argv[0]; NULL: the program's path */
 	const struct pool *pool;      /* PROC_IDENT_POOL */
 	const char *const *extra_env; /* NULL-terminated "K=V", may be NULL */
+	/* set: this program, argv and identity rather than the role's */
+	const char *path;
+	char *const *argv;
+	const struct wasp_identity *ident;
 };
 
 struct proc_ops {
@@ -264,6 +269,12 @@ struct adapter {
 	 * record goes when its channel closes. */
 	bool external;
 	struct timer *register_timer; /* until ADAPTER_REGISTER */
+	/* A listenerAdapters entry's executable waspd starts (its arguments,
+	 * userName as ident); NULL for the built-in ones. */
+	char *exe;
+	char **argv;
+	struct wasp_identity ident;
+	char hint[WASP_PROTOCOL_NAME_MAX]; /* protocol_hint's storage */
 };
 
 struct logdir_print {
@@ -525,7 +536,20 @@ struct pool *pool_by_ref(struct wasp_env *env, uint32_t pool_id, uint32_t genera
 void adapter_on_exit(struct adapter *a, int status);
 bool adapters_running(const struct wasp_env *env);
 
-/* Free an external adapter's record (its channel closed, or it was refused). */
+/* A new adapter record of role (not started). NULL on OOM. */
+struct adapter *adapter_new(struct wasp_env *env, const struct proc_role *role);
+/* Start a's process (a restart is scheduled when that fails). */
+int adapter_spawn(struct adapter *a);
+
+/* adapter_exec.c: the adapters listenerAdapters' executable names */
+/* Start one for every such entry whose protocol has a listening socket and
+ * no adapter (after the built-in ones). 0 or -ENOMEM. */
+int adapters_start_configured(struct wasp_env *env);
+/* Free what a started entry's record holds (NULL-safe for the others). */
+void adapter_configured_done(struct adapter *a);
+
+/* Free an external adapter's record (its channel closed, or it was refused),
+ * or one waspd has not started. */
 void adapter_forget(struct adapter *a);
 /* A new external adapter's record for the accepted connection fd (taken),
  * not yet registered; NULL on OOM (fd closed). */

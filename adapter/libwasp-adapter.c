@@ -206,12 +206,14 @@ read_hello(int sock)
 	return r;
 }
 
-static int
-register_on(int sock, const char *protocol)
+int
+wasp_adapter_register(int sock, const char *protocol)
 {
 	struct wasp_adapter_register reg = { { 0 } };
 	int r;
 
+	if (!protocol || !*protocol || strlen(protocol) >= WASP_ADAPTER_PROTOCOL_MAX)
+		return -EINVAL;
 	r = wasp_adapter_send_hello(sock);
 	if (r < 0)
 		return r;
@@ -247,7 +249,7 @@ wasp_adapter_connect(const char *runtime_dir, const char *protocol)
 		close(fd);
 		return r;
 	}
-	r = register_on(fd, protocol);
+	r = wasp_adapter_register(fd, protocol);
 	if (r < 0) {
 		close(fd);
 		return r;

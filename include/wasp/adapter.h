@@ -197,8 +197,14 @@ int wasp_adapter_send_hello(int sock);
 /* Check that msg is the peer's HELLO for role: 0, or -EPROTO. */
 int wasp_adapter_check_hello(const struct wasp_adapter_msg *msg, enum wasp_adapter_role role);
 
-/* Connect to runtime_dir/adapter.sock (NULL: /run/wasp), send HELLO, read
- * waspd's HELLO and send ADAPTER_REGISTER for protocol. Returns the
+/* On a connected activator channel sock: send HELLO, read waspd's HELLO,
+ * send ADAPTER_REGISTER for protocol. 0 or -errno. An adapter waspd starts
+ * (listenerAdapters' executable) calls it on the channel it inherits: the
+ * descriptor named by the environment variable WASP_CHANNEL_FD (3). */
+int wasp_adapter_register(int sock, const char *protocol);
+
+/* Connect to runtime_dir/adapter.sock (NULL: /run/wasp) and
+ * wasp_adapter_register() on it. Returns the
  * connected socket (blocking, close-on-exec) or -errno. What follows comes
  * as messages: LISTEN_SOCKETs, ROUTE_TABLE, WORKER_CHANNELs when waspd
  * accepted, or ADAPTER_REFUSED and EOF when it did not. */

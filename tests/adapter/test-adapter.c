@@ -4,7 +4,9 @@
  * RUNTIME_DIR, takes the listening sockets and routing table waspd sends,
  * and hands every connection, unread, to a worker of the pool of the root
  * application of the site whose binding it came in on (asking for a
- * worker when the pool has none). What happens is printed on stdout, one
+ * worker when the pool has none). RUNTIME_DIR "-": started by waspd
+ * (listenerAdapters' executable), on the channel WASP_CHANNEL_FD names.
+ * What happens is printed on stdout, one
  * line each: "registered generation=N sockets=K [ADDRESS:PORT ...]",
  * "refused reason=N MESSAGE", "handoff conn=N", "worker pool=N pid=N".
  * Exit status: 0 when waspd closed the channel, 2 connect failed, 3
@@ -285,7 +287,16 @@ main(int argc, char **argv)
 	protocol = argv[2];
 	for (size_t i = 0; i < MAX_CONNS; i++)
 		conns[i].fd = -1;
-	act = wasp_adapter_connect(argv[1], protocol);
+	if (!strcmp(argv[1], "-")) {
+		/* started by waspd: the channel it gave us */
+		const char *v = getenv("WASP_CHANNEL_FD");
+		int fd = v ? atoi(v) : -1, r;
+
+		r = fd >= 0 ? wasp_adapter_register(fd, protocol) : -EBADF;
+		act = r < 0 ? r : fd;
+	} else {
+		act = wasp_adapter_connect(argv[1], protocol);
+	}
 	if (act < 0) {
 		printf("connect failed: %s\n", strerror(-act));
 		return 2;
