@@ -10,9 +10,12 @@ entry does not name (as root also the adapter run as nobody). A garbage
 peer (random bytes, half a HELLO), one that says nothing (cut off after
 5 s) and connections beyond the pending limit are cut off while HTTP and
 the adapter serve on. The adapter killed is forgotten (the pool keeps its
-worker) and a new one registers and serves. A declared protocol of its own
+worker) and a new one registers and serves. A reload that declares a
+protocol (registerGroup) with a binding: the running adapter gets the new
+generation, and a member of the group registers the new protocol. A declared protocol of its own
 (echo.test) gets its IP:port: binding's socket. A registerUser naming no
 user is a configuration error naming file, line and attribute."""
+import grp
 import os
 import pwd
 import signal
@@ -128,7 +131,7 @@ def test(t):
         wasptest.skip("no user other than root to name")
     bad_config(t, me)
 
-    tport, eport = wasptest.free_port(), wasptest.free_port()
+    tport, eport, lport = wasptest.free_port(), wasptest.free_port(), wasptest.free_port()
     srv = t.server(
         pools={"T": {}, "H": {}},
         sites=[{"name": "H", "id": 1, "bindings": ["127.0.0.1:{port}:h.test"],
@@ -217,6 +220,30 @@ def test(t):
         with socket.create_connection(("127.0.0.1", tport), timeout=10) as c:
             check(echo(c, b"again\n") == b"again\n", "echo through the new adapter")
         check(srv.worker_pids("T") == workers, "T's worker changed: %r" % srv.worker_pids("T"))
+
+        # a reload declares late.test (registerGroup) with a binding: its
+        # socket is bound, the running adapter gets the new generation, and
+        # a member of the group registers it
+        gid = pwd.getpwnam(nobody).pw_gid if root else os.getgid()
+        text = srv.config_text.replace(
+            '      <add name="locked"',
+            '      <add name="late.test" registerGroup="%s" />\n      <add name="locked"'
+            % grp.getgrgid(gid).gr_name)
+        text = text.replace(
+            '<binding protocol="tcp" bindingInformation="127.0.0.1:%d:" />' % tport,
+            '<binding protocol="tcp" bindingInformation="127.0.0.1:%d:" />\n'
+            '          <binding protocol="late.test" bindingInformation="127.0.0.1:%d:" />'
+            % (tport, lport))
+        check(text.count("late.test") == 2, "late.test not put in the configuration")
+        with open(srv.config_path, "w") as f:
+            f.write(text)
+        srv.waspctl("reload")
+        check(a3.line("registered generation=2"), "the new generation: %r" % a3.lines)
+        late = Adapter(srv, "late.test", user=nobody if root else None)
+        adapters.append(late)
+        ln = late.line("registered")
+        check(ln and "127.0.0.1:%d" % lport in ln, "late.test by registerGroup: %r (%r)"
+              % (ln, late.lines))
     finally:
         for a in adapters:
             a.stop()
