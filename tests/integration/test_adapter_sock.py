@@ -18,6 +18,7 @@ user is a configuration error naming file, line and attribute."""
 import grp
 import os
 import pwd
+import select
 import signal
 import socket
 import subprocess
@@ -48,7 +49,7 @@ class Adapter:
                 os.setuid(pw.pw_uid)
         self.proc = subprocess.Popen(
             [wasptest.program("tests/adapter/test-adapter"), srv.runtime_dir, protocol],
-            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, preexec_fn=drop)
+            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, preexec_fn=drop, bufsize=0)
         self.lines = []
 
     def line(self, prefix, timeout=10.0):
@@ -58,6 +59,10 @@ class Adapter:
             for ln in self.lines:
                 if ln.startswith(prefix):
                     return ln
+            ready, _, _ = select.select([self.proc.stdout], [], [],
+                                        max(0.0, deadline - time.monotonic()))
+            if not ready:
+                break
             ln = self.proc.stdout.readline().decode()
             if not ln:
                 return None
