@@ -3,8 +3,9 @@ DESTDIR, the tree holds the programs, the default applicationHost.config
 (one site serving a page under $localstatedir/www/wasp), the schema, the
 systemd units and sysusers file, the man pages waspd(8), waspctl(8) and
 wasp-applicationhost.config(5), <wasp/module.h> and wasp-module.pc (with
-its moduledir) for module authors, and no example module; the installed
-waspd accepts the installed default file (--test-config), and without -c
+its moduledir) for module authors, <wasp/adapter.h>, libwasp-adapter.a and
+wasp-adapter.pc for adapter authors (test-adapter builds against them),
+and no example module; the installed waspd accepts the installed default file (--test-config), and without -c
 it reads the default path."""
 import glob
 import json
@@ -56,6 +57,7 @@ def test(t):
         os.path.join(under("mandir"), "man8", "waspctl.8"),
         os.path.join(under("mandir"), "man5", "wasp-applicationhost.config.5"),
         os.path.join(under("includedir"), "wasp", "module.h"),
+        os.path.join(under("includedir"), "wasp", "adapter.h"),
     ]
     for f in want:
         check(os.path.isfile(d(f)), "not installed: %s" % f)
@@ -72,6 +74,23 @@ def test(t):
         pc = f.read()
     check("moduledir=${libdir}/wasp/modules" in pc and "Cflags: -I${includedir}" in pc,
           "wasp-module.pc: %s" % pc)
+    pcs = glob.glob(dest + "/**/pkgconfig/wasp-adapter.pc", recursive=True)
+    libs = glob.glob(dest + "/**/libwasp-adapter.a", recursive=True)
+    check(len(pcs) == 1 and len(libs) == 1, "wasp-adapter.pc, libwasp-adapter.a: %r %r"
+          % (pcs, libs))
+    with open(pcs[0]) as f:
+        pc = f.read()
+    check("-lwasp-adapter" in pc, "wasp-adapter.pc: %s" % pc)
+    # an adapter builds against what is installed, and nothing else of wasp
+    cc = shutil.which("cc")
+    if cc:
+        exe = os.path.join(t.dir, "installed-test-adapter")
+        p = subprocess.run([cc, "-o", exe, "-I", d(under("includedir")),
+                            os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                         "adapter", "test-adapter.c"),
+                            libs[0], "-ljansson"], capture_output=True, timeout=120)
+        check(p.returncode == 0, "test-adapter against the installed header: %s"
+              % p.stderr.decode()[-2000:])
     with open(d(config)) as f:
         text = f.read()
     check('physicalPath="%s"' % wwwroot in text, "default site's content: %s" % text)
