@@ -1,8 +1,9 @@
 /* libwasp-adapter: the framing and the few calls of <wasp/adapter.h> for
- * protocol adapters written outside wasp. Self-contained (libc only): it
- * is installed and linked into other programs, so it carries none of
- * wasp's internal code; tests/unit/test_adapter_abi.c checks that its
- * numbers and layouts are those of common/msg.h and common/ipc.h. */
+ * protocol adapters written outside wasp. libc only: it is installed and
+ * linked into other programs, so of wasp's code it carries only
+ * common/wire.c (the framing's system calls, shared with wasp's own
+ * channels); tests/unit/test_adapter_abi.c checks that its numbers and
+ * layouts are those of common/msg.h and common/ipc.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -15,15 +16,11 @@
 #include <unistd.h>
 
 #include "wasp/adapter.h"
+#include "wire.h"
 
 #define TABLE_MAX (64u << 20)
 
 _Static_assert(sizeof(struct wasp_adapter_hdr) == WASP_ADAPTER_HDR_SIZE, "header size");
-
-union control {
-	struct cmsghdr align;
-	char buf[CMSG_SPACE(sizeof(int))];
-};
 
 int
 wasp_adapter_api_version(void)
@@ -42,112 +39,40 @@ wasp_adapter_send(int sock, uint16_t type, uint32_t seq, const void *payload, si
 		.seq = seq,
 		.pid = (uint32_t)getpid(),
 	};
-	struct iovec iov[2] = { { .iov_base = &hdr, .iov_len = sizeof(hdr) } };
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 1 };
-	union control control;
-	ssize_t n;
 
 	if (len > WASP_ADAPTER_MAX_PAYLOAD)
 		return -EMSGSIZE;
-	if (len > 0) {
-		if (!payload)
-			return -EINVAL;
-		iov[1] = (struct iovec){ .iov_base = (void *)(uintptr_t)payload, .iov_len = len };
-		mh.msg_iovlen = 2;
-	}
-	if (fd >= 0) {
-		struct cmsghdr *c;
-
-		memset(&control, 0, sizeof(control));
-		mh.msg_control = &control;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int));
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
-	do
-		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	return (size_t)n == hdr.len ? 0 : -EIO;
-}
-
-/* The descriptors of mh: the first into *fd, others closed. False when
- * there was anything but one descriptor's worth of SCM_RIGHTS. */
-static bool
-take_fds(struct msghdr *mh, int *fd)
-{
-	bool ok = true;
-
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
-			ok = false;
-			continue;
-		}
-		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-			int x;
-
-			memcpy(&x, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (*fd < 0) {
-				*fd = x;
-			} else {
-				close(x);
-				ok = false;
-			}
-		}
-	}
-	return ok;
-}
-
-static ssize_t
-recv_retry(int sock, struct msghdr *mh)
-{
-	bool reset_seen = false;
-
-	for (;;) {
-		ssize_t n = recvmsg(sock, mh, MSG_CMSG_CLOEXEC);
-		if (n >= 0)
-			return n;
-		if (errno == EINTR)
-			continue;
-		/* a peer that closed with our messages unread: what it sent
-		 * before it went is still there, then EOF */
-		if (errno == ECONNRESET && !reset_seen) {
-			reset_seen = true;
-			continue;
-		}
-		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	}
+	if (len > 0 && !payload)
+		return -EINVAL;
+	return wasp_wire_send(sock, &hdr, sizeof(hdr), payload, len, fd);
 }
 
 int
 wasp_adapter_recv(int sock, void *buf, size_t size, struct wasp_adapter_msg *ret)
 {
-	union control control;
+	union wasp_wire_control control;
 	struct iovec iov = { .iov_base = buf, .iov_len = size };
 	struct msghdr mh = {
 		.msg_iov = &iov,
 		.msg_iovlen = 1,
 		.msg_control = &control,
+		/* CMSG_LEN: a second descriptor shows up as MSG_CTRUNC */
 		.msg_controllen = CMSG_LEN(sizeof(int)),
 	};
 	int fd = -1;
-	bool ok;
+	bool bad;
 	ssize_t n;
 
 	if (!buf || !ret || size < WASP_ADAPTER_MAX_MSG)
 		return -EINVAL;
-	n = recv_retry(sock, &mh);
+	n = wasp_wire_recvmsg(sock, &mh);
 	if (n < 0)
 		return (int)n;
-	ok = take_fds(&mh, &fd);
-	if (n == 0 && fd < 0)
+	bad = wasp_wire_take_fds(&mh, &fd);
+	if (n == 0 && fd < 0 && !bad)
 		return 0;
 	memcpy(&ret->hdr, buf, (size_t)n < sizeof(ret->hdr) ? (size_t)n : sizeof(ret->hdr));
-	if (!ok || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+	if (bad || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
 	    (size_t)n < WASP_ADAPTER_HDR_SIZE || ret->hdr.len != (size_t)n ||
 	    ret->hdr.version != WASP_ADAPTER_IPC_VERSION ||
 	    !(ret->hdr.flags & WASP_ADAPTER_F_HAS_FD) != (fd < 0)) {

@@ -16,12 +16,7 @@
 #include "ipc-private.h"
 #include "log.h"
 #include "util.h"
-
-/* Room for exactly one SCM_RIGHTS fd. */
-union ipc_control {
-	struct cmsghdr align;
-	char buf[CMSG_SPACE(sizeof(int))];
-};
+#include "wire.h"
 
 static int
 ipc_socketpair(int type, int ret_fds[2])
@@ -54,13 +49,6 @@ ipc_send(int sock, pid_t pid, uint16_t type, uint32_t seq, uint8_t flags, const 
 	 size_t len, int fd)
 {
 	struct wasp_ipc_hdr hdr;
-	struct iovec iov[2];
-	union ipc_control control;
-	struct msghdr mh = {
-		.msg_iov = iov,
-		.msg_iovlen = 1,
-	};
-	ssize_t n;
 
 	if (len > WASP_IPC_MAX_PAYLOAD)
 		return -EMSGSIZE;
@@ -75,34 +63,7 @@ ipc_send(int sock, pid_t pid, uint16_t type, uint32_t seq, uint8_t flags, const 
 		.seq = seq,
 		.pid = (uint32_t)pid,
 	};
-	iov[0] = (struct iovec){ .iov_base = &hdr, .iov_len = sizeof(hdr) };
-	if (len > 0) {
-		/* sendmsg does not write through iov_base; the cast only drops const. */
-		iov[1] = (struct iovec){ .iov_base = (void *)(uintptr_t)payload, .iov_len = len };
-		mh.msg_iovlen = 2;
-	}
-	if (fd >= 0) {
-		struct cmsghdr *cmsg;
-
-		memset(&control, 0, sizeof(control));
-		mh.msg_control = &control;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int));
-		cmsg = CMSG_FIRSTHDR(&mh);
-		cmsg->cmsg_level = SOL_SOCKET;
-		cmsg->cmsg_type = SCM_RIGHTS;
-		cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-	}
-
-	do
-		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	/* SOCK_SEQPACKET sends a record whole or not at all. */
-	if ((size_t)n != WASP_IPC_HDR_SIZE + len)
-		return -EIO;
-	return 0;
+	return wasp_wire_send(sock, &hdr, sizeof(hdr), payload, len, fd);
 }
 
 int
@@ -112,65 +73,12 @@ wasp_ipc_send(int sock, uint16_t type, uint32_t seq, uint8_t flags, const void *
 	return ipc_send(sock, getpid(), type, seq, flags, payload, len, fd);
 }
 
-/* recvmsg() with EINTR retried; -errno (-EAGAIN when nothing is there). */
-static ssize_t
-recvmsg_retry(int sock, struct msghdr *mh)
-{
-	ssize_t n;
-
-	for (bool reset_seen = false;;) {
-		n = recvmsg(sock, mh, MSG_CMSG_CLOEXEC);
-		if (n >= 0)
-			return n;
-		if (errno == EINTR)
-			continue;
-		/* A peer that closed with our messages unread leaves a one-shot
-		 * ECONNRESET in front of what it sent before it went; read on:
-		 * its last messages (a handback with a connection, say) must
-		 * not be lost, and EOF follows them. */
-		if (errno == ECONNRESET && !reset_seen) {
-			reset_seen = true;
-			continue;
-		}
-		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	}
-}
-
-/* The fds of a received message's SCM_RIGHTS: the first into *fd, any
- * other closed. Returns true when the control data was not exactly one
- * SCM_RIGHTS fd's worth (another cmsg, a second fd). */
-static bool
-take_rights(struct msghdr *mh, int *fd)
-{
-	bool bad_cmsg = false;
-
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-		    c->cmsg_len < CMSG_LEN(0)) {
-			bad_cmsg = true;
-			continue;
-		}
-		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
-			int x;
-
-			memcpy(&x, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (*fd < 0) {
-				*fd = x;
-			} else {
-				(void)safe_close(x);
-				bad_cmsg = true; /* more than one fd */
-			}
-		}
-	}
-	return bad_cmsg;
-}
-
 /* wasp_ipc_recv; *ret_bad_version tells a channel that the peer speaks
  * another protocol version (reported as -EPROTONOSUPPORT before HELLO). */
 int
 ipc_recv(int sock, void *buf, size_t size, struct wasp_ipc_msg *ret, bool *ret_bad_version)
 {
-	union ipc_control control;
+	union wasp_wire_control control;
 	struct iovec iov = { .iov_base = buf, .iov_len = size };
 	struct msghdr mh = {
 		.msg_iov = &iov,
@@ -191,13 +99,13 @@ ipc_recv(int sock, void *buf, size_t size, struct wasp_ipc_msg *ret, bool *ret_b
 	if (size < WASP_IPC_MAX_MSG)
 		return -EINVAL;
 
-	n = recvmsg_retry(sock, &mh);
+	n = wasp_wire_recvmsg(sock, &mh);
 	if (n < 0)
 		return (int)n;
 
 	/* Take every fd that arrived before judging the message, so that all
 	 * of them are closed on any error below. */
-	bad_cmsg = take_rights(&mh, &fd);
+	bad_cmsg = wasp_wire_take_fds(&mh, &fd);
 
 	/* MSG_CTRUNC with no fd received: the kernel could not install the
 	 * peer's fd (we are at RLIMIT_NOFILE) and dropped it. The message
