@@ -85,7 +85,10 @@ def test(t):
     cc = shutil.which("cc")
     if cc:
         exe = os.path.join(t.dir, "installed-test-adapter")
-        p = subprocess.run([cc, "-o", exe, "-I", d(under("includedir")),
+        # a sanitizer build's library needs its runtime
+        san = opt.get("b_sanitize", "none")
+        flags = ["-fsanitize=" + san] if san not in ("none", "") else []
+        p = subprocess.run([cc] + flags + ["-o", exe, "-I", d(under("includedir")),
                             os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                                          "adapter", "test-adapter.c"),
                             libs[0], "-ljansson"], capture_output=True, timeout=120)
