@@ -14,7 +14,8 @@ worker) and a new one registers and serves. A reload that declares a
 protocol (registerGroup) with a binding: the running adapter gets the new
 generation, and a member of the group registers the new protocol. A declared protocol of its own
 (echo.test) gets its IP:port: binding's socket. A registerUser naming no
-user is a configuration error naming file, line and attribute."""
+user is a configuration error naming file, line and attribute; `waspctl
+list config` shows the section."""
 import grp
 import os
 import pwd
@@ -151,6 +152,10 @@ def test(t):
                                               LOCATION % "T" + "</configuration>")
     srv.start()
     srv.wait_log("protocol 'tcp': waiting for its adapter to register")
+    shown = srv.waspctl("-c", srv.config_path, "list", "config", "--section",
+                        "system.applicationHost/listenerAdapters", json_output=False)
+    check('name="echo.test"' in shown and 'registerUser="%s"' % me in shown,
+          "waspctl list config: %s" % shown)
     check(srv.children("wasp-tcp") == [], "waspd started wasp-tcp for a tcp registered "
           "from outside")
     adapters = []
