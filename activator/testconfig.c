@@ -174,19 +174,24 @@ check_usable(struct wasp_config *cfg, const struct wasp_apphost *ah, struct wasp
 {
 	const struct wasp_element *gm = wasp_config_section(cfg, "system.webServer/globalModules");
 	const struct wasp_element *sites = wasp_config_section(cfg, "system.applicationHost/sites");
+	struct adapter_decls decls = { 0 };
+	struct wasp_diag_list ignored = WASP_DIAG_LIST_INIT; /* reported by the caller */
 
+	(void)adapter_decls_read(cfg, &decls, &ignored);
+	wasp_diag_list_done(&ignored);
 	for (size_t i = 0; i < ah->n_sites; i++) {
 		const struct wasp_site *s = &ah->sites[i];
 
 		for (size_t j = 0; j < s->n_bindings; j++) {
 			const struct wasp_binding *b = &s->bindings[j];
 
-			if (!proc_role_for_protocol(b->protocol))
+			if (!adapter_decl_known(&decls, b->protocol))
 				(void)wasp_diag_add(
 					diags, WASP_DIAG_WARNING, strempty(b->file), b->line,
 					"protocol",
 					"site '%s': no adapter for protocol '%s' comes with wasp; "
-					"binding '%s' is served only if an adapter registers '%s'",
+					"binding '%s' is served only once listenerAdapters declares "
+					"'%s' and its adapter registers",
 					s->name, b->protocol, b->binding_information, b->protocol);
 		}
 		for (size_t j = 0; j < s->n_apps; j++)
@@ -212,6 +217,7 @@ check_usable(struct wasp_config *cfg, const struct wasp_apphost *ah, struct wasp
 		if (a)
 			warn_unset(diags, a->file, a->line, "image", a->value.text);
 	}
+	adapter_decls_done(&decls);
 }
 
 static void

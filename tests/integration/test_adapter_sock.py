@@ -106,19 +106,32 @@ def seqpacket(srv):
 
 
 def bad_config(t, me):
+    """--test-config: a registerUser naming no user is an error naming file,
+    line and attribute; a binding of an undeclared protocol is a warning, a
+    declared one's is not."""
     path = os.path.join(t.dir, "bad.config")
-    text = wasptest.config_xml([{"name": "P"}], [])
-    text = text.replace("  </system.applicationHost>", """    <listenerAdapters>
-      <add name="tcp" registerUser="no-such-user-wasp" />
+    site = {"name": "S", "id": 1, "bindings": ["gopher/127.0.0.1:7001:",
+                                               "decl.test/127.0.0.1:7002:"],
+            "apps": [{"path": "/", "pool": "P", "physicalPath": t.dir}]}
+    good = wasptest.config_xml([{"name": "P"}], [site]).replace(
+        "  </system.applicationHost>", """    <listenerAdapters>
+      <add name="decl.test" registerUser="%s" />
     </listenerAdapters>
-  </system.applicationHost>""")
-    with open(path, "w") as f:
-        f.write(text)
-    r = subprocess.run([wasptest.program("activator/waspd"), "-c", path, "--test-config"],
-                       capture_output=True, text=True, timeout=30)
-    out = r.stdout + r.stderr
-    check(r.returncode == 1 and "registerUser" in out and "bad.config:" in out,
-          "a registerUser naming no user: %d %r" % (r.returncode, out))
+  </system.applicationHost>""" % me)
+    bad = good.replace('registerUser="%s"' % me, 'registerUser="no-such-user-wasp"')
+    for text, status in ((bad, 1), (good, 0)):
+        with open(path, "w") as f:
+            f.write(text)
+        r = subprocess.run([wasptest.program("activator/waspd"), "-c", path,
+                            "--test-config"], capture_output=True, text=True, timeout=30)
+        out = r.stdout + r.stderr
+        check(r.returncode == status, "--test-config: %d %r" % (r.returncode, out))
+        if status:
+            check("registerUser" in out and "bad.config:" in out and "no-such-user-wasp" in out,
+                  "a registerUser naming no user: %r" % out)
+        else:
+            check("protocol 'gopher'" in out and "protocol 'decl.test'" not in out,
+                  "bindings' warnings: %r" % out)
 
 
 def test(t):
