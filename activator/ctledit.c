@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "adapter_conf.h"
 #include "apphost.h"
 #include "config.h"
 #include "ctledit_int.h"
@@ -270,6 +271,8 @@ edit_validate(const char *text, size_t len, const char *filename)
 		r = wasp_apphost_build(cfg, wasp_config_arena(cfg), &ah, &diags);
 	if (r >= 0)
 		r = metrics_conf_check(cfg, &diags);
+	if (r >= 0)
+		r = adapter_decls_read(cfg, NULL, &diags);
 	wasp_diag_list_print(&diags, stderr, WASP_DIAG_ERROR);
 	if (r >= 0 && diags.n_errors)
 		r = -EINVAL;

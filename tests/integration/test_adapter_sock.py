@@ -108,7 +108,7 @@ def seqpacket(srv):
 def bad_config(t, me):
     """--test-config: a registerUser naming no user is an error naming file,
     line and attribute; a binding of an undeclared protocol is a warning, a
-    declared one's is not."""
+    declared one's is not. waspctl refuses such an edit."""
     path = os.path.join(t.dir, "bad.config")
     site = {"name": "S", "id": 1, "bindings": ["gopher/127.0.0.1:7001:",
                                                "decl.test/127.0.0.1:7002:"],
@@ -132,6 +132,15 @@ def bad_config(t, me):
         else:
             check("protocol 'gopher'" in out and "protocol 'decl.test'" not in out,
                   "bindings' warnings: %r" % out)
+    # waspctl refuses an edit that adds what a load would refuse
+    r = subprocess.run([wasptest.program("activator/waspctl"), "-c", path, "set", "config",
+                        "/section:system.applicationHost/listenerAdapters",
+                        "/+[name='x.test',registerUser='no-such-user-wasp']"],
+                       capture_output=True, text=True, timeout=30)
+    check(r.returncode != 0 and "registerUser" in r.stderr, "waspctl edit: %d %r %r"
+          % (r.returncode, r.stdout, r.stderr))
+    with open(path) as f:
+        check(f.read() == good, "the refused edit changed the file")
 
 
 def test(t):
