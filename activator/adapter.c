@@ -452,10 +452,9 @@ adapter_spawn(struct adapter *a)
 		(void)env->procs->kill(env, pid, SIGKILL);
 		return log_errno(-ENOMEM, "adapter channel");
 	}
+	const struct wasp_identity *id = s.ident ? s.ident : &env->listener_ident;
 	log_info("started %s (pid %d) as %s", a->program, (int)pid,
-		 s.ident		 ? (s.ident->change ? s.ident->name : "the daemon's user")
-		 : env->listener_ident.change ? env->listener_ident.name
-					      : "the daemon's user");
+		 id->change ? id->name : "the daemon's user");
 	return 0;
 }
 
@@ -532,9 +531,8 @@ adapters_start(struct wasp_env *env)
 {
 	for (int i = 0; i < PROC_ROLE__COUNT; i++) {
 		const struct proc_role *role = proc_role(i);
-		bool needed = false;
-
 		const struct adapter_decl *d;
+		bool needed = false;
 
 		if (!role->protocol || adapter_of_role(env, role))
 			continue;
