@@ -11,7 +11,7 @@ import signal
 import socket
 import wasptest
 from wasptest import check, wait_until
-from test_tcp_lifecycle import LOCATION, content, echo
+from test_tcp_lifecycle import LOCATION, content, echo, http_site
 
 ADAPTERS = """    <listenerAdapters>
       <add name="tcp" executable="%(exe)s" arguments="- tcp" userName="%(user)s" />
@@ -38,9 +38,8 @@ def test(t):
     tport, oport = wasptest.free_port(), wasptest.free_port()
     srv = t.server(
         pools={"T": {}, "H": {}},
-        sites=[{"name": "H", "id": 2, "bindings": ["127.0.0.1:{port}:h.test"],
-                "apps": [{"path": "/", "pool": "H", "physicalPath": content(t, "H")}]},
-               {"name": "T", "id": 1, "bindings": ["tcp/127.0.0.1:%d:" % tport,
+        sites=[http_site(t),
+               {"name": "T", "id": 2, "bindings": ["tcp/127.0.0.1:%d:" % tport,
                                                    "other.test/127.0.0.1:%d:" % oport],
                 "apps": [{"path": "/", "pool": "T", "physicalPath": content(t, "T"),
                           "attrs": {"enabledProtocols": "tcp,other.test"}}]}])

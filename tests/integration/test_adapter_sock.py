@@ -26,7 +26,7 @@ import subprocess
 import time
 import wasptest
 from wasptest import check, wait_until, pid_alive
-from test_tcp_lifecycle import LOCATION, content, echo, recv_or_eof
+from test_tcp_lifecycle import LOCATION, content, echo, http_site, recv_or_eof
 
 ADAPTERS = """    <listenerAdapters>
       <add name="http" />
@@ -162,8 +162,7 @@ def test(t):
     tport, eport, lport = wasptest.free_port(), wasptest.free_port(), wasptest.free_port()
     srv = t.server(
         pools={"T": {}, "H": {}},
-        sites=[{"name": "H", "id": 1, "bindings": ["127.0.0.1:{port}:h.test"],
-                "apps": [{"path": "/", "pool": "H", "physicalPath": content(t, "H")}]},
+        sites=[http_site(t),
                {"name": "T", "id": 2, "bindings": ["tcp/127.0.0.1:%d:" % tport,
                                                    "echo.test/127.0.0.1:%d:" % eport],
                 "apps": [{"path": "/", "pool": "T", "physicalPath": content(t, "T"),
