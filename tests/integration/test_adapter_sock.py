@@ -25,7 +25,7 @@ import socket
 import subprocess
 import time
 import wasptest
-from wasptest import check, wait_until, pid_alive
+from wasptest import check, pid_alive
 from test_tcp_lifecycle import LOCATION, content, echo, http_site, recv_or_eof
 
 ADAPTERS = """    <listenerAdapters>
