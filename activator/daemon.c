@@ -278,7 +278,7 @@ load_config(struct wasp_env *env)
 	struct wasp_config_opts opts = { 0 };
 	int r;
 
-	r = config_load(env->config_path, &opts, &env->cfg, &env->ah, &diags);
+	r = config_load(env->config_path, &opts, NULL, &env->cfg, &env->ah, &diags);
 	wasp_diag_list_print(&diags, stderr, WASP_DIAG_WARNING);
 	if (r < 0) {
 		if (diags.n_errors)

@@ -18,6 +18,7 @@
  *     table, the workers the new routing table (docs/adapter-protocol.md
  *     "Later generations").
  * Earlier generations stay in memory while a removed pool still uses one. */
+#include <fcntl.h>
 #include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,22 +28,51 @@
 
 #include "apphost.h"
 #include "config.h"
+#include "fs.h"
 #include "log.h"
 #include "metrics_conf.h"
 #include "waspd.h"
 
+/* Reuse prev's entries when the file allows (config/reuse.c): 1 with
+ * *ret_cfg and *ret_ah, 0 to load it whole, -ENOMEM. */
+static int
+config_reuse(const char *path, const struct wasp_config_opts *opts, struct wasp_config *prev,
+	     struct wasp_config **ret_cfg, struct wasp_apphost **ret_ah, struct wasp_diag_list *diags)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	if (!prev)
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* what cannot be read, the whole load reports */
+	if (fd < 0 || wasp_read_fd(fd, WASP_CONFIG_FILE_MAX, &buf, &len) < 0)
+		return 0;
+	r = wasp_config_reload_buffer(buf, len, path, opts, prev, ret_cfg, ret_ah, diags);
+	if (r == 1)
+		log_info("%s: the unchanged sites and pools of the previous generation reused", path);
+	return r;
+}
+
 /* "file:line: error: attribute 'x': message" of the first error. */
 int
-config_load(const char *path, const struct wasp_config_opts *opts, struct wasp_config **ret_cfg,
-	    struct wasp_apphost **ret_ah, struct wasp_diag_list *diags)
+config_load(const char *path, const struct wasp_config_opts *opts, struct wasp_config *prev,
+	    struct wasp_config **ret_cfg, struct wasp_apphost **ret_ah, struct wasp_diag_list *diags)
 {
-	int r = wasp_config_load_file(path, opts, ret_cfg, diags);
+	int r = config_reuse(path, opts, prev, ret_cfg, ret_ah, diags);
 
-	if (r < 0 || !*ret_cfg)
-		return r;
-	r = wasp_apphost_build(*ret_cfg, wasp_config_arena(*ret_cfg), ret_ah, diags);
 	if (r < 0)
 		return r;
+	if (r == 0) {
+		r = wasp_config_load_file(path, opts, ret_cfg, diags);
+		if (r < 0 || !*ret_cfg)
+			return r;
+		r = wasp_apphost_build(*ret_cfg, wasp_config_arena(*ret_cfg), ret_ah, diags);
+		if (r < 0)
+			return r;
+	}
 	r = metrics_conf_check(*ret_cfg, diags);
 	if (r >= 0)
 		r = adapter_decls_read(*ret_cfg, NULL, diags);
@@ -153,7 +183,7 @@ reload_load(struct wasp_env *env, struct wasp_config **ret_cfg, struct wasp_apph
 	struct wasp_config *cfg = NULL;
 	int r;
 
-	r = config_load(env->config_path, &opts, &cfg, ret_ah, &diags);
+	r = config_load(env->config_path, &opts, env->cfg, &cfg, ret_ah, &diags);
 	wasp_diag_list_print(&diags, stderr, WASP_DIAG_WARNING);
 	if (r < 0) {
 		_cleanup_free_ char *e = first_error(&diags);

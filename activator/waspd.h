@@ -483,9 +483,11 @@ void fdstore_remove_name(const char *name);
 struct wasp_config_opts;
 struct wasp_diag_list;
 /* applicationHost.config and its typed view (wasp_apphost_build), keeping
- * of the sites and pools only the typed view. */
-int config_load(const char *path, const struct wasp_config_opts *opts, struct wasp_config **ret_cfg,
-		struct wasp_apphost **ret_ah, struct wasp_diag_list *diags);
+ * of the sites and pools only the typed view; prev (NULL: none) is the
+ * running generation, whose unchanged sites and pools a reload reuses. */
+int config_load(const char *path, const struct wasp_config_opts *opts, struct wasp_config *prev,
+		struct wasp_config **ret_cfg, struct wasp_apphost **ret_ah,
+		struct wasp_diag_list *diags);
 
 /* routes.c */
 /* The routing table JSON (docs/adapter-protocol.md) in a sealed memfd. */

@@ -520,8 +520,23 @@ wasp_apphost_build(const struct wasp_config *ccfg, struct wasp_arena *arena,
 	c.pools_by_name = cfg_cache_free(c.pools_by_name);
 	if (r < 0)
 		return r;
+	if (arena == cfg->arena)
+		cfg_items_bind(cfg, ah);
 	*ret = ah;
 	return 0;
+}
+
+static int check_duplicates(struct actx *c, struct wasp_apphost *ah);
+
+int
+cfg_apphost_check_duplicates(const struct wasp_apphost *ah, struct wasp_diag_list *diags)
+{
+	struct actx c = { .diags = diags };
+	int r = check_duplicates(&c, (struct wasp_apphost *)(uintptr_t)ah);
+
+	if (r < 0)
+		return r;
+	return c.errors ? -EINVAL : 0;
 }
 
 /* The same IP:port:host twice: the second one never gets a request. Also

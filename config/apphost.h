@@ -11,6 +11,7 @@
 
 struct wasp_arena;
 struct wasp_config;
+struct wasp_config_opts;
 struct wasp_diag_list;
 
 enum wasp_start_mode { WASP_START_ON_DEMAND, WASP_START_ALWAYS_RUNNING };
@@ -154,3 +155,16 @@ const struct wasp_site *wasp_apphost_find_site_id(const struct wasp_apphost *ah,
 /* Longest application path that prefixes url_path on a segment boundary. */
 const struct wasp_application *wasp_site_match_app(const struct wasp_site *site,
 						    const char *url_path);
+
+/* Load applicationHost.config from buf (named filename) and build its typed
+ * view, as wasp_config_load_buffer() and wasp_apphost_build() in the
+ * generation's arena would, reusing what prev (the previous generation of
+ * the same file, whose view was built so) made of each site and pool entry
+ * whose text and line did not change, when nothing else in the file did
+ * (config/reuse.c). 1 with *ret and *ret_ah (the view lives as long as
+ * *ret; prev may be freed before it); 0 when it cannot, or the file has an
+ * error: load it whole, which reports it; -ENOMEM. Warnings go to diags. */
+int wasp_config_reload_buffer(const char *buf, size_t len, const char *filename,
+			      const struct wasp_config_opts *opts, struct wasp_config *prev,
+			      struct wasp_config **ret, struct wasp_apphost **ret_ah,
+			      struct wasp_diag_list *diags);

@@ -167,6 +167,9 @@ struct wasp_config_opts {
 	bool no_env_expansion;
 };
 
+/* The largest applicationHost.config (or any file) wasp reads. */
+#define WASP_CONFIG_FILE_MAX (32 * 1024 * 1024)
+
 /* One generation. Opaque. */
 struct wasp_config;
 

@@ -15,6 +15,7 @@ cfg_config_new(const struct wasp_config_opts *opts, struct wasp_config **ret)
 
 	if (!cfg)
 		return -ENOMEM;
+	cfg->refs = 1;
 	cfg->arena = wasp_arena_new();
 	cfg->cache = cfg_cache_new();
 	cfg->shared = cfg_cache_new();
@@ -33,28 +34,46 @@ cfg_config_new(const struct wasp_config_opts *opts, struct wasp_config **ret)
 	return 0;
 }
 
+/* The arena (and the generations it reuses entries of) goes with the last
+ * reference. */
+static void
+config_unref(struct wasp_config *cfg)
+{
+	while (cfg && --cfg->refs == 0) {
+		struct wasp_config *base = cfg->base;
+
+		wasp_arena_free(cfg->arena);
+		free(cfg);
+		cfg = base;
+	}
+}
+
 struct wasp_config *
 wasp_config_free(struct wasp_config *cfg)
 {
-	if (!cfg)
+	if (!cfg || cfg->freed)
 		return NULL;
+	cfg->freed = true;
 	if (cfg->cache)
 		cfg_cache_clear(cfg->cache, free);
-	cfg_cache_free(cfg->cache);
-	cfg_cache_free(cfg->shared);
-	cfg_cache_free(cfg->files);
+	cfg->cache = cfg_cache_free(cfg->cache);
+	cfg->shared = cfg_cache_free(cfg->shared);
+	cfg->files = cfg_cache_free(cfg->files);
 	if (cfg->apphost_sections)
 		cfg_cache_clear(cfg->apphost_sections, cfg_apphost_section_free);
-	cfg_cache_free(cfg->apphost_sections);
-	wasp_arena_free(cfg->arena);
-	free(cfg);
+	cfg->apphost_sections = cfg_cache_free(cfg->apphost_sections);
+	cfg_items_free(cfg->items);
+	cfg->items = NULL;
+	wasp_arena_free(cfg->view);
+	cfg->view = NULL;
+	config_unref(cfg);
 	return NULL;
 }
 
 int
-wasp_config_load_buffer(const char *buf, size_t len, const char *filename,
-			const struct wasp_config_opts *opts, struct wasp_config **ret,
-			struct wasp_diag_list *diags)
+cfg_load_buffer(const char *buf, size_t len, const char *filename,
+		const struct wasp_config_opts *opts, struct cfg_schema *schema,
+		struct wasp_config **ret, struct wasp_diag_list *diags)
 {
 	struct wasp_config *cfg = NULL;
 	struct cfg_file *f = NULL;
@@ -65,7 +84,8 @@ wasp_config_load_buffer(const char *buf, size_t len, const char *filename,
 	if (r < 0)
 		return r;
 	dir = cfg->opts.schema_dir ? cfg->opts.schema_dir : cfg_schema_default_dir();
-	r = cfg_schema_load_dir(dir, cfg->arena, &cfg->schema, diags);
+	cfg->schema = schema;
+	r = schema ? 0 : cfg_schema_load_dir(dir, cfg->arena, &cfg->schema, diags);
 	if (r < 0) {
 		wasp_config_free(cfg);
 		return r;
@@ -93,8 +113,20 @@ wasp_config_load_buffer(const char *buf, size_t len, const char *filename,
 		if (r == 0)
 			r = v;
 	}
+	if (r == 0 && cfg_items_record(cfg, buf, len) < 0) {
+		wasp_config_free(cfg);
+		return -ENOMEM;
+	}
 	*ret = cfg;
 	return r;
+}
+
+int
+wasp_config_load_buffer(const char *buf, size_t len, const char *filename,
+			const struct wasp_config_opts *opts, struct wasp_config **ret,
+			struct wasp_diag_list *diags)
+{
+	return cfg_load_buffer(buf, len, filename, opts, NULL, ret, diags);
 }
 
 int

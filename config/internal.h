@@ -285,13 +285,26 @@ struct wasp_config {
 	/* serialize.c: the names of the sites' and pools' entries, hashed,
 	 * made with the first per-pool serialization */
 	struct cfg_kid_hashes *kid_hashes;
+	/* reuse.c: where each site and pool entry is in the file, by hash,
+	 * for the next reload (NULL: none kept) */
+	struct cfg_items *items;
+	/* A generation made by reusing entries of an earlier one (reuse.c)
+	 * holds base, whose arena has them, and its own top-level arrays
+	 * (the typed view's, the two sections' entry lists) in view, which
+	 * go with it. refs: 1 while it is in use, plus one per generation
+	 * made from it; wasp_config_free() drops the first. */
+	struct wasp_config *base;
+	struct wasp_arena *view;
+	unsigned refs;
+	unsigned depth; /* generations reused since the last whole load */
+	bool freed;
 };
 
 /* IIS refuses a web.config over MaxWebConfigFileSizeInKB, 250 by default:
  * cfg_parse_file() does too (-EFBIG, with a diagnostic). */
 #define CFG_MAX_WEBCONFIG_SIZE (250 * 1024)
 /* The largest applicationHost.config (or any file) wasp reads. */
-#define CFG_MAX_FILE_SIZE (32 * 1024 * 1024)
+#define CFG_MAX_FILE_SIZE WASP_CONFIG_FILE_MAX
 
 /* The line of a document type declaration in buf's prolog, or 0 when there
  * is none (doctype.c). */
@@ -384,6 +397,27 @@ int cfg_check_pool_bounds(struct wasp_config *cfg, const struct wasp_apphost *ah
 
 /* Shared constructor for load and deserialize. */
 int cfg_config_new(const struct wasp_config_opts *opts, struct wasp_config **ret);
+/* Load applicationHost.config from buf with schema (NULL: load it from the
+ * schema directory; else an earlier generation's, which must outlive the
+ * new one), as wasp_config_load_buffer(). */
+int cfg_load_buffer(const char *buf, size_t len, const char *filename,
+		    const struct wasp_config_opts *opts, struct cfg_schema *schema,
+		    struct wasp_config **ret, struct wasp_diag_list *diags);
+
+/* ---- reusing a generation's entries (reuse.c) --------------------------- */
+
+/* Find each <site> of the sites section and <add> of applicationPools in
+ * cfg's applicationHost.config text (buf) and keep them by hash with
+ * their parsed nodes. Nothing kept when the file's layout is not one the
+ * reload can reuse (see reuse.c). -ENOMEM. */
+int cfg_items_record(struct wasp_config *cfg, const char *buf, size_t len);
+/* The typed view built from cfg (its entries in the file's order): kept
+ * for the next reload when it matches the recorded entries. */
+void cfg_items_bind(struct wasp_config *cfg, const struct wasp_apphost *ah);
+void cfg_items_free(struct cfg_items *items);
+/* apphost.c: the duplicate ids (errors) and bindings (warnings) of a
+ * typed view. -EINVAL with an error added, -ENOMEM. */
+int cfg_apphost_check_duplicates(const struct wasp_apphost *ah, struct wasp_diag_list *diags);
 
 /* Grow an arena array so that it holds at least n + 1 elements of size;
  * returns the (possibly moved) array or NULL on OOM. */

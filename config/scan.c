@@ -1,0 +1,332 @@
+/* Where the entries of the two sections with one per site or pool are in
+ * applicationHost.config's text, without parsing it: each <site> of
+ * configuration/system.applicationHost/sites and <add> of
+ * .../applicationPools, by byte range, hash and line, and a hash of the
+ * rest (the skeleton: every other element and attribute, the
+ * *Defaults elements, the <location>s). A reload whose skeleton is the
+ * same reuses what an earlier generation made of the entries whose text
+ * and line did not change (reuse.c).
+ *
+ * A small tokenizer, not an XML parser: it only has to tell where an
+ * element begins and ends. What it does not expect (a document type
+ * declaration, a <clear/> or <remove> in either collection, an unknown
+ * element there, the section twice, tags that do not match, nesting
+ * deeper than it follows) leaves the scan not ok, and the reload loads
+ * the whole file. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "scan.h"
+
+#define SCAN_MAX_DEPTH 256
+
+struct tag {
+	const char *name;
+	size_t len;
+};
+
+struct scanner {
+	const char *buf, *end;
+	struct cfg_scan *out;
+	struct tag stack[SCAN_MAX_DEPTH];
+	size_t depth;
+	int coll;             /* 0 outside the collections, else CFG_SCAN_SITES + 1, ... */
+	const char *item;     /* the entry being scanned, or NULL */
+	size_t item_depth;    /* depth of its parent */
+	const char *line_pos; /* lines counted up to here */
+	int line;
+	bool seen[CFG_SCAN__COLLS];
+};
+
+static const char *const coll_names[CFG_SCAN__COLLS] = { "sites", "applicationPools" };
+static const char *const item_names[CFG_SCAN__COLLS] = { "site", "add" };
+/* The only other elements a collection may have: what reuse can splice in
+ * place without knowing what they do to the entries. */
+static const char *const other_names[CFG_SCAN__COLLS][4] = {
+	{ "siteDefaults", "applicationDefaults", "virtualDirectoryDefaults", NULL },
+	{ "applicationPoolDefaults", NULL },
+};
+
+/* The 64-bit hash of the entries (eight bytes at a time, splitmix64's
+ * finalizer), and a byte-wise one for the skeleton, fed in pieces. */
+uint64_t
+cfg_scan_hash(const char *s, size_t n)
+{
+	uint64_t h = UINT64_C(0x9e3779b97f4a7c15) ^ n, w;
+
+	for (; n >= 8; s += 8, n -= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * UINT64_C(0xbf58476d1ce4e5b9);
+		h ^= h >> 31;
+	}
+	w = 0;
+	memcpy(&w, s, n);
+	h ^= w;
+	h ^= h >> 30;
+	h *= UINT64_C(0xbf58476d1ce4e5b9);
+	h ^= h >> 27;
+	h *= UINT64_C(0x94d049bb133111eb);
+	h ^= h >> 31;
+	return h;
+}
+
+static void
+skel_feed(struct scanner *s, const char *p, size_t n)
+{
+	uint64_t h = s->out->skeleton;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)p[i];
+		h *= UINT64_C(0x100000001b3);
+	}
+	s->out->skeleton = h;
+}
+
+static int
+line_at(struct scanner *s, const char *p)
+{
+	const char *q = s->line_pos;
+
+	while ((q = memchr(q, '\n', (size_t)(p - q)))) {
+		s->line++;
+		q++;
+	}
+	s->line_pos = p;
+	return s->line;
+}
+
+static bool
+tag_is(const struct tag *t, const char *name)
+{
+	return t->len == strlen(name) && memcmp(t->name, name, t->len) == 0;
+}
+
+/* Which collection the element at the top of the stack is (0: none). */
+static int
+coll_at_top(const struct scanner *s)
+{
+	if (s->depth != 3 || !tag_is(&s->stack[0], "configuration") ||
+	    !tag_is(&s->stack[1], "system.applicationHost"))
+		return 0;
+	for (int c = 0; c < CFG_SCAN__COLLS; c++)
+		if (tag_is(&s->stack[2], coll_names[c]))
+			return c + 1;
+	return 0;
+}
+
+static const char *
+find(const char *p, const char *end, const char *what)
+{
+	size_t n = strlen(what);
+
+	for (; p && p + n <= end; p++) {
+		p = memchr(p, what[0], (size_t)(end - p));
+		if (!p || p + n > end)
+			return NULL;
+		if (memcmp(p, what, n) == 0)
+			return p + n;
+	}
+	return NULL;
+}
+
+static int
+push_item(struct scanner *s, int coll, const char *start, const char *end)
+{
+	struct cfg_scan_coll *c = &s->out->colls[coll];
+
+	if (c->n_items == c->n_alloc) {
+		size_t n = c->n_alloc ? c->n_alloc * 2 : 256;
+		struct cfg_scan_item *v = realloc(c->items, n * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		c->items = v;
+		c->n_alloc = n;
+	}
+	c->items[c->n_items++] = (struct cfg_scan_item){
+		.off = (size_t)(start - s->buf),
+		.len = (size_t)(end - start),
+		.line = line_at(s, start),
+		.hash = cfg_scan_hash(start, (size_t)(end - start)),
+	};
+	return 0;
+}
+
+/* Another element of a collection: one it may have, where it is. */
+static bool
+other_child(struct scanner *s, int coll, const struct tag *t)
+{
+	struct cfg_scan_coll *c = &s->out->colls[coll];
+
+	for (size_t i = 0; other_names[coll][i]; i++)
+		if (tag_is(t, other_names[coll][i]) && c->n_others < CFG_SCAN_MAX_OTHERS) {
+			c->others_before[c->n_others++] = c->n_items;
+			return true;
+		}
+	return false;
+}
+
+/* The length of the name at p (the buffer is not NUL-terminated). */
+static size_t
+name_len(const char *p, const char *end)
+{
+	const char *q = p;
+
+	while (q < end && !strchr(" \t\r\n/>", *q))
+		q++;
+	return (size_t)(q - p);
+}
+
+/* A start tag at p ('<' and a name); end is past its '>'. */
+static int
+start_tag(struct scanner *s, const char *p, const char *end, bool empty)
+{
+	struct tag t = { p + 1, name_len(p + 1, end) };
+	int coll = coll_at_top(s);
+
+	if (s->item) {
+		/* inside an entry: its own elements */
+	} else if (coll && tag_is(&t, item_names[coll - 1])) {
+		if (empty)
+			return push_item(s, coll - 1, p, end);
+		s->item = p;
+		s->item_depth = s->depth;
+	} else {
+		if (coll && !other_child(s, coll - 1, &t))
+			return -EINVAL;
+		skel_feed(s, p, (size_t)(end - p));
+	}
+	if (empty)
+		return 0;
+	if (s->depth == SCAN_MAX_DEPTH)
+		return -EINVAL;
+	s->stack[s->depth++] = t;
+	if ((coll = coll_at_top(s))) {
+		if (s->seen[coll - 1])
+			return -EINVAL; /* the section twice: the parser says what */
+		s->seen[coll - 1] = true;
+	}
+	return 0;
+}
+
+static int
+end_tag(struct scanner *s, const char *p, const char *end)
+{
+	struct tag t = { p + 2, name_len(p + 2, end) };
+
+	if (s->depth == 0 || t.len != s->stack[s->depth - 1].len ||
+	    memcmp(t.name, s->stack[s->depth - 1].name, t.len) != 0)
+		return -EINVAL;
+	s->depth--;
+	if (s->item && s->depth == s->item_depth) {
+		int r = push_item(s, coll_at_top(s) - 1, s->item, end);
+
+		s->item = NULL;
+		return r;
+	}
+	if (!s->item)
+		skel_feed(s, p, (size_t)(end - p));
+	return 0;
+}
+
+/* Past the '>' of the tag at p, quoted values skipped; NULL if none. */
+static const char *
+tag_end(const char *p, const char *end)
+{
+	for (; p < end; p++) {
+		if (*p == '"' || *p == '\'') {
+			const char *q = memchr(p + 1, *p, (size_t)(end - p - 1));
+
+			if (!q)
+				return NULL;
+			p = q;
+		} else if (*p == '>')
+			return p + 1;
+	}
+	return NULL;
+}
+
+/* Text between tags: part of the skeleton, but for the blanks between a
+ * collection's elements (an entry added or removed brings its own). */
+static void
+text(struct scanner *s, const char *p, const char *end)
+{
+	if (s->item || p == end)
+		return;
+	if (coll_at_top(s)) {
+		const char *q = p;
+
+		while (q < end && (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n'))
+			q++;
+		if (q == end)
+			return;
+	}
+	skel_feed(s, p, (size_t)(end - p));
+}
+
+static int
+scan(struct scanner *s)
+{
+	const char *p = s->buf, *end = s->end;
+
+	while (p < end) {
+		const char *lt = memchr(p, '<', (size_t)(end - p)), *q;
+		int r;
+
+		text(s, p, lt ? lt : end);
+		if (!lt)
+			break;
+		if (end - lt >= 4 && memcmp(lt, "<!--", 4) == 0)
+			q = find(lt + 4, end, "-->");
+		else if (end - lt >= 9 && memcmp(lt, "<![CDATA[", 9) == 0)
+			q = find(lt + 9, end, "]]>");
+		else if (end - lt >= 2 && lt[1] == '!')
+			return -EINVAL; /* a document type declaration */
+		else if (end - lt >= 2 && lt[1] == '?')
+			q = find(lt + 2, end, "?>");
+		else
+			q = tag_end(lt + 1, end);
+		if (!q)
+			return -EINVAL;
+		if (lt[1] == '!' || lt[1] == '?') {
+			if (!s->item)
+				skel_feed(s, lt, (size_t)(q - lt));
+			p = q;
+			continue;
+		}
+		if (lt[1] == '/')
+			r = end_tag(s, lt, q);
+		else
+			r = start_tag(s, lt, q, q[-2] == '/');
+		if (r < 0)
+			return r;
+		p = q;
+	}
+	return s->depth == 0 && !s->item ? 0 : -EINVAL;
+}
+
+int
+cfg_scan_text(const char *buf, size_t len, struct cfg_scan *ret)
+{
+	struct scanner s = {
+		.buf = buf, .end = buf + len, .out = ret, .line_pos = buf, .line = 1,
+	};
+	int r;
+
+	*ret = (struct cfg_scan){ .skeleton = UINT64_C(0xcbf29ce484222325) };
+	r = scan(&s);
+	if (r == -ENOMEM) {
+		cfg_scan_done(ret);
+		return r;
+	}
+	ret->ok = r == 0;
+	return 0;
+}
+
+void
+cfg_scan_done(struct cfg_scan *sc)
+{
+	for (int c = 0; c < CFG_SCAN__COLLS; c++)
+		free(sc->colls[c].items);
+	*sc = (struct cfg_scan){ 0 };
+}
