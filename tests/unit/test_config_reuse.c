@@ -1,0 +1,443 @@
+/* A reload that reuses the previous generation's unchanged site and pool
+ * entries (wasp_config_reload_buffer, config/reuse.c) gives what a fresh
+ * load of the same file gives: the serialized generation, every pool's
+ * copy and digest, the merged sites and pools sections and the typed view
+ * are compared, after each of a series of edits. Edits outside the
+ * entries (the *Defaults, a <location>) must not reuse anything. */
+#include <stdio.h>
+#include <unistd.h>
+
+#include "apphost.h"
+#include "cfgtest.h"
+#include "config.h"
+#include "test_config_util.h"
+#include "testutil.h"
+#include "util.h"
+
+#define N_SITES 40
+
+/* What the generated file has; each test changes some of it. */
+struct gen {
+	int n_sites;
+	bool skip[N_SITES + 8];      /* a site (and its pool) left out */
+	const char *phys[N_SITES + 8]; /* a site's physicalPath (NULL: www) */
+	int queue[N_SITES + 8];      /* a pool's queueLength (0: none) */
+	const char *pool_of[N_SITES + 8]; /* a site's pool (NULL: its own) */
+	const char *site_defaults;   /* siteDefaults attributes */
+	const char *app_defaults;    /* applicationDefaults attributes */
+	const char *pool_defaults;   /* applicationPoolDefaults attributes */
+	const char *location_dir;    /* S3's location: directoryBrowse enabled */
+	const char *bad_id;          /* an id attribute value for S5 */
+	bool dup_name;               /* S7 named S6 */
+};
+
+static char *
+gen_text(const struct gen *g)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "<configuration>\n" TC_SECTIONS "<system.applicationHost>\n <applicationPools>\n");
+	for (int i = 0; i < g->n_sites; i++) {
+		if (g->skip[i])
+			continue;
+		fprintf(f, "  <add name=\"P%d\"", i);
+		if (g->queue[i])
+			fprintf(f, " queueLength=\"%d\"", g->queue[i]);
+		fprintf(f, ">\n   <processModel idleTimeout=\"00:0%d:00\" />\n  </add>\n", i % 10);
+	}
+	fprintf(f, "  <applicationPoolDefaults %s />\n </applicationPools>\n <sites>\n",
+		g->pool_defaults ? g->pool_defaults : "");
+	fprintf(f, "  <siteDefaults %s />\n  <applicationDefaults %s />\n",
+		g->site_defaults ? g->site_defaults : "", g->app_defaults ? g->app_defaults : "");
+	for (int i = 0; i < g->n_sites; i++) {
+		if (g->skip[i])
+			continue;
+		if (g->bad_id && i == 5)
+			fprintf(f, "  <site name=\"S%d\" id=\"%s\">\n", i, g->bad_id);
+		else
+			fprintf(f, "  <site name=\"S%d\" id=\"%d\">\n", g->dup_name && i == 7 ? 6 : i,
+				i + 1);
+		fprintf(f, "   <application path=\"/\"");
+		if (g->pool_of[i])
+			fprintf(f, " applicationPool=\"%s\"", g->pool_of[i]);
+		else
+			fprintf(f, " applicationPool=\"P%d\"", i);
+		fprintf(f, ">\n    <virtualDirectory path=\"/\" physicalPath=\"%s\" />\n"
+			   "   </application>\n   <bindings>\n"
+			   "    <binding protocol=\"http\" bindingInformation=\"*:8080:s%d.example\" />\n"
+			   "   </bindings>\n  </site>\n",
+			g->phys[i] ? g->phys[i] : "www", i);
+	}
+	fprintf(f, " </sites>\n</system.applicationHost>\n");
+	fprintf(f, "<location path=\"S3\">\n <system.webServer>\n  <directoryBrowse enabled=\"%s\" />\n"
+		   " </system.webServer>\n</location>\n</configuration>\n",
+		g->location_dir ? g->location_dir : "false");
+	ck_assert_int_eq(fclose(f), 0);
+	return buf;
+}
+
+/* Line (1-based) of needle's first occurrence in text. */
+static int
+tc_line_of_text(const char *text, const char *needle)
+{
+	const char *at = strstr(text, needle);
+	int line = 1;
+
+	ck_assert_ptr_nonnull(at);
+	for (const char *p = text; p < at; p++)
+		line += *p == '\n';
+	return line;
+}
+
+/* Every field of the typed view, as text. */
+static char *
+view_text(const struct wasp_apphost *ah)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	ck_assert_ptr_nonnull(f);
+	for (size_t i = 0; i < ah->n_pools; i++) {
+		const struct wasp_apppool *p = &ah->pools[i];
+
+		fprintf(f, "pool %s %s id=%u %d q=%u %s:%d %d%d%d pm=%s %lu %lu %lu %lu %lu %d %u %d %d "
+			   "rc=%lu %lu %lu %lu %zu %d%d f=%lu %d %u %d%d cpu=%s %u env=%zu\n",
+			p->name, p->managed_runtime_version, p->id, p->start_mode, p->queue_length,
+			p->file, p->line, p->auto_start, p->managed_classic, p->enable_32bit,
+			p->process_model.user_name ? p->process_model.user_name : "-",
+			(unsigned long)p->process_model.idle_timeout,
+			(unsigned long)p->process_model.startup_time_limit,
+			(unsigned long)p->process_model.shutdown_time_limit,
+			(unsigned long)p->process_model.ping_interval,
+			(unsigned long)p->process_model.ping_response_time,
+			p->process_model.identity_type, p->process_model.max_processes,
+			p->process_model.idle_timeout_action, p->process_model.pinging_enabled,
+			(unsigned long)p->recycling.time, (unsigned long)p->recycling.requests,
+			(unsigned long)p->recycling.memory_kb,
+			(unsigned long)p->recycling.private_memory_kb, p->recycling.n_schedule,
+			p->recycling.disallow_overlapping_rotation,
+			p->recycling.disallow_rotation_on_config_change,
+			(unsigned long)p->failure.rapid_fail_protection_interval,
+			p->failure.load_balancer_capabilities,
+			p->failure.rapid_fail_protection_max_crashes, p->failure.orphan_worker_process,
+			p->failure.rapid_fail_protection, p->cpu.action ? p->cpu.action : "-",
+			p->cpu.limit, p->n_env);
+		for (size_t k = 0; k < p->recycling.n_schedule; k++)
+			fprintf(f, " at %lu\n", (unsigned long)p->recycling.schedule[k]);
+		for (size_t k = 0; k < p->n_env; k++)
+			fprintf(f, " env %s\n", p->env[k]);
+	}
+	for (size_t i = 0; i < ah->n_sites; i++) {
+		const struct wasp_site *s = &ah->sites[i];
+
+		fprintf(f, "site %s %u %d %s:%d lim=%lu %u %u log=%d %s %s %s %u %u\n", s->name, s->id,
+			s->server_auto_start, s->file, s->line,
+			(unsigned long)s->limits.connection_timeout, s->limits.max_connections,
+			s->limits.max_bandwidth, s->log_file.enabled, s->log_file.directory,
+			s->log_file.log_format, s->log_file.period, s->log_file.log_ext_file_flags,
+			s->log_file.log_target_w3c);
+		for (size_t k = 0; k < s->n_bindings; k++) {
+			const struct wasp_binding *b = &s->bindings[k];
+
+			fprintf(f, " binding %s %s %s %u %s %s:%d\n", b->protocol, b->binding_information,
+				b->ip, b->port, b->host, b->file, b->line);
+		}
+		for (size_t k = 0; k < s->n_apps; k++) {
+			const struct wasp_application *a = &s->apps[k];
+
+			fprintf(f, " app %s %s %u %s %d %s:%d\n", a->path, a->application_pool,
+				a->pool_id, a->enabled_protocols, a->preload_enabled, a->file, a->line);
+			for (size_t v = 0; v < a->n_vdirs; v++)
+				fprintf(f, "  vdir %s %s %d %s:%d\n", a->vdirs[v].path,
+					a->vdirs[v].physical_path, a->vdirs[v].physical_path_exists,
+					a->vdirs[v].file, a->vdirs[v].line);
+		}
+	}
+	ck_assert_int_eq(fclose(f), 0);
+	return buf;
+}
+
+struct fixture {
+	char *dir, *path;
+};
+
+static void
+fixture_setup(struct fixture *x)
+{
+	x->dir = testutil_mkdtemp();
+	ck_assert_int_gt(asprintf(&x->path, "%s/applicationHost.config", x->dir), 0);
+	for (const char *const *d = (const char *const[]){ "www", "www2", NULL }; *d; d++) {
+		char *p;
+
+		ck_assert_int_gt(asprintf(&p, "%s/%s", x->dir, *d), 0);
+		ck_assert_int_eq(mkdir(p, 0755), 0);
+		free(p);
+	}
+}
+
+static void
+fixture_done(struct fixture *x)
+{
+	testutil_rmtree(x->dir);
+	free(x->dir);
+	free(x->path);
+}
+
+/* The whole load, as waspd's: 0 or the load's error. */
+static int
+full_load(const struct fixture *x, const char *text, struct wasp_config **ret,
+	  struct wasp_apphost **ret_ah, struct wasp_diag_list *d)
+{
+	int r = wasp_config_load_buffer(text, strlen(text), x->path, NULL, ret, d);
+
+	if (r == 0)
+		r = wasp_apphost_build(*ret, wasp_config_arena(*ret), ret_ah, d);
+	return r;
+}
+
+static void
+expect_same_json(struct wasp_config *a, struct wasp_config *b, const char *site_path,
+		 const char *section)
+{
+	_cleanup_free_ char *x = cfgtest_section_json(a, site_path, section, true);
+	_cleanup_free_ char *y = cfgtest_section_json(b, site_path, section, true);
+
+	ck_assert_str_eq(x, y);
+}
+
+/* a (reloaded) configures everything as b (loaded fresh) does. */
+static void
+expect_same(struct wasp_config *a, const struct wasp_apphost *aah, struct wasp_config *b,
+	    const struct wasp_apphost *bah)
+{
+	_cleanup_free_ char *sa = NULL, *sb = NULL, *va = view_text(aah), *vb = view_text(bah);
+	size_t na = 0, nb = 0;
+
+	ck_assert_str_eq(va, vb);
+	ck_assert_int_eq(wasp_config_serialize(a, &sa, &na), 0);
+	ck_assert_int_eq(wasp_config_serialize(b, &sb, &nb), 0);
+	ck_assert_uint_eq(na, nb);
+	ck_assert(memcmp(sa, sb, na) == 0);
+	for (size_t i = 0; i < bah->n_pools; i++) {
+		_cleanup_free_ char *pa = NULL, *pb = NULL, *da = NULL, *db = NULL;
+		const char *name = bah->pools[i].name;
+
+		ck_assert_int_eq(wasp_config_serialize_pool(a, aah, name, &pa, &na), 0);
+		ck_assert_int_eq(wasp_config_serialize_pool(b, bah, name, &pb, &nb), 0);
+		ck_assert_uint_eq(na, nb);
+		ck_assert(memcmp(pa, pb, na) == 0);
+		ck_assert_int_eq(wasp_config_pool_digest(a, aah, name, &da, &na), 0);
+		ck_assert_int_eq(wasp_config_pool_digest(b, bah, name, &db, &nb), 0);
+		ck_assert_uint_eq(na, nb);
+		ck_assert(memcmp(da, db, na) == 0);
+	}
+	expect_same_json(a, b, NULL, "system.applicationHost/sites");
+	expect_same_json(a, b, NULL, "system.applicationHost/applicationPools");
+	expect_same_json(a, b, "S3", "system.webServer/directoryBrowse");
+	expect_same_json(a, b, "S3", "system.applicationHost/sites");
+}
+
+struct gen_cfg {
+	struct wasp_config *cfg;
+	struct wasp_apphost *ah;
+};
+
+/* Reload g's text on prev (freed once the new generation stands, as
+ * waspd's reload_gc() does): reused or not as expected, and the same as a
+ * fresh load either way. */
+static struct gen_cfg
+reload(const struct fixture *x, struct gen_cfg prev, const struct gen *g, int expect_reuse)
+{
+	_cleanup_free_ char *text = gen_text(g);
+	struct wasp_diag_list d = WASP_DIAG_LIST_INIT, e = WASP_DIAG_LIST_INIT;
+	struct gen_cfg next = { 0 }, fresh = { 0 };
+	int r = wasp_config_reload_buffer(text, strlen(text), x->path, NULL, prev.cfg, &next.cfg,
+					  &next.ah, &d);
+
+	ck_assert_int_eq(r, expect_reuse);
+	if (r == 0)
+		ck_assert_int_eq(full_load(x, text, &next.cfg, &next.ah, &d), 0);
+	ck_assert_uint_eq(d.n_errors, 0);
+	wasp_config_free(prev.cfg);
+	ck_assert_int_eq(full_load(x, text, &fresh.cfg, &fresh.ah, &e), 0);
+	expect_same(next.cfg, next.ah, fresh.cfg, fresh.ah);
+	wasp_config_free(fresh.cfg);
+	wasp_diag_list_done(&d);
+	wasp_diag_list_done(&e);
+	return next;
+}
+
+static struct gen_cfg
+first_load(const struct fixture *x, const struct gen *g)
+{
+	_cleanup_free_ char *text = gen_text(g);
+	struct wasp_diag_list d = WASP_DIAG_LIST_INIT;
+	struct gen_cfg c = { 0 };
+
+	ck_assert_int_eq(full_load(x, text, &c.cfg, &c.ah, &d), 0);
+	wasp_diag_list_done(&d);
+	return c;
+}
+
+START_TEST(test_reuse_edits)
+{
+	struct fixture x;
+	struct gen g = { .n_sites = N_SITES };
+	struct gen_cfg c;
+
+	fixture_setup(&x);
+	c = first_load(&x, &g);
+	g.phys[10] = "www2"; /* one site changed */
+	c = reload(&x, c, &g, 1);
+	g.n_sites++; /* one added (and its pool) */
+	c = reload(&x, c, &g, 1);
+	g.skip[20] = true; /* one removed (and its pool): the pools after it move */
+	c = reload(&x, c, &g, 1);
+	g.queue[4] = 77; /* a pool changed */
+	c = reload(&x, c, &g, 1);
+	g.pool_of[12] = "P13"; /* a site moved to another pool */
+	c = reload(&x, c, &g, 1);
+	g.skip[0] = true; /* the first pool and site removed: every pool moves */
+	c = reload(&x, c, &g, 1);
+	g.location_dir = "true"; /* a <location> changed: nothing reused */
+	c = reload(&x, c, &g, 0);
+	g.phys[11] = "www2"; /* and the next reload reuses again */
+	c = reload(&x, c, &g, 1);
+	g.site_defaults = "serverAutoStart=\"false\"";
+	c = reload(&x, c, &g, 0);
+	g.app_defaults = "enabledProtocols=\"http,https\"";
+	c = reload(&x, c, &g, 0);
+	g.pool_defaults = "queueLength=\"500\"";
+	c = reload(&x, c, &g, 0);
+	g.phys[12] = "www2";
+	c = reload(&x, c, &g, 1);
+	wasp_config_free(c.cfg);
+	fixture_done(&x);
+}
+END_TEST
+
+/* A physical directory that appears changes a reused site's view. */
+START_TEST(test_reuse_directory_appears)
+{
+	struct fixture x;
+	struct gen g = { .n_sites = 8 };
+	struct gen_cfg c;
+	char *p;
+
+	fixture_setup(&x);
+	g.phys[2] = "www3";
+	c = first_load(&x, &g);
+	ck_assert_int_gt(asprintf(&p, "%s/www3", x.dir), 0);
+	ck_assert_int_eq(mkdir(p, 0755), 0);
+	free(p);
+	g.phys[5] = "www2";
+	c = reload(&x, c, &g, 0);
+	wasp_config_free(c.cfg);
+	fixture_done(&x);
+}
+END_TEST
+
+/* A file with an error is never half loaded: reuse declines, and the whole
+ * load names the file, the line and the attribute. */
+START_TEST(test_reuse_errors)
+{
+	struct fixture x;
+	struct gen g = { .n_sites = 12 };
+	struct gen_cfg c, bad = { 0 };
+	_cleanup_free_ char *text = NULL;
+	struct wasp_diag_list d = WASP_DIAG_LIST_INIT;
+
+	fixture_setup(&x);
+	c = first_load(&x, &g);
+	g.bad_id = "twelve";
+	text = gen_text(&g);
+	ck_assert_int_eq(wasp_config_reload_buffer(text, strlen(text), x.path, NULL, c.cfg, &bad.cfg,
+						   &bad.ah, &d),
+			 0);
+	ck_assert_int_lt(full_load(&x, text, &bad.cfg, &bad.ah, &d), 0);
+	ck_assert_ptr_nonnull(tc_find(&d, WASP_DIAG_ERROR, "twelve"));
+	for (size_t i = 0; i < d.n; i++)
+		if (d.items[i].severity == WASP_DIAG_ERROR) {
+			ck_assert_str_eq(d.items[i].file, x.path);
+			ck_assert_int_eq(d.items[i].line, tc_line_of_text(text, "id=\"twelve\""));
+			ck_assert_str_eq(d.items[i].attribute, "id");
+			break;
+		}
+	wasp_config_free(bad.cfg);
+	bad.cfg = NULL;
+	wasp_diag_list_done(&d);
+	free(text);
+
+	g.bad_id = NULL;
+	g.dup_name = true; /* two sites named S6 */
+	text = gen_text(&g);
+	ck_assert_int_eq(wasp_config_reload_buffer(text, strlen(text), x.path, NULL, c.cfg, &bad.cfg,
+						   &bad.ah, &d),
+			 0);
+	ck_assert_int_lt(full_load(&x, text, &bad.cfg, &bad.ah, &d), 0);
+	ck_assert_uint_gt(d.n_errors, 0);
+	wasp_config_free(bad.cfg);
+	wasp_diag_list_done(&d);
+
+	/* an application whose pool went: the whole load warns of it */
+	g.dup_name = false;
+	g.pool_of[3] = "Nope";
+	c = reload(&x, c, &g, 0);
+	wasp_config_free(c.cfg);
+	fixture_done(&x);
+}
+END_TEST
+
+/* Reloads in a row: every CFG_REUSE_MAX_DEPTH-th loads the whole file. */
+START_TEST(test_reuse_depth)
+{
+	struct fixture x;
+	struct gen g = { .n_sites = 24 };
+	struct gen_cfg c;
+	int whole = 0;
+
+	fixture_setup(&x);
+	c = first_load(&x, &g);
+	for (int i = 0; i < 20; i++) {
+		_cleanup_free_ char *text = NULL;
+		struct wasp_diag_list d = WASP_DIAG_LIST_INIT;
+		struct gen_cfg next = { 0 };
+		int r;
+
+		g.phys[i] = "www2";
+		text = gen_text(&g);
+		r = wasp_config_reload_buffer(text, strlen(text), x.path, NULL, c.cfg, &next.cfg,
+					      &next.ah, &d);
+		ck_assert_int_ge(r, 0);
+		if (r == 0) {
+			whole++;
+			ck_assert_int_eq(full_load(&x, text, &next.cfg, &next.ah, &d), 0);
+		}
+		wasp_config_free(c.cfg);
+		c = next;
+		wasp_diag_list_done(&d);
+	}
+	ck_assert_int_eq(whole, 1);
+	wasp_config_free(c.cfg);
+	fixture_done(&x);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("config_reuse");
+	TCase *tc = tcase_create("reuse");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_reuse_edits);
+	tcase_add_test(tc, test_reuse_directory_appears);
+	tcase_add_test(tc, test_reuse_errors);
+	tcase_add_test(tc, test_reuse_depth);
+	suite_add_tcase(s, tc);
+	return testutil_run(s);
+}
