@@ -115,6 +115,10 @@ struct pool_bounds {
 	const struct wasp_apphost *ah;
 	struct cfg_cache *sites, *pools; /* lower-cased name -> index + 1 */
 	size_t *site_b, *pool_b, shared;
+	/* the pools to check (NULL: all), the sites with an application in
+	 * one of them and the pools those name: only their entries count */
+	const bool *check;
+	bool *need_site, *need_pool;
 };
 
 static void
@@ -124,6 +128,8 @@ pool_bounds_done(struct pool_bounds *pb)
 	cfg_cache_free(pb->pools);
 	free(pb->site_b);
 	free(pb->pool_b);
+	free(pb->need_site);
+	free(pb->need_pool);
 }
 
 /* name's first n bytes lower-cased into buf when they fit, else into a
@@ -170,8 +176,28 @@ index_get(struct cfg_cache *c, const char *name, size_t n)
 	return (ssize_t)(uintptr_t)cfg_cache_get(c, k) - 1;
 }
 
+/* Which sites and pools count for the pools checked. */
+static void
+pool_bounds_need(struct pool_bounds *pb)
+{
+	const struct wasp_apphost *ah = pb->ah;
+
+	for (size_t q = 0; q < ah->n_pools; q++)
+		pb->need_pool[q] = !pb->check || pb->check[q];
+	for (size_t i = 0; i < ah->n_sites; i++) {
+		const struct wasp_site *site = &ah->sites[i];
+
+		for (size_t a = 0; a < site->n_apps && !pb->need_site[i]; a++)
+			pb->need_site[i] = site->apps[a].pool_id < ah->n_pools &&
+					   (!pb->check || pb->check[site->apps[a].pool_id]);
+		for (size_t a = 0; a < site->n_apps && pb->need_site[i]; a++)
+			if (site->apps[a].pool_id < ah->n_pools)
+				pb->need_pool[site->apps[a].pool_id] = true;
+	}
+}
+
 static int
-pool_bounds_init(struct pool_bounds *pb, const struct wasp_apphost *ah)
+pool_bounds_init(struct pool_bounds *pb, const struct wasp_apphost *ah, const bool *check)
 {
 	*pb = (struct pool_bounds){
 		.ah = ah,
@@ -179,14 +205,19 @@ pool_bounds_init(struct pool_bounds *pb, const struct wasp_apphost *ah)
 		.pools = cfg_cache_new(),
 		.site_b = calloc(ah->n_sites + 1, sizeof(size_t)),
 		.pool_b = calloc(ah->n_pools + 1, sizeof(size_t)),
+		.check = check,
+		.need_site = calloc(ah->n_sites + 1, sizeof(bool)),
+		.need_pool = calloc(ah->n_pools + 1, sizeof(bool)),
 	};
-	if (!pb->sites || !pb->pools || !pb->site_b || !pb->pool_b)
+	if (!pb->sites || !pb->pools || !pb->site_b || !pb->pool_b || !pb->need_site ||
+	    !pb->need_pool)
 		return -ENOMEM;
+	pool_bounds_need(pb);
 	for (size_t i = 0; i < ah->n_sites; i++)
-		if (index_put(pb->sites, ah->sites[i].name, i) < 0)
+		if (pb->need_site[i] && index_put(pb->sites, ah->sites[i].name, i) < 0)
 			return -ENOMEM;
 	for (size_t i = 0; i < ah->n_pools; i++)
-		if (index_put(pb->pools, ah->pools[i].name, i) < 0)
+		if (pb->need_pool[i] && index_put(pb->pools, ah->pools[i].name, i) < 0)
 			return -ENOMEM;
 	return 0;
 }
@@ -271,6 +302,9 @@ pools_total(const struct pool_bounds *pb, size_t *total)
 		const struct wasp_site *site = &ah->sites[s];
 		size_t b = pb->site_b[s];
 
+		if (!pb->need_site[s])
+			continue; /* in no pool checked */
+
 		for (size_t a = 0; a < site->n_apps; a++)
 			if (site->apps[a].pool_id < ah->n_pools)
 				b += pb->pool_b[site->apps[a].pool_id];
@@ -290,9 +324,16 @@ int
 cfg_check_pool_bounds(struct wasp_config *cfg, const struct wasp_apphost *ah,
 		      struct wasp_diag_list *diags)
 {
+	return cfg_check_some_pool_bounds(cfg, ah, NULL, diags);
+}
+
+int
+cfg_check_some_pool_bounds(struct wasp_config *cfg, const struct wasp_apphost *ah,
+			   const bool *check, struct wasp_diag_list *diags)
+{
 	struct pool_bounds pb;
 	_cleanup_free_ size_t *total = calloc(ah->n_pools + 1, sizeof(*total));
-	int r = pool_bounds_init(&pb, ah);
+	int r = pool_bounds_init(&pb, ah, check);
 
 	if (r < 0 || !total || !(pb.shared = frame_bound(cfg))) {
 		pool_bounds_done(&pb);
@@ -307,7 +348,7 @@ cfg_check_pool_bounds(struct wasp_config *cfg, const struct wasp_apphost *ah,
 	for (size_t q = 0; q < ah->n_pools; q++) {
 		const struct wasp_apppool *p = &ah->pools[q];
 
-		if (total[q] <= WASP_CONFIG_SERIAL_MAX)
+		if ((check && !check[q]) || total[q] <= WASP_CONFIG_SERIAL_MAX)
 			continue;
 		(void)wasp_diag_add(diags, WASP_DIAG_ERROR, p->file, p->line, NULL,
 				    "application pool '%s': the configuration is too large for "

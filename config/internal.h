@@ -394,6 +394,10 @@ void cfg_cache_clear(struct cfg_cache *c, void (*free_value)(void *));
 struct wasp_apphost;
 int cfg_check_pool_bounds(struct wasp_config *cfg, const struct wasp_apphost *ah,
 			  struct wasp_diag_list *diags);
+/* The same for the pools check[] says (their copies alone: what only other
+ * pools' copies hold is not counted). */
+int cfg_check_some_pool_bounds(struct wasp_config *cfg, const struct wasp_apphost *ah,
+			       const bool *check, struct wasp_diag_list *diags);
 
 /* Shared constructor for load and deserialize. */
 int cfg_config_new(const struct wasp_config_opts *opts, struct wasp_config **ret);

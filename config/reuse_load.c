@@ -312,6 +312,31 @@ pass_diags(const struct wasp_diag_list *from, struct wasp_diag_list *to)
 	return 0;
 }
 
+/* The pools whose workers' copy may have grown: those of a changed site,
+ * a changed pool, and every pool of a site naming a changed pool. The
+ * others' copies hold what they held, which was checked. */
+static int
+check_bounds(struct reuse *u, struct wasp_diag_list *checks)
+{
+	const struct wasp_apphost *ah = u->ah;
+	_cleanup_free_ bool *check = calloc(ah->n_pools + 1, sizeof(*check));
+
+	if (!check)
+		return -ENOMEM;
+	for (size_t i = 0; i < ah->n_pools; i++)
+		check[i] = u->from[CFG_SCAN_POOLS][i] == NONE;
+	for (size_t i = 0; i < ah->n_sites; i++) {
+		const struct wasp_site *s = &ah->sites[i];
+		bool all = u->from[CFG_SCAN_SITES][i] == NONE;
+
+		for (size_t a = 0; a < s->n_apps && !all; a++)
+			all = u->from[CFG_SCAN_POOLS][s->apps[a].pool_id] == NONE;
+		for (size_t a = 0; a < s->n_apps && all; a++)
+			check[s->apps[a].pool_id] = true;
+	}
+	return cfg_check_some_pool_bounds(u->cfg, ah, check, checks);
+}
+
 /* The new generation's view and checks, once the reduced text loaded. */
 static int
 reuse_finish(struct reuse *u, struct wasp_diag_list *checks)
@@ -339,7 +364,7 @@ reuse_finish(struct reuse *u, struct wasp_diag_list *checks)
 	r = cfg_apphost_check_duplicates(u->ah, checks);
 	if (r < 0)
 		return r;
-	r = cfg_check_pool_bounds(cfg, u->ah, checks);
+	r = check_bounds(u, checks);
 	if (r < 0)
 		return r;
 	cfg_items_free(cfg->items);

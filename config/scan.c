@@ -30,7 +30,7 @@ struct scanner {
 	struct cfg_scan *out;
 	struct tag stack[SCAN_MAX_DEPTH];
 	size_t depth;
-	int coll;             /* 0 outside the collections, else CFG_SCAN_SITES + 1, ... */
+	int coll;             /* the third-level element's: 0, or CFG_SCAN_SITES + 1, ... */
 	const char *item;     /* the entry being scanned, or NULL */
 	size_t item_depth;    /* depth of its parent */
 	const char *line_pos; /* lines counted up to here */
@@ -101,9 +101,10 @@ tag_is(const struct tag *t, const char *name)
 	return t->len == strlen(name) && memcmp(t->name, name, t->len) == 0;
 }
 
-/* Which collection the element at the top of the stack is (0: none). */
+/* Which collection the element at the top of the stack is (0: none):
+ * worked out when a third-level element opens, kept in s->coll. */
 static int
-coll_at_top(const struct scanner *s)
+coll_of_stack(const struct scanner *s)
 {
 	if (s->depth != 3 || !tag_is(&s->stack[0], "configuration") ||
 	    !tag_is(&s->stack[1], "system.applicationHost"))
@@ -112,6 +113,12 @@ coll_at_top(const struct scanner *s)
 		if (tag_is(&s->stack[2], coll_names[c]))
 			return c + 1;
 	return 0;
+}
+
+static int
+coll_at_top(const struct scanner *s)
+{
+	return s->depth == 3 ? s->coll : 0;
 }
 
 static const char *
@@ -172,7 +179,8 @@ name_len(const char *p, const char *end)
 {
 	const char *q = p;
 
-	while (q < end && !strchr(" \t\r\n/>", *q))
+	while (q < end && *q != ' ' && *q != '\t' && *q != '\r' && *q != '\n' && *q != '/' &&
+	       *q != '>')
 		q++;
 	return (size_t)(q - p);
 }
@@ -201,6 +209,8 @@ start_tag(struct scanner *s, const char *p, const char *end, bool empty)
 	if (s->depth == SCAN_MAX_DEPTH)
 		return -EINVAL;
 	s->stack[s->depth++] = t;
+	if (s->depth == 3)
+		s->coll = coll_of_stack(s);
 	if ((coll = coll_at_top(s))) {
 		if (s->seen[coll - 1])
 			return -EINVAL; /* the section twice: the parser says what */
@@ -233,17 +243,22 @@ end_tag(struct scanner *s, const char *p, const char *end)
 static const char *
 tag_end(const char *p, const char *end)
 {
-	for (; p < end; p++) {
-		if (*p == '"' || *p == '\'') {
-			const char *q = memchr(p + 1, *p, (size_t)(end - p - 1));
+	for (;;) {
+		const char *gt = memchr(p, '>', (size_t)(end - p));
+		const char *dq, *sq, *q;
 
-			if (!q)
-				return NULL;
-			p = q;
-		} else if (*p == '>')
-			return p + 1;
+		if (!gt)
+			return NULL;
+		dq = memchr(p, '"', (size_t)(gt - p));
+		sq = memchr(p, '\'', (size_t)((dq ? dq : gt) - p));
+		q = sq ? sq : dq;
+		if (!q)
+			return gt + 1;
+		p = memchr(q + 1, *q, (size_t)(end - q - 1));
+		if (!p)
+			return NULL;
+		p++;
 	}
-	return NULL;
 }
 
 /* Text between tags: part of the skeleton, but for the blanks between a
