@@ -539,69 +539,95 @@ cfg_apphost_check_duplicates(const struct wasp_apphost *ah, struct wasp_diag_lis
 	return c.errors ? -EINVAL : 0;
 }
 
+/* ASCII-lowercased bytes of a, '\n' and b, hashed (FNV-1a). */
+static uint64_t
+binding_hash(const struct wasp_binding *bd)
+{
+	uint64_t h = UINT64_C(0xcbf29ce484222325);
+
+	for (const char *s = bd->protocol; *s; s++)
+		h = (h ^ (unsigned char)(*s >= 'A' && *s <= 'Z' ? *s + 32 : *s)) *
+		    UINT64_C(0x100000001b3);
+	h = (h ^ '\n') * UINT64_C(0x100000001b3);
+	for (const char *s = bd->binding_information; *s; s++)
+		h = (h ^ (unsigned char)(*s >= 'A' && *s <= 'Z' ? *s + 32 : *s)) *
+		    UINT64_C(0x100000001b3);
+	return h ^ (h >> 29);
+}
+
+struct dup_slot {
+	const struct wasp_site *site;
+	const struct wasp_binding *b; /* NULL in the ids' table */
+};
+
+/* The slot of key (an id, or a binding's hash) in an open-addressed table
+ * of mask + 1 slots: the first entry with that id or binding, or an empty
+ * one. */
+static struct dup_slot *
+dup_find(struct dup_slot *t, size_t mask, uint64_t key, const struct wasp_site *s,
+	 const struct wasp_binding *b)
+{
+	for (size_t i = (size_t)(key * UINT64_C(0x9e3779b97f4a7c15) >> 20) & mask;; i = (i + 1) & mask) {
+		struct dup_slot *e = &t[i];
+
+		if (!e->site)
+			return e;
+		if (!b && e->site->id == s->id)
+			return e;
+		if (b && strcaseeq(e->b->protocol, b->protocol) &&
+		    strcaseeq(e->b->binding_information, b->binding_information))
+			return e;
+	}
+}
+
 /* The same IP:port:host twice: the second one never gets a request. Also
  * the same id twice (an error). By hash: 1,000 sites, not 1,000,000 pairs. */
 static int
 check_duplicates(struct actx *c, struct wasp_apphost *ah)
 {
-	struct cfg_cache *ids = cfg_cache_new(), *bindings = cfg_cache_new();
-	int r = 0;
+	size_t n = ah->n_sites, nb = 0, mask = 15;
+	_cleanup_free_ struct dup_slot *ids = NULL, *bindings = NULL;
 
-	if (!ids || !bindings) {
-		r = -ENOMEM;
-		goto out;
-	}
+	for (size_t i = 0; i < ah->n_sites; i++)
+		nb += ah->sites[i].n_bindings;
+	if (nb > n)
+		n = nb;
+	while (mask + 1 < 2 * n)
+		mask = mask * 2 + 1;
+	ids = calloc(mask + 1, sizeof(*ids));
+	bindings = calloc(mask + 1, sizeof(*bindings));
+	if (!ids || !bindings)
+		return -ENOMEM;
 	for (size_t i = 0; i < ah->n_sites; i++) {
-		struct wasp_site *s = &ah->sites[i];
-		const struct wasp_site *o;
-		char idk[16];
+		const struct wasp_site *s = &ah->sites[i];
+		struct dup_slot *e = dup_find(ids, mask, s->id, s, NULL);
 
-		(void)snprintf(idk, sizeof(idk), "%u", s->id);
-		o = cfg_cache_get(ids, idk);
-		if (o) {
-			(void)wasp_diag_add(c->diags, WASP_DIAG_ERROR, s->file, s->line, "id",
-					    "site '%s' has the same id %u as site '%s' (%s:%d)",
-					    s->name, s->id, o->name, o->file, o->line);
-			c->errors++;
-		} else if ((r = cfg_cache_put(ids, idk, s)) < 0)
-			goto out;
+		if (!e->site) {
+			e->site = s;
+			continue;
+		}
+		(void)wasp_diag_add(c->diags, WASP_DIAG_ERROR, s->file, s->line, "id",
+				    "site '%s' has the same id %u as site '%s' (%s:%d)", s->name, s->id,
+				    e->site->name, e->site->file, e->site->line);
+		c->errors++;
 	}
 	for (size_t i = 0; i < ah->n_sites; i++)
 		for (size_t k = 0; k < ah->sites[i].n_bindings; k++) {
 			const struct wasp_binding *b = &ah->sites[i].bindings[k];
-			_cleanup_free_ char *key = lower_key(b->protocol, b->binding_information);
-			const struct wasp_site *os;
+			struct dup_slot *e = dup_find(bindings, mask, binding_hash(b), &ah->sites[i], b);
 
-			if (!key) {
-				r = -ENOMEM;
-				goto out;
-			}
-			os = cfg_cache_get(bindings, key);
-			if (!os) {
-				if ((r = cfg_cache_put(bindings, key, &ah->sites[i])) < 0)
-					goto out;
+			if (!e->site) {
+				*e = (struct dup_slot){ &ah->sites[i], b };
 				continue;
 			}
-			for (size_t l = 0; l < os->n_bindings; l++) {
-				const struct wasp_binding *o = &os->bindings[l];
-
-				if (!strcaseeq(o->protocol, b->protocol) ||
-				    !strcaseeq(o->binding_information, b->binding_information))
-					continue;
-				(void)wasp_diag_add(
-					c->diags, WASP_DIAG_WARNING, b->file, b->line,
-					"bindingInformation",
-					"binding %s '%s' of site '%s' is also a binding of "
-					"site '%s' (%s:%d); the first one gets the requests",
-					b->protocol, b->binding_information, ah->sites[i].name,
-					os->name, o->file, o->line);
-				break;
-			}
+			(void)wasp_diag_add(c->diags, WASP_DIAG_WARNING, b->file, b->line,
+					    "bindingInformation",
+					    "binding %s '%s' of site '%s' is also a binding of "
+					    "site '%s' (%s:%d); the first one gets the requests",
+					    b->protocol, b->binding_information, ah->sites[i].name,
+					    e->site->name, e->b->file, e->b->line);
 		}
-out:
-	cfg_cache_free(ids);
-	cfg_cache_free(bindings);
-	return r;
+	return 0;
 }
 
 static int
