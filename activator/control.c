@@ -38,6 +38,8 @@
 #include "waspd.h"
 
 #define CONTROL_MAX_LINE 65536
+/* Entries of a list reply per line (a pool's are about 500 bytes). */
+#define CONTROL_LIST_CHUNK 1000
 #define CONTROL_MAX_CLIENTS 64
 #define CONTROL_TIMEOUT_SEC 30
 /* A caller's groups looked at (more are refused rather than half-read). */
@@ -91,7 +93,7 @@ client_free(struct control_client *c)
 }
 
 static void
-client_reply(struct control_client *c, json_t *reply)
+client_write(struct control_client *c, json_t *reply)
 {
 	char *s = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
 
@@ -103,6 +105,42 @@ client_reply(struct control_client *c, json_t *reply)
 		(void)bufferevent_write(c->bev, "\n", 1);
 	}
 	free(s);
+}
+
+/* A reply with a list longer than CONTROL_LIST_CHUNK goes in lines of that
+ * many entries, each but the last with "more": true, so that no line is
+ * larger than a client reads (waspctl: 16 MiB) whatever the number of
+ * pools or sites (docs/design.md "Control"). */
+static void
+client_reply(struct control_client *c, json_t *reply)
+{
+	const char *key, *list_key = NULL;
+	json_t *v, *list = NULL;
+	size_t n;
+
+	json_object_foreach(reply, key, v)
+		if (json_is_array(v) && json_array_size(v) > CONTROL_LIST_CHUNK) {
+			list_key = key;
+			list = v;
+		}
+	n = list ? json_array_size(list) : 0;
+	for (size_t off = 0; list && off < n; off += CONTROL_LIST_CHUNK) {
+		json_t *line = json_object(), *part = json_array();
+		bool ok = line && part && json_object_update(line, reply) == 0;
+
+		for (size_t i = off; ok && i < n && i < off + CONTROL_LIST_CHUNK; i++)
+			ok = json_array_append(part, json_array_get(list, i)) == 0;
+		ok = ok && json_object_set(line, list_key, part) == 0 &&
+		     (off + CONTROL_LIST_CHUNK >= n ||
+		      json_object_set_new(line, "more", json_true()) == 0);
+		client_write(c, ok ? line : NULL);
+		json_decref(part);
+		json_decref(line);
+		if (!ok)
+			break;
+	}
+	if (!list)
+		client_write(c, reply);
 	json_decref(reply);
 }
 

@@ -25,7 +25,10 @@
 #include "util.h"
 
 #define CTL_TIMEOUT_SEC 30
+/* A reply line's bound; a list comes in lines of a bounded number of
+ * entries (control.c), at most CTL_MAX_LINES of them. */
 #define CTL_MAX_REPLY (16 * 1024 * 1024)
+#define CTL_MAX_LINES 65536
 
 static const char *
 default_runtime_dir(void)
@@ -73,14 +76,123 @@ ctl_connect(const char *runtime_dir)
 	return fd;
 }
 
+/* One line of a reply into *buf (grown up to CTL_MAX_REPLY; what was read
+ * past it stays there for the next line): its length, 0 at the end, -1
+ * after printing why. */
+static ssize_t
+read_line(int fd, char **buf, size_t *len, size_t *size)
+{
+	for (;;) {
+		char *nl = *len ? memchr(*buf, '\n', *len) : NULL;
+		ssize_t r;
+
+		if (nl)
+			return nl - *buf + 1;
+		if (*len + 4096 > *size) {
+			size_t want = *size ? *size * 2 : 65536;
+			char *nb = want <= CTL_MAX_REPLY ? realloc(*buf, want) : NULL;
+
+			if (!nb) {
+				fprintf(stderr, "waspctl: reply line too large (over %d bytes)\n",
+					CTL_MAX_REPLY);
+				return -1;
+			}
+			*buf = nb;
+			*size = want;
+		}
+		r = read(fd, *buf + *len, *size - *len - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			fprintf(stderr, "waspctl: no reply from waspd: %s\n",
+				errno == EAGAIN ? "timed out" : strerror(errno));
+			return -1;
+		}
+		if (r == 0)
+			return (ssize_t)*len; /* a last line without its newline */
+		*len += (size_t)r;
+	}
+}
+
+static json_t *
+reply_drop(json_t *j)
+{
+	json_decref(j);
+	return NULL;
+}
+
+/* A list's entries come in several lines, each but the last with "more":
+ * the arrays of the lines after the first are appended to the first's. */
+static int
+reply_merge(json_t *reply, json_t *part)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(part, key, v) {
+		json_t *into = json_object_get(reply, key);
+
+		if (json_is_array(v) && json_is_array(into) && json_array_extend(into, v) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The reply to a request (NULL after printing why). */
+static json_t *
+read_reply(int fd, int send_errno)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0, size = 0, lines = 0;
+	json_t *reply = NULL;
+
+	for (;;) {
+		ssize_t n = read_line(fd, &buf, &len, &size);
+		json_error_t jerr;
+		json_t *part;
+		bool more;
+
+		if (n < 0)
+			return reply_drop(reply);
+		if (n == 0 && !reply && send_errno) {
+			fprintf(stderr, "waspctl: send to waspd: %s\n", strerror(send_errno));
+			return NULL;
+		}
+		if (n == 0) {
+			fprintf(stderr, reply ? "waspctl: waspd closed the connection mid-reply\n"
+					      : "waspctl: waspd closed the connection without a reply\n");
+			return reply_drop(reply);
+		}
+		part = json_loadb(buf, (size_t)n, JSON_DISABLE_EOF_CHECK, &jerr);
+		memmove(buf, buf + n, len - (size_t)n);
+		len -= (size_t)n;
+		if (!part || !json_is_object(part) || ++lines > CTL_MAX_LINES) {
+			fprintf(stderr, "waspctl: malformed reply from waspd: %s\n",
+				part ? "not an object, or too many lines" : jerr.text);
+			json_decref(part);
+			return reply_drop(reply);
+		}
+		more = json_is_true(json_object_get(part, "more"));
+		(void)json_object_del(part, "more");
+		if (!reply || !json_is_true(json_object_get(part, "ok"))) {
+			json_decref(reply); /* an error ends it: only the error is said */
+			reply = part;
+		} else if (reply_merge(reply, part) < 0) {
+			json_decref(part);
+			fprintf(stderr, "waspctl: out of memory\n");
+			return reply_drop(reply);
+		} else
+			json_decref(part);
+		if (!more)
+			return reply;
+	}
+}
+
 /* Send one request, return the parsed reply (NULL after printing why). */
 static json_t *
 ctl_call(const char *runtime_dir, json_t *req)
 {
 	_cleanup_free_ char *line = json_dumps(req, JSON_COMPACT);
-	_cleanup_free_ char *buf = NULL;
-	size_t len = 0, size = 0;
-	json_error_t jerr;
 	json_t *reply;
 	int fd, send_errno = 0;
 
@@ -104,49 +216,8 @@ ctl_call(const char *runtime_dir, json_t *req)
 		off += (size_t)w;
 	}
 	line[n] = 0;
-	for (;;) {
-		if (len + 4096 > size) {
-			size = size ? size * 2 : 65536;
-			char *nb = realloc(buf, size);
-			if (!nb || size > CTL_MAX_REPLY) {
-				free(nb);
-				buf = NULL;
-				fprintf(stderr, "waspctl: reply too large\n");
-				close(fd);
-				return NULL;
-			}
-			buf = nb;
-		}
-		ssize_t r = read(fd, buf + len, size - len - 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			fprintf(stderr, "waspctl: no reply from waspd: %s\n",
-				errno == EAGAIN ? "timed out" : strerror(errno));
-			close(fd);
-			return NULL;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-		if (memchr(buf + len - (size_t)r, '\n', (size_t)r))
-			break;
-	}
+	reply = read_reply(fd, send_errno);
 	close(fd);
-	if (len == 0 && send_errno) {
-		fprintf(stderr, "waspctl: send to waspd: %s\n", strerror(send_errno));
-		return NULL;
-	}
-	if (len == 0) {
-		fprintf(stderr, "waspctl: waspd closed the connection without a reply\n");
-		return NULL;
-	}
-	reply = json_loadb(buf, len, JSON_DISABLE_EOF_CHECK, &jerr);
-	if (!reply || !json_is_object(reply)) {
-		fprintf(stderr, "waspctl: malformed reply from waspd: %s\n", jerr.text);
-		json_decref(reply);
-		return NULL;
-	}
 	return reply;
 }
 
