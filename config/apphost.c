@@ -641,6 +641,13 @@ apphost_build(struct actx *c, struct wasp_config *cfg, struct wasp_apphost **ret
 
 	if (!pools || !sites)
 		return -ENOMEM;
+	/* the view's arrays in the generation's own arena when it is built in
+	 * the generation's: a later one that reuses the entries copies them
+	 * (config/reuse.c), and these go with this generation */
+	if (arena == cfg->arena && !cfg->view && !(cfg->view = wasp_arena_new()))
+		return -ENOMEM;
+	if (arena == cfg->arena)
+		arena = cfg->view;
 	ah = wasp_arena_zalloc(arena, sizeof(*ah));
 	if (!ah)
 		return -ENOMEM;

@@ -2,7 +2,8 @@
  * from a loaded configuration, with applicationPoolDefaults, siteDefaults,
  * applicationDefaults and virtualDirectoryDefaults applied as IIS applies
  * them. This is what waspd, the routing table and waspctl use. Everything
- * here lives in the arena passed to wasp_apphost_build(). Times are usec. */
+ * here lives in the arena passed to wasp_apphost_build() (as long as the
+ * generation when that is the generation's arena). Times are usec. */
 #pragma once
 
 #include <stdbool.h>

@@ -347,8 +347,7 @@ reuse_finish(struct reuse *u, struct wasp_diag_list *checks)
 	if (u->rah->n_sites != u->n_changed[CFG_SCAN_SITES] ||
 	    u->rah->n_pools != u->n_changed[CFG_SCAN_POOLS])
 		return -EINVAL;
-	cfg->view = wasp_arena_new();
-	if (!cfg->view)
+	if (!cfg->view && !(cfg->view = wasp_arena_new()))
 		return -ENOMEM;
 	for (int c = 0; c < CFG_SCAN__COLLS; c++)
 		if ((r = splice(u, c)) < 0)
