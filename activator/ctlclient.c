@@ -114,13 +114,6 @@ read_line(int fd, char **buf, size_t *len, size_t *size)
 	}
 }
 
-static json_t *
-reply_drop(json_t *j)
-{
-	json_decref(j);
-	return NULL;
-}
-
 /* A list's entries come in several lines, each but the last with "more":
  * the arrays of the lines after the first are appended to the first's. */
 static int
@@ -153,15 +146,15 @@ read_reply(int fd, int send_errno)
 		bool more;
 
 		if (n < 0)
-			return reply_drop(reply);
+			break;
 		if (n == 0 && !reply && send_errno) {
 			fprintf(stderr, "waspctl: send to waspd: %s\n", strerror(send_errno));
-			return NULL;
+			break;
 		}
 		if (n == 0) {
 			fprintf(stderr, reply ? "waspctl: waspd closed the connection mid-reply\n"
 					      : "waspctl: waspd closed the connection without a reply\n");
-			return reply_drop(reply);
+			break;
 		}
 		part = json_loadb(buf, (size_t)n, JSON_DISABLE_EOF_CHECK, &jerr);
 		memmove(buf, buf + n, len - (size_t)n);
@@ -170,22 +163,27 @@ read_reply(int fd, int send_errno)
 			fprintf(stderr, "waspctl: malformed reply from waspd: %s\n",
 				part ? "not an object, or too many lines" : jerr.text);
 			json_decref(part);
-			return reply_drop(reply);
+			break;
 		}
 		more = json_is_true(json_object_get(part, "more"));
 		(void)json_object_del(part, "more");
 		if (!reply || !json_is_true(json_object_get(part, "ok"))) {
 			json_decref(reply); /* an error ends it: only the error is said */
 			reply = part;
-		} else if (reply_merge(reply, part) < 0) {
+		} else {
+			int r = reply_merge(reply, part);
+
 			json_decref(part);
-			fprintf(stderr, "waspctl: out of memory\n");
-			return reply_drop(reply);
-		} else
-			json_decref(part);
+			if (r < 0) {
+				fprintf(stderr, "waspctl: out of memory\n");
+				break;
+			}
+		}
 		if (!more)
 			return reply;
 	}
+	json_decref(reply);
+	return NULL;
 }
 
 /* Send one request, return the parsed reply (NULL after printing why). */

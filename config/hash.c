@@ -22,10 +22,9 @@ struct cfg_cache {
  * times per request: FNV-1a's multiply per byte was most of a lookup), then
  * splitmix64's finalizer so that the low bits, which pick the bucket, depend
  * on every byte. */
-static uint64_t
-hash_str(const char *s)
+uint64_t
+cfg_hash_bytes(const char *s, size_t n)
 {
-	size_t n = strlen(s);
 	uint64_t h = UINT64_C(0x9e3779b97f4a7c15) ^ n, w;
 
 	for (; n >= 8; s += 8, n -= 8) {
@@ -42,6 +41,12 @@ hash_str(const char *s)
 	h *= UINT64_C(0x94d049bb133111eb);
 	h ^= h >> 31;
 	return h;
+}
+
+static uint64_t
+hash_str(const char *s)
+{
+	return cfg_hash_bytes(s, strlen(s));
 }
 
 struct cfg_cache *

@@ -377,6 +377,8 @@ void cfg_apphost_section_free(void *p);
 
 /* ---- a small string-keyed hash table ------------------------------------ */
 
+/* 64 bits of n bytes at s (well mixed: any bits may pick a bucket). */
+uint64_t cfg_hash_bytes(const char *s, size_t n);
 struct cfg_cache *cfg_cache_new(void);
 struct cfg_cache *cfg_cache_free(struct cfg_cache *c);
 void *cfg_cache_get(struct cfg_cache *c, const char *key);

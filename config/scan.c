@@ -47,29 +47,7 @@ static const char *const other_names[CFG_SCAN__COLLS][4] = {
 	{ "applicationPoolDefaults", NULL },
 };
 
-/* The 64-bit hash of the entries (eight bytes at a time, splitmix64's
- * finalizer), and a byte-wise one for the skeleton, fed in pieces. */
-uint64_t
-cfg_scan_hash(const char *s, size_t n)
-{
-	uint64_t h = UINT64_C(0x9e3779b97f4a7c15) ^ n, w;
-
-	for (; n >= 8; s += 8, n -= 8) {
-		memcpy(&w, s, 8);
-		h = (h ^ w) * UINT64_C(0xbf58476d1ce4e5b9);
-		h ^= h >> 31;
-	}
-	w = 0;
-	memcpy(&w, s, n);
-	h ^= w;
-	h ^= h >> 30;
-	h *= UINT64_C(0xbf58476d1ce4e5b9);
-	h ^= h >> 27;
-	h *= UINT64_C(0x94d049bb133111eb);
-	h ^= h >> 31;
-	return h;
-}
-
+/* The skeleton's hash, fed in pieces (the entries' is cfg_hash_bytes()). */
 static void
 skel_feed(struct scanner *s, const char *p, size_t n)
 {
@@ -154,7 +132,7 @@ push_item(struct scanner *s, int coll, const char *start, const char *end)
 		.off = (size_t)(start - s->buf),
 		.len = (size_t)(end - start),
 		.line = line_at(s, start),
-		.hash = cfg_scan_hash(start, (size_t)(end - start)),
+		.hash = cfg_hash_bytes(start, (size_t)(end - start)),
 	};
 	return 0;
 }

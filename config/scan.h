@@ -14,7 +14,7 @@ enum { CFG_SCAN_SITES, CFG_SCAN_POOLS, CFG_SCAN__COLLS };
 struct cfg_scan_item {
 	size_t off, len; /* the element's text, '<' to its end */
 	int line;        /* of its '<' */
-	uint64_t hash;   /* cfg_scan_hash() of the text */
+	uint64_t hash;   /* cfg_hash_bytes() of the text */
 };
 
 struct cfg_scan_coll {
@@ -35,4 +35,3 @@ struct cfg_scan {
 /* 0 (ret->ok says whether the layout was followed) or -ENOMEM. */
 int cfg_scan_text(const char *buf, size_t len, struct cfg_scan *ret);
 void cfg_scan_done(struct cfg_scan *sc);
-uint64_t cfg_scan_hash(const char *s, size_t n);
