@@ -341,24 +341,37 @@ START_TEST(test_reuse_directory_appears)
 }
 END_TEST
 
+/* g's text, which reuse declines and the whole load refuses (its
+ * diagnostics in d). */
+static char *
+refused(const struct fixture *x, struct gen_cfg prev, const struct gen *g,
+	struct wasp_diag_list *d)
+{
+	char *text = gen_text(g);
+	struct gen_cfg bad = { 0 };
+
+	ck_assert_int_eq(wasp_config_reload_buffer(text, strlen(text), x->path, NULL, prev.cfg,
+						   &bad.cfg, &bad.ah, d),
+			 0);
+	ck_assert_int_lt(full_load(x, text, &bad.cfg, &bad.ah, d), 0);
+	wasp_config_free(bad.cfg);
+	return text;
+}
+
 /* A file with an error is never half loaded: reuse declines, and the whole
  * load names the file, the line and the attribute. */
 START_TEST(test_reuse_errors)
 {
 	struct fixture x;
 	struct gen g = { .n_sites = 12 };
-	struct gen_cfg c, bad = { 0 };
+	struct gen_cfg c;
 	_cleanup_free_ char *text = NULL;
 	struct wasp_diag_list d = WASP_DIAG_LIST_INIT;
 
 	fixture_setup(&x);
 	c = first_load(&x, &g);
 	g.bad_id = "twelve";
-	text = gen_text(&g);
-	ck_assert_int_eq(wasp_config_reload_buffer(text, strlen(text), x.path, NULL, c.cfg, &bad.cfg,
-						   &bad.ah, &d),
-			 0);
-	ck_assert_int_lt(full_load(&x, text, &bad.cfg, &bad.ah, &d), 0);
+	text = refused(&x, c, &g, &d);
 	ck_assert_ptr_nonnull(tc_find(&d, WASP_DIAG_ERROR, "twelve"));
 	for (size_t i = 0; i < d.n; i++)
 		if (d.items[i].severity == WASP_DIAG_ERROR) {
@@ -367,20 +380,13 @@ START_TEST(test_reuse_errors)
 			ck_assert_str_eq(d.items[i].attribute, "id");
 			break;
 		}
-	wasp_config_free(bad.cfg);
-	bad.cfg = NULL;
 	wasp_diag_list_done(&d);
 	free(text);
 
 	g.bad_id = NULL;
 	g.dup_name = true; /* two sites named S6 */
-	text = gen_text(&g);
-	ck_assert_int_eq(wasp_config_reload_buffer(text, strlen(text), x.path, NULL, c.cfg, &bad.cfg,
-						   &bad.ah, &d),
-			 0);
-	ck_assert_int_lt(full_load(&x, text, &bad.cfg, &bad.ah, &d), 0);
+	text = refused(&x, c, &g, &d);
 	ck_assert_uint_gt(d.n_errors, 0);
-	wasp_config_free(bad.cfg);
 	wasp_diag_list_done(&d);
 
 	/* an application whose pool went: the whole load warns of it */
