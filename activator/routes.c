@@ -11,7 +11,6 @@
 #include <jansson.h>
 #include <malloc.h>
 #include <stdio.h>
-#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -96,14 +95,52 @@ json_text(json_t *j)
 
 /* ---- the adapters' table, written as text ------------------------------ */
 
+/* The table's text as it grows (stdio's calls, even unlocked, were most of
+ * writing it with 10,000 sites). oom: a write failed, the text is lost. */
+struct text {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void
+text_put(struct text *t, const void *s, size_t n)
+{
+	if (t->oom)
+		return;
+	if (t->len + n + 1 > t->cap) {
+		size_t cap = t->cap ? t->cap : 65536;
+		char *np;
+
+		while (cap < t->len + n + 1)
+			cap *= 2;
+		np = realloc(t->p, cap);
+		if (!np) {
+			t->oom = true;
+			return;
+		}
+		t->p = np;
+		t->cap = cap;
+	}
+	memcpy(t->p + t->len, s, n);
+	t->len += n;
+	t->p[t->len] = '\0';
+}
+
+static void
+text_puts(struct text *t, const char *s)
+{
+	text_put(t, s, strlen(s));
+}
+
 /* s as a JSON string (jansson's escapes: the two-character ones, \u00XX
  * for other control characters; the configuration's text is UTF-8). */
 static void
-text_str(FILE *f, const char *s)
+text_str(struct text *t, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)strempty(s);
 
-	fputc_unlocked('"', f);
+	text_put(t, "\"", 1);
 	while (*p) {
 		const unsigned char *run = p;
 		const char *e = NULL;
@@ -113,7 +150,7 @@ text_str(FILE *f, const char *s)
 		while (*p >= 0x20 && *p != '"' && *p != '\\')
 			p++;
 		if (p > run)
-			fwrite_unlocked(run, 1, (size_t)(p - run), f);
+			text_put(t, run, (size_t)(p - run));
 		if (!*p)
 			break;
 		switch (*p) {
@@ -126,18 +163,22 @@ text_str(FILE *f, const char *s)
 		case '\t': e = "\\t"; break;
 		default: break;
 		}
-		if (e)
-			fputs_unlocked(e, f);
-		else
-			fprintf(f, "\\u%04x", *p);
+		if (e) {
+			text_puts(t, e);
+		} else {
+			char u[8];
+
+			(void)snprintf(u, sizeof(u), "\\u%04x", *p);
+			text_puts(t, u);
+		}
 		p++;
 	}
-	fputc_unlocked('"', f);
+	text_put(t, "\"", 1);
 }
 
 /* v in decimal (fprintf per number was half of writing the table). */
 static void
-text_u64(FILE *f, uint64_t v)
+text_u64(struct text *t, uint64_t v)
 {
 	char buf[24], *p = buf + sizeof(buf);
 
@@ -145,97 +186,98 @@ text_u64(FILE *f, uint64_t v)
 		*--p = (char)('0' + v % 10);
 		v /= 10;
 	} while (v);
-	fwrite_unlocked(p, 1, (size_t)(buf + sizeof(buf) - p), f);
+	text_put(t, p, (size_t)(buf + sizeof(buf) - p));
 }
 
 /* key (with its quotes, colon and any comma before) and v. */
 static void
-text_key_u64(FILE *f, const char *key, uint64_t v)
+text_key_u64(struct text *t, const char *key, uint64_t v)
 {
-	fputs_unlocked(key, f);
-	text_u64(f, v);
+	text_puts(t, key);
+	text_u64(t, v);
 }
 
 static void
-text_sockets(struct wasp_env *env, FILE *f)
+text_sockets(struct wasp_env *env, struct text *t)
 {
 	for (size_t i = 0; i < env->n_socks; i++) {
 		const struct listen_sock *s = &env->socks[i];
 
-		fprintf(f, "%s{\"id\":%" PRIu32 ",\"protocol\":", i ? "," : "", s->id);
-		text_str(f, s->protocol);
-		fputs_unlocked(",\"address\":", f);
-		text_str(f, s->address);
-		fprintf(f, ",\"port\":%d}", (int)s->port);
+		text_key_u64(t, i ? ",{\"id\":" : "{\"id\":", s->id);
+		text_puts(t, ",\"protocol\":");
+		text_str(t, s->protocol);
+		text_puts(t, ",\"address\":");
+		text_str(t, s->address);
+		text_key_u64(t, ",\"port\":", s->port);
+		text_put(t, "}", 1);
 	}
 }
 
 static void
-text_pools(struct wasp_env *env, FILE *f)
+text_pools(struct wasp_env *env, struct text *t)
 {
 	for (size_t i = 0; i < env->n_pools; i++) {
 		const struct pool *p = &env->pools[i];
 		const struct wasp_apppool *c = p->cfg;
 
-		text_key_u64(f, i ? ",{\"id\":" : "{\"id\":", p->id);
-		fputs_unlocked(",\"name\":", f);
-		text_str(f, p->name);
-		fputs_unlocked(",\"state\":\"", f);
-		fputs_unlocked(pool_state_name(p->state), f);
-		text_key_u64(f, "\",\"queueLength\":", c->queue_length);
-		fputs_unlocked(c->failure.load_balancer_capabilities == WASP_LB_TCP_LEVEL
+		text_key_u64(t, i ? ",{\"id\":" : "{\"id\":", p->id);
+		text_puts(t, ",\"name\":");
+		text_str(t, p->name);
+		text_puts(t, ",\"state\":\"");
+		text_puts(t, pool_state_name(p->state));
+		text_key_u64(t, "\",\"queueLength\":", c->queue_length);
+		text_puts(t, c->failure.load_balancer_capabilities == WASP_LB_TCP_LEVEL
 			      ? ",\"loadBalancerCapabilities\":\"TcpLevel\""
-			      : ",\"loadBalancerCapabilities\":\"HttpLevel\"",
-		      f);
-		text_key_u64(f, ",\"startupTimeLimitMs\":",
+			      : ",\"loadBalancerCapabilities\":\"HttpLevel\"");
+		text_key_u64(t, ",\"startupTimeLimitMs\":",
 			     c->process_model.startup_time_limit / USEC_PER_MSEC);
-		text_key_u64(f, ",\"maxProcesses\":", c->process_model.max_processes);
-		fputc_unlocked('}', f);
+		text_key_u64(t, ",\"maxProcesses\":", c->process_model.max_processes);
+		text_put(t, "}", 1);
 	}
 }
 
 static void
-text_site(struct wasp_env *env, FILE *f, const struct wasp_site *site, bool first)
+text_site(struct wasp_env *env, struct text *t, const struct wasp_site *site, bool first)
 {
 	bool any = false;
 
-	text_key_u64(f, first ? "{\"id\":" : ",{\"id\":", site->id);
-	fputs_unlocked(",\"name\":", f);
-	text_str(f, site->name);
-	text_key_u64(f, ",\"connectionTimeoutMs\":", site->limits.connection_timeout / USEC_PER_MSEC);
-	text_key_u64(f, ",\"maxConnections\":", site->limits.max_connections);
-	fputs_unlocked(",\"bindings\":[", f);
+	text_key_u64(t, first ? "{\"id\":" : ",{\"id\":", site->id);
+	text_puts(t, ",\"name\":");
+	text_str(t, site->name);
+	text_key_u64(t, ",\"connectionTimeoutMs\":", site->limits.connection_timeout / USEC_PER_MSEC);
+	text_key_u64(t, ",\"maxConnections\":", site->limits.max_connections);
+	text_puts(t, ",\"bindings\":[");
 	for (size_t j = 0; j < site->n_bindings; j++) {
 		const struct wasp_binding *b = &site->bindings[j];
 
-		fputs_unlocked(j ? ",{\"protocol\":" : "{\"protocol\":", f);
-		text_str(f, b->protocol);
-		fputs_unlocked(",\"address\":", f);
-		text_str(f, b->ip);
-		text_key_u64(f, ",\"port\":", b->port);
-		fputs_unlocked(",\"host\":", f);
-		text_str(f, b->host);
-		fputc_unlocked('}', f);
+		text_puts(t, j ? ",{\"protocol\":" : "{\"protocol\":");
+		text_str(t, b->protocol);
+		text_puts(t, ",\"address\":");
+		text_str(t, b->ip);
+		text_key_u64(t, ",\"port\":", b->port);
+		text_puts(t, ",\"host\":");
+		text_str(t, b->host);
+		text_put(t, "}", 1);
 	}
-	fputs_unlocked("],\"apps\":[", f);
+	text_puts(t, "],\"apps\":[");
 	/* A stopped site: its bindings without applications (404). */
 	for (size_t j = 0; !site_is_stopped(env, site) && j < site->n_apps; j++) {
 		const struct wasp_application *a = &site->apps[j];
 
 		if (a->pool_id == UINT32_MAX || a->pool_id >= env->n_pools)
 			continue; /* reported when the configuration was loaded */
-		fputs_unlocked(any ? ",{\"path\":" : "{\"path\":", f);
-		text_str(f, a->path);
-		text_key_u64(f, ",\"pool\":", a->pool_id);
+		text_puts(t, any ? ",{\"path\":" : "{\"path\":");
+		text_str(t, a->path);
+		text_key_u64(t, ",\"pool\":", a->pool_id);
 		/* "http" is what an application without "protocols" enables */
 		if (a->enabled_protocols && !strcaseeq(a->enabled_protocols, "http")) {
-			fputs_unlocked(",\"protocols\":", f);
-			text_str(f, a->enabled_protocols);
+			text_puts(t, ",\"protocols\":");
+			text_str(t, a->enabled_protocols);
 		}
-		fputc_unlocked('}', f);
+		text_put(t, "}", 1);
 		any = true;
 	}
-	fputs_unlocked("]}", f);
+	text_puts(t, "]}");
 }
 
 /* The adapters' table (docs/adapter-protocol.md), written as text: one
@@ -250,30 +292,24 @@ routes_json(struct wasp_env *env)
 		env->cfg ? wasp_config_section(env->cfg, SEC_WEB_LIMITS) : NULL;
 	uint64_t header_wait = wasp_element_get_uint(wl, "headerWaitTimeout", 0) / USEC_PER_MSEC;
 	uint64_t per_client = wasp_element_get_uint(wl, "maxConnectionsPerClient", 0);
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	struct text t = { 0 };
 
-	if (!f)
-		return NULL;
-	/* one thread writes it: the unlocked stdio calls below */
-	(void)__fsetlocking(f, FSETLOCKING_BYCALLER);
-	fprintf(f,
-		"{\"generation\":%" PRIu32 ",\"headerWaitTimeoutMs\":%" PRIu64
-		",\"maxConnectionsPerClient\":%" PRIu64 ",\"sockets\":[",
-		env->generation, header_wait, per_client);
-	text_sockets(env, f);
-	fputs_unlocked("],\"pools\":[", f);
-	text_pools(env, f);
-	fputs_unlocked("],\"sites\":[", f);
+	text_key_u64(&t, "{\"generation\":", env->generation);
+	text_key_u64(&t, ",\"headerWaitTimeoutMs\":", header_wait);
+	text_key_u64(&t, ",\"maxConnectionsPerClient\":", per_client);
+	text_puts(&t, ",\"sockets\":[");
+	text_sockets(env, &t);
+	text_puts(&t, "],\"pools\":[");
+	text_pools(env, &t);
+	text_puts(&t, "],\"sites\":[");
 	for (size_t i = 0; i < env->ah->n_sites; i++)
-		text_site(env, f, &env->ah->sites[i], i == 0);
-	fputs_unlocked("]}", f);
-	if (ferror(f) | fclose(f)) {
-		free(buf);
+		text_site(env, &t, &env->ah->sites[i], i == 0);
+	text_puts(&t, "]}");
+	if (t.oom) {
+		free(t.p);
 		return NULL;
 	}
-	return buf;
+	return t.p;
 }
 
 
