@@ -29,8 +29,3 @@ int worker_child_spawn(const int fds[3], const struct worker_child_opts *opts, c
  * worker_strv_free(). */
 char **worker_argv_build(const char *path, const char *args, size_t max);
 void worker_strv_free(char **v);
-
-/* Is the child pid blocked in a call that waits for a connection or for
- * input (accept, or the poll, select or epoll_wait of an event loop), as
- * its /proc/PID/syscall says? false when it runs, or cannot be read. */
-bool worker_child_waits(pid_t pid);

@@ -1,15 +1,17 @@
-/* preloadEnabled (worker.h): an application's processes started when its
- * worker starts, so that the first request finds them running.
+/* preloadEnabled (worker.h): an application warmed up when its worker
+ * starts, so that the first request finds its processes running and the
+ * worker's own path to it ready.
  *
- * IIS's preload sends a warm-up request to each application. wasp does
- * what that request is for without running a page of the application where
- * it can: every FastCGI application a FastCgiModule handler of the
- * application's root maps to (scriptProcessor) gets a process at once
- * (fcgi_app_preload: idle until a request takes it); an application whose
- * root handlers include httpPlatformHandler or AspNetCoreModuleV2 gets a
- * GET of its root on a connection of the worker's own, through the whole
- * pipeline as a client's request would go (the backend starts, its port
- * is probed, the request proxied), whose response is read and dropped. */
+ * As IIS's preload ("a user request to the default page"), the worker sends
+ * itself a GET of the application's root on a connection of its own,
+ * through the whole pipeline as a client's request would go (the
+ * configuration of the path read, the default document found, the handler
+ * run: an httpPlatform or aspNetCore backend started, its port probed and
+ * the request proxied; a FastCGI application's page run), whose response is
+ * read and dropped. Before it, every FastCGI application a FastCgiModule
+ * handler of the root maps to (scriptProcessor) gets a process with a
+ * warm-up request of its own that runs no script (fcgi_app_preload), so it
+ * is ready, and stays so, even when the root's page is not one of its. */
 #include <errno.h>
 #include <event2/event.h>
 #include <stdio.h>
@@ -147,16 +149,13 @@ warmup_send(struct worker_env *env, const struct wapp *app)
 	return 0;
 }
 
-/* The application's root handlers: its FastCGI applications started,
- * and whether a backend module handles any of them. */
-static bool
+/* The application's root handlers: its FastCGI applications started. */
+static void
 preload_handlers(struct worker_env *env, const struct wapp *app,
 		 const struct wasp_element *handlers)
 {
 	const struct wasp_apppool *pool =
 		env->apphost ? wasp_apphost_find_pool(env->apphost, env->pool_name) : NULL;
-	bool backend = false;
-
 	for (size_t k = 0; handlers && k < handlers->n_items; k++) {
 		const struct wasp_element *it = handlers->items[k];
 		const char *modules = wasp_element_get_str(it, "modules", "");
@@ -166,9 +165,6 @@ preload_handlers(struct worker_env *env, const struct wapp *app,
 
 		if (!handler_precondition_holds(pool, it))
 			continue;
-		if (has_module(modules, "httpPlatformHandler") ||
-		    has_module(modules, "AspNetCoreModuleV2"))
-			backend = true;
 		if (!has_module(modules, "FastCgiModule") || !*sp)
 			continue;
 		a = fcgi_app_get(env->base,
@@ -181,7 +177,6 @@ preload_handlers(struct worker_env *env, const struct wapp *app,
 					  "application '%s'",
 					  app->site_name, app->path, sp);
 	}
-	return backend;
 }
 
 void
@@ -205,8 +200,7 @@ worker_preload(struct worker_env *env)
 			continue;
 		}
 		log_info("preload of site '%s' application '%s'", app->site_name, app->path);
-		if (!preload_handlers(env, app, handlers))
-			continue;
+		preload_handlers(env, app, handlers);
 		r = warmup_send(env, app);
 		if (r < 0)
 			log_warning_errno(r, "preload of site '%s' application '%s': the warm-up "

@@ -42,7 +42,7 @@
 #define RAPID_WINDOW_USEC (60ULL * 1000000)
 #define MONITOR_USEC 1000000
 #define FCGI_MAX_ARGS 64
-#define PRELOAD_WATCH_USEC 10000
+#define FCGI_WARMUP_ID 1
 
 extern char **environ;
 
@@ -53,11 +53,10 @@ struct fcgi_inst {
 	int pidfd, fd;
 	struct event *pid_ev, *timer; /* timer: idle timeout, then the SIGKILL */
 	struct event *drain_ev;        /* reading an abandoned answer (fcgi_inst_drain) */
-	struct event *watch;           /* preloaded: until it waits for a connection */
-	uint64_t watch_until;
 	struct fcgi_parser drain;
 	unsigned requests, gen;
 	bool busy, exited, stopping;
+	bool warming; /* preloaded: its warm-up request is not answered yet */
 	struct appproc ap; /* as waspd lists it */
 };
 
@@ -113,7 +112,6 @@ inst_free(struct fcgi_inst *i)
 	i->pid_ev = wasp_event_free(i->pid_ev);
 	i->timer = wasp_event_free(i->timer);
 	i->drain_ev = wasp_event_free(i->drain_ev);
-	i->watch = wasp_event_free(i->watch);
 	safe_close(i->pidfd);
 	safe_close(i->fd);
 	free(i);
@@ -299,7 +297,6 @@ inst_spawn(struct fcgi_app *a, struct fcgi_inst **ret)
 static void
 inst_assign(struct fcgi_inst *i, struct fcgi_waiter *w)
 {
-	i->watch = wasp_event_free(i->watch);
 	i->busy = true;
 	i->ap.state = WASP_APP_PROC_BUSY;
 	i->ap.requests++;
@@ -336,6 +333,15 @@ live_insts(const struct fcgi_app *a)
 		if (!i->stopping && !i->exited)
 			n++;
 	return n;
+}
+
+static bool
+warming(const struct fcgi_app *a)
+{
+	for (const struct fcgi_inst *i = a->insts; i; i = i->next)
+		if (i->warming && !i->stopping && !i->exited)
+			return true;
+	return false;
 }
 
 static void
@@ -388,7 +394,9 @@ fcgi_app_acquire(struct fcgi_app *a, struct fcgi_waiter *w)
 		return -EAGAIN;
 	if (!a->q_head) {
 		i = idle_inst(a);
-		if (!i && live_insts(a) < a->conf.max_instances) {
+		/* a preloaded process still warming up is free in a moment: the
+		 * request waits for it rather than for a new process's start */
+		if (!i && !warming(a) && live_insts(a) < a->conf.max_instances) {
 			r = inst_spawn(a, &i);
 			if (r < 0)
 				return r;
@@ -448,26 +456,53 @@ fcgi_inst_release(struct fcgi_inst *i, bool reusable)
 
 /* ---- preloadEnabled ---- */
 
-static void
-on_watch(evutil_socket_t fd, short what, void *arg)
-{
-	struct fcgi_inst *i = arg;
-	bool waits = worker_child_waits(i->pid);
+/* The warm-up request of a preloaded process: GET with SCRIPT_FILENAME "/",
+ * which is no file (php-cgi answers "No input file specified."), so no
+ * script of the application runs, but the process goes through a request's
+ * start and end once, and it keeps the connection. PHP closes a connection
+ * that brings no request within 5 s of accepting it, and the worker cannot
+ * connect again (the socket's name is gone at once): without a request the
+ * preloaded process was lost to the first request that came later than
+ * that, which then waited for another process to start. */
+static const struct {
+	const char *name, *value;
+} warmup_params[] = {
+	{ "GATEWAY_INTERFACE", "CGI/1.1" }, { "SERVER_PROTOCOL", "HTTP/1.1" },
+	{ "REQUEST_METHOD", "GET" },        { "REQUEST_URI", "/" },
+	{ "SCRIPT_NAME", "/" },             { "SCRIPT_FILENAME", "/dev/null" },
+	{ "QUERY_STRING", "" },             { "SERVER_SOFTWARE", "wasp" },
+	{ "HTTP_USER_AGENT", "wasp-preload" },
+};
 
-	if (!waits && now_usec() < i->watch_until && !i->exited && !i->stopping) {
-		timer_in(i->watch, PRELOAD_WATCH_USEC);
-		return;
-	}
-	if (!i->exited && !i->stopping && !i->busy)
-		i->ap.state = WASP_APP_PROC_IDLE;
-	log_debug("FastCGI process %d of '%s' preloaded%s", (int)i->pid, i->app->key,
-		  waits ? ": it waits for a connection" : " (not seen waiting for a connection)");
-	i->watch = wasp_event_free(i->watch);
+static int
+warmup_send(struct fcgi_inst *i)
+{
+	uint8_t buf[512], *o = buf + FCGI_BEGIN_REQUEST_LEN + FCGI_HEADER_LEN;
+	size_t plen = 0;
+	ssize_t n;
+
+	fcgi_begin_request(buf, FCGI_WARMUP_ID, true);
+	for (size_t k = 0; k < ELEMENTSOF(warmup_params); k++)
+		plen += fcgi_nv_encode(o + plen, warmup_params[k].name,
+				       strlen(warmup_params[k].name), warmup_params[k].value,
+				       strlen(warmup_params[k].value));
+	fcgi_header(buf + FCGI_BEGIN_REQUEST_LEN, FCGI_PARAMS, FCGI_WARMUP_ID, (uint16_t)plen, 0);
+	o += plen;
+	fcgi_header(o, FCGI_PARAMS, FCGI_WARMUP_ID, 0, 0);
+	o += FCGI_HEADER_LEN;
+	fcgi_header(o, FCGI_STDIN, FCGI_WARMUP_ID, 0, 0);
+	o += FCGI_HEADER_LEN;
+	/* a few hundred bytes into a new connection's empty buffer */
+	n = write(i->fd, buf, (size_t)(o - buf));
+	if (n < 0)
+		return -errno;
+	return n == o - buf ? 0 : -EIO;
 }
 
 int
 fcgi_app_preload(struct fcgi_app *a)
 {
+	struct fcgi_parser p;
 	struct fcgi_inst *i;
 	int r;
 
@@ -476,15 +511,17 @@ fcgi_app_preload(struct fcgi_app *a)
 	r = inst_spawn(a, &i);
 	if (r < 0)
 		return r;
-	/* idle until a request takes it: idleTimeout runs from now */
-	event_assign(i->timer, a->base, -1, 0, on_idle_timer, i);
-	timer_in(i->timer, a->conf.idle_usec);
-	i->watch_until = now_usec() + a->conf.activity_usec;
-	i->watch = evtimer_new(a->base, on_watch, i);
-	if (i->watch)
-		timer_in(i->watch, 0);
-	else
-		i->ap.state = WASP_APP_PROC_IDLE;
+	r = warmup_send(i);
+	if (r < 0) {
+		inst_stop(i);
+		return r;
+	}
+	/* busy with its warm-up until the answer ends (activityTimeout at
+	 * most); a request that comes meanwhile waits for it */
+	i->busy = i->warming = true;
+	a->n_busy++;
+	fcgi_parser_init(&p, FCGI_WARMUP_ID);
+	fcgi_inst_drain(i, &p, NULL, 0, now_usec() + a->conf.activity_usec);
 	log_info("FastCGI: preloaded process %d for '%s'", (int)i->pid, a->key);
 	return 1;
 }
@@ -496,8 +533,17 @@ drain_done(struct fcgi_inst *i, bool clean)
 {
 	i->drain_ev = wasp_event_free(i->drain_ev);
 	(void)event_del(i->timer);
-	log_debug("FastCGI process %d: the rest of an abandoned answer %s", (int)i->pid,
-		  clean ? "drained, the process stays" : "could not be drained");
+	if (i->warming) {
+		i->warming = false;
+		if (clean)
+			log_debug("FastCGI process %d of '%s' preloaded: its warm-up request "
+				  "was answered", (int)i->pid, i->app->key);
+		else
+			log_warning("FastCGI process %d of '%s': no answer to its warm-up "
+				    "request, ending it", (int)i->pid, i->app->key);
+	} else
+		log_debug("FastCGI process %d: the rest of an abandoned answer %s", (int)i->pid,
+			  clean ? "drained, the process stays" : "could not be drained");
 	fcgi_inst_release(i, clean);
 }
 

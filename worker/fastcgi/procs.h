@@ -57,11 +57,12 @@ const struct fcgi_conf *fcgi_app_conf(const struct fcgi_app *a);
  * is full (503.4), -EAGAIN rapid-fail protection holds the application
  * (rapidFailsPerMinute), -errno a process could not be started. */
 int fcgi_app_acquire(struct fcgi_app *a, struct fcgi_waiter *w);
-/* preloadEnabled: start a process of a when it has none, idle (for
- * idleTimeout) until a request takes it; it is listed as starting until it
- * is seen waiting for a connection (/proc/PID/syscall: accept, or an event
- * loop's poll), for activityTimeout at most. 1 started, 0 it had one (or
- * rapid-fail protection holds it), -errno. */
+/* preloadEnabled: start a process of a when it has none and send it a
+ * warm-up request that runs no script (SCRIPT_FILENAME "/"); it is listed
+ * as starting, and a request that comes meanwhile waits for it, until the
+ * answer ends (activityTimeout at most), then idle (for idleTimeout) until a
+ * request takes it. 1 started, 0 it had one (or rapid-fail protection holds
+ * it), -errno. */
 int fcgi_app_preload(struct fcgi_app *a);
 /* Leave the queue (the request went away). */
 void fcgi_waiter_cancel(struct fcgi_waiter *w);
