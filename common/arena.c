@@ -11,8 +11,41 @@ struct wasp_arena_block {
 
 struct wasp_arena_big {
 	struct wasp_arena_big *next;
+	size_t size; /* usable bytes in data[] */
 	_Alignas(WASP_ARENA_ALIGN) unsigned char data[];
 };
+
+/* Big allocations freed with their arena, kept for the next ones of about
+ * their size: a proxied request's two 64 KiB buffers went through malloc
+ * and free (and glibc's consolidation of the heap's top) on every request.
+ * At most ARENA_SPARE_MAX blocks of at most ARENA_SPARE_SIZE bytes; a
+ * process gives them back with wasp_arena_spare_drop() (the worker does
+ * when it is idle). Processes are single-threaded. */
+#define ARENA_SPARE_MAX 4
+#define ARENA_SPARE_SIZE (256 * 1024)
+static struct wasp_arena_big *spare[ARENA_SPARE_MAX];
+static size_t n_spare;
+
+/* A spare block for size bytes: one of at least size, at most twice that. */
+static struct wasp_arena_big *
+spare_take(size_t size)
+{
+	for (size_t i = 0; i < n_spare; i++)
+		if (spare[i]->size >= size && spare[i]->size / 2 <= size) {
+			struct wasp_arena_big *b = spare[i];
+
+			spare[i] = spare[--n_spare];
+			return b;
+		}
+	return NULL;
+}
+
+void
+wasp_arena_spare_drop(void)
+{
+	while (n_spare > 0)
+		free(spare[--n_spare]);
+}
 
 struct wasp_arena_cleanup {
 	struct wasp_arena_cleanup *next;
@@ -64,7 +97,10 @@ free_big(struct wasp_arena *a)
 	while (a->big) {
 		struct wasp_arena_big *b = a->big;
 		a->big = b->next;
-		free(b);
+		if (b->size <= ARENA_SPARE_SIZE && n_spare < ARENA_SPARE_MAX)
+			spare[n_spare++] = b;
+		else
+			free(b);
 	}
 }
 
@@ -115,9 +151,13 @@ arena_alloc(struct wasp_arena *a, size_t size, size_t align)
 		struct wasp_arena_big *big;
 		if (size > SIZE_MAX - sizeof(*big))
 			return NULL;
-		big = malloc(sizeof(*big) + size);
-		if (!big)
-			return NULL;
+		big = spare_take(size);
+		if (!big) {
+			big = malloc(sizeof(*big) + size);
+			if (!big)
+				return NULL;
+			big->size = size;
+		}
 		big->next = a->big;
 		a->big = big;
 		a->total += size;

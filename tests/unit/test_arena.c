@@ -1,5 +1,6 @@
 #include <fcntl.h>
 #include <stdint.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "arena.h"
@@ -41,6 +42,32 @@ START_TEST(test_big_and_strings)
 		ck_assert_str_eq(s1, "ab");
 		ck_assert_uint_eq((uintptr_t)p % WASP_ARENA_ALIGN, 0);
 	}
+	wasp_arena_free(a);
+}
+END_TEST
+
+/* A big block (64 KiB: a proxied request's buffers) that an arena gave
+ * back is the next big allocation of about its size, in any arena; not one
+ * of more than twice the size needed, nor one over 256 KiB. */
+START_TEST(test_big_spare_reuse)
+{
+	struct wasp_arena *a = wasp_arena_new(), *b = wasp_arena_new();
+	unsigned char *p, *q, *huge;
+
+	wasp_arena_spare_drop();
+	p = wasp_arena_alloc(a, 65536);
+	huge = wasp_arena_alloc(a, 1 << 20);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_ptr_nonnull(huge);
+	memset(p, 0xab, 65536);
+	wasp_arena_reset(a);
+	q = wasp_arena_alloc(b, 20000); /* more than twice smaller: not the spare */
+	ck_assert_ptr_ne(q, p);
+	q = wasp_arena_alloc(b, 65000);
+	ck_assert_ptr_eq(q, p);
+	ck_assert_uint_eq(q[64999], 0xab);
+	wasp_arena_free(b);
+	wasp_arena_spare_drop();
 	wasp_arena_free(a);
 }
 END_TEST
@@ -88,6 +115,7 @@ arena_suite(void)
 	tcase_add_checked_fixture(tc, testutil_fd_setup, testutil_fd_teardown);
 	tcase_add_test(tc, test_alloc_aligned);
 	tcase_add_test(tc, test_big_and_strings);
+	tcase_add_test(tc, test_big_spare_reuse);
 	tcase_add_test(tc, test_cleanups_and_fds);
 	suite_add_tcase(s, tc);
 	return s;
