@@ -60,8 +60,16 @@ var_appl_physical_path(struct wasp_request *req)
 		if (streq(a->vdirs[i].url, streq(a->path, "/") ? "/" : a->path)) {
 			const char *p = a->vdirs[i].physical_path;
 			size_t n = strlen(p);
-			return wasp_arena_printf(req->arena, "%s%s", p,
-						 n && p[n - 1] == '/' ? "" : "/");
+			char *s;
+
+			if (n && p[n - 1] == '/')
+				return p;
+			s = wasp_arena_alloc(req->arena, n + 2); /* every proxied request: no printf */
+			if (!s)
+				return NULL;
+			memcpy(s, p, n);
+			memcpy(s + n, "/", 2);
+			return s;
 		}
 	return "";
 }

@@ -254,15 +254,44 @@ resolve_log(struct wasp_request *req, const char *root, const char *file)
 				 strncmp(file, "./", 2) == 0 ? file + 2 : file);
 }
 
+/* a, sep and b in the request's arena (every request makes its backend's
+ * key and fingerprint: no printf) */
+static char *
+join(struct wasp_request *req, const char *a, char sep, const char *b)
+{
+	size_t al = strlen(a), bl = strlen(b);
+	char *s = wasp_request_alloc(req, al + bl + 2);
+
+	if (!s)
+		return NULL;
+	memcpy(s, a, al);
+	s[al] = sep;
+	memcpy(s + al + 1, b, bl + 1);
+	return s;
+}
+
+/* "WHAT SITE APP" */
+static char *
+backend_key(struct wasp_request *req, const char *what, unsigned site, const char *app)
+{
+	char num[16], *p = num + sizeof(num) - 1;
+
+	*p = '\0';
+	do
+		*--p = (char)('0' + site % 10);
+	while (site /= 10);
+	p = join(req, p, ' ', app);
+	return p ? join(req, what, ' ', p) : NULL;
+}
+
 static struct backend *
 backend_for(struct hpreq *h, const char *root)
 {
 	struct wasp_request *req = h->req;
 	const struct hpconf *c = h->conf;
 	const char *app = wasp_request_app_path(req);
-	char *key = wasp_arena_printf(req->arena, "%s %u %s", h->fl->what,
-				      wasp_request_site_id(req), app);
-	char *fp = wasp_arena_printf(req->arena, "%s\x1f%s", c->fingerprint, root);
+	char *key = backend_key(req, h->fl->what, wasp_request_site_id(req), app);
+	char *fp = join(req, c->fingerprint, '\x1f', root);
 	struct backend_conf bc;
 	struct backend *b;
 	char **env, *program;
