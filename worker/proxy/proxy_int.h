@@ -95,6 +95,10 @@ void proxy_pool_maybe_free(struct proxy_pool *p);
 /* proxy_request.c */
 int proxy_head_build(struct preq *q, const struct proxy_opts *o);
 bool proxy_name_is(const struct wasp_http_str *n, const char *s);
+/* Is n one of set's names (case-insensitive)? Lengths compared first: no
+ * strlen per field. */
+#define PROXY_STR(s) { s, sizeof(s) - 1 }
+bool proxy_name_in(const struct wasp_http_str *n, const struct wasp_http_str *set, size_t k);
 bool proxy_connection_names(const char *value, size_t vl, const struct wasp_http_str *name);
 bool proxy_token_in(const char *v, size_t vl, const char *tok);
 

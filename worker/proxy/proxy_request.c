@@ -61,6 +61,15 @@ proxy_name_is(const struct wasp_http_str *n, const char *s)
 	return n->len == strlen(s) && strncasecmp(n->ptr, s, n->len) == 0;
 }
 
+bool
+proxy_name_in(const struct wasp_http_str *n, const struct wasp_http_str *set, size_t k)
+{
+	for (size_t i = 0; i < k; i++)
+		if (set[i].len == n->len && strncasecmp(set[i].ptr, n->ptr, n->len) == 0)
+			return true;
+	return false;
+}
+
 /* Is name one of the tokens of a Connection field value? */
 bool
 proxy_connection_names(const char *value, size_t vl, const struct wasp_http_str *name)
@@ -98,13 +107,14 @@ static bool
 request_field_dropped(const struct wasp_http_request *h, const struct wasp_http_header *x,
 		      const struct proxy_opts *o)
 {
-	static const char *const drop[] = { "Connection", "Keep-Alive", "Proxy-Connection",
-					    "TE", "Trailer", "Transfer-Encoding", "Upgrade",
-					    "Content-Length", "Expect" };
+	static const struct wasp_http_str drop[] = {
+		PROXY_STR("Connection"), PROXY_STR("Keep-Alive"), PROXY_STR("Proxy-Connection"),
+		PROXY_STR("TE"), PROXY_STR("Trailer"), PROXY_STR("Transfer-Encoding"),
+		PROXY_STR("Upgrade"), PROXY_STR("Content-Length"), PROXY_STR("Expect"),
+	};
 
-	for (size_t i = 0; i < ELEMENTSOF(drop); i++)
-		if (proxy_name_is(&x->name, drop[i]))
-			return true;
+	if (proxy_name_in(&x->name, drop, ELEMENTSOF(drop)))
+		return true;
 	if (proxy_name_is(&x->name, o->xff_name ? o->xff_name : "X-Forwarded-For") ||
 	    (!o->no_forwarded_proto && proxy_name_is(&x->name, "X-Forwarded-Proto")) ||
 	    (o->host && proxy_name_is(&x->name, "Host")))

@@ -15,14 +15,16 @@
 static bool
 response_field_dropped(const char *name, size_t len, const char *conn, size_t conn_len)
 {
-	static const char *const own[] = { "Transfer-Encoding", "Connection", "Keep-Alive",
-					   "Upgrade", "Date", "Server", "Proxy-Connection",
-					   "Trailer", "TE", "Content-Length" };
+	static const struct wasp_http_str own[] = {
+		PROXY_STR("Transfer-Encoding"), PROXY_STR("Connection"), PROXY_STR("Keep-Alive"),
+		PROXY_STR("Upgrade"), PROXY_STR("Date"), PROXY_STR("Server"),
+		PROXY_STR("Proxy-Connection"), PROXY_STR("Trailer"), PROXY_STR("TE"),
+		PROXY_STR("Content-Length"),
+	};
 	struct wasp_http_str n = { name, len };
 
-	for (size_t i = 0; i < ELEMENTSOF(own); i++)
-		if (proxy_name_is(&n, own[i]))
-			return true;
+	if (proxy_name_in(&n, own, ELEMENTSOF(own)))
+		return true;
 	return conn && proxy_connection_names(conn, conn_len, &n);
 }
 
