@@ -40,30 +40,67 @@ spare_take(size_t size)
 	return NULL;
 }
 
-void
-wasp_arena_spare_drop(void)
-{
-	while (n_spare > 0)
-		free(spare[--n_spare]);
-}
-
 struct wasp_arena_cleanup {
 	struct wasp_arena_cleanup *next;
 	wasp_arena_cleanup_fn fn;
 	void *data;
 };
 
+/* Blocks after an arena's first one, given back by a reset or a free,
+ * kept for the next arena that outgrows its first block (a proxied
+ * request's arena does, every request): at most ARENA_SPARE_BLOCKS. */
+#define ARENA_SPARE_BLOCKS 8
+static struct wasp_arena_block *spare_blocks;
+static size_t n_spare_blocks;
+
+static void
+block_release(struct wasp_arena_block *b)
+{
+	if (n_spare_blocks < ARENA_SPARE_BLOCKS) {
+		b->next = spare_blocks;
+		spare_blocks = b;
+		n_spare_blocks++;
+	} else
+		free(b);
+}
+
 static struct wasp_arena_block *
 block_new(size_t size)
 {
-	struct wasp_arena_block *b = malloc(sizeof(*b) + size);
+	struct wasp_arena_block *b;
 
+	if (spare_blocks) { /* every block has the one size */
+		b = spare_blocks;
+		spare_blocks = b->next;
+		n_spare_blocks--;
+	} else
+		b = malloc(sizeof(*b) + size);
 	if (!b)
 		return NULL;
 	b->next = NULL;
 	b->size = size;
 	b->used = 0;
 	return b;
+}
+
+size_t
+wasp_arena_spare_drop(void)
+{
+	size_t n = 0;
+
+	while (n_spare > 0) {
+		n += spare[--n_spare]->size;
+		free(spare[n_spare]);
+	}
+	while (spare_blocks) {
+		struct wasp_arena_block *b = spare_blocks;
+
+		spare_blocks = b->next;
+		n += b->size;
+		free(b);
+	}
+	n_spare_blocks = 0;
+	return n;
 }
 
 struct wasp_arena *
@@ -115,7 +152,7 @@ wasp_arena_reset(struct wasp_arena *a)
 	keep = a->blocks;
 	while (keep->next) {
 		struct wasp_arena_block *n = keep->next;
-		free(keep);
+		block_release(keep);
 		keep = n;
 	}
 	keep->used = 0;

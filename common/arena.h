@@ -34,9 +34,10 @@ struct wasp_arena *wasp_arena_free(struct wasp_arena *a);
 /* Frees everything but keeps the first block for reuse (keep-alive). */
 void wasp_arena_reset(struct wasp_arena *a);
 
-/* Free the big blocks (over a quarter block) that arenas gave back and
- * that are kept for reuse (at most 1 MiB in all). */
-void wasp_arena_spare_drop(void);
+/* Free the blocks that arenas gave back and that are kept for reuse: big
+ * ones (over a quarter block, at most 1 MiB in all) and standard ones (at
+ * most 8). Returns the bytes freed. */
+size_t wasp_arena_spare_drop(void);
 
 /* Allocation, aligned to WASP_ARENA_ALIGN. NULL only on OOM. */
 void *wasp_arena_alloc(struct wasp_arena *a, size_t size);

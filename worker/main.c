@@ -332,7 +332,7 @@ on_stats_timer(evutil_socket_t fd, short what, void *arg)
 		/* no request for a whole tick after serving some: what
 		 * WORKER_TRIM_THRESHOLD kept goes back */
 		env->n_requests_trimmed = env->n_requests;
-		wasp_arena_spare_drop();
+		(void)wasp_arena_spare_drop();
 		(void)malloc_trim(0);
 	}
 	env->n_requests_tick = env->n_requests;

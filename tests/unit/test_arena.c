@@ -47,27 +47,48 @@ START_TEST(test_big_and_strings)
 END_TEST
 
 /* A big block (64 KiB: a proxied request's buffers) that an arena gave
- * back is the next big allocation of about its size, in any arena; not one
- * of more than twice the size needed, nor one over 256 KiB. */
+ * back is kept for the next big allocation of about its size, in any
+ * arena; not for one of less than half its size; one over 256 KiB is not
+ * kept. */
 START_TEST(test_big_spare_reuse)
 {
 	struct wasp_arena *a = wasp_arena_new(), *b = wasp_arena_new();
-	unsigned char *p, *q, *huge;
 
-	wasp_arena_spare_drop();
-	p = wasp_arena_alloc(a, 65536);
-	huge = wasp_arena_alloc(a, 1 << 20);
-	ck_assert_ptr_nonnull(p);
-	ck_assert_ptr_nonnull(huge);
-	memset(p, 0xab, 65536);
+	(void)wasp_arena_spare_drop();
+	ck_assert_ptr_nonnull(wasp_arena_alloc(a, 65536));
+	ck_assert_ptr_nonnull(wasp_arena_alloc(a, 1 << 20));
 	wasp_arena_reset(a);
-	q = wasp_arena_alloc(b, 20000); /* more than twice smaller: not the spare */
-	ck_assert_ptr_ne(q, p);
-	q = wasp_arena_alloc(b, 65000);
-	ck_assert_ptr_eq(q, p);
-	ck_assert_uint_eq(q[64999], 0xab);
+	ck_assert_ptr_nonnull(wasp_arena_alloc(b, 20000)); /* not the spare */
+	ck_assert_ptr_nonnull(wasp_arena_alloc(b, 65000)); /* the spare */
+	ck_assert_uint_eq(wasp_arena_spare_drop(), 0);
+	wasp_arena_reset(b); /* both kept now */
+	ck_assert_uint_eq(wasp_arena_spare_drop(), 20000 + 65536);
+	ck_assert_uint_eq(wasp_arena_spare_drop(), 0);
 	wasp_arena_free(b);
-	wasp_arena_spare_drop();
+	wasp_arena_free(a);
+}
+END_TEST
+
+/* The block an arena outgrew its first one with is kept for the next
+ * arena's (here: b's first block). */
+START_TEST(test_block_spare_reuse)
+{
+	struct wasp_arena *a, *b;
+
+	(void)wasp_arena_spare_drop();
+	a = wasp_arena_new();
+	/* quarter blocks (the largest that are not big): three fit in the
+	 * first block (less its header), the fourth is a second block's first */
+	for (int i = 0; i < 4; i++)
+		ck_assert_ptr_nonnull(wasp_arena_alloc(a, WASP_ARENA_BLOCK_SIZE / 4));
+	wasp_arena_reset(a);
+	b = wasp_arena_new();
+	ck_assert_uint_eq(wasp_arena_spare_drop(), 0);
+	wasp_arena_free(b);
+	for (int i = 0; i < 4; i++)
+		ck_assert_ptr_nonnull(wasp_arena_alloc(a, WASP_ARENA_BLOCK_SIZE / 4));
+	wasp_arena_reset(a);
+	ck_assert_uint_gt(wasp_arena_spare_drop(), WASP_ARENA_BLOCK_SIZE / 2);
 	wasp_arena_free(a);
 }
 END_TEST
@@ -116,6 +137,7 @@ arena_suite(void)
 	tcase_add_test(tc, test_alloc_aligned);
 	tcase_add_test(tc, test_big_and_strings);
 	tcase_add_test(tc, test_big_spare_reuse);
+	tcase_add_test(tc, test_block_spare_reuse);
 	tcase_add_test(tc, test_cleanups_and_fds);
 	suite_add_tcase(s, tc);
 	return s;
