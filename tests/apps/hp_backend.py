@@ -186,6 +186,13 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(0.05)
             self.wfile.write(b"X-Second: 2\r\nContent-Length: 2\r\n\r\nok")
             self.wfile.flush()
+        elif u.path.endswith("/many-fields"):
+            # 40 fields (more than the proxy keeps from its first pass over
+            # a head), the Connection field naming one last
+            head = "".join("X-F%d: %d\r\n" % (i, i) for i in range(40))
+            self.wfile.write(("HTTP/1.1 200 OK\r\n" + head + "Connection: keep-alive, X-Hop\r\n"
+                              "X-Hop: 1\r\nContent-Length: 2\r\n\r\nok").encode())
+            self.wfile.flush()
         elif u.path.endswith("/cut"):
             self.send_response(200)
             self.send_header("Content-Length", "1000")

@@ -28,6 +28,21 @@ response_field_dropped(const char *name, size_t len, const char *conn, size_t co
 	return conn && proxy_connection_names(conn, conn_len, &n);
 }
 
+/* The CRLF ending the line at l (before end), or NULL: memchr, not
+ * memmem (a response head's every line, twice). */
+static char *
+line_end(char *l, const char *end)
+{
+	for (char *p = l; p < end; p++) {
+		p = memchr(p, '\r', (size_t)(end - p));
+		if (!p || p + 1 >= end)
+			return NULL;
+		if (p[1] == '\n')
+			return p;
+	}
+	return NULL;
+}
+
 /* One parsed head line: name and value (OWS trimmed). false: malformed. */
 static bool
 split_field(char *line, size_t len, char **name, size_t *nl, char **value, size_t *vl)
@@ -56,12 +71,23 @@ split_field(char *line, size_t len, char **name, size_t *nl, char **value, size_
 	return true;
 }
 
+/* A field of a response head, split. */
+struct rfield {
+	char *name, *value;
+	size_t nl, vl;
+};
+
+#define RHEAD_FIELDS 32 /* kept from the first pass for the second */
+
 /* What the first pass over a response head found. */
 struct rhead {
 	const char *conn; /* the Connection field's value */
 	size_t conn_len;
 	int64_t length; /* Content-Length, -1 without */
 	bool chunked;
+	bool more; /* more fields than f[] holds: the second pass splits again */
+	size_t n;
+	struct rfield f[RHEAD_FIELDS];
 };
 
 /* "HTTP/1.x NNN[ reason]": its status and whether it is HTTP/1.0. */
@@ -102,13 +128,17 @@ static int
 head_scan(struct preq *q, char *l, char *end, struct rhead *h)
 {
 	while (l < end) {
-		char *le = memmem(l, (size_t)(end - l), "\r\n", 2), *name, *value;
+		char *le = line_end(l, end), *name, *value;
 		size_t nl, vl;
 
 		if (!le || le == l)
 			break;
 		if (!split_field(l, (size_t)(le - l), &name, &nl, &value, &vl))
 			return -EBADMSG;
+		if (h->n < RHEAD_FIELDS)
+			h->f[h->n++] = (struct rfield){ name, value, nl, vl };
+		else
+			h->more = true;
 		if (nl == 17 && strncasecmp(name, "Transfer-Encoding", 17) == 0) {
 			if (!(vl == 7 && strncasecmp(value, "chunked", 7) == 0))
 				return -EBADMSG; /* only chunked is understood */
@@ -146,34 +176,47 @@ relocate(struct wasp_request *req, const struct proxy_opts *o, const char *name,
 	return wasp_arena_printf(req->arena, "%s%s", o->relocate_to, value + fl);
 }
 
-/* The second pass: the fields that go on, to the client's response. */
+/* One field to the client's response, unless it is one that does not go
+ * on. */
+static int
+field_copy(struct preq *q, const struct rhead *h, const struct rfield *f)
+{
+	const char *v;
+	int r;
+
+	if (response_field_dropped(f->name, f->nl, h->conn, h->conn_len))
+		return 0;
+	f->name[f->nl] = '\0';
+	f->value[f->vl] = '\0';
+	v = relocate(q->req, &q->o, f->name, f->value);
+	if (!v)
+		return -ENOMEM;
+	r = wasp_response_add_header(q->req, f->name, v);
+	if (r < 0)
+		return r == -ENOMEM ? r : -EBADMSG;
+	return 0;
+}
+
+/* The second pass: the fields that go on, to the client's response (as
+ * the first pass split them, when it kept them all). */
 static int
 head_copy(struct preq *q, char *l, char *end, const struct rhead *h)
 {
-	struct wasp_request *req = q->req;
+	int r = 0;
 
-	while (l < end) {
-		char *le = memmem(l, (size_t)(end - l), "\r\n", 2), *name, *value;
-		const char *v;
-		size_t nl, vl;
-		int r;
+	for (size_t i = 0; !h->more && i < h->n && r == 0; i++)
+		r = field_copy(q, h, &h->f[i]);
+	while (h->more && l < end && r == 0) {
+		char *le = line_end(l, end);
+		struct rfield f;
 
 		if (!le || le == l)
 			break;
-		(void)split_field(l, (size_t)(le - l), &name, &nl, &value, &vl);
+		(void)split_field(l, (size_t)(le - l), &f.name, &f.nl, &f.value, &f.vl);
 		l = le + 2;
-		if (response_field_dropped(name, nl, h->conn, h->conn_len))
-			continue;
-		name[nl] = '\0';
-		value[vl] = '\0';
-		v = relocate(req, &q->o, name, value);
-		if (!v)
-			return -ENOMEM;
-		r = wasp_response_add_header(req, name, v);
-		if (r < 0)
-			return r == -ENOMEM ? r : -EBADMSG;
+		r = field_copy(q, h, &f);
 	}
-	return 0;
+	return r;
 }
 
 /* How the response body ends, and its stream to the client. */
@@ -216,7 +259,7 @@ proxy_head_apply(struct preq *q)
 	unsigned status;
 	int r;
 
-	eol = memmem(p, (size_t)(end - p), "\r\n", 2);
+	eol = line_end(p, end);
 	if (status_line_parse(p, eol, &status, &http10) < 0)
 		return -EBADMSG;
 	if (status < 200 && status != 101)
