@@ -269,13 +269,25 @@ wasp_arena_printf(struct wasp_arena *a, const char *fmt, ...)
 	char *p;
 	int n;
 
+	struct wasp_arena_block *b = a->blocks;
+	size_t room = b->size - b->used;
+
+	/* into the current block's room at once: one vsnprintf when the text
+	 * fits (the proxies format some on every request), two when not */
 	va_start(ap, fmt);
 	va_copy(ap2, ap);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf((char *)b->data + b->used, room, fmt, ap);
 	va_end(ap);
 	if (n < 0) {
 		va_end(ap2);
 		return NULL;
+	}
+	if ((size_t)n < room) {
+		va_end(ap2);
+		p = (char *)b->data + b->used;
+		b->used += (size_t)n + 1;
+		a->total += (size_t)n + 1;
+		return p;
 	}
 	p = arena_alloc(a, (size_t)n + 1, 1);
 	if (p)

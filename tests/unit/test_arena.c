@@ -93,6 +93,26 @@ START_TEST(test_block_spare_reuse)
 }
 END_TEST
 
+/* printf into the current block's room, or elsewhere when it does not fit */
+START_TEST(test_printf_room)
+{
+	struct wasp_arena *a = wasp_arena_new();
+	char *s1, *s2, *s3;
+
+	for (int i = 0; i < 3; i++) /* three quarter blocks: less than one left */
+		ck_assert_ptr_nonnull(wasp_arena_alloc(a, WASP_ARENA_BLOCK_SIZE / 4));
+	s1 = wasp_arena_printf(a, "%s-%d", "short", 1);
+	s2 = wasp_arena_printf(a, "%05000d", 7); /* over the room left */
+	s3 = wasp_arena_printf(a, "%s", "");
+	ck_assert_str_eq(s1, "short-1");
+	ck_assert_uint_eq(strlen(s2), 5000);
+	ck_assert(s2[0] == '0' && s2[4999] == '7');
+	ck_assert_str_eq(s3, "");
+	ck_assert_str_eq(s1, "short-1");
+	wasp_arena_free(a);
+}
+END_TEST
+
 static int cleanup_order[4];
 static int cleanup_n;
 
@@ -138,6 +158,7 @@ arena_suite(void)
 	tcase_add_test(tc, test_big_and_strings);
 	tcase_add_test(tc, test_big_spare_reuse);
 	tcase_add_test(tc, test_block_spare_reuse);
+	tcase_add_test(tc, test_printf_room);
 	tcase_add_test(tc, test_cleanups_and_fds);
 	suite_add_tcase(s, tc);
 	return s;

@@ -17,24 +17,33 @@ struct hbuf {
 	bool oom;
 };
 
-static void
+/* Room for n more bytes and the NUL: false when out of memory. */
+static bool
+hb_grow(struct hbuf *b, size_t n)
+{
+	size_t cap = MAX(b->cap * 2, b->len + n + 1024);
+	char *np;
+
+	if (b->oom)
+		return false;
+	np = wasp_request_alloc(b->req, cap);
+	if (!np) {
+		b->oom = true;
+		return false;
+	}
+	if (b->len)
+		memcpy(np, b->p, b->len);
+	b->p = np;
+	b->cap = cap;
+	return true;
+}
+
+/* inline: some 30 pieces make a request head */
+static inline void
 hb_add(struct hbuf *b, const char *s, size_t n)
 {
-	if (b->oom)
+	if (b->len + n + 1 > b->cap && !hb_grow(b, n))
 		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = MAX(b->cap * 2, b->len + n + 1024);
-		char *np = wasp_request_alloc(b->req, cap);
-
-		if (!np) {
-			b->oom = true;
-			return;
-		}
-		if (b->len)
-			memcpy(np, b->p, b->len);
-		b->p = np;
-		b->cap = cap;
-	}
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
 	b->p[b->len] = '\0';
