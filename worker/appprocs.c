@@ -1,5 +1,7 @@
 /* The application processes a worker runs (appprocs.h). */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "appprocs.h"
@@ -8,12 +10,12 @@
 
 static struct appproc *procs;
 
-/* The message last sent, to send again only what changed. */
-static struct {
-	struct wasp_msg_worker_apps head;
-	struct wasp_msg_app_proc procs[WASP_APP_PROCS_MAX];
-} sent, next;
-static bool sent_once;
+/* The message last sent (malloc'd, NULL before the first), to send again
+ * only what changed. Both it and the one to send are as long as their
+ * entries: static buffers of WASP_APP_PROCS_MAX entries, zeroed and copied
+ * every stats interval, were 64 KiB of every idle worker's memory. */
+static void *sent;
+static size_t sent_len;
 
 void
 appproc_add(struct appproc *ap, pid_t pid, enum wasp_app_proc_kind kind,
@@ -85,22 +87,36 @@ appprocs_fill(struct wasp_msg_app_proc *out, size_t max, uint32_t *ret_total)
 	return n;
 }
 
+size_t
+appprocs_report_size(void)
+{
+	return sent_len;
+}
+
 int
 appprocs_report(struct wasp_ipc_channel *ch)
 {
-	size_t n, len;
+	_cleanup_free_ struct wasp_msg_worker_apps *next = NULL;
+	size_t n = 0, len;
 	int r;
 
-	memset(&next, 0, sizeof(next));
-	n = appprocs_fill(next.procs, ELEMENTSOF(next.procs), &next.head.total);
-	next.head.count = (uint32_t)n;
-	len = sizeof(next.head) + n * sizeof(next.procs[0]);
-	if (sent_once && memcmp(&sent, &next, len) == 0 && sent.head.count == next.head.count)
+	for (struct appproc *ap = procs; ap && n < WASP_APP_PROCS_MAX; ap = ap->next)
+		n++;
+	len = sizeof(*next) + n * sizeof(struct wasp_msg_app_proc);
+	next = calloc(1, len);
+	if (!next)
+		return -ENOMEM;
+	/* the flexible part right after the head (msg.h's layout) */
+	n = appprocs_fill((struct wasp_msg_app_proc *)(next + 1), n, &next->total);
+	next->count = (uint32_t)n;
+	len = sizeof(*next) + n * sizeof(struct wasp_msg_app_proc);
+	if (sent && sent_len == len && memcmp(sent, next, len) == 0)
 		return 0;
-	r = wasp_ipc_channel_send(ch, WASP_MSG_WORKER_APPS, 0, &next, len, -1, 0);
+	r = wasp_ipc_channel_send(ch, WASP_MSG_WORKER_APPS, 0, next, len, -1, 0);
 	if (r < 0)
 		return r;
-	sent = next;
-	sent_once = true;
+	free(sent);
+	sent = TAKE_PTR(next);
+	sent_len = len;
 	return 0;
 }

@@ -40,6 +40,9 @@ void appproc_move(struct appproc *to, struct appproc *from);
 /* Send the set to waspd when it differs from the last one sent (and
  * always the first time): 0, or -errno from the channel. */
 int appprocs_report(struct wasp_ipc_channel *ch);
+/* Bytes the last report sent keeps for the comparison (0 before the
+ * first): its head and one entry per process listed, nothing more. */
+size_t appprocs_report_size(void);
 /* The set as it would be sent: at most max entries into out, the number
  * filled; *ret_total the number listed. */
 size_t appprocs_fill(struct wasp_msg_app_proc *out, size_t max, uint32_t *ret_total);

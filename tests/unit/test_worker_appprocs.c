@@ -2,9 +2,13 @@
  * entries added, moved and removed; the set read at most max entries with
  * the total beside it (WORKER_APPS is bounded); a refresh callback asked
  * before the set is read; an application cut at its field's size. */
+#include <event2/event.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "appprocs.h"
+#include "ipc.h"
 #include "testutil.h"
 #include "util.h"
 
@@ -69,6 +73,74 @@ START_TEST(test_fill_bounded)
 }
 END_TEST
 
+static void
+on_close(struct wasp_ipc_channel *ch, int err, void *userdata)
+{
+}
+
+/* The WORKER_APPS waspd receives next (0: none waiting): its payload's
+ * length. */
+static ssize_t
+recv_apps(int fd)
+{
+	static uint8_t buf[WASP_IPC_MAX_MSG];
+	struct wasp_ipc_msg m;
+	int r;
+
+	while ((r = wasp_ipc_recv(fd, buf, sizeof(buf), &m)) == 1)
+		if (m.hdr.type == WASP_MSG_WORKER_APPS)
+			return (ssize_t)m.len;
+	return 0;
+}
+
+START_TEST(test_report_sized_by_entries)
+{
+	static const struct wasp_ipc_channel_ops ops = {
+		.role = WASP_ROLE_WORKER,
+		.peer_role = WASP_ROLE_ACTIVATOR,
+		.on_close = on_close,
+	};
+	const size_t head = sizeof(struct wasp_msg_worker_apps);
+	const size_t entry = sizeof(struct wasp_msg_app_proc);
+	struct appproc a = { 0 }, b = { 0 };
+	struct event_base *base = event_base_new();
+	struct wasp_ipc_channel *ch;
+	int fds[2];
+
+	/* an idle worker with no application process keeps the message's
+	 * head only (static buffers of every entry were 64 KiB of its RSS) */
+	ck_assert_int_eq(wasp_ipc_socketpair(fds), 0);
+	ck_assert_int_eq(fcntl(fds[1], F_SETFL, O_NONBLOCK), 0);
+	ch = wasp_ipc_channel_new(base, fds[0], &ops, NULL);
+	ck_assert_ptr_nonnull(ch);
+	ck_assert_uint_eq(appprocs_report_size(), 0);
+	ck_assert_int_eq(appprocs_report(ch), 0);
+	ck_assert_int_eq(recv_apps(fds[1]), (ssize_t)head);
+	ck_assert_uint_eq(appprocs_report_size(), head);
+	/* unchanged: not sent again */
+	ck_assert_int_eq(appprocs_report(ch), 0);
+	ck_assert_int_eq(recv_apps(fds[1]), 0);
+
+	appproc_add(&a, 20, WASP_APP_PROC_FASTCGI, "/usr/bin/php-cgi", WASP_APP_PROC_IDLE);
+	appproc_add(&b, 21, WASP_APP_PROC_CGI, "/usr/lib/cgi-bin/x", WASP_APP_PROC_BUSY);
+	ck_assert_int_eq(appprocs_report(ch), 0);
+	ck_assert_int_eq(recv_apps(fds[1]), (ssize_t)(head + 2 * entry));
+	ck_assert_uint_eq(appprocs_report_size(), head + 2 * entry);
+	b.state = WASP_APP_PROC_IDLE;
+	ck_assert_int_eq(appprocs_report(ch), 0);
+	ck_assert_int_eq(recv_apps(fds[1]), (ssize_t)(head + 2 * entry));
+	appproc_remove(&a);
+	appproc_remove(&b);
+	ck_assert_int_eq(appprocs_report(ch), 0);
+	ck_assert_int_eq(recv_apps(fds[1]), (ssize_t)head);
+	ck_assert_uint_eq(appprocs_report_size(), head);
+
+	wasp_ipc_channel_free(ch);
+	close(fds[1]);
+	event_base_free(base);
+}
+END_TEST
+
 static Suite *
 worker_appprocs_suite(void)
 {
@@ -76,6 +148,7 @@ worker_appprocs_suite(void)
 	TCase *tc = tcase_create("appprocs");
 
 	tcase_add_test(tc, test_fill_bounded);
+	tcase_add_test(tc, test_report_sized_by_entries);
 	suite_add_tcase(s, tc);
 	return s;
 }
