@@ -326,6 +326,11 @@ int wasp_config_serialize_pool(const struct wasp_config *cfg, const struct wasp_
 int wasp_config_serialize_pool_memfd(const struct wasp_config *cfg,
 				     const struct wasp_apphost *ah, const char *pool,
 				     const uint32_t *sites, size_t n_sites);
+/* Make now what the per-pool serializations of cfg share (each sites and
+ * applicationPools section's children indexed by name), which the first of
+ * them would otherwise make: with thousands of sites it is most of that
+ * first one's cost. 0 or -ENOMEM. */
+int wasp_config_prepare_pools(const struct wasp_config *cfg);
 /* What a worker of pool would be given, as text without any line number
  * and with the other pools its sites name reduced to their names: two
  * generations whose digests for a pool are equal configure its workers the

@@ -123,18 +123,54 @@ filter_add(struct keep_set *set, const char *name)
 	return cfg_cache_put(set->names, k, set);
 }
 
-/* Per generation (made at its first per-pool serialization, in its arena):
- * the name_hash() of every child of the sites and applicationPools
- * sections' roots, 0 for a child with no name, so that a pool's
- * serialization passes over the other sites and pools (all but a few of
- * thousands) comparing integers. NULL (no cache) on OOM. */
+/* Per generation (made at its first per-pool serialization, or by
+ * wasp_config_prepare_pools(), in its arena): the name_hash() of every child
+ * of the sites and applicationPools sections' roots (0 for a child with no
+ * name), and the children's indexes ordered by that hash, so that a pool's
+ * serialization finds its few sites and pools by binary search and never
+ * passes over the thousands of others: its cost does not depend on how many
+ * the generation has. NULL (no cache) on OOM. */
+struct cfg_kid_ref {
+	uint32_t h, i;
+};
+
 struct cfg_kid_hashes {
 	struct cfg_kid_hashes *next;
 	const struct cfg_node *root;
-	uint32_t *h;
+	struct cfg_kid_ref *by_h; /* every child, by (h, i) */
+	size_t n;
 };
 
-static const uint32_t *
+static int
+kid_ref_cmp(const void *a, const void *b)
+{
+	const struct cfg_kid_ref *x = a, *y = b;
+
+	if (x->h != y->h)
+		return x->h < y->h ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static int
+u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static uint32_t
+kid_name_hash(const struct cfg_node *kid)
+{
+	if (kid->kind != CFG_NODE_ADD && kid->kind != CFG_NODE_REMOVE)
+		return 0;
+	for (size_t j = 0; j < kid->n_attrs; j++)
+		if (strcaseeq(kid->attrs[j].name, "name"))
+			return name_hash(kid->attrs[j].value.text);
+	return 0;
+}
+
+static const struct cfg_kid_hashes *
 kid_hashes(const struct wasp_config *ccfg, const struct cfg_node *root)
 {
 	struct wasp_config *cfg = (struct wasp_config *)(uintptr_t)ccfg; /* a cache */
@@ -142,40 +178,70 @@ kid_hashes(const struct wasp_config *ccfg, const struct cfg_node *root)
 
 	for (k = cfg->kid_hashes; k; k = k->next)
 		if (k->root == root)
-			return k->h;
+			return k;
 	k = wasp_arena_alloc(cfg->arena, sizeof(*k));
-	if (!k || !(k->h = wasp_arena_alloc(cfg->arena, root->n_kids * sizeof(uint32_t))))
+	if (!k || !(k->by_h = wasp_arena_alloc(cfg->arena,
+					       MAX(root->n_kids, (size_t)1) * sizeof(*k->by_h))))
 		return NULL;
-	for (size_t i = 0; i < root->n_kids; i++) {
-		const struct cfg_node *kid = root->kids[i];
-
-		k->h[i] = 0;
-		if (kid->kind != CFG_NODE_ADD && kid->kind != CFG_NODE_REMOVE)
-			continue;
-		for (size_t j = 0; j < kid->n_attrs; j++)
-			if (strcaseeq(kid->attrs[j].name, "name")) {
-				k->h[i] = name_hash(kid->attrs[j].value.text);
-				break;
-			}
-	}
+	for (size_t i = 0; i < root->n_kids; i++)
+		k->by_h[i] = (struct cfg_kid_ref){ kid_name_hash(root->kids[i]), (uint32_t)i };
+	qsort(k->by_h, root->n_kids, sizeof(*k->by_h), kid_ref_cmp);
+	k->n = root->n_kids;
 	k->root = root;
 	k->next = cfg->kid_hashes;
 	cfg->kid_hashes = k;
-	return k->h;
+	return k;
+}
+
+/* The first of k's children whose hash is at least h. */
+static size_t
+kid_lower_bound(const struct cfg_kid_hashes *k, uint32_t h)
+{
+	size_t lo = 0, hi = k->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (k->by_h[mid].h < h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The children of k's root that may stay (those with no name, and those
+ * whose name's hash is one of keep's), as indexes in ascending order,
+ * malloc'd into *ret (the number returned); -ENOMEM. */
+static ssize_t
+kid_candidates(const struct cfg_kid_hashes *k, const struct keep_set *keep, uint32_t **ret)
+{
+	size_t n0 = kid_lower_bound(k, 1), n = n0, m = 0;
+	uint32_t *v;
+
+	for (size_t j = 0; j < keep->n; j++)
+		n += kid_lower_bound(k, keep->hashes[j] + 1) - kid_lower_bound(k, keep->hashes[j]);
+	v = malloc(MAX(n, (size_t)1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t a = 0; a < n0; a++)
+		v[m++] = k->by_h[a].i;
+	for (size_t j = 0; j < keep->n; j++)
+		for (size_t a = kid_lower_bound(k, keep->hashes[j]);
+		     a < k->n && k->by_h[a].h == keep->hashes[j]; a++)
+			v[m++] = k->by_h[a].i;
+	qsort(v, m, sizeof(*v), u32_cmp);
+	n = 0;
+	for (size_t a = 0; a < m; a++) /* a name kept twice: once */
+		if (n == 0 || v[n - 1] != v[a])
+			v[n++] = v[a];
+	*ret = v;
+	return (ssize_t)n;
 }
 
 /* Whether a child of a collection keyed by "name" (applicationPools' add,
  * sites' site, and their remove) stays: its name is in keep. Other children
  * (defaults elements, clear) always stay. */
-static bool
-keep_may_have(const struct keep_set *keep, uint32_t hash)
-{
-	for (size_t i = 0; i < keep->n; i++)
-		if (keep->hashes[i] == hash)
-			return true;
-	return false;
-}
-
 static bool
 node_kept(const struct cfg_node *k, const struct keep_set *keep)
 {
@@ -207,11 +273,55 @@ node_name_json(const struct cfg_node *k)
 			 false, "name", node_name(k), 0);
 }
 
+static json_t *node_json(const struct cfg_node *n, const struct keep_set *keep,
+			  const struct cfg_kid_hashes *kh, bool lines, const char *only);
+
+/* n's child i into kids, when it stays (node_json()). */
+static int
+kid_json(json_t *kids, const struct cfg_node *n, size_t i, const struct keep_set *keep,
+	 bool lines, const char *only)
+{
+	const struct cfg_node *kid = n->kids[i];
+	json_t *k;
+
+	if (!node_kept(kid, keep))
+		return 0;
+	if (only && kid->kind == CFG_NODE_ADD && node_name(kid) && !strcaseeq(node_name(kid), only))
+		k = node_name_json(kid);
+	else
+		k = node_json(kid, NULL, NULL, lines, NULL);
+	return k && json_array_append_new(kids, k) == 0 ? 0 : -ENOMEM;
+}
+
+/* n's children into kids: with keep and kh (n's children by name hash), only
+ * the candidates kh finds, in their order (each of the others, one of
+ * thousands elsewhere in memory, is never read); else each one. */
+static int
+kids_json(json_t *kids, const struct cfg_node *n, const struct keep_set *keep,
+	  const struct cfg_kid_hashes *kh, bool lines, const char *only)
+{
+	_cleanup_free_ uint32_t *v = NULL;
+	ssize_t m;
+	int r = 0;
+
+	if (!keep || !kh) {
+		for (size_t i = 0; i < n->n_kids && r == 0; i++)
+			r = kid_json(kids, n, i, keep, lines, only);
+		return r;
+	}
+	m = kid_candidates(kh, keep, &v);
+	if (m < 0)
+		return (int)m;
+	for (ssize_t a = 0; a < m && r == 0; a++)
+		r = kid_json(kids, n, v[a], keep, lines, only);
+	return r;
+}
+
 /* keep: see node_kept(), for n's own children; NULL keeps them all.
  * lines: false writes every line number as 0. only: when set, a kept child
  * with another name is written by its name alone (node_name_json). */
 static json_t *
-node_json(const struct cfg_node *n, const struct keep_set *keep, const uint32_t *kid_h,
+node_json(const struct cfg_node *n, const struct keep_set *keep, const struct cfg_kid_hashes *kh,
 	  bool lines, const char *only)
 {
 	const struct cfg_locks *l = cfg_node_locks(n);
@@ -234,23 +344,8 @@ node_json(const struct cfg_node *n, const struct keep_set *keep, const uint32_t 
 		    json_array_append_new(attrs, json_integer(lines ? a->line : 0)) < 0)
 			goto fail;
 	}
-	for (size_t i = 0; i < n->n_kids; i++) {
-		json_t *k;
-
-		/* by the hash first: the node itself (one of thousands, each
-		 * elsewhere in memory) is not read for another pool's entry */
-		if (kid_h && kid_h[i] && !keep_may_have(keep, kid_h[i]))
-			continue;
-		if (!node_kept(n->kids[i], keep))
-			continue;
-		if (only && n->kids[i]->kind == CFG_NODE_ADD && node_name(n->kids[i]) &&
-		    !strcaseeq(node_name(n->kids[i]), only))
-			k = node_name_json(n->kids[i]);
-		else
-			k = node_json(n->kids[i], NULL, NULL, lines, NULL);
-		if (!k || json_array_append_new(kids, k) < 0)
-			goto fail;
-	}
+	if (kids_json(kids, n, keep, kh, lines, only) < 0)
+		goto fail;
 	return o;
 fail:
 	json_decref(o);
@@ -473,6 +568,22 @@ wasp_config_pool_digest(const struct wasp_config *cfg, const struct wasp_apphost
 		return r;
 	*ret_len = strlen(js);
 	*ret_buf = js;
+	return 0;
+}
+
+int
+wasp_config_prepare_pools(const struct wasp_config *cfg)
+{
+	const struct cfg_file *f = cfg->apphost;
+
+	for (size_t i = 0; f && i < f->n_insts; i++) {
+		const struct cfg_inst *in = f->insts[i];
+
+		if ((strcaseeq(in->section->name, SEC_POOLS) ||
+		     strcaseeq(in->section->name, SEC_SITES)) &&
+		    !kid_hashes(cfg, in->root))
+			return -ENOMEM;
+	}
 	return 0;
 }
 
