@@ -641,6 +641,7 @@ daemon_start(struct wasp_env *env, struct clock *clock)
 	r = adapters_start(env);
 	if (r < 0)
 		return r;
+	routes_prepare_later(env);
 	pools_autostart(env);
 	r = setup_watchdog(env);
 	if (r < 0)

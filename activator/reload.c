@@ -251,6 +251,7 @@ reload_switch(struct wasp_env *env, struct wasp_config *cfg, struct wasp_apphost
 	(void)adapters_start(env);
 	pools_send_routes(env);
 	pools_reload_start(env);
+	routes_prepare_later(env);
 }
 
 /* changed[i]: whether new pool i's running workers would get another

@@ -5,6 +5,7 @@
  * could take one of its requests) to tell whether a request on a keep-alive
  * connection belongs to its pool. */
 #include <arpa/inet.h>
+#include <event2/event.h>
 #include <ctype.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -578,14 +579,70 @@ route_index_get(struct wasp_env *env)
 	return x;
 }
 
-/* keep[site] (calloc'd n_bindings bytes each, NULL: nothing kept yet) marks
- * the other sites' bindings that binding_shadows() one of own's. */
+/* Other sites' bindings that binding_shadows() one of a pool's own, as
+ * (site, binding) pairs: as many as it finds, never one per site of the
+ * generation (a pool's table then costs the same with 10,000 sites). */
+struct shadow {
+	uint32_t site, binding;
+};
+
+struct shadows {
+	struct shadow *v;
+	size_t n, n_alloc;
+};
+
 static int
-mark_shadowing(struct wasp_env *env, const struct wasp_binding *own, bool *site_is_own,
-	       uint8_t **keep)
+shadows_add(struct shadows *sh, size_t site, size_t binding)
+{
+	if (sh->n == sh->n_alloc) {
+		size_t n = sh->n_alloc ? 2 * sh->n_alloc : 8;
+		struct shadow *v = realloc(sh->v, n * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		sh->v = v;
+		sh->n_alloc = n;
+	}
+	sh->v[sh->n++] = (struct shadow){ (uint32_t)site, (uint32_t)binding };
+	return 0;
+}
+
+static int
+shadow_cmp(const void *a, const void *b)
+{
+	const struct shadow *x = a, *y = b;
+
+	if (x->site != y->site)
+		return x->site < y->site ? -1 : 1;
+	return x->binding < y->binding ? -1 : x->binding > y->binding;
+}
+
+static int
+u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Whether site (an index in ah->sites) is one of own (ascending). */
+static bool
+site_is_own(const uint32_t *own, size_t n_own, size_t site)
+{
+	uint32_t key = (uint32_t)site;
+
+	return bsearch(&key, own, n_own, sizeof(*own), u32_cmp) != NULL;
+}
+
+/* Into sh, the other sites' bindings that binding_shadows() own (a binding
+ * of one of the pool's sites own_sites, ascending). */
+static int
+mark_shadowing(struct wasp_env *env, const struct wasp_binding *own, const uint32_t *own_sites,
+	       size_t n_own, struct shadows *sh)
 {
 	const struct wasp_apphost *ah = env->ah;
 	size_t lo = host_len(own->host);
+	int r = 0;
 
 	if (lo > 0 && !host_is_wildcard(own->host, lo)) {
 		/* a host name: only the bindings on the same host */
@@ -595,33 +652,25 @@ mark_shadowing(struct wasp_env *env, const struct wasp_binding *own, bool *site_
 		if (!x)
 			return -ENOMEM;
 		b = host_hash(own->host, lo) & x->mask;
-		for (size_t a = x->bucket_first[b]; a < x->bucket_first[b + 1]; a++) {
+		for (size_t a = x->bucket_first[b]; a < x->bucket_first[b + 1] && r == 0; a++) {
 			const struct host_ref *h = &x->hosts[a];
-			const struct wasp_site *s = &ah->sites[h->site];
 
-			if (host_cmp(h->host, h->len, own->host, lo) != 0 || site_is_own[h->site] ||
-			    !binding_shadows(own, &s->bindings[h->binding]))
-				continue;
-			if (!keep[h->site] && !(keep[h->site] = calloc(s->n_bindings, 1)))
-				return -ENOMEM;
-			keep[h->site][h->binding] = 1;
+			if (host_cmp(h->host, h->len, own->host, lo) == 0 &&
+			    binding_shadows(own, &ah->sites[h->site].bindings[h->binding]) &&
+			    !site_is_own(own_sites, n_own, h->site))
+				r = shadows_add(sh, h->site, h->binding);
 		}
-		return 0;
+		return r;
 	}
-	for (size_t i = 0; i < ah->n_sites; i++) {
+	/* no host or a wildcard: any other site's binding may shadow it */
+	for (size_t i = 0; i < ah->n_sites && r == 0; i++) {
 		const struct wasp_site *s = &ah->sites[i];
 
-		if (site_is_own[i])
-			continue;
-		for (size_t j = 0; j < s->n_bindings; j++) {
-			if (!binding_shadows(own, &s->bindings[j]))
-				continue;
-			if (!keep[i] && !(keep[i] = calloc(s->n_bindings, 1)))
-				return -ENOMEM;
-			keep[i][j] = 1;
-		}
+		for (size_t j = 0; j < s->n_bindings && r == 0; j++)
+			if (binding_shadows(own, &s->bindings[j]) && !site_is_own(own_sites, n_own, i))
+				r = shadows_add(sh, i, j);
 	}
-	return 0;
+	return r;
 }
 
 /* Whether one of the pool's own bindings has this host (as routing
@@ -665,6 +714,30 @@ foreign_binding_json(const struct wasp_binding *b, const uint32_t *own_sites, si
 			 "port", (int)b->port, "hostHash", hex, "wildcard", off == 1);
 }
 
+static void
+on_prepare(evutil_socket_t fd, short what, void *arg)
+{
+	struct wasp_env *env = arg;
+
+	if (!env->ah || !env->cfg)
+		return;
+	if (!route_index_get(env) || wasp_config_prepare_pools(env->cfg) < 0) {
+		log_warning("generation %u: cannot index its sites ahead (out of memory); the "
+			    "first worker start will", (unsigned)env->generation);
+		return;
+	}
+	log_debug("generation %u: sites indexed by pool and host name for its first worker "
+		  "starts", (unsigned)env->generation);
+}
+
+void
+routes_prepare_later(struct wasp_env *env)
+{
+	if (event_base_once(env->base, -1, EV_TIMEOUT, on_prepare, env, NULL) < 0)
+		log_warning("generation %u: cannot index its sites ahead; the first worker start "
+			    "will", (unsigned)env->generation);
+}
+
 /* The sites with an application in pool p (none for a pool the generation
  * no longer has). */
 static int
@@ -683,6 +756,69 @@ pool_sites(struct wasp_env *env, const struct pool *p, const uint32_t **ret, siz
 	return 0;
 }
 
+/* The entry of another site in pool p's table: its id, the bindings of it
+ * that shadow p's (sh[0..n), that site's pairs, by binding), and one
+ * application "/" of pool 1. */
+static json_t *
+foreign_site_json(const struct wasp_site *site, const struct shadow *sh, size_t n,
+		  const uint32_t *own_sites, size_t n_own, const struct wasp_apphost *ah,
+		  const uint8_t key[WASP_SIPHASH_KEY_SIZE])
+{
+	json_t *js = json_pack("{s:I, s:[{s:s, s:i}], s:[]}", "id", (json_int_t)site->id, "apps",
+			       "path", "/", "pool", 1, "bindings");
+	json_t *bindings = js ? json_object_get(js, "bindings") : NULL;
+
+	for (size_t a = 0; bindings && a < n; a++) {
+		if (a > 0 && sh[a].binding == sh[a - 1].binding)
+			continue; /* shadowing two of p's bindings: once */
+		if (json_array_append_new(bindings,
+					  foreign_binding_json(&site->bindings[sh[a].binding],
+							       own_sites, n_own, ah, key)) < 0)
+			bindings = NULL;
+	}
+	if (!bindings) {
+		json_decref(js);
+		return NULL;
+	}
+	return js;
+}
+
+/* p's sites and the other sites of sh (sorted) into sites, in the
+ * generation's order of sites. */
+static int
+pool_sites_json(struct wasp_env *env, const struct pool *p, json_t *sites,
+		const uint32_t *own_sites, size_t n_own, const struct shadows *sh,
+		const uint8_t key[WASP_SIPHASH_KEY_SIZE])
+{
+	const struct wasp_apphost *ah = env->ah;
+	size_t k = 0, a = 0;
+	int r = 0;
+
+	while (r == 0 && (k < n_own || a < sh->n)) {
+		uint32_t own = k < n_own ? own_sites[k] : UINT32_MAX;
+		uint32_t other = a < sh->n ? sh->v[a].site : UINT32_MAX;
+		size_t end = a;
+		json_t *js;
+
+		if (own < other) {
+			const struct wasp_site *site = &ah->sites[own];
+
+			js = json_pack("{s:I, s:s}", "id", (json_int_t)site->id, "name", site->name);
+			r |= json_array_append_new(sites, js);
+			r |= js ? site_json_fill(env, js, site, p->id) : -1;
+			k++;
+			continue;
+		}
+		while (end < sh->n && sh->v[end].site == other)
+			end++;
+		r |= json_array_append_new(sites, foreign_site_json(&ah->sites[other], sh->v + a,
+								     end - a, own_sites, n_own,
+								     ah, key));
+		a = end;
+	}
+	return r;
+}
+
 /* The routing table a worker of pool p gets: the same format and rules as
  * the adapters' (so wasp_route_lookup() decides as the adapter does), but
  * only what tells whether a request is this pool's: the sockets; two pools,
@@ -691,32 +827,32 @@ pool_sites(struct wasp_env *env, const struct pool *p, const uint32_t **ret, siz
  * pool's as pool 1; and, in place of each other site that has bindings
  * which could take one of p's requests (binding_shadows()), an entry with
  * its id, no name, only those bindings and one application "/" of pool 1.
- * Other sites' names, applications and pools are not in it. */
+ * Other sites' names, applications and pools are not in it. Made from p's
+ * sites and the host index: no pass over the generation's sites (but for
+ * a binding without a host name or with a wildcard one). */
 static json_t *
 pool_routes_build(struct wasp_env *env, const struct pool *p)
 {
 	const struct wasp_apphost *ah = env->ah;
-	_cleanup_free_ bool *own = calloc(MAX(ah->n_sites, (size_t)1), sizeof(bool));
-	_cleanup_free_ uint8_t **keep = calloc(MAX(ah->n_sites, (size_t)1), sizeof(uint8_t *));
-	json_t *root = NULL, *socks, *sites;
+	struct shadows sh = { 0 };
+	json_t *root = NULL;
 	uint8_t key[WASP_SIPHASH_KEY_SIZE];
 	char key_hex[2 * WASP_SIPHASH_KEY_SIZE + 1];
 	const uint32_t *own_sites;
 	size_t n_own;
 	int r = 0;
 
-	if (!own || !keep || pool_sites(env, p, &own_sites, &n_own) < 0)
+	if (pool_sites(env, p, &own_sites, &n_own) < 0)
 		return NULL;
-	for (size_t k = 0; k < n_own; k++)
-		own[own_sites[k]] = true;
 	for (size_t k = 0; k < n_own && r >= 0; k++) {
 		const struct wasp_site *s = &ah->sites[own_sites[k]];
 
 		for (size_t j = 0; j < s->n_bindings && r >= 0; j++)
-			r = mark_shadowing(env, &s->bindings[j], own, keep);
+			r = mark_shadowing(env, &s->bindings[j], own_sites, n_own, &sh);
 	}
 	if (r < 0 || getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key))
 		goto out;
+	qsort(sh.v, sh.n, sizeof(*sh.v), shadow_cmp);
 	for (size_t k = 0; k < sizeof(key); k++)
 		(void)snprintf(key_hex + 2 * k, 3, "%02x", key[k]);
 	root = json_pack("{s:I, s:s, s:[], s:[{s:i, s:s}, {s:i, s:s}], s:[]}", "generation",
@@ -724,37 +860,16 @@ pool_routes_build(struct wasp_env *env, const struct pool *p)
 			 0, "name", p->name, "id", 1, "name", "", "sites");
 	if (!root)
 		goto out;
-	socks = json_object_get(root, "sockets");
-	sites = json_object_get(root, "sites");
-	r = sockets_json(env, socks);
-	for (size_t i = 0; i < ah->n_sites && r == 0; i++) {
-		const struct wasp_site *site = &ah->sites[i];
-		json_t *js;
-
-		if (own[i]) {
-			js = json_pack("{s:I, s:s}", "id", (json_int_t)site->id, "name", site->name);
-			r |= json_array_append_new(sites, js);
-			r |= js ? site_json_fill(env, js, site, p->id) : -1;
-		} else if (keep[i]) {
-			js = json_pack("{s:I, s:[{s:s, s:i}]}", "id", (json_int_t)site->id, "apps",
-				       "path", "/", "pool", 1);
-			r |= json_array_append_new(sites, js);
-			r |= js ? json_object_set_new(js, "bindings", json_array()) : -1;
-			for (size_t j = 0; j < site->n_bindings && r == 0; j++)
-				if (keep[i][j])
-					r |= json_array_append_new(
-						json_object_get(js, "bindings"),
-						foreign_binding_json(&site->bindings[j], own_sites,
-								     n_own, ah, key));
-		}
-	}
+	r = sockets_json(env, json_object_get(root, "sockets"));
+	if (r == 0)
+		r = pool_sites_json(env, p, json_object_get(root, "sites"), own_sites, n_own, &sh,
+				    key);
 	if (r) {
 		json_decref(root);
 		root = NULL;
 	}
 out:
-	for (size_t i = 0; i < ah->n_sites; i++)
-		free(keep[i]);
+	free(sh.v);
 	return root;
 }
 

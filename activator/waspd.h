@@ -510,6 +510,12 @@ char *pool_routes_json(struct wasp_env *env, const struct pool *p);
  * generation goes). */
 void config_memfd_drop(struct wasp_env *env);
 void route_index_free(struct wasp_env *env);
+/* Once the loop is back (a generation was just loaded): make what every
+ * pool's first worker start in the generation shares (the index of its
+ * sites by pool and by host name, the configuration's sites and pools by
+ * name), so that no first request waits for work that grows with the
+ * number of sites. A start before it makes them itself. */
+void routes_prepare_later(struct wasp_env *env);
 
 /* adapter.c */
 int adapters_start(struct wasp_env *env);
