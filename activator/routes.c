@@ -409,14 +409,13 @@ binding_shadows(const struct wasp_binding *own, const struct wasp_binding *other
 	return false;
 }
 
-/* Per generation, made for the first worker's table: every binding of the
- * generation with a host name (not a wildcard), grouped by a hash of the
- * host (hosts_place()), so that a
- * pool whose bindings name hosts finds the other sites' bindings on those
- * hosts without reading every site. */
+/* Per generation, made once it is loaded (routes_prepare_later()) or by
+ * the first worker's table: every binding of the generation with a host
+ * name (not a wildcard), grouped by a hash of the host (hosts_place()), so
+ * that a pool whose bindings name hosts finds the other sites' bindings on
+ * those hosts without reading every site. 8 bytes a binding (the host is
+ * the binding's own: it is read only for the few in a bucket). */
 struct host_ref {
-	const char *host;
-	uint32_t len;
 	uint32_t site, binding;
 };
 
@@ -540,7 +539,7 @@ hosts_place(const struct wasp_apphost *ah, struct route_index *x, size_t n)
 					continue;
 				}
 				x->hosts[x->bucket_first[b] + fill[b]++] = (struct host_ref){
-					h, (uint32_t)l, (uint32_t)i, (uint32_t)j
+					(uint32_t)i, (uint32_t)j
 				};
 				x->n_hosts++;
 			}
@@ -654,9 +653,10 @@ mark_shadowing(struct wasp_env *env, const struct wasp_binding *own, const uint3
 		b = host_hash(own->host, lo) & x->mask;
 		for (size_t a = x->bucket_first[b]; a < x->bucket_first[b + 1] && r == 0; a++) {
 			const struct host_ref *h = &x->hosts[a];
+			const struct wasp_binding *o = &ah->sites[h->site].bindings[h->binding];
 
-			if (host_cmp(h->host, h->len, own->host, lo) == 0 &&
-			    binding_shadows(own, &ah->sites[h->site].bindings[h->binding]) &&
+			if (host_cmp(o->host, host_len(o->host), own->host, lo) == 0 &&
+			    binding_shadows(own, o) &&
 			    !site_is_own(own_sites, n_own, h->site))
 				r = shadows_add(sh, h->site, h->binding);
 		}
