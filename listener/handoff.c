@@ -105,14 +105,7 @@ lsn_handoff_send(struct lsn_env *env, struct lsn_pool *p, struct lsn_conn *c)
 struct lsn_worker *
 lsn_handoff_find_worker(struct lsn_env *env, uint32_t worker_id)
 {
-	struct lsn_pool *p;
-	struct lsn_worker *w;
-
-	TAILQ_FOREACH(p, &env->pools, link)
-		TAILQ_FOREACH(w, &p->workers, link)
-			if (w->worker_id == worker_id)
-				return w;
-	return NULL;
+	return lsn_workers_find(env, worker_id);
 }
 
 void
@@ -150,6 +143,7 @@ lsn_handoff_worker_free(struct lsn_env *env, struct lsn_worker *w)
 		n++;
 	}
 	TAILQ_REMOVE(&w->pool->workers, w, link);
+	lsn_workers_remove(env, w);
 	w->ch = wasp_ipc_channel_free(w->ch);
 	/* what it held went with it */
 	env->n_owned -= MIN(w->owned, env->n_owned);
@@ -376,7 +370,8 @@ lsn_handoff_add_worker(struct lsn_env *env, struct lsn_pool *p,
 	w->pool = p;
 	TAILQ_INIT(&w->inflight);
 	w->ch = wasp_ipc_channel_new(env->base, fd, &worker_ops, w);
-	if (!w->ch) {
+	if (!w->ch || lsn_workers_add(env, w) < 0) {
+		w->ch = wasp_ipc_channel_free(w->ch);
 		free(w);
 		return -ENOMEM;
 	}

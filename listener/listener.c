@@ -644,6 +644,7 @@ env_done(struct lsn_env *env)
 	}
 	free(env->slots);
 	lsn_client_done(env);
+	lsn_workers_done(env);
 	free(env->pool_by_id);
 	lsn_table_unref(env->table);
 	free(env->scratch);

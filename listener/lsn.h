@@ -91,6 +91,7 @@ struct lsn_worker {
 	bool full;      /* refused a connection: none until its next WORKER_ROOM */
 	bool gone;      /* WORKER_GONE: no new connections */
 	TAILQ_ENTRY(lsn_worker) link; /* pool->workers */
+	struct lsn_worker *id_next;   /* env->worker_ids' chain (workers.c) */
 };
 
 TAILQ_HEAD(lsn_worker_list, lsn_worker);
@@ -163,6 +164,9 @@ struct lsn_env {
 	struct lsn_pool_list pools; /* every pool, current or removed-with-workers */
 	struct lsn_pool **pool_by_id; /* current table's ids */
 	size_t n_pool_by_id;
+	/* every worker of every pool by worker id (workers.c) */
+	struct lsn_worker **worker_ids;
+	uint32_t worker_ids_mask, n_worker_ids;
 
 	/* connections */
 	struct lsn_conn **slots; /* by slot; NULL = never allocated */
@@ -288,6 +292,12 @@ bool lsn_handoff_pool_full(struct lsn_pool *p);
 int lsn_handoff_add_worker(struct lsn_env *env, struct lsn_pool *p,
 			   const struct wasp_msg_worker_ref *ref, int fd);
 struct lsn_worker *lsn_handoff_find_worker(struct lsn_env *env, uint32_t worker_id);
+
+/* workers.c: the workers by worker id */
+int lsn_workers_add(struct lsn_env *env, struct lsn_worker *w);
+void lsn_workers_remove(struct lsn_env *env, struct lsn_worker *w);
+struct lsn_worker *lsn_workers_find(struct lsn_env *env, uint32_t worker_id);
+void lsn_workers_done(struct lsn_env *env);
 /* WORKER_GONE (or a failed send): no new connections to w. */
 void lsn_handoff_worker_gone(struct lsn_env *env, struct lsn_worker *w);
 /* Close the channel and forget the worker; its unacknowledged connections
