@@ -137,7 +137,8 @@ struct cfg_kid_ref {
 struct cfg_kid_hashes {
 	struct cfg_kid_hashes *next;
 	const struct cfg_node *root;
-	struct cfg_kid_ref *by_h; /* every child, by (h, i) */
+	uint32_t *by_h; /* every child's index, by (its name's hash, index): 4
+			   bytes a site or pool, as it is made at load */
 	size_t n;
 };
 
@@ -174,18 +175,22 @@ static const struct cfg_kid_hashes *
 kid_hashes(const struct wasp_config *ccfg, const struct cfg_node *root)
 {
 	struct wasp_config *cfg = (struct wasp_config *)(uintptr_t)ccfg; /* a cache */
+	_cleanup_free_ struct cfg_kid_ref *refs = NULL;
 	struct cfg_kid_hashes *k;
 
 	for (k = cfg->kid_hashes; k; k = k->next)
 		if (k->root == root)
 			return k;
-	k = wasp_arena_alloc(cfg->arena, sizeof(*k));
+	refs = malloc(MAX(root->n_kids, (size_t)1) * sizeof(*refs));
+	k = refs ? wasp_arena_alloc(cfg->arena, sizeof(*k)) : NULL;
 	if (!k || !(k->by_h = wasp_arena_alloc(cfg->arena,
 					       MAX(root->n_kids, (size_t)1) * sizeof(*k->by_h))))
 		return NULL;
 	for (size_t i = 0; i < root->n_kids; i++)
-		k->by_h[i] = (struct cfg_kid_ref){ kid_name_hash(root->kids[i]), (uint32_t)i };
-	qsort(k->by_h, root->n_kids, sizeof(*k->by_h), kid_ref_cmp);
+		refs[i] = (struct cfg_kid_ref){ kid_name_hash(root->kids[i]), (uint32_t)i };
+	qsort(refs, root->n_kids, sizeof(*refs), kid_ref_cmp);
+	for (size_t i = 0; i < root->n_kids; i++)
+		k->by_h[i] = refs[i].i;
 	k->n = root->n_kids;
 	k->root = root;
 	k->next = cfg->kid_hashes;
@@ -193,7 +198,14 @@ kid_hashes(const struct wasp_config *ccfg, const struct cfg_node *root)
 	return k;
 }
 
-/* The first of k's children whose hash is at least h. */
+/* The hash of the a-th child of k's root in hash order. */
+static uint32_t
+kid_h(const struct cfg_kid_hashes *k, size_t a)
+{
+	return kid_name_hash(k->root->kids[k->by_h[a]]);
+}
+
+/* The first of k's children (in hash order) whose hash is at least h. */
 static size_t
 kid_lower_bound(const struct cfg_kid_hashes *k, uint32_t h)
 {
@@ -202,7 +214,7 @@ kid_lower_bound(const struct cfg_kid_hashes *k, uint32_t h)
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (k->by_h[mid].h < h)
+		if (kid_h(k, mid) < h)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -225,11 +237,11 @@ kid_candidates(const struct cfg_kid_hashes *k, const struct keep_set *keep, uint
 	if (!v)
 		return -ENOMEM;
 	for (size_t a = 0; a < n0; a++)
-		v[m++] = k->by_h[a].i;
+		v[m++] = k->by_h[a];
 	for (size_t j = 0; j < keep->n; j++)
 		for (size_t a = kid_lower_bound(k, keep->hashes[j]);
-		     a < k->n && k->by_h[a].h == keep->hashes[j]; a++)
-			v[m++] = k->by_h[a].i;
+		     a < k->n && kid_h(k, a) == keep->hashes[j]; a++)
+			v[m++] = k->by_h[a];
 	qsort(v, m, sizeof(*v), u32_cmp);
 	n = 0;
 	for (size_t a = 0; a < m; a++) /* a name kept twice: once */

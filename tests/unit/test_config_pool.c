@@ -367,6 +367,68 @@ START_TEST(test_pool_long_names)
 }
 END_TEST
 
+
+/* Many pools and sites (found through the children's name hashes, not a
+ * pass over them): a pool's copy has its own site and pool alone, with the
+ * index made ahead (wasp_config_prepare_pools()) or by the serialization
+ * (the same length: the two generations differ in their directory's name
+ * alone); names that differ in case are the same name. */
+START_TEST(test_pool_among_many)
+{
+	enum { N = 300 };
+	struct wasp_diag_list d = WASP_DIAG_LIST_INIT;
+	struct wasp_apphost *ah = NULL;
+	const struct wasp_apphost *cah;
+	struct wasp_config *copy;
+	char *body = NULL, *a = NULL, *b = NULL;
+	size_t size = 0, la = 0, lb = 0;
+	FILE *f = open_memstream(&body, &size);
+	struct tc t, u;
+
+	ck_assert_ptr_nonnull(f);
+	fputs("<system.applicationHost>\n <applicationPools>\n", f);
+	for (int i = 0; i < N; i++)
+		fprintf(f, "  <add name=\"P%d\" />\n", i);
+	fputs(" </applicationPools>\n <sites>\n", f);
+	for (int i = 0; i < N; i++)
+		fprintf(f,
+			"  <site name=\"S%d\" id=\"%d\"><application path=\"/\" "
+			"applicationPool=\"p%d\"><virtualDirectory path=\"/\" physicalPath=\"www\" />"
+			"</application></site>\n",
+			i, i + 1, i);
+	fputs(" </sites>\n</system.applicationHost>\n", f);
+	ck_assert_int_eq(fclose(f), 0);
+	tc_setup(&t, body);
+	tc_expect_clean(&t.diags);
+	tc_setup(&u, body);
+	free(body);
+
+	copy = for_pool(&t, "P137", &cah);
+	ck_assert_uint_eq(cah->n_pools, 1);
+	ck_assert_str_eq(cah->pools[0].name, "P137");
+	ck_assert_uint_eq(cah->n_sites, 1);
+	ck_assert_str_eq(cah->sites[0].name, "S137");
+	wasp_config_free(copy);
+
+	ck_assert_int_eq(wasp_config_prepare_pools(u.cfg), 0);
+	ck_assert_int_eq(wasp_apphost_build(u.cfg, wasp_config_arena(u.cfg), &ah, &d), 0);
+	ck_assert_int_eq(wasp_config_serialize_pool(u.cfg, ah, "P299", &a, &la), 0);
+	ah = NULL;
+	ck_assert_int_eq(wasp_apphost_build(t.cfg, wasp_config_arena(t.cfg), &ah, &d), 0);
+	ck_assert_int_eq(wasp_config_serialize_pool(t.cfg, ah, "P299", &b, &lb), 0);
+	ck_assert_uint_eq(la, lb);
+	/* the buffer starts with the packed schema, which holds NULs */
+	ck_assert_ptr_null(memmem(a, la, "\"S298\"", 6));
+	ck_assert_ptr_null(memmem(a, la, "\"P0\"", 4));
+	ck_assert_ptr_nonnull(memmem(a, la, "\"S299\"", 6));
+	free(a);
+	free(b);
+	wasp_diag_list_done(&d);
+	tc_done(&u);
+	tc_done(&t);
+}
+END_TEST
+
 static Suite *
 config_pool_suite(void)
 {
@@ -378,6 +440,7 @@ config_pool_suite(void)
 	tcase_add_test(tc, test_pool_of_a_second_application);
 	tcase_add_test(tc, test_pool_unknown_and_whole);
 	tcase_add_test(tc, test_pool_long_names);
+	tcase_add_test(tc, test_pool_among_many);
 	suite_add_tcase(s, tc);
 	return s;
 }
