@@ -852,7 +852,8 @@ pool_routes_build(struct wasp_env *env, const struct pool *p)
 	}
 	if (r < 0 || getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key))
 		goto out;
-	qsort(sh.v, sh.n, sizeof(*sh.v), shadow_cmp);
+	if (sh.n > 1)
+		qsort(sh.v, sh.n, sizeof(*sh.v), shadow_cmp);
 	for (size_t k = 0; k < sizeof(key); k++)
 		(void)snprintf(key_hex + 2 * k, 3, "%02x", key[k]);
 	root = json_pack("{s:I, s:s, s:[], s:[{s:i, s:s}, {s:i, s:s}], s:[]}", "generation",
