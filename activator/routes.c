@@ -726,6 +726,8 @@ on_prepare(evutil_socket_t fd, short what, void *arg)
 			    "first worker start will", (unsigned)env->generation);
 		return;
 	}
+	/* their scratch (and the load's, when this follows it) goes back */
+	(void)malloc_trim(0);
 	log_debug("generation %u: sites indexed by pool and host name for its first worker "
 		  "starts", (unsigned)env->generation);
 }
