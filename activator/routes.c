@@ -581,7 +581,7 @@ route_index_get(struct wasp_env *env)
 /* Other sites' bindings that binding_shadows() one of a pool's own, as
  * (site, binding) pairs: as many as it finds, never one per site of the
  * generation (a pool's table then costs the same with 10,000 sites). */
-struct shadow {
+struct shadow { /* sorted as a pair (wasp_u32_pair_cmp) */
 	uint32_t site, binding;
 };
 
@@ -606,31 +606,13 @@ shadows_add(struct shadows *sh, size_t site, size_t binding)
 	return 0;
 }
 
-static int
-shadow_cmp(const void *a, const void *b)
-{
-	const struct shadow *x = a, *y = b;
-
-	if (x->site != y->site)
-		return x->site < y->site ? -1 : 1;
-	return x->binding < y->binding ? -1 : x->binding > y->binding;
-}
-
-static int
-u32_cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* Whether site (an index in ah->sites) is one of own (ascending). */
 static bool
 site_is_own(const uint32_t *own, size_t n_own, size_t site)
 {
 	uint32_t key = (uint32_t)site;
 
-	return bsearch(&key, own, n_own, sizeof(*own), u32_cmp) != NULL;
+	return bsearch(&key, own, n_own, sizeof(*own), wasp_u32_cmp) != NULL;
 }
 
 /* Into sh, the other sites' bindings that binding_shadows() own (a binding
@@ -855,7 +837,7 @@ pool_routes_build(struct wasp_env *env, const struct pool *p)
 	if (r < 0 || getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key))
 		goto out;
 	if (sh.n > 1)
-		qsort(sh.v, sh.n, sizeof(*sh.v), shadow_cmp);
+		qsort(sh.v, sh.n, sizeof(*sh.v), wasp_u32_pair_cmp); /* by site, binding */
 	for (size_t k = 0; k < sizeof(key); k++)
 		(void)snprintf(key_hex + 2 * k, 3, "%02x", key[k]);
 	root = json_pack("{s:I, s:s, s:[], s:[{s:i, s:s}, {s:i, s:s}], s:[]}", "generation",

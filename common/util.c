@@ -59,3 +59,21 @@ wasp_realtime_usec(void)
 {
 	return clock_usec(CLOCK_REALTIME);
 }
+
+int
+wasp_u32_cmp(const void *a, const void *b)
+{
+	uint32_t x, y;
+
+	memcpy(&x, a, sizeof(x));
+	memcpy(&y, b, sizeof(y));
+	return (x > y) - (x < y);
+}
+
+int
+wasp_u32_pair_cmp(const void *a, const void *b)
+{
+	int r = wasp_u32_cmp(a, b);
+
+	return r ? r : wasp_u32_cmp((const uint32_t *)a + 1, (const uint32_t *)b + 1);
+}

@@ -130,7 +130,7 @@ filter_add(struct keep_set *set, const char *name)
  * serialization finds its few sites and pools by binary search and never
  * passes over the thousands of others: its cost does not depend on how many
  * the generation has. NULL (no cache) on OOM. */
-struct cfg_kid_ref {
+struct cfg_kid_ref { /* sorted as a pair (wasp_u32_pair_cmp) */
 	uint32_t h, i;
 };
 
@@ -141,24 +141,6 @@ struct cfg_kid_hashes {
 			   bytes a site or pool, as it is made at load */
 	size_t n;
 };
-
-static int
-kid_ref_cmp(const void *a, const void *b)
-{
-	const struct cfg_kid_ref *x = a, *y = b;
-
-	if (x->h != y->h)
-		return x->h < y->h ? -1 : 1;
-	return x->i < y->i ? -1 : x->i > y->i;
-}
-
-static int
-u32_cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 static uint32_t
 kid_name_hash(const struct cfg_node *kid)
@@ -188,7 +170,7 @@ kid_hashes(const struct wasp_config *ccfg, const struct cfg_node *root)
 		return NULL;
 	for (size_t i = 0; i < root->n_kids; i++)
 		refs[i] = (struct cfg_kid_ref){ kid_name_hash(root->kids[i]), (uint32_t)i };
-	qsort(refs, root->n_kids, sizeof(*refs), kid_ref_cmp);
+	qsort(refs, root->n_kids, sizeof(*refs), wasp_u32_pair_cmp); /* by h, i */
 	for (size_t i = 0; i < root->n_kids; i++)
 		k->by_h[i] = refs[i].i;
 	k->n = root->n_kids;
@@ -242,7 +224,7 @@ kid_candidates(const struct cfg_kid_hashes *k, const struct keep_set *keep, uint
 		for (size_t a = kid_lower_bound(k, keep->hashes[j]);
 		     a < k->n && kid_h(k, a) == keep->hashes[j]; a++)
 			v[m++] = k->by_h[a];
-	qsort(v, m, sizeof(*v), u32_cmp);
+	qsort(v, m, sizeof(*v), wasp_u32_cmp);
 	n = 0;
 	for (size_t a = 0; a < m; a++) /* a name kept twice: once */
 		if (n == 0 || v[n - 1] != v[a])
