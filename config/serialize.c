@@ -124,9 +124,9 @@ filter_add(struct keep_set *set, const char *name)
 }
 
 /* Per generation (made at its first per-pool serialization, or by
- * wasp_config_prepare_pools(), in its arena): the name_hash() of every child
- * of the sites and applicationPools sections' roots (0 for a child with no
- * name), and the children's indexes ordered by that hash, so that a pool's
+ * wasp_config_prepare_pools(), in its arena): the indexes of the children
+ * of the sites and applicationPools sections' roots, ordered by the
+ * name_hash() of their names (0 for a child with no name), so that a pool's
  * serialization finds its few sites and pools by binary search and never
  * passes over the thousands of others: its cost does not depend on how many
  * the generation has. NULL (no cache) on OOM. */
@@ -214,7 +214,9 @@ kid_candidates(const struct cfg_kid_hashes *k, const struct keep_set *keep, uint
 	uint32_t *v;
 
 	for (size_t j = 0; j < keep->n; j++)
-		n += kid_lower_bound(k, keep->hashes[j] + 1) - kid_lower_bound(k, keep->hashes[j]);
+		for (size_t a = kid_lower_bound(k, keep->hashes[j]);
+		     a < k->n && kid_h(k, a) == keep->hashes[j]; a++)
+			n++;
 	v = malloc(MAX(n, (size_t)1) * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
