@@ -179,7 +179,7 @@ adapter_send_generation(struct adapter *a, bool with_sockets)
 	int fd, r;
 
 	for (size_t i = 0; with_sockets && i < env->n_socks; i++) {
-		if (!strcaseeq(env->socks[i].protocol, a->protocol))
+		if (!proc_protocol_serves(a->protocol, env->socks[i].protocol))
 			continue;
 		ls.socket_id = env->socks[i].id;
 		r = wasp_send_listen_socket(a->ch, 0, &ls, env->socks[i].fd, 0);
@@ -542,7 +542,7 @@ adapters_start(struct wasp_env *env)
 		if ((d && (d->external || d->executable)) || adapter_of_protocol(env, role->protocol))
 			continue;
 		for (size_t j = 0; j < env->n_socks; j++)
-			needed |= strcaseeq(env->socks[j].protocol, role->protocol);
+			needed |= proc_protocol_serves(role->protocol, env->socks[j].protocol);
 		if (!needed)
 			continue;
 		struct adapter *a = adapter_new(env, role);

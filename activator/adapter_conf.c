@@ -178,6 +178,7 @@ adapter_decl_find(const struct adapter_decls *d, const char *protocol)
 bool
 adapter_decl_known(const struct adapter_decls *d, const char *protocol)
 {
-	return strcaseeq(protocol, "http") || strcaseeq(protocol, "tcp") ||
-	       adapter_decl_find(d, protocol) != NULL;
+	/* https: wasp-http's, which terminates TLS */
+	return strcaseeq(protocol, "http") || strcaseeq(protocol, "https") ||
+	       strcaseeq(protocol, "tcp") || adapter_decl_find(d, protocol) != NULL;
 }

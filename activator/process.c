@@ -62,9 +62,17 @@ const struct proc_role *
 proc_role_for_protocol(const char *protocol)
 {
 	for (size_t i = 0; i < ELEMENTSOF(proc_roles); i++)
-		if (proc_roles[i].protocol && strcaseeq(proc_roles[i].protocol, protocol))
+		if (proc_roles[i].protocol && proc_protocol_serves(proc_roles[i].protocol, protocol))
 			return &proc_roles[i];
 	return NULL;
+}
+
+bool
+proc_protocol_serves(const char *adapter, const char *protocol)
+{
+	/* wasp-http terminates TLS itself: https is its protocol too */
+	return strcaseeq(adapter, protocol) ||
+	       (strcaseeq(adapter, "http") && strcaseeq(protocol, "https"));
 }
 
 const char *

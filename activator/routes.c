@@ -237,10 +237,24 @@ text_pools(struct wasp_env *env, struct text *t)
 	}
 }
 
+/* A JSON text from routes_tls.c (malloc'd, NULL on OOM) appended after
+ * key. */
+static void
+text_json(struct text *t, const char *key, char *json)
+{
+	if (!json) {
+		t->oom = true;
+		return;
+	}
+	text_puts(t, key);
+	text_puts(t, json);
+	free(json);
+}
+
 static void
 text_site(struct wasp_env *env, struct text *t, const struct wasp_site *site, bool first)
 {
-	bool any = false;
+	bool any = false, https = false, client_cert = false;
 
 	text_key_u64(t, first ? "{\"id\":" : ",{\"id\":", site->id);
 	text_puts(t, ",\"name\":");
@@ -248,6 +262,10 @@ text_site(struct wasp_env *env, struct text *t, const struct wasp_site *site, bo
 	text_key_u64(t, ",\"connectionTimeoutMs\":", site->limits.connection_timeout / USEC_PER_MSEC);
 	text_key_u64(t, ",\"maxConnections\":", site->limits.max_connections);
 	text_puts(t, ",\"bindings\":[");
+	for (size_t j = 0; j < site->n_bindings; j++)
+		https |= strcaseeq(site->bindings[j].protocol, "https");
+	if (https)
+		client_cert = routes_site_client_cert(env, site);
 	for (size_t j = 0; j < site->n_bindings; j++) {
 		const struct wasp_binding *b = &site->bindings[j];
 
@@ -258,6 +276,8 @@ text_site(struct wasp_env *env, struct text *t, const struct wasp_site *site, bo
 		text_key_u64(t, ",\"port\":", b->port);
 		text_puts(t, ",\"host\":");
 		text_str(t, b->host);
+		if (strcaseeq(b->protocol, "https"))
+			text_json(t, ",\"tls\":", routes_binding_tls_json(env, site, b, client_cert));
 		text_put(t, "}", 1);
 	}
 	text_puts(t, "],\"apps\":[");
@@ -300,7 +320,8 @@ routes_json(struct wasp_env *env)
 	text_key_u64(&t, ",\"maxConnectionsPerClient\":", per_client);
 	text_puts(&t, ",\"sockets\":[");
 	text_sockets(env, &t);
-	text_puts(&t, "],\"pools\":[");
+	text_json(&t, "],\"tls\":", routes_tls_json(env));
+	text_puts(&t, ",\"pools\":[");
 	text_pools(env, &t);
 	text_puts(&t, "],\"sites\":[");
 	for (size_t i = 0; i < env->ah->n_sites; i++)

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "adapter_conf.h"
@@ -438,6 +439,9 @@ const struct proc_role *proc_role(enum proc_role_id id);
 /* The adapter role waspd starts for protocol ("http"), or NULL (another
  * adapter may still register it). */
 const struct proc_role *proc_role_for_protocol(const char *protocol);
+/* Whether the adapter registered for protocol adapter takes protocol's
+ * sockets (itself; "http" takes "https" too). */
+bool proc_protocol_serves(const char *adapter, const char *protocol);
 /* A test hook's value for one pool: the environment variable var holds
  * "POOL:VALUE"; VALUE when POOL is name, else NULL. The pool name ends at
  * the first colon, or at the last one when last (for a value that may hold
@@ -494,6 +498,15 @@ int config_load(const char *path, const struct wasp_config_opts *opts, struct wa
 int routes_memfd(struct wasp_env *env);
 /* malloc'd JSON text, for tests and debugging. */
 char *routes_json(struct wasp_env *env);
+struct wasp_site;
+struct wasp_binding;
+/* routes_tls.c: an https binding's "tls" object and the table's, as JSON
+ * texts (malloc'd; NULL on OOM); whether an application of site asks for
+ * client certificates. */
+char *routes_binding_tls_json(struct wasp_env *env, const struct wasp_site *site,
+			      const struct wasp_binding *b, bool client_cert);
+char *routes_tls_json(struct wasp_env *env);
+bool routes_site_client_cert(struct wasp_env *env, const struct wasp_site *site);
 /* The table changed (a pool's state): the next routes_memfd() rebuilds it. */
 void routes_invalidate(struct wasp_env *env);
 /* The configuration a worker of pool p needs (wasp_config_serialize_pool)

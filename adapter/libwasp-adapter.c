@@ -231,6 +231,7 @@ wasp_adapter_send_handoff(int chan, const struct wasp_adapter_handoff *h, const 
 		return -EINVAL;
 	m.app_path_len = (uint32_t)plen;
 	m.protocol_len = (uint32_t)prlen;
+	m.tls_len = 0;
 	m.data_len = (uint32_t)data_len;
 	buf = malloc(len);
 	if (!buf)

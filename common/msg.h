@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WASP_IPC_VERSION 2
+#define WASP_IPC_VERSION 3
 
 enum wasp_ipc_role {
 	WASP_ROLE_ACTIVATOR = 1,
@@ -84,9 +84,9 @@ enum wasp_ipc_role {
 	X(HANDOFF_CHANNEL_LOST, handoff_channel_lost, 307, FIXED, struct wasp_msg_handoff_channel, \
 	  8, NONE)                                                                                 \
 	/* 400: adapter <-> worker (handoff channel) */                                            \
-	/* A->W: fd = connection; the struct, app_path_len bytes of path, then data_len bytes      \
-	 * already read from the connection */                                                     \
-	X(HANDOFF, handoff, 400, VAR, struct wasp_msg_handoff, 32, REQUIRED)                       \
+	/* A->W: fd = connection; the struct, app_path_len bytes of path, protocol_len bytes of    \
+	 * protocol, tls_len bytes of TLS facts, then data_len bytes already read */               \
+	X(HANDOFF, handoff, 400, VAR, struct wasp_msg_handoff, 72, REQUIRED)                       \
 	/* W->A: the worker owns those connections now (several refs after HANDOFFs with           \
 	 * WASP_HANDOFF_F_ACK_MANY) */                                                             \
 	X(HANDOFF_ACK, handoff_ack, 401, ARRAY, struct wasp_msg_conn_ref, 8, NONE)                 \
@@ -229,8 +229,41 @@ struct wasp_msg_handoff {
 	uint32_t flags; /* WASP_HANDOFF_F_* */
 	/* the protocol's name follows the application path ("tcp"); 0: http */
 	uint32_t protocol_len;
+	/* a TLS connection's facts follow the protocol (struct wasp_msg_tls_info
+	 * and its strings); 0: not TLS */
+	uint32_t tls_len;
+	/* the connection's addresses: IPv6, IPv4 mapped (::ffff:a.b.c.d) */
+	uint8_t local_addr[16];
+	uint8_t peer_addr[16];
+	uint16_t local_port;
+	uint16_t peer_port;
 	uint32_t reserved;
 };
+
+/* A TLS connection's facts (the HTTPS and CERT_ server variables): the
+ * struct, then each string its lengths give, in this order, not
+ * NUL-terminated. */
+struct wasp_msg_tls_info {
+	uint16_t version;     /* 0x0303 TLS 1.2, 0x0304 TLS 1.3 */
+	uint16_t key_bits;    /* the cipher's key (HTTPS_KEYSIZE) */
+	uint16_t secret_bits; /* the server key (HTTPS_SECRETKEYSIZE) */
+	uint16_t flags;       /* WASP_TLS_F_* */
+	uint32_t verify_result; /* the client certificate's X509_V_* (0: verified) */
+	uint16_t cipher_len;
+	uint16_t sni_len;
+	uint16_t server_subject_len;
+	uint16_t server_issuer_len;
+	uint16_t client_subject_len;
+	uint16_t client_issuer_len;
+	uint16_t client_serial_len;
+	uint16_t client_cookie_len;
+	uint16_t client_cert_len; /* DER; 0 when over the listener's limit */
+	uint16_t reserved;
+};
+
+#define WASP_TLS_F_CLIENT_CERT 0x1   /* the client presented a certificate */
+#define WASP_TLS_F_CLIENT_VERIFIED 0x2 /* and it verified against the CA bundle */
+#define WASP_TLS_F_KTLS 0x4          /* the worker got the TCP socket (kernel TLS) */
 
 /* The longest protocol name a HANDOFF carries. */
 #define WASP_PROTOCOL_NAME_MAX 32

@@ -259,6 +259,43 @@ build_pool(struct actx *c, const struct wasp_element *e, struct wasp_apppool *p,
 	return 0;
 }
 
+/* An https binding's certificate: a hash naming a file in a certificate
+ * store (hex digits only: it becomes a file name), or the Central
+ * Certificate Store. */
+static int
+check_https_binding(struct actx *c, const struct wasp_element *e, const struct wasp_binding *b)
+{
+	const char *h = b->certificate_hash, *st = b->certificate_store_name;
+	const char *attr = NULL, *what = NULL;
+
+	if (b->ssl_flags & WASP_SSL_F_CENTRAL_CERT_STORE)
+		return 0;
+	if (!*h) {
+		/* IIS may have its certificate from netsh's sslcert bindings */
+		(void)wasp_diag_add(c->diags, WASP_DIAG_WARNING, efile(c, e), e->line,
+				    "certificateHash",
+				    "binding 'https %s' has no certificateHash (nor sslFlags "
+				    "CentralCertStore): its handshakes fail",
+				    b->binding_information);
+		return 0;
+	}
+	if (strspn(h, "0123456789abcdefABCDEF") != strlen(h) || strlen(h) > 128) {
+		attr = "certificateHash";
+		what = "a certificateHash is hexadecimal digits";
+	} else if (st[0] == '.' || strlen(st) > 64 ||
+		   strspn(st, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") !=
+			   strlen(st)) {
+		attr = "certificateStoreName";
+		what = "a certificate store name is letters, digits, '_', '-' and '.'";
+	}
+	if (!attr)
+		return 0;
+	(void)wasp_diag_add(c->diags, WASP_DIAG_ERROR, efile(c, e), e->line, attr,
+			    "binding 'https %s': %s", b->binding_information, what);
+	c->errors++;
+	return -EINVAL;
+}
+
 /* "IP:port:host" into b (ip, port, host); IPv6 addresses in brackets.
  * 0, -EINVAL (nothing reported), -ENOMEM. */
 static int
@@ -345,6 +382,8 @@ parse_binding(struct actx *c, const struct wasp_element *e, struct wasp_binding 
 		c->errors++;
 		return -EINVAL;
 	}
+	if (strcaseeq(b->protocol, "https"))
+		return check_https_binding(c, e, b);
 	if (strcaseeq(b->protocol, "tcp") && *b->host) {
 		/* raw TCP has no host name to route by: one site per binding */
 		(void)wasp_diag_add(c->diags, WASP_DIAG_ERROR, efile(c, e), e->line,
@@ -382,6 +421,9 @@ build_bindings(struct actx *c, const struct wasp_element *bindings, struct wasp_
 
 		b->protocol = wasp_element_get_str(be, "protocol", "http");
 		b->binding_information = wasp_element_get_str(be, "bindingInformation", "");
+		b->ssl_flags = (uint32_t)wasp_element_get_uint(be, "sslFlags", 0);
+		b->certificate_hash = wasp_element_get_str(be, "certificateHash", "");
+		b->certificate_store_name = wasp_element_get_str(be, "certificateStoreName", "");
 		b->file = efile(c, be);
 		b->line = be->line;
 		r = parse_binding(c, be, b);

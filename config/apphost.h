@@ -84,9 +84,22 @@ struct wasp_binding {
 	const char *ip;   /* "*" for any, else a literal IPv4 or IPv6 address (no brackets) */
 	uint16_t port;    /* 0 when the protocol's binding has no port */
 	const char *host; /* "" = any host */
+	/* https: sslFlags (WASP_SSL_F_*), certificateHash, certificateStoreName */
+	uint32_t ssl_flags;
+	const char *certificate_hash;
+	const char *certificate_store_name;
 	const char *file;
 	int line;
 };
+
+/* A binding's sslFlags (IIS 8 and 10). */
+#define WASP_SSL_F_SNI 0x1
+#define WASP_SSL_F_CENTRAL_CERT_STORE 0x2
+#define WASP_SSL_F_DISABLE_HTTP2 0x4
+#define WASP_SSL_F_DISABLE_OCSP_STAPLING 0x8
+#define WASP_SSL_F_DISABLE_QUIC 0x10
+#define WASP_SSL_F_DISABLE_TLS13 0x20
+#define WASP_SSL_F_DISABLE_LEGACY_TLS 0x40
 
 struct wasp_virtual_directory {
 	const char *path;          /* "/" or "/images" */

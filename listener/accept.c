@@ -12,6 +12,7 @@
 #include "libevent-util.h"
 #include "log.h"
 #include "lsn.h"
+#include "tls.h"
 #include "util.h"
 
 #define ACCEPT_BATCH 64
@@ -89,6 +90,16 @@ accept_shed(struct lsn_env *env)
 	lsn_conn_drop(env, c, "Connection_Dropped");
 }
 
+/* The routing table's entry of the listening socket s (NULL when the
+ * table has none: the connection is closed). */
+static const struct wasp_route_socket *
+accept_route_socket(struct lsn_env *env, struct lsn_socket *s)
+{
+	if (!env->table || s->id >= env->table->rt->n_sockets)
+		return NULL;
+	return &env->table->rt->sockets[s->id];
+}
+
 static void
 accept_on_ready(evutil_socket_t fd, short what, void *arg)
 {
@@ -139,6 +150,7 @@ accept_on_ready(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		env->stats.accepted++;
+		(void)lsn_conn_set_addrs(c, (struct sockaddr *)&ss, sl);
 		if (!lsn_client_add(env, c, (struct sockaddr *)&ss, sl)) {
 			/* as dynamicIpSecurity's AbortRequest: no answer */
 			log_debug("connection %u: its address holds maxConnectionsPerClient (%u) "
@@ -149,6 +161,17 @@ accept_on_ready(evutil_socket_t fd, short what, void *arg)
 		}
 		c->sock_id = s->id;
 		c->sock_gen = env->table ? env->table->rt->generation : 0;
+		if (s->tls) {
+			/* c->fd becomes the plaintext end; the handshake goes on
+			 * in the relay while the core waits for the head */
+			const struct wasp_route_socket *rs = accept_route_socket(env, s);
+			if (!rs) {
+				lsn_conn_free(env, c);
+				continue;
+			}
+			if (lsn_relay_start(env, c, rs) < 0)
+				continue; /* c was freed */
+		}
 		/* The client usually sent its head with the handshake's ACK
 		 * (and with TCP_DEFER_ACCEPT it certainly did): read now. A
 		 * protocol where the server may speak first (raw TCP) reads

@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "lsn.h"
+#include "tls.h"
 #include "memfd.h"
 #include "util.h"
 
@@ -91,6 +92,7 @@ apply_sockets(struct lsn_env *env, const struct wasp_route_table *rt)
 			continue;
 		}
 		socks[ps->id].fd = ps->fd;
+		socks[ps->id].tls = strcaseeq(rt->sockets[ps->id].protocol, "https");
 		ps->fd = -1;
 	}
 	pending_drop(env, 0, false);
@@ -141,6 +143,25 @@ table_pools(struct lsn_env *env, const struct wasp_route_table *rt, struct lsn_p
 	return 0;
 }
 
+/* TLS set up with the first https socket; certificates the table names
+ * loaded (again when changed). */
+static void
+apply_tls(struct lsn_env *env, const struct wasp_route_table *rt)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < env->n_sockets; i++)
+		any |= env->sockets[i].tls;
+	if (!env->tls && any) {
+		int r = lsn_tls_init(env);
+		if (r < 0) {
+			log_errno(r, "TLS cannot be set up: https connections are closed");
+			lsn_tls_done(env);
+		}
+	}
+	lsn_tls_table_changed(env);
+}
+
 static int
 apply_table(struct lsn_env *env, struct wasp_route_table *rt)
 {
@@ -178,6 +199,7 @@ apply_table(struct lsn_env *env, struct wasp_route_table *rt)
 	env->max_per_client = rt->max_per_client;
 	if ((r = apply_sockets(env, rt)) < 0)
 		log_warning_errno(r, "routing table %u: sockets, ignoring", rt->generation);
+	apply_tls(env, rt);
 	log_debug("routing table %u: %zu sockets, %zu sites, %zu pools", rt->generation,
 		  rt->n_sockets, rt->n_sites, rt->n_pools);
 

@@ -11,6 +11,7 @@
 #include <sys/random.h>
 
 #include "lsn.h"
+#include "tls.h"
 #include "util.h"
 
 struct lsn_client {
@@ -72,25 +73,65 @@ client_slot(struct lsn_env *env, const uint8_t addr[16])
 	}
 }
 
+/* An IP socket address as 16 bytes (IPv4 mapped) and a port. */
+static bool
+addr_bytes(const struct sockaddr *sa, socklen_t len, uint8_t out[16], uint16_t *port)
+{
+	if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		memset(out, 0, 10);
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, &in->sin_addr, 4);
+		*port = ntohs(in->sin_port);
+		return true;
+	}
+	if (sa->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+		memcpy(out, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+		*port = ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+		return true;
+	}
+	return false;
+}
+
+bool
+lsn_conn_set_addrs(struct lsn_conn *c, const struct sockaddr *sa, socklen_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	c->have_addrs = false;
+	if (c->relay) {
+		memcpy(c->peer, c->relay->peer, 16);
+		memcpy(c->local, c->relay->local, 16);
+		c->peer_port = c->relay->peer_port;
+		c->local_port = c->relay->local_port;
+		c->have_addrs = true;
+		return true;
+	}
+	if (!sa) {
+		if (getpeername(c->fd, (struct sockaddr *)&ss, &sl) < 0)
+			return false;
+		sa = (const struct sockaddr *)&ss;
+		len = sl;
+	}
+	if (!addr_bytes(sa, len, c->peer, &c->peer_port))
+		return false;
+	sl = sizeof(ss);
+	if (getsockname(c->fd, (struct sockaddr *)&ss, &sl) < 0 ||
+	    !addr_bytes((struct sockaddr *)&ss, sl, c->local, &c->local_port))
+		return false;
+	c->have_addrs = true;
+	return true;
+}
+
 bool
 lsn_client_add(struct lsn_env *env, struct lsn_conn *c, const struct sockaddr *sa, socklen_t len)
 {
 	struct lsn_client *e;
 
 	c->peer_counted = false;
-	if (env->max_per_client == 0 || !env->clients)
-		return true;
-	if (sa->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-		memset(c->peer, 0, 10);
-		c->peer[10] = c->peer[11] = 0xff;
-		memcpy(c->peer + 12, &in->sin_addr, 4);
-	} else if (sa->sa_family == AF_INET6 &&
-		   len >= (socklen_t)sizeof(struct sockaddr_in6)) {
-		memcpy(c->peer, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-	} else {
+	if (env->max_per_client == 0 || !env->clients || !c->have_addrs)
 		return true; /* not an IP connection: not counted */
-	}
 	e = client_slot(env, c->peer);
 	if (e->count >= env->max_per_client)
 		return false;

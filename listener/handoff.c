@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "lsn.h"
+#include "tls.h"
 #include "util.h"
 
 static bool
@@ -57,6 +58,10 @@ lsn_handoff_send(struct lsn_env *env, struct lsn_pool *p, struct lsn_conn *c)
 	size_t protolen = strlen(proto);
 	struct lsn_worker *w;
 
+	if (c->relay) {
+		proto = "https";
+		protolen = 5;
+	}
 	h = (struct wasp_msg_handoff){
 		.conn_id = c->id,
 		.site_id = c->site->id,
@@ -65,11 +70,18 @@ lsn_handoff_send(struct lsn_env *env, struct lsn_pool *p, struct lsn_conn *c)
 		.generation = c->table->rt->generation,
 		.flags = WASP_HANDOFF_F_ACK_MANY,
 		.protocol_len = (uint32_t)protolen,
+		.tls_len = c->relay ? (uint32_t)lsn_relay_info_len(c->relay) : 0,
+		.local_port = c->local_port,
+		.peer_port = c->peer_port,
 	};
+	memcpy(h.local_addr, c->local, 16);
+	memcpy(h.peer_addr, c->peer, 16);
 	wasp_ipc_writer_init(&wr, env->scratch, WASP_IPC_MAX_PAYLOAD);
 	wasp_ipc_put_bytes(&wr, &h, sizeof(h));
 	wasp_ipc_put_bytes(&wr, c->app->path, plen);
 	wasp_ipc_put_bytes(&wr, proto, protolen);
+	if (c->relay)
+		lsn_relay_put_info(c->relay, &wr);
 	wasp_ipc_put_bytes(&wr, c->buf, c->len);
 	if (wr.error) {
 		lsn_conn_reject(env, c, 431, "request too large to hand off");
@@ -305,9 +317,22 @@ worker_on_handback(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, 
 		return 0;
 	}
 	if (!c) {
+		struct lsn_relay *relay = lsn_relay_find(env, fd);
+
 		c = lsn_conn_new(env, fd);
 		if (!c) {
 			log_warning("no room for a handed back connection: closed it");
+			return 0;
+		}
+		if (relay)
+			lsn_relay_attach(relay, c);
+		/* a TLS connection's addresses are the relay's; a socket that
+		 * is neither ours nor an IP connection is not served */
+		if (!lsn_conn_set_addrs(c, NULL, 0)) {
+			log_warning("worker %u (pid %u) handed back a connection that is not one: "
+				    "closed it",
+				    w->worker_id, w->pid);
+			lsn_conn_free(env, c);
 			return 0;
 		}
 	}

@@ -1,6 +1,7 @@
 /* The listener core's process: connection objects (from a free list, with
  * their head buffer), reading the head, routing, rejecting, and
  * wasp_listener_main(). */
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 #include "libevent-util.h"
 #include "log.h"
 #include "lsn.h"
+#include "tls.h"
 #include "util.h"
 
 /* ---- connections --------------------------------------------------------- */
@@ -102,6 +104,8 @@ lsn_conn_new(struct lsn_env *env, int fd)
 	c->worker = NULL;
 	c->qe.queued = false;
 	c->peer_counted = false;
+	c->have_addrs = false;
+	c->relay = NULL;
 	conn_forget_request(c);
 	c->t_start = wasp_now_usec();
 	c->in_reading = true;
@@ -158,6 +162,8 @@ lsn_conn_free(struct lsn_env *env, struct lsn_conn *c)
 	conn_unroute(env, c);
 	lsn_conn_head_done(env, c);
 	lsn_client_remove(env, c);
+	if (c->relay)
+		lsn_relay_attach(c->relay, NULL);
 	c->fd = safe_close(c->fd);
 	c->state = LSN_CONN_FREE;
 	/* Big handback buffers go back to the normal size. */
@@ -506,25 +512,21 @@ lsn_conn_route(struct lsn_env *env, struct lsn_conn *c)
 	}
 	{
 		const struct wasp_route_socket *rs = NULL;
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
-		bool have_local = false;
+		struct sockaddr_in6 local = { .sin6_family = AF_INET6 };
 
+		if (!c->have_addrs) {
+			lsn_conn_free(env, c);
+			return;
+		}
+		memcpy(&local.sin6_addr, c->local, 16);
+		local.sin6_port = htons(c->local_port);
 		if (c->sock_id < t->rt->n_sockets && c->sock_gen == t->rt->generation)
 			rs = &t->rt->sockets[c->sock_id];
-		/* After a handback, a new generation, or on a socket bound to any
-		 * address with bindings naming one: ask the kernel. */
-		if (!rs || rs->needs_local_addr) {
-			if (getsockname(c->fd, (struct sockaddr *)&ss, &sl) < 0) {
-				lsn_conn_free(env, c);
-				return;
-			}
-			have_local = true;
-			if (!rs)
-				rs = wasp_route_find_socket(t->rt, (struct sockaddr *)&ss, sl);
-		}
-		r = rs ? wasp_route_lookup(rs, have_local ? (struct sockaddr *)&ss : NULL, key.host,
-					   key.host_len, key.path, key.path_len, &res)
+		/* After a handback or a new generation: by the local address. */
+		if (!rs)
+			rs = wasp_route_find_socket(t->rt, (struct sockaddr *)&local, sizeof(local));
+		r = rs ? wasp_route_lookup(rs, (struct sockaddr *)&local, key.host, key.host_len,
+					   key.path, key.path_len, &res)
 		       : -ENOENT;
 	}
 	conn_unroute(env, c);
@@ -604,7 +606,9 @@ fit_fd_limit(uint32_t max_conns, bool explicit)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return max_conns;
-	need = (rlim_t)max_conns + 256;
+	/* a TLS connection holds two (its TCP socket and the relay's end of
+	 * its socketpair) */
+	need = 2 * (rlim_t)max_conns + 256;
 	if (rl.rlim_cur < need && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = MIN(need, rl.rlim_max);
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
@@ -649,6 +653,7 @@ env_done(struct lsn_env *env)
 	lsn_table_unref(env->table);
 	free(env->scratch);
 	lsn_httperr_close(&env->httperr);
+	lsn_tls_done(env);
 	env->ev_stats = wasp_event_free(env->ev_stats);
 	env->ev_term = wasp_event_free(env->ev_term);
 	env->ev_quit = wasp_event_free(env->ev_quit);

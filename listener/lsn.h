@@ -22,6 +22,8 @@ struct lsn_client;
 struct lsn_env;
 struct lsn_pool;
 struct lsn_worker;
+struct lsn_relay;
+struct lsn_tls;
 
 /* A routing table generation with a reference count: connections that
  * routed with it (queued, in flight) keep it, so their site and application
@@ -71,6 +73,10 @@ struct lsn_conn {
 	uint32_t req_method_off, req_method_len;
 	uint32_t req_uri_off, req_uri_len;
 	uint8_t peer[16];  /* client address (IPv4 mapped into IPv6) */
+	uint8_t local[16]; /* local address, the same way */
+	uint16_t peer_port, local_port;
+	bool have_addrs;   /* peer and local are known */
+	struct lsn_relay *relay; /* a TLS connection: fd is the plaintext end */
 };
 
 TAILQ_HEAD(lsn_conn_list, lsn_conn);
@@ -120,6 +126,7 @@ TAILQ_HEAD(lsn_pool_list, lsn_pool);
 struct lsn_socket {
 	int fd;
 	uint32_t id;
+	bool tls; /* https: connections go through a TLS relay */
 	struct event *ev;
 	struct lsn_env *env;
 };
@@ -204,6 +211,7 @@ struct lsn_env {
 	int exit_status;
 	bool exiting; /* tearing down: drop connections, route nothing */
 	struct lsn_httperr httperr;
+	struct lsn_tls *tls; /* TLS contexts and relays (tls.c, relay.c) */
 };
 
 /* listener.c: connection life cycle and routing */
@@ -244,6 +252,10 @@ void lsn_client_done(struct lsn_env *env);
  * max_per_client connections already. */
 bool lsn_client_add(struct lsn_env *env, struct lsn_conn *c, const struct sockaddr *sa,
 		    socklen_t len);
+/* c's addresses from the accepted socket's peer sa and its local address
+ * (getsockname), or from the relay of a TLS connection's plaintext end;
+ * false when fd is no IP connection. */
+bool lsn_conn_set_addrs(struct lsn_conn *c, const struct sockaddr *sa, socklen_t len);
 /* Uncount c (when it was counted). */
 void lsn_client_remove(struct lsn_env *env, struct lsn_conn *c);
 

@@ -163,6 +163,40 @@ place_hosts(struct wasp_route_binding_set *set, struct pending_binding **sel, si
 	}
 }
 
+/* An https socket's bindings for the certificate choice, in configuration
+ * order (sel is that order until sorted). */
+static int
+build_tls(struct route_table_priv *t, struct wasp_route_socket *sock,
+	  struct pending_binding **sel, size_t ns)
+{
+	struct wasp_route_tls_binding *tb;
+	size_t n = 0;
+
+	for (size_t i = 0; i < ns; i++)
+		n += sel[i]->tls;
+	if (n == 0)
+		return 0;
+	tb = route_table_alloc(t, n * sizeof(*tb));
+	if (!tb)
+		return -ENOMEM;
+	n = 0;
+	for (size_t i = 0; i < ns; i++) {
+		if (!sel[i]->tls)
+			continue;
+		tb[n++] = (struct wasp_route_tls_binding){
+			.site = sel[i]->site,
+			.host = sel[i]->host,
+			.flags = sel[i]->tls_flags,
+			.cert = sel[i]->tls_cert,
+			.where = sel[i]->tls_where,
+			.client_cert = sel[i]->tls_client_cert,
+		};
+	}
+	sock->tls = tb;
+	sock->n_tls = n;
+	return 0;
+}
+
 int
 route_build_socket(struct route_table_priv *t, struct wasp_route_socket *sock,
 		   struct pending_binding *pb, size_t nb)
@@ -177,6 +211,10 @@ route_build_socket(struct route_table_priv *t, struct wasp_route_socket *sock,
 		return -ENOMEM;
 	}
 	select_bindings(sock, pb, nb, sel, &ns, &n_hashed);
+	if (build_tls(t, sock, sel, ns) < 0) {
+		free(sel);
+		return -ENOMEM;
+	}
 	qsort(sel, ns, sizeof(*sel), cand_cmp);
 	qsort(sel + ns, n_hashed, sizeof(*sel), hcand_cmp);
 	set->cands = route_table_alloc(t, (ns + n_hashed ? ns + n_hashed : 1) * sizeof(*set->cands));

@@ -417,6 +417,70 @@ parse_site_apps(struct parse_ctx *c, json_t *s, struct wasp_route_site *site, co
 	return 0;
 }
 
+bool
+wasp_route_protocol_serves(const char *protocol, const char *proto)
+{
+	return strcasecmp(protocol, proto) == 0 ||
+	       (strcasecmp(protocol, "http") == 0 && strcasecmp(proto, "https") == 0);
+}
+
+static int
+table_str(struct parse_ctx *c, const char *s, const char **ret)
+{
+	*ret = s ? table_strndup(c->t, s, strlen(s)) : NULL;
+	return s && !*ret ? -ENOMEM : 0;
+}
+
+/* A binding's "tls" (https: {"flags":N,"cert":PATH,"where":"FILE:LINE"}). */
+static int
+parse_binding_tls(struct parse_ctx *c, json_t *x, const char *name, struct pending_binding *b)
+{
+	json_t *t = json_object_get(x, "tls");
+	const char *cert, *where;
+	uint64_t flags;
+	int r;
+
+	b->tls = false;
+	if (!t)
+		return 0;
+	if (!json_is_object(t))
+		return fail(c, "site '%s': a binding's \"tls\" is not an object", name);
+	if ((r = get_uint(c, t, "binding tls", "flags", false, UINT32_MAX, 0, &flags)) < 0 ||
+	    (r = get_str(c, t, "binding tls", "cert", false, NULL, &cert)) < 0 ||
+	    (r = get_str(c, t, "binding tls", "where", false, "", &where)) < 0 ||
+	    (r = table_str(c, cert, &b->tls_cert)) < 0 || (r = table_str(c, where, &b->tls_where)) < 0)
+		return r;
+	b->tls = true;
+	b->tls_flags = (uint32_t)flags;
+	b->tls_client_cert = json_is_true(json_object_get(t, "clientCert"));
+	return 0;
+}
+
+/* The table's "tls" (absent: no https sockets, nothing configured). */
+static int
+parse_tls(struct parse_ctx *c, json_t *root)
+{
+	json_t *t = json_object_get(root, "tls");
+	struct wasp_route_tls *o = &c->t->pub.tls;
+	const char *pw = "", *ca = "", *ccs = NULL, *ccs_pw = "", *seed = "";
+	int r;
+
+	if (t && !json_is_object(t))
+		return fail(c, "\"tls\" is not an object");
+	if (t && ((r = get_str(c, t, "tls", "pfxPassword", false, "", &pw)) < 0 ||
+		  (r = get_str(c, t, "tls", "caFile", false, "", &ca)) < 0 ||
+		  (r = get_str(c, t, "tls", "ccsPath", false, NULL, &ccs)) < 0 ||
+		  (r = get_str(c, t, "tls", "ccsPassword", false, "", &ccs_pw)) < 0 ||
+		  (r = get_str(c, t, "tls", "ticketSeed", false, "", &seed)) < 0))
+		return r;
+	if ((r = table_str(c, pw, &o->pfx_password)) < 0 || (r = table_str(c, ca, &o->ca_file)) < 0 ||
+	    (r = table_str(c, ccs, &o->ccs_path)) < 0 ||
+	    (r = table_str(c, ccs_pw, &o->ccs_password)) < 0 ||
+	    (r = table_str(c, seed, &o->ticket_seed)) < 0)
+		return r;
+	return 0;
+}
+
 /* A site's "bindings" of the protocol (all when protocol is NULL) appended
  * at pb[*nb]: hosts lower case without a trailing dot. */
 static int
@@ -443,8 +507,10 @@ parse_site_bindings(struct parse_ctx *c, json_t *s, const struct wasp_route_site
 		    (r = get_uint(c, x, "binding", "port", true, 65535, 0, &port)) < 0 ||
 		    (r = get_str(c, x, "binding", "host", false, "", &host)) < 0)
 			return r;
-		if (protocol && strcasecmp(proto, protocol) != 0)
+		if (protocol && !wasp_route_protocol_serves(protocol, proto))
 			continue;
+		if ((r = parse_binding_tls(c, x, name, &pb[*nb])) < 0)
+			return r;
 		pb[*nb].site = site;
 		pb[*nb].protocol = proto;
 		pb[*nb].port = (uint16_t)port;
@@ -573,7 +639,7 @@ parse_sockets(struct parse_ctx *c, json_t *root, const char *protocol, struct pe
 			sock->addr.family = sock->addr.family == AF_INET6 ? AF_INET6 : AF_UNSPEC;
 		/* Another protocol's socket: keep its slot (ids index the array),
 		 * with no bindings. */
-		if (protocol && strcasecmp(proto, protocol) != 0) {
+		if (protocol && !wasp_route_protocol_serves(protocol, proto)) {
 			sock->bindings = route_table_alloc(c->t, sizeof(struct wasp_route_binding_set));
 			if (!sock->bindings)
 				return -ENOMEM;
@@ -620,7 +686,8 @@ wasp_route_table_parse(const char *json, size_t len, const char *protocol,
 			  WASP_ROUTE_MAX_HEADER_WAIT_MS, 0, &header_wait)) < 0 ||
 	    (r = get_uint(&c, root, "table", "maxConnectionsPerClient", false, UINT32_MAX, 0,
 			  &per_client)) < 0 ||
-	    (r = parse_host_key(&c, root)) < 0 || (r = parse_pools(&c, root)) < 0 || (r = parse_sites(&c, root, protocol, &pb, &nb)) < 0 ||
+	    (r = parse_host_key(&c, root)) < 0 || (r = parse_tls(&c, root)) < 0 ||
+	    (r = parse_pools(&c, root)) < 0 || (r = parse_sites(&c, root, protocol, &pb, &nb)) < 0 ||
 	    (r = parse_sockets(&c, root, protocol, pb, nb)) < 0)
 		goto fail;
 	t->pub.generation = (uint32_t)gen;

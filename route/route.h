@@ -67,6 +67,16 @@ struct wasp_route_addr {
 
 struct wasp_route_binding_set; /* per-socket lookup structure, opaque */
 
+/* An https binding of a socket, for the listener's certificate choice. */
+struct wasp_route_tls_binding {
+	const struct wasp_route_site *site;
+	const char *host;  /* lower case, no trailing dot; "" = none (the default) */
+	uint32_t flags;    /* the binding's sslFlags */
+	const char *cert;  /* certificate file; NULL: the Central Certificate Store */
+	const char *where; /* "FILE:LINE" of the binding, for messages */
+	bool client_cert;  /* ask for a client certificate (the site's access sslFlags) */
+};
+
 struct wasp_route_socket {
 	uint32_t id; /* index in wasp_route_table.sockets */
 	const char *protocol;
@@ -77,6 +87,18 @@ struct wasp_route_socket {
 	 * (getsockname); otherwise it may pass NULL. */
 	bool needs_local_addr;
 	const struct wasp_route_binding_set *bindings;
+	/* https: its bindings in configuration order */
+	const struct wasp_route_tls_binding *tls;
+	size_t n_tls;
+};
+
+/* The table's "tls": what every https socket shares (adapters' table). */
+struct wasp_route_tls {
+	const char *pfx_password; /* "" when none */
+	const char *ca_file;      /* client certificates' CA bundle; "" = default */
+	const char *ccs_path;     /* Central Certificate Store; NULL: disabled */
+	const char *ccs_password;
+	const char *ticket_seed;  /* hex; "" = none (the listener makes its own keys) */
 };
 
 struct wasp_route_table {
@@ -89,7 +111,12 @@ struct wasp_route_table {
 	size_t n_sites;
 	const struct wasp_route_socket *sockets;
 	size_t n_sockets;
+	struct wasp_route_tls tls;
 };
+
+/* Whether a table parsed for protocol (an adapter's) takes a socket or a
+ * binding of proto: the same, or https for http (wasp-http terminates TLS). */
+bool wasp_route_protocol_serves(const char *protocol, const char *proto);
 
 struct wasp_route_result {
 	const struct wasp_route_site *site;

@@ -36,6 +36,10 @@ struct pending_binding {
 	size_t host_len;
 	size_t order; /* config order, the tie-breaker */
 	bool hashed; /* "hostHash": host is NULL, hash and wild say it */
+	bool tls;    /* "tls" present: tls_flags, tls_cert, tls_where */
+	uint32_t tls_flags;
+	bool tls_client_cert;
+	const char *tls_cert, *tls_where;
 	bool wild;
 	uint64_t hash;
 };

@@ -149,6 +149,7 @@ conn_free(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	env->n_conns--;
+	free(c->tls);
 	free(c);
 	env_check_drained(env);
 }
@@ -696,22 +697,34 @@ conn_fd_nonblock(int fd)
 
 int
 conn_prepare(struct worker_env *env, int fd, struct wchan *chan, uint32_t site_id,
-	     const char *app_path, const void *data, size_t len, struct conn **ret)
+	     const char *app_path, const void *data, size_t len,
+	     const struct conn_origin *origin, struct conn **ret)
 {
 	struct conn *c;
 	int r;
 
 	if (len > WORKER_INBUF_SIZE) {
 		safe_close(fd);
+		free(origin ? origin->tls : NULL);
 		return -EMSGSIZE;
 	}
 	r = conn_fd_nonblock(fd);
-	if (r < 0)
+	if (r < 0) {
+		free(origin ? origin->tls : NULL);
 		return r;
+	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		safe_close(fd);
+		free(origin ? origin->tls : NULL);
 		return -ENOMEM;
+	}
+	if (origin) {
+		c->local = origin->local;
+		c->local_len = origin->local_len;
+		c->peer = origin->peer;
+		c->peer_len = origin->peer_len;
+		c->tls = origin->tls;
 	}
 	c->env = env;
 	c->fd = fd;
@@ -768,7 +781,7 @@ conn_new(struct worker_env *env, int fd, struct wchan *chan, uint32_t site_id, c
 	struct conn *c;
 	int r;
 
-	r = conn_prepare(env, fd, chan, site_id, app_path, data, len, &c);
+	r = conn_prepare(env, fd, chan, site_id, app_path, data, len, NULL, &c);
 	if (r < 0)
 		return r;
 	conn_start(c);

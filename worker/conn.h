@@ -64,9 +64,9 @@ struct conn {
 	uint32_t site_id;       /* from the HANDOFF, for the first request */
 	struct wapp *first_app; /* NULL: not one of ours; route it */
 
-	struct sockaddr_storage local, peer;
-	socklen_t local_len, peer_len;
-	bool peer_done;
+	struct sockaddr_storage local, peer; /* from the HANDOFF */
+	socklen_t local_len, peer_len;       /* 0: not known */
+	struct conn_tls *tls; /* a TLS connection's facts (HTTPS, CERT_*); NULL: plain */
 	/* LOCAL_ADDR and REMOTE_ADDR as text, made at the first ask ("" before) */
 	char local_text[INET6_ADDRSTRLEN], peer_text[INET6_ADDRSTRLEN];
 	const struct wasp_route_socket *rsock;

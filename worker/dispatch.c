@@ -59,12 +59,6 @@ conn_route(struct conn *c, bool *ret_handback)
 	routes = env_routes(env); /* parsed on the first need */
 	if (!routes)
 		return first ? NULL : c->app;
-	if (c->local_len == 0) { /* only connections that keep alive need it */
-		c->local_len = sizeof(c->local);
-		if (getsockname(c->fd, (struct sockaddr *)&c->local, &c->local_len) < 0)
-			c->local_len = 0;
-		c->rsock = NULL;
-	}
 	if (c->rsock_gen != env->routes_gen || !c->rsock) {
 		c->rsock = wasp_route_find_socket(routes, (struct sockaddr *)&c->local,
 						  c->local_len);
@@ -169,12 +163,6 @@ start_request(struct conn *c, size_t head_len)
 bool
 conn_local_addr(struct conn *c, const struct sockaddr_storage **ret, socklen_t *ret_len)
 {
-	if (c->local_len == 0) {
-		c->local_len = sizeof(c->local);
-		if (getsockname(c->fd, (struct sockaddr *)&c->local, &c->local_len) < 0)
-			c->local_len = 0;
-		c->rsock = NULL;
-	}
 	*ret = &c->local;
 	*ret_len = c->local_len;
 	return c->local_len > 0 &&
@@ -184,12 +172,6 @@ conn_local_addr(struct conn *c, const struct sockaddr_storage **ret, socklen_t *
 bool
 conn_peer_addr(struct conn *c, const struct sockaddr_storage **ret, socklen_t *ret_len)
 {
-	if (!c->peer_done) {
-		c->peer_done = true;
-		c->peer_len = sizeof(c->peer);
-		if (getpeername(c->fd, (struct sockaddr *)&c->peer, &c->peer_len) < 0)
-			c->peer_len = 0;
-	}
 	*ret = &c->peer;
 	*ret_len = c->peer_len;
 	return c->peer_len > 0 && (c->peer.ss_family == AF_INET || c->peer.ss_family == AF_INET6);

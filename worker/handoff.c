@@ -9,6 +9,7 @@
  * HANDBACK also returns a keep-alive connection whose next request belongs
  * to another pool. A channel struct outlives its socket while connections
  * that came through it still refer to it. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,6 +261,45 @@ wchan_take_stream(struct wchan *c, uint32_t seq, const struct wasp_msg_handoff *
 	return 0;
 }
 
+/* 16 bytes of address (IPv4 mapped) and a port as a sockaddr; len 0 for
+ * none (all zero). */
+static void
+origin_addr(const uint8_t a[16], uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
+{
+	static const uint8_t zero[16];
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	*len = 0;
+	if (memcmp(a, zero, 16) == 0 && port == 0)
+		return;
+	if (memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0) {
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+		in->sin_family = AF_INET;
+		memcpy(&in->sin_addr, a + 12, 4);
+		in->sin_port = htons(port);
+		*len = sizeof(*in);
+		return;
+	}
+	in6->sin6_family = AF_INET6;
+	memcpy(&in6->sin6_addr, a, 16);
+	in6->sin6_port = htons(port);
+	*len = sizeof(*in6);
+}
+
+/* The HANDOFF's addresses and TLS facts: 0, -EBADMSG (malformed facts),
+ * -ENOMEM. */
+static int
+handoff_origin(const struct wasp_msg_handoff *ho, const void *tls, struct conn_origin *o)
+{
+	int r = 0;
+
+	origin_addr(ho->local_addr, ho->local_port, &o->local, &o->local_len);
+	origin_addr(ho->peer_addr, ho->peer_port, &o->peer, &o->peer_len);
+	o->tls = ho->tls_len ? conn_tls_parse(tls, ho->tls_len, &r) : NULL;
+	return r;
+}
+
 static int
 wchan_on_handoff(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
 {
@@ -270,7 +310,8 @@ wchan_on_handoff(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, vo
 	char app_path[WASP_APP_PATH_MAX + 1];
 	char proto[WASP_PROTOCOL_NAME_MAX + 1];
 	struct wasp_ipc_reader rd;
-	const uint8_t *path, *pname, *data;
+	const uint8_t *path, *pname, *tls, *data;
+	struct conn_origin origin;
 	int fd = msg->fd, r;
 
 	/* the channel checked that the struct is there; what follows it is
@@ -279,6 +320,7 @@ wchan_on_handoff(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, vo
 	memcpy(&ho, wasp_ipc_get_bytes(&rd, sizeof(ho)), sizeof(ho));
 	path = wasp_ipc_get_bytes(&rd, ho.app_path_len);
 	pname = wasp_ipc_get_bytes(&rd, ho.protocol_len);
+	tls = wasp_ipc_get_bytes(&rd, ho.tls_len);
 	data = wasp_ipc_get_bytes(&rd, ho.data_len);
 	if (!wasp_ipc_reader_done(&rd) || ho.app_path_len == 0 ||
 	    ho.app_path_len > WASP_APP_PATH_MAX || memchr(path, '\0', ho.app_path_len) ||
@@ -308,8 +350,13 @@ wchan_on_handoff(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, vo
 			log_warning_errno(r, "hand back connection %u", ho.conn_id);
 		return 0;
 	}
-	if (proto[0] && !strcaseeq(proto, "http"))
+	if (proto[0] && !strcaseeq(proto, "http") && !strcaseeq(proto, "https"))
 		return wchan_take_stream(c, msg->hdr.seq, &ho, fd, app_path, proto, data);
+	r = handoff_origin(&ho, tls, &origin);
+	if (r == -EBADMSG) {
+		safe_close(fd);
+		return log_errno(r, "malformed HANDOFF TLS facts, closing the channel");
+	}
 	/* An adapter that takes one ref per ACK gets each at once (what was
 	 * batched before goes first, in order). */
 	if (!(ho.flags & WASP_HANDOFF_F_ACK_MANY) && c->n_pending > 0) {
@@ -319,7 +366,11 @@ wchan_on_handoff(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, vo
 			return r;
 		}
 	}
-	r = conn_prepare(env, fd, c, ho.site_id, app_path, data, ho.data_len, &conn);
+	if (r == 0)
+		r = conn_prepare(env, fd, c, ho.site_id, app_path, data, ho.data_len, &origin,
+				 &conn);
+	else
+		safe_close(fd);
 	if (r < 0) {
 		/* acknowledged all the same: the adapter must not route again a
 		 * connection that is closed now */

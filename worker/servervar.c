@@ -241,10 +241,8 @@ request_server_variable_base(struct wasp_request *req, const char *name)
 		return wasp_request_site_name(req);
 	if (streq(name, "APP_POOL_ID"))
 		return strempty(req->env->pool_name);
-	if (streq(name, "HTTPS"))
-		return "off";
-	if (streq(name, "SERVER_PORT_SECURE"))
-		return "0";
+	if ((s = tls_server_variable(req, name)))
+		return s;
 	if (streq(name, "CONTENT_LENGTH"))
 		return h && h->has_content_length
 			       ? wasp_arena_printf(req->arena, "%llu",

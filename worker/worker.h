@@ -451,8 +451,31 @@ int conn_new(struct worker_env *env, int fd, struct wchan *chan, uint32_t site_i
  * fd closed), then serve; or conn_discard: close it unserved. */
 /* Make fd non-blocking: 0, or -errno with fd closed. */
 int conn_fd_nonblock(int fd);
+/* Where a connection comes from, as its HANDOFF says: its addresses (the
+ * listener's: the fd may be a socketpair carrying a TLS connection's
+ * plaintext) and, for TLS, the facts (conn_tls_parse). */
+struct conn_origin {
+	struct sockaddr_storage local, peer;
+	socklen_t local_len, peer_len; /* 0: not known */
+	struct conn_tls *tls;          /* malloc'd, taken by the connection; NULL: plain */
+};
+/* A TLS connection's facts (struct wasp_msg_tls_info with its strings,
+ * NUL-terminated), one allocation. */
+struct conn_tls {
+	struct wasp_msg_tls_info info;
+	const char *cipher, *sni, *server_subject, *server_issuer;
+	const char *client_subject, *client_issuer, *client_serial, *client_cookie;
+	const uint8_t *client_cert; /* DER, info.client_cert_len bytes; NULL: none */
+};
+/* HTTPS, SERVER_PORT_SECURE, HTTPS_* and CERT_* (conntls.c); NULL for
+ * another name. */
+const char *tls_server_variable(struct wasp_request *req, const char *name);
+/* A HANDOFF's TLS facts (len bytes) into a new conn_tls; NULL when
+ * malformed (or out of memory: *err says which, -EBADMSG or -ENOMEM). */
+struct conn_tls *conn_tls_parse(const void *p, size_t len, int *err);
 int conn_prepare(struct worker_env *env, int fd, struct wchan *chan, uint32_t site_id,
-		 const char *app_path, const void *data, size_t len, struct conn **ret);
+		 const char *app_path, const void *data, size_t len,
+		 const struct conn_origin *origin, struct conn **ret);
 void conn_start(struct conn *c);
 void conn_discard(struct conn *c);
 /* Draining: hand connections that are between requests back to their
@@ -614,8 +637,9 @@ void filter_pump(struct wasp_request *req);
 /* The producer added bytes or ended: have the connection look (conn.c). */
 void conn_stream_kick(struct conn *c);
 
-/* The connection's addresses (getsockname/getpeername once per connection).
- * false when unknown (a socketpair in tests). */
+/* The connection's addresses, as the HANDOFF gave them (never the fd's:
+ * it may be a TLS relay's socketpair). false when unknown (a preloaded
+ * request, a socketpair in tests). */
 bool conn_local_addr(struct conn *c, const struct sockaddr_storage **ret, socklen_t *ret_len);
 bool conn_peer_addr(struct conn *c, const struct sockaddr_storage **ret, socklen_t *ret_len);
 /* The connection's local or peer address as text, "" when it has none;

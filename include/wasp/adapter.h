@@ -27,7 +27,7 @@ extern "C" {
 /* This header's API (the calls below); bumped when a call changes. */
 #define WASP_ADAPTER_API_VERSION 1
 /* The wire protocol's version, carried in every header and in HELLO. */
-#define WASP_ADAPTER_IPC_VERSION 2
+#define WASP_ADAPTER_IPC_VERSION 3
 
 #define WASP_ADAPTER_HDR_SIZE 16
 #define WASP_ADAPTER_MAX_MSG 65536 /* header included */
@@ -139,9 +139,10 @@ struct wasp_adapter_refused { /* 128 bytes */
 };
 
 /* HANDOFF: this struct, app_path_len bytes of the application path,
- * protocol_len bytes of the protocol's name (0: http), then data_len bytes
+ * protocol_len bytes of the protocol's name (0: http), tls_len bytes of TLS
+ * facts (wasp-http's; always 0 from this library), then data_len bytes
  * already read from the connection. */
-struct wasp_adapter_handoff { /* 32 bytes */
+struct wasp_adapter_handoff { /* 72 bytes */
 	uint32_t conn_id; /* yours, echoed in HANDOFF_ACK / HANDOFF_REFUSED */
 	uint32_t site_id;
 	uint32_t app_path_len;
@@ -149,6 +150,14 @@ struct wasp_adapter_handoff { /* 32 bytes */
 	uint32_t generation; /* of the routing table the route came from */
 	uint32_t flags;      /* WASP_ADAPTER_HANDOFF_F_ACK_MANY */
 	uint32_t protocol_len;
+	uint32_t tls_len;
+	/* the connection's local and client address (IPv6; IPv4 mapped as
+	 * ::ffff:a.b.c.d) and ports: the worker takes them from here, never
+	 * from the fd; all zero: not known */
+	uint8_t local_addr[16];
+	uint8_t peer_addr[16];
+	uint16_t local_port;
+	uint16_t peer_port;
 	uint32_t reserved;
 };
 #define WASP_ADAPTER_HANDOFF_F_ACK_MANY 0x1

@@ -7,6 +7,21 @@ import shutil
 import wasptest
 
 
+# A script that reads its whole stdin and answers "<bytes> <md5> <CONTENT_LENGTH>
+# HTTPS=<HTTPS>" (the uploads' checks).
+UPLOAD_PY = r"""import hashlib, os, sys
+n, h = 0, hashlib.md5()
+while True:
+    b = sys.stdin.buffer.read(65536)
+    if not b:
+        break
+    n += len(b)
+    h.update(b)
+sys.stdout.write("Content-Type: text/plain\r\n\r\n%d %s %s HTTPS=%s" % (
+    n, h.hexdigest(), os.environ["CONTENT_LENGTH"], os.environ.get("HTTPS")))
+"""
+
+
 def python3():
     """The system's python3 (skip without one): what the scripts run on."""
     py = shutil.which("python3", path="/usr/bin:/bin")

@@ -19,7 +19,7 @@ import time
 import wasptest
 from wasptest import check, Failure, TIME_SCALE
 
-IPC_VERSION = 2
+IPC_VERSION = 3
 HDR = struct.Struct("=IHBBII")
 F_HAS_FD = 0x01
 
@@ -123,12 +123,12 @@ class FakeWorker:
         m = recv(self.sock, timeout)
         check(m is not None and m.type == HANDOFF, "expected HANDOFF, got %r" % m)
         check(m.fd is not None, "HANDOFF without an fd")
-        conn_id, site_id, plen, dlen, gen, flags, protolen, _ = \
+        conn_id, site_id, plen, dlen, gen, flags, protolen, tlslen = \
             struct.unpack_from("=IIIIIIII", m.payload)
-        off = 32
-        check(len(m.payload) == off + plen + protolen + dlen, "HANDOFF length")
+        off = 72  # then the addresses (16 + 16 bytes, 2 ports, reserved)
+        check(len(m.payload) == off + plen + protolen + tlslen + dlen, "HANDOFF length")
         app = m.payload[off:off + plen].decode()
-        data = m.payload[off + plen + protolen:]
+        data = m.payload[off + plen + protolen + tlslen:]
         check(m.seq == conn_id, "HANDOFF seq %d, conn_id %d" % (m.seq, conn_id))
         return {"conn_id": conn_id, "site_id": site_id, "app_path": app, "data": data,
                 "generation": gen, "flags": flags,

@@ -20,6 +20,7 @@ closes."""
 import os
 import random
 import socket
+import ssl
 import threading
 import time
 import uuid
@@ -28,6 +29,24 @@ import wasptest
 from wasptest import check, log, TIME_SCALE
 
 HOST = b"a.test"
+# WASP_BADINPUT_TLS=1 (test_badinput_https.py): every connection over TLS
+# (an https binding; wasp-http's relay between the client and the codec).
+TLS = os.environ.get("WASP_BADINPUT_TLS") == "1"
+# what a TLS connection's recv raises for the peer's close without close_notify
+TLS_EOF = (ssl.SSLEOFError, ssl.SSLZeroReturnError)
+NOT_READY = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
+
+
+def connect(port, timeout):
+    """A connection to the server, over TLS when TLS."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if not TLS:
+        return s
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx.wrap_socket(s, server_hostname="a.test")
 CLOSED = "closed"  # connection closed (FIN or reset) without any response
 
 # The listener's header timeout: webLimits headerWaitTimeout in this test.
@@ -411,7 +430,9 @@ def read_until_close(sock, timeout):
         sock.settimeout(left)
         try:
             b = sock.recv(65536)
-        except ConnectionResetError:
+        except TLS_EOF:
+            return b"".join(chunks), "eof"
+        except (ConnectionResetError, ssl.SSLError):
             return b"".join(chunks), "reset"
         except socket.timeout:
             return b"".join(chunks), "timeout"
@@ -448,7 +469,7 @@ class Runner:
         for w in writes:
             try:
                 sock.sendall(w)
-            except (BrokenPipeError, ConnectionResetError):
+            except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
                 # The server may answer and close before everything is sent
                 # (414 before the line ends, 413 before the body).
                 return
@@ -456,7 +477,7 @@ class Runner:
     def run_row(self, name, data, expect, opts, mode):
         writes = data if isinstance(data, list) else [data]
         allowed = expect if isinstance(expect, tuple) else (expect,)
-        s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=10 * TIME_SCALE)
+        s = connect(self.srv.port, 10 * TIME_SCALE)
         try:
             first = None
             if mode == "keepalive":
@@ -504,9 +525,14 @@ class Runner:
         return None
 
     def check_alive(self, pids_before):
-        r = self.srv.get("/index.html", host="a.test", timeout=10)
-        if r.status != 200 or r.body != b"pool A\n":
-            return "normal request afterwards: %r %r" % (r, r.body[:100])
+        s = connect(self.srv.port, 10 * TIME_SCALE)
+        try:
+            s.sendall(b"GET /index.html HTTP/1.1\r\nHost: a.test\r\n\r\n")
+            (status, _, body), _ = read_one_response(s, 10)
+        finally:
+            s.close()
+        if status != 200 or body != b"pool A\n":
+            return "normal request afterwards: %r %r" % (status, body[:100])
         pids = (tuple(self.srv.listener_pids()), tuple(self.srv.worker_processes()))
         if pids != pids_before:
             return "processes replaced (crash?): listener/workers %r -> %r" % (pids_before, pids)
@@ -583,13 +609,14 @@ def run_fuzz(runner, n=400, seed=9, threads=16):
     problems = []
 
     def one(data):
-        s = socket.create_connection(("127.0.0.1", srv.port), timeout=10 * TIME_SCALE)
+        s = connect(srv.port, 10 * TIME_SCALE)
         try:
             runner.send(s, [data])
             # End of input: an incomplete head must not wait for the
             # header timeout.
             try:
-                s.shutdown(socket.SHUT_WR)
+                # a TCP FIN (SSLSocket.shutdown would drop the session)
+                socket.socket.shutdown(s, socket.SHUT_WR)
             except OSError:
                 pass
             raw, how = read_until_close(s, 10)
@@ -648,8 +675,7 @@ class Slowloris(threading.Thread):
         head = (b"GET /index.html HTTP/1.1\r\nHost: a.test\r\n"
                 + b"".join(b"X-%d: %s\r\n" % (i, b"y" * 10) for i in range(400)))
         try:
-            s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
-            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            s = connect(self.port, 5)
             if self.prefix:
                 s.sendall(self.prefix)
                 (status, _, _), rest = read_one_response(s, 10)
@@ -662,7 +688,9 @@ class Slowloris(threading.Thread):
                     break
                 try:
                     s.send(head[i:i + 1])
-                except (BrokenPipeError, ConnectionResetError, BlockingIOError):
+                except (BrokenPipeError, ConnectionResetError) + NOT_READY:
+                    pass
+                except ssl.SSLError:
                     pass
                 try:
                     b = s.recv(65536)
@@ -670,14 +698,29 @@ class Slowloris(threading.Thread):
                         self.closed_after = time.monotonic() - self.started
                         break
                     self.received += b
-                except BlockingIOError:
+                except NOT_READY:
                     pass
-                except ConnectionResetError:
+                except (ConnectionResetError, ssl.SSLError):
                     self.closed_after = time.monotonic() - self.started
                     break
             s.close()
         except Exception as e:  # noqa: BLE001 - reported by the test
             self.error = e
+
+
+def use_tls(t, srv):
+    """The site's binding made https, with a certificate of a.test."""
+    import tlstest
+    tlstest.require_openssl()
+    root = os.path.join(t.dir, "certs")
+    crt, key = tlstest.make_key_cert(os.path.join(t.dir, "keys"), "a", "a.test", kind="ec")
+    h = tlstest.store_pem(root, crt, key)
+    old = '<binding protocol="http" bindingInformation="127.0.0.1:%d:a.test" />' % srv.port
+    check(old in srv.config_text, "the binding to make https")
+    srv.config_text = srv.config_text.replace(old, (
+        '<binding protocol="https" bindingInformation="127.0.0.1:%d:a.test" sslFlags="1" '
+        'certificateHash="%s" />' % (srv.port, h))).replace(
+        "  </system.applicationHost>", tlstest.store_xml(root) + "  </system.applicationHost>")
 
 
 def test(t):
@@ -693,6 +736,8 @@ def test(t):
         "    <webLimits headerWaitTimeout=\"00:00:%02d\" />\n" % int(LISTENER_HEADER_TIMEOUT)
         + "    <sites>\n      <siteDefaults>\n        <limits connectionTimeout=\"00:00:%02d\" />\n"
         "      </siteDefaults>\n" % int(CONNECTION_TIMEOUT), 1)
+    if TLS:
+        use_tls(t, srv)
     content = srv.content_dir("A")
     with open(os.path.join(content, "caf\u00e9.html"), "w") as f:
         f.write("cafe\n")

@@ -23,17 +23,6 @@ for i in range(%d):
     sys.stdout.buffer.write(b)
 sys.stdout.buffer.flush()
 """ % (SIZE // 65536)
-UP_PY = r"""import hashlib, os, sys
-n, h = 0, hashlib.md5()
-while True:
-    b = sys.stdin.buffer.read(65536)
-    if not b:
-        break
-    n += len(b)
-    h.update(b)
-sys.stdout.write("Content-Type: text/plain\r\n\r\n%d %s %s" % (n, h.hexdigest(),
-                 os.environ["CONTENT_LENGTH"]))
-"""
 # it outlives its stdout's end: only being ended ends it
 ENDLESS_PY = r"""import os, sys, time
 sys.stdout.buffer.write(b"Content-Type: text/plain\r\n\r\n")
@@ -71,7 +60,7 @@ def test(t):
     srv = wasptest.Server(t, pools={"A": {}}, web_server_xml=cgitest.web_server_xml(py))
     cgitest.write_script(t, srv, "A", "down.py", DOWN_PY)
     cgitest.write_script(t, srv, "A", "endless.py", ENDLESS_PY)
-    cgitest.write_script(t, srv, "A", "up.py", UP_PY)
+    cgitest.write_script(t, srv, "A", "up.py", cgitest.UPLOAD_PY)
     srv.start()
     host = srv.host("A")
     r = srv.get("/index.html", pool="A")

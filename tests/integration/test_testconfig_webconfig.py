@@ -2,7 +2,7 @@
 directory's tree) and reports their errors and warnings apart from
 applicationHost.config's (they do not stop waspd: the paths they apply to
 answer 500.19); it reports bindings of a protocol no adapter comes for
-(https, net.tcp) and %VAR%s that are not set; and the bundled example
+(net.tcp) and an https binding without a certificate and %VAR%s that are not set; and the bundled example
 configuration has no error of its own (its web.config once added a .md
 mimeMap that applicationHost.config has). Without -c, waspd reads
 $sysconfdir/wasp/applicationHost.config."""
@@ -55,8 +55,10 @@ def test(t):
     check(out.count("unknown attribute on <staticContent>") == 1, "reported once:\n" + out)
     check("web.config files: 3 in " in out, "count of files:\n" + out)
     check("web.config files: 3 error(s)" in out, "summary:\n" + out)
-    check("no adapter for protocol 'https'" in out and
-          "no adapter for protocol 'net.tcp'" in out, "bindings:\n" + out)
+    check("no adapter for protocol 'net.tcp'" in out, "bindings:\n" + out)
+    # https has one (wasp-http), and this binding no certificate
+    check("no adapter for protocol 'https'" not in out and
+          "binding 'https *:8443:' has no certificateHash" in out, "https:\n" + out)
     check("no adapter for protocol 'http'" not in out, "http has one:\n" + out)
     check("%WASP_TEST_SURELY_UNSET% is not set" in out, "unset variable:\n" + out)
 

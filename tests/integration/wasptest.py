@@ -315,7 +315,7 @@ def _xml_element(name, spec, indent):
                                       "".join(children), pad, name)
 
 
-def config_xml(pools, sites, pool_defaults=None, web_server_xml=""):
+def config_xml(pools, sites, pool_defaults=None, web_server_xml="", apphost_xml=""):
     """applicationHost.config text.
 
     pools: list of dicts with "name" plus attributes / child dicts, e.g.
@@ -326,7 +326,9 @@ def config_xml(pools, sites, pool_defaults=None, web_server_xml=""):
     sites: list of dicts: {"name", "id", "bindings": ["ip:port:host", ...],
         "apps": [{"path": "/", "pool": "A", "physicalPath": DIR}, ...]}
         and optionally "attrs": {"serverAutoStart": False, ...} (an app's
-        too: {"enabledProtocols": "http,tcp"})
+        too: {"enabledProtocols": "http,tcp"}); a binding may be a dict
+        {"binding": "https/IP:port:host", "sslFlags": 1, ...}
+    apphost_xml: more of system.applicationHost (its wasp sections)
     """
     out = ['<?xml version="1.0" encoding="UTF-8"?>\n', "<configuration>\n",
            # As IIS writes it; the same settings wasp assumes for these two.
@@ -360,11 +362,16 @@ def config_xml(pools, sites, pool_defaults=None, web_server_xml=""):
             out.append("        </application>\n")
         out.append("        <bindings>\n")
         for b in s["bindings"]:
+            extra = ""
+            if isinstance(b, dict):  # {"binding": "https/IP:port:host", attributes...}
+                extra = "".join(" %s=%s" % (k, quoteattr(str(v)))
+                                for k, v in b.items() if k != "binding")
+                b = b["binding"]
             proto, _, info = b.partition("/") if "/" in b else ("http", "", b)
-            out.append("          <binding protocol=%s bindingInformation=%s />\n"
-                       % (quoteattr(proto), quoteattr(info)))
+            out.append("          <binding protocol=%s bindingInformation=%s%s />\n"
+                       % (quoteattr(proto), quoteattr(info), extra))
         out.append("        </bindings>\n      </site>\n")
-    out.append("    </sites>\n  </system.applicationHost>\n")
+    out.append("    </sites>\n%s  </system.applicationHost>\n" % apphost_xml)
     if web_server_xml:
         out.append("  <system.webServer>\n%s\n  </system.webServer>\n"
                    % web_server_xml)
@@ -386,7 +393,7 @@ class Server:
 
     def __init__(self, test, pools, sites=None, pool_defaults=None,
                  web_server_xml="", env=None, test_hooks=True, args=(), wrapper=(),
-                 pass_fds=()):
+                 pass_fds=(), apphost_xml=""):
         self.test = test
         self.dir = test.dir
         self.port = free_port()
@@ -428,12 +435,15 @@ class Server:
             sites = [self._fill_port(s) for s in sites]
         self.sites = sites
         self.config_text = config_xml(pool_list, sites, pool_defaults,
-                                      web_server_xml)
+                                      web_server_xml, apphost_xml)
 
     def _fill_port(self, site):
+        def fill(b):
+            if isinstance(b, dict):
+                return dict(b, binding=fill(b["binding"]))
+            return b.replace("{port}", str(self.port))
         s = dict(site)
-        s["bindings"] = [b.replace("{port}", str(self.port))
-                         for b in site["bindings"]]
+        s["bindings"] = [fill(b) for b in site["bindings"]]
         return s
 
     @staticmethod
@@ -709,11 +719,12 @@ def read_response_head(f):
         headers[k.strip().lower()] = v.strip()
 
 
-def post_upload(port, path, host, size, timeout=60.0):
+def post_upload(port, path, host, size, timeout=60.0, connect=None):
     """POST size bytes (a repeating pattern, 1 MiB at a time) on a new
-    connection and read the answer to its end: (response bytes, the body's
-    md5 hex digest)."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout * TIME_SCALE)
+    connection (connect(), else TCP to port) and read the answer to its end:
+    (response bytes, the body's md5 hex digest)."""
+    s = connect() if connect else socket.create_connection(("127.0.0.1", port),
+                                                           timeout=timeout * TIME_SCALE)
     s.sendall(("POST %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
                "Content-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n"
                % (path, host, size)).encode())

@@ -556,23 +556,64 @@ START_TEST(test_batch_cut_by_malformed)
 }
 END_TEST
 
-START_TEST(test_malformed_handoff_closes_channel)
+/* A HANDOFF of payload (with a connection) makes the worker drop the channel. */
+static void
+handoff_closes_channel(const void *payload, size_t len)
 {
-	struct wasp_msg_handoff ho = {
-		.conn_id = 1, .site_id = 1, .app_path_len = 50, .data_len = 0
-	};
 	struct wasp_ipc_msg m;
 	int srv, c;
 
 	adapter_hello();
 	c = tcp_pair(&srv);
-	ck_assert_int_eq(wasp_ipc_send(adapter, WASP_MSG_HANDOFF, 1, WASP_IPC_F_HAS_FD, &ho,
-				       sizeof(ho), srv),
+	ck_assert_int_eq(wasp_ipc_send(adapter, WASP_MSG_HANDOFF, 1, WASP_IPC_F_HAS_FD, payload,
+				       len, srv),
 			 0);
 	close(srv);
 	ck_assert_int_eq(adapter_recv(&m), 0); /* EOF: the worker dropped the channel */
 	ck_assert_ptr_null(env.chans);
 	close(c);
+}
+
+START_TEST(test_malformed_handoff_closes_channel)
+{
+	struct wasp_msg_handoff ho = {
+		.conn_id = 1, .site_id = 1, .app_path_len = 50, .data_len = 0
+	};
+
+	handoff_closes_channel(&ho, sizeof(ho));
+}
+END_TEST
+
+/* TLS facts (conn_tls_parse): whose string lengths do not add up to
+ * tls_len, or with a NUL in a string, are refused; in a HANDOFF they close
+ * the channel (the adapter routes what it holds again). */
+START_TEST(test_malformed_tls_facts_close_channel)
+{
+	struct {
+		struct wasp_msg_handoff ho;
+		char path[1];
+		struct wasp_msg_tls_info info;
+		char strs[8];
+	} __attribute__((packed)) m1 = {
+		.ho = { .conn_id = 1, .site_id = 1, .app_path_len = 1,
+			.tls_len = sizeof(struct wasp_msg_tls_info) + 8 },
+		.path = { '/' },
+		.info = { .version = 0x0304, .cipher_len = 4, .sni_len = 3 }, /* 7, not 8 */
+		.strs = { 'A', 'E', 'S', '1', 'a', 'b', 'c', 'd' },
+	};
+	struct conn_tls *tls;
+	int err;
+
+	tls = conn_tls_parse(&m1.info, sizeof(m1.info) + 7, &err);
+	ck_assert_ptr_nonnull(tls); /* 7 bytes of strings: what the lengths say */
+	ck_assert_str_eq(tls->cipher, "AES1");
+	ck_assert_str_eq(tls->sni, "abc");
+	free(tls);
+	m1.strs[1] = '\0';
+	ck_assert_ptr_null(conn_tls_parse(&m1.info, sizeof(m1.info) + 7, &err)); /* a NUL */
+	ck_assert_int_eq(err, -EBADMSG);
+	ck_assert_ptr_null(conn_tls_parse(&m1.info, 4, &err)); /* shorter than the struct */
+	handoff_closes_channel(&m1, sizeof(m1));
 }
 END_TEST
 
@@ -740,6 +781,7 @@ worker_handoff_suite(void)
 	tcase_add_test(tc, test_draining_returns_unacked);
 	tcase_add_test(tc, test_drain_hands_back_idle);
 	tcase_add_test(tc, test_malformed_handoff_closes_channel);
+	tcase_add_test(tc, test_malformed_tls_facts_close_channel);
 	tcase_add_test(tc, test_broken_channel_reported);
 	tcase_add_test(tc, test_refuse_at_limit);
 	tcase_add_test(tc, test_refuse_fd_lost);

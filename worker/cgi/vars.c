@@ -80,10 +80,10 @@ struct nv {
 	const char *name, *value;
 };
 
-/* Variables that are always the same (wasp serves plain HTTP, anonymously) */
+/* Variables that are always the same (wasp serves anonymously) */
 static const struct nv vars_fixed[] = {
-	{ "GATEWAY_INTERFACE", "CGI/1.1" }, { "SERVER_PORT_SECURE", "0" }, { "HTTPS", "off" },
-	{ "REMOTE_USER", "" },              { "AUTH_TYPE", "" },           { "LOGON_USER", "" },
+	{ "GATEWAY_INTERFACE", "CGI/1.1" }, { "REMOTE_USER", "" }, { "AUTH_TYPE", "" },
+	{ "LOGON_USER", "" },
 };
 
 /* Variables that are a server variable (name, the variable's IIS name) */
@@ -104,6 +104,22 @@ static const struct nv vars_server[] = {
 	{ "INSTANCE_NAME", "INSTANCE_NAME" },
 	{ "APP_POOL_ID", "APP_POOL_ID" },
 	{ "CONTENT_TYPE", "CONTENT_TYPE" },
+	/* TLS (IIS gives them all, empty over plain HTTP; PHP checks HTTPS) */
+	{ "HTTPS", "HTTPS" },
+	{ "SERVER_PORT_SECURE", "SERVER_PORT_SECURE" },
+	{ "HTTPS_KEYSIZE", "HTTPS_KEYSIZE" },
+	{ "HTTPS_SECRETKEYSIZE", "HTTPS_SECRETKEYSIZE" },
+	{ "HTTPS_SERVER_SUBJECT", "HTTPS_SERVER_SUBJECT" },
+	{ "HTTPS_SERVER_ISSUER", "HTTPS_SERVER_ISSUER" },
+	{ "CERT_FLAGS", "CERT_FLAGS" },
+	{ "CERT_SUBJECT", "CERT_SUBJECT" },
+	{ "CERT_ISSUER", "CERT_ISSUER" },
+	{ "CERT_SERIALNUMBER", "CERT_SERIALNUMBER" },
+	{ "CERT_COOKIE", "CERT_COOKIE" },
+	{ "CERT_KEYSIZE", "CERT_KEYSIZE" },
+	{ "CERT_SECRETKEYSIZE", "CERT_SECRETKEYSIZE" },
+	{ "CERT_SERVER_SUBJECT", "CERT_SERVER_SUBJECT" },
+	{ "CERT_SERVER_ISSUER", "CERT_SERVER_ISSUER" },
 };
 
 int

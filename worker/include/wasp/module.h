@@ -242,6 +242,24 @@ unsigned wasp_request_url_flags(const struct wasp_request *req);
 /* Site id, application path ("/" or "/app"), and the physical path the URL
  * maps to through the application's virtual directories (NULL when no
  * virtual directory covers it). */
+/* The request came over TLS (an https binding): the listener terminated
+ * it and holds the keys; the worker knows these facts of the session. */
+struct wasp_tls_info {
+	unsigned version;      /* 0x0303 TLS 1.2, 0x0304 TLS 1.3 */
+	unsigned key_bits;     /* the cipher's key (HTTPS_KEYSIZE) */
+	unsigned secret_bits;  /* the server key (HTTPS_SECRETKEYSIZE) */
+	bool client_cert;      /* the client presented a certificate */
+	bool client_cert_verified; /* and it verified against the CA bundle */
+	unsigned client_verify_result; /* OpenSSL's X509_V_* (0: verified) */
+	const char *cipher, *sni, *server_subject, *server_issuer;
+	const char *client_subject, *client_issuer, *client_serial; /* "" without one */
+	const unsigned char *client_der; /* the client certificate, DER; NULL: none or too long */
+	size_t client_der_len;
+};
+/* Whether the request's connection is TLS. */
+bool wasp_request_is_secure(const struct wasp_request *req);
+/* Its TLS facts (valid while the request is): 0, or -ENOENT for plain HTTP. */
+int wasp_request_tls(const struct wasp_request *req, struct wasp_tls_info *ret);
 uint32_t wasp_request_site_id(const struct wasp_request *req);
 const char *wasp_request_site_name(const struct wasp_request *req);
 const char *wasp_request_app_path(const struct wasp_request *req);
