@@ -571,7 +571,12 @@ on_ticket(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CTX *e
 		return EVP_EncryptInit_ex(ectx, EVP_aes_256_cbc(), NULL, k->aes, iv) == 1 ? 1 : -1;
 	if (EVP_DecryptInit_ex(ectx, EVP_aes_256_cbc(), NULL, k->aes, iv) != 1)
 		return -1;
-	return k == &t->keys[0] ? 1 : 2; /* 2: renew the ticket */
+	/* 2: send a new ticket. TLS 1.3 clients use a ticket once (RFC 8446
+	 * C.4), and OpenSSL sends one after a resumed handshake only when told
+	 * to renew: without it every other connection would be a full one. */
+	if (SSL_version(ssl) == TLS1_3_VERSION || k != &t->keys[0])
+		return 2;
+	return 1;
 }
 
 /* ---- contexts ------------------------------------------------------------- */

@@ -24,12 +24,24 @@ def resumable_session(port, version):
         return ctx, s.session
 
 
-def resumed(port, ctx, session):
+def resumed(port, ctx, session, fresh=None):
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     with ctx.wrap_socket(s, server_hostname="s.test", session=session) as t:
         st, _, _ = tlstest.request(t, "/index.html", "s.test")
         check(st == 200, "status %d" % st)
+        if fresh is not None:
+            fresh.append(t.session)
         return t.session_reused
+
+
+def ticket_chain(port, ctx, session, n=4):
+    """TLS 1.3: each ticket used once (RFC 8446 C.4), the one a resumed
+    connection got resumes the next: a resumed handshake brings a new one."""
+    for i in range(n):
+        got = []
+        check(resumed(port, ctx, session, got), "link %d of the chain not resumed" % i)
+        check(got[0].id != session.id, "link %d: no new ticket after a resumption" % i)
+        session = got[0]
 
 
 def make_ocsp(d, crt, ca):
@@ -77,6 +89,7 @@ def test(t):
                 for v in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3)}
     for v, (ctx, sess) in sessions.items():
         check(resumed(port, ctx, sess), "%s: not resumed by the same listener" % v)
+    ticket_chain(port, *sessions[ssl.TLSVersion.TLSv1_3])
     old = srv.listener_pids()
     check(len(old) == 1, "listeners %r" % old)
     os.kill(old[0], signal.SIGKILL)
