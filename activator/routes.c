@@ -84,9 +84,8 @@ site_json_fill(struct wasp_env *env, json_t *js, const struct wasp_site *site, u
 	return r;
 }
 
-/* j's compact text (malloc'd), j released; NULL for NULL or OOM. */
-static char *
-json_text(json_t *j)
+char *
+routes_json_text(json_t *j)
 {
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 
@@ -882,7 +881,7 @@ out:
 char *
 pool_routes_json(struct wasp_env *env, const struct pool *p)
 {
-	return json_text(pool_routes_build(env, p));
+	return routes_json_text(pool_routes_build(env, p));
 }
 
 /* ---- per pool and generation ------------------------------------------- */

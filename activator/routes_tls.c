@@ -36,17 +36,6 @@ json_decref_null(json_t *j)
 	return NULL;
 }
 
-/* j's compact text (malloc'd; jansson escapes the strings), j released;
- * NULL for NULL or OOM. */
-static char *
-json_text_free(json_t *j)
-{
-	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-
-	json_decref(j);
-	return s;
-}
-
 /* The certificate store's root: system.applicationHost/wasp/tls
  * certificateStorePath, else $sysconfdir/wasp/certs. */
 static const char *
@@ -126,7 +115,7 @@ routes_binding_tls_json(struct wasp_env *env, const struct wasp_site *site,
 	}
 	if (o && client_cert && json_object_set_new(o, "clientCert", json_true()) < 0)
 		o = json_decref_null(o);
-	return json_text_free(o);
+	return routes_json_text(o);
 }
 
 /* The session ticket seed: <runtime dir>/tls-ticket-seed (0600, made
@@ -183,5 +172,5 @@ routes_tls_json(struct wasp_env *env)
 	     json_object_set_new(o, "ccsPassword",
 				 json_string(wasp_element_get_str(ccs, "privateKeyPassword", ""))) < 0))
 		o = json_decref_null(o);
-	return json_text_free(o);
+	return routes_json_text(o);
 }

@@ -506,6 +506,9 @@ struct wasp_binding;
 char *routes_binding_tls_json(struct wasp_env *env, const struct wasp_site *site,
 			      const struct wasp_binding *b, bool client_cert);
 char *routes_tls_json(struct wasp_env *env);
+/* j's compact text (malloc'd; jansson escapes the strings), j released;
+ * NULL for NULL or OOM. */
+char *routes_json_text(json_t *j);
 bool routes_site_client_cert(struct wasp_env *env, const struct wasp_site *site);
 /* The table changed (a pool's state): the next routes_memfd() rebuilds it. */
 void routes_invalidate(struct wasp_env *env);
