@@ -6,7 +6,7 @@
  *                               query over https;
  *   AuthenticateRequest (first) system.webServer/security/access sslFlags
  *                               of the request's URL: 403.4, 403.5, 403.7,
- *                               403.16 (sslpolicy_check());
+ *                               403.16, 403.17 (sslpolicy_check());
  *   MapRequestHandler (first)   the same for the URL it maps, which an
  *                               internal redirect (a default document)
  *                               changes;
@@ -14,10 +14,9 @@
  *                               on every response over TLS, never on plain
  *                               HTTP (RFC 6797 7.2).
  *
- * What the connection's TLS is comes from sslpolicy_tls(): the request's
- * own server variables HTTPS, HTTPS_KEYSIZE and CERT_FLAGS as the worker
- * makes them from the connection, never the values a module (URL Rewrite's
- * serverVariables) set for the request. */
+ * What the connection's TLS is comes from sslpolicy_tls(): the facts the
+ * listener sent with the connection (wasp_request_tls()), never server
+ * variables a module (URL Rewrite's serverVariables) set for the request. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,19 +32,26 @@
 void
 sslpolicy_tls(struct wasp_request *req, struct sslpolicy_tls *ret)
 {
-	const char *https = request_server_variable_base(req, "HTTPS");
-	const char *keysize = request_server_variable_base(req, "HTTPS_KEYSIZE");
-	const char *flags = request_server_variable_base(req, "CERT_FLAGS");
-	unsigned long f = flags && *flags ? strtoul(flags, NULL, 10) : 0;
+	struct wasp_tls_info t;
 
-	*ret = (struct sslpolicy_tls){ .secure = https && strcaseeq(https, "on") };
+	*ret = (struct sslpolicy_tls){ .secure = wasp_request_tls(req, &t) == 0 };
 	if (!ret->secure)
 		return;
-	ret->key_bits = keysize && *keysize ? (unsigned)strtoul(keysize, NULL, 10) : 0;
-	/* IIS's CERT_FLAGS: bit 0 a client certificate was presented, bit 1
-	 * its issuer is not a trusted one */
-	ret->client_cert = f & 1;
-	ret->client_cert_ok = ret->client_cert && !(f & 2);
+	ret->key_bits = t.key_bits;
+	ret->client_cert = t.client_cert;
+	ret->client_cert_ok = t.client_cert && t.client_cert_verified;
+	ret->verify_result = t.client_verify_result;
+}
+
+/* Whether an X509_V_* result says the certificate is outside its validity
+ * period and nothing else (the listener reports a trust failure before a
+ * date): IIS's 403.17. OpenSSL's values, which the worker does not link. */
+static bool
+cert_out_of_date(unsigned verify_result)
+{
+	enum { CERT_NOT_YET_VALID = 9, CERT_HAS_EXPIRED = 10 };
+
+	return verify_result == CERT_NOT_YET_VALID || verify_result == CERT_HAS_EXPIRED;
 }
 
 unsigned
@@ -59,7 +65,8 @@ sslpolicy_check(uint64_t flags, const struct sslpolicy_tls *t, unsigned *ret_sub
 		sub = 5; /* SSL 128 required */
 	else if ((flags & (SSLFLAG_NEGOTIATE_CERT | SSLFLAG_REQUIRE_CERT)) && t->client_cert &&
 		 !t->client_cert_ok)
-		sub = 16; /* client certificate untrusted or invalid */
+		/* 403.17 expired or not yet valid; 403.16 untrusted or invalid */
+		sub = cert_out_of_date(t->verify_result) ? 17 : 16;
 	else if ((flags & SSLFLAG_REQUIRE_CERT) && !t->client_cert)
 		sub = 7; /* client certificate required */
 	/* SslMapCert maps a certificate to an account through the mapping

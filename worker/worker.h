@@ -701,14 +701,16 @@ struct sslpolicy_tls {
 	unsigned key_bits;   /* the cipher's key size (HTTPS_KEYSIZE) */
 	bool client_cert;    /* a client certificate was presented */
 	bool client_cert_ok; /* and it verified */
+	unsigned verify_result; /* why not: OpenSSL's X509_V_* (0: verified) */
 };
 
-/* The request's connection's TLS, from the worker's own server variables
- * (not those a module set). */
+/* The request's connection's TLS, from the facts the listener sent
+ * (wasp_request_tls(); not server variables a module set). */
 void sslpolicy_tls(struct wasp_request *req, struct sslpolicy_tls *ret);
 /* The status sslFlags give a request over t: 0 (allowed) or 403 with
  * *ret_substatus 4 (SSL required), 5 (128-bit key required), 7 (client
- * certificate required), 16 (client certificate untrusted or invalid). */
+ * certificate required), 16 (client certificate untrusted or invalid), 17
+ * (client certificate expired or not yet valid). */
 unsigned sslpolicy_check(uint64_t flags, const struct sslpolicy_tls *t, unsigned *ret_substatus);
 /* The core's hooks: redirectHttpToHttps, sslFlags, Strict-Transport-Security. */
 int sslpolicy_register(struct wasp_hooks *hooks);

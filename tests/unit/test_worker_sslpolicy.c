@@ -1,7 +1,8 @@
 /* The status system.webServer/security/access sslFlags give a request
  * (worker/sslpolicy.c, sslpolicy_check()): 403.4 without TLS, 403.5 below
  * a 128-bit key, 403.7 without a client certificate, 403.16 with one that
- * failed verification; SslNegotiateCert alone and SslMapCert serve. */
+ * failed verification, 403.17 with one out of its validity period;
+ * SslNegotiateCert alone and SslMapCert serve. */
 #include "testutil.h"
 #include "worker.h"
 
@@ -11,7 +12,12 @@ static const struct sslpolicy_tls tls56 = { .secure = true, .key_bits = 56 };
 static const struct sslpolicy_tls tls_cert = { .secure = true, .key_bits = 128,
 					       .client_cert = true, .client_cert_ok = true };
 static const struct sslpolicy_tls tls_bad_cert = { .secure = true, .key_bits = 256,
-						   .client_cert = true };
+						   .client_cert = true, .verify_result = 18 };
+/* X509_V_ERR_CERT_HAS_EXPIRED, X509_V_ERR_CERT_NOT_YET_VALID */
+static const struct sslpolicy_tls tls_expired = { .secure = true, .key_bits = 256,
+						  .client_cert = true, .verify_result = 10 };
+static const struct sslpolicy_tls tls_not_yet = { .secure = true, .key_bits = 256,
+						  .client_cert = true, .verify_result = 9 };
 
 static void
 expect(uint64_t flags, const struct sslpolicy_tls *t, unsigned status, unsigned sub)
@@ -64,6 +70,20 @@ START_TEST(test_client_certificates)
 }
 END_TEST
 
+START_TEST(test_client_certificate_dates)
+{
+	expect(SSLFLAG_SSL | SSLFLAG_REQUIRE_CERT, &tls_expired, 403, 17);
+	expect(SSLFLAG_SSL | SSLFLAG_REQUIRE_CERT, &tls_not_yet, 403, 17);
+	expect(SSLFLAG_NEGOTIATE_CERT, &tls_expired, 403, 17);
+	/* untrusted (self-signed) is 403.16 */
+	expect(SSLFLAG_REQUIRE_CERT, &tls_bad_cert, 403, 16);
+	/* not asked for: not judged */
+	expect(SSLFLAG_SSL, &tls_expired, 0, 0);
+	/* the order IIS checks in: SSL, 128 bits, then the certificate */
+	expect(SSLFLAG_SSL | SSLFLAG_REQUIRE_CERT, &plain, 403, 4);
+}
+END_TEST
+
 static Suite *
 sslpolicy_suite(void)
 {
@@ -73,6 +93,7 @@ sslpolicy_suite(void)
 	tcase_add_test(tc, test_ssl_required);
 	tcase_add_test(tc, test_ssl128);
 	tcase_add_test(tc, test_client_certificates);
+	tcase_add_test(tc, test_client_certificate_dates);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -75,6 +75,7 @@ static const struct {
 		  "client certificate that the Web server recognizes." },
 	{ 403, 14, "Directory browsing is disabled here and no default document was found." },
 	{ 403, 16, "Your client certificate is either not trusted or is invalid." },
+	{ 403, 17, "Your client certificate has expired or is not yet valid." },
 	{ 404, 0, "The resource you are looking for might have been removed, had its name "
 		  "changed, or is temporarily unavailable." },
 	{ 404, 2, "The requested extension is not allowed by an ISAPI and CGI restriction." },
