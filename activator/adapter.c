@@ -315,6 +315,20 @@ adapter_on_metrics(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, 
 }
 
 static int
+adapter_on_tls_metrics(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg,
+		       void *userdata)
+{
+	struct adapter *a = userdata;
+	struct wasp_msg_adapter_tls_metrics m;
+
+	if (!a->registered)
+		return -EPROTO;
+	memcpy(&m, msg->payload, sizeof(m));
+	metrics_on_adapter_tls(a->env, &m);
+	return 0;
+}
+
+static int
 adapter_on_pool_metrics(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg,
 			void *userdata)
 {
@@ -373,6 +387,7 @@ static const struct wasp_ipc_handler adapter_handlers[] = {
 	{ WASP_MSG_POOL_DEMAND, adapter_on_pool_demand },
 	{ WASP_MSG_ADAPTER_STATS, adapter_on_stats },
 	{ WASP_MSG_ADAPTER_METRICS, adapter_on_metrics },
+	{ WASP_MSG_ADAPTER_TLS_METRICS, adapter_on_tls_metrics },
 	{ WASP_MSG_ADAPTER_POOL_METRICS, adapter_on_pool_metrics },
 };
 

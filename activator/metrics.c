@@ -97,6 +97,15 @@ metrics_on_adapter(struct wasp_env *env, const struct wasp_msg_adapter_metrics *
 }
 
 void
+metrics_on_adapter_tls(struct wasp_env *env, const struct wasp_msg_adapter_tls_metrics *m)
+{
+	for (size_t i = 0; i < WASP_TLS_FAIL__COUNT; i++)
+		env->lsn_metrics.tls.handshake_failed[i] += m->handshake_failed[i];
+	env->lsn_metrics.tls.cert_requested += m->cert_requested;
+	env->lsn_metrics.tls.cert_received += m->cert_received;
+}
+
+void
 metrics_on_adapter_gone(struct wasp_env *env)
 {
 	/* its connections and queues went with it; the counters stay */
@@ -579,6 +588,37 @@ static const char *const reject_names[WASP_REJECT__COUNT] = {
 	[WASP_REJECT_OTHER] = "other",
 };
 
+static const char *const tls_failure_names[WASP_TLS_FAIL__COUNT] = {
+	[WASP_TLS_FAIL_NOT_TLS] = "not_tls",
+	[WASP_TLS_FAIL_NO_SHARED] = "no_common_protocol",
+	[WASP_TLS_FAIL_UNKNOWN_NAME] = "unknown_host",
+	[WASP_TLS_FAIL_ALERT] = "client_alert",
+	[WASP_TLS_FAIL_CLOSED] = "dropped",
+	[WASP_TLS_FAIL_TIMEOUT] = "timeout",
+	[WASP_TLS_FAIL_OTHER] = "other",
+};
+
+static void
+listener_tls(struct expo *x)
+{
+	const struct wasp_msg_adapter_tls_metrics *t = &x->env->lsn_metrics.tls;
+
+	family(x, "wasp_listener_tls_handshake_failures_total", "counter",
+	       "TLS handshakes that failed, by kind.");
+	for (size_t i = 0; i < WASP_TLS_FAIL__COUNT; i++) {
+		fprintf(x->f, "wasp_listener_tls_handshake_failures_total{reason=\"%s\"}",
+			tls_failure_names[i]);
+		value_u(x->f, t->handshake_failed[i]);
+	}
+	family(x, "wasp_listener_tls_client_cert_requests_total", "counter",
+	       "Client certificates asked for after the handshake (renegotiation, "
+	       "post-handshake authentication), by whether the client sent one.");
+	fprintf(x->f, "wasp_listener_tls_client_cert_requests_total{result=\"received\"}");
+	value_u(x->f, t->cert_received);
+	fprintf(x->f, "wasp_listener_tls_client_cert_requests_total{result=\"none\"}");
+	value_u(x->f, t->cert_requested - MIN(t->cert_received, t->cert_requested));
+}
+
 static void
 listener(struct expo *x)
 {
@@ -598,6 +638,7 @@ listener(struct expo *x)
 		fprintf(x->f, "wasp_listener_rejected_total{reason=\"%s\"}", reject_names[i]);
 		value_u(x->f, env->lsn_metrics.rejected[i]);
 	}
+	listener_tls(x);
 }
 
 static void

@@ -352,6 +352,7 @@ struct wasp_env {
 		uint64_t accepted;
 		uint64_t rejected[WASP_REJECT__COUNT];
 		uint32_t active;
+		struct wasp_msg_adapter_tls_metrics tls; /* summed like the others */
 	} lsn_metrics;
 	struct metrics_http *metrics_http; /* the optional HTTP endpoint (metrics_http.c) */
 	struct site_metrics *site_metrics; /* requests per site (metrics.c) */
@@ -726,6 +727,8 @@ void metrics_http_close(struct wasp_env *env);
 char *metrics_text(struct wasp_env *env);
 /* ADAPTER_METRICS, ADAPTER_POOL_METRICS from an adapter. */
 void metrics_on_adapter(struct wasp_env *env, const struct wasp_msg_adapter_metrics *m);
+/* ADAPTER_TLS_METRICS from an adapter. */
+void metrics_on_adapter_tls(struct wasp_env *env, const struct wasp_msg_adapter_tls_metrics *m);
 void metrics_on_adapter_pools(struct wasp_env *env, const struct wasp_msg_adapter_pool_metrics *m,
 			      size_t n);
 /* An adapter exited: the gauges it reported (connections, queues) go to 0. */

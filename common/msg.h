@@ -120,7 +120,12 @@ enum wasp_ipc_role {
 	/* adapters that register over adapter.sock (docs/adapter-protocol.md) */                 \
 	/* act->A: ADAPTER_REGISTER refused (why), then the activator closes the channel */       \
 	X(ADAPTER_REFUSED, adapter_refused, 208, FIXED, struct wasp_msg_adapter_refused, 128,    \
-	  NONE)
+	  NONE)                                                                                    \
+	/* TLS (docs/metrics.md) */                                                                \
+	/* A->act: TLS counters since the last report (failed handshakes by kind, client          \
+	 * certificates asked for after the handshake) */                                          \
+	X(ADAPTER_TLS_METRICS, adapter_tls_metrics, 262, FIXED,                                    \
+	  struct wasp_msg_adapter_tls_metrics, 72, NONE)
 
 #define WASP_MSG_ENUM_(NAME, name, num, shape, type, size, fd) WASP_MSG_##NAME = num,
 enum wasp_msg_type { WASP_MSG_TABLE(WASP_MSG_ENUM_) };
@@ -403,6 +408,24 @@ struct wasp_msg_adapter_refused {
 	uint32_t reason;   /* enum wasp_register_refusal */
 	uint32_t reserved;
 	char message[120]; /* NUL-terminated, for the adapter's log */
+};
+
+/* Why a TLS handshake failed (ADAPTER_TLS_METRICS, the HTTPERR log). */
+enum wasp_tls_failure {
+	WASP_TLS_FAIL_NOT_TLS,      /* not a TLS ClientHello (plain HTTP, garbage) */
+	WASP_TLS_FAIL_NO_SHARED,    /* no protocol version, cipher or group in common */
+	WASP_TLS_FAIL_UNKNOWN_NAME, /* no certificate for the server name (SNI) */
+	WASP_TLS_FAIL_ALERT,        /* the client ended it with an alert (our certificate) */
+	WASP_TLS_FAIL_CLOSED,       /* the client closed the connection half-way */
+	WASP_TLS_FAIL_TIMEOUT,      /* not done within the header timeout */
+	WASP_TLS_FAIL_OTHER,
+	WASP_TLS_FAIL__COUNT,
+};
+
+struct wasp_msg_adapter_tls_metrics {
+	uint64_t handshake_failed[WASP_TLS_FAIL__COUNT]; /* by enum wasp_tls_failure */
+	uint64_t cert_requested; /* client certificates asked for after the handshake */
+	uint64_t cert_received;  /* and sent by the client */
 };
 
 #define WASP_REQUEST_F_TRUNCATED 0x1   /* the URL was longer than WASP_REQUEST_URL_MAX */

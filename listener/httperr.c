@@ -232,6 +232,21 @@ put_addr(char *out, size_t size, const struct sockaddr_storage *ss, bool ok)
 	return (size_t)snprintf(out, size, "%s %u ", ip, port);
 }
 
+/* "ADDR PORT " of an address as the connection keeps it (IPv6, IPv4
+ * mapped): a TLS connection's socket is the relay's socketpair, so its
+ * addresses are these. */
+static size_t
+put_addr_bytes(char *out, size_t size, const uint8_t addr[16], uint16_t port)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)(void *)&ss;
+
+	in6->sin6_family = AF_INET6;
+	memcpy(&in6->sin6_addr, addr, 16);
+	in6->sin6_port = htons(port);
+	return put_addr(out, size, &ss, true);
+}
+
 /* HTTP.sys's reason phrase for what the listener answered (status, and the
  * reason the listener's code gave) or dropped (status 0). */
 static const char *
@@ -295,16 +310,21 @@ lsn_httperr_log(struct lsn_env *env, struct lsn_conn *c, unsigned status, const 
 
 	if (env->httperr.dfd < 0)
 		return;
-	peer_ok = getpeername(c->fd, (struct sockaddr *)&peer, &pl) == 0;
-	local_ok = getsockname(c->fd, (struct sockaddr *)&local, &ll) == 0;
 	(void)gmtime_r(&now, &tm);
 	n = 0;
 	advance(&n,
 		snprintf(line, sizeof(line), "%04d-%02d-%02d %02d:%02d:%02d ", tm.tm_year + 1900,
 			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec),
 		sizeof(line));
-	n += put_addr(line + n, sizeof(line) - n, &peer, peer_ok);
-	n += put_addr(line + n, sizeof(line) - n, &local, local_ok);
+	if (c->have_addrs) {
+		n += put_addr_bytes(line + n, sizeof(line) - n, c->peer, c->peer_port);
+		n += put_addr_bytes(line + n, sizeof(line) - n, c->local, c->local_port);
+	} else {
+		peer_ok = getpeername(c->fd, (struct sockaddr *)&peer, &pl) == 0;
+		local_ok = getsockname(c->fd, (struct sockaddr *)&local, &ll) == 0;
+		n += put_addr(line + n, sizeof(line) - n, &peer, peer_ok);
+		n += put_addr(line + n, sizeof(line) - n, &local, local_ok);
+	}
 	n += put_field(line + n, sizeof(line) - n, strempty(c->req_version),
 		       strlen(strempty(c->req_version)), 16);
 	n += put_field(line + n, sizeof(line) - n, c->buf + c->req_method_off, c->req_method_len,

@@ -308,6 +308,8 @@ lsn_conn_drop(struct lsn_env *env, struct lsn_conn *c, const char *reason)
 static void
 conn_timed_out(struct lsn_env *env, struct lsn_conn *c)
 {
+	if (c->len == 0 && c->relay && lsn_tls_timed_out(env, c))
+		return; /* in its TLS handshake (Timer_SslHandshake) */
 	if (c->len == 0) {
 		log_debug("connection %u: nothing sent within the header timeout", c->id);
 		lsn_conn_drop(env, c, "Timer_ConnectionIdle");

@@ -208,6 +208,9 @@ struct lsn_env {
 	struct wasp_msg_adapter_metrics metrics;
 	uint32_t metrics_active_sent;
 	uint64_t metrics_accepted_sent;
+	/* TLS counters since the last ADAPTER_TLS_METRICS (tlsfail.c, tlsclient.c) */
+	struct wasp_msg_adapter_tls_metrics tls_metrics;
+	bool tls_metrics_dirty;
 	int exit_status;
 	bool exiting; /* tearing down: drop connections, route nothing */
 	struct lsn_httperr httperr;

@@ -1,5 +1,5 @@
 /* The listener's metrics: connections accepted, held, and answered with an
- * error by reason; per pool, handoffs, hand-backs, the queue's length and
+ * error by reason; failed TLS handshakes by kind; per pool, handoffs, hand-backs, the queue's length and
  * the time connections waited in it. Counted here and sent to waspd as
  * what changed since the last report (ADAPTER_METRICS, ADAPTER_POOL_METRICS),
  * so waspd's totals survive a restart of the listener. */
@@ -72,6 +72,18 @@ send_pools(struct lsn_env *env)
 		(void)wasp_send_adapter_pool_metrics(env->act, 0, batch, n);
 }
 
+/* The TLS counters (failed handshakes by kind, client certificates asked
+ * for after the handshake), when they moved. */
+static void
+send_tls(struct lsn_env *env)
+{
+	if (!env->tls_metrics_dirty ||
+	    wasp_send_adapter_tls_metrics(env->act, 0, &env->tls_metrics) < 0)
+		return;
+	memset(&env->tls_metrics, 0, sizeof(env->tls_metrics));
+	env->tls_metrics_dirty = false;
+}
+
 void
 lsn_metrics_send(struct lsn_env *env)
 {
@@ -81,6 +93,7 @@ lsn_metrics_send(struct lsn_env *env)
 	if (!env->act || !env->registered)
 		return;
 	send_pools(env);
+	send_tls(env);
 	env->metrics.active = active;
 	env->metrics.accepted = env->stats.accepted - env->metrics_accepted_sent;
 	if (active == env->metrics_active_sent &&

@@ -145,8 +145,9 @@ ssl_want(struct lsn_relay *r, int n, bool *failed)
 static bool
 relay_handshake(struct lsn_relay *r, short *wt, short *wp, bool *gone)
 {
-	bool failed = false;
+	bool failed = false, gave_up = false;
 	int n = SSL_do_handshake(r->ssl);
+	enum wasp_tls_failure kind = WASP_TLS_FAIL__COUNT;
 
 	if (n == 1) {
 		r->hs_done = true;
@@ -156,6 +157,7 @@ relay_handshake(struct lsn_relay *r, short *wt, short *wp, bool *gone)
 		(void)lsn_tls_make_info(r);
 		return true;
 	}
+	kind = lsn_tls_failure_kind(r->ssl, n); /* before ssl_want() clears the errors */
 	*wt = ssl_want(r, n, &failed);
 	if (!failed && r->out_len == 0 && !r->out_own && !(r->out_own = malloc(LSN_RELAY_BUF)))
 		failed = true;
@@ -165,14 +167,15 @@ relay_handshake(struct lsn_relay *r, short *wt, short *wp, bool *gone)
 		r->out = r->out_own; /* what the core wrote before the handshake ended */
 		m = read(r->pfd, r->out, LSN_RELAY_BUF);
 		if (m == 0 || (m < 0 && errno != EAGAIN && errno != EINTR))
-			failed = true; /* the core gave up on it */
+			failed = gave_up = true; /* the core gave up on it (and logged why) */
 		else if (m > 0)
 			r->out_len = (uint32_t)m;
 		else
 			*wp = EV_READ;
 	}
 	if (failed) {
-		lsn_tls_count_failure(r->env, n == 1 ? "closed" : "handshake");
+		if (!gave_up)
+			lsn_tls_handshake_failed(r, kind);
 		*gone = true;
 		relay_free(r);
 	}

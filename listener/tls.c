@@ -76,7 +76,6 @@ struct lsn_tls {
 	X509_STORE *ca; /* client certificates; NULL: none loaded */
 	char *ca_path;
 	struct lsn_relay *relays[RELAY_BUCKETS];
-	uint64_t failed; /* handshakes that failed */
 };
 
 static int
@@ -105,14 +104,6 @@ bool
 lsn_tls_has_ca(const struct lsn_env *env)
 {
 	return env->tls && env->tls->ca;
-}
-
-void
-lsn_tls_count_failure(struct lsn_env *env, const char *why)
-{
-	env->tls->failed++;
-	log_debug("TLS handshake failed (%llu so far): %s", (unsigned long long)env->tls->failed,
-		  why);
 }
 
 struct lsn_relay **
@@ -412,13 +403,6 @@ ccs_cert(struct lsn_env *env, const char *host)
 /* ---- client certificates -------------------------------------------------- */
 
 static int
-on_verify(int ok, X509_STORE_CTX *ctx)
-{
-	/* never abort the handshake: the worker decides (403.7, 403.16) */
-	return 1;
-}
-
-static int
 on_client_hello(SSL *ssl, int *al, void *arg)
 {
 	struct lsn_relay *r = SSL_get_app_data(ssl);
@@ -453,7 +437,7 @@ on_client_hello(SSL *ssl, int *al, void *arg)
 	/* a client certificate is asked for where the site wants one, never
 	 * required: the worker decides (403.7, 403.16) */
 	SSL_set_verify(ssl, b->client_cert ? SSL_VERIFY_PEER : SSL_VERIFY_NONE,
-		       b->client_cert ? on_verify : NULL);
+		       b->client_cert ? lsn_tls_on_verify : NULL);
 	/* against the CA bundle, when there is one (after SSL_set_SSL_CTX,
 	 * which replaces the SSL's certificate settings) */
 	if (b->client_cert && env->tls->ca)

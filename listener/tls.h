@@ -19,6 +19,7 @@ struct lsn_tls;
 struct lsn_relay;
 struct wasp_route_socket;
 struct wasp_ipc_writer;
+struct x509_store_ctx_st;
 
 /* The longest client certificate (DER) a HANDOFF carries; a longer one is
  * left out (CERT_FLAGS still says one was presented). */
@@ -60,6 +61,9 @@ struct lsn_relay {
 	char *info_strs;
 	size_t info_strs_len;
 	struct lsn_relay *hnext; /* in the inode hash */
+	/* client certificates and failures (tlsclient.c, tlsfail.c) */
+	uint32_t verify_err; /* the X509_V_* the client certificate is judged by (0: none) */
+	bool failure_noted;  /* counted and logged: never again */
 	/* the bytes on their way: in the relay's shared buffer while a step
 	 * runs, in in_own/out_own (LSN_RELAY_BUF, made on the first need)
 	 * when a step leaves some behind: an idle connection holds none */
@@ -84,8 +88,23 @@ bool lsn_tls_has_ca(const struct lsn_env *env);
 int lsn_tls_make_info(struct lsn_relay *r);
 /* The relays by inode (relay.c uses it) */
 struct lsn_relay **lsn_tls_bucket(struct lsn_env *env, ino_t ino);
-/* A failed handshake, counted (and logged at debug level). */
-void lsn_tls_count_failure(struct lsn_env *env, const char *why);
+
+/* tlsclient.c: client certificates */
+/* The verify callback of handshakes that ask for one: notes in the relay
+ * the error the certificate is judged by, never fails the handshake. */
+int lsn_tls_on_verify(int ok, struct x509_store_ctx_st *ctx);
+
+/* tlsfail.c: failed handshakes */
+/* The kind of failure SSL_do_handshake()'s n says (before the error queue
+ * is cleared); WASP_TLS_FAIL__COUNT when it only waits. */
+enum wasp_tls_failure lsn_tls_failure_kind(struct ssl_st *ssl, int n);
+/* r's handshake failed: counted, and logged in HTTPERR (once per
+ * connection; not at all when the client closed without a byte). */
+void lsn_tls_handshake_failed(struct lsn_relay *r, enum wasp_tls_failure kind);
+/* The header timeout passed on c: when it is still in its TLS handshake,
+ * counted and logged as Timer_SslHandshake and c freed (true); false when
+ * the core answers it as any connection. */
+bool lsn_tls_timed_out(struct lsn_env *env, struct lsn_conn *c);
 
 /* relay.c: the TLS session and the plaintext socketpair */
 /* c was accepted on an https socket: c->fd becomes the plaintext end of a

@@ -80,7 +80,7 @@ client_facts(struct lsn_relay *r, X509 *x, struct info_strs *s)
 	int derlen;
 
 	in->flags |= WASP_TLS_F_CLIENT_CERT;
-	in->verify_result = (uint32_t)SSL_get_verify_result(r->ssl);
+	in->verify_result = r->verify_err ? r->verify_err : (uint32_t)SSL_get_verify_result(r->ssl);
 	if (in->verify_result == X509_V_OK && lsn_tls_has_ca(r->env))
 		in->flags |= WASP_TLS_F_CLIENT_VERIFIED;
 	else if (in->verify_result == X509_V_OK)

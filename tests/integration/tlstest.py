@@ -208,3 +208,29 @@ def site(name, site_id, bindings, pool="A", apps=None):
     """A site for server(): its root application in pool unless apps."""
     return {"name": name, "id": site_id, "bindings": bindings,
             "apps": apps or [{"path": "/", "pool": pool}]}
+
+
+def make_dated_cert(d, name, cn, ca, start, end):
+    """A key and a certificate issued by ca (cert, key) valid from start to
+    end ("YYYYMMDDHHMMSSZ", either may be in the past): `openssl ca` with a
+    throw-away database. Returns (cert_path, key_path)."""
+    os.makedirs(d, exist_ok=True)
+    key = os.path.join(d, name + ".key")
+    crt = os.path.join(d, name + ".crt")
+    csr = os.path.join(d, name + ".csr")
+    db = os.path.join(d, name + ".db")
+    os.makedirs(db, exist_ok=True)
+    open(os.path.join(db, "index.txt"), "w").close()
+    with open(os.path.join(db, "serial"), "w") as f:
+        f.write("%016x\n" % (int.from_bytes(os.urandom(7), "big") | 1))
+    conf = os.path.join(db, "ca.cnf")
+    with open(conf, "w") as f:
+        f.write("[ca]\ndefault_ca = c\n[c]\ndir = %s\ndatabase = $dir/index.txt\n"
+                "serial = $dir/serial\nnew_certs_dir = $dir\ndefault_md = sha256\n"
+                "policy = p\nunique_subject = no\ncopy_extensions = none\n"
+                "[p]\ncommonName = supplied\norganizationName = optional\n" % db)
+    _run("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key)
+    _run("req", "-new", "-key", key, "-subj", "/O=wasp tests/CN=%s" % cn, "-out", csr)
+    _run("ca", "-batch", "-config", conf, "-cert", ca[0], "-keyfile", ca[1], "-in", csr,
+         "-startdate", start, "-enddate", end, "-notext", "-out", crt)
+    return crt, key
