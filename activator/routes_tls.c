@@ -72,27 +72,56 @@ tls_cert_file(struct wasp_env *env, const struct wasp_binding *b, char *buf, siz
 	(void)snprintf(buf, size, "%s/%s/%s.pem", tls_store_root(env), store, b->certificate_hash);
 }
 
-/* Whether an application of site asks for client certificates: its
- * effective system.webServer/security/access sslFlags has SslNegotiateCert
- * or SslRequireCert. The listener then asks for one in every handshake of
- * the site's https bindings (HTTP.sys would renegotiate for that
- * application alone; TLS 1.3 has no renegotiation). */
+/* Whether the effective access sslFlags at a URL path of site has
+ * SslNegotiateCert or SslRequireCert. */
+static bool
+asks_client_cert(struct wasp_env *env, const struct wasp_site *site, const char *url)
+{
+	struct wasp_diag_list diags = WASP_DIAG_LIST_INIT;
+	const struct wasp_element *e = NULL;
+
+	(void)wasp_config_effective_section_at(env->cfg, site->name, url, SEC_ACCESS, &e, &diags);
+	wasp_diag_list_done(&diags);
+	return (wasp_element_get_uint(e, "sslFlags", 0) & (SSL_NEGOTIATE_CERT | SSL_REQUIRE_CERT)) != 0;
+}
+
+struct location_walk {
+	struct wasp_env *env;
+	const struct wasp_site *site;
+};
+
+static int
+location_asks(const char *url, void *userdata)
+{
+	const struct location_walk *w = userdata;
+	char path[PATH_MAX];
+
+	if (strstr(url, ".."))
+		return 0; /* not a URL path (refused when the file was read) */
+	(void)snprintf(path, sizeof(path), "/%s", url);
+	return asks_client_cert(w->env, w->site, path);
+}
+
+/* Whether a URL of site asks for client certificates: the effective
+ * system.webServer/security/access sslFlags of one of its applications, or
+ * of one of applicationHost.config's <location>s under it, has
+ * SslNegotiateCert or SslRequireCert. The listener then asks for one in
+ * every handshake of the site's https bindings (HTTP.sys would renegotiate
+ * for those URLs alone; with TLS 1.3 a client that does not offer
+ * post-handshake authentication could not be asked later). A web.config is
+ * not read here: the worker asks for a renegotiation when it finds one
+ * (docs/design.md "Client certificates"). */
 bool
 routes_site_client_cert(struct wasp_env *env, const struct wasp_site *site)
 {
-	for (size_t i = 0; env->cfg && i < site->n_apps; i++) {
-		struct wasp_diag_list diags = WASP_DIAG_LIST_INIT;
-		const struct wasp_element *e = NULL;
-		uint64_t flags;
+	struct location_walk w = { env, site };
 
-		(void)wasp_config_effective_section_at(env->cfg, site->name, site->apps[i].path,
-						       SEC_ACCESS, &e, &diags);
-		wasp_diag_list_done(&diags);
-		flags = wasp_element_get_uint(e, "sslFlags", 0);
-		if (flags & (SSL_NEGOTIATE_CERT | SSL_REQUIRE_CERT))
+	if (!env->cfg)
+		return false;
+	for (size_t i = 0; i < site->n_apps; i++)
+		if (asks_client_cert(env, site, site->apps[i].path))
 			return true;
-	}
-	return false;
+	return wasp_config_site_locations(env->cfg, SEC_ACCESS, site->name, location_asks, &w) > 0;
 }
 
 /* An https binding's ,"tls":{"flags":N,"cert":PATH,"where":TEXT} (no

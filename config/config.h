@@ -267,6 +267,13 @@ int wasp_config_effective_section_at(struct wasp_config *cfg, const char *site,
 				     const struct wasp_element **ret,
 				     struct wasp_diag_list *diags);
 
+/* Each <location> of applicationHost.config under site (its name, ASCII
+ * case-insensitive) that holds section: fn gets the path below the site
+ * ("" for the site itself, "app/dir"), in file order; a non-zero return
+ * stops the walk and is returned. 0 otherwise. */
+int wasp_config_site_locations(struct wasp_config *cfg, const char *section, const char *site,
+			       int (*fn)(const char *url, void *userdata), void *userdata);
+
 /* Why the configuration of a URL cannot be used: what IIS answers 500.19. */
 struct wasp_config_error {
 	const char *file;    /* the configuration file ("" when unknown) */
