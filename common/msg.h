@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WASP_IPC_VERSION 3
+#define WASP_IPC_VERSION 4
 
 enum wasp_ipc_role {
 	WASP_ROLE_ACTIVATOR = 1,
@@ -92,7 +92,7 @@ enum wasp_ipc_role {
 	X(HANDOFF_ACK, handoff_ack, 401, ARRAY, struct wasp_msg_conn_ref, 8, NONE)                 \
 	/* W->A: fd = connection; the struct, then data_len unread bytes: route it again           \
 	 * (another pool, or the worker is draining and had not acknowledged it) */                \
-	X(HANDBACK, handback, 402, VAR, struct wasp_msg_handback, 8, REQUIRED)                     \
+	X(HANDBACK, handback, 402, VAR, struct wasp_msg_handback, 12, REQUIRED)                     \
 	/* W->A: the worker did not take those connections (at its connection limit, or the        \
 	 * fd could not be received); the adapter still holds them and routes them again */        \
 	X(HANDOFF_REFUSED, handoff_refused, 403, ARRAY, struct wasp_msg_conn_ref, 8, NONE)         \
@@ -269,6 +269,7 @@ struct wasp_msg_tls_info {
 #define WASP_TLS_F_CLIENT_CERT 0x1   /* the client presented a certificate */
 #define WASP_TLS_F_CLIENT_VERIFIED 0x2 /* and it verified against the CA bundle */
 #define WASP_TLS_F_KTLS 0x4          /* the worker got the TCP socket (kernel TLS) */
+#define WASP_TLS_F_CERT_ASKED 0x8    /* the client was asked for a certificate (handshake or later) */
 
 /* The longest protocol name a HANDOFF carries. */
 #define WASP_PROTOCOL_NAME_MAX 32
@@ -295,7 +296,13 @@ struct wasp_msg_worker_room {
 struct wasp_msg_handback {
 	uint32_t conn_id; /* the HANDOFF's id when not acknowledged, else 0 */
 	uint32_t data_len;
+	uint32_t flags; /* WASP_HANDBACK_F_* */
 };
+
+/* The request needs a client certificate the connection has not been asked
+ * for: the adapter asks (TLS renegotiation or post-handshake
+ * authentication) before it routes the bytes again. */
+#define WASP_HANDBACK_F_CLIENT_CERT 0x1
 
 /* WORKER_APPS: a worker's application processes (FastCGI processes, CGI
  * programs, httpPlatform and aspNetCore backends), at most

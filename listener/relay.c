@@ -332,8 +332,19 @@ relay_pump(struct lsn_relay *r)
 		return;
 	}
 	if (relay_watch(r, &r->ev_tcp, r->tcp, &r->want_tcp, wt) < 0 ||
-	    relay_watch(r, &r->ev_pfd, r->pfd, &r->want_pfd, wp) < 0)
+	    relay_watch(r, &r->ev_pfd, r->pfd, &r->want_pfd, wp) < 0) {
 		relay_free(r);
+		return;
+	}
+	if (r->reneg)
+		lsn_tls_reneg_check(r); /* asked for a client certificate (tlsclient.c) */
+}
+
+void
+lsn_relay_kick(struct lsn_relay *r)
+{
+	r->tcp_idle = false;
+	relay_pump(r);
 }
 
 int

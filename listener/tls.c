@@ -106,6 +106,14 @@ lsn_tls_has_ca(const struct lsn_env *env)
 	return env->tls && env->tls->ca;
 }
 
+int
+lsn_tls_use_ca(struct lsn_env *env, SSL *ssl)
+{
+	if (!lsn_tls_has_ca(env))
+		return -ENOENT;
+	return SSL_set1_verify_cert_store(ssl, env->tls->ca) == 1 ? 0 : -ENOMEM;
+}
+
 struct lsn_relay **
 lsn_tls_bucket(struct lsn_env *env, ino_t ino)
 {
@@ -412,6 +420,8 @@ on_client_hello(SSL *ssl, int *al, void *arg)
 	struct tls_cert *cert;
 	size_t len;
 
+	if (r->reneg)
+		return SSL_CLIENT_HELLO_SUCCESS; /* a renegotiation we asked for (tlsclient.c) */
 	r->sni[0] = '\0';
 	if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &ext, &len) == 1 &&
 	    !parse_sni(ext, len, r->sni, sizeof(r->sni)))
@@ -578,8 +588,11 @@ base_new(void)
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
-	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-					 SSL_OP_NO_COMPRESSION);
+	/* renegotiation: only the server's, to ask for a client certificate
+	 * (tlsclient.c); a client's is refused (OpenSSL 3's default, without
+	 * SSL_OP_ALLOW_CLIENT_RENEGOTIATION) */
+	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
+	SSL_CTX_clear_options(ctx, SSL_OP_ALLOW_CLIENT_RENEGOTIATION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	/* one read(2) per record, not a header's and a body's (the relay
 	 * asks SSL_has_pending before it waits for the socket) */

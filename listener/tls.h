@@ -64,6 +64,10 @@ struct lsn_relay {
 	/* client certificates and failures (tlsclient.c, tlsfail.c) */
 	uint32_t verify_err; /* the X509_V_* the client certificate is judged by (0: none) */
 	bool failure_noted;  /* counted and logged: never again */
+	bool cert_asked;     /* a client certificate was asked for after the handshake */
+	bool reneg;          /* asking now (renegotiation, post-handshake auth) */
+	bool reneg_fin;      /* its Finished read */
+	bool reneg_done;     /* the client answered or refused */
 	/* the bytes on their way: in the relay's shared buffer while a step
 	 * runs, in in_own/out_own (LSN_RELAY_BUF, made on the first need)
 	 * when a step leaves some behind: an idle connection holds none */
@@ -93,6 +97,16 @@ struct lsn_relay **lsn_tls_bucket(struct lsn_env *env, ino_t ino);
 /* The verify callback of handshakes that ask for one: notes in the relay
  * the error the certificate is judged by, never fails the handshake. */
 int lsn_tls_on_verify(int ok, struct x509_store_ctx_st *ctx);
+/* A worker handed c back for a client certificate: true when the client
+ * is being asked (c waits, then is routed again, or dropped at the header
+ * timeout: Timer_SslRenegotiation); false when it cannot be (not TLS,
+ * asked once already, TLS 1.3 without post-handshake authentication): the
+ * caller routes c as it is, and the worker serves it without one. */
+bool lsn_tls_want_client_cert(struct lsn_env *env, struct lsn_conn *c);
+/* After a relay step: when the client answered, new facts, c routed. */
+void lsn_tls_reneg_check(struct lsn_relay *r);
+/* tls.c: the CA bundle for client certificates into ssl (0, or -ENOENT). */
+int lsn_tls_use_ca(struct lsn_env *env, struct ssl_st *ssl);
 
 /* tlsfail.c: failed handshakes */
 /* The kind of failure SSL_do_handshake()'s n says (before the error queue
@@ -119,3 +133,5 @@ void lsn_relay_attach(struct lsn_relay *r, struct lsn_conn *c);
 void lsn_relay_put_info(const struct lsn_relay *r, struct wasp_ipc_writer *w);
 size_t lsn_relay_info_len(const struct lsn_relay *r);
 void lsn_relay_free_all(struct lsn_env *env);
+/* Step r now (after its SSL was told to send something). */
+void lsn_relay_kick(struct lsn_relay *r);

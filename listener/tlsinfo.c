@@ -120,6 +120,8 @@ lsn_tls_make_info(struct lsn_relay *r)
 		strs_add(&s, buf, srv ? name_text(X509_get_issuer_name(srv), buf, sizeof(buf)) : 0);
 	if (cli)
 		client_facts(r, cli, &s);
+	if (r->cert_asked || (SSL_get_verify_mode(r->ssl) & SSL_VERIFY_PEER))
+		in->flags |= WASP_TLS_F_CERT_ASKED;
 	free(r->info_strs);
 	r->info_strs = s.buf;
 	r->info_strs_len = s.len;

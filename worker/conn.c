@@ -210,9 +210,10 @@ conn_read(struct conn *c)
 	return n;
 }
 
-/* Hand the connection back to the listener with data as what it read. */
+/* Hand the connection back to the listener with data as what it read
+ * (flags: WASP_HANDBACK_F_*). */
 static void
-handback(struct conn *c, const void *data, size_t len)
+handback(struct conn *c, const void *data, size_t len, uint32_t flags)
 {
 	int fd = TAKE_FD(c->fd);
 	int r;
@@ -222,7 +223,7 @@ handback(struct conn *c, const void *data, size_t len)
 		conn_free(c);
 		return;
 	}
-	r = wchan_handback(c->chan, fd, 0, data, len);
+	r = wchan_handback(c->chan, fd, 0, data, len, flags);
 	if (r < 0)
 		log_warning_errno(r, "hand back connection, dropping it");
 	else
@@ -233,7 +234,7 @@ handback(struct conn *c, const void *data, size_t len)
 void
 conn_handback(struct conn *c)
 {
-	handback(c, c->in ? c->in + c->in_start : NULL, c->in_end - c->in_start);
+	handback(c, c->in ? c->in + c->in_start : NULL, c->in_end - c->in_start, 0);
 }
 
 /* wasp_request_reroute(): the rewritten head, then what followed the
@@ -252,7 +253,7 @@ conn_reroute(struct conn *c)
 	memcpy(buf, req->reroute_head, req->reroute_len);
 	if (rest)
 		memcpy(buf + req->reroute_len, c->in + c->in_start, rest);
-	handback(c, buf, req->reroute_len + rest);
+	handback(c, buf, req->reroute_len + rest, req->reroute_flags);
 }
 
 /* The request is over: account, free its memory, decide about the next. */

@@ -116,6 +116,7 @@ wasp_request_tls(const struct wasp_request *req, struct wasp_tls_info *ret)
 		.client_serial = t->client_serial,
 		.client_der = t->client_cert,
 		.client_der_len = t->info.client_cert_len,
+		.client_cert_asked = (t->info.flags & WASP_TLS_F_CERT_ASKED) != 0,
 	};
 	return 0;
 }

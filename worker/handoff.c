@@ -180,9 +180,11 @@ wchan_refuse(struct wchan *c, uint32_t conn_id, uint32_t seq, bool fd_lost)
 }
 
 int
-wchan_handback(struct wchan *c, int fd, uint32_t conn_id, const void *data, size_t len)
+wchan_handback(struct wchan *c, int fd, uint32_t conn_id, const void *data, size_t len,
+	       uint32_t flags)
 {
-	struct wasp_msg_handback hb = { .conn_id = conn_id, .data_len = (uint32_t)len };
+	struct wasp_msg_handback hb = { .conn_id = conn_id, .data_len = (uint32_t)len,
+					.flags = flags };
 	uint8_t buf[WASP_IPC_MAX_PAYLOAD];
 	struct wasp_ipc_writer w;
 
@@ -345,7 +347,7 @@ wchan_on_handoff(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, vo
 
 	if (env->draining || !env->ready) {
 		/* not ours to take: back, unacknowledged, with its conn id */
-		r = wchan_handback(c, fd, ho.conn_id, data, ho.data_len);
+		r = wchan_handback(c, fd, ho.conn_id, data, ho.data_len, 0);
 		if (r < 0)
 			log_warning_errno(r, "hand back connection %u", ho.conn_id);
 		return 0;

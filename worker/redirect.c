@@ -126,9 +126,11 @@ set_header(const struct wasp_request *req, const char *name, size_t len)
 }
 
 /* The request's head with url as its target and X-Original-URL the
- * client's (a client's own X-Original-URL is dropped). */
+ * client's (a client's own X-Original-URL is dropped); as_sent: the
+ * client's head itself (its headers as they came, no server variable a
+ * module set, no X-Original-URL). */
 static char *
-reroute_head(struct wasp_request *req, const char *url, size_t *ret_len)
+reroute_head(struct wasp_request *req, const char *url, bool as_sent, size_t *ret_len)
 {
 	const struct wasp_http_request *h = req->http;
 	const char *orig = wasp_request_server_variable(req, "UNENCODED_URL");
@@ -147,14 +149,14 @@ reroute_head(struct wasp_request *req, const char *url, size_t *ret_len)
 	for (uint32_t i = 0; i < h->n_headers; i++) {
 		const struct wasp_http_header *x = &h->headers[i];
 
-		if ((x->name.len == strlen(REROUTE_HEADER) &&
-		     strncasecmp(x->name.ptr, REROUTE_HEADER, x->name.len) == 0) ||
-		    set_header(req, x->name.ptr, x->name.len))
+		if (!as_sent && ((x->name.len == strlen(REROUTE_HEADER) &&
+				  strncasecmp(x->name.ptr, REROUTE_HEADER, x->name.len) == 0) ||
+				 set_header(req, x->name.ptr, x->name.len)))
 			continue;
 		p += sprintf(p, "%.*s: %.*s\r\n", (int)x->name.len, x->name.ptr,
 			     (int)x->value.len, x->value.ptr);
 	}
-	for (const struct req_var *v = req->vars; v; v = v->next) {
+	for (const struct req_var *v = as_sent ? NULL : req->vars; v; v = v->next) {
 		const char *n = startswith(v->name, "HTTP_");
 
 		if (!n || !*n || set_header(req, n, strlen(n)) != v ||
@@ -164,7 +166,9 @@ reroute_head(struct wasp_request *req, const char *url, size_t *ret_len)
 			*p++ = *n == '_' ? '-' : *n;
 		p += sprintf(p, ": %s\r\n", v->value);
 	}
-	p += sprintf(p, "%s: %s\r\n\r\n", REROUTE_HEADER, orig);
+	if (!as_sent)
+		p += sprintf(p, "%s: %s\r\n", REROUTE_HEADER, orig);
+	p += sprintf(p, "\r\n");
 	*ret_len = (size_t)(p - s);
 	return s;
 }
@@ -184,13 +188,34 @@ wasp_request_reroute(struct wasp_request *req, const char *url)
 			    wasp_request_original_path(req), REROUTE_HEADER, url);
 		return -ELOOP;
 	}
-	head = reroute_head(req, url, &len);
+	head = reroute_head(req, url, false, &len);
 	if (!head)
 		return -ENOMEM;
 	if (len + (c->in_end - c->in_start) > WORKER_INBUF_SIZE)
 		return -E2BIG;
 	req->reroute_head = head;
 	req->reroute_len = len;
+	return 0;
+}
+
+int
+request_reroute_as_sent(struct wasp_request *req, uint32_t flags)
+{
+	struct conn *c = req->conn;
+	const char *url = wasp_request_server_variable(req, "UNENCODED_URL");
+	char *head;
+	size_t len;
+
+	if (!url || !req->http || !c || c->body_read || c->pend_len)
+		return -EINVAL;
+	head = reroute_head(req, url, true, &len);
+	if (!head)
+		return -ENOMEM;
+	if (len + (c->in_end - c->in_start) > WORKER_INBUF_SIZE)
+		return -E2BIG;
+	req->reroute_head = head;
+	req->reroute_len = len;
+	req->reroute_flags = flags;
 	return 0;
 }
 

@@ -41,6 +41,7 @@ sslpolicy_tls(struct wasp_request *req, struct sslpolicy_tls *ret)
 	ret->client_cert = t.client_cert;
 	ret->client_cert_ok = t.client_cert && t.client_cert_verified;
 	ret->verify_result = t.client_verify_result;
+	ret->cert_asked = t.client_cert_asked;
 }
 
 /* Whether an X509_V_* result says the certificate is outside its validity
@@ -285,6 +286,19 @@ on_begin_request(struct wasp_request *req, void *userdata)
 	return s && s->redirect ? redirect_to_https(req, s) : WASP_OK;
 }
 
+/* HTTP.sys renegotiates when a URL wants a client certificate the
+ * connection's handshake did not ask for: so does the listener, once per
+ * connection (a second wish is served as it is), for a request whose body
+ * is not being read yet. Only when nothing but the certificate is
+ * missing. */
+static bool
+wants_renegotiation(uint64_t flags, const struct sslpolicy_tls *t, unsigned sub)
+{
+	if (!t->secure || t->client_cert || t->cert_asked)
+		return false;
+	return sub == 7 || (sub == 0 && (flags & SSLFLAG_NEGOTIATE_CERT));
+}
+
 static enum wasp_status
 on_authenticate_request(struct wasp_request *req, void *userdata)
 {
@@ -303,6 +317,9 @@ on_authenticate_request(struct wasp_request *req, void *userdata)
 		return WASP_OK;
 	sslpolicy_tls(req, &t);
 	status = sslpolicy_check(flags, &t, &sub);
+	if (wants_renegotiation(flags, &t, sub) &&
+	    request_reroute_as_sent(req, WASP_HANDBACK_F_CLIENT_CERT) == 0)
+		return WASP_DONE; /* the listener asks, then routes the request again */
 	if (!status)
 		return WASP_OK;
 	request_set_error(req, status, sub);

@@ -240,6 +240,10 @@ struct req_var {
 	const char *name, *value;
 };
 
+/* Hand the connection back with the client's own head (and what followed
+ * it) instead of a response, the HANDBACK with flags (WASP_HANDBACK_F_*):
+ * 0, -EINVAL once its body is being read, -E2BIG, -ENOMEM. */
+int request_reroute_as_sent(struct wasp_request *req, uint32_t flags);
 /* The header a rerouted request carries the client's URL in (URL
  * Rewrite's), and that allows no second reroute. */
 #define REROUTE_HEADER "X-Original-URL"
@@ -429,7 +433,8 @@ void wchan_unref(struct wchan *c);
 /* Whether c (NULL: none) can still take a HANDBACK. */
 bool wchan_open(const struct wchan *c);
 /* Send HANDBACK (fd is closed once sent, also on failure) with data. 0 or -errno. */
-int wchan_handback(struct wchan *c, int fd, uint32_t conn_id, const void *data, size_t len);
+int wchan_handback(struct wchan *c, int fd, uint32_t conn_id, const void *data, size_t len,
+		   uint32_t flags);
 /* An acknowledged connection of c's was closed (not handed back): counted
  * for the adapter's next WORKER_ROOM. */
 void wchan_release(struct wchan *c);
@@ -579,6 +584,7 @@ struct wasp_request {
 	 * response (the connection is handed back with it) */
 	char *reroute_head;
 	size_t reroute_len;
+	uint32_t reroute_flags; /* the HANDBACK's (WASP_HANDBACK_F_*) */
 	bool no_server_header; /* wasp_response_omit_server_header() */
 	const char *reason; /* wasp_response_set_reason(), NULL: the status's own */
 	struct wstream *stream; /* wasp_response_stream(), NULL when not streaming */
@@ -702,6 +708,7 @@ struct sslpolicy_tls {
 	bool client_cert;    /* a client certificate was presented */
 	bool client_cert_ok; /* and it verified */
 	unsigned verify_result; /* why not: OpenSSL's X509_V_* (0: verified) */
+	bool cert_asked;     /* the client was asked for one on this connection */
 };
 
 /* The request's connection's TLS, from the facts the listener sent

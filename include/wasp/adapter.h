@@ -27,7 +27,7 @@ extern "C" {
 /* This header's API (the calls below); bumped when a call changes. */
 #define WASP_ADAPTER_API_VERSION 1
 /* The wire protocol's version, carried in every header and in HELLO. */
-#define WASP_ADAPTER_IPC_VERSION 3
+#define WASP_ADAPTER_IPC_VERSION 4
 
 #define WASP_ADAPTER_HDR_SIZE 16
 #define WASP_ADAPTER_MAX_MSG 65536 /* header included */
@@ -172,9 +172,10 @@ struct wasp_adapter_worker_room { /* 8 bytes */
 	uint32_t released; /* acknowledged connections it closed since the last one */
 };
 
-struct wasp_adapter_handback { /* 8 bytes, then data_len bytes */
+struct wasp_adapter_handback { /* 12 bytes, then data_len bytes */
 	uint32_t conn_id; /* the HANDOFF's when not acknowledged, else 0 */
 	uint32_t data_len;
+	uint32_t flags; /* 0x1: a client certificate is wanted (https only; others ignore it) */
 };
 
 /* A received message: payload points into the caller's buffer; fd is -1 or

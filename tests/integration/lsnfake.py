@@ -19,7 +19,7 @@ import time
 import wasptest
 from wasptest import check, Failure, TIME_SCALE
 
-IPC_VERSION = 3
+IPC_VERSION = 4
 HDR = struct.Struct("=IHBBII")
 F_HAS_FD = 0x01
 
@@ -155,7 +155,7 @@ class FakeWorker:
              b"".join(struct.pack("=II", h["conn_id"], 0) for h in hs))
 
     def handback(self, conn_sock, data, conn_id=0):
-        send(self.sock, HANDBACK, struct.pack("=II", conn_id, len(data)) + data,
+        send(self.sock, HANDBACK, struct.pack("=III", conn_id, len(data), 0) + data,
              fd=conn_sock.fileno())
 
     def close(self):

@@ -255,6 +255,7 @@ struct wasp_tls_info {
 	const char *client_subject, *client_issuer, *client_serial; /* "" without one */
 	const unsigned char *client_der; /* the client certificate, DER; NULL: none or too long */
 	size_t client_der_len;
+	bool client_cert_asked; /* the client was asked for one on this connection */
 };
 /* Whether the request's connection is TLS. */
 bool wasp_request_is_secure(const struct wasp_request *req);
