@@ -155,10 +155,16 @@ lsn_tls_reneg_check(struct lsn_relay *r)
 	struct lsn_env *env = r->env;
 	struct lsn_conn *c = r->conn;
 
-	if (!r->reneg || !r->reneg_done)
+	if (!r->reneg || (!r->reneg_done && !r->tcp_eof))
 		return;
 	r->reneg = false;
 	SSL_set_info_callback(r->ssl, NULL);
+	if (!r->reneg_done) {
+		/* the client went away (or broke the handshake) instead */
+		if (c)
+			lsn_conn_drop(env, c, "Connection_Dropped");
+		return;
+	}
 	(void)lsn_tls_make_info(r);
 	if (r->info.flags & WASP_TLS_F_CLIENT_CERT) {
 		env->tls_metrics.cert_received++;
