@@ -173,12 +173,29 @@ reroute_head(struct wasp_request *req, const char *url, bool as_sent, size_t *re
 	return s;
 }
 
+/* req is handed back with reroute_head()'s head and what followed the
+ * client's, when that fits a HANDBACK. */
+static int
+reroute_set(struct wasp_request *req, const char *url, bool as_sent, uint32_t flags)
+{
+	struct conn *c = req->conn;
+	size_t len;
+	char *head = reroute_head(req, url, as_sent, &len);
+
+	if (!head)
+		return -ENOMEM;
+	if (len + (c->in_end - c->in_start) > WORKER_INBUF_SIZE)
+		return -E2BIG;
+	req->reroute_head = head;
+	req->reroute_len = len;
+	req->reroute_flags = flags;
+	return 0;
+}
+
 int
 wasp_request_reroute(struct wasp_request *req, const char *url)
 {
 	struct conn *c = req->conn;
-	char *head;
-	size_t len;
 
 	if (!url || url[0] != '/' || strpbrk(url, " \r\n") || !req->http || !c ||
 	    !pipeline_in_begin(req) || c->body_read || c->pend_len)
@@ -188,14 +205,7 @@ wasp_request_reroute(struct wasp_request *req, const char *url)
 			    wasp_request_original_path(req), REROUTE_HEADER, url);
 		return -ELOOP;
 	}
-	head = reroute_head(req, url, false, &len);
-	if (!head)
-		return -ENOMEM;
-	if (len + (c->in_end - c->in_start) > WORKER_INBUF_SIZE)
-		return -E2BIG;
-	req->reroute_head = head;
-	req->reroute_len = len;
-	return 0;
+	return reroute_set(req, url, false, 0);
 }
 
 int
@@ -203,20 +213,10 @@ request_reroute_as_sent(struct wasp_request *req, uint32_t flags)
 {
 	struct conn *c = req->conn;
 	const char *url = wasp_request_server_variable(req, "UNENCODED_URL");
-	char *head;
-	size_t len;
 
 	if (!url || !req->http || !c || c->body_read || c->pend_len)
 		return -EINVAL;
-	head = reroute_head(req, url, true, &len);
-	if (!head)
-		return -ENOMEM;
-	if (len + (c->in_end - c->in_start) > WORKER_INBUF_SIZE)
-		return -E2BIG;
-	req->reroute_head = head;
-	req->reroute_len = len;
-	req->reroute_flags = flags;
-	return 0;
+	return reroute_set(req, url, true, flags);
 }
 
 void

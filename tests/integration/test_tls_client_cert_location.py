@@ -34,7 +34,7 @@ def test(t):
     write_content(os.path.join(srv.content_dir("A"), "app", "dir", "f.txt"), "x\n")
     write_content(os.path.join(srv.content_dir("A"), "app", "g.txt"), "y\n")
     srv.start()
-    wasptest.wait_until(lambda: _handshake_ok(port), what="a TLS handshake")
+    wasptest.wait_until(lambda: tlstest.handshake_ok(port, "a.test"), what="a TLS handshake")
 
     def get(path, host="a.test", cert=None):
         st, h, _, _ = tlstest.get(port, path, host, sni=host, client_cert=cert)
@@ -51,13 +51,6 @@ def test(t):
     flags = tlstest.var(port, "b.test", "CERT_FLAGS", sni="b.test", client_cert=certs.client)
     check(flags == "0", "site B is not asked: CERT_FLAGS %r" % flags)
 
-
-def _handshake_ok(port):
-    try:
-        with tlstest.connect(port, sni="a.test"):
-            return True
-    except OSError:
-        return False
 
 
 wasptest.main(test)

@@ -35,7 +35,7 @@ def test(t):
     srv.config_text = srv.config_text.replace(
         "    <sites>\n", "    <webLimits headerWaitTimeout=\"00:00:01\" />\n    <sites>\n", 1)
     srv.start()
-    wait_until(lambda: _handshake_ok(tlstest, port), what="a TLS handshake")
+    wait_until(lambda: tlstest.handshake_ok(port, "a.test"), what="a TLS handshake")
     path = os.path.join(t.dir, "logs", "HTTPERR", "httperr1.log")
 
     def entries():
@@ -114,13 +114,6 @@ def test(t):
     st, _, _, _ = tlstest.get(port, "/index.html", "a.test", sni="a.test")
     check(st in (200, 404), "a request after all that: %d" % st)
 
-
-def _handshake_ok(tlstest, port):
-    try:
-        with tlstest.connect(port, sni="a.test"):
-            return True
-    except OSError:
-        return False
 
 
 def _fails(connect):

@@ -46,7 +46,7 @@ def test(t):
     write_content(os.path.join(content, "dir", "web.config"), WEB_CONFIG)
     write_content(os.path.join(content, "open.txt"), "open\n")
     srv.start()
-    wait_until(lambda: _handshake_ok(port), what="a TLS handshake")
+    wait_until(lambda: tlstest.handshake_ok(port, "a.test"), what="a TLS handshake")
 
     def ctx(version, cert=None, pha=False):
         c = tlstest.context(cert)
@@ -101,13 +101,6 @@ def test(t):
                15 * TIME_SCALE, what="HTTPERR Timer_SslRenegotiation")
     s.close()
 
-
-def _handshake_ok(port):
-    try:
-        with tlstest.connect(port, sni="a.test"):
-            return True
-    except OSError:
-        return False
 
 
 def _client_renegotiation_refused(port):

@@ -136,6 +136,15 @@ def connect(port, sni=None, client_cert=None, timeout=10.0, ctx=None):
     return ctx.wrap_socket(s, server_hostname=sni)
 
 
+def handshake_ok(port, sni):
+    """Whether a TLS handshake with SNI sni succeeds on port (for waiting)."""
+    try:
+        with connect(port, sni=sni):
+            return True
+    except OSError:
+        return False
+
+
 def peer_hash(s):
     return der_fingerprint(s.getpeercert(binary_form=True))
 
