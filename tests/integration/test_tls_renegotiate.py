@@ -11,7 +11,6 @@ answer is dropped at the header timeout (HTTPERR Timer_SslRenegotiation).
 A renegotiation the client starts is still refused."""
 import os
 import shutil
-import socket
 import ssl
 import subprocess
 
