@@ -97,27 +97,86 @@ client_facts(struct lsn_relay *r, X509 *x, struct info_strs *s)
 	OPENSSL_free(der);
 }
 
+/* The server certificate's subject and issuer as text, and its key's size:
+ * the same for every connection of a context (one certificate file), so
+ * made on its first connection and kept with it (ex_data, freed with it). */
+struct server_facts {
+	const X509 *x;
+	uint16_t key_bits, subject_len, issuer_len;
+	char text[]; /* the subject, then the issuer */
+};
+
+static int facts_index = -1;
+
+static void
+facts_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	free(ptr);
+}
+
+static struct server_facts *
+facts_make(SSL *ssl, X509 *x)
+{
+	char subject[NAME_TEXT_MAX], issuer[NAME_TEXT_MAX];
+	size_t sl = name_text(X509_get_subject_name(x), subject, sizeof(subject));
+	size_t il = name_text(X509_get_issuer_name(x), issuer, sizeof(issuer));
+	EVP_PKEY *pk = SSL_get_privatekey(ssl);
+	struct server_facts *f = malloc(sizeof(*f) + sl + il);
+
+	if (!f)
+		return NULL;
+	f->x = x;
+	f->key_bits = pk ? (uint16_t)EVP_PKEY_get_bits(pk) : 0;
+	f->subject_len = (uint16_t)sl;
+	f->issuer_len = (uint16_t)il;
+	memcpy(f->text, subject, sl);
+	memcpy(f->text + sl, issuer, il);
+	return f;
+}
+
+/* The facts of ssl's certificate x: the context's, else made (*owned: the
+ * caller frees them); NULL without memory. */
+static const struct server_facts *
+server_facts(SSL *ssl, X509 *x, struct server_facts **owned)
+{
+	SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
+	struct server_facts *f;
+
+	*owned = NULL;
+	if (facts_index < 0)
+		facts_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, facts_free);
+	f = facts_index >= 0 ? SSL_CTX_get_ex_data(ctx, facts_index) : NULL;
+	if (f && f->x == x)
+		return f;
+	if (!(f = facts_make(ssl, x)))
+		return NULL;
+	if (facts_index >= 0 && !SSL_CTX_get_ex_data(ctx, facts_index) &&
+	    SSL_CTX_set_ex_data(ctx, facts_index, f) == 1)
+		return f;
+	*owned = f; /* another certificate than the context's, or no room */
+	return f;
+}
+
 int
 lsn_tls_make_info(struct lsn_relay *r)
 {
 	struct wasp_msg_tls_info *in = &r->info;
 	struct info_strs s = { 0 };
 	X509 *srv = SSL_get_certificate(r->ssl), *cli = SSL_get0_peer_certificate(r->ssl);
-	EVP_PKEY *pk = SSL_get_privatekey(r->ssl);
+	struct server_facts *owned = NULL;
+	const struct server_facts *f = srv ? server_facts(r->ssl, srv, &owned) : NULL;
 	const char *cipher = SSL_get_cipher_name(r->ssl);
-	char buf[NAME_TEXT_MAX];
 	int bits = SSL_get_cipher_bits(r->ssl, NULL);
 
 	memset(in, 0, sizeof(*in));
 	in->version = (uint16_t)SSL_version(r->ssl);
 	in->key_bits = (uint16_t)MAX(bits, 0);
-	in->secret_bits = pk ? (uint16_t)EVP_PKEY_get_bits(pk) : 0;
+	in->secret_bits = f ? f->key_bits : 0;
 	in->cipher_len = strs_add(&s, strempty(cipher), strlen(strempty(cipher)));
 	in->sni_len = strs_add(&s, r->sni, strlen(r->sni));
-	in->server_subject_len =
-		strs_add(&s, buf, srv ? name_text(X509_get_subject_name(srv), buf, sizeof(buf)) : 0);
-	in->server_issuer_len =
-		strs_add(&s, buf, srv ? name_text(X509_get_issuer_name(srv), buf, sizeof(buf)) : 0);
+	in->server_subject_len = f ? strs_add(&s, f->text, f->subject_len) : 0;
+	in->server_issuer_len = f ? strs_add(&s, f->text + f->subject_len, f->issuer_len) : 0;
+	free(owned);
 	if (cli)
 		client_facts(r, cli, &s);
 	if (r->cert_asked || (SSL_get_verify_mode(r->ssl) & SSL_VERIFY_PEER))
