@@ -73,6 +73,7 @@ struct lsn_tls {
 	bool seeded; /* keys derived from the table's seed (for period) */
 	uint64_t period;
 	unsigned char seed[32];
+	EVP_CIPHER *aes; /* the tickets' cipher, fetched once */
 	X509_STORE *ca; /* client certificates; NULL: none loaded */
 	char *ca_path;
 	struct lsn_relay *relays[RELAY_BUCKETS];
@@ -528,6 +529,18 @@ tickets_rotate(struct lsn_env *env)
 	t->keys_time = now;
 }
 
+/* The keys still current? A ticket's step asks only the clock; the seed is
+ * read when a table comes (lsn_tls_table_changed). */
+static void
+tickets_check(struct lsn_env *env)
+{
+	struct lsn_tls *t = env->tls;
+
+	if (t->seeded ? (uint64_t)time(NULL) / (TICKET_ROTATE_USEC / 1000000) != t->period
+		      : wasp_now_usec() - t->keys_time >= TICKET_ROTATE_USEC)
+		tickets_rotate(env);
+}
+
 static int
 on_ticket(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CTX *ectx,
 	  EVP_MAC_CTX *hctx, int enc)
@@ -540,7 +553,7 @@ on_ticket(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CTX *e
 	int ok;
 	OSSL_PARAM params[3];
 
-	tickets_rotate(r->env);
+	tickets_check(r->env);
 	if (enc) {
 		k = &t->keys[0];
 		memcpy(name, k->name, 16);
@@ -562,8 +575,8 @@ on_ticket(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CTX *e
 	if (ok != 1)
 		return -1;
 	if (enc)
-		return EVP_EncryptInit_ex(ectx, EVP_aes_256_cbc(), NULL, k->aes, iv) == 1 ? 1 : -1;
-	if (EVP_DecryptInit_ex(ectx, EVP_aes_256_cbc(), NULL, k->aes, iv) != 1)
+		return EVP_EncryptInit_ex(ectx, t->aes, NULL, k->aes, iv) == 1 ? 1 : -1;
+	if (EVP_DecryptInit_ex(ectx, t->aes, NULL, k->aes, iv) != 1)
 		return -1;
 	/* 2: send a new ticket. TLS 1.3 clients use a ticket once (RFC 8446
 	 * C.4), and OpenSSL sends one after a resumed handshake only when told
@@ -643,6 +656,7 @@ lsn_tls_table_changed(struct lsn_env *env)
 
 	if (!rt || !env->tls)
 		return;
+	tickets_rotate(env); /* the table's seed, if it changed */
 	ca_refresh(env);
 	for (struct tls_cert *c = env->tls->certs; c; c = c->next)
 		cert_refresh(env, c, "https binding");
@@ -697,8 +711,9 @@ lsn_tls_init(struct lsn_env *env)
 		return -ENOMEM;
 	env->tls = t;
 	t->base = base_new();
+	t->aes = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
 	t->ev_check = event_new(env->base, -1, EV_PERSIST, on_check, env);
-	if (!t->base || !t->ev_check || event_add(t->ev_check, &tv) < 0)
+	if (!t->base || !t->aes || !t->ev_check || event_add(t->ev_check, &tv) < 0)
 		return -ENOMEM;
 	tickets_rotate(env);
 	log_info("TLS: %s; connections go through the listener's relay",
@@ -724,6 +739,7 @@ lsn_tls_done(struct lsn_env *env)
 		free(c);
 	}
 	SSL_CTX_free(t->base);
+	EVP_CIPHER_free(t->aes);
 	X509_STORE_free(t->ca);
 	free(t->ca_path);
 	t->ev_check = wasp_event_free(t->ev_check);
