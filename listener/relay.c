@@ -139,6 +139,28 @@ ssl_want(struct lsn_relay *r, int n, bool *failed)
 	return 0;
 }
 
+/* What the core wrote to the plaintext end before the handshake ended
+ * (kept for after it): 0, 1 when the core gave up on the connection, -1
+ * without memory. */
+static int
+relay_read_early(struct lsn_relay *r, short *wp)
+{
+	ssize_t m;
+
+	if (!r->out_own && !(r->out_own = malloc(LSN_RELAY_BUF)))
+		return -1;
+	r->out = r->out_own;
+	m = read(r->pfd, r->out, LSN_RELAY_BUF);
+	if (m == 0 || (m < 0 && errno != EAGAIN && errno != EINTR))
+		return 1;
+	if (m > 0)
+		r->out_len = (uint32_t)m;
+	else
+		*wp = EV_READ;
+	r->pfd_idle = m <= 0;
+	return 0;
+}
+
 /* The handshake: true once done (r->hs_done); false while it waits (wt set)
  * or when it failed (r freed, *gone). The core's header timeout bounds it:
  * it closes the plaintext end, and we see that end's EOF. */
@@ -159,19 +181,12 @@ relay_handshake(struct lsn_relay *r, short *wt, short *wp, bool *gone)
 	}
 	kind = lsn_tls_failure_kind(r->ssl, n); /* before ssl_want() clears the errors */
 	*wt = ssl_want(r, n, &failed);
-	if (!failed && r->out_len == 0 && !r->out_own && !(r->out_own = malloc(LSN_RELAY_BUF)))
-		failed = true;
-	if (!failed && r->out_len == 0) {
-		ssize_t m;
-
-		r->out = r->out_own; /* what the core wrote before the handshake ended */
-		m = read(r->pfd, r->out, LSN_RELAY_BUF);
-		if (m == 0 || (m < 0 && errno != EAGAIN && errno != EINTR))
-			failed = gave_up = true; /* the core gave up on it (and logged why) */
-		else if (m > 0)
-			r->out_len = (uint32_t)m;
-		else
-			*wp = EV_READ;
+	if (!failed && r->out_len == 0 && r->pfd_idle) {
+		*wp = EV_READ; /* the core has written nothing: wait for its word */
+	} else if (!failed && r->out_len == 0) {
+		int e = relay_read_early(r, wp);
+		failed = e != 0;
+		gave_up = e > 0; /* (the core logged why) */
 	}
 	if (failed) {
 		if (!gave_up)
@@ -381,6 +396,7 @@ lsn_relay_start(struct lsn_env *env, struct lsn_conn *c, const struct wasp_route
 	r->table = env->table;
 	r->table->refs++;
 	r->rs = rs;
+	r->pfd_idle = true; /* the core has written nothing: its end is read on its word */
 	b = lsn_tls_bucket(env, r->ino);
 	r->hnext = *b;
 	*b = r;
