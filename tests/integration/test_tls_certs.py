@@ -3,7 +3,9 @@ store's password), the Central Certificate Store by SNI host with IIS's
 wildcard file (_.example.test.pfx), a certificate whose key does not match
 (a configuration error naming the binding and the file; the other bindings
 keep serving), and a certificate file replaced on disk while a client loop
-runs: new handshakes get the new one, no request fails."""
+runs: new handshakes get the new one, and the server variables its facts
+(HTTPS_SERVER_SUBJECT, HTTPS_SECRETKEYSIZE, kept per certificate context),
+no request fails."""
 import os
 import threading
 
@@ -72,6 +74,12 @@ def test(t):
     line = [ln for ln in text.splitlines() if "bad.test" in ln and "certificate" in ln][0]
     check(bad_hash + ".pem" in line, "the error names the file: %r" % line)
 
+    # the server certificate's facts are each context's
+    v = lambda name, host: tlstest.var(port, host, name, sni=host)
+    check("CN=swap.test" in v("HTTPS_SERVER_SUBJECT", "swap.test"), "swap.test's subject")
+    check("CN=p.test" in v("HTTPS_SERVER_SUBJECT", "p.test"), "p.test's subject")
+    check(v("HTTPS_SECRETKEYSIZE", "swap.test") == "256", "swap.test's key size")
+
     # replaced while a client loop runs
     seen, errors, stop = set(), [], threading.Event()
 
@@ -98,6 +106,7 @@ def test(t):
         th.join()
     check(not errors, "requests failed while the certificate was replaced: %r" % errors[:5])
     check(tlstest.fingerprint(s1[0]) in seen, "the first certificate was never seen")
+    check(v("HTTPS_SECRETKEYSIZE", "swap.test") == "2048", "the new certificate's key size")
 
 
 wasptest.main(test)
