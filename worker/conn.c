@@ -734,6 +734,7 @@ conn_prepare(struct worker_env *env, int fd, struct wchan *chan, uint32_t site_i
 	c->readable = c->writable = true;
 	c->deadline = UINT64_MAX;
 	c->first_app = env_find_app(env, site_id, app_path ? app_path : "/");
+	send_init(c);
 	if (len) {
 		c->in = inbuf_get(env);
 		if (c->in) {

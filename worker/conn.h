@@ -60,6 +60,7 @@ struct conn {
 	bool corked; /* TCP_CORK set for this response */
 	bool acked;  /* the adapter counts it among ours until released or handed back */
 	bool nodelay; /* TCP_NODELAY set (a streamed response) */
+	bool relayed; /* the plaintext end of the listener's TLS relay (AF_UNIX) */
 
 	uint32_t site_id;       /* from the HANDOFF, for the first request */
 	struct wapp *first_app; /* NULL: not one of ours; route it */
@@ -151,6 +152,9 @@ int drain_body(struct conn *c);
 bool drain_failed(struct conn *c, int r);
 
 /* ---- send.c ---- */
+
+/* At the start of a connection: is it relayed (c->relayed)? */
+void send_init(struct conn *c);
 
 /* Prepare the response for writing (and decide keep-alive). false: failed
  * (close the connection). */

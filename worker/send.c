@@ -1,15 +1,56 @@
 /* Writing a response: whether the connection stays open after it
  * (keep-alive), the head and a memory body in one sendmsg, or the head with
- * MSG_MORE (TCP_CORK for files over WORKER_CORK_MIN) then sendfile. */
+ * MSG_MORE (TCP_CORK for files over WORKER_CORK_MIN) then sendfile. On a
+ * relayed connection (the plaintext end of the listener's TLS relay, a unix
+ * socket) a file up to WORKER_RELAY_INLINE_MAX is read and goes out with the
+ * head in one sendmsg: sendfile to a unix socket splices through a pipe, and
+ * one send is one read and one TLS record in the relay; TCP options are not
+ * set there. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include "arena.h"
 #include "conn.h"
 #include "log.h"
 #include "util.h"
+
+void
+send_init(struct conn *c)
+{
+	int domain = 0;
+	socklen_t len = sizeof(domain);
+
+	/* only a TLS connection can be relayed (with kTLS it is TCP) */
+	c->relayed = c->tls && getsockopt(c->fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
+		     domain == AF_UNIX;
+}
+
+/* A relayed connection's small file: read into the request's arena to go
+ * out behind the head (iov[1]). Anything short of the whole file leaves it
+ * to sendfile, which reports a file that shrank. */
+static void
+send_file_inline(struct conn *c)
+{
+	struct wasp_request *req = &c->req;
+	char *buf;
+	ssize_t n;
+
+	if (!c->relayed || c->file_left == 0 || c->file_left > WORKER_RELAY_INLINE_MAX)
+		return;
+	buf = wasp_arena_alloc(req->arena, (size_t)c->file_left);
+	if (!buf)
+		return;
+	n = pread(req->file_fd, buf, (size_t)c->file_left, c->file_off);
+	if (n < 0 || (uint64_t)n != c->file_left)
+		return;
+	c->iov[1] = (struct iovec){ buf, (size_t)n };
+	c->iov_n = 2;
+	c->file_left = 0;
+}
 
 /* Prepare the response for writing. false: failed (connection closed). */
 bool
@@ -49,7 +90,7 @@ send_prepare(struct conn *c)
 		stream_begin(req, bodyless);
 		/* pieces go out as the producer gives them: none waits for
 		 * the client's ACK of the one before (Nagle) */
-		if (!c->nodelay) {
+		if (!c->nodelay && !c->relayed) {
 			int one = 1;
 			(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 			c->nodelay = true;
@@ -58,6 +99,7 @@ send_prepare(struct conn *c)
 		if (req->file_fd >= 0) {
 			c->file_off = req->file_off;
 			c->file_left = req->file_len;
+			send_file_inline(c);
 		} else if (req->body_len) {
 			c->iov[1] = (struct iovec){ req->body, req->body_len };
 			c->iov_n = 2;
@@ -89,7 +131,7 @@ send_write(struct conn *c)
 
 	if (!c->writable)
 		return -EAGAIN;
-	if (c->iov_n > 0 && c->file_left > WORKER_CORK_MIN) {
+	if (c->iov_n > 0 && c->file_left > WORKER_CORK_MIN && !c->relayed) {
 		int one = 1;
 		(void)setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &one, sizeof(one));
 		c->corked = true;

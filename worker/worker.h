@@ -64,6 +64,9 @@ struct rc_entry;
 #define WORKER_RATE_GRACE_USEC 1000000
 #define WORKER_SPARE_MAX 64   /* input buffers and request arenas kept for reuse */
 #define WORKER_CORK_MIN 65536 /* file bodies over this: TCP_CORK rather than MSG_MORE */
+/* on a relayed (TLS) connection, file bodies up to this go out with the head
+ * in one sendmsg rather than sendfile (the relay's read and TLS record) */
+#define WORKER_RELAY_INLINE_MAX 16384
 #define WORKER_STREAM_BUF 65536 /* a streamed response's buffer (stream.c) */
 #define WORKER_FILTER_READ 16384 /* a filtered file body is read in pieces of this (filter.c) */
 /* allowPathInfo: leading parts of a URL that match a handler's path looked

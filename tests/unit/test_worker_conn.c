@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -19,6 +21,15 @@
 #include "worker.h"
 
 static char *top, *root;
+static unsigned n_sendfile;
+
+/* The worker's sendfile calls, counted (then made as the kernel's). */
+ssize_t
+sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
+{
+	n_sendfile++;
+	return syscall(SYS_sendfile, out_fd, in_fd, offset, count);
+}
 static struct event_base *base;
 static struct worker_env env;
 static struct wvdir vdirs[1];
@@ -630,6 +641,76 @@ START_TEST(test_stages_and_priorities)
 }
 END_TEST
 
+static void
+write_fill(const char *name, char ch, size_t len)
+{
+	char p[PATH_MAX];
+	_cleanup_free_ char *text = malloc(len + 1);
+
+	memset(text, ch, len);
+	text[len] = '\0';
+	snprintf(p, sizeof(p), "%s/%s", root, name);
+	testutil_write_file(p, text);
+}
+
+/* Two pipelined requests on one connection, TLS (relayed) or plain: the
+ * responses, and how many sendfile calls they took. */
+static char *
+serve_files(bool relayed, unsigned *sendfiles)
+{
+	static const char req[] = "GET /4k.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+				  "GET /20k.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	struct conn_origin origin = { .tls = relayed ? calloc(1, sizeof(struct conn_tls)) : NULL };
+	size_t cap = 1 << 16, len = 0;
+	char *out = malloc(cap + 1);
+	struct conn *c;
+	ssize_t n;
+	int sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(conn_prepare(&env, sv[0], NULL, 1, "/", NULL, 0, &origin, &c), 0);
+	conn_start(c);
+	ck_assert_int_eq(write(sv[1], req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
+	n_sendfile = 0;
+	ck_assert_int_ge(event_base_dispatch(base), 0);
+	ck_assert_uint_eq(env.n_conns, 0);
+	*sendfiles = n_sendfile;
+	while ((n = read(sv[1], out + len, cap - len)) > 0)
+		len += (size_t)n;
+	out[len] = '\0';
+	close(sv[1]);
+	return out;
+}
+
+/* A relayed connection (TLS: a unix socket to the listener's relay) gets a
+ * file up to WORKER_RELAY_INLINE_MAX with its head in one send, not by
+ * sendfile; a larger one, and any file on a plain connection, by sendfile. */
+START_TEST(test_relayed_small_file_one_send)
+{
+	_cleanup_free_ char *x = malloc(20001), *y = malloc(4097);
+	unsigned sendfiles;
+
+	memset(x, 'x', 20000);
+	x[20000] = '\0';
+	memset(y, 'y', 4096);
+	y[4096] = '\0';
+	write_fill("4k.txt", 'y', 4096);
+	write_fill("20k.txt", 'x', 20000);
+	for (int relayed = 0; relayed <= 1; relayed++) {
+		_cleanup_free_ char *out = serve_files(relayed, &sendfiles);
+		char *second = strstr(out + 1, "HTTP/1.1 200 OK\r\n");
+
+		ck_assert_msg(startswith(out, "HTTP/1.1 200 OK\r\n") && second, "%s", out);
+		ck_assert_ptr_nonnull(strstr(out, "\r\nContent-Length: 4096\r\n"));
+		ck_assert_msg(strstr(out, "\r\n\r\n") && startswith(strstr(out, "\r\n\r\n") + 4, y) &&
+			      strstr(out, "\r\n\r\n") + 4 + 4096 == second, "%s", out);
+		ck_assert_ptr_nonnull(strstr(second, "\r\nContent-Length: 20000\r\n"));
+		ck_assert_str_eq(strstr(second, "\r\n\r\n") + 4, x);
+		ck_assert_uint_eq(sendfiles, (relayed ? 1u : 2u));
+	}
+}
+END_TEST
+
 static Suite *
 worker_conn_suite(void)
 {
@@ -656,6 +737,7 @@ worker_conn_suite(void)
 	tcase_add_test(tc, test_idle_timeout);
 	tcase_add_test(tc, test_idle_connection_holds_no_buffers);
 	tcase_add_test(tc, test_header_timeout);
+	tcase_add_test(tc, test_relayed_small_file_one_send);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("pipeline");
