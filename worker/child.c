@@ -1,6 +1,7 @@
 /* Child processes of the worker (child.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,8 @@ spawn_child(const int fds[3], const struct worker_child_opts *o, pid_t parent,
 		sigemptyset(&none);
 		(void)sigprocmask(SIG_SETMASK, &none, NULL);
 		(void)signal(SIGPIPE, SIG_DFL);
+		/* the worker's SCHED_BATCH is not the application's */
+		(void)sched_setscheduler(0, SCHED_OTHER, &(struct sched_param){ 0 });
 		if (o->new_group && setpgid(0, 0) < 0) {
 			*ret_err = errno;
 			_exit(127);

@@ -8,6 +8,7 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -341,6 +342,22 @@ on_stats_timer(evutil_socket_t fd, short what, void *arg)
 		(void)appprocs_report(env->activator);
 }
 
+/* SCHED_BATCH: the worker does not preempt the task that wakes it (the
+ * listener, relaying a TLS connection's request or handing a connection
+ * over), so on a busy CPU the listener passes on everything that is ready
+ * and the worker serves it all in one wakeup, rather than two context
+ * switches per request. Its share of the CPU is the same, and a CPU with
+ * idle time runs it at once as before. The processes it starts (CGI,
+ * FastCGI, httpPlatform) go back to SCHED_OTHER (worker_child_spawn). */
+static void
+sched_batch(void)
+{
+	struct sched_param sp = { .sched_priority = 0 };
+
+	if (sched_setscheduler(0, SCHED_BATCH, &sp) < 0)
+		log_debug_errno(-errno, "SCHED_BATCH");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -366,6 +383,7 @@ main(int argc, char **argv)
 	(void)signal(SIGPIPE, SIG_IGN);
 	(void)mallopt(M_TRIM_THRESHOLD, WORKER_TRIM_THRESHOLD);
 	(void)mallopt(M_MMAP_THRESHOLD, WORKER_MMAP_THRESHOLD);
+	sched_batch();
 
 	base = event_base_new();
 	if (!base)
