@@ -22,6 +22,9 @@
  * socket is served and closed without an epoll_ctl; a keep-alive one costs
  * one per connection, none per request);
  * `readable`/`writable` remember whether the kernel may have more for us.
+ * A relayed connection (a unix socket) is watched for writing only while a
+ * write waits: a unix socket says it is writable each time its peer reads,
+ * which would wake the worker once more per response.
  * One timer per connection enforces a deadline that moves lazily: moving it
  * costs nothing; the timer re-arms itself when it fires early. */
 #include <errno.h>
@@ -533,6 +536,14 @@ conn_process(struct conn *c)
 	}
 }
 
+static void conn_on_io(evutil_socket_t fd, short what, void *arg);
+
+static short
+conn_events(const struct conn *c)
+{
+	return EV_READ | EV_CLOSED | EV_ET | EV_PERSIST | (c->ev_write ? EV_WRITE : 0);
+}
+
 /* Watch the socket once the connection has to wait for it. A connection
  * served in one go (the head came with the HANDOFF, the response fit in the
  * socket) never touches epoll; one added later hears of readiness that came
@@ -540,8 +551,15 @@ conn_process(struct conn *c)
 static void
 conn_watch(struct conn *c)
 {
-	if (c->ev_added)
+	bool ev_write = !c->relayed || !c->writable;
+
+	if (c->ev_added && ev_write == c->ev_write)
 		return;
+	if (c->ev_added)
+		(void)event_del(&c->ev);
+	c->ev_added = false;
+	c->ev_write = ev_write;
+	event_assign(&c->ev, c->env->base, c->fd, conn_events(c), conn_on_io, c);
 	if (event_add(&c->ev, NULL) < 0) {
 		log_warning("cannot watch a connection, closing it");
 		conn_free(c);
@@ -742,8 +760,8 @@ conn_prepare(struct worker_env *env, int fd, struct wchan *chan, uint32_t site_i
 			c->in_end = len;
 		}
 	}
-	event_assign(&c->ev, env->base, fd, EV_READ | EV_WRITE | EV_CLOSED | EV_ET | EV_PERSIST,
-		     conn_on_io, c);
+	c->ev_write = !c->relayed;
+	event_assign(&c->ev, env->base, fd, conn_events(c), conn_on_io, c);
 	evtimer_assign(&c->timer, env->base, conn_on_timer, c);
 	/* linked first so that conn_free can unlink on any failure below */
 	c->next = env->conns;

@@ -40,6 +40,7 @@ struct conn {
 	struct event ev;    /* read/write, edge-triggered; added once it must wait */
 	struct event timer;
 	bool ev_added;
+	bool ev_write; /* ev watches for writing (a relayed one only while a write waits) */
 	uint64_t deadline; /* UINT64_MAX: none */
 	uint64_t timer_at; /* when the timer fires, 0 when not armed */
 	/* a transfer's progress (conn_wait_xfer): since xfer_start it moved

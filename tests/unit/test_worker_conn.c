@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "conn.h"
 #include "testutil.h"
 #include "util.h"
 #include "worker.h"
@@ -711,6 +712,71 @@ START_TEST(test_relayed_small_file_one_send)
 }
 END_TEST
 
+/* Read from fd (non-blocking) while the loop runs, until want bytes came
+ * or the deadline passed; returns the bytes read. */
+static size_t
+drain_until(int fd, size_t want)
+{
+	static char buf[65536];
+	uint64_t deadline = wasp_now_usec() + 10 * 1000000ULL;
+	size_t got = 0;
+
+	while (got < want && wasp_now_usec() < deadline) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n > 0)
+			got += (size_t)n;
+		else
+			(void)event_base_loop(base, EVLOOP_NONBLOCK | EVLOOP_ONCE);
+	}
+	return got;
+}
+
+/* A relayed connection is watched for writing only while a write waits (a
+ * unix socket is writable again each time its peer reads: a wakeup per
+ * response otherwise); a plain one always. A relayed response larger than
+ * the socket holds still goes out whole as the client reads. */
+START_TEST(test_relayed_watches_write_only_when_blocked)
+{
+	static const char req[] = "GET /4k.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+	static const char big[] = "GET /big.txt HTTP/1.1\r\nHost: x\r\n\r\n";
+	size_t big_len = 4 << 20;
+
+	write_fill("4k.txt", 'y', 4096);
+	write_fill("big.txt", 'z', big_len);
+	for (int relayed = 0; relayed <= 1; relayed++) {
+		struct conn_origin origin = { .tls = relayed ? calloc(1, sizeof(struct conn_tls))
+							     : NULL };
+		struct conn *c;
+		size_t got;
+		int sv[2];
+
+		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+		ck_assert_int_eq(conn_prepare(&env, sv[0], NULL, 1, "/", NULL, 0, &origin, &c), 0);
+		conn_start(c);
+		ck_assert_int_eq(write(sv[1], req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
+		got = drain_until(sv[1], 4096 + 100);
+		ck_assert_uint_gt(got, 4096);
+		(void)event_base_loop(base, EVLOOP_NONBLOCK);
+		ck_assert(event_pending(&c->ev, EV_READ, NULL));
+		ck_assert_int_eq(!!event_pending(&c->ev, EV_WRITE, NULL), !relayed);
+
+		/* more than the socket holds: it waits for writing, then not */
+		ck_assert_int_eq(write(sv[1], big, sizeof(big) - 1), (ssize_t)sizeof(big) - 1);
+		(void)event_base_loop(base, EVLOOP_NONBLOCK);
+		ck_assert(event_pending(&c->ev, EV_WRITE, NULL));
+		got = drain_until(sv[1], big_len);
+		ck_assert_uint_gt(got, big_len);
+		(void)event_base_loop(base, EVLOOP_NONBLOCK);
+		ck_assert_int_eq(!!event_pending(&c->ev, EV_WRITE, NULL), !relayed);
+		ck_assert_uint_eq(env.n_requests, 2 * (unsigned)relayed + 2);
+		close(sv[1]);
+		ck_assert_int_ge(event_base_dispatch(base), 0);
+		ck_assert_uint_eq(env.n_conns, 0);
+	}
+}
+END_TEST
+
 static Suite *
 worker_conn_suite(void)
 {
@@ -738,6 +804,7 @@ worker_conn_suite(void)
 	tcase_add_test(tc, test_idle_connection_holds_no_buffers);
 	tcase_add_test(tc, test_header_timeout);
 	tcase_add_test(tc, test_relayed_small_file_one_send);
+	tcase_add_test(tc, test_relayed_watches_write_only_when_blocked);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("pipeline");
