@@ -8,6 +8,8 @@
  * travels like a TCP socket: HANDOFF to a worker, HANDBACK for another
  * pool (recognised by its inode), while the session stays here. */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -387,6 +389,10 @@ lsn_relay_start(struct lsn_env *env, struct lsn_conn *c, const struct wasp_route
 	r->env = env;
 	r->tcp = c->fd;
 	r->pfd = sp[1];
+	/* each SSL_write is a whole record, sent as the worker's bytes come:
+	 * Nagle would hold one behind the client's delayed ACK of the one
+	 * before (40 ms a response whose head and body came apart) */
+	(void)setsockopt(r->tcp, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
 	r->ino = st.st_ino;
 	c->fd = sp[0];
 	memcpy(r->local, c->local, 16);
