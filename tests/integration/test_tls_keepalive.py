@@ -16,13 +16,7 @@ SIZE = 20000
 
 def test(t):
     tlstest.require_openssl()
-    root = os.path.join(t.dir, "certs")
-    crt, key = tlstest.make_key_cert(os.path.join(t.dir, "keys"), "s", "s.test", kind="ec")
-    h = tlstest.store_pem(root, crt, key)
-    srv = tlstest.server(
-        t, "A", [tlstest.site("S", 1, [{"binding": "https/127.0.0.1:{port}:",
-                                        "certificateHash": h}])],
-        apphost_xml=tlstest.store_xml(root))
+    srv = tlstest.https_server(t)
     body = os.urandom(SIZE)
     path = os.path.join(srv.content_dir("A"), "20k.bin")
     with open(path, "wb") as f:

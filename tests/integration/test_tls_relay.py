@@ -54,14 +54,9 @@ def closed_within(port, data, limit):
 def test(t):
     tlstest.require_openssl()
     py = cgitest.python3()
-    root = os.path.join(t.dir, "certs")
-    crt, key = tlstest.make_key_cert(os.path.join(t.dir, "keys"), "s", "s.test", kind="ec")
-    h = tlstest.store_pem(root, crt, key)
-    srv = tlstest.server(
-        t, "A", [tlstest.site("S", 1, [{"binding": "https/127.0.0.1:{port}:",
-                                        "certificateHash": h}])],
-        web_server_xml=cgitest.web_server_xml(py),
-        apphost_xml=tlstest.store_xml(root) + '    <webLimits headerWaitTimeout="00:00:02" />\n')
+    srv = tlstest.https_server(
+        t, web_server_xml=cgitest.web_server_xml(py),
+        apphost_xml='    <webLimits headerWaitTimeout="00:00:02" />\n')
     cgitest.write_script(t, srv, "A", "up.py", cgitest.UPLOAD_PY)
     with open(os.path.join(srv.content_dir("A"), "big100.bin"), "wb") as f:
         f.truncate(SIZE)

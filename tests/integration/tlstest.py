@@ -243,3 +243,15 @@ def make_dated_cert(d, name, cn, ca, start, end):
     _run("ca", "-batch", "-config", conf, "-cert", ca[0], "-keyfile", ca[1], "-in", csr,
          "-startdate", start, "-enddate", end, "-notext", "-out", crt)
     return crt, key
+
+
+def https_server(t, web_server_xml="", apphost_xml=""):
+    """A server (not started): site S of pool A on one https binding,
+    127.0.0.1:{port} for any host name, with an ECDSA certificate for s.test
+    from the store."""
+    root = os.path.join(t.dir, "certs")
+    crt, key = make_key_cert(os.path.join(t.dir, "keys"), "s", "s.test", kind="ec")
+    h = store_pem(root, crt, key)
+    return server(t, "A", [site("S", 1, [{"binding": "https/127.0.0.1:{port}:",
+                                          "certificateHash": h}])],
+                  web_server_xml=web_server_xml, apphost_xml=store_xml(root) + apphost_xml)

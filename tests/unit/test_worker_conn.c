@@ -101,21 +101,27 @@ teardown(void)
 	testutil_fd_teardown();
 }
 
-/* Serve one connection: send `req` (then shut the write side unless
- * keep_open), run the loop until the worker is done, return all it wrote. */
+/* Serve one connection, relayed (TLS: a unix socket to the listener's relay)
+ * or plain: send `req` (then shut the write side unless keep_open), run the
+ * loop until the worker is done, return all it wrote (n_sendfile: the
+ * sendfile calls it made meanwhile). */
 static char *
-serve(const char *req, bool keep_open)
+serve_on(const char *req, bool keep_open, bool relayed)
 {
-	int sv[2];
+	struct conn_origin origin = { .tls = relayed ? calloc(1, sizeof(struct conn_tls)) : NULL };
 	size_t cap = 1 << 20, len = 0;
 	char *out = malloc(cap + 1);
+	struct conn *c;
 	ssize_t n;
+	int sv[2];
 
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	ck_assert_int_eq(conn_new(&env, sv[0], NULL, 1, "/", NULL, 0), 0);
+	ck_assert_int_eq(conn_prepare(&env, sv[0], NULL, 1, "/", NULL, 0, &origin, &c), 0);
+	conn_start(c);
 	ck_assert_int_eq(write(sv[1], req, strlen(req)), (ssize_t)strlen(req));
 	if (!keep_open)
 		ck_assert_int_eq(shutdown(sv[1], SHUT_WR), 0);
+	n_sendfile = 0;
 	ck_assert_int_ge(event_base_dispatch(base), 0);
 	ck_assert_uint_eq(env.n_conns, 0);
 	while ((n = read(sv[1], out + len, cap - len)) > 0)
@@ -123,6 +129,12 @@ serve(const char *req, bool keep_open)
 	out[len] = '\0';
 	close(sv[1]);
 	return out;
+}
+
+static char *
+serve(const char *req, bool keep_open)
+{
+	return serve_on(req, keep_open, false);
 }
 
 static int
@@ -654,42 +666,12 @@ write_fill(const char *name, char ch, size_t len)
 	testutil_write_file(p, text);
 }
 
-/* Two pipelined requests on one connection, TLS (relayed) or plain: the
- * responses, and how many sendfile calls they took. */
-static char *
-serve_files(bool relayed, unsigned *sendfiles)
-{
-	static const char req[] = "GET /4k.txt HTTP/1.1\r\nHost: x\r\n\r\n"
-				  "GET /20k.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-	struct conn_origin origin = { .tls = relayed ? calloc(1, sizeof(struct conn_tls)) : NULL };
-	size_t cap = 1 << 16, len = 0;
-	char *out = malloc(cap + 1);
-	struct conn *c;
-	ssize_t n;
-	int sv[2];
-
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	ck_assert_int_eq(conn_prepare(&env, sv[0], NULL, 1, "/", NULL, 0, &origin, &c), 0);
-	conn_start(c);
-	ck_assert_int_eq(write(sv[1], req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
-	n_sendfile = 0;
-	ck_assert_int_ge(event_base_dispatch(base), 0);
-	ck_assert_uint_eq(env.n_conns, 0);
-	*sendfiles = n_sendfile;
-	while ((n = read(sv[1], out + len, cap - len)) > 0)
-		len += (size_t)n;
-	out[len] = '\0';
-	close(sv[1]);
-	return out;
-}
-
 /* A relayed connection (TLS: a unix socket to the listener's relay) gets a
  * file up to WORKER_RELAY_INLINE_MAX with its head in one send, not by
  * sendfile; a larger one, and any file on a plain connection, by sendfile. */
 START_TEST(test_relayed_small_file_one_send)
 {
 	_cleanup_free_ char *x = malloc(20001), *y = malloc(4097);
-	unsigned sendfiles;
 
 	memset(x, 'x', 20000);
 	x[20000] = '\0';
@@ -698,7 +680,10 @@ START_TEST(test_relayed_small_file_one_send)
 	write_fill("4k.txt", 'y', 4096);
 	write_fill("20k.txt", 'x', 20000);
 	for (int relayed = 0; relayed <= 1; relayed++) {
-		_cleanup_free_ char *out = serve_files(relayed, &sendfiles);
+		_cleanup_free_ char *out = serve_on("GET /4k.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+						    "GET /20k.txt HTTP/1.1\r\nHost: x\r\n"
+						    "Connection: close\r\n\r\n",
+						    true, relayed);
 		char *second = strstr(out + 1, "HTTP/1.1 200 OK\r\n");
 
 		ck_assert_msg(startswith(out, "HTTP/1.1 200 OK\r\n") && second, "%s", out);
@@ -707,7 +692,7 @@ START_TEST(test_relayed_small_file_one_send)
 			      strstr(out, "\r\n\r\n") + 4 + 4096 == second, "%s", out);
 		ck_assert_ptr_nonnull(strstr(second, "\r\nContent-Length: 20000\r\n"));
 		ck_assert_str_eq(strstr(second, "\r\n\r\n") + 4, x);
-		ck_assert_uint_eq(sendfiles, (relayed ? 1u : 2u));
+		ck_assert_uint_eq(n_sendfile, (relayed ? 1u : 2u));
 	}
 }
 END_TEST
