@@ -1,6 +1,7 @@
 /* Background start of a recycle's replacement worker: SCHED_IDLE from just
- * after its exec until it reports READY (or a bound passes), then back to
- * SCHED_OTHER.
+ * after its exec until it reports READY (or a bound passes), then
+ * SCHED_BATCH, the policy a worker gives itself when it starts in the
+ * foreground (worker/main.c: it does not preempt the listener that wakes it).
  *
  * Why: an overlapped recycle is not urgent (the old worker serves until the
  * new one is ready), but starting a process is a few milliseconds of CPU
@@ -89,7 +90,7 @@ sched_foreground(pid_t pid)
 	DIR *d;
 	int r, first = 0;
 
-	r = set_policy(pid, SCHED_OTHER);
+	r = set_policy(pid, SCHED_BATCH);
 	if (r < 0)
 		return r; /* gone, or not ours to change: the caller logs */
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
@@ -104,7 +105,7 @@ sched_foreground(pid_t pid)
 			continue;
 		if (sched_getscheduler((pid_t)tid) != SCHED_IDLE)
 			continue;
-		r = set_policy((pid_t)tid, SCHED_OTHER);
+		r = set_policy((pid_t)tid, SCHED_BATCH);
 		if (r < 0 && r != -ESRCH && first == 0)
 			first = r;
 	}

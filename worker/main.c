@@ -347,13 +347,17 @@ on_stats_timer(evutil_socket_t fd, short what, void *arg)
  * over), so on a busy CPU the listener passes on everything that is ready
  * and the worker serves it all in one wakeup, rather than two context
  * switches per request. Its share of the CPU is the same, and a CPU with
- * idle time runs it at once as before. The processes it starts (CGI,
- * FastCGI, httpPlatform) go back to SCHED_OTHER (worker_child_spawn). */
+ * idle time runs it at once as before. A replacement that waspd started in
+ * the background (SCHED_IDLE, activator/sched.c) stays there: waspd makes it
+ * SCHED_BATCH when it comes to the foreground. The processes it starts
+ * (CGI, FastCGI, httpPlatform) go back to SCHED_OTHER (worker_child_spawn). */
 static void
 sched_batch(void)
 {
 	struct sched_param sp = { .sched_priority = 0 };
 
+	if (sched_getscheduler(0) != SCHED_OTHER)
+		return;
 	if (sched_setscheduler(0, SCHED_BATCH, &sp) < 0)
 		log_debug_errno(-errno, "SCHED_BATCH");
 }
