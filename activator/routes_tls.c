@@ -55,21 +55,23 @@ static void
 tls_cert_file(struct wasp_env *env, const struct wasp_binding *b, char *buf, size_t size)
 {
 	static const char *const exts[] = { "pem", "pfx", "p12" };
-	const char *store = *b->certificate_store_name ? b->certificate_store_name : "My";
+	const char *hash = wasp_binding_cert_hash(b), *store = wasp_binding_cert_store(b);
 	char lower[129];
-	size_t n = strlen(b->certificate_hash);
+	size_t n = strlen(hash);
 
 	for (size_t i = 0; i <= n && i < sizeof(lower); i++)
-		lower[i] = (char)tolower((unsigned char)b->certificate_hash[i]);
+		lower[i] = (char)tolower((unsigned char)hash[i]);
 	lower[sizeof(lower) - 1] = '\0';
+	if (!*store)
+		store = "My";
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < ELEMENTSOF(exts); i++) {
 			(void)snprintf(buf, size, "%s/%s/%s.%s", tls_store_root(env), store,
-				       pass ? lower : b->certificate_hash, exts[i]);
+				       pass ? lower : hash, exts[i]);
 			if (access(buf, F_OK) == 0)
 				return;
 		}
-	(void)snprintf(buf, size, "%s/%s/%s.pem", tls_store_root(env), store, b->certificate_hash);
+	(void)snprintf(buf, size, "%s/%s/%s.pem", tls_store_root(env), store, hash);
 }
 
 /* Whether the effective access sslFlags at a URL path of site has
@@ -137,7 +139,7 @@ routes_binding_tls_json(struct wasp_env *env, const struct wasp_site *site,
 	(void)snprintf(where, sizeof(where), "site '%.100s' binding 'https %.300s' (%s:%d)",
 		       site->name, b->binding_information, strempty(b->file), b->line);
 	o = json_pack("{s:I, s:s}", "flags", (json_int_t)b->ssl_flags, "where", where);
-	if (o && !(b->ssl_flags & WASP_SSL_F_CENTRAL_CERT_STORE) && *b->certificate_hash) {
+	if (o && !(b->ssl_flags & WASP_SSL_F_CENTRAL_CERT_STORE) && *wasp_binding_cert_hash(b)) {
 		tls_cert_file(env, b, path, sizeof(path));
 		if (json_object_set_new(o, "cert", json_string(path)) < 0)
 			o = json_decref_null(o);

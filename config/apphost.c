@@ -12,6 +12,17 @@
 #include "internal.h"
 #include "timespan.h"
 
+/* A generation holds these per site and pool: a field added in the wrong
+ * place costs every idle site its padding (docs/performance.md, "Where an
+ * idle site's bytes go"). */
+_Static_assert(sizeof(void *) != 8 || sizeof(struct wasp_binding) == 56, "wasp_binding grew");
+_Static_assert(sizeof(void *) != 8 || sizeof(struct wasp_site) == 112, "wasp_site grew");
+_Static_assert(sizeof(void *) != 8 || sizeof(struct wasp_application) == 64,
+	       "wasp_application grew");
+_Static_assert(sizeof(void *) != 8 || sizeof(struct wasp_virtual_directory) == 32,
+	       "wasp_virtual_directory grew");
+_Static_assert(sizeof(void *) != 8 || sizeof(struct cfg_node) == 56, "cfg_node grew");
+
 #define SEC_POOLS "system.applicationHost/applicationPools"
 #define SEC_SITES "system.applicationHost/sites"
 
@@ -265,7 +276,7 @@ build_pool(struct actx *c, const struct wasp_element *e, struct wasp_apppool *p,
 static int
 check_https_binding(struct actx *c, const struct wasp_element *e, const struct wasp_binding *b)
 {
-	const char *h = b->certificate_hash, *st = b->certificate_store_name;
+	const char *h = wasp_binding_cert_hash(b), *st = wasp_binding_cert_store(b);
 	const char *attr = NULL, *what = NULL;
 
 	if (b->ssl_flags & WASP_SSL_F_CENTRAL_CERT_STORE)
@@ -405,6 +416,25 @@ log_directory(struct actx *c, const char *dir)
 	return d == dir ? dir : wasp_arena_strdup(c->arena, d);
 }
 
+/* An https binding's sslFlags (the schema's flags: 7 bits) and
+ * certificate names; other bindings have none. */
+static int
+build_binding_cert(struct actx *c, const struct wasp_element *be, struct wasp_binding *b)
+{
+	struct wasp_binding_cert *cert;
+
+	if (!strcaseeq(b->protocol, "https"))
+		return 0;
+	b->ssl_flags = (uint16_t)wasp_element_get_uint(be, "sslFlags", 0);
+	cert = wasp_arena_alloc(c->arena, sizeof(*cert));
+	if (!cert)
+		return -ENOMEM;
+	cert->hash = wasp_element_get_str(be, "certificateHash", "");
+	cert->store_name = wasp_element_get_str(be, "certificateStoreName", "");
+	b->cert = cert;
+	return 0;
+}
+
 /* <bindings>: each parsed; one that does not parse is reported and left
  * out. */
 static int
@@ -421,9 +451,9 @@ build_bindings(struct actx *c, const struct wasp_element *bindings, struct wasp_
 
 		b->protocol = wasp_element_get_str(be, "protocol", "http");
 		b->binding_information = wasp_element_get_str(be, "bindingInformation", "");
-		b->ssl_flags = (uint32_t)wasp_element_get_uint(be, "sslFlags", 0);
-		b->certificate_hash = wasp_element_get_str(be, "certificateHash", "");
-		b->certificate_store_name = wasp_element_get_str(be, "certificateStoreName", "");
+		r = build_binding_cert(c, be, b);
+		if (r < 0)
+			return r;
 		b->file = efile(c, be);
 		b->line = be->line;
 		r = parse_binding(c, be, b);

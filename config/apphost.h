@@ -78,19 +78,40 @@ struct wasp_apppool {
 	const char *file; /* where it was defined, for messages */
 };
 
+/* An https binding's certificate by name: made for https bindings only
+ * (every other binding would carry two empty names). */
+struct wasp_binding_cert {
+	const char *hash;       /* certificateHash, "" for none */
+	const char *store_name; /* certificateStoreName, "" for none */
+};
+
+/* 56 bytes (a generation holds one per site at least): the port and the
+ * sslFlags side by side, the certificate's names behind one pointer. */
 struct wasp_binding {
 	const char *protocol;            /* "http", "https", "net.tcp", ... */
 	const char *binding_information; /* as written: "IP:port:host" for http */
 	const char *ip;   /* "*" for any, else a literal IPv4 or IPv6 address (no brackets) */
-	uint16_t port;    /* 0 when the protocol's binding has no port */
 	const char *host; /* "" = any host */
-	/* https: sslFlags (WASP_SSL_F_*), certificateHash, certificateStoreName */
-	uint32_t ssl_flags;
-	const char *certificate_hash;
-	const char *certificate_store_name;
+	const struct wasp_binding_cert *cert; /* https: its certificate; else NULL */
 	const char *file;
+	uint16_t port;      /* 0 when the protocol's binding has no port */
+	uint16_t ssl_flags; /* https: sslFlags (WASP_SSL_F_*) */
 	int line;
 };
+
+/* An https binding's certificateHash and certificateStoreName ("" for none,
+ * and for a binding of another protocol). */
+static inline const char *
+wasp_binding_cert_hash(const struct wasp_binding *b)
+{
+	return b->cert ? b->cert->hash : "";
+}
+
+static inline const char *
+wasp_binding_cert_store(const struct wasp_binding *b)
+{
+	return b->cert ? b->cert->store_name : "";
+}
 
 /* A binding's sslFlags (IIS 8 and 10). */
 #define WASP_SSL_F_SNI 0x1
@@ -101,49 +122,51 @@ struct wasp_binding {
 #define WASP_SSL_F_DISABLE_TLS13 0x20
 #define WASP_SSL_F_DISABLE_LEGACY_TLS 0x40
 
+/* Fields are ordered by size (a generation holds one of each per site:
+ * no padding between them). */
 struct wasp_virtual_directory {
 	const char *path;          /* "/" or "/images" */
 	const char *physical_path; /* expanded, '\' turned into '/' */
-	bool physical_path_exists;
 	const char *file;
 	int line;
+	bool physical_path_exists;
 };
 
 struct wasp_application {
 	const char *path; /* "/" or "/app" */
 	const char *application_pool;
-	uint32_t pool_id; /* resolved index, UINT32_MAX when the pool does not exist */
 	const char *enabled_protocols;
-	bool preload_enabled; /* preloadEnabled: warm up when a worker starts */
 	struct wasp_virtual_directory *vdirs;
 	size_t n_vdirs;
 	const char *file;
+	uint32_t pool_id; /* resolved index, UINT32_MAX when the pool does not exist */
 	int line;
+	bool preload_enabled; /* preloadEnabled: warm up when a worker starts */
 };
 
 struct wasp_site {
 	const char *name;
-	uint32_t id; /* the configured site id */
-	bool server_auto_start;
 	struct wasp_binding *bindings;
-	size_t n_bindings;
 	struct wasp_application *apps; /* "/" first, the rest in file order */
-	size_t n_apps;
 	struct {
 		uint64_t connection_timeout; /* limits connectionTimeout */
 		uint32_t max_connections;    /* 0 = unlimited */
 		uint32_t max_bandwidth;
 	} limits;
 	struct {
-		bool enabled;
 		const char *directory; /* expanded */
 		const char *log_format; /* "W3C" */
 		const char *period;     /* "Daily", ... */
 		uint32_t log_ext_file_flags; /* bit set, IIS flag values */
 		uint32_t log_target_w3c;     /* logTargetW3C: 1 File, 2 ETW */
+		bool enabled;
 	} log_file;
 	const char *file;
+	uint32_t id; /* the configured site id */
+	uint32_t n_bindings;
+	uint32_t n_apps;
 	int line;
+	bool server_auto_start;
 };
 
 struct wasp_apphost {

@@ -196,15 +196,15 @@ struct cfg_locks {
 
 /* One element as written in one file, validated against the schema. */
 struct cfg_node {
-	enum cfg_node_kind kind;
-	int line;
 	const char *name;
 	const struct schema_elem *schema; /* ELEMENT: the element; ADD/REMOVE: the item */
 	struct cfg_nattr *attrs;
 	struct cfg_node **kids; /* document order */
 	struct cfg_locks *locks; /* cfg_node_locks(); NULL: none */
-	uint32_t n_attrs; /* 64 bytes in all: a generation holds seven per site */
+	int line;
+	uint32_t n_attrs; /* 56 bytes in all: a generation holds seven per site */
 	uint32_t n_kids;
+	uint8_t kind; /* enum cfg_node_kind */
 	bool lock_item;
 };
 
