@@ -29,6 +29,7 @@ struct gen {
 	const char *location_dir;    /* S3's location: directoryBrowse enabled */
 	const char *bad_id;          /* an id attribute value for S5 */
 	bool dup_name;               /* S7 named S6 */
+	bool https;                  /* every third site an https binding too */
 };
 
 static char *
@@ -67,9 +68,14 @@ gen_text(const struct gen *g)
 			fprintf(f, " applicationPool=\"P%d\"", i);
 		fprintf(f, ">\n    <virtualDirectory path=\"/\" physicalPath=\"%s\" />\n"
 			   "   </application>\n   <bindings>\n"
-			   "    <binding protocol=\"http\" bindingInformation=\"*:8080:s%d.example\" />\n"
-			   "   </bindings>\n  </site>\n",
+			   "    <binding protocol=\"http\" bindingInformation=\"*:8080:s%d.example\" />\n",
 			g->phys[i] ? g->phys[i] : "www", i);
+		if (g->https && i % 3 == 0)
+			fprintf(f, "    <binding protocol=\"https\" bindingInformation=\"*:8443:s%d.example\" "
+				   "sslFlags=\"Sni,DisableTLS13\" certificateHash=\"%08X\" "
+				   "certificateStoreName=\"Store-%d\" />\n",
+				i, 0xABC000 + i, i);
+		fprintf(f, "   </bindings>\n  </site>\n");
 	}
 	fprintf(f, " </sites>\n</system.applicationHost>\n");
 	fprintf(f, "<location path=\"S3\">\n <system.webServer>\n  <directoryBrowse enabled=\"%s\" />\n"
@@ -143,8 +149,9 @@ view_text(const struct wasp_apphost *ah)
 		for (size_t k = 0; k < s->n_bindings; k++) {
 			const struct wasp_binding *b = &s->bindings[k];
 
-			fprintf(f, " binding %s %s %s %u %s %s:%d\n", b->protocol, b->binding_information,
-				b->ip, b->port, b->host, b->file, b->line);
+			fprintf(f, " binding %s %s %s %u %s %s:%d %u %s %s\n", b->protocol,
+				b->binding_information, b->ip, b->port, b->host, b->file, b->line,
+				b->ssl_flags, wasp_binding_cert_hash(b), wasp_binding_cert_store(b));
 		}
 		for (size_t k = 0; k < s->n_apps; k++) {
 			const struct wasp_application *a = &s->apps[k];
@@ -433,6 +440,70 @@ START_TEST(test_reuse_depth)
 }
 END_TEST
 
+/* Site i's bindings as gen_text() writes them with https: sslFlags and
+ * the certificate's names on the https one, none on the http one. */
+static void
+expect_https_site(const struct wasp_apphost *ah, int i)
+{
+	char name[16], host[24], hash[16], store[16];
+	const struct wasp_site *s;
+
+	(void)snprintf(name, sizeof(name), "S%d", i);
+	(void)snprintf(host, sizeof(host), "s%d.example", i);
+	(void)snprintf(hash, sizeof(hash), "%08X", 0xABC000 + i);
+	(void)snprintf(store, sizeof(store), "Store-%d", i);
+	s = wasp_apphost_find_site(ah, name);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_eq(s->n_bindings, 2);
+	ck_assert_str_eq(s->bindings[0].protocol, "http");
+	ck_assert_ptr_null(s->bindings[0].cert);
+	ck_assert_uint_eq(s->bindings[0].ssl_flags, 0);
+	ck_assert_str_eq(wasp_binding_cert_hash(&s->bindings[0]), "");
+	ck_assert_str_eq(s->bindings[1].protocol, "https");
+	ck_assert_uint_eq(s->bindings[1].port, 8443);
+	ck_assert_str_eq(s->bindings[1].host, host);
+	ck_assert_uint_eq(s->bindings[1].ssl_flags, WASP_SSL_F_SNI | WASP_SSL_F_DISABLE_TLS13);
+	ck_assert_str_eq(wasp_binding_cert_hash(&s->bindings[1]), hash);
+	ck_assert_str_eq(wasp_binding_cert_store(&s->bindings[1]), store);
+}
+
+/* An https binding's sslFlags and certificate names (packed beside the
+ * port and behind one pointer) as loaded, as a reload that reuses the
+ * site keeps them once the generation that parsed them is freed, and as
+ * a worker of the site's pool builds them from its copy. */
+START_TEST(test_reuse_https_bindings)
+{
+	struct fixture x;
+	struct gen g = { .n_sites = 9, .https = true };
+	struct gen_cfg c;
+	struct wasp_config *w = NULL;
+	struct wasp_apphost *wah = NULL;
+	struct wasp_diag_list d = WASP_DIAG_LIST_INIT;
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+
+	fixture_setup(&x);
+	c = first_load(&x, &g);
+	expect_https_site(c.ah, 3);
+	g.phys[1] = "www2";
+	c = reload(&x, c, &g, 1);
+	expect_https_site(c.ah, 3);
+	expect_https_site(c.ah, 6);
+	g.phys[6] = "www2"; /* the https site itself changed */
+	c = reload(&x, c, &g, 1);
+	expect_https_site(c.ah, 3);
+	expect_https_site(c.ah, 6);
+	ck_assert_int_eq(wasp_config_serialize_pool(c.cfg, c.ah, "P3", &buf, &len), 0);
+	wasp_config_free(c.cfg);
+	ck_assert_int_eq(wasp_config_deserialize(buf, len, NULL, &w, &d), 0);
+	ck_assert_int_eq(wasp_apphost_build(w, wasp_config_arena(w), &wah, &d), 0);
+	expect_https_site(wah, 3);
+	wasp_config_free(w);
+	wasp_diag_list_done(&d);
+	fixture_done(&x);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -444,6 +515,7 @@ main(void)
 	tcase_add_test(tc, test_reuse_directory_appears);
 	tcase_add_test(tc, test_reuse_errors);
 	tcase_add_test(tc, test_reuse_depth);
+	tcase_add_test(tc, test_reuse_https_bindings);
 	suite_add_tcase(s, tc);
 	return testutil_run(s);
 }
