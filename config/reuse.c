@@ -69,6 +69,14 @@ count_adds(const struct cfg_node *root)
 	return n;
 }
 
+uint64_t
+cfg_item_key(const struct cfg_scan_item *it)
+{
+	uint64_t k[2] = { it->hash, (uint64_t)(uint32_t)it->line };
+
+	return cfg_hash_bytes((const char *)k, sizeof(k));
+}
+
 struct cfg_items *
 cfg_items_from_scan(const struct cfg_scan *sc)
 {
@@ -87,8 +95,7 @@ cfg_items_from_scan(const struct cfg_scan *sc)
 			return NULL;
 		}
 		for (size_t i = 0; i < sv->n_items; i++)
-			items->v[c][i] = (struct cfg_item){ sv->items[i].hash, (uint32_t)sv->items[i].len,
-							    sv->items[i].line };
+			items->v[c][i] = cfg_item_key(&sv->items[i]);
 	}
 	return items;
 }
@@ -104,9 +111,6 @@ scan_matches(const struct wasp_config *cfg, const struct cfg_scan *sc)
 		if (!ok || count_adds(root) != sc->colls[c].n_items ||
 		    (root ? root->n_kids : 0) != sc->colls[c].n_items + sc->colls[c].n_others)
 			return false;
-		for (size_t i = 0; i < sc->colls[c].n_items; i++)
-			if (sc->colls[c].items[i].len > UINT32_MAX)
-				return false;
 	}
 	return true;
 }

@@ -42,21 +42,20 @@ match(struct reuse *u, int c)
 	if (!slots || !used || !u->from[c])
 		return -ENOMEM;
 	for (size_t j = 0; j < old->n[c]; j++) {
-		size_t s = old->v[c][j].hash & mask;
+		size_t s = old->v[c][j] & mask;
 
 		while (slots[s])
 			s = (s + 1) & mask;
 		slots[s] = (uint32_t)j + 1;
 	}
 	for (size_t i = 0; i < sv->n_items; i++) {
-		const struct cfg_scan_item *it = &sv->items[i];
+		uint64_t key = cfg_item_key(&sv->items[i]);
 
 		u->from[c][i] = NONE;
-		for (size_t s = it->hash & mask; slots[s]; s = (s + 1) & mask) {
+		for (size_t s = key & mask; slots[s]; s = (s + 1) & mask) {
 			uint32_t j = slots[s] - 1;
-			const struct cfg_item *o = &old->v[c][j];
 
-			if (!used[j] && o->hash == it->hash && o->len == it->len && o->line == it->line) {
+			if (!used[j] && old->v[c][j] == key) {
 				used[j] = true;
 				u->from[c][i] = j;
 				break;
