@@ -22,6 +22,7 @@ _Static_assert(sizeof(void *) != 8 || sizeof(struct wasp_application) == 64,
 _Static_assert(sizeof(void *) != 8 || sizeof(struct wasp_virtual_directory) == 32,
 	       "wasp_virtual_directory grew");
 _Static_assert(sizeof(void *) != 8 || sizeof(struct cfg_node) == 56, "cfg_node grew");
+_Static_assert(sizeof(void *) != 8 || sizeof(struct cfg_nattr) == 32, "cfg_nattr grew");
 
 #define SEC_POOLS "system.applicationHost/applicationPools"
 #define SEC_SITES "system.applicationHost/sites"

@@ -66,8 +66,8 @@ node_self_bound(const struct cfg_node *n)
 	const struct cfg_locks *l = cfg_node_locks(n);
 
 	for (size_t i = 0; i < n->n_attrs; i++)
-		b += json_str_bound(n->attrs[i].name) + json_str_bound(n->attrs[i].value.text) +
-		     int_len(n->attrs[i].line) + 3;
+		b += json_str_bound(n->attrs[i].schema->name) + json_str_bound(n->attrs[i].value.text) +
+		     int_len(n->line) + 3;
 	return b + names_bound(&l->lock_attrs) + names_bound(&l->lock_all_attrs_except) +
 	       names_bound(&l->lock_elements) + names_bound(&l->lock_all_elements_except);
 }
@@ -228,7 +228,7 @@ node_name_attr(const struct cfg_node *k)
 	if (k->kind != CFG_NODE_ADD && k->kind != CFG_NODE_REMOVE)
 		return NULL;
 	for (size_t i = 0; i < k->n_attrs; i++)
-		if (strcaseeq(k->attrs[i].name, "name"))
+		if (strcaseeq(k->attrs[i].schema->name, "name"))
 			return k->attrs[i].value.text;
 	return NULL;
 }

@@ -269,9 +269,7 @@ set_attr(struct bctx *b, struct cfg_node *n, const char *attr, const char *text)
 		return r;
 	if (r < 0)
 		return 0;
-	na->name = sa->name;
 	na->schema = sa;
-	na->line = n->line;
 	n->n_attrs++;
 	return 0;
 }
@@ -453,7 +451,7 @@ static const char *
 node_attr(const struct cfg_node *n, const char *name)
 {
 	for (size_t i = 0; i < n->n_attrs; i++)
-		if (strcaseeq(n->attrs[i].name, name))
+		if (strcaseeq(n->attrs[i].schema->name, name))
 			return n->attrs[i].value.text;
 	return "";
 }

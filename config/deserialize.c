@@ -85,9 +85,7 @@ attrs_from(struct dctx *d, json_t *attrs, const struct schema_elem *schema, stru
 			return r;
 		if (r < 0)
 			return bad(d, msg ? msg : "bad value");
-		nat->name = sa->name;
 		nat->schema = sa;
-		nat->line = (int)json_integer_value(jl);
 		n->n_attrs++;
 	}
 	return 0;

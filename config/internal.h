@@ -172,11 +172,11 @@ const char *cfg_override_to_string(enum cfg_override o);
 
 enum cfg_node_kind { CFG_NODE_ELEMENT, CFG_NODE_ADD, CFG_NODE_REMOVE, CFG_NODE_CLEAR };
 
+/* 32 bytes: a generation holds about eleven per site. The name is the
+ * schema's, the line the node's (libxml2 has none per attribute). */
 struct cfg_nattr {
-	const char *name;
-	const struct schema_attr *schema;
+	const struct schema_attr *schema; /* never NULL */
 	struct wasp_value value;
-	int line;
 };
 
 /* A comma separated lock list, split. */

@@ -277,9 +277,7 @@ parse_attrs(struct parse_ctx *c, xmlNode *xn, struct cfg_node *node, bool is_sec
 		na = CFG_PUSH(c->arena, node->attrs, n, n_alloc);
 		if (!na)
 			return -ENOMEM;
-		na->name = sa->name;
 		na->schema = sa;
-		na->line = node->line;
 		r = parse_value(c, sa, raw, node->line, &na->value);
 		if (r == -ENOMEM)
 			return r;

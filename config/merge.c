@@ -317,7 +317,7 @@ key_desc(struct wasp_arena *a, const struct cfg_node *src)
 	for (size_t j = 0; j < src->n_attrs; j++)
 		if (src->attrs[j].schema->key)
 			s = wasp_arena_printf(a, "%s%s'%s' set to '%s'", s, *s ? " and " : "",
-					      src->attrs[j].name, src->attrs[j].value.text);
+					      src->attrs[j].schema->name, src->attrs[j].value.text);
 	return s;
 }
 
@@ -479,19 +479,19 @@ merge_node(struct mctx *m, struct mel *dst, const struct cfg_node *src, const st
 		if (idx >= dst->schema->n_attrs)
 			continue;
 		if (l && !same_level(l->level, lv)) {
-			merr(m, file, na->line, na->name, "is locked (%s)", lock_desc(m->tmp, l));
+			merr(m, file, src->line, na->schema->name, "is locked (%s)", lock_desc(m->tmp, l));
 			continue;
 		}
 		l = dst->all_attrs_except;
 		if (l && !same_level(l->level, lv) &&
-		    !names_has(&dst->all_attrs_except_names, na->name)) {
-			merr(m, file, na->line, na->name, "is locked (%s)", lock_desc(m->tmp, l));
+		    !names_has(&dst->all_attrs_except_names, na->schema->name)) {
+			merr(m, file, src->line, na->schema->name, "is locked (%s)", lock_desc(m->tmp, l));
 			continue;
 		}
 		dst->attrs[idx].value = na->value;
 		dst->attrs[idx].is_set = true;
 		dst->attrs[idx].file = file;
-		dst->attrs[idx].line = na->line;
+		dst->attrs[idx].line = src->line;
 	}
 	r = record_locks(m, dst, src, lv, file);
 	if (r < 0)

@@ -138,7 +138,7 @@ static const char *
 node_name(const struct cfg_node *n)
 {
 	for (uint32_t i = 0; i < n->n_attrs; i++)
-		if (streq(n->attrs[i].name, "name"))
+		if (streq(n->attrs[i].schema->name, "name"))
 			return n->attrs[i].value.text;
 	return NULL;
 }

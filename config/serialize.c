@@ -148,7 +148,7 @@ kid_name_hash(const struct cfg_node *kid)
 	if (kid->kind != CFG_NODE_ADD && kid->kind != CFG_NODE_REMOVE)
 		return 0;
 	for (size_t j = 0; j < kid->n_attrs; j++)
-		if (strcaseeq(kid->attrs[j].name, "name"))
+		if (strcaseeq(kid->attrs[j].schema->name, "name"))
 			return name_hash(kid->attrs[j].value.text);
 	return 0;
 }
@@ -244,7 +244,7 @@ node_kept(const struct cfg_node *k, const struct keep_set *keep)
 	if (!keep || (k->kind != CFG_NODE_ADD && k->kind != CFG_NODE_REMOVE))
 		return true;
 	for (size_t i = 0; i < k->n_attrs; i++)
-		if (strcaseeq(k->attrs[i].name, "name"))
+		if (strcaseeq(k->attrs[i].schema->name, "name"))
 			return filter_has(keep->names, k->attrs[i].value.text);
 	return true;
 }
@@ -254,7 +254,7 @@ static const char *
 node_name(const struct cfg_node *k)
 {
 	for (size_t i = 0; i < k->n_attrs; i++)
-		if (strcaseeq(k->attrs[i].name, "name"))
+		if (strcaseeq(k->attrs[i].schema->name, "name"))
 			return k->attrs[i].value.text;
 	return NULL;
 }
@@ -333,11 +333,11 @@ node_json(const struct cfg_node *n, const struct keep_set *keep, const struct cf
 	for (size_t i = 0; i < n->n_attrs; i++) {
 		const struct cfg_nattr *a = &n->attrs[i];
 
-		if (strcaseeq(a->name, "password"))
+		if (strcaseeq(a->schema->name, "password"))
 			continue;
-		if (json_array_append_new(attrs, json_string(a->name)) < 0 ||
+		if (json_array_append_new(attrs, json_string(a->schema->name)) < 0 ||
 		    json_array_append_new(attrs, json_string(a->value.text)) < 0 ||
-		    json_array_append_new(attrs, json_integer(lines ? a->line : 0)) < 0)
+		    json_array_append_new(attrs, json_integer(lines ? n->line : 0)) < 0)
 			goto fail;
 	}
 	if (kids_json(kids, n, keep, kh, lines, only) < 0)
