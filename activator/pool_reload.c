@@ -32,28 +32,27 @@ identity_config_changed(const struct wasp_apppool *a, const struct wasp_apppool 
  * a new pool; taken[j]: old pool j stays; reset_fails[i]: the pool's
  * rapid-fail window changed size, its failures start over (the window is
  * allocated again at the next failure). The old pools are found by a
- * sorted name index, not one pass over them per new pool. -ENOMEM, nothing
+ * name table, not one pass over them per new pool. -ENOMEM, nothing
  * changed. */
 static int
 pools_reload_match(struct wasp_env *env, const struct wasp_apphost *ah, size_t *from,
 		   bool *taken, bool *reset_fails)
 {
 	const struct pool *old = env->pools;
-	_cleanup_free_ struct name_ref *old_names = calloc(env->n_pools + 1, sizeof(*old_names));
-	size_t n_old_names = 0;
+	struct name_table old_names;
 
-	if (!old_names)
+	if (name_table_init(&old_names, env->n_pools) < 0)
 		return -ENOMEM;
 	for (size_t j = 0; j < env->n_pools; j++)
 		if (!old[j].removed)
-			old_names[n_old_names++] = (struct name_ref){ old[j].name, (uint32_t)j };
-	name_refs_sort(old_names, n_old_names);
+			name_table_add(&old_names, old[j].name, (uint32_t)j);
 	for (size_t i = 0; i < ah->n_pools; i++) {
 		const struct wasp_apppool *c = &ah->pools[i];
-		const struct name_ref *o = name_refs_find(old_names, n_old_names, c->name);
+		const struct name_ref *o;
+		size_t pos = 0;
 
 		/* the first of that name not taken (names are unique but for case) */
-		for (; o && o < old_names + n_old_names && strcaseeq(o->name, c->name); o++)
+		while ((o = name_table_next(&old_names, c->name, &pos)))
 			if (!taken[o->index]) {
 				taken[o->index] = true;
 				from[i] = o->index + 1;
@@ -62,6 +61,7 @@ pools_reload_match(struct wasp_env *env, const struct wasp_apphost *ah, size_t *
 		reset_fails[i] = from[i] && old[from[i] - 1].cfg->failure.rapid_fail_protection_max_crashes !=
 						    c->failure.rapid_fail_protection_max_crashes;
 	}
+	name_table_done(&old_names);
 	return 0;
 }
 

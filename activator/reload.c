@@ -260,23 +260,21 @@ static int
 pools_changed(struct wasp_env *env, const struct wasp_config *cfg, const struct wasp_apphost *ah,
 	      bool *changed)
 {
-	_cleanup_free_ struct name_ref *new_names = NULL;
+	struct name_table new_names;
 
-	new_names = calloc(ah->n_pools + 1, sizeof(*new_names));
-	if (!new_names)
+	if (name_table_init(&new_names, ah->n_pools) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < ah->n_pools; i++)
-		new_names[i] = (struct name_ref){ ah->pools[i].name, (uint32_t)i };
-	name_refs_sort(new_names, ah->n_pools);
+		name_table_add(&new_names, ah->pools[i].name, (uint32_t)i);
 	for (size_t i = 0; i < env->n_pools; i++) {
 		const struct pool *p = &env->pools[i];
 		const struct name_ref *n;
 
-		if (p->removed || !p->workers ||
-		    !(n = name_refs_find(new_names, ah->n_pools, p->name)))
+		if (p->removed || !p->workers || !(n = name_table_find(&new_names, p->name)))
 			continue;
 		changed[n->index] = pool_config_changed(env->cfg, env->ah, cfg, ah, p->name);
 	}
+	name_table_done(&new_names);
 	return 0;
 }
 

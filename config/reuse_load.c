@@ -1,12 +1,11 @@
 /* wasp_config_reload_buffer(): a generation made from the reduced text of a
  * reload (the skeleton and the changed entries) and the previous
  * generation's unchanged entries. See reuse.c for the why and the rules. */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "apphost.h"
+#include "names.h"
 #include "reuse.h"
 #include "scan.h"
 
@@ -161,71 +160,46 @@ splice(struct reuse *u, int c)
 	return 0;
 }
 
-/* name lowercased (as strcasecmp in the C locale) into buf, or NULL when
- * it does not fit. */
-static const char *
-lower(const char *name, char *buf, size_t size)
-{
-	size_t n = strlen(name);
-
-	if (n >= size)
-		return NULL;
-	for (size_t i = 0; i <= n; i++)
-		buf[i] = (char)tolower((unsigned char)name[i]);
-	return buf;
-}
-
+/* The new pools, each found by name (a duplicate: -EINVAL, which the
+ * whole load reports). */
 static int
-assemble_pools(struct reuse *u, struct cfg_cache *by_name)
+assemble_pools(struct reuse *u, struct name_table *by_name)
 {
 	size_t n = u->sc.colls[CFG_SCAN_POOLS].n_items, k = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		uint32_t j = u->from[CFG_SCAN_POOLS][i];
 		struct wasp_apppool *p = &u->ah->pools[i];
-		char key[512];
-		int r;
 
 		*p = j == NONE ? u->rah->pools[k++] : u->prev_ah->pools[j];
 		p->id = (uint32_t)i;
-		if (!lower(p->name, key, sizeof(key)) || cfg_cache_get(by_name, key))
-			return -EINVAL; /* a duplicate: the whole load says so */
-		if ((r = cfg_cache_put(by_name, key, p)) < 0)
-			return r;
+		if (name_table_find(by_name, p->name))
+			return -EINVAL;
+		name_table_add(by_name, p->name, (uint32_t)i);
 	}
 	u->ah->n_pools = n;
 	return 0;
 }
 
 /* A reused site's applications get the new pools' ids (their array copied
- * when one moved); its directories are looked at again. */
+ * when one moved). */
 static int
-site_refresh(struct reuse *u, struct cfg_cache *by_name, struct wasp_site *s, bool reused)
+site_refresh(struct reuse *u, const struct name_table *by_name, struct wasp_site *s)
 {
 	bool copied = false;
 
 	for (size_t a = 0; a < s->n_apps; a++) {
 		const struct wasp_application *app = &s->apps[a];
-		const struct wasp_apppool *p;
-		char key[512];
+		const struct name_ref *p = name_table_find(by_name, app->application_pool);
 
-		if (!lower(app->application_pool, key, sizeof(key)) ||
-		    !(p = cfg_cache_get(by_name, key)))
+		if (!p)
 			return -EINVAL; /* its warning comes from the whole load */
-		if (p->id != app->pool_id) {
+		if (p->index != app->pool_id) {
 			if (!copied && !(s->apps = wasp_arena_memdup(u->cfg->arena, s->apps,
 								     s->n_apps * sizeof(*s->apps))))
 				return -ENOMEM;
 			copied = true;
-			s->apps[a].pool_id = p->id;
-		}
-		for (size_t v = 0; reused && v < app->n_vdirs; v++) {
-			const struct wasp_virtual_directory *vd = &app->vdirs[v];
-			struct stat st;
-			bool exists = *vd->physical_path && stat(vd->physical_path, &st) == 0;
-
-			if (exists != vd->physical_path_exists)
-				return -EINVAL;
+			s->apps[a].pool_id = p->index;
 		}
 	}
 	return 0;
@@ -235,34 +209,34 @@ static int
 assemble(struct reuse *u)
 {
 	size_t n_sites = u->sc.colls[CFG_SCAN_SITES].n_items, k = 0;
-	struct cfg_cache *pools = cfg_cache_new(), *names = cfg_cache_new();
+	struct name_table pools = { 0 }, names = { 0 };
 	int r = -ENOMEM;
 
 	u->ah = wasp_arena_zalloc(u->cfg->view, sizeof(*u->ah));
-	if (!u->ah || !pools || !names)
+	if (!u->ah || name_table_init(&pools, u->sc.colls[CFG_SCAN_POOLS].n_items) < 0 ||
+	    name_table_init(&names, n_sites) < 0)
 		goto out;
 	u->ah->pools = wasp_arena_zalloc(u->cfg->view,
 					 (u->sc.colls[CFG_SCAN_POOLS].n_items + 1) * sizeof(*u->ah->pools));
 	u->ah->sites = wasp_arena_zalloc(u->cfg->view, (n_sites + 1) * sizeof(*u->ah->sites));
 	if (!u->ah->pools || !u->ah->sites)
 		goto out;
-	r = assemble_pools(u, pools);
+	r = assemble_pools(u, &pools);
 	for (size_t i = 0; r >= 0 && i < n_sites; i++) {
 		uint32_t j = u->from[CFG_SCAN_SITES][i];
 		struct wasp_site *s = &u->ah->sites[i];
-		char key[512];
 
 		*s = j == NONE ? u->rah->sites[k++] : u->prev_ah->sites[j];
-		r = site_refresh(u, pools, s, j != NONE);
-		if (r >= 0 && (!lower(s->name, key, sizeof(key)) || cfg_cache_get(names, key)))
+		r = site_refresh(u, &pools, s);
+		if (r >= 0 && name_table_find(&names, s->name))
 			r = -EINVAL;
 		if (r >= 0)
-			r = cfg_cache_put(names, key, s);
+			name_table_add(&names, s->name, (uint32_t)i);
 	}
 	u->ah->n_sites = n_sites;
 out:
-	cfg_cache_free(pools);
-	cfg_cache_free(names);
+	name_table_done(&pools);
+	name_table_done(&names);
 	return r;
 }
 
