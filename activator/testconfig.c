@@ -120,7 +120,7 @@ walk_sites(struct wasp_config *cfg, const struct wasp_apphost *ah, struct wasp_d
 				_cleanup_free_ char *url = NULL;
 				const char *ap = s->apps[j].path;
 
-				if (!vd->physical_path_exists)
+				if (!wasp_virtual_directory_exists(vd))
 					continue; /* warned about at load */
 				/* "/app" + "/images"; "/" + "/" is "/" */
 				if (asprintf(&url, "%s%s", streq(ap, "/") ? "" : ap,
@@ -267,7 +267,9 @@ print_summary(const struct wasp_apphost *ah, FILE *out)
 			for (size_t k = 0; k < a->n_vdirs; k++)
 				fprintf(out, "      vdir %s -> %s%s\n", a->vdirs[k].path,
 					a->vdirs[k].physical_path,
-					a->vdirs[k].physical_path_exists ? "" : " (does not exist)");
+					wasp_virtual_directory_exists(&a->vdirs[k])
+						? ""
+						: " (does not exist)");
 		}
 	}
 }

@@ -468,6 +468,14 @@ build_bindings(struct actx *c, const struct wasp_element *bindings, struct wasp_
 	return 0;
 }
 
+bool
+wasp_virtual_directory_exists(const struct wasp_virtual_directory *v)
+{
+	struct stat st;
+
+	return *v->physical_path && stat(v->physical_path, &st) == 0;
+}
+
 /* One <application> and its virtual directories. */
 static int
 build_app(struct actx *c, const struct wasp_apphost *ah, const struct wasp_site *s,
@@ -497,11 +505,9 @@ build_app(struct actx *c, const struct wasp_apphost *ah, const struct wasp_site 
 	for (size_t j = 0; j < ae->n_items; j++) {
 		const struct wasp_element *ve = ae->items[j];
 		struct wasp_virtual_directory *v = &a->vdirs[a->n_vdirs++];
-		struct stat st;
 
 		v->path = wasp_element_get_str(ve, "path", "/");
 		v->physical_path = wasp_element_get_str(ve, "physicalPath", "");
-		v->physical_path_exists = *v->physical_path && stat(v->physical_path, &st) == 0;
 		v->file = efile(c, ve);
 		v->line = ve->line;
 	}

@@ -129,7 +129,6 @@ struct wasp_virtual_directory {
 	const char *physical_path; /* expanded, '\' turned into '/' */
 	const char *file;
 	int line;
-	bool physical_path_exists;
 };
 
 struct wasp_application {
@@ -189,6 +188,9 @@ const char *wasp_identity_type_name(enum wasp_identity_type t);
 const struct wasp_apppool *wasp_apphost_find_pool(const struct wasp_apphost *ah, const char *name);
 const struct wasp_site *wasp_apphost_find_site(const struct wasp_apphost *ah, const char *name);
 const struct wasp_site *wasp_apphost_find_site_id(const struct wasp_apphost *ah, uint32_t id);
+/* Whether v's physical path is there now (a stat: the view does not keep
+ * it, so a load and a reload need not look at every site's directory). */
+bool wasp_virtual_directory_exists(const struct wasp_virtual_directory *v);
 /* Longest application path that prefixes url_path on a segment boundary. */
 const struct wasp_application *wasp_site_match_app(const struct wasp_site *site,
 						    const char *url_path);

@@ -237,7 +237,7 @@ START_TEST(test_defaults_elements)
 	ck_assert_uint_eq(s->apps[1].pool_id, a->id);
 	/* virtualDirectoryDefaults fills physicalPath where unset. */
 	ck_assert_ptr_nonnull(strstr(s->apps[1].vdirs[0].physical_path, "/www-app"));
-	ck_assert(s->apps[1].vdirs[0].physical_path_exists);
+	ck_assert(wasp_virtual_directory_exists(&s->apps[1].vdirs[0]));
 	ck_assert_ptr_nonnull(strstr(s->apps[0].vdirs[0].physical_path, "/www"));
 	ck_assert_uint_eq(s->limits.connection_timeout, 42 * WASP_USEC_PER_SEC);
 	ck_assert_uint_eq(s->limits.max_connections, 9);
@@ -857,9 +857,9 @@ START_TEST(test_windows_paths)
 	s = wasp_apphost_find_site(ah, "S");
 	want = tc_path(&t, "www-app");
 	ck_assert_str_eq(s->apps[0].vdirs[0].physical_path, want);
-	ck_assert(s->apps[0].vdirs[0].physical_path_exists);
+	ck_assert(wasp_virtual_directory_exists(&s->apps[0].vdirs[0]));
 	ck_assert_str_eq(s->apps[0].vdirs[1].physical_path, "C:/inetpub/wwwroot");
-	ck_assert(!s->apps[0].vdirs[1].physical_path_exists);
+	ck_assert(!wasp_virtual_directory_exists(&s->apps[0].vdirs[1]));
 	free(want);
 	tc_done(&t);
 }
@@ -1122,7 +1122,7 @@ START_TEST(test_example_config)
 	ck_assert_uint_eq(ah->n_sites, 2);
 	ck_assert_uint_eq(ah->n_pools, 2);
 	for (size_t i = 0; i < ah->n_sites; i++)
-		ck_assert(ah->sites[i].apps[0].vdirs[0].physical_path_exists);
+		ck_assert(wasp_virtual_directory_exists(&ah->sites[i].apps[0].vdirs[0]));
 	ck_assert_int_eq(wasp_config_effective_section(cfg, "Example Site/docs",
 						       "system.webServer/defaultDocument", &e, &d),
 			 0);
