@@ -44,12 +44,18 @@
 #define ACL_XATTR_DEFAULT "system.posix_acl_default"
 
 /* The identities that write one site's log: distinct non-root uids. */
+#define WRITERS_INLINE 4
+
 struct writers {
 	uid_t *uids;
 	gid_t *gids;
 	const char **pools; /* the first pool seen with each uid */
 	size_t n;
 	size_t n_root; /* pools running as root (need nothing) */
+	/* a site of a few applications (most): no allocation per site */
+	uid_t uid_buf[WRITERS_INLINE];
+	gid_t gid_buf[WRITERS_INLINE];
+	const char *pool_buf[WRITERS_INLINE];
 };
 
 /* Does the worker's HttpLoggingModule write this site's log? (The same
@@ -69,11 +75,17 @@ writers_collect(struct wasp_env *env, const struct wasp_site *s, struct writers 
 {
 	size_t cap = s->n_apps ? s->n_apps : 1;
 
-	w->uids = calloc(cap, sizeof(*w->uids));
-	w->gids = calloc(cap, sizeof(*w->gids));
-	w->pools = calloc(cap, sizeof(*w->pools));
-	if (!w->uids || !w->gids || !w->pools)
-		return -ENOMEM;
+	if (cap <= WRITERS_INLINE) {
+		w->uids = w->uid_buf;
+		w->gids = w->gid_buf;
+		w->pools = w->pool_buf;
+	} else {
+		w->uids = calloc(cap, sizeof(*w->uids));
+		w->gids = calloc(cap, sizeof(*w->gids));
+		w->pools = calloc(cap, sizeof(*w->pools));
+		if (!w->uids || !w->gids || !w->pools)
+			return -ENOMEM;
+	}
 	for (size_t i = 0; i < s->n_apps; i++) {
 		const struct pool *p;
 		bool seen = false;
@@ -110,6 +122,8 @@ writers_collect(struct wasp_env *env, const struct wasp_site *s, struct writers 
 static void
 writers_done(struct writers *w)
 {
+	if (w->uids == w->uid_buf)
+		return;
 	free(w->uids);
 	free(w->gids);
 	free(w->pools);
@@ -392,33 +406,31 @@ site_print(const struct wasp_env *env, const struct wasp_site *s, const struct w
 	return h;
 }
 
-static int
-logdir_print_cmp(const void *a, const void *b)
+/* A site's id and print in one key (what is kept per site). */
+static uint64_t
+site_key(uint32_t id, uint64_t print)
 {
-	const struct logdir_print *x = a, *y = b;
+	uint64_t h = (print ^ id) * UINT64_C(0x9e3779b97f4a7c15);
 
-	return x->site_id < y->site_id ? -1 : x->site_id > y->site_id;
+	return h ^ (h >> 32);
 }
 
 /* Whether the generation before prepared site id from the same print. */
 static bool
 prepared_before(const struct wasp_env *env, uint32_t id, uint64_t print)
 {
-	struct logdir_print key = { .site_id = id };
-	const struct logdir_print *o;
+	uint64_t key = site_key(id, print);
 
 	if (!env->n_logdir_prints)
 		return false; /* the first generation (bsearch takes no NULL) */
-	o = bsearch(&key, env->logdir_prints, env->n_logdir_prints, sizeof(key),
-		    logdir_print_cmp);
-	return o && o->print == print;
+	return bsearch(&key, env->logdir_prints, env->n_logdir_prints, sizeof(key), wasp_u64_cmp);
 }
 
 void
 logdirs_prepare(struct wasp_env *env)
 {
 	const struct wasp_apphost *ah = env->ah;
-	struct logdir_print *prints = calloc(ah->n_sites + 1, sizeof(*prints));
+	uint64_t *prints = calloc(ah->n_sites + 1, sizeof(*prints));
 	size_t n = 0, skipped = 0;
 
 	httperr_prepare(env);
@@ -441,7 +453,7 @@ logdirs_prepare(struct wasp_env *env)
 			print = 0;
 		writers_done(&w);
 		if (prints && print)
-			prints[n++] = (struct logdir_print){ .site_id = s->id, .print = print };
+			prints[n++] = site_key(s->id, print);
 	}
 	if (skipped)
 		log_debug("%zu site log directories unchanged since the last configuration", skipped);
@@ -449,7 +461,7 @@ logdirs_prepare(struct wasp_env *env)
 	env->logdir_prints = prints;
 	env->n_logdir_prints = prints ? n : 0;
 	if (prints)
-		qsort(prints, n, sizeof(*prints), logdir_print_cmp);
+		qsort(prints, n, sizeof(*prints), wasp_u64_cmp);
 }
 
 void

@@ -278,10 +278,6 @@ struct adapter {
 	char hint[WASP_PROTOCOL_NAME_MAX]; /* protocol_hint's storage */
 };
 
-struct logdir_print {
-	uint32_t site_id;
-	uint64_t print; /* the directory and its writers, hashed; 0 = none */
-};
 
 struct wasp_env {
 	struct event_base *base;
@@ -331,7 +327,9 @@ struct wasp_env {
 	struct wasp_identity listener_ident;
 	/* the site log directories prepared for this generation (logdirs.c),
 	 * by site id: a reload prepares only those whose print changed */
-	struct logdir_print *logdir_prints;
+	/* each site's id with its directory and writers, hashed (logdirs.c),
+	 * sorted: 8 bytes a site */
+	uint64_t *logdir_prints;
 	size_t n_logdir_prints;
 	struct listen_sock *socks;
 	size_t n_socks;

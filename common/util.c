@@ -71,6 +71,16 @@ wasp_u32_cmp(const void *a, const void *b)
 }
 
 int
+wasp_u64_cmp(const void *a, const void *b)
+{
+	uint64_t x, y;
+
+	memcpy(&x, a, sizeof(x));
+	memcpy(&y, b, sizeof(y));
+	return (x > y) - (x < y);
+}
+
+int
 wasp_u32_pair_cmp(const void *a, const void *b)
 {
 	int r = wasp_u32_cmp(a, b);

@@ -157,9 +157,11 @@ int wasp_nodump_from_env(void);
 
 /* Monotonic clock in microseconds. */
 uint64_t wasp_now_usec(void);
-/* qsort() and bsearch() comparators: uint32_t values; pairs of uint32_t
- * (a struct of two, in order) by the first, then by the second. */
+/* qsort() and bsearch() comparators: uint32_t values; uint64_t values;
+ * pairs of uint32_t (a struct of two, in order) by the first, then by the
+ * second. */
 int wasp_u32_cmp(const void *a, const void *b);
+int wasp_u64_cmp(const void *a, const void *b);
 int wasp_u32_pair_cmp(const void *a, const void *b);
 /* Realtime clock in microseconds. */
 uint64_t wasp_realtime_usec(void);
