@@ -32,7 +32,7 @@ struct scanner {
 	size_t depth;
 	int coll;             /* the third-level element's: 0, or CFG_SCAN_SITES + 1, ... */
 	const char *item;     /* the entry being scanned, or NULL */
-	size_t item_depth;    /* depth of its parent */
+	size_t item_nest;     /* its elements of its own name open, itself included */
 	const char *line_pos; /* lines counted up to here */
 	int line;
 	bool seen[CFG_SCAN__COLLS];
@@ -170,13 +170,11 @@ start_tag(struct scanner *s, const char *p, const char *end, bool empty)
 	struct tag t = { p + 1, name_len(p + 1, end) };
 	int coll = coll_at_top(s);
 
-	if (s->item) {
-		/* inside an entry: its own elements */
-	} else if (coll && tag_is(&t, item_names[coll - 1])) {
+	if (coll && tag_is(&t, item_names[coll - 1])) {
 		if (empty)
 			return push_item(s, coll - 1, p, end);
 		s->item = p;
-		s->item_depth = s->depth;
+		s->item_nest = 1;
 	} else {
 		if (coll && !other_child(s, coll - 1, &t))
 			return -EINVAL;
@@ -206,14 +204,7 @@ end_tag(struct scanner *s, const char *p, const char *end)
 	    memcmp(t.name, s->stack[s->depth - 1].name, t.len) != 0)
 		return -EINVAL;
 	s->depth--;
-	if (s->item && s->depth == s->item_depth) {
-		int r = push_item(s, coll_at_top(s) - 1, s->item, end);
-
-		s->item = NULL;
-		return r;
-	}
-	if (!s->item)
-		skel_feed(s, p, (size_t)(end - p));
+	skel_feed(s, p, (size_t)(end - p));
 	return 0;
 }
 
@@ -237,6 +228,40 @@ tag_end(const char *p, const char *end)
 			return NULL;
 		p++;
 	}
+}
+
+/* A tag inside an entry, at lt ('<' and not markup). Only markup holds a
+ * '<' there (libxml2 refuses one in an attribute value, and an entry is
+ * reused only when its text is that of an entry of a file that loaded),
+ * so only the elements named as the entry are followed, to find where it
+ * ends: the others' tags are passed over without finding their ends
+ * (looking for the '>' past each quoted value was most of the scan).
+ * Where to go on; NULL for a tag that does not end. */
+static const char *
+item_tag(struct scanner *s, const char *lt, int *r)
+{
+	const struct tag *own = &s->stack[s->depth - 1];
+	bool closing = lt[1] == '/';
+	const char *name = lt + 1 + closing, *q;
+	struct tag t = { name, name_len(name, s->end) };
+
+	*r = 0;
+	if (t.len != own->len || memcmp(t.name, own->name, t.len) != 0)
+		return lt + 1;
+	q = closing ? memchr(lt, '>', (size_t)(s->end - lt)) : tag_end(lt + 1, s->end);
+	if (!q)
+		return NULL;
+	if (!closing) {
+		s->item_nest += q[-2] != '/';
+		return q;
+	}
+	q++;
+	if (--s->item_nest == 0) {
+		s->depth--;
+		*r = push_item(s, coll_at_top(s) - 1, s->item, q);
+		s->item = NULL;
+	}
+	return q;
 }
 
 /* Text between tags: part of the skeleton, but for the blanks between a
@@ -264,20 +289,28 @@ scan(struct scanner *s)
 
 	while (p < end) {
 		const char *lt = memchr(p, '<', (size_t)(end - p)), *q;
-		int r;
+		int r = 0;
 
 		text(s, p, lt ? lt : end);
 		if (!lt)
 			break;
+		if (end - lt < 2)
+			return -EINVAL;
 		if (end - lt >= 4 && memcmp(lt, "<!--", 4) == 0)
 			q = find(lt + 4, end, "-->");
 		else if (end - lt >= 9 && memcmp(lt, "<![CDATA[", 9) == 0)
 			q = find(lt + 9, end, "]]>");
-		else if (end - lt >= 2 && lt[1] == '!')
+		else if (lt[1] == '!')
 			return -EINVAL; /* a document type declaration */
-		else if (end - lt >= 2 && lt[1] == '?')
+		else if (lt[1] == '?')
 			q = find(lt + 2, end, "?>");
-		else
+		else if (s->item) {
+			q = item_tag(s, lt, &r);
+			if (!q || r < 0)
+				return q ? r : -EINVAL;
+			p = q;
+			continue;
+		} else
 			q = tag_end(lt + 1, end);
 		if (!q)
 			return -EINVAL;

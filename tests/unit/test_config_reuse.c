@@ -30,6 +30,8 @@ struct gen {
 	const char *bad_id;          /* an id attribute value for S5 */
 	bool dup_name;               /* S7 named S6 */
 	bool https;                  /* every third site an https binding too */
+	const char *pool_extra[N_SITES + 8]; /* more of a pool's children */
+	const char *site_extra[N_SITES + 8]; /* more of a site's children */
 };
 
 static char *
@@ -47,7 +49,8 @@ gen_text(const struct gen *g)
 		fprintf(f, "  <add name=\"P%d\"", i);
 		if (g->queue[i])
 			fprintf(f, " queueLength=\"%d\"", g->queue[i]);
-		fprintf(f, ">\n   <processModel idleTimeout=\"00:0%d:00\" />\n  </add>\n", i % 10);
+		fprintf(f, ">\n   <processModel idleTimeout=\"00:0%d:00\" />\n%s  </add>\n", i % 10,
+			g->pool_extra[i] ? g->pool_extra[i] : "");
 	}
 	fprintf(f, "  <applicationPoolDefaults %s />\n </applicationPools>\n <sites>\n",
 		g->pool_defaults ? g->pool_defaults : "");
@@ -61,7 +64,7 @@ gen_text(const struct gen *g)
 		else
 			fprintf(f, "  <site name=\"S%d\" id=\"%d\">\n", g->dup_name && i == 7 ? 6 : i,
 				i + 1);
-		fprintf(f, "   <application path=\"/\"");
+		fprintf(f, "%s   <application path=\"/\"", g->site_extra[i] ? g->site_extra[i] : "");
 		if (g->pool_of[i])
 			fprintf(f, " applicationPool=\"%s\"", g->pool_of[i]);
 		else
@@ -442,6 +445,41 @@ START_TEST(test_reuse_depth)
 }
 END_TEST
 
+/* Entries with elements of their own name inside (a pool's environment
+ * variables are <add>s too, empty or not), comments and CDATA holding
+ * tags, '>' and quotes in values: the scan finds each entry's end, and
+ * a reload reusing them gives what a fresh load does. */
+START_TEST(test_reuse_nested_markup)
+{
+	struct fixture x;
+	struct gen g = { .n_sites = 8 };
+	struct gen_cfg c;
+
+	g.pool_extra[2] = "   <environmentVariables>\n"
+			  "    <add name=\"A\" value=\"1 &gt; 0 > -1\" />\n"
+			  "    <add name='B' value='say \"hi\" &lt;/add> ok'></add>\n"
+			  "    <add name=\"C\" value=\"x\"\n     ></add   >\n"
+			  "   </environmentVariables>\n"
+			  "   <!-- </add> <add name=\"D\"> -->\n";
+	g.pool_extra[3] = "   <!-- <add> -->\n";
+	g.site_extra[4] = "   <!-- </site> <site name=\"X\"> -->\n"
+			  "   <limits maxConnections=\"7\" />\n";
+	fixture_setup(&x);
+	c = first_load(&x, &g);
+	ck_assert_str_eq(wasp_apphost_find_pool(c.ah, "P2")->env[1], "B=say \"hi\" </add> ok");
+	g.phys[1] = "www2";
+	c = reload(&x, c, &g, 1);
+	g.pool_extra[2] = "   <environmentVariables><add name=\"A\" value=\"2\" /></environmentVariables>\n";
+	c = reload(&x, c, &g, 1);
+	ck_assert_uint_eq(wasp_apphost_find_pool(c.ah, "P2")->n_env, 1);
+	ck_assert_uint_eq(wasp_apphost_find_site(c.ah, "S4")->limits.max_connections, 7);
+	g.phys[5] = "www2";
+	c = reload(&x, c, &g, 1);
+	wasp_config_free(c.cfg);
+	fixture_done(&x);
+}
+END_TEST
+
 /* Site i's bindings as gen_text() writes them with https: sslFlags and
  * the certificate's names on the https one, none on the http one. */
 static void
@@ -518,6 +556,7 @@ main(void)
 	tcase_add_test(tc, test_reuse_errors);
 	tcase_add_test(tc, test_reuse_depth);
 	tcase_add_test(tc, test_reuse_https_bindings);
+	tcase_add_test(tc, test_reuse_nested_markup);
 	suite_add_tcase(s, tc);
 	return testutil_run(s);
 }
