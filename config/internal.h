@@ -115,11 +115,18 @@ struct cfg_schema {
 	/* cfg_schema_pack()'s output, made once (in arena). */
 	const char *packed;
 	size_t packed_len;
+	/* loaded from a directory: its files' names and bytes hashed
+	 * (cfg_schema_dir_hash()); 0 otherwise */
+	uint64_t dir_hash;
 };
 
 /* Load every *.xml in dir (sorted by name). Problems go into diags. */
 int cfg_schema_load_dir(const char *dir, struct wasp_arena *arena, struct cfg_schema **ret,
 			struct wasp_diag_list *diags);
+/* The names and bytes of every *.xml in dir, hashed as cfg_schema_load_dir()
+ * records them, without parsing them (a reload's check that the schema is
+ * the same). 0, or -errno when the directory or a file cannot be read. */
+int cfg_schema_dir_hash(const char *dir, uint64_t *ret);
 /* The parsed schema in a compact binary form that cfg_schema_unpack() reads
  * back without an XML parser (how a generation carries it to a worker).
  * Made on the first call and kept in s's arena: *ret_buf belongs to s.

@@ -568,9 +568,11 @@ filter_xml(const struct dirent *de)
 	return de->d_name[0] != '.' && l > 4 && streq(de->d_name + l - 4, ".xml");
 }
 
-int
-cfg_schema_load_dir(const char *dir, struct wasp_arena *arena, struct cfg_schema **ret,
-		    struct wasp_diag_list *diags)
+/* Every *.xml in dir (sorted by name) read into arena: *ret_texts, *ret_n
+ * (at least one). */
+static int
+schema_read_dir(const char *dir, struct wasp_arena *arena, struct schema_text **ret_texts,
+		size_t *ret_n, struct wasp_diag_list *diags)
 {
 	struct dirent **list = NULL;
 	struct schema_text *texts;
@@ -612,9 +614,57 @@ cfg_schema_load_dir(const char *dir, struct wasp_arena *arena, struct cfg_schema
 	for (int i = 0; i < n; i++)
 		free(list[i]);
 	free(list);
+	*ret_texts = texts;
+	*ret_n = (size_t)n;
+	return r;
+}
+
+static uint64_t
+texts_hash(const struct schema_text *texts, size_t n)
+{
+	uint64_t h = UINT64_C(0x9e3779b97f4a7c15);
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t k[3] = { h, cfg_hash_bytes(texts[i].name, strlen(texts[i].name)),
+				  cfg_hash_bytes(texts[i].text, texts[i].len) };
+
+		h = cfg_hash_bytes((const char *)k, sizeof(k));
+	}
+	return h ? h : 1;
+}
+
+int
+cfg_schema_load_dir(const char *dir, struct wasp_arena *arena, struct cfg_schema **ret,
+		    struct wasp_diag_list *diags)
+{
+	struct schema_text *texts = NULL;
+	size_t n = 0;
+	int r = schema_read_dir(dir, arena, &texts, &n, diags);
+
 	if (r < 0)
 		return r;
-	return schema_load_texts(texts, (size_t)n, arena, ret, diags);
+	r = schema_load_texts(texts, n, arena, ret, diags);
+	if (r >= 0)
+		(*ret)->dir_hash = texts_hash(texts, n);
+	return r;
+}
+
+int
+cfg_schema_dir_hash(const char *dir, uint64_t *ret)
+{
+	_cleanup_(cfg_arena_freep) struct wasp_arena *tmp = wasp_arena_new();
+	struct wasp_diag_list d = WASP_DIAG_LIST_INIT;
+	struct schema_text *texts = NULL;
+	size_t n = 0;
+	int r;
+
+	if (!tmp)
+		return -ENOMEM;
+	r = schema_read_dir(dir, tmp, &texts, &n, &d);
+	wasp_diag_list_done(&d);
+	if (r >= 0)
+		*ret = texts_hash(texts, n);
+	return r;
 }
 
 /* True when the running program is inside the build tree (the tests, or

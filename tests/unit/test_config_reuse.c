@@ -4,6 +4,7 @@
  * copy and digest, the merged sites and pools sections and the typed view
  * are compared, after each of a series of edits. Edits outside the
  * entries (the *Defaults, a <location>) must not reuse anything. */
+#include <dirent.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include "test_config_util.h"
 #include "testutil.h"
 #include "util.h"
+#include "wasp-build.h"
 
 #define N_SITES 40
 
@@ -480,6 +482,93 @@ START_TEST(test_reuse_nested_markup)
 }
 END_TEST
 
+/* The schema files copied into dir, applicationHost.xml with from (if
+ * any) replaced by to. */
+static void
+copy_schema(const char *dir, const char *from, const char *to)
+{
+	DIR *d = opendir(WASP_SCHEMA_BUILD_DIR);
+	struct dirent *de;
+
+	ck_assert_ptr_nonnull(d);
+	(void)mkdir(dir, 0755);
+	while ((de = readdir(d))) {
+		_cleanup_free_ char *src = NULL, *dst = NULL, *text = NULL, *out = NULL;
+		size_t len = 0;
+		FILE *f;
+
+		if (!strstr(de->d_name, ".xml"))
+			continue;
+		ck_assert_int_gt(asprintf(&src, "%s/%s", WASP_SCHEMA_BUILD_DIR, de->d_name), 0);
+		ck_assert_int_gt(asprintf(&dst, "%s/%s", dir, de->d_name), 0);
+		f = fopen(src, "r");
+		ck_assert_ptr_nonnull(f);
+		ck_assert_int_ne(getdelim(&text, &len, '\0', f), -1);
+		fclose(f);
+		if (from && streq(de->d_name, "applicationHost.xml")) {
+			char *at = strstr(text, from);
+
+			ck_assert_ptr_nonnull(at);
+			*at = '\0';
+			ck_assert_int_gt(asprintf(&out, "%s%s%s", text, to, at + strlen(from)), 0);
+		}
+		testutil_write_file(dst, out ? out : text);
+	}
+	closedir(d);
+}
+
+/* The schema directory is compared at each reload that would reuse: the
+ * same bytes (hashed, not parsed again), other bytes with the same
+ * content, and a changed schema, which loads the whole file. */
+START_TEST(test_reuse_schema_changes)
+{
+	static const char *const attr = "<attribute name=\"privateKeyPassword\"";
+	struct fixture x;
+	struct gen g = { .n_sites = 6 };
+	struct wasp_config_opts opts = { 0 };
+	struct gen_cfg c = { 0 };
+	struct wasp_diag_list d = WASP_DIAG_LIST_INIT;
+	_cleanup_free_ char *dir = NULL;
+	static const int expect[] = { 1, 1, 0 };
+
+	fixture_setup(&x);
+	ck_assert_int_gt(asprintf(&dir, "%s/schema", x.dir), 0);
+	copy_schema(dir, NULL, NULL);
+	opts.schema_dir = dir;
+	{
+		_cleanup_free_ char *text = gen_text(&g);
+
+		ck_assert_int_eq(wasp_config_load_buffer(text, strlen(text), x.path, &opts, &c.cfg, &d), 0);
+		ck_assert_int_eq(wasp_apphost_build(c.cfg, wasp_config_arena(c.cfg), &c.ah, &d), 0);
+	}
+	for (int step = 0; step < 3; step++) {
+		_cleanup_free_ char *text = NULL;
+		struct gen_cfg next = { 0 };
+
+		if (step == 1)
+			copy_schema(dir, attr, "<!-- the same schema -->\n    <attribute name=\"privateKeyPassword\"");
+		if (step == 2)
+			copy_schema(dir, attr, "<attribute name=\"zzz\" type=\"string\" />\n    "
+					       "<attribute name=\"privateKeyPassword\"");
+		g.phys[step] = "www2";
+		text = gen_text(&g);
+		ck_assert_int_eq(wasp_config_reload_buffer(text, strlen(text), x.path, &opts, c.cfg,
+							   &next.cfg, &next.ah, &d),
+				 expect[step]);
+		if (!expect[step]) {
+			ck_assert_int_eq(wasp_config_load_buffer(text, strlen(text), x.path, &opts, &next.cfg, &d), 0);
+			ck_assert_int_eq(wasp_apphost_build(next.cfg, wasp_config_arena(next.cfg), &next.ah, &d), 0);
+		}
+		wasp_config_free(c.cfg);
+		c = next;
+	}
+	ck_assert_uint_eq(d.n_errors, 0);
+	wasp_config_free(c.cfg);
+	wasp_diag_list_done(&d);
+	fixture_done(&x);
+}
+END_TEST
+
 /* Site i's bindings as gen_text() writes them with https: sslFlags and
  * the certificate's names on the https one, none on the http one. */
 static void
@@ -557,6 +646,7 @@ main(void)
 	tcase_add_test(tc, test_reuse_depth);
 	tcase_add_test(tc, test_reuse_https_bindings);
 	tcase_add_test(tc, test_reuse_nested_markup);
+	tcase_add_test(tc, test_reuse_schema_changes);
 	suite_add_tcase(s, tc);
 	return testutil_run(s);
 }
