@@ -197,6 +197,9 @@ routes_tls_json(struct wasp_env *env)
 		      wasp_element_get_str(t, "pfxPassword", ""), "caFile",
 		      wasp_element_get_str(t, "clientCertificateCaFile", ""), "ticketSeed", seed);
 	explicit_bzero(seed, sizeof(seed));
+	if (o && json_object_set_new(o, "kernelTls",
+				     json_boolean(wasp_element_get_bool(t, "kernelTls", true))) < 0)
+		o = json_decref_null(o);
 	if (o && wasp_element_get_bool(ccs, "enabled", false) &&
 	    (json_object_set_new(o, "ccsPath",
 				 json_string(wasp_element_get_str(ccs, "physicalPath", ""))) < 0 ||

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WASP_IPC_VERSION 4
+#define WASP_IPC_VERSION 5
 
 enum wasp_ipc_role {
 	WASP_ROLE_ACTIVATOR = 1,
@@ -85,14 +85,16 @@ enum wasp_ipc_role {
 	  8, NONE)                                                                                 \
 	/* 400: adapter <-> worker (handoff channel) */                                            \
 	/* A->W: fd = connection; the struct, app_path_len bytes of path, protocol_len bytes of    \
-	 * protocol, tls_len bytes of TLS facts, then data_len bytes already read */               \
+	 * protocol, tls_len bytes of TLS facts, tls_mac_len bytes of their MAC (kTLS), then       \
+	 * data_len bytes already read */                                                          \
 	X(HANDOFF, handoff, 400, VAR, struct wasp_msg_handoff, 72, REQUIRED)                       \
 	/* W->A: the worker owns those connections now (several refs after HANDOFFs with           \
 	 * WASP_HANDOFF_F_ACK_MANY) */                                                             \
 	X(HANDOFF_ACK, handoff_ack, 401, ARRAY, struct wasp_msg_conn_ref, 8, NONE)                 \
-	/* W->A: fd = connection; the struct, then data_len unread bytes: route it again           \
-	 * (another pool, or the worker is draining and had not acknowledged it) */                \
-	X(HANDBACK, handback, 402, VAR, struct wasp_msg_handback, 12, REQUIRED)                     \
+	/* W->A: fd = connection; the struct, then data_len unread bytes, then (a kTLS socket      \
+	 * acknowledged) its HANDOFF's TLS facts and MAC echoed: route it again (another pool,     \
+	 * or the worker is draining and had not acknowledged it) */                               \
+	X(HANDBACK, handback, 402, VAR, struct wasp_msg_handback, 12, REQUIRED)                    \
 	/* W->A: the worker did not take those connections (at its connection limit, or the        \
 	 * fd could not be received); the adapter still holds them and routes them again */        \
 	X(HANDOFF_REFUSED, handoff_refused, 403, ARRAY, struct wasp_msg_conn_ref, 8, NONE)         \
@@ -242,8 +244,12 @@ struct wasp_msg_handoff {
 	uint8_t peer_addr[16];
 	uint16_t local_port;
 	uint16_t peer_port;
-	uint32_t reserved;
+	/* a kTLS connection (the fd is the TCP socket, WASP_TLS_F_KTLS): the
+	 * bytes of the MAC that follow the facts, which a HANDBACK echoes
+	 * with them (WASP_TLS_MAC_LEN); 0: none */
+	uint32_t tls_mac_len;
 };
+#define WASP_TLS_MAC_LEN 32
 
 /* A TLS connection's facts (the HTTPS and CERT_ server variables): the
  * struct, then each string its lengths give, in this order, not

@@ -58,7 +58,7 @@ lsn_handoff_send(struct lsn_env *env, struct lsn_pool *p, struct lsn_conn *c)
 	size_t protolen = strlen(proto);
 	struct lsn_worker *w;
 
-	if (c->relay) {
+	if (c->relay || c->ktls) {
 		proto = "https";
 		protolen = 5;
 	}
@@ -70,7 +70,9 @@ lsn_handoff_send(struct lsn_env *env, struct lsn_pool *p, struct lsn_conn *c)
 		.generation = c->table->rt->generation,
 		.flags = WASP_HANDOFF_F_ACK_MANY,
 		.protocol_len = (uint32_t)protolen,
-		.tls_len = c->relay ? (uint32_t)lsn_relay_info_len(c->relay) : 0,
+		.tls_len = c->relay ? (uint32_t)lsn_relay_info_len(c->relay)
+				    : (uint32_t)lsn_ktls_facts_len(c->ktls),
+		.tls_mac_len = c->ktls ? WASP_TLS_MAC_LEN : 0,
 		.local_port = c->local_port,
 		.peer_port = c->peer_port,
 	};
@@ -82,6 +84,8 @@ lsn_handoff_send(struct lsn_env *env, struct lsn_pool *p, struct lsn_conn *c)
 	wasp_ipc_put_bytes(&wr, proto, protolen);
 	if (c->relay)
 		lsn_relay_put_info(c->relay, &wr);
+	else if (c->ktls)
+		lsn_ktls_put(c->ktls, &wr);
 	wasp_ipc_put_bytes(&wr, c->buf, c->len);
 	if (wr.error) {
 		lsn_conn_reject(env, c, 431, "request too large to hand off");
@@ -265,6 +269,22 @@ worker_on_room(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void
 	return 0;
 }
 
+/* A handed back socket that is not a relay's: a kTLS one comes with its
+ * facts and their MAC, or is closed (c is then freed). */
+static int
+handback_ktls(struct lsn_worker *w, struct lsn_conn *c, const void *echo, size_t len)
+{
+	int r = lsn_ktls_handback(c, echo, len);
+
+	if (r < 0) {
+		log_warning_errno(r, "worker %u (pid %u) handed back a kTLS connection without its "
+				  "TLS facts or with facts that do not match it: closed it",
+				  w->worker_id, w->pid);
+		lsn_conn_free(w->pool->env, c);
+	}
+	return r;
+}
+
 static int
 worker_on_handback(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, void *userdata)
 {
@@ -272,15 +292,18 @@ worker_on_handback(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, 
 	struct lsn_env *env = w->pool->env;
 	struct wasp_msg_handback hb;
 	struct wasp_ipc_reader rd;
-	const uint8_t *data;
+	const uint8_t *data, *echo;
 	struct lsn_conn *c = NULL;
+	size_t echo_len;
 	int fd = msg->fd;
 
-	/* the channel checked that the struct is there; the bytes after it
-	 * must be data_len exactly */
+	/* the channel checked that the struct is there; then data_len bytes,
+	 * and what follows is a kTLS socket's facts echoed */
 	wasp_ipc_reader_init(&rd, msg->payload, msg->len);
 	memcpy(&hb, wasp_ipc_get_bytes(&rd, sizeof(hb)), sizeof(hb));
 	data = wasp_ipc_get_bytes(&rd, hb.data_len);
+	echo_len = rd.left;
+	echo = wasp_ipc_get_bytes(&rd, echo_len);
 	if (!wasp_ipc_reader_done(&rd)) {
 		(void)safe_close(fd);
 		log_warning("worker %u (pid %u): HANDBACK with a wrong length", w->worker_id,
@@ -326,6 +349,8 @@ worker_on_handback(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, 
 		}
 		if (relay)
 			lsn_relay_attach(relay, c);
+		else if (handback_ktls(w, c, echo, echo_len) < 0)
+			return 0;
 		/* a TLS connection's addresses are the relay's; a socket that
 		 * is neither ours nor an IP connection is not served */
 		if (!lsn_conn_set_addrs(c, NULL, 0)) {

@@ -106,6 +106,7 @@ lsn_conn_new(struct lsn_env *env, int fd)
 	c->peer_counted = false;
 	c->have_addrs = false;
 	c->relay = NULL;
+	c->ktls = NULL;
 	conn_forget_request(c);
 	c->t_start = wasp_now_usec();
 	c->in_reading = true;
@@ -164,6 +165,8 @@ lsn_conn_free(struct lsn_env *env, struct lsn_conn *c)
 	lsn_client_remove(env, c);
 	if (c->relay)
 		lsn_relay_attach(c->relay, NULL);
+	lsn_ktls_free(c->ktls);
+	c->ktls = NULL;
 	c->fd = safe_close(c->fd);
 	c->state = LSN_CONN_FREE;
 	/* Big handback buffers go back to the normal size. */

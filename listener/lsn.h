@@ -77,6 +77,7 @@ struct lsn_conn {
 	uint16_t peer_port, local_port;
 	bool have_addrs;   /* peer and local are known */
 	struct lsn_relay *relay; /* a TLS connection: fd is the plaintext end */
+	struct lsn_ktls *ktls;   /* a kTLS connection: fd is the TCP socket */
 };
 
 TAILQ_HEAD(lsn_conn_list, lsn_conn);

@@ -179,6 +179,11 @@ relay_handshake(struct lsn_relay *r, short *wt, short *wp, bool *gone)
 		r->table = NULL;
 		r->rs = NULL;
 		(void)lsn_tls_make_info(r);
+		if (lsn_ktls_take(r)) {
+			*gone = true; /* the connection has its TCP socket */
+			relay_free(r);
+			return false;
+		}
 		return true;
 	}
 	kind = lsn_tls_failure_kind(r->ssl, n); /* before ssl_want() clears the errors */

@@ -681,24 +681,8 @@ lsn_tls_new_ssl(struct lsn_env *env, struct lsn_relay *r)
 		return NULL;
 	}
 	SSL_set_accept_state(ssl);
+	lsn_ktls_prepare(env, ssl);
 	return ssl;
-}
-
-/* Whether the kernel offers kernel TLS (the "tls" TCP ULP). The kTLS
- * hand-off is not done (docs/design.md "HTTPS"): every TLS connection takes
- * the relay; this says which path a kernel could take. */
-static bool
-ktls_available(void)
-{
-	char buf[256] = "";
-	FILE *f = fopen("/proc/sys/net/ipv4/tcp_available_ulp", "re");
-	bool yes;
-
-	if (!f)
-		return false;
-	yes = fgets(buf, sizeof(buf), f) && strstr(buf, "tls");
-	(void)fclose(f);
-	return yes;
 }
 
 int
@@ -716,9 +700,10 @@ lsn_tls_init(struct lsn_env *env)
 	if (!t->base || !t->aes || !t->ev_check || event_add(t->ev_check, &tv) < 0)
 		return -ENOMEM;
 	tickets_rotate(env);
-	log_info("TLS: %s; connections go through the listener's relay",
-		 ktls_available() ? "the kernel offers kTLS (not used yet)"
-				  : "no kernel TLS (no tls ULP)");
+	log_info("TLS: %s", lsn_ktls_init() ? "the kernel offers kTLS: connections with both "
+					      "directions in the kernel go to workers as TCP sockets"
+					    : "no kernel TLS (no tls ULP): connections go through "
+					      "the listener's relay");
 	return 0;
 }
 
@@ -745,6 +730,7 @@ lsn_tls_done(struct lsn_env *env)
 	t->ev_check = wasp_event_free(t->ev_check);
 	explicit_bzero(t->keys, sizeof(t->keys));
 	explicit_bzero(t->seed, sizeof(t->seed));
+	lsn_ktls_done();
 	free(t);
 	env->tls = NULL;
 }

@@ -135,3 +135,28 @@ size_t lsn_relay_info_len(const struct lsn_relay *r);
 void lsn_relay_free_all(struct lsn_env *env);
 /* Step r now (after its SSL was told to send something). */
 void lsn_relay_kick(struct lsn_relay *r);
+
+/* ktls.c: the kTLS hand-off (docs/design.md "HTTPS") */
+struct lsn_ktls;
+/* Whether the kernel offers kTLS (the tls ULP) and the hand-off can be made. */
+bool lsn_ktls_init(void);
+void lsn_ktls_done(void);
+/* A new SSL asks OpenSSL for kTLS where the kernel and the table allow. */
+void lsn_ktls_prepare(struct lsn_env *env, struct ssl_st *ssl);
+/* r's handshake is done: when both directions are in the kernel, its
+ * connection's fd becomes the TCP socket (r->tcp -1; the caller frees r)
+ * and true; false: the relay goes on. */
+bool lsn_ktls_take(struct lsn_relay *r);
+void lsn_ktls_free(struct lsn_ktls *k);
+/* The HANDOFF's TLS facts of a kTLS connection (0 when k is NULL), and
+ * the facts and their MAC (WASP_TLS_MAC_LEN) into w. */
+size_t lsn_ktls_facts_len(const struct lsn_ktls *k);
+void lsn_ktls_put(const struct lsn_ktls *k, struct wasp_ipc_writer *w);
+/* A HANDBACK's connection c (new, not a relay's) with the bytes echoed
+ * after its data: a kTLS socket's facts checked against their MAC into
+ * c->ktls. 0 (also for a plain socket with none), -EPERM (a kTLS socket
+ * without valid facts, or facts for a socket without kTLS: close it),
+ * -ENOMEM. */
+int lsn_ktls_handback(struct lsn_conn *c, const void *echo, size_t len);
+/* Connections handed over as kTLS sockets so far. */
+uint64_t lsn_ktls_taken(void);

@@ -478,6 +478,8 @@ parse_tls(struct parse_ctx *c, json_t *root)
 	    (r = table_str(c, ccs_pw, &o->ccs_password)) < 0 ||
 	    (r = table_str(c, seed, &o->ticket_seed)) < 0)
 		return r;
+	/* kernel TLS where the kernel offers it; only an explicit false turns it off */
+	o->ktls = !t || !json_is_false(json_object_get(t, "kernelTls"));
 	return 0;
 }
 

@@ -99,6 +99,7 @@ struct wasp_route_tls {
 	const char *ccs_path;     /* Central Certificate Store; NULL: disabled */
 	const char *ccs_password;
 	const char *ticket_seed;  /* hex; "" = none (the listener makes its own keys) */
+	bool ktls;                /* hand kTLS sockets to workers where the kernel can */
 };
 
 struct wasp_route_table {

@@ -226,7 +226,7 @@ handback(struct conn *c, const void *data, size_t len, uint32_t flags)
 		conn_free(c);
 		return;
 	}
-	r = wchan_handback(c->chan, fd, 0, data, len, flags);
+	r = wchan_handback(c->chan, fd, 0, data, len, flags, c->tls);
 	if (r < 0)
 		log_warning_errno(r, "hand back connection, dropping it");
 	else

@@ -32,7 +32,7 @@ tls_lengths(const struct wasp_msg_tls_info *in, size_t n[9])
 }
 
 struct conn_tls *
-conn_tls_parse(const void *p, size_t len, int *err)
+conn_tls_parse(const void *p, size_t len, size_t mac_len, int *err)
 {
 	const char **fields[8];
 	struct wasp_msg_tls_info in;
@@ -47,13 +47,18 @@ conn_tls_parse(const void *p, size_t len, int *err)
 	memcpy(&in, p, sizeof(in));
 	if (tls_lengths(&in, n) != len - sizeof(in))
 		return NULL;
-	/* the strings NUL-terminated after the struct, then the DER */
-	t = malloc(sizeof(*t) + len + 8);
+	if (mac_len != 0 && (mac_len != WASP_TLS_MAC_LEN || !(in.flags & WASP_TLS_F_KTLS)))
+		return NULL;
+	/* the strings NUL-terminated after the struct, then the DER, then (a
+	 * kTLS socket) the facts and their MAC as they came, for a HANDBACK */
+	t = malloc(sizeof(*t) + len + 8 + (mac_len ? len + mac_len : 0));
 	if (!t) {
 		*err = -ENOMEM;
 		return NULL;
 	}
 	t->info = in;
+	t->echo = NULL;
+	t->echo_len = mac_len ? len + mac_len : 0;
 	fields[0] = &t->cipher;
 	fields[1] = &t->sni;
 	fields[2] = &t->server_subject;
@@ -77,6 +82,10 @@ conn_tls_parse(const void *p, size_t len, int *err)
 	}
 	memcpy(dst, src, n[8]);
 	t->client_cert = n[8] ? (const uint8_t *)dst : NULL;
+	if (t->echo_len) {
+		memcpy(dst + n[8], p, t->echo_len);
+		t->echo = (const uint8_t *)dst + n[8];
+	}
 	*err = 0;
 	return t;
 }
@@ -141,6 +150,8 @@ tls_server_variable(struct wasp_request *req, const char *name)
 		return t ? "on" : "off";
 	if (streq(name, "SERVER_PORT_SECURE"))
 		return t ? "1" : "0";
+	if (streq(name, "WASP_TLS_OFFLOAD"))
+		return !t ? "" : (t->info.flags & WASP_TLS_F_KTLS) ? "ktls" : "relay";
 	if ((s = startswith(name, "HTTPS_")) || (s = startswith(name, "CERT_"))) {
 		bool cert = name[0] == 'C';
 

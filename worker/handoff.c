@@ -181,7 +181,7 @@ wchan_refuse(struct wchan *c, uint32_t conn_id, uint32_t seq, bool fd_lost)
 
 int
 wchan_handback(struct wchan *c, int fd, uint32_t conn_id, const void *data, size_t len,
-	       uint32_t flags)
+	       uint32_t flags, const struct conn_tls *tls)
 {
 	struct wasp_msg_handback hb = { .conn_id = conn_id, .data_len = (uint32_t)len,
 					.flags = flags };
@@ -191,6 +191,9 @@ wchan_handback(struct wchan *c, int fd, uint32_t conn_id, const void *data, size
 	wasp_ipc_writer_init(&w, buf, sizeof(buf));
 	wasp_ipc_put_bytes(&w, &hb, sizeof(hb));
 	wasp_ipc_put_bytes(&w, data, len);
+	/* a kTLS socket's facts go back with it: the listener has no copy */
+	if (tls && tls->echo)
+		wasp_ipc_put_bytes(&w, tls->echo, tls->echo_len);
 	if (!c->ch || w.error) {
 		safe_close(fd);
 		return c->ch ? -EMSGSIZE : -ENOTCONN;
@@ -298,7 +301,9 @@ handoff_origin(const struct wasp_msg_handoff *ho, const void *tls, struct conn_o
 
 	origin_addr(ho->local_addr, ho->local_port, &o->local, &o->local_len);
 	origin_addr(ho->peer_addr, ho->peer_port, &o->peer, &o->peer_len);
-	o->tls = ho->tls_len ? conn_tls_parse(tls, ho->tls_len, &r) : NULL;
+	if (ho->tls_mac_len && !ho->tls_len)
+		return -EBADMSG;
+	o->tls = ho->tls_len ? conn_tls_parse(tls, ho->tls_len, ho->tls_mac_len, &r) : NULL;
 	return r;
 }
 
@@ -323,6 +328,7 @@ wchan_on_handoff(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, vo
 	path = wasp_ipc_get_bytes(&rd, ho.app_path_len);
 	pname = wasp_ipc_get_bytes(&rd, ho.protocol_len);
 	tls = wasp_ipc_get_bytes(&rd, ho.tls_len);
+	(void)wasp_ipc_get_bytes(&rd, ho.tls_mac_len); /* follows tls */
 	data = wasp_ipc_get_bytes(&rd, ho.data_len);
 	if (!wasp_ipc_reader_done(&rd) || ho.app_path_len == 0 ||
 	    ho.app_path_len > WASP_APP_PATH_MAX || memchr(path, '\0', ho.app_path_len) ||
@@ -347,7 +353,7 @@ wchan_on_handoff(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, vo
 
 	if (env->draining || !env->ready) {
 		/* not ours to take: back, unacknowledged, with its conn id */
-		r = wchan_handback(c, fd, ho.conn_id, data, ho.data_len, 0);
+		r = wchan_handback(c, fd, ho.conn_id, data, ho.data_len, 0, NULL);
 		if (r < 0)
 			log_warning_errno(r, "hand back connection %u", ho.conn_id);
 		return 0;

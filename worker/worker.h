@@ -436,8 +436,9 @@ void wchan_unref(struct wchan *c);
 /* Whether c (NULL: none) can still take a HANDBACK. */
 bool wchan_open(const struct wchan *c);
 /* Send HANDBACK (fd is closed once sent, also on failure) with data. 0 or -errno. */
+struct conn_tls;
 int wchan_handback(struct wchan *c, int fd, uint32_t conn_id, const void *data, size_t len,
-		   uint32_t flags);
+		   uint32_t flags, const struct conn_tls *tls);
 /* An acknowledged connection of c's was closed (not handed back): counted
  * for the adapter's next WORKER_ROOM. */
 void wchan_release(struct wchan *c);
@@ -474,13 +475,18 @@ struct conn_tls {
 	const char *cipher, *sni, *server_subject, *server_issuer;
 	const char *client_subject, *client_issuer, *client_serial, *client_cookie;
 	const uint8_t *client_cert; /* DER, info.client_cert_len bytes; NULL: none */
+	/* a kTLS socket's facts and MAC as the HANDOFF had them, echoed in a
+	 * HANDBACK (echo_len bytes); NULL: none (a relayed connection) */
+	const uint8_t *echo;
+	size_t echo_len;
 };
 /* HTTPS, SERVER_PORT_SECURE, HTTPS_* and CERT_* (conntls.c); NULL for
  * another name. */
 const char *tls_server_variable(struct wasp_request *req, const char *name);
-/* A HANDOFF's TLS facts (len bytes) into a new conn_tls; NULL when
- * malformed (or out of memory: *err says which, -EBADMSG or -ENOMEM). */
-struct conn_tls *conn_tls_parse(const void *p, size_t len, int *err);
+/* A HANDOFF's TLS facts (len bytes, then mac_len bytes of their MAC on a
+ * kTLS socket) into a new conn_tls; NULL when malformed (or out of memory:
+ * *err says which, -EBADMSG or -ENOMEM). */
+struct conn_tls *conn_tls_parse(const void *p, size_t len, size_t mac_len, int *err);
 int conn_prepare(struct worker_env *env, int fd, struct wchan *chan, uint32_t site_id,
 		 const char *app_path, const void *data, size_t len,
 		 const struct conn_origin *origin, struct conn **ret);

@@ -27,7 +27,7 @@ extern "C" {
 /* This header's API (the calls below); bumped when a call changes. */
 #define WASP_ADAPTER_API_VERSION 1
 /* The wire protocol's version, carried in every header and in HELLO. */
-#define WASP_ADAPTER_IPC_VERSION 4
+#define WASP_ADAPTER_IPC_VERSION 5
 
 #define WASP_ADAPTER_HDR_SIZE 16
 #define WASP_ADAPTER_MAX_MSG 65536 /* header included */

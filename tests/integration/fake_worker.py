@@ -23,7 +23,7 @@ import struct
 import sys
 
 HDR = struct.Struct("=IHBBII")  # len, type, version, flags, seq, pid
-VERSION = 4
+VERSION = 5
 HELLO, READY, STATS = 1, 301, 304
 ROLE_WORKER = 3
 ROLE_ADAPTER = 2

@@ -19,7 +19,7 @@ import time
 import wasptest
 from wasptest import check, Failure, TIME_SCALE
 
-IPC_VERSION = 4
+IPC_VERSION = 5
 HDR = struct.Struct("=IHBBII")
 F_HAS_FD = 0x01
 

@@ -40,7 +40,7 @@ FAKE_PEER = r'''
 import os, socket, struct, sys, time
 
 HDR = struct.Struct("=IHBBII")
-IPC_VERSION = 4  # common/msg.h WASP_IPC_VERSION
+IPC_VERSION = 5  # common/msg.h WASP_IPC_VERSION
 ROLE = {"wasp-worker": 3, "wasp-http": 2}
 NAME = os.path.basename(sys.argv[0])
 KEY = "WORKER" if NAME == "wasp-worker" else "ADAPTER"

@@ -604,15 +604,15 @@ START_TEST(test_malformed_tls_facts_close_channel)
 	struct conn_tls *tls;
 	int err;
 
-	tls = conn_tls_parse(&m1.info, sizeof(m1.info) + 7, &err);
+	tls = conn_tls_parse(&m1.info, sizeof(m1.info) + 7, 0, &err);
 	ck_assert_ptr_nonnull(tls); /* 7 bytes of strings: what the lengths say */
 	ck_assert_str_eq(tls->cipher, "AES1");
 	ck_assert_str_eq(tls->sni, "abc");
 	free(tls);
 	m1.strs[1] = '\0';
-	ck_assert_ptr_null(conn_tls_parse(&m1.info, sizeof(m1.info) + 7, &err)); /* a NUL */
+	ck_assert_ptr_null(conn_tls_parse(&m1.info, sizeof(m1.info) + 7, 0, &err)); /* a NUL */
 	ck_assert_int_eq(err, -EBADMSG);
-	ck_assert_ptr_null(conn_tls_parse(&m1.info, 4, &err)); /* shorter than the struct */
+	ck_assert_ptr_null(conn_tls_parse(&m1.info, 4, 0, &err)); /* shorter than the struct */
 	handoff_closes_channel(&m1, sizeof(m1));
 }
 END_TEST
