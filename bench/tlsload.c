@@ -1,7 +1,7 @@
 /* tlsload: a closed-loop HTTPS (HTTP/1.1 over TLS 1.3) load generator for
  * bench/run's tls scenario.
  *
- *   tlsload HOST-IP PORT PATH CONNECTIONS SECONDS MODE
+ *   tlsload HOST-IP PORT PATH CONNECTIONS SECONDS MODE [tls1.2]
  *
  * MODE keepalive: each connection does one handshake, then sends a GET and
  * waits for the whole response (Content-Length bodies only), again and again;
@@ -252,10 +252,11 @@ main(int argc, char **argv)
 	struct tconn *conns;
 	uint64_t start, stop;
 	size_t nconn;
+	bool tls12;
 
 	if (argc < 7 || parse_mode(argv[6]) < 0) {
 		fprintf(stderr, "usage: tlsload HOST-IP PORT PATH CONNECTIONS SECONDS "
-				"keepalive|handshake|resume\n");
+				"keepalive|handshake|resume [tls1.2]\n");
 		return 2;
 	}
 	addr.sin_family = AF_INET;
@@ -268,7 +269,11 @@ main(int argc, char **argv)
 				   argv[3], mode == KEEPALIVE ? "" : "Connection: close\r\n");
 	signal(SIGPIPE, SIG_IGN);
 	ctx = SSL_CTX_new(TLS_client_method());
-	if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION)) {
+	/* an optional 7th argument "tls1.2": TLS 1.2 only (the kTLS path of
+	 * OpenSSL 3.0, which offloads TLS 1.3's sending only) */
+	tls12 = argc > 7 && strcmp(argv[7], "tls1.2") == 0;
+	if (!ctx || !SSL_CTX_set_min_proto_version(ctx, tls12 ? TLS1_2_VERSION : TLS1_3_VERSION) ||
+	    (tls12 && !SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION))) {
 		fprintf(stderr, "tlsload: SSL_CTX_new failed\n");
 		return 1;
 	}
