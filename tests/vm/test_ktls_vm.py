@@ -313,7 +313,8 @@ def build_initramfs(t, path, mods, srv_on, srv_off):
     vars_ = "\n".join([
         "DIR=%s" % t.dir, "RT=%s/vmrun" % t.dir, "WASPD=%s" % progs[0],
         "TLSLOAD=%s" % progs[4], "PORT=%d" % srv_on.port, "CFG_ON=%s" % srv_on.config_path,
-        "CFG_OFF=%s" % srv_off.config_path, "SECS=%s" % secs, "BIGN=4",
+        "CFG_OFF=%s" % srv_off.config_path, "SECS=%s" % secs,
+        "BIGN=%s" % os.environ.get("WASP_VM_BIG_DOWNLOADS", "4"),
     ])
     cp.file("vmtest.sh", VMTEST.replace("@VARS@", vars_).encode(), 0o755)
     cp.close()
