@@ -617,6 +617,42 @@ START_TEST(test_malformed_tls_facts_close_channel)
 }
 END_TEST
 
+/* A kTLS socket's facts and their MAC (tls_mac_len) are kept as they came,
+ * for the HANDBACK to echo; a MAC of another length, or without
+ * WASP_TLS_F_KTLS, is refused; a relayed connection's facts keep nothing. */
+START_TEST(test_ktls_facts_kept_for_handback)
+{
+	struct {
+		struct wasp_msg_tls_info info;
+		char strs[4];
+		uint8_t mac[WASP_TLS_MAC_LEN];
+	} __attribute__((packed)) m = {
+		.info = { .version = 0x0303, .flags = WASP_TLS_F_KTLS, .cipher_len = 4 },
+		.strs = { 'A', 'E', 'S', '1' },
+	};
+	size_t len = sizeof(m.info) + sizeof(m.strs);
+	struct conn_tls *tls;
+	int err;
+
+	memset(m.mac, 0xa5, sizeof(m.mac));
+	tls = conn_tls_parse(&m, len, WASP_TLS_MAC_LEN, &err);
+	ck_assert_ptr_nonnull(tls);
+	ck_assert_str_eq(tls->cipher, "AES1");
+	ck_assert_uint_eq(tls->echo_len, sizeof(m));
+	ck_assert_mem_eq(tls->echo, &m, sizeof(m));
+	free(tls);
+	ck_assert_ptr_null(conn_tls_parse(&m, len, 16, &err));
+	ck_assert_int_eq(err, -EBADMSG);
+	m.info.flags = 0;
+	ck_assert_ptr_null(conn_tls_parse(&m, len, WASP_TLS_MAC_LEN, &err));
+	tls = conn_tls_parse(&m, len, 0, &err);
+	ck_assert_ptr_nonnull(tls);
+	ck_assert_ptr_null(tls->echo);
+	ck_assert_uint_eq(tls->echo_len, 0);
+	free(tls);
+}
+END_TEST
+
 static void
 act_on_close(struct wasp_ipc_channel *ch, int err, void *userdata)
 {
@@ -782,6 +818,7 @@ worker_handoff_suite(void)
 	tcase_add_test(tc, test_drain_hands_back_idle);
 	tcase_add_test(tc, test_malformed_handoff_closes_channel);
 	tcase_add_test(tc, test_malformed_tls_facts_close_channel);
+	tcase_add_test(tc, test_ktls_facts_kept_for_handback);
 	tcase_add_test(tc, test_broken_channel_reported);
 	tcase_add_test(tc, test_refuse_at_limit);
 	tcase_add_test(tc, test_refuse_fd_lost);

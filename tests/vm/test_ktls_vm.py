@@ -217,6 +217,10 @@ cpu() { # user+system ticks of wasp's processes
 	done
 	echo $t
 }
+# the host's files keep the host's owners: as an ordinary user's they are
+# made the listener's (key files) and searchable (the test's directory)
+u=wasp-http; id $u >/dev/null 2>&1 || u=nobody
+chmod 711 $DIR; chown -R $u $DIR/certs
 start() { # config
 	rm -rf $RT; mkdir -p $RT; chmod 755 $RT
 	WASP_LOG_DIR=$DIR/logs WASP_LOG_LEVEL=info $WASPD -c $1 --runtime-dir $RT --test-hooks \
