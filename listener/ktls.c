@@ -188,6 +188,11 @@ lsn_ktls_take(struct lsn_relay *r)
 	SSL_set_read_ahead(ssl, 1);
 	if (!BIO_get_ktls_send(SSL_get_wbio(ssl)) || !BIO_get_ktls_recv(SSL_get_rbio(ssl)))
 		return false;
+	/* a binding that asks for client certificates keeps the session here:
+	 * asking again later (renegotiation, post-handshake authentication)
+	 * needs it */
+	if (SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER)
+		return false;
 	/* the core waits for the head on the plaintext end and nothing went
 	 * either way yet */
 	if (!c || c->state != LSN_CONN_READING || !c->ev_set || c->len > 0 || r->out_len > 0 ||

@@ -11,7 +11,8 @@ TLS 1.2 connection (both directions in the kernel) and "relay" when kTLS is
 off, a request and a 10 MiB download work (same bytes), one keep-alive
 connection goes from pool A to pool B and back to A (two hand-backs: the
 TLS facts come back with the socket, and the client never reconnects),
-and /proc/net/tls_stat counted kernel TLS. It also measures the CPU time
+/proc/net/tls_stat counted kernel TLS, and a site that asks for client
+certificates keeps the relay. It also measures the CPU time
 of wasp's processes per request on each path (4 KiB keep-alive and 10 MiB
 downloads, TLS 1.2), printed as ratios for docs/performance.md.
 
@@ -246,6 +247,8 @@ run() { # label
 	ok $1-offload12 "$($C --tls-max 1.2 $U/__wasp_test/var/WASP_TLS_OFFLOAD)"
 	ok $1-offload13 "$($C --tlsv1.3 $U/__wasp_test/var/WASP_TLS_OFFLOAD)"
 	ok $1-https "$($C --tls-max 1.2 $U/__wasp_test/var/HTTPS)"
+	ok $1-clientcert "$(curl -sk --resolve c.test:$PORT:127.0.0.1 --tls-max 1.2 \
+		https://c.test:$PORT/__wasp_test/var/WASP_TLS_OFFLOAD)"
 	ok $1-get "$($C --tls-max 1.2 $U/index.html)"
 	ok $1-big "$($C --tls-max 1.2 $U/big10.bin | md5sum | cut -d' ' -f1)"
 	# one connection: pool A, pool B (a hand-back), pool A (another)
@@ -271,11 +274,20 @@ stop
 
 
 def site_config(t, root, h, kernel_tls):
+    """Site S (pools A and B) on the port's default binding; site C on the
+    same port by SNI (c.test), with an application that asks for client
+    certificates: its connections keep the relay."""
+    access = ('  <location path="C/secure">\n    <system.webServer>\n      <security>\n'
+              '        <access sslFlags="SslNegotiateCert" />\n      </security>\n'
+              '    </system.webServer>\n  </location>\n')
     srv = tlstest.server(
         t, ["A", "B"],
         [tlstest.site("S", 1, [{"binding": "https/127.0.0.1:{port}:", "certificateHash": h}],
-                      apps=[{"path": "/", "pool": "A"}, {"path": "/b", "pool": "B"}])],
-        apphost_xml=tlstest.store_xml(root))
+                      apps=[{"path": "/", "pool": "A"}, {"path": "/b", "pool": "B"}]),
+         tlstest.site("C", 2, [{"binding": "https/127.0.0.1:{port}:c.test", "sslFlags": 1,
+                                "certificateHash": h}],
+                      apps=[{"path": "/", "pool": "A"}, {"path": "/secure", "pool": "A"}])],
+        apphost_xml=tlstest.store_xml(root), extra_xml=access)
     if not kernel_tls:
         srv.config_text = srv.config_text.replace("<tls ", '<tls kernelTls="false" ', 1)
     return srv
@@ -433,6 +445,9 @@ def test(t):
     check(found.get("ktls-offload13") in ("WASP_TLS_OFFLOAD=relay", "WASP_TLS_OFFLOAD=ktls"),
           "TLS 1.3: %r" % found.get("ktls-offload13"))
     for p in ("ktls", "relay"):
+        check(found.get(p + "-clientcert") == "WASP_TLS_OFFLOAD=relay",
+              "%s: a site asking for client certificates: %r"
+              % (p, found.get(p + "-clientcert")))
         check(found.get(p + "-https") == "HTTPS=on", "%s: %r" % (p, found.get(p + "-https")))
         check(found.get(p + "-get") == "pool A", "%s: %r" % (p, found.get(p + "-get")))
         check(found.get(p + "-big") == hashlib.md5(big).hexdigest(), "%s: 10 MiB: %r" % (p, found.get(p + "-big")))
