@@ -376,7 +376,10 @@ worker_on_handback(struct wasp_ipc_channel *ch, const struct wasp_ipc_msg *msg, 
 	c->t_start = wasp_now_usec();
 	log_debug("connection %u handed back by worker %u with %u bytes", c->id, w->worker_id,
 		  c->len);
-	/* a request that wants a client certificate: asked for first */
+	/* a request that wants a client certificate: asked for first (a
+	 * kTLS connection cannot be) */
+	if (hb.flags & WASP_HANDBACK_F_CLIENT_CERT)
+		lsn_ktls_cert_asked(c);
 	if ((hb.flags & WASP_HANDBACK_F_CLIENT_CERT) && lsn_tls_want_client_cert(env, c))
 		return 0;
 	/* The bytes may hold a complete request already: route before reading. */

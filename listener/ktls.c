@@ -259,6 +259,20 @@ lsn_ktls_handback(struct lsn_conn *c, const void *echo, size_t len)
 	return 0;
 }
 
+void
+lsn_ktls_cert_asked(struct lsn_conn *c)
+{
+	struct wasp_msg_tls_info in;
+
+	if (!c->ktls || c->ktls->len < sizeof(in))
+		return;
+	memcpy(&in, c->ktls->facts, sizeof(in));
+	in.flags |= WASP_TLS_F_CERT_ASKED;
+	memcpy(c->ktls->facts, &in, sizeof(in));
+	if (!ktls_mac(sock_ino(c->fd), c->ktls->facts, c->ktls->len, c->ktls->mac))
+		memset(c->ktls->mac, 0, sizeof(c->ktls->mac)); /* its next hand-back fails */
+}
+
 uint64_t
 lsn_ktls_taken(void)
 {

@@ -158,5 +158,11 @@ void lsn_ktls_put(const struct lsn_ktls *k, struct wasp_ipc_writer *w);
  * without valid facts, or facts for a socket without kTLS: close it),
  * -ENOMEM. */
 int lsn_ktls_handback(struct lsn_conn *c, const void *echo, size_t len);
+/* A kTLS connection's request wants a client certificate (a HANDBACK's
+ * WASP_HANDBACK_F_CLIENT_CERT): the session is the kernel's, nobody can
+ * ask; its facts say it was asked (CERT_ASKED), so the worker serves it
+ * without one (403.7 where one is required) instead of handing it back
+ * again. */
+void lsn_ktls_cert_asked(struct lsn_conn *c);
 /* Connections handed over as kTLS sockets so far. */
 uint64_t lsn_ktls_taken(void);
