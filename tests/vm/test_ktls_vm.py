@@ -247,6 +247,8 @@ run() { # label
 	ok $1-offload12 "$($C --tls-max 1.2 $U/__wasp_test/var/WASP_TLS_OFFLOAD)"
 	ok $1-offload13 "$($C --tlsv1.3 $U/__wasp_test/var/WASP_TLS_OFFLOAD)"
 	ok $1-https "$($C --tls-max 1.2 $U/__wasp_test/var/HTTPS)"
+	ok $1-webcert "$($C --tls-max 1.2 --max-time 30 -o /dev/null -w '%{http_code}' \
+		$U/dir/f.txt)"
 	ok $1-clientcert "$(curl -sk --resolve c.test:$PORT:127.0.0.1 --tls-max 1.2 \
 		https://c.test:$PORT/__wasp_test/var/WASP_TLS_OFFLOAD)"
 	ok $1-get "$($C --tls-max 1.2 $U/index.html)"
@@ -273,13 +275,21 @@ stop
 """
 
 
+WEB_CONFIG = ('<?xml version="1.0"?>\n<configuration><system.webServer><security>'
+              '<access sslFlags="Ssl, SslRequireCert" /></security></system.webServer>'
+              '</configuration>\n')
+
+
 def site_config(t, root, h, kernel_tls):
     """Site S (pools A and B) on the port's default binding; site C on the
     same port by SNI (c.test), with an application that asks for client
     certificates: its connections keep the relay."""
     access = ('  <location path="C/secure">\n    <system.webServer>\n      <security>\n'
               '        <access sslFlags="SslNegotiateCert" />\n      </security>\n'
-              '    </system.webServer>\n  </location>\n')
+              '    </system.webServer>\n  </location>\n'
+              # S's web.config may set access (overrideModeDefault is Deny)
+              '  <location path="S" overrideMode="Allow"><system.webServer><security>'
+              '<access /></security></system.webServer></location>\n')
     srv = tlstest.server(
         t, ["A", "B"],
         [tlstest.site("S", 1, [{"binding": "https/127.0.0.1:{port}:", "certificateHash": h}],
@@ -425,6 +435,10 @@ def test(t):
         f.write(b"x" * 4096)
     for n in ("big10.bin", "4k.bin"):
         os.chmod(os.path.join(content, n), 0o644)
+    # a client certificate only a web.config asks for: a kTLS connection
+    # cannot be asked (served without: 403), the relay asks (none comes: 403)
+    wasptest.write_content(os.path.join(content, "dir", "f.txt"), "secret\n")
+    wasptest.write_content(os.path.join(content, "dir", "web.config"), WEB_CONFIG)
     initrd = os.path.join(t.dir, "initrd.gz")
     build_initramfs(t, initrd, mods, srv_on, srv_off)
     log("initramfs: %.1f MiB" % (os.path.getsize(initrd) / MIB))
@@ -448,6 +462,8 @@ def test(t):
         check(found.get(p + "-clientcert") == "WASP_TLS_OFFLOAD=relay",
               "%s: a site asking for client certificates: %r"
               % (p, found.get(p + "-clientcert")))
+        check(found.get(p + "-webcert") == "403", "%s: a web.config's SslRequireCert: %r"
+              % (p, found.get(p + "-webcert")))
         check(found.get(p + "-https") == "HTTPS=on", "%s: %r" % (p, found.get(p + "-https")))
         check(found.get(p + "-get") == "pool A", "%s: %r" % (p, found.get(p + "-get")))
         check(found.get(p + "-big") == hashlib.md5(big).hexdigest(), "%s: 10 MiB: %r" % (p, found.get(p + "-big")))
