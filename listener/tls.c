@@ -266,6 +266,9 @@ cert_load(struct lsn_env *env, struct tls_cert *cert, const struct stat *st, con
 		SSL_CTX_free(ctx);
 		return r;
 	}
+	/* the base context's: SSL_set_SSL_CTX takes it from here, and a
+	 * handshake that verifies its peer resumes no session without one */
+	(void)SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"wasp", 4);
 	SSL_CTX_set_tlsext_status_cb(ctx, on_status);
 	SSL_CTX_set_tlsext_status_arg(ctx, cert);
 	load_ocsp(cert);
