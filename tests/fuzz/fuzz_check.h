@@ -2,6 +2,7 @@
  * so libFuzzer keeps the input as a crash. */
 #pragma once
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -13,3 +14,19 @@
 			abort();                                                       \
 		}                                                                      \
 	} while (0)
+
+/* The process's open descriptors (a target checks none leaked). */
+static inline int
+fuzz_count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0;
+
+	CHECK(d);
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	(void)closedir(d);
+	return n - 1; /* the DIR's own fd */
+}

@@ -55,21 +55,6 @@ static uint8_t record[MAX_RECORD];
 
 /* --- helpers --- */
 
-static int
-count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-	int n = 0;
-
-	CHECK(d);
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.')
-			n++;
-	(void)closedir(d);
-	return n - 1; /* the DIR's own fd */
-}
-
 /* Name every open fd (for an fd leak report). */
 static void
 list_fds(void)
@@ -672,11 +657,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	/* Counted around each input, not once: between inputs libFuzzer's
 	 * leak check may start a symbolizer that keeps pipes open. */
-	before = count_fds();
+	before = fuzz_count_fds();
 	fuzz_recv(data, size);
 	if (!(data[0] & 0x20))
 		fuzz_channel(data, size);
-	now = count_fds();
+	now = fuzz_count_fds();
 	if (now != before) {
 		fprintf(stderr, "fd leak: %d open before, %d after\n", before, now);
 		list_fds();

@@ -16,7 +16,6 @@
  *   4 the client half-closes (close_notify, SHUT_WR)
  *   5 the worker half-closes (SHUT_WR)    6 the event loop runs
  *   7 the client closes its socket         8 the worker closes its end */
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -47,6 +46,13 @@ static uint8_t
 pattern(int dir, uint64_t off)
 {
 	return (uint8_t)(off * 131 + (off >> 8) + (unsigned)dir * 7);
+}
+
+static void
+fill(uint8_t *buf, int dir, uint64_t off, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		buf[i] = pattern(dir, off + i);
 }
 
 struct side {
@@ -87,8 +93,7 @@ client_write(struct run *r, size_t n)
 	if (r->client.shut || r->client.closed)
 		return;
 	n = MIN(MAX(n, r->client.retry), sizeof(buf));
-	for (size_t i = 0; i < n; i++)
-		buf[i] = pattern(0, r->client.sent + i);
+	fill(buf, 0, r->client.sent, n);
 	m = SSL_write(r->cl, buf, (int)n);
 	if (m > 0) {
 		r->client.sent += (uint64_t)m;
@@ -121,8 +126,7 @@ worker_write(struct run *r, size_t n)
 	if (r->worker.shut || r->worker.closed)
 		return;
 	n = MIN(n, sizeof(buf));
-	for (size_t i = 0; i < n; i++)
-		buf[i] = pattern(1, r->worker.sent + i);
+	fill(buf, 1, r->worker.sent, n);
 	m = send(r->wfd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (m > 0)
 		r->worker.sent += (uint64_t)m;
@@ -207,16 +211,15 @@ op(struct run *r, uint8_t code, uint8_t arg)
 static void
 settle(struct run *r)
 {
-	for (int i = 0; i < SETTLE_STEPS; i++) {
-		uint64_t c = r->client.got, w = r->worker.got;
+	for (int i = 0, idle = 0; i < SETTLE_STEPS && idle < 3; i++) {
+		uint64_t c = r->client.got, w = r->worker.got, cs = r->client.sent;
 
 		client_write(r, 0); /* a write to retry */
 		client_read(r);
 		worker_read(r, 16384);
 		loop();
 		check_relay(r);
-		if (c == r->client.got && w == r->worker.got && !r->client.retry && i > 4)
-			break;
+		idle = c == r->client.got && w == r->worker.got && cs == r->client.sent ? idle + 1 : 0;
 	}
 }
 
@@ -245,26 +248,11 @@ start(struct run *r)
 	return false;
 }
 
-static int
-count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-	int n = 0;
-
-	CHECK(d);
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.')
-			n++;
-	(void)closedir(d);
-	return n - 1;
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct run r = { 0 };
-	int before = count_fds();
+	int before = fuzz_count_fds();
 	bool open_both = true;
 
 	fuzz_rng_reset(0, 0x5eed);
@@ -284,7 +272,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int i = 0; i < SETTLE_STEPS && r.c->relay; i++)
 		loop();
 	CHECK(r.c->relay == NULL);
-	CHECK(count_fds() == before);
+	CHECK(fuzz_count_fds() == before);
 	free(r.c);
 	ERR_clear_error();
 	return 0;
