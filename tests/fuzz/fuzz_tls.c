@@ -187,10 +187,7 @@ struct wasp_route_socket fuzz_sockets[N_SOCKETS];
 static struct wasp_route_tls_binding bindings[N_SOCKETS][4];
 static char ca_path[512], ccs_path[512];
 
-/* socket 0: www.example.com asking for a client certificate, a wildcard
- * *.example.com, the Central Certificate Store for *.ccs.example, a
- * default; socket 1: TLS 1.2 only, no OCSP staple, a client certificate
- * asked for everywhere; socket 2: no default (an unknown name fails). */
+/* the sockets fuzz_tls.h describes */
 static void
 make_table(void)
 {

@@ -20,7 +20,7 @@
  * generator, with fixed dates: they are test-only and the same every run.
  *
  * Input: one options byte (bits 0-1: which socket's bindings, see
- * make_table), then the client's bytes.
+ * fuzz_tls.h), then the client's bytes.
  *
  * WASP_FUZZ_TLS_SEEDS=DIR fuzz_tls_hello: instead of fuzzing, record the
  * seed corpus into DIR (real OpenSSL clients against this server). */
