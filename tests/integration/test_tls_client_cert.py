@@ -4,7 +4,6 @@ checked against the CA bundle of system.applicationHost/wasp/tls; the
 CERT_ server variables show what the client presented (a certificate of
 that CA: CERT_FLAGS 1; a self-signed one: 3, its CA not valid; none: 0).
 A site without it is not asked (a browser would prompt)."""
-import os
 
 import tlstest
 import wasptest
@@ -12,17 +11,7 @@ from wasptest import check
 
 
 def test(t):
-    tlstest.require_openssl()
-    root = os.path.join(t.dir, "certs")
-    d = os.path.join(t.dir, "keys")
-    crt, key = tlstest.make_key_cert(d, "server", "a.test", kind="ec")
-    h = tlstest.store_pem(root, crt, key)
-    ca = tlstest.make_key_cert(d, "ca", "wasp test CA", kind="ec", sans=[])
-    ca_file = os.path.join(root, "ClientCA.pem")
-    with open(ca_file, "w") as f:
-        f.write(open(ca[0]).read())
-    os.chmod(ca_file, 0o644)
-    good = tlstest.make_key_cert(d, "client", "alice", kind="ec", sans=["alice.test"], ca=ca)
+    root, d, h, _, ca_file, good = tlstest.client_cert_setup(t)
     stray = tlstest.make_key_cert(d, "stray", "mallory", kind="rsa", sans=["m.test"])
 
     sites = []

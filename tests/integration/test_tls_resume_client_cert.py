@@ -4,7 +4,6 @@ request still sees the certificate the session was made with (CERT_FLAGS 1,
 CERT_SUBJECT). The contexts of the certificate files share the base
 context's session id context: without it OpenSSL refuses to resume a
 session on a handshake that verifies its peer, as a failed handshake."""
-import os
 import socket
 import ssl
 
@@ -22,17 +21,7 @@ def var_on(s, name):
 
 
 def test(t):
-    tlstest.require_openssl()
-    root = os.path.join(t.dir, "certs")
-    d = os.path.join(t.dir, "keys")
-    crt, key = tlstest.make_key_cert(d, "server", "a.test", kind="ec")
-    h = tlstest.store_pem(root, crt, key)
-    ca = tlstest.make_key_cert(d, "ca", "wasp test CA", kind="ec", sans=[])
-    ca_file = os.path.join(root, "ClientCA.pem")
-    with open(ca_file, "w") as f:
-        f.write(open(ca[0]).read())
-    os.chmod(ca_file, 0o644)
-    good = tlstest.make_key_cert(d, "client", "alice", kind="ec", sans=["alice.test"], ca=ca)
+    root, _, h, _, ca_file, good = tlstest.client_cert_setup(t)
     access = ('  <location path="a">\n    <system.webServer>\n      <security>\n'
               '        <access sslFlags="SslNegotiateCert" />\n      </security>\n'
               '    </system.webServer>\n  </location>\n')

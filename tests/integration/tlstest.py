@@ -219,6 +219,25 @@ def site(name, site_id, bindings, pool="A", apps=None):
             "apps": apps or [{"path": "/", "pool": pool}]}
 
 
+def client_cert_setup(t):
+    """A server certificate for a.test in a certificate store under t.dir, a
+    CA whose bundle (ClientCA.pem) client certificates are checked against,
+    and a client certificate of that CA (CN alice): (store root, keys dir,
+    the server certificate's hash, the CA, the bundle's path, the client's)."""
+    require_openssl()
+    root = os.path.join(t.dir, "certs")
+    d = os.path.join(t.dir, "keys")
+    crt, key = make_key_cert(d, "server", "a.test", kind="ec")
+    h = store_pem(root, crt, key)
+    ca = make_key_cert(d, "ca", "wasp test CA", kind="ec", sans=[])
+    ca_file = os.path.join(root, "ClientCA.pem")
+    with open(ca_file, "w") as f:
+        f.write(open(ca[0]).read())
+    os.chmod(ca_file, 0o644)
+    good = make_key_cert(d, "client", "alice", kind="ec", sans=["alice.test"], ca=ca)
+    return root, d, h, ca, ca_file, good
+
+
 def make_dated_cert(d, name, cn, ca, start, end):
     """A key and a certificate issued by ca (cert, key) valid from start to
     end ("YYYYMMDDHHMMSSZ", either may be in the past): `openssl ca` with a
