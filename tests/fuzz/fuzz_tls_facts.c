@@ -10,7 +10,9 @@
  * Input: one options byte, then the facts. Options bit 0: make the string
  * lengths add up (each length taken modulo what is left, the DER's the
  * rest), so that the fuzzer gets past the length check; bit 1: ask the
- * variables of a plain connection too. */
+ * variables of a plain connection too; bit 2: the last WASP_TLS_MAC_LEN
+ * bytes are the facts' MAC (a kTLS socket's HANDOFF: only with
+ * WASP_TLS_F_KTLS, and kept with the facts for a HANDBACK's echo). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,7 +145,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const uint8_t *str[N_LENS];
-	size_t n[N_LENS], len;
+	size_t n[N_LENS], len, flen, mac_len;
 	struct wasp_request req = { 0 };
 	struct conn conn = { 0 };
 	struct conn_tls *t;
@@ -158,12 +160,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	p = malloc(len ? len : 1);
 	CHECK(p);
 	memcpy(p, data + 1, len);
-	if ((data[0] & 1) && len >= sizeof(struct wasp_msg_tls_info))
-		fix_lengths(p, len);
-	ok = ref_parse(p, len, str, n);
-	t = conn_tls_parse(p, len, &err);
+	mac_len = (data[0] & 4) && len >= WASP_TLS_MAC_LEN ? WASP_TLS_MAC_LEN : 0;
+	flen = len - mac_len;
+	if ((data[0] & 1) && flen >= sizeof(struct wasp_msg_tls_info))
+		fix_lengths(p, flen);
+	ok = ref_parse(p, flen, str, n);
+	if (ok && mac_len) {
+		struct wasp_msg_tls_info in;
+		memcpy(&in, p, sizeof(in));
+		ok = (in.flags & WASP_TLS_F_KTLS) != 0;
+	}
+	t = conn_tls_parse(p, flen, mac_len, &err);
 	CHECK(ok == (t != NULL));
 	CHECK(err == (ok ? 0 : -EBADMSG));
+	if (t && mac_len)
+		CHECK(t->echo && t->echo_len == len && memcmp(t->echo, p, len) == 0);
+	else if (t)
+		CHECK(!t->echo && t->echo_len == 0);
 	if (t) {
 		const char *s[N_LENS - 1] = { t->cipher,	 t->sni,	    t->server_subject,
 					      t->server_issuer,	 t->client_subject, t->client_issuer,

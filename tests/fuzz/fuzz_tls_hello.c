@@ -115,7 +115,7 @@ check_facts(struct tconn *c)
 	memcpy(buf, &r->info, sizeof(r->info));
 	if (r->info_strs_len)
 		memcpy(buf + sizeof(r->info), r->info_strs, r->info_strs_len);
-	t = conn_tls_parse(buf, len, &err);
+	t = conn_tls_parse(buf, len, 0, &err);
 	CHECK(t && err == 0);
 	CHECK(streq(t->sni, r->sni));
 	CHECK(t->info.version == TLS1_2_VERSION || t->info.version == TLS1_3_VERSION);
